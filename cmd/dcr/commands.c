@@ -1,0 +1,116 @@
+/* The command table: one place that drives dispatch, help, and completion. */
+#include <string.h>
+
+#include "dcr.h"
+
+#include "banned.h"
+
+const struct option_spec global_options[] = {
+	{ "endpoint", 'e', ARG_VALUE, "URL", "dcrd endpoint (default $DCR_ENDPOINT or http://127.0.0.1:7443)" },
+	{ "identity", 'i', ARG_DIR, "DIR", "identity directory (default $XDG_CONFIG_HOME/dcr)" },
+	{ "specs", 0, ARG_FILE, "FILE", "trusted enclave specifications (default $DCR_SPECS)" },
+	{ "json", 0, ARG_NONE, NULL, "print one JSON document instead of text" },
+	{ "quiet", 'q', ARG_NONE, NULL, "print only errors" },
+	{ "verbose", 'v', ARG_NONE, NULL, "print more detail on stderr" },
+	{ "help", 'h', ARG_NONE, NULL, "show help and exit" },
+	{ "version", 0, ARG_NONE, NULL, "show the version and exit" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
+static const struct option_spec no_options[] = { { NULL, 0, ARG_NONE, NULL, NULL } };
+
+static const char *const auth_subcommands[] = { "keygen", "ca", "import", "login", "whoami", NULL };
+static const struct option_spec auth_options[] = {
+	{ "email", 0, ARG_VALUE, "E", "e-mail address of the identity" },
+	{ "token", 0, ARG_VALUE, "T", "one-time API token from the platform" },
+	{ "name", 0, ARG_VALUE, "N", "name of the organisation CA" },
+	{ "dir", 0, ARG_DIR, "D", "directory of the organisation CA" },
+	{ "days", 0, ARG_VALUE, "N", "validity of an issued certificate in days" },
+	{ "output", 'o', ARG_FILE, "FILE", "where to write the issued certificate" },
+	{ "force", 0, ARG_NONE, NULL, "replace an existing key" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
+static const struct option_spec attest_options[] = {
+	{ "evidence", 0, ARG_FILE, "FILE", "verify this evidence offline instead of asking dcrd" },
+	{ "collateral", 0, ARG_FILE, "FILE", "collateral for offline verification" },
+	{ "at", 0, ARG_VALUE, "TIME", "verification time (RFC 3339; default now)" },
+	{ "spec", 0, ARG_VALUE, "NAME", "trusted spec to check against" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
+static const struct option_spec create_options[] = {
+	{ "dry-run", 0, ARG_NONE, NULL, "validate and print the room ID without creating the room" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
+static const struct option_spec run_options[] = {
+	{ "wait", 0, ARG_NONE, NULL, "wait for the job to finish" },
+	{ "output", 'o', ARG_FILE, "FILE", "with --wait, write the result to FILE" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
+static const struct option_spec fetch_options[] = {
+	{ "output", 'o', ARG_FILE, "FILE", "write the result to FILE (default standard output)" },
+	{ "extract", 0, ARG_DIR, "DIR", "unpack a ZIP result into DIR" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
+static const char *const audit_subcommands[] = { "verify", NULL };
+static const struct option_spec audit_options[] = {
+	{ "export", 0, ARG_FILE, "FILE", "write the log with proofs and evidence to FILE" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
+static const char *const completion_subcommands[] = { "bash", "zsh", "fish", NULL };
+
+const struct command commands[] = {
+	{ "auth", NULL, "keygen --email E | ca init --name N | ca issue CSR | import CERT | login --email E --token T | whoami",
+	  "manage your identity: keys, certificates, organisation CA", auth_subcommands, auth_options, 0 },
+	{ "attest", NULL, "[--evidence FILE --collateral FILE [--at TIME]]",
+	  "fetch and verify the enclave's attestation evidence", NULL, attest_options, CMD_NEEDS_ENCLAVE },
+	{ "create", NULL, "ROOM.yaml [--dry-run]",
+	  "validate a room definition and create the room", NULL, create_options,
+	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "rooms", NULL, "[ROOM]",
+	  "list the rooms you take part in, or show one", NULL, no_options,
+	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "status", NULL, "ROOM",
+	  "show a room's status", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "stop", NULL, "ROOM",
+	  "stop a room for good", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "upload", NULL, "FILE",
+	  "encrypt a file locally and upload the ciphertext", NULL, no_options,
+	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "publish", NULL, "ROOM NODE DATASET",
+	  "release an uploaded dataset's key to a room's data node", NULL, no_options,
+	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "datasets", NULL, "ROOM",
+	  "list the datasets published to a room", NULL, no_options,
+	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "run", NULL, "ROOM COMPUTATION [--wait] [-o FILE]",
+	  "run a computation", NULL, run_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "fetch", NULL, "JOB [-o FILE] [--extract DIR]",
+	  "fetch and decrypt a job's result", NULL, fetch_options,
+	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "jobs", NULL, "ROOM",
+	  "list a room's jobs", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "audit", NULL, "ROOM [--export FILE] | verify FILE",
+	  "verify and show a room's audit log, or verify an export offline", audit_subcommands,
+	  audit_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "version", cmd_version, "",
+	  "show the version", NULL, no_options, 0 },
+	{ "help", cmd_help, "[COMMAND]",
+	  "show help for dcr or for a command", NULL, no_options, CMD_COMPLETES_COMMANDS },
+	{ "completion", cmd_completion, "bash|zsh|fish",
+	  "print a shell completion script", completion_subcommands, no_options, 0 },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, 0 },
+};
+
+const struct command *command_find(const char *name)
+{
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}

@@ -1,0 +1,81 @@
+/* dcrd: the enclave service; command dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+#include "banned.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv); /* NULL: not implemented yet */
+	const char *args;
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "serve", NULL, "--data-dir DIR --listen ADDR:PORT [--attestation sim|sgx-dcap]",
+	  "run the enclave service" },
+	{ "spec", NULL, "", "print the trusted-spec entry for this binary" },
+	{ "token", NULL, "create --data-dir DIR --email E", "create a one-time API token for platform login" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: dcrd [--help] [--version] COMMAND [ARGS...]\n");
+}
+
+static void help(void)
+{
+	usage(stdout);
+	printf("\ndcrd is the dcr enclave service.\n\nCommands:\n");
+	for (const struct subcommand *s = subcommands; s->name; s++)
+		printf("  %-6s %s%s\n         usage: dcrd %s %s\n", s->name, s->summary,
+			s->run ? "" : " (not implemented yet)", s->name, s->args);
+	printf("\nSee dcrd(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *names[8];
+	size_t n = 0;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		help();
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("dcrd %s\n", DCR_VERSION);
+		return 0;
+	}
+	for (const struct subcommand *s = subcommands; s->name; s++) {
+		if (strcmp(s->name, argv[1]) != 0)
+			continue;
+		if (!s->run) {
+			fprintf(stderr, "dcrd: %s: not implemented yet\n", s->name);
+			return 1;
+		}
+		return s->run(argc - 1, argv + 1);
+	}
+	if (argv[1][0] == '-')
+		fprintf(stderr, "dcrd: unknown option '%s'\n", argv[1]);
+	else {
+		const char *hint;
+
+		for (const struct subcommand *s = subcommands; s->name; s++)
+			names[n++] = s->name;
+		names[n] = NULL;
+		hint = dcr_suggest(argv[1], names);
+		fprintf(stderr, "dcrd: unknown command '%s'", argv[1]);
+		if (hint)
+			fprintf(stderr, " (did you mean '%s'?)", hint);
+		fputc('\n', stderr);
+	}
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,72 @@
+/* Cryptographic primitives: hashing, HKDF, Ed25519, randomness, key files, wiping. */
+#ifndef DCR_CRYPTO_H
+#define DCR_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define DCR_SHA256_LEN 32
+#define DCR_ED25519_SK_LEN 32
+#define DCR_ED25519_PK_LEN 32
+#define DCR_ED25519_SIG_LEN 64
+
+/* Fill buf with len bytes from the operating system's CSPRNG (via OpenSSL). */
+int dcr_random(void *buf, size_t len, struct dcr_err *err);
+
+/* Overwrite len bytes at p with zeros in a way the compiler cannot elide; p may be NULL. */
+void dcr_wipe(void *p, size_t len);
+
+/* True when a and b hold the same len bytes; the time taken depends only on len. */
+bool dcr_ct_equal(const void *a, const void *b, size_t len);
+
+/* Lowercase hex of len bytes into out, which must hold 2 * len + 1 bytes. */
+void dcr_hex(const void *data, size_t len, char *out);
+
+/* Parse exactly 2 * len hex digits into out; -1 on any other input. */
+int dcr_unhex(const char *hex, void *out, size_t len);
+
+int dcr_sha256(const void *data, size_t len, uint8_t out[static DCR_SHA256_LEN],
+	struct dcr_err *err);
+
+/* Incremental SHA-256. _new returns NULL on allocation failure; _free accepts NULL. */
+struct dcr_sha256;
+struct dcr_sha256 *dcr_sha256_new(void);
+int dcr_sha256_update(struct dcr_sha256 *h, const void *data, size_t len, struct dcr_err *err);
+int dcr_sha256_final(struct dcr_sha256 *h, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err);
+void dcr_sha256_free(struct dcr_sha256 *h);
+
+/* HKDF-SHA256 (RFC 5869). salt may be NULL when salt_len is 0. */
+int dcr_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
+	uint8_t prk[static DCR_SHA256_LEN], struct dcr_err *err);
+/* out_len is at most 255 * 32. */
+int dcr_hkdf_expand(const uint8_t prk[static DCR_SHA256_LEN], const uint8_t *info, size_t info_len,
+	uint8_t *out, size_t out_len, struct dcr_err *err);
+
+/* Ed25519 (RFC 8032) on raw 32-byte keys. */
+int dcr_ed25519_keygen(uint8_t sk[static DCR_ED25519_SK_LEN], uint8_t pk[static DCR_ED25519_PK_LEN],
+	struct dcr_err *err);
+int dcr_ed25519_public(const uint8_t sk[static DCR_ED25519_SK_LEN],
+	uint8_t pk[static DCR_ED25519_PK_LEN], struct dcr_err *err);
+int dcr_ed25519_sign(const uint8_t sk[static DCR_ED25519_SK_LEN], const void *msg, size_t len,
+	uint8_t sig[static DCR_ED25519_SIG_LEN], struct dcr_err *err);
+/* 0 when sig is valid; DCR_EINTEGRITY when it is not. */
+int dcr_ed25519_verify(const uint8_t pk[static DCR_ED25519_PK_LEN], const void *msg, size_t len,
+	const uint8_t sig[static DCR_ED25519_SIG_LEN], struct dcr_err *err);
+
+/*
+ * Write a secret to a new file with mode 0600. Refuses (DCR_EEXIST) to
+ * replace an existing file or follow a symbolic link; the data is on disk
+ * when this returns 0, and no partial file is left behind on failure.
+ */
+int dcr_keyfile_write(const char *path, const void *data, size_t len, struct dcr_err *err);
+
+/*
+ * Read a secret of exactly len bytes. Refuses a file that group or others
+ * may read or write (DCR_EINTEGRITY), or whose size is not len (DCR_EINVALID).
+ */
+int dcr_keyfile_read(const char *path, void *out, size_t len, struct dcr_err *err);
+
+#endif

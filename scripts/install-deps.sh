@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs what dcr needs to build and test on Debian 12; uses sudo when not root.
+# Extra package names given as arguments are installed too (CI adds clang etc.).
+set -eu
+
+packages="
+	gcc meson ninja-build pkg-config
+	libssl-dev libprotobuf-c-dev protobuf-c-compiler
+	libcmocka-dev scdoc openssl
+"
+
+if [ "$(id -u)" -eq 0 ]; then
+	as_root=
+elif command -v sudo >/dev/null 2>&1; then
+	as_root=sudo
+else
+	echo "install-deps: run me as root, or install sudo" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086 # word splitting of the package list is wanted
+$as_root apt-get update -q
+# shellcheck disable=SC2086
+$as_root apt-get install -y -q --no-install-recommends $packages "$@"
