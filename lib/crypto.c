@@ -126,6 +126,38 @@ void dcr_sha256_free(struct dcr_sha256 *h)
 	free(h);
 }
 
+int dcr_sha256_file(const char *path, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct dcr_sha256 *h;
+	uint8_t buf[65536];
+	ssize_t n;
+	int r = 0;
+
+	if (fd < 0)
+		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno, "cannot open '%s'", path);
+	h = dcr_sha256_new();
+	if (!h) {
+		close(fd);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", path);
+			break;
+		}
+		if ((r = dcr_sha256_update(h, buf, (size_t)n, err)) < 0)
+			break;
+	}
+	if (r == 0)
+		r = dcr_sha256_final(h, out, err);
+	dcr_sha256_free(h);
+	close(fd);
+	return r;
+}
+
 /* HMAC-SHA256 over the concatenation of up to three pieces. */
 static int hmac3(EVP_MAC *mac, const uint8_t *key, size_t key_len,
 	const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,

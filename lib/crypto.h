@@ -38,6 +38,9 @@ int dcr_sha256_update(struct dcr_sha256 *h, const void *data, size_t len, struct
 int dcr_sha256_final(struct dcr_sha256 *h, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err);
 void dcr_sha256_free(struct dcr_sha256 *h);
 
+/* SHA-256 of a whole file, read in constant memory. */
+int dcr_sha256_file(const char *path, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err);
+
 /* HKDF-SHA256 (RFC 5869). salt may be NULL when salt_len is 0. */
 int dcr_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
 	uint8_t prk[static DCR_SHA256_LEN], struct dcr_err *err);

@@ -13,30 +13,12 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "crypto.h"
 #include "util.h"
 
-static size_t unhex_any(const char *hex, uint8_t *out, size_t max)
-{
-	size_t n = strlen(hex) / 2;
 
-	assert_true(n <= max);
-	for (size_t i = 0; i < n; i++) {
-		char pair[3] = { hex[2 * i], hex[2 * i + 1], 0 };
-
-		assert_int_equal(dcr_unhex(pair, &out[i], 1), 0);
-	}
-	return n;
-}
-
-static void assert_hex(const uint8_t *got, size_t len, const char *want)
-{
-	char hex[1024];
-
-	assert_true(2 * len + 1 <= sizeof(hex));
-	dcr_hex(got, len, hex);
-	assert_string_equal(hex, want);
-}
 
 /* FIPS 180-2 examples. */
 static void test_sha256(void **state)
@@ -228,6 +210,8 @@ static void test_suggest(void **state)
 	assert_int_equal(dcr_edit_distance("", "abc", 10), 3);
 	assert_int_equal(dcr_edit_distance("abc", "abc", 0), 0);
 	assert_int_equal(dcr_edit_distance("abcdef", "ghijkl", 2), 3);
+	assert_int_equal(dcr_edit_distance("nmae", "name", 10), 1);
+	assert_int_equal(dcr_edit_distance("ca", "abc", 10), 3);
 	assert_string_equal(dcr_suggest("craete", words), "create");
 	assert_string_equal(dcr_suggest("stauts", words), "status");
 	assert_null(dcr_suggest("xyzzy", words));
