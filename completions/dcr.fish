@@ -39,6 +39,7 @@ complete -c dcr -n '__fish_seen_subcommand_from attest' -l at -x -d 'verificatio
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l spec -x -d 'trusted spec to check against'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -F
 complete -c dcr -n '__fish_seen_subcommand_from create' -l dry-run -d 'validate and print the room ID without creating the room'
+complete -c dcr -n '__fish_seen_subcommand_from create' -l salt -x -d 'distinguish this room from others made from the same file'
 complete -c dcr -n '__fish_seen_subcommand_from create' -F
 complete -c dcr -n '__fish_seen_subcommand_from rooms' -F
 complete -c dcr -n '__fish_seen_subcommand_from status' -F

@@ -6,7 +6,8 @@ set -eu
 packages="
 	gcc meson ninja-build pkg-config
 	libssl-dev libprotobuf-c-dev protobuf-c-compiler
-	libcmocka-dev scdoc openssl
+	libyaml-dev libsqlite3-dev libjansson-dev
+	libcmocka-dev scdoc openssl python3
 "
 
 if [ "$(id -u)" -eq 0 ]; then

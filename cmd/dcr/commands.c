@@ -41,6 +41,7 @@ static const struct option_spec attest_options[] = {
 
 static const struct option_spec create_options[] = {
 	{ "dry-run", 0, ARG_NONE, NULL, "validate and print the room ID without creating the room" },
+	{ "salt", 0, ARG_VALUE, "TEXT", "distinguish this room from others made from the same file" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
@@ -69,7 +70,7 @@ const struct command commands[] = {
 	  "manage your identity: keys, certificates, organisation CA", auth_subcommands, auth_options, 0 },
 	{ "attest", NULL, "[--evidence FILE --collateral FILE [--at TIME]]",
 	  "fetch and verify the enclave's attestation evidence", NULL, attest_options, CMD_NEEDS_ENCLAVE },
-	{ "create", NULL, "ROOM.yaml [--dry-run]",
+	{ "create", cmd_create, "ROOM.yaml [--dry-run] [--salt TEXT]",
 	  "validate a room definition and create the room", NULL, create_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "rooms", NULL, "[ROOM]",

@@ -21,9 +21,26 @@ for c in auth attest create rooms status stop upload publish datasets run fetch 
 done
 
 # Commands not built yet say so and fail with status 1, doing nothing else.
-for c in auth attest create rooms status stop upload publish datasets run fetch jobs audit; do
+for c in auth attest rooms status stop upload publish datasets run fetch jobs audit; do
 	expect 1 "$c not implemented" "$DCR" "$c" x
 	has "$err" "^dcr: $c: not implemented yet$" "$c reports not implemented"
+done
+
+# Every command that works has its man page; every page is valid scdoc.
+for c in auth attest create rooms status stop upload publish datasets run fetch jobs audit; do
+	"$DCR" help "$c" | grep -q 'not implemented yet' && continue
+	checks=$((checks + 1))
+	[ -f "$SRCDIR/man/dcr-$c.1.scd" ] || fail "no man page man/dcr-$c.1.scd for '$c'"
+done
+for page in "$SRCDIR"/man/*.scd; do
+	command -v scdoc >/dev/null || break
+	checks=$((checks + 1))
+	scdoc <"$page" >/dev/null 2>"$TEST_TMP/scdoc" || fail "$page: $(cat "$TEST_TMP/scdoc")"
+done
+# dcr(1) documents every exit status.
+for status in 0 1 2 3 4 5 6 7 8 9; do
+	checks=$((checks + 1))
+	grep -q "^\*$status\*$" "$SRCDIR/man/dcr.1.scd" || fail "dcr(1) does not document exit status $status"
 done
 
 expect 0 "--version" "$DCR" --version
@@ -67,7 +84,11 @@ has "$out" '^dcrd [0-9]+\.[0-9]+\.[0-9]+$' "dcrd --version format"
 expect 2 "dcrd unknown command" "$DCRD" serv
 has "$err" "did you mean 'serve'" "dcrd suggestion"
 expect 2 "dcrd unknown option" "$DCRD" --frob
-for c in serve spec token; do
+expect 0 "dcrd spec" "$DCRD" spec
+has "$out" '^    measurement: [0-9a-f]{64}$' "dcrd spec prints the measurement"
+has "$out" 'NO hardware protection' "dcrd spec warns about sim"
+expect 2 "dcrd spec with an argument" "$DCRD" spec x
+for c in serve token; do
 	expect 1 "dcrd $c not implemented" "$DCRD" "$c"
 	has "$err" "^dcrd: $c: not implemented yet$" "dcrd $c reports not implemented"
 done

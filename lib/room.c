@@ -1,0 +1,1778 @@
+/* Room definitions: strict YAML parsing, validation, canonical encoding and the room ID. */
+#include "room.h"
+
+#include <ctype.h>
+#include <libgen.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#include "crypto.h"
+#include "util.h"
+#include "ydoc.h"
+
+#include "banned.h"
+
+#define MAX_NODES 1000       /* data nodes and computations together */
+#define MAX_COLUMNS 1000
+#define MAX_PARTICIPANTS 1000
+#define MAX_PERMISSIONS 1000 /* per participant */
+#define MAX_CA_FILES 64
+#define MAX_MOUNTS 256
+#define MAX_COMMAND_ARGS 64
+#define MAX_NAME 63
+#define MAX_TEXT 4096
+#define MAX_QUERY 65536
+#define MAX_SCRIPT (1u << 20)
+#define MAX_CA_FILE (256u << 10)
+#define FORMAT_VERSION 1
+
+struct block {
+	struct block *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+struct dcr_room {
+	struct block *blocks;
+	Dcr__V1__RoomDefinition def;
+	uint8_t *encoding;
+	size_t encoding_len;
+	char id[DCR_ROOM_ID_HEX];
+};
+
+/* Where each compiled element came from, for messages about references. */
+struct compute_src {
+	yaml_node_t *node;        /* the computation's mapping */
+	yaml_node_t *query;       /* sql */
+	yaml_node_t **depends;    /* explicit depends items */
+	size_t n_depends;
+	bool on_stack, done;      /* cycle search */
+};
+
+struct parse {
+	struct dcr_room *room;
+	struct dcr_ydoc y;
+	struct dcr_err *err;
+	const char *base_dir;
+	const struct dcr_specs *specs;
+	struct compute_src *src;  /* parallel to room->def.compute before sorting */
+};
+
+/* ---- allocation: one arena per room, freed at once ---- */
+
+static void *alloc(struct dcr_room *room, size_t n)
+{
+	struct block *b = room->blocks;
+	size_t align = sizeof(max_align_t);
+
+	n = (n + align - 1) / align * align;
+	if (n == 0)
+		n = align;
+	if (!b || b->size - b->used < n) {
+		size_t size = n > 16384 ? n : 16384;
+
+		b = calloc(1, sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->size = size;
+		b->next = room->blocks;
+		room->blocks = b;
+	}
+	b->used += n;
+	return (uint8_t *)b->data + b->used - n;
+}
+
+static char *dup_str(struct dcr_room *room, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = alloc(room, n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+#define NEW(p, ptr) ((ptr) = alloc((p)->room, sizeof(*(ptr))))
+#define NEW_ARRAY(p, ptr, n) ((ptr) = alloc((p)->room, sizeof(*(ptr)) * ((n) ? (n) : 1)))
+
+static int oom(struct parse *p)
+{
+	return dcr_err_set(p->err, DCR_ENOMEM, "out of memory");
+}
+
+/* ---- small validators ---- */
+
+static bool valid_node_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > MAX_NAME || !(islower((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
+			return false;
+	return true;
+}
+
+/* Lowercases e-mail in place; returns false if it is not a plausible address. */
+static bool normalise_email(char *e)
+{
+	char *at = strchr(e, '@'), *label;
+	size_t n = strlen(e);
+
+	if (!at || at == e || strchr(at + 1, '@') || n > 254 || (size_t)(at - e) > 64)
+		return false;
+	for (char *c = e; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	for (char *c = e; c < at; c++)
+		if (!(isalnum((unsigned char)*c) || strchr(".!#$%&'*+/=?^_`{|}~-", *c)))
+			return false;
+	if (e[0] == '.' || at[-1] == '.' || strstr(e, ".."))
+		return false;
+	/* Domain: dot-separated labels of letters, digits and inner hyphens. */
+	label = at + 1;
+	if (!strchr(label, '.'))
+		return false;
+	for (char *c = label;; c++) {
+		if (*c == '.' || *c == '\0') {
+			if (c == label || c - label > 63 || label[0] == '-' || c[-1] == '-')
+				return false;
+			if (*c == '\0')
+				return true;
+			label = c + 1;
+		} else if (!(isalnum((unsigned char)*c) || *c == '-')) {
+			return false;
+		}
+	}
+}
+
+static bool printable(const char *s, bool allow_newlines)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c < 0x20 && !(allow_newlines && (c == '\n' || c == '\t'))) || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* An optional boolean key of mapping m; *out keeps its default when absent. */
+static int get_bool(struct parse *p, yaml_node_t *m, const char *key, protobuf_c_boolean *out)
+{
+	yaml_node_t *v = dcr_ydoc_get(&p->y, m, key);
+	bool b;
+	int r;
+
+	if (!v)
+		return 0;
+	if ((r = dcr_ydoc_bool(&p->y, v, key, &b)) < 0)
+		return r;
+	*out = b;
+	return 0;
+}
+
+/* ---- top-level pieces ---- */
+
+static int parse_text(struct parse *p, yaml_node_t *m, const char *key, bool required, size_t max,
+	bool multiline, char **out)
+{
+	yaml_node_t *v = dcr_ydoc_get(&p->y, m, key);
+	const char *s = "";
+	int r;
+
+	if (!v && required)
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "missing '%s'", key);
+	if (v && (r = dcr_ydoc_string(&p->y, v, key, max, &s)) < 0)
+		return r;
+	if (v && required && !*s)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s' must not be empty", key);
+	if (!printable(s, multiline))
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s' contains control characters", key);
+	if (!(*out = dup_str(p->room, s)))
+		return oom(p);
+	return 0;
+}
+
+static int parse_enclave(struct parse *p, yaml_node_t *root)
+{
+	yaml_node_t *v = dcr_ydoc_get(&p->y, root, "enclave");
+	const struct dcr_spec *spec;
+	Dcr__V1__EnclaveSpec *e;
+	const char *name;
+	int r;
+
+	if (!v)
+		return dcr_ydoc_fail(&p->y, root, DCR_EINVALID, "missing 'enclave' (a name from the trusted specs)");
+	if ((r = dcr_ydoc_string(&p->y, v, "enclave", DCR_SPEC_NAME_MAX, &name)) < 0)
+		return r;
+	if (!p->specs)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			"enclave '%s': no trusted specs given (use --specs FILE or set DCR_SPECS; 'dcrd spec' prints one)",
+			name);
+	spec = dcr_specs_find(p->specs, name);
+	if (!spec) {
+		const char *names[257];
+		const char *hint;
+		char hb[96];
+		size_t n = 0;
+
+		for (size_t i = 0; i < p->specs->n && n < 256; i++)
+			names[n++] = p->specs->items[i].name;
+		names[n] = NULL;
+		hint = dcr_suggest(name, names);
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "enclave '%s' is not in the trusted specs%s",
+			name, dcr_hint_phrase(hint, hb, sizeof(hb)));
+	}
+	if (!NEW(p, e))
+		return oom(p);
+	dcr__v1__enclave_spec__init(e);
+	e->name = dup_str(p->room, spec->name);
+	e->format = dup_str(p->room, spec->format == DCR_SPEC_SIM ? "sim" : "sgx-dcap");
+	if (spec->has_measurement)
+		e->measurement = (ProtobufCBinaryData){ 32, (uint8_t *)spec->measurement };
+	if (spec->has_signer)
+		e->mrsigner = (ProtobufCBinaryData){ 32, (uint8_t *)spec->mrsigner };
+	e->isv_prod_id = spec->isv_prod_id;
+	e->min_isv_svn = spec->min_isv_svn;
+	e->debug_allowed = spec->debug_allowed;
+	e->n_tcb_statuses = spec->n_tcb_statuses;
+	e->tcb_statuses = (char **)spec->tcb_statuses;
+	if (!e->name || !e->format)
+		return oom(p);
+	/* The spec's bytes belong to specs; copy them into the room's arena. */
+	if (e->measurement.len && !(e->measurement.data = alloc(p->room, 32)))
+		return oom(p);
+	if (e->measurement.len)
+		memcpy(e->measurement.data, spec->measurement, 32);
+	if (e->mrsigner.len && !(e->mrsigner.data = alloc(p->room, 32)))
+		return oom(p);
+	if (e->mrsigner.len)
+		memcpy(e->mrsigner.data, spec->mrsigner, 32);
+	if (e->n_tcb_statuses && !NEW_ARRAY(p, e->tcb_statuses, e->n_tcb_statuses))
+		return oom(p);
+	for (size_t i = 0; i < e->n_tcb_statuses; i++)
+		e->tcb_statuses[i] = (char *)spec->tcb_statuses[i];
+	p->room->def.enclave = e;
+	return 0;
+}
+
+static char *join_path(struct parse *p, const char *rel)
+{
+	size_t n;
+	char *s;
+
+	if (rel[0] == '/' || !p->base_dir)
+		return dup_str(p->room, rel);
+	n = strlen(p->base_dir) + 1 + strlen(rel) + 1;
+	s = alloc(p->room, n);
+	if (s) {
+		memcpy(s, p->base_dir, strlen(p->base_dir));
+		s[strlen(p->base_dir)] = '/';
+		memcpy(s + strlen(p->base_dir) + 1, rel, strlen(rel) + 1);
+	}
+	return s;
+}
+
+/* Read a file the definition names; errors point at node v. */
+static int read_referenced(struct parse *p, yaml_node_t *v, const char *what, const char *rel,
+	size_t max, uint8_t **buf, size_t *len)
+{
+	struct dcr_err ferr;
+	char *path = join_path(p, rel);
+	int r;
+
+	if (!path)
+		return oom(p);
+	r = dcr_read_file(path, max, buf, len, &ferr);
+	if (r < 0)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "cannot read %s: %s", what, ferr.msg);
+	return 0;
+}
+
+static int cmp_binary(const void *a, const void *b)
+{
+	const ProtobufCBinaryData *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->data, y->data, n);
+
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Append every certificate in the PEM file at v to auth; any other PEM block is an error. */
+static int add_ca_file(struct parse *p, yaml_node_t *v, Dcr__V1__Authentication *auth, size_t cap)
+{
+	const char *rel;
+	uint8_t *pem;
+	size_t len, found = 0, begins = 0;
+	BIO *bio;
+	int r;
+
+	if ((r = dcr_ydoc_string(&p->y, v, "a CA file", 4096, &rel)) < 0)
+		return r;
+	if ((r = read_referenced(p, v, "CA file", rel, MAX_CA_FILE, &pem, &len)) < 0)
+		return r;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (!bio)
+		r = oom(p);
+	while (r == 0) {
+		char *name = NULL, *header = NULL;
+		unsigned char *body = NULL;
+		const unsigned char *cursor;
+		long body_len = 0;
+		X509 *cert = NULL;
+
+		if (!PEM_read_bio(bio, &name, &header, &body, &body_len)) {
+			/* PEM_read_bio skips what it cannot read: count the blocks that began. */
+			for (size_t i = 0; i + 11 <= len; i++)
+				begins += memcmp(pem + i, "-----BEGIN ", 11) == 0;
+			if (found == 0)
+				r = dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s' holds no PEM certificate", rel);
+			else if (begins != found)
+				r = dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s': damaged PEM data after certificate %zu",
+					rel, found);
+			break;
+		}
+		cursor = body;
+		if (strcmp(name, "CERTIFICATE") != 0)
+			r = dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s': block %zu is '%s', not a certificate%s", rel,
+				found + 1, name, strstr(name, "PRIVATE KEY") ? " (never put a private key in a CA file)" : "");
+		else if (!(cert = d2i_X509(NULL, &cursor, body_len)) || cursor != body + body_len)
+			r = dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s': certificate %zu is damaged", rel, found + 1);
+		else if (X509_check_ca(cert) == 0)
+			r = dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s': certificate %zu is not a CA certificate",
+				rel, found + 1);
+		else if (auth->n_ca_certificates == cap)
+			r = dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "more than %zu CA certificates", cap);
+		else {
+			uint8_t *der = alloc(p->room, (size_t)body_len);
+
+			if (!der) {
+				r = oom(p);
+			} else {
+				memcpy(der, body, (size_t)body_len);
+				auth->ca_certificates[auth->n_ca_certificates++] = (ProtobufCBinaryData){ (size_t)body_len, der };
+				found++;
+			}
+		}
+		X509_free(cert);
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(body);
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	free(pem);
+	return r;
+}
+
+static int parse_authentication(struct parse *p, yaml_node_t *root)
+{
+	static const char *const keys[] = { "ca", "platform", NULL };
+	yaml_node_t *a = dcr_ydoc_get(&p->y, root, "authentication"), *ca;
+	Dcr__V1__Authentication *auth;
+	size_t cap = MAX_CA_FILES;
+	int r;
+
+	if (!a)
+		return dcr_ydoc_fail(&p->y, root, DCR_EINVALID,
+			"missing 'authentication' (organisation CAs with 'ca', or 'platform: true')");
+	if ((r = dcr_ydoc_mapping(&p->y, a, "authentication", keys)) < 0)
+		return r;
+	if (!NEW(p, auth))
+		return oom(p);
+	dcr__v1__authentication__init(auth);
+	if (!NEW_ARRAY(p, auth->ca_certificates, cap))
+		return oom(p);
+	if ((r = get_bool(p, a, "platform", &auth->platform)) < 0)
+		return r;
+	if ((ca = dcr_ydoc_get(&p->y, a, "ca"))) {
+		if (ca->type == YAML_SCALAR_NODE) {
+			r = add_ca_file(p, ca, auth, cap);
+		} else if ((r = dcr_ydoc_sequence(&p->y, ca, "ca", MAX_CA_FILES)) == 0) {
+			for (yaml_node_item_t *i = ca->data.sequence.items.start; r == 0 && i < ca->data.sequence.items.top; i++)
+				r = add_ca_file(p, dcr_ydoc_node(&p->y, *i), auth, cap);
+		}
+		if (r < 0)
+			return r;
+	}
+	if (auth->n_ca_certificates == 0 && !auth->platform)
+		return dcr_ydoc_fail(&p->y, a, DCR_EINVALID,
+			"no way to authenticate participants: give 'ca' files or 'platform: true'");
+	qsort(auth->ca_certificates, auth->n_ca_certificates, sizeof(*auth->ca_certificates), cmp_binary);
+	for (size_t i = 1; i < auth->n_ca_certificates; i++)
+		if (cmp_binary(&auth->ca_certificates[i - 1], &auth->ca_certificates[i]) == 0)
+			return dcr_ydoc_fail(&p->y, ca, DCR_EINVALID, "the same CA certificate is listed twice");
+	p->room->def.authentication = auth;
+	return 0;
+}
+
+/* ---- data nodes ---- */
+
+static const char *const column_types[] = { "string", "int64", "float64", "bool", "date", NULL };
+
+static int parse_columns(struct parse *p, yaml_node_t *list, Dcr__V1__TableNode *t)
+{
+	static const char *const keys[] = { "name", "type", "nullable", NULL };
+	size_t n;
+	int r;
+
+	if ((r = dcr_ydoc_sequence(&p->y, list, "columns", MAX_COLUMNS)) < 0)
+		return r;
+	n = dcr_ydoc_count(list);
+	if (n == 0)
+		return dcr_ydoc_fail(&p->y, list, DCR_EINVALID, "a table needs at least one column");
+	if (!NEW_ARRAY(p, t->columns, n))
+		return oom(p);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *c = dcr_ydoc_node(&p->y, list->data.sequence.items.start[i]), *v;
+		Dcr__V1__Column *col;
+		const char *name, *type;
+		size_t ti;
+
+		if ((r = dcr_ydoc_mapping(&p->y, c, "a column", keys)) < 0)
+			return r;
+		if (!(v = dcr_ydoc_get(&p->y, c, "name")))
+			return dcr_ydoc_fail(&p->y, c, DCR_EINVALID, "column %zu has no name", i + 1);
+		if ((r = dcr_ydoc_string(&p->y, v, "a column name", MAX_NAME, &name)) < 0)
+			return r;
+		if (!valid_node_name(name))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+				"column name '%s' must start with a-z or '_' and use a-z, 0-9, '_'", name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(t->columns[j]->name, name) == 0)
+				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "duplicate column '%s'", name);
+		if (!(v = dcr_ydoc_get(&p->y, c, "type")))
+			return dcr_ydoc_fail(&p->y, c, DCR_EINVALID, "column '%s' has no type (%s)", name,
+				"string, int64, float64, bool or date");
+		if ((r = dcr_ydoc_string(&p->y, v, "a column type", 16, &type)) < 0)
+			return r;
+		for (ti = 0; column_types[ti] && strcmp(column_types[ti], type) != 0; ti++)
+			;
+		if (!column_types[ti]) {
+			char hb[96];
+			const char *hint = dcr_suggest(type, column_types);
+
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+				"unknown column type '%s'%s (string, int64, float64, bool or date)", type,
+				dcr_hint_phrase(hint, hb, sizeof(hb)));
+		}
+		if (!NEW(p, col))
+			return oom(p);
+		dcr__v1__column__init(col);
+		col->name = dup_str(p->room, name);
+		col->type = (Dcr__V1__ColumnType)(ti + 1);
+		if ((r = get_bool(p, c, "nullable", &col->nullable)) < 0)
+			return r;
+		if (!col->name)
+			return oom(p);
+		t->columns[t->n_columns++] = col;
+	}
+	return 0;
+}
+
+static int parse_table(struct parse *p, yaml_node_t *m, Dcr__V1__DataNode *d)
+{
+	static const char *const keys[] = { "type", "columns", "header", "delimiter", NULL };
+	Dcr__V1__TableNode *t;
+	yaml_node_t *v;
+	int r;
+
+	if ((r = dcr_ydoc_mapping(&p->y, m, "a table node", keys)) < 0)
+		return r;
+	if (!NEW(p, t))
+		return oom(p);
+	dcr__v1__table_node__init(t);
+	t->header = true;
+	t->delimiter = ',';
+	if (!(v = dcr_ydoc_get(&p->y, m, "columns")))
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "table '%s' has no columns", d->name);
+	if ((r = parse_columns(p, v, t)) < 0)
+		return r;
+	if ((r = get_bool(p, m, "header", &t->header)) < 0)
+		return r;
+	if ((v = dcr_ydoc_get(&p->y, m, "delimiter"))) {
+		const char *s;
+
+		if ((r = dcr_ydoc_string(&p->y, v, "delimiter", 8, &s)) < 0)
+			return r;
+		if (strcmp(s, "\\t") == 0)
+			s = "\t";
+		if (strlen(s) != 1 || (unsigned char)s[0] > 0x7e || strchr("\"\r\n", s[0]) ||
+		    ((unsigned char)s[0] < 0x20 && s[0] != '\t'))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+				"delimiter must be one printable ASCII character or a tab, not '\"' or a newline");
+		t->delimiter = (uint32_t)(unsigned char)s[0];
+	}
+	d->kind_case = DCR__V1__DATA_NODE__KIND_TABLE;
+	d->table = t;
+	return 0;
+}
+
+static int parse_data_node(struct parse *p, yaml_node_t *k, yaml_node_t *m, Dcr__V1__DataNode *d)
+{
+	static const char *const kinds[] = { "table", "file", "code", NULL };
+	yaml_node_t *v;
+	const char *type;
+	int r;
+
+	if ((r = dcr_ydoc_mapping(&p->y, m, "a data node", NULL)) < 0)
+		return r;
+	if (!(v = dcr_ydoc_get(&p->y, m, "type")))
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "data node '%s' has no type (table, file or code)", d->name);
+	if ((r = dcr_ydoc_string(&p->y, v, "type", 16, &type)) < 0)
+		return r;
+	if (strcmp(type, "table") == 0)
+		return parse_table(p, m, d);
+	if (strcmp(type, "file") == 0) {
+		static const char *const keys[] = { "type", NULL };
+
+		if ((r = dcr_ydoc_mapping(&p->y, m, "a file node", keys)) < 0)
+			return r;
+		if (!NEW(p, d->file))
+			return oom(p);
+		dcr__v1__file_node__init(d->file);
+		d->kind_case = DCR__V1__DATA_NODE__KIND_FILE;
+		return 0;
+	}
+	if (strcmp(type, "code") == 0) {
+		static const char *const keys[] = { "type", "sha256", NULL };
+		const char *hex;
+
+		if ((r = dcr_ydoc_mapping(&p->y, m, "a code node", keys)) < 0)
+			return r;
+		if (!(v = dcr_ydoc_get(&p->y, m, "sha256")))
+			return dcr_ydoc_fail(&p->y, m, DCR_EINVALID,
+				"code node '%s' must pin the code's sha256", d->name);
+		if ((r = dcr_ydoc_string(&p->y, v, "sha256", 64, &hex)) < 0)
+			return r;
+		if (!NEW(p, d->code))
+			return oom(p);
+		dcr__v1__code_node__init(d->code);
+		if (!(d->code->sha256.data = alloc(p->room, 32)))
+			return oom(p);
+		d->code->sha256.len = 32;
+		if (dcr_unhex(hex, d->code->sha256.data, 32) < 0)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "sha256 must be 64 hex digits");
+		d->kind_case = DCR__V1__DATA_NODE__KIND_CODE;
+		return 0;
+	}
+	{
+		char hb[96];
+		const char *hint = dcr_suggest(type, kinds);
+
+		(void)k;
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "unknown data node type '%s'%s (table, file or code)",
+			type, dcr_hint_phrase(hint, hb, sizeof(hb)));
+	}
+}
+
+/* ---- lookups across nodes ---- */
+
+static Dcr__V1__DataNode *find_data(struct parse *p, const char *name)
+{
+	for (size_t i = 0; i < p->room->def.n_data; i++)
+		if (strcmp(p->room->def.data[i]->name, name) == 0)
+			return p->room->def.data[i];
+	return NULL;
+}
+
+static ssize_t find_compute(struct parse *p, const char *name)
+{
+	for (size_t i = 0; i < p->room->def.n_compute; i++)
+		if (strcmp(p->room->def.compute[i]->name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* SQL names are case-insensitive; node names are lowercase. */
+static ssize_t find_compute_sql(struct parse *p, const char *name)
+{
+	for (size_t i = 0; i < p->room->def.n_compute; i++)
+		if (strcasecmp(p->room->def.compute[i]->name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static Dcr__V1__DataNode *find_data_sql(struct parse *p, const char *name)
+{
+	for (size_t i = 0; i < p->room->def.n_data; i++)
+		if (strcasecmp(p->room->def.data[i]->name, name) == 0)
+			return p->room->def.data[i];
+	return NULL;
+}
+
+/* "did you mean" over every node name. */
+static const char *suggest_node(struct parse *p, const char *name)
+{
+	const char *names[MAX_NODES + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->room->def.n_data; i++)
+		names[n++] = p->room->def.data[i]->name;
+	for (size_t i = 0; i < p->room->def.n_compute; i++)
+		names[n++] = p->room->def.compute[i]->name;
+	names[n] = NULL;
+	return dcr_suggest(name, names);
+}
+
+static int no_such_node(struct parse *p, yaml_node_t *at, const char *what, const char *name)
+{
+	char hb[96];
+	const char *hint = suggest_node(p, name);
+
+	return dcr_ydoc_fail(&p->y, at, DCR_EINVALID, "%s '%s' does not exist%s", what, name,
+		dcr_hint_phrase(hint, hb, sizeof(hb)));
+}
+
+static int add_depend(struct parse *p, Dcr__V1__Computation *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_depends; i++)
+		if (strcmp(c->depends[i], name) == 0)
+			return 0;
+	/* depends was sized for every computation. */
+	c->depends[c->n_depends++] = (char *)name;
+	return 0;
+}
+
+/* ---- computations ---- */
+
+static int parse_duration_ms(struct parse *p, yaml_node_t *v, uint64_t *out)
+{
+	const char *s;
+	char *end;
+	unsigned long long n;
+	uint64_t unit;
+	int r;
+
+	if ((r = dcr_ydoc_string(&p->y, v, "time", 32, &s)) < 0)
+		return r;
+	n = strtoull(s, &end, 10);
+	if (end == s || !isdigit((unsigned char)s[0]))
+		goto bad;
+	if (strcmp(end, "ms") == 0)
+		unit = 1;
+	else if (strcmp(end, "s") == 0)
+		unit = 1000;
+	else if (strcmp(end, "m") == 0)
+		unit = 60000;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600000;
+	else
+		goto bad;
+	if (n == 0 || n > 24ULL * 3600000 / unit)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "time limit must be above 0 and at most 24h");
+	*out = n * unit;
+	return 0;
+bad:
+	return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "time must be a number with a unit: ms, s, m or h (like 90s)");
+}
+
+static int parse_bytes(struct parse *p, yaml_node_t *v, uint64_t *out)
+{
+	static const struct { const char *suffix; uint64_t mult; } units[] = {
+		{ "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 },
+		{ "KB", 1000ULL }, { "MB", 1000000ULL }, { "GB", 1000000000ULL },
+	};
+	const char *s;
+	char *end;
+	unsigned long long n;
+	int r;
+
+	if ((r = dcr_ydoc_string(&p->y, v, "memory", 32, &s)) < 0)
+		return r;
+	n = strtoull(s, &end, 10);
+	if (end == s || !isdigit((unsigned char)s[0]))
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (n > (64ULL << 30) / units[i].mult || n * units[i].mult < (16ULL << 20))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "memory limit must be between 16MiB and 64GiB");
+		*out = n * units[i].mult;
+		return 0;
+	}
+bad:
+	return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+		"memory must be a number with a unit: KiB, MiB, GiB, KB, MB or GB (like 512MiB)");
+}
+
+/* An absolute path under prefix (ending in '/') with no empty, '.' or '..' component. */
+static bool valid_path_under(const char *prefix, const char *s)
+{
+	const char *c;
+
+	if (strncmp(s, prefix, strlen(prefix)) != 0 || strlen(s) > 255)
+		return false;
+	for (c = s + strlen(prefix);;) {
+		const char *slash = strchr(c, '/');
+		size_t n = slash ? (size_t)(slash - c) : strlen(c);
+
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)c[i] < 0x20 || c[i] == 0x7f)
+				return false;
+		if (!slash)
+			return true;
+		c = slash + 1;
+	}
+}
+
+static int parse_mounts(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, Dcr__V1__PythonComputation *py)
+{
+	size_t n;
+	int r;
+
+	if ((r = dcr_ydoc_mapping(&p->y, m, "mounts", NULL)) < 0)
+		return r;
+	n = dcr_ydoc_count(m);
+	if (n > MAX_MOUNTS)
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "more than %d mounts", MAX_MOUNTS);
+	if (!NEW_ARRAY(p, py->mounts, n))
+		return oom(p);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_pair_t *pair = &m->data.mapping.pairs.start[i];
+		yaml_node_t *k = dcr_ydoc_node(&p->y, pair->key), *v = dcr_ydoc_node(&p->y, pair->value);
+		const char *path = (const char *)k->data.scalar.value, *node;
+		Dcr__V1__Mount *mount;
+
+		if (!valid_path_under("/input/", path))
+			return dcr_ydoc_fail(&p->y, k, DCR_EINVALID,
+				"mount '%s' must be a path under /input/ without '.', '..' or empty parts", path);
+		for (size_t j = 0; j < i; j++) {
+			const char *other = py->mounts[j]->path;
+			size_t lo = strlen(other);
+
+			if (strncmp(other, path, lo) == 0 && path[lo] == '/')
+				return dcr_ydoc_fail(&p->y, k, DCR_EINVALID, "mount '%s' lies inside mount '%s'", path, other);
+			if (strncmp(other, path, strlen(path)) == 0 && other[strlen(path)] == '/')
+				return dcr_ydoc_fail(&p->y, k, DCR_EINVALID, "mount '%s' contains mount '%s'", path, other);
+		}
+		if ((r = dcr_ydoc_string(&p->y, v, "a mounted node", MAX_NAME, &node)) < 0)
+			return r;
+		if (find_data(p, node)) {
+			/* Data nodes are always available. */
+		} else if (find_compute(p, node) >= 0) {
+			if (strcmp(node, c->name) == 0)
+				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "computation '%s' mounts its own output", node);
+			add_depend(p, c, p->room->def.compute[find_compute(p, node)]->name);
+		} else {
+			return no_such_node(p, v, "mounted node", node);
+		}
+		if (!NEW(p, mount))
+			return oom(p);
+		dcr__v1__mount__init(mount);
+		mount->path = dup_str(p->room, path);
+		mount->node = dup_str(p->room, node);
+		if (!mount->path || !mount->node)
+			return oom(p);
+		py->mounts[py->n_mounts++] = mount;
+	}
+	return 0;
+}
+
+static int parse_command(struct parse *p, yaml_node_t *v, Dcr__V1__PythonComputation *py)
+{
+	size_t n;
+	int r;
+
+	if ((r = dcr_ydoc_sequence(&p->y, v, "command", MAX_COMMAND_ARGS)) < 0)
+		return r;
+	n = dcr_ydoc_count(v);
+	if (n == 0)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "command must not be empty");
+	if (!NEW_ARRAY(p, py->command, n))
+		return oom(p);
+	for (size_t i = 0; i < n; i++) {
+		const char *arg;
+
+		yaml_node_t *item = dcr_ydoc_node(&p->y, v->data.sequence.items.start[i]);
+
+		if ((r = dcr_ydoc_string(&p->y, item, "a command argument", MAX_TEXT, &arg)) < 0)
+			return r;
+		if (!printable(arg, false))
+			return dcr_ydoc_fail(&p->y, item, DCR_EINVALID, "a command argument contains control characters");
+		if (!(py->command[py->n_command++] = dup_str(p->room, arg)))
+			return oom(p);
+	}
+	return 0;
+}
+
+static int parse_python(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c)
+{
+	static const char *const keys[] = { "type", "script", "code", "command", "mounts", "output",
+		"limits", "logs", "depends", NULL };
+	static const char *const limit_keys[] = { "time", "memory", NULL };
+	Dcr__V1__PythonComputation *py;
+	yaml_node_t *script = dcr_ydoc_get(&p->y, m, "script"), *code = dcr_ydoc_get(&p->y, m, "code"), *v;
+	char entry[512];
+	int r;
+
+	if ((r = dcr_ydoc_mapping(&p->y, m, "a python computation", keys)) < 0)
+		return r;
+	if (!NEW(p, py))
+		return oom(p);
+	dcr__v1__python_computation__init(py);
+	if (!script == !code)
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID,
+			"python computation '%s' needs exactly one of 'script' (a file) or 'code' (a code node)", c->name);
+	if (script) {
+		const char *rel;
+		char *copy, *base;
+		uint8_t *buf;
+		size_t len;
+
+		if ((r = dcr_ydoc_string(&p->y, script, "script", 4096, &rel)) < 0)
+			return r;
+		if ((r = read_referenced(p, script, "script", rel, MAX_SCRIPT, &buf, &len)) < 0)
+			return r;
+		py->script.data = alloc(p->room, len);
+		if (py->script.data)
+			memcpy(py->script.data, buf, len);
+		py->script.len = len;
+		free(buf);
+		copy = dup_str(p->room, rel);
+		if (!py->script.data || !copy)
+			return oom(p);
+		base = basename(copy);
+		if (!base[0] || strcmp(base, "/") == 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+			return dcr_ydoc_fail(&p->y, script, DCR_EINVALID, "script '%s' names no file", rel);
+		py->script_name = dup_str(p->room, base);
+		snprintf(entry, sizeof(entry), "/code/%s", base);
+	} else {
+		const char *node;
+		Dcr__V1__DataNode *d;
+
+		if ((r = dcr_ydoc_string(&p->y, code, "code", MAX_NAME, &node)) < 0)
+			return r;
+		d = find_data(p, node);
+		if (!d && find_compute(p, node) < 0)
+			return no_such_node(p, code, "code node", node);
+		if (!d || d->kind_case != DCR__V1__DATA_NODE__KIND_CODE)
+			return dcr_ydoc_fail(&p->y, code, DCR_EINVALID, "'%s' is not a code node", node);
+		py->code_node = dup_str(p->room, node);
+		snprintf(entry, sizeof(entry), "/code/%s.py", node);
+	}
+	if ((v = dcr_ydoc_get(&p->y, m, "command"))) {
+		if ((r = parse_command(p, v, py)) < 0)
+			return r;
+	} else {
+		/* The default is written out so that spelling it gives the same room ID. */
+		if (!NEW_ARRAY(p, py->command, 2))
+			return oom(p);
+		py->command[0] = dup_str(p->room, "python3");
+		py->command[1] = dup_str(p->room, entry);
+		py->n_command = 2;
+	}
+	if ((v = dcr_ydoc_get(&p->y, m, "mounts")) && (r = parse_mounts(p, v, c, py)) < 0)
+		return r;
+	py->output = NULL;
+	if ((v = dcr_ydoc_get(&p->y, m, "output"))) {
+		const char *out;
+
+		if ((r = dcr_ydoc_string(&p->y, v, "output", 255, &out)) < 0)
+			return r;
+		if (strcmp(out, "/output") != 0 && !valid_path_under("/output/", out))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+				"output must be /output or a directory under it, without '.', '..' or empty parts");
+		py->output = dup_str(p->room, out);
+	} else {
+		py->output = dup_str(p->room, "/output");
+	}
+	py->time_limit_ms = 60000;
+	py->memory_limit_bytes = 1ULL << 30;
+	if ((v = dcr_ydoc_get(&p->y, m, "limits"))) {
+		yaml_node_t *l;
+
+		if ((r = dcr_ydoc_mapping(&p->y, v, "limits", limit_keys)) < 0)
+			return r;
+		if ((l = dcr_ydoc_get(&p->y, v, "time")) && (r = parse_duration_ms(p, l, &py->time_limit_ms)) < 0)
+			return r;
+		if ((l = dcr_ydoc_get(&p->y, v, "memory")) && (r = parse_bytes(p, l, &py->memory_limit_bytes)) < 0)
+			return r;
+	}
+	py->logs = DCR__V1__LOG_POLICY__LOG_POLICY_HIDDEN;
+	if ((v = dcr_ydoc_get(&p->y, m, "logs"))) {
+		const char *logs;
+
+		if ((r = dcr_ydoc_string(&p->y, v, "logs", 16, &logs)) < 0)
+			return r;
+		if (strcmp(logs, "visible") == 0)
+			py->logs = DCR__V1__LOG_POLICY__LOG_POLICY_VISIBLE;
+		else if (strcmp(logs, "hidden") != 0)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "logs must be 'hidden' or 'visible'");
+	}
+	if (!py->output || !py->command[0] || !py->command[py->n_command - 1] || (script && !py->script_name) ||
+	    (code && !py->code_node))
+		return oom(p);
+	c->kind_case = DCR__V1__COMPUTATION__KIND_PYTHON;
+	c->python = py;
+	return 0;
+}
+
+static int parse_sql(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, struct compute_src *src)
+{
+	static const char *const keys[] = { "type", "query", "privacy", "depends", NULL };
+	static const char *const privacy_keys[] = { "min_group_size", NULL };
+	Dcr__V1__SqlComputation *sql;
+	yaml_node_t *v;
+	const char *q;
+	int r;
+
+	if ((r = dcr_ydoc_mapping(&p->y, m, "an sql computation", keys)) < 0)
+		return r;
+	if (!(v = dcr_ydoc_get(&p->y, m, "query")))
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "sql computation '%s' has no query", c->name);
+	if ((r = dcr_ydoc_string(&p->y, v, "query", MAX_QUERY, &q)) < 0)
+		return r;
+	src->query = v;
+	if (!NEW(p, sql))
+		return oom(p);
+	dcr__v1__sql_computation__init(sql);
+	if (!(sql->query = dup_str(p->room, q)))
+		return oom(p);
+	if ((v = dcr_ydoc_get(&p->y, m, "privacy"))) {
+		yaml_node_t *g;
+		int64_t n;
+
+		if ((r = dcr_ydoc_mapping(&p->y, v, "privacy", privacy_keys)) < 0)
+			return r;
+		if ((g = dcr_ydoc_get(&p->y, v, "min_group_size"))) {
+			if ((r = dcr_ydoc_int(&p->y, g, "min_group_size", 1, 1000000, &n)) < 0)
+				return r;
+			/* Groups of at least one row is no rule at all: same room as none. */
+			sql->min_group_size = n > 1 ? (uint32_t)n : 0;
+		}
+	}
+	c->kind_case = DCR__V1__COMPUTATION__KIND_SQL;
+	c->sql = sql;
+	return 0;
+}
+
+static int parse_computation(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, struct compute_src *src)
+{
+	static const char *const kinds[] = { "sql", "python", NULL };
+	yaml_node_t *v;
+	const char *type;
+	int r;
+
+	src->node = m;
+	if ((r = dcr_ydoc_mapping(&p->y, m, "a computation", NULL)) < 0)
+		return r;
+	if (!(v = dcr_ydoc_get(&p->y, m, "type")))
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "computation '%s' has no type (sql or python)", c->name);
+	if ((r = dcr_ydoc_string(&p->y, v, "type", 16, &type)) < 0)
+		return r;
+	if (!NEW_ARRAY(p, c->depends, p->room->def.n_compute))
+		return oom(p);
+	if (strcmp(type, "sql") == 0)
+		r = parse_sql(p, m, c, src);
+	else if (strcmp(type, "python") == 0)
+		r = parse_python(p, m, c);
+	else {
+		char hb[96];
+		const char *hint = dcr_suggest(type, kinds);
+
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "unknown computation type '%s'%s (sql or python)",
+			type, dcr_hint_phrase(hint, hb, sizeof(hb)));
+	}
+	if (r < 0)
+		return r;
+	if ((v = dcr_ydoc_get(&p->y, m, "depends"))) {
+		if ((r = dcr_ydoc_sequence(&p->y, v, "depends", MAX_NODES)) < 0)
+			return r;
+		src->n_depends = dcr_ydoc_count(v);
+		if (!NEW_ARRAY(p, src->depends, src->n_depends))
+			return oom(p);
+		for (size_t i = 0; i < src->n_depends; i++) {
+			yaml_node_t *item = dcr_ydoc_node(&p->y, v->data.sequence.items.start[i]);
+			const char *name;
+			ssize_t j;
+
+			if ((r = dcr_ydoc_string(&p->y, item, "a dependency", MAX_NAME, &name)) < 0)
+				return r;
+			if ((j = find_compute(p, name)) < 0) {
+				if (find_data(p, name))
+					return dcr_ydoc_fail(&p->y, item, DCR_EINVALID,
+						"'%s' is a data node; depends lists computations", name);
+				return no_such_node(p, item, "computation", name);
+			}
+			if (strcmp(name, c->name) == 0)
+				return dcr_ydoc_fail(&p->y, item, DCR_EINVALID, "computation '%s' depends on itself", name);
+			src->depends[i] = item;
+			add_depend(p, c, p->room->def.compute[j]->name);
+		}
+	}
+	return 0;
+}
+
+/* ---- participants and permissions ---- */
+
+static const char *const action_names[] = {
+	[DCR__V1__ACTION__ACTION_UPLOAD] = "upload",
+	[DCR__V1__ACTION__ACTION_RUN] = "run",
+	[DCR__V1__ACTION__ACTION_FETCH] = "fetch",
+	[DCR__V1__ACTION__ACTION_READ_DEFINITION] = "read-definition",
+	[DCR__V1__ACTION__ACTION_READ_AUDIT] = "read-audit",
+	[DCR__V1__ACTION__ACTION_READ_STATUS] = "read-status",
+	[DCR__V1__ACTION__ACTION_STOP] = "stop",
+	[DCR__V1__ACTION__ACTION_LIST_DATASETS] = "list-datasets",
+};
+#define N_ACTIONS (sizeof(action_names) / sizeof(*action_names))
+
+/* The same words as a NULL-terminated list, for suggestions. */
+static const char *const permission_words[] = { "upload", "run", "fetch", "read-definition", "read-audit",
+	"read-status", "stop", "list-datasets", NULL };
+
+const char *dcr_room_action_name(Dcr__V1__Action action)
+{
+	return (size_t)action < N_ACTIONS && action_names[action] ? action_names[action] : "?";
+}
+
+const char *dcr_room_column_type_name(Dcr__V1__ColumnType type)
+{
+	return type >= 1 && type <= 5 ? column_types[type - 1] : "?";
+}
+
+static int parse_permission(struct parse *p, yaml_node_t *v, Dcr__V1__Permission *perm)
+{
+	const char *s, *space, *object;
+	char verb[32];
+	size_t vlen;
+	int r;
+
+	if ((r = dcr_ydoc_string(&p->y, v, "a permission", 128, &s)) < 0)
+		return r;
+	space = strchr(s, ' ');
+	vlen = space ? (size_t)(space - s) : strlen(s);
+	if (vlen >= sizeof(verb))
+		vlen = sizeof(verb) - 1;
+	memcpy(verb, s, vlen);
+	verb[vlen] = '\0';
+	object = space ? space + 1 : NULL;
+	for (size_t a = 1; a < N_ACTIONS; a++) {
+		bool needs_object = a <= DCR__V1__ACTION__ACTION_FETCH;
+
+		if (strcmp(verb, action_names[a]) != 0)
+			continue;
+		perm->action = (Dcr__V1__Action)a;
+		if (needs_object && (!object || !*object))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s' needs a node: '%s NAME'", verb, verb);
+		if (!needs_object && object)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s' takes no node", verb);
+		if (!needs_object)
+			return 0;
+		if (a == DCR__V1__ACTION__ACTION_UPLOAD) {
+			if (!find_data(p, object)) {
+				if (find_compute(p, object) >= 0)
+					return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+						"cannot upload to '%s': it is a computation, not a data node", object);
+				return no_such_node(p, v, "data node", object);
+			}
+		} else if (find_compute(p, object) < 0) {
+			if (find_data(p, object))
+				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+					"cannot %s '%s': it is a data node, not a computation", verb, object);
+			return no_such_node(p, v, "computation", object);
+		}
+		return (perm->object = dup_str(p->room, object)) ? 0 : oom(p);
+	}
+	{
+		char hb[96];
+		const char *hint = dcr_suggest(verb, permission_words);
+
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			"unknown permission '%s'%s (upload, run, fetch, read-definition, read-audit, "
+			"read-status, stop, list-datasets)", verb, dcr_hint_phrase(hint, hb, sizeof(hb)));
+	}
+}
+
+static int cmp_permission(const void *a, const void *b)
+{
+	const Dcr__V1__Permission *x = *(Dcr__V1__Permission *const *)a, *y = *(Dcr__V1__Permission *const *)b;
+
+	if (x->action != y->action)
+		return x->action < y->action ? -1 : 1;
+	return strcmp(x->object ? x->object : "", y->object ? y->object : "");
+}
+
+static int parse_participants(struct parse *p, yaml_node_t *root)
+{
+	yaml_node_t *m = dcr_ydoc_get(&p->y, root, "participants");
+	Dcr__V1__RoomDefinition *def = &p->room->def;
+	size_t n;
+	int r;
+
+	if (!m)
+		return dcr_ydoc_fail(&p->y, root, DCR_EINVALID, "missing 'participants'");
+	if ((r = dcr_ydoc_mapping(&p->y, m, "participants", NULL)) < 0)
+		return r;
+	n = dcr_ydoc_count(m);
+	if (n == 0 || n > MAX_PARTICIPANTS)
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "a room needs 1 to %d participants", MAX_PARTICIPANTS);
+	if (!NEW_ARRAY(p, def->participants, n))
+		return oom(p);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_pair_t *pair = &m->data.mapping.pairs.start[i];
+		yaml_node_t *k = dcr_ydoc_node(&p->y, pair->key), *list = dcr_ydoc_node(&p->y, pair->value);
+		Dcr__V1__Participant *part;
+		size_t np;
+		char *email;
+
+		if (!NEW(p, part) || !(email = dup_str(p->room, (const char *)k->data.scalar.value)))
+			return oom(p);
+		dcr__v1__participant__init(part);
+		if (!normalise_email(email))
+			return dcr_ydoc_fail(&p->y, k, DCR_EINVALID, "'%s' is not a valid e-mail address",
+				(const char *)k->data.scalar.value);
+		for (size_t j = 0; j < def->n_participants; j++)
+			if (strcmp(def->participants[j]->email, email) == 0)
+				return dcr_ydoc_fail(&p->y, k, DCR_EINVALID,
+					"participant '%s' is listed twice (e-mail addresses are compared without case)", email);
+		part->email = email;
+		if (list->type == YAML_SCALAR_NODE && list->data.scalar.length == 0 &&
+		    list->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+			np = 0; /* "alice@x:" with nothing: only the default permissions */
+		} else {
+			if ((r = dcr_ydoc_sequence(&p->y, list, "permissions", MAX_PERMISSIONS)) < 0)
+				return r;
+			np = dcr_ydoc_count(list);
+		}
+		if (!NEW_ARRAY(p, part->permissions, np))
+			return oom(p);
+		for (size_t j = 0; j < np; j++) {
+			yaml_node_t *v = dcr_ydoc_node(&p->y, list->data.sequence.items.start[j]);
+			Dcr__V1__Permission *perm;
+
+			if (!NEW(p, perm))
+				return oom(p);
+			dcr__v1__permission__init(perm);
+			perm->object = (char *)protobuf_c_empty_string;
+			if ((r = parse_permission(p, v, perm)) < 0)
+				return r;
+			for (size_t q = 0; q < part->n_permissions; q++)
+				if (cmp_permission(&part->permissions[q], &perm) == 0)
+					return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "permission listed twice");
+			part->permissions[part->n_permissions++] = perm;
+		}
+		qsort(part->permissions, part->n_permissions, sizeof(*part->permissions), cmp_permission);
+		def->participants[def->n_participants++] = part;
+	}
+	return 0;
+}
+
+/* ---- SQL: checked by SQLite itself against the declared schemas ---- */
+
+static int sql_authorize(void *ctx, int action, const char *a, const char *b, const char *db, const char *view)
+{
+	bool *setup = ctx;
+
+	if (*setup)
+		return SQLITE_OK;
+	switch (action) {
+	case SQLITE_SELECT:
+	case SQLITE_READ:
+	case SQLITE_FUNCTION:
+	case SQLITE_RECURSIVE:
+		return SQLITE_OK;
+	default:
+		return SQLITE_DENY;
+	}
+}
+
+static const char *sql_type(Dcr__V1__ColumnType t)
+{
+	switch (t) {
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64:
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_BOOL:
+		return "INTEGER";
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_FLOAT64:
+		return "REAL";
+	default:
+		return "TEXT";
+	}
+}
+
+/* Append s to buf as a double-quoted SQL identifier (names are [a-z0-9_], but be exact). */
+static void quote_ident(char *buf, size_t size, const char *s)
+{
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, size - used, "\"%s\"", s);
+}
+
+static int sql_exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* Past white space, semicolons and comments. */
+static const char *skip_blank_sql(const char *q)
+{
+	for (;;) {
+		if (isspace((unsigned char)*q) || *q == ';') {
+			q++;
+		} else if (q[0] == '-' && q[1] == '-') {
+			while (*q && *q != '\n')
+				q++;
+		} else if (q[0] == '/' && q[1] == '*') {
+			const char *end = strstr(q + 2, "*/");
+
+			q = end ? end + 2 : q + strlen(q);
+		} else {
+			return q;
+		}
+	}
+}
+
+/* Whether the identifier name occurs as a word in the query (outside literals and comments). */
+static bool query_mentions(const char *q, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (*q) {
+		if (*q == '\'') {
+			/* A string literal; '' inside it is an escaped quote. */
+			for (q++; *q; q++) {
+				if (*q == '\'' && q[1] == '\'')
+					q++;
+				else if (*q == '\'')
+					break;
+			}
+			q += *q ? 1 : 0;
+		} else if (q[0] == '-' && q[1] == '-') {
+			while (*q && *q != '\n')
+				q++;
+		} else if (q[0] == '/' && q[1] == '*') {
+			const char *end = strstr(q + 2, "*/");
+
+			q = end ? end + 2 : q + strlen(q);
+		} else if (isalpha((unsigned char)*q) || *q == '_') {
+			const char *start = q;
+
+			while (isalnum((unsigned char)*q) || *q == '_' || *q == '$')
+				q++;
+			if ((size_t)(q - start) == n && strncasecmp(start, name, n) == 0)
+				return true;
+		} else if (*q == '"' || *q == '`' || *q == '[') {
+			char close = *q == '[' ? ']' : *q;
+			const char *start = ++q;
+
+			while (*q && *q != close)
+				q++;
+			if ((size_t)(q - start) == n && strncasecmp(start, name, n) == 0)
+				return true;
+			q += *q ? 1 : 0;
+		} else {
+			q++;
+		}
+	}
+	return false;
+}
+
+static int explain_missing_table(struct parse *p, yaml_node_t *at, const char *cname, const char *msg)
+{
+	const char *prefix = "no such table: ";
+	const char *name = strncmp(msg, prefix, strlen(prefix)) == 0 ? msg + strlen(prefix) : NULL;
+	Dcr__V1__DataNode *d;
+	ssize_t j;
+
+	if (name && (d = find_data_sql(p, name)) && d->kind_case != DCR__V1__DATA_NODE__KIND_TABLE)
+		return dcr_ydoc_fail(&p->y, at, DCR_EINVALID,
+			"query of '%s' reads '%s', a %s node; SQL reads table nodes and SQL computations", cname,
+			name, d->kind_case == DCR__V1__DATA_NODE__KIND_FILE ? "file" : "code");
+	if (name && (j = find_compute_sql(p, name)) >= 0 &&
+	    p->room->def.compute[j]->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON)
+		return dcr_ydoc_fail(&p->y, at, DCR_EINVALID,
+			"query of '%s' reads '%s', a python computation; SQL reads table nodes and SQL computations",
+			cname, name);
+	if (name) {
+		char hb[96];
+		const char *hint = suggest_node(p, name);
+
+		return dcr_ydoc_fail(&p->y, at, DCR_EINVALID, "query of '%s' reads '%s', which is not a node%s",
+			cname, name, dcr_hint_phrase(hint, hb, sizeof(hb)));
+	}
+	return dcr_ydoc_fail(&p->y, at, DCR_EINVALID, "query of '%s': %s", cname, msg);
+}
+
+static bool prepares(sqlite3 *db, const char *query, bool *setup)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*setup = false;
+	rc = sqlite3_prepare_v2(db, query, -1, &st, NULL);
+	*setup = true;
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK;
+}
+
+/*
+ * With every view in place, an SQL computation needs another when its query
+ * stops preparing without that one's view. This finds what a query reads
+ * directly or through other views, whatever order the file lists them in;
+ * names the query never mentions cannot matter and are not tried.
+ */
+static int sql_dependencies(struct parse *p, sqlite3 *db, char *ddl, size_t size)
+{
+	Dcr__V1__RoomDefinition *def = &p->room->def;
+	bool setup = true;
+
+	sqlite3_set_authorizer(db, sql_authorize, &setup);
+	for (size_t v = 0; v < def->n_compute; v++) {
+		Dcr__V1__Computation *view = def->compute[v];
+		bool named = false;
+
+		if (view->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
+			continue;
+		/* Nothing reads a view, even through others, unless some query names it. */
+		for (size_t i = 0; i < def->n_compute && !named; i++)
+			named = i != v && def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL &&
+				query_mentions(def->compute[i]->sql->query, view->name);
+		if (!named)
+			continue;
+		snprintf(ddl, size, "DROP VIEW temp.\"%s\"", view->name);
+		if (sql_exec(db, ddl) != SQLITE_OK)
+			return dcr_err_set(p->err, DCR_EFAIL, "SQLite: %s", sqlite3_errmsg(db));
+		for (size_t i = 0; i < def->n_compute; i++) {
+			Dcr__V1__Computation *c = def->compute[i];
+
+			if (i != v && c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && !prepares(db, c->sql->query, &setup))
+				add_depend(p, c, view->name);
+		}
+		snprintf(ddl, size, "CREATE TEMP VIEW \"%s\" AS %s", view->name, view->sql->query);
+		if (sql_exec(db, ddl) != SQLITE_OK)
+			return dcr_err_set(p->err, DCR_EFAIL, "SQLite: %s", sqlite3_errmsg(db));
+	}
+	return 0;
+}
+
+/*
+ * Prepare every SQL computation against tables built from the declared
+ * schemas, creating each as a view once the views it reads exist; a round
+ * with no progress means a cycle or a real error.
+ */
+static int check_sql(struct parse *p)
+{
+	Dcr__V1__RoomDefinition *def = &p->room->def;
+	size_t pending = 0, n = def->n_compute;
+	bool setup = true, *created = calloc(n ? n : 1, sizeof(bool));
+	sqlite3 *db = NULL;
+	char *ddl = NULL;
+	int r = 0;
+
+	if (!created)
+		return oom(p);
+	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		r = dcr_err_set(p->err, DCR_EFAIL, "cannot open SQLite: %s", db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_set_authorizer(db, sql_authorize, &setup);
+	ddl = malloc(MAX_COLUMNS * 96 + MAX_QUERY + 256);
+	if (!ddl) {
+		r = oom(p);
+		goto out;
+	}
+	for (size_t i = 0; i < def->n_data; i++) {
+		Dcr__V1__DataNode *d = def->data[i];
+
+		if (d->kind_case != DCR__V1__DATA_NODE__KIND_TABLE)
+			continue;
+		snprintf(ddl, 64, "CREATE TABLE ");
+		quote_ident(ddl, MAX_COLUMNS * 96, d->name);
+		for (size_t c = 0; c < d->table->n_columns; c++) {
+			size_t used = strlen(ddl);
+
+			snprintf(ddl + used, MAX_COLUMNS * 96 - used, "%s", c ? ", " : " (");
+			quote_ident(ddl, MAX_COLUMNS * 96, d->table->columns[c]->name);
+			used = strlen(ddl);
+			snprintf(ddl + used, MAX_COLUMNS * 96 - used, " %s", sql_type(d->table->columns[c]->type));
+		}
+		snprintf(ddl + strlen(ddl), MAX_COLUMNS * 96 - strlen(ddl), ")");
+		if (sql_exec(db, ddl) != SQLITE_OK) {
+			r = dcr_err_set(p->err, DCR_EFAIL, "SQLite refused table '%s': %s", d->name, sqlite3_errmsg(db));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		pending += def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL;
+	while (pending > 0) {
+		size_t progress = 0;
+		ssize_t stuck = -1;
+		char stuck_msg[256] = "";
+
+		for (size_t i = 0; i < n; i++) {
+			Dcr__V1__Computation *c = def->compute[i];
+			const char *tail = NULL;
+			sqlite3_stmt *st = NULL;
+			int rc;
+
+			if (created[i] || c->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
+				continue;
+			setup = false;
+			rc = sqlite3_prepare_v2(db, c->sql->query, -1, &st, &tail);
+			setup = true;
+			if (rc != SQLITE_OK || !st) {
+				const char *msg = rc == SQLITE_OK ? "the query is empty" : sqlite3_errmsg(db);
+				const char *prefix = "no such table: ";
+				ssize_t j = strncmp(msg, prefix, strlen(prefix)) == 0 ? find_compute_sql(p, msg + strlen(prefix)) : -1;
+
+				sqlite3_finalize(st);
+				/* Reading an SQL computation whose view is not there yet: later. */
+				if (j >= 0 && !created[j] && def->compute[j]->kind_case == DCR__V1__COMPUTATION__KIND_SQL &&
+				    (size_t)j != i) {
+					if (stuck < 0) {
+						stuck = (ssize_t)i;
+						snprintf(stuck_msg, sizeof(stuck_msg), "%s", msg + strlen(prefix));
+					}
+					continue;
+				}
+				if (rc == SQLITE_AUTH || strstr(msg, "not authorized"))
+					r = dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+						"query of '%s' must only read (one SELECT statement)", c->name);
+				else if ((size_t)j == i)
+					r = dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+						"query of '%s' reads its own result", c->name);
+				else
+					r = explain_missing_table(p, p->src[i].query, c->name, msg);
+				goto out;
+			}
+			if ((tail && *skip_blank_sql(tail)) || !sqlite3_stmt_readonly(st)) {
+				sqlite3_finalize(st);
+				r = dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+					"query of '%s' must be exactly one SELECT statement", c->name);
+				goto out;
+			}
+			sqlite3_finalize(st);
+			snprintf(ddl, 64, "CREATE TEMP VIEW ");
+			quote_ident(ddl, 128, c->name);
+			snprintf(ddl + strlen(ddl), MAX_QUERY + 128, " AS %s", c->sql->query);
+			if (sql_exec(db, ddl) != SQLITE_OK) {
+				r = dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID, "query of '%s': %s", c->name,
+					sqlite3_errmsg(db));
+				goto out;
+			}
+			created[i] = true;
+			pending--;
+			progress++;
+		}
+		if (progress == 0) {
+			r = dcr_ydoc_fail(&p->y, p->src[stuck].query, DCR_EINVALID,
+				"dependency cycle: query of '%s' reads '%s', which (in)directly reads '%s'",
+				def->compute[stuck]->name, stuck_msg, def->compute[stuck]->name);
+			goto out;
+		}
+	}
+	r = sql_dependencies(p, db, ddl, MAX_QUERY + 256);
+out:
+	free(ddl);
+	free(created);
+	sqlite3_close(db);
+	return r;
+}
+
+/* Depth-first search over depends; reports the first cycle found with its path. */
+static int find_cycle(struct parse *p, size_t i, size_t *path, size_t depth)
+{
+	Dcr__V1__Computation *c = p->room->def.compute[i];
+	struct compute_src *s = &p->src[i];
+	int r;
+
+	if (s->done)
+		return 0;
+	path[depth] = i;
+	if (s->on_stack) {
+		char chain[DCR_ERR_MSG_MAX] = "";
+		size_t start = 0;
+
+		while (path[start] != i)
+			start++;
+		for (size_t k = start; k <= depth; k++)
+			snprintf(chain + strlen(chain), sizeof(chain) - strlen(chain), "%s%s", k > start ? " -> " : "",
+				p->room->def.compute[path[k]]->name);
+		return dcr_ydoc_fail(&p->y, s->node, DCR_EINVALID, "dependency cycle: %s", chain);
+	}
+	s->on_stack = true;
+	for (size_t d = 0; d < c->n_depends; d++)
+		if ((r = find_cycle(p, (size_t)find_compute(p, c->depends[d]), path, depth + 1)) < 0)
+			return r;
+	s->on_stack = false;
+	s->done = true;
+	return 0;
+}
+
+/* ---- sorting and encoding ---- */
+
+static int cmp_participant(const void *a, const void *b)
+{
+	return strcmp((*(Dcr__V1__Participant *const *)a)->email, (*(Dcr__V1__Participant *const *)b)->email);
+}
+
+static int cmp_data(const void *a, const void *b)
+{
+	return strcmp((*(Dcr__V1__DataNode *const *)a)->name, (*(Dcr__V1__DataNode *const *)b)->name);
+}
+
+static int cmp_compute(const void *a, const void *b)
+{
+	return strcmp((*(Dcr__V1__Computation *const *)a)->name, (*(Dcr__V1__Computation *const *)b)->name);
+}
+
+static int cmp_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_mount(const void *a, const void *b)
+{
+	return strcmp((*(Dcr__V1__Mount *const *)a)->path, (*(Dcr__V1__Mount *const *)b)->path);
+}
+
+static bool is_default_action(Dcr__V1__Action a)
+{
+	return a == DCR__V1__ACTION__ACTION_READ_DEFINITION || a == DCR__V1__ACTION__ACTION_READ_AUDIT ||
+		a == DCR__V1__ACTION__ACTION_READ_STATUS || a == DCR__V1__ACTION__ACTION_LIST_DATASETS;
+}
+
+static int finish(struct parse *p)
+{
+	Dcr__V1__RoomDefinition *def = &p->room->def;
+	uint8_t digest[32];
+	int r;
+
+	/* With defaults on, spelling one out grants nothing more: same room. */
+	for (size_t i = 0; def->default_permissions && i < def->n_participants; i++) {
+		Dcr__V1__Participant *part = def->participants[i];
+		size_t kept = 0;
+
+		for (size_t k = 0; k < part->n_permissions; k++)
+			if (!is_default_action(part->permissions[k]->action))
+				part->permissions[kept++] = part->permissions[k];
+		part->n_permissions = kept;
+	}
+	qsort(def->participants, def->n_participants, sizeof(*def->participants), cmp_participant);
+	qsort(def->data, def->n_data, sizeof(*def->data), cmp_data);
+	for (size_t i = 0; i < def->n_compute; i++) {
+		Dcr__V1__Computation *c = def->compute[i];
+
+		qsort(c->depends, c->n_depends, sizeof(*c->depends), cmp_string);
+		if (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON)
+			qsort(c->python->mounts, c->python->n_mounts, sizeof(*c->python->mounts), cmp_mount);
+	}
+	qsort(def->compute, def->n_compute, sizeof(*def->compute), cmp_compute);
+	p->room->encoding_len = dcr__v1__room_definition__get_packed_size(def);
+	p->room->encoding = alloc(p->room, p->room->encoding_len);
+	if (!p->room->encoding)
+		return oom(p);
+	dcr__v1__room_definition__pack(def, p->room->encoding);
+	if ((r = dcr_sha256(p->room->encoding, p->room->encoding_len, digest, p->err)) < 0)
+		return r;
+	dcr_hex(digest, sizeof(digest), p->room->id);
+	return 0;
+}
+
+/* ---- the whole definition ---- */
+
+static int parse_nodes(struct parse *p, yaml_node_t *root)
+{
+	Dcr__V1__RoomDefinition *def = &p->room->def;
+	yaml_node_t *data = dcr_ydoc_get(&p->y, root, "data"), *compute = dcr_ydoc_get(&p->y, root, "compute");
+	size_t nd = 0, nc = 0;
+	int r;
+
+	if (data && (r = dcr_ydoc_mapping(&p->y, data, "data", NULL)) < 0)
+		return r;
+	if (compute && (r = dcr_ydoc_mapping(&p->y, compute, "compute", NULL)) < 0)
+		return r;
+	nd = data ? dcr_ydoc_count(data) : 0;
+	nc = compute ? dcr_ydoc_count(compute) : 0;
+	if (nd + nc > MAX_NODES)
+		return dcr_ydoc_fail(&p->y, root, DCR_EINVALID, "more than %d data nodes and computations", MAX_NODES);
+	if (!NEW_ARRAY(p, def->data, nd) || !NEW_ARRAY(p, def->compute, nc) ||
+	    !(p->src = calloc(nc ? nc : 1, sizeof(*p->src))))
+		return oom(p);
+
+	/* Names first, so that references may point forwards. */
+	for (size_t pass = 0; pass < 2; pass++) {
+		yaml_node_t *m = pass ? compute : data;
+
+		for (size_t i = 0; m && i < dcr_ydoc_count(m); i++) {
+			yaml_node_t *k = dcr_ydoc_node(&p->y, m->data.mapping.pairs.start[i].key);
+			const char *name = (const char *)k->data.scalar.value;
+
+			if (!valid_node_name(name))
+				return dcr_ydoc_fail(&p->y, k, DCR_EINVALID,
+					"node name '%.64s' must start with a-z or '_' and use a-z, 0-9, '_' (at most %d)",
+					name, MAX_NAME);
+			if (strncmp(name, "sqlite_", 7) == 0)
+				return dcr_ydoc_fail(&p->y, k, DCR_EINVALID,
+					"node name '%s' must not start with 'sqlite_' (SQLite reserves it)", name);
+			if (find_data(p, name) || find_compute(p, name) >= 0)
+				return dcr_ydoc_fail(&p->y, k, DCR_EINVALID,
+					"'%s' names both a data node and a computation", name);
+			if (pass == 0) {
+				Dcr__V1__DataNode *d;
+
+				if (!NEW(p, d))
+					return oom(p);
+				dcr__v1__data_node__init(d);
+				d->name = (char *)name;
+				def->data[def->n_data++] = d;
+			} else {
+				Dcr__V1__Computation *c;
+
+				if (!NEW(p, c))
+					return oom(p);
+				dcr__v1__computation__init(c);
+				c->name = (char *)name;
+				def->compute[def->n_compute++] = c;
+			}
+		}
+	}
+	for (size_t i = 0; i < nd; i++) {
+		yaml_node_pair_t *pair = &data->data.mapping.pairs.start[i];
+
+		if (!(def->data[i]->name = dup_str(p->room, def->data[i]->name)))
+			return oom(p);
+		if ((r = parse_data_node(p, dcr_ydoc_node(&p->y, pair->key), dcr_ydoc_node(&p->y, pair->value),
+			     def->data[i])) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < nc; i++)
+		if (!(def->compute[i]->name = dup_str(p->room, def->compute[i]->name)))
+			return oom(p);
+	for (size_t i = 0; i < nc; i++) {
+		yaml_node_pair_t *pair = &compute->data.mapping.pairs.start[i];
+
+		if ((r = parse_computation(p, dcr_ydoc_node(&p->y, pair->value), def->compute[i], &p->src[i])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int dcr_room_parse(const char *file, const uint8_t *buf, size_t len, const char *base_dir,
+	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err)
+{
+	static const char *const keys[] = { "version", "name", "description", "enclave", "authentication",
+		"participants", "default_permissions", "data", "compute", NULL };
+	struct parse p = { .err = err, .base_dir = base_dir, .specs = specs };
+	Dcr__V1__RoomDefinition *def;
+	yaml_node_t *root, *v;
+	size_t *path = NULL;
+	int64_t version;
+	int r;
+
+	*out = NULL;
+	if (strlen(salt) > 256 || !printable(salt, false))
+		return dcr_err_set(err, DCR_EUSAGE, "the salt must be at most 256 printable characters");
+	p.room = calloc(1, sizeof(*p.room));
+	if (!p.room)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	def = &p.room->def;
+	dcr__v1__room_definition__init(def);
+	if ((r = dcr_ydoc_load(&p.y, file, buf, len, err)) < 0)
+		goto out;
+	root = dcr_ydoc_root(&p.y);
+	if ((r = dcr_ydoc_mapping(&p.y, root, "a room definition", keys)) < 0)
+		goto out;
+	if (!(v = dcr_ydoc_get(&p.y, root, "version"))) {
+		r = dcr_ydoc_fail(&p.y, root, DCR_EINVALID, "missing 'version: 1'");
+		goto out;
+	}
+	if ((r = dcr_ydoc_int(&p.y, v, "version", FORMAT_VERSION, FORMAT_VERSION, &version)) < 0)
+		goto out;
+	def->format_version = FORMAT_VERSION;
+	def->default_permissions = true;
+	if ((r = parse_text(&p, root, "name", true, 128, false, &def->name)) < 0 ||
+	    (r = parse_text(&p, root, "description", false, MAX_TEXT, true, &def->description)) < 0 ||
+	    (r = parse_enclave(&p, root)) < 0 ||
+	    (r = parse_authentication(&p, root)) < 0 ||
+	    (r = parse_nodes(&p, root)) < 0 ||
+	    (r = parse_participants(&p, root)) < 0)
+		goto out;
+	if ((r = get_bool(&p, root, "default_permissions", &def->default_permissions)) < 0)
+		goto out;
+	if ((r = check_sql(&p)) < 0)
+		goto out;
+	path = calloc(def->n_compute + 1, sizeof(*path));
+	if (!path) {
+		r = oom(&p);
+		goto out;
+	}
+	for (size_t i = 0; i < def->n_compute; i++)
+		if ((r = find_cycle(&p, i, path, 0)) < 0)
+			goto out;
+	if (!(def->salt = dup_str(p.room, salt))) {
+		r = oom(&p);
+		goto out;
+	}
+	r = finish(&p);
+out:
+	free(path);
+	free(p.src);
+	dcr_ydoc_release(&p.y);
+	if (r < 0)
+		dcr_room_free(p.room);
+	else
+		*out = p.room;
+	return r;
+}
+
+int dcr_room_load(const char *path, const struct dcr_specs *specs, const char *salt,
+	struct dcr_room **out, struct dcr_err *err)
+{
+	char *copy = strdup(path), *dir;
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	*out = NULL;
+	if (!copy)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	r = dcr_read_file(path, DCR_YDOC_MAX_INPUT, &buf, &len, err);
+	if (r == 0) {
+		dir = dirname(copy);
+		r = dcr_room_parse(path, buf, len, dir, specs, salt, out, err);
+		free(buf);
+	}
+	free(copy);
+	return r;
+}
+
+const Dcr__V1__RoomDefinition *dcr_room_definition(const struct dcr_room *room)
+{
+	return &room->def;
+}
+
+const uint8_t *dcr_room_encoding(const struct dcr_room *room, size_t *len)
+{
+	*len = room->encoding_len;
+	return room->encoding;
+}
+
+const char *dcr_room_id(const struct dcr_room *room)
+{
+	return room->id;
+}
+
+void dcr_room_free(struct dcr_room *room)
+{
+	if (!room)
+		return;
+	while (room->blocks) {
+		struct block *next = room->blocks->next;
+
+		free(room->blocks);
+		room->blocks = next;
+	}
+	free(room);
+}

@@ -1,0 +1,47 @@
+/* Room definitions: YAML (dcr-room(5)) to the canonical protobuf form and the room ID. */
+#ifndef DCR_ROOM_H
+#define DCR_ROOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "room.pb-c.h"
+#include "specs.h"
+
+#define DCR_ROOM_ID_HEX 65
+
+/*
+ * A validated, compiled room definition. Everything it points to is owned by
+ * it; dcr_room_free (which accepts NULL) releases it all.
+ */
+struct dcr_room;
+
+/*
+ * Parse and validate the YAML in buf. file names it in messages; files the
+ * definition refers to (scripts, CA certificates) are read relative to
+ * base_dir. specs resolves the enclave name (NULL: none are trusted). salt is
+ * the creator's salt ("" for none). Every problem is DCR_EINVALID with a
+ * "FILE:LINE:COLUMN: " prefix, except an unreadable referenced file, which is
+ * also reported with its position.
+ */
+int dcr_room_parse(const char *file, const uint8_t *buf, size_t len, const char *base_dir,
+	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err);
+
+/* Read path and parse it, with base_dir the directory of path. */
+int dcr_room_load(const char *path, const struct dcr_specs *specs, const char *salt,
+	struct dcr_room **out, struct dcr_err *err);
+
+const Dcr__V1__RoomDefinition *dcr_room_definition(const struct dcr_room *room);
+
+/* The canonical encoding (owned by room) and its hex SHA-256, the room ID. */
+const uint8_t *dcr_room_encoding(const struct dcr_room *room, size_t *len);
+const char *dcr_room_id(const struct dcr_room *room);
+
+void dcr_room_free(struct dcr_room *room);
+
+/* "upload", "run", ... as written in a definition. */
+const char *dcr_room_action_name(Dcr__V1__Action action);
+const char *dcr_room_column_type_name(Dcr__V1__ColumnType type);
+
+#endif

@@ -1,0 +1,289 @@
+/* Trusted enclave specifications: parsing the specs file (dcr-specs(5)). */
+#include "specs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "ydoc.h"
+
+#include "banned.h"
+
+#define MAX_SPECS 256
+
+/* The TCB statuses Intel's collateral defines; "Revoked" is never acceptable. */
+static const char *const tcb_names[] = {
+	"ConfigurationAndSWHardeningNeeded", "ConfigurationNeeded", "OutOfDate",
+	"OutOfDateConfigurationNeeded", "SWHardeningNeeded", "UpToDate", NULL,
+};
+
+int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	struct stat st;
+
+	if (fd < 0)
+		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno,
+			"cannot open '%s'", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return dcr_err_set(err, DCR_EIO, "'%s' is not a regular file", path);
+	}
+	if ((uintmax_t)st.st_size > max) {
+		close(fd);
+		return dcr_err_set(err, DCR_EINVALID, "'%s' is larger than %zu bytes", path, max);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory reading '%s'", path);
+	}
+	while (got <= max) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			return dcr_err_errno(err, DCR_EIO, e, "cannot read '%s'", path);
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > (size_t)st.st_size) {
+			/* The file grew while we read it. */
+			free(buf);
+			close(fd);
+			return dcr_err_set(err, DCR_EIO, "'%s' changed while being read", path);
+		}
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > DCR_SPEC_NAME_MAX || !(s[0] >= 'a' && s[0] <= 'z'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || strchr(":._-", *s)))
+			return false;
+	return true;
+}
+
+static int hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
+{
+	const char *s;
+	int r = dcr_ydoc_string(y, n, what, 64, &s);
+
+	if (r == 0 && dcr_unhex(s, out, 32) < 0)
+		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "%s must be 64 hex digits", what);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int parse_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
+{
+	int r = dcr_ydoc_sequence(y, n, "tcb_statuses", DCR_SPEC_TCB_MAX);
+
+	for (yaml_node_item_t *i = n->data.sequence.items.start; r == 0 && i < n->data.sequence.items.top; i++) {
+		yaml_node_t *item = dcr_ydoc_node(y, *i);
+		const char *v, *known = NULL;
+
+		if ((r = dcr_ydoc_string(y, item, "a TCB status", 64, &v)) < 0)
+			break;
+		for (const char *const *t = tcb_names; *t; t++)
+			if (strcmp(*t, v) == 0)
+				known = *t;
+		if (!known)
+			return dcr_ydoc_fail(y, item, DCR_EINVALID, "unknown TCB status '%s'%s", v,
+				strcmp(v, "Revoked") == 0 ? " (a revoked TCB is never accepted)" : "");
+		for (size_t j = 0; j < s->n_tcb_statuses; j++)
+			if (s->tcb_statuses[j] == known)
+				return dcr_ydoc_fail(y, item, DCR_EINVALID, "TCB status '%s' is listed twice", v);
+		s->tcb_statuses[s->n_tcb_statuses++] = known;
+	}
+	if (r == 0 && s->n_tcb_statuses == 0)
+		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "tcb_statuses must not be empty");
+	qsort(s->tcb_statuses, s->n_tcb_statuses, sizeof(*s->tcb_statuses), cmp_str);
+	return r;
+}
+
+static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
+{
+	static const char *const keys[] = { "format", "measurement", "mrenclave", "mrsigner",
+		"isvprodid", "min_isvsvn", "debug", "tcb_statuses", NULL };
+	yaml_node_t *v;
+	const char *format;
+	int64_t num;
+	int r;
+
+	if ((r = dcr_ydoc_mapping(y, n, "a spec", keys)) < 0)
+		return r;
+	if (!(v = dcr_ydoc_get(y, n, "format")))
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "spec '%s' has no format (sim or sgx-dcap)", s->name);
+	if ((r = dcr_ydoc_string(y, v, "format", 16, &format)) < 0)
+		return r;
+	if (strcmp(format, "sim") == 0) {
+		static const char *const sim_keys[] = { "format", "measurement", NULL };
+
+		s->format = DCR_SPEC_SIM;
+		if ((r = dcr_ydoc_mapping(y, n, "a sim spec", sim_keys)) < 0)
+			return r;
+		if (!(v = dcr_ydoc_get(y, n, "measurement")))
+			return dcr_ydoc_fail(y, n, DCR_EINVALID, "sim spec '%s' needs a measurement", s->name);
+		s->has_measurement = true;
+		return hex32(y, v, "measurement", s->measurement);
+	}
+	if (strcmp(format, "sgx-dcap") != 0)
+		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (sim or sgx-dcap)", format);
+	s->format = DCR_SPEC_SGX_DCAP;
+	if (dcr_ydoc_get(y, n, "measurement"))
+		return dcr_ydoc_fail(y, dcr_ydoc_get(y, n, "measurement"), DCR_EINVALID,
+			"an sgx-dcap spec pins 'mrenclave' or 'mrsigner', not 'measurement'");
+	if ((v = dcr_ydoc_get(y, n, "mrenclave"))) {
+		s->has_measurement = true;
+		if ((r = hex32(y, v, "mrenclave", s->measurement)) < 0)
+			return r;
+	}
+	if ((v = dcr_ydoc_get(y, n, "mrsigner"))) {
+		s->has_signer = true;
+		if ((r = hex32(y, v, "mrsigner", s->mrsigner)) < 0)
+			return r;
+		if (!(v = dcr_ydoc_get(y, n, "isvprodid")))
+			return dcr_ydoc_fail(y, n, DCR_EINVALID, "mrsigner needs isvprodid");
+		if ((r = dcr_ydoc_int(y, v, "isvprodid", 0, 65535, &num)) < 0)
+			return r;
+		s->isv_prod_id = (uint32_t)num;
+		if ((v = dcr_ydoc_get(y, n, "min_isvsvn"))) {
+			if ((r = dcr_ydoc_int(y, v, "min_isvsvn", 0, 65535, &num)) < 0)
+				return r;
+			s->min_isv_svn = (uint32_t)num;
+		}
+	}
+	if (s->has_measurement == s->has_signer)
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sgx-dcap spec '%s' must pin exactly one of mrenclave or mrsigner",
+			s->name);
+	if (!s->has_signer && (dcr_ydoc_get(y, n, "isvprodid") || dcr_ydoc_get(y, n, "min_isvsvn")))
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "isvprodid and min_isvsvn go with mrsigner");
+	if ((v = dcr_ydoc_get(y, n, "debug")) && (r = dcr_ydoc_bool(y, v, "debug", &s->debug_allowed)) < 0)
+		return r;
+	if ((v = dcr_ydoc_get(y, n, "tcb_statuses")))
+		return parse_tcb(y, v, s);
+	s->tcb_statuses[0] = "SWHardeningNeeded";
+	s->tcb_statuses[1] = "UpToDate";
+	s->n_tcb_statuses = 2;
+	return 0;
+}
+
+int dcr_specs_parse(const char *file, const uint8_t *buf, size_t len, struct dcr_specs **out,
+	struct dcr_err *err)
+{
+	static const char *const keys[] = { "version", "specs", NULL };
+	struct dcr_specs *specs = NULL;
+	struct dcr_ydoc y;
+	yaml_node_t *root, *v, *list;
+	int64_t version;
+	size_t i = 0;
+	int r;
+
+	*out = NULL;
+	if ((r = dcr_ydoc_load(&y, file, buf, len, err)) < 0)
+		goto out;
+	root = dcr_ydoc_root(&y);
+	if ((r = dcr_ydoc_mapping(&y, root, "the specs file", keys)) < 0)
+		goto out;
+	if (!(v = dcr_ydoc_get(&y, root, "version"))) {
+		r = dcr_ydoc_fail(&y, root, DCR_EINVALID, "missing 'version: 1'");
+		goto out;
+	}
+	if ((r = dcr_ydoc_int(&y, v, "version", 1, 1, &version)) < 0)
+		goto out;
+	if (!(list = dcr_ydoc_get(&y, root, "specs"))) {
+		r = dcr_ydoc_fail(&y, root, DCR_EINVALID, "missing 'specs'");
+		goto out;
+	}
+	if ((r = dcr_ydoc_mapping(&y, list, "specs", NULL)) < 0)
+		goto out;
+	if (dcr_ydoc_count(list) > MAX_SPECS) {
+		r = dcr_ydoc_fail(&y, list, DCR_EINVALID, "more than %d specs", MAX_SPECS);
+		goto out;
+	}
+	specs = calloc(1, sizeof(*specs));
+	if (specs)
+		specs->items = calloc(dcr_ydoc_count(list) + 1, sizeof(*specs->items));
+	if (!specs || !specs->items) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (yaml_node_pair_t *p = list->data.mapping.pairs.start; p < list->data.mapping.pairs.top; p++, i++) {
+		yaml_node_t *k = dcr_ydoc_node(&y, p->key);
+		const char *name = (const char *)k->data.scalar.value;
+
+		if (!valid_name(name)) {
+			r = dcr_ydoc_fail(&y, k, DCR_EINVALID,
+				"spec name '%.64s' must start with a-z and use a-z, 0-9, ':', '.', '_', '-' (at most %d)",
+				name, DCR_SPEC_NAME_MAX);
+			goto out;
+		}
+		memcpy(specs->items[i].name, name, strlen(name) + 1);
+		if ((r = parse_spec(&y, dcr_ydoc_node(&y, p->value), &specs->items[i])) < 0)
+			goto out;
+		specs->n = i + 1;
+	}
+out:
+	dcr_ydoc_release(&y);
+	if (r < 0)
+		dcr_specs_free(specs);
+	else
+		*out = specs;
+	return r;
+}
+
+int dcr_specs_load(const char *path, struct dcr_specs **out, struct dcr_err *err)
+{
+	uint8_t *buf;
+	size_t len;
+	int r = dcr_read_file(path, DCR_YDOC_MAX_INPUT, &buf, &len, err);
+
+	*out = NULL;
+	if (r < 0)
+		return dcr_err_prefix(err, "trusted specs");
+	r = dcr_specs_parse(path, buf, len, out, err);
+	free(buf);
+	return r;
+}
+
+const struct dcr_spec *dcr_specs_find(const struct dcr_specs *specs, const char *name)
+{
+	for (size_t i = 0; specs && i < specs->n; i++)
+		if (strcmp(specs->items[i].name, name) == 0)
+			return &specs->items[i];
+	return NULL;
+}
+
+void dcr_specs_free(struct dcr_specs *specs)
+{
+	if (!specs)
+		return;
+	free(specs->items);
+	free(specs);
+}

@@ -1,0 +1,53 @@
+/* Trusted enclave specifications: the file that pins which enclave code a client accepts. */
+#ifndef DCR_SPECS_H
+#define DCR_SPECS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define DCR_SPEC_NAME_MAX 64
+#define DCR_SPEC_TCB_MAX 8
+
+enum dcr_spec_format {
+	DCR_SPEC_SIM = 1,      /* simulated attestation: no hardware protection */
+	DCR_SPEC_SGX_DCAP = 2, /* Intel SGX DCAP ECDSA quote */
+};
+
+struct dcr_spec {
+	char name[DCR_SPEC_NAME_MAX + 1];
+	enum dcr_spec_format format;
+	bool has_measurement;         /* sim: SHA-256 of dcrd; sgx-dcap: MRENCLAVE */
+	uint8_t measurement[32];
+	bool has_signer;              /* sgx-dcap: MRSIGNER + product + minimum SVN */
+	uint8_t mrsigner[32];
+	uint32_t isv_prod_id;
+	uint32_t min_isv_svn;
+	bool debug_allowed;
+	size_t n_tcb_statuses;        /* sgx-dcap; sorted */
+	const char *tcb_statuses[DCR_SPEC_TCB_MAX]; /* static strings */
+};
+
+/* A loaded specs file. _free accepts NULL. */
+struct dcr_specs {
+	size_t n;
+	struct dcr_spec *items;
+};
+
+/* Parse a specs file (see dcr-specs(5)); errors are DCR_EINVALID with FILE:LINE:COLUMN. */
+int dcr_specs_parse(const char *file, const uint8_t *buf, size_t len, struct dcr_specs **out,
+	struct dcr_err *err);
+/* Read and parse path; a missing file is DCR_ENOTFOUND. */
+int dcr_specs_load(const char *path, struct dcr_specs **out, struct dcr_err *err);
+const struct dcr_spec *dcr_specs_find(const struct dcr_specs *specs, const char *name);
+void dcr_specs_free(struct dcr_specs *specs);
+
+/*
+ * Read a whole file of at most max bytes into a new buffer (*out, free with
+ * free()). Missing files are DCR_ENOTFOUND; larger ones DCR_EINVALID.
+ */
+int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err);
+
+#endif

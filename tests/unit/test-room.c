@@ -1,0 +1,471 @@
+/* Unit tests for lib/room.c: validation errors, canonical form, room IDs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "room.h"
+#include "specs.h"
+
+static const char specs_yaml[] =
+	"version: 1\n"
+	"specs:\n"
+	"  dcrd:sim:\n"
+	"    format: sim\n"
+	"    measurement: 0000000000000000000000000000000000000000000000000000000000000001\n"
+	"  dcrd:v1:\n"
+	"    format: sgx-dcap\n"
+	"    mrenclave: 33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb\n";
+
+static const char base_yaml[] =
+	"version: 1\n"
+	"name: pay\n"
+	"description: two payrolls\n"
+	"enclave: dcrd:sim\n"
+	"authentication:\n"
+	"  platform: true\n"
+	"participants:\n"
+	"  alice@acme.example: [upload acme, run total, fetch total, run shout]\n"
+	"  bob@beta.example: [upload beta, upload notes, fetch shout]\n"
+	"data:\n"
+	"  acme:\n"
+	"    type: table\n"
+	"    columns:\n"
+	"      - {name: name, type: string}\n"
+	"      - {name: salary, type: float64}\n"
+	"  beta:\n"
+	"    type: table\n"
+	"    columns:\n"
+	"      - {name: name, type: string}\n"
+	"      - {name: salary, type: float64}\n"
+	"  notes:\n"
+	"    type: file\n"
+	"compute:\n"
+	"  total:\n"
+	"    type: sql\n"
+	"    query: SELECT SUM(salary) AS total FROM (SELECT salary FROM acme UNION ALL SELECT salary FROM beta)\n"
+	"  shout:\n"
+	"    type: python\n"
+	"    script: up.py\n"
+	"    mounts: {/input/text.txt: notes}\n";
+
+/* The same room, written differently: order, style, quoting, comments, explicit defaults. */
+static const char same_yaml[] =
+	"# a comment that changes nothing\n"
+	"compute:\n"
+	"  shout: {type: python, script: './up.py', mounts: {'/input/text.txt': notes},\n"
+	"          command: [python3, /code/up.py], output: /output, logs: hidden,\n"
+	"          limits: {time: 60s, memory: 1GiB}}\n"
+	"  total:\n"
+	"      type: \"sql\"\n"
+	"      query: \"SELECT SUM(salary) AS total FROM (SELECT salary FROM acme UNION ALL SELECT salary FROM beta)\"\n"
+	"data:\n"
+	"  notes: {type: file}\n"
+	"  beta: &t\n"
+	"    type: table\n"
+	"    header: true\n"
+	"    delimiter: ','\n"
+	"    columns: [{name: name, type: string, nullable: false}, {type: float64, name: salary}]\n"
+	"  acme: *t\n"
+	"participants:\n"
+	"  Bob@Beta.Example:\n"
+	"    - fetch shout\n"
+	"    - upload notes\n"
+	"    - upload beta\n"
+	"  alice@acme.example: [run shout, fetch total, run total, upload acme]\n"
+	"default_permissions: true\n"
+	"authentication: {platform: true}\n"
+	"enclave: 'dcrd:sim'\n"
+	"description: 'two payrolls'\n"
+	"name: pay\n"
+	"version: 1\n";
+
+static char dir[256];
+static struct dcr_specs *specs;
+
+static int setup(void **state)
+{
+	char path[300];
+	struct dcr_err err;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/dcr-room-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/up.py", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("print(open('/input/text.txt').read().upper())\n", f);
+	fclose(f);
+	assert_int_equal(dcr_specs_parse("specs.yaml", (const uint8_t *)specs_yaml, strlen(specs_yaml), &specs, &err), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/up.py", dir);
+	unlink(path);
+	rmdir(dir);
+	dcr_specs_free(specs);
+	return 0;
+}
+
+static int parse(const char *yaml, const char *salt, struct dcr_room **room, struct dcr_err *err)
+{
+	return dcr_room_parse("room.yaml", (const uint8_t *)yaml, strlen(yaml), dir, specs, salt, room, err);
+}
+
+/* The ID of yaml, which must be valid. */
+static void id_of(const char *yaml, const char *salt, char out[DCR_ROOM_ID_HEX])
+{
+	struct dcr_room *room;
+	struct dcr_err err = { 0 };
+	int r = parse(yaml, salt, &room, &err);
+
+	if (r != 0)
+		fail_msg("unexpected error: %s", err.msg);
+	memcpy(out, dcr_room_id(room), DCR_ROOM_ID_HEX);
+	dcr_room_free(room);
+}
+
+/* Replace the first occurrence of from in base by to. */
+static char *edit(const char *base, const char *from, const char *to)
+{
+	const char *at = strstr(base, from);
+	size_t n = strlen(base) - strlen(from) + strlen(to) + 1;
+	char *s = malloc(n);
+
+	assert_non_null(at);
+	assert_non_null(s);
+	snprintf(s, n, "%.*s%s%s", (int)(at - base), base, to, at + strlen(from));
+	return s;
+}
+
+static void test_valid(void **state)
+{
+	const Dcr__V1__RoomDefinition *def;
+	struct dcr_room *room;
+	struct dcr_err err;
+	size_t len;
+
+	assert_int_equal(parse(base_yaml, "", &room, &err), 0);
+	def = dcr_room_definition(room);
+	assert_string_equal(def->name, "pay");
+	assert_int_equal(def->n_participants, 2);
+	assert_string_equal(def->participants[0]->email, "alice@acme.example");
+	assert_int_equal(def->n_data, 3);
+	assert_string_equal(def->data[0]->name, "acme");
+	assert_int_equal(def->n_compute, 2);
+	assert_string_equal(def->compute[0]->name, "shout");
+	assert_int_equal(def->compute[0]->python->n_command, 2);
+	assert_string_equal(def->compute[0]->python->command[1], "/code/up.py");
+	assert_non_null(strstr((const char *)def->compute[0]->python->script.data, "upper()"));
+	assert_string_equal(def->enclave->name, "dcrd:sim");
+	assert_int_equal(def->enclave->measurement.len, 32);
+	assert_int_equal(strlen(dcr_room_id(room)), 64);
+	assert_non_null(dcr_room_encoding(room, &len));
+	assert_true(len > 100);
+	dcr_room_free(room);
+	dcr_room_free(NULL);
+}
+
+static void test_id_invariant(void **state)
+{
+	char a[DCR_ROOM_ID_HEX], b[DCR_ROOM_ID_HEX];
+
+	id_of(base_yaml, "", a);
+	id_of(base_yaml, "", b);
+	assert_string_equal(a, b);
+	id_of(same_yaml, "", b);
+	assert_string_equal(a, b);
+}
+
+static void test_id_changes(void **state)
+{
+	static const struct {
+		const char *from, *to;
+	} edits[] = {
+		{ "name: pay", "name: pay2" },
+		{ "description: two payrolls", "description: two payrolls." },
+		{ "{name: salary, type: float64}", "{name: salary, type: int64}" },
+		{ "      - {name: name, type: string}\n      - {name: salary, type: float64}\n  beta",
+		  "      - {name: salary, type: float64}\n      - {name: name, type: string}\n  beta" },
+		{ "SELECT SUM(salary) AS total", "SELECT SUM(salary) AS total2" },
+		{ "fetch shout]", "fetch shout, run total]" },
+		{ "type: sql\n", "type: sql\n    privacy: {min_group_size: 5}\n" },
+		{ "enclave: dcrd:sim", "enclave: dcrd:v1" },
+		{ "platform: true", "platform: false\n  ca: []\n  platform: true" },
+		{ "    mounts: {/input/text.txt: notes}", "    mounts: {/input/t.txt: notes}" },
+		{ "    script: up.py\n", "    script: up.py\n    limits: {time: 61s}\n" },
+		{ "    script: up.py\n", "    script: up.py\n    logs: visible\n" },
+		{ "    type: file", "    type: table\n    columns: [{name: line, type: string}]" },
+		{ "version: 1\n", "version: 1\ndefault_permissions: false\n" },
+	};
+	char base[DCR_ROOM_ID_HEX], other[DCR_ROOM_ID_HEX];
+
+	id_of(base_yaml, "", base);
+	for (size_t i = 0; i < sizeof(edits) / sizeof(*edits); i++) {
+		char *changed = edit(base_yaml, edits[i].from, edits[i].to);
+		struct dcr_room *room;
+		struct dcr_err err;
+
+		if (parse(changed, "", &room, &err) != 0) {
+			/* Only the duplicate-key edit is meant to fail. */
+			assert_non_null(strstr(err.msg, "duplicate key 'platform'"));
+			free(changed);
+			continue;
+		}
+		assert_string_not_equal(dcr_room_id(room), base);
+		dcr_room_free(room);
+		free(changed);
+	}
+	id_of(base_yaml, "second", other);
+	assert_string_not_equal(base, other);
+}
+
+static void test_script_content_in_id(void **state)
+{
+	char before[DCR_ROOM_ID_HEX], after[DCR_ROOM_ID_HEX], path[300];
+	FILE *f;
+
+	id_of(base_yaml, "", before);
+	snprintf(path, sizeof(path), "%s/up.py", dir);
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fputs("# one more line\n", f);
+	fclose(f);
+	id_of(base_yaml, "", after);
+	assert_string_not_equal(before, after);
+}
+
+/* Each mistake is caught with its position and a message a user can act on. */
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *from, *to, *want;
+	} cases[] = {
+		{ "name: pay", "name: [pay", "room.yaml:" },
+		{ "name: pay", "nmae: pay", "room.yaml:2:1: unknown key 'nmae' in a room definition (did you mean 'name'?)" },
+		{ "version: 1", "version: 2", "room.yaml:1:10: version must be between 1 and 1" },
+		{ "version: 1", "version: one", "version must be a whole number" },
+		{ "platform: true", "platform: yes", "room.yaml:6:13: platform must be true or false" },
+		{ "  notes:\n", "  acme:\n", "duplicate key 'acme' in data" },
+		{ "  shout:\n", "  notes:\n", "'notes' names both a data node and a computation" },
+		{ "{name: salary, type: float64}", "{name: salary, type: float}",
+		  "unknown column type 'float' (did you mean 'float64'?)" },
+		{ "{name: salary, type: float64}", "{name: name, type: float64}", "duplicate column 'name'" },
+		{ "upload acme,", "upload acne,", "data node 'acne' does not exist (did you mean 'acme'?)" },
+		{ "run total,", "run totl,", "computation 'totl' does not exist (did you mean 'total'?)" },
+		{ "upload acme,", "upload total,", "cannot upload to 'total': it is a computation" },
+		{ "run total,", "run acme,", "cannot run 'acme': it is a data node" },
+		{ "upload acme,", "uplaod acme,", "unknown permission 'uplaod' (did you mean 'upload'?)" },
+		{ "upload acme,", "zzzzzz acme,", "unknown permission 'zzzzzz' (upload," },
+		{ "alice@acme.example", "alice-at-acme", "room.yaml:8:3: 'alice-at-acme' is not a valid e-mail address" },
+		{ "bob@beta.example", "ALICE@acme.example", "participant 'alice@acme.example' is listed twice" },
+		{ "{/input/text.txt: notes}", "{/etc/passwd: notes}", "mount '/etc/passwd' must be a path under /input/" },
+		{ "{/input/text.txt: notes}", "{/input/../x: notes}", "must be a path under /input/" },
+		{ "{/input/text.txt: notes}", "{/input/text.txt: nots}", "mounted node 'nots' does not exist (did you mean 'notes'?)" },
+		{ "script: up.py", "script: missing.py", "room.yaml:29:13: cannot read script: cannot open" },
+		{ "FROM acme UNION", "FROM acmee UNION", "query of 'total' reads 'acmee', which is not a node (did you mean 'acme'?)" },
+		{ "FROM acme UNION", "FROM notes UNION", "reads 'notes', a file node" },
+		{ "SELECT SUM(salary) AS total FROM", "DELETE FROM acme; SELECT SUM(salary) AS total FROM",
+		  "query of 'total' must" },
+		{ "SELECT SUM(salary) AS total", "SELECT SUM(salry) AS total", "no such column: salry" },
+		{ "enclave: dcrd:sim", "enclave: dcrd:sin", "enclave 'dcrd:sin' is not in the trusted specs (did you mean 'dcrd:sim'?)" },
+		{ "platform: true", "platform: false", "no way to authenticate participants" },
+		{ "type: sql", "type: sqll", "unknown computation type 'sqll' (did you mean 'sql'?)" },
+		{ "    script: up.py\n", "    script: up.py\n    limits: {time: 10}\n", "time must be a number with a unit" },
+		{ "    script: up.py\n", "    script: up.py\n    limits: {memory: 1TiB}\n", "memory must be a number with a unit" },
+		{ "    script: up.py\n", "    script: up.py\n    depends: [shout]\n", "depends on itself" },
+		{ "    script: up.py\n", "    script: up.py\n    depends: [acme]\n", "'acme' is a data node" },
+		{ "participants:", "participants: {}\nx:", "unknown key 'x'" },
+		{ "  notes:\n", "  sqlite_notes:\n", "must not start with 'sqlite_'" },
+		{ "    script: up.py\n", "    script: up.py\n    command: [\"python3\\n\"]\n", "control characters" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *bad = edit(base_yaml, cases[i].from, cases[i].to);
+		struct dcr_room *room = NULL;
+		struct dcr_err err = { 0 };
+		int r = parse(bad, "", &room, &err);
+
+		if (r == 0 || !strstr(err.msg, cases[i].want))
+			fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.msg, cases[i].want);
+		assert_null(room);
+		assert_true(err.code == DCR_EINVALID);
+		assert_memory_equal(err.msg, "room.yaml", 9);
+		free(bad);
+	}
+}
+
+static void test_cycles(void **state)
+{
+	static const char sql_cycle[] =
+		"version: 1\nname: c\nenclave: dcrd:sim\nauthentication: {platform: true}\n"
+		"participants: {a@b.example: []}\n"
+		"data: {t: {type: table, columns: [{name: x, type: int64}]}}\n"
+		"compute:\n"
+		"  a: {type: sql, query: SELECT x FROM b}\n"
+		"  b: {type: sql, query: SELECT x FROM a}\n";
+	static const char depends_cycle[] =
+		"version: 1\nname: c\nenclave: dcrd:sim\nauthentication: {platform: true}\n"
+		"participants: {a@b.example: []}\n"
+		"data: {t: {type: table, columns: [{name: x, type: int64}]}}\n"
+		"compute:\n"
+		"  a: {type: sql, query: SELECT x FROM t, depends: [c]}\n"
+		"  b: {type: sql, query: SELECT x FROM a}\n"
+		"  c: {type: sql, query: SELECT x FROM b}\n";
+	static const char chain[] =
+		"version: 1\nname: c\nenclave: dcrd:sim\nauthentication: {platform: true}\n"
+		"participants: {a@b.example: []}\n"
+		"data: {t: {type: table, columns: [{name: x, type: int64}]}}\n"
+		"compute:\n"
+		"  c: {type: sql, query: SELECT x FROM b}\n"
+		"  b: {type: sql, query: SELECT x FROM a}\n"
+		"  a: {type: sql, query: SELECT x FROM t}\n";
+	struct dcr_room *room;
+	struct dcr_err err;
+
+	assert_int_equal(parse(sql_cycle, "", &room, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "dependency cycle"));
+	assert_int_equal(parse(depends_cycle, "", &room, &err), DCR_EINVALID);
+	/* c reads b, which reads a: c needs a too. */
+	assert_non_null(strstr(err.msg, "dependency cycle: a -> c -> a"));
+	/* Computations may read later-declared ones; what each needs is recorded. */
+	assert_int_equal(parse(chain, "", &room, &err), 0);
+	assert_int_equal(dcr_room_definition(room)->compute[2]->n_depends, 2);
+	assert_string_equal(dcr_room_definition(room)->compute[2]->depends[0], "a");
+	assert_string_equal(dcr_room_definition(room)->compute[2]->depends[1], "b");
+	assert_int_equal(dcr_room_definition(room)->compute[1]->n_depends, 1);
+	assert_int_equal(dcr_room_definition(room)->compute[0]->n_depends, 0);
+	dcr_room_free(room);
+}
+
+/* Neither the room ID nor validity depends on the order of computations. */
+static void test_order_independent(void **state)
+{
+	static const char head[] =
+		"version: 1\nname: c\nenclave: dcrd:sim\nauthentication: {platform: true}\n"
+		"participants: {a@b.example: []}\n"
+		"data: {t: {type: table, columns: [{name: x, type: int64}]}}\ncompute:\n";
+	static const char *const pairs[][2] = {
+		/* An alias that is another computation's name is no dependency. */
+		{ "  a: {type: sql, query: SELECT 1 AS b FROM t}\n", "  b: {type: sql, query: SELECT 2 AS a FROM t}\n" },
+		{ "  a: {type: sql, query: SELECT 1 AS b FROM t}\n", "  b: {type: sql, query: SELECT 2 AS a FROM t, depends: [a]}\n" },
+		/* SQL names are case-insensitive. */
+		{ "  a: {type: sql, query: SELECT x FROM t}\n", "  b: {type: sql, query: SELECT x FROM A}\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+		char one[1024], two[1024], id1[DCR_ROOM_ID_HEX], id2[DCR_ROOM_ID_HEX];
+
+		snprintf(one, sizeof(one), "%s%s%s", head, pairs[i][0], pairs[i][1]);
+		snprintf(two, sizeof(two), "%s%s%s", head, pairs[i][1], pairs[i][0]);
+		id_of(one, "", id1);
+		id_of(two, "", id2);
+		assert_string_equal(id1, id2);
+	}
+}
+
+/* Spelling out a default gives the same room as leaving it out. */
+static void test_defaults_normalised(void **state)
+{
+	char a[DCR_ROOM_ID_HEX], b[DCR_ROOM_ID_HEX];
+	char *explicit_defaults = edit(base_yaml, "fetch shout]", "fetch shout, read-audit, list-datasets]");
+	char *group_one = edit(base_yaml, "type: sql\n", "type: sql\n    privacy: {min_group_size: 1}\n");
+	char *comment = edit(base_yaml, "FROM beta)\n", "FROM beta); -- the total\n");
+
+	id_of(base_yaml, "", a);
+	id_of(explicit_defaults, "", b);
+	assert_string_equal(a, b);
+	id_of(group_one, "", b);
+	assert_string_equal(a, b);
+	id_of(comment, "", b);
+	assert_string_not_equal(a, b); /* the query text itself is part of the room */
+	free(explicit_defaults);
+	free(group_one);
+	free(comment);
+}
+
+static void test_no_specs(void **state)
+{
+	struct dcr_room *room;
+	struct dcr_err err;
+
+	assert_int_equal(dcr_room_parse("room.yaml", (const uint8_t *)base_yaml, strlen(base_yaml), dir, NULL, "",
+				 &room, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "no trusted specs given"));
+}
+
+static void test_garbage(void **state)
+{
+	static const char *const inputs[] = { "", "---\n", "[1, 2]", "a: b\n---\nc: d\n", "\"unterminated",
+		"version: 1\n\0name: x", "&a [*a]", "{? [a]: b}", "version: 1\nversion: 1\n" };
+	struct dcr_room *room;
+	struct dcr_err err;
+
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(*inputs); i++) {
+		size_t len = i == 5 ? 20 : strlen(inputs[i]);
+
+		assert_int_equal(dcr_room_parse("room.yaml", (const uint8_t *)inputs[i], len, dir, specs, "", &room, &err),
+			DCR_EINVALID);
+		assert_memory_equal(err.msg, "room.yaml", 9);
+	}
+}
+
+static void test_specs_errors(void **state)
+{
+	static const struct {
+		const char *yaml, *want;
+	} cases[] = {
+		{ "version: 1\nspecs:\n  x:\n    format: sim\n", "needs a measurement" },
+		{ "version: 1\nspecs:\n  x:\n    format: sim\n    measurement: 12\n", "64 hex digits" },
+		{ "version: 1\nspecs:\n  x:\n    format: tdx\n", "unknown format 'tdx'" },
+		{ "version: 1\nspecs:\n  X!:\n    format: sim\n", "spec name 'X!'" },
+		{ "version: 1\nspecs:\n  x:\n    format: sgx-dcap\n", "exactly one of mrenclave or mrsigner" },
+		{ "version: 1\nspecs:\n  x:\n    format: sgx-dcap\n    mrsigner: "
+		  "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n", "mrsigner needs isvprodid" },
+		{ "version: 1\nspecs:\n  x:\n    format: sgx-dcap\n    mrenclave: "
+		  "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n    tcb_statuses: [Revoked]\n",
+		  "a revoked TCB is never accepted" },
+		{ "specs: {}\n", "missing 'version: 1'" },
+	};
+	struct dcr_specs *s;
+	struct dcr_err err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		int r = dcr_specs_parse("specs.yaml", (const uint8_t *)cases[i].yaml, strlen(cases[i].yaml), &s, &err);
+
+		if (r == 0 || !strstr(err.msg, cases[i].want))
+			fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.msg, cases[i].want);
+	}
+	assert_non_null(dcr_specs_find(specs, "dcrd:v1"));
+	assert_int_equal(dcr_specs_find(specs, "dcrd:v1")->n_tcb_statuses, 2);
+	assert_null(dcr_specs_find(specs, "dcrd:v2"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_id_invariant),
+		cmocka_unit_test(test_id_changes),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_cycles),
+		cmocka_unit_test(test_order_independent),
+		cmocka_unit_test(test_defaults_normalised),
+		cmocka_unit_test(test_no_specs),
+		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_specs_errors),
+		cmocka_unit_test(test_script_content_in_id),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
