@@ -36,7 +36,7 @@ complete -c dcr -n '__fish_seen_subcommand_from auth' -a 'keygen ca import login
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l evidence -r -F -d 'verify this evidence offline instead of asking dcrd'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l collateral -r -F -d 'collateral for offline verification'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l at -x -d 'verification time (RFC 3339; default now)'
-complete -c dcr -n '__fish_seen_subcommand_from attest' -l spec -x -d 'trusted spec to check against'
+complete -c dcr -n '__fish_seen_subcommand_from attest' -l spec -x -d 'accept only this trusted spec (default: any that matches)'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -F
 complete -c dcr -n '__fish_seen_subcommand_from create' -l dry-run -d 'validate and print the room ID without creating the room'
 complete -c dcr -n '__fish_seen_subcommand_from create' -l salt -x -d 'distinguish this room from others made from the same file'

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "crypto.h"
+#include "fileio.h"
 #include "util.h"
 #include "ydoc.h"
 

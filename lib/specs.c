@@ -1,14 +1,11 @@
 /* Trusted enclave specifications: parsing the specs file (dcr-specs(5)). */
 #include "specs.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "crypto.h"
+#include "fileio.h"
 #include "ydoc.h"
 
 #include "banned.h"
@@ -20,58 +17,6 @@ static const char *const tcb_names[] = {
 	"ConfigurationAndSWHardeningNeeded", "ConfigurationNeeded", "OutOfDate",
 	"OutOfDateConfigurationNeeded", "SWHardeningNeeded", "UpToDate", NULL,
 };
-
-int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	struct stat st;
-
-	if (fd < 0)
-		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno,
-			"cannot open '%s'", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return dcr_err_set(err, DCR_EIO, "'%s' is not a regular file", path);
-	}
-	if ((uintmax_t)st.st_size > max) {
-		close(fd);
-		return dcr_err_set(err, DCR_EINVALID, "'%s' is larger than %zu bytes", path, max);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory reading '%s'", path);
-	}
-	while (got <= max) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			free(buf);
-			close(fd);
-			return dcr_err_errno(err, DCR_EIO, e, "cannot read '%s'", path);
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > (size_t)st.st_size) {
-			/* The file grew while we read it. */
-			free(buf);
-			close(fd);
-			return dcr_err_set(err, DCR_EIO, "'%s' changed while being read", path);
-		}
-	}
-	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	return 0;
-}
 
 static bool valid_name(const char *s)
 {

@@ -44,10 +44,4 @@ int dcr_specs_load(const char *path, struct dcr_specs **out, struct dcr_err *err
 const struct dcr_spec *dcr_specs_find(const struct dcr_specs *specs, const char *name);
 void dcr_specs_free(struct dcr_specs *specs);
 
-/*
- * Read a whole file of at most max bytes into a new buffer (*out, free with
- * free()). Missing files are DCR_ENOTFOUND; larger ones DCR_EINVALID.
- */
-int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err);
-
 #endif

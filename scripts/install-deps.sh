@@ -6,8 +6,8 @@ set -eu
 packages="
 	gcc meson ninja-build pkg-config
 	libssl-dev libprotobuf-c-dev protobuf-c-compiler
-	libyaml-dev libsqlite3-dev libjansson-dev
-	libcmocka-dev scdoc openssl python3
+	libyaml-dev libsqlite3-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
+	libcmocka-dev scdoc openssl python3 curl
 "
 
 if [ "$(id -u)" -eq 0 ]; then

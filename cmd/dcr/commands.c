@@ -35,7 +35,7 @@ static const struct option_spec attest_options[] = {
 	{ "evidence", 0, ARG_FILE, "FILE", "verify this evidence offline instead of asking dcrd" },
 	{ "collateral", 0, ARG_FILE, "FILE", "collateral for offline verification" },
 	{ "at", 0, ARG_VALUE, "TIME", "verification time (RFC 3339; default now)" },
-	{ "spec", 0, ARG_VALUE, "NAME", "trusted spec to check against" },
+	{ "spec", 0, ARG_VALUE, "NAME", "accept only this trusted spec (default: any that matches)" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
@@ -68,7 +68,7 @@ static const char *const completion_subcommands[] = { "bash", "zsh", "fish", NUL
 const struct command commands[] = {
 	{ "auth", NULL, "keygen --email E | ca init --name N | ca issue CSR | import CERT | login --email E --token T | whoami",
 	  "manage your identity: keys, certificates, organisation CA", auth_subcommands, auth_options, 0 },
-	{ "attest", NULL, "[--evidence FILE --collateral FILE [--at TIME]]",
+	{ "attest", cmd_attest, "[--spec NAME] | --evidence FILE --collateral FILE [--at TIME]",
 	  "fetch and verify the enclave's attestation evidence", NULL, attest_options, CMD_NEEDS_ENCLAVE },
 	{ "create", cmd_create, "ROOM.yaml [--dry-run] [--salt TEXT]",
 	  "validate a room definition and create the room", NULL, create_options,

@@ -89,6 +89,7 @@ void print_usage(FILE *out);
 
 int cmd_help(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_version(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_create(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_completion(const struct command *cmd, struct cli *cli, struct parsed *args);
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "dcrd.h"
 #include "util.h"
 
 #include "banned.h"
@@ -17,7 +18,7 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{ "serve", NULL, "--data-dir DIR --listen ADDR:PORT [--attestation sim|sgx-dcap]",
+	{ "serve", cmd_serve, "--data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]",
 	  "run the enclave service" },
 	{ "spec", cmd_spec, "", "print the trusted-spec entry for this binary" },
 	{ "token", NULL, "create --data-dir DIR --email E", "create a one-time API token for platform login" },

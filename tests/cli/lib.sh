@@ -6,7 +6,16 @@ set -u
 : "${DCR:?set DCR to the dcr binary}" "${DCRD:?set DCRD to the dcrd binary}" "${SRCDIR:?set SRCDIR}"
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dcr-cli.XXXXXX")
-trap 'rm -rf "$TEST_TMP"' EXIT
+DCRD_PIDS=()
+cleanup() {
+	local pid
+	for pid in "${DCRD_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$TEST_TMP"
+}
+trap cleanup EXIT
 export HOME=$TEST_TMP/home XDG_CONFIG_HOME=$TEST_TMP/config XDG_DATA_HOME=$TEST_TMP/data \
 	XDG_STATE_HOME=$TEST_TMP/state
 unset DCR_ENDPOINT DCR_SPECS
@@ -53,6 +62,37 @@ lacks() {
 	if grep -qE -- "$2" <<<"$1"; then
 		fail "$3: unexpected match for /$2/ in: ${1:0:400}"
 	fi
+}
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_dcrd DATADIR [ARGS...]: a real dcrd on a free loopback port; sets
+# DCRD_PID, DCRD_PORT and exports DCR_ENDPOINT. Its stderr goes to
+# $TEST_TMP/dcrd.log. Killed at exit whatever happens.
+start_dcrd() {
+	local dir=$1 i
+	shift
+	DCRD_PORT=$(free_port)
+	"$DCRD" serve --data-dir "$dir" --listen "127.0.0.1:$DCRD_PORT" "$@" 2>>"$TEST_TMP/dcrd.log" &
+	DCRD_PID=$!
+	DCRD_PIDS+=("$DCRD_PID")
+	export DCR_ENDPOINT=http://127.0.0.1:$DCRD_PORT
+	for i in $(seq 200); do
+		curl -fsS -o /dev/null "$DCR_ENDPOINT/healthz" 2>/dev/null && return 0
+		kill -0 "$DCRD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "dcrd did not start: $(tail -3 "$TEST_TMP/dcrd.log")"
+	return 1
+}
+
+# stop_dcrd [SIGNAL]: stop it and wait; sets $rc to its exit status.
+stop_dcrd() {
+	kill "-${1:-TERM}" "$DCRD_PID"
+	wait "$DCRD_PID"
+	rc=$?
 }
 
 # skip REASON: the whole test is skipped (meson counts exit 77 as skipped).

@@ -1,0 +1,363 @@
+/* dcrd serve: the HTTP service (libmicrohttpd), its data directory, and orderly shutdown. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "dcrd.h"
+
+#include "banned.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:7443"
+#define MAX_BODY (1u << 20)        /* a call; blobs have their own endpoint */
+#define THREADS 4
+#define CONNECTION_TIMEOUT 30      /* seconds */
+#define CONNECTION_MEMORY (64u << 10)
+
+struct server {
+	struct enclave enclave;
+	time_t started;
+	atomic_ulong requests[6];  /* by status class: 1xx .. 5xx, [0] unused */
+	atomic_ulong bytes_in, bytes_out;
+};
+
+/* Per-request state, kept across the access handler's calls. */
+struct request {
+	struct timespec start;
+	char method[8];
+	char path[96];
+	uint8_t *body;
+	size_t len;
+	int too_large;
+};
+
+static struct server srv;
+
+static int parse_listen(const char *s, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -1;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || port < 1 || port > 65535)
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+/* Create the data directory (0700) or check the one that is there. */
+static int prepare_data_dir(const char *dir, struct dcr_err *err)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot create data directory '%s'", dir);
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return dcr_err_set(err, DCR_EIO, "'%s' is not a directory", dir);
+	if (st.st_mode & 077)
+		return dcr_err_set(err, DCR_EIO, "data directory '%s' is accessible to other users (mode %04o); "
+						  "run chmod 700 on it", dir, (unsigned)(st.st_mode & 07777));
+	if (access(dir, W_OK | X_OK) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "data directory '%s' is not writable", dir);
+	return 0;
+}
+
+/* One dcrd per data directory: a second would corrupt the state. */
+static int lock_data_dir(const char *dir, struct dcr_err *err)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot open '%s'", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return dcr_err_set(err, DCR_EIO, "another dcrd is using data directory '%s'", dir);
+	}
+	return fd; /* held until exit */
+}
+
+static int listen_socket(const struct sockaddr_in *sa, const char *listen_arg, struct dcr_err *err)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot create a socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+
+		close(fd);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot listen on %s", listen_arg);
+	}
+	return fd;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
+	const void *body, size_t len)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result r;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	r = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	atomic_fetch_add(&srv.bytes_out, len);
+	return r;
+}
+
+static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+	return respond(conn, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static enum MHD_Result metrics(struct MHD_Connection *conn)
+{
+	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	char buf[2048];
+	size_t used = 0;
+
+	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+		"# HELP dcrd_build_info The running dcrd.\n# TYPE dcrd_build_info gauge\n"
+		"dcrd_build_info{version=\"%s\",attestation=\"sim\"} 1\n"
+		"# HELP dcrd_start_time_seconds Start time since the Unix epoch.\n# TYPE dcrd_start_time_seconds gauge\n"
+		"dcrd_start_time_seconds %lld\n"
+		"# HELP dcrd_http_requests_total Requests answered, by status class.\n"
+		"# TYPE dcrd_http_requests_total counter\n", DCR_VERSION, (long long)srv.started);
+	for (int c = 1; c <= 5; c++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "dcrd_http_requests_total{code=\"%s\"} %lu\n",
+			classes[c], atomic_load(&srv.requests[c]));
+	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+		"# HELP dcrd_http_received_bytes_total Request body bytes received.\n"
+		"# TYPE dcrd_http_received_bytes_total counter\ndcrd_http_received_bytes_total %lu\n"
+		"# HELP dcrd_http_sent_bytes_total Response body bytes sent.\n"
+		"# TYPE dcrd_http_sent_bytes_total counter\ndcrd_http_sent_bytes_total %lu\n",
+		atomic_load(&srv.bytes_in), atomic_load(&srv.bytes_out));
+	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, used);
+}
+
+static enum MHD_Result route(struct MHD_Connection *conn, const char *method, const char *url, struct request *req)
+{
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	if (strcmp(url, "/healthz") == 0)
+		return get ? respond_text(conn, MHD_HTTP_OK, "ok\n")
+			   : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
+	if (strcmp(url, "/metrics") == 0)
+		return get ? metrics(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
+	if (strcmp(url, "/v1/evidence") == 0)
+		return get ? respond(conn, MHD_HTTP_OK, "application/x-protobuf", srv.enclave.evidence,
+				     srv.enclave.evidence_len)
+			   : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
+	if (strcmp(url, "/v1/call") == 0)
+		return respond_text(conn, MHD_HTTP_NOT_IMPLEMENTED, "calls are not implemented yet\n");
+	(void)req;
+	return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	const char *version, const char *upload, size_t *upload_len, void **state)
+{
+	struct request *req = *state;
+
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &req->start);
+		snprintf(req->method, sizeof(req->method), "%s", method);
+		snprintf(req->path, sizeof(req->path), "%s", url);
+		/* Paths are ours; a client's garbage must not reach the log raw. */
+		for (char *p = req->path; *p; p++)
+			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+				*p = '?';
+		*state = req;
+		return MHD_YES;
+	}
+	if (*upload_len) {
+		/* Bound what a client can make us hold. */
+		if (req->too_large || req->len + *upload_len > MAX_BODY) {
+			req->too_large = 1;
+		} else {
+			uint8_t *grown = realloc(req->body, req->len + *upload_len);
+
+			if (!grown)
+				return MHD_NO;
+			req->body = grown;
+			memcpy(req->body + req->len, upload, *upload_len);
+			req->len += *upload_len;
+		}
+		atomic_fetch_add(&srv.bytes_in, *upload_len);
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	if (req->too_large)
+		return respond_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
+	return route(conn, method, url, req);
+}
+
+/* One log line per request: method, path, status, sizes, time. Never bodies. */
+static void completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode code)
+{
+	struct request *req = *state;
+	const union MHD_ConnectionInfo *info;
+	struct timespec now;
+	unsigned status = 0;
+	long ms;
+
+	if (!req)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - req->start.tv_sec) * 1000 + (now.tv_nsec - req->start.tv_nsec) / 1000000;
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+	if (info)
+		status = info->http_status;
+	if (status >= 100 && status < 600)
+		atomic_fetch_add(&srv.requests[status / 100], 1);
+	fprintf(stderr, "dcrd: %s %s %u in=%zu %ldms%s\n", req->method, req->path, status, req->len, ms,
+		code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	free(req->body);
+	free(req);
+	*state = NULL;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n");
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "attestation", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
+	struct MHD_Daemon *daemon;
+	struct sockaddr_in sa;
+	struct dcr_err err;
+	sigset_t signals;
+	int c, fd, lock, sig = 0;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': data_dir = optarg; break;
+		case 'l': listen_arg = optarg; break;
+		case 'a': attestation = optarg; break;
+		case 'h':
+			usage(stdout);
+			printf("See dcrd(8).\n");
+			return 0;
+		case ':':
+			fprintf(stderr, "dcrd: serve: option '%s' needs a value\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		default:
+			fprintf(stderr, "dcrd: serve: unknown option '%s'\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dcrd: serve: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!data_dir) {
+		fprintf(stderr, "dcrd: serve: --data-dir is required\n");
+		usage(stderr);
+		return 2;
+	}
+	if (parse_listen(listen_arg, &sa) < 0) {
+		fprintf(stderr, "dcrd: serve: invalid --listen '%s' (want IPV4:PORT, like 127.0.0.1:7443)\n", listen_arg);
+		return 2;
+	}
+	if (strcmp(attestation, "sgx-dcap") == 0) {
+		fprintf(stderr, "dcrd: serve: --attestation sgx-dcap is not implemented yet\n");
+		return 1;
+	}
+	if (strcmp(attestation, "sim") != 0) {
+		fprintf(stderr, "dcrd: serve: unknown attestation '%s' (sim or sgx-dcap)\n", attestation);
+		return 2;
+	}
+	/* The port first: a busy port must not leave a new data directory behind. */
+	if ((fd = listen_socket(&sa, listen_arg, &err)) < 0) {
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		return 1;
+	}
+	if (prepare_data_dir(data_dir, &err) < 0 || (lock = lock_data_dir(data_dir, &err)) < 0 ||
+	    enclave_open(&srv.enclave, data_dir, &err) < 0) {
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		enclave_close(&srv.enclave);
+		close(fd);
+		return 1;
+	}
+	/* Worker threads inherit this mask, so only sigwait below sees the signals. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	srv.started = time(NULL);
+	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		handle, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		MHD_OPTION_END);
+	if (!daemon) {
+		fprintf(stderr, "dcrd: serve: cannot start the HTTP server on %s\n", listen_arg);
+		close(fd);
+		enclave_close(&srv.enclave);
+		return 1;
+	}
+	fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sim: NO hardware protection)\n",
+		listen_arg, data_dir);
+	while (sigwait(&signals, &sig) != 0)
+		;
+	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	MHD_stop_daemon(daemon);
+	close(fd);
+	enclave_close(&srv.enclave);
+	close(lock);
+	fprintf(stderr, "dcrd: stopped\n");
+	return 0;
+}

@@ -1,0 +1,222 @@
+/* Attestation evidence: binding enclave keys, simulated quotes, verification against trusted specs. */
+#include "attest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "evidence.pb-c.h"
+
+#include "banned.h"
+
+static const char keys_domain[] = "dcr-enclave-keys-v1";
+static const char sim_domain[] = "dcr-sim-report-v1";
+
+int dcr_attest_report_data(const uint8_t hpke_pk[static 32], const uint8_t sign_pk[static 32],
+	uint8_t out[static DCR_REPORT_DATA_LEN], struct dcr_err *err)
+{
+	uint8_t buf[sizeof(keys_domain) + 64];
+
+	memcpy(buf, keys_domain, sizeof(keys_domain)); /* its NUL separates */
+	memcpy(buf + sizeof(keys_domain), hpke_pk, 32);
+	memcpy(buf + sizeof(keys_domain) + 32, sign_pk, 32);
+	memset(out + 32, 0, 32);
+	return dcr_sha256(buf, sizeof(buf), out, err);
+}
+
+/* "dcr-sim-report-v1" || 0x00 || report: what the sim key signs. */
+static uint8_t *sim_signed_bytes(const uint8_t *report, size_t len, size_t *out_len)
+{
+	uint8_t *buf = malloc(sizeof(sim_domain) + len);
+
+	if (buf) {
+		memcpy(buf, sim_domain, sizeof(sim_domain));
+		memcpy(buf + sizeof(sim_domain), report, len);
+		*out_len = sizeof(sim_domain) + len;
+	}
+	return buf;
+}
+
+int dcr_attest_sim_evidence(const uint8_t measurement[static 32], const uint8_t sim_sk[static 32],
+	const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	Dcr__V1__SimReport report = DCR__V1__SIM_REPORT__INIT;
+	Dcr__V1__SimQuote quote = DCR__V1__SIM_QUOTE__INIT;
+	Dcr__V1__Evidence ev = DCR__V1__EVIDENCE__INIT;
+	uint8_t rd[DCR_REPORT_DATA_LEN], sim_pk[32], sig[64];
+	uint8_t *report_buf = NULL, *signed_buf = NULL, *quote_buf = NULL, *ev_buf = NULL;
+	size_t report_len, signed_len = 0, quote_len, ev_len;
+	int r;
+
+	*out = NULL;
+	if ((r = dcr_attest_report_data(keys->hpke_pk, keys->sign_pk, rd, err)) < 0 ||
+	    (r = dcr_ed25519_public(sim_sk, sim_pk, err)) < 0)
+		return r;
+	report.measurement = (ProtobufCBinaryData){ 32, (uint8_t *)measurement };
+	report.report_data = (ProtobufCBinaryData){ sizeof(rd), rd };
+	report_len = dcr__v1__sim_report__get_packed_size(&report);
+	report_buf = malloc(report_len);
+	if (report_buf) {
+		dcr__v1__sim_report__pack(&report, report_buf);
+		signed_buf = sim_signed_bytes(report_buf, report_len, &signed_len);
+	}
+	if (!report_buf || !signed_buf) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = dcr_ed25519_sign(sim_sk, signed_buf, signed_len, sig, err)) < 0)
+		goto out;
+	quote.report = (ProtobufCBinaryData){ report_len, report_buf };
+	quote.sim_public_key = (ProtobufCBinaryData){ sizeof(sim_pk), sim_pk };
+	quote.signature = (ProtobufCBinaryData){ sizeof(sig), sig };
+	quote_len = dcr__v1__sim_quote__get_packed_size(&quote);
+	if (!(quote_buf = malloc(quote_len))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	dcr__v1__sim_quote__pack(&quote, quote_buf);
+	ev.format = "sim";
+	ev.quote = (ProtobufCBinaryData){ quote_len, quote_buf };
+	ev.hpke_public_key = (ProtobufCBinaryData){ 32, (uint8_t *)keys->hpke_pk };
+	ev.signing_public_key = (ProtobufCBinaryData){ 32, (uint8_t *)keys->sign_pk };
+	ev.ohttp_key_config = (ProtobufCBinaryData){ keys->ohttp_key_config_len, keys->ohttp_key_config };
+	ev_len = dcr__v1__evidence__get_packed_size(&ev);
+	if (!(ev_buf = malloc(ev_len))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	dcr__v1__evidence__pack(&ev, ev_buf);
+	*out = ev_buf;
+	*out_len = ev_len;
+out:
+	free(report_buf);
+	free(signed_buf);
+	free(quote_buf);
+	return r;
+}
+
+static int verify_sim(const Dcr__V1__Evidence *ev, const struct dcr_specs *specs, const char *spec_name,
+	struct dcr_attest_result *res, uint8_t report_data[static DCR_REPORT_DATA_LEN], struct dcr_err *err)
+{
+	Dcr__V1__SimQuote *quote = dcr__v1__sim_quote__unpack(NULL, ev->quote.len, ev->quote.data);
+	Dcr__V1__SimReport *report = NULL;
+	const struct dcr_spec *match = NULL;
+	uint8_t *signed_buf = NULL;
+	size_t signed_len = 0;
+	char hex[65];
+	int r = 0;
+
+	if (!quote || quote->sim_public_key.len != 32 || quote->signature.len != 64) {
+		r = dcr_err_set(err, DCR_EATTEST, "malformed sim quote");
+		goto out;
+	}
+	signed_buf = sim_signed_bytes(quote->report.data, quote->report.len, &signed_len);
+	if (!signed_buf) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (dcr_ed25519_verify(quote->sim_public_key.data, signed_buf, signed_len, quote->signature.data, err) < 0) {
+		r = dcr_err_set(err, DCR_EATTEST, "the sim quote's signature is invalid: the evidence was tampered with");
+		goto out;
+	}
+	report = dcr__v1__sim_report__unpack(NULL, quote->report.len, quote->report.data);
+	if (!report || report->measurement.len != 32 || report->report_data.len != DCR_REPORT_DATA_LEN) {
+		r = dcr_err_set(err, DCR_EATTEST, "malformed sim report");
+		goto out;
+	}
+	memcpy(res->measurement, report->measurement.data, 32);
+	memcpy(report_data, report->report_data.data, DCR_REPORT_DATA_LEN);
+	dcr_hex(res->measurement, 32, hex);
+	for (size_t i = 0; specs && i < specs->n && !match; i++) {
+		const struct dcr_spec *s = &specs->items[i];
+
+		if (s->format == DCR_SPEC_SIM && (!spec_name || strcmp(spec_name, s->name) == 0) &&
+		    dcr_ct_equal(s->measurement, res->measurement, 32))
+			match = s;
+	}
+	if (!match) {
+		bool any_sim = false;
+
+		for (size_t i = 0; specs && i < specs->n; i++)
+			any_sim |= specs->items[i].format == DCR_SPEC_SIM;
+		if (!any_sim)
+			r = dcr_err_set(err, DCR_EATTEST,
+				"the enclave uses simulated attestation, which the trusted specs do not pin "
+				"(a sim entry from 'dcrd spec' would)");
+		else
+			r = dcr_err_set(err, DCR_EATTEST, "measurement %s is not pinned by %s%s%s in the trusted specs", hex,
+				spec_name ? "spec '" : "any sim spec", spec_name ? spec_name : "", spec_name ? "'" : "");
+		goto out;
+	}
+	snprintf(res->spec, sizeof(res->spec), "%s", match->name);
+	res->simulated = 1;
+out:
+	dcr__v1__sim_report__free_unpacked(report, NULL);
+	dcr__v1__sim_quote__free_unpacked(quote, NULL);
+	free(signed_buf);
+	return r;
+}
+
+int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_specs *specs,
+	const char *spec_name, struct dcr_attest_result *res, struct dcr_err *err)
+{
+	Dcr__V1__Evidence *ev;
+	uint8_t report_data[DCR_REPORT_DATA_LEN], want[DCR_REPORT_DATA_LEN];
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (!specs || specs->n == 0)
+		return dcr_err_set(err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
+	if (spec_name && !dcr_specs_find(specs, spec_name))
+		return dcr_err_set(err, DCR_EATTEST, "spec '%s' is not in the trusted specs", spec_name);
+	ev = dcr__v1__evidence__unpack(NULL, len, evidence);
+	if (!ev)
+		return dcr_err_set(err, DCR_EATTEST, "malformed evidence (%zu bytes)", len);
+	if (ev->hpke_public_key.len != 32 || ev->signing_public_key.len != 32) {
+		r = dcr_err_set(err, DCR_EATTEST, "evidence without 32-byte enclave keys");
+		goto out;
+	}
+	snprintf(res->format, sizeof(res->format), "%.15s", ev->format);
+	if (strcmp(ev->format, "sim") == 0)
+		r = verify_sim(ev, specs, spec_name, res, report_data, err);
+	else if (strcmp(ev->format, "sgx-dcap") == 0)
+		r = dcr_err_set(err, DCR_EATTEST, "sgx-dcap evidence cannot be verified by this build yet");
+	else
+		r = dcr_err_set(err, DCR_EATTEST, "unknown evidence format '%.32s'", ev->format);
+	if (r < 0)
+		goto out;
+	/* The quote must vouch for exactly the keys that came with it. */
+	if ((r = dcr_attest_report_data(ev->hpke_public_key.data, ev->signing_public_key.data, want, err)) < 0)
+		goto out;
+	if (!dcr_ct_equal(want, report_data, sizeof(want))) {
+		r = dcr_err_set(err, DCR_EATTEST, "the enclave keys do not match the report data: "
+						  "the keys were swapped after attestation");
+		goto out;
+	}
+	memcpy(res->keys.hpke_pk, ev->hpke_public_key.data, 32);
+	memcpy(res->keys.sign_pk, ev->signing_public_key.data, 32);
+	if (ev->ohttp_key_config.len) {
+		res->keys.ohttp_key_config = malloc(ev->ohttp_key_config.len);
+		if (!res->keys.ohttp_key_config) {
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(res->keys.ohttp_key_config, ev->ohttp_key_config.data, ev->ohttp_key_config.len);
+		res->keys.ohttp_key_config_len = ev->ohttp_key_config.len;
+	}
+out:
+	dcr__v1__evidence__free_unpacked(ev, NULL);
+	if (r < 0)
+		dcr_attest_result_release(res);
+	return r;
+}
+
+void dcr_attest_result_release(struct dcr_attest_result *res)
+{
+	if (!res)
+		return;
+	free(res->keys.ohttp_key_config);
+	res->keys.ohttp_key_config = NULL;
+	res->keys.ohttp_key_config_len = 0;
+}

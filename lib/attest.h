@@ -1,0 +1,55 @@
+/* Attestation evidence: binding enclave keys, simulated quotes, verification against trusted specs. */
+#ifndef DCR_ATTEST_H
+#define DCR_ATTEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "specs.h"
+
+#define DCR_REPORT_DATA_LEN 64
+
+/*
+ * REPORTDATA = SHA-256("dcr-enclave-keys-v1" || 0x00 || hpke_pk || sign_pk)
+ * followed by 32 zero bytes: the quote vouches for exactly these keys.
+ */
+int dcr_attest_report_data(const uint8_t hpke_pk[static 32], const uint8_t sign_pk[static 32],
+	uint8_t out[static DCR_REPORT_DATA_LEN], struct dcr_err *err);
+
+/* The keys an enclave proves with its evidence. */
+struct dcr_enclave_public {
+	uint8_t hpke_pk[32];
+	uint8_t sign_pk[32];
+	uint8_t *ohttp_key_config; /* RFC 9458 key configuration; owned */
+	size_t ohttp_key_config_len;
+};
+
+/*
+ * Build sim evidence: a SimQuote over (measurement, report data of keys)
+ * signed with sim_sk, wrapped in an Evidence message. *out: free().
+ */
+int dcr_attest_sim_evidence(const uint8_t measurement[static 32], const uint8_t sim_sk[static 32],
+	const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/* What verification established. */
+struct dcr_attest_result {
+	char format[16];
+	char spec[DCR_SPEC_NAME_MAX + 1]; /* the trusted spec that matched */
+	uint8_t measurement[32];
+	int simulated;                    /* 1 for sim: no hardware protection */
+	struct dcr_enclave_public keys;   /* release with dcr_attest_result_release */
+};
+
+/*
+ * Verify evidence (an Evidence message) against the trusted specs: the
+ * format's own checks, a spec that pins this measurement (spec_name, if
+ * not NULL, must be the one), and the binding of the enclave keys through
+ * the report data. Every rejection is DCR_EATTEST with the reason.
+ */
+int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_specs *specs,
+	const char *spec_name, struct dcr_attest_result *res, struct dcr_err *err);
+
+void dcr_attest_result_release(struct dcr_attest_result *res);
+
+#endif

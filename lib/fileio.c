@@ -1,0 +1,121 @@
+/* Whole-file reads with a size bound, and atomic, durable replacement of files. */
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+
+#include "banned.h"
+
+int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	struct stat st;
+
+	if (fd < 0)
+		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno,
+			"cannot open '%s'", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return dcr_err_set(err, DCR_EIO, "'%s' is not a regular file", path);
+	}
+	if ((uintmax_t)st.st_size > max) {
+		close(fd);
+		return dcr_err_set(err, DCR_EINVALID, "'%s' is larger than %zu bytes", path, max);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory reading '%s'", path);
+	}
+	while (got <= max) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			return dcr_err_errno(err, DCR_EIO, e, "cannot read '%s'", path);
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > (size_t)st.st_size) {
+			/* The file grew while we read it. */
+			free(buf);
+			close(fd);
+			return dcr_err_set(err, DCR_EIO, "'%s' changed while being read", path);
+		}
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err)
+{
+	char tmp[4096], dir[4096];
+	uint8_t rnd[8];
+	char hex[17];
+	int fd, dfd, e;
+
+	if (dcr_random(rnd, sizeof(rnd), err) < 0)
+		return DCR_EFAIL;
+	dcr_hex(rnd, sizeof(rnd), hex);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >= sizeof(tmp) ||
+	    (size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return dcr_err_set(err, DCR_EINVALID, "path too long: '%.64s...'", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", tmp);
+	if (fchmod(fd, 0600) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot write '%s'", tmp);
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		e = errno;
+		unlink(tmp);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot replace '%s'", path);
+	}
+	/* The rename is durable only once the directory entry is on disk. */
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot sync the directory of '%s'", path);
+	}
+	close(dfd);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/* Whole-file reads with a size bound, and atomic, durable replacement of files. */
+#ifndef DCR_FILEIO_H
+#define DCR_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/*
+ * Read a whole regular file of at most max bytes into a new buffer (*out,
+ * NUL-terminated for convenience, free with free()). Missing files are
+ * DCR_ENOTFOUND; larger ones DCR_EINVALID.
+ */
+int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err);
+
+/*
+ * Replace path with data, mode 0600: written to a new temporary file in the
+ * same directory, synced, renamed over path, and the directory synced, so a
+ * crash leaves either the old or the new contents, never a mix.
+ */
+int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err);
+
+#endif

@@ -1,0 +1,146 @@
+#!/bin/bash
+# dcrd serve and dcr attest: start-up checks, endpoints, shutdown, and every
+# way attestation evidence can be rejected.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+measurement=$(sed -n 's/^ *measurement: //p' specs.yaml)
+
+# Refusals before serving.
+expect 2 "serve without --data-dir" "$DCRD" serve
+has "$err" "--data-dir is required" "missing data dir named"
+expect 2 "serve with an unknown option" "$DCRD" serve --data-dir d --frob
+has "$err" "unknown option '--frob'" "unknown option named"
+expect 2 "serve with a bad --listen" "$DCRD" serve --data-dir d --listen nowhere
+has "$err" "invalid --listen 'nowhere'" "bad address named"
+expect 2 "serve with unknown attestation" "$DCRD" serve --data-dir d --attestation tpm
+expect 1 "sgx-dcap not built yet" "$DCRD" serve --data-dir d --attestation sgx-dcap
+has "$err" "not implemented yet" "sgx-dcap says so"
+touch a-file
+expect 1 "data dir is a file" "$DCRD" serve --data-dir a-file --listen "127.0.0.1:$(free_port)"
+has "$err" "'a-file' is not a directory" "file named"
+expect 1 "data dir under a file" "$DCRD" serve --data-dir a-file/x --listen "127.0.0.1:$(free_port)"
+has "$err" "cannot create data directory 'a-file/x': Not a directory" "unwritable data dir explained"
+mkdir -m 755 open-dir
+expect 1 "data dir readable by others" "$DCRD" serve --data-dir open-dir --listen "127.0.0.1:$(free_port)"
+has "$err" "accessible to other users \(mode 0755\); run chmod 700" "loose permissions refused"
+
+# A real dcrd on a free port.
+start_dcrd data || finish
+checks=$((checks + 1))
+[ "$(stat -c %a data)" = 700 ] || fail "data dir mode $(stat -c %a data), want 700"
+for f in data/sim-sealing.key data/enclave-keys.sealed; do
+	checks=$((checks + 1))
+	[ "$(stat -c %a "$f")" = 600 ] || fail "$f mode $(stat -c %a "$f"), want 600"
+done
+
+expect 0 "healthz" curl -fsS "$DCR_ENDPOINT/healthz"
+has "$out" '^ok$' "healthz says ok"
+expect 0 "metrics" curl -fsS "$DCR_ENDPOINT/metrics"
+has "$out" '^dcrd_http_requests_total\{code="2xx"\} [1-9]' "metrics count requests"
+has "$out" '^# TYPE dcrd_http_requests_total counter$' "Prometheus text format"
+expect 0 "unknown path" curl -sS -o /dev/null -w '%{http_code}' "$DCR_ENDPOINT/nope"
+has "$out" '^404$' "unknown path is 404"
+head -c 2000000 /dev/zero >big
+expect 0 "oversized body" curl -sS -o /dev/null -w '%{http_code}' --data-binary @big "$DCR_ENDPOINT/v1/call"
+has "$out" '^413$' "oversized body refused"
+
+# The port and the data dir are taken.
+expect 1 "busy port" "$DCRD" serve --data-dir other --listen "127.0.0.1:$DCRD_PORT"
+has "$err" "cannot listen on 127.0.0.1:$DCRD_PORT: Address already in use" "busy port named"
+checks=$((checks + 1))
+[ ! -e other ] || fail "a refused start left a data directory behind"
+expect 1 "second dcrd on one data dir" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)"
+has "$err" "another dcrd is using data directory 'data'" "data dir lock"
+
+# Attestation accepted: the measurement is this dcrd binary.
+expect 0 "attest" "$DCR" --specs specs.yaml attest
+has "$out" "^measurement  $measurement$" "measurement of this binary"
+has "$out" '^spec         dcrd:sim$' "the matching spec"
+has "$out" '^hpke key     sha256:[0-9a-f]{64}$' "key fingerprints"
+has "$err" 'WARNING: simulated attestation: NO hardware protection' "loud sim warning"
+first_keys=$(grep key <<<"$out")
+expect 0 "attest --json" "$DCR" --specs specs.yaml --json attest --spec dcrd:sim
+has "$out" '"simulated": true' "JSON says simulated"
+expect 0 "attest with DCR_SPECS" env DCR_SPECS=specs.yaml "$DCR" attest
+
+# Rejections: exit 5 with the reason.
+expect 5 "attest without specs" "$DCR" attest
+has "$err" "no trusted specs given" "missing specs explained"
+sed "s/$measurement/$(printf '%064d' 0)/" specs.yaml >wrong.yaml
+expect 5 "wrong measurement" "$DCR" --specs wrong.yaml attest
+has "$err" "measurement $measurement is not pinned by any sim spec" "wrong measurement explained"
+cat >sgx-only.yaml <<YAML
+version: 1
+specs:
+  dcrd:v1: {format: sgx-dcap, mrenclave: $measurement}
+YAML
+expect 5 "sim not pinned" "$DCR" --specs sgx-only.yaml attest
+has "$err" "simulated attestation, which the trusted specs do not pin" "unpinned sim explained"
+expect 5 "unknown --spec" "$DCR" --specs specs.yaml attest --spec dcrd:v2
+has "$err" "spec 'dcrd:v2' is not in the trusted specs" "unknown spec named"
+
+# Tampered evidence, served by a stand-in for a malicious host.
+curl -fsS -o evidence.bin "$DCR_ENDPOINT/v1/evidence" || fail "fetch evidence"
+python3 - <<'PY' || fail "tamper evidence"
+# Top-level protobuf fields of Evidence are all length-delimited: rewrite one at a time.
+def fields(b):
+    i, out = 0, []
+    while i < len(b):
+        tag = b[i]; i += 1
+        n, shift = 0, 0
+        while True:
+            c = b[i]; i += 1; n |= (c & 0x7f) << shift; shift += 7
+            if c < 0x80: break
+        out.append((tag >> 3, i, n)); i += n
+    return out
+ev = open("evidence.bin", "rb").read()
+f = {num: (start, n) for num, start, n in fields(ev)}
+def flip(num, offset, name):
+    start, n = f[num]
+    b = bytearray(ev); b[start + (offset % n)] ^= 1
+    open(name, "wb").write(b)
+flip(4, 5, "swapped-key.bin")       # hpke_public_key: not the key the report binds
+flip(2, 12, "bad-quote.bin")        # inside the signed report
+open("garbage.bin", "wb").write(b"\xff" * 40)
+PY
+mkdir -p evil/v1
+evil_port=$(free_port)
+python3 -m http.server --bind 127.0.0.1 --directory evil "$evil_port" >/dev/null 2>&1 &
+DCRD_PIDS+=("$!")
+for i in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$evil_port/" 2>/dev/null && break; sleep 0.05; done
+evil() {
+	cp "$1" evil/v1/evidence
+	expect 5 "tampered: $1" "$DCR" -e "http://127.0.0.1:$evil_port" --specs specs.yaml attest
+	has "$err" "$2" "tampered $1 explained"
+}
+evil swapped-key.bin "the enclave keys do not match the report data"
+evil bad-quote.bin "(signature is invalid|malformed sim)"
+evil garbage.bin "malformed evidence"
+cp evidence.bin evil/v1/evidence
+expect 0 "untampered copy verifies" "$DCR" -e "http://127.0.0.1:$evil_port" --specs specs.yaml attest
+
+# Keys survive a restart; SIGTERM and SIGINT stop it cleanly.
+stop_dcrd TERM
+checks=$((checks + 1))
+[ "$rc" = 0 ] || fail "dcrd exit status $rc after SIGTERM"
+has "$(cat dcrd.log)" 'SIGTERM received, stopping' "SIGTERM logged"
+has "$(cat dcrd.log)" 'GET /v1/evidence 200' "one log line per request"
+lacks "$(cat dcrd.log)" "$(od -An -tx1 data/sim-sealing.key | tr -d ' \n')" "no key in the log"
+expect 8 "service down" "$DCR" --specs specs.yaml attest
+has "$err" "cannot reach dcrd at $DCR_ENDPOINT/v1/evidence" "the URL it tried"
+start_dcrd data || finish
+expect 0 "attest after restart" "$DCR" --specs specs.yaml attest
+checks=$((checks + 1))
+[ "$(grep key <<<"$out")" = "$first_keys" ] || fail "enclave keys changed across a restart"
+stop_dcrd INT
+checks=$((checks + 1))
+[ "$rc" = 0 ] || fail "dcrd exit status $rc after SIGINT"
+
+# A damaged sealed key file is refused, not replaced.
+printf 'x' >>data/enclave-keys.sealed
+expect 1 "damaged sealed keys" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)"
+has "$err" "sealed enclave-keys does not open" "damage explained"
+
+finish

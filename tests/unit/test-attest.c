@@ -1,0 +1,157 @@
+/* Unit tests for lib/seal.c and lib/attest.c: sealing, report data, sim evidence verification. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include "attest.h"
+#include "evidence.pb-c.h"
+#include "seal.h"
+#include "specs.h"
+
+static void test_seal(void **state)
+{
+	uint8_t key[32], other[32], *blob, *pt;
+	const char msg[] = "room definition";
+	size_t blob_len, pt_len;
+	struct dcr_err err;
+
+	dcr_random(key, sizeof(key), NULL);
+	dcr_random(other, sizeof(other), NULL);
+	assert_int_equal(dcr_seal(key, "room", (const uint8_t *)msg, sizeof(msg), &blob, &blob_len, &err), 0);
+	assert_int_equal(blob_len, sizeof(msg) + DCR_SEAL_OVERHEAD);
+	for (size_t i = 0; i + 10 <= blob_len; i++)
+		assert_memory_not_equal(blob + i, "definition", 10);
+	assert_int_equal(dcr_unseal(key, "room", blob, blob_len, &pt, &pt_len, &err), 0);
+	assert_int_equal(pt_len, sizeof(msg));
+	assert_memory_equal(pt, msg, sizeof(msg));
+	free(pt);
+	/* Another key, another label, any flipped bit, truncation: refused. */
+	assert_int_equal(dcr_unseal(other, "room", blob, blob_len, &pt, &pt_len, &err), DCR_EINTEGRITY);
+	assert_int_equal(dcr_unseal(key, "rooms", blob, blob_len, &pt, &pt_len, &err), DCR_EINTEGRITY);
+	for (size_t bit = 0; bit < blob_len * 8; bit++) {
+		blob[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+		assert_int_equal(dcr_unseal(key, "room", blob, blob_len, &pt, &pt_len, &err), DCR_EINTEGRITY);
+		blob[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+	}
+	for (size_t n = 0; n < blob_len; n++)
+		assert_int_equal(dcr_unseal(key, "room", blob, n, &pt, &pt_len, &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "sealed room"));
+	free(blob);
+	/* Empty plaintexts seal too. */
+	assert_int_equal(dcr_seal(key, "x", NULL, 0, &blob, &blob_len, &err), 0);
+	assert_int_equal(dcr_unseal(key, "x", blob, blob_len, &pt, &pt_len, &err), 0);
+	assert_int_equal(pt_len, 0);
+	free(pt);
+	free(blob);
+}
+
+static const uint8_t measurement[32] = { 0xaa, 1, 2, 3 };
+
+static struct dcr_specs *specs_for(const char *yaml)
+{
+	struct dcr_specs *s;
+	struct dcr_err err;
+
+	if (dcr_specs_parse("specs.yaml", (const uint8_t *)yaml, strlen(yaml), &s, &err) < 0)
+		fail_msg("specs: %s", err.msg);
+	return s;
+}
+
+static void make_evidence(struct dcr_enclave_public *pub, uint8_t **ev, size_t *len)
+{
+	uint8_t sim_sk[32], sign_sk[32];
+	struct dcr_err err;
+
+	dcr_random(sim_sk, sizeof(sim_sk), NULL);
+	dcr_random(pub->hpke_pk, 32, NULL);
+	assert_int_equal(dcr_ed25519_keygen(sign_sk, pub->sign_pk, NULL), 0);
+	pub->ohttp_key_config = NULL;
+	pub->ohttp_key_config_len = 0;
+	assert_int_equal(dcr_attest_sim_evidence(measurement, sim_sk, pub, ev, len, &err), 0);
+}
+
+static void test_report_data(void **state)
+{
+	uint8_t a[32] = { 1 }, b[32] = { 2 }, rd1[64], rd2[64], zero[32] = { 0 };
+
+	assert_int_equal(dcr_attest_report_data(a, b, rd1, NULL), 0);
+	assert_memory_equal(rd1 + 32, zero, 32);
+	assert_int_equal(dcr_attest_report_data(b, a, rd2, NULL), 0);
+	assert_memory_not_equal(rd1, rd2, 32);
+}
+
+static void test_sim_verify(void **state)
+{
+	char hex[65], yaml[512];
+	struct dcr_enclave_public pub;
+	struct dcr_attest_result res;
+	struct dcr_specs *specs, *wrong, *sgx_only;
+	struct dcr_err err;
+	uint8_t *ev;
+	size_t len;
+
+	make_evidence(&pub, &ev, &len);
+	dcr_hex(measurement, 32, hex);
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  dcrd:sim: {format: sim, measurement: %s}\n", hex);
+	specs = specs_for(yaml);
+	assert_int_equal(dcr_attest_verify(ev, len, specs, NULL, &res, &err), 0);
+	assert_string_equal(res.spec, "dcrd:sim");
+	assert_string_equal(res.format, "sim");
+	assert_true(res.simulated);
+	assert_memory_equal(res.keys.sign_pk, pub.sign_pk, 32);
+	assert_memory_equal(res.measurement, measurement, 32);
+	dcr_attest_result_release(&res);
+	assert_int_equal(dcr_attest_verify(ev, len, specs, "dcrd:sim", &res, &err), 0);
+	dcr_attest_result_release(&res);
+	assert_int_equal(dcr_attest_verify(ev, len, specs, "dcrd:other", &res, &err), DCR_EATTEST);
+	assert_int_equal(dcr_attest_verify(ev, len, NULL, NULL, &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "no trusted specs"));
+
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  dcrd:sim: {format: sim, measurement: %064d}\n", 0);
+	wrong = specs_for(yaml);
+	assert_int_equal(dcr_attest_verify(ev, len, wrong, NULL, &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "is not pinned"));
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  dcrd:v1: {format: sgx-dcap, mrenclave: %s}\n", hex);
+	sgx_only = specs_for(yaml);
+	assert_int_equal(dcr_attest_verify(ev, len, sgx_only, NULL, &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "do not pin"));
+
+	/* Every single-bit change of the evidence is either refused or harmless padding: never accepted with other keys. */
+	for (size_t bit = 0; bit < len * 8; bit++) {
+		int r;
+
+		ev[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+		r = dcr_attest_verify(ev, len, specs, NULL, &res, &err);
+		if (r == 0) {
+			/* Only bits outside what is verified (none should exist) could pass. */
+			fail_msg("bit %zu flipped and still accepted", bit);
+		}
+		assert_int_equal(r, DCR_EATTEST);
+		ev[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+	}
+	for (size_t n = 0; n < len; n++)
+		assert_int_equal(dcr_attest_verify(ev, n, specs, NULL, &res, &err), DCR_EATTEST);
+	free(ev);
+	dcr_specs_free(specs);
+	dcr_specs_free(wrong);
+	dcr_specs_free(sgx_only);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seal),
+		cmocka_unit_test(test_report_data),
+		cmocka_unit_test(test_sim_verify),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
