@@ -1,0 +1,559 @@
+/* Calls to the enclave: signed by the caller's certificate key, encapsulated to the attested HPKE key. */
+#include "call.h"
+
+#include <ctype.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.pb-c.h"
+#include "crypto.h"
+#include "fileio.h"
+
+#include "banned.h"
+
+#define SIGN_DOMAIN "dcr-call-v1"
+#define MAX_CALL (1u << 20)
+#define MAX_METHOD 64
+#define REPLAY_BUCKETS 4096
+#define REPLAY_MAX 1000000
+
+/* ---- identities ---- */
+
+int dcr_cert_email(X509 *cert, char out[static DCR_EMAIL_MAX + 1])
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	int r = -1;
+
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && r < 0; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		const unsigned char *s;
+		int len;
+
+		if (gn->type != GEN_EMAIL)
+			continue;
+		s = ASN1_STRING_get0_data(gn->d.rfc822Name);
+		len = ASN1_STRING_length(gn->d.rfc822Name);
+		if (len <= 0 || len > DCR_EMAIL_MAX || memchr(s, '\0', (size_t)len))
+			continue;
+		for (int k = 0; k < len; k++)
+			out[k] = (char)tolower(s[k]);
+		out[len] = '\0';
+		r = 0;
+	}
+	GENERAL_NAMES_free(names);
+	return r;
+}
+
+void dcr_identity_free(struct dcr_identity *id)
+{
+	if (!id)
+		return;
+	EVP_PKEY_free(id->key);
+	sk_X509_pop_free(id->chain, X509_free);
+	free(id);
+}
+
+int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err *err)
+{
+	char key_path[4096], cert_path[4096];
+	struct dcr_identity *id;
+	uint8_t *pem = NULL;
+	size_t len;
+	BIO *bio = NULL;
+	X509 *cert;
+	int r;
+
+	*out = NULL;
+	snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
+	snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", dir);
+	id = calloc(1, sizeof(*id));
+	if (!id || !(id->chain = sk_X509_new_null())) {
+		dcr_identity_free(id);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	if ((r = dcr_read_file(key_path, 64 << 10, &pem, &len, err)) < 0) {
+		if (r == DCR_ENOTFOUND)
+			dcr_err_set(err, DCR_ENOTFOUND, "no identity in '%s' (key.pem is missing)", dir);
+		goto out;
+	}
+	bio = BIO_new_mem_buf(pem, (int)len);
+	id->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	dcr_wipe(pem, len);
+	free(pem);
+	pem = NULL;
+	if (!id->key) {
+		r = dcr_err_openssl(err, DCR_EINVALID, "'%s' holds no unencrypted private key", key_path);
+		goto out;
+	}
+	if ((r = dcr_read_file(cert_path, 256 << 10, &pem, &len, err)) < 0)
+		goto out;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	while (bio && sk_X509_num(id->chain) < DCR_CALL_MAX_CHAIN && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+		sk_X509_push(id->chain, cert);
+	ERR_clear_error();
+	BIO_free(bio);
+	if (sk_X509_num(id->chain) == 0) {
+		r = dcr_err_set(err, DCR_EINVALID, "'%s' holds no certificate", cert_path);
+		goto out;
+	}
+	if (X509_check_private_key(sk_X509_value(id->chain, 0), id->key) != 1) {
+		ERR_clear_error();
+		r = dcr_err_set(err, DCR_EINVALID, "the certificate in '%s' is not for the key in '%s'", cert_path,
+			key_path);
+		goto out;
+	}
+	if (dcr_cert_email(sk_X509_value(id->chain, 0), id->email) < 0) {
+		r = dcr_err_set(err, DCR_EINVALID, "the certificate in '%s' names no e-mail address", cert_path);
+		goto out;
+	}
+	*out = id;
+	id = NULL;
+out:
+	free(pem);
+	dcr_identity_free(id);
+	return r;
+}
+
+/* ---- signing ---- */
+
+/* "dcr-call-v1" || 0x00 || call: what the caller signs. */
+static uint8_t *signed_bytes(const uint8_t *call, size_t len, size_t *out_len)
+{
+	uint8_t *buf = malloc(sizeof(SIGN_DOMAIN) + len);
+
+	if (buf) {
+		memcpy(buf, SIGN_DOMAIN, sizeof(SIGN_DOMAIN));
+		memcpy(buf + sizeof(SIGN_DOMAIN), call, len);
+		*out_len = sizeof(SIGN_DOMAIN) + len;
+	}
+	return buf;
+}
+
+/* SHA-256 signatures for EC and RSA keys; Ed25519 signs the message itself. */
+static const EVP_MD *digest_for(EVP_PKEY *key)
+{
+	return EVP_PKEY_get_id(key) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
+}
+
+static int sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t **sig, size_t *sig_len, struct dcr_err *err)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int r = 0;
+
+	*sig = NULL;
+	if (!md || EVP_DigestSignInit(md, NULL, digest_for(key), NULL, key) != 1 ||
+	    EVP_DigestSign(md, NULL, sig_len, msg, len) != 1 || !(*sig = malloc(*sig_len)) ||
+	    EVP_DigestSign(md, *sig, sig_len, msg, len) != 1) {
+		free(*sig);
+		*sig = NULL;
+		r = dcr_err_openssl(err, DCR_EFAIL, "cannot sign the call");
+	}
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+static int verify(EVP_PKEY *key, const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md && EVP_DigestVerifyInit(md, NULL, digest_for(key), NULL, key) == 1 &&
+		EVP_DigestVerify(md, sig, sig_len, msg, len) == 1;
+
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+/* ---- client ---- */
+
+int dcr_call_seal(const struct dcr_identity *id, const struct dcr_enclave_public *enclave,
+	const char *method, const uint8_t *body, size_t body_len, int64_t now_ms,
+	struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	Dcr__V1__Call call = DCR__V1__CALL__INIT;
+	Dcr__V1__SignedCall sc = DCR__V1__SIGNED_CALL__INIT;
+	ProtobufCBinaryData chain[DCR_CALL_MAX_CHAIN];
+	uint8_t nonce[DCR_CALL_NONCE_LEN], key_id[32], *der[DCR_CALL_MAX_CHAIN] = { 0 };
+	uint8_t *call_buf = NULL, *to_sign = NULL, *sig = NULL, *sc_buf = NULL, *req = NULL;
+	size_t n = (size_t)sk_X509_num(id->chain), call_len, sign_len = 0, sig_len = 0, sc_len, req_len = 0;
+	struct dcr_ohttp_keyconfig cfg;
+	struct dcr_ohttp_alg alg;
+	int r;
+
+	*out = NULL;
+	if (!enclave->ohttp_key_config)
+		return dcr_err_set(err, DCR_EATTEST, "the enclave's evidence carries no key configuration");
+	if ((r = dcr_ohttp_keyconfig_parse(enclave->ohttp_key_config, enclave->ohttp_key_config_len, &cfg, err)) < 0 ||
+	    (r = dcr_ohttp_keyconfig_select(&cfg, &alg, err)) < 0)
+		return r;
+	/* The key configuration must carry the attested key, not some other one. */
+	if (!dcr_ct_equal(cfg.pk, enclave->hpke_pk, 32))
+		return dcr_err_set(err, DCR_EATTEST, "the enclave's key configuration is not for its attested key");
+	if ((r = dcr_random(nonce, sizeof(nonce), err)) < 0 || (r = dcr_sha256(enclave->hpke_pk, 32, key_id, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n && i < DCR_CALL_MAX_CHAIN; i++) {
+		int len = i2d_X509(sk_X509_value(id->chain, (int)i), &der[i]);
+
+		if (len <= 0) {
+			r = dcr_err_openssl(err, DCR_EFAIL, "cannot encode certificate %zu", i + 1);
+			goto out;
+		}
+		chain[i] = (ProtobufCBinaryData){ (size_t)len, der[i] };
+	}
+	call.n_certificate_chain = n;
+	call.certificate_chain = chain;
+	call.enclave_key_id = (ProtobufCBinaryData){ 32, key_id };
+	call.timestamp_ms = now_ms;
+	call.nonce = (ProtobufCBinaryData){ sizeof(nonce), nonce };
+	call.method = (char *)method;
+	call.body = (ProtobufCBinaryData){ body_len, (uint8_t *)body };
+	call_len = dcr__v1__call__get_packed_size(&call);
+	if (call_len > MAX_CALL) {
+		r = dcr_err_set(err, DCR_EINVALID, "the call is larger than %u bytes", MAX_CALL);
+		goto out;
+	}
+	if (!(call_buf = malloc(call_len))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	dcr__v1__call__pack(&call, call_buf);
+	if (!(to_sign = signed_bytes(call_buf, call_len, &sign_len))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = sign(id->key, to_sign, sign_len, &sig, &sig_len, err)) < 0)
+		goto out;
+	sc.call = (ProtobufCBinaryData){ call_len, call_buf };
+	sc.signature = (ProtobufCBinaryData){ sig_len, sig };
+	sc_len = dcr__v1__signed_call__get_packed_size(&sc);
+	if (!(sc_buf = malloc(sc_len)) || !(req = malloc(sc_len + DCR_OHTTP_REQUEST_OVERHEAD))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	dcr__v1__signed_call__pack(&sc, sc_buf);
+	if ((r = dcr_ohttp_request_encapsulate(ctx, &cfg, alg, DCR_OHTTP_DCR_REQUEST, sc_buf, sc_len, req,
+		     sc_len + DCR_OHTTP_REQUEST_OVERHEAD, &req_len, err)) < 0)
+		goto out;
+	*out = req;
+	*out_len = req_len;
+	req = NULL;
+out:
+	for (size_t i = 0; i < DCR_CALL_MAX_CHAIN; i++)
+		OPENSSL_free(der[i]);
+	free(call_buf);
+	free(to_sign);
+	free(sig);
+	free(sc_buf);
+	free(req);
+	return r;
+}
+
+int dcr_call_open_result(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t len, int *code,
+	char **message, uint8_t **body, size_t *body_len, struct dcr_err *err)
+{
+	Dcr__V1__CallResult *res;
+	uint8_t *pt = malloc(len ? len : 1);
+	struct dcr_err inner;
+	size_t pt_len = 0;
+
+	*message = NULL;
+	*body = NULL;
+	*body_len = 0;
+	if (!pt)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (dcr_ohttp_response_decapsulate(ctx, DCR_OHTTP_DCR_RESPONSE, resp, len, pt, len, &pt_len, &inner) < 0) {
+		free(pt);
+		return dcr_err_set(err, DCR_EINTEGRITY, "the enclave's answer does not decrypt: %s", inner.msg);
+	}
+	res = dcr__v1__call_result__unpack(NULL, pt_len, pt);
+	free(pt);
+	if (!res)
+		return dcr_err_set(err, DCR_EINTEGRITY, "the enclave's answer is malformed");
+	*code = res->code > 0 ? DCR_EFAIL : res->code;
+	*message = strdup(res->message);
+	*body = malloc(res->body.len ? res->body.len : 1);
+	if (!*message || !*body) {
+		free(*message);
+		free(*body);
+		*message = NULL;
+		*body = NULL;
+		dcr__v1__call_result__free_unpacked(res, NULL);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	if (res->body.len)
+		memcpy(*body, res->body.data, res->body.len);
+	*body_len = res->body.len;
+	dcr__v1__call_result__free_unpacked(res, NULL);
+	return 0;
+}
+
+/* ---- server ---- */
+
+struct replay_entry {
+	struct replay_entry *next;
+	int64_t expires_ms;
+	uint8_t nonce[DCR_CALL_NONCE_LEN];
+};
+
+struct dcr_replay {
+	pthread_mutex_t lock;
+	size_t count;
+	struct replay_entry *buckets[REPLAY_BUCKETS];
+};
+
+struct dcr_replay *dcr_replay_new(void)
+{
+	struct dcr_replay *r = calloc(1, sizeof(*r));
+
+	if (r && pthread_mutex_init(&r->lock, NULL) != 0) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void dcr_replay_free(struct dcr_replay *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < REPLAY_BUCKETS; i++)
+		while (r->buckets[i]) {
+			struct replay_entry *e = r->buckets[i];
+
+			r->buckets[i] = e->next;
+			free(e);
+		}
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+/* 0 when nonce is new (and is now remembered), DCR_EINTEGRITY when seen before. */
+static int replay_check(struct dcr_replay *r, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
+	struct dcr_err *err)
+{
+	size_t b = ((size_t)nonce[0] << 8 | nonce[1]) % REPLAY_BUCKETS;
+	struct replay_entry **p, *e;
+	int result = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (p = &r->buckets[b]; (e = *p);) {
+		if (e->expires_ms < now_ms) {
+			*p = e->next;
+			free(e);
+			r->count--;
+			continue;
+		}
+		if (memcmp(e->nonce, nonce, DCR_CALL_NONCE_LEN) == 0) {
+			result = dcr_err_set(err, DCR_EINTEGRITY, "replayed call: this nonce was used before");
+			goto out;
+		}
+		p = &e->next;
+	}
+	if (r->count >= REPLAY_MAX) {
+		result = dcr_err_set(err, DCR_EFAIL, "too many calls within the freshness window; try again later");
+		goto out;
+	}
+	if (!(e = malloc(sizeof(*e)))) {
+		result = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* A nonce need be kept only while its call could still pass as fresh. */
+	e->expires_ms = now_ms + 2 * DCR_CALL_MAX_SKEW_MS;
+	memcpy(e->nonce, nonce, DCR_CALL_NONCE_LEN);
+	e->next = r->buckets[b];
+	r->buckets[b] = e;
+	r->count++;
+out:
+	pthread_mutex_unlock(&r->lock);
+	return result;
+}
+
+void dcr_call_request_release(struct dcr_call_request *req)
+{
+	if (!req)
+		return;
+	free(req->method);
+	free(req->body);
+	sk_X509_pop_free(req->chain, X509_free);
+	memset(req, 0, sizeof(*req));
+}
+
+static int parse_chain(const Dcr__V1__Call *call, struct dcr_call_request *out, struct dcr_err *err)
+{
+	if (call->n_certificate_chain == 0 || call->n_certificate_chain > DCR_CALL_MAX_CHAIN)
+		return dcr_err_set(err, DCR_EINVALID, "a call carries 1 to %d certificates, not %zu", DCR_CALL_MAX_CHAIN,
+			call->n_certificate_chain);
+	if (!(out->chain = sk_X509_new_null()))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (size_t i = 0; i < call->n_certificate_chain; i++) {
+		const unsigned char *p = call->certificate_chain[i].data;
+		X509 *cert = d2i_X509(NULL, &p, (long)call->certificate_chain[i].len);
+
+		if (!cert || p != call->certificate_chain[i].data + call->certificate_chain[i].len) {
+			X509_free(cert);
+			ERR_clear_error();
+			return dcr_err_set(err, DCR_EINVALID, "certificate %zu of the call is malformed", i + 1);
+		}
+		sk_X509_push(out->chain, cert);
+	}
+	return 0;
+}
+
+int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_keyconfig *cfg,
+	const uint8_t *req, size_t len, int64_t now_ms, struct dcr_replay *replay,
+	struct dcr_ohttp_ctx *ctx, struct dcr_call_request *out, struct dcr_err *err)
+{
+	Dcr__V1__SignedCall *sc = NULL;
+	Dcr__V1__Call *call = NULL;
+	uint8_t *pt = NULL, *to_sign = NULL, key_id[32];
+	size_t pt_len = 0, sign_len = 0;
+	EVP_PKEY *leaf_key;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (len > MAX_CALL + DCR_OHTTP_REQUEST_OVERHEAD + 1024)
+		return dcr_err_set(err, DCR_EINVALID, "call too large");
+	if (!(pt = malloc(len ? len : 1)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if ((r = dcr_ohttp_request_decapsulate(ctx, cfg, hpke_sk, DCR_OHTTP_DCR_REQUEST, req, len, pt, len, &pt_len,
+		     err)) < 0)
+		goto out;
+	sc = dcr__v1__signed_call__unpack(NULL, pt_len, pt);
+	if (!sc || !(call = dcr__v1__call__unpack(NULL, sc->call.len, sc->call.data))) {
+		r = dcr_err_set(err, DCR_EINVALID, "malformed call");
+		goto out;
+	}
+	if ((r = dcr_sha256(cfg->pk, 32, key_id, err)) < 0)
+		goto out;
+	if (call->enclave_key_id.len != 32 || !dcr_ct_equal(call->enclave_key_id.data, key_id, 32)) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the call was made for another enclave key");
+		goto out;
+	}
+	if (call->timestamp_ms < now_ms - DCR_CALL_MAX_SKEW_MS || call->timestamp_ms > now_ms + DCR_CALL_MAX_SKEW_MS) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "stale call: its timestamp is %lld s away from the enclave's clock "
+						     "(at most %d s allowed)", (long long)((call->timestamp_ms - now_ms) / 1000),
+			DCR_CALL_MAX_SKEW_MS / 1000);
+		goto out;
+	}
+	if (call->nonce.len != DCR_CALL_NONCE_LEN) {
+		r = dcr_err_set(err, DCR_EINVALID, "a call's nonce is %d bytes", DCR_CALL_NONCE_LEN);
+		goto out;
+	}
+	if (!call->method || !*call->method || strlen(call->method) > MAX_METHOD) {
+		r = dcr_err_set(err, DCR_EINVALID, "a call names no method");
+		goto out;
+	}
+	if ((r = parse_chain(call, out, err)) < 0)
+		goto out;
+	leaf_key = X509_get0_pubkey(sk_X509_value(out->chain, 0));
+	if (!(to_sign = signed_bytes(sc->call.data, sc->call.len, &sign_len))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!leaf_key || verify(leaf_key, to_sign, sign_len, sc->signature.data, sc->signature.len) < 0) {
+		r = dcr_err_set(err, DCR_EDENIED, "the call's signature does not match its certificate");
+		goto out;
+	}
+	if (dcr_cert_email(sk_X509_value(out->chain, 0), out->email) < 0) {
+		r = dcr_err_set(err, DCR_EDENIED, "the caller's certificate names no e-mail address");
+		goto out;
+	}
+	/* Only a correctly signed call may use up its nonce. */
+	if ((r = replay_check(replay, call->nonce.data, now_ms, err)) < 0)
+		goto out;
+	out->timestamp_ms = call->timestamp_ms;
+	out->method = strdup(call->method);
+	out->body = malloc(call->body.len ? call->body.len : 1);
+	if (!out->method || !out->body) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (call->body.len)
+		memcpy(out->body, call->body.data, call->body.len);
+	out->body_len = call->body.len;
+out:
+	dcr__v1__call__free_unpacked(call, NULL);
+	dcr__v1__signed_call__free_unpacked(sc, NULL);
+	free(pt);
+	free(to_sign);
+	if (r < 0)
+		dcr_call_request_release(out);
+	return r;
+}
+
+int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *const *roots,
+	const size_t *root_lens, size_t n_roots, time_t now, struct dcr_err *err)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	int r = 0, ok;
+
+	if (!store || !ctx || !untrusted) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n_roots; i++) {
+		const unsigned char *p = roots[i];
+		X509 *root = d2i_X509(NULL, &p, (long)root_lens[i]);
+
+		if (root)
+			X509_STORE_add_cert(store, root);
+		X509_free(root);
+	}
+	for (int i = 1; i < sk_X509_num(req->chain); i++)
+		sk_X509_push(untrusted, sk_X509_value(req->chain, i));
+	if (X509_STORE_CTX_init(ctx, store, sk_X509_value(req->chain, 0), untrusted) != 1) {
+		r = dcr_err_openssl(err, DCR_EFAIL, "cannot set up certificate verification");
+		goto out;
+	}
+	X509_STORE_CTX_set_time(ctx, 0, now);
+	ok = X509_verify_cert(ctx);
+	if (ok != 1)
+		r = dcr_err_set(err, DCR_EDENIED, "the caller's certificate for '%s' is not accepted here: %s", req->email,
+			X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+out:
+	ERR_clear_error();
+	sk_X509_free(untrusted);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return r;
+}
+
+int dcr_call_respond(struct dcr_ohttp_ctx *ctx, int code, const char *message, const uint8_t *body,
+	size_t body_len, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	Dcr__V1__CallResult res = DCR__V1__CALL_RESULT__INIT;
+	uint8_t *pt, *resp;
+	size_t len, resp_len = 0;
+	int r;
+
+	*out = NULL;
+	res.code = code;
+	res.message = (char *)(message ? message : "");
+	res.body = (ProtobufCBinaryData){ body_len, (uint8_t *)body };
+	len = dcr__v1__call_result__get_packed_size(&res);
+	pt = malloc(len ? len : 1);
+	resp = malloc(len + DCR_OHTTP_RESPONSE_OVERHEAD_MAX);
+	if (!pt || !resp) {
+		free(pt);
+		free(resp);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	dcr__v1__call_result__pack(&res, pt);
+	r = dcr_ohttp_response_encapsulate(ctx, DCR_OHTTP_DCR_RESPONSE, pt, len, resp,
+		len + DCR_OHTTP_RESPONSE_OVERHEAD_MAX, &resp_len, err);
+	free(pt);
+	if (r < 0) {
+		free(resp);
+		return r;
+	}
+	*out = resp;
+	*out_len = resp_len;
+	return 0;
+}

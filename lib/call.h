@@ -1,0 +1,93 @@
+/* Calls to the enclave: signed by the caller's certificate key, encapsulated to the attested HPKE key. */
+#ifndef DCR_CALL_H
+#define DCR_CALL_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "attest.h"
+#include "err.h"
+#include "ohttp.h"
+
+#define DCR_CALL_NONCE_LEN 16
+#define DCR_CALL_MAX_SKEW_MS (5 * 60 * 1000) /* how far a call's clock may be off */
+#define DCR_CALL_MAX_CHAIN 8
+#define DCR_EMAIL_MAX 254
+
+/* A user's identity: a private key and the certificate chain for it, leaf first. */
+struct dcr_identity {
+	EVP_PKEY *key;
+	STACK_OF(X509) *chain;
+	char email[DCR_EMAIL_MAX + 1]; /* from the leaf's subject alternative name */
+};
+
+/*
+ * Load key.pem (a private key) and cert.pem (the certificate chain, leaf
+ * first) from dir. The leaf must hold the key's public half and an e-mail
+ * subject alternative name. _free accepts NULL.
+ */
+int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err *err);
+void dcr_identity_free(struct dcr_identity *id);
+
+/* The lowercase e-mail address of cert's first rfc822Name SAN, or -1. */
+int dcr_cert_email(X509 *cert, char out[static DCR_EMAIL_MAX + 1]);
+
+/*
+ * Client: build, sign and encapsulate a call of method with body for the
+ * attested enclave. ctx (caller-owned, released with dcr_ohttp_ctx_release)
+ * keeps what is needed to open the answer. *out: free().
+ */
+int dcr_call_seal(const struct dcr_identity *id, const struct dcr_enclave_public *enclave,
+	const char *method, const uint8_t *body, size_t body_len, int64_t now_ms,
+	struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
+ * Client: open the enclave's answer. *code is 0 or the negative DCR_E*
+ * code the enclave reported, with its message in *message; *body is the
+ * result. All three outputs are freed with free().
+ */
+int dcr_call_open_result(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t len, int *code,
+	char **message, uint8_t **body, size_t *body_len, struct dcr_err *err);
+
+/* Server: nonces seen within the freshness window, so a call is accepted once. */
+struct dcr_replay;
+struct dcr_replay *dcr_replay_new(void);
+void dcr_replay_free(struct dcr_replay *r);
+
+/* A call the enclave accepted: decrypted, fresh, unreplayed, signed by its leaf certificate's key. */
+struct dcr_call_request {
+	char *method;
+	uint8_t *body;
+	size_t body_len;
+	int64_t timestamp_ms;
+	char email[DCR_EMAIL_MAX + 1];
+	STACK_OF(X509) *chain; /* leaf first; trust is checked by dcr_call_verify_chain */
+};
+
+/*
+ * Server: decapsulate req with the enclave's HPKE key and check the call:
+ * well formed (DCR_EINVALID), meant for this enclave's key, fresh within
+ * DCR_CALL_MAX_SKEW_MS and not replayed (DCR_EINTEGRITY), signed by the
+ * key of its leaf certificate, which names an e-mail (DCR_EDENIED).
+ * Whether the chain is trusted depends on the room: dcr_call_verify_chain.
+ */
+int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_keyconfig *cfg,
+	const uint8_t *req, size_t len, int64_t now_ms, struct dcr_replay *replay,
+	struct dcr_ohttp_ctx *ctx, struct dcr_call_request *out, struct dcr_err *err);
+void dcr_call_request_release(struct dcr_call_request *req);
+
+/*
+ * Server: DCR_EDENIED unless the request's chain leads, at time now, to one
+ * of the n_roots DER root certificates.
+ */
+int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *const *roots,
+	const size_t *root_lens, size_t n_roots, time_t now, struct dcr_err *err);
+
+/* Server: the encapsulated answer to the request ctx came from. *out: free(). */
+int dcr_call_respond(struct dcr_ohttp_ctx *ctx, int code, const char *message, const uint8_t *body,
+	size_t body_len, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+#endif

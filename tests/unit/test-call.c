@@ -1,0 +1,345 @@
+/* Unit tests for lib/call.c: signed, encapsulated calls and every way the enclave refuses one. */
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include "call.h"
+#include "hpke.h"
+
+static EVP_PKEY *ec_key(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+
+	assert_non_null(k);
+	return k;
+}
+
+static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+
+	X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+	assert_non_null(ext);
+	X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+}
+
+/* A certificate for key, signed by issuer_key (self-signed when issuer is NULL). */
+static X509 *make_cert(EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, const char *cn, const char *email,
+	long days_from, long days_to)
+{
+	X509 *cert = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	static long serial = 1;
+
+	X509_set_version(cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), serial++);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(cert, name);
+	X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name);
+	X509_gmtime_adj(X509_getm_notBefore(cert), days_from * 86400);
+	X509_gmtime_adj(X509_getm_notAfter(cert), days_to * 86400);
+	X509_set_pubkey(cert, key);
+	if (email) {
+		char san[300];
+
+		snprintf(san, sizeof(san), "email:%s", email);
+		add_ext(cert, issuer ? issuer : cert, NID_subject_alt_name, san);
+		add_ext(cert, issuer ? issuer : cert, NID_basic_constraints, "critical,CA:FALSE");
+	} else {
+		add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign");
+	}
+	assert_true(X509_sign(cert, issuer_key, EVP_sha256()) > 0);
+	X509_NAME_free(name);
+	return cert;
+}
+
+struct world {
+	EVP_PKEY *ca_key, *other_ca_key;
+	X509 *ca, *other_ca;
+	struct dcr_identity *alice;
+	uint8_t hpke_sk[32];
+	struct dcr_ohttp_keyconfig cfg;
+	uint8_t cfg_buf[DCR_OHTTP_KEYCONFIG_MAX];
+	struct dcr_enclave_public pub;
+	struct dcr_replay *replay;
+	uint8_t *ca_der;
+	size_t ca_der_len;
+};
+
+static struct dcr_identity *identity(EVP_PKEY *key, X509 *leaf, const char *email)
+{
+	struct dcr_identity *id = calloc(1, sizeof(*id));
+
+	assert_non_null(id);
+	id->key = key;
+	id->chain = sk_X509_new_null();
+	sk_X509_push(id->chain, leaf);
+	snprintf(id->email, sizeof(id->email), "%s", email);
+	return id;
+}
+
+static int setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	EVP_PKEY *alice_key = ec_key();
+	unsigned char *der = NULL;
+	size_t len;
+
+	w->ca_key = ec_key();
+	w->other_ca_key = ec_key();
+	w->ca = make_cert(w->ca_key, NULL, w->ca_key, "acme-ca", NULL, -1, 365);
+	w->other_ca = make_cert(w->other_ca_key, NULL, w->other_ca_key, "other-ca", NULL, -1, 365);
+	w->alice = identity(alice_key, make_cert(alice_key, w->ca, w->ca_key, "alice", "Alice@Acme.example", -1, 30),
+		"alice@acme.example");
+	assert_int_equal(dcr_hpke_keygen(w->hpke_sk, w->pub.hpke_pk, NULL), 0);
+	w->cfg.key_id = 1;
+	w->cfg.kem_id = DCR_HPKE_KEM_X25519_SHA256;
+	memcpy(w->cfg.pk, w->pub.hpke_pk, 32);
+	w->cfg.n_algs = 1;
+	w->cfg.algs[0] = (struct dcr_ohttp_alg){ DCR_HPKE_KDF_HKDF_SHA256, DCR_HPKE_AEAD_AES256GCM };
+	assert_int_equal(dcr_ohttp_keyconfig_encode(&w->cfg, w->cfg_buf, sizeof(w->cfg_buf), &len, NULL), 0);
+	w->pub.ohttp_key_config = w->cfg_buf;
+	w->pub.ohttp_key_config_len = len;
+	w->replay = dcr_replay_new();
+	w->ca_der_len = (size_t)i2d_X509(w->ca, &der);
+	w->ca_der = der;
+	*state = w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+
+	dcr_identity_free(w->alice);
+	X509_free(w->ca);
+	X509_free(w->other_ca);
+	EVP_PKEY_free(w->ca_key);
+	EVP_PKEY_free(w->other_ca_key);
+	dcr_replay_free(w->replay);
+	OPENSSL_free(w->ca_der);
+	free(w);
+	return 0;
+}
+
+static const int64_t now_ms = 1764000000000;
+
+static void seal(struct world *w, const struct dcr_identity *id, const char *body, struct dcr_ohttp_ctx *ctx,
+	uint8_t **req, size_t *len)
+{
+	struct dcr_err err;
+
+	memset(ctx, 0, sizeof(*ctx));
+	if (dcr_call_seal(id, &w->pub, "rooms.list", (const uint8_t *)body, strlen(body), now_ms, ctx, req, len, &err) < 0)
+		fail_msg("seal: %s", err.msg);
+}
+
+static void test_roundtrip(void **state)
+{
+	struct world *w = *state;
+	struct dcr_ohttp_ctx cctx, sctx = { 0 };
+	struct dcr_call_request req;
+	const uint8_t *roots[] = { w->ca_der };
+	size_t root_lens[] = { w->ca_der_len };
+	uint8_t *wire, *resp, *body;
+	size_t len, resp_len, body_len;
+	struct dcr_err err;
+	char *message;
+	int code;
+
+	seal(w, w->alice, "hello", &cctx, &wire, &len);
+	/* The body travels encrypted. */
+	for (size_t i = 0; i + 5 <= len; i++)
+		assert_memory_not_equal(wire + i, "hello", 5);
+	assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms + 1000, w->replay, &sctx, &req, &err), 0);
+	assert_string_equal(req.method, "rooms.list");
+	assert_int_equal(req.body_len, 5);
+	assert_memory_equal(req.body, "hello", 5);
+	assert_string_equal(req.email, "alice@acme.example");
+	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err), 0);
+	assert_int_equal(dcr_call_respond(&sctx, DCR_EDENIED, "no", (const uint8_t *)"xy", 2, &resp, &resp_len, &err), 0);
+	assert_int_equal(dcr_call_open_result(&cctx, resp, resp_len, &code, &message, &body, &body_len, &err), 0);
+	assert_int_equal(code, DCR_EDENIED);
+	assert_string_equal(message, "no");
+	assert_int_equal(body_len, 2);
+	free(message);
+	free(body);
+	dcr_ohttp_ctx_release(&cctx);
+	dcr_ohttp_ctx_release(&sctx);
+	dcr_call_request_release(&req);
+	free(resp);
+
+	/* The same request again: a replay. */
+	memset(&sctx, 0, sizeof(sctx));
+	assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms + 2000, w->replay, &sctx, &req, &err),
+		DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "replayed"));
+	dcr_ohttp_ctx_release(&sctx);
+	free(wire);
+}
+
+static void test_refusals(void **state)
+{
+	struct world *w = *state;
+	struct dcr_ohttp_ctx cctx, sctx;
+	struct dcr_call_request req;
+	uint8_t *wire, other_sk[32], other_pk[32];
+	struct dcr_ohttp_keyconfig other_cfg;
+	const uint8_t *roots[] = { w->ca_der };
+	size_t root_lens[] = { w->ca_der_len };
+	struct dcr_err err;
+	size_t len;
+
+	/* Stale, in both directions. */
+	seal(w, w->alice, "x", &cctx, &wire, &len);
+	memset(&sctx, 0, sizeof(sctx));
+	assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms + 6 * 60 * 1000, w->replay, &sctx, &req,
+				 &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "stale call"));
+	dcr_ohttp_ctx_release(&sctx);
+	memset(&sctx, 0, sizeof(sctx));
+	assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms - 6 * 60 * 1000, w->replay, &sctx, &req,
+				 &err), DCR_EINTEGRITY);
+	dcr_ohttp_ctx_release(&sctx);
+
+	/* Another enclave cannot open it. */
+	assert_int_equal(dcr_hpke_keygen(other_sk, other_pk, NULL), 0);
+	other_cfg = w->cfg;
+	memcpy(other_cfg.pk, other_pk, 32);
+	memset(&sctx, 0, sizeof(sctx));
+	assert_true(dcr_call_accept(other_sk, &other_cfg, wire, len, now_ms, w->replay, &sctx, &req, &err) < 0);
+	dcr_ohttp_ctx_release(&sctx);
+
+	/* Every flipped bit is refused. */
+	for (size_t bit = 0; bit < len * 8; bit += 7) {
+		wire[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+		memset(&sctx, 0, sizeof(sctx));
+		assert_true(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err) < 0);
+		dcr_ohttp_ctx_release(&sctx);
+		wire[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+	}
+	/* Garbage is refused as malformed, not misread. */
+	memset(&sctx, 0, sizeof(sctx));
+	assert_true(dcr_call_accept(w->hpke_sk, &w->cfg, wire, 10, now_ms, w->replay, &sctx, &req, &err) < 0);
+	dcr_ohttp_ctx_release(&sctx);
+	dcr_ohttp_ctx_release(&cctx);
+	free(wire);
+
+	/* A certificate from another CA, or one that expired, gets nothing. */
+	{
+		EVP_PKEY *k = ec_key();
+		struct dcr_identity *mallory = identity(k, make_cert(k, w->other_ca, w->other_ca_key, "m",
+								"alice@acme.example", -1, 30), "alice@acme.example");
+		EVP_PKEY *k2 = ec_key();
+		struct dcr_identity *old = identity(k2, make_cert(k2, w->ca, w->ca_key, "o", "old@acme.example", -10, -1),
+			"old@acme.example");
+
+		seal(w, mallory, "x", &cctx, &wire, &len);
+		memset(&sctx, 0, sizeof(sctx));
+		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err), 0);
+		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err),
+			DCR_EDENIED);
+		assert_non_null(strstr(err.msg, "not accepted here"));
+		dcr_call_request_release(&req);
+		dcr_ohttp_ctx_release(&sctx);
+		dcr_ohttp_ctx_release(&cctx);
+		free(wire);
+
+		seal(w, old, "x", &cctx, &wire, &len);
+		memset(&sctx, 0, sizeof(sctx));
+		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err), 0);
+		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err), DCR_EDENIED);
+		assert_non_null(strstr(err.msg, "expired"));
+		dcr_call_request_release(&req);
+		dcr_ohttp_ctx_release(&sctx);
+		dcr_ohttp_ctx_release(&cctx);
+		free(wire);
+		dcr_identity_free(mallory);
+		dcr_identity_free(old);
+	}
+
+	/* A signature by a key that is not the certificate's: denied. */
+	{
+		EVP_PKEY *real = ec_key(), *thief = ec_key();
+		struct dcr_identity *id = identity(thief, make_cert(real, w->ca, w->ca_key, "a", "a@acme.example", -1, 30),
+			"a@acme.example");
+
+		seal(w, id, "x", &cctx, &wire, &len);
+		memset(&sctx, 0, sizeof(sctx));
+		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err),
+			DCR_EDENIED);
+		assert_non_null(strstr(err.msg, "signature does not match"));
+		dcr_ohttp_ctx_release(&sctx);
+		dcr_ohttp_ctx_release(&cctx);
+		free(wire);
+		dcr_identity_free(id);
+		EVP_PKEY_free(real);
+	}
+}
+
+static void write_pem(const char *path, EVP_PKEY *key, X509 *cert)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	if (key)
+		PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+	if (cert)
+		PEM_write_X509(f, cert);
+	fclose(f);
+}
+
+static void test_identity_load(void **state)
+{
+	struct world *w = *state;
+	char dir[256], key[300], cert[300];
+	struct dcr_identity *id;
+	struct dcr_err err;
+	EVP_PKEY *other = ec_key();
+
+	snprintf(dir, sizeof(dir), "%s/dcr-id-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	assert_int_equal(dcr_identity_load(dir, &id, &err), DCR_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "no identity"));
+	write_pem(key, w->alice->key, NULL);
+	write_pem(cert, NULL, sk_X509_value(w->alice->chain, 0));
+	assert_int_equal(dcr_identity_load(dir, &id, &err), 0);
+	assert_string_equal(id->email, "alice@acme.example");
+	dcr_identity_free(id);
+	write_pem(key, other, NULL);
+	assert_int_equal(dcr_identity_load(dir, &id, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "is not for the key"));
+	unlink(key);
+	unlink(cert);
+	rmdir(dir);
+	EVP_PKEY_free(other);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_identity_load),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
