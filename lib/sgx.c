@@ -1,0 +1,1209 @@
+/* Intel SGX DCAP: ECDSA quote v3 parsing and offline verification against PCS collateral. */
+#include "sgx.h"
+
+#include <jansson.h>
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+
+#include "banned.h"
+
+#define QUOTE_VERSION 3
+#define ATT_KEY_ECDSA_P256 2
+#define TEE_SGX 0
+#define CERT_PCK_CHAIN 5
+#define SIG_DATA_FIXED (64 + 64 + DCR_SGX_REPORT_LEN + 64)
+
+#define MAX_CHAIN 8
+#define MAX_TCB_LEVELS 256
+#define MAX_ADVISORIES_PER_LEVEL 64
+
+/* Intel's quoting enclave vendor ID, from the DCAP quote format specification. */
+static const uint8_t intel_qe_vendor[16] = {
+	0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
+	0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07,
+};
+
+/* DER content of OID 1.2.840.113741.1.13.1, Intel's SGX extension in PCK certificates. */
+static const uint8_t sgx_ext_oid[] = { 0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01 };
+
+static const char *const tcb_statuses[] = {
+	"UpToDate", "SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded",
+	"OutOfDate", "OutOfDateConfigurationNeeded", "Revoked", NULL,
+};
+
+struct level {
+	uint8_t comp[16];      /* TCB info: sgxtcbcomponents */
+	uint16_t pcesvn;
+	uint16_t isvsvn;       /* QE identity */
+	const char *status;    /* the strings belong to the collateral's json_t */
+	const char *date;
+	json_t *advisories;    /* borrowed; NULL when absent */
+};
+
+struct signed_doc {
+	char *text;            /* the exact signed JSON text */
+	size_t len;
+	uint8_t sig[64];
+	json_t *json;
+	STACK_OF(X509) *chain;
+	time_t issue, next;
+	char issue_s[32], next_s[32];
+	size_t n_levels;
+	struct level *levels;
+};
+
+struct dcr_sgx_collateral {
+	STACK_OF(X509) *pck_crl_chain;
+	X509_CRL *root_crl;
+	X509_CRL *pck_crl;
+	struct signed_doc tcb;
+	uint8_t fmspc[6];
+	uint8_t pceid[2];
+	struct signed_doc qe;
+	uint32_t miscselect, miscselect_mask;
+	uint8_t attributes[16], attributes_mask[16];
+	uint8_t qe_mrsigner[32];
+	uint16_t qe_isvprodid;
+};
+
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Offsets from the SGX report body layout (sgx_report_body_t). */
+static void parse_report(const uint8_t *p, struct dcr_sgx_report *r)
+{
+	memcpy(r->cpusvn, p, 16);
+	r->miscselect = le32(p + 16);
+	memcpy(r->attributes, p + 48, 16);
+	memcpy(r->mrenclave, p + 64, 32);
+	memcpy(r->mrsigner, p + 128, 32);
+	r->isv_prod_id = le16(p + 256);
+	r->isv_svn = le16(p + 258);
+	memcpy(r->report_data, p + 320, 64);
+}
+
+int dcr_sgx_quote_parse(const uint8_t *buf, size_t len, struct dcr_sgx_quote *q, struct dcr_err *err)
+{
+	const uint8_t *p, *end;
+	uint32_t sig_len;
+
+	memset(q, 0, sizeof(*q));
+	if (len > DCR_SGX_QUOTE_MAX)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote is %zu bytes, more than %d", len, DCR_SGX_QUOTE_MAX);
+	if (len < DCR_SGX_HEADER_LEN + DCR_SGX_REPORT_LEN + 4)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote is truncated: %zu bytes", len);
+	q->version = le16(buf);
+	q->att_key_type = le16(buf + 2);
+	q->tee_type = le32(buf + 4);
+	q->qe_svn = le16(buf + 8);
+	q->pce_svn = le16(buf + 10);
+	memcpy(q->qe_vendor_id, buf + 12, 16);
+	if (q->version != QUOTE_VERSION)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote version %u is not supported (only %d)",
+			q->version, QUOTE_VERSION);
+	if (q->att_key_type != ATT_KEY_ECDSA_P256)
+		return dcr_err_set(err, DCR_EATTEST,
+			"SGX quote attestation key type %u is not supported (only 2, ECDSA P-256)", q->att_key_type);
+	if (q->tee_type != TEE_SGX)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote TEE type %u is not SGX", (unsigned)q->tee_type);
+	parse_report(buf + DCR_SGX_HEADER_LEN, &q->report);
+	q->signed_data = buf;
+	q->signed_len = DCR_SGX_HEADER_LEN + DCR_SGX_REPORT_LEN;
+
+	p = buf + q->signed_len;
+	sig_len = le32(p);
+	p += 4;
+	end = buf + len;
+	if (sig_len != (size_t)(end - p))
+		return dcr_err_set(err, DCR_EATTEST,
+			"SGX quote signature data length %u does not match the %zu bytes that follow",
+			(unsigned)sig_len, (size_t)(end - p));
+	if ((size_t)(end - p) < SIG_DATA_FIXED + 2)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote signature data is truncated");
+	memcpy(q->signature, p, 64);
+	memcpy(q->attest_key, p + 64, 64);
+	q->qe_report_raw = p + 128;
+	parse_report(q->qe_report_raw, &q->qe_report);
+	memcpy(q->qe_report_sig, p + 128 + DCR_SGX_REPORT_LEN, 64);
+	p += SIG_DATA_FIXED;
+
+	q->qe_auth_len = le16(p);
+	p += 2;
+	if (q->qe_auth_len > (size_t)(end - p))
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote QE authentication data is truncated");
+	q->qe_auth = p;
+	p += q->qe_auth_len;
+
+	if ((size_t)(end - p) < 6)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote certification data header is truncated");
+	q->cert_type = le16(p);
+	q->cert_len = le32(p + 2);
+	p += 6;
+	if (q->cert_type != CERT_PCK_CHAIN)
+		return dcr_err_set(err, DCR_EATTEST,
+			"SGX quote certification data type %u is not supported (only 5, PCK certificate chain)",
+			q->cert_type);
+	if (q->cert_len != (size_t)(end - p))
+		return dcr_err_set(err, DCR_EATTEST,
+			"SGX quote certification data size %zu does not match the %zu bytes that remain",
+			q->cert_len, (size_t)(end - p));
+	if (q->cert_len == 0)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote has no PCK certificate chain");
+	q->cert_data = p;
+	return 0;
+}
+
+/* Times: Intel's collateral uses "YYYY-MM-DDTHH:MM:SSZ" in UTC. */
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+static time_t tm_to_time(const struct tm *tm)
+{
+	return (time_t)(days_from_civil(tm->tm_year + 1900LL, tm->tm_mon + 1, tm->tm_mday) * 86400
+		+ tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec);
+}
+
+static void fmt_time(time_t t, char buf[static 32])
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, 32, "@%lld", (long long)t);
+}
+
+static int digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int parse_time(const char *s, time_t *out)
+{
+	struct tm tm = { 0 };
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h, mi, se;
+
+	if (strlen(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':' || s[19] != 'Z')
+		return -1;
+	y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+	h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || se < 0 || se > 60)
+		return -1;
+	tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
+	tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = se;
+	*out = tm_to_time(&tm);
+	return 0;
+}
+
+static int asn1_time(const ASN1_TIME *a, time_t *out)
+{
+	struct tm tm;
+
+	if (!a || ASN1_TIME_to_tm(a, &tm) != 1)
+		return -1;
+	*out = tm_to_time(&tm);
+	return 0;
+}
+
+/* Collateral parsing. */
+
+static bool only_space(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n' && p[i] != '\0')
+			return false;
+	return true;
+}
+
+/*
+ * Certificates in PEM, nothing else: a stray block or text between them
+ * would let a chain mean something other than what it shows.
+ */
+static STACK_OF(X509) *parse_pem_chain(const char *pem, size_t len)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	BIO *bio = NULL;
+	size_t pos = 0, n;
+	X509 *x;
+
+	if (!chain || len > INT32_MAX || !(bio = BIO_new_mem_buf(pem, (int)len)))
+		goto fail;
+	for (;;) {
+		pos = len - (size_t)BIO_pending(bio);
+		for (n = pos; n < len && only_space(pem + n, 1); n++)
+			;
+		if (n == len && sk_X509_num(chain) > 0)
+			break;
+		if (len - n < sizeof(begin) - 1 || memcmp(pem + n, begin, sizeof(begin) - 1) != 0 ||
+		    sk_X509_num(chain) == MAX_CHAIN)
+			goto fail;
+		if (!(x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+			goto fail;
+		if (!sk_X509_push(chain, x)) {
+			X509_free(x);
+			goto fail;
+		}
+	}
+	BIO_free(bio);
+	return chain;
+fail:
+	ERR_clear_error();
+	BIO_free(bio);
+	sk_X509_pop_free(chain, X509_free);
+	return NULL;
+}
+
+static const char *get_string(json_t *obj, const char *key, size_t *len)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_string(v))
+		return NULL;
+	if (len)
+		*len = json_string_length(v);
+	return json_string_value(v);
+}
+
+static int get_int(json_t *obj, const char *key, long long max, long long *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int get_hex(json_t *obj, const char *key, uint8_t *out, size_t len)
+{
+	const char *s = get_string(obj, key, NULL);
+
+	return s && dcr_unhex(s, out, len) == 0 ? 0 : -1;
+}
+
+static X509_CRL *parse_hex_crl(json_t *obj, const char *key)
+{
+	size_t hexlen, len;
+	const char *hex = get_string(obj, key, &hexlen);
+	const unsigned char *p;
+	uint8_t *der;
+	X509_CRL *crl = NULL;
+
+	if (!hex || hexlen % 2 || hexlen == 0 || strlen(hex) != hexlen)
+		return NULL;
+	len = hexlen / 2;
+	if (!(der = malloc(len)))
+		return NULL;
+	if (dcr_unhex(hex, der, len) == 0) {
+		p = der;
+		crl = d2i_X509_CRL(NULL, &p, (long)len);
+		if (crl && p != der + len) {
+			X509_CRL_free(crl);
+			crl = NULL;
+		}
+	}
+	free(der);
+	ERR_clear_error();
+	return crl;
+}
+
+static bool known_status(const char *s)
+{
+	for (const char *const *t = tcb_statuses; *t; t++)
+		if (strcmp(s, *t) == 0)
+			return true;
+	return false;
+}
+
+/* One tcbLevels entry: status, date and advisories common to TCB info and QE identity. */
+static int parse_level_common(json_t *lv, struct level *l, const char *what, struct dcr_err *err)
+{
+	json_t *adv = json_object_get(lv, "advisoryIDs");
+	size_t i;
+	json_t *a;
+
+	l->status = get_string(lv, "tcbStatus", NULL);
+	l->date = get_string(lv, "tcbDate", NULL);
+	if (!l->status || !known_status(l->status))
+		return dcr_err_set(err, DCR_EATTEST, "%s: a TCB level has a missing or unknown tcbStatus", what);
+	if (!l->date)
+		return dcr_err_set(err, DCR_EATTEST, "%s: a TCB level has no tcbDate", what);
+	if (adv) {
+		if (!json_is_array(adv) || json_array_size(adv) > MAX_ADVISORIES_PER_LEVEL)
+			return dcr_err_set(err, DCR_EATTEST, "%s: advisoryIDs is not a short array", what);
+		json_array_foreach(adv, i, a) {
+			if (!json_is_string(a) || json_string_length(a) == 0 ||
+			    json_string_length(a) >= DCR_SGX_ADVISORY_LEN)
+				return dcr_err_set(err, DCR_EATTEST, "%s: an advisory ID is not a short string", what);
+		}
+		l->advisories = adv;
+	}
+	return 0;
+}
+
+static int parse_signed(json_t *root, const char *text_key, const char *sig_key, const char *chain_key,
+	const char *id, struct signed_doc *d, json_t **body, struct dcr_err *err)
+{
+	size_t len;
+	const char *text = get_string(root, text_key, &len);
+	const char *s;
+	json_error_t jerr;
+	json_t *levels;
+
+	if (!text || strlen(text) != len)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is missing or not a string", text_key);
+	if (!(d->text = malloc(len + 1)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	memcpy(d->text, text, len + 1);
+	d->len = len;
+	if (get_hex(root, sig_key, d->sig, sizeof(d->sig)) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is not 128 hex digits (r || s)", sig_key);
+	if (!(s = get_string(root, chain_key, &len)) || !(d->chain = parse_pem_chain(s, len)))
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is not a PEM certificate chain", chain_key);
+	if (!(d->json = json_loadb(d->text, d->len, JSON_REJECT_DUPLICATES, &jerr)) || !json_is_object(d->json))
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is not a JSON object", text_key);
+	*body = d->json;
+	if (!(s = get_string(*body, "id", NULL)) || strcmp(s, id) != 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s id is not \"%s\"", text_key, id);
+	if (!(s = get_string(*body, "issueDate", NULL)) || parse_time(s, &d->issue) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s issueDate is missing or malformed", text_key);
+	snprintf(d->issue_s, sizeof(d->issue_s), "%s", s);
+	if (!(s = get_string(*body, "nextUpdate", NULL)) || parse_time(s, &d->next) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s nextUpdate is missing or malformed", text_key);
+	snprintf(d->next_s, sizeof(d->next_s), "%s", s);
+	levels = json_object_get(*body, "tcbLevels");
+	if (!json_is_array(levels) || json_array_size(levels) == 0 || json_array_size(levels) > MAX_TCB_LEVELS)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s tcbLevels is not a non-empty array", text_key);
+	d->n_levels = json_array_size(levels);
+	if (!(d->levels = calloc(d->n_levels, sizeof(*d->levels))))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int parse_tcb_info(json_t *root, struct dcr_sgx_collateral *c, struct dcr_err *err)
+{
+	json_t *body, *lv;
+	long long v;
+	size_t i;
+	int r;
+
+	if ((r = parse_signed(root, "tcb_info", "tcb_info_signature", "tcb_info_issuer_chain", "SGX",
+	    &c->tcb, &body, err)) < 0)
+		return r;
+	if (get_int(body, "version", 100, &v) < 0 || v != 3)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info version is not 3");
+	if (get_int(body, "tcbType", 100, &v) < 0 || v != 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info tcbType is not 0");
+	if (get_hex(body, "fmspc", c->fmspc, 6) < 0 || get_hex(body, "pceId", c->pceid, 2) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info fmspc or pceId is malformed");
+	json_array_foreach(json_object_get(body, "tcbLevels"), i, lv) {
+		struct level *l = &c->tcb.levels[i];
+		json_t *tcb = json_object_get(lv, "tcb");
+		json_t *comps = json_object_get(tcb, "sgxtcbcomponents");
+		json_t *comp;
+		size_t j;
+
+		if (!json_is_array(comps) || json_array_size(comps) != 16)
+			return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info level %zu does not have 16 sgxtcbcomponents", i);
+		json_array_foreach(comps, j, comp) {
+			if (get_int(comp, "svn", 255, &v) < 0)
+				return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info level %zu has a malformed svn", i);
+			l->comp[j] = (uint8_t)v;
+		}
+		if (get_int(tcb, "pcesvn", 65535, &v) < 0)
+			return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info level %zu has a malformed pcesvn", i);
+		l->pcesvn = (uint16_t)v;
+		if ((r = parse_level_common(lv, l, "collateral: tcb_info", err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_qe_identity(json_t *root, struct dcr_sgx_collateral *c, struct dcr_err *err)
+{
+	json_t *body, *lv;
+	uint8_t b[4];
+	long long v;
+	size_t i;
+	int r;
+
+	if ((r = parse_signed(root, "qe_identity", "qe_identity_signature", "qe_identity_issuer_chain", "QE",
+	    &c->qe, &body, err)) < 0)
+		return r;
+	if (get_int(body, "version", 100, &v) < 0 || v != 2)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: qe_identity version is not 2");
+	/* MISCSELECT is shown as the big-endian hex of the 32-bit value. */
+	if (get_hex(body, "miscselect", b, 4) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: qe_identity miscselect is malformed");
+	c->miscselect = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	if (get_hex(body, "miscselectMask", b, 4) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: qe_identity miscselectMask is malformed");
+	c->miscselect_mask = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	if (get_hex(body, "attributes", c->attributes, 16) < 0 ||
+	    get_hex(body, "attributesMask", c->attributes_mask, 16) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: qe_identity attributes or attributesMask is malformed");
+	if (get_hex(body, "mrsigner", c->qe_mrsigner, 32) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: qe_identity mrsigner is malformed");
+	if (get_int(body, "isvprodid", 65535, &v) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: qe_identity isvprodid is malformed");
+	c->qe_isvprodid = (uint16_t)v;
+	json_array_foreach(json_object_get(body, "tcbLevels"), i, lv) {
+		struct level *l = &c->qe.levels[i];
+
+		if (get_int(json_object_get(lv, "tcb"), "isvsvn", 65535, &v) < 0)
+			return dcr_err_set(err, DCR_EATTEST, "collateral: qe_identity level %zu has a malformed isvsvn", i);
+		l->isvsvn = (uint16_t)v;
+		if ((r = parse_level_common(lv, l, "collateral: qe_identity", err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const char *const collateral_keys[] = {
+	"pck_crl_issuer_chain", "root_ca_crl", "pck_crl", "tcb_info_issuer_chain", "tcb_info",
+	"tcb_info_signature", "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature", NULL,
+};
+
+int dcr_sgx_collateral_parse(const uint8_t *buf, size_t len, struct dcr_sgx_collateral **out,
+	struct dcr_err *err)
+{
+	struct dcr_sgx_collateral *c;
+	json_error_t jerr;
+	json_t *root;
+	const char *key, *s;
+	size_t slen;
+	json_t *v;
+	int r = 0;
+
+	*out = NULL;
+	if (len > DCR_SGX_COLLATERAL_MAX)
+		return dcr_err_set(err, DCR_EATTEST, "collateral is %zu bytes, more than %d", len, DCR_SGX_COLLATERAL_MAX);
+	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root || !json_is_object(root)) {
+		json_decref(root);
+		return dcr_err_set(err, DCR_EATTEST, "collateral: not a JSON object (line %d: %s)",
+			root ? 1 : jerr.line, root ? "top level" : jerr.text);
+	}
+	json_object_foreach(root, key, v) {
+		const char *const *k;
+
+		for (k = collateral_keys; *k && strcmp(*k, key) != 0; k++)
+			;
+		if (!*k) {
+			r = dcr_err_set(err, DCR_EATTEST, "collateral: unknown key '%.64s'", key);
+			json_decref(root);
+			return r;
+		}
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		json_decref(root);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	if (!(s = get_string(root, "pck_crl_issuer_chain", &slen)) || !(c->pck_crl_chain = parse_pem_chain(s, slen)))
+		r = dcr_err_set(err, DCR_EATTEST, "collateral: pck_crl_issuer_chain is not a PEM certificate chain");
+	else if (!(c->root_crl = parse_hex_crl(root, "root_ca_crl")))
+		r = dcr_err_set(err, DCR_EATTEST, "collateral: root_ca_crl is not a hex DER CRL");
+	else if (!(c->pck_crl = parse_hex_crl(root, "pck_crl")))
+		r = dcr_err_set(err, DCR_EATTEST, "collateral: pck_crl is not a hex DER CRL");
+	else if ((r = parse_tcb_info(root, c, err)) == 0)
+		r = parse_qe_identity(root, c, err);
+	json_decref(root);
+	if (r < 0) {
+		dcr_sgx_collateral_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+static void signed_doc_release(struct signed_doc *d)
+{
+	free(d->text);
+	free(d->levels);
+	json_decref(d->json);
+	sk_X509_pop_free(d->chain, X509_free);
+}
+
+void dcr_sgx_collateral_free(struct dcr_sgx_collateral *c)
+{
+	if (!c)
+		return;
+	sk_X509_pop_free(c->pck_crl_chain, X509_free);
+	X509_CRL_free(c->root_crl);
+	X509_CRL_free(c->pck_crl);
+	signed_doc_release(&c->tcb);
+	signed_doc_release(&c->qe);
+	free(c);
+}
+
+/* Signatures. */
+
+static bool is_p256(EVP_PKEY *k)
+{
+	char name[32];
+
+	return k && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC &&
+		EVP_PKEY_get_group_name(k, name, sizeof(name), NULL) == 1 && strcmp(name, "prime256v1") == 0;
+}
+
+/* 1 valid, 0 invalid, -1 local failure. sig is r || s as in quotes and collateral. */
+static int ecdsa_verify(EVP_PKEY *key, const void *msg, size_t len, const uint8_t sig[static 64])
+{
+	ECDSA_SIG *s = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *ss = BN_bin2bn(sig + 32, 32, NULL);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char *der = NULL;
+	int dlen, ok = -1;
+
+	if (!s || !r || !ss || !md || !ECDSA_SIG_set0(s, r, ss)) {
+		BN_free(r);
+		BN_free(ss);
+		goto out;
+	}
+	if ((dlen = i2d_ECDSA_SIG(s, &der)) <= 0)
+		goto out;
+	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) != 1)
+		goto out;
+	ok = EVP_DigestVerify(md, der, (size_t)dlen, msg, len) == 1;
+out:
+	ERR_clear_error();
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(md);
+	ECDSA_SIG_free(s);
+	return ok;
+}
+
+static EVP_PKEY *raw_p256(const uint8_t xy[static 64])
+{
+	uint8_t pt[65];
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *k = NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+		OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt)),
+		OSSL_PARAM_END,
+	};
+
+	pt[0] = 0x04;
+	memcpy(pt + 1, xy, 64);
+	if (!pc || EVP_PKEY_fromdata_init(pc) != 1 || EVP_PKEY_fromdata(pc, &k, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		k = NULL;
+	EVP_PKEY_CTX_free(pc);
+	ERR_clear_error();
+	return k;
+}
+
+/* Certificates. */
+
+static void cert_cn(X509 *x, char *buf, size_t size)
+{
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, (int)size) < 0)
+		snprintf(buf, size, "(no common name)");
+}
+
+static bool cn_is(X509 *x, const char *want)
+{
+	char cn[128];
+
+	cert_cn(x, cn, sizeof(cn));
+	return strcmp(cn, want) == 0;
+}
+
+static int check_crl_time(X509_CRL *crl, const char *what, time_t now, struct dcr_err *err)
+{
+	char a[32], b[32];
+	time_t t;
+
+	if (asn1_time(X509_CRL_get0_lastUpdate(crl), &t) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "%s has a malformed thisUpdate", what);
+	if (now < t) {
+		fmt_time(t, a), fmt_time(now, b);
+		return dcr_err_set(err, DCR_EATTEST, "collateral not yet valid: %s thisUpdate %s is after %s", what, a, b);
+	}
+	if (asn1_time(X509_CRL_get0_nextUpdate(crl), &t) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "%s has no nextUpdate", what);
+	if (now >= t) {
+		fmt_time(t, a), fmt_time(now, b);
+		return dcr_err_set(err, DCR_EATTEST, "expired collateral: %s nextUpdate %s is %s %s", what, a,
+			now > t ? "before" : "not after", b);
+	}
+	return 0;
+}
+
+static int check_doc_time(const struct signed_doc *d, const char *what, time_t now, struct dcr_err *err)
+{
+	char b[32];
+
+	fmt_time(now, b);
+	if (now < d->issue)
+		return dcr_err_set(err, DCR_EATTEST, "collateral not yet valid: %s issueDate %s is after %s",
+			what, d->issue_s, b);
+	if (now >= d->next)
+		return dcr_err_set(err, DCR_EATTEST, "expired collateral: %s nextUpdate %s is %s %s",
+			what, d->next_s, now > d->next ? "before" : "not after", b);
+	return 0;
+}
+
+/*
+ * Verify chain (leaf first, as sent) up to the pinned root at time now, with
+ * revocation checked for every certificate against crls, and require the
+ * built chain to have exactly depth certificates including the root.
+ */
+static int verify_chain(STACK_OF(X509) *chain, X509 *root, STACK_OF(X509_CRL) *crls, time_t now,
+	int depth, const char *what, struct dcr_err *err)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	X509_VERIFY_PARAM *param;
+	int r = DCR_ENOMEM, e, ok;
+	char cn[128];
+
+	if (!store || !ctx || !untrusted || X509_STORE_add_cert(store, root) != 1)
+		goto out;
+	for (int i = 1; i < sk_X509_num(chain); i++)
+		if (!sk_X509_push(untrusted, sk_X509_value(chain, i)))
+			goto out;
+	if (X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), untrusted) != 1)
+		goto out;
+	X509_STORE_CTX_set0_crls(ctx, crls);
+	param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_time(param, now);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+		X509_V_FLAG_X509_STRICT | X509_V_FLAG_CHECK_SS_SIGNATURE);
+	ok = X509_verify_cert(ctx);
+	ERR_clear_error();
+	if (ok != 1) {
+		e = X509_STORE_CTX_get_error(ctx);
+		X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
+
+		if (bad)
+			cert_cn(bad, cn, sizeof(cn));
+		else
+			snprintf(cn, sizeof(cn), "(unknown)");
+		if (e == X509_V_ERR_CERT_REVOKED)
+			r = dcr_err_set(err, DCR_EATTEST, "%s certificate%s revoked ('%s')", what,
+				X509_STORE_CTX_get_error_depth(ctx) == 0 ? "" : " chain: an issuer CA", cn);
+		else
+			r = dcr_err_set(err, DCR_EATTEST, "%s certificate chain rejected at '%s': %s", what, cn,
+				X509_verify_cert_error_string(e));
+		goto out;
+	}
+	if (sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) != depth) {
+		r = dcr_err_set(err, DCR_EATTEST, "%s certificate chain has %d certificates, not %d", what,
+			sk_X509_num(X509_STORE_CTX_get0_chain(ctx)), depth);
+		goto out;
+	}
+	r = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_free(untrusted);
+	if (r == DCR_ENOMEM)
+		dcr_err_set(err, r, "out of memory");
+	return r;
+}
+
+/* A signed collateral document: its chain is the Intel SGX TCB Signing certificate under the root. */
+static int verify_doc(const struct signed_doc *d, X509 *root, STACK_OF(X509_CRL) *crls, time_t now,
+	const char *what, struct dcr_err *err)
+{
+	X509 *signer = sk_X509_value(d->chain, 0);
+	int r;
+
+	if (!cn_is(signer, "Intel SGX TCB Signing"))
+		return dcr_err_set(err, DCR_EATTEST, "%s is not signed by an 'Intel SGX TCB Signing' certificate", what);
+	if ((r = verify_chain(d->chain, root, crls, now, 2, what, err)) < 0)
+		return r;
+	if (!is_p256(X509_get0_pubkey(signer)))
+		return dcr_err_set(err, DCR_EATTEST, "%s signing key is not ECDSA P-256", what);
+	if ((r = ecdsa_verify(X509_get0_pubkey(signer), d->text, d->len, d->sig)) != 1)
+		return r < 0 ? dcr_err_set(err, DCR_EFAIL, "cannot verify the %s signature", what)
+			: dcr_err_set(err, DCR_EATTEST, "%s signature invalid", what);
+	return 0;
+}
+
+/* The PCK certificate's SGX extension, read with a minimal strict DER walker. */
+
+struct pck_ext {
+	uint8_t comp[16];
+	uint16_t pcesvn;
+	uint8_t cpusvn[16];
+	uint8_t pceid[2];
+	uint8_t fmspc[6];
+	unsigned seen;         /* bits 0..15 comps, 16 pcesvn, 17 cpusvn, 18 pceid, 19 fmspc */
+};
+
+struct der {
+	const uint8_t *p;
+	size_t len;
+};
+
+static int der_next(struct der *d, uint8_t *tag, struct der *content)
+{
+	size_t n, l = 0;
+
+	if (d->len < 2)
+		return -1;
+	*tag = d->p[0];
+	if ((*tag & 0x1f) == 0x1f)
+		return -1;
+	n = d->p[1];
+	d->p += 2, d->len -= 2;
+	if (n & 0x80) {
+		n &= 0x7f;
+		if (n == 0 || n > 3 || n > d->len)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			l = l << 8 | d->p[i];
+		d->p += n, d->len -= n;
+	} else {
+		l = n;
+	}
+	if (l > d->len)
+		return -1;
+	content->p = d->p, content->len = l;
+	d->p += l, d->len -= l;
+	return 0;
+}
+
+/* OID under the SGX extension arc: returns the sub-arcs after it (up to 2), or -1. */
+static int sgx_oid(const struct der *oid, int *a, int *b)
+{
+	size_t n = sizeof(sgx_ext_oid);
+
+	if (oid->len < n + 1 || oid->len > n + 2 || memcmp(oid->p, sgx_ext_oid, n) != 0)
+		return -1;
+	/* Single-byte arcs only: Intel's arcs are all below 128. */
+	if (oid->p[n] & 0x80 || (oid->len == n + 2 && oid->p[n + 1] & 0x80))
+		return -1;
+	*a = oid->p[n];
+	*b = oid->len == n + 2 ? oid->p[n + 1] : -1;
+	return 0;
+}
+
+static int der_uint(const struct der *v, unsigned max, unsigned *out)
+{
+	unsigned x = 0;
+
+	if (v->len == 0 || v->len > 3 || v->p[0] & 0x80 || (v->len > 1 && v->p[0] == 0 && !(v->p[1] & 0x80)))
+		return -1;
+	for (size_t i = 0; i < v->len; i++)
+		x = x << 8 | v->p[i];
+	if (x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int parse_tcb_seq(struct der seq, struct pck_ext *e)
+{
+	struct der item, oid, val;
+	uint8_t tag;
+	int a, b;
+	unsigned v;
+
+	while (seq.len) {
+		if (der_next(&seq, &tag, &item) < 0 || tag != 0x30)
+			return -1;
+		if (der_next(&item, &tag, &oid) < 0 || tag != 0x06 || sgx_oid(&oid, &a, &b) < 0 || a != 2 ||
+		    der_next(&item, &tag, &val) < 0 || item.len)
+			return -1;
+		if (b >= 1 && b <= 16 && tag == 0x02) {
+			if (der_uint(&val, 255, &v) < 0 || e->seen & 1u << (b - 1))
+				return -1;
+			e->comp[b - 1] = (uint8_t)v;
+			e->seen |= 1u << (b - 1);
+		} else if (b == 17 && tag == 0x02) {
+			if (der_uint(&val, 65535, &v) < 0 || e->seen & 1u << 16)
+				return -1;
+			e->pcesvn = (uint16_t)v;
+			e->seen |= 1u << 16;
+		} else if (b == 18 && tag == 0x04 && val.len == 16 && !(e->seen & 1u << 17)) {
+			memcpy(e->cpusvn, val.p, 16);
+			e->seen |= 1u << 17;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int parse_pck_ext(X509 *leaf, struct pck_ext *e)
+{
+	ASN1_OBJECT *obj = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
+	int idx = obj ? X509_get_ext_by_OBJ(leaf, obj, -1) : -1;
+	X509_EXTENSION *ext;
+	ASN1_OCTET_STRING *os;
+	struct der all, seq, item, oid, val;
+	uint8_t tag;
+	int a, b;
+
+	memset(e, 0, sizeof(*e));
+	if (idx >= 0 && X509_get_ext_by_OBJ(leaf, obj, idx) >= 0)
+		idx = -1; /* present twice */
+	ASN1_OBJECT_free(obj);
+	if (idx < 0 || !(ext = X509_get_ext(leaf, idx)) || !(os = X509_EXTENSION_get_data(ext)))
+		return -1;
+	all.p = ASN1_STRING_get0_data(os);
+	all.len = (size_t)ASN1_STRING_length(os);
+	if (der_next(&all, &tag, &seq) < 0 || tag != 0x30 || all.len)
+		return -1;
+	while (seq.len) {
+		if (der_next(&seq, &tag, &item) < 0 || tag != 0x30 ||
+		    der_next(&item, &tag, &oid) < 0 || tag != 0x06 || der_next(&item, &tag, &val) < 0 || item.len)
+			return -1;
+		if (sgx_oid(&oid, &a, &b) < 0 || b != -1)
+			continue;
+		if (a == 2 && tag == 0x30) {
+			if (parse_tcb_seq(val, e) < 0)
+				return -1;
+		} else if (a == 3 && tag == 0x04 && val.len == 2 && !(e->seen & 1u << 18)) {
+			memcpy(e->pceid, val.p, 2);
+			e->seen |= 1u << 18;
+		} else if (a == 4 && tag == 0x04 && val.len == 6 && !(e->seen & 1u << 19)) {
+			memcpy(e->fmspc, val.p, 6);
+			e->seen |= 1u << 19;
+		} else if (a == 2 || a == 3 || a == 4) {
+			return -1;
+		}
+	}
+	return e->seen == 0xfffffu ? 0 : -1;
+}
+
+/* Intel's QVL: an out-of-date quoting enclave makes an otherwise current platform out of date. */
+static const char *converge(const char *platform, const char *qe)
+{
+	if (strcmp(qe, "Revoked") == 0)
+		return "Revoked";
+	if (strcmp(qe, "OutOfDate") == 0) {
+		if (strcmp(platform, "UpToDate") == 0 || strcmp(platform, "SWHardeningNeeded") == 0)
+			return "OutOfDate";
+		if (strcmp(platform, "ConfigurationNeeded") == 0 ||
+		    strcmp(platform, "ConfigurationAndSWHardeningNeeded") == 0)
+			return "OutOfDateConfigurationNeeded";
+	}
+	return platform;
+}
+
+static int add_advisories(struct dcr_sgx_result *res, json_t *adv, struct dcr_err *err)
+{
+	size_t i, j;
+	json_t *a;
+
+	json_array_foreach(adv, i, a) {
+		const char *s = json_string_value(a);
+
+		for (j = 0; j < res->n_advisory_ids && strcmp(res->advisory_ids[j], s) != 0; j++)
+			;
+		if (j < res->n_advisory_ids)
+			continue;
+		if (res->n_advisory_ids == DCR_SGX_ADVISORY_MAX)
+			return dcr_err_set(err, DCR_EATTEST, "more than %d advisory IDs", DCR_SGX_ADVISORY_MAX);
+		snprintf(res->advisory_ids[res->n_advisory_ids++], DCR_SGX_ADVISORY_LEN, "%s", s);
+	}
+	return 0;
+}
+
+static int check_qe(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral *c, const struct level **out,
+	struct dcr_err *err)
+{
+	const struct dcr_sgx_report *qr = &q->qe_report;
+
+	if (memcmp(qr->mrsigner, c->qe_mrsigner, 32) != 0)
+		return dcr_err_set(err, DCR_EATTEST, "quoting enclave MRSIGNER does not match the QE identity");
+	if (qr->isv_prod_id != c->qe_isvprodid)
+		return dcr_err_set(err, DCR_EATTEST, "quoting enclave ISVPRODID %u is not the QE identity's %u",
+			qr->isv_prod_id, c->qe_isvprodid);
+	if ((qr->miscselect & c->miscselect_mask) != (c->miscselect & c->miscselect_mask))
+		return dcr_err_set(err, DCR_EATTEST, "quoting enclave MISCSELECT does not match the QE identity");
+	for (int i = 0; i < 16; i++)
+		if ((qr->attributes[i] & c->attributes_mask[i]) != (c->attributes[i] & c->attributes_mask[i]))
+			return dcr_err_set(err, DCR_EATTEST, "quoting enclave ATTRIBUTES do not match the QE identity");
+	for (size_t i = 0; i < c->qe.n_levels; i++) {
+		if (c->qe.levels[i].isvsvn <= qr->isv_svn) {
+			*out = &c->qe.levels[i];
+			return 0;
+		}
+	}
+	return dcr_err_set(err, DCR_EATTEST, "quoting enclave ISVSVN %u is below every QE identity TCB level",
+		qr->isv_svn);
+}
+
+static const struct level *match_tcb(const struct dcr_sgx_collateral *c, const struct pck_ext *e)
+{
+	for (size_t i = 0; i < c->tcb.n_levels; i++) {
+		const struct level *l = &c->tcb.levels[i];
+		int j;
+
+		for (j = 0; j < 16 && l->comp[j] <= e->comp[j]; j++)
+			;
+		if (j == 16 && l->pcesvn <= e->pcesvn)
+			return l;
+	}
+	return NULL;
+}
+
+/* The PCK chain from the quote, checked against both CRLs; returns the leaf (owned by *chain). */
+static int verify_pck(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral *c, X509 *root,
+	STACK_OF(X509_CRL) *crls, time_t now, STACK_OF(X509) **chain, struct dcr_err *err)
+{
+	X509 *leaf, *ca;
+	int r;
+
+	if (!(*chain = parse_pem_chain((const char *)q->cert_data, q->cert_len)))
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote certification data is not a PEM certificate chain");
+	if (sk_X509_num(*chain) < 2)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote PCK certificate chain has no issuer CA");
+	leaf = sk_X509_value(*chain, 0);
+	ca = sk_X509_value(*chain, 1);
+	if (!cn_is(leaf, "Intel SGX PCK Certificate"))
+		return dcr_err_set(err, DCR_EATTEST, "quote's leaf certificate is not an 'Intel SGX PCK Certificate'");
+	if (!cn_is(ca, "Intel SGX PCK Processor CA") && !cn_is(ca, "Intel SGX PCK Platform CA"))
+		return dcr_err_set(err, DCR_EATTEST, "PCK certificate is not issued by an Intel SGX PCK Processor or Platform CA");
+	/* The PCK CRL must come from the very CA that issued this PCK certificate. */
+	if (X509_cmp(ca, sk_X509_value(c->pck_crl_chain, 0)) != 0 ||
+	    X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl), X509_get_subject_name(ca)) != 0)
+		return dcr_err_set(err, DCR_EATTEST, "PCK CRL is not issued by the PCK certificate's issuer CA");
+	if ((r = verify_chain(*chain, root, crls, now, 3, "PCK", err)) < 0)
+		return r;
+	if (!is_p256(X509_get0_pubkey(leaf)))
+		return dcr_err_set(err, DCR_EATTEST, "PCK certificate key is not ECDSA P-256");
+	return 0;
+}
+
+static X509 *parse_root(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x;
+
+	if (!der || len == 0 || len > 65536)
+		return NULL;
+	x = d2i_X509(NULL, &p, (long)len);
+	if (x && p != der + len) {
+		X509_free(x);
+		x = NULL;
+	}
+	ERR_clear_error();
+	return x;
+}
+
+static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral *c, X509 *root,
+	STACK_OF(X509_CRL) *crls, time_t now, struct dcr_sgx_result *res, struct dcr_err *err)
+{
+	STACK_OF(X509) *pck = NULL;
+	const struct level *tl, *ql = NULL;
+	EVP_PKEY *ak = NULL;
+	struct pck_ext e;
+	uint8_t h[32], zero[32] = { 0 };
+	struct dcr_sha256 *sh = NULL;
+	int r;
+
+	if (memcmp(q->qe_vendor_id, intel_qe_vendor, 16) != 0)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote QE vendor ID is not Intel's");
+	/* Dates first, so stale collateral is reported as such and not as a chain failure. */
+	if ((r = check_doc_time(&c->tcb, "tcbInfo", now, err)) < 0 ||
+	    (r = check_doc_time(&c->qe, "enclaveIdentity", now, err)) < 0 ||
+	    (r = check_crl_time(c->root_crl, "root CA CRL", now, err)) < 0 ||
+	    (r = check_crl_time(c->pck_crl, "PCK CRL", now, err)) < 0)
+		return r;
+	if (X509_NAME_cmp(X509_CRL_get_issuer(c->root_crl), X509_get_subject_name(root)) != 0 ||
+	    X509_CRL_verify(c->root_crl, X509_get0_pubkey(root)) != 1) {
+		ERR_clear_error();
+		return dcr_err_set(err, DCR_EATTEST, "root CA CRL is not signed by the pinned root CA");
+	}
+	if ((r = verify_chain(c->pck_crl_chain, root, crls, now, 2, "PCK CRL issuer", err)) < 0)
+		return r;
+	if (X509_CRL_verify(c->pck_crl, X509_get0_pubkey(sk_X509_value(c->pck_crl_chain, 0))) != 1) {
+		ERR_clear_error();
+		return dcr_err_set(err, DCR_EATTEST, "PCK CRL signature invalid");
+	}
+	if ((r = verify_doc(&c->tcb, root, crls, now, "tcbInfo", err)) < 0 ||
+	    (r = verify_doc(&c->qe, root, crls, now, "enclaveIdentity", err)) < 0)
+		return r;
+
+	if ((r = verify_pck(q, c, root, crls, now, &pck, err)) < 0)
+		goto out;
+	if (parse_pck_ext(sk_X509_value(pck, 0), &e) < 0) {
+		r = dcr_err_set(err, DCR_EATTEST, "PCK certificate SGX extension is missing or malformed");
+		goto out;
+	}
+	if (memcmp(e.fmspc, c->fmspc, 6) != 0 || memcmp(e.pceid, c->pceid, 2) != 0) {
+		char a[13], b[13];
+
+		dcr_hex(e.fmspc, 6, a), dcr_hex(c->fmspc, 6, b);
+		r = dcr_err_set(err, DCR_EATTEST, "PCK certificate FMSPC %s / PCEID %02x%02x does not match the TCB info's %s / %02x%02x",
+			a, e.pceid[0], e.pceid[1], b, c->pceid[0], c->pceid[1]);
+		goto out;
+	}
+	if (!(tl = match_tcb(c, &e))) {
+		r = dcr_err_set(err, DCR_EATTEST, "platform TCB is below every TCB level in the TCB info (unsupported)");
+		goto out;
+	}
+	if ((r = ecdsa_verify(X509_get0_pubkey(sk_X509_value(pck, 0)), q->qe_report_raw, DCR_SGX_REPORT_LEN,
+	    q->qe_report_sig)) != 1) {
+		r = r < 0 ? dcr_err_set(err, DCR_EFAIL, "cannot verify the QE report signature")
+			: dcr_err_set(err, DCR_EATTEST, "QE report signature invalid");
+		goto out;
+	}
+	/* The QE vouches for the attestation key by hashing it into its own REPORTDATA. */
+	if (!(sh = dcr_sha256_new())) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = dcr_sha256_update(sh, q->attest_key, 64, err)) < 0 ||
+	    (r = dcr_sha256_update(sh, q->qe_auth, q->qe_auth_len, err)) < 0 ||
+	    (r = dcr_sha256_final(sh, h, err)) < 0)
+		goto out;
+	if (memcmp(h, q->qe_report.report_data, 32) != 0 || memcmp(zero, q->qe_report.report_data + 32, 32) != 0) {
+		r = dcr_err_set(err, DCR_EATTEST, "QE report data does not bind the attestation key");
+		goto out;
+	}
+	if (!(ak = raw_p256(q->attest_key))) {
+		r = dcr_err_set(err, DCR_EATTEST, "SGX quote attestation key is not a P-256 point");
+		goto out;
+	}
+	if ((r = ecdsa_verify(ak, q->signed_data, q->signed_len, q->signature)) != 1) {
+		r = r < 0 ? dcr_err_set(err, DCR_EFAIL, "cannot verify the quote signature")
+			: dcr_err_set(err, DCR_EATTEST, "quote signature invalid");
+		goto out;
+	}
+	if ((r = check_qe(q, c, &ql, err)) < 0)
+		goto out;
+
+	memcpy(res->mrenclave, q->report.mrenclave, 32);
+	memcpy(res->mrsigner, q->report.mrsigner, 32);
+	res->isv_prod_id = q->report.isv_prod_id;
+	res->isv_svn = q->report.isv_svn;
+	res->miscselect = q->report.miscselect;
+	memcpy(res->attributes, q->report.attributes, 16);
+	res->debug = q->report.attributes[0] & DCR_SGX_FLAG_DEBUG;
+	memcpy(res->cpusvn, q->report.cpusvn, 16);
+	memcpy(res->report_data, q->report.report_data, 64);
+	memcpy(res->fmspc, e.fmspc, 6);
+	memcpy(res->pceid, e.pceid, 2);
+	snprintf(res->platform_tcb_status, sizeof(res->platform_tcb_status), "%s", tl->status);
+	snprintf(res->qe_tcb_status, sizeof(res->qe_tcb_status), "%s", ql->status);
+	snprintf(res->tcb_status, sizeof(res->tcb_status), "%s", converge(tl->status, ql->status));
+	snprintf(res->tcb_date, sizeof(res->tcb_date), "%s", tl->date);
+	if ((r = add_advisories(res, tl->advisories, err)) < 0 || (r = add_advisories(res, ql->advisories, err)) < 0)
+		goto out;
+	r = 0;
+out:
+	dcr_sha256_free(sh);
+	EVP_PKEY_free(ak);
+	sk_X509_pop_free(pck, X509_free);
+	return r;
+}
+
+int dcr_sgx_verify(const uint8_t *quote, size_t quote_len, const struct dcr_sgx_collateral *c,
+	const uint8_t *root_der, size_t root_len, time_t now, struct dcr_sgx_result *out,
+	struct dcr_err *err)
+{
+	struct dcr_sgx_result res;
+	struct dcr_sgx_quote q;
+	STACK_OF(X509_CRL) *crls = NULL;
+	X509 *root;
+	int r;
+
+	memset(&res, 0, sizeof(res));
+	if ((r = dcr_sgx_quote_parse(quote, quote_len, &q, err)) < 0)
+		return r;
+	if (!(root = parse_root(root_der, root_len)))
+		return dcr_err_set(err, DCR_EATTEST, "the pinned Intel SGX Root CA is not a DER certificate");
+	if (!(crls = sk_X509_CRL_new_null()) || !sk_X509_CRL_push(crls, c->root_crl) ||
+	    !sk_X509_CRL_push(crls, c->pck_crl)) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	r = verify(&q, c, root, crls, now, &res, err);
+	if (r == 0 && out)
+		*out = res;
+out:
+	sk_X509_CRL_free(crls);
+	X509_free(root);
+	return r;
+}
+
+int dcr_sgx_check_policy(const struct dcr_sgx_result *r, const struct dcr_spec *spec, struct dcr_err *err)
+{
+	char hex[65];
+	size_t i;
+
+	if (spec->format != DCR_SPEC_SGX_DCAP)
+		return dcr_err_set(err, DCR_EATTEST, "spec '%s' is not for sgx-dcap evidence", spec->name);
+	if (!spec->has_measurement && !spec->has_signer)
+		return dcr_err_set(err, DCR_EATTEST, "spec '%s' pins neither MRENCLAVE nor MRSIGNER", spec->name);
+	if (spec->has_measurement && !dcr_ct_equal(r->mrenclave, spec->measurement, 32)) {
+		dcr_hex(r->mrenclave, 32, hex);
+		return dcr_err_set(err, DCR_EATTEST, "MRENCLAVE %s is not the one spec '%s' pins", hex, spec->name);
+	}
+	if (spec->has_signer) {
+		if (!dcr_ct_equal(r->mrsigner, spec->mrsigner, 32)) {
+			dcr_hex(r->mrsigner, 32, hex);
+			return dcr_err_set(err, DCR_EATTEST, "MRSIGNER %s is not the one spec '%s' pins", hex, spec->name);
+		}
+		if (r->isv_prod_id != spec->isv_prod_id)
+			return dcr_err_set(err, DCR_EATTEST, "ISVPRODID %u is not spec '%s''s %u",
+				r->isv_prod_id, spec->name, (unsigned)spec->isv_prod_id);
+		if (r->isv_svn < spec->min_isv_svn)
+			return dcr_err_set(err, DCR_EATTEST, "ISVSVN %u is below spec '%s''s minimum %u",
+				r->isv_svn, spec->name, (unsigned)spec->min_isv_svn);
+	}
+	if (r->debug && !spec->debug_allowed)
+		return dcr_err_set(err, DCR_EATTEST, "enclave runs in debug mode, which spec '%s' does not allow",
+			spec->name);
+	if (strcmp(r->tcb_status, "Revoked") == 0)
+		return dcr_err_set(err, DCR_EATTEST, "TCB status is Revoked");
+	for (i = 0; i < spec->n_tcb_statuses; i++)
+		if (strcmp(spec->tcb_statuses[i], r->tcb_status) == 0)
+			return 0;
+	return dcr_err_set(err, DCR_EATTEST, "TCB status %s is not accepted by spec '%s'", r->tcb_status, spec->name);
+}
+
+int dcr_sgx_check_report_data(const struct dcr_sgx_result *r,
+	const uint8_t expected[static DCR_SGX_REPORT_DATA_LEN], struct dcr_err *err)
+{
+	if (!dcr_ct_equal(r->report_data, expected, DCR_SGX_REPORT_DATA_LEN))
+		return dcr_err_set(err, DCR_EATTEST, "REPORTDATA does not bind the expected enclave keys");
+	return 0;
+}
