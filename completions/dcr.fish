@@ -33,9 +33,10 @@ complete -c dcr -n '__fish_seen_subcommand_from auth' -l days -x -d 'validity of
 complete -c dcr -n '__fish_seen_subcommand_from auth' -s o -l output -r -F -d 'where to write the issued certificate'
 complete -c dcr -n '__fish_seen_subcommand_from auth' -l force -d 'replace an existing key'
 complete -c dcr -n '__fish_seen_subcommand_from auth' -a 'keygen ca import login whoami'
-complete -c dcr -n '__fish_seen_subcommand_from attest' -l evidence -r -F -d 'verify this evidence offline instead of asking dcrd'
-complete -c dcr -n '__fish_seen_subcommand_from attest' -l collateral -r -F -d 'collateral for offline verification'
-complete -c dcr -n '__fish_seen_subcommand_from attest' -l at -x -d 'verification time (RFC 3339; default now)'
+complete -c dcr -n '__fish_seen_subcommand_from attest' -l evidence -r -F -d 'verify this SGX quote offline instead of asking dcrd'
+complete -c dcr -n '__fish_seen_subcommand_from attest' -l collateral -r -F -d 'the quote'\''s collateral (JSON) for offline verification'
+complete -c dcr -n '__fish_seen_subcommand_from attest' -l root-ca -r -F -d 'the pinned Intel SGX Root CA certificate (DER or PEM)'
+complete -c dcr -n '__fish_seen_subcommand_from attest' -l at -x -d 'verification time, UTC, like 2025-07-01T00:00:00Z (default now)'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l spec -x -d 'accept only this trusted spec (default: any that matches)'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -F
 complete -c dcr -n '__fish_seen_subcommand_from create' -l dry-run -d 'validate and print the room ID without creating the room'

@@ -3,10 +3,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "attest.h"
 #include "crypto.h"
 #include "dcr.h"
+#include "fileio.h"
+#include "sgx.h"
 #include "specs.h"
 #include "transport.h"
 
@@ -24,6 +30,172 @@ static void fingerprint(const uint8_t key[static 32], char out[static 72])
 	dcr_hex(digest, sizeof(digest), out + 7);
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (no timegm in POSIX). */
+static long days_from_civil(long y, long m, long d)
+{
+	long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339, UTC) to seconds since the epoch; -1 if malformed. */
+static int parse_time(const char *s, time_t *out)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || s[n] || strlen(s) != 20 ||
+	    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
+		return -1;
+	*out = (time_t)(days_from_civil(y, mo, d) * 86400L + h * 3600L + mi * 60L + sec);
+	return 0;
+}
+
+/* The root certificate as DER, from a DER or PEM file. */
+static int load_root(const char *path, uint8_t **der, size_t *len, struct dcr_err *err)
+{
+	uint8_t *buf;
+	size_t n;
+	int r = dcr_read_file(path, 64 << 10, &buf, &n, err);
+	BIO *bio;
+	X509 *cert;
+	unsigned char *out = NULL;
+	int out_len;
+
+	if (r < 0)
+		return r;
+	if (n > 0 && buf[0] == 0x30) {
+		*der = buf;
+		*len = n;
+		return 0;
+	}
+	bio = BIO_new_mem_buf(buf, (int)n);
+	cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	free(buf);
+	out_len = cert ? i2d_X509(cert, &out) : -1;
+	X509_free(cert);
+	if (out_len <= 0)
+		return dcr_err_set(err, DCR_EINVALID, "'%s' holds no certificate (DER or PEM)", path);
+	*der = malloc((size_t)out_len);
+	if (!*der) {
+		OPENSSL_free(out);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	memcpy(*der, out, (size_t)out_len);
+	*len = (size_t)out_len;
+	OPENSSL_free(out);
+	return 0;
+}
+
+static void print_sgx(const struct dcr_sgx_result *res, const char *verdict, json_t **json)
+{
+	char mrenclave[65], mrsigner[65], fmspc[13];
+
+	dcr_hex(res->mrenclave, 32, mrenclave);
+	dcr_hex(res->mrsigner, 32, mrsigner);
+	dcr_hex(res->fmspc, 6, fmspc);
+	if (json) {
+		json_t *adv = json_array();
+
+		for (size_t i = 0; i < res->n_advisory_ids; i++)
+			json_array_append_new(adv, json_string(res->advisory_ids[i]));
+		*json = json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:s, s:s, s:o, s:s}", "format", "sgx-dcap",
+			"mrenclave", mrenclave, "mrsigner", mrsigner, "isvprodid", (int)res->isv_prod_id, "isvsvn",
+			(int)res->isv_svn, "debug", (int)res->debug, "fmspc", fmspc, "tcb_status", res->tcb_status,
+			"advisory_ids", adv, "verdict", verdict);
+		return;
+	}
+	printf("format       sgx-dcap\n");
+	printf("mrenclave    %s\n", mrenclave);
+	printf("mrsigner     %s\n", mrsigner);
+	printf("product      %u\n", res->isv_prod_id);
+	printf("svn          %u\n", res->isv_svn);
+	printf("debug        %s\n", res->debug ? "yes" : "no");
+	printf("fmspc        %s\n", fmspc);
+	printf("tcb status   %s\n", res->tcb_status);
+	printf("advisories   ");
+	for (size_t i = 0; i < res->n_advisory_ids; i++)
+		printf("%s%s", i ? ", " : "", res->advisory_ids[i]);
+	printf("%s\n", res->n_advisory_ids ? "" : "(none)");
+	printf("verdict      %s\n", verdict);
+}
+
+/*
+ * Offline: verify an SGX quote and its collateral at a time, then the
+ * policy of the trusted specs. The facts are printed even when the policy
+ * rejects the enclave, so a user can see why.
+ */
+static int attest_offline(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	const char *quote_path = opt_value(cmd, args, "evidence"), *coll_path = opt_value(cmd, args, "collateral");
+	const char *root_path = opt_value(cmd, args, "root-ca"), *at = opt_value(cmd, args, "at");
+	const char *spec_name = opt_value(cmd, args, "spec");
+	uint8_t *quote = NULL, *coll = NULL, *root = NULL;
+	size_t quote_len = 0, coll_len = 0, root_len = 0;
+	struct dcr_sgx_collateral *collateral = NULL;
+	struct dcr_specs *specs = NULL;
+	struct dcr_sgx_result res;
+	struct dcr_err err, policy_err;
+	char verdict[DCR_ERR_MSG_MAX + 16];
+	time_t now = time(NULL);
+	json_t *json = NULL;
+	int r, policy = DCR_EATTEST;
+
+	if (!quote_path || !coll_path || !root_path)
+		return usage_error(cmd, "offline verification needs --evidence, --collateral and --root-ca");
+	if (at && parse_time(at, &now) < 0)
+		return usage_error(cmd, "--at '%s' is not a UTC time like 2025-07-01T00:00:00Z", at);
+	if ((r = dcr_read_file(quote_path, DCR_SGX_QUOTE_MAX, &quote, &quote_len, &err)) < 0 ||
+	    (r = dcr_read_file(coll_path, DCR_SGX_COLLATERAL_MAX, &coll, &coll_len, &err)) < 0 ||
+	    (r = load_root(root_path, &root, &root_len, &err)) < 0 ||
+	    (cli->specs && (r = dcr_specs_load(cli->specs, &specs, &err)) < 0))
+		goto out;
+	if ((r = dcr_sgx_collateral_parse(coll, coll_len, &collateral, &err)) < 0) {
+		r = dcr_err_set(&err, DCR_EATTEST, "%s", err.msg);
+		goto out;
+	}
+	if ((r = dcr_sgx_verify(quote, quote_len, collateral, root, root_len, now, &res, &err)) < 0)
+		goto out;
+	/* The quote is genuine; now whether a trusted spec accepts this enclave. */
+	dcr_err_set(&policy_err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
+	if (spec_name && specs && !dcr_specs_find(specs, spec_name))
+		dcr_err_set(&policy_err, DCR_EATTEST, "spec '%s' is not in the trusted specs", spec_name);
+	for (size_t i = 0; specs && i < specs->n && policy < 0; i++) {
+		const struct dcr_spec *s = &specs->items[i];
+
+		if (s->format != DCR_SPEC_SGX_DCAP || (spec_name && strcmp(spec_name, s->name) != 0))
+			continue;
+		policy = dcr_sgx_check_policy(&res, s, &policy_err);
+		if (policy == 0)
+			snprintf(verdict, sizeof(verdict), "accepted by spec %s", s->name);
+	}
+	if (specs && policy < 0 && strstr(policy_err.msg, "no trusted specs"))
+		dcr_err_set(&policy_err, DCR_EATTEST, "no sgx-dcap spec in the trusted specs%s%s", spec_name ? " named " : "",
+			spec_name ? spec_name : "");
+	if (policy < 0)
+		snprintf(verdict, sizeof(verdict), "rejected: %s", policy_err.msg);
+	print_sgx(&res, verdict, cli->json ? &json : NULL);
+	if (json) {
+		json_dumpf(json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(json);
+	}
+	r = policy;
+	err = policy_err;
+out:
+	dcr_sgx_collateral_free(collateral);
+	dcr_specs_free(specs);
+	free(quote);
+	free(coll);
+	free(root);
+	return r < 0 ? report(cmd, &err) : 0;
+}
+
 int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	struct dcr_specs *specs = NULL;
@@ -36,11 +208,9 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 
 	if (args->argc > 0)
 		return usage_error(cmd, "takes no arguments");
-	if (opt_set(cmd, args, "evidence") || opt_set(cmd, args, "collateral") || opt_set(cmd, args, "at")) {
-		fprintf(stderr, "dcr: attest: not implemented yet: offline verification of SGX evidence "
-				"(--evidence, --collateral, --at)\n");
-		return 1;
-	}
+	if (opt_set(cmd, args, "evidence") || opt_set(cmd, args, "collateral") || opt_set(cmd, args, "at") ||
+	    opt_set(cmd, args, "root-ca"))
+		return attest_offline(cmd, cli, args);
 	if (!cli->specs) {
 		dcr_err_set(&err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
 		return report(cmd, &err);

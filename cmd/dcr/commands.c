@@ -32,9 +32,10 @@ static const struct option_spec auth_options[] = {
 };
 
 static const struct option_spec attest_options[] = {
-	{ "evidence", 0, ARG_FILE, "FILE", "verify this evidence offline instead of asking dcrd" },
-	{ "collateral", 0, ARG_FILE, "FILE", "collateral for offline verification" },
-	{ "at", 0, ARG_VALUE, "TIME", "verification time (RFC 3339; default now)" },
+	{ "evidence", 0, ARG_FILE, "FILE", "verify this SGX quote offline instead of asking dcrd" },
+	{ "collateral", 0, ARG_FILE, "FILE", "the quote's collateral (JSON) for offline verification" },
+	{ "root-ca", 0, ARG_FILE, "FILE", "the pinned Intel SGX Root CA certificate (DER or PEM)" },
+	{ "at", 0, ARG_VALUE, "TIME", "verification time, UTC, like 2025-07-01T00:00:00Z (default now)" },
 	{ "spec", 0, ARG_VALUE, "NAME", "accept only this trusted spec (default: any that matches)" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
@@ -68,7 +69,7 @@ static const char *const completion_subcommands[] = { "bash", "zsh", "fish", NUL
 const struct command commands[] = {
 	{ "auth", NULL, "keygen --email E | ca init --name N | ca issue CSR | import CERT | login --email E --token T | whoami",
 	  "manage your identity: keys, certificates, organisation CA", auth_subcommands, auth_options, 0 },
-	{ "attest", cmd_attest, "[--spec NAME] | --evidence FILE --collateral FILE [--at TIME]",
+	{ "attest", cmd_attest, "[--spec NAME] | --evidence FILE --collateral FILE --root-ca FILE [--at TIME] [--spec NAME]",
 	  "fetch and verify the enclave's attestation evidence", NULL, attest_options, CMD_NEEDS_ENCLAVE },
 	{ "create", cmd_create, "ROOM.yaml [--dry-run] [--salt TEXT]",
 	  "validate a room definition and create the room", NULL, create_options,
