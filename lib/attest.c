@@ -32,7 +32,8 @@ static uint8_t *sim_signed_bytes(const uint8_t *report, size_t len, size_t *out_
 
 	if (buf) {
 		memcpy(buf, sim_domain, sizeof(sim_domain));
-		memcpy(buf + sizeof(sim_domain), report, len);
+		if (len)
+			memcpy(buf + sizeof(sim_domain), report, len);
 		*out_len = sizeof(sim_domain) + len;
 	}
 	return buf;

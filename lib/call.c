@@ -129,7 +129,8 @@ static uint8_t *signed_bytes(const uint8_t *call, size_t len, size_t *out_len)
 
 	if (buf) {
 		memcpy(buf, SIGN_DOMAIN, sizeof(SIGN_DOMAIN));
-		memcpy(buf + sizeof(SIGN_DOMAIN), call, len);
+		if (len)
+			memcpy(buf + sizeof(SIGN_DOMAIN), call, len);
 		*out_len = sizeof(SIGN_DOMAIN) + len;
 	}
 	return buf;
