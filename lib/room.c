@@ -61,7 +61,7 @@ struct parse {
 	struct dcr_room *room;
 	struct dcr_ydoc y;
 	struct dcr_err *err;
-	const char *base_dir;
+	const struct dcr_room_files *files;
 	const struct dcr_specs *specs;
 	struct compute_src *src;  /* parallel to room->def.compute before sorting */
 };
@@ -265,34 +265,13 @@ static int parse_enclave(struct parse *p, yaml_node_t *root)
 	return 0;
 }
 
-static char *join_path(struct parse *p, const char *rel)
-{
-	size_t n;
-	char *s;
-
-	if (rel[0] == '/' || !p->base_dir)
-		return dup_str(p->room, rel);
-	n = strlen(p->base_dir) + 1 + strlen(rel) + 1;
-	s = alloc(p->room, n);
-	if (s) {
-		memcpy(s, p->base_dir, strlen(p->base_dir));
-		s[strlen(p->base_dir)] = '/';
-		memcpy(s + strlen(p->base_dir) + 1, rel, strlen(rel) + 1);
-	}
-	return s;
-}
-
 /* Read a file the definition names; errors point at node v. */
 static int read_referenced(struct parse *p, yaml_node_t *v, const char *what, const char *rel,
 	size_t max, uint8_t **buf, size_t *len)
 {
 	struct dcr_err ferr;
-	char *path = join_path(p, rel);
-	int r;
+	int r = p->files->read(p->files->ctx, rel, max, buf, len, &ferr);
 
-	if (!path)
-		return oom(p);
-	r = dcr_read_file(path, max, buf, len, &ferr);
 	if (r < 0)
 		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "cannot read %s: %s", what, ferr.msg);
 	return 0;
@@ -1660,12 +1639,33 @@ static int parse_nodes(struct parse *p, yaml_node_t *root)
 	return 0;
 }
 
+int dcr_room_read_relative(void *base_dir, const char *rel, size_t max, uint8_t **buf, size_t *len,
+	struct dcr_err *err)
+{
+	const char *dir = base_dir;
+	char path[4096];
+
+	if (rel[0] == '/' || !dir)
+		return dcr_read_file(rel, max, buf, len, err);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, rel) >= sizeof(path))
+		return dcr_err_set(err, DCR_EINVALID, "path too long: '%.64s...'", rel);
+	return dcr_read_file(path, max, buf, len, err);
+}
+
 int dcr_room_parse(const char *file, const uint8_t *buf, size_t len, const char *base_dir,
+	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err)
+{
+	struct dcr_room_files files = { dcr_room_read_relative, (void *)base_dir };
+
+	return dcr_room_parse_files(file, buf, len, &files, specs, salt, out, err);
+}
+
+int dcr_room_parse_files(const char *file, const uint8_t *buf, size_t len, const struct dcr_room_files *files,
 	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err)
 {
 	static const char *const keys[] = { "version", "name", "description", "enclave", "authentication",
 		"participants", "default_permissions", "data", "compute", NULL };
-	struct parse p = { .err = err, .base_dir = base_dir, .specs = specs };
+	struct parse p = { .err = err, .files = files, .specs = specs };
 	Dcr__V1__RoomDefinition *def;
 	yaml_node_t *root, *v;
 	size_t *path = NULL;
@@ -1731,21 +1731,32 @@ out:
 int dcr_room_load(const char *path, const struct dcr_specs *specs, const char *salt,
 	struct dcr_room **out, struct dcr_err *err)
 {
-	char *copy = strdup(path), *dir;
-	uint8_t *buf;
-	size_t len;
+	char *copy = strdup(path);
+	struct dcr_room_files files = { dcr_room_read_relative, NULL };
 	int r;
 
 	*out = NULL;
 	if (!copy)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	files.ctx = dirname(copy);
+	r = dcr_room_load_files(path, &files, specs, salt, out, err);
+	free(copy);
+	return r;
+}
+
+int dcr_room_load_files(const char *path, const struct dcr_room_files *files, const struct dcr_specs *specs,
+	const char *salt, struct dcr_room **out, struct dcr_err *err)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	*out = NULL;
 	r = dcr_read_file(path, DCR_YDOC_MAX_INPUT, &buf, &len, err);
 	if (r == 0) {
-		dir = dirname(copy);
-		r = dcr_room_parse(path, buf, len, dir, specs, salt, out, err);
+		r = dcr_room_parse_files(path, buf, len, files, specs, salt, out, err);
 		free(buf);
 	}
-	free(copy);
 	return r;
 }
 

@@ -32,6 +32,26 @@ int dcr_room_parse(const char *file, const uint8_t *buf, size_t len, const char 
 int dcr_room_load(const char *path, const struct dcr_specs *specs, const char *salt,
 	struct dcr_room **out, struct dcr_err *err);
 
+/*
+ * Where the files a definition names (scripts, CA files) come from: read
+ * is called with the path as written in the definition and must return at
+ * most max bytes in a new buffer (free()), or fail with err set. dcr reads
+ * them from disk; dcrd from the files the creator sent with the definition.
+ */
+struct dcr_room_files {
+	int (*read)(void *ctx, const char *rel, size_t max, uint8_t **buf, size_t *len, struct dcr_err *err);
+	void *ctx;
+};
+
+/* The disk reader: rel relative to the directory base_dir (a const char *), or absolute. */
+int dcr_room_read_relative(void *base_dir, const char *rel, size_t max, uint8_t **buf, size_t *len,
+	struct dcr_err *err);
+
+int dcr_room_parse_files(const char *file, const uint8_t *buf, size_t len, const struct dcr_room_files *files,
+	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err);
+int dcr_room_load_files(const char *path, const struct dcr_room_files *files, const struct dcr_specs *specs,
+	const char *salt, struct dcr_room **out, struct dcr_err *err);
+
 const Dcr__V1__RoomDefinition *dcr_room_definition(const struct dcr_room *room);
 
 /* The canonical encoding (owned by room) and its hex SHA-256, the room ID. */

@@ -1,13 +1,16 @@
 /* dcr create: validate a room definition, print its ID and who may do what. */
 #include <jansson.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "dcr.h"
+#include "fileio.h"
 #include "room.h"
 #include "specs.h"
+#include "ydoc.h"
 
 #include "banned.h"
 
@@ -49,14 +52,13 @@ static void hex_of(const ProtobufCBinaryData *b, char *out)
 	dcr_hex(b->data, b->len, out);
 }
 
-static json_t *room_json(const struct dcr_room *room)
+json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 {
-	const Dcr__V1__RoomDefinition *def = dcr_room_definition(room);
 	json_t *j = json_object(), *auth = json_object(), *cas = json_array(), *data = json_array(),
 	       *compute = json_array(), *parts = json_array(), *enclave = json_object();
 	char hex[65];
 
-	json_object_set_new(j, "id", json_string(dcr_room_id(room)));
+	json_object_set_new(j, "id", json_string(id));
 	json_object_set_new(j, "name", json_string(def->name));
 	json_object_set_new(j, "description", json_string(def->description));
 	json_object_set_new(j, "salt", json_string(def->salt));
@@ -179,13 +181,12 @@ static void print_limits(const Dcr__V1__PythonComputation *py)
 	printf(", logs %s", py->logs == DCR__V1__LOG_POLICY__LOG_POLICY_VISIBLE ? "visible" : "hidden");
 }
 
-static void print_summary(const struct dcr_room *room)
+void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 {
-	const Dcr__V1__RoomDefinition *def = dcr_room_definition(room);
 	const Dcr__V1__EnclaveSpec *e = def->enclave;
 	char hex[65];
 
-	printf("room id      %s\n", dcr_room_id(room));
+	printf("room id      %s\n", id);
 	printf("name         %s\n", def->name);
 	if (*def->description)
 		printf("description  %s\n", def->description);
@@ -263,6 +264,142 @@ static void print_summary(const struct dcr_room *room)
 	}
 }
 
+/*
+ * The files a definition names, recorded as the validator reads them from
+ * disk, so that dcrd validates exactly the bytes the creator did.
+ */
+struct recorder {
+	const char *base_dir;
+	Dcr__V1__NamedFile **files;
+	size_t n;
+};
+
+static int record_read(void *ctx, const char *rel, size_t max, uint8_t **buf, size_t *len, struct dcr_err *err)
+{
+	struct recorder *rec = ctx;
+	Dcr__V1__NamedFile *f, **grown;
+	int r = dcr_room_read_relative((void *)rec->base_dir, rel, max, buf, len, err);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < rec->n; i++)
+		if (strcmp(rec->files[i]->path, rel) == 0)
+			return 0;
+	f = malloc(sizeof(*f));
+	grown = realloc(rec->files, (rec->n + 1) * sizeof(*grown));
+	if (grown)
+		rec->files = grown;
+	if (f)
+		dcr__v1__named_file__init(f);
+	if (!f || !grown || !(f->path = strdup(rel))) {
+		free(f);
+		goto nomem;
+	}
+	if (!(f->content.data = malloc(*len ? *len : 1))) {
+		free(f->path);
+		free(f);
+		goto nomem;
+	}
+	memcpy(f->content.data, *buf, *len);
+	f->content.len = *len;
+	rec->files[rec->n++] = f;
+	return 0;
+nomem:
+	free(*buf);
+	*buf = NULL;
+	return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+}
+
+static void recorder_release(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->n; i++) {
+		free(rec->files[i]->path);
+		free(rec->files[i]->content.data);
+		free(rec->files[i]);
+	}
+	free(rec->files);
+}
+
+static int print_room(const struct command *cmd, const struct cli *cli, const struct dcr_room *room, bool created)
+{
+	if (cli->json) {
+		json_t *j = room_definition_json(dcr_room_definition(room), dcr_room_id(room));
+
+		if (created)
+			json_object_set_new(j, "created", json_true());
+		return print_json(cmd, j);
+	}
+	if (created && cli->verbosity < 0) {
+		printf("%s\n", dcr_room_id(room));
+		return 0;
+	}
+	if (created)
+		printf("created room %s\n\n", dcr_room_id(room));
+	room_print_summary(dcr_room_definition(room), dcr_room_id(room));
+	return 0;
+}
+
+/* Validate locally with the recording reader, then ask dcrd to create the same room. */
+static int create_in_dcrd(const struct command *cmd, struct cli *cli, const char *path, const char *salt)
+{
+	Dcr__V1__CreateRoomRequest req = DCR__V1__CREATE_ROOM_REQUEST__INIT;
+	Dcr__V1__CreateRoomResponse *resp = NULL;
+	char *dir_copy = strdup(path);
+	struct recorder rec = { 0 };
+	struct dcr_room_files files = { record_read, &rec };
+	struct dcr_room *room = NULL;
+	struct session s;
+	struct dcr_err err;
+	uint8_t *yaml = NULL, *body = NULL;
+	size_t yaml_len = 0, body_len = 0;
+	int r;
+
+	if (!dir_copy) {
+		dcr_err_set(&err, DCR_ENOMEM, "out of memory");
+		return report(cmd, &err);
+	}
+	rec.base_dir = dirname(dir_copy);
+	if ((r = session_open(cmd, cli, &s)) != 0)
+		goto out;
+	/* The YAML is read once: what dcrd validates is what was validated here. */
+	if (dcr_read_file(path, DCR_YDOC_MAX_INPUT, &yaml, &yaml_len, &err) < 0 ||
+	    dcr_room_parse_files(path, yaml, yaml_len, &files, s.specs, salt, &room, &err) < 0) {
+		r = report(cmd, &err);
+		goto out;
+	}
+	if (memchr(yaml, 0, yaml_len)) { /* the YAML travels as a protobuf string */
+		dcr_err_set(&err, DCR_EINVALID, "'%s' contains a NUL byte", path);
+		r = report(cmd, &err);
+		goto out;
+	}
+	req.file_name = strrchr(path, '/') ? strrchr(path, '/') + 1 : (char *)path;
+	req.yaml = (char *)yaml;
+	req.files = rec.files;
+	req.n_files = rec.n;
+	req.salt = (char *)salt;
+	req.enclave_spec = dcr_room_definition(room)->enclave->name;
+	req.expected_room_id = (char *)dcr_room_id(room);
+	if ((r = session_call(cmd, &s, "room.create", &req.base, &body, &body_len)) != 0)
+		goto out;
+	resp = dcr__v1__create_room_response__unpack(NULL, body_len, body);
+	if (!resp || strcmp(resp->room_id, dcr_room_id(room)) != 0) {
+		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd created room '%s', not the room %s this definition describes",
+			resp ? resp->room_id : "(malformed answer)", dcr_room_id(room));
+		r = report(cmd, &err);
+		goto out;
+	}
+	r = print_room(cmd, cli, room, true);
+out:
+	dcr__v1__create_room_response__free_unpacked(resp, NULL);
+	dcr_room_free(room);
+	recorder_release(&rec);
+	session_close(&s);
+	free(body);
+	free(yaml);
+	free(dir_copy);
+	return r;
+}
+
 int cmd_create(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	const char *salt = opt_value(cmd, args, "salt");
@@ -273,32 +410,15 @@ int cmd_create(const struct command *cmd, struct cli *cli, struct parsed *args)
 
 	if (args->argc != 1)
 		return usage_error(cmd, args->argc ? "takes one room definition" : "which room definition?");
+	if (!opt_set(cmd, args, "dry-run"))
+		return create_in_dcrd(cmd, cli, args->argv[0], salt ? salt : "");
 	if (cli->specs && dcr_specs_load(cli->specs, &specs, &err) < 0)
 		return report(cmd, &err);
 	r = dcr_room_load(args->argv[0], specs, salt ? salt : "", &room, &err);
 	dcr_specs_free(specs);
 	if (r < 0)
 		return report(cmd, &err);
-	if (!opt_set(cmd, args, "dry-run")) {
-		fprintf(stderr, "dcr: create: not implemented yet: '%s' is valid (room ID %s), but dcrd cannot "
-				"create rooms yet; use --dry-run\n", args->argv[0], dcr_room_id(room));
-		dcr_room_free(room);
-		return 1;
-	}
-	if (cli->json) {
-		json_t *j = room_json(room);
-
-		if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
-			json_decref(j);
-			dcr_room_free(room);
-			fprintf(stderr, "dcr: create: cannot write JSON\n");
-			return 1;
-		}
-		putchar('\n');
-		json_decref(j);
-	} else {
-		print_summary(room);
-	}
+	r = print_room(cmd, cli, room, false);
 	dcr_room_free(room);
-	return 0;
+	return r;
 }

@@ -2,10 +2,14 @@
 #ifndef DCR_CLI_H
 #define DCR_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "api.pb-c.h"
+#include "client.h"
 #include "err.h"
+#include "room.h"
 
 /* What an option takes after it; drives parsing, help and completion. */
 enum arg_kind {
@@ -91,6 +95,62 @@ int cmd_help(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_version(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_create(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_rooms(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_status(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_stop(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_completion(const struct command *cmd, struct cli *cli, struct parsed *args);
+
+/*
+ * A conversation with dcrd (session.c): the trusted specs, the user's
+ * identity and a client that attests dcrd on its first call. Caller-owned;
+ * session_close releases it (also after a failed session_open).
+ */
+struct session {
+	struct cli *cli;
+	struct dcr_specs *specs;
+	struct dcr_identity *identity;
+	struct dcr_client client;
+	char identity_dir[4096];
+	bool warned; /* the simulated-attestation warning is printed once */
+};
+
+/*
+ * Load the specs (--specs or $DCR_SPECS, required) and the identity (-i DIR,
+ * else $XDG_CONFIG_HOME/dcr, else ~/.config/dcr). Nothing goes over the
+ * network yet. Returns 0, or the exit status after reporting the error.
+ */
+int session_open(const struct command *cmd, struct cli *cli, struct session *s);
+void session_close(struct session *s);
+
+/*
+ * Call method with req (NULL: an empty body), attesting dcrd first if not
+ * done yet. On success *out (free()) holds the answer and 0 is returned;
+ * otherwise the error has been reported and its exit status is returned.
+ */
+int session_call(const struct command *cmd, struct session *s, const char *method, const ProtobufCMessage *req,
+	uint8_t **out, size_t *out_len);
+
+/* Like session_call, but the error is left in err (a negative DCR_E* code is returned), not reported. */
+int session_call_err(struct session *s, const char *method, const ProtobufCMessage *req, uint8_t **out,
+	size_t *out_len, struct dcr_err *err);
+
+/* room.list; *out: dcr__v1__list_rooms_response__free_unpacked. Returns 0 or a reported exit status. */
+int session_list_rooms(const struct command *cmd, struct session *s, Dcr__V1__ListRoomsResponse **out);
+
+/*
+ * The full room ID for arg: 64 hex digits as given (lowercased), or a
+ * prefix of at least 8 that exactly one of the caller's rooms has (through
+ * room.list). Returns 0, or 2 (malformed, ambiguous: the matches are
+ * listed), 4 (no match), ... after reporting.
+ */
+int session_resolve_room(const struct command *cmd, struct session *s, const char *arg,
+	char id[static DCR_ROOM_ID_HEX]);
+
+/* cmd-create.c: the summary of a definition, shared by create and rooms. */
+void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id);
+json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id);
+
+/* Print j (one document) on standard output and release it; 0, or 1 after reporting. */
+int print_json(const struct command *cmd, json_t *j);
 
 #endif

@@ -5,7 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sqlite3.h>
+
+#include "api.pb-c.h"
 #include "attest.h"
+#include "call.h"
 #include "err.h"
 #include "ohttp.h"
 
@@ -28,6 +32,36 @@ struct enclave {
  */
 int enclave_open(struct enclave *e, const char *data_dir, struct dcr_err *err);
 void enclave_close(struct enclave *e);
+
+/* The durable state: state.db in the data directory, rows sealed under key. */
+struct state {
+	sqlite3 *db;
+	uint8_t key[32];
+};
+
+int state_open(struct state *s, const char *dir, const uint8_t key[static 32], struct dcr_err *err);
+void state_close(struct state *s);
+/* Store a room; create: insert (DCR_EEXIST if present), else replace (DCR_ENOTFOUND if absent). */
+int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *rec, int create,
+	struct dcr_err *err);
+/* *rec: dcr__v1__room_record__free_unpacked. DCR_ENOTFOUND if absent. */
+int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, struct dcr_err *err);
+/* Call fn for every room in ID order until it returns non-zero. */
+int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
+	void *ctx, struct dcr_err *err);
+
+/* Everything a call handler may use. */
+struct service {
+	struct enclave *enclave;
+	struct state *state;
+};
+
+/*
+ * Run an accepted call. On success *out (free()) is the method's answer;
+ * on refusal err carries the code and message the caller sees.
+ */
+int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err);
 
 int cmd_serve(int argc, char **argv);
 

@@ -30,6 +30,8 @@
 
 struct server {
 	struct enclave enclave;
+	struct state state;
+	struct dcr_replay *replay;
 	time_t started;
 	atomic_ulong requests[6];  /* by status class: 1xx .. 5xx, [0] unused */
 	atomic_ulong bytes_in, bytes_out;
@@ -167,6 +169,47 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, used);
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * One encrypted call. Whatever happens after the request decrypts is
+ * answered inside the encryption, so the host sees neither the method,
+ * the caller nor the outcome; only undecryptable requests get a 400.
+ */
+static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
+{
+	struct service svc = { &srv.enclave, &srv.state };
+	struct dcr_ohttp_ctx ctx = { 0 };
+	struct dcr_call_request creq;
+	struct dcr_err err, rerr;
+	uint8_t *answer = NULL, *resp = NULL;
+	size_t answer_len = 0, resp_len = 0;
+	enum MHD_Result result;
+	int r;
+
+	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, wall_ms(), srv.replay, &ctx,
+		&creq, &err);
+	if (r == 0) {
+		r = rooms_call(&svc, &creq, &answer, &answer_len, &err);
+		dcr_call_request_release(&creq);
+	}
+	if (ctx.aead_id == 0 || dcr_call_respond(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer, answer_len,
+					 &resp, &resp_len, &rerr) < 0)
+		result = respond_text(conn, MHD_HTTP_BAD_REQUEST, "malformed call: it does not decrypt with this enclave's key\n");
+	else
+		result = respond(conn, MHD_HTTP_OK, "message/ohttp-res", resp, resp_len);
+	dcr_ohttp_ctx_release(&ctx);
+	free(answer);
+	free(resp);
+	return result;
+}
+
 static enum MHD_Result route(struct MHD_Connection *conn, const char *method, const char *url, struct request *req)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -181,8 +224,8 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *method, co
 				     srv.enclave.evidence_len)
 			   : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
 	if (strcmp(url, "/v1/call") == 0)
-		return respond_text(conn, MHD_HTTP_NOT_IMPLEMENTED, "calls are not implemented yet\n");
-	(void)req;
+		return strcmp(method, "POST") == 0 ? call(conn, req)
+						    : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST\n");
 	return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
@@ -316,13 +359,17 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "dcrd: serve: unknown attestation '%s' (sim or sgx-dcap)\n", attestation);
 		return 2;
 	}
+	/* Everything dcrd creates (state.db and its WAL too) is for its owner only. */
+	umask(077);
 	/* The port first: a busy port must not leave a new data directory behind. */
 	if ((fd = listen_socket(&sa, listen_arg, &err)) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		return 1;
 	}
 	if (prepare_data_dir(data_dir, &err) < 0 || (lock = lock_data_dir(data_dir, &err)) < 0 ||
-	    enclave_open(&srv.enclave, data_dir, &err) < 0) {
+	    enclave_open(&srv.enclave, data_dir, &err) < 0 ||
+	    state_open(&srv.state, data_dir, srv.enclave.sealing_key, &err) < 0 ||
+	    (!(srv.replay = dcr_replay_new()) && dcr_err_set(&err, DCR_ENOMEM, "out of memory") < 0)) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		enclave_close(&srv.enclave);
 		close(fd);
@@ -346,6 +393,8 @@ int cmd_serve(int argc, char **argv)
 	if (!daemon) {
 		fprintf(stderr, "dcrd: serve: cannot start the HTTP server on %s\n", listen_arg);
 		close(fd);
+		state_close(&srv.state);
+		dcr_replay_free(srv.replay);
 		enclave_close(&srv.enclave);
 		return 1;
 	}
@@ -356,6 +405,8 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	MHD_stop_daemon(daemon);
 	close(fd);
+	state_close(&srv.state);
+	dcr_replay_free(srv.replay);
 	enclave_close(&srv.enclave);
 	close(lock);
 	fprintf(stderr, "dcrd: stopped\n");

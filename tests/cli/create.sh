@@ -55,10 +55,10 @@ assert "read-audit" in d["participants"][0]["permissions"]
 PY
 expect 0 "specs with --specs" env -u DCR_SPECS "$DCR" --specs "$TEST_TMP/specs.yaml" create --dry-run room.yaml
 
-# Without --dry-run: validated, then refused honestly until dcrd creates rooms.
-expect 1 "create without --dry-run" "$DCR" create room.yaml
-has "$err" 'not implemented yet' "create says it is not implemented"
-has "$err" "$id" "create still validates and names the ID"
+# Without --dry-run the room is created in dcrd (tests/cli/rooms.sh); that
+# needs an identity first.
+expect 4 "create without an identity" "$DCR" create room.yaml
+has "$err" "^dcr: create: no identity in '$XDG_CONFIG_HOME/dcr'" "the identity directory is named"
 
 # Usage and missing inputs.
 expect 2 "no file" "$DCR" create --dry-run

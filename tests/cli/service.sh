@@ -30,7 +30,7 @@ has "$err" "accessible to other users \(mode 0755\); run chmod 700" "loose permi
 start_dcrd data || finish
 checks=$((checks + 1))
 [ "$(stat -c %a data)" = 700 ] || fail "data dir mode $(stat -c %a data), want 700"
-for f in data/sim-sealing.key data/enclave-keys.sealed; do
+for f in data/sim-sealing.key data/enclave-keys.sealed data/state.db; do
 	checks=$((checks + 1))
 	[ "$(stat -c %a "$f")" = 600 ] || fail "$f mode $(stat -c %a "$f"), want 600"
 done

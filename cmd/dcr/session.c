@@ -1,0 +1,186 @@
+/* The commands that talk to dcrd: trusted specs, the user's identity, an attested client. */
+#include <protobuf-c/protobuf-c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcr.h"
+
+#include "banned.h"
+
+#define MAX_BODY (16u << 20)
+
+/* -i DIR, else $XDG_CONFIG_HOME/dcr, else $HOME/.config/dcr. */
+static int identity_dir(const struct cli *cli, char *buf, size_t size, struct dcr_err *err)
+{
+	const char *env;
+	int n;
+
+	if (cli->identity_dir)
+		n = snprintf(buf, size, "%s", cli->identity_dir);
+	else if ((env = getenv("XDG_CONFIG_HOME")) && *env == '/')
+		n = snprintf(buf, size, "%s/dcr", env);
+	else if ((env = getenv("HOME")) && *env)
+		n = snprintf(buf, size, "%s/.config/dcr", env);
+	else
+		return dcr_err_set(err, DCR_EUSAGE, "no identity directory: HOME is not set (use -i DIR)");
+	if (n < 0 || (size_t)n >= size)
+		return dcr_err_set(err, DCR_EUSAGE, "identity directory path too long");
+	return 0;
+}
+
+int session_open(const struct command *cmd, struct cli *cli, struct session *s)
+{
+	struct dcr_err err;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->cli = cli;
+	if (!cli->specs) {
+		dcr_err_set(&err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
+		return report(cmd, &err);
+	}
+	if (dcr_specs_load(cli->specs, &s->specs, &err) < 0)
+		return report(cmd, &err);
+	if ((r = identity_dir(cli, s->identity_dir, sizeof(s->identity_dir), &err)) < 0 ||
+	    (r = dcr_identity_load(s->identity_dir, &s->identity, &err)) < 0) {
+		if (r == DCR_ENOTFOUND)
+			dcr_err_set(&err, DCR_ENOTFOUND, "no identity in '%s' (key.pem and cert.pem); use -i DIR",
+				s->identity_dir);
+		session_close(s);
+		return report(cmd, &err);
+	}
+	dcr_client_init(&s->client, cli->endpoint, s->specs, s->identity);
+	return 0;
+}
+
+void session_close(struct session *s)
+{
+	if (!s)
+		return;
+	dcr_client_release(&s->client);
+	dcr_identity_free(s->identity);
+	dcr_specs_free(s->specs);
+	memset(s, 0, sizeof(*s));
+}
+
+int session_call_err(struct session *s, const char *method, const ProtobufCMessage *req, uint8_t **out,
+	size_t *out_len, struct dcr_err *err)
+{
+	uint8_t *body = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	if ((r = dcr_client_attest(&s->client, err)) < 0)
+		return r;
+	if (s->client.enclave.simulated && !s->warned && s->cli->verbosity >= 0)
+		fprintf(stderr, "dcr: warning: dcrd uses simulated attestation: NO hardware protection\n");
+	s->warned = true;
+	if (req) {
+		len = protobuf_c_message_get_packed_size(req);
+		if (len > MAX_BODY)
+			return dcr_err_set(err, DCR_EINVALID, "the request is too large (%zu bytes, at most %u)", len,
+				MAX_BODY);
+		body = malloc(len ? len : 1);
+		if (!body)
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		protobuf_c_message_pack(req, body);
+	}
+	r = dcr_client_call(&s->client, method, body, len, out, out_len, err);
+	free(body);
+	return r;
+}
+
+int session_call(const struct command *cmd, struct session *s, const char *method, const ProtobufCMessage *req,
+	uint8_t **out, size_t *out_len)
+{
+	struct dcr_err err;
+
+	return session_call_err(s, method, req, out, out_len, &err) < 0 ? report(cmd, &err) : 0;
+}
+
+/* Whether s is 8 to 64 lowercase or uppercase hex digits. */
+static bool hex_prefix(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 8 || n > 64)
+		return false;
+	for (; *s; s++)
+		if (!strchr("0123456789abcdefABCDEF", *s))
+			return false;
+	return true;
+}
+
+int session_list_rooms(const struct command *cmd, struct session *s, Dcr__V1__ListRoomsResponse **out)
+{
+	uint8_t *body;
+	size_t len;
+	int r;
+
+	*out = NULL;
+	if ((r = session_call(cmd, s, "room.list", NULL, &body, &len)) != 0)
+		return r;
+	*out = dcr__v1__list_rooms_response__unpack(NULL, len, body);
+	free(body);
+	if (!*out) {
+		fprintf(stderr, "dcr: %s: dcrd sent a malformed room list\n", cmd->name);
+		return dcr_err_exit_status(DCR_EINTEGRITY);
+	}
+	return 0;
+}
+
+int session_resolve_room(const struct command *cmd, struct session *s, const char *arg,
+	char id[static DCR_ROOM_ID_HEX])
+{
+	Dcr__V1__ListRoomsResponse *list;
+	size_t n = strlen(arg), matches = 0;
+	int r;
+
+	if (!hex_prefix(arg))
+		return usage_error(cmd, "'%s' is not a room ID (64 hex digits, or a unique prefix of at least 8)", arg);
+	for (size_t i = 0; i <= n; i++)
+		id[i] = (char)(arg[i] >= 'A' && arg[i] <= 'F' ? arg[i] - 'A' + 'a' : arg[i]);
+	if (n == 64)
+		return 0;
+	if ((r = session_list_rooms(cmd, s, &list)) != 0)
+		return r;
+	for (size_t i = 0; i < list->n_rooms; i++)
+		if (strncmp(list->rooms[i]->room_id, id, n) == 0)
+			matches++;
+	if (matches == 1) {
+		for (size_t i = 0; i < list->n_rooms; i++)
+			if (strncmp(list->rooms[i]->room_id, id, n) == 0 && strlen(list->rooms[i]->room_id) == 64)
+				memcpy(id, list->rooms[i]->room_id, DCR_ROOM_ID_HEX);
+		r = strlen(id) == 64 ? 0 : dcr_err_exit_status(DCR_EINTEGRITY);
+		if (r)
+			fprintf(stderr, "dcr: %s: dcrd listed a malformed room ID\n", cmd->name);
+	} else if (matches == 0) {
+		fprintf(stderr, "dcr: %s: no room of yours has an ID starting with '%s'\n", cmd->name, id);
+		r = dcr_err_exit_status(DCR_ENOTFOUND);
+	} else {
+		fprintf(stderr, "dcr: %s: '%s' matches %zu rooms; give more of the ID:\n", cmd->name, id, matches);
+		for (size_t i = 0; i < list->n_rooms; i++)
+			if (strncmp(list->rooms[i]->room_id, id, n) == 0)
+				fprintf(stderr, "  %s  %s\n", list->rooms[i]->room_id, list->rooms[i]->name);
+		r = 2;
+	}
+	dcr__v1__list_rooms_response__free_unpacked(list, NULL);
+	return r;
+}
+
+int print_json(const struct command *cmd, json_t *j)
+{
+	int r = 0;
+
+	if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
+		fprintf(stderr, "dcr: %s: cannot write JSON\n", cmd->name);
+		r = 1;
+	} else {
+		putchar('\n');
+	}
+	json_decref(j);
+	return r;
+}

@@ -1,0 +1,409 @@
+/* Room methods of POST /v1/call: create, list, get, status, stop, with every permission checked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "dcrd.h"
+#include "room.h"
+#include "room.pb-c.h"
+#include "specs.h"
+
+#include "banned.h"
+
+#define MAX_FILES 128
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- who may do what ---- */
+
+static const Dcr__V1__Participant *participant(const Dcr__V1__RoomDefinition *def, const char *email)
+{
+	for (size_t i = 0; i < def->n_participants; i++)
+		if (strcmp(def->participants[i]->email, email) == 0)
+			return def->participants[i];
+	return NULL;
+}
+
+static bool is_default(Dcr__V1__Action a)
+{
+	return a == DCR__V1__ACTION__ACTION_READ_DEFINITION || a == DCR__V1__ACTION__ACTION_READ_AUDIT ||
+		a == DCR__V1__ACTION__ACTION_READ_STATUS || a == DCR__V1__ACTION__ACTION_LIST_DATASETS;
+}
+
+static bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr__V1__Action a,
+	const char *object)
+{
+	if (def->default_permissions && is_default(a))
+		return true;
+	for (size_t i = 0; i < p->n_permissions; i++)
+		if (p->permissions[i]->action == a &&
+		    (!object || strcmp(p->permissions[i]->object ? p->permissions[i]->object : "", object) == 0))
+			return true;
+	return false;
+}
+
+/*
+ * The caller as this room knows them: a participant whose certificate
+ * chains to one of the room's CAs. Anyone else is told the room does not
+ * exist, so rooms do not leak to outsiders.
+ */
+static int member(const Dcr__V1__RoomDefinition *def, const char *id, const struct dcr_call_request *req,
+	const Dcr__V1__Participant **out, struct dcr_err *err)
+{
+	const Dcr__V1__Authentication *auth = def->authentication;
+	const uint8_t *roots[64];
+	size_t lens[64], n = 0;
+	struct dcr_err why;
+
+	*out = participant(def, req->email);
+	if (!*out)
+		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
+	for (size_t i = 0; auth && i < auth->n_ca_certificates && n < 64; i++, n++) {
+		roots[n] = auth->ca_certificates[i].data;
+		lens[n] = auth->ca_certificates[i].len;
+	}
+	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), &why) < 0)
+		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s with this certificate", id, req->email);
+	return 0;
+}
+
+static int denied(const char *email, const char *what, const char *id, struct dcr_err *err)
+{
+	return dcr_err_set(err, DCR_EDENIED, "%s lacks permission '%s' in room %s", email, what, id);
+}
+
+/* ---- answers ---- */
+
+static int pack_answer(const ProtobufCMessage *msg, uint8_t **out, size_t *len, struct dcr_err *err)
+{
+	*len = protobuf_c_message_get_packed_size(msg);
+	*out = malloc(*len ? *len : 1);
+	if (!*out)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	protobuf_c_message_pack(msg, *out);
+	return 0;
+}
+
+/* A summary pointing into def and rec; valid as long as they are. */
+static void summarise(const char *id, const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomRecord *rec,
+	Dcr__V1__RoomSummary *s)
+{
+	dcr__v1__room_summary__init(s);
+	s->room_id = (char *)id;
+	s->name = def->name;
+	s->description = def->description;
+	s->status = rec->status;
+	s->owner = rec->owner;
+	if (def->enclave) {
+		s->enclave_spec = def->enclave->name;
+		s->measurement = def->enclave->measurement;
+	}
+	s->created_ms = rec->created_ms;
+	s->stopped_ms = rec->stopped_ms;
+	s->stopped_by = rec->stopped_by;
+}
+
+/* ---- room.create ---- */
+
+struct bundle {
+	const Dcr__V1__CreateRoomRequest *req;
+};
+
+/* Files the definition names come from what the creator sent, never from the host's disk. */
+static int bundle_read(void *ctx, const char *rel, size_t max, uint8_t **buf, size_t *len, struct dcr_err *err)
+{
+	const struct bundle *b = ctx;
+
+	for (size_t i = 0; i < b->req->n_files; i++) {
+		const Dcr__V1__NamedFile *f = b->req->files[i];
+
+		if (strcmp(f->path, rel) != 0)
+			continue;
+		if (f->content.len > max)
+			return dcr_err_set(err, DCR_EINVALID, "'%s' is larger than %zu bytes", rel, max);
+		*buf = malloc(f->content.len + 1);
+		if (!*buf)
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		if (f->content.len)
+			memcpy(*buf, f->content.data, f->content.len);
+		(*buf)[f->content.len] = '\0';
+		*len = f->content.len;
+		return 0;
+	}
+	return dcr_err_set(err, DCR_ENOTFOUND, "'%s' was not sent with the definition", rel);
+}
+
+static int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	Dcr__V1__CreateRoomRequest *cr = dcr__v1__create_room_request__unpack(NULL, req->body_len, req->body);
+	Dcr__V1__CreateRoomResponse resp = DCR__V1__CREATE_ROOM_RESPONSE__INIT;
+	Dcr__V1__RoomRecord rec = DCR__V1__ROOM_RECORD__INIT;
+	struct dcr_spec self = { 0 };
+	struct dcr_specs specs = { 1, &self };
+	struct bundle bundle = { cr };
+	struct dcr_room_files files = { bundle_read, &bundle };
+	const Dcr__V1__Participant *p;
+	struct dcr_room *room = NULL;
+	const uint8_t *enc;
+	size_t enc_len;
+	int r;
+
+	if (!cr || cr->n_files > MAX_FILES || strlen(cr->enclave_spec) > DCR_SPEC_NAME_MAX || !*cr->file_name) {
+		r = dcr_err_set(err, DCR_EINVALID, "malformed room.create request");
+		goto out;
+	}
+	/*
+	 * The only enclave this dcrd can vouch for is itself: the definition is
+	 * compiled against this binary's own spec, so a room that pins other
+	 * code gets another ID and is refused below.
+	 */
+	snprintf(self.name, sizeof(self.name), "%s", cr->enclave_spec);
+	self.format = DCR_SPEC_SIM;
+	self.has_measurement = true;
+	memcpy(self.measurement, svc->enclave->measurement, 32);
+	if ((r = dcr_room_parse_files(cr->file_name, (const uint8_t *)cr->yaml, strlen(cr->yaml), &files, &specs,
+		     cr->salt, &room, err)) < 0)
+		goto out;
+	if (strcmp(dcr_room_id(room), cr->expected_room_id) != 0) {
+		r = dcr_err_set(err, DCR_EINTEGRITY,
+			"the definition does not pin this dcrd: here it is room %s, for you %s (its enclave spec '%s' "
+			"names other code)", dcr_room_id(room), cr->expected_room_id, cr->enclave_spec);
+		goto out;
+	}
+	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, err)) < 0) {
+		const Dcr__V1__Authentication *auth = dcr_room_definition(room)->authentication;
+
+		if (!participant(dcr_room_definition(room), req->email))
+			r = dcr_err_set(err, DCR_EDENIED, "%s is not a participant of the room and may not create it",
+				req->email);
+		else if (!auth || auth->n_ca_certificates == 0)
+			r = dcr_err_set(err, DCR_EDENIED, "the room accepts only platform certificates, which this dcrd "
+							  "cannot issue yet");
+		else
+			r = dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to any of the room's CAs",
+				req->email);
+		goto out;
+	}
+	enc = dcr_room_encoding(room, &enc_len);
+	rec.definition = (ProtobufCBinaryData){ enc_len, (uint8_t *)enc };
+	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
+	rec.owner = (char *)req->email;
+	rec.created_ms = now_ms();
+	if ((r = state_put_room(svc->state, dcr_room_id(room), &rec, 1, err)) < 0)
+		goto out;
+	resp.room_id = (char *)dcr_room_id(room);
+	r = pack_answer(&resp.base, out, out_len, err);
+out:
+	dcr_room_free(room);
+	dcr__v1__create_room_request__free_unpacked(cr, NULL);
+	return r;
+}
+
+/* ---- room.list ---- */
+
+struct listing {
+	const struct dcr_call_request *req;
+	Dcr__V1__ListRoomsResponse resp;
+	Dcr__V1__RoomSummary **items;
+	Dcr__V1__RoomRecord **records;
+	Dcr__V1__RoomDefinition **defs;
+	char **ids;
+	size_t cap;
+};
+
+static int list_one(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
+{
+	struct listing *l = ctx;
+	Dcr__V1__RoomDefinition *def = dcr__v1__room_definition__unpack(NULL, rec->definition.len, rec->definition.data);
+	const Dcr__V1__Participant *p;
+	struct dcr_err ignored;
+	size_t n = l->resp.n_rooms;
+
+	if (!def)
+		return 0;
+	if (member(def, id, l->req, &p, &ignored) < 0) {
+		dcr__v1__room_definition__free_unpacked(def, NULL);
+		return 0;
+	}
+	if (n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		void *a = realloc(l->items, cap * sizeof(*l->items)), *b, *c, *d;
+
+		if (a)
+			l->items = a;
+		b = a ? realloc(l->records, cap * sizeof(*l->records)) : NULL;
+		if (b)
+			l->records = b;
+		c = b ? realloc(l->defs, cap * sizeof(*l->defs)) : NULL;
+		if (c)
+			l->defs = c;
+		d = c ? realloc(l->ids, cap * sizeof(*l->ids)) : NULL;
+		if (d)
+			l->ids = d;
+		if (!d) {
+			dcr__v1__room_definition__free_unpacked(def, NULL);
+			return DCR_ENOMEM;
+		}
+		l->cap = cap;
+	}
+	/* The record goes away after this call: keep our own copy. */
+	{
+		size_t len = protobuf_c_message_get_packed_size(&rec->base);
+		uint8_t *buf = malloc(len ? len : 1);
+
+		if (buf)
+			protobuf_c_message_pack(&rec->base, buf);
+		l->records[n] = buf ? dcr__v1__room_record__unpack(NULL, len, buf) : NULL;
+		free(buf);
+	}
+	l->ids[n] = strdup(id);
+	l->items[n] = malloc(sizeof(**l->items));
+	if (!l->records[n] || !l->ids[n] || !l->items[n]) {
+		dcr__v1__room_record__free_unpacked(l->records[n], NULL);
+		free(l->ids[n]);
+		free(l->items[n]);
+		dcr__v1__room_definition__free_unpacked(def, NULL);
+		return DCR_ENOMEM;
+	}
+	l->defs[n] = def;
+	summarise(l->ids[n], def, l->records[n], l->items[n]);
+	l->resp.n_rooms = n + 1;
+	return 0;
+}
+
+static int room_list(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	struct listing l = { .req = req };
+	int r;
+
+	dcr__v1__list_rooms_response__init(&l.resp);
+	r = state_each_room(svc->state, list_one, &l, err);
+	if (r == DCR_ENOMEM)
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r == 0) {
+		l.resp.rooms = l.items;
+		r = pack_answer(&l.resp.base, out, out_len, err);
+	}
+	for (size_t i = 0; i < l.resp.n_rooms; i++) {
+		dcr__v1__room_definition__free_unpacked(l.defs[i], NULL);
+		dcr__v1__room_record__free_unpacked(l.records[i], NULL);
+		free(l.ids[i]);
+		free(l.items[i]);
+	}
+	free(l.items);
+	free(l.records);
+	free(l.defs);
+	free(l.ids);
+	return r;
+}
+
+/* ---- room.get, room.status, room.stop ---- */
+
+static bool valid_id(const char *id)
+{
+	uint8_t raw[32];
+
+	return id && dcr_unhex(id, raw, sizeof(raw)) == 0 && strspn(id, "0123456789abcdef") == 64;
+}
+
+static int room_scoped(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	Dcr__V1__RoomRef *ref = dcr__v1__room_ref__unpack(NULL, req->body_len, req->body);
+	Dcr__V1__RoomRecord *rec = NULL;
+	Dcr__V1__RoomDefinition *def = NULL;
+	Dcr__V1__RoomSummary summary;
+	const Dcr__V1__Participant *p;
+	int r;
+
+	if (!ref || !valid_id(ref->room_id)) {
+		r = dcr_err_set(err, DCR_EINVALID, "a room ID is 64 lowercase hex digits");
+		goto out;
+	}
+	if ((r = state_get_room(svc->state, ref->room_id, &rec, err)) < 0) {
+		if (r == DCR_ENOTFOUND)
+			dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", ref->room_id, req->email);
+		goto out;
+	}
+	def = dcr__v1__room_definition__unpack(NULL, rec->definition.len, rec->definition.data);
+	if (!def) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", ref->room_id);
+		goto out;
+	}
+	if ((r = member(def, ref->room_id, req, &p, err)) < 0)
+		goto out;
+	if (strcmp(req->method, "room.get") == 0) {
+		Dcr__V1__GetRoomResponse resp = DCR__V1__GET_ROOM_RESPONSE__INIT;
+
+		if (!may(def, p, DCR__V1__ACTION__ACTION_READ_DEFINITION, NULL)) {
+			r = denied(req->email, "read-definition", ref->room_id, err);
+			goto out;
+		}
+		summarise(ref->room_id, def, rec, &summary);
+		resp.summary = &summary;
+		resp.definition = rec->definition;
+		r = pack_answer(&resp.base, out, out_len, err);
+		goto out;
+	}
+	if (strcmp(req->method, "room.stop") == 0) {
+		if (!may(def, p, DCR__V1__ACTION__ACTION_STOP, NULL)) {
+			r = denied(req->email, "stop", ref->room_id, err);
+			goto out;
+		}
+		/* Stopped is final: a second stop changes nothing. */
+		if (rec->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED) {
+			rec->status = DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED;
+			rec->stopped_ms = now_ms();
+			rec->stopped_by = (char *)req->email;
+			r = state_put_room(svc->state, ref->room_id, rec, 0, err);
+			rec->stopped_by = NULL;
+			if (r < 0)
+				goto out;
+			/* Re-read so the answer shows what is stored. */
+			dcr__v1__room_record__free_unpacked(rec, NULL);
+			rec = NULL;
+			if ((r = state_get_room(svc->state, ref->room_id, &rec, err)) < 0)
+				goto out;
+		}
+	} else if (!may(def, p, DCR__V1__ACTION__ACTION_READ_STATUS, NULL)) {
+		r = denied(req->email, "read-status", ref->room_id, err);
+		goto out;
+	}
+	{
+		Dcr__V1__StatusResponse resp = DCR__V1__STATUS_RESPONSE__INIT;
+
+		summarise(ref->room_id, def, rec, &summary);
+		resp.summary = &summary;
+		r = pack_answer(&resp.base, out, out_len, err);
+	}
+out:
+	dcr__v1__room_definition__free_unpacked(def, NULL);
+	dcr__v1__room_record__free_unpacked(rec, NULL);
+	dcr__v1__room_ref__free_unpacked(ref, NULL);
+	return r;
+}
+
+int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	*out = NULL;
+	*out_len = 0;
+	if (strcmp(req->method, "room.create") == 0)
+		return room_create(svc, req, out, out_len, err);
+	if (strcmp(req->method, "room.list") == 0)
+		return room_list(svc, req, out, out_len, err);
+	if (strcmp(req->method, "room.get") == 0 || strcmp(req->method, "room.status") == 0 ||
+	    strcmp(req->method, "room.stop") == 0)
+		return room_scoped(svc, req, out, out_len, err);
+	return dcr_err_set(err, DCR_EINVALID, "unknown method '%.64s'", req->method);
+}

@@ -1,0 +1,164 @@
+/* dcrd's durable state: a SQLite database whose rows are sealed under the sealing key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "dcrd.h"
+#include "seal.h"
+
+#include "banned.h"
+
+#define ROOM_LABEL "room"
+
+static int sql_fail(struct state *s, int code, const char *what, struct dcr_err *err)
+{
+	return dcr_err_set(err, code, "state database: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int state_open(struct state *s, const char *dir, const uint8_t key[static 32], struct dcr_err *err)
+{
+	static const char schema[] =
+		"PRAGMA journal_mode=WAL;"
+		"PRAGMA synchronous=FULL;"
+		"CREATE TABLE IF NOT EXISTS rooms ("
+		"  id TEXT PRIMARY KEY,"
+		"  record BLOB NOT NULL"
+		") STRICT;";
+	char path[4096];
+	char *msg = NULL;
+
+	memset(s, 0, sizeof(*s));
+	memcpy(s->key, key, 32);
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+	    SQLITE_OK) {
+		int r = dcr_err_set(err, DCR_EIO, "cannot open '%s': %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
+
+		sqlite3_close(s->db);
+		s->db = NULL;
+		return r;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = dcr_err_set(err, DCR_EIO, "cannot set up '%s': %s", path, msg ? msg : "?");
+
+		sqlite3_free(msg);
+		state_close(s);
+		return r;
+	}
+	return 0;
+}
+
+void state_close(struct state *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	s->db = NULL;
+	dcr_wipe(s->key, sizeof(s->key));
+}
+
+static int seal_record(struct state *s, const Dcr__V1__RoomRecord *rec, uint8_t **blob, size_t *len,
+	struct dcr_err *err)
+{
+	size_t n = dcr__v1__room_record__get_packed_size(rec);
+	uint8_t *pt = malloc(n ? n : 1);
+	int r;
+
+	if (!pt)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	dcr__v1__room_record__pack(rec, pt);
+	r = dcr_seal(s->key, ROOM_LABEL, pt, n, blob, len, err);
+	dcr_wipe(pt, n);
+	free(pt);
+	return r;
+}
+
+int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *rec, int create,
+	struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	int r, rc;
+
+	if ((r = seal_record(s, rec, &blob, &len, err)) < 0)
+		return r;
+	rc = sqlite3_prepare_v2(s->db, create ? "INSERT INTO rooms (id, record) VALUES (?1, ?2)"
+					     : "UPDATE rooms SET record = ?2 WHERE id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, blob, (int)len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	if (rc == SQLITE_CONSTRAINT)
+		r = dcr_err_set(err, DCR_EEXIST, "room %s exists already (dcr create --salt makes another from the same file)",
+			id);
+	else if (rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot store the room", err);
+	else if (!create && sqlite3_changes(s->db) != 1)
+		r = dcr_err_set(err, DCR_ENOTFOUND, "no room %s", id);
+	sqlite3_finalize(st);
+	free(blob);
+	return r;
+}
+
+static int unseal_record(struct state *s, const void *blob, int len, Dcr__V1__RoomRecord **rec, struct dcr_err *err)
+{
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	int r = dcr_unseal(s->key, ROOM_LABEL, blob, (size_t)(len > 0 ? len : 0), &pt, &n, err);
+
+	if (r < 0)
+		return r;
+	*rec = dcr__v1__room_record__unpack(NULL, n, pt);
+	dcr_wipe(pt, n);
+	free(pt);
+	if (!*rec)
+		return dcr_err_set(err, DCR_EINTEGRITY, "a sealed room record is malformed");
+	return 0;
+}
+
+int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*rec = NULL;
+	rc = sqlite3_prepare_v2(s->db, "SELECT record FROM rooms WHERE id = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read rooms", err);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = unseal_record(s, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), rec, err);
+	else if (rc == SQLITE_DONE)
+		r = dcr_err_set(err, DCR_ENOTFOUND, "no room %s", id);
+	else
+		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
+	void *ctx, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT id, record FROM rooms ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read rooms", err);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		Dcr__V1__RoomRecord *rec;
+
+		if ((r = unseal_record(s, sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), &rec, err)) < 0)
+			break;
+		r = fn(ctx, (const char *)sqlite3_column_text(st, 0), rec);
+		dcr__v1__room_record__free_unpacked(rec, NULL);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
+	sqlite3_finalize(st);
+	return r;
+}

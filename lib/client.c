@@ -1,0 +1,89 @@
+/* The client side of a session with dcrd: attest once, then make signed, encrypted calls. */
+#include "client.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "transport.h"
+
+#include "banned.h"
+
+#define MAX_EVIDENCE (1u << 20)
+#define MAX_ANSWER (64u << 20)
+
+void dcr_client_init(struct dcr_client *c, const char *endpoint, const struct dcr_specs *specs,
+	const struct dcr_identity *identity)
+{
+	memset(c, 0, sizeof(*c));
+	c->endpoint = endpoint;
+	c->specs = specs;
+	c->identity = identity;
+}
+
+void dcr_client_release(struct dcr_client *c)
+{
+	if (c)
+		dcr_attest_result_release(&c->enclave);
+}
+
+int dcr_client_attest(struct dcr_client *c, struct dcr_err *err)
+{
+	uint8_t *evidence = NULL;
+	size_t len = 0;
+	int r;
+
+	if (c->attested)
+		return 0;
+	r = dcr_http(c->endpoint, "GET", "/v1/evidence", NULL, NULL, 0, MAX_EVIDENCE, &evidence, &len, err);
+	if (r == 0)
+		r = dcr_attest_verify(evidence, len, c->specs, NULL, &c->enclave, err);
+	free(evidence);
+	if (r == 0)
+		c->attested = 1;
+	return r;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int dcr_client_call(struct dcr_client *c, const char *method, const uint8_t *body, size_t len,
+	uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	struct dcr_ohttp_ctx ctx = { 0 };
+	uint8_t *req = NULL, *resp = NULL;
+	size_t req_len = 0, resp_len = 0;
+	char *message = NULL;
+	int r, code = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!c->identity)
+		return dcr_err_set(err, DCR_EUSAGE, "no identity: calls are signed with your key and certificate");
+	if ((r = dcr_client_attest(c, err)) < 0)
+		return r;
+	if ((r = dcr_call_seal(c->identity, &c->enclave.keys, method, body, len, now_ms(), &ctx, &req, &req_len, err)) < 0)
+		goto out;
+	if ((r = dcr_http(c->endpoint, "POST", "/v1/call", "message/ohttp-req", req, req_len, MAX_ANSWER, &resp,
+		     &resp_len, err)) < 0)
+		goto out;
+	if ((r = dcr_call_open_result(&ctx, resp, resp_len, &code, &message, out, out_len, err)) < 0)
+		goto out;
+	if (code < 0) {
+		r = dcr_err_set(err, code, "%s", message);
+		free(*out);
+		*out = NULL;
+		*out_len = 0;
+	}
+out:
+	dcr_ohttp_ctx_release(&ctx);
+	free(message);
+	free(req);
+	free(resp);
+	return r;
+}
