@@ -28,15 +28,7 @@ int dcr_attest_report_data(const uint8_t hpke_pk[static 32], const uint8_t sign_
 /* "dcr-sim-report-v1" || 0x00 || report: what the sim key signs. */
 static uint8_t *sim_signed_bytes(const uint8_t *report, size_t len, size_t *out_len)
 {
-	uint8_t *buf = malloc(sizeof(sim_domain) + len);
-
-	if (buf) {
-		memcpy(buf, sim_domain, sizeof(sim_domain));
-		if (len)
-			memcpy(buf + sizeof(sim_domain), report, len);
-		*out_len = sizeof(sim_domain) + len;
-	}
-	return buf;
+	return dcr_domain_message(sim_domain, report, len, out_len);
 }
 
 int dcr_attest_sim_evidence(const uint8_t measurement[static 32], const uint8_t sim_sk[static 32],

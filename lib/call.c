@@ -125,15 +125,7 @@ out:
 /* "dcr-call-v1" || 0x00 || call: what the caller signs. */
 static uint8_t *signed_bytes(const uint8_t *call, size_t len, size_t *out_len)
 {
-	uint8_t *buf = malloc(sizeof(SIGN_DOMAIN) + len);
-
-	if (buf) {
-		memcpy(buf, SIGN_DOMAIN, sizeof(SIGN_DOMAIN));
-		if (len)
-			memcpy(buf + sizeof(SIGN_DOMAIN), call, len);
-		*out_len = sizeof(SIGN_DOMAIN) + len;
-	}
-	return buf;
+	return dcr_domain_message(SIGN_DOMAIN, call, len, out_len);
 }
 
 /* SHA-256 signatures for EC and RSA keys; Ed25519 signs the message itself. */

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 #include "banned.h"
 
 int dcr_random(void *buf, size_t len, struct dcr_err *err)
@@ -124,6 +126,20 @@ void dcr_sha256_free(struct dcr_sha256 *h)
 		return;
 	EVP_MD_CTX_free(h->md);
 	free(h);
+}
+
+uint8_t *dcr_domain_message(const char *domain, const void *data, size_t len, size_t *out_len)
+{
+	size_t n = strlen(domain) + 1;
+	uint8_t *buf = malloc(n + len);
+
+	if (!buf)
+		return NULL;
+	memcpy(buf, domain, n);
+	if (len)
+		memcpy(buf + n, data, len);
+	*out_len = n + len;
+	return buf;
 }
 
 int dcr_sha256_file(const char *path, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err)
@@ -303,21 +319,6 @@ int dcr_ed25519_verify(const uint8_t pk[static DCR_ED25519_PK_LEN], const void *
 	return r;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int dcr_keyfile_write(const char *path, const void *data, size_t len, struct dcr_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -329,7 +330,7 @@ int dcr_keyfile_write(const char *path, const void *data, size_t len, struct dcr
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
 	}
 	/* The umask may not be trusted to leave 0600 alone. */
-	if (fchmod(fd, 0600) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0600) < 0 || dcr_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(path);

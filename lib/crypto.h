@@ -38,6 +38,13 @@ int dcr_sha256_update(struct dcr_sha256 *h, const void *data, size_t len, struct
 int dcr_sha256_final(struct dcr_sha256 *h, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err);
 void dcr_sha256_free(struct dcr_sha256 *h);
 
+/*
+ * A new buffer (free()) holding domain, its terminating NUL as a separator,
+ * then len bytes of data: what dcr signs, so a signature made for one
+ * purpose never verifies for another. NULL when out of memory.
+ */
+uint8_t *dcr_domain_message(const char *domain, const void *data, size_t len, size_t *out_len);
+
 /* SHA-256 of a whole file, read in constant memory. */
 int dcr_sha256_file(const char *path, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err);
 

@@ -66,8 +66,10 @@ int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, stru
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+int dcr_write_all(int fd, const void *data, size_t len)
 {
+	const uint8_t *p = data;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -97,7 +99,7 @@ int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", tmp);
-	if (fchmod(fd, 0600) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0600) < 0 || dcr_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		e = errno;
 		close(fd);
 		unlink(tmp);

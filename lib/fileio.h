@@ -21,4 +21,7 @@ int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, stru
  */
 int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err);
 
+/* write(2) all len bytes, retrying after EINTR and short writes; -1 with errno set on failure. */
+int dcr_write_all(int fd, const void *data, size_t len);
+
 #endif

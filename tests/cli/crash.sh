@@ -7,14 +7,8 @@
 cd "$TEST_TMP" || exit 1
 "$DCRD" spec >specs.yaml || fail "dcrd spec"
 export DCR_SPECS=$TEST_TMP/specs.yaml
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 \
-	-subj /CN=ca -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1 || fail "openssl CA"
-mkdir -p alice
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout alice/key.pem -out alice.csr \
-	-subj /CN=alice >/dev/null 2>&1 || fail "openssl CSR"
-printf 'subjectAltName=email:alice@acme.example\n' >ext.cnf
-openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out alice/cert.pem \
-	-extfile ext.cnf >/dev/null 2>&1 || fail "openssl certificate"
+make_ca ca
+make_user alice alice@acme.example ca
 cat >room.yaml <<'YAML'
 version: 1
 name: crash

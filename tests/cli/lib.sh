@@ -95,6 +95,22 @@ stop_dcrd() {
 	rc=$?
 }
 
+# make_ca NAME: a throwaway organisation CA, NAME.key and NAME.pem (EC P-256).
+make_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.pem" \
+		-days 2 -subj "/CN=$1" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1 || fail "make_ca $1"
+}
+
+# make_user DIR EMAIL CA: DIR/key.pem and DIR/cert.pem for EMAIL, issued by CA.
+make_user() {
+	mkdir -p "$1"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/key.pem" \
+		-out "$1/req.csr" -subj "/CN=$2" >/dev/null 2>&1 || fail "make_user $1: request"
+	printf 'subjectAltName=email:%s\nbasicConstraints=critical,CA:FALSE\n' "$2" >"$1/ext.cnf"
+	openssl x509 -req -in "$1/req.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -days 2 \
+		-out "$1/cert.pem" -extfile "$1/ext.cnf" >/dev/null 2>&1 || fail "make_user $1: certificate"
+}
+
 # skip REASON: the whole test is skipped (meson counts exit 77 as skipped).
 skip() {
 	printf 'SKIP: %s\n' "$*"

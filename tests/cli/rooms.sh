@@ -9,27 +9,12 @@ cd "$TEST_TMP" || exit 1
 export DCR_SPECS=$TEST_TMP/specs.yaml
 measurement=$(sed -n 's/^ *measurement: //p' specs.yaml)
 
-# An organisation CA, and users with e-mail certificates from it.
-quiet() { "$@" >/dev/null 2>&1 || fail "$*"; }
-ca() {
-	quiet openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.pem" \
-		-days 2 -subj "/CN=$1" -addext basicConstraints=critical,CA:TRUE
-}
-# user DIR EMAIL CA: DIR/key.pem and DIR/cert.pem for EMAIL, issued by CA.
-user() {
-	mkdir -p "$1"
-	quiet openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/key.pem" \
-		-out "$1/req.csr" -subj "/CN=$2"
-	printf 'subjectAltName=email:%s\nbasicConstraints=critical,CA:FALSE\n' "$2" >"$1/ext.cnf"
-	quiet openssl x509 -req -in "$1/req.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -days 2 \
-		-out "$1/cert.pem" -extfile "$1/ext.cnf"
-}
-ca acme-ca
-ca evil-ca
-user alice alice@acme.example acme-ca
-user bob bob@acme.example acme-ca
-user carol carol@acme.example acme-ca
-user mallory alice@acme.example evil-ca
+make_ca acme-ca
+make_ca evil-ca
+make_user alice alice@acme.example acme-ca
+make_user bob bob@acme.example acme-ca
+make_user carol carol@acme.example acme-ca
+make_user mallory alice@acme.example evil-ca
 
 marker=marker-$RANDOM$RANDOM-sealed
 mkdir -p room/scripts
