@@ -460,6 +460,7 @@ int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_key
 	if ((r = replay_check(replay, call->nonce.data, now_ms, err)) < 0)
 		goto out;
 	out->timestamp_ms = call->timestamp_ms;
+	memcpy(out->nonce, call->nonce.data, DCR_CALL_NONCE_LEN);
 	out->method = strdup(call->method);
 	out->body = malloc(call->body.len ? call->body.len : 1);
 	if (!out->method || !out->body) {

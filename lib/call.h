@@ -63,6 +63,7 @@ struct dcr_call_request {
 	uint8_t *body;
 	size_t body_len;
 	int64_t timestamp_ms;
+	uint8_t nonce[DCR_CALL_NONCE_LEN];
 	char email[DCR_EMAIL_MAX + 1];
 	STACK_OF(X509) *chain; /* leaf first; trust is checked by dcr_call_verify_chain */
 };

@@ -110,8 +110,9 @@ int dcr_http(const char *endpoint, const char *method, const char *path, const c
 		r = dcr_err_set(err, DCR_EFAIL, "%s: %s", url, *errbuf ? errbuf : curl_easy_strerror(rc));
 	} else if (status != 200) {
 		first_line(&resp, line, sizeof(line));
-		r = dcr_err_set(err, status == 404 ? DCR_ENOTFOUND : DCR_EFAIL, "%s: HTTP %ld%s%s", url, status,
-			*line ? ": " : "", line);
+		/* dcrd answers 400 only to a call it cannot decrypt or parse. */
+		r = dcr_err_set(err, status == 404 ? DCR_ENOTFOUND : status == 400 ? DCR_EINVALID : DCR_EFAIL,
+			"%s: HTTP %ld%s%s", url, status, *line ? ": " : "", line);
 	}
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(curl);

@@ -46,6 +46,12 @@ int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *r
 	struct dcr_err *err);
 /* *rec: dcr__v1__room_record__free_unpacked. DCR_ENOTFOUND if absent. */
 int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, struct dcr_err *err);
+/*
+ * Remember a call's nonce durably until it can no longer pass as fresh;
+ * DCR_EINTEGRITY when it was used before, even before a restart.
+ */
+int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
+	struct dcr_err *err);
 /* Call fn for every room in ID order until it returns non-zero. */
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
 	void *ctx, struct dcr_err *err);

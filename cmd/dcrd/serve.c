@@ -196,7 +196,10 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, wall_ms(), srv.replay, &ctx,
 		&creq, &err);
 	if (r == 0) {
-		r = rooms_call(&svc, &creq, &answer, &answer_len, &err);
+		/* The in-memory check is fast; this one survives restarts. */
+		r = state_use_nonce(&srv.state, creq.nonce, wall_ms(), &err);
+		if (r == 0)
+			r = rooms_call(&svc, &creq, &answer, &answer_len, &err);
 		dcr_call_request_release(&creq);
 	}
 	if (ctx.aead_id == 0 || dcr_call_respond(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer, answer_len,

@@ -24,6 +24,10 @@ int state_open(struct state *s, const char *dir, const uint8_t key[static 32], s
 		"CREATE TABLE IF NOT EXISTS rooms ("
 		"  id TEXT PRIMARY KEY,"
 		"  record BLOB NOT NULL"
+		") STRICT;"
+		"CREATE TABLE IF NOT EXISTS nonces ("
+		"  nonce BLOB PRIMARY KEY,"
+		"  expires_ms INTEGER NOT NULL"
 		") STRICT;";
 	char path[4096];
 	char *msg = NULL;
@@ -137,6 +141,33 @@ int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, s
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no room %s", id);
 	else
 		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
+	struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	/* Forget nonces whose calls can no longer pass as fresh, now and then. */
+	if (nonce[0] == 0 && sqlite3_prepare_v2(s->db, "DELETE FROM nonces WHERE expires_ms < ?1", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, now_ms);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO nonces (nonce, expires_ms) VALUES (?1, ?2)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot record the call", err);
+	sqlite3_bind_blob(st, 1, nonce, DCR_CALL_NONCE_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now_ms + 2 * DCR_CALL_MAX_SKEW_MS);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "replayed call: this nonce was used before");
+	else if (rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot record the call", err);
 	sqlite3_finalize(st);
 	return r;
 }

@@ -4,6 +4,7 @@
 
 set -u
 : "${DCR:?set DCR to the dcr binary}" "${DCRD:?set DCRD to the dcrd binary}" "${SRCDIR:?set SRCDIR}"
+REPLAY_CALL=${REPLAY_CALL:-}
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dcr-cli.XXXXXX")
 DCRD_PIDS=()
@@ -68,13 +69,14 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_dcrd DATADIR [ARGS...]: a real dcrd on a free loopback port; sets
+# start_dcrd DATADIR [ARGS...]: a real dcrd on a free loopback port (or on
+# $DCRD_PORT_WANTED, to come back where a client expects it); sets
 # DCRD_PID, DCRD_PORT and exports DCR_ENDPOINT. Its stderr goes to
 # $TEST_TMP/dcrd.log. Killed at exit whatever happens.
 start_dcrd() {
 	local dir=$1 i
 	shift
-	DCRD_PORT=$(free_port)
+	DCRD_PORT=${DCRD_PORT_WANTED:-$(free_port)}
 	"$DCRD" serve --data-dir "$dir" --listen "127.0.0.1:$DCRD_PORT" "$@" 2>>"$TEST_TMP/dcrd.log" &
 	DCRD_PID=$!
 	DCRD_PIDS+=("$DCRD_PID")

@@ -121,7 +121,22 @@ evil garbage.bin "malformed evidence"
 cp evidence.bin evil/v1/evidence
 expect 0 "untampered copy verifies" "$DCR" -e "http://127.0.0.1:$evil_port" --specs specs.yaml attest
 
-# Keys survive a restart; SIGTERM and SIGINT stop it cleanly.
+# Calls: garbage gets a plain 400; a replayed call is refused, even after a
+# restart; a call from a clock 6 minutes off is refused as stale.
+expect 0 "garbage call" curl -sS -w '\n%{http_code}' --data-binary 'not a call' "$DCR_ENDPOINT/v1/call"
+has "$out" 'malformed call' "garbage call explained"
+has "$out" '^400$' "garbage call is 400"
+make_ca ca
+make_user alice alice@acme.example ca
+coproc REPLAY { "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 3; }
+replay_pid=$REPLAY_PID
+read -r first <&"${REPLAY[0]}"
+has "$first" '^ok$' "the first call is served"
+echo >&"${REPLAY[1]}"
+read -r second <&"${REPLAY[0]}"
+has "$second" '^refused 9: replayed call' "a replay is refused"
+
+
 stop_dcrd TERM
 checks=$((checks + 1))
 [ "$rc" = 0 ] || fail "dcrd exit status $rc after SIGTERM"
@@ -130,7 +145,15 @@ has "$(cat dcrd.log)" 'GET /v1/evidence 200' "one log line per request"
 lacks "$(cat dcrd.log)" "$(od -An -tx1 data/sim-sealing.key | tr -d ' \n')" "no key in the log"
 expect 8 "service down" "$DCR" --specs specs.yaml attest
 has "$err" "cannot reach dcrd at $DCR_ENDPOINT/v1/evidence" "the URL it tried"
-start_dcrd data || finish
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+echo >&"${REPLAY[1]}"
+read -r third <&"${REPLAY[0]}"
+has "$third" '^refused 9: replayed call' "a replay after a restart is refused"
+wait "$replay_pid" 2>/dev/null
+expect 0 "stale call" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 1 -360
+has "$out" '^refused 9: stale call' "a call 6 minutes late is stale"
+expect 0 "call from the future" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 1 360
+has "$out" '^refused 9: stale call' "a call 6 minutes early is stale"
 expect 0 "attest after restart" "$DCR" --specs specs.yaml attest
 checks=$((checks + 1))
 [ "$(grep key <<<"$out")" = "$first_keys" ] || fail "enclave keys changed across a restart"

@@ -1,0 +1,74 @@
+/* Test helper: send one signed, encrypted call several times, as an attacker replaying it would. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "call.h"
+#include "client.h"
+#include "specs.h"
+#include "transport.h"
+
+/*
+ * usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS]
+ * Seals one room.list call (its clock shifted by SKEW_SECONDS), then sends
+ * the very same bytes COUNT times, reading a line from standard input before
+ * each send after the first, so a test can restart dcrd in between. Prints
+ * the enclave's verdict for each: "ok" or "refused CODE: MESSAGE".
+ */
+int main(int argc, char **argv)
+{
+	struct dcr_specs *specs = NULL;
+	struct dcr_identity *id = NULL;
+	struct dcr_client client;
+	struct dcr_ohttp_ctx ctx = { 0 };
+	struct dcr_err err;
+	uint8_t *req = NULL;
+	size_t req_len = 0;
+	long skew = argc > 5 ? strtol(argv[5], NULL, 10) : 0;
+	int count = argc > 4 ? atoi(argv[4]) : 0;
+	char line[16];
+
+	if (argc < 5 || count < 1) {
+		fprintf(stderr, "usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS]\n");
+		return 2;
+	}
+	if (dcr_specs_load(argv[2], &specs, &err) < 0 || dcr_identity_load(argv[3], &id, &err) < 0) {
+		fprintf(stderr, "replay-call: %s\n", err.msg);
+		return 1;
+	}
+	dcr_client_init(&client, argv[1], specs, id);
+	if (dcr_client_attest(&client, &err) < 0 ||
+	    dcr_call_seal(id, &client.enclave.keys, "room.list", NULL, 0, (int64_t)(time(NULL) + skew) * 1000, &ctx, &req,
+		    &req_len, &err) < 0) {
+		fprintf(stderr, "replay-call: %s\n", err.msg);
+		return 1;
+	}
+	for (int i = 0; i < count; i++) {
+		uint8_t *resp = NULL, *body = NULL;
+		size_t resp_len = 0, body_len = 0;
+		char *message = NULL;
+		int code = 0;
+
+		if (i > 0 && !fgets(line, sizeof(line), stdin))
+			break;
+		if (dcr_http(argv[1], "POST", "/v1/call", "message/ohttp-req", req, req_len, 1 << 20, &resp, &resp_len,
+			    &err) < 0 ||
+		    dcr_call_open_result(&ctx, resp, resp_len, &code, &message, &body, &body_len, &err) < 0)
+			printf("error %d: %s\n", dcr_err_exit_status(err.code), err.msg);
+		else if (code == 0)
+			printf("ok\n");
+		else
+			printf("refused %d: %s\n", dcr_err_exit_status(code), message);
+		fflush(stdout);
+		free(resp);
+		free(body);
+		free(message);
+	}
+	free(req);
+	dcr_ohttp_ctx_release(&ctx);
+	dcr_client_release(&client);
+	dcr_identity_free(id);
+	dcr_specs_free(specs);
+	return 0;
+}
