@@ -168,6 +168,13 @@ int dcr_call_seal(const struct dcr_identity *id, const struct dcr_enclave_public
 	const char *method, const uint8_t *body, size_t body_len, int64_t now_ms,
 	struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
+	return dcr_call_seal_room(id, enclave, method, body, body_len, now_ms, NULL, 0, ctx, out, out_len, err);
+}
+
+int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_public *enclave,
+	const char *method, const uint8_t *body, size_t body_len, int64_t now_ms, const char *audit_room,
+	uint64_t known_size, struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
 	Dcr__V1__Call call = DCR__V1__CALL__INIT;
 	Dcr__V1__SignedCall sc = DCR__V1__SIGNED_CALL__INIT;
 	ProtobufCBinaryData chain[DCR_CALL_MAX_CHAIN];
@@ -205,6 +212,10 @@ int dcr_call_seal(const struct dcr_identity *id, const struct dcr_enclave_public
 	call.nonce = (ProtobufCBinaryData){ sizeof(nonce), nonce };
 	call.method = (char *)method;
 	call.body = (ProtobufCBinaryData){ body_len, (uint8_t *)body };
+	if (audit_room) {
+		call.audit_room = (char *)audit_room;
+		call.audit_known_size = known_size;
+	}
 	call_len = dcr__v1__call__get_packed_size(&call);
 	if (call_len > MAX_CALL) {
 		r = dcr_err_set(err, DCR_EINVALID, "the call is larger than %u bytes", MAX_CALL);
@@ -249,6 +260,12 @@ out:
 int dcr_call_open_result(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t len, int *code,
 	char **message, uint8_t **body, size_t *body_len, struct dcr_err *err)
 {
+	return dcr_call_open_result_raw(ctx, resp, len, code, message, body, body_len, NULL, err);
+}
+
+int dcr_call_open_result_raw(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t len, int *code,
+	char **message, uint8_t **body, size_t *body_len, Dcr__V1__CallResult **raw, struct dcr_err *err)
+{
 	Dcr__V1__CallResult *res;
 	uint8_t *pt = malloc(len ? len : 1);
 	struct dcr_err inner;
@@ -281,7 +298,10 @@ int dcr_call_open_result(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t 
 	if (res->body.len)
 		memcpy(*body, res->body.data, res->body.len);
 	*body_len = res->body.len;
-	dcr__v1__call_result__free_unpacked(res, NULL);
+	if (raw)
+		*raw = res;
+	else
+		dcr__v1__call_result__free_unpacked(res, NULL);
 	return 0;
 }
 
@@ -460,6 +480,10 @@ int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_key
 	if ((r = replay_check(replay, call->nonce.data, now_ms, err)) < 0)
 		goto out;
 	out->timestamp_ms = call->timestamp_ms;
+	if (call->audit_room && strlen(call->audit_room) == 64) {
+		memcpy(out->audit_room, call->audit_room, 65);
+		out->audit_known_size = call->audit_known_size;
+	}
 	memcpy(out->nonce, call->nonce.data, DCR_CALL_NONCE_LEN);
 	out->method = strdup(call->method);
 	out->body = malloc(call->body.len ? call->body.len : 1);
@@ -522,6 +546,13 @@ out:
 int dcr_call_respond(struct dcr_ohttp_ctx *ctx, int code, const char *message, const uint8_t *body,
 	size_t body_len, uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
+	return dcr_call_respond_room(ctx, code, message, body, body_len, NULL, NULL, 0, out, out_len, err);
+}
+
+int dcr_call_respond_room(struct dcr_ohttp_ctx *ctx, int code, const char *message, const uint8_t *body,
+	size_t body_len, Dcr__V1__SignedTreeHead *head, ProtobufCBinaryData *proof, size_t n_proof,
+	uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
 	Dcr__V1__CallResult res = DCR__V1__CALL_RESULT__INIT;
 	uint8_t *pt, *resp;
 	size_t len, resp_len = 0;
@@ -531,6 +562,9 @@ int dcr_call_respond(struct dcr_ohttp_ctx *ctx, int code, const char *message, c
 	res.code = code;
 	res.message = (char *)(message ? message : "");
 	res.body = (ProtobufCBinaryData){ body_len, (uint8_t *)body };
+	res.tree_head = head;
+	res.consistency = proof;
+	res.n_consistency = n_proof;
 	len = dcr__v1__call_result__get_packed_size(&res);
 	pt = malloc(len ? len : 1);
 	resp = malloc(len + DCR_OHTTP_RESPONSE_OVERHEAD_MAX);

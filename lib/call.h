@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "attest.h"
+#include "call.pb-c.h"
 #include "err.h"
 #include "ohttp.h"
 
@@ -45,12 +46,25 @@ int dcr_call_seal(const struct dcr_identity *id, const struct dcr_enclave_public
 	struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err);
 
 /*
+ * The same for a room-scoped call: audit_room names the room and
+ * known_size the size of its log in the last tree head this client saw,
+ * so the answer can prove consistency with it.
+ */
+int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_public *enclave,
+	const char *method, const uint8_t *body, size_t body_len, int64_t now_ms, const char *audit_room,
+	uint64_t known_size, struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
  * Client: open the enclave's answer. *code is 0 or the negative DCR_E*
  * code the enclave reported, with its message in *message; *body is the
  * result. All three outputs are freed with free().
  */
 int dcr_call_open_result(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t len, int *code,
 	char **message, uint8_t **body, size_t *body_len, struct dcr_err *err);
+
+/* The same, also handing back the whole decoded answer (free with dcr__v1__call_result__free_unpacked). */
+int dcr_call_open_result_raw(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t len, int *code,
+	char **message, uint8_t **body, size_t *body_len, Dcr__V1__CallResult **raw, struct dcr_err *err);
 
 /* Server: nonces seen within the freshness window, so a call is accepted once. */
 struct dcr_replay;
@@ -64,6 +78,8 @@ struct dcr_call_request {
 	size_t body_len;
 	int64_t timestamp_ms;
 	uint8_t nonce[DCR_CALL_NONCE_LEN];
+	char audit_room[65];       /* empty unless the caller named a room */
+	uint64_t audit_known_size;
 	char email[DCR_EMAIL_MAX + 1];
 	STACK_OF(X509) *chain; /* leaf first; trust is checked by dcr_call_verify_chain */
 };
@@ -90,5 +106,10 @@ int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *con
 /* Server: the encapsulated answer to the request ctx came from. *out: free(). */
 int dcr_call_respond(struct dcr_ohttp_ctx *ctx, int code, const char *message, const uint8_t *body,
 	size_t body_len, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/* The same with a room's signed tree head and the consistency proof (n hashes) for the caller. */
+int dcr_call_respond_room(struct dcr_ohttp_ctx *ctx, int code, const char *message, const uint8_t *body,
+	size_t body_len, Dcr__V1__SignedTreeHead *head, ProtobufCBinaryData *proof, size_t n_proof,
+	uint8_t **out, size_t *out_len, struct dcr_err *err);
 
 #endif

@@ -52,9 +52,50 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Check the head that came with a room-scoped answer against the one stored, then store it. */
+static int check_head(struct dcr_client *c, const char *room_id, const Dcr__V1__CallResult *res,
+	const struct dcr_tree_head *old_head, bool had_old, struct dcr_err *err)
+{
+	struct dcr_tree_head head;
+	int r;
+
+	if (!res->tree_head)
+		return 0; /* nothing logged: the room does not exist for this caller */
+	if ((r = dcr_audit_verify_head(c->enclave.keys.sign_pk, res->tree_head, &head, err)) < 0)
+		return r;
+	if (strcmp(head.room_id, room_id) != 0)
+		return dcr_err_set(err, DCR_EINTEGRITY, "asked about room %s, got the tree head of room %s", room_id,
+			head.room_id);
+	if (had_old && (r = dcr_audit_check_consistency(old_head, &head, res->consistency, res->n_consistency, err)) < 0)
+		return r;
+	if ((r = dcr_audit_save_head(&head, err)) < 0)
+		return r;
+	c->last_head = head;
+	c->has_last_head = 1;
+	return 0;
+}
+
+static int call(struct dcr_client *c, const char *room_id, const char *method, const uint8_t *body, size_t len,
+	uint8_t **out, size_t *out_len, struct dcr_err *err);
+
 int dcr_client_call(struct dcr_client *c, const char *method, const uint8_t *body, size_t len,
 	uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
+	return call(c, NULL, method, body, len, out, out_len, err);
+}
+
+int dcr_client_call_room(struct dcr_client *c, const char *room_id, const char *method, const uint8_t *body,
+	size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	return call(c, room_id, method, body, len, out, out_len, err);
+}
+
+static int call(struct dcr_client *c, const char *room_id, const char *method, const uint8_t *body, size_t len,
+	uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	struct dcr_tree_head old_head = { 0 };
+	Dcr__V1__CallResult *raw = NULL;
+	bool had_old = false;
 	struct dcr_ohttp_ctx ctx = { 0 };
 	uint8_t *req = NULL, *resp = NULL;
 	size_t req_len = 0, resp_len = 0;
@@ -67,13 +108,23 @@ int dcr_client_call(struct dcr_client *c, const char *method, const uint8_t *bod
 		return dcr_err_set(err, DCR_EUSAGE, "no identity: calls are signed with your key and certificate");
 	if ((r = dcr_client_attest(c, err)) < 0)
 		return r;
-	if ((r = dcr_call_seal(c->identity, &c->enclave.keys, method, body, len, now_ms(), &ctx, &req, &req_len, err)) < 0)
+	if (room_id && (r = dcr_audit_load_head(room_id, &old_head, &had_old, err)) < 0)
+		return r;
+	if ((r = dcr_call_seal_room(c->identity, &c->enclave.keys, method, body, len, now_ms(), room_id,
+		     had_old ? old_head.size : 0, &ctx, &req, &req_len, err)) < 0)
 		goto out;
 	if ((r = dcr_http(c->endpoint, "POST", "/v1/call", "message/ohttp-req", req, req_len, MAX_ANSWER, &resp,
 		     &resp_len, err)) < 0)
 		goto out;
-	if ((r = dcr_call_open_result(&ctx, resp, resp_len, &code, &message, out, out_len, err)) < 0)
+	if ((r = dcr_call_open_result_raw(&ctx, resp, resp_len, &code, &message, out, out_len, &raw, err)) < 0)
 		goto out;
+	/* A rolled-back or forked log outranks whatever the call itself says. */
+	if (room_id && (r = check_head(c, room_id, raw, &old_head, had_old, err)) < 0) {
+		free(*out);
+		*out = NULL;
+		*out_len = 0;
+		goto out;
+	}
 	if (code < 0) {
 		r = dcr_err_set(err, code, "%s", message);
 		free(*out);
@@ -81,6 +132,7 @@ int dcr_client_call(struct dcr_client *c, const char *method, const uint8_t *bod
 		*out_len = 0;
 	}
 out:
+	dcr__v1__call_result__free_unpacked(raw, NULL);
 	dcr_ohttp_ctx_release(&ctx);
 	free(message);
 	free(req);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "attest.h"
+#include "audit.h"
 #include "call.h"
 #include "err.h"
 #include "specs.h"
@@ -21,6 +22,8 @@ struct dcr_client {
 	const struct dcr_identity *identity;
 	int attested;
 	struct dcr_attest_result enclave;
+	int has_last_head;                 /* set by dcr_client_call_room */
+	struct dcr_tree_head last_head;
 };
 
 void dcr_client_init(struct dcr_client *c, const char *endpoint, const struct dcr_specs *specs,
@@ -37,5 +40,15 @@ int dcr_client_attest(struct dcr_client *c, struct dcr_err *err);
  */
 int dcr_client_call(struct dcr_client *c, const char *method, const uint8_t *body, size_t len,
 	uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
+ * A room-scoped call: sends the size of the room's log this client last saw
+ * and checks the answer's signed tree head (signature by the attested key,
+ * same room, consistency with the stored head), then stores it and keeps it
+ * in c->last_head. A rollback or fork is DCR_EINTEGRITY naming both heads,
+ * whatever the call's own outcome.
+ */
+int dcr_client_call_room(struct dcr_client *c, const char *room_id, const char *method, const uint8_t *body,
+	size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err);
 
 #endif

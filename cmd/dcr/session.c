@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.pb-c.h"
 #include "dcr.h"
 
 #include "banned.h"
@@ -67,6 +68,7 @@ void session_close(struct session *s)
 int session_call_err(struct session *s, const char *method, const ProtobufCMessage *req, uint8_t **out,
 	size_t *out_len, struct dcr_err *err)
 {
+	const char *room_id = NULL;
 	uint8_t *body = NULL;
 	size_t len = 0;
 	int r;
@@ -88,7 +90,15 @@ int session_call_err(struct session *s, const char *method, const ProtobufCMessa
 			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		protobuf_c_message_pack(req, body);
 	}
-	r = dcr_client_call(&s->client, method, body, len, out, out_len, err);
+	/* Room-scoped calls check the room's signed tree head on the way back. */
+	if (req && req->descriptor == &dcr__v1__room_ref__descriptor)
+		room_id = ((const Dcr__V1__RoomRef *)req)->room_id;
+	else if (req && req->descriptor == &dcr__v1__create_room_request__descriptor)
+		room_id = ((const Dcr__V1__CreateRoomRequest *)req)->expected_room_id;
+	if (room_id && strlen(room_id) == 64)
+		r = dcr_client_call_room(&s->client, room_id, method, body, len, out, out_len, err);
+	else
+		r = dcr_client_call(&s->client, method, body, len, out, out_len, err);
 	free(body);
 	return r;
 }

@@ -10,6 +10,7 @@
 #include "api.pb-c.h"
 #include "attest.h"
 #include "call.h"
+#include "merkle.h"
 #include "err.h"
 #include "ohttp.h"
 
@@ -52,6 +53,22 @@ int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, s
  */
 int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
 	struct dcr_err *err);
+/* Transactions: an action and the audit entry that records it commit together. */
+int state_begin(struct state *s, struct dcr_err *err);
+int state_commit(struct state *s, struct dcr_err *err);
+void state_rollback(struct state *s);
+
+/* A room's audit log: its frontier (size 0 when empty), appending, proofs, entries. */
+int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err);
+int state_audit_append(struct state *s, const char *room_id, const uint8_t *entry, size_t len,
+	struct dcr_merkle_frontier *f, struct dcr_err *err);
+int state_audit_consistency(struct state *s, const char *room_id, uint64_t old_size, uint64_t new_size,
+	struct dcr_merkle_proof *proof, struct dcr_err *err);
+/* The first size entries, unsealed; free with state_audit_entries_free. */
+int state_audit_entries(struct state *s, const char *room_id, uint64_t size, ProtobufCBinaryData **out,
+	struct dcr_err *err);
+void state_audit_entries_free(ProtobufCBinaryData *items, uint64_t n);
+
 /* Call fn for every room in ID order until it returns non-zero. */
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
 	void *ctx, struct dcr_err *err);
@@ -62,12 +79,16 @@ struct service {
 	struct state *state;
 };
 
+/* Sign the head of room_id's log as it stands. */
+int audit_head(struct service *svc, const char *room_id, Dcr__V1__SignedTreeHead *sth, uint8_t sig[static 64],
+	struct dcr_merkle_frontier *f, struct dcr_err *err);
+
 /*
  * Run an accepted call. On success *out (free()) is the method's answer;
  * on refusal err carries the code and message the caller sees.
  */
 int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	struct dcr_err *err);
+	char room_id[static 65], struct dcr_err *err);
 
 int cmd_serve(int argc, char **argv);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "crypto.h"
 #include "dcrd.h"
 #include "room.h"
@@ -142,7 +143,7 @@ static int bundle_read(void *ctx, const char *rel, size_t max, uint8_t **buf, si
 }
 
 static int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	struct dcr_err *err)
+	char room_id[static 65], struct dcr_err *err)
 {
 	Dcr__V1__CreateRoomRequest *cr = dcr__v1__create_room_request__unpack(NULL, req->body_len, req->body);
 	Dcr__V1__CreateRoomResponse resp = DCR__V1__CREATE_ROOM_RESPONSE__INIT;
@@ -198,7 +199,11 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
 	rec.owner = (char *)req->email;
 	rec.created_ms = now_ms();
-	if ((r = state_put_room(svc->state, dcr_room_id(room), &rec, 1, err)) < 0)
+	r = state_put_room(svc->state, dcr_room_id(room), &rec, 1, err);
+	/* Created now, or there already: either way the room's log records the attempt. */
+	if (r == 0 || r == DCR_EEXIST)
+		memcpy(room_id, dcr_room_id(room), 65);
+	if (r < 0)
 		goto out;
 	resp.room_id = (char *)dcr_room_id(room);
 	r = pack_answer(&resp.base, out, out_len, err);
@@ -316,8 +321,46 @@ static bool valid_id(const char *id)
 	return id && dcr_unhex(id, raw, sizeof(raw)) == 0 && strspn(id, "0123456789abcdef") == 64;
 }
 
+int audit_head(struct service *svc, const char *room_id, Dcr__V1__SignedTreeHead *sth, uint8_t sig[static 64],
+	struct dcr_merkle_frontier *f, struct dcr_err *err)
+{
+	struct dcr_tree_head head = { 0 };
+	int r;
+
+	if ((r = state_audit_frontier(svc->state, room_id, f, err)) < 0 ||
+	    (r = dcr_merkle_frontier_root(f, head.root, err)) < 0)
+		return r;
+	memcpy(head.room_id, room_id, 65);
+	head.size = f->size;
+	head.time_ms = now_ms();
+	return dcr_audit_sign_head(svc->enclave->sign_sk, &head, sth, sig, err);
+}
+
+/* audit.get: the log as it stands before this call's own entry, with its signed head. */
+static int audit_get(struct service *svc, const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	Dcr__V1__AuditLog log = DCR__V1__AUDIT_LOG__INIT;
+	Dcr__V1__SignedTreeHead sth;
+	struct dcr_merkle_frontier f;
+	ProtobufCBinaryData *entries = NULL;
+	uint8_t sig[64];
+	int r;
+
+	if ((r = audit_head(svc, room_id, &sth, sig, &f, err)) < 0)
+		return r;
+	if ((r = state_audit_entries(svc->state, room_id, f.size, &entries, err)) == 0) {
+		log.head = &sth;
+		log.entries = entries;
+		log.n_entries = f.size;
+		r = pack_answer(&log.base, out, out_len, err);
+		state_audit_entries_free(entries, f.size);
+	}
+	free(sth.head.data);
+	return r;
+}
+
 static int room_scoped(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	struct dcr_err *err)
+	char room_id[static 65], struct dcr_err *err)
 {
 	Dcr__V1__RoomRef *ref = dcr__v1__room_ref__unpack(NULL, req->body_len, req->body);
 	Dcr__V1__RoomRecord *rec = NULL;
@@ -335,6 +378,8 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 			dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", ref->room_id, req->email);
 		goto out;
 	}
+	/* The room exists: whatever happens next goes into its log. */
+	memcpy(room_id, ref->room_id, 65);
 	def = dcr__v1__room_definition__unpack(NULL, rec->definition.len, rec->definition.data);
 	if (!def) {
 		r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", ref->room_id);
@@ -353,6 +398,14 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 		resp.summary = &summary;
 		resp.definition = rec->definition;
 		r = pack_answer(&resp.base, out, out_len, err);
+		goto out;
+	}
+	if (strcmp(req->method, "audit.get") == 0) {
+		if (!may(def, p, DCR__V1__ACTION__ACTION_READ_AUDIT, NULL)) {
+			r = denied(req->email, "read-audit", ref->room_id, err);
+			goto out;
+		}
+		r = audit_get(svc, ref->room_id, out, out_len, err);
 		goto out;
 	}
 	if (strcmp(req->method, "room.stop") == 0) {
@@ -394,16 +447,17 @@ out:
 }
 
 int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	struct dcr_err *err)
+	char room_id[static 65], struct dcr_err *err)
 {
 	*out = NULL;
 	*out_len = 0;
+	room_id[0] = '\0';
 	if (strcmp(req->method, "room.create") == 0)
-		return room_create(svc, req, out, out_len, err);
+		return room_create(svc, req, out, out_len, room_id, err);
 	if (strcmp(req->method, "room.list") == 0)
 		return room_list(svc, req, out, out_len, err);
 	if (strcmp(req->method, "room.get") == 0 || strcmp(req->method, "room.status") == 0 ||
-	    strcmp(req->method, "room.stop") == 0)
-		return room_scoped(svc, req, out, out_len, err);
+	    strcmp(req->method, "room.stop") == 0 || strcmp(req->method, "audit.get") == 0)
+		return room_scoped(svc, req, out, out_len, room_id, err);
 	return dcr_err_set(err, DCR_EINVALID, "unknown method '%.64s'", req->method);
 }

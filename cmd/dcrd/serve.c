@@ -31,6 +31,7 @@
 struct server {
 	struct enclave enclave;
 	struct state state;
+	pthread_mutex_t lock;      /* one call at a time: actions and their log entries */
 	struct dcr_replay *replay;
 	time_t started;
 	atomic_ulong requests[6];  /* by status class: 1xx .. 5xx, [0] unused */
@@ -47,7 +48,7 @@ struct request {
 	int too_large;
 };
 
-static struct server srv;
+static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -177,36 +178,121 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static const char *outcome_of(int r)
+{
+	switch (r) {
+	case 0: return "allowed";
+	case DCR_EDENIED: return "denied";
+	case DCR_ENOTFOUND: return "not-found";
+	case DCR_EINVALID: return "invalid";
+	case DCR_EEXIST: return "exists";
+	default: return "failed";
+	}
+}
+
+/* Append the entry for this call to room_id's log (inside the open transaction). */
+static int log_call(const struct dcr_call_request *creq, const char *room_id, int r, const struct dcr_err *why,
+	struct dcr_err *err)
+{
+	Dcr__V1__AuditEntry entry = DCR__V1__AUDIT_ENTRY__INIT;
+	struct dcr_merkle_frontier f;
+	uint8_t *buf;
+	size_t len;
+	int rr;
+
+	entry.time_ms = wall_ms();
+	entry.caller = (char *)creq->email;
+	entry.action = creq->method;
+	entry.object = (char *)room_id;
+	entry.outcome = (char *)outcome_of(r);
+	entry.detail = (char *)(r < 0 ? why->msg : "");
+	len = dcr__v1__audit_entry__get_packed_size(&entry);
+	if (!(buf = malloc(len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	dcr__v1__audit_entry__pack(&entry, buf);
+	rr = state_audit_append(&srv.state, room_id, buf, len, &f, err);
+	free(buf);
+	return rr;
+}
+
 /*
  * One encrypted call. Whatever happens after the request decrypts is
  * answered inside the encryption, so the host sees neither the method,
  * the caller nor the outcome; only undecryptable requests get a 400.
+ * Calls run one at a time: each action commits together with the audit
+ * entry that records it, and the answer carries the room's signed tree
+ * head with a consistency proof from the size the caller last saw.
  */
 static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 {
 	struct service svc = { &srv.enclave, &srv.state };
 	struct dcr_ohttp_ctx ctx = { 0 };
-	struct dcr_call_request creq;
-	struct dcr_err err, rerr;
-	uint8_t *answer = NULL, *resp = NULL;
+	struct dcr_call_request creq = { 0 };
+	struct dcr_err err, rerr, lerr;
+	uint8_t *answer = NULL, *resp = NULL, sig[64];
 	size_t answer_len = 0, resp_len = 0;
+	char room_id[65] = "";
+	Dcr__V1__SignedTreeHead sth, *head = NULL;
+	struct dcr_merkle_frontier f;
+	struct dcr_merkle_proof proof = { 0 };
+	ProtobufCBinaryData hashes[DCR_MERKLE_PROOF_MAX];
 	enum MHD_Result result;
-	int r;
+	int r, accepted;
 
 	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, wall_ms(), srv.replay, &ctx,
 		&creq, &err);
-	if (r == 0) {
+	accepted = r == 0;
+	pthread_mutex_lock(&srv.lock);
+	if (accepted) {
 		/* The in-memory check is fast; this one survives restarts. */
 		r = state_use_nonce(&srv.state, creq.nonce, wall_ms(), &err);
-		if (r == 0)
-			r = rooms_call(&svc, &creq, &answer, &answer_len, &err);
-		dcr_call_request_release(&creq);
+		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
+			r = rooms_call(&svc, &creq, &answer, &answer_len, room_id, &err);
+			if (r < 0) {
+				/* Undo what the action did; its refusal is still logged. */
+				state_rollback(&srv.state);
+				if (room_id[0] && state_begin(&srv.state, &lerr) < 0)
+					room_id[0] = '\0';
+			}
+			if (room_id[0] && log_call(&creq, room_id, r, &err, &lerr) < 0) {
+				if (r == 0) {
+					free(answer);
+					answer = NULL;
+					answer_len = 0;
+					err = lerr;
+					r = lerr.code;
+				}
+				state_rollback(&srv.state);
+				room_id[0] = '\0';
+			} else if ((r == 0 || room_id[0]) && state_commit(&srv.state, &lerr) < 0) {
+				free(answer);
+				answer = NULL;
+				answer_len = 0;
+				err = lerr;
+				r = lerr.code;
+				room_id[0] = '\0';
+			}
+		}
+		if (room_id[0] && strcmp(room_id, creq.audit_room) == 0 &&
+		    audit_head(&svc, room_id, &sth, sig, &f, &lerr) == 0) {
+			head = &sth;
+			if (creq.audit_known_size > 0 && creq.audit_known_size <= f.size &&
+			    state_audit_consistency(&srv.state, room_id, creq.audit_known_size, f.size, &proof, &lerr) == 0)
+				for (size_t i = 0; i < proof.len; i++)
+					hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
+			else
+				proof.len = 0;
+		}
 	}
-	if (ctx.aead_id == 0 || dcr_call_respond(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer, answer_len,
-					 &resp, &resp_len, &rerr) < 0)
+	pthread_mutex_unlock(&srv.lock);
+	if (ctx.aead_id == 0 || dcr_call_respond_room(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer,
+					 answer_len, head, hashes, proof.len, &resp, &resp_len, &rerr) < 0)
 		result = respond_text(conn, MHD_HTTP_BAD_REQUEST, "malformed call: it does not decrypt with this enclave's key\n");
 	else
 		result = respond(conn, MHD_HTTP_OK, "message/ohttp-res", resp, resp_len);
+	if (head)
+		free(sth.head.data);
+	dcr_call_request_release(&creq);
 	dcr_ohttp_ctx_release(&ctx);
 	free(answer);
 	free(resp);

@@ -25,6 +25,17 @@ int state_open(struct state *s, const char *dir, const uint8_t key[static 32], s
 		"  id TEXT PRIMARY KEY,"
 		"  record BLOB NOT NULL"
 		") STRICT;"
+		"CREATE TABLE IF NOT EXISTS audit ("
+		"  room_id TEXT NOT NULL,"
+		"  idx INTEGER NOT NULL,"
+		"  leaf BLOB NOT NULL,"
+		"  entry BLOB NOT NULL,"
+		"  PRIMARY KEY (room_id, idx)"
+		") STRICT;"
+		"CREATE TABLE IF NOT EXISTS audit_frontier ("
+		"  room_id TEXT PRIMARY KEY,"
+		"  frontier BLOB NOT NULL"
+		") STRICT;"
 		"CREATE TABLE IF NOT EXISTS nonces ("
 		"  nonce BLOB PRIMARY KEY,"
 		"  expires_ms INTEGER NOT NULL"
@@ -170,6 +181,167 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 		r = sql_fail(s, DCR_EIO, "cannot record the call", err);
 	sqlite3_finalize(st);
 	return r;
+}
+
+int state_begin(struct state *s, struct dcr_err *err)
+{
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot begin a transaction", err);
+	return 0;
+}
+
+int state_commit(struct state *s, struct dcr_err *err)
+{
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		int r = sql_fail(s, DCR_EIO, "cannot commit", err);
+
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	return 0;
+}
+
+void state_rollback(struct state *s)
+{
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	dcr_merkle_frontier_init(f);
+	if (sqlite3_prepare_v2(s->db, "SELECT frontier FROM audit_frontier WHERE room_id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) != (int)sizeof(*f))
+			r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is damaged", room_id);
+		else
+			memcpy(f, sqlite3_column_blob(st, 0), sizeof(*f));
+	} else if (rc != SQLITE_DONE) {
+		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_audit_append(struct state *s, const char *room_id, const uint8_t *entry, size_t len,
+	struct dcr_merkle_frontier *f, struct dcr_err *err)
+{
+	uint8_t leaf[32], *blob = NULL;
+	size_t blob_len = 0;
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = state_audit_frontier(s, room_id, f, err)) < 0 ||
+	    (r = dcr_merkle_leaf_hash(entry, len, leaf, err)) < 0 ||
+	    (r = dcr_seal(s->key, "audit-entry", entry, len, &blob, &blob_len, err)) < 0)
+		return r;
+	rc = sqlite3_prepare_v2(s->db, "INSERT INTO audit (room_id, idx, leaf, entry) VALUES (?1, ?2, ?3, ?4)", -1, &st,
+		NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)f->size);
+		sqlite3_bind_blob(st, 3, leaf, sizeof(leaf), SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, blob, (int)blob_len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	free(blob);
+	if (rc != SQLITE_DONE)
+		return sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
+	if ((r = dcr_merkle_frontier_append(f, leaf, err)) < 0)
+		return r;
+	st = NULL;
+	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO audit_frontier (room_id, frontier) VALUES (?1, ?2)", -1,
+		&st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, f, sizeof(*f), SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
+	return 0;
+}
+
+struct leaf_ctx {
+	struct state *s;
+	const char *room_id;
+};
+
+static int read_leaf(void *ctx, uint64_t index, uint8_t out[static 32])
+{
+	struct leaf_ctx *l = ctx;
+	sqlite3_stmt *st = NULL;
+	int r = DCR_EIO;
+
+	if (sqlite3_prepare_v2(l->s->db, "SELECT leaf FROM audit WHERE room_id = ?1 AND idx = ?2", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return DCR_EIO;
+	sqlite3_bind_text(st, 1, l->room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(out, sqlite3_column_blob(st, 0), 32);
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_audit_consistency(struct state *s, const char *room_id, uint64_t old_size, uint64_t new_size,
+	struct dcr_merkle_proof *proof, struct dcr_err *err)
+{
+	struct leaf_ctx l = { s, room_id };
+
+	return dcr_merkle_consistency_proof(old_size, new_size, read_leaf, &l, proof, err);
+}
+
+int state_audit_entries(struct state *s, const char *room_id, uint64_t size, ProtobufCBinaryData **out,
+	struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	ProtobufCBinaryData *items = calloc(size ? size : 1, sizeof(*items));
+	uint64_t n = 0;
+	int r = 0, rc;
+
+	*out = NULL;
+	if (!items)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (sqlite3_prepare_v2(s->db, "SELECT entry FROM audit WHERE room_id = ?1 AND idx < ?2 ORDER BY idx", -1, &st,
+		    NULL) != SQLITE_OK) {
+		free(items);
+		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	}
+	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW && n < size) {
+		r = dcr_unseal(s->key, "audit-entry", sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+			&items[n].data, &items[n].len, err);
+		if (r == 0)
+			n++;
+	}
+	sqlite3_finalize(st);
+	if (r == 0 && n != size)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit log has %llu entries, its frontier %llu", room_id,
+			(unsigned long long)n, (unsigned long long)size);
+	if (r < 0) {
+		state_audit_entries_free(items, n);
+		return r;
+	}
+	*out = items;
+	return 0;
+}
+
+void state_audit_entries_free(ProtobufCBinaryData *items, uint64_t n)
+{
+	for (uint64_t i = 0; items && i < n; i++)
+		free(items[i].data);
+	free(items);
 }
 
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),

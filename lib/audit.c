@@ -1,0 +1,231 @@
+/* Audit log heads: signing, verification, and the client's memory of what it has seen. */
+#include "audit.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crypto.h"
+#include "fileio.h"
+#include "merkle.h"
+
+#include "banned.h"
+
+#define HEAD_DOMAIN "dcr-tree-head-v1"
+
+int dcr_audit_sign_head(const uint8_t sign_sk[static 32], const struct dcr_tree_head *h,
+	Dcr__V1__SignedTreeHead *sth, uint8_t sig[static 64], struct dcr_err *err)
+{
+	Dcr__V1__TreeHead th = DCR__V1__TREE_HEAD__INIT;
+	uint8_t *buf, *msg;
+	size_t len, msg_len = 0;
+	int r;
+
+	th.room_id = (char *)h->room_id;
+	th.size = h->size;
+	th.root = (ProtobufCBinaryData){ 32, (uint8_t *)h->root };
+	th.time_ms = h->time_ms;
+	len = dcr__v1__tree_head__get_packed_size(&th);
+	if (!(buf = malloc(len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	dcr__v1__tree_head__pack(&th, buf);
+	if (!(msg = dcr_domain_message(HEAD_DOMAIN, buf, len, &msg_len))) {
+		free(buf);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	r = dcr_ed25519_sign(sign_sk, msg, msg_len, sig, err);
+	free(msg);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	dcr__v1__signed_tree_head__init(sth);
+	sth->head = (ProtobufCBinaryData){ len, buf };
+	sth->signature = (ProtobufCBinaryData){ 64, sig };
+	return 0;
+}
+
+int dcr_audit_verify_head(const uint8_t sign_pk[static 32], const Dcr__V1__SignedTreeHead *sth,
+	struct dcr_tree_head *out, struct dcr_err *err)
+{
+	Dcr__V1__TreeHead *th;
+	uint8_t *msg;
+	size_t msg_len = 0;
+	int r;
+
+	if (!sth || sth->signature.len != 64)
+		return dcr_err_set(err, DCR_EINTEGRITY, "the tree head is missing or unsigned");
+	if (!(msg = dcr_domain_message(HEAD_DOMAIN, sth->head.data, sth->head.len, &msg_len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	r = dcr_ed25519_verify(sign_pk, msg, msg_len, sth->signature.data, err);
+	free(msg);
+	if (r < 0)
+		return dcr_err_set(err, DCR_EINTEGRITY, "the tree head's signature is not the attested enclave's");
+	th = dcr__v1__tree_head__unpack(NULL, sth->head.len, sth->head.data);
+	if (!th || th->root.len != 32 || strlen(th->room_id) != 64) {
+		dcr__v1__tree_head__free_unpacked(th, NULL);
+		return dcr_err_set(err, DCR_EINTEGRITY, "the tree head is malformed");
+	}
+	memcpy(out->room_id, th->room_id, 65);
+	out->size = th->size;
+	memcpy(out->root, th->root.data, 32);
+	out->time_ms = th->time_ms;
+	dcr__v1__tree_head__free_unpacked(th, NULL);
+	return 0;
+}
+
+struct entries {
+	const ProtobufCBinaryData *items;
+	size_t n;
+};
+
+static int entry_leaf(void *ctx, uint64_t index, uint8_t out[static 32])
+{
+	const struct entries *e = ctx;
+
+	if (index >= e->n)
+		return DCR_EINVALID;
+	return dcr_merkle_leaf_hash(e->items[index].data, e->items[index].len, out, NULL);
+}
+
+int dcr_audit_check_entries(const ProtobufCBinaryData *entries, size_t n, const struct dcr_tree_head *h,
+	struct dcr_err *err)
+{
+	struct entries e = { entries, n };
+	uint8_t root[32];
+	char want[65], got[65];
+	int r;
+
+	if (n != h->size)
+		return dcr_err_set(err, DCR_EINTEGRITY, "the log has %zu entries but its tree head says %" PRIu64, n,
+			h->size);
+	for (size_t i = 0; i < n; i++) {
+		Dcr__V1__AuditEntry *entry = dcr__v1__audit_entry__unpack(NULL, entries[i].len, entries[i].data);
+
+		if (!entry)
+			return dcr_err_set(err, DCR_EINTEGRITY, "audit entry %zu is malformed", i);
+		dcr__v1__audit_entry__free_unpacked(entry, NULL);
+	}
+	if ((r = dcr_merkle_root(n, entry_leaf, &e, root, err)) < 0)
+		return r;
+	if (!dcr_ct_equal(root, h->root, 32)) {
+		dcr_hex(h->root, 32, want);
+		dcr_hex(root, 32, got);
+		return dcr_err_set(err, DCR_EINTEGRITY, "the entries hash to root %s, not the signed root %s", got, want);
+	}
+	return 0;
+}
+
+int dcr_audit_check_consistency(const struct dcr_tree_head *old_head, const struct dcr_tree_head *new_head,
+	const ProtobufCBinaryData *proof, size_t n, struct dcr_err *err)
+{
+	struct dcr_merkle_proof p = { 0 };
+	char old_hex[65], new_hex[65];
+	struct dcr_err why;
+
+	dcr_hex(old_head->root, 32, old_hex);
+	dcr_hex(new_head->root, 32, new_hex);
+	if (strcmp(old_head->room_id, new_head->room_id) != 0)
+		return dcr_err_set(err, DCR_EINTEGRITY, "a tree head for room %s came with room %s", new_head->room_id,
+			old_head->room_id);
+	if (new_head->size < old_head->size)
+		return dcr_err_set(err, DCR_EINTEGRITY,
+			"rollback of room %s: its log shrank from size %" PRIu64 " (root %s) to size %" PRIu64
+			" (root %s); the host restored older state", old_head->room_id, old_head->size, old_hex,
+			new_head->size, new_hex);
+	if (n > DCR_MERKLE_PROOF_MAX)
+		return dcr_err_set(err, DCR_EINTEGRITY, "consistency proof too long");
+	for (size_t i = 0; i < n; i++) {
+		if (proof[i].len != 32)
+			return dcr_err_set(err, DCR_EINTEGRITY, "malformed consistency proof");
+		memcpy(p.hash[i], proof[i].data, 32);
+	}
+	p.len = n;
+	if (dcr_merkle_consistency_verify(old_head->size, new_head->size, old_head->root, new_head->root, &p, &why) < 0)
+		return dcr_err_set(err, DCR_EINTEGRITY,
+			"fork of room %s: the log at size %" PRIu64 " (root %s) does not extend the one this client saw "
+			"at size %" PRIu64 " (root %s): %s", old_head->room_id, new_head->size, new_hex, old_head->size,
+			old_hex, why.msg);
+	return 0;
+}
+
+/* Room IDs name files here: only 64 lowercase hex digits may. */
+static int check_room_id(const char *id, struct dcr_err *err)
+{
+	if (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64)
+		return dcr_err_set(err, DCR_EINVALID, "'%.70s' is not a room ID", id);
+	return 0;
+}
+
+static int heads_dir(char *buf, size_t size, bool create, struct dcr_err *err)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char base[4096];
+
+	if (state && state[0] == '/')
+		snprintf(base, sizeof(base), "%s/dcr", state);
+	else if (home && *home)
+		snprintf(base, sizeof(base), "%s/.local/state/dcr", home);
+	else
+		return dcr_err_set(err, DCR_EFAIL, "neither XDG_STATE_HOME nor HOME is set: nowhere to keep tree heads");
+	if ((size_t)snprintf(buf, size, "%s/heads", base) >= size)
+		return dcr_err_set(err, DCR_EFAIL, "state directory path too long");
+	if (create) {
+		/* mkdir -p of the last three levels, private. */
+		char parent[4096];
+
+		snprintf(parent, sizeof(parent), "%s", base);
+		*strrchr(parent, '/') = '\0';
+		if ((mkdir(parent, 0700) < 0 && errno != EEXIST) || (mkdir(base, 0700) < 0 && errno != EEXIST) ||
+		    (mkdir(buf, 0700) < 0 && errno != EEXIST))
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", buf);
+	}
+	return 0;
+}
+
+int dcr_audit_load_head(const char *room_id, struct dcr_tree_head *out, bool *found, struct dcr_err *err)
+{
+	char dir[4096], path[4200], root_hex[65];
+	unsigned long long size;
+	long long time_ms;
+	uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	*found = false;
+	if ((r = check_room_id(room_id, err)) < 0 || (r = heads_dir(dir, sizeof(dir), false, err)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s", dir, room_id);
+	r = dcr_read_file(path, 1024, &buf, &len, err);
+	if (r == DCR_ENOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	if (sscanf((const char *)buf, "%llu %64s %lld", &size, root_hex, &time_ms) != 3 ||
+	    dcr_unhex(root_hex, out->root, 32) < 0) {
+		free(buf);
+		return dcr_err_set(err, DCR_EINTEGRITY, "'%s' is damaged; remove it only if you trust the service", path);
+	}
+	free(buf);
+	snprintf(out->room_id, sizeof(out->room_id), "%s", room_id);
+	out->size = size;
+	out->time_ms = time_ms;
+	*found = true;
+	return 0;
+}
+
+int dcr_audit_save_head(const struct dcr_tree_head *h, struct dcr_err *err)
+{
+	char dir[4096], path[4200], root_hex[65], line[128];
+	int r, n;
+
+	if ((r = check_room_id(h->room_id, err)) < 0 || (r = heads_dir(dir, sizeof(dir), true, err)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s", dir, h->room_id);
+	dcr_hex(h->root, 32, root_hex);
+	n = snprintf(line, sizeof(line), "%" PRIu64 " %s %" PRId64 "\n", h->size, root_hex, h->time_ms);
+	return dcr_write_atomic(path, line, (size_t)n, err);
+}
