@@ -31,7 +31,7 @@ complete -c dcr -n '__fish_seen_subcommand_from auth' -l name -x -d 'name of the
 complete -c dcr -n '__fish_seen_subcommand_from auth' -l dir -x -a '(__fish_complete_directories)' -d 'directory of the organisation CA'
 complete -c dcr -n '__fish_seen_subcommand_from auth' -l days -x -d 'validity of an issued certificate in days'
 complete -c dcr -n '__fish_seen_subcommand_from auth' -s o -l output -r -F -d 'where to write the issued certificate'
-complete -c dcr -n '__fish_seen_subcommand_from auth' -l force -d 'replace an existing key'
+complete -c dcr -n '__fish_seen_subcommand_from auth' -l force -d 'replace an existing key or certificate file'
 complete -c dcr -n '__fish_seen_subcommand_from auth' -a 'keygen ca import login whoami'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l evidence -r -F -d 'verify this SGX quote offline instead of asking dcrd'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l collateral -r -F -d 'the quote'\''s collateral (JSON) for offline verification'

@@ -14,15 +14,27 @@ static const char keys_domain[] = "dcr-enclave-keys-v1";
 static const char sim_domain[] = "dcr-sim-report-v1";
 
 int dcr_attest_report_data(const uint8_t hpke_pk[static 32], const uint8_t sign_pk[static 32],
-	uint8_t out[static DCR_REPORT_DATA_LEN], struct dcr_err *err)
+	const uint8_t *key_config, size_t key_config_len, uint8_t out[static DCR_REPORT_DATA_LEN],
+	struct dcr_err *err)
 {
-	uint8_t buf[sizeof(keys_domain) + 64];
+	struct dcr_sha256 *h = dcr_sha256_new();
+	int r;
 
-	memcpy(buf, keys_domain, sizeof(keys_domain)); /* its NUL separates */
-	memcpy(buf + sizeof(keys_domain), hpke_pk, 32);
-	memcpy(buf + sizeof(keys_domain) + 32, sign_pk, 32);
+	if (!h)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	/* The domain's NUL separates it from the keys. */
+	r = dcr_sha256_update(h, keys_domain, sizeof(keys_domain), err);
+	if (r == 0)
+		r = dcr_sha256_update(h, hpke_pk, 32, err);
+	if (r == 0)
+		r = dcr_sha256_update(h, sign_pk, 32, err);
+	if (r == 0 && key_config_len)
+		r = dcr_sha256_update(h, key_config, key_config_len, err);
+	if (r == 0)
+		r = dcr_sha256_final(h, out, err);
+	dcr_sha256_free(h);
 	memset(out + 32, 0, 32);
-	return dcr_sha256(buf, sizeof(buf), out, err);
+	return r;
 }
 
 /* "dcr-sim-report-v1" || 0x00 || report: what the sim key signs. */
@@ -43,7 +55,8 @@ int dcr_attest_sim_evidence(const uint8_t measurement[static 32], const uint8_t 
 	int r;
 
 	*out = NULL;
-	if ((r = dcr_attest_report_data(keys->hpke_pk, keys->sign_pk, rd, err)) < 0 ||
+	if ((r = dcr_attest_report_data(keys->hpke_pk, keys->sign_pk, keys->ohttp_key_config,
+		     keys->ohttp_key_config_len, rd, err)) < 0 ||
 	    (r = dcr_ed25519_public(sim_sk, sim_pk, err)) < 0)
 		return r;
 	report.measurement = (ProtobufCBinaryData){ 32, (uint8_t *)measurement };
@@ -180,7 +193,8 @@ int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_spec
 	if (r < 0)
 		goto out;
 	/* The quote must vouch for exactly the keys that came with it. */
-	if ((r = dcr_attest_report_data(ev->hpke_public_key.data, ev->signing_public_key.data, want, err)) < 0)
+	if ((r = dcr_attest_report_data(ev->hpke_public_key.data, ev->signing_public_key.data,
+		     ev->ohttp_key_config.data, ev->ohttp_key_config.len, want, err)) < 0)
 		goto out;
 	if (!dcr_ct_equal(want, report_data, sizeof(want))) {
 		r = dcr_err_set(err, DCR_EATTEST, "the enclave keys do not match the report data: "

@@ -11,11 +11,13 @@
 #define DCR_REPORT_DATA_LEN 64
 
 /*
- * REPORTDATA = SHA-256("dcr-enclave-keys-v1" || 0x00 || hpke_pk || sign_pk)
- * followed by 32 zero bytes: the quote vouches for exactly these keys.
+ * REPORTDATA = SHA-256("dcr-enclave-keys-v1" || 0x00 || hpke_pk || sign_pk ||
+ * ohttp_key_config) followed by 32 zero bytes: the quote vouches for exactly
+ * these keys and the key configuration clients encapsulate to.
  */
 int dcr_attest_report_data(const uint8_t hpke_pk[static 32], const uint8_t sign_pk[static 32],
-	uint8_t out[static DCR_REPORT_DATA_LEN], struct dcr_err *err);
+	const uint8_t *key_config, size_t key_config_len, uint8_t out[static DCR_REPORT_DATA_LEN],
+	struct dcr_err *err);
 
 /* The keys an enclave proves with its evidence. */
 struct dcr_enclave_public {

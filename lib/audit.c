@@ -174,14 +174,19 @@ static int heads_dir(char *buf, size_t size, bool create, struct dcr_err *err)
 	if ((size_t)snprintf(buf, size, "%s/heads", base) >= size)
 		return dcr_err_set(err, DCR_EFAIL, "state directory path too long");
 	if (create) {
-		/* mkdir -p of the last three levels, private. */
-		char parent[4096];
+		/* mkdir -p: every missing level, private. */
+		char path[4096];
 
-		snprintf(parent, sizeof(parent), "%s", base);
-		*strrchr(parent, '/') = '\0';
-		if ((mkdir(parent, 0700) < 0 && errno != EEXIST) || (mkdir(base, 0700) < 0 && errno != EEXIST) ||
-		    (mkdir(buf, 0700) < 0 && errno != EEXIST))
-			return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", buf);
+		snprintf(path, sizeof(path), "%s", buf);
+		for (char *slash = strchr(path + 1, '/');; slash = strchr(slash + 1, '/')) {
+			if (slash)
+				*slash = '\0';
+			if (mkdir(path, 0700) < 0 && errno != EEXIST)
+				return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
+			if (!slash)
+				break;
+			*slash = '/';
+		}
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "crypto.h"
 #include "fileio.h"
+#include "pki.h"
 #include "util.h"
 #include "ydoc.h"
 
@@ -120,38 +121,6 @@ static bool valid_node_name(const char *s)
 		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
 			return false;
 	return true;
-}
-
-/* Lowercases e-mail in place; returns false if it is not a plausible address. */
-static bool normalise_email(char *e)
-{
-	char *at = strchr(e, '@'), *label;
-	size_t n = strlen(e);
-
-	if (!at || at == e || strchr(at + 1, '@') || n > 254 || (size_t)(at - e) > 64)
-		return false;
-	for (char *c = e; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	for (char *c = e; c < at; c++)
-		if (!(isalnum((unsigned char)*c) || strchr(".!#$%&'*+/=?^_`{|}~-", *c)))
-			return false;
-	if (e[0] == '.' || at[-1] == '.' || strstr(e, ".."))
-		return false;
-	/* Domain: dot-separated labels of letters, digits and inner hyphens. */
-	label = at + 1;
-	if (!strchr(label, '.'))
-		return false;
-	for (char *c = label;; c++) {
-		if (*c == '.' || *c == '\0') {
-			if (c == label || c - label > 63 || label[0] == '-' || c[-1] == '-')
-				return false;
-			if (*c == '\0')
-				return true;
-			label = c + 1;
-		} else if (!(isalnum((unsigned char)*c) || *c == '-')) {
-			return false;
-		}
-	}
 }
 
 static bool printable(const char *s, bool allow_newlines)
@@ -1105,14 +1074,15 @@ static int parse_participants(struct parse *p, yaml_node_t *root)
 		yaml_node_t *k = dcr_ydoc_node(&p->y, pair->key), *list = dcr_ydoc_node(&p->y, pair->value);
 		Dcr__V1__Participant *part;
 		size_t np;
-		char *email;
+		char norm[DCR_EMAIL_MAX + 1], *email;
 
-		if (!NEW(p, part) || !(email = dup_str(p->room, (const char *)k->data.scalar.value)))
-			return oom(p);
-		dcr__v1__participant__init(part);
-		if (!normalise_email(email))
+		/* The same rules as certificates: dcr auth keygen checks addresses with it too. */
+		if (!dcr_pki_email_normalise((const char *)k->data.scalar.value, norm))
 			return dcr_ydoc_fail(&p->y, k, DCR_EINVALID, "'%s' is not a valid e-mail address",
 				(const char *)k->data.scalar.value);
+		if (!NEW(p, part) || !(email = dup_str(p->room, norm)))
+			return oom(p);
+		dcr__v1__participant__init(part);
 		for (size_t j = 0; j < def->n_participants; j++)
 			if (strcmp(def->participants[j]->email, email) == 0)
 				return dcr_ydoc_fail(&p->y, k, DCR_EINVALID,

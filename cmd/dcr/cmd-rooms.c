@@ -12,7 +12,6 @@
 
 #include "banned.h"
 
-#define DEFAULT_WIDTH 160
 #define MIN_DESCRIPTION 20
 
 /* Milliseconds since the epoch as RFC 3339 UTC; "" for 0 (never). */
@@ -33,57 +32,6 @@ static const char *status_name(Dcr__V1__RoomStatus s)
 	case DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED: return "stopped";
 	default: return "unknown";
 	}
-}
-
-/* Columns s takes on a terminal: UTF-8 continuation bytes take none. */
-static size_t columns_of(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-/*
- * Print s in at most width columns, padded to width unless last, cut with
- * "..." when longer. Control characters become '?': the text comes from
- * room definitions other people wrote and must not drive the terminal.
- */
-static void put_cell(const char *s, size_t width, bool last)
-{
-	size_t cols = columns_of(s), keep = cols <= width ? cols : (width > 3 ? width - 3 : width), shown = 0;
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c & 0xc0) != 0x80) {
-			if (shown == keep)
-				break;
-			shown++;
-		}
-		putchar(c < 0x20 || c == 0x7f ? '?' : c);
-	}
-	if (cols > width && width > 3) {
-		fputs("...", stdout);
-		shown += 3;
-	}
-	for (; !last && shown < width; shown++)
-		putchar(' ');
-}
-
-static size_t terminal_width(void)
-{
-	struct winsize ws;
-	const char *env = getenv("COLUMNS");
-	long n;
-	char *end;
-
-	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
-	if (env && *env && (n = strtol(env, &end, 10)) > 0 && !*end && n < 10000)
-		return (size_t)n;
-	return DEFAULT_WIDTH;
 }
 
 /* "dcrd:sim 1a2b3c4d5e6f": the spec name and the start of the measurement it pins. */

@@ -27,7 +27,7 @@ static const struct option_spec auth_options[] = {
 	{ "dir", 0, ARG_DIR, "D", "directory of the organisation CA" },
 	{ "days", 0, ARG_VALUE, "N", "validity of an issued certificate in days" },
 	{ "output", 'o', ARG_FILE, "FILE", "where to write the issued certificate" },
-	{ "force", 0, ARG_NONE, NULL, "replace an existing key" },
+	{ "force", 0, ARG_NONE, NULL, "replace an existing key or certificate file" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
@@ -67,7 +67,8 @@ static const struct option_spec audit_options[] = {
 static const char *const completion_subcommands[] = { "bash", "zsh", "fish", NULL };
 
 const struct command commands[] = {
-	{ "auth", NULL, "keygen --email E | ca init --name N | ca issue CSR | import CERT | login --email E --token T | whoami",
+	{ "auth", cmd_auth,
+	  "keygen --email E [--force] | ca init --name N [--dir D] | ca issue CSR [--dir D] [-o CERT] [--days N] | import CERT | login --email E --token T | whoami",
 	  "manage your identity: keys, certificates, organisation CA", auth_subcommands, auth_options, 0 },
 	{ "attest", cmd_attest, "[--spec NAME] | --evidence FILE --collateral FILE --root-ca FILE [--at TIME] [--spec NAME]",
 	  "fetch and verify the enclave's attestation evidence", NULL, attest_options, CMD_NEEDS_ENCLAVE },
@@ -97,7 +98,7 @@ const struct command commands[] = {
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "jobs", NULL, "ROOM",
 	  "list a room's jobs", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "audit", NULL, "ROOM [--export FILE] | verify FILE",
+	{ "audit", cmd_audit, "ROOM [--export FILE] | verify FILE",
 	  "verify and show a room's audit log, or verify an export offline", audit_subcommands,
 	  audit_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "version", cmd_version, "",

@@ -93,11 +93,13 @@ void print_usage(FILE *out);
 
 int cmd_help(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_version(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_auth(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_create(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_rooms(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_status(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_stop(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_audit(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_completion(const struct command *cmd, struct cli *cli, struct parsed *args);
 
 /*
@@ -121,6 +123,9 @@ struct session {
  */
 int session_open(const struct command *cmd, struct cli *cli, struct session *s);
 void session_close(struct session *s);
+
+/* The identity directory (-i DIR, else $XDG_CONFIG_HOME/dcr, else ~/.config/dcr) into buf. */
+int identity_dir(const struct cli *cli, char *buf, size_t size, struct dcr_err *err);
 
 /*
  * Call method with req (NULL: an empty body), attesting dcrd first if not
@@ -152,5 +157,10 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 
 /* Print j (one document) on standard output and release it; 0, or 1 after reporting. */
 int print_json(const struct command *cmd, json_t *j);
+
+/* Tables (cmd/dcr/table.c): terminal columns of UTF-8 text, a cell cut to width, the width to use. */
+size_t columns_of(const char *s);
+void put_cell(const char *s, size_t width, bool last);
+size_t terminal_width(void);
 
 #endif

@@ -12,7 +12,7 @@
 #define MAX_BODY (16u << 20)
 
 /* -i DIR, else $XDG_CONFIG_HOME/dcr, else $HOME/.config/dcr. */
-static int identity_dir(const struct cli *cli, char *buf, size_t size, struct dcr_err *err)
+int identity_dir(const struct cli *cli, char *buf, size_t size, struct dcr_err *err)
 {
 	const char *env;
 	int n;

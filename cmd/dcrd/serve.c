@@ -273,7 +273,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				room_id[0] = '\0';
 			}
 		}
-		if (room_id[0] && strcmp(room_id, creq.audit_room) == 0 &&
+		/* Outsiders were told there is no room: no head for them either. */
+		if (room_id[0] && r != DCR_ENOTFOUND && strcmp(room_id, creq.audit_room) == 0 &&
 		    audit_head(&svc, room_id, &sth, sig, &f, &lerr) == 0) {
 			head = &sth;
 			if (creq.audit_known_size > 0 && creq.audit_known_size <= f.size &&

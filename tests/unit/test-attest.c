@@ -82,9 +82,14 @@ static void test_report_data(void **state)
 {
 	uint8_t a[32] = { 1 }, b[32] = { 2 }, rd1[64], rd2[64], zero[32] = { 0 };
 
-	assert_int_equal(dcr_attest_report_data(a, b, rd1, NULL), 0);
+	const uint8_t cfg[] = { 1, 0, 0x20 }, other_cfg[] = { 2, 0, 0x20 };
+
+	assert_int_equal(dcr_attest_report_data(a, b, cfg, sizeof(cfg), rd1, NULL), 0);
 	assert_memory_equal(rd1 + 32, zero, 32);
-	assert_int_equal(dcr_attest_report_data(b, a, rd2, NULL), 0);
+	assert_int_equal(dcr_attest_report_data(b, a, cfg, sizeof(cfg), rd2, NULL), 0);
+	assert_memory_not_equal(rd1, rd2, 32);
+	/* One byte of the key configuration (its key ID) changes the binding. */
+	assert_int_equal(dcr_attest_report_data(a, b, other_cfg, sizeof(other_cfg), rd2, NULL), 0);
 	assert_memory_not_equal(rd1, rd2, 32);
 }
 

@@ -1,0 +1,243 @@
+#!/bin/bash
+# dcr audit against a real dcrd: every room-scoped call logged, allowed or
+# not; the log verified against the signed head; an export verified offline
+# and no byte of it changeable; a rolled-back or forked log caught by the
+# client that saw the newer one.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+export DCR_SPECS=$TEST_TMP/specs.yaml
+
+make_ca acme-ca
+make_user alice alice@acme.example acme-ca
+make_user bob bob@acme.example acme-ca
+make_user carol carol@acme.example acme-ca
+
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+cat >room/room.yaml <<YAML
+version: 1
+name: audited
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [stop]
+  bob@acme.example: []
+YAML
+
+# Each user keeps the tree heads they saw in their own state directory.
+as() { local who=$1; shift; env XDG_STATE_HOME="$TEST_TMP/$who-state" "$DCR" -i "$TEST_TMP/$who" "$@"; }
+# The size of the log as WHO last saw it.
+seen() { cut -d' ' -f1 "$TEST_TMP/$1-state/dcr/heads/$id" 2>/dev/null; }
+
+start_dcrd data || finish
+expect 0 "dry run" "$DCR" --json create --dry-run room/room.yaml
+id=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' <<<"$out")
+short=${id:0:12}
+
+# Calls that go into the log.
+expect 0 "alice creates" as alice create room/room.yaml
+has "$(seen alice)" '^1$' "alice keeps the head of the log after her create"
+expect 0 "alice status" as alice status "$id"
+expect 3 "bob may not stop" as bob stop "$id"
+expect 4 "carol is an outsider" as carol status "$id"
+checks=$((checks + 1))
+! ls "$TEST_TMP"/carol-state/dcr/heads/"$id" >/dev/null 2>&1 || fail "an outsider was given the room's tree head"
+
+# The log, verified.
+expect 0 "audit as alice" as alice audit "$id"
+has "$out" '^# +TIME +CALLER +ACTION +OBJECT +OUTCOME +DETAIL$' "header"
+has "$out" "^ *0 +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +alice@acme.example +room.create +$short +allowed$" "create logged"
+has "$out" "^ *1 +[0-9T:Z-]+ +alice@acme.example +room.status +$short +allowed$" "alice's status logged"
+has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +bob@acme.example +room.stop +$short +denied +bob@acme.example lacks permission 'stop'" \
+	"bob's refused stop logged with the reason"
+has "$out" "^verified ([0-9]+) entries, tree size \1, root [0-9a-f]{64}$" "verified line"
+first=$(sed -n 's/^verified \([0-9]*\) entries.*/\1/p' <<<"$out")
+has "$(seen alice)" "^$((first + 1))$" "the head stored after audit.get counts its own entry"
+expect 0 "audit again" as alice audit "${id:0:10}"
+has "$out" "^ *$first +[0-9T:Z-]+ +alice@acme.example +audit.get +$short +allowed$" "the first audit.get is in the log"
+has "$out" "^verified $((first + 1)) entries, tree size $((first + 1)), " "one entry more"
+expect 0 "audit as bob, who may read the log" as bob audit "$id"
+expect 4 "audit as carol" as carol audit "$id"
+expect 2 "audit without a room" as alice audit
+expect 2 "audit with two rooms" as alice audit "$id" "$id"
+expect 2 "audit of a non-ID" as alice audit nothex
+
+expect 0 "audit --json" as alice --json audit "$id"
+checks=$((checks + 1))
+JSON=$out python3 - "$id" <<'PY' || fail "audit --json: $out"
+import json, os, re, sys
+d = json.loads(os.environ["JSON"])
+assert d["room"] == sys.argv[1], d
+assert re.fullmatch(r"[0-9a-f]{64}", d["root"]), d
+assert d["size"] == len(d["entries"]) >= 6, d
+for i, e in enumerate(d["entries"]):
+    assert e["index"] == i and e["object"] == sys.argv[1], e
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["time"]), e
+    assert isinstance(e["facts"], list), e
+seen = {(e["caller"], e["action"], e["outcome"]) for e in d["entries"]}
+for want in [("alice@acme.example", "room.create", "allowed"), ("alice@acme.example", "room.status", "allowed"),
+             ("bob@acme.example", "room.stop", "denied"), ("alice@acme.example", "audit.get", "allowed")]:
+    assert want in seen, (want, seen)
+assert [e for e in d["entries"] if e["outcome"] == "denied"][0]["detail"].startswith("bob@acme.example lacks"), d
+PY
+
+# Export, then verify with dcrd gone, without any identity.
+expect 0 "export" as alice audit "$id" --export log.dcra
+has "$out" "^exported the log, a proof for each entry and the enclave's evidence to 'log.dcra'$" "export reported"
+exported=$(sed -n 's/^verified \([0-9]*\) entries.*/\1/p' <<<"$out")
+has "$(stat -c %a log.dcra)" '^600$' "the export is private"
+expect 0 "export --json" as alice --json audit "$id" --export log2.dcra
+has "$out" '"export": "log2.dcra"' "the JSON names the export"
+stop_dcrd
+expect 0 "verify offline" env -u DCR_ENDPOINT "$DCR" -i nowhere audit verify log.dcra
+has "$out" "^verified offline: $exported entries, tree size $exported, root [0-9a-f]{64}, signed by the enclave the trusted spec 'dcrd:sim' pins" \
+	"offline verdict"
+has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +bob@acme.example +room.stop +$short +denied " "the table offline"
+has "$err" "simulated attestation" "a sim export is flagged"
+expect 0 "verify offline --json" "$DCR" --json audit verify log2.dcra
+checks=$((checks + 1))
+JSON=$out python3 - "$id" <<'PY' || fail "verify --json: $out"
+import json, os, sys
+d = json.loads(os.environ["JSON"])
+assert d["room"] == sys.argv[1] and d["size"] == len(d["entries"]) and d["spec"] == "dcrd:sim", d
+assert d["simulated"] is True and len(d["measurement"]) == 64, d
+PY
+expect 5 "verify without specs" env -u DCR_SPECS "$DCR" audit verify log.dcra
+has "$err" "no trusted specs" "specs needed offline"
+sed "s/measurement: .*/measurement: $(printf '%064d' 7)/" specs.yaml >other-specs.yaml
+expect 5 "verify against specs that do not pin dcrd" "$DCR" --specs other-specs.yaml audit verify log.dcra
+has "$err" "^dcr: audit: the export's evidence: " "evidence rejection explained"
+expect 4 "verify a missing file" "$DCR" audit verify nope.dcra
+expect 6 "verify a file that is not an export" "$DCR" audit verify specs.yaml
+has "$err" "not a dcr audit export" "garbage explained"
+expect 2 "verify without a file" "$DCR" audit verify
+expect 2 "verify with --export" "$DCR" audit verify log.dcra --export x
+
+# No byte of the export can change unnoticed.
+checks=$((checks + 1))
+python3 - log.dcra "$DCR" <<'PY' || fail "tampered exports"
+import subprocess, sys
+
+def varint(b, i):
+    v = s = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7f) << s
+        s += 7
+        if c < 0x80:
+            return v, i
+
+def fields(b):
+    """(field number, offset of the tag, offset of the value, its length) of each length-delimited field."""
+    i = 0
+    while i < len(b):
+        tag, j = varint(b, i)
+        if tag & 7 == 0:
+            i = varint(b, j)[1]
+        elif tag & 7 == 2:
+            n, k = varint(b, j)
+            yield tag >> 3, i, k, n
+            i = k + n
+        else:
+            raise ValueError("wire type %d" % (tag & 7))
+
+path, dcr = sys.argv[1], sys.argv[2]
+data = open(path, "rb").read()
+layout = list(fields(data))
+entries = [(k, n) for f, _, k, n in layout if f == 5]
+proofs = [(k, n) for f, _, k, n in layout if f == 6]
+head = [(k, n) for f, _, k, n in layout if f == 4][0]
+evidence = [(k, n) for f, _, k, n in layout if f == 3][0]
+assert len(entries) == len(proofs) >= 6, layout
+bad = []
+
+def verify(b):
+    open("t.dcra", "wb").write(b)
+    p = subprocess.run([dcr, "-q", "audit", "verify", "t.dcra"], capture_output=True)
+    return p.returncode, p.stderr.decode(errors="replace")
+
+def flipped(i, mask=0x01):
+    b = bytearray(data)
+    b[i] ^= mask
+    return bytes(b)
+
+for i in range(0, len(data), 97):
+    for mask in (0x01, 0x80):
+        rc, err = verify(flipped(i, mask))
+        if rc not in (5, 6, 9) or not err.startswith("dcr: audit: "):
+            bad.append("byte %d ^ %#x: exit %d, %s" % (i, mask, rc, err))
+# Inside an entry: the message names it.
+for e in (0, 2, len(entries) - 1):
+    k, n = entries[e]
+    rc, err = verify(flipped(k + n // 2))
+    if rc != 9 or "entry %d: not in the signed log" % e not in err:
+        bad.append("entry %d altered: exit %d, %s" % (e, rc, err))
+    rc, err = verify(flipped(proofs[e][0] + 5))
+    if rc != 9 or "entry %d: " % e not in err:
+        bad.append("proof %d altered: exit %d, %s" % (e, rc, err))
+# The signature, the evidence, a truncation, a removed entry.
+k, n = head
+rc, err = verify(flipped(k + n - 3))
+if rc != 9:
+    bad.append("signature altered: exit %d, %s" % (rc, err))
+k, n = evidence
+rc, err = verify(flipped(k + 100))
+if rc != 5:
+    bad.append("evidence altered: exit %d, %s" % (rc, err))
+rc, err = verify(data[:-1])
+if rc != 6:
+    bad.append("truncated: exit %d, %s" % (rc, err))
+f, t, k, n = [x for x in layout if x[0] == 5][1]
+rc, err = verify(data[:t] + data[k + n:])
+if rc != 9:
+    bad.append("an entry removed: exit %d, %s" % (rc, err))
+rc, err = verify(data)
+if rc != 0:
+    bad.append("the untouched copy: exit %d, %s" % (rc, err))
+if bad:
+    print("\n".join(bad[:20]), file=sys.stderr)
+    sys.exit(1)
+PY
+
+# Rollback: the host puts back an older data directory.
+cp -a data data-old
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 0 "alice status once more" as alice status "$id"
+expect 0 "and again" as alice status "$id"
+expect 0 "and again: the log outgrows the copy by more than alice's next two calls" as alice status "$id"
+newer=$(seen alice)
+stop_dcrd
+rm -rf data && cp -a data-old data
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 9 "alice catches the rollback" as alice status "$id"
+has "$err" "^dcr: status: rollback of room $id: its log shrank from size $newer \(root [0-9a-f]{64}\) to size [0-9]+ " \
+	"rollback named with both sizes and roots"
+older=$(sed -n 's/.* to size \([0-9]*\) .*/\1/p' <<<"$err")
+checks=$((checks + 1))
+[ -n "$older" ] && [ "$older" -lt "$newer" ] || fail "rollback sizes: $older, $newer"
+has "$(seen alice)" "^$newer$" "alice keeps the newer head"
+expect 9 "audit catches it too" as alice audit "$id"
+has "$err" "rollback" "audit names the rollback"
+expect 0 "bob saw nothing newer and carries on" as bob status "$id"
+
+# Fork: the older state grows past what alice saw, with other entries.
+for i in 1 2 3 4 5; do
+	expect 0 "bob status $i" as bob status "$id"
+done
+checks=$((checks + 1))
+[ "$(seen bob)" -gt "$newer" ] || fail "the forked log did not grow past $newer: $(seen bob)"
+expect 9 "alice catches the fork" as alice status "$id"
+has "$err" "^dcr: status: fork of room $id: the log at size [0-9]+ \(root [0-9a-f]{64}\) does not extend the one this client saw at size $newer " \
+	"fork named with both sizes"
+expect 9 "audit catches the fork" as alice audit "$id"
+has "$err" "fork" "audit names the fork"
+
+# A damaged memory is not silently replaced.
+echo garbage >"alice-state/dcr/heads/$id"
+expect 9 "damaged head file" as alice status "$id"
+has "$err" "is damaged" "damaged head named"
+
+finish
