@@ -1,0 +1,8 @@
+#!/bin/bash
+# The README's main example (examples/demo.sh) runs to the end with these binaries.
+. "$(dirname "$0")/lib.sh"
+
+expect 0 "examples/demo.sh" bash "$SRCDIR/examples/demo.sh"
+has "$out" '^created room [0-9a-f]{64}$' "the room is created"
+has "$out" '^verified offline: 2 entries' "the audit export verifies offline"
+finish
