@@ -448,8 +448,9 @@ int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_key
 		goto out;
 	}
 	if (call->timestamp_ms < now_ms - DCR_CALL_MAX_SKEW_MS || call->timestamp_ms > now_ms + DCR_CALL_MAX_SKEW_MS) {
-		r = dcr_err_set(err, DCR_EINTEGRITY, "stale call: its timestamp is %lld s away from the enclave's clock "
-						     "(at most %d s allowed)", (long long)((call->timestamp_ms - now_ms) / 1000),
+		/* In floating point: a hostile timestamp must not overflow the subtraction. */
+		r = dcr_err_set(err, DCR_EINTEGRITY, "stale call: its timestamp is %.0f s away from the enclave's clock "
+						     "(at most %d s allowed)", ((double)call->timestamp_ms - (double)now_ms) / 1000,
 			DCR_CALL_MAX_SKEW_MS / 1000);
 		goto out;
 	}

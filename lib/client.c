@@ -59,8 +59,15 @@ static int check_head(struct dcr_client *c, const char *room_id, const Dcr__V1__
 	struct dcr_tree_head head;
 	int r;
 
-	if (!res->tree_head)
+	if (!res->tree_head) {
+		/* What this client once saw cannot silently disappear. */
+		if (had_old)
+			return dcr_err_set(err, DCR_EINTEGRITY,
+				"room %s existed with a log of size %llu, but dcrd now denies it: its state was rolled "
+				"back, or your certificate is no longer accepted", room_id,
+				(unsigned long long)old_head->size);
 		return 0; /* nothing logged: the room does not exist for this caller */
+	}
 	if ((r = dcr_audit_verify_head(c->enclave.keys.sign_pk, res->tree_head, &head, err)) < 0)
 		return r;
 	if (strcmp(head.room_id, room_id) != 0)

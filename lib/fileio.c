@@ -16,7 +16,8 @@
 
 int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted where a file should be must not hang us; regular files ignore it. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	uint8_t *buf = NULL;
 	size_t got = 0;
 	struct stat st;

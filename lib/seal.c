@@ -10,7 +10,7 @@
 #include "banned.h"
 
 #define SEAL_VERSION 1
-#define LABEL_MAX 64
+#define LABEL_MAX 128
 
 /* The associated data: a domain tag and the label, so blobs cannot be swapped between uses. */
 static int make_aad(const char *label, uint8_t *aad, size_t *aad_len, struct dcr_err *err)

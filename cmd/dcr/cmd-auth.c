@@ -319,6 +319,7 @@ static int ca_issue(const struct command *cmd, struct cli *cli, struct parsed *a
 	}
 	if (!leaf || (r = dcr_pki_cert_info(leaf, &info, &err)) < 0) {
 		r = r < 0 ? r : dcr_err_set(&err, DCR_EFAIL, "cannot read back '%s'", out_path);
+		X509_free(leaf);
 		goto out;
 	}
 	if (cli->json)

@@ -65,6 +65,7 @@ static int member(const Dcr__V1__RoomDefinition *def, const char *id, const stru
 	struct dcr_err why;
 
 	*out = participant(def, req->email);
+	/* One message for every outsider, so it tells nothing about the room. */
 	if (!*out)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
 	for (size_t i = 0; auth && i < auth->n_ca_certificates && n < 64; i++, n++) {
@@ -72,7 +73,7 @@ static int member(const Dcr__V1__RoomDefinition *def, const char *id, const stru
 		lens[n] = auth->ca_certificates[i].len;
 	}
 	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), &why) < 0)
-		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s with this certificate", id, req->email);
+		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
 	return 0;
 }
 
@@ -378,8 +379,6 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 			dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", ref->room_id, req->email);
 		goto out;
 	}
-	/* The room exists: whatever happens next goes into its log. */
-	memcpy(room_id, ref->room_id, 65);
 	def = dcr__v1__room_definition__unpack(NULL, rec->definition.len, rec->definition.data);
 	if (!def) {
 		r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", ref->room_id);
@@ -387,6 +386,12 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 	}
 	if ((r = member(def, ref->room_id, req, &p, err)) < 0)
 		goto out;
+	/*
+	 * A participant with an accepted certificate: whatever happens next goes
+	 * into the room's log. Outsiders are not logged: their e-mail is not
+	 * authenticated, and their calls must not grow the log.
+	 */
+	memcpy(room_id, ref->room_id, 65);
 	if (strcmp(req->method, "room.get") == 0) {
 		Dcr__V1__GetRoomResponse resp = DCR__V1__GET_ROOM_RESPONSE__INIT;
 

@@ -74,9 +74,19 @@ void state_close(struct state *s)
 	dcr_wipe(s->key, sizeof(s->key));
 }
 
-static int seal_record(struct state *s, const Dcr__V1__RoomRecord *rec, uint8_t **blob, size_t *len,
+/* Sealed rows name what they are and where they belong, so the host cannot move them around. */
+static void label_for(char *buf, size_t size, const char *what, const char *room_id, int64_t idx)
+{
+	if (idx < 0)
+		snprintf(buf, size, "%s:%s", what, room_id);
+	else
+		snprintf(buf, size, "%s:%s:%lld", what, room_id, (long long)idx);
+}
+
+static int seal_record(struct state *s, const char *id, const Dcr__V1__RoomRecord *rec, uint8_t **blob, size_t *len,
 	struct dcr_err *err)
 {
+	char label[128];
 	size_t n = dcr__v1__room_record__get_packed_size(rec);
 	uint8_t *pt = malloc(n ? n : 1);
 	int r;
@@ -84,7 +94,8 @@ static int seal_record(struct state *s, const Dcr__V1__RoomRecord *rec, uint8_t 
 	if (!pt)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	dcr__v1__room_record__pack(rec, pt);
-	r = dcr_seal(s->key, ROOM_LABEL, pt, n, blob, len, err);
+	label_for(label, sizeof(label), ROOM_LABEL, id, -1);
+	r = dcr_seal(s->key, label, pt, n, blob, len, err);
 	dcr_wipe(pt, n);
 	free(pt);
 	return r;
@@ -98,7 +109,7 @@ int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *r
 	size_t len = 0;
 	int r, rc;
 
-	if ((r = seal_record(s, rec, &blob, &len, err)) < 0)
+	if ((r = seal_record(s, id, rec, &blob, &len, err)) < 0)
 		return r;
 	rc = sqlite3_prepare_v2(s->db, create ? "INSERT INTO rooms (id, record) VALUES (?1, ?2)"
 					     : "UPDATE rooms SET record = ?2 WHERE id = ?1", -1, &st, NULL);
@@ -119,11 +130,16 @@ int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *r
 	return r;
 }
 
-static int unseal_record(struct state *s, const void *blob, int len, Dcr__V1__RoomRecord **rec, struct dcr_err *err)
+static int unseal_record(struct state *s, const char *id, const void *blob, int len, Dcr__V1__RoomRecord **rec,
+	struct dcr_err *err)
 {
 	uint8_t *pt = NULL;
 	size_t n = 0;
-	int r = dcr_unseal(s->key, ROOM_LABEL, blob, (size_t)(len > 0 ? len : 0), &pt, &n, err);
+	char label[128];
+	int r;
+
+	label_for(label, sizeof(label), ROOM_LABEL, id, -1);
+	r = dcr_unseal(s->key, label, blob, (size_t)(len > 0 ? len : 0), &pt, &n, err);
 
 	if (r < 0)
 		return r;
@@ -147,7 +163,7 @@ int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, s
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		r = unseal_record(s, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), rec, err);
+		r = unseal_record(s, id, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), rec, err);
 	else if (rc == SQLITE_DONE)
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no room %s", id);
 	else
@@ -209,6 +225,9 @@ void state_rollback(struct state *s)
 int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	char label[128];
 	int r = 0, rc;
 
 	dcr_merkle_frontier_init(f);
@@ -217,10 +236,14 @@ int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle
 	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 0) != (int)sizeof(*f))
+		/* Sealed: the host must not choose the root the enclave signs. */
+		label_for(label, sizeof(label), "audit-frontier", room_id, -1);
+		r = dcr_unseal(s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &pt, &n, err);
+		if (r == 0 && n != sizeof(*f))
 			r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is damaged", room_id);
-		else
-			memcpy(f, sqlite3_column_blob(st, 0), sizeof(*f));
+		if (r == 0)
+			memcpy(f, pt, sizeof(*f));
+		free(pt);
 	} else if (rc != SQLITE_DONE) {
 		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	}
@@ -231,14 +254,17 @@ int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle
 int state_audit_append(struct state *s, const char *room_id, const uint8_t *entry, size_t len,
 	struct dcr_merkle_frontier *f, struct dcr_err *err)
 {
-	uint8_t leaf[32], *blob = NULL;
-	size_t blob_len = 0;
+	uint8_t leaf[32], *blob = NULL, *fblob = NULL;
+	size_t blob_len = 0, fblob_len = 0;
 	sqlite3_stmt *st = NULL;
+	char label[128];
 	int r, rc;
 
-	if ((r = state_audit_frontier(s, room_id, f, err)) < 0 ||
-	    (r = dcr_merkle_leaf_hash(entry, len, leaf, err)) < 0 ||
-	    (r = dcr_seal(s->key, "audit-entry", entry, len, &blob, &blob_len, err)) < 0)
+	if ((r = state_audit_frontier(s, room_id, f, err)) < 0 || (r = dcr_merkle_leaf_hash(entry, len, leaf, err)) < 0)
+		return r;
+	/* Bound to its room and place: entries cannot be moved, dropped from the middle or reordered. */
+	label_for(label, sizeof(label), "audit-entry", room_id, (int64_t)f->size);
+	if ((r = dcr_seal(s->key, label, entry, len, &blob, &blob_len, err)) < 0)
 		return r;
 	rc = sqlite3_prepare_v2(s->db, "INSERT INTO audit (room_id, idx, leaf, entry) VALUES (?1, ?2, ?3, ?4)", -1, &st,
 		NULL);
@@ -255,15 +281,19 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 		return sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
 	if ((r = dcr_merkle_frontier_append(f, leaf, err)) < 0)
 		return r;
+	label_for(label, sizeof(label), "audit-frontier", room_id, -1);
+	if ((r = dcr_seal(s->key, label, (const uint8_t *)f, sizeof(*f), &fblob, &fblob_len, err)) < 0)
+		return r;
 	st = NULL;
 	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO audit_frontier (room_id, frontier) VALUES (?1, ?2)", -1,
 		&st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 2, f, sizeof(*f), SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, fblob, (int)fblob_len, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
 	sqlite3_finalize(st);
+	free(fblob);
 	if (rc != SQLITE_DONE)
 		return sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
 	return 0;
@@ -312,15 +342,23 @@ int state_audit_entries(struct state *s, const char *room_id, uint64_t size, Pro
 	*out = NULL;
 	if (!items)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if (sqlite3_prepare_v2(s->db, "SELECT entry FROM audit WHERE room_id = ?1 AND idx < ?2 ORDER BY idx", -1, &st,
-		    NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db, "SELECT entry, idx FROM audit WHERE room_id = ?1 AND idx < ?2 ORDER BY idx", -1,
+		    &st, NULL) != SQLITE_OK) {
 		free(items);
 		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	}
 	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW && n < size) {
-		r = dcr_unseal(s->key, "audit-entry", sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+		char label[128];
+
+		if (sqlite3_column_int64(st, 1) != (sqlite3_int64)n) {
+			r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: audit entry %llu is missing", room_id,
+				(unsigned long long)n);
+			break;
+		}
+		label_for(label, sizeof(label), "audit-entry", room_id, (int64_t)n);
+		r = dcr_unseal(s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
 			&items[n].data, &items[n].len, err);
 		if (r == 0)
 			n++;
@@ -355,7 +393,8 @@ int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const 
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		Dcr__V1__RoomRecord *rec;
 
-		if ((r = unseal_record(s, sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), &rec, err)) < 0)
+		if ((r = unseal_record(s, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
+			     sqlite3_column_bytes(st, 1), &rec, err)) < 0)
 			break;
 		r = fn(ctx, (const char *)sqlite3_column_text(st, 0), rec);
 		dcr__v1__room_record__free_unpacked(rec, NULL);

@@ -46,7 +46,10 @@ compute:
     mounts: {/input/notes.txt: notes}
 YAML
 
-as() { local who=$1; shift; "$DCR" -i "$TEST_TMP/$who" "$@"; }
+# Each person is on their own machine: their own identity and their own
+# memory of tree heads (an outsider on a machine that saw the room would
+# rightly be told its history cannot just vanish).
+as() { local who=$1; shift; env XDG_STATE_HOME="$TEST_TMP/$who-state" "$DCR" -i "$TEST_TMP/$who" "$@"; }
 
 start_dcrd data || finish
 
