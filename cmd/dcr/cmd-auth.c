@@ -135,8 +135,8 @@ static int auth_keygen(const struct command *cmd, struct cli *cli, struct parsed
 	r = force ? dcr_write_atomic(key_path, key, key_len, &err) : dcr_keyfile_write(key_path, key, key_len, &err);
 	dcr_wipe(key, key_len);
 	free(key);
-	if (r == 0)
-		r = dcr_write_atomic(csr_path, csr, csr_len, &err);
+	if (r == 0 && (r = dcr_write_atomic(csr_path, csr, csr_len, &err)) < 0 && !force)
+		unlink(key_path); /* a key without its request: let a plain retry start over */
 	free(csr);
 	if (r < 0)
 		return report(cmd, &err);
