@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto.h"
 #include "evidence.pb-c.h"
@@ -43,15 +44,41 @@ static uint8_t *sim_signed_bytes(const uint8_t *report, size_t len, size_t *out_
 	return dcr_domain_message(sim_domain, report, len, out_len);
 }
 
+static int pack_evidence(const char *format, const uint8_t *quote, size_t quote_len, const uint8_t *collateral,
+	size_t collateral_len, const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	Dcr__V1__Evidence ev = DCR__V1__EVIDENCE__INIT;
+
+	ev.format = (char *)format;
+	ev.quote = (ProtobufCBinaryData){ quote_len, (uint8_t *)quote };
+	ev.collateral = (ProtobufCBinaryData){ collateral_len, (uint8_t *)collateral };
+	ev.hpke_public_key = (ProtobufCBinaryData){ 32, (uint8_t *)keys->hpke_pk };
+	ev.signing_public_key = (ProtobufCBinaryData){ 32, (uint8_t *)keys->sign_pk };
+	ev.ohttp_key_config = (ProtobufCBinaryData){ keys->ohttp_key_config_len, keys->ohttp_key_config };
+	*out_len = dcr__v1__evidence__get_packed_size(&ev);
+	if (!(*out = malloc(*out_len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	dcr__v1__evidence__pack(&ev, *out);
+	return 0;
+}
+
+int dcr_attest_sgx_evidence(const uint8_t *quote, size_t quote_len, const uint8_t *collateral,
+	size_t collateral_len, const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	*out = NULL;
+	return pack_evidence("sgx-dcap", quote, quote_len, collateral, collateral_len, keys, out, out_len, err);
+}
+
 int dcr_attest_sim_evidence(const uint8_t measurement[static 32], const uint8_t sim_sk[static 32],
 	const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
 	Dcr__V1__SimReport report = DCR__V1__SIM_REPORT__INIT;
 	Dcr__V1__SimQuote quote = DCR__V1__SIM_QUOTE__INIT;
-	Dcr__V1__Evidence ev = DCR__V1__EVIDENCE__INIT;
 	uint8_t rd[DCR_REPORT_DATA_LEN], sim_pk[32], sig[64];
-	uint8_t *report_buf = NULL, *signed_buf = NULL, *quote_buf = NULL, *ev_buf = NULL;
-	size_t report_len, signed_len = 0, quote_len, ev_len;
+	uint8_t *report_buf = NULL, *signed_buf = NULL, *quote_buf = NULL;
+	size_t report_len, signed_len = 0, quote_len;
 	int r;
 
 	*out = NULL;
@@ -82,19 +109,7 @@ int dcr_attest_sim_evidence(const uint8_t measurement[static 32], const uint8_t 
 		goto out;
 	}
 	dcr__v1__sim_quote__pack(&quote, quote_buf);
-	ev.format = "sim";
-	ev.quote = (ProtobufCBinaryData){ quote_len, quote_buf };
-	ev.hpke_public_key = (ProtobufCBinaryData){ 32, (uint8_t *)keys->hpke_pk };
-	ev.signing_public_key = (ProtobufCBinaryData){ 32, (uint8_t *)keys->sign_pk };
-	ev.ohttp_key_config = (ProtobufCBinaryData){ keys->ohttp_key_config_len, keys->ohttp_key_config };
-	ev_len = dcr__v1__evidence__get_packed_size(&ev);
-	if (!(ev_buf = malloc(ev_len))) {
-		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
-		goto out;
-	}
-	dcr__v1__evidence__pack(&ev, ev_buf);
-	*out = ev_buf;
-	*out_len = ev_len;
+	r = pack_evidence("sim", quote_buf, quote_len, NULL, 0, keys, out, out_len, err);
 out:
 	free(report_buf);
 	free(signed_buf);
@@ -164,6 +179,94 @@ out:
 	return r;
 }
 
+/*
+ * How telling a refusal is: 2, a spec that pins this enclave but refuses it
+ * (debug, TCB status, SVN); 1, the quote did not verify under its root;
+ * 0, a spec for other code.
+ */
+static int refusal_rank(const struct dcr_spec *s, const struct dcr_sgx_result *q)
+{
+	if (s->has_measurement)
+		return memcmp(s->measurement, q->mrenclave, 32) == 0 ? 2 : 0;
+	return memcmp(s->mrsigner, q->mrsigner, 32) == 0 && s->isv_prod_id == q->isv_prod_id ? 2 : 0;
+}
+
+/*
+ * SGX DCAP: verify the quote against the collateral that came with it under
+ * each candidate spec's pinned root, then that spec's policy. The first
+ * spec that accepts wins; otherwise the most telling refusal is reported.
+ */
+static int verify_sgx(const Dcr__V1__Evidence *ev, const struct dcr_specs *specs, const char *spec_name,
+	struct dcr_attest_result *res, uint8_t report_data[static DCR_REPORT_DATA_LEN], struct dcr_err *err)
+{
+	struct dcr_sgx_collateral *collateral = NULL;
+	const uint8_t *verified_root = NULL;
+	size_t verified_len = 0;
+	struct dcr_err why;
+	int r, best = -1;
+
+	if (ev->collateral.len == 0)
+		return dcr_err_set(err, DCR_EATTEST, "sgx-dcap evidence without collateral");
+	if ((r = dcr_sgx_collateral_parse(ev->collateral.data, ev->collateral.len, &collateral, err)) < 0) {
+		dcr_err_set(err, DCR_EATTEST, "the enclave's collateral: %s", err->msg);
+		return DCR_EATTEST;
+	}
+	for (size_t i = 0; specs && i < specs->n; i++) {
+		const struct dcr_spec *s = &specs->items[i];
+		int rank;
+
+		if (s->format != DCR_SPEC_SGX_DCAP || (spec_name && strcmp(spec_name, s->name) != 0))
+			continue;
+		if (!s->root_ca) {
+			dcr_err_set(&why, DCR_EATTEST, "spec '%s' has no root_ca: verifying SGX evidence needs the "
+						       "pinned Intel SGX Root CA (see dcr-specs(5))", s->name);
+			rank = 1;
+		} else {
+			/* One verification per distinct root; a local failure ends it all. */
+			if (!verified_root || verified_len != s->root_ca_len ||
+			    memcmp(verified_root, s->root_ca, verified_len) != 0) {
+				verified_root = NULL;
+				r = dcr_sgx_verify(ev->quote.data, ev->quote.len, collateral, s->root_ca, s->root_ca_len,
+					time(NULL), &res->sgx, &why);
+				if (r < 0 && r != DCR_EATTEST) {
+					*err = why;
+					goto out;
+				}
+				if (r == 0) {
+					verified_root = s->root_ca;
+					verified_len = s->root_ca_len;
+				}
+			}
+			if (!verified_root) {
+				rank = 1;
+			} else if (dcr_sgx_check_policy(&res->sgx, s, &why) == 0) {
+				snprintf(res->spec, sizeof(res->spec), "%s", s->name);
+				memcpy(res->measurement, res->sgx.mrenclave, 32);
+				memcpy(report_data, res->sgx.report_data, DCR_REPORT_DATA_LEN);
+				r = 0;
+				goto out;
+			} else {
+				dcr_err_prefix(&why, "spec '%s'", s->name);
+				rank = refusal_rank(s, &res->sgx);
+			}
+		}
+		if (rank > best) {
+			best = rank;
+			*err = why;
+		}
+	}
+	r = DCR_EATTEST;
+	if (best < 0 && spec_name)
+		dcr_err_set(err, DCR_EATTEST, "the enclave uses SGX DCAP attestation, but spec '%s' is not an "
+					      "sgx-dcap spec", spec_name);
+	else if (best < 0)
+		dcr_err_set(err, DCR_EATTEST, "the enclave uses SGX DCAP attestation, which no sgx-dcap spec in "
+					      "the trusted specs pins");
+out:
+	dcr_sgx_collateral_free(collateral);
+	return r;
+}
+
 int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_specs *specs,
 	const char *spec_name, struct dcr_attest_result *res, struct dcr_err *err)
 {
@@ -187,7 +290,7 @@ int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_spec
 	if (strcmp(ev->format, "sim") == 0)
 		r = verify_sim(ev, specs, spec_name, res, report_data, err);
 	else if (strcmp(ev->format, "sgx-dcap") == 0)
-		r = dcr_err_set(err, DCR_EATTEST, "sgx-dcap evidence cannot be verified by this build yet");
+		r = verify_sgx(ev, specs, spec_name, res, report_data, err);
 	else
 		r = dcr_err_set(err, DCR_EATTEST, "unknown evidence format '%.32s'", ev->format);
 	if (r < 0)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "sgx.h"
 #include "specs.h"
 
 #define DCR_REPORT_DATA_LEN 64
@@ -34,12 +35,18 @@ struct dcr_enclave_public {
 int dcr_attest_sim_evidence(const uint8_t measurement[static 32], const uint8_t sim_sk[static 32],
 	const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len, struct dcr_err *err);
 
+/* Wrap an SGX quote and its collateral JSON with the keys in an Evidence message. *out: free(). */
+int dcr_attest_sgx_evidence(const uint8_t *quote, size_t quote_len, const uint8_t *collateral,
+	size_t collateral_len, const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len,
+	struct dcr_err *err);
+
 /* What verification established. */
 struct dcr_attest_result {
 	char format[16];
 	char spec[DCR_SPEC_NAME_MAX + 1]; /* the trusted spec that matched */
-	uint8_t measurement[32];
+	uint8_t measurement[32];          /* sim: SHA-256 of dcrd; sgx-dcap: MRENCLAVE */
 	int simulated;                    /* 1 for sim: no hardware protection */
+	struct dcr_sgx_result sgx;        /* sgx-dcap: what the quote and collateral established */
 	struct dcr_enclave_public keys;   /* release with dcr_attest_result_release */
 };
 
@@ -47,7 +54,9 @@ struct dcr_attest_result {
  * Verify evidence (an Evidence message) against the trusted specs: the
  * format's own checks, a spec that pins this measurement (spec_name, if
  * not NULL, must be the one), and the binding of the enclave keys through
- * the report data. Every rejection is DCR_EATTEST with the reason.
+ * the report data. sgx-dcap evidence is verified in full at the current
+ * time with the collateral it carries, trusting the spec's root_ca, then
+ * against the spec's policy. Every rejection is DCR_EATTEST with the reason.
  */
 int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_specs *specs,
 	const char *spec_name, struct dcr_attest_result *res, struct dcr_err *err);

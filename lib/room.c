@@ -1730,6 +1730,44 @@ int dcr_room_load_files(const char *path, const struct dcr_room_files *files, co
 	return r;
 }
 
+int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out, struct dcr_err *err)
+{
+	bool sim;
+
+	memset(out, 0, sizeof(*out));
+	if (!e || !dcr_spec_name_valid(e->name))
+		return dcr_err_set(err, DCR_EINVALID, "enclave spec without a valid name");
+	snprintf(out->name, sizeof(out->name), "%s", e->name);
+	sim = strcmp(e->format, "sim") == 0;
+	if (!sim && strcmp(e->format, "sgx-dcap") != 0)
+		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s': unknown format", out->name);
+	out->format = sim ? DCR_SPEC_SIM : DCR_SPEC_SGX_DCAP;
+	if ((e->measurement.len && e->measurement.len != 32) || (e->mrsigner.len && e->mrsigner.len != 32) ||
+	    e->isv_prod_id > 65535 || e->min_isv_svn > 65535 || e->n_tcb_statuses > DCR_SPEC_TCB_MAX)
+		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+	out->has_measurement = e->measurement.len == 32;
+	out->has_signer = e->mrsigner.len == 32;
+	if (out->has_measurement)
+		memcpy(out->measurement, e->measurement.data, 32);
+	if (out->has_signer)
+		memcpy(out->mrsigner, e->mrsigner.data, 32);
+	out->isv_prod_id = e->isv_prod_id;
+	out->min_isv_svn = e->min_isv_svn;
+	out->debug_allowed = e->debug_allowed;
+	for (size_t i = 0; i < e->n_tcb_statuses; i++) {
+		const char *t = dcr_spec_tcb_status(e->tcb_statuses[i]);
+
+		/* Sorted and unique, as the specs parser leaves them. */
+		if (!t || (i > 0 && strcmp(out->tcb_statuses[i - 1], t) >= 0))
+			return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' has a bad TCB status list", out->name);
+		out->tcb_statuses[out->n_tcb_statuses++] = t;
+	}
+	if (sim ? !out->has_measurement || out->has_signer || out->n_tcb_statuses || out->debug_allowed
+		: out->has_measurement == out->has_signer || out->n_tcb_statuses == 0)
+		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+	return 0;
+}
+
 const Dcr__V1__RoomDefinition *dcr_room_definition(const struct dcr_room *room)
 {
 	return &room->def;

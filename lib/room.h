@@ -52,6 +52,13 @@ int dcr_room_parse_files(const char *file, const uint8_t *buf, size_t len, const
 int dcr_room_load_files(const char *path, const struct dcr_room_files *files, const struct dcr_specs *specs,
 	const char *salt, struct dcr_room **out, struct dcr_err *err);
 
+/*
+ * The inverse of how a definition embeds its enclave spec: a spec from its
+ * canonical form (as a creator sends it to dcrd), checked as strictly as the
+ * specs file. out borrows nothing from e. DCR_EINVALID if malformed.
+ */
+int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out, struct dcr_err *err);
+
 const Dcr__V1__RoomDefinition *dcr_room_definition(const struct dcr_room *room);
 
 /* The canonical encoding (owned by room) and its hex SHA-256, the room ID. */

@@ -683,6 +683,19 @@ static int check_doc_time(const struct signed_doc *d, const char *what, time_t n
 	return 0;
 }
 
+int dcr_sgx_collateral_next_update(const struct dcr_sgx_collateral *c, time_t *out)
+{
+	time_t t, next = c->tcb.next < c->qe.next ? c->tcb.next : c->qe.next;
+
+	if (asn1_time(X509_CRL_get0_nextUpdate(c->pck_crl), &t) < 0)
+		return DCR_EATTEST;
+	next = t < next ? t : next;
+	if (asn1_time(X509_CRL_get0_nextUpdate(c->root_crl), &t) < 0)
+		return DCR_EATTEST;
+	*out = t < next ? t : next;
+	return 0;
+}
+
 /*
  * Verify chain (leaf first, as sent) up to the pinned root at time now, with
  * revocation checked for every certificate against crls, and require the
@@ -908,6 +921,42 @@ static int parse_pck_ext(X509 *leaf, struct pck_ext *e)
 		}
 	}
 	return e->seen == 0xfffffu ? 0 : -1;
+}
+
+int dcr_sgx_quote_pck_info(const uint8_t *quote, size_t len, uint8_t fmspc[static 6], char ca[static 16],
+	struct dcr_err *err)
+{
+	STACK_OF(X509) *chain;
+	struct dcr_sgx_quote q;
+	const char *which;
+	struct pck_ext e;
+	X509 *leaf;
+	char cn[128];
+	int r;
+
+	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0)
+		return r;
+	if (!(chain = parse_pem_chain((const char *)q.cert_data, q.cert_len)))
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote certification data is not a PEM certificate chain");
+	leaf = sk_X509_value(chain, 0);
+	if (X509_NAME_get_text_by_NID(X509_get_issuer_name(leaf), NID_commonName, cn, sizeof(cn)) < 0)
+		snprintf(cn, sizeof(cn), "(no common name)");
+	which = strcmp(cn, "Intel SGX PCK Processor CA") == 0 ? "processor"
+		: strcmp(cn, "Intel SGX PCK Platform CA") == 0 ? "platform" : NULL;
+	if (!cn_is(leaf, "Intel SGX PCK Certificate")) {
+		r = dcr_err_set(err, DCR_EATTEST, "quote's leaf certificate is not an 'Intel SGX PCK Certificate'");
+	} else if (!which) {
+		r = dcr_err_set(err, DCR_EATTEST,
+			"PCK certificate issuer '%s' is neither 'Intel SGX PCK Processor CA' nor '... Platform CA'", cn);
+	} else if (parse_pck_ext(leaf, &e) < 0) {
+		r = dcr_err_set(err, DCR_EATTEST, "PCK certificate SGX extension is missing or malformed");
+	} else {
+		memcpy(fmspc, e.fmspc, 6);
+		snprintf(ca, 16, "%s", which);
+	}
+	ERR_clear_error();
+	sk_X509_pop_free(chain, X509_free);
+	return r;
 }
 
 /* Intel's QVL: an out-of-date quoting enclave makes an otherwise current platform out of date. */

@@ -80,6 +80,21 @@ int dcr_sgx_collateral_parse(const uint8_t *json, size_t len, struct dcr_sgx_col
 	struct dcr_err *err);
 void dcr_sgx_collateral_free(struct dcr_sgx_collateral *c);
 
+/*
+ * When the collateral goes stale: the earliest nextUpdate of the TCB info,
+ * the QE identity and both CRLs. DCR_EATTEST when a CRL has no nextUpdate.
+ */
+int dcr_sgx_collateral_next_update(const struct dcr_sgx_collateral *c, time_t *out);
+
+/*
+ * What a PCCS needs to serve the collateral for quote: the FMSPC from the
+ * SGX extension of the PCK certificate in the quote's certification data, and
+ * "processor" or "platform", the CA that issued it (the PCK CRL to fetch).
+ * Checks the quote's syntax only, not its signatures. Errors are DCR_EATTEST.
+ */
+int dcr_sgx_quote_pck_info(const uint8_t *quote, size_t len, uint8_t fmspc[static 6], char ca[static 16],
+	struct dcr_err *err);
+
 /* What a verified quote says, for the policy check and for printing. */
 struct dcr_sgx_result {
 	uint8_t mrenclave[32];

@@ -1,8 +1,12 @@
 /* Trusted enclave specifications: parsing the specs file (dcr-specs(5)). */
 #include "specs.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "crypto.h"
 #include "fileio.h"
@@ -18,7 +22,15 @@ static const char *const tcb_names[] = {
 	"OutOfDateConfigurationNeeded", "SWHardeningNeeded", "UpToDate", NULL,
 };
 
-static bool valid_name(const char *s)
+const char *dcr_spec_tcb_status(const char *name)
+{
+	for (const char *const *t = tcb_names; *t; t++)
+		if (strcmp(*t, name) == 0)
+			return *t;
+	return NULL;
+}
+
+bool dcr_spec_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -51,14 +63,11 @@ static int parse_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
 
 	for (yaml_node_item_t *i = n->data.sequence.items.start; r == 0 && i < n->data.sequence.items.top; i++) {
 		yaml_node_t *item = dcr_ydoc_node(y, *i);
-		const char *v, *known = NULL;
+		const char *v, *known;
 
 		if ((r = dcr_ydoc_string(y, item, "a TCB status", 64, &v)) < 0)
 			break;
-		for (const char *const *t = tcb_names; *t; t++)
-			if (strcmp(*t, v) == 0)
-				known = *t;
-		if (!known)
+		if (!(known = dcr_spec_tcb_status(v)))
 			return dcr_ydoc_fail(y, item, DCR_EINVALID, "unknown TCB status '%s'%s", v,
 				strcmp(v, "Revoked") == 0 ? " (a revoked TCB is never accepted)" : "");
 		for (size_t j = 0; j < s->n_tcb_statuses; j++)
@@ -72,10 +81,70 @@ static int parse_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
 	return r;
 }
 
-static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
+int dcr_cert_file_der(const char *path, uint8_t **der, size_t *len, struct dcr_err *err)
+{
+	const unsigned char *p;
+	unsigned char *out = NULL;
+	uint8_t *buf;
+	size_t n;
+	X509 *cert = NULL;
+	BIO *bio;
+	int r = dcr_read_file(path, 64 << 10, &buf, &n, err), out_len = -1;
+
+	*der = NULL;
+	if (r < 0)
+		return r;
+	p = buf;
+	if (n > 0 && buf[0] == 0x30) {
+		cert = d2i_X509(NULL, &p, (long)n);
+		if (cert && p != buf + n) {
+			X509_free(cert);
+			cert = NULL;
+		}
+	} else if ((bio = BIO_new_mem_buf(buf, (int)n))) {
+		cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	free(buf);
+	if (cert)
+		out_len = i2d_X509(cert, &out);
+	X509_free(cert);
+	if (out_len <= 0)
+		return dcr_err_set(err, DCR_EINVALID, "'%s' holds no certificate (DER or PEM)", path);
+	*der = malloc((size_t)out_len);
+	if (*der) {
+		memcpy(*der, out, (size_t)out_len);
+		*len = (size_t)out_len;
+	}
+	OPENSSL_free(out);
+	return *der ? 0 : dcr_err_set(err, DCR_ENOMEM, "out of memory");
+}
+
+/* root_ca: a path relative to the specs file's folder, read now so a missing file shows where it was named. */
+static int parse_root(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
+{
+	const char *rel, *slash = strrchr(file, '/');
+	char path[4096];
+	struct dcr_err sub;
+	int r = dcr_ydoc_string(y, n, "root_ca", 1024, &rel);
+
+	if (r < 0)
+		return r;
+	if (rel[0] == '/' || !slash)
+		r = snprintf(path, sizeof(path), "%s", rel);
+	else
+		r = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - file), file, rel);
+	if (r < 0 || (size_t)r >= sizeof(path))
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "root_ca path too long");
+	if (dcr_cert_file_der(path, &s->root_ca, &s->root_ca_len, &sub) < 0)
+		return dcr_ydoc_fail(y, n, sub.code == DCR_ENOMEM ? DCR_ENOMEM : DCR_EINVALID, "root_ca: %s", sub.msg);
+	return 0;
+}
+
+static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
 {
 	static const char *const keys[] = { "format", "measurement", "mrenclave", "mrsigner",
-		"isvprodid", "min_isvsvn", "debug", "tcb_statuses", NULL };
+		"isvprodid", "min_isvsvn", "debug", "tcb_statuses", "root_ca", NULL };
 	yaml_node_t *v;
 	const char *format;
 	int64_t num;
@@ -131,6 +200,8 @@ static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
 		return dcr_ydoc_fail(y, n, DCR_EINVALID, "isvprodid and min_isvsvn go with mrsigner");
 	if ((v = dcr_ydoc_get(y, n, "debug")) && (r = dcr_ydoc_bool(y, v, "debug", &s->debug_allowed)) < 0)
 		return r;
+	if ((v = dcr_ydoc_get(y, n, "root_ca")) && (r = parse_root(y, v, file, s)) < 0)
+		return r;
 	if ((v = dcr_ydoc_get(y, n, "tcb_statuses")))
 		return parse_tcb(y, v, s);
 	s->tcb_statuses[0] = "SWHardeningNeeded";
@@ -183,16 +254,16 @@ int dcr_specs_parse(const char *file, const uint8_t *buf, size_t len, struct dcr
 		yaml_node_t *k = dcr_ydoc_node(&y, p->key);
 		const char *name = (const char *)k->data.scalar.value;
 
-		if (!valid_name(name)) {
+		if (!dcr_spec_name_valid(name)) {
 			r = dcr_ydoc_fail(&y, k, DCR_EINVALID,
 				"spec name '%.64s' must start with a-z and use a-z, 0-9, ':', '.', '_', '-' (at most %d)",
 				name, DCR_SPEC_NAME_MAX);
 			goto out;
 		}
 		memcpy(specs->items[i].name, name, strlen(name) + 1);
-		if ((r = parse_spec(&y, dcr_ydoc_node(&y, p->value), &specs->items[i])) < 0)
+		specs->n = i + 1; /* counted first, so a root_ca read before a failure is freed */
+		if ((r = parse_spec(&y, dcr_ydoc_node(&y, p->value), file, &specs->items[i])) < 0)
 			goto out;
-		specs->n = i + 1;
 	}
 out:
 	dcr_ydoc_release(&y);
@@ -229,6 +300,8 @@ void dcr_specs_free(struct dcr_specs *specs)
 {
 	if (!specs)
 		return;
+	for (size_t i = 0; i < specs->n; i++)
+		free(specs->items[i].root_ca);
 	free(specs->items);
 	free(specs);
 }

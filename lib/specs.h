@@ -28,6 +28,8 @@ struct dcr_spec {
 	bool debug_allowed;
 	size_t n_tcb_statuses;        /* sgx-dcap; sorted */
 	const char *tcb_statuses[DCR_SPEC_TCB_MAX]; /* static strings */
+	uint8_t *root_ca;             /* sgx-dcap: the pinned Intel SGX Root CA, DER; owned */
+	size_t root_ca_len;
 };
 
 /* A loaded specs file. _free accepts NULL. */
@@ -41,6 +43,17 @@ int dcr_specs_parse(const char *file, const uint8_t *buf, size_t len, struct dcr
 	struct dcr_err *err);
 /* Read and parse path; a missing file is DCR_ENOTFOUND. */
 int dcr_specs_load(const char *path, struct dcr_specs **out, struct dcr_err *err);
+/*
+ * Read a certificate from a DER or PEM file as DER (*der: free()). A file
+ * without exactly one readable certificate is DCR_EINVALID.
+ */
+int dcr_cert_file_der(const char *path, uint8_t **der, size_t *len, struct dcr_err *err);
+
+/* The library's static string for a known TCB status name, or NULL (also for "Revoked"). */
+const char *dcr_spec_tcb_status(const char *name);
+/* Whether name is a valid spec name (a-z first; a-z, 0-9, ':', '.', '_', '-'; at most 64). */
+bool dcr_spec_name_valid(const char *name);
+
 const struct dcr_spec *dcr_specs_find(const struct dcr_specs *specs, const char *name);
 void dcr_specs_free(struct dcr_specs *specs);
 

@@ -1,13 +1,20 @@
-/* HTTP transport to dcrd (libcurl): bounded GETs and POSTs with errors a user can act on. */
+/* HTTP transport (libcurl): bounded calls to dcrd and GETs from collateral services, with errors a user can act on. */
 #include "transport.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "banned.h"
+
+/* Header values we capture are issuer chains, about 3 KiB percent-encoded. */
+#define HEADER_VALUE_MAX (64 * 1024)
 
 struct buffer {
 	uint8_t *data;
@@ -53,6 +60,48 @@ static void first_line(const struct buffer *b, char *out, size_t size)
 	out[n] = '\0';
 }
 
+static int curl_ready(struct dcr_err *err)
+{
+	pthread_once(&curl_once, init_curl);
+	if (curl_init_result != CURLE_OK)
+		return dcr_err_set(err, DCR_EFAIL, "cannot initialise libcurl");
+	return 0;
+}
+
+/* A handle with the options every transfer shares: bounded answer, timeouts, http(s) only, no redirects. */
+static CURL *new_handle(const char *url, char *errbuf, struct buffer *resp, long connect_s, long total_s)
+{
+	CURL *curl = curl_easy_init();
+
+	if (!curl)
+		return NULL;
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, connect_s);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, total_s);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "dcr/" DCR_VERSION);
+	return curl;
+}
+
+/* What went wrong below HTTP, or 0; service names the peer in "cannot reach" (NULL: the URL alone). */
+static int transfer_error(CURLcode rc, const struct buffer *resp, const char *url, const char *service,
+	const char *errbuf, struct dcr_err *err)
+{
+	if (resp->overflow)
+		return dcr_err_set(err, DCR_EFAIL, "%s: the answer is larger than %zu bytes", url, resp->max);
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_OPERATION_TIMEDOUT ||
+	    rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING)
+		return dcr_err_set(err, DCR_EUNREACHABLE, "cannot reach %s%s%s: %s", service ? service : "",
+			service ? " at " : "", url, *errbuf ? errbuf : curl_easy_strerror(rc));
+	if (rc != CURLE_OK)
+		return dcr_err_set(err, DCR_EFAIL, "%s: %s", url, *errbuf ? errbuf : curl_easy_strerror(rc));
+	return 0;
+}
+
 int dcr_http(const char *endpoint, const char *method, const char *path, const char *content_type,
 	const uint8_t *body, size_t body_len, size_t max_response, uint8_t **out, size_t *out_len,
 	struct dcr_err *err)
@@ -67,25 +116,15 @@ int dcr_http(const char *endpoint, const char *method, const char *path, const c
 
 	*out = NULL;
 	*out_len = 0;
-	pthread_once(&curl_once, init_curl);
-	if (curl_init_result != CURLE_OK)
-		return dcr_err_set(err, DCR_EFAIL, "cannot initialise libcurl");
+	if ((r = curl_ready(err)) < 0)
+		return r;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", endpoint, path) >= sizeof(url))
 		return dcr_err_set(err, DCR_EUSAGE, "endpoint URL too long");
 	if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0)
 		return dcr_err_set(err, DCR_EUSAGE, "endpoint '%s' must start with http:// or https://", endpoint);
-	curl = curl_easy_init();
+	curl = new_handle(url, errbuf, &resp, 10L, 300L);
 	if (!curl)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 300L);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "dcr/" DCR_VERSION);
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
@@ -100,15 +139,8 @@ int dcr_http(const char *endpoint, const char *method, const char *path, const c
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	rc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (resp.overflow) {
-		r = dcr_err_set(err, DCR_EFAIL, "%s: the answer is larger than %zu bytes", url, max_response);
-	} else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_OPERATION_TIMEDOUT ||
-		   rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING) {
-		r = dcr_err_set(err, DCR_EUNREACHABLE, "cannot reach dcrd at %s: %s", url,
-			*errbuf ? errbuf : curl_easy_strerror(rc));
-	} else if (rc != CURLE_OK) {
-		r = dcr_err_set(err, DCR_EFAIL, "%s: %s", url, *errbuf ? errbuf : curl_easy_strerror(rc));
-	} else if (status != 200) {
+	r = transfer_error(rc, &resp, url, "dcrd", errbuf, err);
+	if (r == 0 && status != 200) {
 		first_line(&resp, line, sizeof(line));
 		/* dcrd answers 400 only to a call it cannot decrypt or parse. */
 		r = dcr_err_set(err, status == 404 ? DCR_ENOTFOUND : status == 400 ? DCR_EINVALID : DCR_EFAIL,
@@ -118,6 +150,152 @@ int dcr_http(const char *endpoint, const char *method, const char *path, const c
 	curl_easy_cleanup(curl);
 	if (r < 0) {
 		free(resp.data);
+		return r;
+	}
+	*out = resp.data;
+	*out_len = resp.len;
+	return 0;
+}
+
+struct capture {
+	struct dcr_http_header *h;
+	size_t n;
+	const char *twice;     /* a header that came twice */
+	const char *bad;       /* a header too long or with a NUL byte */
+	bool nomem;
+};
+
+static void drop_headers(struct dcr_http_header *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].value);
+		h[i].value = NULL;
+	}
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* libcurl hands over one header line at a time, not NUL-terminated. */
+static size_t on_header(char *line, size_t size, size_t n, void *ctx)
+{
+	struct capture *c = ctx;
+	size_t len = size * n, name_len, start, end;
+	const char *colon;
+
+	/* A status line starts another response (1xx, a proxy's CONNECT): only the last one counts. */
+	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		drop_headers(c->h, c->n);
+		return len;
+	}
+	if (!(colon = memchr(line, ':', len)))
+		return len;
+	name_len = (size_t)(colon - line);
+	for (size_t i = 0; i < c->n; i++) {
+		struct dcr_http_header *h = &c->h[i];
+
+		if (strlen(h->name) != name_len || strncasecmp(line, h->name, name_len) != 0)
+			continue;
+		if (h->value) {
+			c->twice = h->name;
+			return 0;
+		}
+		for (start = name_len + 1; start < len && is_blank(line[start]); start++)
+			;
+		for (end = len; end > start && is_blank(line[end - 1]); end--)
+			;
+		if (end - start > HEADER_VALUE_MAX || memchr(line + start, '\0', end - start)) {
+			c->bad = h->name;
+			return 0;
+		}
+		if (!(h->value = malloc(end - start + 1))) {
+			c->nomem = true;
+			return 0;
+		}
+		memcpy(h->value, line + start, end - start);
+		h->value[end - start] = '\0';
+	}
+	return len;
+}
+
+static bool is_loopback(const char *host)
+{
+	struct in_addr a;
+
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return true;
+	return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/* Collateral is signed, but TLS still keeps a network attacker from choosing what we cache. */
+static int check_get_url(const char *url, struct dcr_err *err)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int r = 0;
+
+	if (!u)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		r = dcr_err_set(err, DCR_EUSAGE, "'%s' is not a URL", url);
+	else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && is_loopback(host)))
+		r = dcr_err_set(err, DCR_EUSAGE, "URL '%s' must start with https:// (http:// only to a loopback address)",
+			url);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
+int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t max_response,
+	struct dcr_http_header *headers,
+	size_t n_headers, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	struct buffer resp = { .max = max_response };
+	struct capture cap = { .h = headers, .n = n_headers };
+	char errbuf[CURL_ERROR_SIZE] = "", line[160];
+	long status = 0;
+	CURLcode rc;
+	CURL *curl;
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	for (size_t i = 0; i < n_headers; i++)
+		headers[i].value = NULL;
+	if ((r = curl_ready(err)) < 0 || (r = check_get_url(url, err)) < 0)
+		return r;
+	if (timeout_s <= 0)
+		return dcr_err_set(err, DCR_EUSAGE, "timeout %ld is not a positive number of seconds", timeout_s);
+	if (!(curl = new_handle(url, errbuf, &resp, timeout_s < 10 ? timeout_s : 10L, timeout_s)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &cap);
+	rc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (cap.nomem)
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	else if (cap.twice || cap.bad)
+		r = dcr_err_set(err, DCR_EFAIL, "%s: the %s header %s", url, cap.twice ? cap.twice : cap.bad,
+			cap.twice ? "comes twice" : "is too long or has a NUL byte");
+	else
+		r = transfer_error(rc, &resp, url, NULL, errbuf, err);
+	if (r == 0 && status != 200) {
+		first_line(&resp, line, sizeof(line));
+		r = dcr_err_set(err, DCR_EFAIL, "HTTP %ld from %s%s%s", status, url, *line ? ": " : "", line);
+	}
+	curl_easy_cleanup(curl);
+	if (r < 0) {
+		free(resp.data);
+		drop_headers(headers, n_headers);
 		return r;
 	}
 	*out = resp.data;

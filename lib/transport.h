@@ -1,4 +1,4 @@
-/* HTTP transport to dcrd (libcurl): bounded GETs and POSTs with errors a user can act on. */
+/* HTTP transport (libcurl): bounded calls to dcrd and GETs from collateral services, with errors a user can act on. */
 #ifndef DCR_TRANSPORT_H
 #define DCR_TRANSPORT_H
 
@@ -18,5 +18,24 @@
 int dcr_http(const char *endpoint, const char *method, const char *path, const char *content_type,
 	const uint8_t *body, size_t body_len, size_t max_response, uint8_t **out, size_t *out_len,
 	struct dcr_err *err);
+
+/* A response header to capture: name is matched without regard to case. */
+struct dcr_http_header {
+	const char *name;
+	char *value;       /* set by dcr_http_get: trimmed, free with free(); NULL when absent */
+};
+
+/*
+ * GET url (https; plain http only to a loopback address, for tests) within
+ * timeout_s seconds, with TLS verification against ca_file (PEM; NULL: the
+ * system's trusted CAs), reading at most max_response
+ * bytes into *out (free with free()) and the n_headers headers asked for;
+ * on failure no header value is left allocated. Unreachable is
+ * DCR_EUNREACHABLE naming the URL; another status than 200 is DCR_EFAIL
+ * "HTTP 503 from URL"; a header asked for that comes twice is DCR_EFAIL.
+ */
+int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t max_response,
+	struct dcr_http_header *headers,
+	size_t n_headers, uint8_t **out, size_t *out_len, struct dcr_err *err);
 
 #endif

@@ -5,9 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "attest.h"
 #include "crypto.h"
 #include "dcr.h"
@@ -55,62 +52,26 @@ static int parse_time(const char *s, time_t *out)
 	return 0;
 }
 
-/* The root certificate as DER, from a DER or PEM file. */
-static int load_root(const char *path, uint8_t **der, size_t *len, struct dcr_err *err)
-{
-	uint8_t *buf;
-	size_t n;
-	int r = dcr_read_file(path, 64 << 10, &buf, &n, err);
-	BIO *bio;
-	X509 *cert;
-	unsigned char *out = NULL;
-	int out_len;
-
-	if (r < 0)
-		return r;
-	if (n > 0 && buf[0] == 0x30) {
-		*der = buf;
-		*len = n;
-		return 0;
-	}
-	bio = BIO_new_mem_buf(buf, (int)n);
-	cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	free(buf);
-	out_len = cert ? i2d_X509(cert, &out) : -1;
-	X509_free(cert);
-	if (out_len <= 0)
-		return dcr_err_set(err, DCR_EINVALID, "'%s' holds no certificate (DER or PEM)", path);
-	*der = malloc((size_t)out_len);
-	if (!*der) {
-		OPENSSL_free(out);
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	}
-	memcpy(*der, out, (size_t)out_len);
-	*len = (size_t)out_len;
-	OPENSSL_free(out);
-	return 0;
-}
-
-static void print_sgx(const struct dcr_sgx_result *res, const char *verdict, json_t **json)
+/* What an SGX quote established: as JSON members of obj, or as lines. */
+static void sgx_facts(const struct dcr_sgx_result *res, json_t *obj)
 {
 	char mrenclave[65], mrsigner[65], fmspc[13];
 
 	dcr_hex(res->mrenclave, 32, mrenclave);
 	dcr_hex(res->mrsigner, 32, mrsigner);
 	dcr_hex(res->fmspc, 6, fmspc);
-	if (json) {
-		json_t *adv = json_array();
+	if (obj) {
+		json_t *adv = json_array(), *facts;
 
 		for (size_t i = 0; i < res->n_advisory_ids; i++)
 			json_array_append_new(adv, json_string(res->advisory_ids[i]));
-		*json = json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:s, s:s, s:o, s:s}", "format", "sgx-dcap",
-			"mrenclave", mrenclave, "mrsigner", mrsigner, "isvprodid", (int)res->isv_prod_id, "isvsvn",
-			(int)res->isv_svn, "debug", (int)res->debug, "fmspc", fmspc, "tcb_status", res->tcb_status,
-			"advisory_ids", adv, "verdict", verdict);
+		facts = json_pack("{s:s, s:s, s:i, s:i, s:b, s:s, s:s, s:o}", "mrenclave", mrenclave, "mrsigner",
+			mrsigner, "isvprodid", (int)res->isv_prod_id, "isvsvn", (int)res->isv_svn, "debug", (int)res->debug,
+			"fmspc", fmspc, "tcb_status", res->tcb_status, "advisory_ids", adv);
+		json_object_update(obj, facts);
+		json_decref(facts);
 		return;
 	}
-	printf("format       sgx-dcap\n");
 	printf("mrenclave    %s\n", mrenclave);
 	printf("mrsigner     %s\n", mrsigner);
 	printf("product      %u\n", res->isv_prod_id);
@@ -122,6 +83,18 @@ static void print_sgx(const struct dcr_sgx_result *res, const char *verdict, jso
 	for (size_t i = 0; i < res->n_advisory_ids; i++)
 		printf("%s%s", i ? ", " : "", res->advisory_ids[i]);
 	printf("%s\n", res->n_advisory_ids ? "" : "(none)");
+}
+
+static void print_sgx(const struct dcr_sgx_result *res, const char *verdict, json_t **json)
+{
+	if (json) {
+		*json = json_pack("{s:s}", "format", "sgx-dcap");
+		sgx_facts(res, *json);
+		json_object_set_new(*json, "verdict", json_string(verdict));
+		return;
+	}
+	printf("format       sgx-dcap\n");
+	sgx_facts(res, NULL);
 	printf("verdict      %s\n", verdict);
 }
 
@@ -152,7 +125,7 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 		return usage_error(cmd, "--at '%s' is not a UTC time like 2025-07-01T00:00:00Z", at);
 	if ((r = dcr_read_file(quote_path, DCR_SGX_QUOTE_MAX, &quote, &quote_len, &err)) < 0 ||
 	    (r = dcr_read_file(coll_path, DCR_SGX_COLLATERAL_MAX, &coll, &coll_len, &err)) < 0 ||
-	    (r = load_root(root_path, &root, &root_len, &err)) < 0 ||
+	    (r = dcr_cert_file_der(root_path, &root, &root_len, &err)) < 0 ||
 	    (cli->specs && (r = dcr_specs_load(cli->specs, &specs, &err)) < 0))
 		goto out;
 	if ((r = dcr_sgx_collateral_parse(coll, coll_len, &collateral, &err)) < 0) {
@@ -235,6 +208,13 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 			res.format, "spec", res.spec, "measurement", measurement, "hpke_key", hpke_fp, "signing_key",
 			sign_fp, "simulated", res.simulated);
 
+		if (j && !res.simulated) {
+			json_t *sgx = json_object();
+
+			sgx_facts(&res.sgx, sgx);
+			json_object_set_new(j, "sgx", sgx);
+		}
+
 		if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
 			json_decref(j);
 			dcr_attest_result_release(&res);
@@ -247,7 +227,10 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 		printf("endpoint     %s\n", cli->endpoint);
 		printf("format       %s%s\n", res.format, res.simulated ? " (simulated: no hardware protection)" : "");
 		printf("spec         %s\n", res.spec);
-		printf("measurement  %s\n", measurement);
+		if (res.simulated)
+			printf("measurement  %s\n", measurement);
+		else
+			sgx_facts(&res.sgx, NULL);
 		printf("hpke key     %s\n", hpke_fp);
 		printf("signing key  %s\n", sign_fp);
 		printf("verdict      accepted\n");

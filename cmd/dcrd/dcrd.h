@@ -2,37 +2,73 @@
 #ifndef DCRD_H
 #define DCRD_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
 #include "api.pb-c.h"
 #include "attest.h"
 #include "call.h"
+#include "crypto.h"
 #include "merkle.h"
 #include "err.h"
 #include "ohttp.h"
 
+/* How the enclave attests itself. */
+struct enclave_options {
+	bool sgx;                  /* false: simulated */
+	const char *device;        /* sgx: Gramine's attestation folder, /dev/attestation */
+	const char *pccs_url;      /* sgx: PCCS or Intel PCS base URL (API v4) */
+	const char *root_crl_url;  /* sgx: where the Intel SGX Root CA CRL is */
+	const char *pccs_ca;       /* sgx: CA file for the PCCS's TLS certificate; NULL: the system's */
+};
+
 /* The enclave's identity: its keys, sealed in the data directory, and its evidence. */
 struct enclave {
-	uint8_t sealing_key[32];   /* sim: a key file in the data directory */
+	struct enclave_options opt;
+	char data_dir[4096];
+	uint8_t sealing_key[32];   /* sim: a key file in the data directory; sgx: from the MRENCLAVE sealing key */
 	uint8_t hpke_sk[32];
 	uint8_t sign_sk[32];
 	uint8_t sim_sk[32];        /* signs simulated quotes */
-	uint8_t measurement[32];   /* SHA-256 of this executable */
+	uint8_t measurement[32];   /* sim: SHA-256 of this executable; sgx: MRENCLAVE */
+	struct dcr_sgx_report report; /* sgx: this enclave's report body, from its own quote */
 	struct dcr_ohttp_keyconfig ohttp;
 	struct dcr_enclave_public pub;
+	uint8_t *quote;            /* sgx */
+	size_t quote_len;
+	/* The evidence and, for sgx, the collateral in it and when to renew it; under lock. */
+	pthread_mutex_t lock;
 	uint8_t *evidence;
 	size_t evidence_len;
+	time_t collateral_fetched, collateral_next_update, last_fetch_attempt;
 };
 
 /*
  * Load the enclave keys from data_dir, or create and seal them on first
- * start; then build the evidence. enclave_close wipes the secrets.
+ * start; then build the evidence (sgx: the quote from the device and the
+ * collateral, cached in data_dir). enclave_close wipes the secrets.
  */
-int enclave_open(struct enclave *e, const char *data_dir, struct dcr_err *err);
+int enclave_open(struct enclave *e, const char *data_dir, const struct enclave_options *opt, struct dcr_err *err);
 void enclave_close(struct enclave *e);
+
+/*
+ * The evidence to serve, copied into *out (free()). For sgx, collateral
+ * near its nextUpdate (or a day old) is renewed first; if the PCCS cannot
+ * be reached the old collateral is served and the failure logged.
+ */
+int enclave_evidence(struct enclave *e, uint8_t **out, size_t *len, struct dcr_err *err);
+
+/*
+ * Whether spec describes this enclave: sim, the same measurement; sgx-dcap,
+ * MRENCLAVE or MRSIGNER + product + minimum SVN, and debug only if allowed.
+ * The TCB status is for clients to judge. DCR_EINTEGRITY if not.
+ */
+int enclave_matches_spec(const struct enclave *e, const struct dcr_spec *spec, struct dcr_err *err);
 
 /* The durable state: state.db in the data directory, rows sealed under key. */
 struct state {

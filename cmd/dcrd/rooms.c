@@ -159,19 +159,21 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 	size_t enc_len;
 	int r;
 
-	if (!cr || cr->n_files > MAX_FILES || strlen(cr->enclave_spec) > DCR_SPEC_NAME_MAX || !*cr->file_name) {
+	if (!cr || cr->n_files > MAX_FILES || !cr->enclave || !*cr->file_name) {
 		r = dcr_err_set(err, DCR_EINVALID, "malformed room.create request");
 		goto out;
 	}
 	/*
-	 * The only enclave this dcrd can vouch for is itself: the definition is
-	 * compiled against this binary's own spec, so a room that pins other
-	 * code gets another ID and is refused below.
+	 * The only enclave this dcrd can vouch for is itself: the creator's
+	 * spec must describe this enclave, and the definition is compiled
+	 * against it, so the ID the enclave computes covers the same spec.
 	 */
-	snprintf(self.name, sizeof(self.name), "%s", cr->enclave_spec);
-	self.format = DCR_SPEC_SIM;
-	self.has_measurement = true;
-	memcpy(self.measurement, svc->enclave->measurement, 32);
+	if ((r = dcr_room_spec_from_proto(cr->enclave, &self, err)) < 0)
+		goto out;
+	if ((r = enclave_matches_spec(svc->enclave, &self, err)) < 0) {
+		dcr_err_prefix(err, "the definition does not pin this dcrd");
+		goto out;
+	}
 	if ((r = dcr_room_parse_files(cr->file_name, (const uint8_t *)cr->yaml, strlen(cr->yaml), &files, &specs,
 		     cr->salt, &room, err)) < 0)
 		goto out;

@@ -23,6 +23,10 @@
 #include "banned.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:7443"
+#define DEFAULT_SGX_DEVICE "/dev/attestation"
+#define DEFAULT_PCCS_URL "https://api.trustedservices.intel.com"
+/* The CRL distribution point named in the Intel SGX Root CA certificate. */
+#define DEFAULT_ROOT_CRL_URL "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
 /* A call (1 MiB, see lib/call.c) with its signature, certificates and encapsulation. */
 #define MAX_BODY ((1u << 20) + (64u << 10))
 #define THREADS 4
@@ -155,11 +159,12 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 
 	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
 		"# HELP dcrd_build_info The running dcrd.\n# TYPE dcrd_build_info gauge\n"
-		"dcrd_build_info{version=\"%s\",attestation=\"sim\"} 1\n"
+		"dcrd_build_info{version=\"%s\",attestation=\"%s\"} 1\n"
 		"# HELP dcrd_start_time_seconds Start time since the Unix epoch.\n# TYPE dcrd_start_time_seconds gauge\n"
 		"dcrd_start_time_seconds %lld\n"
 		"# HELP dcrd_http_requests_total Requests answered, by status class.\n"
-		"# TYPE dcrd_http_requests_total counter\n", DCR_VERSION, (long long)srv.started);
+		"# TYPE dcrd_http_requests_total counter\n", DCR_VERSION, srv.enclave.opt.sgx ? "sgx-dcap" : "sim",
+		(long long)srv.started);
 	for (int c = 1; c <= 5; c++)
 		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "dcrd_http_requests_total{code=\"%s\"} %lu\n",
 			classes[c], atomic_load(&srv.requests[c]));
@@ -309,6 +314,20 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	return result;
 }
 
+static enum MHD_Result evidence(struct MHD_Connection *conn)
+{
+	enum MHD_Result result;
+	struct dcr_err err;
+	uint8_t *buf;
+	size_t len;
+
+	if (enclave_evidence(&srv.enclave, &buf, &len, &err) < 0)
+		return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot build the evidence\n");
+	result = respond(conn, MHD_HTTP_OK, "application/x-protobuf", buf, len);
+	free(buf);
+	return result;
+}
+
 static enum MHD_Result route(struct MHD_Connection *conn, const char *method, const char *url, struct request *req)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -319,9 +338,7 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *method, co
 	if (strcmp(url, "/metrics") == 0)
 		return get ? metrics(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
 	if (strcmp(url, "/v1/evidence") == 0)
-		return get ? respond(conn, MHD_HTTP_OK, "application/x-protobuf", srv.enclave.evidence,
-				     srv.enclave.evidence_len)
-			   : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
+		return get ? evidence(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
 	if (strcmp(url, "/v1/call") == 0)
 		return strcmp(method, "POST") == 0 ? call(conn, req)
 						    : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST\n");
@@ -396,7 +413,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n");
+	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
+		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -405,10 +423,16 @@ int cmd_serve(int argc, char **argv)
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "attestation", required_argument, NULL, 'a' },
+		{ "sgx-device", required_argument, NULL, 'D' },
+		{ "pccs-url", required_argument, NULL, 'P' },
+		{ "sgx-root-crl", required_argument, NULL, 'R' },
+		{ "pccs-ca", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
+	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
+	bool sgx_option = false;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
 	struct dcr_err err;
@@ -422,6 +446,10 @@ int cmd_serve(int argc, char **argv)
 		case 'd': data_dir = optarg; break;
 		case 'l': listen_arg = optarg; break;
 		case 'a': attestation = optarg; break;
+		case 'D': opt.device = optarg; sgx_option = true; break;
+		case 'P': opt.pccs_url = optarg; sgx_option = true; break;
+		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
+		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -450,12 +478,14 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "dcrd: serve: invalid --listen '%s' (want IPV4:PORT, like 127.0.0.1:7443)\n", listen_arg);
 		return 2;
 	}
-	if (strcmp(attestation, "sgx-dcap") == 0) {
-		fprintf(stderr, "dcrd: serve: --attestation sgx-dcap is not implemented yet\n");
-		return 1;
-	}
-	if (strcmp(attestation, "sim") != 0) {
+	opt.sgx = strcmp(attestation, "sgx-dcap") == 0;
+	if (!opt.sgx && strcmp(attestation, "sim") != 0) {
 		fprintf(stderr, "dcrd: serve: unknown attestation '%s' (sim or sgx-dcap)\n", attestation);
+		return 2;
+	}
+	if (!opt.sgx && sgx_option) {
+		fprintf(stderr, "dcrd: serve: --sgx-device, --pccs-url, --pccs-ca and --sgx-root-crl need --attestation sgx-dcap\n");
+		usage(stderr);
 		return 2;
 	}
 	/* Everything dcrd creates (state.db and its WAL too) is for its owner only. */
@@ -466,7 +496,7 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	if (prepare_data_dir(data_dir, &err) < 0 || (lock = lock_data_dir(data_dir, &err)) < 0 ||
-	    enclave_open(&srv.enclave, data_dir, &err) < 0 ||
+	    enclave_open(&srv.enclave, data_dir, &opt, &err) < 0 ||
 	    state_open(&srv.state, data_dir, srv.enclave.sealing_key, &err) < 0 ||
 	    (!(srv.replay = dcr_replay_new()) && dcr_err_set(&err, DCR_ENOMEM, "out of memory") < 0)) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
@@ -498,8 +528,12 @@ int cmd_serve(int argc, char **argv)
 		enclave_close(&srv.enclave);
 		return 1;
 	}
-	fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sim: NO hardware protection)\n",
-		listen_arg, data_dir);
+	if (opt.sgx)
+		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sgx-dcap%s)\n", listen_arg,
+			data_dir, srv.enclave.report.attributes[0] & DCR_SGX_FLAG_DEBUG ? ": DEBUG enclave, NO protection" : "");
+	else
+		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sim: NO hardware "
+				"protection)\n", listen_arg, data_dir);
 	while (sigwait(&signals, &sig) != 0)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -15,8 +15,8 @@ has "$err" "unknown option '--frob'" "unknown option named"
 expect 2 "serve with a bad --listen" "$DCRD" serve --data-dir d --listen nowhere
 has "$err" "invalid --listen 'nowhere'" "bad address named"
 expect 2 "serve with unknown attestation" "$DCRD" serve --data-dir d --attestation tpm
-expect 1 "sgx-dcap not built yet" "$DCRD" serve --data-dir d --attestation sgx-dcap
-has "$err" "not implemented yet" "sgx-dcap says so"
+expect 1 "sgx-dcap outside an enclave" "$DCRD" serve --data-dir d --attestation sgx-dcap
+has "$err" "/dev/attestation" "the missing device is named"
 touch a-file
 expect 1 "data dir is a file" "$DCRD" serve --data-dir a-file --listen "127.0.0.1:$(free_port)"
 has "$err" "'a-file' is not a directory" "file named"

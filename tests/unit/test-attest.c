@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -14,6 +16,7 @@
 #include "attest.h"
 #include "evidence.pb-c.h"
 #include "seal.h"
+#include "sgx-synth.h"
 #include "specs.h"
 
 static void test_seal(void **state)
@@ -150,12 +153,104 @@ static void test_sim_verify(void **state)
 	dcr_specs_free(sgx_only);
 }
 
+/* sgx-dcap evidence as dcrd builds it: a quote binding the keys, with its collateral. */
+static void test_sgx_verify(void **state)
+{
+	struct sgx_synth_keys keys;
+	struct sgx_synth_opts o;
+	struct sgx_synth sx;
+	struct dcr_enclave_public pub = { 0 };
+	struct dcr_attest_result res;
+	struct dcr_specs *specs;
+	struct dcr_err err;
+	uint8_t sign_sk[32], *ev = NULL;
+	size_t ev_len;
+	char root_path[] = "/tmp/dcr-attest-root-XXXXXX", yaml[1024], hex[65];
+	time_t now = time(NULL);
+	int fd;
+
+	sgx_synth_keys_init(&keys);
+	sgx_synth_opts_default(&o, now - SGX_SYNTH_DAY, now + 30 * SGX_SYNTH_DAY);
+	memset(o.mrenclave, 0x42, 32);
+	dcr_random(pub.hpke_pk, 32, NULL);
+	assert_int_equal(dcr_ed25519_keygen(sign_sk, pub.sign_pk, NULL), 0);
+	assert_int_equal(dcr_attest_report_data(pub.hpke_pk, pub.sign_pk, NULL, 0, o.report_data, NULL), 0);
+	sgx_synth_build(&keys, &o, &sx);
+	fd = mkstemp(root_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, sx.root, sx.root_len), (ssize_t)sx.root_len);
+	close(fd);
+	dcr_hex(o.mrenclave, 32, hex);
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  ok:\n    format: sgx-dcap\n    mrenclave: %s\n"
+		 "    root_ca: %s\n  noroot:\n    format: sgx-dcap\n    mrenclave: %s\n  other:\n"
+		 "    format: sgx-dcap\n    mrenclave: %064d\n    root_ca: %s\n", hex, root_path, hex, 7, root_path);
+	specs = specs_for(yaml);
+
+	assert_int_equal(dcr_attest_sgx_evidence(sx.quote, sx.quote_len, (const uint8_t *)sx.collateral,
+		sx.collateral_len, &pub, &ev, &ev_len, &err), 0);
+	if (dcr_attest_verify(ev, ev_len, specs, NULL, &res, &err) < 0)
+		fail_msg("verify: %s", err.msg);
+	assert_string_equal(res.spec, "ok");
+	assert_string_equal(res.format, "sgx-dcap");
+	assert_int_equal(res.simulated, 0);
+	assert_memory_equal(res.measurement, o.mrenclave, 32);
+	assert_string_equal(res.sgx.tcb_status, "UpToDate");
+	assert_memory_equal(res.keys.hpke_pk, pub.hpke_pk, 32);
+	dcr_attest_result_release(&res);
+
+	assert_int_equal(dcr_attest_verify(ev, ev_len, specs, "noroot", &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "no root_ca"));
+	assert_int_equal(dcr_attest_verify(ev, ev_len, specs, "other", &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "spec 'other'"));
+	free(ev);
+
+	/* Keys swapped after attestation. */
+	pub.hpke_pk[0] ^= 1;
+	assert_int_equal(dcr_attest_sgx_evidence(sx.quote, sx.quote_len, (const uint8_t *)sx.collateral,
+		sx.collateral_len, &pub, &ev, &ev_len, &err), 0);
+	assert_int_equal(dcr_attest_verify(ev, ev_len, specs, NULL, &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "keys were swapped"));
+	free(ev);
+	pub.hpke_pk[0] ^= 1;
+
+	/* No collateral, or collateral that is not what Intel signed. */
+	assert_int_equal(dcr_attest_sgx_evidence(sx.quote, sx.quote_len, NULL, 0, &pub, &ev, &ev_len, &err), 0);
+	assert_int_equal(dcr_attest_verify(ev, ev_len, specs, NULL, &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "without collateral"));
+	free(ev);
+	sgx_synth_release(&sx);
+	o.tamper_tcb_text = true;
+	sgx_synth_build(&keys, &o, &sx);
+	assert_int_equal(dcr_attest_sgx_evidence(sx.quote, sx.quote_len, (const uint8_t *)sx.collateral,
+		sx.collateral_len, &pub, &ev, &ev_len, &err), 0);
+	assert_int_equal(dcr_attest_verify(ev, ev_len, specs, NULL, &res, &err), DCR_EATTEST);
+	free(ev);
+	sgx_synth_release(&sx);
+
+	/* A debug enclave is refused unless the spec allows it. */
+	o.tamper_tcb_text = false;
+	o.debug = true;
+	sgx_synth_build(&keys, &o, &sx);
+	assert_int_equal(dcr_attest_sgx_evidence(sx.quote, sx.quote_len, (const uint8_t *)sx.collateral,
+		sx.collateral_len, &pub, &ev, &ev_len, &err), 0);
+	assert_int_equal(dcr_attest_verify(ev, ev_len, specs, NULL, &res, &err), DCR_EATTEST);
+	if (!strstr(err.msg, "debug"))
+		fail_msg("debug enclave: %s", err.msg);
+	free(ev);
+	sgx_synth_release(&sx);
+
+	dcr_specs_free(specs);
+	unlink(root_path);
+	sgx_synth_keys_release(&keys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seal),
 		cmocka_unit_test(test_report_data),
 		cmocka_unit_test(test_sim_verify),
+		cmocka_unit_test(test_sgx_verify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -436,6 +436,14 @@ static void test_specs_errors(void **state)
 		  "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n    tcb_statuses: [Revoked]\n",
 		  "a revoked TCB is never accepted" },
 		{ "specs: {}\n", "missing 'version: 1'" },
+		{ "version: 1\nspecs:\n  x:\n    format: sgx-dcap\n    mrenclave: "
+		  "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n    root_ca: nowhere.der\n",
+		  "specs.yaml:6:14: root_ca: cannot open" },
+		{ "version: 1\nspecs:\n  x:\n    format: sgx-dcap\n    mrenclave: "
+		  "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n    root_ca: /dev/null\n",
+		  "not a regular file" },
+		{ "version: 1\nspecs:\n  x:\n    format: sim\n    root_ca: a.der\n    measurement: "
+		  "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n", "root_ca" },
 	};
 	struct dcr_specs *s;
 	struct dcr_err err;
@@ -451,6 +459,89 @@ static void test_specs_errors(void **state)
 	assert_null(dcr_specs_find(specs, "dcrd:v2"));
 }
 
+/* root_ca is read relative to the specs file, kept as DER, and freed with the specs. */
+static void test_specs_root_ca(void **state)
+{
+	char cmd[1024], specs_path[300], yaml[512];
+	struct dcr_specs *s;
+	struct dcr_err err;
+
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout %s/root.key -out %s/root.pem -days 1 -subj /CN=root >/dev/null 2>&1", dir, dir);
+	if (system(cmd) != 0)
+		skip();
+	snprintf(specs_path, sizeof(specs_path), "%s/specs.yaml", dir);
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  a:\n    format: sgx-dcap\n    mrenclave: "
+		 "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n    root_ca: root.pem\n"
+		 "  b:\n    format: sgx-dcap\n    mrenclave: "
+		 "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n");
+	assert_int_equal(dcr_specs_parse(specs_path, (const uint8_t *)yaml, strlen(yaml), &s, &err), 0);
+	assert_non_null(s->items[0].root_ca);
+	assert_int_equal(s->items[0].root_ca[0], 0x30); /* DER */
+	assert_null(s->items[1].root_ca);
+	dcr_specs_free(s);
+	/* A file that is not a certificate. */
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  a:\n    format: sgx-dcap\n    mrenclave: "
+		 "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n    root_ca: up.py\n");
+	assert_int_not_equal(dcr_specs_parse(specs_path, (const uint8_t *)yaml, strlen(yaml), &s, &err), 0);
+	assert_non_null(strstr(err.msg, "holds no certificate"));
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  a:\n    format: sgx-dcap\n    mrenclave: "
+		 "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n    root_ca: root.pem\n");
+	/* The same name from another folder is not found. */
+	assert_int_not_equal(dcr_specs_parse("elsewhere/specs.yaml", (const uint8_t *)yaml, strlen(yaml), &s, &err), 0);
+	assert_non_null(strstr(err.msg, "elsewhere/root.pem"));
+	snprintf(cmd, sizeof(cmd), "%s/root.key", dir);
+	unlink(cmd);
+	snprintf(cmd, sizeof(cmd), "%s/root.pem", dir);
+	unlink(cmd);
+}
+
+/* A spec travels to dcrd as the definition embeds it and comes back the same. */
+static void test_spec_from_proto(void **state)
+{
+	const char *names[] = { "dcrd:sim", "dcrd:v1" };
+	struct dcr_room *room;
+	struct dcr_spec back;
+	struct dcr_err err;
+
+	for (size_t i = 0; i < 2; i++) {
+		char *yaml = strdup(base_yaml), *at = strstr(yaml, "dcrd:sim");
+		Dcr__V1__EnclaveSpec *e;
+		const struct dcr_spec *orig = dcr_specs_find(specs, names[i]);
+
+		assert_non_null(at);
+		if (i == 1)
+			memcpy(at, "dcrd:v1 ", 8);
+		assert_int_equal(parse(yaml, "", &room, &err), 0);
+		e = dcr_room_definition(room)->enclave;
+		assert_int_equal(dcr_room_spec_from_proto(e, &back, &err), 0);
+		assert_string_equal(back.name, orig->name);
+		assert_int_equal(back.format, orig->format);
+		assert_memory_equal(back.measurement, orig->measurement, 32);
+		assert_int_equal(back.n_tcb_statuses, orig->n_tcb_statuses);
+		for (size_t j = 0; j < back.n_tcb_statuses; j++)
+			assert_string_equal(back.tcb_statuses[j], orig->tcb_statuses[j]);
+		/* Malformed variants are refused. */
+		e->measurement.len = 31;
+		assert_int_equal(dcr_room_spec_from_proto(e, &back, &err), DCR_EINVALID);
+		e->measurement.len = 32;
+		if (i == 1) {
+			char *saved = e->tcb_statuses[0];
+
+			e->tcb_statuses[0] = "Revoked";
+			assert_int_equal(dcr_room_spec_from_proto(e, &back, &err), DCR_EINVALID);
+			e->tcb_statuses[0] = e->tcb_statuses[1];
+			assert_int_equal(dcr_room_spec_from_proto(e, &back, &err), DCR_EINVALID); /* duplicate */
+			e->tcb_statuses[0] = saved;
+			e->format = "tdx";
+			assert_int_equal(dcr_room_spec_from_proto(e, &back, &err), DCR_EINVALID);
+		}
+		dcr_room_free(room);
+		free(yaml);
+	}
+	assert_int_equal(dcr_room_spec_from_proto(NULL, &back, &err), DCR_EINVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +555,8 @@ int main(void)
 		cmocka_unit_test(test_no_specs),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_specs_errors),
+		cmocka_unit_test(test_specs_root_ca),
+		cmocka_unit_test(test_spec_from_proto),
 		cmocka_unit_test(test_script_content_in_id),
 	};
 

@@ -11,16 +11,11 @@
 #include <cmocka.h>
 
 #include <jansson.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/objects.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "testutil.h"
 
 #include "fileio.h"
+#include "sgx-synth.h"
 #include "sgx.h"
 #include "specs.h"
 
@@ -148,297 +143,25 @@ static void test_real_quote(void **state)
 	free_real(&r);
 }
 
-/* Synthetic evidence: keys made once, certificates and documents per test. */
+/* Synthetic evidence (tests/tools/sgx-synth.c): keys made once, certificates and documents per test. */
 
-static struct {
-	EVP_PKEY *root, *ca, *pck, *tcb, *ak, *other;
-} K;
+static struct sgx_synth_keys K;
 
-static const uint8_t intel_vendor[16] = {
-	0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07,
-};
-
-struct opts {
-	time_t pck_not_after, crl_next, qe_next, col_issue, col_next;
-	bool revoke_pck, revoke_ca, debug, no_ext, bad_binding, tamper_tcb_text, tamper_qe_text;
-	bool pck_crl_wrong_key, root_crl_wrong_key, tcb_other_root, pck_other_root;
-	const char *pck_cn, *tcb_cn, *tcb_status;
-	uint8_t pck_comp[16];
-	uint16_t pck_pcesvn;
-	uint8_t pck_fmspc[6], tcb_fmspc[6], tcb_pceid[2];
-	uint8_t qe_mrsigner[32];     /* in the QE identity; the QE report always has 0x5a... */
-	uint16_t qe_isvsvn, qe_prodid;
-	uint32_t qe_misc;
-	uint8_t qe_flags;
-	uint8_t report_data[64];
-};
-
-struct fx {
-	uint8_t quote[8192];
-	size_t quote_len;
-	char *col;
-	size_t col_len;
-	uint8_t *root, *other_root;
-	size_t root_len, other_root_len;
-};
-
-static void default_opts(struct opts *o)
+static void default_opts(struct sgx_synth_opts *o)
 {
-	memset(o, 0, sizeof(*o));
-	o->pck_not_after = T_NEXT + 365 * DAY;
-	o->crl_next = T_NEXT;
-	o->qe_next = T_NEXT;
-	o->col_issue = T_ISSUE;
-	o->col_next = T_NEXT;
-	o->pck_cn = "Intel SGX PCK Certificate";
-	o->tcb_cn = "Intel SGX TCB Signing";
-	o->tcb_status = "UpToDate";
-	memset(o->pck_comp, 5, 16);
-	o->pck_pcesvn = 13;
-	memcpy(o->pck_fmspc, "\x00\x90\x6e\xa1\x00\x00", 6);
-	memcpy(o->tcb_fmspc, o->pck_fmspc, 6);
-	memset(o->qe_mrsigner, 0x5a, 32);
-	o->qe_isvsvn = 8;
-	o->qe_prodid = 1;
-	o->qe_flags = 0x11;
-	memcpy(o->report_data, "dcr test enclave keys", 21);
-}
-
-static EVP_PKEY *p256(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-
-	assert_non_null(k);
-	return k;
+	sgx_synth_opts_default(o, T_ISSUE, T_NEXT);
 }
 
 static int setup(void **state)
 {
-	K.root = p256(), K.ca = p256(), K.pck = p256(), K.tcb = p256(), K.ak = p256(), K.other = p256();
+	sgx_synth_keys_init(&K);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	EVP_PKEY_free(K.root), EVP_PKEY_free(K.ca), EVP_PKEY_free(K.pck);
-	EVP_PKEY_free(K.tcb), EVP_PKEY_free(K.ak), EVP_PKEY_free(K.other);
+	sgx_synth_keys_release(&K);
 	return 0;
-}
-
-static void sign_raw(EVP_PKEY *key, const void *msg, size_t len, uint8_t out[static 64])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	uint8_t der[80];
-	size_t dlen = sizeof(der);
-	const unsigned char *p = der;
-	ECDSA_SIG *sig;
-
-	assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
-	assert_int_equal(EVP_DigestSign(md, der, &dlen, msg, len), 1);
-	assert_non_null(sig = d2i_ECDSA_SIG(NULL, &p, (long)dlen));
-	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32), 32);
-	assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32), 32);
-	ECDSA_SIG_free(sig);
-	EVP_MD_CTX_free(md);
-}
-
-/* A tiny DER writer for the PCK certificate's SGX extension. */
-struct dbuf {
-	uint8_t b[2048];
-	size_t n;
-};
-
-static void tlv(struct dbuf *d, uint8_t tag, const void *v, size_t len)
-{
-	assert_true(len < 65536 && d->n + len + 4 <= sizeof(d->b));
-	d->b[d->n++] = tag;
-	if (len < 128) {
-		d->b[d->n++] = (uint8_t)len;
-	} else if (len < 256) {
-		d->b[d->n++] = 0x81;
-		d->b[d->n++] = (uint8_t)len;
-	} else {
-		d->b[d->n++] = 0x82;
-		d->b[d->n++] = (uint8_t)(len >> 8);
-		d->b[d->n++] = (uint8_t)len;
-	}
-	memmove(d->b + d->n, v, len);
-	d->n += len;
-}
-
-static void sgx_item(struct dbuf *d, int a, int b, uint8_t tag, const void *v, size_t len)
-{
-	uint8_t oid[11] = { 0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01, (uint8_t)a, (uint8_t)b };
-	struct dbuf item = { .n = 0 };
-
-	tlv(&item, 0x06, oid, b < 0 ? 10 : 11);
-	tlv(&item, tag, v, len);
-	tlv(d, 0x30, item.b, item.n);
-}
-
-static void sgx_int(struct dbuf *d, int a, int b, unsigned v)
-{
-	uint8_t x[3] = { 0, (uint8_t)(v >> 8), (uint8_t)v };
-	size_t skip = 0;
-
-	/* Minimal DER: drop leading zeros unless the next byte's top bit needs one. */
-	while (skip < 2 && x[skip] == 0 && !(x[skip + 1] & 0x80))
-		skip++;
-	sgx_item(d, a, b, 0x02, x + skip, 3 - skip);
-}
-
-static void sgx_extension(const struct opts *o, struct dbuf *out)
-{
-	struct dbuf tcb = { .n = 0 }, all = { .n = 0 };
-	uint8_t ppid[16] = { 1 }, cpusvn[16], pceid[2] = { 0, 0 }, type = 0;
-
-	memcpy(cpusvn, o->pck_comp, 16);
-	sgx_item(&all, 1, -1, 0x04, ppid, 16);
-	for (int i = 0; i < 16; i++)
-		sgx_int(&tcb, 2, i + 1, o->pck_comp[i]);
-	sgx_int(&tcb, 2, 17, o->pck_pcesvn);
-	sgx_item(&tcb, 2, 18, 0x04, cpusvn, 16);
-	sgx_item(&all, 2, -1, 0x30, tcb.b, tcb.n);
-	sgx_item(&all, 3, -1, 0x04, pceid, 2);
-	sgx_item(&all, 4, -1, 0x04, o->pck_fmspc, 6);
-	sgx_item(&all, 5, -1, 0x0a, &type, 1);
-	out->n = 0;
-	tlv(out, 0x30, all.b, all.n);
-}
-
-static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	assert_non_null(e = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value));
-	assert_int_equal(X509_add_ext(x, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
-
-static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, long serial,
-	time_t not_after, bool ca, const struct dbuf *sgx)
-{
-	X509 *x = X509_new();
-	X509_NAME *name = X509_NAME_new();
-
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, 2), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Intel Corporation", -1, -1, 0);
-	X509_set_subject_name(x, name);
-	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
-	X509_NAME_free(name);
-	ASN1_TIME_set(X509_getm_notBefore(x), T_ISSUE - 365 * DAY);
-	ASN1_TIME_set(X509_getm_notAfter(x), not_after);
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	add_ext(x, issuer ? issuer : x, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	add_ext(x, issuer ? issuer : x, NID_key_usage,
-		ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,nonRepudiation");
-	add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash");
-	if (issuer)
-		add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
-	if (sgx) {
-		ASN1_OBJECT *obj = OBJ_txt2obj("1.2.840.113741.1.13.1", 1);
-		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-		X509_EXTENSION *e;
-
-		assert_int_equal(ASN1_OCTET_STRING_set(os, sgx->b, (int)sgx->n), 1);
-		assert_non_null(e = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os));
-		assert_int_equal(X509_add_ext(x, e, -1), 1);
-		X509_EXTENSION_free(e);
-		ASN1_OCTET_STRING_free(os);
-		ASN1_OBJECT_free(obj);
-	}
-	assert_true(X509_sign(x, issuer_key, EVP_sha256()) > 0);
-	return x;
-}
-
-static char *crl_hex(X509 *issuer, EVP_PKEY *key, time_t next, long revoked_serial)
-{
-	X509_CRL *crl = X509_CRL_new();
-	ASN1_TIME *t = ASN1_TIME_new();
-	unsigned char *der = NULL;
-	char *hex;
-	int len;
-
-	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
-	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
-	ASN1_TIME_set(t, T_ISSUE);
-	X509_CRL_set1_lastUpdate(crl, t);
-	ASN1_TIME_set(t, next);
-	X509_CRL_set1_nextUpdate(crl, t);
-	if (revoked_serial) {
-		X509_REVOKED *rv = X509_REVOKED_new();
-		ASN1_INTEGER *serial = ASN1_INTEGER_new();
-
-		ASN1_INTEGER_set(serial, revoked_serial);
-		X509_REVOKED_set_serialNumber(rv, serial);
-		ASN1_TIME_set(t, T_ISSUE);
-		X509_REVOKED_set_revocationDate(rv, t);
-		assert_int_equal(X509_CRL_add0_revoked(crl, rv), 1);
-		ASN1_INTEGER_free(serial);
-	}
-	X509_CRL_sort(crl);
-	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
-	assert_true((len = i2d_X509_CRL(crl, &der)) > 0);
-	assert_non_null(hex = malloc(2 * (size_t)len + 1));
-	dcr_hex(der, (size_t)len, hex);
-	OPENSSL_free(der);
-	ASN1_TIME_free(t);
-	X509_CRL_free(crl);
-	return hex;
-}
-
-/* PEM of the given certificates, in order, in a new string. */
-static char *pem(X509 *a, X509 *b, X509 *c)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	X509 *all[] = { a, b, c };
-	char *data, *s;
-	long n;
-
-	for (int i = 0; i < 3; i++)
-		if (all[i])
-			assert_int_equal(PEM_write_bio_X509(bio, all[i]), 1);
-	n = BIO_get_mem_data(bio, &data);
-	assert_non_null(s = malloc((size_t)n + 1));
-	memcpy(s, data, (size_t)n);
-	s[n] = 0;
-	BIO_free(bio);
-	return s;
-}
-
-static void fmt_date(time_t t, char buf[static 32])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void sig_hex(EVP_PKEY *key, const char *text, char out[static 129])
-{
-	uint8_t sig[64];
-
-	sign_raw(key, text, strlen(text), sig);
-	dcr_hex(sig, 64, out);
-}
-
-/* Replace the first "17" (tcbEvaluationDataNumber) after signing: the text stays valid JSON. */
-static void tamper_text(char *text)
-{
-	char *p = strstr(text, "\"tcbEvaluationDataNumber\":17");
-
-	assert_non_null(p);
-	p[strlen("\"tcbEvaluationDataNumber\":1")] = '8';
-}
-
-static void le16put(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
 }
 
 static void le32put(uint8_t *p, uint32_t v)
@@ -446,162 +169,22 @@ static void le32put(uint8_t *p, uint32_t v)
 	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
 }
 
-static void der_of(X509 *x, uint8_t **out, size_t *len)
+static void build(const struct sgx_synth_opts *o, struct sgx_synth *f)
 {
-	unsigned char *der = NULL;
-	int n = i2d_X509(x, &der);
-
-	assert_true(n > 0);
-	*out = malloc((size_t)n);
-	memcpy(*out, der, (size_t)n);
-	*len = (size_t)n;
-	OPENSSL_free(der);
+	sgx_synth_build(&K, o, f);
 }
 
-static void build(const struct opts *o, struct fx *f)
+static void release(struct sgx_synth *f)
 {
-	X509 *root, *other_root, *ca, *pck, *tcb;
-	char d1[32], d2[32], d3[32], fm[13], pce[5], mrs[65], tcbsig[129], qesig[129];
-	char tcb_text[4096], qe_text[2048];
-	char *chain_pck, *chain_ca, *chain_tcb, *root_crl, *pck_crl;
-	struct dbuf ext;
-	uint8_t *q = f->quote, h[32];
-	size_t certlen;
-	json_t *j;
-	EVP_MD_CTX *md;
-
-	memset(f, 0, sizeof(*f));
-	sgx_extension(o, &ext);
-	root = make_cert("Intel SGX Root CA", K.root, NULL, K.root, 1, T_NEXT + 3650 * DAY, true, NULL);
-	other_root = make_cert("Intel SGX Root CA", K.other, NULL, K.other, 1, T_NEXT + 3650 * DAY, true, NULL);
-	ca = make_cert("Intel SGX PCK Processor CA", K.ca, o->pck_other_root ? other_root : root,
-		o->pck_other_root ? K.other : K.root, 2, T_NEXT + 3650 * DAY, true, NULL);
-	pck = make_cert(o->pck_cn, K.pck, ca, K.ca, 100, o->pck_not_after, false, o->no_ext ? NULL : &ext);
-	tcb = make_cert(o->tcb_cn, K.tcb, o->tcb_other_root ? other_root : root,
-		o->tcb_other_root ? K.other : K.root, 3, T_NEXT + 3650 * DAY, false, NULL);
-	der_of(root, &f->root, &f->root_len);
-	der_of(other_root, &f->other_root, &f->other_root_len);
-	chain_pck = pem(pck, ca, root);
-	chain_ca = pem(ca, root, NULL);
-	chain_tcb = pem(tcb, root, NULL);
-	root_crl = crl_hex(root, o->root_crl_wrong_key ? K.other : K.root, o->crl_next, o->revoke_ca ? 2 : 0);
-	pck_crl = crl_hex(ca, o->pck_crl_wrong_key ? K.other : K.ca, o->crl_next, o->revoke_pck ? 100 : 0);
-
-	fmt_date(o->col_issue, d1), fmt_date(o->col_next, d2), fmt_date(o->qe_next, d3);
-	dcr_hex(o->tcb_fmspc, 6, fm);
-	dcr_hex(o->tcb_pceid, 2, pce);
-	snprintf(tcb_text, sizeof(tcb_text),
-		"{\"id\":\"SGX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\",\"fmspc\":\"%s\","
-		"\"pceId\":\"%s\",\"tcbType\":0,\"tcbEvaluationDataNumber\":17,\"tcbLevels\":["
-		"{\"tcb\":{\"sgxtcbcomponents\":[{\"svn\":5},{\"svn\":5},{\"svn\":5},{\"svn\":5},{\"svn\":5},"
-		"{\"svn\":5},{\"svn\":5},{\"svn\":5},{\"svn\":5},{\"svn\":5},{\"svn\":5},{\"svn\":5},{\"svn\":5},"
-		"{\"svn\":5},{\"svn\":5},{\"svn\":5}],\"pcesvn\":13},\"tcbDate\":\"2024-03-13T00:00:00Z\","
-		"\"tcbStatus\":\"%s\",\"advisoryIDs\":[\"INTEL-SA-00615\"]},"
-		"{\"tcb\":{\"sgxtcbcomponents\":[{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":1},"
-		"{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":1},{\"svn\":1},"
-		"{\"svn\":1},{\"svn\":1},{\"svn\":1}],\"pcesvn\":5},\"tcbDate\":\"2020-11-11T00:00:00Z\","
-		"\"tcbStatus\":\"OutOfDate\",\"advisoryIDs\":[\"INTEL-SA-00289\",\"INTEL-SA-00615\"]}]}",
-		d1, d2, fm, pce, o->tcb_status);
-	dcr_hex(o->qe_mrsigner, 32, mrs);
-	snprintf(qe_text, sizeof(qe_text),
-		"{\"id\":\"QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
-		"\"tcbEvaluationDataNumber\":17,\"miscselect\":\"00000000\",\"miscselectMask\":\"FFFFFFFF\","
-		"\"attributes\":\"11000000000000000000000000000000\","
-		"\"attributesMask\":\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%s\",\"isvprodid\":1,"
-		"\"tcbLevels\":[{\"tcb\":{\"isvsvn\":8},\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
-		"{\"tcb\":{\"isvsvn\":2},\"tcbDate\":\"2019-05-15T00:00:00Z\",\"tcbStatus\":\"OutOfDate\","
-		"\"advisoryIDs\":[\"INTEL-SA-00219\",\"INTEL-SA-00615\"]}]}",
-		d1, d3, mrs);
-	sig_hex(K.tcb, tcb_text, tcbsig);
-	sig_hex(K.tcb, qe_text, qesig);
-	if (o->tamper_tcb_text)
-		tamper_text(tcb_text);
-	if (o->tamper_qe_text)
-		tamper_text(qe_text);
-	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-		"pck_crl_issuer_chain", chain_ca, "root_ca_crl", root_crl, "pck_crl", pck_crl,
-		"tcb_info_issuer_chain", chain_tcb, "tcb_info", tcb_text, "tcb_info_signature", tcbsig,
-		"qe_identity_issuer_chain", chain_tcb, "qe_identity", qe_text, "qe_identity_signature", qesig);
-	assert_non_null(j);
-	assert_non_null(f->col = json_dumps(j, JSON_INDENT(2)));
-	f->col_len = strlen(f->col);
-	json_decref(j);
-
-	/* The quote: header, ISV report, then the signature data. */
-	memset(q, 0, sizeof(f->quote));
-	le16put(q, 3);
-	le16put(q + 2, 2);
-	le16put(q + OFF_QE_SVN, o->qe_isvsvn);
-	le16put(q + 10, o->pck_pcesvn);
-	memcpy(q + OFF_VENDOR, intel_vendor, 16);
-	memcpy(q + OFF_CPUSVN, o->pck_comp, 16);
-	q[OFF_ATTRIBUTES] = (uint8_t)(0x05 | (o->debug ? 0x02 : 0));
-	q[OFF_ATTRIBUTES + 8] = 0xe7;
-	memset(q + OFF_MRENCLAVE, 0xaa, 32);
-	memset(q + OFF_MRSIGNER, 0xbb, 32);
-	le16put(q + OFF_ISVPRODID, 7);
-	le16put(q + OFF_ISVSVN, 3);
-	memcpy(q + OFF_REPORTDATA, o->report_data, 64);
-	sign_raw(K.ak, q, OFF_SIGLEN, q + OFF_SIG);
-	{
-		uint8_t pub[65];
-		size_t pub_len = sizeof(pub);
-
-		assert_int_equal(EVP_PKEY_get_octet_string_param(K.ak, "pub", pub, sizeof(pub), &pub_len), 1);
-		assert_int_equal(pub_len, 65);
-		memcpy(q + OFF_AK, pub + 1, 64);
-	}
-	/* The QE report: Intel's QE identity values, with REPORTDATA binding the attestation key. */
-	{
-		uint8_t *r = q + OFF_QE_REPORT;
-
-		memcpy(r, o->pck_comp, 16);
-		le32put(r + 16, o->qe_misc);
-		r[48] = o->qe_flags;
-		r[56] = 0xe7;
-		memset(r + 64, 0x77, 32);
-		memset(r + 128, 0x5a, 32);
-		le16put(r + 256, o->qe_prodid);
-		le16put(r + 258, o->qe_isvsvn);
-		for (int i = 0; i < AUTH_LEN; i++)
-			q[OFF_AUTH + i] = (uint8_t)i;
-		md = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-		EVP_DigestUpdate(md, q + OFF_AK, 64);
-		EVP_DigestUpdate(md, q + OFF_AUTH, AUTH_LEN);
-		EVP_DigestFinal_ex(md, h, NULL);
-		EVP_MD_CTX_free(md);
-		if (o->bad_binding)
-			h[0] ^= 1;
-		memcpy(r + 320, h, 32);
-		sign_raw(K.pck, r, DCR_SGX_REPORT_LEN, q + OFF_QE_SIG);
-	}
-	le16put(q + OFF_AUTH_LEN, AUTH_LEN);
-	le16put(q + OFF_CERT_TYPE, 5);
-	certlen = strlen(chain_pck);
-	assert_true(OFF_CERT + certlen <= sizeof(f->quote));
-	le32put(q + OFF_CERT_LEN, (uint32_t)certlen);
-	memcpy(q + OFF_CERT, chain_pck, certlen);
-	f->quote_len = OFF_CERT + certlen;
-	le32put(q + OFF_SIGLEN, (uint32_t)(f->quote_len - OFF_SIG));
-
-	free(chain_pck), free(chain_ca), free(chain_tcb), free(root_crl), free(pck_crl);
-	X509_free(root), X509_free(other_root), X509_free(ca), X509_free(pck), X509_free(tcb);
+	sgx_synth_release(f);
 }
 
-static void release(struct fx *f)
-{
-	free(f->col);
-	free(f->root);
-	free(f->other_root);
-}
-
-static int run_at(struct fx *f, time_t now, struct dcr_sgx_result *res, struct dcr_err *err)
+static int run_at(struct sgx_synth *f, time_t now, struct dcr_sgx_result *res, struct dcr_err *err)
 {
 	struct dcr_sgx_collateral *c;
 	int r;
 
-	if ((r = dcr_sgx_collateral_parse((const uint8_t *)f->col, f->col_len, &c, err)) < 0)
+	if ((r = dcr_sgx_collateral_parse((const uint8_t *)f->collateral, f->collateral_len, &c, err)) < 0)
 		return r;
 	r = dcr_sgx_verify(f->quote, f->quote_len, c, f->root, f->root_len, now, res, err);
 	dcr_sgx_collateral_free(c);
@@ -609,11 +192,11 @@ static int run_at(struct fx *f, time_t now, struct dcr_sgx_result *res, struct d
 }
 
 /* Build with o, verify now, and expect a DCR_EATTEST whose message contains want. */
-static void expect_fail(const struct opts *o, time_t now, const char *want)
+static void expect_fail(const struct sgx_synth_opts *o, time_t now, const char *want)
 {
 	struct dcr_sgx_result res;
 	struct dcr_err err;
-	struct fx f;
+	struct sgx_synth f;
 
 	build(o, &f);
 	err.msg[0] = 0;
@@ -626,8 +209,8 @@ static void test_synthetic_ok(void **state)
 {
 	struct dcr_sgx_result res;
 	struct dcr_err err;
-	struct opts o;
-	struct fx f;
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
 
 	default_opts(&o);
 	build(&o, &f);
@@ -652,6 +235,64 @@ static void test_synthetic_ok(void **state)
 	assert_non_null(strstr(err.msg, "expired collateral: tcbInfo nextUpdate 2025-02-01T00:00:00Z is not after"));
 	/* NULL result is allowed. */
 	assert_int_equal(run_at(&f, T_NOW, NULL, &err), 0);
+	release(&f);
+}
+
+/* The generator's knobs the test tools use, its collateral pieces, and re-signing with new report data. */
+static void test_synthetic_choices(void **state)
+{
+	struct dcr_sgx_result res;
+	struct dcr_err err;
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
+	uint8_t rd[64], before[SGX_SYNTH_QUOTE_MAX];
+	json_t *j;
+
+	sgx_synth_opts_default(&o, T_NOW, T_NOW + 2 * DAY);
+	memset(o.mrenclave, 0x11, 32);
+	memset(o.mrsigner, 0x22, 32);
+	o.isv_prod_id = 0x1234;
+	o.isv_svn = 0xfffe;
+	o.debug = true;
+	build(&o, &f);
+	if (run_at(&f, T_NOW + DAY, &res, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_hex(res.mrenclave, 32, "1111111111111111111111111111111111111111111111111111111111111111");
+	assert_hex(res.mrsigner, 32, "2222222222222222222222222222222222222222222222222222222222222222");
+	assert_int_equal(res.isv_prod_id, 0x1234);
+	assert_int_equal(res.isv_svn, 0xfffe);
+	assert_true(res.debug);
+	assert_int_equal(res.attributes[0], 0x07);
+	assert_int_equal(run_at(&f, T_NOW - 1, &res, &err), DCR_EATTEST);
+	assert_int_equal(run_at(&f, T_NOW + 2 * DAY, &res, &err), DCR_EATTEST);
+
+	/* The pieces are what the assembled collateral holds. */
+	assert_non_null(j = json_loads(f.collateral, 0, NULL));
+	assert_string_equal(json_string_value(json_object_get(j, "tcb_info")), f.tcb_info);
+	assert_string_equal(json_string_value(json_object_get(j, "tcb_info_signature")), f.tcb_info_signature);
+	assert_string_equal(json_string_value(json_object_get(j, "tcb_info_issuer_chain")), f.tcb_info_issuer_chain);
+	assert_string_equal(json_string_value(json_object_get(j, "qe_identity")), f.qe_identity);
+	assert_string_equal(json_string_value(json_object_get(j, "qe_identity_signature")), f.qe_identity_signature);
+	assert_string_equal(json_string_value(json_object_get(j, "qe_identity_issuer_chain")),
+		f.qe_identity_issuer_chain);
+	assert_string_equal(json_string_value(json_object_get(j, "pck_crl_issuer_chain")), f.pck_crl_issuer_chain);
+	assert_hex(f.pck_crl, f.pck_crl_len, json_string_value(json_object_get(j, "pck_crl")));
+	assert_hex(f.root_ca_crl, f.root_ca_crl_len, json_string_value(json_object_get(j, "root_ca_crl")));
+	json_decref(j);
+
+	/* New report data, signed again by the attestation key, verifies and binds. */
+	memset(rd, 0x42, sizeof(rd));
+	assert_int_equal(sgx_synth_set_report_data(f.quote, f.quote_len, K.ak, rd), 0);
+	if (run_at(&f, T_NOW + DAY, &res, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(dcr_sgx_check_report_data(&res, rd, &err), 0);
+	assert_hex(res.mrenclave, 32, "1111111111111111111111111111111111111111111111111111111111111111");
+	/* Another key, or a stub of a quote, is refused and leaves the quote alone. */
+	memcpy(before, f.quote, sizeof(before));
+	rd[0] = 0;
+	assert_int_equal(sgx_synth_set_report_data(f.quote, f.quote_len, K.pck, rd), -1);
+	assert_int_equal(sgx_synth_set_report_data(f.quote, 1000, K.ak, rd), -1);
+	assert_memory_equal(before, f.quote, sizeof(before));
 	release(&f);
 }
 
@@ -690,8 +331,8 @@ static void test_tamper_regions(void **state)
 	};
 	struct dcr_sgx_result res;
 	struct dcr_err err;
-	struct opts o;
-	struct fx f;
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
 
 	default_opts(&o);
 	build(&o, &f);
@@ -712,8 +353,8 @@ static void test_parse_strict(void **state)
 {
 	struct dcr_sgx_quote q;
 	struct dcr_err err;
-	struct opts o;
-	struct fx f;
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
 	uint8_t *big;
 
 	default_opts(&o);
@@ -755,12 +396,12 @@ static void test_wrong_root(void **state)
 	struct dcr_sgx_collateral *c;
 	struct dcr_sgx_result res;
 	struct dcr_err err;
-	struct opts o;
-	struct fx f;
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
 
 	default_opts(&o);
 	build(&o, &f);
-	assert_int_equal(dcr_sgx_collateral_parse((const uint8_t *)f.col, f.col_len, &c, &err), 0);
+	assert_int_equal(dcr_sgx_collateral_parse((const uint8_t *)f.collateral, f.collateral_len, &c, &err), 0);
 	assert_int_equal(dcr_sgx_verify(f.quote, f.quote_len, c, f.other_root, f.other_root_len, T_NOW, &res, &err),
 		DCR_EATTEST);
 	assert_non_null(strstr(err.msg, "root CA CRL is not signed by the pinned root CA"));
@@ -780,7 +421,7 @@ static void test_wrong_root(void **state)
 
 static void test_revocation(void **state)
 {
-	struct opts o;
+	struct sgx_synth_opts o;
 
 	default_opts(&o);
 	o.revoke_pck = true;
@@ -798,7 +439,7 @@ static void test_revocation(void **state)
 
 static void test_expired(void **state)
 {
-	struct opts o;
+	struct sgx_synth_opts o;
 
 	default_opts(&o);
 	expect_fail(&o, T_NEXT + 1, "expired collateral: tcbInfo nextUpdate 2025-02-01T00:00:00Z is before 2025-02-01T00:00:01Z");
@@ -816,7 +457,7 @@ static void test_expired(void **state)
 
 static void test_collateral_signatures(void **state)
 {
-	struct opts o;
+	struct sgx_synth_opts o;
 
 	default_opts(&o);
 	o.tamper_tcb_text = true;
@@ -833,8 +474,8 @@ static void test_pck_extension(void **state)
 {
 	struct dcr_sgx_result res;
 	struct dcr_err err;
-	struct opts o;
-	struct fx f;
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
 
 	default_opts(&o);
 	o.tcb_fmspc[5] = 1;
@@ -876,7 +517,7 @@ static void test_pck_extension(void **state)
 
 static void test_qe_binding(void **state)
 {
-	struct opts o;
+	struct sgx_synth_opts o;
 
 	default_opts(&o);
 	o.bad_binding = true;
@@ -887,8 +528,8 @@ static void test_qe_identity(void **state)
 {
 	struct dcr_sgx_result res;
 	struct dcr_err err;
-	struct opts o;
-	struct fx f;
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
 
 	default_opts(&o);
 	o.qe_mrsigner[0] ^= 1;
@@ -944,10 +585,10 @@ static void sgx_spec(struct dcr_spec *s)
 	s->tcb_statuses[1] = "UpToDate";
 }
 
-static void verified(const struct opts *o, struct dcr_sgx_result *res)
+static void verified(const struct sgx_synth_opts *o, struct dcr_sgx_result *res)
 {
 	struct dcr_err err;
-	struct fx f;
+	struct sgx_synth f;
 
 	build(o, &f);
 	if (run_at(&f, T_NOW, res, &err) < 0)
@@ -960,7 +601,7 @@ static void test_policy(void **state)
 	struct dcr_sgx_result res;
 	struct dcr_spec s;
 	struct dcr_err err;
-	struct opts o;
+	struct sgx_synth_opts o;
 
 	default_opts(&o);
 	verified(&o, &res);
@@ -1024,7 +665,7 @@ static void test_report_data(void **state)
 {
 	struct dcr_sgx_result res;
 	struct dcr_err err;
-	struct opts o;
+	struct sgx_synth_opts o;
 	uint8_t want[64] = { 0 };
 
 	default_opts(&o);
@@ -1047,9 +688,9 @@ static int parse_json(const char *s, struct dcr_err *err)
 }
 
 /* Rewrite one key of the good collateral and expect a parse error naming it. */
-static void expect_bad_key(const struct fx *f, const char *key, json_t *value, const char *want)
+static void expect_bad_key(const struct sgx_synth *f, const char *key, json_t *value, const char *want)
 {
-	json_t *j = json_loads(f->col, 0, NULL);
+	json_t *j = json_loads(f->collateral, 0, NULL);
 	struct dcr_err err;
 	char *s;
 
@@ -1069,12 +710,12 @@ static void expect_bad_key(const struct fx *f, const char *key, json_t *value, c
 static void test_collateral_parse(void **state)
 {
 	struct dcr_err err;
-	struct opts o;
-	struct fx f;
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
 
 	default_opts(&o);
 	build(&o, &f);
-	assert_int_equal(parse_json(f.col, &err), 0);
+	assert_int_equal(parse_json(f.collateral, &err), 0);
 	assert_int_equal(parse_json("", &err), DCR_EATTEST);
 	assert_int_equal(parse_json("[]", &err), DCR_EATTEST);
 	assert_int_equal(parse_json("{\"a\":1,\"a\":2}", &err), DCR_EATTEST);
@@ -1099,7 +740,7 @@ static void test_collateral_parse(void **state)
 	default_opts(&o);
 	o.tcb_status = "Great";
 	build(&o, &f);
-	assert_int_equal(parse_json(f.col, &err), DCR_EATTEST);
+	assert_int_equal(parse_json(f.collateral, &err), DCR_EATTEST);
 	assert_non_null(strstr(err.msg, "missing or unknown tcbStatus"));
 	release(&f);
 }
@@ -1109,6 +750,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_quote),
 		cmocka_unit_test(test_synthetic_ok),
+		cmocka_unit_test(test_synthetic_choices),
 		cmocka_unit_test(test_tamper_regions),
 		cmocka_unit_test(test_parse_strict),
 		cmocka_unit_test(test_wrong_root),

@@ -1,0 +1,93 @@
+/* Synthetic SGX DCAP evidence for tests: v3 quotes and their collateral, signed by a root made at run time. */
+#ifndef DCR_SGX_SYNTH_H
+#define DCR_SGX_SYNTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+/*
+ * Everything here is for tests only: on any failure (OpenSSL, memory, an
+ * impossible option) it prints what went wrong on stderr and abort()s,
+ * except where a function says it returns an error.
+ */
+
+#define SGX_SYNTH_QUOTE_MAX 8192
+#define SGX_SYNTH_DAY 86400
+
+/*
+ * The P-256 keys of the synthetic Intel hierarchy: the root CA, the PCK
+ * Processor CA, the PCK leaf, the TCB Signing key, the quoting enclave's
+ * attestation key, and a second root with the same name for wrong-root
+ * tests. Made by _init, freed by _release (which accepts NULL).
+ */
+struct sgx_synth_keys {
+	EVP_PKEY *root, *ca, *pck, *tcb, *ak, *other;
+};
+
+void sgx_synth_keys_init(struct sgx_synth_keys *k);
+void sgx_synth_keys_release(struct sgx_synth_keys *k);
+
+/*
+ * What to build. sgx_synth_opts_default gives a quote that verifies between
+ * issue (included) and next (excluded), for an UpToDate platform; each field
+ * can then be changed, most of them to break one check on purpose.
+ */
+struct sgx_synth_opts {
+	/* Collateral window; both CRLs end at crl_next, the QE identity at qe_next. */
+	time_t pck_not_after, crl_next, qe_next, col_issue, col_next;
+	bool revoke_pck, revoke_ca, no_ext, bad_binding, tamper_tcb_text, tamper_qe_text;
+	bool pck_crl_wrong_key, root_crl_wrong_key, tcb_other_root, pck_other_root;
+	const char *pck_cn, *tcb_cn, *tcb_status;
+	uint8_t pck_comp[16];
+	uint16_t pck_pcesvn;
+	uint8_t pck_fmspc[6], tcb_fmspc[6], tcb_pceid[2];
+	uint8_t qe_mrsigner[32]; /* in the QE identity; the QE report always has 0x5a... */
+	uint16_t qe_isvsvn, qe_prodid;
+	uint32_t qe_misc;
+	uint8_t qe_flags;
+	/* The application enclave's report. */
+	uint8_t mrenclave[32], mrsigner[32];
+	uint16_t isv_prod_id, isv_svn;
+	uint64_t attr_flags; /* ATTRIBUTES.FLAGS; debug adds the DEBUG bit */
+	bool debug;
+	uint8_t report_data[64];
+};
+
+void sgx_synth_opts_default(struct sgx_synth_opts *o, time_t issue, time_t next);
+
+/*
+ * What was built. The strings are NUL-terminated; the collateral pieces
+ * are those Intel's PCS serves, and collateral assembles them in the JSON
+ * layout of docs/sgx-verification.md. Filled by sgx_synth_build, freed by
+ * sgx_synth_release (which accepts NULL).
+ */
+struct sgx_synth {
+	uint8_t quote[SGX_SYNTH_QUOTE_MAX]; /* room to spare after quote_len */
+	size_t quote_len;
+	char *collateral;
+	size_t collateral_len;
+	uint8_t *root, *other_root; /* DER certificates */
+	size_t root_len, other_root_len;
+	uint8_t *root_ca_crl, *pck_crl; /* DER CRLs */
+	size_t root_ca_crl_len, pck_crl_len;
+	char *pck_crl_issuer_chain;                                       /* PEM: PCK CA, root */
+	char *tcb_info, *tcb_info_signature, *tcb_info_issuer_chain;       /* text, 128 hex, PEM */
+	char *qe_identity, *qe_identity_signature, *qe_identity_issuer_chain;
+};
+
+void sgx_synth_build(const struct sgx_synth_keys *k, const struct sgx_synth_opts *o, struct sgx_synth *out);
+void sgx_synth_release(struct sgx_synth *s);
+
+/*
+ * Put report_data into a quote built here (at offset 368) and sign bytes
+ * 0..431 again with ak, as a quoting enclave does for each report. Returns
+ * -1, leaving the quote alone, when quote_len is too short to be one of
+ * ours or ak is not the attestation key the quote carries; 0 otherwise.
+ */
+int sgx_synth_set_report_data(uint8_t *quote, size_t quote_len, EVP_PKEY *ak, const uint8_t report_data[static 64]);
+
+#endif
