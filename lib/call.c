@@ -2,10 +2,12 @@
 #include "call.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +26,9 @@
 
 /* ---- identities ---- */
 
-int dcr_cert_email(X509 *cert, char out[static DCR_EMAIL_MAX + 1])
+/* The first usable rfc822Name of names, lowercased; frees names. */
+static int names_email(GENERAL_NAMES *names, char out[static DCR_EMAIL_MAX + 1])
 {
-	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 	int r = -1;
 
 	for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && r < 0; i++) {
@@ -49,13 +51,77 @@ int dcr_cert_email(X509 *cert, char out[static DCR_EMAIL_MAX + 1])
 	return r;
 }
 
+int dcr_cert_email(X509 *cert, char out[static DCR_EMAIL_MAX + 1])
+{
+	return names_email(X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL), out);
+}
+
+int dcr_request_email(X509_REQ *req, char out[static DCR_EMAIL_MAX + 1])
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	int r = names_email(exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) : NULL, out);
+
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	ERR_clear_error();
+	return r;
+}
+
 void dcr_identity_free(struct dcr_identity *id)
 {
 	if (!id)
 		return;
 	EVP_PKEY_free(id->key);
 	sk_X509_pop_free(id->chain, X509_free);
+	X509_REQ_free(id->request);
 	free(id);
+}
+
+int dcr_identity_login(const uint8_t *key_pem, size_t key_len, const uint8_t *csr_pem, size_t csr_len,
+	struct dcr_identity **out, struct dcr_err *err)
+{
+	struct dcr_identity *id = calloc(1, sizeof(*id));
+	EVP_PKEY *pub;
+	BIO *bio;
+	int r = 0;
+
+	*out = NULL;
+	if (!id || !(id->chain = sk_X509_new_null())) {
+		dcr_identity_free(id);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	if (key_len > INT_MAX || csr_len > INT_MAX) {
+		r = dcr_err_set(err, DCR_EINVALID, "key or certificate request too large");
+		goto out;
+	}
+	bio = BIO_new_mem_buf(key_pem, (int)key_len);
+	id->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	if (!id->key) {
+		r = dcr_err_openssl(err, DCR_EINVALID, "not an unencrypted private key in PEM");
+		goto out;
+	}
+	bio = BIO_new_mem_buf(csr_pem, (int)csr_len);
+	id->request = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	if (!id->request) {
+		r = dcr_err_openssl(err, DCR_EINVALID, "not a certificate request in PEM");
+		goto out;
+	}
+	pub = X509_REQ_get0_pubkey(id->request);
+	if (!pub || EVP_PKEY_eq(pub, id->key) != 1 || X509_REQ_verify(id->request, id->key) != 1) {
+		ERR_clear_error();
+		r = dcr_err_set(err, DCR_EINVALID, "the certificate request is not signed by the key");
+		goto out;
+	}
+	if (dcr_request_email(id->request, id->email) < 0) {
+		r = dcr_err_set(err, DCR_EINVALID, "the certificate request names no e-mail address");
+		goto out;
+	}
+	*out = id;
+	id = NULL;
+out:
+	dcr_identity_free(id);
+	return r;
 }
 
 int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err *err)
@@ -180,7 +246,8 @@ int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_p
 	ProtobufCBinaryData chain[DCR_CALL_MAX_CHAIN];
 	uint8_t nonce[DCR_CALL_NONCE_LEN], key_id[32], *der[DCR_CALL_MAX_CHAIN] = { 0 };
 	uint8_t *call_buf = NULL, *to_sign = NULL, *sig = NULL, *sc_buf = NULL, *req = NULL;
-	size_t n = (size_t)sk_X509_num(id->chain), call_len, sign_len = 0, sig_len = 0, sc_len, req_len = 0;
+	size_t n = id->chain ? (size_t)sk_X509_num(id->chain) : 0, call_len = 0, sign_len = 0, sig_len = 0, sc_len = 0;
+	size_t req_len = 0;
 	struct dcr_ohttp_keyconfig cfg;
 	struct dcr_ohttp_alg alg;
 	int r;
@@ -196,7 +263,18 @@ int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_p
 		return dcr_err_set(err, DCR_EATTEST, "the enclave's key configuration is not for its attested key");
 	if ((r = dcr_random(nonce, sizeof(nonce), err)) < 0 || (r = dcr_sha256(enclave->hpke_pk, 32, key_id, err)) < 0)
 		return r;
-	for (size_t i = 0; i < n && i < DCR_CALL_MAX_CHAIN; i++) {
+	if (id->request) {
+		/* A login: the request stands where the certificate would. */
+		int len = i2d_X509_REQ(id->request, &der[0]);
+
+		if (len <= 0) {
+			r = dcr_err_openssl(err, DCR_EFAIL, "cannot encode the certificate request");
+			goto out;
+		}
+		chain[0] = (ProtobufCBinaryData){ (size_t)len, der[0] };
+		n = 1;
+	}
+	for (size_t i = 0; !id->request && i < n && i < DCR_CALL_MAX_CHAIN; i++) {
 		int len = i2d_X509(sk_X509_value(id->chain, (int)i), &der[i]);
 
 		if (len <= 0) {
@@ -249,6 +327,13 @@ int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_p
 out:
 	for (size_t i = 0; i < DCR_CALL_MAX_CHAIN; i++)
 		OPENSSL_free(der[i]);
+	/* The body may hold secrets (a login token, a dataset key). */
+	if (call_buf)
+		dcr_wipe(call_buf, call_len);
+	if (to_sign)
+		dcr_wipe(to_sign, sign_len);
+	if (sc_buf)
+		dcr_wipe(sc_buf, sc_len);
 	free(call_buf);
 	free(to_sign);
 	free(sig);
@@ -391,8 +476,11 @@ void dcr_call_request_release(struct dcr_call_request *req)
 	if (!req)
 		return;
 	free(req->method);
+	if (req->body)
+		dcr_wipe(req->body, req->body_len);
 	free(req->body);
 	sk_X509_pop_free(req->chain, X509_free);
+	X509_REQ_free(req->request);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -408,11 +496,49 @@ static int parse_chain(const Dcr__V1__Call *call, struct dcr_call_request *out, 
 		X509 *cert = d2i_X509(NULL, &p, (long)call->certificate_chain[i].len);
 
 		if (!cert || p != call->certificate_chain[i].data + call->certificate_chain[i].len) {
+			X509_REQ *req;
+
 			X509_free(cert);
+			p = call->certificate_chain[i].data;
+			req = d2i_X509_REQ(NULL, &p, (long)call->certificate_chain[i].len);
+			X509_REQ_free(req);
 			ERR_clear_error();
+			if (req)
+				return dcr_err_set(err, DCR_EDENIED, "a certificate request, not a certificate, signs the "
+								     "call: it may only log in (%s), not call '%.64s'",
+					DCR_CALL_LOGIN, call->method);
 			return dcr_err_set(err, DCR_EINVALID, "certificate %zu of the call is malformed", i + 1);
 		}
 		sk_X509_push(out->chain, cert);
+	}
+	return 0;
+}
+
+/* A login call's certificate request: exactly one, well formed, signed by its own key. */
+static int parse_request(const Dcr__V1__Call *call, struct dcr_call_request *out, struct dcr_err *err)
+{
+	const unsigned char *p;
+	X509 *cert;
+
+	if (call->n_certificate_chain != 1)
+		return dcr_err_set(err, DCR_EINVALID, "a %s call carries one certificate request, not %zu items",
+			DCR_CALL_LOGIN, call->n_certificate_chain);
+	p = call->certificate_chain[0].data;
+	out->request = d2i_X509_REQ(NULL, &p, (long)call->certificate_chain[0].len);
+	if (!out->request || p != call->certificate_chain[0].data + call->certificate_chain[0].len) {
+		p = call->certificate_chain[0].data;
+		cert = d2i_X509(NULL, &p, (long)call->certificate_chain[0].len);
+		X509_free(cert);
+		ERR_clear_error();
+		if (cert)
+			return dcr_err_set(err, DCR_EINVALID, "a %s call carries a certificate request, not a certificate",
+				DCR_CALL_LOGIN);
+		return dcr_err_set(err, DCR_EINVALID, "the certificate request of the call is malformed");
+	}
+	if (!X509_REQ_get0_pubkey(out->request) ||
+	    X509_REQ_verify(out->request, X509_REQ_get0_pubkey(out->request)) != 1) {
+		ERR_clear_error();
+		return dcr_err_set(err, DCR_EDENIED, "the certificate request's own signature does not verify");
 	}
 	return 0;
 }
@@ -425,7 +551,8 @@ int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_key
 	Dcr__V1__Call *call = NULL;
 	uint8_t *pt = NULL, *to_sign = NULL, key_id[32];
 	size_t pt_len = 0, sign_len = 0;
-	EVP_PKEY *leaf_key;
+	EVP_PKEY *signer;
+	bool login;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -462,19 +589,24 @@ int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_key
 		r = dcr_err_set(err, DCR_EINVALID, "a call names no method");
 		goto out;
 	}
-	if ((r = parse_chain(call, out, err)) < 0)
+	login = strcmp(call->method, DCR_CALL_LOGIN) == 0;
+	if ((r = login ? parse_request(call, out, err) : parse_chain(call, out, err)) < 0)
 		goto out;
-	leaf_key = X509_get0_pubkey(sk_X509_value(out->chain, 0));
+	/* Proof of possession: the caller holds the key of its certificate, or of its request. */
+	signer = login ? X509_REQ_get0_pubkey(out->request) : X509_get0_pubkey(sk_X509_value(out->chain, 0));
 	if (!(to_sign = signed_bytes(sc->call.data, sc->call.len, &sign_len))) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!leaf_key || verify(leaf_key, to_sign, sign_len, sc->signature.data, sc->signature.len) < 0) {
-		r = dcr_err_set(err, DCR_EDENIED, "the call's signature does not match its certificate");
+	if (!signer || verify(signer, to_sign, sign_len, sc->signature.data, sc->signature.len) < 0) {
+		r = dcr_err_set(err, DCR_EDENIED, "the call's signature does not match its %s",
+			login ? "certificate request" : "certificate");
 		goto out;
 	}
-	if (dcr_cert_email(sk_X509_value(out->chain, 0), out->email) < 0) {
-		r = dcr_err_set(err, DCR_EDENIED, "the caller's certificate names no e-mail address");
+	if ((login ? dcr_request_email(out->request, out->email) : dcr_cert_email(sk_X509_value(out->chain, 0),
+									      out->email)) < 0) {
+		r = dcr_err_set(err, DCR_EDENIED, "the caller's %s names no e-mail address",
+			login ? "certificate request" : "certificate");
 		goto out;
 	}
 	/* Only a correctly signed call may use up its nonce. */
@@ -498,6 +630,10 @@ int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_key
 out:
 	dcr__v1__call__free_unpacked(call, NULL);
 	dcr__v1__signed_call__free_unpacked(sc, NULL);
+	if (pt)
+		dcr_wipe(pt, pt_len);
+	if (to_sign)
+		dcr_wipe(to_sign, sign_len);
 	free(pt);
 	free(to_sign);
 	if (r < 0)
@@ -513,6 +649,10 @@ int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *con
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
 	int r = 0, ok;
 
+	if (!req->chain || sk_X509_num(req->chain) == 0) {
+		r = dcr_err_set(err, DCR_EDENIED, "the caller '%s' has no certificate", req->email);
+		goto out;
+	}
 	if (!store || !ctx || !untrusted) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;

@@ -18,11 +18,23 @@
 #define DCR_CALL_MAX_CHAIN 8
 #define DCR_EMAIL_MAX 254
 
-/* A user's identity: a private key and the certificate chain for it, leaf first. */
+/*
+ * The one method a caller without a certificate may call: its Call carries
+ * a certificate request (PKCS#10, DER) where others carry their chain, and
+ * is signed by the request's key. dcrd answers with a certificate.
+ */
+#define DCR_CALL_LOGIN "auth.login"
+
+/*
+ * A user's identity: a private key and the certificate chain for it, leaf
+ * first; or, only to log in (DCR_CALL_LOGIN), the key and a certificate
+ * request for it, with an empty chain.
+ */
 struct dcr_identity {
 	EVP_PKEY *key;
 	STACK_OF(X509) *chain;
-	char email[DCR_EMAIL_MAX + 1]; /* from the leaf's subject alternative name */
+	X509_REQ *request;             /* NULL unless a login identity */
+	char email[DCR_EMAIL_MAX + 1]; /* from the leaf's (or request's) subject alternative name */
 };
 
 /*
@@ -33,8 +45,20 @@ struct dcr_identity {
 int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err *err);
 void dcr_identity_free(struct dcr_identity *id);
 
+/*
+ * A login identity: the private key key_pem (PEM) and csr_pem, a
+ * certificate request (PEM) signed by that key and naming an e-mail
+ * address. It signs nothing but DCR_CALL_LOGIN calls. DCR_EINVALID when
+ * the request is not for the key or names no e-mail address.
+ */
+int dcr_identity_login(const uint8_t *key_pem, size_t key_len, const uint8_t *csr_pem, size_t csr_len,
+	struct dcr_identity **out, struct dcr_err *err);
+
 /* The lowercase e-mail address of cert's first rfc822Name SAN, or -1. */
 int dcr_cert_email(X509 *cert, char out[static DCR_EMAIL_MAX + 1]);
+
+/* The same for a certificate request's requested extensions. */
+int dcr_request_email(X509_REQ *req, char out[static DCR_EMAIL_MAX + 1]);
 
 /*
  * Client: build, sign and encapsulate a call of method with body for the
@@ -71,7 +95,11 @@ struct dcr_replay;
 struct dcr_replay *dcr_replay_new(void);
 void dcr_replay_free(struct dcr_replay *r);
 
-/* A call the enclave accepted: decrypted, fresh, unreplayed, signed by its leaf certificate's key. */
+/*
+ * A call the enclave accepted: decrypted, fresh, unreplayed, signed by its
+ * leaf certificate's key; or, for DCR_CALL_LOGIN only, by the key of the
+ * certificate request it carries (then chain is NULL).
+ */
 struct dcr_call_request {
 	char *method;
 	uint8_t *body;
@@ -82,6 +110,7 @@ struct dcr_call_request {
 	uint64_t audit_known_size;
 	char email[DCR_EMAIL_MAX + 1];
 	STACK_OF(X509) *chain; /* leaf first; trust is checked by dcr_call_verify_chain */
+	X509_REQ *request;     /* DCR_CALL_LOGIN only: its self-signature verified, email from it */
 };
 
 /*
@@ -90,6 +119,9 @@ struct dcr_call_request {
  * DCR_CALL_MAX_SKEW_MS and not replayed (DCR_EINTEGRITY), signed by the
  * key of its leaf certificate, which names an e-mail (DCR_EDENIED).
  * Whether the chain is trusted depends on the room: dcr_call_verify_chain.
+ * A DCR_CALL_LOGIN call instead carries one certificate request whose
+ * self-signature verifies, and is signed by its key (DCR_EDENIED if not);
+ * a request is refused (DCR_EDENIED) for any other method.
  */
 int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_keyconfig *cfg,
 	const uint8_t *req, size_t len, int64_t now_ms, struct dcr_replay *replay,
@@ -98,7 +130,8 @@ void dcr_call_request_release(struct dcr_call_request *req);
 
 /*
  * Server: DCR_EDENIED unless the request's chain leads, at time now, to one
- * of the n_roots DER root certificates.
+ * of the n_roots DER root certificates (never for a login request, which
+ * has no chain).
  */
 int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *const *roots,
 	const size_t *root_lens, size_t n_roots, time_t now, struct dcr_err *err);

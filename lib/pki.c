@@ -214,16 +214,43 @@ static int set_validity(X509 *cert, time_t now, int days)
 
 /* ---- user keys ---- */
 
-int dcr_pki_keygen(const char *email, uint8_t **key_pem, size_t *key_len, uint8_t **csr_pem,
-	size_t *csr_len, struct dcr_err *err)
+static int check_key_type(EVP_PKEY *key, struct dcr_err *err);
+
+/* A request signed by key with CN=addr and addr as e-mail SAN, in PEM (*out: free()). */
+static int make_request(EVP_PKEY *key, const char *addr, uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
-	char addr[DCR_EMAIL_MAX + 1];
 	X509_EXTENSIONS *exts = NULL;
 	X509_NAME *subject = NULL;
 	GENERAL_NAMES *san = NULL;
 	X509_REQ *req = NULL;
-	EVP_PKEY *key = NULL;
 	BIO *bio = NULL;
+	int r;
+
+	if (!(req = X509_REQ_new()) || !(subject = name_cn(addr)) || !(san = email_san(addr)) ||
+	    !(exts = sk_X509_EXTENSION_new_null()) ||
+	    X509_REQ_set_version(req, 0) != 1 || X509_REQ_set_subject_name(req, subject) != 1 ||
+	    X509_REQ_set_pubkey(req, key) != 1 ||
+	    X509V3_add1_i2d(&exts, NID_subject_alt_name, san, 0, X509V3_ADD_DEFAULT) != 1 ||
+	    X509_REQ_add_extensions(req, exts) != 1 ||
+	    X509_REQ_sign(req, key, EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? NULL : EVP_sha256()) <= 0 ||
+	    !(bio = BIO_new(BIO_s_mem())) || PEM_write_bio_X509_REQ(bio, req) != 1) {
+		r = dcr_err_openssl(err, DCR_EFAIL, "cannot make a certificate request");
+		BIO_free(bio);
+	} else {
+		r = take_bio(bio, out, out_len, err);
+	}
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAMES_free(san);
+	X509_NAME_free(subject);
+	X509_REQ_free(req);
+	return r;
+}
+
+int dcr_pki_keygen(const char *email, uint8_t **key_pem, size_t *key_len, uint8_t **csr_pem,
+	size_t *csr_len, struct dcr_err *err)
+{
+	char addr[DCR_EMAIL_MAX + 1];
+	EVP_PKEY *key = NULL;
 	int r;
 
 	*key_pem = *csr_pem = NULL;
@@ -232,27 +259,31 @@ int dcr_pki_keygen(const char *email, uint8_t **key_pem, size_t *key_len, uint8_
 		return dcr_err_set(err, DCR_EINVALID, "'%s' is not a valid e-mail address", email);
 	if (!(key = p256_key(err)))
 		return err ? err->code : DCR_EFAIL;
-	if (!(req = X509_REQ_new()) || !(subject = name_cn(addr)) || !(san = email_san(addr)) ||
-	    !(exts = sk_X509_EXTENSION_new_null()) ||
-	    X509_REQ_set_version(req, 0) != 1 || X509_REQ_set_subject_name(req, subject) != 1 ||
-	    X509_REQ_set_pubkey(req, key) != 1 ||
-	    X509V3_add1_i2d(&exts, NID_subject_alt_name, san, 0, X509V3_ADD_DEFAULT) != 1 ||
-	    X509_REQ_add_extensions(req, exts) != 1 || X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
-	    !(bio = BIO_new(BIO_s_mem())) || PEM_write_bio_X509_REQ(bio, req) != 1) {
-		r = dcr_err_openssl(err, DCR_EFAIL, "cannot make a certificate request");
-		BIO_free(bio);
-		goto out;
-	}
-	if ((r = take_bio(bio, csr_pem, csr_len, err)) < 0 || (r = key_to_pem(key, key_pem, key_len, err)) < 0) {
+	if ((r = make_request(key, addr, csr_pem, csr_len, err)) == 0 &&
+	    (r = key_to_pem(key, key_pem, key_len, err)) < 0) {
 		free(*csr_pem);
 		*csr_pem = NULL;
 		*csr_len = 0;
 	}
-out:
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	GENERAL_NAMES_free(san);
-	X509_NAME_free(subject);
-	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+int dcr_pki_request(const uint8_t *key_pem, size_t key_len, const char *email, uint8_t **csr_pem,
+	size_t *csr_len, struct dcr_err *err)
+{
+	char addr[DCR_EMAIL_MAX + 1];
+	EVP_PKEY *key;
+	int r;
+
+	*csr_pem = NULL;
+	*csr_len = 0;
+	if (!dcr_pki_email_normalise(email, addr))
+		return dcr_err_set(err, DCR_EINVALID, "'%s' is not a valid e-mail address", email);
+	if (!(key = key_from_pem(key_pem, key_len)))
+		return dcr_err_openssl(err, DCR_EINVALID, "the key is not an unencrypted private key in PEM");
+	if ((r = check_key_type(key, err)) == 0)
+		r = make_request(key, addr, csr_pem, csr_len, err);
 	EVP_PKEY_free(key);
 	return r;
 }
@@ -389,35 +420,21 @@ out:
 	return r;
 }
 
-int dcr_pki_issue(const uint8_t *ca_key_pem, size_t ca_key_len, const uint8_t *ca_cert_pem,
-	size_t ca_cert_len, const uint8_t *csr_pem, size_t csr_len, int days, time_t now,
-	char email[static DCR_EMAIL_MAX + 1], uint8_t **out, size_t *out_len, struct dcr_err *err)
+int dcr_pki_issue_x509(EVP_PKEY *ca_key, X509 *ca, X509_REQ *req, int days, time_t now,
+	char email[static DCR_EMAIL_MAX + 1], X509 **out, struct dcr_err *err)
 {
-	STACK_OF(X509) *ca_certs = NULL, *chain = NULL;
-	EVP_PKEY *ca_key = NULL, *pub;
 	X509_NAME *subject = NULL;
 	GENERAL_NAMES *san = NULL;
-	X509_REQ *req = NULL;
-	X509 *ca, *cert = NULL;
-	BIO *bio = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *pub;
 	X509V3_CTX ctx;
 	int r;
 
 	*out = NULL;
-	*out_len = 0;
 	email[0] = '\0';
 	if (days < 1 || days > DCR_PKI_MAX_DAYS)
 		return dcr_err_set(err, DCR_EUSAGE, "a certificate is valid for 1 to %d days, not %d",
 			DCR_PKI_MAX_DAYS, days);
-	if (!(ca_key = key_from_pem(ca_key_pem, ca_key_len))) {
-		r = dcr_err_openssl(err, DCR_EINVALID, "the CA key is not an unencrypted private key in PEM");
-		goto out;
-	}
-	if (!(ca_certs = certs_from_pem(ca_cert_pem, ca_cert_len))) {
-		r = dcr_err_set(err, DCR_EINVALID, "the CA certificate is not a certificate in PEM");
-		goto out;
-	}
-	ca = sk_X509_value(ca_certs, 0);
 	if (X509_check_private_key(ca, ca_key) != 1) {
 		r = dcr_err_openssl(err, DCR_EINVALID, "the CA key does not belong to the CA certificate");
 		goto out;
@@ -428,12 +445,6 @@ int dcr_pki_issue(const uint8_t *ca_key_pem, size_t ca_key_len, const uint8_t *c
 	}
 	if (X509_cmp_time(X509_get0_notAfter(ca), &now) <= 0) {
 		r = dcr_err_set(err, DCR_EINVALID, "the CA certificate has expired");
-		goto out;
-	}
-
-	if (csr_len > MAX_PEM || !(bio = BIO_new_mem_buf(csr_pem, (int)csr_len)) ||
-	    !(req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL))) {
-		r = dcr_err_openssl(err, DCR_EINVALID, "not a certificate request in PEM");
 		goto out;
 	}
 	if (!(pub = X509_REQ_get0_pubkey(req)) || X509_REQ_verify(req, pub) != 1) {
@@ -467,7 +478,53 @@ int dcr_pki_issue(const uint8_t *ca_key_pem, size_t ca_key_len, const uint8_t *c
 		r = dcr_err_openssl(err, DCR_EFAIL, "cannot sign the certificate");
 		goto out;
 	}
-	if (!(chain = sk_X509_new_null()) || !sk_X509_push(chain, cert) || !sk_X509_push(chain, ca)) {
+	*out = cert;
+	cert = NULL;
+	r = 0;
+out:
+	ERR_clear_error();
+	if (r < 0)
+		email[0] = '\0';
+	GENERAL_NAMES_free(san);
+	X509_NAME_free(subject);
+	X509_free(cert);
+	return r;
+}
+
+int dcr_pki_issue(const uint8_t *ca_key_pem, size_t ca_key_len, const uint8_t *ca_cert_pem,
+	size_t ca_cert_len, const uint8_t *csr_pem, size_t csr_len, int days, time_t now,
+	char email[static DCR_EMAIL_MAX + 1], uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	STACK_OF(X509) *ca_certs = NULL, *chain = NULL;
+	EVP_PKEY *ca_key = NULL;
+	X509_REQ *req = NULL;
+	X509 *cert = NULL;
+	BIO *bio = NULL;
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	email[0] = '\0';
+	if (days < 1 || days > DCR_PKI_MAX_DAYS)
+		return dcr_err_set(err, DCR_EUSAGE, "a certificate is valid for 1 to %d days, not %d",
+			DCR_PKI_MAX_DAYS, days);
+	if (!(ca_key = key_from_pem(ca_key_pem, ca_key_len))) {
+		r = dcr_err_openssl(err, DCR_EINVALID, "the CA key is not an unencrypted private key in PEM");
+		goto out;
+	}
+	if (!(ca_certs = certs_from_pem(ca_cert_pem, ca_cert_len))) {
+		r = dcr_err_set(err, DCR_EINVALID, "the CA certificate is not a certificate in PEM");
+		goto out;
+	}
+	if (csr_len > MAX_PEM || !(bio = BIO_new_mem_buf(csr_pem, (int)csr_len)) ||
+	    !(req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL))) {
+		r = dcr_err_openssl(err, DCR_EINVALID, "not a certificate request in PEM");
+		goto out;
+	}
+	if ((r = dcr_pki_issue_x509(ca_key, sk_X509_value(ca_certs, 0), req, days, now, email, &cert, err)) < 0)
+		goto out;
+	if (!(chain = sk_X509_new_null()) || !sk_X509_push(chain, cert) ||
+	    !sk_X509_push(chain, sk_X509_value(ca_certs, 0))) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -476,8 +533,6 @@ out:
 	ERR_clear_error();
 	sk_X509_free(chain);
 	sk_X509_pop_free(ca_certs, X509_free);
-	GENERAL_NAMES_free(san);
-	X509_NAME_free(subject);
 	X509_free(cert);
 	X509_REQ_free(req);
 	BIO_free(bio);
@@ -529,6 +584,83 @@ out:
 	ERR_clear_error();
 	sk_X509_pop_free(chain, X509_free);
 	EVP_PKEY_free(key);
+	return r;
+}
+
+int dcr_pki_check_chain(const uint8_t *cert_pem, size_t cert_len, const uint8_t *ca_pem, size_t ca_len,
+	time_t now, struct dcr_err *err)
+{
+	STACK_OF(X509) *chain = certs_from_pem(cert_pem, cert_len), *cas = certs_from_pem(ca_pem, ca_len);
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int r = 0;
+
+	if (!chain || !cas) {
+		r = dcr_err_set(err, DCR_EINVALID, "no certificate in PEM");
+		goto out;
+	}
+	if (!untrusted || !store || !ctx || X509_STORE_add_cert(store, sk_X509_value(cas, 0)) != 1) {
+		r = dcr_err_openssl(err, DCR_ENOMEM, "cannot set up certificate verification");
+		goto out;
+	}
+	for (int i = 1; i < sk_X509_num(chain); i++)
+		if (!sk_X509_push(untrusted, sk_X509_value(chain, i))) {
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+			goto out;
+		}
+	if (X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), untrusted) != 1) {
+		r = dcr_err_openssl(err, DCR_EFAIL, "cannot set up certificate verification");
+		goto out;
+	}
+	if (now)
+		X509_STORE_CTX_set_time(ctx, 0, now);
+	else
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
+	if (X509_verify_cert(ctx) != 1)
+		r = dcr_err_set(err, DCR_EINVALID, "the certificate does not chain to the CA: %s",
+			X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_free(untrusted);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(cas, X509_free);
+	return r;
+}
+
+int dcr_pki_der_to_pem(const uint8_t *const *der, const size_t *lens, size_t n, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	int r = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!certs)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *p = der[i];
+		X509 *c = lens[i] <= MAX_PEM ? d2i_X509(NULL, &p, (long)lens[i]) : NULL;
+
+		if (!c || p != der[i] + lens[i]) {
+			X509_free(c);
+			r = dcr_err_openssl(err, DCR_EINVALID, "certificate %zu is not DER", i + 1);
+			goto out;
+		}
+		if (!sk_X509_push(certs, c)) {
+			X509_free(c);
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (n == 0)
+		r = dcr_err_set(err, DCR_EINVALID, "no certificate");
+	else
+		r = certs_to_pem(certs, out, out_len, err);
+out:
+	sk_X509_pop_free(certs, X509_free);
 	return r;
 }
 

@@ -2,6 +2,7 @@
 #ifndef DCR_PKI_H
 #define DCR_PKI_H
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +33,13 @@ int dcr_pki_keygen(const char *email, uint8_t **key_pem, size_t *key_len, uint8_
 	size_t *csr_len, struct dcr_err *err);
 
 /*
+ * A certificate request (*csr_pem, free()) for the existing private key
+ * key_pem, as dcr_pki_keygen makes it. DCR_EINVALID for a bad e-mail or key.
+ */
+int dcr_pki_request(const uint8_t *key_pem, size_t key_len, const char *email, uint8_t **csr_pem,
+	size_t *csr_len, struct dcr_err *err);
+
+/*
  * A new organisation CA named name (1 to DCR_PKI_NAME_MAX printable
  * characters): an ECDSA P-256 key (*key_pem: dcr_wipe, then free()) and a
  * self-signed certificate valid from now for days days (*cert_pem, free())
@@ -54,6 +62,13 @@ int dcr_pki_issue(const uint8_t *ca_key_pem, size_t ca_key_len, const uint8_t *c
 	char email[static DCR_EMAIL_MAX + 1], uint8_t **out, size_t *out_len, struct dcr_err *err);
 
 /*
+ * The same from parsed objects (borrowed): *out (X509_free) is the new
+ * certificate alone. How dcrd's platform CA issues.
+ */
+int dcr_pki_issue_x509(EVP_PKEY *ca_key, X509 *ca, X509_REQ *req, int days, time_t now,
+	char email[static DCR_EMAIL_MAX + 1], X509 **out, struct dcr_err *err);
+
+/*
  * Check that the certificate chain cert_pem (leaf first) is for the private
  * key key_pem, names an e-mail address (copied to email) and is valid at
  * now. *out (free()) is the chain re-encoded in PEM, ready to be installed.
@@ -61,6 +76,18 @@ int dcr_pki_issue(const uint8_t *ca_key_pem, size_t ca_key_len, const uint8_t *c
  */
 int dcr_pki_check_cert(const uint8_t *key_pem, size_t key_len, const uint8_t *cert_pem, size_t cert_len,
 	time_t now, char email[static DCR_EMAIL_MAX + 1], uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
+ * Whether the first certificate of cert_pem (the others may be
+ * intermediates) chains, at now, to the first certificate of ca_pem as
+ * trust anchor; now 0 ignores validity periods. DCR_EINVALID if not.
+ */
+int dcr_pki_check_chain(const uint8_t *cert_pem, size_t cert_len, const uint8_t *ca_pem, size_t ca_len,
+	time_t now, struct dcr_err *err);
+
+/* n DER certificates as one PEM text (*out, free()); DCR_EINVALID if one is not DER. */
+int dcr_pki_der_to_pem(const uint8_t *const *der, const size_t *lens, size_t n, uint8_t **out, size_t *out_len,
+	struct dcr_err *err);
 
 /* What a certificate says about its holder. */
 struct dcr_pki_info {

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.pb-c.h"
 #include "call.h"
 #include "crypto.h"
 #include "dcr.h"
@@ -342,6 +343,240 @@ done:
 	return r;
 }
 
+/* ---- login ---- */
+
+#define TOKEN_MAX 256
+
+/* Whether DIR/cert.pem was issued by the platform CA whose certificate a login left in DIR/platform-ca.pem. */
+static bool is_platform(const char *dir)
+{
+	char cert_path[PATH_MAX_LEN], ca_path[PATH_MAX_LEN];
+	uint8_t *cert = NULL, *ca = NULL;
+	size_t cert_len = 0, ca_len = 0;
+	bool yes;
+
+	yes = join(cert_path, dir, "cert.pem", NULL) == 0 && join(ca_path, dir, "platform-ca.pem", NULL) == 0 &&
+		dcr_read_file(cert_path, MAX_PEM, &cert, &cert_len, NULL) == 0 &&
+		dcr_read_file(ca_path, MAX_PEM, &ca, &ca_len, NULL) == 0 &&
+		dcr_pki_check_chain(cert, cert_len, ca, ca_len, 0, NULL) == 0;
+	free(cert);
+	free(ca);
+	return yes;
+}
+
+/*
+ * The token: --token T, or with "-" one line of standard input, else
+ * $DCR_TOKEN; surrounding white space removed. 0, or a reported status.
+ */
+static int get_token(const struct command *cmd, const char *arg, char buf[static TOKEN_MAX + 2])
+{
+	const char *env = getenv("DCR_TOKEN");
+	size_t n;
+
+	if (!arg && env && *env)
+		arg = env;
+	if (!arg)
+		return usage_error(cmd, "login needs --token T (--token - reads it from standard input; or set DCR_TOKEN)");
+	buf[0] = '\0';
+	if (strcmp(arg, "-") == 0) {
+		if (!fgets(buf, TOKEN_MAX + 2, stdin))
+			buf[0] = '\0';
+	} else if (strlen(arg) <= TOKEN_MAX) {
+		snprintf(buf, TOKEN_MAX + 2, "%s", arg);
+	} else {
+		return usage_error(cmd, "the token is longer than %d characters", TOKEN_MAX);
+	}
+	n = strlen(buf);
+	while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
+		buf[--n] = '\0';
+	if (n > TOKEN_MAX)
+		return usage_error(cmd, "the token is longer than %d characters", TOKEN_MAX);
+	n = strspn(buf, " \t");
+	memmove(buf, buf + n, strlen(buf + n) + 1);
+	if (!buf[0])
+		return usage_error(cmd, "the token is empty");
+	return 0;
+}
+
+/* What dcrd sent, checked: *chain (certificate then CA) and *ca in PEM, ready to install. */
+static int check_login_answer(const uint8_t *body, size_t len, const uint8_t *key, size_t key_len, const char *email,
+	uint8_t **chain, size_t *chain_len, uint8_t **ca, size_t *ca_len, struct dcr_err *err)
+{
+	Dcr__V1__LoginResponse *resp = dcr__v1__login_response__unpack(NULL, len, body);
+	char got[DCR_EMAIL_MAX + 1];
+	uint8_t *pem = NULL;
+	size_t pem_len = 0;
+	int r;
+
+	*chain = *ca = NULL;
+	if (!resp || !resp->certificate.len || !resp->platform_ca.len) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "dcrd sent a malformed login answer");
+		goto out;
+	}
+	{
+		const uint8_t *der[] = { resp->certificate.data, resp->platform_ca.data };
+		const size_t lens[] = { resp->certificate.len, resp->platform_ca.len };
+
+		if ((r = dcr_pki_der_to_pem(der, lens, 2, &pem, &pem_len, err)) < 0 ||
+		    (r = dcr_pki_der_to_pem(der + 1, lens + 1, 1, ca, ca_len, err)) < 0)
+			goto bad;
+	}
+	/* For our key and address, valid now, and issued by the CA it came with. */
+	if ((r = dcr_pki_check_cert(key, key_len, pem, pem_len, time(NULL), got, chain, chain_len, err)) < 0 ||
+	    (r = dcr_pki_check_chain(*chain, *chain_len, *ca, *ca_len, time(NULL), err)) < 0)
+		goto bad;
+	if (strcmp(got, email) != 0) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "dcrd issued a certificate for %s, not for %s", got, email);
+		goto out;
+	}
+	goto out;
+bad:
+	/* What does not check out is dcrd's doing, not ours. */
+	dcr_err_prefix(err, "the certificate dcrd sent");
+	if (r == DCR_EINVALID)
+		err->code = r = DCR_EINTEGRITY;
+out:
+	if (r < 0) {
+		free(*chain);
+		free(*ca);
+		*chain = *ca = NULL;
+	}
+	free(pem);
+	dcr__v1__login_response__free_unpacked(resp, NULL);
+	return r;
+}
+
+static int auth_login(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	static const char *const allowed[] = { "email", "token", "force", NULL };
+	const char *email_arg = opt_value(cmd, args, "email");
+	bool force = opt_set(cmd, args, "force"), new_key, platform = false;
+	char dir[PATH_MAX_LEN], key_path[PATH_MAX_LEN], cert_path[PATH_MAX_LEN], csr_path[PATH_MAX_LEN];
+	char ca_path[PATH_MAX_LEN], email[DCR_EMAIL_MAX + 1], held[DCR_EMAIL_MAX + 1], token[TOKEN_MAX + 2];
+	uint8_t *key = NULL, *old_cert = NULL, *checked = NULL, *csr = NULL, *body = NULL, *chain = NULL, *ca = NULL;
+	size_t key_len = 0, old_len = 0, checked_len = 0, csr_len = 0, body_len = 0, chain_len = 0, ca_len = 0;
+	Dcr__V1__LoginRequest lr = DCR__V1__LOGIN_REQUEST__INIT;
+	struct dcr_identity *id = NULL;
+	struct dcr_pki_info info = { 0 };
+	struct session session;
+	struct dcr_err err;
+	bool have_key, have_cert = false, opened = false;
+	X509 *leaf = NULL;
+	BIO *bio;
+	int r;
+
+	if ((r = only_options(cmd, args, "login", allowed)))
+		return r;
+	if (args->argc != 1)
+		return usage_error(cmd, "login takes no arguments");
+	if (!email_arg)
+		return usage_error(cmd, "login needs --email E");
+	if (!dcr_pki_email_normalise(email_arg, email))
+		return usage_error(cmd, "'%s' is not a valid e-mail address", email_arg);
+	if ((r = get_token(cmd, opt_value(cmd, args, "token"), token)))
+		goto done;
+	if (identity_dir(cli, dir, sizeof(dir), &err) < 0 || join(key_path, dir, "key.pem", &err) < 0 ||
+	    join(cert_path, dir, "cert.pem", &err) < 0 || join(csr_path, dir, "request.csr", &err) < 0 ||
+	    join(ca_path, dir, "platform-ca.pem", &err) < 0)
+		goto fail;
+
+	/* Keep the key there is, unless it is someone else's: then only with --force. */
+	if ((r = dcr_read_file(key_path, MAX_PEM, &key, &key_len, &err)) < 0 && r != DCR_ENOTFOUND)
+		goto fail;
+	have_key = r == 0;
+	if (have_key && dcr_read_file(cert_path, MAX_PEM, &old_cert, &old_len, NULL) == 0 &&
+	    dcr_pki_check_cert(key, key_len, old_cert, old_len, time(NULL), held, &checked, &checked_len, NULL) == 0) {
+		have_cert = true;
+		platform = is_platform(dir);
+	}
+	if (have_cert && strcmp(held, email) != 0 && !force) {
+		dcr_err_set(&err, DCR_EEXIST, "'%s' is the identity of %s; not replacing it (use -i DIR for another "
+					      "identity, or --force to replace its key and certificate)", dir, held);
+		goto fail;
+	}
+	if (have_cert && !platform && !force) {
+		dcr_err_set(&err, DCR_EEXIST, "'%s' holds an organisation certificate for %s; not replacing it with a "
+					      "platform certificate (use -i DIR for another identity, or --force)", cert_path, held);
+		goto fail;
+	}
+	new_key = !have_key || (have_cert && strcmp(held, email) != 0);
+	if (new_key) {
+		if (key)
+			dcr_wipe(key, key_len);
+		free(key);
+		key = NULL;
+		r = dcr_pki_keygen(email, &key, &key_len, &csr, &csr_len, &err);
+	} else {
+		r = dcr_pki_request(key, key_len, email, &csr, &csr_len, &err);
+		if (r < 0)
+			dcr_err_prefix(&err, "'%s'", key_path);
+	}
+	if (r < 0 || (r = dcr_identity_login(key, key_len, csr, csr_len, &id, &err)) < 0)
+		goto fail;
+
+	/* The request goes to the attested enclave only, signed by its key. */
+	if ((r = session_open_login(cmd, cli, &session, id)))
+		goto done;
+	opened = true;
+	lr.email = email;
+	lr.token = token;
+	r = session_call(cmd, &session, DCR_CALL_LOGIN, &lr.base, &body, &body_len);
+	dcr_wipe(token, sizeof(token));
+	if (r)
+		goto done;
+	if ((r = check_login_answer(body, body_len, key, key_len, email, &chain, &chain_len, &ca, &ca_len, &err)) < 0)
+		goto fail;
+
+	/* Installed only now: a refused login changes nothing. */
+	if ((r = make_dirs(dir, 0700, &err)) < 0)
+		goto fail;
+	if (new_key) {
+		r = have_key ? dcr_write_atomic(key_path, key, key_len, &err) : dcr_keyfile_write(key_path, key, key_len, &err);
+		if (r < 0 || (r = dcr_write_atomic(csr_path, csr, csr_len, &err)) < 0)
+			goto fail;
+	}
+	if ((r = dcr_write_atomic(cert_path, chain, chain_len, &err)) < 0 ||
+	    (r = dcr_write_atomic(ca_path, ca, ca_len, &err)) < 0)
+		goto fail;
+	if ((bio = BIO_new_mem_buf(chain, (int)chain_len))) {
+		leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	if (!leaf || dcr_pki_cert_info(leaf, &info, &err) < 0) {
+		dcr_err_set(&err, DCR_EFAIL, "cannot read back '%s'", cert_path);
+		goto fail;
+	}
+	if (cli->json)
+		r = print_json(cmd, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "email", email, "certificate",
+			cert_path, "platform_ca", ca_path, "issuer", info.issuer, "expires", info.not_after, "fingerprint",
+			info.fingerprint, "new_key", new_key));
+	else if (cli->verbosity >= 0)
+		printf("logged in as %s: a platform certificate valid until %s\n"
+		       "  certificate   %s\n"
+		       "  platform CA   %s (%s)\n"
+		       "  private key   %s (%s)\n",
+			email, info.not_after, cert_path, ca_path, info.issuer, key_path,
+			new_key ? "new, mode 0600: keep it secret" : "kept");
+	goto done;
+fail:
+	r = report(cmd, &err);
+done:
+	dcr_wipe(token, sizeof(token));
+	if (key)
+		dcr_wipe(key, key_len);
+	if (opened)
+		session_close(&session);
+	X509_free(leaf);
+	free(key);
+	free(old_cert);
+	free(checked);
+	free(csr);
+	free(body);
+	free(chain);
+	free(ca);
+	return r;
+}
+
 /* ---- import, whoami ---- */
 
 static int auth_import(const struct command *cmd, struct cli *cli, struct parsed *args)
@@ -395,6 +630,7 @@ static int auth_whoami(const struct command *cmd, struct cli *cli, struct parsed
 	struct dcr_pki_info info;
 	char dir[PATH_MAX_LEN];
 	struct dcr_err err;
+	bool platform;
 	int r;
 
 	if ((r = only_options(cmd, args, "whoami", allowed)))
@@ -414,12 +650,14 @@ static int auth_whoami(const struct command *cmd, struct cli *cli, struct parsed
 	dcr_identity_free(id);
 	if (r < 0)
 		return report(cmd, &err);
+	platform = is_platform(dir);
 	if (cli->json)
-		return print_json(cmd, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "email", info.email, "subject",
-			info.subject, "issuer", info.issuer, "expires", info.not_after, "fingerprint", info.fingerprint,
-			"identity", dir));
+		return print_json(cmd, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "email", info.email, "subject",
+			info.subject, "issuer", info.issuer, "pki", platform ? "platform" : "organisation", "expires",
+			info.not_after, "fingerprint", info.fingerprint, "identity", dir));
 	printf("email        %s\n", info.email);
 	printf("issuer       %s\n", info.issuer);
+	printf("pki          %s\n", platform ? "platform (dcrd's in-enclave CA, see platform-ca.pem)" : "organisation");
 	printf("expires      %s\n", info.not_after);
 	printf("fingerprint  %s\n", info.fingerprint);
 	printf("identity     %s\n", dir);
@@ -448,10 +686,8 @@ int cmd_auth(const struct command *cmd, struct cli *cli, struct parsed *args)
 		return auth_import(cmd, cli, args);
 	if (strcmp(sub, "whoami") == 0)
 		return auth_whoami(cmd, cli, args);
-	if (strcmp(sub, "login") == 0) {
-		fprintf(stderr, "dcr: %s: login: not implemented yet\n", cmd->name);
-		return 1;
-	}
+	if (strcmp(sub, "login") == 0)
+		return auth_login(cmd, cli, args);
 	return usage_error(cmd, "unknown subcommand '%s'%s", sub,
 		dcr_hint_phrase(dcr_suggest(sub, subcommands), hint, sizeof(hint)));
 }

@@ -22,12 +22,12 @@ static const struct option_spec no_options[] = { { NULL, 0, ARG_NONE, NULL, NULL
 static const char *const auth_subcommands[] = { "keygen", "ca", "import", "login", "whoami", NULL };
 static const struct option_spec auth_options[] = {
 	{ "email", 0, ARG_VALUE, "E", "e-mail address of the identity" },
-	{ "token", 0, ARG_VALUE, "T", "one-time API token from the platform" },
+	{ "token", 0, ARG_VALUE, "T", "one-time API token from the platform ('-': read it from standard input)" },
 	{ "name", 0, ARG_VALUE, "N", "name of the organisation CA" },
 	{ "dir", 0, ARG_DIR, "D", "directory of the organisation CA" },
 	{ "days", 0, ARG_VALUE, "N", "validity of an issued certificate in days" },
 	{ "output", 'o', ARG_FILE, "FILE", "where to write the issued certificate" },
-	{ "force", 0, ARG_NONE, NULL, "replace an existing key or certificate file" },
+	{ "force", 0, ARG_NONE, NULL, "replace an existing key or certificate" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
@@ -68,8 +68,8 @@ static const char *const completion_subcommands[] = { "bash", "zsh", "fish", NUL
 
 const struct command commands[] = {
 	{ "auth", cmd_auth,
-	  "keygen --email E [--force] | ca init --name N [--dir D] | ca issue CSR [--dir D] [-o CERT] [--days N] | import CERT | login --email E --token T | whoami",
-	  "manage your identity: keys, certificates, organisation CA", auth_subcommands, auth_options, 0 },
+	  "keygen --email E [--force] | ca init --name N [--dir D] | ca issue CSR [--dir D] [-o CERT] [--days N] | import CERT | login --email E --token T [--force] | whoami",
+	  "manage your identity: keys, certificates, organisation CA, platform login", auth_subcommands, auth_options, 0 },
 	{ "attest", cmd_attest, "[--spec NAME] | --evidence FILE --collateral FILE --root-ca FILE [--at TIME] [--spec NAME]",
 	  "fetch and verify the enclave's attestation evidence", NULL, attest_options, CMD_NEEDS_ENCLAVE },
 	{ "create", cmd_create, "ROOM.yaml [--dry-run] [--salt TEXT]",

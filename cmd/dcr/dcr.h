@@ -124,6 +124,12 @@ struct session {
 int session_open(const struct command *cmd, struct cli *cli, struct session *s);
 void session_close(struct session *s);
 
+/*
+ * The same for dcr auth login, whose caller has no certificate yet: the
+ * session takes id (from dcr_identity_login; freed even on failure).
+ */
+int session_open_login(const struct command *cmd, struct cli *cli, struct session *s, struct dcr_identity *id);
+
 /* The identity directory (-i DIR, else $XDG_CONFIG_HOME/dcr, else ~/.config/dcr) into buf. */
 int identity_dir(const struct cli *cli, char *buf, size_t size, struct dcr_err *err);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.pb-c.h"
+#include "crypto.h"
 #include "dcr.h"
 
 #include "banned.h"
@@ -30,10 +31,10 @@ int identity_dir(const struct cli *cli, char *buf, size_t size, struct dcr_err *
 	return 0;
 }
 
-int session_open(const struct command *cmd, struct cli *cli, struct session *s)
+/* The trusted specs: --specs or $DCR_SPECS, required. */
+static int load_specs(const struct command *cmd, struct cli *cli, struct session *s)
 {
 	struct dcr_err err;
-	int r;
 
 	memset(s, 0, sizeof(*s));
 	s->cli = cli;
@@ -43,6 +44,29 @@ int session_open(const struct command *cmd, struct cli *cli, struct session *s)
 	}
 	if (dcr_specs_load(cli->specs, &s->specs, &err) < 0)
 		return report(cmd, &err);
+	return 0;
+}
+
+int session_open_login(const struct command *cmd, struct cli *cli, struct session *s, struct dcr_identity *id)
+{
+	int r = load_specs(cmd, cli, s);
+
+	if (r) {
+		dcr_identity_free(id);
+		return r;
+	}
+	s->identity = id;
+	dcr_client_init(&s->client, cli->endpoint, s->specs, s->identity);
+	return 0;
+}
+
+int session_open(const struct command *cmd, struct cli *cli, struct session *s)
+{
+	struct dcr_err err;
+	int r;
+
+	if ((r = load_specs(cmd, cli, s)))
+		return r;
 	if ((r = identity_dir(cli, s->identity_dir, sizeof(s->identity_dir), &err)) < 0 ||
 	    (r = dcr_identity_load(s->identity_dir, &s->identity, &err)) < 0) {
 		if (r == DCR_ENOTFOUND)
@@ -99,6 +123,8 @@ int session_call_err(struct session *s, const char *method, const ProtobufCMessa
 		r = dcr_client_call_room(&s->client, room_id, method, body, len, out, out_len, err);
 	else
 		r = dcr_client_call(&s->client, method, body, len, out, out_len, err);
+	if (body)
+		dcr_wipe(body, len); /* a login token, a dataset key */
 	free(body);
 	return r;
 }

@@ -76,7 +76,8 @@ struct state {
 	uint8_t key[32];
 };
 
-int state_open(struct state *s, const char *dir, const uint8_t key[static 32], struct dcr_err *err);
+/* key NULL: no sealed rows may be used (dcrd token create, outside the enclave). */
+int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_err *err);
 void state_close(struct state *s);
 /* Store a room; create: insert (DCR_EEXIST if present), else replace (DCR_ENOTFOUND if absent). */
 int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *rec, int create,
@@ -105,6 +106,25 @@ int state_audit_entries(struct state *s, const char *room_id, uint64_t size, Pro
 	struct dcr_err *err);
 void state_audit_entries_free(ProtobufCBinaryData *items, uint64_t n);
 
+/*
+ * Platform login tokens, by the SHA-256 of the token. The table is the
+ * host's to write (the operator issues tokens), which is why rooms must
+ * opt in to the platform PKI.
+ */
+struct state_token {
+	uint8_t hash[DCR_SHA256_LEN];
+	char email[DCR_EMAIL_MAX + 1];
+	int64_t expires_ms, used_ms;
+	bool used;
+};
+int state_token_add(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], const char *email, int64_t created_ms,
+	int64_t expires_ms, struct dcr_err *err);
+/* DCR_ENOTFOUND when no token has this hash. */
+int state_token_get(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], struct state_token *out,
+	struct dcr_err *err);
+/* Mark it used (in the caller's transaction); DCR_EEXIST when it was used already. */
+int state_token_use(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], int64_t now_ms, struct dcr_err *err);
+
 /* Call fn for every room in ID order until it returns non-zero. */
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
 	void *ctx, struct dcr_err *err);
@@ -125,6 +145,18 @@ int audit_head(struct service *svc, const char *room_id, Dcr__V1__SignedTreeHead
  */
 int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
+
+/*
+ * The platform PKI (platform.c). platform_open loads this dcrd's CA from
+ * data_dir, or creates and seals it on first start; platform_ca is its
+ * certificate (DER), or NULL before platform_open. platform_login answers
+ * auth.login. cmd_token is "dcrd token".
+ */
+int platform_open(const struct enclave *e, const char *data_dir, struct dcr_err *err);
+const uint8_t *platform_ca(size_t *len);
+int platform_login(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err);
+int cmd_token(int argc, char **argv);
 
 int cmd_serve(int argc, char **argv);
 

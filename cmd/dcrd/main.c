@@ -21,7 +21,8 @@ static const struct subcommand subcommands[] = {
 	{ "serve", cmd_serve, "--data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]",
 	  "run the enclave service" },
 	{ "spec", cmd_spec, "", "print the trusted-spec entry for this binary" },
-	{ "token", NULL, "create --data-dir DIR --email E", "create a one-time API token for platform login" },
+	{ "token", cmd_token, "create --data-dir DIR --email E [--ttl DURATION]",
+	  "create a one-time API token for platform login" },
 	{ NULL, NULL, NULL, NULL },
 };
 

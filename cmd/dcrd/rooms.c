@@ -53,15 +53,16 @@ static bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *
 
 /*
  * The caller as this room knows them: a participant whose certificate
- * chains to one of the room's CAs. Anyone else is told the room does not
- * exist, so rooms do not leak to outsiders.
+ * chains to one of the room's CAs or, if the room enables the platform PKI,
+ * to this dcrd's platform CA. Anyone else is told the room does not exist,
+ * so rooms do not leak to outsiders.
  */
 static int member(const Dcr__V1__RoomDefinition *def, const char *id, const struct dcr_call_request *req,
 	const Dcr__V1__Participant **out, struct dcr_err *err)
 {
 	const Dcr__V1__Authentication *auth = def->authentication;
-	const uint8_t *roots[64];
-	size_t lens[64], n = 0;
+	const uint8_t *roots[65];
+	size_t lens[65], n = 0;
 	struct dcr_err why;
 
 	*out = participant(def, req->email);
@@ -72,6 +73,8 @@ static int member(const Dcr__V1__RoomDefinition *def, const char *id, const stru
 		roots[n] = auth->ca_certificates[i].data;
 		lens[n] = auth->ca_certificates[i].len;
 	}
+	if (auth && auth->platform && (roots[n] = platform_ca(&lens[n])))
+		n++;
 	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), &why) < 0)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
 	return 0;
@@ -189,12 +192,11 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 		if (!participant(dcr_room_definition(room), req->email))
 			r = dcr_err_set(err, DCR_EDENIED, "%s is not a participant of the room and may not create it",
 				req->email);
-		else if (!auth || auth->n_ca_certificates == 0)
-			r = dcr_err_set(err, DCR_EDENIED, "the room accepts only platform certificates, which this dcrd "
-							  "cannot issue yet");
 		else
-			r = dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to any of the room's CAs",
-				req->email);
+			r = dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to %s", req->email,
+				!auth || auth->n_ca_certificates == 0 ? "this dcrd's platform CA (see dcr auth login)"
+				: auth->platform ? "any of the room's CAs, nor to this dcrd's platform CA"
+						 : "any of the room's CAs");
 		goto out;
 	}
 	enc = dcr_room_encoding(room, &enc_len);
@@ -459,6 +461,8 @@ int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t 
 	*out = NULL;
 	*out_len = 0;
 	room_id[0] = '\0';
+	if (strcmp(req->method, DCR_CALL_LOGIN) == 0)
+		return platform_login(svc, req, out, out_len, err);
 	if (strcmp(req->method, "room.create") == 0)
 		return room_create(svc, req, out, out_len, room_id, err);
 	if (strcmp(req->method, "room.list") == 0)

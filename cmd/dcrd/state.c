@@ -16,7 +16,7 @@ static int sql_fail(struct state *s, int code, const char *what, struct dcr_err 
 	return dcr_err_set(err, code, "state database: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-int state_open(struct state *s, const char *dir, const uint8_t key[static 32], struct dcr_err *err)
+int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_err *err)
 {
 	static const char schema[] =
 		"PRAGMA journal_mode=WAL;"
@@ -39,12 +39,21 @@ int state_open(struct state *s, const char *dir, const uint8_t key[static 32], s
 		"CREATE TABLE IF NOT EXISTS nonces ("
 		"  nonce BLOB PRIMARY KEY,"
 		"  expires_ms INTEGER NOT NULL"
+		") STRICT;"
+		/* Platform login tokens: only their SHA-256 is kept. Written by the host (dcrd token create). */
+		"CREATE TABLE IF NOT EXISTS platform_tokens ("
+		"  hash BLOB PRIMARY KEY,"
+		"  email TEXT NOT NULL,"
+		"  created_ms INTEGER NOT NULL,"
+		"  expires_ms INTEGER NOT NULL,"
+		"  used_ms INTEGER"
 		") STRICT;";
 	char path[4096];
 	char *msg = NULL;
 
 	memset(s, 0, sizeof(*s));
-	memcpy(s->key, key, 32);
+	if (key)
+		memcpy(s->key, key, 32);
 	snprintf(path, sizeof(path), "%s/state.db", dir);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
 	    SQLITE_OK) {
@@ -403,4 +412,73 @@ int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const 
 		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
 	sqlite3_finalize(st);
 	return r;
+}
+
+int state_token_add(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], const char *email, int64_t created_ms,
+	int64_t expires_ms, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "INSERT INTO platform_tokens (hash, email, created_ms, expires_ms) "
+				       "VALUES (?1, ?2, ?3, ?4)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_blob(st, 1, hash, DCR_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, created_ms);
+		sqlite3_bind_int64(st, 4, expires_ms);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sql_fail(s, DCR_EIO, "cannot store the token", err);
+	return 0;
+}
+
+int state_token_get(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], struct state_token *out,
+	struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(s->db, "SELECT hash, email, expires_ms, used_ms FROM platform_tokens WHERE hash = ?1",
+		    -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read tokens", err);
+	sqlite3_bind_blob(st, 1, hash, DCR_SHA256_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == DCR_SHA256_LEN &&
+	    sqlite3_column_bytes(st, 1) <= DCR_EMAIL_MAX) {
+		memcpy(out->hash, sqlite3_column_blob(st, 0), DCR_SHA256_LEN);
+		snprintf(out->email, sizeof(out->email), "%s", (const char *)sqlite3_column_text(st, 1));
+		out->expires_ms = sqlite3_column_int64(st, 2);
+		out->used = sqlite3_column_type(st, 3) != SQLITE_NULL;
+		out->used_ms = sqlite3_column_int64(st, 3);
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		r = dcr_err_set(err, DCR_ENOTFOUND, "no such token");
+	} else {
+		r = sql_fail(s, DCR_EIO, "cannot read tokens", err);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_token_use(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], int64_t now_ms, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "UPDATE platform_tokens SET used_ms = ?2 WHERE hash = ?1 AND used_ms IS NULL", -1,
+		&st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_blob(st, 1, hash, DCR_SHA256_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, now_ms);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sql_fail(s, DCR_EIO, "cannot use the token", err);
+	if (sqlite3_changes(s->db) != 1)
+		return dcr_err_set(err, DCR_EEXIST, "the token was used already");
+	return 0;
 }

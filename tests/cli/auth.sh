@@ -107,6 +107,7 @@ fp=sha256:$(openssl pkey -in "$id/key.pem" -pubout -outform DER | sha256sum | cu
 expect 0 "whoami" "$DCR" -i "$id" auth whoami
 has "$out" '^email +alice@acme.example$' "whoami e-mail"
 has "$out" '^issuer +CN=Acme Corp$' "whoami issuer"
+has "$out" '^pki +organisation$' "whoami: an organisation certificate"
 has "$out" '^expires +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' "whoami expiry"
 has "$out" "^fingerprint +$fp$" "whoami fingerprint"
 expect 0 "whoami --json" "$DCR" -i "$id" --json auth whoami
@@ -116,8 +117,8 @@ import json, os
 d = json.loads(os.environ["JSON"])
 assert d["email"] == "alice@acme.example" and d["issuer"] == "CN=Acme Corp", d
 assert d["fingerprint"] == os.environ["FP"] and d["expires"].endswith("Z"), d' || fail "whoami --json: $out"
-expect 1 "login is not implemented yet" "$DCR" auth login --email a@acme.example --token t
-has "$err" '^dcr: auth: login: not implemented yet$' "login says so"
+expect 2 "login without --token" "$DCR" auth login --email a@acme.example
+has "$err" 'login needs --token T' "login asks for the token"
 expect 2 "an unknown subcommand" "$DCR" auth whoamii
 has "$err" "did you mean 'whoami'" "a suggestion"
 

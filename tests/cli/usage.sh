@@ -90,9 +90,7 @@ expect 0 "dcrd spec" "$DCRD" spec
 has "$out" '^    measurement: [0-9a-f]{64}$' "dcrd spec prints the measurement"
 has "$out" 'NO hardware protection' "dcrd spec warns about sim"
 expect 2 "dcrd spec with an argument" "$DCRD" spec x
-for c in token; do
-	expect 1 "dcrd $c not implemented" "$DCRD" "$c"
-	has "$err" "^dcrd: $c: not implemented yet$" "dcrd $c reports not implemented"
-done
+expect 2 "dcrd token without a subcommand" "$DCRD" token
+has "$err" '^usage: dcrd token create' "dcrd token usage"
 
 finish

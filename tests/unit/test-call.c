@@ -16,7 +16,9 @@
 #include "testutil.h"
 
 #include "call.h"
+#include "crypto.h"
 #include "hpke.h"
+#include "pki.h"
 
 static EVP_PKEY *ec_key(void)
 {
@@ -333,12 +335,156 @@ static void test_identity_load(void **state)
 	EVP_PKEY_free(other);
 }
 
+/* ---- login calls: signed by a certificate request's key ---- */
+
+/* A login identity for email: a new key and its request, as dcr auth login makes them. */
+static struct dcr_identity *login_identity(const char *email)
+{
+	uint8_t *key, *csr;
+	size_t key_len, csr_len;
+	struct dcr_identity *id;
+	struct dcr_err err;
+
+	assert_int_equal(dcr_pki_keygen(email, &key, &key_len, &csr, &csr_len, &err), 0);
+	if (dcr_identity_login(key, key_len, csr, csr_len, &id, &err) < 0)
+		fail_msg("login identity: %s", err.msg);
+	dcr_wipe(key, key_len);
+	free(key);
+	free(csr);
+	return id;
+}
+
+/* Seal method with id and hand it to the enclave; returns what dcr_call_accept says. */
+static int login_call(struct world *w, const struct dcr_identity *id, const char *method, int64_t at,
+	struct dcr_call_request *req, struct dcr_err *err)
+{
+	struct dcr_ohttp_ctx cctx = { 0 }, sctx = { 0 };
+	uint8_t *wire;
+	size_t len;
+	int r;
+
+	if (dcr_call_seal(id, &w->pub, method, (const uint8_t *)"body", 4, now_ms, &cctx, &wire, &len, err) < 0)
+		fail_msg("seal: %s", err->msg);
+	r = dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, at, w->replay, &sctx, req, err);
+	dcr_ohttp_ctx_release(&cctx);
+	dcr_ohttp_ctx_release(&sctx);
+	free(wire);
+	return r;
+}
+
+static void test_login(void **state)
+{
+	struct world *w = *state;
+	struct dcr_identity *bob = login_identity("Bob@Acme.example"), *id;
+	const uint8_t *roots[] = { w->ca_der };
+	size_t root_lens[] = { w->ca_der_len };
+	struct dcr_call_request req;
+	struct dcr_err err;
+	EVP_PKEY *other;
+
+	assert_string_equal(bob->email, "bob@acme.example");
+	assert_int_equal(sk_X509_num(bob->chain), 0);
+
+	/* Accepted: signed by the request's key, which the request itself proves. */
+	assert_int_equal(login_call(w, bob, DCR_CALL_LOGIN, now_ms + 1000, &req, &err), 0);
+	assert_string_equal(req.method, DCR_CALL_LOGIN);
+	assert_string_equal(req.email, "bob@acme.example");
+	assert_non_null(req.request);
+	assert_null(req.chain);
+	assert_int_equal(req.body_len, 4);
+	assert_true(EVP_PKEY_eq(X509_REQ_get0_pubkey(req.request), bob->key) == 1);
+	/* A request is no certificate: no room's chain check passes it. */
+	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err), DCR_EDENIED);
+	dcr_call_request_release(&req);
+
+	/* For any other method, a request gets nothing. */
+	assert_int_equal(login_call(w, bob, "room.list", now_ms, &req, &err), DCR_EDENIED);
+	assert_non_null(strstr(err.msg, "a certificate request, not a certificate"));
+
+	/* A login must carry a request, not a certificate. */
+	assert_int_equal(login_call(w, w->alice, DCR_CALL_LOGIN, now_ms, &req, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "carries a certificate request, not a certificate"));
+
+	/* Signed by another key than the request's: refused. */
+	other = ec_key();
+	EVP_PKEY_free(bob->key);
+	bob->key = other;
+	assert_int_equal(login_call(w, bob, DCR_CALL_LOGIN, now_ms, &req, &err), DCR_EDENIED);
+	assert_non_null(strstr(err.msg, "does not match its certificate request"));
+	dcr_identity_free(bob);
+
+	/* A request whose own signature no longer verifies (its subject changed after signing). */
+	id = login_identity("carol@acme.example");
+	{
+		X509_NAME *name = X509_NAME_new();
+
+		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"mallory", -1, -1, 0);
+		X509_REQ_set_subject_name(id->request, name);
+		X509_NAME_free(name);
+	}
+	assert_int_equal(login_call(w, id, DCR_CALL_LOGIN, now_ms, &req, &err), DCR_EDENIED);
+	assert_non_null(strstr(err.msg, "request's own signature does not verify"));
+	dcr_identity_free(id);
+
+	/* Freshness and replay still apply. */
+	id = login_identity("dave@acme.example");
+	assert_int_equal(login_call(w, id, DCR_CALL_LOGIN, now_ms + 6 * 60 * 1000, &req, &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "stale call"));
+	{
+		struct dcr_ohttp_ctx cctx = { 0 }, sctx = { 0 };
+		uint8_t *wire;
+		size_t len;
+
+		assert_int_equal(dcr_call_seal(id, &w->pub, DCR_CALL_LOGIN, NULL, 0, now_ms, &cctx, &wire, &len, &err), 0);
+		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err), 0);
+		dcr_call_request_release(&req);
+		dcr_ohttp_ctx_release(&sctx);
+		memset(&sctx, 0, sizeof(sctx));
+		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err),
+			DCR_EINTEGRITY);
+		assert_non_null(strstr(err.msg, "replayed"));
+		dcr_ohttp_ctx_release(&sctx);
+		dcr_ohttp_ctx_release(&cctx);
+		free(wire);
+	}
+	dcr_identity_free(id);
+}
+
+static void test_identity_login(void **state)
+{
+	uint8_t *key, *csr, *key2, *csr2;
+	size_t key_len, csr_len, key2_len, csr2_len;
+	struct dcr_identity *id = NULL;
+	struct dcr_err err;
+
+	(void)state;
+	assert_int_equal(dcr_pki_keygen("erin@acme.example", &key, &key_len, &csr, &csr_len, &err), 0);
+	assert_int_equal(dcr_pki_keygen("erin@acme.example", &key2, &key2_len, &csr2, &csr2_len, &err), 0);
+	/* The request must be for the key. */
+	assert_int_equal(dcr_identity_login(key, key_len, csr2, csr2_len, &id, &err), DCR_EINVALID);
+	assert_null(id);
+	assert_non_null(strstr(err.msg, "not signed by the key"));
+	assert_int_equal(dcr_identity_login(key, key_len, key, key_len, &id, &err), DCR_EINVALID);
+	assert_int_equal(dcr_identity_login(csr, csr_len, csr, csr_len, &id, &err), DCR_EINVALID);
+	assert_int_equal(dcr_identity_login(key, key_len, csr, csr_len, &id, &err), 0);
+	assert_string_equal(id->email, "erin@acme.example");
+	dcr_identity_free(id);
+	dcr_wipe(key, key_len);
+	dcr_wipe(key2, key2_len);
+	free(key);
+	free(key2);
+	free(csr);
+	free(csr2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_identity_load),
+		cmocka_unit_test(test_login),
+		cmocka_unit_test(test_identity_login),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "call.h"
 #include "crypto.h"
 #include "pki.h"
 
@@ -350,6 +351,96 @@ static void test_request_emails(void **state)
 	ca_release(&ca);
 }
 
+/* What dcr auth login and dcrd's platform CA use: a request for a kept key, issuing from objects, chains, DER. */
+static void test_platform_helpers(void **state)
+{
+	char email[DCR_EMAIL_MAX + 1];
+	uint8_t *key, *csr, *csr2, *chain, *pem, *der[2] = { NULL, NULL };
+	size_t key_len, csr_len, csr2_len, chain_len, pem_len, der_len[2];
+	struct dcr_err err;
+	time_t now = time(NULL);
+	struct ca ca, other;
+	EVP_PKEY *ca_key, *pub;
+	X509_REQ *req;
+	X509 *ca_cert, *leaf;
+	BIO *bio;
+
+	(void)state;
+	ca_make(&ca, "dcr platform CA", DCR_PKI_CA_DAYS, now);
+	ca_make(&other, "evil", DCR_PKI_CA_DAYS, now);
+	assert_int_equal(dcr_pki_keygen("gina@acme.example", &key, &key_len, &csr, &csr_len, &err), 0);
+
+	/* A new request for the same key: same public key, the address asked for. */
+	assert_int_equal(dcr_pki_request(key, key_len, "Gina@Acme.example", &csr2, &csr2_len, &err), 0);
+	bio = BIO_new_mem_buf(csr2, (int)csr2_len);
+	req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	assert_non_null(req);
+	pub = X509_REQ_get0_pubkey(req);
+	assert_int_equal(X509_REQ_verify(req, pub), 1);
+	assert_int_equal(dcr_request_email(req, email), 0);
+	assert_string_equal(email, "gina@acme.example");
+	bio = BIO_new_mem_buf(key, (int)key_len);
+	{
+		EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+
+		assert_int_equal(EVP_PKEY_eq(k, pub), 1);
+		EVP_PKEY_free(k);
+	}
+	BIO_free(bio);
+	assert_int_equal(dcr_pki_request(key, key_len, "gina@localhost", &pem, &pem_len, &err), DCR_EINVALID);
+	assert_int_equal(dcr_pki_request(csr, csr_len, "gina@acme.example", &pem, &pem_len, &err), DCR_EINVALID);
+
+	/* Issuing from parsed objects, as dcrd does with its sealed CA. */
+	bio = BIO_new_mem_buf(ca.key, (int)ca.key_len);
+	ca_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	ca_cert = first_cert(ca.cert, ca.cert_len);
+	assert_int_equal(dcr_pki_issue_x509(ca_key, ca_cert, req, 0, now, email, &leaf, &err), DCR_EUSAGE);
+	assert_int_equal(dcr_pki_issue_x509(ca_key, ca_cert, req, 90, now + 20 * 366 * 86400, email, &leaf, &err),
+		DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "expired"));
+	assert_int_equal(dcr_pki_issue_x509(ca_key, ca_cert, req, 90, now, email, &leaf, &err), 0);
+	assert_string_equal(email, "gina@acme.example");
+	assert_int_equal(X509_verify(leaf, X509_get0_pubkey(ca_cert)), 1);
+	assert_int_equal(X509_check_ca(leaf), 0);
+
+	/* DER to PEM, and the chain check against the CA, another CA, and time. */
+	der_len[0] = (size_t)i2d_X509(leaf, &der[0]);
+	der_len[1] = (size_t)i2d_X509(ca_cert, &der[1]);
+	assert_int_equal(dcr_pki_der_to_pem((const uint8_t *const *)der, der_len, 2, &chain, &chain_len, &err), 0);
+	assert_int_equal(dcr_pki_check_chain(chain, chain_len, ca.cert, ca.cert_len, now, &err), 0);
+	assert_int_equal(dcr_pki_check_chain(chain, chain_len, ca.cert, ca.cert_len, 0, &err), 0);
+	assert_int_equal(dcr_pki_check_chain(chain, chain_len, other.cert, other.cert_len, now, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "does not chain"));
+	assert_int_equal(dcr_pki_check_chain(chain, chain_len, ca.cert, ca.cert_len, now + 91 * 86400, &err),
+		DCR_EINVALID);
+	assert_int_equal(dcr_pki_check_chain((const uint8_t *)"junk", 4, ca.cert, ca.cert_len, now, &err),
+		DCR_EINVALID);
+	assert_int_equal(dcr_pki_check_cert(key, key_len, chain, chain_len, now, email, &pem, &pem_len, &err), 0);
+	free(pem);
+	der_len[0]--;
+	assert_int_equal(dcr_pki_der_to_pem((const uint8_t *const *)der, der_len, 2, &pem, &pem_len, &err),
+		DCR_EINVALID);
+	assert_null(pem);
+	assert_int_equal(dcr_pki_der_to_pem((const uint8_t *const *)der, der_len, 0, &pem, &pem_len, &err),
+		DCR_EINVALID);
+
+	OPENSSL_free(der[0]);
+	OPENSSL_free(der[1]);
+	free(chain);
+	X509_free(leaf);
+	X509_free(ca_cert);
+	EVP_PKEY_free(ca_key);
+	X509_REQ_free(req);
+	dcr_wipe(key, key_len);
+	free(key);
+	free(csr);
+	free(csr2);
+	ca_release(&ca);
+	ca_release(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_ca),
 		cmocka_unit_test(test_issue_and_check),
 		cmocka_unit_test(test_request_emails),
+		cmocka_unit_test(test_platform_helpers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
