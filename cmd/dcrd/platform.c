@@ -327,6 +327,7 @@ int platform_login(struct service *svc, const struct dcr_call_request *req, uint
 		if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1)
 			strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
+	/* Before the commit: if it fails, serve logs that the call was undone. */
 	fprintf(stderr, "dcrd: login: issued a platform certificate to %s, valid until %s\n", email, until);
 out:
 	if (lr && lr->token)

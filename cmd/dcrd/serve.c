@@ -279,6 +279,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				state_rollback(&srv.state);
 				room_id[0] = '\0';
 			} else if ((r == 0 || room_id[0]) && state_commit(&srv.state, &lerr) < 0) {
+				/* Said so on the log, since an action may have logged what it did. */
+				fprintf(stderr, "dcrd: a call's changes could not be committed and were undone: %s\n", lerr.msg);
 				free(answer);
 				answer = NULL;
 				answer_len = 0;
