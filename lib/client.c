@@ -61,6 +61,10 @@ static int check_head(struct dcr_client *c, const char *room_id, const Dcr__V1__
 
 	if (!res->tree_head) {
 		/* What this client once saw cannot silently disappear. */
+		if (had_old && res->code == DCR_EINTEGRITY && res->message && *res->message)
+			return dcr_err_set(err, DCR_EINTEGRITY, "room %s existed with a log of size %llu, but dcrd now "
+								"answers without its log: %.300s", room_id,
+				(unsigned long long)old_head->size, res->message);
 		if (had_old)
 			return dcr_err_set(err, DCR_EINTEGRITY,
 				"room %s existed with a log of size %llu, but dcrd now denies it: its state was rolled "

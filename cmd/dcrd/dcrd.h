@@ -74,6 +74,13 @@ int enclave_matches_spec(const struct enclave *e, const struct dcr_spec *spec, s
 struct state {
 	sqlite3 *db;
 	uint8_t key[32];
+	/*
+	 * The room record written in the open transaction: its digest goes
+	 * into the room's sealed audit frontier with the entry that logs the
+	 * write, so an older record restored alone no longer matches.
+	 */
+	char pending_room[65];
+	uint8_t pending_digest[32];
 };
 
 /* key NULL: no sealed rows may be used (dcrd token create, outside the enclave). */

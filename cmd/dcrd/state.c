@@ -11,6 +11,12 @@
 
 #define ROOM_LABEL "room"
 
+/* What the sealed frontier holds: the tree's frontier and the digest of the room record it goes with. */
+struct sealed_frontier {
+	struct dcr_merkle_frontier f;
+	uint8_t record_digest[32]; /* SHA-256 of the sealed record blob; zeros: not bound yet */
+};
+
 static int sql_fail(struct state *s, int code, const char *what, struct dcr_err *err)
 {
 	return dcr_err_set(err, code, "state database: %s: %s", what, sqlite3_errmsg(s->db));
@@ -134,9 +140,36 @@ int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *r
 		r = sql_fail(s, DCR_EIO, "cannot store the room", err);
 	else if (!create && sqlite3_changes(s->db) != 1)
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no room %s", id);
+	if (r == 0 && (r = dcr_sha256(blob, len, s->pending_digest, err)) == 0)
+		snprintf(s->pending_room, sizeof(s->pending_room), "%s", id);
 	sqlite3_finalize(st);
 	free(blob);
 	return r;
+}
+
+static int read_frontier(struct state *s, const char *room_id, struct sealed_frontier *sf, struct dcr_err *err);
+
+/* A record must be the one the room's log last recorded writing (if the log says). */
+static int check_bound(struct state *s, const char *id, const void *blob, int len, struct dcr_err *err)
+{
+	static const uint8_t zero[32];
+	struct sealed_frontier sf;
+	uint8_t digest[32];
+	int r;
+
+	if ((r = read_frontier(s, id, &sf, err)) < 0)
+		return r;
+	/* Written in this transaction, before the entry that will bind it. */
+	if (strcmp(s->pending_room, id) == 0)
+		memcpy(sf.record_digest, s->pending_digest, 32);
+	if (dcr_ct_equal(sf.record_digest, zero, 32))
+		return 0;
+	if ((r = dcr_sha256(blob, (size_t)(len > 0 ? len : 0), digest, err)) < 0)
+		return r;
+	if (!dcr_ct_equal(digest, sf.record_digest, 32))
+		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: its record is not the one its audit log last recorded "
+						  "(restored from an older copy of the data directory?)", id);
+	return 0;
 }
 
 static int unseal_record(struct state *s, const char *id, const void *blob, int len, Dcr__V1__RoomRecord **rec,
@@ -171,9 +204,13 @@ int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, s
 		return sql_fail(s, DCR_EIO, "cannot read rooms", err);
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		r = unseal_record(s, id, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), rec, err);
-	else if (rc == SQLITE_DONE)
+	if (rc == SQLITE_ROW) {
+		const void *blob = sqlite3_column_blob(st, 0);
+		int len = sqlite3_column_bytes(st, 0);
+
+		if ((r = check_bound(s, id, blob, len, err)) == 0)
+			r = unseal_record(s, id, blob, len, rec, err);
+	} else if (rc == SQLITE_DONE)
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no room %s", id);
 	else
 		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
@@ -210,6 +247,7 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 
 int state_begin(struct state *s, struct dcr_err *err)
 {
+	s->pending_room[0] = '\0';
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot begin a transaction", err);
 	return 0;
@@ -228,10 +266,11 @@ int state_commit(struct state *s, struct dcr_err *err)
 
 void state_rollback(struct state *s)
 {
+	s->pending_room[0] = '\0';
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err)
+static int read_frontier(struct state *s, const char *room_id, struct sealed_frontier *sf, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	uint8_t *pt = NULL;
@@ -239,7 +278,8 @@ int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle
 	char label[128];
 	int r = 0, rc;
 
-	dcr_merkle_frontier_init(f);
+	memset(sf, 0, sizeof(*sf));
+	dcr_merkle_frontier_init(&sf->f);
 	if (sqlite3_prepare_v2(s->db, "SELECT frontier FROM audit_frontier WHERE room_id = ?1", -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
@@ -248,10 +288,11 @@ int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle
 		/* Sealed: the host must not choose the root the enclave signs. */
 		label_for(label, sizeof(label), "audit-frontier", room_id, -1);
 		r = dcr_unseal(s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &pt, &n, err);
-		if (r == 0 && n != sizeof(*f))
+		/* A frontier from before records were bound is shorter: no digest yet. */
+		if (r == 0 && n != sizeof(*sf) && n != sizeof(sf->f))
 			r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is damaged", room_id);
 		if (r == 0)
-			memcpy(f, pt, sizeof(*f));
+			memcpy(sf, pt, n);
 		free(pt);
 	} else if (rc != SQLITE_DONE) {
 		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
@@ -260,17 +301,28 @@ int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle
 	return r;
 }
 
+int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err)
+{
+	struct sealed_frontier sf;
+	int r = read_frontier(s, room_id, &sf, err);
+
+	*f = sf.f;
+	return r;
+}
+
 int state_audit_append(struct state *s, const char *room_id, const uint8_t *entry, size_t len,
 	struct dcr_merkle_frontier *f, struct dcr_err *err)
 {
 	uint8_t leaf[32], *blob = NULL, *fblob = NULL;
 	size_t blob_len = 0, fblob_len = 0;
+	struct sealed_frontier sf;
 	sqlite3_stmt *st = NULL;
 	char label[128];
 	int r, rc;
 
-	if ((r = state_audit_frontier(s, room_id, f, err)) < 0 || (r = dcr_merkle_leaf_hash(entry, len, leaf, err)) < 0)
+	if ((r = read_frontier(s, room_id, &sf, err)) < 0 || (r = dcr_merkle_leaf_hash(entry, len, leaf, err)) < 0)
 		return r;
+	*f = sf.f;
 	/* Bound to its room and place: entries cannot be moved, dropped from the middle or reordered. */
 	label_for(label, sizeof(label), "audit-entry", room_id, (int64_t)f->size);
 	if ((r = dcr_seal(s->key, label, entry, len, &blob, &blob_len, err)) < 0)
@@ -290,8 +342,14 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 		return sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
 	if ((r = dcr_merkle_frontier_append(f, leaf, err)) < 0)
 		return r;
+	sf.f = *f;
+	/* The entry logging a record's write binds that record. */
+	if (strcmp(s->pending_room, room_id) == 0) {
+		memcpy(sf.record_digest, s->pending_digest, 32);
+		s->pending_room[0] = '\0';
+	}
 	label_for(label, sizeof(label), "audit-frontier", room_id, -1);
-	if ((r = dcr_seal(s->key, label, (const uint8_t *)f, sizeof(*f), &fblob, &fblob_len, err)) < 0)
+	if ((r = dcr_seal(s->key, label, (const uint8_t *)&sf, sizeof(sf), &fblob, &fblob_len, err)) < 0)
 		return r;
 	st = NULL;
 	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO audit_frontier (room_id, frontier) VALUES (?1, ?2)", -1,
@@ -402,7 +460,9 @@ int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const 
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		Dcr__V1__RoomRecord *rec;
 
-		if ((r = unseal_record(s, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
+		if ((r = check_bound(s, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
+			     sqlite3_column_bytes(st, 1), err)) < 0 ||
+		    (r = unseal_record(s, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
 			     sqlite3_column_bytes(st, 1), &rec, err)) < 0)
 			break;
 		r = fn(ctx, (const char *)sqlite3_column_text(st, 0), rec);

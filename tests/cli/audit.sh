@@ -236,6 +236,20 @@ expect 9 "audit catches the fork" as alice audit "$id"
 has "$err" "fork" "audit names the fork"
 
 # A damaged memory is not silently replaced.
+# The host restores an older room record alone (un-stopping a room): the
+# record no longer matches what the room's sealed log last recorded.
+expect 0 "another room" as alice --json create --salt unstop room/room.yaml
+id2=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' <<<"$out")
+record() { python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(c.execute("SELECT hex(record) FROM rooms WHERE id = ?", (sys.argv[2],)).fetchone()[0])' data/state.db "$id2"; }
+active_record=$(record)
+expect 0 "alice stops it" as alice stop "$id2"
+stop_dcrd
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE rooms SET record = ? WHERE id = ?", (bytes.fromhex(sys.argv[3]), sys.argv[2])); c.commit()' \
+	data/state.db "$id2" "$active_record" || fail "restoring the old record"
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 9 "an older record restored alone" as alice status "$id2"
+has "$err" "not the one its audit log last recorded" "explained"
+
 echo garbage >"alice-state/dcr/heads/$id"
 expect 9 "damaged head file" as alice status "$id"
 has "$err" "is damaged" "damaged head named"
