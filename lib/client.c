@@ -37,7 +37,7 @@ int dcr_client_attest(struct dcr_client *c, struct dcr_err *err)
 		return 0;
 	r = dcr_http(c->endpoint, "GET", "/v1/evidence", NULL, NULL, 0, MAX_EVIDENCE, &evidence, &len, err);
 	if (r == 0)
-		r = dcr_attest_verify(evidence, len, c->specs, NULL, &c->enclave, err);
+		r = dcr_attest_verify(evidence, len, c->specs, c->spec_name, &c->enclave, err);
 	free(evidence);
 	if (r == 0)
 		c->attested = 1;

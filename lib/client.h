@@ -20,6 +20,7 @@ struct dcr_client {
 	const char *endpoint;
 	const struct dcr_specs *specs;
 	const struct dcr_identity *identity;
+	const char *spec_name;             /* the spec the enclave must match; NULL: any trusted spec */
 	int attested;
 	struct dcr_attest_result enclave;
 	int has_last_head;                 /* set by dcr_client_call_room */

@@ -535,8 +535,8 @@ out:
 
 /* Fetching. */
 
-int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote, size_t quote_len,
-	long timeout_s, uint8_t **json, size_t *json_len, struct dcr_err *err)
+int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote,
+	size_t quote_len, long timeout_s, uint8_t **json, size_t *json_len, struct dcr_err *err)
 {
 	struct dcr_http_header pck_h[] = { { .name = "SGX-PCK-CRL-Issuer-Chain" } };
 	struct dcr_http_header tcb_h[] = { { .name = "TCB-Info-Issuer-Chain" }, { .name = "SGX-TCB-Info-Issuer-Chain" } };
@@ -565,7 +565,7 @@ int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca
 	if ((r = dcr_http_get(url[0], ca_file, timeout_s, DCR_SGX_COLLATERAL_MAX, pck_h, 1, &body[0], &len[0], err)) < 0 ||
 	    (r = dcr_http_get(url[1], ca_file, timeout_s, DCR_SGX_COLLATERAL_MAX, tcb_h, 2, &body[1], &len[1], err)) < 0 ||
 	    (r = dcr_http_get(url[2], ca_file, timeout_s, DCR_SGX_COLLATERAL_MAX, qe_h, 1, &body[2], &len[2], err)) < 0 ||
-	    (r = dcr_http_get(url[3], ca_file, timeout_s, DCR_SGX_COLLATERAL_MAX, NULL, 0, &body[3], &len[3], err)) < 0)
+	    (r = dcr_http_get(url[3], strncmp(root_crl_url, base_url, base_len) == 0 ? ca_file : NULL, timeout_s, DCR_SGX_COLLATERAL_MAX, NULL, 0, &body[3], &len[3], err)) < 0)
 		goto out;
 	/* API v4 names the TCB info chain header without "SGX-", v3 with it. */
 	tcb_chain = tcb_h[0].value ? tcb_h[0].value : tcb_h[1].value;

@@ -43,13 +43,14 @@ int dcr_pcs_assemble(const struct dcr_pcs_responses *in, uint8_t **json, size_t 
  * quote's PCK certificate, the TCB info for its FMSPC and the QE identity
  * from base_url (a PCCS, or https://api.trustedservices.intel.com), and the
  * root CA CRL from root_crl_url (a full URL), each within timeout_s seconds
- * and with TLS verified against ca_file (NULL: the system's trusted CAs),
+ * and with TLS verified against ca_file (NULL: the system's trusted CAs) for
+ * base_url and a root_crl_url under it, the system's for any other URL,
  * then dcr_pcs_assemble them. URLs are https (http only to a loopback
  * address). Unreachable: DCR_EUNREACHABLE naming the URL; an HTTP status
  * other than 200: DCR_EFAIL "HTTP 404 from URL"; bad answers: DCR_EATTEST.
  */
-int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote, size_t quote_len,
-	long timeout_s, uint8_t **json, size_t *json_len, struct dcr_err *err);
+int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote,
+	size_t quote_len, long timeout_s, uint8_t **json, size_t *json_len, struct dcr_err *err);
 
 /* A top-level member of a JSON object, and where its value's text lies in the input. */
 struct dcr_pcs_member {

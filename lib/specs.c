@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "crypto.h"
 #include "fileio.h"
@@ -102,9 +104,19 @@ int dcr_cert_file_der(const char *path, uint8_t **der, size_t *len, struct dcr_e
 			cert = NULL;
 		}
 	} else if ((bio = BIO_new_mem_buf(buf, (int)n))) {
+		X509 *extra;
+
 		cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		if (cert && (extra = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+			X509_free(extra);
+			X509_free(cert);
+			BIO_free(bio);
+			free(buf);
+			return dcr_err_set(err, DCR_EINVALID, "'%s' holds more than one certificate", path);
+		}
 		BIO_free(bio);
 	}
+	ERR_clear_error();
 	free(buf);
 	if (cert)
 		out_len = i2d_X509(cert, &out);
@@ -138,6 +150,16 @@ static int parse_root(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 		return dcr_ydoc_fail(y, n, DCR_EINVALID, "root_ca path too long");
 	if (dcr_cert_file_der(path, &s->root_ca, &s->root_ca_len, &sub) < 0)
 		return dcr_ydoc_fail(y, n, sub.code == DCR_ENOMEM ? DCR_ENOMEM : DCR_EINVALID, "root_ca: %s", sub.msg);
+	{
+		const unsigned char *p = s->root_ca;
+		X509 *cert = d2i_X509(NULL, &p, (long)s->root_ca_len);
+		bool root = cert && X509_check_ca(cert) > 0 && X509_self_signed(cert, 1) == 1;
+
+		X509_free(cert);
+		ERR_clear_error();
+		if (!root)
+			return dcr_ydoc_fail(y, n, DCR_EINVALID, "root_ca: '%s' is not a self-signed CA certificate", path);
+	}
 	return 0;
 }
 

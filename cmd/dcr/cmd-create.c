@@ -379,6 +379,8 @@ static int create_in_dcrd(const struct command *cmd, struct cli *cli, const char
 	req.salt = (char *)salt;
 	req.enclave_spec = dcr_room_definition(room)->enclave->name;
 	req.enclave = dcr_room_definition(room)->enclave;
+	/* The enclave must be the one this room pins, not just any enclave the specs trust. */
+	s.client.spec_name = req.enclave->name;
 	req.expected_room_id = (char *)dcr_room_id(room);
 	if ((r = session_call(cmd, &s, "room.create", &req.base, &body, &body_len)) != 0)
 		goto out;

@@ -46,6 +46,7 @@ struct enclave {
 	uint8_t *evidence;
 	size_t evidence_len;
 	time_t collateral_fetched, collateral_next_update, last_fetch_attempt;
+	bool fetching;             /* a thread is renewing the collateral, without the lock */
 };
 
 /*

@@ -145,7 +145,8 @@ static int load_keys(struct enclave *e, const char *dir, struct dcr_err *err)
 		goto out;
 	} else {
 		if ((r = dcr_unseal(e->sealing_key, KEYS_LABEL, blob, blob_len, &pt, &pt_len, err)) < 0) {
-			dcr_err_prefix(err, "'%s'", path);
+			dcr_err_prefix(err, "'%s'%s", path, e->opt.sgx ? " (under SGX the sealing key changes with the "
+				"enclave build, the machine, and CPU microcode or TCB updates)" : "");
 			goto out;
 		}
 		if (pt_len != sizeof(secrets)) {
@@ -221,16 +222,15 @@ static int collateral_next_update(const uint8_t *json, size_t len, time_t *next,
 	return r;
 }
 
-/* Install collateral into new evidence; called with the lock held (or before serving). */
-static int sgx_install(struct enclave *e, const uint8_t *json, size_t len, time_t fetched, struct dcr_err *err)
+/* Install collateral valid until next into new evidence; with the lock held (or before serving). */
+static int sgx_install(struct enclave *e, const uint8_t *json, size_t len, time_t fetched, time_t next,
+	struct dcr_err *err)
 {
 	uint8_t *ev;
 	size_t ev_len;
-	time_t next;
 	int r;
 
-	if ((r = collateral_next_update(json, len, &next, err)) < 0 ||
-	    (r = dcr_attest_sgx_evidence(e->quote, e->quote_len, json, len, &e->pub, &ev, &ev_len, err)) < 0)
+	if ((r = dcr_attest_sgx_evidence(e->quote, e->quote_len, json, len, &e->pub, &ev, &ev_len, err)) < 0)
 		return r;
 	free(e->evidence);
 	e->evidence = ev;
@@ -240,28 +240,39 @@ static int sgx_install(struct enclave *e, const uint8_t *json, size_t len, time_
 	return 0;
 }
 
-/* Fetch collateral for our quote, install it, and cache it in the data directory. */
-static int sgx_fetch(struct enclave *e, struct dcr_err *err)
+/* Fetch collateral for our quote. Reads only what is fixed after start, so it runs without the lock. */
+static int sgx_fetch(const struct enclave *e, uint8_t **json, size_t *len, struct dcr_err *err)
 {
-	uint8_t *json = NULL;
-	size_t len = 0;
-	char path[4096];
-	time_t now = time(NULL);
+	return dcr_pcs_fetch(e->opt.pccs_url, e->opt.root_crl_url, e->opt.pccs_ca, e->quote, e->quote_len,
+		COLLATERAL_TIMEOUT, json, len, err);
+}
+
+/*
+ * Serve fetched collateral and cache it, unless it is expired or older
+ * than what is served (a lagging PCCS must not replace good collateral).
+ * With the lock held, or before serving.
+ */
+static int sgx_renew(struct enclave *e, const uint8_t *json, size_t len, time_t now, struct dcr_err *err)
+{
 	struct dcr_err cache_err;
+	char path[4096];
+	time_t next;
 	int r;
 
-	e->last_fetch_attempt = now;
-	if ((r = dcr_pcs_fetch(e->opt.pccs_url, e->opt.root_crl_url, e->opt.pccs_ca, e->quote, e->quote_len, COLLATERAL_TIMEOUT, &json,
-		     &len, err)) < 0 ||
-	    (r = sgx_install(e, json, len, now, err)) < 0)
-		goto out;
+	if ((r = collateral_next_update(json, len, &next, err)) < 0)
+		return r;
+	if (next <= now)
+		return dcr_err_set(err, DCR_EATTEST, "the collateral service answered with expired collateral");
+	if (e->evidence && next < e->collateral_next_update)
+		return dcr_err_set(err, DCR_EATTEST, "the collateral service answered with older collateral than dcrd "
+						  "serves");
+	if ((r = sgx_install(e, json, len, now, next, err)) < 0)
+		return r;
 	/* The cache only saves a fetch: collateral is signed by Intel and checked by every client. */
 	if (path_in(path, sizeof(path), e->data_dir, COLLATERAL_FILE, &cache_err) < 0 ||
 	    dcr_write_atomic(path, json, len, &cache_err) < 0)
 		fprintf(stderr, "dcrd: cannot cache the SGX collateral: %s\n", cache_err.msg);
-out:
-	free(json);
-	return r;
+	return 0;
 }
 
 static bool collateral_due(const struct enclave *e, time_t now)
@@ -269,7 +280,10 @@ static bool collateral_due(const struct enclave *e, time_t now)
 	return now >= e->collateral_next_update - COLLATERAL_MARGIN || now - e->collateral_fetched >= COLLATERAL_MAX_AGE;
 }
 
-/* At start: the cached collateral while it is fresh, else a fetch (which must work). */
+/*
+ * At start: the cached collateral while it is fresh; else a fetch; if that
+ * fails, the cached collateral while it is still valid at all.
+ */
 static int sgx_collateral(struct enclave *e, struct dcr_err *err)
 {
 	uint8_t *json = NULL;
@@ -277,17 +291,27 @@ static int sgx_collateral(struct enclave *e, struct dcr_err *err)
 	char path[4096];
 	struct stat st;
 	struct dcr_err cache_err;
+	time_t now = time(NULL), next;
 	int r;
 
 	if ((r = path_in(path, sizeof(path), e->data_dir, COLLATERAL_FILE, err)) < 0)
 		return r;
 	if (stat(path, &st) == 0 && dcr_read_file(path, DCR_SGX_COLLATERAL_MAX, &json, &len, &cache_err) == 0 &&
-	    sgx_install(e, json, len, st.st_mtime, &cache_err) == 0 && !collateral_due(e, time(NULL))) {
-		free(json);
+	    collateral_next_update(json, len, &next, &cache_err) == 0 && next > now)
+		sgx_install(e, json, len, st.st_mtime, next, &cache_err);
+	free(json);
+	json = NULL;
+	if (e->evidence && !collateral_due(e, now))
+		return 0;
+	e->last_fetch_attempt = now;
+	if ((r = sgx_fetch(e, &json, &len, err)) == 0)
+		r = sgx_renew(e, json, len, now, err);
+	free(json);
+	if (r < 0 && e->evidence) {
+		fprintf(stderr, "dcrd: cannot renew the SGX collateral, serving the cached one: %s\n", err->msg);
 		return 0;
 	}
-	free(json);
-	if ((r = sgx_fetch(e, err)) < 0)
+	if (r < 0)
 		dcr_err_prefix(err, "cannot obtain SGX collateral (--pccs-url %s)", e->opt.pccs_url);
 	return r;
 }
@@ -329,12 +353,32 @@ int enclave_evidence(struct enclave *e, uint8_t **out, size_t *len, struct dcr_e
 {
 	time_t now = time(NULL);
 	struct dcr_err fetch_err;
+	uint8_t *json = NULL;
+	size_t json_len = 0;
+	bool fetch;
 	int r = 0;
 
+	/* One thread renews, without the lock: a slow PCCS must not hold up the others. */
 	pthread_mutex_lock(&e->lock);
-	if (e->opt.sgx && collateral_due(e, now) && now - e->last_fetch_attempt >= COLLATERAL_RETRY &&
-	    sgx_fetch(e, &fetch_err) < 0)
-		fprintf(stderr, "dcrd: cannot renew the SGX collateral, serving the old one: %s\n", fetch_err.msg);
+	fetch = e->opt.sgx && !e->fetching && collateral_due(e, now) && now - e->last_fetch_attempt >= COLLATERAL_RETRY;
+	if (fetch) {
+		e->fetching = true;
+		e->last_fetch_attempt = now;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (fetch) {
+		r = sgx_fetch(e, &json, &json_len, &fetch_err);
+		pthread_mutex_lock(&e->lock);
+		if (r == 0)
+			r = sgx_renew(e, json, json_len, time(NULL), &fetch_err);
+		e->fetching = false;
+		pthread_mutex_unlock(&e->lock);
+		if (r < 0)
+			fprintf(stderr, "dcrd: cannot renew the SGX collateral, serving the old one: %s\n", fetch_err.msg);
+		free(json);
+		r = 0;
+	}
+	pthread_mutex_lock(&e->lock);
 	if (!(*out = malloc(e->evidence_len)))
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	else

@@ -182,8 +182,9 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 		goto out;
 	if (strcmp(dcr_room_id(room), cr->expected_room_id) != 0) {
 		r = dcr_err_set(err, DCR_EINTEGRITY,
-			"the definition does not pin this dcrd: here it is room %s, for you %s (its enclave spec '%s' "
-			"names other code)", dcr_room_id(room), cr->expected_room_id, cr->enclave_spec);
+			"the definition compiles to room %s here, %s for you (with enclave spec '%s' on both sides: the "
+			"files sent or the dcr and dcrd versions differ)", dcr_room_id(room), cr->expected_room_id,
+			self.name);
 		goto out;
 	}
 	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, err)) < 0) {

@@ -108,8 +108,12 @@ static int lock_data_dir(const char *dir, struct dcr_err *err)
 	if (fd < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot open '%s'", path);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
 		close(fd);
-		return dcr_err_set(err, DCR_EIO, "another dcrd is using data directory '%s'", dir);
+		if (e == EWOULDBLOCK)
+			return dcr_err_set(err, DCR_EIO, "another dcrd is using data directory '%s'", dir);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot lock '%s'", path);
 	}
 	return fd; /* held until exit */
 }

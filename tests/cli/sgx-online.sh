@@ -122,8 +122,8 @@ has "$out" "sgx room" "listed"
 expect 0 "read it" as_alice --json rooms "${id:0:12}"
 has "$out" "$mrenclave" "the room pins this MRENCLAVE"
 expect 0 "dry run for other code" as_alice create --dry-run room/other.yaml
-expect 9 "dcrd refuses a room for other code" as_alice create room/other.yaml
-has "$err" "does not pin this dcrd" "other code explained"
+expect 5 "no room for other code" as_alice create room/other.yaml
+has "$err" "is not the one spec 'dcrd:other' pins" "other code explained"
 
 # A restart: same keys (sealed with the device key), cached collateral reused.
 keys() { "$DCR" --json attest | grep -E '"(hpke|signing)_key"'; }
@@ -136,11 +136,17 @@ checks=$((checks + 1))
 [ -n "$before" ] && [ "$(keys)" = "$before" ] || fail "same enclave keys after a restart"
 expect 0 "the room survives the restart" as_alice rooms "${id:0:12}"
 
-# PCCS down: a fresh cache still starts; without a cache dcrd says why.
+# PCCS down: a fresh cache still starts; so does a cache due for renewal
+# while it is still valid (logged); without a cache dcrd says why.
 touch dev/pccs/fail
 stop_dcrd
 DCRD_PORT_WANTED=$port start_dcrd data "${sgx_args[@]}" || finish
 expect 0 "attest with the cached collateral" "$DCR" attest
+stop_dcrd
+touch -d '2 days ago' data/sgx-collateral.json
+DCRD_PORT_WANTED=$port start_dcrd data "${sgx_args[@]}" || finish
+expect 0 "attest with an old but valid cache" "$DCR" attest
+has "$(cat "$TEST_TMP/dcrd.log")" "serving the cached one: .*503" "the failed renewal is logged"
 stop_dcrd
 rm data/sgx-collateral.json
 expect 1 "no collateral, PCCS down" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${sgx_args[@]}"
@@ -154,6 +160,53 @@ head -c 16 /dev/urandom >dev/device/keys/_sgx_mrenclave
 expect 1 "another enclave's sealing key" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${sgx_args[@]}"
 has "$err" "enclave-keys" "the sealed file is named"
 cp sealing.bak dev/device/keys/_sgx_mrenclave
+
+# dcr attests against the room's spec before creating it: a debug enclave
+# for a spec that refuses debug, a signer spec asking for a higher SVN.
+expect 0 "debug device" "$SGX_FAKE_DEVICE" init dbg --mrenclave "$mrenclave" --debug
+dbg_signer=$(sed -n 's/^mrsigner //p' <<<"$out")
+"$SGX_FAKE_DEVICE" serve dbg 2>dbg.log &
+DCRD_PIDS+=("$!")
+python3 "$FAKE_PCCS" dbg/pccs dbg-pccs.port 2>>pccs.log &
+DCRD_PIDS+=("$!")
+for i in $(seq 100); do [ -s dbg-pccs.port ] && break; sleep 0.05; done
+dpccs=http://127.0.0.1:$(cat dbg-pccs.port)
+start_dcrd dbgdata --attestation sgx-dcap --sgx-device "$TEST_TMP/dbg/device" --pccs-url "$dpccs" \
+	--sgx-root-crl "$dpccs/sgx/certification/v4/rootcacrl" || finish
+has "$(cat "$TEST_TMP/dcrd.log")" "DEBUG enclave, NO protection" "dcrd warns it is a debug enclave"
+cat >dbg-specs.yaml <<YAML
+version: 1
+specs:
+  dcrd:debug:
+    format: sgx-dcap
+    mrenclave: $mrenclave
+    debug: true
+    root_ca: dbg/root-ca.der
+  dcrd:nodebug:
+    format: sgx-dcap
+    mrenclave: $mrenclave
+    root_ca: dbg/root-ca.der
+  dcrd:newer:
+    format: sgx-dcap
+    mrsigner: $dbg_signer
+    isvprodid: 0
+    min_isvsvn: 3
+    debug: true
+    root_ca: dbg/root-ca.der
+YAML
+expect 0 "a debug-allowing spec accepts it" "$DCR" --specs dbg-specs.yaml attest --spec dcrd:debug
+has "$out" "^debug +yes" "debug shown"
+expect 5 "a spec refusing debug rejects it" "$DCR" --specs dbg-specs.yaml attest --spec dcrd:nodebug
+has "$err" "debug" "debug named"
+sed "s/^enclave: .*/enclave: dcrd:nodebug/" room/v1.yaml >room/dbg-nodebug.yaml
+expect 5 "no room for a spec refusing debug" as_alice --specs dbg-specs.yaml create room/dbg-nodebug.yaml
+has "$err" "debug mode" "debug named"
+sed "s/^enclave: .*/enclave: dcrd:newer/" room/v1.yaml >room/dbg-newer.yaml
+expect 5 "no room for a spec asking a higher SVN" as_alice --specs dbg-specs.yaml create room/dbg-newer.yaml
+has "$err" "ISVSVN 0 is below spec 'dcrd:newer''s minimum 3" "the SVN is named"
+sed "s/^enclave: .*/enclave: dcrd:debug/" room/v1.yaml >room/dbg-debug.yaml
+expect 0 "a room for the debug-allowing spec" as_alice --specs dbg-specs.yaml create room/dbg-debug.yaml
+stop_dcrd
 
 # No device: a clear error, nothing half-created.
 expect 1 "no device" "$DCRD" serve --data-dir fresh --listen "127.0.0.1:$(free_port)" --attestation sgx-dcap \

@@ -480,6 +480,15 @@ static void test_specs_root_ca(void **state)
 	assert_int_equal(s->items[0].root_ca[0], 0x30); /* DER */
 	assert_null(s->items[1].root_ca);
 	dcr_specs_free(s);
+	/* A bundle is not one root. */
+	snprintf(cmd, sizeof(cmd), "cat %s/root.pem %s/root.pem >%s/bundle.pem", dir, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  a:\n    format: sgx-dcap\n    mrenclave: "
+		 "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n    root_ca: bundle.pem\n");
+	assert_int_not_equal(dcr_specs_parse(specs_path, (const uint8_t *)yaml, strlen(yaml), &s, &err), 0);
+	assert_non_null(strstr(err.msg, "more than one certificate"));
+	snprintf(cmd, sizeof(cmd), "%s/bundle.pem", dir);
+	unlink(cmd);
 	/* A file that is not a certificate. */
 	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  a:\n    format: sgx-dcap\n    mrenclave: "
 		 "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6\n    root_ca: up.py\n");
