@@ -218,6 +218,12 @@ static void test_sgx_verify(void **state)
 	assert_int_equal(dcr_attest_verify(ev, ev_len, specs, NULL, &res, &err), DCR_EATTEST);
 	assert_non_null(strstr(err.msg, "without collateral"));
 	free(ev);
+	assert_int_equal(dcr_attest_sgx_evidence(sx.quote, sx.quote_len, (const uint8_t *)"{}", 2, &pub, &ev, &ev_len,
+		&err), 0);
+	assert_int_equal(dcr_attest_verify(ev, ev_len, specs, NULL, &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "the enclave's collateral: "));
+	assert_null(strstr(err.msg + 1, "the enclave's collateral"));
+	free(ev);
 	sgx_synth_release(&sx);
 	o.tamper_tcb_text = true;
 	sgx_synth_build(&keys, &o, &sx);
