@@ -53,7 +53,7 @@ void dcr_hex(const void *data, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hexval(char c)
+int dcr_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -71,7 +71,7 @@ int dcr_unhex(const char *hex, void *out, size_t len)
 	if (strlen(hex) != 2 * len)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = dcr_hex_digit((unsigned char)hex[2 * i]), lo = dcr_hex_digit((unsigned char)hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

@@ -27,6 +27,8 @@ void dcr_hex(const void *data, size_t len, char *out);
 
 /* Parse exactly 2 * len hex digits into out; -1 on any other input. */
 int dcr_unhex(const char *hex, void *out, size_t len);
+/* The value of one hex digit (either case), or -1. */
+int dcr_hex_digit(int c);
 
 int dcr_sha256(const void *data, size_t len, uint8_t out[static DCR_SHA256_LEN],
 	struct dcr_err *err);

@@ -46,17 +46,6 @@ static bool is_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static int hex_digit(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void skip_space(struct scan *s)
 {
 	while (s->pos < s->len && is_space(s->p[s->pos]))
@@ -103,7 +92,7 @@ static bool scan_string(struct scan *s)
 		c = s->p[s->pos];
 		if (c == 'u') {
 			for (int i = 0; i < 4; i++)
-				if (s->pos + 1 + (size_t)i >= s->len || hex_digit(s->p[s->pos + 1 + (size_t)i]) < 0)
+				if (s->pos + 1 + (size_t)i >= s->len || dcr_hex_digit(s->p[s->pos + 1 + (size_t)i]) < 0)
 					return fail_at(s, "malformed \\u escape");
 			s->pos += 5;
 		} else if (memchr("\"\\/bfnrt", c, 8)) {
@@ -353,7 +342,7 @@ static int crl_hex(const struct dcr_pcs_response *r, const char *what, char **ou
 				return bad(err, what, r, "not a single PEM X509 CRL");
 		} else {
 			for (size_t i = start; i < end; i++)
-				if (hex_digit(b[i]) < 0)
+				if (dcr_hex_digit(b[i]) < 0)
 					return bad(err, what, r, "neither DER, PEM nor hex: byte %zu is not a hex digit", i);
 			if (end == start || (end - start) % 2)
 				return bad(err, what, r, "neither DER, PEM nor an even number of hex digits");
@@ -361,7 +350,7 @@ static int crl_hex(const struct dcr_pcs_response *r, const char *what, char **ou
 			if (!(buf = malloc(der_len)))
 				return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 			for (size_t i = 0; i < der_len; i++)
-				buf[i] = (uint8_t)(hex_digit(b[start + 2 * i]) << 4 | hex_digit(b[start + 2 * i + 1]));
+				buf[i] = (uint8_t)(dcr_hex_digit(b[start + 2 * i]) << 4 | dcr_hex_digit(b[start + 2 * i + 1]));
 		}
 		der = buf;
 	}
@@ -407,8 +396,8 @@ static int chain_pem(const struct dcr_pcs_response *r, const char *what, const c
 
 		at = i;
 		if (c == '%') {
-			int hi = i + 2 < n ? hex_digit((uint8_t)h[i + 1]) : -1;
-			int lo = i + 2 < n ? hex_digit((uint8_t)h[i + 2]) : -1;
+			int hi = i + 2 < n ? dcr_hex_digit((uint8_t)h[i + 1]) : -1;
+			int lo = i + 2 < n ? dcr_hex_digit((uint8_t)h[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0) {
 				free(pem);

@@ -15,6 +15,33 @@
  * except where a function says it returns an error.
  */
 
+/* Byte offsets in a quote built here (see docs/sgx-verification.md), for tests that edit one field. */
+#define OFF_QE_SVN 8
+#define OFF_PCE_SVN 10
+#define OFF_VENDOR 12
+#define OFF_USER_DATA 28
+#define OFF_CPUSVN 48
+#define OFF_MISCSELECT 64
+#define OFF_ATTRIBUTES 96
+#define OFF_XFRM 104
+#define OFF_MRENCLAVE 112
+#define OFF_MRSIGNER 176
+#define OFF_ISVPRODID 304
+#define OFF_ISVSVN 306
+#define OFF_REPORTDATA 368
+#define OFF_SIGLEN 432
+#define OFF_SIG 436
+#define OFF_AK 500
+#define OFF_QE_REPORT 564
+#define OFF_QE_SIG 948
+#define OFF_AUTH_LEN 1012
+#define OFF_AUTH 1014
+#define AUTH_LEN 32
+#define OFF_CERT_TYPE (OFF_AUTH + AUTH_LEN)
+#define OFF_CERT_LEN (OFF_CERT_TYPE + 2)
+#define OFF_CERT (OFF_CERT_TYPE + 6)
+#define REPORT_LEN 384
+
 #define SGX_SYNTH_QUOTE_MAX 8192
 #define SGX_SYNTH_DAY 86400
 

@@ -548,20 +548,17 @@ struct real {
 
 static bool load_real(struct real *r)
 {
-	const char *shared = getenv("SHARED_DIR");
-	char path[4096];
-	struct dcr_err err;
+	struct sgx_sample sample;
 
 	memset(r, 0, sizeof(*r));
-	if (!shared)
+	if (!sgx_sample_load(&sample))
 		return false;
-	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/quote.bin", shared);
-	if (dcr_read_file(path, DCR_SGX_QUOTE_MAX, &r->quote, &r->quote_len, &err) < 0)
-		return false;
-	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/collateral.json", shared);
-	assert_int_equal(dcr_read_file(path, DCR_SGX_COLLATERAL_MAX, &r->collateral, &r->collateral_len, &err), 0);
-	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/intel-sgx-root-ca.der", shared);
-	assert_int_equal(dcr_read_file(path, 65536, &r->root, &r->root_len, &err), 0);
+	r->quote = sample.quote;
+	r->quote_len = sample.quote_len;
+	r->collateral = sample.collateral;
+	r->collateral_len = sample.collateral_len;
+	r->root = sample.root;
+	r->root_len = sample.root_len;
 	r->col = json_loadb((const char *)r->collateral, r->collateral_len, 0, NULL);
 	assert_non_null(r->col);
 	return true;

@@ -30,61 +30,8 @@
 #define DAY 86400
 
 /* Offsets in a quote (see docs/sgx-verification.md). */
-#define OFF_QE_SVN 8
-#define OFF_VENDOR 12
-#define OFF_USER_DATA 28
-#define OFF_CPUSVN 48
-#define OFF_MISCSELECT 64
-#define OFF_ATTRIBUTES 96
-#define OFF_MRENCLAVE 112
-#define OFF_MRSIGNER 176
-#define OFF_ISVPRODID 304
-#define OFF_ISVSVN 306
-#define OFF_REPORTDATA 368
-#define OFF_SIGLEN 432
-#define OFF_SIG 436
-#define OFF_AK 500
-#define OFF_QE_REPORT 564
-#define OFF_QE_SIG 948
-#define OFF_AUTH_LEN 1012
-#define OFF_AUTH 1014
-#define AUTH_LEN 32
-#define OFF_CERT_TYPE (OFF_AUTH + AUTH_LEN)
-#define OFF_CERT_LEN (OFF_CERT_TYPE + 2)
-#define OFF_CERT (OFF_CERT_TYPE + 6)
 
 /* The real sample. */
-
-struct real {
-	uint8_t *quote, *collateral, *root;
-	size_t quote_len, collateral_len, root_len;
-};
-
-static bool load_real(struct real *r)
-{
-	const char *shared = getenv("SHARED_DIR");
-	char path[4096];
-	struct dcr_err err;
-
-	memset(r, 0, sizeof(*r));
-	if (!shared)
-		return false;
-	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/quote.bin", shared);
-	if (dcr_read_file(path, DCR_SGX_QUOTE_MAX, &r->quote, &r->quote_len, &err) < 0)
-		return false;
-	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/collateral.json", shared);
-	assert_int_equal(dcr_read_file(path, DCR_SGX_COLLATERAL_MAX, &r->collateral, &r->collateral_len, &err), 0);
-	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/intel-sgx-root-ca.der", shared);
-	assert_int_equal(dcr_read_file(path, 65536, &r->root, &r->root_len, &err), 0);
-	return true;
-}
-
-static void free_real(struct real *r)
-{
-	free(r->quote);
-	free(r->collateral);
-	free(r->root);
-}
 
 static void test_real_quote(void **state)
 {
@@ -92,10 +39,10 @@ static void test_real_quote(void **state)
 	struct dcr_sgx_result res;
 	struct dcr_sgx_quote q;
 	struct dcr_err err;
-	struct real r;
+	struct sgx_sample r;
 	uint8_t rd[64] = "Hello, world!";
 
-	if (!load_real(&r)) {
+	if (!sgx_sample_load(&r)) {
 		print_message("SHARED_DIR/testdata/evidence/sgx-dcap is absent: skipping the real-quote test\n");
 		skip();
 	}
@@ -140,7 +87,7 @@ static void test_real_quote(void **state)
 	assert_int_equal(dcr_sgx_verify(r.quote, r.quote_len, c, r.root, r.root_len, REAL_INSIDE, &res, &err),
 		DCR_EATTEST);
 	dcr_sgx_collateral_free(c);
-	free_real(&r);
+	sgx_sample_free(&r);
 }
 
 /* Synthetic evidence (tests/tools/sgx-synth.c): keys made once, certificates and documents per test. */
