@@ -401,6 +401,8 @@ struct replay_entry {
 struct dcr_replay {
 	pthread_mutex_t lock;
 	size_t count;
+	int64_t last_sweep_ms;
+	uint8_t key[32];             /* buckets by a keyed hash: callers choose nonces, not buckets */
 	struct replay_entry *buckets[REPLAY_BUCKETS];
 };
 
@@ -408,11 +410,39 @@ struct dcr_replay *dcr_replay_new(void)
 {
 	struct dcr_replay *r = calloc(1, sizeof(*r));
 
-	if (r && pthread_mutex_init(&r->lock, NULL) != 0) {
+	if (r && (dcr_random(r->key, sizeof(r->key), NULL) < 0 || pthread_mutex_init(&r->lock, NULL) != 0)) {
 		free(r);
 		return NULL;
 	}
 	return r;
+}
+
+/* Drop expired entries from every bucket; with the lock held. */
+static void replay_sweep(struct dcr_replay *r, int64_t now_ms)
+{
+	r->last_sweep_ms = now_ms;
+	for (size_t i = 0; i < REPLAY_BUCKETS; i++)
+		for (struct replay_entry **p = &r->buckets[i], *e; (e = *p);) {
+			if (e->expires_ms < now_ms) {
+				*p = e->next;
+				free(e);
+				r->count--;
+			} else {
+				p = &e->next;
+			}
+		}
+}
+
+static size_t replay_bucket(const struct dcr_replay *r, const uint8_t nonce[static DCR_CALL_NONCE_LEN])
+{
+	uint8_t buf[sizeof(r->key) + DCR_CALL_NONCE_LEN], digest[DCR_SHA256_LEN];
+	uint32_t v;
+
+	memcpy(buf, r->key, sizeof(r->key));
+	memcpy(buf + sizeof(r->key), nonce, DCR_CALL_NONCE_LEN);
+	dcr_sha256(buf, sizeof(buf), digest, NULL);
+	memcpy(&v, digest, sizeof(v));
+	return v % REPLAY_BUCKETS;
 }
 
 void dcr_replay_free(struct dcr_replay *r)
@@ -434,7 +464,7 @@ void dcr_replay_free(struct dcr_replay *r)
 static int replay_check(struct dcr_replay *r, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
 	struct dcr_err *err)
 {
-	size_t b = ((size_t)nonce[0] << 8 | nonce[1]) % REPLAY_BUCKETS;
+	size_t b = replay_bucket(r, nonce);
 	struct replay_entry **p, *e;
 	int result = 0;
 
@@ -452,6 +482,9 @@ static int replay_check(struct dcr_replay *r, const uint8_t nonce[static DCR_CAL
 		}
 		p = &e->next;
 	}
+	/* Expired entries elsewhere may still count; look at most once a second. */
+	if (r->count >= REPLAY_MAX && now_ms - r->last_sweep_ms >= 1000)
+		replay_sweep(r, now_ms);
 	if (r->count >= REPLAY_MAX) {
 		result = dcr_err_set(err, DCR_EFAIL, "too many calls within the freshness window; try again later");
 		goto out;
