@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "transport.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -42,14 +43,6 @@ int dcr_client_attest(struct dcr_client *c, struct dcr_err *err)
 	if (r == 0)
 		c->attested = 1;
 	return r;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Check the head that came with a room-scoped answer against the one stored, then store it. */
@@ -121,7 +114,7 @@ static int call(struct dcr_client *c, const char *room_id, const char *method, c
 		return r;
 	if (room_id && (r = dcr_audit_load_head(room_id, &old_head, &had_old, err)) < 0)
 		return r;
-	if ((r = dcr_call_seal_room(c->identity, &c->enclave.keys, method, body, len, now_ms(), room_id,
+	if ((r = dcr_call_seal_room(c->identity, &c->enclave.keys, method, body, len, dcr_now_ms(), room_id,
 		     had_old ? old_head.size : 0, &ctx, &req, &req_len, err)) < 0)
 		goto out;
 	if ((r = dcr_http(c->endpoint, "POST", "/v1/call", "message/ohttp-req", req, req_len, MAX_ANSWER, &resp,

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -174,72 +175,14 @@ int dcr_sgx_quote_parse(const uint8_t *buf, size_t len, struct dcr_sgx_quote *q,
 	return 0;
 }
 
-/* Times: Intel's collateral uses "YYYY-MM-DDTHH:MM:SSZ" in UTC. */
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
-}
-
-static time_t tm_to_time(const struct tm *tm)
-{
-	return (time_t)(days_from_civil(tm->tm_year + 1900LL, tm->tm_mon + 1, tm->tm_mday) * 86400
-		+ tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec);
-}
-
-static void fmt_time(time_t t, char buf[static 32])
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, 32, "@%lld", (long long)t);
-}
-
-static int digits(const char *s, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-static int parse_time(const char *s, time_t *out)
-{
-	struct tm tm = { 0 };
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h, mi, se;
-
-	if (strlen(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':' || s[19] != 'Z')
-		return -1;
-	y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
-	h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 ||
-	    mi < 0 || mi > 59 || se < 0 || se > 60)
-		return -1;
-	tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
-	tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = se;
-	*out = tm_to_time(&tm);
-	return 0;
-}
-
+/* ASN.1 times (Intel's JSON dates go through dcr_time_parse). */
 static int asn1_time(const ASN1_TIME *a, time_t *out)
 {
 	struct tm tm;
 
 	if (!a || ASN1_TIME_to_tm(a, &tm) != 1)
 		return -1;
-	*out = tm_to_time(&tm);
+	*out = dcr_time_from_tm(&tm);
 	return 0;
 }
 
@@ -404,10 +347,10 @@ static int parse_signed(json_t *root, const char *text_key, const char *sig_key,
 	*body = d->json;
 	if (!(s = get_string(*body, "id", NULL)) || strcmp(s, id) != 0)
 		return dcr_err_set(err, DCR_EATTEST, "collateral: %s id is not \"%s\"", text_key, id);
-	if (!(s = get_string(*body, "issueDate", NULL)) || parse_time(s, &d->issue) < 0)
+	if (!(s = get_string(*body, "issueDate", NULL)) || dcr_time_parse(s, &d->issue) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "collateral: %s issueDate is missing or malformed", text_key);
 	snprintf(d->issue_s, sizeof(d->issue_s), "%s", s);
-	if (!(s = get_string(*body, "nextUpdate", NULL)) || parse_time(s, &d->next) < 0)
+	if (!(s = get_string(*body, "nextUpdate", NULL)) || dcr_time_parse(s, &d->next) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "collateral: %s nextUpdate is missing or malformed", text_key);
 	snprintf(d->next_s, sizeof(d->next_s), "%s", s);
 	levels = json_object_get(*body, "tcbLevels");
@@ -656,13 +599,13 @@ static int check_crl_time(X509_CRL *crl, const char *what, time_t now, struct dc
 	if (asn1_time(X509_CRL_get0_lastUpdate(crl), &t) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "%s has a malformed thisUpdate", what);
 	if (now < t) {
-		fmt_time(t, a), fmt_time(now, b);
+		dcr_time_format(t, a), dcr_time_format(now, b);
 		return dcr_err_set(err, DCR_EATTEST, "collateral not yet valid: %s thisUpdate %s is after %s", what, a, b);
 	}
 	if (asn1_time(X509_CRL_get0_nextUpdate(crl), &t) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "%s has no nextUpdate", what);
 	if (now >= t) {
-		fmt_time(t, a), fmt_time(now, b);
+		dcr_time_format(t, a), dcr_time_format(now, b);
 		return dcr_err_set(err, DCR_EATTEST, "expired collateral: %s nextUpdate %s is %s %s", what, a,
 			now > t ? "before" : "not after", b);
 	}
@@ -673,7 +616,7 @@ static int check_doc_time(const struct signed_doc *d, const char *what, time_t n
 {
 	char b[32];
 
-	fmt_time(now, b);
+	dcr_time_format(now, b);
 	if (now < d->issue)
 		return dcr_err_set(err, DCR_EATTEST, "collateral not yet valid: %s issueDate %s is after %s",
 			what, d->issue_s, b);

@@ -3,6 +3,8 @@
 #define DCR_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 /*
  * Edit distance (insertions, deletions, substitutions, and swaps of
@@ -20,5 +22,20 @@ const char *dcr_suggest(const char *word, const char *const *candidates);
 
 /* " (did you mean 'HINT'?)" in buf, or "" when hint is NULL; returns buf. */
 const char *dcr_hint_phrase(const char *hint, char *buf, size_t size);
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t dcr_now_ms(void);
+
+/* A broken-down UTC time to seconds since the epoch (timegm, which POSIX lacks). */
+time_t dcr_time_from_tm(const struct tm *tm);
+
+/*
+ * "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339, UTC, no fraction), the form of Intel's
+ * collateral and of --at, to seconds since the epoch; -1 if malformed.
+ */
+int dcr_time_parse(const char *s, time_t *out);
+
+/* t in that form ("@SECONDS" if it has none). */
+void dcr_time_format(time_t t, char out[static 32]);
 
 #endif

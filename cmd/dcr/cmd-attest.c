@@ -12,6 +12,7 @@
 #include "sgx.h"
 #include "specs.h"
 #include "transport.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -25,31 +26,6 @@ static void fingerprint(const uint8_t key[static 32], char out[static 72])
 	dcr_sha256(key, 32, digest, NULL);
 	memcpy(out, "sha256:", 7);
 	dcr_hex(digest, sizeof(digest), out + 7);
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (no timegm in POSIX). */
-static long days_from_civil(long y, long m, long d)
-{
-	long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339, UTC) to seconds since the epoch; -1 if malformed. */
-static int parse_time(const char *s, time_t *out)
-{
-	int y, mo, d, h, mi, sec, n = 0;
-
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || s[n] || strlen(s) != 20 ||
-	    mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
-		return -1;
-	*out = (time_t)(days_from_civil(y, mo, d) * 86400L + h * 3600L + mi * 60L + sec);
-	return 0;
 }
 
 /* What an SGX quote established: as JSON members of obj, or as lines. */
@@ -121,7 +97,7 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 
 	if (!quote_path || !coll_path || !root_path)
 		return usage_error(cmd, "offline verification needs --evidence, --collateral and --root-ca");
-	if (at && parse_time(at, &now) < 0)
+	if (at && dcr_time_parse(at, &now) < 0)
 		return usage_error(cmd, "--at '%s' is not a UTC time like 2025-07-01T00:00:00Z", at);
 	if ((r = dcr_read_file(quote_path, DCR_SGX_QUOTE_MAX, &quote, &quote_len, &err)) < 0 ||
 	    (r = dcr_read_file(coll_path, DCR_SGX_COLLATERAL_MAX, &coll, &coll_len, &err)) < 0 ||

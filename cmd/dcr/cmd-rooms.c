@@ -10,6 +10,8 @@
 #include "crypto.h"
 #include "dcr.h"
 
+#include "util.h"
+
 #include "banned.h"
 
 #define MIN_DESCRIPTION 20
@@ -17,12 +19,9 @@
 /* Milliseconds since the epoch as RFC 3339 UTC; "" for 0 (never). */
 static void format_time(int64_t ms, char out[static 32])
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
 	out[0] = '\0';
-	if (ms > 0 && gmtime_r(&t, &tm))
-		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (ms > 0)
+		dcr_time_format((time_t)(ms / 1000), out);
 }
 
 static const char *status_name(Dcr__V1__RoomStatus s)

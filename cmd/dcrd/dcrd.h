@@ -18,6 +18,9 @@
 #include "err.h"
 #include "ohttp.h"
 
+/* DIR/NAME into buf; DCR_EINVALID when it does not fit. */
+int data_path(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err);
+
 /* How the enclave attests itself. */
 struct enclave_options {
 	bool sgx;                  /* false: simulated */

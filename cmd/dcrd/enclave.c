@@ -29,7 +29,7 @@
 #define COLLATERAL_MAX_AGE 86400      /* and at least daily, to learn of TCB changes */
 #define COLLATERAL_RETRY 300          /* at most one failed attempt per five minutes */
 
-static int path_in(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err)
+int data_path(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err)
 {
 	if ((size_t)snprintf(buf, size, "%s/%s", dir, name) >= size)
 		return dcr_err_set(err, DCR_EINVALID, "data directory path too long");
@@ -46,7 +46,7 @@ static int device_read(const char *dir, const char *name, uint8_t *buf, size_t m
 	ssize_t n;
 	int fd, r;
 
-	if ((r = path_in(path, sizeof(path), dir, name, err)) < 0)
+	if ((r = data_path(path, sizeof(path), dir, name, err)) < 0)
 		return r;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return dcr_err_set(err, DCR_EFAIL, "cannot open the SGX attestation device file '%s': %s", path,
@@ -76,7 +76,7 @@ static int device_write(const char *dir, const char *name, const uint8_t *buf, s
 	char path[4096];
 	int fd, r;
 
-	if ((r = path_in(path, sizeof(path), dir, name, err)) < 0)
+	if ((r = data_path(path, sizeof(path), dir, name, err)) < 0)
 		return r;
 	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
 		return dcr_err_set(err, DCR_EFAIL, "cannot open the SGX attestation device file '%s': %s", path,
@@ -115,7 +115,7 @@ static int load_sealing_key(struct enclave *e, const char *dir, struct dcr_err *
 
 	if (e->opt.sgx)
 		return sgx_sealing_key(e, err);
-	if ((r = path_in(path, sizeof(path), dir, SEALING_KEY_FILE, err)) < 0)
+	if ((r = data_path(path, sizeof(path), dir, SEALING_KEY_FILE, err)) < 0)
 		return r;
 	r = dcr_keyfile_read(path, e->sealing_key, sizeof(e->sealing_key), err);
 	if (r != DCR_ENOTFOUND)
@@ -132,7 +132,7 @@ static int load_keys(struct enclave *e, const char *dir, struct dcr_err *err)
 	char path[4096];
 	int r;
 
-	if ((r = path_in(path, sizeof(path), dir, KEYS_FILE, err)) < 0)
+	if ((r = data_path(path, sizeof(path), dir, KEYS_FILE, err)) < 0)
 		return r;
 	r = dcr_read_file(path, 4096, &blob, &blob_len, err);
 	if (r == DCR_ENOTFOUND) {
@@ -269,7 +269,7 @@ static int sgx_renew(struct enclave *e, const uint8_t *json, size_t len, time_t 
 	if ((r = sgx_install(e, json, len, now, next, err)) < 0)
 		return r;
 	/* The cache only saves a fetch: collateral is signed by Intel and checked by every client. */
-	if (path_in(path, sizeof(path), e->data_dir, COLLATERAL_FILE, &cache_err) < 0 ||
+	if (data_path(path, sizeof(path), e->data_dir, COLLATERAL_FILE, &cache_err) < 0 ||
 	    dcr_write_atomic(path, json, len, &cache_err) < 0)
 		fprintf(stderr, "dcrd: cannot cache the SGX collateral: %s\n", cache_err.msg);
 	return 0;
@@ -294,7 +294,7 @@ static int sgx_collateral(struct enclave *e, struct dcr_err *err)
 	time_t now = time(NULL), next;
 	int r;
 
-	if ((r = path_in(path, sizeof(path), e->data_dir, COLLATERAL_FILE, err)) < 0)
+	if ((r = data_path(path, sizeof(path), e->data_dir, COLLATERAL_FILE, err)) < 0)
 		return r;
 	if (stat(path, &st) == 0 && dcr_read_file(path, DCR_SGX_COLLATERAL_MAX, &json, &len, &cache_err) == 0 &&
 	    collateral_next_update(json, len, &next, &cache_err) == 0 && next > now)

@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "pki.h"
 #include "seal.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -44,31 +45,6 @@ static struct {
 	uint8_t cert[MAX_CA_DER];
 	size_t cert_len;
 } ca;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void format_utc(int64_t ms, char out[static 32])
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	out[0] = '\0';
-	if (gmtime_r(&t, &tm))
-		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int path_in(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err)
-{
-	if ((size_t)snprintf(buf, size, "%s/%s", dir, name) >= size)
-		return dcr_err_set(err, DCR_EINVALID, "data directory path too long");
-	return 0;
-}
 
 /* ---- the CA ---- */
 
@@ -157,8 +133,8 @@ int platform_open(const struct enclave *e, const char *dir, struct dcr_err *err)
 	int r, der_len;
 
 	memset(&ca, 0, sizeof(ca));
-	if ((r = path_in(path, sizeof(path), dir, CA_FILE, err)) < 0 ||
-	    (r = path_in(cert_path, sizeof(cert_path), dir, CA_CERT_FILE, err)) < 0)
+	if ((r = data_path(path, sizeof(path), dir, CA_FILE, err)) < 0 ||
+	    (r = data_path(cert_path, sizeof(cert_path), dir, CA_CERT_FILE, err)) < 0)
 		return r;
 	r = dcr_read_file(path, MAX_SEALED, &blob, &len, err);
 	if (r == DCR_ENOTFOUND) {
@@ -237,7 +213,7 @@ int platform_login(struct service *svc, const struct dcr_call_request *req, uint
 	char email[DCR_EMAIL_MAX + 1], csr_email[DCR_EMAIL_MAX + 1], issued[DCR_EMAIL_MAX + 1], until[32];
 	uint8_t hash[DCR_SHA256_LEN], *der = NULL;
 	struct state_token tok;
-	int64_t now = now_ms();
+	int64_t now = dcr_now_ms();
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL, *leaf = NULL;
 	size_t token_len;
@@ -284,7 +260,7 @@ int platform_login(struct service *svc, const struct dcr_call_request *req, uint
 		goto out;
 	}
 	if (now >= tok.expires_ms) {
-		format_utc(tok.expires_ms, until);
+		dcr_time_format((time_t)(tok.expires_ms / 1000), until);
 		r = refuse(email, "token expired", DCR_EDENIED, err,
 			"login refused: the token expired at %s (ask for a new one)", until);
 		goto out;
@@ -325,7 +301,7 @@ int platform_login(struct service *svc, const struct dcr_call_request *req, uint
 
 		until[0] = '\0';
 		if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1)
-			strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			dcr_time_format(dcr_time_from_tm(&tm), until);
 	}
 	/* Before the commit: if it fails, serve logs that the call was undone. */
 	fprintf(stderr, "dcrd: login: issued a platform certificate to %s, valid until %s\n", email, until);
@@ -460,7 +436,7 @@ static int token_create(int argc, char **argv)
 		fprintf(stderr, "dcrd: token: %s\n", err.msg);
 		return 1;
 	}
-	now = now_ms();
+	now = dcr_now_ms();
 	expires = now + (int64_t)ttl * 1000;
 	r = dcr_random(raw, sizeof(raw), &err);
 	if (r == 0) {
@@ -476,7 +452,7 @@ static int token_create(int argc, char **argv)
 		fprintf(stderr, "dcrd: token: %s\n", err.msg);
 		return 1;
 	}
-	format_utc(expires, until);
+	dcr_time_format((time_t)(expires / 1000), until);
 	printf("%s\n", token);
 	dcr_wipe(token, sizeof(token));
 	if (fflush(stdout) != 0 || ferror(stdout)) {

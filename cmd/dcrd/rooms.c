@@ -10,18 +10,11 @@
 #include "room.h"
 #include "room.pb-c.h"
 #include "specs.h"
+#include "util.h"
 
 #include "banned.h"
 
 #define MAX_FILES 128
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- who may do what ---- */
 
@@ -204,7 +197,7 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 	rec.definition = (ProtobufCBinaryData){ enc_len, (uint8_t *)enc };
 	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
 	rec.owner = (char *)req->email;
-	rec.created_ms = now_ms();
+	rec.created_ms = dcr_now_ms();
 	r = state_put_room(svc->state, dcr_room_id(room), &rec, 1, err);
 	/* Created now, or there already: either way the room's log records the attempt. */
 	if (r == 0 || r == DCR_EEXIST)
@@ -338,7 +331,7 @@ int audit_head(struct service *svc, const char *room_id, Dcr__V1__SignedTreeHead
 		return r;
 	memcpy(head.room_id, room_id, 65);
 	head.size = f->size;
-	head.time_ms = now_ms();
+	head.time_ms = dcr_now_ms();
 	return dcr_audit_sign_head(svc->enclave->sign_sk, &head, sth, sig, err);
 }
 
@@ -426,7 +419,7 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 		/* Stopped is final: a second stop changes nothing. */
 		if (rec->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED) {
 			rec->status = DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED;
-			rec->stopped_ms = now_ms();
+			rec->stopped_ms = dcr_now_ms();
 			rec->stopped_by = (char *)req->email;
 			r = state_put_room(svc->state, ref->room_id, rec, 0, err);
 			rec->stopped_by = NULL;

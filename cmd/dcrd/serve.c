@@ -19,6 +19,7 @@
 
 #include "crypto.h"
 #include "dcrd.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -101,9 +102,10 @@ static int prepare_data_dir(const char *dir, struct dcr_err *err)
 static int lock_data_dir(const char *dir, struct dcr_err *err)
 {
 	char path[4096];
-	int fd;
+	int fd, r;
 
-	snprintf(path, sizeof(path), "%s/lock", dir);
+	if ((r = data_path(path, sizeof(path), dir, "lock", err)) < 0)
+		return r;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot open '%s'", path);
@@ -181,14 +183,6 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, used);
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *outcome_of(int r)
 {
 	switch (r) {
@@ -211,7 +205,7 @@ static int log_call(const struct dcr_call_request *creq, const char *room_id, in
 	size_t len;
 	int rr;
 
-	entry.time_ms = wall_ms();
+	entry.time_ms = dcr_now_ms();
 	entry.caller = (char *)creq->email;
 	entry.action = creq->method;
 	entry.object = (char *)room_id;
@@ -250,7 +244,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	enum MHD_Result result;
 	int r, accepted;
 
-	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, wall_ms(), srv.replay, &ctx,
+	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, dcr_now_ms(), srv.replay, &ctx,
 		&creq, &err);
 	accepted = r == 0;
 	pthread_mutex_lock(&srv.lock);
@@ -263,7 +257,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			"call made before dcrd (re)started, so it may be a replay; make the call again");
 	} else if (accepted) {
 		/* The in-memory check is fast; this one survives restarts. */
-		r = state_use_nonce(&srv.state, creq.nonce, wall_ms(), &err);
+		r = state_use_nonce(&srv.state, creq.nonce, dcr_now_ms(), &err);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
 			r = rooms_call(&svc, &creq, &answer, &answer_len, room_id, &err);
 			if (r < 0) {
@@ -517,7 +511,7 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	srv.started = time(NULL);
-	srv.started_ms = wall_ms();
+	srv.started_ms = dcr_now_ms();
 	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		handle, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,

@@ -56,23 +56,23 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		") STRICT;";
 	char path[4096];
 	char *msg = NULL;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	if (key)
 		memcpy(s->key, key, 32);
-	snprintf(path, sizeof(path), "%s/state.db", dir);
+	if ((r = data_path(path, sizeof(path), dir, "state.db", err)) < 0)
+		return r;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
 	    SQLITE_OK) {
-		int r = dcr_err_set(err, DCR_EIO, "cannot open '%s': %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
-
+		r = dcr_err_set(err, DCR_EIO, "cannot open '%s': %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
 		sqlite3_close(s->db);
 		s->db = NULL;
 		return r;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-		int r = dcr_err_set(err, DCR_EIO, "cannot set up '%s': %s", path, msg ? msg : "?");
-
+		r = dcr_err_set(err, DCR_EIO, "cannot set up '%s': %s", path, msg ? msg : "?");
 		sqlite3_free(msg);
 		state_close(s);
 		return r;

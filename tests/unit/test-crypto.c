@@ -217,6 +217,29 @@ static void test_suggest(void **state)
 	assert_null(dcr_suggest("xyzzy", words));
 }
 
+/* RFC 3339 UTC times as Intel's collateral and --at write them. */
+static void test_time(void **state)
+{
+	static const char *const bad[] = { "2025-07-19T10:01:18", "2025-07-19 10:01:18Z", "2025-02-30T00:00:00Z",
+		"2025-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "1969-12-31T23:59:59Z", "2025-07-19T24:00:00Z", "+025-07-19T10:01:18Z",
+		"2025-07-19T10:01:18.5Z", "", NULL };
+	char buf[32];
+	time_t t;
+
+	assert_int_equal(dcr_time_parse("1970-01-01T00:00:00Z", &t), 0);
+	assert_int_equal(t, 0);
+	assert_int_equal(dcr_time_parse("2025-07-19T10:01:18Z", &t), 0);
+	assert_int_equal(t, 1752919278);
+	dcr_time_format(t, buf);
+	assert_string_equal(buf, "2025-07-19T10:01:18Z");
+	assert_int_equal(dcr_time_parse("2024-02-29T23:59:59Z", &t), 0);
+	assert_int_equal(t, 1709251199);
+	for (size_t i = 0; bad[i]; i++)
+		if (dcr_time_parse(bad[i], &t) == 0)
+			fail_msg("'%s' parsed", bad[i]);
+	assert_true(dcr_now_ms() > (int64_t)1752919278 * 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_keyfile),
 		cmocka_unit_test(test_suggest),
+		cmocka_unit_test(test_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
