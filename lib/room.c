@@ -1138,7 +1138,7 @@ static int sql_authorize(void *ctx, int action, const char *a, const char *b, co
 	}
 }
 
-static const char *sql_type(Dcr__V1__ColumnType t)
+const char *dcr_room_column_sql_type(Dcr__V1__ColumnType t)
 {
 	switch (t) {
 	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64:
@@ -1345,7 +1345,8 @@ static int check_sql(struct parse *p)
 			snprintf(ddl + used, MAX_COLUMNS * 96 - used, "%s", c ? ", " : " (");
 			quote_ident(ddl, MAX_COLUMNS * 96, d->table->columns[c]->name);
 			used = strlen(ddl);
-			snprintf(ddl + used, MAX_COLUMNS * 96 - used, " %s", sql_type(d->table->columns[c]->type));
+			snprintf(ddl + used, MAX_COLUMNS * 96 - used, " %s",
+				dcr_room_column_sql_type(d->table->columns[c]->type));
 		}
 		snprintf(ddl + strlen(ddl), MAX_COLUMNS * 96 - strlen(ddl), ")");
 		if (sql_exec(db, ddl) != SQLITE_OK) {

@@ -8,6 +8,8 @@ packages="
 	libssl-dev libprotobuf-c-dev protobuf-c-compiler
 	libyaml-dev libsqlite3-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
 	libcmocka-dev scdoc openssl python3 curl
+	libzip-dev libcsv-dev bubblewrap
+	python3-numpy python3-pandas python3-scipy python3-sklearn
 "
 
 if [ "$(id -u)" -eq 0 ]; then

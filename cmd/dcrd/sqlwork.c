@@ -1,0 +1,701 @@
+/* SQL computations: an in-memory SQLite database with what a query reads, and its result as CSV. */
+#include "work.h"
+
+#include <inttypes.h>
+#include <locale.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "room.h"
+#include "table.h"
+
+#include "banned.h"
+
+#define DEFAULT_TIME_MS 60000
+#define MAX_TIME_MS (1000ULL * 3600 * 24 * 365)
+#define DEFAULT_MAX_RESULT (256ULL << 20)
+#define PROGRESS_OPS 10000 /* SQLite VM instructions between looks at the clock */
+#define DEADLINE_ROWS 1024 /* inserted rows between looks at the clock */
+
+struct csv_out {
+	uint8_t *p;
+	size_t len, cap, max;
+};
+
+struct sql_job {
+	const Dcr__V1__RoomDefinition *def;
+	const Dcr__V1__Computation *c;
+	const struct work_inputs *in;
+	sqlite3 *db;
+	bool *view_needed;         /* parallel to def->compute */
+	bool *view_made;
+	bool *table_read;          /* parallel to def->data: the query reads it */
+	bool enforce;              /* the authorizer applies the read-only policy; off while dcrd sets up */
+	uint64_t time_ms;
+	struct timespec deadline;  /* CLOCK_MONOTONIC */
+	bool late;
+	/* loading one table */
+	sqlite3_stmt *insert;
+	struct dcr_table_loader *loader;
+	uint64_t inserted;
+	struct dcr_err sink_err;   /* what the sink said, whatever err in->read passed it */
+	bool sink_failed;
+};
+
+/* ---- errors ---- */
+
+static bool past_deadline(struct sql_job *j)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > j->deadline.tv_sec || (now.tv_sec == j->deadline.tv_sec && now.tv_nsec >= j->deadline.tv_nsec))
+		j->late = true;
+	return j->late;
+}
+
+static int progress(void *ctx)
+{
+	return past_deadline(ctx);
+}
+
+static int out_of_time(struct sql_job *j, struct dcr_err *err)
+{
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' ran out of time (the limit is %" PRIu64 " ms)",
+		j->c->name, j->time_ms);
+}
+
+/* SQLite's message about setting up or compiling: it names only what the room's queries name. */
+static int sql_error(struct sql_job *j, struct dcr_err *err)
+{
+	if (j->late)
+		return out_of_time(j, err);
+	if (sqlite3_errcode(j->db) == SQLITE_NOMEM)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite: %s", j->c->name, sqlite3_errmsg(j->db));
+}
+
+/*
+ * While a query runs, some messages quote a value it computed ("JSON path
+ * error near 'x'"), which may be data: cut them at the first quote, since
+ * error messages reach the audit log that every participant reads.
+ */
+static int run_error(struct sql_job *j, struct dcr_err *err)
+{
+	const char *msg = sqlite3_errmsg(j->db);
+	size_t keep = strcspn(msg, "'\"");
+
+	if (j->late || msg[keep] == '\0' || sqlite3_errcode(j->db) == SQLITE_NOMEM)
+		return sql_error(j, err);
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite: %.*s[withheld: it may quote data]",
+		j->c->name, (int)keep, msg);
+}
+
+/* ---- what the computation needs ---- */
+
+static ssize_t find_compute(const Dcr__V1__RoomDefinition *def, const char *name)
+{
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (strcmp(def->compute[i]->name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Every SQL computation c reads, directly or not (depends already lists them all; walking is cheap). */
+static int mark_views(struct sql_job *j, const Dcr__V1__Computation *c, struct dcr_err *err)
+{
+	for (size_t d = 0; d < c->n_depends; d++) {
+		ssize_t k = find_compute(j->def, c->depends[d]);
+		int r;
+
+		if (k < 0)
+			return dcr_err_set(err, DCR_EINVALID,
+				"computation '%s' depends on '%s', which the room does not have", c->name, c->depends[d]);
+		if (j->def->compute[k]->kind_case != DCR__V1__COMPUTATION__KIND_SQL || j->view_needed[k])
+			continue;
+		j->view_needed[k] = true;
+		if ((r = mark_views(j, j->def->compute[k], err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int refuse_group_size(struct sql_job *j, const Dcr__V1__Computation *c, struct dcr_err *err)
+{
+	if (c == j->c)
+		return dcr_err_set(err, DCR_ECOMPUTE,
+			"computation '%s' has min_group_size %" PRIu32 ", which this dcrd cannot enforce yet; "
+			"refusing to run it rather than risk revealing small groups", c->name, c->sql->min_group_size);
+	return dcr_err_set(err, DCR_ECOMPUTE,
+		"computation '%s' reads '%s', which has min_group_size %" PRIu32 ", which this dcrd cannot "
+		"enforce yet; refusing to run it rather than risk revealing small groups", j->c->name, c->name,
+		c->sql->min_group_size);
+}
+
+/* A rule dcrd cannot apply must stop the run: the computation's own, or one of a view it reads. */
+static int check_privacy(struct sql_job *j, struct dcr_err *err)
+{
+	if (j->c->sql->min_group_size > 1)
+		return refuse_group_size(j, j->c, err);
+	for (size_t i = 0; i < j->def->n_compute; i++)
+		if (j->view_needed[i] && j->def->compute[i]->sql->min_group_size > 1)
+			return refuse_group_size(j, j->def->compute[i], err);
+	return 0;
+}
+
+/* ---- the database ---- */
+
+static int authorize(void *ctx, int action, const char *a, const char *b, const char *db, const char *view)
+{
+	struct sql_job *j = ctx;
+
+	if (!j->enforce)
+		return SQLITE_OK;
+	/* The policy lib/room.c validated the query with. */
+	switch (action) {
+	case SQLITE_READ:
+		for (size_t i = 0; a && i < j->def->n_data; i++)
+			if (j->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
+			    strcasecmp(j->def->data[i]->name, a) == 0)
+				j->table_read[i] = true;
+		return SQLITE_OK;
+	case SQLITE_SELECT:
+	case SQLITE_FUNCTION:
+	case SQLITE_RECURSIVE:
+		return SQLITE_OK;
+	default:
+		return SQLITE_DENY;
+	}
+}
+
+static int open_db(struct sql_job *j, struct dcr_err *err)
+{
+	int rc = sqlite3_open_v2(":memory:", &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY,
+		NULL);
+
+	if (rc != SQLITE_OK)
+		return dcr_err_set(err, DCR_ENOMEM, "cannot open an SQLite database: %s", sqlite3_errstr(rc));
+	/* Sorts, temporary tables and indexes would otherwise spill plaintext to files in /var/tmp. */
+	if (sqlite3_exec(j->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
+	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK ||
+	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL) != SQLITE_OK ||
+	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL) != SQLITE_OK)
+		return sql_error(j, err);
+	sqlite3_limit(j->db, SQLITE_LIMIT_ATTACHED, 0);
+	sqlite3_set_authorizer(j->db, authorize, j);
+	sqlite3_progress_handler(j->db, PROGRESS_OPS, progress, j);
+	return 0;
+}
+
+/* Past white space, semicolons and comments: what may follow a room's query (lib/room.c allows it). */
+static const char *skip_blank(const char *q)
+{
+	for (;;) {
+		if (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\f' || *q == '\v' || *q == ';') {
+			q++;
+		} else if (q[0] == '-' && q[1] == '-') {
+			while (*q && *q != '\n')
+				q++;
+		} else if (q[0] == '/' && q[1] == '*') {
+			const char *end = strstr(q + 2, "*/");
+
+			q = end ? end + 2 : q + strlen(q);
+		} else {
+			return q;
+		}
+	}
+}
+
+/* Run one statement that sets the database up; nothing but blanks may follow it. */
+static int exec_one(struct sql_job *j, const char *sql, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	int rc = sqlite3_prepare_v2(j->db, sql, -1, &st, &tail);
+
+	if (rc != SQLITE_OK)
+		return sql_error(j, err);
+	if (!st || (tail && *skip_blank(tail))) {
+		sqlite3_finalize(st);
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': a query is not exactly one statement",
+			j->c->name);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_error(j, err);
+}
+
+struct strbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void sb_add(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (sb->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(sb->p ? sb->p + sb->len : NULL, sb->p ? sb->cap - sb->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			sb->failed = true;
+			return;
+		}
+		if (sb->p && (size_t)n < sb->cap - sb->len) {
+			sb->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = sb->cap ? sb->cap * 2 : 256;
+			char *p;
+
+			while (cap < sb->len + (size_t)n + 1)
+				cap *= 2;
+			if (!(p = realloc(sb->p, cap))) {
+				sb->failed = true;
+				return;
+			}
+			sb->p = p;
+			sb->cap = cap;
+		}
+	}
+}
+
+/* Every table node, as lib/room.c validated the queries against, and STRICT as a guard on loading. */
+static int create_tables(struct sql_job *j, struct dcr_err *err)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < j->def->n_data; i++) {
+		const Dcr__V1__DataNode *d = j->def->data[i];
+		struct strbuf sb = { 0 };
+
+		if (d->kind_case != DCR__V1__DATA_NODE__KIND_TABLE)
+			continue;
+		sb_add(&sb, "CREATE TABLE \"%s\" (", d->name);
+		for (size_t c = 0; c < d->table->n_columns; c++)
+			sb_add(&sb, "%s\"%s\" %s", c ? ", " : "", d->table->columns[c]->name,
+				dcr_room_column_sql_type(d->table->columns[c]->type));
+		sb_add(&sb, ") STRICT");
+		r = sb.failed ? dcr_err_set(err, DCR_ENOMEM, "out of memory") : exec_one(j, sb.p, err);
+		free(sb.p);
+	}
+	return r;
+}
+
+/* A view for computation i, after the views it reads (SQLite would take any order; this one is clearer). */
+static int make_view(struct sql_job *j, size_t i, struct dcr_err *err)
+{
+	const Dcr__V1__Computation *c = j->def->compute[i];
+	struct strbuf sb = { 0 };
+	int r = 0;
+
+	if (j->view_made[i])
+		return 0;
+	j->view_made[i] = true;
+	for (size_t d = 0; r == 0 && d < c->n_depends; d++) {
+		ssize_t k = find_compute(j->def, c->depends[d]);
+
+		if (k >= 0 && j->view_needed[k])
+			r = make_view(j, (size_t)k, err);
+	}
+	if (r < 0)
+		return r;
+	/* TEMP, as lib/room.c makes them: a view in main would be held to the untrusted-schema rules. */
+	sb_add(&sb, "CREATE TEMP VIEW \"%s\" AS %s", c->name, c->sql->query);
+	r = sb.failed ? dcr_err_set(err, DCR_ENOMEM, "out of memory") : exec_one(j, sb.p, err);
+	free(sb.p);
+	return r;
+}
+
+/* Compile the query under the policy; the authorizer notes every table it reads, through views too. */
+static int prepare_query(struct sql_job *j, sqlite3_stmt **st, struct dcr_err *err)
+{
+	const char *tail = NULL;
+	int rc;
+
+	j->enforce = true;
+	rc = sqlite3_prepare_v2(j->db, j->c->sql->query, -1, st, &tail);
+	j->enforce = false;
+	if (rc != SQLITE_OK)
+		return sql_error(j, err);
+	if (!*st || (tail && *skip_blank(tail)) || !sqlite3_stmt_readonly(*st))
+		return dcr_err_set(err, DCR_ECOMPUTE,
+			"computation '%s': the query must be exactly one SELECT statement", j->c->name);
+	return 0;
+}
+
+/* ---- loading tables ---- */
+
+static int insert_row(void *ctx, const struct dcr_table_value *v, size_t n, struct dcr_err *err)
+{
+	struct sql_job *j = ctx;
+	sqlite3_stmt *st = j->insert;
+	int rc = SQLITE_OK;
+
+	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+		int at = (int)i + 1;
+
+		/* STATIC: the step below is done with the values before the loader reuses them. */
+		if (v[i].kind == DCR_TABLE_INT)
+			rc = sqlite3_bind_int64(st, at, v[i].i);
+		else if (v[i].kind == DCR_TABLE_REAL)
+			rc = sqlite3_bind_double(st, at, v[i].d);
+		else if (v[i].kind == DCR_TABLE_TEXT)
+			rc = sqlite3_bind_text64(st, at, v[i].s, v[i].len, SQLITE_STATIC, SQLITE_UTF8);
+		else
+			rc = sqlite3_bind_null(st, at);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return sql_error(j, err);
+	if (++j->inserted % DEADLINE_ROWS == 0 && past_deadline(j))
+		return out_of_time(j, err);
+	return 0;
+}
+
+static int load_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct sql_job *j = ctx;
+	int r;
+
+	if (past_deadline(j))
+		r = out_of_time(j, &j->sink_err);
+	else
+		r = dcr_table_loader_write(j->loader, buf, len, &j->sink_err);
+	if (r < 0) {
+		j->sink_failed = true;
+		if (err)
+			*err = j->sink_err;
+	}
+	return r;
+}
+
+static int load_table(struct sql_job *j, const Dcr__V1__DataNode *d, struct dcr_err *err)
+{
+	struct strbuf sb = { 0 };
+	uint64_t rows;
+	int r;
+
+	sb_add(&sb, "INSERT INTO \"%s\" VALUES (", d->name);
+	for (size_t c = 0; c < d->table->n_columns; c++)
+		sb_add(&sb, "%s?", c ? ", " : "");
+	sb_add(&sb, ")");
+	if (sb.failed) {
+		free(sb.p);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	r = sqlite3_prepare_v2(j->db, sb.p, -1, &j->insert, NULL) == SQLITE_OK ? 0 : sql_error(j, err);
+	free(sb.p);
+	if (r == 0 && !(j->loader = dcr_table_loader_new(d->table, d->name, insert_row, j, err)))
+		r = err ? err->code : DCR_ENOMEM;
+	if (r == 0) {
+		j->sink_failed = false;
+		r = j->in->read(j->in->ctx, d->name, load_sink, j, err);
+		if (r < 0 && j->sink_failed && err)
+			*err = j->sink_err;
+	}
+	if (r == 0)
+		r = dcr_table_loader_finish(j->loader, &rows, err);
+	dcr_table_loader_free(j->loader);
+	j->loader = NULL;
+	sqlite3_finalize(j->insert);
+	j->insert = NULL;
+	return r;
+}
+
+/* Only the tables the query reads: a node nobody published does not matter to a query that ignores it. */
+static int load_tables(struct sql_job *j, struct dcr_err *err)
+{
+	int r;
+
+	if ((r = exec_one(j, "BEGIN", err)) < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < j->def->n_data; i++)
+		if (j->table_read[i])
+			r = load_table(j, j->def->data[i], err);
+	return r < 0 ? r : exec_one(j, "COMMIT", err);
+}
+
+/* ---- the result as CSV ---- */
+
+static int put(struct sql_job *j, struct csv_out *o, const void *p, size_t n, struct dcr_err *err)
+{
+	if (n > o->max - o->len)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the result is larger than %zu bytes",
+			j->c->name, o->max);
+	if (o->len + n > o->cap) {
+		size_t cap = o->cap ? o->cap : 65536;
+		uint8_t *grown;
+
+		while (cap < o->len + n)
+			cap = cap > o->max / 2 ? o->max : cap * 2;
+		/* Not realloc: the old buffer holds plaintext, which must be wiped. */
+		if (!(grown = malloc(cap)))
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		if (o->len)
+			memcpy(grown, o->p, o->len);
+		dcr_wipe(o->p, o->cap);
+		free(o->p);
+		o->p = grown;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, p, n);
+	o->len += n;
+	return 0;
+}
+
+/* Quoted when it could be misread: empty (unquoted empty is NULL), or holding a ',', '"', CR, LF, or edge space. */
+static bool needs_quotes(const uint8_t *s, size_t n)
+{
+	if (n == 0 || s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t')
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+			return true;
+	return false;
+}
+
+static int put_text(struct sql_job *j, struct csv_out *o, const uint8_t *s, size_t n, struct dcr_err *err)
+{
+	const uint8_t *q;
+	int r;
+
+	if (!needs_quotes(s, n))
+		return put(j, o, s, n, err);
+	if ((r = put(j, o, "\"", 1, err)) < 0)
+		return r;
+	while (n > 0 && (q = memchr(s, '"', n))) {
+		size_t run = (size_t)(q - s) + 1;
+
+		if ((r = put(j, o, s, run, err)) < 0 || (r = put(j, o, "\"", 1, err)) < 0)
+			return r;
+		s += run;
+		n -= run;
+	}
+	if (n > 0 && (r = put(j, o, s, n, err)) < 0)
+		return r;
+	return put(j, o, "\"", 1, err);
+}
+
+/* The shortest of %.15g, %.16g and %.17g that reads back as d; ".0" when it would look like an integer. */
+static void format_real(double d, char buf[static 40])
+{
+	if (isnan(d)) {
+		snprintf(buf, 40, "nan");
+		return;
+	}
+	if (isinf(d)) {
+		snprintf(buf, 40, "%s", d > 0 ? "inf" : "-inf");
+		return;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, 40, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if (!strpbrk(buf, ".e"))
+		snprintf(buf + strlen(buf), 40 - strlen(buf), ".0");
+}
+
+static int put_blob(struct sql_job *j, struct csv_out *o, const uint8_t *b, size_t n, struct dcr_err *err)
+{
+	static const char digits[] = "0123456789abcdef";
+	char hex[512];
+	int r = 0;
+
+	if (n == 0)
+		return put(j, o, "\"\"", 2, err);
+	for (size_t i = 0; r == 0 && i < n;) {
+		size_t k = 0;
+
+		for (; i < n && k < sizeof(hex); i++) {
+			hex[k++] = digits[b[i] >> 4];
+			hex[k++] = digits[b[i] & 15];
+		}
+		r = put(j, o, hex, k, err);
+	}
+	return r;
+}
+
+static int put_value(struct sql_job *j, struct csv_out *o, sqlite3_stmt *st, int i, struct dcr_err *err)
+{
+	char num[40];
+
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_NULL:
+		return 0;
+	case SQLITE_INTEGER:
+		snprintf(num, sizeof(num), "%" PRId64, (int64_t)sqlite3_column_int64(st, i));
+		return put(j, o, num, strlen(num), err);
+	case SQLITE_FLOAT:
+		format_real(sqlite3_column_double(st, i), num);
+		return put(j, o, num, strlen(num), err);
+	case SQLITE_BLOB: {
+		const void *b = sqlite3_column_blob(st, i);
+		size_t n = (size_t)sqlite3_column_bytes(st, i);
+
+		if (!b && n > 0)
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		return put_blob(j, o, b, n, err);
+	}
+	default: {
+		const uint8_t *s = sqlite3_column_text(st, i);
+		size_t n = (size_t)sqlite3_column_bytes(st, i);
+
+		if (!s)
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		return put_text(j, o, s, n, err);
+	}
+	}
+}
+
+static int put_header(struct sql_job *j, struct csv_out *o, sqlite3_stmt *st, struct dcr_err *err)
+{
+	int r = 0;
+
+	for (int i = 0; r == 0 && i < sqlite3_column_count(st); i++) {
+		const char *name = sqlite3_column_name(st, i);
+
+		if (!name)
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		if (i > 0)
+			r = put(j, o, ",", 1, err);
+		if (r == 0)
+			r = put_text(j, o, (const uint8_t *)name, strlen(name), err);
+	}
+	return r < 0 ? r : put(j, o, "\n", 1, err);
+}
+
+static int write_result(struct sql_job *j, sqlite3_stmt *st, struct csv_out *o, uint64_t *rows,
+	struct dcr_err *err)
+{
+	int n = sqlite3_column_count(st), rc, r;
+
+	j->enforce = true;
+	if ((r = put_header(j, o, st, err)) < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++) {
+			if (i > 0 && (r = put(j, o, ",", 1, err)) < 0)
+				return r;
+			if ((r = put_value(j, o, st, i, err)) < 0)
+				return r;
+		}
+		if ((r = put(j, o, "\n", 1, err)) < 0)
+			return r;
+		(*rows)++;
+	}
+	return rc == SQLITE_DONE ? 0 : run_error(j, err);
+}
+
+/* ---- the whole run ---- */
+
+static void set_deadline(struct sql_job *j, uint64_t time_ms)
+{
+	j->time_ms = time_ms ? (time_ms < MAX_TIME_MS ? time_ms : MAX_TIME_MS) : DEFAULT_TIME_MS;
+	clock_gettime(CLOCK_MONOTONIC, &j->deadline);
+	j->deadline.tv_sec += (time_t)(j->time_ms / 1000);
+	j->deadline.tv_nsec += (long)(j->time_ms % 1000) * 1000000L;
+	if (j->deadline.tv_nsec >= 1000000000L) {
+		j->deadline.tv_sec++;
+		j->deadline.tv_nsec -= 1000000000L;
+	}
+}
+
+static int find_sql(struct sql_job *j, const char *name, struct dcr_err *err)
+{
+	ssize_t i = find_compute(j->def, name);
+
+	if (i < 0)
+		return dcr_err_set(err, DCR_ENOTFOUND, "the room has no computation '%s'", name);
+	j->c = j->def->compute[i];
+	if (j->c->kind_case != DCR__V1__COMPUTATION__KIND_SQL || !j->c->sql)
+		return dcr_err_set(err, DCR_EINVALID, "computation '%s' is not an SQL computation", name);
+	return 0;
+}
+
+static int run(struct sql_job *j, struct csv_out *o, uint64_t *rows, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	locale_t c_locale, old;
+	int r;
+
+	if ((r = mark_views(j, j->c, err)) < 0 || (r = check_privacy(j, err)) < 0 || (r = open_db(j, err)) < 0 ||
+	    (r = create_tables(j, err)) < 0)
+		return r;
+	for (size_t i = 0; i < j->def->n_compute; i++)
+		if (j->view_needed[i] && (r = make_view(j, i, err)) < 0)
+			return r;
+	if ((r = prepare_query(j, &st, err)) < 0 || (r = load_tables(j, err)) < 0) {
+		sqlite3_finalize(st);
+		return r;
+	}
+	/* Numbers are written with '.', whatever the locale. */
+	if (!(c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0))) {
+		sqlite3_finalize(st);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	old = uselocale(c_locale);
+	r = write_result(j, st, o, rows, err);
+	uselocale(old);
+	freelocale(c_locale);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
+	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
+{
+	struct sql_job j = { .def = def, .in = in };
+	struct csv_out o = { 0 };
+	uint64_t rows = 0;
+	size_t n = def->n_compute ? def->n_compute : 1;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	o.max = lim && lim->max_result_bytes ? (lim->max_result_bytes < SIZE_MAX ? (size_t)lim->max_result_bytes :
+		SIZE_MAX) : (size_t)DEFAULT_MAX_RESULT;
+	set_deadline(&j, lim ? lim->time_ms : 0);
+	if ((r = find_sql(&j, name, err)) < 0)
+		return r;
+	j.view_needed = calloc(n, sizeof(bool));
+	j.view_made = calloc(n, sizeof(bool));
+	j.table_read = calloc(def->n_data ? def->n_data : 1, sizeof(bool));
+	if (!j.view_needed || !j.view_made || !j.table_read)
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	else
+		r = run(&j, &o, &rows, err);
+	/* SQLite frees the plaintext it held; it cannot be made to wipe it. Close promptly. */
+	sqlite3_close_v2(j.db);
+	free(j.view_needed);
+	free(j.view_made);
+	free(j.table_read);
+	if (r < 0) {
+		dcr_wipe(o.p, o.cap);
+		free(o.p);
+		return r;
+	}
+	out->csv = o.p;
+	out->len = o.len;
+	out->rows = rows;
+	return 0;
+}

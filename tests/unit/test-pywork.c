@@ -1,0 +1,872 @@
+/* Unit tests for cmd/dcrd/pywork.c: real scripts in the real bubblewrap sandbox, and every wall it must hold. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include <cmocka.h>
+
+#include "work.h"
+
+#define MiB (UINT64_C(1) << 20)
+
+static bool sandbox_ok;
+static char sandbox_why[DCR_ERR_MSG_MAX];
+
+/* ---- helpers ---- */
+
+static char *read_source(const char *rel, size_t *len)
+{
+	const char *root = getenv("SOURCE_ROOT");
+	char path[4096];
+	struct stat st;
+	char *data;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root ? root : ".", rel);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fstat(fileno(f), &st), 0);
+	data = malloc((size_t)st.st_size + 1);
+	assert_non_null(data);
+	assert_int_equal(fread(data, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	data[st.st_size] = '\0';
+	fclose(f);
+	*len = (size_t)st.st_size;
+	return data;
+}
+
+static struct py_file text_file(const char *path, const char *text)
+{
+	return (struct py_file){ .path = path, .data = (const uint8_t *)text, .len = strlen(text) };
+}
+
+/*
+ * Run script as /code/main.py with the extra files, in a sandbox with the
+ * given limits (0: the defaults) and output directory (NULL: /output).
+ */
+static int run_script(const char *script, const struct py_file *extra, size_t n_extra, uint64_t time_ms,
+	uint64_t mem, const char *output, struct py_result *res, struct dcr_err *err)
+{
+	char *cmd[] = { "python3", "/code/main.py" };
+	struct py_file files[16];
+	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
+
+	assert_true(n_extra < 15);
+	files[0] = text_file("/code/main.py", script);
+	if (n_extra)
+		memcpy(files + 1, extra, n_extra * sizeof(*extra));
+	pc.script_name = "main.py";
+	pc.command = cmd;
+	pc.n_command = 2;
+	pc.output = (char *)(output ? output : "/output");
+	pc.time_limit_ms = time_ms ? time_ms : 30000;
+	pc.memory_limit_bytes = mem ? mem : 512 * MiB;
+	return py_run(&pc, files, n_extra + 1, res, err);
+}
+
+static void result_free(struct py_result *res)
+{
+	free(res->zip);
+	free(res->logs);
+	memset(res, 0, sizeof(*res));
+}
+
+static zip_t *zip_open_mem(const struct py_result *res)
+{
+	zip_error_t ze;
+	zip_source_t *src;
+	zip_t *za;
+
+	assert_non_null(res->zip);
+	zip_error_init(&ze);
+	src = zip_source_buffer_create(res->zip, res->zip_len, 0, &ze);
+	assert_non_null(src);
+	za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+	if (!za)
+		fail_msg("not a ZIP: %s", zip_error_strerror(&ze));
+	zip_error_fini(&ze);
+	return za;
+}
+
+/* The contents of name in the result's ZIP, NUL-ended, or NULL when it is not there. */
+static char *zip_get(const struct py_result *res, const char *name, size_t *len)
+{
+	zip_t *za = zip_open_mem(res);
+	zip_stat_t st;
+	zip_file_t *zf;
+	char *data = NULL;
+
+	if (zip_stat(za, name, 0, &st) == 0) {
+		data = malloc(st.size + 1);
+		assert_non_null(data);
+		zf = zip_fopen(za, name, 0);
+		assert_non_null(zf);
+		assert_int_equal(zip_fread(zf, data, st.size), (zip_int64_t)st.size);
+		zip_fclose(zf);
+		data[st.size] = '\0';
+		if (len)
+			*len = st.size;
+	}
+	zip_discard(za);
+	return data;
+}
+
+/* The names in the result's ZIP, in order, joined by spaces. */
+static void zip_names(const struct py_result *res, char *out, size_t size)
+{
+	zip_t *za = zip_open_mem(res);
+	zip_int64_t n = zip_get_num_entries(za, 0);
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (zip_int64_t i = 0; i < n; i++)
+		len += (size_t)snprintf(out + len, size - len, "%s%s", i ? " " : "", zip_get_name(za, (zip_uint64_t)i, 0));
+	zip_discard(za);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;  /* the directory's own */
+}
+
+/* Whether any process on the host has marker in its command line. */
+static bool process_with(const char *marker)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (e = readdir(d))) {
+		char path[300], line[4096];
+		size_t n;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if (!(f = fopen(path, "rb")))
+			continue;
+		n = fread(line, 1, sizeof(line) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < n; i++)
+			if (!line[i])
+				line[i] = ' ';
+		line[n] = '\0';
+		found = strstr(line, marker) != NULL;
+	}
+	closedir(d);
+	return found;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define NEED_SANDBOX()                                  \
+	do {                                            \
+		if (!sandbox_ok) {                      \
+			print_message("skipped: %s\n", sandbox_why); \
+			skip();                         \
+		}                                       \
+	} while (0)
+
+/* ---- the examples ---- */
+
+static void test_uppercase(void **state)
+{
+	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	size_t script_len, text_len, len;
+	char *script = read_source("examples/uppercase/uppercase.py", &script_len);
+	char *text = read_source("examples/uppercase/text.txt", &text_len);
+	struct py_file files[] = {
+		{ "/code/uppercase.py", (uint8_t *)script, script_len },
+		{ "/input/text.txt", (uint8_t *)text, text_len },
+	};
+	char *upper;
+
+	NEED_SANDBOX();
+	/* No command: the default, python3 /code/uppercase.py */
+	pc.script_name = "uppercase.py";
+	pc.time_limit_ms = 60000;
+	pc.memory_limit_bytes = 256 * MiB;
+	assert_int_equal(py_run(&pc, files, 2, &res, &err), 0);
+	assert_int_equal(res.exit_status, 0);
+	upper = zip_get(&res, "upper.txt", &len);
+	assert_non_null(upper);
+	assert_int_equal(len, text_len);
+	for (size_t i = 0; i < text_len; i++)
+		text[i] = (char)(text[i] >= 'a' && text[i] <= 'z' ? text[i] - 32 : text[i]);
+	assert_memory_equal(upper, text, len);
+	assert_non_null(strstr(res.logs, "upper-cased"));
+	assert_int_equal(strlen(res.logs), res.logs_len);
+	free(upper);
+	result_free(&res);
+	free(script);
+	free(text);
+}
+
+static void test_secret_code(void **state)
+{
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	size_t main_len, secret_len, csv_len;
+	char *main_py = read_source("examples/secret-code/main.py", &main_len);
+	char *secret = read_source("examples/secret-code/provider/secret.py", &secret_len);
+	char *csv = read_source("examples/secret-code/applicants.csv", &csv_len);
+	struct py_file files[] = {
+		{ "/code/main.py", (uint8_t *)main_py, main_len },
+		{ "/input/data.csv", (uint8_t *)csv, csv_len },
+		{ "/input/secret.py", (uint8_t *)secret, secret_len },
+	};
+	char *cmd[] = { "python3", "/code/main.py" };
+	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
+	char *json;
+
+	NEED_SANDBOX();
+	pc.script_name = "main.py";
+	pc.command = cmd;
+	pc.n_command = 2;
+	pc.output = "/output";
+	pc.time_limit_ms = 5 * 60000;
+	pc.memory_limit_bytes = 1024 * MiB;
+	assert_int_equal(py_run(&pc, files, 3, &res, &err), 0);
+	json = zip_get(&res, "result.json", NULL);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"count\": 6"));
+	assert_non_null(strstr(json, "\"model\": \"carol-risk-v3\""));
+	assert_non_null(strstr(json, "\"a-006\""));
+	free(json);
+	result_free(&res);
+	free(main_py);
+	free(secret);
+	free(csv);
+}
+
+/* ---- what the script sees ---- */
+
+static void test_enclave_helper(void **state)
+{
+	static const char script[] =
+		"from dcr_enclave import Enclave\n"
+		"with Enclave() as e:\n"
+		"    lines = ['%s %d' % (p, len(d)) for p, d in e.inputs()]\n"
+		"    lines.append('sum %d' % sum(len(d) for d in e.read()))\n"
+		"    lines.append(e.read_file('sub/b.bin').decode())\n"
+		"    e.write('\\n'.join(lines) + '\\n')\n"
+		"    e.write(b'x', name='more/x.txt')\n"
+		"    try:\n"
+		"        e.write(b'', name='../escape')\n"
+		"    except ValueError:\n"
+		"        print('refused')\n";
+	struct py_file extra[] = { text_file("/input/a.csv", "a,b\n1,2\n"), text_file("/input/sub/b.bin", "bee") };
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	char *out, names[256];
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, extra, 2, 0, 0, NULL, &res, &err), 0);
+	out = zip_get(&res, "result.bin", NULL);
+	assert_non_null(out);
+	assert_string_equal(out, "/input/a.csv 8\n/input/sub/b.bin 3\nsum 11\nbee\n");
+	zip_names(&res, names, sizeof(names));
+	assert_string_equal(names, "more/ more/x.txt result.bin");
+	assert_non_null(strstr(res.logs, "refused"));
+	free(out);
+	result_free(&res);
+}
+
+static void test_no_network(void **state)
+{
+	static const char script[] =
+		"import socket\n"
+		"print('interfaces', [n for _, n in socket.if_nameindex()])\n"
+		"try:\n"
+		"    socket.create_connection(('1.1.1.1', 53), timeout=5)\n"
+		"    print('connected')\n"
+		"except OSError as e:\n"
+		"    print('connect failed:', e.strerror)\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, NULL, &res, &err), 0);
+	assert_null(strstr(res.logs, "connected"));
+	assert_non_null(strstr(res.logs, "connect failed: Network is unreachable"));
+	assert_non_null(strstr(res.logs, "interfaces ['lo']"));
+	result_free(&res);
+}
+
+static void test_read_only(void **state)
+{
+	static const char script[] =
+		"import os\n"
+		"def attempt(what, f):\n"
+		"    try:\n"
+		"        f()\n"
+		"        print(what, 'WRITABLE')\n"
+		"    except OSError as e:\n"
+		"        print(what, 'refused', e.errno)\n"
+		"attempt('input', lambda: open('/input/t.txt', 'a').write('x'))\n"
+		"attempt('input-new', lambda: open('/input/new', 'w'))\n"
+		"attempt('code', lambda: open('/code/main.py', 'a').write('x'))\n"
+		"attempt('root', lambda: open('/new', 'w'))\n"
+		"attempt('usr', lambda: open('/usr/new', 'w'))\n"
+		"attempt('usr-local', lambda: open('/usr/local/new', 'w'))\n"
+		"attempt('opt', lambda: open('/opt/dcr/run.py', 'a'))\n"
+		"attempt('etc', lambda: open('/etc/passwd', 'a'))\n"
+		"attempt('dev', lambda: open('/dev/new', 'w'))\n"
+		"open('/tmp/scratch', 'w').write('fine')\n"
+		"open('/dev/shm/sem', 'w').write('fine')\n"
+		"print('tmp', open('/tmp/scratch').read(), 'input', open('/input/t.txt').read())\n";
+	struct py_file extra[] = { text_file("/input/t.txt", "keep") };
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, extra, 1, 0, 0, NULL, &res, &err), 0);
+	assert_null(strstr(res.logs, "WRITABLE"));
+	assert_non_null(strstr(res.logs, "input refused 30"));  /* EROFS */
+	assert_non_null(strstr(res.logs, "input-new refused 30"));
+	assert_non_null(strstr(res.logs, "code refused 30"));
+	assert_non_null(strstr(res.logs, "root refused"));
+	assert_non_null(strstr(res.logs, "usr-local refused"));
+	assert_non_null(strstr(res.logs, "dev refused"));
+	assert_non_null(strstr(res.logs, "tmp fine input keep"));
+	result_free(&res);
+}
+
+static void test_host_hidden(void **state)
+{
+	static const char script[] =
+		"import os\n"
+		"for p in ['/root', '/work', '/home', '/etc/shadow', '/var', '/srv', '/mnt', '/usr/local/bin',\n"
+		"          '/etc/hostname', '/etc/ssh', '/run', '/sys/kernel']:\n"
+		"    if os.path.exists(p):\n"
+		"        print('VISIBLE', p)\n"
+		"print('etc', sorted(os.listdir('/etc')))\n"
+		"print('root', sorted(os.listdir('/')))\n"
+		"print('ids', os.getuid(), os.getgid(), os.uname().nodename)\n"
+		"print('env', sorted(os.environ))\n"
+		"print('procs', sorted(int(p) for p in os.listdir('/proc') if p.isdigit())[:2])\n"
+		"bad = []\n"
+		"for fd in os.listdir('/proc/self/fd'):\n"
+		"    try:\n"
+		"        link = os.readlink('/proc/self/fd/' + fd)\n"
+		"    except OSError:\n"
+		"        continue\n"
+		"    if int(fd) > 2 and not link.startswith('/proc/'):\n"
+		"        bad.append(link)\n"
+		"print('extra fds', bad)\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, NULL, &res, &err), 0);
+	assert_null(strstr(res.logs, "VISIBLE"));
+	assert_non_null(strstr(res.logs, "etc ['alternatives', 'group', 'passwd']"));
+	assert_non_null(strstr(res.logs, "root ['bin', 'code', 'dev', 'etc', 'input', 'lib', 'lib64', 'opt', "
+		"'output', 'proc', 'sbin', 'tmp', 'usr']"));
+	assert_non_null(strstr(res.logs, "ids 65534 65534 dcr"));
+	assert_non_null(strstr(res.logs, "env ['DCR_OUTPUT', 'HOME', 'LANG', 'PATH', 'PWD', "
+		"'PYTHONDONTWRITEBYTECODE', 'PYTHONPATH']"));
+	assert_non_null(strstr(res.logs, "procs [1, 2]"));  /* bwrap's init, the supervisor: no host processes */
+	assert_non_null(strstr(res.logs, "extra fds []"));
+	result_free(&res);
+}
+
+/* ---- limits ---- */
+
+static void test_time_limit(void **state)
+{
+	static const char script[] =
+		"import subprocess, time\n"
+		"subprocess.Popen(['sleep', '1000.4242'], start_new_session=True)\n"
+		"print('sleeping', flush=True)\n"
+		"time.sleep(10)\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	double start = now_s(), took;
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 500, 0, NULL, &res, &err), DCR_ECOMPUTE);
+	took = now_s() - start;
+	assert_true(took < 2.0);
+	assert_string_equal(err.msg, "the computation exceeded its time limit of 500ms");
+	assert_null(res.zip);
+	assert_non_null(res.logs);
+	assert_non_null(strstr(res.logs, "sleeping"));
+	assert_int_equal(res.exit_status, 128 + 9);
+	assert_false(process_with("1000.4242"));
+	result_free(&res);
+}
+
+static void test_time_limit_seconds(void **state)
+{
+	char *cmd[] = { "sleep", "30" };
+	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	pc.command = cmd;
+	pc.n_command = 2;
+	pc.time_limit_ms = 1000;
+	assert_int_equal(py_run(&pc, NULL, 0, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the computation exceeded its time limit of 1s");
+	result_free(&res);
+}
+
+static void test_memory_limit(void **state)
+{
+	static const char script[] =
+		"print('allocating', flush=True)\n"
+		"b = bytearray(2 << 30)\n"
+		"print('ALLOCATED')\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 256 * MiB, NULL, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the command exited with status 1");
+	assert_non_null(strstr(res.logs, "MemoryError"));
+	assert_null(strstr(res.logs, "ALLOCATED"));
+	result_free(&res);
+}
+
+static void test_output_size_limit(void **state)
+{
+	static const char script[] =
+		"import os\n"
+		"try:\n"
+		"    with open('/output/big', 'wb') as f:\n"
+		"        for _ in range(80):\n"
+		"            f.write(bytes(1 << 20))\n"
+		"    print('WROTE')\n"
+		"except OSError as e:\n"
+		"    print('refused', e.errno)\n"
+		"os.remove('/output/big')\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 64 * MiB, NULL, &res, &err), 0);
+	assert_non_null(strstr(res.logs, "refused 28"));  /* ENOSPC */
+	result_free(&res);
+}
+
+/* ---- how it ends ---- */
+
+static void test_exit_status(void **state)
+{
+	static const char script[] =
+		"import sys\n"
+		"print('some output')\n"
+		"print('an error', file=sys.stderr)\n"
+		"open('/output/partial', 'w').write('x')\n"
+		"sys.exit(3)\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, NULL, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the command exited with status 3");
+	assert_int_equal(res.exit_status, 3);
+	assert_null(res.zip);
+	assert_non_null(strstr(res.logs, "some output"));
+	assert_non_null(strstr(res.logs, "an error"));
+	result_free(&res);
+}
+
+static void test_signal(void **state)
+{
+	static const char script[] = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, NULL, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the command was killed by signal 9 (SIGKILL)");
+	assert_int_equal(res.exit_status, 137);
+	result_free(&res);
+}
+
+static void test_no_such_command(void **state)
+{
+	char *cmd[] = { "no-such-program", "x" };
+	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	pc.command = cmd;
+	pc.n_command = 2;
+	assert_int_equal(py_run(&pc, NULL, 0, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the command exited with status 127");
+	assert_non_null(strstr(res.logs, "dcr: cannot run 'no-such-program'"));
+	result_free(&res);
+}
+
+static void test_logs_truncated(void **state)
+{
+	static const char script[] =
+		"import sys\n"
+		"for i in range(3 * 1024):\n"
+		"    sys.stdout.write('%01023d\\n' % i)\n"
+		"sys.stdout.flush()\n"
+		"open('/output/done', 'w').write('yes')\n";
+	static const char note[] = "\n[output truncated]\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	char *done;
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, NULL, &res, &err), 0);
+	assert_int_equal(res.logs_len, 1u << 20);
+	assert_int_equal(res.logs[res.logs_len], '\0');
+	assert_string_equal(res.logs + res.logs_len - strlen(note), note);
+	assert_int_equal(strncmp(res.logs, "0000", 4), 0);
+	done = zip_get(&res, "done", NULL);
+	assert_string_equal(done, "yes");
+	free(done);
+	result_free(&res);
+}
+
+/* ---- the output's ZIP ---- */
+
+static void test_subdirectories(void **state)
+{
+	static const char script[] =
+		"import os\n"
+		"out = os.environ['DCR_OUTPUT']\n"
+		"os.makedirs(out + '/b/c')\n"
+		"os.makedirs(out + '/empty')\n"
+		"open(out + '/b/c/deep.txt', 'w').write('deep')\n"
+		"open(out + '/a.txt', 'w').write('a')\n"
+		"open(out + '/b/z.txt', 'w').write('z')\n"
+		"os.chmod(out + '/a.txt', 0o600)\n"
+		"try:\n"
+		"    open('/output/outside', 'w')\n"
+		"except OSError as e:\n"
+		"    print('outside refused', e.errno)\n";
+	struct py_result res, again;
+	struct dcr_err err = { 0 };
+	char names[256], *deep;
+	zip_t *za;
+	zip_stat_t st;
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, "/output/model", &res, &err), 0);
+	zip_names(&res, names, sizeof(names));
+	assert_string_equal(names, "a.txt b/ b/c/ b/c/deep.txt b/z.txt empty/");
+	deep = zip_get(&res, "b/c/deep.txt", NULL);
+	assert_string_equal(deep, "deep");
+	free(deep);
+	assert_non_null(strstr(res.logs, "outside refused 30"));
+	za = zip_open_mem(&res);
+	assert_int_equal(zip_stat(za, "a.txt", 0, &st), 0);
+	assert_true(st.valid & ZIP_STAT_MTIME);
+	assert_true(st.mtime < 400000000);  /* 1980, in local time */
+	zip_discard(za);
+	/* The same files give the same bytes. */
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, "/output/model", &again, &err), 0);
+	assert_int_equal(again.zip_len, res.zip_len);
+	assert_memory_equal(again.zip, res.zip, res.zip_len);
+	result_free(&again);
+	result_free(&res);
+}
+
+static void test_empty_output(void **state)
+{
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	zip_t *za;
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script("pass\n", NULL, 0, 0, 0, NULL, &res, &err), 0);
+	za = zip_open_mem(&res);
+	assert_int_equal(zip_get_num_entries(za, 0), 0);
+	zip_discard(za);
+	assert_int_equal(res.logs_len, 0);
+	assert_string_equal(res.logs, "");
+	result_free(&res);
+}
+
+static void test_symlink_not_followed(void **state)
+{
+	static const char script[] =
+		"import os\n"
+		"os.symlink('/etc/passwd', '/output/passwd')\n"
+		"os.symlink('/input', '/output/inputs')\n"
+		"os.mkfifo('/output/fifo')\n"
+		"open('/output/real.txt', 'w').write('real')\n";
+	struct py_file extra[] = { text_file("/input/secret.txt", "secret") };
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	char names[256];
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, extra, 1, 0, 0, NULL, &res, &err), 0);
+	zip_names(&res, names, sizeof(names));
+	assert_string_equal(names, "real.txt");
+	assert_non_null(strstr(res.logs, "left out symbolic link 'passwd'"));
+	assert_non_null(strstr(res.logs, "left out symbolic link 'inputs'"));
+	assert_non_null(strstr(res.logs, "left out special file 'fifo'"));
+	result_free(&res);
+}
+
+/* ---- libraries ---- */
+
+static void test_numpy(void **state)
+{
+	static const char script[] =
+		"import numpy as np\n"
+		"import pandas as pd\n"
+		"a = np.arange(10.0)\n"
+		"df = pd.DataFrame({'x': a})\n"
+		"open('/output/sum.txt', 'w').write('%g %g' % (a.sum(), df.x.mean()))\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	char *sum;
+
+	NEED_SANDBOX();
+	if (system("/usr/bin/python3 -c 'import numpy, pandas' 2>/dev/null") != 0) {
+		print_message("skipped: numpy or pandas is not installed\n");
+		skip();
+	}
+	/* The room example's modest limit is enough for numpy and pandas. */
+	if (run_script(script, NULL, 0, 0, 256 * MiB, NULL, &res, &err) != 0)
+		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
+	sum = zip_get(&res, "sum.txt", NULL);
+	assert_string_equal(sum, "45 4.5");
+	free(sum);
+	result_free(&res);
+}
+
+/* ---- the host's side ---- */
+
+static void test_no_fd_leak(void **state)
+{
+	struct py_file extra[] = { text_file("/input/x", "x") };
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	int before;
+
+	NEED_SANDBOX();
+	before = count_fds();
+	assert_int_equal(run_script("print('hi')\n", extra, 1, 0, 0, NULL, &res, &err), 0);
+	result_free(&res);
+	assert_int_equal(run_script("import sys\nsys.exit(2)\n", extra, 1, 0, 0, NULL, &res, &err), DCR_ECOMPUTE);
+	result_free(&res);
+	assert_int_equal(run_script("import time\ntime.sleep(5)\n", extra, 1, 200, 0, NULL, &res, &err), DCR_ECOMPUTE);
+	result_free(&res);
+	assert_int_equal(count_fds(), before);
+	/* and no zombie left to reap */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+static void test_bad_paths(void **state)
+{
+	static const char *const bad[] = {
+		"/etc/x", "input/x", "/input", "/code", "/input/../etc/x", "/input//x", "/input/./x",
+		"/input/x/", "/inputs/x", "/code/a/../../etc", "/input/\nx", "/opt/dcr/run.py",
+	};
+	static const char *const bad_output[] = { "/tmp", "/output/../tmp", "/output/", "/outputs", "output" };
+	static const char *const clash[][2] = { { "/input/a", "/input/a" }, { "/input/a", "/input/a/b" },
+		{ "/input/a/b/c", "/input/a/b" } };
+	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
+	char *cmd[] = { "true" };
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	pc.command = cmd;
+	pc.n_command = 1;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct py_file f = text_file(bad[i], "x");
+
+		assert_int_equal(py_run(&pc, &f, 1, &res, &err), DCR_EINVALID);
+		assert_null(res.zip);
+		assert_null(res.logs);
+	}
+	for (size_t i = 0; i < sizeof(bad_output) / sizeof(bad_output[0]); i++) {
+		pc.output = (char *)bad_output[i];
+		assert_int_equal(py_run(&pc, NULL, 0, &res, &err), DCR_EINVALID);
+		assert_non_null(strstr(err.msg, bad_output[i]));
+	}
+	pc.output = NULL;
+	for (size_t i = 0; i < sizeof(clash) / sizeof(clash[0]); i++) {
+		struct py_file f[] = { text_file(clash[i][0], "x"), text_file(clash[i][1], "y") };
+
+		assert_int_equal(py_run(&pc, f, 2, &res, &err), DCR_EINVALID);
+		assert_non_null(strstr(err.msg, "one is the other or lies inside it"));
+	}
+}
+
+/* What bwrap refuses (here a name longer than NAME_MAX) is a failure to set up, in bwrap's words. */
+static void test_setup_failure(void **state)
+{
+	char path[400] = "/input/";
+	char *cmd[] = { "true" };
+	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
+	struct py_file f;
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	memset(path + 7, 'a', 300);
+	f = text_file(path, "x");
+	pc.command = cmd;
+	pc.n_command = 1;
+	assert_int_equal(py_run(&pc, &f, 1, &res, &err), DCR_EFAIL);
+	assert_int_equal(strncmp(err.msg, "cannot set up the python sandbox: bwrap: ", 41), 0);
+	assert_non_null(strstr(err.msg, "File name too long"));
+	assert_null(res.zip);
+	result_free(&res);
+}
+
+static void test_supervisor_killed(void **state)
+{
+	static const char script[] = "import os, signal, time\nos.kill(2, signal.SIGKILL)\ntime.sleep(5)\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, NULL, &res, &err), DCR_ECOMPUTE);
+	assert_non_null(strstr(err.msg, "supervisor ended before the command did"));
+	assert_null(res.zip);
+	result_free(&res);
+}
+
+static void test_too_many_files(void **state)
+{
+	static const char script[] =
+		"for i in range(10001):\n"
+		"    open('/output/%05d' % i, 'w').close()\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, NULL, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the output directory holds 10001 files and directories; at most 10000 are allowed");
+	assert_null(res.zip);
+	result_free(&res);
+	/* 10000 is fine */
+	assert_int_equal(run_script("for i in range(10000):\n    open('/output/%05d' % i, 'w').close()\n", NULL, 0,
+		0, 0, NULL, &res, &err), 0);
+	result_free(&res);
+}
+
+struct parallel {
+	char script[128];
+	int ret;
+	char *out;
+};
+
+static void *parallel_run(void *arg)
+{
+	struct parallel *p = arg;
+	struct py_result res;
+	struct dcr_err err = { 0 };
+
+	p->ret = run_script(p->script, NULL, 0, 0, 0, NULL, &res, &err);
+	p->out = p->ret == 0 ? zip_get(&res, "n", NULL) : NULL;
+	result_free(&res);
+	return NULL;
+}
+
+/* Sandboxes started from several threads at once keep to their own descriptors and results. */
+static void test_concurrent(void **state)
+{
+	struct parallel p[6];
+	pthread_t t[6];
+	int before;
+
+	NEED_SANDBOX();
+	before = count_fds();
+	for (int i = 0; i < 6; i++) {
+		snprintf(p[i].script, sizeof(p[i].script), "import time\ntime.sleep(0.%d)\nopen('/output/n', 'w').write('%d')\n",
+			i, i);
+		assert_int_equal(pthread_create(&t[i], NULL, parallel_run, &p[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		char want[4];
+
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(p[i].ret, 0);
+		snprintf(want, sizeof(want), "%d", i);
+		assert_string_equal(p[i].out, want);
+		free(p[i].out);
+	}
+	assert_int_equal(count_fds(), before);
+}
+
+static int group_setup(void **state)
+{
+	struct dcr_err err = { 0 };
+
+	sandbox_ok = py_available(&err) == 0;
+	if (!sandbox_ok)
+		snprintf(sandbox_why, sizeof(sandbox_why), "%s", err.msg);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_uppercase),
+		cmocka_unit_test(test_secret_code),
+		cmocka_unit_test(test_enclave_helper),
+		cmocka_unit_test(test_no_network),
+		cmocka_unit_test(test_read_only),
+		cmocka_unit_test(test_host_hidden),
+		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test(test_time_limit_seconds),
+		cmocka_unit_test(test_memory_limit),
+		cmocka_unit_test(test_output_size_limit),
+		cmocka_unit_test(test_exit_status),
+		cmocka_unit_test(test_signal),
+		cmocka_unit_test(test_no_such_command),
+		cmocka_unit_test(test_logs_truncated),
+		cmocka_unit_test(test_subdirectories),
+		cmocka_unit_test(test_empty_output),
+		cmocka_unit_test(test_symlink_not_followed),
+		cmocka_unit_test(test_numpy),
+		cmocka_unit_test(test_no_fd_leak),
+		cmocka_unit_test(test_bad_paths),
+		cmocka_unit_test(test_setup_failure),
+		cmocka_unit_test(test_supervisor_killed),
+		cmocka_unit_test(test_too_many_files),
+		cmocka_unit_test(test_concurrent),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}

@@ -1,0 +1,546 @@
+/* Unit tests for cmd/dcrd/sqlwork.c: real rooms, inputs from memory, the result CSV and every limit. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fileio.h"
+#include "room.h"
+#include "specs.h"
+#include "work.h"
+
+static const char specs_yaml[] =
+	"version: 1\n"
+	"specs:\n"
+	"  dcrd:sim:\n"
+	"    format: sim\n"
+	"    measurement: 0000000000000000000000000000000000000000000000000000000000000001\n";
+
+static struct dcr_specs *specs;
+
+/* ---- inputs from memory ---- */
+
+struct input {
+	const char *node;
+	const char *csv;
+	size_t len;            /* 0: strlen(csv) */
+};
+
+struct inputs {
+	const struct input *items;
+	size_t n;
+	char read_log[256];    /* "node node ..." in the order they were read */
+};
+
+/* Feeds the data in pieces of 5 bytes, so that nothing depends on how the plaintext arrives. */
+static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
+{
+	struct inputs *in = ctx;
+
+	snprintf(in->read_log + strlen(in->read_log), sizeof(in->read_log) - strlen(in->read_log), "%s ", node);
+	for (size_t i = 0; i < in->n; i++) {
+		const char *p = in->items[i].csv;
+		size_t len = in->items[i].len ? in->items[i].len : strlen(p);
+
+		if (strcmp(in->items[i].node, node) != 0)
+			continue;
+		for (size_t at = 0; at < len; at += 5) {
+			int r = sink(sink_ctx, (const uint8_t *)p + at, len - at < 5 ? len - at : 5, err);
+
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
+}
+
+/* ---- rooms ---- */
+
+static int setup(void **state)
+{
+	struct dcr_err err;
+
+	assert_int_equal(dcr_specs_parse("specs.yaml", (const uint8_t *)specs_yaml, strlen(specs_yaml), &specs, &err), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	dcr_specs_free(specs);
+	return 0;
+}
+
+/* A room with the given data and compute sections (YAML, indented by two spaces). */
+static struct dcr_room *room_with(const char *data, const char *compute)
+{
+	char yaml[8192];
+	struct dcr_room *room = NULL;
+	struct dcr_err err;
+	int r;
+
+	snprintf(yaml, sizeof(yaml),
+		"version: 1\n"
+		"name: sqlwork\n"
+		"enclave: dcrd:sim\n"
+		"authentication: {platform: true}\n"
+		"participants:\n"
+		"  alice@acme.example:\n"
+		"data:\n%s"
+		"compute:\n%s", data, compute);
+	r = dcr_room_parse("room.yaml", (const uint8_t *)yaml, strlen(yaml), ".", specs, "", &room, &err);
+	if (r < 0)
+		fail_msg("room does not parse: %s", err.msg);
+	return room;
+}
+
+static const char tables_tu[] =
+	"  t:\n"
+	"    type: table\n"
+	"    columns:\n"
+	"      - {name: a, type: int64}\n"
+	"      - {name: b, type: string, nullable: true}\n"
+	"      - {name: x, type: float64, nullable: true}\n"
+	"  u:\n"
+	"    type: table\n"
+	"    header: false\n"
+	"    columns: [{name: v, type: int64}]\n"
+	"  notes: {type: file}\n";
+
+static const char t_csv[] = "a,b,x\n1,one,1.5\n2,,\n3,\"thr,ee\",-2\n";
+
+struct run {
+	struct sql_result res;
+	struct dcr_err err;
+	struct inputs in;
+	int r;
+};
+
+static void run_lim(struct run *run, struct dcr_room *room, const char *name, const struct input *items, size_t n,
+	uint64_t time_ms, uint64_t max_bytes)
+{
+	struct work_inputs in = { read_input, &run->in };
+	struct sql_limits lim = { time_ms, max_bytes };
+
+	memset(run, 0, sizeof(*run));
+	run->in.items = items;
+	run->in.n = n;
+	run->r = sql_run(dcr_room_definition(room), name, &in, &lim, &run->res, &run->err);
+	if (run->r < 0) {
+		assert_int_equal(run->r, run->err.code);
+		assert_null(run->res.csv);
+	}
+}
+
+static void run_sql(struct run *run, struct dcr_room *room, const char *name, const struct input *items, size_t n)
+{
+	run_lim(run, room, name, items, n, 0, 0);
+}
+
+/* The result, NUL-terminated for comparisons; "ERROR: message" on failure. */
+static const char *result(struct run *run)
+{
+	static char text[1 << 16];
+
+	if (run->r < 0) {
+		snprintf(text, sizeof(text), "ERROR: %s", run->err.msg);
+	} else {
+		assert_true(run->res.len < sizeof(text));
+		memcpy(text, run->res.csv, run->res.len);
+		text[run->res.len] = '\0';
+	}
+	free(run->res.csv);
+	run->res.csv = NULL;
+	return text;
+}
+
+/* ---- the tests ---- */
+
+static char *read_example(const char *name, size_t *len)
+{
+	const char *root = getenv("SOURCE_ROOT");
+	char path[4096];
+	struct dcr_err err;
+	uint8_t *buf;
+
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/examples/salary-sum/%s", root, name);
+	if (dcr_read_file(path, 1 << 20, &buf, len, &err) < 0)
+		fail_msg("%s", err.msg);
+	return (char *)buf;
+}
+
+static void test_salary_sum(void **state)
+{
+	const char *root = getenv("SOURCE_ROOT");
+	char path[4096];
+	struct dcr_room *room;
+	struct dcr_err err;
+	struct input items[2];
+	struct run run;
+
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/examples/salary-sum/room.yaml", root);
+	assert_int_equal(dcr_room_load(path, specs, "", &room, &err), 0);
+	items[0].node = "acme_pay";
+	items[0].csv = read_example("acme_pay.csv", &items[0].len);
+	items[1].node = "beta_pay";
+	items[1].csv = read_example("beta_pay.csv", &items[1].len);
+	run_sql(&run, room, "total", items, 2);
+	assert_int_equal(run.res.rows, 1);
+	assert_string_equal(result(&run), "total\n756750.75\n");
+	assert_string_equal(run.in.read_log, "acme_pay beta_pay ");
+	free((char *)items[0].csv);
+	free((char *)items[1].csv);
+	dcr_room_free(room);
+}
+
+static void test_view_chain(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  top: {type: sql, query: 'SELECT sum(a2) AS s, count(*) AS n FROM doubled;  -- the end'}\n"
+		"  doubled: {type: sql, query: 'SELECT a * 2 AS a2 FROM base'}\n"
+		"  base:\n"
+		"    type: sql\n"
+		"    query: |\n"
+		"      SELECT a, b FROM t WHERE a > 1;\n"
+		"      /* a trailing comment */\n");
+	const struct input items[] = { { "t", t_csv, 0 } };
+	struct run run;
+
+	run_sql(&run, room, "top", items, 1);
+	assert_string_equal(result(&run), "s,n\n10,2\n");
+	assert_string_equal(run.in.read_log, "t ");
+	run_sql(&run, room, "doubled", items, 1);
+	assert_string_equal(result(&run), "a2\n4\n6\n");
+	assert_int_equal(run.res.rows, 2);
+	dcr_room_free(room);
+}
+
+static void test_unpublished(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  only_t: {type: sql, query: 'SELECT count(*) AS n FROM t'}\n"
+		"  reads_u: {type: sql, query: 'SELECT count(*) AS n FROM u'}\n"
+		"  via_view: {type: sql, query: 'SELECT n FROM reads_u'}\n"
+		"  neither: {type: sql, query: 'WITH unused AS (SELECT * FROM u) SELECT 1 AS one'}\n");
+	const struct input items[] = { { "t", t_csv, 0 } };
+	struct run run;
+
+	run_sql(&run, room, "only_t", items, 1);
+	assert_string_equal(result(&run), "n\n3\n");
+	assert_string_equal(run.in.read_log, "t ");
+	run_sql(&run, room, "neither", items, 1);
+	assert_string_equal(result(&run), "one\n1\n");
+	assert_string_equal(run.in.read_log, "");
+	run_sql(&run, room, "reads_u", items, 1);
+	assert_int_equal(run.r, DCR_ENOTFOUND);
+	assert_string_equal(run.err.msg, "nothing is published to node 'u' yet");
+	run_sql(&run, room, "via_view", items, 1);
+	assert_int_equal(run.r, DCR_ENOTFOUND);
+	assert_string_equal(run.err.msg, "nothing is published to node 'u' yet");
+	run_sql(&run, room, "nope", items, 1);
+	assert_int_equal(run.r, DCR_ENOTFOUND);
+	assert_string_equal(run.err.msg, "the room has no computation 'nope'");
+	dcr_room_free(room);
+}
+
+static void test_schema_violation(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu, "  all: {type: sql, query: 'SELECT * FROM t JOIN u ON a = v'}\n");
+	const struct input bad_t[] = { { "t", "a,b,x\n1,one,1.5\n2,two,SECRET\n", 0 }, { "u", "1\n", 0 } };
+	const struct input bad_u[] = { { "t", t_csv, 0 }, { "u", "1\n2\n\n", 0 } };
+	const struct input bad_header[] = { { "t", "a,x,b\n", 0 }, { "u", "1\n", 0 } };
+	struct run run;
+
+	run_sql(&run, room, "all", bad_t, 2);
+	assert_int_equal(run.r, DCR_EINVALID);
+	assert_string_equal(run.err.msg, "table 't', record 3, column 'x': the value is not a float64 "
+		"(expected a decimal number such as 12.5, -3 or 1e6)");
+	run_sql(&run, room, "all", bad_u, 2);
+	assert_int_equal(run.r, DCR_EINVALID);
+	assert_string_equal(run.err.msg, "table 'u', record 3, column 'v': the value is empty, but the column is not nullable");
+	run_sql(&run, room, "all", bad_header, 2);
+	assert_int_equal(run.r, DCR_EINVALID);
+	assert_string_equal(run.err.msg, "table 't', header: field 2 should be 'b' "
+		"(the header names the columns exactly, in order: a,b,x)");
+	dcr_room_free(room);
+}
+
+static void test_values(void **state)
+{
+	struct dcr_room *room = room_with(
+		"  t:\n"
+		"    type: table\n"
+		"    columns:\n"
+		"      - {name: s, type: string, nullable: true}\n"
+		"      - {name: i, type: int64, nullable: true}\n"
+		"      - {name: f, type: float64, nullable: true}\n"
+		"      - {name: b, type: bool, nullable: true}\n"
+		"      - {name: d, type: date, nullable: true}\n",
+		"  everything: {type: sql, query: 'SELECT s, i, f, b, d,\n"
+		"    typeof(s) || typeof(i) || typeof(f) || typeof(b) AS types FROM t'}\n"
+		"  dates: {type: sql, query: \"SELECT date(d, '+1 day') AS next FROM t WHERE d IS NOT NULL\"}\n");
+	const struct input items[] = { { "t",
+		"s,i,f,b,d\n"
+		"text,42,2.5,true,2024-02-28\n"
+		",,,,\n"
+		"\"\",-1,1e3,0,\n", 0 } };
+	struct run run;
+
+	run_sql(&run, room, "everything", items, 1);
+	assert_string_equal(result(&run),
+		"s,i,f,b,d,types\n"
+		"text,42,2.5,1,2024-02-28,textintegerrealinteger\n"
+		",,,,,nullnullnullnull\n"
+		"\"\",-1,1000.0,0,,textintegerrealinteger\n");
+	assert_int_equal(run.res.rows, 3);
+	run_sql(&run, room, "dates", items, 1);
+	assert_string_equal(result(&run), "next\n2024-02-29\n");
+	dcr_room_free(room);
+}
+
+static void test_output_format(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  quoting:\n"
+		"    type: sql\n"
+		"    query: >-\n"
+		"      SELECT 'a,b' AS \"x,y\", 'say \"hi\"' AS \"q\"\"q\", ' lead' AS \" \", 'trail ' AS t,\n"
+		"      'two' || char(10) || 'lines' AS nl, 'cr' || char(13) AS cr, '' AS empty, NULL AS nul,\n"
+		"      x'00ff10' AS blob, x'' AS noblob, 'plain' AS plain, 'tab' || char(9) AS tab\n"
+		"  reals:\n"
+		"    type: sql\n"
+		"    query: >-\n"
+		"      SELECT 0.1 AS a, 1.0 / 3 AS b, 0.1 + 0.2 AS c, 2.0 AS d, 1e20 AS e, 1.5e-7 AS f,\n"
+		"      1e300 * 1e10 AS g, -1e300 * 1e10 AS h, 100.0 AS i, -2.5 AS j, 123456789012.0 AS k,\n"
+		"      9007199254740993.0 AS l, 42 AS m, -9223372036854775808 AS n, 5e-324 AS o\n"
+		"  nothing: {type: sql, query: 'SELECT a FROM t WHERE 0'}\n"
+		"  null_rows: {type: sql, query: 'SELECT NULL AS n UNION ALL SELECT NULL'}\n");
+	struct run run;
+
+	run_sql(&run, room, "quoting", NULL, 0);
+	assert_string_equal(result(&run),
+		"\"x,y\",\"q\"\"q\",\" \",t,nl,cr,empty,nul,blob,noblob,plain,tab\n"
+		"\"a,b\",\"say \"\"hi\"\"\",\" lead\",\"trail \",\"two\nlines\",\"cr\r\",\"\",,00ff10,\"\",plain,\"tab\t\"\n");
+	assert_int_equal(run.res.rows, 1);
+	run_sql(&run, room, "reals", NULL, 0);
+	assert_string_equal(result(&run),
+		"a,b,c,d,e,f,g,h,i,j,k,l,m,n,o\n"
+		"0.1,0.3333333333333333,0.30000000000000004,2.0,1e+20,1.5e-07,inf,-inf,100.0,-2.5,123456789012.0,"
+		"9007199254740992.0,42,-9223372036854775808,4.94065645841247e-324\n");
+	/* No rows: the header alone. Rows of one NULL: empty lines. */
+	run_sql(&run, room, "nothing", (const struct input[]){ { "t", t_csv, 0 } }, 1);
+	assert_string_equal(result(&run), "a\n");
+	assert_int_equal(run.res.rows, 0);
+	run_sql(&run, room, "null_rows", NULL, 0);
+	assert_string_equal(result(&run), "n\n\n\n");
+	assert_int_equal(run.res.rows, 2);
+	dcr_room_free(room);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A table of n rows for node t (a, b, x), built in memory. */
+static char *big_t(size_t n, size_t *len)
+{
+	size_t cap = 32 + n * 96, used = 0;
+	char *p = malloc(cap);
+
+	assert_non_null(p);
+	used += (size_t)snprintf(p, cap, "a,b,x\n");
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(p + used, cap - used, "%zu,%064zu,%zu.5\n", i, (i * 7919) % 100003, i);
+	*len = used;
+	return p;
+}
+
+static void test_time_limit(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  forever: {type: sql, query: 'WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c)\n"
+		"    SELECT max(i) FROM c'}\n"
+		"  sum_t: {type: sql, query: 'SELECT sum(a) AS s FROM t'}\n");
+	struct input items[1] = { { "t", NULL, 0 } };
+	struct run run;
+	double start = now_ms();
+
+	run_lim(&run, room, "forever", NULL, 0, 200, 0);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'forever' ran out of time (the limit is 200 ms)");
+	assert_true(now_ms() - start < 2000);
+	/* The same clock covers loading the tables. */
+	items[0].csv = big_t(200000, &items[0].len);
+	start = now_ms();
+	run_lim(&run, room, "sum_t", items, 1, 1, 0);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'sum_t' ran out of time (the limit is 1 ms)");
+	assert_true(now_ms() - start < 2000);
+	run_lim(&run, room, "sum_t", items, 1, 0, 0);
+	assert_string_equal(result(&run), "s\n19999900000\n");
+	free((char *)items[0].csv);
+	dcr_room_free(room);
+}
+
+static void test_result_limit(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  many: {type: sql, query: 'WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c\n"
+		"    WHERE i < 100000) SELECT i FROM c'}\n"
+		"  small: {type: sql, query: \"SELECT 'abc' AS x\"}\n");
+	struct run run;
+
+	run_lim(&run, room, "many", NULL, 0, 0, 1000);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'many': the result is larger than 1000 bytes");
+	/* "x\nabc\n" is 6 bytes: the limit is inclusive. */
+	run_lim(&run, room, "small", NULL, 0, 0, 6);
+	assert_string_equal(result(&run), "x\nabc\n");
+	run_lim(&run, room, "small", NULL, 0, 0, 5);
+	assert_string_equal(result(&run), "ERROR: computation 'small': the result is larger than 5 bytes");
+	/* The default is large enough for this, and grows the buffer on the way. */
+	run_sql(&run, room, "many", NULL, 0);
+	assert_int_equal(run.r, 0);
+	assert_int_equal(run.res.rows, 100000);
+	assert_int_equal(run.res.len, 2 + 9 * 2 + 90 * 3 + 900 * 4 + 9000 * 5 + 90000 * 6 + 7);
+	free(run.res.csv);
+	dcr_room_free(room);
+}
+
+static void test_min_group_size(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  grouped:\n"
+		"    type: sql\n"
+		"    query: 'SELECT b, count(*) AS n FROM t GROUP BY b'\n"
+		"    privacy: {min_group_size: 5}\n"
+		"  reader: {type: sql, query: 'SELECT sum(n) AS total FROM grouped'}\n"
+		"  one: {type: sql, query: 'SELECT 1 AS x', privacy: {min_group_size: 1}}\n");
+	const struct input items[] = { { "t", t_csv, 0 } };
+	struct run run;
+
+	run_sql(&run, room, "grouped", items, 1);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'grouped' has min_group_size 5, which this dcrd cannot enforce "
+		"yet; refusing to run it rather than risk revealing small groups");
+	assert_string_equal(run.in.read_log, "");
+	run_sql(&run, room, "reader", items, 1);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'reader' reads 'grouped', which has min_group_size 5, which "
+		"this dcrd cannot enforce yet; refusing to run it rather than risk revealing small groups");
+	run_sql(&run, room, "one", items, 1);
+	assert_string_equal(result(&run), "x\n1\n");
+	dcr_room_free(room);
+}
+
+/* The read-only policy is in force when the query runs, not only when the room was validated. */
+static void test_authorizer(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  ext: {type: sql, query: \"SELECT load_extension('/nonexistent/x.so') AS x\"}\n"
+		"  leak: {type: sql, query: \"SELECT json_extract('{}', b) AS x FROM t\"}\n"
+		"  tampered: {type: sql, query: 'SELECT 1 AS x'}\n");
+	const struct input items[] = { { "t", "a,b,x\n1,SECRET,\n", 0 } };
+	const Dcr__V1__RoomDefinition *def = dcr_room_definition(room);
+	Dcr__V1__SqlComputation *sql = NULL;
+	static const char *const refused[] = {
+		"INSERT INTO t VALUES (1, 'x', 1.0)",
+		"DELETE FROM t",
+		"ATTACH ':memory:' AS other",
+		"PRAGMA temp_store = FILE",
+		"SELECT * FROM pragma_table_info('t')",
+		"CREATE TABLE x (y)",
+	};
+	struct run run;
+
+	run_sql(&run, room, "ext", items, 1);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'ext': SQLite: not authorized");
+	/* Messages that quote a computed value are cut before it. */
+	run_sql(&run, room, "leak", items, 1);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'leak': SQLite: JSON path error near [withheld: it may quote data]");
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (strcmp(def->compute[i]->name, "tampered") == 0)
+			sql = def->compute[i]->sql;
+	assert_non_null(sql);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		sql->query = (char *)refused[i];
+		run_sql(&run, room, "tampered", items, 1);
+		assert_int_equal(run.r, DCR_ECOMPUTE);
+		assert_non_null(strstr(run.err.msg, "not authorized"));
+	}
+	sql->query = "SELECT 1 AS x; SELECT 2 AS y";
+	run_sql(&run, room, "tampered", items, 1);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'tampered': the query must be exactly one SELECT statement");
+	sql->query = "SELECT 1 AS x";
+	dcr_room_free(room);
+}
+
+/*
+ * Sorting more than SQLite's cache spills to temporary files unless
+ * temp_store is MEMORY. With no file descriptor to spare, any such file
+ * would fail the query: plaintext never reaches the disk.
+ */
+static void test_no_temp_files(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  sorted: {type: sql, query: 'SELECT b, count(*) AS n FROM (SELECT b FROM t ORDER BY b DESC)\n"
+		"    GROUP BY b ORDER BY n, b DESC'}\n");
+	struct input items[1] = { { "t", NULL, 0 } };
+	struct rlimit old, lim;
+	struct run run;
+	int fd = open("/dev/null", O_RDONLY);
+
+	items[0].csv = big_t(100000, &items[0].len);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)fd;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	run_sql(&run, room, "sorted", items, 1);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (run.r < 0)
+		fail_msg("%s", run.err.msg);
+	assert_int_equal(run.res.rows, 100000);
+	free(run.res.csv);
+	free((char *)items[0].csv);
+	dcr_room_free(room);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_salary_sum),
+		cmocka_unit_test(test_view_chain),
+		cmocka_unit_test(test_unpublished),
+		cmocka_unit_test(test_schema_violation),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_output_format),
+		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test(test_result_limit),
+		cmocka_unit_test(test_min_group_size),
+		cmocka_unit_test(test_authorizer),
+		cmocka_unit_test(test_no_temp_files),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
