@@ -45,11 +45,14 @@ complete -c dcr -n '__fish_seen_subcommand_from create' -F
 complete -c dcr -n '__fish_seen_subcommand_from rooms' -F
 complete -c dcr -n '__fish_seen_subcommand_from status' -F
 complete -c dcr -n '__fish_seen_subcommand_from stop' -F
+complete -c dcr -n '__fish_seen_subcommand_from upload' -l name -x -d 'the name listings show (default: the file'\''s name)'
+complete -c dcr -n '__fish_seen_subcommand_from upload' -l resume -x -d 'finish an interrupted upload instead of starting one'
+complete -c dcr -n '__fish_seen_subcommand_from upload' -l limit-rate -x -d 'send at most RATE bytes a second (like 500K, 10M, 1G)'
 complete -c dcr -n '__fish_seen_subcommand_from upload' -F
 complete -c dcr -n '__fish_seen_subcommand_from publish' -F
 complete -c dcr -n '__fish_seen_subcommand_from datasets' -F
 complete -c dcr -n '__fish_seen_subcommand_from run' -l wait -d 'wait for the job to finish'
-complete -c dcr -n '__fish_seen_subcommand_from run' -s o -l output -r -F -d 'with --wait, write the result to FILE'
+complete -c dcr -n '__fish_seen_subcommand_from run' -s o -l output -r -F -d 'wait, then write the result to FILE'
 complete -c dcr -n '__fish_seen_subcommand_from run' -F
 complete -c dcr -n '__fish_seen_subcommand_from fetch' -s o -l output -r -F -d 'write the result to FILE (default standard output)'
 complete -c dcr -n '__fish_seen_subcommand_from fetch' -l extract -x -a '(__fish_complete_directories)' -d 'unpack a ZIP result into DIR'

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -10,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+
+#include "crypto.h"
 
 #include "banned.h"
 
@@ -301,4 +305,219 @@ int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t ma
 	*out = resp.data;
 	*out_len = resp.len;
 	return 0;
+}
+
+/* ---- blobs: PUT, HEAD and GET /v1/blobs/ID with a bearer token ---- */
+
+struct blob_xfer {
+	CURL *curl;
+	struct curl_slist *headers;
+	struct buffer resp;        /* error answers */
+	char url[2048], errbuf[CURL_ERROR_SIZE];
+};
+
+static int blob_begin(struct blob_xfer *x, const char *endpoint, const char *id, const char *token, long total_s,
+	struct dcr_err *err)
+{
+	char header[160];
+	int r;
+
+	memset(x, 0, sizeof(*x));
+	x->resp.max = 4096;
+	if ((r = curl_ready(err)) < 0)
+		return r;
+	if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0)
+		return dcr_err_set(err, DCR_EUSAGE, "endpoint '%s' must start with http:// or https://", endpoint);
+	if ((size_t)snprintf(x->url, sizeof(x->url), "%s/v1/blobs/%s", endpoint, id) >= sizeof(x->url) ||
+	    (size_t)snprintf(header, sizeof(header), "Authorization: Bearer %s", token) >= sizeof(header))
+		return dcr_err_set(err, DCR_EUSAGE, "endpoint URL or token too long");
+	if (!(x->curl = new_handle(x->url, x->errbuf, &x->resp, 10L, total_s)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	x->headers = curl_slist_append(NULL, header);
+	dcr_wipe(header, sizeof(header));
+	return x->headers ? 0 : dcr_err_set(err, DCR_ENOMEM, "out of memory");
+}
+
+/* Run the transfer; any status but want is an error that quotes dcrd's one-line reason. */
+static int blob_finish(struct blob_xfer *x, long want, struct dcr_err *err)
+{
+	long status = 0;
+	char line[300];
+	CURLcode rc;
+	int r;
+
+	curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, x->headers);
+	rc = curl_easy_perform(x->curl);
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+	r = transfer_error(rc, &x->resp, x->url, "dcrd", x->errbuf, err);
+	if (r == 0 && status != want) {
+		first_line(&x->resp, line, sizeof(line));
+		r = dcr_err_set(err, status == 404 ? DCR_ENOTFOUND : status == 413 ? DCR_EINVALID : DCR_EFAIL,
+			"%s: HTTP %ld%s%s", x->url, status, *line ? ": " : "", line);
+	}
+	return r;
+}
+
+static void blob_end(struct blob_xfer *x)
+{
+	curl_slist_free_all(x->headers);
+	if (x->curl)
+		curl_easy_cleanup(x->curl);
+	free(x->resp.data);
+}
+
+struct header_number {
+	const char *name;
+	uint64_t value;
+	bool seen;
+};
+
+static size_t number_header(char *line, size_t size, size_t n, void *ctx)
+{
+	struct header_number *h = ctx;
+	size_t len = size * n, name_len = strlen(h->name);
+	char buf[32];
+
+	if (len > name_len + 1 && strncasecmp(line, h->name, name_len) == 0 && line[name_len] == ':') {
+		size_t i = name_len + 1, k = 0;
+
+		while (i < len && is_blank(line[i]))
+			i++;
+		while (i < len && k + 1 < sizeof(buf) && line[i] >= '0' && line[i] <= '9')
+			buf[k++] = line[i++];
+		buf[k] = '\0';
+		if (k > 0 && k < 20) {
+			h->value = strtoull(buf, NULL, 10);
+			h->seen = true;
+		}
+	}
+	return len;
+}
+
+int dcr_blob_head(const char *endpoint, const char *id, const char *token, uint64_t *received, struct dcr_err *err)
+{
+	struct header_number h = { "Upload-Offset", 0, false };
+	struct blob_xfer x;
+	int r;
+
+	if ((r = blob_begin(&x, endpoint, id, token, 60L, err)) == 0) {
+		curl_easy_setopt(x.curl, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(x.curl, CURLOPT_HEADERFUNCTION, number_header);
+		curl_easy_setopt(x.curl, CURLOPT_HEADERDATA, &h);
+		r = blob_finish(&x, 200, err);
+		if (r == 0 && !h.seen)
+			r = dcr_err_set(err, DCR_EFAIL, "%s: no Upload-Offset in the answer", x.url);
+	}
+	blob_end(&x);
+	*received = h.value;
+	return r;
+}
+
+struct put_source {
+	int fd;
+	uint64_t left;
+	int (*progress)(void *ctx, uint64_t sent);
+	void *ctx;
+	uint64_t sent;
+};
+
+static size_t read_source(char *buf, size_t size, size_t n, void *ctx)
+{
+	struct put_source *s = ctx;
+	size_t want = size * n;
+	ssize_t got;
+
+	if (want > s->left)
+		want = (size_t)s->left;
+	if (want == 0)
+		return 0;
+	do
+		got = read(s->fd, buf, want);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0)
+		return CURL_READFUNC_ABORT;
+	s->left -= (uint64_t)got;
+	s->sent += (uint64_t)got;
+	if (s->progress)
+		s->progress(s->ctx, s->sent);
+	return (size_t)got;
+}
+
+int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd, uint64_t offset, uint64_t len,
+	uint64_t max_rate, int (*progress)(void *ctx, uint64_t sent), void *ctx, struct dcr_err *err)
+{
+	struct put_source src = { fd, len, progress, ctx, 0 };
+	struct blob_xfer x;
+	char header[64];
+	int r;
+
+	if (lseek(fd, (off_t)offset, SEEK_SET) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot seek in the ciphertext");
+	/* No overall timeout for big uploads; a stalled connection still ends (low-speed limit). */
+	if ((r = blob_begin(&x, endpoint, id, token, 0L, err)) == 0) {
+		snprintf(header, sizeof(header), "Upload-Offset: %llu", (unsigned long long)offset);
+		x.headers = curl_slist_append(x.headers, header);
+		x.headers = curl_slist_append(x.headers, "Content-Type: application/octet-stream");
+		x.headers = curl_slist_append(x.headers, "Expect:");
+		curl_easy_setopt(x.curl, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(x.curl, CURLOPT_READFUNCTION, read_source);
+		curl_easy_setopt(x.curl, CURLOPT_READDATA, &src);
+		curl_easy_setopt(x.curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+		if (max_rate)
+			curl_easy_setopt(x.curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)max_rate);
+		r = blob_finish(&x, 204, err);
+	}
+	blob_end(&x);
+	return r;
+}
+
+struct get_sink {
+	int (*sink)(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err);
+	void *ctx;
+	struct dcr_err *err;
+	int failed;
+	long status;
+	CURL *curl;
+	struct buffer *errors;
+};
+
+static size_t write_sink(char *ptr, size_t size, size_t n, void *ctx)
+{
+	struct get_sink *g = ctx;
+	size_t len = size * n;
+
+	if (g->status == 0)
+		curl_easy_getinfo(g->curl, CURLINFO_RESPONSE_CODE, &g->status);
+	/* An error answer is a line of text for the message, not data. */
+	if (g->status != 200)
+		return collect(ptr, size, n, g->errors);
+	if (g->sink(g->ctx, (const uint8_t *)ptr, len, g->err) < 0) {
+		g->failed = 1;
+		return 0;
+	}
+	return len;
+}
+
+int dcr_blob_get(const char *endpoint, const char *id, const char *token,
+	int (*sink)(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err), void *ctx, struct dcr_err *err)
+{
+	struct blob_xfer x;
+	struct get_sink g = { sink, ctx, err, 0, 0, NULL, NULL };
+	int r;
+
+	if ((r = blob_begin(&x, endpoint, id, token, 0L, err)) == 0) {
+		g.curl = x.curl;
+		g.errors = &x.resp;
+		curl_easy_setopt(x.curl, CURLOPT_WRITEFUNCTION, write_sink);
+		curl_easy_setopt(x.curl, CURLOPT_WRITEDATA, &g);
+		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+		r = blob_finish(&x, 200, err);
+		if (g.failed)
+			r = err->code; /* the sink's own error, not curl's "write error" */
+	}
+	blob_end(&x);
+	return r;
 }

@@ -38,4 +38,19 @@ int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t ma
 	struct dcr_http_header *headers,
 	size_t n_headers, uint8_t **out, size_t *out_len, struct dcr_err *err);
 
+/*
+ * Blobs at dcrd (PUT, HEAD and GET /v1/blobs/ID), with the bearer token a
+ * call handed out. dcr_blob_head: how many bytes of an upload arrived.
+ * dcr_blob_put: len bytes of fd from offset, sent as Upload-Offset: offset,
+ * at most max_rate bytes a second (0: no limit); progress (may be NULL)
+ * hears the bytes sent so far. dcr_blob_get: the
+ * blob's bytes to sink, in pieces. Refusals quote dcrd's one-line reason
+ * (404: DCR_ENOTFOUND); unreachable is DCR_EUNREACHABLE.
+ */
+int dcr_blob_head(const char *endpoint, const char *id, const char *token, uint64_t *received, struct dcr_err *err);
+int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd, uint64_t offset, uint64_t len,
+	uint64_t max_rate, int (*progress)(void *ctx, uint64_t sent), void *ctx, struct dcr_err *err);
+int dcr_blob_get(const char *endpoint, const char *id, const char *token,
+	int (*sink)(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err), void *ctx, struct dcr_err *err);
+
 #endif

@@ -16,14 +16,6 @@
 
 #define MIN_DESCRIPTION 20
 
-/* Milliseconds since the epoch as RFC 3339 UTC; "" for 0 (never). */
-static void format_time(int64_t ms, char out[static 32])
-{
-	out[0] = '\0';
-	if (ms > 0)
-		dcr_time_format((time_t)(ms / 1000), out);
-}
-
 static const char *status_name(Dcr__V1__RoomStatus s)
 {
 	switch (s) {
@@ -48,8 +40,8 @@ static json_t *summary_json(const Dcr__V1__RoomSummary *r)
 	char created[32], stopped[32], hex[65] = "";
 	json_t *j;
 
-	format_time(r->created_ms, created);
-	format_time(r->stopped_ms, stopped);
+	time_text(r->created_ms, created);
+	time_text(r->stopped_ms, stopped);
 	if (r->measurement.len == 32)
 		dcr_hex(r->measurement.data, 32, hex);
 	j = json_object();
@@ -170,7 +162,7 @@ static void print_status_line(const Dcr__V1__RoomSummary *r)
 	bool stopped = r->status == DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED;
 	char when[32];
 
-	format_time(stopped ? r->stopped_ms : r->created_ms, when);
+	time_text(stopped ? r->stopped_ms : r->created_ms, when);
 	printf("room %s ", r->room_id);
 	put_cell(r->name, columns_of(r->name), true);
 	printf(": %s (since %s, by ", status_name(r->status), *when ? when : "?");
@@ -224,11 +216,11 @@ static int show_room(const struct command *cmd, struct cli *cli, struct session 
 		r = print_json(cmd, j);
 		goto out;
 	}
-	format_time(resp->summary->created_ms, created);
+	time_text(resp->summary->created_ms, created);
 	if (resp->summary->status == DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED) {
 		char stopped[32];
 
-		format_time(resp->summary->stopped_ms, stopped);
+		time_text(resp->summary->stopped_ms, stopped);
 		printf("status       stopped (since %s, by ", stopped);
 		put_cell(resp->summary->stopped_by, 254, true);
 		printf(")\n");

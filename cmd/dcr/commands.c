@@ -46,9 +46,16 @@ static const struct option_spec create_options[] = {
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
+static const struct option_spec upload_options[] = {
+	{ "name", 0, ARG_VALUE, "NAME", "the name listings show (default: the file's name)" },
+	{ "resume", 0, ARG_VALUE, "DATASET", "finish an interrupted upload instead of starting one" },
+	{ "limit-rate", 0, ARG_VALUE, "RATE", "send at most RATE bytes a second (like 500K, 10M, 1G)" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
 static const struct option_spec run_options[] = {
 	{ "wait", 0, ARG_NONE, NULL, "wait for the job to finish" },
-	{ "output", 'o', ARG_FILE, "FILE", "with --wait, write the result to FILE" },
+	{ "output", 'o', ARG_FILE, "FILE", "wait, then write the result to FILE" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
@@ -82,21 +89,21 @@ const struct command commands[] = {
 	  "show a room's status", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "stop", cmd_stop, "ROOM",
 	  "stop a room for good", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "upload", NULL, "FILE",
-	  "encrypt a file locally and upload the ciphertext", NULL, no_options,
+	{ "upload", cmd_upload, "FILE [--name NAME] [--limit-rate RATE] | --resume DATASET [--limit-rate RATE]",
+	  "encrypt a file locally and upload the ciphertext", NULL, upload_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "publish", NULL, "ROOM NODE DATASET",
+	{ "publish", cmd_publish, "ROOM NODE DATASET",
 	  "release an uploaded dataset's key to a room's data node", NULL, no_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "datasets", NULL, "ROOM",
+	{ "datasets", cmd_datasets, "ROOM",
 	  "list the datasets published to a room", NULL, no_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "run", NULL, "ROOM COMPUTATION [--wait] [-o FILE]",
+	{ "run", cmd_run, "ROOM COMPUTATION [--wait] [-o FILE]",
 	  "run a computation", NULL, run_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "fetch", NULL, "JOB [-o FILE] [--extract DIR]",
+	{ "fetch", cmd_fetch, "JOB [-o FILE] [--extract DIR]",
 	  "fetch and decrypt a job's result", NULL, fetch_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "jobs", NULL, "ROOM",
+	{ "jobs", cmd_jobs, "ROOM",
 	  "list a room's jobs", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "audit", cmd_audit, "ROOM [--export FILE] | verify FILE",
 	  "verify and show a room's audit log, or verify an export offline", audit_subcommands,

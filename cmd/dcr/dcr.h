@@ -100,6 +100,12 @@ int cmd_rooms(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_status(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_stop(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_audit(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_upload(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_publish(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_datasets(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_fetch(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_completion(const struct command *cmd, struct cli *cli, struct parsed *args);
 
 /*
@@ -168,5 +174,7 @@ int print_json(const struct command *cmd, json_t *j);
 size_t columns_of(const char *s);
 void put_cell(const char *s, size_t width, bool last);
 size_t terminal_width(void);
+/* Milliseconds since the epoch as RFC 3339 UTC ("" for 0: never); returns out. */
+char *time_text(int64_t ms, char out[static 32]);
 
 #endif

@@ -89,6 +89,16 @@ void session_close(struct session *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The room_id field of a request, if it has one. */
+static const char *request_room(const ProtobufCMessage *req)
+{
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "room_id");
+
+	if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+		return NULL;
+	return *(const char *const *)((const char *)req + f->offset);
+}
+
 int session_call_err(struct session *s, const char *method, const ProtobufCMessage *req, uint8_t **out,
 	size_t *out_len, struct dcr_err *err)
 {
@@ -114,11 +124,11 @@ int session_call_err(struct session *s, const char *method, const ProtobufCMessa
 			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		protobuf_c_message_pack(req, body);
 	}
-	/* Room-scoped calls check the room's signed tree head on the way back. */
-	if (req && req->descriptor == &dcr__v1__room_ref__descriptor)
-		room_id = ((const Dcr__V1__RoomRef *)req)->room_id;
-	else if (req && req->descriptor == &dcr__v1__create_room_request__descriptor)
+	/* Room-scoped calls (a request with a room ID) check the room's signed tree head on the way back. */
+	if (req && req->descriptor == &dcr__v1__create_room_request__descriptor)
 		room_id = ((const Dcr__V1__CreateRoomRequest *)req)->expected_room_id;
+	else if (req)
+		room_id = request_room(req);
 	if (room_id && strlen(room_id) == 64)
 		r = dcr_client_call_room(&s->client, room_id, method, body, len, out, out_len, err);
 	else

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "dcr.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -61,3 +62,11 @@ size_t terminal_width(void)
 	return DEFAULT_WIDTH;
 }
 
+
+char *time_text(int64_t ms, char out[static 32])
+{
+	out[0] = '\0';
+	if (ms > 0)
+		dcr_time_format((time_t)(ms / 1000), out);
+	return out;
+}

@@ -1,4 +1,5 @@
 /* Room methods of POST /v1/call: create, list, get, status, stop, with every permission checked. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ static bool is_default(Dcr__V1__Action a)
 		a == DCR__V1__ACTION__ACTION_READ_STATUS || a == DCR__V1__ACTION__ACTION_LIST_DATASETS;
 }
 
-static bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr__V1__Action a,
+bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr__V1__Action a,
 	const char *object)
 {
 	if (def->default_permissions && is_default(a))
@@ -73,14 +74,159 @@ static int member(const Dcr__V1__RoomDefinition *def, const char *id, const stru
 	return 0;
 }
 
-static int denied(const char *email, const char *what, const char *id, struct dcr_err *err)
+int denied(const char *email, const char *what, const char *id, struct dcr_err *err)
 {
 	return dcr_err_set(err, DCR_EDENIED, "%s lacks permission '%s' in room %s", email, what, id);
 }
 
+/* Whether some room accepts the caller's certificate (for uploads, which belong to no room yet). */
+struct known {
+	const struct dcr_call_request *req;
+	bool found;
+};
+
+static int known_in(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
+{
+	struct known *k = ctx;
+	Dcr__V1__RoomDefinition *def = dcr__v1__room_definition__unpack(NULL, rec->definition.len, rec->definition.data);
+	const Dcr__V1__Participant *p;
+	struct dcr_err ignored;
+
+	if (def && member(def, id, k->req, &p, &ignored) == 0)
+		k->found = true;
+	dcr__v1__room_definition__free_unpacked(def, NULL);
+	return k->found;
+}
+
+/* ---- the audit entry of a call ---- */
+
+void note_object(struct audit_note *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(n->object, sizeof(n->object), fmt, ap);
+	va_end(ap);
+}
+
+void note_fact(struct audit_note *n, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!n || n->n_facts == AUDIT_NOTE_FACTS)
+		return;
+	snprintf(n->facts[n->n_facts].key, sizeof(n->facts[0].key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(n->facts[n->n_facts].value, sizeof(n->facts[0].value), fmt, ap);
+	va_end(ap);
+	n->n_facts++;
+}
+
+int audit_record(struct state *s, const char *room_id, const char *caller, const char *action, const char *outcome,
+	const char *detail, const struct audit_note *note, struct dcr_err *err)
+{
+	Dcr__V1__AuditEntry entry = DCR__V1__AUDIT_ENTRY__INIT;
+	Dcr__V1__Fact facts[AUDIT_NOTE_FACTS], *fp[AUDIT_NOTE_FACTS];
+	struct dcr_merkle_frontier f;
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	entry.time_ms = dcr_now_ms();
+	entry.caller = (char *)caller;
+	entry.action = (char *)action;
+	entry.object = (char *)(note && note->object[0] ? note->object : room_id);
+	entry.outcome = (char *)outcome;
+	entry.detail = (char *)detail;
+	for (size_t i = 0; note && i < note->n_facts; i++) {
+		dcr__v1__fact__init(&facts[i]);
+		facts[i].key = (char *)note->facts[i].key;
+		facts[i].value = (char *)note->facts[i].value;
+		fp[i] = &facts[i];
+	}
+	entry.facts = fp;
+	entry.n_facts = note ? note->n_facts : 0;
+	len = dcr__v1__audit_entry__get_packed_size(&entry);
+	if (!(buf = malloc(len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	dcr__v1__audit_entry__pack(&entry, buf);
+	r = state_audit_append(s, room_id, buf, len, &f, err);
+	free(buf);
+	return r;
+}
+
+/* ---- nodes, computations, lists ---- */
+
+const Dcr__V1__DataNode *room_data_node(const Dcr__V1__RoomDefinition *def, const char *name)
+{
+	for (size_t i = 0; i < def->n_data; i++)
+		if (strcmp(def->data[i]->name, name) == 0)
+			return def->data[i];
+	return NULL;
+}
+
+const Dcr__V1__Computation *room_computation(const Dcr__V1__RoomDefinition *def, const char *name)
+{
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (strcmp(def->compute[i]->name, name) == 0)
+			return def->compute[i];
+	return NULL;
+}
+
+int room_no_such(const Dcr__V1__RoomDefinition *def, const char *room_id, bool data, const char *name,
+	struct dcr_err *err)
+{
+	const char *names[257];
+	size_t n = 0, count = data ? def->n_data : def->n_compute;
+	char hint[128];
+
+	for (size_t i = 0; i < count && n < 256; i++)
+		names[n++] = data ? def->data[i]->name : def->compute[i]->name;
+	names[n] = NULL;
+	return dcr_err_set(err, DCR_ENOTFOUND, "room %s has no %s '%s'%s", room_id, data ? "data node" : "computation",
+		name, dcr_hint_phrase(dcr_suggest(name, names), hint, sizeof(hint)));
+}
+
+int msg_list_add(struct msg_list *l, const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint8_t *buf;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		void *grown = realloc(l->items, cap * sizeof(*l->items));
+
+		if (!grown)
+			return DCR_ENOMEM;
+		l->items = grown;
+		l->cap = cap;
+	}
+	if (!(buf = malloc(len ? len : 1)))
+		return DCR_ENOMEM;
+	len = protobuf_c_message_pack(msg, buf);
+	l->items[l->n] = protobuf_c_message_unpack(msg->descriptor, NULL, len, buf);
+	/* Records can hold keys. */
+	dcr_wipe(buf, len);
+	free(buf);
+	if (!l->items[l->n])
+		return DCR_ENOMEM;
+	l->n++;
+	return 0;
+}
+
+void msg_list_free(struct msg_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		protobuf_c_message_free_unpacked(l->items[i], NULL);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
 /* ---- answers ---- */
 
-static int pack_answer(const ProtobufCMessage *msg, uint8_t **out, size_t *len, struct dcr_err *err)
+int pack_answer(const ProtobufCMessage *msg, uint8_t **out, size_t *len, struct dcr_err *err)
 {
 	*len = protobuf_c_message_get_packed_size(msg);
 	*out = malloc(*len ? *len : 1);
@@ -313,7 +459,7 @@ static int room_list(struct service *svc, const struct dcr_call_request *req, ui
 
 /* ---- room.get, room.status, room.stop ---- */
 
-static bool valid_id(const char *id)
+bool valid_id(const char *id)
 {
 	uint8_t raw[32];
 
@@ -358,38 +504,85 @@ static int audit_get(struct service *svc, const char *room_id, uint8_t **out, si
 	return r;
 }
 
-static int room_scoped(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+int room_enter(struct service *svc, const struct dcr_call_request *req, const char *id, struct room_ctx *rc,
 	char room_id[static 65], struct dcr_err *err)
 {
-	Dcr__V1__RoomRef *ref = dcr__v1__room_ref__unpack(NULL, req->body_len, req->body);
-	Dcr__V1__RoomRecord *rec = NULL;
-	Dcr__V1__RoomDefinition *def = NULL;
-	Dcr__V1__RoomSummary summary;
-	const Dcr__V1__Participant *p;
 	int r;
 
-	if (!ref || !valid_id(ref->room_id)) {
-		r = dcr_err_set(err, DCR_EINVALID, "a room ID is 64 lowercase hex digits");
-		goto out;
-	}
-	if ((r = state_get_room(svc->state, ref->room_id, &rec, err)) < 0) {
+	memset(rc, 0, sizeof(*rc));
+	if (!valid_id(id))
+		return dcr_err_set(err, DCR_EINVALID, "a room ID is 64 lowercase hex digits");
+	if ((r = state_get_room(svc->state, id, &rc->rec, err)) < 0) {
 		if (r == DCR_ENOTFOUND)
-			dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", ref->room_id, req->email);
-		goto out;
+			dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
+		return r;
 	}
-	def = dcr__v1__room_definition__unpack(NULL, rec->definition.len, rec->definition.data);
-	if (!def) {
-		r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", ref->room_id);
-		goto out;
+	rc->def = dcr__v1__room_definition__unpack(NULL, rc->rec->definition.len, rc->rec->definition.data);
+	if (!rc->def) {
+		room_leave(rc);
+		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", id);
 	}
-	if ((r = member(def, ref->room_id, req, &p, err)) < 0)
-		goto out;
+	if ((r = member(rc->def, id, req, &rc->p, err)) < 0) {
+		room_leave(rc);
+		return r;
+	}
 	/*
 	 * A participant with an accepted certificate: whatever happens next goes
 	 * into the room's log. Outsiders are not logged: their e-mail is not
 	 * authenticated, and their calls must not grow the log.
 	 */
-	memcpy(room_id, ref->room_id, 65);
+	memcpy(room_id, id, 65);
+	return 0;
+}
+
+void room_leave(struct room_ctx *rc)
+{
+	dcr__v1__room_definition__free_unpacked(rc->def, NULL);
+	dcr__v1__room_record__free_unpacked(rc->rec, NULL);
+	memset(rc, 0, sizeof(*rc));
+}
+
+bool caller_known(struct service *svc, const struct dcr_call_request *req)
+{
+	struct known k = { req, false };
+	const uint8_t *ca;
+	size_t len;
+	struct dcr_err ignored;
+
+	if ((ca = platform_ca(&len)) && dcr_call_verify_chain(req, &ca, &len, 1, time(NULL), &ignored) == 0)
+		return true;
+	state_each_room(svc->state, known_in, &k, &ignored);
+	return k.found;
+}
+
+static int room_scoped(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err)
+{
+	Dcr__V1__RoomRef *ref = dcr__v1__room_ref__unpack(NULL, req->body_len, req->body);
+	struct room_ctx rc = { 0 };
+	Dcr__V1__RoomRecord *rec;
+	Dcr__V1__RoomDefinition *def;
+	Dcr__V1__RoomSummary summary;
+	const Dcr__V1__Participant *p;
+	int r;
+
+	if (!ref) {
+		r = dcr_err_set(err, DCR_EINVALID, "malformed %s request", req->method);
+		goto out;
+	}
+	if ((r = room_enter(svc, req, ref->room_id, &rc, room_id, err)) < 0)
+		goto out;
+	rec = rc.rec;
+	def = rc.def;
+	p = rc.p;
+	if (strcmp(req->method, "dataset.list") == 0) {
+		r = datasets_list(svc, req, &rc, ref->room_id, out, out_len, err);
+		goto out;
+	}
+	if (strcmp(req->method, "job.list") == 0) {
+		r = jobs_list(svc, req, &rc, ref->room_id, out, out_len, err);
+		goto out;
+	}
 	if (strcmp(req->method, "room.get") == 0) {
 		Dcr__V1__GetRoomResponse resp = DCR__V1__GET_ROOM_RESPONSE__INIT;
 
@@ -426,10 +619,11 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 			if (r < 0)
 				goto out;
 			/* Re-read so the answer shows what is stored. */
-			dcr__v1__room_record__free_unpacked(rec, NULL);
-			rec = NULL;
-			if ((r = state_get_room(svc->state, ref->room_id, &rec, err)) < 0)
+			dcr__v1__room_record__free_unpacked(rc.rec, NULL);
+			rc.rec = rec = NULL;
+			if ((r = state_get_room(svc->state, ref->room_id, &rc.rec, err)) < 0)
 				goto out;
+			rec = rc.rec;
 		}
 	} else if (!may(def, p, DCR__V1__ACTION__ACTION_READ_STATUS, NULL)) {
 		r = denied(req->email, "read-status", ref->room_id, err);
@@ -443,8 +637,7 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 		r = pack_answer(&resp.base, out, out_len, err);
 	}
 out:
-	dcr__v1__room_definition__free_unpacked(def, NULL);
-	dcr__v1__room_record__free_unpacked(rec, NULL);
+	room_leave(&rc);
 	dcr__v1__room_ref__free_unpacked(ref, NULL);
 	return r;
 }
@@ -462,7 +655,16 @@ int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t 
 	if (strcmp(req->method, "room.list") == 0)
 		return room_list(svc, req, out, out_len, err);
 	if (strcmp(req->method, "room.get") == 0 || strcmp(req->method, "room.status") == 0 ||
-	    strcmp(req->method, "room.stop") == 0 || strcmp(req->method, "audit.get") == 0)
+	    strcmp(req->method, "room.stop") == 0 || strcmp(req->method, "audit.get") == 0 ||
+	    strcmp(req->method, "dataset.list") == 0 || strcmp(req->method, "job.list") == 0)
 		return room_scoped(svc, req, out, out_len, room_id, err);
+	if (strcmp(req->method, "dataset.create") == 0)
+		return dataset_create(svc, req, out, out_len, err);
+	if (strcmp(req->method, "dataset.publish") == 0)
+		return dataset_publish(svc, req, out, out_len, room_id, err);
+	if (strcmp(req->method, "job.run") == 0)
+		return job_run(svc, req, out, out_len, room_id, err);
+	if (strcmp(req->method, "job.get") == 0 || strcmp(req->method, "job.fetch") == 0)
+		return job_get(svc, req, out, out_len, room_id, err);
 	return dcr_err_set(err, DCR_EINVALID, "unknown method '%.64s'", req->method);
 }

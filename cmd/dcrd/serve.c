@@ -53,6 +53,10 @@ struct request {
 	uint8_t *body;
 	size_t len;
 	int too_large;
+	/* PUT /v1/blobs/ID: written to disk as it arrives, never held whole. */
+	struct blob_upload *upload;
+	unsigned blob_status;      /* a refusal to answer once the body is in */
+	char blob_msg[DCR_ERR_MSG_MAX];
 };
 
 static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -195,31 +199,6 @@ static const char *outcome_of(int r)
 	}
 }
 
-/* Append the entry for this call to room_id's log (inside the open transaction). */
-static int log_call(const struct dcr_call_request *creq, const char *room_id, int r, const struct dcr_err *why,
-	struct dcr_err *err)
-{
-	Dcr__V1__AuditEntry entry = DCR__V1__AUDIT_ENTRY__INIT;
-	struct dcr_merkle_frontier f;
-	uint8_t *buf;
-	size_t len;
-	int rr;
-
-	entry.time_ms = dcr_now_ms();
-	entry.caller = (char *)creq->email;
-	entry.action = creq->method;
-	entry.object = (char *)room_id;
-	entry.outcome = (char *)outcome_of(r);
-	entry.detail = (char *)(r < 0 ? why->msg : "");
-	len = dcr__v1__audit_entry__get_packed_size(&entry);
-	if (!(buf = malloc(len)))
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	dcr__v1__audit_entry__pack(&entry, buf);
-	rr = state_audit_append(&srv.state, room_id, buf, len, &f, err);
-	free(buf);
-	return rr;
-}
-
 /*
  * One encrypted call. Whatever happens after the request decrypts is
  * answered inside the encryption, so the host sees neither the method,
@@ -228,9 +207,15 @@ static int log_call(const struct dcr_call_request *creq, const char *room_id, in
  * entry that records it, and the answer carries the room's signed tree
  * head with a consistency proof from the size the caller last saw.
  */
+static struct service service(void)
+{
+	return (struct service){ &srv.enclave, &srv.state, &srv.lock, srv.enclave.data_dir, NULL };
+}
+
 static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 {
-	struct service svc = { &srv.enclave, &srv.state };
+	struct service svc = service();
+	struct audit_note note = { 0 };
 	struct dcr_ohttp_ctx ctx = { 0 };
 	struct dcr_call_request creq = { 0 };
 	struct dcr_err err, rerr, lerr;
@@ -259,6 +244,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		/* The in-memory check is fast; this one survives restarts. */
 		r = state_use_nonce(&srv.state, creq.nonce, dcr_now_ms(), &err);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
+			svc.note = &note;
 			r = rooms_call(&svc, &creq, &answer, &answer_len, room_id, &err);
 			if (r < 0) {
 				/* Undo what the action did; its refusal is still logged. */
@@ -266,7 +252,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				if (room_id[0] && state_begin(&srv.state, &lerr) < 0)
 					room_id[0] = '\0';
 			}
-			if (room_id[0] && log_call(&creq, room_id, r, &err, &lerr) < 0) {
+			if (room_id[0] && audit_record(&srv.state, room_id, creq.email, creq.method, outcome_of(r),
+						  r < 0 ? err.msg : "", &note, &lerr) < 0) {
 				if (r == 0) {
 					free(answer);
 					answer = NULL;
@@ -287,8 +274,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				room_id[0] = '\0';
 			}
 		}
-		/* Outsiders were told there is no room: no head for them either. */
-		if (room_id[0] && r != DCR_ENOTFOUND && strcmp(room_id, creq.audit_room) == 0 &&
+		/* Outsiders were told there is no room (room_id is unset): no head for them either. */
+		if (room_id[0] && strcmp(room_id, creq.audit_room) == 0 &&
 		    audit_head(&svc, room_id, &sth, sig, &f, &lerr) == 0) {
 			head = &sth;
 			if (creq.audit_known_size > 0 && creq.audit_known_size <= f.size &&
@@ -328,6 +315,87 @@ static enum MHD_Result evidence(struct MHD_Connection *conn)
 	return result;
 }
 
+static const char *blob_in(const char *url)
+{
+	return strncmp(url, "/v1/blobs/", 10) == 0 ? url + 10 : NULL;
+}
+
+static enum MHD_Result respond_status(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+	char text[DCR_ERR_MSG_MAX + 2];
+
+	snprintf(text, sizeof(text), "%s\n", msg);
+	return respond_text(conn, status, text);
+}
+
+/* HEAD tells an uploader how much arrived; GET sends a complete blob (a result's ciphertext). */
+static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method, const char *id)
+{
+	struct service svc = service();
+	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	struct MHD_Response *resp;
+	struct state_blob b;
+	struct dcr_err err;
+	enum MHD_Result r;
+	unsigned status;
+	char path[4096], num[32];
+	int fd;
+
+	if (blob_authorize(&svc, id, auth, &b, &status, &err) < 0)
+		return respond_status(conn, status, err.msg);
+	if (strcmp(method, "HEAD") == 0) {
+		if (!(resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)))
+			return MHD_NO;
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)b.received);
+		MHD_add_response_header(resp, "Upload-Offset", num);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)b.size);
+		MHD_add_response_header(resp, "Upload-Length", num);
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+		MHD_destroy_response(resp);
+		return r;
+	}
+	if (!b.complete)
+		return respond_status(conn, MHD_HTTP_CONFLICT, "the blob is not complete yet");
+	if (blob_path(&svc, id, path, sizeof(path), &err) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the blob");
+	if (!(resp = MHD_create_response_from_fd64(b.size, fd))) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	atomic_fetch_add(&srv.bytes_out, b.size);
+	r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result blob_put_done(struct MHD_Connection *conn, struct request *req)
+{
+	struct service svc = service();
+	struct MHD_Response *resp;
+	struct dcr_err err;
+	uint64_t received = 0;
+	enum MHD_Result r;
+	char num[32];
+
+	if (req->blob_status)
+		return respond_status(conn, req->blob_status, req->blob_msg);
+	if (blob_put_end(&svc, req->upload, &received, &err) < 0) {
+		req->upload = NULL;
+		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
+	}
+	req->upload = NULL;
+	if (!(resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)))
+		return MHD_NO;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)received);
+	MHD_add_response_header(resp, "Upload-Offset", num);
+	r = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
 static enum MHD_Result route(struct MHD_Connection *conn, const char *method, const char *url, struct request *req)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -342,6 +410,12 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *method, co
 	if (strcmp(url, "/v1/call") == 0)
 		return strcmp(method, "POST") == 0 ? call(conn, req)
 						    : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST\n");
+	if (blob_in(url)) {
+		if (strcmp(method, "PUT") == 0)
+			return blob_put_done(conn, req);
+		return get ? blob_read(conn, method, blob_in(url))
+			   : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use PUT, HEAD or GET\n");
+	}
 	return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
@@ -362,6 +436,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
 				*p = '?';
 		*state = req;
+		if (strcmp(method, "PUT") == 0 && blob_in(url)) {
+			struct service svc = service();
+			struct dcr_err err;
+
+			if (blob_put_begin(&svc, blob_in(url),
+				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upload-Offset"), &req->upload,
+				    &req->blob_status, &err) < 0)
+				snprintf(req->blob_msg, sizeof(req->blob_msg), "%s", err.msg);
+		}
+		return MHD_YES;
+	}
+	if (*upload_len && (req->upload || req->blob_status)) {
+		struct dcr_err err;
+
+		if (!req->blob_status &&
+		    blob_put_write(req->upload, (const uint8_t *)upload, *upload_len, &req->blob_status, &err) < 0)
+			snprintf(req->blob_msg, sizeof(req->blob_msg), "%s", err.msg);
+		req->len += *upload_len;
+		atomic_fetch_add(&srv.bytes_in, *upload_len);
+		*upload_len = 0;
 		return MHD_YES;
 	}
 	if (*upload_len) {
@@ -397,6 +492,13 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 
 	if (!req)
 		return;
+	if (req->upload) {
+		/* The client went away mid-upload: keep what arrived, for it to resume. */
+		struct service svc = service();
+		struct dcr_err ignored;
+
+		blob_put_end(&svc, req->upload, NULL, &ignored);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - req->start.tv_sec) * 1000 + (now.tv_nsec - req->start.tv_nsec) / 1000000;
 	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
@@ -498,7 +600,7 @@ int cmd_serve(int argc, char **argv)
 	if (prepare_data_dir(data_dir, &err) < 0 || (lock = lock_data_dir(data_dir, &err)) < 0 ||
 	    enclave_open(&srv.enclave, data_dir, &opt, &err) < 0 ||
 	    state_open(&srv.state, data_dir, srv.enclave.sealing_key, &err) < 0 ||
-	    platform_open(&srv.enclave, data_dir, &err) < 0 ||
+	    platform_open(&srv.enclave, data_dir, &err) < 0 || blobs_init(data_dir, &err) < 0 ||
 	    (!(srv.replay = dcr_replay_new()) && dcr_err_set(&err, DCR_ENOMEM, "out of memory") < 0)) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		enclave_close(&srv.enclave);
@@ -512,6 +614,18 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	srv.started = time(NULL);
 	srv.started_ms = dcr_now_ms();
+	{
+		struct service svc = service();
+
+		if (jobs_start(&svc, &err) < 0) {
+			fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+			close(fd);
+			state_close(&srv.state);
+			dcr_replay_free(srv.replay);
+			enclave_close(&srv.enclave);
+			return 1;
+		}
+	}
 	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		handle, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
@@ -523,6 +637,7 @@ int cmd_serve(int argc, char **argv)
 		MHD_OPTION_END);
 	if (!daemon) {
 		fprintf(stderr, "dcrd: serve: cannot start the HTTP server on %s\n", listen_arg);
+		jobs_stop();
 		close(fd);
 		state_close(&srv.state);
 		dcr_replay_free(srv.replay);
@@ -539,6 +654,7 @@ int cmd_serve(int argc, char **argv)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	MHD_stop_daemon(daemon);
+	jobs_stop();
 	close(fd);
 	state_close(&srv.state);
 	dcr_replay_free(srv.replay);

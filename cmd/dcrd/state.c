@@ -53,6 +53,23 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		"  created_ms INTEGER NOT NULL,"
 		"  expires_ms INTEGER NOT NULL,"
 		"  used_ms INTEGER"
+		") STRICT;"
+		/* Datasets, publications and jobs: sealed records, each labelled with its kind, scope and name. */
+		"CREATE TABLE IF NOT EXISTS records ("
+		"  kind TEXT NOT NULL,"
+		"  scope TEXT NOT NULL,"
+		"  name TEXT NOT NULL,"
+		"  seq INTEGER NOT NULL,"
+		"  record BLOB NOT NULL,"
+		"  PRIMARY KEY (kind, scope, name)"
+		") STRICT;"
+		/* Ciphertext in DIR/blobs/ID: what the host may know of it anyway. */
+		"CREATE TABLE IF NOT EXISTS blobs ("
+		"  id TEXT PRIMARY KEY,"
+		"  size INTEGER NOT NULL,"
+		"  received INTEGER NOT NULL,"
+		"  token_hash BLOB NOT NULL,"
+		"  complete INTEGER NOT NULL"
 		") STRICT;";
 	char path[4096];
 	char *msg = NULL;
@@ -541,4 +558,200 @@ int state_token_use(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], 
 	if (sqlite3_changes(s->db) != 1)
 		return dcr_err_set(err, DCR_EEXIST, "the token was used already");
 	return 0;
+}
+
+/* ---- sealed records: datasets, publications, jobs ---- */
+
+static void record_label(char *buf, size_t size, const char *kind, const char *scope, const char *name)
+{
+	snprintf(buf, size, "%s:%s:%s", kind, scope, name);
+}
+
+int state_put_record(struct state *s, const char *kind, const char *scope, const char *name, int64_t seq,
+	const ProtobufCMessage *msg, struct dcr_err *err)
+{
+	char label[256];
+	size_t n = protobuf_c_message_get_packed_size(msg), len = 0;
+	uint8_t *pt = malloc(n ? n : 1), *blob = NULL;
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if (!pt)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	protobuf_c_message_pack(msg, pt);
+	record_label(label, sizeof(label), kind, scope, name);
+	r = dcr_seal(s->key, label, pt, n, &blob, &len, err);
+	dcr_wipe(pt, n);
+	free(pt);
+	if (r < 0)
+		return r;
+	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO records (kind, scope, name, seq, record) "
+				       "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, seq);
+		sqlite3_bind_blob(st, 5, blob, (int)len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	free(blob);
+	if (rc != SQLITE_DONE)
+		return sql_fail(s, DCR_EIO, "cannot store a record", err);
+	return 0;
+}
+
+static int unseal_message(struct state *s, const char *kind, const char *scope, const char *name, sqlite3_stmt *st,
+	int col, const ProtobufCMessageDescriptor *d, ProtobufCMessage **out, struct dcr_err *err)
+{
+	char label[256];
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	int r, len = sqlite3_column_bytes(st, col);
+
+	record_label(label, sizeof(label), kind, scope, name);
+	if ((r = dcr_unseal(s->key, label, sqlite3_column_blob(st, col), (size_t)(len > 0 ? len : 0), &pt, &n, err)) < 0)
+		return dcr_err_prefix(err, "%s %s", kind, name);
+	*out = protobuf_c_message_unpack(d, NULL, n, pt);
+	dcr_wipe(pt, n);
+	free(pt);
+	if (!*out)
+		return dcr_err_set(err, DCR_EINTEGRITY, "%s %s: the sealed record is malformed", kind, name);
+	return 0;
+}
+
+int state_get_record(struct state *s, const char *kind, const char *scope, const char *name,
+	const ProtobufCMessageDescriptor *d, ProtobufCMessage **out, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT record FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3", -1, &st,
+		    NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read records", err);
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = unseal_message(s, kind, scope, name, st, 0, d, out, err);
+	else if (rc == SQLITE_DONE)
+		r = dcr_err_set(err, DCR_ENOTFOUND, "no %s %s", kind, name);
+	else
+		r = sql_fail(s, DCR_EIO, "cannot read records", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_each_record(struct state *s, const char *kind, const char *scope, const ProtobufCMessageDescriptor *d,
+	int (*fn)(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg), void *ctx,
+	struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	if (sqlite3_prepare_v2(s->db, scope ? "SELECT scope, name, record FROM records WHERE kind = ?1 AND scope = ?2 "
+					      "ORDER BY scope, seq, name"
+					    : "SELECT scope, name, record FROM records WHERE kind = ?1 ORDER BY scope, seq, name",
+		    -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read records", err);
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	if (scope)
+		sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sc = (const char *)sqlite3_column_text(st, 0), *name = (const char *)sqlite3_column_text(st, 1);
+		ProtobufCMessage *msg;
+
+		if ((r = unseal_message(s, kind, sc ? sc : "", name ? name : "", st, 2, d, &msg, err)) < 0)
+			break;
+		r = fn(ctx, sc, name, msg);
+		protobuf_c_message_free_unpacked(msg, NULL);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read records", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t *out, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(MAX(seq), 0) FROM records WHERE kind = ?1 AND scope = ?2", -1,
+		    &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read records", err);
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : sql_fail(s, DCR_EIO, "cannot read records", err);
+}
+
+/* ---- blobs ---- */
+
+int state_blob_add(struct state *s, const char *id, uint64_t size, const uint8_t token_hash[static 32], int complete,
+	struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "INSERT INTO blobs (id, size, received, token_hash, complete) "
+				       "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (int64_t)size);
+		sqlite3_bind_int64(st, 3, complete ? (int64_t)size : 0);
+		sqlite3_bind_blob(st, 4, token_hash, 32, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, complete);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot store a blob", err);
+}
+
+int state_blob_get(struct state *s, const char *id, struct state_blob *out, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_prepare_v2(s->db, "SELECT size, received, token_hash, complete FROM blobs WHERE id = ?1", -1, &st,
+		    NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read blobs", err);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 2) == 32) {
+		out->size = (uint64_t)sqlite3_column_int64(st, 0);
+		out->received = (uint64_t)sqlite3_column_int64(st, 1);
+		memcpy(out->token_hash, sqlite3_column_blob(st, 2), 32);
+		out->complete = sqlite3_column_int(st, 3) != 0;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		r = dcr_err_set(err, DCR_ENOTFOUND, "no blob %s", id);
+	} else {
+		r = sql_fail(s, DCR_EIO, "cannot read blobs", err);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_blob_progress(struct state *s, const char *id, uint64_t received, int complete, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "UPDATE blobs SET received = ?2, complete = ?3 WHERE id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (int64_t)received);
+		sqlite3_bind_int(st, 3, complete);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot update a blob", err);
 }

@@ -4,5 +4,7 @@
 
 expect 0 "examples/demo.sh" bash "$SRCDIR/examples/demo.sh"
 has "$out" '^created room [0-9a-f]{64}$' "the room is created"
-has "$out" '^verified offline: 2 entries' "the audit export verifies offline"
+has "$out" '^total$' "the result has its header"
+has "$out" '^756750.75$' "the total of both payrolls"
+has "$out" '^verified offline: [0-9]+ entries' "the audit export verifies offline"
 finish

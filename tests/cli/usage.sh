@@ -20,11 +20,21 @@ for c in auth attest create rooms status stop upload publish datasets run fetch 
 	has "$out" "^usage: dcr $c" "$c --help shows its usage"
 done
 
-# Commands not built yet say so and fail with status 1, doing nothing else.
-for c in upload publish datasets run fetch jobs; do
-	expect 1 "$c not implemented" "$DCR" "$c" x
-	has "$err" "^dcr: $c: not implemented yet$" "$c reports not implemented"
-done
+# Every command is built: none says "not implemented yet".
+lacks "$help_text" "not implemented" "help lists no unbuilt command"
+
+# The data and job commands check their arguments before anything else.
+expect 2 "upload without FILE" "$DCR" upload
+has "$err" "^dcr: upload: expected one FILE" "upload names what is missing"
+expect 2 "upload --resume with FILE" "$DCR" upload --resume 0123456789abcdef f
+expect 2 "publish with two arguments" "$DCR" publish a b
+has "$err" "expected ROOM NODE DATASET" "publish names what is missing"
+expect 2 "datasets without ROOM" "$DCR" datasets
+expect 2 "run without COMPUTATION" "$DCR" run 0123456789abcdef
+expect 2 "fetch of a malformed job ID" "$DCR" fetch not-a-job
+has "$err" "is not a job ID" "fetch explains job IDs"
+expect 2 "fetch with -o and --extract" "$DCR" fetch 0123456789ab-1 -o f --extract d
+expect 2 "jobs without ROOM" "$DCR" jobs
 
 # Every command that works has its man page; every page is valid scdoc.
 for c in auth attest create rooms status stop upload publish datasets run fetch jobs audit; do
@@ -73,8 +83,8 @@ expect 2 "completion for an unknown shell" "$DCR" completion tcsh
 has "$err" "unknown shell 'tcsh'" "unknown shell is named"
 
 # Global options are accepted before and after the command.
-expect 1 "global options after the command" "$DCR" upload -e http://127.0.0.1:1 --json -q
-expect 1 "global options before the command" "$DCR" -e http://127.0.0.1:1 -v upload
+expect 5 "global options after the command" "$DCR" datasets abcdef0123 -e http://127.0.0.1:1 --json -q
+expect 5 "global options before the command" "$DCR" -e http://127.0.0.1:1 -v datasets abcdef0123
 
 # dcrd has the same conventions.
 expect 2 "dcrd without a command" "$DCRD"

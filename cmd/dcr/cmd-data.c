@@ -1,0 +1,644 @@
+/*
+ * dcr upload, dcr publish, dcr datasets: data leaves the machine only as
+ * ciphertext, and its key only inside an encrypted call to the attested
+ * enclave. Keys live in the keystore, $XDG_DATA_HOME/dcr/datasets/ID.json
+ * (0600), next to the ciphertext of an upload that has not finished.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "dcr.h"
+#include "fileio.h"
+#include "stream.h"
+#include "transport.h"
+#include "util.h"
+
+#include "banned.h"
+
+#define ATTEMPTS 5
+
+/* ---- the keystore ---- */
+
+static int keystore_dir(char *buf, size_t size, struct dcr_err *err)
+{
+	const char *data = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	char parent[4096];
+	int n;
+
+	if (data && *data == '/')
+		n = snprintf(parent, sizeof(parent), "%s/dcr", data);
+	else if (home && *home)
+		n = snprintf(parent, sizeof(parent), "%s/.local/share/dcr", home);
+	else
+		return dcr_err_set(err, DCR_EFAIL, "neither XDG_DATA_HOME nor HOME is set: nowhere to keep dataset keys");
+	if (n < 0 || (size_t)n >= sizeof(parent) || (size_t)snprintf(buf, size, "%s/datasets", parent) >= size)
+		return dcr_err_set(err, DCR_EFAIL, "keystore path too long");
+	/* Keys are secrets: the folders dcr creates are the owner's alone. */
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		n = mkdir(buf, 0700) < 0 && errno != EEXIST;
+		*p = '/';
+		if (n)
+			break;
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot create the keystore '%s'", buf);
+	return 0;
+}
+
+struct dataset_key {
+	char id[33];
+	uint8_t key[DCR_STREAM_KEY_LEN];
+	uint8_t sha256[DCR_SHA256_LEN];
+	char name[256];
+	uint64_t size;             /* plaintext */
+	uint64_t cipher_size;
+	char token[96];            /* the upload token, until the upload completes */
+	char endpoint[1024];
+	bool complete;
+};
+
+static void wipe_key(struct dataset_key *k)
+{
+	dcr_wipe(k, sizeof(*k));
+}
+
+static int entry_path(char *buf, size_t size, const char *dir, const char *id, const char *ext, struct dcr_err *err)
+{
+	if ((size_t)snprintf(buf, size, "%s/%s%s", dir, id, ext) >= size)
+		return dcr_err_set(err, DCR_EFAIL, "keystore path too long");
+	return 0;
+}
+
+static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err *err)
+{
+	char path[4200], key_hex[65], sha_hex[65];
+	json_t *j = json_object();
+	char *text;
+	int r;
+
+	dcr_hex(k->key, sizeof(k->key), key_hex);
+	dcr_hex(k->sha256, sizeof(k->sha256), sha_hex);
+	json_object_set_new(j, "dataset", json_string(k->id));
+	json_object_set_new(j, "key", json_string(key_hex));
+	json_object_set_new(j, "sha256", json_string(sha_hex));
+	json_object_set_new(j, "name", json_string(k->name));
+	json_object_set_new(j, "size", json_integer((json_int_t)k->size));
+	json_object_set_new(j, "ciphertext_size", json_integer((json_int_t)k->cipher_size));
+	json_object_set_new(j, "endpoint", json_string(k->endpoint));
+	json_object_set_new(j, "complete", json_boolean(k->complete));
+	if (!k->complete)
+		json_object_set_new(j, "upload_token", json_string(k->token));
+	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	dcr_wipe(key_hex, sizeof(key_hex));
+	if (!text)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if ((r = entry_path(path, sizeof(path), dir, k->id, ".json", err)) == 0)
+		r = dcr_write_atomic(path, text, strlen(text), err);
+	dcr_wipe(text, strlen(text));
+	free(text);
+	return r;
+}
+
+static int key_parse(const char *path, const uint8_t *buf, size_t len, struct dataset_key *k, struct dcr_err *err)
+{
+	json_t *j = json_loadb((const char *)buf, len, 0, NULL);
+	const char *id, *key, *sha, *name, *endpoint, *token;
+	json_int_t size, csize;
+	int complete, r = 0;
+
+	memset(k, 0, sizeof(*k));
+	token = "";
+	if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s?s}", "dataset", &id, "key", &key, "sha256",
+		      &sha, "name", &name, "size", &size, "ciphertext_size", &csize, "endpoint", &endpoint, "complete",
+		      &complete, "upload_token", &token) < 0 ||
+	    strlen(id) != 32 || dcr_unhex(key, k->key, sizeof(k->key)) < 0 || dcr_unhex(sha, k->sha256, 32) < 0 ||
+	    size < 0 || csize < 0 || strlen(name) >= sizeof(k->name) || strlen(endpoint) >= sizeof(k->endpoint) ||
+	    strlen(token) >= sizeof(k->token))
+		r = dcr_err_set(err, DCR_EINVALID, "'%s' is not a dataset key file", path);
+	else {
+		memcpy(k->id, id, 33);
+		snprintf(k->name, sizeof(k->name), "%s", name);
+		snprintf(k->endpoint, sizeof(k->endpoint), "%s", endpoint);
+		snprintf(k->token, sizeof(k->token), "%s", token);
+		k->size = (uint64_t)size;
+		k->cipher_size = (uint64_t)csize;
+		k->complete = complete;
+	}
+	json_decref(j);
+	return r;
+}
+
+/* The keystore entry whose ID starts with prefix, and how many do. */
+static int find_prefix(const char *dir, const char *prefix, char id[static 33], size_t *matches, struct dcr_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = strlen(prefix);
+
+	*matches = 0;
+	if (!d)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the keystore '%s'", dir);
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) != 37 || strcmp(e->d_name + 32, ".json") != 0 || strncmp(e->d_name, prefix, n) != 0)
+			continue;
+		if (++*matches == 1) {
+			memcpy(id, e->d_name, 32);
+			id[32] = '\0';
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* The key of dataset arg: its ID, or a unique prefix of at least 8 hex digits. */
+static int key_load(const char *dir, const char *arg, struct dataset_key *k, struct dcr_err *err)
+{
+	char path[4200], id[33] = "";
+	size_t n = strlen(arg), matches = 0;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (n < 8 || n > 32 || strspn(arg, "0123456789abcdef") != n)
+		return dcr_err_set(err, DCR_EUSAGE, "'%s' is not a dataset ID (32 hex digits, or a unique prefix of at "
+						    "least 8)", arg);
+	if (n == 32) {
+		memcpy(id, arg, 33);
+	} else {
+		if ((r = find_prefix(dir, arg, id, &matches, err)) < 0)
+			return r;
+		if (matches > 1)
+			return dcr_err_set(err, DCR_EUSAGE, "'%s' matches %zu datasets in the keystore; give more of the ID",
+				arg, matches);
+	}
+	if (!*id || (r = entry_path(path, sizeof(path), dir, id, ".json", err)) < 0 ||
+	    (r = dcr_read_file(path, 64 << 10, &buf, &len, err)) == DCR_ENOTFOUND)
+		return dcr_err_set(err, DCR_ENOTFOUND, "no key for dataset '%s' in the keystore %s (it was uploaded "
+						       "from another machine or account?)", arg, dir);
+	if (r < 0)
+		return r;
+	r = key_parse(path, buf, len, k, err);
+	dcr_wipe(buf, len);
+	free(buf);
+	return r;
+}
+
+/* ---- dcr upload ---- */
+
+struct encrypting {
+	int out;
+	struct dcr_sha256 *hash;
+};
+
+static int write_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct encrypting *e = ctx;
+
+	if (dcr_write_all(e->out, buf, len) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot write the ciphertext");
+	return 0;
+}
+
+/* Encrypt in to out under key, hashing the plaintext on the way. */
+static int encrypt_file(int in, int out, const uint8_t *key, uint8_t sha256[static 32], uint64_t *size,
+	struct dcr_err *err)
+{
+	struct encrypting e = { out, dcr_sha256_new() };
+	struct dcr_stream_enc *enc = NULL;
+	uint8_t *buf = malloc(1u << 20);
+	int r = 0;
+
+	*size = 0;
+	if (!e.hash || !buf) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (!(enc = dcr_stream_enc_new(key, 0, write_sink, &e, err))) {
+		r = err->code;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, 1u << 20);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot read the file");
+			break;
+		}
+		if (n == 0)
+			break;
+		*size += (uint64_t)n;
+		if ((r = dcr_sha256_update(e.hash, buf, (size_t)n, err)) < 0 ||
+		    (r = dcr_stream_enc_write(enc, buf, (size_t)n, err)) < 0)
+			break;
+	}
+	if (r == 0 && (r = dcr_stream_enc_finish(enc, err)) == 0 && (r = dcr_sha256_final(e.hash, sha256, err)) == 0 &&
+	    fsync(out) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write the ciphertext");
+out:
+	dcr_stream_enc_free(enc);
+	dcr_sha256_free(e.hash);
+	if (buf)
+		dcr_wipe(buf, 1u << 20);
+	free(buf);
+	return r;
+}
+
+struct progress {
+	bool show;
+	uint64_t base, total;
+	time_t last;
+};
+
+static int show_progress(void *ctx, uint64_t sent)
+{
+	struct progress *p = ctx;
+	time_t now = time(NULL);
+
+	if (!p->show || (now == p->last && p->base + sent < p->total))
+		return 0;
+	p->last = now;
+	fprintf(stderr, "\rdcr: upload: %llu of %llu bytes (%d%%)", (unsigned long long)(p->base + sent),
+		(unsigned long long)p->total, p->total ? (int)((p->base + sent) * 100 / p->total) : 100);
+	return 0;
+}
+
+/* Send what dcrd lacks of the ciphertext in fd, resuming after a broken connection. */
+static int send_ciphertext(const struct cli *cli, struct dataset_key *k, int fd, uint64_t max_rate,
+	struct dcr_err *err)
+{
+	struct progress p = { cli->verbosity >= 0 && isatty(STDERR_FILENO), 0, k->cipher_size, 0 };
+	uint64_t received = 0;
+	int r = 0;
+
+	for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+		if ((r = dcr_blob_head(k->endpoint, k->id, k->token, &received, err)) == 0) {
+			if (received > k->cipher_size)
+				return dcr_err_set(err, DCR_EINTEGRITY, "dcrd claims %llu bytes of a %llu-byte upload",
+					(unsigned long long)received, (unsigned long long)k->cipher_size);
+			if (received == k->cipher_size)
+				break;
+			p.base = received;
+			r = dcr_blob_put(k->endpoint, k->id, k->token, fd, received, k->cipher_size - received,
+				max_rate, show_progress, &p, err);
+			if (r == 0)
+				break;
+		}
+		if (r != DCR_EUNREACHABLE && r != DCR_EFAIL)
+			break;
+		if (attempt < ATTEMPTS) {
+			if (cli->verbosity >= 0)
+				fprintf(stderr, "%sdcr: upload: %s; trying again\n", p.show ? "\n" : "", err->msg);
+			sleep((unsigned)attempt);
+		}
+	}
+	if (p.show)
+		fputc('\n', stderr);
+	return r;
+}
+
+static int finish_upload(const struct command *cmd, struct cli *cli, const char *dir, struct dataset_key *k,
+	uint64_t max_rate)
+{
+	char path[4200], hex[65];
+	struct dcr_err err;
+	int fd, r;
+
+	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", &err)) < 0)
+		return report(cmd, &err);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		dcr_err_errno(&err, DCR_EIO, errno, "cannot read the ciphertext '%s'", path);
+		return report(cmd, &err);
+	}
+	r = send_ciphertext(cli, k, fd, max_rate, &err);
+	close(fd);
+	if (r < 0) {
+		dcr_err_prefix(&err, "dataset %s is partly uploaded (dcr upload --resume %s continues)", k->id, k->id);
+		return report(cmd, &err);
+	}
+	k->complete = true;
+	if ((r = key_save(dir, k, &err)) < 0)
+		return report(cmd, &err);
+	unlink(path);
+	dcr_hex(k->sha256, 32, hex);
+	if (cli->json) {
+		json_t *j = json_object();
+
+		json_object_set_new(j, "dataset", json_string(k->id));
+		json_object_set_new(j, "name", json_string(k->name));
+		json_object_set_new(j, "size", json_integer((json_int_t)k->size));
+		json_object_set_new(j, "sha256", json_string(hex));
+		return print_json(cmd, j);
+	}
+	printf("%s\n", k->id);
+	if (cli->verbosity >= 0)
+		fprintf(stderr, "dcr: upload: %s (%llu bytes, SHA-256 %s) is dataset %s; dcr publish ROOM NODE %s "
+				"gives it to a room\n", k->name, (unsigned long long)k->size, hex, k->id, k->id);
+	return 0;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash && slash[1] ? slash + 1 : path;
+}
+
+static int new_upload(const struct command *cmd, struct cli *cli, struct session *s, const char *dir,
+	const char *file, const char *name, uint64_t max_rate)
+{
+	Dcr__V1__CreateDatasetRequest req = DCR__V1__CREATE_DATASET_REQUEST__INIT;
+	Dcr__V1__CreateDatasetResponse *resp = NULL;
+	struct dataset_key k = { 0 };
+	char tmp[4200], path[4200];
+	struct stat st;
+	struct dcr_err err;
+	uint8_t *body = NULL;
+	size_t len;
+	int in, out = -1, r;
+
+	if ((in = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		dcr_err_errno(&err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno, "cannot open '%s'", file);
+		return report(cmd, &err);
+	}
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(in);
+		dcr_err_set(&err, DCR_EUSAGE, "'%s' is not a regular file", file);
+		return report(cmd, &err);
+	}
+	snprintf(k.name, sizeof(k.name), "%s", name ? name : base_name(file));
+	snprintf(k.endpoint, sizeof(k.endpoint), "%s", cli->endpoint);
+	/* Attest before anything else: no point encrypting for an enclave we would not trust. */
+	if ((r = dcr_client_attest(&s->client, &err)) < 0 || (r = dcr_random(k.key, sizeof(k.key), &err)) < 0 ||
+	    (r = entry_path(tmp, sizeof(tmp), dir, "upload-XXXXXX", "", &err)) < 0)
+		goto fail;
+	if ((out = mkstemp(tmp)) < 0) {
+		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot create a file in the keystore '%s'", dir);
+		goto fail;
+	}
+	if ((r = encrypt_file(in, out, k.key, k.sha256, &k.size, &err)) < 0)
+		goto fail;
+	k.cipher_size = (uint64_t)lseek(out, 0, SEEK_END);
+	req.name = k.name;
+	req.size = k.cipher_size;
+	if ((r = session_call_err(s, "dataset.create", &req.base, &body, &len, &err)) < 0)
+		goto fail;
+	resp = dcr__v1__create_dataset_response__unpack(NULL, len, body);
+	if (!resp || strlen(resp->dataset_id) != 32 || strspn(resp->dataset_id, "0123456789abcdef") != 32 ||
+	    strlen(resp->upload_token) >= sizeof(k.token)) {
+		r = dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed dataset.create answer");
+		goto fail;
+	}
+	memcpy(k.id, resp->dataset_id, 33);
+	snprintf(k.token, sizeof(k.token), "%s", resp->upload_token);
+	/* The key is saved before a byte leaves: an interrupted upload can be resumed. */
+	if ((r = entry_path(path, sizeof(path), dir, k.id, ".enc", &err)) < 0 || (r = key_save(dir, &k, &err)) < 0)
+		goto fail;
+	if (rename(tmp, path) < 0) {
+		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot rename '%s'", tmp);
+		goto fail;
+	}
+	close(in);
+	close(out);
+	if (body)
+		dcr_wipe(body, len);
+	free(body);
+	dcr__v1__create_dataset_response__free_unpacked(resp, NULL);
+	r = finish_upload(cmd, cli, dir, &k, max_rate);
+	wipe_key(&k);
+	return r;
+fail:
+	close(in);
+	if (out >= 0) {
+		close(out);
+		unlink(tmp);
+	}
+	if (body)
+		dcr_wipe(body, len);
+	free(body);
+	dcr__v1__create_dataset_response__free_unpacked(resp, NULL);
+	wipe_key(&k);
+	return report(cmd, &err);
+}
+
+/* "500K", "10M", "1G" (powers of 1024) or plain bytes, per second. */
+static bool parse_rate(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v == 0)
+		return false;
+	if (*end == 'K' || *end == 'M' || *end == 'G') {
+		unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
+
+		if (v > (UINT64_MAX >> shift))
+			return false;
+		v <<= shift;
+		end++;
+	}
+	*out = v;
+	return *end == '\0';
+}
+
+int cmd_upload(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	const char *resume = opt_value(cmd, args, "resume"), *name = opt_value(cmd, args, "name");
+	const char *rate = opt_value(cmd, args, "limit-rate");
+	uint64_t max_rate = 0;
+	struct session s;
+	struct dataset_key k;
+	struct dcr_err err;
+	char dir[4096];
+	int r;
+
+	if (resume ? args->argc != 0 : args->argc != 1)
+		return usage_error(cmd, resume ? "--resume takes no FILE" : "expected one FILE");
+	if (resume && name)
+		return usage_error(cmd, "--name is for a new upload, not --resume");
+	if (rate && !parse_rate(rate, &max_rate))
+		return usage_error(cmd, "invalid --limit-rate '%s' (bytes a second, like 500K, 10M or 1G)", rate);
+	if (keystore_dir(dir, sizeof(dir), &err) < 0)
+		return report(cmd, &err);
+	if (resume) {
+		if (key_load(dir, resume, &k, &err) < 0)
+			return report(cmd, &err);
+		if (k.complete) {
+			wipe_key(&k);
+			dcr_err_set(&err, DCR_EEXIST, "dataset %s is uploaded completely already", resume);
+			return report(cmd, &err);
+		}
+		r = finish_upload(cmd, cli, dir, &k, max_rate);
+		wipe_key(&k);
+		return r;
+	}
+	if ((r = session_open(cmd, cli, &s)) != 0)
+		return r;
+	r = new_upload(cmd, cli, &s, dir, args->argv[0], name, max_rate);
+	session_close(&s);
+	return r;
+}
+
+/* ---- dcr publish ---- */
+
+static json_t *dataset_json(const Dcr__V1__DatasetInfo *d)
+{
+	char hex[65] = "", when[32];
+	json_t *j = json_object();
+
+	if (d->plaintext_sha256.len == 32)
+		dcr_hex(d->plaintext_sha256.data, 32, hex);
+	json_object_set_new(j, "node", json_string(d->node));
+	json_object_set_new(j, "dataset", json_string(d->dataset_id));
+	json_object_set_new(j, "name", json_string(d->name));
+	json_object_set_new(j, "publisher", json_string(d->publisher));
+	json_object_set_new(j, "sha256", json_string(hex));
+	json_object_set_new(j, "size", json_integer((json_int_t)d->size));
+	json_object_set_new(j, "rows", json_integer((json_int_t)d->rows));
+	json_object_set_new(j, "published", json_string(time_text(d->published_ms, when)));
+	return j;
+}
+
+int cmd_publish(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	Dcr__V1__PublishRequest req = DCR__V1__PUBLISH_REQUEST__INIT;
+	Dcr__V1__PublishResponse *resp = NULL;
+	char room[DCR_ROOM_ID_HEX], dir[4096];
+	struct dataset_key k;
+	struct session s;
+	struct dcr_err err;
+	uint8_t *body;
+	size_t len;
+	int r;
+
+	if (args->argc != 3)
+		return usage_error(cmd, "expected ROOM NODE DATASET");
+	if (keystore_dir(dir, sizeof(dir), &err) < 0 || key_load(dir, args->argv[2], &k, &err) < 0)
+		return report(cmd, &err);
+	if (!k.complete) {
+		wipe_key(&k);
+		dcr_err_set(&err, DCR_EINVALID, "dataset %s is not completely uploaded; dcr upload --resume %s first",
+			args->argv[2], args->argv[2]);
+		return report(cmd, &err);
+	}
+	if ((r = session_open(cmd, cli, &s)) != 0) {
+		wipe_key(&k);
+		return r;
+	}
+	if ((r = session_resolve_room(cmd, &s, args->argv[0], room)) != 0)
+		goto out;
+	req.room_id = room;
+	req.node = args->argv[1];
+	req.dataset_id = k.id;
+	req.key = (ProtobufCBinaryData){ sizeof(k.key), k.key };
+	req.plaintext_sha256 = (ProtobufCBinaryData){ sizeof(k.sha256), k.sha256 };
+	if ((r = session_call(cmd, &s, "dataset.publish", &req.base, &body, &len)) != 0)
+		goto out;
+	resp = dcr__v1__publish_response__unpack(NULL, len, body);
+	free(body);
+	if (!resp || !resp->dataset) {
+		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed dataset.publish answer");
+		r = report(cmd, &err);
+	} else if (cli->json) {
+		r = print_json(cmd, dataset_json(resp->dataset));
+	} else if (cli->verbosity >= 0) {
+		printf("published dataset %s (%s) to node '%s' of room %.16s: %llu bytes", k.id, k.name, req.node, room,
+			(unsigned long long)resp->dataset->size);
+		if (resp->dataset->rows)
+			printf(", %llu rows", (unsigned long long)resp->dataset->rows);
+		printf("\n");
+	}
+	dcr__v1__publish_response__free_unpacked(resp, NULL);
+out:
+	session_close(&s);
+	wipe_key(&k);
+	return r;
+}
+
+/* ---- dcr datasets ---- */
+
+int cmd_datasets(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	Dcr__V1__RoomRef ref = DCR__V1__ROOM_REF__INIT;
+	Dcr__V1__ListDatasetsResponse *list = NULL;
+	char room[DCR_ROOM_ID_HEX], when[32];
+	struct session s;
+	struct dcr_err err;
+	uint8_t *body;
+	size_t len, w_node = 4, w_pub = 9;
+	int r;
+
+	if (args->argc != 1)
+		return usage_error(cmd, "expected ROOM");
+	if ((r = session_open(cmd, cli, &s)) != 0)
+		return r;
+	if ((r = session_resolve_room(cmd, &s, args->argv[0], room)) != 0 ||
+	    (ref.room_id = room, r = session_call(cmd, &s, "dataset.list", &ref.base, &body, &len)) != 0)
+		goto out;
+	list = dcr__v1__list_datasets_response__unpack(NULL, len, body);
+	free(body);
+	if (!list) {
+		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed dataset list");
+		r = report(cmd, &err);
+		goto out;
+	}
+	if (cli->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < list->n_datasets; i++)
+			json_array_append_new(a, dataset_json(list->datasets[i]));
+		r = print_json(cmd, a);
+		goto out;
+	}
+	if (list->n_datasets == 0) {
+		printf("(nothing published)\n");
+		goto out;
+	}
+	for (size_t i = 0; i < list->n_datasets; i++) {
+		size_t n;
+
+		if ((n = columns_of(list->datasets[i]->node)) > w_node)
+			w_node = n < 32 ? n : 32;
+		if ((n = columns_of(list->datasets[i]->publisher)) > w_pub)
+			w_pub = n < 40 ? n : 40;
+	}
+	put_cell("NODE", w_node, false);
+	printf("  %-32s  ", "DATASET");
+	put_cell("PUBLISHER", w_pub, false);
+	printf("  %12s  %10s  %-20s  SHA-256\n", "BYTES", "ROWS", "PUBLISHED");
+	for (size_t i = 0; i < list->n_datasets; i++) {
+		const Dcr__V1__DatasetInfo *d = list->datasets[i];
+		char hex[65] = "";
+
+		if (d->plaintext_sha256.len == 32)
+			dcr_hex(d->plaintext_sha256.data, 32, hex);
+		put_cell(d->node, w_node, false);
+		printf("  %-32s  ", d->dataset_id);
+		put_cell(d->publisher, w_pub, false);
+		printf("  %12llu  %10llu  %-20s  %s\n", (unsigned long long)d->size, (unsigned long long)d->rows,
+			time_text(d->published_ms, when), hex);
+	}
+out:
+	dcr__v1__list_datasets_response__free_unpacked(list, NULL);
+	session_close(&s);
+	return r;
+}

@@ -1,0 +1,559 @@
+/*
+ * dcr run, dcr fetch, dcr jobs: computations run inside the enclave; their
+ * results come back as ciphertext whose key only an authorised fetcher
+ * receives, inside an encrypted call, and are checked against the SHA-256
+ * the enclave recorded in the room's log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "crypto.h"
+#include "dcr.h"
+#include "fileio.h"
+#include "stream.h"
+#include "transport.h"
+#include "util.h"
+
+#include "banned.h"
+
+#define MAX_EXTRACT_ENTRIES 10000
+
+static const char *job_status_name(Dcr__V1__JobStatus s)
+{
+	switch (s) {
+	case DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED: return "queued";
+	case DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING: return "running";
+	case DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED: return "succeeded";
+	case DCR__V1__JOB_STATUS__JOB_STATUS_FAILED: return "failed";
+	default: return "unknown";
+	}
+}
+
+static bool finished(const Dcr__V1__JobInfo *j)
+{
+	return j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED ||
+	       j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;
+}
+
+static json_t *job_json(const Dcr__V1__JobInfo *j)
+{
+	char created[32], started[32], ended[32], hex[65] = "";
+	json_t *o = json_object();
+
+	if (j->result_sha256.len == 32)
+		dcr_hex(j->result_sha256.data, 32, hex);
+	json_object_set_new(o, "job", json_string(j->job_id));
+	json_object_set_new(o, "computation", json_string(j->computation));
+	json_object_set_new(o, "status", json_string(job_status_name(j->status)));
+	json_object_set_new(o, "started_by", json_string(j->started_by));
+	json_object_set_new(o, "created", json_string(time_text(j->created_ms, created)));
+	json_object_set_new(o, "started", *time_text(j->started_ms, started) ? json_string(started) : json_null());
+	json_object_set_new(o, "finished", *time_text(j->finished_ms, ended) ? json_string(ended) : json_null());
+	json_object_set_new(o, "error", *j->error ? json_string(j->error) : json_null());
+	json_object_set_new(o, "result_type", *j->result_type ? json_string(j->result_type) : json_null());
+	json_object_set_new(o, "result_sha256", *hex ? json_string(hex) : json_null());
+	json_object_set_new(o, "result_size", json_integer((json_int_t)j->result_size));
+	json_object_set_new(o, "result_rows", json_integer((json_int_t)j->result_rows));
+	return o;
+}
+
+static int malformed(const struct command *cmd, const char *what)
+{
+	struct dcr_err err;
+
+	dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed %s answer", what);
+	return report(cmd, &err);
+}
+
+/* A failed job: its reason, with the exit status of its error class (7 for a computation). */
+static int job_failed(const struct command *cmd, const Dcr__V1__JobInfo *j)
+{
+	struct dcr_err err;
+	int code = j->error_code < 0 && j->error_code >= DCR_EEXIST ? j->error_code : DCR_ECOMPUTE;
+
+	dcr_err_set(&err, code, "job %s (%s) failed: %s", j->job_id, j->computation, j->error);
+	return report(cmd, &err);
+}
+
+/* "3f2a9c1b7e4d-7": the room's first 12 hex digits, '-', a number. */
+static bool split_job_id(const char *job, char prefix[static 13])
+{
+	const char *dash = strchr(job, '-');
+	size_t n = dash ? (size_t)(dash - job) : 0;
+
+	if (n != 12 || strspn(job, "0123456789abcdef") != 12 || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1) ||
+	    strlen(dash + 1) > 19)
+		return false;
+	memcpy(prefix, job, 12);
+	prefix[12] = '\0';
+	return true;
+}
+
+/* job.get until the job finishes, backing off from 100 ms to 2 s. *out: the last answer. */
+static int wait_job(const struct command *cmd, struct session *s, const char *room, const char *job,
+	Dcr__V1__RunResponse **out)
+{
+	Dcr__V1__JobRef ref = DCR__V1__JOB_REF__INIT;
+	unsigned delay_ms = 100;
+	uint8_t *body;
+	size_t len;
+	int r;
+
+	ref.room_id = (char *)room;
+	ref.job_id = (char *)job;
+	*out = NULL;
+	for (;;) {
+		struct timespec ts;
+
+		if ((r = session_call(cmd, s, "job.get", &ref.base, &body, &len)) != 0)
+			return r;
+		*out = dcr__v1__run_response__unpack(NULL, len, body);
+		free(body);
+		if (!*out || !(*out)->job)
+			return malformed(cmd, "job.get");
+		if (finished((*out)->job))
+			return 0;
+		dcr__v1__run_response__free_unpacked(*out, NULL);
+		*out = NULL;
+		ts.tv_sec = delay_ms / 1000;
+		ts.tv_nsec = (long)(delay_ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+		if (delay_ms < 2000)
+			delay_ms = delay_ms * 2 > 2000 ? 2000 : delay_ms * 2;
+	}
+}
+
+/* ---- receiving a result ---- */
+
+struct receiving {
+	struct dcr_stream_dec *dec;
+	struct dcr_sha256 *hash;
+	int fd;
+	uint64_t size;
+};
+
+static int plain_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct receiving *rx = ctx;
+	int r;
+
+	rx->size += len;
+	if ((r = dcr_sha256_update(rx->hash, buf, len, err)) < 0)
+		return r;
+	if (dcr_write_all(rx->fd, buf, len) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot write the result");
+	return 0;
+}
+
+static int cipher_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct receiving *rx = ctx;
+
+	return dcr_stream_dec_write(rx->dec, buf, len, err);
+}
+
+/* Download and decrypt the result into fd, and check it is what the enclave recorded. */
+static int receive(struct session *s, const Dcr__V1__FetchResponse *f, int fd, struct dcr_err *err)
+{
+	struct receiving rx = { NULL, dcr_sha256_new(), fd, 0 };
+	uint8_t digest[32];
+	int r;
+
+	if (f->key.len != DCR_STREAM_KEY_LEN || !rx.hash) {
+		dcr_sha256_free(rx.hash);
+		return dcr_err_set(err, rx.hash ? DCR_EINTEGRITY : DCR_ENOMEM, "dcrd sent no usable result key");
+	}
+	if (!(rx.dec = dcr_stream_dec_new(f->key.data, plain_sink, &rx, err))) {
+		dcr_sha256_free(rx.hash);
+		return err->code;
+	}
+	r = dcr_blob_get(s->cli->endpoint, f->blob_id, f->download_token, cipher_sink, &rx, err);
+	if (r == 0)
+		r = dcr_stream_dec_finish(rx.dec, err);
+	if (r == 0)
+		r = dcr_sha256_final(rx.hash, digest, err);
+	if (r == 0 && (f->job->result_sha256.len != 32 || !dcr_ct_equal(digest, f->job->result_sha256.data, 32) ||
+		       rx.size != f->job->result_size))
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the result does not match the SHA-256 the enclave recorded for it");
+	if (r == DCR_EINTEGRITY)
+		dcr_err_prefix(err, "result of job %s", f->job->job_id);
+	dcr_stream_dec_free(rx.dec);
+	dcr_sha256_free(rx.hash);
+	return r;
+}
+
+/* A temporary file next to path (or in $TMPDIR), mode 0600. */
+static int temp_near(const char *path, char *tmp, size_t size, struct dcr_err *err)
+{
+	const char *dir = getenv("TMPDIR");
+	int fd;
+
+	if (path)
+		snprintf(tmp, size, "%s.part-XXXXXX", path);
+	else
+		snprintf(tmp, size, "%s/dcr-result-XXXXXX", dir && *dir ? dir : "/tmp");
+	if ((fd = mkstemp(tmp)) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", tmp);
+	return fd;
+}
+
+/* A name from a ZIP that stays inside the directory: relative, no '..', no empty parts. */
+static bool safe_entry(const char *name)
+{
+	const char *p = name;
+
+	if (!*name || *name == '/' || strlen(name) > 1024)
+		return false;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+		if ((n == 0 && slash && slash[1]) || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
+	for (p = name; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			return false;
+	return true;
+}
+
+static int make_parents(const char *dir, const char *name, struct dcr_err *err)
+{
+	char path[PATH_MAX];
+
+	for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%.*s", dir, (int)(p - name), name) >= sizeof(path))
+			return dcr_err_set(err, DCR_EINVALID, "path too long in the result");
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
+	}
+	return 0;
+}
+
+/* Unpack the ZIP at zip_path into dir, refusing names that leave it and files that exist. */
+static int extract(const char *zip_path, const char *dir, struct dcr_err *err)
+{
+	zip_t *z;
+	zip_int64_t n;
+	int zerr = 0, r = 0;
+	char buf[65536];
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", dir);
+	if (!(z = zip_open(zip_path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr)))
+		return dcr_err_set(err, DCR_EINTEGRITY, "the result is not a valid ZIP (libzip error %d)", zerr);
+	n = zip_get_num_entries(z, 0);
+	if (n < 0 || n > MAX_EXTRACT_ENTRIES)
+		r = dcr_err_set(err, DCR_EINVALID, "the result has more than %d entries", MAX_EXTRACT_ENTRIES);
+	for (zip_int64_t i = 0; r == 0 && i < n; i++) {
+		const char *name = zip_get_name(z, (zip_uint64_t)i, ZIP_FL_ENC_GUESS);
+		char path[PATH_MAX];
+		zip_file_t *f;
+		zip_int64_t got;
+		int fd;
+
+		if (!name || !safe_entry(name)) {
+			r = dcr_err_set(err, DCR_EINTEGRITY, "the result holds an unsafe name; nothing more was extracted");
+			break;
+		}
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
+			r = dcr_err_set(err, DCR_EINVALID, "path too long: '%s'", name);
+			break;
+		}
+		if ((r = make_parents(dir, name, err)) < 0)
+			break;
+		if (name[strlen(name) - 1] == '/') {
+			if (mkdir(path, 0700) < 0 && errno != EEXIST)
+				r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
+			continue;
+		}
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+			r = dcr_err_errno(err, errno == EEXIST ? DCR_EEXIST : DCR_EIO, errno, "cannot create '%s'", path);
+			break;
+		}
+		if (!(f = zip_fopen_index(z, (zip_uint64_t)i, 0))) {
+			close(fd);
+			r = dcr_err_set(err, DCR_EINTEGRITY, "cannot read '%s' in the result", name);
+			break;
+		}
+		while ((got = zip_fread(f, buf, sizeof(buf))) > 0)
+			if (dcr_write_all(fd, buf, (size_t)got) < 0) {
+				r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", path);
+				break;
+			}
+		if (r == 0 && got < 0)
+			r = dcr_err_set(err, DCR_EINTEGRITY, "cannot read '%s' in the result", name);
+		zip_fclose(f);
+		close(fd);
+	}
+	zip_discard(z);
+	return r;
+}
+
+static int copy_to_stdout(int fd, struct dcr_err *err)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the result");
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (dcr_write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot write to standard output");
+	return n < 0 ? dcr_err_errno(err, DCR_EIO, errno, "cannot read the result") : 0;
+}
+
+/* Where a result goes: a file (atomically), a directory (unzipped) or standard output. */
+static int deliver(const struct command *cmd, struct session *s, const Dcr__V1__FetchResponse *f,
+	const char *output, const char *extract_dir)
+{
+	bool zip = strcmp(f->job->result_type, "application/zip") == 0;
+	char tmp[PATH_MAX];
+	struct dcr_err err;
+	int fd, r;
+
+	if (!output && !extract_dir && zip && isatty(STDOUT_FILENO)) {
+		dcr_err_set(&err, DCR_EUSAGE, "the result is a ZIP file; use -o FILE or --extract DIR");
+		return report(cmd, &err);
+	}
+	if (extract_dir && !zip) {
+		dcr_err_set(&err, DCR_EUSAGE, "--extract is for ZIP results; this one is %s (use -o FILE)",
+			f->job->result_type);
+		return report(cmd, &err);
+	}
+	if ((fd = temp_near(output, tmp, sizeof(tmp), &err)) < 0)
+		return report(cmd, &err);
+	r = receive(s, f, fd, &err);
+	if (r == 0 && fsync(fd) < 0)
+		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot write '%s'", tmp);
+	if (r == 0 && output && rename(tmp, output) < 0)
+		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot write '%s'", output);
+	else if (r == 0 && extract_dir)
+		r = extract(tmp, extract_dir, &err);
+	else if (r == 0 && !output)
+		r = copy_to_stdout(fd, &err);
+	close(fd);
+	if (r < 0 || !output)
+		unlink(tmp);
+	if (r < 0)
+		return report(cmd, &err);
+	if (s->cli->verbosity > 0 || ((output || extract_dir) && s->cli->verbosity >= 0))
+		fprintf(stderr, "dcr: %s: job %s: %llu bytes of %s, SHA-256 verified%s%s\n", cmd->name, f->job->job_id,
+			(unsigned long long)f->job->result_size, f->job->result_type,
+			output ? ", written to " : extract_dir ? ", extracted into " : "",
+			output ? output : extract_dir ? extract_dir : "");
+	return 0;
+}
+
+static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f)
+{
+	if (!f->logs_visible || !f->logs.len || s->cli->verbosity < 0)
+		return;
+	fprintf(stderr, "--- what job %s printed ---\n", f->job->job_id);
+	fwrite(f->logs.data, 1, f->logs.len, stderr);
+	if (f->logs.data[f->logs.len - 1] != '\n')
+		fputc('\n', stderr);
+	fprintf(stderr, "---\n");
+}
+
+/* job.fetch once the job has finished; delivers the result or reports why there is none. */
+static int fetch_job(const struct command *cmd, struct session *s, const char *room, const char *job,
+	const char *output, const char *extract_dir)
+{
+	Dcr__V1__JobRef ref = DCR__V1__JOB_REF__INIT;
+	Dcr__V1__FetchResponse *f;
+	Dcr__V1__RunResponse *w;
+	uint8_t *body;
+	size_t len;
+	int r;
+
+	if ((r = wait_job(cmd, s, room, job, &w)) != 0)
+		return r;
+	dcr__v1__run_response__free_unpacked(w, NULL);
+	ref.room_id = (char *)room;
+	ref.job_id = (char *)job;
+	if ((r = session_call(cmd, s, "job.fetch", &ref.base, &body, &len)) != 0)
+		return r;
+	f = dcr__v1__fetch_response__unpack(NULL, len, body);
+	dcr_wipe(body, len);
+	free(body);
+	if (!f || !f->job)
+		r = malformed(cmd, "job.fetch");
+	else if (show_logs(s, f), f->job->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
+		r = job_failed(cmd, f->job);
+	else if (f->job->status != DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
+		r = malformed(cmd, "job.fetch");
+	else
+		r = deliver(cmd, s, f, output, extract_dir);
+	if (f && f->key.data)
+		dcr_wipe(f->key.data, f->key.len);
+	dcr__v1__fetch_response__free_unpacked(f, NULL);
+	return r;
+}
+
+/* ---- dcr run ---- */
+
+int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	Dcr__V1__RunRequest req = DCR__V1__RUN_REQUEST__INIT;
+	Dcr__V1__RunResponse *resp = NULL, *done = NULL;
+	const char *output = opt_value(cmd, args, "output");
+	bool wait = opt_set(cmd, args, "wait") || output;
+	char room[DCR_ROOM_ID_HEX], job[64];
+	struct session s;
+	uint8_t *body;
+	size_t len;
+	int r;
+
+	if (args->argc != 2)
+		return usage_error(cmd, "expected ROOM COMPUTATION");
+	if ((r = session_open(cmd, cli, &s)) != 0)
+		return r;
+	if ((r = session_resolve_room(cmd, &s, args->argv[0], room)) != 0)
+		goto out;
+	req.room_id = room;
+	req.computation = args->argv[1];
+	if ((r = session_call(cmd, &s, "job.run", &req.base, &body, &len)) != 0)
+		goto out;
+	resp = dcr__v1__run_response__unpack(NULL, len, body);
+	free(body);
+	if (!resp || !resp->job || strlen(resp->job->job_id) >= sizeof(job)) {
+		r = malformed(cmd, "job.run");
+		goto out;
+	}
+	snprintf(job, sizeof(job), "%s", resp->job->job_id);
+	if (output) {
+		r = fetch_job(cmd, &s, room, job, output, NULL);
+		goto out;
+	}
+	if (wait) {
+		if ((r = wait_job(cmd, &s, room, job, &done)) != 0)
+			goto out;
+		if (done->job->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED) {
+			r = job_failed(cmd, done->job);
+			goto out;
+		}
+	}
+	if (cli->json)
+		r = print_json(cmd, job_json(done ? done->job : resp->job));
+	else
+		printf("%s\n", job);
+	if (!cli->json && cli->verbosity >= 0 && !done)
+		fprintf(stderr, "dcr: run: job %s queued; dcr fetch %s gets its result\n", job, job);
+out:
+	dcr__v1__run_response__free_unpacked(resp, NULL);
+	dcr__v1__run_response__free_unpacked(done, NULL);
+	session_close(&s);
+	return r;
+}
+
+/* ---- dcr fetch ---- */
+
+int cmd_fetch(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	const char *output = opt_value(cmd, args, "output"), *extract_dir = opt_value(cmd, args, "extract");
+	char room[DCR_ROOM_ID_HEX], prefix[13];
+	struct session s;
+	int r;
+
+	if (args->argc != 1)
+		return usage_error(cmd, "expected JOB");
+	if (output && extract_dir)
+		return usage_error(cmd, "-o and --extract exclude each other");
+	if (!split_job_id(args->argv[0], prefix))
+		return usage_error(cmd, "'%s' is not a job ID (like 3f2a9c1b7e4d-7, as dcr run prints)", args->argv[0]);
+	if ((r = session_open(cmd, cli, &s)) != 0)
+		return r;
+	if ((r = session_resolve_room(cmd, &s, prefix, room)) == 0)
+		r = fetch_job(cmd, &s, room, args->argv[0], output, extract_dir);
+	session_close(&s);
+	return r;
+}
+
+/* ---- dcr jobs ---- */
+
+int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	Dcr__V1__RoomRef ref = DCR__V1__ROOM_REF__INIT;
+	Dcr__V1__ListJobsResponse *list = NULL;
+	char room[DCR_ROOM_ID_HEX], when[32];
+	size_t w_job = 3, w_comp = 11, w_by = 10;
+	struct session s;
+	uint8_t *body;
+	size_t len;
+	int r;
+
+	if (args->argc != 1)
+		return usage_error(cmd, "expected ROOM");
+	if ((r = session_open(cmd, cli, &s)) != 0)
+		return r;
+	if ((r = session_resolve_room(cmd, &s, args->argv[0], room)) != 0 ||
+	    (ref.room_id = room, r = session_call(cmd, &s, "job.list", &ref.base, &body, &len)) != 0)
+		goto out;
+	list = dcr__v1__list_jobs_response__unpack(NULL, len, body);
+	free(body);
+	if (!list) {
+		r = malformed(cmd, "job.list");
+		goto out;
+	}
+	if (cli->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < list->n_jobs; i++)
+			json_array_append_new(a, job_json(list->jobs[i]));
+		r = print_json(cmd, a);
+		goto out;
+	}
+	if (list->n_jobs == 0) {
+		printf("(no jobs)\n");
+		goto out;
+	}
+	for (size_t i = 0; i < list->n_jobs; i++) {
+		size_t n;
+
+		if ((n = columns_of(list->jobs[i]->job_id)) > w_job)
+			w_job = n < 40 ? n : 40;
+		if ((n = columns_of(list->jobs[i]->computation)) > w_comp)
+			w_comp = n < 32 ? n : 32;
+		if ((n = columns_of(list->jobs[i]->started_by)) > w_by)
+			w_by = n < 40 ? n : 40;
+	}
+	put_cell("JOB", w_job, false);
+	printf("  ");
+	put_cell("COMPUTATION", w_comp, false);
+	printf("  %-9s  ", "STATUS");
+	put_cell("STARTED BY", w_by, false);
+	printf("  %-20s  RESULT\n", "CREATED");
+	for (size_t i = 0; i < list->n_jobs; i++) {
+		const Dcr__V1__JobInfo *j = list->jobs[i];
+
+		put_cell(j->job_id, w_job, false);
+		printf("  ");
+		put_cell(j->computation, w_comp, false);
+		printf("  %-9s  ", job_status_name(j->status));
+		put_cell(j->started_by, w_by, false);
+		printf("  %-20s  ", time_text(j->created_ms, when));
+		if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
+			printf("%llu bytes%s", (unsigned long long)j->result_size,
+				strcmp(j->result_type, "text/csv") == 0 ? "" : " (zip)");
+		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
+			printf("%.100s", j->error);
+		printf("\n");
+	}
+out:
+	dcr__v1__list_jobs_response__free_unpacked(list, NULL);
+	session_close(&s);
+	return r;
+}

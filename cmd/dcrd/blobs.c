@@ -1,0 +1,263 @@
+/*
+ * Blobs: ciphertext on the host's disk, in DIR/blobs/ID. Uploads arrive
+ * with PUT /v1/blobs/ID in as many pieces as the client needs (HEAD tells
+ * how much arrived), results leave with GET; each blob has a bearer token
+ * that a call handed out, and only its SHA-256 is kept. Nothing here sees
+ * plaintext: the keys travel only inside encrypted calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "dcrd.h"
+
+#include "banned.h"
+
+#define TOKEN_PREFIX "dcrbt_"
+
+bool blob_id_valid(const char *id)
+{
+	return id && strlen(id) == DCR_BLOB_ID_LEN && strspn(id, "0123456789abcdef") == DCR_BLOB_ID_LEN;
+}
+
+int blob_path(const struct service *svc, const char *id, char *buf, size_t size, struct dcr_err *err)
+{
+	char rel[64];
+
+	if (!blob_id_valid(id))
+		return dcr_err_set(err, DCR_EINVALID, "a blob ID is %d lowercase hex digits", DCR_BLOB_ID_LEN);
+	snprintf(rel, sizeof(rel), "blobs/%s", id);
+	return data_path(buf, size, svc->data_dir, rel, err);
+}
+
+int blobs_init(const char *data_dir, struct dcr_err *err)
+{
+	char path[4096];
+	struct stat st;
+	int r;
+
+	if ((r = data_path(path, sizeof(path), data_dir, "blobs", err)) < 0)
+		return r;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return dcr_err_set(err, DCR_EIO, "'%s' is not a directory", path);
+	return 0;
+}
+
+int blob_mint(char id[static DCR_BLOB_ID_LEN + 1], char token[static DCR_BLOB_TOKEN_MAX], uint8_t hash[static 32],
+	struct dcr_err *err)
+{
+	uint8_t raw_id[DCR_BLOB_ID_LEN / 2], secret[32];
+	int r;
+
+	if ((r = dcr_random(raw_id, sizeof(raw_id), err)) < 0 || (r = dcr_random(secret, sizeof(secret), err)) < 0)
+		return r;
+	dcr_hex(raw_id, sizeof(raw_id), id);
+	memcpy(token, TOKEN_PREFIX, sizeof(TOKEN_PREFIX) - 1);
+	dcr_hex(secret, sizeof(secret), token + sizeof(TOKEN_PREFIX) - 1);
+	dcr_wipe(secret, sizeof(secret));
+	return dcr_sha256(token, strlen(token), hash, err);
+}
+
+int blob_new(struct service *svc, uint64_t size, int complete, char id[static DCR_BLOB_ID_LEN + 1],
+	char token[static DCR_BLOB_TOKEN_MAX], struct dcr_err *err)
+{
+	uint8_t hash[32];
+	int r;
+
+	if ((r = blob_mint(id, token, hash, err)) < 0)
+		return r;
+	return state_blob_add(svc->state, id, size, hash, complete, err);
+}
+
+/* "Bearer TOKEN" against the blob's token hash, in constant time. */
+static bool token_matches(const char *authorization, const struct state_blob *b)
+{
+	uint8_t hash[32];
+	const char *t;
+
+	if (!authorization || strncmp(authorization, "Bearer ", 7) != 0)
+		return false;
+	t = authorization + 7;
+	if (strlen(t) >= DCR_BLOB_TOKEN_MAX || dcr_sha256(t, strlen(t), hash, NULL) < 0)
+		return false;
+	return dcr_ct_equal(hash, b->token_hash, 32);
+}
+
+int blob_authorize(struct service *svc, const char *id, const char *authorization, struct state_blob *out,
+	unsigned *status, struct dcr_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(svc->lock);
+	r = blob_id_valid(id) ? state_blob_get(svc->state, id, out, err) : DCR_ENOTFOUND;
+	pthread_mutex_unlock(svc->lock);
+	/* Unknown blob or wrong token: the same answer, so IDs cannot be probed. */
+	if (r == DCR_ENOTFOUND || (r == 0 && !token_matches(authorization, out))) {
+		*status = 404;
+		return dcr_err_set(err, DCR_ENOTFOUND, "no such blob, or the token is not for it");
+	}
+	if (r < 0) {
+		*status = 500;
+		return r;
+	}
+	return 0;
+}
+
+/* Blobs being written now (under the service lock): one writer per blob. */
+#define MAX_UPLOADS 64
+static char writing[MAX_UPLOADS][DCR_BLOB_ID_LEN + 1];
+
+static bool claim(const char *id)
+{
+	size_t free_slot = MAX_UPLOADS;
+
+	for (size_t i = 0; i < MAX_UPLOADS; i++) {
+		if (strcmp(writing[i], id) == 0)
+			return false;
+		if (!writing[i][0] && free_slot == MAX_UPLOADS)
+			free_slot = i;
+	}
+	if (free_slot == MAX_UPLOADS)
+		return false;
+	memcpy(writing[free_slot], id, DCR_BLOB_ID_LEN + 1);
+	return true;
+}
+
+static void release(const char *id)
+{
+	for (size_t i = 0; i < MAX_UPLOADS; i++)
+		if (strcmp(writing[i], id) == 0)
+			writing[i][0] = '\0';
+}
+
+struct blob_upload {
+	char id[DCR_BLOB_ID_LEN + 1];
+	int fd;
+	uint64_t size, offset;
+	bool failed;
+};
+
+static void blob_release(struct service *svc, const char *id)
+{
+	pthread_mutex_lock(svc->lock);
+	release(id);
+	pthread_mutex_unlock(svc->lock);
+}
+
+int blob_put_begin(struct service *svc, const char *id, const char *authorization, const char *offset_header,
+	struct blob_upload **out, unsigned *status, struct dcr_err *err)
+{
+	struct blob_upload *u;
+	struct state_blob b;
+	char path[4096];
+	unsigned long long offset = 0;
+	char *end;
+	int r;
+
+	*out = NULL;
+	if ((r = blob_authorize(svc, id, authorization, &b, status, err)) < 0)
+		return r;
+	if (offset_header) {
+		errno = 0;
+		offset = strtoull(offset_header, &end, 10);
+		if (errno || end == offset_header || *end || *offset_header == '-') {
+			*status = 400;
+			return dcr_err_set(err, DCR_EINVALID, "Upload-Offset is not a number");
+		}
+	}
+	if (b.complete) {
+		*status = 409;
+		return dcr_err_set(err, DCR_EEXIST, "the blob is complete already");
+	}
+	if (offset != b.received) {
+		*status = 409;
+		return dcr_err_set(err, DCR_EINVALID, "Upload-Offset is %llu, but %llu bytes have arrived (HEAD tells)",
+			offset, (unsigned long long)b.received);
+	}
+	if ((r = blob_path(svc, id, path, sizeof(path), err)) < 0) {
+		*status = 500;
+		return r;
+	}
+	pthread_mutex_lock(svc->lock);
+	r = claim(id);
+	pthread_mutex_unlock(svc->lock);
+	if (!r) {
+		*status = 409;
+		return dcr_err_set(err, DCR_EEXIST, "another upload to this blob is under way (or too many uploads are)");
+	}
+	if (!(u = calloc(1, sizeof(*u)))) {
+		blob_release(svc, id);
+		*status = 500;
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	u->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* Bytes past what was recorded may not have reached the disk: drop them. */
+	if (u->fd < 0 || ftruncate(u->fd, (off_t)offset) < 0 || lseek(u->fd, (off_t)offset, SEEK_SET) < 0) {
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write blob %s", id);
+		if (u->fd >= 0)
+			close(u->fd);
+		free(u);
+		blob_release(svc, id);
+		*status = 500;
+		return r;
+	}
+	memcpy(u->id, id, sizeof(u->id));
+	u->size = b.size;
+	u->offset = offset;
+	*out = u;
+	return 0;
+}
+
+int blob_put_write(struct blob_upload *u, const uint8_t *buf, size_t len, unsigned *status, struct dcr_err *err)
+{
+	if (u->failed)
+		return DCR_EIO;
+	if (len > u->size - u->offset) {
+		u->failed = true;
+		*status = 413;
+		return dcr_err_set(err, DCR_EINVALID, "more bytes than the %llu announced", (unsigned long long)u->size);
+	}
+	while (len > 0) {
+		ssize_t n = write(u->fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			u->failed = true;
+			*status = 500;
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot write blob %s", u->id);
+		}
+		buf += n;
+		len -= (size_t)n;
+		u->offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+int blob_put_end(struct service *svc, struct blob_upload *u, uint64_t *received, struct dcr_err *err)
+{
+	int r = 0, complete;
+
+	/* What is recorded as received must be on disk, whether or not the client finished. */
+	if (fsync(u->fd) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write blob %s", u->id);
+	close(u->fd);
+	complete = r == 0 && u->offset == u->size;
+	if (r == 0) {
+		pthread_mutex_lock(svc->lock);
+		r = state_blob_progress(svc->state, u->id, u->offset, complete, err);
+		pthread_mutex_unlock(svc->lock);
+	}
+	blob_release(svc, u->id);
+	if (received)
+		*received = u->offset;
+	free(u);
+	return r;
+}

@@ -1,0 +1,734 @@
+/*
+ * Jobs: job.run queues a computation, one runner thread executes queued
+ * jobs in order outside the call lock (SQL in SQLite, python in the
+ * sandbox), seals the result into a blob and records the outcome in the
+ * room's log; job.get, job.list and job.fetch report on them. A job that
+ * a stopped or crashed dcrd left running is run again on the next start:
+ * computations read only published data, so a rerun computes the same.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "dcrd.h"
+#include "fileio.h"
+#include "util.h"
+#include "work.h"
+
+#include "banned.h"
+
+#define JOB_ID_MAX 40              /* 12 hex digits, '-', a number */
+#define MAX_INPUT_FILE (2ull << 30) /* a python mount held in memory */
+#define MAX_DEPTH 32               /* computations feeding computations */
+
+static struct {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool started, stop, kick, busy;
+	struct service svc;
+} runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void wake_runner(void)
+{
+	pthread_mutex_lock(&runner.mu);
+	runner.kick = true;
+	pthread_cond_signal(&runner.cv);
+	pthread_mutex_unlock(&runner.mu);
+}
+
+/* Who may follow a job: whoever reads the room's status, runs or fetches its computation. */
+static bool may_see(const struct room_ctx *rc, const char *comp)
+{
+	return may(rc->def, rc->p, DCR__V1__ACTION__ACTION_READ_STATUS, NULL) ||
+	       may(rc->def, rc->p, DCR__V1__ACTION__ACTION_RUN, comp) ||
+	       may(rc->def, rc->p, DCR__V1__ACTION__ACTION_FETCH, comp);
+}
+
+static int64_t job_seq(const char *job_id)
+{
+	const char *dash = strchr(job_id, '-');
+
+	return dash ? strtoll(dash + 1, NULL, 10) : 0;
+}
+
+/* ---- job.run ---- */
+
+int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err)
+{
+	Dcr__V1__RunRequest *rr = dcr__v1__run_request__unpack(NULL, req->body_len, req->body);
+	Dcr__V1__RunResponse resp = DCR__V1__RUN_RESPONSE__INIT;
+	Dcr__V1__JobRecord rec = DCR__V1__JOB_RECORD__INIT;
+	Dcr__V1__JobInfo info = DCR__V1__JOB_INFO__INIT;
+	struct room_ctx rc = { 0 };
+	char id[JOB_ID_MAX], what[160];
+	int64_t seq;
+	int r;
+
+	if (!rr)
+		return dcr_err_set(err, DCR_EINVALID, "malformed job.run request");
+	if ((r = room_enter(svc, req, rr->room_id, &rc, room_id, err)) < 0)
+		goto out;
+	note_object(svc->note, "%.64s", rr->computation);
+	if (!room_computation(rc.def, rr->computation)) {
+		r = room_no_such(rc.def, rr->room_id, false, rr->computation, err);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "run %s", rr->computation);
+	if (!may(rc.def, rc.p, DCR__V1__ACTION__ACTION_RUN, rr->computation)) {
+		r = denied(req->email, what, rr->room_id, err);
+		goto out;
+	}
+	if (rc.rec->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE) {
+		r = dcr_err_set(err, DCR_EDENIED, "room %s is stopped: it runs nothing more", rr->room_id);
+		goto out;
+	}
+	if ((r = state_max_seq(svc->state, "job", rr->room_id, &seq, err)) < 0)
+		goto out;
+	snprintf(id, sizeof(id), "%.12s-%" PRId64, rr->room_id, seq + 1);
+	info.job_id = id;
+	info.computation = rr->computation;
+	info.status = DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED;
+	info.started_by = (char *)req->email;
+	info.created_ms = dcr_now_ms();
+	rec.info = &info;
+	if ((r = state_put_record(svc->state, "job", rr->room_id, id, seq + 1, &rec.base, err)) < 0)
+		goto out;
+	note_fact(svc->note, "job", "%s", id);
+	resp.job = &info;
+	if ((r = pack_answer(&resp.base, out, out_len, err)) == 0)
+		wake_runner(); /* it waits for the lock, so it sees the job once this call commits */
+out:
+	room_leave(&rc);
+	dcr__v1__run_request__free_unpacked(rr, NULL);
+	return r;
+}
+
+/* ---- job.get, job.fetch ---- */
+
+static int answer_fetch(struct service *svc, const struct room_ctx *rc, Dcr__V1__JobRecord *rec, uint8_t **out,
+	size_t *out_len, struct dcr_err *err)
+{
+	Dcr__V1__FetchResponse resp = DCR__V1__FETCH_RESPONSE__INIT;
+	const Dcr__V1__Computation *c = room_computation(rc->def, rec->info->computation);
+	char hex[65];
+
+	resp.job = rec->info;
+	if (rec->info->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED) {
+		resp.key = rec->key;
+		resp.blob_id = rec->blob_id;
+		resp.download_token = rec->download_token;
+		if (rec->info->result_sha256.len == DCR_SHA256_LEN) {
+			dcr_hex(rec->info->result_sha256.data, DCR_SHA256_LEN, hex);
+			note_fact(svc->note, "result_sha256", "%s", hex);
+		}
+	}
+	if (c && c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON &&
+	    c->python->logs == DCR__V1__LOG_POLICY__LOG_POLICY_VISIBLE) {
+		resp.logs_visible = true;
+		resp.logs = rec->logs;
+	}
+	return pack_answer(&resp.base, out, out_len, err);
+}
+
+int job_get(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err)
+{
+	Dcr__V1__JobRef *ref = dcr__v1__job_ref__unpack(NULL, req->body_len, req->body);
+	Dcr__V1__JobRecord *rec = NULL;
+	struct room_ctx rc = { 0 };
+	bool fetch = strcmp(req->method, "job.fetch") == 0;
+	char what[160];
+	int r;
+
+	if (!ref)
+		return dcr_err_set(err, DCR_EINVALID, "malformed %s request", req->method);
+	if ((r = room_enter(svc, req, ref->room_id, &rc, room_id, err)) < 0)
+		goto out;
+	note_object(svc->note, "%.64s", ref->job_id);
+	if (strlen(ref->job_id) >= JOB_ID_MAX ||
+	    state_get_record(svc->state, "job", ref->room_id, ref->job_id, &dcr__v1__job_record__descriptor,
+		    (ProtobufCMessage **)&rec, err) < 0 || !rec->info) {
+		r = dcr_err_set(err, DCR_ENOTFOUND, "room %s has no job '%.64s'", ref->room_id, ref->job_id);
+		goto out;
+	}
+	note_object(svc->note, "%s", rec->info->computation);
+	note_fact(svc->note, "job", "%s", ref->job_id);
+	if (fetch) {
+		snprintf(what, sizeof(what), "fetch %s", rec->info->computation);
+		if (!may(rc.def, rc.p, DCR__V1__ACTION__ACTION_FETCH, rec->info->computation)) {
+			r = denied(req->email, what, ref->room_id, err);
+			goto out;
+		}
+		r = answer_fetch(svc, &rc, rec, out, out_len, err);
+	} else {
+		Dcr__V1__RunResponse resp = DCR__V1__RUN_RESPONSE__INIT;
+
+		if (!may_see(&rc, rec->info->computation)) {
+			r = denied(req->email, "read-status", ref->room_id, err);
+			goto out;
+		}
+		resp.job = rec->info;
+		r = pack_answer(&resp.base, out, out_len, err);
+	}
+out:
+	if (rec)
+		protobuf_c_message_free_unpacked(&rec->base, NULL);
+	room_leave(&rc);
+	dcr__v1__job_ref__free_unpacked(ref, NULL);
+	return r;
+}
+
+/* ---- job.list ---- */
+
+struct listing {
+	const struct room_ctx *rc;
+	struct msg_list jobs;
+};
+
+/* Only the public part travels. */
+static int list_one(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	struct listing *l = ctx;
+	Dcr__V1__JobRecord *rec = (Dcr__V1__JobRecord *)msg;
+
+	if (!rec->info || !may_see(l->rc, rec->info->computation))
+		return 0;
+	return msg_list_add(&l->jobs, &rec->info->base);
+}
+
+int jobs_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	Dcr__V1__ListJobsResponse resp = DCR__V1__LIST_JOBS_RESPONSE__INIT;
+	struct listing l = { .rc = rc };
+	bool any = may(rc->def, rc->p, DCR__V1__ACTION__ACTION_READ_STATUS, NULL);
+	int r;
+
+	for (size_t i = 0; i < rc->def->n_compute && !any; i++)
+		any = may_see(rc, rc->def->compute[i]->name);
+	if (!any)
+		return denied(req->email, "read-status", room_id, err);
+	r = state_each_record(svc->state, "job", room_id, &dcr__v1__job_record__descriptor, list_one, &l, err);
+	if (r == DCR_ENOMEM)
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r == 0) {
+		resp.jobs = (Dcr__V1__JobInfo **)l.jobs.items;
+		resp.n_jobs = l.jobs.n;
+		r = pack_answer(&resp.base, out, out_len, err);
+	}
+	msg_list_free(&l.jobs);
+	return r;
+}
+
+/* ---- the runner ---- */
+
+/* What a job needs, read under the lock before it runs without it. */
+struct job {
+	char room_id[65];
+	char job_id[JOB_ID_MAX];
+	Dcr__V1__JobRecord *rec;
+	Dcr__V1__RoomDefinition *def;
+	Dcr__V1__RoomRecord *room;
+	struct msg_list pubs;      /* of Dcr__V1__PublicationRecord */
+};
+
+static void job_free(struct job *j)
+{
+	if (j->rec)
+		protobuf_c_message_free_unpacked(&j->rec->base, NULL);
+	dcr__v1__room_definition__free_unpacked(j->def, NULL);
+	dcr__v1__room_record__free_unpacked(j->room, NULL);
+	msg_list_free(&j->pubs);
+	memset(j, 0, sizeof(*j));
+}
+
+static int find_queued(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	struct job *j = ctx;
+	const Dcr__V1__JobRecord *rec = (const Dcr__V1__JobRecord *)msg;
+
+	if (!rec->info || rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED || strlen(scope) != 64 ||
+	    strlen(name) >= JOB_ID_MAX)
+		return 0;
+	memcpy(j->room_id, scope, 65);
+	snprintf(j->job_id, sizeof(j->job_id), "%s", name);
+	return 1;
+}
+
+static int keep_publication(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	return msg_list_add(ctx, msg);
+}
+
+/* Store rec as the job's record and, when it finished, log how; inside a transaction of its own. */
+static int save_job(struct job *j, const char *outcome, const char *detail, const struct audit_note *note,
+	struct dcr_err *err)
+{
+	struct state *s = runner.svc.state;
+	int r;
+
+	if ((r = state_begin(s, err)) < 0)
+		return r;
+	r = state_put_record(s, "job", j->room_id, j->job_id, job_seq(j->job_id), &j->rec->base, err);
+	if (r == 0 && outcome)
+		r = audit_record(s, j->room_id, j->rec->info->started_by, "job.finished", outcome, detail, note, err);
+	if (r < 0) {
+		state_rollback(s);
+		return r;
+	}
+	return state_commit(s, err);
+}
+
+/* Under the lock: the oldest queued job, marked running, with its room and the room's data. 0: none. */
+static int claim_job(struct job *j, struct dcr_err *err)
+{
+	struct state *s = runner.svc.state;
+	int r;
+
+	memset(j, 0, sizeof(*j));
+	if ((r = state_each_record(s, "job", NULL, &dcr__v1__job_record__descriptor, find_queued, j, err)) <= 0)
+		return r;
+	if ((r = state_get_record(s, "job", j->room_id, j->job_id, &dcr__v1__job_record__descriptor,
+		     (ProtobufCMessage **)&j->rec, err)) < 0 ||
+	    (r = state_get_room(s, j->room_id, &j->room, err)) < 0)
+		return r;
+	if (!(j->def = dcr__v1__room_definition__unpack(NULL, j->room->definition.len, j->room->definition.data)))
+		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", j->room_id);
+	if ((r = state_each_record(s, "publication", j->room_id, &dcr__v1__publication_record__descriptor,
+		     keep_publication, &j->pubs, err)) < 0)
+		return r == DCR_ENOMEM ? dcr_err_set(err, DCR_ENOMEM, "out of memory") : r;
+	j->rec->info->status = DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING;
+	j->rec->info->started_ms = dcr_now_ms();
+	if ((r = save_job(j, NULL, NULL, NULL, err)) < 0)
+		return r;
+	return 1;
+}
+
+/* ---- computing ---- */
+
+static const Dcr__V1__PublicationRecord *publication(const struct job *j, const char *node)
+{
+	for (size_t i = 0; i < j->pubs.n; i++) {
+		const Dcr__V1__PublicationRecord *pub = (const Dcr__V1__PublicationRecord *)j->pubs.items[i];
+
+		if (pub->info && strcmp(pub->info->node, node) == 0)
+			return pub;
+	}
+	return NULL;
+}
+
+static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
+{
+	const struct job *j = ctx;
+	const Dcr__V1__PublicationRecord *pub = publication(j, node);
+
+	if (!pub)
+		return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
+	return publication_read(&runner.svc, pub, sink, sink_ctx, err);
+}
+
+struct buffer {
+	uint8_t *data;
+	size_t len, cap, max;
+};
+
+static int buffer_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct buffer *b = ctx;
+
+	if (len > b->max - b->len)
+		return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %zu bytes", b->max);
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		uint8_t *grown;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		/* Not realloc: the old buffer holds plaintext, which must be wiped. */
+		if (!(grown = malloc(cap)))
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		if (b->len)
+			memcpy(grown, b->data, b->len);
+		if (b->data)
+			dcr_wipe(b->data, b->len);
+		free(b->data);
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+static void buffer_free(struct buffer *b)
+{
+	if (b->data)
+		dcr_wipe(b->data, b->len);
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* A computation's result: its bytes, their type, and for SQL the row count. */
+struct result {
+	uint8_t *data;
+	size_t len;
+	const char *type;
+	uint64_t rows;
+	char *logs;
+	size_t logs_len;
+};
+
+static void result_free(struct result *res)
+{
+	if (res->data)
+		dcr_wipe(res->data, res->len);
+	free(res->data);
+	free(res->logs);
+	memset(res, 0, sizeof(*res));
+}
+
+static int compute(const struct job *j, const char *name, int depth, struct result *res, struct dcr_err *err);
+
+/* The bytes a mount or a code entry script shows: a node's data, or another computation's result. */
+static int node_bytes(const struct job *j, const char *node, int depth, struct buffer *b, struct dcr_err *err)
+{
+	struct result sub = { 0 };
+	int r;
+
+	if (room_data_node(j->def, node)) {
+		b->max = MAX_INPUT_FILE;
+		return read_input((void *)j, node, buffer_sink, b, err);
+	}
+	if ((r = compute(j, node, depth + 1, &sub, err)) < 0)
+		return dcr_err_prefix(err, "computing '%s', which this one reads", node);
+	b->data = sub.data;
+	b->len = b->cap = sub.len;
+	free(sub.logs);
+	return 0;
+}
+
+static int run_python(const struct job *j, const Dcr__V1__PythonComputation *pc, int depth, struct result *res,
+	struct dcr_err *err)
+{
+	size_t n = pc->n_mounts + 1, made = 0;
+	struct py_file *files = calloc(n, sizeof(*files));
+	struct buffer *bufs = calloc(n, sizeof(*bufs));
+	struct py_result pr = { 0 };
+	char entry[300];
+	int r = 0;
+
+	if (!files || !bufs) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (pc->script.len) {
+		snprintf(entry, sizeof(entry), "/code/%s", pc->script_name);
+		files[made++] = (struct py_file){ entry, pc->script.data, pc->script.len };
+	} else {
+		snprintf(entry, sizeof(entry), "/code/%s.py", pc->code_node);
+		if ((r = node_bytes(j, pc->code_node, depth, &bufs[0], err)) < 0)
+			goto out;
+		files[made++] = (struct py_file){ entry, bufs[0].data, bufs[0].len };
+	}
+	for (size_t i = 0; i < pc->n_mounts; i++) {
+		if ((r = node_bytes(j, pc->mounts[i]->node, depth, &bufs[made], err)) < 0)
+			goto out;
+		files[made] = (struct py_file){ pc->mounts[i]->path, bufs[made].data, bufs[made].len };
+		made++;
+	}
+	r = py_run(pc, files, made, &pr, err);
+	res->logs = pr.logs;
+	res->logs_len = pr.logs_len;
+	if (r == 0) {
+		res->data = pr.zip;
+		res->len = pr.zip_len;
+		res->type = "application/zip";
+	} else {
+		free(pr.zip);
+	}
+out:
+	for (size_t i = 0; bufs && i < n; i++)
+		buffer_free(&bufs[i]);
+	free(bufs);
+	free(files);
+	return r;
+}
+
+static int compute(const struct job *j, const char *name, int depth, struct result *res, struct dcr_err *err)
+{
+	const Dcr__V1__Computation *c = room_computation(j->def, name);
+
+	memset(res, 0, sizeof(*res));
+	if (!c)
+		return dcr_err_set(err, DCR_ENOTFOUND, "the room has no computation '%s'", name);
+	if (depth > MAX_DEPTH)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computations feed each other more than %d deep", MAX_DEPTH);
+	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
+		struct work_inputs in = { read_input, (void *)j };
+		struct sql_limits lim = { 0 };
+		struct sql_result sr = { 0 };
+		int r = sql_run(j->def, name, &in, &lim, &sr, err);
+
+		if (r == 0) {
+			res->data = sr.csv;
+			res->len = sr.len;
+			res->rows = sr.rows;
+			res->type = "text/csv";
+		}
+		return r;
+	}
+	if (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON)
+		return run_python(j, c->python, depth, res, err);
+	return dcr_err_set(err, DCR_EINTEGRITY, "computation '%s' is of no known kind", name);
+}
+
+/* ---- storing results ---- */
+
+static int fd_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	if (dcr_write_all(*(int *)ctx, buf, len) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot write a result");
+	return 0;
+}
+
+/* Encrypt res under a fresh key into a new blob file, on disk before anything records it. */
+static int seal_result(const struct result *res, uint8_t key[static 32], char id[static DCR_BLOB_ID_LEN + 1],
+	char token[static DCR_BLOB_TOKEN_MAX], uint8_t token_hash[static 32], uint64_t *size, struct dcr_err *err)
+{
+	struct dcr_stream_enc *enc = NULL;
+	char path[4096];
+	off_t end;
+	int fd, r;
+
+	if ((r = dcr_random(key, 32, err)) < 0 || (r = blob_mint(id, token, token_hash, err)) < 0 ||
+	    (r = blob_path(&runner.svc, id, path, sizeof(path), err)) < 0)
+		return r;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
+	if (!(enc = dcr_stream_enc_new(key, 0, fd_sink, &fd, err)))
+		r = err->code;
+	else if ((r = dcr_stream_enc_write(enc, res->data, res->len, err)) == 0 &&
+		 (r = dcr_stream_enc_finish(enc, err)) == 0 && fsync(fd) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", path);
+	dcr_stream_enc_free(enc);
+	end = lseek(fd, 0, SEEK_CUR);
+	close(fd);
+	if (r == 0 && end < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", path);
+	if (r < 0)
+		unlink(path);
+	*size = r == 0 ? (uint64_t)end : 0;
+	return r;
+}
+
+static bool logs_visible(const struct job *j)
+{
+	const Dcr__V1__Computation *c = room_computation(j->def, j->rec->info->computation);
+
+	return c && c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON &&
+	       c->python->logs == DCR__V1__LOG_POLICY__LOG_POLICY_VISIBLE;
+}
+
+/* Record how the job ended, under the lock; the result blob (if any) is on disk already. */
+static void finish_job(struct job *j, int code, const char *why, struct result *res)
+{
+	struct audit_note note = { 0 };
+	uint8_t key[32] = { 0 }, token_hash[32], digest[32];
+	char blob_id[DCR_BLOB_ID_LEN + 1] = "", token[DCR_BLOB_TOKEN_MAX] = "", hex[65];
+	Dcr__V1__JobInfo *info = j->rec->info;
+	uint64_t blob_size = 0;
+	struct dcr_err err;
+	int r = code;
+
+	if (r == 0 && ((r = dcr_sha256(res->data, res->len, digest, &err)) < 0 ||
+		       (r = seal_result(res, key, blob_id, token, token_hash, &blob_size, &err)) < 0))
+		why = err.msg;
+	snprintf(note.object, sizeof(note.object), "%s", info->computation);
+	note_fact(&note, "job", "%s", j->job_id);
+	info->finished_ms = dcr_now_ms();
+	if (r == 0) {
+		info->status = DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED;
+		info->result_type = (char *)res->type;
+		info->result_sha256 = (ProtobufCBinaryData){ 32, digest };
+		info->result_size = res->len;
+		info->result_rows = res->rows;
+		j->rec->key = (ProtobufCBinaryData){ 32, key };
+		j->rec->blob_id = blob_id;
+		j->rec->download_token = token;
+		dcr_hex(digest, 32, hex);
+		note_fact(&note, "result_sha256", "%s", hex);
+		note_fact(&note, "bytes", "%zu", res->len);
+		if (strcmp(res->type, "text/csv") == 0)
+			note_fact(&note, "rows", "%" PRIu64, res->rows);
+	} else {
+		info->status = DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;
+		info->error = (char *)why;
+		info->error_code = r;
+	}
+	if (res->logs && logs_visible(j))
+		j->rec->logs = (ProtobufCBinaryData){ res->logs_len, (uint8_t *)res->logs };
+	pthread_mutex_lock(runner.svc.lock);
+	if (r == 0 && state_blob_add(runner.svc.state, blob_id, blob_size, token_hash, 1, &err) < 0)
+		fprintf(stderr, "dcrd: job %s: cannot record its result: %s\n", j->job_id, err.msg);
+	else if (save_job(j, r == 0 ? "succeeded" : "failed", r == 0 ? "" : why, &note, &err) < 0)
+		fprintf(stderr, "dcrd: job %s: cannot record how it ended: %s\n", j->job_id, err.msg);
+	pthread_mutex_unlock(runner.svc.lock);
+	/* The record borrowed these; the caller frees the record. */
+	info->result_type = info->error = NULL;
+	info->result_sha256 = (ProtobufCBinaryData){ 0, NULL };
+	j->rec->key = j->rec->logs = (ProtobufCBinaryData){ 0, NULL };
+	j->rec->blob_id = j->rec->download_token = NULL;
+	dcr_wipe(key, sizeof(key));
+	dcr_wipe(token, sizeof(token));
+}
+
+/* One queued job, start to end. 1: ran one; 0: none queued; < 0: the state failed. */
+static int run_one(void)
+{
+	struct result res = { 0 };
+	struct job j;
+	struct dcr_err err;
+	int r;
+
+	pthread_mutex_lock(&runner.mu);
+	runner.busy = !runner.stop;
+	pthread_mutex_unlock(&runner.mu);
+	if (!runner.busy)
+		return 0;
+	pthread_mutex_lock(runner.svc.lock);
+	r = claim_job(&j, &err);
+	if (r < 0 && j.rec && j.rec->info) {
+		/* A job that cannot start (its room is damaged, say) must not block the queue. */
+		struct dcr_err ignored;
+
+		j.rec->info->status = DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;
+		j.rec->info->error = err.msg;
+		j.rec->info->error_code = err.code;
+		if (save_job(&j, NULL, NULL, NULL, &ignored) == 0)
+			r = 1;
+		j.rec->info->error = NULL;
+	}
+	pthread_mutex_unlock(runner.svc.lock);
+	if (r <= 0 || !j.def) {
+		pthread_mutex_lock(&runner.mu);
+		runner.busy = false;
+		pthread_mutex_unlock(&runner.mu);
+		if (r < 0)
+			fprintf(stderr, "dcrd: jobs: %s\n", err.msg);
+		job_free(&j);
+		return r;
+	}
+	fprintf(stderr, "dcrd: job %s started\n", j.job_id);
+	if (j.room->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
+		r = dcr_err_set(&err, DCR_ECOMPUTE, "the room was stopped before the job ran");
+	else
+		r = compute(&j, j.rec->info->computation, 0, &res, &err);
+	finish_job(&j, r, r < 0 ? err.msg : "", &res);
+	/* Job outcomes go to the room's log, not to dcrd's: messages may name data. */
+	fprintf(stderr, "dcrd: job %s %s\n", j.job_id, r == 0 ? "succeeded" : "failed");
+	result_free(&res);
+	job_free(&j);
+	pthread_mutex_lock(&runner.mu);
+	runner.busy = false;
+	pthread_mutex_unlock(&runner.mu);
+	return 1;
+}
+
+static void *runner_main(void *arg)
+{
+	struct dcr_err why;
+
+	/* Said once at start, where an operator looks, rather than in every python job's failure. */
+	if (py_available(&why) < 0)
+		fprintf(stderr, "dcrd: python computations cannot run here: %s\n", why.msg);
+	for (;;) {
+		pthread_mutex_lock(&runner.mu);
+		while (!runner.stop && !runner.kick)
+			pthread_cond_wait(&runner.cv, &runner.mu);
+		runner.kick = false;
+		if (runner.stop) {
+			pthread_mutex_unlock(&runner.mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&runner.mu);
+		while (run_one() > 0) {
+			bool stop;
+
+			pthread_mutex_lock(&runner.mu);
+			stop = runner.stop;
+			pthread_mutex_unlock(&runner.mu);
+			if (stop)
+				return NULL;
+		}
+	}
+}
+
+/* Jobs a previous dcrd was running when it stopped go back in the queue. */
+static int requeue(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	Dcr__V1__JobRecord *rec = (Dcr__V1__JobRecord *)msg;
+	struct dcr_err *err = ctx;
+
+	if (!rec->info || rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING)
+		return 0;
+	rec->info->status = DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED;
+	rec->info->started_ms = 0;
+	return state_put_record(runner.svc.state, "job", scope, name, job_seq(name), msg, err);
+}
+
+int jobs_start(struct service *svc, struct dcr_err *err)
+{
+	int r;
+
+	runner.svc = *svc;
+	runner.svc.note = NULL;
+	pthread_mutex_lock(svc->lock);
+	if ((r = state_begin(svc->state, err)) == 0) {
+		r = state_each_record(svc->state, "job", NULL, &dcr__v1__job_record__descriptor, requeue, err, err);
+		if (r == 0)
+			r = state_commit(svc->state, err);
+		else
+			state_rollback(svc->state);
+	}
+	pthread_mutex_unlock(svc->lock);
+	if (r < 0)
+		return r;
+	runner.kick = true;
+	if ((r = pthread_create(&runner.thread, NULL, runner_main, NULL)) != 0)
+		return dcr_err_errno(err, DCR_EIO, r, "cannot start the job runner");
+	runner.started = true;
+	return 0;
+}
+
+void jobs_stop(void)
+{
+	bool busy;
+
+	if (!runner.started)
+		return;
+	pthread_mutex_lock(&runner.mu);
+	runner.stop = true;
+	busy = runner.busy;
+	pthread_cond_signal(&runner.cv);
+	pthread_mutex_unlock(&runner.mu);
+	if (busy) {
+		/*
+		 * Do not wait for a job that may run for hours: take the state
+		 * lock for good, so the job can record nothing half-way, and let
+		 * the process end. The job is still "running" in the state and
+		 * runs again on the next start; its sandbox dies with dcrd.
+		 */
+		pthread_mutex_lock(runner.svc.lock);
+		return;
+	}
+	pthread_join(runner.thread, NULL);
+	runner.started = false;
+}
