@@ -246,6 +246,13 @@ static int read_referenced(struct parse *p, yaml_node_t *v, const char *what, co
 	return 0;
 }
 
+/* qsort, which must not be given a NULL array even to sort nothing (C17 7.22.5). */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static int cmp_binary(const void *a, const void *b)
 {
 	const ProtobufCBinaryData *x = a, *y = b;
@@ -355,7 +362,7 @@ static int parse_authentication(struct parse *p, yaml_node_t *root)
 	if (auth->n_ca_certificates == 0 && !auth->platform)
 		return dcr_ydoc_fail(&p->y, a, DCR_EINVALID,
 			"no way to authenticate participants: give 'ca' files or 'platform: true'");
-	qsort(auth->ca_certificates, auth->n_ca_certificates, sizeof(*auth->ca_certificates), cmp_binary);
+	sort(auth->ca_certificates, auth->n_ca_certificates, sizeof(*auth->ca_certificates), cmp_binary);
 	for (size_t i = 1; i < auth->n_ca_certificates; i++)
 		if (cmp_binary(&auth->ca_certificates[i - 1], &auth->ca_certificates[i]) == 0)
 			return dcr_ydoc_fail(&p->y, ca, DCR_EINVALID, "the same CA certificate is listed twice");
@@ -1113,7 +1120,7 @@ static int parse_participants(struct parse *p, yaml_node_t *root)
 					return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "permission listed twice");
 			part->permissions[part->n_permissions++] = perm;
 		}
-		qsort(part->permissions, part->n_permissions, sizeof(*part->permissions), cmp_permission);
+		sort(part->permissions, part->n_permissions, sizeof(*part->permissions), cmp_permission);
 		def->participants[def->n_participants++] = part;
 	}
 	return 0;
@@ -1510,16 +1517,16 @@ static int finish(struct parse *p)
 				part->permissions[kept++] = part->permissions[k];
 		part->n_permissions = kept;
 	}
-	qsort(def->participants, def->n_participants, sizeof(*def->participants), cmp_participant);
-	qsort(def->data, def->n_data, sizeof(*def->data), cmp_data);
+	sort(def->participants, def->n_participants, sizeof(*def->participants), cmp_participant);
+	sort(def->data, def->n_data, sizeof(*def->data), cmp_data);
 	for (size_t i = 0; i < def->n_compute; i++) {
 		Dcr__V1__Computation *c = def->compute[i];
 
-		qsort(c->depends, c->n_depends, sizeof(*c->depends), cmp_string);
+		sort(c->depends, c->n_depends, sizeof(*c->depends), cmp_string);
 		if (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON)
-			qsort(c->python->mounts, c->python->n_mounts, sizeof(*c->python->mounts), cmp_mount);
+			sort(c->python->mounts, c->python->n_mounts, sizeof(*c->python->mounts), cmp_mount);
 	}
-	qsort(def->compute, def->n_compute, sizeof(*def->compute), cmp_compute);
+	sort(def->compute, def->n_compute, sizeof(*def->compute), cmp_compute);
 	p->room->encoding_len = dcr__v1__room_definition__get_packed_size(def);
 	p->room->encoding = alloc(p->room, p->room->encoding_len);
 	if (!p->room->encoding)

@@ -626,6 +626,13 @@ int cmd_serve(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
+	if (opt.sgx)
+		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sgx-dcap%s)\n", listen_arg,
+			data_dir, srv.enclave.report.attributes[0] & DCR_SGX_FLAG_DEBUG ? ": DEBUG enclave, NO protection" : "");
+	else
+		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sim: NO hardware "
+				"protection)\n", listen_arg, data_dir);
 	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		handle, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
@@ -644,12 +651,6 @@ int cmd_serve(int argc, char **argv)
 		enclave_close(&srv.enclave);
 		return 1;
 	}
-	if (opt.sgx)
-		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sgx-dcap%s)\n", listen_arg,
-			data_dir, srv.enclave.report.attributes[0] & DCR_SGX_FLAG_DEBUG ? ": DEBUG enclave, NO protection" : "");
-	else
-		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sim: NO hardware "
-				"protection)\n", listen_arg, data_dir);
 	while (sigwait(&signals, &sig) != 0)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
