@@ -139,16 +139,47 @@ static void release(const char *id)
 
 struct blob_upload {
 	char id[DCR_BLOB_ID_LEN + 1];
+	struct service *svc;
 	int fd;
 	uint64_t size, offset;
+	uint64_t recorded;         /* what the state says has arrived */
 	bool failed;
 };
+
+#define PROGRESS_EVERY (8u << 20)
 
 static void blob_release(struct service *svc, const char *id)
 {
 	pthread_mutex_lock(svc->lock);
 	release(id);
 	pthread_mutex_unlock(svc->lock);
+}
+
+/* Upload-Offset must be what has arrived, of a blob not complete yet. */
+static int check_put(const char *offset_header, const struct state_blob *b, unsigned long long *offset,
+	unsigned *status, struct dcr_err *err)
+{
+	char *end;
+
+	*offset = 0;
+	if (offset_header) {
+		errno = 0;
+		*offset = strtoull(offset_header, &end, 10);
+		if (errno || end == offset_header || *end || *offset_header == '-') {
+			*status = 400;
+			return dcr_err_set(err, DCR_EINVALID, "Upload-Offset is not a number");
+		}
+	}
+	if (b->complete) {
+		*status = 409;
+		return dcr_err_set(err, DCR_EEXIST, "the blob is complete already");
+	}
+	if (*offset != b->received) {
+		*status = 409;
+		return dcr_err_set(err, DCR_EINVALID, "Upload-Offset is %llu, but %llu bytes have arrived (HEAD tells)",
+			*offset, (unsigned long long)b->received);
+	}
+	return 0;
 }
 
 int blob_put_begin(struct service *svc, const char *id, const char *authorization, const char *offset_header,
@@ -158,39 +189,27 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 	struct state_blob b;
 	char path[4096];
 	unsigned long long offset = 0;
-	char *end;
 	int r;
 
 	*out = NULL;
-	if ((r = blob_authorize(svc, id, authorization, &b, status, err)) < 0)
-		return r;
-	if (offset_header) {
-		errno = 0;
-		offset = strtoull(offset_header, &end, 10);
-		if (errno || end == offset_header || *end || *offset_header == '-') {
-			*status = 400;
-			return dcr_err_set(err, DCR_EINVALID, "Upload-Offset is not a number");
+	/* The writer's slot first: no other PUT can move the offset between the check and the writes. */
+	if (blob_id_valid(id)) {
+		pthread_mutex_lock(svc->lock);
+		r = claim(id);
+		pthread_mutex_unlock(svc->lock);
+		if (!r) {
+			*status = 409;
+			return dcr_err_set(err, DCR_EEXIST, "another upload to this blob is under way (or too many are)");
 		}
 	}
-	if (b.complete) {
-		*status = 409;
-		return dcr_err_set(err, DCR_EEXIST, "the blob is complete already");
-	}
-	if (offset != b.received) {
-		*status = 409;
-		return dcr_err_set(err, DCR_EINVALID, "Upload-Offset is %llu, but %llu bytes have arrived (HEAD tells)",
-			offset, (unsigned long long)b.received);
-	}
-	if ((r = blob_path(svc, id, path, sizeof(path), err)) < 0) {
-		*status = 500;
+	if ((r = blob_authorize(svc, id, authorization, &b, status, err)) < 0 ||
+	    (r = check_put(offset_header, &b, &offset, status, err)) < 0 ||
+	    (r = blob_path(svc, id, path, sizeof(path), err)) < 0) {
+		if (*status == 0)
+			*status = 500;
+		if (blob_id_valid(id))
+			blob_release(svc, id);
 		return r;
-	}
-	pthread_mutex_lock(svc->lock);
-	r = claim(id);
-	pthread_mutex_unlock(svc->lock);
-	if (!r) {
-		*status = 409;
-		return dcr_err_set(err, DCR_EEXIST, "another upload to this blob is under way (or too many uploads are)");
 	}
 	if (!(u = calloc(1, sizeof(*u)))) {
 		blob_release(svc, id);
@@ -209,10 +228,26 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 		return r;
 	}
 	memcpy(u->id, id, sizeof(u->id));
+	u->svc = svc;
 	u->size = b.size;
-	u->offset = offset;
+	u->offset = u->recorded = offset;
 	*out = u;
 	return 0;
+}
+
+/* Make what arrived durable and record it, so a killed dcrd resumes from here. */
+static int record_progress(struct blob_upload *u, int complete, struct dcr_err *err)
+{
+	int r;
+
+	if (fsync(u->fd) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot write blob %s", u->id);
+	pthread_mutex_lock(u->svc->lock);
+	r = state_blob_progress(u->svc->state, u->id, u->offset, complete, err);
+	pthread_mutex_unlock(u->svc->lock);
+	if (r == 0)
+		u->recorded = u->offset;
+	return r;
 }
 
 int blob_put_write(struct blob_upload *u, const uint8_t *buf, size_t len, unsigned *status, struct dcr_err *err)
@@ -238,26 +273,23 @@ int blob_put_write(struct blob_upload *u, const uint8_t *buf, size_t len, unsign
 		len -= (size_t)n;
 		u->offset += (uint64_t)n;
 	}
+	if (u->offset - u->recorded >= PROGRESS_EVERY && record_progress(u, 0, err) < 0) {
+		u->failed = true;
+		*status = 500;
+		return err->code;
+	}
 	return 0;
 }
 
 int blob_put_end(struct service *svc, struct blob_upload *u, uint64_t *received, struct dcr_err *err)
 {
-	int r = 0, complete;
-
 	/* What is recorded as received must be on disk, whether or not the client finished. */
-	if (fsync(u->fd) < 0)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write blob %s", u->id);
+	int r = record_progress(u, u->offset == u->size, err);
+
 	close(u->fd);
-	complete = r == 0 && u->offset == u->size;
-	if (r == 0) {
-		pthread_mutex_lock(svc->lock);
-		r = state_blob_progress(svc->state, u->id, u->offset, complete, err);
-		pthread_mutex_unlock(svc->lock);
-	}
 	blob_release(svc, u->id);
 	if (received)
-		*received = u->offset;
+		*received = u->recorded;
 	free(u);
 	return r;
 }

@@ -277,6 +277,8 @@ static int publish(struct service *svc, const struct dcr_call_request *req, cons
 	resp.dataset = &info;
 	r = pack_answer(&resp.base, out, out_len, err);
 out:
+	if (old && old->key.data)
+		dcr_wipe(old->key.data, old->key.len);
 	if (old)
 		protobuf_c_message_free_unpacked(&old->base, NULL);
 	if (ds)

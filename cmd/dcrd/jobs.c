@@ -325,14 +325,50 @@ static const Dcr__V1__PublicationRecord *publication(const struct job *j, const 
 	return NULL;
 }
 
+/* The plaintext on its way to a worker, hashed: it must be exactly what was checked at publish. */
+struct hashing {
+	struct dcr_sha256 *hash;
+	dcr_stream_sink *sink;
+	void *ctx;
+};
+
+static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct hashing *h = ctx;
+	int r;
+
+	if ((r = dcr_sha256_update(h->hash, buf, len, err)) < 0)
+		return r;
+	return h->sink(h->ctx, buf, len, err);
+}
+
 static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
 {
 	const struct job *j = ctx;
 	const Dcr__V1__PublicationRecord *pub = publication(j, node);
+	struct hashing h = { dcr_sha256_new(), sink, sink_ctx };
+	uint8_t digest[DCR_SHA256_LEN];
+	int r;
 
-	if (!pub)
+	if (!pub) {
+		dcr_sha256_free(h.hash);
 		return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
-	return publication_read(&runner.svc, pub, sink, sink_ctx, err);
+	}
+	if (!h.hash)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	/*
+	 * Whoever holds the dataset key could re-encrypt other data into the
+	 * blob on the host's disk; the stream would decrypt, so the hash
+	 * recorded at publish (and in the log) decides.
+	 */
+	r = publication_read(&runner.svc, pub, hashing_sink, &h, err);
+	if (r == 0 && (r = dcr_sha256_final(h.hash, digest, err)) == 0 &&
+	    (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN ||
+	     !dcr_ct_equal(digest, pub->info->plaintext_sha256.data, DCR_SHA256_LEN)))
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the data of node '%s' is not what was published (its blob was "
+						     "replaced on the host)", node);
+	dcr_sha256_free(h.hash);
+	return r;
 }
 
 struct buffer {
@@ -576,9 +612,20 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 	if (res->logs && logs_visible(j))
 		j->rec->logs = (ProtobufCBinaryData){ res->logs_len, (uint8_t *)res->logs };
 	pthread_mutex_lock(runner.svc.lock);
-	if (r == 0 && state_blob_add(runner.svc.state, blob_id, blob_size, token_hash, 1, &err) < 0)
+	if (r == 0 && state_blob_add(runner.svc.state, blob_id, blob_size, token_hash, 1, &err) < 0) {
+		/* No result to point at: the job failed, and says so, rather than stay "running". */
 		fprintf(stderr, "dcrd: job %s: cannot record its result: %s\n", j->job_id, err.msg);
-	else if (save_job(j, r == 0 ? "succeeded" : "failed", r == 0 ? "" : why, &note, &err) < 0)
+		r = err.code;
+		why = "dcrd could not record the result";
+		info->status = DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;
+		info->error = (char *)why;
+		info->error_code = r;
+		info->result_type = NULL;
+		info->result_sha256 = (ProtobufCBinaryData){ 0, NULL };
+		j->rec->key = (ProtobufCBinaryData){ 0, NULL };
+		j->rec->blob_id = j->rec->download_token = NULL;
+	}
+	if (save_job(j, r == 0 ? "succeeded" : "failed", r == 0 ? "" : why, &note, &err) < 0)
 		fprintf(stderr, "dcrd: job %s: cannot record how it ended: %s\n", j->job_id, err.msg);
 	pthread_mutex_unlock(runner.svc.lock);
 	/* The record borrowed these; the caller frees the record. */
@@ -593,6 +640,7 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 /* One queued job, start to end. 1: ran one; 0: none queued; < 0: the state failed. */
 static int run_one(void)
 {
+	bool failed_start;
 	struct result res = { 0 };
 	struct job j;
 	struct dcr_err err;
@@ -605,6 +653,7 @@ static int run_one(void)
 		return 0;
 	pthread_mutex_lock(runner.svc.lock);
 	r = claim_job(&j, &err);
+	failed_start = r < 0;
 	if (r < 0 && j.rec && j.rec->info) {
 		/* A job that cannot start (its room is damaged, say) must not block the queue. */
 		struct dcr_err ignored;
@@ -617,11 +666,11 @@ static int run_one(void)
 		j.rec->info->error = NULL;
 	}
 	pthread_mutex_unlock(runner.svc.lock);
-	if (r <= 0 || !j.def) {
+	if (r <= 0 || failed_start) {
 		pthread_mutex_lock(&runner.mu);
 		runner.busy = false;
 		pthread_mutex_unlock(&runner.mu);
-		if (r < 0)
+		if (failed_start)
 			fprintf(stderr, "dcrd: jobs: %s\n", err.msg);
 		job_free(&j);
 		return r;

@@ -43,6 +43,7 @@ struct server {
 	int64_t started_ms;
 	atomic_ulong requests[6];  /* by status class: 1xx .. 5xx, [0] unused */
 	atomic_ulong bytes_in, bytes_out;
+	struct service svc;        /* for blob transfers, which outlive one handler call */
 };
 
 /* Per-request state, kept across the access handler's calls. */
@@ -212,6 +213,7 @@ static struct service service(void)
 	return (struct service){ &srv.enclave, &srv.state, &srv.lock, srv.enclave.data_dir, NULL };
 }
 
+
 static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 {
 	struct service svc = service();
@@ -331,7 +333,6 @@ static enum MHD_Result respond_status(struct MHD_Connection *conn, unsigned stat
 /* HEAD tells an uploader how much arrived; GET sends a complete blob (a result's ciphertext). */
 static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method, const char *id)
 {
-	struct service svc = service();
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	struct MHD_Response *resp;
 	struct state_blob b;
@@ -341,7 +342,7 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	char path[4096], num[32];
 	int fd;
 
-	if (blob_authorize(&svc, id, auth, &b, &status, &err) < 0)
+	if (blob_authorize(&srv.svc, id, auth, &b, &status, &err) < 0)
 		return respond_status(conn, status, err.msg);
 	if (strcmp(method, "HEAD") == 0) {
 		if (!(resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)))
@@ -357,7 +358,7 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	}
 	if (!b.complete)
 		return respond_status(conn, MHD_HTTP_CONFLICT, "the blob is not complete yet");
-	if (blob_path(&svc, id, path, sizeof(path), &err) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (blob_path(&srv.svc, id, path, sizeof(path), &err) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the blob");
 	if (!(resp = MHD_create_response_from_fd64(b.size, fd))) {
 		close(fd);
@@ -373,7 +374,6 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 
 static enum MHD_Result blob_put_done(struct MHD_Connection *conn, struct request *req)
 {
-	struct service svc = service();
 	struct MHD_Response *resp;
 	struct dcr_err err;
 	uint64_t received = 0;
@@ -382,7 +382,7 @@ static enum MHD_Result blob_put_done(struct MHD_Connection *conn, struct request
 
 	if (req->blob_status)
 		return respond_status(conn, req->blob_status, req->blob_msg);
-	if (blob_put_end(&svc, req->upload, &received, &err) < 0) {
+	if (blob_put_end(&srv.svc, req->upload, &received, &err) < 0) {
 		req->upload = NULL;
 		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, err.msg);
 	}
@@ -437,14 +437,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 				*p = '?';
 		*state = req;
 		if (strcmp(method, "PUT") == 0 && blob_in(url)) {
-			struct service svc = service();
 			struct dcr_err err;
 
-			if (blob_put_begin(&svc, blob_in(url),
+			if (blob_put_begin(&srv.svc, blob_in(url),
 				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upload-Offset"), &req->upload,
 				    &req->blob_status, &err) < 0)
-				snprintf(req->blob_msg, sizeof(req->blob_msg), "%s", err.msg);
+				/* Answered before the body: a refused client cannot make dcrd read gigabytes. */
+				return respond_status(conn, req->blob_status, err.msg);
 		}
 		return MHD_YES;
 	}
@@ -494,10 +494,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 		return;
 	if (req->upload) {
 		/* The client went away mid-upload: keep what arrived, for it to resume. */
-		struct service svc = service();
 		struct dcr_err ignored;
 
-		blob_put_end(&svc, req->upload, NULL, &ignored);
+		blob_put_end(&srv.svc, req->upload, NULL, &ignored);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - req->start.tv_sec) * 1000 + (now.tv_nsec - req->start.tv_nsec) / 1000000;
@@ -614,10 +613,9 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	srv.started = time(NULL);
 	srv.started_ms = dcr_now_ms();
+	srv.svc = service();
 	{
-		struct service svc = service();
-
-		if (jobs_start(&svc, &err) < 0) {
+		if (jobs_start(&srv.svc, &err) < 0) {
 			fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 			close(fd);
 			state_close(&srv.state);

@@ -745,7 +745,9 @@ int state_blob_progress(struct state *s, const char *id, uint64_t received, int 
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(s->db, "UPDATE blobs SET received = ?2, complete = ?3 WHERE id = ?1", -1, &st, NULL);
+	/* Never back, never after completion: a late writer cannot undo a finished upload. */
+	rc = sqlite3_prepare_v2(s->db, "UPDATE blobs SET received = ?2, complete = ?3 "
+				       "WHERE id = ?1 AND complete = 0 AND received <= ?2", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, (int64_t)received);

@@ -167,6 +167,21 @@ if [ $sandbox = 1 ]; then
 	has "$out" "$marker" "the earlier result is intact"
 fi
 
+# ---- data replaced on the host after publishing (same key, other plaintext) is not used ----
+if [ -n "${STREAM_TOOL:-}" ]; then
+	printf 'name,salary,day\nann,100.5,2024-02-29\n' >swap.csv
+	expect 0 "upload the table to swap" as upload swap.csv
+	swap=$out
+	expect 0 "publish it" as publish "$room" pay "$swap"
+	(umask 077 && python3 -c 'import json, sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["key"]))' \
+		"$keystore/$swap.json" >swap.key)
+	printf 'name,salary,day\nann,999999,2024-02-29\n' | "$STREAM_TOOL" enc swap.key >"data/blobs/$swap" ||
+		fail "re-encrypting under the same key"
+	expect 9 "a job refuses data replaced after publishing" as run "$room" total --wait
+	has "$err" "is not what was published" "the replacement is named"
+	expect 0 "publish the good table again" as publish "$room" pay "$pay"
+fi
+
 # ---- uploads survive a dcrd restart and a killed dcr ----
 # in_flight: wait until some blob has arrived in part, and print its ID.
 in_flight() {
