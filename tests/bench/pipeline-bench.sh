@@ -7,8 +7,27 @@
 #   BUILD_DIR  a meson build directory with cmd/dcr/dcr, cmd/dcrd/dcrd and
 #              (for two of the baselines) tests/bench/stream-tool
 #   SIZE_MIB   size of the generated CSV table, default 256
-#   RUNS=N     runs of each step and baseline (default 5); every run of the
-#              data path uploads, publishes, runs and fetches a fresh dataset
+#   RUNS=N     runs of every step and baseline (default 5)
+#
+# The room has one table node, sales (id int64, region string, amount
+# float64, day date), and two SQL computations: by_region (GROUP BY region,
+# COUNT, SUM), the one measured step by step, and total (COUNT and SUM
+# without GROUP BY), whose job shows what loading the table costs without
+# the sort a GROUP BY needs.
+#
+# Each run uploads a fresh dataset, publishes it, runs by_region with
+# --wait, fetches the result, runs total with --wait, and then runs the
+# sqlite3 shell on the same CSV the same way (three variants), so that the
+# SQL baselines see the same machine load as the steps they are compared
+# with. Streaming baselines (cat, sha256sum, openssl dgst, stream-tool) are
+# measured once with hyperfine. Reported per step: the wall-clock median;
+# for a job also the time between dcrd's "job ... started" and "succeeded"
+# lines, which leaves out the polling of --wait (100 ms, doubling up to
+# 2 s); the CPU time of the process doing the work (dcr for upload, dcrd
+# for publish and the jobs, from /proc/PID/stat), which a busy machine
+# disturbs less than wall time; and the peak RSS (GNU time for dcr and
+# sqlite3; dcrd's VmHWM, reset before each step through
+# /proc/PID/clear_refs).
 #
 # Needs python3, hyperfine, GNU time (/usr/bin/time), sqlite3, openssl, curl.
 # Temporary files go under ${TMPDIR:-/tmp} (about RUNS + 3 times SIZE_MIB)
@@ -77,6 +96,7 @@ EOF
 bytes=$(stat -c %s sales.csv)
 rows=$(($(wc -l <sales.csv) - 1))
 query='SELECT region, COUNT(*) AS n, SUM(amount) AS total FROM sales GROUP BY region ORDER BY region'
+total_query='SELECT COUNT(*) AS n, SUM(amount) AS total FROM sales'
 
 # ---- a CA, the owner, a room ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
@@ -94,7 +114,7 @@ name: bench
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
-  owner@bench.example: [upload sales, run by_region, fetch by_region]
+  owner@bench.example: [upload sales, run by_region, fetch by_region, run total, fetch total]
 data:
   sales:
     type: table
@@ -107,6 +127,9 @@ compute:
   by_region:
     type: sql
     query: $query
+  total:
+    type: sql
+    query: $total_query
 YAML
 
 # ---- dcrd on a free loopback port; its stderr time-stamped (job start and end) ----
@@ -135,22 +158,25 @@ echo "kernel: $(uname -r)"
 echo "openssl: $(openssl version)"
 echo "sqlite3: $(sqlite3 --version | cut -d' ' -f1)"
 echo "input: $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') MiB of CSV, $rows rows, $runs runs"
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "dcrd RSS after start: $(awk '/^VmRSS/ { print $2 }' "/proc/$dcrd_pid/status") KiB"
 
 # Warm the page cache, as stream-bench.sh does.
 cat sales.csv >/dev/null
 
-# ---- baselines, with hyperfine (medians) and GNU time (peak RSS) ----
+# ---- streaming baselines, with hyperfine (medians) and GNU time (peak RSS) ----
 echo
-echo "== baselines ($runs runs each)"
+echo "== streaming baselines ($runs runs each)"
 : >baselines.tsv
 baseline() { # name command
 	hyperfine --runs "$runs" --warmup 1 --style none --export-json "b.json" "$2" >/dev/null 2>b.err ||
 		{ cat b.err >&2; exit 1; }
 	/usr/bin/time -f %M -o b.rss sh -c "$2" >/dev/null
-	printf '%s\t%s\t%s\n' "$1" \
-		"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' b.json)" \
-		"$(tail -1 b.rss)" >>baselines.tsv
+	python3 - "$1" b.json "$(tail -1 b.rss)" >>baselines.tsv <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[2]))["results"][0]
+print("%s\t%s\t%s\t%s" % (sys.argv[1], r["median"], r["user"] + r["system"], sys.argv[3]))
+EOF
 }
 baseline "cat" "cat '$dir/sales.csv'"
 baseline "sha256sum" "sha256sum '$dir/sales.csv'"
@@ -163,110 +189,172 @@ if [ -n "$stream_tool" ]; then
 	baseline "stream-tool dec" "'$stream_tool' dec '$dir/stream.key' <'$dir/sales.sealed' >/dev/null"
 	rm -f sales.sealed
 fi
-# The same STRICT table the SQL worker makes (cmd/dcrd/sqlwork.c), the same query.
-cat >baseline.sql <<EOF
+awk -F'\t' '{ printf "  %-22s median %7.3f s  cpu %7.3f s  peak RSS %6d KiB\n", $1, $2, $3, $4 }' baselines.tsv
+
+# sqlite3 on the same CSV, into the same STRICT table the SQL worker makes
+# (cmd/dcrd/sqlwork.c), with the same queries. The worker sets temp_store =
+# MEMORY (no plaintext in temporary files); the sqlite3 shell by default
+# sorts a large GROUP BY through temporary files. Both are measured.
+sqlite_script() { # FILE PRAGMA QUERY
+	cat >"$1" <<EOF
+$2
 CREATE TABLE sales (id INTEGER, region TEXT, amount REAL, day TEXT) STRICT;
+BEGIN;
 .import --csv --skip 1 '$dir/sales.csv' sales
+COMMIT;
 .mode csv
 .headers on
-$query;
+$3;
 EOF
-baseline "sqlite3 import+query" "sqlite3 :memory: <'$dir/baseline.sql'"
-sqlite3 :memory: <baseline.sql >sqlite-result.csv
-awk -F'\t' '{ printf "  %-22s median %7.3f s  peak RSS %6d KiB\n", $1, $2, $3 }' baselines.tsv
+}
+sqlite_script sq-memory.sql "PRAGMA temp_store = MEMORY;" "$query"
+sqlite_script sq-default.sql "" "$query"
+sqlite_script sq-total.sql "PRAGMA temp_store = MEMORY;" "$total_query"
 
-# ---- the data path, RUNS times, a fresh dataset each time ----
-# dcr's peak RSS from GNU time; dcrd's from VmHWM, reset before each step
-# through /proc/PID/clear_refs (5 resets the high-water mark).
+# ---- the data path and the SQL baselines, RUNS times, a fresh dataset each time ----
 hwm_reset() { echo 5 >"/proc/$dcrd_pid/clear_refs"; }
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$dcrd_pid/status"; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$dcrd_pid/status"; }
-echo
-echo "== data path ($runs runs; seconds; peak RSS in KiB)"
-printf '  %-4s %8s %8s %8s %8s %8s   %9s %9s %9s %9s\n' run upload publish run "(job)" fetch \
-	"dcr up" "dcrd pub" "dcrd run" "dcrd after"
-: >steps.tsv
-for i in $(seq "$runs"); do
-	t0=$EPOCHREALTIME
-	/usr/bin/time -f %M -o up.rss "$dcr" -q -i "$dir/owner" upload sales.csv --name "sales-$i.csv" >ds
-	t1=$EPOCHREALTIME
-	up_rss=$(tail -1 up.rss)
-	hwm_reset
-	pub_before=$(rss)
-	t2=$EPOCHREALTIME
-	as publish "$room" sales "$(cat ds)" >/dev/null
-	t3=$EPOCHREALTIME
-	pub_rss=$(hwm)
-	hwm_reset
-	run_before=$(rss)
-	t4=$EPOCHREALTIME
-	job=$(as run "$room" by_region --wait)
-	t5=$EPOCHREALTIME
-	run_rss=$(hwm)
-	t6=$EPOCHREALTIME
-	/usr/bin/time -f %M -o fetch.rss "$dcr" -q -i "$dir/owner" fetch "$job" -o result.csv
-	t7=$EPOCHREALTIME
-	fetch_rss=$(tail -1 fetch.rss)
-	after_rss=$(rss)
-	# The job itself, between dcrd's "started" and "succeeded" lines (no polling in it).
-	jt=$(awk -v j="$job" '$3 == "job" && $4 == j && $5 == "started" { s = $1 }
+tck=$(getconf CLK_TCK)
+cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$dcrd_pid/stat"; } # dcrd's user + system
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
+job_time() { # JOB: seconds between dcrd's "started" and "succeeded" lines
+	local t
+	t=$(awk -v j="$1" '$3 == "job" && $4 == j && $5 == "started" { s = $1 }
 		$3 == "job" && $4 == j && $5 == "succeeded" { e = $1 } END { if (s && e) printf "%.3f", e - s }' dcrd.log)
-	[ -n "$jt" ] || { echo "pipeline-bench: job $job did not succeed" >&2; tail -5 dcrd.log >&2; exit 1; }
-	read -r up pub run fetch < <(awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t5" \
-		-v g="$t6" -v h="$t7" 'BEGIN { printf "%.3f %.3f %.3f %.3f\n", b - a, d - c, f - e, h - g }')
-	printf '  %-4s %8s %8s %8s %8s %8s   %9s %9s %9s %9s\n' "$i" "$up" "$pub" "$run" "$jt" "$fetch" \
-		"$up_rss" "$pub_rss" "$run_rss" "$after_rss"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$up" "$pub" "$run" "$jt" "$fetch" \
-		"$up_rss" "$pub_rss" "$run_rss" "$fetch_rss" "$after_rss" "$pub_before" "$run_before" >>steps.tsv
+	[ -n "$t" ] || { echo "pipeline-bench: job $1 did not succeed" >&2; tail -5 dcrd.log >&2; exit 1; }
+	echo "$t"
+}
+timed() { # NAME CMD...: runs CMD under GNU time; sets NAME_wall, NAME_cpu, NAME_rss
+	local t=$EPOCHREALTIME
+	/usr/bin/time -f '%U %S %M' -o timed.out "${@:2}"
+	printf -v "$1_wall" %s "$(since "$t")"
+	printf -v "$1_cpu" %s "$(awk '{ printf "%.2f", $1 + $2 }' timed.out)"
+	printf -v "$1_rss" %s "$(awk '{ print $3 }' timed.out)"
+}
+cols=(upload upload_cpu upload_rss publish publish_cpu publish_rss publish_before
+	run job job_cpu job_rss job_before fetch fetch_rss total_run total_job total_cpu total_rss total_before
+	sq_memory sq_memory_cpu sq_memory_rss sq_default sq_default_cpu sq_default_rss sq_total sq_total_cpu sq_total_rss
+	dcrd_after)
+(IFS=$'\t'; echo "${cols[*]}") >steps.tsv
+echo
+echo "== data path and sqlite3, interleaved ($runs runs; seconds, peak RSS in KiB)"
+printf '  %-3s %6s %7s %7s %7s %6s %7s | %7s %7s %7s | %7s %8s %8s %8s\n' run upload publish run "(job)" fetch \
+	"(total)" "sq mem" "sq def" "sq tot" "dcr up" "dcrd pub" "dcrd job" "dcrd tot"
+for i in $(seq "$runs"); do
+	timed upload "$dcr" -q -i "$dir/owner" upload sales.csv --name "sales-$i.csv" >ds
+
+	hwm_reset
+	publish_before=$(rss)
+	c=$(cpu)
+	t=$EPOCHREALTIME
+	as publish "$room" sales "$(cat ds)" >/dev/null
+	publish=$(since "$t")
+	publish_cpu=$(minus "$(cpu)" "$c")
+	publish_rss=$(hwm)
+
+	hwm_reset
+	job_before=$(rss)
+	c=$(cpu)
+	t=$EPOCHREALTIME
+	job_id=$(as run "$room" by_region --wait)
+	run=$(since "$t")
+	job_cpu=$(minus "$(cpu)" "$c")
+	job_rss=$(hwm)
+	job=$(job_time "$job_id")
+
+	timed fetch "$dcr" -q -i "$dir/owner" fetch "$job_id" -o result.csv
+
+	hwm_reset
+	total_before=$(rss)
+	c=$(cpu)
+	t=$EPOCHREALTIME
+	total_id=$(as run "$room" total --wait)
+	total_run=$(since "$t")
+	total_cpu=$(minus "$(cpu)" "$c")
+	total_rss=$(hwm)
+	total_job=$(job_time "$total_id")
+	as fetch "$total_id" -o total.csv
+	dcrd_after=$(rss)
+
+	timed sq_memory sqlite3 :memory: <sq-memory.sql >sqlite-result.csv
+	timed sq_default sqlite3 :memory: <sq-default.sql >/dev/null
+	timed sq_total sqlite3 :memory: <sq-total.sql >/dev/null
+
+	upload=$upload_wall fetch=$fetch_wall fetch_rss=$fetch_rss
+	sq_memory=$sq_memory_wall sq_default=$sq_default_wall sq_total=$sq_total_wall
+	printf '  %-3s %6s %7s %7s %7s %6s %7s | %7s %7s %7s | %7s %8s %8s %8s\n' "$i" "$upload" "$publish" "$run" \
+		"$job" "$fetch" "$total_job" "$sq_memory" "$sq_default" "$sq_total" \
+		"$upload_rss" "$publish_rss" "$job_rss" "$total_rss"
+	vals=()
+	for c in "${cols[@]}"; do vals+=("${!c}"); done
+	(IFS=$'\t'; echo "${vals[*]}") >>steps.tsv
 done
+echo "  (job, total: the by_region and total jobs inside dcrd; sq mem, sq def, sq tot: sqlite3 with"
+echo "   the GROUP BY and temp_store=MEMORY, the GROUP BY and the default temp_store, the total)"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The enclave computed what sqlite3 computed (counts exactly, sums to 9 digits).
-python3 - result.csv sqlite-result.csv <<'EOF'
+python3 - result.csv sqlite-result.csv total.csv "$rows" <<'EOF'
 import csv, sys
-a, b = (list(csv.reader(open(p))) for p in sys.argv[1:])
+a, b, t = (list(csv.reader(open(p))) for p in sys.argv[1:4])
 ok = len(a) == len(b) and a[0] == b[0] and all(
     x[:2] == y[:2] and abs(float(x[2]) - float(y[2])) <= 1e-9 * abs(float(y[2])) for x, y in zip(a[1:], b[1:]))
-print("\nresult matches sqlite3: %s (%d groups)" % ("yes" if ok else "NO", len(a) - 1))
+ok = ok and t[1][0] == sys.argv[4] and sum(int(x[1]) for x in a[1:]) == int(sys.argv[4])
+print("\nresults match sqlite3 and the row count: %s (%d groups)" % ("yes" if ok else "NO", len(a) - 1))
 sys.exit(0 if ok else 1)
 EOF
 
 # ---- the summary ----
 python3 - "$bytes" steps.tsv baselines.tsv <<'EOF'
-import statistics, sys
+import csv, statistics, sys
 mib = int(sys.argv[1]) / 1048576
-steps = [list(map(float, l.split("\t"))) for l in open(sys.argv[2]) if l.strip()]
+steps = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(sys.argv[2]), delimiter="\t")]
+med = lambda k: statistics.median(r[k] for r in steps)
+peak = lambda k: int(max(r[k] for r in steps))
+growth = lambda k, b: int(max(r[k] - r[b] for r in steps))
 base = {}
 for l in open(sys.argv[3]):
     if l.strip():
-        name, t, rss = l.rstrip("\n").split("\t")
-        base[name] = (float(t), int(rss))
-col = lambda k: [r[k] for r in steps]
-med = lambda k: statistics.median(col(k))
-peak = lambda k: int(max(col(k)))
-growth = lambda k, b: int(max(r[k] - r[b] for r in steps))
+        name, t, c, rss = l.rstrip("\n").split("\t")
+        base[name] = (float(t), float(c), "%d KiB" % int(rss))
+base["sqlite3 GROUP BY, temp_store=MEMORY"] = (med("sq_memory"), med("sq_memory_cpu"), "%d KiB" % peak("sq_memory_rss"))
+base["sqlite3 GROUP BY, default temp_store"] = (med("sq_default"), med("sq_default_cpu"), "%d KiB" % peak("sq_default_rss"))
+base["sqlite3 total (no GROUP BY)"] = (med("sq_total"), med("sq_total_cpu"), "%d KiB" % peak("sq_total_rss"))
 
-def floor(*names):  # the sum of some baselines' medians, if all were measured
+def against(*names):  # (label, wall, cpu): the sums of some baselines' medians, if all were measured
     if not all(n in base for n in names):
-        return "-", None
-    return " + ".join(names), sum(base[n][0] for n in names)
+        return ("-", None, None)
+    return (" + ".join(names), sum(base[n][0] for n in names), sum(base[n][1] for n in names))
 
-sq = ("sqlite3 import+query", base["sqlite3 import+query"][0])
-rows = [(name, t, "-", None, "%d KiB" % rss) for name, (t, rss) in base.items()]
+dcrd = lambda k, b: "%d KiB (dcrd, +%d)" % (peak(k), growth(k, b))
+sq = against("sqlite3 GROUP BY, temp_store=MEMORY")
+rows = [(name, t, c, ("-", None, None), rss) for name, (t, c, rss) in base.items()]
 rows += [
-    ("dcr upload", med(0)) + floor("openssl dgst -sha256", "stream-tool enc") + ("%d KiB (dcr)" % peak(5),),
-    ("dcr publish", med(1)) + floor("openssl dgst -sha256", "stream-tool dec") +
-    ("%d KiB (dcrd, +%d)" % (peak(6), growth(6, 10)),),
-    ("dcr run --wait", med(2)) + sq + ("%d KiB (dcrd, +%d)" % (peak(7), growth(7, 11)),),
-    ("  the job inside dcrd", med(3)) + sq + ("",),
-    ("publish + job", statistics.median(r[1] + r[3] for r in steps)) + sq + ("",),
-    ("dcr fetch", med(4), "-", None, "%d KiB (dcr)" % peak(8)),
+    ("dcr upload", med("upload"), med("upload_cpu"), against("openssl dgst -sha256", "stream-tool enc"),
+     "%d KiB (dcr)" % peak("upload_rss")),
+    ("dcr publish", med("publish"), med("publish_cpu"), against("openssl dgst -sha256", "stream-tool dec"),
+     dcrd("publish_rss", "publish_before")),
+    ("dcr run --wait by_region", med("run"), med("job_cpu"), sq, dcrd("job_rss", "job_before")),
+    ("  the job in dcrd", med("job"), med("job_cpu"), sq, ""),
+    ("  the job in dcrd", med("job"), med("job_cpu"), against("sqlite3 GROUP BY, default temp_store"), ""),
+    ("publish + job", statistics.median(r["publish"] + r["job"] for r in steps),
+     statistics.median(r["publish_cpu"] + r["job_cpu"] for r in steps), sq, ""),
+    ("dcr fetch", med("fetch"), None, ("-", None, None), "%d KiB (dcr)" % peak("fetch_rss")),
+    ("dcr run --wait total", med("total_run"), med("total_cpu"), against("sqlite3 total (no GROUP BY)"),
+     dcrd("total_rss", "total_before")),
+    ("  the job in dcrd", med("total_job"), med("total_cpu"), against("sqlite3 total (no GROUP BY)"), ""),
 ]
-print("\n== summary: medians of %d runs, %.1f MiB of CSV; ratio = time / baseline time" % (len(steps), mib))
-print("   (dcrd's peak RSS is the whole process's; +N: the most it grew over its RSS before the step)")
-print("  %-22s %9s %9s  %-36s %6s  %s" % ("step", "median s", "MiB/s", "baseline", "ratio", "peak RSS"))
-for name, t, bname, bt, rss in rows:
-    rate = "%9.1f" % (mib / t) if name != "dcr fetch" else "%9s" % "-"
-    ratio = "%6.2f" % (t / bt) if bt else "%6s" % "-"
-    print("  %-22s %9.3f %s  %-36s %s  %s" % (name, t, rate, bname, ratio, rss))
-print("dcrd RSS after the last run: %d KiB" % int(steps[-1][9]))
+print("\n== summary: medians of %d runs, %.1f MiB of CSV" % (len(steps), mib))
+print("   ratio = step / baseline, of the wall-clock and of the CPU medians; dcrd's peak RSS is the whole")
+print("   process's, +N KiB the most it grew over its RSS before the step; dcrd's CPU for run --wait is the job's")
+print("  %-37s %8s %8s %8s  %-38s %5s %5s  %s" % ("step", "wall s", "MiB/s", "cpu s", "baseline", "wall", "cpu",
+                                                "peak RSS"))
+fmt = lambda x, f: f % x if x is not None else "%*s" % (len(f % 0), "-")
+for name, t, c, (bname, bt, bc), rss in rows:
+    rate = fmt(mib / t if name != "dcr fetch" else None, "%8.1f")
+    print("  %-37s %8.3f %s %s  %-38s %s %s  %s" % (name, t, rate, fmt(c, "%8.2f"), bname,
+          fmt(t / bt if bt else None, "%5.2f"), fmt(c / bc if bc and c is not None else None, "%5.2f"), rss))
+print("dcrd RSS after the last run: %d KiB" % int(steps[-1]["dcrd_after"]))
 EOF
