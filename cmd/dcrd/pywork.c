@@ -367,7 +367,7 @@ static void args_parents(struct args *a, const char *path, const char *prev)
 /* --ro-bind-data for file i of the placed files, whose memfd the child gets as FD_FIRST_FILE + i. */
 static void args_file(struct args *a, const struct py_file *files, size_t i)
 {
-	char fd[16];
+	char fd[24]; /* any size_t in decimal */
 
 	snprintf(fd, sizeof(fd), "%zu", FD_FIRST_FILE + i);
 	args_parents(a, files[i].path, i ? files[i - 1].path : NULL);
