@@ -87,9 +87,7 @@ with open(sys.argv[2], "w", newline="") as f:
                                                   rng.randrange(100), rng.choice(days)))
         block = "".join(rows)
         if size + len(block) > target:  # stop at the first row that reaches the size
-            cut, n = target - size, 0
-            n = block.index("\n", cut - 1) + 1 if cut > 0 else 0
-            block = block[:n]
+            block = block[:block.index("\n", target - size - 1) + 1]
         f.write(block)
         size += len(block)
 EOF
@@ -226,10 +224,10 @@ job_time() { # JOB: seconds between dcrd's "started" and "succeeded" lines
 	[ -n "$t" ] || { echo "pipeline-bench: job $1 did not succeed" >&2; tail -5 dcrd.log >&2; exit 1; }
 	echo "$t"
 }
-timed() { # NAME CMD...: runs CMD under GNU time; sets NAME_wall, NAME_cpu, NAME_rss
+timed() { # NAME CMD...: runs CMD under GNU time; sets NAME (wall seconds), NAME_cpu, NAME_rss
 	local t=$EPOCHREALTIME
 	/usr/bin/time -f '%U %S %M' -o timed.out "${@:2}"
-	printf -v "$1_wall" %s "$(since "$t")"
+	printf -v "$1" %s "$(since "$t")"
 	printf -v "$1_cpu" %s "$(awk '{ printf "%.2f", $1 + $2 }' timed.out)"
 	printf -v "$1_rss" %s "$(awk '{ print $3 }' timed.out)"
 }
@@ -242,6 +240,9 @@ echo
 echo "== data path and sqlite3, interleaved ($runs runs; seconds, peak RSS in KiB)"
 printf '  %-3s %6s %7s %7s %7s %6s %7s | %7s %7s %7s | %7s %8s %8s %8s\n' run upload publish run "(job)" fetch \
 	"(total)" "sq mem" "sq def" "sq tot" "dcr up" "dcrd pub" "dcrd job" "dcrd tot"
+# The loop sets the variables named in cols (directly or through timed) and
+# writes them out as ${!c}, which shellcheck cannot follow.
+# shellcheck disable=SC2034,SC2154
 for i in $(seq "$runs"); do
 	timed upload "$dcr" -q -i "$dir/owner" upload sales.csv --name "sales-$i.csv" >ds
 
@@ -282,8 +283,6 @@ for i in $(seq "$runs"); do
 	timed sq_default sqlite3 :memory: <sq-default.sql >/dev/null
 	timed sq_total sqlite3 :memory: <sq-total.sql >/dev/null
 
-	upload=$upload_wall fetch=$fetch_wall fetch_rss=$fetch_rss
-	sq_memory=$sq_memory_wall sq_default=$sq_default_wall sq_total=$sq_total_wall
 	printf '  %-3s %6s %7s %7s %7s %6s %7s | %7s %7s %7s | %7s %8s %8s %8s\n' "$i" "$upload" "$publish" "$run" \
 		"$job" "$fetch" "$total_job" "$sq_memory" "$sq_default" "$sq_total" \
 		"$upload_rss" "$publish_rss" "$job_rss" "$total_rss"
