@@ -36,6 +36,30 @@ void dcr_wipe(void *p, size_t len)
 		OPENSSL_cleanse(p, len);
 }
 
+int dcr_secure_reserve(uint8_t **p, size_t *cap, size_t len, size_t need, size_t max)
+{
+	size_t grown = *cap ? *cap : 4096;
+	uint8_t *q;
+
+	if (need <= *cap)
+		return 0;
+	if (max && need > max)
+		return -1;
+	while (grown < need)
+		grown = grown > SIZE_MAX / 2 ? SIZE_MAX : grown * 2;
+	if (max && grown > max)
+		grown = max;
+	if (!(q = malloc(grown)))
+		return -1;
+	if (len)
+		memcpy(q, *p, len);
+	dcr_wipe(*p, *cap);
+	free(*p);
+	*p = q;
+	*cap = grown;
+	return 0;
+}
+
 bool dcr_ct_equal(const void *a, const void *b, size_t len)
 {
 	return len == 0 || CRYPTO_memcmp(a, b, len) == 0;

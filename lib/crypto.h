@@ -19,6 +19,15 @@ int dcr_random(void *buf, size_t len, struct dcr_err *err);
 /* Overwrite len bytes at p with zeros in a way the compiler cannot elide; p may be NULL. */
 void dcr_wipe(void *p, size_t len);
 
+/*
+ * Make room for need bytes in the buffer *p of capacity *cap that holds len
+ * bytes of secrets: capacity doubles from 4 KiB, but never past max (0: no
+ * limit). Growing copies into a new buffer and wipes the old one, which
+ * realloc would leave behind. -1 when need > max or memory is short (the
+ * buffer is unchanged).
+ */
+int dcr_secure_reserve(uint8_t **p, size_t *cap, size_t len, size_t need, size_t max);
+
 /* True when a and b hold the same len bytes; the time taken depends only on len. */
 bool dcr_ct_equal(const void *a, const void *b, size_t len);
 

@@ -1171,8 +1171,7 @@ static int sql_exec(sqlite3 *db, const char *sql)
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* Past white space, semicolons and comments. */
-static const char *skip_blank_sql(const char *q)
+const char *dcr_sql_skip_blank(const char *q)
 {
 	for (;;) {
 		if (isspace((unsigned char)*q) || *q == ';') {
@@ -1404,7 +1403,7 @@ static int check_sql(struct parse *p)
 					r = explain_missing_table(p, p->src[i].query, c->name, msg);
 				goto out;
 			}
-			if ((tail && *skip_blank_sql(tail)) || !sqlite3_stmt_readonly(st)) {
+			if ((tail && *dcr_sql_skip_blank(tail)) || !sqlite3_stmt_readonly(st)) {
 				sqlite3_finalize(st);
 				r = dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
 					"query of '%s' must be exactly one SELECT statement", c->name);

@@ -656,6 +656,12 @@ int dcr_stream_dec_finish(struct dcr_stream_dec *dec, struct dcr_err *err)
 int dcr_stream_decrypt_fd(int in, int out, const uint8_t key[static DCR_STREAM_KEY_LEN],
 	struct dcr_err *err)
 {
+	return dcr_stream_decrypt_fd_sink(in, key, fd_sink, &out, err);
+}
+
+int dcr_stream_decrypt_fd_sink(int in, const uint8_t key[static DCR_STREAM_KEY_LEN], dcr_stream_sink *sink,
+	void *ctx, struct dcr_err *err)
+{
 	uint8_t header[DCR_STREAM_HEADER_LEN];
 	struct dcr_err local;
 	struct dcr_stream_dec *dec;
@@ -665,7 +671,7 @@ int dcr_stream_decrypt_fd(int in, int out, const uint8_t key[static DCR_STREAM_K
 
 	if (!err)
 		err = &local;
-	dec = dcr_stream_dec_new(key, fd_sink, &out, err);
+	dec = dcr_stream_dec_new(key, sink, ctx, err);
 	if (!dec)
 		return err->code;
 	n = fill(in, header, sizeof(header));

@@ -75,5 +75,8 @@ int dcr_stream_encrypt_fd(int in, int out, const uint8_t key[static DCR_STREAM_K
 	uint32_t chunk_size, struct dcr_err *err);
 int dcr_stream_decrypt_fd(int in, int out, const uint8_t key[static DCR_STREAM_KEY_LEN],
 	struct dcr_err *err);
+/* The same, with the plaintext going to sink (in pieces) instead of a descriptor. */
+int dcr_stream_decrypt_fd_sink(int in, const uint8_t key[static DCR_STREAM_KEY_LEN], dcr_stream_sink *sink,
+	void *ctx, struct dcr_err *err);
 
 #endif

@@ -299,21 +299,8 @@ static int keep_text(struct dcr_table_loader *l, struct dcr_table_value *v, cons
 {
 	size_t need = l->text_len + n + 1;
 
-	if (need > l->text_cap) {
-		size_t cap = l->text_cap ? l->text_cap : 4096;
-		uint8_t *p;
-
-		while (cap < need)
-			cap *= 2;
-		if (!(p = malloc(cap)))
-			return dcr_err_set(&l->err, DCR_ENOMEM, "out of memory");
-		if (l->text_len)
-			memcpy(p, l->text, l->text_len);
-		dcr_wipe(l->text, l->text_cap);
-		free(l->text);
-		l->text = p;
-		l->text_cap = cap;
-	}
+	if (dcr_secure_reserve(&l->text, &l->text_cap, l->text_len, need, 0) < 0)
+		return dcr_err_set(&l->err, DCR_ENOMEM, "out of memory");
 	l->text_at[l->field] = l->text_len;
 	memcpy(l->text + l->text_len, s, n);
 	l->text[l->text_len + n] = '\0';

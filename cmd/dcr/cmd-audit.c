@@ -448,7 +448,6 @@ out:
 static int audit_room(const struct command *cmd, struct cli *cli, struct session *s, const char *id,
 	const char *export_path)
 {
-	Dcr__V1__RoomRef ref = DCR__V1__ROOM_REF__INIT;
 	Dcr__V1__AuditLog *log = NULL;
 	struct dcr_tree_head before;
 	struct view v = { 0 };
@@ -462,9 +461,8 @@ static int audit_room(const struct command *cmd, struct cli *cli, struct session
 	/* What this client saw before the call replaces it: the log must extend that too. */
 	if (dcr_audit_load_head(id, &before, &seen, &err) < 0)
 		return report(cmd, &err);
-	ref.room_id = (char *)id;
 	s->client.has_last_head = 0;
-	if ((r = session_call(cmd, s, "audit.get", &ref.base, &body, &len)) != 0)
+	if ((r = session_room_call(cmd, s, "audit.get", id, &body, &len)) != 0)
 		return r;
 	log = dcr__v1__audit_log__unpack(NULL, len, body);
 	free(body);

@@ -556,8 +556,7 @@ int cmd_publish(const struct command *cmd, struct cli *cli, struct parsed *args)
 	resp = dcr__v1__publish_response__unpack(NULL, len, body);
 	free(body);
 	if (!resp || !resp->dataset) {
-		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed dataset.publish answer");
-		r = report(cmd, &err);
+		r = report_malformed(cmd, "dataset.publish answer");
 	} else if (cli->json) {
 		r = print_json(cmd, dataset_json(resp->dataset));
 	} else if (cli->verbosity >= 0) {
@@ -578,11 +577,9 @@ out:
 
 int cmd_datasets(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
-	Dcr__V1__RoomRef ref = DCR__V1__ROOM_REF__INIT;
 	Dcr__V1__ListDatasetsResponse *list = NULL;
 	char room[DCR_ROOM_ID_HEX], when[32];
 	struct session s;
-	struct dcr_err err;
 	uint8_t *body;
 	size_t len, w_node = 4, w_pub = 9;
 	int r;
@@ -592,13 +589,12 @@ int cmd_datasets(const struct command *cmd, struct cli *cli, struct parsed *args
 	if ((r = session_open(cmd, cli, &s)) != 0)
 		return r;
 	if ((r = session_resolve_room(cmd, &s, args->argv[0], room)) != 0 ||
-	    (ref.room_id = room, r = session_call(cmd, &s, "dataset.list", &ref.base, &body, &len)) != 0)
+	    (r = session_room_call(cmd, &s, "dataset.list", room, &body, &len)) != 0)
 		goto out;
 	list = dcr__v1__list_datasets_response__unpack(NULL, len, body);
 	free(body);
 	if (!list) {
-		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed dataset list");
-		r = report(cmd, &err);
+		r = report_malformed(cmd, "dataset list");
 		goto out;
 	}
 	if (cli->json) {

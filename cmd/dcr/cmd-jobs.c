@@ -66,14 +66,6 @@ static json_t *job_json(const Dcr__V1__JobInfo *j)
 	return o;
 }
 
-static int malformed(const struct command *cmd, const char *what)
-{
-	struct dcr_err err;
-
-	dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed %s answer", what);
-	return report(cmd, &err);
-}
-
 /* A failed job: its reason, with the exit status of its error class (7 for a computation). */
 static int job_failed(const struct command *cmd, const Dcr__V1__JobInfo *j)
 {
@@ -119,7 +111,7 @@ static int wait_job(const struct command *cmd, struct session *s, const char *ro
 		*out = dcr__v1__run_response__unpack(NULL, len, body);
 		free(body);
 		if (!*out || !(*out)->job)
-			return malformed(cmd, "job.get");
+			return report_malformed(cmd, "job.get answer");
 		if (finished((*out)->job))
 			return 0;
 		dcr__v1__run_response__free_unpacked(*out, NULL);
@@ -390,11 +382,11 @@ static int fetch_job(const struct command *cmd, struct session *s, const char *r
 	dcr_wipe(body, len);
 	free(body);
 	if (!f || !f->job)
-		r = malformed(cmd, "job.fetch");
+		r = report_malformed(cmd, "job.fetch answer");
 	else if (show_logs(s, f), f->job->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
 		r = job_failed(cmd, f->job);
 	else if (f->job->status != DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
-		r = malformed(cmd, "job.fetch");
+		r = report_malformed(cmd, "job.fetch answer");
 	else
 		r = deliver(cmd, s, f, output, extract_dir);
 	if (f && f->key.data)
@@ -430,7 +422,7 @@ int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args)
 	resp = dcr__v1__run_response__unpack(NULL, len, body);
 	free(body);
 	if (!resp || !resp->job || strlen(resp->job->job_id) >= sizeof(job)) {
-		r = malformed(cmd, "job.run");
+		r = report_malformed(cmd, "job.run answer");
 		goto out;
 	}
 	snprintf(job, sizeof(job), "%s", resp->job->job_id);
@@ -486,7 +478,6 @@ int cmd_fetch(const struct command *cmd, struct cli *cli, struct parsed *args)
 
 int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
-	Dcr__V1__RoomRef ref = DCR__V1__ROOM_REF__INIT;
 	Dcr__V1__ListJobsResponse *list = NULL;
 	char room[DCR_ROOM_ID_HEX], when[32];
 	size_t w_job = 3, w_comp = 11, w_by = 10;
@@ -500,12 +491,12 @@ int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
 	if ((r = session_open(cmd, cli, &s)) != 0)
 		return r;
 	if ((r = session_resolve_room(cmd, &s, args->argv[0], room)) != 0 ||
-	    (ref.room_id = room, r = session_call(cmd, &s, "job.list", &ref.base, &body, &len)) != 0)
+	    (r = session_room_call(cmd, &s, "job.list", room, &body, &len)) != 0)
 		goto out;
 	list = dcr__v1__list_jobs_response__unpack(NULL, len, body);
 	free(body);
 	if (!list) {
-		r = malformed(cmd, "job.list");
+		r = report_malformed(cmd, "job.list answer");
 		goto out;
 	}
 	if (cli->json) {

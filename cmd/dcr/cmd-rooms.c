@@ -58,15 +58,6 @@ static json_t *summary_json(const Dcr__V1__RoomSummary *r)
 	return j;
 }
 
-/* An answer from dcrd that does not parse or does not fit the question: exit 9. */
-static int malformed(const struct command *cmd, const char *what)
-{
-	struct dcr_err err;
-
-	dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed %s", what);
-	return report(cmd, &err);
-}
-
 static int list_rooms(const struct command *cmd, struct cli *cli, struct session *s)
 {
 	Dcr__V1__ListRoomsResponse *list;
@@ -172,7 +163,6 @@ static void print_status_line(const Dcr__V1__RoomSummary *r)
 
 static int show_room(const struct command *cmd, struct cli *cli, struct session *s, const char *id)
 {
-	Dcr__V1__RoomRef ref = DCR__V1__ROOM_REF__INIT;
 	Dcr__V1__GetRoomResponse *resp = NULL;
 	Dcr__V1__RoomDefinition *def = NULL;
 	uint8_t *body, digest[32];
@@ -181,13 +171,12 @@ static int show_room(const struct command *cmd, struct cli *cli, struct session 
 	size_t len;
 	int r;
 
-	ref.room_id = (char *)id;
-	if ((r = session_call(cmd, s, "room.get", &ref.base, &body, &len)) != 0)
+	if ((r = session_room_call(cmd, s, "room.get", id, &body, &len)) != 0)
 		return r;
 	resp = dcr__v1__get_room_response__unpack(NULL, len, body);
 	free(body);
 	if (!resp || !resp->summary) {
-		r = malformed(cmd, "answer to room.get");
+		r = report_malformed(cmd, "answer to room.get");
 		goto out;
 	}
 	/* The ID is the definition's hash: this is the room that was asked for, or it is a lie. */
@@ -201,7 +190,7 @@ static int show_room(const struct command *cmd, struct cli *cli, struct session 
 	}
 	def = dcr__v1__room_definition__unpack(NULL, resp->definition.len, resp->definition.data);
 	if (!def || !definition_complete(def)) {
-		r = malformed(cmd, "room definition");
+		r = report_malformed(cmd, "room definition");
 		goto out;
 	}
 	if (cli->json) {
@@ -259,21 +248,19 @@ int cmd_rooms(const struct command *cmd, struct cli *cli, struct parsed *args)
 static int room_call(const struct command *cmd, struct session *s, const char *method, const char *id,
 	Dcr__V1__StatusResponse **out)
 {
-	Dcr__V1__RoomRef ref = DCR__V1__ROOM_REF__INIT;
 	uint8_t *body;
 	size_t len;
 	int r;
 
-	ref.room_id = (char *)id;
 	*out = NULL;
-	if ((r = session_call(cmd, s, method, &ref.base, &body, &len)) != 0)
+	if ((r = session_room_call(cmd, s, method, id, &body, &len)) != 0)
 		return r;
 	*out = dcr__v1__status_response__unpack(NULL, len, body);
 	free(body);
 	if (!*out || !(*out)->summary || strcmp((*out)->summary->room_id, id) != 0) {
 		dcr__v1__status_response__free_unpacked(*out, NULL);
 		*out = NULL;
-		return malformed(cmd, "room status");
+		return report_malformed(cmd, "room status");
 	}
 	return 0;
 }
@@ -340,7 +327,7 @@ int cmd_stop(const struct command *cmd, struct cli *cli, struct parsed *args)
 	dcr__v1__status_response__free_unpacked(before, NULL);
 	if ((r = room_call(cmd, &s, "room.stop", id, &resp)) == 0) {
 		if (resp->summary->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED) {
-			r = malformed(cmd, "answer to room.stop: the room is still active");
+			r = report_malformed(cmd, "answer to room.stop: the room is still active");
 		} else if (cli->json) {
 			json_t *j = summary_json(resp->summary);
 

@@ -151,6 +151,13 @@ int session_call(const struct command *cmd, struct session *s, const char *metho
 int session_call_err(struct session *s, const char *method, const ProtobufCMessage *req, uint8_t **out,
 	size_t *out_len, struct dcr_err *err);
 
+/* method on room id, with a RoomRef as its argument; otherwise as session_call. */
+int session_room_call(const struct command *cmd, struct session *s, const char *method, const char *id,
+	uint8_t **out, size_t *out_len);
+
+/* An answer from dcrd that does not parse or does not fit the question: "dcrd sent a malformed WHAT", exit 9. */
+int report_malformed(const struct command *cmd, const char *what);
+
 /* room.list; *out: dcr__v1__list_rooms_response__free_unpacked. Returns 0 or a reported exit status. */
 int session_list_rooms(const struct command *cmd, struct session *s, Dcr__V1__ListRoomsResponse **out);
 

@@ -147,6 +147,23 @@ int session_call(const struct command *cmd, struct session *s, const char *metho
 	return session_call_err(s, method, req, out, out_len, &err) < 0 ? report(cmd, &err) : 0;
 }
 
+int session_room_call(const struct command *cmd, struct session *s, const char *method, const char *id,
+	uint8_t **out, size_t *out_len)
+{
+	Dcr__V1__RoomRef ref = DCR__V1__ROOM_REF__INIT;
+
+	ref.room_id = (char *)id;
+	return session_call(cmd, s, method, &ref.base, out, out_len);
+}
+
+int report_malformed(const struct command *cmd, const char *what)
+{
+	struct dcr_err err;
+
+	dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed %s", what);
+	return report(cmd, &err);
+}
+
 /* Whether s is 8 to 64 lowercase or uppercase hex digits. */
 static bool hex_prefix(const char *s)
 {

@@ -104,36 +104,14 @@ out:
 static int read_blob(const struct service *svc, const char *blob_id, const uint8_t *key, dcr_stream_sink *sink,
 	void *ctx, struct dcr_err *err)
 {
-	struct dcr_stream_dec *dec = NULL;
 	char path[4096];
-	uint8_t buf[64 << 10];
-	int fd = -1, r;
+	int fd, r;
 
 	if ((r = blob_path(svc, blob_id, path, sizeof(path), err)) < 0)
 		return r;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot read blob %s", blob_id);
-	if (!(dec = dcr_stream_dec_new(key, sink, ctx, err))) {
-		close(fd);
-		return err->code;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = dcr_err_errno(err, DCR_EIO, errno, "cannot read blob %s", blob_id);
-			break;
-		}
-		if (n == 0) {
-			r = dcr_stream_dec_finish(dec, err);
-			break;
-		}
-		if ((r = dcr_stream_dec_write(dec, buf, (size_t)n, err)) < 0)
-			break;
-	}
-	dcr_stream_dec_free(dec);
+	r = dcr_stream_decrypt_fd_sink(fd, key, sink, ctx, err);
 	close(fd);
 	return r;
 }

@@ -382,23 +382,8 @@ static int buffer_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err
 
 	if (len > b->max - b->len)
 		return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %zu bytes", b->max);
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		uint8_t *grown;
-
-		while (cap < b->len + len)
-			cap *= 2;
-		/* Not realloc: the old buffer holds plaintext, which must be wiped. */
-		if (!(grown = malloc(cap)))
-			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-		if (b->len)
-			memcpy(grown, b->data, b->len);
-		if (b->data)
-			dcr_wipe(b->data, b->len);
-		free(b->data);
-		b->data = grown;
-		b->cap = cap;
-	}
+	if (dcr_secure_reserve(&b->data, &b->cap, b->len, b->len + len, b->max) < 0)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	memcpy(b->data + b->len, buf, len);
 	b->len += len;
 	return 0;

@@ -269,28 +269,9 @@ static void buf_release(struct buf *b)
  */
 static int buf_reserve(struct buf *b, size_t want, size_t limit)
 {
-	size_t cap = b->cap ? b->cap : CHUNK;
-	uint8_t *p;
-
-	if (b->cap - b->len >= want)
-		return 0;
-	while (cap - b->len < want) {
-		if (cap > SIZE_MAX / 2)
-			return -1;
-		cap *= 2;
-	}
-	if (cap > limit && limit - b->len >= want)
-		cap = limit;
-	if (!(p = malloc(cap)))
+	if (want > SIZE_MAX - b->len)
 		return -1;
-	if (b->len)
-		memcpy(p, b->p, b->len);
-	if (b->p)
-		dcr_wipe(b->p, b->cap);
-	free(b->p);
-	b->p = p;
-	b->cap = cap;
-	return 0;
+	return dcr_secure_reserve(&b->p, &b->cap, b->len, b->len + want, limit);
 }
 
 /* ---- bwrap's argument vector ---- */

@@ -197,25 +197,6 @@ static int open_db(struct sql_job *j, struct dcr_err *err)
 	return 0;
 }
 
-/* Past white space, semicolons and comments: what may follow a room's query (lib/room.c allows it). */
-static const char *skip_blank(const char *q)
-{
-	for (;;) {
-		if (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\f' || *q == '\v' || *q == ';') {
-			q++;
-		} else if (q[0] == '-' && q[1] == '-') {
-			while (*q && *q != '\n')
-				q++;
-		} else if (q[0] == '/' && q[1] == '*') {
-			const char *end = strstr(q + 2, "*/");
-
-			q = end ? end + 2 : q + strlen(q);
-		} else {
-			return q;
-		}
-	}
-}
-
 /* Run one statement that sets the database up; nothing but blanks may follow it. */
 static int exec_one(struct sql_job *j, const char *sql, struct dcr_err *err)
 {
@@ -225,7 +206,7 @@ static int exec_one(struct sql_job *j, const char *sql, struct dcr_err *err)
 
 	if (rc != SQLITE_OK)
 		return sql_error(j, err);
-	if (!st || (tail && *skip_blank(tail))) {
+	if (!st || (tail && *dcr_sql_skip_blank(tail))) {
 		sqlite3_finalize(st);
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': a query is not exactly one statement",
 			j->c->name);
@@ -335,7 +316,7 @@ static int prepare_query(struct sql_job *j, sqlite3_stmt **st, struct dcr_err *e
 	j->enforce = false;
 	if (rc != SQLITE_OK)
 		return sql_error(j, err);
-	if (!*st || (tail && *skip_blank(tail)) || !sqlite3_stmt_readonly(*st))
+	if (!*st || (tail && *dcr_sql_skip_blank(tail)) || !sqlite3_stmt_readonly(*st))
 		return dcr_err_set(err, DCR_ECOMPUTE,
 			"computation '%s': the query must be exactly one SELECT statement", j->c->name);
 	return 0;
@@ -442,22 +423,8 @@ static int put(struct sql_job *j, struct csv_out *o, const void *p, size_t n, st
 	if (n > o->max - o->len)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the result is larger than %zu bytes",
 			j->c->name, o->max);
-	if (o->len + n > o->cap) {
-		size_t cap = o->cap ? o->cap : 65536;
-		uint8_t *grown;
-
-		while (cap < o->len + n)
-			cap = cap > o->max / 2 ? o->max : cap * 2;
-		/* Not realloc: the old buffer holds plaintext, which must be wiped. */
-		if (!(grown = malloc(cap)))
-			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-		if (o->len)
-			memcpy(grown, o->p, o->len);
-		dcr_wipe(o->p, o->cap);
-		free(o->p);
-		o->p = grown;
-		o->cap = cap;
-	}
+	if (dcr_secure_reserve(&o->p, &o->cap, o->len, o->len + n, o->max) < 0)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	memcpy(o->p + o->len, p, n);
 	o->len += n;
 	return 0;

@@ -240,6 +240,29 @@ static void test_time(void **state)
 	assert_true(dcr_now_ms() > (int64_t)1752919278 * 1000);
 }
 
+/* Growing a buffer of secrets keeps its contents, stops at the limit, and fails cleanly past it. */
+static void test_secure_reserve(void **state)
+{
+	uint8_t *p = NULL;
+	size_t cap = 0, len = 0;
+
+	(void)state;
+	assert_int_equal(dcr_secure_reserve(&p, &cap, len, 10, 0), 0);
+	assert_true(cap >= 10);
+	memcpy(p, "0123456789", 10);
+	len = 10;
+	assert_int_equal(dcr_secure_reserve(&p, &cap, len, 5000, 6000), 0);
+	assert_true(cap >= 5000 && cap <= 6000);
+	assert_memory_equal(p, "0123456789", 10);
+	assert_int_equal(dcr_secure_reserve(&p, &cap, len, 6001, 6000), -1);
+	assert_memory_equal(p, "0123456789", 10);
+	assert_int_equal(dcr_secure_reserve(&p, &cap, len, 6000, 6000), 0);
+	assert_int_equal(cap, 6000);
+	assert_memory_equal(p, "0123456789", 10);
+	dcr_wipe(p, cap);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_keyfile),
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_secure_reserve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
