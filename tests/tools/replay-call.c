@@ -2,12 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "call.h"
 #include "client.h"
 #include "specs.h"
 #include "transport.h"
+#include "util.h"
 
 /*
  * usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS]
@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 	}
 	dcr_client_init(&client, argv[1], specs, id);
 	if (dcr_client_attest(&client, &err) < 0 ||
-	    dcr_call_seal(id, &client.enclave.keys, "room.list", NULL, 0, (int64_t)(time(NULL) + skew) * 1000, &ctx, &req,
+	    dcr_call_seal(id, &client.enclave.keys, "room.list", NULL, 0, dcr_now_ms() + (int64_t)skew * 1000, &ctx, &req,
 		    &req_len, &err) < 0) {
 		fprintf(stderr, "replay-call: %s\n", err.msg);
 		return 1;
