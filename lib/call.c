@@ -142,7 +142,7 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 		dcr_identity_free(id);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
-	if ((r = dcr_read_file(key_path, 64 << 10, &pem, &len, err)) < 0) {
+	if ((r = dcr_read_key_file(key_path, 64 << 10, &pem, &len, err)) < 0) {
 		if (r == DCR_ENOTFOUND)
 			dcr_err_set(err, DCR_ENOTFOUND, "no identity in '%s' (key.pem is missing)", dir);
 		goto out;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,11 @@
 
 #include "banned.h"
 
-int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err)
+/* A whole file; a secret one must be its owner's alone, and leaves nothing behind on failure. */
+static int read_file(const char *path, size_t max, bool secret, uint8_t **out, size_t *len, struct dcr_err *err)
 {
 	/* O_NONBLOCK: a FIFO planted where a file should be must not hang us; regular files ignore it. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), r = 0;
 	uint8_t *buf = NULL;
 	size_t got = 0;
 	struct stat st;
@@ -25,46 +27,50 @@ int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, stru
 	if (fd < 0)
 		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno,
 			"cannot open '%s'", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return dcr_err_set(err, DCR_EIO, "'%s' is not a regular file", path);
-	}
-	if ((uintmax_t)st.st_size > max) {
-		close(fd);
-		return dcr_err_set(err, DCR_EINVALID, "'%s' is larger than %zu bytes", path, max);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory reading '%s'", path);
-	}
-	while (got <= max) {
+	/* Checked on the open file, so what is read is what was checked. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		r = dcr_err_set(err, DCR_EIO, "'%s' is not a regular file", path);
+	else if (secret && (st.st_mode & 077))
+		r = dcr_err_set(err, DCR_EINVALID, "'%s' is accessible to other users (mode %04o); run chmod 600 on it",
+			path, (unsigned)(st.st_mode & 07777));
+	else if ((uintmax_t)st.st_size > max)
+		r = dcr_err_set(err, DCR_EINVALID, "'%s' is larger than %zu bytes", path, max);
+	else if (!(buf = malloc((size_t)st.st_size + 1)))
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory reading '%s'", path);
+	while (r == 0 && got <= max) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			int e = errno;
-
-			free(buf);
-			close(fd);
-			return dcr_err_errno(err, DCR_EIO, e, "cannot read '%s'", path);
-		}
-		if (n == 0)
+		if (n < 0)
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", path);
+		else if (n == 0)
 			break;
-		got += (size_t)n;
-		if (got > (size_t)st.st_size) {
+		else if ((got += (size_t)n) > (size_t)st.st_size)
 			/* The file grew while we read it. */
-			free(buf);
-			close(fd);
-			return dcr_err_set(err, DCR_EIO, "'%s' changed while being read", path);
-		}
+			r = dcr_err_set(err, DCR_EIO, "'%s' changed while being read", path);
 	}
 	close(fd);
+	if (r < 0) {
+		if (buf && secret)
+			dcr_wipe(buf, got);
+		free(buf);
+		return r;
+	}
 	buf[got] = '\0';
 	*out = buf;
 	*len = got;
 	return 0;
+}
+
+int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err)
+{
+	return read_file(path, max, false, out, len, err);
+}
+
+int dcr_read_key_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err)
+{
+	return read_file(path, max, true, out, len, err);
 }
 
 int dcr_write_all(int fd, const void *data, size_t len)

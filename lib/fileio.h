@@ -15,6 +15,15 @@
 int dcr_read_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err);
 
 /*
+ * The same for a file that holds a secret (a private key, a dataset key):
+ * DCR_EINVALID, naming the file and its mode, when its group or others
+ * have any permission on it (mode & 077), so a key that others could read
+ * or replace is never used. On failure nothing of it stays in memory; on
+ * success the caller wipes *out before freeing it.
+ */
+int dcr_read_key_file(const char *path, size_t max, uint8_t **out, size_t *len, struct dcr_err *err);
+
+/*
  * Replace path with data, mode 0600: written to a new temporary file in the
  * same directory, synced, renamed over path, and the directory synced, so a
  * crash leaves either the old or the new contents, never a mix.

@@ -84,10 +84,14 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
-/* Read a file, turning "missing" into exit status 4 with what it was. */
-static int read_input(const char *path, const char *what, uint8_t **out, size_t *len, struct dcr_err *err)
+/*
+ * Read a file (a secret one only if others have no access to it), turning
+ * "missing" into exit status 4 with what it was.
+ */
+static int read_input(const char *path, const char *what, bool secret, uint8_t **out, size_t *len,
+	struct dcr_err *err)
 {
-	int r = dcr_read_file(path, MAX_PEM, out, len, err);
+	int r = secret ? dcr_read_key_file(path, MAX_PEM, out, len, err) : dcr_read_file(path, MAX_PEM, out, len, err);
 
 	if (r == DCR_ENOTFOUND)
 		dcr_err_set(err, DCR_ENOTFOUND, "no %s '%s'", what, path);
@@ -299,9 +303,9 @@ static int ca_issue(const struct command *cmd, struct cli *cli, struct parsed *a
 		dcr_err_set(&err, DCR_EEXIST, "'%s' already exists; not replacing it (use -o FILE or --force)", out_path);
 		return report(cmd, &err);
 	}
-	if ((r = read_input(key_path, "CA key (use --dir DIR)", &key, &key_len, &err)) < 0 ||
-	    (r = read_input(cert_path, "CA certificate", &ca, &ca_len, &err)) < 0 ||
-	    (r = read_input(args->argv[2], "certificate request", &csr, &csr_len, &err)) < 0)
+	if ((r = read_input(key_path, "CA key (use --dir DIR)", true, &key, &key_len, &err)) < 0 ||
+	    (r = read_input(cert_path, "CA certificate", false, &ca, &ca_len, &err)) < 0 ||
+	    (r = read_input(args->argv[2], "certificate request", false, &csr, &csr_len, &err)) < 0)
 		goto out;
 	if ((r = dcr_pki_issue(key, key_len, ca, ca_len, csr, csr_len, days, time(NULL), email, &chain, &chain_len,
 		     &err)) < 0) {
@@ -481,7 +485,7 @@ static int auth_login(const struct command *cmd, struct cli *cli, struct parsed 
 		goto fail;
 
 	/* Keep the key there is, unless it is someone else's: then only with --force. */
-	if ((r = dcr_read_file(key_path, MAX_PEM, &key, &key_len, &err)) < 0 && r != DCR_ENOTFOUND)
+	if ((r = dcr_read_key_file(key_path, MAX_PEM, &key, &key_len, &err)) < 0 && r != DCR_ENOTFOUND)
 		goto fail;
 	have_key = r == 0;
 	if (have_key && dcr_read_file(cert_path, MAX_PEM, &old_cert, &old_len, NULL) == 0 &&
@@ -595,12 +599,12 @@ static int auth_import(const struct command *cmd, struct cli *cli, struct parsed
 	if (identity_dir(cli, dir, sizeof(dir), &err) < 0 || join(key_path, dir, "key.pem", &err) < 0 ||
 	    join(cert_path, dir, "cert.pem", &err) < 0)
 		return report(cmd, &err);
-	if ((r = dcr_read_file(key_path, MAX_PEM, &key, &key_len, &err)) < 0) {
+	if ((r = dcr_read_key_file(key_path, MAX_PEM, &key, &key_len, &err)) < 0) {
 		if (r == DCR_ENOTFOUND)
 			dcr_err_set(&err, DCR_ENOTFOUND, "no key in '%s'; run 'dcr auth keygen --email E' first", dir);
 		goto out;
 	}
-	if ((r = read_input(args->argv[1], "certificate", &cert, &cert_len, &err)) < 0)
+	if ((r = read_input(args->argv[1], "certificate", false, &cert, &cert_len, &err)) < 0)
 		goto out;
 	if ((r = dcr_pki_check_cert(key, key_len, cert, cert_len, time(NULL), email, &chain, &chain_len, &err)) < 0) {
 		dcr_err_prefix(&err, "'%s'", args->argv[1]);

@@ -186,7 +186,7 @@ static int key_load(const char *dir, const char *arg, struct dataset_key *k, str
 				arg, matches);
 	}
 	if (!*id || (r = entry_path(path, sizeof(path), dir, id, ".json", err)) < 0 ||
-	    (r = dcr_read_file(path, 64 << 10, &buf, &len, err)) == DCR_ENOTFOUND)
+	    (r = dcr_read_key_file(path, 64 << 10, &buf, &len, err)) == DCR_ENOTFOUND)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no key for dataset '%s' in the keystore %s (it was uploaded "
 						       "from another machine or account?)", arg, dir);
 	if (r < 0)

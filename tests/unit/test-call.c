@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -323,8 +324,21 @@ static void test_identity_load(void **state)
 	assert_non_null(strstr(err.msg, "no identity"));
 	write_pem(key, w->alice->key, NULL);
 	write_pem(cert, NULL, sk_X509_value(w->alice->chain, 0));
+	/* A private key that others may read, or write, is not used (dcr-formats(5)). */
+	for (mode_t m = 01; m <= 040; m <<= 1) {
+		assert_int_equal(chmod(key, 0600 | m), 0);
+		assert_int_equal(dcr_identity_load(dir, &id, &err), DCR_EINVALID);
+		assert_null(id);
+		assert_non_null(strstr(err.msg, "is accessible to other users"));
+		assert_non_null(strstr(err.msg, "run chmod 600"));
+	}
+	assert_int_equal(chmod(key, 0600), 0);
 	assert_int_equal(dcr_identity_load(dir, &id, &err), 0);
 	assert_string_equal(id->email, "alice@acme.example");
+	dcr_identity_free(id);
+	/* The certificate is public: its mode does not matter. */
+	assert_int_equal(chmod(cert, 0644), 0);
+	assert_int_equal(dcr_identity_load(dir, &id, &err), 0);
 	dcr_identity_free(id);
 	write_pem(key, other, NULL);
 	assert_int_equal(dcr_identity_load(dir, &id, &err), DCR_EINVALID);
