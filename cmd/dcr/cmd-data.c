@@ -113,7 +113,9 @@ static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err
 	return r;
 }
 
-static int key_parse(const char *path, const uint8_t *buf, size_t len, struct dataset_key *k, struct dcr_err *err)
+/* The key file of dataset want_id (see dcr-formats(5)). */
+static int key_parse(const char *path, const char *want_id, const uint8_t *buf, size_t len, struct dataset_key *k,
+	struct dcr_err *err)
 {
 	json_t *j = json_loadb((const char *)buf, len, 0, NULL);
 	const char *id, *key, *sha, *name, *endpoint, *token;
@@ -125,7 +127,7 @@ static int key_parse(const char *path, const uint8_t *buf, size_t len, struct da
 	if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s?s}", "dataset", &id, "key", &key, "sha256",
 		      &sha, "name", &name, "size", &size, "ciphertext_size", &csize, "endpoint", &endpoint, "complete",
 		      &complete, "upload_token", &token) < 0 ||
-	    strlen(id) != 32 || dcr_unhex(key, k->key, sizeof(k->key)) < 0 || dcr_unhex(sha, k->sha256, 32) < 0 ||
+	    strcmp(id, want_id) != 0 || dcr_unhex(key, k->key, sizeof(k->key)) < 0 || dcr_unhex(sha, k->sha256, 32) < 0 ||
 	    size < 0 || csize < 0 || strlen(name) >= sizeof(k->name) || strlen(endpoint) >= sizeof(k->endpoint) ||
 	    strlen(token) >= sizeof(k->token))
 		r = dcr_err_set(err, DCR_EINVALID, "'%s' is not a dataset key file", path);
@@ -191,7 +193,7 @@ static int key_load(const char *dir, const char *arg, struct dataset_key *k, str
 						       "from another machine or account?)", arg, dir);
 	if (r < 0)
 		return r;
-	r = key_parse(path, buf, len, k, err);
+	r = key_parse(path, id, buf, len, k, err);
 	dcr_wipe(buf, len);
 	free(buf);
 	return r;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Local key files: dcr refuses every key file that group or others may
 # access (dataset keys, key.pem, an organisation CA's ca.key), on every path
-# that reads one.
+# that reads one; and the dataset key file is what dcr-formats(5) says.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
@@ -53,6 +53,60 @@ expect 0 "publish with a key file of mode 600" as publish "$room" doc "$id"
 chmod 400 "$keystore/$id.json"
 expect 0 "publish with a key file of mode 400" as publish "$room" doc "$id"
 chmod 600 "$keystore/$id.json"
+
+# ---- the key file is as dcr-formats(5) shows it ----
+# The JSON example of the page's DATASET KEY FILE section.
+python3 - "$SRCDIR/man/dcr-formats.5.scd" >example.json <<'EOF' || fail "no key file example in dcr-formats(5)"
+import sys
+text = open(sys.argv[1]).read()
+section = text[text.index("\n# DATASET KEY FILE\n"):]
+section = section[:section.index("\n# ", 1)]
+sys.stdout.write(section.split("```\n")[1])
+EOF
+python3 - "$keystore/$id.json" example.json <<'EOF' || fail "the key file dcr writes is not shaped like the page's example"
+import json, sys
+real_text, example_text = (open(p).read() for p in sys.argv[1:])
+real, example = json.loads(real_text), json.loads(example_text)
+assert list(real) == list(example), (list(real), list(example))
+for k in real:
+    assert type(real[k]) is type(example[k]), k
+# Two-space indentation, members in the documented order, no newline at the end.
+assert real_text == json.dumps(real, indent=2, ensure_ascii=False), real_text
+assert example_text == json.dumps(example, indent=2, ensure_ascii=False) + "\n"
+assert len(real["key"]) == 64 and len(real["sha256"]) == 64 and real["dataset"] == sys.argv[1][-37:-5]
+# The stream's length from the plaintext's (76 + 16 n + P, chunks of 1 MiB).
+for d in (real, example):
+    n = max(1, -(-d["size"] // 1048576))
+    assert d["ciphertext_size"] == 76 + 16 * n + d["size"], d
+EOF
+# The page's example, put in the keystore, is read by dcr (it says the upload is complete).
+ex=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["dataset"])' example.json)
+head -c -1 example.json >"$keystore/$ex.json"
+chmod 600 "$keystore/$ex.json"
+expect 1 "the page's example is a complete upload" as upload --resume "$ex"
+has "$err" "^dcr: upload: dataset $ex is uploaded completely already$" "dcr reads the page's example"
+chmod 644 "$keystore/$ex.json"
+expect 6 "the page's example with mode 644" as upload --resume "$ex"
+chmod 600 "$keystore/$ex.json"
+# A key file under another dataset's name is not that dataset's key.
+other=0123456789abcdef0123456789abcdef
+cp "$keystore/$ex.json" "$keystore/$other.json"
+expect 6 "a key file named after another dataset" as upload --resume "$other"
+has "$err" "'$keystore/$other.json' is not a dataset key file" "the misnamed key file is refused"
+# Malformed members.
+for bad in '"key": "0d68"' '"size": -1' '"complete": "yes"' '"name": null'; do
+	python3 - "$keystore/$ex.json" "$bad" "$other" >"$keystore/$other.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+k, v = sys.argv[2].split(": ", 1)
+d[json.loads(k)] = json.loads(v)
+d["dataset"] = sys.argv[3]
+print(json.dumps(d, indent=2))
+EOF
+	expect 6 "a key file with $bad" as upload --resume "$other"
+	has "$err" "is not a dataset key file" "$bad is refused"
+done
+rm -f "$keystore/$ex.json" "$keystore/$other.json"
 
 # ---- the identity's key.pem, on every command that reads it ----
 checks=$((checks + 1))

@@ -374,6 +374,57 @@ static void test_load_save(void **state)
 	log_release(&l);
 }
 
+/* The tree head file dcr-formats(5) shows is what dcr reads and writes. */
+static void test_documented_head_file(void **state)
+{
+	char *line = page_lines("dcr-formats.5", "tree head file"), dir[256], path[1024], root_hex[65];
+	struct dcr_tree_head h;
+	struct dcr_err err;
+	bool found = false;
+	uint8_t *written;
+	size_t len;
+	FILE *fp;
+
+	(void)state;
+	temp_dir(dir, sizeof(dir));
+	assert_int_equal(setenv("XDG_STATE_HOME", dir, 1), 0);
+	snprintf(path, sizeof(path), "%s/dcr", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/dcr/heads", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/dcr/heads/%s", dir, ROOM);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(line, fp);
+	fclose(fp);
+
+	/* The page: "For a log of 12 entries", one line ending in a line feed. */
+	assert_int_equal(dcr_audit_load_head(ROOM, &h, &found, &err), 0);
+	assert_true(found);
+	assert_string_equal(h.room_id, ROOM);
+	assert_int_equal(h.size, 12);
+	dcr_hex(h.root, 32, root_hex);
+	assert_non_null(strstr(line, root_hex));
+	assert_true(h.time_ms > 1700000000000);
+	assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1);
+
+	/* dcr writes exactly those bytes for that head. */
+	unlink(path);
+	assert_int_equal(dcr_audit_save_head(&h, &err), 0);
+	assert_int_equal(dcr_read_file(path, 1024, &written, &len, &err), 0);
+	assert_int_equal(len, strlen(line));
+	assert_memory_equal(written, line, len);
+
+	free(written);
+	free(line);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/dcr/heads", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/dcr", dir);
+	rmdir(path);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(unsetenv("XDG_STATE_HOME"), 0);
+}
+
 /* Room IDs name files: nothing but 64 lowercase hex digits may. */
 static void test_room_ids(void **state)
 {
@@ -415,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_check_consistency),
 		cmocka_unit_test(test_load_save),
 		cmocka_unit_test(test_room_ids),
+		cmocka_unit_test(test_documented_head_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

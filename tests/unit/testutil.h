@@ -3,6 +3,7 @@
 #define DCR_TESTUTIL_H
 
 /* Include after <cmocka.h>. */
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +41,109 @@ static inline void assert_hex(const uint8_t *got, size_t len, const char *want)
 	assert_true(2 * len + 1 <= sizeof(hex));
 	dcr_hex(got, len, hex);
 	assert_string_equal(hex, want);
+}
+
+/*
+ * Examples in the man pages (man/PAGE.scd under $SOURCE_ROOT), so a test
+ * checks the bytes the page shows against the real code and the two cannot
+ * drift. In a preformatted block, an example starts with a line that starts
+ * with its label followed by ":" or " (N bytes):".
+ */
+static inline char *page_read(const char *page)
+{
+	const char *root = getenv("SOURCE_ROOT");
+	char path[4096];
+	uint8_t *text = NULL;
+	size_t len;
+	struct dcr_err err;
+
+	if (!root)
+		fail_msg("SOURCE_ROOT is not set: the tests read the man pages from the source tree");
+	snprintf(path, sizeof(path), "%s/man/%s.scd", root, page);
+	if (dcr_read_file(path, 1u << 20, &text, &len, &err) < 0)
+		fail_msg("%s", err.msg);
+	return (char *)text;
+}
+
+/* The line after label's; *declared is N from "(N bytes)", or -1. */
+static inline const char *page_label(const char *text, const char *page, const char *label, long *declared)
+{
+	size_t n = strlen(label);
+
+	*declared = -1;
+	for (const char *line = text; *line;) {
+		const char *p = line + strspn(line, " \t"), *next = strchr(line, '\n');
+
+		next = next ? next + 1 : line + strlen(line);
+		if (strncmp(p, label, n) == 0 &&
+		    (p[n] == ':' || (p[n] == ' ' && sscanf(p + n, " (%ld bytes):", declared) == 1)))
+			return next;
+		line = next;
+	}
+	fail_msg("%s: no example labelled '%s'", page, label);
+	return NULL;
+}
+
+/*
+ * The bytes of a hex dump: the lines after the label that start with hex,
+ * up to the first that does not. A line holds bytes as runs of lowercase
+ * hex digits separated by single spaces; two spaces end them, and what
+ * follows is a comment. *out: free().
+ */
+static inline size_t page_hex(const char *page, const char *label, uint8_t **out)
+{
+	char *text = page_read(page);
+	long declared;
+	const char *p = page_label(text, page, label, &declared);
+	size_t len = 0, cap = 4096;
+	uint8_t *buf = malloc(cap);
+
+	assert_non_null(buf);
+	for (;;) {
+		const char *q = p + strspn(p, " \t");
+
+		if (!isxdigit((unsigned char)*q) || !isxdigit((unsigned char)q[1]) ||
+		    (q[2] != ' ' && q[2] != '\n' && !isxdigit((unsigned char)q[2])))
+			break;
+		while (isxdigit((unsigned char)*q)) {
+			int hi = dcr_hex_digit(q[0]), lo = dcr_hex_digit(q[1]);
+
+			if (lo < 0 || hi < 0 || isupper((unsigned char)q[0]) || isupper((unsigned char)q[1]))
+				fail_msg("%s, '%s': odd or uppercase hex in '%.40s'", page, label, q);
+			if (len == cap)
+				assert_non_null(buf = realloc(buf, cap *= 2));
+			buf[len++] = (uint8_t)(hi << 4 | lo);
+			q += 2;
+			if (*q == ' ' && isxdigit((unsigned char)q[1]))
+				q++;
+		}
+		if (*q != '\n' && strncmp(q, "  ", 2) != 0)
+			fail_msg("%s, '%s': '%.40s' is neither hex nor a comment after two spaces", page, label, q);
+		if (!(p = strchr(q, '\n')))
+			break;
+		p++;
+	}
+	if (declared >= 0 && (size_t)declared != len)
+		fail_msg("%s, '%s': the page says %ld bytes, its dump has %zu", page, label, declared, len);
+	if (len == 0)
+		fail_msg("%s, '%s': no bytes", page, label);
+	free(text);
+	*out = buf;
+	return len;
+}
+
+/* The text of an example: the lines after the label up to the end of the block, each with its newline. */
+static inline char *page_lines(const char *page, const char *label)
+{
+	char *text = page_read(page), *copy;
+	long declared;
+	const char *p = page_label(text, page, label, &declared), *end = strstr(p, "```");
+
+	if (!end)
+		fail_msg("%s, '%s': the example is not in a preformatted block", page, label);
+	assert_non_null(copy = strndup(p, (size_t)(end - p)));
+	free(text);
+	return copy;
 }
 
 /* The real SGX quote, collateral and root in $SHARED_DIR/testdata (see its README); false when absent. */
