@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +29,9 @@
 #define DEFAULT_PCCS_URL "https://api.trustedservices.intel.com"
 /* The CRL distribution point named in the Intel SGX Root CA certificate. */
 #define DEFAULT_ROOT_CRL_URL "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
+/* The media types of request bodies (RFC 9458 for calls); anything else is answered 415. */
+#define CALL_TYPE "message/ohttp-req"
+#define BLOB_TYPE "application/octet-stream"
 /* A call (1 MiB, see lib/call.c) with its signature, certificates and encapsulation. */
 #define MAX_BODY ((1u << 20) + (64u << 10))
 #define THREADS 4
@@ -322,6 +326,35 @@ static const char *blob_in(const char *url)
 	return strncmp(url, "/v1/blobs/", 10) == 0 ? url + 10 : NULL;
 }
 
+/*
+ * The media type a request body must have (dcr-protocol(7)), or NULL for
+ * requests without one: an encapsulated call, or an upload's ciphertext.
+ */
+static const char *body_type(const char *method, const char *url)
+{
+	if (strcmp(method, "POST") == 0 && strcmp(url, "/v1/call") == 0)
+		return CALL_TYPE;
+	if (strcmp(method, "PUT") == 0 && blob_in(url))
+		return BLOB_TYPE;
+	return NULL;
+}
+
+/* Whether the request's Content-Type is want: type and subtype in any case, parameters ignored. */
+static bool has_type(struct MHD_Connection *conn, const char *want)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n = strlen(want);
+
+	if (!v)
+		return false;
+	v += strspn(v, " \t");
+	if (strncasecmp(v, want, n) != 0)
+		return false;
+	v += n;
+	v += strspn(v, " \t");
+	return *v == '\0' || *v == ';';
+}
+
 static enum MHD_Result respond_status(struct MHD_Connection *conn, unsigned status, const char *msg)
 {
 	char text[DCR_ERR_MSG_MAX + 2];
@@ -436,6 +469,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
 				*p = '?';
 		*state = req;
+		/* Answered before the body, which is then never read. */
+		if (body_type(method, url) && !has_type(conn, body_type(method, url))) {
+			char text[80];
+
+			snprintf(text, sizeof(text), "Content-Type must be %s\n", body_type(method, url));
+			return respond_text(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, text);
+		}
 		if (strcmp(method, "PUT") == 0 && blob_in(url)) {
 			struct dcr_err err;
 

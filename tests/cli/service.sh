@@ -43,7 +43,8 @@ has "$out" '^# TYPE dcrd_http_requests_total counter$' "Prometheus text format"
 expect 0 "unknown path" curl -sS -o /dev/null -w '%{http_code}' "$DCR_ENDPOINT/nope"
 has "$out" '^404$' "unknown path is 404"
 head -c 2000000 /dev/zero >big
-expect 0 "oversized body" curl -sS -o /dev/null -w '%{http_code}' --data-binary @big "$DCR_ENDPOINT/v1/call"
+expect 0 "oversized body" curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: message/ohttp-req' \
+	--data-binary @big "$DCR_ENDPOINT/v1/call"
 has "$out" '^413$' "oversized body refused"
 
 # The port and the data dir are taken.
@@ -123,7 +124,8 @@ expect 0 "untampered copy verifies" "$DCR" -e "http://127.0.0.1:$evil_port" --sp
 
 # Calls: garbage gets a plain 400; a replayed call is refused, even after a
 # restart; a call from a clock 6 minutes off is refused as stale.
-expect 0 "garbage call" curl -sS -w '\n%{http_code}' --data-binary 'not a call' "$DCR_ENDPOINT/v1/call"
+expect 0 "garbage call" curl -sS -w '\n%{http_code}' -H 'Content-Type: message/ohttp-req' --data-binary 'not a call' \
+	"$DCR_ENDPOINT/v1/call"
 has "$out" 'malformed call' "garbage call explained"
 has "$out" '^400$' "garbage call is 400"
 make_ca ca
