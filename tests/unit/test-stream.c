@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "testutil.h"
 
 #include "crypto.h"
 #include "stream.h"
@@ -741,6 +746,141 @@ static void test_fd(void **state)
 	free(back);
 }
 
+/* ---- the examples of dcr-formats(5), read out of the page and checked against it ---- */
+
+/* The page's key schedule: PRK, then the two keys, with the page's labels. */
+static void page_keys(const uint8_t key[32], const uint8_t salt[32], uint8_t prk[32], uint8_t mac_key[32],
+	uint8_t payload_key[32])
+{
+	assert_int_equal(dcr_hkdf_extract(salt, 32, key, 32, prk, NULL), 0);
+	assert_int_equal(dcr_hkdf_expand(prk, (const uint8_t *)"dcr stream v1 header", 20, mac_key, 32, NULL), 0);
+	assert_int_equal(dcr_hkdf_expand(prk, (const uint8_t *)"dcr stream v1 payload", 21, payload_key, 32, NULL), 0);
+}
+
+/* Open one chunk as the page says, with plain AES-256-GCM: 0 when its tag verifies. */
+static int page_open_chunk(const uint8_t payload_key[32], const uint8_t nonce[12], const uint8_t *header,
+	const uint8_t *chunk, size_t len)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	uint8_t *pt = malloc(len);
+	int n, ok;
+
+	assert_true(c && pt && len >= T);
+	ok = EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, payload_key, nonce) == 1 &&
+		EVP_DecryptUpdate(c, NULL, &n, header, H) == 1 &&
+		EVP_DecryptUpdate(c, pt, &n, chunk, (int)(len - T)) == 1 &&
+		EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, T, (void *)(chunk + len - T)) == 1 &&
+		EVP_DecryptFinal_ex(c, pt, &n) == 1;
+	EVP_CIPHER_CTX_free(c);
+	free(pt);
+	return ok ? 0 : -1;
+}
+
+static void test_documented_vector(void **state)
+{
+	static const char text[] = "The quick brown fox jumps over the lazy dog";
+	uint8_t key[32], salt[32], prk[32], mac_key[32], payload_key[32], mac[32], nonce[12] = { 0 };
+	uint8_t *want_prk, *want_mac_key, *want_payload_key, *stream;
+	size_t stream_len, at = H, chunk_no = 0;
+	unsigned mac_len = 0;
+	struct buf ct = { 0 }, back = { 0 };
+	struct dcr_err err;
+
+	(void)state;
+	for (int i = 0; i < 32; i++) {
+		key[i] = (uint8_t)i;
+		salt[i] = (uint8_t)(0x40 + i);
+	}
+	assert_int_equal(page_hex("dcr-formats.5", "PRK", &want_prk), 32);
+	assert_int_equal(page_hex("dcr-formats.5", "mac_key", &want_mac_key), 32);
+	assert_int_equal(page_hex("dcr-formats.5", "payload_key", &want_payload_key), 32);
+	stream_len = page_hex("dcr-formats.5", "stream", &stream);
+	page_keys(key, salt, prk, mac_key, payload_key);
+	assert_memory_equal(prk, want_prk, 32);
+	assert_memory_equal(mac_key, want_mac_key, 32);
+	assert_memory_equal(payload_key, want_payload_key, 32);
+
+	/* The encoder writes the page's stream; the decoder reads it back. */
+	encrypt(key, 16, salt, (const uint8_t *)text, strlen(text), 0, &ct);
+	assert_int_equal(ct.len, stream_len);
+	assert_memory_equal(ct.p, stream, stream_len);
+	assert_int_equal(decrypt(key, stream, stream_len, 0, &back, &err), 0);
+	assert_int_equal(back.len, strlen(text));
+	assert_memory_equal(back.p, text, back.len);
+
+	/* The header as the page lays it out, and each chunk opened as the page says. */
+	assert_memory_equal(stream, "DCRSTRM\x01\x00\x00\x00\x10", 12);
+	assert_memory_equal(stream + 12, salt, 32);
+	assert_non_null(HMAC(EVP_sha256(), mac_key, 32, stream, 44, mac, &mac_len));
+	assert_memory_equal(stream + 44, mac, 32);
+	while (at < stream_len) {
+		size_t len = stream_len - at > 16 + T ? 16 + T : stream_len - at;
+
+		nonce[10] = (uint8_t)chunk_no;
+		nonce[11] = at + len == stream_len;
+		assert_int_equal(page_open_chunk(payload_key, nonce, stream, stream + at, len), 0);
+		nonce[11] ^= 1;
+		assert_int_equal(page_open_chunk(payload_key, nonce, stream, stream + at, len), -1);
+		at += len;
+		chunk_no++;
+	}
+	assert_int_equal(chunk_no, 3);
+	buf_free(&ct);
+	buf_free(&back);
+	free(want_prk);
+	free(want_mac_key);
+	free(want_payload_key);
+	free(stream);
+}
+
+/* The page's table for a 2621440-byte plaintext: every offset, length and nonce. */
+static void test_documented_layout(void **state)
+{
+	char *table = page_lines("dcr-formats.5", "stream of 2621440 bytes");
+	uint8_t *pt = pattern(2621440, 7), prk[32], mac_key[32], payload_key[32], nonce[8][12];
+	unsigned long long offset[8] = { 0 }, length[8] = { 0 };
+	bool has_nonce[8] = { false };
+	struct buf ct = { 0 };
+	int rows = 0;
+
+	(void)state;
+	/* Rows are "OFFSET LENGTH contents" or, at the end, "OFFSET end: ..."; a nonce belongs to the row above. */
+	for (char *line = table, *next, *nonce_at; *line; line = next) {
+		int used = 0;
+
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		nonce_at = strstr(line, "nonce ");
+		assert_true(rows < 8);
+		if (sscanf(line, "%llu %llu", &offset[rows], &length[rows]) == 2 ||
+		    (sscanf(line, "%llu %n", &offset[rows], &used) == 1 && strncmp(line + used, "end:", 4) == 0))
+			rows++;
+		if (nonce_at) {
+			assert_true(rows > 0);
+			for (int i = 0; i < 12; i++)
+				assert_int_equal(sscanf(nonce_at + 6 + 3 * i, "%2hhx", &nonce[rows - 1][i]), 1);
+			has_nonce[rows - 1] = true;
+		}
+	}
+	/* The header, three chunks, the end. */
+	assert_int_equal(rows, 5);
+	encrypt(key_a, 0, NULL, pt, 2621440, 0, &ct);
+	assert_int_equal(ct.len, offset[4]);
+	assert_int_equal(offset[0], 0);
+	assert_int_equal(length[0], H);
+	assert_memory_equal(ct.p + 8, "\x00\x10\x00\x00", 4);
+	page_keys(key_a, ct.p + 12, prk, mac_key, payload_key);
+	for (int i = 1; i <= 3; i++) {
+		assert_true(has_nonce[i]);
+		assert_int_equal(offset[i], offset[i - 1] + length[i - 1]);
+		assert_int_equal(page_open_chunk(payload_key, nonce[i], ct.p, ct.p + offset[i], length[i]), 0);
+	}
+	assert_int_equal(offset[3] + length[3], offset[4]);
+	buf_free(&ct);
+	free(pt);
+	free(table);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -761,6 +901,8 @@ int main(void)
 		cmocka_unit_test(test_sink_error),
 		cmocka_unit_test(test_fd_sizes),
 		cmocka_unit_test(test_fd),
+		cmocka_unit_test(test_documented_vector),
+		cmocka_unit_test(test_documented_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,48 +85,50 @@ static inline const char *page_label(const char *text, const char *page, const c
 }
 
 /*
- * The bytes of a hex dump: the lines after the label that start with hex,
- * up to the first that does not. A line holds bytes as runs of lowercase
- * hex digits separated by single spaces; two spaces end them, and what
- * follows is a comment. *out: free().
+ * The bytes of the hex dump labelled "label (N bytes):": the lines after
+ * the label that hold bytes, up to the first that does not. Such a line is
+ * runs of lowercase hex digit pairs separated by single spaces, then either
+ * its end or two spaces and a comment. The dump must hold N bytes.
+ * *out: free().
  */
 static inline size_t page_hex(const char *page, const char *label, uint8_t **out)
 {
 	char *text = page_read(page);
 	long declared;
 	const char *p = page_label(text, page, label, &declared);
-	size_t len = 0, cap = 4096;
-	uint8_t *buf = malloc(cap);
+	size_t len = 0;
+	uint8_t *buf;
 
-	assert_non_null(buf);
+	if (declared <= 0)
+		fail_msg("%s, '%s': the label does not say how many bytes follow", page, label);
+	assert_non_null(buf = malloc((size_t)declared + 64));
 	for (;;) {
-		const char *q = p + strspn(p, " \t");
+		const char *q = p + strspn(p, " "), *end = strchr(q, '\n');
+		size_t n = 0;
 
-		if (!isxdigit((unsigned char)*q) || !isxdigit((unsigned char)q[1]) ||
-		    (q[2] != ' ' && q[2] != '\n' && !isxdigit((unsigned char)q[2])))
-			break;
-		while (isxdigit((unsigned char)*q)) {
-			int hi = dcr_hex_digit(q[0]), lo = dcr_hex_digit(q[1]);
-
-			if (lo < 0 || hi < 0 || isupper((unsigned char)q[0]) || isupper((unsigned char)q[1]))
-				fail_msg("%s, '%s': odd or uppercase hex in '%.40s'", page, label, q);
-			if (len == cap)
-				assert_non_null(buf = realloc(buf, cap *= 2));
-			buf[len++] = (uint8_t)(hi << 4 | lo);
+		end = end ? end : q + strlen(q);
+		/* A data line, all of it? */
+		while (q + 1 < end && isxdigit((unsigned char)q[0]) && isxdigit((unsigned char)q[1]) &&
+		       !isupper((unsigned char)q[0]) && !isupper((unsigned char)q[1])) {
 			q += 2;
-			if (*q == ' ' && isxdigit((unsigned char)q[1]))
+			n++;
+			if (q < end && *q == ' ' && q + 1 < end && q[1] != ' ')
 				q++;
 		}
-		if (*q != '\n' && strncmp(q, "  ", 2) != 0)
-			fail_msg("%s, '%s': '%.40s' is neither hex nor a comment after two spaces", page, label, q);
-		if (!(p = strchr(q, '\n')))
+		if (n == 0 || (q != end && strncmp(q, "  ", 2) != 0))
 			break;
-		p++;
+		if (len + n > (size_t)declared)
+			fail_msg("%s, '%s': more than the %ld bytes the page announces", page, label, declared);
+		for (const char *h = p + strspn(p, " "); n > 0; n--) {
+			buf[len++] = (uint8_t)(dcr_hex_digit(h[0]) << 4 | dcr_hex_digit(h[1]));
+			h += h[2] == ' ' ? 3 : 2;
+		}
+		if (!*end)
+			break;
+		p = end + 1;
 	}
-	if (declared >= 0 && (size_t)declared != len)
+	if ((size_t)declared != len)
 		fail_msg("%s, '%s': the page says %ld bytes, its dump has %zu", page, label, declared, len);
-	if (len == 0)
-		fail_msg("%s, '%s': no bytes", page, label);
 	free(text);
 	*out = buf;
 	return len;
