@@ -237,14 +237,16 @@ int dcr_call_seal(const struct dcr_identity *id, const struct dcr_enclave_public
 	return dcr_call_seal_room(id, enclave, method, body, body_len, now_ms, NULL, 0, ctx, out, out_len, err);
 }
 
-int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_public *enclave,
-	const char *method, const uint8_t *body, size_t body_len, int64_t now_ms, const char *audit_room,
-	uint64_t known_size, struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err)
+/* Build, sign and encapsulate a call with this nonce; sk_e NULL draws a fresh ephemeral key. */
+static int seal(const struct dcr_identity *id, const struct dcr_enclave_public *enclave, const char *method,
+	const uint8_t *body, size_t body_len, int64_t now_ms, const char *audit_room, uint64_t known_size,
+	const uint8_t nonce[static DCR_CALL_NONCE_LEN], const uint8_t *sk_e, struct dcr_ohttp_ctx *ctx, uint8_t **out,
+	size_t *out_len, struct dcr_err *err)
 {
 	Dcr__V1__Call call = DCR__V1__CALL__INIT;
 	Dcr__V1__SignedCall sc = DCR__V1__SIGNED_CALL__INIT;
 	ProtobufCBinaryData chain[DCR_CALL_MAX_CHAIN];
-	uint8_t nonce[DCR_CALL_NONCE_LEN], key_id[32], *der[DCR_CALL_MAX_CHAIN] = { 0 };
+	uint8_t key_id[32], *der[DCR_CALL_MAX_CHAIN] = { 0 };
 	uint8_t *call_buf = NULL, *to_sign = NULL, *sig = NULL, *sc_buf = NULL, *req = NULL;
 	size_t n = id->chain ? (size_t)sk_X509_num(id->chain) : 0, call_len = 0, sign_len = 0, sig_len = 0, sc_len = 0;
 	size_t req_len = 0;
@@ -261,7 +263,7 @@ int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_p
 	/* The key configuration must carry the attested key, not some other one. */
 	if (!dcr_ct_equal(cfg.pk, enclave->hpke_pk, 32))
 		return dcr_err_set(err, DCR_EATTEST, "the enclave's key configuration is not for its attested key");
-	if ((r = dcr_random(nonce, sizeof(nonce), err)) < 0 || (r = dcr_sha256(enclave->hpke_pk, 32, key_id, err)) < 0)
+	if ((r = dcr_sha256(enclave->hpke_pk, 32, key_id, err)) < 0)
 		return r;
 	if (id->request) {
 		/* A login: the request stands where the certificate would. */
@@ -287,7 +289,7 @@ int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_p
 	call.certificate_chain = chain;
 	call.enclave_key_id = (ProtobufCBinaryData){ 32, key_id };
 	call.timestamp_ms = now_ms;
-	call.nonce = (ProtobufCBinaryData){ sizeof(nonce), nonce };
+	call.nonce = (ProtobufCBinaryData){ DCR_CALL_NONCE_LEN, (uint8_t *)nonce };
 	call.method = (char *)method;
 	call.body = (ProtobufCBinaryData){ body_len, (uint8_t *)body };
 	if (audit_room) {
@@ -318,8 +320,11 @@ int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_p
 		goto out;
 	}
 	dcr__v1__signed_call__pack(&sc, sc_buf);
-	if ((r = dcr_ohttp_request_encapsulate(ctx, &cfg, alg, DCR_OHTTP_DCR_REQUEST, sc_buf, sc_len, req,
-		     sc_len + DCR_OHTTP_REQUEST_OVERHEAD, &req_len, err)) < 0)
+	r = sk_e ? dcr_ohttp_request_encapsulate_fixed(ctx, &cfg, alg, DCR_OHTTP_DCR_REQUEST, sk_e, sc_buf, sc_len, req,
+			   sc_len + DCR_OHTTP_REQUEST_OVERHEAD, &req_len, err)
+		 : dcr_ohttp_request_encapsulate(ctx, &cfg, alg, DCR_OHTTP_DCR_REQUEST, sc_buf, sc_len, req,
+			   sc_len + DCR_OHTTP_REQUEST_OVERHEAD, &req_len, err);
+	if (r < 0)
 		goto out;
 	*out = req;
 	*out_len = req_len;
@@ -340,6 +345,29 @@ out:
 	free(sc_buf);
 	free(req);
 	return r;
+}
+
+int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_public *enclave,
+	const char *method, const uint8_t *body, size_t body_len, int64_t now_ms, const char *audit_room,
+	uint64_t known_size, struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	uint8_t nonce[DCR_CALL_NONCE_LEN];
+	int r;
+
+	*out = NULL;
+	if ((r = dcr_random(nonce, sizeof(nonce), err)) < 0)
+		return r;
+	return seal(id, enclave, method, body, body_len, now_ms, audit_room, known_size, nonce, NULL, ctx, out, out_len,
+		err);
+}
+
+int dcr_call_seal_fixed(const struct dcr_identity *id, const struct dcr_enclave_public *enclave,
+	const char *method, const uint8_t *body, size_t body_len, int64_t now_ms, const char *audit_room,
+	uint64_t known_size, const uint8_t nonce[static DCR_CALL_NONCE_LEN], const uint8_t sk_e[static DCR_HPKE_NSK],
+	struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	return seal(id, enclave, method, body, body_len, now_ms, audit_room, known_size, nonce, sk_e, ctx, out, out_len,
+		err);
 }
 
 int dcr_call_open_result(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t len, int *code,

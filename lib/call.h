@@ -79,6 +79,17 @@ int dcr_call_seal_room(const struct dcr_identity *id, const struct dcr_enclave_p
 	uint64_t known_size, struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err);
 
 /*
+ * dcr_call_seal_room with the nonce and the HPKE ephemeral private key
+ * given instead of drawn: only for test vectors (the example of
+ * dcr-protocol(7)). A nonce or an ephemeral key used twice breaks the
+ * protocol's guarantees.
+ */
+int dcr_call_seal_fixed(const struct dcr_identity *id, const struct dcr_enclave_public *enclave,
+	const char *method, const uint8_t *body, size_t body_len, int64_t now_ms, const char *audit_room,
+	uint64_t known_size, const uint8_t nonce[static DCR_CALL_NONCE_LEN], const uint8_t sk_e[static DCR_HPKE_NSK],
+	struct dcr_ohttp_ctx *ctx, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
  * Client: open the enclave's answer. *code is 0 or the negative DCR_E*
  * code the enclave reported, with its message in *message; *body is the
  * result. All three outputs are freed with free().

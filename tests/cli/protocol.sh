@@ -57,6 +57,69 @@ expect 0 "PUT a blob with the right type" put application/octet-stream piece
 checks=$((checks + 1))
 [ "$(status "$out")" = 404 ] || fail "PUT with the right type got $(status "$out"), want 404"
 
+# ---- a second client, written from dcr-protocol(7) alone, agrees with dcr ----
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+export DCR_SPECS=$TEST_TMP/specs.yaml
+measurement=$(sed -n 's/^ *measurement: //p' specs.yaml)
+make_ca acme-ca
+make_ca other-ca
+make_user alice alice@acme.example acme-ca
+make_user bob bob@acme.example acme-ca
+make_user carol carol@acme.example other-ca
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+cat >room/room.yaml <<'YAML'
+version: 1
+name: protocol
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example:
+  bob@acme.example: [stop]
+YAML
+expect 0 "create" "$DCR" -q -i alice create room/room.yaml || finish
+room=$out
+client() { python3 "$SRCDIR/tests/tools/protocol-client.py" "$DCR_ENDPOINT" "$measurement" "$@"; }
+# field NAME: the value after "NAME " in $out.
+field() { sed -n "s/^$1 //p" <<<"$out"; }
+
+expect 0 "the second client lists the rooms" client alice list
+has "$out" '^code 0$' "room.list succeeds"
+has "$out" "^$room$" "the room dcr created is listed"
+expect 0 "room.status" client alice status "$room"
+has "$out" '^code 0$' "room.status succeeds"
+has "$out" '^head [0-9]+ [0-9a-f]{64}$' "a signed tree head comes with it"
+read -r size root <<<"$(field head)"
+expect 0 "room.status again, with the head seen" client alice status "$room" "$size" "$root"
+has "$out" "^head $((size + 1)) " "the log grew by one entry, consistently with the head seen"
+read -r size root <<<"$(field head)"
+wrong=$(printf '%s' "$root" | tr 0-9a-f 1-9a-f0)
+expect 1 "a head that does not extend the one seen" client alice status "$room" "$size" "$wrong"
+has "$err" "does not extend" "the second client checks the consistency proof"
+read -r size root <<<"$(client alice status "$room" "$size" "$root" | sed -n 's/^head //p')"
+expect 0 "room.stop without the permission" client alice stop "$room" "$size" "$root"
+has "$out" '^code -3$' "refused: permission denied"
+has "$out" "^message alice@acme.example lacks permission 'stop' in room $room$" "the refusal says why"
+has "$out" "^head $((size + 1)) " "a refusal is logged too"
+read -r size root <<<"$(field head)"
+# dcr sees the same log: its audit lists the entries before its own call.
+expect 0 "dcr audit" "$DCR" -q -i alice --json audit "$room"
+has "$out" "\"size\": $size," "dcr's log has the size the second client saw"
+has "$out" "\"root\": \"$root\"" "and the same root"
+expect 0 "an outsider" client carol status "$room"
+has "$out" '^code -4$' "an outsider is told there is no room"
+lacks "$out" '^head' "and gets no head"
+for skew in -360 360; do
+	expect 0 "a call ${skew}s off" client alice stale "$room" "$skew"
+	has "$out" '^code -9$' "a call ${skew}s off is stale"
+done
+expect 0 "a replayed request" client alice replay "$room"
+has "$out" $'^code 0\ncode -9$' "the same request twice: served, then refused"
+expect 0 "room.stop with the permission" client bob stop "$room"
+has "$out" '^code 0$' "bob may stop the room"
+expect 0 "dcr status" "$DCR" -q -i alice --json status "$room"
+has "$out" '"status": "stopped"' "dcr sees the room stopped"
+
 # ---- the other endpoints ----
 expect 0 "GET /v1/call" curl -sS -w '\n%{http_code}' "$DCR_ENDPOINT/v1/call"
 has "$out" '^405$' "GET /v1/call is 405"

@@ -1,5 +1,8 @@
 /* Unit tests for lib/call.c: signed, encapsulated calls and every way the enclave refuses one. */
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <setjmp.h>
@@ -16,6 +19,9 @@
 
 #include "testutil.h"
 
+#include "api.pb-c.h"
+#include "attest.h"
+#include "audit.h"
 #include "call.h"
 #include "crypto.h"
 #include "hpke.h"
@@ -491,6 +497,362 @@ static void test_identity_login(void **state)
 	free(csr2);
 }
 
+/* ---- the worked example of dcr-protocol(7), read out of the page ---- */
+
+enum {
+	X_HPKE_SK, X_SIGN_SK, X_SIM_SK, X_MEASUREMENT, X_HPKE_PK, X_SIGN_PK, X_KEY_CONFIG, X_REPORT_DATA,
+	X_EVIDENCE, X_ALICE_KEY, X_CALL, X_SIGNED_PREFIX, X_SIGNATURE, X_SC_PREFIX, X_SC_MIDDLE, X_EPHEMERAL,
+	X_INFO, X_ENC, X_REQUEST, X_STORED_ROOT, X_CALL_RESULT, X_RESPONSE_NONCE, X_RESPONSE_SECRET,
+	X_AEAD_KEY, X_AEAD_NONCE, X_RESPONSE, X_N
+};
+
+static const char *const example_labels[X_N] = {
+	"enclave HPKE private key", "enclave signing key", "sim attestation key", "measurement",
+	"hpke_public_key", "signing_public_key", "key configuration", "report data", "evidence",
+	"alice's private key", "call", "signed message prefix", "signature", "signed call prefix",
+	"signed call middle", "ephemeral private key", "info", "enc", "request", "stored root", "call result",
+	"response nonce", "response secret", "aead key", "aead nonce", "response",
+};
+
+#define EXAMPLE_TIME 1798761600000   /* 2027-01-01T00:00:00Z: the call's timestamp_ms */
+
+struct example {
+	uint8_t *b[X_N];
+	size_t n[X_N];
+	struct dcr_ohttp_keyconfig cfg;
+	struct dcr_enclave_public pub;
+};
+
+static void example_load(struct example *x)
+{
+	memset(x, 0, sizeof(*x));
+	for (int i = 0; i < X_N; i++)
+		x->n[i] = page_hex("dcr-protocol.7", example_labels[i], &x->b[i]);
+	assert_int_equal(dcr_ohttp_keyconfig_parse(x->b[X_KEY_CONFIG], x->n[X_KEY_CONFIG], &x->cfg, NULL), 0);
+	memcpy(x->pub.hpke_pk, x->b[X_HPKE_PK], 32);
+	memcpy(x->pub.sign_pk, x->b[X_SIGN_PK], 32);
+	x->pub.ohttp_key_config = x->b[X_KEY_CONFIG];
+	x->pub.ohttp_key_config_len = x->n[X_KEY_CONFIG];
+}
+
+static void example_free(struct example *x)
+{
+	for (int i = 0; i < X_N; i++)
+		free(x->b[i]);
+}
+
+static void assert_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
+{
+	assert_int_equal(got_len, want_len);
+	assert_memory_equal(got, want, want_len);
+}
+
+/* The enclave's keys, key configuration, report data and evidence. */
+static void test_example_evidence(void **state)
+{
+	struct example x;
+	struct dcr_ohttp_keyconfig cfg = { 0 };
+	struct dcr_spec spec = { .name = "dcrd:sim", .format = DCR_SPEC_SIM, .has_measurement = true };
+	struct dcr_specs specs = { 1, &spec };
+	struct dcr_attest_result res;
+	uint8_t pk[32], buf[DCR_OHTTP_KEYCONFIG_MAX], rd[DCR_REPORT_DATA_LEN], *ev;
+	size_t len, ev_len;
+	struct dcr_err err;
+
+	(void)state;
+	example_load(&x);
+	assert_int_equal(dcr_hpke_public(x.b[X_HPKE_SK], pk, NULL), 0);
+	assert_bytes(pk, 32, x.b[X_HPKE_PK], x.n[X_HPKE_PK]);
+	assert_int_equal(dcr_ed25519_public(x.b[X_SIGN_SK], pk, NULL), 0);
+	assert_bytes(pk, 32, x.b[X_SIGN_PK], x.n[X_SIGN_PK]);
+
+	/* The configuration dcrd makes of its key (cmd/dcrd/enclave.c): key ID 1, one pair. */
+	cfg.key_id = 1;
+	cfg.kem_id = DCR_HPKE_KEM_X25519_SHA256;
+	memcpy(cfg.pk, x.b[X_HPKE_PK], 32);
+	cfg.n_algs = 1;
+	cfg.algs[0] = (struct dcr_ohttp_alg){ DCR_HPKE_KDF_HKDF_SHA256, DCR_HPKE_AEAD_AES256GCM };
+	assert_int_equal(dcr_ohttp_keyconfig_encode(&cfg, buf, sizeof(buf), &len, NULL), 0);
+	assert_bytes(buf, len, x.b[X_KEY_CONFIG], x.n[X_KEY_CONFIG]);
+
+	assert_int_equal(dcr_attest_report_data(x.pub.hpke_pk, x.pub.sign_pk, x.b[X_KEY_CONFIG], x.n[X_KEY_CONFIG], rd,
+				 NULL), 0);
+	assert_bytes(rd, sizeof(rd), x.b[X_REPORT_DATA], x.n[X_REPORT_DATA]);
+
+	/* Ed25519 is deterministic: the real code makes exactly the page's evidence. */
+	assert_int_equal(x.n[X_MEASUREMENT], 32);
+	assert_int_equal(dcr_attest_sim_evidence(x.b[X_MEASUREMENT], x.b[X_SIM_SK], &x.pub, &ev, &ev_len, &err), 0);
+	assert_bytes(ev, ev_len, x.b[X_EVIDENCE], x.n[X_EVIDENCE]);
+	free(ev);
+
+	/* And a client that pins the measurement accepts it, with these keys. */
+	memcpy(spec.measurement, x.b[X_MEASUREMENT], 32);
+	if (dcr_attest_verify(x.b[X_EVIDENCE], x.n[X_EVIDENCE], &specs, NULL, &res, &err) < 0)
+		fail_msg("the page's evidence: %s", err.msg);
+	assert_true(res.simulated);
+	assert_memory_equal(res.keys.hpke_pk, x.b[X_HPKE_PK], 32);
+	assert_memory_equal(res.keys.sign_pk, x.b[X_SIGN_PK], 32);
+	assert_bytes(res.keys.ohttp_key_config, res.keys.ohttp_key_config_len, x.b[X_KEY_CONFIG], x.n[X_KEY_CONFIG]);
+	dcr_attest_result_release(&res);
+	example_free(&x);
+}
+
+/* ECDSA with SHA-256 over msg, the signature in DER, as the page says: 0 when it verifies. */
+static int ecdsa_sha256_verify(EVP_PKEY *key, const uint8_t *msg, size_t len, const uint8_t *sig, size_t sig_len)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+		EVP_DigestVerify(md, sig, sig_len, msg, len) == 1;
+
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+/* Alice's identity: the page's P-256 scalar and the certificate in the call. */
+static struct dcr_identity *example_identity(const struct example *x)
+{
+	Dcr__V1__Call *call = dcr__v1__call__unpack(NULL, x->n[X_CALL], x->b[X_CALL]);
+	const unsigned char *p;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *key = NULL;
+	BIGNUM *d = BN_bin2bn(x->b[X_ALICE_KEY], (int)x->n[X_ALICE_KEY], NULL);
+	uint8_t point[65];
+	size_t point_len;
+	X509 *cert;
+
+	assert_non_null(call);
+	assert_int_equal(call->n_certificate_chain, 1);
+	p = call->certificate_chain[0].data;
+	assert_non_null(cert = d2i_X509(NULL, &p, (long)call->certificate_chain[0].len));
+	assert_int_equal(EVP_PKEY_get_octet_string_param(X509_get0_pubkey(cert), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+				 point, sizeof(point), &point_len), 1);
+	assert_true(bld && ctx && d);
+	assert_int_equal(OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d), 1);
+	assert_int_equal(OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, point_len), 1);
+	assert_non_null(params = OSSL_PARAM_BLD_to_param(bld));
+	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params), 1);
+	/* The scalar is the private half of the certificate's key. */
+	assert_int_equal(X509_check_private_key(cert, key), 1);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	EVP_PKEY_CTX_free(ctx);
+	BN_clear_free(d);
+	dcr__v1__call__free_unpacked(call, NULL);
+	return identity(key, cert, "alice@acme.example");
+}
+
+/* The call: what dcr builds, what it signs, how it is encapsulated, what dcrd accepts. */
+static void test_example_call(void **state)
+{
+	struct example x;
+	struct dcr_identity *alice;
+	struct dcr_ohttp_ctx cctx = { 0 }, sctx = { 0 };
+	struct dcr_replay *replay = dcr_replay_new();
+	struct dcr_call_request req;
+	Dcr__V1__SignedCall *sc, sc_doc = DCR__V1__SIGNED_CALL__INIT;
+	Dcr__V1__Call *call;
+	Dcr__V1__RoomRef *ref;
+	struct dcr_ohttp_alg alg;
+	uint8_t *wire, pt[4096], *msg, key_id[32], out[4096], nonce[DCR_CALL_NONCE_LEN], pk[32];
+	size_t wire_len, pt_len, msg_len, out_len, at = 0;
+	struct dcr_err err;
+
+	(void)state;
+	example_load(&x);
+	alice = example_identity(&x);
+	assert_non_null(call = dcr__v1__call__unpack(NULL, x.n[X_CALL], x.b[X_CALL]));
+	assert_non_null(ref = dcr__v1__room_ref__unpack(NULL, call->body.len, call->body.data));
+
+	/* The page's fields: enclave_key_id = SHA-256(hpke_public_key), the nonce 00 01 ... 0f. */
+	assert_int_equal(dcr_sha256(x.b[X_HPKE_PK], 32, key_id, NULL), 0);
+	assert_bytes(call->enclave_key_id.data, call->enclave_key_id.len, key_id, 32);
+	for (int i = 0; i < DCR_CALL_NONCE_LEN; i++)
+		nonce[i] = (uint8_t)i;
+	assert_bytes(call->nonce.data, call->nonce.len, nonce, sizeof(nonce));
+	assert_int_equal(call->timestamp_ms, EXAMPLE_TIME);
+	assert_string_equal(call->method, "room.stop");
+	assert_string_equal(call->audit_room, ref->room_id);
+	assert_int_equal(call->audit_known_size, 2);
+
+	/* dcr builds exactly these bytes (the signature is random, so only the Call is compared). */
+	if (dcr_call_seal_fixed(alice, &x.pub, "room.stop", call->body.data, call->body.len, EXAMPLE_TIME, ref->room_id,
+		    2, nonce, x.b[X_EPHEMERAL], &cctx, &wire, &wire_len, &err) < 0)
+		fail_msg("seal: %s", err.msg);
+	assert_int_equal(dcr_ohttp_request_decapsulate(&sctx, &x.cfg, x.b[X_HPKE_SK], DCR_OHTTP_DCR_REQUEST, wire,
+				 wire_len, pt, sizeof(pt), &pt_len, NULL), 0);
+	assert_non_null(sc = dcr__v1__signed_call__unpack(NULL, pt_len, pt));
+	assert_bytes(sc->call.data, sc->call.len, x.b[X_CALL], x.n[X_CALL]);
+	/* The ephemeral key gives the page's enc, and the header the page's info. */
+	assert_bytes(cctx.enc, 32, x.b[X_ENC], x.n[X_ENC]);
+	assert_int_equal(dcr_hpke_public(x.b[X_EPHEMERAL], pk, NULL), 0);
+	assert_memory_equal(pk, x.b[X_ENC], 32);
+	assert_int_equal(x.n[X_INFO], strlen(DCR_OHTTP_DCR_REQUEST) + 1 + DCR_OHTTP_HDR_LEN);
+	assert_memory_equal(x.b[X_INFO], DCR_OHTTP_DCR_REQUEST, strlen(DCR_OHTTP_DCR_REQUEST) + 1);
+	assert_memory_equal(x.b[X_INFO] + strlen(DCR_OHTTP_DCR_REQUEST) + 1, wire, DCR_OHTTP_HDR_LEN);
+	dcr__v1__signed_call__free_unpacked(sc, NULL);
+	dcr_ohttp_ctx_release(&sctx);
+	free(wire);
+
+	/* What is signed: "dcr-call-v1" || 0x00 || the call; the page's DER signature verifies over it. */
+	assert_non_null(msg = dcr_domain_message("dcr-call-v1", x.b[X_CALL], x.n[X_CALL], &msg_len));
+	assert_int_equal(msg_len, x.n[X_SIGNED_PREFIX] + x.n[X_CALL]);
+	assert_memory_equal(msg, x.b[X_SIGNED_PREFIX], x.n[X_SIGNED_PREFIX]);
+	assert_int_equal(ecdsa_sha256_verify(alice->key, msg, msg_len, x.b[X_SIGNATURE], x.n[X_SIGNATURE]), 0);
+	msg[msg_len - 1] ^= 1;
+	assert_int_equal(ecdsa_sha256_verify(alice->key, msg, msg_len, x.b[X_SIGNATURE], x.n[X_SIGNATURE]), -1);
+	free(msg);
+
+	/* The SignedCall is prefix || call || middle || signature, as protobuf-c packs it. */
+	sc_doc.call = (ProtobufCBinaryData){ x.n[X_CALL], x.b[X_CALL] };
+	sc_doc.signature = (ProtobufCBinaryData){ x.n[X_SIGNATURE], x.b[X_SIGNATURE] };
+	pt_len = dcr__v1__signed_call__pack(&sc_doc, pt);
+	assert_int_equal(pt_len, x.n[X_SC_PREFIX] + x.n[X_CALL] + x.n[X_SC_MIDDLE] + x.n[X_SIGNATURE]);
+	assert_memory_equal(pt + at, x.b[X_SC_PREFIX], x.n[X_SC_PREFIX]);
+	at += x.n[X_SC_PREFIX] + x.n[X_CALL];
+	assert_memory_equal(pt + at, x.b[X_SC_MIDDLE], x.n[X_SC_MIDDLE]);
+
+	/* Encapsulated with the page's ephemeral key: the page's request, byte for byte. */
+	assert_int_equal(dcr_ohttp_keyconfig_select(&x.cfg, &alg, NULL), 0);
+	assert_int_equal(dcr_ohttp_request_encapsulate_fixed(&sctx, &x.cfg, alg, DCR_OHTTP_DCR_REQUEST, x.b[X_EPHEMERAL],
+				 pt, pt_len, out, sizeof(out), &out_len, NULL), 0);
+	assert_bytes(out, out_len, x.b[X_REQUEST], x.n[X_REQUEST]);
+	dcr_ohttp_ctx_release(&sctx);
+
+	/* dcrd accepts the page's request as Alice's call to stop the room. */
+	if (dcr_call_accept(x.b[X_HPKE_SK], &x.cfg, x.b[X_REQUEST], x.n[X_REQUEST], EXAMPLE_TIME + 1000, replay, &sctx,
+		    &req, &err) < 0)
+		fail_msg("the page's request: %s", err.msg);
+	assert_string_equal(req.method, "room.stop");
+	assert_string_equal(req.email, "alice@acme.example");
+	assert_string_equal(req.audit_room, ref->room_id);
+	assert_int_equal(req.audit_known_size, 2);
+	assert_int_equal(req.timestamp_ms, EXAMPLE_TIME);
+	assert_bytes(req.body, req.body_len, call->body.data, call->body.len);
+	dcr_call_request_release(&req);
+	dcr_ohttp_ctx_release(&sctx);
+	/* Five minutes and a millisecond later it is stale. */
+	assert_int_equal(dcr_call_accept(x.b[X_HPKE_SK], &x.cfg, x.b[X_REQUEST], x.n[X_REQUEST],
+				 EXAMPLE_TIME + DCR_CALL_MAX_SKEW_MS + 1, replay, &sctx, &req, &err), DCR_EINTEGRITY);
+	dcr_ohttp_ctx_release(&sctx);
+
+	dcr__v1__room_ref__free_unpacked(ref, NULL);
+	dcr__v1__call__free_unpacked(call, NULL);
+	dcr_ohttp_ctx_release(&cctx);
+	dcr_replay_free(replay);
+	dcr_identity_free(alice);
+	example_free(&x);
+}
+
+/* The answer: the CallResult dcrd builds, its encapsulation, and what the client makes of it. */
+static void test_example_result(void **state)
+{
+	struct example x;
+	struct dcr_identity *alice;
+	struct dcr_replay *replay = dcr_replay_new();
+	struct dcr_ohttp_ctx cctx = { 0 }, sctx = { 0 };
+	struct dcr_call_request req;
+	struct dcr_tree_head head = { .size = 3, .time_ms = EXAMPLE_TIME + 42 }, got, stored = { .size = 2 };
+	Dcr__V1__SignedTreeHead sth;
+	Dcr__V1__CallResult *raw;
+	Dcr__V1__Call *call;
+	Dcr__V1__RoomRef *ref;
+	ProtobufCBinaryData proof;
+	uint8_t *wire, *resp, *body, sig[64], pt[4096], node[65], secret[32], salt[64], prk[32], key[32], nonce[12];
+	size_t wire_len, resp_len, pt_len, body_len;
+	char message[160], *got_message;
+	struct dcr_err err;
+	int code;
+
+	(void)state;
+	example_load(&x);
+	alice = example_identity(&x);
+	assert_non_null(call = dcr__v1__call__unpack(NULL, x.n[X_CALL], x.b[X_CALL]));
+	assert_non_null(ref = dcr__v1__room_ref__unpack(NULL, call->body.len, call->body.data));
+	if (dcr_call_seal_fixed(alice, &x.pub, "room.stop", call->body.data, call->body.len, EXAMPLE_TIME, ref->room_id,
+		    2, call->nonce.data, x.b[X_EPHEMERAL], &cctx, &wire, &wire_len, &err) < 0)
+		fail_msg("seal: %s", err.msg);
+	if (dcr_call_accept(x.b[X_HPKE_SK], &x.cfg, x.b[X_REQUEST], x.n[X_REQUEST], EXAMPLE_TIME, replay, &sctx, &req,
+		    &err) < 0)
+		fail_msg("the page's request: %s", err.msg);
+
+	/* The head after the refusal's entry: the third leaf, the one the proof holds, joins the stored two. */
+	memcpy(head.room_id, ref->room_id, 65);
+	memcpy(stored.room_id, ref->room_id, 65);
+	memcpy(stored.root, x.b[X_STORED_ROOT], 32);
+	node[0] = 0x01;
+	memcpy(node + 1, x.b[X_STORED_ROOT], 32);
+	proof = (ProtobufCBinaryData){ 32, x.b[X_CALL_RESULT] + x.n[X_CALL_RESULT] - 32 };
+	memcpy(node + 33, proof.data, 32);
+	assert_int_equal(dcr_sha256(node, sizeof(node), head.root, NULL), 0);
+	assert_int_equal(dcr_audit_sign_head(x.b[X_SIGN_SK], &head, &sth, sig, &err), 0);
+	snprintf(message, sizeof(message), "alice@acme.example lacks permission 'stop' in room %s", ref->room_id);
+
+	/* dcrd's answer opens, for the client, to exactly the page's CallResult. */
+	assert_int_equal(dcr_call_respond_room(&sctx, DCR_EDENIED, message, NULL, 0, &sth, &proof, 1, &resp, &resp_len,
+				 &err), 0);
+	assert_int_equal(dcr_ohttp_response_decapsulate(&cctx, DCR_OHTTP_DCR_RESPONSE, resp, resp_len, pt, sizeof(pt),
+				 &pt_len, NULL), 0);
+	assert_bytes(pt, pt_len, x.b[X_CALL_RESULT], x.n[X_CALL_RESULT]);
+	free(resp);
+	free(sth.head.data);
+	dcr_ohttp_ctx_release(&sctx);
+
+	/* With the page's response nonce: its secret, key, nonce and response. */
+	assert_int_equal(dcr_ohttp_request_decapsulate(&sctx, &x.cfg, x.b[X_HPKE_SK], DCR_OHTTP_DCR_REQUEST,
+				 x.b[X_REQUEST], x.n[X_REQUEST], pt, sizeof(pt), &pt_len, NULL), 0);
+	assert_int_equal(dcr_hpke_export(&sctx.hpke, (const uint8_t *)DCR_OHTTP_DCR_RESPONSE,
+				 strlen(DCR_OHTTP_DCR_RESPONSE), secret, sizeof(secret), NULL), 0);
+	assert_bytes(secret, sizeof(secret), x.b[X_RESPONSE_SECRET], x.n[X_RESPONSE_SECRET]);
+	assert_int_equal(x.n[X_RESPONSE_NONCE], dcr_ohttp_response_nonce_len(sctx.aead_id));
+	memcpy(salt, x.b[X_ENC], 32);
+	memcpy(salt + 32, x.b[X_RESPONSE_NONCE], 32);
+	assert_int_equal(dcr_hkdf_extract(salt, sizeof(salt), secret, sizeof(secret), prk, NULL), 0);
+	assert_int_equal(dcr_hkdf_expand(prk, (const uint8_t *)"key", 3, key, sizeof(key), NULL), 0);
+	assert_bytes(key, sizeof(key), x.b[X_AEAD_KEY], x.n[X_AEAD_KEY]);
+	assert_int_equal(dcr_hkdf_expand(prk, (const uint8_t *)"nonce", 5, nonce, sizeof(nonce), NULL), 0);
+	assert_bytes(nonce, sizeof(nonce), x.b[X_AEAD_NONCE], x.n[X_AEAD_NONCE]);
+	assert_int_equal(dcr_ohttp_response_encapsulate_fixed(&sctx, DCR_OHTTP_DCR_RESPONSE, x.b[X_RESPONSE_NONCE],
+				 x.n[X_RESPONSE_NONCE], x.b[X_CALL_RESULT], x.n[X_CALL_RESULT], pt, sizeof(pt), &pt_len,
+				 NULL), 0);
+	assert_bytes(pt, pt_len, x.b[X_RESPONSE], x.n[X_RESPONSE]);
+
+	/* The client opens the page's response: refused with -3, a head the enclave signed, consistent. */
+	assert_int_equal(dcr_call_open_result_raw(&cctx, x.b[X_RESPONSE], x.n[X_RESPONSE], &code, &got_message, &body,
+				 &body_len, &raw, &err), 0);
+	assert_int_equal(code, DCR_EDENIED);
+	assert_int_equal(dcr_err_exit_status(code), 3);
+	assert_string_equal(got_message, message);
+	assert_int_equal(body_len, 0);
+	assert_int_equal(dcr_audit_verify_head(x.b[X_SIGN_PK], raw->tree_head, &got, &err), 0);
+	assert_string_equal(got.room_id, ref->room_id);
+	assert_int_equal(got.size, 3);
+	assert_int_equal(got.time_ms, EXAMPLE_TIME + 42);
+	assert_int_equal(raw->n_consistency, 1);
+	if (dcr_audit_check_consistency(&stored, &got, raw->consistency, raw->n_consistency, &err) < 0)
+		fail_msg("the page's proof: %s", err.msg);
+	stored.root[0] ^= 1;
+	assert_int_equal(dcr_audit_check_consistency(&stored, &got, raw->consistency, raw->n_consistency, &err),
+		DCR_EINTEGRITY);
+
+	dcr__v1__call_result__free_unpacked(raw, NULL);
+	free(got_message);
+	free(body);
+	free(wire);
+	dcr_call_request_release(&req);
+	dcr_ohttp_ctx_release(&sctx);
+	dcr_ohttp_ctx_release(&cctx);
+	dcr__v1__room_ref__free_unpacked(ref, NULL);
+	dcr__v1__call__free_unpacked(call, NULL);
+	dcr_replay_free(replay);
+	dcr_identity_free(alice);
+	example_free(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +861,9 @@ int main(void)
 		cmocka_unit_test(test_identity_load),
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_identity_login),
+		cmocka_unit_test(test_example_evidence),
+		cmocka_unit_test(test_example_call),
+		cmocka_unit_test(test_example_result),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
