@@ -675,7 +675,7 @@ out:
 }
 
 int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *const *roots,
-	const size_t *root_lens, size_t n_roots, time_t now, struct dcr_err *err)
+	const size_t *root_lens, size_t n_roots, time_t now, uint8_t issuer[DCR_SHA256_LEN], struct dcr_err *err)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -706,9 +706,19 @@ int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *con
 	}
 	X509_STORE_CTX_set_time(ctx, 0, now);
 	ok = X509_verify_cert(ctx);
-	if (ok != 1)
+	if (ok != 1) {
 		r = dcr_err_set(err, DCR_EDENIED, "the caller's certificate for '%s' is not accepted here: %s", req->email,
 			X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	} else if (issuer) {
+		/* The verified chain ends at the trusted root that vouched for the caller. */
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+		unsigned int len = 0;
+
+		if (!chain || sk_X509_num(chain) < 1 ||
+		    X509_digest(sk_X509_value(chain, sk_X509_num(chain) - 1), EVP_sha256(), issuer, &len) != 1 ||
+		    len != DCR_SHA256_LEN)
+			r = dcr_err_openssl(err, DCR_EFAIL, "cannot fingerprint the caller's root certificate");
+	}
 out:
 	ERR_clear_error();
 	sk_X509_free(untrusted);

@@ -10,6 +10,7 @@
 
 #include "attest.h"
 #include "call.pb-c.h"
+#include "crypto.h"
 #include "err.h"
 #include "ohttp.h"
 
@@ -131,10 +132,11 @@ void dcr_call_request_release(struct dcr_call_request *req);
 /*
  * Server: DCR_EDENIED unless the request's chain leads, at time now, to one
  * of the n_roots DER root certificates (never for a login request, which
- * has no chain).
+ * has no chain). On success, issuer (if not NULL) is the SHA-256 of the DER
+ * of the root it leads to.
  */
 int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *const *roots,
-	const size_t *root_lens, size_t n_roots, time_t now, struct dcr_err *err);
+	const size_t *root_lens, size_t n_roots, time_t now, uint8_t issuer[DCR_SHA256_LEN], struct dcr_err *err);
 
 /* Server: the encapsulated answer to the request ctx came from. *out: free(). */
 int dcr_call_respond(struct dcr_ohttp_ctx *ctx, int code, const char *message, const uint8_t *body,

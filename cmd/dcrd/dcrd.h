@@ -173,6 +173,7 @@ int state_blob_progress(struct state *s, const char *id, uint64_t received, int 
 /* What a call adds to its audit entry beyond caller, method and outcome. */
 #define AUDIT_NOTE_FACTS 8
 struct audit_note {
+	char issuer[65];           /* hex SHA-256 of the root that certified the caller, once known */
 	char object[160];          /* "" : the room */
 	size_t n_facts;
 	struct {
@@ -185,8 +186,8 @@ void note_fact(struct audit_note *n, const char *key, const char *fmt, ...) __at
 
 /*
  * Append one entry to room_id's log (inside the open transaction): time,
- * caller, action, object (the room when note has none), outcome, detail
- * and the note's facts.
+ * caller, action, object (the room when note has none), outcome, detail,
+ * and the note's facts and issuer.
  */
 int audit_record(struct state *s, const char *room_id, const char *caller, const char *action, const char *outcome,
 	const char *detail, const struct audit_note *note, struct dcr_err *err);

@@ -16,6 +16,7 @@
 #include "banned.h"
 
 #define MAX_FILES 128
+#define MAX_ROOTS 64       /* certificates of one participant's authority; a room has at most 64 */
 
 /* ---- who may do what ---- */
 
@@ -47,30 +48,37 @@ bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr_
 
 /*
  * The caller as this room knows them: a participant whose certificate
- * chains to one of the room's CAs or, if the room enables the platform PKI,
- * to this dcrd's platform CA. Anyone else is told the room does not exist,
- * so rooms do not leak to outsiders.
+ * chains to the authority the room assigns to that participant: the
+ * certificates of one of the room's CA files, or this dcrd's platform CA.
+ * A certificate from any other CA the room names does not do, so one
+ * organisation's CA cannot vouch for another's people. Anyone else is told
+ * the room does not exist, so rooms do not leak to outsiders. issuer: the
+ * hex SHA-256 of the root the chain verified to.
  */
 static int member(const Dcr__V1__RoomDefinition *def, const char *id, const struct dcr_call_request *req,
-	const Dcr__V1__Participant **out, struct dcr_err *err)
+	const Dcr__V1__Participant **out, char issuer[static 65], struct dcr_err *err)
 {
 	const Dcr__V1__Authentication *auth = def->authentication;
-	const uint8_t *roots[65];
-	size_t lens[65], n = 0;
+	const uint8_t *roots[MAX_ROOTS + 1];
+	uint8_t fp[DCR_SHA256_LEN];
+	size_t lens[MAX_ROOTS + 1], n = 0;
 	struct dcr_err why;
 
 	*out = participant(def, req->email);
 	/* One message for every outsider, so it tells nothing about the room. */
 	if (!*out)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
-	for (size_t i = 0; auth && i < auth->n_ca_certificates && n < 64; i++, n++) {
-		roots[n] = auth->ca_certificates[i].data;
-		lens[n] = auth->ca_certificates[i].len;
+	for (size_t i = 0; auth && i < (*out)->n_cas && n < MAX_ROOTS; i++) {
+		if ((*out)->cas[i] >= auth->n_ca_certificates)
+			continue;
+		roots[n] = auth->ca_certificates[(*out)->cas[i]].data;
+		lens[n++] = auth->ca_certificates[(*out)->cas[i]].len;
 	}
-	if (auth && auth->platform && (roots[n] = platform_ca(&lens[n])))
+	if ((*out)->platform && (roots[n] = platform_ca(&lens[n])))
 		n++;
-	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), &why) < 0)
+	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), fp, &why) < 0)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
+	dcr_hex(fp, sizeof(fp), issuer);
 	return 0;
 }
 
@@ -91,8 +99,9 @@ static int known_in(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
 	Dcr__V1__RoomDefinition *def = dcr__v1__room_definition__unpack(NULL, rec->definition.len, rec->definition.data);
 	const Dcr__V1__Participant *p;
 	struct dcr_err ignored;
+	char issuer[65];
 
-	if (def && member(def, id, k->req, &p, &ignored) == 0)
+	if (def && member(def, id, k->req, &p, issuer, &ignored) == 0)
 		k->found = true;
 	dcr__v1__room_definition__free_unpacked(def, NULL);
 	return k->found;
@@ -140,6 +149,7 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	entry.object = (char *)(note && note->object[0] ? note->object : room_id);
 	entry.outcome = (char *)outcome;
 	entry.detail = (char *)detail;
+	entry.issuer = (char *)(note ? note->issuer : "");
 	for (size_t i = 0; note && i < note->n_facts; i++) {
 		dcr__v1__fact__init(&facts[i]);
 		facts[i].key = (char *)note->facts[i].key;
@@ -285,6 +295,27 @@ static int bundle_read(void *ctx, const char *rel, size_t max, uint8_t **buf, si
 	return dcr_err_set(err, DCR_ENOTFOUND, "'%s' was not sent with the definition", rel);
 }
 
+/* Why participant p's certificate did not do: which authority the room assigns to p. */
+static int not_certified(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, struct dcr_err *err)
+{
+	const Dcr__V1__Authentication *auth = def->authentication;
+	uint8_t fp[DCR_SHA256_LEN];
+	char hex[65];
+
+	if (p->platform)
+		return dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to this dcrd's platform CA, which the "
+						     "room assigns to this address (see dcr auth login)", p->email);
+	if (!auth || p->n_cas == 0 || p->cas[0] >= auth->n_ca_certificates ||
+	    dcr_sha256(auth->ca_certificates[p->cas[0]].data, auth->ca_certificates[p->cas[0]].len, fp, err) < 0)
+		return dcr_err_set(err, DCR_EDENIED, "%s: no CA of the room certifies this address", p->email);
+	dcr_hex(fp, sizeof(fp), hex);
+	if (p->n_cas > 1)
+		return dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to the CA the room assigns to this "
+						     "address (SHA-256 %s, or one of the %zu others in its file)", p->email, hex, p->n_cas - 1);
+	return dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to the CA the room assigns to this "
+					     "address (SHA-256 %s)", p->email, hex);
+}
+
 static int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err)
 {
@@ -299,6 +330,7 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 	struct dcr_room *room = NULL;
 	const uint8_t *enc;
 	size_t enc_len;
+	char issuer[65];
 	int r;
 
 	if (!cr || cr->n_files > MAX_FILES || !cr->enclave || !*cr->file_name) {
@@ -326,19 +358,16 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 			self.name);
 		goto out;
 	}
-	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, err)) < 0) {
-		const Dcr__V1__Authentication *auth = dcr_room_definition(room)->authentication;
-
-		if (!participant(dcr_room_definition(room), req->email))
+	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, issuer, err)) < 0) {
+		if (!(p = participant(dcr_room_definition(room), req->email)))
 			r = dcr_err_set(err, DCR_EDENIED, "%s is not a participant of the room and may not create it",
 				req->email);
 		else
-			r = dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to %s", req->email,
-				!auth || auth->n_ca_certificates == 0 ? "this dcrd's platform CA (see dcr auth login)"
-				: auth->platform ? "any of the room's CAs, nor to this dcrd's platform CA"
-						 : "any of the room's CAs");
+			r = not_certified(dcr_room_definition(room), p, err);
 		goto out;
 	}
+	if (svc->note)
+		memcpy(svc->note->issuer, issuer, sizeof(issuer));
 	enc = dcr_room_encoding(room, &enc_len);
 	rec.definition = (ProtobufCBinaryData){ enc_len, (uint8_t *)enc };
 	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
@@ -377,10 +406,11 @@ static int list_one(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
 	const Dcr__V1__Participant *p;
 	struct dcr_err ignored;
 	size_t n = l->resp.n_rooms;
+	char issuer[65];
 
 	if (!def)
 		return 0;
-	if (member(def, id, l->req, &p, &ignored) < 0) {
+	if (member(def, id, l->req, &p, issuer, &ignored) < 0) {
 		dcr__v1__room_definition__free_unpacked(def, NULL);
 		return 0;
 	}
@@ -507,6 +537,7 @@ static int audit_get(struct service *svc, const char *room_id, uint8_t **out, si
 int room_enter(struct service *svc, const struct dcr_call_request *req, const char *id, struct room_ctx *rc,
 	char room_id[static 65], struct dcr_err *err)
 {
+	char issuer[65];
 	int r;
 
 	memset(rc, 0, sizeof(*rc));
@@ -522,10 +553,12 @@ int room_enter(struct service *svc, const struct dcr_call_request *req, const ch
 		room_leave(rc);
 		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", id);
 	}
-	if ((r = member(rc->def, id, req, &rc->p, err)) < 0) {
+	if ((r = member(rc->def, id, req, &rc->p, issuer, err)) < 0) {
 		room_leave(rc);
 		return r;
 	}
+	if (svc->note)
+		memcpy(svc->note->issuer, issuer, sizeof(issuer));
 	/*
 	 * A participant with an accepted certificate: whatever happens next goes
 	 * into the room's log. Outsiders are not logged: their e-mail is not
@@ -549,7 +582,7 @@ bool caller_known(struct service *svc, const struct dcr_call_request *req)
 	size_t len;
 	struct dcr_err ignored;
 
-	if ((ca = platform_ca(&len)) && dcr_call_verify_chain(req, &ca, &len, 1, time(NULL), &ignored) == 0)
+	if ((ca = platform_ca(&len)) && dcr_call_verify_chain(req, &ca, &len, 1, time(NULL), NULL, &ignored) == 0)
 		return true;
 	state_each_room(svc->state, known_in, &k, &ignored);
 	return k.found;

@@ -507,7 +507,7 @@ static int check_chain(const struct dcr_call_request *req)
 	const uint8_t *roots[] = { F.items[I_CA_CERT].der };
 	size_t root_lens[] = { F.items[I_CA_CERT].len };
 	struct dcr_err err;
-	int r = dcr_call_verify_chain(req, roots, root_lens, 1, NOW_MS / 1000, &err);
+	int r = dcr_call_verify_chain(req, roots, root_lens, 1, NOW_MS / 1000, NULL, &err);
 
 	CHECK(r == 0 || r == DCR_EDENIED);
 	if (req->request)

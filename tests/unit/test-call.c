@@ -174,7 +174,22 @@ static void test_roundtrip(void **state)
 	assert_int_equal(req.body_len, 5);
 	assert_memory_equal(req.body, "hello", 5);
 	assert_string_equal(req.email, "alice@acme.example");
-	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err), 0);
+	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), NULL, &err), 0);
+	/* The issuer is the root the chain ends at: the SHA-256 of its DER. */
+	{
+		uint8_t issuer[32], want[32], *other = NULL;
+		int other_len = i2d_X509(w->other_ca, &other);
+		const uint8_t *two[] = { other, w->ca_der };
+		size_t two_lens[] = { (size_t)other_len, w->ca_der_len };
+
+		assert_true(other_len > 0);
+		assert_int_equal(dcr_sha256(w->ca_der, w->ca_der_len, want, &err), 0);
+		memset(issuer, 0, sizeof(issuer));
+		assert_int_equal(dcr_call_verify_chain(&req, two, two_lens, 2, time(NULL), issuer, &err), 0);
+		assert_memory_equal(issuer, want, 32);
+		assert_int_equal(dcr_call_verify_chain(&req, two, two_lens, 1, time(NULL), issuer, &err), DCR_EDENIED);
+		OPENSSL_free(other);
+	}
 	assert_int_equal(dcr_call_respond(&sctx, DCR_EDENIED, "no", (const uint8_t *)"xy", 2, &resp, &resp_len, &err), 0);
 	assert_int_equal(dcr_call_open_result(&cctx, resp, resp_len, &code, &message, &body, &body_len, &err), 0);
 	assert_int_equal(code, DCR_EDENIED);
@@ -255,7 +270,7 @@ static void test_refusals(void **state)
 		seal(w, mallory, "x", &cctx, &wire, &len);
 		memset(&sctx, 0, sizeof(sctx));
 		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err), 0);
-		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err),
+		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), NULL, &err),
 			DCR_EDENIED);
 		assert_non_null(strstr(err.msg, "not accepted here"));
 		dcr_call_request_release(&req);
@@ -266,7 +281,7 @@ static void test_refusals(void **state)
 		seal(w, old, "x", &cctx, &wire, &len);
 		memset(&sctx, 0, sizeof(sctx));
 		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err), 0);
-		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err), DCR_EDENIED);
+		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), NULL, &err), DCR_EDENIED);
 		assert_non_null(strstr(err.msg, "expired"));
 		dcr_call_request_release(&req);
 		dcr_ohttp_ctx_release(&sctx);
@@ -394,7 +409,7 @@ static void test_login(void **state)
 	assert_int_equal(req.body_len, 4);
 	assert_true(EVP_PKEY_eq(X509_REQ_get0_pubkey(req.request), bob->key) == 1);
 	/* A request is no certificate: no room's chain check passes it. */
-	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err), DCR_EDENIED);
+	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), NULL, &err), DCR_EDENIED);
 	dcr_call_request_release(&req);
 
 	/* For any other method, a request gets nothing. */
