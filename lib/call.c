@@ -494,7 +494,7 @@ static int replay_check(struct dcr_replay *r, const uint8_t nonce[static DCR_CAL
 		goto out;
 	}
 	/* A nonce need be kept only while its call could still pass as fresh. */
-	e->expires_ms = now_ms + 2 * DCR_CALL_MAX_SKEW_MS;
+	e->expires_ms = now_ms + DCR_CALL_NONCE_KEEP_MS;
 	memcpy(e->nonce, nonce, DCR_CALL_NONCE_LEN);
 	e->next = r->buckets[b];
 	r->buckets[b] = e;
@@ -607,11 +607,17 @@ int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_key
 		r = dcr_err_set(err, DCR_EINTEGRITY, "the call was made for another enclave key");
 		goto out;
 	}
-	if (call->timestamp_ms < now_ms - DCR_CALL_MAX_SKEW_MS || call->timestamp_ms > now_ms + DCR_CALL_MAX_SKEW_MS) {
-		/* In floating point: a hostile timestamp must not overflow the subtraction. */
-		r = dcr_err_set(err, DCR_EINTEGRITY, "stale call: its timestamp is %.0f s away from the enclave's clock "
-						     "(at most %d s allowed)", ((double)call->timestamp_ms - (double)now_ms) / 1000,
-			DCR_CALL_MAX_SKEW_MS / 1000);
+	/* In floating point: a hostile timestamp must not overflow the subtraction. */
+	if (call->timestamp_ms < now_ms - DCR_CALL_MAX_AGE_MS) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "stale call: its timestamp is %.0f s behind the enclave's clock "
+						     "(at most %d s allowed)", ((double)now_ms - (double)call->timestamp_ms) / 1000,
+			DCR_CALL_MAX_AGE_MS / 1000);
+		goto out;
+	}
+	if (call->timestamp_ms > now_ms + DCR_CALL_MAX_AHEAD_MS) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "call from the future: its timestamp is %.0f s ahead of the enclave's "
+						     "clock (at most %d s allowed); the caller's clock is fast, correct it",
+			((double)call->timestamp_ms - (double)now_ms) / 1000, DCR_CALL_MAX_AHEAD_MS / 1000);
 		goto out;
 	}
 	if (call->nonce.len != DCR_CALL_NONCE_LEN) {

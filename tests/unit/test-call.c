@@ -152,6 +152,50 @@ static void seal(struct world *w, const struct dcr_identity *id, const char *bod
 		fail_msg("seal: %s", err.msg);
 }
 
+/*
+ * Minutes behind the enclave's clock are fine, seconds ahead only: a call
+ * stamped ahead could otherwise outlive a restart of dcrd (issue 12, item 6).
+ */
+static void test_freshness_window(void **state)
+{
+	static const struct {
+		int64_t ahead_ms;        /* of the call's timestamp over the enclave's clock */
+		int want;
+		const char *msg;
+	} cases[] = {
+		{ 0, 0, NULL },
+		{ DCR_CALL_MAX_AHEAD_MS, 0, NULL },
+		{ DCR_CALL_MAX_AHEAD_MS + 1, DCR_EINTEGRITY, "call from the future: its timestamp is 5 s ahead" },
+		{ 240 * 1000, DCR_EINTEGRITY, "call from the future: its timestamp is 240 s ahead of the enclave's clock "
+					      "(at most 5 s allowed); the caller's clock is fast, correct it" },
+		{ -DCR_CALL_MAX_AGE_MS, 0, NULL },
+		{ -240 * 1000, 0, NULL },
+		{ -DCR_CALL_MAX_AGE_MS - 1, DCR_EINTEGRITY, "stale call: its timestamp is 300 s behind" },
+		{ INT64_MAX / 2, DCR_EINTEGRITY, "call from the future" },
+	};
+	struct world *w = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct dcr_ohttp_ctx cctx, sctx = { 0 };
+		struct dcr_call_request req;
+		struct dcr_err err = { 0 };
+		uint8_t *wire;
+		size_t len;
+		int r;
+
+		/* The call is sealed at now_ms; the enclave's clock stands ahead_ms behind it. */
+		seal(w, w->alice, "x", &cctx, &wire, &len);
+		r = dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms - cases[i].ahead_ms, w->replay, &sctx, &req, &err);
+		if (r != cases[i].want || (cases[i].msg && !strstr(err.msg, cases[i].msg)))
+			fail_msg("case %zu: got %d '%s'", i, r, r ? err.msg : "");
+		if (r == 0)
+			dcr_call_request_release(&req);
+		dcr_ohttp_ctx_release(&sctx);
+		dcr_ohttp_ctx_release(&cctx);
+		free(wire);
+	}
+}
+
 static void test_roundtrip(void **state)
 {
 	struct world *w = *state;
@@ -233,6 +277,7 @@ static void test_refusals(void **state)
 	memset(&sctx, 0, sizeof(sctx));
 	assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms - 6 * 60 * 1000, w->replay, &sctx, &req,
 				 &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "call from the future"));
 	dcr_ohttp_ctx_release(&sctx);
 
 	/* Another enclave cannot open it. */
@@ -495,6 +540,7 @@ static void test_identity_login(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_freshness_window),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_identity_load),
