@@ -110,6 +110,19 @@ bad 'SELECT SUM(salary) AS total FROM acme' 'SELECT * FROM again
 bad 'type: table' 'type: tabel' "10:11: unknown data node type 'tabel' \(did you mean 'table'\?\)"
 bad '{name: salary, type: float64}' '{name: salary, type: double}' "13:30: unknown column type 'double'"
 
+# YAML bombs are refused before libyaml builds the document (issue 12, item 3).
+python3 -c 'print("[" * 70000 + "]" * 70000)' >deep.yaml
+expect 6 "70000 levels of nesting" "$DCR" create --dry-run deep.yaml
+has "$err" "^dcr: create: deep.yaml:1:33: nested more than 32 levels deep$" "the nesting limit, with its position"
+python3 - <<'PY' >laughs.yaml
+print("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]")
+for i in range(1, 9):
+    print("a%d: &a%d [%s]" % (i, i, ", ".join(["*a%d" % (i - 1)] * 10)))
+PY
+expect 6 "a billion laughs" "$DCR" create --dry-run laughs.yaml
+has "$err" "^dcr: create: laughs.yaml:6:10: more than 200000 YAML nodes \(an alias counts as the nodes it stands for\)$" \
+	"the node limit counts what aliases stand for"
+
 # Organisation CAs: a real CA made with openssl is embedded; a leaf is refused.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
 	-days 2 -subj /CN=acme-ca -addext basicConstraints=critical,CA:TRUE 2>/dev/null || fail "openssl CA"

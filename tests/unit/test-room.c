@@ -17,6 +17,7 @@
 #include "pki.h"
 #include "room.h"
 #include "specs.h"
+#include "ydoc.h"
 
 static const char specs_yaml[] =
 	"version: 1\n"
@@ -502,6 +503,141 @@ static void test_authorities(void **state)
 	}
 }
 
+/* A growable string for generated YAML. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (t->len + (size_t)n + 1 > t->cap) {
+		t->cap = (t->len + (size_t)n + 1) * 2;
+		assert_non_null(t->s = realloc(t->s, t->cap));
+	}
+	va_start(ap, fmt);
+	vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+/* dcr_ydoc_load of text: 0, or the error message must contain want. */
+static void load_expect(const char *text, size_t len, const char *want)
+{
+	struct dcr_ydoc y;
+	struct dcr_err err = { 0 };
+	int r = dcr_ydoc_load(&y, "y.yaml", (const uint8_t *)text, len, &err);
+
+	dcr_ydoc_release(&y);
+	if (!want && r != 0)
+		fail_msg("unexpected error: %s", err.msg);
+	if (want && (r != DCR_EINVALID || !strstr(err.msg, want)))
+		fail_msg("got %d '%s', want '%s'", r, r ? err.msg : "", want);
+}
+
+/* Limits checked on libyaml's events before its loader builds anything (issue 12, item 3). */
+static void test_yaml_limits(void **state)
+{
+	struct text t = { 0 };
+
+	/* Nesting: 32 collections deep, flow or block, and no deeper. */
+	for (int depth = 32; depth <= 33; depth++) {
+		t.len = 0;
+		for (int i = 0; i < depth; i++)
+			put(&t, "[");
+		for (int i = 0; i < depth; i++)
+			put(&t, "]");
+		load_expect(t.s, t.len, depth == 32 ? NULL : "y.yaml:1:33: nested more than 32 levels deep");
+		t.len = 0;
+		for (int i = 0; i < depth; i++)
+			put(&t, "%*sk:\n", 2 * i, "");
+		put(&t, "%*sv\n", 2 * depth, "");
+		load_expect(t.s, t.len, depth == 32 ? NULL : "y.yaml:33:65: nested more than 32 levels deep");
+	}
+	/* The issue's 70000 levels: refused at level 33, not parsed for seconds. */
+	t.len = 0;
+	for (int i = 0; i < 70000; i++)
+		put(&t, "[");
+	load_expect(t.s, t.len, "y.yaml:1:33: nested more than 32 levels deep");
+	/* An alias nests as deep as the node it stands for, where it stands. */
+	t.len = 0;
+	put(&t, "a: &x ");
+	for (int i = 0; i < 30; i++)
+		put(&t, "[");
+	for (int i = 0; i < 30; i++)
+		put(&t, "]");
+	put(&t, "\nb: [*x]\nc: [[*x]]\n");
+	load_expect(t.s, t.len, "y.yaml:3:6: alias '*x' nests more than 32 levels deep");
+	/* Billion laughs: anchors of anchors count as what they expand to. */
+	t.len = 0;
+	put(&t, "a0: &a0 [l, l, l, l, l, l, l, l, l, l]\n");
+	for (int i = 1; i < 10; i++)
+		put(&t, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i - 1, i - 1,
+			i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+	load_expect(t.s, t.len, "more than 200000 YAML nodes (an alias counts as the nodes it stands for)");
+	/* Exactly the limit: a list of 199999 and the list itself. */
+	for (int n = 199999; n <= 200000; n++) {
+		t.len = 0;
+		put(&t, "[");
+		for (int i = 0; i < n; i++)
+			put(&t, "%sa", i ? "," : "");
+		put(&t, "]");
+		load_expect(t.s, t.len, n == 199999 ? NULL : "y.yaml:1:400000: more than 200000 YAML nodes");
+	}
+	/* Cycles, undefined and twice-defined anchors. */
+	load_expect("&a [*a]", 7, "y.yaml:1:5: alias '*a' is inside the node it names");
+	load_expect("a: &a {b: [*a]}", 15, "y.yaml:1:12: alias '*a' is inside the node it names");
+	load_expect("a: *nope", 8, "y.yaml:1:4: alias '*nope' names no anchor before it");
+	load_expect("a: &x 1\nb: &x 2\n", 16, "y.yaml:2:4: anchor '&x' is defined twice");
+	load_expect("a: &x 1\nb: *x\nc: &y [*x, *x]\nd: *y\n", 34, NULL);
+	/* Counts of anchors and aliases. */
+	for (int n = 1000; n <= 1001; n++) {
+		t.len = 0;
+		for (int i = 0; i < n; i++)
+			put(&t, "k%d: &a%d v\n", i, i);
+		load_expect(t.s, t.len, n == 1000 ? NULL : "y.yaml:1001:8: more than 1000 anchors");
+	}
+	for (int n = 10000; n <= 10001; n++) {
+		t.len = 0;
+		put(&t, "a: &x 1\nb: [");
+		for (int i = 0; i < n; i++)
+			put(&t, "%s*x", i ? ", " : "");
+		put(&t, "]\n");
+		load_expect(t.s, t.len, n == 10000 ? NULL : "more than 10000 aliases");
+	}
+	/* Scalars: 128 KiB, counted after escapes. */
+	for (size_t n = DCR_YDOC_MAX_SCALAR; n <= DCR_YDOC_MAX_SCALAR + 1; n++) {
+		t.len = 0;
+		put(&t, "a: ");
+		for (size_t i = 0; i < n; i++)
+			put(&t, "x");
+		load_expect(t.s, t.len, n == DCR_YDOC_MAX_SCALAR ? NULL : "y.yaml:1:4: a scalar of more than 131072 bytes");
+	}
+	/* Many keys: the duplicate check sorts, and still names the first repeat and the original. */
+	t.len = 0;
+	for (int i = 0; i < 60000; i++)
+		put(&t, "k%d: v\n", i);
+	put(&t, "k59998: again\nk7: again\n");
+	{
+		struct dcr_ydoc y;
+		struct dcr_err err;
+
+		assert_int_equal(dcr_ydoc_load(&y, "y.yaml", (const uint8_t *)t.s, t.len, &err), 0);
+		assert_int_equal(dcr_ydoc_mapping(&y, dcr_ydoc_root(&y), "m", NULL), DCR_EINVALID);
+		assert_string_equal(err.msg, "y.yaml:60001:1: duplicate key 'k59998' in m (first at line 59999)");
+		dcr_ydoc_release(&y);
+	}
+	free(t.s);
+}
+
 static void test_cycles(void **state)
 {
 	static const char sql_cycle[] =
@@ -761,6 +897,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_normalised),
 		cmocka_unit_test(test_no_specs),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_yaml_limits),
 		cmocka_unit_test(test_specs_errors),
 		cmocka_unit_test(test_specs_root_ca),
 		cmocka_unit_test(test_spec_from_proto),
