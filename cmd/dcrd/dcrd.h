@@ -192,6 +192,19 @@ void note_fact(struct audit_note *n, const char *key, const char *fmt, ...) __at
 int audit_record(struct state *s, const char *room_id, const char *caller, const char *action, const char *outcome,
 	const char *detail, const struct audit_note *note, struct dcr_err *err);
 
+/*
+ * What a call worked out before taking the call lock (rooms_prepare), for
+ * rooms_call to finish under it: work an outsider can ask for must not
+ * hold up everyone else's calls.
+ */
+struct call_prep {
+	struct dcr_room *room;     /* room.create: the validated, compiled definition */
+	char issuer[65];           /* room.create: the root that certified the creator */
+	int known;                 /* dataset.create: caller_known's answer; -1: not worked out */
+	uint8_t *answer;           /* room.list: the whole answer */
+	size_t answer_len;
+};
+
 /* Everything a call handler may use. */
 struct service {
 	struct enclave *enclave;
@@ -199,6 +212,10 @@ struct service {
 	pthread_mutex_t *lock;     /* held around every use of state */
 	const char *data_dir;
 	struct audit_note *note;   /* in a call: what its audit entry adds */
+	/* A second connection to the state for reads without the call lock, under its own lock. */
+	struct state *reader;
+	pthread_mutex_t *reader_lock;
+	const struct call_prep *prep; /* in a call: what rooms_prepare worked out */
 };
 
 /*
@@ -250,7 +267,10 @@ void room_leave(struct room_ctx *rc);
 bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr__V1__Action a, const char *object);
 /* DCR_EDENIED "EMAIL lacks permission 'WHAT' in room ID". */
 int denied(const char *email, const char *what, const char *id, struct dcr_err *err);
-/* Whether any room, or the platform CA, accepts the caller's certificate. */
+/*
+ * Whether any room accepts the caller's certificate for its address, or
+ * the platform CA issued it: as rooms_prepare worked it out, if it did.
+ */
 bool caller_known(struct service *svc, const struct dcr_call_request *req);
 bool valid_id(const char *id);
 /* The data node or computation called name, or NULL. */
@@ -299,8 +319,19 @@ int jobs_start(struct service *svc, struct dcr_err *err);
 void jobs_stop(void);
 
 /*
- * Run an accepted call. On success *out (free()) is the method's answer;
- * on refusal err carries the code and message the caller sees.
+ * The part of an accepted call that needs no call lock, run before it is
+ * taken: for room.create, the validation and compilation of the definition; for dataset.create and room.list, the
+ * reads of every room (through svc->reader). A refusal here is the call's
+ * answer; nothing was changed. call_prep_release frees what prep holds.
+ */
+int rooms_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
+void call_prep_release(struct call_prep *prep);
+
+/*
+ * Run an accepted call, under the call lock, with svc->prep from
+ * rooms_prepare. On success *out (free()) is the method's answer; on
+ * refusal err carries the code and message the caller sees.
  */
 int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);

@@ -316,21 +316,22 @@ static int not_certified(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Part
 					     "address (SHA-256 %s)", p->email, hex);
 }
 
-static int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	char room_id[static 65], struct dcr_err *err)
+/*
+ * room.create, without the call lock: the definition validated and
+ * compiled against this enclave's own spec, and the creator checked as a
+ * participant certified by the authority the room assigns. Slow work, but
+ * nobody else waits for it.
+ */
+static int room_create_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err)
 {
 	Dcr__V1__CreateRoomRequest *cr = dcr__v1__create_room_request__unpack(NULL, req->body_len, req->body);
-	Dcr__V1__CreateRoomResponse resp = DCR__V1__CREATE_ROOM_RESPONSE__INIT;
-	Dcr__V1__RoomRecord rec = DCR__V1__ROOM_RECORD__INIT;
 	struct dcr_spec self = { 0 };
 	struct dcr_specs specs = { 1, &self };
 	struct bundle bundle = { cr };
 	struct dcr_room_files files = { bundle_read, &bundle };
 	const Dcr__V1__Participant *p;
 	struct dcr_room *room = NULL;
-	const uint8_t *enc;
-	size_t enc_len;
-	char issuer[65];
 	int r;
 
 	if (!cr || cr->n_files > MAX_FILES || !cr->enclave || !*cr->file_name) {
@@ -358,7 +359,7 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 			self.name);
 		goto out;
 	}
-	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, issuer, err)) < 0) {
+	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, prep->issuer, err)) < 0) {
 		if (!(p = participant(dcr_room_definition(room), req->email)))
 			r = dcr_err_set(err, DCR_EDENIED, "%s is not a participant of the room and may not create it",
 				req->email);
@@ -366,8 +367,29 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 			r = not_certified(dcr_room_definition(room), p, err);
 		goto out;
 	}
+	prep->room = room;
+	room = NULL;
+out:
+	dcr_room_free(room);
+	dcr__v1__create_room_request__free_unpacked(cr, NULL);
+	return r;
+}
+
+/* room.create, under the call lock: store the room prepared above. */
+static int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err)
+{
+	Dcr__V1__CreateRoomResponse resp = DCR__V1__CREATE_ROOM_RESPONSE__INIT;
+	Dcr__V1__RoomRecord rec = DCR__V1__ROOM_RECORD__INIT;
+	const struct dcr_room *room = svc->prep ? svc->prep->room : NULL;
+	const uint8_t *enc;
+	size_t enc_len;
+	int r;
+
+	if (!room)
+		return dcr_err_set(err, DCR_EFAIL, "room.create was not prepared");
 	if (svc->note)
-		memcpy(svc->note->issuer, issuer, sizeof(issuer));
+		memcpy(svc->note->issuer, svc->prep->issuer, sizeof(svc->note->issuer));
 	enc = dcr_room_encoding(room, &enc_len);
 	rec.definition = (ProtobufCBinaryData){ enc_len, (uint8_t *)enc };
 	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
@@ -378,13 +400,9 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 	if (r == 0 || r == DCR_EEXIST)
 		memcpy(room_id, dcr_room_id(room), 65);
 	if (r < 0)
-		goto out;
+		return r;
 	resp.room_id = (char *)dcr_room_id(room);
-	r = pack_answer(&resp.base, out, out_len, err);
-out:
-	dcr_room_free(room);
-	dcr__v1__create_room_request__free_unpacked(cr, NULL);
-	return r;
+	return pack_answer(&resp.base, out, out_len, err);
 }
 
 /* ---- room.list ---- */
@@ -460,14 +478,15 @@ static int list_one(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
 	return 0;
 }
 
-static int room_list(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+/* The rooms that accept the caller, read from s. */
+static int room_list(struct state *s, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	struct dcr_err *err)
 {
 	struct listing l = { .req = req };
 	int r;
 
 	dcr__v1__list_rooms_response__init(&l.resp);
-	r = state_each_room(svc->state, list_one, &l, err);
+	r = state_each_room(s, list_one, &l, err);
 	if (r == DCR_ENOMEM)
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if (r == 0) {
@@ -575,7 +594,8 @@ void room_leave(struct room_ctx *rc)
 	memset(rc, 0, sizeof(*rc));
 }
 
-bool caller_known(struct service *svc, const struct dcr_call_request *req)
+/* Whether a room in s accepts the caller, or the platform CA issued its certificate. */
+static bool known_to(struct state *s, const struct dcr_call_request *req)
 {
 	struct known k = { req, false };
 	const uint8_t *ca;
@@ -584,8 +604,64 @@ bool caller_known(struct service *svc, const struct dcr_call_request *req)
 
 	if ((ca = platform_ca(&len)) && dcr_call_verify_chain(req, &ca, &len, 1, time(NULL), NULL, &ignored) == 0)
 		return true;
-	state_each_room(svc->state, known_in, &k, &ignored);
+	state_each_room(s, known_in, &k, &ignored);
 	return k.found;
+}
+
+bool caller_known(struct service *svc, const struct dcr_call_request *req)
+{
+	if (svc->prep && svc->prep->known >= 0)
+		return svc->prep->known;
+	return known_to(svc->state, req);
+}
+
+/* ---- the work before the call lock ---- */
+
+int rooms_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err)
+{
+	int r = 0;
+
+	memset(prep, 0, sizeof(*prep));
+	prep->known = -1;
+	if (strcmp(req->method, "room.create") == 0)
+		return room_create_prepare(svc, req, prep, err);
+	/* Reads of every room: any caller can ask for them, so they wait only for each other. */
+	if (!svc->reader)
+		return 0;
+	if (strcmp(req->method, "dataset.create") == 0) {
+		pthread_mutex_lock(svc->reader_lock);
+		prep->known = known_to(svc->reader, req);
+		pthread_mutex_unlock(svc->reader_lock);
+	} else if (strcmp(req->method, "room.list") == 0) {
+		pthread_mutex_lock(svc->reader_lock);
+		r = room_list(svc->reader, req, &prep->answer, &prep->answer_len, err);
+		pthread_mutex_unlock(svc->reader_lock);
+	}
+	return r;
+}
+
+void call_prep_release(struct call_prep *prep)
+{
+	if (!prep)
+		return;
+	dcr_room_free(prep->room);
+	free(prep->answer);
+	memset(prep, 0, sizeof(*prep));
+}
+
+/* room.list under the call lock: the answer rooms_prepare read, or a fresh one. */
+static int room_list_answer(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	if (!svc->prep || !svc->prep->answer)
+		return room_list(svc->state, req, out, out_len, err);
+	if (!(*out = malloc(svc->prep->answer_len ? svc->prep->answer_len : 1)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (svc->prep->answer_len)
+		memcpy(*out, svc->prep->answer, svc->prep->answer_len);
+	*out_len = svc->prep->answer_len;
+	return 0;
 }
 
 static int room_scoped(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
@@ -686,7 +762,7 @@ int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t 
 	if (strcmp(req->method, "room.create") == 0)
 		return room_create(svc, req, out, out_len, room_id, err);
 	if (strcmp(req->method, "room.list") == 0)
-		return room_list(svc, req, out, out_len, err);
+		return room_list_answer(svc, req, out, out_len, err);
 	if (strcmp(req->method, "room.get") == 0 || strcmp(req->method, "room.status") == 0 ||
 	    strcmp(req->method, "room.stop") == 0 || strcmp(req->method, "audit.get") == 0 ||
 	    strcmp(req->method, "dataset.list") == 0 || strcmp(req->method, "job.list") == 0)

@@ -38,6 +38,8 @@ struct server {
 	struct enclave enclave;
 	struct state state;
 	pthread_mutex_t lock;      /* one call at a time: actions and their log entries */
+	struct state reader;       /* reads that need not wait for the lock (rooms_prepare) */
+	pthread_mutex_t reader_lock;
 	struct dcr_replay *replay;
 	time_t started;
 	int64_t started_ms;
@@ -60,7 +62,7 @@ struct request {
 	char blob_msg[DCR_ERR_MSG_MAX];
 };
 
-static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER, .reader_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -204,13 +206,22 @@ static const char *outcome_of(int r)
  * One encrypted call. Whatever happens after the request decrypts is
  * answered inside the encryption, so the host sees neither the method,
  * the caller nor the outcome; only undecryptable requests get a 400.
- * Calls run one at a time: each action commits together with the audit
- * entry that records it, and the answer carries the room's signed tree
- * head with a consistency proof from the size the caller last saw.
+ * What needs no lock comes first (rooms_prepare: validating a new room,
+ * reading every room); then calls run one at a time: each action commits
+ * together with the audit entry that records it, and the answer carries
+ * the room's signed tree head with a consistency proof from the size the
+ * caller last saw.
  */
 static struct service service(void)
 {
-	return (struct service){ &srv.enclave, &srv.state, &srv.lock, srv.enclave.data_dir, NULL };
+	return (struct service){
+		.enclave = &srv.enclave,
+		.state = &srv.state,
+		.lock = &srv.lock,
+		.data_dir = srv.enclave.data_dir,
+		.reader = srv.reader.db ? &srv.reader : NULL,
+		.reader_lock = &srv.reader_lock,
+	};
 }
 
 
@@ -220,6 +231,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	struct audit_note note = { 0 };
 	struct dcr_ohttp_ctx ctx = { 0 };
 	struct dcr_call_request creq = { 0 };
+	struct call_prep prep = { 0 };
 	struct dcr_err err, rerr, lerr;
 	uint8_t *answer = NULL, *resp = NULL, sig[64];
 	size_t answer_len = 0, resp_len = 0;
@@ -234,7 +246,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, dcr_now_ms(), srv.replay, &ctx,
 		&creq, &err);
 	accepted = r == 0;
-	pthread_mutex_lock(&srv.lock);
+	svc.prep = &prep;
 	if (accepted && creq.timestamp_ms < srv.started_ms) {
 		/*
 		 * Made before this dcrd started: its nonce may have been in a table
@@ -242,7 +254,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		 */
 		r = dcr_err_set(&err, DCR_EINTEGRITY,
 			"call made before dcrd (re)started, so it may be a replay; make the call again");
-	} else if (accepted) {
+	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
+		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
 		r = state_use_nonce(&srv.state, creq.nonce, dcr_now_ms(), &err);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
@@ -287,8 +300,9 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			else
 				proof.len = 0;
 		}
+		pthread_mutex_unlock(&srv.lock);
 	}
-	pthread_mutex_unlock(&srv.lock);
+	call_prep_release(&prep);
 	if (ctx.aead_id == 0 || dcr_call_respond_room(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer,
 					 answer_len, head, hashes, proof.len, &resp, &resp_len, &rerr) < 0)
 		result = respond_text(conn, MHD_HTTP_BAD_REQUEST, "malformed call: it does not decrypt with this enclave's key\n");
@@ -599,6 +613,7 @@ int cmd_serve(int argc, char **argv)
 	if (prepare_data_dir(data_dir, &err) < 0 || (lock = lock_data_dir(data_dir, &err)) < 0 ||
 	    enclave_open(&srv.enclave, data_dir, &opt, &err) < 0 ||
 	    state_open(&srv.state, data_dir, srv.enclave.sealing_key, &err) < 0 ||
+	    state_open(&srv.reader, data_dir, srv.enclave.sealing_key, &err) < 0 ||
 	    platform_open(&srv.enclave, data_dir, &err) < 0 || blobs_init(data_dir, &err) < 0 ||
 	    (!(srv.replay = dcr_replay_new()) && dcr_err_set(&err, DCR_ENOMEM, "out of memory") < 0)) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
@@ -619,6 +634,7 @@ int cmd_serve(int argc, char **argv)
 			fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 			close(fd);
 			state_close(&srv.state);
+			state_close(&srv.reader);
 			dcr_replay_free(srv.replay);
 			enclave_close(&srv.enclave);
 			return 1;
@@ -645,6 +661,7 @@ int cmd_serve(int argc, char **argv)
 		jobs_stop();
 		close(fd);
 		state_close(&srv.state);
+		state_close(&srv.reader);
 		dcr_replay_free(srv.replay);
 		enclave_close(&srv.enclave);
 		return 1;
@@ -656,6 +673,7 @@ int cmd_serve(int argc, char **argv)
 	jobs_stop();
 	close(fd);
 	state_close(&srv.state);
+	state_close(&srv.reader);
 	dcr_replay_free(srv.replay);
 	enclave_close(&srv.enclave);
 	close(lock);
