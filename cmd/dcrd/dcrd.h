@@ -3,6 +3,7 @@
 #define DCRD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -193,6 +194,44 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	const char *detail, const struct audit_note *note, struct dcr_err *err);
 
 /*
+ * Who may create rooms, and how often (creators.c): dcrd serve's
+ * --creator-ca, --creator-platform and --create-rate. Without the first
+ * two anyone may create; everyone is limited to burst creates per
+ * period_ms (a token bucket per caller, in memory), and at most a few
+ * definitions are validated at once.
+ */
+#define CREATORS_DEFAULT_BURST 20
+#define CREATORS_DEFAULT_PERIOD_MS (3600 * 1000)
+struct creators {
+	uint8_t *roots[64];        /* --creator-ca certificates, DER */
+	size_t root_lens[64], n_roots;
+	bool platform;             /* --creator-platform: the platform CA too */
+	bool restricted;           /* only these may create */
+	unsigned burst;
+	int64_t period_ms;
+	pthread_mutex_t lock;      /* of the buckets */
+	struct bucket *buckets;
+	size_t n, cap;
+	atomic_int validating;
+};
+void creators_init(struct creators *c);
+void creators_release(struct creators *c);
+/* Add the CA certificates of a PEM file (DCR_EINVALID: none, or not a CA); restricts creation to them. */
+int creators_add_ca_file(struct creators *c, const char *path, struct dcr_err *err);
+/* "N/PERIOD", PERIOD a whole number and s, m, h or d (at most 30d), N 1 to 1000000; -1 if malformed. */
+int creators_parse_rate(struct creators *c, const char *s);
+/*
+ * Whether the caller may ask for a room now: DCR_EDENIED if creation is
+ * restricted and the chain reaches none of the creator CAs, DCR_EFAIL when
+ * the caller's bucket is empty (the message says when to try again).
+ * Takes a token otherwise. Thread-safe; needs no call lock.
+ */
+int creators_admit(struct creators *c, const struct dcr_call_request *req, struct dcr_err *err);
+/* A slot to validate a definition in (DCR_EFAIL when all are taken); end gives it back. */
+int creators_begin_validation(struct creators *c, struct dcr_err *err);
+void creators_end_validation(struct creators *c);
+
+/*
  * What a call worked out before taking the call lock (rooms_prepare), for
  * rooms_call to finish under it: work an outsider can ask for must not
  * hold up everyone else's calls.
@@ -212,6 +251,7 @@ struct service {
 	pthread_mutex_t *lock;     /* held around every use of state */
 	const char *data_dir;
 	struct audit_note *note;   /* in a call: what its audit entry adds */
+	struct creators *creators;
 	/* A second connection to the state for reads without the call lock, under its own lock. */
 	struct state *reader;
 	pthread_mutex_t *reader_lock;
@@ -320,7 +360,8 @@ void jobs_stop(void);
 
 /*
  * The part of an accepted call that needs no call lock, run before it is
- * taken: for room.create, the validation and compilation of the definition; for dataset.create and room.list, the
+ * taken: for room.create, who may create, how often, and the validation
+ * and compilation of the definition; for dataset.create and room.list, the
  * reads of every room (through svc->reader). A refusal here is the call's
  * answer; nothing was changed. call_prep_release frees what prep holds.
  */

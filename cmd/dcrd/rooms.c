@@ -317,10 +317,10 @@ static int not_certified(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Part
 }
 
 /*
- * room.create, without the call lock: the definition validated and
- * compiled against this enclave's own spec, and the creator checked as a
- * participant certified by the authority the room assigns. Slow work, but
- * nobody else waits for it.
+ * room.create, without the call lock: whether this caller may create rooms
+ * now, then the definition validated and compiled against this enclave's
+ * own spec, and the creator checked as a participant certified by the
+ * authority the room assigns. Slow work, but nobody else waits for it.
  */
 static int room_create_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
 	struct dcr_err *err)
@@ -332,12 +332,18 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 	struct dcr_room_files files = { bundle_read, &bundle };
 	const Dcr__V1__Participant *p;
 	struct dcr_room *room = NULL;
+	bool validating = false;
 	int r;
 
 	if (!cr || cr->n_files > MAX_FILES || !cr->enclave || !*cr->file_name) {
 		r = dcr_err_set(err, DCR_EINVALID, "malformed room.create request");
 		goto out;
 	}
+	/* Before any work the definition asks for: who may create, and how often. */
+	if (svc->creators && ((r = creators_admit(svc->creators, req, err)) < 0 ||
+				     (r = creators_begin_validation(svc->creators, err)) < 0))
+		goto out;
+	validating = svc->creators != NULL;
 	/*
 	 * The only enclave this dcrd can vouch for is itself: the creator's
 	 * spec must describe this enclave, and the definition is compiled
@@ -370,6 +376,8 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 	prep->room = room;
 	room = NULL;
 out:
+	if (validating)
+		creators_end_validation(svc->creators);
 	dcr_room_free(room);
 	dcr__v1__create_room_request__free_unpacked(cr, NULL);
 	return r;

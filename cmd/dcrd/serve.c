@@ -40,6 +40,7 @@ struct server {
 	pthread_mutex_t lock;      /* one call at a time: actions and their log entries */
 	struct state reader;       /* reads that need not wait for the lock (rooms_prepare) */
 	pthread_mutex_t reader_lock;
+	struct creators creators;
 	struct dcr_replay *replay;
 	time_t started;
 	int64_t started_ms;
@@ -219,6 +220,7 @@ static struct service service(void)
 		.state = &srv.state,
 		.lock = &srv.lock,
 		.data_dir = srv.enclave.data_dir,
+		.creators = &srv.creators,
 		.reader = srv.reader.db ? &srv.reader : NULL,
 		.reader_lock = &srv.reader_lock,
 	};
@@ -529,7 +531,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
-		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n");
+		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
+		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -542,12 +545,17 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
+		{ "creator-ca", required_argument, NULL, 'c' },
+		{ "creator-platform", no_argument, NULL, 'p' },
+		{ "create-rate", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
 	bool sgx_option = false;
+	const char *creator_cas[64];
+	size_t n_creator_cas = 0;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
 	struct dcr_err err;
@@ -556,6 +564,7 @@ int cmd_serve(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
+	creators_init(&srv.creators);
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data_dir = optarg; break;
@@ -565,6 +574,21 @@ int cmd_serve(int argc, char **argv)
 		case 'P': opt.pccs_url = optarg; sgx_option = true; break;
 		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
+		case 'c':
+			if (n_creator_cas == sizeof(creator_cas) / sizeof(*creator_cas)) {
+				fprintf(stderr, "dcrd: serve: more than %zu --creator-ca files\n", n_creator_cas);
+				return 2;
+			}
+			creator_cas[n_creator_cas++] = optarg;
+			break;
+		case 'p': srv.creators.platform = srv.creators.restricted = true; break;
+		case 'r':
+			if (creators_parse_rate(&srv.creators, optarg) < 0) {
+				fprintf(stderr, "dcrd: serve: invalid --create-rate '%s' (want N/PERIOD, like 20/1h: N from 1 "
+						"to 1000000, PERIOD a whole number and s, m, h or d, at most 30d)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -603,6 +627,12 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	for (size_t i = 0; i < n_creator_cas; i++)
+		if (creators_add_ca_file(&srv.creators, creator_cas[i], &err) < 0) {
+			fprintf(stderr, "dcrd: serve: --creator-ca: %s\n", err.msg);
+			creators_release(&srv.creators);
+			return 1;
+		}
 	/* Everything dcrd creates (state.db and its WAL too) is for its owner only. */
 	umask(077);
 	/* The port first: a busy port must not leave a new data directory behind. */
@@ -635,6 +665,7 @@ int cmd_serve(int argc, char **argv)
 			close(fd);
 			state_close(&srv.state);
 			state_close(&srv.reader);
+			creators_release(&srv.creators);
 			dcr_replay_free(srv.replay);
 			enclave_close(&srv.enclave);
 			return 1;
@@ -662,6 +693,7 @@ int cmd_serve(int argc, char **argv)
 		close(fd);
 		state_close(&srv.state);
 		state_close(&srv.reader);
+		creators_release(&srv.creators);
 		dcr_replay_free(srv.replay);
 		enclave_close(&srv.enclave);
 		return 1;
@@ -674,6 +706,7 @@ int cmd_serve(int argc, char **argv)
 	close(fd);
 	state_close(&srv.state);
 	state_close(&srv.reader);
+	creators_release(&srv.creators);
 	dcr_replay_free(srv.replay);
 	enclave_close(&srv.enclave);
 	close(lock);
