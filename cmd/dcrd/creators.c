@@ -17,7 +17,6 @@
 
 #include "banned.h"
 
-#define MAX_CREATOR_CAS 64
 #define MAX_CA_FILE (256u << 10)
 #define MAX_BUCKETS 10000          /* callers remembered; more evict the longest idle */
 #define MAX_VALIDATING 2           /* of the 4 HTTP threads: the others keep answering */
@@ -74,8 +73,8 @@ int creators_add_ca_file(struct creators *c, const char *path, struct dcr_err *e
 
 		if (X509_check_ca(cert) == 0)
 			r = dcr_err_set(err, DCR_EINVALID, "'%s': certificate %zu is not a CA certificate", path, found + 1);
-		else if (c->n_roots == MAX_CREATOR_CAS)
-			r = dcr_err_set(err, DCR_EINVALID, "more than %d creator CA certificates", MAX_CREATOR_CAS);
+		else if (c->n_roots == CREATORS_MAX_CAS)
+			r = dcr_err_set(err, DCR_EINVALID, "more than %d creator CA certificates", CREATORS_MAX_CAS);
 		else if ((der_len = i2d_X509(cert, &der)) <= 0)
 			r = dcr_err_openssl(err, DCR_EINVALID, "'%s': certificate %zu cannot be encoded", path, found + 1);
 		else if (!(c->roots[c->n_roots] = malloc((size_t)der_len)))
@@ -230,8 +229,8 @@ out:
 int creators_admit(struct creators *c, const struct dcr_call_request *req, struct dcr_err *err)
 {
 	uint8_t root[DCR_SHA256_LEN], key[DCR_SHA256_LEN];
-	const uint8_t *roots[MAX_CREATOR_CAS + 1];
-	size_t lens[MAX_CREATOR_CAS + 1], n = 0;
+	const uint8_t *roots[CREATORS_MAX_CAS + 1];
+	size_t lens[CREATORS_MAX_CAS + 1], n = 0;
 	struct dcr_err why;
 	int r;
 

@@ -202,9 +202,10 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
  */
 #define CREATORS_DEFAULT_BURST 20
 #define CREATORS_DEFAULT_PERIOD_MS (3600 * 1000)
+#define CREATORS_MAX_CAS 64
 struct creators {
-	uint8_t *roots[64];        /* --creator-ca certificates, DER */
-	size_t root_lens[64], n_roots;
+	uint8_t *roots[CREATORS_MAX_CAS]; /* --creator-ca certificates, DER */
+	size_t root_lens[CREATORS_MAX_CAS], n_roots;
 	bool platform;             /* --creator-platform: the platform CA too */
 	bool restricted;           /* only these may create */
 	unsigned burst;
