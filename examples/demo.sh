@@ -43,8 +43,9 @@ done
 "$dcr" -i bob auth import bob.crt >/dev/null
 "$dcr" -i alice auth whoami
 
-step "The salary-sum room, accepting both organisations' CAs"
-sed 's|  platform: true|  ca: [acme-ca/ca.pem, beta-ca/ca.pem]|' "$top/examples/salary-sum/room.yaml" >room.yaml
+step "The salary-sum room: Acme's CA certifies Acme's people, Beta's CA Beta's"
+sed 's|  platform: true|  ca:\n    - {file: acme-ca/ca.pem, certifies: [acme.example]}\n    - {file: beta-ca/ca.pem, certifies: [beta.example]}|' \
+	"$top/examples/salary-sum/room.yaml" >room.yaml
 "$dcr" create --dry-run room.yaml
 id=$("$dcr" -q -i alice create room.yaml)
 echo "created room $id"

@@ -522,7 +522,7 @@ static int replay_check(struct dcr_replay *r, const uint8_t nonce[static DCR_CAL
 		goto out;
 	}
 	/* A nonce need be kept only while its call could still pass as fresh. */
-	e->expires_ms = now_ms + 2 * DCR_CALL_MAX_SKEW_MS;
+	e->expires_ms = now_ms + DCR_CALL_NONCE_KEEP_MS;
 	memcpy(e->nonce, nonce, DCR_CALL_NONCE_LEN);
 	e->next = r->buckets[b];
 	r->buckets[b] = e;
@@ -635,11 +635,17 @@ int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_key
 		r = dcr_err_set(err, DCR_EINTEGRITY, "the call was made for another enclave key");
 		goto out;
 	}
-	if (call->timestamp_ms < now_ms - DCR_CALL_MAX_SKEW_MS || call->timestamp_ms > now_ms + DCR_CALL_MAX_SKEW_MS) {
-		/* In floating point: a hostile timestamp must not overflow the subtraction. */
-		r = dcr_err_set(err, DCR_EINTEGRITY, "stale call: its timestamp is %.0f s away from the enclave's clock "
-						     "(at most %d s allowed)", ((double)call->timestamp_ms - (double)now_ms) / 1000,
-			DCR_CALL_MAX_SKEW_MS / 1000);
+	/* In floating point: a hostile timestamp must not overflow the subtraction. */
+	if (call->timestamp_ms < now_ms - DCR_CALL_MAX_AGE_MS) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "stale call: its timestamp is %.0f s behind the enclave's clock "
+						     "(at most %d s allowed)", ((double)now_ms - (double)call->timestamp_ms) / 1000,
+			DCR_CALL_MAX_AGE_MS / 1000);
+		goto out;
+	}
+	if (call->timestamp_ms > now_ms + DCR_CALL_MAX_AHEAD_MS) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "call from the future: its timestamp is %.0f s ahead of the enclave's "
+						     "clock (at most %d s allowed); the caller's clock is fast, correct it",
+			((double)call->timestamp_ms - (double)now_ms) / 1000, DCR_CALL_MAX_AHEAD_MS / 1000);
 		goto out;
 	}
 	if (call->nonce.len != DCR_CALL_NONCE_LEN) {
@@ -703,7 +709,7 @@ out:
 }
 
 int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *const *roots,
-	const size_t *root_lens, size_t n_roots, time_t now, struct dcr_err *err)
+	const size_t *root_lens, size_t n_roots, time_t now, uint8_t issuer[DCR_SHA256_LEN], struct dcr_err *err)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -734,9 +740,19 @@ int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *con
 	}
 	X509_STORE_CTX_set_time(ctx, 0, now);
 	ok = X509_verify_cert(ctx);
-	if (ok != 1)
+	if (ok != 1) {
 		r = dcr_err_set(err, DCR_EDENIED, "the caller's certificate for '%s' is not accepted here: %s", req->email,
 			X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	} else if (issuer) {
+		/* The verified chain ends at the trusted root that vouched for the caller. */
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+		unsigned int len = 0;
+
+		if (!chain || sk_X509_num(chain) < 1 ||
+		    X509_digest(sk_X509_value(chain, sk_X509_num(chain) - 1), EVP_sha256(), issuer, &len) != 1 ||
+		    len != DCR_SHA256_LEN)
+			r = dcr_err_openssl(err, DCR_EFAIL, "cannot fingerprint the caller's root certificate");
+	}
 out:
 	ERR_clear_error();
 	sk_X509_free(untrusted);

@@ -10,11 +10,20 @@
 
 #include "attest.h"
 #include "call.pb-c.h"
+#include "crypto.h"
 #include "err.h"
 #include "ohttp.h"
 
 #define DCR_CALL_NONCE_LEN 16
-#define DCR_CALL_MAX_SKEW_MS (5 * 60 * 1000) /* how far a call's clock may be off */
+/*
+ * How far a call's timestamp may be from the enclave's clock: minutes
+ * behind (a slow clock, a slow network), but only seconds ahead, so that a
+ * call made before dcrd (re)started cannot pass for one made after it.
+ */
+#define DCR_CALL_MAX_AGE_MS (5 * 60 * 1000)
+#define DCR_CALL_MAX_AHEAD_MS (5 * 1000)
+/* How long an accepted call's nonce must be remembered: while the call could still pass as fresh. */
+#define DCR_CALL_NONCE_KEEP_MS (DCR_CALL_MAX_AGE_MS + DCR_CALL_MAX_AHEAD_MS)
 #define DCR_CALL_MAX_CHAIN 8
 #define DCR_EMAIL_MAX 254
 
@@ -126,8 +135,9 @@ struct dcr_call_request {
 
 /*
  * Server: decapsulate req with the enclave's HPKE key and check the call:
- * well formed (DCR_EINVALID), meant for this enclave's key, fresh within
- * DCR_CALL_MAX_SKEW_MS and not replayed (DCR_EINTEGRITY), signed by the
+ * well formed (DCR_EINVALID), meant for this enclave's key, stamped at
+ * most DCR_CALL_MAX_AGE_MS before now_ms and DCR_CALL_MAX_AHEAD_MS after
+ * it, and not replayed (DCR_EINTEGRITY), signed by the
  * key of its leaf certificate, which names an e-mail (DCR_EDENIED).
  * Whether the chain is trusted depends on the room: dcr_call_verify_chain.
  * A DCR_CALL_LOGIN call instead carries one certificate request whose
@@ -142,10 +152,11 @@ void dcr_call_request_release(struct dcr_call_request *req);
 /*
  * Server: DCR_EDENIED unless the request's chain leads, at time now, to one
  * of the n_roots DER root certificates (never for a login request, which
- * has no chain).
+ * has no chain). On success, issuer (if not NULL) is the SHA-256 of the DER
+ * of the root it leads to.
  */
 int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *const *roots,
-	const size_t *root_lens, size_t n_roots, time_t now, struct dcr_err *err);
+	const size_t *root_lens, size_t n_roots, time_t now, uint8_t issuer[DCR_SHA256_LEN], struct dcr_err *err);
 
 /* Server: the encapsulated answer to the request ctx came from. *out: free(). */
 int dcr_call_respond(struct dcr_ohttp_ctx *ctx, int code, const char *message, const uint8_t *body,

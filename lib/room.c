@@ -26,6 +26,8 @@
 #define MAX_PARTICIPANTS 1000
 #define MAX_PERMISSIONS 1000 /* per participant */
 #define MAX_CA_FILES 64
+#define MAX_AUTHORITIES (MAX_CA_FILES + 1) /* the CA files and the platform CA */
+#define MAX_CERTIFIES 1000   /* 'certifies' items of all authorities together */
 #define MAX_MOUNTS 256
 #define MAX_COMMAND_ARGS 64
 #define MAX_NAME 63
@@ -49,6 +51,29 @@ struct dcr_room {
 	char id[DCR_ROOM_ID_HEX];
 };
 
+/*
+ * One authority of 'authentication': the certificates of one CA file, or the
+ * platform CA, and the addresses and domains it certifies.
+ */
+struct authority {
+	yaml_node_t *node;        /* the entry, for messages */
+	const char *what;         /* "CA file 'x.pem'" or "the platform CA" */
+	bool platform;
+	ProtobufCBinaryData *certs; /* its certificates (before sorting) */
+	size_t n_certs;
+	uint32_t *cas;            /* their indices among the sorted certificates */
+	bool catch_all;           /* no 'certifies': every participant no other authority names */
+	bool used;
+};
+
+/* One item of a 'certifies' list: a lowercase address or domain. */
+struct certify {
+	const char *name;
+	yaml_node_t *node;
+	size_t authority;
+	bool used;
+};
+
 /* Where each compiled element came from, for messages about references. */
 struct compute_src {
 	yaml_node_t *node;        /* the computation's mapping */
@@ -65,6 +90,10 @@ struct parse {
 	const struct dcr_room_files *files;
 	const struct dcr_specs *specs;
 	struct compute_src *src;  /* parallel to room->def.compute before sorting */
+	struct authority auths[MAX_AUTHORITIES];
+	size_t n_auths;
+	struct certify *certifies; /* MAX_CERTIFIES */
+	size_t n_certifies;
 };
 
 /* ---- allocation: one arena per room, freed at once ---- */
@@ -253,6 +282,13 @@ static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, con
 		qsort(base, n, size, cmp);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 static int cmp_binary(const void *a, const void *b)
 {
 	const ProtobufCBinaryData *x = a, *y = b;
@@ -329,12 +365,126 @@ static int add_ca_file(struct parse *p, yaml_node_t *v, Dcr__V1__Authentication 
 	return r;
 }
 
+/* An item of 'certifies': an e-mail address, or a domain, with the rules of dcr_pki_email_normalise. */
+static bool certify_name(const char *s, char out[static DCR_EMAIL_MAX + 1])
+{
+	char addr[DCR_EMAIL_MAX + 3];
+
+	if (strchr(s, '@'))
+		return dcr_pki_email_normalise(s, out);
+	if (strlen(s) > DCR_EMAIL_MAX - 2)
+		return false;
+	snprintf(addr, sizeof(addr), "x@%s", s);
+	if (!dcr_pki_email_normalise(addr, out))
+		return false;
+	memmove(out, out + 2, strlen(out + 2) + 1);
+	return true;
+}
+
+/* The 'certifies' list of authority a (in mapping m); without one, a certifies the rest. */
+static int parse_certifies(struct parse *p, yaml_node_t *m, size_t a)
+{
+	yaml_node_t *list = dcr_ydoc_get(&p->y, m, "certifies");
+	int r;
+
+	if (!list) {
+		p->auths[a].catch_all = true;
+		return 0;
+	}
+	if ((r = dcr_ydoc_sequence(&p->y, list, "certifies", MAX_CERTIFIES)) < 0)
+		return r;
+	if (dcr_ydoc_count(list) == 0)
+		return dcr_ydoc_fail(&p->y, list, DCR_EINVALID,
+			"'certifies' must not be empty (leave it out to certify every participant no other CA names)");
+	for (yaml_node_item_t *i = list->data.sequence.items.start; i < list->data.sequence.items.top; i++) {
+		yaml_node_t *v = dcr_ydoc_node(&p->y, *i);
+		char norm[DCR_EMAIL_MAX + 1];
+		struct certify *c;
+		const char *s;
+
+		if ((r = dcr_ydoc_string(&p->y, v, "an item of 'certifies'", DCR_EMAIL_MAX, &s)) < 0)
+			return r;
+		if (!certify_name(s, norm))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s' is neither an e-mail address nor a domain", s);
+		for (size_t k = 0; k < p->n_certifies; k++)
+			if (strcmp(p->certifies[k].name, norm) == 0)
+				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s' is certified twice (first at line %zu)",
+					norm, p->certifies[k].node->start_mark.line + 1);
+		if (p->n_certifies == MAX_CERTIFIES)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "more than %d items of 'certifies' in all",
+				MAX_CERTIFIES);
+		c = &p->certifies[p->n_certifies++];
+		if (!(c->name = dup_str(p->room, norm)))
+			return oom(p);
+		c->node = v;
+		c->authority = a;
+	}
+	return 0;
+}
+
+/* A CA entry: a file name, or a mapping with 'file' and 'certifies'. */
+static int parse_ca_entry(struct parse *p, yaml_node_t *v, Dcr__V1__Authentication *auth)
+{
+	static const char *const keys[] = { "file", "certifies", NULL };
+	size_t a = p->n_auths++, first = auth->n_ca_certificates;
+	struct authority *au = &p->auths[a];
+	yaml_node_t *file = v;
+	char what[160];
+	int r;
+
+	au->node = v;
+	if (v->type == YAML_MAPPING_NODE) {
+		if ((r = dcr_ydoc_mapping(&p->y, v, "a CA", keys)) < 0)
+			return r;
+		if (!(file = dcr_ydoc_get(&p->y, v, "file")))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "a CA needs 'file', the PEM file of its certificate");
+		if ((r = parse_certifies(p, v, a)) < 0)
+			return r;
+	} else {
+		au->catch_all = true;
+	}
+	if ((r = add_ca_file(p, file, auth, MAX_CA_FILES)) < 0)
+		return r;
+	snprintf(what, sizeof(what), "CA file '%.128s'", (const char *)file->data.scalar.value);
+	au->n_certs = auth->n_ca_certificates - first;
+	if (!(au->what = dup_str(p->room, what)) || !NEW_ARRAY(p, au->certs, au->n_certs))
+		return oom(p);
+	memcpy(au->certs, auth->ca_certificates + first, au->n_certs * sizeof(*au->certs));
+	return 0;
+}
+
+/* 'platform': true, false, or a mapping with 'certifies'. */
+static int parse_platform(struct parse *p, yaml_node_t *v, Dcr__V1__Authentication *auth)
+{
+	static const char *const keys[] = { "certifies", NULL };
+	struct authority *au = &p->auths[p->n_auths];
+	bool on;
+	int r;
+
+	if (v->type == YAML_MAPPING_NODE) {
+		if ((r = dcr_ydoc_mapping(&p->y, v, "platform", keys)) < 0 || (r = parse_certifies(p, v, p->n_auths)) < 0)
+			return r;
+	} else {
+		if ((r = dcr_ydoc_bool(&p->y, v, "platform", &on)) < 0)
+			return r;
+		if (!on)
+			return 0;
+		au->catch_all = true;
+	}
+	au->node = v;
+	au->what = "the platform CA";
+	au->platform = true;
+	auth->platform = true;
+	p->n_auths++;
+	return 0;
+}
+
 static int parse_authentication(struct parse *p, yaml_node_t *root)
 {
 	static const char *const keys[] = { "ca", "platform", NULL };
-	yaml_node_t *a = dcr_ydoc_get(&p->y, root, "authentication"), *ca;
+	yaml_node_t *a = dcr_ydoc_get(&p->y, root, "authentication"), *ca, *platform;
 	Dcr__V1__Authentication *auth;
-	size_t cap = MAX_CA_FILES;
+	const struct authority *rest = NULL;
 	int r;
 
 	if (!a)
@@ -345,28 +495,101 @@ static int parse_authentication(struct parse *p, yaml_node_t *root)
 	if (!NEW(p, auth))
 		return oom(p);
 	dcr__v1__authentication__init(auth);
-	if (!NEW_ARRAY(p, auth->ca_certificates, cap))
+	if (!NEW_ARRAY(p, auth->ca_certificates, MAX_CA_FILES) || !NEW_ARRAY(p, p->certifies, MAX_CERTIFIES))
 		return oom(p);
-	if ((r = get_bool(p, a, "platform", &auth->platform)) < 0)
-		return r;
 	if ((ca = dcr_ydoc_get(&p->y, a, "ca"))) {
-		if (ca->type == YAML_SCALAR_NODE) {
-			r = add_ca_file(p, ca, auth, cap);
+		if (ca->type != YAML_SEQUENCE_NODE) {
+			r = parse_ca_entry(p, ca, auth);
 		} else if ((r = dcr_ydoc_sequence(&p->y, ca, "ca", MAX_CA_FILES)) == 0) {
 			for (yaml_node_item_t *i = ca->data.sequence.items.start; r == 0 && i < ca->data.sequence.items.top; i++)
-				r = add_ca_file(p, dcr_ydoc_node(&p->y, *i), auth, cap);
+				r = parse_ca_entry(p, dcr_ydoc_node(&p->y, *i), auth);
 		}
 		if (r < 0)
 			return r;
 	}
-	if (auth->n_ca_certificates == 0 && !auth->platform)
+	if ((platform = dcr_ydoc_get(&p->y, a, "platform")) && (r = parse_platform(p, platform, auth)) < 0)
+		return r;
+	if (p->n_auths == 0)
 		return dcr_ydoc_fail(&p->y, a, DCR_EINVALID,
 			"no way to authenticate participants: give 'ca' files or 'platform: true'");
+	/* Exactly one authority per participant: at most one may take everyone the lists leave. */
+	for (size_t i = 0; i < p->n_auths; i++) {
+		if (!p->auths[i].catch_all)
+			continue;
+		if (rest)
+			return dcr_ydoc_fail(&p->y, p->auths[i].node, DCR_EINVALID,
+				"%s and %s would both certify every participant: say which participants each certifies "
+				"with 'certifies' (see AUTHENTICATION in dcr-room(5))", rest->what, p->auths[i].what);
+		rest = &p->auths[i];
+	}
 	sort(auth->ca_certificates, auth->n_ca_certificates, sizeof(*auth->ca_certificates), cmp_binary);
 	for (size_t i = 1; i < auth->n_ca_certificates; i++)
 		if (cmp_binary(&auth->ca_certificates[i - 1], &auth->ca_certificates[i]) == 0)
 			return dcr_ydoc_fail(&p->y, ca, DCR_EINVALID, "the same CA certificate is listed twice");
+	for (size_t i = 0; i < p->n_auths; i++) {
+		struct authority *au = &p->auths[i];
+
+		if (!NEW_ARRAY(p, au->cas, au->n_certs))
+			return oom(p);
+		for (size_t k = 0; k < au->n_certs; k++) {
+			const ProtobufCBinaryData *at = bsearch(&au->certs[k], auth->ca_certificates, auth->n_ca_certificates,
+				sizeof(*auth->ca_certificates), cmp_binary);
+
+			au->cas[k] = (uint32_t)(at - auth->ca_certificates);
+		}
+		sort(au->cas, au->n_certs, sizeof(*au->cas), cmp_u32);
+	}
 	p->room->def.authentication = auth;
+	return 0;
+}
+
+/*
+ * The authority that certifies participant part (named at k): the one whose
+ * 'certifies' names its address, else the one naming its domain, else the
+ * one without 'certifies'.
+ */
+static int assign_authority(struct parse *p, yaml_node_t *k, Dcr__V1__Participant *part)
+{
+	const char *domain = strchr(part->email, '@') + 1;
+	struct certify *by_address = NULL, *by_domain = NULL;
+	struct authority *au = NULL;
+
+	for (size_t i = 0; i < p->n_certifies; i++) {
+		if (strcmp(p->certifies[i].name, part->email) == 0)
+			by_address = &p->certifies[i];
+		else if (strcmp(p->certifies[i].name, domain) == 0)
+			by_domain = &p->certifies[i];
+	}
+	if (by_address || by_domain) {
+		struct certify *c = by_address ? by_address : by_domain;
+
+		c->used = true;
+		au = &p->auths[c->authority];
+	}
+	for (size_t i = 0; !au && i < p->n_auths; i++)
+		if (p->auths[i].catch_all)
+			au = &p->auths[i];
+	if (!au)
+		return dcr_ydoc_fail(&p->y, k, DCR_EINVALID, "no CA certifies '%s': add its address or domain to the "
+							     "'certifies' of a CA in 'authentication'", part->email);
+	au->used = true;
+	part->platform = au->platform;
+	part->cas = au->cas;
+	part->n_cas = au->n_certs;
+	return 0;
+}
+
+/* Every authority and every 'certifies' item must decide some participant's CA: anything else is a slip. */
+static int check_authorities_used(struct parse *p)
+{
+	for (size_t i = 0; i < p->n_certifies; i++)
+		if (!p->certifies[i].used)
+			return dcr_ydoc_fail(&p->y, p->certifies[i].node, DCR_EINVALID,
+				"'%s' in 'certifies' certifies no participant", p->certifies[i].name);
+	for (size_t i = 0; i < p->n_auths; i++)
+		if (!p->auths[i].used)
+			return dcr_ydoc_fail(&p->y, p->auths[i].node, DCR_EINVALID, "%s certifies no participant",
+				p->auths[i].what);
 	return 0;
 }
 
@@ -1095,6 +1318,8 @@ static int parse_participants(struct parse *p, yaml_node_t *root)
 				return dcr_ydoc_fail(&p->y, k, DCR_EINVALID,
 					"participant '%s' is listed twice (e-mail addresses are compared without case)", email);
 		part->email = email;
+		if ((r = assign_authority(p, k, part)) < 0)
+			return r;
 		if (list->type == YAML_SCALAR_NODE && list->data.scalar.length == 0 &&
 		    list->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
 			np = 0; /* "alice@x:" with nothing: only the default permissions */
@@ -1123,7 +1348,7 @@ static int parse_participants(struct parse *p, yaml_node_t *root)
 		sort(part->permissions, part->n_permissions, sizeof(*part->permissions), cmp_permission);
 		def->participants[def->n_participants++] = part;
 	}
-	return 0;
+	return check_authorities_used(p);
 }
 
 /* ---- SQL: checked by SQLite itself against the declared schemas ---- */

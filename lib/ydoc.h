@@ -13,6 +13,19 @@
 #define DCR_YDOC_MAX_INPUT (1u << 20)
 
 /*
+ * What a document may hold, checked by a pass over libyaml's events before
+ * its loader builds anything, so that neither libyaml nor a walk of the
+ * document can be made to spend more than linear time and memory. Aliases
+ * count as the nodes they stand for, wherever they appear: nesting depth
+ * and node count are those of the document with every alias expanded.
+ */
+#define DCR_YDOC_MAX_DEPTH 32          /* collections inside each other */
+#define DCR_YDOC_MAX_NODES 200000      /* scalars and collections */
+#define DCR_YDOC_MAX_ALIASES 10000
+#define DCR_YDOC_MAX_ANCHORS 1000
+#define DCR_YDOC_MAX_SCALAR (128u << 10) /* bytes of one scalar, after YAML escapes */
+
+/*
  * One loaded document. Caller-owned: dcr_ydoc_load fills it, dcr_ydoc_release
  * frees what it holds (safe on a zeroed or released struct). Every error
  * reported through it lands in *err, prefixed with "FILE:LINE:COLUMN: ".
@@ -24,7 +37,10 @@ struct dcr_ydoc {
 	struct dcr_err *err;     /* not owned */
 };
 
-/* Parse buf (len bytes) as exactly one YAML document. DCR_EINVALID on a syntax error. */
+/*
+ * Parse buf (len bytes) as exactly one YAML document within the limits
+ * above. DCR_EINVALID on a syntax error or a limit, with the position.
+ */
 int dcr_ydoc_load(struct dcr_ydoc *y, const char *file, const uint8_t *buf, size_t len,
 	struct dcr_err *err);
 void dcr_ydoc_release(struct dcr_ydoc *y);

@@ -56,6 +56,12 @@ static void object_text(const char *obj, char *buf, size_t size)
 		snprintf(buf, size, "%s", obj);
 }
 
+/* The issuer's fingerprint shortened to 12 hex digits, like a room ID; "-" when the entry has none. */
+static void issuer_text(const char *issuer, char out[static 13])
+{
+	snprintf(out, 13, "%.12s", *issuer ? issuer : "-");
+}
+
 /* The detail, then the facts as "key=value", separated by "; ". */
 static void detail_text(const Dcr__V1__AuditEntry *e, char *buf, size_t size)
 {
@@ -82,8 +88,8 @@ struct view {
 
 static void print_table(const struct view *v)
 {
-	size_t w_idx = 1, w_caller = 6, w_action = 6, w_object = 6, w_outcome = 7, used, width;
-	char idx[24], obj[128], detail[DETAIL_MAX], when[32];
+	size_t w_idx = 1, w_caller = 6, w_issuer = 6, w_action = 6, w_object = 6, w_outcome = 7, used, width;
+	char idx[24], obj[128], detail[DETAIL_MAX], when[32], issuer[13];
 
 	for (size_t i = 0; i < v->n; i++) {
 		const Dcr__V1__AuditEntry *e = v->entries[i];
@@ -92,15 +98,19 @@ static void print_table(const struct view *v)
 		object_text(e->object, obj, sizeof(obj));
 		w_idx = widest(w_idx, idx, 20);
 		w_caller = widest(w_caller, e->caller, 40);
+		issuer_text(e->issuer, issuer);
+		w_issuer = widest(w_issuer, issuer, 12);
 		w_action = widest(w_action, e->action, 20);
 		w_object = widest(w_object, obj, 24);
 		w_outcome = widest(w_outcome, e->outcome, 12);
 	}
-	used = w_idx + 2 + 20 + 2 + w_caller + 2 + w_action + 2 + w_object + 2 + w_outcome + 2;
+	used = w_idx + 2 + 20 + 2 + w_caller + 2 + w_issuer + 2 + w_action + 2 + w_object + 2 + w_outcome + 2;
 	width = terminal_width();
 	width = width > used + MIN_DETAIL ? width - used : MIN_DETAIL;
 	printf("%*s  %-20s  ", (int)w_idx, "#", "TIME");
 	put_cell("CALLER", w_caller, false);
+	printf("  ");
+	put_cell("ISSUER", w_issuer, false);
 	printf("  ");
 	put_cell("ACTION", w_action, false);
 	printf("  ");
@@ -116,6 +126,9 @@ static void print_table(const struct view *v)
 		detail_text(e, detail, sizeof(detail));
 		printf("%*zu  %-20s  ", (int)w_idx, i, *when ? when : "?");
 		put_cell(e->caller, w_caller, false);
+		printf("  ");
+		issuer_text(e->issuer, issuer);
+		put_cell(issuer, w_issuer, false);
 		printf("  ");
 		put_cell(e->action, w_action, false);
 		printf("  ");
@@ -147,6 +160,7 @@ static json_t *view_json(const struct view *v)
 		json_object_set_new(o, "index", json_integer((json_int_t)i));
 		json_object_set_new(o, "time", *when ? json_string(when) : json_null());
 		json_object_set_new(o, "caller", json_string(e->caller));
+		json_object_set_new(o, "issuer", json_string(e->issuer));
 		json_object_set_new(o, "action", json_string(e->action));
 		json_object_set_new(o, "object", json_string(e->object));
 		json_object_set_new(o, "outcome", json_string(e->outcome));

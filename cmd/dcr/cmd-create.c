@@ -1,6 +1,8 @@
 /* dcr create: validate a room definition, print its ID and who may do what. */
 #include <jansson.h>
 #include <libgen.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,69 @@ static const char *data_kind(const Dcr__V1__DataNode *d)
 static void hex_of(const ProtobufCBinaryData *b, char *out)
 {
 	dcr_hex(b->data, b->len, out);
+}
+
+/* Certificate i of the room's CAs, or NULL if the definition has no such index. */
+static const ProtobufCBinaryData *room_ca(const Dcr__V1__RoomDefinition *def, uint32_t i)
+{
+	return i < def->authentication->n_ca_certificates ? &def->authentication->ca_certificates[i] : NULL;
+}
+
+static void ca_fingerprint(const ProtobufCBinaryData *der, char hex[static 65])
+{
+	uint8_t fp[32];
+
+	dcr_sha256(der->data, der->len, fp, NULL);
+	dcr_hex(fp, sizeof(fp), hex);
+}
+
+/* Whether two participants are certified by the same authority. */
+static bool same_authority(const Dcr__V1__Participant *a, const Dcr__V1__Participant *b)
+{
+	return a->platform == b->platform && a->n_cas == b->n_cas &&
+		(a->n_cas == 0 || memcmp(a->cas, b->cas, a->n_cas * sizeof(*a->cas)) == 0);
+}
+
+/* The subject, RFC 2253 with control characters escaped; false if there is none. */
+static bool cert_subject(X509 *cert, char *out, size_t size)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	bool ok;
+
+	ok = bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) > 0 &&
+		(n = BIO_get_mem_data(bio, &data)) > 0;
+	if (ok)
+		snprintf(out, size, "%.*s", (int)n, data);
+	BIO_free(bio);
+	return ok;
+}
+
+/* "CA 3f2a9c1b7e4d (CN=acme-ca)" for each certificate that certifies part, or "platform CA". */
+static void print_authority(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *part)
+{
+	if (part->platform)
+		printf("platform CA");
+	for (size_t i = 0; i < part->n_cas; i++) {
+		const ProtobufCBinaryData *der = room_ca(def, part->cas[i]);
+		const unsigned char *cursor = der ? der->data : NULL;
+		X509 *cert = der ? d2i_X509(NULL, &cursor, (long)der->len) : NULL;
+		char hex[65], subject[256];
+
+		if (!der) {
+			printf("%s(no CA %u)", i || part->platform ? ", " : "", part->cas[i]);
+			continue;
+		}
+		ca_fingerprint(der, hex);
+		printf("%sCA %.12s", i || part->platform ? ", " : "", hex);
+		if (cert && cert_subject(cert, subject, sizeof(subject)))
+			printf(" (%s)", subject);
+		X509_free(cert);
+		ERR_clear_error();
+	}
+	if (!part->platform && part->n_cas == 0)
+		printf("nobody");
 }
 
 json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
@@ -159,7 +224,17 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 		for (size_t k = 0; def->default_permissions && k < N_DEFAULTS; k++)
 			if (!has_action(part, default_actions[k]))
 				json_array_append_new(perms, json_string(dcr_room_action_name(default_actions[k])));
-		json_array_append_new(parts, json_pack("{s:s, s:o}", "email", part->email, "permissions", perms));
+		cas = json_array();
+		for (size_t k = 0; k < part->n_cas; k++) {
+			const ProtobufCBinaryData *der = room_ca(def, part->cas[k]);
+
+			if (der) {
+				ca_fingerprint(der, hex);
+				json_array_append_new(cas, json_string(hex));
+			}
+		}
+		json_array_append_new(parts, json_pack("{s:s, s:o, s:o, s:b}", "email", part->email, "permissions", perms,
+						     "ca_sha256", cas, "platform", (int)part->platform));
 	}
 	json_object_set_new(j, "participants", parts);
 	return j;
@@ -202,6 +277,22 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 	printf("auth         %zu organisation CA%s%s\n", def->authentication->n_ca_certificates,
 		def->authentication->n_ca_certificates == 1 ? "" : "s",
 		def->authentication->platform ? ", platform PKI" : "");
+	/* Who certifies whom: a certificate from any other CA of the room does not do for these addresses. */
+	for (size_t i = 0; i < def->n_participants; i++) {
+		bool first = true;
+
+		for (size_t k = 0; k < i && first; k++)
+			first = !same_authority(def->participants[k], def->participants[i]);
+		if (!first)
+			continue;
+		printf("  ");
+		print_authority(def, def->participants[i]);
+		printf(" certifies");
+		for (size_t k = i, n = 0; k < def->n_participants; k++)
+			if (same_authority(def->participants[k], def->participants[i]))
+				printf("%s %s", n++ ? "," : "", def->participants[k]->email);
+		printf("\n");
+	}
 
 	printf("\ndata\n");
 	if (def->n_data == 0)

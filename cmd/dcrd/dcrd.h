@@ -3,6 +3,7 @@
 #define DCRD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -173,6 +174,7 @@ int state_blob_progress(struct state *s, const char *id, uint64_t received, int 
 /* What a call adds to its audit entry beyond caller, method and outcome. */
 #define AUDIT_NOTE_FACTS 8
 struct audit_note {
+	char issuer[65];           /* hex SHA-256 of the root that certified the caller, once known */
 	char object[160];          /* "" : the room */
 	size_t n_facts;
 	struct {
@@ -185,11 +187,63 @@ void note_fact(struct audit_note *n, const char *key, const char *fmt, ...) __at
 
 /*
  * Append one entry to room_id's log (inside the open transaction): time,
- * caller, action, object (the room when note has none), outcome, detail
- * and the note's facts.
+ * caller, action, object (the room when note has none), outcome, detail,
+ * and the note's facts and issuer.
  */
 int audit_record(struct state *s, const char *room_id, const char *caller, const char *action, const char *outcome,
 	const char *detail, const struct audit_note *note, struct dcr_err *err);
+
+/*
+ * Who may create rooms, and how often (creators.c): dcrd serve's
+ * --creator-ca, --creator-platform and --create-rate. Without the first
+ * two anyone may create; everyone is limited to burst creates per
+ * period_ms (a token bucket per caller, in memory), and at most a few
+ * definitions are validated at once.
+ */
+#define CREATORS_DEFAULT_BURST 20
+#define CREATORS_DEFAULT_PERIOD_MS (3600 * 1000)
+#define CREATORS_MAX_CAS 64
+struct creators {
+	uint8_t *roots[CREATORS_MAX_CAS]; /* --creator-ca certificates, DER */
+	size_t root_lens[CREATORS_MAX_CAS], n_roots;
+	bool platform;             /* --creator-platform: the platform CA too */
+	bool restricted;           /* only these may create */
+	unsigned burst;
+	int64_t period_ms;
+	pthread_mutex_t lock;      /* of the buckets */
+	struct bucket *buckets;
+	size_t n, cap;
+	atomic_int validating;
+};
+void creators_init(struct creators *c);
+void creators_release(struct creators *c);
+/* Add the CA certificates of a PEM file (DCR_EINVALID: none, or not a CA); restricts creation to them. */
+int creators_add_ca_file(struct creators *c, const char *path, struct dcr_err *err);
+/* "N/PERIOD", PERIOD a whole number and s, m, h or d (at most 30d), N 1 to 1000000; -1 if malformed. */
+int creators_parse_rate(struct creators *c, const char *s);
+/*
+ * Whether the caller may ask for a room now: DCR_EDENIED if creation is
+ * restricted and the chain reaches none of the creator CAs, DCR_EFAIL when
+ * the caller's bucket is empty (the message says when to try again).
+ * Takes a token otherwise. Thread-safe; needs no call lock.
+ */
+int creators_admit(struct creators *c, const struct dcr_call_request *req, struct dcr_err *err);
+/* A slot to validate a definition in (DCR_EFAIL when all are taken); end gives it back. */
+int creators_begin_validation(struct creators *c, struct dcr_err *err);
+void creators_end_validation(struct creators *c);
+
+/*
+ * What a call worked out before taking the call lock (rooms_prepare), for
+ * rooms_call to finish under it: work an outsider can ask for must not
+ * hold up everyone else's calls.
+ */
+struct call_prep {
+	struct dcr_room *room;     /* room.create: the validated, compiled definition */
+	char issuer[65];           /* room.create: the root that certified the creator */
+	int known;                 /* dataset.create: caller_known's answer; -1: not worked out */
+	uint8_t *answer;           /* room.list: the whole answer */
+	size_t answer_len;
+};
 
 /* Everything a call handler may use. */
 struct service {
@@ -198,6 +252,11 @@ struct service {
 	pthread_mutex_t *lock;     /* held around every use of state */
 	const char *data_dir;
 	struct audit_note *note;   /* in a call: what its audit entry adds */
+	struct creators *creators;
+	/* A second connection to the state for reads without the call lock, under its own lock. */
+	struct state *reader;
+	pthread_mutex_t *reader_lock;
+	const struct call_prep *prep; /* in a call: what rooms_prepare worked out */
 };
 
 /*
@@ -249,7 +308,10 @@ void room_leave(struct room_ctx *rc);
 bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr__V1__Action a, const char *object);
 /* DCR_EDENIED "EMAIL lacks permission 'WHAT' in room ID". */
 int denied(const char *email, const char *what, const char *id, struct dcr_err *err);
-/* Whether any room, or the platform CA, accepts the caller's certificate. */
+/*
+ * Whether any room accepts the caller's certificate for its address, or
+ * the platform CA issued it: as rooms_prepare worked it out, if it did.
+ */
 bool caller_known(struct service *svc, const struct dcr_call_request *req);
 bool valid_id(const char *id);
 /* The data node or computation called name, or NULL. */
@@ -298,8 +360,20 @@ int jobs_start(struct service *svc, struct dcr_err *err);
 void jobs_stop(void);
 
 /*
- * Run an accepted call. On success *out (free()) is the method's answer;
- * on refusal err carries the code and message the caller sees.
+ * The part of an accepted call that needs no call lock, run before it is
+ * taken: for room.create, who may create, how often, and the validation
+ * and compilation of the definition; for dataset.create and room.list, the
+ * reads of every room (through svc->reader). A refusal here is the call's
+ * answer; nothing was changed. call_prep_release frees what prep holds.
+ */
+int rooms_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
+void call_prep_release(struct call_prep *prep);
+
+/*
+ * Run an accepted call, under the call lock, with svc->prep from
+ * rooms_prepare. On success *out (free()) is the method's answer; on
+ * refusal err carries the code and message the caller sees.
  */
 int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);

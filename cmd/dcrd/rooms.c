@@ -16,6 +16,7 @@
 #include "banned.h"
 
 #define MAX_FILES 128
+#define MAX_ROOTS 64       /* certificates of one participant's authority; a room has at most 64 */
 
 /* ---- who may do what ---- */
 
@@ -47,30 +48,37 @@ bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr_
 
 /*
  * The caller as this room knows them: a participant whose certificate
- * chains to one of the room's CAs or, if the room enables the platform PKI,
- * to this dcrd's platform CA. Anyone else is told the room does not exist,
- * so rooms do not leak to outsiders.
+ * chains to the authority the room assigns to that participant: the
+ * certificates of one of the room's CA files, or this dcrd's platform CA.
+ * A certificate from any other CA the room names does not do, so one
+ * organisation's CA cannot vouch for another's people. Anyone else is told
+ * the room does not exist, so rooms do not leak to outsiders. issuer: the
+ * hex SHA-256 of the root the chain verified to.
  */
 static int member(const Dcr__V1__RoomDefinition *def, const char *id, const struct dcr_call_request *req,
-	const Dcr__V1__Participant **out, struct dcr_err *err)
+	const Dcr__V1__Participant **out, char issuer[static 65], struct dcr_err *err)
 {
 	const Dcr__V1__Authentication *auth = def->authentication;
-	const uint8_t *roots[65];
-	size_t lens[65], n = 0;
+	const uint8_t *roots[MAX_ROOTS + 1];
+	uint8_t fp[DCR_SHA256_LEN];
+	size_t lens[MAX_ROOTS + 1], n = 0;
 	struct dcr_err why;
 
 	*out = participant(def, req->email);
 	/* One message for every outsider, so it tells nothing about the room. */
 	if (!*out)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
-	for (size_t i = 0; auth && i < auth->n_ca_certificates && n < 64; i++, n++) {
-		roots[n] = auth->ca_certificates[i].data;
-		lens[n] = auth->ca_certificates[i].len;
+	for (size_t i = 0; auth && i < (*out)->n_cas && n < MAX_ROOTS; i++) {
+		if ((*out)->cas[i] >= auth->n_ca_certificates)
+			continue;
+		roots[n] = auth->ca_certificates[(*out)->cas[i]].data;
+		lens[n++] = auth->ca_certificates[(*out)->cas[i]].len;
 	}
-	if (auth && auth->platform && (roots[n] = platform_ca(&lens[n])))
+	if ((*out)->platform && (roots[n] = platform_ca(&lens[n])))
 		n++;
-	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), &why) < 0)
+	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), fp, &why) < 0)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
+	dcr_hex(fp, sizeof(fp), issuer);
 	return 0;
 }
 
@@ -91,8 +99,9 @@ static int known_in(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
 	Dcr__V1__RoomDefinition *def = dcr__v1__room_definition__unpack(NULL, rec->definition.len, rec->definition.data);
 	const Dcr__V1__Participant *p;
 	struct dcr_err ignored;
+	char issuer[65];
 
-	if (def && member(def, id, k->req, &p, &ignored) == 0)
+	if (def && member(def, id, k->req, &p, issuer, &ignored) == 0)
 		k->found = true;
 	dcr__v1__room_definition__free_unpacked(def, NULL);
 	return k->found;
@@ -140,6 +149,7 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	entry.object = (char *)(note && note->object[0] ? note->object : room_id);
 	entry.outcome = (char *)outcome;
 	entry.detail = (char *)detail;
+	entry.issuer = (char *)(note ? note->issuer : "");
 	for (size_t i = 0; note && i < note->n_facts; i++) {
 		dcr__v1__fact__init(&facts[i]);
 		facts[i].key = (char *)note->facts[i].key;
@@ -285,26 +295,55 @@ static int bundle_read(void *ctx, const char *rel, size_t max, uint8_t **buf, si
 	return dcr_err_set(err, DCR_ENOTFOUND, "'%s' was not sent with the definition", rel);
 }
 
-static int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	char room_id[static 65], struct dcr_err *err)
+/* Why participant p's certificate did not do: which authority the room assigns to p. */
+static int not_certified(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, struct dcr_err *err)
+{
+	const Dcr__V1__Authentication *auth = def->authentication;
+	uint8_t fp[DCR_SHA256_LEN];
+	char hex[65];
+
+	if (p->platform)
+		return dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to this dcrd's platform CA, which the "
+						     "room assigns to this address (see dcr auth login)", p->email);
+	if (!auth || p->n_cas == 0 || p->cas[0] >= auth->n_ca_certificates ||
+	    dcr_sha256(auth->ca_certificates[p->cas[0]].data, auth->ca_certificates[p->cas[0]].len, fp, err) < 0)
+		return dcr_err_set(err, DCR_EDENIED, "%s: no CA of the room certifies this address", p->email);
+	dcr_hex(fp, sizeof(fp), hex);
+	if (p->n_cas > 1)
+		return dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to the CA the room assigns to this "
+						     "address (SHA-256 %s, or one of the %zu others in its file)", p->email, hex, p->n_cas - 1);
+	return dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to the CA the room assigns to this "
+					     "address (SHA-256 %s)", p->email, hex);
+}
+
+/*
+ * room.create, without the call lock: whether this caller may create rooms
+ * now, then the definition validated and compiled against this enclave's
+ * own spec, and the creator checked as a participant certified by the
+ * authority the room assigns. Slow work, but nobody else waits for it.
+ */
+static int room_create_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err)
 {
 	Dcr__V1__CreateRoomRequest *cr = dcr__v1__create_room_request__unpack(NULL, req->body_len, req->body);
-	Dcr__V1__CreateRoomResponse resp = DCR__V1__CREATE_ROOM_RESPONSE__INIT;
-	Dcr__V1__RoomRecord rec = DCR__V1__ROOM_RECORD__INIT;
 	struct dcr_spec self = { 0 };
 	struct dcr_specs specs = { 1, &self };
 	struct bundle bundle = { cr };
 	struct dcr_room_files files = { bundle_read, &bundle };
 	const Dcr__V1__Participant *p;
 	struct dcr_room *room = NULL;
-	const uint8_t *enc;
-	size_t enc_len;
+	bool validating = false;
 	int r;
 
 	if (!cr || cr->n_files > MAX_FILES || !cr->enclave || !*cr->file_name) {
 		r = dcr_err_set(err, DCR_EINVALID, "malformed room.create request");
 		goto out;
 	}
+	/* Before any work the definition asks for: who may create, and how often. */
+	if (svc->creators && ((r = creators_admit(svc->creators, req, err)) < 0 ||
+				     (r = creators_begin_validation(svc->creators, err)) < 0))
+		goto out;
+	validating = svc->creators != NULL;
 	/*
 	 * The only enclave this dcrd can vouch for is itself: the creator's
 	 * spec must describe this enclave, and the definition is compiled
@@ -326,19 +365,39 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 			self.name);
 		goto out;
 	}
-	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, err)) < 0) {
-		const Dcr__V1__Authentication *auth = dcr_room_definition(room)->authentication;
-
-		if (!participant(dcr_room_definition(room), req->email))
+	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, prep->issuer, err)) < 0) {
+		if (!(p = participant(dcr_room_definition(room), req->email)))
 			r = dcr_err_set(err, DCR_EDENIED, "%s is not a participant of the room and may not create it",
 				req->email);
 		else
-			r = dcr_err_set(err, DCR_EDENIED, "%s: the certificate does not chain to %s", req->email,
-				!auth || auth->n_ca_certificates == 0 ? "this dcrd's platform CA (see dcr auth login)"
-				: auth->platform ? "any of the room's CAs, nor to this dcrd's platform CA"
-						 : "any of the room's CAs");
+			r = not_certified(dcr_room_definition(room), p, err);
 		goto out;
 	}
+	prep->room = room;
+	room = NULL;
+out:
+	if (validating)
+		creators_end_validation(svc->creators);
+	dcr_room_free(room);
+	dcr__v1__create_room_request__free_unpacked(cr, NULL);
+	return r;
+}
+
+/* room.create, under the call lock: store the room prepared above. */
+static int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err)
+{
+	Dcr__V1__CreateRoomResponse resp = DCR__V1__CREATE_ROOM_RESPONSE__INIT;
+	Dcr__V1__RoomRecord rec = DCR__V1__ROOM_RECORD__INIT;
+	const struct dcr_room *room = svc->prep ? svc->prep->room : NULL;
+	const uint8_t *enc;
+	size_t enc_len;
+	int r;
+
+	if (!room)
+		return dcr_err_set(err, DCR_EFAIL, "room.create was not prepared");
+	if (svc->note)
+		memcpy(svc->note->issuer, svc->prep->issuer, sizeof(svc->note->issuer));
 	enc = dcr_room_encoding(room, &enc_len);
 	rec.definition = (ProtobufCBinaryData){ enc_len, (uint8_t *)enc };
 	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
@@ -349,13 +408,9 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 	if (r == 0 || r == DCR_EEXIST)
 		memcpy(room_id, dcr_room_id(room), 65);
 	if (r < 0)
-		goto out;
+		return r;
 	resp.room_id = (char *)dcr_room_id(room);
-	r = pack_answer(&resp.base, out, out_len, err);
-out:
-	dcr_room_free(room);
-	dcr__v1__create_room_request__free_unpacked(cr, NULL);
-	return r;
+	return pack_answer(&resp.base, out, out_len, err);
 }
 
 /* ---- room.list ---- */
@@ -377,10 +432,11 @@ static int list_one(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
 	const Dcr__V1__Participant *p;
 	struct dcr_err ignored;
 	size_t n = l->resp.n_rooms;
+	char issuer[65];
 
 	if (!def)
 		return 0;
-	if (member(def, id, l->req, &p, &ignored) < 0) {
+	if (member(def, id, l->req, &p, issuer, &ignored) < 0) {
 		dcr__v1__room_definition__free_unpacked(def, NULL);
 		return 0;
 	}
@@ -430,14 +486,15 @@ static int list_one(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
 	return 0;
 }
 
-static int room_list(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+/* The rooms that accept the caller, read from s. */
+static int room_list(struct state *s, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	struct dcr_err *err)
 {
 	struct listing l = { .req = req };
 	int r;
 
 	dcr__v1__list_rooms_response__init(&l.resp);
-	r = state_each_room(svc->state, list_one, &l, err);
+	r = state_each_room(s, list_one, &l, err);
 	if (r == DCR_ENOMEM)
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if (r == 0) {
@@ -507,6 +564,7 @@ static int audit_get(struct service *svc, const char *room_id, uint8_t **out, si
 int room_enter(struct service *svc, const struct dcr_call_request *req, const char *id, struct room_ctx *rc,
 	char room_id[static 65], struct dcr_err *err)
 {
+	char issuer[65];
 	int r;
 
 	memset(rc, 0, sizeof(*rc));
@@ -522,10 +580,12 @@ int room_enter(struct service *svc, const struct dcr_call_request *req, const ch
 		room_leave(rc);
 		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", id);
 	}
-	if ((r = member(rc->def, id, req, &rc->p, err)) < 0) {
+	if ((r = member(rc->def, id, req, &rc->p, issuer, err)) < 0) {
 		room_leave(rc);
 		return r;
 	}
+	if (svc->note)
+		memcpy(svc->note->issuer, issuer, sizeof(issuer));
 	/*
 	 * A participant with an accepted certificate: whatever happens next goes
 	 * into the room's log. Outsiders are not logged: their e-mail is not
@@ -542,17 +602,74 @@ void room_leave(struct room_ctx *rc)
 	memset(rc, 0, sizeof(*rc));
 }
 
-bool caller_known(struct service *svc, const struct dcr_call_request *req)
+/* Whether a room in s accepts the caller, or the platform CA issued its certificate. */
+static bool known_to(struct state *s, const struct dcr_call_request *req)
 {
 	struct known k = { req, false };
 	const uint8_t *ca;
 	size_t len;
 	struct dcr_err ignored;
 
-	if ((ca = platform_ca(&len)) && dcr_call_verify_chain(req, &ca, &len, 1, time(NULL), &ignored) == 0)
+	if ((ca = platform_ca(&len)) && dcr_call_verify_chain(req, &ca, &len, 1, time(NULL), NULL, &ignored) == 0)
 		return true;
-	state_each_room(svc->state, known_in, &k, &ignored);
+	state_each_room(s, known_in, &k, &ignored);
 	return k.found;
+}
+
+bool caller_known(struct service *svc, const struct dcr_call_request *req)
+{
+	if (svc->prep && svc->prep->known >= 0)
+		return svc->prep->known;
+	return known_to(svc->state, req);
+}
+
+/* ---- the work before the call lock ---- */
+
+int rooms_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err)
+{
+	int r = 0;
+
+	memset(prep, 0, sizeof(*prep));
+	prep->known = -1;
+	if (strcmp(req->method, "room.create") == 0)
+		return room_create_prepare(svc, req, prep, err);
+	/* Reads of every room: any caller can ask for them, so they wait only for each other. */
+	if (!svc->reader)
+		return 0;
+	if (strcmp(req->method, "dataset.create") == 0) {
+		pthread_mutex_lock(svc->reader_lock);
+		prep->known = known_to(svc->reader, req);
+		pthread_mutex_unlock(svc->reader_lock);
+	} else if (strcmp(req->method, "room.list") == 0) {
+		pthread_mutex_lock(svc->reader_lock);
+		r = room_list(svc->reader, req, &prep->answer, &prep->answer_len, err);
+		pthread_mutex_unlock(svc->reader_lock);
+	}
+	return r;
+}
+
+void call_prep_release(struct call_prep *prep)
+{
+	if (!prep)
+		return;
+	dcr_room_free(prep->room);
+	free(prep->answer);
+	memset(prep, 0, sizeof(*prep));
+}
+
+/* room.list under the call lock: the answer rooms_prepare read, or a fresh one. */
+static int room_list_answer(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	if (!svc->prep || !svc->prep->answer)
+		return room_list(svc->state, req, out, out_len, err);
+	if (!(*out = malloc(svc->prep->answer_len ? svc->prep->answer_len : 1)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (svc->prep->answer_len)
+		memcpy(*out, svc->prep->answer, svc->prep->answer_len);
+	*out_len = svc->prep->answer_len;
+	return 0;
 }
 
 static int room_scoped(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
@@ -653,7 +770,7 @@ int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t 
 	if (strcmp(req->method, "room.create") == 0)
 		return room_create(svc, req, out, out_len, room_id, err);
 	if (strcmp(req->method, "room.list") == 0)
-		return room_list(svc, req, out, out_len, err);
+		return room_list_answer(svc, req, out, out_len, err);
 	if (strcmp(req->method, "room.get") == 0 || strcmp(req->method, "room.status") == 0 ||
 	    strcmp(req->method, "room.stop") == 0 || strcmp(req->method, "audit.get") == 0 ||
 	    strcmp(req->method, "dataset.list") == 0 || strcmp(req->method, "job.list") == 0)

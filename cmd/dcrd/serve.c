@@ -42,6 +42,9 @@ struct server {
 	struct enclave enclave;
 	struct state state;
 	pthread_mutex_t lock;      /* one call at a time: actions and their log entries */
+	struct state reader;       /* reads that need not wait for the lock (rooms_prepare) */
+	pthread_mutex_t reader_lock;
+	struct creators creators;
 	struct dcr_replay *replay;
 	time_t started;
 	int64_t started_ms;
@@ -64,7 +67,7 @@ struct request {
 	char blob_msg[DCR_ERR_MSG_MAX];
 };
 
-static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER, .reader_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -208,13 +211,23 @@ static const char *outcome_of(int r)
  * One encrypted call. Whatever happens after the request decrypts is
  * answered inside the encryption, so the host sees neither the method,
  * the caller nor the outcome; only undecryptable requests get a 400.
- * Calls run one at a time: each action commits together with the audit
- * entry that records it, and the answer carries the room's signed tree
- * head with a consistency proof from the size the caller last saw.
+ * What needs no lock comes first (rooms_prepare: validating a new room,
+ * reading every room); then calls run one at a time: each action commits
+ * together with the audit entry that records it, and the answer carries
+ * the room's signed tree head with a consistency proof from the size the
+ * caller last saw.
  */
 static struct service service(void)
 {
-	return (struct service){ &srv.enclave, &srv.state, &srv.lock, srv.enclave.data_dir, NULL };
+	return (struct service){
+		.enclave = &srv.enclave,
+		.state = &srv.state,
+		.lock = &srv.lock,
+		.data_dir = srv.enclave.data_dir,
+		.creators = &srv.creators,
+		.reader = srv.reader.db ? &srv.reader : NULL,
+		.reader_lock = &srv.reader_lock,
+	};
 }
 
 
@@ -224,6 +237,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	struct audit_note note = { 0 };
 	struct dcr_ohttp_ctx ctx = { 0 };
 	struct dcr_call_request creq = { 0 };
+	struct call_prep prep = { 0 };
 	struct dcr_err err, rerr, lerr;
 	uint8_t *answer = NULL, *resp = NULL, sig[64];
 	size_t answer_len = 0, resp_len = 0;
@@ -238,7 +252,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, dcr_now_ms(), srv.replay, &ctx,
 		&creq, &err);
 	accepted = r == 0;
-	pthread_mutex_lock(&srv.lock);
+	svc.prep = &prep;
 	if (accepted && creq.timestamp_ms < srv.started_ms) {
 		/*
 		 * Made before this dcrd started: its nonce may have been in a table
@@ -246,7 +260,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		 */
 		r = dcr_err_set(&err, DCR_EINTEGRITY,
 			"call made before dcrd (re)started, so it may be a replay; make the call again");
-	} else if (accepted) {
+	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
+		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
 		r = state_use_nonce(&srv.state, creq.nonce, dcr_now_ms(), &err);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
@@ -291,8 +306,9 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			else
 				proof.len = 0;
 		}
+		pthread_mutex_unlock(&srv.lock);
 	}
-	pthread_mutex_unlock(&srv.lock);
+	call_prep_release(&prep);
 	if (ctx.aead_id == 0 || dcr_call_respond_room(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer,
 					 answer_len, head, hashes, proof.len, &resp, &resp_len, &rerr) < 0)
 		result = respond_text(conn, MHD_HTTP_BAD_REQUEST, "malformed call: it does not decrypt with this enclave's key\n");
@@ -555,7 +571,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
-		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n");
+		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
+		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -568,12 +585,17 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
+		{ "creator-ca", required_argument, NULL, 'c' },
+		{ "creator-platform", no_argument, NULL, 'p' },
+		{ "create-rate", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
 	bool sgx_option = false;
+	const char *creator_cas[64];
+	size_t n_creator_cas = 0;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
 	struct dcr_err err;
@@ -582,6 +604,7 @@ int cmd_serve(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
+	creators_init(&srv.creators);
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': data_dir = optarg; break;
@@ -591,6 +614,21 @@ int cmd_serve(int argc, char **argv)
 		case 'P': opt.pccs_url = optarg; sgx_option = true; break;
 		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
+		case 'c':
+			if (n_creator_cas == sizeof(creator_cas) / sizeof(*creator_cas)) {
+				fprintf(stderr, "dcrd: serve: more than %zu --creator-ca files\n", n_creator_cas);
+				return 2;
+			}
+			creator_cas[n_creator_cas++] = optarg;
+			break;
+		case 'p': srv.creators.platform = srv.creators.restricted = true; break;
+		case 'r':
+			if (creators_parse_rate(&srv.creators, optarg) < 0) {
+				fprintf(stderr, "dcrd: serve: invalid --create-rate '%s' (want N/PERIOD, like 20/1h: N from 1 "
+						"to 1000000, PERIOD a whole number and s, m, h or d, at most 30d)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -629,6 +667,12 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	for (size_t i = 0; i < n_creator_cas; i++)
+		if (creators_add_ca_file(&srv.creators, creator_cas[i], &err) < 0) {
+			fprintf(stderr, "dcrd: serve: --creator-ca: %s\n", err.msg);
+			creators_release(&srv.creators);
+			return 1;
+		}
 	/* Everything dcrd creates (state.db and its WAL too) is for its owner only. */
 	umask(077);
 	/* The port first: a busy port must not leave a new data directory behind. */
@@ -639,6 +683,7 @@ int cmd_serve(int argc, char **argv)
 	if (prepare_data_dir(data_dir, &err) < 0 || (lock = lock_data_dir(data_dir, &err)) < 0 ||
 	    enclave_open(&srv.enclave, data_dir, &opt, &err) < 0 ||
 	    state_open(&srv.state, data_dir, srv.enclave.sealing_key, &err) < 0 ||
+	    state_open(&srv.reader, data_dir, srv.enclave.sealing_key, &err) < 0 ||
 	    platform_open(&srv.enclave, data_dir, &err) < 0 || blobs_init(data_dir, &err) < 0 ||
 	    (!(srv.replay = dcr_replay_new()) && dcr_err_set(&err, DCR_ENOMEM, "out of memory") < 0)) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
@@ -659,6 +704,8 @@ int cmd_serve(int argc, char **argv)
 			fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 			close(fd);
 			state_close(&srv.state);
+			state_close(&srv.reader);
+			creators_release(&srv.creators);
 			dcr_replay_free(srv.replay);
 			enclave_close(&srv.enclave);
 			return 1;
@@ -685,6 +732,8 @@ int cmd_serve(int argc, char **argv)
 		jobs_stop();
 		close(fd);
 		state_close(&srv.state);
+		state_close(&srv.reader);
+		creators_release(&srv.creators);
 		dcr_replay_free(srv.replay);
 		enclave_close(&srv.enclave);
 		return 1;
@@ -696,6 +745,8 @@ int cmd_serve(int argc, char **argv)
 	jobs_stop();
 	close(fd);
 	state_close(&srv.state);
+	state_close(&srv.reader);
+	creators_release(&srv.creators);
 	dcr_replay_free(srv.replay);
 	enclave_close(&srv.enclave);
 	close(lock);

@@ -252,7 +252,7 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 	    SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot record the call", err);
 	sqlite3_bind_blob(st, 1, nonce, DCR_CALL_NONCE_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now_ms + 2 * DCR_CALL_MAX_SKEW_MS);
+	sqlite3_bind_int64(st, 2, now_ms + DCR_CALL_NONCE_KEEP_MS);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_CONSTRAINT)
 		r = dcr_err_set(err, DCR_EINTEGRITY, "replayed call: this nonce was used before");

@@ -35,6 +35,9 @@ start_dcrd data || finish
 expect 0 "dry run" "$DCR" --json create --dry-run room/room.yaml
 id=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' <<<"$out")
 short=${id:0:12}
+# Every entry names the root that certified its caller: SHA-256 of the CA's DER.
+issuer=$(openssl x509 -in acme-ca.pem -outform DER | sha256sum | cut -d' ' -f1)
+iss=${issuer:0:12}
 
 # Calls that go into the log.
 expect 0 "alice creates" as alice create room/room.yaml
@@ -47,16 +50,16 @@ checks=$((checks + 1))
 
 # The log, verified.
 expect 0 "audit as alice" as alice audit "$id"
-has "$out" '^# +TIME +CALLER +ACTION +OBJECT +OUTCOME +DETAIL$' "header"
-has "$out" "^ *0 +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +alice@acme.example +room.create +$short +allowed$" "create logged"
-has "$out" "^ *1 +[0-9T:Z-]+ +alice@acme.example +room.status +$short +allowed$" "alice's status logged"
-has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +bob@acme.example +room.stop +$short +denied +bob@acme.example lacks permission 'stop'" \
+has "$out" '^# +TIME +CALLER +ISSUER +ACTION +OBJECT +OUTCOME +DETAIL$' "header"
+has "$out" "^ *0 +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z +alice@acme.example +$iss +room.create +$short +allowed$" "create logged"
+has "$out" "^ *1 +[0-9T:Z-]+ +alice@acme.example +$iss +room.status +$short +allowed$" "alice's status logged"
+has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +bob@acme.example +$iss +room.stop +$short +denied +bob@acme.example lacks permission 'stop'" \
 	"bob's refused stop logged with the reason"
 has "$out" "^verified ([0-9]+) entries, tree size \1, root [0-9a-f]{64}$" "verified line"
 first=$(sed -n 's/^verified \([0-9]*\) entries.*/\1/p' <<<"$out")
 has "$(seen alice)" "^$((first + 1))$" "the head stored after audit.get counts its own entry"
 expect 0 "audit again" as alice audit "${id:0:10}"
-has "$out" "^ *$first +[0-9T:Z-]+ +alice@acme.example +audit.get +$short +allowed$" "the first audit.get is in the log"
+has "$out" "^ *$first +[0-9T:Z-]+ +alice@acme.example +$iss +audit.get +$short +allowed$" "the first audit.get is in the log"
 has "$out" "^verified $((first + 1)) entries, tree size $((first + 1)), " "one entry more"
 expect 0 "audit as bob, who may read the log" as bob audit "$id"
 expect 4 "audit as carol" as carol audit "$id"
@@ -66,10 +69,11 @@ expect 2 "audit of a non-ID" as alice audit nothex
 
 expect 0 "audit --json" as alice --json audit "$id"
 checks=$((checks + 1))
-JSON=$out python3 - "$id" <<'PY' || fail "audit --json: $out"
+JSON=$out python3 - "$id" "$issuer" <<'PY' || fail "audit --json: $out"
 import json, os, re, sys
 d = json.loads(os.environ["JSON"])
 assert d["room"] == sys.argv[1], d
+assert all(e["issuer"] == sys.argv[2] for e in d["entries"]), d
 assert re.fullmatch(r"[0-9a-f]{64}", d["root"]), d
 assert d["size"] == len(d["entries"]) >= 6, d
 for i, e in enumerate(d["entries"]):
@@ -94,7 +98,7 @@ stop_dcrd
 expect 0 "verify offline" env -u DCR_ENDPOINT "$DCR" -i nowhere audit verify log.dcra
 has "$out" "^verified offline: $exported entries, tree size $exported, root [0-9a-f]{64}, signed by the enclave the trusted spec 'dcrd:sim' pins" \
 	"offline verdict"
-has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +bob@acme.example +room.stop +$short +denied " "the table offline"
+has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +bob@acme.example +$iss +room.stop +$short +denied " "the table offline"
 has "$err" "simulated attestation" "a sim export is flagged"
 expect 0 "verify offline --json" "$DCR" --json audit verify log2.dcra
 checks=$((checks + 1))

@@ -110,6 +110,19 @@ bad 'SELECT SUM(salary) AS total FROM acme' 'SELECT * FROM again
 bad 'type: table' 'type: tabel' "10:11: unknown data node type 'tabel' \(did you mean 'table'\?\)"
 bad '{name: salary, type: float64}' '{name: salary, type: double}' "13:30: unknown column type 'double'"
 
+# YAML bombs are refused before libyaml builds the document (issue 12, item 3).
+python3 -c 'print("[" * 70000 + "]" * 70000)' >deep.yaml
+expect 6 "70000 levels of nesting" "$DCR" create --dry-run deep.yaml
+has "$err" "^dcr: create: deep.yaml:1:33: nested more than 32 levels deep$" "the nesting limit, with its position"
+python3 - <<'PY' >laughs.yaml
+print("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]")
+for i in range(1, 9):
+    print("a%d: &a%d [%s]" % (i, i, ", ".join(["*a%d" % (i - 1)] * 10)))
+PY
+expect 6 "a billion laughs" "$DCR" create --dry-run laughs.yaml
+has "$err" "^dcr: create: laughs.yaml:6:10: more than 200000 YAML nodes \(an alias counts as the nodes it stands for\)$" \
+	"the node limit counts what aliases stand for"
+
 # Organisation CAs: a real CA made with openssl is embedded; a leaf is refused.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
 	-days 2 -subj /CN=acme-ca -addext basicConstraints=critical,CA:TRUE 2>/dev/null || fail "openssl CA"
@@ -131,13 +144,52 @@ cat ca.pem ca2.pem >both.pem
 edited 'platform: true' 'ca: both.pem'
 expect 0 "two CAs in one file" "$DCR" create --dry-run bad.yaml
 has "$out" '2 organisation CAs' "both certificates are read"
+id_both=$(sed -n 's/^room id *//p' <<<"$out")
+has "$out" "^  CA [0-9a-f]{12} \(CN=(acme|beta)-ca\), CA [0-9a-f]{12} \(CN=(acme|beta)-ca\) certifies alice@acme.example$" \
+	"a file's certificates certify together"
+edited 'platform: true' 'ca: {file: both.pem}'
+expect 0 "the same file as a mapping" "$DCR" create --dry-run bad.yaml
+has "$out" "^room id +$id_both$" "the spelling of a CA entry does not change the ID"
+# Two CAs that would both certify everyone: the cross-CA impersonation of issue 12.
 edited 'platform: true' 'ca: [ca2.pem, ca.pem]'
-expect 0 "the same CAs from two files" "$DCR" create --dry-run bad.yaml
-has "$out" "$(sed -n 's/^room id *//p' <<<"$out")" "sanity"
-id_files=$(sed -n 's/^room id *//p' <<<"$out")
-edited 'platform: true' 'ca: both.pem'
-expect 0 "the same CAs in one file" "$DCR" create --dry-run bad.yaml
-has "$out" "^room id +$id_files$" "CA order and file layout do not change the ID"
+expect 6 "two CA files without certifies" "$DCR" create --dry-run bad.yaml
+has "$err" "^dcr: create: bad.yaml:5:17: CA file 'ca2.pem' and CA file 'ca.pem' would both certify every participant" \
+	"two catch-all CAs are refused"
+edited 'platform: true' 'ca: ca.pem
+  platform: true'
+expect 6 "a CA file and the platform CA without certifies" "$DCR" create --dry-run bad.yaml
+has "$err" "^dcr: create: bad.yaml:6:13: CA file 'ca.pem' and the platform CA would both certify" "and with the platform CA"
+edited 'alice@acme.example: [upload acme, run total, fetch total]' 'alice@acme.example: [upload acme, run total, fetch total]
+  bob@beta.example: []
+  carol@beta.example: []'
+mv bad.yaml three.yaml
+cp room.yaml room.orig.yaml
+cp three.yaml room.yaml
+edited 'platform: true' 'ca: [{file: ca2.pem, certifies: [beta.example]}, ca.pem]
+  platform: {certifies: [carol@beta.example]}'
+expect 0 "each participant by its own CA" "$DCR" create --dry-run bad.yaml
+ca_fp=$(openssl x509 -in ca.pem -outform DER | sha256sum | cut -c1-12)
+ca2_fp=$(openssl x509 -in ca2.pem -outform DER | sha256sum | cut -c1-12)
+has "$out" "^  CA $ca_fp \(CN=acme-ca\) certifies alice@acme.example$" "alice by acme's CA, the rest"
+has "$out" "^  CA $ca2_fp \(CN=beta-ca\) certifies bob@beta.example$" "bob by beta's CA, his domain"
+has "$out" "^  platform CA certifies carol@beta.example$" "carol by the platform CA, her address"
+expect 0 "each participant by its own CA, --json" "$DCR" --json create --dry-run bad.yaml
+checks=$((checks + 1))
+JSON=$out CA=$(openssl x509 -in ca.pem -outform DER | sha256sum | cut -d' ' -f1) \
+	CA2=$(openssl x509 -in ca2.pem -outform DER | sha256sum | cut -d' ' -f1) python3 - <<'PY' || fail "--json: $out"
+import json, os
+d = {p["email"]: p for p in json.loads(os.environ["JSON"])["participants"]}
+assert d["alice@acme.example"]["ca_sha256"] == [os.environ["CA"]] and not d["alice@acme.example"]["platform"], d
+assert d["bob@beta.example"]["ca_sha256"] == [os.environ["CA2"]] and not d["bob@beta.example"]["platform"], d
+assert d["carol@beta.example"]["ca_sha256"] == [] and d["carol@beta.example"]["platform"], d
+PY
+bad 'platform: true' 'ca: [{file: ca2.pem, certifies: [bob@beta.example]}, {file: ca.pem, certifies: [acme.example]}]' \
+	"9:3: no CA certifies 'carol@beta.example'"
+bad 'platform: true' 'ca: [{file: ca2.pem, certifies: [beta.exmaple]}, ca.pem]' \
+	"5:36: 'beta.exmaple' in 'certifies' certifies no participant"
+bad 'platform: true' 'ca: [{file: ca2.pem, certifies: [beta.example]}, {file: ca.pem, certifies: [Beta.Example]}]' \
+	"5:79: 'beta.example' is certified twice \(first at line 5\)"
+cp room.orig.yaml room.yaml
 head -c 300 ca2.pem >damaged.pem
 cat ca.pem damaged.pem >tail-damaged.pem
 bad 'platform: true' 'ca: tail-damaged.pem' "5:7: 'tail-damaged.pem': damaged PEM data after certificate 1"

@@ -186,7 +186,9 @@ cat >room/both.yaml <<YAML
 version: 1
 name: both
 enclave: dcrd:sim
-authentication: {ca: ca.pem, platform: true}
+authentication:
+  ca: {file: ca.pem, certifies: [alice@acme.example]}
+  platform: true
 participants:
   alice@acme.example: [stop]
   carol@acme.example:
@@ -203,14 +205,35 @@ has "$err" "no room $p_room" "the org user is told there is no room"
 expect 0 "an organisation user creates an organisation room" as orgalice -q create room/org.yaml
 o_room=$out
 expect 3 "a platform user cannot create an organisation room" as alice create --salt x room/org.yaml
-has "$err" "does not chain to any of the room's CAs" "the platform creator is told why"
+has "$err" "does not chain to the CA the room assigns to this address \\(SHA-256 " "the platform creator is told why"
 expect 4 "a platform certificate for a participant gets nothing" as carol rooms "$o_room"
 has "$err" "no room $o_room" "the platform user is told there is no room"
 expect 0 "the organisation participant reads it" as orgcarol rooms "$o_room"
+# Both: alice by the organisation CA, carol (the rest) by the platform CA. Neither CA vouches for the other's.
+expect 3 "both: a platform certificate cannot create it for the organisation's participant" \
+	as alice create room/both.yaml
+has "$err" "alice@acme.example: the certificate does not chain to the CA the room assigns" "the creator is told which CA"
 expect 0 "a room with both" as orgalice -q create room/both.yaml
 b_room=$out
-expect 0 "both: a platform participant" as carol rooms "$b_room"
-expect 0 "both: an organisation participant" as orgcarol rooms "$b_room"
+expect 0 "both: the platform participant" as carol rooms "$b_room"
+expect 4 "both: an organisation certificate for the platform participant" as orgcarol rooms "$b_room"
+has "$err" "no room $b_room" "the organisation impostor is told there is no room"
+expect 0 "both: the organisation participant" as orgalice rooms "$b_room"
+expect 4 "both: a platform certificate for the organisation participant" as alice stop "$b_room"
+has "$err" "no room $b_room" "the platform impostor is told there is no room"
+expect 0 "both: the log names each caller's issuer" as orgalice --json audit "$b_room"
+checks=$((checks + 1))
+JSON=$out ORG=$(openssl x509 -in acme-ca.pem -outform DER | sha256sum | cut -d' ' -f1) \
+	PLATFORM=$(openssl x509 -in data/platform-ca.pem -outform DER | sha256sum | cut -d' ' -f1) python3 - <<'PY' ||
+import json, os
+entries = json.loads(os.environ["JSON"])["entries"]
+who = {(e["caller"], e["issuer"]) for e in entries}
+assert ("alice@acme.example", os.environ["ORG"]) in who, who
+assert ("carol@acme.example", os.environ["PLATFORM"]) in who, who
+assert not any(e["caller"] == "alice@acme.example" and e["issuer"] != os.environ["ORG"] for e in entries), entries
+assert not any(e["caller"] == "carol@acme.example" and e["issuer"] != os.environ["PLATFORM"] for e in entries), entries
+PY
+	fail "the issuers in the log: $out"
 expect 0 "room list of a platform user" as carol rooms
 has "$out" 'hosted' "the platform room is listed"
 has "$out" 'both' "the room with both is listed"

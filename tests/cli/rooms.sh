@@ -163,7 +163,7 @@ has "$out" '^status +stopped \(since .*, by alice@acme.example\)$' "stopped in t
 expect 3 "carol may not create" as carol create --salt carol room/room.yaml
 has "$err" "carol@acme.example is not a participant" "non-participant refused"
 expect 3 "mallory may not create" as mallory create --salt mallory room/room.yaml
-has "$err" "does not chain to any of the room's CAs" "foreign certificate refused"
+has "$err" "does not chain to the CA the room assigns to this address \\(SHA-256 [0-9a-f]{64}\\)" "foreign certificate refused"
 
 # A room that pins other enclave code.
 other=$(printf '%064d' 7)

@@ -1,8 +1,11 @@
 /* libFuzzer target: room definitions and trusted specs files from arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "pki.h"
 #include "room.h"
 #include "specs.h"
 
@@ -15,6 +18,27 @@ static const char specs_yaml[] =
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Three CAs, so that definitions can assign participants to different ones. */
+static struct {
+	uint8_t *pem;
+	size_t len;
+} cas[3];
+
+/* Any "*.pem" a definition names is one of the CAs (by its name's first byte); nothing else exists. */
+static int read_file(void *ctx, const char *rel, size_t max, uint8_t **buf, size_t *len, struct dcr_err *err)
+{
+	size_t n = strlen(rel);
+
+	if (n < 4 || strcmp(rel + n - 4, ".pem") != 0)
+		return dcr_err_set(err, DCR_ENOTFOUND, "no such file");
+	n = (unsigned char)rel[0] % 3;
+	if (!(*buf = malloc(cas[n].len + 1)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	memcpy(*buf, cas[n].pem, cas[n].len + 1);
+	*len = cas[n].len;
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct dcr_specs *specs;
@@ -22,10 +46,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dcr_room *room = NULL;
 	struct dcr_err err;
 
-	if (!specs && dcr_specs_parse("specs.yaml", (const uint8_t *)specs_yaml, strlen(specs_yaml), &specs, &err) < 0)
-		__builtin_trap();
-	/* Referenced files resolve under a directory that does not exist. */
-	if (dcr_room_parse("room.yaml", data, size, "/nonexistent/dcr-fuzz", specs, "", &room, &err) == 0) {
+	struct dcr_room_files files = { read_file, NULL };
+
+	if (!specs) {
+		if (dcr_specs_parse("specs.yaml", (const uint8_t *)specs_yaml, strlen(specs_yaml), &specs, &err) < 0)
+			__builtin_trap();
+		for (size_t i = 0; i < 3; i++) {
+			uint8_t *key;
+			size_t key_len;
+
+			if (dcr_pki_ca_create(i == 0 ? "acme" : i == 1 ? "beta" : "gamma", 2, time(NULL), &key, &key_len,
+				    &cas[i].pem, &cas[i].len, &err) < 0)
+				__builtin_trap();
+			free(key);
+		}
+	}
+	if (dcr_room_parse_files("room.yaml", data, size, &files, specs, "", &room, &err) == 0) {
 		size_t len;
 
 		if (strlen(dcr_room_id(room)) != 64 || !dcr_room_encoding(room, &len) || len == 0)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.pb-c.h"
 #include "call.h"
 #include "client.h"
 #include "specs.h"
@@ -10,9 +11,10 @@
 #include "util.h"
 
 /*
- * usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS]
- * Seals one room.list call (its clock shifted by SKEW_SECONDS), then sends
- * the very same bytes COUNT times, reading a line from standard input before
+ * usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS [METHOD ROOM_ID [JOB_ID]]]
+ * Seals one call (its clock shifted by SKEW_SECONDS): room.list, or METHOD
+ * with a RoomRef for ROOM_ID, or a JobRef with JOB_ID too. Then sends the
+ * very same bytes COUNT times, reading a line from standard input before
  * each send after the first, so a test can restart dcrd in between. Prints
  * the enclave's verdict for each: "ok" or "refused CODE: MESSAGE".
  */
@@ -23,15 +25,36 @@ int main(int argc, char **argv)
 	struct dcr_client client;
 	struct dcr_ohttp_ctx ctx = { 0 };
 	struct dcr_err err;
-	uint8_t *req = NULL;
-	size_t req_len = 0;
+	uint8_t *req = NULL, *body = NULL;
+	size_t req_len = 0, body_len = 0;
+	const char *method = argc > 7 ? argv[6] : "room.list";
 	long skew = argc > 5 ? strtol(argv[5], NULL, 10) : 0;
 	int count = argc > 4 ? atoi(argv[4]) : 0;
 	char line[16];
 
-	if (argc < 5 || count < 1) {
-		fprintf(stderr, "usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS]\n");
+	if (argc < 5 || argc == 7 || argc > 9 || count < 1) {
+		fprintf(stderr, "usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS [METHOD ROOM_ID [JOB_ID]]]\n");
 		return 2;
+	}
+	if (argc == 8) {
+		Dcr__V1__RoomRef ref = DCR__V1__ROOM_REF__INIT;
+
+		ref.room_id = argv[7];
+		body_len = dcr__v1__room_ref__get_packed_size(&ref);
+		if ((body = malloc(body_len + 1)))
+			dcr__v1__room_ref__pack(&ref, body);
+	} else if (argc == 9) {
+		Dcr__V1__JobRef ref = DCR__V1__JOB_REF__INIT;
+
+		ref.room_id = argv[7];
+		ref.job_id = argv[8];
+		body_len = dcr__v1__job_ref__get_packed_size(&ref);
+		if ((body = malloc(body_len + 1)))
+			dcr__v1__job_ref__pack(&ref, body);
+	}
+	if (argc > 7 && !body) {
+		fprintf(stderr, "replay-call: out of memory\n");
+		return 1;
 	}
 	if (dcr_specs_load(argv[2], &specs, &err) < 0 || dcr_identity_load(argv[3], &id, &err) < 0) {
 		fprintf(stderr, "replay-call: %s\n", err.msg);
@@ -39,14 +62,14 @@ int main(int argc, char **argv)
 	}
 	dcr_client_init(&client, argv[1], specs, id);
 	if (dcr_client_attest(&client, &err) < 0 ||
-	    dcr_call_seal(id, &client.enclave.keys, "room.list", NULL, 0, dcr_now_ms() + (int64_t)skew * 1000, &ctx, &req,
+	    dcr_call_seal(id, &client.enclave.keys, method, body, body_len, dcr_now_ms() + (int64_t)skew * 1000, &ctx, &req,
 		    &req_len, &err) < 0) {
 		fprintf(stderr, "replay-call: %s\n", err.msg);
 		return 1;
 	}
 	for (int i = 0; i < count; i++) {
-		uint8_t *resp = NULL, *body = NULL;
-		size_t resp_len = 0, body_len = 0;
+		uint8_t *resp = NULL, *answer = NULL;
+		size_t resp_len = 0, answer_len = 0;
 		char *message = NULL;
 		int code = 0;
 
@@ -54,7 +77,7 @@ int main(int argc, char **argv)
 			break;
 		if (dcr_http(argv[1], "POST", "/v1/call", "message/ohttp-req", req, req_len, 1 << 20, &resp, &resp_len,
 			    &err) < 0 ||
-		    dcr_call_open_result(&ctx, resp, resp_len, &code, &message, &body, &body_len, &err) < 0)
+		    dcr_call_open_result(&ctx, resp, resp_len, &code, &message, &answer, &answer_len, &err) < 0)
 			printf("error %d: %s\n", dcr_err_exit_status(err.code), err.msg);
 		else if (code == 0)
 			printf("ok\n");
@@ -62,10 +85,11 @@ int main(int argc, char **argv)
 			printf("refused %d: %s\n", dcr_err_exit_status(code), message);
 		fflush(stdout);
 		free(resp);
-		free(body);
+		free(answer);
 		free(message);
 	}
 	free(req);
+	free(body);
 	dcr_ohttp_ctx_release(&ctx);
 	dcr_client_release(&client);
 	dcr_identity_free(id);

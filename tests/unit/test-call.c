@@ -159,6 +159,50 @@ static void seal(struct world *w, const struct dcr_identity *id, const char *bod
 		fail_msg("seal: %s", err.msg);
 }
 
+/*
+ * Minutes behind the enclave's clock are fine, seconds ahead only: a call
+ * stamped ahead could otherwise outlive a restart of dcrd (issue 12, item 6).
+ */
+static void test_freshness_window(void **state)
+{
+	static const struct {
+		int64_t ahead_ms;        /* of the call's timestamp over the enclave's clock */
+		int want;
+		const char *msg;
+	} cases[] = {
+		{ 0, 0, NULL },
+		{ DCR_CALL_MAX_AHEAD_MS, 0, NULL },
+		{ DCR_CALL_MAX_AHEAD_MS + 1, DCR_EINTEGRITY, "call from the future: its timestamp is 5 s ahead" },
+		{ 240 * 1000, DCR_EINTEGRITY, "call from the future: its timestamp is 240 s ahead of the enclave's clock "
+					      "(at most 5 s allowed); the caller's clock is fast, correct it" },
+		{ -DCR_CALL_MAX_AGE_MS, 0, NULL },
+		{ -240 * 1000, 0, NULL },
+		{ -DCR_CALL_MAX_AGE_MS - 1, DCR_EINTEGRITY, "stale call: its timestamp is 300 s behind" },
+		{ INT64_MAX / 2, DCR_EINTEGRITY, "call from the future" },
+	};
+	struct world *w = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct dcr_ohttp_ctx cctx, sctx = { 0 };
+		struct dcr_call_request req;
+		struct dcr_err err = { 0 };
+		uint8_t *wire;
+		size_t len;
+		int r;
+
+		/* The call is sealed at now_ms; the enclave's clock stands ahead_ms behind it. */
+		seal(w, w->alice, "x", &cctx, &wire, &len);
+		r = dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms - cases[i].ahead_ms, w->replay, &sctx, &req, &err);
+		if (r != cases[i].want || (cases[i].msg && !strstr(err.msg, cases[i].msg)))
+			fail_msg("case %zu: got %d '%s'", i, r, r ? err.msg : "");
+		if (r == 0)
+			dcr_call_request_release(&req);
+		dcr_ohttp_ctx_release(&sctx);
+		dcr_ohttp_ctx_release(&cctx);
+		free(wire);
+	}
+}
+
 static void test_roundtrip(void **state)
 {
 	struct world *w = *state;
@@ -181,7 +225,22 @@ static void test_roundtrip(void **state)
 	assert_int_equal(req.body_len, 5);
 	assert_memory_equal(req.body, "hello", 5);
 	assert_string_equal(req.email, "alice@acme.example");
-	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err), 0);
+	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), NULL, &err), 0);
+	/* The issuer is the root the chain ends at: the SHA-256 of its DER. */
+	{
+		uint8_t issuer[32], want[32], *other = NULL;
+		int other_len = i2d_X509(w->other_ca, &other);
+		const uint8_t *two[] = { other, w->ca_der };
+		size_t two_lens[] = { (size_t)other_len, w->ca_der_len };
+
+		assert_true(other_len > 0);
+		assert_int_equal(dcr_sha256(w->ca_der, w->ca_der_len, want, &err), 0);
+		memset(issuer, 0, sizeof(issuer));
+		assert_int_equal(dcr_call_verify_chain(&req, two, two_lens, 2, time(NULL), issuer, &err), 0);
+		assert_memory_equal(issuer, want, 32);
+		assert_int_equal(dcr_call_verify_chain(&req, two, two_lens, 1, time(NULL), issuer, &err), DCR_EDENIED);
+		OPENSSL_free(other);
+	}
 	assert_int_equal(dcr_call_respond(&sctx, DCR_EDENIED, "no", (const uint8_t *)"xy", 2, &resp, &resp_len, &err), 0);
 	assert_int_equal(dcr_call_open_result(&cctx, resp, resp_len, &code, &message, &body, &body_len, &err), 0);
 	assert_int_equal(code, DCR_EDENIED);
@@ -225,6 +284,7 @@ static void test_refusals(void **state)
 	memset(&sctx, 0, sizeof(sctx));
 	assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms - 6 * 60 * 1000, w->replay, &sctx, &req,
 				 &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "call from the future"));
 	dcr_ohttp_ctx_release(&sctx);
 
 	/* Another enclave cannot open it. */
@@ -262,7 +322,7 @@ static void test_refusals(void **state)
 		seal(w, mallory, "x", &cctx, &wire, &len);
 		memset(&sctx, 0, sizeof(sctx));
 		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err), 0);
-		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err),
+		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), NULL, &err),
 			DCR_EDENIED);
 		assert_non_null(strstr(err.msg, "not accepted here"));
 		dcr_call_request_release(&req);
@@ -273,7 +333,7 @@ static void test_refusals(void **state)
 		seal(w, old, "x", &cctx, &wire, &len);
 		memset(&sctx, 0, sizeof(sctx));
 		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err), 0);
-		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err), DCR_EDENIED);
+		assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), NULL, &err), DCR_EDENIED);
 		assert_non_null(strstr(err.msg, "expired"));
 		dcr_call_request_release(&req);
 		dcr_ohttp_ctx_release(&sctx);
@@ -414,7 +474,7 @@ static void test_login(void **state)
 	assert_int_equal(req.body_len, 4);
 	assert_true(EVP_PKEY_eq(X509_REQ_get0_pubkey(req.request), bob->key) == 1);
 	/* A request is no certificate: no room's chain check passes it. */
-	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), &err), DCR_EDENIED);
+	assert_int_equal(dcr_call_verify_chain(&req, roots, root_lens, 1, time(NULL), NULL, &err), DCR_EDENIED);
 	dcr_call_request_release(&req);
 
 	/* For any other method, a request gets nothing. */
@@ -856,6 +916,7 @@ static void test_example_result(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_freshness_window),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_identity_load),

@@ -9,9 +9,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <time.h>
 
+#include "crypto.h"
+#include "pki.h"
 #include "room.h"
 #include "specs.h"
+#include "ydoc.h"
 
 static const char specs_yaml[] =
 	"version: 1\n"
@@ -305,6 +311,333 @@ static void test_errors(void **state)
 	}
 }
 
+/* A new CA certificate in DIR/name; its DER SHA-256 in fp. */
+static void write_ca(const char *name, uint8_t fp[32])
+{
+	uint8_t *key, *cert;
+	size_t key_len, cert_len;
+	struct dcr_err err;
+	char path[300];
+	FILE *f;
+
+	assert_int_equal(dcr_pki_ca_create(name, 2, time(NULL), &key, &key_len, &cert, &cert_len, &err), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(cert, 1, cert_len, f), cert_len);
+	fclose(f);
+	{
+		const unsigned char *pem_end = cert;
+		BIO *bio = BIO_new_mem_buf(pem_end, (int)cert_len);
+		X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		unsigned int len = 0;
+
+		assert_non_null(x);
+		assert_int_equal(X509_digest(x, EVP_sha256(), fp, &len), 1);
+		X509_free(x);
+		BIO_free(bio);
+	}
+	dcr_wipe(key, key_len);
+	free(key);
+	free(cert);
+}
+
+/* The SHA-256 of the certificate that certifies participant i (which must have exactly one). */
+static void participant_ca(const Dcr__V1__RoomDefinition *def, size_t i, uint8_t fp[32])
+{
+	const Dcr__V1__Participant *p = def->participants[i];
+
+	assert_int_equal(p->n_cas, 1);
+	assert_true(p->cas[0] < def->authentication->n_ca_certificates);
+	dcr_sha256(def->authentication->ca_certificates[p->cas[0]].data,
+		def->authentication->ca_certificates[p->cas[0]].len, fp, NULL);
+}
+
+/* Each participant is certified by exactly the authority the definition assigns to it. */
+static void test_authorities(void **state)
+{
+	static const struct {
+		const char *auth, *want;
+	} bad[] = {
+		{ "ca: [acme.pem, beta.pem]", "room.yaml:6:18: CA file 'acme.pem' and CA file 'beta.pem' would both certify every participant" },
+		{ "ca: acme.pem\n  platform: true", "room.yaml:7:13: CA file 'acme.pem' and the platform CA would both certify" },
+		{ "ca: [{file: acme.pem, certifies: [acme.example]}]", "room.yaml:9:3: no CA certifies 'bob@beta.example'" },
+		{ "ca: [{file: acme.pem, certifies: [acme.example]}, {file: beta.pem, certifies: [beta.example, gamma.example]}]",
+		  "room.yaml:6:96: 'gamma.example' in 'certifies' certifies no participant" },
+		{ "ca: [{file: acme.pem, certifies: [acme.example]}, {file: beta.pem, certifies: [beta.example, acme.example]}]",
+		  "room.yaml:6:96: 'acme.example' is certified twice (first at line 6)" },
+		{ "ca: [{file: acme.pem, certifies: [acme.example]}, {file: beta.pem, certifies: [beta.example]}, gamma.pem]",
+		  "room.yaml:6:98: CA file 'gamma.pem' certifies no participant" },
+		{ "ca: acme.pem\n  platform: {certifies: [beta.example, acme.example]}", "room.yaml:6:7: CA file 'acme.pem' certifies no participant" },
+		{ "ca: {file: acme.pem, certifies: [acme]}", "'acme' is neither an e-mail address nor a domain" },
+		{ "ca: {file: acme.pem, certifies: [alice@acme]}", "'alice@acme' is neither an e-mail address nor a domain" },
+		{ "ca: {file: acme.pem, certifies: []}", "'certifies' must not be empty" },
+		{ "ca: {file: acme.pem, certifies: acme.example}", "certifies must be a list" },
+		{ "ca: {file: acme.pem, certify: [acme.example]}", "unknown key 'certify' in a CA (did you mean 'certifies'?)" },
+		{ "ca: {certifies: [acme.example]}", "a CA needs 'file'" },
+		{ "platform: {certifies: [acme.example], ca: x}", "unknown key 'ca' in platform" },
+		{ "platform: {certifies: [acme.example]}", "no CA certifies 'bob@beta.example'" },
+	};
+	static const char *const same[] = {
+		/* alice by acme, bob by beta, carol by acme, each written another way. */
+		"ca: [{file: acme.pem, certifies: [acme.example]}, {file: beta.pem, certifies: [beta.example]}]",
+		"ca: [{file: beta.pem, certifies: [bob@beta.example]}, acme.pem]",
+		"ca: [{file: acme.pem, certifies: [Alice@Acme.example, carol@acme.example]}, beta.pem]",
+	};
+	uint8_t acme[32], beta[32], gamma[32], fp[32];
+	char id[DCR_ROOM_ID_HEX], other[DCR_ROOM_ID_HEX], path[300];
+	char *three = edit(base_yaml, "  bob@beta.example:", "  carol@acme.example: []\n  bob@beta.example:");
+	const Dcr__V1__RoomDefinition *def;
+	struct dcr_room *room;
+	struct dcr_err err;
+
+	write_ca("acme.pem", acme);
+	write_ca("beta.pem", beta);
+	write_ca("gamma.pem", gamma);
+
+	/* One authority: everyone, as before. */
+	{
+		char *one = edit(base_yaml, "platform: true", "ca: acme.pem");
+
+		assert_int_equal(parse(one, "", &room, &err), 0);
+		def = dcr_room_definition(room);
+		for (size_t i = 0; i < def->n_participants; i++) {
+			participant_ca(def, i, fp);
+			assert_memory_equal(fp, acme, 32);
+			assert_false(def->participants[i]->platform);
+		}
+		assert_false(def->authentication->platform);
+		dcr_room_free(room);
+		free(one);
+		assert_int_equal(parse(base_yaml, "", &room, &err), 0);
+		def = dcr_room_definition(room);
+		assert_true(def->participants[0]->platform && def->participants[1]->platform);
+		assert_int_equal(def->participants[0]->n_cas, 0);
+		dcr_room_free(room);
+	}
+	/* By domain, by address, and the one without 'certifies' for the rest: all give the same room. */
+	for (size_t i = 0; i < sizeof(same) / sizeof(*same); i++) {
+		char *yaml = edit(three, "platform: true", same[i]);
+
+		if (parse(yaml, "", &room, &err) != 0)
+			fail_msg("case %zu: %s", i, err.msg);
+		def = dcr_room_definition(room);
+		assert_string_equal(def->participants[1]->email, "bob@beta.example");
+		participant_ca(def, 0, fp);
+		assert_memory_equal(fp, acme, 32);
+		participant_ca(def, 1, fp);
+		assert_memory_equal(fp, beta, 32);
+		participant_ca(def, 2, fp);
+		assert_memory_equal(fp, acme, 32);
+		if (i == 0)
+			memcpy(id, dcr_room_id(room), sizeof(id));
+		else
+			assert_string_equal(dcr_room_id(room), id);
+		dcr_room_free(room);
+		free(yaml);
+	}
+	/* An address beats its domain; moving one participant to another CA is another room. */
+	{
+		char *yaml = edit(three, "platform: true",
+			"ca: [{file: acme.pem, certifies: [acme.example]}, {file: beta.pem, certifies: [beta.example, carol@acme.example]}]");
+
+		assert_int_equal(parse(yaml, "", &room, &err), 0);
+		participant_ca(dcr_room_definition(room), 2, fp);
+		assert_memory_equal(fp, beta, 32);
+		memcpy(other, dcr_room_id(room), sizeof(other));
+		assert_string_not_equal(id, other);
+		dcr_room_free(room);
+		free(yaml);
+	}
+	/* The platform CA among organisation CAs: its participants, and no one else. */
+	{
+		char *yaml = edit(base_yaml, "platform: true", "ca: acme.pem\n  platform: {certifies: [bob@beta.example]}");
+
+		assert_int_equal(parse(yaml, "", &room, &err), 0);
+		def = dcr_room_definition(room);
+		participant_ca(def, 0, fp);
+		assert_memory_equal(fp, acme, 32);
+		assert_false(def->participants[0]->platform);
+		assert_true(def->participants[1]->platform);
+		assert_int_equal(def->participants[1]->n_cas, 0);
+		assert_true(def->authentication->platform);
+		dcr_room_free(room);
+		free(yaml);
+	}
+	/* Two certificates in one file: one authority with both. */
+	{
+		char both[300], *yaml = edit(base_yaml, "platform: true", "ca: both.pem");
+		FILE *out, *in;
+		int c;
+
+		snprintf(both, sizeof(both), "%s/both.pem", dir);
+		assert_non_null(out = fopen(both, "w"));
+		for (size_t k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, k ? "beta.pem" : "acme.pem");
+			assert_non_null(in = fopen(path, "r"));
+			while ((c = fgetc(in)) != EOF)
+				fputc(c, out);
+			fclose(in);
+		}
+		fclose(out);
+		assert_int_equal(parse(yaml, "", &room, &err), 0);
+		def = dcr_room_definition(room);
+		assert_int_equal(def->participants[0]->n_cas, 2);
+		assert_int_equal(def->participants[0]->cas[0], 0);
+		assert_int_equal(def->participants[0]->cas[1], 1);
+		dcr_room_free(room);
+		free(yaml);
+		unlink(both);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char *yaml = edit(base_yaml, "platform: true", bad[i].auth);
+		int r = parse(yaml, "", &room, &err);
+
+		if (r != DCR_EINVALID || !strstr(err.msg, bad[i].want))
+			fail_msg("case %zu: got %d '%s', want '%s'", i, r, r ? err.msg : "", bad[i].want);
+		free(yaml);
+	}
+	free(three);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, i == 0 ? "acme.pem" : i == 1 ? "beta.pem" : "gamma.pem");
+		unlink(path);
+	}
+}
+
+/* A growable string for generated YAML. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (t->len + (size_t)n + 1 > t->cap) {
+		t->cap = (t->len + (size_t)n + 1) * 2;
+		assert_non_null(t->s = realloc(t->s, t->cap));
+	}
+	va_start(ap, fmt);
+	vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+/* dcr_ydoc_load of text: 0, or the error message must contain want. */
+static void load_expect(const char *text, size_t len, const char *want)
+{
+	struct dcr_ydoc y;
+	struct dcr_err err = { 0 };
+	int r = dcr_ydoc_load(&y, "y.yaml", (const uint8_t *)text, len, &err);
+
+	dcr_ydoc_release(&y);
+	if (!want && r != 0)
+		fail_msg("unexpected error: %s", err.msg);
+	if (want && (r != DCR_EINVALID || !strstr(err.msg, want)))
+		fail_msg("got %d '%s', want '%s'", r, r ? err.msg : "", want);
+}
+
+/* Limits checked on libyaml's events before its loader builds anything (issue 12, item 3). */
+static void test_yaml_limits(void **state)
+{
+	struct text t = { 0 };
+
+	/* Nesting: 32 collections deep, flow or block, and no deeper. */
+	for (int depth = 32; depth <= 33; depth++) {
+		t.len = 0;
+		for (int i = 0; i < depth; i++)
+			put(&t, "[");
+		for (int i = 0; i < depth; i++)
+			put(&t, "]");
+		load_expect(t.s, t.len, depth == 32 ? NULL : "y.yaml:1:33: nested more than 32 levels deep");
+		t.len = 0;
+		for (int i = 0; i < depth; i++)
+			put(&t, "%*sk:\n", 2 * i, "");
+		put(&t, "%*sv\n", 2 * depth, "");
+		load_expect(t.s, t.len, depth == 32 ? NULL : "y.yaml:33:65: nested more than 32 levels deep");
+	}
+	/* The issue's 70000 levels: refused at level 33, not parsed for seconds. */
+	t.len = 0;
+	for (int i = 0; i < 70000; i++)
+		put(&t, "[");
+	load_expect(t.s, t.len, "y.yaml:1:33: nested more than 32 levels deep");
+	/* An alias nests as deep as the node it stands for, where it stands. */
+	t.len = 0;
+	put(&t, "a: &x ");
+	for (int i = 0; i < 30; i++)
+		put(&t, "[");
+	for (int i = 0; i < 30; i++)
+		put(&t, "]");
+	put(&t, "\nb: [*x]\nc: [[*x]]\n");
+	load_expect(t.s, t.len, "y.yaml:3:6: alias '*x' nests more than 32 levels deep");
+	/* Billion laughs: anchors of anchors count as what they expand to. */
+	t.len = 0;
+	put(&t, "a0: &a0 [l, l, l, l, l, l, l, l, l, l]\n");
+	for (int i = 1; i < 10; i++)
+		put(&t, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i - 1, i - 1,
+			i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+	load_expect(t.s, t.len, "more than 200000 YAML nodes (an alias counts as the nodes it stands for)");
+	/* Exactly the limit: a list of 199999 and the list itself. */
+	for (int n = 199999; n <= 200000; n++) {
+		t.len = 0;
+		put(&t, "[");
+		for (int i = 0; i < n; i++)
+			put(&t, "%sa", i ? "," : "");
+		put(&t, "]");
+		load_expect(t.s, t.len, n == 199999 ? NULL : "y.yaml:1:400000: more than 200000 YAML nodes");
+	}
+	/* Cycles, undefined and twice-defined anchors. */
+	load_expect("&a [*a]", 7, "y.yaml:1:5: alias '*a' is inside the node it names");
+	load_expect("a: &a {b: [*a]}", 15, "y.yaml:1:12: alias '*a' is inside the node it names");
+	load_expect("a: *nope", 8, "y.yaml:1:4: alias '*nope' names no anchor before it");
+	load_expect("a: &x 1\nb: &x 2\n", 16, "y.yaml:2:4: anchor '&x' is defined twice");
+	load_expect("a: &x 1\nb: *x\nc: &y [*x, *x]\nd: *y\n", 34, NULL);
+	/* Counts of anchors and aliases. */
+	for (int n = 1000; n <= 1001; n++) {
+		t.len = 0;
+		for (int i = 0; i < n; i++)
+			put(&t, "k%d: &a%d v\n", i, i);
+		load_expect(t.s, t.len, n == 1000 ? NULL : "y.yaml:1001:8: more than 1000 anchors");
+	}
+	for (int n = 10000; n <= 10001; n++) {
+		t.len = 0;
+		put(&t, "a: &x 1\nb: [");
+		for (int i = 0; i < n; i++)
+			put(&t, "%s*x", i ? ", " : "");
+		put(&t, "]\n");
+		load_expect(t.s, t.len, n == 10000 ? NULL : "more than 10000 aliases");
+	}
+	/* Scalars: 128 KiB, counted after escapes. */
+	for (size_t n = DCR_YDOC_MAX_SCALAR; n <= DCR_YDOC_MAX_SCALAR + 1; n++) {
+		t.len = 0;
+		put(&t, "a: ");
+		for (size_t i = 0; i < n; i++)
+			put(&t, "x");
+		load_expect(t.s, t.len, n == DCR_YDOC_MAX_SCALAR ? NULL : "y.yaml:1:4: a scalar of more than 131072 bytes");
+	}
+	/* Many keys: the duplicate check sorts, and still names the first repeat and the original. */
+	t.len = 0;
+	for (int i = 0; i < 60000; i++)
+		put(&t, "k%d: v\n", i);
+	put(&t, "k59998: again\nk7: again\n");
+	{
+		struct dcr_ydoc y;
+		struct dcr_err err;
+
+		assert_int_equal(dcr_ydoc_load(&y, "y.yaml", (const uint8_t *)t.s, t.len, &err), 0);
+		assert_int_equal(dcr_ydoc_mapping(&y, dcr_ydoc_root(&y), "m", NULL), DCR_EINVALID);
+		assert_string_equal(err.msg, "y.yaml:60001:1: duplicate key 'k59998' in m (first at line 59999)");
+		dcr_ydoc_release(&y);
+	}
+	free(t.s);
+}
+
 static void test_cycles(void **state)
 {
 	static const char sql_cycle[] =
@@ -558,11 +891,13 @@ int main(void)
 		cmocka_unit_test(test_id_invariant),
 		cmocka_unit_test(test_id_changes),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_authorities),
 		cmocka_unit_test(test_cycles),
 		cmocka_unit_test(test_order_independent),
 		cmocka_unit_test(test_defaults_normalised),
 		cmocka_unit_test(test_no_specs),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_yaml_limits),
 		cmocka_unit_test(test_specs_errors),
 		cmocka_unit_test(test_specs_root_ca),
 		cmocka_unit_test(test_spec_from_proto),

@@ -1,0 +1,125 @@
+#!/bin/bash
+# Room creation, which any certificate can ask for (issue 12, items 3 and 5):
+# dcrd validates a definition without holding up other calls, limits how
+# often each caller may create (--create-rate), and may let only chosen
+# CAs create rooms at all (--creator-ca, --creator-platform).
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+export DCR_SPECS=$TEST_TMP/specs.yaml
+
+make_ca acme-ca
+make_ca beta-ca
+make_user alice alice@acme.example acme-ca
+make_user bob bob@acme.example acme-ca
+make_user carol carol@beta.example beta-ca
+as() { local who=$1; shift; env XDG_STATE_HOME="$TEST_TMP/$who-state" "$DCR" -q -i "$TEST_TMP/$who" "$@"; }
+
+mkdir -p room
+cp acme-ca.pem room/acme.pem
+cp beta-ca.pem room/beta.pem
+cat >room/small.yaml <<'YAML'
+version: 1
+name: small
+enclave: dcrd:sim
+authentication: {ca: acme.pem}
+participants:
+  alice@acme.example: []
+  bob@acme.example: []
+YAML
+cat >room/beta.yaml <<'YAML'
+version: 1
+name: beta's
+enclave: dcrd:sim
+authentication: {ca: beta.pem}
+participants:
+  carol@beta.example: []
+YAML
+
+# ---- options ----
+for bad in 0/1h 20 20/ 20/h 20/1w 20/31d -1/1h 20/1h30m 1000001/1s x/1h; do
+	expect 2 "--create-rate $bad" "$DCRD" serve --data-dir d --create-rate "$bad"
+	has "$err" "invalid --create-rate '$bad'" "--create-rate $bad is refused"
+done
+expect 1 "--creator-ca of a missing file" "$DCRD" serve --data-dir d --listen "127.0.0.1:$(free_port)" --creator-ca nope.pem
+has "$err" "^dcrd: serve: --creator-ca: cannot open 'nope.pem'" "the missing file is named"
+expect 1 "--creator-ca of a leaf" "$DCRD" serve --data-dir d --listen "127.0.0.1:$(free_port)" --creator-ca alice/cert.pem
+has "$err" "'alice/cert.pem': certificate 1 is not a CA certificate" "a leaf is not a creator CA"
+checks=$((checks + 1))
+[ ! -e d ] || fail "a refused option left a data directory behind"
+
+# ---- the rate: 2 per hour here; each caller has its own ----
+start_dcrd data --create-rate 2/1h || finish
+expect 0 "alice's first room" as alice create --salt 1 room/small.yaml
+expect 0 "alice's second room" as alice create --salt 2 room/small.yaml
+expect 1 "alice's third room is one too many" as alice create --salt 3 room/small.yaml
+has "$err" "^dcr: create: alice@acme.example has created too many rooms lately: this dcrd allows 2 per 1h; try again in (179[0-9]|1800) s$" \
+	"the refusal says the rate and when to try again"
+expect 0 "bob has his own allowance" as bob create --salt 4 room/small.yaml
+expect 0 "carol has hers" as carol create room/beta.yaml
+expect 1 "alice is still refused" as alice create --salt 5 room/small.yaml
+# Attempts count, not just successes: validation is the work being limited.
+expect 1 "bob's second attempt (a room that exists) counts" as bob create --salt 4 room/small.yaml
+has "$err" "exists" "the room exists"
+expect 1 "so his third is refused" as bob create --salt 6 room/small.yaml
+has "$err" "bob@acme.example has created too many rooms lately" "bob is limited too"
+stop_dcrd
+
+# ---- who may create: --creator-ca; others still use the rooms they are in ----
+start_dcrd data --creator-ca acme-ca.pem || finish
+expect 0 "an Acme certificate creates" as alice create --salt 7 room/small.yaml
+small=$out
+expect 3 "a Beta certificate may not create here" as carol create --salt 8 room/beta.yaml
+has "$err" "^dcr: create: carol@beta.example may not create rooms here: this dcrd lets only certificates from the CAs its operator chose create rooms$" \
+	"the refusal says why"
+expect 0 "carol still uses her room" as carol rooms
+has "$out" "beta's" "carol's room is listed"
+expect 0 "token for dave" "$DCRD" token create --data-dir data --email dave@acme.example
+tok=$(tail -1 <<<"$out")
+expect 0 "dave logs in" as dave auth login --email dave@acme.example --token "$tok"
+cat >room/hosted.yaml <<'YAML'
+version: 1
+name: hosted
+enclave: dcrd:sim
+authentication: {platform: true}
+participants:
+  dave@acme.example: []
+YAML
+expect 3 "a platform certificate may not create without --creator-platform" as dave create room/hosted.yaml
+has "$err" "dave@acme.example may not create rooms here" "the platform user is told"
+stop_dcrd
+start_dcrd data --creator-ca acme-ca.pem --creator-platform || finish
+expect 0 "with --creator-platform it may" as dave create room/hosted.yaml
+expect 3 "Beta still may not" as carol create --salt 9 room/beta.yaml
+stop_dcrd
+start_dcrd data --creator-platform || finish
+expect 3 "--creator-platform alone: organisation certificates may not" as alice create --salt 10 room/small.yaml
+expect 0 "--creator-platform alone: platform certificates may" as dave create --salt 11 room/hosted.yaml
+stop_dcrd
+
+# ---- validation does not hold up other calls ----
+# A large valid room near the limits: 1000 tables and 170 participants with 1000 permissions each.
+python3 - <<'PY' >room/large.yaml
+print("version: 1\nname: large\nenclave: dcrd:sim\nauthentication: {ca: acme.pem}\ndata:")
+print("  n0: &t {type: table, columns: [{name: c, type: string}]}")
+for i in range(1, 1000):
+    print("  n%d: *t" % i)
+print("participants:")
+print("  alice@acme.example: &p [%s]" % ", ".join("upload n%d" % i for i in range(1000)))
+for i in range(1, 170):
+    print("  a%d@acme.example: *p" % i)
+PY
+cp room/large.yaml large.yaml
+cp acme-ca.pem acme.pem
+start_dcrd data || finish
+expect 0 "the large room is valid" "$DCR" create --dry-run large.yaml
+expect 0 "a create and status calls at once" "$CREATE_RACE" "$DCR_ENDPOINT" specs.yaml alice large.yaml bob "$small" acme.pem
+has "$out" '^create: ok$' "the large room is created"
+# Had dcrd validated under the call lock, no status could be answered before the create.
+served=$(sed -n 's/^statuses answered during the create: //p' <<<"$out")
+checks=$((checks + 1))
+[ "${served:-0}" -ge 3 ] || fail "only ${served:-0} status calls were answered while dcrd validated the room: $out"
+echo "$out" | tail -1
+
+finish

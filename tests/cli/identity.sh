@@ -1,0 +1,142 @@
+#!/bin/bash
+# Identities (issue 12, item 2): each participant is certified by the CA the
+# room assigns to them, and by no other. A certificate for bob@beta.example
+# issued by Acme's CA, which the room also lists (for acme.example), is an
+# outsider's for every operation: it cannot read, publish over Bob's data,
+# run, fetch Bob's result, stop the room or upload. The rightful holder
+# still can, and the log records which CA certified each caller.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+export DCR_SPECS=$TEST_TMP/specs.yaml
+
+make_ca acme-ca
+make_ca beta-ca
+make_user alice alice@acme.example acme-ca
+make_user bob bob@beta.example beta-ca
+# The attack: Acme's CA (trusted by the room, for Acme's people) certifies Bob's address.
+make_user acme-bob bob@beta.example acme-ca
+# And the other way round: Beta's CA certifies Alice's address.
+make_user beta-alice alice@acme.example beta-ca
+fp() { openssl x509 -in "$1.pem" -outform DER | sha256sum | cut -d' ' -f1; }
+acme_fp=$(fp acme-ca)
+beta_fp=$(fp beta-ca)
+
+mkdir -p room
+cp acme-ca.pem room/acme.pem
+cp beta-ca.pem room/beta.pem
+cat >room/room.yaml <<'YAML'
+version: 1
+name: two-payrolls
+enclave: dcrd:sim
+authentication:
+  ca:
+    - {file: acme.pem, certifies: [acme.example]}
+    - {file: beta.pem, certifies: [beta.example]}
+participants:
+  alice@acme.example: [upload acme_pay, run total, fetch total]
+  bob@beta.example: [upload beta_pay, run total, fetch total, stop]
+data:
+  acme_pay: &pay
+    type: table
+    columns:
+      - {name: name, type: string}
+      - {name: salary, type: float64}
+  beta_pay: *pay
+compute:
+  total:
+    type: sql
+    query: SELECT SUM(salary) AS total FROM (SELECT salary FROM acme_pay UNION ALL SELECT salary FROM beta_pay)
+YAML
+printf 'name,salary\nann,100\n' >acme.csv
+printf 'name,salary\nbea,20\n' >beta.csv
+printf 'name,salary\nfake,999999\n' >fake.csv
+
+# Each person on their own machine: identity, keystore and tree heads.
+as() { local who=$1; shift; env XDG_STATE_HOME="$TEST_TMP/$who-state" XDG_DATA_HOME="$TEST_TMP/$who-data" \
+	"$DCR" -q -i "$TEST_TMP/$who" "$@"; }
+
+start_dcrd data || finish
+expect 0 "the dry run shows who certifies whom" "$DCR" create --dry-run room/room.yaml
+has "$out" "^  CA ${acme_fp:0:12} \(CN=acme-ca\) certifies alice@acme.example$" "Acme's CA certifies Alice"
+has "$out" "^  CA ${beta_fp:0:12} \(CN=beta-ca\) certifies bob@beta.example$" "Beta's CA certifies Bob"
+
+# Creating: only with the certificate from the assigned CA.
+expect 3 "Acme's certificate for Bob cannot create the room" as acme-bob create --salt x room/room.yaml
+has "$err" "bob@beta.example: the certificate does not chain to the CA the room assigns to this address \(SHA-256 $beta_fp\)" \
+	"the creator is told which CA"
+expect 0 "alice creates" as alice create room/room.yaml
+room=$out
+
+# Everyone's data and a result, by the rightful holders.
+expect 0 "alice uploads" as alice upload acme.csv
+acme=$out
+expect 0 "bob uploads" as bob upload beta.csv
+beta=$out
+expect 0 "alice publishes" as alice publish "$room" acme_pay "$acme"
+expect 0 "bob publishes" as bob publish "$room" beta_pay "$beta"
+expect 0 "bob runs" as bob run "$room" total --wait
+job=$out
+expect 0 "bob fetches" as bob fetch "$job"
+has "$out" '^120(\.0)?$' "the total"
+
+# The impostor: every operation is an outsider's. Give it Bob's keystore too, so that
+# only dcrd stands between it and Bob's data.
+mkdir -p "$TEST_TMP/acme-bob-data"
+cp -r "$TEST_TMP/bob-data/dcr" "$TEST_TMP/acme-bob-data/"
+for op in "rooms $room" "status $room" "audit $room" "datasets $room" "jobs $room" "run $room total" \
+	"fetch $job" "publish $room beta_pay $beta" "stop $room"; do
+	# shellcheck disable=SC2086
+	expect 4 "Acme's certificate for Bob: $op" as acme-bob $op
+	has "$err" "no room $room for bob@beta.example|no room of yours has an ID starting with '${room:0:12}'" "$op: told there is no room"
+	# shellcheck disable=SC2086
+	expect 4 "Beta's certificate for Alice: $op" as beta-alice $op
+done
+# The same calls straight to dcrd, so no client-side lookup stands in for its answer.
+for m in "job.fetch $room $job" "job.get $room $job" "room.get $room" "room.status $room" "audit.get $room" \
+	"dataset.list $room" "job.list $room" "room.stop $room"; do
+	# shellcheck disable=SC2086
+	expect 0 "${m%% *} by Acme's certificate for Bob, to dcrd" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml acme-bob 1 0 $m
+	has "$out" "^refused 4: no room $room for bob@beta.example$" "${m%% *}: an outsider's answer"
+	[ "${m%% *}" = room.stop ] && continue
+	# shellcheck disable=SC2086
+	expect 0 "${m%% *} by Bob, to dcrd" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml bob 1 0 $m
+	has "$out" '^ok$' "${m%% *}: Bob is served"
+done
+expect 3 "Acme's certificate for Bob cannot upload (to replace Bob's data)" as acme-bob upload fake.csv
+has "$err" "no room here accepts this certificate" "the upload refusal says why"
+expect 0 "the impostor's rooms: none" as acme-bob rooms
+lacks "$out" "$room" "the room is not listed for the impostor"
+
+# The rightful holders still do everything, and nothing changed behind them.
+expect 0 "bob reads the room" as bob rooms "$room"
+expect 0 "bob lists the datasets" as bob datasets "$room"
+has "$out" "^beta_pay +$beta +bob@beta.example " "Bob's data is still Bob's"
+expect 0 "bob fetches again" as bob fetch "$job"
+has "$out" '^120(\.0)?$' "the same total"
+expect 0 "alice runs" as alice run "$room" total --wait
+expect 0 "the room lists for bob" as bob rooms
+has "$out" "$room" "listed for bob"
+
+# The log: each entry names the CA that certified its caller; the impostors are not in it.
+expect 0 "bob reads the log" as bob --json audit "$room"
+checks=$((checks + 1))
+JSON=$out ACME=$acme_fp BETA=$beta_fp python3 - <<'PY' || fail "issuers in the log: $out"
+import json, os
+entries = json.loads(os.environ["JSON"])["entries"]
+want = {"alice@acme.example": os.environ["ACME"], "bob@beta.example": os.environ["BETA"]}
+assert {e["caller"] for e in entries if e["action"] != "job.finished"} == set(want), entries
+for e in entries:
+    if e["action"] == "job.finished":
+        assert e["issuer"] == "", e   # dcrd's own entry: the job.run entry names the issuer
+    else:
+        assert e["issuer"] == want[e["caller"]], e
+assert len([e for e in entries if e["caller"] == "bob@beta.example" and e["action"] == "job.run"]) == 1, entries
+PY
+expect 0 "the table shows the issuer" as bob audit "$room"
+has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +bob@beta.example +${beta_fp:0:12} +job.run +total +allowed" "bob's run with Beta's CA"
+has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +alice@acme.example +${acme_fp:0:12} +room.create " "alice's create with Acme's CA"
+expect 0 "bob stops the room" as bob stop "$room"
+
+finish
