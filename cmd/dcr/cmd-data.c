@@ -436,30 +436,6 @@ fail:
 	return report(cmd, &err);
 }
 
-/* "500K", "10M", "1G" (powers of 1024) or plain bytes, per second. */
-static bool parse_rate(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || v == 0)
-		return false;
-	if (*end == 'K' || *end == 'M' || *end == 'G') {
-		unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
-
-		if (v > (UINT64_MAX >> shift))
-			return false;
-		v <<= shift;
-		end++;
-	}
-	*out = v;
-	return *end == '\0';
-}
-
 int cmd_upload(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	const char *resume = opt_value(cmd, args, "resume"), *name = opt_value(cmd, args, "name");
@@ -475,7 +451,7 @@ int cmd_upload(const struct command *cmd, struct cli *cli, struct parsed *args)
 		return usage_error(cmd, resume ? "--resume takes no FILE" : "expected one FILE");
 	if (resume && name)
 		return usage_error(cmd, "--name is for a new upload, not --resume");
-	if (rate && !parse_rate(rate, &max_rate))
+	if (rate && (!dcr_parse_size(rate, &max_rate) || max_rate == 0))
 		return usage_error(cmd, "invalid --limit-rate '%s' (bytes a second, like 500K, 10M or 1G)", rate);
 	if (keystore_dir(dir, sizeof(dir), &err) < 0)
 		return report(cmd, &err);
