@@ -293,9 +293,20 @@ int job_get(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	char room_id[static 65], struct dcr_err *err);
 int jobs_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
-/* Requeue jobs a previous dcrd left running, and start the runner; jobs_stop waits for it. */
-int jobs_start(struct service *svc, struct dcr_err *err);
+/* How many jobs may be queued or running at once (dcrd serve --max-room-jobs, --max-caller-jobs). */
+struct job_limits {
+	unsigned per_room;
+	unsigned per_caller;       /* by the e-mail of the caller's certificate, across rooms */
+};
+
+/*
+ * Fill the queue from the state (jobs a previous dcrd left running go back
+ * in their place) and start the runner; jobs_stop waits for it.
+ */
+int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err *err);
 void jobs_stop(void);
+/* Jobs queued and running now (for /metrics, without the lock). */
+void jobs_counts(unsigned *queued, unsigned *running);
 
 /*
  * Run an accepted call. On success *out (free()) is the method's answer;

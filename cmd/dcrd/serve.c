@@ -33,6 +33,9 @@
 #define THREADS 4
 #define CONNECTION_TIMEOUT 30      /* seconds */
 #define CONNECTION_MEMORY (64u << 10)
+#define DEFAULT_MAX_ROOM_JOBS 16
+#define DEFAULT_MAX_CALLER_JOBS 8
+#define MAX_COUNT 1000000          /* the largest count an option takes */
 
 struct server {
 	struct enclave enclave;
@@ -165,8 +168,9 @@ static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status
 static enum MHD_Result metrics(struct MHD_Connection *conn)
 {
 	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
-	char buf[2048];
+	char buf[4096];
 	size_t used = 0;
+	unsigned queued, running;
 
 	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
 		"# HELP dcrd_build_info The running dcrd.\n# TYPE dcrd_build_info gauge\n"
@@ -185,6 +189,12 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# HELP dcrd_http_sent_bytes_total Response body bytes sent.\n"
 		"# TYPE dcrd_http_sent_bytes_total counter\ndcrd_http_sent_bytes_total %lu\n",
 		atomic_load(&srv.bytes_in), atomic_load(&srv.bytes_out));
+	jobs_counts(&queued, &running);
+	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+		"# HELP dcrd_jobs_queued Jobs waiting for the runner, all rooms together.\n"
+		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
+		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
+		queued, running);
 	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, used);
 }
 
@@ -515,7 +525,28 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
-		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n");
+		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
+		     "                  [--max-room-jobs N] [--max-caller-jobs N]\n");
+}
+
+/* A count for a limit: 1 to MAX_COUNT. */
+static bool parse_count(const char *s, unsigned *out)
+{
+	uint64_t v;
+
+	if (!dcr_parse_size(s, &v) || strspn(s, "0123456789") != strlen(s) || v < 1 || v > MAX_COUNT)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* The value of a limit option into *out, or exit status 2 with the reason. */
+static int limit_option(const char *name, const char *value, unsigned *out)
+{
+	if (parse_count(value, out))
+		return 0;
+	fprintf(stderr, "dcrd: serve: invalid --%s '%s' (a whole number from 1 to %d)\n", name, value, MAX_COUNT);
+	return 2;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -528,11 +559,14 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
+		{ "max-room-jobs", required_argument, NULL, 'J' },
+		{ "max-caller-jobs", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
+	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
 	bool sgx_option = false;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
@@ -551,6 +585,14 @@ int cmd_serve(int argc, char **argv)
 		case 'P': opt.pccs_url = optarg; sgx_option = true; break;
 		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
+		case 'J':
+			if (limit_option("max-room-jobs", optarg, &jobs.per_room))
+				return 2;
+			break;
+		case 'j':
+			if (limit_option("max-caller-jobs", optarg, &jobs.per_caller))
+				return 2;
+			break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -615,7 +657,7 @@ int cmd_serve(int argc, char **argv)
 	srv.started_ms = dcr_now_ms();
 	srv.svc = service();
 	{
-		if (jobs_start(&srv.svc, &err) < 0) {
+		if (jobs_start(&srv.svc, &jobs, &err) < 0) {
 			fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 			close(fd);
 			state_close(&srv.state);
