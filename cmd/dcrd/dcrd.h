@@ -327,6 +327,31 @@ int platform_login(struct service *svc, const struct dcr_call_request *req, uint
 	struct dcr_err *err);
 int cmd_token(int argc, char **argv);
 
+/*
+ * The connection watchdog (watchdog.c): a deadline for each request's line
+ * and headers, and a minimum pace for request bodies, which libmicrohttpd's
+ * idle timeout does not give. conn_open when a connection is accepted,
+ * conn_close when it closes (before its socket is); the others as a
+ * request moves on. The watchdog's thread also runs chores (may be NULL)
+ * about four times a second; they must not block for long.
+ */
+struct conn_limits {
+	unsigned header_timeout_s; /* from accepting, or the end of the last request, to the end of the headers */
+	uint64_t body_min_bytes;   /* a request body sends at least this much */
+	unsigned body_window_s;    /* in every window of this many seconds */
+};
+struct conn;
+int watchdog_start(const struct conn_limits *lim, void (*chores)(void), struct dcr_err *err);
+void watchdog_stop(void);
+struct conn *conn_open(int fd);
+void conn_close(struct conn *c);
+void conn_request(struct conn *c);
+void conn_body(struct conn *c, size_t n);
+void conn_answering(struct conn *c);
+void conn_idle(struct conn *c);
+/* Connections dropped so far: no complete headers in time, a body too slow. */
+void watchdog_counts(unsigned long *headers, unsigned long *bodies);
+
 int cmd_serve(int argc, char **argv);
 
 #endif

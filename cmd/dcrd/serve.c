@@ -35,6 +35,11 @@
 #define CONNECTION_MEMORY (64u << 10)
 #define DEFAULT_MAX_ROOM_JOBS 16
 #define DEFAULT_MAX_CALLER_JOBS 8
+#define DEFAULT_HEADER_TIMEOUT 10  /* seconds */
+#define DEFAULT_BODY_MIN (64u << 10) /* bytes ... */
+#define DEFAULT_BODY_WINDOW 30     /* ... in seconds */
+#define DEFAULT_PER_ADDRESS 32     /* connections */
+#define MAX_TIMEOUT 3600           /* the longest deadline an option takes, in seconds */
 #define MAX_COUNT 1000000          /* the largest count an option takes */
 
 struct server {
@@ -171,6 +176,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	char buf[4096];
 	size_t used = 0;
 	unsigned queued, running;
+	unsigned long dropped_headers, dropped_bodies;
 
 	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
 		"# HELP dcrd_build_info The running dcrd.\n# TYPE dcrd_build_info gauge\n"
@@ -195,6 +201,12 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
 		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
 		queued, running);
+	watchdog_counts(&dropped_headers, &dropped_bodies);
+	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+		"# HELP dcrd_connections_dropped_total Connections closed for sending too slowly.\n"
+		"# TYPE dcrd_connections_dropped_total counter\n"
+		"dcrd_connections_dropped_total{reason=\"header-timeout\"} %lu\n"
+		"dcrd_connections_dropped_total{reason=\"slow-body\"} %lu\n", dropped_headers, dropped_bodies);
 	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, used);
 }
 
@@ -429,12 +441,37 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *method, co
 	return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
+/* The watchdog's record of a connection (NULL when it has none). */
+static struct conn *watched(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
+static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
+	enum MHD_ConnectionNotificationCode event)
+{
+	if (event == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		*socket_context = info ? conn_open(info->connect_fd) : NULL;
+	} else if (event == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conn_close(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	const char *version, const char *upload, size_t *upload_len, void **state)
 {
 	struct request *req = *state;
 
+	if (*upload_len)
+		conn_body(watched(conn), *upload_len);
 	if (!req) {
+		/* The headers are in: from here the body's pace counts, not the header deadline. */
+		conn_request(watched(conn));
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
@@ -452,9 +489,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			if (blob_put_begin(&srv.svc, blob_in(url),
 				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upload-Offset"), &req->upload,
-				    &req->blob_status, &err) < 0)
+				    &req->blob_status, &err) < 0) {
 				/* Answered before the body: a refused client cannot make dcrd read gigabytes. */
+				conn_answering(watched(conn));
 				return respond_status(conn, req->blob_status, err.msg);
+			}
 		}
 		return MHD_YES;
 	}
@@ -486,6 +525,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	conn_answering(watched(conn));
 	if (req->too_large)
 		return respond_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
 	return route(conn, method, url, req);
@@ -500,6 +540,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 	unsigned status = 0;
 	long ms;
 
+	/* Keep-alive: the next request has the header deadline again. */
+	conn_idle(watched(conn));
 	if (!req)
 		return;
 	if (req->upload) {
@@ -526,7 +568,8 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
-		     "                  [--max-room-jobs N] [--max-caller-jobs N]\n");
+		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--header-timeout DURATION]\n"
+		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n");
 }
 
 /* A count for a limit: 1 to MAX_COUNT. */
@@ -537,6 +580,23 @@ static bool parse_count(const char *s, unsigned *out)
 	if (!dcr_parse_size(s, &v) || strspn(s, "0123456789") != strlen(s) || v < 1 || v > MAX_COUNT)
 		return false;
 	*out = (unsigned)v;
+	return true;
+}
+
+/* SIZE/DURATION, like 64K/30s: at least SIZE bytes (1 or more) in every DURATION (at most MAX_TIMEOUT). */
+static bool parse_rate(const char *s, uint64_t *bytes, unsigned *seconds)
+{
+	const char *slash = strchr(s, '/');
+	char size[32];
+	uint64_t secs;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(size))
+		return false;
+	memcpy(size, s, (size_t)(slash - s));
+	size[slash - s] = '\0';
+	if (!dcr_parse_size(size, bytes) || *bytes == 0 || !dcr_parse_duration(slash + 1, MAX_TIMEOUT, &secs))
+		return false;
+	*seconds = (unsigned)secs;
 	return true;
 }
 
@@ -561,12 +621,18 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-ca", required_argument, NULL, 'C' },
 		{ "max-room-jobs", required_argument, NULL, 'J' },
 		{ "max-caller-jobs", required_argument, NULL, 'j' },
+		{ "header-timeout", required_argument, NULL, 'H' },
+		{ "min-body-rate", required_argument, NULL, 'B' },
+		{ "max-connections-per-address", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
 	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
+	struct conn_limits conns = { DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_MIN, DEFAULT_BODY_WINDOW };
+	unsigned per_address = DEFAULT_PER_ADDRESS;
+	uint64_t secs;
 	bool sgx_option = false;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
@@ -591,6 +657,25 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'j':
 			if (limit_option("max-caller-jobs", optarg, &jobs.per_caller))
+				return 2;
+			break;
+		case 'H':
+			if (!dcr_parse_duration(optarg, MAX_TIMEOUT, &secs)) {
+				fprintf(stderr, "dcrd: serve: invalid --header-timeout '%s' (a number and s, m or h, like 10s; "
+						"at most 1h)\n", optarg);
+				return 2;
+			}
+			conns.header_timeout_s = (unsigned)secs;
+			break;
+		case 'B':
+			if (!parse_rate(optarg, &conns.body_min_bytes, &conns.body_window_s)) {
+				fprintf(stderr, "dcrd: serve: invalid --min-body-rate '%s' (bytes per time, like 64K/30s; "
+						"at most 1h)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'A':
+			if (limit_option("max-connections-per-address", optarg, &per_address))
 				return 2;
 			break;
 		case 'h':
@@ -666,6 +751,15 @@ int cmd_serve(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (watchdog_start(&conns, NULL, &err) < 0) {
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		jobs_stop();
+		close(fd);
+		state_close(&srv.state);
+		dcr_replay_free(srv.replay);
+		enclave_close(&srv.enclave);
+		return 1;
+	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	if (opt.sgx)
 		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sgx-dcap%s)\n", listen_arg,
@@ -680,10 +774,13 @@ int cmd_serve(int argc, char **argv)
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
+		MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 		MHD_OPTION_END);
 	if (!daemon) {
 		fprintf(stderr, "dcrd: serve: cannot start the HTTP server on %s\n", listen_arg);
+		watchdog_stop();
 		jobs_stop();
 		close(fd);
 		state_close(&srv.state);
@@ -695,6 +792,7 @@ int cmd_serve(int argc, char **argv)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	MHD_stop_daemon(daemon);
+	watchdog_stop();
 	jobs_stop();
 	close(fd);
 	state_close(&srv.state);

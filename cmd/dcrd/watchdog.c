@@ -1,0 +1,228 @@
+/*
+ * The connection watchdog: deadlines libmicrohttpd does not keep by itself.
+ * Its connection timeout is for idleness, so a client that sends a byte
+ * every few seconds would hold a connection for ever. Here each connection
+ * has until a deadline to send its request line and headers, and a request
+ * body must keep a minimum pace; a connection that fails either is shut
+ * down (shutdown(2) on its socket, which libmicrohttpd then closes as if
+ * the client had). The same thread runs dcrd's periodic chores.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "dcrd.h"
+
+#include "banned.h"
+
+#define TICK_MS 250
+
+enum phase {
+	WAITING,                   /* for a request line and headers */
+	RECEIVING,                 /* a request's body */
+	ANSWERING,                 /* the response: libmicrohttpd's idle timeout covers slow readers */
+	DROPPED,
+};
+
+struct conn {
+	int fd;
+	enum phase phase;
+	struct timespec since;     /* when this phase (or body window) began */
+	uint64_t window_bytes;     /* body bytes since then */
+	struct conn *prev, *next;
+};
+
+static struct {
+	pthread_mutex_t mu;        /* the list and every conn in it */
+	pthread_cond_t cv;
+	struct conn *head;
+	struct conn_limits lim;
+	void (*chores)(void);
+	bool started, stop;
+	pthread_t thread;
+	atomic_ulong dropped_headers, dropped_bodies;
+} wd = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static struct timespec now_mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+static uint64_t elapsed_ms(const struct timespec *from, const struct timespec *to)
+{
+	int64_t ms = (int64_t)(to->tv_sec - from->tv_sec) * 1000 + (to->tv_nsec - from->tv_nsec) / 1000000;
+
+	return ms > 0 ? (uint64_t)ms : 0;
+}
+
+struct conn *conn_open(int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	/* Without memory the connection goes unwatched; libmicrohttpd's idle timeout still applies. */
+	if (!c)
+		return NULL;
+	c->fd = fd;
+	c->phase = WAITING;
+	c->since = now_mono();
+	pthread_mutex_lock(&wd.mu);
+	c->next = wd.head;
+	if (wd.head)
+		wd.head->prev = c;
+	wd.head = c;
+	pthread_mutex_unlock(&wd.mu);
+	return c;
+}
+
+void conn_close(struct conn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&wd.mu);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		wd.head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&wd.mu);
+	free(c);
+}
+
+static void enter(struct conn *c, enum phase phase)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&wd.mu);
+	if (c->phase != DROPPED) {
+		c->phase = phase;
+		c->since = now_mono();
+		c->window_bytes = 0;
+	}
+	pthread_mutex_unlock(&wd.mu);
+}
+
+void conn_request(struct conn *c)
+{
+	enter(c, RECEIVING);
+}
+
+void conn_body(struct conn *c, size_t n)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&wd.mu);
+	c->window_bytes += n;
+	pthread_mutex_unlock(&wd.mu);
+}
+
+void conn_answering(struct conn *c)
+{
+	enter(c, ANSWERING);
+}
+
+void conn_idle(struct conn *c)
+{
+	enter(c, WAITING);
+}
+
+void watchdog_counts(unsigned long *headers, unsigned long *bodies)
+{
+	*headers = atomic_load(&wd.dropped_headers);
+	*bodies = atomic_load(&wd.dropped_bodies);
+}
+
+/*
+ * Under wd.mu. The socket is still open here: libmicrohttpd closes it only
+ * after conn_close has taken the connection off the list under the same
+ * lock, so the descriptor cannot be another connection's by now.
+ */
+static void drop(struct conn *c)
+{
+	shutdown(c->fd, SHUT_RDWR);
+	c->phase = DROPPED;
+}
+
+static void check(const struct timespec *now)
+{
+	for (struct conn *c = wd.head; c; c = c->next) {
+		uint64_t ms = elapsed_ms(&c->since, now);
+
+		if (c->phase == WAITING && ms >= (uint64_t)wd.lim.header_timeout_s * 1000) {
+			drop(c);
+			atomic_fetch_add(&wd.dropped_headers, 1);
+			fprintf(stderr, "dcrd: closed a connection that sent no complete request headers within %u s\n",
+				wd.lim.header_timeout_s);
+		} else if (c->phase == RECEIVING && ms >= (uint64_t)wd.lim.body_window_s * 1000) {
+			if (c->window_bytes < wd.lim.body_min_bytes) {
+				drop(c);
+				atomic_fetch_add(&wd.dropped_bodies, 1);
+				fprintf(stderr, "dcrd: closed a connection whose request body sent %llu bytes in %u s "
+						"(at least %llu wanted)\n", (unsigned long long)c->window_bytes,
+					wd.lim.body_window_s, (unsigned long long)wd.lim.body_min_bytes);
+			} else {
+				c->since = *now;
+				c->window_bytes = 0;
+			}
+		}
+	}
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct timespec next;
+
+	pthread_mutex_lock(&wd.mu);
+	while (!wd.stop) {
+		struct timespec now = now_mono();
+
+		check(&now);
+		pthread_mutex_unlock(&wd.mu);
+		if (wd.chores)
+			wd.chores();
+		pthread_mutex_lock(&wd.mu);
+		clock_gettime(CLOCK_REALTIME, &next);
+		next.tv_nsec += TICK_MS * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		if (!wd.stop)
+			pthread_cond_timedwait(&wd.cv, &wd.mu, &next);
+	}
+	pthread_mutex_unlock(&wd.mu);
+	return NULL;
+}
+
+int watchdog_start(const struct conn_limits *lim, void (*chores)(void), struct dcr_err *err)
+{
+	int r;
+
+	wd.lim = *lim;
+	wd.chores = chores;
+	wd.stop = false;
+	if ((r = pthread_create(&wd.thread, NULL, watchdog_main, NULL)) != 0)
+		return dcr_err_errno(err, DCR_EIO, r, "cannot start the connection watchdog");
+	wd.started = true;
+	return 0;
+}
+
+void watchdog_stop(void)
+{
+	if (!wd.started)
+		return;
+	pthread_mutex_lock(&wd.mu);
+	wd.stop = true;
+	pthread_cond_signal(&wd.cv);
+	pthread_mutex_unlock(&wd.mu);
+	pthread_join(wd.thread, NULL);
+	wd.started = false;
+}
