@@ -3,6 +3,7 @@
 #define DCRD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,6 +87,7 @@ struct state {
 	 */
 	char pending_room[65];
 	uint8_t pending_digest[32];
+	atomic_bool full;          /* the last write failed for lack of disk space */
 };
 
 /* key NULL: no sealed rows may be used (dcrd token create, outside the enclave). */
@@ -106,6 +108,8 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 int state_begin(struct state *s, struct dcr_err *err);
 int state_commit(struct state *s, struct dcr_err *err);
 void state_rollback(struct state *s);
+/* Whether the last write failed because the disk is full (until a commit succeeds); no lock needed. */
+bool state_full(const struct state *s);
 
 /* A room's audit log: its frontier (size 0 when empty), appending, proofs, entries. */
 int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err);
@@ -156,6 +160,7 @@ int state_get_record(struct state *s, const char *kind, const char *scope, const
 int state_each_record(struct state *s, const char *kind, const char *scope, const ProtobufCMessageDescriptor *d,
 	int (*fn)(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg), void *ctx,
 	struct dcr_err *err);
+int state_delete_record(struct state *s, const char *kind, const char *scope, const char *name, struct dcr_err *err);
 /* The largest seq of kind in scope, 0 if none. */
 int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t *out, struct dcr_err *err);
 
@@ -169,6 +174,7 @@ int state_blob_add(struct state *s, const char *id, uint64_t size, const uint8_t
 	struct dcr_err *err);
 int state_blob_get(struct state *s, const char *id, struct state_blob *out, struct dcr_err *err);
 int state_blob_progress(struct state *s, const char *id, uint64_t received, int complete, struct dcr_err *err);
+int state_blob_delete(struct state *s, const char *id, struct dcr_err *err);
 
 /* What a call adds to its audit entry beyond caller, method and outcome. */
 #define AUDIT_NOTE_FACTS 8
@@ -209,8 +215,16 @@ struct service {
  */
 #define DCR_BLOB_ID_LEN 32
 #define DCR_BLOB_TOKEN_MAX 80
-int blobs_init(const char *data_dir, struct dcr_err *err);
+/* How many PUTs may write at once (dcrd serve --max-puts-per-uploader, --max-puts-per-address). */
+struct put_limits {
+	unsigned per_uploader;
+	unsigned per_address;
+};
+int blobs_init(const char *data_dir, const struct put_limits *lim, struct dcr_err *err);
 bool blob_id_valid(const char *id);
+/* Whether a PUT is writing blob id now (under the lock); how many PUTs are (without it). */
+bool blob_writing(const char *id);
+unsigned blob_writers(void);
 int blob_path(const struct service *svc, const char *id, char *buf, size_t size, struct dcr_err *err);
 /* A fresh ID and token, and the token's SHA-256 (for state_blob_add). */
 int blob_mint(char id[static DCR_BLOB_ID_LEN + 1], char token[static DCR_BLOB_TOKEN_MAX], uint8_t hash[static 32],
@@ -220,8 +234,9 @@ int blob_new(struct service *svc, uint64_t size, int complete, char id[static DC
 int blob_authorize(struct service *svc, const char *id, const char *authorization, struct state_blob *out,
 	unsigned *status, struct dcr_err *err);
 struct blob_upload;
+/* peer: the client's IP address, for the per-address limit. */
 int blob_put_begin(struct service *svc, const char *id, const char *authorization, const char *offset_header,
-	struct blob_upload **out, unsigned *status, struct dcr_err *err);
+	const char *peer, struct blob_upload **out, unsigned *status, struct dcr_err *err);
 int blob_put_write(struct blob_upload *u, const uint8_t *buf, size_t len, unsigned *status, struct dcr_err *err);
 /* Records what arrived (on disk first) and frees u; *received: the bytes the blob now has. */
 int blob_put_end(struct service *svc, struct blob_upload *u, uint64_t *received, struct dcr_err *err);
@@ -268,9 +283,60 @@ int msg_list_add(struct msg_list *l, const ProtobufCMessage *msg);
 void msg_list_free(struct msg_list *l);
 int pack_answer(const ProtobufCMessage *msg, uint8_t **out, size_t *len, struct dcr_err *err);
 
-/* Datasets (data.c): dataset.create, dataset.publish, dataset.list. */
+/*
+ * Storage (storage.c), under the lock unless said otherwise: the ledger of
+ * uploads (rebuilt by storage_open from the dataset records), the floor of
+ * free space, per-uploader quotas and the expiry of unfinished uploads.
+ */
+struct storage_limits {
+	uint64_t min_free;         /* bytes the disk keeps free ... */
+	unsigned min_free_percent; /* ... or this share of it, whichever is more */
+	uint64_t max_bytes;        /* per uploader: the declared sizes of all its datasets */
+	unsigned max_datasets;     /* per uploader */
+	unsigned max_unfinished;   /* per uploader */
+	uint64_t expiry_s;         /* an upload not complete this long after dataset.create is deleted */
+};
+int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err);
+void storage_close(void);
+/* Whether owner may create a dataset of size bytes; DCR_EFAIL names the limit it would pass. */
+int storage_admit(const struct service *svc, const char *owner, uint64_t size, struct dcr_err *err);
+/* A new upload, reserving size bytes until it is complete. */
+int storage_add(const char *id, const char *owner, uint64_t size, int64_t created_ms, struct dcr_err *err);
+/* What has arrived of upload id; complete releases what remained reserved. */
+void storage_progress(const char *id, uint64_t received, bool complete);
+/* Dataset id of owner, of size bytes, is gone. */
+void storage_forget(const char *id, const char *owner, uint64_t size);
+/*
+ * Whether a PUT may add to upload id (unfinished, not expired, the disk
+ * above its floor); *owner is its uploader. On refusal *status is the
+ * HTTP status.
+ */
+int storage_put(const struct service *svc, const char *id, char owner[static DCR_EMAIL_MAX + 1], unsigned *status,
+	struct dcr_err *err);
+/* Whether size bytes of a job's result fit above the floor and the reservations. */
+int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err);
+/* Delete uploads past their time (at most once a second; call it often). */
+void storage_expire(struct service *svc);
+/* For /healthz and /metrics, without the lock. */
+struct storage_status {
+	bool known;                /* statvfs worked */
+	bool below_floor;
+	uint64_t free, floor, reserved;
+	unsigned unfinished;
+	unsigned long expired;     /* since start */
+};
+void storage_status(const char *data_dir, struct storage_status *st);
+
+/* Datasets (data.c): dataset.create, dataset.publish, dataset.list, dataset.delete. */
 int dataset_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	struct dcr_err *err);
+int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err);
+/*
+ * Delete dataset id's record and blob row in the open transaction, and its
+ * ciphertext; the caller tells the ledger (storage_forget).
+ */
+int dataset_erase(struct service *svc, const char *id, struct dcr_err *err);
 int dataset_publish(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
 int datasets_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,

@@ -670,6 +670,18 @@ static int seal_result(const struct result *res, uint8_t key[static 32], char id
 	return r;
 }
 
+/* Whether a result of len bytes (0: any) can be kept above the disk's floor; its ciphertext is a little larger. */
+static int room_for_result(size_t len, struct dcr_err *err)
+{
+	uint64_t sealed = len + DCR_STREAM_HEADER_LEN + (len / DCR_STREAM_CHUNK_DEFAULT + 1) * DCR_STREAM_TAG_LEN;
+	int r;
+
+	pthread_mutex_lock(runner.svc.lock);
+	r = storage_room_for(&runner.svc, len ? sealed : 0, err);
+	pthread_mutex_unlock(runner.svc.lock);
+	return r;
+}
+
 static bool logs_visible(const struct job *j)
 {
 	const Dcr__V1__Computation *c = room_computation(j->def, j->rec->info->computation);
@@ -689,7 +701,8 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 	struct dcr_err err;
 	int r = code;
 
-	if (r == 0 && ((r = dcr_sha256(res->data, res->len, digest, &err)) < 0 ||
+	if (r == 0 && ((r = room_for_result(res->len, &err)) < 0 ||
+		       (r = dcr_sha256(res->data, res->len, digest, &err)) < 0 ||
 		       (r = seal_result(res, key, blob_id, token, token_hash, &blob_size, &err)) < 0))
 		why = err.msg;
 	snprintf(note.object, sizeof(note.object), "%s", info->computation);
@@ -787,7 +800,7 @@ static int run_one(void)
 	fprintf(stderr, "dcrd: job %s started\n", j.job_id);
 	if (j.room->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		r = dcr_err_set(&err, DCR_ECOMPUTE, "the room was stopped before the job ran");
-	else
+	else if ((r = room_for_result(0, &err)) == 0) /* no use computing what cannot be kept */
 		r = compute(&j, j.rec->info->computation, 0, &res, &err);
 	finish_job(&j, r, r < 0 ? err.msg : "", &res);
 	/* Job outcomes go to the room's log, not to dcrd's: messages may name data. */

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,15 @@
 #define DEFAULT_BODY_WINDOW 30     /* ... in seconds */
 #define DEFAULT_PER_ADDRESS 32     /* connections */
 #define MAX_TIMEOUT 3600           /* the longest deadline an option takes, in seconds */
+#define DEFAULT_MIN_FREE (1ull << 30) /* bytes, ... */
+#define DEFAULT_MIN_FREE_PERCENT 5 /* ... or this share of the disk, whichever is more */
+#define DEFAULT_MAX_UPLOAD_BYTES (64ull << 30)
+#define DEFAULT_MAX_UPLOADS 1000
+#define DEFAULT_MAX_UNFINISHED 8
+#define DEFAULT_UPLOAD_EXPIRY (24 * 3600)
+#define MAX_UPLOAD_EXPIRY (365 * 86400)
+#define DEFAULT_PUTS_PER_UPLOADER 4
+#define DEFAULT_PUTS_PER_ADDRESS 8
 #define MAX_COUNT 1000000          /* the largest count an option takes */
 
 struct server {
@@ -170,15 +180,34 @@ static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status
 	return respond(conn, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
+/* The text of /metrics, added to piece by piece; what does not fit is cut (the buffer is sized to fit). */
+struct metrics_text {
+	char buf[8192];
+	size_t used;
+};
+
+static void emit(struct metrics_text *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct metrics_text *m, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(m->buf + m->used, sizeof(m->buf) - m->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		m->used = (size_t)n < sizeof(m->buf) - m->used ? m->used + (size_t)n : sizeof(m->buf) - 1;
+}
+
 static enum MHD_Result metrics(struct MHD_Connection *conn)
 {
 	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
-	char buf[4096];
-	size_t used = 0;
+	struct metrics_text m = { .used = 0 };
 	unsigned queued, running;
 	unsigned long dropped_headers, dropped_bodies;
+	struct storage_status st;
 
-	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+	emit(&m,
 		"# HELP dcrd_build_info The running dcrd.\n# TYPE dcrd_build_info gauge\n"
 		"dcrd_build_info{version=\"%s\",attestation=\"%s\"} 1\n"
 		"# HELP dcrd_start_time_seconds Start time since the Unix epoch.\n# TYPE dcrd_start_time_seconds gauge\n"
@@ -187,27 +216,67 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# TYPE dcrd_http_requests_total counter\n", DCR_VERSION, srv.enclave.opt.sgx ? "sgx-dcap" : "sim",
 		(long long)srv.started);
 	for (int c = 1; c <= 5; c++)
-		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "dcrd_http_requests_total{code=\"%s\"} %lu\n",
+		emit(&m, "dcrd_http_requests_total{code=\"%s\"} %lu\n",
 			classes[c], atomic_load(&srv.requests[c]));
-	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+	emit(&m,
 		"# HELP dcrd_http_received_bytes_total Request body bytes received.\n"
 		"# TYPE dcrd_http_received_bytes_total counter\ndcrd_http_received_bytes_total %lu\n"
 		"# HELP dcrd_http_sent_bytes_total Response body bytes sent.\n"
 		"# TYPE dcrd_http_sent_bytes_total counter\ndcrd_http_sent_bytes_total %lu\n",
 		atomic_load(&srv.bytes_in), atomic_load(&srv.bytes_out));
 	jobs_counts(&queued, &running);
-	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+	emit(&m,
 		"# HELP dcrd_jobs_queued Jobs waiting for the runner, all rooms together.\n"
 		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
 		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
 		queued, running);
 	watchdog_counts(&dropped_headers, &dropped_bodies);
-	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+	emit(&m,
 		"# HELP dcrd_connections_dropped_total Connections closed for sending too slowly.\n"
 		"# TYPE dcrd_connections_dropped_total counter\n"
 		"dcrd_connections_dropped_total{reason=\"header-timeout\"} %lu\n"
 		"dcrd_connections_dropped_total{reason=\"slow-body\"} %lu\n", dropped_headers, dropped_bodies);
-	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, used);
+	storage_status(srv.enclave.data_dir, &st);
+	if (st.known)
+		emit(&m,
+			"# HELP dcrd_disk_free_bytes Free space of the data directory's disk.\n"
+			"# TYPE dcrd_disk_free_bytes gauge\ndcrd_disk_free_bytes %llu\n"
+			"# HELP dcrd_disk_min_free_bytes The floor new data does not go below (--min-free).\n"
+			"# TYPE dcrd_disk_min_free_bytes gauge\ndcrd_disk_min_free_bytes %llu\n",
+			(unsigned long long)st.free, (unsigned long long)st.floor);
+	emit(&m,
+		"# HELP dcrd_disk_below_floor 1 while free space is below the floor: new data is refused.\n"
+		"# TYPE dcrd_disk_below_floor gauge\ndcrd_disk_below_floor %d\n"
+		"# HELP dcrd_state_disk_full 1 while the state database cannot write for lack of space.\n"
+		"# TYPE dcrd_state_disk_full gauge\ndcrd_state_disk_full %d\n"
+		"# HELP dcrd_uploads_writing PUTs writing upload data now.\n"
+		"# TYPE dcrd_uploads_writing gauge\ndcrd_uploads_writing %u\n"
+		"# HELP dcrd_uploads_unfinished Uploads not complete yet.\n"
+		"# TYPE dcrd_uploads_unfinished gauge\ndcrd_uploads_unfinished %u\n"
+		"# HELP dcrd_uploads_reserved_bytes Space reserved for what unfinished uploads have still to send.\n"
+		"# TYPE dcrd_uploads_reserved_bytes gauge\ndcrd_uploads_reserved_bytes %llu\n"
+		"# HELP dcrd_uploads_expired_total Unfinished uploads deleted when their time was up.\n"
+		"# TYPE dcrd_uploads_expired_total counter\ndcrd_uploads_expired_total %lu\n",
+		st.below_floor, state_full(&srv.state), blob_writers(), st.unfinished, (unsigned long long)st.reserved, st.expired);
+	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", m.buf, m.used);
+}
+
+/*
+ * 200 "ok"; 200 "degraded: ..." while free space is below the floor (calls
+ * and reads are served, new data is refused); 503 "failing: ..." while the
+ * state database cannot write, which fails every call.
+ */
+static enum MHD_Result healthz(struct MHD_Connection *conn)
+{
+	struct storage_status st;
+
+	if (state_full(&srv.state))
+		return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+			"failing: the state database cannot write: the disk is full\n");
+	storage_status(srv.enclave.data_dir, &st);
+	if (st.below_floor)
+		return respond_text(conn, MHD_HTTP_OK, "degraded: free space below the floor; new data is refused\n");
+	return respond_text(conn, MHD_HTTP_OK, "ok\n");
 }
 
 static const char *outcome_of(int r)
@@ -423,8 +492,7 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *method, co
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
 	if (strcmp(url, "/healthz") == 0)
-		return get ? respond_text(conn, MHD_HTTP_OK, "ok\n")
-			   : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
+		return get ? healthz(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
 	if (strcmp(url, "/metrics") == 0)
 		return get ? metrics(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
 	if (strcmp(url, "/v1/evidence") == 0)
@@ -439,6 +507,28 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *method, co
 			   : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use PUT, HEAD or GET\n");
 	}
 	return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+/* Periodic work from the watchdog's thread, which must not wait for a long call to end. */
+static void chores(void)
+{
+	if (pthread_mutex_trylock(&srv.lock) != 0)
+		return;
+	storage_expire(&srv.svc);
+	pthread_mutex_unlock(&srv.lock);
+}
+
+/* The client's IP address in text, or "" if unknown. */
+static void peer_address(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = info ? info->client_addr : NULL;
+
+	buf[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, (socklen_t)size);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)size);
 }
 
 /* The watchdog's record of a connection (NULL when it has none). */
@@ -485,10 +575,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*state = req;
 		if (strcmp(method, "PUT") == 0 && blob_in(url)) {
 			struct dcr_err err;
+			char peer[INET6_ADDRSTRLEN];
 
+			peer_address(conn, peer, sizeof(peer));
 			if (blob_put_begin(&srv.svc, blob_in(url),
 				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upload-Offset"), &req->upload,
+				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upload-Offset"), peer, &req->upload,
 				    &req->blob_status, &err) < 0) {
 				/* Answered before the body: a refused client cannot make dcrd read gigabytes. */
 				conn_answering(watched(conn));
@@ -569,7 +661,10 @@ static void usage(FILE *out)
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
 		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--header-timeout DURATION]\n"
-		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n");
+		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
+		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
+		     "                  [--max-unfinished-uploads N] [--upload-expiry DURATION]\n"
+		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n");
 }
 
 /* A count for a limit: 1 to MAX_COUNT. */
@@ -600,6 +695,30 @@ static bool parse_rate(const char *s, uint64_t *bytes, unsigned *seconds)
 	return true;
 }
 
+/* --min-free: SIZE, or PERCENT% of the disk (0 to 99). */
+static bool parse_min_free(const char *s, struct storage_limits *lim)
+{
+	size_t n = strlen(s);
+	char num[8];
+	uint64_t v;
+
+	if (n > 1 && s[n - 1] == '%') {
+		if (n - 1 >= sizeof(num) || strspn(s, "0123456789") != n - 1)
+			return false;
+		memcpy(num, s, n - 1);
+		num[n - 1] = '\0';
+		if (!dcr_parse_size(num, &v) || v > 99)
+			return false;
+		lim->min_free = 0;
+		lim->min_free_percent = (unsigned)v;
+		return true;
+	}
+	if (!dcr_parse_size(s, &lim->min_free))
+		return false;
+	lim->min_free_percent = 0;
+	return true;
+}
+
 /* The value of a limit option into *out, or exit status 2 with the reason. */
 static int limit_option(const char *name, const char *value, unsigned *out)
 {
@@ -624,6 +743,13 @@ int cmd_serve(int argc, char **argv)
 		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "min-body-rate", required_argument, NULL, 'B' },
 		{ "max-connections-per-address", required_argument, NULL, 'A' },
+		{ "min-free", required_argument, NULL, 'F' },
+		{ "max-upload-bytes", required_argument, NULL, 'U' },
+		{ "max-uploads", required_argument, NULL, 'N' },
+		{ "max-unfinished-uploads", required_argument, NULL, 'n' },
+		{ "upload-expiry", required_argument, NULL, 'E' },
+		{ "max-puts-per-uploader", required_argument, NULL, 'p' },
+		{ "max-puts-per-address", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -631,6 +757,9 @@ int cmd_serve(int argc, char **argv)
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
 	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
 	struct conn_limits conns = { DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_MIN, DEFAULT_BODY_WINDOW };
+	struct storage_limits storage = { DEFAULT_MIN_FREE, DEFAULT_MIN_FREE_PERCENT, DEFAULT_MAX_UPLOAD_BYTES,
+		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY };
+	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
 	unsigned per_address = DEFAULT_PER_ADDRESS;
 	uint64_t secs;
 	bool sgx_option = false;
@@ -638,7 +767,7 @@ int cmd_serve(int argc, char **argv)
 	struct sockaddr_in sa;
 	struct dcr_err err;
 	sigset_t signals;
-	int c, fd, lock, sig = 0;
+	int c, fd, lock, sig = 0, status = 1;
 
 	optind = 0;
 	opterr = 0;
@@ -676,6 +805,42 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'A':
 			if (limit_option("max-connections-per-address", optarg, &per_address))
+				return 2;
+			break;
+		case 'F':
+			if (!parse_min_free(optarg, &storage)) {
+				fprintf(stderr, "dcrd: serve: invalid --min-free '%s' (bytes, like 2G, or a share of the disk, "
+						"like 10%%)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'U':
+			if (!dcr_parse_size(optarg, &storage.max_bytes) || storage.max_bytes == 0) {
+				fprintf(stderr, "dcrd: serve: invalid --max-upload-bytes '%s' (bytes, like 500G)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'N':
+			if (limit_option("max-uploads", optarg, &storage.max_datasets))
+				return 2;
+			break;
+		case 'n':
+			if (limit_option("max-unfinished-uploads", optarg, &storage.max_unfinished))
+				return 2;
+			break;
+		case 'E':
+			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.expiry_s)) {
+				fprintf(stderr, "dcrd: serve: invalid --upload-expiry '%s' (a number and s, m, h or d, like 24h; "
+						"at most 365d)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (limit_option("max-puts-per-uploader", optarg, &puts.per_uploader))
+				return 2;
+			break;
+		case 'q':
+			if (limit_option("max-puts-per-address", optarg, &puts.per_address))
 				return 2;
 			break;
 		case 'h':
@@ -726,7 +891,7 @@ int cmd_serve(int argc, char **argv)
 	if (prepare_data_dir(data_dir, &err) < 0 || (lock = lock_data_dir(data_dir, &err)) < 0 ||
 	    enclave_open(&srv.enclave, data_dir, &opt, &err) < 0 ||
 	    state_open(&srv.state, data_dir, srv.enclave.sealing_key, &err) < 0 ||
-	    platform_open(&srv.enclave, data_dir, &err) < 0 || blobs_init(data_dir, &err) < 0 ||
+	    platform_open(&srv.enclave, data_dir, &err) < 0 || blobs_init(data_dir, &puts, &err) < 0 ||
 	    (!(srv.replay = dcr_replay_new()) && dcr_err_set(&err, DCR_ENOMEM, "out of memory") < 0)) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		enclave_close(&srv.enclave);
@@ -741,24 +906,10 @@ int cmd_serve(int argc, char **argv)
 	srv.started = time(NULL);
 	srv.started_ms = dcr_now_ms();
 	srv.svc = service();
-	{
-		if (jobs_start(&srv.svc, &jobs, &err) < 0) {
-			fprintf(stderr, "dcrd: serve: %s\n", err.msg);
-			close(fd);
-			state_close(&srv.state);
-			dcr_replay_free(srv.replay);
-			enclave_close(&srv.enclave);
-			return 1;
-		}
-	}
-	if (watchdog_start(&conns, NULL, &err) < 0) {
+	if (storage_open(&srv.svc, &storage, &err) < 0 || jobs_start(&srv.svc, &jobs, &err) < 0 ||
+	    watchdog_start(&conns, chores, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
-		jobs_stop();
-		close(fd);
-		state_close(&srv.state);
-		dcr_replay_free(srv.replay);
-		enclave_close(&srv.enclave);
-		return 1;
+		goto stop;
 	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	if (opt.sgx)
@@ -780,25 +931,23 @@ int cmd_serve(int argc, char **argv)
 		MHD_OPTION_END);
 	if (!daemon) {
 		fprintf(stderr, "dcrd: serve: cannot start the HTTP server on %s\n", listen_arg);
-		watchdog_stop();
-		jobs_stop();
-		close(fd);
-		state_close(&srv.state);
-		dcr_replay_free(srv.replay);
-		enclave_close(&srv.enclave);
-		return 1;
+		goto stop;
 	}
 	while (sigwait(&signals, &sig) != 0)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	MHD_stop_daemon(daemon);
+	status = 0;
+stop:
 	watchdog_stop();
 	jobs_stop();
+	storage_close();
 	close(fd);
 	state_close(&srv.state);
 	dcr_replay_free(srv.replay);
 	enclave_close(&srv.enclave);
 	close(lock);
-	fprintf(stderr, "dcrd: stopped\n");
-	return 0;
+	if (status == 0)
+		fprintf(stderr, "dcrd: stopped\n");
+	return status;
 }
