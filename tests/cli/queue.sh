@@ -29,7 +29,7 @@ compute:
   slow:
     type: sql
     query: |
-      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000000)
+      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 15000000)
       SELECT COUNT(*) AS n FROM c
   # Runs until the SQL time limit, or until dcrd is killed.
   forever:
