@@ -93,6 +93,20 @@ out:
 
 /* ---- dataset.delete ---- */
 
+/* The record of dataset id if email uploaded it; anyone else's is not found, so IDs cannot be probed. */
+static int own_dataset(struct service *svc, const char *id, const char *email, Dcr__V1__DatasetRecord **ds,
+	struct dcr_err *err)
+{
+	*ds = NULL;
+	if (blob_id_valid(id) && state_get_record(svc->state, "dataset", "", id, &dcr__v1__dataset_record__descriptor,
+					 (ProtobufCMessage **)ds, err) == 0 && strcmp((*ds)->owner, email) == 0)
+		return 0;
+	if (*ds)
+		protobuf_c_message_free_unpacked(&(*ds)->base, NULL);
+	*ds = NULL;
+	return dcr_err_set(err, DCR_ENOTFOUND, "no dataset %.64s uploaded by %s", id, email);
+}
+
 int dataset_erase(struct service *svc, const char *id, struct dcr_err *err)
 {
 	char path[4096];
@@ -150,14 +164,8 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 
 	if (!ref)
 		return dcr_err_set(err, DCR_EINVALID, "malformed dataset.delete request");
-	/* Someone else's dataset does not exist, as for publish. */
-	if (!blob_id_valid(ref->dataset_id) ||
-	    state_get_record(svc->state, "dataset", "", ref->dataset_id, &dcr__v1__dataset_record__descriptor,
-		    (ProtobufCMessage **)&ds, err) < 0 ||
-	    strcmp(ds->owner, req->email) != 0) {
-		r = dcr_err_set(err, DCR_ENOTFOUND, "no dataset %.64s uploaded by %s", ref->dataset_id, req->email);
+	if ((r = own_dataset(svc, ref->dataset_id, req->email, &ds, err)) < 0)
 		goto out;
-	}
 	use.id = ref->dataset_id;
 	/* Every publication is read: deletions are rare, and records say which dataset only when unsealed. */
 	if ((r = state_each_record(svc->state, "publication", NULL, &dcr__v1__publication_record__descriptor, find_use,
@@ -288,13 +296,8 @@ static int publish(struct service *svc, const struct dcr_call_request *req, cons
 		return denied(req->email, what, pr->room_id, err);
 	if (rc->rec->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		return dcr_err_set(err, DCR_EDENIED, "room %s is stopped: it takes no more data", pr->room_id);
-	if (!blob_id_valid(pr->dataset_id) ||
-	    state_get_record(svc->state, "dataset", "", pr->dataset_id, &dcr__v1__dataset_record__descriptor,
-		    (ProtobufCMessage **)&ds, err) < 0 ||
-	    strcmp(ds->owner, req->email) != 0) {
-		r = dcr_err_set(err, DCR_ENOTFOUND, "no dataset %s uploaded by %s", pr->dataset_id, req->email);
+	if ((r = own_dataset(svc, pr->dataset_id, req->email, &ds, err)) < 0)
 		goto out;
-	}
 	if ((r = state_blob_get(svc->state, pr->dataset_id, &blob, err)) < 0)
 		goto out;
 	if (!blob.complete) {

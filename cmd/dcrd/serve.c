@@ -738,18 +738,18 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
-		{ "max-room-jobs", required_argument, NULL, 'J' },
-		{ "max-caller-jobs", required_argument, NULL, 'j' },
+		{ "max-room-jobs", required_argument, NULL, 'c' },
+		{ "max-caller-jobs", required_argument, NULL, 'c' },
 		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "min-body-rate", required_argument, NULL, 'B' },
-		{ "max-connections-per-address", required_argument, NULL, 'A' },
+		{ "max-connections-per-address", required_argument, NULL, 'c' },
 		{ "min-free", required_argument, NULL, 'F' },
 		{ "max-upload-bytes", required_argument, NULL, 'U' },
-		{ "max-uploads", required_argument, NULL, 'N' },
-		{ "max-unfinished-uploads", required_argument, NULL, 'n' },
+		{ "max-uploads", required_argument, NULL, 'c' },
+		{ "max-unfinished-uploads", required_argument, NULL, 'c' },
 		{ "upload-expiry", required_argument, NULL, 'E' },
-		{ "max-puts-per-uploader", required_argument, NULL, 'p' },
-		{ "max-puts-per-address", required_argument, NULL, 'q' },
+		{ "max-puts-per-uploader", required_argument, NULL, 'c' },
+		{ "max-puts-per-address", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -761,17 +761,30 @@ int cmd_serve(int argc, char **argv)
 		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY };
 	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
 	unsigned per_address = DEFAULT_PER_ADDRESS;
+	/* The options that take a count, 'c' in longopts. */
+	const struct {
+		const char *name;
+		unsigned *out;
+	} counts[] = {
+		{ "max-room-jobs", &jobs.per_room },
+		{ "max-caller-jobs", &jobs.per_caller },
+		{ "max-connections-per-address", &per_address },
+		{ "max-uploads", &storage.max_datasets },
+		{ "max-unfinished-uploads", &storage.max_unfinished },
+		{ "max-puts-per-uploader", &puts.per_uploader },
+		{ "max-puts-per-address", &puts.per_address },
+	};
 	uint64_t secs;
 	bool sgx_option = false;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
 	struct dcr_err err;
 	sigset_t signals;
-	int c, fd, lock, sig = 0, status = 1;
+	int c, index = 0, fd, lock, sig = 0, status = 1;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", longopts, &index)) != -1) {
 		switch (c) {
 		case 'd': data_dir = optarg; break;
 		case 'l': listen_arg = optarg; break;
@@ -780,13 +793,11 @@ int cmd_serve(int argc, char **argv)
 		case 'P': opt.pccs_url = optarg; sgx_option = true; break;
 		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
-		case 'J':
-			if (limit_option("max-room-jobs", optarg, &jobs.per_room))
-				return 2;
-			break;
-		case 'j':
-			if (limit_option("max-caller-jobs", optarg, &jobs.per_caller))
-				return 2;
+		case 'c':
+			for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+				if (strcmp(counts[i].name, longopts[index].name) == 0 &&
+				    limit_option(counts[i].name, optarg, counts[i].out))
+					return 2;
 			break;
 		case 'H':
 			if (!dcr_parse_duration(optarg, MAX_TIMEOUT, &secs)) {
@@ -803,10 +814,6 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'A':
-			if (limit_option("max-connections-per-address", optarg, &per_address))
-				return 2;
-			break;
 		case 'F':
 			if (!parse_min_free(optarg, &storage)) {
 				fprintf(stderr, "dcrd: serve: invalid --min-free '%s' (bytes, like 2G, or a share of the disk, "
@@ -820,28 +827,12 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'N':
-			if (limit_option("max-uploads", optarg, &storage.max_datasets))
-				return 2;
-			break;
-		case 'n':
-			if (limit_option("max-unfinished-uploads", optarg, &storage.max_unfinished))
-				return 2;
-			break;
 		case 'E':
 			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.expiry_s)) {
 				fprintf(stderr, "dcrd: serve: invalid --upload-expiry '%s' (a number and s, m, h or d, like 24h; "
 						"at most 365d)\n", optarg);
 				return 2;
 			}
-			break;
-		case 'p':
-			if (limit_option("max-puts-per-uploader", optarg, &puts.per_uploader))
-				return 2;
-			break;
-		case 'q':
-			if (limit_option("max-puts-per-address", optarg, &puts.per_address))
-				return 2;
 			break;
 		case 'h':
 			usage(stdout);
