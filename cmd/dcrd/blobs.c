@@ -241,8 +241,9 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 	if ((r = blob_authorize(svc, id, authorization, &b, status, err)) < 0)
 		return r;
 	/*
-	 * The writer's slot, then what has arrived: no other PUT can move the
-	 * offset between the check and the writes.
+	 * What has arrived, read again under the lock that gives the writer's
+	 * slot: no other PUT can move the offset between the check and the
+	 * writes.
 	 */
 	pthread_mutex_lock(svc->lock);
 	if ((r = state_blob_get(svc->state, id, &b, err)) < 0) {

@@ -398,8 +398,10 @@ int cmd_token(int argc, char **argv);
  * and headers, and a minimum pace for request bodies, which libmicrohttpd's
  * idle timeout does not give. conn_open when a connection is accepted,
  * conn_close when it closes (before its socket is); the others as a
- * request moves on. The watchdog's thread also runs chores (may be NULL)
- * about four times a second; they must not block for long.
+ * request moves on. watchdog_busy(true) while the calling thread runs a
+ * handler, false after: its connections wait for it through no fault of
+ * their own. The watchdog's thread also runs chores (may be NULL) about
+ * four times a second; they must not block for long.
  */
 struct conn_limits {
 	unsigned header_timeout_s; /* from accepting, or the end of the last request, to the end of the headers */
@@ -415,6 +417,7 @@ void conn_request(struct conn *c);
 void conn_body(struct conn *c, size_t n);
 void conn_answering(struct conn *c);
 void conn_idle(struct conn *c);
+void watchdog_busy(bool busy);
 /* Connections dropped so far: no complete headers in time, a body too slow. */
 void watchdog_counts(unsigned long *headers, unsigned long *bodies);
 

@@ -784,7 +784,7 @@ static int run_one(void)
 			r = 1;
 		j.rec->info->error = NULL;
 	}
-	/* Failed to start: it leaves the queue (the state still has it running, to retry at the next start). */
+	/* Failed to start: it leaves the queue (unless recorded as failed, the state keeps it for the next start). */
 	if (failed_start && j.job_id[0])
 		queue_remove(j.room_id, j.job_id);
 	pthread_mutex_unlock(runner.svc.lock);

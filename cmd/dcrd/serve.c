@@ -552,8 +552,8 @@ static void connection_event(void *cls, struct MHD_Connection *conn, void **sock
 	}
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-	const char *version, const char *upload, size_t *upload_len, void **state)
+static enum MHD_Result handle_request(struct MHD_Connection *conn, const char *url, const char *method,
+	const char *upload, size_t *upload_len, void **state)
 {
 	struct request *req = *state;
 
@@ -623,6 +623,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return route(conn, method, url, req);
 }
 
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	const char *version, const char *upload, size_t *upload_len, void **state)
+{
+	enum MHD_Result r;
+
+	watchdog_busy(true);
+	r = handle_request(conn, url, method, upload, upload_len, state);
+	watchdog_busy(false);
+	return r;
+}
+
 /* One log line per request: method, path, status, sizes, time. Never bodies. */
 static void completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode code)
 {
@@ -640,7 +651,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 		/* The client went away mid-upload: keep what arrived, for it to resume. */
 		struct dcr_err ignored;
 
+		watchdog_busy(true);
 		blob_put_end(&srv.svc, req->upload, NULL, &ignored);
+		watchdog_busy(false);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - req->start.tv_sec) * 1000 + (now.tv_nsec - req->start.tv_nsec) / 1000000;

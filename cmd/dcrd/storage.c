@@ -223,7 +223,7 @@ static int disk_now(const char *dir, struct disk *d, struct dcr_err *err)
 /* How much more may be reserved or written now: what is free above the floor and the reservations. */
 static uint64_t headroom(const struct disk *d)
 {
-	uint64_t kept = d->floor + ledger.reserved;
+	uint64_t kept = d->floor > UINT64_MAX - ledger.reserved ? UINT64_MAX : d->floor + ledger.reserved;
 
 	return d->free > kept ? d->free - kept : 0;
 }
@@ -306,7 +306,7 @@ int storage_admit(const struct service *svc, const char *owner, uint64_t size, s
 		return dcr_err_set(err, DCR_EFAIL, "%s has as many unfinished uploads as dcrd allows one uploader "
 						   "(%u, --max-unfinished-uploads); finish one (dcr upload --resume) or "
 						   "delete one (dcr upload --delete)", owner, u->unfinished);
-	if (size > ledger.lim.max_bytes - (u ? u->bytes : 0) || (u && u->bytes > ledger.lim.max_bytes))
+	if ((u && u->bytes > ledger.lim.max_bytes) || size > ledger.lim.max_bytes - (u ? u->bytes : 0))
 		return dcr_err_set(err, DCR_EFAIL, "an upload of %" PRIu64 " bytes would take %s past %" PRIu64 " bytes, "
 						   "the most dcrd keeps for one uploader (--max-upload-bytes), who has %"
 						   PRIu64 " now; delete uploads no longer needed (dcr upload --delete)",
@@ -354,7 +354,8 @@ void storage_forget(const char *id, const char *owner, uint64_t size)
 		drop_upload(p);
 	if (!u)
 		return;
-	u->datasets--;
+	if (u->datasets)
+		u->datasets--;
 	u->bytes -= size < u->bytes ? size : u->bytes;
 	put_uploader(u);
 }

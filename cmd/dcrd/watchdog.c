@@ -5,7 +5,10 @@
  * has until a deadline to send its request line and headers, and a request
  * body must keep a minimum pace; a connection that fails either is shut
  * down (shutdown(2) on its socket, which libmicrohttpd then closes as if
- * the client had). The same thread runs dcrd's periodic chores.
+ * the client had). A connection is not held to a deadline while the
+ * thread that serves it is busy in a handler (a long call, a wait for the
+ * call lock): that slowness is dcrd's, not the client's. The same thread
+ * runs dcrd's periodic chores.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +24,7 @@
 #include "banned.h"
 
 #define TICK_MS 250
+#define MAX_WORKERS 64             /* threads that serve connections */
 
 enum phase {
 	WAITING,                   /* for a request line and headers */
@@ -31,6 +35,7 @@ enum phase {
 
 struct conn {
 	int fd;
+	int worker;                /* the thread that serves it, in wd.workers; -1: unknown */
 	enum phase phase;
 	struct timespec since;     /* when this phase (or body window) began */
 	uint64_t window_bytes;     /* body bytes since then */
@@ -41,6 +46,11 @@ static struct {
 	pthread_mutex_t mu;        /* the list and every conn in it */
 	pthread_cond_t cv;
 	struct conn *head;
+	struct {
+		pthread_t thread;
+		bool busy;
+	} workers[MAX_WORKERS];
+	size_t n_workers;
 	struct conn_limits lim;
 	void (*chores)(void);
 	bool started, stop;
@@ -63,6 +73,31 @@ static uint64_t elapsed_ms(const struct timespec *from, const struct timespec *t
 	return ms > 0 ? (uint64_t)ms : 0;
 }
 
+/* Under wd.mu: the calling thread's place in wd.workers, or -1 when they are all taken. */
+static int this_worker(void)
+{
+	pthread_t self = pthread_self();
+
+	for (size_t i = 0; i < wd.n_workers; i++)
+		if (pthread_equal(wd.workers[i].thread, self))
+			return (int)i;
+	if (wd.n_workers == MAX_WORKERS)
+		return -1;
+	wd.workers[wd.n_workers].thread = self;
+	wd.workers[wd.n_workers].busy = false;
+	return (int)wd.n_workers++;
+}
+
+void watchdog_busy(bool busy)
+{
+	int w;
+
+	pthread_mutex_lock(&wd.mu);
+	if ((w = this_worker()) >= 0)
+		wd.workers[w].busy = busy;
+	pthread_mutex_unlock(&wd.mu);
+}
+
 struct conn *conn_open(int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -74,6 +109,8 @@ struct conn *conn_open(int fd)
 	c->phase = WAITING;
 	c->since = now_mono();
 	pthread_mutex_lock(&wd.mu);
+	/* libmicrohttpd reports a connection from the thread that will serve it. */
+	c->worker = this_worker();
 	c->next = wd.head;
 	if (wd.head)
 		wd.head->prev = c;
@@ -156,6 +193,12 @@ static void check(const struct timespec *now)
 	for (struct conn *c = wd.head; c; c = c->next) {
 		uint64_t ms = elapsed_ms(&c->since, now);
 
+		/* Its thread is busy in a handler: the clock starts again once that is over. */
+		if (c->worker >= 0 && wd.workers[c->worker].busy) {
+			c->since = *now;
+			c->window_bytes = 0;
+			continue;
+		}
 		if (c->phase == WAITING && ms >= (uint64_t)wd.lim.header_timeout_s * 1000) {
 			drop(c);
 			atomic_fetch_add(&wd.dropped_headers, 1);
