@@ -3,6 +3,7 @@
 #define DCRD_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -418,6 +419,14 @@ void conn_body(struct conn *c, size_t n);
 void conn_answering(struct conn *c);
 void conn_idle(struct conn *c);
 void watchdog_busy(bool busy);
+/*
+ * A message of libmicrohttpd's (MHD_OPTION_EXTERNAL_LOGGER) on standard
+ * error. Any client can cause such messages (a refused connection, a broken
+ * request), as it can the watchdog's lines about dropped connections: of
+ * each kind at most 20 are logged every 10 seconds, then how many were
+ * left out.
+ */
+void library_log(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* Connections dropped so far: no complete headers in time, a body too slow. */
 void watchdog_counts(unsigned long *headers, unsigned long *bodies);
 

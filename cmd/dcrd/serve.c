@@ -539,6 +539,13 @@ static struct conn *watched(struct MHD_Connection *conn)
 	return info ? info->socket_context : NULL;
 }
 
+/* libmicrohttpd's messages, many of which a client can cause (a refused connection, a broken request). */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	library_log(fmt, ap);
+}
+
 static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
 	enum MHD_ConnectionNotificationCode event)
 {
@@ -931,6 +938,7 @@ int cmd_serve(int argc, char **argv)
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
 		MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 		MHD_OPTION_END);
 	if (!daemon) {

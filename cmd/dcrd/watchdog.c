@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@
 
 #define TICK_MS 250
 #define MAX_WORKERS 64             /* threads that serve connections */
+#define LOG_BURST 20               /* lines about connections ... */
+#define LOG_WINDOW_MS 10000        /* ... in each window of this long */
 
 enum phase {
 	WAITING,                   /* for a request line and headers */
@@ -57,6 +60,18 @@ static struct {
 	pthread_t thread;
 	atomic_ulong dropped_headers, dropped_bodies;
 } wd = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* The rate of lines of one kind about connections, which any client can cause. */
+struct log_budget {
+	const char *what, *prefix;
+	pthread_mutex_t mu;
+	struct timespec window;
+	unsigned lines;
+	unsigned long left_out;
+};
+
+static struct log_budget drops = { "lines about slow connections", "", PTHREAD_MUTEX_INITIALIZER, { 0, 0 }, 0, 0 },
+			 library = { "lines from libmicrohttpd", "libmicrohttpd: ", PTHREAD_MUTEX_INITIALIZER, { 0, 0 }, 0, 0 };
 
 static struct timespec now_mono(void)
 {
@@ -96,6 +111,55 @@ void watchdog_busy(bool busy)
 	if ((w = this_worker()) >= 0)
 		wd.workers[w].busy = busy;
 	pthread_mutex_unlock(&wd.mu);
+}
+
+/* Under b->mu: a new window once the last is over, saying what it left out. */
+static void log_window(struct log_budget *b, const struct timespec *now)
+{
+	if (b->lines && elapsed_ms(&b->window, now) < LOG_WINDOW_MS)
+		return;
+	if (b->left_out)
+		fprintf(stderr, "dcrd: %lu more %s were left out\n", b->left_out, b->what);
+	b->window = *now;
+	b->lines = 0;
+	b->left_out = 0;
+}
+
+static void log_line(struct log_budget *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void log_line(struct log_budget *b, const char *fmt, va_list ap)
+{
+	struct timespec now = now_mono();
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	pthread_mutex_lock(&b->mu);
+	log_window(b, &now);
+	if (b->lines < LOG_BURST) {
+		b->lines++;
+		fprintf(stderr, "dcrd: %s%s\n", b->prefix, line);
+	} else {
+		b->left_out++;
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void drop_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void drop_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(&drops, fmt, ap);
+	va_end(ap);
+}
+
+void library_log(const char *fmt, va_list ap)
+{
+	log_line(&library, fmt, ap);
 }
 
 struct conn *conn_open(int fd)
@@ -202,15 +266,15 @@ static void check(const struct timespec *now)
 		if (c->phase == WAITING && ms >= (uint64_t)wd.lim.header_timeout_s * 1000) {
 			drop(c);
 			atomic_fetch_add(&wd.dropped_headers, 1);
-			fprintf(stderr, "dcrd: closed a connection that sent no complete request headers within %u s\n",
+			drop_log("closed a connection that sent no complete request headers within %u s",
 				wd.lim.header_timeout_s);
 		} else if (c->phase == RECEIVING && ms >= (uint64_t)wd.lim.body_window_s * 1000) {
 			if (c->window_bytes < wd.lim.body_min_bytes) {
 				drop(c);
 				atomic_fetch_add(&wd.dropped_bodies, 1);
-				fprintf(stderr, "dcrd: closed a connection whose request body sent %llu bytes in %u s "
-						"(at least %llu wanted)\n", (unsigned long long)c->window_bytes,
-					wd.lim.body_window_s, (unsigned long long)wd.lim.body_min_bytes);
+				drop_log("closed a connection whose request body sent %llu bytes in %u s (at least %llu "
+					 "wanted)", (unsigned long long)c->window_bytes, wd.lim.body_window_s,
+					(unsigned long long)wd.lim.body_min_bytes);
 			} else {
 				c->since = *now;
 				c->window_bytes = 0;
@@ -229,6 +293,13 @@ static void *watchdog_main(void *arg)
 
 		check(&now);
 		pthread_mutex_unlock(&wd.mu);
+		for (size_t i = 0; i < 2; i++) {
+			struct log_budget *b = i ? &library : &drops;
+
+			pthread_mutex_lock(&b->mu);
+			log_window(b, &now);
+			pthread_mutex_unlock(&b->mu);
+		}
 		if (wd.chores)
 			wd.chores();
 		pthread_mutex_lock(&wd.mu);

@@ -70,6 +70,12 @@ checks=$((checks + 1))
 [ "${dropped:-0}" -ge 1 ] && [ "${dropped:-0}" -le 16 ] ||
 	fail "$dropped connections were closed at the header deadline; want 1 to 16 (the per-address limit)"
 has "$(cat dcrd.log)" 'closed a connection that sent no complete request headers within 3 s' "the drop is logged"
+has "$(cat dcrd.log)" '^dcrd: libmicrohttpd: ' "libmicrohttpd's messages are logged"
+# Said at the end of the 10 s window that left them out.
+for _ in $(seq 600); do grep -q 'more lines from libmicrohttpd were left out' dcrd.log && break; sleep 0.05; done
+has "$(cat dcrd.log)" '^dcrd: [0-9]+ more lines from libmicrohttpd were left out$' "but not one for each refusal"
+checks=$((checks + 1))
+[ "$(grep -c '^dcrd: libmicrohttpd: ' dcrd.log)" -le 100 ] || fail "the attack flooded dcrd's log"
 
 # ---- a body that trickles is dropped; a healthy call is not ----
 python3 slow.py "$DCRD_PORT" body 4 60 >body.out 2>&1
