@@ -41,6 +41,7 @@ struct upload {
 	struct uploader *owner;
 	uint64_t size, received;
 	int64_t created_ms;
+	bool stuck;                /* its expiry failed, and said so once */
 	struct upload *next;
 };
 
@@ -447,8 +448,10 @@ void storage_expire(struct service *svc)
 				state_rollback(svc->state);
 		}
 		if (r < 0) {
-			/* Tried again at the next sweep. */
-			fprintf(stderr, "dcrd: upload %s expired but could not be deleted: %s\n", id, err.msg);
+			/* Tried again at each sweep; said once. */
+			if (!up->stuck)
+				fprintf(stderr, "dcrd: upload %s expired but could not be deleted: %s\n", id, err.msg);
+			up->stuck = true;
 			p = &up->next;
 			continue;
 		}
