@@ -748,6 +748,16 @@ static int limit_option(const char *name, const char *value, unsigned *out)
 	return 2;
 }
 
+/* getopt values of the limit options: long options only, clear of any letter. */
+enum {
+	OPT_COUNT = 256,           /* any option that takes a count, looked up by name */
+	OPT_HEADER_TIMEOUT,
+	OPT_MIN_BODY_RATE,
+	OPT_MIN_FREE,
+	OPT_MAX_UPLOAD_BYTES,
+	OPT_UPLOAD_EXPIRY,
+};
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -758,18 +768,18 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
-		{ "max-room-jobs", required_argument, NULL, 'c' },
-		{ "max-caller-jobs", required_argument, NULL, 'c' },
-		{ "header-timeout", required_argument, NULL, 'H' },
-		{ "min-body-rate", required_argument, NULL, 'B' },
-		{ "max-connections-per-address", required_argument, NULL, 'c' },
-		{ "min-free", required_argument, NULL, 'F' },
-		{ "max-upload-bytes", required_argument, NULL, 'U' },
-		{ "max-uploads", required_argument, NULL, 'c' },
-		{ "max-unfinished-uploads", required_argument, NULL, 'c' },
-		{ "upload-expiry", required_argument, NULL, 'E' },
-		{ "max-puts-per-uploader", required_argument, NULL, 'c' },
-		{ "max-puts-per-address", required_argument, NULL, 'c' },
+		{ "max-room-jobs", required_argument, NULL, OPT_COUNT },
+		{ "max-caller-jobs", required_argument, NULL, OPT_COUNT },
+		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+		{ "min-body-rate", required_argument, NULL, OPT_MIN_BODY_RATE },
+		{ "max-connections-per-address", required_argument, NULL, OPT_COUNT },
+		{ "min-free", required_argument, NULL, OPT_MIN_FREE },
+		{ "max-upload-bytes", required_argument, NULL, OPT_MAX_UPLOAD_BYTES },
+		{ "max-uploads", required_argument, NULL, OPT_COUNT },
+		{ "max-unfinished-uploads", required_argument, NULL, OPT_COUNT },
+		{ "upload-expiry", required_argument, NULL, OPT_UPLOAD_EXPIRY },
+		{ "max-puts-per-uploader", required_argument, NULL, OPT_COUNT },
+		{ "max-puts-per-address", required_argument, NULL, OPT_COUNT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -781,7 +791,7 @@ int cmd_serve(int argc, char **argv)
 		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY };
 	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
 	unsigned per_address = DEFAULT_PER_ADDRESS;
-	/* The options that take a count, 'c' in longopts. */
+	/* The options that take a count, OPT_COUNT in longopts. */
 	const struct {
 		const char *name;
 		unsigned *out;
@@ -813,13 +823,13 @@ int cmd_serve(int argc, char **argv)
 		case 'P': opt.pccs_url = optarg; sgx_option = true; break;
 		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
-		case 'c':
+		case OPT_COUNT:
 			for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 				if (strcmp(counts[i].name, longopts[index].name) == 0 &&
 				    limit_option(counts[i].name, optarg, counts[i].out))
 					return 2;
 			break;
-		case 'H':
+		case OPT_HEADER_TIMEOUT:
 			if (!dcr_parse_duration(optarg, MAX_TIMEOUT, &secs)) {
 				fprintf(stderr, "dcrd: serve: invalid --header-timeout '%s' (a number and s, m or h, like 10s; "
 						"at most 1h)\n", optarg);
@@ -827,27 +837,27 @@ int cmd_serve(int argc, char **argv)
 			}
 			conns.header_timeout_s = (unsigned)secs;
 			break;
-		case 'B':
+		case OPT_MIN_BODY_RATE:
 			if (!parse_rate(optarg, &conns.body_min_bytes, &conns.body_window_s)) {
 				fprintf(stderr, "dcrd: serve: invalid --min-body-rate '%s' (bytes per time, like 64K/30s; "
 						"at most 1h)\n", optarg);
 				return 2;
 			}
 			break;
-		case 'F':
+		case OPT_MIN_FREE:
 			if (!parse_min_free(optarg, &storage)) {
 				fprintf(stderr, "dcrd: serve: invalid --min-free '%s' (bytes, like 2G, or a share of the disk, "
 						"like 10%%)\n", optarg);
 				return 2;
 			}
 			break;
-		case 'U':
+		case OPT_MAX_UPLOAD_BYTES:
 			if (!dcr_parse_size(optarg, &storage.max_bytes) || storage.max_bytes == 0) {
 				fprintf(stderr, "dcrd: serve: invalid --max-upload-bytes '%s' (bytes, like 500G)\n", optarg);
 				return 2;
 			}
 			break;
-		case 'E':
+		case OPT_UPLOAD_EXPIRY:
 			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.expiry_s)) {
 				fprintf(stderr, "dcrd: serve: invalid --upload-expiry '%s' (a number and s, m, h or d, like 24h; "
 						"at most 365d)\n", optarg);
