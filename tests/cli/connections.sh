@@ -25,7 +25,8 @@ for _ in range(n):
     if mode == "headers":
         s.send(b"GET /healthz HTTP/1.1\r\n")
     else:
-        s.send(b"POST /v1/call HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        s.send(b"POST /v1/call HTTP/1.1\r\nHost: x\r\nContent-Type: message/ohttp-req\r\n"
+               b"Content-Length: 100000\r\n\r\n")
     socks.append(s)
 print("opened", len(socks), flush=True)
 open_ = set(range(n))
@@ -158,7 +159,8 @@ for arg in sys.argv[3:]:
     s.bind((addr, 0))
     s.connect(("127.0.0.1", port))
     s.sendall(("PUT /v1/blobs/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nUpload-Offset: %d\r\n"
-               "Content-Length: %d\r\n\r\n" % (ds, token, offset, len(data) - offset)).encode())
+               "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+               % (ds, token, offset, len(data) - offset)).encode())
     if want == "held":
         # dcrd has taken it once it counts one more writer.
         for _ in range(600):
@@ -202,7 +204,7 @@ has "$(cat put.out)" "^$e1 HTTP/1.1 429" "eve's PUT from mallory's address is re
 has "$(cat put.out)" "^$e2 held$" "eve's PUT from another address is taken"
 expect 0 "an honest upload meanwhile" "$DCR" -q -i alice upload file.bin
 expect 0 "the refusal says why" curl -sS -X PUT -H "Authorization: Bearer $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["upload_token"])' "$XDG_DATA_HOME/dcr/datasets/$m3.json")" \
-	-H 'Upload-Offset: 0' --data-binary @/dev/null "$DCR_ENDPOINT/v1/blobs/$m3"
+	-H 'Upload-Offset: 0' -H 'Content-Type: application/octet-stream' --data-binary @/dev/null "$DCR_ENDPOINT/v1/blobs/$m3"
 has "$out" 'uploads of this uploader are under way, the most dcrd takes at once \(--max-puts-per-uploader\)' \
 	"the per-uploader limit is named"
 kill "$put_pid"

@@ -125,7 +125,8 @@ expect 1 "a new upload" as carol upload small2.bin
 has "$err" "dcrd has no room for an upload" "the upload is refused"
 token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["upload_token"])' "$keystore/$e.json")
 expect 0 "a PUT below the floor" curl -sS -o put.out -w '%{http_code}' -X PUT -H "Authorization: Bearer $token" \
-	-H 'Upload-Offset: 0' --data-binary @small1.bin "$DCR_ENDPOINT/v1/blobs/$e"
+	-H 'Upload-Offset: 0' -H 'Content-Type: application/octet-stream' --data-binary @small1.bin \
+	"$DCR_ENDPOINT/v1/blobs/$e"
 has "$out" '^507$' "the PUT is refused with 507"
 has "$(cat put.out)" "below its floor \(--min-free\)" "and says why"
 expect 1 "a job below the floor" as alice run "$room2" size --wait
