@@ -48,6 +48,7 @@ complete -c dcr -n '__fish_seen_subcommand_from stop' -F
 complete -c dcr -n '__fish_seen_subcommand_from upload' -l name -x -d 'the name listings show (default: the file'\''s name)'
 complete -c dcr -n '__fish_seen_subcommand_from upload' -l resume -x -d 'finish an interrupted upload instead of starting one'
 complete -c dcr -n '__fish_seen_subcommand_from upload' -l limit-rate -x -d 'send at most RATE bytes a second (like 500K, 10M, 1G)'
+complete -c dcr -n '__fish_seen_subcommand_from upload' -l delete -x -d 'delete an upload of yours from dcrd, and its key'
 complete -c dcr -n '__fish_seen_subcommand_from upload' -F
 complete -c dcr -n '__fish_seen_subcommand_from publish' -F
 complete -c dcr -n '__fish_seen_subcommand_from datasets' -F

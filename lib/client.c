@@ -53,6 +53,14 @@ static int check_head(struct dcr_client *c, const char *room_id, const Dcr__V1__
 	int r;
 
 	if (!res->tree_head) {
+		/*
+		 * The enclave failed before the room (its state cannot be read or
+		 * written: a full disk, say) and says so under its key. No head
+		 * came because no call reached the room, and a host that rolled
+		 * the room back is caught by the next call that does.
+		 */
+		if (had_old && (res->code == DCR_EIO || res->code == DCR_ENOMEM) && res->message && *res->message)
+			return dcr_err_set(err, res->code, "dcrd could not serve the call: %.300s", res->message);
 		/* What this client once saw cannot silently disappear. */
 		if (had_old && res->code == DCR_EINTEGRITY && res->message && *res->message)
 			return dcr_err_set(err, DCR_EINTEGRITY, "room %s existed with a log of size %llu, but dcrd now "

@@ -1,7 +1,9 @@
 /* Small helpers shared by the library and the programs. */
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "banned.h"
@@ -135,4 +137,62 @@ void dcr_time_format(time_t t, char out[static 32])
 
 	if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, 32, "@%lld", (long long)t);
+}
+
+/* A whole decimal number, digits only (strtoull alone takes signs and spaces); *end after it. */
+static bool whole_number(const char *s, uint64_t *out, char **end)
+{
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, end, 10);
+	if (errno)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool dcr_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	const char *unit;
+	uint64_t v;
+	char *end;
+
+	if (!s || !whole_number(s, &v, &end))
+		return false;
+	if (*end && (unit = strchr(units, *end))) {
+		unsigned shift = 10 * (unsigned)(unit - units + 1);
+
+		if (v > (UINT64_MAX >> shift))
+			return false;
+		v <<= shift;
+		end++;
+	}
+	if (*end)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool dcr_parse_duration(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v, unit;
+	char *end;
+
+	if (!s || !whole_number(s, &v, &end) || v == 0 || end[0] == '\0' || end[1] != '\0')
+		return false;
+	switch (*end) {
+	case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	default: return false;
+	}
+	if (v > max / unit)
+		return false;
+	*out = v * unit;
+	return true;
 }

@@ -2,6 +2,7 @@
 #ifndef DCR_UTIL_H
 #define DCR_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -37,5 +38,19 @@ int dcr_time_parse(const char *s, time_t *out);
 
 /* t in that form ("@SECONDS" if it has none). */
 void dcr_time_format(time_t t, char out[static 32]);
+
+/*
+ * A size as options give it: a whole number of bytes, optionally followed
+ * by K, M, G or T (powers of 1024), like 0, 500K or 1G. false when
+ * malformed or beyond UINT64_MAX.
+ */
+bool dcr_parse_size(const char *s, uint64_t *out);
+
+/*
+ * A duration as options give it: a whole number followed by s, m, h or d,
+ * like 90s, 30m or 7d, in seconds. false when malformed, zero, or longer
+ * than max seconds.
+ */
+bool dcr_parse_duration(const char *s, uint64_t max, uint64_t *out);
 
 #endif

@@ -438,34 +438,81 @@ fail:
 	return report(cmd, &err);
 }
 
-/* "500K", "10M", "1G" (powers of 1024) or plain bytes, per second. */
-static bool parse_rate(const char *s, uint64_t *out)
+/* Remove the keystore's files of dataset id: its key, and ciphertext not sent yet. */
+static int forget_key(const char *dir, const char *id, struct dcr_err *err)
 {
-	char *end;
-	unsigned long long v;
+	static const char *const exts[] = { ".json", ".enc" };
+	char path[4200];
+	int r;
 
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || v == 0)
-		return false;
-	if (*end == 'K' || *end == 'M' || *end == 'G') {
-		unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
-
-		if (v > (UINT64_MAX >> shift))
-			return false;
-		v <<= shift;
-		end++;
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		if ((r = entry_path(path, sizeof(path), dir, id, exts[i], err)) < 0)
+			return r;
+		if (unlink(path) < 0 && errno != ENOENT)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot remove '%s'", path);
 	}
-	*out = v;
-	return *end == '\0';
+	return 0;
+}
+
+/* Remove an upload from dcrd, then its key (and ciphertext) from the keystore. */
+static int delete_upload(const struct command *cmd, struct cli *cli, const char *dir, const char *arg)
+{
+	Dcr__V1__DatasetRef req = DCR__V1__DATASET_REF__INIT;
+	Dcr__V1__DeleteDatasetResponse *resp = NULL;
+	struct dataset_key k;
+	struct session s;
+	struct dcr_err err;
+	char id[33];
+	uint8_t *body;
+	size_t len, n = strlen(arg);
+	int r;
+
+	/* The keystore names it (a prefix will do); a dataset uploaded from elsewhere needs its whole ID. */
+	if ((r = key_load(dir, arg, &k, &err)) == 0) {
+		memcpy(id, k.id, sizeof(id));
+		wipe_key(&k);
+	} else if (r == DCR_ENOTFOUND && n == 32 && strspn(arg, "0123456789abcdef") == n) {
+		memcpy(id, arg, sizeof(id));
+	} else {
+		return report(cmd, &err);
+	}
+	if ((r = session_open(cmd, cli, &s)) != 0)
+		return r;
+	req.dataset_id = id;
+	if ((r = session_call(cmd, &s, "dataset.delete", &req.base, &body, &len)) != 0)
+		goto out;
+	resp = dcr__v1__delete_dataset_response__unpack(NULL, len, body);
+	free(body);
+	if (!resp) {
+		r = report_malformed(cmd, "dataset.delete answer");
+		goto out;
+	}
+	/* dcrd has forgotten it: the key opens nothing any more. */
+	if ((r = forget_key(dir, id, &err)) < 0) {
+		r = report(cmd, &err);
+		goto out;
+	}
+	if (cli->json) {
+		json_t *j = json_object();
+
+		json_object_set_new(j, "dataset", json_string(id));
+		json_object_set_new(j, "deleted", json_true());
+		json_object_set_new(j, "ciphertext_size", json_integer((json_int_t)resp->size));
+		r = print_json(cmd, j);
+	} else if (cli->verbosity >= 0) {
+		fprintf(stderr, "dcr: upload: deleted dataset %s (%llu bytes of ciphertext) from dcrd, and its key\n", id,
+			(unsigned long long)resp->size);
+	}
+out:
+	dcr__v1__delete_dataset_response__free_unpacked(resp, NULL);
+	session_close(&s);
+	return r;
 }
 
 int cmd_upload(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	const char *resume = opt_value(cmd, args, "resume"), *name = opt_value(cmd, args, "name");
-	const char *rate = opt_value(cmd, args, "limit-rate");
+	const char *rate = opt_value(cmd, args, "limit-rate"), *del = opt_value(cmd, args, "delete");
 	uint64_t max_rate = 0;
 	struct session s;
 	struct dataset_key k;
@@ -473,14 +520,18 @@ int cmd_upload(const struct command *cmd, struct cli *cli, struct parsed *args)
 	char dir[4096];
 	int r;
 
-	if (resume ? args->argc != 0 : args->argc != 1)
+	if (del && (args->argc != 0 || resume || name || rate))
+		return usage_error(cmd, "--delete takes no FILE and no other option");
+	if (!del && (resume ? args->argc != 0 : args->argc != 1))
 		return usage_error(cmd, resume ? "--resume takes no FILE" : "expected one FILE");
 	if (resume && name)
 		return usage_error(cmd, "--name is for a new upload, not --resume");
-	if (rate && !parse_rate(rate, &max_rate))
+	if (rate && (!dcr_parse_size(rate, &max_rate) || max_rate == 0))
 		return usage_error(cmd, "invalid --limit-rate '%s' (bytes a second, like 500K, 10M or 1G)", rate);
 	if (keystore_dir(dir, sizeof(dir), &err) < 0)
 		return report(cmd, &err);
+	if (del)
+		return delete_upload(cmd, cli, dir, del);
 	if (resume) {
 		if (key_load(dir, resume, &k, &err) < 0)
 			return report(cmd, &err);

@@ -50,6 +50,7 @@ static const struct option_spec upload_options[] = {
 	{ "name", 0, ARG_VALUE, "NAME", "the name listings show (default: the file's name)" },
 	{ "resume", 0, ARG_VALUE, "DATASET", "finish an interrupted upload instead of starting one" },
 	{ "limit-rate", 0, ARG_VALUE, "RATE", "send at most RATE bytes a second (like 500K, 10M, 1G)" },
+	{ "delete", 0, ARG_VALUE, "DATASET", "delete an upload of yours from dcrd, and its key" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
@@ -89,7 +90,8 @@ const struct command commands[] = {
 	  "show a room's status", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "stop", cmd_stop, "ROOM",
 	  "stop a room for good", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "upload", cmd_upload, "FILE [--name NAME] [--limit-rate RATE] | --resume DATASET [--limit-rate RATE]",
+	{ "upload", cmd_upload,
+	  "FILE [--name NAME] [--limit-rate RATE] | --resume DATASET [--limit-rate RATE] | --delete DATASET",
 	  "encrypt a file locally and upload the ciphertext", NULL, upload_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "publish", cmd_publish, "ROOM NODE DATASET",

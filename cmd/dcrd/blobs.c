@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,30 @@ int blob_path(const struct service *svc, const char *id, char *buf, size_t size,
 	return data_path(buf, size, svc->data_dir, rel, err);
 }
 
-int blobs_init(const char *data_dir, struct dcr_err *err)
+/* Blobs being written now (under the service lock): one writer per blob, so many per uploader and address. */
+#define MAX_UPLOADS 64
+#define PEER_MAX 48                /* an IPv6 address in text */
+
+static struct writer {
+	char id[DCR_BLOB_ID_LEN + 1];  /* "": a free slot */
+	char owner[DCR_EMAIL_MAX + 1];
+	char peer[PEER_MAX];
+} writing[MAX_UPLOADS];
+static struct put_limits put_limits;
+static atomic_uint n_writing;      /* for /metrics, which does not take the lock */
+
+unsigned blob_writers(void)
+{
+	return atomic_load(&n_writing);
+}
+
+int blobs_init(const char *data_dir, const struct put_limits *lim, struct dcr_err *err)
 {
 	char path[4096];
 	struct stat st;
 	int r;
 
+	put_limits = *lim;
 	if ((r = data_path(path, sizeof(path), data_dir, "blobs", err)) < 0)
 		return r;
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
@@ -110,31 +129,62 @@ int blob_authorize(struct service *svc, const char *id, const char *authorizatio
 	return 0;
 }
 
-/* Blobs being written now (under the service lock): one writer per blob. */
-#define MAX_UPLOADS 64
-static char writing[MAX_UPLOADS][DCR_BLOB_ID_LEN + 1];
+bool blob_writing(const char *id)
+{
+	for (size_t i = 0; i < MAX_UPLOADS; i++)
+		if (strcmp(writing[i].id, id) == 0)
+			return true;
+	return false;
+}
 
-static bool claim(const char *id)
+/* A writer's slot for blob id, within the limits; 0, or the HTTP status of the refusal. */
+static unsigned claim(const char *id, const char *owner, const char *peer, struct dcr_err *err)
 {
 	size_t free_slot = MAX_UPLOADS;
+	unsigned by_owner = 0, by_peer = 0;
 
 	for (size_t i = 0; i < MAX_UPLOADS; i++) {
-		if (strcmp(writing[i], id) == 0)
-			return false;
-		if (!writing[i][0] && free_slot == MAX_UPLOADS)
-			free_slot = i;
+		if (!writing[i].id[0]) {
+			if (free_slot == MAX_UPLOADS)
+				free_slot = i;
+			continue;
+		}
+		if (strcmp(writing[i].id, id) == 0) {
+			dcr_err_set(err, DCR_EEXIST, "another upload to this blob is under way");
+			return 409;
+		}
+		by_owner += strcmp(writing[i].owner, owner) == 0;
+		by_peer += strcmp(writing[i].peer, peer) == 0;
 	}
-	if (free_slot == MAX_UPLOADS)
-		return false;
-	memcpy(writing[free_slot], id, DCR_BLOB_ID_LEN + 1);
-	return true;
+	if (by_owner >= put_limits.per_uploader) {
+		dcr_err_set(err, DCR_EFAIL, "%u uploads of this uploader are under way, the most dcrd takes at once "
+					    "(--max-puts-per-uploader); try again when one has finished", by_owner);
+		return 429;
+	}
+	if (by_peer >= put_limits.per_address) {
+		dcr_err_set(err, DCR_EFAIL, "%u uploads from this address are under way, the most dcrd takes at once "
+					    "(--max-puts-per-address); try again when one has finished", by_peer);
+		return 429;
+	}
+	if (free_slot == MAX_UPLOADS) {
+		dcr_err_set(err, DCR_EFAIL, "dcrd takes %d uploads at once, and that many are under way; try again later",
+			MAX_UPLOADS);
+		return 503;
+	}
+	snprintf(writing[free_slot].id, sizeof(writing[0].id), "%s", id);
+	snprintf(writing[free_slot].owner, sizeof(writing[0].owner), "%s", owner);
+	snprintf(writing[free_slot].peer, sizeof(writing[0].peer), "%s", peer);
+	atomic_fetch_add(&n_writing, 1);
+	return 0;
 }
 
 static void release(const char *id)
 {
 	for (size_t i = 0; i < MAX_UPLOADS; i++)
-		if (strcmp(writing[i], id) == 0)
-			writing[i][0] = '\0';
+		if (strcmp(writing[i].id, id) == 0) {
+			writing[i].id[0] = '\0';
+			atomic_fetch_sub(&n_writing, 1);
+		}
 }
 
 struct blob_upload {
@@ -155,7 +205,7 @@ static void blob_release(struct service *svc, const char *id)
 	pthread_mutex_unlock(svc->lock);
 }
 
-/* Upload-Offset must be what has arrived, of a blob not complete yet. */
+/* Upload-Offset must be what has arrived. */
 static int check_put(const char *offset_header, const struct state_blob *b, unsigned long long *offset,
 	unsigned *status, struct dcr_err *err)
 {
@@ -170,10 +220,6 @@ static int check_put(const char *offset_header, const struct state_blob *b, unsi
 			return dcr_err_set(err, DCR_EINVALID, "Upload-Offset is not a number");
 		}
 	}
-	if (b->complete) {
-		*status = 409;
-		return dcr_err_set(err, DCR_EEXIST, "the blob is complete already");
-	}
 	if (*offset != b->received) {
 		*status = 409;
 		return dcr_err_set(err, DCR_EINVALID, "Upload-Offset is %llu, but %llu bytes have arrived (HEAD tells)",
@@ -183,32 +229,40 @@ static int check_put(const char *offset_header, const struct state_blob *b, unsi
 }
 
 int blob_put_begin(struct service *svc, const char *id, const char *authorization, const char *offset_header,
-	struct blob_upload **out, unsigned *status, struct dcr_err *err)
+	const char *peer, struct blob_upload **out, unsigned *status, struct dcr_err *err)
 {
 	struct blob_upload *u;
 	struct state_blob b;
-	char path[4096];
+	char path[4096], owner[DCR_EMAIL_MAX + 1];
 	unsigned long long offset = 0;
 	int r;
 
 	*out = NULL;
-	/* The writer's slot first: no other PUT can move the offset between the check and the writes. */
-	if (blob_id_valid(id)) {
-		pthread_mutex_lock(svc->lock);
-		r = claim(id);
-		pthread_mutex_unlock(svc->lock);
-		if (!r) {
-			*status = 409;
-			return dcr_err_set(err, DCR_EEXIST, "another upload to this blob is under way (or too many are)");
-		}
+	if ((r = blob_authorize(svc, id, authorization, &b, status, err)) < 0)
+		return r;
+	/*
+	 * What has arrived, read again under the lock that gives the writer's
+	 * slot: no other PUT can move the offset between the check and the
+	 * writes.
+	 */
+	pthread_mutex_lock(svc->lock);
+	if ((r = state_blob_get(svc->state, id, &b, err)) < 0) {
+		*status = 500;
+	} else if (b.complete) {
+		*status = 409;
+		r = dcr_err_set(err, DCR_EEXIST, "the blob is complete already");
+	} else if ((r = storage_put(svc, id, owner, status, err)) == 0 &&
+		   (*status = claim(id, owner, peer ? peer : "", err)) != 0) {
+		r = err->code;
 	}
-	if ((r = blob_authorize(svc, id, authorization, &b, status, err)) < 0 ||
-	    (r = check_put(offset_header, &b, &offset, status, err)) < 0 ||
+	pthread_mutex_unlock(svc->lock);
+	if (r < 0)
+		return r;
+	if ((r = check_put(offset_header, &b, &offset, status, err)) < 0 ||
 	    (r = blob_path(svc, id, path, sizeof(path), err)) < 0) {
 		if (*status == 0)
 			*status = 500;
-		if (blob_id_valid(id))
-			blob_release(svc, id);
+		blob_release(svc, id);
 		return r;
 	}
 	if (!(u = calloc(1, sizeof(*u)))) {
@@ -243,7 +297,8 @@ static int record_progress(struct blob_upload *u, int complete, struct dcr_err *
 	if (fsync(u->fd) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot write blob %s", u->id);
 	pthread_mutex_lock(u->svc->lock);
-	r = state_blob_progress(u->svc->state, u->id, u->offset, complete, err);
+	if ((r = state_blob_progress(u->svc->state, u->id, u->offset, complete, err)) == 0)
+		storage_progress(u->id, u->offset, complete);
 	pthread_mutex_unlock(u->svc->lock);
 	if (r == 0)
 		u->recorded = u->offset;

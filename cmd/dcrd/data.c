@@ -1,15 +1,16 @@
 /*
- * Datasets: dataset.create hands out a blob for an upload's ciphertext,
+ * Datasets: dataset.create hands out a blob for an upload's ciphertext
+ * (within the uploader's quotas and the disk's room, see storage.c),
  * dataset.publish makes it a room node's data once dcrd has decrypted and
- * checked it, dataset.list shows what each node holds. The dataset key
- * reaches dcrd only inside the encrypted publish call and is kept sealed.
+ * checked it, dataset.list shows what each node holds, dataset.delete
+ * removes an upload its uploader no longer needs. The dataset key reaches
+ * dcrd only inside the encrypted publish call and is kept sealed.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -19,9 +20,8 @@
 
 #include "banned.h"
 
-/* The largest upload dcrd accepts, and the disk it leaves free for everything else. */
+/* The largest upload dcrd accepts. */
 #define MAX_DATASET (64ull << 30)
-#define DISK_RESERVE (64ull << 20)
 #define NAME_MAX_LEN 255
 
 /* ---- dataset.create ---- */
@@ -36,20 +36,6 @@ static bool name_ok(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return false;
 	return true;
-}
-
-static int disk_has_room(const char *dir, uint64_t size, struct dcr_err *err)
-{
-	struct statvfs vfs;
-	uint64_t avail;
-
-	if (statvfs(dir, &vfs) < 0)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot tell the free space of the data directory");
-	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (avail < DISK_RESERVE || size > avail - DISK_RESERVE)
-		return dcr_err_set(err, DCR_EFAIL, "dcrd has no room for %llu bytes (%llu free)", (unsigned long long)size,
-			(unsigned long long)avail);
-	return 0;
 }
 
 int dataset_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
@@ -81,14 +67,20 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 						 "dcrd's platform CA, so it may not upload", req->email);
 		goto out;
 	}
-	if ((r = disk_has_room(svc->data_dir, cr->size, err)) < 0 ||
+	if ((r = storage_admit(svc, req->email, cr->size, err)) < 0 ||
 	    (r = blob_new(svc, cr->size, 0, id, token, err)) < 0)
 		goto out;
 	rec.owner = (char *)req->email;
 	rec.name = cr->name;
 	rec.size = cr->size;
 	rec.created_ms = dcr_now_ms();
-	if ((r = state_put_record(svc->state, "dataset", "", id, 0, &rec.base, err)) < 0)
+	/*
+	 * Counted at once: should the call not commit after all, the upload
+	 * holds its reservation until it expires, when the sweep finds nothing
+	 * to delete and releases it.
+	 */
+	if ((r = state_put_record(svc->state, "dataset", "", id, 0, &rec.base, err)) < 0 ||
+	    (r = storage_add(id, req->email, cr->size, rec.created_ms, err)) < 0)
 		goto out;
 	resp.dataset_id = id;
 	resp.upload_token = token;
@@ -96,6 +88,111 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 out:
 	dcr_wipe(token, sizeof(token));
 	dcr__v1__create_dataset_request__free_unpacked(cr, NULL);
+	return r;
+}
+
+/* ---- dataset.delete ---- */
+
+/* The record of dataset id if email uploaded it; anyone else's is not found, so IDs cannot be probed. */
+static int own_dataset(struct service *svc, const char *id, const char *email, Dcr__V1__DatasetRecord **ds,
+	struct dcr_err *err)
+{
+	*ds = NULL;
+	if (blob_id_valid(id) && state_get_record(svc->state, "dataset", "", id, &dcr__v1__dataset_record__descriptor,
+					 (ProtobufCMessage **)ds, err) == 0 && strcmp((*ds)->owner, email) == 0)
+		return 0;
+	if (*ds)
+		protobuf_c_message_free_unpacked(&(*ds)->base, NULL);
+	*ds = NULL;
+	return dcr_err_set(err, DCR_ENOTFOUND, "no dataset %.64s uploaded by %s", id, email);
+}
+
+int dataset_erase(struct service *svc, const char *id, struct dcr_err *err)
+{
+	char path[4096];
+	int r;
+
+	if ((r = state_delete_record(svc->state, "dataset", "", id, err)) < 0 ||
+	    (r = state_blob_delete(svc->state, id, err)) < 0 || (r = blob_path(svc, id, path, sizeof(path), err)) < 0)
+		return r;
+	/*
+	 * Before the commit: should it fail, the records remain without their
+	 * ciphertext and deleting again finishes the job, rather than
+	 * ciphertext remaining that no record accounts for.
+	 */
+	if (unlink(path) < 0 && errno != ENOENT)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot delete blob %s", id);
+	return 0;
+}
+
+/* Whether an active room has dataset id published to a node: such a dataset stays. */
+struct in_use {
+	struct service *svc;
+	const char *id;
+	char room_id[65], node[256];
+};
+
+static int find_use(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	const Dcr__V1__PublicationRecord *pub = (const Dcr__V1__PublicationRecord *)msg;
+	struct in_use *u = ctx;
+	Dcr__V1__RoomRecord *room = NULL;
+	struct dcr_err ignored;
+	bool active;
+
+	if (!pub->blob_id || strcmp(pub->blob_id, u->id) != 0)
+		return 0;
+	/* A room that cannot be read counts as active: better keep data than break a room. */
+	active = state_get_room(u->svc->state, scope, &room, &ignored) < 0 ||
+		 room->status == DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
+	dcr__v1__room_record__free_unpacked(room, NULL);
+	if (!active)
+		return 0;
+	snprintf(u->room_id, sizeof(u->room_id), "%s", scope);
+	snprintf(u->node, sizeof(u->node), "%s", name);
+	return 1;
+}
+
+int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	Dcr__V1__DatasetRef *ref = dcr__v1__dataset_ref__unpack(NULL, req->body_len, req->body);
+	Dcr__V1__DeleteDatasetResponse resp = DCR__V1__DELETE_DATASET_RESPONSE__INIT;
+	Dcr__V1__DatasetRecord *ds = NULL;
+	struct in_use use = { svc, NULL, "", "" };
+	int r;
+
+	if (!ref)
+		return dcr_err_set(err, DCR_EINVALID, "malformed dataset.delete request");
+	if ((r = own_dataset(svc, ref->dataset_id, req->email, &ds, err)) < 0)
+		goto out;
+	use.id = ref->dataset_id;
+	/* Every publication is read: deletions are rare, and records say which dataset only when unsealed. */
+	if ((r = state_each_record(svc->state, "publication", NULL, &dcr__v1__publication_record__descriptor, find_use,
+		     &use, err)) < 0)
+		goto out;
+	if (r > 0) {
+		r = dcr_err_set(err, DCR_EDENIED, "dataset %s is published to node '%s' of room %s, which is active: it "
+						  "stays until the room is stopped or another dataset replaces it there",
+			ref->dataset_id, use.node, use.room_id);
+		goto out;
+	}
+	if (blob_writing(ref->dataset_id)) {
+		r = dcr_err_set(err, DCR_EFAIL, "dataset %s is being uploaded right now; stop the upload first",
+			ref->dataset_id);
+		goto out;
+	}
+	if ((r = dataset_erase(svc, ref->dataset_id, err)) < 0)
+		goto out;
+	storage_forget(ref->dataset_id, ds->owner, ds->size);
+	fprintf(stderr, "dcrd: dataset %s deleted by its uploader (%llu bytes)\n", ref->dataset_id,
+		(unsigned long long)ds->size);
+	resp.size = ds->size;
+	r = pack_answer(&resp.base, out, out_len, err);
+out:
+	if (ds)
+		protobuf_c_message_free_unpacked(&ds->base, NULL);
+	dcr__v1__dataset_ref__free_unpacked(ref, NULL);
 	return r;
 }
 
@@ -199,13 +296,8 @@ static int publish(struct service *svc, const struct dcr_call_request *req, cons
 		return denied(req->email, what, pr->room_id, err);
 	if (rc->rec->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		return dcr_err_set(err, DCR_EDENIED, "room %s is stopped: it takes no more data", pr->room_id);
-	if (!blob_id_valid(pr->dataset_id) ||
-	    state_get_record(svc->state, "dataset", "", pr->dataset_id, &dcr__v1__dataset_record__descriptor,
-		    (ProtobufCMessage **)&ds, err) < 0 ||
-	    strcmp(ds->owner, req->email) != 0) {
-		r = dcr_err_set(err, DCR_ENOTFOUND, "no dataset %s uploaded by %s", pr->dataset_id, req->email);
+	if ((r = own_dataset(svc, pr->dataset_id, req->email, &ds, err)) < 0)
 		goto out;
-	}
 	if ((r = state_blob_get(svc->state, pr->dataset_id, &blob, err)) < 0)
 		goto out;
 	if (!blob.complete) {

@@ -3,6 +3,7 @@
 #define DCRD_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -87,6 +88,7 @@ struct state {
 	 */
 	char pending_room[65];
 	uint8_t pending_digest[32];
+	atomic_bool full;          /* the last write failed for lack of disk space */
 };
 
 /* key NULL: no sealed rows may be used (dcrd token create, outside the enclave). */
@@ -107,6 +109,8 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 int state_begin(struct state *s, struct dcr_err *err);
 int state_commit(struct state *s, struct dcr_err *err);
 void state_rollback(struct state *s);
+/* Whether the last write failed because the disk is full (until a commit succeeds); no lock needed. */
+bool state_full(const struct state *s);
 
 /* A room's audit log: its frontier (size 0 when empty), appending, proofs, entries. */
 int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err);
@@ -157,6 +161,7 @@ int state_get_record(struct state *s, const char *kind, const char *scope, const
 int state_each_record(struct state *s, const char *kind, const char *scope, const ProtobufCMessageDescriptor *d,
 	int (*fn)(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg), void *ctx,
 	struct dcr_err *err);
+int state_delete_record(struct state *s, const char *kind, const char *scope, const char *name, struct dcr_err *err);
 /* The largest seq of kind in scope, 0 if none. */
 int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t *out, struct dcr_err *err);
 
@@ -170,6 +175,7 @@ int state_blob_add(struct state *s, const char *id, uint64_t size, const uint8_t
 	struct dcr_err *err);
 int state_blob_get(struct state *s, const char *id, struct state_blob *out, struct dcr_err *err);
 int state_blob_progress(struct state *s, const char *id, uint64_t received, int complete, struct dcr_err *err);
+int state_blob_delete(struct state *s, const char *id, struct dcr_err *err);
 
 /* What a call adds to its audit entry beyond caller, method and outcome. */
 #define AUDIT_NOTE_FACTS 8
@@ -268,8 +274,16 @@ struct service {
  */
 #define DCR_BLOB_ID_LEN 32
 #define DCR_BLOB_TOKEN_MAX 80
-int blobs_init(const char *data_dir, struct dcr_err *err);
+/* How many PUTs may write at once (dcrd serve --max-puts-per-uploader, --max-puts-per-address). */
+struct put_limits {
+	unsigned per_uploader;
+	unsigned per_address;
+};
+int blobs_init(const char *data_dir, const struct put_limits *lim, struct dcr_err *err);
 bool blob_id_valid(const char *id);
+/* Whether a PUT is writing blob id now (under the lock); how many PUTs are (without it). */
+bool blob_writing(const char *id);
+unsigned blob_writers(void);
 int blob_path(const struct service *svc, const char *id, char *buf, size_t size, struct dcr_err *err);
 /* A fresh ID and token, and the token's SHA-256 (for state_blob_add). */
 int blob_mint(char id[static DCR_BLOB_ID_LEN + 1], char token[static DCR_BLOB_TOKEN_MAX], uint8_t hash[static 32],
@@ -279,8 +293,9 @@ int blob_new(struct service *svc, uint64_t size, int complete, char id[static DC
 int blob_authorize(struct service *svc, const char *id, const char *authorization, struct state_blob *out,
 	unsigned *status, struct dcr_err *err);
 struct blob_upload;
+/* peer: the client's IP address, for the per-address limit. */
 int blob_put_begin(struct service *svc, const char *id, const char *authorization, const char *offset_header,
-	struct blob_upload **out, unsigned *status, struct dcr_err *err);
+	const char *peer, struct blob_upload **out, unsigned *status, struct dcr_err *err);
 int blob_put_write(struct blob_upload *u, const uint8_t *buf, size_t len, unsigned *status, struct dcr_err *err);
 /* Records what arrived (on disk first) and frees u; *received: the bytes the blob now has. */
 int blob_put_end(struct service *svc, struct blob_upload *u, uint64_t *received, struct dcr_err *err);
@@ -330,9 +345,60 @@ int msg_list_add(struct msg_list *l, const ProtobufCMessage *msg);
 void msg_list_free(struct msg_list *l);
 int pack_answer(const ProtobufCMessage *msg, uint8_t **out, size_t *len, struct dcr_err *err);
 
-/* Datasets (data.c): dataset.create, dataset.publish, dataset.list. */
+/*
+ * Storage (storage.c), under the lock unless said otherwise: the ledger of
+ * uploads (rebuilt by storage_open from the dataset records), the floor of
+ * free space, per-uploader quotas and the expiry of unfinished uploads.
+ */
+struct storage_limits {
+	uint64_t min_free;         /* bytes the disk keeps free ... */
+	unsigned min_free_percent; /* ... or this share of it, whichever is more */
+	uint64_t max_bytes;        /* per uploader: the declared sizes of all its datasets */
+	unsigned max_datasets;     /* per uploader */
+	unsigned max_unfinished;   /* per uploader */
+	uint64_t expiry_s;         /* an upload not complete this long after dataset.create is deleted */
+};
+int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err);
+void storage_close(void);
+/* Whether owner may create a dataset of size bytes; DCR_EFAIL names the limit it would pass. */
+int storage_admit(const struct service *svc, const char *owner, uint64_t size, struct dcr_err *err);
+/* A new upload, reserving size bytes until it is complete. */
+int storage_add(const char *id, const char *owner, uint64_t size, int64_t created_ms, struct dcr_err *err);
+/* What has arrived of upload id; complete releases what remained reserved. */
+void storage_progress(const char *id, uint64_t received, bool complete);
+/* Dataset id of owner, of size bytes, is gone. */
+void storage_forget(const char *id, const char *owner, uint64_t size);
+/*
+ * Whether a PUT may add to upload id (unfinished, not expired, the disk
+ * above its floor); *owner is its uploader. On refusal *status is the
+ * HTTP status.
+ */
+int storage_put(const struct service *svc, const char *id, char owner[static DCR_EMAIL_MAX + 1], unsigned *status,
+	struct dcr_err *err);
+/* Whether size bytes of a job's result fit above the floor and the reservations. */
+int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err);
+/* Delete uploads past their time (at most once a second; call it often). */
+void storage_expire(struct service *svc);
+/* For /healthz and /metrics, without the lock. */
+struct storage_status {
+	bool known;                /* statvfs worked */
+	bool below_floor;
+	uint64_t free, floor, reserved;
+	unsigned unfinished;
+	unsigned long expired;     /* since start */
+};
+void storage_status(const char *data_dir, struct storage_status *st);
+
+/* Datasets (data.c): dataset.create, dataset.publish, dataset.list, dataset.delete. */
 int dataset_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	struct dcr_err *err);
+int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	struct dcr_err *err);
+/*
+ * Delete dataset id's record and blob row in the open transaction, and its
+ * ciphertext; the caller tells the ledger (storage_forget).
+ */
+int dataset_erase(struct service *svc, const char *id, struct dcr_err *err);
 int dataset_publish(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
 int datasets_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
@@ -355,9 +421,20 @@ int job_get(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	char room_id[static 65], struct dcr_err *err);
 int jobs_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
-/* Requeue jobs a previous dcrd left running, and start the runner; jobs_stop waits for it. */
-int jobs_start(struct service *svc, struct dcr_err *err);
+/* How many jobs may be queued or running at once (dcrd serve --max-room-jobs, --max-caller-jobs). */
+struct job_limits {
+	unsigned per_room;
+	unsigned per_caller;       /* by the e-mail of the caller's certificate, across rooms */
+};
+
+/*
+ * Fill the queue from the state (jobs a previous dcrd left running go back
+ * in their place) and start the runner; jobs_stop waits for it.
+ */
+int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err *err);
 void jobs_stop(void);
+/* Jobs queued and running now (for /metrics, without the lock). */
+void jobs_counts(unsigned *queued, unsigned *running);
 
 /*
  * The part of an accepted call that needs no call lock, run before it is
@@ -389,6 +466,42 @@ const uint8_t *platform_ca(size_t *len);
 int platform_login(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	struct dcr_err *err);
 int cmd_token(int argc, char **argv);
+
+/*
+ * The connection watchdog (watchdog.c): a deadline for each request's line
+ * and headers, and a minimum pace for request bodies, which libmicrohttpd's
+ * idle timeout does not give. conn_open when a connection is accepted,
+ * conn_close when it closes (before its socket is); the others as a
+ * request moves on. watchdog_busy(true) while the calling thread runs a
+ * handler, false after: its connections wait for it through no fault of
+ * their own. The watchdog's thread also runs chores (may be NULL) about
+ * four times a second; they must not block for long.
+ */
+struct conn_limits {
+	unsigned header_timeout_s; /* from accepting, or the end of the last request, to the end of the headers */
+	uint64_t body_min_bytes;   /* a request body sends at least this much */
+	unsigned body_window_s;    /* in every window of this many seconds */
+};
+struct conn;
+int watchdog_start(const struct conn_limits *lim, void (*chores)(void), struct dcr_err *err);
+void watchdog_stop(void);
+struct conn *conn_open(int fd);
+void conn_close(struct conn *c);
+void conn_request(struct conn *c);
+void conn_body(struct conn *c, size_t n);
+void conn_answering(struct conn *c);
+void conn_idle(struct conn *c);
+void watchdog_busy(bool busy);
+/*
+ * A message of libmicrohttpd's (MHD_OPTION_EXTERNAL_LOGGER) on standard
+ * error. Any client can cause such messages (a refused connection, a broken
+ * request), as it can the watchdog's lines about dropped connections: of
+ * each kind at most 20 are logged every 10 seconds, then how many were
+ * left out.
+ */
+void library_log(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* Connections dropped so far: no complete headers in time, a body too slow. */
+void watchdog_counts(unsigned long *headers, unsigned long *bodies);
 
 int cmd_serve(int argc, char **argv);
 

@@ -1,15 +1,17 @@
 /*
  * Jobs: job.run queues a computation, one runner thread executes queued
- * jobs in order outside the call lock (SQL in SQLite, python in the
- * sandbox), seals the result into a blob and records the outcome in the
- * room's log; job.get, job.list and job.fetch report on them. A job that
- * a stopped or crashed dcrd left running is run again on the next start:
- * computations read only published data, so a rerun computes the same.
+ * jobs first in, first out across rooms, outside the call lock (SQL in
+ * SQLite, python in the sandbox), seals the result into a blob and records
+ * the outcome in the room's log; job.get, job.list and job.fetch report on
+ * them. A job that a stopped or crashed dcrd left running is run again on
+ * the next start, in its place: computations read only published data, so
+ * a rerun computes the same.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #define JOB_ID_MAX 40              /* 12 hex digits, '-', a number */
 #define MAX_INPUT_FILE (2ull << 30) /* a python mount held in memory */
 #define MAX_DEPTH 32               /* computations feeding computations */
+#define MAX_QUEUED 65536           /* jobs queued or running on this dcrd, whatever the caps */
 
 static struct {
 	pthread_t thread;
@@ -34,6 +37,96 @@ static struct {
 	bool started, stop, kick, busy;
 	struct service svc;
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/*
+ * The queue, under the service lock: every queued or running job, in the
+ * order job.run accepted it. Filled at start from the sealed records, so
+ * finding the next job reads one record, not every job of every room.
+ */
+struct queued {
+	char room_id[65];
+	char job_id[JOB_ID_MAX];
+	char *caller;
+	uint64_t position;
+	bool running;
+	struct queued *next;
+};
+
+static struct {
+	struct queued *head, **tail;
+	size_t n;
+	uint64_t last_position;    /* the largest queue_position any record has */
+	struct job_limits lim;
+	atomic_uint queued, running; /* for /metrics, which does not take the lock */
+} queue = { .tail = &queue.head };
+
+static int queue_add(const char *room_id, const char *job_id, const char *caller, uint64_t position)
+{
+	struct queued *q = calloc(1, sizeof(*q));
+
+	if (!q || !(q->caller = strdup(caller))) {
+		free(q);
+		return DCR_ENOMEM;
+	}
+	snprintf(q->room_id, sizeof(q->room_id), "%s", room_id);
+	snprintf(q->job_id, sizeof(q->job_id), "%s", job_id);
+	q->position = position;
+	*queue.tail = q;
+	queue.tail = &q->next;
+	queue.n++;
+	atomic_fetch_add(&queue.queued, 1);
+	return 0;
+}
+
+static void queue_remove(const char *room_id, const char *job_id)
+{
+	for (struct queued **p = &queue.head, *q; (q = *p); p = &q->next) {
+		if (strcmp(q->room_id, room_id) != 0 || strcmp(q->job_id, job_id) != 0)
+			continue;
+		*p = q->next;
+		if (queue.tail == &q->next)
+			queue.tail = p;
+		queue.n--;
+		atomic_fetch_sub(q->running ? &queue.running : &queue.queued, 1);
+		free(q->caller);
+		free(q);
+		return;
+	}
+}
+
+static void queue_clear(void)
+{
+	while (queue.head)
+		queue_remove(queue.head->room_id, queue.head->job_id);
+}
+
+/* Whether the room and the caller may have one more job queued or running; DCR_EFAIL says which cap it hits. */
+static int queue_admits(const char *room_id, const char *caller, struct dcr_err *err)
+{
+	unsigned in_room = 0, by_caller = 0;
+
+	if (queue.n >= MAX_QUEUED)
+		return dcr_err_set(err, DCR_EFAIL, "dcrd holds %d queued or running jobs, the most it holds; run this "
+						   "again once some have finished", MAX_QUEUED);
+	for (const struct queued *q = queue.head; q; q = q->next) {
+		in_room += strcmp(q->room_id, room_id) == 0;
+		by_caller += strcmp(q->caller, caller) == 0;
+	}
+	if (in_room >= queue.lim.per_room)
+		return dcr_err_set(err, DCR_EFAIL, "room %s has %u jobs queued or running, the most dcrd allows a room "
+						   "(--max-room-jobs); run this again once one has finished", room_id, in_room);
+	if (by_caller >= queue.lim.per_caller)
+		return dcr_err_set(err, DCR_EFAIL, "%s has %u jobs queued or running on this dcrd, the most it allows "
+						   "one caller (--max-caller-jobs); run this again once one has finished",
+			caller, by_caller);
+	return 0;
+}
+
+void jobs_counts(unsigned *queued, unsigned *running)
+{
+	*queued = atomic_load(&queue.queued);
+	*running = atomic_load(&queue.running);
+}
 
 static void wake_runner(void)
 {
@@ -90,7 +183,8 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 		r = dcr_err_set(err, DCR_EDENIED, "room %s is stopped: it runs nothing more", rr->room_id);
 		goto out;
 	}
-	if ((r = state_max_seq(svc->state, "job", rr->room_id, &seq, err)) < 0)
+	if ((r = queue_admits(rr->room_id, req->email, err)) < 0 ||
+	    (r = state_max_seq(svc->state, "job", rr->room_id, &seq, err)) < 0)
 		goto out;
 	snprintf(id, sizeof(id), "%.12s-%" PRId64, rr->room_id, seq + 1);
 	info.job_id = id;
@@ -99,12 +193,25 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	info.started_by = (char *)req->email;
 	info.created_ms = dcr_now_ms();
 	rec.info = &info;
+	rec.queue_position = queue.last_position + 1;
 	if ((r = state_put_record(svc->state, "job", rr->room_id, id, seq + 1, &rec.base, err)) < 0)
 		goto out;
 	note_fact(svc->note, "job", "%s", id);
 	resp.job = &info;
-	if ((r = pack_answer(&resp.base, out, out_len, err)) == 0)
-		wake_runner(); /* it waits for the lock, so it sees the job once this call commits */
+	if ((r = pack_answer(&resp.base, out, out_len, err)) < 0)
+		goto out;
+	/*
+	 * Should the call not commit after all, the runner finds no record
+	 * for this entry and drops it; the position is simply not used.
+	 */
+	if (queue_add(rr->room_id, id, req->email, rec.queue_position) < 0) {
+		free(*out);
+		*out = NULL;
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	queue.last_position = rec.queue_position;
+	wake_runner(); /* it waits for the lock, so it sees the job once this call commits */
 out:
 	room_leave(&rc);
 	dcr__v1__run_request__free_unpacked(rr, NULL);
@@ -250,19 +357,6 @@ static void job_free(struct job *j)
 	memset(j, 0, sizeof(*j));
 }
 
-static int find_queued(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
-{
-	struct job *j = ctx;
-	const Dcr__V1__JobRecord *rec = (const Dcr__V1__JobRecord *)msg;
-
-	if (!rec->info || rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED || strlen(scope) != 64 ||
-	    strlen(name) >= JOB_ID_MAX)
-		return 0;
-	memcpy(j->room_id, scope, 65);
-	snprintf(j->job_id, sizeof(j->job_id), "%s", name);
-	return 1;
-}
-
 static int keep_publication(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
 {
 	return msg_list_add(ctx, msg);
@@ -287,18 +381,44 @@ static int save_job(struct job *j, const char *outcome, const char *detail, cons
 	return state_commit(s, err);
 }
 
-/* Under the lock: the oldest queued job, marked running, with its room and the room's data. 0: none. */
+/*
+ * Under the lock: the first job of the queue that is not running yet,
+ * marked running, with its room and the room's data. 0: none.
+ */
 static int claim_job(struct job *j, struct dcr_err *err)
 {
 	struct state *s = runner.svc.state;
+	struct queued *q;
 	int r;
 
 	memset(j, 0, sizeof(*j));
-	if ((r = state_each_record(s, "job", NULL, &dcr__v1__job_record__descriptor, find_queued, j, err)) <= 0)
+	for (;;) {
+		for (q = queue.head; q && q->running; q = q->next)
+			;
+		if (!q)
+			return 0;
+		memcpy(j->room_id, q->room_id, sizeof(j->room_id));
+		memcpy(j->job_id, q->job_id, sizeof(j->job_id));
+		r = state_get_record(s, "job", j->room_id, j->job_id, &dcr__v1__job_record__descriptor,
+			(ProtobufCMessage **)&j->rec, err);
+		if (r == 0 && j->rec->info && j->rec->info->status == DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED)
+			break;
+		/* Its call did not commit, or the record is not what was queued: nothing to run. */
+		if (r == 0 || r == DCR_ENOTFOUND) {
+			if (j->rec)
+				protobuf_c_message_free_unpacked(&j->rec->base, NULL);
+			j->rec = NULL;
+			queue_remove(j->room_id, j->job_id);
+			continue;
+		}
+		/* The state cannot be read: leave the job queued in it, for the next start to retry. */
+		queue_remove(j->room_id, j->job_id);
 		return r;
-	if ((r = state_get_record(s, "job", j->room_id, j->job_id, &dcr__v1__job_record__descriptor,
-		     (ProtobufCMessage **)&j->rec, err)) < 0 ||
-	    (r = state_get_room(s, j->room_id, &j->room, err)) < 0)
+	}
+	q->running = true;
+	atomic_fetch_sub(&queue.queued, 1);
+	atomic_fetch_add(&queue.running, 1);
+	if ((r = state_get_room(s, j->room_id, &j->room, err)) < 0)
 		return r;
 	if (!(j->def = dcr__v1__room_definition__unpack(NULL, j->room->definition.len, j->room->definition.data)))
 		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", j->room_id);
@@ -550,6 +670,18 @@ static int seal_result(const struct result *res, uint8_t key[static 32], char id
 	return r;
 }
 
+/* Whether a result of len bytes (0: any) can be kept above the disk's floor; its ciphertext is a little larger. */
+static int room_for_result(size_t len, struct dcr_err *err)
+{
+	uint64_t sealed = len + DCR_STREAM_HEADER_LEN + (len / DCR_STREAM_CHUNK_DEFAULT + 1) * DCR_STREAM_TAG_LEN;
+	int r;
+
+	pthread_mutex_lock(runner.svc.lock);
+	r = storage_room_for(&runner.svc, len ? sealed : 0, err);
+	pthread_mutex_unlock(runner.svc.lock);
+	return r;
+}
+
 static bool logs_visible(const struct job *j)
 {
 	const Dcr__V1__Computation *c = room_computation(j->def, j->rec->info->computation);
@@ -569,7 +701,8 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 	struct dcr_err err;
 	int r = code;
 
-	if (r == 0 && ((r = dcr_sha256(res->data, res->len, digest, &err)) < 0 ||
+	if (r == 0 && ((r = room_for_result(res->len, &err)) < 0 ||
+		       (r = dcr_sha256(res->data, res->len, digest, &err)) < 0 ||
 		       (r = seal_result(res, key, blob_id, token, token_hash, &blob_size, &err)) < 0))
 		why = err.msg;
 	snprintf(note.object, sizeof(note.object), "%s", info->computation);
@@ -612,6 +745,7 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 	}
 	if (save_job(j, r == 0 ? "succeeded" : "failed", r == 0 ? "" : why, &note, &err) < 0)
 		fprintf(stderr, "dcrd: job %s: cannot record how it ended: %s\n", j->job_id, err.msg);
+	queue_remove(j->room_id, j->job_id);
 	pthread_mutex_unlock(runner.svc.lock);
 	/* The record borrowed these; the caller frees the record. */
 	info->result_type = info->error = NULL;
@@ -650,6 +784,9 @@ static int run_one(void)
 			r = 1;
 		j.rec->info->error = NULL;
 	}
+	/* Failed to start: it leaves the queue (unless recorded as failed, the state keeps it for the next start). */
+	if (failed_start && j.job_id[0])
+		queue_remove(j.room_id, j.job_id);
 	pthread_mutex_unlock(runner.svc.lock);
 	if (r <= 0 || failed_start) {
 		pthread_mutex_lock(&runner.mu);
@@ -663,7 +800,7 @@ static int run_one(void)
 	fprintf(stderr, "dcrd: job %s started\n", j.job_id);
 	if (j.room->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		r = dcr_err_set(&err, DCR_ECOMPUTE, "the room was stopped before the job ran");
-	else
+	else if ((r = room_for_result(0, &err)) == 0) /* no use computing what cannot be kept */
 		r = compute(&j, j.rec->info->computation, 0, &res, &err);
 	finish_job(&j, r, r < 0 ? err.msg : "", &res);
 	/* Job outcomes go to the room's log, not to dcrd's: messages may name data. */
@@ -705,39 +842,115 @@ static void *runner_main(void *arg)
 	}
 }
 
-/* Jobs a previous dcrd was running when it stopped go back in the queue. */
-static int requeue(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+/* What the start finds in the state: every queued job, and those a previous dcrd was running. */
+struct found_job {
+	char room_id[65];
+	char job_id[JOB_ID_MAX];
+	char caller[DCR_EMAIL_MAX + 1];
+	uint64_t position;
+	int64_t created_ms;
+};
+
+struct found {
+	struct found_job *items;
+	size_t n, cap;
+	struct dcr_err *err;
+};
+
+static int load_job(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
 {
 	Dcr__V1__JobRecord *rec = (Dcr__V1__JobRecord *)msg;
-	struct dcr_err *err = ctx;
+	struct found *f = ctx;
+	struct found_job *fj;
+	int r;
 
-	if (!rec->info || rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING)
+	if (rec->queue_position > queue.last_position)
+		queue.last_position = rec->queue_position;
+	if (!rec->info || !rec->info->started_by || strlen(scope) != 64 || strlen(name) >= JOB_ID_MAX ||
+	    (rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED &&
+	     rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING))
 		return 0;
-	rec->info->status = DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED;
-	rec->info->started_ms = 0;
-	return state_put_record(runner.svc.state, "job", scope, name, job_seq(name), msg, err);
+	/* Interrupted: it runs again, in its place. */
+	if (rec->info->status == DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING) {
+		rec->info->status = DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED;
+		rec->info->started_ms = 0;
+		if ((r = state_put_record(runner.svc.state, "job", scope, name, job_seq(name), msg, f->err)) < 0)
+			return r;
+	}
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 64;
+		struct found_job *grown = cap <= SIZE_MAX / sizeof(*grown) ? realloc(f->items, cap * sizeof(*grown)) : NULL;
+
+		if (!grown)
+			return dcr_err_set(f->err, DCR_ENOMEM, "out of memory");
+		f->items = grown;
+		f->cap = cap;
+	}
+	fj = &f->items[f->n++];
+	snprintf(fj->room_id, sizeof(fj->room_id), "%s", scope);
+	snprintf(fj->job_id, sizeof(fj->job_id), "%s", name);
+	snprintf(fj->caller, sizeof(fj->caller), "%s", rec->info->started_by);
+	fj->position = rec->queue_position;
+	fj->created_ms = rec->info->created_ms;
+	return 0;
 }
 
-int jobs_start(struct service *svc, struct dcr_err *err)
+/* Queue order; jobs from before queue positions (0) come first, by when they were accepted. */
+static int by_position(const void *a, const void *b)
+{
+	const struct found_job *x = a, *y = b;
+	int c;
+
+	if (x->position != y->position)
+		return x->position < y->position ? -1 : 1;
+	if (x->created_ms != y->created_ms)
+		return x->created_ms < y->created_ms ? -1 : 1;
+	if ((c = strcmp(x->room_id, y->room_id)) != 0)
+		return c;
+	return (job_seq(x->job_id) > job_seq(y->job_id)) - (job_seq(x->job_id) < job_seq(y->job_id));
+}
+
+/* Requeue what a previous dcrd was running and fill the queue, in one transaction. */
+static int load_queue(struct service *svc, struct dcr_err *err)
+{
+	struct found f = { .err = err };
+	int r;
+
+	if ((r = state_begin(svc->state, err)) < 0)
+		return r;
+	r = state_each_record(svc->state, "job", NULL, &dcr__v1__job_record__descriptor, load_job, &f, err);
+	if (r == 0)
+		r = state_commit(svc->state, err);
+	else
+		state_rollback(svc->state);
+	if (r == 0 && f.n)
+		qsort(f.items, f.n, sizeof(*f.items), by_position);
+	for (size_t i = 0; r == 0 && i < f.n; i++)
+		if (queue_add(f.items[i].room_id, f.items[i].job_id, f.items[i].caller, f.items[i].position) < 0)
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	free(f.items);
+	if (r < 0)
+		queue_clear();
+	return r;
+}
+
+int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err *err)
 {
 	int r;
 
 	runner.svc = *svc;
 	runner.svc.note = NULL;
+	queue.lim = *lim;
 	pthread_mutex_lock(svc->lock);
-	if ((r = state_begin(svc->state, err)) == 0) {
-		r = state_each_record(svc->state, "job", NULL, &dcr__v1__job_record__descriptor, requeue, err, err);
-		if (r == 0)
-			r = state_commit(svc->state, err);
-		else
-			state_rollback(svc->state);
-	}
+	r = load_queue(svc, err);
 	pthread_mutex_unlock(svc->lock);
 	if (r < 0)
 		return r;
 	runner.kick = true;
-	if ((r = pthread_create(&runner.thread, NULL, runner_main, NULL)) != 0)
+	if ((r = pthread_create(&runner.thread, NULL, runner_main, NULL)) != 0) {
+		queue_clear();
 		return dcr_err_errno(err, DCR_EIO, r, "cannot start the job runner");
+	}
 	runner.started = true;
 	return 0;
 }
@@ -765,4 +978,5 @@ void jobs_stop(void)
 	}
 	pthread_join(runner.thread, NULL);
 	runner.started = false;
+	queue_clear();
 }

@@ -323,28 +323,6 @@ static void token_usage(FILE *out)
 	fprintf(out, "usage: dcrd token create --data-dir DIR --email E [--ttl DURATION]\n");
 }
 
-/* "90s", "30m", "24h", "7d" into seconds: 1 s to TTL_MAX; -1 otherwise. */
-static long parse_ttl(const char *s)
-{
-	long unit, n;
-	char *end;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno || end == s || *s == '-' || *s == '+' || n < 1 || end[0] == '\0' || end[1] != '\0')
-		return -1;
-	switch (*end) {
-	case 's': unit = 1; break;
-	case 'm': unit = 60; break;
-	case 'h': unit = 3600; break;
-	case 'd': unit = 86400; break;
-	default: return -1;
-	}
-	if (n > TTL_MAX / unit)
-		return -1;
-	return n * unit;
-}
-
 /* "dcrpt_" and the bytes in unpadded base64url: what users paste, and what is hashed. */
 static void encode_token(const uint8_t raw[static TOKEN_BYTES], char out[static TOKEN_MAX])
 {
@@ -374,7 +352,7 @@ static int token_create(int argc, char **argv)
 	struct state state;
 	struct dcr_err err;
 	struct stat st;
-	long ttl = TTL_DEFAULT;
+	uint64_t ttl = TTL_DEFAULT;
 	int64_t now, expires;
 	int c, r;
 
@@ -413,7 +391,7 @@ static int token_create(int argc, char **argv)
 		fprintf(stderr, "dcrd: token: '%s' is not a valid e-mail address\n", email_arg);
 		return 2;
 	}
-	if (ttl_arg && (ttl = parse_ttl(ttl_arg)) < 0) {
+	if (ttl_arg && !dcr_parse_duration(ttl_arg, TTL_MAX, &ttl)) {
 		fprintf(stderr, "dcrd: token: invalid --ttl '%s' (a number and s, m, h or d, like 30m or 7d; at most 30d)\n",
 			ttl_arg);
 		return 2;

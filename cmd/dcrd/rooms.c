@@ -777,6 +777,8 @@ int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t 
 		return room_scoped(svc, req, out, out_len, room_id, err);
 	if (strcmp(req->method, "dataset.create") == 0)
 		return dataset_create(svc, req, out, out_len, err);
+	if (strcmp(req->method, "dataset.delete") == 0)
+		return dataset_delete(svc, req, out, out_len, err);
 	if (strcmp(req->method, "dataset.publish") == 0)
 		return dataset_publish(svc, req, out, out_len, room_id, err);
 	if (strcmp(req->method, "job.run") == 0)

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,23 @@
 #define THREADS 4
 #define CONNECTION_TIMEOUT 30      /* seconds */
 #define CONNECTION_MEMORY (64u << 10)
+#define DEFAULT_MAX_ROOM_JOBS 16
+#define DEFAULT_MAX_CALLER_JOBS 8
+#define DEFAULT_HEADER_TIMEOUT 10  /* seconds */
+#define DEFAULT_BODY_MIN (64u << 10) /* bytes ... */
+#define DEFAULT_BODY_WINDOW 30     /* ... in seconds */
+#define DEFAULT_PER_ADDRESS 32     /* connections */
+#define MAX_TIMEOUT 3600           /* the longest deadline an option takes, in seconds */
+#define DEFAULT_MIN_FREE (1ull << 30) /* bytes, ... */
+#define DEFAULT_MIN_FREE_PERCENT 5 /* ... or this share of the disk, whichever is more */
+#define DEFAULT_MAX_UPLOAD_BYTES (64ull << 30)
+#define DEFAULT_MAX_UPLOADS 1000
+#define DEFAULT_MAX_UNFINISHED 8
+#define DEFAULT_UPLOAD_EXPIRY (24 * 3600)
+#define MAX_UPLOAD_EXPIRY (365 * 86400)
+#define DEFAULT_PUTS_PER_UPLOADER 4
+#define DEFAULT_PUTS_PER_ADDRESS 8
+#define MAX_COUNT 1000000          /* the largest count an option takes */
 
 struct server {
 	struct enclave enclave;
@@ -169,13 +187,34 @@ static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status
 	return respond(conn, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
+/* The text of /metrics, added to piece by piece; what does not fit is cut (the buffer is sized to fit). */
+struct metrics_text {
+	char buf[8192];
+	size_t used;
+};
+
+static void emit(struct metrics_text *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct metrics_text *m, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(m->buf + m->used, sizeof(m->buf) - m->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		m->used = (size_t)n < sizeof(m->buf) - m->used ? m->used + (size_t)n : sizeof(m->buf) - 1;
+}
+
 static enum MHD_Result metrics(struct MHD_Connection *conn)
 {
 	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
-	char buf[2048];
-	size_t used = 0;
+	struct metrics_text m = { .used = 0 };
+	unsigned queued, running;
+	unsigned long dropped_headers, dropped_bodies;
+	struct storage_status st;
 
-	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+	emit(&m,
 		"# HELP dcrd_build_info The running dcrd.\n# TYPE dcrd_build_info gauge\n"
 		"dcrd_build_info{version=\"%s\",attestation=\"%s\"} 1\n"
 		"# HELP dcrd_start_time_seconds Start time since the Unix epoch.\n# TYPE dcrd_start_time_seconds gauge\n"
@@ -184,15 +223,67 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# TYPE dcrd_http_requests_total counter\n", DCR_VERSION, srv.enclave.opt.sgx ? "sgx-dcap" : "sim",
 		(long long)srv.started);
 	for (int c = 1; c <= 5; c++)
-		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "dcrd_http_requests_total{code=\"%s\"} %lu\n",
+		emit(&m, "dcrd_http_requests_total{code=\"%s\"} %lu\n",
 			classes[c], atomic_load(&srv.requests[c]));
-	used += (size_t)snprintf(buf + used, sizeof(buf) - used,
+	emit(&m,
 		"# HELP dcrd_http_received_bytes_total Request body bytes received.\n"
 		"# TYPE dcrd_http_received_bytes_total counter\ndcrd_http_received_bytes_total %lu\n"
 		"# HELP dcrd_http_sent_bytes_total Response body bytes sent.\n"
 		"# TYPE dcrd_http_sent_bytes_total counter\ndcrd_http_sent_bytes_total %lu\n",
 		atomic_load(&srv.bytes_in), atomic_load(&srv.bytes_out));
-	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, used);
+	jobs_counts(&queued, &running);
+	emit(&m,
+		"# HELP dcrd_jobs_queued Jobs waiting for the runner, all rooms together.\n"
+		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
+		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
+		queued, running);
+	watchdog_counts(&dropped_headers, &dropped_bodies);
+	emit(&m,
+		"# HELP dcrd_connections_dropped_total Connections closed for sending too slowly.\n"
+		"# TYPE dcrd_connections_dropped_total counter\n"
+		"dcrd_connections_dropped_total{reason=\"header-timeout\"} %lu\n"
+		"dcrd_connections_dropped_total{reason=\"slow-body\"} %lu\n", dropped_headers, dropped_bodies);
+	storage_status(srv.enclave.data_dir, &st);
+	if (st.known)
+		emit(&m,
+			"# HELP dcrd_disk_free_bytes Free space of the data directory's disk.\n"
+			"# TYPE dcrd_disk_free_bytes gauge\ndcrd_disk_free_bytes %llu\n"
+			"# HELP dcrd_disk_min_free_bytes The floor new data does not go below (--min-free).\n"
+			"# TYPE dcrd_disk_min_free_bytes gauge\ndcrd_disk_min_free_bytes %llu\n",
+			(unsigned long long)st.free, (unsigned long long)st.floor);
+	emit(&m,
+		"# HELP dcrd_disk_below_floor 1 while free space is below the floor: new data is refused.\n"
+		"# TYPE dcrd_disk_below_floor gauge\ndcrd_disk_below_floor %d\n"
+		"# HELP dcrd_state_disk_full 1 while the state database cannot write for lack of space.\n"
+		"# TYPE dcrd_state_disk_full gauge\ndcrd_state_disk_full %d\n"
+		"# HELP dcrd_uploads_writing PUTs writing upload data now.\n"
+		"# TYPE dcrd_uploads_writing gauge\ndcrd_uploads_writing %u\n"
+		"# HELP dcrd_uploads_unfinished Uploads not complete yet.\n"
+		"# TYPE dcrd_uploads_unfinished gauge\ndcrd_uploads_unfinished %u\n"
+		"# HELP dcrd_uploads_reserved_bytes Space reserved for what unfinished uploads have still to send.\n"
+		"# TYPE dcrd_uploads_reserved_bytes gauge\ndcrd_uploads_reserved_bytes %llu\n"
+		"# HELP dcrd_uploads_expired_total Unfinished uploads deleted when their time was up.\n"
+		"# TYPE dcrd_uploads_expired_total counter\ndcrd_uploads_expired_total %lu\n",
+		st.below_floor, state_full(&srv.state), blob_writers(), st.unfinished, (unsigned long long)st.reserved, st.expired);
+	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", m.buf, m.used);
+}
+
+/*
+ * 200 "ok"; 200 "degraded: ..." while free space is below the floor (calls
+ * and reads are served, new data is refused); 503 "failing: ..." while the
+ * state database cannot write, which fails every call.
+ */
+static enum MHD_Result healthz(struct MHD_Connection *conn)
+{
+	struct storage_status st;
+
+	if (state_full(&srv.state))
+		return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+			"failing: the state database cannot write: the disk is full\n");
+	storage_status(srv.enclave.data_dir, &st);
+	if (st.below_floor)
+		return respond_text(conn, MHD_HTTP_OK, "degraded: free space below the floor; new data is refused\n");
+	return respond_text(conn, MHD_HTTP_OK, "ok\n");
 }
 
 static const char *outcome_of(int r)
@@ -450,8 +541,7 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *method, co
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
 	if (strcmp(url, "/healthz") == 0)
-		return get ? respond_text(conn, MHD_HTTP_OK, "ok\n")
-			   : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
+		return get ? healthz(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
 	if (strcmp(url, "/metrics") == 0)
 		return get ? metrics(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
 	if (strcmp(url, "/v1/evidence") == 0)
@@ -468,12 +558,66 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *method, co
 	return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-	const char *version, const char *upload, size_t *upload_len, void **state)
+/* Periodic work from the watchdog's thread, which must not wait for a long call to end. */
+static void chores(void)
+{
+	if (pthread_mutex_trylock(&srv.lock) != 0)
+		return;
+	storage_expire(&srv.svc);
+	pthread_mutex_unlock(&srv.lock);
+}
+
+/* The client's IP address in text, or "" if unknown. */
+static void peer_address(struct MHD_Connection *conn, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = info ? info->client_addr : NULL;
+
+	buf[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, (socklen_t)size);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, (socklen_t)size);
+}
+
+/* The watchdog's record of a connection (NULL when it has none). */
+static struct conn *watched(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
+/* libmicrohttpd's messages, many of which a client can cause (a refused connection, a broken request). */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	library_log(fmt, ap);
+}
+
+static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
+	enum MHD_ConnectionNotificationCode event)
+{
+	if (event == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		*socket_context = info ? conn_open(info->connect_fd) : NULL;
+	} else if (event == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conn_close(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
+static enum MHD_Result handle_request(struct MHD_Connection *conn, const char *url, const char *method,
+	const char *upload, size_t *upload_len, void **state)
 {
 	struct request *req = *state;
 
+	if (*upload_len)
+		conn_body(watched(conn), *upload_len);
 	if (!req) {
+		/* The headers are in: from here the body's pace counts, not the header deadline. */
+		conn_request(watched(conn));
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
@@ -490,17 +634,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			char text[80];
 
 			snprintf(text, sizeof(text), "Content-Type must be %s\n", body_type(method, url));
+			conn_answering(watched(conn));
 			return respond_text(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, text);
 		}
 		if (strcmp(method, "PUT") == 0 && blob_in(url)) {
 			struct dcr_err err;
+			char peer[INET6_ADDRSTRLEN];
 
+			peer_address(conn, peer, sizeof(peer));
 			if (blob_put_begin(&srv.svc, blob_in(url),
 				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upload-Offset"), &req->upload,
-				    &req->blob_status, &err) < 0)
+				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upload-Offset"), peer, &req->upload,
+				    &req->blob_status, &err) < 0) {
 				/* Answered before the body: a refused client cannot make dcrd read gigabytes. */
+				conn_answering(watched(conn));
 				return respond_status(conn, req->blob_status, err.msg);
+			}
 		}
 		return MHD_YES;
 	}
@@ -532,9 +681,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_len = 0;
 		return MHD_YES;
 	}
+	conn_answering(watched(conn));
 	if (req->too_large)
 		return respond_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
 	return route(conn, method, url, req);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	const char *version, const char *upload, size_t *upload_len, void **state)
+{
+	enum MHD_Result r;
+
+	watchdog_busy(true);
+	r = handle_request(conn, url, method, upload, upload_len, state);
+	watchdog_busy(false);
+	return r;
 }
 
 /* One log line per request: method, path, status, sizes, time. Never bodies. */
@@ -546,13 +707,17 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 	unsigned status = 0;
 	long ms;
 
+	/* Keep-alive: the next request has the header deadline again. */
+	conn_idle(watched(conn));
 	if (!req)
 		return;
 	if (req->upload) {
 		/* The client went away mid-upload: keep what arrived, for it to resume. */
 		struct dcr_err ignored;
 
+		watchdog_busy(true);
 		blob_put_end(&srv.svc, req->upload, NULL, &ignored);
+		watchdog_busy(false);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - req->start.tv_sec) * 1000 + (now.tv_nsec - req->start.tv_nsec) / 1000000;
@@ -572,8 +737,84 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
-		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n");
+		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
+		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--header-timeout DURATION]\n"
+		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
+		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
+		     "                  [--max-unfinished-uploads N] [--upload-expiry DURATION]\n"
+		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n");
 }
+
+/* A count for a limit: 1 to MAX_COUNT. */
+static bool parse_count(const char *s, unsigned *out)
+{
+	uint64_t v;
+
+	if (!dcr_parse_size(s, &v) || strspn(s, "0123456789") != strlen(s) || v < 1 || v > MAX_COUNT)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* SIZE/DURATION, like 64K/30s: at least SIZE bytes (1 or more) in every DURATION (at most MAX_TIMEOUT). */
+static bool parse_rate(const char *s, uint64_t *bytes, unsigned *seconds)
+{
+	const char *slash = strchr(s, '/');
+	char size[32];
+	uint64_t secs;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(size))
+		return false;
+	memcpy(size, s, (size_t)(slash - s));
+	size[slash - s] = '\0';
+	if (!dcr_parse_size(size, bytes) || *bytes == 0 || !dcr_parse_duration(slash + 1, MAX_TIMEOUT, &secs))
+		return false;
+	*seconds = (unsigned)secs;
+	return true;
+}
+
+/* --min-free: SIZE, or PERCENT% of the disk (0 to 99). */
+static bool parse_min_free(const char *s, struct storage_limits *lim)
+{
+	size_t n = strlen(s);
+	char num[8];
+	uint64_t v;
+
+	if (n > 1 && s[n - 1] == '%') {
+		if (n - 1 >= sizeof(num) || strspn(s, "0123456789") != n - 1)
+			return false;
+		memcpy(num, s, n - 1);
+		num[n - 1] = '\0';
+		if (!dcr_parse_size(num, &v) || v > 99)
+			return false;
+		lim->min_free = 0;
+		lim->min_free_percent = (unsigned)v;
+		return true;
+	}
+	if (!dcr_parse_size(s, &lim->min_free))
+		return false;
+	lim->min_free_percent = 0;
+	return true;
+}
+
+/* The value of a limit option into *out, or exit status 2 with the reason. */
+static int limit_option(const char *name, const char *value, unsigned *out)
+{
+	if (parse_count(value, out))
+		return 0;
+	fprintf(stderr, "dcrd: serve: invalid --%s '%s' (a whole number from 1 to %d)\n", name, value, MAX_COUNT);
+	return 2;
+}
+
+/* getopt values of the limit options: long options only, clear of any letter. */
+enum {
+	OPT_COUNT = 256,           /* any option that takes a count, looked up by name */
+	OPT_HEADER_TIMEOUT,
+	OPT_MIN_BODY_RATE,
+	OPT_MIN_FREE,
+	OPT_MAX_UPLOAD_BYTES,
+	OPT_UPLOAD_EXPIRY,
+};
 
 int cmd_serve(int argc, char **argv)
 {
@@ -588,11 +829,43 @@ int cmd_serve(int argc, char **argv)
 		{ "creator-ca", required_argument, NULL, 'c' },
 		{ "creator-platform", no_argument, NULL, 'p' },
 		{ "create-rate", required_argument, NULL, 'r' },
+		{ "max-room-jobs", required_argument, NULL, OPT_COUNT },
+		{ "max-caller-jobs", required_argument, NULL, OPT_COUNT },
+		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
+		{ "min-body-rate", required_argument, NULL, OPT_MIN_BODY_RATE },
+		{ "max-connections-per-address", required_argument, NULL, OPT_COUNT },
+		{ "min-free", required_argument, NULL, OPT_MIN_FREE },
+		{ "max-upload-bytes", required_argument, NULL, OPT_MAX_UPLOAD_BYTES },
+		{ "max-uploads", required_argument, NULL, OPT_COUNT },
+		{ "max-unfinished-uploads", required_argument, NULL, OPT_COUNT },
+		{ "upload-expiry", required_argument, NULL, OPT_UPLOAD_EXPIRY },
+		{ "max-puts-per-uploader", required_argument, NULL, OPT_COUNT },
+		{ "max-puts-per-address", required_argument, NULL, OPT_COUNT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
+	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
+	struct conn_limits conns = { DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_MIN, DEFAULT_BODY_WINDOW };
+	struct storage_limits storage = { DEFAULT_MIN_FREE, DEFAULT_MIN_FREE_PERCENT, DEFAULT_MAX_UPLOAD_BYTES,
+		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY };
+	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
+	unsigned per_address = DEFAULT_PER_ADDRESS;
+	/* The options that take a count, OPT_COUNT in longopts. */
+	const struct {
+		const char *name;
+		unsigned *out;
+	} counts[] = {
+		{ "max-room-jobs", &jobs.per_room },
+		{ "max-caller-jobs", &jobs.per_caller },
+		{ "max-connections-per-address", &per_address },
+		{ "max-uploads", &storage.max_datasets },
+		{ "max-unfinished-uploads", &storage.max_unfinished },
+		{ "max-puts-per-uploader", &puts.per_uploader },
+		{ "max-puts-per-address", &puts.per_address },
+	};
+	uint64_t secs;
 	bool sgx_option = false;
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
@@ -600,12 +873,12 @@ int cmd_serve(int argc, char **argv)
 	struct sockaddr_in sa;
 	struct dcr_err err;
 	sigset_t signals;
-	int c, fd, lock, sig = 0;
+	int c, index = 0, fd, lock, sig = 0, status = 1;
 
 	optind = 0;
 	opterr = 0;
 	creators_init(&srv.creators);
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", longopts, &index)) != -1) {
 		switch (c) {
 		case 'd': data_dir = optarg; break;
 		case 'l': listen_arg = optarg; break;
@@ -626,6 +899,47 @@ int cmd_serve(int argc, char **argv)
 			if (creators_parse_rate(&srv.creators, optarg) < 0) {
 				fprintf(stderr, "dcrd: serve: invalid --create-rate '%s' (want N/PERIOD, like 20/1h: N from 1 "
 						"to 1000000, PERIOD a whole number and s, m, h or d, at most 30d)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_COUNT:
+			for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+				if (strcmp(counts[i].name, longopts[index].name) == 0 &&
+				    limit_option(counts[i].name, optarg, counts[i].out))
+					return 2;
+			break;
+		case OPT_HEADER_TIMEOUT:
+			if (!dcr_parse_duration(optarg, MAX_TIMEOUT, &secs)) {
+				fprintf(stderr, "dcrd: serve: invalid --header-timeout '%s' (a number and s, m or h, like 10s; "
+						"at most 1h)\n", optarg);
+				return 2;
+			}
+			conns.header_timeout_s = (unsigned)secs;
+			break;
+		case OPT_MIN_BODY_RATE:
+			if (!parse_rate(optarg, &conns.body_min_bytes, &conns.body_window_s)) {
+				fprintf(stderr, "dcrd: serve: invalid --min-body-rate '%s' (bytes per time, like 64K/30s; "
+						"at most 1h)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_MIN_FREE:
+			if (!parse_min_free(optarg, &storage)) {
+				fprintf(stderr, "dcrd: serve: invalid --min-free '%s' (bytes, like 2G, or a share of the disk, "
+						"like 10%%)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_MAX_UPLOAD_BYTES:
+			if (!dcr_parse_size(optarg, &storage.max_bytes) || storage.max_bytes == 0) {
+				fprintf(stderr, "dcrd: serve: invalid --max-upload-bytes '%s' (bytes, like 500G)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_UPLOAD_EXPIRY:
+			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.expiry_s)) {
+				fprintf(stderr, "dcrd: serve: invalid --upload-expiry '%s' (a number and s, m, h or d, like 24h; "
+						"at most 365d)\n", optarg);
 				return 2;
 			}
 			break;
@@ -684,7 +998,7 @@ int cmd_serve(int argc, char **argv)
 	    enclave_open(&srv.enclave, data_dir, &opt, &err) < 0 ||
 	    state_open(&srv.state, data_dir, srv.enclave.sealing_key, &err) < 0 ||
 	    state_open(&srv.reader, data_dir, srv.enclave.sealing_key, &err) < 0 ||
-	    platform_open(&srv.enclave, data_dir, &err) < 0 || blobs_init(data_dir, &err) < 0 ||
+	    platform_open(&srv.enclave, data_dir, &err) < 0 || blobs_init(data_dir, &puts, &err) < 0 ||
 	    (!(srv.replay = dcr_replay_new()) && dcr_err_set(&err, DCR_ENOMEM, "out of memory") < 0)) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		enclave_close(&srv.enclave);
@@ -699,17 +1013,10 @@ int cmd_serve(int argc, char **argv)
 	srv.started = time(NULL);
 	srv.started_ms = dcr_now_ms();
 	srv.svc = service();
-	{
-		if (jobs_start(&srv.svc, &err) < 0) {
-			fprintf(stderr, "dcrd: serve: %s\n", err.msg);
-			close(fd);
-			state_close(&srv.state);
-			state_close(&srv.reader);
-			creators_release(&srv.creators);
-			dcr_replay_free(srv.replay);
-			enclave_close(&srv.enclave);
-			return 1;
-		}
+	if (storage_open(&srv.svc, &storage, &err) < 0 || jobs_start(&srv.svc, &jobs, &err) < 0 ||
+	    watchdog_start(&conns, chores, &err) < 0) {
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		goto stop;
 	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	if (opt.sgx)
@@ -725,24 +1032,24 @@ int cmd_serve(int argc, char **argv)
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
+		MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 		MHD_OPTION_END);
 	if (!daemon) {
 		fprintf(stderr, "dcrd: serve: cannot start the HTTP server on %s\n", listen_arg);
-		jobs_stop();
-		close(fd);
-		state_close(&srv.state);
-		state_close(&srv.reader);
-		creators_release(&srv.creators);
-		dcr_replay_free(srv.replay);
-		enclave_close(&srv.enclave);
-		return 1;
+		goto stop;
 	}
 	while (sigwait(&signals, &sig) != 0)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	MHD_stop_daemon(daemon);
+	status = 0;
+stop:
+	watchdog_stop();
 	jobs_stop();
+	storage_close();
 	close(fd);
 	state_close(&srv.state);
 	state_close(&srv.reader);
@@ -750,6 +1057,7 @@ int cmd_serve(int argc, char **argv)
 	dcr_replay_free(srv.replay);
 	enclave_close(&srv.enclave);
 	close(lock);
-	fprintf(stderr, "dcrd: stopped\n");
-	return 0;
+	if (status == 0)
+		fprintf(stderr, "dcrd: stopped\n");
+	return status;
 }

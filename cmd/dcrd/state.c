@@ -1,4 +1,5 @@
 /* dcrd's durable state: a SQLite database whose rows are sealed under the sealing key. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,18 @@ struct sealed_frontier {
 
 static int sql_fail(struct state *s, int code, const char *what, struct dcr_err *err)
 {
+	if (sqlite3_errcode(s->db) == SQLITE_FULL) {
+		/* Said once where the operator looks; /healthz says it until a write succeeds. */
+		if (!atomic_exchange(&s->full, true))
+			fprintf(stderr, "dcrd: the state database cannot write: the disk is full\n");
+		return dcr_err_set(err, code, "state database: %s: dcrd's disk is full", what);
+	}
 	return dcr_err_set(err, code, "state database: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+bool state_full(const struct state *s)
+{
+	return atomic_load(&s->full);
 }
 
 int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_err *err)
@@ -278,6 +290,8 @@ int state_commit(struct state *s, struct dcr_err *err)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return r;
 	}
+	if (atomic_exchange(&s->full, false))
+		fprintf(stderr, "dcrd: the state database writes again\n");
 	return 0;
 }
 
@@ -645,6 +659,22 @@ int state_get_record(struct state *s, const char *kind, const char *scope, const
 	return r;
 }
 
+int state_delete_record(struct state *s, const char *kind, const char *scope, const char *name, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot delete a record", err);
+}
+
 int state_each_record(struct state *s, const char *kind, const char *scope, const ProtobufCMessageDescriptor *d,
 	int (*fn)(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg), void *ctx,
 	struct dcr_err *err)
@@ -756,4 +786,18 @@ int state_blob_progress(struct state *s, const char *id, uint64_t received, int 
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot update a blob", err);
+}
+
+int state_blob_delete(struct state *s, const char *id, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM blobs WHERE id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot delete a blob", err);
 }

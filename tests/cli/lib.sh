@@ -12,11 +12,15 @@ FAKE_PCCS=${FAKE_PCCS:-}
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dcr-cli.XXXXXX")
 DCRD_PIDS=()
+MOUNTS=()
 cleanup() {
-	local pid
+	local pid dir
 	for pid in "${DCRD_PIDS[@]}"; do
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
+	done
+	for dir in "${MOUNTS[@]}"; do
+		umount "$dir" 2>/dev/null || umount -l "$dir"
 	done
 	rm -rf "$TEST_TMP"
 }
@@ -117,6 +121,25 @@ make_user() {
 		-out "$1/cert.pem" -extfile "$1/ext.cnf" >/dev/null 2>&1 || fail "make_user $1: certificate"
 }
 
+# partial_upload IDENTITY_DIR FILE: start dcr upload of FILE, kill dcr once
+# dcrd has accepted the upload (its key is in the keystore before a byte
+# leaves) and print the dataset ID: an upload left unfinished.
+partial_upload() {
+	local keystore=$XDG_DATA_HOME/dcr/datasets pid id before
+	before=$(ls "$keystore" 2>/dev/null)
+	"$DCR" -q -i "$1" upload "$2" --limit-rate 1K >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 600); do
+		id=$(ls "$keystore" 2>/dev/null | grep -vxF -- "$before" | sed -n 's/\.json$//p' | head -1)
+		[ -n "$id" ] && break
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	[ -n "$id" ] || fail "the upload of $2 never began"
+	echo "$id"
+}
+
 # sandbox_works: whether python computations can run here (bubblewrap with
 # user namespaces, and Debian's python3); prints why not on stdout.
 sandbox_works() {
@@ -126,6 +149,14 @@ sandbox_works() {
 	fi
 	echo "NOTE: bubblewrap cannot run python3 here: python checks are left out"
 	return 1
+}
+
+# mount_tmpfs DIR SIZE: a small filesystem of its own at DIR (mode 0700),
+# unmounted at exit; skips the test where mounting is not allowed.
+mount_tmpfs() {
+	mkdir -p "$1"
+	mount -t tmpfs -o "size=$2,mode=0700" tmpfs "$1" 2>/dev/null || skip "cannot mount a tmpfs here (needs root)"
+	MOUNTS+=("$1")
 }
 
 # skip REASON: the whole test is skipped (meson counts exit 77 as skipped).

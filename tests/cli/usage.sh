@@ -27,6 +27,11 @@ lacks "$help_text" "not implemented" "help lists no unbuilt command"
 expect 2 "upload without FILE" "$DCR" upload
 has "$err" "^dcr: upload: expected one FILE" "upload names what is missing"
 expect 2 "upload --resume with FILE" "$DCR" upload --resume 0123456789abcdef f
+expect 2 "upload --delete with FILE" "$DCR" upload --delete 0123456789abcdef f
+has "$err" "^dcr: upload: --delete takes no FILE and no other option" "upload --delete stands alone"
+expect 2 "upload --delete with --name" "$DCR" upload --delete 0123456789abcdef --name n
+expect 2 "upload --delete of no dataset ID" "$DCR" upload --delete nothex
+has "$err" "'nothex' is not a dataset ID" "a bad dataset ID is named"
 expect 2 "publish with two arguments" "$DCR" publish a b
 has "$err" "expected ROOM NODE DATASET" "publish names what is missing"
 expect 2 "datasets without ROOM" "$DCR" datasets

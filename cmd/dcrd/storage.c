@@ -1,0 +1,464 @@
+/*
+ * Storage: what uploads and results may take of the data directory's disk.
+ * New data never takes free space below a floor, which is left for the
+ * state database; dataset.create reserves the whole declared size of an
+ * upload until it is complete; each uploader (the e-mail of its
+ * certificate) has quotas; uploads not finished in time are deleted.
+ *
+ * The ledger is in memory, under the service lock, rebuilt at start from
+ * the sealed dataset records. Keeping per-uploader totals in state.db
+ * would show the host which uploads are one uploader's.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "dcrd.h"
+#include "util.h"
+
+#include "banned.h"
+
+#define MAX_UNFINISHED 65536       /* unfinished uploads on this dcrd, whatever the quotas */
+#define EXPIRY_EVERY_MS 1000
+
+/* One uploader's datasets, complete or not. */
+struct uploader {
+	char *email;
+	uint64_t bytes;            /* declared ciphertext sizes */
+	unsigned datasets, unfinished;
+	struct uploader *next;     /* in its bucket */
+};
+
+/* An upload not complete yet: its reservation is what has not arrived. */
+struct upload {
+	char id[DCR_BLOB_ID_LEN + 1];
+	struct uploader *owner;
+	uint64_t size, received;
+	int64_t created_ms;
+	bool stuck;                /* its expiry failed, and said so once */
+	struct upload *next;
+};
+
+static struct {
+	struct storage_limits lim;
+	uint8_t key[32];           /* for bucket hashes: uploaders choose their addresses, not their buckets */
+	struct uploader **buckets;
+	size_t n_buckets, n_uploaders;
+	struct upload *unfinished;
+	unsigned n_unfinished;
+	uint64_t reserved;
+	struct timespec last_expiry;
+	/* For /healthz and /metrics, which do not take the lock. */
+	atomic_uint_fast64_t reserved_now;
+	atomic_uint unfinished_now;
+	atomic_ulong expired;
+} ledger;
+
+/* ---- uploaders ---- */
+
+static size_t bucket(const char *email, size_t n)
+{
+	uint8_t digest[DCR_SHA256_LEN];
+	struct dcr_sha256 *h = dcr_sha256_new();
+	uint64_t v = 0;
+
+	if (h && dcr_sha256_update(h, ledger.key, sizeof(ledger.key), NULL) == 0 &&
+	    dcr_sha256_update(h, email, strlen(email), NULL) == 0 && dcr_sha256_final(h, digest, NULL) == 0)
+		memcpy(&v, digest, sizeof(v));
+	dcr_sha256_free(h);
+	return (size_t)(v % n);
+}
+
+static struct uploader *find_uploader(const char *email)
+{
+	if (!ledger.n_buckets)
+		return NULL;
+	for (struct uploader *u = ledger.buckets[bucket(email, ledger.n_buckets)]; u; u = u->next)
+		if (strcmp(u->email, email) == 0)
+			return u;
+	return NULL;
+}
+
+/* Twice as many buckets once there are more uploaders than buckets. */
+static int grow_buckets(void)
+{
+	size_t n = ledger.n_buckets ? 2 * ledger.n_buckets : 256;
+	struct uploader **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return DCR_ENOMEM;
+	for (size_t i = 0; i < ledger.n_buckets; i++)
+		for (struct uploader *u = ledger.buckets[i], *next; u; u = next) {
+			size_t k = bucket(u->email, n);
+
+			next = u->next;
+			u->next = b[k];
+			b[k] = u;
+		}
+	free(ledger.buckets);
+	ledger.buckets = b;
+	ledger.n_buckets = n;
+	return 0;
+}
+
+static struct uploader *get_uploader(const char *email)
+{
+	struct uploader *u = find_uploader(email);
+	size_t k;
+
+	if (u)
+		return u;
+	if (ledger.n_uploaders >= ledger.n_buckets && grow_buckets() < 0)
+		return NULL;
+	if (!(u = calloc(1, sizeof(*u))) || !(u->email = strdup(email))) {
+		free(u);
+		return NULL;
+	}
+	k = bucket(email, ledger.n_buckets);
+	u->next = ledger.buckets[k];
+	ledger.buckets[k] = u;
+	ledger.n_uploaders++;
+	return u;
+}
+
+/* An uploader with nothing left is forgotten, so the table holds only those with data here. */
+static void put_uploader(struct uploader *u)
+{
+	struct uploader **p;
+
+	if (u->datasets > 0)
+		return;
+	for (p = &ledger.buckets[bucket(u->email, ledger.n_buckets)]; *p != u; p = &(*p)->next)
+		;
+	*p = u->next;
+	ledger.n_uploaders--;
+	free(u->email);
+	free(u);
+}
+
+/* ---- unfinished uploads ---- */
+
+static void publish_counts(void)
+{
+	atomic_store(&ledger.reserved_now, ledger.reserved);
+	atomic_store(&ledger.unfinished_now, ledger.n_unfinished);
+}
+
+static struct upload **find_upload(const char *id)
+{
+	struct upload **p;
+
+	for (p = &ledger.unfinished; *p && strcmp((*p)->id, id) != 0; p = &(*p)->next)
+		;
+	return p;
+}
+
+static void drop_upload(struct upload **p)
+{
+	struct upload *up = *p;
+
+	*p = up->next;
+	ledger.reserved -= up->size - up->received;
+	ledger.n_unfinished--;
+	up->owner->unfinished--;
+	free(up);
+	publish_counts();
+}
+
+/* Count a dataset in the ledger: complete, or unfinished with received bytes so far. */
+static int count_dataset(const char *id, const char *owner, uint64_t size, bool complete, uint64_t received,
+	int64_t created_ms)
+{
+	struct uploader *u = get_uploader(owner);
+	struct upload *up = NULL;
+
+	if (!u || (!complete && !(up = calloc(1, sizeof(*up))))) {
+		if (u)
+			put_uploader(u);
+		return DCR_ENOMEM;
+	}
+	u->datasets++;
+	u->bytes += size;
+	if (up) {
+		snprintf(up->id, sizeof(up->id), "%s", id);
+		up->owner = u;
+		up->size = size;
+		up->received = received < size ? received : size;
+		up->created_ms = created_ms;
+		up->next = ledger.unfinished;
+		ledger.unfinished = up;
+		ledger.n_unfinished++;
+		ledger.reserved += up->size - up->received;
+		u->unfinished++;
+		publish_counts();
+	}
+	return 0;
+}
+
+/* ---- the disk ---- */
+
+struct disk {
+	uint64_t free, floor;
+};
+
+static int disk_now(const char *dir, struct disk *d, struct dcr_err *err)
+{
+	struct statvfs vfs;
+	uint64_t total, share;
+
+	if (statvfs(dir, &vfs) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot tell the free space of the data directory");
+	d->free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	share = total / 100 * ledger.lim.min_free_percent;
+	d->floor = share > ledger.lim.min_free ? share : ledger.lim.min_free;
+	return 0;
+}
+
+/* How much more may be reserved or written now: what is free above the floor and the reservations. */
+static uint64_t headroom(const struct disk *d)
+{
+	uint64_t kept = d->floor > UINT64_MAX - ledger.reserved ? UINT64_MAX : d->floor + ledger.reserved;
+
+	return d->free > kept ? d->free - kept : 0;
+}
+
+static int no_room(const struct disk *d, const char *what, uint64_t size, struct dcr_err *err)
+{
+	return dcr_err_set(err, DCR_EFAIL, "dcrd has no room for %s of %" PRIu64 " bytes: it keeps %" PRIu64 " bytes of "
+					   "its disk free (--min-free) and can take at most %" PRIu64 " more bytes now",
+		what, size, d->floor, headroom(d));
+}
+
+/* ---- the interface ---- */
+
+static int load_one(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	const Dcr__V1__DatasetRecord *rec = (const Dcr__V1__DatasetRecord *)msg;
+	struct service *svc = ctx;
+	struct state_blob b;
+	struct dcr_err ignored;
+
+	if (!blob_id_valid(name) || !rec->owner || !*rec->owner)
+		return 0;
+	/* A record without its blob row holds no reservation; it still counts against its owner. */
+	if (state_blob_get(svc->state, name, &b, &ignored) < 0)
+		b = (struct state_blob){ .size = rec->size, .received = rec->size, .complete = true };
+	return count_dataset(name, rec->owner, rec->size, b.complete, b.received, rec->created_ms);
+}
+
+int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err)
+{
+	int r;
+
+	ledger.lim = *lim;
+	clock_gettime(CLOCK_MONOTONIC, &ledger.last_expiry);
+	if ((r = dcr_random(ledger.key, sizeof(ledger.key), err)) < 0)
+		return r;
+	pthread_mutex_lock(svc->lock);
+	r = state_each_record(svc->state, "dataset", "", &dcr__v1__dataset_record__descriptor, load_one, svc, err);
+	pthread_mutex_unlock(svc->lock);
+	if (r == DCR_ENOMEM)
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r < 0)
+		storage_close();
+	return r;
+}
+
+void storage_close(void)
+{
+	while (ledger.unfinished) {
+		struct upload *up = ledger.unfinished;
+
+		ledger.unfinished = up->next;
+		free(up);
+	}
+	for (size_t i = 0; i < ledger.n_buckets; i++)
+		for (struct uploader *u = ledger.buckets[i], *next; u; u = next) {
+			next = u->next;
+			free(u->email);
+			free(u);
+		}
+	free(ledger.buckets);
+	ledger.buckets = NULL;
+	ledger.n_buckets = ledger.n_uploaders = 0;
+	ledger.n_unfinished = 0;
+	ledger.reserved = 0;
+	publish_counts();
+}
+
+int storage_admit(const struct service *svc, const char *owner, uint64_t size, struct dcr_err *err)
+{
+	const struct uploader *u = find_uploader(owner);
+	struct disk d;
+	int r;
+
+	if (u && u->datasets >= ledger.lim.max_datasets)
+		return dcr_err_set(err, DCR_EFAIL, "%s has as many datasets on this dcrd as it keeps for one uploader "
+						   "(%u, --max-uploads); delete one no longer needed (dcr upload --delete)",
+			owner, u->datasets);
+	if (u && u->unfinished >= ledger.lim.max_unfinished)
+		return dcr_err_set(err, DCR_EFAIL, "%s has as many unfinished uploads as dcrd allows one uploader "
+						   "(%u, --max-unfinished-uploads); finish one (dcr upload --resume) or "
+						   "delete one (dcr upload --delete)", owner, u->unfinished);
+	if ((u && u->bytes > ledger.lim.max_bytes) || size > ledger.lim.max_bytes - (u ? u->bytes : 0))
+		return dcr_err_set(err, DCR_EFAIL, "an upload of %" PRIu64 " bytes would take %s past %" PRIu64 " bytes, "
+						   "the most dcrd keeps for one uploader (--max-upload-bytes), who has %"
+						   PRIu64 " now; delete uploads no longer needed (dcr upload --delete)",
+			size, owner, ledger.lim.max_bytes, u ? u->bytes : 0);
+	if (ledger.n_unfinished >= MAX_UNFINISHED)
+		return dcr_err_set(err, DCR_EFAIL, "dcrd holds %d unfinished uploads, the most it holds; try again later",
+			MAX_UNFINISHED);
+	if ((r = disk_now(svc->data_dir, &d, err)) < 0)
+		return r;
+	if (size > headroom(&d))
+		return no_room(&d, "an upload", size, err);
+	return 0;
+}
+
+int storage_add(const char *id, const char *owner, uint64_t size, int64_t created_ms, struct dcr_err *err)
+{
+	if (count_dataset(id, owner, size, false, 0, created_ms) < 0)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	return 0;
+}
+
+void storage_progress(const char *id, uint64_t received, bool complete)
+{
+	struct upload **p = find_upload(id), *up = *p;
+
+	if (!up)
+		return;
+	if (complete) {
+		drop_upload(p);
+		return;
+	}
+	if (received > up->received && received <= up->size) {
+		ledger.reserved -= received - up->received;
+		up->received = received;
+		publish_counts();
+	}
+}
+
+void storage_forget(const char *id, const char *owner, uint64_t size)
+{
+	struct upload **p = find_upload(id);
+	struct uploader *u = find_uploader(owner);
+
+	if (*p)
+		drop_upload(p);
+	if (!u)
+		return;
+	if (u->datasets)
+		u->datasets--;
+	u->bytes -= size < u->bytes ? size : u->bytes;
+	put_uploader(u);
+}
+
+int storage_put(const struct service *svc, const char *id, char owner[static DCR_EMAIL_MAX + 1], unsigned *status,
+	struct dcr_err *err)
+{
+	const struct upload *up = *find_upload(id);
+	struct disk d;
+	int r;
+
+	if (!up) {
+		*status = 409;
+		return dcr_err_set(err, DCR_EEXIST, "the blob takes no uploads");
+	}
+	if (dcr_now_ms() - up->created_ms >= (int64_t)ledger.lim.expiry_s * 1000) {
+		*status = 410;
+		return dcr_err_set(err, DCR_ENOTFOUND, "the upload expired: it was not complete %" PRIu64 " s after it "
+						       "began; upload the file again", ledger.lim.expiry_s);
+	}
+	if ((r = disk_now(svc->data_dir, &d, err)) < 0) {
+		*status = 500;
+		return r;
+	}
+	if (d.free < d.floor) {
+		*status = 507;
+		return dcr_err_set(err, DCR_EFAIL, "dcrd's free disk space is below its floor (--min-free): it takes no "
+						   "data until there is more; try again later");
+	}
+	snprintf(owner, DCR_EMAIL_MAX + 1, "%s", up->owner->email);
+	return 0;
+}
+
+int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err)
+{
+	struct disk d;
+	int r;
+
+	if ((r = disk_now(svc->data_dir, &d, err)) < 0)
+		return r;
+	if (size > headroom(&d) || d.free < d.floor)
+		return no_room(&d, "a result", size, err);
+	return 0;
+}
+
+void storage_status(const char *data_dir, struct storage_status *st)
+{
+	struct disk d = { 0 };
+
+	memset(st, 0, sizeof(*st));
+	st->known = disk_now(data_dir, &d, NULL) == 0;
+	st->free = d.free;
+	st->floor = d.floor;
+	st->below_floor = st->known && d.free < d.floor;
+	st->reserved = atomic_load(&ledger.reserved_now);
+	st->unfinished = atomic_load(&ledger.unfinished_now);
+	st->expired = atomic_load(&ledger.expired);
+}
+
+void storage_expire(struct service *svc)
+{
+	struct timespec now;
+	int64_t now_ms = dcr_now_ms();
+	struct upload **p = &ledger.unfinished;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((now.tv_sec - ledger.last_expiry.tv_sec) * 1000 + (now.tv_nsec - ledger.last_expiry.tv_nsec) / 1000000 <
+	    EXPIRY_EVERY_MS)
+		return;
+	ledger.last_expiry = now;
+	while (*p) {
+		struct upload *up = *p;
+		uint64_t size = up->size, received = up->received;
+		char id[DCR_BLOB_ID_LEN + 1], owner[DCR_EMAIL_MAX + 1];
+		struct dcr_err err;
+		int r;
+
+		/* An upload under way may still finish; it is looked at again once its PUT ends. */
+		if (now_ms - up->created_ms < (int64_t)ledger.lim.expiry_s * 1000 || blob_writing(up->id)) {
+			p = &up->next;
+			continue;
+		}
+		memcpy(id, up->id, sizeof(id));
+		snprintf(owner, sizeof(owner), "%s", up->owner->email);
+		if ((r = state_begin(svc->state, &err)) == 0) {
+			if ((r = dataset_erase(svc, id, &err)) == 0)
+				r = state_commit(svc->state, &err);
+			else
+				state_rollback(svc->state);
+		}
+		if (r < 0) {
+			/* Tried again at each sweep; said once. */
+			if (!up->stuck)
+				fprintf(stderr, "dcrd: upload %s expired but could not be deleted: %s\n", id, err.msg);
+			up->stuck = true;
+			p = &up->next;
+			continue;
+		}
+		storage_forget(id, owner, size);
+		/* It left the list: *p is the next one now. */
+		atomic_fetch_add(&ledger.expired, 1);
+		fprintf(stderr, "dcrd: upload %s expired unfinished (%" PRIu64 " of %" PRIu64 " bytes had arrived "
+				"in %" PRIu64 " s); deleted\n", id, received, size, ledger.lim.expiry_s);
+	}
+}

@@ -1,0 +1,132 @@
+#!/bin/bash
+# The job queue: first in, first out across rooms, whatever the room IDs;
+# caps on the jobs one room and one caller may have queued or running; the
+# order survives a restart, with the interrupted job first.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+export DCR_SPECS=$TEST_TMP/specs.yaml
+make_ca acme-ca
+make_user alice alice@acme.example acme-ca
+make_user bob bob@acme.example acme-ca
+
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+cat >room/room.yaml <<'YAML'
+version: 1
+name: queue
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [run quick, run slow, run forever, fetch forever, stop]
+  bob@acme.example: [run quick]
+compute:
+  quick:
+    type: sql
+    query: SELECT 1 AS one
+  # Seconds of work, to hold the runner while the others queue up.
+  slow:
+    type: sql
+    query: |
+      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 15000000)
+      SELECT COUNT(*) AS n FROM c
+  # Runs until the SQL time limit, or until dcrd is killed.
+  forever:
+    type: sql
+    query: |
+      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)
+      SELECT COUNT(*) AS n FROM c
+YAML
+
+as_alice() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
+as_bob() { "$DCR" -q -i "$TEST_TMP/bob" "$@"; }
+
+# wait_log PATTERN: until dcrd's log has a line matching PATTERN (at most a minute or so).
+wait_log() {
+	for _ in $(seq 1200); do
+		grep -qE -- "$1" dcrd.log && return 0
+		kill -0 "$DCRD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "dcrd never logged /$1/: $(tail -3 dcrd.log)"
+	return 1
+}
+
+# started_order [FROM_LINE]: the jobs in the order the runner started them, from line FROM_LINE of the log.
+started_order() {
+	tail -n +"${1:-1}" dcrd.log | sed -n 's/^dcrd: job \([0-9a-f]*-[0-9]*\) started$/\1/p' | tr '\n' ' '
+}
+
+start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+expect 0 "create room one" as_alice create room/room.yaml --salt one || finish
+r1=$out
+expect 0 "create room two" as_alice create room/room.yaml --salt two || finish
+r2=$out
+expect 0 "create the blocking room" as_alice create room/room.yaml --salt blocker || finish
+blocker=$out
+# The flood comes from the room whose ID sorts first: before the fix, its jobs always ran first.
+if [[ $r1 < $r2 ]]; then flood=$r1 other=$r2; else flood=$r2 other=$r1; fi
+
+# ---- while one job runs, jobs of two rooms queue up: they run in the order they came ----
+expect 0 "a slow job" as_alice run "$blocker" slow
+slow=$out
+wait_log "^dcrd: job $slow started$"
+expect 0 "the flooding room's first job" as_alice run "$flood" quick
+f1=$out
+expect 0 "the other room's job" as_bob run "$other" quick
+o1=$out
+expect 0 "the flooding room's second job" as_alice run "$flood" quick
+f2=$out
+wait_log "^dcrd: job $f2 (succeeded|failed)$"
+has "$(started_order)" "$slow $f1 $o1 $f2 " "jobs run first in, first out across rooms"
+
+# ---- caps: a room, and a caller, have at most so many jobs queued or running ----
+expect 0 "a job that runs until dcrd stops" as_alice run "$blocker" forever
+forever=$out
+wait_log "^dcrd: job $forever started$"
+queued=()
+for _ in 1 2 3; do
+	expect 0 "the flooding room queues a job" as_alice run "$flood" quick
+	queued+=("$out")
+done
+expect 0 "the other room queues a job" as_bob run "$other" quick
+queued+=("$out")
+expect 0 "the flooding room queues its fourth job" as_alice run "$flood" quick
+queued+=("$out")
+expect 1 "a fifth job in the room is refused" as_alice run "$flood" quick
+has "$err" "room $flood has 4 jobs queued or running, the most dcrd allows a room \(--max-room-jobs\)" \
+	"the room cap is named"
+expect 1 "a sixth job of one caller is refused, in any room" as_alice run "$other" quick
+has "$err" "alice@acme.example has 5 jobs queued or running on this dcrd, the most it allows one caller \(--max-caller-jobs\)" \
+	"the caller cap is named"
+expect 0 "another caller still runs in that room" as_bob run "$other" quick
+queued+=("$out")
+expect 0 "metrics" curl -fsS "$DCR_ENDPOINT/metrics"
+has "$out" '^dcrd_jobs_queued 6$' "metrics count the queued jobs"
+has "$out" '^dcrd_jobs_running 1$' "metrics count the running job"
+expect 0 "the refusals are in the room's log" as_alice --json audit "$flood"
+has "$out" "\"detail\": \"room $flood has 4 jobs queued or running" "the room's log records the refusal"
+
+# ---- a restart keeps the order, the interrupted job first ----
+expect 0 "stop the blocking room" as_alice stop "$blocker"
+stop_dcrd KILL
+from=$(($(wc -l <dcrd.log) + 1))
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+wait_log "^dcrd: job ${queued[5]} (succeeded|failed)$"
+has "$(started_order "$from")" "^$forever ${queued[*]} $" \
+	"after a restart the interrupted job comes first, then the queue in its order"
+for j in "${queued[@]}"; do
+	checks=$((checks + 1))
+	grep -q "^dcrd: job $j succeeded$" dcrd.log || fail "job $j did not succeed after the restart"
+done
+expect 7 "the interrupted job of the stopped room failed" as_alice fetch "$forever"
+has "$err" "the room was stopped before the job ran" "why it failed"
+
+# ---- limits are checked ----
+for bad in 0 -1 x 1000001 1K; do
+	expect 2 "--max-room-jobs $bad" "$DCRD" serve --data-dir data2 --max-room-jobs "$bad"
+	has "$err" "invalid --max-room-jobs '$bad'" "the bad value is named"
+done
+expect 2 "--max-caller-jobs without a value" "$DCRD" serve --data-dir data2 --max-caller-jobs
+finish

@@ -1,0 +1,183 @@
+#!/bin/bash
+# Disk space on a small filesystem of its own: dataset.create reserves an
+# upload's whole size, new data never takes free space below the floor,
+# uploaders have quotas, uploaders delete their uploads, unfinished uploads
+# expire, and /healthz and /metrics tell the state of the disk.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+mount_tmpfs disk 10M
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+export DCR_SPECS=$TEST_TMP/specs.yaml
+make_ca acme-ca
+for who in alice bob carol; do make_user "$who" "$who@acme.example" acme-ca; done
+
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+cat >room/room.yaml <<'YAML'
+version: 1
+name: storage
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [upload blob, run size, fetch size, stop]
+  bob@acme.example: [upload blob]
+  carol@acme.example: [upload blob]
+data:
+  blob: {type: file}
+compute:
+  size:
+    type: sql
+    query: SELECT 1 AS one
+YAML
+
+as() { local who=$1; shift; "$DCR" -q -i "$TEST_TMP/$who" "$@"; }
+keystore=$XDG_DATA_HOME/dcr/datasets
+metric() { curl -fsS "$DCR_ENDPOINT/metrics" | sed -n "s/^$1 //p"; }
+
+partial() { partial_upload "$TEST_TMP/$1" "$2"; }
+
+head -c $((3 << 20)) /dev/urandom >three.bin
+head -c $((1 << 20)) /dev/urandom >one.bin
+head -c $((100 << 10)) /dev/urandom >small1.bin
+head -c $((100 << 10)) /dev/urandom >small2.bin
+head -c $((100 << 10)) /dev/urandom >small3.bin
+
+limits=(--min-free 2M --max-upload-bytes 4M --max-uploads 3 --max-unfinished-uploads 1)
+start_dcrd disk/data "${limits[@]}" || finish
+expect 0 "create" as alice create room/room.yaml || finish
+room=$out
+expect 0 "healthz" curl -fsS "$DCR_ENDPOINT/healthz"
+has "$out" '^ok$' "healthy"
+
+# ---- three 3 MiB uploads on a 10 MiB disk that keeps 2 MiB free: the third is refused ----
+a=$(partial alice three.bin)
+checks=$((checks + 1))
+[ "$(metric dcrd_uploads_unfinished)" = 1 ] || fail "one upload is unfinished"
+reserved=$(metric dcrd_uploads_reserved_bytes)
+checks=$((checks + 1))
+[ "${reserved:-0}" -gt $((2 << 20)) ] || fail "the unfinished upload reserves what it has still to send (3 MiB), not $reserved bytes"
+expect 0 "the second upload" as bob upload three.bin
+b=$out
+expect 1 "the third upload, though the disk has room for it now" as carol upload three.bin
+has "$err" "dcrd has no room for an upload of [0-9]+ bytes: it keeps 2097152 bytes of its disk free \(--min-free\)" \
+	"the floor and the reservation are named"
+checks=$((checks + 1))
+[ "$(df -B1 --output=avail disk | tail -1)" -gt $((5 << 20)) ] || fail "the disk should still have the room"
+expect 0 "the first upload resumes into what it reserved" as alice upload --resume "$a"
+checks=$((checks + 1))
+[ "$(metric dcrd_uploads_reserved_bytes)" = 0 ] || fail "nothing is reserved once uploads are complete"
+[ "$(metric dcrd_disk_below_floor)" = 0 ] || fail "the disk stayed above its floor"
+expect 0 "healthz" curl -fsS "$DCR_ENDPOINT/healthz"
+has "$out" '^ok$' "still healthy"
+
+# ---- quotas of one uploader: unfinished uploads, bytes, datasets ----
+d=$(partial alice small1.bin)
+expect 1 "a second unfinished upload" as alice upload small2.bin
+has "$err" "alice@acme.example has as many unfinished uploads as dcrd allows one uploader \(1, --max-unfinished-uploads\)" \
+	"the unfinished quota is named"
+expect 0 "finish it" as alice upload --resume "$d"
+expect 1 "an upload past the bytes quota" as alice upload one.bin
+has "$err" "would take alice@acme.example past 4194304 bytes, the most dcrd keeps for one uploader \(--max-upload-bytes\)" \
+	"the bytes quota is named"
+expect 0 "a third dataset" as alice upload small2.bin
+g=$out
+expect 1 "a fourth dataset" as alice upload small3.bin
+has "$err" "alice@acme.example has as many datasets on this dcrd as it keeps for one uploader \(3, --max-uploads\)" \
+	"the datasets quota is named"
+
+# ---- deleting one's own uploads ----
+expect 0 "delete a dataset" as alice upload --delete "${d:0:10}"
+checks=$((checks + 1))
+[ ! -e "$keystore/$d.json" ] || fail "the deleted dataset's key stays in the keystore"
+[ ! -e "disk/data/blobs/$d" ] || fail "the deleted dataset's ciphertext stays on dcrd"
+expect 0 "the quota has room again" as alice upload small3.bin
+expect 4 "deleting it again" as alice upload --delete "$d"
+expect 4 "deleting someone else's dataset" as bob upload --delete "$a"
+has "$err" "no dataset $a uploaded by bob@acme.example" "it does not exist for bob"
+checks=$((checks + 1))
+[ -e "disk/data/blobs/$a" ] || fail "bob deleted alice's dataset"
+expect 0 "publish" as alice publish "$room" blob "$a"
+expect 3 "deleting a dataset an active room uses" as alice upload --delete "$a"
+has "$err" "dataset $a is published to node 'blob' of room $room, which is active" "the room is named"
+expect 0 "publishing another one to that node" as alice publish "$room" blob "$g"
+expect 0 "the replaced dataset can go" as alice --json upload --delete "$a"
+has "$out" '"deleted": true' "JSON says so"
+expect 0 "stop the room" as alice stop "$room"
+expect 0 "once the room is stopped its data can go" as alice upload --delete "$g"
+expect 2 "--delete with a FILE" as alice upload one.bin --delete "$b"
+expect 2 "--delete with --resume" as alice upload --delete "$b" --resume "$b"
+expect 2 "--delete of no dataset" as alice upload --delete nothex
+
+# ---- below the floor: reads and calls are served, new data is refused ----
+expect 0 "create another room" as alice create room/room.yaml --salt 2
+room2=$out
+e=$(partial bob small1.bin)
+free=$(df -B1 --output=avail disk | tail -1)
+fallocate -l $((free - (1 << 20))) disk/filler || fail "filling the disk"
+expect 0 "healthz below the floor" curl -fsS "$DCR_ENDPOINT/healthz"
+has "$out" '^degraded: free space below the floor; new data is refused$' "healthz says degraded"
+checks=$((checks + 1))
+[ "$(metric dcrd_disk_below_floor)" = 1 ] || fail "metrics say below the floor"
+expect 0 "reading a room" as alice status "$room2"
+expect 0 "reading its log" as alice audit "$room2"
+expect 1 "a new upload" as carol upload small2.bin
+has "$err" "dcrd has no room for an upload" "the upload is refused"
+token=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["upload_token"])' "$keystore/$e.json")
+expect 0 "a PUT below the floor" curl -sS -o put.out -w '%{http_code}' -X PUT -H "Authorization: Bearer $token" \
+	-H 'Upload-Offset: 0' -H 'Content-Type: application/octet-stream' --data-binary @small1.bin \
+	"$DCR_ENDPOINT/v1/blobs/$e"
+has "$out" '^507$' "the PUT is refused with 507"
+has "$(cat put.out)" "below its floor \(--min-free\)" "and says why"
+expect 1 "a job below the floor" as alice run "$room2" size --wait
+has "$err" "dcrd has no room for a result" "the job fails for lack of space"
+rm disk/filler
+expect 0 "healthz with space again" curl -fsS "$DCR_ENDPOINT/healthz"
+has "$out" '^ok$' "healthy again"
+expect 0 "the job runs again" as alice run "$room2" size --wait
+
+# ---- a full disk: the state database cannot write ----
+head -c 100M /dev/zero >disk/filler 2>/dev/null
+failed=0
+for _ in $(seq 20); do
+	if ! as alice status "$room2" >/dev/null 2>call.err; then failed=1; break; fi
+done
+if [ $failed = 1 ]; then
+	has "$(cat call.err)" "dcrd's disk is full" "the call says the disk is full"
+	expect 0 "healthz" curl -sS -w '\n%{http_code}' "$DCR_ENDPOINT/healthz"
+	has "$out" '^failing: the state database cannot write: the disk is full$' "healthz says failing"
+	has "$out" '^503$' "with 503"
+	has "$(cat dcrd.log)" 'the state database cannot write: the disk is full' "the log says so"
+else
+	echo "NOTE: the state database kept writing on a full disk (its log had room)"
+fi
+rm disk/filler
+expect 0 "calls work again" as alice status "$room2"
+expect 0 "healthz" curl -fsS "$DCR_ENDPOINT/healthz"
+has "$out" '^ok$' "healthy once there is space"
+
+# ---- unfinished uploads expire ----
+stop_dcrd TERM
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk/data "${limits[@]}" --upload-expiry 2s || finish
+for _ in $(seq 200); do grep -q "upload $e expired" dcrd.log && break; sleep 0.05; done
+has "$(cat dcrd.log)" "^dcrd: upload $e expired unfinished \([0-9]+ of [0-9]+ bytes had arrived in 2 s\); deleted$" \
+	"the expiry is logged, without user data"
+checks=$((checks + 1))
+[ ! -e "disk/data/blobs/$e" ] || fail "the expired upload's ciphertext stays"
+[ "$(metric dcrd_uploads_expired_total)" = 1 ] || fail "metrics count the expired upload"
+[ "$(metric dcrd_uploads_reserved_bytes)" = 0 ] || fail "its reservation is released"
+expect 4 "resuming an expired upload" as bob upload --resume "$e"
+f=$(partial bob small2.bin)
+for _ in $(seq 200); do grep -q "upload $f expired" dcrd.log && break; sleep 0.05; done
+has "$(cat dcrd.log)" "upload $f expired unfinished" "a new upload expires after the time set"
+expect 0 "bob's quota is free again" as bob upload small3.bin
+lacks "$(cat dcrd.log)" "small[0-9].bin|three.bin" "no dataset names in dcrd's log"
+
+# ---- options ----
+for opt in "--min-free 5X" "--min-free 100%" "--max-upload-bytes 0" "--max-uploads 0" \
+	"--max-unfinished-uploads -1" "--upload-expiry 366d" "--upload-expiry 0s"; do
+	# shellcheck disable=SC2086
+	expect 2 "$opt" "$DCRD" serve --data-dir data2 $opt
+	has "$err" "invalid ${opt% *} '${opt#* }'" "the bad value is named"
+done
+finish

@@ -1,0 +1,82 @@
+/* Unit tests for lib/util.c: the size and duration syntax of command-line options. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "util.h"
+
+static void test_sizes(void **state)
+{
+	uint64_t v = 7;
+
+	assert_true(dcr_parse_size("0", &v));
+	assert_int_equal(v, 0);
+	assert_true(dcr_parse_size("1234", &v));
+	assert_int_equal(v, 1234);
+	assert_true(dcr_parse_size("500K", &v));
+	assert_int_equal(v, 500ull << 10);
+	assert_true(dcr_parse_size("10M", &v));
+	assert_int_equal(v, 10ull << 20);
+	assert_true(dcr_parse_size("1G", &v));
+	assert_int_equal(v, 1ull << 30);
+	assert_true(dcr_parse_size("3T", &v));
+	assert_int_equal(v, 3ull << 40);
+	assert_true(dcr_parse_size("16777215T", &v));
+	assert_int_equal(v, 16777215ull << 40);
+	/* One more terabyte does not fit in 64 bits. */
+	v = 7;
+	assert_false(dcr_parse_size("16777216T", &v));
+	assert_false(dcr_parse_size("18446744073709551616", &v));
+	assert_int_equal(v, 7);
+	assert_false(dcr_parse_size("", &v));
+	assert_false(dcr_parse_size(NULL, &v));
+	assert_false(dcr_parse_size("-1", &v));
+	assert_false(dcr_parse_size("+1", &v));
+	assert_false(dcr_parse_size(" 1", &v));
+	assert_false(dcr_parse_size("1k", &v));
+	assert_false(dcr_parse_size("1KB", &v));
+	assert_false(dcr_parse_size("1X", &v));
+	assert_false(dcr_parse_size("K", &v));
+	assert_false(dcr_parse_size("1.5G", &v));
+	assert_int_equal(v, 7);
+}
+
+static void test_durations(void **state)
+{
+	uint64_t v = 7;
+
+	assert_true(dcr_parse_duration("90s", 3600, &v));
+	assert_int_equal(v, 90);
+	assert_true(dcr_parse_duration("30m", 3600, &v));
+	assert_int_equal(v, 1800);
+	assert_true(dcr_parse_duration("1h", 3600, &v));
+	assert_int_equal(v, 3600);
+	assert_true(dcr_parse_duration("7d", UINT64_MAX, &v));
+	assert_int_equal(v, 7 * 86400);
+	assert_true(dcr_parse_duration("213503982334601d", UINT64_MAX, &v));
+	assert_int_equal(v, 213503982334601ull * 86400);
+	v = 7;
+	assert_false(dcr_parse_duration("61m", 3600, &v));
+	assert_false(dcr_parse_duration("0s", 3600, &v));
+	assert_false(dcr_parse_duration("10", 3600, &v));
+	assert_false(dcr_parse_duration("10sec", 3600, &v));
+	assert_false(dcr_parse_duration("s", 3600, &v));
+	assert_false(dcr_parse_duration("-5s", 3600, &v));
+	assert_false(dcr_parse_duration("5w", 3600, &v));
+	assert_false(dcr_parse_duration("213503982334602d", UINT64_MAX, &v));
+	assert_false(dcr_parse_duration(NULL, 3600, &v));
+	assert_int_equal(v, 7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_durations),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
