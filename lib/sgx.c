@@ -272,7 +272,11 @@ static int pem_cert(const char *text, size_t len, size_t *pos, const char *what,
 		for (start = i; i < len && text[i] != '\n'; i++)
 			;
 		if (i == len) {
-			r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d has no '" PEM_END "' line", what, index);
+			if (start == len)
+				r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d has no '" PEM_END "' line", what, index);
+			else
+				r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d, line %zu (byte %zu) does not end with a "
+					"line feed", what, index, line, start);
 			goto out;
 		}
 		n = i++ - start;

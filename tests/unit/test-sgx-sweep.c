@@ -651,6 +651,20 @@ static void collateral_chains(const struct sample *s)
 		json_decref(col);
 	}
 
+	/* The last line feed missing; the END line missing. */
+	for (int cut = 1; cut <= 26; cut += 25) {
+		json_t *col = json_deep_copy(s->col);
+		const char *orig = json_string_value(json_object_get(col, "tcb_info_issuer_chain"));
+
+		assert_int_equal(json_object_set_new(col, "tcb_info_issuer_chain", json_stringn(orig, strlen(orig) - cut)),
+			0);
+		err.msg[0] = '\0';
+		expect(verify_json(s, s->quote, s->quote_len, col, &err), &err, "tcb_info_issuer_chain", "cut",
+			cut == 1 ? ") does not end with a line feed" :
+			"collateral: tcb_info_issuer_chain: certificate 2 has no '-----END CERTIFICATE-----' line");
+		json_decref(col);
+	}
+
 	/* The PCK CA as the collateral's signer; the TCB Signing certificate as the PCK CRL's issuer. */
 	for (int swap = 0; swap < 2; swap++) {
 		json_t *col = json_deep_copy(s->col);
