@@ -208,7 +208,7 @@ static int verify_sgx(const Dcr__V1__Evidence *ev, const struct dcr_specs *specs
 	if (ev->collateral.len == 0)
 		return dcr_err_set(err, DCR_EATTEST, "sgx-dcap evidence without collateral");
 	if ((r = dcr_sgx_collateral_parse(ev->collateral.data, ev->collateral.len, &collateral, err)) < 0)
-		return dcr_err_prefix(err, "the enclave's collateral");
+		return dcr_err_prefix(err, "the enclave's evidence");
 	for (size_t i = 0; specs && i < specs->n; i++) {
 		const struct dcr_spec *s = &specs->items[i];
 		int rank;

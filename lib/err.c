@@ -9,8 +9,12 @@
 __attribute__((format(printf, 3, 0)))
 static void vset(struct dcr_err *err, int code, const char *fmt, va_list ap)
 {
+	char msg[sizeof(err->msg)];
+
+	/* Through a copy: an argument may be err->msg itself, which vsnprintf must not overwrite as it reads. */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(err->msg, msg, sizeof(msg));
 	err->code = code;
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 }
 
 static void append(struct dcr_err *err, const char *sep, const char *what)

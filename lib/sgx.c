@@ -186,54 +186,202 @@ static int asn1_time(const ASN1_TIME *a, time_t *out)
 	return 0;
 }
 
-/* Collateral parsing. */
+/*
+ * Certificate chains, in PEM written one way only (docs/sgx-verification.md):
+ * "-----BEGIN CERTIFICATE-----\n", the base64 of the DER in lines of 64
+ * characters (the last 1 to 64) each ended by "\n", "-----END
+ * CERTIFICATE-----\n"; blocks one directly after the other. With one way to
+ * write a chain, every byte of one matters, and a chain cannot show one
+ * thing and mean another.
+ */
 
-static bool only_space(const char *p, size_t n)
+#define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
+#define PEM_END "-----END CERTIFICATE-----"
+#define PEM_LINE 64
+
+static int b64_value(int c)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n' && p[i] != '\0')
-			return false;
-	return true;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
 /*
- * Certificates in PEM, nothing else: a stray block or text between them
- * would let a chain mean something other than what it shows.
+ * Base64 as RFC 4648 writes it: whole groups of 4, '=' only to pad the last
+ * one, and the bits the padding leaves over zero, so that a DER has exactly
+ * one text. out has room for n / 4 * 3 bytes. Returns the bytes decoded, or
+ * -1 with *why set.
  */
-static STACK_OF(X509) *parse_pem_chain(const char *pem, size_t len)
+static long b64_decode(const char *s, size_t n, uint8_t *out, const char **why)
 {
-	static const char begin[] = "-----BEGIN CERTIFICATE-----";
-	STACK_OF(X509) *chain = sk_X509_new_null();
-	BIO *bio = NULL;
-	size_t pos = 0, n;
-	X509 *x;
+	size_t pad = 0, o = 0;
+	uint32_t acc = 0;
 
-	if (!chain || len > INT32_MAX || !(bio = BIO_new_mem_buf(pem, (int)len)))
-		goto fail;
-	for (;;) {
-		pos = len - (size_t)BIO_pending(bio);
-		for (n = pos; n < len && only_space(pem + n, 1); n++)
+	if (n == 0 || n % 4) {
+		*why = "its base64 is not in whole groups of 4 characters";
+		return -1;
+	}
+	pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+	for (size_t i = 0; i < n; i++) {
+		int v = i >= n - pad ? 0 : b64_value((unsigned char)s[i]);
+
+		if (v < 0) {
+			*why = "its base64 has '=' before the end";
+			return -1;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		if (i % 4 == 3) {
+			out[o++] = (uint8_t)(acc >> 16);
+			out[o++] = (uint8_t)(acc >> 8);
+			out[o++] = (uint8_t)acc;
+			acc = 0;
+		}
+	}
+	/* "xx==" leaves 4 bits of the second character over, "xxx=" 2 of the third. */
+	if (pad && out[o - (pad == 2 ? 2 : 1)] != 0) {
+		*why = "its base64 is not canonical: the bits before the '=' padding are not zero";
+		return -1;
+	}
+	return (long)(o - pad);
+}
+
+/* One block of a chain at text[*pos], decoded; *pos moves past it. index counts from 1, for messages. */
+static int pem_cert(const char *text, size_t len, size_t *pos, const char *what, int index, X509 **out,
+	struct dcr_err *err)
+{
+	size_t i = *pos, start, n, nb = 0, prev = PEM_LINE, prev_start = 0;
+	const unsigned char *p;
+	const char *why;
+	uint8_t *der = NULL;
+	char *b64 = NULL;
+	long dlen;
+	int r = 0;
+
+	*out = NULL;
+	if (len - i < sizeof(PEM_BEGIN) || memcmp(text + i, PEM_BEGIN "\n", sizeof(PEM_BEGIN)) != 0)
+		return dcr_err_set(err, DCR_EATTEST, "%s: certificate %d does not start with a '" PEM_BEGIN "' line (byte %zu)",
+			what, index, i);
+	i += sizeof(PEM_BEGIN);
+	if (!(b64 = malloc(len - i + 1)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (size_t line = 1;; line++) {
+		for (start = i; i < len && text[i] != '\n'; i++)
 			;
-		if (n == len && sk_X509_num(chain) > 0)
+		if (i == len) {
+			if (start == len)
+				r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d has no '" PEM_END "' line", what, index);
+			else
+				r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d, line %zu (byte %zu) does not end with a "
+					"line feed", what, index, line, start);
+			goto out;
+		}
+		n = i++ - start;
+		if (n && text[start] == '-') {
+			if (n != sizeof(PEM_END) - 1 || memcmp(text + start, PEM_END, n) != 0)
+				r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d, line %zu (byte %zu) is not '" PEM_END "'",
+					what, index, line, start);
+			else if (nb == 0)
+				r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d has no base64", what, index);
+			if (r < 0)
+				goto out;
 			break;
-		if (len - n < sizeof(begin) - 1 || memcmp(pem + n, begin, sizeof(begin) - 1) != 0 ||
-		    sk_X509_num(chain) == MAX_CHAIN)
+		}
+		if (n == 0)
+			r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d, line %zu (byte %zu) is empty", what, index, line,
+				start);
+		for (size_t k = start; r == 0 && k < start + n; k++)
+			if (b64_value((unsigned char)text[k]) < 0 && text[k] != '=')
+				r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d, line %zu (byte %zu) has a character outside "
+					"the base64 alphabet", what, index, line, k);
+		if (r == 0 && n > PEM_LINE)
+			r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d, line %zu (byte %zu) has more than %d characters",
+				what, index, line, start, PEM_LINE);
+		else if (r == 0 && prev < PEM_LINE)
+			r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d, line %zu (byte %zu) has %zu characters: only the "
+				"last line may be shorter than %d", what, index, line - 1, prev_start, prev, PEM_LINE);
+		if (r < 0)
+			goto out;
+		memcpy(b64 + nb, text + start, n);
+		nb += n;
+		prev = n, prev_start = start;
+	}
+	if (!(der = malloc(nb / 4 * 3 + 3))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((dlen = b64_decode(b64, nb, der, &why)) < 0) {
+		r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d: %s", what, index, why);
+		goto out;
+	}
+	p = der;
+	if (!(*out = d2i_X509(NULL, &p, dlen))) {
+		r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d is not a DER X.509 certificate", what, index);
+	} else if (p != der + dlen) {
+		r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d has bytes after its DER", what, index);
+		X509_free(*out);
+		*out = NULL;
+	}
+	*pos = i;
+out:
+	ERR_clear_error();
+	free(der);
+	free(b64);
+	return r;
+}
+
+/*
+ * A chain of exactly want certificates in strict PEM; after the last block
+ * nothing, or when nul_ok one NUL byte (what Intel's quote library leaves).
+ * what names the chain in messages. *out: sk_X509_pop_free.
+ */
+static int pem_chain(const char *text, size_t len, int want, bool nul_ok, const char *what, STACK_OF(X509) **out,
+	struct dcr_err *err)
+{
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	size_t pos = 0;
+	X509 *x;
+	int r;
+
+	*out = NULL;
+	if (!chain)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (;;) {
+		if (sk_X509_num(chain) == MAX_CHAIN) {
+			r = dcr_err_set(err, DCR_EATTEST, "%s holds more than %d certificates, not %d", what, MAX_CHAIN, want);
 			goto fail;
-		if (!(x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+		}
+		if ((r = pem_cert(text, len, &pos, what, sk_X509_num(chain) + 1, &x, err)) < 0)
 			goto fail;
 		if (!sk_X509_push(chain, x)) {
 			X509_free(x);
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+			goto fail;
+		}
+		if (pos == len || (nul_ok && pos == len - 1 && text[pos] == '\0'))
+			break;
+		if (len - pos < sizeof(PEM_BEGIN) - 1 || memcmp(text + pos, PEM_BEGIN, sizeof(PEM_BEGIN) - 1) != 0) {
+			r = dcr_err_set(err, DCR_EATTEST, "%s: unexpected bytes after certificate %d, at byte %zu", what,
+				sk_X509_num(chain), pos);
 			goto fail;
 		}
 	}
-	BIO_free(bio);
-	return chain;
+	if (sk_X509_num(chain) != want) {
+		r = dcr_err_set(err, DCR_EATTEST, "%s holds %d certificate%s, not %d", what, sk_X509_num(chain),
+			sk_X509_num(chain) == 1 ? "" : "s", want);
+		goto fail;
+	}
+	*out = chain;
+	return 0;
 fail:
-	ERR_clear_error();
-	BIO_free(bio);
 	sk_X509_pop_free(chain, X509_free);
-	return NULL;
+	return r;
 }
+
+/* Collateral parsing. */
 
 static const char *get_string(json_t *obj, const char *key, size_t *len)
 {
@@ -263,30 +411,75 @@ static int get_hex(json_t *obj, const char *key, uint8_t *out, size_t len)
 	return s && dcr_unhex(s, out, len) == 0 ? 0 : -1;
 }
 
-static X509_CRL *parse_hex_crl(json_t *obj, const char *key)
+/*
+ * Lower-case hex only, as Intel serves it: were either case allowed, a
+ * letter's case would be a byte that changes nothing.
+ */
+static int lower_unhex(const char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i], v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (v < 0)
+			return -1;
+		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+	}
+	return 0;
+}
+
+/* The collateral's top-level values: strings, as dcr_sgx_collateral_parse made sure. */
+static const char *get_value(json_t *obj, const char *key, size_t *len)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*len = json_string_length(v);
+	return json_string_value(v);
+}
+
+static int parse_hex_crl(json_t *obj, const char *key, X509_CRL **out, struct dcr_err *err)
 {
 	size_t hexlen, len;
-	const char *hex = get_string(obj, key, &hexlen);
+	const char *hex = get_value(obj, key, &hexlen);
 	const unsigned char *p;
 	uint8_t *der;
-	X509_CRL *crl = NULL;
+	time_t t;
+	int r = 0;
 
-	if (!hex || hexlen % 2 || hexlen == 0 || strlen(hex) != hexlen)
-		return NULL;
+	*out = NULL;
 	len = hexlen / 2;
-	if (!(der = malloc(len)))
-		return NULL;
-	if (dcr_unhex(hex, der, len) == 0) {
-		p = der;
-		crl = d2i_X509_CRL(NULL, &p, (long)len);
-		if (crl && p != der + len) {
-			X509_CRL_free(crl);
-			crl = NULL;
-		}
+	if (!(der = malloc(len + 1)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	p = der;
+	if (hexlen == 0 || hexlen % 2 || lower_unhex(hex, hexlen, der) < 0) {
+		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s is not lower-case hex (an even number of digits "
+			"0-9, a-f)", key);
+	} else if (!(*out = d2i_X509_CRL(NULL, &p, (long)len))) {
+		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s is not a DER CRL", key);
+	} else if (p != der + len) {
+		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s has bytes after its DER CRL", key);
+	} else if (asn1_time(X509_CRL_get0_lastUpdate(*out), &t) < 0) {
+		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s has a malformed thisUpdate", key);
+	} else if (asn1_time(X509_CRL_get0_nextUpdate(*out), &t) < 0) {
+		/* Optional in X.509, but without it nothing says when the CRL goes stale. */
+		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s has no nextUpdate", key);
+	}
+	if (r < 0) {
+		X509_CRL_free(*out);
+		*out = NULL;
 	}
 	free(der);
 	ERR_clear_error();
-	return crl;
+	return r;
+}
+
+static int parse_chain(json_t *obj, const char *key, STACK_OF(X509) **out, struct dcr_err *err)
+{
+	char what[64];
+	size_t len;
+	const char *s = get_value(obj, key, &len);
+
+	snprintf(what, sizeof(what), "collateral: %s", key);
+	return pem_chain(s, len, 2, false, what, out, err);
 }
 
 static bool known_status(const char *s)
@@ -323,30 +516,50 @@ static int parse_level_common(json_t *lv, struct level *l, const char *what, str
 	return 0;
 }
 
+/* A value from the collateral for a message: itself when short and printable, else "?". */
+static const char *shown(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 32)
+		return "?";
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '"' || s[i] == '\'')
+			return "?";
+	return s;
+}
+
 static int parse_signed(json_t *root, const char *text_key, const char *sig_key, const char *chain_key,
 	const char *id, struct signed_doc *d, json_t **body, struct dcr_err *err)
 {
 	size_t len;
-	const char *text = get_string(root, text_key, &len);
-	const char *s;
+	const char *text = get_value(root, text_key, &len), *s;
 	json_error_t jerr;
 	json_t *levels;
+	int r;
 
-	if (!text || strlen(text) != len)
-		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is missing or not a string", text_key);
+	if (strlen(text) != len)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s holds a NUL character", text_key);
 	if (!(d->text = malloc(len + 1)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	memcpy(d->text, text, len + 1);
 	d->len = len;
-	if (get_hex(root, sig_key, d->sig, sizeof(d->sig)) < 0)
-		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is not 128 hex digits (r || s)", sig_key);
-	if (!(s = get_string(root, chain_key, &len)) || !(d->chain = parse_pem_chain(s, len)))
-		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is not a PEM certificate chain", chain_key);
-	if (!(d->json = json_loadb(d->text, d->len, JSON_REJECT_DUPLICATES, &jerr)) || !json_is_object(d->json))
+	s = get_value(root, sig_key, &len);
+	if (len != 2 * sizeof(d->sig) || lower_unhex(s, len, d->sig) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is not %zu lower-case hex digits (r || s)", sig_key,
+			2 * sizeof(d->sig));
+	if ((r = parse_chain(root, chain_key, &d->chain, err)) < 0)
+		return r;
+	if (!(d->json = json_loadb(d->text, d->len, JSON_REJECT_DUPLICATES, &jerr)))
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is not JSON (byte %d: %s)", text_key, jerr.position,
+			jerr.text);
+	if (!json_is_object(d->json))
 		return dcr_err_set(err, DCR_EATTEST, "collateral: %s is not a JSON object", text_key);
 	*body = d->json;
-	if (!(s = get_string(*body, "id", NULL)) || strcmp(s, id) != 0)
-		return dcr_err_set(err, DCR_EATTEST, "collateral: %s id is not \"%s\"", text_key, id);
+	if (!(s = get_string(*body, "id", NULL)))
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s has no \"id\" string", text_key);
+	if (strcmp(s, id) != 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: %s id is \"%s\", not \"%s\"", text_key, shown(s), id);
 	if (!(s = get_string(*body, "issueDate", NULL)) || dcr_time_parse(s, &d->issue) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "collateral: %s issueDate is missing or malformed", text_key);
 	snprintf(d->issue_s, sizeof(d->issue_s), "%s", s);
@@ -449,12 +662,12 @@ static const char *const collateral_keys[] = {
 int dcr_sgx_collateral_parse(const uint8_t *buf, size_t len, struct dcr_sgx_collateral **out,
 	struct dcr_err *err)
 {
+	char missing[DCR_ERR_MSG_MAX];
 	struct dcr_sgx_collateral *c;
+	size_t n_missing = 0, used = 0;
 	json_error_t jerr;
-	json_t *root;
-	const char *key, *s;
-	size_t slen;
-	json_t *v;
+	const char *key;
+	json_t *root, *v;
 	int r = 0;
 
 	*out = NULL;
@@ -466,28 +679,40 @@ int dcr_sgx_collateral_parse(const uint8_t *buf, size_t len, struct dcr_sgx_coll
 		return dcr_err_set(err, DCR_EATTEST, "collateral: not a JSON object (line %d: %s)",
 			root ? 1 : jerr.line, root ? "top level" : jerr.text);
 	}
+	/* The documented keys, each a string, all of them: anything else is not what Intel serves. */
 	json_object_foreach(root, key, v) {
 		const char *const *k;
 
 		for (k = collateral_keys; *k && strcmp(*k, key) != 0; k++)
 			;
-		if (!*k) {
-			r = dcr_err_set(err, DCR_EATTEST, "collateral: unknown key '%.64s'", key);
+		if (!*k)
+			r = dcr_err_set(err, DCR_EATTEST, "collateral: unknown key '%s'", shown(key));
+		else if (!json_is_string(v))
+			r = dcr_err_set(err, DCR_EATTEST, "collateral: '%s' is not a string", key);
+		if (r < 0) {
 			json_decref(root);
 			return r;
 		}
+	}
+	for (const char *const *k = collateral_keys; *k; k++) {
+		if (json_object_get(root, *k))
+			continue;
+		n_missing++;
+		if (used < sizeof(missing))
+			used += (size_t)snprintf(missing + used, sizeof(missing) - used, "%s'%s'", used ? ", " : "", *k);
+	}
+	if (n_missing) {
+		json_decref(root);
+		return dcr_err_set(err, DCR_EATTEST, "collateral: missing key%s %s", n_missing == 1 ? "" : "s", missing);
 	}
 	if (!(c = calloc(1, sizeof(*c)))) {
 		json_decref(root);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
-	if (!(s = get_string(root, "pck_crl_issuer_chain", &slen)) || !(c->pck_crl_chain = parse_pem_chain(s, slen)))
-		r = dcr_err_set(err, DCR_EATTEST, "collateral: pck_crl_issuer_chain is not a PEM certificate chain");
-	else if (!(c->root_crl = parse_hex_crl(root, "root_ca_crl")))
-		r = dcr_err_set(err, DCR_EATTEST, "collateral: root_ca_crl is not a hex DER CRL");
-	else if (!(c->pck_crl = parse_hex_crl(root, "pck_crl")))
-		r = dcr_err_set(err, DCR_EATTEST, "collateral: pck_crl is not a hex DER CRL");
-	else if ((r = parse_tcb_info(root, c, err)) == 0)
+	if ((r = parse_chain(root, "pck_crl_issuer_chain", &c->pck_crl_chain, err)) == 0 &&
+	    (r = parse_hex_crl(root, "root_ca_crl", &c->root_crl, err)) == 0 &&
+	    (r = parse_hex_crl(root, "pck_crl", &c->pck_crl, err)) == 0 &&
+	    (r = parse_tcb_info(root, c, err)) == 0)
 		r = parse_qe_identity(root, c, err);
 	json_decref(root);
 	if (r < 0) {
@@ -577,18 +802,111 @@ static EVP_PKEY *raw_p256(const uint8_t xy[static 64])
 
 /* Certificates. */
 
-static void cert_cn(X509 *x, char *buf, size_t size)
+/* The one common name in name; NULL when it has none or several. */
+static const ASN1_STRING *one_cn(const X509_NAME *name)
 {
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, (int)size) < 0)
-		snprintf(buf, size, "(no common name)");
+	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+
+	if (i < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
+		return NULL;
+	return X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
 }
 
-static bool cn_is(X509 *x, const char *want)
+/* The common name for a message: non-printable bytes as '?'. */
+static void name_cn(const X509_NAME *name, char *buf, size_t size)
 {
-	char cn[128];
+	const ASN1_STRING *cn = one_cn(name);
+	const unsigned char *d;
+	size_t o = 0;
 
-	cert_cn(x, cn, sizeof(cn));
-	return strcmp(cn, want) == 0;
+	if (!cn) {
+		snprintf(buf, size, "(no common name)");
+		return;
+	}
+	d = ASN1_STRING_get0_data(cn);
+	for (int i = 0; i < ASN1_STRING_length(cn) && o + 1 < size; i++)
+		buf[o++] = d[i] >= 0x20 && d[i] < 0x7f && d[i] != '\'' ? (char)d[i] : '?';
+	buf[o] = '\0';
+}
+
+static void cert_cn(X509 *x, char *buf, size_t size)
+{
+	name_cn(X509_get_subject_name(x), buf, size);
+}
+
+/* Whether the one common name of name is want, byte for byte. */
+static bool name_is(const X509_NAME *name, const char *want)
+{
+	const ASN1_STRING *cn = one_cn(name);
+
+	return cn && (size_t)ASN1_STRING_length(cn) == strlen(want) &&
+		memcmp(ASN1_STRING_get0_data(cn), want, strlen(want)) == 0;
+}
+
+/* Whether a and b are the same DER certificate. */
+static bool same_der(X509 *a, X509 *b)
+{
+	unsigned char *da = NULL, *db = NULL;
+	int la = i2d_X509(a, &da), lb = i2d_X509(b, &db);
+	bool same = la > 0 && la == lb && memcmp(da, db, (size_t)la) == 0;
+
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return same;
+}
+
+/* What the certificates of each chain are called (the root aside), in order. */
+static const char *const pck_leaf_cn[] = { "Intel SGX PCK Certificate", NULL };
+static const char *const pck_ca_cn[] = { "Intel SGX PCK Processor CA", "Intel SGX PCK Platform CA", NULL };
+static const char *const tcb_signer_cn[] = { "Intel SGX TCB Signing", NULL };
+static const char *const *const pck_chain_cn[] = { pck_leaf_cn, pck_ca_cn };
+static const char *const *const pck_crl_chain_cn[] = { pck_ca_cn };
+static const char *const *const tcb_chain_cn[] = { tcb_signer_cn };
+
+#define PCK_CHAIN "SGX quote PCK certificate chain"
+
+/*
+ * The documented shape of a chain as parsed: its last certificate the
+ * pinned root, byte for byte (unless root is NULL), and certificate i
+ * (from 1) with one of the common names cns[i - 1]. Nothing is verified.
+ */
+static int check_shape(STACK_OF(X509) *chain, X509 *root, const char *const *const *cns, const char *what,
+	struct dcr_err *err)
+{
+	int n = sk_X509_num(chain);
+	char cn[128], want[128];
+
+	if (root && !same_der(sk_X509_value(chain, n - 1), root))
+		return dcr_err_set(err, DCR_EATTEST, "%s: certificate %d is not the pinned Intel SGX Root CA", what, n);
+	for (int i = 0; i < n - 1; i++) {
+		X509 *x = sk_X509_value(chain, i);
+		const char *const *k;
+		size_t o = 0;
+
+		for (k = cns[i]; *k && !name_is(X509_get_subject_name(x), *k); k++)
+			;
+		if (*k)
+			continue;
+		for (k = cns[i]; *k && o < sizeof(want); k++)
+			o += (size_t)snprintf(want + o, sizeof(want) - o, "%s'%s'", k == cns[i] ? "" : " or ", *k);
+		cert_cn(x, cn, sizeof(cn));
+		return dcr_err_set(err, DCR_EATTEST, "%s: certificate %d is '%s', not %s", what, i + 1, cn, want);
+	}
+	return 0;
+}
+
+/* The quote's PCK chain parsed and checked for shape (root NULL: any root). *out: sk_X509_pop_free. */
+static int pck_chain(const struct dcr_sgx_quote *q, X509 *root, STACK_OF(X509) **out, struct dcr_err *err)
+{
+	int r;
+
+	if ((r = pem_chain((const char *)q->cert_data, q->cert_len, 3, true, PCK_CHAIN, out, err)) < 0)
+		return r;
+	if ((r = check_shape(*out, root, pck_chain_cn, PCK_CHAIN, err)) < 0) {
+		sk_X509_pop_free(*out, X509_free);
+		*out = NULL;
+	}
+	return r;
 }
 
 static int check_crl_time(X509_CRL *crl, const char *what, time_t now, struct dcr_err *err)
@@ -640,23 +958,24 @@ int dcr_sgx_collateral_next_update(const struct dcr_sgx_collateral *c, time_t *o
 }
 
 /*
- * Verify chain (leaf first, as sent) up to the pinned root at time now, with
- * revocation checked for every certificate against crls, and require the
- * built chain to have exactly depth certificates including the root.
+ * Verify chain (leaf first, as sent; its last certificate the pinned root,
+ * as check_shape made sure) at time now, with revocation checked for every
+ * certificate against crls, and require OpenSSL to have built exactly that
+ * chain: the given certificates in order, ending at the trusted root.
  */
 static int verify_chain(STACK_OF(X509) *chain, X509 *root, STACK_OF(X509_CRL) *crls, time_t now,
-	int depth, const char *what, struct dcr_err *err)
+	const char *what, struct dcr_err *err)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	STACK_OF(X509) *untrusted = sk_X509_new_null(), *built;
+	int n = sk_X509_num(chain), r = DCR_ENOMEM, e, ok;
 	X509_VERIFY_PARAM *param;
-	int r = DCR_ENOMEM, e, ok;
 	char cn[128];
 
 	if (!store || !ctx || !untrusted || X509_STORE_add_cert(store, root) != 1)
 		goto out;
-	for (int i = 1; i < sk_X509_num(chain); i++)
+	for (int i = 1; i < n - 1; i++)
 		if (!sk_X509_push(untrusted, sk_X509_value(chain, i)))
 			goto out;
 	if (X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), untrusted) != 1)
@@ -684,9 +1003,13 @@ static int verify_chain(STACK_OF(X509) *chain, X509 *root, STACK_OF(X509_CRL) *c
 				X509_verify_cert_error_string(e));
 		goto out;
 	}
-	if (sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) != depth) {
-		r = dcr_err_set(err, DCR_EATTEST, "%s certificate chain has %d certificates, not %d", what,
-			sk_X509_num(X509_STORE_CTX_get0_chain(ctx)), depth);
+	built = X509_STORE_CTX_get0_chain(ctx);
+	ok = sk_X509_num(built) == n && sk_X509_value(built, n - 1) == root;
+	for (int i = 0; ok && i < n - 1; i++)
+		ok = sk_X509_value(built, i) == sk_X509_value(chain, i);
+	if (!ok) {
+		r = dcr_err_set(err, DCR_EATTEST, "%s certificate chain verifies only as another chain than the one given",
+			what);
 		goto out;
 	}
 	r = 0;
@@ -699,16 +1022,14 @@ out:
 	return r;
 }
 
-/* A signed collateral document: its chain is the Intel SGX TCB Signing certificate under the root. */
+/* A signed collateral document, its chain's shape checked: the chain, the signer's key, the signature. */
 static int verify_doc(const struct signed_doc *d, X509 *root, STACK_OF(X509_CRL) *crls, time_t now,
 	const char *what, struct dcr_err *err)
 {
 	X509 *signer = sk_X509_value(d->chain, 0);
 	int r;
 
-	if (!cn_is(signer, "Intel SGX TCB Signing"))
-		return dcr_err_set(err, DCR_EATTEST, "%s is not signed by an 'Intel SGX TCB Signing' certificate", what);
-	if ((r = verify_chain(d->chain, root, crls, now, 2, what, err)) < 0)
+	if ((r = verify_chain(d->chain, root, crls, now, what, err)) < 0)
 		return r;
 	if (!is_p256(X509_get0_pubkey(signer)))
 		return dcr_err_set(err, DCR_EATTEST, "%s signing key is not ECDSA P-256", what);
@@ -873,25 +1194,19 @@ int dcr_sgx_quote_pck_info(const uint8_t *quote, size_t len, uint8_t fmspc[stati
 	struct dcr_sgx_quote q;
 	const char *which;
 	struct pck_ext e;
-	X509 *leaf;
+	X509_NAME *issuer;
 	char cn[128];
 	int r;
 
-	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0)
+	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0 || (r = pck_chain(&q, NULL, &chain, err)) < 0)
 		return r;
-	if (!(chain = parse_pem_chain((const char *)q.cert_data, q.cert_len)))
-		return dcr_err_set(err, DCR_EATTEST, "SGX quote certification data is not a PEM certificate chain");
-	leaf = sk_X509_value(chain, 0);
-	if (X509_NAME_get_text_by_NID(X509_get_issuer_name(leaf), NID_commonName, cn, sizeof(cn)) < 0)
-		snprintf(cn, sizeof(cn), "(no common name)");
-	which = strcmp(cn, "Intel SGX PCK Processor CA") == 0 ? "processor"
-		: strcmp(cn, "Intel SGX PCK Platform CA") == 0 ? "platform" : NULL;
-	if (!cn_is(leaf, "Intel SGX PCK Certificate")) {
-		r = dcr_err_set(err, DCR_EATTEST, "quote's leaf certificate is not an 'Intel SGX PCK Certificate'");
-	} else if (!which) {
+	issuer = X509_get_issuer_name(sk_X509_value(chain, 0));
+	which = name_is(issuer, pck_ca_cn[0]) ? "processor" : name_is(issuer, pck_ca_cn[1]) ? "platform" : NULL;
+	if (!which) {
+		name_cn(issuer, cn, sizeof(cn));
 		r = dcr_err_set(err, DCR_EATTEST,
 			"PCK certificate issuer '%s' is neither 'Intel SGX PCK Processor CA' nor '... Platform CA'", cn);
-	} else if (parse_pck_ext(leaf, &e) < 0) {
+	} else if (parse_pck_ext(sk_X509_value(chain, 0), &e) < 0) {
 		r = dcr_err_set(err, DCR_EATTEST, "PCK certificate SGX extension is missing or malformed");
 	} else {
 		memcpy(fmspc, e.fmspc, 6);
@@ -975,31 +1290,38 @@ static const struct level *match_tcb(const struct dcr_sgx_collateral *c, const s
 	return NULL;
 }
 
-/* The PCK chain from the quote, checked against both CRLs; returns the leaf (owned by *chain). */
-static int verify_pck(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral *c, X509 *root,
-	STACK_OF(X509_CRL) *crls, time_t now, STACK_OF(X509) **chain, struct dcr_err *err)
+/* The PCK chain from the quote, its shape checked, verified against both CRLs. */
+static int verify_pck(STACK_OF(X509) *chain, X509 *root, STACK_OF(X509_CRL) *crls, time_t now, struct dcr_err *err)
 {
-	X509 *leaf, *ca;
 	int r;
 
-	if (!(*chain = parse_pem_chain((const char *)q->cert_data, q->cert_len)))
-		return dcr_err_set(err, DCR_EATTEST, "SGX quote certification data is not a PEM certificate chain");
-	if (sk_X509_num(*chain) < 2)
-		return dcr_err_set(err, DCR_EATTEST, "SGX quote PCK certificate chain has no issuer CA");
-	leaf = sk_X509_value(*chain, 0);
-	ca = sk_X509_value(*chain, 1);
-	if (!cn_is(leaf, "Intel SGX PCK Certificate"))
-		return dcr_err_set(err, DCR_EATTEST, "quote's leaf certificate is not an 'Intel SGX PCK Certificate'");
-	if (!cn_is(ca, "Intel SGX PCK Processor CA") && !cn_is(ca, "Intel SGX PCK Platform CA"))
-		return dcr_err_set(err, DCR_EATTEST, "PCK certificate is not issued by an Intel SGX PCK Processor or Platform CA");
+	if ((r = verify_chain(chain, root, crls, now, "PCK", err)) < 0)
+		return r;
+	if (!is_p256(X509_get0_pubkey(sk_X509_value(chain, 0))))
+		return dcr_err_set(err, DCR_EATTEST, "PCK certificate key is not ECDSA P-256");
+	return 0;
+}
+
+/*
+ * What can be checked before any signature: the quote's PCK chain and the
+ * collateral's issuer chains have their documented shapes under the pinned
+ * root, and each CRL names the issuer it must have.
+ */
+static int check_shapes(const struct dcr_sgx_collateral *c, X509 *root, STACK_OF(X509) *pck, struct dcr_err *err)
+{
+	X509 *ca = sk_X509_value(c->pck_crl_chain, 0);
+	int r;
+
+	if ((r = check_shape(c->pck_crl_chain, root, pck_crl_chain_cn, "collateral: pck_crl_issuer_chain", err)) < 0 ||
+	    (r = check_shape(c->tcb.chain, root, tcb_chain_cn, "collateral: tcb_info_issuer_chain", err)) < 0 ||
+	    (r = check_shape(c->qe.chain, root, tcb_chain_cn, "collateral: qe_identity_issuer_chain", err)) < 0)
+		return r;
+	if (X509_NAME_cmp(X509_CRL_get_issuer(c->root_crl), X509_get_subject_name(root)) != 0)
+		return dcr_err_set(err, DCR_EATTEST, "root CA CRL is not issued by the pinned root CA");
 	/* The PCK CRL must come from the very CA that issued this PCK certificate. */
-	if (X509_cmp(ca, sk_X509_value(c->pck_crl_chain, 0)) != 0 ||
+	if (!same_der(sk_X509_value(pck, 1), ca) ||
 	    X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl), X509_get_subject_name(ca)) != 0)
 		return dcr_err_set(err, DCR_EATTEST, "PCK CRL is not issued by the PCK certificate's issuer CA");
-	if ((r = verify_chain(*chain, root, crls, now, 3, "PCK", err)) < 0)
-		return r;
-	if (!is_p256(X509_get0_pubkey(leaf)))
-		return dcr_err_set(err, DCR_EATTEST, "PCK certificate key is not ECDSA P-256");
 	return 0;
 }
 
@@ -1032,28 +1354,29 @@ static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral
 
 	if (memcmp(q->qe_vendor_id, intel_qe_vendor, 16) != 0)
 		return dcr_err_set(err, DCR_EATTEST, "SGX quote QE vendor ID is not Intel's");
+	if ((r = pck_chain(q, root, &pck, err)) < 0 || (r = check_shapes(c, root, pck, err)) < 0)
+		goto out;
 	/* Dates first, so stale collateral is reported as such and not as a chain failure. */
 	if ((r = check_doc_time(&c->tcb, "tcbInfo", now, err)) < 0 ||
 	    (r = check_doc_time(&c->qe, "enclaveIdentity", now, err)) < 0 ||
 	    (r = check_crl_time(c->root_crl, "root CA CRL", now, err)) < 0 ||
 	    (r = check_crl_time(c->pck_crl, "PCK CRL", now, err)) < 0)
-		return r;
-	if (X509_NAME_cmp(X509_CRL_get_issuer(c->root_crl), X509_get_subject_name(root)) != 0 ||
-	    X509_CRL_verify(c->root_crl, X509_get0_pubkey(root)) != 1) {
+		goto out;
+	if (X509_CRL_verify(c->root_crl, X509_get0_pubkey(root)) != 1) {
 		ERR_clear_error();
-		return dcr_err_set(err, DCR_EATTEST, "root CA CRL is not signed by the pinned root CA");
+		r = dcr_err_set(err, DCR_EATTEST, "root CA CRL is not signed by the pinned root CA");
+		goto out;
 	}
-	if ((r = verify_chain(c->pck_crl_chain, root, crls, now, 2, "PCK CRL issuer", err)) < 0)
-		return r;
+	if ((r = verify_chain(c->pck_crl_chain, root, crls, now, "PCK CRL issuer", err)) < 0)
+		goto out;
 	if (X509_CRL_verify(c->pck_crl, X509_get0_pubkey(sk_X509_value(c->pck_crl_chain, 0))) != 1) {
 		ERR_clear_error();
-		return dcr_err_set(err, DCR_EATTEST, "PCK CRL signature invalid");
+		r = dcr_err_set(err, DCR_EATTEST, "PCK CRL signature invalid");
+		goto out;
 	}
 	if ((r = verify_doc(&c->tcb, root, crls, now, "tcbInfo", err)) < 0 ||
-	    (r = verify_doc(&c->qe, root, crls, now, "enclaveIdentity", err)) < 0)
-		return r;
-
-	if ((r = verify_pck(q, c, root, crls, now, &pck, err)) < 0)
+	    (r = verify_doc(&c->qe, root, crls, now, "enclaveIdentity", err)) < 0 ||
+	    (r = verify_pck(pck, root, crls, now, err)) < 0)
 		goto out;
 	if (parse_pck_ext(sk_X509_value(pck, 0), &e) < 0) {
 		r = dcr_err_set(err, DCR_EATTEST, "PCK certificate SGX extension is missing or malformed");

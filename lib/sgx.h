@@ -72,8 +72,11 @@ int dcr_sgx_quote_parse(const uint8_t *buf, size_t len, struct dcr_sgx_quote *ou
 
 /*
  * Collateral: CRLs, TCB info and QE identity with their issuer chains, in the
- * JSON layout documented in docs/sgx-verification.md. Parsing checks syntax
- * only; signatures and dates are checked by dcr_sgx_verify. _free accepts NULL.
+ * JSON layout documented in docs/sgx-verification.md. Parsing checks the
+ * layout: the keys, each chain's strict PEM and certificate count, the
+ * lower-case hex, the CRLs' DER and the signed texts' contents; signatures,
+ * dates and the pinned root are checked by dcr_sgx_verify. Every refusal
+ * is DCR_EATTEST naming what is wrong. _free accepts NULL.
  */
 struct dcr_sgx_collateral;
 int dcr_sgx_collateral_parse(const uint8_t *json, size_t len, struct dcr_sgx_collateral **out,
@@ -82,7 +85,8 @@ void dcr_sgx_collateral_free(struct dcr_sgx_collateral *c);
 
 /*
  * When the collateral goes stale: the earliest nextUpdate of the TCB info,
- * the QE identity and both CRLs. DCR_EATTEST when a CRL has no nextUpdate.
+ * the QE identity and both CRLs. Parsing made sure each has one, so the
+ * DCR_EATTEST for a CRL without one cannot happen.
  */
 int dcr_sgx_collateral_next_update(const struct dcr_sgx_collateral *c, time_t *out);
 
@@ -90,7 +94,8 @@ int dcr_sgx_collateral_next_update(const struct dcr_sgx_collateral *c, time_t *o
  * What a PCCS needs to serve the collateral for quote: the FMSPC from the
  * SGX extension of the PCK certificate in the quote's certification data, and
  * "processor" or "platform", the CA that issued it (the PCK CRL to fetch).
- * Checks the quote's syntax only, not its signatures. Errors are DCR_EATTEST.
+ * Checks the quote's syntax only, its PCK chain's form and names included,
+ * not its signatures nor its root. Errors are DCR_EATTEST.
  */
 int dcr_sgx_quote_pck_info(const uint8_t *quote, size_t len, uint8_t fmspc[static 6], char ca[static 16],
 	struct dcr_err *err);
@@ -120,12 +125,14 @@ struct dcr_sgx_result {
 /*
  * Verify quote fully at time now against collateral, trusting only the Intel
  * SGX Root CA certificate root_der (DER; the caller pins it): the PCK chain
- * and the collateral signing chains, both CRLs, the TCB info and QE identity
- * signatures and validity periods, the PCK's SGX extensions against the TCB
- * info, the QE report signature and its binding of the attestation key, the
- * quote signature, and the QE identity. On success fills out (which may be
- * NULL). Every rejection is DCR_EATTEST with its own message; DCR_ENOMEM and
- * DCR_EFAIL only for local failures. Policy is separate: see below.
+ * and the collateral signing chains (exactly the documented certificates,
+ * each ending with a byte-for-byte copy of the root), both CRLs, the TCB
+ * info and QE identity signatures and validity periods, the PCK's SGX
+ * extensions against the TCB info, the QE report signature and its binding
+ * of the attestation key, the quote signature, and the QE identity. On
+ * success fills out (which may be NULL). Every rejection is DCR_EATTEST
+ * with its own message; DCR_ENOMEM and DCR_EFAIL only for local failures.
+ * Policy is separate: see below.
  */
 int dcr_sgx_verify(const uint8_t *quote, size_t quote_len, const struct dcr_sgx_collateral *collateral,
 	const uint8_t *root_der, size_t root_len, time_t now, struct dcr_sgx_result *out,

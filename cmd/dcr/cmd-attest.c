@@ -104,11 +104,8 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	    (r = dcr_cert_file_der(root_path, &root, &root_len, &err)) < 0 ||
 	    (cli->specs && (r = dcr_specs_load(cli->specs, &specs, &err)) < 0))
 		goto out;
-	if ((r = dcr_sgx_collateral_parse(coll, coll_len, &collateral, &err)) < 0) {
-		r = dcr_err_set(&err, DCR_EATTEST, "%s", err.msg);
-		goto out;
-	}
-	if ((r = dcr_sgx_verify(quote, quote_len, collateral, root, root_len, now, &res, &err)) < 0)
+	if ((r = dcr_sgx_collateral_parse(coll, coll_len, &collateral, &err)) < 0 ||
+	    (r = dcr_sgx_verify(quote, quote_len, collateral, root, root_len, now, &res, &err)) < 0)
 		goto out;
 	/* The quote is genuine; now whether a trusted spec accepts this enclave. */
 	dcr_err_set(&policy_err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");

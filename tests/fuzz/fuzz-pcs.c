@@ -36,12 +36,14 @@ static void scanner(const uint8_t *data, size_t size)
 	json_t *all, *part;
 	int r;
 
+	err.msg[0] = '\0';
 	r = dcr_pcs_json_members(data, size, m, 2, &err);
 	if (r == 0) {
 		for (int i = 0; i < 2; i++)
 			if (m[i].len == 0 || m[i].off > size || m[i].len > size - m[i].off)
 				__builtin_trap();
-	} else if (r != DCR_EATTEST) {
+	} else if (r != DCR_EATTEST || err.msg[0] == '\0') {
+		/* Every refusal says why. */
 		__builtin_trap();
 	}
 	if (size > DCR_SGX_COLLATERAL_MAX)
@@ -93,6 +95,7 @@ static void assemble(const uint8_t *data, size_t size)
 		.qe_identity = { own[4], len[4], (char *)own[5], NULL },
 		.root_ca_crl = { own[6], len[6], NULL, (char *)own[7] },
 	};
+	err.msg[0] = '\0';
 	r = dcr_pcs_assemble(&in, &out, &out_len, &err);
 	if (r == 0) {
 		if (!out || strlen((char *)out) != out_len)
@@ -100,7 +103,7 @@ static void assemble(const uint8_t *data, size_t size)
 		if (dcr_sgx_collateral_parse(out, out_len, &c, &err) != 0)
 			__builtin_trap();
 		dcr_sgx_collateral_free(c);
-	} else if (out || out_len || (r != DCR_EATTEST && r != DCR_ENOMEM)) {
+	} else if (out || out_len || (r != DCR_EATTEST && r != DCR_ENOMEM) || err.msg[0] == '\0') {
 		__builtin_trap();
 	}
 	free(out);

@@ -117,4 +117,11 @@ void sgx_synth_release(struct sgx_synth *s);
  */
 int sgx_synth_set_report_data(uint8_t *quote, size_t quote_len, EVP_PKEY *ak, const uint8_t report_data[static 64]);
 
+/*
+ * An impostor of the DER certificate cert (Intel's root, say): the same
+ * subject, issuer, serial, validity and extensions, signed by a new key of
+ * its own. Returned in PEM as a new string (free()).
+ */
+char *sgx_synth_impostor_pem(const uint8_t *cert, size_t len);
+
 #endif

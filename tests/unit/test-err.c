@@ -39,6 +39,11 @@ static void test_messages(void **state)
 	assert_string_equal(err.msg, "room.yaml:3: bad 'x'");
 	dcr_err_errno(&err, DCR_EIO, ENOENT, "cannot open '%s'", "f");
 	assert_string_equal(err.msg, "cannot open 'f': No such file or directory");
+	/* The message may be an argument of the next one: it was once printed empty. */
+	dcr_err_set(&err, DCR_EATTEST, "%s", err.msg);
+	assert_string_equal(err.msg, "cannot open 'f': No such file or directory");
+	dcr_err_set(&err, DCR_EATTEST, "again: %s", err.msg);
+	assert_string_equal(err.msg, "again: cannot open 'f': No such file or directory");
 	/* A NULL detail is allowed and the code still comes back. */
 	assert_int_equal(dcr_err_set(NULL, DCR_EDENIED, "x"), DCR_EDENIED);
 	assert_string_equal(dcr_err_name(DCR_EDENIED), "denied");

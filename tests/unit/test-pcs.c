@@ -497,8 +497,8 @@ static void test_issuer_chain_header(void **state)
 		"malformed percent escape at byte 0");
 	/* Decodes to PEM, but not to certificates: the final check catches it. */
 	f.in.qe_identity.issuer_chain = "-----BEGIN%20CERTIFICATE-----%0AAAAA%0A-----END%20CERTIFICATE-----%0A";
-	assemble_fails(&f.in, "the collateral service's answers: collateral: qe_identity_issuer_chain is not a PEM "
-		"certificate chain");
+	assemble_fails(&f.in, "the collateral service's answers: collateral: qe_identity_issuer_chain: certificate 1 "
+		"is not a DER X.509 certificate");
 	free(lower);
 	free(raw);
 	fx_release(&f);
@@ -672,7 +672,8 @@ static void test_pck_info(void **state)
 	assert_true(pem + 27 <= r.quote + r.quote_len);
 	pem[5] = 'b';
 	assert_int_equal(dcr_sgx_quote_pck_info(r.quote, r.quote_len, fmspc, ca, &err), DCR_EATTEST);
-	assert_string_equal(err.msg, "SGX quote certification data is not a PEM certificate chain");
+	assert_string_equal(err.msg, "SGX quote PCK certificate chain: certificate 1 does not start with a "
+		"'-----BEGIN CERTIFICATE-----' line (byte 0)");
 	free_real(&r);
 }
 
@@ -747,7 +748,8 @@ static void test_pck_info_issuers(void **state)
 		  "PCK certificate issuer 'Intel SGX PCK Platform CA ' is neither 'Intel SGX PCK Processor CA' nor '... Platform CA'" },
 		{ "Intel SGX Root CA", NULL, NULL,
 		  "PCK certificate issuer 'Intel SGX Root CA' is neither 'Intel SGX PCK Processor CA' nor '... Platform CA'" },
-		{ NULL, "Intel SGX TCB Signing", NULL, "quote's leaf certificate is not an 'Intel SGX PCK Certificate'" },
+		{ NULL, "Intel SGX TCB Signing", NULL,
+		  "SGX quote PCK certificate chain: certificate 1 is 'Intel SGX TCB Signing', not 'Intel SGX PCK Certificate'" },
 	};
 	struct dcr_err err;
 	uint8_t fmspc[6], *quote;

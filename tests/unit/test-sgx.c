@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "testutil.h"
 
@@ -274,7 +276,7 @@ static void test_tamper_regions(void **state)
 		{ OFF_AUTH + 5, "QE report data does not bind the attestation key" },
 		{ OFF_CERT_TYPE, "certification data type" },
 		{ OFF_CERT_LEN, "certification data size" },
-		{ OFF_CERT + 5, "certification data is not a PEM certificate chain" },
+		{ OFF_CERT + 5, "PCK certificate chain: certificate 1 does not start with a '-----BEGIN CERTIFICATE-----' line" },
 	};
 	struct dcr_sgx_result res;
 	struct dcr_err err;
@@ -351,7 +353,7 @@ static void test_wrong_root(void **state)
 	assert_int_equal(dcr_sgx_collateral_parse((const uint8_t *)f.collateral, f.collateral_len, &c, &err), 0);
 	assert_int_equal(dcr_sgx_verify(f.quote, f.quote_len, c, f.other_root, f.other_root_len, T_NOW, &res, &err),
 		DCR_EATTEST);
-	assert_non_null(strstr(err.msg, "root CA CRL is not signed by the pinned root CA"));
+	assert_string_equal(err.msg, "SGX quote PCK certificate chain: certificate 3 is not the pinned Intel SGX Root CA");
 	assert_int_equal(dcr_sgx_verify(f.quote, f.quote_len, c, (const uint8_t *)"junk", 4, T_NOW, &res, &err),
 		DCR_EATTEST);
 	assert_non_null(strstr(err.msg, "not a DER certificate"));
@@ -414,7 +416,8 @@ static void test_collateral_signatures(void **state)
 	expect_fail(&o, T_NOW, "enclaveIdentity signature invalid");
 	default_opts(&o);
 	o.tcb_cn = "Intel SGX PCK Certificate";
-	expect_fail(&o, T_NOW, "tcbInfo is not signed by an 'Intel SGX TCB Signing' certificate");
+	expect_fail(&o, T_NOW, "collateral: tcb_info_issuer_chain: certificate 1 is 'Intel SGX PCK Certificate', not "
+		"'Intel SGX TCB Signing'");
 }
 
 static void test_pck_extension(void **state)
@@ -435,7 +438,8 @@ static void test_pck_extension(void **state)
 	expect_fail(&o, T_NOW, "PCK certificate SGX extension is missing or malformed");
 	default_opts(&o);
 	o.pck_cn = "Intel SGX TCB Signing";
-	expect_fail(&o, T_NOW, "not an 'Intel SGX PCK Certificate'");
+	expect_fail(&o, T_NOW, "SGX quote PCK certificate chain: certificate 1 is 'Intel SGX TCB Signing', not "
+		"'Intel SGX PCK Certificate'");
 	/* Below every TCB level. */
 	default_opts(&o);
 	o.pck_comp[15] = 0;
@@ -654,9 +658,40 @@ static void expect_bad_key(const struct sgx_synth *f, const char *key, json_t *v
 	json_decref(j);
 }
 
+/* Lower-case hex of a DER CRL signed by a new key, with a thisUpdate but no nextUpdate. */
+static char *crl_without_next_update(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509_CRL *crl = X509_CRL_new();
+	X509_NAME *name = X509_NAME_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	unsigned char *der = NULL;
+	char *hex;
+	int n;
+
+	assert_true(key && crl && name && t);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"Intel SGX Root CA",
+		-1, -1, 0), 1);
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, name), 1);
+	assert_non_null(ASN1_TIME_set(t, T_ISSUE));
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+	assert_true((n = i2d_X509_CRL(crl, &der)) > 0);
+	assert_non_null(hex = malloc(2 * (size_t)n + 1));
+	dcr_hex(der, (size_t)n, hex);
+	OPENSSL_free(der);
+	ASN1_TIME_free(t);
+	X509_NAME_free(name);
+	X509_CRL_free(crl);
+	EVP_PKEY_free(key);
+	return hex;
+}
+
 static void test_collateral_parse(void **state)
 {
 	struct dcr_err err;
+	char *hex;
 	struct sgx_synth_opts o;
 	struct sgx_synth f;
 
@@ -666,16 +701,29 @@ static void test_collateral_parse(void **state)
 	assert_int_equal(parse_json("", &err), DCR_EATTEST);
 	assert_int_equal(parse_json("[]", &err), DCR_EATTEST);
 	assert_int_equal(parse_json("{\"a\":1,\"a\":2}", &err), DCR_EATTEST);
-	expect_bad_key(&f, "tcb_info", NULL, "tcb_info is missing");
-	expect_bad_key(&f, "extra", json_string("x"), "unknown key 'extra'");
-	expect_bad_key(&f, "root_ca_crl", json_string("30"), "root_ca_crl is not a hex DER CRL");
-	expect_bad_key(&f, "pck_crl", json_string("zz"), "pck_crl is not a hex DER CRL");
-	expect_bad_key(&f, "tcb_info_signature", json_string("00"), "tcb_info_signature is not 128 hex digits");
-	expect_bad_key(&f, "qe_identity_issuer_chain", json_string("nope"), "qe_identity_issuer_chain is not a PEM");
-	expect_bad_key(&f, "tcb_info", json_string("{\"id\":\"QE\"}"), "tcb_info id is not \"SGX\"");
+	expect_bad_key(&f, "tcb_info", NULL, "collateral: missing key 'tcb_info'");
+	expect_bad_key(&f, "extra", json_string("x"), "collateral: unknown key 'extra'");
+	expect_bad_key(&f, "tcb_info", json_integer(1), "collateral: 'tcb_info' is not a string");
+	expect_bad_key(&f, "root_ca_crl", json_string("30"), "collateral: root_ca_crl is not a DER CRL");
+	expect_bad_key(&f, "root_ca_crl", json_string("3"), "collateral: root_ca_crl is not lower-case hex");
+	expect_bad_key(&f, "pck_crl", json_string("zz"), "collateral: pck_crl is not lower-case hex");
+	expect_bad_key(&f, "pck_crl", json_string(""), "collateral: pck_crl is not lower-case hex");
+	expect_bad_key(&f, "tcb_info_signature", json_string("00"), "collateral: tcb_info_signature is not 128 lower-case hex");
+	/* Without a nextUpdate nothing says when a CRL goes stale. */
+	hex = crl_without_next_update();
+	expect_bad_key(&f, "root_ca_crl", json_string(hex), "collateral: root_ca_crl has no nextUpdate");
+	expect_bad_key(&f, "pck_crl", json_string(hex), "collateral: pck_crl has no nextUpdate");
+	free(hex);
+	expect_bad_key(&f, "qe_identity_issuer_chain", json_string("nope"),
+		"collateral: qe_identity_issuer_chain: certificate 1 does not start with a '-----BEGIN CERTIFICATE-----' line");
+	expect_bad_key(&f, "tcb_info", json_string("{\"id\":\"QE\"}"), "collateral: tcb_info id is \"QE\", not \"SGX\"");
+	expect_bad_key(&f, "tcb_info", json_string("{\"id\":\"\\u0001\"}"), "collateral: tcb_info id is \"?\", not \"SGX\"");
+	expect_bad_key(&f, "tcb_info", json_string("{\"id\":1}"), "collateral: tcb_info has no \"id\" string");
+	expect_bad_key(&f, "tcb_info", json_string("{\"id\":"), "collateral: tcb_info is not JSON (byte ");
+	expect_bad_key(&f, "tcb_info", json_string("[]"), "collateral: tcb_info is not a JSON object");
 	expect_bad_key(&f, "tcb_info", json_string("{\"id\":\"SGX\",\"issueDate\":\"2025-01-01\"}"),
 		"tcb_info issueDate is missing or malformed");
-	expect_bad_key(&f, "qe_identity", json_string("not json"), "qe_identity is not a JSON object");
+	expect_bad_key(&f, "qe_identity", json_string("not json"), "collateral: qe_identity is not JSON");
 	expect_bad_key(&f, "qe_identity", json_string(
 		"{\"id\":\"QE\",\"issueDate\":\"2025-01-01T00:00:00Z\",\"nextUpdate\":\"2025-02-30T00:00:00Z\"}"),
 		"nextUpdate is missing or malformed");
