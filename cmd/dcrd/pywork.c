@@ -1,12 +1,14 @@
 /* Python computations in a bubblewrap sandbox, their plaintext kept in memory (memfds, pipes, tmpfs). */
-#define _GNU_SOURCE /* memfd_create, pipe2, close_range, sigabbrev_np */
+#define _GNU_SOURCE /* memfd_create, pipe2, close_range, sigabbrev_np, getresuid */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +32,7 @@
 #define BWRAP "/usr/bin/bwrap"
 #define PYTHON "/usr/bin/python3"
 #define SANDBOX_ID "65534"              /* nobody and nogroup inside; no capabilities */
+#define SANDBOX_USER "dcr-sandbox"       /* the host user the sandbox runs as when dcrd is root */
 #define OPT_DIR "/opt/dcr"
 #define RUN_PATH OPT_DIR "/run.py"
 #define OUTPUT_DEFAULT "/output"
@@ -235,9 +239,128 @@ static const char enclave_py[] =
 	"            f.write(data)\n"
 	"        return path\n";
 
+/* The host-wide entries of /proc that root could write to, covered read-only where they exist. */
+static const char *const proc_covered[] = {
+	"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/acpi", "/proc/driver",
+	"/proc/tty", "/proc/scsi", "/proc/mtrr", "/proc/pressure", "/proc/latency_stats", "/proc/timer_stats",
+};
+
 /* Names for the sandbox's ids, for programs that look themselves up. */
 static const char passwd[] = "nobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n";
 static const char group[] = "nogroup:x:65534:\n";
+
+/*
+ * Who the sandbox is on the host. Never uid 0: bwrap run by root maps the
+ * sandbox's user to host root, which may write /proc/sys (core_pattern,
+ * and with it code run as root outside every namespace). As root, dcrd
+ * drops to an unprivileged user before bwrap; otherwise the sandbox is
+ * dcrd's own user. why is set when no such user can be had.
+ */
+static struct {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	char why[DCR_ERR_MSG_MAX];
+} who = { .why = "the python sandbox is not configured (sandbox_configure)" };
+
+/* A decimal id, below (uid_t)-1 (which means "unchanged" to setresuid). */
+static bool parse_id(const char *s, size_t n, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 10)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v >= UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* USER|UID[:GROUP|GID] to ids: a name's primary group, or for a bare UID with no entry, GID = UID. */
+static int parse_user(const char *spec, uid_t *uid, gid_t *gid, struct dcr_err *err)
+{
+	const char *colon = strchr(spec, ':');
+	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+	char name[256], buf[4096];
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	uint32_t id;
+
+	if (n == 0 || n >= sizeof(name))
+		return dcr_err_set(err, DCR_EUSAGE, "invalid sandbox user '%s' (want USER or UID, optionally :GROUP "
+			"or :GID)", spec);
+	memcpy(name, spec, n);
+	name[n] = '\0';
+	if (parse_id(name, n, &id)) {
+		*uid = (uid_t)id;
+		*gid = (gid_t)id;
+		if (getpwuid_r(*uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp)
+			*gid = pwp->pw_gid;
+	} else {
+		if (getpwnam_r(name, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
+			return dcr_err_set(err, DCR_ENOTFOUND, "no user '%s' for the python sandbox", name);
+		*uid = pwp->pw_uid;
+		*gid = pwp->pw_gid;
+	}
+	if (colon) {
+		const char *g = colon + 1;
+
+		if (parse_id(g, strlen(g), &id))
+			*gid = (gid_t)id;
+		else if (!*g || getgrnam_r(g, &gr, buf, sizeof(buf), &grp) != 0 || !grp)
+			return dcr_err_set(err, DCR_ENOTFOUND, "no group '%s' for the python sandbox", g);
+		else
+			*gid = grp->gr_gid;
+	}
+	if (*uid == 0 || *gid == 0)
+		return dcr_err_set(err, DCR_EUSAGE, "the python sandbox must not run as root (user '%s' is uid %u, "
+			"gid %u)", spec, (unsigned)*uid, (unsigned)*gid);
+	return 0;
+}
+
+int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc_size, struct dcr_err *err)
+{
+	const char *user = opt && opt->user ? opt->user : NULL;
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (geteuid() != 0) {
+		/* Without privileges dcrd cannot become anyone else; the sandbox is its own user. */
+		if (user && ((r = parse_user(user, &uid, &gid, err)) < 0 || uid != geteuid() || gid != getegid()))
+			return r < 0 ? r : dcr_err_set(err, DCR_EUSAGE, "--sandbox-user needs dcrd to run as root "
+				"(it runs as uid %u)", (unsigned)geteuid());
+		who.drop = false;
+		who.uid = geteuid();
+		who.gid = getegid();
+		who.why[0] = '\0';
+		snprintf(desc, desc_size, "the python sandbox runs as dcrd's own user (uid %u)", (unsigned)who.uid);
+		return 0;
+	}
+	if ((r = parse_user(user ? user : SANDBOX_USER, &uid, &gid, err)) < 0) {
+		if (user)
+			return r;
+		/* The default user is missing: dcrd serves, python computations fail and say why. */
+		snprintf(who.why, sizeof(who.why), "dcrd runs as root and there is no user '%s' to run the python "
+			"sandbox as: create it (useradd --system --no-create-home --shell /usr/sbin/nologin %s, as "
+			"scripts/install-deps.sh does) or give dcrd serve --sandbox-user", SANDBOX_USER, SANDBOX_USER);
+		who.drop = false;
+		snprintf(desc, desc_size, "python computations cannot run: %s", who.why);
+		return 0;
+	}
+	who.drop = true;
+	who.uid = uid;
+	who.gid = gid;
+	who.why[0] = '\0';
+	snprintf(desc, desc_size, "the python sandbox runs as uid %u, gid %u (%s)", (unsigned)uid, (unsigned)gid,
+		user ? user : SANDBOX_USER);
+	return 0;
+}
 
 static uint64_t now_ms(void)
 {
@@ -380,7 +503,16 @@ static void args_build(struct args *a, const char *bwrap, const char *output, ui
 		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
 		/* BLAS and LAPACK are found through these links */
 		"--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
-		"--proc", "/proc", "--dev", "/dev", "--size", shm, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
+		"--proc", "/proc", (char *)NULL);
+	/*
+	 * What in /proc could change the host, read-only. bwrap covers some
+	 * of these only when it finds the directory writable, which it never
+	 * is for an unprivileged sandbox; the files in it may be. Sysctls
+	 * show the reader's namespaces whichever /proc they are read from.
+	 */
+	for (size_t i = 0; i < sizeof(proc_covered) / sizeof(proc_covered[0]); i++)
+		args_push(a, "--ro-bind-try", proc_covered[i], proc_covered[i], (char *)NULL);
+	args_push(a, "--dev", "/dev", "--size", shm, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
 		"--size", size, "--tmpfs", "/tmp", (char *)NULL);
 	for (size_t i = 0; i < n_own; i++)
 		args_file(a, placed, i);
@@ -499,6 +631,9 @@ struct spawn {
 	pid_t parent;
 	struct rlimit data, core, nproc;
 	sigset_t none;
+	bool drop;                 /* become uid and gid, with no supplementary groups */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* "dcr: what: errno N\n" on the logs, and out; strerror is not async-signal-safe. */
@@ -538,13 +673,6 @@ static _Noreturn void child(const struct spawn *s)
 		(void)sigaction(sig, &dfl, NULL);
 	if (setsid() < 0)
 		_exit(127);
-	/*
-	 * If dcrd dies, so does bwrap, and with it (--die-with-parent) the
-	 * sandbox. The signal comes when the forking thread ends, and that
-	 * thread waits in py_run until bwrap has ended.
-	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != s->parent)
-		_exit(127);
 	/* Renumber in two steps, through numbers above the targets, so no source is overwritten before it is copied. */
 	for (size_t i = 0; i < s->n; i++)
 		if ((s->high[i] = fcntl(s->src[i], F_DUPFD_CLOEXEC, (int)s->n)) < 0)
@@ -558,6 +686,38 @@ static _Noreturn void child(const struct spawn *s)
 	if (setrlimit(RLIMIT_DATA, &s->data) < 0 || setrlimit(RLIMIT_CORE, &s->core) < 0 ||
 	    setrlimit(RLIMIT_NPROC, &s->nproc) < 0)
 		child_fail("cannot set the sandbox's resource limits");
+	if (s->drop) {
+		uid_t ru, eu, su;
+		gid_t rg, eg, sg;
+
+		/*
+		 * Raw system calls: this thread is the only one, and glibc's
+		 * wrappers would try to change every thread of dcrd's.
+		 */
+		if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, s->gid, s->gid, s->gid) < 0 ||
+		    syscall(SYS_setresuid, s->uid, s->uid, s->uid) < 0)
+			child_fail("cannot become the sandbox user");
+		if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != s->uid || eu != s->uid ||
+		    su != s->uid || rg != s->gid || eg != s->gid || sg != s->gid || getgroups(0, NULL) != 0 ||
+		    syscall(SYS_setresuid, 0, 0, 0) == 0) {
+			errno = EPERM;
+			child_fail("still privileged after becoming the sandbox user");
+		}
+	}
+	/* Nothing bwrap executes may gain privileges (not even a setuid bwrap). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail("cannot set no_new_privs");
+	/*
+	 * If dcrd dies, so does bwrap, and with it (--die-with-parent) the
+	 * sandbox. The signal comes when the forking thread ends, and that
+	 * thread waits in py_run until bwrap has ended. Set after the change
+	 * of user, which clears it.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != s->parent)
+		_exit(127);
+	/* dcrd's working directory may be closed to the sandbox user. */
+	if (chdir("/") < 0)
+		child_fail("cannot change to /");
 	(void)sigprocmask(SIG_SETMASK, &s->none, NULL);
 	execve(s->path, s->argv, no_env);
 	child_fail("cannot execute bwrap");
@@ -996,6 +1156,9 @@ static int sandbox(const char *bwrap, const struct args *a, const struct py_file
 	src[FD_ZIP] = zip_p[1];
 	memcpy(src + FD_FIRST_FILE, memfds, n_placed * sizeof(int));
 	limits(&s, mem);
+	s.drop = who.drop;
+	s.uid = who.uid;
+	s.gid = who.gid;
 	if ((pid = spawn(&s)) < 0) {
 		ret = dcr_err_errno(err, DCR_EIO, errno, "cannot start the python sandbox");
 		goto out;
@@ -1037,6 +1200,8 @@ int py_run(const Dcr__V1__PythonComputation *pc, const struct py_file *files, si
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	if (who.why[0])
+		return dcr_err_set(err, DCR_ECOMPUTE, "%s", who.why);
 	if ((ret = check_files(files, n_files, output, err)) < 0)
 		return ret;
 	if (!n_cmd) {
@@ -1090,6 +1255,8 @@ int py_available(struct dcr_err *err)
 	char bwrap[PATH_LEN_MAX + 1], why[DCR_ERR_MSG_MAX];
 	int r;
 
+	if (who.why[0])
+		return dcr_err_set(err, DCR_EFAIL, "%s", who.why);
 	if (!find_bwrap(bwrap, sizeof(bwrap)) || access(PYTHON, X_OK) < 0)
 		return dcr_err_set(err, DCR_EFAIL, "the python sandbox needs %s: install bubblewrap and python3",
 			access(PYTHON, X_OK) < 0 ? PYTHON : "bwrap (in /usr/bin or $PATH)");

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 #include "crypto.h"
 #include "dcrd.h"
 #include "util.h"
+#include "work.h"
 
 #include "banned.h"
 
@@ -515,7 +517,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
-		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n");
+		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
+		     "                  [--sandbox-user USER|UID[:GID]]\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -528,11 +531,14 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
+		{ "sandbox-user", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
+	struct sandbox_options sandbox = { NULL };
+	char sandbox_desc[DCR_ERR_MSG_MAX + 64];
 	bool sgx_option = false;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
@@ -551,6 +557,7 @@ int cmd_serve(int argc, char **argv)
 		case 'P': opt.pccs_url = optarg; sgx_option = true; break;
 		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
+		case 'U': sandbox.user = optarg; break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -589,6 +596,19 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/*
+	 * dcrd holds the sealing key: no process of its user (a python
+	 * sandbox, when dcrd is not root) may read its memory or descriptors
+	 * through /proc or ptrace, and it leaves no core dump.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "dcrd: serve: cannot make the process non-dumpable: %s\n", strerror(errno));
+		return 1;
+	}
+	if (sandbox_configure(&sandbox, sandbox_desc, sizeof(sandbox_desc), &err) < 0) {
+		fprintf(stderr, "dcrd: serve: --sandbox-user: %s\n", err.msg);
+		return 2;
+	}
 	/* Everything dcrd creates (state.db and its WAL too) is for its owner only. */
 	umask(077);
 	/* The port first: a busy port must not leave a new data directory behind. */
@@ -624,6 +644,7 @@ int cmd_serve(int argc, char **argv)
 			return 1;
 		}
 	}
+	fprintf(stderr, "dcrd: %s\n", sandbox_desc);
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	if (opt.sgx)
 		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sgx-dcap%s)\n", listen_arg,

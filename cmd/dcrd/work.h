@@ -85,4 +85,19 @@ int py_run(const Dcr__V1__PythonComputation *pc, const struct py_file *files, si
 /* Whether the sandbox can run here (bubblewrap and python3 present and usable); 0 or DCR_EFAIL with why. */
 int py_available(struct dcr_err *err);
 
+/* How the sandbox is set up on this host, from dcrd serve's options. */
+struct sandbox_options {
+	const char *user;          /* --sandbox-user USER|UID[:GROUP|GID]; NULL: the default */
+};
+
+/*
+ * Choose who the sandbox is on the host, once, before any py_run: as root,
+ * opt->user or by default the user dcr-sandbox, never uid or gid 0; not as
+ * root, dcrd's own user (opt->user may only name it). desc says what was
+ * chosen, for dcrd's log. A missing default user is not an error here:
+ * python computations then fail with the reason (DCR_ECOMPUTE).
+ * DCR_EUSAGE or DCR_ENOTFOUND for an unusable opt->user.
+ */
+int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc_size, struct dcr_err *err);
+
 #endif

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +27,7 @@
 
 static bool sandbox_ok;
 static char sandbox_why[DCR_ERR_MSG_MAX];
+static uid_t sandbox_uid;  /* who the sandbox is on the host */
 
 /* ---- helpers ---- */
 
@@ -400,6 +403,217 @@ static void test_host_hidden(void **state)
 		"'PYTHONDONTWRITEBYTECODE', 'PYTHONPATH']"));
 	assert_non_null(strstr(res.logs, "procs [1, 2]"));  /* bwrap's init, the supervisor: no host processes */
 	assert_non_null(strstr(res.logs, "extra fds []"));
+	result_free(&res);
+}
+
+/* ---- never host root ---- */
+
+/* The pid of the host process whose name (comm) is name, waiting up to a minute; 0 if none. */
+static pid_t process_named(const char *name)
+{
+	for (int tries = 0; tries < 6000; tries++) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+		pid_t found = 0;
+
+		assert_non_null(d);
+		while (!found && (e = readdir(d))) {
+			char path[300], comm[64] = "";
+			FILE *f;
+
+			if (e->d_name[0] < '0' || e->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+			if (!(f = fopen(path, "r")))
+				continue;
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+			if (strcmp(comm, name) == 0)
+				found = (pid_t)strtol(e->d_name, NULL, 10);
+		}
+		closedir(d);
+		if (found)
+			return found;
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	}
+	return 0;
+}
+
+/* The line of /proc/PID/FILE that starts with key (or the first line for ""), without its end. */
+static void proc_line(pid_t pid, const char *file, const char *key, char *out, size_t size)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	out[0] = '\0';
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, strlen(key)) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, size, "%s", line);
+			break;
+		}
+	fclose(f);
+}
+
+struct probe {
+	const char *script;
+	struct py_result res;
+	struct dcr_err err;
+	int ret;
+};
+
+static void *probe_run(void *arg)
+{
+	struct probe *p = arg;
+
+	p->ret = run_script(p->script, NULL, 0, 120000, 0, NULL, &p->res, &p->err);
+	return NULL;
+}
+
+/*
+ * The issue's escape started with the sandbox's user being host root. The
+ * proof is on the host's side: the credentials of the sandboxed process
+ * as the host sees them. Inside, /proc/self/uid_map says "65534 0 1"
+ * either way: bwrap nests a second user namespace (for --disable-userns),
+ * and 0 there is the outer namespace's root, not the host's; so the
+ * script reports it, and the host reads the same map from outside, where
+ * it names the host uid.
+ */
+static void test_never_host_root(void **state)
+{
+	static const char script[] =
+		"import ctypes, signal\n"
+		"signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n"
+		"ctypes.CDLL(None).prctl(15, b'dcr-probe-uid', 0, 0, 0)\n"  /* PR_SET_NAME: ready */
+		"signal.sigwait({signal.SIGUSR1})\n"
+		"print('inside', ' '.join(open('/proc/self/uid_map').read().split()))\n";
+	struct probe p = { .script = script };
+	char uid[512], gid[512], groups[512], cap[512], map[512], want[128];
+	pthread_t t;
+	pid_t pid;
+
+	NEED_SANDBOX();
+	assert_int_equal(pthread_create(&t, NULL, probe_run, &p), 0);
+	pid = process_named("dcr-probe-uid");
+	assert_true(pid > 0);
+	proc_line(pid, "status", "Uid:", uid, sizeof(uid));
+	proc_line(pid, "status", "Gid:", gid, sizeof(gid));
+	proc_line(pid, "status", "Groups:", groups, sizeof(groups));
+	proc_line(pid, "status", "CapEff:", cap, sizeof(cap));
+	proc_line(pid, "uid_map", "", map, sizeof(map));
+	kill(pid, SIGUSR1);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	if (p.ret != 0)
+		fail_msg("%s; logs: %s", p.err.msg, p.res.logs ? p.res.logs : "");
+	print_message("host %s; %s; uid_map from the host: %s\n", uid, gid, map);
+	snprintf(want, sizeof(want), "Uid:\t%u\t%u\t%u\t%u", (unsigned)sandbox_uid, (unsigned)sandbox_uid,
+		(unsigned)sandbox_uid, (unsigned)sandbox_uid);
+	assert_string_equal(uid, want);
+	assert_true(sandbox_uid != 0);
+	assert_null(strstr(gid, "\t0\t"));
+	assert_int_equal(strspn(groups + 7, " \t"), strlen(groups + 7));  /* no supplementary groups */
+	assert_string_equal(cap, "CapEff:\t0000000000000000");
+	/* From the host: sandbox uid 65534 is host uid sandbox_uid. */
+	snprintf(want, sizeof(want), "%u", (unsigned)sandbox_uid);
+	{
+		char a[32], b[32], c[32];
+
+		assert_int_equal(sscanf(map, "%31s %31s %31s", a, b, c), 3);
+		assert_string_equal(a, "65534");
+		assert_string_equal(b, want);
+		assert_string_equal(c, "1");
+	}
+	/* From inside, the nested namespace's view: 0 is not the host's root. */
+	assert_non_null(strstr(p.res.logs, "inside 65534 0 1"));
+	result_free(&p.res);
+}
+
+static char *read_text(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	return buf;
+}
+
+/* Nothing in /proc that reaches beyond the sandbox opens for writing; a harmless write is refused (and undone if not). */
+static void test_proc_read_only(void **state)
+{
+	static const char script[] =
+		"import os, stat\n"
+		"tried = 0\n"
+		"for top, dirs, files in os.walk('/proc'):\n"
+		"    if top == '/proc':\n"
+		"        dirs[:] = [d for d in dirs if not d.isdigit() and d not in ('self', 'thread-self')]\n"
+		"    for name in files:\n"
+		"        path = os.path.join(top, name)\n"
+		"        try:\n"
+		"            st = os.lstat(path)\n"
+		"        except OSError:\n"
+		"            continue\n"
+		"        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o222:\n"
+		"            continue\n"
+		"        tried += 1\n"
+		"        try:\n"
+		"            os.close(os.open(path, os.O_WRONLY))\n"  /* opened, never written */
+		"            print('WRITABLE', path)\n"
+		"        except OSError:\n"
+		"            pass\n"
+		"print('tried', tried)\n"
+		"p = '/proc/sys/vm/overcommit_memory'\n"
+		"v = open(p).read()\n"
+		"try:\n"
+		"    with open(p, 'w') as f:\n"
+		"        f.write(v)\n"
+		"    print('WROTE', p)\n"
+		"except OSError as e:\n"
+		"    print('overcommit refused', e.errno)\n"
+		"try:\n"
+		"    open('/proc/sys/kernel/hostname', 'w').write('x')\n"
+		"    print('WROTE hostname')\n"
+		"except OSError as e:\n"
+		"    print('hostname refused', e.errno)\n";
+	struct py_result res;
+	struct dcr_err err = { 0 };
+	char before[256], *after;
+	long tried;
+	const char *s;
+	int r;
+
+	NEED_SANDBOX();
+	snprintf(before, sizeof(before), "%s", read_text("/proc/sys/vm/overcommit_memory"));
+	r = run_script(script, NULL, 0, 0, 0, NULL, &res, &err);
+	after = read_text("/proc/sys/vm/overcommit_memory");
+	if (strcmp(after, before) != 0) {
+		/* Undo what must never have happened before failing. */
+		FILE *f = fopen("/proc/sys/vm/overcommit_memory", "w");
+
+		if (f) {
+			fputs(before, f);
+			fclose(f);
+		}
+		fail_msg("the sandbox changed vm.overcommit_memory from %s to %s", before, after);
+	}
+	if (r != 0)
+		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
+	assert_null(strstr(res.logs, "WRITABLE"));
+	assert_null(strstr(res.logs, "WROTE"));
+	assert_non_null(strstr(res.logs, "overcommit refused 30"));  /* EROFS */
+	assert_non_null(strstr(res.logs, "hostname refused 30"));
+	assert_non_null(s = strstr(res.logs, "tried "));
+	tried = strtol(s + 6, NULL, 10);
+	print_message("%ld writable-looking files in /proc refused\n", tried);
+	assert_true(tried > 100);  /* /proc/sys alone has hundreds */
 	result_free(&res);
 }
 
@@ -832,7 +1046,22 @@ static void test_concurrent(void **state)
 static int group_setup(void **state)
 {
 	struct dcr_err err = { 0 };
+	struct sandbox_options opt = { NULL };
+	char user[32], desc[DCR_ERR_MSG_MAX + 64];
 
+	/* As root: a uid no one has, as an operator's --sandbox-user would be. */
+	sandbox_uid = getuid();
+	if (geteuid() == 0) {
+		for (sandbox_uid = 61234; getpwuid(sandbox_uid); sandbox_uid++)
+			;
+		snprintf(user, sizeof(user), "%u", (unsigned)sandbox_uid);
+		opt.user = user;
+	}
+	if (sandbox_configure(&opt, desc, sizeof(desc), &err) < 0) {
+		fprintf(stderr, "sandbox_configure: %s\n", err.msg);
+		return -1;
+	}
+	print_message("%s\n", desc);
 	sandbox_ok = py_available(&err) == 0;
 	if (!sandbox_ok)
 		snprintf(sandbox_why, sizeof(sandbox_why), "%s", err.msg);
@@ -848,6 +1077,8 @@ int main(void)
 		cmocka_unit_test(test_no_network),
 		cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_host_hidden),
+		cmocka_unit_test(test_never_host_root),
+		cmocka_unit_test(test_proc_read_only),
 		cmocka_unit_test(test_time_limit),
 		cmocka_unit_test(test_time_limit_seconds),
 		cmocka_unit_test(test_memory_limit),

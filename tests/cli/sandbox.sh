@@ -1,0 +1,203 @@
+#!/bin/bash
+# The python sandbox against a hostile room, through the real dcr and dcrd:
+# each attack of the security review is tried again from a room's code,
+# with dcrd run as root (the sandbox as an unprivileged user) and, when
+# this test runs as root, again with dcrd run as a plain user. Nothing here
+# may harm the machine: core_pattern is never touched, and a /proc/sys
+# value a failing check could change is restored.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+why=$(sandbox_works) || skip "$why"
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+export DCR_SPECS=$TEST_TMP/specs.yaml
+make_ca acme-ca
+make_user alice alice@acme.example acme-ca
+
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+
+# Waits for SIGUSR1 under a name the host can find, so the host can look at
+# its credentials from outside; then reports what it sees inside.
+cat >room/uid.py <<'EOF'
+import ctypes, os, signal
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+ctypes.CDLL(None).prctl(15, b"dcr-probe-uid", 0, 0, 0)
+signal.sigwait({signal.SIGUSR1})
+with open("/output/inside.txt", "w") as f:
+    f.write("uid_map %s\n" % " ".join(open("/proc/self/uid_map").read().split()))
+    f.write("uid %d\n" % os.getuid())
+EOF
+# Tries to open for writing every file in /proc that reaches beyond the
+# sandbox (never writing), and one harmless write: a value back as it was.
+cat >room/proc.py <<'EOF'
+import os, stat
+out = open("/output/proc.txt", "w")
+tried = 0
+for top, dirs, files in os.walk("/proc"):
+    if top == "/proc":
+        dirs[:] = [d for d in dirs if not d.isdigit() and d not in ("self", "thread-self")]
+    for name in files:
+        path = os.path.join(top, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o222:
+            continue
+        tried += 1
+        try:
+            os.close(os.open(path, os.O_WRONLY))
+            out.write("WRITABLE %s\n" % path)
+        except OSError:
+            pass
+out.write("tried %d\n" % tried)
+p = "/proc/sys/vm/overcommit_memory"
+v = open(p).read()
+try:
+    with open(p, "w") as f:
+        f.write(v)
+    out.write("WROTE %s\n" % p)
+except OSError as e:
+    out.write("overcommit refused %d\n" % e.errno)
+EOF
+cat >room/room.yaml <<'YAML'
+version: 1
+name: hostile
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [run uid, fetch uid, run proc, fetch proc]
+compute:
+  uid:
+    type: python
+    script: uid.py
+    logs: visible
+  proc:
+    type: python
+    script: proc.py
+    logs: visible
+YAML
+
+as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
+
+# pid_named NAME: the host pid of the process called NAME, waiting for it.
+pid_named() {
+	local f
+	for _ in $(seq 1200); do
+		for f in /proc/[0-9]*/comm; do
+			if [ "$(cat "$f" 2>/dev/null)" = "$1" ]; then
+				f=${f#/proc/}
+				echo "${f%/comm}"
+				return 0
+			fi
+		done
+		sleep 0.05
+	done
+	return 1
+}
+
+overcommit=$(cat /proc/sys/vm/overcommit_memory)
+restore_overcommit() {
+	if [ "$(cat /proc/sys/vm/overcommit_memory)" != "$overcommit" ]; then
+		echo "$overcommit" >/proc/sys/vm/overcommit_memory 2>/dev/null
+		fail "$1: the sandbox changed vm.overcommit_memory (restored)"
+	fi
+}
+
+# attacks LABEL HOST_UID: every attack against the running dcrd, whose
+# sandbox must be host uid HOST_UID.
+attacks() {
+	local label=$1 want_uid=$2 job pid status map
+	expect 0 "$label: create" as create --salt "$label" room/room.yaml || return
+	room=$out
+
+	# ---- the sandbox is never host root ----
+	expect 0 "$label: run uid" as run "$room" uid || return
+	job=$out
+	if pid=$(pid_named dcr-probe-uid); then
+		status=$(grep '^Uid:' "/proc/$pid/status")
+		map=$(tr -s ' ' <"/proc/$pid/uid_map")
+		kill -USR1 "$pid"
+		has "$status" "^Uid:\s+$want_uid\s+$want_uid\s+$want_uid\s+$want_uid$" "$label: the sandbox's host uid"
+		lacks "$status" "\s0(\s|$)" "$label: no host uid 0"
+		has "$map" "^ ?65534 $want_uid 1$" "$label: seen from the host, sandbox uid 65534 is host uid $want_uid"
+	else
+		fail "$label: the probe never ran"
+	fi
+	expect 0 "$label: fetch uid" as fetch "$job" --extract "uid-$label"
+	# Inside, the nested user namespace of bwrap: its 0 is not the host's.
+	has "$(cat "uid-$label/inside.txt" 2>/dev/null)" "^uid_map 65534 0 1$" "$label: the inner view"
+
+	# ---- /proc/sys and the rest of /proc are out of reach ----
+	expect 0 "$label: run proc" as run "$room" proc --wait
+	job=$out
+	restore_overcommit "$label"
+	expect 0 "$label: fetch proc" as fetch "$job" --extract "proc-$label"
+	local proc
+	proc=$(cat "proc-$label/proc.txt" 2>/dev/null)
+	lacks "$proc" "WRITABLE|WROTE" "$label: nothing in /proc opens for writing"
+	has "$proc" "^overcommit refused 30$" "$label: /proc/sys is read-only (EROFS)"
+	has "$proc" "^tried [0-9]{3,}$" "$label: hundreds of files were tried"
+}
+
+if [ "$(id -u)" = 0 ]; then
+	# ---- dcrd as root: the sandbox runs as dcr-sandbox, or the --sandbox-user given ----
+	free_uid() {
+		local u=$1
+		while getent passwd "$u" >/dev/null; do u=$((u + 1)); done
+		echo "$u"
+	}
+	sandbox_uid=$(free_uid 61300)
+	if getent passwd dcr-sandbox >/dev/null; then
+		start_dcrd data || finish
+		has "$(cat dcrd.log)" "python sandbox runs as uid $(id -u dcr-sandbox)" "the default sandbox user is said at start"
+		attacks root-default "$(id -u dcr-sandbox)"
+		stop_dcrd
+	else
+		echo "NOTE: no user dcr-sandbox (scripts/install-deps.sh creates it): the default is not tried"
+		start_dcrd data || finish
+		has "$(cat dcrd.log)" "there is no user 'dcr-sandbox'" "a missing sandbox user is said at start"
+		expect 0 "create a room to run" as create room/room.yaml
+		expect 7 "python refuses to run as root" as run "$out" proc --wait
+		has "$err" "useradd --system" "the fix is named"
+		stop_dcrd
+	fi
+	start_dcrd data --sandbox-user "$sandbox_uid" || finish
+	attacks root-numeric "$sandbox_uid"
+	stop_dcrd
+
+	for bad in 0 root 0:0 "$sandbox_uid:0" no-such-user-here ""; do
+		expect 2 "--sandbox-user '$bad' is refused" "$DCRD" serve --data-dir refused --sandbox-user "$bad" \
+			--listen 127.0.0.1:1
+		has "$err" "sandbox" "the refusal says why"
+	done
+	checks=$((checks + 1))
+	[ ! -e refused ] || fail "a refused start left a data directory"
+
+	# ---- dcrd as a plain user: the sandbox is that user ----
+	plain=$(free_uid $((sandbox_uid + 1)))
+	chmod 711 "$TEST_TMP"
+	mkdir -m 700 plain-data
+	chown "$plain:$plain" plain-data
+	printf '#!/bin/sh\nexec setpriv --reuid=%s --regid=%s --clear-groups "%s" "$@"\n' "$plain" "$plain" "$DCRD" \
+		>dcrd-as-user
+	chmod 755 dcrd-as-user
+	real_dcrd=$DCRD
+	DCRD=$TEST_TMP/dcrd-as-user
+	expect 2 "a plain user cannot choose a sandbox user" "$DCRD" serve --data-dir plain-data \
+		--sandbox-user "$sandbox_uid" --listen 127.0.0.1:1
+	has "$err" "needs dcrd to run as root" "and is told why"
+	start_dcrd plain-data || finish
+	has "$(cat dcrd.log)" "python sandbox runs as dcrd's own user \(uid $plain\)" "said at start"
+	attacks plain "$plain"
+	stop_dcrd
+	DCRD=$real_dcrd
+else
+	echo "NOTE: not root: dcrd runs as this user only (the root half needs root)"
+	start_dcrd data || finish
+	attacks user "$(id -u)"
+	stop_dcrd
+fi
+
+finish
