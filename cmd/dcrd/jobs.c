@@ -440,9 +440,9 @@ static int run_python(const struct job *j, const Dcr__V1__PythonComputation *pc,
 	struct dcr_err *err)
 {
 	size_t n = pc->n_mounts + 1, made = 0;
-	struct py_file *files = calloc(n, sizeof(*files));
+	struct sandbox_file *files = calloc(n, sizeof(*files));
 	struct buffer *bufs = calloc(n, sizeof(*bufs));
-	struct py_result pr = { 0 };
+	struct sandbox_result pr = { 0 };
 	char entry[300];
 	int r = 0;
 
@@ -452,17 +452,17 @@ static int run_python(const struct job *j, const Dcr__V1__PythonComputation *pc,
 	}
 	if (pc->script.len) {
 		snprintf(entry, sizeof(entry), "/code/%s", pc->script_name);
-		files[made++] = (struct py_file){ entry, pc->script.data, pc->script.len };
+		files[made++] = (struct sandbox_file){ entry, pc->script.data, pc->script.len };
 	} else {
 		snprintf(entry, sizeof(entry), "/code/%s.py", pc->code_node);
 		if ((r = node_bytes(j, pc->code_node, depth, &bufs[0], err)) < 0)
 			goto out;
-		files[made++] = (struct py_file){ entry, bufs[0].data, bufs[0].len };
+		files[made++] = (struct sandbox_file){ entry, bufs[0].data, bufs[0].len };
 	}
 	for (size_t i = 0; i < pc->n_mounts; i++) {
 		if ((r = node_bytes(j, pc->mounts[i]->node, depth, &bufs[made], err)) < 0)
 			goto out;
-		files[made] = (struct py_file){ pc->mounts[i]->path, bufs[made].data, bufs[made].len };
+		files[made] = (struct sandbox_file){ pc->mounts[i]->path, bufs[made].data, bufs[made].len };
 		made++;
 	}
 	r = py_run(pc, files, made, &pr, err);
@@ -681,7 +681,7 @@ static void *runner_main(void *arg)
 	struct dcr_err why;
 
 	/* Said once at start, where an operator looks, rather than in every python job's failure. */
-	if (py_available(&why) < 0)
+	if (sandbox_available(&why) < 0)
 		fprintf(stderr, "dcrd: python computations cannot run here: %s\n", why.msg);
 	for (;;) {
 		pthread_mutex_lock(&runner.mu);

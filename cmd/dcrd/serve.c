@@ -20,8 +20,8 @@
 
 #include "crypto.h"
 #include "dcrd.h"
+#include "sandbox.h"
 #include "util.h"
-#include "work.h"
 
 #include "banned.h"
 

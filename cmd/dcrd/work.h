@@ -1,6 +1,6 @@
 /*
  * The workers that run a room's computations inside dcrd: SQL in SQLite
- * (sqlwork.c) and python in a bubblewrap sandbox (pywork.c). Both work on
+ * (sqlwork.c) and python in a bubblewrap sandbox (pywork.c, sandbox.c). Both work on
  * plaintext in memory only: nothing they read or write touches the host's
  * disk in the clear. The job runner (jobs.c) decides what runs and keeps
  * the results.
@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "room.pb-c.h"
+#include "sandbox.h"
 #include "stream.h"
 
 /*
@@ -55,49 +56,13 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 
 /* ---- python (pywork.c) ---- */
 
-/* One file in the sandbox: path (absolute, as in the room) and its bytes. */
-struct py_file {
-	const char *path;
-	const uint8_t *data;
-	size_t len;
-};
-
-struct py_result {
-	uint8_t *zip;              /* free(): a ZIP of the output directory */
-	size_t zip_len;
-	char *logs;                /* free(): what the command printed (stdout and stderr), at most 1 MiB, NUL-ended */
-	size_t logs_len;
-	int exit_status;           /* of the command; 128 + N when killed by signal N */
-};
-
 /*
- * Run python computation pc in a bubblewrap sandbox: no network, a fresh
- * root of read-only system directories, files (the entry script under
- * /code, mounts under /input) read-only, a writable output directory and
- * private /tmp, the computation's time and memory limits. The output
- * directory is zipped. A command that exits non-zero, is killed or
- * exceeds a limit is DCR_ECOMPUTE (logs are still returned in out, for the
- * caller to show or not under the room's log policy).
+ * Run python computation pc in the sandbox (sandbox.h) with files (the
+ * entry script under /code, mounts under /input) and the computation's
+ * command, output directory and limits, the defaults filled in; dcr's
+ * helper module dcr_enclave is on its PYTHONPATH. As sandbox_run.
  */
-int py_run(const Dcr__V1__PythonComputation *pc, const struct py_file *files, size_t n_files,
-	struct py_result *out, struct dcr_err *err);
-
-/* Whether the sandbox can run here (bubblewrap and python3 present and usable); 0 or DCR_EFAIL with why. */
-int py_available(struct dcr_err *err);
-
-/* How the sandbox is set up on this host, from dcrd serve's options. */
-struct sandbox_options {
-	const char *user;          /* --sandbox-user USER|UID[:GROUP|GID]; NULL: the default */
-};
-
-/*
- * Choose who the sandbox is on the host, once, before any py_run: as root,
- * opt->user or by default the user dcr-sandbox, never uid or gid 0; not as
- * root, dcrd's own user (opt->user may only name it). desc says what was
- * chosen, for dcrd's log. A missing default user is not an error here:
- * python computations then fail with the reason (DCR_ECOMPUTE).
- * DCR_EUSAGE or DCR_ENOTFOUND for an unusable opt->user.
- */
-int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc_size, struct dcr_err *err);
+int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *files, size_t n_files,
+	struct sandbox_result *out, struct dcr_err *err);
 
 #endif

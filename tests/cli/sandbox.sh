@@ -19,10 +19,12 @@ cp acme-ca.pem room/ca.pem
 
 # Waits for SIGUSR1 under a name the host can find, so the host can look at
 # its credentials from outside; then reports what it sees inside.
-cat >room/uid.py <<'EOF'
+# (A name of this run's own: other test runs may probe at the same time.)
+probe_name=dcr-c$$
+cat >room/uid.py <<EOF
 import ctypes, os, signal
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-ctypes.CDLL(None).prctl(15, b"dcr-probe-uid", 0, 0, 0)
+ctypes.CDLL(None).prctl(15, b"$probe_name", 0, 0, 0)
 signal.sigwait({signal.SIGUSR1})
 with open("/output/inside.txt", "w") as f:
     f.write("uid_map %s\n" % " ".join(open("/proc/self/uid_map").read().split()))
@@ -85,13 +87,12 @@ as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
 pid_named() {
 	local f
 	for _ in $(seq 1200); do
-		for f in /proc/[0-9]*/comm; do
-			if [ "$(cat "$f" 2>/dev/null)" = "$1" ]; then
-				f=${f#/proc/}
-				echo "${f%/comm}"
-				return 0
-			fi
-		done
+		f=$(grep -lx -- "$1" /proc/[0-9]*/comm 2>/dev/null | head -1)
+		if [ -n "$f" ]; then
+			f=${f#/proc/}
+			echo "${f%/comm}"
+			return 0
+		fi
 		sleep 0.05
 	done
 	return 1
@@ -115,7 +116,7 @@ attacks() {
 	# ---- the sandbox is never host root ----
 	expect 0 "$label: run uid" as run "$room" uid || return
 	job=$out
-	if pid=$(pid_named dcr-probe-uid); then
+	if pid=$(pid_named "$probe_name"); then
 		status=$(grep '^Uid:' "/proc/$pid/status")
 		map=$(tr -s ' ' <"/proc/$pid/uid_map")
 		kill -USR1 "$pid"

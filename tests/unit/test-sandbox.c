@@ -1,4 +1,4 @@
-/* Unit tests for cmd/dcrd/pywork.c: real scripts in the real bubblewrap sandbox, and every wall it must hold. */
+/* Unit tests for cmd/dcrd/sandbox.c (through pywork.c): real scripts in the real bubblewrap sandbox, and every wall it must hold. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -52,20 +52,20 @@ static char *read_source(const char *rel, size_t *len)
 	return data;
 }
 
-static struct py_file text_file(const char *path, const char *text)
+static struct sandbox_file text_file(const char *path, const char *text)
 {
-	return (struct py_file){ .path = path, .data = (const uint8_t *)text, .len = strlen(text) };
+	return (struct sandbox_file){ .path = path, .data = (const uint8_t *)text, .len = strlen(text) };
 }
 
 /*
  * Run script as /code/main.py with the extra files, in a sandbox with the
  * given limits (0: the defaults) and output directory (NULL: /output).
  */
-static int run_script(const char *script, const struct py_file *extra, size_t n_extra, uint64_t time_ms,
-	uint64_t mem, const char *output, struct py_result *res, struct dcr_err *err)
+static int run_script(const char *script, const struct sandbox_file *extra, size_t n_extra, uint64_t time_ms,
+	uint64_t mem, const char *output, struct sandbox_result *res, struct dcr_err *err)
 {
 	char *cmd[] = { "python3", "/code/main.py" };
-	struct py_file files[16];
+	struct sandbox_file files[16];
 	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
 
 	assert_true(n_extra < 15);
@@ -81,14 +81,14 @@ static int run_script(const char *script, const struct py_file *extra, size_t n_
 	return py_run(&pc, files, n_extra + 1, res, err);
 }
 
-static void result_free(struct py_result *res)
+static void result_free(struct sandbox_result *res)
 {
 	free(res->zip);
 	free(res->logs);
 	memset(res, 0, sizeof(*res));
 }
 
-static zip_t *zip_open_mem(const struct py_result *res)
+static zip_t *zip_open_mem(const struct sandbox_result *res)
 {
 	zip_error_t ze;
 	zip_source_t *src;
@@ -106,7 +106,7 @@ static zip_t *zip_open_mem(const struct py_result *res)
 }
 
 /* The contents of name in the result's ZIP, NUL-ended, or NULL when it is not there. */
-static char *zip_get(const struct py_result *res, const char *name, size_t *len)
+static char *zip_get(const struct sandbox_result *res, const char *name, size_t *len)
 {
 	zip_t *za = zip_open_mem(res);
 	zip_stat_t st;
@@ -129,7 +129,7 @@ static char *zip_get(const struct py_result *res, const char *name, size_t *len)
 }
 
 /* The names in the result's ZIP, in order, joined by spaces. */
-static void zip_names(const struct py_result *res, char *out, size_t size)
+static void zip_names(const struct sandbox_result *res, char *out, size_t size)
 {
 	zip_t *za = zip_open_mem(res);
 	zip_int64_t n = zip_get_num_entries(za, 0);
@@ -205,12 +205,12 @@ static double now_s(void)
 static void test_uppercase(void **state)
 {
 	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	size_t script_len, text_len, len;
 	char *script = read_source("examples/uppercase/uppercase.py", &script_len);
 	char *text = read_source("examples/uppercase/text.txt", &text_len);
-	struct py_file files[] = {
+	struct sandbox_file files[] = {
 		{ "/code/uppercase.py", (uint8_t *)script, script_len },
 		{ "/input/text.txt", (uint8_t *)text, text_len },
 	};
@@ -239,13 +239,13 @@ static void test_uppercase(void **state)
 
 static void test_secret_code(void **state)
 {
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	size_t main_len, secret_len, csv_len;
 	char *main_py = read_source("examples/secret-code/main.py", &main_len);
 	char *secret = read_source("examples/secret-code/provider/secret.py", &secret_len);
 	char *csv = read_source("examples/secret-code/applicants.csv", &csv_len);
-	struct py_file files[] = {
+	struct sandbox_file files[] = {
 		{ "/code/main.py", (uint8_t *)main_py, main_len },
 		{ "/input/data.csv", (uint8_t *)csv, csv_len },
 		{ "/input/secret.py", (uint8_t *)secret, secret_len },
@@ -290,8 +290,8 @@ static void test_enclave_helper(void **state)
 		"        e.write(b'', name='../escape')\n"
 		"    except ValueError:\n"
 		"        print('refused')\n";
-	struct py_file extra[] = { text_file("/input/a.csv", "a,b\n1,2\n"), text_file("/input/sub/b.bin", "bee") };
-	struct py_result res;
+	struct sandbox_file extra[] = { text_file("/input/a.csv", "a,b\n1,2\n"), text_file("/input/sub/b.bin", "bee") };
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	char *out, names[256];
 
@@ -317,7 +317,7 @@ static void test_no_network(void **state)
 		"    print('connected')\n"
 		"except OSError as e:\n"
 		"    print('connect failed:', e.strerror)\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -350,8 +350,8 @@ static void test_read_only(void **state)
 		"open('/tmp/scratch', 'w').write('fine')\n"
 		"open('/dev/shm/sem', 'w').write('fine')\n"
 		"print('tmp', open('/tmp/scratch').read(), 'input', open('/input/t.txt').read())\n";
-	struct py_file extra[] = { text_file("/input/t.txt", "keep") };
-	struct py_result res;
+	struct sandbox_file extra[] = { text_file("/input/t.txt", "keep") };
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -389,7 +389,7 @@ static void test_host_hidden(void **state)
 		"    if int(fd) > 2 and not link.startswith('/proc/'):\n"
 		"        bad.append(link)\n"
 		"print('extra fds', bad)\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -461,7 +461,7 @@ static void proc_line(pid_t pid, const char *file, const char *key, char *out, s
 
 struct probe {
 	const char *script;
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err;
 	int ret;
 };
@@ -485,20 +485,23 @@ static void *probe_run(void *arg)
  */
 static void test_never_host_root(void **state)
 {
-	static const char script[] =
-		"import ctypes, signal\n"
-		"signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n"
-		"ctypes.CDLL(None).prctl(15, b'dcr-probe-uid', 0, 0, 0)\n"  /* PR_SET_NAME: ready */
-		"signal.sigwait({signal.SIGUSR1})\n"
-		"print('inside', ' '.join(open('/proc/self/uid_map').read().split()))\n";
+	char script[512], name[16];
 	struct probe p = { .script = script };
 	char uid[512], gid[512], groups[512], cap[512], map[512], want[128];
 	pthread_t t;
 	pid_t pid;
 
 	NEED_SANDBOX();
+	/* A name of this run's own: other test runs may probe at the same time. */
+	snprintf(name, sizeof(name), "dcr-u%d", (int)getpid());
+	snprintf(script, sizeof(script),
+		"import ctypes, signal\n"
+		"signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n"
+		"ctypes.CDLL(None).prctl(15, b'%s', 0, 0, 0)\n"  /* PR_SET_NAME: ready */
+		"signal.sigwait({signal.SIGUSR1})\n"
+		"print('inside', ' '.join(open('/proc/self/uid_map').read().split()))\n", name);
 	assert_int_equal(pthread_create(&t, NULL, probe_run, &p), 0);
-	pid = process_named("dcr-probe-uid");
+	pid = process_named(name);
 	assert_true(pid > 0);
 	proc_line(pid, "status", "Uid:", uid, sizeof(uid));
 	proc_line(pid, "status", "Gid:", gid, sizeof(gid));
@@ -583,7 +586,7 @@ static void test_proc_read_only(void **state)
 		"    print('WROTE hostname')\n"
 		"except OSError as e:\n"
 		"    print('hostname refused', e.errno)\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	char before[256], *after;
 	long tried;
@@ -626,7 +629,7 @@ static void test_time_limit(void **state)
 		"subprocess.Popen(['sleep', '1000.4242'], start_new_session=True)\n"
 		"print('sleeping', flush=True)\n"
 		"time.sleep(10)\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	double start = now_s(), took;
 
@@ -647,7 +650,7 @@ static void test_time_limit_seconds(void **state)
 {
 	char *cmd[] = { "sleep", "30" };
 	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -665,7 +668,7 @@ static void test_memory_limit(void **state)
 		"print('allocating', flush=True)\n"
 		"b = bytearray(2 << 30)\n"
 		"print('ALLOCATED')\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -688,7 +691,7 @@ static void test_output_size_limit(void **state)
 		"except OSError as e:\n"
 		"    print('refused', e.errno)\n"
 		"os.remove('/output/big')\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -707,7 +710,7 @@ static void test_exit_status(void **state)
 		"print('an error', file=sys.stderr)\n"
 		"open('/output/partial', 'w').write('x')\n"
 		"sys.exit(3)\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -723,7 +726,7 @@ static void test_exit_status(void **state)
 static void test_signal(void **state)
 {
 	static const char script[] = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -737,7 +740,7 @@ static void test_no_such_command(void **state)
 {
 	char *cmd[] = { "no-such-program", "x" };
 	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -758,7 +761,7 @@ static void test_logs_truncated(void **state)
 		"sys.stdout.flush()\n"
 		"open('/output/done', 'w').write('yes')\n";
 	static const char note[] = "\n[output truncated]\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	char *done;
 
@@ -791,7 +794,7 @@ static void test_subdirectories(void **state)
 		"    open('/output/outside', 'w')\n"
 		"except OSError as e:\n"
 		"    print('outside refused', e.errno)\n";
-	struct py_result res, again;
+	struct sandbox_result res, again;
 	struct dcr_err err = { 0 };
 	char names[256], *deep;
 	zip_t *za;
@@ -820,7 +823,7 @@ static void test_subdirectories(void **state)
 
 static void test_empty_output(void **state)
 {
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	zip_t *za;
 
@@ -842,8 +845,8 @@ static void test_symlink_not_followed(void **state)
 		"os.symlink('/input', '/output/inputs')\n"
 		"os.mkfifo('/output/fifo')\n"
 		"open('/output/real.txt', 'w').write('real')\n";
-	struct py_file extra[] = { text_file("/input/secret.txt", "secret") };
-	struct py_result res;
+	struct sandbox_file extra[] = { text_file("/input/secret.txt", "secret") };
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	char names[256];
 
@@ -867,7 +870,7 @@ static void test_numpy(void **state)
 		"a = np.arange(10.0)\n"
 		"df = pd.DataFrame({'x': a})\n"
 		"open('/output/sum.txt', 'w').write('%g %g' % (a.sum(), df.x.mean()))\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	char *sum;
 
@@ -889,8 +892,8 @@ static void test_numpy(void **state)
 
 static void test_no_fd_leak(void **state)
 {
-	struct py_file extra[] = { text_file("/input/x", "x") };
-	struct py_result res;
+	struct sandbox_file extra[] = { text_file("/input/x", "x") };
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 	int before;
 
@@ -919,13 +922,13 @@ static void test_bad_paths(void **state)
 		{ "/input/a/b/c", "/input/a/b" } };
 	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
 	char *cmd[] = { "true" };
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	pc.command = cmd;
 	pc.n_command = 1;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct py_file f = text_file(bad[i], "x");
+		struct sandbox_file f = text_file(bad[i], "x");
 
 		assert_int_equal(py_run(&pc, &f, 1, &res, &err), DCR_EINVALID);
 		assert_null(res.zip);
@@ -938,7 +941,7 @@ static void test_bad_paths(void **state)
 	}
 	pc.output = NULL;
 	for (size_t i = 0; i < sizeof(clash) / sizeof(clash[0]); i++) {
-		struct py_file f[] = { text_file(clash[i][0], "x"), text_file(clash[i][1], "y") };
+		struct sandbox_file f[] = { text_file(clash[i][0], "x"), text_file(clash[i][1], "y") };
 
 		assert_int_equal(py_run(&pc, f, 2, &res, &err), DCR_EINVALID);
 		assert_non_null(strstr(err.msg, "one is the other or lies inside it"));
@@ -951,8 +954,8 @@ static void test_setup_failure(void **state)
 	char path[400] = "/input/";
 	char *cmd[] = { "true" };
 	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
-	struct py_file f;
-	struct py_result res;
+	struct sandbox_file f;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -970,7 +973,7 @@ static void test_setup_failure(void **state)
 static void test_supervisor_killed(void **state)
 {
 	static const char script[] = "import os, signal, time\nos.kill(2, signal.SIGKILL)\ntime.sleep(5)\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -985,7 +988,7 @@ static void test_too_many_files(void **state)
 	static const char script[] =
 		"for i in range(10001):\n"
 		"    open('/output/%05d' % i, 'w').close()\n";
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
@@ -1008,7 +1011,7 @@ struct parallel {
 static void *parallel_run(void *arg)
 {
 	struct parallel *p = arg;
-	struct py_result res;
+	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	p->ret = run_script(p->script, NULL, 0, 0, 0, NULL, &res, &err);
@@ -1062,7 +1065,7 @@ static int group_setup(void **state)
 		return -1;
 	}
 	print_message("%s\n", desc);
-	sandbox_ok = py_available(&err) == 0;
+	sandbox_ok = sandbox_available(&err) == 0;
 	if (!sandbox_ok)
 		snprintf(sandbox_why, sizeof(sandbox_why), "%s", err.msg);
 	return 0;

@@ -1,0 +1,75 @@
+/*
+ * The sandbox a python computation runs in, and everything that keeps it
+ * there, in one module (sandbox.c): bubblewrap's namespaces and mounts,
+ * the unprivileged host user, the supervisor inside that runs the command
+ * and zips its output, the limits, and the checks of what comes back.
+ * Callers say what to run with which files and limits; they get the
+ * output's ZIP and the log, or why there is none.
+ */
+#ifndef DCRD_SANDBOX_H
+#define DCRD_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* How the sandbox is set up on this host, from dcrd serve's options. */
+struct sandbox_options {
+	const char *user;          /* --sandbox-user USER|UID[:GROUP|GID]; NULL: the default */
+};
+
+/*
+ * Choose who the sandbox is on the host, once, before any sandbox_run: as
+ * root, opt->user or by default the user dcr-sandbox, never uid or gid 0;
+ * not as root, dcrd's own user (opt->user may only name it). desc says
+ * what was chosen, for dcrd's log. A missing default user is not an error
+ * here: sandboxes then fail with the reason (DCR_ECOMPUTE).
+ * DCR_EUSAGE or DCR_ENOTFOUND for an unusable opt->user.
+ */
+int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc_size, struct dcr_err *err);
+
+/* One read-only file in the sandbox: its absolute path and its bytes. */
+struct sandbox_file {
+	const char *path;          /* under /code, /input or /opt/dcr (modules on PYTHONPATH) */
+	const uint8_t *data;
+	size_t len;
+};
+
+/* What to run. */
+struct sandbox_job {
+	char *const *argv;         /* the command, argv[0] looked up in PATH=/usr/bin:/bin */
+	size_t argc;
+	const char *output;        /* the output directory: /output or a directory under it */
+	const struct sandbox_file *files;
+	size_t n_files;
+	uint64_t time_ms;          /* wall clock, from the start of the sandbox */
+	uint64_t memory;           /* bytes */
+};
+
+struct sandbox_result {
+	uint8_t *zip;              /* free(): a ZIP of the output directory */
+	size_t zip_len;
+	char *logs;                /* free(): what the command printed (stdout and stderr), at most 1 MiB, NUL-ended */
+	size_t logs_len;
+	int exit_status;           /* of the command; 128 + N when killed by signal N */
+};
+
+/*
+ * Run job in a new sandbox and wait for it: no network, a fresh root of
+ * read-only system directories, the files read-only, a writable output
+ * directory and private /tmp, within the job's limits. The output
+ * directory comes back as a checked ZIP. A command that exits non-zero,
+ * is killed or exceeds a limit is DCR_ECOMPUTE, with the logs still in
+ * out for the caller to show or not; DCR_EINVALID for paths that break
+ * the rules; DCR_EFAIL when the sandbox cannot be set up here.
+ */
+int sandbox_run(const struct sandbox_job *job, struct sandbox_result *out, struct dcr_err *err);
+
+/* Free out's buffers (wiping the logs, which may quote data); accepts a zeroed out. */
+void sandbox_result_release(struct sandbox_result *out);
+
+/* Whether sandboxes can run here (bubblewrap, python3, a sandbox user); 0 or DCR_EFAIL with why. */
+int sandbox_available(struct dcr_err *err);
+
+#endif
