@@ -25,6 +25,7 @@
 #include <zip.h>
 
 #include "crypto.h"
+#include "sandbox-impl.h"
 #include "sandbox.h"
 
 #include "banned.h"
@@ -49,8 +50,8 @@
 #define MAGIC "dcr-run 1\n"              /* the supervisor runs: the sandbox was set up */
 #define STATUS_LINE_MAX 32
 
-/* The child's descriptors by number: bwrap's stdio, the supervisor's ZIP pipe, one memfd per file. */
-enum { FD_STDIN, FD_STDOUT, FD_STDERR, FD_ZIP, FD_FIRST_FILE };
+/* The child's descriptors by number: bwrap's stdio, the supervisor's ZIP pipe, the seccomp filter, one memfd per file. */
+enum { FD_STDIN, FD_STDOUT, FD_STDERR, FD_ZIP, FD_SECCOMP, FD_FIRST_FILE };
 
 /*
  * The supervisor: the sandbox's command is "python3 -I -S /opt/dcr/run.py
@@ -416,12 +417,14 @@ static void args_file(struct args *a, const struct sandbox_file *files, size_t i
 static void args_build(struct args *a, const char *bwrap, const char *output, uint64_t mem,
 	const struct sandbox_file *placed, size_t n_root, size_t n_placed, char *const *cmd, size_t n_cmd)
 {
-	char size[24], shm[24];
+	char size[24], shm[24], seccomp[24];
 
 	snprintf(size, sizeof(size), "%" PRIu64, mem);
 	snprintf(shm, sizeof(shm), "%" PRIu64, mem < SHM_MAX ? mem : SHM_MAX);
+	snprintf(seccomp, sizeof(seccomp), "%d", FD_SECCOMP);
 	args_push(a, bwrap,
 		"--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+		"--seccomp", seccomp,
 		"--uid", SANDBOX_ID, "--gid", SANDBOX_ID, "--hostname", "dcr", "--cap-drop", "ALL",
 		"--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
 		"--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
@@ -1073,7 +1076,8 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 	uint64_t time_ms, uint64_t mem, struct run *r, struct dcr_err *err)
 {
 	size_t n_src = FD_FIRST_FILE + n_placed;
-	int log_p[2] = { -1, -1 }, zip_p[2] = { -1, -1 }, devnull = -1;
+	int log_p[2] = { -1, -1 }, zip_p[2] = { -1, -1 }, devnull = -1, seccomp = -1, n_filter;
+	struct sock_filter filter[SANDBOX_SECCOMP_MAX];
 	int *memfds = malloc(n_placed * sizeof(int)), *src = malloc(n_src * sizeof(int));
 	int *high = malloc(n_src * sizeof(int));
 	struct spawn s = { .path = bwrap, .argv = a->v, .src = src, .high = high, .n = n_src };
@@ -1090,6 +1094,14 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 		ret = dcr_err_errno(err, DCR_EIO, errno, "cannot make pipes for the python sandbox");
 		goto out;
 	}
+	if ((n_filter = sandbox_seccomp_build(false, EPERM, filter, SANDBOX_SECCOMP_MAX, err)) < 0) {
+		ret = n_filter;
+		goto out;
+	}
+	if ((seccomp = memfd_with(filter, (size_t)n_filter * sizeof(filter[0]))) < 0) {
+		ret = dcr_err_errno(err, DCR_EIO, errno, "cannot pass the seccomp filter to the python sandbox");
+		goto out;
+	}
 	for (; made < n_placed; made++)
 		if ((memfds[made] = memfd_with(placed[made].data, placed[made].len)) < 0) {
 			ret = dcr_err_errno(err, DCR_EIO, errno, "cannot pass '%s' to the python sandbox",
@@ -1099,6 +1111,7 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 	src[FD_STDIN] = devnull;
 	src[FD_STDOUT] = src[FD_STDERR] = log_p[1];
 	src[FD_ZIP] = zip_p[1];
+	src[FD_SECCOMP] = seccomp;
 	memcpy(src + FD_FIRST_FILE, memfds, n_placed * sizeof(int));
 	limits(&s, mem);
 	s.drop = who.drop;
@@ -1112,6 +1125,7 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 	close_fd(&log_p[1]);
 	close_fd(&zip_p[1]);
 	close_fd(&devnull);
+	close_fd(&seccomp);
 	for (; made; made--)
 		close(memfds[made - 1]);
 	collect(r, pid, log_p[0], zip_p[0], time_ms);
@@ -1123,6 +1137,7 @@ out:
 	close_fd(&zip_p[0]);
 	close_fd(&zip_p[1]);
 	close_fd(&devnull);
+	close_fd(&seccomp);
 	free(memfds);
 	free(src);
 	free(high);

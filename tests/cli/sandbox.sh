@@ -63,13 +63,26 @@ try:
 except OSError as e:
     out.write("overcommit refused %d\n" % e.errno)
 EOF
+# The seccomp filter is on, and refuses what it must.
+cat >room/seccomp.py <<'EOF'
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+out = open("/output/seccomp.txt", "w")
+for pid in ("self", os.getppid()):
+    out.write("%s %s\n" % (pid, [l.split()[1] for l in open("/proc/%s/status" % pid) if l.startswith("Seccomp:")][0]))
+# Without the filter unshare(0) succeeds and setns(-1, 0) fails with EBADF.
+nrs = {"x86_64": (272, 308), "aarch64": (97, 268)}[os.uname().machine]
+for name, nr, args in (("unshare", nrs[0], (0,)), ("setns", nrs[1], (-1, 0))):
+    r = libc.syscall(nr, *args)
+    out.write("%s %d %s\n" % (name, r, errno.errorcode.get(ctypes.get_errno(), "-") if r < 0 else "-"))
+EOF
 cat >room/room.yaml <<'YAML'
 version: 1
 name: hostile
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
-  alice@acme.example: [run uid, fetch uid, run proc, fetch proc]
+  alice@acme.example: [run uid, fetch uid, run proc, fetch proc, run seccomp, fetch seccomp]
 compute:
   uid:
     type: python
@@ -78,6 +91,10 @@ compute:
   proc:
     type: python
     script: proc.py
+    logs: visible
+  seccomp:
+    type: python
+    script: seccomp.py
     logs: visible
 YAML
 
@@ -140,6 +157,16 @@ attacks() {
 	lacks "$proc" "WRITABLE|WROTE" "$label: nothing in /proc opens for writing"
 	has "$proc" "^overcommit refused 30$" "$label: /proc/sys is read-only (EROFS)"
 	has "$proc" "^tried [0-9]{3,}$" "$label: hundreds of files were tried"
+
+	# ---- the seccomp filter ----
+	expect 0 "$label: run seccomp" as run "$room" seccomp --wait
+	expect 0 "$label: fetch seccomp" as fetch "$out" --extract "seccomp-$label"
+	local sc
+	sc=$(cat "seccomp-$label/seccomp.txt" 2>/dev/null)
+	has "$sc" "^self 2$" "$label: the command runs under a seccomp filter"
+	has "$sc" "^[0-9]+ 2$" "$label: and so does the supervisor"
+	has "$sc" "^unshare -1 EPERM$" "$label: unshare is refused"
+	has "$sc" "^setns -1 EPERM$" "$label: setns is refused"
 }
 
 if [ "$(id -u)" = 0 ]; then

@@ -1,4 +1,5 @@
 /* Unit tests for cmd/dcrd/sandbox.c (through pywork.c): real scripts in the real bubblewrap sandbox, and every wall it must hold. */
+#define _GNU_SOURCE /* syscall, the system call numbers, setresuid */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +28,10 @@
 
 #include <cmocka.h>
 
+#include "sandbox-impl.h"
 #include "work.h"
+
+#include <linux/seccomp.h>
 
 #define MiB (UINT64_C(1) << 20)
 
@@ -620,6 +630,328 @@ static void test_proc_read_only(void **state)
 	result_free(&res);
 }
 
+/* ---- the seccomp filter ---- */
+
+/*
+ * What the filter must deny, each with arguments the kernel would refuse
+ * (or grant) harmlessly with another answer than the filter's, so that a
+ * refusal proves the filter: the same list is the specification in
+ * dcr-room(5).
+ */
+#define FILTER_ERRNO 4000  /* no kernel path returns it */
+static const struct {
+	const char *name;
+	long nr, a[6];
+} must_deny[] = {
+	{ "mount", __NR_mount, { 0 } },
+	{ "umount2", __NR_umount2, { 0 } },
+	{ "pivot_root", __NR_pivot_root, { 0 } },
+	{ "chroot", __NR_chroot, { 0 } },
+	{ "open_tree", __NR_open_tree, { -1, 0, 0 } },
+	{ "move_mount", __NR_move_mount, { -1, 0, -1, 0, 0 } },
+	{ "fsopen", __NR_fsopen, { 0 } },
+	{ "fsconfig", __NR_fsconfig, { -1 } },
+	{ "fsmount", __NR_fsmount, { -1 } },
+	{ "fspick", __NR_fspick, { -1, 0 } },
+	{ "mount_setattr", __NR_mount_setattr, { -1 } },
+	{ "unshare", __NR_unshare, { 0 } },
+	{ "setns", __NR_setns, { -1, 0 } },
+	{ "ptrace", __NR_ptrace, { 16 /* PTRACE_ATTACH */, 999999999 } },
+	{ "process_vm_readv", __NR_process_vm_readv, { 0 } },
+	{ "process_vm_writev", __NR_process_vm_writev, { 0 } },
+	{ "kcmp", __NR_kcmp, { 0 } },
+	{ "pidfd_getfd", __NR_pidfd_getfd, { -1 } },
+	{ "process_madvise", __NR_process_madvise, { -1 } },
+	{ "keyctl", __NR_keyctl, { 0 /* KEYCTL_GET_KEYRING_ID */, -2, 0 } },
+	{ "add_key", __NR_add_key, { 0 } },
+	{ "request_key", __NR_request_key, { 0 } },
+	{ "bpf", __NR_bpf, { -1 } },
+	{ "perf_event_open", __NR_perf_event_open, { 0 } },
+	{ "userfaultfd", __NR_userfaultfd, { -1 } },
+	{ "io_uring_setup", __NR_io_uring_setup, { 0 } },
+	{ "io_uring_enter", __NR_io_uring_enter, { -1 } },
+	{ "io_uring_register", __NR_io_uring_register, { -1 } },
+	{ "init_module", __NR_init_module, { 0 } },
+	{ "finit_module", __NR_finit_module, { -1 } },
+	{ "delete_module", __NR_delete_module, { 0 } },
+	{ "kexec_load", __NR_kexec_load, { 0, 0, 0, -1 } },
+	{ "kexec_file_load", __NR_kexec_file_load, { -1, -1, 0, 0, -1 } },
+	{ "reboot", __NR_reboot, { 0 } },
+	{ "swapon", __NR_swapon, { 0 } },
+	{ "swapoff", __NR_swapoff, { 0 } },
+	{ "acct", __NR_acct, { 1 } },
+	{ "settimeofday", __NR_settimeofday, { 0 } },
+	{ "clock_settime", __NR_clock_settime, { 0 } },
+	{ "clock_adjtime", __NR_clock_adjtime, { 0 } },
+	{ "adjtimex", __NR_adjtimex, { 0 } },
+	{ "syslog", __NR_syslog, { 10 /* SYSLOG_ACTION_SIZE_BUFFER */ } },
+	{ "quotactl", __NR_quotactl, { 0 } },
+	{ "quotactl_fd", __NR_quotactl_fd, { -1 } },
+	{ "open_by_handle_at", __NR_open_by_handle_at, { -1 } },
+	{ "name_to_handle_at", __NR_name_to_handle_at, { -1 } },
+	{ "sethostname", __NR_sethostname, { 0, -1 } },
+	{ "setdomainname", __NR_setdomainname, { 0, -1 } },
+	{ "fanotify_init", __NR_fanotify_init, { -1 } },
+	{ "migrate_pages", __NR_migrate_pages, { -1 } },
+	{ "move_pages", __NR_move_pages, { -1 } },
+	{ "clone with a new namespace", __NR_clone, { CLONE_NEWUSER | CLONE_FS } },
+	{ "personality PER_LINUX32", __NR_personality, { 0x0008 } },
+	{ "ioctl TIOCSTI", __NR_ioctl, { -1, TIOCSTI } },
+	{ "ioctl TIOCLINUX", __NR_ioctl, { -1, TIOCLINUX } },
+#ifdef __x86_64__
+	{ "iopl", __NR_iopl, { 4 } },
+	{ "ioperm", __NR_ioperm, { 0, 0, 0 } },
+	{ "modify_ldt", __NR_modify_ldt, { -1 } },
+#endif
+};
+
+/* In a child of this process (as the sandbox user when root, so nothing unfiltered can do harm): the filter, then fn. */
+static int filtered(bool bounded, void (*fn)(int fd), int fd, int *wstatus)
+{
+	struct sock_filter prog[SANDBOX_SECCOMP_MAX];
+	struct dcr_err err;
+	int n = sandbox_seccomp_build(bounded, FILTER_ERRNO, prog, SANDBOX_SECCOMP_MAX, &err);
+	pid_t pid;
+
+	if (n < 0)
+		fail_msg("%s", err.msg);
+	assert_true(n > 50);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sock_fprog fp = { (unsigned short)n, prog };
+
+		if ((geteuid() == 0 && setresuid(sandbox_uid, sandbox_uid, sandbox_uid) < 0) ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp) < 0)
+			_exit(99);
+		fn(fd);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, wstatus, 0), pid);
+	return 0;
+}
+
+static void report(int fd, const char *name, long r)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), "%s %ld %d\n", name, r, r < 0 ? errno : 0);
+
+	(void)!write(fd, line, (size_t)n);
+}
+
+static void try_denied(int fd)
+{
+	for (size_t i = 0; i < sizeof(must_deny) / sizeof(must_deny[0]); i++) {
+		errno = 0;
+		report(fd, must_deny[i].name, syscall(must_deny[i].nr, must_deny[i].a[0], must_deny[i].a[1],
+			must_deny[i].a[2], must_deny[i].a[3], must_deny[i].a[4], must_deny[i].a[5]));
+	}
+	report(fd, "clone3", syscall(__NR_clone3, 0, 0));
+	report(fd, "socket AF_PACKET", syscall(__NR_socket, AF_PACKET, SOCK_RAW, 0));
+	report(fd, "socket AF_VSOCK", syscall(__NR_socket, 40 /* AF_VSOCK */, SOCK_STREAM, 0));
+	report(fd, "socketpair AF_ALG", syscall(__NR_socketpair, 38 /* AF_ALG */, SOCK_SEQPACKET, 0, 0));
+	report(fd, "memfd_create", syscall(__NR_memfd_create, "x", 0));
+	report(fd, "shmget", syscall(__NR_shmget, 0 /* IPC_PRIVATE */, 4096, 0600));
+	report(fd, "mmap shared anonymous", (long)(intptr_t)mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		MAP_SHARED | MAP_ANONYMOUS, -1, 0) == -1 ? -1 : 0);
+	/* Allowed: */
+	report(fd, "getpid", syscall(__NR_getpid));
+	report(fd, "personality query", syscall(__NR_personality, 0xffffffffL));
+	report(fd, "socket AF_UNIX", syscall(__NR_socket, AF_UNIX, SOCK_STREAM, 0));
+	report(fd, "ioctl FIONREAD", syscall(__NR_ioctl, -1, FIONREAD, 0));
+	report(fd, "mmap private anonymous", (long)(intptr_t)mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == -1 ? -1 : 0);
+	report(fd, "mmap shared file", (long)(intptr_t)mmap(NULL, 4096, PROT_READ, MAP_SHARED,
+		open("/dev/zero", O_RDONLY), 0) == -1 ? -1 : 0);
+}
+
+/* The lines "NAME RET ERRNO" fn wrote, run under the filter. */
+static char *filtered_output(bool bounded, void (*fn)(int fd), int *wstatus)
+{
+	static char buf[16384];
+	int p[2];
+	size_t len = 0;
+	ssize_t n;
+
+	assert_int_equal(pipe(p), 0);
+	filtered(bounded, fn, p[1], wstatus);
+	close(p[1]);
+	while ((n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(p[0]);
+	buf[len] = '\0';
+	return buf;
+}
+
+static void expect_line(const char *out, const char *name, bool denied, int deny_errno)
+{
+	size_t n = strlen(name);
+	const char *s = NULL;
+	long r = 0, e = 0;
+
+	for (const char *line = out; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "")
+		if (strncmp(line, name, n) == 0 && line[n] == ' ') {
+			s = line + n + 1;
+			break;
+		}
+	if (!s || sscanf(s, "%ld %ld", &r, &e) != 2)
+		fail_msg("no result for %s in:\n%s", name, out);
+	if (denied && (r != -1 || e != deny_errno))
+		fail_msg("%s was not refused by the filter with errno %d: %ld, errno %ld", name, deny_errno, r, e);
+	if (!denied && r == -1 && e == FILTER_ERRNO)
+		fail_msg("%s was refused by the filter", name);
+}
+
+/* The program itself, outside bwrap, with an errno of its own: each call it must deny, it denies. */
+static void test_seccomp_program(void **state)
+{
+	int wstatus;
+	const char *out = filtered_output(false, try_denied, &wstatus);
+
+	assert_true(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+	for (size_t i = 0; i < sizeof(must_deny) / sizeof(must_deny[0]); i++)
+		expect_line(out, must_deny[i].name, true, FILTER_ERRNO);
+	expect_line(out, "clone3", true, ENOSYS);
+	expect_line(out, "socket AF_PACKET", true, EAFNOSUPPORT);
+	expect_line(out, "socket AF_VSOCK", true, EAFNOSUPPORT);
+	expect_line(out, "socketpair AF_ALG", true, EAFNOSUPPORT);
+	expect_line(out, "memfd_create", true, FILTER_ERRNO);
+	expect_line(out, "shmget", true, FILTER_ERRNO);
+	expect_line(out, "mmap shared anonymous", true, FILTER_ERRNO);
+	expect_line(out, "getpid", false, 0);
+	expect_line(out, "personality query", false, 0);
+	expect_line(out, "socket AF_UNIX", false, 0);
+	expect_line(out, "ioctl FIONREAD", false, 0);
+	expect_line(out, "mmap private anonymous", false, 0);
+	expect_line(out, "mmap shared file", false, 0);
+	/* With a memory cgroup that counts them, shared memory is allowed. */
+	out = filtered_output(true, try_denied, &wstatus);
+	expect_line(out, "memfd_create", false, 0);
+	expect_line(out, "shmget", false, 0);
+	expect_line(out, "mmap shared anonymous", false, 0);
+	expect_line(out, "mount", true, FILTER_ERRNO);
+}
+
+static void x32_getpid(int fd)
+{
+#ifdef __x86_64__
+	syscall(__NR_getpid | 0x40000000);
+#endif
+	(void)!write(fd, "survived\n", 9);
+}
+
+static void i386_getpid(int fd)
+{
+#ifdef __x86_64__
+	long r = 20; /* getpid in the i386 table */
+
+	__asm__ volatile("int $0x80" : "+a"(r) : : "memory");
+#endif
+	(void)!write(fd, "survived\n", 9);
+}
+
+/* System calls of another ABI kill the process, whatever they would have been. */
+static void test_seccomp_other_abi(void **state)
+{
+	int wstatus;
+	const char *out;
+
+#ifndef __x86_64__
+	skip();
+#endif
+	out = filtered_output(false, x32_getpid, &wstatus);
+	assert_true(WIFSIGNALED(wstatus));
+	assert_int_equal(WTERMSIG(wstatus), SIGSYS);
+	assert_null(strstr(out, "survived"));
+	out = filtered_output(false, i386_getpid, &wstatus);
+	assert_true(WIFSIGNALED(wstatus));
+	assert_int_equal(WTERMSIG(wstatus), SIGSYS);
+	assert_null(strstr(out, "survived"));
+}
+
+/* In the sandbox: the filter is on for the command and the supervisor, denied calls fail, real work runs. */
+static void test_seccomp_in_sandbox(void **state)
+{
+	char script[4096];
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	/* Calls whose answer without the filter would not be EPERM (see must_deny). */
+	snprintf(script, sizeof(script),
+		"import ctypes, errno, mmap, os\n"
+		"libc = ctypes.CDLL(None, use_errno=True)\n"
+		"def status(pid):\n"
+		"    return [l.split()[1] for l in open('/proc/%%s/status' %% pid) if l.startswith('Seccomp:')][0]\n"
+		"print('seccomp', status('self'), 'supervisor', status(os.getppid()))\n"
+		"calls = [('mount', %ld, 0), ('chroot', %ld, 0), ('setns', %ld, -1, 0), ('unshare', %ld, 0),\n"
+		"         ('ptrace', %ld, 16, 999999999), ('keyctl', %ld, 0, -2, 0), ('userfaultfd', %ld, 1),\n"
+		"         ('perf_event_open', %ld, 0), ('settimeofday', %ld, 0, 0), ('personality', %ld, 8),\n"
+		"         ('clone', %ld, 0x10000200), ('ioctl', %ld, 0, 0x5412, 0), ('kcmp', %ld, 1, 1, 0, 0, 0),\n"
+		"         ('clone3', %ld, 0, 0), ('socket', %ld, 17, 3, 0)]\n"
+		"for name, nr, *args in calls:\n"
+		"    r = libc.syscall(nr, *[ctypes.c_long(a) for a in args])\n"
+		"    print('call', name, r, errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()) if r < 0 else '-')\n"
+		"try:\n"
+		"    mmap.mmap(-1, 4096)\n"
+		"    print('shared anonymous mapped')\n"
+		"except OSError as e:\n"
+		"    print('shared anonymous refused', errno.errorcode[e.errno])\n",
+		(long)__NR_mount, (long)__NR_chroot, (long)__NR_setns, (long)__NR_unshare, (long)__NR_ptrace,
+		(long)__NR_keyctl, (long)__NR_userfaultfd, (long)__NR_perf_event_open, (long)__NR_settimeofday,
+		(long)__NR_personality, (long)__NR_clone, (long)__NR_ioctl, (long)__NR_kcmp, (long)__NR_clone3,
+		(long)__NR_socket);
+	if (run_script(script, NULL, 0, 0, 0, NULL, &res, &err) != 0)
+		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
+	assert_non_null(strstr(res.logs, "seccomp 2 supervisor 2"));
+	for (const char *s = res.logs; (s = strstr(s, "call ")); s++) {
+		char name[32], errname[32] = "";
+		long r;
+
+		assert_true(sscanf(s, "call %31s %ld %31s", name, &r, errname) >= 2);
+		if (r != -1 || strcmp(errname, strcmp(name, "clone3") == 0 ? "ENOSYS" :
+						 strcmp(name, "socket") == 0 ? "EAFNOSUPPORT" : "EPERM") != 0)
+			fail_msg("%s was not refused by the filter: %ld %s", name, r, errname);
+	}
+	assert_non_null(strstr(res.logs, "call clone3 -1 ENOSYS"));
+	assert_non_null(strstr(res.logs, "shared anonymous refused EPERM"));
+	result_free(&res);
+}
+
+/* What data code does still works under the filter: threads, processes, the scientific stack. */
+static void test_seccomp_workload(void **state)
+{
+	static const char script[] =
+		"import multiprocessing, subprocess, threading\n"
+		"import numpy as np, pandas as pd, scipy.linalg, sklearn.linear_model\n"
+		"x = np.random.default_rng(1).normal(size=(200, 3))\n"
+		"y = x @ np.array([1.0, 2.0, 3.0])\n"
+		"m = sklearn.linear_model.LinearRegression().fit(x, y)\n"
+		"print('coef', ' '.join('%.3f' % c for c in m.coef_))\n"
+		"print('det', round(scipy.linalg.det(np.eye(3) * 2), 3))\n"
+		"print('frame', pd.DataFrame(x).shape)\n"
+		"t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+		"print('child', subprocess.run(['echo', 'hi'], capture_output=True).stdout.decode().strip())\n"
+		"with multiprocessing.get_context('fork').Pool(2) as p:\n"
+		"    print('pool', sum(p.map(abs, [-1, -2, -3])))\n";
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	if (system("/usr/bin/python3 -c 'import numpy, pandas, scipy, sklearn' 2>/dev/null") != 0) {
+		print_message("skipped: numpy, pandas, scipy or scikit-learn is not installed\n");
+		skip();
+	}
+	if (run_script(script, NULL, 0, 120000, 1024 * MiB, NULL, &res, &err) != 0)
+		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
+	assert_non_null(strstr(res.logs, "coef 1.000 2.000 3.000"));
+	assert_non_null(strstr(res.logs, "det 8.0"));
+	assert_non_null(strstr(res.logs, "frame (200, 3)"));
+	assert_non_null(strstr(res.logs, "child hi"));
+	assert_non_null(strstr(res.logs, "pool 6"));
+	result_free(&res);
+}
+
 /* ---- limits ---- */
 
 static void test_time_limit(void **state)
@@ -1082,6 +1414,10 @@ int main(void)
 		cmocka_unit_test(test_host_hidden),
 		cmocka_unit_test(test_never_host_root),
 		cmocka_unit_test(test_proc_read_only),
+		cmocka_unit_test(test_seccomp_program),
+		cmocka_unit_test(test_seccomp_other_abi),
+		cmocka_unit_test(test_seccomp_in_sandbox),
+		cmocka_unit_test(test_seccomp_workload),
 		cmocka_unit_test(test_time_limit),
 		cmocka_unit_test(test_time_limit_seconds),
 		cmocka_unit_test(test_memory_limit),

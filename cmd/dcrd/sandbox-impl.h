@@ -1,0 +1,33 @@
+/*
+ * Inside the sandbox module: what sandbox.c shares with sandbox-seccomp.c,
+ * and what the unit tests reach directly. Not for the rest of dcrd, which
+ * uses sandbox.h.
+ */
+#ifndef DCRD_SANDBOX_IMPL_H
+#define DCRD_SANDBOX_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/filter.h>
+
+#include "err.h"
+
+#define SANDBOX_SECCOMP_MAX 512      /* instructions; the filter has about 200 */
+
+/*
+ * The seccomp filter every process of the sandbox runs under, supervisor
+ * included, written to prog (room for cap instructions); returns its
+ * length. Calls it denies fail with deny_errno (EPERM in dcrd; tests pick
+ * an errno no kernel path gives, to tell the filter's refusal from the
+ * kernel's). Without bounded_memory (no memory cgroup holds the job) it
+ * also denies shared memory no rlimit counts: memfd_create, shmget and
+ * shared anonymous mmap. Another architecture than the build's (i386 or
+ * x32 system calls on x86_64) kills the process. DCR_EFAIL on a build for
+ * an architecture the filter does not know.
+ */
+int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filter *prog, size_t cap,
+	struct dcr_err *err);
+
+#endif
