@@ -30,4 +30,17 @@
 int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filter *prog, size_t cap,
 	struct dcr_err *err);
 
+/*
+ * The ZIP a sandbox returned (len bytes at data), checked to be exactly
+ * what the supervisor writes, whatever the command did: at most
+ * SANDBOX_ZIP_ENTRIES_MAX entries holding at most max_size bytes, sorted
+ * by name with no name twice, every name under dcr_outname_check, only
+ * directories (mode 0755) and regular files (mode 0644) of Unix origin,
+ * stored or deflated, unencrypted, each inside a directory that is an
+ * entry too. DCR_ECOMPUTE naming the first entry at fault by its index
+ * (names are data).
+ */
+#define SANDBOX_ZIP_ENTRIES_MAX 10000
+int sandbox_zip_check(const uint8_t *data, size_t len, uint64_t max_size, struct dcr_err *err);
+
 #endif

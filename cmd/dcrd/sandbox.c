@@ -22,7 +22,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zip.h>
 
 #include "crypto.h"
 #include "sandbox-impl.h"
@@ -41,7 +40,6 @@
 #define NPROC_MAX 4096
 #define LOG_MAX ((size_t)1 << 20)
 #define TRUNCATED "\n[output truncated]\n"
-#define ZIP_ENTRIES_MAX 10000
 #define ZIP_SLACK (UINT64_C(128) << 20)  /* headers and incompressible data on top of the files */
 #define FILES_MAX 1024
 #define PATH_LEN_MAX 4096
@@ -55,14 +53,18 @@ enum { FD_STDIN, FD_STDOUT, FD_STDERR, FD_ZIP, FD_SECCOMP, FD_FIRST_FILE };
 
 /*
  * The supervisor: the sandbox's command is "python3 -I -S /opt/dcr/run.py
- * COMMAND...". It writes MAGIC and, once the command has ended, a status
- * line and a ZIP of the output directory to fd 3, so that the output comes
- * back through a pipe and the exit status cannot be confused with bwrap's
- * own failures.
+ * COMMAND...", pid 1 of the sandbox (bwrap --as-pid-1). It makes itself
+ * non-dumpable, then writes MAGIC and, once the command has ended, a
+ * status line and a ZIP of the output directory to fd 3, so that the
+ * output comes back through a pipe and the exit status cannot be confused
+ * with bwrap's own failures. The command runs as the same user: being
+ * non-dumpable keeps it out of the supervisor's memory and descriptors,
+ * being pid 1 out of reach of its signals.
  */
 static const char run_py[] =
-	"'''dcr's supervisor in the sandbox: run the command, then zip the output\n"
-	"directory ($DCR_OUTPUT) onto fd 3 for dcrd, after a status line.'''\n"
+	"'''dcr's supervisor, pid 1 of the sandbox: run the command, then zip the\n"
+	"output directory ($DCR_OUTPUT) onto fd 3 for dcrd, after a status line.'''\n"
+	"import ctypes\n"
 	"import os\n"
 	"import signal\n"
 	"import stat\n"
@@ -71,10 +73,34 @@ static const char run_py[] =
 	"import zipfile\n"
 	"\n"
 	"EPOCH = (1980, 1, 1, 0, 0, 0)\n"
+	"NAME_MAX = 1024\n"
+	"PR_GET_DUMPABLE = 3\n"
+	"PR_SET_DUMPABLE = 4\n"
 	"\n"
 	"\n"
 	"def log(msg):\n"
 	"    print('dcr: ' + msg, file=sys.stderr, flush=True)\n"
+	"\n"
+	"\n"
+	"def protect():\n"
+	"    '''Out of the command's reach, though it runs as the same user: not\n"
+	"    dumpable, so /proc/1/mem, /proc/1/fd and the like are closed to it\n"
+	"    (ptrace is denied anyway); and as pid 1, only signals it handles reach\n"
+	"    it from inside the sandbox, and it handles none.'''\n"
+	"    libc = ctypes.CDLL(None, use_errno=True)\n"
+	"    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 or libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0:\n"
+	"        raise OSError(ctypes.get_errno(), 'cannot make the supervisor non-dumpable')\n"
+	"    signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+	"\n"
+	"\n"
+	"def reap_all():\n"
+	"    while True:\n"
+	"        try:\n"
+	"            os.waitpid(-1, 0)\n"
+	"        except ChildProcessError:\n"
+	"            return\n"
+	"        except InterruptedError:\n"
+	"            continue\n"
 	"\n"
 	"\n"
 	"def run(cmd):\n"
@@ -84,22 +110,47 @@ static const char run_py[] =
 	"    except OSError as e:\n"
 	"        log('cannot run %r: %s' % (cmd[0], e.strerror))\n"
 	"        return b'exit 127\\n'\n"
-	"    status = p.wait()\n"
+	"    # As pid 1 every orphan of the sandbox is ours: reap them all until\n"
+	"    # the command itself ends.\n"
+	"    while True:\n"
+	"        try:\n"
+	"            pid, status = os.waitpid(-1, 0)\n"
+	"        except InterruptedError:\n"
+	"            continue\n"
+	"        if pid == p.pid:\n"
+	"            break\n"
+	"    p.returncode = os.waitstatus_to_exitcode(status)\n"
+	"    # Whatever it left running must not change the output while it is\n"
+	"    # zipped: -1 from pid 1 is every other process of the sandbox.\n"
 	"    try:\n"
-	"        # Whatever it left running must not change the output while it is\n"
-	"        # zipped: -1 is every process of the sandbox but this one and init.\n"
 	"        os.kill(-1, signal.SIGKILL)\n"
 	"    except OSError:\n"
 	"        pass\n"
-	"    if status < 0:\n"
-	"        return b'signal %d\\n' % -status\n"
-	"    return b'exit %d\\n' % status\n"
+	"    reap_all()\n"
+	"    if p.returncode < 0:\n"
+	"        return b'signal %d\\n' % -p.returncode\n"
+	"    return b'exit %d\\n' % p.returncode\n"
+	"\n"
+	"\n"
+	"def name_problem(name):\n"
+	"    '''Why an entry's name (a directory's with its final '/') breaks dcr's\n"
+	"    rule for result names (dcr-formats(5)), or None. Parts are never\n"
+	"    empty, '.', '..' or over 255 bytes in a directory listing.'''\n"
+	"    try:\n"
+	"        raw = name.encode('utf-8')\n"
+	"    except UnicodeEncodeError:\n"
+	"        return 'is not UTF-8'\n"
+	"    if len(raw) > NAME_MAX:\n"
+	"        return 'is longer than %d bytes' % NAME_MAX\n"
+	"    if any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in name):\n"
+	"        return 'has a control character'\n"
+	"    return None\n"
 	"\n"
 	"\n"
 	"def entries(top):\n"
 	"    '''(name, path) of the directories and regular files below top, sorted\n"
-	"    by name; symbolic links are not followed, and they and special files\n"
-	"    are left out.'''\n"
+	"    by name; symbolic links are not followed, and they, special files and\n"
+	"    names that break the rule (with what is below them) are left out.'''\n"
 	"    found = []\n"
 	"    todo = ['']\n"
 	"    while todo:\n"
@@ -108,10 +159,9 @@ static const char run_py[] =
 	"            r = rel + name\n"
 	"            path = os.path.join(top, r)\n"
 	"            mode = os.lstat(path).st_mode\n"
-	"            try:\n"
-	"                r.encode('utf-8')\n"
-	"            except UnicodeEncodeError:\n"
-	"                log('left out %r from the output: its name is not UTF-8' % r)\n"
+	"            why = name_problem(r + '/' if stat.S_ISDIR(mode) else r)\n"
+	"            if why:\n"
+	"                log('left out %r from the output: its name %s' % (r, why))\n"
 	"                continue\n"
 	"            if stat.S_ISDIR(mode):\n"
 	"                found.append((r + '/', path))\n"
@@ -154,6 +204,12 @@ static const char run_py[] =
 	"def main():\n"
 	"    status = 1\n"
 	"    try:\n"
+	"        protect()\n"
+	"    except OSError as e:\n"
+	"        log('%s: %s' % (e.strerror, os.strerror(e.errno) if e.errno else ''))\n"
+	"        os._exit(1)\n"
+	"    try:\n"
+	"        os.set_inheritable(3, False)\n"
 	"        with os.fdopen(3, 'wb') as sink:\n"
 	"            sink.write(b'dcr-run 1\\n')\n"
 	"            sink.flush()\n"
@@ -423,7 +479,7 @@ static void args_build(struct args *a, const char *bwrap, const char *output, ui
 	snprintf(shm, sizeof(shm), "%" PRIu64, mem < SHM_MAX ? mem : SHM_MAX);
 	snprintf(seccomp, sizeof(seccomp), "%d", FD_SECCOMP);
 	args_push(a, bwrap,
-		"--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+		"--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--as-pid-1",
 		"--seccomp", seccomp,
 		"--uid", SANDBOX_ID, "--gid", SANDBOX_ID, "--hostname", "dcr", "--cap-drop", "ALL",
 		"--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
@@ -484,71 +540,6 @@ static bool path_ok(const char *path, const char *root, bool root_itself)
 		s += n + 1;
 	}
 	return true;
-}
-
-/* A ZIP entry's name that extracts inside the directory it is extracted to: relative, no empty, "." or ".." component but a directory's final '/'. */
-static bool zip_name_ok(const char *name)
-{
-	const char *s = name;
-
-	if (!*name || *name == '/')
-		return false;
-	for (;;) {
-		const char *end = strchr(s, '/');
-		size_t n = end ? (size_t)(end - s) : strlen(s);
-
-		if ((n == 0 && !(end == NULL && s != name)) || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-			return false;
-		if (!end)
-			return true;
-		s = end + 1;
-	}
-}
-
-/* The ZIP the sandbox returned, opened with libzip: within the entry and size limits, every name safe. */
-static int zip_check(const uint8_t *data, size_t len, uint64_t max_size, struct dcr_err *err)
-{
-	zip_error_t ze;
-	zip_source_t *src;
-	zip_t *za;
-	zip_int64_t n;
-	uint64_t total = 0;
-	int r = 0;
-
-	zip_error_init(&ze);
-	if (!(src = zip_source_buffer_create(data, len, 0, &ze))) {
-		r = dcr_err_set(err, DCR_ENOMEM, "cannot read the output's ZIP: %s", zip_error_strerror(&ze));
-		goto out;
-	}
-	if (!(za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze))) {
-		zip_source_free(src);
-		r = dcr_err_set(err, DCR_ECOMPUTE, "the sandbox returned a damaged ZIP of the output directory: %s",
-			zip_error_strerror(&ze));
-		goto out;
-	}
-	if ((n = zip_get_num_entries(za, 0)) > ZIP_ENTRIES_MAX)
-		r = dcr_err_set(err, DCR_ECOMPUTE, "the output directory holds %" PRId64 " files and directories; "
-			"at most %d are allowed", (int64_t)n, ZIP_ENTRIES_MAX);
-	for (zip_int64_t i = 0; r == 0 && i < n; i++) {
-		zip_stat_t st;
-
-		zip_stat_init(&st);
-		if (zip_stat_index(za, (zip_uint64_t)i, 0, &st) < 0 || !(st.valid & ZIP_STAT_NAME) || !(st.valid & ZIP_STAT_SIZE))
-			r = dcr_err_set(err, DCR_ECOMPUTE, "the sandbox returned a damaged ZIP of the output directory: "
-				"entry %" PRId64 " cannot be read", (int64_t)i);
-		else if (!zip_name_ok(st.name))
-			r = dcr_err_set(err, DCR_ECOMPUTE, "the output's ZIP holds an unsafe name at entry %" PRId64
-				" (absolute, empty or with '.' or '..')", (int64_t)i);
-		else if (st.size > max_size - total)
-			r = dcr_err_set(err, DCR_ECOMPUTE, "the output directory holds more than %" PRIu64 " bytes",
-				max_size);
-		else
-			total += st.size;
-	}
-	zip_discard(za);
-out:
-	zip_error_fini(&ze);
-	return r;
 }
 
 /* ---- the child: between fork and exec, async-signal-safe calls only ---- */
@@ -869,7 +860,7 @@ static int conclude(struct run *r, const struct sandbox_job *job, struct sandbox
 	if (r->zip_over)
 		return dcr_err_set(err, DCR_ECOMPUTE, "the output directory's ZIP is larger than %" PRIu64 " bytes",
 			r->zip_max);
-	if ((ret = zip_check(r->zip.p + zip_start, r->zip.len - zip_start, job->memory, err)) < 0)
+	if ((ret = sandbox_zip_check(r->zip.p + zip_start, r->zip.len - zip_start, job->memory, err)) < 0)
 		return ret;
 	return (int)zip_start;
 }

@@ -76,13 +76,43 @@ for name, nr, args in (("unshare", nrs[0], (0,)), ("setns", nrs[1], (-1, 0))):
     r = libc.syscall(nr, *args)
     out.write("%s %d %s\n" % (name, r, errno.errorcode.get(ctypes.get_errno(), "-") if r < 0 else "-"))
 EOF
+# The review's attack on the supervisor: forge a successful run with a
+# symbolic link and a setuid file through its memory or its ZIP pipe, then
+# fail; and output names that dcr could not extract.
+cat >room/forge.py <<'EOF'
+import io, os, signal, sys, zipfile
+sup = os.getppid()
+forged = io.BytesIO()
+with zipfile.ZipFile(forged, "w") as z:
+    link = zipfile.ZipInfo("passwd")
+    link.external_attr = 0o120777 << 16
+    z.writestr(link, "/etc/passwd")
+    suid = zipfile.ZipInfo("run-me")
+    suid.external_attr = 0o104777 << 16
+    z.writestr(suid, "#!/bin/sh\n")
+for what, path, mode in (("fd", "/proc/%d/fd/3" % sup, "wb"), ("mem", "/proc/%d/mem" % sup, "r+b")):
+    try:
+        with open(path, mode, buffering=0) as f:
+            f.write(b"exit 0\n" + forged.getvalue())
+        print(what, "WRITTEN")
+    except OSError as e:
+        print(what, "refused", e.errno)
+os.kill(sup, signal.SIGKILL)
+os.symlink("/etc/passwd", "/output/passwd")
+sys.exit(1)
+EOF
+cat >room/names.py <<'EOF'
+for name in ("a\nb", "x\x1b[31m", "ok.txt"):
+    open("/output/" + name, "w").write("x")
+EOF
 cat >room/room.yaml <<'YAML'
 version: 1
 name: hostile
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
-  alice@acme.example: [run uid, fetch uid, run proc, fetch proc, run seccomp, fetch seccomp]
+  alice@acme.example: [run uid, fetch uid, run proc, fetch proc, run seccomp, fetch seccomp,
+    run forge, fetch forge, run names, fetch names]
 compute:
   uid:
     type: python
@@ -96,6 +126,13 @@ compute:
     type: python
     script: seccomp.py
     logs: visible
+  forge:
+    type: python
+    script: forge.py
+    logs: visible
+  names:
+    type: python
+    script: names.py
 YAML
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
@@ -167,6 +204,21 @@ attacks() {
 	has "$sc" "^[0-9]+ 2$" "$label: and so does the supervisor"
 	has "$sc" "^unshare -1 EPERM$" "$label: unshare is refused"
 	has "$sc" "^setns -1 EPERM$" "$label: setns is refused"
+
+	# ---- the supervisor is out of the command's reach ----
+	expect 7 "$label: a forged success fails" as run "$room" forge --wait
+	has "$err" "the command exited with status 1" "$label: the command's real exit is reported"
+	job=$(as jobs "$room" | awk '$2 == "forge" {print $1}' | tail -1)
+	expect 7 "$label: fetch forge" "$DCR" -i "$TEST_TMP/alice" fetch "$job"
+	has "$err" "fd refused 13" "$label: the supervisor's ZIP pipe is closed to the command"
+	has "$err" "mem refused 13" "$label: and so is its memory"
+	lacks "$err" "WRITTEN" "$label: nothing was written"
+
+	# ---- one rule for output names: dcr extracts what dcrd packs ----
+	expect 0 "$label: run names" as run "$room" names --wait
+	expect 0 "$label: fetch --extract names" as fetch "$out" --extract "names-$label"
+	checks=$((checks + 1))
+	[ "$(ls -A "names-$label")" = ok.txt ] || fail "$label: extracted: $(ls -A "names-$label" | od -c | head -3)"
 }
 
 if [ "$(id -u)" = 0 ]; then

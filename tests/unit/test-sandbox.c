@@ -1192,6 +1192,182 @@ static void test_symlink_not_followed(void **state)
 	result_free(&res);
 }
 
+/* Names that break the one rule for result names are left out, and said so; the rest is kept. */
+static void test_bad_names(void **state)
+{
+	static const char script[] =
+		"import os\n"
+		"for name in ['a\\nb', 'x\\x1b[31m', 'c1\\x85', 'ok.txt', '\\u00fcn\\u00efcode.txt']:\n"
+		"    open('/output/' + name, 'w').write('x')\n"
+		"os.close(os.open(b'/output/bad\\xff', os.O_CREAT | os.O_WRONLY))\n"
+		"os.mkdir('/output/bell\\x07')\n"
+		"open('/output/bell\\x07/inside', 'w').write('x')\n"
+		"deep = '/output'\n"
+		"for i in range(5):\n"
+		"    deep += '/' + 'p' * 250\n"
+		"    os.mkdir(deep)\n"
+		"open(deep + '/f', 'w').write('x')\n";
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+	char names[4096], want[4096], part[251];
+	size_t len;
+
+	NEED_SANDBOX();
+	if (run_script(script, NULL, 0, 0, 0, NULL, &res, &err) != 0)
+		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
+	/* Four levels of 250-byte directories fit in 1024 bytes; the fifth and its file do not. */
+	memset(part, 'p', 250);
+	part[250] = '\0';
+	len = (size_t)snprintf(want, sizeof(want), "ok.txt");
+	for (int level = 1; level <= 4; level++) {
+		want[len++] = ' ';
+		for (int i = 0; i < level; i++)
+			len += (size_t)snprintf(want + len, sizeof(want) - len, "%s/", part);
+	}
+	snprintf(want + len, sizeof(want) - len, " \xc3\xbc" "n\xc3\xaf" "code.txt");
+	zip_names(&res, names, sizeof(names));
+	assert_string_equal(names, want);
+	assert_non_null(strstr(res.logs, "left out 'a\\nb' from the output: its name has a control character"));
+	assert_non_null(strstr(res.logs, "left out 'x\\x1b[31m' from the output: its name has a control character"));
+	assert_non_null(strstr(res.logs, "left out 'c1\\x85' from the output: its name has a control character"));
+	assert_non_null(strstr(res.logs, "left out 'bell\\x07' from the output: its name has a control character"));
+	assert_non_null(strstr(res.logs, "left out 'bad\\udcff' from the output: its name is not UTF-8"));
+	assert_non_null(strstr(res.logs, "its name is longer than 1024 bytes"));
+	assert_null(strstr(res.logs, "inside"));  /* not looked into */
+	result_free(&res);
+}
+
+/* ---- dcrd's check of the ZIP that comes back ---- */
+
+struct zentry {
+	const char *name;
+	zip_uint8_t opsys;
+	zip_uint32_t mode;       /* the Unix mode; a directory also gets MS-DOS's 0x10 */
+	const char *data;
+};
+
+/* A ZIP of the entries, in order, as libzip writes it; *len its size. */
+static uint8_t *make_zip(const struct zentry *e, size_t n, size_t *len)
+{
+	zip_error_t ze;
+	zip_source_t *src, *data;
+	zip_t *za;
+	zip_stat_t st;
+	uint8_t *out;
+
+	zip_error_init(&ze);
+	src = zip_source_buffer_create(NULL, 0, 0, &ze);
+	assert_non_null(src);
+	zip_source_keep(src);
+	za = zip_open_from_source(src, ZIP_TRUNCATE, &ze);
+	assert_non_null(za);
+	for (size_t i = 0; i < n; i++) {
+		zip_int64_t idx;
+		bool dir = (e[i].mode & 0170000) == 040000;
+
+		data = zip_source_buffer(za, e[i].data ? e[i].data : "", e[i].data ? strlen(e[i].data) : 0, 0);
+		assert_non_null(data);
+		idx = zip_file_add(za, e[i].name, data, ZIP_FL_ENC_RAW);
+		if (idx < 0)
+			fail_msg("zip_file_add %s: %s", e[i].name, zip_strerror(za));
+		assert_int_equal(zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, e[i].opsys,
+			(e[i].mode << 16) | (dir ? 0x10 : 0)), 0);
+	}
+	assert_int_equal(zip_close(za), 0);
+	assert_int_equal(zip_source_stat(src, &st), 0);
+	out = malloc(st.size);
+	assert_non_null(out);
+	assert_int_equal(zip_source_open(src), 0);
+	assert_int_equal(zip_source_read(src, out, st.size), (zip_int64_t)st.size);
+	zip_source_close(src);
+	zip_source_free(src);
+	*len = st.size;
+	return out;
+}
+
+/*
+ * sandbox_zip_check's answer for a ZIP of the entries; libzip will not
+ * write a name twice, so "dupB" becomes "dupA" in the bytes afterwards.
+ */
+static int zip_verdict(const struct zentry *e, size_t n, uint64_t max, struct dcr_err *err)
+{
+	size_t len;
+	uint8_t *zip = make_zip(e, n, &len);
+	int r;
+
+	for (size_t i = 0; i + 4 <= len; i++)
+		if (memcmp(zip + i, "dupB", 4) == 0)
+			zip[i + 3] = 'A';
+	r = sandbox_zip_check(zip, len, max, err);
+
+	free(zip);
+	return r;
+}
+
+#define U ZIP_OPSYS_UNIX
+#define DIR_ 040755
+#define FILE_ 0100644
+
+/* What no supervisor writes, refused by index; what it writes, accepted. */
+static void test_zip_check(void **state)
+{
+	static const struct zentry good[] = {
+		{ "a.txt", U, FILE_, "a" }, { "b/", U, DIR_, NULL }, { "b/c/", U, DIR_, NULL }, { "b/c/d", U, FILE_, "d" },
+		{ "\xc3\xbc", U, FILE_, "u" },
+	};
+	static const struct {
+		struct zentry e[3];
+		size_t n;
+		const char *why;
+	} bad[] = {
+		{ { { "passwd", U, 0120777, "/etc/passwd" } }, 1, "entry 0 is refused: not a regular file" },
+		{ { { "a", U, FILE_, "" }, { "run-me", U, 0104777, "x" } }, 2, "entry 1 is refused: not a regular file" },
+		{ { { "a", U, 0100600, "x" } }, 1, "mode 100600" },
+		{ { { "a", U, 0100755, "x" } }, 1, "entry 0 is refused" },
+		{ { { "fifo", U, 010644, "" } }, 1, "entry 0 is refused" },
+		{ { { "d", U, DIR_, NULL } }, 1, "entry 0 is refused" },  /* a directory without its '/' */
+		{ { { "d/", U, FILE_, NULL } }, 1, "entry 0 is refused" },
+		{ { { "a", ZIP_OPSYS_DOS, FILE_, "x" } }, 1, "system 0" },
+		{ { { "dupA", U, FILE_, "1" }, { "dupB", U, FILE_, "2" } }, 2, "damaged ZIP" },  /* libzip refuses it first */
+		{ { { "b", U, FILE_, "" }, { "a", U, FILE_, "" } }, 2, "entry 1 is refused: out of order" },
+		{ { { "a\nb", U, FILE_, "" } }, 1, "entry 0 is refused: its name has a control character" },
+		{ { { "x\x1b[31m", U, FILE_, "" } }, 1, "entry 0 is refused: its name has a control character" },
+		{ { { "c1\xc2\x85", U, FILE_, "" } }, 1, "control character" },
+		{ { { "bad\xff", U, FILE_, "" } }, 1, "entry 0 is refused: its name is not UTF-8" },
+		{ { { "\xc0\xae", U, FILE_, "" } }, 1, "not UTF-8" },  /* an overlong '.' */
+		{ { { "../x", U, FILE_, "" } }, 1, "'.' or '..' part" },
+		{ { { "/etc/x", U, FILE_, "" } }, 1, "absolute" },
+		{ { { "a//", U, DIR_, NULL } }, 1, "empty part" },
+		{ { { "x/", U, DIR_, NULL }, { "x/y/f", U, FILE_, "" } }, 2, "entry 1 is refused: its directory is not in the ZIP" },
+		{ { { "a", U, FILE_, "" }, { "a/", U, DIR_, NULL } }, 2, "entry 1 is refused: a file has the same name" },
+		{ { { "a", U, FILE_, "" }, { "a/b", U, FILE_, "" } }, 2, "entry 1 is refused: its directory is not in the ZIP" },
+	};
+	struct dcr_err err = { 0 };
+
+	assert_int_equal(zip_verdict(good, sizeof(good) / sizeof(good[0]), 1 << 20, &err), 0);
+	/* An empty output directory: python's zipfile writes the end record alone. */
+	assert_int_equal(sandbox_zip_check((const uint8_t *)"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 22,
+		1 << 20, &err), 0);
+	assert_int_equal(zip_verdict(good, sizeof(good) / sizeof(good[0]), 2, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the output directory holds more than 2 bytes");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (zip_verdict(bad[i].e, bad[i].n, 1 << 20, &err) != DCR_ECOMPUTE)
+			fail_msg("case %zu (%s) was accepted", i, bad[i].why);
+		if (!strstr(err.msg, bad[i].why))
+			fail_msg("case %zu: '%s' does not say '%s'", i, err.msg, bad[i].why);
+		/* Names are data: never quoted (short ones would match any message). */
+		if (strlen(bad[i].e[bad[i].n - 1].name) >= 4)
+			assert_null(strstr(err.msg, bad[i].e[bad[i].n - 1].name));
+	}
+	/* Not a ZIP at all. */
+	assert_int_equal(sandbox_zip_check((const uint8_t *)"exit 0\n", 7, 1 << 20, &err), DCR_ECOMPUTE);
+	assert_non_null(strstr(err.msg, "damaged ZIP"));
+}
+
+#undef U
+#undef DIR_
+#undef FILE_
+
 /* ---- libraries ---- */
 
 static void test_numpy(void **state)
@@ -1302,16 +1478,98 @@ static void test_setup_failure(void **state)
 	result_free(&res);
 }
 
-static void test_supervisor_killed(void **state)
+/*
+ * The security review's attack on the supervisor, from the command (same
+ * user, same PID namespace): write its memory and its ZIP pipe to forge a
+ * "succeeded" job whose ZIP holds a symbolic link and a setuid file, then
+ * exit 1. Every way in is closed, and the job reports the real exit.
+ */
+static void test_supervisor_out_of_reach(void **state)
 {
-	static const char script[] = "import os, signal, time\nos.kill(2, signal.SIGKILL)\ntime.sleep(5)\n";
+	char script[4096];
 	struct sandbox_result res;
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
+	snprintf(script, sizeof(script),
+		"import ctypes, errno, io, os, signal, stat, zipfile\n"
+		"def attempt(what, f):\n"
+		"    try:\n"
+		"        f()\n"
+		"        print(what, 'DONE', flush=True)\n"
+		"    except OSError as e:\n"
+		"        print(what, 'refused', errno.errorcode[e.errno], flush=True)\n"
+		"sup = os.getppid()\n"
+		"forged = io.BytesIO()\n"
+		"with zipfile.ZipFile(forged, 'w') as z:\n"
+		"    link = zipfile.ZipInfo('passwd')\n"
+		"    link.external_attr = 0o120777 << 16\n"
+		"    z.writestr(link, '/etc/passwd')\n"
+		"    suid = zipfile.ZipInfo('run-me')\n"
+		"    suid.external_attr = 0o104777 << 16\n"
+		"    z.writestr(suid, '#!/bin/sh\\n')\n"
+		"payload = b'exit 0\\n' + forged.getvalue()\n"
+		"def write_fd():\n"
+		"    with open('/proc/%%d/fd/3' %% sup, 'wb') as f:\n"
+		"        f.write(payload)\n"
+		"def write_mem():\n"
+		"    with open('/proc/%%d/mem' %% sup, 'r+b', buffering=0) as f:\n"
+		"        f.seek(0x400000)\n"
+		"        f.write(b'x')\n"
+		"def ptrace():\n"
+		"    libc = ctypes.CDLL(None, use_errno=True)\n"
+		"    if libc.syscall(%ld, 16, sup, 0, 0) != 0:\n"  /* PTRACE_ATTACH */
+		"        raise OSError(ctypes.get_errno(), 'ptrace')\n"
+		"attempt('fd', write_fd)\n"
+		"attempt('mem', write_mem)\n"
+		"attempt('ptrace', ptrace)\n"
+		"attempt('fdinfo', lambda: os.listdir('/proc/%%d/fd' %% sup))\n"
+		"os.kill(sup, signal.SIGKILL)\n"
+		"os.symlink('/etc/passwd', '/output/passwd')\n"
+		"open('/output/run-me', 'w').write('#!/bin/sh\\n')\n"
+		"os.chmod('/output/run-me', 0o4777)\n"
+		"print('supervisor alive', os.path.exists('/proc/%%d' %% sup), flush=True)\n"
+		"raise SystemExit(1)\n", (long)__NR_ptrace);
 	assert_int_equal(run_script(script, NULL, 0, 0, 0, NULL, &res, &err), DCR_ECOMPUTE);
-	assert_non_null(strstr(err.msg, "supervisor ended before the command did"));
+	assert_string_equal(err.msg, "the command exited with status 1");
+	assert_int_equal(res.exit_status, 1);
 	assert_null(res.zip);
+	assert_null(strstr(res.logs, "DONE"));
+	assert_non_null(strstr(res.logs, "fd refused EACCES"));
+	assert_non_null(strstr(res.logs, "mem refused EACCES"));
+	assert_non_null(strstr(res.logs, "ptrace refused EPERM"));
+	assert_non_null(strstr(res.logs, "fdinfo refused EACCES"));
+	assert_non_null(strstr(res.logs, "supervisor alive True"));
+	result_free(&res);
+}
+
+/* The same files after a command that succeeds: no link, and the file at 0644. */
+static void test_output_modes(void **state)
+{
+	static const char script[] =
+		"import os\n"
+		"os.symlink('/etc/passwd', '/output/passwd')\n"
+		"open('/output/run-me', 'w').write('#!/bin/sh\\n')\n"
+		"os.chmod('/output/run-me', 0o4777)\n"
+		"os.mkdir('/output/d', 0o700)\n";
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+	zip_uint32_t attr;
+	zip_uint8_t opsys;
+	char names[256];
+	zip_t *za;
+
+	NEED_SANDBOX();
+	assert_int_equal(run_script(script, NULL, 0, 0, 0, NULL, &res, &err), 0);
+	zip_names(&res, names, sizeof(names));
+	assert_string_equal(names, "d/ run-me");
+	za = zip_open_mem(&res);
+	assert_int_equal(zip_file_get_external_attributes(za, 0, 0, &opsys, &attr), 0);
+	assert_int_equal(attr >> 16, 040755);
+	assert_int_equal(zip_file_get_external_attributes(za, 1, 0, &opsys, &attr), 0);
+	assert_int_equal(opsys, ZIP_OPSYS_UNIX);
+	assert_int_equal(attr >> 16, 0100644);
+	zip_discard(za);
 	result_free(&res);
 }
 
@@ -1429,11 +1687,14 @@ int main(void)
 		cmocka_unit_test(test_subdirectories),
 		cmocka_unit_test(test_empty_output),
 		cmocka_unit_test(test_symlink_not_followed),
+		cmocka_unit_test(test_bad_names),
+		cmocka_unit_test(test_zip_check),
 		cmocka_unit_test(test_numpy),
 		cmocka_unit_test(test_no_fd_leak),
 		cmocka_unit_test(test_bad_paths),
 		cmocka_unit_test(test_setup_failure),
-		cmocka_unit_test(test_supervisor_killed),
+		cmocka_unit_test(test_supervisor_out_of_reach),
+		cmocka_unit_test(test_output_modes),
 		cmocka_unit_test(test_too_many_files),
 		cmocka_unit_test(test_concurrent),
 	};
