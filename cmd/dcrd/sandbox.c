@@ -249,6 +249,9 @@ static struct {
 	char why[DCR_ERR_MSG_MAX];
 } who = { .why = "the python sandbox is not configured (sandbox_configure)" };
 
+/* Where jobs' cgroups go, if anywhere. */
+static struct sandbox_cgroups cgroups;
+
 /* A decimal id, below (uid_t)-1 (which means "unchanged" to setresuid). */
 static bool parse_id(const char *s, size_t n, uint32_t *out)
 {
@@ -309,9 +312,9 @@ static int parse_user(const char *spec, uid_t *uid, gid_t *gid, struct dcr_err *
 	return 0;
 }
 
-int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc_size, struct dcr_err *err)
+/* Who the sandbox runs as (the user part of sandbox_configure). */
+static int configure_user(const char *user, char *desc, size_t desc_size, struct dcr_err *err)
 {
-	const char *user = opt && opt->user ? opt->user : NULL;
 	uid_t uid;
 	gid_t gid;
 	int r;
@@ -346,6 +349,24 @@ int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc
 	snprintf(desc, desc_size, "the python sandbox runs as uid %u, gid %u (%s)", (unsigned)uid, (unsigned)gid,
 		user ? user : SANDBOX_USER);
 	return 0;
+}
+
+int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc_size, struct dcr_err *err)
+{
+	char user[DCR_ERR_MSG_MAX + 64], limits[2 * SANDBOX_PATH_MAX];
+	int r;
+
+	sandbox_cgroup_release(&cgroups);
+	if ((r = configure_user(opt ? opt->user : NULL, user, sizeof(user), err)) < 0 ||
+	    (r = sandbox_cgroup_setup(opt ? opt->cgroup : NULL, &cgroups, limits, sizeof(limits), err)) < 0)
+		return r;
+	snprintf(desc, desc_size, "%s; %s", user, limits);
+	return 0;
+}
+
+void sandbox_shutdown(void)
+{
+	sandbox_cgroup_release(&cgroups);
 }
 
 static uint64_t now_ms(void)
@@ -557,6 +578,7 @@ struct spawn {
 	bool drop;                 /* become uid and gid, with no supplementary groups */
 	uid_t uid;
 	gid_t gid;
+	const struct sandbox_cgroup_job *cg; /* join its cgroups first */
 };
 
 /* "dcr: what: errno N\n" on the logs, and out; strerror is not async-signal-safe. */
@@ -609,6 +631,14 @@ static _Noreturn void child(const struct spawn *s)
 	if (setrlimit(RLIMIT_DATA, &s->data) < 0 || setrlimit(RLIMIT_CORE, &s->core) < 0 ||
 	    setrlimit(RLIMIT_NPROC, &s->nproc) < 0)
 		child_fail("cannot set the sandbox's resource limits");
+	/* The job's cgroups, while still privileged enough to move in: bwrap and all it starts stay there. */
+	for (size_t i = 0; i < s->cg->n_procs; i++) {
+		int fd = open(s->cg->procs[i], O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			child_fail("cannot join the job's cgroup");
+		close(fd);
+	}
 	if (s->drop) {
 		uid_t ru, eu, su;
 		gid_t rg, eg, sg;
@@ -649,10 +679,11 @@ static _Noreturn void child(const struct spawn *s)
 /* ---- the parent ---- */
 
 struct run {
+	struct sandbox_cgroup_job *cg;
 	struct buf logs, zip;
 	size_t logs_total;         /* all the command printed, kept or not */
 	uint64_t zip_max;
-	bool zip_over, nomem, timed_out, killed;
+	bool zip_over, nomem, timed_out, killed, oom;
 	int wstatus;
 	bool waited;
 };
@@ -668,6 +699,7 @@ static void sandbox_kill(struct run *r, pid_t pid)
 	 */
 	(void)kill(-pid, SIGKILL);
 	(void)kill(pid, SIGKILL);
+	sandbox_cgroup_job_kill(r->cg);
 	r->killed = true;
 }
 
@@ -790,6 +822,19 @@ static void format_ms(uint64_t ms, char out[static 32])
 		snprintf(out, 32, "%" PRIu64 "ms", ms);
 }
 
+/* "1GiB", "256MiB", "64KiB" or "1000000 bytes": a limit as a room writes it. */
+static void format_bytes(uint64_t n, char out[static 32])
+{
+	if (n && n % (UINT64_C(1) << 30) == 0)
+		snprintf(out, 32, "%" PRIu64 "GiB", n >> 30);
+	else if (n && n % (UINT64_C(1) << 20) == 0)
+		snprintf(out, 32, "%" PRIu64 "MiB", n >> 20);
+	else if (n && n % 1024 == 0)
+		snprintf(out, 32, "%" PRIu64 "KiB", n >> 10);
+	else
+		snprintf(out, 32, "%" PRIu64 " bytes", n);
+}
+
 /* The status line after MAGIC: 1 and the command's status (128 + N for signal N), or 0 if the supervisor wrote none. */
 static int status_line(const struct buf *zip, size_t *zip_start, int *status, bool *signaled)
 {
@@ -830,6 +875,12 @@ static int conclude(struct run *r, const struct sandbox_job *job, struct sandbox
 		out->exit_status = 128 + SIGKILL;
 		format_ms(job->time_ms, what);
 		return dcr_err_set(err, DCR_ECOMPUTE, "the computation exceeded its time limit of %s", what);
+	}
+	if (r->oom) {
+		/* Whatever the kernel killed (the command, a child, the supervisor), the job is over its limit. */
+		out->exit_status = 128 + SIGKILL;
+		format_bytes(job->memory, what);
+		return dcr_err_set(err, DCR_ECOMPUTE, "the computation exceeded its memory limit of %s", what);
 	}
 	if (r->zip.len < sizeof(MAGIC) - 1 || memcmp(r->zip.p, MAGIC, sizeof(MAGIC) - 1) != 0) {
 		logs_last_line(out->logs, out->logs_len, what, sizeof(what));
@@ -1071,21 +1122,24 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 	struct sock_filter filter[SANDBOX_SECCOMP_MAX];
 	int *memfds = malloc(n_placed * sizeof(int)), *src = malloc(n_src * sizeof(int));
 	int *high = malloc(n_src * sizeof(int));
-	struct spawn s = { .path = bwrap, .argv = a->v, .src = src, .high = high, .n = n_src };
+	struct sandbox_cgroup_job *cg = calloc(1, sizeof(*cg));
+	struct spawn s = { .path = bwrap, .argv = a->v, .src = src, .high = high, .n = n_src, .cg = cg };
 	size_t made = 0;
 	pid_t pid = -1;
 	int ret = 0;
 
-	if (!memfds || !src || !high) {
+	if (!memfds || !src || !high || !cg) {
 		ret = dcr_err_set(err, DCR_ENOMEM, "out of memory starting the python sandbox");
 		goto out;
 	}
+	if ((ret = sandbox_cgroup_job_create(&cgroups, mem, NPROC_MAX, cg, err)) < 0)
+		goto out;
 	if (pipe2(log_p, O_CLOEXEC) < 0 || pipe2(zip_p, O_CLOEXEC) < 0 ||
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 		ret = dcr_err_errno(err, DCR_EIO, errno, "cannot make pipes for the python sandbox");
 		goto out;
 	}
-	if ((n_filter = sandbox_seccomp_build(false, EPERM, filter, SANDBOX_SECCOMP_MAX, err)) < 0) {
+	if ((n_filter = sandbox_seccomp_build(cg->version != 0, EPERM, filter, SANDBOX_SECCOMP_MAX, err)) < 0) {
 		ret = n_filter;
 		goto out;
 	}
@@ -1119,8 +1173,14 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 	close_fd(&seccomp);
 	for (; made; made--)
 		close(memfds[made - 1]);
+	r->cg = cg;
 	collect(r, pid, log_p[0], zip_p[0], time_ms);
+	r->oom = sandbox_cgroup_job_oom(cg);
+	r->cg = NULL;
 out:
+	if (cg)
+		sandbox_cgroup_job_destroy(cg);
+	free(cg);
 	for (size_t i = 0; i < made; i++)
 		close(memfds[i]);
 	close_fd(&log_p[0]);

@@ -17,17 +17,27 @@
 /* How the sandbox is set up on this host, from dcrd serve's options. */
 struct sandbox_options {
 	const char *user;          /* --sandbox-user USER|UID[:GROUP|GID]; NULL: the default */
+	const char *cgroup;        /* --cgroup auto|off|PATH; NULL: auto */
 };
 
 /*
- * Choose who the sandbox is on the host, once, before any sandbox_run: as
- * root, opt->user or by default the user dcr-sandbox, never uid or gid 0;
- * not as root, dcrd's own user (opt->user may only name it). desc says
- * what was chosen, for dcrd's log. A missing default user is not an error
- * here: sandboxes then fail with the reason (DCR_ECOMPUTE).
- * DCR_EUSAGE or DCR_ENOTFOUND for an unusable opt->user.
+ * Set the sandbox up on this host, once, before any sandbox_run (and
+ * before dcrd starts threads: it may move dcrd into a cgroup of its own).
+ * Who the sandbox is: as root, opt->user or by default the user
+ * dcr-sandbox, never uid or gid 0; not as root, dcrd's own user (opt->user
+ * may only name it). Where jobs' cgroups go: opt->cgroup, auto (cgroup v2
+ * if delegated, else v1 if writable, else none), off, or a cgroup v2
+ * directory. desc says what was chosen, for dcrd's log. A missing default
+ * user or no usable cgroup in auto mode are not errors here: sandboxes
+ * then fail with the reason (DCR_ECOMPUTE), or run with per-process
+ * limits only. DCR_EUSAGE or DCR_ENOTFOUND for an unusable opt->user,
+ * DCR_EUSAGE for a malformed opt->cgroup, DCR_EFAIL for a PATH that
+ * cannot be used.
  */
 int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc_size, struct dcr_err *err);
+
+/* Remove what sandbox_configure made (cgroup directories); at dcrd's end. */
+void sandbox_shutdown(void);
 
 /* One read-only file in the sandbox: its absolute path and its bytes. */
 struct sandbox_file {

@@ -518,7 +518,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
-		     "                  [--sandbox-user USER|UID[:GID]]\n");
+		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -532,13 +532,14 @@ int cmd_serve(int argc, char **argv)
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
 		{ "sandbox-user", required_argument, NULL, 'U' },
+		{ "cgroup", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
-	struct sandbox_options sandbox = { NULL };
-	char sandbox_desc[DCR_ERR_MSG_MAX + 64];
+	struct sandbox_options sandbox = { NULL, NULL };
+	char sandbox_desc[3 * 4096];
 	bool sgx_option = false;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
@@ -558,6 +559,7 @@ int cmd_serve(int argc, char **argv)
 		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
 		case 'U': sandbox.user = optarg; break;
+		case 'G': sandbox.cgroup = optarg; break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -606,14 +608,15 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	if (sandbox_configure(&sandbox, sandbox_desc, sizeof(sandbox_desc), &err) < 0) {
-		fprintf(stderr, "dcrd: serve: --sandbox-user: %s\n", err.msg);
-		return 2;
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		return err.code == DCR_EFAIL ? 1 : 2;
 	}
 	/* Everything dcrd creates (state.db and its WAL too) is for its owner only. */
 	umask(077);
 	/* The port first: a busy port must not leave a new data directory behind. */
 	if ((fd = listen_socket(&sa, listen_arg, &err)) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		sandbox_shutdown();
 		return 1;
 	}
 	if (prepare_data_dir(data_dir, &err) < 0 || (lock = lock_data_dir(data_dir, &err)) < 0 ||
@@ -624,6 +627,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		enclave_close(&srv.enclave);
 		close(fd);
+		sandbox_shutdown();
 		return 1;
 	}
 	/* Worker threads inherit this mask, so only sigwait below sees the signals. */
@@ -641,6 +645,7 @@ int cmd_serve(int argc, char **argv)
 			state_close(&srv.state);
 			dcr_replay_free(srv.replay);
 			enclave_close(&srv.enclave);
+			sandbox_shutdown();
 			return 1;
 		}
 	}
@@ -668,6 +673,7 @@ int cmd_serve(int argc, char **argv)
 		state_close(&srv.state);
 		dcr_replay_free(srv.replay);
 		enclave_close(&srv.enclave);
+		sandbox_shutdown();
 		return 1;
 	}
 	while (sigwait(&signals, &sig) != 0)
@@ -675,6 +681,7 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	MHD_stop_daemon(daemon);
 	jobs_stop();
+	sandbox_shutdown();
 	close(fd);
 	state_close(&srv.state);
 	dcr_replay_free(srv.replay);

@@ -105,6 +105,47 @@ cat >room/names.py <<'EOF'
 for name in ("a\nb", "x\x1b[31m", "ok.txt"):
     open("/output/" + name, "w").write("x")
 EOF
+# Memory that RLIMIT_DATA does not count: shared mappings, memfds, several
+# processes; and a fork bomb. ALL WRITTEN only if the limit did not hold.
+cat >room/memory.py <<'EOF'
+import mmap, os, select, signal, sys
+how = open("/input/how").read().strip()
+if how == "mmap":
+    m = mmap.mmap(-1, 768 << 20)
+    for i in range(0, len(m), 4096):
+        m[i] = 1
+elif how == "memfd":
+    fd = os.memfd_create("x")
+    for _ in range(768):
+        os.write(fd, bytes(1 << 20))
+elif how == "processes":
+    r, w = os.pipe()
+    for _ in range(6):
+        if os.fork() == 0:
+            b = bytearray(128 << 20)
+            for i in range(0, len(b), 4096):
+                b[i] = 1
+            os.write(w, b".")
+            signal.pause()
+    ready = 0
+    while ready < 6:
+        if select.select([r], [], [], 0.1)[0]:
+            ready += len(os.read(r, 6))
+        if os.waitpid(-1, os.WNOHANG)[0]:
+            sys.exit("a child died")
+elif how == "forks":
+    n = 0
+    try:
+        while n < 100000:
+            if os.fork() == 0:
+                signal.pause()
+                os._exit(0)
+            n += 1
+    except OSError as e:
+        print("forks refused after", n, flush=True)
+        sys.exit(0)
+print("ALL WRITTEN")
+EOF
 cat >room/room.yaml <<'YAML'
 version: 1
 name: hostile
@@ -112,7 +153,9 @@ enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
   alice@acme.example: [run uid, fetch uid, run proc, fetch proc, run seccomp, fetch seccomp,
-    run forge, fetch forge, run names, fetch names]
+    run forge, fetch forge, run names, fetch names, upload how, run memory, fetch memory]
+data:
+  how: {type: file}
 compute:
   uid:
     type: python
@@ -133,6 +176,12 @@ compute:
   names:
     type: python
     script: names.py
+  memory:
+    type: python
+    script: memory.py
+    mounts: {/input/how: how}
+    limits: {memory: 256MiB, time: 120s}
+    logs: visible
 YAML
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
@@ -160,10 +209,10 @@ restore_overcommit() {
 	fi
 }
 
-# attacks LABEL HOST_UID: every attack against the running dcrd, whose
-# sandbox must be host uid HOST_UID.
+# attacks LABEL HOST_UID CGROUP: every attack against the running dcrd,
+# whose sandbox must be host uid HOST_UID, in a cgroup if CGROUP is yes.
 attacks() {
-	local label=$1 want_uid=$2 job pid status map
+	local label=$1 want_uid=$2 cgroup=$3 job pid status map
 	expect 0 "$label: create" as create --salt "$label" room/room.yaml || return
 	room=$out
 
@@ -219,6 +268,44 @@ attacks() {
 	expect 0 "$label: fetch --extract names" as fetch "$out" --extract "names-$label"
 	checks=$((checks + 1))
 	[ "$(ls -A "names-$label")" = ok.txt ] || fail "$label: extracted: $(ls -A "names-$label" | od -c | head -3)"
+
+	# ---- memory and processes ----
+	local how
+	for how in mmap memfd processes forks; do
+		echo "$how" >"how-$label-$how"
+		expect 0 "$label: upload $how" as upload "how-$label-$how" || continue
+		expect 0 "$label: publish $how" as publish "$room" how "$out" || continue
+		expect 0 "$label: run memory $how" as run "$room" memory || continue
+		# fetch waits, and shows the logs (visible) on standard error.
+		run "$DCR" -i "$TEST_TMP/alice" fetch "$out" -o "memory-$label-$how.zip"
+		checks=$((checks + 1))
+		if [ "$how" = forks ]; then
+			# Bounded by the task limit (cgroup and RLIMIT_NPROC of the sandbox user) or the memory.
+			if [ "$rc" = 0 ]; then
+				has "$err" "forks refused after [0-9]{1,4}$" "$label: a fork bomb is bounded"
+				[ "$(grep -oE '[0-9]+$' <<<"$err" | tail -1)" -lt 4096 ] || fail "$label: more than 4096 forks"
+			else
+				has "$err" "exceeded its memory limit of 256MiB" "$label: a fork bomb is bounded"
+			fi
+		elif [ "$cgroup" = yes ]; then
+			# In a cgroup: stopped, whatever the kernel killed.
+			[ "$rc" = 7 ] || fail "$label: $how: exit $rc, want 7"
+			has "$err" "exceeded its memory limit of 256MiB" "$label: $how is stopped at the limit"
+			lacks "$err" "ALL WRITTEN" "$label: $how stays within the memory limit"
+		elif [ "$how" = processes ]; then
+			# No cgroup: each process within RLIMIT_DATA, several beyond it together (documented).
+			[ "$rc" = 0 ] || fail "$label: $how: exit $rc, want 0 (without a cgroup the limit is per process)"
+		else
+			# No cgroup: shared memory that nothing would count is refused.
+			[ "$rc" = 7 ] || fail "$label: $how: exit $rc, want 7"
+			has "$err" "PermissionError" "$label: $how is refused without a cgroup"
+			lacks "$err" "ALL WRITTEN" "$label: $how stays within the memory limit"
+		fi
+		curl -fsS -o /dev/null "$DCR_ENDPOINT/healthz" || fail "$label: dcrd did not survive $how"
+	done
+	checks=$((checks + 1))
+	[ -z "$(pgrep -u "$want_uid" | grep -vx "$DCRD_PID")" ] ||
+		fail "$label: processes of the sandbox user outlived their jobs"
 }
 
 if [ "$(id -u)" = 0 ]; then
@@ -228,11 +315,12 @@ if [ "$(id -u)" = 0 ]; then
 		while getent passwd "$u" >/dev/null; do u=$((u + 1)); done
 		echo "$u"
 	}
-	sandbox_uid=$(free_uid 61300)
+	sandbox_uid=$(free_uid $((61300 + $$ % 20000)))
 	if getent passwd dcr-sandbox >/dev/null; then
 		start_dcrd data || finish
 		has "$(cat dcrd.log)" "python sandbox runs as uid $(id -u dcr-sandbox)" "the default sandbox user is said at start"
-		attacks root-default "$(id -u dcr-sandbox)"
+		has "$(cat dcrd.log)" "job limits: cgroup v[12] below" "root uses cgroups"
+		attacks root-default "$(id -u dcr-sandbox)" yes
 		stop_dcrd
 	else
 		echo "NOTE: no user dcr-sandbox (scripts/install-deps.sh creates it): the default is not tried"
@@ -244,7 +332,7 @@ if [ "$(id -u)" = 0 ]; then
 		stop_dcrd
 	fi
 	start_dcrd data --sandbox-user "$sandbox_uid" || finish
-	attacks root-numeric "$sandbox_uid"
+	attacks root-numeric "$sandbox_uid" yes
 	stop_dcrd
 
 	for bad in 0 root 0:0 "$sandbox_uid:0" no-such-user-here ""; do
@@ -252,6 +340,17 @@ if [ "$(id -u)" = 0 ]; then
 			--listen 127.0.0.1:1
 		has "$err" "sandbox" "the refusal says why"
 	done
+	expect 2 "--cgroup must be auto, off or a path" "$DCRD" serve --data-dir refused --cgroup sometimes \
+		--listen 127.0.0.1:1
+	has "$err" "invalid --cgroup 'sometimes'" "and says so"
+	expect 1 "--cgroup: not a cgroup" "$DCRD" serve --data-dir refused --cgroup "$TEST_TMP" --listen 127.0.0.1:1
+	has "$err" "cannot use --cgroup" "and says why"
+	if [ -r /sys/fs/cgroup/unified/cgroup.controllers ] &&
+		! grep -qw memory /sys/fs/cgroup/unified/cgroup.controllers; then
+		expect 1 "--cgroup: a cgroup v2 without the memory controller" "$DCRD" serve --data-dir refused \
+			--cgroup /sys/fs/cgroup/unified --listen 127.0.0.1:1
+		has "$err" "lacks the memory or pids controller" "and says why"
+	fi
 	checks=$((checks + 1))
 	[ ! -e refused ] || fail "a refused start left a data directory"
 
@@ -270,13 +369,14 @@ if [ "$(id -u)" = 0 ]; then
 	has "$err" "needs dcrd to run as root" "and is told why"
 	start_dcrd plain-data || finish
 	has "$(cat dcrd.log)" "python sandbox runs as dcrd's own user \(uid $plain\)" "said at start"
-	attacks plain "$plain"
+	has "$(cat dcrd.log)" "job limits: no cgroup" "a plain user has no cgroup here, and is told"
+	attacks plain "$plain" no
 	stop_dcrd
 	DCRD=$real_dcrd
 else
 	echo "NOTE: not root: dcrd runs as this user only (the root half needs root)"
 	start_dcrd data || finish
-	attacks user "$(id -u)"
+	if grep -q "job limits: cgroup v" dcrd.log; then attacks user "$(id -u)" yes; else attacks user "$(id -u)" no; fi
 	stop_dcrd
 fi
 

@@ -38,6 +38,8 @@
 static bool sandbox_ok;
 static char sandbox_why[DCR_ERR_MSG_MAX];
 static uid_t sandbox_uid;  /* who the sandbox is on the host */
+static bool sandbox_cgroup; /* jobs run in cgroups (as root on most hosts) */
+static char sandbox_desc[3 * 4096];
 
 /* ---- helpers ---- */
 
@@ -914,7 +916,8 @@ static void test_seccomp_in_sandbox(void **state)
 			fail_msg("%s was not refused by the filter: %ld %s", name, r, errname);
 	}
 	assert_non_null(strstr(res.logs, "call clone3 -1 ENOSYS"));
-	assert_non_null(strstr(res.logs, "shared anonymous refused EPERM"));
+	/* Refused only where no memory cgroup counts it. */
+	assert_non_null(strstr(res.logs, sandbox_cgroup ? "shared anonymous mapped" : "shared anonymous refused EPERM"));
 	result_free(&res);
 }
 
@@ -1027,9 +1030,255 @@ static void test_output_size_limit(void **state)
 	struct dcr_err err = { 0 };
 
 	NEED_SANDBOX();
-	assert_int_equal(run_script(script, NULL, 0, 0, 64 * MiB, NULL, &res, &err), 0);
-	assert_non_null(strstr(res.logs, "refused 28"));  /* ENOSPC */
+	if (sandbox_cgroup) {
+		/* The output's tmpfs pages count against the job's memory. */
+		assert_int_equal(run_script(script, NULL, 0, 0, 64 * MiB, NULL, &res, &err), DCR_ECOMPUTE);
+		assert_string_equal(err.msg, "the computation exceeded its memory limit of 64MiB");
+		assert_null(strstr(res.logs, "WROTE"));
+	} else {
+		/* The tmpfs is as large as the memory limit. */
+		assert_int_equal(run_script(script, NULL, 0, 0, 64 * MiB, NULL, &res, &err), 0);
+		assert_non_null(strstr(res.logs, "refused 28"));  /* ENOSPC */
+	}
 	result_free(&res);
+}
+
+/*
+ * Only root can have cgroups on most hosts (not a plain user without a
+ * delegated cgroup v2): as root, these run, and fail if dcrd found none.
+ */
+#define NEED_CGROUP()                                                                 \
+	do {                                                                          \
+		NEED_SANDBOX();                                                       \
+		if (!sandbox_cgroup && geteuid() != 0) {                              \
+			print_message("skipped: jobs run in no cgroup here (%s)\n", sandbox_desc); \
+			skip();                                                       \
+		}                                                                     \
+	} while (0)
+
+/* Run script under 256 MiB; it must fail for exceeding its memory, whichever process the kernel killed. */
+static void expect_memory_limit(const char *script)
+{
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+
+	if (run_script(script, NULL, 0, 120000, 256 * MiB, NULL, &res, &err) != DCR_ECOMPUTE ||
+	    strcmp(err.msg, "the computation exceeded its memory limit of 256MiB") != 0)
+		fail_msg("not stopped at its memory limit: %s; logs: %s", err.msg, res.logs ? res.logs : "");
+	assert_int_equal(res.exit_status, 128 + 9);
+	assert_null(strstr(res.logs, "ALL WRITTEN"));
+	assert_null(res.zip);
+	result_free(&res);
+}
+
+/* Shared anonymous memory, which RLIMIT_DATA does not count. */
+static void test_memory_shared_mmap(void **state)
+{
+	NEED_CGROUP();
+	expect_memory_limit(
+		"import mmap\n"
+		"m = mmap.mmap(-1, 768 << 20)\n"
+		"for i in range(0, len(m), 4096):\n"
+		"    m[i] = 1\n"
+		"print('ALL WRITTEN')\n");
+}
+
+/* A memfd, which no rlimit counts. */
+static void test_memory_memfd(void **state)
+{
+	NEED_CGROUP();
+	expect_memory_limit(
+		"import os\n"
+		"fd = os.memfd_create('x')\n"
+		"chunk = bytes(1 << 20)\n"
+		"for _ in range(768):\n"
+		"    os.write(fd, chunk)\n"
+		"print('ALL WRITTEN')\n");
+}
+
+/* Several processes, each within RLIMIT_DATA, beyond the limit together. */
+static void test_memory_processes(void **state)
+{
+	NEED_CGROUP();
+	expect_memory_limit(
+		"import os, select, signal, sys\n"
+		"r, w = os.pipe()\n"
+		"for _ in range(6):\n"
+		"    if os.fork() == 0:\n"
+		"        b = bytearray(128 << 20)\n"
+		"        for i in range(0, len(b), 4096):\n"
+		"            b[i] = 1\n"
+		"        os.write(w, b'.')\n"
+		"        signal.pause()\n"
+		"ready = 0\n"
+		"while ready < 6:\n"
+		"    if select.select([r], [], [], 0.1)[0]:\n"
+		"        ready += len(os.read(r, 6))\n"
+		"    if os.waitpid(-1, os.WNOHANG)[0]:\n"
+		"        sys.exit('a child died')\n"
+		"print('ALL WRITTEN')\n");
+}
+
+/* The number of processes of uid on the host. */
+static int processes_of(uid_t uid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char path[300];
+		struct stat st;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
+		if (stat(path, &st) == 0 && st.st_uid == uid)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A fork bomb stops at the job's task limit (or its memory), and nothing of it outlives the job. */
+static void test_fork_bomb(void **state)
+{
+	static const char script[] =
+		"import os, signal\n"
+		"n = 0\n"
+		"try:\n"
+		"    while n < 100000:\n"
+		"        if os.fork() == 0:\n"
+		"            signal.pause()\n"
+		"            os._exit(0)\n"
+		"        n += 1\n"
+		"except OSError as e:\n"
+		"    print('forks refused after', n, e.errno, flush=True)\n";
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+	const char *s;
+	int r;
+
+	NEED_CGROUP();
+	r = run_script(script, NULL, 0, 120000, 256 * MiB, NULL, &res, &err);
+	if (r == 0) {
+		assert_non_null(s = strstr(res.logs, "forks refused after "));
+		assert_true(strtol(s + 20, NULL, 10) < 4096);
+	} else if (r != DCR_ECOMPUTE || strcmp(err.msg, "the computation exceeded its memory limit of 256MiB") != 0) {
+		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
+	}
+	print_message("%s\n", r == 0 ? strstr(res.logs, "forks refused") : err.msg);
+	assert_int_equal(processes_of(sandbox_uid), 0);
+	result_free(&res);
+}
+
+/* The job's cgroups are gone after each job. */
+static void test_cgroup_removed(void **state)
+{
+	char *cg, *mi, own[4096], point[4096], root[4096], dir[8192], path[8300];
+	FILE *f;
+	size_t n;
+	DIR *d;
+	struct dirent *e;
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_CGROUP();
+	if (!strstr(sandbox_desc, "cgroup v1")) {
+		print_message("skipped: checks cgroup v1's directories\n");
+		skip();
+	}
+	assert_int_equal(run_script("print('x')\n", NULL, 0, 0, 0, NULL, &res, &err), 0);
+	result_free(&res);
+	cg = calloc(1, 1 << 20);
+	mi = calloc(1, 1 << 20);
+	assert_non_null(f = fopen("/proc/self/cgroup", "r"));
+	n = fread(cg, 1, (1 << 20) - 1, f);
+	fclose(f);
+	cg[n] = '\0';
+	assert_non_null(f = fopen("/proc/self/mountinfo", "r"));
+	n = fread(mi, 1, (1 << 20) - 1, f);
+	fclose(f);
+	mi[n] = '\0';
+	assert_int_equal(sandbox_cgroup_own(cg, "memory", own, sizeof(own)), 0);
+	assert_int_equal(sandbox_cgroup_mount(mi, "memory", point, sizeof(point), root, sizeof(root)), 0);
+	assert_int_equal(sandbox_cgroup_dir(point, root, own, dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/dcrd-%d", dir, (int)getpid());
+	assert_non_null(d = opendir(path));
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, "job-", 4) == 0)
+			fail_msg("%s/%s is left behind", path, e->d_name);
+	closedir(d);
+	free(cg);
+	free(mi);
+}
+
+/* The parsers, on texts such as a cgroup v2 host or a container gives. */
+static void test_cgroup_parsers(void **state)
+{
+	static const char v2[] = "0::/system.slice/dcrd.service\n";
+	static const char v1[] = "9:name=systemd:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/x\n0::/\n";
+	static const char mountinfo[] =
+		"22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+		"30 25 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
+		"31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw shared:5 - cgroup cgroup rw,cpu,cpuacct\n"
+		"32 25 0:28 /process_api /sys/fs/cgroup/mem\\040ory rw - cgroup cgroup rw,memory\n";
+	static const char events[] = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n";
+	static const char oom_control[] = "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n";
+	char out[256], point[256], root[256];
+
+	assert_int_equal(sandbox_cgroup_own(v2, NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "/system.slice/dcrd.service");
+	assert_int_equal(sandbox_cgroup_own(v2, "memory", out, sizeof(out)), -1);
+	assert_int_equal(sandbox_cgroup_own(v1, "memory", out, sizeof(out)), 0);
+	assert_string_equal(out, "/process_api/abc");
+	assert_int_equal(sandbox_cgroup_own(v1, "cpu", out, sizeof(out)), 0);
+	assert_string_equal(out, "/x");
+	assert_int_equal(sandbox_cgroup_own(v1, "pids", out, sizeof(out)), -1);
+	assert_int_equal(sandbox_cgroup_own(v1, NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "/");
+	assert_int_equal(sandbox_cgroup_own("garbage\n0:\n::", NULL, out, sizeof(out)), -1);
+
+	assert_int_equal(sandbox_cgroup_mount(mountinfo, NULL, point, sizeof(point), root, sizeof(root)), 0);
+	assert_string_equal(point, "/sys/fs/cgroup");
+	assert_string_equal(root, "/");
+	assert_int_equal(sandbox_cgroup_mount(mountinfo, "cpu", point, sizeof(point), root, sizeof(root)), 0);
+	assert_string_equal(point, "/sys/fs/cgroup/cpu,cpuacct");
+	assert_int_equal(sandbox_cgroup_mount(mountinfo, "memory", point, sizeof(point), root, sizeof(root)), 0);
+	assert_string_equal(point, "/sys/fs/cgroup/mem ory");  /* \040 */
+	assert_string_equal(root, "/process_api");
+	assert_int_equal(sandbox_cgroup_mount(mountinfo, "pids", point, sizeof(point), root, sizeof(root)), -1);
+
+	assert_int_equal(sandbox_cgroup_dir("/sys/fs/cgroup", "/", "/system.slice/dcrd.service", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/system.slice/dcrd.service");
+	assert_int_equal(sandbox_cgroup_dir("/sys/fs/cgroup", "/", "/", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup");
+	/* A mount of part of the hierarchy (a container's cgroup namespace, say). */
+	assert_int_equal(sandbox_cgroup_dir("/sys/fs/cgroup/memory", "/process_api", "/process_api/abc", out,
+		sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/memory/abc");
+	assert_int_equal(sandbox_cgroup_dir("/m", "/process_api", "/other/abc", out, sizeof(out)), -1);
+	assert_int_equal(sandbox_cgroup_dir("/m", "/process_api", "/process_apix", out, sizeof(out)), -1);
+
+	assert_int_equal(sandbox_cgroup_oom_kills(events), 2);
+	assert_int_equal(sandbox_cgroup_oom_kills(oom_control), 0);
+	assert_int_equal(sandbox_cgroup_oom_kills(""), 0);
+}
+
+/* --cgroup PATH must be a cgroup v2 directory with memory and pids: here, refusals with the reason. */
+static void test_cgroup_path_refused(void **state)
+{
+	struct sandbox_cgroups cg;
+	struct dcr_err err = { 0 };
+	char desc[4096];
+
+	assert_int_equal(sandbox_cgroup_setup("relative/path", &cg, desc, sizeof(desc), &err), DCR_EUSAGE);
+	assert_int_equal(sandbox_cgroup_setup("/nonexistent/cgroup", &cg, desc, sizeof(desc), &err), DCR_EFAIL);
+	assert_non_null(strstr(err.msg, "cannot read /nonexistent/cgroup/cgroup.controllers"));
+	assert_int_equal(sandbox_cgroup_setup("off", &cg, desc, sizeof(desc), &err), 0);
+	assert_int_equal(cg.version, 0);
+	assert_non_null(strstr(desc, "no cgroup (--cgroup off)"));
 }
 
 /* ---- how it ends ---- */
@@ -1639,13 +1888,14 @@ static void test_concurrent(void **state)
 static int group_setup(void **state)
 {
 	struct dcr_err err = { 0 };
-	struct sandbox_options opt = { NULL };
-	char user[32], desc[DCR_ERR_MSG_MAX + 64];
+	struct sandbox_options opt = { NULL, NULL };
+	char user[32], desc[3 * 4096];
 
 	/* As root: a uid no one has, as an operator's --sandbox-user would be. */
 	sandbox_uid = getuid();
 	if (geteuid() == 0) {
-		for (sandbox_uid = 61234; getpwuid(sandbox_uid); sandbox_uid++)
+		/* One of its own per run: other runs of this test may fork bombs at the same time. */
+		for (sandbox_uid = 61234 + (uid_t)(getpid() % 20000); getpwuid(sandbox_uid); sandbox_uid++)
 			;
 		snprintf(user, sizeof(user), "%u", (unsigned)sandbox_uid);
 		opt.user = user;
@@ -1655,9 +1905,17 @@ static int group_setup(void **state)
 		return -1;
 	}
 	print_message("%s\n", desc);
+	snprintf(sandbox_desc, sizeof(sandbox_desc), "%s", desc);
+	sandbox_cgroup = strstr(desc, "job limits: cgroup v") != NULL;
 	sandbox_ok = sandbox_available(&err) == 0;
 	if (!sandbox_ok)
 		snprintf(sandbox_why, sizeof(sandbox_why), "%s", err.msg);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	sandbox_shutdown();
 	return 0;
 }
 
@@ -1680,6 +1938,13 @@ int main(void)
 		cmocka_unit_test(test_time_limit_seconds),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_output_size_limit),
+		cmocka_unit_test(test_memory_shared_mmap),
+		cmocka_unit_test(test_memory_memfd),
+		cmocka_unit_test(test_memory_processes),
+		cmocka_unit_test(test_fork_bomb),
+		cmocka_unit_test(test_cgroup_removed),
+		cmocka_unit_test(test_cgroup_parsers),
+		cmocka_unit_test(test_cgroup_path_refused),
 		cmocka_unit_test(test_exit_status),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_no_such_command),
@@ -1699,5 +1964,5 @@ int main(void)
 		cmocka_unit_test(test_concurrent),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
