@@ -111,7 +111,8 @@ int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *file
 	}
 	if (n_files > SIZE_MAX / sizeof(*all) - 1 || !(all = calloc(n_files + 1, sizeof(*all))))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory starting the python sandbox");
-	all[0] = (struct sandbox_file){ "/opt/dcr/dcr_enclave.py", (const uint8_t *)enclave_py, sizeof(enclave_py) - 1 };
+	all[0] = (struct sandbox_file){ "/opt/dcr/dcr_enclave.py", -1, (const uint8_t *)enclave_py,
+		sizeof(enclave_py) - 1 };
 	if (n_files)
 		memcpy(all + 1, files, n_files * sizeof(*files));
 	job.files = all;

@@ -476,12 +476,24 @@ static void args_parents(struct args *a, const char *path, const char *prev)
 }
 
 /* --ro-bind-data for file i of the placed files, whose memfd the child gets as FD_FIRST_FILE + i. */
-static void args_file(struct args *a, const struct sandbox_file *files, size_t i)
+/*
+ * File i: --ro-bind-data from the descriptor the child gets as slot[i], or
+ * for a file that shares an earlier one's descriptor (slot -1) a symbolic
+ * link to that one, so that its bytes are in the sandbox once.
+ */
+static void args_file(struct args *a, const struct sandbox_file *files, size_t i, const int *slot)
 {
-	char fd[24]; /* any size_t in decimal */
+	char fd[24]; /* any int in decimal */
 
-	snprintf(fd, sizeof(fd), "%zu", FD_FIRST_FILE + i);
 	args_parents(a, files[i].path, i ? files[i - 1].path : NULL);
+	if (slot[i] < 0) {
+		for (size_t j = 0; j < i; j++)
+			if (files[j].fd == files[i].fd && slot[j] >= 0) {
+				args_push(a, "--symlink", files[j].path, files[i].path, (char *)NULL);
+				return;
+			}
+	}
+	snprintf(fd, sizeof(fd), "%d", slot[i]);
 	args_push(a, "--ro-bind-data", fd, files[i].path, (char *)NULL);
 }
 
@@ -492,7 +504,8 @@ static void args_file(struct args *a, const struct sandbox_file *files, size_t i
  * root last.
  */
 static void args_build(struct args *a, const char *bwrap, const char *output, uint64_t mem,
-	const struct sandbox_file *placed, size_t n_root, size_t n_placed, char *const *cmd, size_t n_cmd)
+	const struct sandbox_file *placed, size_t n_root, size_t n_placed, const int *slot, char *const *cmd,
+	size_t n_cmd)
 {
 	char size[24], shm[24], seccomp[24];
 
@@ -524,10 +537,10 @@ static void args_build(struct args *a, const char *bwrap, const char *output, ui
 	args_push(a, "--dev", "/dev", "--size", shm, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
 		"--size", size, "--tmpfs", "/tmp", (char *)NULL);
 	for (size_t i = 0; i < n_root; i++)
-		args_file(a, placed, i);
+		args_file(a, placed, i, slot);
 	args_push(a, "--tmpfs", "/code", "--tmpfs", "/input", (char *)NULL);
 	for (size_t i = n_root; i < n_placed; i++)
-		args_file(a, placed, i);
+		args_file(a, placed, i, slot);
 	args_push(a, "--remount-ro", "/code", "--remount-ro", "/input", (char *)NULL);
 	args_parents(a, output, NULL);
 	args_push(a, "--size", size, "--tmpfs", output, "--remount-ro", "/", "--chdir", "/tmp",
@@ -937,6 +950,16 @@ static int logs_finish(struct run *r, struct sandbox_result *out)
 	return 0;
 }
 
+int sandbox_memfd(const char *name)
+{
+	return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
+int sandbox_memfd_seal(int fd)
+{
+	return fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+}
+
 /* A memfd holding data, at offset 0 for bwrap to copy; -1 with errno. */
 static int memfd_with(const void *data, size_t len)
 {
@@ -1010,7 +1033,7 @@ static int check_files(const struct sandbox_file *files, size_t n_files, const c
 			return dcr_err_set(err, DCR_EINVALID, "cannot place '%s' in the sandbox: a file's path must be "
 				"under /code or /input, without empty, '.' or '..' components",
 				files[i].path ? files[i].path : "(null)");
-		if (files[i].len && !files[i].data)
+		if (files[i].fd < 0 && files[i].len && !files[i].data)
 			return dcr_err_set(err, DCR_EINVALID, "no data for '%s'", files[i].path);
 	}
 	if (!path_ok(output, OUTPUT_TOP, true))
@@ -1092,9 +1115,9 @@ static struct sandbox_file *placed_files(const struct sandbox_file *files, size_
 	size_t *n_placed)
 {
 	const struct sandbox_file own[] = {
-		{ "/etc/passwd", (const uint8_t *)passwd, sizeof(passwd) - 1 },
-		{ "/etc/group", (const uint8_t *)group, sizeof(group) - 1 },
-		{ RUN_PATH, (const uint8_t *)run_py, sizeof(run_py) - 1 },
+		{ "/etc/passwd", -1, (const uint8_t *)passwd, sizeof(passwd) - 1 },
+		{ "/etc/group", -1, (const uint8_t *)group, sizeof(group) - 1 },
+		{ RUN_PATH, -1, (const uint8_t *)run_py, sizeof(run_py) - 1 },
 	};
 	size_t n = sizeof(own) / sizeof(own[0]);
 	struct sandbox_file *placed = calloc(n + n_files, sizeof(*placed));
@@ -1113,14 +1136,27 @@ static struct sandbox_file *placed_files(const struct sandbox_file *files, size_
 	return placed;
 }
 
-/* Run the sandbox: memfds for the files, pipes for the logs and the ZIP, then fork, collect and reap. */
-static int sandbox(const char *bwrap, const struct args *a, const struct sandbox_file *placed, size_t n_placed,
-	uint64_t time_ms, uint64_t mem, struct run *r, struct dcr_err *err)
+/* A descriptor of its own (offset 0, read-only) on what fd is, for bwrap to read; -1 with errno. */
+static int reopen(int fd)
 {
-	size_t n_src = FD_FIRST_FILE + n_placed;
+	char path[40];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Run the sandbox: descriptors for the files (a memfd of its bytes, or
+ * the caller's file reopened) in their slots, pipes for the logs and the
+ * ZIP, the job's cgroup, then fork, collect and reap.
+ */
+static int sandbox(const char *bwrap, const struct args *a, const struct sandbox_file *placed, size_t n_placed,
+	const int *slot, size_t n_slots, const struct sandbox_job *job, struct run *r, struct dcr_err *err)
+{
+	size_t n_src = FD_FIRST_FILE + n_slots;
 	int log_p[2] = { -1, -1 }, zip_p[2] = { -1, -1 }, devnull = -1, seccomp = -1, n_filter;
 	struct sock_filter filter[SANDBOX_SECCOMP_MAX];
-	int *memfds = malloc(n_placed * sizeof(int)), *src = malloc(n_src * sizeof(int));
+	int *fds = malloc((n_slots ? n_slots : 1) * sizeof(int)), *src = malloc(n_src * sizeof(int));
 	int *high = malloc(n_src * sizeof(int));
 	struct sandbox_cgroup_job *cg = calloc(1, sizeof(*cg));
 	struct spawn s = { .path = bwrap, .argv = a->v, .src = src, .high = high, .n = n_src, .cg = cg };
@@ -1128,11 +1164,11 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 	pid_t pid = -1;
 	int ret = 0;
 
-	if (!memfds || !src || !high || !cg) {
+	if (!fds || !src || !high || !cg) {
 		ret = dcr_err_set(err, DCR_ENOMEM, "out of memory starting the python sandbox");
 		goto out;
 	}
-	if ((ret = sandbox_cgroup_job_create(&cgroups, mem, NPROC_MAX, cg, err)) < 0)
+	if ((ret = sandbox_cgroup_job_create(&cgroups, job->memory, NPROC_MAX, cg, err)) < 0)
 		goto out;
 	if (pipe2(log_p, O_CLOEXEC) < 0 || pipe2(zip_p, O_CLOEXEC) < 0 ||
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
@@ -1147,18 +1183,22 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 		ret = dcr_err_errno(err, DCR_EIO, errno, "cannot pass the seccomp filter to the python sandbox");
 		goto out;
 	}
-	for (; made < n_placed; made++)
-		if ((memfds[made] = memfd_with(placed[made].data, placed[made].len)) < 0) {
-			ret = dcr_err_errno(err, DCR_EIO, errno, "cannot pass '%s' to the python sandbox",
-				placed[made].path);
+	for (size_t i = 0; i < n_placed; i++) {
+		if (slot[i] < 0)
+			continue;
+		fds[made] = placed[i].fd >= 0 ? reopen(placed[i].fd) : memfd_with(placed[i].data, placed[i].len);
+		if (fds[made] < 0) {
+			ret = dcr_err_errno(err, DCR_EIO, errno, "cannot pass '%s' to the python sandbox", placed[i].path);
 			goto out;
 		}
+		made++;
+	}
 	src[FD_STDIN] = devnull;
 	src[FD_STDOUT] = src[FD_STDERR] = log_p[1];
 	src[FD_ZIP] = zip_p[1];
 	src[FD_SECCOMP] = seccomp;
-	memcpy(src + FD_FIRST_FILE, memfds, n_placed * sizeof(int));
-	limits(&s, mem);
+	memcpy(src + FD_FIRST_FILE, fds, n_slots * sizeof(int));
+	limits(&s, job->memory);
 	s.drop = who.drop;
 	s.uid = who.uid;
 	s.gid = who.gid;
@@ -1172,9 +1212,9 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 	close_fd(&devnull);
 	close_fd(&seccomp);
 	for (; made; made--)
-		close(memfds[made - 1]);
+		close(fds[made - 1]);
 	r->cg = cg;
-	collect(r, pid, log_p[0], zip_p[0], time_ms);
+	collect(r, pid, log_p[0], zip_p[0], job->time_ms);
 	r->oom = sandbox_cgroup_job_oom(cg);
 	r->cg = NULL;
 out:
@@ -1182,14 +1222,14 @@ out:
 		sandbox_cgroup_job_destroy(cg);
 	free(cg);
 	for (size_t i = 0; i < made; i++)
-		close(memfds[i]);
+		close(fds[i]);
 	close_fd(&log_p[0]);
 	close_fd(&log_p[1]);
 	close_fd(&zip_p[0]);
 	close_fd(&zip_p[1]);
 	close_fd(&devnull);
 	close_fd(&seccomp);
-	free(memfds);
+	free(fds);
 	free(src);
 	free(high);
 	return ret;
@@ -1207,11 +1247,11 @@ void sandbox_result_release(struct sandbox_result *out)
 int sandbox_run(const struct sandbox_job *job, struct sandbox_result *out, struct dcr_err *err)
 {
 	char bwrap[PATH_LEN_MAX + 1];
-	size_t n_root = 0, n_placed = 0;
+	size_t n_root = 0, n_placed = 0, n_slots = 0;
 	struct run r = { .zip_max = job->memory + job->memory / 8 + ZIP_SLACK };
 	struct args a = { 0 };
 	struct sandbox_file *placed = NULL;
-	int ret;
+	int ret, *slot = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (who.why[0])
@@ -1226,12 +1266,24 @@ int sandbox_run(const struct sandbox_job *job, struct sandbox_result *out, struc
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory starting the python sandbox");
 	if ((ret = check_clashes(placed, n_placed, err)) < 0)
 		goto out;
-	args_build(&a, bwrap, job->output, job->memory, placed, n_root, n_placed, job->argv, job->argc);
+	/* A descriptor for each file, but one for all the files that give the same (they become links to the first). */
+	if (!(slot = malloc(n_placed * sizeof(*slot)))) {
+		ret = dcr_err_set(err, DCR_ENOMEM, "out of memory starting the python sandbox");
+		goto out;
+	}
+	for (size_t i = 0; i < n_placed; i++) {
+		slot[i] = FD_FIRST_FILE + (int)n_slots;
+		for (size_t j = 0; placed[i].fd >= 0 && j < i; j++)
+			if (placed[j].fd == placed[i].fd)
+				slot[i] = -1;
+		n_slots += slot[i] >= 0;
+	}
+	args_build(&a, bwrap, job->output, job->memory, placed, n_root, n_placed, slot, job->argv, job->argc);
 	if (a.failed) {
 		ret = dcr_err_set(err, DCR_ENOMEM, "out of memory starting the python sandbox");
 		goto out;
 	}
-	if ((ret = sandbox(bwrap, &a, placed, n_placed, job->time_ms, job->memory, &r, err)) < 0)
+	if ((ret = sandbox(bwrap, &a, placed, n_placed, slot, n_slots, job, &r, err)) < 0)
 		goto out;
 	if (logs_finish(&r, out) < 0) {
 		ret = dcr_err_set(err, DCR_ENOMEM, "out of memory reading the python sandbox's output");
@@ -1251,6 +1303,7 @@ out:
 	buf_release(&r.logs);
 	args_free(&a);
 	free(placed);
+	free(slot);
 	return ret;
 }
 

@@ -39,12 +39,26 @@ int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc
 /* Remove what sandbox_configure made (cgroup directories); at dcrd's end. */
 void sandbox_shutdown(void);
 
-/* One read-only file in the sandbox: its absolute path and its bytes. */
+/*
+ * One read-only file in the sandbox: its absolute path and its bytes,
+ * from fd or in data. Files that give the same fd are one file in the
+ * sandbox, at the first of their paths, and symbolic links to it at the
+ * others: a dataset mounted at twelve paths is held once.
+ */
 struct sandbox_file {
 	const char *path;          /* under /code, /input or /opt/dcr (modules on PYTHONPATH) */
-	const uint8_t *data;
+	int fd;                    /* >= 0: a file to read from its start (a sealed memfd); the caller keeps it */
+	const uint8_t *data;       /* fd < 0: the bytes */
 	size_t len;
 };
+
+/*
+ * A new memfd for a sandbox_file's fd, to write a file's bytes into, and
+ * its seals once they are all there (no more writes, no growing or
+ * shrinking): -1 with errno, and 0 or -1 with errno.
+ */
+int sandbox_memfd(const char *name);
+int sandbox_memfd_seal(int fd);
 
 /* What to run. */
 struct sandbox_job {

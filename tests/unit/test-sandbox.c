@@ -66,7 +66,7 @@ static char *read_source(const char *rel, size_t *len)
 
 static struct sandbox_file text_file(const char *path, const char *text)
 {
-	return (struct sandbox_file){ .path = path, .data = (const uint8_t *)text, .len = strlen(text) };
+	return (struct sandbox_file){ .path = path, .fd = -1, .data = (const uint8_t *)text, .len = strlen(text) };
 }
 
 /*
@@ -223,8 +223,8 @@ static void test_uppercase(void **state)
 	char *script = read_source("examples/uppercase/uppercase.py", &script_len);
 	char *text = read_source("examples/uppercase/text.txt", &text_len);
 	struct sandbox_file files[] = {
-		{ "/code/uppercase.py", (uint8_t *)script, script_len },
-		{ "/input/text.txt", (uint8_t *)text, text_len },
+		{ "/code/uppercase.py", -1, (uint8_t *)script, script_len },
+		{ "/input/text.txt", -1, (uint8_t *)text, text_len },
 	};
 	char *upper;
 
@@ -258,9 +258,9 @@ static void test_secret_code(void **state)
 	char *secret = read_source("examples/secret-code/provider/secret.py", &secret_len);
 	char *csv = read_source("examples/secret-code/applicants.csv", &csv_len);
 	struct sandbox_file files[] = {
-		{ "/code/main.py", (uint8_t *)main_py, main_len },
-		{ "/input/data.csv", (uint8_t *)csv, csv_len },
-		{ "/input/secret.py", (uint8_t *)secret, secret_len },
+		{ "/code/main.py", -1, (uint8_t *)main_py, main_len },
+		{ "/input/data.csv", -1, (uint8_t *)csv, csv_len },
+		{ "/input/secret.py", -1, (uint8_t *)secret, secret_len },
 	};
 	char *cmd[] = { "python3", "/code/main.py" };
 	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
@@ -1617,6 +1617,58 @@ static void test_zip_check(void **state)
 #undef DIR_
 #undef FILE_
 
+/* ---- inputs ---- */
+
+/* One memfd shown at twelve paths is one file in the sandbox: links to the first, held once. */
+static void test_shared_input(void **state)
+{
+	static const char script[] =
+		"import os\n"
+		"paths = ['/input/d%02d' % i for i in range(12)]\n"
+		"print('sizes', sorted(set(os.path.getsize(p) for p in paths)))\n"
+		"print('links', [p for p in paths if os.path.islink(p)] == paths[1:], os.readlink(paths[5]))\n"
+		"print('same', len(set(open(p, 'rb').read(4096) for p in paths)))\n"
+		"print('walk', sorted(f for _, _, fs in os.walk('/input') for f in fs) == [p[7:] for p in paths])\n";
+	struct sandbox_file files[13];
+	char paths[12][32];
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+	size_t size = 32 * MiB;
+	uint8_t *data = malloc(size);
+	int fd = sandbox_memfd("test-input"), before;
+
+	NEED_SANDBOX();
+	assert_true(fd >= 0);
+	assert_non_null(data);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (uint8_t)(i * 7);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(sandbox_memfd_seal(fd), 0);
+	assert_true(write(fd, "x", 1) < 0);  /* sealed */
+	free(data);
+	files[0] = text_file("/code/main.py", script);
+	for (int i = 0; i < 12; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "/input/d%02d", i);
+		files[i + 1] = (struct sandbox_file){ paths[i], fd, NULL, 0 };
+	}
+	before = count_fds();
+	/* Twelve copies would be 384 MiB; in a cgroup of 128 MiB, only one fits. */
+	if (run_script(script, files + 1, 12, 0, 128 * MiB, NULL, &res, &err) != 0)
+		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
+	assert_non_null(strstr(res.logs, "sizes [33554432]"));
+	assert_non_null(strstr(res.logs, "links True /input/d00"));
+	assert_non_null(strstr(res.logs, "same 1"));
+	assert_non_null(strstr(res.logs, "walk True"));
+	result_free(&res);
+	/* The caller's descriptor stays the caller's, at its offset, and can be used again. */
+	assert_int_equal(count_fds(), before);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 0);
+	assert_int_equal(run_script(script, files + 1, 12, 0, 128 * MiB, NULL, &res, &err), 0);
+	result_free(&res);
+	close(fd);
+}
+
 /* ---- libraries ---- */
 
 static void test_numpy(void **state)
@@ -1954,6 +2006,7 @@ int main(void)
 		cmocka_unit_test(test_symlink_not_followed),
 		cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_zip_check),
+		cmocka_unit_test(test_shared_input),
 		cmocka_unit_test(test_numpy),
 		cmocka_unit_test(test_no_fd_leak),
 		cmocka_unit_test(test_bad_paths),
