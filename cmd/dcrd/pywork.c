@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "work.h"
 
 #include "banned.h"
@@ -119,4 +120,42 @@ int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *file
 	r = sandbox_run(&job, out, err);
 	free(all);
 	return r;
+}
+
+int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_limits *lim, bool sgx,
+	int code, struct dcr_err *err)
+{
+	uint64_t time_ms = pc->time_limit_ms ? pc->time_limit_ms : TIME_DEFAULT_MS;
+	uint64_t memory = pc->memory_limit_bytes ? pc->memory_limit_bytes : MEMORY_DEFAULT;
+	char want[32], max[32];
+
+	if (sgx)
+		return dcr_err_set(err, code, "computation '%s' is python, which this dcrd refuses: it runs in an SGX "
+			"enclave (Gramine), which has no namespaces or process isolation, so the python sandbox's "
+			"guarantees cannot hold (see docs/sgx.md)", name);
+	if (lim && time_ms > lim->time_ms) {
+		dcr_duration_format(time_ms, want);
+		dcr_duration_format(lim->time_ms, max);
+		return dcr_err_set(err, code, "computation '%s' asks for a time limit of %s; this dcrd allows at most %s "
+			"(dcrd serve --max-job-time)", name, want, max);
+	}
+	if (lim && memory > lim->memory) {
+		dcr_size_format(memory, want);
+		dcr_size_format(lim->memory, max);
+		return dcr_err_set(err, code, "computation '%s' asks for a memory limit of %s; this dcrd allows at most "
+			"%s (dcrd serve --max-job-memory)", name, want, max);
+	}
+	return 0;
+}
+
+int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_limits *lim, bool sgx, int code,
+	struct dcr_err *err)
+{
+	int r;
+
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON &&
+		    (r = py_check(def->compute[i]->name, def->compute[i]->python, lim, sgx, code, err)) < 0)
+			return r;
+	return 0;
 }

@@ -26,6 +26,7 @@
 #include "crypto.h"
 #include "sandbox-impl.h"
 #include "sandbox.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -357,6 +358,11 @@ int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc
 	int r;
 
 	sandbox_cgroup_release(&cgroups);
+	if (opt && opt->refuse) {
+		snprintf(who.why, sizeof(who.why), "%s", opt->refuse);
+		snprintf(desc, desc_size, "python computations are refused: %s", opt->refuse);
+		return 0;
+	}
 	if ((r = configure_user(opt ? opt->user : NULL, user, sizeof(user), err)) < 0 ||
 	    (r = sandbox_cgroup_setup(opt ? opt->cgroup : NULL, &cgroups, limits, sizeof(limits), err)) < 0)
 		return r;
@@ -822,32 +828,6 @@ static void logs_last_line(const char *logs, size_t len, char *out, size_t size)
 	out[n] = '\0';
 }
 
-/* "60s", "5m", "1h", "1500ms": a limit as a room writes it. */
-static void format_ms(uint64_t ms, char out[static 32])
-{
-	if (ms && ms % 3600000 == 0)
-		snprintf(out, 32, "%" PRIu64 "h", ms / 3600000);
-	else if (ms >= 120000 && ms % 60000 == 0)
-		snprintf(out, 32, "%" PRIu64 "m", ms / 60000);
-	else if (ms % 1000 == 0)
-		snprintf(out, 32, "%" PRIu64 "s", ms / 1000);
-	else
-		snprintf(out, 32, "%" PRIu64 "ms", ms);
-}
-
-/* "1GiB", "256MiB", "64KiB" or "1000000 bytes": a limit as a room writes it. */
-static void format_bytes(uint64_t n, char out[static 32])
-{
-	if (n && n % (UINT64_C(1) << 30) == 0)
-		snprintf(out, 32, "%" PRIu64 "GiB", n >> 30);
-	else if (n && n % (UINT64_C(1) << 20) == 0)
-		snprintf(out, 32, "%" PRIu64 "MiB", n >> 20);
-	else if (n && n % 1024 == 0)
-		snprintf(out, 32, "%" PRIu64 "KiB", n >> 10);
-	else
-		snprintf(out, 32, "%" PRIu64 " bytes", n);
-}
-
 /* The status line after MAGIC: 1 and the command's status (128 + N for signal N), or 0 if the supervisor wrote none. */
 static int status_line(const struct buf *zip, size_t *zip_start, int *status, bool *signaled)
 {
@@ -886,13 +866,13 @@ static int conclude(struct run *r, const struct sandbox_job *job, struct sandbox
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory reading the python sandbox's output");
 	if (r->timed_out) {
 		out->exit_status = 128 + SIGKILL;
-		format_ms(job->time_ms, what);
+		dcr_duration_format(job->time_ms, what);
 		return dcr_err_set(err, DCR_ECOMPUTE, "the computation exceeded its time limit of %s", what);
 	}
 	if (r->oom) {
 		/* Whatever the kernel killed (the command, a child, the supervisor), the job is over its limit. */
 		out->exit_status = 128 + SIGKILL;
-		format_bytes(job->memory, what);
+		dcr_size_format(job->memory, what);
 		return dcr_err_set(err, DCR_ECOMPUTE, "the computation exceeded its memory limit of %s", what);
 	}
 	if (r->zip.len < sizeof(MAGIC) - 1 || memcmp(r->zip.p, MAGIC, sizeof(MAGIC) - 1) != 0) {

@@ -18,6 +18,7 @@
 struct sandbox_options {
 	const char *user;          /* --sandbox-user USER|UID[:GROUP|GID]; NULL: the default */
 	const char *cgroup;        /* --cgroup auto|off|PATH; NULL: auto */
+	const char *refuse;        /* non-NULL: no sandbox here, for this reason (SGX) */
 };
 
 /*

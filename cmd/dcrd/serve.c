@@ -22,6 +22,7 @@
 #include "dcrd.h"
 #include "sandbox.h"
 #include "util.h"
+#include "work.h"
 
 #include "banned.h"
 
@@ -35,6 +36,10 @@
 #define THREADS 4
 #define CONNECTION_TIMEOUT 30      /* seconds */
 #define CONNECTION_MEMORY (64u << 10)
+/* The range of the service's job limits: those a room may declare (dcr-room(5)). */
+#define JOB_TIME_MAX_MS (UINT64_C(24) * 3600 * 1000)
+#define JOB_MEMORY_MIN (UINT64_C(16) << 20)
+#define JOB_MEMORY_MAX (UINT64_C(64) << 30)
 
 struct server {
 	struct enclave enclave;
@@ -46,6 +51,7 @@ struct server {
 	atomic_ulong requests[6];  /* by status class: 1xx .. 5xx, [0] unused */
 	atomic_ulong bytes_in, bytes_out;
 	struct service svc;        /* for blob transfers, which outlive one handler call */
+	struct job_limits limits;
 };
 
 /* Per-request state, kept across the access handler's calls. */
@@ -62,7 +68,8 @@ struct request {
 	char blob_msg[DCR_ERR_MSG_MAX];
 };
 
-static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	.limits = { JOB_TIME_DEFAULT_MS, JOB_MEMORY_DEFAULT } };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -212,7 +219,7 @@ static const char *outcome_of(int r)
  */
 static struct service service(void)
 {
-	return (struct service){ &srv.enclave, &srv.state, &srv.lock, srv.enclave.data_dir, NULL };
+	return (struct service){ &srv.enclave, &srv.state, &srv.lock, srv.enclave.data_dir, NULL, &srv.limits };
 }
 
 
@@ -518,7 +525,8 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
-		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n");
+		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
+		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -533,12 +541,14 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-ca", required_argument, NULL, 'C' },
 		{ "sandbox-user", required_argument, NULL, 'U' },
 		{ "cgroup", required_argument, NULL, 'G' },
+		{ "max-job-time", required_argument, NULL, 'T' },
+		{ "max-job-memory", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
-	struct sandbox_options sandbox = { NULL, NULL };
+	struct sandbox_options sandbox = { NULL, NULL, NULL };
 	char sandbox_desc[3 * 4096];
 	bool sgx_option = false;
 	struct MHD_Daemon *daemon;
@@ -560,6 +570,22 @@ int cmd_serve(int argc, char **argv)
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
 		case 'U': sandbox.user = optarg; break;
 		case 'G': sandbox.cgroup = optarg; break;
+		case 'T':
+			if (dcr_duration_parse(optarg, &srv.limits.time_ms) < 0 || srv.limits.time_ms == 0 ||
+			    srv.limits.time_ms > JOB_TIME_MAX_MS) {
+				fprintf(stderr, "dcrd: serve: invalid --max-job-time '%s' (a number and ms, s, m or h, "
+					"like 30m; above 0 and at most 24h)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'M':
+			if (dcr_size_parse(optarg, &srv.limits.memory) < 0 || srv.limits.memory < JOB_MEMORY_MIN ||
+			    srv.limits.memory > JOB_MEMORY_MAX) {
+				fprintf(stderr, "dcrd: serve: invalid --max-job-memory '%s' (a number and KiB, MiB, GiB, KB, "
+					"MB or GB, like 8GiB; from 16MiB to 64GiB)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -593,6 +619,15 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "dcrd: serve: unknown attestation '%s' (sim or sgx-dcap)\n", attestation);
 		return 2;
 	}
+	if (opt.sgx && (sandbox.user || sandbox.cgroup)) {
+		fprintf(stderr, "dcrd: serve: --sandbox-user and --cgroup are for python computations, which "
+				"--attestation sgx-dcap refuses\n");
+		usage(stderr);
+		return 2;
+	}
+	if (opt.sgx)
+		sandbox.refuse = "dcrd runs in an SGX enclave (Gramine), which has no namespaces or process "
+				 "isolation for the python sandbox (see docs/sgx.md)";
 	if (!opt.sgx && sgx_option) {
 		fprintf(stderr, "dcrd: serve: --sgx-device, --pccs-url, --pccs-ca and --sgx-root-crl need --attestation sgx-dcap\n");
 		usage(stderr);
@@ -650,6 +685,14 @@ int cmd_serve(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "dcrd: %s\n", sandbox_desc);
+	{
+		char t[32], m[32];
+
+		dcr_duration_format(srv.limits.time_ms, t);
+		dcr_size_format(srv.limits.memory, m);
+		fprintf(stderr, "dcrd: every job may run for at most %s, python jobs use at most %s of memory "
+				"(--max-job-time, --max-job-memory)\n", t, m);
+	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	if (opt.sgx)
 		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sgx-dcap%s)\n", listen_arg,

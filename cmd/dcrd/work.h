@@ -8,6 +8,7 @@
 #ifndef DCRD_WORK_H
 #define DCRD_WORK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,7 +55,28 @@ struct sql_result {
 int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 
+/* What the operator allows each job: dcrd serve --max-job-time and --max-job-memory. */
+struct job_limits {
+	uint64_t time_ms;          /* every job; SQL's own limit (60 s) only below it */
+	uint64_t memory;           /* python jobs */
+};
+#define JOB_TIME_DEFAULT_MS (UINT64_C(3600) * 1000)
+#define JOB_MEMORY_DEFAULT (UINT64_C(4) << 30)
+
 /* ---- python (pywork.c) ---- */
+
+/*
+ * Whether this dcrd runs python computation name (pc): not in an SGX
+ * enclave (sgx: Gramine has no namespaces or process isolation, so the
+ * sandbox's guarantees cannot hold), and only within lim. code (the
+ * caller's: DCR_EINVALID at room.create, DCR_ECOMPUTE at run time) with a
+ * message that names the computation, its limit and the service's.
+ * py_check_room checks every python computation of def.
+ */
+int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_limits *lim, bool sgx,
+	int code, struct dcr_err *err);
+int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_limits *lim, bool sgx, int code,
+	struct dcr_err *err);
 
 /*
  * Run python computation pc in the sandbox (sandbox.h) with files (the

@@ -415,4 +415,60 @@ else
 	stop_dcrd
 fi
 
+# ---- the operator's job limits ----
+mkdir -p limits
+cp acme-ca.pem limits/ca.pem
+printf 'import time\ntime.sleep(30)\n' >limits/sleep.py
+# limits_room NAME PYTHON-LIMITS: a room with a python computation of those limits and a long SQL query.
+limits_room() {
+	cat >"limits/$1.yaml" <<YAML
+version: 1
+name: limits $1
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [run sleep, run count]
+compute:
+  sleep:
+    type: python
+    script: sleep.py
+    limits: $2
+  count:
+    type: sql
+    query: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000) SELECT COUNT(*) AS n FROM c
+YAML
+}
+limits_room defaults "{}"
+limits_room slow "{time: 90s, memory: 32MiB}"
+limits_room big "{time: 1s, memory: 128MiB}"
+limits_room fits "{time: 1s, memory: 64MiB}"
+for bad in "--max-job-time 0s" "--max-job-time 25h" "--max-job-time 5x" "--max-job-time 10" \
+	"--max-job-memory 1MiB" "--max-job-memory 65GiB" "--max-job-memory 4G"; do
+	# shellcheck disable=SC2086 # the option and its value
+	expect 2 "refused: $bad" "$DCRD" serve --data-dir refused $bad --listen 127.0.0.1:1
+	has "$err" "invalid ${bad%% *}" "$bad: said"
+done
+start_dcrd limits-data || finish
+has "$(cat dcrd.log)" "every job may run for at most 1h, python jobs use at most 4GiB" "the defaults are said at start"
+expect 0 "a room within the default limits" as create limits/defaults.yaml
+defaults_room=$out
+stop_dcrd
+start_dcrd limits-data --max-job-time 2s --max-job-memory 64MiB || finish
+has "$(cat dcrd.log)" "at most 2s, python jobs use at most 64MiB" "the limits are said at start"
+expect 6 "a room asking for more time than the service allows" as create limits/slow.yaml
+has "$err" "computation 'sleep' asks for a time limit of 90s; this dcrd allows at most 2s \(dcrd serve --max-job-time\)" \
+	"the computation, its limit and the service's are named"
+expect 6 "a room asking for more memory" as create limits/big.yaml
+has "$err" "computation 'sleep' asks for a memory limit of 128MiB; this dcrd allows at most 64MiB" "named"
+expect 6 "the defaults (60s, 1GiB) are over these limits" as create --salt again limits/defaults.yaml
+expect 0 "a room within the limits" as create limits/fits.yaml
+fits_room=$out
+expect 7 "its python computation stops at its own limit" as run "$fits_room" sleep --wait
+has "$err" "exceeded its time limit of 1s" "the room's limit"
+expect 7 "SQL stops at the service's limit" as run "$fits_room" count --wait
+has "$err" "ran out of time \(the limit is 2000 ms\)" "the service's limit"
+expect 7 "a room created under higher limits runs under the new ones" as run "$defaults_room" sleep --wait
+has "$err" "asks for a time limit of 60s; this dcrd allows at most 2s" "and says why"
+stop_dcrd
+
 finish

@@ -1669,6 +1669,28 @@ static void test_shared_input(void **state)
 	close(fd);
 }
 
+/* ---- what this dcrd allows ---- */
+
+static void test_py_check(void **state)
+{
+	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
+	struct job_limits lim = { 2000, 64 * MiB };
+	struct dcr_err err = { 0 };
+
+	/* Unset limits are the room's defaults, 60s and 1GiB. */
+	assert_int_equal(py_check("c", &pc, &lim, false, DCR_EINVALID, &err), DCR_EINVALID);
+	assert_string_equal(err.msg, "computation 'c' asks for a time limit of 60s; this dcrd allows at most 2s "
+		"(dcrd serve --max-job-time)");
+	pc.time_limit_ms = 2000;
+	assert_int_equal(py_check("c", &pc, &lim, false, DCR_ECOMPUTE, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "computation 'c' asks for a memory limit of 1GiB; this dcrd allows at most 64MiB "
+		"(dcrd serve --max-job-memory)");
+	pc.memory_limit_bytes = 64 * MiB;
+	assert_int_equal(py_check("c", &pc, &lim, false, DCR_EINVALID, &err), 0);
+	assert_int_equal(py_check("c", &pc, &lim, true, DCR_EINVALID, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "computation 'c' is python, which this dcrd refuses: it runs in an SGX enclave"));
+}
+
 /* ---- libraries ---- */
 
 static void test_numpy(void **state)
@@ -1940,7 +1962,7 @@ static void test_concurrent(void **state)
 static int group_setup(void **state)
 {
 	struct dcr_err err = { 0 };
-	struct sandbox_options opt = { NULL, NULL };
+	struct sandbox_options opt = { NULL, NULL, NULL };
 	char user[32], desc[3 * 4096];
 
 	/* As root: a uid no one has, as an operator's --sandbox-user would be. */
@@ -2007,6 +2029,7 @@ int main(void)
 		cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_zip_check),
 		cmocka_unit_test(test_shared_input),
+		cmocka_unit_test(test_py_check),
 		cmocka_unit_test(test_numpy),
 		cmocka_unit_test(test_no_fd_leak),
 		cmocka_unit_test(test_bad_paths),
