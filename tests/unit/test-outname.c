@@ -22,7 +22,7 @@ static void test_good(void **state)
 {
 	static const char *const good[] = {
 		"a", "a.txt", "dir/", "dir/sub/", "dir/sub/file.csv", "...", ".hidden", "a..b", "x/.y/",
-		"with space", "back\\slash", "~tilde", "\xc3\xbc" "ber", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+		"with space", "back\\slash", "~tilde", "\303\274ber", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
 		"\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xc2\xa0", "dir/..x", "\x7e",
 	};
 	char why[DCR_ERR_MSG_MAX], name[DCR_OUTNAME_MAX + 2];
