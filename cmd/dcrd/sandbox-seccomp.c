@@ -146,6 +146,7 @@ int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filte
 	const uint32_t no_family = SECCOMP_RET_ERRNO | EAFNOSUPPORT;
 	const uint32_t ttys[] = { TIOCSTI, TIOCLINUX };
 	const uint32_t personas[] = { 0 /* PER_LINUX */, PER_QUERY };
+	const int sockets[] = { __NR_socket, __NR_socketpair };
 	struct bpf b = { prog, 0, cap };
 	size_t at;
 
@@ -182,12 +183,11 @@ int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filte
 	at = block_start(&b, __NR_personality);
 	allow_values(&b, 0, personas, sizeof(personas) / sizeof(personas[0]), deny);
 	block_end(&b, at);
-	at = block_start(&b, __NR_socket);
-	allow_values(&b, 0, families, sizeof(families) / sizeof(families[0]), no_family);
-	block_end(&b, at);
-	at = block_start(&b, __NR_socketpair);
-	allow_values(&b, 0, families, sizeof(families) / sizeof(families[0]), no_family);
-	block_end(&b, at);
+	for (size_t i = 0; i < sizeof(sockets) / sizeof(sockets[0]); i++) {
+		at = block_start(&b, sockets[i]);
+		allow_values(&b, 0, families, sizeof(families) / sizeof(families[0]), no_family);
+		block_end(&b, at);
+	}
 	if (!bounded_memory) {
 		/* Shared anonymous memory (MAP_SHARED, or MAP_SHARED_VALIDATE, with MAP_ANONYMOUS). */
 		at = block_start(&b, __NR_mmap);

@@ -227,6 +227,14 @@ restore_overcommit() {
 	fi
 }
 
+# result COMPUTATION FILE: run it in $room, wait, extract the result; FILE of it in $text.
+result() {
+	text=
+	expect 0 "$label: run $1" as run "$room" "$1" --wait || return
+	expect 0 "$label: fetch $1" as fetch "$out" --extract "$1-$label" || return
+	text=$(cat "$1-$label/$2" 2>/dev/null)
+}
+
 # attacks LABEL HOST_UID CGROUP: every attack against the running dcrd,
 # whose sandbox must be host uid HOST_UID, in a cgroup if CGROUP is yes.
 attacks() {
@@ -252,21 +260,18 @@ attacks() {
 	has "$(cat "uid-$label/inside.txt" 2>/dev/null)" "^uid_map 65534 0 1$" "$label: the inner view"
 
 	# ---- /proc/sys and the rest of /proc are out of reach ----
-	expect 0 "$label: run proc" as run "$room" proc --wait
-	job=$out
-	restore_overcommit "$label"
-	expect 0 "$label: fetch proc" as fetch "$job" --extract "proc-$label"
 	local proc
-	proc=$(cat "proc-$label/proc.txt" 2>/dev/null)
+	result proc proc.txt
+	proc=$text
+	restore_overcommit "$label"
 	lacks "$proc" "WRITABLE|WROTE" "$label: nothing in /proc opens for writing"
 	has "$proc" "^overcommit refused 30$" "$label: /proc/sys is read-only (EROFS)"
 	has "$proc" "^tried [0-9]{3,}$" "$label: hundreds of files were tried"
 
 	# ---- the seccomp filter ----
-	expect 0 "$label: run seccomp" as run "$room" seccomp --wait
-	expect 0 "$label: fetch seccomp" as fetch "$out" --extract "seccomp-$label"
 	local sc
-	sc=$(cat "seccomp-$label/seccomp.txt" 2>/dev/null)
+	result seccomp seccomp.txt
+	sc=$text
 	has "$sc" "^self 2$" "$label: the command runs under a seccomp filter"
 	has "$sc" "^[0-9]+ 2$" "$label: and so does the supervisor"
 	has "$sc" "^unshare -1 EPERM$" "$label: unshare is refused"
