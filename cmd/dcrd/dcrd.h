@@ -198,7 +198,7 @@ struct service {
 	pthread_mutex_t *lock;     /* held around every use of state */
 	const char *data_dir;
 	struct audit_note *note;   /* in a call: what its audit entry adds */
-	const struct job_limits *limits; /* the operator's, for every job (work.h) */
+	const struct job_bounds *job_bounds; /* the operator's, for every job (work.h) */
 };
 
 /*

@@ -512,8 +512,8 @@ static int compute(const struct job *j, const char *name, int depth, struct resu
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
 		struct work_inputs in = { read_input, (void *)j };
 		/* The operator's limit, where it is below SQL's own (60 s). */
-		struct sql_limits lim = { runner.svc.limits && runner.svc.limits->time_ms < 60000 ?
-					  runner.svc.limits->time_ms : 0, 0 };
+		struct sql_limits lim = { runner.svc.job_bounds && runner.svc.job_bounds->time_ms < 60000 ?
+					  runner.svc.job_bounds->time_ms : 0, 0 };
 		struct sql_result sr = { 0 };
 		int r = sql_run(j->def, name, &in, &lim, &sr, err);
 
@@ -527,7 +527,7 @@ static int compute(const struct job *j, const char *name, int depth, struct resu
 	}
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON) {
 		/* The room was checked at creation; the operator may have lowered the limits since. */
-		int r = py_check(name, c->python, runner.svc.limits, runner.svc.enclave->opt.sgx, DCR_ECOMPUTE, err);
+		int r = py_check(name, c->python, runner.svc.job_bounds, runner.svc.enclave->opt.sgx, DCR_ECOMPUTE, err);
 
 		return r < 0 ? r : run_python(j, c->python, depth, res, err);
 	}

@@ -122,7 +122,7 @@ int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *file
 	return r;
 }
 
-int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_limits *lim, bool sgx,
+int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_bounds *lim, bool sgx,
 	int code, struct dcr_err *err)
 {
 	uint64_t time_ms = pc->time_limit_ms ? pc->time_limit_ms : TIME_DEFAULT_MS;
@@ -148,7 +148,7 @@ int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struc
 	return 0;
 }
 
-int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_limits *lim, bool sgx, int code,
+int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_bounds *lim, bool sgx, int code,
 	struct dcr_err *err)
 {
 	int r;

@@ -328,7 +328,7 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 		goto out;
 	}
 	/* Python computations this dcrd cannot run as they ask (SGX, the operator's limits). */
-	if ((r = py_check_room(dcr_room_definition(room), svc->limits, svc->enclave->opt.sgx, DCR_EINVALID, err)) < 0)
+	if ((r = py_check_room(dcr_room_definition(room), svc->job_bounds, svc->enclave->opt.sgx, DCR_EINVALID, err)) < 0)
 		goto out;
 	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, err)) < 0) {
 		const Dcr__V1__Authentication *auth = dcr_room_definition(room)->authentication;

@@ -51,7 +51,7 @@ struct server {
 	atomic_ulong requests[6];  /* by status class: 1xx .. 5xx, [0] unused */
 	atomic_ulong bytes_in, bytes_out;
 	struct service svc;        /* for blob transfers, which outlive one handler call */
-	struct job_limits limits;
+	struct job_bounds job_bounds;
 };
 
 /* Per-request state, kept across the access handler's calls. */
@@ -69,7 +69,7 @@ struct request {
 };
 
 static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER,
-	.limits = { JOB_TIME_DEFAULT_MS, JOB_MEMORY_DEFAULT } };
+	.job_bounds = { JOB_TIME_DEFAULT_MS, JOB_MEMORY_DEFAULT } };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -219,7 +219,7 @@ static const char *outcome_of(int r)
  */
 static struct service service(void)
 {
-	return (struct service){ &srv.enclave, &srv.state, &srv.lock, srv.enclave.data_dir, NULL, &srv.limits };
+	return (struct service){ &srv.enclave, &srv.state, &srv.lock, srv.enclave.data_dir, NULL, &srv.job_bounds };
 }
 
 
@@ -571,16 +571,16 @@ int cmd_serve(int argc, char **argv)
 		case 'U': sandbox.user = optarg; break;
 		case 'G': sandbox.cgroup = optarg; break;
 		case 'T':
-			if (dcr_duration_parse(optarg, &srv.limits.time_ms) < 0 || srv.limits.time_ms == 0 ||
-			    srv.limits.time_ms > JOB_TIME_MAX_MS) {
+			if (dcr_duration_parse(optarg, &srv.job_bounds.time_ms) < 0 || srv.job_bounds.time_ms == 0 ||
+			    srv.job_bounds.time_ms > JOB_TIME_MAX_MS) {
 				fprintf(stderr, "dcrd: serve: invalid --max-job-time '%s' (a number and ms, s, m or h, "
 					"like 30m; above 0 and at most 24h)\n", optarg);
 				return 2;
 			}
 			break;
 		case 'M':
-			if (dcr_size_parse(optarg, &srv.limits.memory) < 0 || srv.limits.memory < JOB_MEMORY_MIN ||
-			    srv.limits.memory > JOB_MEMORY_MAX) {
+			if (dcr_size_parse(optarg, &srv.job_bounds.memory) < 0 || srv.job_bounds.memory < JOB_MEMORY_MIN ||
+			    srv.job_bounds.memory > JOB_MEMORY_MAX) {
 				fprintf(stderr, "dcrd: serve: invalid --max-job-memory '%s' (a number and KiB, MiB, GiB, KB, "
 					"MB or GB, like 8GiB; from 16MiB to 64GiB)\n", optarg);
 				return 2;
@@ -688,8 +688,8 @@ int cmd_serve(int argc, char **argv)
 	{
 		char t[32], m[32];
 
-		dcr_duration_format(srv.limits.time_ms, t);
-		dcr_size_format(srv.limits.memory, m);
+		dcr_duration_format(srv.job_bounds.time_ms, t);
+		dcr_size_format(srv.job_bounds.memory, m);
 		fprintf(stderr, "dcrd: every job may run for at most %s, python jobs use at most %s of memory "
 				"(--max-job-time, --max-job-memory)\n", t, m);
 	}

@@ -56,7 +56,7 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 
 /* What the operator allows each job: dcrd serve --max-job-time and --max-job-memory. */
-struct job_limits {
+struct job_bounds {
 	uint64_t time_ms;          /* every job; SQL's own limit (60 s) only below it */
 	uint64_t memory;           /* python jobs */
 };
@@ -73,9 +73,9 @@ struct job_limits {
  * message that names the computation, its limit and the service's.
  * py_check_room checks every python computation of def.
  */
-int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_limits *lim, bool sgx,
+int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_bounds *lim, bool sgx,
 	int code, struct dcr_err *err);
-int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_limits *lim, bool sgx, int code,
+int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_bounds *lim, bool sgx, int code,
 	struct dcr_err *err);
 
 /*

@@ -1674,7 +1674,7 @@ static void test_shared_input(void **state)
 static void test_py_check(void **state)
 {
 	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
-	struct job_limits lim = { 2000, 64 * MiB };
+	struct job_bounds lim = { 2000, 64 * MiB };
 	struct dcr_err err = { 0 };
 
 	/* Unset limits are the room's defaults, 60s and 1GiB. */
