@@ -481,7 +481,6 @@ static void args_parents(struct args *a, const char *path, const char *prev)
 	}
 }
 
-/* --ro-bind-data for file i of the placed files, whose memfd the child gets as FD_FIRST_FILE + i. */
 /*
  * File i: --ro-bind-data from the descriptor the child gets as slot[i], or
  * for a file that shares an earlier one's descriptor (slot -1) a symbolic
@@ -718,7 +717,8 @@ static void sandbox_kill(struct run *r, pid_t pid)
 	 */
 	(void)kill(-pid, SIGKILL);
 	(void)kill(pid, SIGKILL);
-	sandbox_cgroup_job_kill(r->cg);
+	if (r->cg)
+		sandbox_cgroup_job_kill(r->cg);
 	r->killed = true;
 }
 
@@ -1049,7 +1049,7 @@ static void limits(struct spawn *s, uint64_t mem)
 	if (getrlimit(RLIMIT_DATA, &cur) == 0 && cur.rlim_max < mem)
 		s->data.rlim_cur = s->data.rlim_max = cur.rlim_max;
 	s->core.rlim_cur = s->core.rlim_max = 0;
-	/* Bounds a fork bomb when dcrd is not root (the kernel does not hold root to it). */
+	/* Bounds the sandbox user's processes, cgroup or not (the sandbox is never root, whom the kernel lets past it). */
 	s->nproc.rlim_cur = s->nproc.rlim_max = NPROC_MAX;
 	if (getrlimit(RLIMIT_NPROC, &cur) == 0 && cur.rlim_max < NPROC_MAX)
 		s->nproc.rlim_cur = s->nproc.rlim_max = cur.rlim_max;
