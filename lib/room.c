@@ -826,61 +826,30 @@ static int add_depend(struct parse *p, Dcr__V1__Computation *c, const char *name
 static int parse_duration_ms(struct parse *p, yaml_node_t *v, uint64_t *out)
 {
 	const char *s;
-	char *end;
-	unsigned long long n;
-	uint64_t unit;
 	int r;
 
 	if ((r = dcr_ydoc_string(&p->y, v, "time", 32, &s)) < 0)
 		return r;
-	n = strtoull(s, &end, 10);
-	if (end == s || !isdigit((unsigned char)s[0]))
-		goto bad;
-	if (strcmp(end, "ms") == 0)
-		unit = 1;
-	else if (strcmp(end, "s") == 0)
-		unit = 1000;
-	else if (strcmp(end, "m") == 0)
-		unit = 60000;
-	else if (strcmp(end, "h") == 0)
-		unit = 3600000;
-	else
-		goto bad;
-	if (n == 0 || n > 24ULL * 3600000 / unit)
+	if (dcr_duration_parse(s, out) < 0)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "time must be a number with a unit: ms, s, m or h (like 90s)");
+	if (*out == 0 || *out > 24ULL * 3600000)
 		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "time limit must be above 0 and at most 24h");
-	*out = n * unit;
 	return 0;
-bad:
-	return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "time must be a number with a unit: ms, s, m or h (like 90s)");
 }
 
 static int parse_bytes(struct parse *p, yaml_node_t *v, uint64_t *out)
 {
-	static const struct { const char *suffix; uint64_t mult; } units[] = {
-		{ "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 },
-		{ "KB", 1000ULL }, { "MB", 1000000ULL }, { "GB", 1000000000ULL },
-	};
 	const char *s;
-	char *end;
-	unsigned long long n;
 	int r;
 
 	if ((r = dcr_ydoc_string(&p->y, v, "memory", 32, &s)) < 0)
 		return r;
-	n = strtoull(s, &end, 10);
-	if (end == s || !isdigit((unsigned char)s[0]))
-		goto bad;
-	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++) {
-		if (strcmp(end, units[i].suffix) != 0)
-			continue;
-		if (n > (64ULL << 30) / units[i].mult || n * units[i].mult < (16ULL << 20))
-			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "memory limit must be between 16MiB and 64GiB");
-		*out = n * units[i].mult;
-		return 0;
-	}
-bad:
-	return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
-		"memory must be a number with a unit: KiB, MiB, GiB, KB, MB or GB (like 512MiB)");
+	if (dcr_size_parse(s, out) < 0)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			"memory must be a number with a unit: KiB, MiB, GiB, KB, MB or GB (like 512MiB)");
+	if (*out < (16ULL << 20) || *out > (64ULL << 30))
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "memory limit must be between 16MiB and 64GiB");
+	return 0;
 }
 
 /* An absolute path under prefix (ending in '/') with no empty, '.' or '..' component. */

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,4 +196,67 @@ bool dcr_parse_duration(const char *s, uint64_t max, uint64_t *out)
 		return false;
 	*out = v * unit;
 	return true;
+}
+
+/* A whole number in s followed by one of the units; its value times the unit's. */
+static int parse_with_unit(const char *s, const char *const *units, const uint64_t *mult, size_t n_units,
+	uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	for (size_t i = 0; i < n_units; i++)
+		if (strcmp(end, units[i]) == 0) {
+			if (v > UINT64_MAX / mult[i])
+				return -1;
+			*out = v * mult[i];
+			return 0;
+		}
+	return -1;
+}
+
+int dcr_duration_parse(const char *s, uint64_t *ms)
+{
+	static const char *const units[] = { "ms", "s", "m", "h" };
+	static const uint64_t mult[] = { 1, 1000, 60000, 3600000 };
+
+	return parse_with_unit(s, units, mult, 4, ms);
+}
+
+int dcr_size_parse(const char *s, uint64_t *bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "KB", "MB", "GB" };
+	static const uint64_t mult[] = { 1ULL << 10, 1ULL << 20, 1ULL << 30, 1000, 1000000, 1000000000 };
+
+	return parse_with_unit(s, units, mult, 6, bytes);
+}
+
+void dcr_duration_format(uint64_t ms, char out[static 32])
+{
+	if (ms && ms % 3600000 == 0)
+		snprintf(out, 32, "%" PRIu64 "h", ms / 3600000);
+	else if (ms >= 120000 && ms % 60000 == 0)
+		snprintf(out, 32, "%" PRIu64 "m", ms / 60000);
+	else if (ms % 1000 == 0)
+		snprintf(out, 32, "%" PRIu64 "s", ms / 1000);
+	else
+		snprintf(out, 32, "%" PRIu64 "ms", ms);
+}
+
+void dcr_size_format(uint64_t n, char out[static 32])
+{
+	if (n && n % (UINT64_C(1) << 30) == 0)
+		snprintf(out, 32, "%" PRIu64 "GiB", n >> 30);
+	else if (n && n % (UINT64_C(1) << 20) == 0)
+		snprintf(out, 32, "%" PRIu64 "MiB", n >> 20);
+	else if (n && n % 1024 == 0)
+		snprintf(out, 32, "%" PRIu64 "KiB", n >> 10);
+	else
+		snprintf(out, 32, "%" PRIu64 " bytes", n);
 }

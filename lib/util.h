@@ -53,4 +53,18 @@ bool dcr_parse_size(const char *s, uint64_t *out);
  */
 bool dcr_parse_duration(const char *s, uint64_t max, uint64_t *out);
 
+/*
+ * Limits as rooms and dcrd's options write them. A duration is a whole
+ * number and a unit, ms, s, m or h, with no space ("90s"); a size a whole
+ * number and KiB, MiB, GiB (powers of 1024), KB, MB or GB (of 1000)
+ * ("512MiB"). 0, or -1 when s is malformed or overflows 64 bits; ranges
+ * are the caller's to check.
+ */
+int dcr_duration_parse(const char *s, uint64_t *ms);
+int dcr_size_parse(const char *s, uint64_t *bytes);
+
+/* The way a room shows a limit: "1h", "5m", "90s", "1500ms"; "1GiB", "256MiB", "64KiB", "1000000 bytes". */
+void dcr_duration_format(uint64_t ms, char out[static 32]);
+void dcr_size_format(uint64_t bytes, char out[static 32]);
+
 #endif

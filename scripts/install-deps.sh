@@ -26,3 +26,8 @@ export DEBIAN_FRONTEND=noninteractive
 $as_root apt-get update -q
 # shellcheck disable=SC2086
 $as_root apt-get install -y -q --no-install-recommends $packages "$@"
+
+# dcrd run as root runs python computations as this unprivileged user, never as root (see dcrd(8)).
+if ! getent passwd dcr-sandbox >/dev/null; then
+	$as_root useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin dcr-sandbox
+fi

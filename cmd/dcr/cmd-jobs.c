@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "crypto.h"
 #include "dcr.h"
 #include "fileio.h"
+#include "outname.h"
 #include "stream.h"
 #include "transport.h"
 #include "util.h"
@@ -198,29 +200,6 @@ static int temp_near(const char *path, char *tmp, size_t size, struct dcr_err *e
 	return fd;
 }
 
-/* A name from a ZIP that stays inside the directory: relative, no '..', no empty parts. */
-static bool safe_entry(const char *name)
-{
-	const char *p = name;
-
-	if (!*name || *name == '/' || strlen(name) > 1024)
-		return false;
-	while (*p) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-
-		if ((n == 0 && slash && slash[1]) || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (!slash)
-			break;
-		p = slash + 1;
-	}
-	for (p = name; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			return false;
-	return true;
-}
-
 static int make_parents(const char *dir, const char *name, struct dcr_err *err)
 {
 	char path[PATH_MAX];
@@ -234,7 +213,12 @@ static int make_parents(const char *dir, const char *name, struct dcr_err *err)
 	return 0;
 }
 
-/* Unpack the ZIP at zip_path into dir, refusing names that leave it and files that exist. */
+/*
+ * Unpack the ZIP at zip_path into dir, refusing files that exist. Every
+ * name is checked against the rule dcrd applies (lib/outname) before
+ * anything is written: a result that breaks it did not come from dcrd's
+ * check, and nothing of it is extracted.
+ */
 static int extract(const char *zip_path, const char *dir, struct dcr_err *err)
 {
 	zip_t *z;
@@ -242,24 +226,31 @@ static int extract(const char *zip_path, const char *dir, struct dcr_err *err)
 	int zerr = 0, r = 0;
 	char buf[65536];
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", dir);
 	if (!(z = zip_open(zip_path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr)))
 		return dcr_err_set(err, DCR_EINTEGRITY, "the result is not a valid ZIP (libzip error %d)", zerr);
 	n = zip_get_num_entries(z, 0);
 	if (n < 0 || n > MAX_EXTRACT_ENTRIES)
 		r = dcr_err_set(err, DCR_EINVALID, "the result has more than %d entries", MAX_EXTRACT_ENTRIES);
 	for (zip_int64_t i = 0; r == 0 && i < n; i++) {
-		const char *name = zip_get_name(z, (zip_uint64_t)i, ZIP_FL_ENC_GUESS);
+		const char *name = zip_get_name(z, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+		struct dcr_err why;
+
+		if (!name)
+			r = dcr_err_set(err, DCR_EINTEGRITY, "the result's entry %" PRId64 " cannot be read; nothing was "
+				"extracted", (int64_t)i);
+		else if (dcr_outname_check(name, strlen(name), &why) < 0)
+			r = dcr_err_set(err, DCR_EINTEGRITY, "the result's entry %" PRId64 " is refused (%s); nothing was "
+				"extracted", (int64_t)i, why.msg);
+	}
+	if (r == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", dir);
+	for (zip_int64_t i = 0; r == 0 && i < n; i++) {
+		const char *name = zip_get_name(z, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
 		char path[PATH_MAX];
 		zip_file_t *f;
 		zip_int64_t got;
 		int fd;
 
-		if (!name || !safe_entry(name)) {
-			r = dcr_err_set(err, DCR_EINTEGRITY, "the result holds an unsafe name; nothing more was extracted");
-			break;
-		}
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
 			r = dcr_err_set(err, DCR_EINVALID, "path too long: '%s'", name);
 			break;

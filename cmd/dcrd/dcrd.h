@@ -263,6 +263,7 @@ struct service {
 	struct state *reader;
 	pthread_mutex_t *reader_lock;
 	const struct call_prep *prep; /* in a call: what rooms_prepare worked out */
+	const struct job_bounds *job_bounds; /* the operator's, for every job (work.h) */
 };
 
 /*

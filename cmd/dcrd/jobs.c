@@ -26,7 +26,7 @@
 #include "banned.h"
 
 #define JOB_ID_MAX 40              /* 12 hex digits, '-', a number */
-#define MAX_INPUT_FILE (2ull << 30) /* a python mount held in memory */
+#define MAX_INPUT_FILE (2ull << 30) /* a python input held in memory */
 #define MAX_DEPTH 32               /* computations feeding computations */
 #define MAX_QUEUED 65536           /* jobs queued or running on this dcrd, whatever the caps */
 
@@ -491,30 +491,22 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 	return r;
 }
 
-struct buffer {
-	uint8_t *data;
-	size_t len, cap, max;
+/* A python input on its way into a memfd, never on the heap. */
+struct input_fd {
+	int fd;
+	uint64_t len;
 };
 
-static int buffer_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+static int input_fd_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
 {
-	struct buffer *b = ctx;
+	struct input_fd *in = ctx;
 
-	if (len > b->max - b->len)
-		return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %zu bytes", b->max);
-	if (dcr_secure_reserve(&b->data, &b->cap, b->len, b->len + len, b->max) < 0)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	memcpy(b->data + b->len, buf, len);
-	b->len += len;
+	if (len > MAX_INPUT_FILE - in->len)
+		return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %llu bytes", MAX_INPUT_FILE);
+	if (dcr_write_all(in->fd, buf, len) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
+	in->len += len;
 	return 0;
-}
-
-static void buffer_free(struct buffer *b)
-{
-	if (b->data)
-		dcr_wipe(b->data, b->len);
-	free(b->data);
-	memset(b, 0, sizeof(*b));
 }
 
 /* A computation's result: its bytes, their type, and for SQL the row count. */
@@ -538,52 +530,71 @@ static void result_free(struct result *res)
 
 static int compute(const struct job *j, const char *name, int depth, struct result *res, struct dcr_err *err);
 
-/* The bytes a mount or a code entry script shows: a node's data, or another computation's result. */
-static int node_bytes(const struct job *j, const char *node, int depth, struct buffer *b, struct dcr_err *err)
+/*
+ * A sealed memfd with the bytes a mount or a code entry script shows: a
+ * node's data, decrypted into it as it streams, or another computation's
+ * result. The sandbox reads it once, however many paths show it.
+ */
+static int node_fd(const struct job *j, const char *node, int depth, struct dcr_err *err)
 {
+	struct input_fd in = { sandbox_memfd("dcr-input"), 0 };
 	struct result sub = { 0 };
 	int r;
 
+	if (in.fd < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
 	if (room_data_node(j->def, node)) {
-		b->max = MAX_INPUT_FILE;
-		return read_input((void *)j, node, buffer_sink, b, err);
+		r = read_input((void *)j, node, input_fd_sink, &in, err);
+	} else if ((r = compute(j, node, depth + 1, &sub, err)) < 0) {
+		dcr_err_prefix(err, "computing '%s', which this one reads", node);
+	} else {
+		r = input_fd_sink(&in, sub.data, sub.len, err);
+		result_free(&sub);
 	}
-	if ((r = compute(j, node, depth + 1, &sub, err)) < 0)
-		return dcr_err_prefix(err, "computing '%s', which this one reads", node);
-	b->data = sub.data;
-	b->len = b->cap = sub.len;
-	free(sub.logs);
-	return 0;
+	if (r == 0 && (lseek(in.fd, 0, SEEK_SET) < 0 || sandbox_memfd_seal(in.fd) < 0))
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
+	if (r < 0) {
+		close(in.fd);
+		return r;
+	}
+	return in.fd;
 }
 
 static int run_python(const struct job *j, const Dcr__V1__PythonComputation *pc, int depth, struct result *res,
 	struct dcr_err *err)
 {
 	size_t n = pc->n_mounts + 1, made = 0;
-	struct py_file *files = calloc(n, sizeof(*files));
-	struct buffer *bufs = calloc(n, sizeof(*bufs));
-	struct py_result pr = { 0 };
+	struct sandbox_file *files = calloc(n, sizeof(*files));
+	const char **nodes = calloc(n, sizeof(*nodes));
+	struct sandbox_result pr = { 0 };
 	char entry[300];
 	int r = 0;
 
-	if (!files || !bufs) {
+	if (!files || !nodes) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
 	}
+	for (size_t i = 0; i < n; i++)
+		files[i].fd = -1;
 	if (pc->script.len) {
 		snprintf(entry, sizeof(entry), "/code/%s", pc->script_name);
-		files[made++] = (struct py_file){ entry, pc->script.data, pc->script.len };
+		files[made++] = (struct sandbox_file){ entry, -1, pc->script.data, pc->script.len };
 	} else {
 		snprintf(entry, sizeof(entry), "/code/%s.py", pc->code_node);
-		if ((r = node_bytes(j, pc->code_node, depth, &bufs[0], err)) < 0)
+		if ((r = node_fd(j, pc->code_node, depth, err)) < 0)
 			goto out;
-		files[made++] = (struct py_file){ entry, bufs[0].data, bufs[0].len };
+		nodes[made] = pc->code_node;
+		files[made++] = (struct sandbox_file){ entry, r, NULL, 0 };
 	}
 	for (size_t i = 0; i < pc->n_mounts; i++) {
-		if ((r = node_bytes(j, pc->mounts[i]->node, depth, &bufs[made], err)) < 0)
+		/* A node mounted at several paths is read (or computed) once, and shared. */
+		files[made] = (struct sandbox_file){ pc->mounts[i]->path, -1, NULL, 0 };
+		for (size_t k = 0; k < made; k++)
+			if (nodes[k] && strcmp(nodes[k], pc->mounts[i]->node) == 0)
+				files[made].fd = files[k].fd;
+		if (files[made].fd < 0 && (r = files[made].fd = node_fd(j, pc->mounts[i]->node, depth, err)) < 0)
 			goto out;
-		files[made] = (struct py_file){ pc->mounts[i]->path, bufs[made].data, bufs[made].len };
-		made++;
+		nodes[made++] = pc->mounts[i]->node;
 	}
 	r = py_run(pc, files, made, &pr, err);
 	res->logs = pr.logs;
@@ -596,9 +607,15 @@ static int run_python(const struct job *j, const Dcr__V1__PythonComputation *pc,
 		free(pr.zip);
 	}
 out:
-	for (size_t i = 0; bufs && i < n; i++)
-		buffer_free(&bufs[i]);
-	free(bufs);
+	for (size_t i = 0; files && i < made; i++) {
+		bool shared = false;
+
+		for (size_t k = 0; k < i; k++)
+			shared |= files[k].fd == files[i].fd;
+		if (files[i].fd >= 0 && !shared)
+			close(files[i].fd);
+	}
+	free(nodes);
 	free(files);
 	return r;
 }
@@ -614,7 +631,9 @@ static int compute(const struct job *j, const char *name, int depth, struct resu
 		return dcr_err_set(err, DCR_ECOMPUTE, "computations feed each other more than %d deep", MAX_DEPTH);
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
 		struct work_inputs in = { read_input, (void *)j };
-		struct sql_limits lim = { 0 };
+		/* The operator's limit, where it is below SQL's own (60 s). */
+		struct sql_limits lim = { runner.svc.job_bounds && runner.svc.job_bounds->time_ms < 60000 ?
+					  runner.svc.job_bounds->time_ms : 0, 0 };
 		struct sql_result sr = { 0 };
 		int r = sql_run(j->def, name, &in, &lim, &sr, err);
 
@@ -626,8 +645,12 @@ static int compute(const struct job *j, const char *name, int depth, struct resu
 		}
 		return r;
 	}
-	if (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON)
-		return run_python(j, c->python, depth, res, err);
+	if (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON) {
+		/* The room was checked at creation; the operator may have lowered the limits since. */
+		int r = py_check(name, c->python, runner.svc.job_bounds, runner.svc.enclave->opt.sgx, DCR_ECOMPUTE, err);
+
+		return r < 0 ? r : run_python(j, c->python, depth, res, err);
+	}
 	return dcr_err_set(err, DCR_EINTEGRITY, "computation '%s' is of no known kind", name);
 }
 
@@ -818,7 +841,7 @@ static void *runner_main(void *arg)
 	struct dcr_err why;
 
 	/* Said once at start, where an operator looks, rather than in every python job's failure. */
-	if (py_available(&why) < 0)
+	if (sandbox_available(&why) < 0)
 		fprintf(stderr, "dcrd: python computations cannot run here: %s\n", why.msg);
 	for (;;) {
 		pthread_mutex_lock(&runner.mu);

@@ -12,6 +12,7 @@
 #include "room.pb-c.h"
 #include "specs.h"
 #include "util.h"
+#include "work.h"
 
 #include "banned.h"
 
@@ -373,6 +374,9 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 			r = not_certified(dcr_room_definition(room), p, err);
 		goto out;
 	}
+	/* Python computations this dcrd cannot run as they ask (SGX, the operator's limits). */
+	if ((r = py_check_room(dcr_room_definition(room), svc->job_bounds, svc->enclave->opt.sgx, DCR_EINVALID, err)) < 0)
+		goto out;
 	prep->room = room;
 	room = NULL;
 out:

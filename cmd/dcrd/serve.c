@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -21,7 +22,9 @@
 
 #include "crypto.h"
 #include "dcrd.h"
+#include "sandbox.h"
 #include "util.h"
+#include "work.h"
 
 #include "banned.h"
 
@@ -55,6 +58,10 @@
 #define DEFAULT_PUTS_PER_UPLOADER 4
 #define DEFAULT_PUTS_PER_ADDRESS 8
 #define MAX_COUNT 1000000          /* the largest count an option takes */
+/* The range of the service's job limits: those a room may declare (dcr-room(5)). */
+#define JOB_TIME_MAX_MS (UINT64_C(24) * 3600 * 1000)
+#define JOB_MEMORY_MIN (UINT64_C(16) << 20)
+#define JOB_MEMORY_MAX (UINT64_C(64) << 30)
 
 struct server {
 	struct enclave enclave;
@@ -69,6 +76,7 @@ struct server {
 	atomic_ulong requests[6];  /* by status class: 1xx .. 5xx, [0] unused */
 	atomic_ulong bytes_in, bytes_out;
 	struct service svc;        /* for blob transfers, which outlive one handler call */
+	struct job_bounds job_bounds;
 };
 
 /* Per-request state, kept across the access handler's calls. */
@@ -85,7 +93,8 @@ struct request {
 	char blob_msg[DCR_ERR_MSG_MAX];
 };
 
-static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER, .reader_lock = PTHREAD_MUTEX_INITIALIZER };
+static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER, .reader_lock = PTHREAD_MUTEX_INITIALIZER,
+	.job_bounds = { JOB_TIME_DEFAULT_MS, JOB_MEMORY_DEFAULT } };
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -318,6 +327,7 @@ static struct service service(void)
 		.creators = &srv.creators,
 		.reader = srv.reader.db ? &srv.reader : NULL,
 		.reader_lock = &srv.reader_lock,
+		.job_bounds = &srv.job_bounds,
 	};
 }
 
@@ -742,7 +752,9 @@ static void usage(FILE *out)
 		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
 		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
 		     "                  [--max-unfinished-uploads N] [--upload-expiry DURATION]\n"
-		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n");
+		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
+		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
+		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n");
 }
 
 /* A count for a limit: 1 to MAX_COUNT. */
@@ -841,6 +853,10 @@ int cmd_serve(int argc, char **argv)
 		{ "upload-expiry", required_argument, NULL, OPT_UPLOAD_EXPIRY },
 		{ "max-puts-per-uploader", required_argument, NULL, OPT_COUNT },
 		{ "max-puts-per-address", required_argument, NULL, OPT_COUNT },
+		{ "sandbox-user", required_argument, NULL, 'U' },
+		{ "cgroup", required_argument, NULL, 'G' },
+		{ "max-job-time", required_argument, NULL, 'T' },
+		{ "max-job-memory", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -866,6 +882,8 @@ int cmd_serve(int argc, char **argv)
 		{ "max-puts-per-address", &puts.per_address },
 	};
 	uint64_t secs;
+	struct sandbox_options sandbox = { NULL, NULL, NULL };
+	char sandbox_desc[3 * 4096];
 	bool sgx_option = false;
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
@@ -943,6 +961,24 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'U': sandbox.user = optarg; break;
+		case 'G': sandbox.cgroup = optarg; break;
+		case 'T':
+			if (dcr_duration_parse(optarg, &srv.job_bounds.time_ms) < 0 || srv.job_bounds.time_ms == 0 ||
+			    srv.job_bounds.time_ms > JOB_TIME_MAX_MS) {
+				fprintf(stderr, "dcrd: serve: invalid --max-job-time '%s' (a number and ms, s, m or h, "
+					"like 30m; above 0 and at most 24h)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'M':
+			if (dcr_size_parse(optarg, &srv.job_bounds.memory) < 0 || srv.job_bounds.memory < JOB_MEMORY_MIN ||
+			    srv.job_bounds.memory > JOB_MEMORY_MAX) {
+				fprintf(stderr, "dcrd: serve: invalid --max-job-memory '%s' (a number and KiB, MiB, GiB, KB, "
+					"MB or GB, like 8GiB; from 16MiB to 64GiB)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -976,6 +1012,15 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "dcrd: serve: unknown attestation '%s' (sim or sgx-dcap)\n", attestation);
 		return 2;
 	}
+	if (opt.sgx && (sandbox.user || sandbox.cgroup)) {
+		fprintf(stderr, "dcrd: serve: --sandbox-user and --cgroup are for python computations, which "
+				"--attestation sgx-dcap refuses\n");
+		usage(stderr);
+		return 2;
+	}
+	if (opt.sgx)
+		sandbox.refuse = "dcrd runs in an SGX enclave (Gramine), which has no namespaces or process "
+				 "isolation for the python sandbox (see docs/sgx.md)";
 	if (!opt.sgx && sgx_option) {
 		fprintf(stderr, "dcrd: serve: --sgx-device, --pccs-url, --pccs-ca and --sgx-root-crl need --attestation sgx-dcap\n");
 		usage(stderr);
@@ -987,11 +1032,28 @@ int cmd_serve(int argc, char **argv)
 			creators_release(&srv.creators);
 			return 1;
 		}
+	/*
+	 * dcrd holds the sealing key: no process of its user (a python
+	 * sandbox, when dcrd is not root) may read its memory or descriptors
+	 * through /proc or ptrace, and it leaves no core dump.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "dcrd: serve: cannot make the process non-dumpable: %s\n", strerror(errno));
+		creators_release(&srv.creators);
+		return 1;
+	}
+	if (sandbox_configure(&sandbox, sandbox_desc, sizeof(sandbox_desc), &err) < 0) {
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		creators_release(&srv.creators);
+		return err.code == DCR_EFAIL ? 1 : 2;
+	}
 	/* Everything dcrd creates (state.db and its WAL too) is for its owner only. */
 	umask(077);
 	/* The port first: a busy port must not leave a new data directory behind. */
 	if ((fd = listen_socket(&sa, listen_arg, &err)) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		sandbox_shutdown();
+		creators_release(&srv.creators);
 		return 1;
 	}
 	if (prepare_data_dir(data_dir, &err) < 0 || (lock = lock_data_dir(data_dir, &err)) < 0 ||
@@ -1001,8 +1063,12 @@ int cmd_serve(int argc, char **argv)
 	    platform_open(&srv.enclave, data_dir, &err) < 0 || blobs_init(data_dir, &puts, &err) < 0 ||
 	    (!(srv.replay = dcr_replay_new()) && dcr_err_set(&err, DCR_ENOMEM, "out of memory") < 0)) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		state_close(&srv.state);
+		state_close(&srv.reader);
 		enclave_close(&srv.enclave);
 		close(fd);
+		sandbox_shutdown();
+		creators_release(&srv.creators);
 		return 1;
 	}
 	/* Worker threads inherit this mask, so only sigwait below sees the signals. */
@@ -1017,6 +1083,15 @@ int cmd_serve(int argc, char **argv)
 	    watchdog_start(&conns, chores, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		goto stop;
+	}
+	fprintf(stderr, "dcrd: %s\n", sandbox_desc);
+	{
+		char t[32], m[32];
+
+		dcr_duration_format(srv.job_bounds.time_ms, t);
+		dcr_size_format(srv.job_bounds.memory, m);
+		fprintf(stderr, "dcrd: every job may run for at most %s, python jobs use at most %s of memory "
+				"(--max-job-time, --max-job-memory)\n", t, m);
 	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	if (opt.sgx)
@@ -1050,6 +1125,7 @@ stop:
 	watchdog_stop();
 	jobs_stop();
 	storage_close();
+	sandbox_shutdown();
 	close(fd);
 	state_close(&srv.state);
 	state_close(&srv.reader);

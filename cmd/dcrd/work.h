@@ -1,6 +1,6 @@
 /*
  * The workers that run a room's computations inside dcrd: SQL in SQLite
- * (sqlwork.c) and python in a bubblewrap sandbox (pywork.c). Both work on
+ * (sqlwork.c) and python in a bubblewrap sandbox (pywork.c, sandbox.c). Both work on
  * plaintext in memory only: nothing they read or write touches the host's
  * disk in the clear. The job runner (jobs.c) decides what runs and keeps
  * the results.
@@ -8,11 +8,13 @@
 #ifndef DCRD_WORK_H
 #define DCRD_WORK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
 #include "room.pb-c.h"
+#include "sandbox.h"
 #include "stream.h"
 
 /*
@@ -53,36 +55,36 @@ struct sql_result {
 int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 
+/* What the operator allows each job: dcrd serve --max-job-time and --max-job-memory. */
+struct job_bounds {
+	uint64_t time_ms;          /* every job; SQL's own limit (60 s) only below it */
+	uint64_t memory;           /* python jobs */
+};
+#define JOB_TIME_DEFAULT_MS (UINT64_C(3600) * 1000)
+#define JOB_MEMORY_DEFAULT (UINT64_C(4) << 30)
+
 /* ---- python (pywork.c) ---- */
 
-/* One file in the sandbox: path (absolute, as in the room) and its bytes. */
-struct py_file {
-	const char *path;
-	const uint8_t *data;
-	size_t len;
-};
-
-struct py_result {
-	uint8_t *zip;              /* free(): a ZIP of the output directory */
-	size_t zip_len;
-	char *logs;                /* free(): what the command printed (stdout and stderr), at most 1 MiB, NUL-ended */
-	size_t logs_len;
-	int exit_status;           /* of the command; 128 + N when killed by signal N */
-};
+/*
+ * Whether this dcrd runs python computation name (pc): not in an SGX
+ * enclave (sgx: Gramine has no namespaces or process isolation, so the
+ * sandbox's guarantees cannot hold), and only within lim. code (the
+ * caller's: DCR_EINVALID at room.create, DCR_ECOMPUTE at run time) with a
+ * message that names the computation, its limit and the service's.
+ * py_check_room checks every python computation of def.
+ */
+int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_bounds *lim, bool sgx,
+	int code, struct dcr_err *err);
+int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_bounds *lim, bool sgx, int code,
+	struct dcr_err *err);
 
 /*
- * Run python computation pc in a bubblewrap sandbox: no network, a fresh
- * root of read-only system directories, files (the entry script under
- * /code, mounts under /input) read-only, a writable output directory and
- * private /tmp, the computation's time and memory limits. The output
- * directory is zipped. A command that exits non-zero, is killed or
- * exceeds a limit is DCR_ECOMPUTE (logs are still returned in out, for the
- * caller to show or not under the room's log policy).
+ * Run python computation pc in the sandbox (sandbox.h) with files (the
+ * entry script under /code, mounts under /input) and the computation's
+ * command, output directory and limits, the defaults filled in; dcr's
+ * helper module dcr_enclave is on its PYTHONPATH. As sandbox_run.
  */
-int py_run(const Dcr__V1__PythonComputation *pc, const struct py_file *files, size_t n_files,
-	struct py_result *out, struct dcr_err *err);
-
-/* Whether the sandbox can run here (bubblewrap and python3 present and usable); 0 or DCR_EFAIL with why. */
-int py_available(struct dcr_err *err);
+int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *files, size_t n_files,
+	struct sandbox_result *out, struct dcr_err *err);
 
 #endif

@@ -51,8 +51,12 @@ export DCR_SPECS=$TEST_TMP/specs.yaml
 expect 2 "--pccs-url without sgx-dcap" "$DCRD" serve --data-dir d0 --pccs-url "$pccs"
 has "$err" "need --attestation sgx-dcap" "explained"
 
+expect 2 "--sandbox-user with sgx-dcap" "$DCRD" serve --data-dir d0 "${sgx_args[@]}" --sandbox-user 12345
+has "$err" "which --attestation sgx-dcap refuses" "explained"
+
 start_dcrd data "${sgx_args[@]}" || finish
 has "$(cat "$TEST_TMP/dcrd.log")" "attestation sgx-dcap" "dcrd says it runs sgx-dcap"
+has "$(cat "$TEST_TMP/dcrd.log")" "python computations are refused: dcrd runs in an SGX enclave" "and that it runs no python"
 checks=$((checks + 1))
 [ "$(fetches)" = 1 ] || fail "dcrd fetched collateral once at start (got $(fetches))"
 [ -f data/sgx-collateral.json ] || fail "collateral cached in the data directory"
@@ -121,6 +125,16 @@ expect 0 "list it" as_alice rooms
 has "$out" "sgx room" "listed"
 expect 0 "read it" as_alice --json rooms "${id:0:12}"
 has "$out" "$mrenclave" "the room pins this MRENCLAVE"
+# No python under SGX: Gramine has no namespaces or process isolation for the sandbox.
+cp room/v1.yaml room/python.yaml
+printf 'print(1)\n' >room/p.py
+cat >>room/python.yaml <<'YAML'
+compute:
+  p: {type: python, script: p.py}
+YAML
+sed -i 's/\[stop\]/[stop, run p]/' room/python.yaml
+expect 6 "a room with python is refused under SGX" as_alice create room/python.yaml
+has "$err" "computation 'p' is python, which this dcrd refuses: it runs in an SGX enclave" "the reason is given"
 expect 0 "dry run for other code" as_alice create --dry-run room/other.yaml
 expect 5 "no room for other code" as_alice create room/other.yaml
 has "$err" "is not the one spec 'dcrd:other' pins" "other code explained"

@@ -1,0 +1,510 @@
+/*
+ * The sandbox's cgroups (sandbox-impl.h): each job in a cgroup of its own
+ * whose memory limit counts everything the job's processes make resident,
+ * shared memory, memfds and tmpfs pages included, and whose task limit
+ * holds whatever user the sandbox runs as. cgroup v2 where dcrd has a
+ * delegated cgroup, else v1's memory and pids hierarchies where dcrd may
+ * write them, else none.
+ */
+#define _GNU_SOURCE /* O_CLOEXEC with POSIX, dirent */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox-impl.h"
+
+#include "banned.h"
+
+#define TEXT_MAX (1u << 20)          /* /proc/self/mountinfo and the like */
+#define CPU_WEIGHT "50"              /* v2: half of dcrd's default 100, so dcrd answers while a job computes */
+#define CPU_SHARES "512"             /* v1: the same against the default 1024 */
+#define KILL_ROUNDS 500              /* of 10 ms: how long a job's last processes may take to die */
+
+/* ---- reading and writing cgroup files ---- */
+
+/* The whole of a small file, NUL-ended, into a new buffer; NULL with errno. */
+static char *slurp(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 4096;
+	char *buf = NULL, *grown;
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (!(grown = realloc(buf, cap + 1)))
+			break;
+		buf = grown;
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (n == 0) {
+			buf[len] = '\0';
+			close(fd);
+			return buf;
+		}
+		len += (size_t)n;
+		if (len == cap && (cap *= 2) > TEXT_MAX) {
+			errno = EFBIG;
+			break;
+		}
+	}
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+/* Write value to dir/file as one write(2), as cgroup files want; 0 or -1 with errno. */
+static int put(const char *dir, const char *file, const char *value)
+{
+	char path[SANDBOX_PATH_MAX + 64];
+	int fd, e;
+	ssize_t n;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = write(fd, value, strlen(value));
+	e = errno;
+	close(fd);
+	errno = e;
+	return n == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+/* Whether word is one of the words (separated by sep) of list. */
+static bool has_word(const char *list, size_t len, const char *word, char sep)
+{
+	size_t w = strlen(word);
+
+	for (size_t i = 0; i < len; ) {
+		size_t j = i;
+
+		while (j < len && list[j] != sep && list[j] != ' ' && list[j] != '\n')
+			j++;
+		if (j - i == w && memcmp(list + i, word, w) == 0)
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+/* ---- where cgroups are ---- */
+
+int sandbox_cgroup_own(const char *text, const char *controller, char *out, size_t size)
+{
+	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		const char *end = strchr(line, '\n'), *c1 = strchr(line, ':'), *c2;
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		if (!c1 || c1 >= line + len || !(c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line))))
+			continue;
+		/* v2: "0::/path"; v1: "N:memory:/path" or "N:cpu,cpuacct:/path". */
+		if (controller ? !has_word(c1 + 1, (size_t)(c2 - c1 - 1), controller, ',')
+			       : !(c2 == c1 + 1 && c1 - line == 1 && line[0] == '0'))
+			continue;
+		if (c2[1] != '/' || (size_t)(line + len - c2 - 1) >= size)
+			return -1;
+		memcpy(out, c2 + 1, (size_t)(line + len - c2 - 1));
+		out[line + len - c2 - 1] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+/* Copy a mountinfo field of n bytes, turning its \ooo escapes back into bytes; -1 if it does not fit. */
+static int unescape(const char *s, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '\\' && i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+		    s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+			c = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+			i += 3;
+		}
+		if (o + 1 >= size)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int sandbox_cgroup_mount(const char *text, const char *controller, char *point, size_t psize, char *root,
+	size_t rsize)
+{
+	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *field[12];
+		size_t flen[12], n = 0, dash = 0;
+
+		/* id parent major:minor root mount-point options [optional...] - type source super-options */
+		for (size_t i = 0; i < len && n < 12; ) {
+			size_t j = i;
+
+			while (j < len && line[j] != ' ')
+				j++;
+			field[n] = line + i;
+			flen[n] = j - i;
+			if (flen[n] == 1 && line[i] == '-' && n >= 6 && !dash)
+				dash = n;
+			n++;
+			i = j + 1;
+		}
+		if (!dash || n < dash + 4)
+			continue;
+		if (controller ? !(flen[dash + 1] == 6 && memcmp(field[dash + 1], "cgroup", 6) == 0 &&
+				   has_word(field[dash + 3], flen[dash + 3], controller, ','))
+			       : !(flen[dash + 1] == 7 && memcmp(field[dash + 1], "cgroup2", 7) == 0))
+			continue;
+		if (unescape(field[4], flen[4], point, psize) < 0 || unescape(field[3], flen[3], root, rsize) < 0)
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+int sandbox_cgroup_dir(const char *point, const char *root, const char *own, char *out, size_t size)
+{
+	size_t r = strlen(root);
+
+	/* own is relative to the hierarchy's root, the mount shows it from root on. */
+	if (strcmp(root, "/") == 0)
+		r = 0;
+	else if (strncmp(own, root, r) != 0 || (own[r] != '/' && own[r] != '\0'))
+		return -1;
+	if ((size_t)snprintf(out, size, "%s%s", point, own + r) >= size)
+		return -1;
+	/* "/sys/fs/cgroup/memory/" for the root cgroup: no final '/'. */
+	for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--)
+		out[n - 1] = '\0';
+	return 0;
+}
+
+uint64_t sandbox_cgroup_oom_kills(const char *text)
+{
+	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, "oom_kill ", 9) == 0)
+			return strtoull(line + 9, NULL, 10);
+	return 0;
+}
+
+/* This process's cgroup directory for controller (v1) or in cgroup v2 (NULL); -1 if it has none. */
+static int own_dir(const char *controller, char *out, size_t size)
+{
+	char *cg = slurp("/proc/self/cgroup"), *mi = slurp("/proc/self/mountinfo");
+	char point[SANDBOX_PATH_MAX], root[SANDBOX_PATH_MAX], own[SANDBOX_PATH_MAX];
+	int r = -1;
+
+	if (cg && mi && sandbox_cgroup_own(cg, controller, own, sizeof(own)) == 0 &&
+	    sandbox_cgroup_mount(mi, controller, point, sizeof(point), root, sizeof(root)) == 0)
+		r = sandbox_cgroup_dir(point, root, own, out, size);
+	free(cg);
+	free(mi);
+	return r;
+}
+
+/* ---- setting up ---- */
+
+static const char *const v1_names[] = { "memory", "pids", "cpu" };
+
+/* cgroup v2 at dir: memory and pids (and cpu) for dcrd's jobs, dcrd itself in a leaf when dir is its own cgroup. */
+static int setup_v2(struct sandbox_cgroups *cg, const char *dir, bool own, char *why, size_t why_size)
+{
+	char *controllers, leaf[SANDBOX_PATH_MAX + 16], pid[24], *subtree;
+	bool cpu;
+
+	snprintf(leaf, sizeof(leaf), "%s/cgroup.controllers", dir);
+	if (!(controllers = slurp(leaf))) {
+		snprintf(why, why_size, "cannot read %.200s: %.200s", leaf, strerror(errno));
+		return -1;
+	}
+	if (!has_word(controllers, strlen(controllers), "memory", ' ') ||
+	    !has_word(controllers, strlen(controllers), "pids", ' ')) {
+		snprintf(why, why_size, "cgroup v2 at %.200s lacks the memory or pids controller", dir);
+		free(controllers);
+		return -1;
+	}
+	cpu = has_word(controllers, strlen(controllers), "cpu", ' ');
+	free(controllers);
+	if (access(dir, W_OK) < 0) {
+		snprintf(why, why_size, "cgroup v2 at %.200s is not delegated to dcrd (not writable)", dir);
+		return -1;
+	}
+	if (own) {
+		/* No process may stay in a cgroup whose controllers its children use. */
+		snprintf(leaf, sizeof(leaf), "%s/dcrd", dir);
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		if ((mkdir(leaf, 0755) < 0 && errno != EEXIST) || put(leaf, "cgroup.procs", pid) < 0) {
+			snprintf(why, why_size, "cannot move dcrd into %.200s: %.200s", leaf, strerror(errno));
+			return -1;
+		}
+	}
+	if (put(dir, "cgroup.subtree_control", cpu ? "+memory +pids +cpu" : "+memory +pids") < 0) {
+		snprintf(why, why_size, "cannot enable the memory and pids controllers below %.160s: %.60s%s", dir,
+			strerror(errno), errno == EBUSY ? " (other processes are in it: give dcrd a cgroup of its own, "
+			"such as a systemd service with Delegate=yes)" : "");
+		return -1;
+	}
+	snprintf(leaf, sizeof(leaf), "%s/cgroup.subtree_control", dir);
+	subtree = slurp(leaf);
+	if (!subtree || !has_word(subtree, strlen(subtree), "memory", ' ') ||
+	    !has_word(subtree, strlen(subtree), "pids", ' ')) {
+		snprintf(why, why_size, "the memory and pids controllers did not stay enabled below %.200s", dir);
+		free(subtree);
+		return -1;
+	}
+	cg->cpu = cpu && has_word(subtree, strlen(subtree), "cpu", ' ');
+	free(subtree);
+	cg->version = 2;
+	snprintf(cg->dir[0], sizeof(cg->dir[0]), "%s", dir);
+	return 0;
+}
+
+/* Remove what a dcrd that is gone left in base: its dcrd-PID directory and the jobs' below it. */
+static void sweep(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char dir[SANDBOX_PATH_MAX + 300], job[sizeof(dir) + 300];
+		DIR *jd;
+		struct dirent *je;
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, "dcrd-", 5) != 0)
+			continue;
+		pid = strtol(e->d_name + 5, &end, 10);
+		if (*end || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+		if ((jd = opendir(dir))) {
+			while ((je = readdir(jd)))
+				if (strncmp(je->d_name, "job-", 4) == 0) {
+					snprintf(job, sizeof(job), "%s/%s", dir, je->d_name);
+					(void)rmdir(job);
+				}
+			closedir(jd);
+		}
+		(void)rmdir(dir);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* cgroup v1: dcrd-PID directories under dcrd's own memory and pids cgroups (and cpu's, where writable). */
+static int setup_v1(struct sandbox_cgroups *cg, char *why, size_t why_size)
+{
+	char own[SANDBOX_PATH_MAX], file[SANDBOX_PATH_MAX + 64];
+
+	for (size_t i = 0; i < 3; i++) {
+		bool optional = i == 2;
+
+		if (own_dir(v1_names[i], own, sizeof(own)) < 0 || access(own, W_OK) < 0) {
+			if (optional)
+				continue;
+			snprintf(why, why_size, "no writable cgroup v1 %.200s hierarchy", v1_names[i]);
+			return -1;
+		}
+		sweep(own);
+		if ((size_t)snprintf(cg->dir[i], sizeof(cg->dir[i]), "%s/dcrd-%d", own, (int)getpid()) >=
+			    sizeof(cg->dir[i]) ||
+		    (mkdir(cg->dir[i], 0755) < 0 && errno != EEXIST)) {
+			if (optional) {
+				cg->dir[i][0] = '\0';
+				continue;
+			}
+			snprintf(why, why_size, "cannot create %.200s: %.200s", cg->dir[i], strerror(errno));
+			sandbox_cgroup_release(cg);
+			return -1;
+		}
+	}
+	cg->cpu = cg->dir[2][0] != '\0';
+	snprintf(file, sizeof(file), "%s/memory.memsw.limit_in_bytes", cg->dir[0]);
+	cg->memsw = access(file, F_OK) == 0;
+	cg->version = 1;
+	return 0;
+}
+
+int sandbox_cgroup_setup(const char *mode, struct sandbox_cgroups *cg, char *desc, size_t desc_size,
+	struct dcr_err *err)
+{
+	char dir[SANDBOX_PATH_MAX], why2[512] = "", why1[512] = "";
+
+	memset(cg, 0, sizeof(*cg));
+	if (!mode || strcmp(mode, "auto") == 0) {
+		if (own_dir(NULL, dir, sizeof(dir)) < 0)
+			snprintf(why2, sizeof(why2), "dcrd is in no cgroup v2");
+		else if (setup_v2(cg, dir, true, why2, sizeof(why2)) == 0)
+			goto done;
+		if (setup_v1(cg, why1, sizeof(why1)) == 0)
+			goto done;
+		snprintf(desc, desc_size, "job limits: no cgroup (%s; %s): memory is bounded per process only, and "
+			"shared memory is refused to the sandbox", why2, why1);
+		return 0;
+	}
+	if (strcmp(mode, "off") == 0) {
+		snprintf(desc, desc_size, "job limits: no cgroup (--cgroup off): memory is bounded per process only, "
+			"and shared memory is refused to the sandbox");
+		return 0;
+	}
+	if (mode[0] != '/')
+		return dcr_err_set(err, DCR_EUSAGE, "invalid --cgroup '%s' (auto, off, or the absolute path of a "
+			"cgroup v2 directory)", mode);
+	if (own_dir(NULL, dir, sizeof(dir)) < 0)
+		dir[0] = '\0';
+	if (setup_v2(cg, mode, strcmp(dir, mode) == 0, why2, sizeof(why2)) < 0)
+		return dcr_err_set(err, DCR_EFAIL, "cannot use --cgroup '%s': %s", mode, why2);
+done:
+	if (cg->version == 2)
+		snprintf(desc, desc_size, "job limits: cgroup v2 below %s (memory, pids%s)", cg->dir[0],
+			cg->cpu ? ", cpu" : "");
+	else
+		snprintf(desc, desc_size, "job limits: cgroup v1 below %s and %s (memory%s, pids%s)", cg->dir[0],
+			cg->dir[1], cg->memsw ? " and swap" : "", cg->cpu ? ", cpu" : "");
+	return 0;
+}
+
+void sandbox_cgroup_release(struct sandbox_cgroups *cg)
+{
+	if (cg->version == 1)
+		for (size_t i = 0; i < 3; i++)
+			if (cg->dir[i][0])
+				(void)rmdir(cg->dir[i]);
+	memset(cg, 0, sizeof(*cg));
+}
+
+/* ---- one job ---- */
+
+int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory, unsigned tasks,
+	struct sandbox_cgroup_job *job, struct dcr_err *err)
+{
+	static atomic_uint next;
+	unsigned n = atomic_fetch_add(&next, 1) + 1;
+	char mem[24], max[24];
+	size_t count = cg->version == 2 ? 1 : 3;
+
+	memset(job, 0, sizeof(*job));
+	if (!cg->version)
+		return 0;
+	snprintf(mem, sizeof(mem), "%" PRIu64, memory);
+	snprintf(max, sizeof(max), "%u", tasks);
+	for (size_t i = 0; i < count; i++) {
+		if (!cg->dir[i][0])
+			continue;
+		if (cg->version == 2)
+			snprintf(job->dir[i], sizeof(job->dir[i]), "%s/job-%d-%u", cg->dir[i], (int)getpid(), n);
+		else
+			snprintf(job->dir[i], sizeof(job->dir[i]), "%s/job-%u", cg->dir[i], n);
+		if (mkdir(job->dir[i], 0755) < 0) {
+			int e = errno;
+
+			job->dir[i][0] = '\0';
+			sandbox_cgroup_job_destroy(job);
+			return dcr_err_errno(err, DCR_EFAIL, e, "cannot create the job's cgroup");
+		}
+		snprintf(job->procs[job->n_procs++], sizeof(job->procs[0]), "%s/cgroup.procs", job->dir[i]);
+	}
+	job->version = cg->version;
+	/* The swap limit after the memory limit: v1 wants memsw >= limit at every step. */
+	if ((cg->version == 2 && (put(job->dir[0], "memory.max", mem) < 0 ||
+				  (put(job->dir[0], "memory.swap.max", "0") < 0 && errno != ENOENT) ||
+				  put(job->dir[0], "memory.oom.group", "1") < 0 || put(job->dir[0], "pids.max", max) < 0 ||
+				  (cg->cpu && put(job->dir[0], "cpu.weight", CPU_WEIGHT) < 0))) ||
+	    (cg->version == 1 && (put(job->dir[0], "memory.limit_in_bytes", mem) < 0 ||
+				  (cg->memsw && put(job->dir[0], "memory.memsw.limit_in_bytes", mem) < 0) ||
+				  put(job->dir[1], "pids.max", max) < 0 ||
+				  (cg->cpu && put(job->dir[2], "cpu.shares", CPU_SHARES) < 0)))) {
+		int e = errno;
+
+		sandbox_cgroup_job_destroy(job);
+		return dcr_err_errno(err, DCR_EFAIL, e, "cannot set the limits of the job's cgroup");
+	}
+	snprintf(job->events, sizeof(job->events), "%s/%s", job->dir[0],
+		cg->version == 2 ? "memory.events" : "memory.oom_control");
+	return 0;
+}
+
+bool sandbox_cgroup_job_oom(const struct sandbox_cgroup_job *job)
+{
+	char *text;
+	bool oom;
+
+	if (!job->version || !(text = slurp(job->events)))
+		return false;
+	oom = sandbox_cgroup_oom_kills(text) > 0;
+	free(text);
+	return oom;
+}
+
+/* Kill what is left in the job's cgroups; true when they are empty. */
+static bool kill_all(struct sandbox_cgroup_job *job)
+{
+	bool empty = true;
+
+	for (size_t i = 0; i < 3; i++) {
+		char path[SANDBOX_PATH_MAX + 32], *procs;
+
+		if (!job->dir[i][0])
+			continue;
+		snprintf(path, sizeof(path), "%s/cgroup.procs", job->dir[i]);
+		if (!(procs = slurp(path)))
+			continue;
+		for (char *s = procs; *s; ) {
+			char *end;
+			long pid = strtol(s, &end, 10);
+
+			if (end == s)
+				break;
+			if (pid > 0) {
+				(void)kill((pid_t)pid, SIGKILL);
+				empty = false;
+			}
+			s = end;
+			while (*s == '\n')
+				s++;
+		}
+		free(procs);
+	}
+	return empty;
+}
+
+void sandbox_cgroup_job_kill(struct sandbox_cgroup_job *job)
+{
+	if (job->version == 2 && put(job->dir[0], "cgroup.kill", "1") == 0)
+		return;
+	(void)kill_all(job);
+}
+
+void sandbox_cgroup_job_destroy(struct sandbox_cgroup_job *job)
+{
+	if (job->version == 2)
+		(void)put(job->dir[0], "cgroup.kill", "1");
+	for (int round = 0; round < KILL_ROUNDS && !kill_all(job); round++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	for (size_t i = 0; i < 3; i++)
+		if (job->dir[i][0])
+			(void)rmdir(job->dir[i]);
+	memset(job, 0, sizeof(*job));
+}

@@ -1,0 +1,213 @@
+/* The sandbox's seccomp filter (sandbox-impl.h): a classic BPF program that denies what data code never needs. */
+#define _GNU_SOURCE /* the syscall numbers of <sys/syscall.h> */
+
+#include <errno.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include "sandbox-impl.h"
+
+#include "banned.h"
+
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define ARCH AUDIT_ARCH_X86_64
+#define X32_BIT 0x40000000u          /* x32 system calls: their numbers with this bit, same arch value */
+#elif defined(__aarch64__) && !defined(__ILP32__)
+#define ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/* Since Linux 5.1 new system calls have one number on every architecture but alpha. */
+#ifndef __NR_open_tree_attr
+#define __NR_open_tree_attr 467
+#endif
+
+#define NS_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
+		  CLONE_NEWCGROUP | 0x80u /* CLONE_NEWTIME */)
+#define PER_QUERY 0xffffffffu        /* personality(0xffffffff) reads the persona without changing it */
+
+#ifdef ARCH
+/*
+ * Denied outright, with the caller's errno: mounts and namespaces (the
+ * sandbox's view of the system is fixed), other processes' memory and
+ * descriptors, the kernel's keyrings, BPF and performance counters,
+ * userfaultfd and io_uring (large attack surface, never needed by data
+ * code), modules, kexec, reboot, swap, accounting, the clocks, port I/O,
+ * the kernel log, quotas, file handles (which bypass the mount
+ * namespace), host and domain names, fanotify, memory placement of other
+ * processes, and the obsolete calls nothing uses.
+ */
+static const int denied[] = {
+	__NR_mount, __NR_umount2, __NR_pivot_root, __NR_chroot, __NR_open_tree, __NR_open_tree_attr,
+	__NR_move_mount, __NR_fsopen, __NR_fsconfig, __NR_fsmount, __NR_fspick, __NR_mount_setattr,
+	__NR_unshare, __NR_setns,
+	__NR_ptrace, __NR_process_vm_readv, __NR_process_vm_writev, __NR_kcmp, __NR_pidfd_getfd,
+	__NR_process_madvise,
+	__NR_keyctl, __NR_add_key, __NR_request_key,
+	__NR_bpf, __NR_perf_event_open, __NR_userfaultfd,
+	__NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register,
+	__NR_init_module, __NR_finit_module, __NR_delete_module, __NR_kexec_load, __NR_kexec_file_load,
+	__NR_reboot, __NR_swapon, __NR_swapoff, __NR_acct,
+	__NR_settimeofday, __NR_clock_settime, __NR_clock_adjtime, __NR_adjtimex,
+	__NR_syslog, __NR_quotactl, __NR_quotactl_fd, __NR_open_by_handle_at, __NR_name_to_handle_at,
+	__NR_sethostname, __NR_setdomainname, __NR_fanotify_init, __NR_lookup_dcookie, __NR_vhangup,
+	__NR_nfsservctl, __NR_memfd_secret, __NR_migrate_pages, __NR_move_pages,
+#ifdef __x86_64__
+	__NR_iopl, __NR_ioperm, __NR_modify_ldt, __NR_uselib, __NR__sysctl, __NR_ustat, __NR_sysfs,
+#endif
+};
+
+/* Without a memory cgroup nothing would count these against the job: shared memory that no rlimit sees. */
+static const int unaccounted[] = { __NR_memfd_create, __NR_shmget };
+
+/* Socket families data code may use; others (AF_VSOCK reaches the hypervisor, AF_ALG the kernel's crypto) are refused. */
+static const uint32_t families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
+
+struct bpf {
+	struct sock_filter *p;
+	size_t n, cap;
+};
+
+static void emit(struct bpf *b, uint16_t code, uint32_t k, uint8_t jt, uint8_t jf)
+{
+	if (b->n < b->cap)
+		b->p[b->n] = (struct sock_filter){ code, jt, jf, k };
+	b->n++;
+}
+
+static void ret(struct bpf *b, uint32_t action)
+{
+	emit(b, BPF_RET | BPF_K, action, 0, 0);
+}
+
+static void load(struct bpf *b, uint32_t offset)
+{
+	emit(b, BPF_LD | BPF_W | BPF_ABS, offset, 0, 0);
+}
+
+/* The low 32 bits of argument i: what the kernel reads of an int or unsigned argument. */
+static uint32_t arg_low(int i)
+{
+	return (uint32_t)(offsetof(struct seccomp_data, args) + 8 * (size_t)i +
+			  (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0));
+}
+
+/* "if nr == number then ...": the start of a block; block_end makes a false test jump past it. */
+static size_t block_start(struct bpf *b, int number)
+{
+	emit(b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)number, 0, 0);
+	return b->n - 1;
+}
+
+static void block_end(struct bpf *b, size_t at)
+{
+	if (b->n < b->cap && b->n - at - 1 <= UINT8_MAX)
+		b->p[at].jf = (uint8_t)(b->n - at - 1);
+	else
+		b->n = b->cap + 1;  /* too long: reported as such */
+}
+
+/* The system call's argument i (low word), then: deny when it is one of values. */
+static void deny_values(struct bpf *b, int i, const uint32_t *values, size_t n, uint32_t deny)
+{
+	load(b, arg_low(i));
+	for (size_t v = 0; v < n; v++) {
+		emit(b, BPF_JMP | BPF_JEQ | BPF_K, values[v], 0, 1);
+		ret(b, deny);
+	}
+	ret(b, SECCOMP_RET_ALLOW);
+}
+
+/* The argument i (low word), then: allow only when it is one of values. */
+static void allow_values(struct bpf *b, int i, const uint32_t *values, size_t n, uint32_t deny)
+{
+	load(b, arg_low(i));
+	for (size_t v = 0; v < n; v++) {
+		emit(b, BPF_JMP | BPF_JEQ | BPF_K, values[v], 0, 1);
+		ret(b, SECCOMP_RET_ALLOW);
+	}
+	ret(b, deny);
+}
+#endif
+
+int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filter *prog, size_t cap,
+	struct dcr_err *err)
+{
+#ifdef ARCH
+	const uint32_t deny = SECCOMP_RET_ERRNO | ((uint32_t)deny_errno & SECCOMP_RET_DATA);
+	const uint32_t no_family = SECCOMP_RET_ERRNO | EAFNOSUPPORT;
+	const uint32_t ttys[] = { TIOCSTI, TIOCLINUX };
+	const uint32_t personas[] = { 0 /* PER_LINUX */, PER_QUERY };
+	const int sockets[] = { __NR_socket, __NR_socketpair };
+	struct bpf b = { prog, 0, cap };
+	size_t at;
+
+	/* Another ABI (i386 through int 0x80, x32) numbers system calls otherwise: kill, whatever it asked. */
+	load(&b, offsetof(struct seccomp_data, arch));
+	emit(&b, BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0);
+	ret(&b, SECCOMP_RET_KILL_PROCESS);
+	load(&b, offsetof(struct seccomp_data, nr));
+#ifdef X32_BIT
+	emit(&b, BPF_JMP | BPF_JGE | BPF_K, X32_BIT, 0, 1);
+	ret(&b, SECCOMP_RET_KILL_PROCESS);
+#endif
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		emit(&b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)denied[i], 0, 1);
+		ret(&b, deny);
+	}
+	for (size_t i = 0; !bounded_memory && i < sizeof(unaccounted) / sizeof(unaccounted[0]); i++) {
+		emit(&b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)unaccounted[i], 0, 1);
+		ret(&b, deny);
+	}
+	/* clone3 hides its flags in memory the filter cannot read: ENOSYS, and libc falls back to clone. */
+	emit(&b, BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1);
+	ret(&b, SECCOMP_RET_ERRNO | ENOSYS);
+	at = block_start(&b, __NR_clone);
+	load(&b, arg_low(0));
+	emit(&b, BPF_JMP | BPF_JSET | BPF_K, NS_FLAGS, 0, 1);
+	ret(&b, deny);
+	ret(&b, SECCOMP_RET_ALLOW);
+	block_end(&b, at);
+	/* Faking input on a terminal: the kernel reads the request as 32 bits, so do we. */
+	at = block_start(&b, __NR_ioctl);
+	deny_values(&b, 1, ttys, sizeof(ttys) / sizeof(ttys[0]), deny);
+	block_end(&b, at);
+	at = block_start(&b, __NR_personality);
+	allow_values(&b, 0, personas, sizeof(personas) / sizeof(personas[0]), deny);
+	block_end(&b, at);
+	for (size_t i = 0; i < sizeof(sockets) / sizeof(sockets[0]); i++) {
+		at = block_start(&b, sockets[i]);
+		allow_values(&b, 0, families, sizeof(families) / sizeof(families[0]), no_family);
+		block_end(&b, at);
+	}
+	if (!bounded_memory) {
+		/* Shared anonymous memory (MAP_SHARED, or MAP_SHARED_VALIDATE, with MAP_ANONYMOUS). */
+		at = block_start(&b, __NR_mmap);
+		load(&b, arg_low(3));
+		emit(&b, BPF_JMP | BPF_JSET | BPF_K, MAP_ANONYMOUS, 0, 2);
+		emit(&b, BPF_JMP | BPF_JSET | BPF_K, MAP_SHARED, 0, 1);
+		ret(&b, deny);
+		ret(&b, SECCOMP_RET_ALLOW);
+		block_end(&b, at);
+	}
+	ret(&b, SECCOMP_RET_ALLOW);
+	if (b.n > cap)
+		return dcr_err_set(err, DCR_EFAIL, "the sandbox's seccomp filter does not fit in %zu instructions", cap);
+	return (int)b.n;
+#else
+	(void)bounded_memory;
+	(void)deny_errno;
+	(void)prog;
+	(void)cap;
+	return dcr_err_set(err, DCR_EFAIL, "the python sandbox has no seccomp filter for this architecture "
+		"(x86_64 and aarch64 only)");
+#endif
+}

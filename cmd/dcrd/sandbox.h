@@ -1,0 +1,100 @@
+/*
+ * The sandbox a python computation runs in, and everything that keeps it
+ * there, in one module (sandbox.c): bubblewrap's namespaces and mounts,
+ * the unprivileged host user, the supervisor inside that runs the command
+ * and zips its output, the limits, and the checks of what comes back.
+ * Callers say what to run with which files and limits; they get the
+ * output's ZIP and the log, or why there is none.
+ */
+#ifndef DCRD_SANDBOX_H
+#define DCRD_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* How the sandbox is set up on this host, from dcrd serve's options. */
+struct sandbox_options {
+	const char *user;          /* --sandbox-user USER|UID[:GROUP|GID]; NULL: the default */
+	const char *cgroup;        /* --cgroup auto|off|PATH; NULL: auto */
+	const char *refuse;        /* non-NULL: no sandbox here, for this reason (SGX) */
+};
+
+/*
+ * Set the sandbox up on this host, once, before any sandbox_run (and
+ * before dcrd starts threads: it may move dcrd into a cgroup of its own).
+ * Who the sandbox is: as root, opt->user or by default the user
+ * dcr-sandbox, never uid or gid 0; not as root, dcrd's own user (opt->user
+ * may only name it). Where jobs' cgroups go: opt->cgroup, auto (cgroup v2
+ * if delegated, else v1 if writable, else none), off, or a cgroup v2
+ * directory. desc says what was chosen, for dcrd's log. A missing default
+ * user or no usable cgroup in auto mode are not errors here: sandboxes
+ * then fail with the reason (DCR_ECOMPUTE), or run with per-process
+ * limits only. DCR_EUSAGE or DCR_ENOTFOUND for an unusable opt->user,
+ * DCR_EUSAGE for a malformed opt->cgroup, DCR_EFAIL for a PATH that
+ * cannot be used.
+ */
+int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc_size, struct dcr_err *err);
+
+/* Remove what sandbox_configure made (cgroup directories); at dcrd's end. */
+void sandbox_shutdown(void);
+
+/*
+ * One read-only file in the sandbox: its absolute path and its bytes,
+ * from fd or in data. Files that give the same fd are one file in the
+ * sandbox, at the first of their paths, and symbolic links to it at the
+ * others: a dataset mounted at twelve paths is held once.
+ */
+struct sandbox_file {
+	const char *path;          /* under /code, /input or /opt/dcr (modules on PYTHONPATH) */
+	int fd;                    /* >= 0: a file to read from its start (a sealed memfd); the caller keeps it */
+	const uint8_t *data;       /* fd < 0: the bytes */
+	size_t len;
+};
+
+/*
+ * A new memfd for a sandbox_file's fd, to write a file's bytes into, and
+ * its seals once they are all there (no more writes, no growing or
+ * shrinking): -1 with errno, and 0 or -1 with errno.
+ */
+int sandbox_memfd(const char *name);
+int sandbox_memfd_seal(int fd);
+
+/* What to run. */
+struct sandbox_job {
+	char *const *argv;         /* the command, argv[0] looked up in PATH=/usr/bin:/bin */
+	size_t argc;
+	const char *output;        /* the output directory: /output or a directory under it */
+	const struct sandbox_file *files;
+	size_t n_files;
+	uint64_t time_ms;          /* wall clock, from the start of the sandbox */
+	uint64_t memory;           /* bytes */
+};
+
+struct sandbox_result {
+	uint8_t *zip;              /* free(): a ZIP of the output directory */
+	size_t zip_len;
+	char *logs;                /* free(): what the command printed (stdout and stderr), at most 1 MiB, NUL-ended */
+	size_t logs_len;
+	int exit_status;           /* of the command; 128 + N when killed by signal N */
+};
+
+/*
+ * Run job in a new sandbox and wait for it: no network, a fresh root of
+ * read-only system directories, the files read-only, a writable output
+ * directory and private /tmp, within the job's limits. The output
+ * directory comes back as a checked ZIP. A command that exits non-zero,
+ * is killed or exceeds a limit is DCR_ECOMPUTE, with the logs still in
+ * out for the caller to show or not; DCR_EINVALID for paths that break
+ * the rules; DCR_EFAIL when the sandbox cannot be set up here.
+ */
+int sandbox_run(const struct sandbox_job *job, struct sandbox_result *out, struct dcr_err *err);
+
+/* Free out's buffers (wiping the logs, which may quote data); accepts a zeroed out. */
+void sandbox_result_release(struct sandbox_result *out);
+
+/* Whether sandboxes can run here (bubblewrap, python3, a sandbox user); 0 or DCR_EFAIL with why. */
+int sandbox_available(struct dcr_err *err);
+
+#endif
