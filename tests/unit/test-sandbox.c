@@ -1119,7 +1119,12 @@ static void test_memory_processes(void **state)
 		"print('ALL WRITTEN')\n");
 }
 
-/* The number of processes of uid on the host. */
+/*
+ * The number of live processes of uid on the host. Zombies do not count:
+ * one whose parent died with the sandbox (its pid 1, reparented to the
+ * host's init) waits there to be reaped, holding nothing but its pid, and
+ * a zombie's /proc entry shows its uid even when it was not dumpable.
+ */
 static int processes_of(uid_t uid)
 {
 	DIR *d = opendir("/proc");
@@ -1128,13 +1133,21 @@ static int processes_of(uid_t uid)
 
 	assert_non_null(d);
 	while ((e = readdir(d))) {
-		char path[300];
+		char path[300], stat_line[512], *paren;
 		struct stat st;
+		FILE *f;
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
-		if (stat(path, &st) == 0 && st.st_uid == uid)
+		if (stat(path, &st) != 0 || st.st_uid != uid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;  /* gone meanwhile */
+		paren = fgets(stat_line, sizeof(stat_line), f) ? strrchr(stat_line, ')') : NULL;
+		fclose(f);
+		if (!paren || paren[1] != ' ' || paren[2] != 'Z')
 			n++;
 	}
 	closedir(d);
