@@ -145,7 +145,7 @@ static bool whole_number(const char *s, uint64_t *out, char **end)
 {
 	unsigned long long v;
 
-	if (*s < '0' || *s > '9')
+	if (!s || *s < '0' || *s > '9')
 		return false;
 	errno = 0;
 	v = strtoull(s, end, 10);
@@ -155,86 +155,64 @@ static bool whole_number(const char *s, uint64_t *out, char **end)
 	return true;
 }
 
-bool dcr_parse_size(const char *s, uint64_t *out)
+struct unit {
+	const char *name;
+	uint64_t mult;
+};
+
+/* A whole number in s followed by exactly one of the n units; its value times the unit's. */
+static bool with_unit(const char *s, const struct unit *units, size_t n, uint64_t *out)
 {
-	static const char units[] = "KMGT";
-	const char *unit;
 	uint64_t v;
 	char *end;
 
-	if (!s || !whole_number(s, &v, &end))
+	if (!whole_number(s, &v, &end))
 		return false;
-	if (*end && (unit = strchr(units, *end))) {
-		unsigned shift = 10 * (unsigned)(unit - units + 1);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(end, units[i].name) == 0) {
+			if (v > UINT64_MAX / units[i].mult)
+				return false;
+			*out = v * units[i].mult;
+			return true;
+		}
+	return false;
+}
 
-		if (v > (UINT64_MAX >> shift))
-			return false;
-		v <<= shift;
-		end++;
-	}
-	if (*end)
+/* Sizes: the room syntax first (dcr-room(5)), then what options also take. */
+static const struct unit size_units[] = {
+	{ "KiB", UINT64_C(1) << 10 }, { "MiB", UINT64_C(1) << 20 }, { "GiB", UINT64_C(1) << 30 },
+	{ "KB", UINT64_C(1000) }, { "MB", UINT64_C(1000000) }, { "GB", UINT64_C(1000000000) },
+	{ "", 1 }, { "K", UINT64_C(1) << 10 }, { "M", UINT64_C(1) << 20 }, { "G", UINT64_C(1) << 30 },
+	{ "T", UINT64_C(1) << 40 }, { "TiB", UINT64_C(1) << 40 }, { "TB", UINT64_C(1000000000000) },
+};
+#define ROOM_SIZE_UNITS 6
+
+bool dcr_parse_size(const char *s, uint64_t *out)
+{
+	return with_unit(s, size_units, sizeof(size_units) / sizeof(size_units[0]), out);
+}
+
+bool dcr_parse_duration(const char *s, uint64_t max, uint64_t *out)
+{
+	static const struct unit units[] = { { "s", 1 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 } };
+	uint64_t v;
+
+	if (!with_unit(s, units, sizeof(units) / sizeof(units[0]), &v) || v == 0 || v > max)
 		return false;
 	*out = v;
 	return true;
 }
 
-bool dcr_parse_duration(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v, unit;
-	char *end;
-
-	if (!s || !whole_number(s, &v, &end) || v == 0 || end[0] == '\0' || end[1] != '\0')
-		return false;
-	switch (*end) {
-	case 's': unit = 1; break;
-	case 'm': unit = 60; break;
-	case 'h': unit = 3600; break;
-	case 'd': unit = 86400; break;
-	default: return false;
-	}
-	if (v > max / unit)
-		return false;
-	*out = v * unit;
-	return true;
-}
-
-/* A whole number in s followed by one of the units; its value times the unit's. */
-static int parse_with_unit(const char *s, const char *const *units, const uint64_t *mult, size_t n_units,
-	uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	for (size_t i = 0; i < n_units; i++)
-		if (strcmp(end, units[i]) == 0) {
-			if (v > UINT64_MAX / mult[i])
-				return -1;
-			*out = v * mult[i];
-			return 0;
-		}
-	return -1;
-}
-
 int dcr_duration_parse(const char *s, uint64_t *ms)
 {
-	static const char *const units[] = { "ms", "s", "m", "h" };
-	static const uint64_t mult[] = { 1, 1000, 60000, 3600000 };
+	static const struct unit units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
 
-	return parse_with_unit(s, units, mult, 4, ms);
+	return with_unit(s, units, sizeof(units) / sizeof(units[0]), ms) ? 0 : -1;
 }
 
 int dcr_size_parse(const char *s, uint64_t *bytes)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "KB", "MB", "GB" };
-	static const uint64_t mult[] = { 1ULL << 10, 1ULL << 20, 1ULL << 30, 1000, 1000000, 1000000000 };
-
-	return parse_with_unit(s, units, mult, 6, bytes);
+	return with_unit(s, size_units, ROOM_SIZE_UNITS, bytes) ? 0 : -1;
 }
 
 void dcr_duration_format(uint64_t ms, char out[static 32])

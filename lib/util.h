@@ -41,8 +41,9 @@ void dcr_time_format(time_t t, char out[static 32]);
 
 /*
  * A size as options give it: a whole number of bytes, optionally followed
- * by K, M, G or T (powers of 1024), like 0, 500K or 1G. false when
- * malformed or beyond UINT64_MAX.
+ * by K, M, G or T, or KiB, MiB, GiB or TiB (powers of 1024), or KB, MB, GB
+ * or TB (of 1000), like 0, 500K, 1G or 512MiB. false when malformed or
+ * beyond UINT64_MAX.
  */
 bool dcr_parse_size(const char *s, uint64_t *out);
 

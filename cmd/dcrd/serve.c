@@ -972,10 +972,10 @@ int cmd_serve(int argc, char **argv)
 			}
 			break;
 		case 'M':
-			if (dcr_size_parse(optarg, &srv.job_bounds.memory) < 0 || srv.job_bounds.memory < JOB_MEMORY_MIN ||
+			if (!dcr_parse_size(optarg, &srv.job_bounds.memory) || srv.job_bounds.memory < JOB_MEMORY_MIN ||
 			    srv.job_bounds.memory > JOB_MEMORY_MAX) {
-				fprintf(stderr, "dcrd: serve: invalid --max-job-memory '%s' (a number and KiB, MiB, GiB, KB, "
-					"MB or GB, like 8GiB; from 16MiB to 64GiB)\n", optarg);
+				fprintf(stderr, "dcrd: serve: invalid --max-job-memory '%s' (bytes, like 8G or 8GiB; "
+					"from 16MiB to 64GiB)\n", optarg);
 				return 2;
 			}
 			break;

@@ -448,7 +448,7 @@ limits_room slow "{time: 90s, memory: 32MiB}"
 limits_room big "{time: 1s, memory: 128MiB}"
 limits_room fits "{time: 1s, memory: 64MiB}"
 for bad in "--max-job-time 0s" "--max-job-time 25h" "--max-job-time 5x" "--max-job-time 10" \
-	"--max-job-memory 1MiB" "--max-job-memory 65GiB" "--max-job-memory 4G"; do
+	"--max-job-memory 1MiB" "--max-job-memory 65GiB" "--max-job-memory 4.5G"; do
 	# shellcheck disable=SC2086 # the option and its value
 	expect 2 "refused: $bad" "$DCRD" serve --data-dir refused $bad --listen 127.0.0.1:1
 	has "$err" "invalid ${bad%% *}" "$bad: said"

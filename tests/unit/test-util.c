@@ -26,6 +26,13 @@ static void test_sizes(void **state)
 	assert_int_equal(v, 3ull << 40);
 	assert_true(dcr_parse_size("16777215T", &v));
 	assert_int_equal(v, 16777215ull << 40);
+	/* The room syntax too (dcr-room(5)), and powers of 1000. */
+	assert_true(dcr_parse_size("1KB", &v));
+	assert_int_equal(v, 1000);
+	assert_true(dcr_parse_size("512MiB", &v));
+	assert_int_equal(v, UINT64_C(512) << 20);
+	assert_true(dcr_parse_size("2TB", &v));
+	assert_int_equal(v, UINT64_C(2000000000000));
 	/* One more terabyte does not fit in 64 bits. */
 	v = 7;
 	assert_false(dcr_parse_size("16777216T", &v));
@@ -37,7 +44,8 @@ static void test_sizes(void **state)
 	assert_false(dcr_parse_size("+1", &v));
 	assert_false(dcr_parse_size(" 1", &v));
 	assert_false(dcr_parse_size("1k", &v));
-	assert_false(dcr_parse_size("1KB", &v));
+	assert_false(dcr_parse_size("1kB", &v));
+	assert_false(dcr_parse_size("1 MiB", &v));
 	assert_false(dcr_parse_size("1X", &v));
 	assert_false(dcr_parse_size("K", &v));
 	assert_false(dcr_parse_size("1.5G", &v));
