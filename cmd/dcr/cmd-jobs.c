@@ -44,6 +44,12 @@ static bool finished(const Dcr__V1__JobInfo *j)
 	       j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;
 }
 
+/* The error class a failed job's record carries (jobs that failed before error codes were recorded: computation). */
+static int job_error_code(const Dcr__V1__JobInfo *j)
+{
+	return j->error_code < 0 && j->error_code >= DCR_EEXIST ? j->error_code : DCR_ECOMPUTE;
+}
+
 static json_t *job_json(const Dcr__V1__JobInfo *j)
 {
 	char created[32], started[32], ended[32], hex[65] = "";
@@ -59,6 +65,8 @@ static json_t *job_json(const Dcr__V1__JobInfo *j)
 	json_object_set_new(o, "started", *time_text(j->started_ms, started) ? json_string(started) : json_null());
 	json_object_set_new(o, "finished", *time_text(j->finished_ms, ended) ? json_string(ended) : json_null());
 	json_object_set_new(o, "error", *j->error ? json_string(j->error) : json_null());
+	json_object_set_new(o, "error_class", j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED ?
+		json_string(dcr_err_name(job_error_code(j))) : json_null());
 	json_object_set_new(o, "result_type", *j->result_type ? json_string(j->result_type) : json_null());
 	json_object_set_new(o, "result_sha256", *hex ? json_string(hex) : json_null());
 	json_object_set_new(o, "result_size", json_integer((json_int_t)j->result_size));
@@ -70,9 +78,8 @@ static json_t *job_json(const Dcr__V1__JobInfo *j)
 static int job_failed(const struct command *cmd, const Dcr__V1__JobInfo *j)
 {
 	struct dcr_err err;
-	int code = j->error_code < 0 && j->error_code >= DCR_EEXIST ? j->error_code : DCR_ECOMPUTE;
 
-	dcr_err_set(&err, code, "job %s (%s) failed: %s", j->job_id, j->computation, j->error);
+	dcr_err_set(&err, job_error_code(j), "job %s (%s) failed: %s", j->job_id, j->computation, j->error);
 	return report(cmd, &err);
 }
 
@@ -540,7 +547,7 @@ int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
 			printf("%llu bytes%s", (unsigned long long)j->result_size,
 				strcmp(j->result_type, "text/csv") == 0 ? "" : " (zip)");
 		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
-			printf("%.100s", j->error);
+			printf("%s%.100s", job_error_code(j) == DCR_EINTEGRITY ? "integrity violation: " : "", j->error);
 		printf("\n");
 	}
 out:
