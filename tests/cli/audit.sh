@@ -22,8 +22,10 @@ name: audited
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
-  alice@acme.example: [stop]
+  alice@acme.example: [stop, upload payroll_of_acme_2024]
   bob@acme.example: []
+data:
+  payroll_of_acme_2024: {type: file}
 YAML
 
 # Each user keeps the tree heads they saw in their own state directory.
@@ -83,6 +85,11 @@ for want in [("alice@acme.example", "room.create", "allowed"), ("alice@acme.exam
 assert [e for e in d["entries"] if e["outcome"] == "denied"][0]["detail"].startswith("bob@acme.example lacks"), d
 PY
 
+# Data in the room: the node's name is in the sealed definition, and must not show anywhere else.
+echo "the payroll" >payroll.txt
+expect 0 "alice uploads" as alice -q upload payroll.txt
+expect 0 "alice publishes" as alice -q publish "$id" payroll_of_acme_2024 "$out"
+
 # Export, then verify with dcrd gone, without any identity.
 expect 0 "export" as alice audit "$id" --export log.dcra
 has "$out" "^exported the log, a proof for each entry and the enclave's evidence to 'log.dcra'$" "export reported"
@@ -91,6 +98,73 @@ has "$(stat -c %a log.dcra)" '^600$' "the export is private"
 expect 0 "export --json" as alice --json audit "$id" --export log2.dcra
 has "$out" '"export": "log2.dcra"' "the JSON names the export"
 stop_dcrd
+
+# The host knows when each call came, from whom and what it was: it guesses
+# an entry exactly (here: the real entry without its salt, as dcrd wrote
+# entries before salts) and looks for its leaf hash, or any part of the
+# entry, anywhere in the data directory. It finds nothing; the salted
+# entry's real leaf hash is there, so the search would have found the guess
+# had dcrd stored unsalted leaves.
+checks=$((checks + 1))
+python3 - log.dcra data <<'PY' || fail "the host confirms a guessed entry"
+import hashlib, os, sys
+
+def varint(b, i):
+    v = s = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7f) << s
+        s += 7
+        if c < 0x80:
+            return v, i
+
+def fields(b):
+    """(field number, wire type, value) of each field; the value of a length-delimited field without its length."""
+    out, i = [], 0
+    while i < len(b):
+        start = i
+        tag, i = varint(b, i)
+        if tag & 7 == 0:
+            i = varint(b, i)[1]
+            out.append((tag >> 3, b[start:i], None))
+        else:
+            n, j = varint(b, i)
+            i = j + n
+            out.append((tag >> 3, b[start:i], b[j:i]))
+    return out
+
+export, datadir = sys.argv[1], sys.argv[2]
+entries = [v for f, _, v in fields(open(export, "rb").read()) if f == 5]
+blob = b""
+for root, _, files in os.walk(datadir):
+    for name in files:
+        blob += open(os.path.join(root, name), "rb").read()
+leaf = lambda e: hashlib.sha256(b"\0" + e).digest()
+bad = []
+for i, e in enumerate(entries):
+    parts = fields(e)
+    salts = [v for f, _, v in parts if f == 9]
+    if len(salts) != 1 or len(salts[0]) != 16:
+        bad.append("entry %d has no 16-byte salt" % i)
+    guess = b"".join(raw for f, raw, _ in parts if f != 9)
+    for what, h in (("guessed", leaf(guess)), ("real", leaf(e))):
+        if what == "real" and not salts:
+            continue
+        found = any(x in blob for x in (h, h.hex().encode(), h.hex().upper().encode()))
+        if found != (what == "real"):
+            bad.append("entry %d: the %s leaf hash is %sin the data directory" % (i, what, "" if found else "not "))
+    if guess in blob:
+        bad.append("entry %d is in the clear" % i)
+for secret in (b"alice@acme.example", b"bob@acme.example", b"room.stop", b"lacks permission", b"payroll_of_acme_2024"):
+    if secret in blob:
+        bad.append("%r is in the clear in the data directory" % secret)
+if len(entries) < 6:
+    bad.append("only %d entries" % len(entries))
+if bad:
+    print("\n".join(bad[:20]), file=sys.stderr)
+    sys.exit(1)
+PY
 expect 0 "verify offline" env -u DCR_ENDPOINT "$DCR" -i nowhere audit verify log.dcra
 has "$out" "^verified offline: $exported entries, tree size $exported, root [0-9a-f]{64}, signed by the enclave the trusted spec 'dcrd:sim' pins" \
 	"offline verdict"

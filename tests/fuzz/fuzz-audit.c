@@ -82,6 +82,7 @@ static void build_base(void)
 	for (size_t i = 0; i < ENTRIES; i++) {
 		Dcr__V1__AuditEntry e = DCR__V1__AUDIT_ENTRY__INIT;
 		Dcr__V1__Fact f = DCR__V1__FACT__INIT, *fp = &f;
+		uint8_t salt[16];
 
 		e.time_ms = 1751371200000 + (int64_t)i;
 		e.caller = "alice@acme.example";
@@ -92,6 +93,10 @@ static void build_base(void)
 		f.value = "5dd95eaf75ee-1";
 		e.facts = &fp;
 		e.n_facts = i == 2;
+		/* Entries from before salts have none; later ones 16 bytes. */
+		memset(salt, (int)i, sizeof(salt));
+		if (i > 0)
+			e.salt = (ProtobufCBinaryData){ sizeof(salt), salt };
 		base.items[i] = (ProtobufCBinaryData){ dcr__v1__audit_entry__pack(&e, base.entry[i]), base.entry[i] };
 	}
 	snprintf(h.room_id, sizeof(h.room_id), "%s", ROOM);
