@@ -356,12 +356,16 @@ static int deliver(const struct command *cmd, struct session *s, const Dcr__V1__
 	return 0;
 }
 
-static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f)
+/* What the script printed is the code provider's text: escaped (put_bytes) unless raw was asked for. */
+static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f, bool raw)
 {
 	if (!f->logs_visible || !f->logs.len || s->cli->verbosity < 0)
 		return;
 	fprintf(stderr, "--- what job %s printed ---\n", f->job->job_id);
-	fwrite(f->logs.data, 1, f->logs.len, stderr);
+	if (raw)
+		fwrite(f->logs.data, 1, f->logs.len, stderr);
+	else
+		put_bytes(stderr, f->logs.data, f->logs.len, true);
 	if (f->logs.data[f->logs.len - 1] != '\n')
 		fputc('\n', stderr);
 	fprintf(stderr, "---\n");
@@ -369,7 +373,7 @@ static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f)
 
 /* job.fetch once the job has finished; delivers the result or reports why there is none. */
 static int fetch_job(const struct command *cmd, struct session *s, const char *room, const char *job,
-	const char *output, const char *extract_dir)
+	const char *output, const char *extract_dir, bool raw_logs)
 {
 	Dcr__V1__JobRef ref = DCR__V1__JOB_REF__INIT;
 	Dcr__V1__FetchResponse *f;
@@ -390,7 +394,7 @@ static int fetch_job(const struct command *cmd, struct session *s, const char *r
 	free(body);
 	if (!f || !f->job)
 		r = report_malformed(cmd, "job.fetch answer");
-	else if (show_logs(s, f), f->job->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
+	else if (show_logs(s, f, raw_logs), f->job->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
 		r = job_failed(cmd, f->job);
 	else if (f->job->status != DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
 		r = report_malformed(cmd, "job.fetch answer");
@@ -418,6 +422,8 @@ int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args)
 
 	if (args->argc != 2)
 		return usage_error(cmd, "expected ROOM COMPUTATION");
+	if (opt_set(cmd, args, "raw-logs") && !output)
+		return usage_error(cmd, "--raw-logs goes with -o, which fetches the result and shows the logs");
 	if ((r = session_open(cmd, cli, &s)) != 0)
 		return r;
 	if ((r = session_resolve_room(cmd, &s, args->argv[0], room)) != 0)
@@ -434,7 +440,7 @@ int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args)
 	}
 	snprintf(job, sizeof(job), "%s", resp->job->job_id);
 	if (output) {
-		r = fetch_job(cmd, &s, room, job, output, NULL);
+		r = fetch_job(cmd, &s, room, job, output, NULL, opt_set(cmd, args, "raw-logs"));
 		goto out;
 	}
 	if (wait) {
@@ -476,7 +482,7 @@ int cmd_fetch(const struct command *cmd, struct cli *cli, struct parsed *args)
 	if ((r = session_open(cmd, cli, &s)) != 0)
 		return r;
 	if ((r = session_resolve_room(cmd, &s, prefix, room)) == 0)
-		r = fetch_job(cmd, &s, room, args->argv[0], output, extract_dir);
+		r = fetch_job(cmd, &s, room, args->argv[0], output, extract_dir, opt_set(cmd, args, "raw-logs"));
 	session_close(&s);
 	return r;
 }
@@ -546,8 +552,10 @@ int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
 		if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
 			printf("%llu bytes%s", (unsigned long long)j->result_size,
 				strcmp(j->result_type, "text/csv") == 0 ? "" : " (zip)");
-		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
-			printf("%s%.100s", job_error_code(j) == DCR_EINTEGRITY ? "integrity violation: " : "", j->error);
+		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED) {
+			printf("%s", job_error_code(j) == DCR_EINTEGRITY ? "integrity violation: " : "");
+			put_cell(j->error, 100, true);
+		}
 		printf("\n");
 	}
 out:
