@@ -4,6 +4,7 @@
 # and no byte of it changeable; a rolled-back or forked log caught by the
 # client that saw the newer one.
 . "$(dirname "$0")/lib.sh"
+WIRE=$(cd "$(dirname "$0")" && pwd) # wire.py, the protobuf wire format for the python below
 
 cd "$TEST_TMP" || exit 1
 "$DCRD" spec >specs.yaml || fail "dcrd spec"
@@ -106,36 +107,13 @@ stop_dcrd
 # entry's real leaf hash is there, so the search would have found the guess
 # had dcrd stored unsalted leaves.
 checks=$((checks + 1))
-python3 - log.dcra data <<'PY' || fail "the host confirms a guessed entry"
+python3 - "$WIRE" log.dcra data <<'PY' || fail "the host confirms a guessed entry"
 import hashlib, os, sys
+sys.path.insert(0, sys.argv[1])
+from wire import parse
 
-def varint(b, i):
-    v = s = 0
-    while True:
-        c = b[i]
-        i += 1
-        v |= (c & 0x7f) << s
-        s += 7
-        if c < 0x80:
-            return v, i
-
-def fields(b):
-    """(field number, wire type, value) of each field; the value of a length-delimited field without its length."""
-    out, i = [], 0
-    while i < len(b):
-        start = i
-        tag, i = varint(b, i)
-        if tag & 7 == 0:
-            i = varint(b, i)[1]
-            out.append((tag >> 3, b[start:i], None))
-        else:
-            n, j = varint(b, i)
-            i = j + n
-            out.append((tag >> 3, b[start:i], b[j:i]))
-    return out
-
-export, datadir = sys.argv[1], sys.argv[2]
-entries = [v for f, _, v in fields(open(export, "rb").read()) if f == 5]
+export, datadir = sys.argv[2], sys.argv[3]
+entries = [v for f, _, v, _ in parse(open(export, "rb").read()) if f == 5]
 blob = b""
 for root, _, files in os.walk(datadir):
     for name in files:
@@ -143,11 +121,11 @@ for root, _, files in os.walk(datadir):
 leaf = lambda e: hashlib.sha256(b"\0" + e).digest()
 bad = []
 for i, e in enumerate(entries):
-    parts = fields(e)
-    salts = [v for f, _, v in parts if f == 9]
+    parts = parse(e)
+    salts = [v for f, _, v, _ in parts if f == 9]
     if len(salts) != 1 or len(salts[0]) != 16:
         bad.append("entry %d has no 16-byte salt" % i)
-    guess = b"".join(raw for f, raw, _ in parts if f != 9)
+    guess = b"".join(raw for f, _, _, raw in parts if f != 9)
     for what, h in (("guessed", leaf(guess)), ("real", leaf(e))):
         if what == "real" and not salts:
             continue
@@ -199,51 +177,10 @@ has "$(cat sweep.out)" "^[0-9]+ changes to a [0-9]+-byte export tried, 0 not ref
 # An unknown field inserted at the start, the middle or the end of the message
 # at every nesting level, with every length around it fixed: exit 9, and why.
 checks=$((checks + 1))
-python3 - log.dcra "$DCR" <<'PY' || fail "unknown fields in exports"
+python3 - "$WIRE" log.dcra "$DCR" <<'PY' || fail "unknown fields in exports"
 import subprocess, sys
-
-def varint(b, i):
-    v = s = 0
-    while True:
-        c = b[i]
-        i += 1
-        v |= (c & 0x7f) << s
-        s += 7
-        if c < 0x80:
-            return v, i
-
-def enc_varint(v):
-    out = bytearray()
-    while True:
-        if v < 0x80:
-            out.append(v)
-            return bytes(out)
-        out.append(v & 0x7f | 0x80)
-        v >>= 7
-
-def parse(b):
-    """A message as a list of [field number, wire type, raw value] (length-delimited values without their length)."""
-    out, i = [], 0
-    while i < len(b):
-        tag, i = varint(b, i)
-        if tag & 7 == 0:
-            j = varint(b, i)[1]
-            out.append([tag >> 3, 0, b[i:j]])
-            i = j
-        elif tag & 7 == 2:
-            n, i = varint(b, i)
-            out.append([tag >> 3, 2, b[i:i + n]])
-            i += n
-        else:
-            raise ValueError("wire type %d" % (tag & 7))
-    return out
-
-def build(fields):
-    out = bytearray()
-    for f, w, v in fields:
-        out += enc_varint(f << 3 | w)
-        out += enc_varint(len(v)) + v if w == 2 else v
-    return bytes(out)
+sys.path.insert(0, sys.argv[1])
+from wire import build, parse
 
 UNKNOWN = [15, 0, b"\x05"]
 
@@ -258,7 +195,7 @@ def edit(b, path, where):
     hits[index][2] = edit(hits[index][2], rest, where)
     return build(fields)
 
-path, dcr = sys.argv[1], sys.argv[2]
+path, dcr = sys.argv[2], sys.argv[3]
 data = open(path, "rb").read()
 n = len([x for x in parse(data) if x[0] == 5])
 levels = [
@@ -295,36 +232,14 @@ PY
 
 # The checks name what they found.
 checks=$((checks + 1))
-python3 - log.dcra "$DCR" <<'PY' || fail "tampered exports"
+python3 - "$WIRE" log.dcra "$DCR" <<'PY' || fail "tampered exports"
 import subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from wire import offsets
 
-def varint(b, i):
-    v = s = 0
-    while True:
-        c = b[i]
-        i += 1
-        v |= (c & 0x7f) << s
-        s += 7
-        if c < 0x80:
-            return v, i
-
-def fields(b):
-    """(field number, offset of the tag, offset of the value, its length) of each length-delimited field."""
-    i = 0
-    while i < len(b):
-        tag, j = varint(b, i)
-        if tag & 7 == 0:
-            i = varint(b, j)[1]
-        elif tag & 7 == 2:
-            n, k = varint(b, j)
-            yield tag >> 3, i, k, n
-            i = k + n
-        else:
-            raise ValueError("wire type %d" % (tag & 7))
-
-path, dcr = sys.argv[1], sys.argv[2]
+path, dcr = sys.argv[2], sys.argv[3]
 data = open(path, "rb").read()
-layout = list(fields(data))
+layout = offsets(data)
 entries = [(k, n) for f, _, k, n in layout if f == 5]
 proofs = [(k, n) for f, _, k, n in layout if f == 6]
 head = [(k, n) for f, _, k, n in layout if f == 4][0]
