@@ -69,7 +69,7 @@ int dcr_proto_unpack_canonical(const ProtobufCMessageDescriptor *d, const uint8_
 	if (n != len) {
 		r = dcr_err_set(err, DCR_EINTEGRITY, "%s is not in its canonical encoding: encoding it again gives %zu "
 						    "bytes, not %zu", what, n, len);
-	} else if (protobuf_c_message_pack(m, again) != len || memcmp(again, data, len) != 0) {
+	} else if (len > 0 && (protobuf_c_message_pack(m, again) != len || memcmp(again, data, len) != 0)) {
 		while (at < len && again[at] == data[at])
 			at++;
 		r = dcr_err_set(err, DCR_EINTEGRITY, "%s is not in its canonical encoding: encoding it again differs at "
