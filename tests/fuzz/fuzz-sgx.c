@@ -1,4 +1,4 @@
-/* libFuzzer target: SGX DCAP quotes and collateral JSON from arbitrary bytes. */
+/* libFuzzer target: SGX DCAP quotes and collateral JSON (parsed, and checked for its canonical form) from arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -30,5 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (c || (err.code != DCR_EATTEST && err.code != DCR_ENOMEM)) {
 		__builtin_trap();
 	}
+	/* The canonical form audit exports require: compact, in order, as dcrd writes it. */
+	if (dcr_sgx_collateral_canonical(data, size, "the collateral", &err) < 0 && err.code != DCR_EINTEGRITY &&
+	    err.code != DCR_ENOMEM)
+		__builtin_trap();
 	return 0;
 }
