@@ -30,7 +30,7 @@ static struct {
 	uint8_t *buf;
 	size_t len;
 	struct dcr_specs *specs;
-	uint8_t entry[ENTRIES][128];
+	uint8_t entry[ENTRIES][256];
 	ProtobufCBinaryData items[ENTRIES];
 } base;
 
@@ -97,6 +97,8 @@ static void build_base(void)
 		memset(salt, (int)i, sizeof(salt));
 		if (i > 0)
 			e.salt = (ProtobufCBinaryData){ sizeof(salt), salt };
+		if (dcr__v1__audit_entry__get_packed_size(&e) > sizeof(base.entry[i]))
+			die("an entry is too large for its buffer", NULL);
 		base.items[i] = (ProtobufCBinaryData){ dcr__v1__audit_entry__pack(&e, base.entry[i]), base.entry[i] };
 	}
 	snprintf(h.room_id, sizeof(h.room_id), "%s", ROOM);
