@@ -91,8 +91,10 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		if (r == 0)
 			r = dcr_hkdf_expand(prk, (const uint8_t *)NAMES_LABEL, strlen(NAMES_LABEL), s->names_key, 32, err);
 		dcr_wipe(prk, sizeof(prk));
-		if (r < 0)
+		if (r < 0) {
+			state_close(s);
 			return r;
+		}
 	}
 	if ((r = data_path(path, sizeof(path), dir, "state.db", err)) < 0)
 		return r;
