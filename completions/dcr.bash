@@ -26,8 +26,8 @@ _dcr() {
 	upload) opts+=" --name --resume --limit-rate --delete"; ;;
 	publish) ;;
 	datasets) ;;
-	run) opts+=" --wait -o --output"; ;;
-	fetch) opts+=" -o --output --extract"; ;;
+	run) opts+=" --wait -o --output --raw-logs"; ;;
+	fetch) opts+=" -o --output --extract --raw-logs"; ;;
 	jobs) ;;
 	audit) opts+=" --export"; words="verify" ;;
 	version) ;;

@@ -8,6 +8,7 @@
 
 #include "crypto.h"
 #include "evidence.pb-c.h"
+#include "proto.h"
 
 #include "banned.h"
 
@@ -117,10 +118,24 @@ out:
 	return r;
 }
 
+/* A message of the evidence, accepted only in its canonical encoding; else DCR_EATTEST "malformed evidence: ...". */
+static int unpack_part(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len, const char *what,
+	ProtobufCMessage **out, struct dcr_err *err)
+{
+	struct dcr_err why;
+	int r = dcr_proto_unpack_canonical(d, data, len, what, out, &why);
+
+	if (r == DCR_ENOMEM)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r < 0)
+		return dcr_err_set(err, DCR_EATTEST, "malformed evidence: %s", why.msg);
+	return 0;
+}
+
 static int verify_sim(const Dcr__V1__Evidence *ev, const struct dcr_specs *specs, const char *spec_name,
 	struct dcr_attest_result *res, uint8_t report_data[static DCR_REPORT_DATA_LEN], struct dcr_err *err)
 {
-	Dcr__V1__SimQuote *quote = dcr__v1__sim_quote__unpack(NULL, ev->quote.len, ev->quote.data);
+	Dcr__V1__SimQuote *quote = NULL;
 	Dcr__V1__SimReport *report = NULL;
 	const struct dcr_spec *match = NULL;
 	uint8_t *signed_buf = NULL;
@@ -128,7 +143,10 @@ static int verify_sim(const Dcr__V1__Evidence *ev, const struct dcr_specs *specs
 	char hex[65];
 	int r = 0;
 
-	if (!quote || quote->sim_public_key.len != 32 || quote->signature.len != 64) {
+	if ((r = unpack_part(&dcr__v1__sim_quote__descriptor, ev->quote.data, ev->quote.len, "the sim quote",
+		     (ProtobufCMessage **)&quote, err)) < 0)
+		goto out;
+	if (quote->sim_public_key.len != 32 || quote->signature.len != 64) {
 		r = dcr_err_set(err, DCR_EATTEST, "malformed sim quote");
 		goto out;
 	}
@@ -141,8 +159,10 @@ static int verify_sim(const Dcr__V1__Evidence *ev, const struct dcr_specs *specs
 		r = dcr_err_set(err, DCR_EATTEST, "the sim quote's signature is invalid: the evidence was tampered with");
 		goto out;
 	}
-	report = dcr__v1__sim_report__unpack(NULL, quote->report.len, quote->report.data);
-	if (!report || report->measurement.len != 32 || report->report_data.len != DCR_REPORT_DATA_LEN) {
+	if ((r = unpack_part(&dcr__v1__sim_report__descriptor, quote->report.data, quote->report.len, "the sim report",
+		     (ProtobufCMessage **)&report, err)) < 0)
+		goto out;
+	if (report->measurement.len != 32 || report->report_data.len != DCR_REPORT_DATA_LEN) {
 		r = dcr_err_set(err, DCR_EATTEST, "malformed sim report");
 		goto out;
 	}
@@ -265,6 +285,27 @@ out:
 	return r;
 }
 
+int dcr_attest_evidence_canonical(const uint8_t *evidence, size_t len, struct dcr_err *err)
+{
+	Dcr__V1__Evidence *ev = NULL;
+	Dcr__V1__SimQuote *quote = NULL;
+	int r;
+
+	if ((r = dcr_proto_unpack_canonical(&dcr__v1__evidence__descriptor, evidence, len, "the evidence",
+		     (ProtobufCMessage **)&ev, err)) < 0)
+		return r;
+	if (strcmp(ev->format, "sim") == 0 &&
+	    (r = dcr_proto_unpack_canonical(&dcr__v1__sim_quote__descriptor, ev->quote.data, ev->quote.len,
+		     "the evidence's sim quote", (ProtobufCMessage **)&quote, err)) == 0)
+		r = dcr_proto_check_canonical(&dcr__v1__sim_report__descriptor, quote->report.data, quote->report.len,
+			"the evidence's sim report", err);
+	else if (strcmp(ev->format, "sgx-dcap") == 0)
+		r = dcr_sgx_collateral_canonical(ev->collateral.data, ev->collateral.len, "the evidence's collateral", err);
+	dcr__v1__sim_quote__free_unpacked(quote, NULL);
+	dcr__v1__evidence__free_unpacked(ev, NULL);
+	return r;
+}
+
 int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_specs *specs,
 	const char *spec_name, struct dcr_attest_result *res, struct dcr_err *err)
 {
@@ -277,9 +318,9 @@ int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_spec
 		return dcr_err_set(err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
 	if (spec_name && !dcr_specs_find(specs, spec_name))
 		return dcr_err_set(err, DCR_EATTEST, "spec '%s' is not in the trusted specs", spec_name);
-	ev = dcr__v1__evidence__unpack(NULL, len, evidence);
-	if (!ev)
-		return dcr_err_set(err, DCR_EATTEST, "malformed evidence (%zu bytes)", len);
+	if ((r = unpack_part(&dcr__v1__evidence__descriptor, evidence, len, "the evidence", (ProtobufCMessage **)&ev,
+		     err)) < 0)
+		return r;
 	if (ev->hpke_public_key.len != 32 || ev->signing_public_key.len != 32) {
 		r = dcr_err_set(err, DCR_EATTEST, "evidence without 32-byte enclave keys");
 		goto out;

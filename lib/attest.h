@@ -63,4 +63,16 @@ int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_spec
 
 void dcr_attest_result_release(struct dcr_attest_result *res);
 
+/*
+ * Whether evidence is exactly as dcrd encodes it, all the way down: the
+ * Evidence message and, for sim, its SimQuote and SimReport in their
+ * canonical protobuf encodings (dcr_proto_unpack_canonical); for
+ * sgx-dcap, the collateral as dcr_pcs_assemble writes it. The SGX quote
+ * is the quoting enclave's own bytes and has no other encoding to compare
+ * with. DCR_EINVALID when a message does not decode, DCR_EINTEGRITY when
+ * something is not canonical, naming it. dcr_attest_verify requires the
+ * protobuf layers to be canonical too, as DCR_EATTEST.
+ */
+int dcr_attest_evidence_canonical(const uint8_t *evidence, size_t len, struct dcr_err *err);
+
 #endif

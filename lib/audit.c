@@ -11,10 +11,20 @@
 #include "crypto.h"
 #include "fileio.h"
 #include "merkle.h"
+#include "ohttp.h"
+#include "proto.h"
 
 #include "banned.h"
 
 #define HEAD_DOMAIN "dcr-tree-head-v1"
+
+/* The message in err stays; its class becomes an integrity violation. */
+static int as_integrity(struct dcr_err *err)
+{
+	if (err)
+		err->code = DCR_EINTEGRITY;
+	return DCR_EINTEGRITY;
+}
 
 int dcr_audit_sign_head(const uint8_t sign_sk[static 32], const struct dcr_tree_head *h,
 	Dcr__V1__SignedTreeHead *sth, uint8_t sig[static 64], struct dcr_err *err)
@@ -64,8 +74,14 @@ int dcr_audit_verify_head(const uint8_t sign_pk[static 32], const Dcr__V1__Signe
 	free(msg);
 	if (r < 0)
 		return dcr_err_set(err, DCR_EINTEGRITY, "the tree head's signature is not the attested enclave's");
-	th = dcr__v1__tree_head__unpack(NULL, sth->head.len, sth->head.data);
-	if (!th || th->root.len != 32 || strlen(th->room_id) != 64) {
+	if ((r = dcr_proto_unpack_canonical(&dcr__v1__tree_head__descriptor, sth->head.data, sth->head.len,
+		     "the head", (ProtobufCMessage **)&th, err)) < 0) {
+		if (r == DCR_ENOMEM)
+			return r;
+		dcr_err_prefix(err, "the tree head is malformed");
+		return as_integrity(err);
+	}
+	if (th->root.len != 32 || strlen(th->room_id) != 64) {
 		dcr__v1__tree_head__free_unpacked(th, NULL);
 		return dcr_err_set(err, DCR_EINTEGRITY, "the tree head is malformed");
 	}
@@ -91,6 +107,53 @@ static int entry_leaf(void *ctx, uint64_t index, uint8_t out[static 32])
 	return dcr_merkle_leaf_hash(e->items[index].data, e->items[index].len, out, NULL);
 }
 
+/* Entry index, decoded into *out (NULL: only checked), in its canonical encoding or DCR_EINTEGRITY "entry I: ...". */
+static int check_entry(const ProtobufCBinaryData *raw, size_t index, Dcr__V1__AuditEntry **out, struct dcr_err *err)
+{
+	Dcr__V1__AuditEntry *e = NULL;
+	char what[40];
+	int r;
+
+	snprintf(what, sizeof(what), "entry %zu", index);
+	r = dcr_proto_unpack_canonical(&dcr__v1__audit_entry__descriptor, raw->data, raw->len, what,
+		(ProtobufCMessage **)&e, err);
+	if (r == DCR_EINVALID)
+		return dcr_err_set(err, DCR_EINTEGRITY, "entry %zu: malformed", index);
+	if (r < 0)
+		return r;
+	if (out)
+		*out = e;
+	else
+		dcr__v1__audit_entry__free_unpacked(e, NULL);
+	return 0;
+}
+
+int dcr_audit_entries_decode(const ProtobufCBinaryData *raw, size_t n, Dcr__V1__AuditEntry ***out,
+	struct dcr_err *err)
+{
+	Dcr__V1__AuditEntry **e = calloc(n ? n : 1, sizeof(*e));
+	int r = 0;
+
+	*out = NULL;
+	if (!e)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = check_entry(&raw[i], i, &e[i], err);
+	if (r < 0) {
+		dcr_audit_entries_free(e, n);
+		return r;
+	}
+	*out = e;
+	return 0;
+}
+
+void dcr_audit_entries_free(Dcr__V1__AuditEntry **entries, size_t n)
+{
+	for (size_t i = 0; entries && i < n; i++)
+		dcr__v1__audit_entry__free_unpacked(entries[i], NULL);
+	free(entries);
+}
+
 int dcr_audit_check_entries(const ProtobufCBinaryData *entries, size_t n, const struct dcr_tree_head *h,
 	struct dcr_err *err)
 {
@@ -102,13 +165,9 @@ int dcr_audit_check_entries(const ProtobufCBinaryData *entries, size_t n, const 
 	if (n != h->size)
 		return dcr_err_set(err, DCR_EINTEGRITY, "the log has %zu entries but its tree head says %" PRIu64, n,
 			h->size);
-	for (size_t i = 0; i < n; i++) {
-		Dcr__V1__AuditEntry *entry = dcr__v1__audit_entry__unpack(NULL, entries[i].len, entries[i].data);
-
-		if (!entry)
-			return dcr_err_set(err, DCR_EINTEGRITY, "audit entry %zu is malformed", i);
-		dcr__v1__audit_entry__free_unpacked(entry, NULL);
-	}
+	for (size_t i = 0; i < n; i++)
+		if ((r = check_entry(&entries[i], i, NULL, err)) < 0)
+			return r;
 	if ((r = dcr_merkle_root(n, entry_leaf, &e, root, err)) < 0)
 		return r;
 	if (!dcr_ct_equal(root, h->root, 32)) {
@@ -150,6 +209,113 @@ int dcr_audit_check_consistency(const struct dcr_tree_head *old_head, const stru
 			"at size %" PRIu64 " (root %s): %s", old_head->room_id, new_head->size, new_hex, old_head->size,
 			old_hex, why.msg);
 	return 0;
+}
+
+/* ---- exports ---- */
+
+int dcr_audit_check_evidence(const uint8_t *evidence, size_t len, const struct dcr_specs *specs,
+	struct dcr_attest_result *res, struct dcr_err *err)
+{
+	struct dcr_ohttp_keyconfig cfg;
+	struct dcr_ohttp_alg alg;
+	struct dcr_err why;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if ((r = dcr_attest_evidence_canonical(evidence, len, err)) < 0)
+		return r == DCR_EINVALID ? as_integrity(err) : r;
+	if ((r = dcr_attest_verify(evidence, len, specs, NULL, res, err)) < 0)
+		return r;
+	if (dcr_ohttp_keyconfig_parse(res->keys.ohttp_key_config, res->keys.ohttp_key_config_len, &cfg, &why) < 0 ||
+	    dcr_ohttp_keyconfig_select(&cfg, &alg, &why) < 0 || !dcr_ct_equal(cfg.pk, res->keys.hpke_pk, 32)) {
+		dcr_attest_result_release(res);
+		return dcr_err_set(err, DCR_EATTEST, "the evidence's key configuration is not for its attested key");
+	}
+	return 0;
+}
+
+/* The proof as the merkle module takes it; DCR_EINTEGRITY if it is not 32-byte hashes. */
+static int proof_of(const ProtobufCBinaryData *hashes, size_t n, struct dcr_merkle_proof *p)
+{
+	if (n > DCR_MERKLE_PROOF_MAX)
+		return DCR_EINTEGRITY;
+	for (size_t i = 0; i < n; i++) {
+		if (hashes[i].len != 32)
+			return DCR_EINTEGRITY;
+		memcpy(p->hash[i], hashes[i].data, 32);
+	}
+	p->len = n;
+	return 0;
+}
+
+/* Every entry in the signed log, by its inclusion proof, and as many as the signed size. */
+static int check_proofs(const Dcr__V1__AuditExport *ex, const struct dcr_tree_head *head, struct dcr_err *err)
+{
+	struct dcr_merkle_proof proof;
+	uint8_t leaf[32];
+	int r;
+
+	if (ex->n_proofs != ex->n_entries)
+		return dcr_err_set(err, DCR_EINTEGRITY, "the export holds %zu entries but %zu proofs", ex->n_entries,
+			ex->n_proofs);
+	for (size_t i = 0; i < ex->n_entries; i++) {
+		if (i >= head->size)
+			return dcr_err_set(err, DCR_EINTEGRITY, "entry %zu: beyond the signed log of %" PRIu64 " entries", i,
+				head->size);
+		if (!ex->proofs[i] || proof_of(ex->proofs[i]->hashes, ex->proofs[i]->n_hashes, &proof) < 0)
+			return dcr_err_set(err, DCR_EINTEGRITY, "entry %zu: malformed inclusion proof", i);
+		if ((r = dcr_merkle_leaf_hash(ex->entries[i].data, ex->entries[i].len, leaf, err)) < 0)
+			return r;
+		if (dcr_merkle_inclusion_verify(i, head->size, leaf, &proof, head->root, NULL) < 0)
+			return dcr_err_set(err, DCR_EINTEGRITY, "entry %zu: not in the signed log", i);
+	}
+	if (ex->n_entries != head->size)
+		return dcr_err_set(err, DCR_EINTEGRITY, "the export holds %zu entries but the signed log has %" PRIu64,
+			ex->n_entries, head->size);
+	return 0;
+}
+
+int dcr_audit_export_verify(const uint8_t *buf, size_t len, const struct dcr_specs *specs,
+	struct dcr_audit_export *out, struct dcr_err *err)
+{
+	Dcr__V1__AuditExport *ex = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	/* Nothing signs the export's own framing: only its one encoding may pass. */
+	r = dcr_proto_unpack_canonical(&dcr__v1__audit_export__descriptor, buf, len, "the export",
+		(ProtobufCMessage **)&ex, err);
+	if (r == DCR_EINVALID)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "not an intact audit export: it does not decode");
+	if (r < 0)
+		return r;
+	if (ex->version != DCR_AUDIT_EXPORT_VERSION)
+		r = dcr_err_set(err, DCR_EINVALID, "export version %" PRIu32 "; this dcr reads version %d", ex->version,
+			DCR_AUDIT_EXPORT_VERSION);
+	else if (!ex->head)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the export has no signed tree head");
+	else if ((r = dcr_audit_check_evidence(ex->evidence.data, ex->evidence.len, specs, &out->enclave, err)) < 0)
+		dcr_err_prefix(err, "the export's evidence");
+	else if ((r = dcr_audit_verify_head(out->enclave.keys.sign_pk, ex->head, &out->head, err)) == 0 &&
+		 strcmp(out->head.room_id, ex->room_id) != 0)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the export names another room than its signed head, room %s",
+			out->head.room_id);
+	if (r == 0 && (r = check_proofs(ex, &out->head, err)) == 0 &&
+	    (r = dcr_audit_entries_decode(ex->entries, ex->n_entries, &out->entries, err)) == 0)
+		out->n = ex->n_entries;
+	dcr__v1__audit_export__free_unpacked(ex, NULL);
+	if (r < 0)
+		dcr_audit_export_release(out);
+	return r;
+}
+
+void dcr_audit_export_release(struct dcr_audit_export *ex)
+{
+	if (!ex)
+		return;
+	dcr_attest_result_release(&ex->enclave);
+	dcr_audit_entries_free(ex->entries, ex->n);
+	memset(ex, 0, sizeof(*ex));
 }
 
 /* Room IDs name files here: only 64 lowercase hex digits may. */

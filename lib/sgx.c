@@ -723,6 +723,43 @@ int dcr_sgx_collateral_parse(const uint8_t *buf, size_t len, struct dcr_sgx_coll
 	return 0;
 }
 
+int dcr_sgx_collateral_canonical(const uint8_t *json, size_t len, const char *what, struct dcr_err *err)
+{
+	const char *const *k = collateral_keys;
+	json_error_t jerr;
+	const char *key;
+	char *again = NULL;
+	json_t *root, *v;
+	int r = 0;
+
+	if (len > DCR_SGX_COLLATERAL_MAX)
+		return dcr_err_set(err, DCR_EINTEGRITY, "%s is %zu bytes, more than %d", what, len, DCR_SGX_COLLATERAL_MAX);
+	root = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root || !json_is_object(root)) {
+		json_decref(root);
+		return dcr_err_set(err, DCR_EINTEGRITY, "%s is not a JSON object", what);
+	}
+	/* jansson keeps an object's keys in the order they came. */
+	json_object_foreach(root, key, v) {
+		if (!*k || strcmp(*k, key) != 0) {
+			r = dcr_err_set(err, DCR_EINTEGRITY, "%s is not in its canonical encoding: '%.64s' where %s%s%s "
+							     "belongs", what, key, *k ? "'" : "", *k ? *k : "nothing", *k ? "'" : "");
+			break;
+		}
+		k++;
+	}
+	if (r == 0 && *k)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "%s is not in its canonical encoding: '%s' is missing", what, *k);
+	if (r == 0 && !(again = json_dumps(root, JSON_COMPACT)))
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r == 0 && (strlen(again) != len || memcmp(again, json, len) != 0))
+		r = dcr_err_set(err, DCR_EINTEGRITY, "%s is not in its canonical encoding: it is not the compact text "
+						     "dcrd writes", what);
+	free(again);
+	json_decref(root);
+	return r;
+}
+
 static void signed_doc_release(struct signed_doc *d)
 {
 	free(d->text);

@@ -84,6 +84,14 @@ int dcr_sgx_collateral_parse(const uint8_t *json, size_t len, struct dcr_sgx_col
 void dcr_sgx_collateral_free(struct dcr_sgx_collateral *c);
 
 /*
+ * Whether json is collateral exactly as dcr_pcs_assemble writes it: the
+ * keys of docs/sgx-verification.md, each once, in that table's order, and
+ * the compact text jansson writes for them (no whitespace, its escapes).
+ * DCR_EINTEGRITY naming what differs; what names it in messages.
+ */
+int dcr_sgx_collateral_canonical(const uint8_t *json, size_t len, const char *what, struct dcr_err *err);
+
+/*
  * When the collateral goes stale: the earliest nextUpdate of the TCB info,
  * the QE identity and both CRLs. Parsing made sure each has one, so the
  * DCR_EATTEST for a CRL without one cannot happen.

@@ -455,7 +455,7 @@ static bool magic_ok(const struct dcr_stream_dec *dec)
 
 static int bad_magic(struct dcr_err *err)
 {
-	return dcr_err_set(err, DCR_EINVALID, "not a dcr encrypted stream (bad magic)");
+	return dcr_err_set(err, DCR_EINTEGRITY, "not a dcr encrypted stream (bad magic)");
 }
 
 /* Runs once all header bytes are in; allocates only after the MAC verifies. */
@@ -468,11 +468,11 @@ static int parse_header(struct dcr_stream_dec *dec, struct dcr_err *err)
 	if (!magic_ok(dec))
 		return bad_magic(err);
 	if (dec->header[7] != VERSION)
-		return dcr_err_set(err, DCR_EINVALID,
+		return dcr_err_set(err, DCR_EINTEGRITY,
 			"unsupported stream version %u (this dcr reads version %u)",
 			dec->header[7], VERSION);
 	if (!chunk_size_ok(chunk_size))
-		return dcr_err_set(err, DCR_EINVALID,
+		return dcr_err_set(err, DCR_EINTEGRITY,
 			"invalid chunk size %" PRIu32 " in stream header (allowed %u to %u)",
 			chunk_size, DCR_STREAM_CHUNK_MIN, DCR_STREAM_CHUNK_MAX);
 	r = derive(dec->key, dec->header + 12, mac_key, payload_key, err);
@@ -610,11 +610,11 @@ int dcr_stream_dec_write(struct dcr_stream_dec *dec, const void *buf, size_t len
 static int dec_end(struct dcr_stream_dec *dec, const uint8_t *src, size_t len, struct dcr_err *err)
 {
 	if (dec->header_len == 0)
-		return dcr_err_set(err, DCR_EINVALID, "not a dcr encrypted stream (empty input)");
+		return dcr_err_set(err, DCR_EINTEGRITY, "not a dcr encrypted stream (empty input)");
 	if (dec->header_len < DCR_STREAM_HEADER_LEN) {
 		if (!magic_ok(dec))
 			return bad_magic(err);
-		return dcr_err_set(err, DCR_EINVALID,
+		return dcr_err_set(err, DCR_EINTEGRITY,
 			"stream truncated inside the header (%zu of %d bytes)",
 			dec->header_len, DCR_STREAM_HEADER_LEN);
 	}

@@ -49,9 +49,13 @@ void dcr_stream_enc_free(struct dcr_stream_enc *enc);
 /*
  * Decoder. Feed it the encoded stream in pieces of any size; it passes a
  * chunk's plaintext to sink only after that chunk's tag has verified.
- * Errors are DCR_EINVALID for a malformed header and DCR_EINTEGRITY for a
- * wrong key or any tampering, truncation or reordering, with the chunk
- * (numbered from 0) named in the message. Plaintext already passed to sink
+ * Every way the input can fail to be the stream the encoder wrote is
+ * DCR_EINTEGRITY, naming the check: empty or short input, a malformed
+ * header (magic, version, chunk size), a wrong key, any tampering,
+ * truncation or reordering, with the chunk (numbered from 0) named in the
+ * message. Streams are read back from where an untrusted host kept them,
+ * so a malformed header is tampering too. An error a sink returns is
+ * passed on unchanged. Plaintext already passed to sink
  * is authentic but may be incomplete: only a 0 from _finish says the whole
  * stream arrived, so a caller must discard the output on any error. Memory
  * is about two chunks of the size named in the header (at most 16 MiB),

@@ -314,6 +314,7 @@ struct blob_xfer {
 	struct curl_slist *headers;
 	struct buffer resp;        /* error answers */
 	char url[2048], errbuf[CURL_ERROR_SIZE];
+	CURLcode rc;               /* how the transfer ended */
 };
 
 static int blob_begin(struct blob_xfer *x, const char *endpoint, const char *id, const char *token, long total_s,
@@ -347,7 +348,7 @@ static int blob_finish(struct blob_xfer *x, long want, struct dcr_err *err)
 	int r;
 
 	curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, x->headers);
-	rc = curl_easy_perform(x->curl);
+	rc = x->rc = curl_easy_perform(x->curl);
 	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 	r = transfer_error(rc, &x->resp, x->url, "dcrd", x->errbuf, err);
 	if (r == 0 && status != want) {
@@ -477,8 +478,8 @@ int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd
 struct get_sink {
 	int (*sink)(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err);
 	void *ctx;
-	struct dcr_err *err;
-	int failed;
+	struct dcr_err sink_err;   /* the sink's own error, kept from curl's "write error" */
+	int failed;                /* the sink's code */
 	long status;
 	CURL *curl;
 	struct buffer *errors;
@@ -488,15 +489,16 @@ static size_t write_sink(char *ptr, size_t size, size_t n, void *ctx)
 {
 	struct get_sink *g = ctx;
 	size_t len = size * n;
+	int r;
 
 	if (g->status == 0)
 		curl_easy_getinfo(g->curl, CURLINFO_RESPONSE_CODE, &g->status);
 	/* An error answer is a line of text for the message, not data. */
 	if (g->status != 200)
 		return collect(ptr, size, n, g->errors);
-	if (g->sink(g->ctx, (const uint8_t *)ptr, len, g->err) < 0) {
-		g->failed = 1;
-		return 0;
+	if ((r = g->sink(g->ctx, (const uint8_t *)ptr, len, &g->sink_err)) < 0) {
+		g->failed = r;
+		return 0; /* curl stops with CURLE_WRITE_ERROR */
 	}
 	return len;
 }
@@ -505,7 +507,8 @@ int dcr_blob_get(const char *endpoint, const char *id, const char *token,
 	int (*sink)(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err), void *ctx, struct dcr_err *err)
 {
 	struct blob_xfer x;
-	struct get_sink g = { sink, ctx, err, 0, 0, NULL, NULL };
+	struct get_sink g = { .sink = sink, .ctx = ctx };
+	curl_off_t got = 0, announced = -1;
 	int r;
 
 	if ((r = blob_begin(&x, endpoint, id, token, 0L, err)) == 0) {
@@ -516,8 +519,17 @@ int dcr_blob_get(const char *endpoint, const char *id, const char *token,
 		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
 		r = blob_finish(&x, 200, err);
-		if (g.failed)
-			r = err->code; /* the sink's own error, not curl's "write error" */
+		if (g.failed) {
+			r = g.failed;
+			if (err)
+				*err = g.sink_err;
+		} else if (x.rc == CURLE_PARTIAL_FILE && g.status == 200) {
+			/* The connection closed cleanly before the announced length: bytes were withheld. */
+			curl_easy_getinfo(x.curl, CURLINFO_SIZE_DOWNLOAD_T, &got);
+			curl_easy_getinfo(x.curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+			r = dcr_err_set(err, DCR_EINTEGRITY, "%s: the answer ended after %lld of the %lld bytes it announced "
+							     "(withheld on the way)", x.url, (long long)got, (long long)announced);
+		}
 	}
 	blob_end(&x);
 	return r;

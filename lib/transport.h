@@ -44,8 +44,11 @@ int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t ma
  * dcr_blob_put: len bytes of fd from offset, sent as Upload-Offset: offset,
  * at most max_rate bytes a second (0: no limit); progress (may be NULL)
  * hears the bytes sent so far. dcr_blob_get: the
- * blob's bytes to sink, in pieces. Refusals quote dcrd's one-line reason
- * (404: DCR_ENOTFOUND); unreachable is DCR_EUNREACHABLE.
+ * blob's bytes to sink, in pieces; an error the sink returns ends the
+ * transfer and is returned with the sink's code and message, and a body
+ * that ends before the length its answer announced is DCR_EINTEGRITY (the
+ * bytes were withheld). Refusals quote dcrd's one-line reason (404:
+ * DCR_ENOTFOUND); unreachable is DCR_EUNREACHABLE.
  */
 int dcr_blob_head(const char *endpoint, const char *id, const char *token, uint64_t *received, struct dcr_err *err);
 int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd, uint64_t offset, uint64_t len,

@@ -56,8 +56,10 @@ static void sgx_facts(const struct dcr_sgx_result *res, json_t *obj)
 	printf("fmspc        %s\n", fmspc);
 	printf("tcb status   %s\n", res->tcb_status);
 	printf("advisories   ");
-	for (size_t i = 0; i < res->n_advisory_ids; i++)
-		printf("%s%s", i ? ", " : "", res->advisory_ids[i]);
+	for (size_t i = 0; i < res->n_advisory_ids; i++) {
+		printf("%s", i ? ", " : "");
+		put_text(stdout, res->advisory_ids[i], false);
+	}
 	printf("%s\n", res->n_advisory_ids ? "" : "(none)");
 }
 

@@ -12,10 +12,8 @@
 #include "audit.h"
 #include "crypto.h"
 #include "dcr.h"
-#include "evidence.pb-c.h"
 #include "fileio.h"
 #include "merkle.h"
-#include "ohttp.h"
 #include "specs.h"
 #include "transport.h"
 
@@ -24,7 +22,6 @@
 #define MAX_EVIDENCE (1u << 20)
 /* One audit.get answer (at most 64 MiB) with a proof of at most 64 hashes per entry fits easily. */
 #define MAX_EXPORT (512u << 20)
-#define EXPORT_VERSION 1
 #define MIN_DETAIL 20
 #define DETAIL_MAX 1024
 
@@ -178,9 +175,7 @@ static json_t *view_json(const struct view *v)
 
 static void view_release(struct view *v)
 {
-	for (size_t i = 0; v->entries && i < v->n; i++)
-		dcr__v1__audit_entry__free_unpacked(v->entries[i], NULL);
-	free(v->entries);
+	dcr_audit_entries_free(v->entries, v->n);
 	v->entries = NULL;
 	v->n = 0;
 }
@@ -188,13 +183,10 @@ static void view_release(struct view *v)
 /* Decode the entries (their leaves are already proven); a malformed one is the enclave's fault: exit 9. */
 static int view_decode(struct view *v, const ProtobufCBinaryData *raw, size_t n, struct dcr_err *err)
 {
-	v->n = 0;
-	if (!(v->entries = calloc(n ? n : 1, sizeof(*v->entries))))
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	for (; v->n < n; v->n++)
-		if (!(v->entries[v->n] = dcr__v1__audit_entry__unpack(NULL, raw[v->n].len, raw[v->n].data)))
-			return dcr_err_set(err, DCR_EINTEGRITY, "entry %zu: malformed", v->n);
-	return 0;
+	int r = dcr_audit_entries_decode(raw, n, &v->entries, err);
+
+	v->n = r == 0 ? n : 0;
+	return r;
 }
 
 /* ---- the Merkle tree, for proofs ---- */
@@ -277,64 +269,6 @@ static size_t tree_path(const struct tree *t, size_t index, ProtobufCBinaryData 
 	return len;
 }
 
-/* The proof as the merkle module takes it; DCR_EINTEGRITY if it is not 32-byte hashes. */
-static int proof_of(const ProtobufCBinaryData *hashes, size_t n, struct dcr_merkle_proof *p)
-{
-	if (n > DCR_MERKLE_PROOF_MAX)
-		return DCR_EINTEGRITY;
-	for (size_t i = 0; i < n; i++) {
-		if (hashes[i].len != 32)
-			return DCR_EINTEGRITY;
-		memcpy(p->hash[i], hashes[i].data, 32);
-	}
-	p->len = n;
-	return 0;
-}
-
-/* ---- evidence ---- */
-
-/*
- * Verify evidence against the specs. Beyond dcr_attest_verify, which checks
- * what the quote vouches for, an export's evidence must be encoded exactly
- * as dcrd encoded it and carry a key configuration for the attested key,
- * so that no byte of it can change unnoticed.
- */
-static int check_evidence(const ProtobufCBinaryData *ev, const struct dcr_specs *specs, struct dcr_attest_result *res,
-	struct dcr_err *err)
-{
-	Dcr__V1__Evidence *msg;
-	struct dcr_ohttp_keyconfig cfg;
-	struct dcr_ohttp_alg alg;
-	struct dcr_err why;
-	uint8_t *again = NULL;
-	bool same;
-	int r;
-
-	if ((r = dcr_attest_verify(ev->data, ev->len, specs, NULL, res, err)) < 0)
-		return r;
-	if (!(msg = dcr__v1__evidence__unpack(NULL, ev->len, ev->data))) {
-		r = dcr_err_set(err, DCR_EATTEST, "the evidence does not parse");
-		goto out;
-	}
-	same = dcr__v1__evidence__get_packed_size(msg) == ev->len && (again = malloc(ev->len ? ev->len : 1)) &&
-	       dcr__v1__evidence__pack(msg, again) == ev->len && memcmp(again, ev->data, ev->len) == 0;
-	free(again);
-	dcr__v1__evidence__free_unpacked(msg, NULL);
-	if (!same) {
-		r = dcr_err_set(err, DCR_EATTEST, "the evidence was altered: it is not encoded as dcrd encodes it");
-		goto out;
-	}
-	if (dcr_ohttp_keyconfig_parse(res->keys.ohttp_key_config, res->keys.ohttp_key_config_len, &cfg, &why) < 0 ||
-	    dcr_ohttp_keyconfig_select(&cfg, &alg, &why) < 0 || !dcr_ct_equal(cfg.pk, res->keys.hpke_pk, 32)) {
-		r = dcr_err_set(err, DCR_EATTEST, "the evidence's key configuration is not for its attested key");
-		goto out;
-	}
-	return 0;
-out:
-	dcr_attest_result_release(res);
-	return r;
-}
-
 /* ---- dcr audit ROOM ---- */
 
 /*
@@ -392,7 +326,8 @@ static int export_log(struct session *s, const char *path, const Dcr__V1__AuditL
 	Dcr__V1__InclusionProof *proofs = NULL, **proof_ptrs = NULL;
 	ProtobufCBinaryData *hashes = NULL;
 	struct dcr_attest_result res = { 0 };
-	struct dcr_merkle_proof check;
+	struct dcr_audit_export again = { 0 };
+	struct dcr_err why;
 	struct tree t = { 0 };
 	uint8_t *evidence = NULL, *buf = NULL;
 	size_t ev_len = 0, n = log->n_entries, len;
@@ -401,8 +336,10 @@ static int export_log(struct session *s, const char *path, const Dcr__V1__AuditL
 	/* The evidence the session attested: anyone can check the signing key against their own specs. */
 	if ((r = dcr_http(s->client.endpoint, "GET", "/v1/evidence", NULL, NULL, 0, MAX_EVIDENCE, &evidence, &ev_len,
 		     err)) < 0 ||
-	    (r = check_evidence(&(ProtobufCBinaryData){ ev_len, evidence }, s->specs, &res, err)) < 0)
+	    (r = dcr_audit_check_evidence(evidence, ev_len, s->specs, &res, err)) < 0) {
+		dcr_err_prefix(err, "dcrd's evidence");
 		goto out;
+	}
 	if (!dcr_ct_equal(res.keys.sign_pk, s->client.enclave.keys.sign_pk, 32)) {
 		r = dcr_err_set(err, DCR_EINTEGRITY, "dcrd's evidence now binds another signing key than the one that "
 						    "signed the log (did dcrd restart?); try again");
@@ -426,14 +363,8 @@ static int export_log(struct session *s, const char *path, const Dcr__V1__AuditL
 		proofs[i].hashes = &hashes[i * t.depth];
 		proofs[i].n_hashes = k;
 		proof_ptrs[i] = &proofs[i];
-		/* What dcr audit verify will check, checked before anything is written. */
-		if (proof_of(proofs[i].hashes, k, &check) < 0 ||
-		    (r = dcr_merkle_inclusion_verify(i, n, t.level[0][i], &check, head->root, err)) < 0) {
-			r = dcr_err_set(err, DCR_EFAIL, "the proof computed for entry %zu does not verify", i);
-			goto out;
-		}
 	}
-	ex.version = EXPORT_VERSION;
+	ex.version = DCR_AUDIT_EXPORT_VERSION;
 	ex.room_id = (char *)head->room_id;
 	ex.evidence = (ProtobufCBinaryData){ ev_len, evidence };
 	ex.head = log->head;
@@ -447,8 +378,14 @@ static int export_log(struct session *s, const char *path, const Dcr__V1__AuditL
 		goto out;
 	}
 	dcr__v1__audit_export__pack(&ex, buf);
+	/* What dcr audit verify will check, checked before anything is written. */
+	if (dcr_audit_export_verify(buf, len, s->specs, &again, &why) < 0) {
+		r = dcr_err_set(err, DCR_EFAIL, "the export made does not verify: %s", why.msg);
+		goto out;
+	}
 	r = dcr_write_atomic(path, buf, len, err);
 out:
+	dcr_audit_export_release(&again);
 	dcr_attest_result_release(&res);
 	free(buf);
 	free(hashes);
@@ -516,47 +453,13 @@ out:
 
 /* ---- dcr audit verify FILE ---- */
 
-/* Every check on the export but the evidence's own, in the order a reader would ask. */
-static int check_export(const Dcr__V1__AuditExport *ex, const struct dcr_attest_result *res,
-	struct dcr_tree_head *head, struct dcr_err *err)
-{
-	struct dcr_merkle_proof proof;
-	uint8_t leaf[32];
-	int r;
-
-	if ((r = dcr_audit_verify_head(res->keys.sign_pk, ex->head, head, err)) < 0)
-		return r;
-	if (strcmp(head->room_id, ex->room_id) != 0)
-		return dcr_err_set(err, DCR_EINTEGRITY, "the export names another room than its signed head, room %s",
-			head->room_id);
-	if (ex->n_proofs != ex->n_entries)
-		return dcr_err_set(err, DCR_EINTEGRITY, "the export holds %zu entries but %zu proofs", ex->n_entries,
-			ex->n_proofs);
-	for (size_t i = 0; i < ex->n_entries; i++) {
-		if (i >= head->size)
-			return dcr_err_set(err, DCR_EINTEGRITY, "entry %zu: beyond the signed log of %" PRIu64 " entries", i,
-				head->size);
-		if (!ex->proofs[i] || proof_of(ex->proofs[i]->hashes, ex->proofs[i]->n_hashes, &proof) < 0)
-			return dcr_err_set(err, DCR_EINTEGRITY, "entry %zu: malformed inclusion proof", i);
-		if ((r = dcr_merkle_leaf_hash(ex->entries[i].data, ex->entries[i].len, leaf, err)) < 0)
-			return r;
-		if (dcr_merkle_inclusion_verify(i, head->size, leaf, &proof, head->root, NULL) < 0)
-			return dcr_err_set(err, DCR_EINTEGRITY, "entry %zu: not in the signed log", i);
-	}
-	if (ex->n_entries != head->size)
-		return dcr_err_set(err, DCR_EINTEGRITY, "the export holds %zu entries but the signed log has %" PRIu64,
-			ex->n_entries, head->size);
-	return 0;
-}
-
 static int verify_export(const struct command *cmd, struct cli *cli, const char *path)
 {
-	Dcr__V1__AuditExport *ex = NULL;
-	struct dcr_attest_result res = { 0 };
+	struct dcr_audit_export ex = { 0 };
 	struct dcr_specs *specs = NULL;
-	struct view v = { 0 };
 	struct dcr_err err;
-	uint8_t *buf = NULL, *again = NULL;
+	struct view v;
+	uint8_t *buf = NULL;
 	size_t len = 0;
 	char root[65], measurement[65];
 	int r;
@@ -567,60 +470,33 @@ static int verify_export(const struct command *cmd, struct cli *cli, const char 
 	}
 	if (dcr_specs_load(cli->specs, &specs, &err) < 0 || dcr_read_file(path, MAX_EXPORT, &buf, &len, &err) < 0)
 		goto fail;
-	if (!(ex = dcr__v1__audit_export__unpack(NULL, len, buf))) {
-		dcr_err_set(&err, DCR_EINVALID, "'%s' is not a dcr audit export: it does not parse", path);
+	if (dcr_audit_export_verify(buf, len, specs, &ex, &err) < 0) {
+		dcr_err_prefix(&err, "'%s'", path);
 		goto fail;
 	}
-	/* Re-encoding must give the same bytes: no unknown fields, no second encoding of anything. */
-	if (!(again = malloc(len ? len : 1))) {
-		dcr_err_set(&err, DCR_ENOMEM, "out of memory");
-		goto fail;
-	}
-	if (dcr__v1__audit_export__get_packed_size(ex) != len || dcr__v1__audit_export__pack(ex, again) != len ||
-	    memcmp(again, buf, len) != 0) {
-		dcr_err_set(&err, DCR_EINTEGRITY, "'%s' was altered: it is not encoded as dcr writes an export", path);
-		goto fail;
-	}
-	if (ex->version != EXPORT_VERSION) {
-		dcr_err_set(&err, DCR_EINVALID, "'%s' is export version %" PRIu32 "; this dcr reads version %d", path,
-			ex->version, EXPORT_VERSION);
-		goto fail;
-	}
-	if (!ex->head) {
-		dcr_err_set(&err, DCR_EINVALID, "'%s' has no signed tree head", path);
-		goto fail;
-	}
-	if (check_evidence(&ex->evidence, specs, &res, &err) < 0) {
-		dcr_err_prefix(&err, "the export's evidence");
-		goto fail;
-	}
-	if (check_export(ex, &res, &v.head, &err) < 0 || view_decode(&v, ex->entries, ex->n_entries, &err) < 0)
-		goto fail;
-	if (res.simulated && cli->verbosity >= 0)
+	if (ex.enclave.simulated && cli->verbosity >= 0)
 		fprintf(stderr, "dcr: warning: the export's evidence is simulated attestation: NO hardware protection\n");
+	v = (struct view){ ex.head, ex.entries, ex.n };
 	dcr_hex(v.head.root, 32, root);
-	dcr_hex(res.measurement, 32, measurement);
+	dcr_hex(ex.enclave.measurement, 32, measurement);
 	if (cli->json) {
 		json_t *j = view_json(&v);
 
-		json_object_set_new(j, "spec", json_string(res.spec));
+		json_object_set_new(j, "spec", json_string(ex.enclave.spec));
 		json_object_set_new(j, "measurement", json_string(measurement));
-		json_object_set_new(j, "simulated", json_boolean(res.simulated));
+		json_object_set_new(j, "simulated", json_boolean(ex.enclave.simulated));
 		r = print_json(cmd, j);
 	} else {
 		print_table(&v);
 		printf("verified offline: %zu entries, tree size %" PRIu64 ", root %s, signed by the enclave the "
-		       "trusted spec '%s' pins (measurement %.12s)\n", v.n, v.head.size, root, res.spec, measurement);
+		       "trusted spec '%s' pins (measurement %.12s)\n", v.n, v.head.size, root, ex.enclave.spec, measurement);
 		r = 0;
 	}
 	goto out;
 fail:
 	r = report(cmd, &err);
 out:
-	dcr_attest_result_release(&res);
-	view_release(&v);
-	dcr__v1__audit_export__free_unpacked(ex, NULL);
-	free(again);
+	dcr_audit_export_release(&ex);
 	free(buf);
 	dcr_specs_free(specs);
 	return r;

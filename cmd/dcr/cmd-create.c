@@ -261,17 +261,25 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 	const Dcr__V1__EnclaveSpec *e = def->enclave;
 	char hex[65];
 
-	printf("room id      %s\n", id);
-	printf("name         %s\n", def->name);
-	if (*def->description)
-		printf("description  %s\n", def->description);
-	if (*def->salt)
-		printf("salt         %s\n", def->salt);
+	/* The definition's free text is its creator's: shown as put_text shows other people's text. */
+	printf("room id      %s\nname         ", id);
+	put_text(stdout, def->name, false);
+	if (*def->description) {
+		printf("\ndescription  ");
+		put_text(stdout, def->description, true);
+	}
+	if (*def->salt) {
+		printf("\nsalt         ");
+		put_text(stdout, def->salt, false);
+	}
+	printf("\n");
 	if (e->measurement.len)
 		hex_of(&e->measurement, hex);
 	else
 		hex_of(&e->mrsigner, hex);
-	printf("enclave      %s (%s, %s %s)%s\n", e->name, e->format,
+	printf("enclave      ");
+	put_text(stdout, e->name, false);
+	printf(" (%s, %s %s)%s\n", e->format,
 		e->measurement.len ? "measurement" : "signer", hex,
 		strcmp(e->format, "sim") == 0 ? " -- simulated: no hardware protection" : "");
 	printf("auth         %zu organisation CA%s%s\n", def->authentication->n_ca_certificates,
@@ -326,12 +334,17 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 		if (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON) {
 			const Dcr__V1__PythonComputation *py = c->python;
 
-			if (py->code_node && *py->code_node)
+			if (py->code_node && *py->code_node) {
 				printf(", secret code '%s'", py->code_node);
-			else
-				printf(", script %s", py->script_name);
-			for (size_t m = 0; m < py->n_mounts; m++)
-				printf("%s%s=%s", m ? " " : ", mounts ", py->mounts[m]->path, py->mounts[m]->node);
+			} else {
+				printf(", script ");
+				put_text(stdout, py->script_name, false);
+			}
+			for (size_t m = 0; m < py->n_mounts; m++) {
+				printf("%s", m ? " " : ", mounts ");
+				put_text(stdout, py->mounts[m]->path, false);
+				printf("=%s", py->mounts[m]->node);
+			}
 			print_limits(py);
 		}
 		for (size_t d = 0; d < c->n_depends; d++)
@@ -344,7 +357,8 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 		const Dcr__V1__Participant *part = def->participants[i];
 		char text[160];
 
-		printf("  %-28s", part->email);
+		printf("  ");
+		put_cell(part->email, columns_of(part->email) > 28 ? columns_of(part->email) : 28, false);
 		if (part->n_permissions == 0)
 			printf(" %s", def->default_permissions ? "(defaults only)" : "(nothing)");
 		for (size_t k = 0; k < part->n_permissions; k++) {

@@ -681,7 +681,9 @@ int cmd_datasets(const struct command *cmd, struct cli *cli, struct parsed *args
 		if (d->plaintext_sha256.len == 32)
 			dcr_hex(d->plaintext_sha256.data, 32, hex);
 		put_cell(d->node, w_node, false);
-		printf("  %-32s  ", d->dataset_id);
+		printf("  ");
+		put_cell(d->dataset_id, 32, false);
+		printf("  ");
 		put_cell(d->publisher, w_pub, false);
 		printf("  %12llu  %10llu  %-20s  %s\n", (unsigned long long)d->size, (unsigned long long)d->rows,
 			time_text(d->published_ms, when), hex);

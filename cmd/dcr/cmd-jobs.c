@@ -46,6 +46,12 @@ static bool finished(const Dcr__V1__JobInfo *j)
 	       j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;
 }
 
+/* The error class a failed job's record carries (jobs that failed before error codes were recorded: computation). */
+static int job_error_code(const Dcr__V1__JobInfo *j)
+{
+	return j->error_code < 0 && j->error_code >= DCR_EEXIST ? j->error_code : DCR_ECOMPUTE;
+}
+
 static json_t *job_json(const Dcr__V1__JobInfo *j)
 {
 	char created[32], started[32], ended[32], hex[65] = "";
@@ -61,6 +67,8 @@ static json_t *job_json(const Dcr__V1__JobInfo *j)
 	json_object_set_new(o, "started", *time_text(j->started_ms, started) ? json_string(started) : json_null());
 	json_object_set_new(o, "finished", *time_text(j->finished_ms, ended) ? json_string(ended) : json_null());
 	json_object_set_new(o, "error", *j->error ? json_string(j->error) : json_null());
+	json_object_set_new(o, "error_class", j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED ?
+		json_string(dcr_err_name(job_error_code(j))) : json_null());
 	json_object_set_new(o, "result_type", *j->result_type ? json_string(j->result_type) : json_null());
 	json_object_set_new(o, "result_sha256", *hex ? json_string(hex) : json_null());
 	json_object_set_new(o, "result_size", json_integer((json_int_t)j->result_size));
@@ -72,9 +80,8 @@ static json_t *job_json(const Dcr__V1__JobInfo *j)
 static int job_failed(const struct command *cmd, const Dcr__V1__JobInfo *j)
 {
 	struct dcr_err err;
-	int code = j->error_code < 0 && j->error_code >= DCR_EEXIST ? j->error_code : DCR_ECOMPUTE;
 
-	dcr_err_set(&err, code, "job %s (%s) failed: %s", j->job_id, j->computation, j->error);
+	dcr_err_set(&err, job_error_code(j), "job %s (%s) failed: %s", j->job_id, j->computation, j->error);
 	return report(cmd, &err);
 }
 
@@ -340,12 +347,16 @@ static int deliver(const struct command *cmd, struct session *s, const Dcr__V1__
 	return 0;
 }
 
-static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f)
+/* What the script printed is the code provider's text: escaped (put_bytes) unless raw was asked for. */
+static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f, bool raw)
 {
 	if (!f->logs_visible || !f->logs.len || s->cli->verbosity < 0)
 		return;
 	fprintf(stderr, "--- what job %s printed ---\n", f->job->job_id);
-	fwrite(f->logs.data, 1, f->logs.len, stderr);
+	if (raw)
+		fwrite(f->logs.data, 1, f->logs.len, stderr);
+	else
+		put_bytes(stderr, f->logs.data, f->logs.len, true);
 	if (f->logs.data[f->logs.len - 1] != '\n')
 		fputc('\n', stderr);
 	fprintf(stderr, "---\n");
@@ -353,7 +364,7 @@ static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f)
 
 /* job.fetch once the job has finished; delivers the result or reports why there is none. */
 static int fetch_job(const struct command *cmd, struct session *s, const char *room, const char *job,
-	const char *output, const char *extract_dir)
+	const char *output, const char *extract_dir, bool raw_logs)
 {
 	Dcr__V1__JobRef ref = DCR__V1__JOB_REF__INIT;
 	Dcr__V1__FetchResponse *f;
@@ -374,7 +385,7 @@ static int fetch_job(const struct command *cmd, struct session *s, const char *r
 	free(body);
 	if (!f || !f->job)
 		r = report_malformed(cmd, "job.fetch answer");
-	else if (show_logs(s, f), f->job->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
+	else if (show_logs(s, f, raw_logs), f->job->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
 		r = job_failed(cmd, f->job);
 	else if (f->job->status != DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
 		r = report_malformed(cmd, "job.fetch answer");
@@ -402,6 +413,8 @@ int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args)
 
 	if (args->argc != 2)
 		return usage_error(cmd, "expected ROOM COMPUTATION");
+	if (opt_set(cmd, args, "raw-logs") && !output)
+		return usage_error(cmd, "--raw-logs goes with -o, which fetches the result and shows the logs");
 	if ((r = session_open(cmd, cli, &s)) != 0)
 		return r;
 	if ((r = session_resolve_room(cmd, &s, args->argv[0], room)) != 0)
@@ -418,7 +431,7 @@ int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args)
 	}
 	snprintf(job, sizeof(job), "%s", resp->job->job_id);
 	if (output) {
-		r = fetch_job(cmd, &s, room, job, output, NULL);
+		r = fetch_job(cmd, &s, room, job, output, NULL, opt_set(cmd, args, "raw-logs"));
 		goto out;
 	}
 	if (wait) {
@@ -460,7 +473,7 @@ int cmd_fetch(const struct command *cmd, struct cli *cli, struct parsed *args)
 	if ((r = session_open(cmd, cli, &s)) != 0)
 		return r;
 	if ((r = session_resolve_room(cmd, &s, prefix, room)) == 0)
-		r = fetch_job(cmd, &s, room, args->argv[0], output, extract_dir);
+		r = fetch_job(cmd, &s, room, args->argv[0], output, extract_dir, opt_set(cmd, args, "raw-logs"));
 	session_close(&s);
 	return r;
 }
@@ -530,8 +543,10 @@ int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
 		if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
 			printf("%llu bytes%s", (unsigned long long)j->result_size,
 				strcmp(j->result_type, "text/csv") == 0 ? "" : " (zip)");
-		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED)
-			printf("%.100s", j->error);
+		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED) {
+			printf("%s", job_error_code(j) == DCR_EINTEGRITY ? "integrity violation: " : "");
+			put_cell(j->error, 100, true);
+		}
 		printf("\n");
 	}
 out:

@@ -177,7 +177,17 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 /* Print j (one document) on standard output and release it; 0, or 1 after reporting. */
 int print_json(const struct command *cmd, json_t *j);
 
-/* Tables (cmd/dcr/table.c): terminal columns of UTF-8 text, a cell cut to width, the width to use. */
+/*
+ * Text from dcrd or another party (job logs, names, messages), as it may
+ * reach a terminal (cmd/dcr/table.c): control characters (C0 but, with
+ * multiline, \n and \t; DEL; C1, also as UTF-8) and bytes that are not
+ * UTF-8 are written as \xHH, one per byte, so no escape sequence, carriage
+ * return or line of its own reaches the terminal from someone else.
+ */
+void put_bytes(FILE *f, const void *text, size_t len, bool multiline);
+void put_text(FILE *f, const char *s, bool multiline);
+
+/* Tables (cmd/dcr/table.c): terminal columns of text as put_text shows it, a cell cut to width, the width to use. */
 size_t columns_of(const char *s);
 void put_cell(const char *s, size_t width, bool last);
 size_t terminal_width(void);

@@ -168,7 +168,10 @@ const char *opt_value(const struct command *cmd, const struct parsed *p, const c
 
 int report(const struct command *cmd, const struct dcr_err *err)
 {
-	fprintf(stderr, "dcr: %s: %s\n", cmd->name, err->msg);
+	/* Messages quote dcrd and other parties (names, a script's failure): one line, nothing for the terminal. */
+	fprintf(stderr, "dcr: %s: ", cmd->name);
+	put_text(stderr, err->msg, false);
+	fputc('\n', stderr);
 	return dcr_err_exit_status(err->code);
 }
 

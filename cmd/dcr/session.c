@@ -226,8 +226,11 @@ int session_resolve_room(const struct command *cmd, struct session *s, const cha
 	} else {
 		fprintf(stderr, "dcr: %s: '%s' matches %zu rooms; give more of the ID:\n", cmd->name, id, matches);
 		for (size_t i = 0; i < list->n_rooms; i++)
-			if (strncmp(list->rooms[i]->room_id, id, n) == 0)
-				fprintf(stderr, "  %s  %s\n", list->rooms[i]->room_id, list->rooms[i]->name);
+			if (strncmp(list->rooms[i]->room_id, id, n) == 0) {
+				fprintf(stderr, "  %.64s  ", list->rooms[i]->room_id);
+				put_text(stderr, list->rooms[i]->name, false);
+				fputc('\n', stderr);
+			}
 		r = 2;
 	}
 	dcr__v1__list_rooms_response__free_unpacked(list, NULL);

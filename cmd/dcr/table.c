@@ -1,6 +1,7 @@
 /* Text tables on a terminal: cells cut to fit, and nothing from other people that drives the terminal. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -11,34 +12,99 @@
 
 #define DEFAULT_WIDTH 160
 
-/* Columns s takes on a terminal: UTF-8 continuation bytes take none. */
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t len)
+{
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * How the character at s (len > 0 bytes) is shown: *used bytes of s become
+ * out (NUL-terminated), in the returned number of columns. A control
+ * character (C0 but, if multiline, \n and \t; DEL; C1, which UTF-8 writes
+ * 0xc2 0x80 to 0xc2 0x9f) and a byte that is not UTF-8 are written as
+ * \xHH for each of their bytes: visible, and never a terminal's command.
+ */
+static size_t shown_as(const unsigned char *s, size_t len, bool multiline, size_t *used, char out[static 16])
+{
+	size_t n = utf8_len(s, len);
+	bool control = n == 1 ? (s[0] < 0x20 && !(multiline && (s[0] == '\n' || s[0] == '\t'))) || s[0] == 0x7f
+			      : n == 2 && s[0] == 0xc2 && s[1] < 0xa0;
+
+	*used = n ? n : 1;
+	if (n && !control) {
+		memcpy(out, s, n);
+		out[n] = '\0';
+		return 1;
+	}
+	for (size_t i = 0; i < *used; i++)
+		snprintf(out + 4 * i, 5, "\\x%02x", s[i]);
+	return 4 * *used;
+}
+
+void put_bytes(FILE *f, const void *text, size_t len, bool multiline)
+{
+	const unsigned char *s = text;
+	char piece[16];
+
+	for (size_t used; len > 0; s += used, len -= used) {
+		shown_as(s, len, multiline, &used, piece);
+		fputs(piece, f);
+	}
+}
+
+void put_text(FILE *f, const char *s, bool multiline)
+{
+	put_bytes(f, s, strlen(s), multiline);
+}
+
+/* Columns s takes on a terminal as put_text shows it: one per character, four per escaped byte. */
 size_t columns_of(const char *s)
 {
-	size_t n = 0;
+	size_t n = 0, len = strlen(s), used;
+	char piece[16];
 
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
+	for (const unsigned char *p = (const unsigned char *)s; len > 0; p += used, len -= used)
+		n += shown_as(p, len, false, &used, piece);
 	return n;
 }
 
 /*
  * Print s in at most width columns, padded to width unless last, cut with
- * "..." when longer. Control characters become '?': the text comes from
- * room definitions other people wrote and must not drive the terminal.
+ * "..." when longer; shown as put_text shows it, since the text comes from
+ * other people (room definitions, dcrd's answers) and must not drive the
+ * terminal.
  */
 void put_cell(const char *s, size_t width, bool last)
 {
 	size_t cols = columns_of(s), keep = cols <= width ? cols : (width > 3 ? width - 3 : width), shown = 0;
+	size_t len = strlen(s), used, n;
+	char piece[16];
 
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c & 0xc0) != 0x80) {
-			if (shown == keep)
-				break;
-			shown++;
-		}
-		putchar(c < 0x20 || c == 0x7f ? '?' : c);
+	for (const unsigned char *p = (const unsigned char *)s; len > 0; p += used, len -= used) {
+		n = shown_as(p, len, false, &used, piece);
+		if (shown + n > keep)
+			break;
+		fputs(piece, stdout);
+		shown += n;
 	}
 	if (cols > width && width > 3) {
 		fputs("...", stdout);

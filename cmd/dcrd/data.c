@@ -149,7 +149,8 @@ static int find_use(void *ctx, const char *scope, const char *name, ProtobufCMes
 	if (!active)
 		return 0;
 	snprintf(u->room_id, sizeof(u->room_id), "%s", scope);
-	snprintf(u->node, sizeof(u->node), "%s", name);
+	/* The record's name is keyed (state_private_name), not the node's. */
+	snprintf(u->node, sizeof(u->node), "%s", pub->info && pub->info->node ? pub->info->node : "?");
 	return 1;
 }
 
@@ -286,7 +287,7 @@ static int publish(struct service *svc, const struct dcr_call_request *req, cons
 	Dcr__V1__DatasetRecord *ds = NULL;
 	struct state_blob blob;
 	uint8_t digest[DCR_SHA256_LEN];
-	char what[160], hex[65];
+	char what[160], hex[65], record_name[STATE_PRIVATE_NAME_LEN + 1];
 	int r;
 
 	if (!node)
@@ -335,10 +336,13 @@ static int publish(struct service *svc, const struct dcr_call_request *req, cons
 	pub.info = &info;
 	pub.key = pr->key;
 	pub.blob_id = pr->dataset_id;
-	if (state_get_record(svc->state, "publication", pr->room_id, pr->node, &dcr__v1__publication_record__descriptor,
-		    (ProtobufCMessage **)&old, err) == 0)
+	/* Stored under a name that does not show the host the node's name from the sealed definition. */
+	if ((r = state_private_name(svc->state, pr->room_id, pr->node, record_name, err)) < 0)
+		goto out;
+	if (state_get_record(svc->state, "publication", pr->room_id, record_name,
+		    &dcr__v1__publication_record__descriptor, (ProtobufCMessage **)&old, err) == 0)
 		note_fact(svc->note, "replaces", "%s", old->info ? old->info->dataset_id : "");
-	if ((r = state_put_record(svc->state, "publication", pr->room_id, pr->node, 0, &pub.base, err)) < 0)
+	if ((r = state_put_record(svc->state, "publication", pr->room_id, record_name, 0, &pub.base, err)) < 0)
 		goto out;
 	note_fact(svc->note, "sha256", "%s", hex);
 	note_fact(svc->note, "bytes", "%llu", (unsigned long long)info.size);

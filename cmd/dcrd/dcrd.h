@@ -81,6 +81,7 @@ int enclave_matches_spec(const struct enclave *e, const struct dcr_spec *spec, s
 struct state {
 	sqlite3 *db;
 	uint8_t key[32];
+	uint8_t names_key[32];     /* from key: record names the host must not read (state_private_name) */
 	/*
 	 * The room record written in the open transaction: its digest goes
 	 * into the room's sealed audit frontier with the entry that logs the
@@ -91,8 +92,22 @@ struct state {
 	atomic_bool full;          /* the last write failed for lack of disk space */
 };
 
-/* key NULL: no sealed rows may be used (dcrd token create, outside the enclave). */
+/*
+ * key NULL: no sealed rows may be used (dcrd token create, outside the
+ * enclave). With a key, publication records a dcrd before private names
+ * stored under the node's name are renamed to their private name.
+ */
 int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_err *err);
+/*
+ * The name under which a record of scope is stored when its own name comes
+ * from a room's sealed definition (a node's publication): 32 hex digits
+ * of HKDF-Expand(a key derived from the sealing key, "dcr-record-name-v1"
+ * 0x00 scope 0x00 name), the same for the same scope and name, and
+ * telling the host nothing about the name.
+ */
+#define STATE_PRIVATE_NAME_LEN 32
+int state_private_name(const struct state *s, const char *scope, const char *name,
+	char out[static STATE_PRIVATE_NAME_LEN + 1], struct dcr_err *err);
 void state_close(struct state *s);
 /* Store a room; create: insert (DCR_EEXIST if present), else replace (DCR_ENOTFOUND if absent). */
 int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *rec, int create,
@@ -148,9 +163,10 @@ int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const 
 
 /*
  * Sealed records of datasets ("dataset", scope "", name = ID), publications
- * ("publication", scope = room, name = node) and jobs ("job", scope = room,
- * name = job ID, seq = its number). The seal's label is kind:scope:name, so
- * the host cannot move a record to another place. put replaces.
+ * ("publication", scope = room, name = state_private_name(room, node)) and
+ * jobs ("job", scope = room, name = job ID, seq = its number). The seal's
+ * label is kind:scope:name, so the host cannot move a record to another
+ * place. put replaces.
  */
 int state_put_record(struct state *s, const char *kind, const char *scope, const char *name, int64_t seq,
 	const ProtobufCMessage *msg, struct dcr_err *err);
@@ -194,8 +210,9 @@ void note_fact(struct audit_note *n, const char *key, const char *fmt, ...) __at
 /*
  * Append one entry to room_id's log (inside the open transaction): time,
  * caller, action, object (the room when note has none), outcome, detail,
- * and the note's facts and issuer.
+ * the note's facts and issuer, and AUDIT_SALT_LEN fresh random bytes.
  */
+#define AUDIT_SALT_LEN 16
 int audit_record(struct state *s, const char *room_id, const char *caller, const char *action, const char *outcome,
 	const char *detail, const struct audit_note *note, struct dcr_err *err);
 

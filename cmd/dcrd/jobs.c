@@ -482,6 +482,8 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 	 * recorded at publish (and in the log) decides.
 	 */
 	r = publication_read(&runner.svc, pub, hashing_sink, &h, err);
+	if (r == DCR_EINTEGRITY)
+		dcr_err_prefix(err, "the data of node '%s' is not the blob that was published (altered on the host)", node);
 	if (r == 0 && (r = dcr_sha256_final(h.hash, digest, err)) == 0 &&
 	    (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN ||
 	     !dcr_ct_equal(digest, pub->info->plaintext_sha256.data, DCR_SHA256_LEN)))

@@ -140,10 +140,14 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	Dcr__V1__AuditEntry entry = DCR__V1__AUDIT_ENTRY__INIT;
 	Dcr__V1__Fact facts[AUDIT_NOTE_FACTS], *fp[AUDIT_NOTE_FACTS];
 	struct dcr_merkle_frontier f;
-	uint8_t *buf;
+	uint8_t salt[AUDIT_SALT_LEN], *buf;
 	size_t len;
 	int r;
 
+	/* The leaf hash is stored in the clear: without the salt it would confirm a guessed entry. */
+	if ((r = dcr_random(salt, sizeof(salt), err)) < 0)
+		return r;
+	entry.salt = (ProtobufCBinaryData){ sizeof(salt), salt };
 	entry.time_ms = dcr_now_ms();
 	entry.caller = (char *)caller;
 	entry.action = (char *)action;

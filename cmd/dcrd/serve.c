@@ -490,7 +490,8 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	enum MHD_Result r;
 	unsigned status;
 	char path[4096], num[32];
-	int fd;
+	struct stat st;
+	int fd = -1;
 
 	if (blob_authorize(&srv.svc, id, auth, &b, &status, &err) < 0)
 		return respond_status(conn, status, err.msg);
@@ -508,15 +509,28 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	}
 	if (!b.complete)
 		return respond_status(conn, MHD_HTTP_CONFLICT, "the blob is not complete yet");
-	if (blob_path(&srv.svc, id, path, sizeof(path), &err) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (blob_path(&srv.svc, id, path, sizeof(path), &err) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the blob");
-	if (!(resp = MHD_create_response_from_fd64(b.size, fd))) {
+	}
+	/*
+	 * What is on disk, not what was recorded: the client's decoder then
+	 * names what the host did (data appended, chunks cut off), where a
+	 * body cut to the recorded size would hide an append and one longer
+	 * than the file would leave the client waiting for bytes that never come.
+	 */
+	if ((uint64_t)st.st_size != b.size)
+		fprintf(stderr, "dcrd: blob %s has %lld bytes on disk, %llu were recorded: altered on the host\n", id,
+			(long long)st.st_size, (unsigned long long)b.size);
+	if (!(resp = MHD_create_response_from_fd64((uint64_t)st.st_size, fd))) {
 		close(fd);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	atomic_fetch_add(&srv.bytes_out, b.size);
+	atomic_fetch_add(&srv.bytes_out, (uint64_t)st.st_size);
 	r = MHD_queue_response(conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return r;

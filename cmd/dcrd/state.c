@@ -11,6 +11,8 @@
 #include "banned.h"
 
 #define ROOM_LABEL "room"
+#define NAMES_LABEL "dcr-state-names-v1"
+#define NAME_LABEL "dcr-record-name-v1"
 
 /* What the sealed frontier holds: the tree's frontier and the digest of the room record it goes with. */
 struct sealed_frontier {
@@ -34,11 +36,16 @@ bool state_full(const struct state *s)
 	return atomic_load(&s->full);
 }
 
+static int migrate_names(struct state *s, struct dcr_err *err);
+static int seal_legacy_leaves(struct state *s, struct dcr_err *err);
+
 int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_err *err)
 {
 	static const char schema[] =
 		"PRAGMA journal_mode=WAL;"
 		"PRAGMA synchronous=FULL;"
+		/* What is deleted or replaced is overwritten, not left for the host in a freed page. */
+		"PRAGMA secure_delete=ON;"
 		"CREATE TABLE IF NOT EXISTS rooms ("
 		"  id TEXT PRIMARY KEY,"
 		"  record BLOB NOT NULL"
@@ -88,8 +95,19 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	if (key)
+	if (key) {
+		uint8_t prk[32];
+
 		memcpy(s->key, key, 32);
+		r = dcr_hkdf_extract(NULL, 0, key, 32, prk, err);
+		if (r == 0)
+			r = dcr_hkdf_expand(prk, (const uint8_t *)NAMES_LABEL, strlen(NAMES_LABEL), s->names_key, 32, err);
+		dcr_wipe(prk, sizeof(prk));
+		if (r < 0) {
+			state_close(s);
+			return r;
+		}
+	}
 	if ((r = data_path(path, sizeof(path), dir, "state.db", err)) < 0)
 		return r;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
@@ -106,6 +124,10 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		state_close(s);
 		return r;
 	}
+	if (key && ((r = migrate_names(s, err)) < 0 || (r = seal_legacy_leaves(s, err)) < 0)) {
+		state_close(s);
+		return r;
+	}
 	return 0;
 }
 
@@ -116,6 +138,24 @@ void state_close(struct state *s)
 	sqlite3_close(s->db);
 	s->db = NULL;
 	dcr_wipe(s->key, sizeof(s->key));
+	dcr_wipe(s->names_key, sizeof(s->names_key));
+}
+
+int state_private_name(const struct state *s, const char *scope, const char *name,
+	char out[static STATE_PRIVATE_NAME_LEN + 1], struct dcr_err *err)
+{
+	uint8_t info[1024], mac[STATE_PRIVATE_NAME_LEN / 2];
+	size_t a = strlen(NAME_LABEL) + 1, b = strlen(scope) + 1, c = strlen(name);
+	int r;
+
+	if (c > sizeof(info) - a - b)
+		return dcr_err_set(err, DCR_EINVALID, "a record name of %zu bytes is too long", c);
+	memcpy(info, NAME_LABEL, a);
+	memcpy(info + a, scope, b);
+	memcpy(info + a + b, name, c);
+	if ((r = dcr_hkdf_expand(s->names_key, info, a + b + c, mac, sizeof(mac), err)) == 0)
+		dcr_hex(mac, sizeof(mac), out);
+	return r;
 }
 
 /* Sealed rows name what they are and where they belong, so the host cannot move them around. */
@@ -416,6 +456,21 @@ static int read_leaf(void *ctx, uint64_t index, uint8_t out[static 32])
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
 		memcpy(out, sqlite3_column_blob(st, 0), 32);
 		r = 0;
+	} else if (sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+		/* The leaf of an entry from before salts, sealed (seal_legacy_leaves). */
+		char label[128];
+		uint8_t *pt = NULL;
+		size_t n = 0;
+
+		label_for(label, sizeof(label), "audit-leaf", l->room_id, (int64_t)index);
+		if (dcr_unseal(l->s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &pt, &n,
+			    NULL) == 0 && n == 32) {
+			memcpy(out, pt, 32);
+			r = 0;
+		} else {
+			r = DCR_EINTEGRITY;
+		}
+		free(pt);
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -478,6 +533,123 @@ void state_audit_entries_free(ProtobufCBinaryData *items, uint64_t n)
 	for (uint64_t i = 0; items && i < n; i++)
 		free(items[i].data);
 	free(items);
+}
+
+/* Whether the sealed entry of room_id at idx has a salt; < 0 if it does not unseal or decode. */
+static int entry_salted(struct state *s, const char *room_id, int64_t idx, const void *blob, int len,
+	struct dcr_err *err)
+{
+	Dcr__V1__AuditEntry *e;
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	char label[128];
+	int r;
+
+	label_for(label, sizeof(label), "audit-entry", room_id, idx);
+	if ((r = dcr_unseal(s->key, label, blob, (size_t)(len > 0 ? len : 0), &pt, &n, err)) < 0)
+		return r;
+	e = dcr__v1__audit_entry__unpack(NULL, n, pt);
+	free(pt);
+	if (!e)
+		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: audit entry %lld is malformed", room_id, (long long)idx);
+	r = e->salt.len > 0;
+	dcr__v1__audit_entry__free_unpacked(e, NULL);
+	return r;
+}
+
+/*
+ * A leaf in the clear hashes only its entry, and an entry without a salt
+ * (written before salts) can be guessed: its leaf would confirm the guess.
+ * Seal such leaves, room by room from the oldest entry up to the first
+ * salted one (every later entry is salted), so that after the first start
+ * each room costs one entry to check.
+ */
+static int seal_legacy_leaves(struct state *s, struct dcr_err *err)
+{
+	struct sealed_leaf {
+		int64_t idx;
+		uint8_t *blob;
+		size_t len;
+	} *items = NULL;
+	char (*rooms)[65] = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t n_rooms = 0, n = 0, cap = 0;
+	int r = 0;
+
+	/* The rooms first: the updates below are not made under a pending read of the same tables. */
+	if (sqlite3_prepare_v2(s->db, "SELECT room_id FROM audit_frontier", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		char (*grown)[65] = realloc(rooms, (n_rooms + 1) * sizeof(*rooms));
+
+		if (!grown) {
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+			break;
+		}
+		rooms = grown;
+		snprintf(rooms[n_rooms++], 65, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	for (size_t k = 0; r == 0 && k < n_rooms; k++) {
+		n = 0;
+		if (sqlite3_prepare_v2(s->db, "SELECT idx, entry, leaf FROM audit WHERE room_id = ?1 AND length(leaf) = 32 "
+					      "ORDER BY idx", -1, &st, NULL) != SQLITE_OK) {
+			r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+			break;
+		}
+		sqlite3_bind_text(st, 1, rooms[k], -1, SQLITE_STATIC);
+		while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			int64_t idx = sqlite3_column_int64(st, 0);
+			char label[128];
+
+			/* Up to the first salted entry; a damaged one is for the room's next call to report. */
+			if ((r = entry_salted(s, rooms[k], idx, sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1),
+				     err)) != 0)
+				break;
+			if (n == cap) {
+				struct sealed_leaf *grown = realloc(items, (cap ? 2 * cap : 64) * sizeof(*items));
+
+				if (!grown) {
+					r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+					break;
+				}
+				items = grown;
+				cap = cap ? 2 * cap : 64;
+			}
+			label_for(label, sizeof(label), "audit-leaf", rooms[k], idx);
+			items[n].idx = idx;
+			if ((r = dcr_seal(s->key, label, sqlite3_column_blob(st, 2), 32, &items[n].blob, &items[n].len,
+				     err)) == 0)
+				n++;
+		}
+		sqlite3_finalize(st);
+		if (r > 0 || r == DCR_EINTEGRITY)
+			r = 0;
+		if (r == 0 && n && (r = state_begin(s, err)) == 0) {
+			for (size_t i = 0; r == 0 && i < n; i++) {
+				if (sqlite3_prepare_v2(s->db, "UPDATE audit SET leaf = ?3 WHERE room_id = ?1 AND idx = ?2", -1,
+					    &st, NULL) != SQLITE_OK) {
+					r = sql_fail(s, DCR_EIO, "cannot seal the audit log's leaves", err);
+					break;
+				}
+				sqlite3_bind_text(st, 1, rooms[k], -1, SQLITE_STATIC);
+				sqlite3_bind_int64(st, 2, items[i].idx);
+				sqlite3_bind_blob(st, 3, items[i].blob, (int)items[i].len, SQLITE_STATIC);
+				if (sqlite3_step(st) != SQLITE_DONE)
+					r = sql_fail(s, DCR_EIO, "cannot seal the audit log's leaves", err);
+				sqlite3_finalize(st);
+			}
+			if (r == 0)
+				r = state_commit(s, err);
+			else
+				state_rollback(s);
+		}
+		for (size_t i = 0; i < n; i++)
+			free(items[i].blob);
+	}
+	free(rooms);
+	free(items);
+	return r;
 }
 
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
@@ -721,6 +893,103 @@ int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t 
 		*out = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : sql_fail(s, DCR_EIO, "cannot read records", err);
+}
+
+/* A publication record still stored under its node's name, and the private name it gets. */
+struct rename {
+	char *scope, *name, *private_name;
+};
+
+struct renames {
+	struct rename *items;
+	size_t n, cap;
+	struct state *s;
+	struct dcr_err *err;
+	int failed;
+};
+
+static int find_clear_name(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	const Dcr__V1__PublicationRecord *pub = (const Dcr__V1__PublicationRecord *)msg;
+	struct renames *l = ctx;
+	char private_name[STATE_PRIVATE_NAME_LEN + 1];
+	struct rename *grown;
+	int r;
+
+	if (!pub->info || !pub->info->node)
+		return 0;
+	if ((r = state_private_name(l->s, scope, pub->info->node, private_name, l->err)) < 0)
+		return l->failed = r;
+	if (strcmp(private_name, name) == 0)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+
+		if (!(grown = realloc(l->items, cap * sizeof(*grown))))
+			return l->failed = dcr_err_set(l->err, DCR_ENOMEM, "out of memory");
+		l->items = grown;
+		l->cap = cap;
+	}
+	grown = &l->items[l->n++];
+	grown->scope = strdup(scope);
+	grown->name = strdup(name);
+	grown->private_name = strdup(private_name);
+	if (!grown->scope || !grown->name || !grown->private_name)
+		return l->failed = dcr_err_set(l->err, DCR_ENOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * Node names come from the room's sealed definition; a dcrd from before
+ * state_private_name stored publications under them, in the clear. Reseal
+ * each under its private name, in one transaction.
+ */
+static int migrate_names(struct state *s, struct dcr_err *err)
+{
+	struct renames l = { .s = s, .err = err };
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = state_each_record(s, "publication", NULL, &dcr__v1__publication_record__descriptor, find_clear_name, &l,
+		err);
+	if (l.failed)
+		r = l.failed;
+	if (r == 0 && l.n && (r = state_begin(s, err)) == 0) {
+		for (size_t i = 0; r == 0 && i < l.n; i++) {
+			ProtobufCMessage *msg = NULL;
+
+			r = state_get_record(s, "publication", l.items[i].scope, l.items[i].name,
+				&dcr__v1__publication_record__descriptor, &msg, err);
+			if (r == 0)
+				r = state_put_record(s, "publication", l.items[i].scope, l.items[i].private_name, 0, msg, err);
+			if (msg)
+				protobuf_c_message_free_unpacked(msg, NULL);
+			if (r == 0 && sqlite3_prepare_v2(s->db, "DELETE FROM records WHERE kind = 'publication' AND "
+								 "scope = ?1 AND name = ?2", -1, &st, NULL) == SQLITE_OK) {
+				sqlite3_bind_text(st, 1, l.items[i].scope, -1, SQLITE_STATIC);
+				sqlite3_bind_text(st, 2, l.items[i].name, -1, SQLITE_STATIC);
+				if (sqlite3_step(st) != SQLITE_DONE)
+					r = sql_fail(s, DCR_EIO, "cannot rename a record", err);
+				sqlite3_finalize(st);
+			} else if (r == 0) {
+				r = sql_fail(s, DCR_EIO, "cannot rename a record", err);
+			}
+		}
+		if (r == 0)
+			r = state_commit(s, err);
+		else
+			state_rollback(s);
+		/* The log still holds pages with the old names until it is checkpointed and emptied. */
+		if (r == 0 && sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL) != SQLITE_OK)
+			r = sql_fail(s, DCR_EIO, "cannot checkpoint the state after renaming records", err);
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		free(l.items[i].scope);
+		free(l.items[i].name);
+		free(l.items[i].private_name);
+	}
+	free(l.items);
+	return r;
 }
 
 /* ---- blobs ---- */

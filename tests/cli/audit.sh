@@ -4,6 +4,7 @@
 # and no byte of it changeable; a rolled-back or forked log caught by the
 # client that saw the newer one.
 . "$(dirname "$0")/lib.sh"
+WIRE=$(cd "$(dirname "$0")" && pwd) # wire.py, the protobuf wire format for the python below
 
 cd "$TEST_TMP" || exit 1
 "$DCRD" spec >specs.yaml || fail "dcrd spec"
@@ -22,8 +23,10 @@ name: audited
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
-  alice@acme.example: [stop]
+  alice@acme.example: [stop, upload payroll_of_acme_2024]
   bob@acme.example: []
+data:
+  payroll_of_acme_2024: {type: file}
 YAML
 
 # Each user keeps the tree heads they saw in their own state directory.
@@ -87,6 +90,11 @@ for want in [("alice@acme.example", "room.create", "allowed"), ("alice@acme.exam
 assert [e for e in d["entries"] if e["outcome"] == "denied"][0]["detail"].startswith("bob@acme.example lacks"), d
 PY
 
+# Data in the room: the node's name is in the sealed definition, and must not show anywhere else.
+echo "the payroll" >payroll.txt
+expect 0 "alice uploads" as alice -q upload payroll.txt
+expect 0 "alice publishes" as alice -q publish "$id" payroll_of_acme_2024 "$out"
+
 # Export, then verify with dcrd gone, without any identity.
 expect 0 "export" as alice audit "$id" --export log.dcra
 has "$out" "^exported the log, a proof for each entry and the enclave's evidence to 'log.dcra'$" "export reported"
@@ -95,6 +103,50 @@ has "$(stat -c %a log.dcra)" '^600$' "the export is private"
 expect 0 "export --json" as alice --json audit "$id" --export log2.dcra
 has "$out" '"export": "log2.dcra"' "the JSON names the export"
 stop_dcrd
+
+# The host knows when each call came, from whom and what it was: it guesses
+# an entry exactly (here: the real entry without its salt, as dcrd wrote
+# entries before salts) and looks for its leaf hash, or any part of the
+# entry, anywhere in the data directory. It finds nothing; the salted
+# entry's real leaf hash is there, so the search would have found the guess
+# had dcrd stored unsalted leaves.
+checks=$((checks + 1))
+python3 - "$WIRE" log.dcra data <<'PY' || fail "the host confirms a guessed entry"
+import hashlib, os, sys
+sys.path.insert(0, sys.argv[1])
+from wire import parse
+
+export, datadir = sys.argv[2], sys.argv[3]
+entries = [v for f, _, v, _ in parse(open(export, "rb").read()) if f == 5]
+blob = b""
+for root, _, files in os.walk(datadir):
+    for name in files:
+        blob += open(os.path.join(root, name), "rb").read()
+leaf = lambda e: hashlib.sha256(b"\0" + e).digest()
+bad = []
+for i, e in enumerate(entries):
+    parts = parse(e)
+    salts = [v for f, _, v, _ in parts if f == 9]
+    if len(salts) != 1 or len(salts[0]) != 16:
+        bad.append("entry %d has no 16-byte salt" % i)
+    guess = b"".join(raw for f, _, _, raw in parts if f != 9)
+    for what, h in (("guessed", leaf(guess)), ("real", leaf(e))):
+        if what == "real" and not salts:
+            continue
+        found = any(x in blob for x in (h, h.hex().encode(), h.hex().upper().encode()))
+        if found != (what == "real"):
+            bad.append("entry %d: the %s leaf hash is %sin the data directory" % (i, what, "" if found else "not "))
+    if guess in blob:
+        bad.append("entry %d is in the clear" % i)
+for secret in (b"alice@acme.example", b"bob@acme.example", b"room.stop", b"lacks permission", b"payroll_of_acme_2024"):
+    if secret in blob:
+        bad.append("%r is in the clear in the data directory" % secret)
+if len(entries) < 6:
+    bad.append("only %d entries" % len(entries))
+if bad:
+    print("\n".join(bad[:20]), file=sys.stderr)
+    sys.exit(1)
+PY
 expect 0 "verify offline" env -u DCR_ENDPOINT "$DCR" -i nowhere audit verify log.dcra
 has "$out" "^verified offline: $exported entries, tree size $exported, root [0-9a-f]{64}, signed by the enclave the trusted spec 'dcrd:sim' pins" \
 	"offline verdict"
@@ -112,45 +164,86 @@ expect 5 "verify without specs" env -u DCR_SPECS "$DCR" audit verify log.dcra
 has "$err" "no trusted specs" "specs needed offline"
 sed "s/measurement: .*/measurement: $(printf '%064d' 7)/" specs.yaml >other-specs.yaml
 expect 5 "verify against specs that do not pin dcrd" "$DCR" --specs other-specs.yaml audit verify log.dcra
-has "$err" "^dcr: audit: the export's evidence: " "evidence rejection explained"
+has "$err" "^dcr: audit: 'log.dcra': the export's evidence: " "evidence rejection explained"
 expect 4 "verify a missing file" "$DCR" audit verify nope.dcra
-expect 6 "verify a file that is not an export" "$DCR" audit verify specs.yaml
-has "$err" "not a dcr audit export" "garbage explained"
+expect 9 "verify a file that is not an export" "$DCR" audit verify specs.yaml
+has "$err" "^dcr: audit: 'specs.yaml': not an intact audit export: it does not decode$" "garbage explained"
 expect 2 "verify without a file" "$DCR" audit verify
 expect 2 "verify with --export" "$DCR" audit verify log.dcra --export x
 
-# No byte of the export can change unnoticed.
+# No byte of the export can change unnoticed: every byte flipped, a byte
+# inserted at every offset or appended (tests/tools/export-sweep, in process).
 checks=$((checks + 1))
-python3 - log.dcra "$DCR" <<'PY' || fail "tampered exports"
+"$EXPORT_SWEEP" specs.yaml log.dcra >sweep.out 2>&1 || fail "export sweep: $(tail -20 sweep.out)"
+cat sweep.out
+has "$(cat sweep.out)" "^[0-9]+ changes to a [0-9]+-byte export tried, 0 not refused" "the sweep ran"
+
+# An unknown field inserted at the start, the middle or the end of the message
+# at every nesting level, with every length around it fixed: exit 9, and why.
+checks=$((checks + 1))
+python3 - "$WIRE" log.dcra "$DCR" <<'PY' || fail "unknown fields in exports"
 import subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from wire import build, parse
 
-def varint(b, i):
-    v = s = 0
-    while True:
-        c = b[i]
-        i += 1
-        v |= (c & 0x7f) << s
-        s += 7
-        if c < 0x80:
-            return v, i
+UNKNOWN = [15, 0, b"\x05"]
 
-def fields(b):
-    """(field number, offset of the tag, offset of the value, its length) of each length-delimited field."""
-    i = 0
-    while i < len(b):
-        tag, j = varint(b, i)
-        if tag & 7 == 0:
-            i = varint(b, j)[1]
-        elif tag & 7 == 2:
-            n, k = varint(b, j)
-            yield tag >> 3, i, k, n
-            i = k + n
-        else:
-            raise ValueError("wire type %d" % (tag & 7))
+def edit(b, path, where):
+    """b with an unknown field added at where (start, middle, end) in the message at path (field numbers, then index)."""
+    fields = parse(b)
+    if not path:
+        at = {"start": 0, "middle": len(fields) // 2, "end": len(fields)}[where]
+        return build(fields[:at] + [UNKNOWN] + fields[at:])
+    (num, index), rest = path[0], path[1:]
+    hits = [x for x in fields if x[0] == num]
+    hits[index][2] = edit(hits[index][2], rest, where)
+    return build(fields)
 
-path, dcr = sys.argv[1], sys.argv[2]
+path, dcr = sys.argv[2], sys.argv[3]
 data = open(path, "rb").read()
-layout = list(fields(data))
+n = len([x for x in parse(data) if x[0] == 5])
+levels = [
+    ("the export", [], "an unknown field 15 in the AuditExport"),
+    ("the signed head", [(4, 0)], "an unknown field 15 in a nested SignedTreeHead"),
+    ("the tree head it signs", [(4, 0), (1, 0)], "the tree head's signature is not the attested enclave's"),
+    ("the first proof", [(6, 0)], "an unknown field 15 in a nested InclusionProof"),
+    ("the last proof", [(6, n - 1)], "an unknown field 15 in a nested InclusionProof"),
+    ("the first entry", [(5, 0)], "entry 0: not in the signed log"),
+    ("the last entry", [(5, n - 1)], "entry %d: not in the signed log" % (n - 1)),
+    ("the evidence", [(3, 0)], "the evidence is not in its canonical encoding: an unknown field 15 in the Evidence"),
+    ("the sim quote", [(3, 0), (2, 0)], "the evidence's sim quote is not in its canonical encoding: an unknown field 15"),
+    ("the sim report", [(3, 0), (2, 0), (1, 0)], "the evidence's sim report is not in its canonical encoding: an unknown field 15"),
+]
+bad = []
+for what, p, reason in levels:
+    for where in ("start", "middle", "end"):
+        open("u.dcra", "wb").write(edit(data, p, where))
+        r = subprocess.run([dcr, "-q", "audit", "verify", "u.dcra"], capture_output=True)
+        err = r.stderr.decode(errors="replace")
+        if r.returncode != 9 or reason not in err:
+            bad.append("%s, at the %s: exit %d, %s" % (what, where, r.returncode, err.strip()))
+# A field of the export given twice: the second copy of the signed head.
+fields = parse(data)
+head = [x for x in fields if x[0] == 4][0]
+open("u.dcra", "wb").write(build(fields + [head]))
+r = subprocess.run([dcr, "-q", "audit", "verify", "u.dcra"], capture_output=True)
+if r.returncode != 9 or b"not in its canonical encoding" not in r.stderr:
+    bad.append("the head twice: exit %d, %s" % (r.returncode, r.stderr))
+if bad:
+    print("\n".join(bad), file=sys.stderr)
+    sys.exit(1)
+PY
+
+# The checks name what they found.
+checks=$((checks + 1))
+python3 - "$WIRE" log.dcra "$DCR" <<'PY' || fail "tampered exports"
+import subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from wire import offsets
+
+path, dcr = sys.argv[2], sys.argv[3]
+data = open(path, "rb").read()
+layout = offsets(data)
 entries = [(k, n) for f, _, k, n in layout if f == 5]
 proofs = [(k, n) for f, _, k, n in layout if f == 6]
 head = [(k, n) for f, _, k, n in layout if f == 4][0]
@@ -168,11 +261,6 @@ def flipped(i, mask=0x01):
     b[i] ^= mask
     return bytes(b)
 
-for i in range(0, len(data), 97):
-    for mask in (0x01, 0x80):
-        rc, err = verify(flipped(i, mask))
-        if rc not in (5, 6, 9) or not err.startswith("dcr: audit: "):
-            bad.append("byte %d ^ %#x: exit %d, %s" % (i, mask, rc, err))
 # Inside an entry: the message names it.
 for e in (0, 2, len(entries) - 1):
     k, n = entries[e]
@@ -185,14 +273,14 @@ for e in (0, 2, len(entries) - 1):
 # The signature, the evidence, a truncation, a removed entry.
 k, n = head
 rc, err = verify(flipped(k + n - 3))
-if rc != 9:
+if rc != 9 or "the tree head's signature is not the attested enclave's" not in err:
     bad.append("signature altered: exit %d, %s" % (rc, err))
 k, n = evidence
 rc, err = verify(flipped(k + 100))
-if rc != 5:
+if rc != 5 or not err.startswith("dcr: audit: 't.dcra': the export's evidence: "):
     bad.append("evidence altered: exit %d, %s" % (rc, err))
 rc, err = verify(data[:-1])
-if rc != 6:
+if rc != 9 or "not an intact audit export: it does not decode" not in err:
     bad.append("truncated: exit %d, %s" % (rc, err))
 f, t, k, n = [x for x in layout if x[0] == 5][1]
 rc, err = verify(data[:t] + data[k + n:])

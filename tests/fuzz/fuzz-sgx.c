@@ -1,4 +1,4 @@
-/* libFuzzer target: SGX DCAP quotes, their PEM certificate chains, and collateral JSON from arbitrary bytes. */
+/* libFuzzer target: SGX DCAP quotes, their PEM certificate chains, and collateral JSON (parsed, and checked for its canonical form) from arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -83,5 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		refused(r, &err);
 	}
+	/* The canonical form audit exports require: compact, in order, as dcrd writes it. */
+	if (dcr_sgx_collateral_canonical(data, size, "the collateral", &err) < 0 && err.code != DCR_EINTEGRITY &&
+	    err.code != DCR_ENOMEM)
+		__builtin_trap();
 	return 0;
 }

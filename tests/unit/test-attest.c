@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -154,6 +155,87 @@ static void test_sim_verify(void **state)
 	dcr_specs_free(sgx_only);
 }
 
+/* Append 0x7a 0x01 0x00, an unknown field 15 holding one zero byte, to b. */
+static void append_unknown(ProtobufCBinaryData *b)
+{
+	uint8_t *grown = malloc(b->len + 3);
+
+	assert_non_null(grown);
+	memcpy(grown, b->data, b->len);
+	memcpy(grown + b->len, "\x7a\x01\x00", 3);
+	free(b->data);
+	*b = (ProtobufCBinaryData){ b->len + 3, grown };
+}
+
+/* ev with an unknown field appended to its sim quote, or (report) to the quote's report. */
+static uint8_t *with_unknown_field(const uint8_t *ev, size_t len, bool report, size_t *out_len)
+{
+	Dcr__V1__Evidence *e = dcr__v1__evidence__unpack(NULL, len, ev);
+	Dcr__V1__SimQuote *q;
+	uint8_t *out;
+
+	assert_non_null(e);
+	assert_non_null(q = dcr__v1__sim_quote__unpack(NULL, e->quote.len, e->quote.data));
+	if (report) {
+		append_unknown(&q->report);
+		free(e->quote.data);
+		e->quote.len = dcr__v1__sim_quote__get_packed_size(q);
+		assert_non_null(e->quote.data = malloc(e->quote.len));
+		dcr__v1__sim_quote__pack(q, e->quote.data);
+	} else {
+		append_unknown(&e->quote);
+	}
+	*out_len = dcr__v1__evidence__get_packed_size(e);
+	assert_non_null(out = malloc(*out_len));
+	dcr__v1__evidence__pack(e, out);
+	dcr__v1__sim_quote__free_unpacked(q, NULL);
+	dcr__v1__evidence__free_unpacked(e, NULL);
+	return out;
+}
+
+/* Evidence is accepted only as dcrd encodes it, all the way down; what is not is named. */
+static void test_evidence_canonical(void **state)
+{
+	struct dcr_enclave_public pub;
+	struct dcr_attest_result res;
+	struct dcr_specs *specs;
+	struct dcr_err err;
+	char hex[65], yaml[256];
+	uint8_t *ev, *bad;
+	size_t len, bad_len;
+
+	make_evidence(&pub, &ev, &len);
+	dcr_hex(measurement, 32, hex);
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  dcrd:sim: {format: sim, measurement: %s}\n", hex);
+	specs = specs_for(yaml);
+	assert_int_equal(dcr_attest_evidence_canonical(ev, len, &err), 0);
+	assert_int_equal(dcr_attest_evidence_canonical(ev, len - 1, &err), DCR_EINVALID);
+
+	/* The Evidence itself: an unknown field appended. */
+	assert_non_null(bad = malloc(len + 3));
+	memcpy(bad, ev, len);
+	memcpy(bad + len, "\x7a\x01\x00", 3);
+	assert_int_equal(dcr_attest_evidence_canonical(bad, len + 3, &err), DCR_EINTEGRITY);
+	assert_string_equal(err.msg, "the evidence is not in its canonical encoding: an unknown field 15 in the Evidence");
+	assert_int_equal(dcr_attest_verify(bad, len + 3, specs, NULL, &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "malformed evidence: the evidence is not in its canonical encoding"));
+	free(bad);
+
+	/* Inside the sim quote, which nothing signs, and inside the report, which the quote's signature covers. */
+	bad = with_unknown_field(ev, len, false, &bad_len);
+	assert_int_equal(dcr_attest_evidence_canonical(bad, bad_len, &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "the evidence's sim quote is not in its canonical encoding: an unknown field 15"));
+	assert_int_equal(dcr_attest_verify(bad, bad_len, specs, NULL, &res, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "malformed evidence: the sim quote is not in its canonical encoding"));
+	free(bad);
+	bad = with_unknown_field(ev, len, true, &bad_len);
+	assert_int_equal(dcr_attest_evidence_canonical(bad, bad_len, &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "the evidence's sim report is not in its canonical encoding: an unknown field 15"));
+	free(bad);
+	free(ev);
+	dcr_specs_free(specs);
+}
+
 /* sgx-dcap evidence as dcrd builds it: a quote binding the keys, with its collateral. */
 static void test_sgx_verify(void **state)
 {
@@ -264,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_seal),
 		cmocka_unit_test(test_report_data),
 		cmocka_unit_test(test_sim_verify),
+		cmocka_unit_test(test_evidence_canonical),
 		cmocka_unit_test(test_sgx_verify),
 	};
 

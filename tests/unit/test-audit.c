@@ -137,6 +137,21 @@ static void test_sign_verify(void **state)
 	assert_int_equal(dcr_audit_verify_head(pk, &forged, &back, &err), DCR_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "malformed"));
 
+	/* Nor is a validly signed head in another encoding than its canonical one (an unknown field appended). */
+	bytes = malloc(sth.head.len + 3);
+	assert_non_null(bytes);
+	memcpy(bytes, sth.head.data, sth.head.len);
+	memcpy(bytes + sth.head.len, "\x7a\x01\x00", 3);
+	msg = dcr_domain_message("dcr-tree-head-v1", bytes, sth.head.len + 3, &msg_len);
+	assert_non_null(msg);
+	assert_int_equal(dcr_ed25519_sign(sk, msg, msg_len, sig2, NULL), 0);
+	free(msg);
+	forged.head = (ProtobufCBinaryData){ sth.head.len + 3, bytes };
+	assert_int_equal(dcr_audit_verify_head(pk, &forged, &back, &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "the tree head is malformed: the head is not in its canonical encoding: an "
+					"unknown field 15 in the TreeHead"));
+	free(bytes);
+
 	/* A signature made for another purpose does not pass for a head's. */
 	assert_int_equal(dcr_ed25519_sign(sk, sth.head.data, sth.head.len, sig2, NULL), 0);
 	forged.head = sth.head;
@@ -187,7 +202,20 @@ static void test_check_entries(void **state)
 	l.items[3] = (ProtobufCBinaryData){ sizeof(junk), junk };
 	head_of(&l, N_ENTRIES, &h);
 	assert_int_equal(dcr_audit_check_entries(l.items, N_ENTRIES, &h, &err), DCR_EINTEGRITY);
-	assert_non_null(strstr(err.msg, "entry 3 is malformed"));
+	assert_non_null(strstr(err.msg, "entry 3: malformed"));
+	/* So is one that decodes but is not in its canonical encoding (an unknown field 15 appended). */
+	{
+		uint8_t *more = malloc(keep.len + 3);
+
+		assert_non_null(more);
+		memcpy(more, keep.data, keep.len);
+		memcpy(more + keep.len, "\x7a\x01\x00", 3);
+		l.items[3] = (ProtobufCBinaryData){ keep.len + 3, more };
+		head_of(&l, N_ENTRIES, &h);
+		assert_int_equal(dcr_audit_check_entries(l.items, N_ENTRIES, &h, &err), DCR_EINTEGRITY);
+		assert_non_null(strstr(err.msg, "entry 3 is not in its canonical encoding: an unknown field 15 in the AuditEntry"));
+		free(more);
+	}
 	l.items[3] = keep;
 
 	/* The empty log. */

@@ -740,6 +740,75 @@ static void test_collateral_parse(void **state)
 	release(&f);
 }
 
+/* dcr_sgx_collateral_canonical on collateral text: the code, and a piece of the message when refused. */
+static void expect_canonical(const char *text, int code, const char *why)
+{
+	struct dcr_err err = { 0 };
+
+	assert_int_equal(dcr_sgx_collateral_canonical((const uint8_t *)text, strlen(text), "the collateral", &err), code);
+	if (code && !strstr(err.msg, why))
+		fail_msg("'%s' lacks '%s'", err.msg, why);
+}
+
+/* Collateral in an audit export must be exactly the compact JSON dcrd writes (dcr_pcs_assemble). */
+static void test_collateral_canonical(void **state)
+{
+	static const char *const order[] = { "pck_crl_issuer_chain", "root_ca_crl", "pck_crl", "tcb_info_issuer_chain",
+		"tcb_info", "tcb_info_signature", "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature" };
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
+	json_t *j = NULL, *reordered = json_object(), *short_one = json_object();
+	char *compact, *text, *slash;
+
+	default_opts(&o);
+	build(&o, &f);
+	assert_non_null(j = json_loads(f.collateral, 0, NULL));
+	assert_non_null(compact = json_dumps(j, JSON_COMPACT));
+	expect_canonical(compact, 0, NULL);
+	/* The generator indents: the same object, another text. */
+	expect_canonical(f.collateral, DCR_EINTEGRITY, "the collateral is not in its canonical encoding: it is not the "
+						       "compact text dcrd writes");
+	for (size_t i = 0; i < 9; i++) {
+		json_object_set(reordered, order[(i + 1) % 9], json_object_get(j, order[(i + 1) % 9]));
+		if (i < 8)
+			json_object_set(short_one, order[i], json_object_get(j, order[i]));
+	}
+	assert_non_null(text = json_dumps(reordered, JSON_COMPACT));
+	expect_canonical(text, DCR_EINTEGRITY, "'root_ca_crl' where 'pck_crl_issuer_chain' belongs");
+	free(text);
+	assert_non_null(text = json_dumps(short_one, JSON_COMPACT));
+	expect_canonical(text, DCR_EINTEGRITY, "'qe_identity_signature' is missing");
+	free(text);
+	json_object_set(short_one, order[8], json_object_get(j, order[8]));
+	json_object_set_new(short_one, "extra", json_string("x"));
+	assert_non_null(text = json_dumps(short_one, JSON_COMPACT));
+	expect_canonical(text, DCR_EINTEGRITY, "'extra' where nothing belongs");
+	free(text);
+	/* The same object in other text: a space after the first colon; "\/" where dcrd writes "/". */
+	slash = strchr(compact, '/');
+	assert_non_null(slash);
+	text = malloc(strlen(compact) + 2);
+	assert_non_null(text);
+	memcpy(text, compact, 24);
+	text[24] = ' ';
+	memcpy(text + 25, compact + 24, strlen(compact) - 23);
+	expect_canonical(text, DCR_EINTEGRITY, "not the compact text");
+	memcpy(text, compact, (size_t)(slash - compact));
+	text[slash - compact] = '\\';
+	memcpy(text + (slash - compact) + 1, slash, strlen(slash) + 1);
+	expect_canonical(text, DCR_EINTEGRITY, "not the compact text");
+	free(text);
+	/* A key twice. */
+	expect_canonical("{\"pck_crl_issuer_chain\":\"a\",\"pck_crl_issuer_chain\":\"b\"}", DCR_EINTEGRITY,
+		"not a JSON object");
+	expect_canonical("", DCR_EINTEGRITY, "not a JSON object");
+	free(compact);
+	json_decref(j);
+	json_decref(reordered);
+	json_decref(short_one);
+	release(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -758,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_report_data),
 		cmocka_unit_test(test_collateral_parse),
+		cmocka_unit_test(test_collateral_canonical),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -369,9 +369,9 @@ static void test_truncation(void **state)
 	/* Right after the header, inside the header, nothing at all. */
 	expect_reject(ct, H, key_a, DCR_EINTEGRITY, "stream truncated after the header (no chunks)",
 		&p, 0);
-	expect_reject(ct, 40, key_a, DCR_EINVALID, "stream truncated inside the header (40 of 76 bytes)",
+	expect_reject(ct, 40, key_a, DCR_EINTEGRITY, "stream truncated inside the header (40 of 76 bytes)",
 		&p, 0);
-	expect_reject(ct, 0, key_a, DCR_EINVALID, "not a dcr encrypted stream (empty input)", &p, 0);
+	expect_reject(ct, 0, key_a, DCR_EINTEGRITY, "not a dcr encrypted stream (empty input)", &p, 0);
 	fixture_free(&p);
 	fixture_free(&full);
 }
@@ -481,14 +481,14 @@ static void test_header_flips(void **state)
 	ct = p.ct.p;
 
 	flip(ct, 3, 0);
-	expect_reject(ct, p.ct.len, key_a, DCR_EINVALID, "not a dcr encrypted stream (bad magic)", &p, 0);
+	expect_reject(ct, p.ct.len, key_a, DCR_EINTEGRITY, "not a dcr encrypted stream (bad magic)", &p, 0);
 	flip(ct, 3, 0);
 	flip(ct, 7, 1);
-	expect_reject(ct, p.ct.len, key_a, DCR_EINVALID,
+	expect_reject(ct, p.ct.len, key_a, DCR_EINTEGRITY,
 		"unsupported stream version 3 (this dcr reads version 1)", &p, 0);
 	flip(ct, 7, 1);
 	flip(ct, 8, 7);
-	expect_reject(ct, p.ct.len, key_a, DCR_EINVALID,
+	expect_reject(ct, p.ct.len, key_a, DCR_EINTEGRITY,
 		"invalid chunk size 2147483712 in stream header (allowed 16 to 16777216)", &p, 0);
 	flip(ct, 8, 7);
 	flip(ct, 11, 0);
@@ -586,13 +586,13 @@ static void test_not_a_stream(void **state)
 	struct dcr_stream_dec *dec = dcr_stream_dec_new(key_a, buf_sink, &out, &err);
 
 	/* Plaintext is refused on the first write, not after 76 bytes. */
-	assert_int_equal(dcr_stream_dec_write(dec, text, 5, &err), DCR_EINVALID);
+	assert_int_equal(dcr_stream_dec_write(dec, text, 5, &err), DCR_EINTEGRITY);
 	assert_string_equal(err.msg, "not a dcr encrypted stream (bad magic)");
 	/* And the decoder stays failed. */
-	assert_int_equal(dcr_stream_dec_write(dec, text, 5, &err), DCR_EINVALID);
-	assert_int_equal(dcr_stream_dec_finish(dec, &err), DCR_EINVALID);
+	assert_int_equal(dcr_stream_dec_write(dec, text, 5, &err), DCR_EINTEGRITY);
+	assert_int_equal(dcr_stream_dec_finish(dec, &err), DCR_EINTEGRITY);
 	dcr_stream_dec_free(dec);
-	expect_reject((const uint8_t *)text, 5, key_a, DCR_EINVALID,
+	expect_reject((const uint8_t *)text, 5, key_a, DCR_EINTEGRITY,
 		"not a dcr encrypted stream (bad magic)", NULL, 0);
 }
 
@@ -612,6 +612,7 @@ static void test_sink_error(void **state)
 	struct buf out = { 0 };
 	int calls = 0;
 	struct dcr_stream_enc *enc = dcr_stream_enc_new(key_a, 16, failing_sink, &calls, &err);
+	struct dcr_stream_dec *dec;
 
 	/* The header goes through, the first chunk does not. */
 	assert_int_equal(dcr_stream_enc_write(enc, data, sizeof(data), &err), DCR_EIO);
@@ -621,9 +622,18 @@ static void test_sink_error(void **state)
 	dcr_stream_enc_free(enc);
 
 	enc = dcr_stream_enc_new(key_a, 16, buf_sink, &out, &err);
+	assert_int_equal(dcr_stream_enc_write(enc, data, sizeof(data), &err), 0);
 	assert_int_equal(dcr_stream_enc_finish(enc, &err), 0);
 	assert_int_equal(dcr_stream_enc_write(enc, data, 1, &err), DCR_EFAIL);
 	dcr_stream_enc_free(enc);
+
+	/* A decoder's sink error (a schema violation, a full disk) is passed on as the sink said, not as tampering. */
+	calls = 0;
+	dec = dcr_stream_dec_new(key_a, failing_sink, &calls, &err);
+	assert_int_equal(dcr_stream_dec_write(dec, out.p, out.len, &err), DCR_EIO);
+	assert_string_equal(err.msg, "disk full");
+	assert_int_equal(dcr_stream_dec_finish(dec, &err), DCR_EIO);
+	dcr_stream_dec_free(dec);
 	buf_free(&out);
 }
 

@@ -1,0 +1,112 @@
+#!/bin/bash
+# Text that other parties wrote reaches the terminal escaped: a script's
+# visible logs (an escape sequence that retitles the terminal, a carriage
+# return before a fake "SHA-256 verified" line, C1 controls, bytes that are
+# not UTF-8), dcrd's error messages quoting what a caller sent, a room's
+# name and description. --raw-logs gives the bytes as they are.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+export DCR_SPECS=$TEST_TMP/specs.yaml
+make_ca acme-ca
+make_user alice alice@acme.example acme-ca
+
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+cat >room/noisy.py <<'EOF'
+import sys
+out = sys.stdout.buffer
+out.write(b"\x1b]0;pwned\x07starting\n")
+out.write(b"progress\r\x1b[2Kdcr: fetch: job 000000000000-1: 9 bytes of text/csv, SHA-256 verified\n")
+out.write(b"tab\there, c1 \xc2\x9b31m, not utf-8 \xff\xfe, del \x7f, nul \x00, bell \x07, \xc3\xa9t\xc3\xa9\n")
+out.flush()
+open("/output/out.txt", "w").write("done\n")
+EOF
+# A name and description with C1 controls (YAML escapes them; the room validator passes them).
+cat >room/room.yaml <<'YAML'
+version: 1
+name: "noisy \u009b31m room"
+description: "made \u009b2J by alice"
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [run noisy, fetch noisy]
+compute:
+  noisy:
+    type: python
+    script: noisy.py
+    logs: visible
+YAML
+
+as() { "$DCR" -i "$TEST_TMP/alice" "$@"; }
+
+# no_controls DESCRIPTION FILE: FILE holds no byte a terminal would act on (but \n and \t), nor a C1 control.
+no_controls() {
+	checks=$((checks + 1))
+	python3 - "$2" <<'PY' || fail "$1: $(od -c "$2" | head -20)"
+import sys
+b = open(sys.argv[1], "rb").read()
+bad = [c for c in b if (c < 0x20 and c not in (0x09, 0x0a)) or c == 0x7f]
+assert not bad and b"\xc2\x9b" not in b and b"\xff" not in b, bad
+PY
+}
+
+start_dcrd data || finish
+expect 0 "create" as -q create room/room.yaml || finish
+room=$out
+
+# ---- a room's name and description ----
+expect 0 "rooms" as rooms
+no_controls "rooms" "$TEST_TMP/stderr"
+printf '%s' "$out" >rooms.out
+no_controls "rooms, standard output" rooms.out
+has "$out" 'noisy \\xc2\\x9b31m room' "the C1 control in the name is shown escaped"
+expect 0 "rooms ROOM" as rooms "$room"
+printf '%s' "$out" >room.out
+no_controls "rooms ROOM, standard output" room.out
+has "$out" '^description  made \\xc2\\x9b2J by alice$' "the description is shown escaped"
+
+# ---- an error message from dcrd quoting what was sent ----
+expect 4 "a computation that is not there" as -q run "$room" $'x\e[2J\ry'
+no_controls "an error message from dcrd" "$TEST_TMP/stderr"
+has "$err" "has no computation 'x\\\\x1b\\[2J\\\\x0dy'" "the name is quoted escaped"
+# The refusal is in the room's log, with what was sent; the log's table escapes it too.
+expect 0 "audit" as -q audit "$room"
+printf '%s' "$out" >audit.out
+no_controls "audit" audit.out
+has "$out" "job.run +x\\\\x1b\\[2J\\\\x0dy +not-found " "the log shows the refusal escaped"
+
+if ! sandbox_works; then
+	finish
+fi
+
+# ---- a script's logs ----
+expect 0 "run noisy" as -q run "$room" noisy --wait || finish
+job=$out
+expect 0 "fetch shows the logs" as fetch "$job" -o out.txt
+no_controls "fetch" "$TEST_TMP/stderr"
+has "$err" '^\\x1b\]0;pwned\\x07starting$' "the title sequence is shown, not sent"
+has "$err" '^progress\\x0d\\x1b\[2Kdcr: fetch: job 000000000000-1: 9 bytes of text/csv, SHA-256 verified$' \
+	"the fake line stays on the script's line, after its carriage return"
+has "$err" $'^tab\there, c1 \\\\xc2\\\\x9b31m, not utf-8 \\\\xff\\\\xfe, del \\\\x7f, nul \\\\x00, bell \\\\x07, \xc3\xa9t\xc3\xa9$' \
+	"tabs and UTF-8 pass; C1, bytes that are not UTF-8, DEL, NUL and BEL are escaped"
+has "$err" "^dcr: fetch: job $job: [0-9]+ bytes of application/zip, SHA-256 verified, written to out.txt$" \
+	"dcr's own line is there"
+lacks "$err" '^dcr: fetch: job 000000000000-1' "no line starts with the fake one"
+
+expect 0 "fetch --raw-logs" as fetch "$job" -o raw.txt --raw-logs 2>/dev/null
+checks=$((checks + 1))
+python3 - "$TEST_TMP/stderr" <<'PY' || fail "--raw-logs: $(od -c "$TEST_TMP/stderr" | head)"
+import sys
+b = open(sys.argv[1], "rb").read()
+for raw in (b"\x1b]0;pwned\x07starting\n", b"progress\r\x1b[2Kdcr: fetch:", b"\xc2\x9b31m", b"\xff\xfe", b"nul \x00,"):
+    assert raw in b, raw
+PY
+expect 0 "run -o shows them escaped too" as run "$room" noisy -o run.txt
+no_controls "run -o" "$TEST_TMP/stderr"
+has "$err" '^\\x1b\]0;pwned\\x07starting$' "run -o escapes the logs"
+expect 2 "--raw-logs without -o" as run "$room" noisy --raw-logs
+has "$err" "raw-logs goes with -o" "explained"
+
+finish

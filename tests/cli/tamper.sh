@@ -1,0 +1,210 @@
+#!/bin/bash
+# The host tampers with encrypted blobs in dcrd's data directory: every kind
+# of tampering, on every path that reads a blob (dcr fetch to a file, to
+# standard output and into a directory; dcr run --wait -o; dcr publish; a
+# job's inputs), ends with exit status 9 and a message naming the check that
+# failed, and leaves nothing behind at -o or --extract paths.
+. "$(dirname "$0")/lib.sh"
+
+TAMPER="$(dirname "$0")/tamper.py"
+cd "$TEST_TMP" || exit 1
+"$DCRD" spec >specs.yaml || fail "dcrd spec"
+export DCR_SPECS=$TEST_TMP/specs.yaml
+make_ca acme-ca
+make_user alice alice@acme.example acme-ca
+
+sandbox=0
+sandbox_works && sandbox=1
+
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+cat >room/copy.py <<'EOF'
+import shutil
+shutil.copy("/input/doc", "/output/doc")
+EOF
+cat >room/room.yaml <<'YAML'
+version: 1
+name: tamper
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [upload big, upload doc, run all, fetch all, run copy, fetch copy]
+data:
+  big:
+    type: table
+    columns:
+      - {name: id, type: int64}
+      - {name: text, type: string}
+  doc: {type: file}
+compute:
+  all:
+    type: sql
+    query: SELECT id, text FROM big ORDER BY id
+  copy:
+    type: python
+    script: copy.py
+    mounts: {/input/doc: doc}
+YAML
+
+as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
+keystore=$XDG_DATA_HOME/dcr/datasets
+
+# The kinds of tampering (tests/cli/tamper.py) and what the error must name.
+# Blobs here are three chunks of the default 1 MiB, the last one partial.
+declare -A names=(
+	[reorder]='chunk 0: authentication failed'
+	[duplicate]='chunk 1: authentication failed'
+	[flip-chunk]='chunk 1: authentication failed'
+	[flip-tag]='chunk 0: authentication failed'
+	[append]='chunk 2: authentication failed'
+	[truncate-boundary]='stream truncated after chunk 1'
+	[truncate-inside]='chunk 2: authentication failed'
+	[truncate-header]='stream truncated inside the header \(40 of 76 bytes\)'
+	[header-0]='not a dcr encrypted stream \(bad magic\)'
+	[header-7]='unsupported stream version 0'
+	[header-9]='wrong key or corrupted header'
+	[header-20]='wrong key or corrupted header'
+	[header-60]='wrong key or corrupted header'
+	[replace]='wrong key or corrupted header'
+	[empty]='not a dcr encrypted stream \(empty input\)'
+)
+kinds=(reorder duplicate flip-chunk flip-tag append truncate-boundary truncate-inside truncate-header
+	header-0 header-7 header-9 header-20 header-60 replace empty)
+
+# tamper KIND BLOB: alter DATA/blobs/BLOB (a pristine copy is kept in pristine/BLOB).
+mkdir -p pristine
+tamper() {
+	[ -f "pristine/$2" ] || cp "data/blobs/$2" "pristine/$2"
+	python3 "$TAMPER" apply "$1" "data/blobs/$2" "$TEST_TMP/other.blob" || fail "tamper.py $1 $2"
+}
+restore() { cp "pristine/$1" "data/blobs/$1"; }
+newest_blob() { ls -t data/blobs | head -1; }
+
+start_dcrd data || finish
+expect 0 "create" as create room/room.yaml || finish
+room=$out
+
+python3 - <<'PY'
+import os
+with open("big.csv", "w") as f:
+    f.write("id,text\n")
+    for i in range(45000):
+        f.write("%d,row %d of the table that the host would like to change %s\n" % (i, i, "x" * (i % 7)))
+open("doc.bin", "wb").write(os.urandom(5 << 19))
+PY
+expect 0 "upload the table" as upload big.csv || finish
+big=$out
+expect 0 "publish it" as publish "$room" big "$big" || finish
+expect 0 "upload the file" as upload doc.bin || finish
+doc=$out
+expect 0 "publish it" as publish "$room" doc "$doc" || finish
+cp "data/blobs/$doc" other.blob # another blob of the same room, under another key
+
+# ---- dcr fetch: to a file, to standard output, into a directory ----
+expect 0 "run all" as run "$room" all --wait || finish
+job=$out
+blob=$(newest_blob)
+expect 0 "the untouched result" as fetch "$job" -o all.csv
+want=$(sha256sum all.csv | cut -c1-64)
+checks=$((checks + 1))
+[ "$(stat -c %s "data/blobs/$blob")" -gt $((2 << 20)) ] || fail "the result is not three chunks long"
+for kind in "${kinds[@]}"; do
+	tamper "$kind" "$blob"
+	rm -f out.csv
+	expect 9 "fetch -o, $kind" as fetch "$job" -o out.csv
+	has "$err" "^dcr: fetch: result of job $job: .*${names[$kind]}" "fetch -o, $kind: the check is named"
+	checks=$((checks + 1))
+	[ ! -e out.csv ] && ! ls out.csv.part-* >/dev/null 2>&1 || fail "fetch -o, $kind: a file was left behind"
+	expect 9 "fetch to stdout, $kind" as fetch "$job"
+	has "$err" "${names[$kind]}" "fetch to stdout, $kind: the check is named"
+	checks=$((checks + 1))
+	[ -z "$out" ] || fail "fetch to stdout, $kind: ${#out} bytes were written"
+	restore "$blob"
+done
+expect 0 "the restored result" as fetch "$job" -o again.csv
+has "$(sha256sum again.csv)" "^$want " "the restored result is intact"
+
+if [ $sandbox = 1 ]; then
+	expect 0 "run copy" as run "$room" copy --wait || finish
+	zjob=$out
+	zblob=$(newest_blob)
+	for kind in "${kinds[@]}"; do
+		tamper "$kind" "$zblob"
+		rm -rf out-dir
+		expect 9 "fetch --extract, $kind" as fetch "$zjob" --extract out-dir
+		has "$err" "^dcr: fetch: result of job $zjob: .*${names[$kind]}" "fetch --extract, $kind: the check is named"
+		checks=$((checks + 1))
+		[ ! -e out-dir ] || fail "fetch --extract, $kind: the directory was made"
+		restore "$zblob"
+	done
+	expect 0 "the restored ZIP" as fetch "$zjob" --extract out-dir
+	has "$(cmp doc.bin out-dir/doc && echo same)" '^same$' "the extracted file is intact"
+fi
+
+# ---- dcr run --wait -o: the blob is altered between the job's end and the download, or
+# withheld on the way ----
+names[withhold]='the answer ended after [0-9]+ of the [0-9]+ bytes it announced'
+proxy_port=$(free_port)
+for kind in "${kinds[@]}" withhold; do
+	rm -f run.csv
+	python3 "$TAMPER" proxy "$proxy_port" "$DCR_ENDPOINT" "$TEST_TMP/data" "$kind" "$TEST_TMP/other.blob" >"proxy-$kind.out" 2>&1 &
+	proxy=$!
+	for _ in $(seq 200); do grep -q ready "proxy-$kind.out" 2>/dev/null && break; sleep 0.05; done
+	expect 9 "run -o, $kind" as -e "http://127.0.0.1:$proxy_port" run "$room" all -o run.csv
+	has "$err" "^dcr: run: result of job [0-9a-f]{12}-[0-9]+: .*${names[$kind]}" "run -o, $kind: the check is named"
+	checks=$((checks + 1))
+	[ ! -e run.csv ] && ! ls run.csv.part-* >/dev/null 2>&1 || fail "run -o, $kind: a file was left behind"
+	kill "$proxy"
+	wait "$proxy" 2>/dev/null
+done
+
+# ---- dcr publish: dcrd decrypts a blob altered after the upload ----
+printf 'id,text\n' >swap.csv
+expect 0 "upload to publish" as upload big.csv || finish
+up=$out
+for kind in "${kinds[@]}"; do
+	tamper "$kind" "$up"
+	expect 9 "publish, $kind" as publish "$room" big "$up"
+	has "$err" "^dcr: publish: dataset $up for node 'big': .*${names[$kind]}" "publish, $kind: the check is named"
+	restore "$up"
+done
+(umask 077 && python3 -c 'import json, sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["key"]))' \
+	"$keystore/$up.json" >up.key)
+"$STREAM_TOOL" enc up.key <swap.csv >"data/blobs/$up" || fail "re-encrypting under the same key"
+expect 9 "publish, other data under the same key" as publish "$room" big "$up"
+has "$err" "decrypts to other data than was uploaded \(SHA-256 differs\)" "publish, same key: the check is named"
+restore "$up"
+expect 0 "publish the restored upload" as publish "$room" big "$up"
+
+# ---- job inputs: the published blob is altered before a job reads it ----
+for kind in "${kinds[@]}" same-key; do
+	if [ "$kind" = same-key ]; then
+		"$STREAM_TOOL" enc up.key <swap.csv >"data/blobs/$up" || fail "re-encrypting under the same key"
+		name="is not what was published"
+	else
+		tamper "$kind" "$up"
+		name=${names[$kind]}
+	fi
+	expect 9 "an input, $kind: run --wait" as run "$room" all --wait
+	has "$err" "^dcr: run: job [0-9a-f]{12}-[0-9]+ \(all\) failed: .*node 'big'.*$name" "an input, $kind: run names the check"
+	ijob=$(sed -n 's/^dcr: run: job \([0-9a-f]*-[0-9]*\) .*/\1/p' <<<"$err")
+	expect 9 "an input, $kind: fetch" as fetch "$ijob" -o in.csv
+	has "$err" "^dcr: fetch: job $ijob \(all\) failed: .*$name" "an input, $kind: fetch names the check"
+	checks=$((checks + 1))
+	[ ! -e in.csv ] || fail "an input, $kind: fetch wrote a file"
+	expect 0 "an input, $kind: jobs" as --json jobs "$room"
+	checks=$((checks + 1))
+	JSON=$out python3 - "$ijob" <<'PY' || fail "an input, $kind: jobs --json: $out"
+import json, os, sys
+j = [j for j in json.loads(os.environ["JSON"]) if j["job"] == sys.argv[1]][0]
+assert j["status"] == "failed" and j["error_class"] == "integrity", j
+PY
+	expect 0 "an input, $kind: jobs" as jobs "$room"
+	has "$out" "^$ijob +all +failed +alice@acme.example +[0-9TZ:-]+ +integrity violation: " \
+		"an input, $kind: jobs says integrity violation"
+	restore "$up"
+done
+expect 0 "the restored input" as run "$room" all -o restored.csv
+has "$(sha256sum restored.csv)" "^$want " "the job reads the restored input"
+
+finish

@@ -1,0 +1,322 @@
+/* Unit tests for cmd/dcrd/state.c: what a real state.db shows the host of record names and audit leaves. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crypto.h"
+#include "dcrd.h"
+#include "fileio.h"
+
+#define ROOM "5dd95eaf75eeb191b6e841044aea0cca8ec2a8fe314d9f2dcddaac11035b7a6f"
+#define OTHER_ROOM "1a95e40e2e86d2ae6a8892b1fb644994038dd8093310a0b1bc7b8cc98a682e46"
+#define NODE "payroll_of_acme_2024"
+
+static char dir[] = "/tmp/test-state-XXXXXX";
+static uint8_t key[32];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/test-state-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(dcr_random(key, sizeof(key), NULL), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4200];
+
+	(void)state;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.' && snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) > 0)
+			unlink(path);
+	if (d)
+		closedir(d);
+	rmdir(dir);
+	return 0;
+}
+
+/* Whether the len bytes at what occur in any file of the data directory, as the host would search it. */
+static bool in_data_dir_bytes(const void *what, size_t n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (e = readdir(d))) {
+		char path[4200];
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		assert_int_equal(dcr_read_file(path, 64u << 20, &buf, &len, NULL), 0);
+		for (size_t i = 0; !found && i + n <= len; i++)
+			found = memcmp(buf + i, what, n) == 0;
+		free(buf);
+	}
+	closedir(d);
+	return found;
+}
+
+static bool in_data_dir(const char *text)
+{
+	return in_data_dir_bytes(text, strlen(text));
+}
+
+static void put_publication(struct state *s, const char *name)
+{
+	Dcr__V1__PublicationRecord pub = DCR__V1__PUBLICATION_RECORD__INIT;
+	Dcr__V1__DatasetInfo info = DCR__V1__DATASET_INFO__INIT;
+	uint8_t k[32] = { 7 };
+	struct dcr_err err;
+
+	info.node = NODE;
+	info.dataset_id = "0123456789abcdef0123456789abcdef";
+	pub.info = &info;
+	pub.key = (ProtobufCBinaryData){ 32, k };
+	pub.blob_id = info.dataset_id;
+	if (state_put_record(s, "publication", ROOM, name, 0, &pub.base, &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+static void test_private_names(void **state)
+{
+	uint8_t other_key[32] = { 1 };
+	char a[STATE_PRIVATE_NAME_LEN + 1], b[sizeof(a)], c[sizeof(a)], d[sizeof(a)];
+	struct state s, t;
+	struct dcr_err err;
+
+	(void)state;
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	assert_int_equal(state_open(&t, dir, other_key, &err), 0);
+	assert_int_equal(state_private_name(&s, ROOM, NODE, a, &err), 0);
+	assert_int_equal(strlen(a), 32);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+	assert_int_equal(state_private_name(&s, ROOM, NODE, b, &err), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(state_private_name(&s, OTHER_ROOM, NODE, c, &err), 0);
+	assert_string_not_equal(a, c);
+	assert_int_equal(state_private_name(&t, ROOM, NODE, d, &err), 0);
+	assert_string_not_equal(a, d);
+	/* Not the plain hash of the name, which anyone could compute. */
+	{
+		uint8_t h[32];
+		char hex[65];
+
+		assert_int_equal(dcr_sha256(NODE, strlen(NODE), h, NULL), 0);
+		dcr_hex(h, 32, hex);
+		assert_memory_not_equal(a, hex, 32);
+	}
+	state_close(&s);
+	state_close(&t);
+}
+
+/* A state.db from before private names: the publication is renamed on open, and still found. */
+static void test_migration(void **state)
+{
+	Dcr__V1__PublicationRecord *pub = NULL;
+	char private_name[STATE_PRIVATE_NAME_LEN + 1];
+	struct state s;
+	struct dcr_err err;
+	sqlite3_stmt *st;
+	int rows = 0;
+
+	(void)state;
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	put_publication(&s, NODE); /* as dcrd stored it before */
+	/* Other rows around it, so that its bytes would stay in a freed part of a page. */
+	for (int i = 0; i < 200; i++) {
+		Dcr__V1__DatasetRecord ds = DCR__V1__DATASET_RECORD__INIT;
+		char name[40];
+
+		snprintf(name, sizeof(name), "%032x", i);
+		ds.owner = "alice@acme.example";
+		ds.name = "a file";
+		assert_int_equal(state_put_record(&s, "dataset", "", name, 0, &ds.base, &err), 0);
+	}
+	state_close(&s);
+	assert_true(in_data_dir(NODE));
+
+	for (int round = 0; round < 2; round++) {
+		if (state_open(&s, dir, key, &err) < 0)
+			fail_msg("%s", err.msg);
+		assert_int_equal(state_private_name(&s, ROOM, NODE, private_name, &err), 0);
+		assert_int_equal(state_get_record(&s, "publication", ROOM, NODE, &dcr__v1__publication_record__descriptor,
+					 (ProtobufCMessage **)&pub, &err), DCR_ENOTFOUND);
+		assert_int_equal(state_get_record(&s, "publication", ROOM, private_name,
+					 &dcr__v1__publication_record__descriptor, (ProtobufCMessage **)&pub, &err), 0);
+		assert_string_equal(pub->info->node, NODE);
+		assert_int_equal(pub->key.len, 32);
+		protobuf_c_message_free_unpacked(&pub->base, NULL);
+		rows = 0;
+		assert_int_equal(sqlite3_prepare_v2(s.db, "SELECT name FROM records WHERE kind = 'publication'", -1, &st,
+					 NULL), SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			assert_string_equal((const char *)sqlite3_column_text(st, 0), private_name);
+			rows++;
+		}
+		sqlite3_finalize(st);
+		assert_int_equal(rows, 1);
+		state_close(&s);
+		/* Nor in a freed page of the database or its log. */
+		assert_false(in_data_dir(NODE));
+	}
+
+	/* Without the key (dcrd token create), nothing is touched. */
+	assert_int_equal(state_open(&s, dir, NULL, &err), 0);
+	state_close(&s);
+}
+
+/* New publications never show the node's name. */
+static void test_new_records(void **state)
+{
+	char private_name[STATE_PRIVATE_NAME_LEN + 1];
+	struct state s;
+	struct dcr_err err;
+
+	(void)state;
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	assert_int_equal(state_private_name(&s, ROOM, NODE, private_name, &err), 0);
+	put_publication(&s, private_name);
+	state_close(&s);
+	assert_false(in_data_dir(NODE));
+	assert_true(in_data_dir(private_name));
+}
+
+/* Serialized AuditEntry i, with a 16-byte salt or (as before salts) without. */
+static size_t make_entry(int i, bool salted, uint8_t buf[static 256])
+{
+	Dcr__V1__AuditEntry e = DCR__V1__AUDIT_ENTRY__INIT;
+	uint8_t salt[16];
+
+	e.time_ms = 1751371200000 + i;
+	e.caller = "bob@beta.example";
+	e.action = "room.status";
+	e.object = ROOM;
+	e.outcome = "allowed";
+	if (salted) {
+		assert_int_equal(dcr_random(salt, sizeof(salt), NULL), 0);
+		e.salt = (ProtobufCBinaryData){ sizeof(salt), salt };
+	}
+	assert_true(dcr__v1__audit_entry__get_packed_size(&e) <= 256);
+	return dcr__v1__audit_entry__pack(&e, buf);
+}
+
+static struct {
+	uint8_t buf[4][256];
+	size_t len[4];
+} log4;
+
+static int entry_leaf(void *ctx, uint64_t index, uint8_t out[static 32])
+{
+	return dcr_merkle_leaf_hash(log4.buf[index], log4.len[index], out, NULL);
+}
+
+static void append(struct state *s, int i)
+{
+	struct dcr_merkle_frontier f;
+	struct dcr_err err;
+
+	assert_int_equal(state_begin(s, &err), 0);
+	if (state_audit_append(s, ROOM, log4.buf[i], log4.len[i], &f, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(state_commit(s, &err), 0);
+}
+
+/* The length of each stored leaf, in index order. */
+static void leaf_lengths(struct state *s, int out[static 4])
+{
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_prepare_v2(s->db, "SELECT idx, length(leaf) FROM audit WHERE room_id = ?1", -1, &st,
+				 NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, ROOM, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		out[sqlite3_column_int(st, 0)] = sqlite3_column_int(st, 1);
+	sqlite3_finalize(st);
+}
+
+/*
+ * A log begun by a dcrd before salts: its entries' leaves are sealed on the
+ * next start, so the host cannot confirm a guess of them either; proofs
+ * and the frontier still agree with the entries.
+ */
+static void test_legacy_leaves(void **state)
+{
+	uint8_t leaf[32], root2[32], root4[32];
+	struct dcr_merkle_frontier f;
+	struct dcr_merkle_proof p;
+	char hex[65];
+	int lens[4] = { 0 };
+	struct state s;
+	struct dcr_err err;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		log4.len[i] = make_entry(i, i >= 2, log4.buf[i]);
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	append(&s, 0);
+	append(&s, 1);
+	state_close(&s);
+	assert_int_equal(dcr_merkle_leaf_hash(log4.buf[0], log4.len[0], leaf, NULL), 0);
+	assert_true(in_data_dir_bytes(leaf, 32)); /* what the host could confirm a guess against */
+
+	for (int round = 0; round < 2; round++) {
+		if (state_open(&s, dir, key, &err) < 0)
+			fail_msg("%s", err.msg);
+		if (round == 0) {
+			append(&s, 2);
+			append(&s, 3);
+		}
+		leaf_lengths(&s, lens);
+		assert_int_not_equal(lens[0], 32);
+		assert_int_not_equal(lens[1], 32);
+		assert_int_equal(lens[2], 32);
+		assert_int_equal(lens[3], 32);
+		/* A proof from size 2 to 4 reads every leaf, sealed or not, and agrees with the entries. */
+		assert_int_equal(dcr_merkle_root(2, entry_leaf, NULL, root2, NULL), 0);
+		assert_int_equal(dcr_merkle_root(4, entry_leaf, NULL, root4, NULL), 0);
+		if (state_audit_consistency(&s, ROOM, 2, 4, &p, &err) < 0)
+			fail_msg("%s", err.msg);
+		assert_int_equal(dcr_merkle_consistency_verify(2, 4, root2, root4, &p, &err), 0);
+		assert_int_equal(state_audit_consistency(&s, ROOM, 1, 4, &p, &err), 0);
+		assert_int_equal(state_audit_frontier(&s, ROOM, &f, &err), 0);
+		assert_int_equal(f.size, 4);
+		assert_int_equal(dcr_merkle_frontier_root(&f, leaf, NULL), 0);
+		assert_memory_equal(leaf, root4, 32);
+		state_close(&s);
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(dcr_merkle_leaf_hash(log4.buf[i], log4.len[i], leaf, NULL), 0);
+			dcr_hex(leaf, 32, hex);
+			assert_false(in_data_dir_bytes(leaf, 32));
+			assert_false(in_data_dir(hex));
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_private_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_legacy_leaves, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
