@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "fileio.h"
 #include "pki.h"
+#include "sql.h"
 #include "util.h"
 #include "ydoc.h"
 
@@ -1169,24 +1170,6 @@ static void quote_ident(char *buf, size_t size, const char *s)
 static int sql_exec(sqlite3 *db, const char *sql)
 {
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-const char *dcr_sql_skip_blank(const char *q)
-{
-	for (;;) {
-		if (isspace((unsigned char)*q) || *q == ';') {
-			q++;
-		} else if (q[0] == '-' && q[1] == '-') {
-			while (*q && *q != '\n')
-				q++;
-		} else if (q[0] == '/' && q[1] == '*') {
-			const char *end = strstr(q + 2, "*/");
-
-			q = end ? end + 2 : q + strlen(q);
-		} else {
-			return q;
-		}
-	}
 }
 
 /* Whether the identifier name occurs as a word in the query (outside literals and comments). */

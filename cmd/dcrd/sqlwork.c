@@ -16,6 +16,7 @@
 
 #include "crypto.h"
 #include "room.h"
+#include "sql.h"
 #include "table.h"
 
 #include "banned.h"
@@ -35,11 +36,11 @@ struct sql_job {
 	const Dcr__V1__RoomDefinition *def;
 	const Dcr__V1__Computation *c;
 	const struct work_inputs *in;
-	sqlite3 *db;
+	struct dcr_sql *sql;
+	sqlite3 *db;               /* sql's */
 	bool *view_needed;         /* parallel to def->compute */
 	bool *view_made;
-	bool *table_read;          /* parallel to def->data: the query reads it */
-	bool enforce;              /* the authorizer applies the read-only policy; off while dcrd sets up */
+	bool *table_read;          /* parallel to def->data: the query's program opens it */
 	uint64_t time_ms;
 	struct timespec deadline;  /* CLOCK_MONOTONIC */
 	bool late;
@@ -154,45 +155,13 @@ static int check_privacy(struct sql_job *j, struct dcr_err *err)
 
 /* ---- the database ---- */
 
-static int authorize(void *ctx, int action, const char *a, const char *b, const char *db, const char *view)
-{
-	struct sql_job *j = ctx;
-
-	if (!j->enforce)
-		return SQLITE_OK;
-	/* The policy lib/room.c validated the query with. */
-	switch (action) {
-	case SQLITE_READ:
-		for (size_t i = 0; a && i < j->def->n_data; i++)
-			if (j->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
-			    strcasecmp(j->def->data[i]->name, a) == 0)
-				j->table_read[i] = true;
-		return SQLITE_OK;
-	case SQLITE_SELECT:
-	case SQLITE_FUNCTION:
-	case SQLITE_RECURSIVE:
-		return SQLITE_OK;
-	default:
-		return SQLITE_DENY;
-	}
-}
-
 static int open_db(struct sql_job *j, struct dcr_err *err)
 {
-	int rc = sqlite3_open_v2(":memory:", &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY,
-		NULL);
+	int r = dcr_sql_new(&j->sql, err);
 
-	if (rc != SQLITE_OK)
-		return dcr_err_set(err, DCR_ENOMEM, "cannot open an SQLite database: %s", sqlite3_errstr(rc));
-	/* Sorts, temporary tables and indexes would otherwise spill plaintext to files in /var/tmp. */
-	if (sqlite3_exec(j->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
-	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK ||
-	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL) != SQLITE_OK ||
-	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL) != SQLITE_OK)
-		return sql_error(j, err);
-	sqlite3_limit(j->db, SQLITE_LIMIT_ATTACHED, 0);
-	sqlite3_set_authorizer(j->db, authorize, j);
+	if (r < 0)
+		return r;
+	j->db = dcr_sql_db(j->sql);
 	sqlite3_progress_handler(j->db, PROGRESS_OPS, progress, j);
 	return 0;
 }
@@ -200,20 +169,12 @@ static int open_db(struct sql_job *j, struct dcr_err *err)
 /* Run one statement that sets the database up; nothing but blanks may follow it. */
 static int exec_one(struct sql_job *j, const char *sql, struct dcr_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	const char *tail = NULL;
-	int rc = sqlite3_prepare_v2(j->db, sql, -1, &st, &tail);
+	int r = dcr_sql_exec(j->sql, sql, err);
 
-	if (rc != SQLITE_OK)
-		return sql_error(j, err);
-	if (!st || (tail && *dcr_sql_skip_blank(tail))) {
-		sqlite3_finalize(st);
+	if (r == DCR_EINVALID)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': a query is not exactly one statement",
 			j->c->name);
-	}
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_error(j, err);
+	return r < 0 ? sql_error(j, err) : 0;
 }
 
 struct strbuf {
@@ -305,21 +266,36 @@ static int make_view(struct sql_job *j, size_t i, struct dcr_err *err)
 	return r;
 }
 
-/* Compile the query under the policy; the authorizer notes every table it reads, through views too. */
+/* The query reads table node `table`: it is loaded, and fails the run if nothing is published to it. */
+static int mark_table(void *ctx, const char *table, struct dcr_err *err)
+{
+	struct sql_job *j = ctx;
+
+	for (size_t i = 0; i < j->def->n_data; i++)
+		if (j->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
+		    strcmp(j->def->data[i]->name, table) == 0) {
+			j->table_read[i] = true;
+			return 0;
+		}
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' reads table '%s', which is not a table node",
+		j->c->name, table);
+}
+
+/*
+ * Compile the query under the policy, and learn from its program which
+ * tables it reads, through views too: the authorizer would miss those it
+ * reads only through a join's USING or NATURAL.
+ */
 static int prepare_query(struct sql_job *j, sqlite3_stmt **st, struct dcr_err *err)
 {
-	const char *tail = NULL;
-	int rc;
+	struct dcr_err why;
+	int r = dcr_sql_prepare(j->sql, j->c->sql->query, st, mark_table, j, &why);
 
-	j->enforce = true;
-	rc = sqlite3_prepare_v2(j->db, j->c->sql->query, -1, st, &tail);
-	j->enforce = false;
-	if (rc != SQLITE_OK)
-		return sql_error(j, err);
-	if (!*st || (tail && *dcr_sql_skip_blank(tail)) || !sqlite3_stmt_readonly(*st))
-		return dcr_err_set(err, DCR_ECOMPUTE,
-			"computation '%s': the query must be exactly one SELECT statement", j->c->name);
-	return 0;
+	if (r == DCR_EINVALID)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': %s", j->c->name, why.msg);
+	if (r < 0 && err)
+		*err = why;
+	return r;
 }
 
 /* ---- loading tables ---- */
@@ -384,7 +360,7 @@ static int load_table(struct sql_job *j, const Dcr__V1__DataNode *d, struct dcr_
 		free(sb.p);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
-	r = sqlite3_prepare_v2(j->db, sb.p, -1, &j->insert, NULL) == SQLITE_OK ? 0 : sql_error(j, err);
+	r = dcr_sql_prepare_setup(j->sql, sb.p, &j->insert, err) < 0 ? sql_error(j, err) : 0;
 	free(sb.p);
 	if (r == 0 && !(j->loader = dcr_table_loader_new(d->table, d->name, insert_row, j, err)))
 		r = err ? err->code : DCR_ENOMEM;
@@ -557,7 +533,6 @@ static int write_result(struct sql_job *j, sqlite3_stmt *st, struct csv_out *o, 
 {
 	int n = sqlite3_column_count(st), rc, r;
 
-	j->enforce = true;
 	if ((r = put_header(j, o, st, err)) < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -652,7 +627,7 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	else
 		r = run(&j, &o, &rows, err);
 	/* SQLite frees the plaintext it held; it cannot be made to wipe it. Close promptly. */
-	sqlite3_close_v2(j.db);
+	dcr_sql_free(j.sql);
 	free(j.view_needed);
 	free(j.view_made);
 	free(j.table_read);

@@ -255,6 +255,54 @@ static void test_unpublished(void **state)
 	dcr_room_free(room);
 }
 
+/*
+ * Issue 13: a join USING or NATURAL reads columns SQLite's authorizer
+ * never reports, so a table read only that way was left empty and the
+ * count came out 0. The tables come from the query's program now.
+ */
+static void test_join_using(void **state)
+{
+	struct dcr_room *room = room_with(
+		"  party_a:\n"
+		"    type: table\n"
+		"    columns: [{name: email, type: string}, {name: age, type: int64}]\n"
+		"  party_b:\n"
+		"    type: table\n"
+		"    columns: [{name: email, type: string}, {name: spend, type: float64}]\n",
+		"  using_n: {type: sql, query: 'SELECT COUNT(*) AS n FROM party_a JOIN party_b USING (email)'}\n"
+		"  natural_n: {type: sql, query: 'SELECT COUNT(*) AS n FROM party_a NATURAL JOIN party_b'}\n"
+		"  on_n: {type: sql, query: 'SELECT COUNT(*) AS n FROM party_a a JOIN party_b b ON a.email = b.email'}\n"
+		"  left_n: {type: sql, query: 'SELECT COUNT(*) AS n FROM party_b LEFT JOIN party_a USING (email)'}\n"
+		"  joined: {type: sql, query: 'SELECT * FROM party_a NATURAL JOIN party_b'}\n"
+		"  via_view: {type: sql, query: 'SELECT COUNT(*) AS n FROM joined'}\n"
+		"  only_a: {type: sql, query: 'SELECT COUNT(*) AS n FROM party_a'}\n");
+	static const char a_csv[] = "email,age\na@x,30\nb@x,40\nc@x,50\nc@x,51\n";
+	static const char b_csv[] = "email,spend\nb@x,1.5\nc@x,2.5\nd@x,3.5\nd@x,4.5\n";
+	const struct input both[] = { { "party_a", a_csv, 0 }, { "party_b", b_csv, 0 } };
+	const struct input a_only[] = { { "party_a", a_csv, 0 } };
+	static const char *const joins[] = { "using_n", "natural_n", "on_n", "via_view" };
+	struct run run;
+
+	for (size_t i = 0; i < sizeof(joins) / sizeof(*joins); i++) {
+		run_sql(&run, room, joins[i], both, 2);
+		assert_string_equal(result(&run), "n\n3\n");
+		assert_string_equal(run.in.read_log, "party_a party_b ");
+	}
+	/* b, c, c, d, d: the right side's matches and the unmatched. */
+	run_sql(&run, room, "left_n", both, 2);
+	assert_string_equal(result(&run), "n\n5\n");
+	/* With only party_a published, a query that reads party_b fails and says why. */
+	for (size_t i = 0; i < sizeof(joins) / sizeof(*joins); i++) {
+		run_sql(&run, room, joins[i], a_only, 1);
+		assert_int_equal(run.r, DCR_ENOTFOUND);
+		assert_string_equal(run.err.msg, "nothing is published to node 'party_b' yet");
+	}
+	run_sql(&run, room, "only_a", a_only, 1);
+	assert_string_equal(result(&run), "n\n4\n");
+	assert_string_equal(run.in.read_log, "party_a ");
+	dcr_room_free(room);
+}
+
 static void test_schema_violation(void **state)
 {
 	struct dcr_room *room = room_with(tables_tu, "  all: {type: sql, query: 'SELECT * FROM t JOIN u ON a = v'}\n");
@@ -532,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_salary_sum),
 		cmocka_unit_test(test_view_chain),
 		cmocka_unit_test(test_unpublished),
+		cmocka_unit_test(test_join_using),
 		cmocka_unit_test(test_schema_violation),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_output_format),
