@@ -6,12 +6,17 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "room.pb-c.h"
 
 /*
- * An in-memory SQLite database under the policy of dcr-room(5): the
- * caller builds the schema with dcr_sql_exec (no policy), then compiles a
- * room's query with dcr_sql_prepare, under the read-only authorizer.
- * dcr_sql_free (NULL is fine) closes it and every statement made on it.
+ * An in-memory SQLite database under the policy of dcr-room(5): SQLite
+ * limits and settings for untrusted queries, and an authorizer that lets
+ * a query select, read columns of the room's tables, call the functions
+ * dcr_sql_function_allowed names, and recurse; nothing else. The caller
+ * builds the schema outside the policy (dcr_sql_create_table,
+ * dcr_sql_create_view, dcr_sql_exec), then compiles a room's query with
+ * dcr_sql_prepare. dcr_sql_free (NULL is fine) closes it with every
+ * statement made on it.
  */
 struct dcr_sql;
 
@@ -21,38 +26,59 @@ void dcr_sql_free(struct dcr_sql *s);
 /* The connection, for what the policy leaves to the caller (a progress handler, inserting rows). */
 sqlite3 *dcr_sql_db(struct dcr_sql *s);
 
+/* Whether a query may call the SQLite function of this (lowercase) name. */
+bool dcr_sql_function_allowed(const char *name);
+
 /*
- * Compile, or run, exactly one statement that sets the database up (CREATE
- * TABLE, CREATE VIEW, BEGIN, an INSERT to load a table) outside the
- * policy. DCR_EFAIL with SQLite's message, or DCR_EINVALID when more than
- * one statement is there.
+ * Compile, or run, exactly one statement that sets the database up (BEGIN,
+ * an INSERT to load a table) outside the policy. DCR_EFAIL with SQLite's
+ * message, or DCR_EINVALID when more than one statement is there.
  */
 int dcr_sql_prepare_setup(struct dcr_sql *s, const char *sql, sqlite3_stmt **st, struct dcr_err *err);
 int dcr_sql_exec(struct dcr_sql *s, const char *sql, struct dcr_err *err);
 
+/* Table node d as a STRICT table of its columns' SQLite types (dcr_room_column_sql_type). */
+int dcr_sql_create_table(struct dcr_sql *s, const Dcr__V1__DataNode *d, struct dcr_err *err);
+
+/* SQL computation `name` as a TEMP view of its query; SQLite compiles the query only where the view is read. */
+int dcr_sql_create_view(struct dcr_sql *s, const char *name, const char *query, struct dcr_err *err);
+
 /*
- * Called once for each table the query opens (it may repeat a name): a
- * table of the schema, as named in its CREATE TABLE. A negative return
- * stops dcr_sql_prepare, which returns it.
+ * For validation: a view `name` with the columns the view of query would
+ * have, that reads nothing, so that reading it costs the same whatever
+ * query reads. Every place a compiled query reads it is reported to the
+ * reader's stand_in. The views query reads must exist (as stand-ins).
  */
-typedef int dcr_sql_table_fn(void *ctx, const char *table, struct dcr_err *err);
+int dcr_sql_stand_in(struct dcr_sql *s, const char *name, const char *query, struct dcr_err *err);
+
+/* What dcr_sql_prepare tells about the query it compiles; every member may be NULL. */
+struct dcr_sql_reader {
+	/*
+	 * Each table the program opens (a name may repeat), as named in its
+	 * CREATE TABLE. A negative return stops dcr_sql_prepare with it.
+	 */
+	int (*table)(void *ctx, const char *table, struct dcr_err *err);
+	/* Each expansion of a stand-in view: a query that reads one twice, or through a CTE used twice, expands it twice. */
+	void (*stand_in)(void *ctx, const char *view);
+	void *ctx;
+};
 
 /*
  * Compile query under the policy: it must be exactly one statement that
- * only reads (blanks may follow: dcr_sql_skip_blank), calls no refused
- * function, and reads nothing but tables of the schema (no virtual table,
+ * only reads (blanks may follow: dcr_sql_skip_blank), calls only allowed
+ * functions, and reads nothing but tables of the schema (no virtual table,
  * no table-valued function, not SQLite's own tables). The tables it reads
  * are those its compiled program opens, found in the program itself
- * (EXPLAIN), not from the columns it names: a join USING or NATURAL
- * reads a table whose columns it never names. Each goes to table(ctx).
+ * (EXPLAIN), not from the columns it names: a join USING or NATURAL reads
+ * a table whose columns it never names.
  *
  * Returns 0 and, if st is not NULL, the statement (sqlite3_finalize it
- * before dcr_sql_free); or DCR_EINVALID with why (SQLite's own message
- * when it does not compile, such as "no such table: x"), DCR_ENOMEM, or
- * what table returned. The message never quotes a value the query
- * computed: nothing has run.
+ * before dcr_sql_free); or DCR_EINVALID with why, to follow "query of
+ * 'x': " (SQLite's own message when it does not compile, such as "no such
+ * table: x"), DCR_ENOMEM, or what reader->table returned. The message
+ * never quotes a value the query computed: nothing has run.
  */
-int dcr_sql_prepare(struct dcr_sql *s, const char *query, sqlite3_stmt **st, dcr_sql_table_fn *table, void *ctx,
+int dcr_sql_prepare(struct dcr_sql *s, const char *query, sqlite3_stmt **st, const struct dcr_sql_reader *reader,
 	struct dcr_err *err);
 
 /*

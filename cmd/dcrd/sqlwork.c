@@ -5,7 +5,6 @@
 #include <locale.h>
 #include <math.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,67 +176,15 @@ static int exec_one(struct sql_job *j, const char *sql, struct dcr_err *err)
 	return r < 0 ? sql_error(j, err) : 0;
 }
 
-struct strbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void sb_add(struct strbuf *sb, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (sb->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(sb->p ? sb->p + sb->len : NULL, sb->p ? sb->cap - sb->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			sb->failed = true;
-			return;
-		}
-		if (sb->p && (size_t)n < sb->cap - sb->len) {
-			sb->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = sb->cap ? sb->cap * 2 : 256;
-			char *p;
-
-			while (cap < sb->len + (size_t)n + 1)
-				cap *= 2;
-			if (!(p = realloc(sb->p, cap))) {
-				sb->failed = true;
-				return;
-			}
-			sb->p = p;
-			sb->cap = cap;
-		}
-	}
-}
-
 /* Every table node, as lib/room.c validated the queries against, and STRICT as a guard on loading. */
 static int create_tables(struct sql_job *j, struct dcr_err *err)
 {
 	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < j->def->n_data; i++) {
-		const Dcr__V1__DataNode *d = j->def->data[i];
-		struct strbuf sb = { 0 };
-
-		if (d->kind_case != DCR__V1__DATA_NODE__KIND_TABLE)
-			continue;
-		sb_add(&sb, "CREATE TABLE \"%s\" (", d->name);
-		for (size_t c = 0; c < d->table->n_columns; c++)
-			sb_add(&sb, "%s\"%s\" %s", c ? ", " : "", d->table->columns[c]->name,
-				dcr_room_column_sql_type(d->table->columns[c]->type));
-		sb_add(&sb, ") STRICT");
-		r = sb.failed ? dcr_err_set(err, DCR_ENOMEM, "out of memory") : exec_one(j, sb.p, err);
-		free(sb.p);
-	}
+	for (size_t i = 0; r == 0 && i < j->def->n_data; i++)
+		if (j->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
+		    dcr_sql_create_table(j->sql, j->def->data[i], err) < 0)
+			r = sql_error(j, err);
 	return r;
 }
 
@@ -245,7 +192,6 @@ static int create_tables(struct sql_job *j, struct dcr_err *err)
 static int make_view(struct sql_job *j, size_t i, struct dcr_err *err)
 {
 	const Dcr__V1__Computation *c = j->def->compute[i];
-	struct strbuf sb = { 0 };
 	int r = 0;
 
 	if (j->view_made[i])
@@ -257,12 +203,8 @@ static int make_view(struct sql_job *j, size_t i, struct dcr_err *err)
 		if (k >= 0 && j->view_needed[k])
 			r = make_view(j, (size_t)k, err);
 	}
-	if (r < 0)
-		return r;
-	/* TEMP, as lib/room.c makes them: a view in main would be held to the untrusted-schema rules. */
-	sb_add(&sb, "CREATE TEMP VIEW \"%s\" AS %s", c->name, c->sql->query);
-	r = sb.failed ? dcr_err_set(err, DCR_ENOMEM, "out of memory") : exec_one(j, sb.p, err);
-	free(sb.p);
+	if (r == 0 && dcr_sql_create_view(j->sql, c->name, c->sql->query, err) < 0)
+		r = sql_error(j, err);
 	return r;
 }
 
@@ -288,8 +230,9 @@ static int mark_table(void *ctx, const char *table, struct dcr_err *err)
  */
 static int prepare_query(struct sql_job *j, sqlite3_stmt **st, struct dcr_err *err)
 {
+	struct dcr_sql_reader reader = { .table = mark_table, .ctx = j };
 	struct dcr_err why;
-	int r = dcr_sql_prepare(j->sql, j->c->sql->query, st, mark_table, j, &why);
+	int r = dcr_sql_prepare(j->sql, j->c->sql->query, st, &reader, &why);
 
 	if (r == DCR_EINVALID)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': %s", j->c->name, why.msg);
@@ -348,20 +291,19 @@ static int load_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *
 
 static int load_table(struct sql_job *j, const Dcr__V1__DataNode *d, struct dcr_err *err)
 {
-	struct strbuf sb = { 0 };
+	sqlite3_str *sql = sqlite3_str_new(j->db);
+	char *insert;
 	uint64_t rows;
 	int r;
 
-	sb_add(&sb, "INSERT INTO \"%s\" VALUES (", d->name);
+	sqlite3_str_appendf(sql, "INSERT INTO \"%w\" VALUES (", d->name);
 	for (size_t c = 0; c < d->table->n_columns; c++)
-		sb_add(&sb, "%s?", c ? ", " : "");
-	sb_add(&sb, ")");
-	if (sb.failed) {
-		free(sb.p);
+		sqlite3_str_appendf(sql, "%s?", c ? ", " : "");
+	sqlite3_str_appendall(sql, ")");
+	if (!(insert = sqlite3_str_finish(sql)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	}
-	r = dcr_sql_prepare_setup(j->sql, sb.p, &j->insert, err) < 0 ? sql_error(j, err) : 0;
-	free(sb.p);
+	r = dcr_sql_prepare_setup(j->sql, insert, &j->insert, err) < 0 ? sql_error(j, err) : 0;
+	sqlite3_free(insert);
 	if (r == 0 && !(j->loader = dcr_table_loader_new(d->table, d->name, insert_row, j, err)))
 		r = err ? err->code : DCR_ENOMEM;
 	if (r == 0) {
