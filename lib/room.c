@@ -635,31 +635,17 @@ bad:
 
 static int parse_bytes(struct parse *p, yaml_node_t *v, uint64_t *out)
 {
-	static const struct { const char *suffix; uint64_t mult; } units[] = {
-		{ "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 },
-		{ "KB", 1000ULL }, { "MB", 1000000ULL }, { "GB", 1000000000ULL },
-	};
 	const char *s;
-	char *end;
-	unsigned long long n;
 	int r;
 
 	if ((r = dcr_ydoc_string(&p->y, v, "memory", 32, &s)) < 0)
 		return r;
-	n = strtoull(s, &end, 10);
-	if (end == s || !isdigit((unsigned char)s[0]))
-		goto bad;
-	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++) {
-		if (strcmp(end, units[i].suffix) != 0)
-			continue;
-		if (n > (64ULL << 30) / units[i].mult || n * units[i].mult < (16ULL << 20))
-			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "memory limit must be between 16MiB and 64GiB");
-		*out = n * units[i].mult;
-		return 0;
-	}
-bad:
-	return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
-		"memory must be a number with a unit: KiB, MiB, GiB, KB, MB or GB (like 512MiB)");
+	if (dcr_size_parse(s, out) < 0)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			"memory must be a number with a unit: KiB, MiB, GiB, KB, MB or GB (like 512MiB)");
+	if (*out < (16ULL << 20) || *out > (64ULL << 30))
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "memory limit must be between 16MiB and 64GiB");
+	return 0;
 }
 
 /* An absolute path under prefix (ending in '/') with no empty, '.' or '..' component. */
@@ -1133,6 +1119,7 @@ static int parse_participants(struct parse *p, yaml_node_t *root)
 #define MAX_SQL_TOTAL (1u << 20)        /* bytes of all queries together (YAML aliases can repeat one) */
 #define MAX_SQL_CHAIN 32                /* SQL computations in a chain, each reading the next */
 #define MAX_SQL_EXPANDED (4ull << 20)   /* bytes of SQL a query comes to with the views it reads expanded */
+#define MAX_SQL_MEMORY (64u << 20)      /* what SQLite may allocate to validate a room (dcr_sql_init) */
 
 const char *dcr_room_column_sql_type(Dcr__V1__ColumnType t)
 {
@@ -1307,10 +1294,14 @@ static int sql_check_query(struct sql_check *k, size_t i)
 		memset(k->expansions, 0, k->n * sizeof(*k->expansions));
 		if ((r = dcr_sql_prepare(k->sql, c->sql->query, NULL, &reader, &why)) == DCR_EINVALID)
 			r = missing_table(k, i, why.msg);
-		else if (r == DCR_ENOMEM)
-			/* dcrd caps SQLite's memory: a query that needs more to compile cannot run either. */
+		else if (r == DCR_ENOMEM && dcr_sql_memory_exceeded(k->sql))
+			/* Bounded, since a few lines of CTEs can ask SQLite for gigabytes. */
 			return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
-				"query of '%s': SQLite ran out of memory compiling it", c->name);
+				"query of '%s' needs more than %u MiB to compile", c->name, MAX_SQL_MEMORY >> 20);
+		else if (r == DCR_ENOMEM)
+			return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+				"query of '%s': SQLite ran out of memory compiling it, or its program is longer than "
+				"SQLite's limit", c->name);
 		else if (r < 0)
 			return dcr_err_set(p->err, r, "%s", why.msg);
 	} while (r > 0);
@@ -1360,7 +1351,7 @@ static int check_sql(struct parse *p)
 	for (size_t i = 0; i < k.n; i++)
 		k.by_name[i] = (struct named_index){ def->compute[i]->name, i };
 	sort(k.by_name, k.n, sizeof(*k.by_name), cmp_named);
-	if ((r = dcr_sql_new(&k.sql, &why)) < 0) {
+	if ((r = dcr_sql_new(&k.sql, MAX_SQL_MEMORY, &why)) < 0) {
 		r = dcr_err_set(p->err, r, "%s", why.msg);
 		goto out;
 	}

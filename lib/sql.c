@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +17,146 @@
 /* Marks the expansions of a stand-in view (dcr_sql_stand_in); registered only where stand-ins are made. */
 #define STAND_IN_FN "dcr_stand_in"
 
+/* What one database may allocate: charged to it on the thread that uses it. */
+struct budget {
+	uint64_t cap;              /* 0: no cap */
+	uint64_t used;
+	uint64_t generation;       /* tags what this budget allocated */
+	bool hit;                  /* an allocation was refused */
+	struct budget *outer;      /* the thread's budget before this one */
+};
+
 struct dcr_sql {
 	sqlite3 *db;
+	struct budget budget;
 	bool enforce;              /* the authorizer applies the policy; off while setting up */
 	bool stand_ins;            /* STAND_IN_FN is registered */
 	char denied[160];          /* why the authorizer last refused, if it did */
 	const struct dcr_sql_reader *reader; /* while a query compiles: who hears of stand-in expansions */
 	sqlite3_stmt *root;        /* which table a root page belongs to */
 };
+
+/* ---- memory: SQLite's allocations, charged to the database that makes them ---- */
+
+/*
+ * sqlite3_hard_heap_limit64 bounds the whole process, dcrd's own state.db
+ * included; a budget bounds one database. Every allocation carries a
+ * header with its size and the generation of the budget it was charged
+ * to; a budget is the thread's while its database is open, so only a
+ * block that budget charged is credited back when it is freed.
+ */
+struct header {
+	uint64_t size;
+	uint64_t generation;       /* 0: charged to no budget */
+};
+
+static sqlite3_mem_methods system_mem;
+static _Thread_local struct budget *thread_budget;
+static atomic_uint_fast64_t generations;
+
+static bool over(struct budget *b, uint64_t base, int n)
+{
+	if (!b || !b->cap || (uint64_t)n <= b->cap - (base < b->cap ? base : b->cap))
+		return false;
+	b->hit = true;
+	return true;
+}
+
+static void *acct_malloc(int n)
+{
+	struct budget *b = thread_budget;
+	struct header *h;
+
+	if (n < 0 || over(b, b ? b->used : 0, n) || !(h = system_mem.xMalloc(n + (int)sizeof(*h))))
+		return NULL;
+	h->size = (uint64_t)n;
+	h->generation = b ? b->generation : 0;
+	if (b)
+		b->used += (uint64_t)n;
+	return h + 1;
+}
+
+static void acct_free(void *p)
+{
+	struct budget *b = thread_budget;
+	struct header *h = p ? (struct header *)p - 1 : NULL;
+
+	if (!h)
+		return;
+	if (b && h->generation == b->generation)
+		b->used -= h->size;
+	system_mem.xFree(h);
+}
+
+static void *acct_realloc(void *p, int n)
+{
+	struct budget *b = thread_budget;
+	struct header *h = (struct header *)p - 1;
+	bool charged = b && h->generation == b->generation;
+	uint64_t old = h->size;
+
+	if (n < 0 || over(b, b ? b->used - (charged ? old : 0) : 0, n) ||
+	    !(h = system_mem.xRealloc(h, n + (int)sizeof(*h))))
+		return NULL;
+	if (b)
+		b->used = b->used - (charged ? old : 0) + (uint64_t)n;
+	h->size = (uint64_t)n;
+	h->generation = b ? b->generation : 0;
+	return h + 1;
+}
+
+static int acct_size(void *p)
+{
+	return p ? (int)((struct header *)p - 1)->size : 0;
+}
+
+static int acct_roundup(int n)
+{
+	return (n + 7) & ~7;
+}
+
+static int acct_init(void *app)
+{
+	return system_mem.xInit(system_mem.pAppData);
+}
+
+static void acct_shutdown(void *app)
+{
+	system_mem.xShutdown(system_mem.pAppData);
+}
+
+int dcr_sql_init(struct dcr_err *err)
+{
+	static const sqlite3_mem_methods methods = { acct_malloc, acct_free, acct_realloc, acct_size, acct_roundup,
+		acct_init, acct_shutdown, NULL };
+	static bool done;
+
+	if (done)
+		return 0;
+	if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &system_mem) != SQLITE_OK ||
+	    sqlite3_config(SQLITE_CONFIG_MALLOC, &methods) != SQLITE_OK)
+		return dcr_err_set(err, DCR_EFAIL, "cannot account for SQLite's memory: SQLite is in use already");
+	done = true;
+	return 0;
+}
+
+static void budget_begin(struct budget *b, uint64_t cap)
+{
+	*b = (struct budget){ .cap = cap, .generation = atomic_fetch_add(&generations, 1) + 1,
+		.outer = thread_budget };
+	thread_budget = b;
+}
+
+static void budget_end(struct budget *b)
+{
+	if (thread_budget == b)
+		thread_budget = b->outer;
+}
+
+bool dcr_sql_memory_exceeded(const struct dcr_sql *s)
+{
+	return s->budget.hit;
+}
 
 /* ---- the functions a query may call ---- */
 
@@ -167,7 +300,7 @@ static int configure(struct dcr_sql *s)
 	return SQLITE_OK;
 }
 
-int dcr_sql_new(struct dcr_sql **out, struct dcr_err *err)
+int dcr_sql_new(struct dcr_sql **out, uint64_t max_memory, struct dcr_err *err)
 {
 	struct dcr_sql *s = calloc(1, sizeof(*s));
 	int rc;
@@ -175,6 +308,7 @@ int dcr_sql_new(struct dcr_sql **out, struct dcr_err *err)
 	*out = NULL;
 	if (!s)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	budget_begin(&s->budget, max_memory);
 	rc = sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY,
 		NULL);
 	if (rc == SQLITE_OK && (rc = configure(s)) != SQLITE_OK)
@@ -197,6 +331,7 @@ void dcr_sql_free(struct dcr_sql *s)
 		return;
 	sqlite3_finalize(s->root);
 	sqlite3_close_v2(s->db);
+	budget_end(&s->budget);
 	free(s);
 }
 

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "room.pb-c.h"
@@ -20,8 +21,26 @@
  */
 struct dcr_sql;
 
-int dcr_sql_new(struct dcr_sql **out, struct dcr_err *err);
+/*
+ * SQLite's allocations go through an accounting layer from here on, so
+ * that each database can be held to its own budget (max_memory of
+ * dcr_sql_new). Call it before anything else uses SQLite in the process
+ * (DCR_EFAIL otherwise); without it, budgets limit nothing.
+ */
+int dcr_sql_init(struct dcr_err *err);
+
+/*
+ * A new database, which may allocate at most max_memory bytes (0: no
+ * limit) while it exists, on the thread that made it: from dcr_sql_new
+ * to dcr_sql_free, that thread's SQLite allocations are charged to it,
+ * and one that would pass the limit fails as SQLITE_NOMEM. A thread uses
+ * one database at a time (the latest made, freed first).
+ */
+int dcr_sql_new(struct dcr_sql **out, uint64_t max_memory, struct dcr_err *err);
 void dcr_sql_free(struct dcr_sql *s);
+
+/* Whether s ran out of its max_memory: SQLite's "out of memory" was the budget's. */
+bool dcr_sql_memory_exceeded(const struct dcr_sql *s);
 
 /* The connection, for what the policy leaves to the caller (a progress handler, inserting rows). */
 sqlite3 *dcr_sql_db(struct dcr_sql *s);

@@ -296,6 +296,8 @@ int jobs_list(struct service *svc, const struct dcr_call_request *req, const str
 /* Requeue jobs a previous dcrd left running, and start the runner; jobs_stop waits for it. */
 int jobs_start(struct service *svc, struct dcr_err *err);
 void jobs_stop(void);
+/* What SQLite may allocate for one SQL job (serve --max-sql-memory); before jobs_start. */
+void jobs_sql_memory(uint64_t bytes);
 
 /*
  * Run an accepted call. On success *out (free()) is the method's answer;

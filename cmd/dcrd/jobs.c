@@ -33,6 +33,7 @@ static struct {
 	pthread_cond_t cv;
 	bool started, stop, kick, busy;
 	struct service svc;
+	uint64_t sql_memory;       /* 0: sqlwork's default */
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static void wake_runner(void)
@@ -494,7 +495,7 @@ static int compute(const struct job *j, const char *name, int depth, struct resu
 		return dcr_err_set(err, DCR_ECOMPUTE, "computations feed each other more than %d deep", MAX_DEPTH);
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
 		struct work_inputs in = { read_input, (void *)j };
-		struct sql_limits lim = { 0 };
+		struct sql_limits lim = { .max_memory = runner.sql_memory };
 		struct sql_result sr = { 0 };
 		int r = sql_run(j->def, name, &in, &lim, &sr, err);
 
@@ -703,6 +704,11 @@ static void *runner_main(void *arg)
 				return NULL;
 		}
 	}
+}
+
+void jobs_sql_memory(uint64_t bytes)
+{
+	runner.sql_memory = bytes;
 }
 
 /* Jobs a previous dcrd was running when it stopped go back in the queue. */

@@ -19,6 +19,7 @@
 
 #include "crypto.h"
 #include "dcrd.h"
+#include "sql.h"
 #include "util.h"
 
 #include "banned.h"
@@ -33,6 +34,9 @@
 #define THREADS 4
 #define CONNECTION_TIMEOUT 30      /* seconds */
 #define CONNECTION_MEMORY (64u << 10)
+#define DEFAULT_SQL_MEMORY (1ull << 30)
+/* Above an SQL job's budget, for state.db and for validating rooms (64 MiB each, one per thread). */
+#define SQL_HEAP_HEADROOM (512ull << 20)
 
 struct server {
 	struct enclave enclave;
@@ -515,7 +519,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
-		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n");
+		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
+		     "                  [--max-sql-memory SIZE]\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -528,12 +533,14 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
+		{ "max-sql-memory", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
 	bool sgx_option = false;
+	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
 	struct dcr_err err;
@@ -551,6 +558,14 @@ int cmd_serve(int argc, char **argv)
 		case 'P': opt.pccs_url = optarg; sgx_option = true; break;
 		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
+		case 'M':
+			if (dcr_size_parse(optarg, &sql_memory) < 0 || sql_memory < (16u << 20) ||
+			    sql_memory > INT64_MAX - SQL_HEAP_HEADROOM) {
+				fprintf(stderr, "dcrd: serve: invalid --max-sql-memory '%s' (a size of at least 16MiB, "
+					"like 2GiB)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -589,6 +604,17 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/*
+	 * SQLite's allocations are charged to the database that makes them, so
+	 * an SQL job and a room's validation each have a budget of their own;
+	 * the whole process has a hard limit above them, state.db included.
+	 */
+	if (dcr_sql_init(&err) < 0) {
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		return 1;
+	}
+	sqlite3_hard_heap_limit64((sqlite3_int64)(sql_memory + SQL_HEAP_HEADROOM));
+	jobs_sql_memory(sql_memory);
 	/* Everything dcrd creates (state.db and its WAL too) is for its owner only. */
 	umask(077);
 	/* The port first: a busy port must not leave a new data directory behind. */

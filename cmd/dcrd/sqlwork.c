@@ -23,6 +23,7 @@
 #define DEFAULT_TIME_MS 60000
 #define MAX_TIME_MS (1000ULL * 3600 * 24 * 365)
 #define DEFAULT_MAX_RESULT (256ULL << 20)
+#define DEFAULT_MAX_MEMORY (1ULL << 30)
 #define PROGRESS_OPS 10000 /* SQLite VM instructions between looks at the clock */
 #define DEADLINE_ROWS 1024 /* inserted rows between looks at the clock */
 
@@ -41,6 +42,7 @@ struct sql_job {
 	bool *view_made;
 	bool *table_read;          /* parallel to def->data: the query's program opens it */
 	uint64_t time_ms;
+	uint64_t max_memory;
 	struct timespec deadline;  /* CLOCK_MONOTONIC */
 	bool late;
 	/* loading one table */
@@ -74,13 +76,22 @@ static int out_of_time(struct sql_job *j, struct dcr_err *err)
 		j->c->name, j->time_ms);
 }
 
+static int out_of_memory(struct sql_job *j, struct dcr_err *err)
+{
+	if (j->sql && dcr_sql_memory_exceeded(j->sql))
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' exceeded its memory limit (%" PRIu64 " bytes)",
+			j->c->name, j->max_memory);
+	/* dcrd's limit for all of SQLite, or a program longer than SQLITE_LIMIT_VDBE_OP. */
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite ran out of memory", j->c->name);
+}
+
 /* SQLite's message about setting up or compiling: it names only what the room's queries name. */
 static int sql_error(struct sql_job *j, struct dcr_err *err)
 {
 	if (j->late)
 		return out_of_time(j, err);
-	if (sqlite3_errcode(j->db) == SQLITE_NOMEM)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (!j->db || sqlite3_errcode(j->db) == SQLITE_NOMEM)
+		return out_of_memory(j, err);
 	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite: %s", j->c->name, sqlite3_errmsg(j->db));
 }
 
@@ -156,8 +167,10 @@ static int check_privacy(struct sql_job *j, struct dcr_err *err)
 
 static int open_db(struct sql_job *j, struct dcr_err *err)
 {
-	int r = dcr_sql_new(&j->sql, err);
+	int r = dcr_sql_new(&j->sql, j->max_memory, err);
 
+	if (r == DCR_ENOMEM)
+		return out_of_memory(j, err);
 	if (r < 0)
 		return r;
 	j->db = dcr_sql_db(j->sql);
@@ -236,6 +249,8 @@ static int prepare_query(struct sql_job *j, sqlite3_stmt **st, struct dcr_err *e
 
 	if (r == DCR_EINVALID)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': %s", j->c->name, why.msg);
+	if (r == DCR_ENOMEM)
+		return out_of_memory(j, err);
 	if (r < 0 && err)
 		*err = why;
 	return r;
@@ -559,6 +574,7 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	o.max = lim && lim->max_result_bytes ? (lim->max_result_bytes < SIZE_MAX ? (size_t)lim->max_result_bytes :
 		SIZE_MAX) : (size_t)DEFAULT_MAX_RESULT;
 	set_deadline(&j, lim ? lim->time_ms : 0);
+	j.max_memory = lim && lim->max_memory ? lim->max_memory : DEFAULT_MAX_MEMORY;
 	if ((r = find_sql(&j, name, err)) < 0)
 		return r;
 	j.view_needed = calloc(n, sizeof(bool));

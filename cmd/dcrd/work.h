@@ -32,6 +32,7 @@ struct work_inputs {
 struct sql_limits {
 	uint64_t time_ms;          /* wall clock for loading and querying; 0: 60 s */
 	uint64_t max_result_bytes; /* CSV size; 0: 256 MiB */
+	uint64_t max_memory;       /* what SQLite may allocate for the job (tables, query); 0: 1 GiB */
 };
 
 struct sql_result {

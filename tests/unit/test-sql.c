@@ -27,6 +27,8 @@ static int setup(void **state)
 {
 	struct dcr_err err;
 
+	assert_int_equal(dcr_sql_init(&err), 0);
+
 	assert_int_equal(dcr_specs_parse("specs.yaml", (const uint8_t *)specs_yaml, strlen(specs_yaml), &specs, &err), 0);
 	return 0;
 }
@@ -45,7 +47,7 @@ static struct dcr_sql *two_tables(void)
 	struct dcr_sql *s;
 	struct dcr_err err;
 
-	assert_int_equal(dcr_sql_new(&s, &err), 0);
+	assert_int_equal(dcr_sql_new(&s, 0, &err), 0);
 	assert_int_equal(dcr_sql_exec(s, "CREATE TABLE a (email TEXT, age INTEGER) STRICT", &err), 0);
 	assert_int_equal(dcr_sql_exec(s, "CREATE TABLE b (email TEXT, spend REAL) STRICT", &err), 0);
 	return s;
@@ -493,6 +495,29 @@ static void test_dependencies(void **state)
 		"room.yaml:14:26: query of 'a1' reads 'shout', a file node; SQL reads table nodes and SQL computations");
 }
 
+/*
+ * Each CTE below reads the one before twice, and SQLite copies a CTE for
+ * every use before it compiles anything: 30 short lines ask for 2^30
+ * copies, minutes and gigabytes of work that no callback can interrupt.
+ * Validation's memory budget stops it at once, at the query.
+ */
+static void test_compile_memory(void **state)
+{
+	char compute[4096];
+	size_t used = (size_t)snprintf(compute, sizeof(compute),
+		"  q:\n    type: sql\n    query: >-\n      WITH a0 AS (SELECT 1 AS x)");
+	struct dcr_err err;
+	struct dcr_room *room;
+
+	for (int i = 1; i < 30; i++)
+		used += (size_t)snprintf(compute + used, sizeof(compute) - used,
+			",\n      a%d AS (SELECT p.x FROM a%d p, a%d q)", i, i - 1, i - 1);
+	snprintf(compute + used, sizeof(compute) - used, "\n      SELECT COUNT(*) FROM a29\n");
+	room = parse_compute(compute, &err);
+	assert_null(room);
+	assert_string_equal(err.msg, "room.yaml:16:12: query of 'q' needs more than 64 MiB to compile");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_total_bound),
 		cmocka_unit_test(test_expanded_bound),
 		cmocka_unit_test(test_dependencies),
+		cmocka_unit_test(test_compile_memory),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "room.h"
 #include "specs.h"
+#include "sql.h"
 #include "work.h"
 
 static const char specs_yaml[] =
@@ -70,6 +71,9 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 static int setup(void **state)
 {
 	struct dcr_err err;
+
+	/* As dcrd does first: each job's SQLite memory is its own budget. */
+	assert_int_equal(dcr_sql_init(&err), 0);
 
 	assert_int_equal(dcr_specs_parse("specs.yaml", (const uint8_t *)specs_yaml, strlen(specs_yaml), &specs, &err), 0);
 	return 0;
@@ -126,11 +130,12 @@ struct run {
 	int r;
 };
 
+/* Run with limits: time, result size, memory (0: the defaults). */
 static void run_lim(struct run *run, struct dcr_room *room, const char *name, const struct input *items, size_t n,
-	uint64_t time_ms, uint64_t max_bytes)
+	uint64_t time_ms, uint64_t max_bytes, uint64_t max_memory)
 {
 	struct work_inputs in = { read_input, &run->in };
-	struct sql_limits lim = { time_ms, max_bytes };
+	struct sql_limits lim = { .time_ms = time_ms, .max_result_bytes = max_bytes, .max_memory = max_memory };
 
 	memset(run, 0, sizeof(*run));
 	run->in.items = items;
@@ -144,7 +149,7 @@ static void run_lim(struct run *run, struct dcr_room *room, const char *name, co
 
 static void run_sql(struct run *run, struct dcr_room *room, const char *name, const struct input *items, size_t n)
 {
-	run_lim(run, room, name, items, n, 0, 0);
+	run_lim(run, room, name, items, n, 0, 0, 0);
 }
 
 /* The result, NUL-terminated for comparisons; "ERROR: message" on failure. */
@@ -429,18 +434,49 @@ static void test_time_limit(void **state)
 	struct run run;
 	double start = now_ms();
 
-	run_lim(&run, room, "forever", NULL, 0, 200, 0);
+	run_lim(&run, room, "forever", NULL, 0, 200, 0, 0);
 	assert_int_equal(run.r, DCR_ECOMPUTE);
 	assert_string_equal(run.err.msg, "computation 'forever' ran out of time (the limit is 200 ms)");
 	assert_true(now_ms() - start < 2000);
 	/* The same clock covers loading the tables. */
 	items[0].csv = big_t(200000, &items[0].len);
 	start = now_ms();
-	run_lim(&run, room, "sum_t", items, 1, 1, 0);
+	run_lim(&run, room, "sum_t", items, 1, 1, 0, 0);
 	assert_int_equal(run.r, DCR_ECOMPUTE);
 	assert_string_equal(run.err.msg, "computation 'sum_t' ran out of time (the limit is 1 ms)");
 	assert_true(now_ms() - start < 2000);
-	run_lim(&run, room, "sum_t", items, 1, 0, 0);
+	run_lim(&run, room, "sum_t", items, 1, 0, 0, 0);
+	assert_string_equal(result(&run), "s\n19999900000\n");
+	free((char *)items[0].csv);
+	dcr_room_free(room);
+}
+
+/*
+ * Issue 12: a query that builds a huge intermediate result took 3.3 GB.
+ * SQLite's memory for a job (its tables and the query) is bounded; past
+ * the bound the job fails and says so, and the next one runs as usual.
+ */
+static void test_memory_limit(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  huge: {type: sql, query: \"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c\n"
+		"    WHERE i < 2000000) SELECT COUNT(*) AS n FROM (SELECT DISTINCT printf('%.40d', i) FROM c)\"}\n"
+		"  sum_t: {type: sql, query: 'SELECT sum(a) AS s FROM t'}\n");
+	struct input items[1] = { { "t", NULL, 0 } };
+	sqlite3_int64 before = sqlite3_memory_used();
+	struct run run;
+
+	run_lim(&run, room, "huge", NULL, 0, 0, 0, 32 << 20);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'huge' exceeded its memory limit (33554432 bytes)");
+	/* Loading the tables counts too. */
+	items[0].csv = big_t(200000, &items[0].len);
+	run_lim(&run, room, "sum_t", items, 1, 0, 0, 8 << 20);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'sum_t' exceeded its memory limit (8388608 bytes)");
+	/* Everything was given back, and the same jobs run within the default. */
+	assert_true(sqlite3_memory_used() <= before + (1 << 20));
+	run_lim(&run, room, "sum_t", items, 1, 0, 0, 0);
 	assert_string_equal(result(&run), "s\n19999900000\n");
 	free((char *)items[0].csv);
 	dcr_room_free(room);
@@ -454,13 +490,13 @@ static void test_result_limit(void **state)
 		"  small: {type: sql, query: \"SELECT 'abc' AS x\"}\n");
 	struct run run;
 
-	run_lim(&run, room, "many", NULL, 0, 0, 1000);
+	run_lim(&run, room, "many", NULL, 0, 0, 1000, 0);
 	assert_int_equal(run.r, DCR_ECOMPUTE);
 	assert_string_equal(run.err.msg, "computation 'many': the result is larger than 1000 bytes");
 	/* "x\nabc\n" is 6 bytes: the limit is inclusive. */
-	run_lim(&run, room, "small", NULL, 0, 0, 6);
+	run_lim(&run, room, "small", NULL, 0, 0, 6, 0);
 	assert_string_equal(result(&run), "x\nabc\n");
-	run_lim(&run, room, "small", NULL, 0, 0, 5);
+	run_lim(&run, room, "small", NULL, 0, 0, 5, 0);
 	assert_string_equal(result(&run), "ERROR: computation 'small': the result is larger than 5 bytes");
 	/* The default is large enough for this, and grows the buffer on the way. */
 	run_sql(&run, room, "many", NULL, 0);
@@ -599,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_output_format),
 		cmocka_unit_test(test_time_limit),
 		cmocka_unit_test(test_result_limit),
+		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_min_group_size),
 		cmocka_unit_test(test_authorizer),
 		cmocka_unit_test(test_no_temp_files),
