@@ -2,6 +2,7 @@
 #include "sql.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -54,8 +55,11 @@ static sqlite3_mem_methods system_mem;
 static _Thread_local struct budget *thread_budget;
 static atomic_uint_fast64_t generations;
 
+/* Whether n more bytes on top of base pass b's cap (and so fail); n must also fit with a header. */
 static bool over(struct budget *b, uint64_t base, int n)
 {
+	if (n < 0 || n > INT_MAX - (int)sizeof(struct header))
+		return true;
 	if (!b || !b->cap || (uint64_t)n <= b->cap - (base < b->cap ? base : b->cap))
 		return false;
 	b->hit = true;
@@ -67,7 +71,7 @@ static void *acct_malloc(int n)
 	struct budget *b = thread_budget;
 	struct header *h;
 
-	if (n < 0 || over(b, b ? b->used : 0, n) || !(h = system_mem.xMalloc(n + (int)sizeof(*h))))
+	if (over(b, b ? b->used : 0, n) || !(h = system_mem.xMalloc(n + (int)sizeof(*h))))
 		return NULL;
 	h->size = (uint64_t)n;
 	h->generation = b ? b->generation : 0;
@@ -95,7 +99,7 @@ static void *acct_realloc(void *p, int n)
 	bool charged = b && h->generation == b->generation;
 	uint64_t old = h->size;
 
-	if (n < 0 || over(b, b ? b->used - (charged ? old : 0) : 0, n) ||
+	if (over(b, b ? b->used - (charged ? old : 0) : 0, n) ||
 	    !(h = system_mem.xRealloc(h, n + (int)sizeof(*h))))
 		return NULL;
 	if (b)

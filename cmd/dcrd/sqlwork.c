@@ -178,15 +178,23 @@ static int open_db(struct sql_job *j, struct dcr_err *err)
 	return 0;
 }
 
+/* What a failed step of setting the database up (lib/sql returned r) says. */
+static int setup_failed(struct sql_job *j, int r, struct dcr_err *err)
+{
+	if (r == DCR_EINVALID)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': a query is not exactly one statement",
+			j->c->name);
+	if (r == DCR_ENOMEM)
+		return out_of_memory(j, err);
+	return sql_error(j, err);
+}
+
 /* Run one statement that sets the database up; nothing but blanks may follow it. */
 static int exec_one(struct sql_job *j, const char *sql, struct dcr_err *err)
 {
 	int r = dcr_sql_exec(j->sql, sql, err);
 
-	if (r == DCR_EINVALID)
-		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': a query is not exactly one statement",
-			j->c->name);
-	return r < 0 ? sql_error(j, err) : 0;
+	return r < 0 ? setup_failed(j, r, err) : 0;
 }
 
 /* Every table node, as lib/room.c validated the queries against, and STRICT as a guard on loading. */
@@ -196,8 +204,8 @@ static int create_tables(struct sql_job *j, struct dcr_err *err)
 
 	for (size_t i = 0; r == 0 && i < j->def->n_data; i++)
 		if (j->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
-		    dcr_sql_create_table(j->sql, j->def->data[i], err) < 0)
-			r = sql_error(j, err);
+		    (r = dcr_sql_create_table(j->sql, j->def->data[i], err)) < 0)
+			r = setup_failed(j, r, err);
 	return r;
 }
 
@@ -216,8 +224,8 @@ static int make_view(struct sql_job *j, size_t i, struct dcr_err *err)
 		if (k >= 0 && j->view_needed[k])
 			r = make_view(j, (size_t)k, err);
 	}
-	if (r == 0 && dcr_sql_create_view(j->sql, c->name, c->sql->query, err) < 0)
-		r = sql_error(j, err);
+	if (r == 0 && (r = dcr_sql_create_view(j->sql, c->name, c->sql->query, err)) < 0)
+		r = setup_failed(j, r, err);
 	return r;
 }
 
@@ -316,8 +324,9 @@ static int load_table(struct sql_job *j, const Dcr__V1__DataNode *d, struct dcr_
 		sqlite3_str_appendf(sql, "%s?", c ? ", " : "");
 	sqlite3_str_appendall(sql, ")");
 	if (!(insert = sqlite3_str_finish(sql)))
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	r = dcr_sql_prepare_setup(j->sql, insert, &j->insert, err) < 0 ? sql_error(j, err) : 0;
+		return out_of_memory(j, err);
+	if ((r = dcr_sql_prepare_setup(j->sql, insert, &j->insert, err)) < 0)
+		r = setup_failed(j, r, err);
 	sqlite3_free(insert);
 	if (r == 0 && !(j->loader = dcr_table_loader_new(d->table, d->name, insert_row, j, err)))
 		r = err ? err->code : DCR_ENOMEM;
