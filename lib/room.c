@@ -635,17 +635,31 @@ bad:
 
 static int parse_bytes(struct parse *p, yaml_node_t *v, uint64_t *out)
 {
+	static const struct { const char *suffix; uint64_t mult; } units[] = {
+		{ "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 },
+		{ "KB", 1000ULL }, { "MB", 1000000ULL }, { "GB", 1000000000ULL },
+	};
 	const char *s;
+	char *end;
+	unsigned long long n;
 	int r;
 
 	if ((r = dcr_ydoc_string(&p->y, v, "memory", 32, &s)) < 0)
 		return r;
-	if (dcr_size_parse(s, out) < 0)
-		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
-			"memory must be a number with a unit: KiB, MiB, GiB, KB, MB or GB (like 512MiB)");
-	if (*out < (16ULL << 20) || *out > (64ULL << 30))
-		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "memory limit must be between 16MiB and 64GiB");
-	return 0;
+	n = strtoull(s, &end, 10);
+	if (end == s || !isdigit((unsigned char)s[0]))
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (n > (64ULL << 30) / units[i].mult || n * units[i].mult < (16ULL << 20))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "memory limit must be between 16MiB and 64GiB");
+		*out = n * units[i].mult;
+		return 0;
+	}
+bad:
+	return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+		"memory must be a number with a unit: KiB, MiB, GiB, KB, MB or GB (like 512MiB)");
 }
 
 /* An absolute path under prefix (ending in '/') with no empty, '.' or '..' component. */

@@ -1,10 +1,7 @@
 /* Small helpers shared by the library and the programs. */
 #include "util.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "banned.h"
@@ -138,32 +135,4 @@ void dcr_time_format(time_t t, char out[static 32])
 
 	if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(out, 32, "@%lld", (long long)t);
-}
-
-int dcr_size_parse(const char *s, uint64_t *out)
-{
-	static const struct {
-		const char *suffix;
-		uint64_t mult;
-	} units[] = {
-		{ "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 },
-		{ "KB", 1000ULL }, { "MB", 1000000ULL }, { "GB", 1000000000ULL },
-	};
-	unsigned long long n;
-	char *end;
-
-	if (!isdigit((unsigned char)s[0]))
-		return -1;
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
-		if (strcmp(end, units[i].suffix) == 0) {
-			if (n > UINT64_MAX / units[i].mult)
-				return -1;
-			*out = n * units[i].mult;
-			return 0;
-		}
-	return -1;
 }

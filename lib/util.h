@@ -38,11 +38,4 @@ int dcr_time_parse(const char *s, time_t *out);
 /* t in that form ("@SECONDS" if it has none). */
 void dcr_time_format(time_t t, char out[static 32]);
 
-/*
- * A size: a whole number and a unit without a space, KiB, MiB, GiB
- * (powers of 1024) or KB, MB, GB (powers of 1000), like "512MiB", to
- * bytes; -1 if malformed or above UINT64_MAX.
- */
-int dcr_size_parse(const char *s, uint64_t *out);
-
 #endif

@@ -1,5 +1,6 @@
 /* dcrd serve: the HTTP service (libmicrohttpd), its data directory, and orderly shutdown. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -516,6 +517,31 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 	*state = NULL;
 }
 
+/* A size as dcrd's options give it: bytes, with an optional K, M, G or T (powers of 1024), like 512M or 2G. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	const char *unit;
+	unsigned long long n;
+	unsigned shift = 0;
+	char *end;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end && (unit = strchr(units, *end))) {
+		shift = 10 * (unsigned)(unit - units + 1);
+		end++;
+	}
+	if (*end || n > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)n << shift;
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
@@ -559,10 +585,10 @@ int cmd_serve(int argc, char **argv)
 		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
 		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
 		case 'M':
-			if (dcr_size_parse(optarg, &sql_memory) < 0 || sql_memory < (16u << 20) ||
+			if (parse_size(optarg, &sql_memory) < 0 || sql_memory < (16u << 20) ||
 			    sql_memory > INT64_MAX - SQL_HEAP_HEADROOM) {
-				fprintf(stderr, "dcrd: serve: invalid --max-sql-memory '%s' (a size of at least 16MiB, "
-					"like 2GiB)\n", optarg);
+				fprintf(stderr, "dcrd: serve: invalid --max-sql-memory '%s' (bytes with an optional K, M, "
+					"G or T, at least 16M, like 2G)\n", optarg);
 				return 2;
 			}
 			break;

@@ -113,7 +113,7 @@ expect 0 "a chain of 32 computations" "$DCR" create --dry-run chain.yaml
 
 # ---- a job over its memory limit fails, and dcrd serves the next call ----
 stop_dcrd
-DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-sql-memory 32MiB || finish
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-sql-memory 32M || finish
 expect 7 "a query over the memory limit" as run "$room" huge --wait
 has "$err" "computation 'huge' exceeded its memory limit \(33554432 bytes\)" "the limit is named"
 expect 0 "the next job runs" as run "$room" using_n -o after.csv
