@@ -1314,8 +1314,7 @@ static int sql_check_query(struct sql_check *k, size_t i)
 				"query of '%s' needs more than %u MiB to compile", c->name, MAX_SQL_MEMORY >> 20);
 		else if (r == DCR_ENOMEM)
 			return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
-				"query of '%s': SQLite ran out of memory compiling it, or its program is longer than "
-				"SQLite's limit", c->name);
+				"query of '%s': SQLite ran out of memory compiling it", c->name);
 		else if (r < 0)
 			return dcr_err_set(p->err, r, "%s", why.msg);
 	} while (r > 0);

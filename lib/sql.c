@@ -271,7 +271,6 @@ static const struct {
 	{ SQLITE_LIMIT_COLUMN, 2000 },              /* SQLite's maximum as Debian builds it */
 	{ SQLITE_LIMIT_EXPR_DEPTH, 1000 },
 	{ SQLITE_LIMIT_COMPOUND_SELECT, 500 },
-	{ SQLITE_LIMIT_VDBE_OP, 1 << 20 },          /* instructions in one compiled query */
 	{ SQLITE_LIMIT_FUNCTION_ARG, 127 },
 	{ SQLITE_LIMIT_ATTACHED, 0 },
 	{ SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 1000 },

@@ -81,7 +81,7 @@ static int out_of_memory(struct sql_job *j, struct dcr_err *err)
 	if (j->sql && dcr_sql_memory_exceeded(j->sql))
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' exceeded its memory limit (%" PRIu64 " bytes)",
 			j->c->name, j->max_memory);
-	/* dcrd's limit for all of SQLite, or a program longer than SQLITE_LIMIT_VDBE_OP. */
+	/* dcrd's limit for all of SQLite (serve --max-sql-memory plus headroom), or the system's. */
 	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite ran out of memory", j->c->name);
 }
 

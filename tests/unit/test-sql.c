@@ -237,7 +237,6 @@ static void test_limits(void **state)
 	assert_int_equal(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1), 1 << 20);
 	assert_int_equal(sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, -1), 1000);
 	assert_int_equal(sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, -1), 500);
-	assert_int_equal(sqlite3_limit(db, SQLITE_LIMIT_VDBE_OP, -1), 1 << 20);
 	assert_int_equal(sqlite3_limit(db, SQLITE_LIMIT_FUNCTION_ARG, -1), 127);
 	assert_int_equal(sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, -1), 1000);
 	assert_int_equal(sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, -1), 1);
