@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <libgen.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -16,6 +17,7 @@
 #include "crypto.h"
 #include "fileio.h"
 #include "pki.h"
+#include "sql.h"
 #include "util.h"
 #include "ydoc.h"
 
@@ -1322,22 +1324,10 @@ static int parse_participants(struct parse *p, yaml_node_t *root)
 
 /* ---- SQL: checked by SQLite itself against the declared schemas ---- */
 
-static int sql_authorize(void *ctx, int action, const char *a, const char *b, const char *db, const char *view)
-{
-	bool *setup = ctx;
-
-	if (*setup)
-		return SQLITE_OK;
-	switch (action) {
-	case SQLITE_SELECT:
-	case SQLITE_READ:
-	case SQLITE_FUNCTION:
-	case SQLITE_RECURSIVE:
-		return SQLITE_OK;
-	default:
-		return SQLITE_DENY;
-	}
-}
+#define MAX_SQL_TOTAL (1u << 20)        /* bytes of all queries together (YAML aliases can repeat one) */
+#define MAX_SQL_CHAIN 32                /* SQL computations in a chain, each reading the next */
+#define MAX_SQL_EXPANDED (4ull << 20)   /* bytes of SQL a query comes to with the views it reads expanded */
+#define MAX_SQL_MEMORY (64u << 20)      /* what SQLite may allocate to validate a room (dcr_sql_init) */
 
 const char *dcr_room_column_sql_type(Dcr__V1__ColumnType t)
 {
@@ -1350,82 +1340,6 @@ const char *dcr_room_column_sql_type(Dcr__V1__ColumnType t)
 	default:
 		return "TEXT";
 	}
-}
-
-/* Append s to buf as a double-quoted SQL identifier (names are [a-z0-9_], but be exact). */
-static void quote_ident(char *buf, size_t size, const char *s)
-{
-	size_t used = strlen(buf);
-
-	snprintf(buf + used, size - used, "\"%s\"", s);
-}
-
-static int sql_exec(sqlite3 *db, const char *sql)
-{
-	return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-const char *dcr_sql_skip_blank(const char *q)
-{
-	for (;;) {
-		if (isspace((unsigned char)*q) || *q == ';') {
-			q++;
-		} else if (q[0] == '-' && q[1] == '-') {
-			while (*q && *q != '\n')
-				q++;
-		} else if (q[0] == '/' && q[1] == '*') {
-			const char *end = strstr(q + 2, "*/");
-
-			q = end ? end + 2 : q + strlen(q);
-		} else {
-			return q;
-		}
-	}
-}
-
-/* Whether the identifier name occurs as a word in the query (outside literals and comments). */
-static bool query_mentions(const char *q, const char *name)
-{
-	size_t n = strlen(name);
-
-	while (*q) {
-		if (*q == '\'') {
-			/* A string literal; '' inside it is an escaped quote. */
-			for (q++; *q; q++) {
-				if (*q == '\'' && q[1] == '\'')
-					q++;
-				else if (*q == '\'')
-					break;
-			}
-			q += *q ? 1 : 0;
-		} else if (q[0] == '-' && q[1] == '-') {
-			while (*q && *q != '\n')
-				q++;
-		} else if (q[0] == '/' && q[1] == '*') {
-			const char *end = strstr(q + 2, "*/");
-
-			q = end ? end + 2 : q + strlen(q);
-		} else if (isalpha((unsigned char)*q) || *q == '_') {
-			const char *start = q;
-
-			while (isalnum((unsigned char)*q) || *q == '_' || *q == '$')
-				q++;
-			if ((size_t)(q - start) == n && strncasecmp(start, name, n) == 0)
-				return true;
-		} else if (*q == '"' || *q == '`' || *q == '[') {
-			char close = *q == '[' ? ']' : *q;
-			const char *start = ++q;
-
-			while (*q && *q != close)
-				q++;
-			if ((size_t)(q - start) == n && strncasecmp(start, name, n) == 0)
-				return true;
-			q += *q ? 1 : 0;
-		} else {
-			q++;
-		}
-	}
-	return false;
 }
 
 static int explain_missing_table(struct parse *p, yaml_node_t *at, const char *cname, const char *msg)
@@ -1454,180 +1368,221 @@ static int explain_missing_table(struct parse *p, yaml_node_t *at, const char *c
 	return dcr_ydoc_fail(&p->y, at, DCR_EINVALID, "query of '%s': %s", cname, msg);
 }
 
-static bool prepares(sqlite3 *db, const char *query, bool *setup)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
+/*
+ * Validating the SQL computations: each is compiled once the ones it reads
+ * exist, as stand-ins (lib/sql) that cost nothing to expand, so the work is
+ * about one compilation per query whatever the views: no query is compiled
+ * with a chain of others inlined into it. A query that reads a computation
+ * not checked yet fails to compile ("no such table"); that one is checked
+ * first, and the query again, so the file's order does not matter.
+ */
+struct named_index {
+	const char *name;
+	size_t i;
+};
 
-	*setup = false;
-	rc = sqlite3_prepare_v2(db, query, -1, &st, NULL);
-	*setup = true;
-	sqlite3_finalize(st);
-	return rc == SQLITE_OK;
+struct sql_check {
+	struct parse *p;
+	struct dcr_sql *sql;
+	size_t n;                  /* computations, in file order */
+	struct named_index *by_name; /* sorted by name */
+	size_t *stack;             /* being checked, each reading the next */
+	size_t depth;
+	unsigned *expansions;      /* while a query compiles: how often it expands each computation */
+	struct {
+		bool on_stack, done;
+		unsigned chain;        /* the longest chain of SQL computations it heads, itself included */
+		uint64_t expanded;     /* its query's bytes, with the views it reads expanded */
+	} *state;
+	size_t words;              /* per row of reads */
+	uint64_t *reads;           /* row i, bit j: i reads j, directly or through others */
+};
+
+/* SQL names, as SQLite passes them on: without case. */
+static int cmp_named(const void *a, const void *b)
+{
+	return strcasecmp(((const struct named_index *)a)->name, ((const struct named_index *)b)->name);
 }
 
-/*
- * With every view in place, an SQL computation needs another when its query
- * stops preparing without that one's view. This finds what a query reads
- * directly or through other views, whatever order the file lists them in;
- * names the query never mentions cannot matter and are not tried.
- */
-static int sql_dependencies(struct parse *p, sqlite3 *db, char *ddl, size_t size)
+static void count_expansion(void *ctx, const char *view)
 {
-	Dcr__V1__RoomDefinition *def = &p->room->def;
-	bool setup = true;
+	struct sql_check *k = ctx;
+	struct named_index key = { view, 0 };
+	const struct named_index *at = bsearch(&key, k->by_name, k->n, sizeof(key), cmp_named);
 
-	sqlite3_set_authorizer(db, sql_authorize, &setup);
-	for (size_t v = 0; v < def->n_compute; v++) {
-		Dcr__V1__Computation *view = def->compute[v];
-		bool named = false;
+	if (at && k->expansions[at->i] < UINT_MAX)
+		k->expansions[at->i]++;
+}
 
-		if (view->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
-			continue;
-		/* Nothing reads a view, even through others, unless some query names it. */
-		for (size_t i = 0; i < def->n_compute && !named; i++)
-			named = i != v && def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL &&
-				query_mentions(def->compute[i]->sql->query, view->name);
-		if (!named)
-			continue;
-		snprintf(ddl, size, "DROP VIEW temp.\"%s\"", view->name);
-		if (sql_exec(db, ddl) != SQLITE_OK)
-			return dcr_err_set(p->err, DCR_EFAIL, "SQLite: %s", sqlite3_errmsg(db));
-		for (size_t i = 0; i < def->n_compute; i++) {
-			Dcr__V1__Computation *c = def->compute[i];
+static int sql_check_query(struct sql_check *k, size_t i);
 
-			if (i != v && c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && !prepares(db, c->sql->query, &setup))
-				add_depend(p, c, view->name);
-		}
-		snprintf(ddl, size, "CREATE TEMP VIEW \"%s\" AS %s", view->name, view->sql->query);
-		if (sql_exec(db, ddl) != SQLITE_OK)
-			return dcr_err_set(p->err, DCR_EFAIL, "SQLite: %s", sqlite3_errmsg(db));
+/* The query of i failed to compile: check what it reads first and say 1 (compile it again), or fail. */
+static int missing_table(struct sql_check *k, size_t i, const char *msg)
+{
+	struct parse *p = k->p;
+	Dcr__V1__Computation *c = p->room->def.compute[i];
+	const char *prefix = "no such table: ";
+	ssize_t j = strncmp(msg, prefix, strlen(prefix)) == 0 ? find_compute_sql(p, msg + strlen(prefix)) : -1;
+	int r;
+
+	if (j < 0 || p->room->def.compute[j]->kind_case != DCR__V1__COMPUTATION__KIND_SQL ||
+	    k->state[j].done)
+		return explain_missing_table(p, p->src[i].query, c->name, msg);
+	if ((size_t)j == i)
+		return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID, "query of '%s' reads its own result",
+			c->name);
+	if (k->state[j].on_stack) {
+		char chain[DCR_ERR_MSG_MAX] = "";
+		size_t at = 0;
+
+		while (k->stack[at] != (size_t)j)
+			at++;
+		for (; at < k->depth; at++)
+			snprintf(chain + strlen(chain), sizeof(chain) - strlen(chain), "%s -> ",
+				p->room->def.compute[k->stack[at]]->name);
+		return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID, "dependency cycle: %s%s", chain,
+			p->room->def.compute[j]->name);
 	}
+	if ((r = sql_check_query(k, (size_t)j)) < 0)
+		return r;
+	return 1;
+}
+
+/* What i reads, found as it compiled: its chain, its size expanded, everything it reads through others. */
+static int sql_check_reads(struct sql_check *k, size_t i)
+{
+	struct parse *p = k->p;
+	Dcr__V1__Computation *c = p->room->def.compute[i];
+	uint64_t *row = k->reads + i * k->words, expanded = strlen(c->sql->query);
+	unsigned chain = 1;
+
+	for (size_t j = 0; j < k->n; j++) {
+		const uint64_t *other = k->reads + j * k->words;
+
+		if (!k->expansions[j])
+			continue;
+		row[j / 64] |= 1ull << (j % 64);
+		for (size_t w = 0; w < k->words; w++)
+			row[w] |= other[w];
+		if (k->state[j].chain + 1 > chain)
+			chain = k->state[j].chain + 1;
+		/* Each side is at most MAX_SQL_EXPANDED: no overflow, and past the limit is past it. */
+		expanded += (uint64_t)k->expansions[j] * k->state[j].expanded;
+		if (expanded > MAX_SQL_EXPANDED)
+			expanded = MAX_SQL_EXPANDED + 1;
+	}
+	k->state[i].chain = chain;
+	k->state[i].expanded = expanded;
+	if (chain > MAX_SQL_CHAIN)
+		return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+			"query of '%s' heads a chain of more than %d SQL computations, each reading the next",
+			c->name, MAX_SQL_CHAIN);
+	if (expanded > MAX_SQL_EXPANDED)
+		return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+			"query of '%s' comes to more than %llu bytes of SQL with the computations it reads "
+			"(each as often as it reads them)", c->name, MAX_SQL_EXPANDED);
+	return 0;
+}
+
+static int sql_check_query(struct sql_check *k, size_t i)
+{
+	struct parse *p = k->p;
+	Dcr__V1__Computation *c = p->room->def.compute[i];
+	struct dcr_sql_reader reader = { .stand_in = count_expansion, .ctx = k };
+	struct dcr_err why;
+	int r;
+
+	if (k->depth == MAX_SQL_CHAIN)
+		return dcr_ydoc_fail(&p->y, p->src[k->stack[0]].query, DCR_EINVALID,
+			"query of '%s' heads a chain of more than %d SQL computations, each reading the next",
+			p->room->def.compute[k->stack[0]]->name, MAX_SQL_CHAIN);
+	k->state[i].on_stack = true;
+	k->stack[k->depth++] = i;
+	do {
+		memset(k->expansions, 0, k->n * sizeof(*k->expansions));
+		if ((r = dcr_sql_prepare(k->sql, c->sql->query, NULL, &reader, &why)) == DCR_EINVALID)
+			r = missing_table(k, i, why.msg);
+		else if (r == DCR_ENOMEM && dcr_sql_memory_exceeded(k->sql))
+			/* Bounded, since a few lines of CTEs can ask SQLite for gigabytes. */
+			return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+				"query of '%s' needs more than %u MiB to compile", c->name, MAX_SQL_MEMORY >> 20);
+		else if (r == DCR_ENOMEM)
+			return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+				"query of '%s': SQLite ran out of memory compiling it", c->name);
+		else if (r < 0)
+			return dcr_err_set(p->err, r, "%s", why.msg);
+	} while (r > 0);
+	if (r < 0 || (r = sql_check_reads(k, i)) < 0)
+		return r;
+	if ((r = dcr_sql_stand_in(k->sql, c->name, c->sql->query, &why)) < 0)
+		return r == DCR_ENOMEM ? oom(p) : dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+			"query of '%s': %s", c->name, why.msg);
+	k->state[i].on_stack = false;
+	k->state[i].done = true;
+	k->depth--;
 	return 0;
 }
 
 /*
- * Prepare every SQL computation against tables built from the declared
- * schemas, creating each as a view once the views it reads exist; a round
- * with no progress means a cycle or a real error.
+ * Compile every SQL computation against tables made from the declared
+ * schemas and the computations it reads, within the bounds on queries, and
+ * record what each reads as its dependencies.
  */
 static int check_sql(struct parse *p)
 {
 	Dcr__V1__RoomDefinition *def = &p->room->def;
-	size_t pending = 0, n = def->n_compute;
-	bool setup = true, *created = calloc(n ? n : 1, sizeof(bool));
-	sqlite3 *db = NULL;
-	char *ddl = NULL;
+	struct sql_check k = { .p = p, .n = def->n_compute };
+	struct dcr_err why;
+	size_t total = 0;
 	int r = 0;
 
-	if (!created)
-		return oom(p);
-	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		r = dcr_err_set(p->err, DCR_EFAIL, "cannot open SQLite: %s", db ? sqlite3_errmsg(db) : "out of memory");
-		goto out;
+	for (size_t i = 0; i < k.n; i++) {
+		if (def->compute[i]->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
+			continue;
+		total += strlen(def->compute[i]->sql->query);
+		if (total > MAX_SQL_TOTAL)
+			return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+				"query of '%s' brings the room's queries to more than %u bytes in all",
+				def->compute[i]->name, MAX_SQL_TOTAL);
 	}
-	sqlite3_set_authorizer(db, sql_authorize, &setup);
-	ddl = malloc(MAX_COLUMNS * 96 + MAX_QUERY + 256);
-	if (!ddl) {
+	k.words = k.n / 64 + 1;
+	k.by_name = calloc(k.n + 1, sizeof(*k.by_name));
+	k.stack = calloc(MAX_SQL_CHAIN, sizeof(*k.stack));
+	k.expansions = calloc(k.n + 1, sizeof(*k.expansions));
+	k.state = calloc(k.n + 1, sizeof(*k.state));
+	k.reads = calloc((k.n + 1) * k.words, sizeof(*k.reads));
+	if (!k.by_name || !k.stack || !k.expansions || !k.state || !k.reads) {
 		r = oom(p);
 		goto out;
 	}
-	for (size_t i = 0; i < def->n_data; i++) {
-		Dcr__V1__DataNode *d = def->data[i];
-
-		if (d->kind_case != DCR__V1__DATA_NODE__KIND_TABLE)
-			continue;
-		snprintf(ddl, 64, "CREATE TABLE ");
-		quote_ident(ddl, MAX_COLUMNS * 96, d->name);
-		for (size_t c = 0; c < d->table->n_columns; c++) {
-			size_t used = strlen(ddl);
-
-			snprintf(ddl + used, MAX_COLUMNS * 96 - used, "%s", c ? ", " : " (");
-			quote_ident(ddl, MAX_COLUMNS * 96, d->table->columns[c]->name);
-			used = strlen(ddl);
-			snprintf(ddl + used, MAX_COLUMNS * 96 - used, " %s",
-				dcr_room_column_sql_type(d->table->columns[c]->type));
-		}
-		snprintf(ddl + strlen(ddl), MAX_COLUMNS * 96 - strlen(ddl), ")");
-		if (sql_exec(db, ddl) != SQLITE_OK) {
-			r = dcr_err_set(p->err, DCR_EFAIL, "SQLite refused table '%s': %s", d->name, sqlite3_errmsg(db));
+	for (size_t i = 0; i < k.n; i++)
+		k.by_name[i] = (struct named_index){ def->compute[i]->name, i };
+	sort(k.by_name, k.n, sizeof(*k.by_name), cmp_named);
+	if ((r = dcr_sql_new(&k.sql, MAX_SQL_MEMORY, &why)) < 0) {
+		r = dcr_err_set(p->err, r, "%s", why.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < def->n_data; i++)
+		if (def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
+		    (r = dcr_sql_create_table(k.sql, def->data[i], &why)) < 0) {
+			r = dcr_err_set(p->err, r, "SQLite refused table '%s': %s", def->data[i]->name, why.msg);
 			goto out;
 		}
-	}
-	for (size_t i = 0; i < n; i++)
-		pending += def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL;
-	while (pending > 0) {
-		size_t progress = 0;
-		ssize_t stuck = -1;
-		char stuck_msg[256] = "";
-
-		for (size_t i = 0; i < n; i++) {
-			Dcr__V1__Computation *c = def->compute[i];
-			const char *tail = NULL;
-			sqlite3_stmt *st = NULL;
-			int rc;
-
-			if (created[i] || c->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
-				continue;
-			setup = false;
-			rc = sqlite3_prepare_v2(db, c->sql->query, -1, &st, &tail);
-			setup = true;
-			if (rc != SQLITE_OK || !st) {
-				const char *msg = rc == SQLITE_OK ? "the query is empty" : sqlite3_errmsg(db);
-				const char *prefix = "no such table: ";
-				ssize_t j = strncmp(msg, prefix, strlen(prefix)) == 0 ? find_compute_sql(p, msg + strlen(prefix)) : -1;
-
-				sqlite3_finalize(st);
-				/* Reading an SQL computation whose view is not there yet: later. */
-				if (j >= 0 && !created[j] && def->compute[j]->kind_case == DCR__V1__COMPUTATION__KIND_SQL &&
-				    (size_t)j != i) {
-					if (stuck < 0) {
-						stuck = (ssize_t)i;
-						snprintf(stuck_msg, sizeof(stuck_msg), "%s", msg + strlen(prefix));
-					}
-					continue;
-				}
-				if (rc == SQLITE_AUTH || strstr(msg, "not authorized"))
-					r = dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
-						"query of '%s' must only read (one SELECT statement)", c->name);
-				else if ((size_t)j == i)
-					r = dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
-						"query of '%s' reads its own result", c->name);
-				else
-					r = explain_missing_table(p, p->src[i].query, c->name, msg);
-				goto out;
-			}
-			if ((tail && *dcr_sql_skip_blank(tail)) || !sqlite3_stmt_readonly(st)) {
-				sqlite3_finalize(st);
-				r = dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
-					"query of '%s' must be exactly one SELECT statement", c->name);
-				goto out;
-			}
-			sqlite3_finalize(st);
-			snprintf(ddl, 64, "CREATE TEMP VIEW ");
-			quote_ident(ddl, 128, c->name);
-			snprintf(ddl + strlen(ddl), MAX_QUERY + 128, " AS %s", c->sql->query);
-			if (sql_exec(db, ddl) != SQLITE_OK) {
-				r = dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID, "query of '%s': %s", c->name,
-					sqlite3_errmsg(db));
-				goto out;
-			}
-			created[i] = true;
-			pending--;
-			progress++;
-		}
-		if (progress == 0) {
-			r = dcr_ydoc_fail(&p->y, p->src[stuck].query, DCR_EINVALID,
-				"dependency cycle: query of '%s' reads '%s', which (in)directly reads '%s'",
-				def->compute[stuck]->name, stuck_msg, def->compute[stuck]->name);
+	for (size_t i = 0; i < k.n; i++)
+		if (def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL && !k.state[i].done &&
+		    (r = sql_check_query(&k, i)) < 0)
 			goto out;
-		}
-	}
-	r = sql_dependencies(p, db, ddl, MAX_QUERY + 256);
+	for (size_t i = 0; i < k.n; i++)
+		for (size_t j = 0; j < k.n; j++)
+			if (k.reads[i * k.words + j / 64] & (1ull << (j % 64)))
+				add_depend(p, def->compute[i], def->compute[j]->name);
 out:
-	free(ddl);
-	free(created);
-	sqlite3_close(db);
+	dcr_sql_free(k.sql);
+	free(k.by_name);
+	free(k.stack);
+	free(k.expansions);
+	free(k.state);
+	free(k.reads);
 	return r;
 }
 

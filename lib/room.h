@@ -59,12 +59,6 @@ int dcr_room_load_files(const char *path, const struct dcr_room_files *files, co
  */
 int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out, struct dcr_err *err);
 
-/*
- * Past white space, semicolons and SQL comments: what may follow a room's
- * one query (checked at validation, and again by the SQL worker).
- */
-const char *dcr_sql_skip_blank(const char *q);
-
 const Dcr__V1__RoomDefinition *dcr_room_definition(const struct dcr_room *room);
 
 /* The canonical encoding (owned by room) and its hex SHA-256, the room ID. */

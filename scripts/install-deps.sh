@@ -6,7 +6,7 @@ set -eu
 packages="
 	gcc meson ninja-build pkg-config
 	libssl-dev libprotobuf-c-dev protobuf-c-compiler
-	libyaml-dev libsqlite3-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
+	libyaml-dev libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
 	libcmocka-dev scdoc openssl python3 python3-cryptography curl
 	libzip-dev libcsv-dev bubblewrap
 	python3-numpy python3-pandas python3-scipy python3-sklearn

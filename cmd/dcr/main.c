@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dcr.h"
+#include "sql.h"
 #include "util.h"
 
 #include "banned.h"
@@ -205,6 +206,8 @@ int main(int argc, char **argv)
 	size_t n = 0;
 	int r;
 
+	/* Before anything uses SQLite: validating a room's queries is held to a memory budget. */
+	dcr_sql_init(NULL);
 	set_defaults(&cli);
 	r = parse(NULL, &cli, argc, argv, &parsed);
 	if (r == PARSE_HELP)

@@ -444,6 +444,8 @@ struct job_limits {
 	unsigned per_room;
 	unsigned per_caller;       /* by the e-mail of the caller's certificate, across rooms */
 };
+/* What SQLite may allocate for one SQL job (serve --max-sql-memory); before jobs_start. */
+void jobs_sql_memory(uint64_t bytes);
 
 /*
  * Fill the queue from the state (jobs a previous dcrd left running go back

@@ -36,6 +36,7 @@ static struct {
 	pthread_cond_t cv;
 	bool started, stop, kick, busy;
 	struct service svc;
+	uint64_t sql_memory;       /* 0: sqlwork's default */
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /*
@@ -634,8 +635,8 @@ static int compute(const struct job *j, const char *name, int depth, struct resu
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
 		struct work_inputs in = { read_input, (void *)j };
 		/* The operator's limit, where it is below SQL's own (60 s). */
-		struct sql_limits lim = { runner.svc.job_bounds && runner.svc.job_bounds->time_ms < 60000 ?
-					  runner.svc.job_bounds->time_ms : 0, 0 };
+		struct sql_limits lim = { .time_ms = runner.svc.job_bounds && runner.svc.job_bounds->time_ms < 60000 ?
+					  runner.svc.job_bounds->time_ms : 0, .max_memory = runner.sql_memory };
 		struct sql_result sr = { 0 };
 		int r = sql_run(j->def, name, &in, &lim, &sr, err);
 
@@ -865,6 +866,11 @@ static void *runner_main(void *arg)
 				return NULL;
 		}
 	}
+}
+
+void jobs_sql_memory(uint64_t bytes)
+{
+	runner.sql_memory = bytes;
 }
 
 /* What the start finds in the state: every queued job, and those a previous dcrd was running. */

@@ -23,6 +23,7 @@
 #include "crypto.h"
 #include "dcrd.h"
 #include "sandbox.h"
+#include "sql.h"
 #include "util.h"
 #include "work.h"
 
@@ -62,6 +63,9 @@
 #define JOB_TIME_MAX_MS (UINT64_C(24) * 3600 * 1000)
 #define JOB_MEMORY_MIN (UINT64_C(16) << 20)
 #define JOB_MEMORY_MAX (UINT64_C(64) << 30)
+#define DEFAULT_SQL_MEMORY (1ull << 30)
+/* Above an SQL job's budget, for state.db and for validating rooms (64 MiB each, one per thread). */
+#define SQL_HEAP_HEADROOM (512ull << 20)
 
 struct server {
 	struct enclave enclave;
@@ -768,7 +772,8 @@ static void usage(FILE *out)
 		     "                  [--max-unfinished-uploads N] [--upload-expiry DURATION]\n"
 		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
-		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n");
+		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
+		     "                  [--max-sql-memory SIZE]\n");
 }
 
 /* A count for a limit: 1 to MAX_COUNT. */
@@ -871,6 +876,7 @@ int cmd_serve(int argc, char **argv)
 		{ "cgroup", required_argument, NULL, 'G' },
 		{ "max-job-time", required_argument, NULL, 'T' },
 		{ "max-job-memory", required_argument, NULL, 'M' },
+		{ "max-sql-memory", required_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -901,6 +907,7 @@ int cmd_serve(int argc, char **argv)
 	bool sgx_option = false;
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
+	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
 	struct dcr_err err;
@@ -993,6 +1000,14 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'Q':
+			if (!dcr_parse_size(optarg, &sql_memory) || sql_memory < (16u << 20) ||
+			    sql_memory > INT64_MAX - SQL_HEAP_HEADROOM) {
+				fprintf(stderr, "dcrd: serve: invalid --max-sql-memory '%s' (bytes, like 2G or 512MiB; "
+					"at least 16M)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -1046,6 +1061,18 @@ int cmd_serve(int argc, char **argv)
 			creators_release(&srv.creators);
 			return 1;
 		}
+	/*
+	 * SQLite's allocations are charged to the database that makes them, so
+	 * an SQL job and a room's validation each have a budget of their own;
+	 * the whole process has a hard limit above them, state.db included.
+	 */
+	if (dcr_sql_init(&err) < 0) {
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		creators_release(&srv.creators);
+		return 1;
+	}
+	sqlite3_hard_heap_limit64((sqlite3_int64)(sql_memory + SQL_HEAP_HEADROOM));
+	jobs_sql_memory(sql_memory);
 	/*
 	 * dcrd holds the sealing key: no process of its user (a python
 	 * sandbox, when dcrd is not root) may read its memory or descriptors

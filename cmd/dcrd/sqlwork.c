@@ -5,7 +5,6 @@
 #include <locale.h>
 #include <math.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "crypto.h"
 #include "room.h"
+#include "sql.h"
 #include "table.h"
 
 #include "banned.h"
@@ -23,6 +23,7 @@
 #define DEFAULT_TIME_MS 60000
 #define MAX_TIME_MS (1000ULL * 3600 * 24 * 365)
 #define DEFAULT_MAX_RESULT (256ULL << 20)
+#define DEFAULT_MAX_MEMORY (1ULL << 30)
 #define PROGRESS_OPS 10000 /* SQLite VM instructions between looks at the clock */
 #define DEADLINE_ROWS 1024 /* inserted rows between looks at the clock */
 
@@ -35,12 +36,13 @@ struct sql_job {
 	const Dcr__V1__RoomDefinition *def;
 	const Dcr__V1__Computation *c;
 	const struct work_inputs *in;
-	sqlite3 *db;
+	struct dcr_sql *sql;
+	sqlite3 *db;               /* sql's */
 	bool *view_needed;         /* parallel to def->compute */
 	bool *view_made;
-	bool *table_read;          /* parallel to def->data: the query reads it */
-	bool enforce;              /* the authorizer applies the read-only policy; off while dcrd sets up */
+	bool *table_read;          /* parallel to def->data: the query's program opens it */
 	uint64_t time_ms;
+	uint64_t max_memory;
 	struct timespec deadline;  /* CLOCK_MONOTONIC */
 	bool late;
 	/* loading one table */
@@ -74,13 +76,22 @@ static int out_of_time(struct sql_job *j, struct dcr_err *err)
 		j->c->name, j->time_ms);
 }
 
+static int out_of_memory(struct sql_job *j, struct dcr_err *err)
+{
+	if (j->sql && dcr_sql_memory_exceeded(j->sql))
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' exceeded its memory limit (%" PRIu64 " bytes)",
+			j->c->name, j->max_memory);
+	/* dcrd's limit for all of SQLite (serve --max-sql-memory plus headroom), or the system's. */
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite ran out of memory", j->c->name);
+}
+
 /* SQLite's message about setting up or compiling: it names only what the room's queries name. */
 static int sql_error(struct sql_job *j, struct dcr_err *err)
 {
 	if (j->late)
 		return out_of_time(j, err);
-	if (sqlite3_errcode(j->db) == SQLITE_NOMEM)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (!j->db || sqlite3_errcode(j->db) == SQLITE_NOMEM)
+		return out_of_memory(j, err);
 	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite: %s", j->c->name, sqlite3_errmsg(j->db));
 }
 
@@ -154,108 +165,36 @@ static int check_privacy(struct sql_job *j, struct dcr_err *err)
 
 /* ---- the database ---- */
 
-static int authorize(void *ctx, int action, const char *a, const char *b, const char *db, const char *view)
-{
-	struct sql_job *j = ctx;
-
-	if (!j->enforce)
-		return SQLITE_OK;
-	/* The policy lib/room.c validated the query with. */
-	switch (action) {
-	case SQLITE_READ:
-		for (size_t i = 0; a && i < j->def->n_data; i++)
-			if (j->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
-			    strcasecmp(j->def->data[i]->name, a) == 0)
-				j->table_read[i] = true;
-		return SQLITE_OK;
-	case SQLITE_SELECT:
-	case SQLITE_FUNCTION:
-	case SQLITE_RECURSIVE:
-		return SQLITE_OK;
-	default:
-		return SQLITE_DENY;
-	}
-}
-
 static int open_db(struct sql_job *j, struct dcr_err *err)
 {
-	int rc = sqlite3_open_v2(":memory:", &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY,
-		NULL);
+	int r = dcr_sql_new(&j->sql, j->max_memory, err);
 
-	if (rc != SQLITE_OK)
-		return dcr_err_set(err, DCR_ENOMEM, "cannot open an SQLite database: %s", sqlite3_errstr(rc));
-	/* Sorts, temporary tables and indexes would otherwise spill plaintext to files in /var/tmp. */
-	if (sqlite3_exec(j->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
-	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK ||
-	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL) != SQLITE_OK ||
-	    sqlite3_db_config(j->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL) != SQLITE_OK)
-		return sql_error(j, err);
-	sqlite3_limit(j->db, SQLITE_LIMIT_ATTACHED, 0);
-	sqlite3_set_authorizer(j->db, authorize, j);
+	if (r == DCR_ENOMEM)
+		return out_of_memory(j, err);
+	if (r < 0)
+		return r;
+	j->db = dcr_sql_db(j->sql);
 	sqlite3_progress_handler(j->db, PROGRESS_OPS, progress, j);
 	return 0;
+}
+
+/* What a failed step of setting the database up (lib/sql returned r) says. */
+static int setup_failed(struct sql_job *j, int r, struct dcr_err *err)
+{
+	if (r == DCR_EINVALID)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': a query is not exactly one statement",
+			j->c->name);
+	if (r == DCR_ENOMEM)
+		return out_of_memory(j, err);
+	return sql_error(j, err);
 }
 
 /* Run one statement that sets the database up; nothing but blanks may follow it. */
 static int exec_one(struct sql_job *j, const char *sql, struct dcr_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	const char *tail = NULL;
-	int rc = sqlite3_prepare_v2(j->db, sql, -1, &st, &tail);
+	int r = dcr_sql_exec(j->sql, sql, err);
 
-	if (rc != SQLITE_OK)
-		return sql_error(j, err);
-	if (!st || (tail && *dcr_sql_skip_blank(tail))) {
-		sqlite3_finalize(st);
-		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': a query is not exactly one statement",
-			j->c->name);
-	}
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_error(j, err);
-}
-
-struct strbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void sb_add(struct strbuf *sb, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (sb->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(sb->p ? sb->p + sb->len : NULL, sb->p ? sb->cap - sb->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			sb->failed = true;
-			return;
-		}
-		if (sb->p && (size_t)n < sb->cap - sb->len) {
-			sb->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = sb->cap ? sb->cap * 2 : 256;
-			char *p;
-
-			while (cap < sb->len + (size_t)n + 1)
-				cap *= 2;
-			if (!(p = realloc(sb->p, cap))) {
-				sb->failed = true;
-				return;
-			}
-			sb->p = p;
-			sb->cap = cap;
-		}
-	}
+	return r < 0 ? setup_failed(j, r, err) : 0;
 }
 
 /* Every table node, as lib/room.c validated the queries against, and STRICT as a guard on loading. */
@@ -263,20 +202,10 @@ static int create_tables(struct sql_job *j, struct dcr_err *err)
 {
 	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < j->def->n_data; i++) {
-		const Dcr__V1__DataNode *d = j->def->data[i];
-		struct strbuf sb = { 0 };
-
-		if (d->kind_case != DCR__V1__DATA_NODE__KIND_TABLE)
-			continue;
-		sb_add(&sb, "CREATE TABLE \"%s\" (", d->name);
-		for (size_t c = 0; c < d->table->n_columns; c++)
-			sb_add(&sb, "%s\"%s\" %s", c ? ", " : "", d->table->columns[c]->name,
-				dcr_room_column_sql_type(d->table->columns[c]->type));
-		sb_add(&sb, ") STRICT");
-		r = sb.failed ? dcr_err_set(err, DCR_ENOMEM, "out of memory") : exec_one(j, sb.p, err);
-		free(sb.p);
-	}
+	for (size_t i = 0; r == 0 && i < j->def->n_data; i++)
+		if (j->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
+		    (r = dcr_sql_create_table(j->sql, j->def->data[i], err)) < 0)
+			r = setup_failed(j, r, err);
 	return r;
 }
 
@@ -284,7 +213,6 @@ static int create_tables(struct sql_job *j, struct dcr_err *err)
 static int make_view(struct sql_job *j, size_t i, struct dcr_err *err)
 {
 	const Dcr__V1__Computation *c = j->def->compute[i];
-	struct strbuf sb = { 0 };
 	int r = 0;
 
 	if (j->view_made[i])
@@ -296,30 +224,44 @@ static int make_view(struct sql_job *j, size_t i, struct dcr_err *err)
 		if (k >= 0 && j->view_needed[k])
 			r = make_view(j, (size_t)k, err);
 	}
-	if (r < 0)
-		return r;
-	/* TEMP, as lib/room.c makes them: a view in main would be held to the untrusted-schema rules. */
-	sb_add(&sb, "CREATE TEMP VIEW \"%s\" AS %s", c->name, c->sql->query);
-	r = sb.failed ? dcr_err_set(err, DCR_ENOMEM, "out of memory") : exec_one(j, sb.p, err);
-	free(sb.p);
+	if (r == 0 && (r = dcr_sql_create_view(j->sql, c->name, c->sql->query, err)) < 0)
+		r = setup_failed(j, r, err);
 	return r;
 }
 
-/* Compile the query under the policy; the authorizer notes every table it reads, through views too. */
+/* The query reads table node `table`: it is loaded, and fails the run if nothing is published to it. */
+static int mark_table(void *ctx, const char *table, struct dcr_err *err)
+{
+	struct sql_job *j = ctx;
+
+	for (size_t i = 0; i < j->def->n_data; i++)
+		if (j->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
+		    strcmp(j->def->data[i]->name, table) == 0) {
+			j->table_read[i] = true;
+			return 0;
+		}
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' reads table '%s', which is not a table node",
+		j->c->name, table);
+}
+
+/*
+ * Compile the query under the policy, and learn from its program which
+ * tables it reads, through views too: the authorizer would miss those it
+ * reads only through a join's USING or NATURAL.
+ */
 static int prepare_query(struct sql_job *j, sqlite3_stmt **st, struct dcr_err *err)
 {
-	const char *tail = NULL;
-	int rc;
+	struct dcr_sql_reader reader = { .table = mark_table, .ctx = j };
+	struct dcr_err why;
+	int r = dcr_sql_prepare(j->sql, j->c->sql->query, st, &reader, &why);
 
-	j->enforce = true;
-	rc = sqlite3_prepare_v2(j->db, j->c->sql->query, -1, st, &tail);
-	j->enforce = false;
-	if (rc != SQLITE_OK)
-		return sql_error(j, err);
-	if (!*st || (tail && *dcr_sql_skip_blank(tail)) || !sqlite3_stmt_readonly(*st))
-		return dcr_err_set(err, DCR_ECOMPUTE,
-			"computation '%s': the query must be exactly one SELECT statement", j->c->name);
-	return 0;
+	if (r == DCR_EINVALID)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': %s", j->c->name, why.msg);
+	if (r == DCR_ENOMEM)
+		return out_of_memory(j, err);
+	if (r < 0 && err)
+		*err = why;
+	return r;
 }
 
 /* ---- loading tables ---- */
@@ -372,20 +314,20 @@ static int load_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *
 
 static int load_table(struct sql_job *j, const Dcr__V1__DataNode *d, struct dcr_err *err)
 {
-	struct strbuf sb = { 0 };
+	sqlite3_str *sql = sqlite3_str_new(j->db);
+	char *insert;
 	uint64_t rows;
 	int r;
 
-	sb_add(&sb, "INSERT INTO \"%s\" VALUES (", d->name);
+	sqlite3_str_appendf(sql, "INSERT INTO \"%w\" VALUES (", d->name);
 	for (size_t c = 0; c < d->table->n_columns; c++)
-		sb_add(&sb, "%s?", c ? ", " : "");
-	sb_add(&sb, ")");
-	if (sb.failed) {
-		free(sb.p);
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	}
-	r = sqlite3_prepare_v2(j->db, sb.p, -1, &j->insert, NULL) == SQLITE_OK ? 0 : sql_error(j, err);
-	free(sb.p);
+		sqlite3_str_appendf(sql, "%s?", c ? ", " : "");
+	sqlite3_str_appendall(sql, ")");
+	if (!(insert = sqlite3_str_finish(sql)))
+		return out_of_memory(j, err);
+	if ((r = dcr_sql_prepare_setup(j->sql, insert, &j->insert, err)) < 0)
+		r = setup_failed(j, r, err);
+	sqlite3_free(insert);
 	if (r == 0 && !(j->loader = dcr_table_loader_new(d->table, d->name, insert_row, j, err)))
 		r = err ? err->code : DCR_ENOMEM;
 	if (r == 0) {
@@ -557,7 +499,6 @@ static int write_result(struct sql_job *j, sqlite3_stmt *st, struct csv_out *o, 
 {
 	int n = sqlite3_column_count(st), rc, r;
 
-	j->enforce = true;
 	if ((r = put_header(j, o, st, err)) < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -642,6 +583,7 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	o.max = lim && lim->max_result_bytes ? (lim->max_result_bytes < SIZE_MAX ? (size_t)lim->max_result_bytes :
 		SIZE_MAX) : (size_t)DEFAULT_MAX_RESULT;
 	set_deadline(&j, lim ? lim->time_ms : 0);
+	j.max_memory = lim && lim->max_memory ? lim->max_memory : DEFAULT_MAX_MEMORY;
 	if ((r = find_sql(&j, name, err)) < 0)
 		return r;
 	j.view_needed = calloc(n, sizeof(bool));
@@ -652,7 +594,7 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	else
 		r = run(&j, &o, &rows, err);
 	/* SQLite frees the plaintext it held; it cannot be made to wipe it. Close promptly. */
-	sqlite3_close_v2(j.db);
+	dcr_sql_free(j.sql);
 	free(j.view_needed);
 	free(j.view_made);
 	free(j.table_read);

@@ -34,6 +34,7 @@ struct work_inputs {
 struct sql_limits {
 	uint64_t time_ms;          /* wall clock for loading and querying; 0: 60 s */
 	uint64_t max_result_bytes; /* CSV size; 0: 256 MiB */
+	uint64_t max_memory;       /* what SQLite may allocate for the job (tables, query); 0: 1 GiB */
 };
 
 struct sql_result {
@@ -44,13 +45,14 @@ struct sql_result {
 
 /*
  * Run SQL computation `name` of def: an in-memory database gets one table
- * per table node the query reads (directly or through other SQL
- * computations), loaded through in and checked against the node's schema
- * (lib/table), and one view per SQL computation it reads; then the query
- * runs under a read-only authorizer within lim. Failures are DCR_ECOMPUTE
- * (the query failed, ran out of time, the result is too large),
- * DCR_EINVALID (published data does not fit its schema; the message names
- * node, record and column) or what in->read returned.
+ * per table node and one view per SQL computation it reads; the query is
+ * compiled under the policy of lib/sql, and the tables its program opens
+ * (directly or through views) are loaded through in and checked against
+ * the node's schema (lib/table); then it runs within lim. Failures are
+ * DCR_ECOMPUTE (the query failed or was refused, ran out of time, the
+ * result is too large), DCR_EINVALID (published data does not fit its
+ * schema; the message names node, record and column) or what in->read
+ * returned (DCR_ENOTFOUND when nothing is published to a table it reads).
  */
 int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);

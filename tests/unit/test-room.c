@@ -282,7 +282,7 @@ static void test_errors(void **state)
 		{ "FROM acme UNION", "FROM acmee UNION", "query of 'total' reads 'acmee', which is not a node (did you mean 'acme'?)" },
 		{ "FROM acme UNION", "FROM notes UNION", "reads 'notes', a file node" },
 		{ "SELECT SUM(salary) AS total FROM", "DELETE FROM acme; SELECT SUM(salary) AS total FROM",
-		  "query of 'total' must" },
+		  "query of 'total': it may only read" },
 		{ "SELECT SUM(salary) AS total", "SELECT SUM(salry) AS total", "no such column: salry" },
 		{ "enclave: dcrd:sim", "enclave: dcrd:sin", "enclave 'dcrd:sin' is not in the trusted specs (did you mean 'dcrd:sim'?)" },
 		{ "platform: true", "platform: false", "no way to authenticate participants" },
