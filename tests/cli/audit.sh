@@ -7,8 +7,7 @@
 WIRE=$(cd "$(dirname "$0")" && pwd) # wire.py, the protobuf wire format for the python below
 
 cd "$TEST_TMP" || exit 1
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 
 make_ca acme-ca
 make_user alice alice@acme.example acme-ca

@@ -6,8 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 
 # slow.py PORT MODE N SECONDS: N connections from 127.0.0.2 that send MODE
 # ("headers": a request line and headers, a byte every half second;

@@ -5,8 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 make_ca ca
 make_user alice alice@acme.example ca
 cat >room.yaml <<'YAML'

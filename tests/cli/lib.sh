@@ -38,6 +38,13 @@ fail() {
 	failures=$((failures + 1))
 }
 
+# use_sim_specs: trust this build's simulated dcrd: its spec in
+# $TEST_TMP/specs.yaml, named by DCR_SPECS for every dcr that follows.
+use_sim_specs() {
+	"$DCRD" spec >"$TEST_TMP/specs.yaml" || fail "dcrd spec"
+	export DCR_SPECS=$TEST_TMP/specs.yaml
+}
+
 # run CMD...: runs it, keeping stdout in $out, stderr in $err, status in $rc.
 run() {
 	out=$("$@" 2>"$TEST_TMP/stderr")

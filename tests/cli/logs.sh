@@ -7,8 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 make_ca acme-ca
 make_user alice alice@acme.example acme-ca
 

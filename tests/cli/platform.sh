@@ -6,8 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 mode() { stat -c %a "$1"; }
 # Each person on their own machine: their own identity and tree heads.
 as() { local who=$1; shift; env XDG_STATE_HOME="$TEST_TMP/$who-state" "$DCR" -i "$TEST_TMP/$who" "$@"; }

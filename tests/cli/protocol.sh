@@ -58,8 +58,7 @@ checks=$((checks + 1))
 [ "$(status "$out")" = 404 ] || fail "PUT with the right type got $(status "$out"), want 404"
 
 # ---- a second client, written from dcr-protocol(7) alone, agrees with dcr ----
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 measurement=$(sed -n 's/^ *measurement: //p' specs.yaml)
 make_ca acme-ca
 make_ca other-ca

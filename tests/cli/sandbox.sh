@@ -9,8 +9,7 @@
 
 cd "$TEST_TMP" || exit 1
 why=$(sandbox_works) || skip "$why"
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 make_ca acme-ca
 make_user alice alice@acme.example acme-ca
 head -c $((32 << 20)) /dev/urandom >big.bin

@@ -14,8 +14,7 @@ count=${DCR_SQL_CORPUS:-60}
 command -v sqlite3 >/dev/null || skip "no sqlite3 shell (scripts/install-deps.sh installs it)"
 
 cd "$TEST_TMP" || exit 1
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 make_ca acme-ca
 make_user alice alice@acme.example acme-ca
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }

@@ -7,8 +7,7 @@
 
 cd "$TEST_TMP" || exit 1
 mount_tmpfs disk 10M
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 make_ca acme-ca
 for who in alice bob carol; do make_user "$who" "$who@acme.example" acme-ca; done
 

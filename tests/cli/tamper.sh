@@ -8,8 +8,7 @@
 
 TAMPER="$(dirname "$0")/tamper.py"
 cd "$TEST_TMP" || exit 1
-"$DCRD" spec >specs.yaml || fail "dcrd spec"
-export DCR_SPECS=$TEST_TMP/specs.yaml
+use_sim_specs
 make_ca acme-ca
 make_user alice alice@acme.example acme-ca
 
