@@ -20,9 +20,26 @@ struct sealed_frontier {
 	uint8_t record_digest[32]; /* SHA-256 of the sealed record blob; zeros: not bound yet */
 };
 
+/* The class of the last SQLite error on db, as sql_fail gives it. */
+static int sql_code(sqlite3 *db)
+{
+	int rc = sqlite3_errcode(db) & 0xff;
+
+	return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB || rc == SQLITE_FORMAT ? DCR_EINTEGRITY : DCR_EIO;
+}
+
+/*
+ * An SQLite error as a dcr error: a damaged file (a page or header the
+ * host altered: SQLite's own checks fail) is an integrity violation like a
+ * sealed row that does not open. Anything else (a full disk, a failing
+ * read) is reported as code.
+ */
 static int sql_fail(struct state *s, int code, const char *what, struct dcr_err *err)
 {
-	if (sqlite3_errcode(s->db) == SQLITE_FULL) {
+	if (sql_code(s->db) == DCR_EINTEGRITY)
+		return dcr_err_set(err, DCR_EINTEGRITY, "state database: %s: %s (state.db was altered or damaged)", what,
+			sqlite3_errmsg(s->db));
+	if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL) {
 		/* Said once where the operator looks; /healthz says it until a write succeeds. */
 		if (!atomic_exchange(&s->full, true))
 			fprintf(stderr, "dcrd: the state database cannot write: the disk is full\n");
@@ -446,17 +463,18 @@ static int read_leaf(void *ctx, uint64_t index, uint8_t out[static 32])
 {
 	struct leaf_ctx *l = ctx;
 	sqlite3_stmt *st = NULL;
-	int r = DCR_EIO;
+	int r, rc;
 
 	if (sqlite3_prepare_v2(l->s->db, "SELECT leaf FROM audit WHERE room_id = ?1 AND idx = ?2", -1, &st, NULL) !=
 	    SQLITE_OK)
-		return DCR_EIO;
+		return sql_code(l->s->db);
 	sqlite3_bind_text(st, 1, l->room_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
 		memcpy(out, sqlite3_column_blob(st, 0), 32);
 		r = 0;
-	} else if (sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+	} else if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
 		/* The leaf of an entry from before salts, sealed (seal_legacy_leaves). */
 		char label[128];
 		uint8_t *pt = NULL;
@@ -471,6 +489,11 @@ static int read_leaf(void *ctx, uint64_t index, uint8_t out[static 32])
 			r = DCR_EINTEGRITY;
 		}
 		free(pt);
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		/* Below the frontier's size, every leaf is there. */
+		r = DCR_EINTEGRITY;
+	} else {
+		r = sql_code(l->s->db);
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -516,6 +539,8 @@ int state_audit_entries(struct state *s, const char *room_id, uint64_t size, Pro
 		if (r == 0)
 			n++;
 	}
+	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	sqlite3_finalize(st);
 	if (r == 0 && n != size)
 		r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit log has %llu entries, its frontier %llu", room_id,
@@ -574,12 +599,12 @@ static int seal_legacy_leaves(struct state *s, struct dcr_err *err)
 	char (*rooms)[65] = NULL;
 	sqlite3_stmt *st = NULL;
 	size_t n_rooms = 0, n = 0, cap = 0;
-	int r = 0;
+	int r = 0, rc = SQLITE_DONE;
 
 	/* The rooms first: the updates below are not made under a pending read of the same tables. */
 	if (sqlite3_prepare_v2(s->db, "SELECT room_id FROM audit_frontier", -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-	while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char (*grown)[65] = realloc(rooms, (n_rooms + 1) * sizeof(*rooms));
 
 		if (!grown) {
@@ -589,6 +614,8 @@ static int seal_legacy_leaves(struct state *s, struct dcr_err *err)
 		rooms = grown;
 		snprintf(rooms[n_rooms++], 65, "%s", (const char *)sqlite3_column_text(st, 0));
 	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	sqlite3_finalize(st);
 	for (size_t k = 0; r == 0 && k < n_rooms; k++) {
 		n = 0;
