@@ -53,25 +53,29 @@ static int check_head(struct dcr_client *c, const char *room_id, const Dcr__V1__
 	int r;
 
 	if (!res->tree_head) {
+		if (!had_old)
+			return 0; /* nothing logged: the room does not exist for this caller */
 		/*
-		 * The enclave failed before the room (its state cannot be read or
-		 * written: a full disk, say) and says so under its key. No head
-		 * came because no call reached the room, and a host that rolled
-		 * the room back is caught by the next call that does.
+		 * The answer comes from the attested enclave, so its code can be
+		 * believed. A room this client saw is gone when the enclave says
+		 * there is no such room (or no room that accepts the caller), or
+		 * serves the call without the room's log. Any other refusal without
+		 * a head was made before the call reached the room (a malformed or
+		 * stale call, a creation limit, a state the enclave cannot read or
+		 * write) and is the call's own result; a -9 among them is reported
+		 * as the enclave words it. The stored head stays, and the next
+		 * answer that carries a head is checked against it.
 		 */
-		if (had_old && (res->code == DCR_EIO || res->code == DCR_ENOMEM) && res->message && *res->message)
-			return dcr_err_set(err, res->code, "dcrd could not serve the call: %.300s", res->message);
-		/* What this client once saw cannot silently disappear. */
-		if (had_old && res->code == DCR_EINTEGRITY && res->message && *res->message)
-			return dcr_err_set(err, DCR_EINTEGRITY, "room %s existed with a log of size %llu, but dcrd now "
-								"answers without its log: %.300s", room_id,
-				(unsigned long long)old_head->size, res->message);
-		if (had_old)
+		if (res->code == DCR_ENOTFOUND)
 			return dcr_err_set(err, DCR_EINTEGRITY,
 				"room %s existed with a log of size %llu, but dcrd now denies it: its state was rolled "
 				"back, or your certificate is no longer accepted", room_id,
 				(unsigned long long)old_head->size);
-		return 0; /* nothing logged: the room does not exist for this caller */
+		if (res->code == 0)
+			return dcr_err_set(err, DCR_EINTEGRITY, "room %s existed with a log of size %llu, but dcrd "
+								"answered a call about it without its log", room_id,
+				(unsigned long long)old_head->size);
+		return 0;
 	}
 	if ((r = dcr_audit_verify_head(c->enclave.keys.sign_pk, res->tree_head, &head, err)) < 0)
 		return r;

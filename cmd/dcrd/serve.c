@@ -364,7 +364,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		 * the host has since edited. A genuine client simply calls again.
 		 */
 		r = dcr_err_set(&err, DCR_EINTEGRITY,
-			"call made before dcrd (re)started, so it may be a replay; make the call again");
+			"call made before dcrd (re)started, so it may be a replay; make the call again (it is stamped "
+			"%.1f s before the start: a slow clock?)", (double)(srv.started_ms - creq.timestamp_ms) / 1000);
 	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */

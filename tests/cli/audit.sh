@@ -341,6 +341,42 @@ DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
 expect 9 "an older record restored alone" as alice status "$id2"
 has "$err" "not the one its audit log last recorded" "explained"
 
+# A room that vanished: the host deletes its rows. dcrd says there is no such
+# room, which for a room alice saw is a rollback.
+stop_dcrd
+python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for t in ("rooms", "audit", "audit_frontier"):
+    c.execute("DELETE FROM %s WHERE %s = ?" % (t, "id" if t == "rooms" else "room_id"), (sys.argv[2],))
+c.commit()' data/state.db "$id2" || fail "deleting the room's rows"
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 9 "a room deleted from the state" as alice status "$id2"
+has "$err" "^dcr: status: room $id2 existed with a log of size [0-9]+, but dcrd now denies it: its state was rolled back" \
+	"the vanished room is a rollback"
+expect 4 "for someone who never saw it, there is no such room" as carol status "$id2"
+
+# Refusals made before dcrd looks at the room carry no head and are the
+# call's own result: alice re-creates a room she knows past the creation
+# rate (1 per hour; the first try uses it up and is told the room exists),
+# then on a dcrd that lets only another CA create rooms.
+expect 0 "a third room" as alice --json create --salt again room/room.yaml
+id3=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' <<<"$out")
+stop_dcrd
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --create-rate 1/1h || finish
+expect 1 "re-creating a known room: it exists" as alice create --salt again room/room.yaml
+has "$err" "^dcr: create: room $id3 exists already" "the room exists"
+before=$(cut -d' ' -f1 "alice-state/dcr/heads/$id3")
+expect 1 "re-creating it past the rate" as alice create --salt again room/room.yaml
+has "$err" "^dcr: create: alice@acme.example has created too many rooms lately" "the rate is the reason, not a rollback"
+lacks "$err" "rolled back" "no rollback is claimed"
+stop_dcrd
+make_ca other-ca
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --creator-ca other-ca.pem || finish
+expect 3 "re-creating it where acme may not create rooms" as alice create --salt again room/room.yaml
+has "$err" "^dcr: create: alice@acme.example may not create rooms here" "the creator CA is the reason"
+has "$(cut -d' ' -f1 "alice-state/dcr/heads/$id3")" "^$before$" "the head alice kept is the one of the last answer with a head"
+expect 0 "the room carries on, its log checked against that head" as alice status "$id3"
+
 echo garbage >"alice-state/dcr/heads/$id"
 expect 9 "damaged head file" as alice status "$id"
 has "$err" "is damaged" "damaged head named"
