@@ -89,6 +89,12 @@ struct state {
 	 */
 	char pending_room[65];
 	uint8_t pending_digest[32];
+	/*
+	 * The room whose publication records the open transaction wrote (after
+	 * checking those stored): their digest goes into the frontier the same
+	 * way, so a publication put back from an older copy no longer matches.
+	 */
+	char pending_pubs[65];
 	atomic_bool full;          /* the last write failed for lack of disk space */
 };
 
@@ -166,7 +172,10 @@ int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const 
  * ("publication", scope = room, name = state_private_name(room, node)) and
  * jobs ("job", scope = room, name = job ID, seq = its number). The seal's
  * label is kind:scope:name, so the host cannot move a record to another
- * place. put replaces.
+ * place. put replaces. A room's publications are bound to its log: every
+ * read and write of one first checks that the room's publication records
+ * are those the log last recorded (DCR_EINTEGRITY if not), and the next
+ * entry of the room's log records them as they are then.
  */
 int state_put_record(struct state *s, const char *kind, const char *scope, const char *name, int64_t seq,
 	const ProtobufCMessage *msg, struct dcr_err *err);
@@ -195,14 +204,17 @@ int state_blob_delete(struct state *s, const char *id, struct dcr_err *err);
 
 /* What a call adds to its audit entry beyond caller, method and outcome. */
 #define AUDIT_NOTE_FACTS 8
+struct audit_fact {
+	char key[32];
+	char value[160];
+};
 struct audit_note {
 	char issuer[65];           /* hex SHA-256 of the root that certified the caller, once known */
 	char object[160];          /* "" : the room */
 	size_t n_facts;
-	struct {
-		char key[32];
-		char value[160];
-	} facts[AUDIT_NOTE_FACTS];
+	struct audit_fact facts[AUDIT_NOTE_FACTS];
+	const struct audit_fact *more; /* n_more facts after those (a job's inputs), owned by the caller */
+	size_t n_more;
 };
 void note_object(struct audit_note *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void note_fact(struct audit_note *n, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

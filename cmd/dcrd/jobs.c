@@ -338,6 +338,16 @@ int jobs_list(struct service *svc, const struct dcr_call_request *req, const str
 
 /* ---- the runner ---- */
 
+/*
+ * The data nodes a job read, each once, with the SHA-256 of the plaintext
+ * as it read it: "input" facts of its job.finished entry, so the log says
+ * which publication each job used.
+ */
+struct job_inputs {
+	struct audit_fact *items;
+	size_t n, cap;
+};
+
 /* What a job needs, read under the lock before it runs without it. */
 struct job {
 	char room_id[65];
@@ -346,6 +356,7 @@ struct job {
 	Dcr__V1__RoomDefinition *def;
 	Dcr__V1__RoomRecord *room;
 	struct msg_list pubs;      /* of Dcr__V1__PublicationRecord */
+	struct job_inputs *inputs; /* filled as the job reads, through a const job */
 };
 
 static void job_free(struct job *j)
@@ -463,6 +474,30 @@ static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_er
 	return h->sink(h->ctx, buf, len, err);
 }
 
+static int note_input(struct job_inputs *in, const char *node, const uint8_t digest[static DCR_SHA256_LEN],
+	struct dcr_err *err)
+{
+	char hex[65];
+
+	for (size_t i = 0; i < in->n; i++)
+		if (strncmp(in->items[i].value, node, strlen(node)) == 0 && in->items[i].value[strlen(node)] == ' ')
+			return 0;
+	if (in->n == in->cap) {
+		size_t cap = in->cap ? 2 * in->cap : 8;
+		struct audit_fact *grown = realloc(in->items, cap * sizeof(*grown));
+
+		if (!grown)
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		in->items = grown;
+		in->cap = cap;
+	}
+	dcr_hex(digest, DCR_SHA256_LEN, hex);
+	snprintf(in->items[in->n].key, sizeof(in->items[0].key), "input");
+	snprintf(in->items[in->n].value, sizeof(in->items[0].value), "%s %s", node, hex);
+	in->n++;
+	return 0;
+}
+
 static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
 {
 	const struct job *j = ctx;
@@ -490,6 +525,8 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 	     !dcr_ct_equal(digest, pub->info->plaintext_sha256.data, DCR_SHA256_LEN)))
 		r = dcr_err_set(err, DCR_EINTEGRITY, "the data of node '%s' is not what was published (its blob was "
 						     "replaced on the host)", node);
+	if (r == 0 && j->inputs)
+		r = note_input(j->inputs, node, digest, err);
 	dcr_sha256_free(h.hash);
 	return r;
 }
@@ -733,6 +770,10 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 		why = err.msg;
 	snprintf(note.object, sizeof(note.object), "%s", info->computation);
 	note_fact(&note, "job", "%s", j->job_id);
+	if (j->inputs) {
+		note.more = j->inputs->items;
+		note.n_more = j->inputs->n;
+	}
 	info->finished_ms = dcr_now_ms();
 	if (r == 0) {
 		info->status = DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED;
@@ -787,6 +828,7 @@ static int run_one(void)
 {
 	bool failed_start;
 	struct result res = { 0 };
+	struct job_inputs inputs = { 0 };
 	struct job j;
 	struct dcr_err err;
 	int r;
@@ -824,6 +866,7 @@ static int run_one(void)
 		return r;
 	}
 	fprintf(stderr, "dcrd: job %s started\n", j.job_id);
+	j.inputs = &inputs;
 	if (j.room->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		r = dcr_err_set(&err, DCR_ECOMPUTE, "the room was stopped before the job ran");
 	else if ((r = room_for_result(0, &err)) == 0) /* no use computing what cannot be kept */
@@ -833,6 +876,7 @@ static int run_one(void)
 	fprintf(stderr, "dcrd: job %s %s\n", j.job_id, r == 0 ? "succeeded" : "failed");
 	result_free(&res);
 	job_free(&j);
+	free(inputs.items);
 	pthread_mutex_lock(&runner.mu);
 	runner.busy = false;
 	pthread_mutex_unlock(&runner.mu);

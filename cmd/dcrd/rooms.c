@@ -138,15 +138,20 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	const char *detail, const struct audit_note *note, struct dcr_err *err)
 {
 	Dcr__V1__AuditEntry entry = DCR__V1__AUDIT_ENTRY__INIT;
-	Dcr__V1__Fact facts[AUDIT_NOTE_FACTS], *fp[AUDIT_NOTE_FACTS];
+	size_t n = note ? note->n_facts + note->n_more : 0;
+	Dcr__V1__Fact *facts = calloc(n ? n : 1, sizeof(*facts)), **fp = calloc(n ? n : 1, sizeof(*fp));
 	struct dcr_merkle_frontier f;
-	uint8_t salt[AUDIT_SALT_LEN], *buf;
+	uint8_t salt[AUDIT_SALT_LEN], *buf = NULL;
 	size_t len;
 	int r;
 
+	if (!facts || !fp) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* The leaf hash is stored in the clear: without the salt it would confirm a guessed entry. */
 	if ((r = dcr_random(salt, sizeof(salt), err)) < 0)
-		return r;
+		goto out;
 	entry.salt = (ProtobufCBinaryData){ sizeof(salt), salt };
 	entry.time_ms = dcr_now_ms();
 	entry.caller = (char *)caller;
@@ -155,20 +160,27 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	entry.outcome = (char *)outcome;
 	entry.detail = (char *)detail;
 	entry.issuer = (char *)(note ? note->issuer : "");
-	for (size_t i = 0; note && i < note->n_facts; i++) {
+	for (size_t i = 0; i < n; i++) {
+		const struct audit_fact *fact = i < note->n_facts ? &note->facts[i] : &note->more[i - note->n_facts];
+
 		dcr__v1__fact__init(&facts[i]);
-		facts[i].key = (char *)note->facts[i].key;
-		facts[i].value = (char *)note->facts[i].value;
+		facts[i].key = (char *)fact->key;
+		facts[i].value = (char *)fact->value;
 		fp[i] = &facts[i];
 	}
 	entry.facts = fp;
-	entry.n_facts = note ? note->n_facts : 0;
+	entry.n_facts = n;
 	len = dcr__v1__audit_entry__get_packed_size(&entry);
-	if (!(buf = malloc(len)))
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (!(buf = malloc(len))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
 	dcr__v1__audit_entry__pack(&entry, buf);
 	r = state_audit_append(s, room_id, buf, len, &f, err);
+out:
 	free(buf);
+	free(facts);
+	free(fp);
 	return r;
 }
 

@@ -1,5 +1,6 @@
 /* dcrd's durable state: a SQLite database whose rows are sealed under the sealing key. */
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,17 @@
 #define NAMES_LABEL "dcr-state-names-v1"
 #define NAME_LABEL "dcr-record-name-v1"
 
-/* What the sealed frontier holds: the tree's frontier and the digest of the room record it goes with. */
+/*
+ * What the sealed frontier holds: the tree's frontier and the digests of the
+ * room's records as the log last recorded them. Older dcrds sealed only the
+ * frontier, then the frontier and record_digest; zeros: not bound yet.
+ */
 struct sealed_frontier {
 	struct dcr_merkle_frontier f;
-	uint8_t record_digest[32]; /* SHA-256 of the sealed record blob; zeros: not bound yet */
+	uint8_t record_digest[32]; /* SHA-256 of the sealed room record */
+	uint8_t pubs_digest[32];   /* publications_digest of the room's publication records */
 };
+static const uint8_t unbound[32];
 
 /* The class of the last SQLite error on db, as sql_fail gives it. */
 static int sql_code(sqlite3 *db)
@@ -238,7 +245,6 @@ static int read_frontier(struct state *s, const char *room_id, struct sealed_fro
 /* A record must be the one the room's log last recorded writing (if the log says). */
 static int check_bound(struct state *s, const char *id, const void *blob, int len, struct dcr_err *err)
 {
-	static const uint8_t zero[32];
 	struct sealed_frontier sf;
 	uint8_t digest[32];
 	int r;
@@ -248,13 +254,73 @@ static int check_bound(struct state *s, const char *id, const void *blob, int le
 	/* Written in this transaction, before the entry that will bind it. */
 	if (strcmp(s->pending_room, id) == 0)
 		memcpy(sf.record_digest, s->pending_digest, 32);
-	if (dcr_ct_equal(sf.record_digest, zero, 32))
+	if (dcr_ct_equal(sf.record_digest, unbound, 32))
 		return 0;
 	if ((r = dcr_sha256(blob, (size_t)(len > 0 ? len : 0), digest, err)) < 0)
 		return r;
 	if (!dcr_ct_equal(digest, sf.record_digest, 32))
 		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: its record is not the one its audit log last recorded "
 						  "(restored from an older copy of the data directory?)", id);
+	return 0;
+}
+
+#define PUBLICATION "publication"
+
+/*
+ * SHA-256 over a room's publication records as stored: for each, by name,
+ * the name, a zero byte and the SHA-256 of its sealed blob.
+ */
+static int publications_digest(struct state *s, const char *room_id, uint8_t out[static 32], struct dcr_err *err)
+{
+	struct dcr_sha256 *h = dcr_sha256_new();
+	sqlite3_stmt *st = NULL;
+	uint8_t digest[32];
+	int r = 0, rc;
+
+	if (!h)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (sqlite3_prepare_v2(s->db, "SELECT name, record FROM records WHERE kind = '" PUBLICATION "' AND scope = ?1 "
+				      "ORDER BY name", -1, &st, NULL) != SQLITE_OK) {
+		dcr_sha256_free(h);
+		return sql_fail(s, DCR_EIO, "cannot read records", err);
+	}
+	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		if ((r = dcr_sha256(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), digest, err)) == 0 &&
+		    (r = dcr_sha256_update(h, name ? name : "", name ? strlen(name) + 1 : 1, err)) == 0)
+			r = dcr_sha256_update(h, digest, sizeof(digest), err);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read records", err);
+	sqlite3_finalize(st);
+	if (r == 0)
+		r = dcr_sha256_final(h, out, err);
+	dcr_sha256_free(h);
+	return r;
+}
+
+/* A room's publications must be the ones its log last recorded (if the log says). */
+static int check_publications(struct state *s, const char *room_id, struct dcr_err *err)
+{
+	struct sealed_frontier sf;
+	uint8_t digest[32];
+	int r;
+
+	/* Checked before this transaction wrote the first of them. */
+	if (strcmp(s->pending_pubs, room_id) == 0)
+		return 0;
+	if ((r = read_frontier(s, room_id, &sf, err)) < 0)
+		return r;
+	if (dcr_ct_equal(sf.pubs_digest, unbound, 32))
+		return 0;
+	if ((r = publications_digest(s, room_id, digest, err)) < 0)
+		return r;
+	if (!dcr_ct_equal(digest, sf.pubs_digest, 32))
+		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: its published data is not the one its audit log last "
+						  "recorded (a publication record restored from an older copy of the data "
+						  "directory?)", room_id);
 	return 0;
 }
 
@@ -333,7 +399,7 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 
 int state_begin(struct state *s, struct dcr_err *err)
 {
-	s->pending_room[0] = '\0';
+	s->pending_room[0] = s->pending_pubs[0] = '\0';
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot begin a transaction", err);
 	return 0;
@@ -341,6 +407,7 @@ int state_begin(struct state *s, struct dcr_err *err)
 
 int state_commit(struct state *s, struct dcr_err *err)
 {
+	s->pending_pubs[0] = '\0';
 	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		int r = sql_fail(s, DCR_EIO, "cannot commit", err);
 
@@ -354,7 +421,7 @@ int state_commit(struct state *s, struct dcr_err *err)
 
 void state_rollback(struct state *s)
 {
-	s->pending_room[0] = '\0';
+	s->pending_room[0] = s->pending_pubs[0] = '\0';
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -376,8 +443,9 @@ static int read_frontier(struct state *s, const char *room_id, struct sealed_fro
 		/* Sealed: the host must not choose the root the enclave signs. */
 		label_for(label, sizeof(label), "audit-frontier", room_id, -1);
 		r = dcr_unseal(s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &pt, &n, err);
-		/* A frontier from before records were bound is shorter: no digest yet. */
-		if (r == 0 && n != sizeof(*sf) && n != sizeof(sf->f))
+		/* A frontier from before records (or publications) were bound is shorter: no digest yet. */
+		if (r == 0 && n != sizeof(*sf) && n != offsetof(struct sealed_frontier, pubs_digest) &&
+		    n != sizeof(sf->f))
 			r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is damaged", room_id);
 		if (r == 0)
 			memcpy(sf, pt, n);
@@ -435,6 +503,13 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 	if (strcmp(s->pending_room, room_id) == 0) {
 		memcpy(sf.record_digest, s->pending_digest, 32);
 		s->pending_room[0] = '\0';
+	}
+	/* And the room's publications: when written now, or not bound yet (as a dcrd before this left them). */
+	if (strcmp(s->pending_pubs, room_id) == 0 || dcr_ct_equal(sf.pubs_digest, unbound, 32)) {
+		if ((r = publications_digest(s, room_id, sf.pubs_digest, err)) < 0)
+			return r;
+		if (strcmp(s->pending_pubs, room_id) == 0)
+			s->pending_pubs[0] = '\0';
 	}
 	label_for(label, sizeof(label), "audit-frontier", room_id, -1);
 	if ((r = dcr_seal(s->key, label, (const uint8_t *)&sf, sizeof(sf), &fblob, &fblob_len, err)) < 0)
@@ -780,7 +855,7 @@ static void record_label(char *buf, size_t size, const char *kind, const char *s
 	snprintf(buf, size, "%s:%s:%s", kind, scope, name);
 }
 
-int state_put_record(struct state *s, const char *kind, const char *scope, const char *name, int64_t seq,
+static int put_record(struct state *s, const char *kind, const char *scope, const char *name, int64_t seq,
 	const ProtobufCMessage *msg, struct dcr_err *err)
 {
 	char label[256];
@@ -815,6 +890,21 @@ int state_put_record(struct state *s, const char *kind, const char *scope, const
 	return 0;
 }
 
+int state_put_record(struct state *s, const char *kind, const char *scope, const char *name, int64_t seq,
+	const ProtobufCMessage *msg, struct dcr_err *err)
+{
+	bool pub = strcmp(kind, PUBLICATION) == 0;
+	int r;
+
+	if (pub && (r = check_publications(s, scope, err)) < 0)
+		return r;
+	if ((r = put_record(s, kind, scope, name, seq, msg, err)) < 0)
+		return r;
+	if (pub)
+		snprintf(s->pending_pubs, sizeof(s->pending_pubs), "%s", scope);
+	return 0;
+}
+
 static int unseal_message(struct state *s, const char *kind, const char *scope, const char *name, sqlite3_stmt *st,
 	int col, const ProtobufCMessageDescriptor *d, ProtobufCMessage **out, struct dcr_err *err)
 {
@@ -834,7 +924,7 @@ static int unseal_message(struct state *s, const char *kind, const char *scope, 
 	return 0;
 }
 
-int state_get_record(struct state *s, const char *kind, const char *scope, const char *name,
+static int get_record(struct state *s, const char *kind, const char *scope, const char *name,
 	const ProtobufCMessageDescriptor *d, ProtobufCMessage **out, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -858,6 +948,17 @@ int state_get_record(struct state *s, const char *kind, const char *scope, const
 	return r;
 }
 
+int state_get_record(struct state *s, const char *kind, const char *scope, const char *name,
+	const ProtobufCMessageDescriptor *d, ProtobufCMessage **out, struct dcr_err *err)
+{
+	int r;
+
+	*out = NULL;
+	if (strcmp(kind, PUBLICATION) == 0 && (r = check_publications(s, scope, err)) < 0)
+		return r;
+	return get_record(s, kind, scope, name, d, out, err);
+}
+
 int state_delete_record(struct state *s, const char *kind, const char *scope, const char *name, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -874,11 +975,12 @@ int state_delete_record(struct state *s, const char *kind, const char *scope, co
 	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot delete a record", err);
 }
 
-int state_each_record(struct state *s, const char *kind, const char *scope, const ProtobufCMessageDescriptor *d,
-	int (*fn)(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg), void *ctx,
+static int each_record(struct state *s, const char *kind, const char *scope, const ProtobufCMessageDescriptor *d,
+	int (*fn)(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg), void *ctx, bool check,
 	struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
+	char checked[65] = "";
 	int r = 0, rc;
 
 	if (sqlite3_prepare_v2(s->db, scope ? "SELECT scope, name, record FROM records WHERE kind = ?1 AND scope = ?2 "
@@ -893,6 +995,12 @@ int state_each_record(struct state *s, const char *kind, const char *scope, cons
 		const char *sc = (const char *)sqlite3_column_text(st, 0), *name = (const char *)sqlite3_column_text(st, 1);
 		ProtobufCMessage *msg;
 
+		/* Rows come by scope: each room's publications are checked once, before the first is used. */
+		if (check && strcmp(checked, sc ? sc : "") != 0) {
+			if ((r = check_publications(s, sc ? sc : "", err)) < 0)
+				break;
+			snprintf(checked, sizeof(checked), "%s", sc ? sc : "");
+		}
 		if ((r = unseal_message(s, kind, sc ? sc : "", name ? name : "", st, 2, d, &msg, err)) < 0)
 			break;
 		r = fn(ctx, sc, name, msg);
@@ -902,6 +1010,19 @@ int state_each_record(struct state *s, const char *kind, const char *scope, cons
 		r = sql_fail(s, DCR_EIO, "cannot read records", err);
 	sqlite3_finalize(st);
 	return r;
+}
+
+int state_each_record(struct state *s, const char *kind, const char *scope, const ProtobufCMessageDescriptor *d,
+	int (*fn)(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg), void *ctx,
+	struct dcr_err *err)
+{
+	bool pub = strcmp(kind, PUBLICATION) == 0;
+	int r;
+
+	/* A room with no publication at all is checked too: one put back where there was none. */
+	if (pub && scope && (r = check_publications(s, scope, err)) < 0)
+		return r;
+	return each_record(s, kind, scope, d, fn, ctx, pub && !scope, err);
 }
 
 int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t *out, struct dcr_err *err)
@@ -966,41 +1087,118 @@ static int find_clear_name(void *ctx, const char *scope, const char *name, Proto
 	return 0;
 }
 
+/* Free an unpacked publication record (NULL too), its dataset key wiped first. */
+static void free_publication(ProtobufCMessage *msg)
+{
+	Dcr__V1__PublicationRecord *pub = (Dcr__V1__PublicationRecord *)msg;
+
+	if (!pub)
+		return;
+	if (pub->key.data)
+		dcr_wipe(pub->key.data, pub->key.len);
+	protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+/* Delete the publication record of scope stored under name. */
+static int delete_publication(struct state *s, const char *scope, const char *name, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "DELETE FROM records WHERE kind = '" PUBLICATION "' AND scope = ?1 AND name = ?2",
+		-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot rename a record", err);
+}
+
+/* The rooms that have publication records but have not bound them to their log yet. */
+static int unbound_rooms(struct state *s, char (**out)[65], size_t *n, struct dcr_err *err)
+{
+	struct sealed_frontier sf;
+	sqlite3_stmt *st = NULL;
+	char (*rooms)[65] = NULL;
+	size_t count = 0;
+	int r = 0, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT scope FROM records WHERE kind = '" PUBLICATION "'", -1, &st,
+		    NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read records", err);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *scope = (const char *)sqlite3_column_text(st, 0);
+		char (*grown)[65];
+
+		if (!scope || strlen(scope) != 64)
+			continue;
+		if ((r = read_frontier(s, scope, &sf, err)) < 0)
+			break;
+		if (!dcr_ct_equal(sf.pubs_digest, unbound, 32))
+			continue;
+		if (!(grown = realloc(rooms, (count + 1) * sizeof(*rooms)))) {
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+			break;
+		}
+		rooms = grown;
+		memcpy(rooms[count++], scope, 65);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read records", err);
+	sqlite3_finalize(st);
+	if (r < 0) {
+		free(rooms);
+		return r;
+	}
+	*out = rooms;
+	*n = count;
+	return 0;
+}
+
 /*
  * Node names come from the room's sealed definition; a dcrd from before
  * state_private_name stored publications under them, in the clear. Reseal
- * each under its private name, in one transaction.
+ * each under its private name, in one transaction. Only in rooms whose log
+ * has not bound their publications yet: once bound, every publication was
+ * written by a dcrd that names them privately, and a row under a clear
+ * name can only be one the host put back (reads of the room report it).
+ * A clear-named row never replaces a privately named one: that is dropped.
  */
 static int migrate_names(struct state *s, struct dcr_err *err)
 {
 	struct renames l = { .s = s, .err = err };
-	sqlite3_stmt *st = NULL;
+	char (*rooms)[65] = NULL;
+	size_t n_rooms = 0;
 	int r;
 
-	r = state_each_record(s, "publication", NULL, &dcr__v1__publication_record__descriptor, find_clear_name, &l,
-		err);
-	if (l.failed)
-		r = l.failed;
+	r = unbound_rooms(s, &rooms, &n_rooms, err);
+	for (size_t k = 0; r == 0 && k < n_rooms; k++) {
+		r = each_record(s, PUBLICATION, rooms[k], &dcr__v1__publication_record__descriptor, find_clear_name, &l,
+			false, err);
+		if (l.failed)
+			r = l.failed;
+	}
+	free(rooms);
 	if (r == 0 && l.n && (r = state_begin(s, err)) == 0) {
 		for (size_t i = 0; r == 0 && i < l.n; i++) {
-			ProtobufCMessage *msg = NULL;
+			ProtobufCMessage *msg = NULL, *newer = NULL;
 
-			r = state_get_record(s, "publication", l.items[i].scope, l.items[i].name,
-				&dcr__v1__publication_record__descriptor, &msg, err);
+			r = get_record(s, PUBLICATION, l.items[i].scope, l.items[i].private_name,
+				&dcr__v1__publication_record__descriptor, &newer, err);
 			if (r == 0)
-				r = state_put_record(s, "publication", l.items[i].scope, l.items[i].private_name, 0, msg, err);
-			if (msg)
-				protobuf_c_message_free_unpacked(msg, NULL);
-			if (r == 0 && sqlite3_prepare_v2(s->db, "DELETE FROM records WHERE kind = 'publication' AND "
-								 "scope = ?1 AND name = ?2", -1, &st, NULL) == SQLITE_OK) {
-				sqlite3_bind_text(st, 1, l.items[i].scope, -1, SQLITE_STATIC);
-				sqlite3_bind_text(st, 2, l.items[i].name, -1, SQLITE_STATIC);
-				if (sqlite3_step(st) != SQLITE_DONE)
-					r = sql_fail(s, DCR_EIO, "cannot rename a record", err);
-				sqlite3_finalize(st);
-			} else if (r == 0) {
-				r = sql_fail(s, DCR_EIO, "cannot rename a record", err);
-			}
+				fprintf(stderr, "dcrd: room %s: dropped a publication record stored under its node's name: "
+						"the node has a newer one\n", l.items[i].scope);
+			else if (r == DCR_ENOTFOUND && (r = get_record(s, PUBLICATION, l.items[i].scope, l.items[i].name,
+								&dcr__v1__publication_record__descriptor, &msg, err)) == 0)
+				r = put_record(s, PUBLICATION, l.items[i].scope, l.items[i].private_name, 0, msg, err);
+			free_publication(msg);
+			free_publication(newer);
+			if (r == 0)
+				r = delete_publication(s, l.items[i].scope, l.items[i].name, err);
 		}
 		if (r == 0)
 			r = state_commit(s, err);

@@ -58,7 +58,7 @@ PY
 }
 stop_dcrd
 cp data/state.db pristine.db
-for t in rooms:status audit:audit audit_frontier:status nonces:status rooms:rooms; do
+for t in rooms:status audit:audit nonces:status rooms:rooms; do
 	table=${t%%:*} cmd=${t#*:}
 	cp pristine.db data/state.db
 	corrupt "$table"
@@ -73,8 +73,8 @@ for t in rooms:status audit:audit audit_frontier:status nonces:status rooms:room
 	lacks "$err" "could not serve" "$table damaged: not a failing dcrd"
 	stop_dcrd
 done
-# A table dcrd reads as it starts: it refuses to start (timeout stops a dcrd that serves anyway).
-for table in records; do
+# Tables dcrd reads as it starts: it refuses to start (timeout stops a dcrd that serves anyway).
+for table in records audit_frontier; do
 	cp pristine.db data/state.db
 	corrupt "$table"
 	expect 1 "$table damaged: dcrd does not start" timeout 60 "$DCRD" serve --data-dir data --listen "127.0.0.1:$DCRD_PORT"
@@ -84,5 +84,51 @@ done
 cp pristine.db data/state.db
 DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
 expect 0 "the undamaged state" as status "$room"
+
+# ---- a publication put back: the host keeps the sealed row and ciphertext of
+# a withdrawn dataset and restores them after alice replaced and deleted it ----
+# sql STATEMENT...: run them on state.db; dump QUERY: the first column of its first row.
+sql() { python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for q in sys.argv[2:]:
+    c.execute(q)
+c.commit()' data/state.db "$@" || fail "sql: $*"; }
+dump() { python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+print(c.execute(sys.argv[2]).fetchone()[0])' data/state.db "$1"; }
+old_pub=$(dump "SELECT hex(record) FROM records WHERE kind = 'publication' AND scope = '$room'")
+old_blobrow=$(dump "SELECT quote(size) || ',' || quote(received) || ',' || quote(token_hash) || ',' || quote(complete) FROM blobs WHERE id = '$ds'")
+old_dsrec=$(dump "SELECT hex(record) FROM records WHERE kind = 'dataset' AND name = '$ds'")
+cp "data/blobs/$ds" withdrawn.blob
+printf 'id\n1\n2\n3\n4\n5\n' >t2.csv
+expect 0 "upload the new data" as upload t2.csv || finish
+ds2=$out
+expect 0 "publish it in place of the old" as publish "$room" t "$ds2" || finish
+expect 0 "delete the old upload" as upload --delete "$ds"
+expect 0 "run on the new data" as run "$room" count -o count.csv || finish
+has "$(cat count.csv)" '^5$' "the job counts the new rows"
+# Each job.finished entry names the data it read: the SHA-256 of each input as read.
+expect 0 "the log" as --json audit "$room"
+checks=$((checks + 1))
+JSON=$out python3 - "$(sha256sum <t.csv | cut -c1-64)" "$(sha256sum <t2.csv | cut -c1-64)" <<'PY' || fail "job.finished inputs: $out"
+import json, os, sys
+entries = json.loads(os.environ["JSON"])["entries"]
+done = [e for e in entries if e["action"] == "job.finished"]
+inputs = [[f["value"] for f in e["facts"] if f["key"] == "input"] for e in done]
+assert inputs == [["t " + sys.argv[1]], ["t " + sys.argv[2]]], inputs
+PY
+stop_dcrd
+sql "UPDATE records SET record = x'$old_pub' WHERE kind = 'publication' AND scope = '$room'" \
+	"INSERT INTO records (kind, scope, name, seq, record) VALUES ('dataset', '', '$ds', 0, x'$old_dsrec')" \
+	"INSERT INTO blobs (id, size, received, token_hash, complete) VALUES ('$ds', $old_blobrow)"
+cp withdrawn.blob "data/blobs/$ds"
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+rm -f count.csv
+expect 9 "a job on the withdrawn data" as run "$room" count -o count.csv
+has "$err" "not the one its audit log last recorded" "the job names the restored publication"
+checks=$((checks + 1))
+[ ! -e count.csv ] || fail "a result of the withdrawn data was written: $(cat count.csv)"
+expect 9 "the listing of the room's data" as datasets "$room"
+has "$err" "not the one its audit log last recorded" "the listing names it"
 
 finish

@@ -19,6 +19,8 @@
 #define ROOM "5dd95eaf75eeb191b6e841044aea0cca8ec2a8fe314d9f2dcddaac11035b7a6f"
 #define OTHER_ROOM "1a95e40e2e86d2ae6a8892b1fb644994038dd8093310a0b1bc7b8cc98a682e46"
 #define NODE "payroll_of_acme_2024"
+#define OLD_DATASET "0123456789abcdef0123456789abcdef"
+#define NEW_DATASET "fedcba9876543210fedcba9876543210"
 
 static char dir[] = "/tmp/test-state-XXXXXX";
 static uint8_t key[32];
@@ -78,7 +80,7 @@ static bool in_data_dir(const char *text)
 	return in_data_dir_bytes(text, strlen(text));
 }
 
-static void put_publication(struct state *s, const char *name)
+static void put_dataset(struct state *s, const char *name, const char *dataset_id)
 {
 	Dcr__V1__PublicationRecord pub = DCR__V1__PUBLICATION_RECORD__INIT;
 	Dcr__V1__DatasetInfo info = DCR__V1__DATASET_INFO__INIT;
@@ -86,12 +88,17 @@ static void put_publication(struct state *s, const char *name)
 	struct dcr_err err;
 
 	info.node = NODE;
-	info.dataset_id = "0123456789abcdef0123456789abcdef";
+	info.dataset_id = (char *)dataset_id;
 	pub.info = &info;
 	pub.key = (ProtobufCBinaryData){ 32, k };
 	pub.blob_id = info.dataset_id;
 	if (state_put_record(s, "publication", ROOM, name, 0, &pub.base, &err) < 0)
 		fail_msg("%s", err.msg);
+}
+
+static void put_publication(struct state *s, const char *name)
+{
+	put_dataset(s, name, OLD_DATASET);
 }
 
 static void test_private_names(void **state)
@@ -196,6 +203,165 @@ static void test_new_records(void **state)
 	state_close(&s);
 	assert_false(in_data_dir(NODE));
 	assert_true(in_data_dir(private_name));
+}
+
+/* An audit entry for ROOM, committing the open transaction: it binds the room's publications as they are. */
+static void log_and_commit(struct state *s)
+{
+	static const uint8_t entry[] = { 0x12, 0x05, 'a', 'l', 'i', 'c', 'e' };
+	struct dcr_merkle_frontier f;
+	struct dcr_err err;
+
+	if (state_audit_append(s, ROOM, entry, sizeof(entry), &f, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(state_commit(s, &err), 0);
+}
+
+/* A call that writes nothing but its entry. */
+static void log_call(struct state *s)
+{
+	struct dcr_err err;
+
+	assert_int_equal(state_begin(s, &err), 0);
+	log_and_commit(s);
+}
+
+static int count_one(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	++*(int *)ctx;
+	return 0;
+}
+
+/* The dataset ID of the publication of NODE in ROOM, read as dcrd reads it; the result of the read. */
+static int published(struct state *s, char id[static 40])
+{
+	Dcr__V1__PublicationRecord *pub = NULL;
+	char private_name[STATE_PRIVATE_NAME_LEN + 1];
+	struct dcr_err err;
+	int r;
+
+	assert_int_equal(state_private_name(s, ROOM, NODE, private_name, &err), 0);
+	r = state_get_record(s, "publication", ROOM, private_name, &dcr__v1__publication_record__descriptor,
+		(ProtobufCMessage **)&pub, &err);
+	id[0] = '\0';
+	if (r == 0) {
+		snprintf(id, 40, "%s", pub->info->dataset_id);
+		protobuf_c_message_free_unpacked(&pub->base, NULL);
+	}
+	return r;
+}
+
+/*
+ * Publications are bound to the room's log: one put back from an older
+ * copy (here: the row of another dataset, sealed for the same place) no
+ * longer matches, for reads one by one and for listings.
+ */
+static void test_publication_rollback(void **state)
+{
+	char private_name[STATE_PRIVATE_NAME_LEN + 1], id[40];
+	sqlite3_stmt *st;
+	struct state s;
+	struct dcr_err err;
+	int n = 0;
+	void *old_row;
+	int old_len;
+
+	(void)state;
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	assert_int_equal(state_private_name(&s, ROOM, NODE, private_name, &err), 0);
+	assert_int_equal(state_begin(&s, &err), 0);
+	put_dataset(&s, private_name, OLD_DATASET);
+	log_and_commit(&s);
+	assert_int_equal(sqlite3_prepare_v2(s.db, "SELECT record FROM records WHERE kind = 'publication'", -1, &st, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	old_len = sqlite3_column_bytes(st, 0);
+	old_row = malloc((size_t)old_len);
+	assert_non_null(old_row);
+	memcpy(old_row, sqlite3_column_blob(st, 0), (size_t)old_len);
+	sqlite3_finalize(st);
+	/* Replaced by a newer dataset, logged. */
+	assert_int_equal(state_begin(&s, &err), 0);
+	put_dataset(&s, private_name, NEW_DATASET);
+	log_and_commit(&s);
+	assert_int_equal(published(&s, id), 0);
+	assert_string_equal(id, NEW_DATASET);
+	/* Other calls, which write no publication, keep the binding. */
+	log_call(&s);
+	assert_int_equal(published(&s, id), 0);
+	state_close(&s);
+
+	/* The host puts the older row back. */
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	assert_int_equal(sqlite3_prepare_v2(s.db, "UPDATE records SET record = ?1 WHERE kind = 'publication'", -1, &st,
+				 NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, old_row, old_len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	free(old_row);
+	assert_int_equal(published(&s, id), DCR_EINTEGRITY);
+	assert_int_equal(state_each_record(&s, "publication", ROOM, &dcr__v1__publication_record__descriptor, count_one,
+				 &n, &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "not the one its audit log last recorded"));
+	assert_int_equal(state_each_record(&s, "publication", NULL, &dcr__v1__publication_record__descriptor, count_one,
+				 &n, &err), DCR_EINTEGRITY);
+	assert_int_equal(n, 0);
+	/* Nor does the next entry bind what the host put there. */
+	log_call(&s);
+	assert_int_equal(published(&s, id), DCR_EINTEGRITY);
+	/* A write checks first too. */
+	assert_int_equal(state_begin(&s, &err), 0);
+	{
+		Dcr__V1__PublicationRecord pub = DCR__V1__PUBLICATION_RECORD__INIT;
+
+		assert_int_equal(state_put_record(&s, "publication", ROOM, private_name, 0, &pub.base, &err),
+			DCR_EINTEGRITY);
+	}
+	state_rollback(&s);
+	state_close(&s);
+}
+
+/*
+ * A publication row under the node's clear name, as a dcrd before private
+ * names wrote it, put back by the host: never promoted over the newer
+ * privately named one. Unbound rooms drop it; in a bound room it stays
+ * where it is and reads of the room report it.
+ */
+static void test_migration_never_replaces(void **state)
+{
+	char private_name[STATE_PRIVATE_NAME_LEN + 1], id[40];
+	struct state s;
+	struct dcr_err err;
+
+	(void)state;
+	for (int bound = 0; bound < 2; bound++) {
+		teardown(NULL);
+		setup(NULL);
+		assert_int_equal(state_open(&s, dir, key, &err), 0);
+		assert_int_equal(state_private_name(&s, ROOM, NODE, private_name, &err), 0);
+		put_dataset(&s, private_name, NEW_DATASET);
+		if (bound)
+			log_call(&s);
+		state_close(&s);
+		/* In a handle of its own: what a host with an older copy of the row can do. */
+		assert_int_equal(state_open(&s, dir, key, &err), 0);
+		put_dataset(&s, NODE, OLD_DATASET);
+		state_close(&s);
+
+		if (state_open(&s, dir, key, &err) < 0)
+			fail_msg("%s", err.msg);
+		if (bound) {
+			assert_int_equal(published(&s, id), DCR_EINTEGRITY);
+		} else {
+			assert_int_equal(published(&s, id), 0);
+			assert_string_equal(id, NEW_DATASET);
+			ProtobufCMessage *clear = NULL;
+
+			assert_int_equal(state_get_record(&s, "publication", ROOM, NODE,
+						 &dcr__v1__publication_record__descriptor, &clear, &err), DCR_ENOTFOUND);
+		}
+		state_close(&s);
+	}
 }
 
 /* Serialized AuditEntry i, with a 16-byte salt or (as before salts) without. */
@@ -316,6 +482,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_legacy_leaves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_publication_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_never_replaces, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
