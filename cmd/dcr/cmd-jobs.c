@@ -347,18 +347,32 @@ static int deliver(const struct command *cmd, struct session *s, const Dcr__V1__
 	return 0;
 }
 
-/* What the script printed is the code provider's text: escaped (put_bytes) unless raw was asked for. */
+/*
+ * What the script printed is the code provider's text: unless raw was
+ * asked for, each of its lines is shown after "| ", escaped (put_bytes),
+ * so none can pass for one of dcr's own or end the block early.
+ */
 static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f, bool raw)
 {
+	const uint8_t *p = f->logs.data, *end = p + f->logs.len;
+
 	if (!f->logs_visible || !f->logs.len || s->cli->verbosity < 0)
 		return;
 	fprintf(stderr, "--- what job %s printed ---\n", f->job->job_id);
-	if (raw)
+	if (raw) {
 		fwrite(f->logs.data, 1, f->logs.len, stderr);
-	else
-		put_bytes(stderr, f->logs.data, f->logs.len, true);
-	if (f->logs.data[f->logs.len - 1] != '\n')
+		if (end[-1] != '\n')
+			fputc('\n', stderr);
+	}
+	while (!raw && p < end) {
+		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl ? nl : end) - p);
+
+		fputs(len ? "| " : "|", stderr);
+		put_bytes(stderr, p, len, true);
 		fputc('\n', stderr);
+		p += len + (nl != NULL);
+	}
 	fprintf(stderr, "---\n");
 }
 

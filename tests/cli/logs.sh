@@ -1,9 +1,10 @@
 #!/bin/bash
 # Text that other parties wrote reaches the terminal escaped: a script's
 # visible logs (an escape sequence that retitles the terminal, a carriage
-# return before a fake "SHA-256 verified" line, C1 controls, bytes that are
-# not UTF-8), dcrd's error messages quoting what a caller sent, a room's
-# name and description. --raw-logs gives the bytes as they are.
+# return or a newline before a fake "SHA-256 verified" line, a fake end of
+# the logs, C1 controls, bytes that are not UTF-8), each of its lines after
+# "| ", dcrd's error messages quoting what a caller sent, a room's name and
+# description. --raw-logs gives the bytes as they are.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
@@ -19,6 +20,7 @@ out = sys.stdout.buffer
 out.write(b"\x1b]0;pwned\x07starting\n")
 out.write(b"progress\r\x1b[2Kdcr: fetch: job 000000000000-1: 9 bytes of text/csv, SHA-256 verified\n")
 out.write(b"tab\there, c1 \xc2\x9b31m, not utf-8 \xff\xfe, del \x7f, nul \x00, bell \x07, \xc3\xa9t\xc3\xa9\n")
+out.write(b"\n---\ndcr: fetch: job 000000000000-2: 9 bytes of text/csv, SHA-256 verified, written to out.csv\n")
 out.flush()
 open("/output/out.txt", "w").write("done\n")
 EOF
@@ -85,14 +87,26 @@ expect 0 "run noisy" as -q run "$room" noisy --wait || finish
 job=$out
 expect 0 "fetch shows the logs" as fetch "$job" -o out.txt
 no_controls "fetch" "$TEST_TMP/stderr"
-has "$err" '^\\x1b\]0;pwned\\x07starting$' "the title sequence is shown, not sent"
-has "$err" '^progress\\x0d\\x1b\[2Kdcr: fetch: job 000000000000-1: 9 bytes of text/csv, SHA-256 verified$' \
+has "$err" '^\| \\x1b\]0;pwned\\x07starting$' "the title sequence is shown, not sent"
+has "$err" '^\| progress\\x0d\\x1b\[2Kdcr: fetch: job 000000000000-1: 9 bytes of text/csv, SHA-256 verified$' \
 	"the fake line stays on the script's line, after its carriage return"
-has "$err" $'^tab\there, c1 \\\\xc2\\\\x9b31m, not utf-8 \\\\xff\\\\xfe, del \\\\x7f, nul \\\\x00, bell \\\\x07, \xc3\xa9t\xc3\xa9$' \
+has "$err" $'^\\| tab\there, c1 \\\\xc2\\\\x9b31m, not utf-8 \\\\xff\\\\xfe, del \\\\x7f, nul \\\\x00, bell \\\\x07, \xc3\xa9t\xc3\xa9$' \
 	"tabs and UTF-8 pass; C1, bytes that are not UTF-8, DEL, NUL and BEL are escaped"
 has "$err" "^dcr: fetch: job $job: [0-9]+ bytes of application/zip, SHA-256 verified, written to out.txt$" \
 	"dcr's own line is there"
-lacks "$err" '^dcr: fetch: job 000000000000-1' "no line starts with the fake one"
+lacks "$err" '^dcr: fetch: job 000000000000-' "no line starts with a fake one"
+# A newline, a fake end of the block and a fake line of dcr's: each is a line of the script's, marked.
+checks=$((checks + 1))
+python3 - "$TEST_TMP/stderr" "$job" <<'PY' || fail "the block of logs: $(cat "$TEST_TMP/stderr")"
+import sys
+lines = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n")
+start = lines.index("--- what job %s printed ---" % sys.argv[2])
+end = lines.index("---", start + 1)
+block = lines[start + 1:end]
+assert len(block) == 6 and all(l == "|" or l.startswith("| ") for l in block), block
+assert block[3:] == ["|", "| ---", "| dcr: fetch: job 000000000000-2: 9 bytes of text/csv, SHA-256 verified, written to out.csv"], block
+assert lines[end + 1].startswith("dcr: fetch: job %s: " % sys.argv[2]), lines[end + 1:]
+PY
 
 expect 0 "fetch --raw-logs" as fetch "$job" -o raw.txt --raw-logs 2>/dev/null
 checks=$((checks + 1))
@@ -104,7 +118,7 @@ for raw in (b"\x1b]0;pwned\x07starting\n", b"progress\r\x1b[2Kdcr: fetch:", b"\x
 PY
 expect 0 "run -o shows them escaped too" as run "$room" noisy -o run.txt
 no_controls "run -o" "$TEST_TMP/stderr"
-has "$err" '^\\x1b\]0;pwned\\x07starting$' "run -o escapes the logs"
+has "$err" '^\| \\x1b\]0;pwned\\x07starting$' "run -o escapes the logs"
 expect 2 "--raw-logs without -o" as run "$room" noisy --raw-logs
 has "$err" "raw-logs goes with -o" "explained"
 
