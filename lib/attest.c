@@ -143,6 +143,11 @@ static int verify_sim(const Dcr__V1__Evidence *ev, const struct dcr_specs *specs
 	char hex[65];
 	int r = 0;
 
+	if (ev->collateral.len) {
+		r = dcr_err_set(err, DCR_EATTEST, "malformed evidence: sim evidence carries no collateral, this has %zu "
+						  "bytes", ev->collateral.len);
+		goto out;
+	}
 	if ((r = unpack_part(&dcr__v1__sim_quote__descriptor, ev->quote.data, ev->quote.len, "the sim quote",
 		     (ProtobufCMessage **)&quote, err)) < 0)
 		goto out;
@@ -294,7 +299,11 @@ int dcr_attest_evidence_canonical(const uint8_t *evidence, size_t len, struct dc
 	if ((r = dcr_proto_unpack_canonical(&dcr__v1__evidence__descriptor, evidence, len, "the evidence",
 		     (ProtobufCMessage **)&ev, err)) < 0)
 		return r;
-	if (strcmp(ev->format, "sim") == 0 &&
+	/* Sim evidence has no collateral: bytes there would count for nothing. */
+	if (strcmp(ev->format, "sim") == 0 && ev->collateral.len)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the evidence is not as dcrd writes it: sim evidence with %zu bytes "
+						     "of collateral", ev->collateral.len);
+	else if (strcmp(ev->format, "sim") == 0 &&
 	    (r = dcr_proto_unpack_canonical(&dcr__v1__sim_quote__descriptor, ev->quote.data, ev->quote.len,
 		     "the evidence's sim quote", (ProtobufCMessage **)&quote, err)) == 0)
 		r = dcr_proto_check_canonical(&dcr__v1__sim_report__descriptor, quote->report.data, quote->report.len,

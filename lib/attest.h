@@ -66,7 +66,8 @@ void dcr_attest_result_release(struct dcr_attest_result *res);
 /*
  * Whether evidence is exactly as dcrd encodes it, all the way down: the
  * Evidence message and, for sim, its SimQuote and SimReport in their
- * canonical protobuf encodings (dcr_proto_unpack_canonical); for
+ * canonical protobuf encodings (dcr_proto_unpack_canonical) and no
+ * collateral; for
  * sgx-dcap, the collateral as dcr_pcs_assemble writes it. The SGX quote
  * is the quoting enclave's own bytes and has no other encoding to compare
  * with. DCR_EINVALID when a message does not decode, DCR_EINTEGRITY when

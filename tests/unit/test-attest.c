@@ -232,6 +232,24 @@ static void test_evidence_canonical(void **state)
 	assert_int_equal(dcr_attest_evidence_canonical(bad, bad_len, &err), DCR_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "the evidence's sim report is not in its canonical encoding: an unknown field 15"));
 	free(bad);
+
+	/* Collateral, a known field that sim evidence does not use, in its canonical place. */
+	{
+		Dcr__V1__Evidence *e = dcr__v1__evidence__unpack(NULL, len, ev);
+
+		assert_non_null(e);
+		e->collateral = (ProtobufCBinaryData){ 8, (uint8_t *)"anything" };
+		bad_len = dcr__v1__evidence__get_packed_size(e);
+		assert_non_null(bad = malloc(bad_len));
+		dcr__v1__evidence__pack(e, bad);
+		e->collateral = (ProtobufCBinaryData){ 0, NULL };
+		dcr__v1__evidence__free_unpacked(e, NULL);
+	}
+	assert_int_equal(dcr_attest_evidence_canonical(bad, bad_len, &err), DCR_EINTEGRITY);
+	assert_string_equal(err.msg, "the evidence is not as dcrd writes it: sim evidence with 8 bytes of collateral");
+	assert_int_equal(dcr_attest_verify(bad, bad_len, specs, NULL, &res, &err), DCR_EATTEST);
+	assert_string_equal(err.msg, "malformed evidence: sim evidence carries no collateral, this has 8 bytes");
+	free(bad);
 	free(ev);
 	dcr_specs_free(specs);
 }
