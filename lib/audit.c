@@ -289,7 +289,10 @@ int dcr_audit_export_verify(const uint8_t *buf, size_t len, const struct dcr_spe
 		r = dcr_err_set(err, DCR_EINTEGRITY, "not an intact audit export: it does not decode");
 	if (r < 0)
 		return r;
-	if (ex->version != DCR_AUDIT_EXPORT_VERSION)
+	/* Every export has a version: one without is not an export of another version but a damaged one. */
+	if (ex->version == 0)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the export has no version");
+	else if (ex->version != DCR_AUDIT_EXPORT_VERSION)
 		r = dcr_err_set(err, DCR_EINVALID, "export version %" PRIu32 "; this dcr reads version %d", ex->version,
 			DCR_AUDIT_EXPORT_VERSION);
 	else if (!ex->head)

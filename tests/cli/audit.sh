@@ -170,12 +170,17 @@ has "$err" "^dcr: audit: 'specs.yaml': not an intact audit export: it does not d
 expect 2 "verify without a file" "$DCR" audit verify
 expect 2 "verify with --export" "$DCR" audit verify log.dcra --export x
 
-# No byte of the export can change unnoticed: every byte flipped, a byte
-# inserted at every offset or appended (tests/tools/export-sweep, in process).
+# No byte of the export can change unnoticed: every byte flipped or deleted,
+# a byte inserted at every offset or appended; nor any field, in every
+# message at every depth: a field inserted anywhere (the sim evidence's
+# unused collateral among them), deleted or repeated (tests/tools/
+# export-sweep, in process).
 checks=$((checks + 1))
 "$EXPORT_SWEEP" specs.yaml log.dcra >sweep.out 2>&1 || fail "export sweep: $(tail -20 sweep.out)"
 cat sweep.out
-has "$(cat sweep.out)" "^[0-9]+ changes to a [0-9]+-byte export tried, 0 not refused" "the sweep ran"
+has "$(cat sweep.out)" "^[0-9]+ byte changes to a [0-9]+-byte export tried$" "the byte sweep ran"
+has "$(cat sweep.out)" "^[0-9]{3,} edits of its protobuf fields tried$" "the field sweep ran"
+has "$(cat sweep.out)" "^[0-9]+ changes tried in all, 0 not refused as they should be$" "all were refused"
 
 # An unknown field inserted at the start, the middle or the end of the message
 # at every nesting level, with every length around it fixed: exit 9, and why.
