@@ -357,6 +357,14 @@ static int crl_hex(const struct dcr_pcs_response *r, const char *what, char **ou
 	p = der;
 	crl = der_len <= DCR_SGX_COLLATERAL_MAX ? d2i_X509_CRL(NULL, &p, (long)der_len) : NULL;
 	ok = crl && p == der + der_len;
+	/* DER exactly, as the collateral's verifier wants it: d2i takes BER, whose lengths nothing signs. */
+	if (ok) {
+		unsigned char *enc = NULL;
+		int n = i2d_X509_CRL(crl, &enc);
+
+		ok = n > 0 && enc && (size_t)n == der_len && memcmp(enc, der, der_len) == 0;
+		OPENSSL_free(enc);
+	}
 	X509_CRL_free(crl);
 	ERR_clear_error();
 	if (!ok) {

@@ -249,6 +249,36 @@ static long b64_decode(const char *s, size_t n, uint8_t *out, const char **why)
 	return (long)(o - pad);
 }
 
+/*
+ * Whether n bytes at enc (what i2d wrote, or n < 0) are exactly der: d2i
+ * takes BER (a length in more bytes than it needs, say), and the parts of
+ * a certificate or CRL outside what its signature covers could then change
+ * and still verify.
+ */
+static bool same_bytes(int n, unsigned char *enc, const uint8_t *der, size_t len)
+{
+	bool same = n > 0 && enc && (size_t)n == len && memcmp(enc, der, len) == 0;
+
+	OPENSSL_free(enc);
+	return same;
+}
+
+static bool x509_is_der(X509 *x, const uint8_t *der, size_t len)
+{
+	unsigned char *enc = NULL;
+	int n = i2d_X509(x, &enc);
+
+	return same_bytes(n, enc, der, len);
+}
+
+static bool crl_is_der(X509_CRL *crl, const uint8_t *der, size_t len)
+{
+	unsigned char *enc = NULL;
+	int n = i2d_X509_CRL(crl, &enc);
+
+	return same_bytes(n, enc, der, len);
+}
+
 /* One block of a chain at text[*pos], decoded; *pos moves past it. index counts from 1, for messages. */
 static int pem_cert(const char *text, size_t len, size_t *pos, const char *what, int index, X509 **out,
 	struct dcr_err *err)
@@ -322,6 +352,11 @@ static int pem_cert(const char *text, size_t len, size_t *pos, const char *what,
 		r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d is not a DER X.509 certificate", what, index);
 	} else if (p != der + dlen) {
 		r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d has bytes after its DER", what, index);
+	} else if (!x509_is_der(*out, der, (size_t)dlen)) {
+		r = dcr_err_set(err, DCR_EATTEST, "%s: certificate %d is not in DER (it encodes otherwise: a length in "
+			"more bytes than it needs?)", what, index);
+	}
+	if (r < 0) {
 		X509_free(*out);
 		*out = NULL;
 	}
@@ -457,6 +492,9 @@ static int parse_hex_crl(json_t *obj, const char *key, X509_CRL **out, struct dc
 		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s is not a DER CRL", key);
 	} else if (p != der + len) {
 		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s has bytes after its DER CRL", key);
+	} else if (!crl_is_der(*out, der, len)) {
+		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s is not in DER (it encodes otherwise: a length in more "
+			"bytes than it needs?)", key);
 	} else if (asn1_time(X509_CRL_get0_lastUpdate(*out), &t) < 0) {
 		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s has a malformed thisUpdate", key);
 	} else if (asn1_time(X509_CRL_get0_nextUpdate(*out), &t) < 0) {
@@ -1370,7 +1408,7 @@ static X509 *parse_root(const uint8_t *der, size_t len)
 	if (!der || len == 0 || len > 65536)
 		return NULL;
 	x = d2i_X509(NULL, &p, (long)len);
-	if (x && p != der + len) {
+	if (x && (p != der + len || !x509_is_der(x, der, len))) {
 		X509_free(x);
 		x = NULL;
 	}

@@ -419,10 +419,25 @@ static void test_crl_encodings(void **state)
 	hex[strlen(hex) - 2] = '\0';
 	set_text(&f.in.pck_crl, hex);
 	assemble_fails(&f.in, "PCK CRL from the PCCS: not a DER CRL");
-	f.pck_crl = realloc(f.pck_crl, f.pck_crl_len + 1);
+	f.pck_crl = realloc(f.pck_crl, f.pck_crl_len + 2);
 	f.pck_crl[f.pck_crl_len] = 0;
 	set_body(&f.in.pck_crl, f.pck_crl, f.pck_crl_len + 1);
 	assemble_fails(&f.in, "PCK CRL from the PCCS: not a DER CRL");
+	/* BER that d2i takes: the outer length in one byte more than it needs (0x81 LL: 0x82 00 LL). */
+	assert_true(f.pck_crl[1] == 0x81 || f.pck_crl[1] == 0x82);
+	{
+		uint8_t *ber = malloc(f.pck_crl_len + 1);
+
+		assert_non_null(ber);
+		ber[0] = 0x30, ber[1] = (uint8_t)(f.pck_crl[1] + 1), ber[2] = 0;
+		memcpy(ber + 3, f.pck_crl + 2, f.pck_crl_len - 2);
+		p = ber;
+		X509_CRL_free(d2i_X509_CRL(NULL, &p, (long)f.pck_crl_len + 1));
+		assert_ptr_equal(p, ber + f.pck_crl_len + 1); /* d2i takes it whole */
+		set_body(&f.in.pck_crl, ber, f.pck_crl_len + 1);
+		assemble_fails(&f.in, "PCK CRL from the PCCS: not a DER CRL");
+		free(ber);
+	}
 	/* Two PEM blocks, text after the block, a PEM certificate. */
 	snprintf(body, strlen(pem_text) + strlen(hex) + 64, "%s%s", pem_text, pem_text);
 	set_text(&f.in.pck_crl, body);

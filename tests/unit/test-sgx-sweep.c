@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "testutil.h"
 
@@ -770,6 +772,147 @@ static void collateral_json(const struct sample *s)
 	free(full);
 }
 
+/*
+ * der (n bytes, an ASN.1 SEQUENCE) in BER that d2i takes: its outer length
+ * written in one byte more than it needs, with a leading zero. Nothing a
+ * signature covers changes. *out_len: its length; free().
+ */
+static uint8_t *ber_of(const uint8_t *der, size_t n, size_t *out_len)
+{
+	size_t len_bytes = der[1] < 0x80 ? 0 : der[1] & 0x7f;
+	uint8_t *out = malloc(n + 2);
+
+	assert_non_null(out);
+	assert_true(der[0] == 0x30 && len_bytes < 4 && n > 2 + len_bytes);
+	out[0] = der[0];
+	out[1] = (uint8_t)(0x80 | (len_bytes + 1));
+	out[2] = 0;
+	if (len_bytes == 0)
+		out[3] = der[1];
+	else
+		memcpy(out + 3, der + 2, len_bytes);
+	memcpy(out + 3 + (len_bytes ? len_bytes : 1), der + 2 + len_bytes, n - 2 - len_bytes);
+	*out_len = n + 1 + (len_bytes == 0);
+	return out;
+}
+
+/* A PEM block (as in a chain, lines of 64) of the certificate in block, re-encoded as ber_of does. */
+static char *ber_block(const char *block, size_t len)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----\n", end[] = "-----END CERTIFICATE-----\n";
+	BIO *bio = BIO_new_mem_buf(block, (int)len);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	size_t ber_len, n;
+	int der_len = x ? i2d_X509(x, &der) : -1;
+	uint8_t *ber;
+	char *out;
+
+	assert_true(der_len > 0);
+	ber = ber_of(der, (size_t)der_len, &ber_len);
+	assert_non_null(out = malloc(sizeof(begin) + ber_len * 2 + sizeof(end)));
+	n = (size_t)sprintf(out, "%s", begin);
+	for (size_t i = 0; i < ber_len; i += 48) {
+		n += (size_t)EVP_EncodeBlock((unsigned char *)out + n, ber + i, (int)(ber_len - i < 48 ? ber_len - i : 48));
+		out[n++] = '\n';
+	}
+	sprintf(out + n, "%s", end);
+	free(ber);
+	OPENSSL_free(der);
+	X509_free(x);
+	BIO_free(bio);
+	return out;
+}
+
+/*
+ * Certificates and CRLs in BER rather than DER: the lengths around the
+ * signed part are not signed, so each would verify as the same document
+ * with other bytes. Each certificate of the quote's chain and of each
+ * collateral chain, and each CRL, is refused.
+ */
+static void der_form(const struct sample *s)
+{
+	static const char *const chains[] = { "pck_crl_issuer_chain", "tcb_info_issuer_chain", "qe_identity_issuer_chain" };
+	static const char *const crls[] = { "root_ca_crl", "pck_crl" };
+	struct dcr_sgx_collateral *c;
+	struct dcr_sgx_quote q;
+	struct dcr_err err;
+	struct blocks b;
+	char *text, want[128];
+
+	assert_int_equal(dcr_sgx_quote_parse(s->quote, s->quote_len, &q, &err), 0);
+	split_blocks((const char *)q.cert_data, q.cert_len, &b);
+	assert_non_null(text = json_dumps(s->col, JSON_COMPACT));
+	assert_int_equal(dcr_sgx_collateral_parse((const uint8_t *)text, strlen(text), &c, &err), 0);
+	for (size_t i = 0; i < b.n; i++) {
+		char *ber = ber_block(b.p[i], b.len[i]), *cert;
+		size_t n = 0, len;
+		uint8_t *quote;
+
+		assert_non_null(cert = malloc(q.cert_len + strlen(ber)));
+		for (size_t k = 0; k < b.n; k++) {
+			const char *p = k == i ? ber : b.p[k];
+			size_t l = k == i ? strlen(ber) : b.len[k];
+
+			memcpy(cert + n, p, l);
+			n += l;
+		}
+		/* And the NUL of the real quote. */
+		memcpy(cert + n, b.p[b.n - 1] + b.len[b.n - 1], q.cert_len - (size_t)(b.p[b.n - 1] + b.len[b.n - 1] -
+			(const char *)q.cert_data));
+		n += q.cert_len - (size_t)(b.p[b.n - 1] + b.len[b.n - 1] - (const char *)q.cert_data);
+		quote = quote_with(s, cert, n, &len);
+		snprintf(want, sizeof(want), "SGX quote PCK certificate chain: certificate %zu is not in DER", i + 1);
+		err.msg[0] = '\0';
+		expect(verify_parsed(s, quote, len, c, &err), &err, s->name, "a certificate in BER", want);
+		free(quote);
+		free(cert);
+		free(ber);
+	}
+	dcr_sgx_collateral_free(c);
+	free(text);
+	for (size_t k = 0; k < sizeof(chains) / sizeof(chains[0]); k++) {
+		const char *orig = json_string_value(json_object_get(s->col, chains[k]));
+
+		split_blocks(orig, strlen(orig), &b);
+		for (size_t i = 0; i < b.n; i++) {
+			json_t *col = json_deep_copy(s->col);
+			char *ber = ber_block(b.p[i], b.len[i]), *v;
+
+			assert_non_null(v = malloc(strlen(orig) + strlen(ber)));
+			sprintf(v, "%.*s%s%s", (int)(b.p[i] - orig), orig, ber, b.p[i] + b.len[i]);
+			assert_int_equal(json_object_set_new(col, chains[k], json_string(v)), 0);
+			snprintf(want, sizeof(want), "collateral: %s: certificate %zu is not in DER", chains[k], i + 1);
+			err.msg[0] = '\0';
+			expect(verify_json(s, s->quote, s->quote_len, col, &err), &err, chains[k], "a certificate in BER", want);
+			json_decref(col);
+			free(ber);
+			free(v);
+		}
+	}
+	for (size_t k = 0; k < sizeof(crls) / sizeof(crls[0]); k++) {
+		const char *hex = json_string_value(json_object_get(s->col, crls[k]));
+		size_t n = strlen(hex) / 2, ber_len;
+		uint8_t *der = malloc(n), *ber;
+		char *v;
+		json_t *col = json_deep_copy(s->col);
+
+		assert_non_null(der);
+		assert_int_equal(dcr_unhex(hex, der, n), 0);
+		ber = ber_of(der, n, &ber_len);
+		assert_non_null(v = malloc(2 * ber_len + 1));
+		dcr_hex(ber, ber_len, v);
+		assert_int_equal(json_object_set_new(col, crls[k], json_string(v)), 0);
+		snprintf(want, sizeof(want), "collateral: %s is not in DER", crls[k]);
+		err.msg[0] = '\0';
+		expect(verify_json(s, s->quote, s->quote_len, col, &err), &err, crls[k], "a CRL in BER", want);
+		json_decref(col);
+		free(der);
+		free(ber);
+		free(v);
+	}
+}
+
 static void variants(const struct sample *s)
 {
 	quote_chains(s);
@@ -777,6 +920,7 @@ static void variants(const struct sample *s)
 	collateral_chains(s);
 	collateral_values(s);
 	collateral_json(s);
+	der_form(s);
 }
 
 static void test_variants_real(void **state)
