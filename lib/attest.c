@@ -68,8 +68,17 @@ int dcr_attest_sgx_evidence(const uint8_t *quote, size_t quote_len, const uint8_
 	size_t collateral_len, const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len,
 	struct dcr_err *err)
 {
+	uint8_t *q;
+	size_t q_len;
+	int r;
+
 	*out = NULL;
-	return pack_evidence("sgx-dcap", quote, quote_len, collateral, collateral_len, keys, out, out_len, err);
+	/* The quote in the one form evidence carries it (dcr_sgx_quote_canonical). */
+	if ((r = dcr_sgx_quote_normalize(quote, quote_len, &q, &q_len, err)) < 0)
+		return r;
+	r = pack_evidence("sgx-dcap", q, q_len, collateral, collateral_len, keys, out, out_len, err);
+	free(q);
+	return r;
 }
 
 int dcr_attest_sim_evidence(const uint8_t measurement[static 32], const uint8_t sim_sk[static 32],
@@ -294,6 +303,7 @@ int dcr_attest_evidence_canonical(const uint8_t *evidence, size_t len, struct dc
 {
 	Dcr__V1__Evidence *ev = NULL;
 	Dcr__V1__SimQuote *quote = NULL;
+	struct dcr_err why;
 	int r;
 
 	if ((r = dcr_proto_unpack_canonical(&dcr__v1__evidence__descriptor, evidence, len, "the evidence",
@@ -308,8 +318,12 @@ int dcr_attest_evidence_canonical(const uint8_t *evidence, size_t len, struct dc
 		     "the evidence's sim quote", (ProtobufCMessage **)&quote, err)) == 0)
 		r = dcr_proto_check_canonical(&dcr__v1__sim_report__descriptor, quote->report.data, quote->report.len,
 			"the evidence's sim report", err);
-	else if (strcmp(ev->format, "sgx-dcap") == 0)
-		r = dcr_sgx_collateral_canonical(ev->collateral.data, ev->collateral.len, "the evidence's collateral", err);
+	else if (strcmp(ev->format, "sgx-dcap") == 0 &&
+		 (r = dcr_sgx_collateral_canonical(ev->collateral.data, ev->collateral.len, "the evidence's collateral",
+			  err)) == 0 &&
+		 (r = dcr_sgx_quote_canonical(ev->quote.data, ev->quote.len, &why)) < 0)
+		/* A quote that does not parse (DCR_EATTEST) is a part that does not decode. */
+		r = dcr_err_set(err, r == DCR_EATTEST ? DCR_EINVALID : r, "%s", why.msg);
 	dcr__v1__sim_quote__free_unpacked(quote, NULL);
 	dcr__v1__evidence__free_unpacked(ev, NULL);
 	return r;

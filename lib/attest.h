@@ -35,7 +35,11 @@ struct dcr_enclave_public {
 int dcr_attest_sim_evidence(const uint8_t measurement[static 32], const uint8_t sim_sk[static 32],
 	const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len, struct dcr_err *err);
 
-/* Wrap an SGX quote and its collateral JSON with the keys in an Evidence message. *out: free(). */
+/*
+ * Wrap an SGX quote and its collateral JSON with the keys in an Evidence
+ * message, the quote in the form evidence carries it (dcr_sgx_quote_normalize;
+ * its errors for a quote that does not parse). *out: free().
+ */
 int dcr_attest_sgx_evidence(const uint8_t *quote, size_t quote_len, const uint8_t *collateral,
 	size_t collateral_len, const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len,
 	struct dcr_err *err);
@@ -68,9 +72,10 @@ void dcr_attest_result_release(struct dcr_attest_result *res);
  * Evidence message and, for sim, its SimQuote and SimReport in their
  * canonical protobuf encodings (dcr_proto_unpack_canonical) and no
  * collateral; for
- * sgx-dcap, the collateral as dcr_pcs_assemble writes it. The SGX quote
- * is the quoting enclave's own bytes and has no other encoding to compare
- * with. DCR_EINVALID when a message does not decode, DCR_EINTEGRITY when
+ * sgx-dcap, the collateral as dcr_pcs_assemble writes it and the quote
+ * with its one NUL after the PCK chain (dcr_sgx_quote_canonical; the rest
+ * of the quote is the quoting enclave's own bytes, signed or checked byte
+ * for byte). DCR_EINVALID when a message does not decode, DCR_EINTEGRITY when
  * something is not canonical, naming it. dcr_attest_verify requires the
  * protobuf layers to be canonical too, as DCR_EATTEST.
  */

@@ -175,6 +175,51 @@ int dcr_sgx_quote_parse(const uint8_t *buf, size_t len, struct dcr_sgx_quote *q,
 	return 0;
 }
 
+int dcr_sgx_quote_canonical(const uint8_t *quote, size_t len, struct dcr_err *err)
+{
+	struct dcr_sgx_quote q;
+	int r;
+
+	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0)
+		return r;
+	if (q.cert_len < 2 || q.cert_data[q.cert_len - 1] != '\0' || q.cert_data[q.cert_len - 2] != '\n')
+		return dcr_err_set(err, DCR_EINTEGRITY, "the SGX quote is not as dcrd's evidence carries it: its PCK "
+							"certificate chain does not end with a line feed and one NUL byte");
+	return 0;
+}
+
+static void le32set(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+
+int dcr_sgx_quote_normalize(const uint8_t *quote, size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	struct dcr_sgx_quote q;
+	bool add;
+	size_t cert_len_at;
+	int r;
+
+	*out = NULL;
+	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0)
+		return r;
+	add = q.cert_data[q.cert_len - 1] != '\0';
+	if (add && len == DCR_SGX_QUOTE_MAX)
+		return dcr_err_set(err, DCR_EATTEST, "SGX quote is %zu bytes: no room for the NUL after its PCK chain",
+			len);
+	if (!(*out = malloc(len + add)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	memcpy(*out, quote, len);
+	*out_len = len + add;
+	if (add) {
+		cert_len_at = (size_t)(q.cert_data - quote) - 4;
+		(*out)[len] = '\0';
+		le32set(*out + q.signed_len, le32(quote + q.signed_len) + 1);
+		le32set(*out + cert_len_at, (uint32_t)q.cert_len + 1);
+	}
+	return 0;
+}
+
 /* ASN.1 times (Intel's JSON dates go through dcr_time_parse). */
 static int asn1_time(const ASN1_TIME *a, time_t *out)
 {

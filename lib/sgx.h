@@ -71,6 +71,24 @@ int dcr_sgx_quote_parse(const uint8_t *buf, size_t len, struct dcr_sgx_quote *ou
 	struct dcr_err *err);
 
 /*
+ * Whether quote is in the one form dcrd's evidence carries it: it parses
+ * (its DCR_EATTEST otherwise) and its certification data ends, after the
+ * PEM chain's last line feed, with exactly one NUL byte, as Intel's quote
+ * library writes it (DCR_EINTEGRITY otherwise). dcr_sgx_verify takes a
+ * quote with the NUL or without; evidence holds it to one form, so that no
+ * byte of an audit export can come or go unnoticed.
+ */
+int dcr_sgx_quote_canonical(const uint8_t *quote, size_t len, struct dcr_err *err);
+
+/*
+ * quote in that form, into *out (free()): a copy when it is, else with a
+ * NUL byte after the certification data and the two lengths that enclose
+ * it (signature data at offset 432, certification data size) one larger;
+ * neither is signed. Errors are those of dcr_sgx_quote_parse.
+ */
+int dcr_sgx_quote_normalize(const uint8_t *quote, size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
  * Collateral: CRLs, TCB info and QE identity with their issuer chains, in the
  * JSON layout documented in docs/sgx-verification.md. Parsing checks the
  * layout: the keys, each chain's strict PEM and certificate count, the

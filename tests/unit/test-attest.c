@@ -13,12 +13,15 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "testutil.h"
 
 #include "attest.h"
 #include "evidence.pb-c.h"
 #include "seal.h"
 #include "sgx-synth.h"
+#include "sgx.h"
 #include "specs.h"
 
 static void test_seal(void **state)
@@ -298,6 +301,55 @@ static void test_sgx_verify(void **state)
 	assert_string_equal(res.sgx.tcb_status, "UpToDate");
 	assert_memory_equal(res.keys.hpke_pk, pub.hpke_pk, 32);
 	dcr_attest_result_release(&res);
+
+	/*
+	 * Evidence carries the quote in one form: its PCK chain followed by one
+	 * NUL, as Intel's quote library writes it. These quotes have none: the
+	 * evidence gets one, with both lengths around it one larger.
+	 */
+	{
+		Dcr__V1__Evidence *e;
+		json_t *col = json_loads(sx.collateral, 0, NULL);
+		char *compact = col ? json_dumps(col, JSON_COMPACT) : NULL;
+		uint8_t *norm, *again, *bad;
+		size_t norm_len, again_len, bad_len;
+
+		assert_non_null(compact);
+		assert_int_equal(dcr_sgx_quote_canonical(sx.quote, sx.quote_len, &err), DCR_EINTEGRITY);
+		assert_string_equal(err.msg, "the SGX quote is not as dcrd's evidence carries it: its PCK certificate chain "
+					     "does not end with a line feed and one NUL byte");
+		assert_int_equal(dcr_sgx_quote_normalize(sx.quote, sx.quote_len, &norm, &norm_len, &err), 0);
+		assert_int_equal(norm_len, sx.quote_len + 1);
+		assert_int_equal(norm[norm_len - 1], 0);
+		assert_int_equal(dcr_sgx_quote_canonical(norm, norm_len, &err), 0);
+		assert_int_equal(dcr_sgx_quote_normalize(norm, norm_len, &again, &again_len, &err), 0);
+		assert_int_equal(again_len, norm_len);
+		assert_memory_equal(again, norm, norm_len);
+		free(ev);
+		assert_int_equal(dcr_attest_sgx_evidence(sx.quote, sx.quote_len, (const uint8_t *)compact, strlen(compact),
+			&pub, &ev, &ev_len, &err), 0);
+		if (dcr_attest_evidence_canonical(ev, ev_len, &err) < 0)
+			fail_msg("canonical: %s", err.msg);
+		assert_int_equal(dcr_attest_verify(ev, ev_len, specs, NULL, &res, &err), 0);
+		dcr_attest_result_release(&res);
+		/* The same evidence with the quote as the device gave it: one NUL fewer, lengths to match. */
+		assert_non_null(e = dcr__v1__evidence__unpack(NULL, ev_len, ev));
+		assert_int_equal(e->quote.len, norm_len);
+		assert_memory_equal(e->quote.data, norm, norm_len);
+		memcpy(e->quote.data, sx.quote, sx.quote_len);
+		e->quote.len = sx.quote_len;
+		bad_len = dcr__v1__evidence__get_packed_size(e);
+		assert_non_null(bad = malloc(bad_len));
+		dcr__v1__evidence__pack(e, bad);
+		dcr__v1__evidence__free_unpacked(e, NULL);
+		assert_int_equal(dcr_attest_evidence_canonical(bad, bad_len, &err), DCR_EINTEGRITY);
+		assert_non_null(strstr(err.msg, "does not end with a line feed and one NUL byte"));
+		free(bad);
+		free(norm);
+		free(again);
+		free(compact);
+		json_decref(col);
+	}
 
 	assert_int_equal(dcr_attest_verify(ev, ev_len, specs, "noroot", &res, &err), DCR_EATTEST);
 	assert_non_null(strstr(err.msg, "no root_ca"));

@@ -51,6 +51,17 @@ static void test_real_quote(void **state)
 	assert_int_equal(dcr_sgx_quote_parse(r.quote, r.quote_len, &q, &err), 0);
 	assert_int_equal(q.qe_auth_len, 32);
 	assert_int_equal(q.cert_type, 5);
+	/* Intel's quote library ends the chain with a NUL: the form evidence carries, kept as it is. */
+	assert_int_equal(dcr_sgx_quote_canonical(r.quote, r.quote_len, &err), 0);
+	{
+		uint8_t *same;
+		size_t same_len;
+
+		assert_int_equal(dcr_sgx_quote_normalize(r.quote, r.quote_len, &same, &same_len, &err), 0);
+		assert_int_equal(same_len, r.quote_len);
+		assert_memory_equal(same, r.quote, same_len);
+		free(same);
+	}
 	assert_int_equal(dcr_sgx_collateral_parse(r.collateral, r.collateral_len, &c, &err), 0);
 	if (dcr_sgx_verify(r.quote, r.quote_len, c, r.root, r.root_len, REAL_INSIDE, &res, &err) < 0)
 		fail_msg("%s", err.msg);
