@@ -60,8 +60,8 @@ bool state_full(const struct state *s)
 	return atomic_load(&s->full);
 }
 
-static int migrate_names(struct state *s, struct dcr_err *err);
-static int seal_legacy_leaves(struct state *s, struct dcr_err *err);
+static int migrate_names(struct state *s, bool *changed, struct dcr_err *err);
+static int seal_legacy_leaves(struct state *s, bool *changed, struct dcr_err *err);
 
 int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_err *err)
 {
@@ -116,6 +116,7 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		") STRICT;";
 	char path[4096];
 	char *msg = NULL;
+	bool changed = false;
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -148,7 +149,17 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		state_close(s);
 		return r;
 	}
-	if (key && ((r = migrate_names(s, err)) < 0 || (r = seal_legacy_leaves(s, err)) < 0)) {
+	if (key && ((r = migrate_names(s, &changed, err)) < 0 || (r = seal_legacy_leaves(s, &changed, err)) < 0)) {
+		state_close(s);
+		return r;
+	}
+	/*
+	 * What was renamed or sealed is in the log; the database file still
+	 * holds the pages with the names and leaves in the clear until the log
+	 * is checkpointed into it, and the log's copies go when it is emptied.
+	 */
+	if (changed && sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL) != SQLITE_OK) {
+		r = sql_fail(s, DCR_EIO, "cannot checkpoint the state after sealing what it held in the clear", err);
 		state_close(s);
 		return r;
 	}
@@ -664,7 +675,7 @@ static int entry_salted(struct state *s, const char *room_id, int64_t idx, const
  * salted one (every later entry is salted), so that after the first start
  * each room costs one entry to check.
  */
-static int seal_legacy_leaves(struct state *s, struct dcr_err *err)
+static int seal_legacy_leaves(struct state *s, bool *changed, struct dcr_err *err)
 {
 	struct sealed_leaf {
 		int64_t idx;
@@ -745,6 +756,8 @@ static int seal_legacy_leaves(struct state *s, struct dcr_err *err)
 				r = state_commit(s, err);
 			else
 				state_rollback(s);
+			if (r == 0)
+				*changed = true;
 		}
 		for (size_t i = 0; i < n; i++)
 			free(items[i].blob);
@@ -1168,7 +1181,7 @@ static int unbound_rooms(struct state *s, char (**out)[65], size_t *n, struct dc
  * name can only be one the host put back (reads of the room report it).
  * A clear-named row never replaces a privately named one: that is dropped.
  */
-static int migrate_names(struct state *s, struct dcr_err *err)
+static int migrate_names(struct state *s, bool *changed, struct dcr_err *err)
 {
 	struct renames l = { .s = s, .err = err };
 	char (*rooms)[65] = NULL;
@@ -1204,9 +1217,8 @@ static int migrate_names(struct state *s, struct dcr_err *err)
 			r = state_commit(s, err);
 		else
 			state_rollback(s);
-		/* The log still holds pages with the old names until it is checkpointed and emptied. */
-		if (r == 0 && sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL) != SQLITE_OK)
-			r = sql_fail(s, DCR_EIO, "cannot checkpoint the state after renaming records", err);
+		if (r == 0)
+			*changed = true;
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		free(l.items[i].scope);
