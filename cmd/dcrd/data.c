@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -199,16 +200,44 @@ out:
 
 /* ---- reading a blob's plaintext ---- */
 
-static int read_blob(const struct service *svc, const char *blob_id, const uint8_t *key, dcr_stream_sink *sink,
-	void *ctx, struct dcr_err *err)
+/*
+ * The file of a blob its record says is complete, open for reading. The
+ * file is the host's to delete or replace: one that is not there, or not a
+ * regular file (a symbolic link, a directory, a FIFO that would block the
+ * open), is an integrity violation like one whose bytes were changed.
+ */
+static int open_blob(const struct service *svc, const char *blob_id, struct dcr_err *err)
 {
 	char path[4096];
+	struct stat st;
 	int fd, r;
 
 	if ((r = blob_path(svc, blob_id, path, sizeof(path), err)) < 0)
 		return r;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) {
+		if (errno == ENOENT || errno == ELOOP)
+			return dcr_err_set(err, DCR_EINTEGRITY, "blob %s is missing from the data directory (deleted or "
+							     "replaced on the host)", blob_id);
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot read blob %s", blob_id);
+	}
+	if (fstat(fd, &st) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot read blob %s", blob_id);
+	else if (!S_ISREG(st.st_mode))
+		r = dcr_err_set(err, DCR_EINTEGRITY, "blob %s in the data directory is not a regular file (replaced on "
+						     "the host)", blob_id);
+	else
+		return fd;
+	close(fd);
+	return r;
+}
+
+static int read_blob(const struct service *svc, const char *blob_id, const uint8_t *key, dcr_stream_sink *sink,
+	void *ctx, struct dcr_err *err)
+{
+	int fd = open_blob(svc, blob_id, err), r;
+
+	if (fd < 0)
+		return fd;
 	r = dcr_stream_decrypt_fd_sink(fd, key, sink, ctx, err);
 	close(fd);
 	return r;
@@ -254,7 +283,7 @@ static int check_dataset(const struct service *svc, const Dcr__V1__DataNode *nod
 {
 	struct check c = { 0 };
 	uint64_t rows = 0;
-	int r;
+	int fd, r;
 
 	if (!(c.hash = dcr_sha256_new()))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -263,9 +292,15 @@ static int check_dataset(const struct service *svc, const Dcr__V1__DataNode *nod
 		dcr_sha256_free(c.hash);
 		return err->code;
 	}
-	r = read_blob(svc, blob_id, key, check_sink, &c, err);
-	if (r == DCR_EINTEGRITY)
-		dcr_err_prefix(err, "the dataset does not decrypt with the key sent (tampered with, or another dataset's key)");
+	if ((fd = open_blob(svc, blob_id, err)) < 0) {
+		r = fd;
+	} else {
+		r = dcr_stream_decrypt_fd_sink(fd, key, check_sink, &c, err);
+		close(fd);
+		if (r == DCR_EINTEGRITY)
+			dcr_err_prefix(err, "the dataset does not decrypt with the key sent (tampered with, or another "
+					    "dataset's key)");
+	}
 	if (r == 0 && c.table)
 		r = dcr_table_loader_finish(c.table, &rows, err);
 	if (r == 0)

@@ -3,7 +3,9 @@
 # of tampering, on every path that reads a blob (dcr fetch to a file, to
 # standard output and into a directory; dcr run --wait -o; dcr publish; a
 # job's inputs), ends with exit status 9 and a message naming the check that
-# failed, and leaves nothing behind at -o or --extract paths.
+# failed, and leaves nothing behind at -o or --extract paths. A blob's file
+# deleted, or replaced by a directory, a FIFO or a symbolic link, is caught
+# the same way on publish and for job inputs, SQL and python alike.
 . "$(dirname "$0")/lib.sh"
 
 TAMPER="$(dirname "$0")/tamper.py"
@@ -205,5 +207,52 @@ PY
 done
 expect 0 "the restored input" as run "$room" all -o restored.csv
 has "$(sha256sum restored.csv)" "^$want " "the job reads the restored input"
+
+# ---- the blob's file gone or replaced by something that is not a file: publish and job inputs ----
+# (a FIFO would block an open that waits for a writer; timeout stops a dcr that hangs)
+for kind in missing directory fifo symlink; do
+	rm -f "data/blobs/$up"
+	case $kind in
+	directory) mkdir "data/blobs/$up" ;;
+	fifo) mkfifo "data/blobs/$up" ;;
+	symlink) ln -s "$TEST_TMP/pristine/$up" "data/blobs/$up" ;;
+	esac
+	if [ $kind = missing ]; then name="blob $up is missing from the data directory"
+	elif [ $kind = symlink ]; then name="blob $up is missing from the data directory"
+	else name="blob $up in the data directory is not a regular file"
+	fi
+	expect 9 "publish, the blob $kind" timeout 120 "$DCR" -q -i "$TEST_TMP/alice" publish "$room" big "$up"
+	has "$err" "^dcr: publish: dataset $up for node 'big': $name" "publish, the blob $kind: named"
+	expect 9 "an input, the blob $kind" timeout 120 "$DCR" -q -i "$TEST_TMP/alice" run "$room" all --wait
+	has "$err" "node 'big'.*$name" "an input, the blob $kind: named"
+	rm -rf "data/blobs/$up"
+	restore "$up"
+done
+expect 0 "the input restored once more" as run "$room" all -o restored.csv
+
+# ---- a python job's input (streamed into a sealed memfd for the sandbox) ----
+if [ $sandbox = 1 ]; then
+	for kind in flip-chunk truncate-boundary header-9 same-key missing; do
+		case $kind in
+		same-key)
+			(umask 077 && python3 -c 'import json, sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["key"]))' \
+				"$keystore/$doc.json" >doc.key)
+			[ -f "pristine/$doc" ] || cp "data/blobs/$doc" "pristine/$doc"
+			head -c 1000 /dev/urandom | "$STREAM_TOOL" enc doc.key >"data/blobs/$doc" || fail "re-encrypting doc"
+			name="is not what was published" ;;
+		missing)
+			[ -f "pristine/$doc" ] || cp "data/blobs/$doc" "pristine/$doc"
+			rm "data/blobs/$doc"
+			name="blob $doc is missing from the data directory" ;;
+		*)
+			tamper "$kind" "$doc"
+			name=${names[$kind]} ;;
+		esac
+		expect 9 "a python input, $kind" as run "$room" copy --wait
+		has "$err" "^dcr: run: job [0-9a-f]{12}-[0-9]+ \(copy\) failed: .*node 'doc'.*$name" "a python input, $kind: named"
+		restore "$doc"
+	done
+	expect 0 "the python input restored" as run "$room" copy --wait
+fi
 
 finish
