@@ -129,7 +129,7 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 		snprintf(verdict, sizeof(verdict), "rejected: %s", policy_err.msg);
 	print_sgx(&res, verdict, cli->json ? &json : NULL);
 	if (json) {
-		json_dumpf(json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_put(stdout, json);
 		putchar('\n');
 		json_decref(json);
 	}
@@ -190,7 +190,7 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 			json_object_set_new(j, "sgx", sgx);
 		}
 
-		if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
+		if (!j || json_put(stdout, j) < 0) {
 			json_decref(j);
 			dcr_attest_result_release(&res);
 			fprintf(stderr, "dcr: attest: cannot write JSON\n");

@@ -178,6 +178,14 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 int print_json(const struct command *cmd, json_t *j);
 
 /*
+ * j as JSON on f, indented, keys in order, the way --json prints (cmd/dcr/
+ * table.c): jansson escapes only C0 controls, so DEL and C1 controls in
+ * strings are written as \u007F and \u0080 to \u009F, which no terminal
+ * acts on. 0, or -1 when it cannot be written.
+ */
+int json_put(FILE *f, const json_t *j);
+
+/*
  * Text from dcrd or another party (job logs, names, messages), as it may
  * reach a terminal (cmd/dcr/table.c): control characters (C0 but, with
  * multiline, \n and \t; DEL; C1, also as UTF-8) and bytes that are not

@@ -241,7 +241,7 @@ int print_json(const struct command *cmd, json_t *j)
 {
 	int r = 0;
 
-	if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
+	if (!j || json_put(stdout, j) < 0) {
 		fprintf(stderr, "dcr: %s: cannot write JSON\n", cmd->name);
 		r = 1;
 	} else {

@@ -76,6 +76,53 @@ void put_text(FILE *f, const char *s, bool multiline)
 	put_bytes(f, s, strlen(s), multiline);
 }
 
+/* Where json_put's text goes; lead: a 0xc2 that may begin a C1 control, held back until the next byte. */
+struct json_sink {
+	FILE *f;
+	bool lead;
+};
+
+/*
+ * The text jansson writes is valid UTF-8 whose only raw control bytes are
+ * in strings: DEL (0x7f) and C1 (0xc2 0x80 to 0xc2 0x9f). Written as
+ * \u escapes they mean the same characters.
+ */
+static int json_chunk(const char *buf, size_t n, void *data)
+{
+	struct json_sink *o = data;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (o->lead) {
+			o->lead = false;
+			if (c >= 0x80 && c <= 0x9f) {
+				fprintf(o->f, "\\u%04X", c); /* upper case, as jansson writes its escapes */
+				continue;
+			}
+			fputc(0xc2, o->f);
+		}
+		if (c == 0xc2)
+			o->lead = true;
+		else if (c == 0x7f)
+			fputs("\\u007F", o->f);
+		else
+			fputc(c, o->f);
+	}
+	return ferror(o->f) ? -1 : 0;
+}
+
+int json_put(FILE *f, const json_t *j)
+{
+	struct json_sink o = { f, false };
+
+	if (json_dump_callback(j, json_chunk, &o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+		return -1;
+	if (o.lead)
+		fputc(0xc2, f);
+	return ferror(f) ? -1 : 0;
+}
+
 /* Columns s takes on a terminal as put_text shows it: one per character, four per escaped byte. */
 size_t columns_of(const char *s)
 {

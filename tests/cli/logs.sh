@@ -67,16 +67,29 @@ expect 0 "rooms ROOM" as rooms "$room"
 printf '%s' "$out" >room.out
 no_controls "rooms ROOM, standard output" room.out
 has "$out" '^description  made \\xc2\\x9b2J by alice$' "the description is shown escaped"
+# --json: the same characters, escaped as JSON (\u009B), never raw.
+expect 0 "--json rooms" as --json rooms
+printf '%s' "$out" >json.out
+no_controls "--json rooms" json.out
+has "$out" '"name": "noisy \\u009B31m room"' "--json rooms escapes the C1 control"
+expect 0 "--json rooms ROOM" as --json rooms "$room"
+printf '%s' "$out" >json.out
+no_controls "--json rooms ROOM" json.out
+has "$out" '"description": "made \\u009B2J by alice"' "--json rooms ROOM escapes it"
 
 # ---- an error message from dcrd quoting what was sent ----
-expect 4 "a computation that is not there" as -q run "$room" $'x\e[2J\ry'
+expect 4 "a computation that is not there" as -q run "$room" $'x\e[2J\ry\x7f\xc2\x9b'
 no_controls "an error message from dcrd" "$TEST_TMP/stderr"
-has "$err" "has no computation 'x\\\\x1b\\[2J\\\\x0dy'" "the name is quoted escaped"
+has "$err" "has no computation 'x\\\\x1b\\[2J\\\\x0dy\\\\x7f\\\\xc2\\\\x9b'" "the name is quoted escaped"
 # The refusal is in the room's log, with what was sent; the log's table escapes it too.
 expect 0 "audit" as -q audit "$room"
 printf '%s' "$out" >audit.out
 no_controls "audit" audit.out
-has "$out" "job.run +x\\\\x1b\\[2J\\\\x0dy +not-found " "the log shows the refusal escaped"
+has "$out" "job.run +x\\\\x1b\\[2J\\\\x0dy\\\\x7f.* +not-found " "the log shows the refusal escaped"
+expect 0 "audit --json" as -q --json audit "$room"
+printf '%s' "$out" >json.out
+no_controls "audit --json: DEL and C1 in the refusal" json.out
+has "$out" '"object": "x\\u001B\[2J\\ry\\u007F\\u009B"' "audit --json escapes them as JSON"
 
 if ! sandbox_works; then
 	finish
