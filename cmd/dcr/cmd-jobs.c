@@ -207,31 +207,118 @@ static int temp_near(const char *path, char *tmp, size_t size, struct dcr_err *e
 	return fd;
 }
 
-static int make_parents(const char *dir, const char *name, struct dcr_err *err)
+/* What an extraction created, in order, so that a failure can take it all back. */
+struct created {
+	struct {
+		char path[PATH_MAX];
+		bool dir;
+	} *items;
+	size_t n, cap;
+};
+
+static int note_created(struct created *c, const char *path, bool dir, struct dcr_err *err)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		void *grown = realloc(c->items, cap * sizeof(*c->items));
+
+		if (!grown)
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		c->items = grown;
+		c->cap = cap;
+	}
+	snprintf(c->items[c->n].path, PATH_MAX, "%s", path);
+	c->items[c->n++].dir = dir;
+	return 0;
+}
+
+/* Remove what was created, newest first: files, then the directories they were in. */
+static void take_back(struct created *c)
+{
+	while (c->n > 0) {
+		c->n--;
+		if (c->items[c->n].dir)
+			rmdir(c->items[c->n].path);
+		else
+			unlink(c->items[c->n].path);
+	}
+}
+
+/* mkdir that notes what it made; an existing directory is fine. */
+static int make_dir(struct created *c, const char *path, struct dcr_err *err)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) == 0)
+		return note_created(c, path, true, err);
+	if (errno != EEXIST)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return dcr_err_set(err, DCR_EEXIST, "cannot create '%s': it exists and is not a directory", path);
+	return 0;
+}
+
+static int make_parents(struct created *c, const char *dir, const char *name, struct dcr_err *err)
 {
 	char path[PATH_MAX];
+	int r;
 
 	for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%.*s", dir, (int)(p - name), name) >= sizeof(path))
 			return dcr_err_set(err, DCR_EINVALID, "path too long in the result");
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
+		if ((r = make_dir(c, path, err)) < 0)
+			return r;
 	}
 	return 0;
+}
+
+/* One entry's file, written whole. */
+static int extract_file(zip_t *z, zip_int64_t i, const char *name, const char *path, struct created *c,
+	struct dcr_err *err)
+{
+	char buf[65536];
+	zip_file_t *f;
+	zip_int64_t got = 0;
+	int fd, r = 0;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return dcr_err_errno(err, errno == EEXIST ? DCR_EEXIST : DCR_EIO, errno, "cannot create '%s'", path);
+	if ((r = note_created(c, path, false, err)) < 0) {
+		close(fd);
+		unlink(path);
+		return r;
+	}
+	if (!(f = zip_fopen_index(z, (zip_uint64_t)i, 0))) {
+		close(fd);
+		return dcr_err_set(err, DCR_EINTEGRITY, "cannot read '%s' in the result", name);
+	}
+	while (r == 0 && (got = zip_fread(f, buf, sizeof(buf))) > 0)
+		if (dcr_write_all(fd, buf, (size_t)got) < 0)
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", path);
+	if (r == 0 && got < 0)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "cannot read '%s' in the result", name);
+	zip_fclose(f);
+	if (close(fd) < 0 && r == 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", path);
+	return r;
 }
 
 /*
  * Unpack the ZIP at zip_path into dir, refusing files that exist. Every
  * name is checked against the rule dcrd applies (lib/outname) before
  * anything is written: a result that breaks it did not come from dcrd's
- * check, and nothing of it is extracted.
+ * check, and nothing of it is extracted. A file that exists already is
+ * found before anything is written too; and should writing fail (a full
+ * disk), what this extraction created is removed: all or nothing.
  */
 static int extract(const char *zip_path, const char *dir, struct dcr_err *err)
 {
+	struct created made = { 0 };
+	char path[PATH_MAX];
+	struct stat st;
 	zip_t *z;
 	zip_int64_t n;
 	int zerr = 0, r = 0;
-	char buf[65536];
 
 	if (!(z = zip_open(zip_path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr)))
 		return dcr_err_set(err, DCR_EINTEGRITY, "the result is not a valid ZIP (libzip error %d)", zerr);
@@ -248,46 +335,29 @@ static int extract(const char *zip_path, const char *dir, struct dcr_err *err)
 		else if (dcr_outname_check(name, strlen(name), &why) < 0)
 			r = dcr_err_set(err, DCR_EINTEGRITY, "the result's entry %" PRId64 " is refused (%s); nothing was "
 				"extracted", (int64_t)i, why.msg);
+		else if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+			r = dcr_err_set(err, DCR_EINVALID, "path too long: '%s'; nothing was extracted", name);
+		else if (name[strlen(name) - 1] != '/' && lstat(path, &st) == 0)
+			r = dcr_err_set(err, DCR_EEXIST, "'%s' exists; nothing was extracted", path);
 	}
-	if (r == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", dir);
+	if (r == 0)
+		r = make_dir(&made, dir, err);
 	for (zip_int64_t i = 0; r == 0 && i < n; i++) {
 		const char *name = zip_get_name(z, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
-		char path[PATH_MAX];
-		zip_file_t *f;
-		zip_int64_t got;
-		int fd;
 
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
-			r = dcr_err_set(err, DCR_EINVALID, "path too long: '%s'", name);
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if ((r = make_parents(&made, dir, name, err)) < 0)
 			break;
-		}
-		if ((r = make_parents(dir, name, err)) < 0)
-			break;
-		if (name[strlen(name) - 1] == '/') {
-			if (mkdir(path, 0700) < 0 && errno != EEXIST)
-				r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
-			continue;
-		}
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
-			r = dcr_err_errno(err, errno == EEXIST ? DCR_EEXIST : DCR_EIO, errno, "cannot create '%s'", path);
-			break;
-		}
-		if (!(f = zip_fopen_index(z, (zip_uint64_t)i, 0))) {
-			close(fd);
-			r = dcr_err_set(err, DCR_EINTEGRITY, "cannot read '%s' in the result", name);
-			break;
-		}
-		while ((got = zip_fread(f, buf, sizeof(buf))) > 0)
-			if (dcr_write_all(fd, buf, (size_t)got) < 0) {
-				r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", path);
-				break;
-			}
-		if (r == 0 && got < 0)
-			r = dcr_err_set(err, DCR_EINTEGRITY, "cannot read '%s' in the result", name);
-		zip_fclose(f);
-		close(fd);
+		if (name[strlen(name) - 1] == '/')
+			r = make_dir(&made, path, err);
+		else
+			r = extract_file(z, i, name, path, &made, err);
 	}
+	if (r < 0 && made.n) {
+		take_back(&made);
+		dcr_err_set(err, r, "%s; nothing was extracted", err->msg);
+	}
+	free(made.items);
 	zip_discard(z);
 	return r;
 }

@@ -23,13 +23,19 @@ cat >room/copy.py <<'EOF'
 import shutil
 shutil.copy("/input/doc", "/output/doc")
 EOF
+cat >room/pair.py <<'EOF'
+import os
+os.makedirs("/output/a")
+for name in ("a/one.txt", "m.txt", "z.txt"):
+    open("/output/" + name, "w").write(name + "\n")
+EOF
 cat >room/room.yaml <<'YAML'
 version: 1
 name: tamper
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
-  alice@acme.example: [upload big, upload doc, run all, fetch all, run copy, fetch copy]
+  alice@acme.example: [upload big, upload doc, run all, fetch all, run copy, fetch copy, run pair, fetch pair]
 data:
   big:
     type: table
@@ -45,6 +51,9 @@ compute:
     type: python
     script: copy.py
     mounts: {/input/doc: doc}
+  pair:
+    type: python
+    script: pair.py
 YAML
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
@@ -140,6 +149,34 @@ if [ $sandbox = 1 ]; then
 	done
 	expect 0 "the restored ZIP" as fetch "$zjob" --extract out-dir
 	has "$(cmp doc.bin out-dir/doc && echo same)" '^same$' "the extracted file is intact"
+
+	# ---- --extract is all or nothing: a file that exists, a disk that fills ----
+	expect 0 "run pair" as run "$room" pair --wait || finish
+	pjob=$out
+	for clash in a/one.txt m.txt z.txt; do
+		rm -rf pair-dir
+		mkdir -p pair-dir/a
+		echo kept >"pair-dir/$clash"
+		expect 1 "--extract where $clash exists" as fetch "$pjob" --extract pair-dir
+		has "$err" "'pair-dir/$clash' exists; nothing was extracted" "--extract where $clash exists: named"
+		has "$(cd pair-dir && find . -type f | sort | tr '\n' ' ')" "^\./$clash \$" \
+			"--extract where $clash exists: nothing else was written"
+		has "$(cat "pair-dir/$clash")" '^kept$' "--extract where $clash exists: the file is kept"
+	done
+	rm "pair-dir/$clash"
+	expect 0 "--extract into a directory that has others" as fetch "$pjob" --extract pair-dir
+	has "$(cd pair-dir && find . -type f | sort | tr '\n' ' ')" '^\./a/one.txt \./m.txt \./z.txt $' \
+		"--extract adds to a directory"
+	mkdir -p small
+	if mount -t tmpfs -o size=1M,mode=0700 tmpfs small 2>/dev/null; then
+		MOUNTS+=("$TEST_TMP/small")
+		expect 1 "--extract onto a full disk" as fetch "$zjob" --extract small/out
+		has "$err" "cannot write 'small/out/doc': No space left on device; nothing was extracted" "the full disk is named"
+		checks=$((checks + 1))
+		[ -z "$(ls -A small)" ] || fail "--extract onto a full disk left: $(ls -AR small)"
+	else
+		echo "NOTE: cannot mount a tmpfs here: the full-disk --extract check is left out"
+	fi
 fi
 
 # ---- dcr run --wait -o: the blob is altered between the job's end and the download, or
