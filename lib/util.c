@@ -73,6 +73,60 @@ const char *dcr_hint_phrase(const char *hint, char *buf, size_t size)
 	return buf;
 }
 
+size_t dcr_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c, min;
+
+	if (s[0] < 0x80) {
+		len = 1, c = s[0], min = 0;
+	} else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	if (cp)
+		*cp = c;
+	return len;
+}
+
+void dcr_utf8_repair(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n;) {
+		size_t len = dcr_utf8_decode(p + i, n - i, NULL), want = p[i] >= 0xf0 ? 4 : p[i] >= 0xe0 ? 3 : 2;
+		bool tail = p[i] >= 0xc2 && p[i] <= 0xf4 && n - i < want;
+
+		if (len) {
+			i += len;
+			continue;
+		}
+		/* A lead byte and only continuation bytes up to the end, too few: what a length limit left. */
+		for (size_t k = i + 1; tail && k < n; k++)
+			tail = (p[k] & 0xc0) == 0x80;
+		if (tail) {
+			p[i] = '\0';
+			return;
+		}
+		p[i++] = '?';
+	}
+}
+
 int64_t dcr_now_ms(void)
 {
 	struct timespec ts;

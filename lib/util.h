@@ -24,6 +24,20 @@ const char *dcr_suggest(const char *word, const char *const *candidates);
 /* " (did you mean 'HINT'?)" in buf, or "" when hint is NULL; returns buf. */
 const char *dcr_hint_phrase(const char *hint, char *buf, size_t size);
 
+/*
+ * The length of the well-formed UTF-8 sequence at s (n > 0 bytes there;
+ * RFC 3629: shortest form, no surrogates, at most U+10FFFF), its code
+ * point in *cp (which may be NULL); 0 when the bytes at s are not one.
+ */
+size_t dcr_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
+/*
+ * Make the string s valid UTF-8, in place: a sequence cut off at its end
+ * (by a length limit) is removed, every other byte that is not part of a
+ * well-formed sequence becomes '?'.
+ */
+void dcr_utf8_repair(char *s);
+
 /* Wall-clock milliseconds since the epoch. */
 int64_t dcr_now_ms(void);
 

@@ -12,30 +12,6 @@
 
 #define DEFAULT_WIDTH 160
 
-/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (len < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /*
  * How the character at s (len > 0 bytes) is shown: *used bytes of s become
  * out (NUL-terminated), in the returned number of columns. A control
@@ -45,7 +21,7 @@ static size_t utf8_len(const unsigned char *s, size_t len)
  */
 static size_t shown_as(const unsigned char *s, size_t len, bool multiline, size_t *used, char out[static 16])
 {
-	size_t n = utf8_len(s, len);
+	size_t n = dcr_utf8_decode(s, len, NULL);
 	bool control = n == 1 ? (s[0] < 0x20 && !(multiline && (s[0] == '\n' || s[0] == '\t'))) || s[0] == 0x7f
 			      : n == 2 && s[0] == 0xc2 && s[1] < 0xa0;
 

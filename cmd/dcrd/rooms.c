@@ -134,18 +134,36 @@ void note_fact(struct audit_note *n, const char *key, const char *fmt, ...)
 	n->n_facts++;
 }
 
+/* Strings an entry is made of, copied and made valid UTF-8 (protobuf strings must be), freed together. */
+struct entry_text {
+	char **items;
+	size_t n;
+};
+
+static char *text(struct entry_text *t, const char *s)
+{
+	char *c = strdup(s ? s : "");
+
+	if (c)
+		dcr_utf8_repair(c);
+	t->items[t->n++] = c;
+	return c;
+}
+
 int audit_record(struct state *s, const char *room_id, const char *caller, const char *action, const char *outcome,
 	const char *detail, const struct audit_note *note, struct dcr_err *err)
 {
 	Dcr__V1__AuditEntry entry = DCR__V1__AUDIT_ENTRY__INIT;
 	size_t n = note ? note->n_facts + note->n_more : 0;
 	Dcr__V1__Fact *facts = calloc(n ? n : 1, sizeof(*facts)), **fp = calloc(n ? n : 1, sizeof(*fp));
+	struct entry_text t = { calloc(6 + 2 * n, sizeof(char *)), 0 };
 	struct dcr_merkle_frontier f;
 	uint8_t salt[AUDIT_SALT_LEN], *buf = NULL;
 	size_t len;
+	bool ok;
 	int r;
 
-	if (!facts || !fp) {
+	if (!facts || !fp || !t.items) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -154,19 +172,31 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 		goto out;
 	entry.salt = (ProtobufCBinaryData){ sizeof(salt), salt };
 	entry.time_ms = dcr_now_ms();
-	entry.caller = (char *)caller;
-	entry.action = (char *)action;
-	entry.object = (char *)(note && note->object[0] ? note->object : room_id);
-	entry.outcome = (char *)outcome;
-	entry.detail = (char *)detail;
-	entry.issuer = (char *)(note ? note->issuer : "");
+	/*
+	 * Callers name objects, and messages quote them, cut to a length that
+	 * may fall inside a character: an entry holds UTF-8 only, which every
+	 * proto3 decoder wants of a string.
+	 */
+	entry.caller = text(&t, caller);
+	entry.action = text(&t, action);
+	entry.object = text(&t, note && note->object[0] ? note->object : room_id);
+	entry.outcome = text(&t, outcome);
+	entry.detail = text(&t, detail);
+	entry.issuer = text(&t, note ? note->issuer : "");
 	for (size_t i = 0; i < n; i++) {
 		const struct audit_fact *fact = i < note->n_facts ? &note->facts[i] : &note->more[i - note->n_facts];
 
 		dcr__v1__fact__init(&facts[i]);
-		facts[i].key = (char *)fact->key;
-		facts[i].value = (char *)fact->value;
+		facts[i].key = text(&t, fact->key);
+		facts[i].value = text(&t, fact->value);
 		fp[i] = &facts[i];
+	}
+	ok = true;
+	for (size_t i = 0; i < t.n; i++)
+		ok &= t.items[i] != NULL;
+	if (!ok) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
 	}
 	entry.facts = fp;
 	entry.n_facts = n;
@@ -178,6 +208,9 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	dcr__v1__audit_entry__pack(&entry, buf);
 	r = state_audit_append(s, room_id, buf, len, &f, err);
 out:
+	for (size_t i = 0; i < t.n; i++)
+		free(t.items[i]);
+	free(t.items);
 	free(buf);
 	free(facts);
 	free(fp);

@@ -4,8 +4,10 @@
 # return or a newline before a fake "SHA-256 verified" line, a fake end of
 # the logs, C1 controls, bytes that are not UTF-8), each of its lines after
 # "| ", dcrd's error messages quoting what a caller sent, a room's name and
-# description. --raw-logs gives the bytes as they are.
+# description, also in --json; audit entries hold UTF-8 only. --raw-logs
+# gives the bytes as they are.
 . "$(dirname "$0")/lib.sh"
+WIRE=$(cd "$(dirname "$0")" && pwd) # wire.py, the protobuf wire format
 
 cd "$TEST_TMP" || exit 1
 use_sim_specs
@@ -90,6 +92,29 @@ expect 0 "audit --json" as -q --json audit "$room"
 printf '%s' "$out" >json.out
 no_controls "audit --json: DEL and C1 in the refusal" json.out
 has "$out" '"object": "x\\u001B\[2J\\ry\\u007F\\u009B"' "audit --json escapes them as JSON"
+# Bytes that are not UTF-8, and a name cut inside a character where the log keeps 64 bytes of it: the
+# entries hold UTF-8 only (every proto3 decoder insists on it for strings).
+expect 4 "a computation name that is not UTF-8" as -q run "$room" $'bad\xff\xfename'
+expect 4 "a long name cut in its last character" as -q run "$room" "$(printf 'a%.0s' $(seq 63))"$'\xc3\xa9'
+expect 0 "export" as -q audit "$room" --export log.dcra
+expect 0 "audit --json" as -q --json audit "$room"
+has "$out" '"object": "bad\?\?name"' "bytes that are not UTF-8 become '?'"
+has "$out" "\"object\": \"a{63}\"" "the cut character is left out"
+checks=$((checks + 1))
+python3 - "$WIRE" log.dcra <<'PY' || fail "an entry's strings are not all UTF-8"
+import sys
+sys.path.insert(0, sys.argv[1])
+from wire import parse
+for f in parse(open(sys.argv[2], "rb").read()):
+    if f[0] != 5:
+        continue
+    for e in parse(f[2]):
+        if e[0] in (2, 3, 4, 5, 6, 8):
+            e[2].decode("utf-8", "strict")
+        elif e[0] == 7:
+            for kv in parse(e[2]):
+                kv[2].decode("utf-8", "strict")
+PY
 
 if ! sandbox_works; then
 	finish

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -79,11 +80,46 @@ static void test_durations(void **state)
 	assert_int_equal(v, 7);
 }
 
+/* Strict UTF-8, and text made valid UTF-8: what a cut left at the end goes, other stray bytes become '?'. */
+static void test_utf8(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9" },
+		{ "caf\xc3", "caf" },                      /* a two-byte sequence cut after its lead */
+		{ "euro \xe2\x82", "euro " },             /* a three-byte one after two */
+		{ "emoji \xf0\x9f\x98", "emoji " },      /* a four-byte one after three */
+		{ "\xff\xfe ok", "?? ok" },               /* bytes that are never UTF-8 */
+		{ "\xc3(", "?(" },                         /* a lead without its continuation */
+		{ "\x80x", "?x" },                         /* a continuation without a lead */
+		{ "\xc0\xaf", "??" },                     /* an overlong '/' */
+		{ "\xed\xa0\x80", "???" },               /* a surrogate */
+		{ "\xf4\x90\x80\x80", "????" },         /* above U+10FFFF */
+		{ "\xc2\x9b kept", "\xc2\x9b kept" },   /* a C1 control is UTF-8: display escapes it */
+		{ "a\xe2\x82\xac" "b\xc3", "a\xe2\x82\xac" "b" },
+	};
+	char buf[64];
+	uint32_t cp;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		dcr_utf8_repair(buf);
+		assert_string_equal(buf, cases[i].out);
+	}
+	assert_int_equal(dcr_utf8_decode((const unsigned char *)"\xe2\x82\xac", 3, &cp), 3);
+	assert_int_equal(cp, 0x20ac);
+	assert_int_equal(dcr_utf8_decode((const unsigned char *)"\xe2\x82\xac", 2, &cp), 0);
+	assert_int_equal(dcr_utf8_decode((const unsigned char *)"\xe0\x80\x80", 3, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
