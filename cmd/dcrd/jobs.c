@@ -457,11 +457,19 @@ static const Dcr__V1__PublicationRecord *publication(const struct job *j, const 
 	return NULL;
 }
 
-/* The plaintext on its way to a worker, hashed: it must be exactly what was checked at publish. */
+/*
+ * The plaintext on its way to a worker, hashed: it must be exactly what
+ * was checked at publish. When the worker refuses it (data that does not
+ * fit the schema, an input over a limit), the rest is still read and
+ * hashed: whoever holds the dataset key could have put other data in the
+ * blob, and that is an integrity violation, not the worker's refusal.
+ */
 struct hashing {
 	struct dcr_sha256 *hash;
 	dcr_stream_sink *sink;
 	void *ctx;
+	int sink_code;             /* < 0 once the sink refused; then only hashing goes on */
+	struct dcr_err sink_err;
 };
 
 static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
@@ -471,7 +479,9 @@ static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_er
 
 	if ((r = dcr_sha256_update(h->hash, buf, len, err)) < 0)
 		return r;
-	return h->sink(h->ctx, buf, len, err);
+	if (h->sink_code == 0 && (r = h->sink(h->ctx, buf, len, &h->sink_err)) < 0)
+		h->sink_code = r;
+	return 0;
 }
 
 static int note_input(struct job_inputs *in, const char *node, const uint8_t digest[static DCR_SHA256_LEN],
@@ -502,7 +512,7 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 {
 	const struct job *j = ctx;
 	const Dcr__V1__PublicationRecord *pub = publication(j, node);
-	struct hashing h = { dcr_sha256_new(), sink, sink_ctx };
+	struct hashing h = { dcr_sha256_new(), sink, sink_ctx, 0, { 0 } };
 	uint8_t digest[DCR_SHA256_LEN];
 	int r;
 
@@ -525,6 +535,12 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 	     !dcr_ct_equal(digest, pub->info->plaintext_sha256.data, DCR_SHA256_LEN)))
 		r = dcr_err_set(err, DCR_EINTEGRITY, "the data of node '%s' is not what was published (its blob was "
 						     "replaced on the host)", node);
+	/* The data is what was published: the worker's refusal stands. */
+	if (r == 0 && h.sink_code < 0) {
+		if (err)
+			*err = h.sink_err;
+		r = h.sink_code;
+	}
 	if (r == 0 && j->inputs)
 		r = note_input(j->inputs, node, digest, err);
 	dcr_sha256_free(h.hash);

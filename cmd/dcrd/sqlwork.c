@@ -333,7 +333,8 @@ static int load_table(struct sql_job *j, const Dcr__V1__DataNode *d, struct dcr_
 	if (r == 0) {
 		j->sink_failed = false;
 		r = j->in->read(j->in->ctx, d->name, load_sink, j, err);
-		if (r < 0 && j->sink_failed && err)
+		/* The sink's own refusal, not one the reader found after it (its data was not what was published). */
+		if (r < 0 && j->sink_failed && err && r == j->sink_err.code)
 			*err = j->sink_err;
 	}
 	if (r == 0)

@@ -215,9 +215,12 @@ restore "$up"
 expect 0 "publish the restored upload" as publish "$room" big "$up"
 
 # ---- job inputs: the published blob is altered before a job reads it ----
-for kind in "${kinds[@]}" same-key; do
-	if [ "$kind" = same-key ]; then
-		"$STREAM_TOOL" enc up.key <swap.csv >"data/blobs/$up" || fail "re-encrypting under the same key"
+# (same-key-invalid: data that the table loader refuses, which must not hide that it was replaced)
+printf 'id,text\nnot a number,x\n' >invalid.csv
+for kind in "${kinds[@]}" same-key same-key-invalid; do
+	if [ "$kind" = same-key ] || [ "$kind" = same-key-invalid ]; then
+		[ "$kind" = same-key ] && swap=swap.csv || swap=invalid.csv
+		"$STREAM_TOOL" enc up.key <"$swap" >"data/blobs/$up" || fail "re-encrypting under the same key"
 		name="is not what was published"
 	else
 		tamper "$kind" "$up"
