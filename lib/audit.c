@@ -17,6 +17,7 @@
 #include "banned.h"
 
 #define HEAD_DOMAIN "dcr-tree-head-v1"
+#define HEAD_FILE_MAX 1024 /* a tree head file: one short line */
 
 /* The message in err stays; its class becomes an integrity violation. */
 static int as_integrity(struct dcr_err *err)
@@ -366,6 +367,7 @@ int dcr_audit_load_head(const char *room_id, struct dcr_tree_head *out, bool *fo
 	unsigned long long size;
 	long long time_ms;
 	uint8_t *buf = NULL;
+	struct stat st;
 	size_t len;
 	int r;
 
@@ -373,7 +375,11 @@ int dcr_audit_load_head(const char *room_id, struct dcr_tree_head *out, bool *fo
 	if ((r = check_room_id(room_id, err)) < 0 || (r = heads_dir(dir, sizeof(dir), false, err)) < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/%s", dir, room_id);
-	r = dcr_read_file(path, 1024, &buf, &len, err);
+	/* What dcr never writes there (a directory, a FIFO, a file of more than one line's length) is damage too. */
+	if (stat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > HEAD_FILE_MAX))
+		return dcr_err_set(err, DCR_EINTEGRITY, "'%s' is damaged (%s); remove it only if you trust the service",
+			path, S_ISREG(st.st_mode) ? "larger than 1024 bytes" : "not a regular file");
+	r = dcr_read_file(path, HEAD_FILE_MAX, &buf, &len, err);
 	if (r == DCR_ENOTFOUND)
 		return 0;
 	if (r < 0)

@@ -385,5 +385,13 @@ expect 0 "the room carries on, its log checked against that head" as alice statu
 echo garbage >"alice-state/dcr/heads/$id"
 expect 9 "damaged head file" as alice status "$id"
 has "$err" "is damaged" "damaged head named"
+# As dcr-formats(5) says: a file longer than 1024 bytes, or a directory where the file goes, is damaged too.
+head -c 2000 /dev/zero | tr '\0' 1 >"alice-state/dcr/heads/$id"
+expect 9 "a head file of 2000 bytes" as alice status "$id"
+has "$err" "is damaged \(larger than 1024 bytes\)" "named"
+rm "alice-state/dcr/heads/$id"
+mkdir "alice-state/dcr/heads/$id"
+expect 9 "a directory for a head file" as alice status "$id"
+has "$err" "is damaged \(not a regular file\)" "named"
 
 finish
