@@ -105,6 +105,16 @@ EOF
 	expect 6 "a key file with $bad" as upload --resume "$other"
 	has "$err" "is not a dataset key file" "$bad is refused"
 done
+# More than 64 KiB: refused with its own message, as dcr-formats(5) gives it.
+python3 - "$keystore/$ex.json" "$other" >"$keystore/$other.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["dataset"] = sys.argv[2]
+d["padding"] = "x" * 70000
+print(json.dumps(d))
+EOF
+expect 6 "a key file of more than 64 KiB" as upload --resume "$other"
+has "$err" "'$keystore/$other.json' is larger than 65536 bytes" "the size is named"
 rm -f "$keystore/$ex.json" "$keystore/$other.json"
 
 # ---- the identity's key.pem, on every command that reads it ----
