@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -44,6 +45,7 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 	Dcr__V1__CreateDatasetRequest *cr = dcr__v1__create_dataset_request__unpack(NULL, req->body_len, req->body);
 	Dcr__V1__CreateDatasetResponse resp = DCR__V1__CREATE_DATASET_RESPONSE__INIT;
 	Dcr__V1__DatasetRecord rec = DCR__V1__DATASET_RECORD__INIT;
+	struct verified_ca ca = { 0 };
 	char id[DCR_BLOB_ID_LEN + 1], token[DCR_BLOB_TOKEN_MAX];
 	int r;
 
@@ -61,8 +63,12 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 			DCR_STREAM_HEADER_LEN + DCR_STREAM_TAG_LEN, MAX_DATASET);
 		goto out;
 	}
-	/* Uploads belong to no room yet: anyone some room (or the platform CA) accepts may upload. */
-	if (!caller_known(svc, req)) {
+	/*
+	 * Uploads belong to no room yet: anyone some room (or the platform CA)
+	 * accepts may upload. The root that vouched for the uploader is kept:
+	 * only a chain to it makes a later caller with this address the uploader.
+	 */
+	if (!caller_ca(svc, req, &ca)) {
 		r = dcr_err_set(err, DCR_EDENIED, "%s: no room here accepts this certificate, and it is not from this "
 						 "dcrd's platform CA, so it may not upload", req->email);
 		goto out;
@@ -71,6 +77,7 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 	    (r = blob_new(svc, cr->size, 0, id, token, err)) < 0)
 		goto out;
 	rec.owner = (char *)req->email;
+	rec.owner_ca = (ProtobufCBinaryData){ ca.len, ca.der };
 	rec.name = cr->name;
 	rec.size = cr->size;
 	rec.created_ms = dcr_now_ms();
@@ -87,24 +94,47 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 	r = pack_answer(&resp.base, out, out_len, err);
 out:
 	dcr_wipe(token, sizeof(token));
+	verified_ca_release(&ca);
 	dcr__v1__create_dataset_request__free_unpacked(cr, NULL);
 	return r;
 }
 
 /* ---- dataset.delete ---- */
 
-/* The record of dataset id if email uploaded it; anyone else's is not found, so IDs cannot be probed. */
-static int own_dataset(struct service *svc, const char *id, const char *email, Dcr__V1__DatasetRecord **ds,
-	struct dcr_err *err)
+/*
+ * Whether the caller is the uploader of ds: its address, and a chain to
+ * the root that vouched for the uploader then. A record from before roots
+ * were kept names an address only; anyone_with_address says whether that
+ * is enough (publishing, where the dataset key proves possession) or not.
+ */
+static bool uploader(const Dcr__V1__DatasetRecord *ds, const struct dcr_call_request *req, bool anyone_with_address)
+{
+	const uint8_t *root = ds->owner_ca.data;
+	size_t len = ds->owner_ca.len;
+	struct dcr_err ignored;
+
+	if (strcmp(ds->owner, req->email) != 0)
+		return false;
+	if (len == 0)
+		return anyone_with_address;
+	return dcr_call_verify_chain(req, &root, &len, 1, time(NULL), NULL, &ignored) == 0;
+}
+
+/*
+ * The record of dataset id if the caller uploaded it (see uploader()).
+ * Anyone else's is not found, so IDs cannot be probed.
+ */
+static int own_dataset(struct service *svc, const char *id, const struct dcr_call_request *req,
+	bool anyone_with_address, Dcr__V1__DatasetRecord **ds, struct dcr_err *err)
 {
 	*ds = NULL;
 	if (blob_id_valid(id) && state_get_record(svc->state, "dataset", "", id, &dcr__v1__dataset_record__descriptor,
-					 (ProtobufCMessage **)ds, err) == 0 && strcmp((*ds)->owner, email) == 0)
+					 (ProtobufCMessage **)ds, err) == 0 && uploader(*ds, req, anyone_with_address))
 		return 0;
 	if (*ds)
 		protobuf_c_message_free_unpacked(&(*ds)->base, NULL);
 	*ds = NULL;
-	return dcr_err_set(err, DCR_ENOTFOUND, "no dataset %.64s uploaded by %s", id, email);
+	return dcr_err_set(err, DCR_ENOTFOUND, "no dataset %.64s uploaded by %s", id, req->email);
 }
 
 int dataset_erase(struct service *svc, const char *id, struct dcr_err *err)
@@ -165,7 +195,8 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 
 	if (!ref)
 		return dcr_err_set(err, DCR_EINVALID, "malformed dataset.delete request");
-	if ((r = own_dataset(svc, ref->dataset_id, req->email, &ds, err)) < 0)
+	/* No call proves who uploaded a dataset whose record names no CA: it is not deleted by call. */
+	if ((r = own_dataset(svc, ref->dataset_id, req, false, &ds, err)) < 0)
 		goto out;
 	use.id = ref->dataset_id;
 	/* Every publication is read: deletions are rare, and records say which dataset only when unsealed. */
@@ -297,7 +328,8 @@ static int publish(struct service *svc, const struct dcr_call_request *req, cons
 		return denied(req->email, what, pr->room_id, err);
 	if (rc->rec->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		return dcr_err_set(err, DCR_EDENIED, "room %s is stopped: it takes no more data", pr->room_id);
-	if ((r = own_dataset(svc, pr->dataset_id, req->email, &ds, err)) < 0)
+	/* The dataset key, which must decrypt it below, proves possession where the record names no CA. */
+	if ((r = own_dataset(svc, pr->dataset_id, req, true, &ds, err)) < 0)
 		goto out;
 	if ((r = state_blob_get(svc->state, pr->dataset_id, &blob, err)) < 0)
 		goto out;

@@ -260,10 +260,21 @@ void creators_end_validation(struct creators *c);
  * rooms_call to finish under it: work an outsider can ask for must not
  * hold up everyone else's calls.
  */
+/* The root certificate a caller's chain verified to: who vouches for the caller. */
+struct verified_ca {
+	uint8_t *der;              /* NULL: none */
+	size_t len;
+	char fingerprint[65];      /* hex SHA-256 of der, as audit entries name the issuer */
+};
+/* Copy der into ca (replacing what it held); _release frees it and accepts a zeroed ca. */
+int verified_ca_set(struct verified_ca *ca, const uint8_t *der, size_t len, struct dcr_err *err);
+void verified_ca_release(struct verified_ca *ca);
+
 struct call_prep {
 	struct dcr_room *room;     /* room.create: the validated, compiled definition */
 	char issuer[65];           /* room.create: the root that certified the creator */
-	int known;                 /* dataset.create: caller_known's answer; -1: not worked out */
+	int known;                 /* dataset.create: whether caller_ca found a root; -1: not worked out */
+	struct verified_ca ca;     /* dataset.create: that root */
 	uint8_t *answer;           /* room.list: the whole answer */
 	size_t answer_len;
 };
@@ -342,10 +353,11 @@ bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr_
 /* DCR_EDENIED "EMAIL lacks permission 'WHAT' in room ID". */
 int denied(const char *email, const char *what, const char *id, struct dcr_err *err);
 /*
- * Whether any room accepts the caller's certificate for its address, or
- * the platform CA issued it: as rooms_prepare worked it out, if it did.
+ * Whether the platform CA issued the caller's certificate, or any room
+ * accepts it for its address; *ca (verified_ca_release) is then the root
+ * its chain verified to. As rooms_prepare worked it out, if it did.
  */
-bool caller_known(struct service *svc, const struct dcr_call_request *req);
+bool caller_ca(struct service *svc, const struct dcr_call_request *req, struct verified_ca *ca);
 bool valid_id(const char *id);
 /* The data node or computation called name, or NULL. */
 const Dcr__V1__DataNode *room_data_node(const Dcr__V1__RoomDefinition *def, const char *name);

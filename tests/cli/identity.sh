@@ -108,6 +108,45 @@ has "$err" "no room here accepts this certificate" "the upload refusal says why"
 expect 0 "the impostor's rooms: none" as acme-bob rooms
 lacks "$out" "$room" "the room is not listed for the impostor"
 
+# Uploads belong to whoever the CA that vouched for the upload certifies,
+# not to the address alone. An outsider's own CA certifies Bob's address
+# too, and the outsider makes the certificate "known" with a room of its
+# own: it may upload (as itself), but Bob's uploads are not its own to
+# delete or publish, even with Bob's keystore.
+expect 0 "bob uploads a dataset he has not published" as bob upload beta.csv
+spare=$out
+make_ca evil-ca
+make_user evil-bob bob@beta.example evil-ca
+mkdir -p evil-room
+cp evil-ca.pem evil-room/evil.pem
+cat >evil-room/room.yaml <<'YAML'
+version: 1
+name: not-bobs
+enclave: dcrd:sim
+authentication:
+  ca: evil.pem
+participants:
+  bob@beta.example: [upload beta_pay, read-status]
+data:
+  beta_pay: {type: table, columns: [{name: name, type: string}, {name: salary, type: float64}]}
+YAML
+mkdir -p "$TEST_TMP/evil-bob-data"
+cp -r "$TEST_TMP/bob-data/dcr" "$TEST_TMP/evil-bob-data/"
+for who in acme-bob evil-bob; do
+	expect 4 "$who cannot delete Bob's upload" as "$who" upload --delete "$spare"
+	has "$err" "no dataset $spare uploaded by bob@beta.example" "$who: told there is no such dataset"
+done
+expect 0 "the outsider creates a room of its own for Bob's address" as evil-bob create evil-room/room.yaml
+evil_room=$out
+expect 4 "still not Bob's uploader: delete" as evil-bob upload --delete "$spare"
+expect 4 "nor may it publish Bob's upload into its room, key and all" as evil-bob publish "$evil_room" beta_pay "$spare"
+has "$err" "no dataset $spare uploaded by bob@beta.example" "the publish refusal"
+expect 0 "it may upload, as itself" as evil-bob upload fake.csv
+expect 0 "and delete what it uploaded" as evil-bob upload --delete "$out"
+expect 0 "bob publishes his upload" as bob publish "$room" beta_pay "$spare"
+expect 0 "bob puts his first upload back" as bob publish "$room" beta_pay "$beta"
+expect 0 "bob deletes his spare upload" as bob upload --delete "$spare"
+
 # The rightful holders still do everything, and nothing changed behind them.
 expect 0 "bob reads the room" as bob rooms "$room"
 expect 0 "bob lists the datasets" as bob datasets "$room"
