@@ -46,6 +46,7 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 	Dcr__V1__CreateDatasetResponse resp = DCR__V1__CREATE_DATASET_RESPONSE__INIT;
 	Dcr__V1__DatasetRecord rec = DCR__V1__DATASET_RECORD__INIT;
 	struct verified_ca ca = { 0 };
+	struct caller_id owner;
 	char id[DCR_BLOB_ID_LEN + 1], token[DCR_BLOB_TOKEN_MAX];
 	int r;
 
@@ -73,7 +74,8 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 						 "dcrd's platform CA, so it may not upload", req->email);
 		goto out;
 	}
-	if ((r = storage_admit(svc, req->email, cr->size, err)) < 0 ||
+	caller_id_set(&owner, req->email, ca.fingerprint);
+	if ((r = storage_admit(svc, &owner, cr->size, err)) < 0 ||
 	    (r = blob_new(svc, cr->size, 0, id, token, err)) < 0)
 		goto out;
 	rec.owner = (char *)req->email;
@@ -87,7 +89,7 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 	 * to delete and releases it.
 	 */
 	if ((r = state_put_record(svc->state, "dataset", "", id, 0, &rec.base, err)) < 0 ||
-	    (r = storage_add(id, req->email, cr->size, rec.created_ms, err)) < 0)
+	    (r = storage_add(id, &owner, cr->size, rec.created_ms, err)) < 0)
 		goto out;
 	resp.dataset_id = id;
 	resp.upload_token = token;
@@ -97,6 +99,16 @@ out:
 	verified_ca_release(&ca);
 	dcr__v1__create_dataset_request__free_unpacked(cr, NULL);
 	return r;
+}
+
+void dataset_owner(const Dcr__V1__DatasetRecord *ds, struct caller_id *out)
+{
+	uint8_t fp[DCR_SHA256_LEN];
+	char hex[65] = "";
+
+	if (ds->owner_ca.len && dcr_sha256(ds->owner_ca.data, ds->owner_ca.len, fp, NULL) == 0)
+		dcr_hex(fp, sizeof(fp), hex);
+	caller_id_set(out, ds->owner, hex);
 }
 
 /* ---- dataset.delete ---- */
@@ -191,6 +203,7 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 	Dcr__V1__DeleteDatasetResponse resp = DCR__V1__DELETE_DATASET_RESPONSE__INIT;
 	Dcr__V1__DatasetRecord *ds = NULL;
 	struct in_use use = { svc, NULL, "", "" };
+	struct caller_id owner;
 	int r;
 
 	if (!ref)
@@ -216,7 +229,8 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 	}
 	if ((r = dataset_erase(svc, ref->dataset_id, err)) < 0)
 		goto out;
-	storage_forget(ref->dataset_id, ds->owner, ds->size);
+	dataset_owner(ds, &owner);
+	storage_forget(ref->dataset_id, &owner, ds->size);
 	fprintf(stderr, "dcrd: dataset %s deleted by its uploader (%llu bytes)\n", ref->dataset_id,
 		(unsigned long long)ds->size);
 	resp.size = ds->size;

@@ -24,6 +24,20 @@
 /* DIR/NAME into buf; DCR_EINVALID when it does not fit. */
 int data_path(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err);
 
+/*
+ * Who a per-caller limit counts (jobs, uploads, PUTs): an e-mail address
+ * with the root certificate its chain verified to (hex SHA-256, as audit
+ * entries name the issuer; "" in records from before roots were kept). A
+ * CA spends the limits of the addresses it certifies, never those of the
+ * same addresses certified by another CA.
+ */
+struct caller_id {
+	char email[DCR_EMAIL_MAX + 1];
+	char ca[65];
+};
+void caller_id_set(struct caller_id *c, const char *email, const char *ca);
+bool caller_id_equal(const struct caller_id *a, const struct caller_id *b);
+
 /* How the enclave attests itself. */
 struct enclave_options {
 	bool sgx;                  /* false: simulated */
@@ -338,6 +352,7 @@ struct room_ctx {
 	Dcr__V1__RoomRecord *rec;
 	Dcr__V1__RoomDefinition *def;
 	const Dcr__V1__Participant *p;
+	struct caller_id caller;   /* the caller, with the root that certified it for this room */
 };
 
 /*
@@ -391,19 +406,20 @@ struct storage_limits {
 int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err);
 void storage_close(void);
 /* Whether owner may create a dataset of size bytes; DCR_EFAIL names the limit it would pass. */
-int storage_admit(const struct service *svc, const char *owner, uint64_t size, struct dcr_err *err);
+int storage_admit(const struct service *svc, const struct caller_id *owner, uint64_t size, struct dcr_err *err);
 /* A new upload, reserving size bytes until it is complete. */
-int storage_add(const char *id, const char *owner, uint64_t size, int64_t created_ms, struct dcr_err *err);
+int storage_add(const char *id, const struct caller_id *owner, uint64_t size, int64_t created_ms,
+	struct dcr_err *err);
 /* What has arrived of upload id; complete releases what remained reserved. */
 void storage_progress(const char *id, uint64_t received, bool complete);
 /* Dataset id of owner, of size bytes, is gone. */
-void storage_forget(const char *id, const char *owner, uint64_t size);
+void storage_forget(const char *id, const struct caller_id *owner, uint64_t size);
 /*
  * Whether a PUT may add to upload id (unfinished, not expired, the disk
  * above its floor); *owner is its uploader. On refusal *status is the
  * HTTP status.
  */
-int storage_put(const struct service *svc, const char *id, char owner[static DCR_EMAIL_MAX + 1], unsigned *status,
+int storage_put(const struct service *svc, const char *id, struct caller_id *owner, unsigned *status,
 	struct dcr_err *err);
 /* Whether size bytes of a job's result fit above the floor and the reservations. */
 int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err);
@@ -420,6 +436,8 @@ struct storage_status {
 void storage_status(const char *data_dir, struct storage_status *st);
 
 /* Datasets (data.c): dataset.create, dataset.publish, dataset.list, dataset.delete. */
+/* Who uploaded ds, for the quotas: its owner and the fingerprint of its owner_ca. */
+void dataset_owner(const Dcr__V1__DatasetRecord *ds, struct caller_id *out);
 int dataset_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	struct dcr_err *err);
 int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
@@ -454,7 +472,7 @@ int jobs_list(struct service *svc, const struct dcr_call_request *req, const str
 /* How many jobs may be queued or running at once (dcrd serve --max-room-jobs, --max-caller-jobs). */
 struct job_limits {
 	unsigned per_room;
-	unsigned per_caller;       /* by the e-mail of the caller's certificate, across rooms */
+	unsigned per_caller;       /* by struct caller_id, across rooms */
 };
 /* What SQLite may allocate for one SQL job (serve --max-sql-memory); before jobs_start. */
 void jobs_sql_memory(uint64_t bytes);

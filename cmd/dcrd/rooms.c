@@ -94,6 +94,17 @@ int denied(const char *email, const char *what, const char *id, struct dcr_err *
 	return dcr_err_set(err, DCR_EDENIED, "%s lacks permission '%s' in room %s", email, what, id);
 }
 
+void caller_id_set(struct caller_id *c, const char *email, const char *ca)
+{
+	snprintf(c->email, sizeof(c->email), "%s", email);
+	snprintf(c->ca, sizeof(c->ca), "%s", ca ? ca : "");
+}
+
+bool caller_id_equal(const struct caller_id *a, const struct caller_id *b)
+{
+	return strcmp(a->email, b->email) == 0 && strcmp(a->ca, b->ca) == 0;
+}
+
 int verified_ca_set(struct verified_ca *ca, const uint8_t *der, size_t len, struct dcr_err *err)
 {
 	uint8_t fp[DCR_SHA256_LEN];
@@ -628,6 +639,7 @@ int room_enter(struct service *svc, const struct dcr_call_request *req, const ch
 	}
 	if (svc->note)
 		memcpy(svc->note->issuer, issuer, sizeof(issuer));
+	caller_id_set(&rc->caller, req->email, issuer);
 	/*
 	 * A participant with an accepted certificate: whatever happens next goes
 	 * into the room's log. Outsiders are not logged: their e-mail is not

@@ -177,4 +177,55 @@ has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +bob@beta.example +${beta_fp:0:12} +job.run +t
 has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +alice@acme.example +${acme_fp:0:12} +room.create " "alice's create with Acme's CA"
 expect 0 "bob stops the room" as bob stop "$room"
 
+# Per-caller limits count an address with the CA that vouched for it. The
+# outsider's certificate for Bob's address, made "known" by its own room,
+# uses up every limit of its own: a slow job, an upload under way, the bytes
+# and the datasets allowed. Bob, certified by Beta's CA, still runs and
+# uploads. (They were counted by address: one impostor's job refused Bob's
+# run, one upload his uploads, for good.)
+{ echo name,salary; for _ in $(seq 2000); do echo "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,1"; done; } >big.csv
+# The outsider's upload takes all the bytes but 50; a dataset's ciphertext is 92 bytes more than its plaintext.
+start_dcrd data2 --max-caller-jobs 1 --max-uploads 1 --max-unfinished-uploads 1 \
+	--max-upload-bytes $(($(stat -c %s big.csv) + 92 + 50)) --max-puts-per-uploader 1 --min-body-rate 1K/30s || finish
+as2() { local who=$1; shift; env XDG_STATE_HOME="$TEST_TMP/$who-state2" XDG_DATA_HOME="$TEST_TMP/$who-data2" \
+	"$DCR" -q -i "$TEST_TMP/$who" "$@"; }
+mkdir -p bob-room
+cp beta-ca.pem bob-room/beta.pem
+cat >bob-room/room.yaml <<'YAML'
+version: 1
+name: bobs
+enclave: dcrd:sim
+authentication:
+  ca: beta.pem
+participants:
+  bob@beta.example: [run one]
+compute:
+  one: {type: sql, query: SELECT 1 AS one}
+YAML
+cat >>evil-room/room.yaml <<'YAML'
+compute:
+  slow:
+    type: sql
+    query: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000000) SELECT count(*) AS n FROM c
+YAML
+sed -i 's/\[upload beta_pay, read-status\]/[upload beta_pay, read-status, run slow]/' evil-room/room.yaml
+expect 0 "bob creates his room" as2 bob create bob-room/room.yaml
+bobs_room=$out
+expect 0 "the outsider creates its room" as2 evil-bob create evil-room/room.yaml
+evil_room=$out
+expect 0 "the outsider runs a slow job" as2 evil-bob run "$evil_room" slow
+expect 0 "bob runs in his own room all the same" as2 bob run "$bobs_room" one
+env XDG_STATE_HOME="$TEST_TMP/evil-bob-state2" XDG_DATA_HOME="$TEST_TMP/evil-bob-data2" \
+	"$DCR" -q -i "$TEST_TMP/evil-bob" upload big.csv --limit-rate 1K >/dev/null 2>&1 &
+slow_upload=$!
+for _ in $(seq 600); do
+	grep -q '^dcrd_uploads_writing 1$' <<<"$(curl -fsS "$DCR_ENDPOINT/metrics")" && break
+	sleep 0.1
+done
+checks=$((checks + 1))
+grep -q '^dcrd_uploads_writing 1$' <<<"$(curl -fsS "$DCR_ENDPOINT/metrics")" || fail "the outsider's upload never began"
+expect 0 "bob uploads while the outsider's upload is under way" as2 bob upload beta.csv
+kill "$slow_upload" 2>/dev/null
+wait "$slow_upload" 2>/dev/null
+
 finish
