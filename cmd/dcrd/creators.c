@@ -23,7 +23,7 @@
 
 /* One caller's token bucket. */
 struct bucket {
-	uint8_t key[DCR_SHA256_LEN];   /* SHA-256 of e-mail, 0x00, issuer */
+	uint8_t key[DCR_SHA256_LEN];   /* caller_key() */
 	double tokens;
 	int64_t last_ms;               /* monotonic */
 };
@@ -140,31 +140,36 @@ static void rate_text(const struct creators *c, char *buf, size_t size)
 }
 
 /*
- * Who the caller is, for counting: the e-mail with the root its chain
- * verified to (with creator CAs), or else the issuer its certificate names,
- * which nobody vouches for.
+ * Who the caller is, for counting, in something nobody else can present:
+ * with creator CAs, 'C', the e-mail, 0x00 and the SHA-256 of the root its
+ * chain verified to; without them, 'K' and the leaf's public key
+ * (SubjectPublicKeyInfo, DER), whose private half signed the call. Not the
+ * e-mail with the issuer the certificate names: anyone can copy those
+ * into a certificate of its own and empty another's bucket.
  */
 static int caller_key(const struct dcr_call_request *req, const uint8_t *root, uint8_t key[static DCR_SHA256_LEN],
 	struct dcr_err *err)
 {
-	uint8_t buf[DCR_EMAIL_MAX + 1 + 1024];
+	uint8_t buf[1 + DCR_EMAIL_MAX + 1 + DCR_SHA256_LEN], *spki = NULL;
 	size_t n = strlen(req->email) + 1;
-	X509_NAME *issuer = X509_get_issuer_name(sk_X509_value(req->chain, 0));
-	const unsigned char *der = NULL;
-	size_t der_len = 0;
+	struct dcr_sha256 *h;
+	int len, r;
 
-	memcpy(buf, req->email, n);
 	if (root) {
-		der = root;
-		der_len = DCR_SHA256_LEN;
-	} else if (issuer && X509_NAME_get0_der(issuer, &der, &der_len) != 1) {
-		der_len = 0;
+		buf[0] = 'C';
+		memcpy(buf + 1, req->email, n);
+		memcpy(buf + 1 + n, root, DCR_SHA256_LEN);
+		return dcr_sha256(buf, 1 + n + DCR_SHA256_LEN, key, err);
 	}
-	if (der_len > sizeof(buf) - n)
-		der_len = sizeof(buf) - n;
-	if (der_len)
-		memcpy(buf + n, der, der_len);
-	return dcr_sha256(buf, n + der_len, key, err);
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(sk_X509_value(req->chain, 0)), &spki)) <= 0)
+		return dcr_err_openssl(err, DCR_EFAIL, "cannot encode the caller's public key");
+	if (!(h = dcr_sha256_new()))
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	else if ((r = dcr_sha256_update(h, "K", 1, err)) == 0 && (r = dcr_sha256_update(h, spki, (size_t)len, err)) == 0)
+		r = dcr_sha256_final(h, key, err);
+	dcr_sha256_free(h);
+	OPENSSL_free(spki);
+	return r;
 }
 
 /* Take a token from the caller's bucket; DCR_EFAIL with how long to wait when it is empty. */

@@ -56,6 +56,16 @@ expect 1 "alice's third room is one too many" as alice create --salt 3 room/smal
 has "$err" "^dcr: create: alice@acme.example has created too many rooms lately: this dcrd allows 2 per 1h; try again in (179[0-9]|1800) s$" \
 	"the refusal says the rate and when to try again"
 expect 0 "bob has his own allowance" as bob create --salt 4 room/small.yaml
+# An outsider cannot spend carol's allowance: its own CA, under Beta's CA's
+# very name, certifies carol's address; its attempts (refused, since the
+# room's CA does not certify it) count against its own key, not carol.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout fake-beta.key -out fake-beta.pem \
+	-days 2 -subj "/CN=beta-ca" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1 || fail "fake-beta CA"
+make_user evil-carol carol@beta.example fake-beta
+for i in 1 2; do
+	expect 3 "the outsider's attempt $i for carol's address" as evil-carol create --salt "x$i" room/beta.yaml
+done
+expect 1 "its third is refused: its own allowance is spent" as evil-carol create --salt x3 room/beta.yaml
 expect 0 "carol has hers" as carol create room/beta.yaml
 expect 1 "alice is still refused" as alice create --salt 5 room/small.yaml
 # Attempts count, not just successes: validation is the work being limited.
