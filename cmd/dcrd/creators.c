@@ -248,7 +248,7 @@ int creators_admit(struct creators *c, const struct dcr_call_request *req, struc
 		}
 		if (c->platform && (roots[n] = platform_ca(&lens[n])))
 			n++;
-		if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), root, &why) < 0)
+		if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, clock_now(), root, &why) < 0)
 			return dcr_err_set(err, DCR_EDENIED, "%s may not create rooms here: this dcrd lets only certificates "
 							     "from the CAs its operator chose create rooms", req->email);
 	}

@@ -129,7 +129,7 @@ static bool uploader(const Dcr__V1__DatasetRecord *ds, const struct dcr_call_req
 		return false;
 	if (len == 0)
 		return anyone_with_address;
-	return dcr_call_verify_chain(req, &root, &len, 1, time(NULL), NULL, &ignored) == 0;
+	return dcr_call_verify_chain(req, &root, &len, 1, clock_now(), NULL, &ignored) == 0;
 }
 
 /*

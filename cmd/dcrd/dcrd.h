@@ -21,6 +21,17 @@
 #include "ohttp.h"
 #include "stream.h"
 
+/*
+ * dcrd's clock (clock.c), for every check against time (call freshness,
+ * certificate validity, token expiry): the host's wall clock, but never
+ * earlier than any time it returned before, nor than floor_ms, the latest
+ * call timestamp accepted before this start (state_clock_mark).
+ * clock_start once, before any call is served.
+ */
+void clock_start(int64_t floor_ms);
+int64_t clock_now_ms(void);
+time_t clock_now(void);
+
 /* DIR/NAME into buf; DCR_EINVALID when it does not fit. */
 int data_path(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err);
 
@@ -104,6 +115,7 @@ struct state {
 	char pending_room[65];
 	uint8_t pending_digest[32];
 	atomic_bool full;          /* the last write failed for lack of disk space */
+	int64_t clock_mark;        /* the latest call timestamp accepted (state_use_nonce) */
 };
 
 /*
@@ -130,10 +142,20 @@ int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *r
 int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, struct dcr_err *err);
 /*
  * Remember a call's nonce durably until it can no longer pass as fresh;
- * DCR_EINTEGRITY when it was used before, even before a restart.
+ * DCR_EINTEGRITY when it was used before, even before a restart. In the
+ * same transaction, the call's timestamp raises the clock mark.
  */
 int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
-	struct dcr_err *err);
+	int64_t timestamp_ms, struct dcr_err *err);
+/*
+ * The clock mark: the latest call timestamp dcrd accepted, sealed in its
+ * own row and, as it stood at each append, in every room's audit frontier.
+ * Read at start (the largest of them), it is the time before which no call
+ * may be accepted again: the host may set the clock back and empty the
+ * nonce table, but lowering the mark means rolling a room's log back,
+ * which clients detect. 0 for a new state.
+ */
+int state_clock_mark(struct state *s, int64_t *mark, struct dcr_err *err);
 /* Transactions: an action and the audit entry that records it commit together. */
 int state_begin(struct state *s, struct dcr_err *err);
 int state_commit(struct state *s, struct dcr_err *err);

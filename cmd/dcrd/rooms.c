@@ -78,7 +78,7 @@ static int member(const Dcr__V1__RoomDefinition *def, const char *id, const stru
 	}
 	if ((*out)->platform && (roots[n] = platform_ca(&lens[n])))
 		n++;
-	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), fp, &why) < 0)
+	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, clock_now(), fp, &why) < 0)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
 	dcr_hex(fp, sizeof(fp), issuer);
 	for (size_t i = 0; ca && i < n; i++)
@@ -666,7 +666,7 @@ static void known_to(struct state *s, const struct dcr_call_request *req, struct
 
 	memset(ca, 0, sizeof(*ca));
 	if ((platform = platform_ca(&len)) &&
-	    dcr_call_verify_chain(req, &platform, &len, 1, time(NULL), NULL, &ignored) == 0) {
+	    dcr_call_verify_chain(req, &platform, &len, 1, clock_now(), NULL, &ignored) == 0) {
 		verified_ca_set(ca, platform, len, &ignored);
 		return;
 	}

@@ -77,6 +77,8 @@ struct server {
 	struct dcr_replay *replay;
 	time_t started;
 	int64_t started_ms;
+	/* Calls stamped before this are refused: dcrd's start, or after the latest one accepted before it. */
+	int64_t fresh_from_ms;
 	atomic_ulong requests[6];  /* by status class: 1xx .. 5xx, [0] unused */
 	atomic_ulong bytes_in, bytes_out;
 	struct service svc;        /* for blob transfers, which outlive one handler call */
@@ -354,21 +356,22 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	enum MHD_Result result;
 	int r, accepted;
 
-	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, dcr_now_ms(), srv.replay, &ctx,
-		&creq, &err);
+	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(), srv.replay,
+		&ctx, &creq, &err);
 	accepted = r == 0;
 	svc.prep = &prep;
-	if (accepted && creq.timestamp_ms < srv.started_ms) {
+	if (accepted && creq.timestamp_ms < srv.fresh_from_ms) {
 		/*
-		 * Made before this dcrd started: its nonce may have been in a table
-		 * the host has since edited. A genuine client simply calls again.
+		 * Made before this dcrd started (or no later than a call accepted
+		 * before it): its nonce may have been in a table the host has since
+		 * edited. A genuine client simply calls again.
 		 */
 		r = dcr_err_set(&err, DCR_EINTEGRITY,
 			"call made before dcrd (re)started, so it may be a replay; make the call again");
 	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
-		r = state_use_nonce(&srv.state, creq.nonce, dcr_now_ms(), &err);
+		r = state_use_nonce(&srv.state, creq.nonce, clock_now_ms(), creq.timestamp_ms, &err);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
 			svc.note = &note;
 			r = rooms_call(&svc, &creq, &answer, &answer_len, room_id, &err);
@@ -908,6 +911,7 @@ int cmd_serve(int argc, char **argv)
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
 	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
+	int64_t mark = 0;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
 	struct dcr_err err;
@@ -1118,8 +1122,17 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	srv.started = time(NULL);
-	srv.started_ms = dcr_now_ms();
 	srv.svc = service();
+	if (state_clock_mark(&srv.state, &mark, &err) < 0) {
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		goto stop;
+	}
+	clock_start(mark);
+	srv.started_ms = clock_now_ms();
+	srv.fresh_from_ms = mark >= srv.started_ms ? mark + 1 : srv.started_ms;
+	if (mark > dcr_now_ms() + DCR_CALL_MAX_AHEAD_MS)
+		fprintf(stderr, "dcrd: the host's clock is %.0f s behind the latest call accepted before this start; "
+				"dcrd's clock starts there\n", ((double)mark - (double)dcr_now_ms()) / 1000);
 	if (storage_open(&srv.svc, &storage, &err) < 0 || jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
