@@ -1,4 +1,4 @@
-/* Who may create rooms on this dcrd, how often, and how many definitions it validates at once. */
+/* Who may create rooms on this dcrd, how often and how many, and how many definitions it validates at once. */
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/err.h>
@@ -28,6 +28,12 @@ struct bucket {
 	int64_t last_ms;               /* monotonic */
 };
 
+/* How many rooms one creator has stored. */
+struct creator_rooms {
+	uint8_t key[DCR_SHA256_LEN];   /* SHA-256 of e-mail, 0x00, root fingerprint */
+	unsigned n;
+};
+
 static int64_t monotonic_ms(void)
 {
 	struct timespec ts;
@@ -42,7 +48,10 @@ void creators_init(struct creators *c)
 	pthread_mutex_init(&c->lock, NULL);
 	c->burst = CREATORS_DEFAULT_BURST;
 	c->period_ms = CREATORS_DEFAULT_PERIOD_MS;
+	c->max_rooms = CREATORS_DEFAULT_MAX_ROOMS;
+	c->max_per_creator = CREATORS_DEFAULT_MAX_PER_CREATOR;
 	atomic_init(&c->validating, 0);
+	atomic_init(&c->n_rooms, 0);
 }
 
 void creators_release(struct creators *c)
@@ -52,6 +61,7 @@ void creators_release(struct creators *c)
 	for (size_t i = 0; i < c->n_roots; i++)
 		free(c->roots[i]);
 	free(c->buckets);
+	free(c->rooms);
 	pthread_mutex_destroy(&c->lock);
 	memset(c, 0, sizeof(*c));
 }
@@ -231,6 +241,17 @@ out:
 	return r;
 }
 
+/* The total, before any work: no use validating a room that cannot be stored. */
+static int rooms_left(const struct creators *c, struct dcr_err *err)
+{
+	uint64_t n = atomic_load(&c->n_rooms);
+
+	if (n >= c->max_rooms)
+		return dcr_err_set(err, DCR_EFAIL, "dcrd holds %" PRIu64 " rooms, the most it keeps (--max-rooms); it "
+						   "creates no more", n);
+	return 0;
+}
+
 int creators_admit(struct creators *c, const struct dcr_call_request *req, struct dcr_err *err)
 {
 	uint8_t root[DCR_SHA256_LEN], key[DCR_SHA256_LEN];
@@ -252,9 +273,108 @@ int creators_admit(struct creators *c, const struct dcr_call_request *req, struc
 			return dcr_err_set(err, DCR_EDENIED, "%s may not create rooms here: this dcrd lets only certificates "
 							     "from the CAs its operator chose create rooms", req->email);
 	}
-	if ((r = caller_key(req, c->restricted ? root : NULL, key, err)) < 0)
+	if ((r = rooms_left(c, err)) < 0 || (r = caller_key(req, c->restricted ? root : NULL, key, err)) < 0)
 		return r;
 	return take_token(c, req, key, err);
+}
+
+static void creator_key(const struct caller_id *creator, uint8_t key[static DCR_SHA256_LEN])
+{
+	uint8_t buf[sizeof(creator->email) + sizeof(creator->ca)];
+	size_t n = strlen(creator->email) + 1, m = strlen(creator->ca);
+
+	memcpy(buf, creator->email, n);
+	memcpy(buf + n, creator->ca, m);
+	dcr_sha256(buf, n + m, key, NULL);
+}
+
+/* Under c->lock: creator's count, made if absent (NULL without memory, or with make false). */
+static struct creator_rooms *creator_rooms(struct creators *c, const struct caller_id *creator, bool make)
+{
+	uint8_t key[DCR_SHA256_LEN];
+
+	creator_key(creator, key);
+	for (size_t i = 0; i < c->n_creators; i++)
+		if (memcmp(c->rooms[i].key, key, sizeof(key)) == 0)
+			return &c->rooms[i];
+	if (!make)
+		return NULL;
+	if (c->n_creators == c->cap_creators) {
+		size_t cap = c->cap_creators ? 2 * c->cap_creators : 64;
+		struct creator_rooms *grown = realloc(c->rooms, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		c->rooms = grown;
+		c->cap_creators = cap;
+	}
+	memcpy(c->rooms[c->n_creators].key, key, sizeof(key));
+	c->rooms[c->n_creators].n = 0;
+	return &c->rooms[c->n_creators++];
+}
+
+static int count_one(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
+{
+	struct creators *c = ctx;
+	struct caller_id creator;
+	struct creator_rooms *cr;
+
+	caller_id_set(&creator, rec->owner, rec->owner_ca);
+	if (!(cr = creator_rooms(c, &creator, true)))
+		return DCR_ENOMEM;
+	cr->n++;
+	return 0;
+}
+
+int creators_count_rooms(struct creators *c, struct state *s, struct dcr_err *err)
+{
+	uint64_t n = 0;
+	struct dcr_err why;
+	int r;
+
+	if ((r = state_count_rooms(s, &n, err)) < 0)
+		return r;
+	atomic_store(&c->n_rooms, n);
+	pthread_mutex_lock(&c->lock);
+	r = state_each_room(s, count_one, c, &why);
+	pthread_mutex_unlock(&c->lock);
+	if (r == DCR_ENOMEM)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	/* A damaged room is its participants' to find out; it still counts in the total. */
+	if (r < 0)
+		fprintf(stderr, "dcrd: cannot count every creator's rooms (%s): --max-rooms-per-creator counts only "
+				"those read\n", why.msg);
+	return 0;
+}
+
+int creators_admit_room(struct creators *c, const struct caller_id *creator, struct dcr_err *err)
+{
+	const struct creator_rooms *cr;
+	unsigned n;
+	int r;
+
+	if ((r = rooms_left(c, err)) < 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	cr = creator_rooms(c, creator, false);
+	n = cr ? cr->n : 0;
+	pthread_mutex_unlock(&c->lock);
+	if (n >= c->max_per_creator)
+		return dcr_err_set(err, DCR_EFAIL, "%s has created %u rooms on this dcrd, the most it keeps for one "
+						   "creator (--max-rooms-per-creator)", creator->email, n);
+	return 0;
+}
+
+void creators_room_stored(struct creators *c, const struct caller_id *creator)
+{
+	struct creator_rooms *cr;
+
+	atomic_fetch_add(&c->n_rooms, 1);
+	pthread_mutex_lock(&c->lock);
+	/* Without memory the room goes uncounted for its creator; the total still has it. */
+	if ((cr = creator_rooms(c, creator, true)))
+		cr->n++;
+	pthread_mutex_unlock(&c->lock);
 }
 
 int creators_begin_validation(struct creators *c, struct dcr_err *err)

@@ -193,6 +193,8 @@ int state_token_get(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], 
 /* Mark it used (in the caller's transaction); DCR_EEXIST when it was used already. */
 int state_token_use(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], int64_t now_ms, struct dcr_err *err);
 
+/* How many rooms there are, readable or not. */
+int state_count_rooms(struct state *s, uint64_t *n, struct dcr_err *err);
 /* Call fn for every room in ID order until it returns non-zero. */
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
 	void *ctx, struct dcr_err *err);
@@ -253,14 +255,17 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	const char *detail, const struct audit_note *note, struct dcr_err *err);
 
 /*
- * Who may create rooms, and how often (creators.c): dcrd serve's
- * --creator-ca, --creator-platform and --create-rate. Without the first
- * two anyone may create; everyone is limited to burst creates per
- * period_ms (a token bucket per caller, in memory), and at most a few
- * definitions are validated at once.
+ * Who may create rooms, how often and how many (creators.c): dcrd serve's
+ * --creator-ca, --creator-platform, --create-rate, --max-rooms and
+ * --max-rooms-per-creator. Without the first two anyone may create;
+ * everyone is limited to burst creates per period_ms (a token bucket per
+ * caller, in memory), at most a few definitions are validated at once,
+ * and dcrd keeps at most max_rooms rooms, max_per_creator of each creator.
  */
 #define CREATORS_DEFAULT_BURST 20
 #define CREATORS_DEFAULT_PERIOD_MS (3600 * 1000)
+#define CREATORS_DEFAULT_MAX_ROOMS 10000
+#define CREATORS_DEFAULT_MAX_PER_CREATOR 100
 #define CREATORS_MAX_CAS 64
 struct creators {
 	uint8_t *roots[CREATORS_MAX_CAS]; /* --creator-ca certificates, DER */
@@ -273,6 +278,10 @@ struct creators {
 	struct bucket *buckets;
 	size_t n, cap;
 	atomic_int validating;
+	unsigned max_rooms, max_per_creator;
+	atomic_uint_fast64_t n_rooms; /* rooms stored, readable or not */
+	struct creator_rooms *rooms; /* per creator, under lock */
+	size_t n_creators, cap_creators;
 };
 void creators_init(struct creators *c);
 void creators_release(struct creators *c);
@@ -287,6 +296,15 @@ int creators_parse_rate(struct creators *c, const char *s);
  * Takes a token otherwise. Thread-safe; needs no call lock.
  */
 int creators_admit(struct creators *c, const struct dcr_call_request *req, struct dcr_err *err);
+/* Count the rooms in s, all and each creator's: at start, before any call. */
+int creators_count_rooms(struct creators *c, struct state *s, struct dcr_err *err);
+/*
+ * Whether creator may store one more room (under the call lock):
+ * DCR_EFAIL naming --max-rooms or --max-rooms-per-creator if not.
+ * creators_room_stored counts one that was.
+ */
+int creators_admit_room(struct creators *c, const struct caller_id *creator, struct dcr_err *err);
+void creators_room_stored(struct creators *c, const struct caller_id *creator);
 /* A slot to validate a definition in (DCR_EFAIL when all are taken); end gives it back. */
 int creators_begin_validation(struct creators *c, struct dcr_err *err);
 void creators_end_validation(struct creators *c);
@@ -443,8 +461,8 @@ void storage_forget(const char *id, const struct caller_id *owner, uint64_t size
  */
 int storage_put(const struct service *svc, const char *id, struct caller_id *owner, unsigned *status,
 	struct dcr_err *err);
-/* Whether size bytes of a job's result fit above the floor and the reservations. */
-int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err);
+/* Whether size bytes of what ("a result", "a room") fit above the floor and the reservations. */
+int storage_room_for(const struct service *svc, const char *what, uint64_t size, struct dcr_err *err);
 /* Delete uploads past their time (at most once a second; call it often). */
 void storage_expire(struct service *svc);
 /* For /healthz and /metrics, without the lock. */

@@ -702,7 +702,7 @@ static int room_for_result(size_t len, struct dcr_err *err)
 	int r;
 
 	pthread_mutex_lock(runner.svc.lock);
-	r = storage_room_for(&runner.svc, len ? sealed : 0, err);
+	r = storage_room_for(&runner.svc, "a result", len ? sealed : 0, err);
 	pthread_mutex_unlock(runner.svc.lock);
 	return r;
 }

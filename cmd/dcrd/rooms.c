@@ -443,6 +443,7 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 	Dcr__V1__CreateRoomResponse resp = DCR__V1__CREATE_ROOM_RESPONSE__INIT;
 	Dcr__V1__RoomRecord rec = DCR__V1__ROOM_RECORD__INIT;
 	const struct dcr_room *room = svc->prep ? svc->prep->room : NULL;
+	struct caller_id creator;
 	const uint8_t *enc;
 	size_t enc_len;
 	int r;
@@ -451,10 +452,16 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 		return dcr_err_set(err, DCR_EFAIL, "room.create was not prepared");
 	if (svc->note)
 		memcpy(svc->note->issuer, svc->prep->issuer, sizeof(svc->note->issuer));
+	caller_id_set(&creator, req->email, svc->prep->issuer);
 	enc = dcr_room_encoding(room, &enc_len);
+	/* A room takes state.db's space, which the floor is there to keep: not below it. */
+	if ((svc->creators && (r = creators_admit_room(svc->creators, &creator, err)) < 0) ||
+	    (r = storage_room_for(svc, "a room", enc_len, err)) < 0)
+		return r;
 	rec.definition = (ProtobufCBinaryData){ enc_len, (uint8_t *)enc };
 	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
 	rec.owner = (char *)req->email;
+	rec.owner_ca = creator.ca;
 	rec.created_ms = dcr_now_ms();
 	r = state_put_room(svc->state, dcr_room_id(room), &rec, 1, err);
 	/* Created now, or there already: either way the room's log records the attempt. */
@@ -462,6 +469,9 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 		memcpy(room_id, dcr_room_id(room), 65);
 	if (r < 0)
 		return r;
+	/* Counted at once: should the call not commit after all, it counts until dcrd restarts. */
+	if (svc->creators)
+		creators_room_stored(svc->creators, &creator);
 	resp.room_id = (char *)dcr_room_id(room);
 	return pack_answer(&resp.base, out, out_len, err);
 }

@@ -769,6 +769,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
 		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
+		     "                  [--max-rooms N] [--max-rooms-per-creator N]\n"
 		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--header-timeout DURATION]\n"
 		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
 		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
@@ -863,6 +864,8 @@ int cmd_serve(int argc, char **argv)
 		{ "creator-ca", required_argument, NULL, 'c' },
 		{ "creator-platform", no_argument, NULL, 'p' },
 		{ "create-rate", required_argument, NULL, 'r' },
+		{ "max-rooms", required_argument, NULL, OPT_COUNT },
+		{ "max-rooms-per-creator", required_argument, NULL, OPT_COUNT },
 		{ "max-room-jobs", required_argument, NULL, OPT_COUNT },
 		{ "max-caller-jobs", required_argument, NULL, OPT_COUNT },
 		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
@@ -903,6 +906,8 @@ int cmd_serve(int argc, char **argv)
 		{ "max-unfinished-uploads", &storage.max_unfinished },
 		{ "max-puts-per-uploader", &puts.per_uploader },
 		{ "max-puts-per-address", &puts.per_address },
+		{ "max-rooms", &srv.creators.max_rooms },
+		{ "max-rooms-per-creator", &srv.creators.max_per_creator },
 	};
 	uint64_t secs;
 	struct sandbox_options sandbox = { NULL, NULL, NULL };
@@ -1133,7 +1138,8 @@ int cmd_serve(int argc, char **argv)
 	if (mark > dcr_now_ms() + DCR_CALL_MAX_AHEAD_MS)
 		fprintf(stderr, "dcrd: the host's clock is %.0f s behind the latest call accepted before this start; "
 				"dcrd's clock starts there\n", ((double)mark - (double)dcr_now_ms()) / 1000);
-	if (storage_open(&srv.svc, &storage, &err) < 0 || jobs_start(&srv.svc, &jobs, &err) < 0 ||
+	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || storage_open(&srv.svc, &storage, &err) < 0 ||
+	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		goto stop;

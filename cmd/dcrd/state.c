@@ -764,6 +764,20 @@ static int seal_legacy_leaves(struct state *s, struct dcr_err *err)
 	return r;
 }
 
+int state_count_rooms(struct state *s, uint64_t *n, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM rooms", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		r = sql_fail(s, DCR_EIO, "cannot count rooms", err);
+	else
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return r;
+}
+
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
 	void *ctx, struct dcr_err *err)
 {

@@ -393,7 +393,7 @@ int storage_put(const struct service *svc, const char *id, struct caller_id *own
 	return 0;
 }
 
-int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err)
+int storage_room_for(const struct service *svc, const char *what, uint64_t size, struct dcr_err *err)
 {
 	struct disk d;
 	int r;
@@ -401,7 +401,7 @@ int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *e
 	if ((r = disk_now(svc->data_dir, &d, err)) < 0)
 		return r;
 	if (size > headroom(&d) || d.free < d.floor)
-		return no_room(&d, "a result", size, err);
+		return no_room(&d, what, size, err);
 	return 0;
 }
 

@@ -41,6 +41,12 @@ for bad in 0/1h 20 20/ 20/h 20/1w 20/31d -1/1h 20/1h30m 1000001/1s x/1h; do
 	expect 2 "--create-rate $bad" "$DCRD" serve --data-dir d --create-rate "$bad"
 	has "$err" "invalid --create-rate '$bad'" "--create-rate $bad is refused"
 done
+for opt in max-rooms max-rooms-per-creator; do
+	for bad in 0 1000001 -1 x 1K; do
+		expect 2 "--$opt $bad" "$DCRD" serve --data-dir d --"$opt" "$bad"
+		has "$err" "invalid --$opt '$bad' \(a whole number from 1 to 1000000\)" "--$opt $bad is refused"
+	done
+done
 expect 1 "--creator-ca of a missing file" "$DCRD" serve --data-dir d --listen "127.0.0.1:$(free_port)" --creator-ca nope.pem
 has "$err" "^dcrd: serve: --creator-ca: cannot open 'nope.pem'" "the missing file is named"
 expect 1 "--creator-ca of a leaf" "$DCRD" serve --data-dir d --listen "127.0.0.1:$(free_port)" --creator-ca alice/cert.pem
@@ -105,6 +111,37 @@ stop_dcrd
 start_dcrd data --creator-platform || finish
 expect 3 "--creator-platform alone: organisation certificates may not" as alice create --salt 10 room/small.yaml
 expect 0 "--creator-platform alone: platform certificates may" as dave create --salt 11 room/hosted.yaml
+stop_dcrd
+
+# ---- how many rooms dcrd keeps: in all, and for each creator ----
+# Rooms are never deleted, so these limits count stopped rooms too.
+start_dcrd data-count --max-rooms 3 --max-rooms-per-creator 2 || finish
+expect 0 "alice's first" as alice create --salt c1 room/small.yaml
+expect 0 "alice's second" as alice create --salt c2 room/small.yaml
+expect 1 "alice's third is past her limit" as alice create --salt c3 room/small.yaml
+has "$err" "^dcr: create: alice@acme.example has created 2 rooms on this dcrd, the most it keeps for one creator \(--max-rooms-per-creator\)$" \
+	"the refusal names the limit"
+# Another CA's certificate for alice's address is another creator (it fails here only for want of a room of its own).
+expect 0 "carol's room makes 3" as carol create --salt c8 room/beta.yaml
+expect 1 "bob: dcrd holds as many rooms as it keeps" as bob create --salt c4 room/small.yaml
+has "$err" "^dcr: create: dcrd holds 3 rooms, the most it keeps \(--max-rooms\); it creates no more$" \
+	"the refusal names the total"
+stop_dcrd
+# The counts are the rooms in the state, at every start.
+start_dcrd data-count --max-rooms 4 --max-rooms-per-creator 2 || finish
+expect 1 "after a restart, alice is still at her limit" as alice create --salt c5 room/small.yaml
+has "$err" "has created 2 rooms on this dcrd" "counted again from the state"
+expect 0 "bob's room fits the new total" as bob create --salt c6 room/small.yaml
+expect 1 "and then the total is reached again" as carol create --salt c7 room/beta.yaml
+has "$err" "dcrd holds 4 rooms" "the total counted"
+stop_dcrd
+# A room takes state.db's space: not below the floor of free space.
+start_dcrd data-floor --min-free 99% || finish
+expect 1 "no room is created below the floor" as alice create --salt f1 room/small.yaml
+has "$err" "^dcr: create: dcrd has no room for a room of [0-9]+ bytes: it keeps [0-9]+ bytes of its disk free \(--min-free\)" \
+	"the refusal names the floor"
+expect 0 "alice's rooms on this dcrd" as alice rooms
+has "$out" "no rooms" "none was created"
 stop_dcrd
 
 # ---- validation does not hold up other calls ----
