@@ -372,6 +372,9 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
 		r = state_use_nonce(&srv.state, creq.nonce, clock_now_ms(), creq.timestamp_ms, &err);
+		/* Recorded: from here its nonce is never forgotten early to make room for others. */
+		if (r == 0)
+			dcr_replay_keep(srv.replay, creq.nonce);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
 			svc.note = &note;
 			r = rooms_call(&svc, &creq, &answer, &answer_len, room_id, &err);
