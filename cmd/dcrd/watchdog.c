@@ -59,7 +59,7 @@ static struct {
 	bool started, stop;
 	pthread_t thread;
 	atomic_ulong dropped_headers, dropped_bodies;
-} wd = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} wd = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER }; /* cv: watchdog_start sets its clock */
 
 /* The rate of lines of one kind about connections, which any client can cause. */
 struct log_budget {
@@ -303,7 +303,8 @@ static void *watchdog_main(void *arg)
 		if (wd.chores)
 			wd.chores();
 		pthread_mutex_lock(&wd.mu);
-		clock_gettime(CLOCK_REALTIME, &next);
+		/* The condition variable waits on the monotonic clock: setting the wall clock back must not stall it. */
+		clock_gettime(CLOCK_MONOTONIC, &next);
 		next.tv_nsec += TICK_MS * 1000000L;
 		if (next.tv_nsec >= 1000000000L) {
 			next.tv_sec++;
@@ -318,11 +319,19 @@ static void *watchdog_main(void *arg)
 
 int watchdog_start(const struct conn_limits *lim, void (*chores)(void), struct dcr_err *err)
 {
+	pthread_condattr_t attr;
 	int r;
 
 	wd.lim = *lim;
 	wd.chores = chores;
 	wd.stop = false;
+	if ((r = pthread_condattr_init(&attr)) != 0)
+		return dcr_err_errno(err, DCR_EIO, r, "cannot set up the connection watchdog");
+	if ((r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) == 0 && (r = pthread_cond_destroy(&wd.cv)) == 0)
+		r = pthread_cond_init(&wd.cv, &attr);
+	pthread_condattr_destroy(&attr);
+	if (r != 0)
+		return dcr_err_errno(err, DCR_EIO, r, "cannot set up the connection watchdog");
 	if ((r = pthread_create(&wd.thread, NULL, watchdog_main, NULL)) != 0)
 		return dcr_err_errno(err, DCR_EIO, r, "cannot start the connection watchdog");
 	wd.started = true;

@@ -104,6 +104,27 @@ print("answered", data.split(b"\r\n")[0].decode(), "then closed" if rest == b"" 
 PY
 has "$out" '^answered HTTP/1.1 200 OK then closed after at least 2 s$' "the idle connection was closed after the deadline"
 
+# ---- the deadlines hold whatever the wall clock does ----
+# The watchdog waited on the wall clock: set back an hour (here: read an
+# hour ahead, as the host of an enclave can make it), it slept that hour,
+# and no connection was held to its deadline; libmicrohttpd's idle timeout
+# (30 s) closed this one instead, without a word in the log.
+stop_dcrd TERM
+echo 3600000 >clock-offset
+DCR_TEST_CLOCK_FILE=$TEST_TMP/clock-offset LD_PRELOAD=$FAKE_CLOCK DCRD_PORT_WANTED=$DCRD_PORT \
+	start_dcrd data --header-timeout 1s || finish
+expect 0 "a connection that sends half a request line" python3 - "$DCRD_PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /healthz HT")
+s.settimeout(120)
+print("closed" if s.recv(4096) == b"" else "answered")
+PY
+has "$out" '^closed$' "it was closed"
+has "$(cat dcrd.log)" 'closed a connection that sent no complete request headers within 1 s' \
+	"by the watchdog, at its deadline"
+rm clock-offset
+
 # ---- upload slots: slow PUTs of one uploader, or from one address, leave room for others ----
 stop_dcrd TERM
 DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-puts-per-uploader 2 --max-puts-per-address 2 || finish
