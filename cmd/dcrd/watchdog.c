@@ -5,9 +5,9 @@
  * has until a deadline to send its request line and headers, and a request
  * body must keep a minimum pace; a connection that fails either is shut
  * down (shutdown(2) on its socket, which libmicrohttpd then closes as if
- * the client had). A connection is not held to a deadline while the
- * thread that serves it is busy in a handler (a long call, a wait for the
- * call lock): that slowness is dcrd's, not the client's. The same thread
+ * the client had). The time the thread that serves a connection spends
+ * busy in handlers (a long call, a wait for the call lock) does not count
+ * against it: that slowness is dcrd's, not the client's. The same thread
  * runs dcrd's periodic chores.
  */
 #include <errno.h>
@@ -41,6 +41,7 @@ struct conn {
 	int worker;                /* the thread that serves it, in wd.workers; -1: unknown */
 	enum phase phase;
 	struct timespec since;     /* when this phase (or body window) began */
+	uint64_t busy_at_since;    /* its worker's busy time then (busy_ms) */
 	uint64_t window_bytes;     /* body bytes since then */
 	struct conn *prev, *next;
 };
@@ -52,6 +53,8 @@ static struct {
 	struct {
 		pthread_t thread;
 		bool busy;
+		struct timespec busy_since; /* while busy */
+		uint64_t busy_ms;          /* busy time before that, in all */
 	} workers[MAX_WORKERS];
 	size_t n_workers;
 	struct conn_limits lim;
@@ -105,12 +108,45 @@ static int this_worker(void)
 
 void watchdog_busy(bool busy)
 {
+	struct timespec now;
 	int w;
 
+	/* Every time is read under wd.mu, so they are in the order the lock was taken. */
 	pthread_mutex_lock(&wd.mu);
-	if ((w = this_worker()) >= 0)
+	now = now_mono();
+	if ((w = this_worker()) >= 0 && wd.workers[w].busy != busy) {
+		if (busy)
+			wd.workers[w].busy_since = now;
+		else
+			wd.workers[w].busy_ms += elapsed_ms(&wd.workers[w].busy_since, &now);
 		wd.workers[w].busy = busy;
+	}
 	pthread_mutex_unlock(&wd.mu);
+}
+
+/* Under wd.mu: how long worker w has been busy in all, up to now (0 for an unknown worker). */
+static uint64_t busy_ms(int w, const struct timespec *now)
+{
+	if (w < 0)
+		return 0;
+	return wd.workers[w].busy_ms + (wd.workers[w].busy ? elapsed_ms(&wd.workers[w].busy_since, now) : 0);
+}
+
+/* Under wd.mu: a new phase or window for c from now. */
+static void restart(struct conn *c, const struct timespec *now)
+{
+	c->since = *now;
+	c->busy_at_since = busy_ms(c->worker, now);
+	c->window_bytes = 0;
+}
+
+/* Under wd.mu: how long c has been in its phase or window, less what its worker spent busy meanwhile. */
+static uint64_t waited_ms(const struct conn *c, const struct timespec *now)
+{
+	uint64_t all = elapsed_ms(&c->since, now), busy = busy_ms(c->worker, now);
+
+	busy = busy > c->busy_at_since ? busy - c->busy_at_since : 0;
+	return all > busy ? all - busy : 0;
 }
 
 /* Under b->mu: a new window once the last is over, saying what it left out. */
@@ -165,16 +201,18 @@ void library_log(const char *fmt, va_list ap)
 struct conn *conn_open(int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
+	struct timespec now;
 
 	/* Without memory the connection goes unwatched; libmicrohttpd's idle timeout still applies. */
 	if (!c)
 		return NULL;
 	c->fd = fd;
 	c->phase = WAITING;
-	c->since = now_mono();
 	pthread_mutex_lock(&wd.mu);
 	/* libmicrohttpd reports a connection from the thread that will serve it. */
 	c->worker = this_worker();
+	now = now_mono();
+	restart(c, &now);
 	c->next = wd.head;
 	if (wd.head)
 		wd.head->prev = c;
@@ -200,13 +238,15 @@ void conn_close(struct conn *c)
 
 static void enter(struct conn *c, enum phase phase)
 {
+	struct timespec now;
+
 	if (!c)
 		return;
 	pthread_mutex_lock(&wd.mu);
+	now = now_mono();
 	if (c->phase != DROPPED) {
 		c->phase = phase;
-		c->since = now_mono();
-		c->window_bytes = 0;
+		restart(c, &now);
 	}
 	pthread_mutex_unlock(&wd.mu);
 }
@@ -255,14 +295,9 @@ static void drop(struct conn *c)
 static void check(const struct timespec *now)
 {
 	for (struct conn *c = wd.head; c; c = c->next) {
-		uint64_t ms = elapsed_ms(&c->since, now);
+		/* Its thread's time in handlers does not count: the connection waited for dcrd then. */
+		uint64_t ms = waited_ms(c, now);
 
-		/* Its thread is busy in a handler: the clock starts again once that is over. */
-		if (c->worker >= 0 && wd.workers[c->worker].busy) {
-			c->since = *now;
-			c->window_bytes = 0;
-			continue;
-		}
 		if (c->phase == WAITING && ms >= (uint64_t)wd.lim.header_timeout_s * 1000) {
 			drop(c);
 			atomic_fetch_add(&wd.dropped_headers, 1);
@@ -276,8 +311,7 @@ static void check(const struct timespec *now)
 					 "wanted)", (unsigned long long)c->window_bytes, wd.lim.body_window_s,
 					(unsigned long long)wd.lim.body_min_bytes);
 			} else {
-				c->since = *now;
-				c->window_bytes = 0;
+				restart(c, now);
 			}
 		}
 	}
