@@ -107,33 +107,6 @@ int creators_add_ca_file(struct creators *c, const char *path, struct dcr_err *e
 	return r;
 }
 
-int creators_parse_rate(struct creators *c, const char *s)
-{
-	unsigned long long n, amount;
-	char *end;
-
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-' || *end != '/' || n < 1 || n > 1000000)
-		return -1;
-	s = end + 1;
-	amount = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-' || amount < 1 || amount > 1000000 || end[0] == '\0' || end[1] != '\0')
-		return -1;
-	switch (*end) {
-	case 's': amount *= 1000; break;
-	case 'm': amount *= 60 * 1000; break;
-	case 'h': amount *= 3600 * 1000; break;
-	case 'd': amount *= 86400 * 1000; break;
-	default: return -1;
-	}
-	if (amount > 30ull * 86400 * 1000)
-		return -1;
-	c->burst = (unsigned)n;
-	c->period_ms = (int64_t)amount;
-	return 0;
-}
-
 /* "20 per 1h", as the option said it. */
 static void rate_text(const struct creators *c, char *buf, size_t size)
 {
@@ -198,7 +171,11 @@ static int take_token(struct creators *c, const struct dcr_call_request *req, co
 	if (!b) {
 		if (c->n == c->cap && c->cap < MAX_BUCKETS) {
 			size_t cap = c->cap ? 2 * c->cap : 64;
-			struct bucket *grown = realloc(c->buckets, cap * sizeof(*grown));
+			struct bucket *grown;
+
+			if (cap > MAX_BUCKETS)
+				cap = MAX_BUCKETS;
+			grown = realloc(c->buckets, cap * sizeof(*grown));
 
 			if (grown) {
 				c->buckets = grown;

@@ -264,6 +264,7 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
  */
 #define CREATORS_DEFAULT_BURST 20
 #define CREATORS_DEFAULT_PERIOD_MS (3600 * 1000)
+#define CREATORS_MAX_PERIOD_S (30 * 86400)
 #define CREATORS_DEFAULT_MAX_ROOMS 10000
 #define CREATORS_DEFAULT_MAX_PER_CREATOR 100
 #define CREATORS_MAX_CAS 64
@@ -287,8 +288,6 @@ void creators_init(struct creators *c);
 void creators_release(struct creators *c);
 /* Add the CA certificates of a PEM file (DCR_EINVALID: none, or not a CA); restricts creation to them. */
 int creators_add_ca_file(struct creators *c, const char *path, struct dcr_err *err);
-/* "N/PERIOD", PERIOD a whole number and s, m, h or d (at most 30d), N 1 to 1000000; -1 if malformed. */
-int creators_parse_rate(struct creators *c, const char *s);
 /*
  * Whether the caller may ask for a room now: DCR_EDENIED if creation is
  * restricted and the chain reaches none of the creator CAs, DCR_EFAIL when

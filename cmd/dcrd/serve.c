@@ -794,20 +794,41 @@ static bool parse_count(const char *s, unsigned *out)
 	return true;
 }
 
+/* AMOUNT/DURATION: AMOUNT into amount (less than size bytes), DURATION (1 s to max s) into *secs. */
+static bool split_rate(const char *s, char *amount, size_t size, uint64_t max, uint64_t *secs)
+{
+	const char *slash = strchr(s, '/');
+
+	if (!slash || (size_t)(slash - s) >= size)
+		return false;
+	memcpy(amount, s, (size_t)(slash - s));
+	amount[slash - s] = '\0';
+	return dcr_parse_duration(slash + 1, max, secs);
+}
+
 /* SIZE/DURATION, like 64K/30s: at least SIZE bytes (1 or more) in every DURATION (at most MAX_TIMEOUT). */
 static bool parse_rate(const char *s, uint64_t *bytes, unsigned *seconds)
 {
-	const char *slash = strchr(s, '/');
 	char size[32];
 	uint64_t secs;
 
-	if (!slash || (size_t)(slash - s) >= sizeof(size))
-		return false;
-	memcpy(size, s, (size_t)(slash - s));
-	size[slash - s] = '\0';
-	if (!dcr_parse_size(size, bytes) || *bytes == 0 || !dcr_parse_duration(slash + 1, MAX_TIMEOUT, &secs))
+	if (!split_rate(s, size, sizeof(size), MAX_TIMEOUT, &secs) || !dcr_parse_size(size, bytes) || *bytes == 0)
 		return false;
 	*seconds = (unsigned)secs;
+	return true;
+}
+
+/* --create-rate N/PERIOD, like 20/1h: N a count, PERIOD a duration of at most 30 days. */
+static bool parse_create_rate(const char *s, struct creators *c)
+{
+	char n[16];
+	unsigned burst;
+	uint64_t secs;
+
+	if (!split_rate(s, n, sizeof(n), CREATORS_MAX_PERIOD_S, &secs) || !parse_count(n, &burst))
+		return false;
+	c->burst = burst;
+	c->period_ms = (int64_t)secs * 1000;
 	return true;
 }
 
@@ -947,7 +968,7 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'p': srv.creators.platform = srv.creators.restricted = true; break;
 		case 'r':
-			if (creators_parse_rate(&srv.creators, optarg) < 0) {
+			if (!parse_create_rate(optarg, &srv.creators)) {
 				fprintf(stderr, "dcrd: serve: invalid --create-rate '%s' (want N/PERIOD, like 20/1h: N from 1 "
 						"to 1000000, PERIOD a whole number and s, m, h or d, at most 30d)\n", optarg);
 				return 2;

@@ -37,9 +37,9 @@ participants:
 YAML
 
 # ---- options ----
-for bad in 0/1h 20 20/ 20/h 20/1w 20/31d -1/1h 20/1h30m 1000001/1s x/1h; do
+for bad in 0/1h 20 20/ 20/h 20/1w 20/31d -1/1h 20/1h30m 1000001/1s x/1h +20/1h " 20/1h" "20/ 1h" 20/+1h 20/0s 1K/1h; do
 	expect 2 "--create-rate $bad" "$DCRD" serve --data-dir d --create-rate "$bad"
-	has "$err" "invalid --create-rate '$bad'" "--create-rate $bad is refused"
+	has "$err" "invalid --create-rate '${bad//+/\\+}'" "--create-rate $bad is refused"
 done
 for opt in max-rooms max-rooms-per-creator; do
 	for bad in 0 1000001 -1 x 1K; do
