@@ -558,8 +558,8 @@ int cmd_token(int argc, char **argv);
 
 /*
  * The connection watchdog (watchdog.c): a deadline for each request's line
- * and headers, and a minimum pace for request bodies, which libmicrohttpd's
- * idle timeout does not give. conn_open when a connection is accepted,
+ * and headers, and a minimum pace for request bodies and for the client
+ * taking answers, which libmicrohttpd's idle timeout does not give. conn_open when a connection is accepted,
  * conn_close when it closes (before its socket is); the others as a
  * request moves on. watchdog_busy(true) while the calling thread runs a
  * handler, false after: its connections wait for it through no fault of
@@ -568,7 +568,7 @@ int cmd_token(int argc, char **argv);
  */
 struct conn_limits {
 	unsigned header_timeout_s; /* from accepting, or the end of the last request, to the end of the headers */
-	uint64_t body_min_bytes;   /* a request body sends at least this much */
+	uint64_t body_min_bytes;   /* a request body sends, and an answer's client takes, at least this much */
 	unsigned body_window_s;    /* in every window of this many seconds */
 };
 struct conn;
@@ -589,8 +589,8 @@ void watchdog_busy(bool busy);
  * left out.
  */
 void library_log(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
-/* Connections dropped so far: no complete headers in time, a body too slow. */
-void watchdog_counts(unsigned long *headers, unsigned long *bodies);
+/* Connections dropped so far: no complete headers in time, a body too slow, an answer taken too slowly. */
+void watchdog_counts(unsigned long *headers, unsigned long *bodies, unsigned long *answers);
 
 int cmd_serve(int argc, char **argv);
 

@@ -226,7 +226,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	struct metrics_text m = { .used = 0 };
 	unsigned queued, running;
-	unsigned long dropped_headers, dropped_bodies;
+	unsigned long dropped_headers, dropped_bodies, dropped_answers;
 	struct storage_status st;
 
 	emit(&m,
@@ -252,12 +252,14 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
 		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
 		queued, running);
-	watchdog_counts(&dropped_headers, &dropped_bodies);
+	watchdog_counts(&dropped_headers, &dropped_bodies, &dropped_answers);
 	emit(&m,
-		"# HELP dcrd_connections_dropped_total Connections closed for sending too slowly.\n"
+		"# HELP dcrd_connections_dropped_total Connections closed for sending, or taking answers, too slowly.\n"
 		"# TYPE dcrd_connections_dropped_total counter\n"
 		"dcrd_connections_dropped_total{reason=\"header-timeout\"} %lu\n"
-		"dcrd_connections_dropped_total{reason=\"slow-body\"} %lu\n", dropped_headers, dropped_bodies);
+		"dcrd_connections_dropped_total{reason=\"slow-body\"} %lu\n"
+		"dcrd_connections_dropped_total{reason=\"slow-answer\"} %lu\n", dropped_headers, dropped_bodies,
+		dropped_answers);
 	storage_status(srv.enclave.data_dir, &st);
 	if (st.known)
 		emit(&m,

@@ -1,22 +1,27 @@
 /*
  * The connection watchdog: deadlines libmicrohttpd does not keep by itself.
  * Its connection timeout is for idleness, so a client that sends a byte
- * every few seconds would hold a connection for ever. Here each connection
- * has until a deadline to send its request line and headers, and a request
- * body must keep a minimum pace; a connection that fails either is shut
- * down (shutdown(2) on its socket, which libmicrohttpd then closes as if
- * the client had). The time the thread that serves a connection spends
+ * every few seconds, or takes an answer a few bytes at a time, would hold a
+ * connection for ever. Here each connection has until a deadline to send
+ * its request line and headers, and a request body must keep a minimum
+ * pace, as must the client taking an answer; a connection that fails any
+ * is shut down (shutdown(2) on its socket, which libmicrohttpd then closes
+ * as if the client had). The time the thread that serves a connection spends
  * busy in handlers (a long call, a wait for the call lock) does not count
  * against it: that slowness is dcrd's, not the client's. The same thread
  * runs dcrd's periodic chores.
  */
 #include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -32,7 +37,7 @@
 enum phase {
 	WAITING,                   /* for a request line and headers */
 	RECEIVING,                 /* a request's body */
-	ANSWERING,                 /* the response: libmicrohttpd's idle timeout covers slow readers */
+	ANSWERING,                 /* the response, which the client must take at the body's pace */
 	DROPPED,
 };
 
@@ -43,6 +48,7 @@ struct conn {
 	struct timespec since;     /* when this phase (or body window) began */
 	uint64_t busy_at_since;    /* its worker's busy time then (busy_ms) */
 	uint64_t window_bytes;     /* body bytes since then */
+	uint64_t acked_at_since;   /* ANSWERING: the bytes the client had acknowledged then (acked()) */
 	struct conn *prev, *next;
 };
 
@@ -61,7 +67,7 @@ static struct {
 	void (*chores)(void);
 	bool started, stop;
 	pthread_t thread;
-	atomic_ulong dropped_headers, dropped_bodies;
+	atomic_ulong dropped_headers, dropped_bodies, dropped_answers;
 } wd = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER }; /* cv: watchdog_start sets its clock */
 
 /* The rate of lines of one kind about connections, which any client can cause. */
@@ -132,12 +138,37 @@ static uint64_t busy_ms(int w, const struct timespec *now)
 	return wd.workers[w].busy_ms + (wd.workers[w].busy ? elapsed_ms(&wd.workers[w].busy_since, now) : 0);
 }
 
+/*
+ * The bytes the client has acknowledged on this connection in all (TCP
+ * tcpi_bytes_acked), and whether it holds any of ours it has not (the
+ * send queue); false where the socket does not tell (not TCP, or a kernel
+ * or library layer without them), and then the answer's pace is not held.
+ */
+static bool acked(int fd, uint64_t *bytes, bool *waiting)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int queued = 0;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked) ||
+	    ioctl(fd, SIOCOUTQ, &queued) < 0)
+		return false;
+	*bytes = ti.tcpi_bytes_acked;
+	*waiting = queued > 0;
+	return true;
+}
+
 /* Under wd.mu: a new phase or window for c from now. */
 static void restart(struct conn *c, const struct timespec *now)
 {
+	bool waiting;
+
 	c->since = *now;
 	c->busy_at_since = busy_ms(c->worker, now);
 	c->window_bytes = 0;
+	if (c->phase == ANSWERING && !acked(c->fd, &c->acked_at_since, &waiting))
+		c->acked_at_since = 0;
 }
 
 /* Under wd.mu: how long c has been in its phase or window, less what its worker spent busy meanwhile. */
@@ -275,10 +306,11 @@ void conn_idle(struct conn *c)
 	enter(c, WAITING);
 }
 
-void watchdog_counts(unsigned long *headers, unsigned long *bodies)
+void watchdog_counts(unsigned long *headers, unsigned long *bodies, unsigned long *answers)
 {
 	*headers = atomic_load(&wd.dropped_headers);
 	*bodies = atomic_load(&wd.dropped_bodies);
+	*answers = atomic_load(&wd.dropped_answers);
 }
 
 /*
@@ -309,6 +341,20 @@ static void check(const struct timespec *now)
 				atomic_fetch_add(&wd.dropped_bodies, 1);
 				drop_log("closed a connection whose request body sent %llu bytes in %u s (at least %llu "
 					 "wanted)", (unsigned long long)c->window_bytes, wd.lim.body_window_s,
+					(unsigned long long)wd.lim.body_min_bytes);
+			} else {
+				restart(c, now);
+			}
+		} else if (c->phase == ANSWERING && ms >= (uint64_t)wd.lim.body_window_s * 1000) {
+			uint64_t bytes;
+			bool waiting;
+
+			/* Too little taken while our bytes wait for the client: it is the one holding the answer up. */
+			if (acked(c->fd, &bytes, &waiting) && waiting && bytes - c->acked_at_since < wd.lim.body_min_bytes) {
+				drop(c);
+				atomic_fetch_add(&wd.dropped_answers, 1);
+				drop_log("closed a connection that took %llu bytes of its answer in %u s (at least %llu "
+					 "wanted)", (unsigned long long)(bytes - c->acked_at_since), wd.lim.body_window_s,
 					(unsigned long long)wd.lim.body_min_bytes);
 			} else {
 				restart(c, now);

@@ -17,7 +17,8 @@
  * with a RoomRef for ROOM_ID, or a JobRef with JOB_ID too. Then sends the
  * very same bytes COUNT times, reading a line from standard input before
  * each send after the first, so a test can restart dcrd in between. Prints
- * the enclave's verdict for each: "ok" or "refused CODE: MESSAGE".
+ * the enclave's verdict for each: "ok" or "refused CODE: MESSAGE"; after an
+ * "ok" to job.fetch of a result, "blob ID TOKEN": where its ciphertext is.
  */
 int main(int argc, char **argv)
 {
@@ -82,8 +83,15 @@ int main(int argc, char **argv)
 			    &err) < 0 ||
 		    dcr_call_open_result(&ctx, resp, resp_len, &code, &message, &answer, &answer_len, &err) < 0)
 			printf("error %d: %s\n", dcr_err_exit_status(err.code), err.msg);
-		else if (code == 0)
+		else if (code == 0) {
+			Dcr__V1__FetchResponse *fr = strcmp(method, "job.fetch") == 0 ?
+				dcr__v1__fetch_response__unpack(NULL, answer_len, answer) : NULL;
+
 			printf("ok\n");
+			if (fr && fr->blob_id && *fr->blob_id)
+				printf("blob %s %s\n", fr->blob_id, fr->download_token);
+			dcr__v1__fetch_response__free_unpacked(fr, NULL);
+		}
 		else
 			printf("refused %d: %s\n", dcr_err_exit_status(code), message);
 		fflush(stdout);
