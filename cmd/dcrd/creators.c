@@ -77,12 +77,17 @@ int creators_add_ca_file(struct creators *c, const char *path, struct dcr_err *e
 	if ((r = dcr_read_file(path, MAX_CA_FILE, &pem, &len, err)) < 0)
 		return r;
 	bio = BIO_new_mem_buf(pem, (int)len);
+	ERR_clear_error();
 	while (r == 0 && bio && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
 		unsigned char *der = NULL;
 		int der_len;
 
 		if (X509_check_ca(cert) == 0)
 			r = dcr_err_set(err, DCR_EINVALID, "'%s': certificate %zu is not a CA certificate", path, found + 1);
+		/* A chain verifies only to a self-signed trust anchor: any other could never admit anyone. */
+		else if (X509_self_signed(cert, 1) != 1)
+			r = dcr_err_set(err, DCR_EINVALID, "'%s': certificate %zu is not self-signed: a creator CA must be a "
+							   "root, since chains must end at one", path, found + 1);
 		else if (c->n_roots == CREATORS_MAX_CAS)
 			r = dcr_err_set(err, DCR_EINVALID, "more than %d creator CA certificates", CREATORS_MAX_CAS);
 		else if ((der_len = i2d_X509(cert, &der)) <= 0)
@@ -97,6 +102,9 @@ int creators_add_ca_file(struct creators *c, const char *path, struct dcr_err *e
 		OPENSSL_free(der);
 		X509_free(cert);
 	}
+	/* The loop ends at the end of the text, or at a block that does not parse: that is an error, not the end. */
+	if (r == 0 && bio && ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE && ERR_peek_last_error())
+		r = dcr_err_set(err, DCR_EINVALID, "'%s': certificate %zu is damaged", path, found + 1);
 	ERR_clear_error();
 	BIO_free(bio);
 	free(pem);

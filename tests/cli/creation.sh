@@ -51,6 +51,19 @@ expect 1 "--creator-ca of a missing file" "$DCRD" serve --data-dir d --listen "1
 has "$err" "^dcrd: serve: --creator-ca: cannot open 'nope.pem'" "the missing file is named"
 expect 1 "--creator-ca of a leaf" "$DCRD" serve --data-dir d --listen "127.0.0.1:$(free_port)" --creator-ca alice/cert.pem
 has "$err" "'alice/cert.pem': certificate 1 is not a CA certificate" "a leaf is not a creator CA"
+# An intermediate CA can never be a trust anchor here (chains must end at a root), so every creator would be refused.
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout sub-ca.key -out sub-ca.csr -subj "/CN=sub" \
+	>/dev/null 2>&1 || fail "sub-ca request"
+printf 'basicConstraints=critical,CA:TRUE\n' >sub-ca.cnf
+openssl x509 -req -in sub-ca.csr -CA acme-ca.pem -CAkey acme-ca.key -CAcreateserial -days 2 -out sub-ca.pem \
+	-extfile sub-ca.cnf >/dev/null 2>&1 || fail "sub-ca certificate"
+expect 1 "--creator-ca of an intermediate CA" "$DCRD" serve --data-dir d --listen "127.0.0.1:$(free_port)" --creator-ca sub-ca.pem
+has "$err" "'sub-ca.pem': certificate 1 is not self-signed: a creator CA must be a root" "an intermediate is refused"
+# A damaged certificate after a good one is an error, not the end of the file.
+{ cat acme-ca.pem; printf -- '-----BEGIN CERTIFICATE-----\nMIIBdamaged\n-----END CERTIFICATE-----\n'; cat beta-ca.pem; } >damaged.pem
+expect 1 "--creator-ca with a damaged second certificate" "$DCRD" serve --data-dir d --listen "127.0.0.1:$(free_port)" \
+	--creator-ca damaged.pem
+has "$err" "'damaged.pem': certificate 2 is damaged" "the damaged one is named"
 checks=$((checks + 1))
 [ ! -e d ] || fail "a refused option left a data directory behind"
 
