@@ -87,6 +87,8 @@ struct enclave {
  */
 int enclave_open(struct enclave *e, const char *data_dir, const struct enclave_options *opt, struct dcr_err *err);
 void enclave_close(struct enclave *e);
+/* Wipe the keys alone, leaving the options, data directory and evidence (see jobs_stop). */
+void enclave_wipe_keys(struct enclave *e);
 
 /*
  * The evidence to serve, copied into *out (free()). For sgx, collateral
@@ -518,10 +520,15 @@ void jobs_sql_memory(uint64_t bytes);
 
 /*
  * Fill the queue from the state (jobs a previous dcrd left running go back
- * in their place) and start the runner; jobs_stop waits for it.
+ * in their place) and start the runner; jobs_stop waits for it, unless it
+ * is running a job, which may take hours: then jobs_stop takes the call
+ * lock for good (the job records nothing more, and runs again at the next
+ * start) and returns true. The runner then still uses the sandbox and the
+ * enclave's options and data directory: the caller releases none of them
+ * and ends the process without exit handlers (_exit).
  */
 int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err *err);
-void jobs_stop(void);
+bool jobs_stop(void);
 /* Jobs queued and running now (for /metrics, without the lock). */
 void jobs_counts(unsigned *queued, unsigned *running);
 

@@ -985,12 +985,12 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 	return 0;
 }
 
-void jobs_stop(void)
+bool jobs_stop(void)
 {
 	bool busy;
 
 	if (!runner.started)
-		return;
+		return false;
 	pthread_mutex_lock(&runner.mu);
 	runner.stop = true;
 	busy = runner.busy;
@@ -1004,9 +1004,10 @@ void jobs_stop(void)
 		 * runs again on the next start; its sandbox dies with dcrd.
 		 */
 		pthread_mutex_lock(runner.svc.lock);
-		return;
+		return true;
 	}
 	pthread_join(runner.thread, NULL);
 	runner.started = false;
 	queue_clear();
+	return false;
 }

@@ -943,6 +943,7 @@ int cmd_serve(int argc, char **argv)
 	size_t n_creator_cas = 0;
 	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
 	int64_t mark = 0;
+	bool job_left;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
 	struct dcr_err err;
@@ -1209,14 +1210,26 @@ int cmd_serve(int argc, char **argv)
 	status = 0;
 stop:
 	watchdog_stop();
-	jobs_stop();
+	job_left = jobs_stop();
+	/* The runner takes the call lock for state and storage, which jobs_stop now holds: those may go. */
 	storage_close();
-	sandbox_shutdown();
 	close(fd);
 	state_close(&srv.state);
 	state_close(&srv.reader);
 	creators_release(&srv.creators);
 	dcr_replay_free(srv.replay);
+	if (job_left) {
+		/*
+		 * The job still runs in the sandbox, with the enclave's data
+		 * directory and options: leave those, wipe the keys, and end
+		 * without exit handlers, which would tear down OpenSSL and SQLite
+		 * under the job's thread. The job runs again at the next start.
+		 */
+		enclave_wipe_keys(&srv.enclave);
+		fprintf(stderr, "dcrd: stopped; the job that was running runs again at the next start\n");
+		_exit(status);
+	}
+	sandbox_shutdown();
 	enclave_close(&srv.enclave);
 	close(lock);
 	if (status == 0)
