@@ -2,8 +2,9 @@
  * Unit tests for cmd/dcrd/creators.c: the room creation rate. Each caller
  * has a bucket of its own, keyed on what it cannot borrow (issue 12
  * review, finding 3: keyed on the e-mail and issuer name, an outsider
- * emptied another's bucket), and the table of buckets holds at most the
- * 10000 callers dcrd(8) says (finding 9: it grew to 16384).
+ * emptied another's bucket), the table of buckets holds at most the
+ * 10000 callers dcrd(8) says (finding 9: it grew to 16384), and at most 2
+ * definitions are validated at once (a refusal no test showed).
  */
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -95,11 +96,32 @@ static void test_buckets_bounded(void **state)
 	creators_release(&c);
 }
 
+/* Two definitions are validated at once; a third is refused as busy, and a slot given back is taken again. */
+static void test_validation_slots(void **state)
+{
+	struct creators c;
+	struct dcr_err err;
+
+	(void)state;
+	creators_init(&c);
+	assert_int_equal(creators_begin_validation(&c, &err), 0);
+	assert_int_equal(creators_begin_validation(&c, &err), 0);
+	assert_int_equal(creators_begin_validation(&c, &err), DCR_EFAIL);
+	assert_string_equal(err.msg, "dcrd is busy validating 2 other room definitions; try again in a moment");
+	creators_end_validation(&c);
+	assert_int_equal(creators_begin_validation(&c, &err), 0);
+	assert_int_equal(creators_begin_validation(&c, &err), DCR_EFAIL);
+	creators_end_validation(&c);
+	creators_end_validation(&c);
+	creators_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rate_per_key),
 		cmocka_unit_test(test_buckets_bounded),
+		cmocka_unit_test(test_validation_slots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
