@@ -1,5 +1,4 @@
 /* Who may create rooms on this dcrd, how often and how many, and how many definitions it validates at once. */
-#include <errno.h>
 #include <inttypes.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -184,7 +183,6 @@ static int take_token(struct creators *c, const struct dcr_call_request *req, co
 			if (cap > MAX_BUCKETS)
 				cap = MAX_BUCKETS;
 			grown = realloc(c->buckets, cap * sizeof(*grown));
-
 			if (grown) {
 				c->buckets = grown;
 				c->cap = cap;
