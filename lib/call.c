@@ -421,20 +421,23 @@ int dcr_call_open_result_raw(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, siz
 /* ---- server ---- */
 
 struct replay_entry {
-	struct replay_entry *next;
+	struct replay_entry *next;   /* in its bucket */
+	struct replay_entry *older, *newer; /* unkept entries, oldest first */
 	int64_t expires_ms;
+	bool kept;
 	uint8_t nonce[DCR_CALL_NONCE_LEN];
 };
 
 struct dcr_replay {
 	pthread_mutex_t lock;
-	size_t count;
+	size_t count, max;
 	int64_t last_sweep_ms;
 	uint8_t key[32];             /* buckets by a keyed hash: callers choose nonces, not buckets */
+	struct replay_entry *oldest, *newest; /* the nonces not kept (dcr_replay_keep), in the order they came */
 	struct replay_entry *buckets[REPLAY_BUCKETS];
 };
 
-struct dcr_replay *dcr_replay_new(void)
+struct dcr_replay *dcr_replay_new_bounded(size_t max)
 {
 	struct dcr_replay *r = calloc(1, sizeof(*r));
 
@@ -442,7 +445,41 @@ struct dcr_replay *dcr_replay_new(void)
 		free(r);
 		return NULL;
 	}
+	if (r)
+		r->max = max ? max : REPLAY_MAX;
 	return r;
+}
+
+struct dcr_replay *dcr_replay_new(void)
+{
+	return dcr_replay_new_bounded(REPLAY_MAX);
+}
+
+/* Take e off the list of unkept entries, if it is on it. */
+static void unqueue(struct dcr_replay *r, struct replay_entry *e)
+{
+	if (e->kept)
+		return;
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		r->oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		r->newest = e->older;
+	e->older = e->newer = NULL;
+}
+
+/* Forget the entry *link points to (in its bucket); with the lock held. */
+static void forget(struct dcr_replay *r, struct replay_entry **link)
+{
+	struct replay_entry *e = *link;
+
+	*link = e->next;
+	unqueue(r, e);
+	free(e);
+	r->count--;
 }
 
 /* Drop expired entries from every bucket; with the lock held. */
@@ -451,13 +488,10 @@ static void replay_sweep(struct dcr_replay *r, int64_t now_ms)
 	r->last_sweep_ms = now_ms;
 	for (size_t i = 0; i < REPLAY_BUCKETS; i++)
 		for (struct replay_entry **p = &r->buckets[i], *e; (e = *p);) {
-			if (e->expires_ms < now_ms) {
-				*p = e->next;
-				free(e);
-				r->count--;
-			} else {
+			if (e->expires_ms < now_ms)
+				forget(r, p);
+			else
 				p = &e->next;
-			}
 		}
 }
 
@@ -488,6 +522,16 @@ void dcr_replay_free(struct dcr_replay *r)
 	free(r);
 }
 
+/* Where nonce's entry is linked from in its bucket (*result NULL if it has none); with the lock held. */
+static struct replay_entry **find(struct dcr_replay *r, const uint8_t nonce[static DCR_CALL_NONCE_LEN])
+{
+	struct replay_entry **p = &r->buckets[replay_bucket(r, nonce)];
+
+	while (*p && memcmp((*p)->nonce, nonce, DCR_CALL_NONCE_LEN) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
 /* 0 when nonce is new (and is now remembered), DCR_EINTEGRITY when seen before. */
 static int replay_check(struct dcr_replay *r, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
 	struct dcr_err *err)
@@ -499,9 +543,7 @@ static int replay_check(struct dcr_replay *r, const uint8_t nonce[static DCR_CAL
 	pthread_mutex_lock(&r->lock);
 	for (p = &r->buckets[b]; (e = *p);) {
 		if (e->expires_ms < now_ms) {
-			*p = e->next;
-			free(e);
-			r->count--;
+			forget(r, p);
 			continue;
 		}
 		if (memcmp(e->nonce, nonce, DCR_CALL_NONCE_LEN) == 0) {
@@ -511,13 +553,20 @@ static int replay_check(struct dcr_replay *r, const uint8_t nonce[static DCR_CAL
 		p = &e->next;
 	}
 	/* Expired entries elsewhere may still count; look at most once a second. */
-	if (r->count >= REPLAY_MAX && now_ms - r->last_sweep_ms >= 1000)
+	if (r->count >= r->max && now_ms - r->last_sweep_ms >= 1000)
 		replay_sweep(r, now_ms);
-	if (r->count >= REPLAY_MAX) {
+	/*
+	 * Full: forget the oldest nonce whose call was never recorded (refused
+	 * before it ran, or still on its way), rather than refuse everyone;
+	 * those of calls that ran stay for their whole window.
+	 */
+	if (r->count >= r->max && r->oldest)
+		forget(r, find(r, r->oldest->nonce));
+	if (r->count >= r->max) {
 		result = dcr_err_set(err, DCR_EFAIL, "too many calls within the freshness window; try again later");
 		goto out;
 	}
-	if (!(e = malloc(sizeof(*e)))) {
+	if (!(e = calloc(1, sizeof(*e)))) {
 		result = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -526,10 +575,28 @@ static int replay_check(struct dcr_replay *r, const uint8_t nonce[static DCR_CAL
 	memcpy(e->nonce, nonce, DCR_CALL_NONCE_LEN);
 	e->next = r->buckets[b];
 	r->buckets[b] = e;
+	e->older = r->newest;
+	if (r->newest)
+		r->newest->newer = e;
+	else
+		r->oldest = e;
+	r->newest = e;
 	r->count++;
 out:
 	pthread_mutex_unlock(&r->lock);
 	return result;
+}
+
+void dcr_replay_keep(struct dcr_replay *r, const uint8_t nonce[static DCR_CALL_NONCE_LEN])
+{
+	struct replay_entry *e;
+
+	pthread_mutex_lock(&r->lock);
+	if ((e = *find(r, nonce))) {
+		unqueue(r, e);
+		e->kept = true;
+	}
+	pthread_mutex_unlock(&r->lock);
 }
 
 void dcr_call_request_release(struct dcr_call_request *req)

@@ -110,10 +110,24 @@ int dcr_call_open_result(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t 
 int dcr_call_open_result_raw(struct dcr_ohttp_ctx *ctx, const uint8_t *resp, size_t len, int *code,
 	char **message, uint8_t **body, size_t *body_len, Dcr__V1__CallResult **raw, struct dcr_err *err);
 
-/* Server: nonces seen within the freshness window, so a call is accepted once. */
+/*
+ * Server: nonces seen within the freshness window, so a call is accepted
+ * once; at most a million (dcr_replay_new) or max of them. When it is full,
+ * the oldest nonce not kept (dcr_replay_keep) is forgotten to make room, and
+ * a call is refused only while every nonce in it is kept.
+ */
 struct dcr_replay;
 struct dcr_replay *dcr_replay_new(void);
+struct dcr_replay *dcr_replay_new_bounded(size_t max);
 void dcr_replay_free(struct dcr_replay *r);
+/*
+ * The call of this nonce is recorded where a replay will be found too (in
+ * dcrd, its state database): keep the nonce for its whole window, however
+ * many calls come. A nonce not kept, of a call refused before it ran, may
+ * be forgotten early: its replay is then checked again like a call made
+ * late, which the host could have done by delaying it.
+ */
+void dcr_replay_keep(struct dcr_replay *r, const uint8_t nonce[static DCR_CALL_NONCE_LEN]);
 
 /*
  * A call the enclave accepted: decrypted, fresh, unreplayed, signed by its
@@ -137,7 +151,8 @@ struct dcr_call_request {
  * Server: decapsulate req with the enclave's HPKE key and check the call:
  * well formed (DCR_EINVALID), meant for this enclave's key, stamped at
  * most DCR_CALL_MAX_AGE_MS before now_ms and DCR_CALL_MAX_AHEAD_MS after
- * it, and not replayed (DCR_EINTEGRITY), signed by the
+ * it, and not replayed (DCR_EINTEGRITY; DCR_EFAIL when replay is full of
+ * kept nonces), signed by the
  * key of its leaf certificate, which names an e-mail (DCR_EDENIED).
  * Whether the chain is trusted depends on the room: dcr_call_verify_chain.
  * A DCR_CALL_LOGIN call instead carries one certificate request whose

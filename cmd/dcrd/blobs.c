@@ -42,7 +42,7 @@ int blob_path(const struct service *svc, const char *id, char *buf, size_t size,
 
 static struct writer {
 	char id[DCR_BLOB_ID_LEN + 1];  /* "": a free slot */
-	char owner[DCR_EMAIL_MAX + 1];
+	struct caller_id owner;
 	char peer[PEER_MAX];
 } writing[MAX_UPLOADS];
 static struct put_limits put_limits;
@@ -138,7 +138,7 @@ bool blob_writing(const char *id)
 }
 
 /* A writer's slot for blob id, within the limits; 0, or the HTTP status of the refusal. */
-static unsigned claim(const char *id, const char *owner, const char *peer, struct dcr_err *err)
+static unsigned claim(const char *id, const struct caller_id *owner, const char *peer, struct dcr_err *err)
 {
 	size_t free_slot = MAX_UPLOADS;
 	unsigned by_owner = 0, by_peer = 0;
@@ -153,7 +153,7 @@ static unsigned claim(const char *id, const char *owner, const char *peer, struc
 			dcr_err_set(err, DCR_EEXIST, "another upload to this blob is under way");
 			return 409;
 		}
-		by_owner += strcmp(writing[i].owner, owner) == 0;
+		by_owner += caller_id_equal(&writing[i].owner, owner);
 		by_peer += strcmp(writing[i].peer, peer) == 0;
 	}
 	if (by_owner >= put_limits.per_uploader) {
@@ -172,7 +172,7 @@ static unsigned claim(const char *id, const char *owner, const char *peer, struc
 		return 503;
 	}
 	snprintf(writing[free_slot].id, sizeof(writing[0].id), "%s", id);
-	snprintf(writing[free_slot].owner, sizeof(writing[0].owner), "%s", owner);
+	writing[free_slot].owner = *owner;
 	snprintf(writing[free_slot].peer, sizeof(writing[0].peer), "%s", peer);
 	atomic_fetch_add(&n_writing, 1);
 	return 0;
@@ -233,7 +233,8 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 {
 	struct blob_upload *u;
 	struct state_blob b;
-	char path[4096], owner[DCR_EMAIL_MAX + 1];
+	struct caller_id owner;
+	char path[4096];
 	unsigned long long offset = 0;
 	int r;
 
@@ -251,8 +252,8 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 	} else if (b.complete) {
 		*status = 409;
 		r = dcr_err_set(err, DCR_EEXIST, "the blob is complete already");
-	} else if ((r = storage_put(svc, id, owner, status, err)) == 0 &&
-		   (*status = claim(id, owner, peer ? peer : "", err)) != 0) {
+	} else if ((r = storage_put(svc, id, &owner, status, err)) == 0 &&
+		   (*status = claim(id, &owner, peer ? peer : "", err)) != 0) {
 		r = err->code;
 	}
 	pthread_mutex_unlock(svc->lock);

@@ -45,6 +45,8 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 	Dcr__V1__CreateDatasetRequest *cr = dcr__v1__create_dataset_request__unpack(NULL, req->body_len, req->body);
 	Dcr__V1__CreateDatasetResponse resp = DCR__V1__CREATE_DATASET_RESPONSE__INIT;
 	Dcr__V1__DatasetRecord rec = DCR__V1__DATASET_RECORD__INIT;
+	struct verified_ca ca = { 0 };
+	struct caller_id owner;
 	char id[DCR_BLOB_ID_LEN + 1], token[DCR_BLOB_TOKEN_MAX];
 	int r;
 
@@ -62,16 +64,22 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 			DCR_STREAM_HEADER_LEN + DCR_STREAM_TAG_LEN, MAX_DATASET);
 		goto out;
 	}
-	/* Uploads belong to no room yet: anyone some room (or the platform CA) accepts may upload. */
-	if (!caller_known(svc, req)) {
+	/*
+	 * Uploads belong to no room yet: anyone some room (or the platform CA)
+	 * accepts may upload. The root that vouched for the uploader is kept:
+	 * only a chain to it makes a later caller with this address the uploader.
+	 */
+	if (!caller_ca(svc, req, &ca)) {
 		r = dcr_err_set(err, DCR_EDENIED, "%s: no room here accepts this certificate, and it is not from this "
 						 "dcrd's platform CA, so it may not upload", req->email);
 		goto out;
 	}
-	if ((r = storage_admit(svc, req->email, cr->size, err)) < 0 ||
+	caller_id_set(&owner, req->email, ca.fingerprint);
+	if ((r = storage_admit(svc, &owner, cr->size, err)) < 0 ||
 	    (r = blob_new(svc, cr->size, 0, id, token, err)) < 0)
 		goto out;
 	rec.owner = (char *)req->email;
+	rec.owner_ca = (ProtobufCBinaryData){ ca.len, ca.der };
 	rec.name = cr->name;
 	rec.size = cr->size;
 	rec.created_ms = dcr_now_ms();
@@ -81,31 +89,64 @@ int dataset_create(struct service *svc, const struct dcr_call_request *req, uint
 	 * to delete and releases it.
 	 */
 	if ((r = state_put_record(svc->state, "dataset", "", id, 0, &rec.base, err)) < 0 ||
-	    (r = storage_add(id, req->email, cr->size, rec.created_ms, err)) < 0)
+	    (r = storage_add(id, &owner, cr->size, rec.created_ms, err)) < 0)
 		goto out;
 	resp.dataset_id = id;
 	resp.upload_token = token;
 	r = pack_answer(&resp.base, out, out_len, err);
 out:
 	dcr_wipe(token, sizeof(token));
+	verified_ca_release(&ca);
 	dcr__v1__create_dataset_request__free_unpacked(cr, NULL);
 	return r;
 }
 
+void dataset_owner(const Dcr__V1__DatasetRecord *ds, struct caller_id *out)
+{
+	uint8_t fp[DCR_SHA256_LEN];
+	char hex[65] = "";
+
+	if (ds->owner_ca.len && dcr_sha256(ds->owner_ca.data, ds->owner_ca.len, fp, NULL) == 0)
+		dcr_hex(fp, sizeof(fp), hex);
+	caller_id_set(out, ds->owner, hex);
+}
+
 /* ---- dataset.delete ---- */
 
-/* The record of dataset id if email uploaded it; anyone else's is not found, so IDs cannot be probed. */
-static int own_dataset(struct service *svc, const char *id, const char *email, Dcr__V1__DatasetRecord **ds,
-	struct dcr_err *err)
+/*
+ * Whether the caller is the uploader of ds: its address, and a chain to
+ * the root that vouched for the uploader then. A record from before roots
+ * were kept names an address only; anyone_with_address says whether that
+ * is enough (publishing, where the dataset key proves possession) or not.
+ */
+static bool uploader(const Dcr__V1__DatasetRecord *ds, const struct dcr_call_request *req, bool anyone_with_address)
+{
+	const uint8_t *root = ds->owner_ca.data;
+	size_t len = ds->owner_ca.len;
+	struct dcr_err ignored;
+
+	if (strcmp(ds->owner, req->email) != 0)
+		return false;
+	if (len == 0)
+		return anyone_with_address;
+	return dcr_call_verify_chain(req, &root, &len, 1, clock_now(), NULL, &ignored) == 0;
+}
+
+/*
+ * The record of dataset id if the caller uploaded it (see uploader()).
+ * Anyone else's is not found, so IDs cannot be probed.
+ */
+static int own_dataset(struct service *svc, const char *id, const struct dcr_call_request *req,
+	bool anyone_with_address, Dcr__V1__DatasetRecord **ds, struct dcr_err *err)
 {
 	*ds = NULL;
 	if (blob_id_valid(id) && state_get_record(svc->state, "dataset", "", id, &dcr__v1__dataset_record__descriptor,
-					 (ProtobufCMessage **)ds, err) == 0 && strcmp((*ds)->owner, email) == 0)
+					 (ProtobufCMessage **)ds, err) == 0 && uploader(*ds, req, anyone_with_address))
 		return 0;
 	if (*ds)
 		protobuf_c_message_free_unpacked(&(*ds)->base, NULL);
 	*ds = NULL;
-	return dcr_err_set(err, DCR_ENOTFOUND, "no dataset %.64s uploaded by %s", id, email);
+	return dcr_err_set(err, DCR_ENOTFOUND, "no dataset %.64s uploaded by %s", id, req->email);
 }
 
 int dataset_erase(struct service *svc, const char *id, struct dcr_err *err)
@@ -162,11 +203,13 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 	Dcr__V1__DeleteDatasetResponse resp = DCR__V1__DELETE_DATASET_RESPONSE__INIT;
 	Dcr__V1__DatasetRecord *ds = NULL;
 	struct in_use use = { svc, NULL, "", "" };
+	struct caller_id owner;
 	int r;
 
 	if (!ref)
 		return dcr_err_set(err, DCR_EINVALID, "malformed dataset.delete request");
-	if ((r = own_dataset(svc, ref->dataset_id, req->email, &ds, err)) < 0)
+	/* No call proves who uploaded a dataset whose record names no CA: it is not deleted by call. */
+	if ((r = own_dataset(svc, ref->dataset_id, req, false, &ds, err)) < 0)
 		goto out;
 	use.id = ref->dataset_id;
 	/* Every publication is read: deletions are rare, and records say which dataset only when unsealed. */
@@ -186,7 +229,8 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 	}
 	if ((r = dataset_erase(svc, ref->dataset_id, err)) < 0)
 		goto out;
-	storage_forget(ref->dataset_id, ds->owner, ds->size);
+	dataset_owner(ds, &owner);
+	storage_forget(ref->dataset_id, &owner, ds->size);
 	fprintf(stderr, "dcrd: dataset %s deleted by its uploader (%llu bytes)\n", ref->dataset_id,
 		(unsigned long long)ds->size);
 	resp.size = ds->size;
@@ -332,7 +376,8 @@ static int publish(struct service *svc, const struct dcr_call_request *req, cons
 		return denied(req->email, what, pr->room_id, err);
 	if (rc->rec->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		return dcr_err_set(err, DCR_EDENIED, "room %s is stopped: it takes no more data", pr->room_id);
-	if ((r = own_dataset(svc, pr->dataset_id, req->email, &ds, err)) < 0)
+	/* The dataset key, which must decrypt it below, proves possession where the record names no CA. */
+	if ((r = own_dataset(svc, pr->dataset_id, req, true, &ds, err)) < 0)
 		goto out;
 	if ((r = state_blob_get(svc->state, pr->dataset_id, &blob, err)) < 0)
 		goto out;

@@ -21,8 +21,33 @@
 #include "ohttp.h"
 #include "stream.h"
 
+/*
+ * dcrd's clock (clock.c), for every check against time (call freshness,
+ * certificate validity, token expiry): the host's wall clock, but never
+ * earlier than any time it returned before, nor than floor_ms, the latest
+ * call timestamp accepted before this start (state_clock_mark).
+ * clock_start once, before any call is served.
+ */
+void clock_start(int64_t floor_ms);
+int64_t clock_now_ms(void);
+time_t clock_now(void);
+
 /* DIR/NAME into buf; DCR_EINVALID when it does not fit. */
 int data_path(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err);
+
+/*
+ * Who a per-caller limit counts (jobs, uploads, PUTs): an e-mail address
+ * with the root certificate its chain verified to (hex SHA-256, as audit
+ * entries name the issuer; "" in records from before roots were kept). A
+ * CA spends the limits of the addresses it certifies, never those of the
+ * same addresses certified by another CA.
+ */
+struct caller_id {
+	char email[DCR_EMAIL_MAX + 1];
+	char ca[65];
+};
+void caller_id_set(struct caller_id *c, const char *email, const char *ca);
+bool caller_id_equal(const struct caller_id *a, const struct caller_id *b);
 
 /* How the enclave attests itself. */
 struct enclave_options {
@@ -62,6 +87,8 @@ struct enclave {
  */
 int enclave_open(struct enclave *e, const char *data_dir, const struct enclave_options *opt, struct dcr_err *err);
 void enclave_close(struct enclave *e);
+/* Wipe the keys alone, leaving the options, data directory and evidence (see jobs_stop). */
+void enclave_wipe_keys(struct enclave *e);
 
 /*
  * The evidence to serve, copied into *out (free()). For sgx, collateral
@@ -96,6 +123,7 @@ struct state {
 	 */
 	char pending_pubs[65];
 	atomic_bool full;          /* the last write failed for lack of disk space */
+	int64_t clock_mark;        /* the latest call timestamp accepted (state_use_nonce) */
 };
 
 /*
@@ -122,10 +150,20 @@ int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *r
 int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, struct dcr_err *err);
 /*
  * Remember a call's nonce durably until it can no longer pass as fresh;
- * DCR_EINTEGRITY when it was used before, even before a restart.
+ * DCR_EINTEGRITY when it was used before, even before a restart. In the
+ * same transaction, the call's timestamp raises the clock mark.
  */
 int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
-	struct dcr_err *err);
+	int64_t timestamp_ms, struct dcr_err *err);
+/*
+ * The clock mark: the latest call timestamp dcrd accepted, sealed in its
+ * own row and, as it stood at each append, in every room's audit frontier.
+ * Read at start (the largest of them), it is the time before which no call
+ * may be accepted again: the host may set the clock back and empty the
+ * nonce table, but lowering the mark means rolling a room's log back,
+ * which clients detect. 0 for a new state.
+ */
+int state_clock_mark(struct state *s, int64_t *mark, struct dcr_err *err);
 /* Transactions: an action and the audit entry that records it commit together. */
 int state_begin(struct state *s, struct dcr_err *err);
 int state_commit(struct state *s, struct dcr_err *err);
@@ -163,6 +201,8 @@ int state_token_get(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], 
 /* Mark it used (in the caller's transaction); DCR_EEXIST when it was used already. */
 int state_token_use(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], int64_t now_ms, struct dcr_err *err);
 
+/* How many rooms there are, readable or not. */
+int state_count_rooms(struct state *s, uint64_t *n, struct dcr_err *err);
 /* Call fn for every room in ID order until it returns non-zero. */
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
 	void *ctx, struct dcr_err *err);
@@ -229,14 +269,18 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	const char *detail, const struct audit_note *note, struct dcr_err *err);
 
 /*
- * Who may create rooms, and how often (creators.c): dcrd serve's
- * --creator-ca, --creator-platform and --create-rate. Without the first
- * two anyone may create; everyone is limited to burst creates per
- * period_ms (a token bucket per caller, in memory), and at most a few
- * definitions are validated at once.
+ * Who may create rooms, how often and how many (creators.c): dcrd serve's
+ * --creator-ca, --creator-platform, --create-rate, --max-rooms and
+ * --max-rooms-per-creator. Without the first two anyone may create;
+ * everyone is limited to burst creates per period_ms (a token bucket per
+ * caller, in memory), at most a few definitions are validated at once,
+ * and dcrd keeps at most max_rooms rooms, max_per_creator of each creator.
  */
 #define CREATORS_DEFAULT_BURST 20
 #define CREATORS_DEFAULT_PERIOD_MS (3600 * 1000)
+#define CREATORS_MAX_PERIOD_S (30 * 86400)
+#define CREATORS_DEFAULT_MAX_ROOMS 10000
+#define CREATORS_DEFAULT_MAX_PER_CREATOR 100
 #define CREATORS_MAX_CAS 64
 struct creators {
 	uint8_t *roots[CREATORS_MAX_CAS]; /* --creator-ca certificates, DER */
@@ -249,13 +293,15 @@ struct creators {
 	struct bucket *buckets;
 	size_t n, cap;
 	atomic_int validating;
+	unsigned max_rooms, max_per_creator;
+	atomic_uint_fast64_t n_rooms; /* rooms stored, readable or not */
+	struct creator_rooms *rooms; /* per creator, under lock */
+	size_t n_creators, cap_creators;
 };
 void creators_init(struct creators *c);
 void creators_release(struct creators *c);
 /* Add the CA certificates of a PEM file (DCR_EINVALID: none, or not a CA); restricts creation to them. */
 int creators_add_ca_file(struct creators *c, const char *path, struct dcr_err *err);
-/* "N/PERIOD", PERIOD a whole number and s, m, h or d (at most 30d), N 1 to 1000000; -1 if malformed. */
-int creators_parse_rate(struct creators *c, const char *s);
 /*
  * Whether the caller may ask for a room now: DCR_EDENIED if creation is
  * restricted and the chain reaches none of the creator CAs, DCR_EFAIL when
@@ -263,6 +309,15 @@ int creators_parse_rate(struct creators *c, const char *s);
  * Takes a token otherwise. Thread-safe; needs no call lock.
  */
 int creators_admit(struct creators *c, const struct dcr_call_request *req, struct dcr_err *err);
+/* Count the rooms in s, all and each creator's: at start, before any call. */
+int creators_count_rooms(struct creators *c, struct state *s, struct dcr_err *err);
+/*
+ * Whether creator may store one more room (under the call lock):
+ * DCR_EFAIL naming --max-rooms or --max-rooms-per-creator if not.
+ * creators_room_stored counts one that was.
+ */
+int creators_admit_room(struct creators *c, const struct caller_id *creator, struct dcr_err *err);
+void creators_room_stored(struct creators *c, const struct caller_id *creator);
 /* A slot to validate a definition in (DCR_EFAIL when all are taken); end gives it back. */
 int creators_begin_validation(struct creators *c, struct dcr_err *err);
 void creators_end_validation(struct creators *c);
@@ -272,10 +327,21 @@ void creators_end_validation(struct creators *c);
  * rooms_call to finish under it: work an outsider can ask for must not
  * hold up everyone else's calls.
  */
+/* The root certificate a caller's chain verified to: who vouches for the caller. */
+struct verified_ca {
+	uint8_t *der;              /* NULL: none */
+	size_t len;
+	char fingerprint[65];      /* hex SHA-256 of der, as audit entries name the issuer */
+};
+/* Copy der into ca (replacing what it held); _release frees it and accepts a zeroed ca. */
+int verified_ca_set(struct verified_ca *ca, const uint8_t *der, size_t len, struct dcr_err *err);
+void verified_ca_release(struct verified_ca *ca);
+
 struct call_prep {
 	struct dcr_room *room;     /* room.create: the validated, compiled definition */
 	char issuer[65];           /* room.create: the root that certified the creator */
-	int known;                 /* dataset.create: caller_known's answer; -1: not worked out */
+	int known;                 /* dataset.create: whether caller_ca found a root; -1: not worked out */
+	struct verified_ca ca;     /* dataset.create: that root */
 	uint8_t *answer;           /* room.list: the whole answer */
 	size_t answer_len;
 };
@@ -339,6 +405,7 @@ struct room_ctx {
 	Dcr__V1__RoomRecord *rec;
 	Dcr__V1__RoomDefinition *def;
 	const Dcr__V1__Participant *p;
+	struct caller_id caller;   /* the caller, with the root that certified it for this room */
 };
 
 /*
@@ -354,10 +421,11 @@ bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr_
 /* DCR_EDENIED "EMAIL lacks permission 'WHAT' in room ID". */
 int denied(const char *email, const char *what, const char *id, struct dcr_err *err);
 /*
- * Whether any room accepts the caller's certificate for its address, or
- * the platform CA issued it: as rooms_prepare worked it out, if it did.
+ * Whether the platform CA issued the caller's certificate, or any room
+ * accepts it for its address; *ca (verified_ca_release) is then the root
+ * its chain verified to. As rooms_prepare worked it out, if it did.
  */
-bool caller_known(struct service *svc, const struct dcr_call_request *req);
+bool caller_ca(struct service *svc, const struct dcr_call_request *req, struct verified_ca *ca);
 bool valid_id(const char *id);
 /* The data node or computation called name, or NULL. */
 const Dcr__V1__DataNode *room_data_node(const Dcr__V1__RoomDefinition *def, const char *name);
@@ -391,22 +459,23 @@ struct storage_limits {
 int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err);
 void storage_close(void);
 /* Whether owner may create a dataset of size bytes; DCR_EFAIL names the limit it would pass. */
-int storage_admit(const struct service *svc, const char *owner, uint64_t size, struct dcr_err *err);
+int storage_admit(const struct service *svc, const struct caller_id *owner, uint64_t size, struct dcr_err *err);
 /* A new upload, reserving size bytes until it is complete. */
-int storage_add(const char *id, const char *owner, uint64_t size, int64_t created_ms, struct dcr_err *err);
+int storage_add(const char *id, const struct caller_id *owner, uint64_t size, int64_t created_ms,
+	struct dcr_err *err);
 /* What has arrived of upload id; complete releases what remained reserved. */
 void storage_progress(const char *id, uint64_t received, bool complete);
 /* Dataset id of owner, of size bytes, is gone. */
-void storage_forget(const char *id, const char *owner, uint64_t size);
+void storage_forget(const char *id, const struct caller_id *owner, uint64_t size);
 /*
  * Whether a PUT may add to upload id (unfinished, not expired, the disk
  * above its floor); *owner is its uploader. On refusal *status is the
  * HTTP status.
  */
-int storage_put(const struct service *svc, const char *id, char owner[static DCR_EMAIL_MAX + 1], unsigned *status,
+int storage_put(const struct service *svc, const char *id, struct caller_id *owner, unsigned *status,
 	struct dcr_err *err);
-/* Whether size bytes of a job's result fit above the floor and the reservations. */
-int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err);
+/* Whether size bytes of what ("a result", "a room") fit above the floor and the reservations. */
+int storage_room_for(const struct service *svc, const char *what, uint64_t size, struct dcr_err *err);
 /* Delete uploads past their time (at most once a second; call it often). */
 void storage_expire(struct service *svc);
 /* For /healthz and /metrics, without the lock. */
@@ -420,6 +489,8 @@ struct storage_status {
 void storage_status(const char *data_dir, struct storage_status *st);
 
 /* Datasets (data.c): dataset.create, dataset.publish, dataset.list, dataset.delete. */
+/* Who uploaded ds, for the quotas: its owner and the fingerprint of its owner_ca. */
+void dataset_owner(const Dcr__V1__DatasetRecord *ds, struct caller_id *out);
 int dataset_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	struct dcr_err *err);
 int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
@@ -454,17 +525,22 @@ int jobs_list(struct service *svc, const struct dcr_call_request *req, const str
 /* How many jobs may be queued or running at once (dcrd serve --max-room-jobs, --max-caller-jobs). */
 struct job_limits {
 	unsigned per_room;
-	unsigned per_caller;       /* by the e-mail of the caller's certificate, across rooms */
+	unsigned per_caller;       /* by struct caller_id, across rooms */
 };
 /* What SQLite may allocate for one SQL job (serve --max-sql-memory); before jobs_start. */
 void jobs_sql_memory(uint64_t bytes);
 
 /*
  * Fill the queue from the state (jobs a previous dcrd left running go back
- * in their place) and start the runner; jobs_stop waits for it.
+ * in their place) and start the runner; jobs_stop waits for it, unless it
+ * is running a job, which may take hours: then jobs_stop takes the call
+ * lock for good (the job records nothing more, and runs again at the next
+ * start) and returns true. The runner then still uses the sandbox and the
+ * enclave's options and data directory: the caller releases none of them
+ * and ends the process without exit handlers (_exit).
  */
 int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err *err);
-void jobs_stop(void);
+bool jobs_stop(void);
 /* Jobs queued and running now (for /metrics, without the lock). */
 void jobs_counts(unsigned *queued, unsigned *running);
 
@@ -501,8 +577,8 @@ int cmd_token(int argc, char **argv);
 
 /*
  * The connection watchdog (watchdog.c): a deadline for each request's line
- * and headers, and a minimum pace for request bodies, which libmicrohttpd's
- * idle timeout does not give. conn_open when a connection is accepted,
+ * and headers, and a minimum pace for request bodies and for the client
+ * taking answers, which libmicrohttpd's idle timeout does not give. conn_open when a connection is accepted,
  * conn_close when it closes (before its socket is); the others as a
  * request moves on. watchdog_busy(true) while the calling thread runs a
  * handler, false after: its connections wait for it through no fault of
@@ -511,7 +587,7 @@ int cmd_token(int argc, char **argv);
  */
 struct conn_limits {
 	unsigned header_timeout_s; /* from accepting, or the end of the last request, to the end of the headers */
-	uint64_t body_min_bytes;   /* a request body sends at least this much */
+	uint64_t body_min_bytes;   /* a request body sends, and an answer's client takes, at least this much */
 	unsigned body_window_s;    /* in every window of this many seconds */
 };
 struct conn;
@@ -532,8 +608,8 @@ void watchdog_busy(bool busy);
  * left out.
  */
 void library_log(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
-/* Connections dropped so far: no complete headers in time, a body too slow. */
-void watchdog_counts(unsigned long *headers, unsigned long *bodies);
+/* Connections dropped so far: no complete headers in time, a body too slow, an answer taken too slowly. */
+void watchdog_counts(unsigned long *headers, unsigned long *bodies, unsigned long *answers);
 
 int cmd_serve(int argc, char **argv);
 

@@ -409,6 +409,14 @@ int enclave_matches_spec(const struct enclave *e, const struct dcr_spec *spec, s
 	return 0;
 }
 
+void enclave_wipe_keys(struct enclave *e)
+{
+	dcr_wipe(e->sealing_key, sizeof(e->sealing_key));
+	dcr_wipe(e->hpke_sk, sizeof(e->hpke_sk));
+	dcr_wipe(e->sign_sk, sizeof(e->sign_sk));
+	dcr_wipe(e->sim_sk, sizeof(e->sim_sk));
+}
+
 void enclave_close(struct enclave *e)
 {
 	if (!e)

@@ -47,7 +47,7 @@ static struct {
 struct queued {
 	char room_id[65];
 	char job_id[JOB_ID_MAX];
-	char *caller;
+	struct caller_id caller;
 	uint64_t position;
 	bool running;
 	struct queued *next;
@@ -61,14 +61,13 @@ static struct {
 	atomic_uint queued, running; /* for /metrics, which does not take the lock */
 } queue = { .tail = &queue.head };
 
-static int queue_add(const char *room_id, const char *job_id, const char *caller, uint64_t position)
+static int queue_add(const char *room_id, const char *job_id, const struct caller_id *caller, uint64_t position)
 {
 	struct queued *q = calloc(1, sizeof(*q));
 
-	if (!q || !(q->caller = strdup(caller))) {
-		free(q);
+	if (!q)
 		return DCR_ENOMEM;
-	}
+	q->caller = *caller;
 	snprintf(q->room_id, sizeof(q->room_id), "%s", room_id);
 	snprintf(q->job_id, sizeof(q->job_id), "%s", job_id);
 	q->position = position;
@@ -89,7 +88,6 @@ static void queue_remove(const char *room_id, const char *job_id)
 			queue.tail = p;
 		queue.n--;
 		atomic_fetch_sub(q->running ? &queue.running : &queue.queued, 1);
-		free(q->caller);
 		free(q);
 		return;
 	}
@@ -102,7 +100,7 @@ static void queue_clear(void)
 }
 
 /* Whether the room and the caller may have one more job queued or running; DCR_EFAIL says which cap it hits. */
-static int queue_admits(const char *room_id, const char *caller, struct dcr_err *err)
+static int queue_admits(const char *room_id, const struct caller_id *caller, struct dcr_err *err)
 {
 	unsigned in_room = 0, by_caller = 0;
 
@@ -111,7 +109,7 @@ static int queue_admits(const char *room_id, const char *caller, struct dcr_err 
 						   "again once some have finished", MAX_QUEUED);
 	for (const struct queued *q = queue.head; q; q = q->next) {
 		in_room += strcmp(q->room_id, room_id) == 0;
-		by_caller += strcmp(q->caller, caller) == 0;
+		by_caller += caller_id_equal(&q->caller, caller);
 	}
 	if (in_room >= queue.lim.per_room)
 		return dcr_err_set(err, DCR_EFAIL, "room %s has %u jobs queued or running, the most dcrd allows a room "
@@ -119,7 +117,7 @@ static int queue_admits(const char *room_id, const char *caller, struct dcr_err 
 	if (by_caller >= queue.lim.per_caller)
 		return dcr_err_set(err, DCR_EFAIL, "%s has %u jobs queued or running on this dcrd, the most it allows "
 						   "one caller (--max-caller-jobs); run this again once one has finished",
-			caller, by_caller);
+			caller->email, by_caller);
 	return 0;
 }
 
@@ -184,7 +182,7 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 		r = dcr_err_set(err, DCR_EDENIED, "room %s is stopped: it runs nothing more", rr->room_id);
 		goto out;
 	}
-	if ((r = queue_admits(rr->room_id, req->email, err)) < 0 ||
+	if ((r = queue_admits(rr->room_id, &rc.caller, err)) < 0 ||
 	    (r = state_max_seq(svc->state, "job", rr->room_id, &seq, err)) < 0)
 		goto out;
 	snprintf(id, sizeof(id), "%.12s-%" PRId64, rr->room_id, seq + 1);
@@ -195,6 +193,7 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	info.created_ms = dcr_now_ms();
 	rec.info = &info;
 	rec.queue_position = queue.last_position + 1;
+	rec.started_by_ca = rc.caller.ca;
 	if ((r = state_put_record(svc->state, "job", rr->room_id, id, seq + 1, &rec.base, err)) < 0)
 		goto out;
 	note_fact(svc->note, "job", "%s", id);
@@ -205,7 +204,7 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	 * Should the call not commit after all, the runner finds no record
 	 * for this entry and drops it; the position is simply not used.
 	 */
-	if (queue_add(rr->room_id, id, req->email, rec.queue_position) < 0) {
+	if (queue_add(rr->room_id, id, &rc.caller, rec.queue_position) < 0) {
 		free(*out);
 		*out = NULL;
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -756,7 +755,7 @@ static int room_for_result(size_t len, struct dcr_err *err)
 	int r;
 
 	pthread_mutex_lock(runner.svc.lock);
-	r = storage_room_for(&runner.svc, len ? sealed : 0, err);
+	r = storage_room_for(&runner.svc, "a result", len ? sealed : 0, err);
 	pthread_mutex_unlock(runner.svc.lock);
 	return r;
 }
@@ -937,7 +936,7 @@ void jobs_sql_memory(uint64_t bytes)
 struct found_job {
 	char room_id[65];
 	char job_id[JOB_ID_MAX];
-	char caller[DCR_EMAIL_MAX + 1];
+	struct caller_id caller;
 	uint64_t position;
 	int64_t created_ms;
 };
@@ -980,7 +979,7 @@ static int load_job(void *ctx, const char *scope, const char *name, ProtobufCMes
 	fj = &f->items[f->n++];
 	snprintf(fj->room_id, sizeof(fj->room_id), "%s", scope);
 	snprintf(fj->job_id, sizeof(fj->job_id), "%s", name);
-	snprintf(fj->caller, sizeof(fj->caller), "%s", rec->info->started_by);
+	caller_id_set(&fj->caller, rec->info->started_by, rec->started_by_ca);
 	fj->position = rec->queue_position;
 	fj->created_ms = rec->info->created_ms;
 	return 0;
@@ -1017,7 +1016,7 @@ static int load_queue(struct service *svc, struct dcr_err *err)
 	if (r == 0 && f.n)
 		qsort(f.items, f.n, sizeof(*f.items), by_position);
 	for (size_t i = 0; r == 0 && i < f.n; i++)
-		if (queue_add(f.items[i].room_id, f.items[i].job_id, f.items[i].caller, f.items[i].position) < 0)
+		if (queue_add(f.items[i].room_id, f.items[i].job_id, &f.items[i].caller, f.items[i].position) < 0)
 			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	free(f.items);
 	if (r < 0)
@@ -1046,12 +1045,12 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 	return 0;
 }
 
-void jobs_stop(void)
+bool jobs_stop(void)
 {
 	bool busy;
 
 	if (!runner.started)
-		return;
+		return false;
 	pthread_mutex_lock(&runner.mu);
 	runner.stop = true;
 	busy = runner.busy;
@@ -1065,9 +1064,10 @@ void jobs_stop(void)
 		 * runs again on the next start; its sandbox dies with dcrd.
 		 */
 		pthread_mutex_lock(runner.svc.lock);
-		return;
+		return true;
 	}
 	pthread_join(runner.thread, NULL);
 	runner.started = false;
 	queue_clear();
+	return false;
 }

@@ -213,7 +213,7 @@ int platform_login(struct service *svc, const struct dcr_call_request *req, uint
 	char email[DCR_EMAIL_MAX + 1], csr_email[DCR_EMAIL_MAX + 1], issued[DCR_EMAIL_MAX + 1], until[32];
 	uint8_t hash[DCR_SHA256_LEN], *der = NULL;
 	struct state_token tok;
-	int64_t now = dcr_now_ms();
+	int64_t now = clock_now_ms();
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL, *leaf = NULL;
 	size_t token_len;

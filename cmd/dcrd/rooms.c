@@ -54,14 +54,15 @@ bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr_
  * A certificate from any other CA the room names does not do, so one
  * organisation's CA cannot vouch for another's people. Anyone else is told
  * the room does not exist, so rooms do not leak to outsiders. issuer: the
- * hex SHA-256 of the root the chain verified to.
+ * hex SHA-256 of the root the chain verified to; ca (if not NULL): a copy
+ * of that root.
  */
 static int member(const Dcr__V1__RoomDefinition *def, const char *id, const struct dcr_call_request *req,
-	const Dcr__V1__Participant **out, char issuer[static 65], struct dcr_err *err)
+	const Dcr__V1__Participant **out, char issuer[static 65], struct verified_ca *ca, struct dcr_err *err)
 {
 	const Dcr__V1__Authentication *auth = def->authentication;
 	const uint8_t *roots[MAX_ROOTS + 1];
-	uint8_t fp[DCR_SHA256_LEN];
+	uint8_t fp[DCR_SHA256_LEN], digest[DCR_SHA256_LEN];
 	size_t lens[MAX_ROOTS + 1], n = 0;
 	struct dcr_err why;
 
@@ -77,9 +78,14 @@ static int member(const Dcr__V1__RoomDefinition *def, const char *id, const stru
 	}
 	if ((*out)->platform && (roots[n] = platform_ca(&lens[n])))
 		n++;
-	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, time(NULL), fp, &why) < 0)
+	if (n == 0 || dcr_call_verify_chain(req, roots, lens, n, clock_now(), fp, &why) < 0)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no room %s for %s", id, req->email);
 	dcr_hex(fp, sizeof(fp), issuer);
+	for (size_t i = 0; ca && i < n; i++)
+		if (dcr_sha256(roots[i], lens[i], digest, NULL) == 0 && dcr_ct_equal(digest, fp, sizeof(fp)))
+			return verified_ca_set(ca, roots[i], lens[i], err);
+	if (ca)
+		return dcr_err_set(err, DCR_EFAIL, "the root a chain verified to is none of those it was given");
 	return 0;
 }
 
@@ -91,7 +97,7 @@ int denied(const char *email, const char *what, const char *id, struct dcr_err *
 /* Whether some room accepts the caller's certificate (for uploads, which belong to no room yet). */
 struct known {
 	const struct dcr_call_request *req;
-	bool found;
+	struct verified_ca *ca;
 };
 
 static int known_in(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
@@ -102,10 +108,10 @@ static int known_in(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
 	struct dcr_err ignored;
 	char issuer[65];
 
-	if (def && member(def, id, k->req, &p, issuer, &ignored) == 0)
-		k->found = true;
+	if (def)
+		member(def, id, k->req, &p, issuer, k->ca, &ignored);
 	dcr__v1__room_definition__free_unpacked(def, NULL);
-	return k->found;
+	return k->ca->der != NULL;
 }
 
 /* ---- the audit entry of a call ---- */
@@ -415,7 +421,7 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 			self.name);
 		goto out;
 	}
-	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, prep->issuer, err)) < 0) {
+	if ((r = member(dcr_room_definition(room), dcr_room_id(room), req, &p, prep->issuer, NULL, err)) < 0) {
 		if (!(p = participant(dcr_room_definition(room), req->email)))
 			r = dcr_err_set(err, DCR_EDENIED, "%s is not a participant of the room and may not create it",
 				req->email);
@@ -443,6 +449,7 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 	Dcr__V1__CreateRoomResponse resp = DCR__V1__CREATE_ROOM_RESPONSE__INIT;
 	Dcr__V1__RoomRecord rec = DCR__V1__ROOM_RECORD__INIT;
 	const struct dcr_room *room = svc->prep ? svc->prep->room : NULL;
+	struct caller_id creator;
 	const uint8_t *enc;
 	size_t enc_len;
 	int r;
@@ -451,10 +458,16 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 		return dcr_err_set(err, DCR_EFAIL, "room.create was not prepared");
 	if (svc->note)
 		memcpy(svc->note->issuer, svc->prep->issuer, sizeof(svc->note->issuer));
+	caller_id_set(&creator, req->email, svc->prep->issuer);
 	enc = dcr_room_encoding(room, &enc_len);
+	/* A room takes state.db's space, which the floor is there to keep: not below it. */
+	if ((svc->creators && (r = creators_admit_room(svc->creators, &creator, err)) < 0) ||
+	    (r = storage_room_for(svc, "a room", enc_len, err)) < 0)
+		return r;
 	rec.definition = (ProtobufCBinaryData){ enc_len, (uint8_t *)enc };
 	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
 	rec.owner = (char *)req->email;
+	rec.owner_ca = creator.ca;
 	rec.created_ms = dcr_now_ms();
 	r = state_put_room(svc->state, dcr_room_id(room), &rec, 1, err);
 	/* Created now, or there already: either way the room's log records the attempt. */
@@ -462,6 +475,9 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 		memcpy(room_id, dcr_room_id(room), 65);
 	if (r < 0)
 		return r;
+	/* Counted at once: should the call not commit after all, it counts until dcrd restarts. */
+	if (svc->creators)
+		creators_room_stored(svc->creators, &creator);
 	resp.room_id = (char *)dcr_room_id(room);
 	return pack_answer(&resp.base, out, out_len, err);
 }
@@ -489,7 +505,7 @@ static int list_one(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
 
 	if (!def)
 		return 0;
-	if (member(def, id, l->req, &p, issuer, &ignored) < 0) {
+	if (member(def, id, l->req, &p, issuer, NULL, &ignored) < 0) {
 		dcr__v1__room_definition__free_unpacked(def, NULL);
 		return 0;
 	}
@@ -633,12 +649,13 @@ int room_enter(struct service *svc, const struct dcr_call_request *req, const ch
 		room_leave(rc);
 		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: the stored definition is malformed", id);
 	}
-	if ((r = member(rc->def, id, req, &rc->p, issuer, err)) < 0) {
+	if ((r = member(rc->def, id, req, &rc->p, issuer, NULL, err)) < 0) {
 		room_leave(rc);
 		return r;
 	}
 	if (svc->note)
 		memcpy(svc->note->issuer, issuer, sizeof(issuer));
+	caller_id_set(&rc->caller, req->email, issuer);
 	/*
 	 * A participant with an accepted certificate: whatever happens next goes
 	 * into the room's log. Outsiders are not logged: their e-mail is not
@@ -655,25 +672,32 @@ void room_leave(struct room_ctx *rc)
 	memset(rc, 0, sizeof(*rc));
 }
 
-/* Whether a room in s accepts the caller, or the platform CA issued its certificate. */
-static bool known_to(struct state *s, const struct dcr_call_request *req)
+/* The root that vouches for the caller: the platform CA, or a CA a room in s assigns to its address. */
+static void known_to(struct state *s, const struct dcr_call_request *req, struct verified_ca *ca)
 {
-	struct known k = { req, false };
-	const uint8_t *ca;
+	struct known k = { req, ca };
+	const uint8_t *platform;
 	size_t len;
 	struct dcr_err ignored;
 
-	if ((ca = platform_ca(&len)) && dcr_call_verify_chain(req, &ca, &len, 1, time(NULL), NULL, &ignored) == 0)
-		return true;
+	memset(ca, 0, sizeof(*ca));
+	if ((platform = platform_ca(&len)) &&
+	    dcr_call_verify_chain(req, &platform, &len, 1, clock_now(), NULL, &ignored) == 0) {
+		verified_ca_set(ca, platform, len, &ignored);
+		return;
+	}
 	state_each_room(s, known_in, &k, &ignored);
-	return k.found;
 }
 
-bool caller_known(struct service *svc, const struct dcr_call_request *req)
+bool caller_ca(struct service *svc, const struct dcr_call_request *req, struct verified_ca *ca)
 {
+	struct dcr_err ignored;
+
+	memset(ca, 0, sizeof(*ca));
 	if (svc->prep && svc->prep->known >= 0)
-		return svc->prep->known;
-	return known_to(svc->state, req);
+		return svc->prep->ca.der && verified_ca_set(ca, svc->prep->ca.der, svc->prep->ca.len, &ignored) == 0;
+	known_to(svc->state, req, ca);
+	return ca->der != NULL;
 }
 
 /* ---- the work before the call lock ---- */
@@ -692,7 +716,8 @@ int rooms_prepare(struct service *svc, const struct dcr_call_request *req, struc
 		return 0;
 	if (strcmp(req->method, "dataset.create") == 0) {
 		pthread_mutex_lock(svc->reader_lock);
-		prep->known = known_to(svc->reader, req);
+		known_to(svc->reader, req, &prep->ca);
+		prep->known = prep->ca.der != NULL;
 		pthread_mutex_unlock(svc->reader_lock);
 	} else if (strcmp(req->method, "room.list") == 0) {
 		pthread_mutex_lock(svc->reader_lock);
@@ -707,6 +732,7 @@ void call_prep_release(struct call_prep *prep)
 	if (!prep)
 		return;
 	dcr_room_free(prep->room);
+	verified_ca_release(&prep->ca);
 	free(prep->answer);
 	memset(prep, 0, sizeof(*prep));
 }

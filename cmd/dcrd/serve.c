@@ -77,6 +77,8 @@ struct server {
 	struct dcr_replay *replay;
 	time_t started;
 	int64_t started_ms;
+	/* Calls stamped before this are refused: dcrd's start, or after the latest one accepted before it. */
+	int64_t fresh_from_ms;
 	atomic_ulong requests[6];  /* by status class: 1xx .. 5xx, [0] unused */
 	atomic_ulong bytes_in, bytes_out;
 	struct service svc;        /* for blob transfers, which outlive one handler call */
@@ -224,7 +226,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	struct metrics_text m = { .used = 0 };
 	unsigned queued, running;
-	unsigned long dropped_headers, dropped_bodies;
+	unsigned long dropped_headers, dropped_bodies, dropped_answers;
 	struct storage_status st;
 
 	emit(&m,
@@ -250,12 +252,14 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
 		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
 		queued, running);
-	watchdog_counts(&dropped_headers, &dropped_bodies);
+	watchdog_counts(&dropped_headers, &dropped_bodies, &dropped_answers);
 	emit(&m,
-		"# HELP dcrd_connections_dropped_total Connections closed for sending too slowly.\n"
+		"# HELP dcrd_connections_dropped_total Connections closed for sending, or taking answers, too slowly.\n"
 		"# TYPE dcrd_connections_dropped_total counter\n"
 		"dcrd_connections_dropped_total{reason=\"header-timeout\"} %lu\n"
-		"dcrd_connections_dropped_total{reason=\"slow-body\"} %lu\n", dropped_headers, dropped_bodies);
+		"dcrd_connections_dropped_total{reason=\"slow-body\"} %lu\n"
+		"dcrd_connections_dropped_total{reason=\"slow-answer\"} %lu\n", dropped_headers, dropped_bodies,
+		dropped_answers);
 	storage_status(srv.enclave.data_dir, &st);
 	if (st.known)
 		emit(&m,
@@ -354,14 +358,15 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	enum MHD_Result result;
 	int r, accepted;
 
-	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, dcr_now_ms(), srv.replay, &ctx,
-		&creq, &err);
+	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(), srv.replay,
+		&ctx, &creq, &err);
 	accepted = r == 0;
 	svc.prep = &prep;
-	if (accepted && creq.timestamp_ms < srv.started_ms) {
+	if (accepted && creq.timestamp_ms < srv.fresh_from_ms) {
 		/*
-		 * Made before this dcrd started: its nonce may have been in a table
-		 * the host has since edited. A genuine client simply calls again.
+		 * Made before this dcrd started (or no later than a call accepted
+		 * before it): its nonce may have been in a table the host has since
+		 * edited. A genuine client simply calls again.
 		 */
 		r = dcr_err_set(&err, DCR_EINTEGRITY,
 			"call made before dcrd (re)started, so it may be a replay; make the call again (it is stamped "
@@ -369,7 +374,10 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
-		r = state_use_nonce(&srv.state, creq.nonce, dcr_now_ms(), &err);
+		r = state_use_nonce(&srv.state, creq.nonce, clock_now_ms(), creq.timestamp_ms, &err);
+		/* Recorded: from here its nonce is never forgotten early to make room for others. */
+		if (r == 0)
+			dcr_replay_keep(srv.replay, creq.nonce);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
 			svc.note = &note;
 			r = rooms_call(&svc, &creq, &answer, &answer_len, room_id, &err);
@@ -767,6 +775,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
 		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
+		     "                  [--max-rooms N] [--max-rooms-per-creator N]\n"
 		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--header-timeout DURATION]\n"
 		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
 		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
@@ -788,20 +797,41 @@ static bool parse_count(const char *s, unsigned *out)
 	return true;
 }
 
+/* AMOUNT/DURATION: AMOUNT into amount (less than size bytes), DURATION (1 s to max s) into *secs. */
+static bool split_rate(const char *s, char *amount, size_t size, uint64_t max, uint64_t *secs)
+{
+	const char *slash = strchr(s, '/');
+
+	if (!slash || (size_t)(slash - s) >= size)
+		return false;
+	memcpy(amount, s, (size_t)(slash - s));
+	amount[slash - s] = '\0';
+	return dcr_parse_duration(slash + 1, max, secs);
+}
+
 /* SIZE/DURATION, like 64K/30s: at least SIZE bytes (1 or more) in every DURATION (at most MAX_TIMEOUT). */
 static bool parse_rate(const char *s, uint64_t *bytes, unsigned *seconds)
 {
-	const char *slash = strchr(s, '/');
 	char size[32];
 	uint64_t secs;
 
-	if (!slash || (size_t)(slash - s) >= sizeof(size))
-		return false;
-	memcpy(size, s, (size_t)(slash - s));
-	size[slash - s] = '\0';
-	if (!dcr_parse_size(size, bytes) || *bytes == 0 || !dcr_parse_duration(slash + 1, MAX_TIMEOUT, &secs))
+	if (!split_rate(s, size, sizeof(size), MAX_TIMEOUT, &secs) || !dcr_parse_size(size, bytes) || *bytes == 0)
 		return false;
 	*seconds = (unsigned)secs;
+	return true;
+}
+
+/* --create-rate N/PERIOD, like 20/1h: N a count, PERIOD a duration of at most 30 days. */
+static bool parse_create_rate(const char *s, struct creators *c)
+{
+	char n[16];
+	unsigned burst;
+	uint64_t secs;
+
+	if (!split_rate(s, n, sizeof(n), CREATORS_MAX_PERIOD_S, &secs) || !parse_count(n, &burst))
+		return false;
+	c->burst = burst;
+	c->period_ms = (int64_t)secs * 1000;
 	return true;
 }
 
@@ -861,6 +891,8 @@ int cmd_serve(int argc, char **argv)
 		{ "creator-ca", required_argument, NULL, 'c' },
 		{ "creator-platform", no_argument, NULL, 'p' },
 		{ "create-rate", required_argument, NULL, 'r' },
+		{ "max-rooms", required_argument, NULL, OPT_COUNT },
+		{ "max-rooms-per-creator", required_argument, NULL, OPT_COUNT },
 		{ "max-room-jobs", required_argument, NULL, OPT_COUNT },
 		{ "max-caller-jobs", required_argument, NULL, OPT_COUNT },
 		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
@@ -901,6 +933,8 @@ int cmd_serve(int argc, char **argv)
 		{ "max-unfinished-uploads", &storage.max_unfinished },
 		{ "max-puts-per-uploader", &puts.per_uploader },
 		{ "max-puts-per-address", &puts.per_address },
+		{ "max-rooms", &srv.creators.max_rooms },
+		{ "max-rooms-per-creator", &srv.creators.max_per_creator },
 	};
 	uint64_t secs;
 	struct sandbox_options sandbox = { NULL, NULL, NULL };
@@ -909,6 +943,8 @@ int cmd_serve(int argc, char **argv)
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
 	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
+	int64_t mark = 0;
+	bool job_left;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
 	struct dcr_err err;
@@ -936,7 +972,7 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'p': srv.creators.platform = srv.creators.restricted = true; break;
 		case 'r':
-			if (creators_parse_rate(&srv.creators, optarg) < 0) {
+			if (!parse_create_rate(optarg, &srv.creators)) {
 				fprintf(stderr, "dcrd: serve: invalid --create-rate '%s' (want N/PERIOD, like 20/1h: N from 1 "
 						"to 1000000, PERIOD a whole number and s, m, h or d, at most 30d)\n", optarg);
 				return 2;
@@ -1119,9 +1155,19 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	srv.started = time(NULL);
-	srv.started_ms = dcr_now_ms();
 	srv.svc = service();
-	if (storage_open(&srv.svc, &storage, &err) < 0 || jobs_start(&srv.svc, &jobs, &err) < 0 ||
+	if (state_clock_mark(&srv.state, &mark, &err) < 0) {
+		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
+		goto stop;
+	}
+	clock_start(mark);
+	srv.started_ms = clock_now_ms();
+	srv.fresh_from_ms = mark >= srv.started_ms ? mark + 1 : srv.started_ms;
+	if (mark > dcr_now_ms() + DCR_CALL_MAX_AHEAD_MS)
+		fprintf(stderr, "dcrd: the host's clock is %.0f s behind the latest call accepted before this start; "
+				"dcrd's clock starts there\n", ((double)mark - (double)dcr_now_ms()) / 1000);
+	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || storage_open(&srv.svc, &storage, &err) < 0 ||
+	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		goto stop;
@@ -1165,14 +1211,26 @@ int cmd_serve(int argc, char **argv)
 	status = 0;
 stop:
 	watchdog_stop();
-	jobs_stop();
+	job_left = jobs_stop();
+	/* The runner takes the call lock for state and storage, which jobs_stop now holds: those may go. */
 	storage_close();
-	sandbox_shutdown();
 	close(fd);
 	state_close(&srv.state);
 	state_close(&srv.reader);
 	creators_release(&srv.creators);
 	dcr_replay_free(srv.replay);
+	if (job_left) {
+		/*
+		 * The job still runs in the sandbox, with the enclave's data
+		 * directory and options: leave those, wipe the keys, and end
+		 * without exit handlers, which would tear down OpenSSL and SQLite
+		 * under the job's thread. The job runs again at the next start.
+		 */
+		enclave_wipe_keys(&srv.enclave);
+		fprintf(stderr, "dcrd: stopped; the job that was running runs again at the next start\n");
+		_exit(status);
+	}
+	sandbox_shutdown();
 	enclave_close(&srv.enclave);
 	close(lock);
 	if (status == 0)

@@ -15,16 +15,24 @@
 #define NAMES_LABEL "dcr-state-names-v1"
 #define NAME_LABEL "dcr-record-name-v1"
 
+#define CLOCK_LABEL "clock-mark"
+
 /*
- * What the sealed frontier holds: the tree's frontier and the digests of the
- * room's records as the log last recorded them. Older dcrds sealed only the
- * frontier, then the frontier and record_digest; zeros: not bound yet.
+ * What the sealed frontier holds: the tree's frontier, the digests of the
+ * room's records as the log last recorded them, and the latest call
+ * timestamp dcrd had accepted when the entry was appended (see
+ * state_clock_mark). Older dcrds sealed only the frontier, then the
+ * frontier and record_digest: a shorter frontier is a prefix of this one.
+ * Zeros: not bound (or kept) yet.
  */
 struct sealed_frontier {
 	struct dcr_merkle_frontier f;
 	uint8_t record_digest[32]; /* SHA-256 of the sealed room record */
 	uint8_t pubs_digest[32];   /* publications_digest of the room's publication records */
+	int64_t clock_mark;        /* 0: not kept yet */
 };
+_Static_assert(offsetof(struct sealed_frontier, pubs_digest) == sizeof(struct dcr_merkle_frontier) + 32,
+	"a frontier sealed before publications were bound is a prefix of one sealed after");
 static const uint8_t unbound[32];
 
 /* The class of the last SQLite error on db, as sql_fail gives it. */
@@ -88,6 +96,11 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		"CREATE TABLE IF NOT EXISTS nonces ("
 		"  nonce BLOB PRIMARY KEY,"
 		"  expires_ms INTEGER NOT NULL"
+		") STRICT;"
+		/* One row: the latest call timestamp accepted, sealed (state_clock_mark). */
+		"CREATE TABLE IF NOT EXISTS clock ("
+		"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+		"  mark BLOB NOT NULL"
 		") STRICT;"
 		/* Platform login tokens: only their SHA-256 is kept. Written by the host (dcrd token create). */
 		"CREATE TABLE IF NOT EXISTS platform_tokens ("
@@ -381,12 +394,37 @@ int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, s
 	return r;
 }
 
+/* The sealed clock mark: 8 bytes, big-endian milliseconds. */
+static int write_clock_mark(struct state *s, int64_t mark, struct dcr_err *err)
+{
+	uint8_t be[8], *blob = NULL;
+	size_t len = 0;
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	for (int i = 0; i < 8; i++)
+		be[i] = (uint8_t)((uint64_t)mark >> (56 - 8 * i));
+	if ((r = dcr_seal(s->key, CLOCK_LABEL, be, sizeof(be), &blob, &len, err)) < 0)
+		return r;
+	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO clock (id, mark) VALUES (1, ?1)", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	free(blob);
+	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot record the call", err);
+}
+
 int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
-	struct dcr_err *err)
+	int64_t timestamp_ms, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r = 0, rc;
 
+	/* The nonce and the mark in one transaction: one synchronous write per call, as before. */
+	if ((r = state_begin(s, err)) < 0)
+		return r;
 	/* Forget nonces whose calls can no longer pass as fresh, now and then. */
 	if (nonce[0] == 0 && sqlite3_prepare_v2(s->db, "DELETE FROM nonces WHERE expires_ms < ?1", -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, now_ms);
@@ -395,16 +433,85 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 		st = NULL;
 	}
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO nonces (nonce, expires_ms) VALUES (?1, ?2)", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return sql_fail(s, DCR_EIO, "cannot record the call", err);
-	sqlite3_bind_blob(st, 1, nonce, DCR_CALL_NONCE_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now_ms + DCR_CALL_NONCE_KEEP_MS);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_CONSTRAINT)
-		r = dcr_err_set(err, DCR_EINTEGRITY, "replayed call: this nonce was used before");
-	else if (rc != SQLITE_DONE)
+	    SQLITE_OK) {
 		r = sql_fail(s, DCR_EIO, "cannot record the call", err);
+	} else {
+		sqlite3_bind_blob(st, 1, nonce, DCR_CALL_NONCE_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, now_ms + DCR_CALL_NONCE_KEEP_MS);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_CONSTRAINT)
+			r = dcr_err_set(err, DCR_EINTEGRITY, "replayed call: this nonce was used before");
+		else if (rc != SQLITE_DONE)
+			r = sql_fail(s, DCR_EIO, "cannot record the call", err);
+	}
 	sqlite3_finalize(st);
+	if (r == 0 && timestamp_ms > s->clock_mark)
+		r = write_clock_mark(s, timestamp_ms, err);
+	if (r == 0 && (r = state_commit(s, err)) == 0 && timestamp_ms > s->clock_mark)
+		s->clock_mark = timestamp_ms;
+	if (r < 0)
+		state_rollback(s);
+	return r;
+}
+
+/* The mark a sealed frontier holds (0 if none), or the mark row's; DCR_EINTEGRITY if it does not unseal. */
+static int unseal_mark(struct state *s, const char *label, const void *blob, int blob_len, bool frontier,
+	int64_t *mark, struct dcr_err *err)
+{
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	int r;
+
+	*mark = 0;
+	if ((r = dcr_unseal(s->key, label, blob, (size_t)(blob_len > 0 ? blob_len : 0), &pt, &n, err)) < 0)
+		return r;
+	if (frontier && n == sizeof(struct sealed_frontier)) {
+		struct sealed_frontier sf;
+
+		memcpy(&sf, pt, n);
+		*mark = sf.clock_mark;
+	} else if (!frontier && n == 8) {
+		for (int i = 0; i < 8; i++)
+			*mark = (int64_t)(((uint64_t)*mark << 8) | pt[i]);
+	} else if (!frontier) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the sealed clock mark is damaged");
+	}
+	dcr_wipe(pt, n);
+	free(pt);
+	return r;
+}
+
+int state_clock_mark(struct state *s, int64_t *mark, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t m;
+	int r = 0, rc;
+
+	*mark = 0;
+	/* The mark row, and every room's frontier: restoring an older row alone does not lower the mark. */
+	if (sqlite3_prepare_v2(s->db, "SELECT 1, mark, '' FROM clock UNION ALL SELECT 0, frontier, room_id FROM "
+				      "audit_frontier", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read the clock mark", err);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		bool frontier = sqlite3_column_int(st, 0) == 0;
+		char label[128];
+
+		if (frontier)
+			label_for(label, sizeof(label), "audit-frontier", (const char *)sqlite3_column_text(st, 2), -1);
+		else
+			snprintf(label, sizeof(label), "%s", CLOCK_LABEL);
+		r = unseal_mark(s, label, sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), frontier, &m, err);
+		/* A damaged frontier is its room's to report, at its next call. */
+		if (r < 0 && frontier)
+			r = 0;
+		else if (r == 0 && m > *mark)
+			*mark = m;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read the clock mark", err);
+	sqlite3_finalize(st);
+	if (r == 0)
+		s->clock_mark = *mark;
 	return r;
 }
 
@@ -454,7 +561,7 @@ static int read_frontier(struct state *s, const char *room_id, struct sealed_fro
 		/* Sealed: the host must not choose the root the enclave signs. */
 		label_for(label, sizeof(label), "audit-frontier", room_id, -1);
 		r = dcr_unseal(s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &pt, &n, err);
-		/* A frontier from before records (or publications) were bound is shorter: no digest yet. */
+		/* A frontier from before records (or publications and clock marks) were bound is shorter. */
 		if (r == 0 && n != sizeof(*sf) && n != offsetof(struct sealed_frontier, pubs_digest) &&
 		    n != sizeof(sf->f))
 			r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is damaged", room_id);
@@ -522,6 +629,8 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 		if (strcmp(s->pending_pubs, room_id) == 0)
 			s->pending_pubs[0] = '\0';
 	}
+	/* Rolling the log back is what clients detect: the mark cannot go back without it. */
+	sf.clock_mark = s->clock_mark;
 	label_for(label, sizeof(label), "audit-frontier", room_id, -1);
 	if ((r = dcr_seal(s->key, label, (const uint8_t *)&sf, sizeof(sf), &fblob, &fblob_len, err)) < 0)
 		return r;
@@ -764,6 +873,20 @@ static int seal_legacy_leaves(struct state *s, bool *changed, struct dcr_err *er
 	}
 	free(rooms);
 	free(items);
+	return r;
+}
+
+int state_count_rooms(struct state *s, uint64_t *n, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM rooms", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		r = sql_fail(s, DCR_EIO, "cannot count rooms", err);
+	else
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 	return r;
 }
 

@@ -2,8 +2,9 @@
  * Storage: what uploads and results may take of the data directory's disk.
  * New data never takes free space below a floor, which is left for the
  * state database; dataset.create reserves the whole declared size of an
- * upload until it is complete; each uploader (the e-mail of its
- * certificate) has quotas; uploads not finished in time are deleted.
+ * upload until it is complete; each uploader (its e-mail address with the
+ * root that vouched for it, struct caller_id) has quotas; uploads not
+ * finished in time are deleted.
  *
  * The ledger is in memory, under the service lock, rebuilt at start from
  * the sealed dataset records. Keeping per-uploader totals in state.db
@@ -29,7 +30,7 @@
 
 /* One uploader's datasets, complete or not. */
 struct uploader {
-	char *email;
+	struct caller_id who;
 	uint64_t bytes;            /* declared ciphertext sizes */
 	unsigned datasets, unfinished;
 	struct uploader *next;     /* in its bucket */
@@ -62,25 +63,27 @@ static struct {
 
 /* ---- uploaders ---- */
 
-static size_t bucket(const char *email, size_t n)
+static size_t bucket(const struct caller_id *who, size_t n)
 {
 	uint8_t digest[DCR_SHA256_LEN];
 	struct dcr_sha256 *h = dcr_sha256_new();
 	uint64_t v = 0;
 
+	/* The address with its NUL, then the CA: no two identities hash the same input. */
 	if (h && dcr_sha256_update(h, ledger.key, sizeof(ledger.key), NULL) == 0 &&
-	    dcr_sha256_update(h, email, strlen(email), NULL) == 0 && dcr_sha256_final(h, digest, NULL) == 0)
+	    dcr_sha256_update(h, who->email, strlen(who->email) + 1, NULL) == 0 &&
+	    dcr_sha256_update(h, who->ca, strlen(who->ca), NULL) == 0 && dcr_sha256_final(h, digest, NULL) == 0)
 		memcpy(&v, digest, sizeof(v));
 	dcr_sha256_free(h);
 	return (size_t)(v % n);
 }
 
-static struct uploader *find_uploader(const char *email)
+static struct uploader *find_uploader(const struct caller_id *who)
 {
 	if (!ledger.n_buckets)
 		return NULL;
-	for (struct uploader *u = ledger.buckets[bucket(email, ledger.n_buckets)]; u; u = u->next)
-		if (strcmp(u->email, email) == 0)
+	for (struct uploader *u = ledger.buckets[bucket(who, ledger.n_buckets)]; u; u = u->next)
+		if (caller_id_equal(&u->who, who))
 			return u;
 	return NULL;
 }
@@ -95,7 +98,7 @@ static int grow_buckets(void)
 		return DCR_ENOMEM;
 	for (size_t i = 0; i < ledger.n_buckets; i++)
 		for (struct uploader *u = ledger.buckets[i], *next; u; u = next) {
-			size_t k = bucket(u->email, n);
+			size_t k = bucket(&u->who, n);
 
 			next = u->next;
 			u->next = b[k];
@@ -107,20 +110,19 @@ static int grow_buckets(void)
 	return 0;
 }
 
-static struct uploader *get_uploader(const char *email)
+static struct uploader *get_uploader(const struct caller_id *who)
 {
-	struct uploader *u = find_uploader(email);
+	struct uploader *u = find_uploader(who);
 	size_t k;
 
 	if (u)
 		return u;
 	if (ledger.n_uploaders >= ledger.n_buckets && grow_buckets() < 0)
 		return NULL;
-	if (!(u = calloc(1, sizeof(*u))) || !(u->email = strdup(email))) {
-		free(u);
+	if (!(u = calloc(1, sizeof(*u))))
 		return NULL;
-	}
-	k = bucket(email, ledger.n_buckets);
+	u->who = *who;
+	k = bucket(who, ledger.n_buckets);
 	u->next = ledger.buckets[k];
 	ledger.buckets[k] = u;
 	ledger.n_uploaders++;
@@ -134,11 +136,10 @@ static void put_uploader(struct uploader *u)
 
 	if (u->datasets > 0)
 		return;
-	for (p = &ledger.buckets[bucket(u->email, ledger.n_buckets)]; *p != u; p = &(*p)->next)
+	for (p = &ledger.buckets[bucket(&u->who, ledger.n_buckets)]; *p != u; p = &(*p)->next)
 		;
 	*p = u->next;
 	ledger.n_uploaders--;
-	free(u->email);
 	free(u);
 }
 
@@ -172,8 +173,8 @@ static void drop_upload(struct upload **p)
 }
 
 /* Count a dataset in the ledger: complete, or unfinished with received bytes so far. */
-static int count_dataset(const char *id, const char *owner, uint64_t size, bool complete, uint64_t received,
-	int64_t created_ms)
+static int count_dataset(const char *id, const struct caller_id *owner, uint64_t size, bool complete,
+	uint64_t received, int64_t created_ms)
 {
 	struct uploader *u = get_uploader(owner);
 	struct upload *up = NULL;
@@ -243,6 +244,7 @@ static int load_one(void *ctx, const char *scope, const char *name, ProtobufCMes
 	const Dcr__V1__DatasetRecord *rec = (const Dcr__V1__DatasetRecord *)msg;
 	struct service *svc = ctx;
 	struct state_blob b;
+	struct caller_id owner;
 	struct dcr_err ignored;
 
 	if (!blob_id_valid(name) || !rec->owner || !*rec->owner)
@@ -250,7 +252,8 @@ static int load_one(void *ctx, const char *scope, const char *name, ProtobufCMes
 	/* A record without its blob row holds no reservation; it still counts against its owner. */
 	if (state_blob_get(svc->state, name, &b, &ignored) < 0)
 		b = (struct state_blob){ .size = rec->size, .received = rec->size, .complete = true };
-	return count_dataset(name, rec->owner, rec->size, b.complete, b.received, rec->created_ms);
+	dataset_owner(rec, &owner);
+	return count_dataset(name, &owner, rec->size, b.complete, b.received, rec->created_ms);
 }
 
 int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err)
@@ -282,7 +285,6 @@ void storage_close(void)
 	for (size_t i = 0; i < ledger.n_buckets; i++)
 		for (struct uploader *u = ledger.buckets[i], *next; u; u = next) {
 			next = u->next;
-			free(u->email);
 			free(u);
 		}
 	free(ledger.buckets);
@@ -293,7 +295,7 @@ void storage_close(void)
 	publish_counts();
 }
 
-int storage_admit(const struct service *svc, const char *owner, uint64_t size, struct dcr_err *err)
+int storage_admit(const struct service *svc, const struct caller_id *owner, uint64_t size, struct dcr_err *err)
 {
 	const struct uploader *u = find_uploader(owner);
 	struct disk d;
@@ -302,16 +304,16 @@ int storage_admit(const struct service *svc, const char *owner, uint64_t size, s
 	if (u && u->datasets >= ledger.lim.max_datasets)
 		return dcr_err_set(err, DCR_EFAIL, "%s has as many datasets on this dcrd as it keeps for one uploader "
 						   "(%u, --max-uploads); delete one no longer needed (dcr upload --delete)",
-			owner, u->datasets);
+			owner->email, u->datasets);
 	if (u && u->unfinished >= ledger.lim.max_unfinished)
 		return dcr_err_set(err, DCR_EFAIL, "%s has as many unfinished uploads as dcrd allows one uploader "
 						   "(%u, --max-unfinished-uploads); finish one (dcr upload --resume) or "
-						   "delete one (dcr upload --delete)", owner, u->unfinished);
+						   "delete one (dcr upload --delete)", owner->email, u->unfinished);
 	if ((u && u->bytes > ledger.lim.max_bytes) || size > ledger.lim.max_bytes - (u ? u->bytes : 0))
 		return dcr_err_set(err, DCR_EFAIL, "an upload of %" PRIu64 " bytes would take %s past %" PRIu64 " bytes, "
 						   "the most dcrd keeps for one uploader (--max-upload-bytes), who has %"
 						   PRIu64 " now; delete uploads no longer needed (dcr upload --delete)",
-			size, owner, ledger.lim.max_bytes, u ? u->bytes : 0);
+			size, owner->email, ledger.lim.max_bytes, u ? u->bytes : 0);
 	if (ledger.n_unfinished >= MAX_UNFINISHED)
 		return dcr_err_set(err, DCR_EFAIL, "dcrd holds %d unfinished uploads, the most it holds; try again later",
 			MAX_UNFINISHED);
@@ -322,7 +324,8 @@ int storage_admit(const struct service *svc, const char *owner, uint64_t size, s
 	return 0;
 }
 
-int storage_add(const char *id, const char *owner, uint64_t size, int64_t created_ms, struct dcr_err *err)
+int storage_add(const char *id, const struct caller_id *owner, uint64_t size, int64_t created_ms,
+	struct dcr_err *err)
 {
 	if (count_dataset(id, owner, size, false, 0, created_ms) < 0)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -346,7 +349,7 @@ void storage_progress(const char *id, uint64_t received, bool complete)
 	}
 }
 
-void storage_forget(const char *id, const char *owner, uint64_t size)
+void storage_forget(const char *id, const struct caller_id *owner, uint64_t size)
 {
 	struct upload **p = find_upload(id);
 	struct uploader *u = find_uploader(owner);
@@ -361,7 +364,7 @@ void storage_forget(const char *id, const char *owner, uint64_t size)
 	put_uploader(u);
 }
 
-int storage_put(const struct service *svc, const char *id, char owner[static DCR_EMAIL_MAX + 1], unsigned *status,
+int storage_put(const struct service *svc, const char *id, struct caller_id *owner, unsigned *status,
 	struct dcr_err *err)
 {
 	const struct upload *up = *find_upload(id);
@@ -386,11 +389,11 @@ int storage_put(const struct service *svc, const char *id, char owner[static DCR
 		return dcr_err_set(err, DCR_EFAIL, "dcrd's free disk space is below its floor (--min-free): it takes no "
 						   "data until there is more; try again later");
 	}
-	snprintf(owner, DCR_EMAIL_MAX + 1, "%s", up->owner->email);
+	*owner = up->owner->who;
 	return 0;
 }
 
-int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err)
+int storage_room_for(const struct service *svc, const char *what, uint64_t size, struct dcr_err *err)
 {
 	struct disk d;
 	int r;
@@ -398,7 +401,7 @@ int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *e
 	if ((r = disk_now(svc->data_dir, &d, err)) < 0)
 		return r;
 	if (size > headroom(&d) || d.free < d.floor)
-		return no_room(&d, "a result", size, err);
+		return no_room(&d, what, size, err);
 	return 0;
 }
 
@@ -430,7 +433,8 @@ void storage_expire(struct service *svc)
 	while (*p) {
 		struct upload *up = *p;
 		uint64_t size = up->size, received = up->received;
-		char id[DCR_BLOB_ID_LEN + 1], owner[DCR_EMAIL_MAX + 1];
+		char id[DCR_BLOB_ID_LEN + 1];
+		struct caller_id owner;
 		struct dcr_err err;
 		int r;
 
@@ -440,7 +444,7 @@ void storage_expire(struct service *svc)
 			continue;
 		}
 		memcpy(id, up->id, sizeof(id));
-		snprintf(owner, sizeof(owner), "%s", up->owner->email);
+		owner = up->owner->who;
 		if ((r = state_begin(svc->state, &err)) == 0) {
 			if ((r = dataset_erase(svc, id, &err)) == 0)
 				r = state_commit(svc->state, &err);
@@ -455,7 +459,7 @@ void storage_expire(struct service *svc)
 			p = &up->next;
 			continue;
 		}
-		storage_forget(id, owner, size);
+		storage_forget(id, &owner, size);
 		/* It left the list: *p is the next one now. */
 		atomic_fetch_add(&ledger.expired, 1);
 		fprintf(stderr, "dcrd: upload %s expired unfinished (%" PRIu64 " of %" PRIu64 " bytes had arrived "

@@ -1,22 +1,27 @@
 /*
  * The connection watchdog: deadlines libmicrohttpd does not keep by itself.
  * Its connection timeout is for idleness, so a client that sends a byte
- * every few seconds would hold a connection for ever. Here each connection
- * has until a deadline to send its request line and headers, and a request
- * body must keep a minimum pace; a connection that fails either is shut
- * down (shutdown(2) on its socket, which libmicrohttpd then closes as if
- * the client had). A connection is not held to a deadline while the
- * thread that serves it is busy in a handler (a long call, a wait for the
- * call lock): that slowness is dcrd's, not the client's. The same thread
+ * every few seconds, or takes an answer a few bytes at a time, would hold a
+ * connection for ever. Here each connection has until a deadline to send
+ * its request line and headers, and a request body must keep a minimum
+ * pace, as must the client taking an answer; a connection that fails any
+ * is shut down (shutdown(2) on its socket, which libmicrohttpd then closes
+ * as if the client had). The time the thread that serves a connection spends
+ * busy in handlers (a long call, a wait for the call lock) does not count
+ * against it: that slowness is dcrd's, not the client's. The same thread
  * runs dcrd's periodic chores.
  */
 #include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -32,7 +37,7 @@
 enum phase {
 	WAITING,                   /* for a request line and headers */
 	RECEIVING,                 /* a request's body */
-	ANSWERING,                 /* the response: libmicrohttpd's idle timeout covers slow readers */
+	ANSWERING,                 /* the response, which the client must take at the body's pace */
 	DROPPED,
 };
 
@@ -41,7 +46,9 @@ struct conn {
 	int worker;                /* the thread that serves it, in wd.workers; -1: unknown */
 	enum phase phase;
 	struct timespec since;     /* when this phase (or body window) began */
+	uint64_t busy_at_since;    /* its worker's busy time then (busy_ms) */
 	uint64_t window_bytes;     /* body bytes since then */
+	uint64_t acked_at_since;   /* ANSWERING: the bytes the client had acknowledged then (acked()) */
 	struct conn *prev, *next;
 };
 
@@ -52,14 +59,16 @@ static struct {
 	struct {
 		pthread_t thread;
 		bool busy;
+		struct timespec busy_since; /* while busy */
+		uint64_t busy_ms;          /* busy time before that, in all */
 	} workers[MAX_WORKERS];
 	size_t n_workers;
 	struct conn_limits lim;
 	void (*chores)(void);
 	bool started, stop;
 	pthread_t thread;
-	atomic_ulong dropped_headers, dropped_bodies;
-} wd = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	atomic_ulong dropped_headers, dropped_bodies, dropped_answers;
+} wd = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER }; /* cv: watchdog_start sets its clock */
 
 /* The rate of lines of one kind about connections, which any client can cause. */
 struct log_budget {
@@ -105,12 +114,70 @@ static int this_worker(void)
 
 void watchdog_busy(bool busy)
 {
+	struct timespec now;
 	int w;
 
+	/* Every time is read under wd.mu, so they are in the order the lock was taken. */
 	pthread_mutex_lock(&wd.mu);
-	if ((w = this_worker()) >= 0)
+	now = now_mono();
+	if ((w = this_worker()) >= 0 && wd.workers[w].busy != busy) {
+		if (busy)
+			wd.workers[w].busy_since = now;
+		else
+			wd.workers[w].busy_ms += elapsed_ms(&wd.workers[w].busy_since, &now);
 		wd.workers[w].busy = busy;
+	}
 	pthread_mutex_unlock(&wd.mu);
+}
+
+/* Under wd.mu: how long worker w has been busy in all, up to now (0 for an unknown worker). */
+static uint64_t busy_ms(int w, const struct timespec *now)
+{
+	if (w < 0)
+		return 0;
+	return wd.workers[w].busy_ms + (wd.workers[w].busy ? elapsed_ms(&wd.workers[w].busy_since, now) : 0);
+}
+
+/*
+ * The bytes the client has acknowledged on this connection in all (TCP
+ * tcpi_bytes_acked), and whether it holds any of ours it has not (the
+ * send queue); false where the socket does not tell (not TCP, or a kernel
+ * or library layer without them), and then the answer's pace is not held.
+ */
+static bool acked(int fd, uint64_t *bytes, bool *waiting)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int queued = 0;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked) ||
+	    ioctl(fd, SIOCOUTQ, &queued) < 0)
+		return false;
+	*bytes = ti.tcpi_bytes_acked;
+	*waiting = queued > 0;
+	return true;
+}
+
+/* Under wd.mu: a new phase or window for c from now. */
+static void restart(struct conn *c, const struct timespec *now)
+{
+	bool waiting;
+
+	c->since = *now;
+	c->busy_at_since = busy_ms(c->worker, now);
+	c->window_bytes = 0;
+	if (c->phase == ANSWERING && !acked(c->fd, &c->acked_at_since, &waiting))
+		c->acked_at_since = 0;
+}
+
+/* Under wd.mu: how long c has been in its phase or window, less what its worker spent busy meanwhile. */
+static uint64_t waited_ms(const struct conn *c, const struct timespec *now)
+{
+	uint64_t all = elapsed_ms(&c->since, now), busy = busy_ms(c->worker, now);
+
+	busy = busy > c->busy_at_since ? busy - c->busy_at_since : 0;
+	return all > busy ? all - busy : 0;
 }
 
 /* Under b->mu: a new window once the last is over, saying what it left out. */
@@ -165,16 +232,18 @@ void library_log(const char *fmt, va_list ap)
 struct conn *conn_open(int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
+	struct timespec now;
 
 	/* Without memory the connection goes unwatched; libmicrohttpd's idle timeout still applies. */
 	if (!c)
 		return NULL;
 	c->fd = fd;
 	c->phase = WAITING;
-	c->since = now_mono();
 	pthread_mutex_lock(&wd.mu);
 	/* libmicrohttpd reports a connection from the thread that will serve it. */
 	c->worker = this_worker();
+	now = now_mono();
+	restart(c, &now);
 	c->next = wd.head;
 	if (wd.head)
 		wd.head->prev = c;
@@ -200,13 +269,15 @@ void conn_close(struct conn *c)
 
 static void enter(struct conn *c, enum phase phase)
 {
+	struct timespec now;
+
 	if (!c)
 		return;
 	pthread_mutex_lock(&wd.mu);
+	now = now_mono();
 	if (c->phase != DROPPED) {
 		c->phase = phase;
-		c->since = now_mono();
-		c->window_bytes = 0;
+		restart(c, &now);
 	}
 	pthread_mutex_unlock(&wd.mu);
 }
@@ -235,10 +306,11 @@ void conn_idle(struct conn *c)
 	enter(c, WAITING);
 }
 
-void watchdog_counts(unsigned long *headers, unsigned long *bodies)
+void watchdog_counts(unsigned long *headers, unsigned long *bodies, unsigned long *answers)
 {
 	*headers = atomic_load(&wd.dropped_headers);
 	*bodies = atomic_load(&wd.dropped_bodies);
+	*answers = atomic_load(&wd.dropped_answers);
 }
 
 /*
@@ -255,14 +327,9 @@ static void drop(struct conn *c)
 static void check(const struct timespec *now)
 {
 	for (struct conn *c = wd.head; c; c = c->next) {
-		uint64_t ms = elapsed_ms(&c->since, now);
+		/* Its thread's time in handlers does not count: the connection waited for dcrd then. */
+		uint64_t ms = waited_ms(c, now);
 
-		/* Its thread is busy in a handler: the clock starts again once that is over. */
-		if (c->worker >= 0 && wd.workers[c->worker].busy) {
-			c->since = *now;
-			c->window_bytes = 0;
-			continue;
-		}
 		if (c->phase == WAITING && ms >= (uint64_t)wd.lim.header_timeout_s * 1000) {
 			drop(c);
 			atomic_fetch_add(&wd.dropped_headers, 1);
@@ -276,8 +343,21 @@ static void check(const struct timespec *now)
 					 "wanted)", (unsigned long long)c->window_bytes, wd.lim.body_window_s,
 					(unsigned long long)wd.lim.body_min_bytes);
 			} else {
-				c->since = *now;
-				c->window_bytes = 0;
+				restart(c, now);
+			}
+		} else if (c->phase == ANSWERING && ms >= (uint64_t)wd.lim.body_window_s * 1000) {
+			uint64_t bytes;
+			bool waiting;
+
+			/* Too little taken while our bytes wait for the client: it is the one holding the answer up. */
+			if (acked(c->fd, &bytes, &waiting) && waiting && bytes - c->acked_at_since < wd.lim.body_min_bytes) {
+				drop(c);
+				atomic_fetch_add(&wd.dropped_answers, 1);
+				drop_log("closed a connection that took %llu bytes of its answer in %u s (at least %llu "
+					 "wanted)", (unsigned long long)(bytes - c->acked_at_since), wd.lim.body_window_s,
+					(unsigned long long)wd.lim.body_min_bytes);
+			} else {
+				restart(c, now);
 			}
 		}
 	}
@@ -303,7 +383,8 @@ static void *watchdog_main(void *arg)
 		if (wd.chores)
 			wd.chores();
 		pthread_mutex_lock(&wd.mu);
-		clock_gettime(CLOCK_REALTIME, &next);
+		/* The condition variable waits on the monotonic clock: setting the wall clock back must not stall it. */
+		clock_gettime(CLOCK_MONOTONIC, &next);
 		next.tv_nsec += TICK_MS * 1000000L;
 		if (next.tv_nsec >= 1000000000L) {
 			next.tv_sec++;
@@ -318,11 +399,19 @@ static void *watchdog_main(void *arg)
 
 int watchdog_start(const struct conn_limits *lim, void (*chores)(void), struct dcr_err *err)
 {
+	pthread_condattr_t attr;
 	int r;
 
 	wd.lim = *lim;
 	wd.chores = chores;
 	wd.stop = false;
+	if ((r = pthread_condattr_init(&attr)) != 0)
+		return dcr_err_errno(err, DCR_EIO, r, "cannot set up the connection watchdog");
+	if ((r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) == 0 && (r = pthread_cond_destroy(&wd.cv)) == 0)
+		r = pthread_cond_init(&wd.cv, &attr);
+	pthread_condattr_destroy(&attr);
+	if (r != 0)
+		return dcr_err_errno(err, DCR_EIO, r, "cannot set up the connection watchdog");
 	if ((r = pthread_create(&wd.thread, NULL, watchdog_main, NULL)) != 0)
 		return dcr_err_errno(err, DCR_EIO, r, "cannot start the connection watchdog");
 	wd.started = true;

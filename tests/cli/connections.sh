@@ -104,6 +104,27 @@ print("answered", data.split(b"\r\n")[0].decode(), "then closed" if rest == b"" 
 PY
 has "$out" '^answered HTTP/1.1 200 OK then closed after at least 2 s$' "the idle connection was closed after the deadline"
 
+# ---- the deadlines hold whatever the wall clock does ----
+# The watchdog waited on the wall clock: set back an hour (here: read an
+# hour ahead, as the host of an enclave can make it), it slept that hour,
+# and no connection was held to its deadline; libmicrohttpd's idle timeout
+# (30 s) closed this one instead, without a word in the log.
+stop_dcrd TERM
+echo 3600000 >clock-offset
+DCR_TEST_CLOCK_FILE=$TEST_TMP/clock-offset LD_PRELOAD=$FAKE_CLOCK DCRD_PORT_WANTED=$DCRD_PORT \
+	start_dcrd data --header-timeout 1s || finish
+expect 0 "a connection that sends half a request line" python3 - "$DCRD_PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /healthz HT")
+s.settimeout(120)
+print("closed" if s.recv(4096) == b"" else "answered")
+PY
+has "$out" '^closed$' "it was closed"
+has "$(cat dcrd.log)" 'closed a connection that sent no complete request headers within 1 s' \
+	"by the watchdog, at its deadline"
+rm clock-offset
+
 # ---- upload slots: slow PUTs of one uploader, or from one address, leave room for others ----
 stop_dcrd TERM
 DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-puts-per-uploader 2 --max-puts-per-address 2 || finish
@@ -227,6 +248,65 @@ done
 for ds in "$e1" "$e2"; do
 	expect 0 "eve's uploads resume" "$DCR" -q -i eve upload --resume "$ds"
 done
+
+# ---- an answer must be taken at the same pace ----
+# A client that takes a large answer a few bytes at a time (a tiny receive
+# window) kept its connection for ever: libmicrohttpd's idle timeout starts
+# again at every byte sent. Now it must take --min-body-rate too.
+stop_dcrd TERM
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --min-body-rate 1K/2s || finish
+cat >room/answers.yaml <<'YAML'
+version: 1
+name: answers
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [run big, fetch big]
+compute:
+  big:
+    type: sql
+    query: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400000) SELECT x, printf('%060d', x) AS pad FROM c
+YAML
+expect 0 "a room with a large result" "$DCR" -q -i alice create room/answers.yaml || finish
+answers=$out
+expect 0 "the large result" "$DCR" -q -i alice run "$answers" big --wait || finish
+job=$out
+expect 0 "where its ciphertext is" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 1 0 job.fetch "$answers" "$job"
+read -r _ blob token <<<"$(grep '^blob ' <<<"$out")"
+expect 0 "a client that takes the answer 100 bytes a second" python3 - "$DCRD_PORT" "$blob" "$token" <<'PY'
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("GET /v1/blobs/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % (sys.argv[2], sys.argv[3])).encode())
+s.settimeout(1)
+start, got, end = time.time(), b"", False
+while not end and time.time() - start < 20:
+    try:
+        data = s.recv(100)
+        got += data
+        end = not data
+        time.sleep(1)
+    except socket.timeout:
+        pass
+# Then as fast as it comes: what dcrd had sent before it closed the connection, or the whole answer.
+s.settimeout(30)
+while not end:
+    data = s.recv(1 << 16)
+    got += data
+    end = not data
+head, _, body = got.partition(b"\r\n\r\n")
+length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+print("cut off" if len(body) < length else "taken whole", "at", len(body), "of", length)
+PY
+has "$out" '^cut off at [0-9]+ of [0-9]+$' "dcrd closed it before the answer was taken"
+has "$(cat dcrd.log)" 'closed a connection that took [0-9]+ bytes of its answer in 2 s \(at least 1024 wanted\)' \
+	"the drop is logged"
+expect 0 "metrics" curl -fsS "$DCR_ENDPOINT/metrics"
+has "$out" '^dcrd_connections_dropped_total\{reason="slow-answer"\} 1$' "metrics count it"
+expect 0 "a client that takes it at once is served" "$DCR" -q -i alice fetch "$job" -o big.csv
+checks=$((checks + 1))
+[ "$(wc -l <big.csv)" = 400001 ] || fail "the large result has $(wc -l <big.csv) lines"
 
 # ---- options ----
 for bad in 0s 10 2h 5x; do

@@ -108,6 +108,45 @@ has "$err" "no room here accepts this certificate" "the upload refusal says why"
 expect 0 "the impostor's rooms: none" as acme-bob rooms
 lacks "$out" "$room" "the room is not listed for the impostor"
 
+# Uploads belong to whoever the CA that vouched for the upload certifies,
+# not to the address alone. An outsider's own CA certifies Bob's address
+# too, and the outsider makes the certificate "known" with a room of its
+# own: it may upload (as itself), but Bob's uploads are not its own to
+# delete or publish, even with Bob's keystore.
+expect 0 "bob uploads a dataset he has not published" as bob upload beta.csv
+spare=$out
+make_ca evil-ca
+make_user evil-bob bob@beta.example evil-ca
+mkdir -p evil-room
+cp evil-ca.pem evil-room/evil.pem
+cat >evil-room/room.yaml <<'YAML'
+version: 1
+name: not-bobs
+enclave: dcrd:sim
+authentication:
+  ca: evil.pem
+participants:
+  bob@beta.example: [upload beta_pay, read-status]
+data:
+  beta_pay: {type: table, columns: [{name: name, type: string}, {name: salary, type: float64}]}
+YAML
+mkdir -p "$TEST_TMP/evil-bob-data"
+cp -r "$TEST_TMP/bob-data/dcr" "$TEST_TMP/evil-bob-data/"
+for who in acme-bob evil-bob; do
+	expect 4 "$who cannot delete Bob's upload" as "$who" upload --delete "$spare"
+	has "$err" "no dataset $spare uploaded by bob@beta.example" "$who: told there is no such dataset"
+done
+expect 0 "the outsider creates a room of its own for Bob's address" as evil-bob create evil-room/room.yaml
+evil_room=$out
+expect 4 "still not Bob's uploader: delete" as evil-bob upload --delete "$spare"
+expect 4 "nor may it publish Bob's upload into its room, key and all" as evil-bob publish "$evil_room" beta_pay "$spare"
+has "$err" "no dataset $spare uploaded by bob@beta.example" "the publish refusal"
+expect 0 "it may upload, as itself" as evil-bob upload fake.csv
+expect 0 "and delete what it uploaded" as evil-bob upload --delete "$out"
+expect 0 "bob publishes his upload" as bob publish "$room" beta_pay "$spare"
+expect 0 "bob puts his first upload back" as bob publish "$room" beta_pay "$beta"
+expect 0 "bob deletes his spare upload" as bob upload --delete "$spare"
+
 # The rightful holders still do everything, and nothing changed behind them.
 expect 0 "bob reads the room" as bob rooms "$room"
 expect 0 "bob lists the datasets" as bob datasets "$room"
@@ -137,5 +176,56 @@ expect 0 "the table shows the issuer" as bob audit "$room"
 has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +bob@beta.example +${beta_fp:0:12} +job.run +total +allowed" "bob's run with Beta's CA"
 has "$out" "^ *[0-9]+ +[0-9T:Z-]+ +alice@acme.example +${acme_fp:0:12} +room.create " "alice's create with Acme's CA"
 expect 0 "bob stops the room" as bob stop "$room"
+
+# Per-caller limits count an address with the CA that vouched for it. The
+# outsider's certificate for Bob's address, made "known" by its own room,
+# uses up every limit of its own: a slow job, an upload under way, the bytes
+# and the datasets allowed. Bob, certified by Beta's CA, still runs and
+# uploads. (They were counted by address: one impostor's job refused Bob's
+# run, one upload his uploads, for good.)
+{ echo name,salary; for _ in $(seq 2000); do echo "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,1"; done; } >big.csv
+# The outsider's upload takes all the bytes but 50; a dataset's ciphertext is 92 bytes more than its plaintext.
+start_dcrd data2 --max-caller-jobs 1 --max-uploads 1 --max-unfinished-uploads 1 \
+	--max-upload-bytes $(($(stat -c %s big.csv) + 92 + 50)) --max-puts-per-uploader 1 --min-body-rate 1K/30s || finish
+as2() { local who=$1; shift; env XDG_STATE_HOME="$TEST_TMP/$who-state2" XDG_DATA_HOME="$TEST_TMP/$who-data2" \
+	"$DCR" -q -i "$TEST_TMP/$who" "$@"; }
+mkdir -p bob-room
+cp beta-ca.pem bob-room/beta.pem
+cat >bob-room/room.yaml <<'YAML'
+version: 1
+name: bobs
+enclave: dcrd:sim
+authentication:
+  ca: beta.pem
+participants:
+  bob@beta.example: [run one]
+compute:
+  one: {type: sql, query: SELECT 1 AS one}
+YAML
+cat >>evil-room/room.yaml <<'YAML'
+compute:
+  slow:
+    type: sql
+    query: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000000) SELECT count(*) AS n FROM c
+YAML
+sed -i 's/\[upload beta_pay, read-status\]/[upload beta_pay, read-status, run slow]/' evil-room/room.yaml
+expect 0 "bob creates his room" as2 bob create bob-room/room.yaml
+bobs_room=$out
+expect 0 "the outsider creates its room" as2 evil-bob create evil-room/room.yaml
+evil_room=$out
+expect 0 "the outsider runs a slow job" as2 evil-bob run "$evil_room" slow
+expect 0 "bob runs in his own room all the same" as2 bob run "$bobs_room" one
+env XDG_STATE_HOME="$TEST_TMP/evil-bob-state2" XDG_DATA_HOME="$TEST_TMP/evil-bob-data2" \
+	"$DCR" -q -i "$TEST_TMP/evil-bob" upload big.csv --limit-rate 1K >/dev/null 2>&1 &
+slow_upload=$!
+for _ in $(seq 600); do
+	grep -q '^dcrd_uploads_writing 1$' <<<"$(curl -fsS "$DCR_ENDPOINT/metrics")" && break
+	sleep 0.1
+done
+checks=$((checks + 1))
+grep -q '^dcrd_uploads_writing 1$' <<<"$(curl -fsS "$DCR_ENDPOINT/metrics")" || fail "the outsider's upload never began"
+expect 0 "bob uploads while the outsider's upload is under way" as2 bob upload beta.csv
+kill "$slow_upload" 2>/dev/null
+wait "$slow_upload" 2>/dev/null
 
 finish

@@ -9,6 +9,8 @@ CREATE_RACE=${CREATE_RACE:-}
 # tests/tools/sgx-fake-device and tests/tools/fake-pccs.py: a fake /dev/attestation and a fake Intel PCS.
 SGX_FAKE_DEVICE=${SGX_FAKE_DEVICE:-}
 FAKE_PCCS=${FAKE_PCCS:-}
+# tests/tools/fake-clock.so: LD_PRELOAD it, with DCR_TEST_CLOCK_FILE naming a file of milliseconds, to shift dcrd's wall clock.
+FAKE_CLOCK=${FAKE_CLOCK:-}
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dcr-cli.XXXXXX")
 DCRD_PIDS=()

@@ -122,6 +122,26 @@ done
 expect 7 "the interrupted job of the stopped room failed" as_alice fetch "$forever"
 has "$err" "the room was stopped before the job ran" "why it failed"
 
+# ---- SIGTERM with a job running: dcrd does not wait for it, and it runs again ----
+# dcrd stops at once, without releasing what the job's thread still uses
+# (the sandbox, the enclave's data directory) or running exit handlers
+# under it; the job, still "running" in the state, runs again at the start.
+expect 0 "a job that runs until dcrd stops, again" as_alice run "$other" forever
+again=$out
+wait_log "^dcrd: job $again started$"
+stop_dcrd TERM
+checks=$((checks + 1))
+[ "$rc" = 0 ] || fail "dcrd exit status $rc after SIGTERM with a job running"
+has "$(cat dcrd.log)" '^dcrd: stopped; the job that was running runs again at the next start$' "it says so"
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+for _ in $(seq 1200); do
+	[ "$(grep -c "^dcrd: job $again started$" dcrd.log)" = 2 ] && break
+	sleep 0.05
+done
+checks=$((checks + 1))
+[ "$(grep -c "^dcrd: job $again started$" dcrd.log)" = 2 ] || fail "the job did not run again after the restart"
+expect 0 "stop its room" as_alice stop "$other"
+
 # ---- limits are checked ----
 for bad in 0 -1 x 1000001 1K; do
 	expect 2 "--max-room-jobs $bad" "$DCRD" serve --data-dir data2 --max-room-jobs "$bad"

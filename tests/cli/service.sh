@@ -188,6 +188,35 @@ has "$second" '^refused 9: call from the future' "and again after a restart with
 replayed 2 3
 has "$first" '^ok$' "a call 2 s ahead is served"
 has "$second" '^refused 9: call made before dcrd \(re\)started' "its replay after a restart without nonces is refused"
+# Under SGX the host also sets dcrd's clock. It restarts dcrd with the clock
+# set back to just before a call it captured, and empties the nonce table:
+# the call is fresh by that clock, but no later than the latest call dcrd
+# had accepted, which is sealed, so it is still refused.
+stamp=$(($(date +%s%3N) + 2000))
+coproc REPLAYED { "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 2 "@$stamp"; }
+replay_pid=$REPLAYED_PID
+read -r first <&"${REPLAYED[0]}"
+has "$first" '^ok$' "the call to capture is served"
+stop_dcrd TERM
+python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("DELETE FROM nonces"); db.commit()' \
+	data/state.db || fail "cannot edit the nonce table"
+echo $((stamp - 1000 - $(date +%s%3N))) >clock-offset
+DCR_TEST_CLOCK_FILE=$TEST_TMP/clock-offset LD_PRELOAD=$FAKE_CLOCK DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+echo >&"${REPLAYED[1]}"
+read -r second <&"${REPLAYED[0]}"
+wait "$replay_pid" 2>/dev/null
+has "$second" '^refused 9: call made before dcrd \(re\)started' "its replay with the clock set back is refused"
+# Nor does dcrd's clock go back while it runs: set 10 minutes back, it
+# stays where it was, and a call stamped by a correct clock is served (by
+# the host's clock alone it would be "from the future").
+while [ "$(date +%s%3N)" -le "$stamp" ]; do sleep 0.1; done
+echo 0 >clock-offset
+expect 0 "a call with the clock right" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 1
+has "$out" '^ok$' "served with the clock right"
+echo -600000 >clock-offset
+expect 0 "a call after the clock was set back" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 1
+has "$out" '^ok$' "dcrd's clock did not go back"
+rm clock-offset
 expect 0 "attest after restart" "$DCR" --specs specs.yaml attest
 checks=$((checks + 1))
 [ "$(grep key <<<"$out")" = "$first_keys" ] || fail "enclave keys changed across a restart"

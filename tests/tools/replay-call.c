@@ -11,12 +11,14 @@
 #include "util.h"
 
 /*
- * usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS [METHOD ROOM_ID [JOB_ID]]]
- * Seals one call (its clock shifted by SKEW_SECONDS): room.list, or METHOD
+ * usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS|@MS [METHOD ROOM_ID [JOB_ID]]]
+ * Seals one call (its clock shifted by SKEW_SECONDS, or stamped MS
+ * milliseconds since the epoch): room.list, or METHOD
  * with a RoomRef for ROOM_ID, or a JobRef with JOB_ID too. Then sends the
  * very same bytes COUNT times, reading a line from standard input before
  * each send after the first, so a test can restart dcrd in between. Prints
- * the enclave's verdict for each: "ok" or "refused CODE: MESSAGE".
+ * the enclave's verdict for each: "ok" or "refused CODE: MESSAGE"; after an
+ * "ok" to job.fetch of a result, "blob ID TOKEN": where its ciphertext is.
  */
 int main(int argc, char **argv)
 {
@@ -28,12 +30,14 @@ int main(int argc, char **argv)
 	uint8_t *req = NULL, *body = NULL;
 	size_t req_len = 0, body_len = 0;
 	const char *method = argc > 7 ? argv[6] : "room.list";
-	long skew = argc > 5 ? strtol(argv[5], NULL, 10) : 0;
+	long skew = argc > 5 && argv[5][0] != '@' ? strtol(argv[5], NULL, 10) : 0;
+	int64_t stamp = argc > 5 && argv[5][0] == '@' ? strtoll(argv[5] + 1, NULL, 10) : 0;
 	int count = argc > 4 ? atoi(argv[4]) : 0;
 	char line[16];
 
 	if (argc < 5 || argc == 7 || argc > 9 || count < 1) {
-		fprintf(stderr, "usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS [METHOD ROOM_ID [JOB_ID]]]\n");
+		fprintf(stderr, "usage: replay-call ENDPOINT SPECS IDENTITY_DIR COUNT [SKEW_SECONDS|@MS [METHOD ROOM_ID "
+				"[JOB_ID]]]\n");
 		return 2;
 	}
 	if (argc == 8) {
@@ -62,8 +66,8 @@ int main(int argc, char **argv)
 	}
 	dcr_client_init(&client, argv[1], specs, id);
 	if (dcr_client_attest(&client, &err) < 0 ||
-	    dcr_call_seal(id, &client.enclave.keys, method, body, body_len, dcr_now_ms() + (int64_t)skew * 1000, &ctx, &req,
-		    &req_len, &err) < 0) {
+	    dcr_call_seal(id, &client.enclave.keys, method, body, body_len,
+		    stamp ? stamp : dcr_now_ms() + (int64_t)skew * 1000, &ctx, &req, &req_len, &err) < 0) {
 		fprintf(stderr, "replay-call: %s\n", err.msg);
 		return 1;
 	}
@@ -79,8 +83,15 @@ int main(int argc, char **argv)
 			    &err) < 0 ||
 		    dcr_call_open_result(&ctx, resp, resp_len, &code, &message, &answer, &answer_len, &err) < 0)
 			printf("error %d: %s\n", dcr_err_exit_status(err.code), err.msg);
-		else if (code == 0)
+		else if (code == 0) {
+			Dcr__V1__FetchResponse *fr = strcmp(method, "job.fetch") == 0 ?
+				dcr__v1__fetch_response__unpack(NULL, answer_len, answer) : NULL;
+
 			printf("ok\n");
+			if (fr && fr->blob_id && *fr->blob_id)
+				printf("blob %s %s\n", fr->blob_id, fr->download_token);
+			dcr__v1__fetch_response__free_unpacked(fr, NULL);
+		}
 		else
 			printf("refused %d: %s\n", dcr_err_exit_status(code), message);
 		fflush(stdout);

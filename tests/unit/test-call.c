@@ -916,6 +916,79 @@ static void test_example_result(void **state)
 	example_free(&x);
 }
 
+/* One call sealed by id and accepted (or not) with replay: what dcr_call_accept said; *nonce is its nonce. */
+struct sealed {
+	uint8_t *wire;
+	size_t len;
+};
+
+static int offer(struct world *w, struct dcr_replay *replay, const struct sealed *s, uint8_t nonce[static 16],
+	struct dcr_err *err)
+{
+	struct dcr_ohttp_ctx sctx = { 0 };
+	struct dcr_call_request req;
+	int r = dcr_call_accept(w->hpke_sk, &w->cfg, s->wire, s->len, now_ms, replay, &sctx, &req, err);
+
+	if (r == 0)
+		memcpy(nonce, req.nonce, 16);
+	dcr_call_request_release(&req);
+	dcr_ohttp_ctx_release(&sctx);
+	return r;
+}
+
+/*
+ * A full set of nonces (issue 12 review, finding 6): one outsider's signed
+ * calls, each refused before it runs, filled it, and then every caller was
+ * refused for minutes. Now the nonces of calls that never ran make room;
+ * those of calls that ran (kept) stay, whatever comes.
+ */
+static void test_replay_full(void **state)
+{
+	struct world *w = *state;
+	struct dcr_replay *replay = dcr_replay_new_bounded(4);
+	struct dcr_ohttp_ctx cctx;
+	struct sealed flood[6], mine[4];
+	uint8_t nonce[16];
+	struct dcr_err err;
+
+	assert_non_null(replay);
+	for (size_t i = 0; i < 6; i++) {
+		seal(w, w->alice, "flood", &cctx, &flood[i].wire, &flood[i].len);
+		dcr_ohttp_ctx_release(&cctx);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		seal(w, w->alice, "mine", &cctx, &mine[i].wire, &mine[i].len);
+		dcr_ohttp_ctx_release(&cctx);
+	}
+	/* Six flooding calls into a set of four: the oldest make room. */
+	for (size_t i = 0; i < 6; i++)
+		if (offer(w, replay, &flood[i], nonce, &err) < 0)
+			fail_msg("flood %zu: %s", i, err.msg);
+	/* Another call is served, and once it ran (kept), its replay is refused even with the set full. */
+	if (offer(w, replay, &mine[0], nonce, &err) < 0)
+		fail_msg("a call after the flood: %s", err.msg);
+	dcr_replay_keep(replay, nonce);
+	assert_int_equal(offer(w, replay, &flood[5], nonce, &err), DCR_EINTEGRITY);
+	assert_int_equal(offer(w, replay, &mine[0], nonce, &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "replayed"));
+	/* A forgotten flooding call may come again: refused before it ran, it is a call made late. */
+	assert_int_equal(offer(w, replay, &flood[0], nonce, &err), 0);
+	/* Only a set full of calls that ran refuses new ones. */
+	for (size_t i = 1; i < 4; i++) {
+		assert_int_equal(offer(w, replay, &mine[i], nonce, &err), 0);
+		dcr_replay_keep(replay, nonce);
+	}
+	assert_int_equal(offer(w, replay, &flood[1], nonce, &err), DCR_EFAIL);
+	assert_non_null(strstr(err.msg, "too many calls within the freshness window"));
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(offer(w, replay, &mine[i], nonce, &err), DCR_EINTEGRITY);
+	for (size_t i = 0; i < 6; i++)
+		free(flood[i].wire);
+	for (size_t i = 0; i < 4; i++)
+		free(mine[i].wire);
+	dcr_replay_free(replay);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,6 +1001,7 @@ int main(void)
 		cmocka_unit_test(test_example_evidence),
 		cmocka_unit_test(test_example_call),
 		cmocka_unit_test(test_example_result),
+		cmocka_unit_test(test_replay_full),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -480,6 +480,84 @@ static void test_legacy_leaves(void **state)
 	}
 }
 
+/* The sealed clock mark row's blob, into buf; its length, 0 if there is none. */
+static int clock_row(struct state *s, uint8_t buf[static 256])
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	assert_int_equal(sqlite3_prepare_v2(s->db, "SELECT mark FROM clock", -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW && (n = sqlite3_column_bytes(st, 0)) <= 256)
+		memcpy(buf, sqlite3_column_blob(st, 0), (size_t)n);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static void use_nonce(struct state *s, uint8_t first, int64_t timestamp_ms)
+{
+	uint8_t nonce[DCR_CALL_NONCE_LEN];
+	struct dcr_err err;
+
+	assert_int_equal(dcr_random(nonce, sizeof(nonce), NULL), 0);
+	nonce[0] = first;
+	if (state_use_nonce(s, nonce, timestamp_ms, timestamp_ms, &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+/*
+ * The clock mark: the latest call timestamp accepted, which a restarted
+ * dcrd will not accept calls before. The host can restore an older mark
+ * row, or delete it, but every room's frontier holds the mark as it was at
+ * its last entry, and the largest counts; restoring those rolls the log
+ * back, which clients detect. A damaged mark row stops dcrd.
+ */
+static void test_clock_mark(void **state)
+{
+	uint8_t old_row[256];
+	int old_len;
+	int64_t mark;
+	struct state s;
+	struct dcr_err err;
+	sqlite3_stmt *st;
+
+	(void)state;
+	log4.len[0] = make_entry(0, true, log4.buf[0]);
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	assert_int_equal(state_clock_mark(&s, &mark, &err), 0);
+	assert_int_equal(mark, 0);
+	use_nonce(&s, 1, 1751371200000);
+	old_len = clock_row(&s, old_row);
+	assert_int_not_equal(old_len, 0);
+	use_nonce(&s, 0, 1751371205000); /* a first byte of 0 also sweeps the table */
+	use_nonce(&s, 2, 1751371203000); /* earlier than the mark: it stays */
+	append(&s, 0);
+	state_close(&s);
+
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	assert_int_equal(state_clock_mark(&s, &mark, &err), 0);
+	assert_int_equal(mark, 1751371205000);
+	/* The host restores the older row: the frontier still says. */
+	assert_int_equal(sqlite3_prepare_v2(s.db, "UPDATE clock SET mark = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, old_row, old_len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(state_clock_mark(&s, &mark, &err), 0);
+	assert_int_equal(mark, 1751371205000);
+	/* Or deletes it. */
+	assert_int_equal(sqlite3_exec(s.db, "DELETE FROM clock", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(state_clock_mark(&s, &mark, &err), 0);
+	assert_int_equal(mark, 1751371205000);
+	/* Or damages it: not a mark to start from. */
+	old_row[old_len - 1] ^= 1;
+	assert_int_equal(sqlite3_prepare_v2(s.db, "INSERT INTO clock (id, mark) VALUES (1, ?1)", -1, &st, NULL),
+		SQLITE_OK);
+	sqlite3_bind_blob(st, 1, old_row, old_len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(state_clock_mark(&s, &mark, &err), DCR_EINTEGRITY);
+	state_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +567,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_legacy_leaves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_publication_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_never_replaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_mark, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
