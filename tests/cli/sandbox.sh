@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
-why=$(sandbox_works) || skip "$why"
+need_sandbox
 use_sim_specs
 make_ca acme-ca
 make_user alice alice@acme.example acme-ca
