@@ -470,7 +470,8 @@ fits_room=$out
 expect 7 "its python computation stops at its own limit" as run "$fits_room" sleep --wait
 has "$err" "exceeded its time limit of 1s" "the room's limit"
 expect 7 "SQL stops at the service's limit" as run "$fits_room" count --wait
-has "$err" "ran out of time \(the limit is 2000 ms\)" "the service's limit"
+has "$err" "the job exceeded its time limit of 2s, which all its computations share \(dcrd serve --max-job-time\)" \
+	"the service's limit, named"
 expect 7 "a room created under higher limits runs under the new ones" as run "$defaults_room" sleep --wait
 has "$err" "asks for a time limit of 60s; this dcrd allows at most 2s" "and says why"
 stop_dcrd

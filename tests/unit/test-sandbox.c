@@ -90,7 +90,7 @@ static int run_script(const char *script, const struct sandbox_file *extra, size
 	pc.output = (char *)(output ? output : "/output");
 	pc.time_limit_ms = time_ms ? time_ms : 30000;
 	pc.memory_limit_bytes = mem ? mem : 512 * MiB;
-	return py_run(&pc, files, n_extra + 1, res, err);
+	return py_run(&pc, files, n_extra + 1, 0, res, err);
 }
 
 static void result_free(struct sandbox_result *res)
@@ -248,7 +248,7 @@ static void test_uppercase(void **state)
 	pc.script_name = "uppercase.py";
 	pc.time_limit_ms = 60000;
 	pc.memory_limit_bytes = 256 * MiB;
-	assert_int_equal(py_run(&pc, files, 2, &res, &err), 0);
+	assert_int_equal(py_run(&pc, files, 2, 0, &res, &err), 0);
 	assert_int_equal(res.exit_status, 0);
 	upper = zip_get(&res, "upper.txt", &len);
 	assert_non_null(upper);
@@ -288,7 +288,7 @@ static void test_secret_code(void **state)
 	pc.output = "/output";
 	pc.time_limit_ms = 5 * 60000;
 	pc.memory_limit_bytes = 1024 * MiB;
-	assert_int_equal(py_run(&pc, files, 3, &res, &err), 0);
+	assert_int_equal(py_run(&pc, files, 3, 0, &res, &err), 0);
 	json = zip_get(&res, "result.json", NULL);
 	assert_non_null(json);
 	assert_non_null(strstr(json, "\"count\": 6"));
@@ -1007,8 +1007,29 @@ static void test_time_limit_seconds(void **state)
 	pc.command = cmd;
 	pc.n_command = 2;
 	pc.time_limit_ms = 1000;
-	assert_int_equal(py_run(&pc, NULL, 0, &res, &err), DCR_ECOMPUTE);
+	assert_int_equal(py_run(&pc, NULL, 0, 0, &res, &err), DCR_ECOMPUTE);
 	assert_string_equal(err.msg, "the computation exceeded its time limit of 1s");
+	result_free(&res);
+}
+
+/* What is left of a job's time cuts a computation's own limit short, never lengthens it. */
+static void test_time_cut(void **state)
+{
+	char *cmd[] = { "sleep", "30" };
+	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+
+	NEED_SANDBOX();
+	pc.command = cmd;
+	pc.n_command = 2;
+	pc.time_limit_ms = 60000;
+	assert_int_equal(py_run(&pc, NULL, 0, 700, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the computation exceeded its time limit of 700ms");
+	result_free(&res);
+	pc.time_limit_ms = 600;
+	assert_int_equal(py_run(&pc, NULL, 0, 60000, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the computation exceeded its time limit of 600ms");
 	result_free(&res);
 }
 
@@ -1355,7 +1376,7 @@ static void test_no_such_command(void **state)
 	NEED_SANDBOX();
 	pc.command = cmd;
 	pc.n_command = 2;
-	assert_int_equal(py_run(&pc, NULL, 0, &res, &err), DCR_ECOMPUTE);
+	assert_int_equal(py_run(&pc, NULL, 0, 0, &res, &err), DCR_ECOMPUTE);
 	assert_string_equal(err.msg, "the command exited with status 127");
 	assert_non_null(strstr(res.logs, "dcr: cannot run 'no-such-program'"));
 	result_free(&res);
@@ -1789,20 +1810,20 @@ static void test_bad_paths(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct sandbox_file f = text_file(bad[i], "x");
 
-		assert_int_equal(py_run(&pc, &f, 1, &res, &err), DCR_EINVALID);
+		assert_int_equal(py_run(&pc, &f, 1, 0, &res, &err), DCR_EINVALID);
 		assert_null(res.zip);
 		assert_null(res.logs);
 	}
 	for (size_t i = 0; i < sizeof(bad_output) / sizeof(bad_output[0]); i++) {
 		pc.output = (char *)bad_output[i];
-		assert_int_equal(py_run(&pc, NULL, 0, &res, &err), DCR_EINVALID);
+		assert_int_equal(py_run(&pc, NULL, 0, 0, &res, &err), DCR_EINVALID);
 		assert_non_null(strstr(err.msg, bad_output[i]));
 	}
 	pc.output = NULL;
 	for (size_t i = 0; i < sizeof(clash) / sizeof(clash[0]); i++) {
 		struct sandbox_file f[] = { text_file(clash[i][0], "x"), text_file(clash[i][1], "y") };
 
-		assert_int_equal(py_run(&pc, f, 2, &res, &err), DCR_EINVALID);
+		assert_int_equal(py_run(&pc, f, 2, 0, &res, &err), DCR_EINVALID);
 		assert_non_null(strstr(err.msg, "one is the other or lies inside it"));
 	}
 }
@@ -1822,7 +1843,7 @@ static void test_setup_failure(void **state)
 	f = text_file(path, "x");
 	pc.command = cmd;
 	pc.n_command = 1;
-	assert_int_equal(py_run(&pc, &f, 1, &res, &err), DCR_EFAIL);
+	assert_int_equal(py_run(&pc, &f, 1, 0, &res, &err), DCR_EFAIL);
 	assert_int_equal(strncmp(err.msg, "cannot set up the python sandbox: bwrap: ", 41), 0);
 	assert_non_null(strstr(err.msg, "File name too long"));
 	assert_null(res.zip);
@@ -2038,6 +2059,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_workload),
 		cmocka_unit_test(test_time_limit),
 		cmocka_unit_test(test_time_limit_seconds),
+		cmocka_unit_test(test_time_cut),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_output_size_limit),
 		cmocka_unit_test(test_memory_shared_mmap),
