@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -227,12 +228,53 @@ static int own_dir(const char *controller, char *out, size_t size)
 
 static const char *const v1_names[] = { "memory", "pids", "cpu" };
 
-/* cgroup v2 at dir: memory and pids (and cpu) for dcrd's jobs, dcrd itself in a leaf when dir is its own cgroup. */
-static int setup_v2(struct sandbox_cgroups *cg, const char *dir, bool own, char *why, size_t why_size)
+/* The value of extended attribute name of path is "1"; -1 when path has no such attribute. */
+static int xattr_one(const char *path, const char *name)
+{
+	char v[8];
+	ssize_t n = getxattr(path, name, v, sizeof(v));
+
+	if (n < 0)
+		return errno == ERANGE ? 0 : -1;
+	return n == 1 && v[0] == '1';
+}
+
+bool sandbox_cgroup_delegated(const char *dir)
+{
+	struct stat st;
+	int r;
+
+	/* systemd reads trusted.delegate first, and user.delegate only where the former is absent. */
+	if ((r = xattr_one(dir, "trusted.delegate")) < 0)
+		r = xattr_one(dir, "user.delegate");
+	if (r >= 0)
+		return r;
+	return geteuid() != 0 && stat(dir, &st) == 0 && st.st_uid == geteuid() && access(dir, W_OK) == 0;
+}
+
+/*
+ * cgroup v2 at dir: memory and pids (and cpu) for dcrd's jobs, dcrd itself
+ * in a leaf when dir is its own cgroup. In auto mode only a cgroup
+ * delegated to dcrd: root may write any cgroup, and systemd takes the
+ * controllers of one it did not delegate back when it next realizes the
+ * unit (-memory -pids), which would leave the jobs without limits.
+ */
+static int setup_v2(struct sandbox_cgroups *cg, const char *dir, bool own, bool auto_mode, char *why,
+	size_t why_size)
 {
 	char *controllers, leaf[SANDBOX_PATH_MAX + 16], pid[24], *subtree;
 	bool cpu;
 
+	if (auto_mode && !sandbox_cgroup_delegated(dir)) {
+		if (geteuid() == 0)
+			snprintf(why, why_size, "cgroup v2 at %.200s is not delegated to dcrd (no trusted.delegate or "
+				"user.delegate attribute of 1, as systemd's Delegate=yes sets; --cgroup PATH uses a "
+				"cgroup all the same)", dir);
+		else
+			snprintf(why, why_size, "cgroup v2 at %.200s is not delegated to dcrd (neither marked so nor "
+				"owned and writable by uid %u)", dir, (unsigned)geteuid());
+		return -1;
+	}
 	snprintf(leaf, sizeof(leaf), "%s/cgroup.controllers", dir);
 	if (!(controllers = slurp(leaf))) {
 		snprintf(why, why_size, "cannot read %.200s: %.200s", leaf, strerror(errno));
@@ -247,7 +289,7 @@ static int setup_v2(struct sandbox_cgroups *cg, const char *dir, bool own, char 
 	cpu = has_word(controllers, strlen(controllers), "cpu", ' ');
 	free(controllers);
 	if (access(dir, W_OK) < 0) {
-		snprintf(why, why_size, "cgroup v2 at %.200s is not delegated to dcrd (not writable)", dir);
+		snprintf(why, why_size, "cgroup v2 at %.200s is not writable by dcrd", dir);
 		return -1;
 	}
 	if (own) {
@@ -356,7 +398,7 @@ int sandbox_cgroup_setup(const char *mode, struct sandbox_cgroups *cg, char *des
 	if (!mode || strcmp(mode, "auto") == 0) {
 		if (own_dir(NULL, dir, sizeof(dir)) < 0)
 			snprintf(why2, sizeof(why2), "dcrd is in no cgroup v2");
-		else if (setup_v2(cg, dir, true, why2, sizeof(why2)) == 0)
+		else if (setup_v2(cg, dir, true, true, why2, sizeof(why2)) == 0)
 			goto done;
 		if (setup_v1(cg, why1, sizeof(why1)) == 0)
 			goto done;
@@ -374,15 +416,15 @@ int sandbox_cgroup_setup(const char *mode, struct sandbox_cgroups *cg, char *des
 			"cgroup v2 directory)", mode);
 	if (own_dir(NULL, dir, sizeof(dir)) < 0)
 		dir[0] = '\0';
-	if (setup_v2(cg, mode, strcmp(dir, mode) == 0, why2, sizeof(why2)) < 0)
+	if (setup_v2(cg, mode, strcmp(dir, mode) == 0, false, why2, sizeof(why2)) < 0)
 		return dcr_err_set(err, DCR_EFAIL, "cannot use --cgroup '%s': %s", mode, why2);
 done:
 	if (cg->version == 2)
 		snprintf(desc, desc_size, "job limits: cgroup v2 below %s (memory, pids%s)", cg->dir[0],
 			cg->cpu ? ", cpu" : "");
 	else
-		snprintf(desc, desc_size, "job limits: cgroup v1 below %s and %s (memory%s, pids%s)", cg->dir[0],
-			cg->dir[1], cg->memsw ? " and swap" : "", cg->cpu ? ", cpu" : "");
+		snprintf(desc, desc_size, "job limits: cgroup v1 below %s and %s (memory%s, pids%s), not v2: %s",
+			cg->dir[0], cg->dir[1], cg->memsw ? " and swap" : "", cg->cpu ? ", cpu" : "", why2);
 	return 0;
 }
 

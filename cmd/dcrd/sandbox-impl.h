@@ -55,14 +55,23 @@ struct sandbox_cgroups {
 };
 
 /*
+ * Whether the cgroup v2 directory dir is delegated to this process: marked
+ * so by systemd (the extended attribute trusted.delegate, or where that is
+ * absent user.delegate, is "1"), or, for another user than root (who may
+ * write any cgroup), owned by the effective user and writable by it.
+ */
+bool sandbox_cgroup_delegated(const char *dir);
+
+/*
  * mode "auto" (or NULL): cgroup v2 if dcrd's own cgroup is delegated to
- * it, with memory and pids (dcrd then moves into a leaf, DIR/dcrd, since
- * a cgroup whose controllers its children use may hold no process); else
- * cgroup v1 if dcrd may write its memory and pids hierarchies (dcrd-PID
- * directories under its own cgroups, removed by sandbox_cgroup_release;
- * those of dcrds that are gone are swept away); else none. "off": none.
- * An absolute path: that cgroup v2 directory, or DCR_EFAIL. desc says
- * what was chosen, or why none, for dcrd's log.
+ * it (sandbox_cgroup_delegated) and has memory and pids (dcrd then moves
+ * into a leaf, DIR/dcrd, since a cgroup whose controllers its children use
+ * may hold no process); else cgroup v1 if dcrd may write its memory and
+ * pids hierarchies (dcrd-PID directories under its own cgroups, removed by
+ * sandbox_cgroup_release; those of dcrds that are gone are swept away);
+ * else none. "off": none. An absolute path: that cgroup v2 directory, or
+ * DCR_EFAIL. desc says what was chosen and why not v2, or why none, for
+ * dcrd's log.
  */
 int sandbox_cgroup_setup(const char *mode, struct sandbox_cgroups *cg, char *desc, size_t desc_size,
 	struct dcr_err *err);

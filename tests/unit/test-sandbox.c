@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <zip.h>
@@ -1315,6 +1316,130 @@ static void test_cgroup_parsers(void **state)
 	assert_int_equal(sandbox_cgroup_oom_kills(""), 0);
 }
 
+/* Whether the cgroup v2 directory dir is delegated, asked as uid (0: this process). */
+static bool delegated_as(const char *dir, uid_t uid)
+{
+	int status;
+	pid_t pid;
+
+	if (!uid)
+		return sandbox_cgroup_delegated(dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(setresgid(uid, uid, uid) == 0 && setresuid(uid, uid, uid) == 0 && sandbox_cgroup_delegated(dir) ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* What sandbox_cgroup_setup("auto") says in a process of cgroup v2 directory dir. */
+static void auto_desc(const char *dir, char *desc, size_t size)
+{
+	char procs[4300];
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sandbox_cgroups cg;
+		struct dcr_err err;
+		char out[8192] = "cannot join the cgroup";
+		FILE *f = fopen(procs, "w");
+
+		if (f && fprintf(f, "%d\n", (int)getpid()) > 0 && fclose(f) == 0 &&
+		    sandbox_cgroup_setup("auto", &cg, out, sizeof(out), &err) < 0)
+			snprintf(out, sizeof(out), "%s", err.msg);
+		sandbox_cgroup_release(&cg);
+		(void)!write(p[1], out, strlen(out));
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], desc, size - 1);
+	close(p[0]);
+	desc[n > 0 ? n : 0] = '\0';
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
+/*
+ * The review's finding: as root, --cgroup auto took over dcrd's cgroup v2
+ * because root may write any cgroup, also a systemd service's without
+ * Delegate=yes, whose controllers systemd later takes back mid-job. Only
+ * a cgroup marked delegated will do for root; for another user, one it
+ * owns and may write.
+ */
+static char delegation_dir[4200];
+
+static void test_cgroup_delegation(void **state)
+{
+	char *mi, point[4096], root[4096], *dir = delegation_dir, desc[8192];
+	FILE *f;
+	size_t n;
+
+	if (geteuid() != 0) {
+		print_message("skipped: makes a cgroup v2 directory, as root\n");
+		skip();
+	}
+	mi = calloc(1, 1 << 20);
+	assert_non_null(mi);
+	assert_non_null(f = fopen("/proc/self/mountinfo", "r"));
+	n = fread(mi, 1, (1 << 20) - 1, f);
+	fclose(f);
+	mi[n] = '\0';
+	if (sandbox_cgroup_mount(mi, NULL, point, sizeof(point), root, sizeof(root)) < 0) {
+		free(mi);
+		print_message("skipped: no cgroup v2 is mounted\n");
+		skip();
+	}
+	free(mi);
+	snprintf(dir, sizeof(delegation_dir), "%s/dcr-test-%d", point, (int)getpid());
+	assert_int_equal(mkdir(dir, 0755), 0);
+	/* Writable, as every cgroup is to root, but not delegated. */
+	assert_int_equal(access(dir, W_OK), 0);
+	assert_false(delegated_as(dir, 0));
+	assert_int_equal(setxattr(dir, "trusted.delegate", "1", 1, 0), 0);
+	assert_true(delegated_as(dir, 0));
+	assert_int_equal(setxattr(dir, "user.delegate", "1", 1, 0), 0);
+	assert_int_equal(setxattr(dir, "trusted.delegate", "0", 1, 0), 0);
+	assert_false(delegated_as(dir, 0));  /* the trusted attribute decides where it is present */
+	assert_int_equal(removexattr(dir, "trusted.delegate"), 0);
+	assert_true(delegated_as(dir, 0));
+	assert_int_equal(removexattr(dir, "user.delegate"), 0);
+	/* Another user: one it owns and may write. */
+	assert_false(delegated_as(dir, sandbox_uid ? sandbox_uid : 65534));
+	if (sandbox_uid) {
+		assert_int_equal(chown(dir, sandbox_uid, sandbox_uid), 0);
+		assert_true(delegated_as(dir, sandbox_uid));
+		assert_false(delegated_as(dir, 0));
+		assert_int_equal(chown(dir, 0, 0), 0);
+	}
+	/* And --cgroup auto in a process of that cgroup: refused unmarked, not for delegation once marked. */
+	auto_desc(dir, desc, sizeof(desc));
+	print_message("unmarked: %s\n", desc);
+	assert_non_null(strstr(desc, "is not delegated to dcrd"));
+	assert_int_equal(setxattr(dir, "trusted.delegate", "1", 1, 0), 0);
+	auto_desc(dir, desc, sizeof(desc));
+	print_message("marked: %s\n", desc);
+	assert_null(strstr(desc, "not delegated"));
+}
+
+/* The cgroup test_cgroup_delegation made goes, whatever the test's outcome. */
+static int delegation_teardown(void **state)
+{
+	char leaf[sizeof(delegation_dir) + 8];
+
+	if (delegation_dir[0]) {
+		snprintf(leaf, sizeof(leaf), "%s/dcrd", delegation_dir);
+		(void)rmdir(leaf);
+		if (rmdir(delegation_dir) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* --cgroup PATH must be a cgroup v2 directory with memory and pids: here, refusals with the reason. */
 static void test_cgroup_path_refused(void **state)
 {
@@ -2069,6 +2194,7 @@ int main(void)
 		cmocka_unit_test(test_cgroup_removed),
 		cmocka_unit_test(test_cgroup_parsers),
 		cmocka_unit_test(test_cgroup_path_refused),
+		cmocka_unit_test_teardown(test_cgroup_delegation, delegation_teardown),
 		cmocka_unit_test(test_exit_status),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_no_such_command),
