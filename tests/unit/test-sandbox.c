@@ -723,6 +723,33 @@ static const struct {
 #endif
 };
 
+/* Sockets of the allowed families that the filter refuses (by type or protocol), and some it allows. */
+static const struct {
+	const char *name;
+	int family, type, protocol;
+} odd_sockets[] = {
+	{ "socket SCTP", AF_INET, SOCK_STREAM, 132 /* IPPROTO_SCTP */ },
+	{ "socket seqpacket SCTP", AF_INET6, SOCK_SEQPACKET, 132 },
+	{ "socket DCCP", AF_INET6, 6 /* SOCK_DCCP */, 33 /* IPPROTO_DCCP */ },
+	{ "socket L2TP", AF_INET, SOCK_DGRAM, 115 /* IPPROTO_L2TP */ },
+	{ "socket UDP-Lite", AF_INET, SOCK_DGRAM, 136 /* IPPROTO_UDPLITE */ },
+	{ "socket datagrams of TCP", AF_INET, SOCK_DGRAM, 6 /* IPPROTO_TCP */ },
+	{ "socket raw ICMP", AF_INET, SOCK_RAW, 1 /* IPPROTO_ICMP */ },
+	{ "socket ping", AF_INET, SOCK_DGRAM, 1 },
+	{ "socket odd flag", AF_INET, SOCK_STREAM | 0x100000, 0 },
+	{ "socket unix protocol 1", AF_UNIX, SOCK_STREAM, 1 },
+	{ "socket netlink audit", AF_NETLINK, SOCK_RAW, 9 /* NETLINK_AUDIT */ },
+	{ "socket netlink uevent", AF_NETLINK, SOCK_DGRAM, 15 /* NETLINK_KOBJECT_UEVENT */ },
+	{ "socket netlink generic", AF_NETLINK, SOCK_RAW, 16 /* NETLINK_GENERIC */ },
+}, fine_sockets[] = {
+	{ "socket nonblocking TCP", AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0 },
+	{ "socket IPv6 TCP", AF_INET6, SOCK_STREAM, 6 },
+	{ "socket UDP", AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 17 },
+	{ "socket unix datagrams", AF_UNIX, SOCK_DGRAM, 0 },
+	{ "socket unix seqpacket", AF_UNIX, SOCK_SEQPACKET, 0 },
+	{ "socket netlink route", AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 },
+};
+
 /* In a child of this process (as the sandbox user when root, so nothing unfiltered can do harm): the filter, then fn. */
 static int filtered(bool bounded, void (*fn)(int fd), int fd, int *wstatus)
 {
@@ -768,6 +795,11 @@ static void try_denied(int fd)
 	report(fd, "socket AF_PACKET", syscall(__NR_socket, AF_PACKET, SOCK_RAW, 0));
 	report(fd, "socket AF_VSOCK", syscall(__NR_socket, 40 /* AF_VSOCK */, SOCK_STREAM, 0));
 	report(fd, "socketpair AF_ALG", syscall(__NR_socketpair, 38 /* AF_ALG */, SOCK_SEQPACKET, 0, 0));
+	/* Allowed families, other types and protocols; the unfiltered kernel would load a module for some. */
+	for (size_t i = 0; i < sizeof(odd_sockets) / sizeof(odd_sockets[0]); i++)
+		report(fd, odd_sockets[i].name, syscall(__NR_socket, odd_sockets[i].family, odd_sockets[i].type,
+			odd_sockets[i].protocol));
+	report(fd, "socketpair AF_INET", syscall(__NR_socketpair, AF_INET, SOCK_STREAM, 0, 0));
 	report(fd, "memfd_create", syscall(__NR_memfd_create, "x", 0));
 	report(fd, "shmget", syscall(__NR_shmget, 0 /* IPC_PRIVATE */, 4096, 0600));
 	report(fd, "mmap shared anonymous", (long)(intptr_t)mmap(NULL, 4096, PROT_READ | PROT_WRITE,
@@ -776,6 +808,14 @@ static void try_denied(int fd)
 	report(fd, "getpid", syscall(__NR_getpid));
 	report(fd, "personality query", syscall(__NR_personality, 0xffffffffL));
 	report(fd, "socket AF_UNIX", syscall(__NR_socket, AF_UNIX, SOCK_STREAM, 0));
+	for (size_t i = 0; i < sizeof(fine_sockets) / sizeof(fine_sockets[0]); i++)
+		report(fd, fine_sockets[i].name, syscall(__NR_socket, fine_sockets[i].family, fine_sockets[i].type,
+			fine_sockets[i].protocol));
+	{
+		int sv[2];
+
+		report(fd, "socketpair AF_UNIX", syscall(__NR_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	}
 	report(fd, "ioctl FIONREAD", syscall(__NR_ioctl, -1, FIONREAD, 0));
 	report(fd, "mmap private anonymous", (long)(intptr_t)mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 		MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == -1 ? -1 : 0);
@@ -833,6 +873,12 @@ static void test_seccomp_program(void **state)
 	expect_line(out, "socket AF_PACKET", true, EAFNOSUPPORT);
 	expect_line(out, "socket AF_VSOCK", true, EAFNOSUPPORT);
 	expect_line(out, "socketpair AF_ALG", true, EAFNOSUPPORT);
+	expect_line(out, "socketpair AF_INET", true, EAFNOSUPPORT);
+	for (size_t i = 0; i < sizeof(odd_sockets) / sizeof(odd_sockets[0]); i++)
+		expect_line(out, odd_sockets[i].name, true, FILTER_ERRNO);
+	for (size_t i = 0; i < sizeof(fine_sockets) / sizeof(fine_sockets[0]); i++)
+		expect_line(out, fine_sockets[i].name, false, 0);
+	expect_line(out, "socketpair AF_UNIX", false, 0);
 	expect_line(out, "memfd_create", true, FILTER_ERRNO);
 	expect_line(out, "shmget", true, FILTER_ERRNO);
 	expect_line(out, "mmap shared anonymous", true, FILTER_ERRNO);
@@ -906,7 +952,8 @@ static void test_seccomp_in_sandbox(void **state)
 		"         ('ptrace', %ld, 16, 999999999), ('keyctl', %ld, 0, -2, 0), ('userfaultfd', %ld, 1),\n"
 		"         ('perf_event_open', %ld, 0), ('settimeofday', %ld, 0, 0), ('personality', %ld, 8),\n"
 		"         ('clone', %ld, 0x10000200), ('ioctl', %ld, 0, 0x5412, 0), ('kcmp', %ld, 1, 1, 0, 0, 0),\n"
-		"         ('clone3', %ld, 0, 0), ('socket', %ld, 17, 3, 0)]\n"
+		"         ('clone3', %ld, 0, 0), ('socket', %ld, 17, 3, 0), ('sctp', %ld, 2, 1, 132),\n"
+		"         ('netlink-audit', %ld, 16, 3, 9)]\n"
 		"for name, nr, *args in calls:\n"
 		"    r = libc.syscall(nr, *[ctypes.c_long(a) for a in args])\n"
 		"    print('call', name, r, errno.errorcode.get(ctypes.get_errno(), ctypes.get_errno()) if r < 0 else '-')\n"
@@ -918,7 +965,7 @@ static void test_seccomp_in_sandbox(void **state)
 		(long)__NR_mount, (long)__NR_chroot, (long)__NR_setns, (long)__NR_unshare, (long)__NR_ptrace,
 		(long)__NR_keyctl, (long)__NR_userfaultfd, (long)__NR_perf_event_open, (long)__NR_settimeofday,
 		(long)__NR_personality, (long)__NR_clone, (long)__NR_ioctl, (long)__NR_kcmp, (long)__NR_clone3,
-		(long)__NR_socket);
+		(long)__NR_socket, (long)__NR_socket, (long)__NR_socket);
 	if (run_script(script, NULL, 0, 0, 0, NULL, &res, &err) != 0)
 		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
 	assert_non_null(strstr(res.logs, "seccomp 2 supervisor 2"));
@@ -932,6 +979,7 @@ static void test_seccomp_in_sandbox(void **state)
 			fail_msg("%s was not refused by the filter: %ld %s", name, r, errname);
 	}
 	assert_non_null(strstr(res.logs, "call clone3 -1 ENOSYS"));
+	assert_non_null(strstr(res.logs, "call sctp -1 EPERM"));
 	/* Refused only where no memory cgroup counts it. */
 	assert_non_null(strstr(res.logs, sandbox_cgroup ? "shared anonymous mapped" : "shared anonymous refused EPERM"));
 	result_free(&res);
