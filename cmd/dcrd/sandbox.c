@@ -39,6 +39,11 @@
 #define OUTPUT_TOP "/output"
 #define SHM_MAX (UINT64_C(64) << 20)     /* /dev/shm: semaphores, small shared arrays */
 #define NPROC_MAX 4096
+#define NOFILE_MAX 4096                  /* FILES_MAX and bwrap's own descriptors fit below it */
+#define SIGPENDING_MAX 4096
+#define MEMLOCK_MAX (64 << 10)
+#define STACK_SIZE (8 << 20)             /* Linux's default */
+#define RLIMITS_MAX 16
 #define LOG_MAX ((size_t)1 << 20)
 #define TRUNCATED "\n[output truncated]\n"
 #define ZIP_SLACK (UINT64_C(128) << 20)  /* headers and incompressible data on top of the files */
@@ -583,6 +588,11 @@ static bool path_ok(const char *path, const char *root, bool root_itself)
 
 /* ---- the child: between fork and exec, async-signal-safe calls only ---- */
 
+struct child_limit {
+	int resource;
+	struct rlimit value;
+};
+
 struct spawn {
 	const char *path;          /* bwrap */
 	char **argv;
@@ -591,7 +601,8 @@ struct spawn {
 	size_t n;
 	unsigned max_fd;           /* for closing by hand without close_range */
 	pid_t parent;
-	struct rlimit data, core, nproc;
+	struct child_limit rlimits[RLIMITS_MAX]; /* every limit the sandbox may not inherit from dcrd */
+	size_t n_rlimits;
 	sigset_t none;
 	bool drop;                 /* become uid and gid, with no supplementary groups */
 	uid_t uid;
@@ -646,9 +657,9 @@ static _Noreturn void child(const struct spawn *s)
 	if (close_range((unsigned)s->n, ~0u, 0) < 0)
 		for (unsigned fd = (unsigned)s->n; fd < s->max_fd; fd++)
 			close((int)fd);
-	if (setrlimit(RLIMIT_DATA, &s->data) < 0 || setrlimit(RLIMIT_CORE, &s->core) < 0 ||
-	    setrlimit(RLIMIT_NPROC, &s->nproc) < 0)
-		child_fail("cannot set the sandbox's resource limits");
+	for (size_t i = 0; i < s->n_rlimits; i++)
+		if (setrlimit(s->rlimits[i].resource, &s->rlimits[i].value) < 0)
+			child_fail("cannot set the sandbox's resource limits");
 	/* The job's cgroups, while still privileged enough to move in: bwrap and all it starts stay there. */
 	for (size_t i = 0; i < s->cg->n_procs; i++) {
 		int fd = open(s->cg->procs[i], O_WRONLY | O_CLOEXEC);
@@ -1033,11 +1044,26 @@ static int check_clashes(const struct sandbox_file *placed, size_t n, struct dcr
 	return 0;
 }
 
-/* Limits for the child, from the parent's (an unprivileged dcrd cannot raise a hard limit). */
+/* Limit resource of the child to want, or to dcrd's hard limit where that is lower (an unprivileged dcrd cannot raise it). */
+static void limit(struct spawn *s, int resource, rlim_t want)
+{
+	struct rlimit cur;
+
+	if (getrlimit(resource, &cur) == 0 && cur.rlim_max < want)
+		want = cur.rlim_max;
+	if (s->n_rlimits < RLIMITS_MAX)
+		s->rlimits[s->n_rlimits++] = (struct child_limit){ resource, { want, want } };
+}
+
+/*
+ * The child's limits, all set rather than inherited from dcrd, whose own
+ * may be anything an operator or a service manager gave it.
+ */
 static void limits(struct spawn *s, uint64_t mem)
 {
 	struct rlimit cur;
 
+	s->n_rlimits = 0;
 	/*
 	 * RLIMIT_DATA, not RLIMIT_AS: it counts what a process writes to
 	 * (heap, anonymous mappings, thread stacks), not the address space
@@ -1045,14 +1071,25 @@ static void limits(struct spawn *s, uint64_t mem)
 	 * using, which would fail numpy under a modest limit on a many-core
 	 * host.
 	 */
-	s->data.rlim_cur = s->data.rlim_max = mem;
-	if (getrlimit(RLIMIT_DATA, &cur) == 0 && cur.rlim_max < mem)
-		s->data.rlim_cur = s->data.rlim_max = cur.rlim_max;
-	s->core.rlim_cur = s->core.rlim_max = 0;
+	limit(s, RLIMIT_DATA, mem);
+	/* No file larger than the memory that holds it (every file system of the sandbox is in memory). */
+	limit(s, RLIMIT_FSIZE, mem);
+	limit(s, RLIMIT_CORE, 0);
 	/* Bounds the sandbox user's processes, cgroup or not (the sandbox is never root, whom the kernel lets past it). */
-	s->nproc.rlim_cur = s->nproc.rlim_max = NPROC_MAX;
-	if (getrlimit(RLIMIT_NPROC, &cur) == 0 && cur.rlim_max < NPROC_MAX)
-		s->nproc.rlim_cur = s->nproc.rlim_max = cur.rlim_max;
+	limit(s, RLIMIT_NPROC, NPROC_MAX);
+	limit(s, RLIMIT_NOFILE, NOFILE_MAX);
+	limit(s, RLIMIT_SIGPENDING, SIGPENDING_MAX);
+	limit(s, RLIMIT_MEMLOCK, MEMLOCK_MAX);
+	/* What data code never needs: POSIX message queues, real-time scheduling, a priority above the default. */
+	limit(s, RLIMIT_MSGQUEUE, 0);
+	limit(s, RLIMIT_RTPRIO, 0);
+	limit(s, RLIMIT_RTTIME, 0);
+	limit(s, RLIMIT_NICE, 0);
+	/* The usual, whatever dcrd was given: the time limit is wall clock, the address space is not the memory. */
+	limit(s, RLIMIT_STACK, STACK_SIZE);
+	limit(s, RLIMIT_AS, RLIM_INFINITY);
+	limit(s, RLIMIT_CPU, RLIM_INFINITY);
+	limit(s, RLIMIT_LOCKS, RLIM_INFINITY);
 	s->max_fd = 1u << 16;
 	if (getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_cur < s->max_fd)
 		s->max_fd = (unsigned)cur.rlim_cur;

@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1129,6 +1130,61 @@ static void test_output_size_limit(void **state)
 }
 
 /*
+ * Every resource limit of the sandbox is set, none inherited from dcrd:
+ * here dcrd's own are raised first where this process may (root with
+ * CAP_SYS_RESOURCE), and the sandbox must not see them; where they may
+ * not, dcrd's usual ones (NOFILE, MEMLOCK, SIGPENDING, MSGQUEUE) already
+ * differ from the sandbox's.
+ */
+static void test_rlimits(void **state)
+{
+	static const char script[] =
+		"import resource as r\n"
+		"for name in ['NOFILE', 'FSIZE', 'DATA', 'CORE', 'NPROC', 'RTPRIO', 'RTTIME', 'NICE', 'MSGQUEUE',\n"
+		"             'MEMLOCK', 'SIGPENDING', 'STACK', 'AS', 'CPU']:\n"
+		"    print(name, *r.getrlimit(getattr(r, 'RLIMIT_' + name)))\n";
+	static const int raised[] = { RLIMIT_NOFILE, RLIMIT_FSIZE, RLIMIT_RTPRIO, RLIMIT_NICE, RLIMIT_MSGQUEUE,
+		RLIMIT_MEMLOCK, RLIMIT_SIGPENDING, RLIMIT_STACK };
+	struct rlimit saved[sizeof(raised) / sizeof(raised[0])];
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+	int r;
+
+	NEED_SANDBOX();
+	for (size_t i = 0; i < sizeof(raised) / sizeof(raised[0]); i++) {
+		struct rlimit high = { RLIM_INFINITY, RLIM_INFINITY };
+
+		assert_int_equal(getrlimit(raised[i], &saved[i]), 0);
+		if (raised[i] == RLIMIT_NOFILE)
+			high.rlim_cur = high.rlim_max = 1u << 16;
+		else if (raised[i] == RLIMIT_RTPRIO)
+			high.rlim_cur = high.rlim_max = 50;
+		else if (raised[i] == RLIMIT_NICE)
+			high.rlim_cur = high.rlim_max = 30;
+		(void)setrlimit(raised[i], &high);
+	}
+	r = run_script(script, NULL, 0, 0, 64 * MiB, NULL, &res, &err);
+	for (size_t i = 0; i < sizeof(raised) / sizeof(raised[0]); i++)
+		assert_int_equal(setrlimit(raised[i], &saved[i]), 0);
+	if (r != 0)
+		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
+	print_message("%s", res.logs);
+	assert_non_null(strstr(res.logs, "NOFILE 4096 4096\n"));
+	assert_non_null(strstr(res.logs, "FSIZE 67108864 67108864\n"));
+	assert_non_null(strstr(res.logs, "DATA 67108864 67108864\n"));
+	assert_non_null(strstr(res.logs, "CORE 0 0\n"));
+	assert_non_null(strstr(res.logs, "NPROC 4096 4096\n"));
+	assert_non_null(strstr(res.logs, "RTPRIO 0 0\n"));
+	assert_non_null(strstr(res.logs, "NICE 0 0\n"));
+	assert_non_null(strstr(res.logs, "MSGQUEUE 0 0\n"));
+	assert_non_null(strstr(res.logs, "MEMLOCK 65536 65536\n"));
+	assert_non_null(strstr(res.logs, "SIGPENDING 4096 4096\n"));
+	assert_non_null(strstr(res.logs, "RTTIME 0 0\n"));
+	assert_non_null(strstr(res.logs, "STACK 8388608 8388608\n"));
+	result_free(&res);
+}
+
+/*
  * Only root can have cgroups on most hosts (not a plain user without a
  * delegated cgroup v2): as root, these run, and fail if dcrd found none.
  */
@@ -2235,6 +2291,7 @@ int main(void)
 		cmocka_unit_test(test_time_cut),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_output_size_limit),
+		cmocka_unit_test(test_rlimits),
 		cmocka_unit_test(test_memory_shared_mmap),
 		cmocka_unit_test(test_memory_memfd),
 		cmocka_unit_test(test_memory_processes),
