@@ -920,7 +920,10 @@ static int conclude(struct run *r, const struct sandbox_job *job, struct sandbox
 	return (int)zip_start;
 }
 
-/* The logs as sandbox_result has them: NUL-ended, at most LOG_MAX bytes with the truncation note. */
+/*
+ * The logs as sandbox_result has them: NUL-ended, at most LOG_MAX bytes,
+ * those that were cut ending with the truncation note.
+ */
 static int logs_finish(struct run *r, struct sandbox_result *out)
 {
 	const size_t t = sizeof(TRUNCATED) - 1;
@@ -928,7 +931,8 @@ static int logs_finish(struct run *r, struct sandbox_result *out)
 
 	if (cut && r->logs.len > LOG_MAX - t)
 		r->logs.len = LOG_MAX - t;
-	if (buf_reserve(&r->logs, t + 1, LOG_MAX + 1) < 0)
+	/* Room for what is added, never past LOG_MAX + 1: logs of up to LOG_MAX bytes, uncut, are kept whole. */
+	if (buf_reserve(&r->logs, cut ? t + 1 : 1, LOG_MAX + 1) < 0)
 		return -1;
 	if (cut) {
 		memcpy(r->logs.p + r->logs.len, TRUNCATED, t);

@@ -1636,6 +1636,37 @@ static void test_logs_truncated(void **state)
 	result_free(&res);
 }
 
+/*
+ * Logs of every size around the limit: up to 1 MiB kept whole, beyond it
+ * cut with the note. Logs of 1048557 to 1048576 bytes (within the note's
+ * length plus one of the limit) used to fail the job with "out of memory".
+ */
+static void test_logs_sizes(void **state)
+{
+	static const size_t sizes[] = { 1048556, 1048557, 1048570, 1048575, 1048576, 1048577 };
+	static const char note[] = "\n[output truncated]\n";
+
+	NEED_SANDBOX();
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char script[256];
+		struct sandbox_result res;
+		struct dcr_err err = { 0 };
+
+		snprintf(script, sizeof(script), "import sys\nsys.stdout.write('x' * %zu)\nsys.stdout.flush()\n"
+			"open('/output/done', 'w').write('yes')\n", sizes[i]);
+		if (run_script(script, NULL, 0, 0, 0, NULL, &res, &err) != 0)
+			fail_msg("%zu bytes of logs: %s", sizes[i], err.msg);
+		assert_non_null(res.zip);
+		assert_int_equal(res.logs_len, sizes[i] <= (1u << 20) ? sizes[i] : 1u << 20);
+		assert_int_equal(res.logs[res.logs_len], '\0');
+		if (sizes[i] > (1u << 20))
+			assert_string_equal(res.logs + res.logs_len - strlen(note), note);
+		else
+			assert_int_equal(strspn(res.logs, "x"), sizes[i]);
+		result_free(&res);
+	}
+}
+
 /* ---- the output's ZIP ---- */
 
 static void test_subdirectories(void **state)
@@ -2304,6 +2335,7 @@ int main(void)
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_no_such_command),
 		cmocka_unit_test(test_logs_truncated),
+		cmocka_unit_test(test_logs_sizes),
 		cmocka_unit_test(test_subdirectories),
 		cmocka_unit_test(test_empty_output),
 		cmocka_unit_test(test_symlink_not_followed),
