@@ -1261,10 +1261,8 @@ static void test_memory_processes(void **state)
 }
 
 /*
- * The number of live processes of uid on the host. Zombies do not count:
- * one whose parent died with the sandbox (its pid 1, reparented to the
- * host's init) waits there to be reaped, holding nothing but its pid, and
- * a zombie's /proc entry shows its uid even when it was not dumpable.
+ * The number of processes of uid on the host, zombies included: a job
+ * leaves none, not even its pid 1 for the host's init to reap.
  */
 static int processes_of(uid_t uid)
 {
@@ -1274,21 +1272,13 @@ static int processes_of(uid_t uid)
 
 	assert_non_null(d);
 	while ((e = readdir(d))) {
-		char path[300], stat_line[512], *paren;
+		char path[300];
 		struct stat st;
-		FILE *f;
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
-		if (stat(path, &st) != 0 || st.st_uid != uid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if (!(f = fopen(path, "r")))
-			continue;  /* gone meanwhile */
-		paren = fgets(stat_line, sizeof(stat_line), f) ? strrchr(stat_line, ')') : NULL;
-		fclose(f);
-		if (!paren || paren[1] != ' ' || paren[2] != 'Z')
+		if (stat(path, &st) == 0 && st.st_uid == uid)
 			n++;
 	}
 	closedir(d);
@@ -2051,6 +2041,132 @@ static void test_no_fd_leak(void **state)
 	assert_int_equal(errno, ECHILD);
 }
 
+/*
+ * No child of dcrd's is left once a sandbox has ended, zombie or alive:
+ * this process reaps orphans (as dcrd does, see sandbox_configure, and as
+ * dcrd as PID 1 of a container must), so a sandbox's pid 1 orphaned by
+ * bwrap's death would come here. waitpid blocks until such an orphan
+ * has died, so no timing decides.
+ */
+static void expect_no_child(const char *after)
+{
+	int status;
+	pid_t left;
+
+	while ((left = waitpid(-1, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (left >= 0)
+		fail_msg("after %s, process %d was left to this process to reap", after, (int)left);
+	assert_int_equal(errno, ECHILD);
+}
+
+/* The host pid of bwrap, this process's child, running the sandbox whose command named itself name. */
+static pid_t bwrap_of(const char *name)
+{
+	pid_t command = process_named(name), p;
+
+	assert_true(command > 0);
+	/* command -> supervisor (pid 1) -> bwrap */
+	for (p = command; p > 0; ) {
+		char path[64], line[512], *paren;
+		long ppid = 0;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+		assert_non_null(f = fopen(path, "r"));
+		assert_non_null(fgets(line, sizeof(line), f));
+		fclose(f);
+		assert_non_null(paren = strrchr(line, ')'));
+		assert_int_equal(sscanf(paren + 1, " %*c %ld", &ppid), 1);
+		if (ppid == getpid())
+			return p;
+		p = (pid_t)ppid;
+	}
+	fail_msg("no bwrap of this process above %s", name);
+	return 0;
+}
+
+/*
+ * The review's finding: killing bwrap first (at the time limit) left the
+ * sandbox's pid 1 a zombie for the host's init, or for dcrd as PID 1 of a
+ * container, one per killed job. Now the time limit kills pid 1 and bwrap
+ * reaps it; a bwrap that dies first anyway (the OOM killer's choice,
+ * played here by a SIGKILL from outside) leaves pid 1 to dcrd, which
+ * reaps it; and a pid 1 orphaned before dcrd knew it is reaped after the
+ * next sandbox.
+ */
+static void test_no_zombies(void **state)
+{
+	char script[512], name[16];
+	struct probe p = { .script = script };
+	struct sandbox_result res;
+	struct dcr_err err = { 0 };
+	int ready[2], status;
+	pthread_t t;
+	pid_t a;
+	char byte;
+
+	NEED_SANDBOX();
+	/* dcrd's sandbox_configure made it so; the test makes sure of it. */
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+	expect_no_child("the earlier tests");
+
+	assert_int_equal(run_script("import time\ntime.sleep(30)\n", NULL, 0, 500, 0, NULL, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "the computation exceeded its time limit of 500ms");
+	result_free(&res);
+	expect_no_child("a sandbox killed at its time limit");
+
+	snprintf(name, sizeof(name), "dcr-z%d", (int)getpid());
+	snprintf(script, sizeof(script),
+		"import ctypes, time\n"
+		"ctypes.CDLL(None).prctl(15, b'%s', 0, 0, 0)\n"
+		"time.sleep(60)\n", name);
+	assert_int_equal(pthread_create(&t, NULL, probe_run, &p), 0);
+	assert_int_equal(kill(bwrap_of(name), SIGKILL), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(p.ret, DCR_ECOMPUTE);  /* bwrap died: no status line */
+	result_free(&p.res);
+	expect_no_child("a sandbox whose bwrap was killed");
+
+	/*
+	 * Pid 1 of a PID namespace, orphaned to this process, dead: as bwrap
+	 * dying during setup would leave it. It learns that its parent is gone
+	 * when the pipe its parent held closes.
+	 */
+	assert_int_equal(pipe(ready), 0);
+	a = fork();
+	assert_true(a >= 0);
+	if (a == 0) {
+		int gone[2];
+		pid_t b;
+
+		if (pipe(gone) < 0 || unshare(CLONE_NEWPID | (geteuid() ? CLONE_NEWUSER : 0)) < 0 || (b = fork()) < 0)
+			_exit(1);
+		if (b == 0) {
+			close(gone[1]);
+			(void)!read(gone[0], &byte, 1);
+			(void)!write(ready[1], "x", 1);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(waitpid(a, &status, 0), a);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(read(ready[0], &byte, 1), 1);
+	close(ready[0]);
+	{
+		siginfo_t info = { 0 };
+
+		/* Until it is a zombie, without reaping it. */
+		assert_int_equal(waitid(P_ALL, 0, &info, WEXITED | WNOWAIT), 0);
+	}
+	assert_int_equal(run_script("pass\n", NULL, 0, 0, 0, NULL, &res, &err), 0);
+	result_free(&res);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
 static void test_bad_paths(void **state)
 {
 	static const char *const bad[] = {
@@ -2345,6 +2461,7 @@ int main(void)
 		cmocka_unit_test(test_py_check),
 		cmocka_unit_test(test_numpy),
 		cmocka_unit_test(test_no_fd_leak),
+		cmocka_unit_test(test_no_zombies),
 		cmocka_unit_test(test_bad_paths),
 		cmocka_unit_test(test_setup_failure),
 		cmocka_unit_test(test_supervisor_out_of_reach),
