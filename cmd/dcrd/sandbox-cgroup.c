@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,6 +225,50 @@ static int own_dir(const char *controller, char *out, size_t size)
 	return r;
 }
 
+static bool kill_all(struct sandbox_cgroup_job *job);
+
+/* Remove the job cgroup dir of hierarchy i that a dcrd that is gone left, killing what is in it; 0 or -1 with errno. */
+static int remove_stale(int version, size_t i, const char *dir)
+{
+	struct sandbox_cgroup_job *stale = calloc(1, sizeof(*stale));
+	int r;
+
+	if (!stale)
+		return -1;
+	stale->version = version;
+	snprintf(stale->dir[i], sizeof(stale->dir[i]), "%s", dir);
+	if (version == 2)
+		(void)put(dir, "cgroup.kill", "1");
+	for (int round = 0; round < KILL_ROUNDS && !kill_all(stale); round++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	r = rmdir(dir);
+	free(stale);
+	return r;
+}
+
+void sandbox_cgroup_sweep_jobs(int version, size_t i, const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char dir[SANDBOX_PATH_MAX + 300], *end;
+		long pid;
+
+		if (strncmp(e->d_name, "job-", 4) != 0)
+			continue;
+		if (version == 2) {
+			pid = strtol(e->d_name + 4, &end, 10);
+			if (*end != '-' || pid <= 0 || (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
+				continue;
+		}
+		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+		(void)remove_stale(version, i, dir);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* ---- setting up ---- */
 
 static const char *const v1_names[] = { "memory", "pids", "cpu" };
@@ -319,19 +364,18 @@ static int setup_v2(struct sandbox_cgroups *cg, const char *dir, bool own, bool 
 	free(subtree);
 	cg->version = 2;
 	snprintf(cg->dir[0], sizeof(cg->dir[0]), "%s", dir);
+	sandbox_cgroup_sweep_jobs(2, 0, dir);
 	return 0;
 }
 
-/* Remove what a dcrd that is gone left in base: its dcrd-PID directory and the jobs' below it. */
-static void sweep(const char *base)
+/* Remove what a dcrd that is gone left in base (v1 hierarchy i): its dcrd-PID directory and the jobs' below it. */
+static void sweep(size_t i, const char *base)
 {
 	DIR *d = opendir(base);
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
-		char dir[SANDBOX_PATH_MAX + 300], job[sizeof(dir) + 300];
-		DIR *jd;
-		struct dirent *je;
+		char dir[SANDBOX_PATH_MAX + 300];
 		char *end;
 		long pid;
 
@@ -341,14 +385,7 @@ static void sweep(const char *base)
 		if (*end || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
-		if ((jd = opendir(dir))) {
-			while ((je = readdir(jd)))
-				if (strncmp(je->d_name, "job-", 4) == 0) {
-					snprintf(job, sizeof(job), "%s/%s", dir, je->d_name);
-					(void)rmdir(job);
-				}
-			closedir(jd);
-		}
+		sandbox_cgroup_sweep_jobs(1, i, dir);
 		(void)rmdir(dir);
 	}
 	if (d)
@@ -369,7 +406,7 @@ static int setup_v1(struct sandbox_cgroups *cg, char *why, size_t why_size)
 			snprintf(why, why_size, "no writable cgroup v1 %.200s hierarchy", v1_names[i]);
 			return -1;
 		}
-		sweep(own);
+		sweep(i, own);
 		if ((size_t)snprintf(cg->dir[i], sizeof(cg->dir[i]), "%s/dcrd-%d", own, (int)getpid()) >=
 			    sizeof(cg->dir[i]) ||
 		    (mkdir(cg->dir[i], 0755) < 0 && errno != EEXIST)) {
@@ -381,6 +418,8 @@ static int setup_v1(struct sandbox_cgroups *cg, char *why, size_t why_size)
 			sandbox_cgroup_release(cg);
 			return -1;
 		}
+		/* One there already is a dead dcrd's that had this pid, and so are its jobs. */
+		sandbox_cgroup_sweep_jobs(1, i, cg->dir[i]);
 	}
 	cg->cpu = cg->dir[2][0] != '\0';
 	snprintf(file, sizeof(file), "%s/memory.memsw.limit_in_bytes", cg->dir[0]);
@@ -450,6 +489,7 @@ int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory,
 	memset(job, 0, sizeof(*job));
 	if (!cg->version)
 		return 0;
+	job->version = cg->version;
 	snprintf(mem, sizeof(mem), "%" PRIu64, memory);
 	snprintf(max, sizeof(max), "%u", tasks);
 	for (size_t i = 0; i < count; i++) {
@@ -459,7 +499,9 @@ int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory,
 			snprintf(job->dir[i], sizeof(job->dir[i]), "%s/job-%d-%u", cg->dir[i], (int)getpid(), n);
 		else
 			snprintf(job->dir[i], sizeof(job->dir[i]), "%s/job-%u", cg->dir[i], n);
-		if (mkdir(job->dir[i], 0755) < 0) {
+		/* One of this name is a dead dcrd's that had this pid: no job of ours has it. */
+		if (mkdir(job->dir[i], 0755) < 0 && (errno != EEXIST || remove_stale(job->version, i, job->dir[i]) < 0 ||
+						     mkdir(job->dir[i], 0755) < 0)) {
 			int e = errno;
 
 			job->dir[i][0] = '\0';
@@ -468,7 +510,6 @@ int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory,
 		}
 		snprintf(job->procs[job->n_procs++], sizeof(job->procs[0]), "%s/cgroup.procs", job->dir[i]);
 	}
-	job->version = cg->version;
 	/* The swap limit after the memory limit: v1 wants memsw >= limit at every step. */
 	if ((cg->version == 2 && (put(job->dir[0], "memory.max", mem) < 0 ||
 				  (put(job->dir[0], "memory.swap.max", "0") < 0 && errno != ENOENT) ||
@@ -500,7 +541,46 @@ bool sandbox_cgroup_job_oom(const struct sandbox_cgroup_job *job)
 	return oom;
 }
 
-/* Kill what is left in the job's cgroups; true when they are empty. */
+/* The last n components of path, with their leading '/'; path itself if it has fewer. */
+static const char *path_tail(const char *path, int n)
+{
+	const char *s = path + strlen(path);
+
+	while (s > path && n > 0)
+		if (*--s == '/')
+			n--;
+	return s;
+}
+
+/*
+ * Whether process pid is in hierarchy i of job: its cgroup, from
+ * /proc/PID/cgroup, ends as the job's directory does (v1 .../dcrd-PID/job-N,
+ * v2 .../job-PID-N, names no other cgroup has; the mount may show less of
+ * the path than /proc does).
+ */
+static bool in_job(pid_t pid, const struct sandbox_cgroup_job *job, size_t i)
+{
+	char path[64], own[SANDBOX_PATH_MAX], *text;
+	const char *want = path_tail(job->dir[i], job->version == 2 ? 1 : 2);
+	size_t n = strlen(want), len;
+	bool in = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (!(text = slurp(path)))
+		return false;
+	if (sandbox_cgroup_own(text, job->version == 2 ? NULL : v1_names[i], own, sizeof(own)) == 0 &&
+	    (len = strlen(own)) >= n && strcmp(own + len - n, want) == 0)
+		in = true;
+	free(text);
+	return in;
+}
+
+/*
+ * Kill what is left in the job's cgroups; true when they are empty. By
+ * pidfd, each checked to be in the job after it is opened: a pid read
+ * from cgroup.procs may have been reused by then, by any process, which
+ * dcrd as root could otherwise kill.
+ */
 static bool kill_all(struct sandbox_cgroup_job *job)
 {
 	bool empty = true;
@@ -516,16 +596,20 @@ static bool kill_all(struct sandbox_cgroup_job *job)
 		for (char *s = procs; *s; ) {
 			char *end;
 			long pid = strtol(s, &end, 10);
+			int fd;
 
 			if (end == s)
 				break;
-			if (pid > 0) {
-				(void)kill((pid_t)pid, SIGKILL);
-				empty = false;
-			}
 			s = end;
 			while (*s == '\n')
 				s++;
+			if (pid <= 0 || (fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0)) < 0)
+				continue;
+			if (in_job((pid_t)pid, job, i)) {
+				(void)syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+				empty = false;
+			}
+			close(fd);
 		}
 		free(procs);
 	}

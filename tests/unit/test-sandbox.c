@@ -1549,6 +1549,176 @@ static void test_cgroup_path_refused(void **state)
 	assert_non_null(strstr(desc, "no cgroup (--cgroup off)"));
 }
 
+static void exit_7(int sig)
+{
+	_exit(7);
+}
+
+/*
+ * A job's cgroup is killed by pidfd, only what is in it: here cgroup.procs
+ * (a plain file) names a live process that is not in the job, as a pid
+ * reused since the listing would be, and it must survive. Whether it was
+ * SIGKILLed shows in its status: SIGUSR1, sent after, ends it with 7.
+ */
+static void test_cgroup_kill_by_pidfd(void **state)
+{
+	struct sandbox_cgroup_job *job = calloc(1, sizeof(*job));
+	char base[] = "/tmp/dcr-cg-XXXXXX", procs[4200];
+	int status, ready[2];
+	pid_t child;
+	FILE *f;
+	char byte;
+
+	assert_non_null(job);
+	assert_non_null(mkdtemp(base));
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		signal(SIGUSR1, exit_7);
+		(void)!write(ready[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	assert_int_equal(read(ready[0], &byte, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
+	job->version = 1;
+	snprintf(job->dir[0], sizeof(job->dir[0]), "%s/dcrd-1/job-1", base);
+	snprintf(procs, sizeof(procs), "%s/dcrd-1", base);
+	assert_int_equal(mkdir(procs, 0700), 0);
+	assert_int_equal(mkdir(job->dir[0], 0700), 0);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", job->dir[0]);
+	assert_non_null(f = fopen(procs, "w"));
+	fprintf(f, "%d\n", (int)child);
+	fclose(f);
+	sandbox_cgroup_job_kill(job);
+	assert_int_equal(kill(child, SIGUSR1), 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 7)
+		fail_msg("a process outside the job was killed with it (status %#x)", status);
+	unlink(procs);
+	rmdir(job->dir[0]);
+	snprintf(procs, sizeof(procs), "%s/dcrd-1", base);
+	rmdir(procs);
+	rmdir(base);
+	free(job);
+}
+
+/*
+ * A job cgroup of the name a new job takes, left by a dead dcrd that had
+ * this pid (its counter starts again at 1), is removed rather than
+ * failing every job with EEXIST; v2's are swept at start too.
+ */
+static void test_cgroup_stale(void **state)
+{
+	struct sandbox_cgroups cg;
+	struct sandbox_cgroup_job *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct dcr_err err = { 0 };
+	char desc[8192], next[3][4200], *num;
+
+	NEED_CGROUP();
+	assert_non_null(a);
+	assert_non_null(b);
+	/* The same directories as the sandbox's own (no job runs now). */
+	assert_int_equal(sandbox_cgroup_setup(NULL, &cg, desc, sizeof(desc), &err), 0);
+	assert_int_equal(sandbox_cgroup_job_create(&cg, 64 * MiB, 16, a, &err), 0);
+	/* The next job's name: this one's with its number one more, in every hierarchy. */
+	for (size_t i = 0; i < 3; i++) {
+		next[i][0] = '\0';
+		if (!a->dir[i][0])
+			continue;
+		snprintf(next[i], sizeof(next[i]), "%s", a->dir[i]);
+		assert_non_null(num = strrchr(next[i], '-'));
+		snprintf(num + 1, sizeof(next[i]) - (size_t)(num + 1 - next[i]), "%lu", strtoul(num + 1, NULL, 10) + 1);
+		assert_int_equal(mkdir(next[i], 0755), 0);
+	}
+	sandbox_cgroup_job_destroy(a);
+	if (sandbox_cgroup_job_create(&cg, 64 * MiB, 16, b, &err) != 0)
+		fail_msg("a stale cgroup of the same name failed the job: %s", err.msg);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(b->dir[i], next[i]);
+	sandbox_cgroup_job_destroy(b);
+	for (size_t i = 0; i < 3; i++)
+		if (next[i][0])
+			assert_int_equal(access(next[i], F_OK), -1);
+	free(a);
+	free(b);
+}
+
+static char sweep_base[4200];
+
+/* The v2 sweep, on this host's cgroup2 mount (with or without controllers). */
+static void test_cgroup_sweep_v2(void **state)
+{
+	char *mi, point[4096], root[4096], *base = sweep_base, dir[4600], names[5][64];
+	pid_t dead, me = getpid();
+	FILE *f;
+	size_t n;
+
+	if (geteuid() != 0) {
+		print_message("skipped: makes cgroup v2 directories, as root\n");
+		skip();
+	}
+	mi = calloc(1, 1 << 20);
+	assert_non_null(mi);
+	assert_non_null(f = fopen("/proc/self/mountinfo", "r"));
+	n = fread(mi, 1, (1 << 20) - 1, f);
+	fclose(f);
+	mi[n] = '\0';
+	if (sandbox_cgroup_mount(mi, NULL, point, sizeof(point), root, sizeof(root)) < 0) {
+		free(mi);
+		print_message("skipped: no cgroup v2 is mounted\n");
+		skip();
+	}
+	free(mi);
+	/* A pid that is dead now. */
+	dead = fork();
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	snprintf(base, sizeof(sweep_base), "%s/dcr-sweep-%d", point, (int)me);
+	assert_int_equal(mkdir(base, 0755), 0);
+	/* A dead dcrd's (twice) and this pid's go; pid 1's (alive) and what is not a job stay. */
+	snprintf(names[0], sizeof(names[0]), "job-%d-1", (int)dead);
+	snprintf(names[1], sizeof(names[1]), "job-%d-2", (int)me);
+	snprintf(names[2], sizeof(names[2]), "job-1-3");
+	snprintf(names[3], sizeof(names[3]), "job-%d-4", (int)dead);
+	snprintf(names[4], sizeof(names[4]), "other");
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", base, names[i]);
+		assert_int_equal(mkdir(dir, 0755), 0);
+	}
+	sandbox_cgroup_sweep_jobs(2, 0, base);
+	for (size_t i = 0; i < 5; i++) {
+		bool gone;
+
+		snprintf(dir, sizeof(dir), "%s/%s", base, names[i]);
+		gone = access(dir, F_OK) < 0;
+		if (gone != (i != 2 && i != 4))
+			fail_msg("%s: %s", names[i], gone ? "removed" : "left");
+	}
+}
+
+/* What test_cgroup_sweep_v2 made goes, whatever its outcome. */
+static int sweep_teardown(void **state)
+{
+	DIR *d;
+	struct dirent *e;
+	char dir[sizeof(sweep_base) + 300];
+
+	if (!sweep_base[0] || !(d = opendir(sweep_base)))
+		return 0;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && e->d_type == DT_DIR) {
+			snprintf(dir, sizeof(dir), "%s/%s", sweep_base, e->d_name);
+			(void)rmdir(dir);
+		}
+	closedir(d);
+	return rmdir(sweep_base);
+}
+
 /* ---- how it ends ---- */
 
 static void test_exit_status(void **state)
@@ -2447,6 +2617,9 @@ int main(void)
 		cmocka_unit_test(test_cgroup_parsers),
 		cmocka_unit_test(test_cgroup_path_refused),
 		cmocka_unit_test_teardown(test_cgroup_delegation, delegation_teardown),
+		cmocka_unit_test(test_cgroup_kill_by_pidfd),
+		cmocka_unit_test(test_cgroup_stale),
+		cmocka_unit_test_teardown(test_cgroup_sweep_v2, sweep_teardown),
 		cmocka_unit_test(test_exit_status),
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_no_such_command),
