@@ -517,6 +517,8 @@ int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory,
 				  (cg->cpu && put(job->dir[0], "cpu.weight", CPU_WEIGHT) < 0))) ||
 	    (cg->version == 1 && (put(job->dir[0], "memory.limit_in_bytes", mem) < 0 ||
 				  (cg->memsw && put(job->dir[0], "memory.memsw.limit_in_bytes", mem) < 0) ||
+				  /* As v2's swap.max 0: the job's plaintext (tmpfs pages too) never goes to swap. */
+				  put(job->dir[0], "memory.swappiness", "0") < 0 ||
 				  put(job->dir[1], "pids.max", max) < 0 ||
 				  (cg->cpu && put(job->dir[2], "cpu.shares", CPU_SHARES) < 0)))) {
 		int e = errno;

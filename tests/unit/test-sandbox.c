@@ -1142,7 +1142,8 @@ static void test_rlimits(void **state)
 		"import resource as r\n"
 		"for name in ['NOFILE', 'FSIZE', 'DATA', 'CORE', 'NPROC', 'RTPRIO', 'RTTIME', 'NICE', 'MSGQUEUE',\n"
 		"             'MEMLOCK', 'SIGPENDING', 'STACK', 'AS', 'CPU']:\n"
-		"    print(name, *r.getrlimit(getattr(r, 'RLIMIT_' + name)))\n";
+		"    print(name, *r.getrlimit(getattr(r, 'RLIMIT_' + name)))\n"
+		"print('coredump_filter', open('/proc/self/coredump_filter').read().strip())\n";
 	static const int raised[] = { RLIMIT_NOFILE, RLIMIT_FSIZE, RLIMIT_RTPRIO, RLIMIT_NICE, RLIMIT_MSGQUEUE,
 		RLIMIT_MEMLOCK, RLIMIT_SIGPENDING, RLIMIT_STACK };
 	struct rlimit saved[sizeof(raised) / sizeof(raised[0])];
@@ -1181,6 +1182,8 @@ static void test_rlimits(void **state)
 	assert_non_null(strstr(res.logs, "SIGPENDING 4096 4096\n"));
 	assert_non_null(strstr(res.logs, "RTTIME 0 0\n"));
 	assert_non_null(strstr(res.logs, "STACK 8388608 8388608\n"));
+	/* A core_pattern pipe ignores RLIMIT_CORE: what it would get holds no memory. */
+	assert_non_null(strstr(res.logs, "coredump_filter 00000000\n"));
 	result_free(&res);
 }
 
@@ -1644,6 +1647,35 @@ static void test_cgroup_stale(void **state)
 			assert_int_equal(access(next[i], F_OK), -1);
 	free(a);
 	free(b);
+}
+
+/* A job's memory never goes to swap: v2 memory.swap.max 0, v1 memory.swappiness 0. */
+static void test_cgroup_no_swap(void **state)
+{
+	struct sandbox_cgroups cg;
+	struct sandbox_cgroup_job *job = calloc(1, sizeof(*job));
+	struct dcr_err err = { 0 };
+	char desc[8192], path[4300], value[32] = "";
+	FILE *f;
+
+	NEED_CGROUP();
+	assert_non_null(job);
+	assert_int_equal(sandbox_cgroup_setup(NULL, &cg, desc, sizeof(desc), &err), 0);
+	assert_int_equal(sandbox_cgroup_job_create(&cg, 64 * MiB, 16, job, &err), 0);
+	snprintf(path, sizeof(path), "%s/%s", job->dir[0], cg.version == 2 ? "memory.swap.max" : "memory.swappiness");
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(value, sizeof(value), f))
+			value[0] = '\0';
+		fclose(f);
+	}
+	sandbox_cgroup_job_destroy(job);
+	free(job);
+	if (!f && cg.version == 2) {
+		print_message("skipped: no swap accounting in this kernel\n");
+		skip();
+	}
+	assert_string_equal(value, "0\n");
 }
 
 static char sweep_base[4200];
@@ -2619,6 +2651,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_cgroup_delegation, delegation_teardown),
 		cmocka_unit_test(test_cgroup_kill_by_pidfd),
 		cmocka_unit_test(test_cgroup_stale),
+		cmocka_unit_test(test_cgroup_no_swap),
 		cmocka_unit_test_teardown(test_cgroup_sweep_v2, sweep_teardown),
 		cmocka_unit_test(test_exit_status),
 		cmocka_unit_test(test_signal),
