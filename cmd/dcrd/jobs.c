@@ -621,7 +621,7 @@ static void work_release(struct work *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* The node python computation pc reads as its input i: its code node (i == 0, NULL for an embedded script), then its mounts. */
+/* Input i of python computation pc: its code node (i == 0; NULL for an embedded script), then its mounts. */
 static const char *read_node(const Dcr__V1__PythonComputation *pc, size_t i)
 {
 	return i ? pc->mounts[i - 1]->node : pc->script.len ? NULL : pc->code_node;
@@ -660,6 +660,15 @@ static void count_readers(struct work *w, struct held *h)
 	}
 }
 
+static int over_memory(const char *reader, uint64_t memory, struct dcr_err *err)
+{
+	char limit[32];
+
+	dcr_size_format(memory, limit);
+	return dcr_err_set(err, DCR_ECOMPUTE, "the inputs of computation '%s' come to more than its memory limit of %s "
+		"(a node it mounts at several paths counts once)", reader, limit);
+}
+
 /* A python input on its way into a memfd, never on the heap: within the least of its limits and the job's time. */
 struct input_fd {
 	const struct work *w;
@@ -680,10 +689,9 @@ static int input_fd_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_e
 	if (len > in->max - in->len) {
 		if (in->cap == CAP_FILE)
 			return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %llu bytes", MAX_INPUT_FILE);
-		dcr_size_format(in->cap == CAP_READER ? in->reader_memory : in->w->budget, limit);
 		if (in->cap == CAP_READER)
-			return dcr_err_set(err, DCR_ECOMPUTE, "the inputs of computation '%s' come to more than its "
-				"memory limit of %s (a node it mounts at several paths counts once)", in->reader, limit);
+			return over_memory(in->reader, in->reader_memory, err);
+		dcr_size_format(in->w->budget, limit);
 		return dcr_err_set(err, DCR_ECOMPUTE, "the inputs that this job's python computations need at once "
 			"come to more than %s, the most dcrd holds for one job (dcrd serve --max-job-memory)", limit);
 	}
@@ -744,17 +752,13 @@ static int prepare(struct work *w, struct held *h, int depth, const char *reader
 static int take(struct work *w, struct held *h, int depth, const char *reader, uint64_t memory, uint64_t *inputs,
 	struct dcr_err *err)
 {
-	char limit[32];
 	int r;
 
 	if (h->fd < 0 && (r = prepare(w, h, depth, reader, memory, memory - *inputs, err)) < 0)
 		return r;
-	if (h->len > memory - *inputs) {
-		/* Prepared for another computation, with more room. */
-		dcr_size_format(memory, limit);
-		return dcr_err_set(err, DCR_ECOMPUTE, "the inputs of computation '%s' come to more than its memory limit "
-			"of %s (a node it mounts at several paths counts once)", reader, limit);
-	}
+	/* Prepared for another computation, with more room. */
+	if (h->len > memory - *inputs)
+		return over_memory(reader, memory, err);
 	*inputs += h->len;
 	return 0;
 }

@@ -971,7 +971,7 @@ static void reap_orphans(void)
 		FILE *f;
 		int fd;
 
-		if (pid <= 0 || (fd = pidfd_of_child((pid_t)pid, me)) < 0)
+		if (pid <= 0 || parent_of((pid_t)pid) != me || (fd = pidfd_of_child((pid_t)pid, me)) < 0)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
 		if ((f = fopen(path, "re"))) {
@@ -1221,7 +1221,7 @@ static int check_clashes(const struct sandbox_file *placed, size_t n, struct dcr
 	return 0;
 }
 
-/* Limit resource of the child to want, or to dcrd's hard limit where that is lower (an unprivileged dcrd cannot raise it). */
+/* Limit resource of the child to want, or to dcrd's hard limit where lower (an unprivileged dcrd cannot raise it). */
 static void limit(struct spawn *s, int resource, rlim_t want)
 {
 	struct rlimit cur;

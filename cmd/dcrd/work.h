@@ -59,8 +59,8 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 
 /* What the operator allows each job: dcrd serve --max-job-time and --max-job-memory. */
 struct job_bounds {
-	uint64_t time_ms;          /* every job; SQL's own limit (60 s) only below it */
-	uint64_t memory;           /* python jobs */
+	uint64_t time_ms;          /* every job, all its computations together; SQL's own limit (60 s) only below it */
+	uint64_t memory;           /* each python computation, and what dcrd holds of a job's python inputs at once */
 };
 #define JOB_TIME_DEFAULT_MS (UINT64_C(3600) * 1000)
 #define JOB_MEMORY_DEFAULT (UINT64_C(4) << 30)

@@ -124,7 +124,8 @@ compute:
   j2: {type: python, script: read.py, mounts: {/input/a: k2}, limits: {time: 5s, memory: 64MiB}}
 YAML
 	for k in k0 k1 k2; do
-		printf '  %s: {type: python, script: gen.py, command: [python3, /code/gen.py, "22"], limits: {time: 5s, memory: 64MiB}}\n' "$k"
+		printf '  %s: {type: python, script: gen.py, command: [python3, /code/gen.py, "22"], %s}\n' "$k" \
+			"limits: {time: 5s, memory: 64MiB}"
 	done
 } >room/budgets.yaml
 start_dcrd data --max-job-time 5s --max-job-memory 64MiB || finish
@@ -137,8 +138,9 @@ has "$err" "failed: the job exceeded its time limit of 5s, which all its computa
 expect 7 "SQL gets what is left of the job's time" as run "$room" q0 --wait
 has "$err" "computing 'count', which this one reads: the job exceeded its time limit of 5s" "the job's limit, not SQL's"
 expect 7 "the inputs held at once exceed --max-job-memory" as run "$room" j0 --wait
-has "$err" "computing 'j1', which this one reads: computing 'j2', which this one reads: the inputs that this job's python computations need at once come to more than 64MiB, the most dcrd holds for one job \(dcrd serve --max-job-memory\)" \
-	"the budget is named"
+has "$err" "computing 'j1', which this one reads: computing 'j2', which this one reads: the inputs that this job's \
+python computations need at once come to more than 64MiB, the most dcrd holds for one job \(dcrd serve \
+--max-job-memory\)" "the budget is named"
 stop_dcrd TERM
 checks=$((checks + 1))
 [ "$rc" = 0 ] || fail "dcrd's exit status after SIGTERM is $rc: $(tail -20 dcrd.log)"
