@@ -36,21 +36,19 @@ printf 'print("sub fails", flush=True)\nraise SystemExit(1)\n' >room/fail.py
 printf 'open("/output/x", "w").write("x")\n' >room/read.py
 printf 'import time\ntime.sleep(2)\nopen("/output/x", "w").write("x")\n' >room/sleep.py
 
+# room_head NAME PERMISSIONS: a room file up to its computations.
+room_head() {
+	printf 'version: 1\nname: %s\nenclave: dcrd:sim\nauthentication: {ca: ca.pem}\n' "$1"
+	printf 'participants:\n  alice@acme.example: [%s]\ncompute:\n' "$2"
+}
+
 # token NAME MOUNTS: a computation that runs token.py as NAME.
 token() {
 	printf '  %s: {type: python, script: token.py, command: [python3, /code/token.py, %s]%s}\n' "$1" "$1" \
 		"${2:+, mounts: {$2\}}"
 }
 {
-	cat <<'YAML'
-version: 1
-name: chains
-enclave: dcrd:sim
-authentication: {ca: ca.pem}
-participants:
-  alice@acme.example: [run top, fetch top, run wide, run outer]
-compute:
-YAML
+	room_head chains "run top, fetch top, run wide, run outer"
 	# A lattice: top reads a1 and b1, both read a2 and b2, both read leaf.
 	token top "/input/a1: a1, /input/b1: b1"
 	token a1 "/input/a2: a2, /input/b2: b2"
@@ -104,14 +102,8 @@ checks=$((checks + 1))
 # Under --max-job-memory 64MiB, a chain that holds three results of 22 MiB
 # at once for the computations still to run, each of which fits.
 {
+	room_head budgets "run s0, run s2, run q0, run j0"
 	cat <<'YAML'
-version: 1
-name: budgets
-enclave: dcrd:sim
-authentication: {ca: ca.pem}
-participants:
-  alice@acme.example: [run s0, run s2, run q0, run j0]
-compute:
   s0: {type: python, script: sleep.py, mounts: {/input/s1: s1}, limits: {time: 5s, memory: 64MiB}}
   s1: {type: python, script: sleep.py, mounts: {/input/s2: s2}, limits: {time: 5s, memory: 64MiB}}
   s2: {type: python, script: sleep.py, limits: {time: 5s, memory: 64MiB}}

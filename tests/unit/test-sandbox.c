@@ -1046,41 +1046,36 @@ static void test_time_limit(void **state)
 	result_free(&res);
 }
 
-static void test_time_limit_seconds(void **state)
+/* sleep 30 under a time limit of own ms, cut to cut ms (0: not), must stop at the limit named want. */
+static void expect_sleep_stopped(uint64_t own, uint64_t cut, const char *want)
 {
 	char *cmd[] = { "sleep", "30" };
 	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
 	struct sandbox_result res;
 	struct dcr_err err = { 0 };
+	char msg[128];
 
-	NEED_SANDBOX();
 	pc.command = cmd;
 	pc.n_command = 2;
-	pc.time_limit_ms = 1000;
-	assert_int_equal(py_run(&pc, NULL, 0, 0, &res, &err), DCR_ECOMPUTE);
-	assert_string_equal(err.msg, "the computation exceeded its time limit of 1s");
+	pc.time_limit_ms = own;
+	assert_int_equal(py_run(&pc, NULL, 0, cut, &res, &err), DCR_ECOMPUTE);
+	snprintf(msg, sizeof(msg), "the computation exceeded its time limit of %s", want);
+	assert_string_equal(err.msg, msg);
 	result_free(&res);
+}
+
+static void test_time_limit_seconds(void **state)
+{
+	NEED_SANDBOX();
+	expect_sleep_stopped(1000, 0, "1s");
 }
 
 /* What is left of a job's time cuts a computation's own limit short, never lengthens it. */
 static void test_time_cut(void **state)
 {
-	char *cmd[] = { "sleep", "30" };
-	Dcr__V1__PythonComputation pc = DCR__V1__PYTHON_COMPUTATION__INIT;
-	struct sandbox_result res;
-	struct dcr_err err = { 0 };
-
 	NEED_SANDBOX();
-	pc.command = cmd;
-	pc.n_command = 2;
-	pc.time_limit_ms = 60000;
-	assert_int_equal(py_run(&pc, NULL, 0, 700, &res, &err), DCR_ECOMPUTE);
-	assert_string_equal(err.msg, "the computation exceeded its time limit of 700ms");
-	result_free(&res);
-	pc.time_limit_ms = 600;
-	assert_int_equal(py_run(&pc, NULL, 0, 60000, &res, &err), DCR_ECOMPUTE);
-	assert_string_equal(err.msg, "the computation exceeded its time limit of 600ms");
-	result_free(&res);
+	expect_sleep_stopped(60000, 700, "700ms");
+	expect_sleep_stopped(600, 60000, "600ms");
 }
 
 static void test_memory_limit(void **state)
@@ -1146,6 +1141,13 @@ static void test_rlimits(void **state)
 		"print('coredump_filter', open('/proc/self/coredump_filter').read().strip())\n";
 	static const int raised[] = { RLIMIT_NOFILE, RLIMIT_FSIZE, RLIMIT_RTPRIO, RLIMIT_NICE, RLIMIT_MSGQUEUE,
 		RLIMIT_MEMLOCK, RLIMIT_SIGPENDING, RLIMIT_STACK };
+	/* A core_pattern pipe ignores RLIMIT_CORE: with the filter, what it would get holds no memory. */
+	static const char *const want[] = {
+		"NOFILE 4096 4096\n", "FSIZE 67108864 67108864\n", "DATA 67108864 67108864\n", "CORE 0 0\n",
+		"NPROC 4096 4096\n", "RTPRIO 0 0\n", "RTTIME 0 0\n", "NICE 0 0\n", "MSGQUEUE 0 0\n",
+		"MEMLOCK 65536 65536\n", "SIGPENDING 4096 4096\n", "STACK 8388608 8388608\n",
+		"coredump_filter 00000000\n",
+	};
 	struct rlimit saved[sizeof(raised) / sizeof(raised[0])];
 	struct sandbox_result res;
 	struct dcr_err err = { 0 };
@@ -1170,20 +1172,9 @@ static void test_rlimits(void **state)
 	if (r != 0)
 		fail_msg("%s; logs: %s", err.msg, res.logs ? res.logs : "");
 	print_message("%s", res.logs);
-	assert_non_null(strstr(res.logs, "NOFILE 4096 4096\n"));
-	assert_non_null(strstr(res.logs, "FSIZE 67108864 67108864\n"));
-	assert_non_null(strstr(res.logs, "DATA 67108864 67108864\n"));
-	assert_non_null(strstr(res.logs, "CORE 0 0\n"));
-	assert_non_null(strstr(res.logs, "NPROC 4096 4096\n"));
-	assert_non_null(strstr(res.logs, "RTPRIO 0 0\n"));
-	assert_non_null(strstr(res.logs, "NICE 0 0\n"));
-	assert_non_null(strstr(res.logs, "MSGQUEUE 0 0\n"));
-	assert_non_null(strstr(res.logs, "MEMLOCK 65536 65536\n"));
-	assert_non_null(strstr(res.logs, "SIGPENDING 4096 4096\n"));
-	assert_non_null(strstr(res.logs, "RTTIME 0 0\n"));
-	assert_non_null(strstr(res.logs, "STACK 8388608 8388608\n"));
-	/* A core_pattern pipe ignores RLIMIT_CORE: what it would get holds no memory. */
-	assert_non_null(strstr(res.logs, "coredump_filter 00000000\n"));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(res.logs, want[i]))
+			fail_msg("not in the sandbox: %s", want[i]);
 	result_free(&res);
 }
 
@@ -1413,6 +1404,32 @@ static void test_cgroup_parsers(void **state)
 	assert_int_equal(sandbox_cgroup_oom_kills(""), 0);
 }
 
+/* Where cgroup v2 is mounted, for tests that make cgroups there as root; they skip elsewhere. */
+static void need_cgroup2(char *point, size_t size)
+{
+	char *mi, root[4096];
+	FILE *f;
+	size_t n;
+	int r;
+
+	if (geteuid() != 0) {
+		print_message("skipped: makes cgroup v2 directories, as root\n");
+		skip();
+	}
+	mi = calloc(1, 1 << 20);
+	assert_non_null(mi);
+	assert_non_null(f = fopen("/proc/self/mountinfo", "r"));
+	n = fread(mi, 1, (1 << 20) - 1, f);
+	fclose(f);
+	mi[n] = '\0';
+	r = sandbox_cgroup_mount(mi, NULL, point, size, root, sizeof(root));
+	free(mi);
+	if (r < 0) {
+		print_message("skipped: no cgroup v2 is mounted\n");
+		skip();
+	}
+}
+
 /* Whether the cgroup v2 directory dir is delegated, asked as uid (0: this process). */
 static bool delegated_as(const char *dir, uid_t uid)
 {
@@ -1472,26 +1489,9 @@ static char delegation_dir[4200];
 
 static void test_cgroup_delegation(void **state)
 {
-	char *mi, point[4096], root[4096], *dir = delegation_dir, desc[8192];
-	FILE *f;
-	size_t n;
+	char point[4096], *dir = delegation_dir, desc[8192];
 
-	if (geteuid() != 0) {
-		print_message("skipped: makes a cgroup v2 directory, as root\n");
-		skip();
-	}
-	mi = calloc(1, 1 << 20);
-	assert_non_null(mi);
-	assert_non_null(f = fopen("/proc/self/mountinfo", "r"));
-	n = fread(mi, 1, (1 << 20) - 1, f);
-	fclose(f);
-	mi[n] = '\0';
-	if (sandbox_cgroup_mount(mi, NULL, point, sizeof(point), root, sizeof(root)) < 0) {
-		free(mi);
-		print_message("skipped: no cgroup v2 is mounted\n");
-		skip();
-	}
-	free(mi);
+	need_cgroup2(point, sizeof(point));
 	snprintf(dir, sizeof(delegation_dir), "%s/dcr-test-%d", point, (int)getpid());
 	assert_int_equal(mkdir(dir, 0755), 0);
 	/* Writable, as every cgroup is to root, but not delegated. */
@@ -1683,27 +1683,10 @@ static char sweep_base[4200];
 /* The v2 sweep, on this host's cgroup2 mount (with or without controllers). */
 static void test_cgroup_sweep_v2(void **state)
 {
-	char *mi, point[4096], root[4096], *base = sweep_base, dir[4600], names[5][64];
+	char point[4096], *base = sweep_base, dir[4600], names[5][64];
 	pid_t dead, me = getpid();
-	FILE *f;
-	size_t n;
 
-	if (geteuid() != 0) {
-		print_message("skipped: makes cgroup v2 directories, as root\n");
-		skip();
-	}
-	mi = calloc(1, 1 << 20);
-	assert_non_null(mi);
-	assert_non_null(f = fopen("/proc/self/mountinfo", "r"));
-	n = fread(mi, 1, (1 << 20) - 1, f);
-	fclose(f);
-	mi[n] = '\0';
-	if (sandbox_cgroup_mount(mi, NULL, point, sizeof(point), root, sizeof(root)) < 0) {
-		free(mi);
-		print_message("skipped: no cgroup v2 is mounted\n");
-		skip();
-	}
-	free(mi);
+	need_cgroup2(point, sizeof(point));
 	/* A pid that is dead now. */
 	dead = fork();
 	assert_true(dead >= 0);
