@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -29,6 +30,7 @@
 #define MAX_INPUT_FILE (2ull << 30) /* a python input held in memory */
 #define MAX_DEPTH 32               /* computations feeding computations */
 #define MAX_QUEUED 65536           /* jobs queued or running on this dcrd, whatever the caps */
+#define SQL_TIME_MS 60000          /* SQL's own limit on a job (struct sql_limits) */
 
 static struct {
 	pthread_t thread;
@@ -546,24 +548,6 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 	return r;
 }
 
-/* A python input on its way into a memfd, never on the heap. */
-struct input_fd {
-	int fd;
-	uint64_t len;
-};
-
-static int input_fd_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
-{
-	struct input_fd *in = ctx;
-
-	if (len > MAX_INPUT_FILE - in->len)
-		return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %llu bytes", MAX_INPUT_FILE);
-	if (dcr_write_all(in->fd, buf, len) < 0)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
-	in->len += len;
-	return 0;
-}
-
 /* A computation's result: its bytes, their type, and for SQL the row count. */
 struct result {
 	uint8_t *data;
@@ -574,36 +558,234 @@ struct result {
 	size_t logs_len;
 };
 
+/* Free res's buffers, wiped: the data is plaintext, and the logs may quote it. */
 static void result_free(struct result *res)
 {
 	if (res->data)
 		dcr_wipe(res->data, res->len);
 	free(res->data);
+	if (res->logs)
+		dcr_wipe(res->logs, res->logs_len);
 	free(res->logs);
 	memset(res, 0, sizeof(*res));
 }
 
-static int compute(const struct job *j, const char *name, int depth, struct result *res, struct dcr_err *err);
+/*
+ * One job's computing (compute, run_python, take): the deadline that all
+ * its computations share, and every node its python computations read
+ * (a data node's plaintext, or another computation's result) prepared
+ * once into a sealed memfd and held until the last computation that reads
+ * it has run. A computation therefore runs at most once in a job, however
+ * many others read it, and what dcrd holds of the job's inputs at any
+ * time stays within a budget.
+ */
+struct held {
+	const char *name;          /* the room definition's */
+	const Dcr__V1__Computation *c; /* NULL: a data node */
+	unsigned readers;          /* python computations of the job, not yet run, that read it */
+	size_t stamp;              /* 1 + the index of the last computation counted among its readers */
+	bool visited;              /* a computation whose reads are counted */
+	int fd;                    /* -1: not prepared yet, or released */
+	uint64_t len;
+};
+
+struct work {
+	const struct job *j;
+	uint64_t deadline;         /* CLOCK_MONOTONIC ms */
+	uint64_t time_ms;          /* the job's time (--max-job-time), for messages */
+	uint64_t budget, held;     /* what prepared nodes may take together (--max-job-memory), and take */
+	struct held *nodes;        /* every node of the room, sorted by name */
+	size_t n_nodes;
+};
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* What is left of the job's time; 0 once it is up. */
+static uint64_t time_left(const struct work *w)
+{
+	uint64_t now = monotonic_ms();
+
+	return now < w->deadline ? w->deadline - now : 0;
+}
+
+static int out_of_time(const struct work *w, struct dcr_err *err)
+{
+	char limit[32];
+
+	dcr_duration_format(w->time_ms, limit);
+	return dcr_err_set(err, DCR_ECOMPUTE, "the job exceeded its time limit of %s, which all its computations "
+		"share (dcrd serve --max-job-time)", limit);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct held *)a)->name, ((const struct held *)b)->name);
+}
+
+static struct held *find_node(const struct work *w, const char *name)
+{
+	struct held key = { .name = name };
+
+	return w->n_nodes ? bsearch(&key, w->nodes, w->n_nodes, sizeof(key), by_name) : NULL;
+}
+
+/* The nodes of j's room, none prepared yet, and the job's time and budget from now on. */
+static int work_init(struct work *w, const struct job *j, struct dcr_err *err)
+{
+	const Dcr__V1__RoomDefinition *def = j->def;
+	const struct job_bounds *b = runner.svc.job_bounds;
+
+	memset(w, 0, sizeof(*w));
+	w->j = j;
+	w->time_ms = b ? b->time_ms : JOB_TIME_DEFAULT_MS;
+	w->budget = b ? b->memory : JOB_MEMORY_DEFAULT;
+	w->deadline = monotonic_ms() + w->time_ms;
+	if (!(w->nodes = calloc(def->n_data + def->n_compute + 1, sizeof(*w->nodes))))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (size_t i = 0; i < def->n_data; i++)
+		w->nodes[w->n_nodes++] = (struct held){ .name = def->data[i]->name, .fd = -1 };
+	for (size_t i = 0; i < def->n_compute; i++)
+		w->nodes[w->n_nodes++] = (struct held){ .name = def->compute[i]->name, .c = def->compute[i], .fd = -1 };
+	qsort(w->nodes, w->n_nodes, sizeof(*w->nodes), by_name);
+	return 0;
+}
+
+static void release(struct work *w, struct held *h)
+{
+	if (h->fd < 0)
+		return;
+	close(h->fd);
+	h->fd = -1;
+	w->held -= h->len;
+}
+
+static void work_release(struct work *w)
+{
+	for (size_t i = 0; i < w->n_nodes; i++)
+		release(w, &w->nodes[i]);
+	free(w->nodes);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Input i of python computation pc: its code node (i == 0; NULL for an embedded script), then its mounts. */
+static const char *read_node(const Dcr__V1__PythonComputation *pc, size_t i)
+{
+	return i ? pc->mounts[i - 1]->node : pc->script.len ? NULL : pc->code_node;
+}
 
 /*
- * A sealed memfd with the bytes a mount or a code entry script shows: a
- * node's data, decrypted into it as it streams, or another computation's
- * result. The sandbox reads it once, however many paths show it.
+ * Count the readers of each node among the python computations that
+ * computing h runs: each runs once, and counts once for a node it mounts
+ * at several paths.
  */
-static int node_fd(const struct job *j, const char *node, int depth, struct dcr_err *err)
+static void count_readers(struct work *w, struct held *h)
 {
-	struct input_fd in = { sandbox_memfd("dcr-input"), 0 };
-	struct result sub = { 0 };
+	const Dcr__V1__PythonComputation *pc;
+	size_t me = (size_t)(h - w->nodes) + 1;
+
+	if (h->visited || !h->c || h->c->kind_case != DCR__V1__COMPUTATION__KIND_PYTHON)
+		return;
+	h->visited = true;
+	pc = h->c->python;
+	/* All of h's reads before any of theirs, which stamp nodes too. */
+	for (size_t i = 0; i <= pc->n_mounts; i++) {
+		const char *node = read_node(pc, i);
+		struct held *n = node ? find_node(w, node) : NULL;
+
+		if (n && n->stamp != me) {
+			n->stamp = me;
+			n->readers++;
+		}
+	}
+	for (size_t i = 0; i <= pc->n_mounts; i++) {
+		const char *node = read_node(pc, i);
+		struct held *n = node ? find_node(w, node) : NULL;
+
+		if (n)
+			count_readers(w, n);
+	}
+}
+
+static int over_memory(const char *reader, uint64_t memory, struct dcr_err *err)
+{
+	char limit[32];
+
+	dcr_size_format(memory, limit);
+	return dcr_err_set(err, DCR_ECOMPUTE, "the inputs of computation '%s' come to more than its memory limit of %s "
+		"(a node it mounts at several paths counts once)", reader, limit);
+}
+
+/* A python input on its way into a memfd, never on the heap: within the least of its limits and the job's time. */
+struct input_fd {
+	const struct work *w;
+	int fd;
+	uint64_t len, max;
+	enum { CAP_FILE, CAP_READER, CAP_JOB } cap; /* which limit max is */
+	const char *reader;        /* the computation that reads it */
+	uint64_t reader_memory;
+};
+
+static int input_fd_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct input_fd *in = ctx;
+	char limit[32];
+
+	if (!time_left(in->w))
+		return out_of_time(in->w, err);
+	if (len > in->max - in->len) {
+		if (in->cap == CAP_FILE)
+			return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %llu bytes", MAX_INPUT_FILE);
+		if (in->cap == CAP_READER)
+			return over_memory(in->reader, in->reader_memory, err);
+		dcr_size_format(in->w->budget, limit);
+		return dcr_err_set(err, DCR_ECOMPUTE, "the inputs that this job's python computations need at once "
+			"come to more than %s, the most dcrd holds for one job (dcrd serve --max-job-memory)", limit);
+	}
+	if (dcr_write_all(in->fd, buf, len) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
+	in->len += len;
+	return 0;
+}
+
+static int compute(struct work *w, const char *name, int depth, struct result *res, struct dcr_err *err);
+
+/*
+ * Prepare node h in a sealed memfd: a data node's plaintext, decrypted
+ * into it as it streams, or another computation's result. It must fit
+ * what reader (whose memory limit is memory) has left of it, room_left,
+ * and what the job has left of its budget.
+ */
+static int prepare(struct work *w, struct held *h, int depth, const char *reader, uint64_t memory,
+	uint64_t room_left, struct dcr_err *err)
+{
+	struct input_fd in = { w, sandbox_memfd("dcr-input"), 0, MAX_INPUT_FILE, CAP_FILE, reader, memory };
+	struct result sub;
 	int r;
 
 	if (in.fd < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
-	if (room_data_node(j->def, node)) {
-		r = read_input((void *)j, node, input_fd_sink, &in, err);
-	} else if ((r = compute(j, node, depth + 1, &sub, err)) < 0) {
-		dcr_err_prefix(err, "computing '%s', which this one reads", node);
+	if (room_left < in.max) {
+		in.max = room_left;
+		in.cap = CAP_READER;
+	}
+	if (w->budget - w->held < in.max) {
+		in.max = w->budget - w->held;
+		in.cap = CAP_JOB;
+	}
+	if (!h->c) {
+		r = read_input((void *)w->j, h->name, input_fd_sink, &in, err);
 	} else {
-		r = input_fd_sink(&in, sub.data, sub.len, err);
+		if ((r = compute(w, h->name, depth + 1, &sub, err)) < 0)
+			dcr_err_prefix(err, "computing '%s', which this one reads", h->name);
+		else
+			r = input_fd_sink(&in, sub.data, sub.len, err);
+		/* A failed computation has logs too. */
 		result_free(&sub);
 	}
 	if (r == 0 && (lseek(in.fd, 0, SEEK_SET) < 0 || sandbox_memfd_seal(in.fd) < 0))
@@ -612,46 +794,76 @@ static int node_fd(const struct job *j, const char *node, int depth, struct dcr_
 		close(in.fd);
 		return r;
 	}
-	return in.fd;
+	h->fd = in.fd;
+	h->len = in.len;
+	w->held += in.len;
+	return 0;
 }
 
-static int run_python(const struct job *j, const Dcr__V1__PythonComputation *pc, int depth, struct result *res,
+/* Node h, prepared if it is not yet, as one more input of reader; *inputs counts reader's inputs so far. */
+static int take(struct work *w, struct held *h, int depth, const char *reader, uint64_t memory, uint64_t *inputs,
 	struct dcr_err *err)
+{
+	int r;
+
+	if (h->fd < 0 && (r = prepare(w, h, depth, reader, memory, memory - *inputs, err)) < 0)
+		return r;
+	/* Prepared for another computation, with more room. */
+	if (h->len > memory - *inputs)
+		return over_memory(reader, memory, err);
+	*inputs += h->len;
+	return 0;
+}
+
+static int run_python(struct work *w, const char *name, const Dcr__V1__PythonComputation *pc, int depth,
+	struct result *res, struct dcr_err *err)
 {
 	size_t n = pc->n_mounts + 1, made = 0;
 	struct sandbox_file *files = calloc(n, sizeof(*files));
-	const char **nodes = calloc(n, sizeof(*nodes));
+	struct held **read = calloc(n, sizeof(*read));
 	struct sandbox_result pr = { 0 };
+	uint64_t time_ms, memory, inputs = 0, left;
 	char entry[300];
 	int r = 0;
 
-	if (!files || !nodes) {
+	if (!files || !read) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		files[i].fd = -1;
-	if (pc->script.len) {
-		snprintf(entry, sizeof(entry), "/code/%s", pc->script_name);
-		files[made++] = (struct sandbox_file){ entry, -1, pc->script.data, pc->script.len };
-	} else {
-		snprintf(entry, sizeof(entry), "/code/%s.py", pc->code_node);
-		if ((r = node_fd(j, pc->code_node, depth, err)) < 0)
+	py_limits(pc, &time_ms, &memory);
+	for (size_t i = 0; i < n; i++) {
+		const char *node = read_node(pc, i);
+		struct held *h;
+		bool again = false;
+
+		files[made] = (struct sandbox_file){ i ? pc->mounts[i - 1]->path : entry, -1, NULL, 0 };
+		if (!node) {
+			snprintf(entry, sizeof(entry), "/code/%s", pc->script_name);
+			files[made].data = pc->script.data;
+			files[made++].len = pc->script.len;
+			continue;
+		}
+		if (!i)
+			snprintf(entry, sizeof(entry), "/code/%s.py", node);
+		if (!(h = find_node(w, node))) {
+			r = dcr_err_set(err, DCR_ENOTFOUND, "the room has no node '%s'", node);
 			goto out;
-		nodes[made] = pc->code_node;
-		files[made++] = (struct sandbox_file){ entry, r, NULL, 0 };
-	}
-	for (size_t i = 0; i < pc->n_mounts; i++) {
-		/* A node mounted at several paths is read (or computed) once, and shared. */
-		files[made] = (struct sandbox_file){ pc->mounts[i]->path, -1, NULL, 0 };
+		}
+		/* A node mounted at several paths is read (or computed) once, and shared: the same memfd. */
 		for (size_t k = 0; k < made; k++)
-			if (nodes[k] && strcmp(nodes[k], pc->mounts[i]->node) == 0)
-				files[made].fd = files[k].fd;
-		if (files[made].fd < 0 && (r = files[made].fd = node_fd(j, pc->mounts[i]->node, depth, err)) < 0)
+			again |= read[k] == h;
+		if (!again && (r = take(w, h, depth, name, memory, &inputs, err)) < 0)
 			goto out;
-		nodes[made++] = pc->mounts[i]->node;
+		read[made] = h;
+		files[made++].fd = h->fd;
 	}
-	r = py_run(pc, files, made, &pr, err);
+	if (!(left = time_left(w))) {
+		r = out_of_time(w, err);
+		goto out;
+	}
+	r = py_run(pc, files, made, left, &pr, err);
+	if (r == DCR_ECOMPUTE && left < time_ms && !time_left(w))
+		r = out_of_time(w, err);
 	res->logs = pr.logs;
 	res->logs_len = pr.logs_len;
 	if (r == 0) {
@@ -661,37 +873,42 @@ static int run_python(const struct job *j, const Dcr__V1__PythonComputation *pc,
 	} else {
 		free(pr.zip);
 	}
-out:
-	for (size_t i = 0; files && i < made; i++) {
-		bool shared = false;
+	/* What no computation still to run reads is let go. */
+	for (size_t i = 0; i < made; i++) {
+		bool again = false;
 
 		for (size_t k = 0; k < i; k++)
-			shared |= files[k].fd == files[i].fd;
-		if (files[i].fd >= 0 && !shared)
-			close(files[i].fd);
+			again |= read[k] == read[i];
+		if (read[i] && !again && read[i]->readers && --read[i]->readers == 0)
+			release(w, read[i]);
 	}
-	free(nodes);
+out:
+	free(read);
 	free(files);
 	return r;
 }
 
-static int compute(const struct job *j, const char *name, int depth, struct result *res, struct dcr_err *err)
+static int compute(struct work *w, const char *name, int depth, struct result *res, struct dcr_err *err)
 {
-	const Dcr__V1__Computation *c = room_computation(j->def, name);
+	const Dcr__V1__Computation *c = room_computation(w->j->def, name);
+	uint64_t left;
 
 	memset(res, 0, sizeof(*res));
 	if (!c)
 		return dcr_err_set(err, DCR_ENOTFOUND, "the room has no computation '%s'", name);
 	if (depth > MAX_DEPTH)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computations feed each other more than %d deep", MAX_DEPTH);
+	if (!(left = time_left(w)))
+		return out_of_time(w, err);
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
-		struct work_inputs in = { read_input, (void *)j };
-		/* The operator's limit, where it is below SQL's own (60 s). */
-		struct sql_limits lim = { .time_ms = runner.svc.job_bounds && runner.svc.job_bounds->time_ms < 60000 ?
-					  runner.svc.job_bounds->time_ms : 0, .max_memory = runner.sql_memory };
+		struct work_inputs in = { read_input, (void *)w->j };
+		/* The job's time left, where it is below SQL's own limit (0: that limit). */
+		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory };
 		struct sql_result sr = { 0 };
-		int r = sql_run(j->def, name, &in, &lim, &sr, err);
+		int r = sql_run(w->j->def, name, &in, &lim, &sr, err);
 
+		if (r == DCR_ECOMPUTE && lim.time_ms && !time_left(w))
+			r = out_of_time(w, err);
 		if (r == 0) {
 			res->data = sr.csv;
 			res->len = sr.len;
@@ -704,9 +921,26 @@ static int compute(const struct job *j, const char *name, int depth, struct resu
 		/* The room was checked at creation; the operator may have lowered the limits since. */
 		int r = py_check(name, c->python, runner.svc.job_bounds, runner.svc.enclave->opt.sgx, DCR_ECOMPUTE, err);
 
-		return r < 0 ? r : run_python(j, c->python, depth, res, err);
+		return r < 0 ? r : run_python(w, name, c->python, depth, res, err);
 	}
 	return dcr_err_set(err, DCR_EINTEGRITY, "computation '%s' is of no known kind", name);
+}
+
+/* Compute the job's computation into res, within the job's time and budget. */
+static int compute_job(const struct job *j, struct result *res, struct dcr_err *err)
+{
+	struct work w;
+	struct held *top;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if ((r = work_init(&w, j, err)) < 0)
+		return r;
+	if ((top = find_node(&w, j->rec->info->computation)))
+		count_readers(&w, top);
+	r = compute(&w, j->rec->info->computation, 0, res, err);
+	work_release(&w);
+	return r;
 }
 
 /* ---- storing results ---- */
@@ -885,7 +1119,7 @@ static int run_one(void)
 	if (j.room->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		r = dcr_err_set(&err, DCR_ECOMPUTE, "the room was stopped before the job ran");
 	else if ((r = room_for_result(0, &err)) == 0) /* no use computing what cannot be kept */
-		r = compute(&j, j.rec->info->computation, 0, &res, &err);
+		r = compute_job(&j, &res, &err);
 	finish_job(&j, r, r < 0 ? err.msg : "", &res);
 	/* Job outcomes go to the room's log, not to dcrd's: messages may name data. */
 	fprintf(stderr, "dcrd: job %s %s\n", j.job_id, r == 0 ? "succeeded" : "failed");

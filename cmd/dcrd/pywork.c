@@ -82,8 +82,14 @@ static const char enclave_py[] =
 	"            f.write(data)\n"
 	"        return path\n";
 
+void py_limits(const Dcr__V1__PythonComputation *pc, uint64_t *time_ms, uint64_t *memory)
+{
+	*time_ms = pc->time_limit_ms ? pc->time_limit_ms : TIME_DEFAULT_MS;
+	*memory = pc->memory_limit_bytes ? pc->memory_limit_bytes : MEMORY_DEFAULT;
+}
+
 int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *files, size_t n_files,
-	struct sandbox_result *out, struct dcr_err *err)
+	uint64_t max_time_ms, struct sandbox_result *out, struct dcr_err *err)
 {
 	char script[SCRIPT_PATH_MAX + 1];
 	char *default_cmd[] = { "python3", script };
@@ -92,13 +98,14 @@ int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *file
 		.argc = pc->n_command,
 		.output = pc->output && *pc->output ? pc->output : OUTPUT_DEFAULT,
 		.n_files = n_files + 1,
-		.time_ms = pc->time_limit_ms ? pc->time_limit_ms : TIME_DEFAULT_MS,
-		.memory = pc->memory_limit_bytes ? pc->memory_limit_bytes : MEMORY_DEFAULT,
 	};
 	struct sandbox_file *all;
 	int r;
 
 	memset(out, 0, sizeof(*out));
+	py_limits(pc, &job.time_ms, &job.memory);
+	if (max_time_ms && max_time_ms < job.time_ms)
+		job.time_ms = max_time_ms;
 	if (!job.argc) {
 		/* The room compiles the default in; this is for a definition that left it out. */
 		if (pc->code_node && *pc->code_node)
@@ -125,10 +132,10 @@ int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *file
 int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_bounds *lim, bool sgx,
 	int code, struct dcr_err *err)
 {
-	uint64_t time_ms = pc->time_limit_ms ? pc->time_limit_ms : TIME_DEFAULT_MS;
-	uint64_t memory = pc->memory_limit_bytes ? pc->memory_limit_bytes : MEMORY_DEFAULT;
+	uint64_t time_ms, memory;
 	char want[32], max[32];
 
+	py_limits(pc, &time_ms, &memory);
 	if (sgx)
 		return dcr_err_set(err, code, "computation '%s' is python, which this dcrd refuses: it runs in an SGX "
 			"enclave (Gramine), which has no namespaces or process isolation, so the python sandbox's "

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -223,16 +225,101 @@ static int own_dir(const char *controller, char *out, size_t size)
 	return r;
 }
 
+static bool kill_all(struct sandbox_cgroup_job *job);
+
+/* Remove the job cgroup dir of hierarchy i that a dcrd that is gone left, killing what is in it; 0 or -1 with errno. */
+static int remove_stale(int version, size_t i, const char *dir)
+{
+	struct sandbox_cgroup_job *stale = calloc(1, sizeof(*stale));
+	int r;
+
+	if (!stale)
+		return -1;
+	stale->version = version;
+	snprintf(stale->dir[i], sizeof(stale->dir[i]), "%s", dir);
+	if (version == 2)
+		(void)put(dir, "cgroup.kill", "1");
+	for (int round = 0; round < KILL_ROUNDS && !kill_all(stale); round++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	r = rmdir(dir);
+	free(stale);
+	return r;
+}
+
+void sandbox_cgroup_sweep_jobs(int version, size_t i, const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char dir[SANDBOX_PATH_MAX + 300], *end;
+		long pid;
+
+		if (strncmp(e->d_name, "job-", 4) != 0)
+			continue;
+		if (version == 2) {
+			pid = strtol(e->d_name + 4, &end, 10);
+			if (*end != '-' || pid <= 0 || (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
+				continue;
+		}
+		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+		(void)remove_stale(version, i, dir);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* ---- setting up ---- */
 
 static const char *const v1_names[] = { "memory", "pids", "cpu" };
 
-/* cgroup v2 at dir: memory and pids (and cpu) for dcrd's jobs, dcrd itself in a leaf when dir is its own cgroup. */
-static int setup_v2(struct sandbox_cgroups *cg, const char *dir, bool own, char *why, size_t why_size)
+/* The value of extended attribute name of path is "1"; -1 when path has no such attribute. */
+static int xattr_one(const char *path, const char *name)
+{
+	char v[8];
+	ssize_t n = getxattr(path, name, v, sizeof(v));
+
+	if (n < 0)
+		return errno == ERANGE ? 0 : -1;
+	return n == 1 && v[0] == '1';
+}
+
+bool sandbox_cgroup_delegated(const char *dir)
+{
+	struct stat st;
+	int r;
+
+	/* systemd reads trusted.delegate first, and user.delegate only where the former is absent. */
+	if ((r = xattr_one(dir, "trusted.delegate")) < 0)
+		r = xattr_one(dir, "user.delegate");
+	if (r >= 0)
+		return r;
+	return geteuid() != 0 && stat(dir, &st) == 0 && st.st_uid == geteuid() && access(dir, W_OK) == 0;
+}
+
+/*
+ * cgroup v2 at dir: memory and pids (and cpu) for dcrd's jobs, dcrd itself
+ * in a leaf when dir is its own cgroup. In auto mode only a cgroup
+ * delegated to dcrd: root may write any cgroup, and systemd takes the
+ * controllers of one it did not delegate back when it next realizes the
+ * unit (-memory -pids), which would leave the jobs without limits.
+ */
+static int setup_v2(struct sandbox_cgroups *cg, const char *dir, bool own, bool auto_mode, char *why,
+	size_t why_size)
 {
 	char *controllers, leaf[SANDBOX_PATH_MAX + 16], pid[24], *subtree;
 	bool cpu;
 
+	if (auto_mode && !sandbox_cgroup_delegated(dir)) {
+		if (geteuid() == 0)
+			snprintf(why, why_size, "cgroup v2 at %.200s is not delegated to dcrd (no trusted.delegate or "
+				"user.delegate attribute of 1, as systemd's Delegate=yes sets; --cgroup PATH uses a "
+				"cgroup all the same)", dir);
+		else
+			snprintf(why, why_size, "cgroup v2 at %.200s is not delegated to dcrd (neither marked so nor "
+				"owned and writable by uid %u)", dir, (unsigned)geteuid());
+		return -1;
+	}
 	snprintf(leaf, sizeof(leaf), "%s/cgroup.controllers", dir);
 	if (!(controllers = slurp(leaf))) {
 		snprintf(why, why_size, "cannot read %.200s: %.200s", leaf, strerror(errno));
@@ -247,7 +334,7 @@ static int setup_v2(struct sandbox_cgroups *cg, const char *dir, bool own, char 
 	cpu = has_word(controllers, strlen(controllers), "cpu", ' ');
 	free(controllers);
 	if (access(dir, W_OK) < 0) {
-		snprintf(why, why_size, "cgroup v2 at %.200s is not delegated to dcrd (not writable)", dir);
+		snprintf(why, why_size, "cgroup v2 at %.200s is not writable by dcrd", dir);
 		return -1;
 	}
 	if (own) {
@@ -277,19 +364,18 @@ static int setup_v2(struct sandbox_cgroups *cg, const char *dir, bool own, char 
 	free(subtree);
 	cg->version = 2;
 	snprintf(cg->dir[0], sizeof(cg->dir[0]), "%s", dir);
+	sandbox_cgroup_sweep_jobs(2, 0, dir);
 	return 0;
 }
 
-/* Remove what a dcrd that is gone left in base: its dcrd-PID directory and the jobs' below it. */
-static void sweep(const char *base)
+/* Remove what a dcrd that is gone left in base (v1 hierarchy i): its dcrd-PID directory and the jobs' below it. */
+static void sweep(size_t i, const char *base)
 {
 	DIR *d = opendir(base);
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
-		char dir[SANDBOX_PATH_MAX + 300], job[sizeof(dir) + 300];
-		DIR *jd;
-		struct dirent *je;
+		char dir[SANDBOX_PATH_MAX + 300];
 		char *end;
 		long pid;
 
@@ -299,14 +385,7 @@ static void sweep(const char *base)
 		if (*end || pid <= 0 || pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
-		if ((jd = opendir(dir))) {
-			while ((je = readdir(jd)))
-				if (strncmp(je->d_name, "job-", 4) == 0) {
-					snprintf(job, sizeof(job), "%s/%s", dir, je->d_name);
-					(void)rmdir(job);
-				}
-			closedir(jd);
-		}
+		sandbox_cgroup_sweep_jobs(1, i, dir);
 		(void)rmdir(dir);
 	}
 	if (d)
@@ -327,7 +406,7 @@ static int setup_v1(struct sandbox_cgroups *cg, char *why, size_t why_size)
 			snprintf(why, why_size, "no writable cgroup v1 %.200s hierarchy", v1_names[i]);
 			return -1;
 		}
-		sweep(own);
+		sweep(i, own);
 		if ((size_t)snprintf(cg->dir[i], sizeof(cg->dir[i]), "%s/dcrd-%d", own, (int)getpid()) >=
 			    sizeof(cg->dir[i]) ||
 		    (mkdir(cg->dir[i], 0755) < 0 && errno != EEXIST)) {
@@ -339,6 +418,8 @@ static int setup_v1(struct sandbox_cgroups *cg, char *why, size_t why_size)
 			sandbox_cgroup_release(cg);
 			return -1;
 		}
+		/* One there already is a dead dcrd's that had this pid, and so are its jobs. */
+		sandbox_cgroup_sweep_jobs(1, i, cg->dir[i]);
 	}
 	cg->cpu = cg->dir[2][0] != '\0';
 	snprintf(file, sizeof(file), "%s/memory.memsw.limit_in_bytes", cg->dir[0]);
@@ -356,7 +437,7 @@ int sandbox_cgroup_setup(const char *mode, struct sandbox_cgroups *cg, char *des
 	if (!mode || strcmp(mode, "auto") == 0) {
 		if (own_dir(NULL, dir, sizeof(dir)) < 0)
 			snprintf(why2, sizeof(why2), "dcrd is in no cgroup v2");
-		else if (setup_v2(cg, dir, true, why2, sizeof(why2)) == 0)
+		else if (setup_v2(cg, dir, true, true, why2, sizeof(why2)) == 0)
 			goto done;
 		if (setup_v1(cg, why1, sizeof(why1)) == 0)
 			goto done;
@@ -374,15 +455,15 @@ int sandbox_cgroup_setup(const char *mode, struct sandbox_cgroups *cg, char *des
 			"cgroup v2 directory)", mode);
 	if (own_dir(NULL, dir, sizeof(dir)) < 0)
 		dir[0] = '\0';
-	if (setup_v2(cg, mode, strcmp(dir, mode) == 0, why2, sizeof(why2)) < 0)
+	if (setup_v2(cg, mode, strcmp(dir, mode) == 0, false, why2, sizeof(why2)) < 0)
 		return dcr_err_set(err, DCR_EFAIL, "cannot use --cgroup '%s': %s", mode, why2);
 done:
 	if (cg->version == 2)
 		snprintf(desc, desc_size, "job limits: cgroup v2 below %s (memory, pids%s)", cg->dir[0],
 			cg->cpu ? ", cpu" : "");
 	else
-		snprintf(desc, desc_size, "job limits: cgroup v1 below %s and %s (memory%s, pids%s)", cg->dir[0],
-			cg->dir[1], cg->memsw ? " and swap" : "", cg->cpu ? ", cpu" : "");
+		snprintf(desc, desc_size, "job limits: cgroup v1 below %s and %s (memory%s, pids%s), not v2: %s",
+			cg->dir[0], cg->dir[1], cg->memsw ? " and swap" : "", cg->cpu ? ", cpu" : "", why2);
 	return 0;
 }
 
@@ -408,6 +489,7 @@ int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory,
 	memset(job, 0, sizeof(*job));
 	if (!cg->version)
 		return 0;
+	job->version = cg->version;
 	snprintf(mem, sizeof(mem), "%" PRIu64, memory);
 	snprintf(max, sizeof(max), "%u", tasks);
 	for (size_t i = 0; i < count; i++) {
@@ -417,7 +499,9 @@ int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory,
 			snprintf(job->dir[i], sizeof(job->dir[i]), "%s/job-%d-%u", cg->dir[i], (int)getpid(), n);
 		else
 			snprintf(job->dir[i], sizeof(job->dir[i]), "%s/job-%u", cg->dir[i], n);
-		if (mkdir(job->dir[i], 0755) < 0) {
+		/* One of this name is a dead dcrd's that had this pid: no job of ours has it. */
+		if (mkdir(job->dir[i], 0755) < 0 && (errno != EEXIST || remove_stale(job->version, i, job->dir[i]) < 0 ||
+						     mkdir(job->dir[i], 0755) < 0)) {
 			int e = errno;
 
 			job->dir[i][0] = '\0';
@@ -426,7 +510,6 @@ int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory,
 		}
 		snprintf(job->procs[job->n_procs++], sizeof(job->procs[0]), "%s/cgroup.procs", job->dir[i]);
 	}
-	job->version = cg->version;
 	/* The swap limit after the memory limit: v1 wants memsw >= limit at every step. */
 	if ((cg->version == 2 && (put(job->dir[0], "memory.max", mem) < 0 ||
 				  (put(job->dir[0], "memory.swap.max", "0") < 0 && errno != ENOENT) ||
@@ -434,6 +517,8 @@ int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory,
 				  (cg->cpu && put(job->dir[0], "cpu.weight", CPU_WEIGHT) < 0))) ||
 	    (cg->version == 1 && (put(job->dir[0], "memory.limit_in_bytes", mem) < 0 ||
 				  (cg->memsw && put(job->dir[0], "memory.memsw.limit_in_bytes", mem) < 0) ||
+				  /* As v2's swap.max 0: the job's plaintext (tmpfs pages too) never goes to swap. */
+				  put(job->dir[0], "memory.swappiness", "0") < 0 ||
 				  put(job->dir[1], "pids.max", max) < 0 ||
 				  (cg->cpu && put(job->dir[2], "cpu.shares", CPU_SHARES) < 0)))) {
 		int e = errno;
@@ -458,7 +543,46 @@ bool sandbox_cgroup_job_oom(const struct sandbox_cgroup_job *job)
 	return oom;
 }
 
-/* Kill what is left in the job's cgroups; true when they are empty. */
+/* The last n components of path, with their leading '/'; path itself if it has fewer. */
+static const char *path_tail(const char *path, int n)
+{
+	const char *s = path + strlen(path);
+
+	while (s > path && n > 0)
+		if (*--s == '/')
+			n--;
+	return s;
+}
+
+/*
+ * Whether process pid is in hierarchy i of job: its cgroup, from
+ * /proc/PID/cgroup, ends as the job's directory does (v1 .../dcrd-PID/job-N,
+ * v2 .../job-PID-N, names no other cgroup has; the mount may show less of
+ * the path than /proc does).
+ */
+static bool in_job(pid_t pid, const struct sandbox_cgroup_job *job, size_t i)
+{
+	char path[64], own[SANDBOX_PATH_MAX], *text;
+	const char *want = path_tail(job->dir[i], job->version == 2 ? 1 : 2);
+	size_t n = strlen(want), len;
+	bool in = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (!(text = slurp(path)))
+		return false;
+	if (sandbox_cgroup_own(text, job->version == 2 ? NULL : v1_names[i], own, sizeof(own)) == 0 &&
+	    (len = strlen(own)) >= n && strcmp(own + len - n, want) == 0)
+		in = true;
+	free(text);
+	return in;
+}
+
+/*
+ * Kill what is left in the job's cgroups; true when they are empty. By
+ * pidfd, each checked to be in the job after it is opened: a pid read
+ * from cgroup.procs may have been reused by then, by any process, which
+ * dcrd as root could otherwise kill.
+ */
 static bool kill_all(struct sandbox_cgroup_job *job)
 {
 	bool empty = true;
@@ -474,16 +598,20 @@ static bool kill_all(struct sandbox_cgroup_job *job)
 		for (char *s = procs; *s; ) {
 			char *end;
 			long pid = strtol(s, &end, 10);
+			int fd;
 
 			if (end == s)
 				break;
-			if (pid > 0) {
-				(void)kill((pid_t)pid, SIGKILL);
-				empty = false;
-			}
 			s = end;
 			while (*s == '\n')
 				s++;
+			if (pid <= 0 || (fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0)) < 0)
+				continue;
+			if (in_job((pid_t)pid, job, i)) {
+				(void)syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+				empty = false;
+			}
+			close(fd);
 		}
 		free(procs);
 	}

@@ -55,18 +55,36 @@ struct sandbox_cgroups {
 };
 
 /*
+ * Whether the cgroup v2 directory dir is delegated to this process: marked
+ * so by systemd (the extended attribute trusted.delegate, or where that is
+ * absent user.delegate, is "1"), or, for another user than root (who may
+ * write any cgroup), owned by the effective user and writable by it.
+ */
+bool sandbox_cgroup_delegated(const char *dir);
+
+/*
  * mode "auto" (or NULL): cgroup v2 if dcrd's own cgroup is delegated to
- * it, with memory and pids (dcrd then moves into a leaf, DIR/dcrd, since
- * a cgroup whose controllers its children use may hold no process); else
- * cgroup v1 if dcrd may write its memory and pids hierarchies (dcrd-PID
- * directories under its own cgroups, removed by sandbox_cgroup_release;
- * those of dcrds that are gone are swept away); else none. "off": none.
- * An absolute path: that cgroup v2 directory, or DCR_EFAIL. desc says
- * what was chosen, or why none, for dcrd's log.
+ * it (sandbox_cgroup_delegated) and has memory and pids (dcrd then moves
+ * into a leaf, DIR/dcrd, since a cgroup whose controllers its children use
+ * may hold no process); else cgroup v1 if dcrd may write its memory and
+ * pids hierarchies (dcrd-PID directories under its own cgroups, removed by
+ * sandbox_cgroup_release; those of dcrds that are gone are swept away);
+ * else none. "off": none. An absolute path: that cgroup v2 directory, or
+ * DCR_EFAIL. desc says what was chosen and why not v2, or why none, for
+ * dcrd's log.
  */
 int sandbox_cgroup_setup(const char *mode, struct sandbox_cgroups *cg, char *desc, size_t desc_size,
 	struct dcr_err *err);
 void sandbox_cgroup_release(struct sandbox_cgroups *cg);
+
+/*
+ * Remove the job cgroups below base that dcrds that are gone left, killing
+ * what is in them: v1 (base a dcrd-PID directory of hierarchy i, 0
+ * memory, 1 pids, 2 cpu) every job-N; v2 each job-PID-N whose PID is dead
+ * or this process's (a dead dcrd that had its pid). At setup, and for the
+ * tests.
+ */
+void sandbox_cgroup_sweep_jobs(int version, size_t i, const char *base);
 
 /* One job's cgroup(s). */
 struct sandbox_cgroup_job {
@@ -80,14 +98,19 @@ struct sandbox_cgroup_job {
 /*
  * A new cgroup for a job: memory (v2 memory.max, swap 0, the whole job
  * killed on OOM; v1 memory and memory+swap limits), at most tasks
- * processes and threads, half dcrd's CPU weight. With no cgroups, job is
- * zeroed and nothing happens.
+ * processes and threads, half dcrd's CPU weight. One of the same name
+ * left by a dead dcrd that had this pid is removed first. With no
+ * cgroups, job is zeroed and nothing happens.
  */
 int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory, unsigned tasks,
 	struct sandbox_cgroup_job *job, struct dcr_err *err);
 /* Whether the kernel killed a process of the job for exceeding its memory limit. */
 bool sandbox_cgroup_job_oom(const struct sandbox_cgroup_job *job);
-/* Kill every process of the job. */
+/*
+ * Kill every process of the job (v2: cgroup.kill; else each pid of its
+ * cgroup.procs by pidfd, once checked to be in the job, so that a pid
+ * reused meanwhile is never killed).
+ */
 void sandbox_cgroup_job_kill(struct sandbox_cgroup_job *job);
 /* Kill what is left, wait for it to die (a few seconds at most) and remove the cgroups. */
 void sandbox_cgroup_job_destroy(struct sandbox_cgroup_job *job);

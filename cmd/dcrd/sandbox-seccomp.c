@@ -5,12 +5,14 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include <linux/audit.h>
+#include <linux/netlink.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
@@ -68,8 +70,29 @@ static const int denied[] = {
 /* Without a memory cgroup nothing would count these against the job: shared memory that no rlimit sees. */
 static const int unaccounted[] = { __NR_memfd_create, __NR_shmget };
 
-/* Socket families data code may use; others (AF_VSOCK reaches the hypervisor, AF_ALG the kernel's crypto) are refused. */
-static const uint32_t families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
+/*
+ * The sockets data code may make: a family, and for each type (without
+ * SOCK_NONBLOCK and SOCK_CLOEXEC) the protocols allowed. Other families
+ * are refused (AF_VSOCK reaches the hypervisor, AF_ALG the kernel's
+ * crypto); so are other types and protocols (SCTP, DCCP, L2TP, raw
+ * sockets, netlink beyond routing), which reach code few programs use and
+ * whose modules the kernel would load, as root, for the asking.
+ */
+#define MAX_SOCKET_TYPES 3
+#define MAX_PROTOCOLS 2
+static const struct socket_rule {
+	uint32_t family;
+	struct {
+		uint32_t type, protocols[MAX_PROTOCOLS];
+		size_t n_protocols;
+	} types[MAX_SOCKET_TYPES];
+	size_t n_types;
+} socket_rules[] = {
+	{ AF_UNIX, { { SOCK_STREAM, { 0 }, 1 }, { SOCK_DGRAM, { 0 }, 1 }, { SOCK_SEQPACKET, { 0 }, 1 } }, 3 },
+	{ AF_INET, { { SOCK_STREAM, { 0, IPPROTO_TCP }, 2 }, { SOCK_DGRAM, { 0, IPPROTO_UDP }, 2 } }, 2 },
+	{ AF_INET6, { { SOCK_STREAM, { 0, IPPROTO_TCP }, 2 }, { SOCK_DGRAM, { 0, IPPROTO_UDP }, 2 } }, 2 },
+	{ AF_NETLINK, { { SOCK_RAW, { NETLINK_ROUTE }, 1 }, { SOCK_DGRAM, { NETLINK_ROUTE }, 1 } }, 2 },
+};
 
 struct bpf {
 	struct sock_filter *p;
@@ -136,6 +159,33 @@ static void allow_values(struct bpf *b, int i, const uint32_t *values, size_t n,
 	}
 	ret(b, deny);
 }
+
+/*
+ * socket and socketpair (family, type, protocol): allow what one of the n
+ * rules allows; another family fails with no_family, another type or
+ * protocol of an allowed family with deny.
+ */
+static void allow_sockets(struct bpf *b, const struct socket_rule *rules, size_t n, uint32_t no_family,
+	uint32_t deny)
+{
+	for (size_t f = 0; f < n; f++) {
+		size_t family;
+
+		load(b, arg_low(0));
+		family = block_start(b, (int)rules[f].family);
+		load(b, arg_low(1));
+		emit(b, BPF_ALU | BPF_AND | BPF_K, ~(uint32_t)(SOCK_NONBLOCK | SOCK_CLOEXEC), 0, 0);
+		for (size_t t = 0; t < rules[f].n_types; t++) {
+			size_t type = block_start(b, (int)rules[f].types[t].type);
+
+			allow_values(b, 2, rules[f].types[t].protocols, rules[f].types[t].n_protocols, deny);
+			block_end(b, type);
+		}
+		ret(b, deny);
+		block_end(b, family);
+	}
+	ret(b, no_family);
+}
 #endif
 
 int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filter *prog, size_t cap,
@@ -146,7 +196,6 @@ int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filte
 	const uint32_t no_family = SECCOMP_RET_ERRNO | EAFNOSUPPORT;
 	const uint32_t ttys[] = { TIOCSTI, TIOCLINUX };
 	const uint32_t personas[] = { 0 /* PER_LINUX */, PER_QUERY };
-	const int sockets[] = { __NR_socket, __NR_socketpair };
 	struct bpf b = { prog, 0, cap };
 	size_t at;
 
@@ -183,11 +232,13 @@ int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filte
 	at = block_start(&b, __NR_personality);
 	allow_values(&b, 0, personas, sizeof(personas) / sizeof(personas[0]), deny);
 	block_end(&b, at);
-	for (size_t i = 0; i < sizeof(sockets) / sizeof(sockets[0]); i++) {
-		at = block_start(&b, sockets[i]);
-		allow_values(&b, 0, families, sizeof(families) / sizeof(families[0]), no_family);
-		block_end(&b, at);
-	}
+	at = block_start(&b, __NR_socket);
+	allow_sockets(&b, socket_rules, sizeof(socket_rules) / sizeof(socket_rules[0]), no_family, deny);
+	block_end(&b, at);
+	/* A pair is local: AF_UNIX only (the first rule). */
+	at = block_start(&b, __NR_socketpair);
+	allow_sockets(&b, socket_rules, 1, no_family, deny);
+	block_end(&b, at);
 	if (!bounded_memory) {
 		/* Shared anonymous memory (MAP_SHARED, or MAP_SHARED_VALIDATE, with MAP_ANONYMOUS). */
 		at = block_start(&b, __NR_mmap);

@@ -1,6 +1,7 @@
 /* The python sandbox (sandbox.h): bubblewrap, its supervisor, limits and checks; plaintext kept in memory (memfds, pipes, tmpfs). */
 #define _GNU_SOURCE /* memfd_create, pipe2, close_range, sigabbrev_np, getresuid */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -39,6 +40,11 @@
 #define OUTPUT_TOP "/output"
 #define SHM_MAX (UINT64_C(64) << 20)     /* /dev/shm: semaphores, small shared arrays */
 #define NPROC_MAX 4096
+#define NOFILE_MAX 4096                  /* FILES_MAX and bwrap's own descriptors fit below it */
+#define SIGPENDING_MAX 4096
+#define MEMLOCK_MAX (64 << 10)
+#define STACK_SIZE (8 << 20)             /* Linux's default */
+#define RLIMITS_MAX 16
 #define LOG_MAX ((size_t)1 << 20)
 #define TRUNCATED "\n[output truncated]\n"
 #define ZIP_SLACK (UINT64_C(128) << 20)  /* headers and incompressible data on top of the files */
@@ -363,6 +369,13 @@ int sandbox_configure(const struct sandbox_options *opt, char *desc, size_t desc
 		snprintf(desc, desc_size, "python computations are refused: %s", opt->refuse);
 		return 0;
 	}
+	/*
+	 * What bwrap leaves when it dies before the sandbox's pid 1 (an OOM
+	 * kill) comes to dcrd, which reaps it, rather than to the host's init;
+	 * dcrd as PID 1 of a container gets it anyway.
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot make dcrd the reaper of its sandboxes' processes");
 	if ((r = configure_user(opt ? opt->user : NULL, user, sizeof(user), err)) < 0 ||
 	    (r = sandbox_cgroup_setup(opt ? opt->cgroup : NULL, &cgroups, limits, sizeof(limits), err)) < 0)
 		return r;
@@ -583,6 +596,11 @@ static bool path_ok(const char *path, const char *root, bool root_itself)
 
 /* ---- the child: between fork and exec, async-signal-safe calls only ---- */
 
+struct child_limit {
+	int resource;
+	struct rlimit value;
+};
+
 struct spawn {
 	const char *path;          /* bwrap */
 	char **argv;
@@ -591,7 +609,8 @@ struct spawn {
 	size_t n;
 	unsigned max_fd;           /* for closing by hand without close_range */
 	pid_t parent;
-	struct rlimit data, core, nproc;
+	struct child_limit rlimits[RLIMITS_MAX]; /* every limit the sandbox may not inherit from dcrd */
+	size_t n_rlimits;
 	sigset_t none;
 	bool drop;                 /* become uid and gid, with no supplementary groups */
 	uid_t uid;
@@ -626,6 +645,7 @@ static _Noreturn void child(const struct spawn *s)
 {
 	static char *const no_env[] = { NULL };
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	int filter;
 
 	/*
 	 * Handlers of dcrd's must not run here, nor ignored signals stay
@@ -646,9 +666,20 @@ static _Noreturn void child(const struct spawn *s)
 	if (close_range((unsigned)s->n, ~0u, 0) < 0)
 		for (unsigned fd = (unsigned)s->n; fd < s->max_fd; fd++)
 			close((int)fd);
-	if (setrlimit(RLIMIT_DATA, &s->data) < 0 || setrlimit(RLIMIT_CORE, &s->core) < 0 ||
-	    setrlimit(RLIMIT_NPROC, &s->nproc) < 0)
-		child_fail("cannot set the sandbox's resource limits");
+	for (size_t i = 0; i < s->n_rlimits; i++)
+		if (setrlimit(s->rlimits[i].resource, &s->rlimits[i].value) < 0)
+			child_fail("cannot set the sandbox's resource limits");
+	/*
+	 * RLIMIT_CORE 0 stops the kernel's core files, not a core_pattern
+	 * pipe (systemd-coredump honours the limit, others may not): with
+	 * this filter, inherited by every process of the sandbox, a core holds
+	 * none of their memory. No such file (no core dump support): fine.
+	 */
+	if ((filter = open("/proc/self/coredump_filter", O_WRONLY | O_CLOEXEC)) >= 0) {
+		if (write(filter, "0", 1) != 1)
+			child_fail("cannot set the sandbox's coredump filter");
+		close(filter);
+	}
 	/* The job's cgroups, while still privileged enough to move in: bwrap and all it starts stay there. */
 	for (size_t i = 0; i < s->cg->n_procs; i++) {
 		int fd = open(s->cg->procs[i], O_WRONLY | O_CLOEXEC);
@@ -702,24 +733,103 @@ struct run {
 	size_t logs_total;         /* all the command printed, kept or not */
 	uint64_t zip_max;
 	bool zip_over, nomem, timed_out, killed, oom;
+	bool hard;                 /* bwrap and the job's cgroup killed too */
+	int pid1;                  /* a pidfd of the sandbox's pid 1, bwrap's child; -1 until had */
+	bool pid1_sought;
 	int wstatus;
 	bool waited;
 };
+
+/* The parent of process pid, from /proc/PID/stat; -1 if it cannot be read. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[40], line[512], *paren;
+	long ppid;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	line[n] = '\0';
+	/* "PID (COMM) STATE PPID ...": the command may hold anything, up to the last ')'. */
+	if (!(paren = strrchr(line, ')')) || sscanf(paren + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/* A pidfd of process pid if its parent is parent; -1 if it has none such. */
+static int pidfd_of_child(pid_t pid, pid_t parent)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	/*
+	 * Read after opening: while the pidfd's process is unreaped its pid
+	 * is not reused, so the parent read is that process's (a process
+	 * that took the pid before the open is not parent's child).
+	 */
+	if (fd >= 0 && parent_of(pid) != parent) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The sandbox's pid 1, bwrap's only child, as a pidfd in r->pid1 (once bwrap has made it). */
+static void find_pid1(struct run *r, pid_t bwrap)
+{
+	char path[64], buf[32];
+	ssize_t n;
+	long child;
+	int fd;
+
+	if (r->pid1 >= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)bwrap, (int)bwrap);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if ((child = strtol(buf, NULL, 10)) > 0)
+		r->pid1 = pidfd_of_child((pid_t)child, bwrap);
+}
+
+/*
+ * Stop the sandbox. Its pid 1 first: the PID namespace dies with it, and
+ * bwrap, still alive, reaps it and ends. Killing bwrap first orphaned pid
+ * 1, a zombie for whichever process reaps orphans (the host's init, or
+ * dcrd as PID 1 of a container). Only when there is no pid 1 yet, or it
+ * cannot be signalled: bwrap's group (the child called setsid; pid is an
+ * unreaped child of ours, so it names no other process) and the job's
+ * cgroup, as sandbox_kill_hard does when bwrap does not end in time.
+ */
+static void sandbox_kill_hard(struct run *r, pid_t pid)
+{
+	if (r->hard)
+		return;
+	(void)kill(-pid, SIGKILL);
+	(void)kill(pid, SIGKILL);
+	if (r->cg)
+		sandbox_cgroup_job_kill(r->cg);
+	r->killed = r->hard = true;
+}
 
 static void sandbox_kill(struct run *r, pid_t pid)
 {
 	if (r->killed)
 		return;
-	/*
-	 * bwrap's group (the child called setsid), or bwrap alone if it has
-	 * not yet: its init dies with it, and the pid namespace with that.
-	 * pid is an unreaped child of ours, so it cannot name another process.
-	 */
-	(void)kill(-pid, SIGKILL);
-	(void)kill(pid, SIGKILL);
-	if (r->cg)
-		sandbox_cgroup_job_kill(r->cg);
-	r->killed = true;
+	find_pid1(r, pid);
+	if (r->pid1 >= 0 && syscall(SYS_pidfd_send_signal, r->pid1, SIGKILL, NULL, 0) == 0)
+		r->killed = true;
+	else
+		sandbox_kill_hard(r, pid);
 }
 
 /* Read what is there on fd into the logs (up to LOG_MAX) or the ZIP (up to zip_max); false at end of file. */
@@ -752,10 +862,19 @@ static bool drain(struct run *r, int fd, bool is_zip, uint8_t *scratch, pid_t pi
 		b->len += (size_t)n;
 	else if (is_zip)
 		r->zip_over = true;
+	/* The supervisor runs: bwrap has made pid 1, and its pidfd lets dcrd reap it if bwrap should die first. */
+	if (is_zip && !r->pid1_sought && r->zip.len >= sizeof(MAGIC) - 1) {
+		r->pid1_sought = true;
+		find_pid1(r, pid);
+	}
 	return true;
 }
 
-/* Read both pipes until they close, killing the sandbox at the deadline; then reap it. */
+/*
+ * Read both pipes until they close, killing the sandbox at the deadline;
+ * then reap bwrap, killing it too if it does not end within the grace
+ * after the sandbox's pid 1 was killed.
+ */
 static void collect(struct run *r, pid_t pid, int log_fd, int zip_fd, uint64_t time_ms)
 {
 	uint8_t scratch[CHUNK];
@@ -768,7 +887,7 @@ static void collect(struct run *r, pid_t pid, int log_fd, int zip_fd, uint64_t t
 
 		if (now >= until) {
 			if (r->killed)
-				break;  /* something still holds a pipe: stop reading, bwrap is dead */
+				break;  /* something still holds a pipe: stop reading, and see to bwrap below */
 			sandbox_kill(r, pid);
 			r->timed_out = true;
 			grace = now + GRACE_MS;
@@ -777,15 +896,19 @@ static void collect(struct run *r, pid_t pid, int log_fd, int zip_fd, uint64_t t
 		n = poll(pfd, 2, until - now > INT_MAX ? INT_MAX : (int)(until - now));
 		if (n < 0 && errno != EINTR) {
 			sandbox_kill(r, pid);
+			grace = now + GRACE_MS;
 			break;
 		}
 		for (int i = 0; n > 0 && i < 2; i++)
 			if (pfd[i].fd >= 0 && pfd[i].revents && !drain(r, pfd[i].fd, i == 1, scratch, pid))
 				pfd[i].fd = -1;
+		if (r->killed && !grace)
+			grace = now_ms() + GRACE_MS;  /* drain killed it (out of memory) */
 	}
 	dcr_wipe(scratch, sizeof(scratch));
 	for (;;) {
-		pid_t w = waitpid(pid, &r->wstatus, r->killed ? 0 : WNOHANG);
+		pid_t w = waitpid(pid, &r->wstatus, r->hard ? 0 : WNOHANG);
+		uint64_t now;
 
 		if (w == pid) {
 			r->waited = true;
@@ -793,15 +916,76 @@ static void collect(struct run *r, pid_t pid, int log_fd, int zip_fd, uint64_t t
 		}
 		if (w < 0 && errno != EINTR)
 			return;  /* ECHILD: someone reaped it (SIGCHLD ignored?); the status is unknown */
-		if (w == 0) {
-			if (now_ms() >= deadline) {
-				sandbox_kill(r, pid);
-				r->timed_out = true;
-			} else {
-				nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
-			}
+		if (w != 0)
+			continue;
+		now = now_ms();
+		if (!r->killed && now >= deadline) {
+			sandbox_kill(r, pid);
+			r->timed_out = true;
+			grace = now + GRACE_MS;
+		} else if (r->killed && now >= grace) {
+			sandbox_kill_hard(r, pid);
+		} else {
+			nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
 		}
 	}
+}
+
+/*
+ * Reap the sandbox's pid 1 if it came to dcrd, which is a subreaper
+ * (sandbox_configure): when bwrap died before it (the kernel's OOM killer,
+ * or the hard kill), pid 1 is orphaned to dcrd; it dies of bwrap's death
+ * (--die-with-parent), so waiting for it ends. Not dcrd's child (bwrap
+ * reaped it): nothing to do.
+ */
+static void reap_pid1(struct run *r)
+{
+	siginfo_t info;
+
+	if (r->pid1 < 0)
+		return;
+	while (waitid(P_PIDFD, (id_t)r->pid1, &info, WEXITED) < 0 && errno == EINTR)
+		;
+	close(r->pid1);
+	r->pid1 = -1;
+}
+
+/*
+ * What a sandbox whose pid 1 was never had left: zombie children of dcrd
+ * that are the first process of a PID namespace below dcrd's (sandboxes'
+ * pid 1s, orphaned when bwrap died before it), reaped by pidfd, so that
+ * no status another thread waits for (its bwrap's) is taken. One still
+ * dying is reaped after a later sandbox.
+ */
+static void reap_orphans(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t me = getpid();
+
+	while (d && (e = readdir(d))) {
+		char path[300], line[256];
+		long pid = strtol(e->d_name, NULL, 10);
+		bool nested = false;
+		siginfo_t info;
+		FILE *f;
+		int fd;
+
+		if (pid <= 0 || parent_of((pid_t)pid) != me || (fd = pidfd_of_child((pid_t)pid, me)) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+		if ((f = fopen(path, "re"))) {
+			while (fgets(line, sizeof(line), f))
+				if (strncmp(line, "NSpid:", 6) == 0)
+					nested = strchr(line + 6, '\t') != strrchr(line + 6, '\t');
+			fclose(f);
+		}
+		if (nested)
+			(void)waitid(P_PIDFD, (id_t)fd, &info, WEXITED | WNOHANG);
+		close(fd);
+	}
+	if (d)
+		closedir(d);
 }
 
 /*
@@ -909,7 +1093,10 @@ static int conclude(struct run *r, const struct sandbox_job *job, struct sandbox
 	return (int)zip_start;
 }
 
-/* The logs as sandbox_result has them: NUL-ended, at most LOG_MAX bytes with the truncation note. */
+/*
+ * The logs as sandbox_result has them: NUL-ended, at most LOG_MAX bytes,
+ * those that were cut ending with the truncation note.
+ */
 static int logs_finish(struct run *r, struct sandbox_result *out)
 {
 	const size_t t = sizeof(TRUNCATED) - 1;
@@ -917,7 +1104,8 @@ static int logs_finish(struct run *r, struct sandbox_result *out)
 
 	if (cut && r->logs.len > LOG_MAX - t)
 		r->logs.len = LOG_MAX - t;
-	if (buf_reserve(&r->logs, t + 1, LOG_MAX + 1) < 0)
+	/* Room for what is added, never past LOG_MAX + 1: logs of up to LOG_MAX bytes, uncut, are kept whole. */
+	if (buf_reserve(&r->logs, cut ? t + 1 : 1, LOG_MAX + 1) < 0)
 		return -1;
 	if (cut) {
 		memcpy(r->logs.p + r->logs.len, TRUNCATED, t);
@@ -1033,11 +1221,26 @@ static int check_clashes(const struct sandbox_file *placed, size_t n, struct dcr
 	return 0;
 }
 
-/* Limits for the child, from the parent's (an unprivileged dcrd cannot raise a hard limit). */
+/* Limit resource of the child to want, or to dcrd's hard limit where lower (an unprivileged dcrd cannot raise it). */
+static void limit(struct spawn *s, int resource, rlim_t want)
+{
+	struct rlimit cur;
+
+	if (getrlimit(resource, &cur) == 0 && cur.rlim_max < want)
+		want = cur.rlim_max;
+	if (s->n_rlimits < RLIMITS_MAX)
+		s->rlimits[s->n_rlimits++] = (struct child_limit){ resource, { want, want } };
+}
+
+/*
+ * The child's limits, all set rather than inherited from dcrd, whose own
+ * may be anything an operator or a service manager gave it.
+ */
 static void limits(struct spawn *s, uint64_t mem)
 {
 	struct rlimit cur;
 
+	s->n_rlimits = 0;
 	/*
 	 * RLIMIT_DATA, not RLIMIT_AS: it counts what a process writes to
 	 * (heap, anonymous mappings, thread stacks), not the address space
@@ -1045,14 +1248,25 @@ static void limits(struct spawn *s, uint64_t mem)
 	 * using, which would fail numpy under a modest limit on a many-core
 	 * host.
 	 */
-	s->data.rlim_cur = s->data.rlim_max = mem;
-	if (getrlimit(RLIMIT_DATA, &cur) == 0 && cur.rlim_max < mem)
-		s->data.rlim_cur = s->data.rlim_max = cur.rlim_max;
-	s->core.rlim_cur = s->core.rlim_max = 0;
+	limit(s, RLIMIT_DATA, mem);
+	/* No file larger than the memory that holds it (every file system of the sandbox is in memory). */
+	limit(s, RLIMIT_FSIZE, mem);
+	limit(s, RLIMIT_CORE, 0);
 	/* Bounds the sandbox user's processes, cgroup or not (the sandbox is never root, whom the kernel lets past it). */
-	s->nproc.rlim_cur = s->nproc.rlim_max = NPROC_MAX;
-	if (getrlimit(RLIMIT_NPROC, &cur) == 0 && cur.rlim_max < NPROC_MAX)
-		s->nproc.rlim_cur = s->nproc.rlim_max = cur.rlim_max;
+	limit(s, RLIMIT_NPROC, NPROC_MAX);
+	limit(s, RLIMIT_NOFILE, NOFILE_MAX);
+	limit(s, RLIMIT_SIGPENDING, SIGPENDING_MAX);
+	limit(s, RLIMIT_MEMLOCK, MEMLOCK_MAX);
+	/* What data code never needs: POSIX message queues, real-time scheduling, a priority above the default. */
+	limit(s, RLIMIT_MSGQUEUE, 0);
+	limit(s, RLIMIT_RTPRIO, 0);
+	limit(s, RLIMIT_RTTIME, 0);
+	limit(s, RLIMIT_NICE, 0);
+	/* The usual, whatever dcrd was given: the time limit is wall clock, the address space is not the memory. */
+	limit(s, RLIMIT_STACK, STACK_SIZE);
+	limit(s, RLIMIT_AS, RLIM_INFINITY);
+	limit(s, RLIMIT_CPU, RLIM_INFINITY);
+	limit(s, RLIMIT_LOCKS, RLIM_INFINITY);
 	s->max_fd = 1u << 16;
 	if (getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_cur < s->max_fd)
 		s->max_fd = (unsigned)cur.rlim_cur;
@@ -1195,11 +1409,14 @@ static int sandbox(const char *bwrap, const struct args *a, const struct sandbox
 		close(fds[made - 1]);
 	r->cg = cg;
 	collect(r, pid, log_p[0], zip_p[0], job->time_ms);
+	reap_pid1(r);
 	r->oom = sandbox_cgroup_job_oom(cg);
 	r->cg = NULL;
 out:
 	if (cg)
 		sandbox_cgroup_job_destroy(cg);
+	if (pid > 0)
+		reap_orphans();
 	free(cg);
 	for (size_t i = 0; i < made; i++)
 		close(fds[i]);
@@ -1228,7 +1445,7 @@ int sandbox_run(const struct sandbox_job *job, struct sandbox_result *out, struc
 {
 	char bwrap[PATH_LEN_MAX + 1];
 	size_t n_root = 0, n_placed = 0, n_slots = 0;
-	struct run r = { .zip_max = job->memory + job->memory / 8 + ZIP_SLACK };
+	struct run r = { .zip_max = job->memory + job->memory / 8 + ZIP_SLACK, .pid1 = -1 };
 	struct args a = { 0 };
 	struct sandbox_file *placed = NULL;
 	int ret, *slot = NULL;

@@ -24,6 +24,9 @@ struct sandbox_options {
 /*
  * Set the sandbox up on this host, once, before any sandbox_run (and
  * before dcrd starts threads: it may move dcrd into a cgroup of its own).
+ * It makes the process a child subreaper: a sandbox's pid 1 orphaned by
+ * bwrap's death comes to it, and sandbox_run reaps it (by pidfd, never a
+ * status another thread waits for).
  * Who the sandbox is: as root, opt->user or by default the user
  * dcr-sandbox, never uid or gid 0; not as root, dcrd's own user (opt->user
  * may only name it). Where jobs' cgroups go: opt->cgroup, auto (cgroup v2

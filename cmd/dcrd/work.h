@@ -59,8 +59,8 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 
 /* What the operator allows each job: dcrd serve --max-job-time and --max-job-memory. */
 struct job_bounds {
-	uint64_t time_ms;          /* every job; SQL's own limit (60 s) only below it */
-	uint64_t memory;           /* python jobs */
+	uint64_t time_ms;          /* every job, all its computations together; SQL's own limit (60 s) only below it */
+	uint64_t memory;           /* each python computation, and what dcrd holds of a job's python inputs at once */
 };
 #define JOB_TIME_DEFAULT_MS (UINT64_C(3600) * 1000)
 #define JOB_MEMORY_DEFAULT (UINT64_C(4) << 30)
@@ -80,13 +80,18 @@ int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struc
 int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_bounds *lim, bool sgx, int code,
 	struct dcr_err *err);
 
+/* The time and memory limits of python computation pc: its room's, or the defaults (60 s, 1 GiB). */
+void py_limits(const Dcr__V1__PythonComputation *pc, uint64_t *time_ms, uint64_t *memory);
+
 /*
  * Run python computation pc in the sandbox (sandbox.h) with files (the
  * entry script under /code, mounts under /input) and the computation's
- * command, output directory and limits, the defaults filled in; dcr's
- * helper module dcr_enclave is on its PYTHONPATH. As sandbox_run.
+ * command, output directory and limits, the defaults filled in, its time
+ * cut to max_time_ms where that is lower (0: not cut; what is left of a
+ * job's time); dcr's helper module dcr_enclave is on its PYTHONPATH. As
+ * sandbox_run.
  */
 int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *files, size_t n_files,
-	struct sandbox_result *out, struct dcr_err *err);
+	uint64_t max_time_ms, struct sandbox_result *out, struct dcr_err *err);
 
 #endif
