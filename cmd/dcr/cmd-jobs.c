@@ -424,10 +424,11 @@ static int deliver(const struct command *cmd, struct session *s, const Dcr__V1__
  */
 static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f, bool raw)
 {
-	const uint8_t *p = f->logs.data, *end = p + f->logs.len;
+	const uint8_t *p = f->logs.data, *end;
 
 	if (!f->logs_visible || !f->logs.len || s->cli->verbosity < 0)
 		return;
+	end = p + f->logs.len;
 	fprintf(stderr, "--- what job %s printed ---\n", f->job->job_id);
 	if (raw) {
 		fwrite(f->logs.data, 1, f->logs.len, stderr);
