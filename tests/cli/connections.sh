@@ -111,7 +111,7 @@ has "$out" '^answered HTTP/1.1 200 OK then closed after at least 2 s$' "the idle
 # (30 s) closed this one instead, without a word in the log.
 stop_dcrd TERM
 echo 3600000 >clock-offset
-DCR_TEST_CLOCK_FILE=$TEST_TMP/clock-offset LD_PRELOAD=$FAKE_CLOCK DCRD_PORT_WANTED=$DCRD_PORT \
+DCR_TEST_CLOCK_FILE=$TEST_TMP/clock-offset DCRD_PRELOAD=$FAKE_CLOCK DCRD_PORT_WANTED=$DCRD_PORT \
 	start_dcrd data --header-timeout 1s || finish
 expect 0 "a connection that sends half a request line" python3 - "$DCRD_PORT" <<'PY'
 import socket, sys

@@ -9,7 +9,7 @@ CREATE_RACE=${CREATE_RACE:-}
 # tests/tools/sgx-fake-device and tests/tools/fake-pccs.py: a fake /dev/attestation and a fake Intel PCS.
 SGX_FAKE_DEVICE=${SGX_FAKE_DEVICE:-}
 FAKE_PCCS=${FAKE_PCCS:-}
-# tests/tools/fake-clock.so: LD_PRELOAD it, with DCR_TEST_CLOCK_FILE naming a file of milliseconds, to shift dcrd's wall clock.
+# tests/tools/fake-clock.so: DCRD_PRELOAD it (start_dcrd), with DCR_TEST_CLOCK_FILE naming a file of milliseconds, to shift dcrd's wall clock.
 FAKE_CLOCK=${FAKE_CLOCK:-}
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dcr-cli.XXXXXX")
@@ -94,7 +94,9 @@ start_dcrd() {
 	local dir=$1 i
 	shift
 	DCRD_PORT=${DCRD_PORT_WANTED:-$(free_port)}
-	"$DCRD" serve --data-dir "$dir" --listen "127.0.0.1:$DCRD_PORT" "$@" 2>>"$TEST_TMP/dcrd.log" &
+	# DCRD_PRELOAD: preloaded into dcrd alone (a sanitized library breaks the plain tools this function runs).
+	env ${DCRD_PRELOAD:+LD_PRELOAD="$DCRD_PRELOAD"} "$DCRD" serve --data-dir "$dir" --listen "127.0.0.1:$DCRD_PORT" "$@" \
+		2>>"$TEST_TMP/dcrd.log" &
 	DCRD_PID=$!
 	DCRD_PIDS+=("$DCRD_PID")
 	export DCR_ENDPOINT=http://127.0.0.1:$DCRD_PORT

@@ -201,7 +201,7 @@ stop_dcrd TERM
 python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("DELETE FROM nonces"); db.commit()' \
 	data/state.db || fail "cannot edit the nonce table"
 echo $((stamp - 1000 - $(date +%s%3N))) >clock-offset
-DCR_TEST_CLOCK_FILE=$TEST_TMP/clock-offset LD_PRELOAD=$FAKE_CLOCK DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+DCR_TEST_CLOCK_FILE=$TEST_TMP/clock-offset DCRD_PRELOAD=$FAKE_CLOCK DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
 echo >&"${REPLAYED[1]}"
 read -r second <&"${REPLAYED[0]}"
 wait "$replay_pid" 2>/dev/null
