@@ -638,7 +638,7 @@ static int compute(const struct job *j, const char *name, int depth, struct resu
 		struct sql_limits lim = { .time_ms = runner.svc.job_bounds && runner.svc.job_bounds->time_ms < 60000 ?
 					  runner.svc.job_bounds->time_ms : 0, .max_memory = runner.sql_memory };
 		struct sql_result sr = { 0 };
-		int r = sql_run(j->def, name, &in, &lim, &sr, err);
+		int r = sql_run_isolated(j->def, name, &in, &lim, &sr, err);
 
 		if (r == 0) {
 			res->data = sr.csv;
@@ -1002,7 +1002,8 @@ void jobs_stop(void)
 		 * Do not wait for a job that may run for hours: take the state
 		 * lock for good, so the job can record nothing half-way, and let
 		 * the process end. The job is still "running" in the state and
-		 * runs again on the next start; its sandbox dies with dcrd.
+		 * runs again on the next start; its sandbox or SQL worker dies
+		 * with dcrd.
 		 */
 		pthread_mutex_lock(runner.svc.lock);
 		return;
