@@ -5,7 +5,8 @@
  * the outcome in the room's log; job.get, job.list and job.fetch report on
  * them. A job that a stopped or crashed dcrd left running is run again on
  * the next start, in its place: computations read only published data, so
- * a rerun computes the same.
+ * a rerun computes the same. Once: a job that was running at two stops
+ * (it may be what brings dcrd down) fails instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,8 @@
 #define MAX_INPUT_FILE (2ull << 30) /* a python input held in memory */
 #define MAX_DEPTH 32               /* computations feeding computations */
 #define MAX_QUEUED 65536           /* jobs queued or running on this dcrd, whatever the caps */
+#define INTERRUPTED_TWICE "the job was running when dcrd stopped, and again when it stopped after " \
+	"running it anew; it is not run a third time"
 
 static struct {
 	pthread_t thread;
@@ -888,6 +891,29 @@ struct found {
 	struct dcr_err *err;
 };
 
+/* A job running at a second stop of dcrd: failed, and so logged in its room. */
+static int fail_interrupted(const char *room_id, const char *job_id, Dcr__V1__JobRecord *rec, struct dcr_err *err)
+{
+	struct audit_note note = { 0 };
+	int r;
+
+	rec->info->status = DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;
+	rec->info->error = (char *)INTERRUPTED_TWICE;
+	rec->info->error_code = DCR_ECOMPUTE;
+	rec->info->finished_ms = dcr_now_ms();
+	snprintf(note.object, sizeof(note.object), "%s", rec->info->computation);
+	note_fact(&note, "job", "%s", job_id);
+	r = state_put_record(runner.svc.state, "job", room_id, job_id, job_seq(job_id), &rec->base, err);
+	if (r == 0)
+		r = audit_record(runner.svc.state, room_id, rec->info->started_by, "job.finished", "failed",
+			INTERRUPTED_TWICE, &note, err);
+	/* The record borrowed the message; the caller frees the record. */
+	rec->info->error = NULL;
+	if (r == 0)
+		fprintf(stderr, "dcrd: job %s failed\n", job_id);
+	return r;
+}
+
 static int load_job(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
 {
 	Dcr__V1__JobRecord *rec = (Dcr__V1__JobRecord *)msg;
@@ -901,8 +927,15 @@ static int load_job(void *ctx, const char *scope, const char *name, ProtobufCMes
 	    (rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED &&
 	     rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING))
 		return 0;
-	/* Interrupted: it runs again, in its place. */
+	/*
+	 * Interrupted: it runs again, in its place, once. A job that was
+	 * running at two stops may be what stops dcrd (its memory, a crash),
+	 * and would otherwise come back first after every restart.
+	 */
 	if (rec->info->status == DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING) {
+		if (rec->interruptions >= 1)
+			return fail_interrupted(scope, name, rec, f->err);
+		rec->interruptions++;
 		rec->info->status = DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED;
 		rec->info->started_ms = 0;
 		if ((r = state_put_record(runner.svc.state, "job", scope, name, job_seq(name), msg, f->err)) < 0)
