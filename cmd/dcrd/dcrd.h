@@ -260,12 +260,22 @@ void creators_end_validation(struct creators *c);
  * rooms_call to finish under it: work an outsider can ask for must not
  * hold up everyone else's calls.
  */
+/* What checking a dataset against a data node found (data.c): its plaintext, or why it does not do. */
+struct publish_check {
+	bool done;                 /* checked (or found checked before) */
+	int code;                  /* 0, or the refusal */
+	char msg[DCR_ERR_MSG_MAX];
+	uint8_t sha256[DCR_SHA256_LEN];
+	uint64_t size, rows;
+};
+
 struct call_prep {
 	struct dcr_room *room;     /* room.create: the validated, compiled definition */
 	char issuer[65];           /* room.create: the root that certified the creator */
 	int known;                 /* dataset.create: caller_known's answer; -1: not worked out */
 	uint8_t *answer;           /* room.list: the whole answer */
 	size_t answer_len;
+	struct publish_check check; /* dataset.publish: the dataset against the node */
 };
 
 /* Everything a call handler may use. */
@@ -417,6 +427,18 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
  * ciphertext; the caller tells the ledger (storage_forget).
  */
 int dataset_erase(struct service *svc, const char *id, struct dcr_err *err);
+/*
+ * dataset.publish is in two parts. dataset_publish_prepare, without the
+ * call lock (from rooms_prepare), reads the room and the dataset through
+ * svc->reader and, if the caller may publish it there, decrypts and checks
+ * it against the node into prep->check; a (dataset, key, node) checked
+ * before is not checked again. dataset_publish, under the lock, checks the
+ * room and the dataset again and stores the publication with what
+ * prep->check found; it never decrypts while it holds the lock.
+ */
+int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep);
+/* Datasets decrypted and checked for a publish since start, and publishes that reused an earlier check (/metrics). */
+void dataset_check_counts(unsigned long *decrypted, unsigned long *reused);
 int dataset_publish(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
 int datasets_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,

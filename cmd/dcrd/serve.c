@@ -224,7 +224,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	struct metrics_text m = { .used = 0 };
 	unsigned queued, running;
-	unsigned long dropped_headers, dropped_bodies;
+	unsigned long dropped_headers, dropped_bodies, checked, reused;
 	struct storage_status st;
 
 	emit(&m,
@@ -250,6 +250,13 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
 		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
 		queued, running);
+	dataset_check_counts(&checked, &reused);
+	emit(&m,
+		"# HELP dcrd_publish_checks_total Datasets decrypted and checked against a node for dataset.publish.\n"
+		"# TYPE dcrd_publish_checks_total counter\ndcrd_publish_checks_total %lu\n"
+		"# HELP dcrd_publish_checks_reused_total Publishes that took an earlier check of the same file.\n"
+		"# TYPE dcrd_publish_checks_reused_total counter\ndcrd_publish_checks_reused_total %lu\n",
+		checked, reused);
 	watchdog_counts(&dropped_headers, &dropped_bodies);
 	emit(&m,
 		"# HELP dcrd_connections_dropped_total Connections closed for sending too slowly.\n"
