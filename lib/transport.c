@@ -460,7 +460,13 @@ int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd
 		snprintf(header, sizeof(header), "Upload-Offset: %llu", (unsigned long long)offset);
 		x.headers = curl_slist_append(x.headers, header);
 		x.headers = curl_slist_append(x.headers, "Content-Type: application/octet-stream");
-		x.headers = curl_slist_append(x.headers, "Expect:");
+		/*
+		 * dcrd refuses a PUT (expired, no room, too many at once) before
+		 * reading its body, and then closes: without 100-continue the
+		 * refusal is lost in a broken pipe once the body outgrows the
+		 * socket's buffers.
+		 */
+		x.headers = curl_slist_append(x.headers, "Expect: 100-continue");
 		curl_easy_setopt(x.curl, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(x.curl, CURLOPT_READFUNCTION, read_source);
 		curl_easy_setopt(x.curl, CURLOPT_READDATA, &src);

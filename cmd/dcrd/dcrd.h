@@ -385,6 +385,7 @@ struct storage_limits {
 	unsigned max_datasets;     /* per uploader */
 	unsigned max_unfinished;   /* per uploader */
 	uint64_t expiry_s;         /* an upload not complete this long after dataset.create is deleted */
+	uint64_t idle_s;           /* an upload with no byte arriving this long gives up its reservation */
 };
 int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err);
 void storage_close(void);
@@ -398,14 +399,15 @@ void storage_progress(const char *id, uint64_t received, bool complete);
 void storage_forget(const char *id, const char *owner, uint64_t size);
 /*
  * Whether a PUT may add to upload id (unfinished, not expired, the disk
- * above its floor); *owner is its uploader. On refusal *status is the
- * HTTP status.
+ * above its floor, and room for the rest of an upload whose reservation
+ * lapsed, which it then takes again); *owner is its uploader. On refusal
+ * *status is the HTTP status.
  */
 int storage_put(const struct service *svc, const char *id, char owner[static DCR_EMAIL_MAX + 1], unsigned *status,
 	struct dcr_err *err);
 /* Whether size bytes of a job's result fit above the floor and the reservations. */
 int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err);
-/* Delete uploads past their time (at most once a second; call it often). */
+/* Delete uploads past their time, release idle ones' reservations (at most once a second; call it often). */
 void storage_expire(struct service *svc);
 /* For /healthz and /metrics, without the lock. */
 struct storage_status {
@@ -414,6 +416,7 @@ struct storage_status {
 	uint64_t free, floor, reserved;
 	unsigned unfinished;
 	unsigned long expired;     /* since start */
+	unsigned long lapsed;      /* reservations given up for idleness, since start */
 };
 void storage_status(const char *data_dir, struct storage_status *st);
 

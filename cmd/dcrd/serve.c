@@ -55,6 +55,7 @@
 #define DEFAULT_MAX_UPLOADS 1000
 #define DEFAULT_MAX_UNFINISHED 8
 #define DEFAULT_UPLOAD_EXPIRY (24 * 3600)
+#define DEFAULT_UPLOAD_IDLE (10 * 60)
 #define MAX_UPLOAD_EXPIRY (365 * 86400)
 #define DEFAULT_PUTS_PER_UPLOADER 4
 #define DEFAULT_PUTS_PER_ADDRESS 8
@@ -283,8 +284,11 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# HELP dcrd_uploads_reserved_bytes Space reserved for what unfinished uploads have still to send.\n"
 		"# TYPE dcrd_uploads_reserved_bytes gauge\ndcrd_uploads_reserved_bytes %llu\n"
 		"# HELP dcrd_uploads_expired_total Unfinished uploads deleted when their time was up.\n"
-		"# TYPE dcrd_uploads_expired_total counter\ndcrd_uploads_expired_total %lu\n",
-		st.below_floor, state_full(&srv.state), blob_writers(), st.unfinished, (unsigned long long)st.reserved, st.expired);
+		"# TYPE dcrd_uploads_expired_total counter\ndcrd_uploads_expired_total %lu\n"
+		"# HELP dcrd_uploads_lapsed_total Reservations given up by uploads idle for --upload-idle.\n"
+		"# TYPE dcrd_uploads_lapsed_total counter\ndcrd_uploads_lapsed_total %lu\n",
+		st.below_floor, state_full(&srv.state), blob_writers(), st.unfinished, (unsigned long long)st.reserved, st.expired,
+		st.lapsed);
 	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", m.buf, m.used);
 }
 
@@ -777,6 +781,7 @@ static void usage(FILE *out)
 		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
 		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
 		     "                  [--max-unfinished-uploads N] [--upload-expiry DURATION]\n"
+		     "                  [--upload-idle DURATION]\n"
 		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
@@ -852,6 +857,7 @@ enum {
 	OPT_MIN_FREE,
 	OPT_MAX_UPLOAD_BYTES,
 	OPT_UPLOAD_EXPIRY,
+	OPT_UPLOAD_IDLE,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -877,6 +883,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-uploads", required_argument, NULL, OPT_COUNT },
 		{ "max-unfinished-uploads", required_argument, NULL, OPT_COUNT },
 		{ "upload-expiry", required_argument, NULL, OPT_UPLOAD_EXPIRY },
+		{ "upload-idle", required_argument, NULL, OPT_UPLOAD_IDLE },
 		{ "max-puts-per-uploader", required_argument, NULL, OPT_COUNT },
 		{ "max-puts-per-address", required_argument, NULL, OPT_COUNT },
 		{ "sandbox-user", required_argument, NULL, 'U' },
@@ -892,7 +899,7 @@ int cmd_serve(int argc, char **argv)
 	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
 	struct conn_limits conns = { DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_MIN, DEFAULT_BODY_WINDOW };
 	struct storage_limits storage = { DEFAULT_MIN_FREE, DEFAULT_MIN_FREE_PERCENT, DEFAULT_MAX_UPLOAD_BYTES,
-		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY };
+		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY, DEFAULT_UPLOAD_IDLE };
 	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
 	unsigned per_address = DEFAULT_PER_ADDRESS;
 	/* The options that take a count, OPT_COUNT in longopts. */
@@ -985,6 +992,13 @@ int cmd_serve(int argc, char **argv)
 		case OPT_UPLOAD_EXPIRY:
 			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.expiry_s)) {
 				fprintf(stderr, "dcrd: serve: invalid --upload-expiry '%s' (a number and s, m, h or d, like 24h; "
+						"at most 365d)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_UPLOAD_IDLE:
+			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.idle_s)) {
+				fprintf(stderr, "dcrd: serve: invalid --upload-idle '%s' (a number and s, m, h or d, like 10m; "
 						"at most 365d)\n", optarg);
 				return 2;
 			}

@@ -2,8 +2,10 @@
  * Storage: what uploads and results may take of the data directory's disk.
  * New data never takes free space below a floor, which is left for the
  * state database; dataset.create reserves the whole declared size of an
- * upload until it is complete; each uploader (the e-mail of its
- * certificate) has quotas; uploads not finished in time are deleted.
+ * upload until it is complete, as long as bytes keep arriving (an upload
+ * idle for --upload-idle loses its reservation until its next PUT finds
+ * room again); each uploader (the e-mail of its certificate) has quotas;
+ * uploads not finished in time are deleted.
  *
  * The ledger is in memory, under the service lock, rebuilt at start from
  * the sealed dataset records. Keeping per-uploader totals in state.db
@@ -35,12 +37,14 @@ struct uploader {
 	struct uploader *next;     /* in its bucket */
 };
 
-/* An upload not complete yet: its reservation is what has not arrived. */
+/* An upload not complete yet: its reservation is what has not arrived, unless it lapsed. */
 struct upload {
 	char id[DCR_BLOB_ID_LEN + 1];
 	struct uploader *owner;
 	uint64_t size, received;
 	int64_t created_ms;
+	int64_t active_ms;         /* monotonic: when it was created, resumed, or last had bytes arrive */
+	bool lapsed;               /* idle too long: it reserves nothing until a PUT finds room for the rest */
 	bool stuck;                /* its expiry failed, and said so once */
 	struct upload *next;
 };
@@ -57,8 +61,22 @@ static struct {
 	/* For /healthz and /metrics, which do not take the lock. */
 	atomic_uint_fast64_t reserved_now;
 	atomic_uint unfinished_now;
-	atomic_ulong expired;
+	atomic_ulong expired, lapsed;
 } ledger;
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What upload up holds of the disk beyond what has arrived. */
+static uint64_t reservation(const struct upload *up)
+{
+	return up->lapsed ? 0 : up->size - up->received;
+}
 
 /* ---- uploaders ---- */
 
@@ -164,7 +182,7 @@ static void drop_upload(struct upload **p)
 	struct upload *up = *p;
 
 	*p = up->next;
-	ledger.reserved -= up->size - up->received;
+	ledger.reserved -= reservation(up);
 	ledger.n_unfinished--;
 	up->owner->unfinished--;
 	free(up);
@@ -191,6 +209,7 @@ static int count_dataset(const char *id, const char *owner, uint64_t size, bool 
 		up->size = size;
 		up->received = received < size ? received : size;
 		up->created_ms = created_ms;
+		up->active_ms = monotonic_ms();
 		up->next = ledger.unfinished;
 		ledger.unfinished = up;
 		ledger.n_unfinished++;
@@ -340,8 +359,10 @@ void storage_progress(const char *id, uint64_t received, bool complete)
 		return;
 	}
 	if (received > up->received && received <= up->size) {
-		ledger.reserved -= received - up->received;
+		if (!up->lapsed)
+			ledger.reserved -= received - up->received;
 		up->received = received;
+		up->active_ms = monotonic_ms();
 		publish_counts();
 	}
 }
@@ -364,7 +385,7 @@ void storage_forget(const char *id, const char *owner, uint64_t size)
 int storage_put(const struct service *svc, const char *id, char owner[static DCR_EMAIL_MAX + 1], unsigned *status,
 	struct dcr_err *err)
 {
-	const struct upload *up = *find_upload(id);
+	struct upload *up = *find_upload(id);
 	struct disk d;
 	int r;
 
@@ -386,6 +407,20 @@ int storage_put(const struct service *svc, const char *id, char owner[static DCR
 		return dcr_err_set(err, DCR_EFAIL, "dcrd's free disk space is below its floor (--min-free): it takes no "
 						   "data until there is more; try again later");
 	}
+	/* Idle, it gave up its reservation: the rest must fit again, as a new upload would. */
+	if (up->lapsed) {
+		if (up->size - up->received > headroom(&d)) {
+			*status = 507;
+			return dcr_err_set(err, DCR_EFAIL, "this upload was idle for %" PRIu64 " s and gave up the space "
+							   "it had reserved; dcrd has no room for its remaining %" PRIu64
+							   " bytes now (it can take %" PRIu64 "); try again later",
+				ledger.lim.idle_s, up->size - up->received, headroom(&d));
+		}
+		up->lapsed = false;
+		ledger.reserved += up->size - up->received;
+		publish_counts();
+	}
+	up->active_ms = monotonic_ms();
 	snprintf(owner, DCR_EMAIL_MAX + 1, "%s", up->owner->email);
 	return 0;
 }
@@ -414,6 +449,26 @@ void storage_status(const char *data_dir, struct storage_status *st)
 	st->reserved = atomic_load(&ledger.reserved_now);
 	st->unfinished = atomic_load(&ledger.unfinished_now);
 	st->expired = atomic_load(&ledger.expired);
+	st->lapsed = atomic_load(&ledger.lapsed);
+}
+
+/* Uploads that had no byte arrive for --upload-idle, and no PUT writing, give up their reservations. */
+static void lapse_idle(void)
+{
+	int64_t now = monotonic_ms();
+
+	for (struct upload *up = ledger.unfinished; up; up = up->next) {
+		uint64_t held = reservation(up);
+
+		if (up->lapsed || now - up->active_ms < (int64_t)ledger.lim.idle_s * 1000 || blob_writing(up->id))
+			continue;
+		up->lapsed = true;
+		ledger.reserved -= held;
+		atomic_fetch_add(&ledger.lapsed, 1);
+		publish_counts();
+		fprintf(stderr, "dcrd: upload %s had no data for %" PRIu64 " s; the %" PRIu64 " bytes it reserved are "
+				"free for others until it resumes\n", up->id, ledger.lim.idle_s, held);
+	}
 }
 
 void storage_expire(struct service *svc)
@@ -427,6 +482,7 @@ void storage_expire(struct service *svc)
 	    EXPIRY_EVERY_MS)
 		return;
 	ledger.last_expiry = now;
+	lapse_idle();
 	while (*p) {
 		struct upload *up = *p;
 		uint64_t size = up->size, received = up->received;

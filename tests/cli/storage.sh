@@ -2,7 +2,8 @@
 # Disk space on a small filesystem of its own: dataset.create reserves an
 # upload's whole size, new data never takes free space below the floor,
 # uploaders have quotas, uploaders delete their uploads, unfinished uploads
-# expire, and /healthz and /metrics tell the state of the disk.
+# expire, idle ones give up their reservations, and /healthz and /metrics
+# tell the state of the disk.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
@@ -172,9 +173,35 @@ has "$(cat dcrd.log)" "upload $f expired unfinished" "a new upload expires after
 expect 0 "bob's quota is free again" as bob upload small3.bin
 lacks "$(cat dcrd.log)" "small[0-9].bin|three.bin" "no dataset names in dcrd's log"
 
+# ---- an idle upload gives up its reservation, until a PUT finds room for the rest ----
+# The review of issue 12's fixes: dataset.create held the declared size for 24 h without a byte sent.
+stop_dcrd TERM
+mount_tmpfs disk2 10M
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk2/data --min-free 2M --upload-idle 2s || finish
+expect 0 "a room on a fresh disk" as alice create --salt disk2 room/room.yaml || finish
+x=$(partial alice three.bin)
+checks=$((checks + 1))
+[ "$(metric dcrd_uploads_reserved_bytes)" -gt $((2 << 20)) ] || fail "the new upload reserves its size"
+for _ in $(seq 200); do grep -q "upload $x had no data" dcrd.log && break; sleep 0.05; done
+has "$(cat dcrd.log)" "^dcrd: upload $x had no data for 2 s; the [0-9]+ bytes it reserved are free for others until it resumes$" \
+	"the lapse is logged"
+checks=$((checks + 2))
+[ "$(metric dcrd_uploads_reserved_bytes)" = 0 ] || fail "the idle upload reserves nothing"
+[ "$(metric dcrd_uploads_lapsed_total)" = 1 ] || fail "metrics count the lapse"
+expect 0 "bob's upload" as bob upload three.bin
+expect 0 "carol's upload takes the space the idle one held" as carol upload three.bin
+c3=$out
+expect 1 "the idle upload finds no room for the rest" as alice upload --resume "$x"
+has "$err" "this upload was idle for 2 s and gave up the space it had reserved; dcrd has no room for its remaining [0-9]+ bytes now" \
+	"the refusal says why"
+expect 0 "carol deletes hers" as carol upload --delete "$c3"
+expect 0 "now it resumes, reserving the rest again" as alice upload --resume "$x"
+checks=$((checks + 1))
+[ "$(metric dcrd_uploads_reserved_bytes)" = 0 ] || fail "nothing is reserved once it is complete"
+
 # ---- options ----
 for opt in "--min-free 5X" "--min-free 100%" "--max-upload-bytes 0" "--max-uploads 0" \
-	"--max-unfinished-uploads -1" "--upload-expiry 366d" "--upload-expiry 0s"; do
+	"--max-unfinished-uploads -1" "--upload-expiry 366d" "--upload-expiry 0s" "--upload-idle 0s" "--upload-idle 1x"; do
 	# shellcheck disable=SC2086
 	expect 2 "$opt" "$DCRD" serve --data-dir data2 $opt
 	has "$err" "invalid ${opt% *} '${opt#* }'" "the bad value is named"
