@@ -386,6 +386,9 @@ struct storage_limits {
 	unsigned max_unfinished;   /* per uploader */
 	uint64_t expiry_s;         /* an upload not complete this long after dataset.create is deleted */
 	uint64_t idle_s;           /* an upload with no byte arriving this long gives up its reservation */
+	uint64_t max_result_bytes; /* per caller: the results of the jobs it ran */
+	uint64_t max_room_result_bytes; /* per room: the results of its jobs */
+	uint64_t result_expiry_s;  /* a result is deleted this long after its job ended */
 };
 int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err);
 void storage_close(void);
@@ -405,8 +408,18 @@ void storage_forget(const char *id, const char *owner, uint64_t size);
  */
 int storage_put(const struct service *svc, const char *id, char owner[static DCR_EMAIL_MAX + 1], unsigned *status,
 	struct dcr_err *err);
-/* Whether size bytes of a job's result fit above the floor and the reservations. */
-int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err);
+/*
+ * Whether a result of size bytes (0: the job has not run yet) of caller's
+ * job in room_id may be kept: above the floor and the reservations, and
+ * within the caller's and the room's quotas (--max-result-bytes,
+ * --max-room-result-bytes); DCR_EFAIL names what it would pass. The size
+ * is reserved until storage_result_done says whether the result was kept
+ * (size bytes as written; 0: not kept). DCR_ENOMEM if it cannot be counted.
+ */
+int storage_result_begin(const struct service *svc, const char *caller, const char *room_id, uint64_t size,
+	struct dcr_err *err);
+int storage_result_done(const char *caller, const char *room_id, const char *job_id, uint64_t reserved,
+	uint64_t size, int64_t finished_ms);
 /* Delete uploads past their time, release idle ones' reservations (at most once a second; call it often). */
 void storage_expire(struct service *svc);
 /* For /healthz and /metrics, without the lock. */
@@ -417,6 +430,8 @@ struct storage_status {
 	unsigned unfinished;
 	unsigned long expired;     /* since start */
 	unsigned long lapsed;      /* reservations given up for idleness, since start */
+	uint64_t result_bytes;     /* results kept */
+	unsigned long results_expired; /* since start */
 };
 void storage_status(const char *data_dir, struct storage_status *st);
 
@@ -480,6 +495,11 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 void jobs_stop(void);
 /* Jobs queued and running now (for /metrics, without the lock). */
 void jobs_counts(unsigned *queued, unsigned *running);
+/*
+ * Delete the result of job_id in room_id, in a transaction of its own:
+ * its blob (row and ciphertext) and its key go, and job.fetch says when.
+ */
+int job_result_delete(struct service *svc, const char *room_id, const char *job_id, struct dcr_err *err);
 
 /*
  * The part of an accepted call that needs no call lock, run before it is

@@ -232,6 +232,14 @@ static int answer_fetch(struct service *svc, const struct room_ctx *rc, Dcr__V1_
 	char hex[65];
 
 	resp.job = rec->info;
+	if (rec->result_deleted_ms) {
+		char when[32];
+
+		dcr_time_format((time_t)(rec->result_deleted_ms / 1000), when);
+		return dcr_err_set(err, DCR_ENOTFOUND, "the result of job %s was deleted at %s, when it had been kept as "
+						       "long as this dcrd keeps results (--result-expiry); run the job again",
+			rec->info->job_id, when);
+	}
 	if (rec->info->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED) {
 		resp.key = rec->key;
 		resp.blob_id = rec->blob_id;
@@ -295,6 +303,38 @@ out:
 	room_leave(&rc);
 	dcr__v1__job_ref__free_unpacked(ref, NULL);
 	return r;
+}
+
+int job_result_delete(struct service *svc, const char *room_id, const char *job_id, struct dcr_err *err)
+{
+	Dcr__V1__JobRecord *rec = NULL;
+	char path[4096];
+	int r;
+
+	if ((r = state_begin(svc->state, err)) < 0)
+		return r;
+	if ((r = state_get_record(svc->state, "job", room_id, job_id, &dcr__v1__job_record__descriptor,
+		     (ProtobufCMessage **)&rec, err)) == 0 && rec->blob_id && *rec->blob_id &&
+	    (r = state_blob_delete(svc->state, rec->blob_id, err)) == 0 &&
+	    (r = blob_path(svc, rec->blob_id, path, sizeof(path), err)) == 0) {
+		/* Before the commit, as dataset_erase: a failed commit leaves records to delete again, not ciphertext. */
+		if (unlink(path) < 0 && errno != ENOENT)
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot delete blob %s", rec->blob_id);
+		if (rec->key.data)
+			dcr_wipe(rec->key.data, rec->key.len);
+		rec->key = (ProtobufCBinaryData){ 0, NULL };
+		rec->blob_id = rec->download_token = NULL;
+		rec->result_deleted_ms = dcr_now_ms();
+		if (r == 0)
+			r = state_put_record(svc->state, "job", room_id, job_id, job_seq(job_id), &rec->base, err);
+	}
+	if (rec)
+		protobuf_c_message_free_unpacked(&rec->base, NULL);
+	if (r < 0) {
+		state_rollback(svc->state);
+		return r;
+	}
+	return state_commit(svc->state, err);
 }
 
 /* ---- job.list ---- */
@@ -366,15 +406,30 @@ static int keep_publication(void *ctx, const char *scope, const char *name, Prot
 	return msg_list_add(ctx, msg);
 }
 
-/* Store rec as the job's record and, when it finished, log how; inside a transaction of its own. */
-static int save_job(struct job *j, const char *outcome, const char *detail, const struct audit_note *note,
-	struct dcr_err *err)
+/* A result's blob, to be recorded with its job. */
+struct blob_row {
+	const char *id;
+	uint64_t size;
+	const uint8_t *token_hash;
+};
+
+/*
+ * Store rec as the job's record, with its result's blob row if it has one,
+ * and, when it finished, log how; inside a transaction of its own, so a
+ * result is recorded with the job that points at it or not at all.
+ */
+static int save_job_blob(struct job *j, const struct blob_row *blob, const char *outcome, const char *detail,
+	const struct audit_note *note, struct dcr_err *err)
 {
 	struct state *s = runner.svc.state;
 	int r;
 
 	if ((r = state_begin(s, err)) < 0)
 		return r;
+	if (blob && (r = state_blob_add(s, blob->id, blob->size, blob->token_hash, 1, err)) < 0) {
+		state_rollback(s);
+		return r;
+	}
 	r = state_put_record(s, "job", j->room_id, j->job_id, job_seq(j->job_id), &j->rec->base, err);
 	if (r == 0 && outcome)
 		r = audit_record(s, j->room_id, j->rec->info->started_by, "job.finished", outcome, detail, note, err);
@@ -383,6 +438,12 @@ static int save_job(struct job *j, const char *outcome, const char *detail, cons
 		return r;
 	}
 	return state_commit(s, err);
+}
+
+static int save_job(struct job *j, const char *outcome, const char *detail, const struct audit_note *note,
+	struct dcr_err *err)
+{
+	return save_job_blob(j, NULL, outcome, detail, note, err);
 }
 
 /*
@@ -699,14 +760,23 @@ static int seal_result(const struct result *res, uint8_t key[static 32], char id
 	return r;
 }
 
-/* Whether a result of len bytes (0: any) can be kept above the disk's floor; its ciphertext is a little larger. */
-static int room_for_result(size_t len, struct dcr_err *err)
+/* The ciphertext size of a result of len bytes. */
+static uint64_t sealed_size(size_t len)
 {
-	uint64_t sealed = len + DCR_STREAM_HEADER_LEN + (len / DCR_STREAM_CHUNK_DEFAULT + 1) * DCR_STREAM_TAG_LEN;
+	return len + DCR_STREAM_HEADER_LEN + (len / DCR_STREAM_CHUNK_DEFAULT + 1) * DCR_STREAM_TAG_LEN;
+}
+
+/*
+ * Whether job j may keep a result of sealed bytes (0: before it runs): the
+ * disk's floor and reservations, its caller's and its room's quotas. The
+ * space is reserved until storage_result_done.
+ */
+static int room_for_result(const struct job *j, uint64_t sealed, struct dcr_err *err)
+{
 	int r;
 
 	pthread_mutex_lock(runner.svc.lock);
-	r = storage_room_for(&runner.svc, len ? sealed : 0, err);
+	r = storage_result_begin(&runner.svc, j->rec->info->started_by, j->room_id, sealed, err);
 	pthread_mutex_unlock(runner.svc.lock);
 	return r;
 }
@@ -724,16 +794,22 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 {
 	struct audit_note note = { 0 };
 	uint8_t key[32] = { 0 }, token_hash[32], digest[32];
-	char blob_id[DCR_BLOB_ID_LEN + 1] = "", token[DCR_BLOB_TOKEN_MAX] = "", hex[65];
+	char blob_id[DCR_BLOB_ID_LEN + 1] = "", token[DCR_BLOB_TOKEN_MAX] = "", hex[65], path[4096];
 	Dcr__V1__JobInfo *info = j->rec->info;
-	uint64_t blob_size = 0;
+	struct blob_row blob = { blob_id, 0, token_hash };
+	uint64_t reserved = 0;
 	struct dcr_err err;
 	int r = code;
 
-	if (r == 0 && ((r = room_for_result(res->len, &err)) < 0 ||
-		       (r = dcr_sha256(res->data, res->len, digest, &err)) < 0 ||
-		       (r = seal_result(res, key, blob_id, token, token_hash, &blob_size, &err)) < 0))
-		why = err.msg;
+	if (r == 0) {
+		if ((r = room_for_result(j, sealed_size(res->len), &err)) == 0) {
+			reserved = sealed_size(res->len);
+			if ((r = dcr_sha256(res->data, res->len, digest, &err)) == 0)
+				r = seal_result(res, key, blob_id, token, token_hash, &blob.size, &err);
+		}
+		if (r < 0)
+			why = err.msg;
+	}
 	snprintf(note.object, sizeof(note.object), "%s", info->computation);
 	note_fact(&note, "job", "%s", j->job_id);
 	info->finished_ms = dcr_now_ms();
@@ -759,7 +835,7 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 	if (res->logs && logs_visible(j))
 		j->rec->logs = (ProtobufCBinaryData){ res->logs_len, (uint8_t *)res->logs };
 	pthread_mutex_lock(runner.svc.lock);
-	if (r == 0 && state_blob_add(runner.svc.state, blob_id, blob_size, token_hash, 1, &err) < 0) {
+	if (r == 0 && save_job_blob(j, &blob, "succeeded", "", &note, &err) < 0) {
 		/* No result to point at: the job failed, and says so, rather than stay "running". */
 		fprintf(stderr, "dcrd: job %s: cannot record its result: %s\n", j->job_id, err.msg);
 		r = err.code;
@@ -771,9 +847,15 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 		info->result_sha256 = (ProtobufCBinaryData){ 0, NULL };
 		j->rec->key = (ProtobufCBinaryData){ 0, NULL };
 		j->rec->blob_id = j->rec->download_token = NULL;
+		if (blob_path(&runner.svc, blob_id, path, sizeof(path), &err) == 0)
+			unlink(path);
 	}
-	if (save_job(j, r == 0 ? "succeeded" : "failed", r == 0 ? "" : why, &note, &err) < 0)
+	if (r < 0 && save_job(j, "failed", why, &note, &err) < 0)
 		fprintf(stderr, "dcrd: job %s: cannot record how it ended: %s\n", j->job_id, err.msg);
+	if (reserved && storage_result_done(info->started_by, j->room_id, j->job_id, reserved, r == 0 ? blob.size : 0,
+		    info->finished_ms) < 0)
+		fprintf(stderr, "dcrd: job %s: its result cannot be counted (out of memory); it will not expire\n",
+			j->job_id);
 	queue_remove(j->room_id, j->job_id);
 	pthread_mutex_unlock(runner.svc.lock);
 	/* The record borrowed these; the caller frees the record. */
@@ -829,7 +911,7 @@ static int run_one(void)
 	fprintf(stderr, "dcrd: job %s started\n", j.job_id);
 	if (j.room->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		r = dcr_err_set(&err, DCR_ECOMPUTE, "the room was stopped before the job ran");
-	else if ((r = room_for_result(0, &err)) == 0) /* no use computing what cannot be kept */
+	else if ((r = room_for_result(&j, 0, &err)) == 0) /* no use computing what cannot be kept */
 		r = compute(&j, j.rec->info->computation, 0, &res, &err);
 	finish_job(&j, r, r < 0 ? err.msg : "", &res);
 	/* Job outcomes go to the room's log, not to dcrd's: messages may name data. */

@@ -56,6 +56,9 @@
 #define DEFAULT_MAX_UNFINISHED 8
 #define DEFAULT_UPLOAD_EXPIRY (24 * 3600)
 #define DEFAULT_UPLOAD_IDLE (10 * 60)
+#define DEFAULT_MAX_RESULT_BYTES (16ull << 30)
+#define DEFAULT_MAX_ROOM_RESULT_BYTES (64ull << 30)
+#define DEFAULT_RESULT_EXPIRY (30 * 86400)
 #define MAX_UPLOAD_EXPIRY (365 * 86400)
 #define DEFAULT_PUTS_PER_UPLOADER 4
 #define DEFAULT_PUTS_PER_ADDRESS 8
@@ -286,9 +289,13 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# HELP dcrd_uploads_expired_total Unfinished uploads deleted when their time was up.\n"
 		"# TYPE dcrd_uploads_expired_total counter\ndcrd_uploads_expired_total %lu\n"
 		"# HELP dcrd_uploads_lapsed_total Reservations given up by uploads idle for --upload-idle.\n"
-		"# TYPE dcrd_uploads_lapsed_total counter\ndcrd_uploads_lapsed_total %lu\n",
+		"# TYPE dcrd_uploads_lapsed_total counter\ndcrd_uploads_lapsed_total %lu\n"
+		"# HELP dcrd_results_bytes Ciphertext of the jobs' results kept.\n"
+		"# TYPE dcrd_results_bytes gauge\ndcrd_results_bytes %llu\n"
+		"# HELP dcrd_results_expired_total Results deleted when --result-expiry was up.\n"
+		"# TYPE dcrd_results_expired_total counter\ndcrd_results_expired_total %lu\n",
 		st.below_floor, state_full(&srv.state), blob_writers(), st.unfinished, (unsigned long long)st.reserved, st.expired,
-		st.lapsed);
+		st.lapsed, (unsigned long long)st.result_bytes, st.results_expired);
 	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", m.buf, m.used);
 }
 
@@ -781,7 +788,8 @@ static void usage(FILE *out)
 		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
 		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
 		     "                  [--max-unfinished-uploads N] [--upload-expiry DURATION]\n"
-		     "                  [--upload-idle DURATION]\n"
+		     "                  [--upload-idle DURATION] [--max-result-bytes SIZE]\n"
+		     "                  [--max-room-result-bytes SIZE] [--result-expiry DURATION]\n"
 		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
@@ -858,6 +866,9 @@ enum {
 	OPT_MAX_UPLOAD_BYTES,
 	OPT_UPLOAD_EXPIRY,
 	OPT_UPLOAD_IDLE,
+	OPT_MAX_RESULT_BYTES,
+	OPT_MAX_ROOM_RESULT_BYTES,
+	OPT_RESULT_EXPIRY,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -884,6 +895,9 @@ int cmd_serve(int argc, char **argv)
 		{ "max-unfinished-uploads", required_argument, NULL, OPT_COUNT },
 		{ "upload-expiry", required_argument, NULL, OPT_UPLOAD_EXPIRY },
 		{ "upload-idle", required_argument, NULL, OPT_UPLOAD_IDLE },
+		{ "max-result-bytes", required_argument, NULL, OPT_MAX_RESULT_BYTES },
+		{ "max-room-result-bytes", required_argument, NULL, OPT_MAX_ROOM_RESULT_BYTES },
+		{ "result-expiry", required_argument, NULL, OPT_RESULT_EXPIRY },
 		{ "max-puts-per-uploader", required_argument, NULL, OPT_COUNT },
 		{ "max-puts-per-address", required_argument, NULL, OPT_COUNT },
 		{ "sandbox-user", required_argument, NULL, 'U' },
@@ -899,7 +913,8 @@ int cmd_serve(int argc, char **argv)
 	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
 	struct conn_limits conns = { DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_MIN, DEFAULT_BODY_WINDOW };
 	struct storage_limits storage = { DEFAULT_MIN_FREE, DEFAULT_MIN_FREE_PERCENT, DEFAULT_MAX_UPLOAD_BYTES,
-		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY, DEFAULT_UPLOAD_IDLE };
+		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY, DEFAULT_UPLOAD_IDLE,
+		DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROOM_RESULT_BYTES, DEFAULT_RESULT_EXPIRY };
 	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
 	unsigned per_address = DEFAULT_PER_ADDRESS;
 	/* The options that take a count, OPT_COUNT in longopts. */
@@ -992,6 +1007,24 @@ int cmd_serve(int argc, char **argv)
 		case OPT_UPLOAD_EXPIRY:
 			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.expiry_s)) {
 				fprintf(stderr, "dcrd: serve: invalid --upload-expiry '%s' (a number and s, m, h or d, like 24h; "
+						"at most 365d)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_MAX_RESULT_BYTES:
+		case OPT_MAX_ROOM_RESULT_BYTES: {
+			uint64_t *v = c == OPT_MAX_RESULT_BYTES ? &storage.max_result_bytes : &storage.max_room_result_bytes;
+
+			if (!dcr_parse_size(optarg, v) || *v == 0) {
+				fprintf(stderr, "dcrd: serve: invalid --%s '%s' (bytes, like 16G)\n", longopts[index].name,
+					optarg);
+				return 2;
+			}
+			break;
+		}
+		case OPT_RESULT_EXPIRY:
+			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.result_expiry_s)) {
+				fprintf(stderr, "dcrd: serve: invalid --result-expiry '%s' (a number and s, m, h or d, like 30d; "
 						"at most 365d)\n", optarg);
 				return 2;
 			}

@@ -5,11 +5,13 @@
  * upload until it is complete, as long as bytes keep arriving (an upload
  * idle for --upload-idle loses its reservation until its next PUT finds
  * room again); each uploader (the e-mail of its certificate) has quotas;
- * uploads not finished in time are deleted.
+ * uploads not finished in time are deleted. Jobs' results count against
+ * the caller who ran the job and against its room, and are deleted after
+ * --result-expiry.
  *
  * The ledger is in memory, under the service lock, rebuilt at start from
- * the sealed dataset records. Keeping per-uploader totals in state.db
- * would show the host which uploads are one uploader's.
+ * the sealed dataset and job records. Keeping per-uploader totals in
+ * state.db would show the host which uploads are one uploader's.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,11 +31,16 @@
 #define MAX_UNFINISHED 65536       /* unfinished uploads on this dcrd, whatever the quotas */
 #define EXPIRY_EVERY_MS 1000
 
-/* One uploader's datasets, complete or not. */
+/*
+ * One uploader's datasets, complete or not, and the results of the jobs it
+ * ran; or, under a room's ID (no e-mail address looks like one), the
+ * results of the room's jobs.
+ */
 struct uploader {
 	char *email;
 	uint64_t bytes;            /* declared ciphertext sizes */
 	unsigned datasets, unfinished;
+	uint64_t results;          /* ciphertext sizes of results kept */
 	struct uploader *next;     /* in its bucket */
 };
 
@@ -49,6 +56,17 @@ struct upload {
 	struct upload *next;
 };
 
+/* A job's result on disk, until it expires. */
+struct result {
+	char room_id[65];
+	char job_id[48];
+	struct uploader *caller, *room;
+	uint64_t size;             /* ciphertext */
+	int64_t finished_ms;
+	bool stuck;                /* its deletion failed, and said so once */
+	struct result *next;
+};
+
 static struct {
 	struct storage_limits lim;
 	uint8_t key[32];           /* for bucket hashes: uploaders choose their addresses, not their buckets */
@@ -56,13 +74,15 @@ static struct {
 	size_t n_buckets, n_uploaders;
 	struct upload *unfinished;
 	unsigned n_unfinished;
+	struct result *results, **results_tail; /* oldest first */
 	uint64_t reserved;
 	struct timespec last_expiry;
 	/* For /healthz and /metrics, which do not take the lock. */
 	atomic_uint_fast64_t reserved_now;
 	atomic_uint unfinished_now;
-	atomic_ulong expired, lapsed;
-} ledger;
+	atomic_ulong expired, lapsed, results_expired;
+	atomic_uint_fast64_t result_bytes;
+} ledger = { .results_tail = &ledger.results };
 
 static int64_t monotonic_ms(void)
 {
@@ -150,7 +170,7 @@ static void put_uploader(struct uploader *u)
 {
 	struct uploader **p;
 
-	if (u->datasets > 0)
+	if (u->datasets > 0 || u->results > 0)
 		return;
 	for (p = &ledger.buckets[bucket(u->email, ledger.n_buckets)]; *p != u; p = &(*p)->next)
 		;
@@ -220,6 +240,49 @@ static int count_dataset(const char *id, const char *owner, uint64_t size, bool 
 	return 0;
 }
 
+/* ---- results ---- */
+
+/* Count a result of size bytes of caller's job job_id in room_id, finished at finished_ms, as the newest. */
+static int count_result(const char *caller, const char *room_id, const char *job_id, uint64_t size,
+	int64_t finished_ms)
+{
+	struct result *res = calloc(1, sizeof(*res));
+
+	if (!res || !(res->caller = get_uploader(caller))) {
+		free(res);
+		return DCR_ENOMEM;
+	}
+	if (!(res->room = get_uploader(room_id))) {
+		put_uploader(res->caller);
+		free(res);
+		return DCR_ENOMEM;
+	}
+	snprintf(res->room_id, sizeof(res->room_id), "%s", room_id);
+	snprintf(res->job_id, sizeof(res->job_id), "%s", job_id);
+	res->size = size;
+	res->finished_ms = finished_ms;
+	res->caller->results += size;
+	res->room->results += size;
+	*ledger.results_tail = res;
+	ledger.results_tail = &res->next;
+	atomic_fetch_add(&ledger.result_bytes, size);
+	return 0;
+}
+
+static void drop_result(struct result **p)
+{
+	struct result *res = *p;
+
+	if (!(*p = res->next))
+		ledger.results_tail = p;
+	res->caller->results -= res->size;
+	res->room->results -= res->size;
+	put_uploader(res->caller);
+	put_uploader(res->room);
+	atomic_fetch_sub(&ledger.result_bytes, res->size);
+	free(res);
+}
+
 /* ---- the disk ---- */
 
 struct disk {
@@ -272,6 +335,73 @@ static int load_one(void *ctx, const char *scope, const char *name, ProtobufCMes
 	return count_dataset(name, rec->owner, rec->size, b.complete, b.received, rec->created_ms);
 }
 
+/* The results a start finds: every succeeded job's that was not deleted. */
+struct found_result {
+	char room_id[65];
+	char job_id[48];
+	char caller[DCR_EMAIL_MAX + 1];
+	uint64_t size;
+	int64_t finished_ms;
+};
+
+struct found_results {
+	struct service *svc;
+	struct found_result *items;
+	size_t n, cap;
+};
+
+static int find_result(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	const Dcr__V1__JobRecord *rec = (const Dcr__V1__JobRecord *)msg;
+	struct found_results *f = ctx;
+	struct found_result *fr;
+	struct state_blob b;
+	struct dcr_err ignored;
+
+	if (!rec->info || rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED || !rec->blob_id ||
+	    !*rec->blob_id || rec->result_deleted_ms || !rec->info->started_by || strlen(scope) != 64 ||
+	    strlen(name) >= sizeof(fr->job_id) || state_blob_get(f->svc->state, rec->blob_id, &b, &ignored) < 0)
+		return 0;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 64;
+		struct found_result *grown = cap <= SIZE_MAX / sizeof(*grown) ? realloc(f->items, cap * sizeof(*grown)) : NULL;
+
+		if (!grown)
+			return DCR_ENOMEM;
+		f->items = grown;
+		f->cap = cap;
+	}
+	fr = &f->items[f->n++];
+	snprintf(fr->room_id, sizeof(fr->room_id), "%s", scope);
+	snprintf(fr->job_id, sizeof(fr->job_id), "%s", name);
+	snprintf(fr->caller, sizeof(fr->caller), "%s", rec->info->started_by);
+	fr->size = b.size;
+	fr->finished_ms = rec->info->finished_ms;
+	return 0;
+}
+
+static int by_finish(const void *a, const void *b)
+{
+	const struct found_result *x = a, *y = b;
+
+	return (x->finished_ms > y->finished_ms) - (x->finished_ms < y->finished_ms);
+}
+
+/* Every kept result into the ledger, oldest first. */
+static int load_results(struct service *svc, struct dcr_err *err)
+{
+	struct found_results f = { .svc = svc };
+	int r = state_each_record(svc->state, "job", NULL, &dcr__v1__job_record__descriptor, find_result, &f, err);
+
+	if (r == 0 && f.n)
+		qsort(f.items, f.n, sizeof(*f.items), by_finish);
+	for (size_t i = 0; r == 0 && i < f.n; i++)
+		r = count_result(f.items[i].caller, f.items[i].room_id, f.items[i].job_id, f.items[i].size,
+			f.items[i].finished_ms);
+	free(f.items);
+	return r;
+}
+
 int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err)
 {
 	int r;
@@ -282,6 +412,8 @@ int storage_open(struct service *svc, const struct storage_limits *lim, struct d
 		return r;
 	pthread_mutex_lock(svc->lock);
 	r = state_each_record(svc->state, "dataset", "", &dcr__v1__dataset_record__descriptor, load_one, svc, err);
+	if (r == 0)
+		r = load_results(svc, err);
 	pthread_mutex_unlock(svc->lock);
 	if (r == DCR_ENOMEM)
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -292,6 +424,8 @@ int storage_open(struct service *svc, const struct storage_limits *lim, struct d
 
 void storage_close(void)
 {
+	while (ledger.results)
+		drop_result(&ledger.results);
 	while (ledger.unfinished) {
 		struct upload *up = ledger.unfinished;
 
@@ -425,16 +559,42 @@ int storage_put(const struct service *svc, const char *id, char owner[static DCR
 	return 0;
 }
 
-int storage_room_for(const struct service *svc, uint64_t size, struct dcr_err *err)
+int storage_result_begin(const struct service *svc, const char *caller, const char *room_id, uint64_t size,
+	struct dcr_err *err)
 {
+	const struct uploader *c = find_uploader(caller), *room = find_uploader(room_id);
+	uint64_t by_caller = c ? c->results : 0, in_room = room ? room->results : 0;
 	struct disk d;
 	int r;
 
+	if (by_caller >= ledger.lim.max_result_bytes || size > ledger.lim.max_result_bytes - by_caller)
+		return dcr_err_set(err, DCR_EFAIL, "%s has %" PRIu64 " bytes of results on this dcrd; a result of %" PRIu64
+						   " bytes more would pass %" PRIu64 ", the most it keeps for one caller "
+						   "(--max-result-bytes); results are deleted %" PRIu64 " days after "
+						   "their job (--result-expiry)", caller, by_caller, size,
+			ledger.lim.max_result_bytes, ledger.lim.result_expiry_s / 86400);
+	if (in_room >= ledger.lim.max_room_result_bytes || size > ledger.lim.max_room_result_bytes - in_room)
+		return dcr_err_set(err, DCR_EFAIL, "room %s has %" PRIu64 " bytes of results on this dcrd; a result of "
+						   "%" PRIu64 " bytes more would pass %" PRIu64 ", the most it keeps for "
+						   "one room (--max-room-result-bytes); results are deleted %" PRIu64
+						   " days after their job (--result-expiry)", room_id, in_room, size,
+			ledger.lim.max_room_result_bytes, ledger.lim.result_expiry_s / 86400);
 	if ((r = disk_now(svc->data_dir, &d, err)) < 0)
 		return r;
 	if (size > headroom(&d) || d.free < d.floor)
 		return no_room(&d, "a result", size, err);
+	/* Held until it is recorded, so that no upload is accepted into the same space meanwhile. */
+	ledger.reserved += size;
+	publish_counts();
 	return 0;
+}
+
+int storage_result_done(const char *caller, const char *room_id, const char *job_id, uint64_t reserved,
+	uint64_t size, int64_t finished_ms)
+{
+	ledger.reserved -= reserved < ledger.reserved ? reserved : ledger.reserved;
+	publish_counts();
+	return size ? count_result(caller, room_id, job_id, size, finished_ms) : 0;
 }
 
 void storage_status(const char *data_dir, struct storage_status *st)
@@ -450,6 +610,34 @@ void storage_status(const char *data_dir, struct storage_status *st)
 	st->unfinished = atomic_load(&ledger.unfinished_now);
 	st->expired = atomic_load(&ledger.expired);
 	st->lapsed = atomic_load(&ledger.lapsed);
+	st->result_bytes = atomic_load(&ledger.result_bytes);
+	st->results_expired = atomic_load(&ledger.results_expired);
+}
+
+/* Results older than --result-expiry are deleted, the oldest first. */
+static void expire_results(struct service *svc, int64_t now_ms)
+{
+	int64_t keep_ms = (int64_t)ledger.lim.result_expiry_s * 1000;
+	struct result **p = &ledger.results;
+
+	while (*p && now_ms - (*p)->finished_ms >= keep_ms) {
+		struct result *res = *p;
+		struct dcr_err err;
+
+		if (job_result_delete(svc, res->room_id, res->job_id, &err) < 0) {
+			/* Tried again at each sweep; said once. */
+			if (!res->stuck)
+				fprintf(stderr, "dcrd: the result of job %s expired but could not be deleted: %s\n",
+					res->job_id, err.msg);
+			res->stuck = true;
+			p = &res->next;
+			continue;
+		}
+		fprintf(stderr, "dcrd: the result of job %s expired (%" PRIu64 " bytes, kept %" PRIu64 " s); deleted\n",
+			res->job_id, res->size, ledger.lim.result_expiry_s);
+		atomic_fetch_add(&ledger.results_expired, 1);
+		drop_result(p);
+	}
 }
 
 /* Uploads that had no byte arrive for --upload-idle, and no PUT writing, give up their reservations. */
@@ -483,6 +671,7 @@ void storage_expire(struct service *svc)
 		return;
 	ledger.last_expiry = now;
 	lapse_idle();
+	expire_results(svc, now_ms);
 	while (*p) {
 		struct upload *up = *p;
 		uint64_t size = up->size, received = up->received;

@@ -2,8 +2,9 @@
 # Disk space on a small filesystem of its own: dataset.create reserves an
 # upload's whole size, new data never takes free space below the floor,
 # uploaders have quotas, uploaders delete their uploads, unfinished uploads
-# expire, idle ones give up their reservations, and /healthz and /metrics
-# tell the state of the disk.
+# expire, idle ones give up their reservations, jobs' results have quotas
+# per caller and per room and expire, and /healthz and /metrics tell the
+# state of the disk.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
@@ -20,8 +21,8 @@ name: storage
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
-  alice@acme.example: [upload blob, run size, fetch size, stop]
-  bob@acme.example: [upload blob]
+  alice@acme.example: [upload blob, run size, fetch size, stop, run big, fetch big]
+  bob@acme.example: [upload blob, run big, fetch big]
   carol@acme.example: [upload blob]
 data:
   blob: {type: file}
@@ -29,6 +30,10 @@ compute:
   size:
     type: sql
     query: SELECT 1 AS one
+  # A result of 100002 bytes (100095 sealed).
+  big:
+    type: sql
+    query: SELECT printf('%.*c', 100000, 'x') AS x
 YAML
 
 as() { local who=$1; shift; "$DCR" -q -i "$TEST_TMP/$who" "$@"; }
@@ -179,6 +184,7 @@ stop_dcrd TERM
 mount_tmpfs disk2 10M
 DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk2/data --min-free 2M --upload-idle 2s || finish
 expect 0 "a room on a fresh disk" as alice create --salt disk2 room/room.yaml || finish
+room3=$out
 x=$(partial alice three.bin)
 checks=$((checks + 1))
 [ "$(metric dcrd_uploads_reserved_bytes)" -gt $((2 << 20)) ] || fail "the new upload reserves its size"
@@ -199,9 +205,45 @@ expect 0 "now it resumes, reserving the rest again" as alice upload --resume "$x
 checks=$((checks + 1))
 [ "$(metric dcrd_uploads_reserved_bytes)" = 0 ] || fail "nothing is reserved once it is complete"
 
+# ---- results: quotas per caller and per room, and expiry ----
+# The review: a caller repeating a job of 256 MiB results filled the disk for good.
+stop_dcrd TERM
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk2/data --min-free 2M --max-result-bytes 250K \
+	--max-room-result-bytes 350K || finish
+blobs_before=$(ls disk2/data/blobs | wc -l)
+expect 0 "alice's first result" as alice run "$room3" big
+j1=$out
+expect 0 "fetch it" as alice fetch "$j1" -o big1.csv
+expect 0 "alice's second result" as alice run "$room3" big -o big2.csv
+expect 1 "a third would take alice past her quota" as alice run "$room3" big --wait
+has "$err" "alice@acme.example has 200190 bytes of results on this dcrd; a result of 100095 bytes more would pass 256000, the most it keeps for one caller \(--max-result-bytes\)" \
+	"the caller's quota is named"
+expect 0 "bob's first result" as bob run "$room3" big -o big3.csv
+expect 1 "bob's second would take the room past its quota" as bob run "$room3" big --wait
+has "$err" "room $room3 has 300285 bytes of results on this dcrd; a result of 100095 bytes more would pass 358400, the most it keeps for one room \(--max-room-result-bytes\)" \
+	"the room's quota is named"
+checks=$((checks + 1))
+[ "$(metric dcrd_results_bytes)" = 300285 ] || fail "metrics count the results kept"
+# Restarted with a short expiry, dcrd counts the results again and deletes them.
+stop_dcrd TERM
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk2/data --min-free 2M --max-result-bytes 250K \
+	--max-room-result-bytes 350K --result-expiry 1s || finish
+for _ in $(seq 200); do [ "$(grep -c "^dcrd: the result of job .* expired" dcrd.log)" -ge 3 ] && break; sleep 0.05; done
+has "$(cat dcrd.log)" "^dcrd: the result of job $j1 expired \(100095 bytes, kept 1 s\); deleted$" "the expiry is logged"
+checks=$((checks + 2))
+[ "$(metric dcrd_results_expired_total)" = 3 ] || fail "metrics count the expired results"
+[ "$(metric dcrd_results_bytes)" = 0 ] || fail "no result is kept"
+expect 4 "fetching an expired result" as alice fetch "$j1" -o again.csv
+has "$err" "the result of job $j1 was deleted at [0-9TZ:-]+, when it had been kept as long as this dcrd keeps results \(--result-expiry\); run the job again" \
+	"the fetch says why"
+checks=$((checks + 1))
+[ "$(ls disk2/data/blobs | wc -l)" = "$blobs_before" ] || fail "results' ciphertext is left: $(ls disk2/data/blobs)"
+expect 0 "the quota is free again" as alice run "$room3" big -o big4.csv
+
 # ---- options ----
 for opt in "--min-free 5X" "--min-free 100%" "--max-upload-bytes 0" "--max-uploads 0" \
-	"--max-unfinished-uploads -1" "--upload-expiry 366d" "--upload-expiry 0s" "--upload-idle 0s" "--upload-idle 1x"; do
+	"--max-unfinished-uploads -1" "--upload-expiry 366d" "--upload-expiry 0s" "--upload-idle 0s" "--upload-idle 1x" \
+	"--max-result-bytes 0" "--max-room-result-bytes 1Q" "--result-expiry 400d"; do
 	# shellcheck disable=SC2086
 	expect 2 "$opt" "$DCRD" serve --data-dir data2 $opt
 	has "$err" "invalid ${opt% *} '${opt#* }'" "the bad value is named"
