@@ -41,6 +41,8 @@ void dcr_sql_free(struct dcr_sql *s);
 
 /* Whether s ran out of its max_memory: SQLite's "out of memory" was the budget's. */
 bool dcr_sql_memory_exceeded(const struct dcr_sql *s);
+/* What s's budget counts now: the bytes SQLite holds for it. */
+uint64_t dcr_sql_memory_used(const struct dcr_sql *s);
 
 /* The connection, for what the policy leaves to the caller (a progress handler, inserting rows). */
 sqlite3 *dcr_sql_db(struct dcr_sql *s);

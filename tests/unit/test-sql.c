@@ -517,6 +517,45 @@ static void test_compile_memory(void **state)
 	assert_string_equal(err.msg, "room.yaml:16:12: query of 'q' needs more than 64 MiB to compile");
 }
 
+/*
+ * Budgets nest on a thread (a database made while another is open): a
+ * block stays charged to the budget that allocated it when it grows or is
+ * freed under the inner one. Before, a realloc moved it onto the inner
+ * budget and the outer one never got it back.
+ */
+static void test_nested_budgets(void **state)
+{
+	struct dcr_sql *outer, *inner;
+	struct dcr_err err;
+	uint64_t outer_base, inner_base;
+	void *p;
+
+	assert_int_equal(dcr_sql_new(&outer, 8 << 20, &err), 0);
+	outer_base = dcr_sql_memory_used(outer);
+	p = sqlite3_malloc(1000);
+	assert_non_null(p);
+	assert_int_equal(dcr_sql_memory_used(outer), outer_base + 1000);
+	assert_int_equal(dcr_sql_new(&inner, 8 << 20, &err), 0);
+	inner_base = dcr_sql_memory_used(inner);
+	p = sqlite3_realloc(p, 5000);
+	assert_non_null(p);
+	assert_int_equal(dcr_sql_memory_used(outer), outer_base + 5000);
+	assert_int_equal(dcr_sql_memory_used(inner), inner_base);
+	sqlite3_free(p);
+	assert_int_equal(dcr_sql_memory_used(outer), outer_base);
+	assert_int_equal(dcr_sql_memory_used(inner), inner_base);
+	/* The outer budget's cap holds for its block under the inner one too. */
+	dcr_sql_free(inner);
+	p = sqlite3_malloc(1000);
+	assert_int_equal(dcr_sql_new(&inner, 0, &err), 0);
+	assert_null(sqlite3_realloc(p, 16 << 20));
+	assert_true(dcr_sql_memory_exceeded(outer));
+	sqlite3_free(p);
+	assert_int_equal(dcr_sql_memory_used(outer), outer_base);
+	dcr_sql_free(inner);
+	dcr_sql_free(outer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_expanded_bound),
 		cmocka_unit_test(test_dependencies),
 		cmocka_unit_test(test_compile_memory),
+		cmocka_unit_test(test_nested_budgets),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
