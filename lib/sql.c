@@ -22,6 +22,7 @@
 struct budget {
 	uint64_t cap;              /* 0: no cap */
 	uint64_t used;
+	uint64_t allocated;        /* every byte it ever charged: allocations, and what blocks grew by */
 	uint64_t generation;       /* tags what this budget allocated */
 	bool hit;                  /* an allocation was refused */
 	struct budget *outer;      /* the thread's budget before this one */
@@ -77,8 +78,10 @@ static void *acct_malloc(int n)
 		return NULL;
 	h->size = (uint64_t)n;
 	h->generation = b ? b->generation : 0;
-	if (b)
+	if (b) {
 		b->used += (uint64_t)n;
+		b->allocated += (uint64_t)n;
+	}
 	return h + 1;
 }
 
@@ -107,12 +110,14 @@ static void *acct_realloc(void *p, int n)
 {
 	struct header *h = (struct header *)p - 1;
 	struct budget *o = owner(h), *b = o ? o : thread_budget;
-	uint64_t base = b ? b->used - (o ? h->size : 0) : 0;
+	uint64_t base = b ? b->used - (o ? h->size : 0) : 0, grown = (uint64_t)n > h->size ? (uint64_t)n - h->size : 0;
 
 	if (over(b, base, n) || !(h = system_mem.xRealloc(h, n + (int)sizeof(*h))))
 		return NULL;
-	if (b)
+	if (b) {
 		b->used = base + (uint64_t)n;
+		b->allocated += o ? grown : (uint64_t)n;
+	}
 	h->size = (uint64_t)n;
 	h->generation = b ? b->generation : 0;
 	return h + 1;
@@ -174,6 +179,11 @@ bool dcr_sql_memory_exceeded(const struct dcr_sql *s)
 uint64_t dcr_sql_memory_used(const struct dcr_sql *s)
 {
 	return s->budget.used;
+}
+
+uint64_t dcr_sql_memory_allocated(const struct dcr_sql *s)
+{
+	return s->budget.allocated;
 }
 
 /* ---- the functions a query may call ---- */
