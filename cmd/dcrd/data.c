@@ -181,6 +181,12 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 			ref->dataset_id, use.node, use.room_id);
 		goto out;
 	}
+	/* Replaced in the room after the job started, it is still what the job reads. */
+	if (jobs_reading(ref->dataset_id)) {
+		r = dcr_err_set(err, DCR_EFAIL, "dataset %s is being read by a running job; delete it once the job "
+						"has ended", ref->dataset_id);
+		goto out;
+	}
 	if (blob_writing(ref->dataset_id)) {
 		r = dcr_err_set(err, DCR_EFAIL, "dataset %s is being uploaded right now; stop the upload first",
 			ref->dataset_id);

@@ -496,6 +496,11 @@ void jobs_stop(void);
 /* Jobs queued and running now (for /metrics, without the lock). */
 void jobs_counts(unsigned *queued, unsigned *running);
 /*
+ * Under the lock: whether the running job reads blob_id (the publications
+ * it took when it started), which must then stay until the job ends.
+ */
+bool jobs_reading(const char *blob_id);
+/*
  * Delete the result of job_id in room_id, in a transaction of its own:
  * its blob (row and ciphertext) and its key go, and job.fetch says when.
  */

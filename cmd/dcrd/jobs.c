@@ -40,6 +40,7 @@ static struct {
 	bool started, stop, kick, busy;
 	struct service svc;
 	uint64_t sql_memory;       /* 0: sqlwork's default */
+	const struct msg_list *reading; /* under the service lock: the running job's publications */
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /*
@@ -857,6 +858,7 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 		fprintf(stderr, "dcrd: job %s: its result cannot be counted (out of memory); it will not expire\n",
 			j->job_id);
 	queue_remove(j->room_id, j->job_id);
+	runner.reading = NULL;
 	pthread_mutex_unlock(runner.svc.lock);
 	/* The record borrowed these; the caller frees the record. */
 	info->result_type = info->error = NULL;
@@ -898,6 +900,9 @@ static int run_one(void)
 	/* Failed to start: it leaves the queue (unless recorded as failed, the state keeps it for the next start). */
 	if (failed_start && j.job_id[0])
 		queue_remove(j.room_id, j.job_id);
+	/* Its data stays until it ends: a dataset it reads may be replaced meanwhile, not deleted (jobs_reading). */
+	if (r > 0 && !failed_start)
+		runner.reading = &j.pubs;
 	pthread_mutex_unlock(runner.svc.lock);
 	if (r <= 0 || failed_start) {
 		pthread_mutex_lock(&runner.mu);
@@ -951,6 +956,17 @@ static void *runner_main(void *arg)
 				return NULL;
 		}
 	}
+}
+
+bool jobs_reading(const char *blob_id)
+{
+	for (size_t i = 0; runner.reading && i < runner.reading->n; i++) {
+		const Dcr__V1__PublicationRecord *pub = (const Dcr__V1__PublicationRecord *)runner.reading->items[i];
+
+		if (pub->blob_id && strcmp(pub->blob_id, blob_id) == 0)
+			return true;
+	}
+	return false;
 }
 
 void jobs_sql_memory(uint64_t bytes)
