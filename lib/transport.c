@@ -353,7 +353,9 @@ static int blob_finish(struct blob_xfer *x, long want, struct dcr_err *err)
 	r = transfer_error(rc, &x->resp, x->url, "dcrd", x->errbuf, err);
 	if (r == 0 && status != want) {
 		first_line(&x->resp, line, sizeof(line));
-		/* 410: the upload expired, and is as good as gone. */
+		/* 410: the upload expired, and is as good as gone (an answer to HEAD has no body to say so). */
+		if (status == 410 && !*line)
+			snprintf(line, sizeof(line), "the upload expired on dcrd and was deleted");
 		r = dcr_err_set(err, status == 404 || status == 410 ? DCR_ENOTFOUND : status == 413 ? DCR_EINVALID : DCR_EFAIL,
 			"%s: HTTP %ld%s%s", x->url, status, *line ? ": " : "", line);
 	}

@@ -114,9 +114,18 @@ int blob_authorize(struct service *svc, const char *id, const char *authorizatio
 {
 	int r;
 
+	bool expired = false;
+
 	pthread_mutex_lock(svc->lock);
 	r = blob_id_valid(id) ? state_blob_get(svc->state, id, out, err) : DCR_ENOTFOUND;
+	if (r == DCR_ENOTFOUND)
+		expired = storage_expired(id, out, err);
 	pthread_mutex_unlock(svc->lock);
+	/* Only its own token learns that an upload expired. */
+	if (expired && token_matches(authorization, out)) {
+		*status = 410;
+		return DCR_ENOTFOUND;
+	}
 	/* Unknown blob or wrong token: the same answer, so IDs cannot be probed. */
 	if (r == DCR_ENOTFOUND || (r == 0 && !token_matches(authorization, out))) {
 		*status = 404;

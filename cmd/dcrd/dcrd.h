@@ -422,6 +422,12 @@ int storage_result_done(const char *caller, const char *room_id, const char *job
 	uint64_t size, int64_t finished_ms);
 /* Delete uploads past their time, release idle ones' reservations (at most once a second; call it often). */
 void storage_expire(struct service *svc);
+/*
+ * Under the lock: whether upload id expired and was deleted since dcrd
+ * started (the last 4096 of them); out gets its token's hash, err the
+ * message that says so.
+ */
+bool storage_expired(const char *id, struct state_blob *out, struct dcr_err *err);
 /* For /healthz and /metrics, without the lock. */
 struct storage_status {
 	bool known;                /* statvfs worked */

@@ -30,6 +30,7 @@
 
 #define MAX_UNFINISHED 65536       /* unfinished uploads on this dcrd, whatever the quotas */
 #define EXPIRY_EVERY_MS 1000
+#define MAX_TOMBSTONES 4096        /* expired uploads remembered, for 410 (the oldest are forgotten first) */
 
 /*
  * One uploader's datasets, complete or not, and the results of the jobs it
@@ -82,6 +83,12 @@ static struct {
 	atomic_uint unfinished_now;
 	atomic_ulong expired, lapsed, results_expired;
 	atomic_uint_fast64_t result_bytes;
+	/* Uploads deleted for expiring, so that a PUT with their token learns why (410), until dcrd stops. */
+	struct tombstone {
+		char id[DCR_BLOB_ID_LEN + 1];
+		uint8_t token_hash[32];
+	} tombstones[MAX_TOMBSTONES];
+	size_t next_tombstone;
 } ledger = { .results_tail = &ledger.results };
 
 static int64_t monotonic_ms(void)
@@ -311,6 +318,12 @@ static uint64_t headroom(const struct disk *d)
 	return d->free > kept ? d->free - kept : 0;
 }
 
+static int upload_expired(struct dcr_err *err)
+{
+	return dcr_err_set(err, DCR_ENOTFOUND, "the upload expired: it was not complete %" PRIu64 " s after it began; "
+					       "upload the file again", ledger.lim.expiry_s);
+}
+
 static int no_room(const struct disk *d, const char *what, uint64_t size, struct dcr_err *err)
 {
 	return dcr_err_set(err, DCR_EFAIL, "dcrd has no room for %s of %" PRIu64 " bytes: it keeps %" PRIu64 " bytes of "
@@ -529,8 +542,7 @@ int storage_put(const struct service *svc, const char *id, char owner[static DCR
 	}
 	if (dcr_now_ms() - up->created_ms >= (int64_t)ledger.lim.expiry_s * 1000) {
 		*status = 410;
-		return dcr_err_set(err, DCR_ENOTFOUND, "the upload expired: it was not complete %" PRIu64 " s after it "
-						       "began; upload the file again", ledger.lim.expiry_s);
+		return upload_expired(err);
 	}
 	if ((r = disk_now(svc->data_dir, &d, err)) < 0) {
 		*status = 500;
@@ -676,6 +688,8 @@ void storage_expire(struct service *svc)
 		struct upload *up = *p;
 		uint64_t size = up->size, received = up->received;
 		char id[DCR_BLOB_ID_LEN + 1], owner[DCR_EMAIL_MAX + 1];
+		struct state_blob gone;
+		struct tombstone *tomb;
 		struct dcr_err err;
 		int r;
 
@@ -686,6 +700,8 @@ void storage_expire(struct service *svc)
 		}
 		memcpy(id, up->id, sizeof(id));
 		snprintf(owner, sizeof(owner), "%s", up->owner->email);
+		/* Its token, for the tombstone (none if the row is gone: then no token matches it). */
+		state_blob_get(svc->state, id, &gone, &err);
 		if ((r = state_begin(svc->state, &err)) == 0) {
 			if ((r = dataset_erase(svc, id, &err)) == 0)
 				r = state_commit(svc->state, &err);
@@ -701,9 +717,24 @@ void storage_expire(struct service *svc)
 			continue;
 		}
 		storage_forget(id, owner, size);
+		tomb = &ledger.tombstones[ledger.next_tombstone++ % MAX_TOMBSTONES];
+		memcpy(tomb->id, id, sizeof(tomb->id));
+		memcpy(tomb->token_hash, gone.token_hash, sizeof(tomb->token_hash));
 		/* It left the list: *p is the next one now. */
 		atomic_fetch_add(&ledger.expired, 1);
 		fprintf(stderr, "dcrd: upload %s expired unfinished (%" PRIu64 " of %" PRIu64 " bytes had arrived "
 				"in %" PRIu64 " s); deleted\n", id, received, size, ledger.lim.expiry_s);
 	}
+}
+
+bool storage_expired(const char *id, struct state_blob *out, struct dcr_err *err)
+{
+	for (size_t i = 0; i < MAX_TOMBSTONES; i++)
+		if (strcmp(ledger.tombstones[i].id, id) == 0) {
+			memset(out, 0, sizeof(*out));
+			memcpy(out->token_hash, ledger.tombstones[i].token_hash, sizeof(out->token_hash));
+			upload_expired(err);
+			return true;
+		}
+	return false;
 }

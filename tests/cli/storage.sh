@@ -172,6 +172,19 @@ checks=$((checks + 1))
 [ "$(metric dcrd_uploads_expired_total)" = 1 ] || fail "metrics count the expired upload"
 [ "$(metric dcrd_uploads_reserved_bytes)" = 0 ] || fail "its reservation is released"
 expect 4 "resuming an expired upload" as bob upload --resume "$e"
+# The review: the man pages promised 410, but once the sweep had deleted the
+# upload (within a second) a PUT got 404, "no such blob".
+has "$err" "dataset $e cannot be resumed: upload the file again: .*HTTP 410: the upload expired on dcrd and was deleted" \
+	"the deleted upload still says it expired"
+expect 0 "a PUT with its token" curl -sS -o put.out -w '%{http_code}' -X PUT -H "Authorization: Bearer $token" \
+	-H 'Content-Type: application/octet-stream' -H 'Upload-Offset: 0' --data-binary @small1.bin \
+	"$DCR_ENDPOINT/v1/blobs/$e"
+has "$out" '^410$' "is answered 410"
+has "$(cat put.out)" "the upload expired: it was not complete 2 s after it began; upload the file again" "and says why"
+expect 0 "a PUT with another token" curl -sS -o put.out -w '%{http_code}' -X PUT -H "Authorization: Bearer x$token" \
+	-H 'Content-Type: application/octet-stream' -H 'Upload-Offset: 0' --data-binary @small1.bin \
+	"$DCR_ENDPOINT/v1/blobs/$e"
+has "$out" '^404$' "is answered 404, as for an unknown blob"
 f=$(partial bob small2.bin)
 for _ in $(seq 200); do grep -q "upload $f expired" dcrd.log && break; sleep 0.05; done
 has "$(cat dcrd.log)" "upload $f expired unfinished" "a new upload expires after the time set"
