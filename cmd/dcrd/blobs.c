@@ -5,8 +5,10 @@
  * that a call handed out, and only its SHA-256 is kept. Nothing here sees
  * plaintext: the keys travel only inside encrypted calls.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,51 @@ int blobs_init(const char *data_dir, const struct put_limits *lim, struct dcr_er
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return dcr_err_set(err, DCR_EIO, "'%s' is not a directory", path);
 	return 0;
+}
+
+int blobs_sweep(struct service *svc, struct dcr_err *err)
+{
+	char path[4096];
+	struct state_blob row;
+	struct dirent *e;
+	struct stat st;
+	uint64_t files = 0, bytes = 0;
+	DIR *d;
+	int r = 0;
+
+	if ((r = data_path(path, sizeof(path), svc->data_dir, "blobs", err)) < 0)
+		return r;
+	if (!(d = opendir(path)))
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", path);
+	pthread_mutex_lock(svc->lock);
+	for (;;) {
+		errno = 0;
+		if (!(e = readdir(d))) {
+			if (errno)
+				r = dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", path);
+			break;
+		}
+		/* Other names are not dcrd's: left alone. */
+		if (!blob_id_valid(e->d_name))
+			continue;
+		if ((r = state_blob_get(svc->state, e->d_name, &row, err)) == 0)
+			continue;
+		if (r != DCR_ENOTFOUND)
+			break;
+		r = 0;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || unlinkat(dirfd(d), e->d_name, 0) < 0) {
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot delete the unrecorded blob %s", e->d_name);
+			break;
+		}
+		files++;
+		bytes += (uint64_t)st.st_size;
+	}
+	pthread_mutex_unlock(svc->lock);
+	closedir(d);
+	if (files)
+		fprintf(stderr, "dcrd: deleted %" PRIu64 " blob file%s that no record names (%" PRIu64 " bytes), "
+				"left by a stop between writing and recording\n", files, files == 1 ? "" : "s", bytes);
+	return r;
 }
 
 int blob_mint(char id[static DCR_BLOB_ID_LEN + 1], char token[static DCR_BLOB_TOKEN_MAX], uint8_t hash[static 32],

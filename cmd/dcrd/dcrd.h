@@ -308,6 +308,12 @@ struct put_limits {
 	unsigned per_address;
 };
 int blobs_init(const char *data_dir, const struct put_limits *lim, struct dcr_err *err);
+/*
+ * At start, before any call: delete the files in DIR/blobs named as blobs
+ * that have no row in the state (a result sealed when dcrd stopped before
+ * recording it), and log how many.
+ */
+int blobs_sweep(struct service *svc, struct dcr_err *err);
 bool blob_id_valid(const char *id);
 /* Whether a PUT is writing blob id now (under the lock); how many PUTs are (without it). */
 bool blob_writing(const char *id);

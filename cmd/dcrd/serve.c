@@ -1174,7 +1174,8 @@ int cmd_serve(int argc, char **argv)
 	srv.started = time(NULL);
 	srv.started_ms = dcr_now_ms();
 	srv.svc = service();
-	if (storage_open(&srv.svc, &storage, &err) < 0 || jobs_start(&srv.svc, &jobs, &err) < 0 ||
+	if (blobs_sweep(&srv.svc, &err) < 0 || storage_open(&srv.svc, &storage, &err) < 0 ||
+	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		goto stop;

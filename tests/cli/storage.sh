@@ -253,6 +253,24 @@ checks=$((checks + 1))
 [ "$(ls disk2/data/blobs | wc -l)" = "$blobs_before" ] || fail "results' ciphertext is left: $(ls disk2/data/blobs)"
 expect 0 "the quota is free again" as alice run "$room3" big -o big4.csv
 
+# ---- ciphertext no record names is deleted at start ----
+# The review: a result sealed when dcrd stopped before recording it stayed on
+# the disk for good. A stop at that moment leaves what this makes: a blob
+# file with no row in the state.
+stop_dcrd KILL
+kept=$(ls disk2/data/blobs | sort)
+orphan=0123456789abcdef0123456789abcdef
+head -c 100000 /dev/urandom >"disk2/data/blobs/$orphan"
+echo "not dcrd's" >disk2/data/blobs/NOTES
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk2/data --min-free 2M || finish
+has "$(cat dcrd.log)" "^dcrd: deleted 1 blob file that no record names \(100000 bytes\), left by a stop between writing and recording$" \
+	"the sweep is logged"
+checks=$((checks + 3))
+[ ! -e "disk2/data/blobs/$orphan" ] || fail "the unrecorded blob is left"
+[ -e disk2/data/blobs/NOTES ] || fail "a file not named as a blob was deleted"
+rm disk2/data/blobs/NOTES
+[ "$(ls disk2/data/blobs | sort)" = "$kept" ] || fail "recorded blobs were deleted"
+
 # ---- options ----
 for opt in "--min-free 5X" "--min-free 100%" "--max-upload-bytes 0" "--max-uploads 0" \
 	"--max-unfinished-uploads -1" "--upload-expiry 366d" "--upload-expiry 0s" "--upload-idle 0s" "--upload-idle 1x" \
