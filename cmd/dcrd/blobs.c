@@ -156,18 +156,16 @@ static bool token_matches(const char *authorization, const struct state_blob *b)
 	return dcr_ct_equal(hash, b->token_hash, 32);
 }
 
-int blob_authorize(struct service *svc, const char *id, const char *authorization, struct state_blob *out,
+/* blob_authorize, under the lock. */
+static int authorize_locked(struct service *svc, const char *id, const char *authorization, struct state_blob *out,
 	unsigned *status, struct dcr_err *err)
 {
 	int r;
-
 	bool expired = false;
 
-	pthread_mutex_lock(svc->lock);
 	r = blob_id_valid(id) ? state_blob_get(svc->state, id, out, err) : DCR_ENOTFOUND;
 	if (r == DCR_ENOTFOUND)
 		expired = storage_expired(id, out, err);
-	pthread_mutex_unlock(svc->lock);
 	/* Only its own token learns that an upload expired. */
 	if (expired && token_matches(authorization, out)) {
 		*status = 410;
@@ -183,6 +181,17 @@ int blob_authorize(struct service *svc, const char *id, const char *authorizatio
 		return r;
 	}
 	return 0;
+}
+
+int blob_authorize(struct service *svc, const char *id, const char *authorization, struct state_blob *out,
+	unsigned *status, struct dcr_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(svc->lock);
+	r = authorize_locked(svc, id, authorization, out, status, err);
+	pthread_mutex_unlock(svc->lock);
+	return r;
 }
 
 bool blob_writing(const char *id)
@@ -294,16 +303,15 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 	int r;
 
 	*out = NULL;
-	if ((r = blob_authorize(svc, id, authorization, &b, status, err)) < 0)
-		return r;
 	/*
-	 * What has arrived, read again under the lock that gives the writer's
-	 * slot: no other PUT can move the offset between the check and the
-	 * writes.
+	 * The token, what has arrived and the writer's slot, under one hold of
+	 * the lock: no other PUT can move the offset between the check and the
+	 * writes, and a blob deleted or expired meanwhile is not found (404 or
+	 * 410), never half found.
 	 */
 	pthread_mutex_lock(svc->lock);
-	if ((r = state_blob_get(svc->state, id, &b, err)) < 0) {
-		*status = 500;
+	if ((r = authorize_locked(svc, id, authorization, &b, status, err)) < 0) {
+		/* *status says why. */
 	} else if (b.complete) {
 		*status = 409;
 		r = dcr_err_set(err, DCR_EEXIST, "the blob is complete already");

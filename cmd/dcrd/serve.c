@@ -531,8 +531,11 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	}
 	if (!b.complete)
 		return respond_status(conn, MHD_HTTP_CONFLICT, "the blob is not complete yet");
-	if (blob_path(&srv.svc, id, path, sizeof(path), &err) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    fstat(fd, &st) < 0) {
+	/* Deleted since it was authorized (a result that expired): as if it never was. */
+	if (blob_path(&srv.svc, id, path, sizeof(path), &err) == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 &&
+	    errno == ENOENT)
+		return respond_status(conn, MHD_HTTP_NOT_FOUND, "no such blob, or the token is not for it");
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
 		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the blob");
