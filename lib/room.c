@@ -1328,6 +1328,7 @@ static int parse_participants(struct parse *p, yaml_node_t *root)
 #define MAX_SQL_CHAIN 32                /* SQL computations in a chain, each reading the next */
 #define MAX_SQL_EXPANDED (4ull << 20)   /* bytes of SQL a query comes to with the views it reads expanded */
 #define MAX_SQL_MEMORY (64u << 20)      /* what SQLite may allocate to validate a room (dcr_sql_init) */
+#define MAX_SQL_COMPILE_WORK (1ull << 30) /* what compiling a room's queries may allocate in all, freed or not */
 
 const char *dcr_room_column_sql_type(Dcr__V1__ColumnType t)
 {
@@ -1372,9 +1373,13 @@ static int explain_missing_table(struct parse *p, yaml_node_t *at, const char *c
  * Validating the SQL computations: each is compiled once the ones it reads
  * exist, as stand-ins (lib/sql) that cost nothing to expand, so the work is
  * about one compilation per query whatever the views: no query is compiled
- * with a chain of others inlined into it. A query that reads a computation
- * not checked yet fails to compile ("no such table"); that one is checked
- * first, and the query again, so the file's order does not matter.
+ * with a chain of others inlined into it. The queries are checked in an
+ * order found from the names each one's text holds, so that what a query
+ * reads is usually checked before it; a query that still reads a
+ * computation not checked yet fails to compile ("no such table"), that one
+ * is checked first and the query again. What a query reads is what SQLite
+ * expands, never what its text names: the order changes only the work.
+ * All the compiling of a room together may allocate MAX_SQL_COMPILE_WORK.
  */
 struct named_index {
 	const char *name;
@@ -1390,12 +1395,13 @@ struct sql_check {
 	size_t depth;
 	unsigned *expansions;      /* while a query compiles: how often it expands each computation */
 	struct {
-		bool on_stack, done;
+		bool on_stack, done, visited;
 		unsigned chain;        /* the longest chain of SQL computations it heads, itself included */
 		uint64_t expanded;     /* its query's bytes, with the views it reads expanded */
 	} *state;
 	size_t words;              /* per row of reads */
 	uint64_t *reads;           /* row i, bit j: i reads j, directly or through others */
+	size_t *order;             /* the SQL computations, in the order to check them */
 };
 
 /* SQL names, as SQLite passes them on: without case. */
@@ -1415,6 +1421,93 @@ static void count_expansion(void *ctx, const char *view)
 }
 
 static int sql_check_query(struct sql_check *k, size_t i);
+
+/* The SQL computation whose name is the n bytes at s (any case), or -1. */
+static ssize_t named(const struct sql_check *k, const char *s, size_t n)
+{
+	char name[MAX_NAME + 1];
+	struct named_index key = { name, 0 };
+	const struct named_index *at;
+
+	if (n == 0 || n > MAX_NAME)
+		return -1;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	at = bsearch(&key, k->by_name, k->n, sizeof(key), cmp_named);
+	return at && k->p->room->def.compute[at->i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL ? (ssize_t)at->i : -1;
+}
+
+/*
+ * Visit, in the order their names appear in q, the SQL computations q names
+ * as an identifier, bare or quoted ("", ``, [], and '', which SQLite takes
+ * for a name where it expects one), or in a comment: a superset of what q
+ * can read, since SQLite finds a view only by its name.
+ */
+static void visit_names(struct sql_check *k, const char *q, size_t *order, size_t *n_order);
+
+/* Depth first: what i names comes before i. A cycle of names is cut anywhere; compiling then tells. */
+static void order_from(struct sql_check *k, size_t i, size_t *order, size_t *n_order)
+{
+	if (k->state[i].visited)
+		return;
+	k->state[i].visited = true;
+	visit_names(k, k->p->room->def.compute[i]->sql->query, order, n_order);
+	order[(*n_order)++] = i;
+}
+
+static bool name_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+}
+
+static bool name_char(unsigned char c)
+{
+	return name_start(c) || (c >= '0' && c <= '9') || c == '$';
+}
+
+/* The bare name at *q, if any, visited; *q moves past it. */
+static void visit_bare(struct sql_check *k, const char **q, size_t *order, size_t *n_order)
+{
+	const char *start = *q;
+	ssize_t j;
+
+	while (name_char((unsigned char)**q))
+		(*q)++;
+	if ((j = named(k, start, (size_t)(*q - start))) >= 0)
+		order_from(k, (size_t)j, order, n_order);
+}
+
+static void visit_names(struct sql_check *k, const char *q, size_t *order, size_t *n_order)
+{
+	while (*q) {
+		if (name_start((unsigned char)*q)) {
+			visit_bare(k, &q, order, n_order);
+		} else if ((q[0] == '-' && q[1] == '-') || (q[0] == '/' && q[1] == '*')) {
+			/* A comment's names count too, never its quotes (it's): they would hide the names after it. */
+			const char *stop = q[0] == '-' ? "\n" : "*/";
+
+			for (q += 2; *q && strncmp(q, stop, strlen(stop)) != 0;)
+				if (name_start((unsigned char)*q))
+					visit_bare(k, &q, order, n_order);
+				else
+					q++;
+		} else if (*q == '"' || *q == '`' || *q == '\'' || *q == '[') {
+			/* A doubled quote inside is one quote, which no node name has: such a token names nothing. */
+			char close = *q == '[' ? ']' : *q;
+			const char *start = ++q;
+			ssize_t j;
+
+			while (*q && *q != close)
+				q++;
+			if ((j = named(k, start, (size_t)(q - start))) >= 0)
+				order_from(k, (size_t)j, order, n_order);
+			if (*q)
+				q++;
+		} else {
+			q++;
+		}
+	}
+}
 
 /* The query of i failed to compile: check what it reads first and say 1 (compile it again), or fail. */
 static int missing_table(struct sql_check *k, size_t i, const char *msg)
@@ -1500,7 +1593,12 @@ static int sql_check_query(struct sql_check *k, size_t i)
 	k->stack[k->depth++] = i;
 	do {
 		memset(k->expansions, 0, k->n * sizeof(*k->expansions));
-		if ((r = dcr_sql_prepare(k->sql, c->sql->query, NULL, &reader, &why)) == DCR_EINVALID)
+		r = dcr_sql_prepare(k->sql, c->sql->query, NULL, &reader, &why);
+		if (dcr_sql_memory_allocated(k->sql) > MAX_SQL_COMPILE_WORK)
+			return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
+				"compiling the room's queries, up to the query of '%s', takes SQLite more than %llu MiB of "
+				"allocations in all", c->name, MAX_SQL_COMPILE_WORK >> 20);
+		if (r == DCR_EINVALID)
 			r = missing_table(k, i, why.msg);
 		else if (r == DCR_ENOMEM && dcr_sql_memory_exceeded(k->sql))
 			/* Bounded, since a few lines of CTEs can ask SQLite for gigabytes. */
@@ -1533,7 +1631,7 @@ static int check_sql(struct parse *p)
 	Dcr__V1__RoomDefinition *def = &p->room->def;
 	struct sql_check k = { .p = p, .n = def->n_compute };
 	struct dcr_err why;
-	size_t total = 0;
+	size_t total = 0, n_order = 0;
 	int r = 0;
 
 	for (size_t i = 0; i < k.n; i++) {
@@ -1551,7 +1649,8 @@ static int check_sql(struct parse *p)
 	k.expansions = calloc(k.n + 1, sizeof(*k.expansions));
 	k.state = calloc(k.n + 1, sizeof(*k.state));
 	k.reads = calloc((k.n + 1) * k.words, sizeof(*k.reads));
-	if (!k.by_name || !k.stack || !k.expansions || !k.state || !k.reads) {
+	k.order = calloc(k.n + 1, sizeof(*k.order));
+	if (!k.by_name || !k.stack || !k.expansions || !k.state || !k.reads || !k.order) {
 		r = oom(p);
 		goto out;
 	}
@@ -1569,8 +1668,10 @@ static int check_sql(struct parse *p)
 			goto out;
 		}
 	for (size_t i = 0; i < k.n; i++)
-		if (def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL && !k.state[i].done &&
-		    (r = sql_check_query(&k, i)) < 0)
+		if (def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL)
+			order_from(&k, i, k.order, &n_order);
+	for (size_t at = 0; at < n_order; at++)
+		if (!k.state[k.order[at]].done && (r = sql_check_query(&k, k.order[at])) < 0)
 			goto out;
 	for (size_t i = 0; i < k.n; i++)
 		for (size_t j = 0; j < k.n; j++)
@@ -1583,6 +1684,7 @@ out:
 	free(k.expansions);
 	free(k.state);
 	free(k.reads);
+	free(k.order);
 	return r;
 }
 

@@ -22,6 +22,7 @@
 struct budget {
 	uint64_t cap;              /* 0: no cap */
 	uint64_t used;
+	uint64_t allocated;        /* every byte it ever charged: allocations, and what blocks grew by */
 	uint64_t generation;       /* tags what this budget allocated */
 	bool hit;                  /* an allocation was refused */
 	struct budget *outer;      /* the thread's budget before this one */
@@ -43,8 +44,10 @@ struct dcr_sql {
  * sqlite3_hard_heap_limit64 bounds the whole process, dcrd's own state.db
  * included; a budget bounds one database. Every allocation carries a
  * header with its size and the generation of the budget it was charged
- * to; a budget is the thread's while its database is open, so only a
- * block that budget charged is credited back when it is freed.
+ * to; a budget is the thread's while its database is open. A block stays
+ * with the budget that charged it, whichever of the thread's budgets is
+ * current when it grows or is freed; a block of none (allocated before any
+ * budget, or of one that ended) is charged to the current one when it grows.
  */
 struct header {
 	uint64_t size;
@@ -75,35 +78,46 @@ static void *acct_malloc(int n)
 		return NULL;
 	h->size = (uint64_t)n;
 	h->generation = b ? b->generation : 0;
-	if (b)
+	if (b) {
 		b->used += (uint64_t)n;
+		b->allocated += (uint64_t)n;
+	}
 	return h + 1;
+}
+
+/* The budget of this thread's that charged block h, or NULL. */
+static struct budget *owner(const struct header *h)
+{
+	for (struct budget *b = thread_budget; b && h->generation; b = b->outer)
+		if (h->generation == b->generation)
+			return b;
+	return NULL;
 }
 
 static void acct_free(void *p)
 {
-	struct budget *b = thread_budget;
 	struct header *h = p ? (struct header *)p - 1 : NULL;
+	struct budget *b;
 
 	if (!h)
 		return;
-	if (b && h->generation == b->generation)
+	if ((b = owner(h)))
 		b->used -= h->size;
 	system_mem.xFree(h);
 }
 
 static void *acct_realloc(void *p, int n)
 {
-	struct budget *b = thread_budget;
 	struct header *h = (struct header *)p - 1;
-	bool charged = b && h->generation == b->generation;
-	uint64_t old = h->size;
+	struct budget *o = owner(h), *b = o ? o : thread_budget;
+	uint64_t base = b ? b->used - (o ? h->size : 0) : 0, grown = (uint64_t)n > h->size ? (uint64_t)n - h->size : 0;
 
-	if (over(b, b ? b->used - (charged ? old : 0) : 0, n) ||
-	    !(h = system_mem.xRealloc(h, n + (int)sizeof(*h))))
+	if (over(b, base, n) || !(h = system_mem.xRealloc(h, n + (int)sizeof(*h))))
 		return NULL;
-	if (b)
-		b->used = b->used - (charged ? old : 0) + (uint64_t)n;
+	if (b) {
+		b->used = base + (uint64_t)n;
+		b->allocated += o ? grown : (uint64_t)n;
+	}
 	h->size = (uint64_t)n;
 	h->generation = b ? b->generation : 0;
 	return h + 1;
@@ -160,6 +174,16 @@ static void budget_end(struct budget *b)
 bool dcr_sql_memory_exceeded(const struct dcr_sql *s)
 {
 	return s->budget.hit;
+}
+
+uint64_t dcr_sql_memory_used(const struct dcr_sql *s)
+{
+	return s->budget.used;
+}
+
+uint64_t dcr_sql_memory_allocated(const struct dcr_sql *s)
+{
+	return s->budget.allocated;
 }
 
 /* ---- the functions a query may call ---- */

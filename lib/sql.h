@@ -41,6 +41,15 @@ void dcr_sql_free(struct dcr_sql *s);
 
 /* Whether s ran out of its max_memory: SQLite's "out of memory" was the budget's. */
 bool dcr_sql_memory_exceeded(const struct dcr_sql *s);
+/* What s's budget counts now: the bytes SQLite holds for it. */
+uint64_t dcr_sql_memory_used(const struct dcr_sql *s);
+/*
+ * Every byte s's budget ever charged: each allocation, and what blocks
+ * grew by. SQLite's work to compile a query is mostly copying and
+ * building trees, so this measures it, the same on every run and machine
+ * with the same SQLite, where a clock would not.
+ */
+uint64_t dcr_sql_memory_allocated(const struct dcr_sql *s);
 
 /* The connection, for what the policy leaves to the caller (a progress handler, inserting rows). */
 sqlite3 *dcr_sql_db(struct dcr_sql *s);

@@ -353,7 +353,9 @@ static int blob_finish(struct blob_xfer *x, long want, struct dcr_err *err)
 	r = transfer_error(rc, &x->resp, x->url, "dcrd", x->errbuf, err);
 	if (r == 0 && status != want) {
 		first_line(&x->resp, line, sizeof(line));
-		/* 410: the upload expired, and is as good as gone. */
+		/* 410: the upload expired, and is as good as gone (an answer to HEAD has no body to say so). */
+		if (status == 410 && !*line)
+			snprintf(line, sizeof(line), "the upload expired on dcrd and was deleted");
 		r = dcr_err_set(err, status == 404 || status == 410 ? DCR_ENOTFOUND : status == 413 ? DCR_EINVALID : DCR_EFAIL,
 			"%s: HTTP %ld%s%s", x->url, status, *line ? ": " : "", line);
 	}
@@ -460,7 +462,13 @@ int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd
 		snprintf(header, sizeof(header), "Upload-Offset: %llu", (unsigned long long)offset);
 		x.headers = curl_slist_append(x.headers, header);
 		x.headers = curl_slist_append(x.headers, "Content-Type: application/octet-stream");
-		x.headers = curl_slist_append(x.headers, "Expect:");
+		/*
+		 * dcrd refuses a PUT (expired, no room, too many at once) before
+		 * reading its body, and then closes: without 100-continue the
+		 * refusal is lost in a broken pipe once the body outgrows the
+		 * socket's buffers.
+		 */
+		x.headers = curl_slist_append(x.headers, "Expect: 100-continue");
 		curl_easy_setopt(x.curl, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(x.curl, CURLOPT_READFUNCTION, read_source);
 		curl_easy_setopt(x.curl, CURLOPT_READDATA, &src);

@@ -329,6 +329,10 @@ static int finish_upload(const struct command *cmd, struct cli *cli, const char 
 	}
 	r = send_ciphertext(cli, k, fd, max_rate, &err);
 	close(fd);
+	if (r == DCR_ENOTFOUND) {
+		dcr_err_prefix(&err, "dataset %s cannot be resumed: upload the file again", k->id);
+		return report(cmd, &err);
+	}
 	if (r < 0) {
 		dcr_err_prefix(&err, "dataset %s is partly uploaded (dcr upload --resume %s continues)", k->id, k->id);
 		return report(cmd, &err);

@@ -5,8 +5,10 @@
  * that a call handed out, and only its SHA-256 is kept. Nothing here sees
  * plaintext: the keys travel only inside encrypted calls.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,51 @@ int blobs_init(const char *data_dir, const struct put_limits *lim, struct dcr_er
 	return 0;
 }
 
+int blobs_sweep(struct service *svc, struct dcr_err *err)
+{
+	char path[4096];
+	struct state_blob row;
+	struct dirent *e;
+	struct stat st;
+	uint64_t files = 0, bytes = 0;
+	DIR *d;
+	int r = 0;
+
+	if ((r = data_path(path, sizeof(path), svc->data_dir, "blobs", err)) < 0)
+		return r;
+	if (!(d = opendir(path)))
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", path);
+	pthread_mutex_lock(svc->lock);
+	for (;;) {
+		errno = 0;
+		if (!(e = readdir(d))) {
+			if (errno)
+				r = dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", path);
+			break;
+		}
+		/* Other names are not dcrd's: left alone. */
+		if (!blob_id_valid(e->d_name))
+			continue;
+		if ((r = state_blob_get(svc->state, e->d_name, &row, err)) == 0)
+			continue;
+		if (r != DCR_ENOTFOUND)
+			break;
+		r = 0;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || unlinkat(dirfd(d), e->d_name, 0) < 0) {
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot delete the unrecorded blob %s", e->d_name);
+			break;
+		}
+		files++;
+		bytes += (uint64_t)st.st_size;
+	}
+	pthread_mutex_unlock(svc->lock);
+	closedir(d);
+	if (files)
+		fprintf(stderr, "dcrd: deleted %" PRIu64 " blob file%s that no record names (%" PRIu64 " bytes), "
+				"left by a stop between writing and recording\n", files, files == 1 ? "" : "s", bytes);
+	return r;
+}
+
 int blob_mint(char id[static DCR_BLOB_ID_LEN + 1], char token[static DCR_BLOB_TOKEN_MAX], uint8_t hash[static 32],
 	struct dcr_err *err)
 {
@@ -109,14 +156,21 @@ static bool token_matches(const char *authorization, const struct state_blob *b)
 	return dcr_ct_equal(hash, b->token_hash, 32);
 }
 
-int blob_authorize(struct service *svc, const char *id, const char *authorization, struct state_blob *out,
+/* blob_authorize, under the lock. */
+static int authorize_locked(struct service *svc, const char *id, const char *authorization, struct state_blob *out,
 	unsigned *status, struct dcr_err *err)
 {
 	int r;
+	bool expired = false;
 
-	pthread_mutex_lock(svc->lock);
 	r = blob_id_valid(id) ? state_blob_get(svc->state, id, out, err) : DCR_ENOTFOUND;
-	pthread_mutex_unlock(svc->lock);
+	if (r == DCR_ENOTFOUND)
+		expired = storage_expired(id, out, err);
+	/* Only its own token learns that an upload expired. */
+	if (expired && token_matches(authorization, out)) {
+		*status = 410;
+		return DCR_ENOTFOUND;
+	}
 	/* Unknown blob or wrong token: the same answer, so IDs cannot be probed. */
 	if (r == DCR_ENOTFOUND || (r == 0 && !token_matches(authorization, out))) {
 		*status = 404;
@@ -127,6 +181,17 @@ int blob_authorize(struct service *svc, const char *id, const char *authorizatio
 		return r;
 	}
 	return 0;
+}
+
+int blob_authorize(struct service *svc, const char *id, const char *authorization, struct state_blob *out,
+	unsigned *status, struct dcr_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(svc->lock);
+	r = authorize_locked(svc, id, authorization, out, status, err);
+	pthread_mutex_unlock(svc->lock);
+	return r;
 }
 
 bool blob_writing(const char *id)
@@ -239,16 +304,15 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 	int r;
 
 	*out = NULL;
-	if ((r = blob_authorize(svc, id, authorization, &b, status, err)) < 0)
-		return r;
 	/*
-	 * What has arrived, read again under the lock that gives the writer's
-	 * slot: no other PUT can move the offset between the check and the
-	 * writes.
+	 * The token, what has arrived and the writer's slot, under one hold of
+	 * the lock: no other PUT can move the offset between the check and the
+	 * writes, and a blob deleted or expired meanwhile is not found (404 or
+	 * 410), never half found.
 	 */
 	pthread_mutex_lock(svc->lock);
-	if ((r = state_blob_get(svc->state, id, &b, err)) < 0) {
-		*status = 500;
+	if ((r = authorize_locked(svc, id, authorization, &b, status, err)) < 0) {
+		/* *status says why. */
 	} else if (b.complete) {
 		*status = 409;
 		r = dcr_err_set(err, DCR_EEXIST, "the blob is complete already");

@@ -18,7 +18,7 @@
 
 #define MAX_CA_FILE (256u << 10)
 #define MAX_BUCKETS 10000          /* callers remembered; more evict the longest idle */
-#define MAX_VALIDATING 2           /* of the 4 HTTP threads: the others keep answering */
+#define MAX_VALIDATING 2           /* definitions and datasets, of the 4 HTTP threads: the others keep answering */
 
 /* One caller's token bucket. */
 struct bucket {
@@ -364,8 +364,8 @@ int creators_begin_validation(struct creators *c, struct dcr_err *err)
 {
 	if (atomic_fetch_add(&c->validating, 1) >= MAX_VALIDATING) {
 		atomic_fetch_sub(&c->validating, 1);
-		return dcr_err_set(err, DCR_EFAIL, "dcrd is busy validating %d other room definitions; try again in a moment",
-			MAX_VALIDATING);
+		return dcr_err_set(err, DCR_EFAIL, "dcrd is busy checking %d other room definitions or datasets; try again "
+						  "in a moment", MAX_VALIDATING);
 	}
 	return 0;
 }

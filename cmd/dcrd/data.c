@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +224,12 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 			ref->dataset_id, use.node, use.room_id);
 		goto out;
 	}
+	/* Replaced in the room after the job started, it is still what the job reads. */
+	if (jobs_reading(ref->dataset_id)) {
+		r = dcr_err_set(err, DCR_EFAIL, "dataset %s is being read by a running job; delete it once the job "
+						"has ended", ref->dataset_id);
+		goto out;
+	}
 	if (blob_writing(ref->dataset_id)) {
 		r = dcr_err_set(err, DCR_EFAIL, "dataset %s is being uploaded right now; stop the upload first",
 			ref->dataset_id);
@@ -321,55 +329,252 @@ static int count_row(void *ctx, const struct dcr_table_value *values, size_t n, 
 	return 0;
 }
 
-/* Decrypt and check the dataset for node; fills info's hash, size and rows. */
-static int check_dataset(const struct service *svc, const Dcr__V1__DataNode *node, const char *blob_id,
-	const uint8_t *key, Dcr__V1__DatasetInfo *info, struct dcr_err *err)
+/*
+ * Which file a blob is: any write to it changes its change time, which
+ * only the kernel sets. What checking found holds for this file only.
+ */
+struct blob_file {
+	uint64_t dev, ino, size;
+	int64_t ctime_s, ctime_ns;
+};
+
+static void blob_file_of(const struct stat *st, struct blob_file *f)
+{
+	*f = (struct blob_file){ (uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size,
+		(int64_t)st->st_ctim.tv_sec, (int64_t)st->st_ctim.tv_nsec };
+}
+
+static bool same_file(const struct blob_file *a, const struct blob_file *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->ctime_s == b->ctime_s &&
+	       a->ctime_ns == b->ctime_ns;
+}
+
+/*
+ * Decrypt and check the dataset for node: into pc its hash, size and rows,
+ * or why it does not fit; *file is the blob's file as it was opened, and
+ * *stable whether it was still that file after the last byte was read.
+ */
+static void check_dataset(const struct service *svc, const Dcr__V1__DataNode *node, const char *blob_id,
+	const uint8_t *key, struct publish_check *pc, struct blob_file *file, bool *stable)
 {
 	struct check c = { 0 };
-	uint64_t rows = 0;
+	struct dcr_err err = { 0 };
+	struct blob_file after;
+	struct stat st;
 	int fd, r;
 
-	if (!(c.hash = dcr_sha256_new()))
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if (node->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
-	    !(c.table = dcr_table_loader_new(node->table, node->name, count_row, NULL, err))) {
-		dcr_sha256_free(c.hash);
-		return err->code;
-	}
-	if ((fd = open_blob(svc, blob_id, err)) < 0) {
-		r = fd;
-	} else {
-		r = dcr_stream_decrypt_fd_sink(fd, key, check_sink, &c, err);
-		close(fd);
+	*stable = false;
+	if (!(c.hash = dcr_sha256_new())) {
+		r = dcr_err_set(&err, DCR_ENOMEM, "out of memory");
+	} else if (node->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
+		   !(c.table = dcr_table_loader_new(node->table, node->name, count_row, NULL, &err))) {
+		r = err.code;
+	} else if ((r = fd = open_blob(svc, blob_id, &err)) >= 0) {
+		if (fstat(fd, &st) == 0)
+			blob_file_of(&st, file);
+		r = dcr_stream_decrypt_fd_sink(fd, key, check_sink, &c, &err);
 		if (r == DCR_EINTEGRITY)
-			dcr_err_prefix(err, "the dataset does not decrypt with the key sent (tampered with, or another "
-					    "dataset's key)");
+			dcr_err_prefix(&err, "the dataset does not decrypt with the key sent (tampered with, or another "
+					     "dataset's key)");
+		if (fstat(fd, &st) == 0) {
+			blob_file_of(&st, &after);
+			*stable = same_file(file, &after);
+		}
+		close(fd);
 	}
 	if (r == 0 && c.table)
-		r = dcr_table_loader_finish(c.table, &rows, err);
+		r = dcr_table_loader_finish(c.table, &pc->rows, &err);
 	if (r == 0)
-		r = dcr_sha256_final(c.hash, info->plaintext_sha256.data, err);
-	info->size = c.size;
-	info->rows = rows;
+		r = dcr_sha256_final(c.hash, pc->sha256, &err);
+	pc->size = c.size;
+	pc->code = r;
+	snprintf(pc->msg, sizeof(pc->msg), "%s", r < 0 ? err.msg : "");
 	dcr_table_loader_free(c.table);
 	dcr_sha256_free(c.hash);
+}
+
+/*
+ * What checking found, by dataset, key, node and blob file: the same
+ * dataset published again, to the same node or one of the same name and
+ * schema in another room, is not decrypted again while its file has not
+ * changed. A file the host writes to is checked afresh; and a job checks
+ * the plaintext it reads against the hash recorded at publish whatever
+ * happened since. In memory, the least recently used forgotten first.
+ */
+#define CHECKED_MAX 256
+
+static struct {
+	pthread_mutex_t lock;
+	struct checked {
+		uint8_t id[DCR_SHA256_LEN];  /* check_id */
+		uint64_t used;
+		struct publish_check check;
+	} items[CHECKED_MAX];
+	size_t n;
+	uint64_t clock;
+} checked = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static atomic_ulong n_checked, n_reused;
+
+void dataset_check_counts(unsigned long *decrypted, unsigned long *reused)
+{
+	*decrypted = atomic_load(&n_checked);
+	*reused = atomic_load(&n_reused);
+}
+
+/* SHA-256 of the dataset ID, the key, the node as the room defines it, and the blob's file. */
+static int check_id(const char *dataset_id, const uint8_t key[static DCR_STREAM_KEY_LEN], const Dcr__V1__DataNode *node,
+	const struct blob_file *file, uint8_t out[static DCR_SHA256_LEN])
+{
+	struct dcr_sha256 *h = dcr_sha256_new();
+	size_t len = dcr__v1__data_node__get_packed_size(node);
+	uint8_t *packed, f[40];
+	int r;
+
+	if (!h || !(packed = malloc(len ? len : 1))) {
+		dcr_sha256_free(h);
+		return DCR_ENOMEM;
+	}
+	dcr__v1__data_node__pack(node, packed);
+	memcpy(f, &file->dev, 8);
+	memcpy(f + 8, &file->ino, 8);
+	memcpy(f + 16, &file->size, 8);
+	memcpy(f + 24, &file->ctime_s, 8);
+	memcpy(f + 32, &file->ctime_ns, 8);
+	if ((r = dcr_sha256_update(h, "dcr-publish-check-v1", 21, NULL)) == 0 &&
+	    (r = dcr_sha256_update(h, dataset_id, strlen(dataset_id) + 1, NULL)) == 0 &&
+	    (r = dcr_sha256_update(h, key, DCR_STREAM_KEY_LEN, NULL)) == 0 &&
+	    (r = dcr_sha256_update(h, packed, len, NULL)) == 0 && (r = dcr_sha256_update(h, f, sizeof(f), NULL)) == 0)
+		r = dcr_sha256_final(h, out, NULL);
+	free(packed);
+	dcr_sha256_free(h);
 	return r;
 }
 
-static int publish(struct service *svc, const struct dcr_call_request *req, const Dcr__V1__PublishRequest *pr,
-	const struct room_ctx *rc, uint8_t **out, size_t *out_len, struct dcr_err *err)
+static bool checked_get(const uint8_t id[static DCR_SHA256_LEN], struct publish_check *out)
 {
-	const Dcr__V1__DataNode *node = room_data_node(rc->def, pr->node);
-	Dcr__V1__PublicationRecord pub = DCR__V1__PUBLICATION_RECORD__INIT, *old = NULL;
-	Dcr__V1__PublishResponse resp = DCR__V1__PUBLISH_RESPONSE__INIT;
-	Dcr__V1__DatasetInfo info = DCR__V1__DATASET_INFO__INIT;
-	Dcr__V1__DatasetRecord *ds = NULL;
+	bool found = false;
+
+	pthread_mutex_lock(&checked.lock);
+	for (size_t i = 0; i < checked.n && !found; i++)
+		if (memcmp(checked.items[i].id, id, DCR_SHA256_LEN) == 0) {
+			checked.items[i].used = ++checked.clock;
+			*out = checked.items[i].check;
+			found = true;
+		}
+	pthread_mutex_unlock(&checked.lock);
+	return found;
+}
+
+static void checked_put(const uint8_t id[static DCR_SHA256_LEN], const struct publish_check *c)
+{
+	struct checked *slot = NULL;
+
+	pthread_mutex_lock(&checked.lock);
+	for (size_t i = 0; i < checked.n && !slot; i++)
+		if (memcmp(checked.items[i].id, id, DCR_SHA256_LEN) == 0)
+			slot = &checked.items[i];
+	if (!slot && checked.n < CHECKED_MAX)
+		slot = &checked.items[checked.n++];
+	for (size_t i = 0; !slot && i < checked.n; i++)
+		if (i == 0 || checked.items[i].used < slot->used)
+			slot = &checked.items[i];
+	memcpy(slot->id, id, DCR_SHA256_LEN);
+	slot->used = ++checked.clock;
+	slot->check = *c;
+	pthread_mutex_unlock(&checked.lock);
+}
+
+/*
+ * Check dataset blob_id with key for node, or take what checking found
+ * before for the same file. What the data decides (it fits, it does not
+ * decrypt, it breaks the schema) is remembered; a failure to read or to
+ * allocate is not.
+ */
+static void check_once(const struct service *svc, const Dcr__V1__DataNode *node, const char *blob_id,
+	const uint8_t *key, struct publish_check *pc)
+{
+	struct blob_file now = { 0 }, read = { 0 };
+	uint8_t id[DCR_SHA256_LEN];
+	char path[4096];
+	struct stat st;
+	bool known, stable;
+
+	memset(pc, 0, sizeof(*pc));
+	known = blob_path(svc, blob_id, path, sizeof(path), NULL) == 0 && stat(path, &st) == 0;
+	if (known)
+		blob_file_of(&st, &now);
+	known = known && check_id(blob_id, key, node, &now, id) == 0;
+	if (known && checked_get(id, pc)) {
+		atomic_fetch_add(&n_reused, 1);
+	} else {
+		atomic_fetch_add(&n_checked, 1);
+		check_dataset(svc, node, blob_id, key, pc, &read, &stable);
+		if (known && stable && same_file(&now, &read) &&
+		    (pc->code == 0 || pc->code == DCR_EINVALID || pc->code == DCR_EINTEGRITY))
+			checked_put(id, pc);
+	}
+	pc->done = true;
+}
+
+/*
+ * Who is having a dataset checked now: one check at a time per caller, and
+ * the checks share the slots room definitions are validated in (at most
+ * 2 of the 4 HTTP threads), so callers cannot take every thread.
+ */
+#define CHECKERS_MAX 8
+
+static struct {
+	pthread_mutex_t lock;
+	char callers[CHECKERS_MAX][DCR_EMAIL_MAX + 1];
+} checking = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int begin_check(struct service *svc, const char *caller, struct dcr_err *err)
+{
+	size_t free_slot = CHECKERS_MAX;
+	int r = 0;
+
+	pthread_mutex_lock(&checking.lock);
+	for (size_t i = 0; i < CHECKERS_MAX && r == 0; i++) {
+		if (!checking.callers[i][0] && free_slot == CHECKERS_MAX)
+			free_slot = i;
+		else if (strcmp(checking.callers[i], caller) == 0)
+			r = dcr_err_set(err, DCR_EFAIL, "%s is publishing another dataset right now; publish this one "
+							"when that is done", caller);
+	}
+	if (r == 0 && free_slot == CHECKERS_MAX)
+		r = dcr_err_set(err, DCR_EFAIL, "dcrd is busy checking other datasets; try again in a moment");
+	if (r == 0 && svc->creators && (r = creators_begin_validation(svc->creators, err)) == 0)
+		snprintf(checking.callers[free_slot], sizeof(checking.callers[0]), "%s", caller);
+	pthread_mutex_unlock(&checking.lock);
+	return r;
+}
+
+static void end_check(struct service *svc, const char *caller)
+{
+	pthread_mutex_lock(&checking.lock);
+	for (size_t i = 0; i < CHECKERS_MAX; i++)
+		if (strcmp(checking.callers[i], caller) == 0)
+			checking.callers[i][0] = '\0';
+	if (svc->creators)
+		creators_end_validation(svc->creators);
+	pthread_mutex_unlock(&checking.lock);
+}
+
+/*
+ * Whether the caller may publish dataset pr->dataset_id to pr->node of the
+ * room, and the node (in rc->def). Cheap: read before the check without
+ * the lock, and again under it.
+ */
+static int may_publish(struct service *svc, const struct dcr_call_request *req, const Dcr__V1__PublishRequest *pr,
+	const struct room_ctx *rc, const Dcr__V1__DataNode **node, Dcr__V1__DatasetRecord **ds, struct dcr_err *err)
+{
 	struct state_blob blob;
-	uint8_t digest[DCR_SHA256_LEN];
-	char what[160], hex[65], record_name[STATE_PRIVATE_NAME_LEN + 1];
+	char what[160];
 	int r;
 
-	if (!node)
+	*ds = NULL;
+	if (!(*node = room_data_node(rc->def, pr->node)))
 		return room_no_such(rc->def, pr->room_id, true, pr->node, err);
 	snprintf(what, sizeof(what), "upload %s", pr->node);
 	if (!may(rc->def, rc->p, DCR__V1__ACTION__ACTION_UPLOAD, pr->node))
@@ -377,37 +582,107 @@ static int publish(struct service *svc, const struct dcr_call_request *req, cons
 	if (rc->rec->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		return dcr_err_set(err, DCR_EDENIED, "room %s is stopped: it takes no more data", pr->room_id);
 	/* The dataset key, which must decrypt it below, proves possession where the record names no CA. */
-	if ((r = own_dataset(svc, pr->dataset_id, req, true, &ds, err)) < 0)
-		goto out;
+	if ((r = own_dataset(svc, pr->dataset_id, req, true, ds, err)) < 0)
+		return r;
 	if ((r = state_blob_get(svc->state, pr->dataset_id, &blob, err)) < 0)
-		goto out;
-	if (!blob.complete) {
-		r = dcr_err_set(err, DCR_EINVALID, "dataset %s is not completely uploaded: %llu of %llu bytes arrived "
-						   "(dcr upload --resume finishes it)", pr->dataset_id,
+		return r;
+	if (!blob.complete)
+		return dcr_err_set(err, DCR_EINVALID, "dataset %s is not completely uploaded: %llu of %llu bytes arrived "
+						      "(dcr upload --resume finishes it)", pr->dataset_id,
 			(unsigned long long)blob.received, (unsigned long long)blob.size);
+	if (pr->key.len != DCR_STREAM_KEY_LEN || pr->plaintext_sha256.len != DCR_SHA256_LEN)
+		return dcr_err_set(err, DCR_EINVALID, "malformed dataset.publish request: key or hash has the wrong length");
+	return 0;
+}
+
+int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep)
+{
+	Dcr__V1__PublishRequest *pr = dcr__v1__publish_request__unpack(NULL, req->body_len, req->body);
+	struct service reader = *svc;
+	const Dcr__V1__DataNode *node = NULL;
+	Dcr__V1__DatasetRecord *ds = NULL;
+	struct room_ctx rc = { 0 };
+	struct dcr_err err;
+	char room_id[65];
+	int r = -1;
+
+	/* Whatever is wrong here is found again under the lock, and refused there, in the room's log. */
+	if (!pr || !svc->reader)
+		goto out;
+	reader.state = svc->reader;
+	reader.note = NULL;
+	pthread_mutex_lock(svc->reader_lock);
+	if ((r = room_enter(&reader, req, pr->room_id, &rc, room_id, &err)) == 0)
+		r = may_publish(&reader, req, pr, &rc, &node, &ds, &err);
+	pthread_mutex_unlock(svc->reader_lock);
+	if (r < 0)
+		goto out;
+	if (begin_check(svc, req->email, &err) < 0) {
+		prep->check = (struct publish_check){ .done = true, .code = err.code };
+		snprintf(prep->check.msg, sizeof(prep->check.msg), "%s", err.msg);
 		goto out;
 	}
-	if (pr->key.len != DCR_STREAM_KEY_LEN || pr->plaintext_sha256.len != DCR_SHA256_LEN) {
-		r = dcr_err_set(err, DCR_EINVALID, "malformed dataset.publish request: key or hash has the wrong length");
+	check_once(svc, node, pr->dataset_id, pr->key.data, &prep->check);
+	end_check(svc, req->email);
+out:
+	if (ds)
+		protobuf_c_message_free_unpacked(&ds->base, NULL);
+	room_leave(&rc);
+	if (pr && pr->key.data)
+		dcr_wipe(pr->key.data, pr->key.len);
+	dcr__v1__publish_request__free_unpacked(pr, NULL);
+	return 0;
+}
+
+static int publish(struct service *svc, const struct dcr_call_request *req, const Dcr__V1__PublishRequest *pr,
+	const struct room_ctx *rc, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	const Dcr__V1__DataNode *node;
+	Dcr__V1__PublicationRecord pub = DCR__V1__PUBLICATION_RECORD__INIT, *old = NULL;
+	Dcr__V1__PublishResponse resp = DCR__V1__PUBLISH_RESPONSE__INIT;
+	Dcr__V1__DatasetInfo info = DCR__V1__DATASET_INFO__INIT;
+	Dcr__V1__DatasetRecord *ds = NULL;
+	struct publish_check pc;
+	char hex[65], record_name[STATE_PRIVATE_NAME_LEN + 1];
+	int r;
+
+	if ((r = may_publish(svc, req, pr, rc, &node, &ds, err)) < 0)
+		goto out;
+	/*
+	 * Checked before the lock was taken; what that check depends on (the
+	 * complete blob, the key sent, the room's node) cannot have changed
+	 * since. Without a second connection to read through, it is done here.
+	 */
+	if (svc->prep && svc->prep->check.done) {
+		pc = svc->prep->check;
+	} else if (!svc->reader) {
+		check_once(svc, node, pr->dataset_id, pr->key.data, &pc);
+	} else {
+		r = dcr_err_set(err, DCR_EFAIL, "dataset %s changed while dcrd was checking it; publish it again",
+			pr->dataset_id);
 		goto out;
 	}
-	info.plaintext_sha256 = (ProtobufCBinaryData){ DCR_SHA256_LEN, digest };
-	if ((r = check_dataset(svc, node, pr->dataset_id, pr->key.data, &info, err)) < 0) {
-		dcr_err_prefix(err, "dataset %s for node '%s'", pr->dataset_id, pr->node);
+	if (pc.code < 0) {
+		r = dcr_err_set(err, pc.code, "%s", pc.msg);
+		if (pc.code != DCR_EFAIL)
+			dcr_err_prefix(err, "dataset %s for node '%s'", pr->dataset_id, pr->node);
 		goto out;
 	}
-	if (!dcr_ct_equal(digest, pr->plaintext_sha256.data, DCR_SHA256_LEN)) {
+	if (!dcr_ct_equal(pc.sha256, pr->plaintext_sha256.data, DCR_SHA256_LEN)) {
 		r = dcr_err_set(err, DCR_EINTEGRITY, "dataset %s decrypts to other data than was uploaded (SHA-256 "
 						     "differs)", pr->dataset_id);
 		goto out;
 	}
-	dcr_hex(digest, DCR_SHA256_LEN, hex);
+	dcr_hex(pc.sha256, DCR_SHA256_LEN, hex);
 	if (node->kind_case == DCR__V1__DATA_NODE__KIND_CODE &&
-	    (node->code->sha256.len != DCR_SHA256_LEN || !dcr_ct_equal(node->code->sha256.data, digest, 32))) {
+	    (node->code->sha256.len != DCR_SHA256_LEN || !dcr_ct_equal(node->code->sha256.data, pc.sha256, 32))) {
 		r = dcr_err_set(err, DCR_EINVALID, "code node '%s' accepts only the code the room pins; this code's "
 						   "SHA-256 is %s", pr->node, hex);
 		goto out;
 	}
+	info.plaintext_sha256 = (ProtobufCBinaryData){ DCR_SHA256_LEN, pc.sha256 };
+	info.size = pc.size;
+	info.rows = pc.rows;
 	info.node = pr->node;
 	info.dataset_id = pr->dataset_id;
 	info.name = ds->name;

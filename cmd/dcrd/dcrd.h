@@ -337,6 +337,15 @@ struct verified_ca {
 int verified_ca_set(struct verified_ca *ca, const uint8_t *der, size_t len, struct dcr_err *err);
 void verified_ca_release(struct verified_ca *ca);
 
+/* What checking a dataset against a data node found (data.c): its plaintext, or why it does not do. */
+struct publish_check {
+	bool done;                 /* checked (or found checked before) */
+	int code;                  /* 0, or the refusal */
+	char msg[DCR_ERR_MSG_MAX];
+	uint8_t sha256[DCR_SHA256_LEN];
+	uint64_t size, rows;
+};
+
 struct call_prep {
 	struct dcr_room *room;     /* room.create: the validated, compiled definition */
 	char issuer[65];           /* room.create: the root that certified the creator */
@@ -344,6 +353,7 @@ struct call_prep {
 	struct verified_ca ca;     /* dataset.create: that root */
 	uint8_t *answer;           /* room.list: the whole answer */
 	size_t answer_len;
+	struct publish_check check; /* dataset.publish: the dataset against the node */
 };
 
 /* Everything a call handler may use. */
@@ -376,6 +386,12 @@ struct put_limits {
 	unsigned per_address;
 };
 int blobs_init(const char *data_dir, const struct put_limits *lim, struct dcr_err *err);
+/*
+ * At start, before any call: delete the files in DIR/blobs named as blobs
+ * that have no row in the state (a result sealed when dcrd stopped before
+ * recording it), and log how many.
+ */
+int blobs_sweep(struct service *svc, struct dcr_err *err);
 bool blob_id_valid(const char *id);
 /* Whether a PUT is writing blob id now (under the lock); how many PUTs are (without it). */
 bool blob_writing(const char *id);
@@ -455,6 +471,10 @@ struct storage_limits {
 	unsigned max_datasets;     /* per uploader */
 	unsigned max_unfinished;   /* per uploader */
 	uint64_t expiry_s;         /* an upload not complete this long after dataset.create is deleted */
+	uint64_t idle_s;           /* an upload with no byte arriving this long gives up its reservation */
+	uint64_t max_result_bytes; /* per caller: the results of the jobs it ran */
+	uint64_t max_room_result_bytes; /* per room: the results of its jobs */
+	uint64_t result_expiry_s;  /* a result is deleted this long after its job ended */
 };
 int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err);
 void storage_close(void);
@@ -469,15 +489,34 @@ void storage_progress(const char *id, uint64_t received, bool complete);
 void storage_forget(const char *id, const struct caller_id *owner, uint64_t size);
 /*
  * Whether a PUT may add to upload id (unfinished, not expired, the disk
- * above its floor); *owner is its uploader. On refusal *status is the
- * HTTP status.
+ * above its floor, and room for the rest of an upload whose reservation
+ * lapsed, which it then takes again); *owner is its uploader. On refusal
+ * *status is the HTTP status.
  */
 int storage_put(const struct service *svc, const char *id, struct caller_id *owner, unsigned *status,
 	struct dcr_err *err);
-/* Whether size bytes of what ("a result", "a room") fit above the floor and the reservations. */
+/* Whether size bytes of what ("a room") fit above the floor and the reservations. */
 int storage_room_for(const struct service *svc, const char *what, uint64_t size, struct dcr_err *err);
-/* Delete uploads past their time (at most once a second; call it often). */
+/*
+ * Whether a result of size bytes (0: the job has not run yet) of caller's
+ * job in room_id may be kept: above the floor and the reservations, and
+ * within the caller's and the room's quotas (--max-result-bytes,
+ * --max-room-result-bytes); DCR_EFAIL names what it would pass. The size
+ * is reserved until storage_result_done says whether the result was kept
+ * (size bytes as written; 0: not kept). DCR_ENOMEM if it cannot be counted.
+ */
+int storage_result_begin(const struct service *svc, const struct caller_id *caller, const char *room_id,
+	uint64_t size, struct dcr_err *err);
+int storage_result_done(const struct caller_id *caller, const char *room_id, const char *job_id, uint64_t reserved,
+	uint64_t size, int64_t finished_ms);
+/* Delete uploads past their time, release idle ones' reservations (at most once a second; call it often). */
 void storage_expire(struct service *svc);
+/*
+ * Under the lock: whether upload id expired and was deleted since dcrd
+ * started (the last 4096 of them); out gets its token's hash, err the
+ * message that says so.
+ */
+bool storage_expired(const char *id, struct state_blob *out, struct dcr_err *err);
 /* For /healthz and /metrics, without the lock. */
 struct storage_status {
 	bool known;                /* statvfs worked */
@@ -485,6 +524,9 @@ struct storage_status {
 	uint64_t free, floor, reserved;
 	unsigned unfinished;
 	unsigned long expired;     /* since start */
+	unsigned long lapsed;      /* reservations given up for idleness, since start */
+	uint64_t result_bytes;     /* results kept */
+	unsigned long results_expired; /* since start */
 };
 void storage_status(const char *data_dir, struct storage_status *st);
 
@@ -500,6 +542,18 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
  * ciphertext; the caller tells the ledger (storage_forget).
  */
 int dataset_erase(struct service *svc, const char *id, struct dcr_err *err);
+/*
+ * dataset.publish is in two parts. dataset_publish_prepare, without the
+ * call lock (from rooms_prepare), reads the room and the dataset through
+ * svc->reader and, if the caller may publish it there, decrypts and checks
+ * it against the node into prep->check; a (dataset, key, node) checked
+ * before is not checked again. dataset_publish, under the lock, checks the
+ * room and the dataset again and stores the publication with what
+ * prep->check found; it never decrypts while it holds the lock.
+ */
+int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep);
+/* Datasets decrypted and checked for a publish since start, and publishes that reused an earlier check (/metrics). */
+void dataset_check_counts(unsigned long *decrypted, unsigned long *reused);
 int dataset_publish(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
 int datasets_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
@@ -543,6 +597,16 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 bool jobs_stop(void);
 /* Jobs queued and running now (for /metrics, without the lock). */
 void jobs_counts(unsigned *queued, unsigned *running);
+/*
+ * Under the lock: whether the running job reads blob_id (the publications
+ * it took when it started), which must then stay until the job ends.
+ */
+bool jobs_reading(const char *blob_id);
+/*
+ * Delete the result of job_id in room_id, in a transaction of its own:
+ * its blob (row and ciphertext) and its key go, and job.fetch says when.
+ */
+int job_result_delete(struct service *svc, const char *room_id, const char *job_id, struct dcr_err *err);
 
 /*
  * The part of an accepted call that needs no call lock, run before it is

@@ -5,7 +5,8 @@
  * the outcome in the room's log; job.get, job.list and job.fetch report on
  * them. A job that a stopped or crashed dcrd left running is run again on
  * the next start, in its place: computations read only published data, so
- * a rerun computes the same.
+ * a rerun computes the same. Once: a job that was running at two stops
+ * (it may be what brings dcrd down) fails instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,8 @@
 #define MAX_DEPTH 32               /* computations feeding computations */
 #define MAX_QUEUED 65536           /* jobs queued or running on this dcrd, whatever the caps */
 #define SQL_TIME_MS 60000          /* SQL's own limit on a job (struct sql_limits) */
+#define INTERRUPTED_TWICE "the job was running when dcrd stopped, and again when it stopped after " \
+	"running it anew; it is not run a third time"
 
 static struct {
 	pthread_t thread;
@@ -39,6 +42,7 @@ static struct {
 	bool started, stop, kick, busy;
 	struct service svc;
 	uint64_t sql_memory;       /* 0: sqlwork's default */
+	const struct msg_list *reading; /* under the service lock: the running job's publications */
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /*
@@ -230,6 +234,14 @@ static int answer_fetch(struct service *svc, const struct room_ctx *rc, Dcr__V1_
 	char hex[65];
 
 	resp.job = rec->info;
+	if (rec->result_deleted_ms) {
+		char when[32];
+
+		dcr_time_format((time_t)(rec->result_deleted_ms / 1000), when);
+		return dcr_err_set(err, DCR_ENOTFOUND, "the result of job %s was deleted at %s, when it had been kept as "
+						       "long as this dcrd keeps results (--result-expiry); run the job again",
+			rec->info->job_id, when);
+	}
 	if (rec->info->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED) {
 		resp.key = rec->key;
 		resp.blob_id = rec->blob_id;
@@ -293,6 +305,38 @@ out:
 	room_leave(&rc);
 	dcr__v1__job_ref__free_unpacked(ref, NULL);
 	return r;
+}
+
+int job_result_delete(struct service *svc, const char *room_id, const char *job_id, struct dcr_err *err)
+{
+	Dcr__V1__JobRecord *rec = NULL;
+	char path[4096];
+	int r;
+
+	if ((r = state_begin(svc->state, err)) < 0)
+		return r;
+	if ((r = state_get_record(svc->state, "job", room_id, job_id, &dcr__v1__job_record__descriptor,
+		     (ProtobufCMessage **)&rec, err)) == 0 && rec->blob_id && *rec->blob_id &&
+	    (r = state_blob_delete(svc->state, rec->blob_id, err)) == 0 &&
+	    (r = blob_path(svc, rec->blob_id, path, sizeof(path), err)) == 0) {
+		/* Before the commit, as dataset_erase: a failed commit leaves records to delete again, not ciphertext. */
+		if (unlink(path) < 0 && errno != ENOENT)
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot delete blob %s", rec->blob_id);
+		if (rec->key.data)
+			dcr_wipe(rec->key.data, rec->key.len);
+		rec->key = (ProtobufCBinaryData){ 0, NULL };
+		rec->blob_id = rec->download_token = NULL;
+		rec->result_deleted_ms = dcr_now_ms();
+		if (r == 0)
+			r = state_put_record(svc->state, "job", room_id, job_id, job_seq(job_id), &rec->base, err);
+	}
+	if (rec)
+		protobuf_c_message_free_unpacked(&rec->base, NULL);
+	if (r < 0) {
+		state_rollback(svc->state);
+		return r;
+	}
+	return state_commit(svc->state, err);
 }
 
 /* ---- job.list ---- */
@@ -375,15 +419,30 @@ static int keep_publication(void *ctx, const char *scope, const char *name, Prot
 	return msg_list_add(ctx, msg);
 }
 
-/* Store rec as the job's record and, when it finished, log how; inside a transaction of its own. */
-static int save_job(struct job *j, const char *outcome, const char *detail, const struct audit_note *note,
-	struct dcr_err *err)
+/* A result's blob, to be recorded with its job. */
+struct blob_row {
+	const char *id;
+	uint64_t size;
+	const uint8_t *token_hash;
+};
+
+/*
+ * Store rec as the job's record, with its result's blob row if it has one,
+ * and, when it finished, log how; inside a transaction of its own, so a
+ * result is recorded with the job that points at it or not at all.
+ */
+static int save_job_blob(struct job *j, const struct blob_row *blob, const char *outcome, const char *detail,
+	const struct audit_note *note, struct dcr_err *err)
 {
 	struct state *s = runner.svc.state;
 	int r;
 
 	if ((r = state_begin(s, err)) < 0)
 		return r;
+	if (blob && (r = state_blob_add(s, blob->id, blob->size, blob->token_hash, 1, err)) < 0) {
+		state_rollback(s);
+		return r;
+	}
 	r = state_put_record(s, "job", j->room_id, j->job_id, job_seq(j->job_id), &j->rec->base, err);
 	if (r == 0 && outcome)
 		r = audit_record(s, j->room_id, j->rec->info->started_by, "job.finished", outcome, detail, note, err);
@@ -392,6 +451,12 @@ static int save_job(struct job *j, const char *outcome, const char *detail, cons
 		return r;
 	}
 	return state_commit(s, err);
+}
+
+static int save_job(struct job *j, const char *outcome, const char *detail, const struct audit_note *note,
+	struct dcr_err *err)
+{
+	return save_job_blob(j, NULL, outcome, detail, note, err);
 }
 
 /*
@@ -905,7 +970,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 		/* The job's time left, where it is below SQL's own limit (0: that limit). */
 		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory };
 		struct sql_result sr = { 0 };
-		int r = sql_run(w->j->def, name, &in, &lim, &sr, err);
+		int r = sql_run_isolated(w->j->def, name, &in, &lim, &sr, err);
 
 		if (r == DCR_ECOMPUTE && lim.time_ms && !time_left(w))
 			r = out_of_time(w, err);
@@ -982,14 +1047,31 @@ static int seal_result(const struct result *res, uint8_t key[static 32], char id
 	return r;
 }
 
-/* Whether a result of len bytes (0: any) can be kept above the disk's floor; its ciphertext is a little larger. */
-static int room_for_result(size_t len, struct dcr_err *err)
+/* The ciphertext size of a result of len bytes. */
+static uint64_t sealed_size(size_t len)
 {
-	uint64_t sealed = len + DCR_STREAM_HEADER_LEN + (len / DCR_STREAM_CHUNK_DEFAULT + 1) * DCR_STREAM_TAG_LEN;
+	return len + DCR_STREAM_HEADER_LEN + (len / DCR_STREAM_CHUNK_DEFAULT + 1) * DCR_STREAM_TAG_LEN;
+}
+
+/* Who ran job j, with the root that vouched for them (none in records from before roots were kept). */
+static void job_caller(const struct job *j, struct caller_id *caller)
+{
+	caller_id_set(caller, j->rec->info->started_by, j->rec->started_by_ca);
+}
+
+/*
+ * Whether job j may keep a result of sealed bytes (0: before it runs): the
+ * disk's floor and reservations, its caller's and its room's quotas. The
+ * space is reserved until storage_result_done.
+ */
+static int room_for_result(const struct job *j, uint64_t sealed, struct dcr_err *err)
+{
+	struct caller_id caller;
 	int r;
 
+	job_caller(j, &caller);
 	pthread_mutex_lock(runner.svc.lock);
-	r = storage_room_for(&runner.svc, "a result", len ? sealed : 0, err);
+	r = storage_result_begin(&runner.svc, &caller, j->room_id, sealed, err);
 	pthread_mutex_unlock(runner.svc.lock);
 	return r;
 }
@@ -1007,16 +1089,23 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 {
 	struct audit_note note = { 0 };
 	uint8_t key[32] = { 0 }, token_hash[32], digest[32];
-	char blob_id[DCR_BLOB_ID_LEN + 1] = "", token[DCR_BLOB_TOKEN_MAX] = "", hex[65];
+	char blob_id[DCR_BLOB_ID_LEN + 1] = "", token[DCR_BLOB_TOKEN_MAX] = "", hex[65], path[4096];
 	Dcr__V1__JobInfo *info = j->rec->info;
-	uint64_t blob_size = 0;
+	struct blob_row blob = { blob_id, 0, token_hash };
+	struct caller_id caller;
+	uint64_t reserved = 0;
 	struct dcr_err err;
 	int r = code;
 
-	if (r == 0 && ((r = room_for_result(res->len, &err)) < 0 ||
-		       (r = dcr_sha256(res->data, res->len, digest, &err)) < 0 ||
-		       (r = seal_result(res, key, blob_id, token, token_hash, &blob_size, &err)) < 0))
-		why = err.msg;
+	if (r == 0) {
+		if ((r = room_for_result(j, sealed_size(res->len), &err)) == 0) {
+			reserved = sealed_size(res->len);
+			if ((r = dcr_sha256(res->data, res->len, digest, &err)) == 0)
+				r = seal_result(res, key, blob_id, token, token_hash, &blob.size, &err);
+		}
+		if (r < 0)
+			why = err.msg;
+	}
 	snprintf(note.object, sizeof(note.object), "%s", info->computation);
 	note_fact(&note, "job", "%s", j->job_id);
 	if (j->inputs) {
@@ -1046,7 +1135,7 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 	if (res->logs && logs_visible(j))
 		j->rec->logs = (ProtobufCBinaryData){ res->logs_len, (uint8_t *)res->logs };
 	pthread_mutex_lock(runner.svc.lock);
-	if (r == 0 && state_blob_add(runner.svc.state, blob_id, blob_size, token_hash, 1, &err) < 0) {
+	if (r == 0 && save_job_blob(j, &blob, "succeeded", "", &note, &err) < 0) {
 		/* No result to point at: the job failed, and says so, rather than stay "running". */
 		fprintf(stderr, "dcrd: job %s: cannot record its result: %s\n", j->job_id, err.msg);
 		r = err.code;
@@ -1058,10 +1147,18 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 		info->result_sha256 = (ProtobufCBinaryData){ 0, NULL };
 		j->rec->key = (ProtobufCBinaryData){ 0, NULL };
 		j->rec->blob_id = j->rec->download_token = NULL;
+		if (blob_path(&runner.svc, blob_id, path, sizeof(path), &err) == 0)
+			unlink(path);
 	}
-	if (save_job(j, r == 0 ? "succeeded" : "failed", r == 0 ? "" : why, &note, &err) < 0)
+	if (r < 0 && save_job(j, "failed", why, &note, &err) < 0)
 		fprintf(stderr, "dcrd: job %s: cannot record how it ended: %s\n", j->job_id, err.msg);
+	job_caller(j, &caller);
+	if (reserved && storage_result_done(&caller, j->room_id, j->job_id, reserved, r == 0 ? blob.size : 0,
+		    info->finished_ms) < 0)
+		fprintf(stderr, "dcrd: job %s: its result cannot be counted (out of memory); it will not expire\n",
+			j->job_id);
 	queue_remove(j->room_id, j->job_id);
+	runner.reading = NULL;
 	pthread_mutex_unlock(runner.svc.lock);
 	/* The record borrowed these; the caller frees the record. */
 	info->result_type = info->error = NULL;
@@ -1104,6 +1201,9 @@ static int run_one(void)
 	/* Failed to start: it leaves the queue (unless recorded as failed, the state keeps it for the next start). */
 	if (failed_start && j.job_id[0])
 		queue_remove(j.room_id, j.job_id);
+	/* Its data stays until it ends: a dataset it reads may be replaced meanwhile, not deleted (jobs_reading). */
+	if (r > 0 && !failed_start)
+		runner.reading = &j.pubs;
 	pthread_mutex_unlock(runner.svc.lock);
 	if (r <= 0 || failed_start) {
 		pthread_mutex_lock(&runner.mu);
@@ -1118,7 +1218,7 @@ static int run_one(void)
 	j.inputs = &inputs;
 	if (j.room->status != DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE)
 		r = dcr_err_set(&err, DCR_ECOMPUTE, "the room was stopped before the job ran");
-	else if ((r = room_for_result(0, &err)) == 0) /* no use computing what cannot be kept */
+	else if ((r = room_for_result(&j, 0, &err)) == 0) /* no use computing what cannot be kept */
 		r = compute_job(&j, &res, &err);
 	finish_job(&j, r, r < 0 ? err.msg : "", &res);
 	/* Job outcomes go to the room's log, not to dcrd's: messages may name data. */
@@ -1161,6 +1261,17 @@ static void *runner_main(void *arg)
 	}
 }
 
+bool jobs_reading(const char *blob_id)
+{
+	for (size_t i = 0; runner.reading && i < runner.reading->n; i++) {
+		const Dcr__V1__PublicationRecord *pub = (const Dcr__V1__PublicationRecord *)runner.reading->items[i];
+
+		if (pub->blob_id && strcmp(pub->blob_id, blob_id) == 0)
+			return true;
+	}
+	return false;
+}
+
 void jobs_sql_memory(uint64_t bytes)
 {
 	runner.sql_memory = bytes;
@@ -1181,6 +1292,29 @@ struct found {
 	struct dcr_err *err;
 };
 
+/* A job running at a second stop of dcrd: failed, and so logged in its room. */
+static int fail_interrupted(const char *room_id, const char *job_id, Dcr__V1__JobRecord *rec, struct dcr_err *err)
+{
+	struct audit_note note = { 0 };
+	int r;
+
+	rec->info->status = DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;
+	rec->info->error = (char *)INTERRUPTED_TWICE;
+	rec->info->error_code = DCR_ECOMPUTE;
+	rec->info->finished_ms = dcr_now_ms();
+	snprintf(note.object, sizeof(note.object), "%s", rec->info->computation);
+	note_fact(&note, "job", "%s", job_id);
+	r = state_put_record(runner.svc.state, "job", room_id, job_id, job_seq(job_id), &rec->base, err);
+	if (r == 0)
+		r = audit_record(runner.svc.state, room_id, rec->info->started_by, "job.finished", "failed",
+			INTERRUPTED_TWICE, &note, err);
+	/* The record borrowed the message; the caller frees the record. */
+	rec->info->error = NULL;
+	if (r == 0)
+		fprintf(stderr, "dcrd: job %s failed\n", job_id);
+	return r;
+}
+
 static int load_job(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
 {
 	Dcr__V1__JobRecord *rec = (Dcr__V1__JobRecord *)msg;
@@ -1194,8 +1328,15 @@ static int load_job(void *ctx, const char *scope, const char *name, ProtobufCMes
 	    (rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED &&
 	     rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING))
 		return 0;
-	/* Interrupted: it runs again, in its place. */
+	/*
+	 * Interrupted: it runs again, in its place, once. A job that was
+	 * running at two stops may be what stops dcrd (its memory, a crash),
+	 * and would otherwise come back first after every restart.
+	 */
 	if (rec->info->status == DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING) {
+		if (rec->interruptions >= 1)
+			return fail_interrupted(scope, name, rec, f->err);
+		rec->interruptions++;
 		rec->info->status = DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED;
 		rec->info->started_ms = 0;
 		if ((r = state_put_record(runner.svc.state, "job", scope, name, job_seq(name), msg, f->err)) < 0)
@@ -1295,7 +1436,8 @@ bool jobs_stop(void)
 		 * Do not wait for a job that may run for hours: take the state
 		 * lock for good, so the job can record nothing half-way, and let
 		 * the process end. The job is still "running" in the state and
-		 * runs again on the next start; its sandbox dies with dcrd.
+		 * runs again on the next start; its sandbox or SQL worker dies
+		 * with dcrd.
 		 */
 		pthread_mutex_lock(runner.svc.lock);
 		return true;

@@ -1,10 +1,12 @@
 /* dcrd: the enclave service; command dispatch. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "dcrd.h"
 #include "util.h"
+#include "work.h"
 
 #include "banned.h"
 
@@ -15,15 +17,17 @@ struct subcommand {
 	int (*run)(int argc, char **argv); /* NULL: not implemented yet */
 	const char *args;
 	const char *summary;
+	bool internal;                     /* run by dcrd itself; not in the help */
 };
 
 static const struct subcommand subcommands[] = {
 	{ "serve", cmd_serve, "--data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]",
-	  "run the enclave service" },
-	{ "spec", cmd_spec, "", "print the trusted-spec entry for this binary" },
+	  "run the enclave service", false },
+	{ "spec", cmd_spec, "", "print the trusted-spec entry for this binary", false },
 	{ "token", cmd_token, "create --data-dir DIR --email E [--ttl DURATION]",
-	  "create a one-time API token for platform login" },
-	{ NULL, NULL, NULL, NULL },
+	  "create a one-time API token for platform login", false },
+	{ "sql-worker", sql_worker_main, "PARENT-PID", "run one SQL job for dcrd serve", true },
+	{ NULL, NULL, NULL, NULL, false },
 };
 
 /*
@@ -66,8 +70,9 @@ static void help(void)
 	usage(stdout);
 	printf("\ndcrd is the dcr enclave service.\n\nCommands:\n");
 	for (const struct subcommand *s = subcommands; s->name; s++)
-		printf("  %-6s %s%s\n         usage: dcrd %s %s\n", s->name, s->summary,
-			s->run ? "" : " (not implemented yet)", s->name, s->args);
+		if (!s->internal)
+			printf("  %-6s %s%s\n         usage: dcrd %s %s\n", s->name, s->summary,
+				s->run ? "" : " (not implemented yet)", s->name, s->args);
 	printf("\nSee dcrd(8).\n");
 }
 
@@ -103,7 +108,8 @@ int main(int argc, char **argv)
 		const char *hint;
 
 		for (const struct subcommand *s = subcommands; s->name; s++)
-			names[n++] = s->name;
+			if (!s->internal)
+				names[n++] = s->name;
 		names[n] = NULL;
 		hint = dcr_suggest(argv[1], names);
 		fprintf(stderr, "dcrd: unknown command '%s'", argv[1]);

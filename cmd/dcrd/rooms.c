@@ -711,6 +711,8 @@ int rooms_prepare(struct service *svc, const struct dcr_call_request *req, struc
 	prep->known = -1;
 	if (strcmp(req->method, "room.create") == 0)
 		return room_create_prepare(svc, req, prep, err);
+	if (strcmp(req->method, "dataset.publish") == 0)
+		return dataset_publish_prepare(svc, req, prep);
 	/* Reads of every room: any caller can ask for them, so they wait only for each other. */
 	if (!svc->reader)
 		return 0;

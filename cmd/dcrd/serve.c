@@ -55,6 +55,10 @@
 #define DEFAULT_MAX_UPLOADS 1000
 #define DEFAULT_MAX_UNFINISHED 8
 #define DEFAULT_UPLOAD_EXPIRY (24 * 3600)
+#define DEFAULT_UPLOAD_IDLE (10 * 60)
+#define DEFAULT_MAX_RESULT_BYTES (16ull << 30)
+#define DEFAULT_MAX_ROOM_RESULT_BYTES (64ull << 30)
+#define DEFAULT_RESULT_EXPIRY (30 * 86400)
 #define MAX_UPLOAD_EXPIRY (365 * 86400)
 #define DEFAULT_PUTS_PER_UPLOADER 4
 #define DEFAULT_PUTS_PER_ADDRESS 8
@@ -226,7 +230,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	static const char *const classes[] = { "", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	struct metrics_text m = { .used = 0 };
 	unsigned queued, running;
-	unsigned long dropped_headers, dropped_bodies, dropped_answers;
+	unsigned long dropped_headers, dropped_bodies, dropped_answers, checked, reused;
 	struct storage_status st;
 
 	emit(&m,
@@ -252,6 +256,13 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
 		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
 		queued, running);
+	dataset_check_counts(&checked, &reused);
+	emit(&m,
+		"# HELP dcrd_publish_checks_total Datasets decrypted and checked against a node for dataset.publish.\n"
+		"# TYPE dcrd_publish_checks_total counter\ndcrd_publish_checks_total %lu\n"
+		"# HELP dcrd_publish_checks_reused_total Publishes that took an earlier check of the same file.\n"
+		"# TYPE dcrd_publish_checks_reused_total counter\ndcrd_publish_checks_reused_total %lu\n",
+		checked, reused);
 	watchdog_counts(&dropped_headers, &dropped_bodies, &dropped_answers);
 	emit(&m,
 		"# HELP dcrd_connections_dropped_total Connections closed for sending, or taking answers, too slowly.\n"
@@ -280,8 +291,15 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# HELP dcrd_uploads_reserved_bytes Space reserved for what unfinished uploads have still to send.\n"
 		"# TYPE dcrd_uploads_reserved_bytes gauge\ndcrd_uploads_reserved_bytes %llu\n"
 		"# HELP dcrd_uploads_expired_total Unfinished uploads deleted when their time was up.\n"
-		"# TYPE dcrd_uploads_expired_total counter\ndcrd_uploads_expired_total %lu\n",
-		st.below_floor, state_full(&srv.state), blob_writers(), st.unfinished, (unsigned long long)st.reserved, st.expired);
+		"# TYPE dcrd_uploads_expired_total counter\ndcrd_uploads_expired_total %lu\n"
+		"# HELP dcrd_uploads_lapsed_total Reservations given up by uploads idle for --upload-idle.\n"
+		"# TYPE dcrd_uploads_lapsed_total counter\ndcrd_uploads_lapsed_total %lu\n"
+		"# HELP dcrd_results_bytes Ciphertext of the jobs' results kept.\n"
+		"# TYPE dcrd_results_bytes gauge\ndcrd_results_bytes %llu\n"
+		"# HELP dcrd_results_expired_total Results deleted when --result-expiry was up.\n"
+		"# TYPE dcrd_results_expired_total counter\ndcrd_results_expired_total %lu\n",
+		st.below_floor, state_full(&srv.state), blob_writers(), st.unfinished, (unsigned long long)st.reserved, st.expired,
+		st.lapsed, (unsigned long long)st.result_bytes, st.results_expired);
 	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", m.buf, m.used);
 }
 
@@ -522,8 +540,11 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	}
 	if (!b.complete)
 		return respond_status(conn, MHD_HTTP_CONFLICT, "the blob is not complete yet");
-	if (blob_path(&srv.svc, id, path, sizeof(path), &err) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    fstat(fd, &st) < 0) {
+	/* Deleted since it was authorized (a result that expired): as if it never was. */
+	if (blob_path(&srv.svc, id, path, sizeof(path), &err) == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 &&
+	    errno == ENOENT)
+		return respond_status(conn, MHD_HTTP_NOT_FOUND, "no such blob, or the token is not for it");
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
 		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the blob");
@@ -780,6 +801,8 @@ static void usage(FILE *out)
 		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
 		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
 		     "                  [--max-unfinished-uploads N] [--upload-expiry DURATION]\n"
+		     "                  [--upload-idle DURATION] [--max-result-bytes SIZE]\n"
+		     "                  [--max-room-result-bytes SIZE] [--result-expiry DURATION]\n"
 		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
@@ -876,6 +899,10 @@ enum {
 	OPT_MIN_FREE,
 	OPT_MAX_UPLOAD_BYTES,
 	OPT_UPLOAD_EXPIRY,
+	OPT_UPLOAD_IDLE,
+	OPT_MAX_RESULT_BYTES,
+	OPT_MAX_ROOM_RESULT_BYTES,
+	OPT_RESULT_EXPIRY,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -903,6 +930,10 @@ int cmd_serve(int argc, char **argv)
 		{ "max-uploads", required_argument, NULL, OPT_COUNT },
 		{ "max-unfinished-uploads", required_argument, NULL, OPT_COUNT },
 		{ "upload-expiry", required_argument, NULL, OPT_UPLOAD_EXPIRY },
+		{ "upload-idle", required_argument, NULL, OPT_UPLOAD_IDLE },
+		{ "max-result-bytes", required_argument, NULL, OPT_MAX_RESULT_BYTES },
+		{ "max-room-result-bytes", required_argument, NULL, OPT_MAX_ROOM_RESULT_BYTES },
+		{ "result-expiry", required_argument, NULL, OPT_RESULT_EXPIRY },
 		{ "max-puts-per-uploader", required_argument, NULL, OPT_COUNT },
 		{ "max-puts-per-address", required_argument, NULL, OPT_COUNT },
 		{ "sandbox-user", required_argument, NULL, 'U' },
@@ -918,7 +949,8 @@ int cmd_serve(int argc, char **argv)
 	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
 	struct conn_limits conns = { DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_MIN, DEFAULT_BODY_WINDOW };
 	struct storage_limits storage = { DEFAULT_MIN_FREE, DEFAULT_MIN_FREE_PERCENT, DEFAULT_MAX_UPLOAD_BYTES,
-		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY };
+		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY, DEFAULT_UPLOAD_IDLE,
+		DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROOM_RESULT_BYTES, DEFAULT_RESULT_EXPIRY };
 	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
 	unsigned per_address = DEFAULT_PER_ADDRESS;
 	/* The options that take a count, OPT_COUNT in longopts. */
@@ -1015,6 +1047,31 @@ int cmd_serve(int argc, char **argv)
 		case OPT_UPLOAD_EXPIRY:
 			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.expiry_s)) {
 				fprintf(stderr, "dcrd: serve: invalid --upload-expiry '%s' (a number and s, m, h or d, like 24h; "
+						"at most 365d)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_MAX_RESULT_BYTES:
+		case OPT_MAX_ROOM_RESULT_BYTES: {
+			uint64_t *v = c == OPT_MAX_RESULT_BYTES ? &storage.max_result_bytes : &storage.max_room_result_bytes;
+
+			if (!dcr_parse_size(optarg, v) || *v == 0) {
+				fprintf(stderr, "dcrd: serve: invalid --%s '%s' (bytes, like 16G)\n", longopts[index].name,
+					optarg);
+				return 2;
+			}
+			break;
+		}
+		case OPT_RESULT_EXPIRY:
+			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.result_expiry_s)) {
+				fprintf(stderr, "dcrd: serve: invalid --result-expiry '%s' (a number and s, m, h or d, like 30d; "
+						"at most 365d)\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_UPLOAD_IDLE:
+			if (!dcr_parse_duration(optarg, MAX_UPLOAD_EXPIRY, &storage.idle_s)) {
+				fprintf(stderr, "dcrd: serve: invalid --upload-idle '%s' (a number and s, m, h or d, like 10m; "
 						"at most 365d)\n", optarg);
 				return 2;
 			}
@@ -1166,7 +1223,8 @@ int cmd_serve(int argc, char **argv)
 	if (mark > dcr_now_ms() + DCR_CALL_MAX_AHEAD_MS)
 		fprintf(stderr, "dcrd: the host's clock is %.0f s behind the latest call accepted before this start; "
 				"dcrd's clock starts there\n", ((double)mark - (double)dcr_now_ms()) / 1000);
-	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || storage_open(&srv.svc, &storage, &err) < 0 ||
+	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || blobs_sweep(&srv.svc, &err) < 0 ||
+	    storage_open(&srv.svc, &storage, &err) < 0 ||
 	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);

@@ -70,10 +70,15 @@ static int progress(void *ctx)
 	return past_deadline(ctx);
 }
 
+int sql_out_of_time(const char *name, uint64_t time_ms, struct dcr_err *err)
+{
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' ran out of time (the limit is %" PRIu64 " ms)", name,
+		time_ms);
+}
+
 static int out_of_time(struct sql_job *j, struct dcr_err *err)
 {
-	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' ran out of time (the limit is %" PRIu64 " ms)",
-		j->c->name, j->time_ms);
+	return sql_out_of_time(j->c->name, j->time_ms, err);
 }
 
 static int out_of_memory(struct sql_job *j, struct dcr_err *err)
@@ -518,9 +523,20 @@ static int write_result(struct sql_job *j, sqlite3_stmt *st, struct csv_out *o, 
 
 /* ---- the whole run ---- */
 
+void sql_limits_resolve(struct sql_limits *lim)
+{
+	lim->time_ms = lim->time_ms ? (lim->time_ms < MAX_TIME_MS ? lim->time_ms : MAX_TIME_MS) : DEFAULT_TIME_MS;
+	if (!lim->max_result_bytes)
+		lim->max_result_bytes = DEFAULT_MAX_RESULT;
+	if (lim->max_result_bytes > SIZE_MAX)
+		lim->max_result_bytes = SIZE_MAX;
+	if (!lim->max_memory)
+		lim->max_memory = DEFAULT_MAX_MEMORY;
+}
+
 static void set_deadline(struct sql_job *j, uint64_t time_ms)
 {
-	j->time_ms = time_ms ? (time_ms < MAX_TIME_MS ? time_ms : MAX_TIME_MS) : DEFAULT_TIME_MS;
+	j->time_ms = time_ms;
 	clock_gettime(CLOCK_MONOTONIC, &j->deadline);
 	j->deadline.tv_sec += (time_t)(j->time_ms / 1000);
 	j->deadline.tv_nsec += (long)(j->time_ms % 1000) * 1000000L;
@@ -574,6 +590,7 @@ static int run(struct sql_job *j, struct csv_out *o, uint64_t *rows, struct dcr_
 int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
+	struct sql_limits l = lim ? *lim : (struct sql_limits){ 0 };
 	struct sql_job j = { .def = def, .in = in };
 	struct csv_out o = { 0 };
 	uint64_t rows = 0;
@@ -581,10 +598,10 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	o.max = lim && lim->max_result_bytes ? (lim->max_result_bytes < SIZE_MAX ? (size_t)lim->max_result_bytes :
-		SIZE_MAX) : (size_t)DEFAULT_MAX_RESULT;
-	set_deadline(&j, lim ? lim->time_ms : 0);
-	j.max_memory = lim && lim->max_memory ? lim->max_memory : DEFAULT_MAX_MEMORY;
+	sql_limits_resolve(&l);
+	o.max = (size_t)l.max_result_bytes;
+	set_deadline(&j, l.time_ms);
+	j.max_memory = l.max_memory;
 	if ((r = find_sql(&j, name, err)) < 0)
 		return r;
 	j.view_needed = calloc(n, sizeof(bool));

@@ -2,13 +2,17 @@
  * Storage: what uploads and results may take of the data directory's disk.
  * New data never takes free space below a floor, which is left for the
  * state database; dataset.create reserves the whole declared size of an
- * upload until it is complete; each uploader (its e-mail address with the
- * root that vouched for it, struct caller_id) has quotas; uploads not
- * finished in time are deleted.
+ * upload until it is complete, as long as bytes keep arriving (an upload
+ * idle for --upload-idle loses its reservation until its next PUT finds
+ * room again); each uploader (its e-mail address with the root that
+ * vouched for it, struct caller_id) has quotas; uploads not finished in
+ * time are deleted. Jobs' results count against the caller who ran the job
+ * (with the root that vouched for it) and against its room, and are
+ * deleted after --result-expiry.
  *
  * The ledger is in memory, under the service lock, rebuilt at start from
- * the sealed dataset records. Keeping per-uploader totals in state.db
- * would show the host which uploads are one uploader's.
+ * the sealed dataset and job records. Keeping per-uploader totals in
+ * state.db would show the host which uploads are one uploader's.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,23 +31,42 @@
 
 #define MAX_UNFINISHED 65536       /* unfinished uploads on this dcrd, whatever the quotas */
 #define EXPIRY_EVERY_MS 1000
+#define MAX_TOMBSTONES 4096        /* expired uploads remembered, for 410 (the oldest are forgotten first) */
 
-/* One uploader's datasets, complete or not. */
+/*
+ * One uploader's datasets, complete or not, and the results of the jobs it
+ * ran; or, under a room's ID (no e-mail address looks like one), the
+ * results of the room's jobs.
+ */
 struct uploader {
 	struct caller_id who;
 	uint64_t bytes;            /* declared ciphertext sizes */
 	unsigned datasets, unfinished;
+	uint64_t results;          /* ciphertext sizes of results kept */
 	struct uploader *next;     /* in its bucket */
 };
 
-/* An upload not complete yet: its reservation is what has not arrived. */
+/* An upload not complete yet: its reservation is what has not arrived, unless it lapsed. */
 struct upload {
 	char id[DCR_BLOB_ID_LEN + 1];
 	struct uploader *owner;
 	uint64_t size, received;
 	int64_t created_ms;
+	int64_t active_ms;         /* monotonic: when it was created, resumed, or last had bytes arrive */
+	bool lapsed;               /* idle too long: it reserves nothing until a PUT finds room for the rest */
 	bool stuck;                /* its expiry failed, and said so once */
 	struct upload *next;
+};
+
+/* A job's result on disk, until it expires. */
+struct result {
+	char room_id[65];
+	char job_id[48];
+	struct uploader *caller, *room;
+	uint64_t size;             /* ciphertext */
+	int64_t finished_ms;
+	bool stuck;                /* its deletion failed, and said so once */
+	struct result *next;
 };
 
 static struct {
@@ -53,13 +76,35 @@ static struct {
 	size_t n_buckets, n_uploaders;
 	struct upload *unfinished;
 	unsigned n_unfinished;
+	struct result *results, **results_tail; /* oldest first */
 	uint64_t reserved;
 	struct timespec last_expiry;
 	/* For /healthz and /metrics, which do not take the lock. */
 	atomic_uint_fast64_t reserved_now;
 	atomic_uint unfinished_now;
-	atomic_ulong expired;
-} ledger;
+	atomic_ulong expired, lapsed, results_expired;
+	atomic_uint_fast64_t result_bytes;
+	/* Uploads deleted for expiring, so that a PUT with their token learns why (410), until dcrd stops. */
+	struct tombstone {
+		char id[DCR_BLOB_ID_LEN + 1];
+		uint8_t token_hash[32];
+	} tombstones[MAX_TOMBSTONES];
+	size_t next_tombstone;
+} ledger = { .results_tail = &ledger.results };
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What upload up holds of the disk beyond what has arrived. */
+static uint64_t reservation(const struct upload *up)
+{
+	return up->lapsed ? 0 : up->size - up->received;
+}
 
 /* ---- uploaders ---- */
 
@@ -134,7 +179,7 @@ static void put_uploader(struct uploader *u)
 {
 	struct uploader **p;
 
-	if (u->datasets > 0)
+	if (u->datasets > 0 || u->results > 0)
 		return;
 	for (p = &ledger.buckets[bucket(&u->who, ledger.n_buckets)]; *p != u; p = &(*p)->next)
 		;
@@ -165,7 +210,7 @@ static void drop_upload(struct upload **p)
 	struct upload *up = *p;
 
 	*p = up->next;
-	ledger.reserved -= up->size - up->received;
+	ledger.reserved -= reservation(up);
 	ledger.n_unfinished--;
 	up->owner->unfinished--;
 	free(up);
@@ -192,6 +237,7 @@ static int count_dataset(const char *id, const struct caller_id *owner, uint64_t
 		up->size = size;
 		up->received = received < size ? received : size;
 		up->created_ms = created_ms;
+		up->active_ms = monotonic_ms();
 		up->next = ledger.unfinished;
 		ledger.unfinished = up;
 		ledger.n_unfinished++;
@@ -200,6 +246,59 @@ static int count_dataset(const char *id, const struct caller_id *owner, uint64_t
 		publish_counts();
 	}
 	return 0;
+}
+
+/* ---- results ---- */
+
+/* A room's results are counted under its ID, as an uploader no e-mail address can be. */
+static struct caller_id room_key(const char *room_id)
+{
+	struct caller_id k;
+
+	caller_id_set(&k, room_id, "");
+	return k;
+}
+
+/* Count a result of size bytes of caller's job job_id in room_id, finished at finished_ms, as the newest. */
+static int count_result(const struct caller_id *caller, const char *room_id, const char *job_id, uint64_t size,
+	int64_t finished_ms)
+{
+	struct result *res = calloc(1, sizeof(*res));
+	struct caller_id room = room_key(room_id);
+
+	if (!res || !(res->caller = get_uploader(caller))) {
+		free(res);
+		return DCR_ENOMEM;
+	}
+	if (!(res->room = get_uploader(&room))) {
+		put_uploader(res->caller);
+		free(res);
+		return DCR_ENOMEM;
+	}
+	snprintf(res->room_id, sizeof(res->room_id), "%s", room_id);
+	snprintf(res->job_id, sizeof(res->job_id), "%s", job_id);
+	res->size = size;
+	res->finished_ms = finished_ms;
+	res->caller->results += size;
+	res->room->results += size;
+	*ledger.results_tail = res;
+	ledger.results_tail = &res->next;
+	atomic_fetch_add(&ledger.result_bytes, size);
+	return 0;
+}
+
+static void drop_result(struct result **p)
+{
+	struct result *res = *p;
+
+	if (!(*p = res->next))
+		ledger.results_tail = p;
+	res->caller->results -= res->size;
+	res->room->results -= res->size;
+	put_uploader(res->caller);
+	put_uploader(res->room);
+	atomic_fetch_sub(&ledger.result_bytes, res->size);
+	free(res);
 }
 
 /* ---- the disk ---- */
@@ -230,6 +329,12 @@ static uint64_t headroom(const struct disk *d)
 	return d->free > kept ? d->free - kept : 0;
 }
 
+static int upload_expired(struct dcr_err *err)
+{
+	return dcr_err_set(err, DCR_ENOTFOUND, "the upload expired: it was not complete %" PRIu64 " s after it began; "
+					       "upload the file again", ledger.lim.expiry_s);
+}
+
 static int no_room(const struct disk *d, const char *what, uint64_t size, struct dcr_err *err)
 {
 	return dcr_err_set(err, DCR_EFAIL, "dcrd has no room for %s of %" PRIu64 " bytes: it keeps %" PRIu64 " bytes of "
@@ -256,6 +361,73 @@ static int load_one(void *ctx, const char *scope, const char *name, ProtobufCMes
 	return count_dataset(name, &owner, rec->size, b.complete, b.received, rec->created_ms);
 }
 
+/* The results a start finds: every succeeded job's that was not deleted. */
+struct found_result {
+	char room_id[65];
+	char job_id[48];
+	struct caller_id caller;
+	uint64_t size;
+	int64_t finished_ms;
+};
+
+struct found_results {
+	struct service *svc;
+	struct found_result *items;
+	size_t n, cap;
+};
+
+static int find_result(void *ctx, const char *scope, const char *name, ProtobufCMessage *msg)
+{
+	const Dcr__V1__JobRecord *rec = (const Dcr__V1__JobRecord *)msg;
+	struct found_results *f = ctx;
+	struct found_result *fr;
+	struct state_blob b;
+	struct dcr_err ignored;
+
+	if (!rec->info || rec->info->status != DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED || !rec->blob_id ||
+	    !*rec->blob_id || rec->result_deleted_ms || !rec->info->started_by || strlen(scope) != 64 ||
+	    strlen(name) >= sizeof(fr->job_id) || state_blob_get(f->svc->state, rec->blob_id, &b, &ignored) < 0)
+		return 0;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 64;
+		struct found_result *grown = cap <= SIZE_MAX / sizeof(*grown) ? realloc(f->items, cap * sizeof(*grown)) : NULL;
+
+		if (!grown)
+			return DCR_ENOMEM;
+		f->items = grown;
+		f->cap = cap;
+	}
+	fr = &f->items[f->n++];
+	snprintf(fr->room_id, sizeof(fr->room_id), "%s", scope);
+	snprintf(fr->job_id, sizeof(fr->job_id), "%s", name);
+	caller_id_set(&fr->caller, rec->info->started_by, rec->started_by_ca ? rec->started_by_ca : "");
+	fr->size = b.size;
+	fr->finished_ms = rec->info->finished_ms;
+	return 0;
+}
+
+static int by_finish(const void *a, const void *b)
+{
+	const struct found_result *x = a, *y = b;
+
+	return (x->finished_ms > y->finished_ms) - (x->finished_ms < y->finished_ms);
+}
+
+/* Every kept result into the ledger, oldest first. */
+static int load_results(struct service *svc, struct dcr_err *err)
+{
+	struct found_results f = { .svc = svc };
+	int r = state_each_record(svc->state, "job", NULL, &dcr__v1__job_record__descriptor, find_result, &f, err);
+
+	if (r == 0 && f.n)
+		qsort(f.items, f.n, sizeof(*f.items), by_finish);
+	for (size_t i = 0; r == 0 && i < f.n; i++)
+		r = count_result(&f.items[i].caller, f.items[i].room_id, f.items[i].job_id, f.items[i].size,
+			f.items[i].finished_ms);
+	free(f.items);
+	return r;
+}
+
 int storage_open(struct service *svc, const struct storage_limits *lim, struct dcr_err *err)
 {
 	int r;
@@ -266,6 +438,8 @@ int storage_open(struct service *svc, const struct storage_limits *lim, struct d
 		return r;
 	pthread_mutex_lock(svc->lock);
 	r = state_each_record(svc->state, "dataset", "", &dcr__v1__dataset_record__descriptor, load_one, svc, err);
+	if (r == 0)
+		r = load_results(svc, err);
 	pthread_mutex_unlock(svc->lock);
 	if (r == DCR_ENOMEM)
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -276,6 +450,8 @@ int storage_open(struct service *svc, const struct storage_limits *lim, struct d
 
 void storage_close(void)
 {
+	while (ledger.results)
+		drop_result(&ledger.results);
 	while (ledger.unfinished) {
 		struct upload *up = ledger.unfinished;
 
@@ -343,8 +519,10 @@ void storage_progress(const char *id, uint64_t received, bool complete)
 		return;
 	}
 	if (received > up->received && received <= up->size) {
-		ledger.reserved -= received - up->received;
+		if (!up->lapsed)
+			ledger.reserved -= received - up->received;
 		up->received = received;
+		up->active_ms = monotonic_ms();
 		publish_counts();
 	}
 }
@@ -367,7 +545,7 @@ void storage_forget(const char *id, const struct caller_id *owner, uint64_t size
 int storage_put(const struct service *svc, const char *id, struct caller_id *owner, unsigned *status,
 	struct dcr_err *err)
 {
-	const struct upload *up = *find_upload(id);
+	struct upload *up = *find_upload(id);
 	struct disk d;
 	int r;
 
@@ -377,8 +555,7 @@ int storage_put(const struct service *svc, const char *id, struct caller_id *own
 	}
 	if (dcr_now_ms() - up->created_ms >= (int64_t)ledger.lim.expiry_s * 1000) {
 		*status = 410;
-		return dcr_err_set(err, DCR_ENOTFOUND, "the upload expired: it was not complete %" PRIu64 " s after it "
-						       "began; upload the file again", ledger.lim.expiry_s);
+		return upload_expired(err);
 	}
 	if ((r = disk_now(svc->data_dir, &d, err)) < 0) {
 		*status = 500;
@@ -389,6 +566,20 @@ int storage_put(const struct service *svc, const char *id, struct caller_id *own
 		return dcr_err_set(err, DCR_EFAIL, "dcrd's free disk space is below its floor (--min-free): it takes no "
 						   "data until there is more; try again later");
 	}
+	/* Idle, it gave up its reservation: the rest must fit again, as a new upload would. */
+	if (up->lapsed) {
+		if (up->size - up->received > headroom(&d)) {
+			*status = 507;
+			return dcr_err_set(err, DCR_EFAIL, "this upload was idle for %" PRIu64 " s and gave up the space "
+							   "it had reserved; dcrd has no room for its remaining %" PRIu64
+							   " bytes now (it can take %" PRIu64 "); try again later",
+				ledger.lim.idle_s, up->size - up->received, headroom(&d));
+		}
+		up->lapsed = false;
+		ledger.reserved += up->size - up->received;
+		publish_counts();
+	}
+	up->active_ms = monotonic_ms();
 	*owner = up->owner->who;
 	return 0;
 }
@@ -405,6 +596,45 @@ int storage_room_for(const struct service *svc, const char *what, uint64_t size,
 	return 0;
 }
 
+int storage_result_begin(const struct service *svc, const struct caller_id *caller, const char *room_id,
+	uint64_t size, struct dcr_err *err)
+{
+	struct caller_id room_id_key = room_key(room_id);
+	const struct uploader *c = find_uploader(caller), *room = find_uploader(&room_id_key);
+	uint64_t by_caller = c ? c->results : 0, in_room = room ? room->results : 0;
+	struct disk d;
+	int r;
+
+	if (by_caller >= ledger.lim.max_result_bytes || size > ledger.lim.max_result_bytes - by_caller)
+		return dcr_err_set(err, DCR_EFAIL, "%s has %" PRIu64 " bytes of results on this dcrd; a result of %" PRIu64
+						   " bytes more would pass %" PRIu64 ", the most it keeps for one caller "
+						   "(--max-result-bytes); results are deleted %" PRIu64 " days after "
+						   "their job (--result-expiry)", caller->email, by_caller, size,
+			ledger.lim.max_result_bytes, ledger.lim.result_expiry_s / 86400);
+	if (in_room >= ledger.lim.max_room_result_bytes || size > ledger.lim.max_room_result_bytes - in_room)
+		return dcr_err_set(err, DCR_EFAIL, "room %s has %" PRIu64 " bytes of results on this dcrd; a result of "
+						   "%" PRIu64 " bytes more would pass %" PRIu64 ", the most it keeps for "
+						   "one room (--max-room-result-bytes); results are deleted %" PRIu64
+						   " days after their job (--result-expiry)", room_id, in_room, size,
+			ledger.lim.max_room_result_bytes, ledger.lim.result_expiry_s / 86400);
+	if ((r = disk_now(svc->data_dir, &d, err)) < 0)
+		return r;
+	if (size > headroom(&d) || d.free < d.floor)
+		return no_room(&d, "a result", size, err);
+	/* Held until it is recorded, so that no upload is accepted into the same space meanwhile. */
+	ledger.reserved += size;
+	publish_counts();
+	return 0;
+}
+
+int storage_result_done(const struct caller_id *caller, const char *room_id, const char *job_id, uint64_t reserved,
+	uint64_t size, int64_t finished_ms)
+{
+	ledger.reserved -= reserved < ledger.reserved ? reserved : ledger.reserved;
+	publish_counts();
+	return size ? count_result(caller, room_id, job_id, size, finished_ms) : 0;
+}
+
 void storage_status(const char *data_dir, struct storage_status *st)
 {
 	struct disk d = { 0 };
@@ -417,6 +647,54 @@ void storage_status(const char *data_dir, struct storage_status *st)
 	st->reserved = atomic_load(&ledger.reserved_now);
 	st->unfinished = atomic_load(&ledger.unfinished_now);
 	st->expired = atomic_load(&ledger.expired);
+	st->lapsed = atomic_load(&ledger.lapsed);
+	st->result_bytes = atomic_load(&ledger.result_bytes);
+	st->results_expired = atomic_load(&ledger.results_expired);
+}
+
+/* Results older than --result-expiry are deleted, the oldest first. */
+static void expire_results(struct service *svc, int64_t now_ms)
+{
+	int64_t keep_ms = (int64_t)ledger.lim.result_expiry_s * 1000;
+	struct result **p = &ledger.results;
+
+	while (*p && now_ms - (*p)->finished_ms >= keep_ms) {
+		struct result *res = *p;
+		struct dcr_err err;
+
+		if (job_result_delete(svc, res->room_id, res->job_id, &err) < 0) {
+			/* Tried again at each sweep; said once. */
+			if (!res->stuck)
+				fprintf(stderr, "dcrd: the result of job %s expired but could not be deleted: %s\n",
+					res->job_id, err.msg);
+			res->stuck = true;
+			p = &res->next;
+			continue;
+		}
+		fprintf(stderr, "dcrd: the result of job %s expired (%" PRIu64 " bytes, kept %" PRIu64 " s); deleted\n",
+			res->job_id, res->size, ledger.lim.result_expiry_s);
+		atomic_fetch_add(&ledger.results_expired, 1);
+		drop_result(p);
+	}
+}
+
+/* Uploads that had no byte arrive for --upload-idle, and no PUT writing, give up their reservations. */
+static void lapse_idle(void)
+{
+	int64_t now = monotonic_ms();
+
+	for (struct upload *up = ledger.unfinished; up; up = up->next) {
+		uint64_t held = reservation(up);
+
+		if (up->lapsed || now - up->active_ms < (int64_t)ledger.lim.idle_s * 1000 || blob_writing(up->id))
+			continue;
+		up->lapsed = true;
+		ledger.reserved -= held;
+		atomic_fetch_add(&ledger.lapsed, 1);
+		publish_counts();
+		fprintf(stderr, "dcrd: upload %s had no data for %" PRIu64 " s; the %" PRIu64 " bytes it reserved are "
+				"free for others until it resumes\n", up->id, ledger.lim.idle_s, held);
+	}
 }
 
 void storage_expire(struct service *svc)
@@ -430,11 +708,15 @@ void storage_expire(struct service *svc)
 	    EXPIRY_EVERY_MS)
 		return;
 	ledger.last_expiry = now;
+	lapse_idle();
+	expire_results(svc, now_ms);
 	while (*p) {
 		struct upload *up = *p;
 		uint64_t size = up->size, received = up->received;
 		char id[DCR_BLOB_ID_LEN + 1];
 		struct caller_id owner;
+		struct state_blob gone = { 0 };
+		struct tombstone *tomb;
 		struct dcr_err err;
 		int r;
 
@@ -445,6 +727,8 @@ void storage_expire(struct service *svc)
 		}
 		memcpy(id, up->id, sizeof(id));
 		owner = up->owner->who;
+		/* Its token, for the tombstone (none if the row is gone: then no token matches it). */
+		state_blob_get(svc->state, id, &gone, &err);
 		if ((r = state_begin(svc->state, &err)) == 0) {
 			if ((r = dataset_erase(svc, id, &err)) == 0)
 				r = state_commit(svc->state, &err);
@@ -460,9 +744,24 @@ void storage_expire(struct service *svc)
 			continue;
 		}
 		storage_forget(id, &owner, size);
+		tomb = &ledger.tombstones[ledger.next_tombstone++ % MAX_TOMBSTONES];
+		memcpy(tomb->id, id, sizeof(tomb->id));
+		memcpy(tomb->token_hash, gone.token_hash, sizeof(tomb->token_hash));
 		/* It left the list: *p is the next one now. */
 		atomic_fetch_add(&ledger.expired, 1);
 		fprintf(stderr, "dcrd: upload %s expired unfinished (%" PRIu64 " of %" PRIu64 " bytes had arrived "
 				"in %" PRIu64 " s); deleted\n", id, received, size, ledger.lim.expiry_s);
 	}
+}
+
+bool storage_expired(const char *id, struct state_blob *out, struct dcr_err *err)
+{
+	for (size_t i = 0; i < MAX_TOMBSTONES; i++)
+		if (strcmp(ledger.tombstones[i].id, id) == 0) {
+			memset(out, 0, sizeof(*out));
+			memcpy(out->token_hash, ledger.tombstones[i].token_hash, sizeof(out->token_hash));
+			upload_expired(err);
+			return true;
+		}
+	return false;
 }

@@ -57,6 +57,28 @@ struct sql_result {
 int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 
+/* lim with its defaults filled in and its bounds applied, as sql_run applies them. */
+void sql_limits_resolve(struct sql_limits *lim);
+/* DCR_ECOMPUTE "computation 'NAME' ran out of time (the limit is N ms)". */
+int sql_out_of_time(const char *name, uint64_t time_ms, struct dcr_err *err);
+
+/*
+ * sql_run in a process of its own (sqlproc.c), as dcrd runs every SQL job:
+ * SQLite looks at the clock only between the instructions of its program,
+ * and one call of a built-in function (trim, instr, replace, like...) can
+ * run for days, so the process is killed when lim's time is up, whatever
+ * it is doing, and the job fails as having run out of time. It is this
+ * executable run as "sql-worker" (sql_worker_main, which the program's
+ * main must dispatch to): in->read runs here, in the caller, and the
+ * worker receives plaintext over a socket and never a key. Results and
+ * failures are as sql_run's, plus DCR_ECOMPUTE when the worker dies
+ * (naming the signal) and DCR_EIO when it cannot be started.
+ */
+int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
+	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+/* "dcrd sql-worker PARENT-PID": the worker's side; the socket to dcrd is descriptor 3. Exit status. */
+int sql_worker_main(int argc, char **argv);
+
 /* What the operator allows each job: dcrd serve --max-job-time and --max-job-memory. */
 struct job_bounds {
 	uint64_t time_ms;          /* every job, all its computations together; SQL's own limit (60 s) only below it */

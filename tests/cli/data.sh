@@ -30,7 +30,7 @@ enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
   alice@acme.example: [upload pay, upload delay, upload blob, run total, fetch total, run big, fetch big,
-    run slow, fetch slow, run fail, fetch fail, run grouped, fetch grouped]
+    run slow, fetch slow, run fail, fetch fail, run grouped, fetch grouped, run pinned, fetch pinned]
 data:
   pay:
     type: table
@@ -59,7 +59,27 @@ compute:
     type: python
     script: fail.py
     logs: visible
+  waiter:
+    type: python
+    script: wait.py
+  pinned:
+    type: python
+    script: copy.py
+    mounts: {/input/a-wait: waiter, /input/b-blob: blob}
 YAML
+# Waits for SIGUSR1 under a name of this run's own, so the host can act
+# while the job that computes it holds its data.
+waiter_name=dcr-w$$
+cat >room/wait.py <<EOF
+import ctypes, signal
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+ctypes.CDLL(None).prctl(15, b"$waiter_name", 0, 0, 0)
+signal.sigwait({signal.SIGUSR1})
+open("/output/waited", "w").write("yes\n")
+EOF
+cat >room/copy.py <<'EOF'
+open("/output/blob.txt", "w").write(open("/input/b-blob").read())
+EOF
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
 keystore=$XDG_DATA_HOME/dcr/datasets
@@ -231,5 +251,36 @@ expect 0 "publish after resuming" as publish "$room" blob "$partial"
 expect 1 "resuming a finished upload" as upload --resume "$partial"
 has "$err" "uploaded completely already" "a finished upload says so"
 expect 2 "a bad --limit-rate" as upload big.bin --limit-rate 5X
+
+# ---- a dataset a running job reads stays until the job ends, even replaced ----
+# The review of issue 12's fixes: the job took the room's publications when
+# it started and opened the files later; a dataset replaced in the room and
+# deleted meanwhile failed the job with an I/O error.
+if [ $sandbox = 1 ]; then
+	echo first >pin1.txt
+	echo second >pin2.txt
+	expect 0 "upload the first" as upload pin1.txt
+	pin1=$out
+	expect 0 "publish it" as publish "$room" blob "$pin1"
+	expect 0 "upload the second" as upload pin2.txt
+	pin2=$out
+	expect 0 "run pinned" as run "$room" pinned
+	pinned=$out
+	waiter_pid=
+	for _ in $(seq 1200); do
+		f=$(grep -lx -- "$waiter_name" /proc/[0-9]*/comm 2>/dev/null | head -1)
+		[ -n "$f" ] && { f=${f#/proc/}; waiter_pid=${f%/comm}; break; }
+		sleep 0.05
+	done
+	[ -n "$waiter_pid" ] || fail "the job that reads the first dataset never started"
+	expect 0 "the second replaces it while the job runs" as publish "$room" blob "$pin2"
+	expect 1 "deleting the dataset the running job reads" as upload --delete "$pin1"
+	has "$err" "dataset $pin1 is being read by a running job; delete it once the job has ended" \
+		"the refusal says why"
+	kill -USR1 "$waiter_pid"
+	expect 0 "the job ends well" as fetch "$pinned" --extract pinned-out
+	has "$(cat pinned-out/blob.txt)" '^first$' "it read the data it started with"
+	expect 0 "now the first may be deleted" as upload --delete "$pin1"
+fi
 
 finish

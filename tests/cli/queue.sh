@@ -1,7 +1,8 @@
 #!/bin/bash
 # The job queue: first in, first out across rooms, whatever the room IDs;
 # caps on the jobs one room and one caller may have queued or running; the
-# order survives a restart, with the interrupted job first.
+# order survives a restart, with the interrupted job first; a job running
+# at two stops of dcrd fails rather than come back first again.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
@@ -121,6 +122,37 @@ for j in "${queued[@]}"; do
 done
 expect 7 "the interrupted job of the stopped room failed" as_alice fetch "$forever"
 has "$err" "the room was stopped before the job ran" "why it failed"
+
+# ---- a job running when dcrd dies runs again once; running at a second death, it fails ----
+# wait_log_from LINE PATTERN: as wait_log, in the log from line LINE on.
+wait_log_from() {
+	for _ in $(seq 1200); do
+		tail -n +"$1" dcrd.log | grep -qE -- "$2" && return 0
+		kill -0 "$DCRD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "dcrd never logged /$2/ from line $1: $(tail -3 dcrd.log)"
+	return 1
+}
+expect 0 "a job that runs until dcrd dies" as_alice run "$other" forever
+again=$out
+wait_log "^dcrd: job $again started$"
+stop_dcrd KILL
+from=$(($(wc -l <dcrd.log) + 1))
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+wait_log_from "$from" "^dcrd: job $again started$"
+expect 0 "it runs again after the first death" as_alice --json jobs "$other"
+stop_dcrd KILL
+from=$(($(wc -l <dcrd.log) + 1))
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+expect 7 "after the second death it has failed" as_alice fetch "$again"
+has "$err" "the job was running when dcrd stopped, and again when it stopped after running it anew; it is not run a third time" \
+	"why it failed"
+checks=$((checks + 1))
+tail -n +"$from" dcrd.log | grep -q "^dcrd: job $again started$" && fail "the job ran a third time"
+expect 0 "the room's log" as_alice --json audit "$other"
+has "$out" '"detail": "the job was running when dcrd stopped, and again' "its end is in the room's log"
+expect 0 "the next job runs" as_alice run "$other" quick --wait
 
 # ---- SIGTERM with a job running: dcrd does not wait for it, and it runs again ----
 # dcrd stops at once, without releasing what the job's thread still uses

@@ -3,7 +3,8 @@
 # loaded (joins USING and NATURAL included), a table with nothing published
 # is an error naming it, never an empty table; refused functions and
 # chains of views over the bound are refused at create with their
-# position; a job over its memory limit fails and dcrd serves on.
+# position; a job over its memory limit fails and dcrd serves on; a job
+# stuck in one call of a built-in function is killed at its time limit.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
@@ -20,7 +21,7 @@ enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
   alice@acme.example: [upload party_a, upload party_b, run using_n, run natural_n, run on_n, run joined_n,
-    fetch using_n, fetch natural_n, fetch on_n, fetch joined_n, run huge]
+    fetch using_n, fetch natural_n, fetch on_n, fetch joined_n, run huge, run trimmed]
 data:
   party_a:
     type: table
@@ -41,6 +42,10 @@ compute:
     query: |
       WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 3000000)
       SELECT COUNT(*) AS n FROM (SELECT DISTINCT printf('%.40d', i) FROM c)
+  # One call of trim() that takes minutes: SQLite looks at the clock only between instructions.
+  trimmed:
+    type: sql
+    query: SELECT length(trim(printf('%.*c', 200000, 'b'), printf('%.*c', 200000, 'a') || 'b')) AS n
 YAML
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
@@ -119,6 +124,14 @@ expect 0 "the next job runs" as run "$room" using_n -o after.csv
 has "$(cat after.csv 2>/dev/null)" '^2000$' "with the right result"
 expect 0 "and calls are served" as jobs "$room"
 has "$out" "huge +failed" "the failed job is listed"
+
+# ---- one slow call of a function is killed at the time limit (it ran 82 s under a limit of 1 s) ----
+stop_dcrd
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-job-time 1s || finish
+expect 7 "a query stuck in one call of trim()" as run "$room" trimmed --wait
+has "$err" "computation 'trimmed' ran out of time \(the limit is 1000 ms\)" "it ran out of time"
+expect 0 "the next job runs" as run "$room" using_n -o after-slow.csv
+has "$(cat after-slow.csv 2>/dev/null)" '^2000$' "with the right result"
 stop_dcrd
 expect 2 "a bad --max-sql-memory" "$DCRD" serve --data-dir data2 --max-sql-memory 1TB2
 has "$err" "invalid --max-sql-memory '1TB2'" "the value is quoted"

@@ -2,7 +2,9 @@
 # Disk space on a small filesystem of its own: dataset.create reserves an
 # upload's whole size, new data never takes free space below the floor,
 # uploaders have quotas, uploaders delete their uploads, unfinished uploads
-# expire, and /healthz and /metrics tell the state of the disk.
+# expire, idle ones give up their reservations, jobs' results have quotas
+# per caller and per room and expire, and /healthz and /metrics tell the
+# state of the disk.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
@@ -19,8 +21,8 @@ name: storage
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
-  alice@acme.example: [upload blob, run size, fetch size, stop]
-  bob@acme.example: [upload blob]
+  alice@acme.example: [upload blob, run size, fetch size, stop, run big, fetch big]
+  bob@acme.example: [upload blob, run big, fetch big]
   carol@acme.example: [upload blob]
 data:
   blob: {type: file}
@@ -28,6 +30,10 @@ compute:
   size:
     type: sql
     query: SELECT 1 AS one
+  # A result of 100002 bytes (100095 sealed).
+  big:
+    type: sql
+    query: SELECT printf('%.*c', 100000, 'x') AS x
 YAML
 
 as() { local who=$1; shift; "$DCR" -q -i "$TEST_TMP/$who" "$@"; }
@@ -166,15 +172,109 @@ checks=$((checks + 1))
 [ "$(metric dcrd_uploads_expired_total)" = 1 ] || fail "metrics count the expired upload"
 [ "$(metric dcrd_uploads_reserved_bytes)" = 0 ] || fail "its reservation is released"
 expect 4 "resuming an expired upload" as bob upload --resume "$e"
+# The review: the man pages promised 410, but once the sweep had deleted the
+# upload (within a second) a PUT got 404, "no such blob".
+has "$err" "dataset $e cannot be resumed: upload the file again: .*HTTP 410: the upload expired on dcrd and was deleted" \
+	"the deleted upload still says it expired"
+expect 0 "a PUT with its token" curl -sS -o put.out -w '%{http_code}' -X PUT -H "Authorization: Bearer $token" \
+	-H 'Content-Type: application/octet-stream' -H 'Upload-Offset: 0' --data-binary @small1.bin \
+	"$DCR_ENDPOINT/v1/blobs/$e"
+has "$out" '^410$' "is answered 410"
+has "$(cat put.out)" "the upload expired: it was not complete 2 s after it began; upload the file again" "and says why"
+expect 0 "a PUT with another token" curl -sS -o put.out -w '%{http_code}' -X PUT -H "Authorization: Bearer x$token" \
+	-H 'Content-Type: application/octet-stream' -H 'Upload-Offset: 0' --data-binary @small1.bin \
+	"$DCR_ENDPOINT/v1/blobs/$e"
+has "$out" '^404$' "is answered 404, as for an unknown blob"
 f=$(partial bob small2.bin)
 for _ in $(seq 200); do grep -q "upload $f expired" dcrd.log && break; sleep 0.05; done
 has "$(cat dcrd.log)" "upload $f expired unfinished" "a new upload expires after the time set"
 expect 0 "bob's quota is free again" as bob upload small3.bin
 lacks "$(cat dcrd.log)" "small[0-9].bin|three.bin" "no dataset names in dcrd's log"
 
+# ---- an idle upload gives up its reservation, until a PUT finds room for the rest ----
+# The review of issue 12's fixes: dataset.create held the declared size for 24 h without a byte sent.
+stop_dcrd TERM
+mount_tmpfs disk2 10M
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk2/data --min-free 2M --upload-idle 2s || finish
+expect 0 "a room on a fresh disk" as alice create --salt disk2 room/room.yaml || finish
+room3=$out
+x=$(partial alice three.bin)
+checks=$((checks + 1))
+[ "$(metric dcrd_uploads_reserved_bytes)" -gt $((2 << 20)) ] || fail "the new upload reserves its size"
+for _ in $(seq 200); do grep -q "upload $x had no data" dcrd.log && break; sleep 0.05; done
+has "$(cat dcrd.log)" "^dcrd: upload $x had no data for 2 s; the [0-9]+ bytes it reserved are free for others until it resumes$" \
+	"the lapse is logged"
+checks=$((checks + 2))
+[ "$(metric dcrd_uploads_reserved_bytes)" = 0 ] || fail "the idle upload reserves nothing"
+[ "$(metric dcrd_uploads_lapsed_total)" = 1 ] || fail "metrics count the lapse"
+expect 0 "bob's upload" as bob upload three.bin
+expect 0 "carol's upload takes the space the idle one held" as carol upload three.bin
+c3=$out
+expect 1 "the idle upload finds no room for the rest" as alice upload --resume "$x"
+has "$err" "this upload was idle for 2 s and gave up the space it had reserved; dcrd has no room for its remaining [0-9]+ bytes now" \
+	"the refusal says why"
+expect 0 "carol deletes hers" as carol upload --delete "$c3"
+expect 0 "now it resumes, reserving the rest again" as alice upload --resume "$x"
+checks=$((checks + 1))
+[ "$(metric dcrd_uploads_reserved_bytes)" = 0 ] || fail "nothing is reserved once it is complete"
+
+# ---- results: quotas per caller and per room, and expiry ----
+# The review: a caller repeating a job of 256 MiB results filled the disk for good.
+stop_dcrd TERM
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk2/data --min-free 2M --max-result-bytes 250K \
+	--max-room-result-bytes 350K || finish
+blobs_before=$(ls disk2/data/blobs | wc -l)
+expect 0 "alice's first result" as alice run "$room3" big
+j1=$out
+expect 0 "fetch it" as alice fetch "$j1" -o big1.csv
+expect 0 "alice's second result" as alice run "$room3" big -o big2.csv
+expect 1 "a third would take alice past her quota" as alice run "$room3" big --wait
+has "$err" "alice@acme.example has 200190 bytes of results on this dcrd; a result of 100095 bytes more would pass 256000, the most it keeps for one caller \(--max-result-bytes\)" \
+	"the caller's quota is named"
+expect 0 "bob's first result" as bob run "$room3" big -o big3.csv
+expect 1 "bob's second would take the room past its quota" as bob run "$room3" big --wait
+has "$err" "room $room3 has 300285 bytes of results on this dcrd; a result of 100095 bytes more would pass 358400, the most it keeps for one room \(--max-room-result-bytes\)" \
+	"the room's quota is named"
+checks=$((checks + 1))
+[ "$(metric dcrd_results_bytes)" = 300285 ] || fail "metrics count the results kept"
+# Restarted with a short expiry, dcrd counts the results again and deletes them.
+stop_dcrd TERM
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk2/data --min-free 2M --max-result-bytes 250K \
+	--max-room-result-bytes 350K --result-expiry 1s || finish
+for _ in $(seq 200); do [ "$(grep -c "^dcrd: the result of job .* expired" dcrd.log)" -ge 3 ] && break; sleep 0.05; done
+has "$(cat dcrd.log)" "^dcrd: the result of job $j1 expired \(100095 bytes, kept 1 s\); deleted$" "the expiry is logged"
+checks=$((checks + 2))
+[ "$(metric dcrd_results_expired_total)" = 3 ] || fail "metrics count the expired results"
+[ "$(metric dcrd_results_bytes)" = 0 ] || fail "no result is kept"
+expect 4 "fetching an expired result" as alice fetch "$j1" -o again.csv
+has "$err" "the result of job $j1 was deleted at [0-9TZ:-]+, when it had been kept as long as this dcrd keeps results \(--result-expiry\); run the job again" \
+	"the fetch says why"
+checks=$((checks + 1))
+[ "$(ls disk2/data/blobs | wc -l)" = "$blobs_before" ] || fail "results' ciphertext is left: $(ls disk2/data/blobs)"
+expect 0 "the quota is free again" as alice run "$room3" big -o big4.csv
+
+# ---- ciphertext no record names is deleted at start ----
+# The review: a result sealed when dcrd stopped before recording it stayed on
+# the disk for good. A stop at that moment leaves what this makes: a blob
+# file with no row in the state.
+stop_dcrd KILL
+kept=$(ls disk2/data/blobs | sort)
+orphan=0123456789abcdef0123456789abcdef
+head -c 100000 /dev/urandom >"disk2/data/blobs/$orphan"
+echo "not dcrd's" >disk2/data/blobs/NOTES
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd disk2/data --min-free 2M || finish
+has "$(cat dcrd.log)" "^dcrd: deleted 1 blob file that no record names \(100000 bytes\), left by a stop between writing and recording$" \
+	"the sweep is logged"
+checks=$((checks + 3))
+[ ! -e "disk2/data/blobs/$orphan" ] || fail "the unrecorded blob is left"
+[ -e disk2/data/blobs/NOTES ] || fail "a file not named as a blob was deleted"
+rm disk2/data/blobs/NOTES
+[ "$(ls disk2/data/blobs | sort)" = "$kept" ] || fail "recorded blobs were deleted"
+
 # ---- options ----
 for opt in "--min-free 5X" "--min-free 100%" "--max-upload-bytes 0" "--max-uploads 0" \
-	"--max-unfinished-uploads -1" "--upload-expiry 366d" "--upload-expiry 0s"; do
+	"--max-unfinished-uploads -1" "--upload-expiry 366d" "--upload-expiry 0s" "--upload-idle 0s" "--upload-idle 1x" \
+	"--max-result-bytes 0" "--max-room-result-bytes 1Q" "--result-expiry 400d"; do
 	# shellcheck disable=SC2086
 	expect 2 "$opt" "$DCRD" serve --data-dir data2 $opt
 	has "$err" "invalid ${opt% *} '${opt#* }'" "the bad value is named"

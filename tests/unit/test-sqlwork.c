@@ -1,4 +1,9 @@
-/* Unit tests for cmd/dcrd/sqlwork.c: real rooms, inputs from memory, the result CSV and every limit. */
+/*
+ * Unit tests for cmd/dcrd/sqlwork.c and sqlproc.c: real rooms, inputs from
+ * memory, the result CSV and every limit, each run in this process and
+ * again in a worker process (this program, run as "sql-worker").
+ */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +35,8 @@ static const char specs_yaml[] =
 	"    measurement: 0000000000000000000000000000000000000000000000000000000000000001\n";
 
 static struct dcr_specs *specs;
+/* Whether the tests run SQL through sql_run_isolated (a worker process) rather than sql_run. */
+static bool isolated;
 
 /* ---- inputs from memory ---- */
 
@@ -41,25 +50,34 @@ struct inputs {
 	const struct input *items;
 	size_t n;
 	char read_log[256];    /* "node node ..." in the order they were read */
+	size_t fed;            /* bytes the sinks took */
+	void (*before)(void);  /* called before the first byte of an input */
 };
 
-/* Feeds the data in pieces of 5 bytes, so that nothing depends on how the plaintext arrives. */
+/*
+ * Feeds the data in pieces of 5 bytes (4096 for inputs of more than a
+ * MiB), so that nothing depends on how the plaintext arrives.
+ */
 static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
 {
 	struct inputs *in = ctx;
 
 	snprintf(in->read_log + strlen(in->read_log), sizeof(in->read_log) - strlen(in->read_log), "%s ", node);
+	if (in->before)
+		in->before();
 	for (size_t i = 0; i < in->n; i++) {
 		const char *p = in->items[i].csv;
-		size_t len = in->items[i].len ? in->items[i].len : strlen(p);
+		size_t len = in->items[i].len ? in->items[i].len : strlen(p), piece = len > (1u << 20) ? 4096 : 5;
 
 		if (strcmp(in->items[i].node, node) != 0)
 			continue;
-		for (size_t at = 0; at < len; at += 5) {
-			int r = sink(sink_ctx, (const uint8_t *)p + at, len - at < 5 ? len - at : 5, err);
+		for (size_t at = 0; at < len; at += piece) {
+			size_t n = len - at < piece ? len - at : piece;
+			int r = sink(sink_ctx, (const uint8_t *)p + at, n, err);
 
 			if (r < 0)
 				return r;
+			in->fed += n;
 		}
 		return 0;
 	}
@@ -140,7 +158,8 @@ static void run_lim(struct run *run, struct dcr_room *room, const char *name, co
 	memset(run, 0, sizeof(*run));
 	run->in.items = items;
 	run->in.n = n;
-	run->r = sql_run(dcr_room_definition(room), name, &in, &lim, &run->res, &run->err);
+	run->r = (isolated ? sql_run_isolated : sql_run)(dcr_room_definition(room), name, &in, &lim, &run->res,
+		&run->err);
 	if (run->r < 0) {
 		assert_int_equal(run->r, run->err.code);
 		assert_null(run->res.csv);
@@ -623,7 +642,158 @@ static void test_no_temp_files(void **state)
 	dcr_room_free(room);
 }
 
-int main(void)
+/*
+ * The review of issue 12's fixes: one call of a built-in function runs
+ * inside one instruction of SQLite's program, where SQLite never looks at
+ * the clock, and trim() of two 200000-character strings took 82 s under a
+ * 1 s limit. In a worker the job is killed when its time is up, whatever
+ * it is doing (run in this process, these jobs would succeed a minute or
+ * more later).
+ */
+static void test_slow_function(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  trimmed: {type: sql, query: \"SELECT length(trim(printf('%.*c', 200000, 'b'),\n"
+		"    printf('%.*c', 200000, 'a') || 'b')) AS n\"}\n"
+		"  found: {type: sql, query: \"SELECT instr(printf('%.*c', 3200000, 'a'),\n"
+		"    printf('%.*c', 1600000, 'a') || 'b') AS n\"}\n"
+		"  quick: {type: sql, query: \"SELECT length(trim(printf('%.*c', 200, 'b'), 'ab')) AS n\"}\n");
+	static const char *const slow[] = { "trimmed", "found" };
+	struct run run;
+
+	for (size_t i = 0; i < sizeof(slow) / sizeof(*slow); i++) {
+		char want[128];
+
+		run_lim(&run, room, slow[i], NULL, 0, 1000, 0, 0);
+		snprintf(want, sizeof(want), "computation '%s' ran out of time (the limit is 1000 ms)", slow[i]);
+		assert_int_equal(run.r, DCR_ECOMPUTE);
+		assert_string_equal(run.err.msg, want);
+	}
+	/* The next job has a worker of its own. */
+	run_lim(&run, room, "quick", NULL, 0, 1000, 0, 0);
+	assert_string_equal(result(&run), "n\n0\n");
+	dcr_room_free(room);
+}
+
+/* The worker of the job this process runs now (a child of this thread), or 0. */
+static pid_t worker_of(pid_t parent, pid_t thread)
+{
+	char path[64], buf[64];
+	FILE *f;
+	long pid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)parent, (long)thread);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (fgets(buf, sizeof(buf), f))
+		pid = strtol(buf, NULL, 10);
+	fclose(f);
+	return (pid_t)pid;
+}
+
+static void segfault_worker(void)
+{
+	pid_t w = worker_of(getpid(), getpid());
+
+	if (w > 0)
+		kill(w, SIGABRT);
+}
+
+/* A worker that dies is a failed job that says how, not a hang or a result. */
+static void test_worker_dies(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu, "  only_t: {type: sql, query: 'SELECT count(*) AS n FROM t'}\n");
+	const struct input items[] = { { "t", t_csv, 0 } };
+	struct work_inputs in;
+	struct inputs feed = { .items = items, .n = 1, .before = segfault_worker };
+	struct sql_result res;
+	struct dcr_err err;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)getpid(), (long)getpid());
+	if (access(path, R_OK) < 0)
+		skip();
+	in = (struct work_inputs){ read_input, &feed };
+	assert_int_equal(sql_run_isolated(dcr_room_definition(room), "only_t", &in, NULL, &res, &err), DCR_ECOMPUTE);
+	assert_string_equal(err.msg, "computation 'only_t': the SQL worker was killed by signal 6");
+	assert_null(res.csv);
+	dcr_room_free(room);
+}
+
+/* Whether process pid has ended (gone, or a zombie nobody reaped yet). */
+static bool ended(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+	FILE *f;
+	bool dead = true;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (!(f = fopen(path, "r")))
+		return true;
+	if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')))
+		dead = close_paren[1] == ' ' && (close_paren[2] == 'Z' || close_paren[2] == 'X');
+	fclose(f);
+	return dead;
+}
+
+/* A dcrd that dies (kill -9) takes its stuck job's worker with it, rather than leave it running for days. */
+static void test_worker_dies_with_dcrd(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu,
+		"  trimmed: {type: sql, query: \"SELECT length(trim(printf('%.*c', 200000, 'b'),\n"
+		"    printf('%.*c', 200000, 'a') || 'b')) AS n\"}\n");
+	pid_t dcrd, worker = 0;
+	int status;
+
+	dcrd = fork();
+	assert_true(dcrd >= 0);
+	if (dcrd == 0) {
+		struct sql_limits lim = { .time_ms = 3600 * 1000 };
+		struct work_inputs in = { read_input, NULL };
+		struct sql_result res;
+		struct dcr_err err;
+
+		_exit(sql_run_isolated(dcr_room_definition(room), "trimmed", &in, &lim, &res, &err) == 0 ? 0 : 1);
+	}
+	for (int i = 0; i < 2000 && worker <= 0; i++) {
+		worker = worker_of(dcrd, dcrd);
+		if (worker <= 0)
+			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	}
+	kill(dcrd, SIGKILL);
+	assert_int_equal(waitpid(dcrd, &status, 0), dcrd);
+	if (worker <= 0)
+		skip();
+	/* The kernel sends the signal as dcrd's thread ends; give a loaded machine a minute. */
+	for (int i = 0; i < 6000 && !ended(worker); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	assert_true(ended(worker));
+	dcr_room_free(room);
+}
+
+/*
+ * A table that fails to load stops its input at once: the rest of a large
+ * input is neither decrypted nor sent.
+ */
+static void test_load_stops(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu, "  sum_t: {type: sql, query: 'SELECT sum(a) AS s FROM t'}\n");
+	struct input items[1] = { { "t", NULL, 0 } };
+	char *big;
+	struct run run;
+
+	items[0].csv = big = big_t(200000, &items[0].len);
+	*(strchr(big + 6, '\n') + 1) = 'x';
+	run_sql(&run, room, "sum_t", items, 1);
+	assert_int_equal(run.r, DCR_EINVALID);
+	assert_string_equal(run.err.msg, "table 't', record 3, column 'a': the value is not an int64 "
+		"(expected decimal digits with an optional sign)");
+	assert_true(run.in.fed < items[0].len / 2);
+	free(big);
+	dcr_room_free(room);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_salary_sum),
@@ -638,8 +808,34 @@ int main(void)
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_min_group_size),
 		cmocka_unit_test(test_authorizer),
+		cmocka_unit_test(test_load_stops),
 		cmocka_unit_test(test_no_temp_files),
 	};
+	/* The same, and what only a worker can do, through the worker; the worker's own temp files are its business. */
+	const struct CMUnitTest worker_tests[] = {
+		cmocka_unit_test(test_salary_sum),
+		cmocka_unit_test(test_view_chain),
+		cmocka_unit_test(test_unpublished),
+		cmocka_unit_test(test_join_using),
+		cmocka_unit_test(test_schema_violation),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_output_format),
+		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test(test_result_limit),
+		cmocka_unit_test(test_memory_limit),
+		cmocka_unit_test(test_min_group_size),
+		cmocka_unit_test(test_authorizer),
+		cmocka_unit_test(test_load_stops),
+		cmocka_unit_test(test_slow_function),
+		cmocka_unit_test(test_worker_dies),
+		cmocka_unit_test(test_worker_dies_with_dcrd),
+	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	/* sql_run_isolated runs this program again as its worker. */
+	if (argc > 1 && strcmp(argv[1], "sql-worker") == 0)
+		return sql_worker_main(argc - 1, argv + 1);
+	failed = cmocka_run_group_tests_name("in this process", tests, setup, teardown);
+	isolated = true;
+	return failed + cmocka_run_group_tests_name("in a worker process", worker_tests, setup, teardown);
 }

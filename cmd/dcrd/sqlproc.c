@@ -1,0 +1,612 @@
+/*
+ * SQL jobs in a process of their own: dcrd spawns "dcrd sql-worker" for
+ * each, hands it the room, streams it the plaintext it asks for, and kills
+ * it when the job's time is up, whatever it is doing.
+ */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np */
+#include "work.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "crypto.h"
+#include "sql.h"
+
+#include "banned.h"
+
+extern char **environ;
+
+#define WORKER_FD 3                 /* the worker's end of the socket */
+#define FRAME_MAX (64u << 10)       /* a frame's payload, but for the job's */
+#define JOB_MAX (64u << 20)         /* the job's: its limits, name and room definition */
+#define NODE_NAME_MAX 255
+#define HEAP_HEADROOM (64ull << 20) /* the worker's SQLite heap beyond the job's budget */
+
+/*
+ * The frames on the socket: a type (one byte), the payload's length (4
+ * bytes, little-endian), the payload. The worker asks for tables as its
+ * query's program names them, so it reads nothing it does not need.
+ */
+enum {
+	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory (little-endian), the name, NUL, the definition */
+	MSG_READ = 'r',  /* worker: the name of a data node whose plaintext it wants */
+	MSG_DATA = 'd',  /* dcrd: a piece of that plaintext; worker: a piece of the result */
+	MSG_END = 'e',   /* dcrd: that was all of it */
+	MSG_STOP = 's',  /* worker: no more of it, loading it failed (dcrd then sends END) */
+	MSG_FAIL = 'x',  /* either: i32 DCR_E* code (little-endian) and a message */
+	MSG_DONE = 'o',  /* worker: u64 data rows; the result is the DATA it sent */
+};
+
+/* One end of the socket; with a deadline (dcrd's end), no wait lasts past it. */
+struct chan {
+	int fd;
+	int64_t deadline;  /* CLOCK_MONOTONIC, ms; 0: none */
+	bool late;         /* the deadline passed */
+	bool gone;         /* the other end closed, broke the protocol, or the socket failed */
+};
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* 0 once fd is ready for events (or broken: the call that follows tells), -1 past the deadline. */
+static int wait_ready(struct chan *c, short events)
+{
+	for (;;) {
+		struct pollfd p = { .fd = c->fd, .events = events };
+		int64_t left = c->deadline ? c->deadline - monotonic_ms() : -1;
+		int n;
+
+		if (c->deadline && left <= 0) {
+			c->late = true;
+			return -1;
+		}
+		n = poll(&p, 1, left < 0 ? -1 : left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR) {
+			c->gone = true;
+			return -1;
+		}
+	}
+}
+
+static int chan_write(struct chan *c, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_ready(c, POLLOUT) < 0)
+				return -1;
+		} else if (n < 0 && errno != EINTR) {
+			c->gone = true;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int chan_read(struct chan *c, void *data, size_t len)
+{
+	uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t n = recv(c->fd, p, len, MSG_DONTWAIT);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_ready(c, POLLIN) < 0)
+				return -1;
+		} else if (n == 0 || errno != EINTR) {
+			c->gone = true;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A frame whose payload is a then b (either may be empty). */
+static int send_frame(struct chan *c, int type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	uint8_t head[5] = { (uint8_t)type };
+	uint32_t len = (uint32_t)(alen + blen);
+
+	for (int i = 0; i < 4; i++)
+		head[1 + i] = (uint8_t)(len >> (8 * i));
+	if (chan_write(c, head, sizeof(head)) < 0 || (alen && chan_write(c, a, alen) < 0) ||
+	    (blen && chan_write(c, b, blen) < 0))
+		return -1;
+	return 0;
+}
+
+static int send_fail(struct chan *c, int code, const char *msg)
+{
+	uint8_t head[4];
+
+	for (int i = 0; i < 4; i++)
+		head[i] = (uint8_t)((uint32_t)code >> (8 * i));
+	return send_frame(c, MSG_FAIL, head, sizeof(head), msg, strlen(msg));
+}
+
+static int recv_head(struct chan *c, int *type, uint32_t *len)
+{
+	uint8_t head[5];
+
+	if (chan_read(c, head, sizeof(head)) < 0)
+		return -1;
+	*type = head[0];
+	*len = (uint32_t)head[1] | (uint32_t)head[2] << 8 | (uint32_t)head[3] << 16 | (uint32_t)head[4] << 24;
+	return 0;
+}
+
+/* A frame of at most cap bytes into buf; a longer one breaks the protocol. */
+static int recv_frame(struct chan *c, int *type, uint8_t *buf, size_t cap, size_t *len)
+{
+	uint32_t n;
+
+	if (recv_head(c, type, &n) < 0)
+		return -1;
+	if (n > cap) {
+		c->gone = true;
+		return -1;
+	}
+	*len = n;
+	return chan_read(c, buf, n);
+}
+
+/* A FAIL frame's code and message; a code that is no DCR_E* is a failed computation. */
+static int parse_fail(const uint8_t *p, size_t len, struct dcr_err *err)
+{
+	int32_t code;
+
+	if (len < 4)
+		return dcr_err_set(err, DCR_ECOMPUTE, "the SQL worker failed without saying why");
+	code = (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+	if (code > DCR_EFAIL || code < DCR_EEXIST)
+		code = DCR_ECOMPUTE;
+	len -= 4;
+	return dcr_err_set(err, code, "%.*s", (int)(len < DCR_ERR_MSG_MAX ? len : DCR_ERR_MSG_MAX - 1), p + 4);
+}
+
+/* ---- dcrd's side ---- */
+
+struct parent {
+	struct chan c;
+	const char *name;
+	uint64_t time_ms;
+	pid_t pid;
+	bool stopped;              /* the worker sent STOP for the table on its way */
+	uint8_t *csv;              /* the result so far */
+	size_t len, cap, max;
+	uint8_t *frame;            /* FRAME_MAX bytes */
+};
+
+/*
+ * The worker, on a socket of its own as descriptor WORKER_FD, with standard
+ * input and output on /dev/null, standard error dcrd's (for what a crash
+ * says), no other descriptor, default signals, in a process group of its
+ * own. It is this executable, whatever replaced it on disk since.
+ */
+static int spawn_worker(struct parent *p, struct dcr_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	char parent[24];
+	char *argv[] = { "dcrd", "sql-worker", parent, NULL };
+	int sv[2], r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot start the SQL worker");
+	/* dup2 onto itself would leave close-on-exec set. */
+	if (sv[1] == WORKER_FD) {
+		int moved = fcntl(sv[1], F_DUPFD_CLOEXEC, WORKER_FD + 1);
+
+		close(sv[1]);
+		if ((sv[1] = moved) < 0) {
+			close(sv[0]);
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot start the SQL worker");
+		}
+	}
+	snprintf(parent, sizeof(parent), "%ld", (long)getpid());
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	if ((r = posix_spawn_file_actions_adddup2(&fa, sv[1], WORKER_FD)) == 0 &&
+	    (r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
+	    (r = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) == 0 &&
+	    (r = posix_spawn_file_actions_addclosefrom_np(&fa, WORKER_FD + 1)) == 0 &&
+	    (r = posix_spawnattr_setsigmask(&at, &none)) == 0 && (r = posix_spawnattr_setsigdefault(&at, &all)) == 0 &&
+	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+		     POSIX_SPAWN_SETPGROUP)) == 0)
+		r = posix_spawn(&p->pid, "/proc/self/exe", &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(sv[1]);
+	if (r != 0) {
+		close(sv[0]);
+		p->pid = 0;
+		return dcr_err_errno(err, DCR_EIO, r, "cannot start the SQL worker");
+	}
+	p->c.fd = sv[0];
+	return 0;
+}
+
+/* The worker, killed if it still runs, and reaped; a kill after the job is done is no failure. */
+static void end_worker(struct parent *p, int *wstatus)
+{
+	pid_t w;
+
+	*wstatus = 0;
+	if (p->pid <= 0)
+		return;
+	(void)kill(p->pid, SIGKILL);
+	do
+		w = waitpid(p->pid, wstatus, 0);
+	while (w < 0 && errno == EINTR);
+	p->pid = 0;
+}
+
+/* Whether the worker asked for no more of the table being sent (STOP); a frame of another kind breaks the protocol. */
+static bool worker_stopped(struct parent *p)
+{
+	struct pollfd pfd = { .fd = p->c.fd, .events = POLLIN };
+	uint32_t len;
+	int type;
+
+	if (p->stopped)
+		return true;
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	if (recv_head(&p->c, &type, &len) < 0)
+		return true;
+	if (type != MSG_STOP || len != 0) {
+		p->c.gone = true;
+		return true;
+	}
+	p->stopped = true;
+	return true;
+}
+
+/* The plaintext in->read streams, in frames to the worker. */
+static int to_worker(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct parent *p = ctx;
+
+	while (len > 0) {
+		size_t n = len < FRAME_MAX ? len : FRAME_MAX;
+
+		if (worker_stopped(p) || p->c.gone || send_frame(&p->c, MSG_DATA, buf, n, NULL, 0) < 0)
+			return dcr_err_set(err, DCR_ECOMPUTE, "the SQL worker takes no more data");
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The worker wants node: its plaintext, or why it cannot have it. */
+static int serve_read(struct parent *p, const struct work_inputs *in, const uint8_t *name, size_t len)
+{
+	char node[NODE_NAME_MAX + 1];
+	struct dcr_err rerr;
+	int r;
+
+	if (len == 0 || len > NODE_NAME_MAX || memchr(name, '\0', len)) {
+		p->c.gone = true;
+		return -1;
+	}
+	memcpy(node, name, len);
+	node[len] = '\0';
+	p->stopped = false;
+	r = in->read(in->ctx, node, to_worker, p, &rerr);
+	if (p->c.late || p->c.gone)
+		return -1;
+	/* The worker knows why it stopped; anything else is the input's failure, which it reports as its own. */
+	if (r == 0 || p->stopped)
+		return send_frame(&p->c, MSG_END, NULL, 0, NULL, 0);
+	return send_fail(&p->c, r, rerr.msg);
+}
+
+static int add_result(struct parent *p, const uint8_t *buf, size_t len)
+{
+	if (len > p->max - p->len || dcr_secure_reserve(&p->csv, &p->cap, p->len, p->len + len, p->max) < 0) {
+		p->c.gone = true;
+		return -1;
+	}
+	memcpy(p->csv + p->len, buf, len);
+	p->len += len;
+	return 0;
+}
+
+/* What the worker's end says, when it did not send a result or a failure. */
+static int worker_lost(struct parent *p, int wstatus, struct dcr_err *err)
+{
+	if (p->c.late)
+		return sql_out_of_time(p->name, p->time_ms, err);
+	if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) != SIGKILL)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker was killed by signal %d",
+			p->name, WTERMSIG(wstatus));
+	if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker failed (exit status %d)",
+			p->name, WEXITSTATUS(wstatus));
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke off", p->name);
+}
+
+/* The conversation, from the job to the worker's last word: 0 (result in p), < 0 (err set), or 1 (worker lost). */
+static int converse(struct parent *p, const Dcr__V1__RoomDefinition *def, const struct work_inputs *in,
+	const struct sql_limits *lim, uint64_t *rows, struct dcr_err *err)
+{
+	size_t def_len = dcr__v1__room_definition__get_packed_size(def), name_len = strlen(p->name) + 1, n;
+	uint8_t *job;
+	int type, r;
+
+	if (def_len > JOB_MAX - 24 - name_len)
+		return dcr_err_set(err, DCR_ECOMPUTE, "the room's definition is too large for the SQL worker");
+	if (!(job = malloc(24 + name_len + def_len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	put_u64(job, p->time_ms);
+	put_u64(job + 8, lim->max_result_bytes);
+	put_u64(job + 16, lim->max_memory);
+	memcpy(job + 24, p->name, name_len);
+	dcr__v1__room_definition__pack(def, job + 24 + name_len);
+	r = send_frame(&p->c, MSG_JOB, job, 24 + name_len + def_len, NULL, 0);
+	free(job);
+	if (r < 0)
+		return 1;
+	for (;;) {
+		if (recv_frame(&p->c, &type, p->frame, FRAME_MAX, &n) < 0)
+			return 1;
+		switch (type) {
+		case MSG_READ:
+			if (serve_read(p, in, p->frame, n) < 0)
+				return 1;
+			break;
+		case MSG_DATA:
+			if (add_result(p, p->frame, n) < 0)
+				return 1;
+			break;
+		case MSG_DONE:
+			if (n != 8)
+				return 1;
+			*rows = get_u64(p->frame);
+			return 0;
+		case MSG_FAIL:
+			return parse_fail(p->frame, n, err);
+		case MSG_STOP:
+			/* For a table that was all sent before the worker found it could not load it. */
+			break;
+		default:
+			p->c.gone = true;
+			return 1;
+		}
+	}
+}
+
+int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
+	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
+{
+	struct sql_limits l = lim ? *lim : (struct sql_limits){ 0 };
+	struct parent p = { .c = { .fd = -1 }, .name = name };
+	uint64_t rows = 0;
+	int wstatus, r;
+
+	memset(out, 0, sizeof(*out));
+	sql_limits_resolve(&l);
+	p.time_ms = l.time_ms;
+	p.max = (size_t)l.max_result_bytes;
+	p.c.deadline = monotonic_ms() + (int64_t)p.time_ms;
+	if (!(p.frame = malloc(FRAME_MAX)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if ((r = spawn_worker(&p, err)) == 0) {
+		r = converse(&p, def, in, &l, &rows, err);
+		/* Done or not, it goes: it has nothing more to do, or no more time to do it. */
+		end_worker(&p, &wstatus);
+		if (r == 1)
+			r = worker_lost(&p, wstatus, err);
+	}
+	if (p.c.fd >= 0)
+		close(p.c.fd);
+	dcr_wipe(p.frame, FRAME_MAX);
+	free(p.frame);
+	if (r < 0) {
+		dcr_wipe(p.csv, p.cap);
+		free(p.csv);
+		return r;
+	}
+	out->csv = p.csv;
+	out->len = p.len;
+	out->rows = rows;
+	return 0;
+}
+
+/* ---- the worker's side ---- */
+
+/* in->read for sql_run: ask dcrd, and feed the sink what comes back. */
+static int from_dcrd(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
+{
+	struct chan *c = ctx;
+	uint8_t *buf = malloc(FRAME_MAX);
+	struct dcr_err sink_err;
+	size_t n;
+	int type, r = 0;
+
+	if (!buf)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (send_frame(c, MSG_READ, node, strlen(node), NULL, 0) < 0)
+		goto lost;
+	for (;;) {
+		if (recv_frame(c, &type, buf, FRAME_MAX, &n) < 0)
+			goto lost;
+		if (type == MSG_DATA) {
+			/* After a failure the rest is read and dropped, until dcrd sees the STOP. */
+			if (r == 0 && (r = sink(sink_ctx, buf, n, &sink_err)) < 0 &&
+			    send_frame(c, MSG_STOP, NULL, 0, NULL, 0) < 0)
+				goto lost;
+		} else if (type == MSG_END) {
+			break;
+		} else if (type == MSG_FAIL) {
+			if (r == 0)
+				r = parse_fail(buf, n, &sink_err);
+			break;
+		} else {
+			goto lost;
+		}
+	}
+	dcr_wipe(buf, FRAME_MAX);
+	free(buf);
+	if (r < 0 && err)
+		*err = sink_err;
+	return r;
+lost:
+	dcr_wipe(buf, FRAME_MAX);
+	free(buf);
+	return dcr_err_set(err, DCR_EIO, "lost dcrd");
+}
+
+/* The job dcrd sent: its limits, the computation's name and the room (free def). */
+static int read_job(struct chan *c, struct sql_limits *lim, char **name, Dcr__V1__RoomDefinition **def,
+	struct dcr_err *err)
+{
+	uint8_t *job;
+	uint32_t len;
+	size_t name_len;
+	int type;
+
+	if (recv_head(c, &type, &len) < 0 || type != MSG_JOB || len < 25 || len > JOB_MAX)
+		return dcr_err_set(err, DCR_EIO, "no job from dcrd");
+	if (!(job = malloc(len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (chan_read(c, job, len) < 0) {
+		free(job);
+		return dcr_err_set(err, DCR_EIO, "no job from dcrd");
+	}
+	lim->time_ms = get_u64(job);
+	lim->max_result_bytes = get_u64(job + 8);
+	lim->max_memory = get_u64(job + 16);
+	name_len = strnlen((const char *)job + 24, len - 24);
+	*name = name_len < len - 24 ? strdup((const char *)job + 24) : NULL;
+	*def = *name ? dcr__v1__room_definition__unpack(NULL, len - 24 - name_len - 1, job + 24 + name_len + 1) : NULL;
+	free(job);
+	if (!*def) {
+		free(*name);
+		*name = NULL;
+		return dcr_err_set(err, DCR_EIO, "a malformed job from dcrd");
+	}
+	return 0;
+}
+
+/*
+ * Set the worker up: it dies with dcrd (the signal comes when the thread
+ * that spawned it ends, which waits for it), leaves no core dump, and
+ * nothing of its user may read its memory.
+ */
+static int worker_setup(const char *parent, struct dcr_err *err)
+{
+	struct rlimit none = { 0, 0 };
+	char *end;
+	long ppid;
+
+	errno = 0;
+	ppid = strtol(parent, &end, 10);
+	if (errno || end == parent || *end || ppid <= 1)
+		return dcr_err_set(err, DCR_EUSAGE, "run by dcrd serve, not by hand");
+	/* Not every kernel interface (Gramine's) has it; then dcrd's kill at the deadline is what ends a stuck job. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != (pid_t)ppid)
+		return dcr_err_set(err, DCR_EFAIL, "dcrd is gone");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &none) < 0)
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot protect the SQL worker's memory");
+	if (fcntl(WORKER_FD, F_GETFD) < 0)
+		return dcr_err_set(err, DCR_EUSAGE, "run by dcrd serve, not by hand");
+	return dcr_sql_init(err);
+}
+
+int sql_worker_main(int argc, char **argv)
+{
+	struct chan c = { .fd = WORKER_FD };
+	struct work_inputs in = { from_dcrd, &c };
+	Dcr__V1__RoomDefinition *def = NULL;
+	struct sql_result res = { 0 };
+	struct sql_limits lim;
+	struct dcr_err err;
+	uint8_t rows[8];
+	char *name = NULL;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "dcrd: sql-worker: run by dcrd serve, not by hand\n");
+		return 2;
+	}
+	if ((r = worker_setup(argv[1], &err)) < 0) {
+		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
+		return r == DCR_EUSAGE ? 2 : 1;
+	}
+	if ((r = read_job(&c, &lim, &name, &def, &err)) < 0) {
+		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
+		return 1;
+	}
+	sqlite3_hard_heap_limit64((sqlite3_int64)(lim.max_memory < INT64_MAX - HEAP_HEADROOM ?
+		lim.max_memory + HEAP_HEADROOM : INT64_MAX));
+	r = sql_run(def, name, &in, &lim, &res, &err);
+	if (r < 0) {
+		send_fail(&c, r, err.msg);
+	} else {
+		r = 0;
+		for (size_t at = 0; r == 0 && at < res.len; at += FRAME_MAX)
+			r = send_frame(&c, MSG_DATA, res.csv + at, res.len - at < FRAME_MAX ? res.len - at : FRAME_MAX,
+				NULL, 0);
+		put_u64(rows, res.rows);
+		if (r == 0)
+			send_frame(&c, MSG_DONE, rows, sizeof(rows), NULL, 0);
+	}
+	if (res.csv)
+		dcr_wipe(res.csv, res.len);
+	free(res.csv);
+	free(name);
+	dcr__v1__room_definition__free_unpacked(def, NULL);
+	return 0;
+}

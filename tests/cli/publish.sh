@@ -1,0 +1,158 @@
+#!/bin/bash
+# dataset.publish decrypts and checks a dataset without holding the lock
+# that orders calls (the review of issue 12's fixes: a 1.5 GB publish held
+# every other room's calls for 1.6 s, and could be repeated in a loop): other
+# calls are answered meanwhile, a caller checks one dataset at a time, the
+# checks share the 2 slots of room validation, and a dataset checked before
+# is not decrypted again while its file is unchanged.
+#
+# The host owns the blobs directory, so the test makes a blob a FIFO: dcrd's
+# check then waits, for as long as the test likes, for the ciphertext that
+# the test writes into it. Nothing here depends on timing.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+use_sim_specs
+make_ca acme-ca
+for who in alice bob carol dave; do
+	make_user "$who" "$who@acme.example" acme-ca
+done
+as() { local who=$1; shift; env XDG_STATE_HOME="$TEST_TMP/$who-state" "$DCR" -q -i "$TEST_TMP/$who" "$@"; }
+
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+cat >room/room.yaml <<'YAML'
+version: 1
+name: publish
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [upload f, upload g]
+  bob@acme.example: []
+  carol@acme.example: [upload f]
+data:
+  f: {type: file}
+  g: {type: file}
+YAML
+cat >room/small.yaml <<'YAML'
+version: 1
+name: small
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  dave@acme.example: []
+YAML
+
+# metric NAME: its value in /metrics.
+metric() {
+	curl -fsS "$DCR_ENDPOINT/metrics" | sed -n "s/^$1 //p"
+}
+
+# hold ID FD: make blob ID a FIFO, with the test holding its writing end open on
+# descriptor FD, so dcrd's check opens it and then waits for data; the
+# ciphertext is kept in ID.saved.
+hold() {
+	mv "data/blobs/$1" "$1.saved" && mkfifo -m 600 "data/blobs/$1" || fail "making blob $1 a FIFO"
+	eval "exec $2<>\"data/blobs/$1\""
+}
+
+# opened ID: until dcrd has blob ID open (its check has begun).
+opened() {
+	for _ in $(seq 1200); do
+		for fd in /proc/"$DCRD_PID"/fd/*; do
+			[ "$(readlink "$fd" 2>/dev/null)" = "$TEST_TMP/data/blobs/$1" ] && return 0
+		done
+		sleep 0.05
+	done
+	fail "dcrd never opened blob $1"
+	return 1
+}
+
+# release ID FD: write the ciphertext into the FIFO and close it; the blob is a file again afterwards.
+release() {
+	cat "$1.saved" >&"$2"
+	eval "exec $2>&-"
+}
+
+head -c $((3 << 20)) /dev/urandom >f.bin
+head -c 1000 /dev/urandom >g.bin
+cp f.bin c.bin
+echo tail >>c.bin
+
+start_dcrd data || finish
+expect 0 "create" as alice create room/room.yaml || finish
+room=$out
+expect 0 "create bob's room" as bob create --salt bob room/room.yaml || finish
+bobs=$out
+expect 0 "alice uploads" as alice upload f.bin || finish
+f=$out
+expect 0 "alice uploads another" as alice upload g.bin || finish
+g=$out
+expect 0 "carol uploads" as carol upload c.bin || finish
+c=$out
+
+# ---- while alice's dataset is being checked, other calls are answered ----
+hold "$f" 5
+# Not holding the FIFO's writing end itself, or dcrd would wait for ever.
+as alice publish "$room" f "$f" >pub-f.out 2>pub-f.err 5>&- &
+pub_f=$!
+opened "$f"
+expect 0 "another room's status while a publish is checked" timeout 60 env XDG_STATE_HOME="$TEST_TMP/bob-state" \
+	"$DCR" -q -i "$TEST_TMP/bob" status "$bobs"
+expect 0 "and its list of datasets" timeout 60 env XDG_STATE_HOME="$TEST_TMP/bob-state" \
+	"$DCR" -q -i "$TEST_TMP/bob" datasets "$bobs"
+
+# ---- one check at a time per caller; every check shares the 2 validation slots ----
+expect 1 "alice's second publish meanwhile" as alice publish "$room" g "$g"
+has "$err" "alice@acme.example is publishing another dataset right now; publish this one when that is done" \
+	"the refusal says why"
+hold "$c" 6
+as carol publish "$room" f "$c" >pub-c.out 2>pub-c.err 5>&- 6>&- &
+pub_c=$!
+opened "$c"
+expect 1 "a room.create while two datasets are checked" as dave create room/small.yaml
+has "$err" "dcrd is busy checking 2 other room definitions or datasets; try again in a moment" \
+	"the create is refused as busy"
+expect 0 "status calls are still answered" timeout 60 env XDG_STATE_HOME="$TEST_TMP/bob-state" \
+	"$DCR" -q -i "$TEST_TMP/bob" status "$bobs"
+
+release "$f" 5
+release "$c" 6
+checks=$((checks + 2))
+wait "$pub_f" || fail "alice's publish failed: $(cat pub-f.err)"
+wait "$pub_c" || fail "carol's publish failed: $(cat pub-c.err)"
+expect 0 "the room's log" as alice --json audit "$room"
+has "$out" "alice@acme.example is publishing another dataset right now" "the refusal is in the room's log"
+expect 0 "a create once the checks are done" as dave create room/small.yaml
+
+# ---- a dataset checked before is not decrypted again while its file is unchanged ----
+for b in "$f" "$c"; do
+	rm "data/blobs/$b"
+	mv "$b.saved" "data/blobs/$b"
+done
+decrypted=$(metric dcrd_publish_checks_total)
+reused=$(metric dcrd_publish_checks_reused_total)
+expect 0 "alice publishes the same dataset again" as alice publish "$room" f "$f"
+# The FIFO was checked; the file now in its place is another file, checked once.
+checks=$((checks + 1))
+[ "$(metric dcrd_publish_checks_total)" = $((decrypted + 1)) ] || fail "the restored file was not checked"
+for i in 1 2 3; do
+	expect 0 "and again ($i)" as alice publish "$room" f "$f"
+done
+checks=$((checks + 2))
+[ "$(metric dcrd_publish_checks_total)" = $((decrypted + 1)) ] || fail "an unchanged dataset was decrypted again"
+[ "$(metric dcrd_publish_checks_reused_total)" = $((reused + 3)) ] || fail "the earlier check was not reused"
+expect 0 "to another node of the same kind" as alice publish "$room" g "$f"
+touch "data/blobs/$f"
+expect 0 "after the file was written to" as alice publish "$room" f "$f"
+checks=$((checks + 1))
+[ "$(metric dcrd_publish_checks_total)" = $((decrypted + 3)) ] || \
+	fail "another node, or a changed file, was not checked afresh"
+# A changed file whose check failed is checked afresh too, once restored.
+cp "data/blobs/$f" f.good
+printf 'x' | dd of="data/blobs/$f" bs=1 seek=100 conv=notrunc status=none
+expect 9 "a blob altered on the host" as alice publish "$room" f "$f"
+cp f.good "data/blobs/$f"
+expect 0 "restored" as alice publish "$room" f "$f"
+
+finish
