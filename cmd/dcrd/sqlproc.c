@@ -345,8 +345,13 @@ static int serve_read(struct parent *p, const struct work_inputs *in, const uint
 	r = in->read(in->ctx, node, to_worker, p, &rerr);
 	if (p->c.late || p->c.gone)
 		return -1;
-	/* The worker knows why it stopped; anything else is the input's failure, which it reports as its own. */
-	if (r == 0 || p->stopped)
+	/*
+	 * The worker knows why it stopped, unless the data was not what was
+	 * published (read_input hashes it to the end for that): then the
+	 * integrity failure is what the job says. Anything else is the input's
+	 * failure, which the worker reports as its own.
+	 */
+	if (r == 0 || (p->stopped && r != DCR_EINTEGRITY))
 		return send_frame(&p->c, MSG_END, NULL, 0, NULL, 0);
 	return send_fail(&p->c, r, rerr.msg);
 }
@@ -489,8 +494,14 @@ static int from_dcrd(void *ctx, const char *node, dcr_stream_sink *sink, void *s
 		} else if (type == MSG_END) {
 			break;
 		} else if (type == MSG_FAIL) {
-			if (r == 0)
-				r = parse_fail(buf, n, &sink_err);
+			struct dcr_err why;
+			int code = parse_fail(buf, n, &why);
+
+			/* The data was replaced: that, not what loading it found, is why the job fails. */
+			if (r == 0 || code == DCR_EINTEGRITY) {
+				r = code;
+				sink_err = why;
+			}
 			break;
 		} else {
 			goto lost;

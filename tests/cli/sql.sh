@@ -129,7 +129,8 @@ has "$out" "huge +failed" "the failed job is listed"
 stop_dcrd
 DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-job-time 1s || finish
 expect 7 "a query stuck in one call of trim()" as run "$room" trimmed --wait
-has "$err" "computation 'trimmed' ran out of time \(the limit is 1000 ms\)" "it ran out of time"
+has "$err" "the job exceeded its time limit of 1s, which all its computations share \(dcrd serve --max-job-time\)" \
+	"it ran out of time"
 expect 0 "the next job runs" as run "$room" using_n -o after-slow.csv
 has "$(cat after-slow.csv 2>/dev/null)" '^2000$' "with the right result"
 stop_dcrd

@@ -107,7 +107,7 @@ static void test_validation_slots(void **state)
 	assert_int_equal(creators_begin_validation(&c, &err), 0);
 	assert_int_equal(creators_begin_validation(&c, &err), 0);
 	assert_int_equal(creators_begin_validation(&c, &err), DCR_EFAIL);
-	assert_string_equal(err.msg, "dcrd is busy validating 2 other room definitions; try again in a moment");
+	assert_string_equal(err.msg, "dcrd is busy checking 2 other room definitions or datasets; try again in a moment");
 	creators_end_validation(&c);
 	assert_int_equal(creators_begin_validation(&c, &err), 0);
 	assert_int_equal(creators_begin_validation(&c, &err), DCR_EFAIL);
