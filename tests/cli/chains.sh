@@ -129,6 +129,10 @@ has "$err" "failed: the job exceeded its time limit of 5s, which all its computa
 	"the job's limit is named"
 expect 7 "SQL gets what is left of the job's time" as run "$room" q0 --wait
 has "$err" "computing 'count', which this one reads: the job exceeded its time limit of 5s" "the job's limit, not SQL's"
+# The budget on a dcrd whose job time limit is its default: five python
+# computations in one job must not run out of time on a loaded machine.
+stop_dcrd TERM
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-job-memory 64MiB || finish
 expect 7 "the inputs held at once exceed --max-job-memory" as run "$room" j0 --wait
 has "$err" "computing 'j1', which this one reads: computing 'j2', which this one reads: the inputs that this job's \
 python computations need at once come to more than 64MiB, the most dcrd holds for one job \(dcrd serve \
