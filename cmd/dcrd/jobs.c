@@ -721,32 +721,57 @@ static int over_memory(const char *reader, uint64_t memory, struct dcr_err *err)
 		"(a node it mounts at several paths counts once)", reader, limit);
 }
 
-/* A python input on its way into a memfd, never on the heap: within the least of its limits and the job's time. */
+/*
+ * A python input on its way into a memfd, never on the heap: within the
+ * least of its limits and the job's time. What the job has left of its
+ * budget is taken from what it holds now, not when the input was begun:
+ * a computation's result is written only after the computation ran, and
+ * that may have left more held for the computations still to run.
+ */
 struct input_fd {
 	const struct work *w;
 	int fd;
-	uint64_t len, max;
-	enum { CAP_FILE, CAP_READER, CAP_JOB } cap; /* which limit max is */
+	uint64_t len, max;         /* max: MAX_INPUT_FILE, or less when the reader has less memory left */
+	bool reader_cap;           /* max is what the reader has left of its memory */
 	const char *reader;        /* the computation that reads it */
 	uint64_t reader_memory;
 };
 
-static int input_fd_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+/* What the job may still hold; 0 once it holds its budget or more (never a wrapped difference). */
+static uint64_t budget_left(const struct work *w)
 {
-	struct input_fd *in = ctx;
+	return w->held < w->budget ? w->budget - w->held : 0;
+}
+
+/* Whether in may come to total bytes; otherwise the limit it would cross, in err. */
+static int input_fits(const struct input_fd *in, uint64_t total, struct dcr_err *err)
+{
+	uint64_t job = budget_left(in->w);
 	char limit[32];
 
-	if (!time_left(in->w))
-		return out_of_time(in->w, err);
-	if (len > in->max - in->len) {
-		if (in->cap == CAP_FILE)
-			return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %llu bytes", MAX_INPUT_FILE);
-		if (in->cap == CAP_READER)
-			return over_memory(in->reader, in->reader_memory, err);
+	if (total > job && job < in->max) {
 		dcr_size_format(in->w->budget, limit);
 		return dcr_err_set(err, DCR_ECOMPUTE, "the inputs that this job's python computations need at once "
 			"come to more than %s, the most dcrd holds for one job (dcrd serve --max-job-memory)", limit);
 	}
+	if (total > in->max && in->reader_cap)
+		return over_memory(in->reader, in->reader_memory, err);
+	if (total > in->max)
+		return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %llu bytes", MAX_INPUT_FILE);
+	return 0;
+}
+
+static int input_fd_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct input_fd *in = ctx;
+	int r;
+
+	if (!time_left(in->w))
+		return out_of_time(in->w, err);
+	if (len > UINT64_MAX - in->len)
+		return input_fits(in, UINT64_MAX, err);
+	if ((r = input_fits(in, in->len + len, err)) < 0)
+		return r;
 	if (dcr_write_all(in->fd, buf, len) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
 	in->len += len;
@@ -764,7 +789,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 static int prepare(struct work *w, struct held *h, int depth, const char *reader, uint64_t memory,
 	uint64_t room_left, struct dcr_err *err)
 {
-	struct input_fd in = { w, sandbox_memfd("dcr-input"), 0, MAX_INPUT_FILE, CAP_FILE, reader, memory };
+	struct input_fd in = { w, sandbox_memfd("dcr-input"), 0, MAX_INPUT_FILE, false, reader, memory };
 	struct result sub;
 	int r;
 
@@ -772,11 +797,7 @@ static int prepare(struct work *w, struct held *h, int depth, const char *reader
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
 	if (room_left < in.max) {
 		in.max = room_left;
-		in.cap = CAP_READER;
-	}
-	if (w->budget - w->held < in.max) {
-		in.max = w->budget - w->held;
-		in.cap = CAP_JOB;
+		in.reader_cap = true;
 	}
 	if (!h->c) {
 		r = read_input((void *)w->j, h->name, input_fd_sink, &in, err);

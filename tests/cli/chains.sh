@@ -137,4 +137,32 @@ stop_dcrd TERM
 checks=$((checks + 1))
 [ "$rc" = 0 ] || fail "dcrd's exit status after SIGTERM is $rc: $(tail -20 dcrd.log)"
 
+# ---- the budget holds when a computation read by another leaves inputs held ----
+# top reads x (40 MiB) and y (reads d1, 40 MiB) and w0, w1; x reads p, which
+# reads d0 (40 MiB), and w0 reads d0 too: once x has run, d0 is still held
+# for w0, and x's result does not fit beside it in 64 MiB. The budget left
+# for x's result is what the job holds after x ran, not before.
+{
+	room_head lattice "run top"
+	L='limits: {memory: 64MiB}'
+	echo "  top: {type: python, script: read.py, mounts: {/input/a: x, /input/b: y, /input/c: w0, /input/d: w1}, $L}"
+	echo "  x: {type: python, script: gen.py, command: [python3, /code/gen.py, \"40\"], mounts: {/input/p: p}, $L}"
+	echo "  p: {type: python, script: read.py, mounts: {/input/d: d0}, $L}"
+	echo "  y: {type: python, script: read.py, mounts: {/input/d: d1}, $L}"
+	echo "  w0: {type: python, script: read.py, mounts: {/input/d: d0}, $L}"
+	echo "  w1: {type: python, script: read.py, mounts: {/input/d: d1}, $L}"
+	for d in d0 d1; do
+		echo "  $d: {type: python, script: gen.py, command: [python3, /code/gen.py, \"40\"], $L}"
+	done
+} >room/lattice.yaml
+start_dcrd data --max-job-memory 64MiB || finish
+expect 0 "create the lattice room" as create room/lattice.yaml || finish
+room=$out
+expect 7 "a result that does not fit beside what an earlier computation left held" as run "$room" top --wait
+has "$err" "\(top\) failed: the inputs that this job's python computations need at once come to more than 64MiB" \
+	"the budget is named"
+stop_dcrd TERM
+checks=$((checks + 1))
+[ "$rc" = 0 ] || fail "dcrd's exit status after SIGTERM is $rc: $(tail -20 dcrd.log)"
+
 finish
