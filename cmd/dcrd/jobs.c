@@ -458,33 +458,6 @@ static const Dcr__V1__PublicationRecord *publication(const struct job *j, const 
 	return NULL;
 }
 
-/*
- * The plaintext on its way to a worker, hashed: it must be exactly what
- * was checked at publish. When the worker refuses it (data that does not
- * fit the schema, an input over a limit), the rest is still read and
- * hashed: whoever holds the dataset key could have put other data in the
- * blob, and that is an integrity violation, not the worker's refusal.
- */
-struct hashing {
-	struct dcr_sha256 *hash;
-	dcr_stream_sink *sink;
-	void *ctx;
-	int sink_code;             /* < 0 once the sink refused; then only hashing goes on */
-	struct dcr_err sink_err;
-};
-
-static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
-{
-	struct hashing *h = ctx;
-	int r;
-
-	if ((r = dcr_sha256_update(h->hash, buf, len, err)) < 0)
-		return r;
-	if (h->sink_code == 0 && (r = h->sink(h->ctx, buf, len, &h->sink_err)) < 0)
-		h->sink_code = r;
-	return 0;
-}
-
 static int note_input(struct job_inputs *in, const char *node, const uint8_t digest[static DCR_SHA256_LEN],
 	struct dcr_err *err)
 {
@@ -507,45 +480,6 @@ static int note_input(struct job_inputs *in, const char *node, const uint8_t dig
 	snprintf(in->items[in->n].value, sizeof(in->items[0].value), "%s %s", node, hex);
 	in->n++;
 	return 0;
-}
-
-static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
-{
-	const struct job *j = ctx;
-	const Dcr__V1__PublicationRecord *pub = publication(j, node);
-	struct hashing h = { dcr_sha256_new(), sink, sink_ctx, 0, { 0 } };
-	uint8_t digest[DCR_SHA256_LEN];
-	int r;
-
-	if (!pub) {
-		dcr_sha256_free(h.hash);
-		return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
-	}
-	if (!h.hash)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	/*
-	 * Whoever holds the dataset key could re-encrypt other data into the
-	 * blob on the host's disk; the stream would decrypt, so the hash
-	 * recorded at publish (and in the log) decides.
-	 */
-	r = publication_read(&runner.svc, pub, hashing_sink, &h, err);
-	if (r == DCR_EINTEGRITY)
-		dcr_err_prefix(err, "the data of node '%s' is not the blob that was published (altered on the host)", node);
-	if (r == 0 && (r = dcr_sha256_final(h.hash, digest, err)) == 0 &&
-	    (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN ||
-	     !dcr_ct_equal(digest, pub->info->plaintext_sha256.data, DCR_SHA256_LEN)))
-		r = dcr_err_set(err, DCR_EINTEGRITY, "the data of node '%s' is not what was published (its blob was "
-						     "replaced on the host)", node);
-	/* The data is what was published: the worker's refusal stands. */
-	if (r == 0 && h.sink_code < 0) {
-		if (err)
-			*err = h.sink_err;
-		r = h.sink_code;
-	}
-	if (r == 0 && j->inputs)
-		r = note_input(j->inputs, node, digest, err);
-	dcr_sha256_free(h.hash);
-	return r;
 }
 
 /* A computation's result: its bytes, their type, and for SQL the row count. */
@@ -654,6 +588,98 @@ static int work_init(struct work *w, const struct job *j, struct dcr_err *err)
 		w->nodes[w->n_nodes++] = (struct held){ .name = def->compute[i]->name, .c = def->compute[i], .fd = -1 };
 	qsort(w->nodes, w->n_nodes, sizeof(*w->nodes), by_name);
 	return 0;
+}
+
+/*
+ * The plaintext on its way to a worker, hashed: it must be exactly what
+ * was checked at publish, and it is never longer than the size recorded
+ * then. When the worker refuses it as data that does not fit its schema,
+ * the rest is still read and hashed (up to that size, within the job's
+ * time): whoever holds the dataset key could have put other data in the
+ * blob, and that is an integrity violation, not the data's fault. Any
+ * other refusal (out of time, over a size or memory limit) stops the
+ * reading at once, the rest unchecked: the job fails for that limit,
+ * which binds the published data too (it comes to at least what was
+ * read), and reading on would hold the job runner for up to a whole
+ * dataset after the job failed.
+ */
+struct hashing {
+	const struct work *w;
+	struct dcr_sha256 *hash;
+	uint64_t read, size;       /* plaintext so far, and as published */
+	dcr_stream_sink *sink;
+	void *ctx;
+	int sink_code;             /* < 0 once the sink refused; then only hashing goes on */
+	struct dcr_err sink_err;
+};
+
+static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct hashing *h = ctx;
+	int r;
+
+	if (len > h->size - h->read)
+		return dcr_err_set(err, DCR_EINTEGRITY, "it holds more than the %" PRIu64 " bytes published",
+			h->size);
+	h->read += len;
+	if ((r = dcr_sha256_update(h->hash, buf, len, err)) < 0)
+		return r;
+	if (h->sink_code == 0 && (r = h->sink(h->ctx, buf, len, &h->sink_err)) < 0)
+		h->sink_code = r;
+	if (h->sink_code < 0 && (h->sink_code != DCR_EINVALID || !time_left(h->w))) {
+		if (err)
+			*err = h->sink_err;
+		return h->sink_code;
+	}
+	return 0;
+}
+
+/* Stream the plaintext published to node through sink, as work_inputs' read (w: the struct work of the job). */
+static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
+{
+	const struct work *w = ctx;
+	const struct job *j = w->j;
+	const Dcr__V1__PublicationRecord *pub = publication(j, node);
+	struct hashing h = { w, NULL, 0, 0, sink, sink_ctx, 0, { 0 } };
+	uint8_t digest[DCR_SHA256_LEN];
+	int r;
+
+	if (!pub)
+		return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
+	if (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN)
+		return dcr_err_set(err, DCR_EINTEGRITY, "the publication record of node '%s' is malformed", node);
+	if (!(h.hash = dcr_sha256_new()))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	h.size = pub->info->size;
+	/*
+	 * Whoever holds the dataset key could re-encrypt other data into the
+	 * blob on the host's disk; the stream would decrypt, so the hash
+	 * recorded at publish (and in the log) decides.
+	 */
+	r = publication_read(&runner.svc, pub, hashing_sink, &h, err);
+	/* The sink's refusal that stopped the reading: what was read was not more than was published. */
+	if (r < 0 && r == h.sink_code) {
+		if (err)
+			*err = h.sink_err;
+		dcr_sha256_free(h.hash);
+		return r;
+	}
+	if (r == DCR_EINTEGRITY)
+		dcr_err_prefix(err, "the data of node '%s' is not the blob that was published (altered on the host)", node);
+	if (r == 0 && (r = dcr_sha256_final(h.hash, digest, err)) == 0 &&
+	    !dcr_ct_equal(digest, pub->info->plaintext_sha256.data, DCR_SHA256_LEN))
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the data of node '%s' is not what was published (its blob was "
+						     "replaced on the host)", node);
+	/* The data is what was published: the worker's refusal stands. */
+	if (r == 0 && h.sink_code < 0) {
+		if (err)
+			*err = h.sink_err;
+		r = h.sink_code;
+	}
+	if (r == 0 && j->inputs)
+		r = note_input(j->inputs, node, digest, err);
+	dcr_sha256_free(h.hash);
+	return r;
 }
 
 static void release(struct work *w, struct held *h)
@@ -800,7 +826,12 @@ static int prepare(struct work *w, struct held *h, int depth, const char *reader
 		in.reader_cap = true;
 	}
 	if (!h->c) {
-		r = read_input((void *)w->j, h->name, input_fd_sink, &in, err);
+		const Dcr__V1__PublicationRecord *pub = publication(w->j, h->name);
+
+		/* Published larger than a limit: refused unread, whatever its blob holds now. */
+		r = pub && pub->info ? input_fits(&in, pub->info->size, err) : 0;
+		if (r == 0)
+			r = read_input(w, h->name, input_fd_sink, &in, err);
 	} else {
 		if ((r = compute(w, h->name, depth + 1, &sub, err)) < 0)
 			dcr_err_prefix(err, "computing '%s', which this one reads", h->name);
@@ -922,7 +953,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	if (!(left = time_left(w)))
 		return out_of_time(w, err);
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
-		struct work_inputs in = { read_input, (void *)w->j };
+		struct work_inputs in = { read_input, w };
 		/* The job's time left, where it is below SQL's own limit (0: that limit). */
 		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory };
 		struct sql_result sr = { 0 };
