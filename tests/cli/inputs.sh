@@ -37,6 +37,13 @@ as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
 # What dcrd has read so far, in bytes: files and sockets alike.
 read_bytes() { awk '$1 == "rchar:" {print $2}' "/proc/$DCRD_PID/io"; }
 MiB=$((1 << 20))
+# read_less MIB WHAT: fail unless dcrd read less than MIB MiB since $before.
+read_less() {
+	local read
+	read=$(($(read_bytes) - before))
+	checks=$((checks + 1))
+	[ "$read" -lt $(($1 * MiB)) ] || fail "$2: dcrd read $((read / MiB)) MiB"
+}
 
 # 40 MiB of table (rows of 1000 bytes), 40 MiB of file, 1 KiB of note.
 python3 - <<'PY'
@@ -63,17 +70,13 @@ done
 before=$(read_bytes)
 expect 7 "a table over --max-sql-memory" as run "$room" count --wait
 has "$err" "computation 'count' exceeded its memory limit" "the limit is named"
-read=$(($(read_bytes) - before))
-checks=$((checks + 1))
-[ "$read" -lt $((32 * MiB)) ] || fail "dcrd read $((read / MiB)) MiB of a 40 MiB table refused at 16 MiB"
+read_less 32 "a 40 MiB table refused at 16 MiB of SQL memory"
 
 # ---- python: an input published larger than the reader's memory is refused unread ----
 before=$(read_bytes)
 expect 7 "a 40 MiB input of a computation with 16 MiB" as run "$room" small --wait
 has "$err" "the inputs of computation 'small' come to more than its memory limit of 16MiB" "the limit is named"
-read=$(($(read_bytes) - before))
-checks=$((checks + 1))
-[ "$read" -lt $((4 * MiB)) ] || fail "dcrd read $((read / MiB)) MiB of an input it refuses for its published size"
+read_less 4 "an input refused for its published size"
 
 # ---- an input longer than published is an integrity violation as soon as it is ----
 (umask 077 && python3 -c 'import json, sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["key"]))' \
@@ -83,9 +86,7 @@ before=$(read_bytes)
 expect 9 "an input re-encrypted longer than published" as run "$room" copy --wait
 has "$err" "the data of node 'note' is not the blob that was published \(altered on the host\): it holds more than \
 the 1024 bytes published" "the check is named"
-read=$(($(read_bytes) - before))
-checks=$((checks + 1))
-[ "$read" -lt $((4 * MiB)) ] || fail "dcrd read $((read / MiB)) MiB of a 1 KiB input before it failed"
+read_less 4 "a 1 KiB input re-encrypted to 40 MiB"
 
 stop_dcrd TERM
 checks=$((checks + 1))
