@@ -609,7 +609,7 @@ struct hashing {
 	uint64_t read, size;       /* plaintext so far, and as published */
 	dcr_stream_sink *sink;
 	void *ctx;
-	int sink_code;             /* < 0 once the sink refused; then only hashing goes on */
+	int sink_code;             /* < 0 once the sink refused; after DCR_EINVALID, hashing goes on */
 	struct dcr_err sink_err;
 };
 
