@@ -523,33 +523,6 @@ static const Dcr__V1__PublicationRecord *publication(const struct job *j, const 
 	return NULL;
 }
 
-/*
- * The plaintext on its way to a worker, hashed: it must be exactly what
- * was checked at publish. When the worker refuses it (data that does not
- * fit the schema, an input over a limit), the rest is still read and
- * hashed: whoever holds the dataset key could have put other data in the
- * blob, and that is an integrity violation, not the worker's refusal.
- */
-struct hashing {
-	struct dcr_sha256 *hash;
-	dcr_stream_sink *sink;
-	void *ctx;
-	int sink_code;             /* < 0 once the sink refused; then only hashing goes on */
-	struct dcr_err sink_err;
-};
-
-static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
-{
-	struct hashing *h = ctx;
-	int r;
-
-	if ((r = dcr_sha256_update(h->hash, buf, len, err)) < 0)
-		return r;
-	if (h->sink_code == 0 && (r = h->sink(h->ctx, buf, len, &h->sink_err)) < 0)
-		h->sink_code = r;
-	return 0;
-}
-
 static int note_input(struct job_inputs *in, const char *node, const uint8_t digest[static DCR_SHA256_LEN],
 	struct dcr_err *err)
 {
@@ -572,45 +545,6 @@ static int note_input(struct job_inputs *in, const char *node, const uint8_t dig
 	snprintf(in->items[in->n].value, sizeof(in->items[0].value), "%s %s", node, hex);
 	in->n++;
 	return 0;
-}
-
-static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
-{
-	const struct job *j = ctx;
-	const Dcr__V1__PublicationRecord *pub = publication(j, node);
-	struct hashing h = { dcr_sha256_new(), sink, sink_ctx, 0, { 0 } };
-	uint8_t digest[DCR_SHA256_LEN];
-	int r;
-
-	if (!pub) {
-		dcr_sha256_free(h.hash);
-		return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
-	}
-	if (!h.hash)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	/*
-	 * Whoever holds the dataset key could re-encrypt other data into the
-	 * blob on the host's disk; the stream would decrypt, so the hash
-	 * recorded at publish (and in the log) decides.
-	 */
-	r = publication_read(&runner.svc, pub, hashing_sink, &h, err);
-	if (r == DCR_EINTEGRITY)
-		dcr_err_prefix(err, "the data of node '%s' is not the blob that was published (altered on the host)", node);
-	if (r == 0 && (r = dcr_sha256_final(h.hash, digest, err)) == 0 &&
-	    (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN ||
-	     !dcr_ct_equal(digest, pub->info->plaintext_sha256.data, DCR_SHA256_LEN)))
-		r = dcr_err_set(err, DCR_EINTEGRITY, "the data of node '%s' is not what was published (its blob was "
-						     "replaced on the host)", node);
-	/* The data is what was published: the worker's refusal stands. */
-	if (r == 0 && h.sink_code < 0) {
-		if (err)
-			*err = h.sink_err;
-		r = h.sink_code;
-	}
-	if (r == 0 && j->inputs)
-		r = note_input(j->inputs, node, digest, err);
-	dcr_sha256_free(h.hash);
-	return r;
 }
 
 /* A computation's result: its bytes, their type, and for SQL the row count. */
@@ -721,6 +655,98 @@ static int work_init(struct work *w, const struct job *j, struct dcr_err *err)
 	return 0;
 }
 
+/*
+ * The plaintext on its way to a worker, hashed: it must be exactly what
+ * was checked at publish, and it is never longer than the size recorded
+ * then. When the worker refuses it as data that does not fit its schema,
+ * the rest is still read and hashed (up to that size, within the job's
+ * time): whoever holds the dataset key could have put other data in the
+ * blob, and that is an integrity violation, not the data's fault. Any
+ * other refusal (out of time, over a size or memory limit) stops the
+ * reading at once, the rest unchecked: the job fails for that limit,
+ * which binds the published data too (it comes to at least what was
+ * read), and reading on would hold the job runner for up to a whole
+ * dataset after the job failed.
+ */
+struct hashing {
+	const struct work *w;
+	struct dcr_sha256 *hash;
+	uint64_t read, size;       /* plaintext so far, and as published */
+	dcr_stream_sink *sink;
+	void *ctx;
+	int sink_code;             /* < 0 once the sink refused; after DCR_EINVALID, hashing goes on */
+	struct dcr_err sink_err;
+};
+
+static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct hashing *h = ctx;
+	int r;
+
+	if (len > h->size - h->read)
+		return dcr_err_set(err, DCR_EINTEGRITY, "it holds more than the %" PRIu64 " bytes published",
+			h->size);
+	h->read += len;
+	if ((r = dcr_sha256_update(h->hash, buf, len, err)) < 0)
+		return r;
+	if (h->sink_code == 0 && (r = h->sink(h->ctx, buf, len, &h->sink_err)) < 0)
+		h->sink_code = r;
+	if (h->sink_code < 0 && (h->sink_code != DCR_EINVALID || !time_left(h->w))) {
+		if (err)
+			*err = h->sink_err;
+		return h->sink_code;
+	}
+	return 0;
+}
+
+/* Stream the plaintext published to node through sink, as work_inputs' read (w: the struct work of the job). */
+static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
+{
+	const struct work *w = ctx;
+	const struct job *j = w->j;
+	const Dcr__V1__PublicationRecord *pub = publication(j, node);
+	struct hashing h = { w, NULL, 0, 0, sink, sink_ctx, 0, { 0 } };
+	uint8_t digest[DCR_SHA256_LEN];
+	int r;
+
+	if (!pub)
+		return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
+	if (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN)
+		return dcr_err_set(err, DCR_EINTEGRITY, "the publication record of node '%s' is malformed", node);
+	if (!(h.hash = dcr_sha256_new()))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	h.size = pub->info->size;
+	/*
+	 * Whoever holds the dataset key could re-encrypt other data into the
+	 * blob on the host's disk; the stream would decrypt, so the hash
+	 * recorded at publish (and in the log) decides.
+	 */
+	r = publication_read(&runner.svc, pub, hashing_sink, &h, err);
+	/* The sink's refusal that stopped the reading: what was read was not more than was published. */
+	if (r < 0 && r == h.sink_code) {
+		if (err)
+			*err = h.sink_err;
+		dcr_sha256_free(h.hash);
+		return r;
+	}
+	if (r == DCR_EINTEGRITY)
+		dcr_err_prefix(err, "the data of node '%s' is not the blob that was published (altered on the host)", node);
+	if (r == 0 && (r = dcr_sha256_final(h.hash, digest, err)) == 0 &&
+	    !dcr_ct_equal(digest, pub->info->plaintext_sha256.data, DCR_SHA256_LEN))
+		r = dcr_err_set(err, DCR_EINTEGRITY, "the data of node '%s' is not what was published (its blob was "
+						     "replaced on the host)", node);
+	/* The data is what was published: the worker's refusal stands. */
+	if (r == 0 && h.sink_code < 0) {
+		if (err)
+			*err = h.sink_err;
+		r = h.sink_code;
+	}
+	if (r == 0 && j->inputs)
+		r = note_input(j->inputs, node, digest, err);
+	dcr_sha256_free(h.hash);
+	return r;
+}
+
 static void release(struct work *w, struct held *h)
 {
 	if (h->fd < 0)
@@ -786,32 +812,57 @@ static int over_memory(const char *reader, uint64_t memory, struct dcr_err *err)
 		"(a node it mounts at several paths counts once)", reader, limit);
 }
 
-/* A python input on its way into a memfd, never on the heap: within the least of its limits and the job's time. */
+/*
+ * A python input on its way into a memfd, never on the heap: within the
+ * least of its limits and the job's time. What the job has left of its
+ * budget is taken from what it holds now, not when the input was begun:
+ * a computation's result is written only after the computation ran, and
+ * that may have left more held for the computations still to run.
+ */
 struct input_fd {
 	const struct work *w;
 	int fd;
-	uint64_t len, max;
-	enum { CAP_FILE, CAP_READER, CAP_JOB } cap; /* which limit max is */
+	uint64_t len, max;         /* max: MAX_INPUT_FILE, or less when the reader has less memory left */
+	bool reader_cap;           /* max is what the reader has left of its memory */
 	const char *reader;        /* the computation that reads it */
 	uint64_t reader_memory;
 };
 
-static int input_fd_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+/* What the job may still hold; 0 once it holds its budget or more (never a wrapped difference). */
+static uint64_t budget_left(const struct work *w)
 {
-	struct input_fd *in = ctx;
+	return w->held < w->budget ? w->budget - w->held : 0;
+}
+
+/* Whether in may come to total bytes; otherwise the limit it would cross, in err. */
+static int input_fits(const struct input_fd *in, uint64_t total, struct dcr_err *err)
+{
+	uint64_t job = budget_left(in->w);
 	char limit[32];
 
-	if (!time_left(in->w))
-		return out_of_time(in->w, err);
-	if (len > in->max - in->len) {
-		if (in->cap == CAP_FILE)
-			return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %llu bytes", MAX_INPUT_FILE);
-		if (in->cap == CAP_READER)
-			return over_memory(in->reader, in->reader_memory, err);
+	if (total > job && job < in->max) {
 		dcr_size_format(in->w->budget, limit);
 		return dcr_err_set(err, DCR_ECOMPUTE, "the inputs that this job's python computations need at once "
 			"come to more than %s, the most dcrd holds for one job (dcrd serve --max-job-memory)", limit);
 	}
+	if (total > in->max && in->reader_cap)
+		return over_memory(in->reader, in->reader_memory, err);
+	if (total > in->max)
+		return dcr_err_set(err, DCR_ECOMPUTE, "an input is larger than %llu bytes", MAX_INPUT_FILE);
+	return 0;
+}
+
+static int input_fd_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct input_fd *in = ctx;
+	int r;
+
+	if (!time_left(in->w))
+		return out_of_time(in->w, err);
+	if (len > UINT64_MAX - in->len)
+		return input_fits(in, UINT64_MAX, err);
+	if ((r = input_fits(in, in->len + len, err)) < 0)
+		return r;
 	if (dcr_write_all(in->fd, buf, len) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
 	in->len += len;
@@ -829,7 +880,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 static int prepare(struct work *w, struct held *h, int depth, const char *reader, uint64_t memory,
 	uint64_t room_left, struct dcr_err *err)
 {
-	struct input_fd in = { w, sandbox_memfd("dcr-input"), 0, MAX_INPUT_FILE, CAP_FILE, reader, memory };
+	struct input_fd in = { w, sandbox_memfd("dcr-input"), 0, MAX_INPUT_FILE, false, reader, memory };
 	struct result sub;
 	int r;
 
@@ -837,14 +888,15 @@ static int prepare(struct work *w, struct held *h, int depth, const char *reader
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot hold an input in memory");
 	if (room_left < in.max) {
 		in.max = room_left;
-		in.cap = CAP_READER;
-	}
-	if (w->budget - w->held < in.max) {
-		in.max = w->budget - w->held;
-		in.cap = CAP_JOB;
+		in.reader_cap = true;
 	}
 	if (!h->c) {
-		r = read_input((void *)w->j, h->name, input_fd_sink, &in, err);
+		const Dcr__V1__PublicationRecord *pub = publication(w->j, h->name);
+
+		/* Published larger than a limit: refused unread, whatever its blob holds now. */
+		r = pub && pub->info ? input_fits(&in, pub->info->size, err) : 0;
+		if (r == 0)
+			r = read_input(w, h->name, input_fd_sink, &in, err);
 	} else {
 		if ((r = compute(w, h->name, depth + 1, &sub, err)) < 0)
 			dcr_err_prefix(err, "computing '%s', which this one reads", h->name);
@@ -966,7 +1018,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	if (!(left = time_left(w)))
 		return out_of_time(w, err);
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
-		struct work_inputs in = { read_input, (void *)w->j };
+		struct work_inputs in = { read_input, w };
 		/* The job's time left, where it is below SQL's own limit (0: that limit). */
 		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory };
 		struct sql_result sr = { 0 };

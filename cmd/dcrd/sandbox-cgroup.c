@@ -517,7 +517,7 @@ int sandbox_cgroup_job_create(const struct sandbox_cgroups *cg, uint64_t memory,
 				  (cg->cpu && put(job->dir[0], "cpu.weight", CPU_WEIGHT) < 0))) ||
 	    (cg->version == 1 && (put(job->dir[0], "memory.limit_in_bytes", mem) < 0 ||
 				  (cg->memsw && put(job->dir[0], "memory.memsw.limit_in_bytes", mem) < 0) ||
-				  /* As v2's swap.max 0: the job's plaintext (tmpfs pages too) never goes to swap. */
+				  /* No swap at the job's own limit; v1 has no swap.max: host-wide reclaim may still swap it. */
 				  put(job->dir[0], "memory.swappiness", "0") < 0 ||
 				  put(job->dir[1], "pids.max", max) < 0 ||
 				  (cg->cpu && put(job->dir[2], "cpu.shares", CPU_SHARES) < 0)))) {

@@ -22,7 +22,11 @@
  * node named node (the dataset published to it) into sink, in pieces of
  * any size, and returns 0 once all of it has gone through; or a negative
  * DCR_E* code with err set (DCR_ENOTFOUND "nothing is published to node
- * 'X'"), or whatever sink returned.
+ * 'X'", DCR_EINTEGRITY when it is not what was published), or whatever
+ * sink returned. A sink that refuses with DCR_EINVALID (the data does not
+ * fit its schema) is not called again, but read goes on checking the rest
+ * and returns DCR_EINTEGRITY if it was not what was published; any other
+ * refusal (a time or size limit) stops the reading at once.
  */
 struct work_inputs {
 	int (*read)(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err);

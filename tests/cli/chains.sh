@@ -96,13 +96,11 @@ stop_dcrd TERM
 checks=$((checks + 1))
 [ "$rc" = 0 ] || fail "dcrd's exit status after SIGTERM is $rc (a leak under ASan?): $(tail -20 dcrd.log)"
 
-# ---- one time limit for the whole job, and one memory budget ----
+# ---- one time limit for the whole job ----
 # Under --max-job-time 5s, three computations of 2 s each in a chain; and an
 # SQL query read after 2 s of python gets what is left, not 5 s of its own.
-# Under --max-job-memory 64MiB, a chain that holds three results of 22 MiB
-# at once for the computations still to run, each of which fits.
 {
-	room_head budgets "run s0, run s2, run q0, run j0"
+	room_head budgets "run s0, run s2, run q0"
 	cat <<'YAML'
   s0: {type: python, script: sleep.py, mounts: {/input/s1: s1}, limits: {time: 5s, memory: 64MiB}}
   s1: {type: python, script: sleep.py, mounts: {/input/s2: s2}, limits: {time: 5s, memory: 64MiB}}
@@ -111,16 +109,9 @@ checks=$((checks + 1))
   count:
     type: sql
     query: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000) SELECT COUNT(*) AS n FROM c
-  j0: {type: python, script: read.py, mounts: {/input/a: k0, /input/b: j1}, limits: {time: 5s, memory: 64MiB}}
-  j1: {type: python, script: read.py, mounts: {/input/a: k1, /input/b: j2}, limits: {time: 5s, memory: 64MiB}}
-  j2: {type: python, script: read.py, mounts: {/input/a: k2}, limits: {time: 5s, memory: 64MiB}}
 YAML
-	for k in k0 k1 k2; do
-		printf '  %s: {type: python, script: gen.py, command: [python3, /code/gen.py, "22"], %s}\n' "$k" \
-			"limits: {time: 5s, memory: 64MiB}"
-	done
 } >room/budgets.yaml
-start_dcrd data --max-job-time 5s --max-job-memory 64MiB || finish
+start_dcrd data --max-job-time 5s || finish
 expect 0 "create the budgets room" as create room/budgets.yaml || finish
 room=$out
 expect 0 "one computation of 2 s fits in 5 s" as run "$room" s2 --wait
@@ -129,14 +120,47 @@ has "$err" "failed: the job exceeded its time limit of 5s, which all its computa
 	"the job's limit is named"
 expect 7 "SQL gets what is left of the job's time" as run "$room" q0 --wait
 has "$err" "computing 'count', which this one reads: the job exceeded its time limit of 5s" "the job's limit, not SQL's"
-# The budget on a dcrd whose job time limit is its default: five python
-# computations in one job must not run out of time on a loaded machine.
 stop_dcrd TERM
-DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-job-memory 64MiB || finish
+checks=$((checks + 1))
+[ "$rc" = 0 ] || fail "dcrd's exit status after SIGTERM is $rc: $(tail -20 dcrd.log)"
+
+# ---- one memory budget for the whole job (no time limit but the default hour) ----
+# Under --max-job-memory 64MiB, a chain that holds three results of 22 MiB
+# at once for the computations still to run, each of which fits.
+# And the lattice top: it reads x (40 MiB) and y (reads d1, 40 MiB) and w0,
+# w1; x reads p, which reads d0 (40 MiB), and w0 reads d0 too: once x has
+# run, d0 is still held for w0, and x's result does not fit beside it in
+# 64 MiB. The budget left for x's result is what the job holds after x
+# ran, not before.
+{
+	room_head lattice "run j0, run top"
+	L='limits: {memory: 64MiB}'
+	echo "  j0: {type: python, script: read.py, mounts: {/input/a: k0, /input/b: j1}, $L}"
+	echo "  j1: {type: python, script: read.py, mounts: {/input/a: k1, /input/b: j2}, $L}"
+	echo "  j2: {type: python, script: read.py, mounts: {/input/a: k2}, $L}"
+	for k in k0 k1 k2; do
+		echo "  $k: {type: python, script: gen.py, command: [python3, /code/gen.py, \"22\"], $L}"
+	done
+	echo "  top: {type: python, script: read.py, mounts: {/input/a: x, /input/b: y, /input/c: w0, /input/d: w1}, $L}"
+	echo "  x: {type: python, script: gen.py, command: [python3, /code/gen.py, \"40\"], mounts: {/input/p: p}, $L}"
+	echo "  p: {type: python, script: read.py, mounts: {/input/d: d0}, $L}"
+	echo "  y: {type: python, script: read.py, mounts: {/input/d: d1}, $L}"
+	echo "  w0: {type: python, script: read.py, mounts: {/input/d: d0}, $L}"
+	echo "  w1: {type: python, script: read.py, mounts: {/input/d: d1}, $L}"
+	for d in d0 d1; do
+		echo "  $d: {type: python, script: gen.py, command: [python3, /code/gen.py, \"40\"], $L}"
+	done
+} >room/lattice.yaml
+start_dcrd data --max-job-memory 64MiB || finish
+expect 0 "create the lattice room" as create room/lattice.yaml || finish
+room=$out
 expect 7 "the inputs held at once exceed --max-job-memory" as run "$room" j0 --wait
 has "$err" "computing 'j1', which this one reads: computing 'j2', which this one reads: the inputs that this job's \
 python computations need at once come to more than 64MiB, the most dcrd holds for one job \(dcrd serve \
 --max-job-memory\)" "the budget is named"
+expect 7 "a result that does not fit beside what an earlier computation left held" as run "$room" top --wait
+has "$err" "\(top\) failed: the inputs that this job's python computations need at once come to more than 64MiB" \
+	"the budget is named"
 stop_dcrd TERM
 checks=$((checks + 1))
 [ "$rc" = 0 ] || fail "dcrd's exit status after SIGTERM is $rc: $(tail -20 dcrd.log)"

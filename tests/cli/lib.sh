@@ -5,7 +5,8 @@
 set -u
 : "${DCR:?set DCR to the dcr binary}" "${DCRD:?set DCRD to the dcrd binary}" "${SRCDIR:?set SRCDIR}"
 REPLAY_CALL=${REPLAY_CALL:-}
-CREATE_RACE=${CREATE_RACE:-}
+# tests/tools/hold-create.so: DCRD_PRELOAD it, with DCR_TEST_HOLD_FILE naming a file, to hold a room.create in validation.
+HOLD_CREATE=${HOLD_CREATE:-}
 # tests/tools/sgx-fake-device and tests/tools/fake-pccs.py: a fake /dev/attestation and a fake Intel PCS.
 SGX_FAKE_DEVICE=${SGX_FAKE_DEVICE:-}
 FAKE_PCCS=${FAKE_PCCS:-}
