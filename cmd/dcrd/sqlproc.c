@@ -48,7 +48,7 @@ enum {
 	MSG_READ = 'r',  /* worker: the name of a data node whose plaintext it wants */
 	MSG_DATA = 'd',  /* dcrd: a piece of that plaintext; worker: a piece of the result */
 	MSG_END = 'e',   /* dcrd: that was all of it */
-	MSG_STOP = 's',  /* worker: no more of it, loading it failed (dcrd then sends END) */
+	MSG_STOP = 's',  /* worker: i32 DCR_E* code (little-endian): no more of it, loading it failed (dcrd then sends END) */
 	MSG_FAIL = 'x',  /* either: i32 DCR_E* code (little-endian) and a message */
 	MSG_DONE = 'o',  /* worker: u64 data rows; the result is the DATA it sent */
 };
@@ -162,13 +162,27 @@ static int send_frame(struct chan *c, int type, const void *a, size_t alen, cons
 	return 0;
 }
 
+/* A DCR_E* code as the frames carry it: 4 bytes, little-endian; put_i32 gives back p. */
+static uint8_t *put_i32(uint8_t p[static 4], int code)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)((uint32_t)code >> (8 * i));
+	return p;
+}
+
+/* One of the DCR_E* codes, or DCR_ECOMPUTE for anything else. */
+static int get_i32(const uint8_t p[static 4])
+{
+	int32_t code = (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+
+	return code > DCR_EFAIL || code < DCR_EEXIST ? DCR_ECOMPUTE : code;
+}
+
 static int send_fail(struct chan *c, int code, const char *msg)
 {
 	uint8_t head[4];
 
-	for (int i = 0; i < 4; i++)
-		head[i] = (uint8_t)((uint32_t)code >> (8 * i));
-	return send_frame(c, MSG_FAIL, head, sizeof(head), msg, strlen(msg));
+	return send_frame(c, MSG_FAIL, put_i32(head, code), sizeof(head), msg, strlen(msg));
 }
 
 static int recv_head(struct chan *c, int *type, uint32_t *len)
@@ -200,15 +214,10 @@ static int recv_frame(struct chan *c, int *type, uint8_t *buf, size_t cap, size_
 /* A FAIL frame's code and message; a code that is no DCR_E* is a failed computation. */
 static int parse_fail(const uint8_t *p, size_t len, struct dcr_err *err)
 {
-	int32_t code;
-
 	if (len < 4)
 		return dcr_err_set(err, DCR_ECOMPUTE, "the SQL worker failed without saying why");
-	code = (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-	if (code > DCR_EFAIL || code < DCR_EEXIST)
-		code = DCR_ECOMPUTE;
 	len -= 4;
-	return dcr_err_set(err, code, "%.*s", (int)(len < DCR_ERR_MSG_MAX ? len : DCR_ERR_MSG_MAX - 1), p + 4);
+	return dcr_err_set(err, get_i32(p), "%.*s", (int)(len < DCR_ERR_MSG_MAX ? len : DCR_ERR_MSG_MAX - 1), p + 4);
 }
 
 /* ---- dcrd's side ---- */
@@ -219,6 +228,7 @@ struct parent {
 	uint64_t time_ms;
 	pid_t pid;
 	bool stopped;              /* the worker sent STOP for the table on its way */
+	int stop_code;             /* the code it sent with it */
 	uint8_t *csv;              /* the result so far */
 	size_t len, cap, max;
 	uint8_t *frame;            /* FRAME_MAX bytes */
@@ -295,6 +305,7 @@ static void end_worker(struct parent *p, int *wstatus)
 static bool worker_stopped(struct parent *p)
 {
 	struct pollfd pfd = { .fd = p->c.fd, .events = POLLIN };
+	uint8_t code[4];
 	uint32_t len;
 	int type;
 
@@ -304,11 +315,12 @@ static bool worker_stopped(struct parent *p)
 		return false;
 	if (recv_head(&p->c, &type, &len) < 0)
 		return true;
-	if (type != MSG_STOP || len != 0) {
+	if (type != MSG_STOP || len != 4 || chan_read(&p->c, code, sizeof(code)) < 0) {
 		p->c.gone = true;
 		return true;
 	}
 	p->stopped = true;
+	p->stop_code = get_i32(code);
 	return true;
 }
 
@@ -320,7 +332,11 @@ static int to_worker(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *
 	while (len > 0) {
 		size_t n = len < FRAME_MAX ? len : FRAME_MAX;
 
-		if (worker_stopped(p) || p->c.gone || send_frame(&p->c, MSG_DATA, buf, n, NULL, 0) < 0)
+		/* A table the worker found does not fit its schema: the hashing goes on, to tell a replaced blob. */
+		if (worker_stopped(p) && !p->c.gone)
+			return dcr_err_set(err, p->stop_code == DCR_EINVALID ? DCR_EINVALID : DCR_ECOMPUTE,
+				"the SQL worker takes no more of this data");
+		if (p->c.gone || send_frame(&p->c, MSG_DATA, buf, n, NULL, 0) < 0)
 			return dcr_err_set(err, DCR_ECOMPUTE, "the SQL worker takes no more data");
 		buf += n;
 		len -= n;
@@ -474,7 +490,7 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 static int from_dcrd(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
 {
 	struct chan *c = ctx;
-	uint8_t *buf = malloc(FRAME_MAX);
+	uint8_t *buf = malloc(FRAME_MAX), stop[4];
 	struct dcr_err sink_err;
 	size_t n;
 	int type, r = 0;
@@ -489,7 +505,7 @@ static int from_dcrd(void *ctx, const char *node, dcr_stream_sink *sink, void *s
 		if (type == MSG_DATA) {
 			/* After a failure the rest is read and dropped, until dcrd sees the STOP. */
 			if (r == 0 && (r = sink(sink_ctx, buf, n, &sink_err)) < 0 &&
-			    send_frame(c, MSG_STOP, NULL, 0, NULL, 0) < 0)
+			    send_frame(c, MSG_STOP, put_i32(stop, r), sizeof(stop), NULL, 0) < 0)
 				goto lost;
 		} else if (type == MSG_END) {
 			break;
