@@ -264,20 +264,25 @@ int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *r
 	return r;
 }
 
-static int read_frontier(struct state *s, const char *room_id, struct sealed_frontier *sf, struct dcr_err *err);
+static int read_frontier(struct state *s, const char *room_id, struct sealed_frontier *sf, bool *present,
+	struct dcr_err *err);
 
 /* A record must be the one the room's log last recorded writing (if the log says). */
 static int check_bound(struct state *s, const char *id, const void *blob, int len, struct dcr_err *err)
 {
 	struct sealed_frontier sf;
 	uint8_t digest[32];
+	bool present;
 	int r;
 
-	if ((r = read_frontier(s, id, &sf, err)) < 0)
+	if ((r = read_frontier(s, id, &sf, &present, err)) < 0)
 		return r;
 	/* Written in this transaction, before the entry that will bind it. */
 	if (strcmp(s->pending_room, id) == 0)
 		memcpy(sf.record_digest, s->pending_digest, 32);
+	/* Else the room's creation was logged: a room without a frontier lost it. */
+	else if (!present)
+		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: its audit frontier is gone (state.db was altered)", id);
 	if (dcr_ct_equal(sf.record_digest, unbound, 32))
 		return 0;
 	if ((r = dcr_sha256(blob, (size_t)(len > 0 ? len : 0), digest, err)) < 0)
@@ -335,7 +340,7 @@ static int check_publications(struct state *s, const char *room_id, struct dcr_e
 	/* Checked before this transaction wrote the first of them. */
 	if (strcmp(s->pending_pubs, room_id) == 0)
 		return 0;
-	if ((r = read_frontier(s, room_id, &sf, err)) < 0)
+	if ((r = read_frontier(s, room_id, &sf, NULL, err)) < 0)
 		return r;
 	if (dcr_ct_equal(sf.pubs_digest, unbound, 32))
 		return 0;
@@ -543,31 +548,48 @@ void state_rollback(struct state *s)
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static int read_frontier(struct state *s, const char *room_id, struct sealed_frontier *sf, struct dcr_err *err)
+/* Unseal room_id's frontier from its row. */
+static int unseal_frontier(struct state *s, const char *room_id, const void *blob, int len, struct sealed_frontier *sf,
+	struct dcr_err *err)
 {
-	sqlite3_stmt *st = NULL;
 	uint8_t *pt = NULL;
 	size_t n = 0;
 	char label[128];
+	int r;
+
+	memset(sf, 0, sizeof(*sf));
+	dcr_merkle_frontier_init(&sf->f);
+	/* Sealed: the host must not choose the root the enclave signs. */
+	label_for(label, sizeof(label), "audit-frontier", room_id, -1);
+	r = dcr_unseal(s->key, label, blob, (size_t)(len > 0 ? len : 0), &pt, &n, err);
+	/* A frontier from before records (or publications and clock marks) were bound is shorter. */
+	if (r == 0 && n != sizeof(*sf) && n != offsetof(struct sealed_frontier, pubs_digest) && n != sizeof(sf->f))
+		r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is damaged", room_id);
+	if (r == 0)
+		memcpy(sf, pt, n);
+	free(pt);
+	return r;
+}
+
+/* room_id's frontier; an empty one, and *present false (if asked), when it has none yet. */
+static int read_frontier(struct state *s, const char *room_id, struct sealed_frontier *sf, bool *present,
+	struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
 	int r = 0, rc;
 
 	memset(sf, 0, sizeof(*sf));
 	dcr_merkle_frontier_init(&sf->f);
+	if (present)
+		*present = false;
 	if (sqlite3_prepare_v2(s->db, "SELECT frontier FROM audit_frontier WHERE room_id = ?1", -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		/* Sealed: the host must not choose the root the enclave signs. */
-		label_for(label, sizeof(label), "audit-frontier", room_id, -1);
-		r = dcr_unseal(s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &pt, &n, err);
-		/* A frontier from before records (or publications and clock marks) were bound is shorter. */
-		if (r == 0 && n != sizeof(*sf) && n != offsetof(struct sealed_frontier, pubs_digest) &&
-		    n != sizeof(sf->f))
-			r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is damaged", room_id);
-		if (r == 0)
-			memcpy(sf, pt, n);
-		free(pt);
+		r = unseal_frontier(s, room_id, sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0), sf, err);
+		if (present)
+			*present = true;
 	} else if (rc != SQLITE_DONE) {
 		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	}
@@ -578,7 +600,7 @@ static int read_frontier(struct state *s, const char *room_id, struct sealed_fro
 int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err)
 {
 	struct sealed_frontier sf;
-	int r = read_frontier(s, room_id, &sf, err);
+	int r = read_frontier(s, room_id, &sf, NULL, err);
 
 	*f = sf.f;
 	return r;
@@ -594,7 +616,7 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 	char label[128];
 	int r, rc;
 
-	if ((r = read_frontier(s, room_id, &sf, err)) < 0 || (r = dcr_merkle_leaf_hash(entry, len, leaf, err)) < 0)
+	if ((r = read_frontier(s, room_id, &sf, NULL, err)) < 0 || (r = dcr_merkle_leaf_hash(entry, len, leaf, err)) < 0)
 		return r;
 	*f = sf.f;
 	/* Bound to its room and place: entries cannot be moved, dropped from the middle or reordered. */
@@ -612,6 +634,10 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 	}
 	sqlite3_finalize(st);
 	free(blob);
+	/* An entry where the frontier ends: the frontier was put back from an older copy (or dropped). */
+	if (rc == SQLITE_CONSTRAINT)
+		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is older than the log (state.db was "
+							  "altered)", room_id);
 	if (rc != SQLITE_DONE)
 		return sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
 	if ((r = dcr_merkle_frontier_append(f, leaf, err)) < 0)
@@ -1263,8 +1289,9 @@ static int unbound_rooms(struct state *s, char (**out)[65], size_t *n, struct dc
 
 	*out = NULL;
 	*n = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT scope FROM records WHERE kind = '" PUBLICATION "'", -1, &st,
-		    NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT p.scope, f.frontier FROM (SELECT DISTINCT scope FROM records WHERE kind "
+				      "= '" PUBLICATION "') p LEFT JOIN audit_frontier f ON f.room_id = p.scope", -1,
+		    &st, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot read records", err);
 	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *scope = (const char *)sqlite3_column_text(st, 0);
@@ -1272,9 +1299,13 @@ static int unbound_rooms(struct state *s, char (**out)[65], size_t *n, struct dc
 
 		if (!scope || strlen(scope) != 64)
 			continue;
-		if ((r = read_frontier(s, scope, &sf, err)) < 0)
-			break;
-		if (!dcr_ct_equal(sf.pubs_digest, unbound, 32))
+		/*
+		 * A frontier that does not open is its room's to report, at its
+		 * next call (-9 there): the other rooms are served.
+		 */
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL &&
+		    (unseal_frontier(s, scope, sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), &sf, NULL) < 0 ||
+			    !dcr_ct_equal(sf.pubs_digest, unbound, 32)))
 			continue;
 		if (!(grown = realloc(rooms, (count + 1) * sizeof(*rooms)))) {
 			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");

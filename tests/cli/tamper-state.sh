@@ -85,8 +85,8 @@ cp pristine.db data/state.db
 DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
 expect 0 "the undamaged state" as status "$room"
 
-# ---- a publication put back: the host keeps the sealed row and ciphertext of
-# a withdrawn dataset and restores them after alice replaced and deleted it ----
+# ---- the audit frontier put back from an older copy, dropped or damaged;
+# the log's rows stay ----
 # sql STATEMENT...: run them on state.db; dump QUERY: the first column of its first row.
 sql() { python3 -c 'import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
@@ -96,6 +96,39 @@ c.commit()' data/state.db "$@" || fail "sql: $*"; }
 dump() { python3 -c 'import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 print(c.execute(sys.argv[2]).fetchone()[0])' data/state.db "$1"; }
+sed 's/^name: state$/name: other/' room/room.yaml >room/other.yaml
+expect 0 "create a second room" as create room/other.yaml || finish
+other=$out
+stop_dcrd
+old_frontier=$(dump "SELECT hex(frontier) FROM audit_frontier WHERE room_id = '$room'")
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 0 "a call logged in the room" as status "$room" || finish
+stop_dcrd
+cp data/state.db current.db
+sql "UPDATE audit_frontier SET frontier = x'$old_frontier' WHERE room_id = '$room'"
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 9 "an older frontier put back" as status "$room"
+has "$err" "the audit frontier is older than the log" "dcr names the older frontier"
+stop_dcrd
+cp current.db data/state.db
+sql "DELETE FROM audit_frontier WHERE room_id = '$room'"
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 9 "the frontier dropped" as status "$room"
+has "$err" "its audit frontier is gone" "dcr names the dropped frontier"
+stop_dcrd
+# One room's frontier does not open: that room is refused, dcrd serves the others.
+cp current.db data/state.db
+sql "UPDATE audit_frontier SET frontier = CAST(substr(frontier, 1, length(frontier) - 1) || x'00' AS BLOB) WHERE room_id = '$room'"
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 0 "another room, with one frontier damaged" as status "$other"
+expect 9 "the room whose frontier is damaged" as status "$room"
+stop_dcrd
+cp current.db data/state.db
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 0 "the state put back as it was" as status "$room"
+
+# ---- a publication put back: the host keeps the sealed row and ciphertext of
+# a withdrawn dataset and restores them after alice replaced and deleted it ----
 old_pub=$(dump "SELECT hex(record) FROM records WHERE kind = 'publication' AND scope = '$room'")
 old_blobrow=$(dump "SELECT quote(size) || ',' || quote(received) || ',' || quote(token_hash) || ',' || quote(complete) FROM blobs WHERE id = '$ds'")
 old_dsrec=$(dump "SELECT hex(record) FROM records WHERE kind = 'dataset' AND name = '$ds'")
