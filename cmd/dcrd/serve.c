@@ -356,6 +356,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	struct dcr_merkle_proof proof = { 0 };
 	ProtobufCBinaryData hashes[DCR_MERKLE_PROOF_MAX];
 	enum MHD_Result result;
+	int64_t fresh_from = 0;
 	int r, accepted;
 
 	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(), srv.replay,
@@ -366,11 +367,15 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		/*
 		 * Made before this dcrd started (or no later than a call accepted
 		 * before it): its nonce may have been in a table the host has since
-		 * edited. A genuine client simply calls again.
+		 * edited. Only the client who made it reads this answer, and it
+		 * made the call just now: not an attack on it, but a call to make
+		 * again, from fresh_from_ms on.
 		 */
-		r = dcr_err_set(&err, DCR_EINTEGRITY,
-			"call made before dcrd (re)started, so it may be a replay; make the call again (it is stamped "
-			"%.1f s before the start: a slow clock?)", (double)(srv.started_ms - creq.timestamp_ms) / 1000);
+		fresh_from = srv.fresh_from_ms;
+		r = dcr_err_set(&err, DCR_EFAIL,
+			"call made before dcrd (re)started: it is stamped %.1f s before the earliest time dcrd accepts "
+			"(a call made during the restart, or a slow clock); make it again",
+			(double)(srv.fresh_from_ms - creq.timestamp_ms) / 1000);
 	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
@@ -423,8 +428,10 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		pthread_mutex_unlock(&srv.lock);
 	}
 	call_prep_release(&prep);
-	if (ctx.aead_id == 0 || dcr_call_respond_room(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer,
-					 answer_len, head, hashes, proof.len, &resp, &resp_len, &rerr) < 0)
+	if (ctx.aead_id == 0 ||
+	    (fresh_from ? dcr_call_respond_fresh_from(&ctx, err.msg, fresh_from, &resp, &resp_len, &rerr)
+			: dcr_call_respond_room(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer, answer_len,
+				  head, hashes, proof.len, &resp, &resp_len, &rerr)) < 0)
 		result = respond_text(conn, MHD_HTTP_BAD_REQUEST, "malformed call: it does not decrypt with this enclave's key\n");
 	else
 		result = respond(conn, MHD_HTTP_OK, "message/ohttp-res", resp, resp_len);
@@ -943,7 +950,7 @@ int cmd_serve(int argc, char **argv)
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
 	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
-	int64_t mark = 0;
+	int64_t mark = 0, last_call = 0;
 	bool job_left;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
@@ -1156,16 +1163,14 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	srv.started = time(NULL);
 	srv.svc = service();
-	if (state_clock_mark(&srv.state, &mark, &err) < 0) {
+	if (state_clock_mark(&srv.state, &mark, &last_call, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		goto stop;
 	}
+	/* dcrd's own clock, not a caller's timestamp: a caller cannot push it ahead. */
 	clock_start(mark);
 	srv.started_ms = clock_now_ms();
-	srv.fresh_from_ms = mark >= srv.started_ms ? mark + 1 : srv.started_ms;
-	if (mark > dcr_now_ms() + DCR_CALL_MAX_AHEAD_MS)
-		fprintf(stderr, "dcrd: the host's clock is %.0f s behind the latest call accepted before this start; "
-				"dcrd's clock starts there\n", ((double)mark - (double)dcr_now_ms()) / 1000);
+	srv.fresh_from_ms = last_call >= srv.started_ms ? last_call + 1 : srv.started_ms;
 	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || storage_open(&srv.svc, &storage, &err) < 0 ||
 	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
