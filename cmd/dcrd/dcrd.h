@@ -33,6 +33,14 @@ void clock_start(int64_t floor_ms);
 int64_t clock_now_ms(void);
 time_t clock_now(void);
 
+/*
+ * The file of a complete blob, open for reading (data.c): one that is
+ * missing, a symbolic link or not a regular file (a FIFO would block) is
+ * DCR_EINTEGRITY.
+ */
+struct service;
+int open_blob(const struct service *svc, const char *blob_id, struct dcr_err *err);
+
 /* DIR/NAME into buf; DCR_EINVALID when it does not fit. */
 int data_path(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err);
 

@@ -509,7 +509,7 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	struct dcr_err err;
 	enum MHD_Result r;
 	unsigned status;
-	char path[4096], num[32];
+	char num[32];
 	struct stat st;
 	int fd = -1;
 
@@ -529,11 +529,14 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	}
 	if (!b.complete)
 		return respond_status(conn, MHD_HTTP_CONFLICT, "the blob is not complete yet");
-	if (blob_path(&srv.svc, id, path, sizeof(path), &err) < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    fstat(fd, &st) < 0) {
+	/* The host's file: not followed if a link, not waited on if a FIFO. */
+	if ((fd = open_blob(&srv.svc, id, &err)) < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the blob");
+		else if (err.code == DCR_EINTEGRITY)
+			fprintf(stderr, "dcrd: %s\n", err.msg);
+		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			fd < 0 && err.code == DCR_EINTEGRITY ? err.msg : "cannot read the blob");
 	}
 	/*
 	 * What is on disk, not what was recorded: the client's decoder then

@@ -42,6 +42,24 @@ expect 0 "publish" as publish "$room" t "$ds" || finish
 expect 0 "run" as run "$room" count -o count.csv || finish
 has "$(cat count.csv)" '^3$' "the job counts the rows"
 
+# ---- a result's file replaced on the host: by a FIFO (which used to hold a
+# connection thread forever) or a link (which was followed); refused at once ----
+expect 0 "a job to fetch" as run "$room" count --wait || finish
+job=$out
+result=$(ls -t data/blobs/* | head -1) # its result, the newest blob
+mv "$result" result.blob
+mkfifo "$result"
+expect 1 "the result's file a FIFO" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job"
+has "$err" "not a regular file \(replaced on the host\)" "dcr names the replaced file"
+rm "$result"
+ln -s "$TEST_TMP/result.blob" "$result"
+expect 1 "the result's file a link" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job"
+has "$err" "is missing from the data directory" "a link is not followed"
+rm "$result"
+mv result.blob "$result"
+expect 0 "the file put back" as fetch "$job"
+has "$out" '^3$' "the result as it was"
+
 # ---- a damaged page: each table, the call that reads it ----
 # corrupt TABLE: 16 bytes of 0xff over the header of TABLE's root page.
 corrupt() {
@@ -148,7 +166,7 @@ import json, os, sys
 entries = json.loads(os.environ["JSON"])["entries"]
 done = [e for e in entries if e["action"] == "job.finished"]
 inputs = [[f["value"] for f in e["facts"] if f["key"] == "input"] for e in done]
-assert inputs == [["t " + sys.argv[1]], ["t " + sys.argv[2]]], inputs
+assert inputs == [["t " + sys.argv[1]], ["t " + sys.argv[1]], ["t " + sys.argv[2]]], inputs
 PY
 stop_dcrd
 sql "UPDATE records SET record = x'$old_pub' WHERE kind = 'publication' AND scope = '$room'" \
