@@ -498,10 +498,12 @@ static int unseal_mark(struct state *s, const void *blob, int blob_len, int64_t 
 	if (n == 8 || n == 16) {
 		for (size_t i = 0; i < n; i++)
 			v[i / 8] = (int64_t)(((uint64_t)v[i / 8] << 8) | pt[i]);
-		if (n == 8)
+		if (n == 8) {
 			mark_from_call(v[0], mark, last);
-		else
-			*mark = v[0], *last = v[1];
+		} else {
+			*mark = v[0];
+			*last = v[1];
+		}
 	} else {
 		r = dcr_err_set(err, DCR_EINTEGRITY, "the sealed clock mark is damaged");
 	}

@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "dcrd.h"
 #include "fileio.h"
+#include "seal.h"
 
 #define ROOM "5dd95eaf75eeb191b6e841044aea0cca8ec2a8fe314d9f2dcddaac11035b7a6f"
 #define OTHER_ROOM "1a95e40e2e86d2ae6a8892b1fb644994038dd8093310a0b1bc7b8cc98a682e46"
@@ -567,6 +568,20 @@ static void test_clock_mark(void **state)
 		int64_t m, l;
 
 		assert_int_equal(state_clock_mark(&s, &m, &l, &err), DCR_EINTEGRITY);
+	}
+	/* A row from before the clock was sealed: a timestamp, and dcrd's clock at most 5 s behind it. */
+	{
+		const uint8_t be[8] = { 0, 0, 0x01, 0x97, 0xc5, 0xe4, 0xd4, 0xa0 }; /* 1751371797664 */
+		uint8_t *blob = NULL;
+		size_t len = 0;
+
+		assert_int_equal(dcr_seal(key, "clock-mark", be, sizeof(be), &blob, &len, NULL), 0);
+		assert_int_equal(sqlite3_prepare_v2(s.db, "UPDATE clock SET mark = ?1", -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_finalize(st);
+		free(blob);
+		expect_mark(&s, 1751371797664 - 5000, 1751371797664);
 	}
 	state_close(&s);
 }
