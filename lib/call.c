@@ -834,23 +834,44 @@ int dcr_call_respond(struct dcr_ohttp_ctx *ctx, int code, const char *message, c
 	return dcr_call_respond_room(ctx, code, message, body, body_len, NULL, NULL, 0, out, out_len, err);
 }
 
+static int respond(struct dcr_ohttp_ctx *ctx, const Dcr__V1__CallResult *res, uint8_t **out, size_t *out_len,
+	struct dcr_err *err);
+
 int dcr_call_respond_room(struct dcr_ohttp_ctx *ctx, int code, const char *message, const uint8_t *body,
 	size_t body_len, Dcr__V1__SignedTreeHead *head, ProtobufCBinaryData *proof, size_t n_proof,
 	uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
 	Dcr__V1__CallResult res = DCR__V1__CALL_RESULT__INIT;
-	uint8_t *pt, *resp;
-	size_t len, resp_len = 0;
-	int r;
 
-	*out = NULL;
 	res.code = code;
 	res.message = (char *)(message ? message : "");
 	res.body = (ProtobufCBinaryData){ body_len, (uint8_t *)body };
 	res.tree_head = head;
 	res.consistency = proof;
 	res.n_consistency = n_proof;
-	len = dcr__v1__call_result__get_packed_size(&res);
+	return respond(ctx, &res, out, out_len, err);
+}
+
+int dcr_call_respond_fresh_from(struct dcr_ohttp_ctx *ctx, const char *message, int64_t fresh_from_ms,
+	uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	Dcr__V1__CallResult res = DCR__V1__CALL_RESULT__INIT;
+
+	res.code = DCR_EFAIL;
+	res.message = (char *)(message ? message : "");
+	res.fresh_from_ms = fresh_from_ms;
+	return respond(ctx, &res, out, out_len, err);
+}
+
+static int respond(struct dcr_ohttp_ctx *ctx, const Dcr__V1__CallResult *res, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	uint8_t *pt, *resp;
+	size_t len, resp_len = 0;
+	int r;
+
+	*out = NULL;
+	len = dcr__v1__call_result__get_packed_size(res);
 	pt = malloc(len ? len : 1);
 	resp = malloc(len + DCR_OHTTP_RESPONSE_OVERHEAD_MAX);
 	if (!pt || !resp) {
@@ -858,7 +879,7 @@ int dcr_call_respond_room(struct dcr_ohttp_ctx *ctx, int code, const char *messa
 		free(resp);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
-	dcr__v1__call_result__pack(&res, pt);
+	dcr__v1__call_result__pack(res, pt);
 	r = dcr_ohttp_response_encapsulate(ctx, DCR_OHTTP_DCR_RESPONSE, pt, len, resp,
 		len + DCR_OHTTP_RESPONSE_OVERHEAD_MAX, &resp_len, err);
 	free(pt);

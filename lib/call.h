@@ -182,4 +182,11 @@ int dcr_call_respond_room(struct dcr_ohttp_ctx *ctx, int code, const char *messa
 	size_t body_len, Dcr__V1__SignedTreeHead *head, ProtobufCBinaryData *proof, size_t n_proof,
 	uint8_t **out, size_t *out_len, struct dcr_err *err);
 
+/*
+ * The refusal (code DCR_EFAIL) of a call stamped before fresh_from_ms, the
+ * earliest timestamp dcrd accepts since it (re)started, which it carries.
+ */
+int dcr_call_respond_fresh_from(struct dcr_ohttp_ctx *ctx, const char *message, int64_t fresh_from_ms,
+	uint8_t **out, size_t *out_len, struct dcr_err *err);
+
 #endif

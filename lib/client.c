@@ -12,6 +12,8 @@
 
 #define MAX_EVIDENCE (1u << 20)
 #define MAX_ANSWER (64u << 20)
+/* The longest a call refused as made before dcrd (re)started waits to be made again. */
+#define RETRY_WAIT_MAX_MS (2 * DCR_CALL_MAX_AHEAD_MS)
 
 void dcr_client_init(struct dcr_client *c, const char *endpoint, const struct dcr_specs *specs,
 	const struct dcr_identity *identity)
@@ -116,6 +118,8 @@ static int call(struct dcr_client *c, const char *room_id, const char *method, c
 	uint8_t *req = NULL, *resp = NULL;
 	size_t req_len = 0, resp_len = 0;
 	char *message = NULL;
+	bool retried = false;
+	int64_t stamp;
 	int r, code = 0;
 
 	*out = NULL;
@@ -126,7 +130,9 @@ static int call(struct dcr_client *c, const char *room_id, const char *method, c
 		return r;
 	if (room_id && (r = dcr_audit_load_head(room_id, &old_head, &had_old, err)) < 0)
 		return r;
-	if ((r = dcr_call_seal_room(c->identity, &c->enclave.keys, method, body, len, dcr_now_ms(), room_id,
+again:
+	stamp = dcr_now_ms();
+	if ((r = dcr_call_seal_room(c->identity, &c->enclave.keys, method, body, len, stamp, room_id,
 		     had_old ? old_head.size : 0, &ctx, &req, &req_len, err)) < 0)
 		goto out;
 	if ((r = dcr_http(c->endpoint, "POST", "/v1/call", "message/ohttp-req", req, req_len, MAX_ANSWER, &resp,
@@ -141,7 +147,37 @@ static int call(struct dcr_client *c, const char *room_id, const char *method, c
 		*out_len = 0;
 		goto out;
 	}
-	if (code < 0) {
+	/*
+	 * Stamped before dcrd (re)started: the call did nothing. Made again
+	 * once, stamped at the moment dcrd names, when that is near (dcrd
+	 * restarted while this call was made, or after a caller stamped one
+	 * ahead); else the clock is slow.
+	 */
+	if (code < 0 && raw->fresh_from_ms > stamp) {
+		int64_t wait = raw->fresh_from_ms - stamp;
+
+		if (!retried && wait <= RETRY_WAIT_MAX_MS) {
+			retried = true;
+			free(*out);
+			*out = NULL;
+			*out_len = 0;
+			dcr__v1__call_result__free_unpacked(raw, NULL);
+			raw = NULL;
+			dcr_ohttp_ctx_release(&ctx);
+			free(message);
+			free(req);
+			free(resp);
+			message = NULL;
+			req = resp = NULL;
+			dcr_sleep_ms(wait);
+			goto again;
+		}
+		r = dcr_err_set(err, DCR_EFAIL, "%s (%s)", message,
+			retried ? "made again, it was refused again: is your clock slow?" : "is your clock slow?");
+		free(*out);
+		*out = NULL;
+		*out_len = 0;
+	} else if (code < 0) {
 		r = dcr_err_set(err, code, "%s", message);
 		free(*out);
 		*out = NULL;

@@ -40,6 +40,8 @@ void dcr_utf8_repair(char *s);
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t dcr_now_ms(void);
+/* Sleep ms milliseconds (none if ms <= 0), through signals. */
+void dcr_sleep_ms(int64_t ms);
 
 /* A broken-down UTC time to seconds since the epoch (timegm, which POSIX lacks). */
 time_t dcr_time_from_tm(const struct tm *tm);

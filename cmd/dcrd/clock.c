@@ -1,11 +1,12 @@
 /*
  * dcrd's clock: the host's wall clock, which under SGX the host sets as it
  * likes, made to serve as the enclave's. It never goes back while dcrd
- * runs, and it starts no earlier than the latest call timestamp dcrd
- * accepted before (sealed in state.db), so setting the host's clock back
- * cannot make a call or certificate of the past current again.
+ * runs, and it starts no earlier than dcrd's own clock when it accepted
+ * its latest call before (sealed in state.db), so setting the host's clock
+ * back cannot make a call or certificate of the past current again.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include "dcrd.h"
 #include "util.h"
@@ -13,6 +14,8 @@
 #include "banned.h"
 
 static atomic_int_fast64_t latest;
+/* Whether the host's clock was last seen more than DCR_CALL_MAX_AHEAD_MS behind: said once per episode. */
+static atomic_bool behind;
 
 void clock_start(int64_t floor_ms)
 {
@@ -27,7 +30,18 @@ int64_t clock_now_ms(void)
 	/* Keep the largest time ever returned; compare_exchange refreshes seen when another thread moved it. */
 	while (now > seen && !atomic_compare_exchange_weak(&latest, &seen, now))
 		;
-	return now > seen ? now : seen;
+	if (now > seen)
+		seen = now;
+	/* Calls made by the host's clock look stale while it is far behind: the operator should know why. */
+	if (now < seen - DCR_CALL_MAX_AHEAD_MS) {
+		if (!atomic_exchange(&behind, true))
+			fprintf(stderr, "dcrd: the host's clock is %.0f s behind dcrd's, which does not go back (was it "
+					"set back, or was it fast before?); dcrd's clock holds until the host's catches "
+					"up\n", ((double)seen - (double)now) / 1000);
+	} else if (now >= seen && atomic_exchange(&behind, false)) {
+		fprintf(stderr, "dcrd: the host's clock caught up with dcrd's\n");
+	}
+	return seen;
 }
 
 time_t clock_now(void)

@@ -258,7 +258,7 @@ out:
  * regular file (a symbolic link, a directory, a FIFO that would block the
  * open), is an integrity violation like one whose bytes were changed.
  */
-static int open_blob(const struct service *svc, const char *blob_id, struct dcr_err *err)
+int open_blob(const struct service *svc, const char *blob_id, struct dcr_err *err)
 {
 	char path[4096];
 	struct stat st;

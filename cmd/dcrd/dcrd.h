@@ -24,13 +24,22 @@
 /*
  * dcrd's clock (clock.c), for every check against time (call freshness,
  * certificate validity, token expiry): the host's wall clock, but never
- * earlier than any time it returned before, nor than floor_ms, the latest
- * call timestamp accepted before this start (state_clock_mark).
+ * earlier than any time it returned before, nor than floor_ms, the clock
+ * mark sealed before this start (state_clock_mark). While the host's clock
+ * is more than DCR_CALL_MAX_AHEAD_MS behind it, it says so on stderr once.
  * clock_start once, before any call is served.
  */
 void clock_start(int64_t floor_ms);
 int64_t clock_now_ms(void);
 time_t clock_now(void);
+
+/*
+ * The file of a complete blob, open for reading (data.c): one that is
+ * missing, a symbolic link or not a regular file (a FIFO would block) is
+ * DCR_EINTEGRITY.
+ */
+struct service;
+int open_blob(const struct service *svc, const char *blob_id, struct dcr_err *err);
 
 /* DIR/NAME into buf; DCR_EINVALID when it does not fit. */
 int data_path(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err);
@@ -123,7 +132,8 @@ struct state {
 	 */
 	char pending_pubs[65];
 	atomic_bool full;          /* the last write failed for lack of disk space */
-	int64_t clock_mark;        /* the latest call timestamp accepted (state_use_nonce) */
+	int64_t clock_mark;        /* dcrd's clock at the latest call accepted (state_use_nonce) */
+	int64_t last_call_ms;      /* the latest call timestamp accepted */
 };
 
 /*
@@ -151,19 +161,22 @@ int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, s
 /*
  * Remember a call's nonce durably until it can no longer pass as fresh;
  * DCR_EINTEGRITY when it was used before, even before a restart. In the
- * same transaction, the call's timestamp raises the clock mark.
+ * same transaction, now_ms (dcrd's clock) raises the clock mark and the
+ * call's timestamp the latest one accepted.
  */
 int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_LEN], int64_t now_ms,
 	int64_t timestamp_ms, struct dcr_err *err);
 /*
- * The clock mark: the latest call timestamp dcrd accepted, sealed in its
- * own row and, as it stood at each append, in every room's audit frontier.
- * Read at start (the largest of them), it is the time before which no call
- * may be accepted again: the host may set the clock back and empty the
- * nonce table, but lowering the mark means rolling a room's log back,
- * which clients detect. 0 for a new state.
+ * The clock mark, dcrd's own clock when it accepted its latest call, and
+ * that call's timestamp (the latest accepted: a caller may stamp a call a
+ * few seconds ahead), sealed in their own row and, as they stood at each
+ * append, in every room's audit frontier. Read at start (the largest of
+ * each): dcrd's clock starts no earlier than *mark, and no call stamped at
+ * or before *last_call_ms may be accepted again. The host may set the
+ * clock back and empty the nonce table, but lowering either means rolling
+ * a room's log back, which clients detect. 0 for a new state.
  */
-int state_clock_mark(struct state *s, int64_t *mark, struct dcr_err *err);
+int state_clock_mark(struct state *s, int64_t *mark, int64_t *last_call_ms, struct dcr_err *err);
 /* Transactions: an action and the audit entry that records it commit together. */
 int state_begin(struct state *s, struct dcr_err *err);
 int state_commit(struct state *s, struct dcr_err *err);

@@ -374,6 +374,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	struct dcr_merkle_proof proof = { 0 };
 	ProtobufCBinaryData hashes[DCR_MERKLE_PROOF_MAX];
 	enum MHD_Result result;
+	int64_t fresh_from = 0;
 	int r, accepted;
 
 	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(), srv.replay,
@@ -384,11 +385,15 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		/*
 		 * Made before this dcrd started (or no later than a call accepted
 		 * before it): its nonce may have been in a table the host has since
-		 * edited. A genuine client simply calls again.
+		 * edited. Only the client who made it reads this answer, and it
+		 * made the call just now: not an attack on it, but a call to make
+		 * again, from fresh_from_ms on.
 		 */
-		r = dcr_err_set(&err, DCR_EINTEGRITY,
-			"call made before dcrd (re)started, so it may be a replay; make the call again (it is stamped "
-			"%.1f s before the start: a slow clock?)", (double)(srv.started_ms - creq.timestamp_ms) / 1000);
+		fresh_from = srv.fresh_from_ms;
+		r = dcr_err_set(&err, DCR_EFAIL,
+			"call made before dcrd (re)started: it is stamped %.1f s before the earliest time dcrd accepts "
+			"(a call made during the restart, or a slow clock); make it again",
+			(double)(srv.fresh_from_ms - creq.timestamp_ms) / 1000);
 	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
@@ -441,8 +446,10 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		pthread_mutex_unlock(&srv.lock);
 	}
 	call_prep_release(&prep);
-	if (ctx.aead_id == 0 || dcr_call_respond_room(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer,
-					 answer_len, head, hashes, proof.len, &resp, &resp_len, &rerr) < 0)
+	if (ctx.aead_id == 0 ||
+	    (fresh_from ? dcr_call_respond_fresh_from(&ctx, err.msg, fresh_from, &resp, &resp_len, &rerr)
+			: dcr_call_respond_room(&ctx, r < 0 ? err.code : 0, r < 0 ? err.msg : "", answer, answer_len,
+				  head, hashes, proof.len, &resp, &resp_len, &rerr)) < 0)
 		result = respond_text(conn, MHD_HTTP_BAD_REQUEST, "malformed call: it does not decrypt with this enclave's key\n");
 	else
 		result = respond(conn, MHD_HTTP_OK, "message/ohttp-res", resp, resp_len);
@@ -517,10 +524,10 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	struct MHD_Response *resp;
 	struct state_blob b;
-	struct dcr_err err;
+	struct dcr_err err, gone;
 	enum MHD_Result r;
 	unsigned status;
-	char path[4096], num[32];
+	char num[32];
 	struct stat st;
 	int fd = -1;
 
@@ -540,14 +547,18 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	}
 	if (!b.complete)
 		return respond_status(conn, MHD_HTTP_CONFLICT, "the blob is not complete yet");
+	/* The host's file: not followed if a link, not waited on if a FIFO. */
+	fd = open_blob(&srv.svc, id, &err);
 	/* Deleted since it was authorized (a result that expired): as if it never was. */
-	if (blob_path(&srv.svc, id, path, sizeof(path), &err) == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 &&
-	    errno == ENOENT)
+	if (fd < 0 && blob_authorize(&srv.svc, id, auth, &b, &status, &gone) < 0)
 		return respond_status(conn, MHD_HTTP_NOT_FOUND, "no such blob, or the token is not for it");
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the blob");
+		else if (err.code == DCR_EINTEGRITY)
+			fprintf(stderr, "dcrd: %s\n", err.msg);
+		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			fd < 0 && err.code == DCR_EINTEGRITY ? err.msg : "cannot read the blob");
 	}
 	/*
 	 * What is on disk, not what was recorded: the client's decoder then
@@ -975,7 +986,7 @@ int cmd_serve(int argc, char **argv)
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
 	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
-	int64_t mark = 0;
+	int64_t mark = 0, last_call = 0;
 	bool job_left;
 	struct MHD_Daemon *daemon;
 	struct sockaddr_in sa;
@@ -1213,16 +1224,14 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	srv.started = time(NULL);
 	srv.svc = service();
-	if (state_clock_mark(&srv.state, &mark, &err) < 0) {
+	if (state_clock_mark(&srv.state, &mark, &last_call, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);
 		goto stop;
 	}
+	/* dcrd's own clock, not a caller's timestamp: a caller cannot push it ahead. */
 	clock_start(mark);
 	srv.started_ms = clock_now_ms();
-	srv.fresh_from_ms = mark >= srv.started_ms ? mark + 1 : srv.started_ms;
-	if (mark > dcr_now_ms() + DCR_CALL_MAX_AHEAD_MS)
-		fprintf(stderr, "dcrd: the host's clock is %.0f s behind the latest call accepted before this start; "
-				"dcrd's clock starts there\n", ((double)mark - (double)dcr_now_ms()) / 1000);
+	srv.fresh_from_ms = last_call >= srv.started_ms ? last_call + 1 : srv.started_ms;
 	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || blobs_sweep(&srv.svc, &err) < 0 ||
 	    storage_open(&srv.svc, &storage, &err) < 0 ||
 	    jobs_start(&srv.svc, &jobs, &err) < 0 ||

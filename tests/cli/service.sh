@@ -150,7 +150,7 @@ has "$err" "cannot reach dcrd at $DCR_ENDPOINT/v1/evidence" "the URL it tried"
 DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
 echo >&"${REPLAY[1]}"
 read -r third <&"${REPLAY[0]}"
-has "$third" '^refused 9: (replayed call|call made before dcrd)' "a replay after a restart is refused"
+has "$third" '^refused (9: replayed call|1: call made before dcrd)' "a replay after a restart is refused"
 wait "$replay_pid" 2>/dev/null
 expect 0 "stale call" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 1 -360
 has "$out" '^refused 9: stale call' "a call 6 minutes late is stale"
@@ -187,7 +187,7 @@ has "$second" '^refused 9: call from the future' "and again after a restart with
 # even without its nonce.
 replayed 2 3
 has "$first" '^ok$' "a call 2 s ahead is served"
-has "$second" '^refused 9: call made before dcrd \(re\)started' "its replay after a restart without nonces is refused"
+has "$second" '^refused 1: call made before dcrd \(re\)started' "its replay after a restart without nonces is refused"
 # Under SGX the host also sets dcrd's clock. It restarts dcrd with the clock
 # set back to just before a call it captured, and empties the nonce table:
 # the call is fresh by that clock, but no later than the latest call dcrd
@@ -205,7 +205,7 @@ DCR_TEST_CLOCK_FILE=$TEST_TMP/clock-offset DCRD_PRELOAD=$FAKE_CLOCK DCRD_PORT_WA
 echo >&"${REPLAYED[1]}"
 read -r second <&"${REPLAYED[0]}"
 wait "$replay_pid" 2>/dev/null
-has "$second" '^refused 9: call made before dcrd \(re\)started' "its replay with the clock set back is refused"
+has "$second" '^refused 1: call made before dcrd \(re\)started' "its replay with the clock set back is refused"
 # Nor does dcrd's clock go back while it runs: set 10 minutes back, it
 # stays where it was, and a call stamped by a correct clock is served (by
 # the host's clock alone it would be "from the future").
@@ -217,6 +217,35 @@ echo -600000 >clock-offset
 expect 0 "a call after the clock was set back" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 1
 has "$out" '^ok$' "dcrd's clock did not go back"
 rm clock-offset
+# A caller may stamp a call up to 5 s ahead. dcrd used to start its clock
+# from the latest such timestamp: after a restart, every correct client was
+# refused as "made before dcrd (re)started", with exit 9, and each restart
+# could push dcrd's clock 5 s further. Now the clock starts from dcrd's own,
+# and a client refused so waits for the moment dcrd names and calls again.
+# ahead_restart FAST AHEAD: dcrd's host clock FAST ms fast, a call stamped
+# AHEAD ms ahead of the true time is served; dcrd restarts with the clock right.
+ahead_restart() {
+	stop_dcrd TERM
+	echo "$1" >clock-offset
+	DCR_TEST_CLOCK_FILE=$TEST_TMP/clock-offset DCRD_PRELOAD=$FAKE_CLOCK DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data ||
+		finish
+	expect 0 "a call stamped ahead" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 1 "@$(($(date +%s%3N) + $2))"
+	has "$out" '^ok$' "the call $2 ms ahead is served"
+	stop_dcrd TERM
+	rm clock-offset
+	DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+}
+ahead_restart 3000 7000
+expect 0 "a correct client right after the restart" "$DCR" --specs specs.yaml -i alice rooms
+lacks "$err" "made before" "it made the call again, after the moment dcrd named"
+# The host's clock was 30 s fast when a call was accepted, then set right:
+# dcrd's clock holds (and says so), and a correct client is refused, but
+# not as an integrity violation.
+ahead_restart 30000 34000
+expect 1 "a correct client, dcrd 30 s ahead" "$DCR" --specs specs.yaml -i alice rooms
+has "$err" "^dcr: rooms: call made before dcrd \(re\)started: it is stamped 3[0-9]\.[0-9] s before the earliest time dcrd accepts .*\(is your clock slow\?\)$" \
+	"the refusal says by how much"
+has "$(cat dcrd.log)" "the host's clock is (2[0-9]|30) s behind dcrd's" "dcrd says its clock holds ahead of the host's"
 expect 0 "attest after restart" "$DCR" --specs specs.yaml attest
 checks=$((checks + 1))
 [ "$(grep key <<<"$out")" = "$first_keys" ] || fail "enclave keys changed across a restart"

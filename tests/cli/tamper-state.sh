@@ -42,6 +42,24 @@ expect 0 "publish" as publish "$room" t "$ds" || finish
 expect 0 "run" as run "$room" count -o count.csv || finish
 has "$(cat count.csv)" '^3$' "the job counts the rows"
 
+# ---- a result's file replaced on the host: by a FIFO (which used to hold a
+# connection thread forever) or a link (which was followed); refused at once ----
+expect 0 "a job to fetch" as run "$room" count --wait || finish
+job=$out
+result=$(ls -t data/blobs/* | head -1) # its result, the newest blob
+mv "$result" result.blob
+mkfifo "$result"
+expect 1 "the result's file a FIFO" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job"
+has "$err" "not a regular file \(replaced on the host\)" "dcr names the replaced file"
+rm "$result"
+ln -s "$TEST_TMP/result.blob" "$result"
+expect 1 "the result's file a link" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job"
+has "$err" "is missing from the data directory" "a link is not followed"
+rm "$result"
+mv result.blob "$result"
+expect 0 "the file put back" as fetch "$job"
+has "$out" '^3$' "the result as it was"
+
 # ---- a damaged page: each table, the call that reads it ----
 # corrupt TABLE: 16 bytes of 0xff over the header of TABLE's root page.
 corrupt() {
@@ -85,8 +103,8 @@ cp pristine.db data/state.db
 DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
 expect 0 "the undamaged state" as status "$room"
 
-# ---- a publication put back: the host keeps the sealed row and ciphertext of
-# a withdrawn dataset and restores them after alice replaced and deleted it ----
+# ---- the audit frontier put back from an older copy, dropped or damaged;
+# the log's rows stay ----
 # sql STATEMENT...: run them on state.db; dump QUERY: the first column of its first row.
 sql() { python3 -c 'import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
@@ -96,6 +114,34 @@ c.commit()' data/state.db "$@" || fail "sql: $*"; }
 dump() { python3 -c 'import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 print(c.execute(sys.argv[2]).fetchone()[0])' data/state.db "$1"; }
+sed 's/^name: state$/name: other/' room/room.yaml >room/other.yaml
+expect 0 "create a second room" as create room/other.yaml || finish
+other=$out
+stop_dcrd
+old_frontier=$(dump "SELECT hex(frontier) FROM audit_frontier WHERE room_id = '$room'")
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+expect 0 "a call logged in the room" as status "$room" || finish
+stop_dcrd
+cp data/state.db current.db
+# altered SQL...: dcrd restarted on the state as it was, with SQL run on it first.
+altered() { stop_dcrd; cp current.db data/state.db; sql "$@"; DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish; }
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+altered "UPDATE audit_frontier SET frontier = x'$old_frontier' WHERE room_id = '$room'"
+expect 9 "an older frontier put back" as status "$room"
+has "$err" "the audit frontier is older than the log" "dcr names the older frontier"
+altered "DELETE FROM audit_frontier WHERE room_id = '$room'"
+expect 9 "the frontier dropped" as status "$room"
+has "$err" "its audit frontier is gone" "dcr names the dropped frontier"
+# One room's frontier does not open: that room is refused, dcrd serves the others.
+altered "UPDATE audit_frontier SET frontier = CAST(substr(frontier, 1, length(frontier) - 1) ||
+	CASE WHEN substr(frontier, -1) = x'00' THEN x'01' ELSE x'00' END AS BLOB) WHERE room_id = '$room'"
+expect 0 "another room, with one frontier damaged" as status "$other"
+expect 9 "the room whose frontier is damaged" as status "$room"
+altered
+expect 0 "the state put back as it was" as status "$room"
+
+# ---- a publication put back: the host keeps the sealed row and ciphertext of
+# a withdrawn dataset and restores them after alice replaced and deleted it ----
 old_pub=$(dump "SELECT hex(record) FROM records WHERE kind = 'publication' AND scope = '$room'")
 old_blobrow=$(dump "SELECT quote(size) || ',' || quote(received) || ',' || quote(token_hash) || ',' || quote(complete) FROM blobs WHERE id = '$ds'")
 old_dsrec=$(dump "SELECT hex(record) FROM records WHERE kind = 'dataset' AND name = '$ds'")
@@ -115,7 +161,7 @@ import json, os, sys
 entries = json.loads(os.environ["JSON"])["entries"]
 done = [e for e in entries if e["action"] == "job.finished"]
 inputs = [[f["value"] for f in e["facts"] if f["key"] == "input"] for e in done]
-assert inputs == [["t " + sys.argv[1]], ["t " + sys.argv[2]]], inputs
+assert inputs == [["t " + sys.argv[1]], ["t " + sys.argv[1]], ["t " + sys.argv[2]]], inputs
 PY
 stop_dcrd
 sql "UPDATE records SET record = x'$old_pub' WHERE kind = 'publication' AND scope = '$room'" \

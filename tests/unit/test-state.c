@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "dcrd.h"
 #include "fileio.h"
+#include "seal.h"
 
 #define ROOM "5dd95eaf75eeb191b6e841044aea0cca8ec2a8fe314d9f2dcddaac11035b7a6f"
 #define OTHER_ROOM "1a95e40e2e86d2ae6a8892b1fb644994038dd8093310a0b1bc7b8cc98a682e46"
@@ -493,29 +494,42 @@ static int clock_row(struct state *s, uint8_t buf[static 256])
 	return n;
 }
 
-static void use_nonce(struct state *s, uint8_t first, int64_t timestamp_ms)
+static void use_nonce(struct state *s, uint8_t first, int64_t now_ms, int64_t timestamp_ms)
 {
 	uint8_t nonce[DCR_CALL_NONCE_LEN];
 	struct dcr_err err;
 
 	assert_int_equal(dcr_random(nonce, sizeof(nonce), NULL), 0);
 	nonce[0] = first;
-	if (state_use_nonce(s, nonce, timestamp_ms, timestamp_ms, &err) < 0)
+	if (state_use_nonce(s, nonce, now_ms, timestamp_ms, &err) < 0)
 		fail_msg("%s", err.msg);
 }
 
+/* state_clock_mark, checked against the mark and latest call expected. */
+static void expect_mark(struct state *s, int64_t mark, int64_t last)
+{
+	int64_t m, l;
+	struct dcr_err err;
+
+	if (state_clock_mark(s, &m, &l, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(m, mark);
+	assert_int_equal(l, last);
+}
+
 /*
- * The clock mark: the latest call timestamp accepted, which a restarted
- * dcrd will not accept calls before. The host can restore an older mark
- * row, or delete it, but every room's frontier holds the mark as it was at
- * its last entry, and the largest counts; restoring those rolls the log
+ * The clock mark: dcrd's own clock when it accepted its latest call, which
+ * a restarted dcrd's clock starts from, and the latest call timestamp
+ * accepted, which it will not accept calls at or before. A caller stamping
+ * ahead moves the second, never the first. The host can restore an older
+ * mark row, or delete it, but every room's frontier holds both as they were
+ * at its last entry, and the largest counts; restoring those rolls the log
  * back, which clients detect. A damaged mark row stops dcrd.
  */
 static void test_clock_mark(void **state)
 {
 	uint8_t old_row[256];
 	int old_len;
-	int64_t mark;
 	struct state s;
 	struct dcr_err err;
 	sqlite3_stmt *st;
@@ -523,30 +537,26 @@ static void test_clock_mark(void **state)
 	(void)state;
 	log4.len[0] = make_entry(0, true, log4.buf[0]);
 	assert_int_equal(state_open(&s, dir, key, &err), 0);
-	assert_int_equal(state_clock_mark(&s, &mark, &err), 0);
-	assert_int_equal(mark, 0);
-	use_nonce(&s, 1, 1751371200000);
+	expect_mark(&s, 0, 0);
+	use_nonce(&s, 1, 1751371200000, 1751371200000);
 	old_len = clock_row(&s, old_row);
 	assert_int_not_equal(old_len, 0);
-	use_nonce(&s, 0, 1751371205000); /* a first byte of 0 also sweeps the table */
-	use_nonce(&s, 2, 1751371203000); /* earlier than the mark: it stays */
+	use_nonce(&s, 0, 1751371201000, 1751371205000); /* stamped 4 s ahead; a first byte of 0 also sweeps */
+	use_nonce(&s, 2, 1751371202000, 1751371199000); /* stamped earlier: the latest call stays */
 	append(&s, 0);
 	state_close(&s);
 
 	assert_int_equal(state_open(&s, dir, key, &err), 0);
-	assert_int_equal(state_clock_mark(&s, &mark, &err), 0);
-	assert_int_equal(mark, 1751371205000);
+	expect_mark(&s, 1751371202000, 1751371205000);
 	/* The host restores the older row: the frontier still says. */
 	assert_int_equal(sqlite3_prepare_v2(s.db, "UPDATE clock SET mark = ?1", -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_blob(st, 1, old_row, old_len, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
-	assert_int_equal(state_clock_mark(&s, &mark, &err), 0);
-	assert_int_equal(mark, 1751371205000);
+	expect_mark(&s, 1751371202000, 1751371205000);
 	/* Or deletes it. */
 	assert_int_equal(sqlite3_exec(s.db, "DELETE FROM clock", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(state_clock_mark(&s, &mark, &err), 0);
-	assert_int_equal(mark, 1751371205000);
+	expect_mark(&s, 1751371202000, 1751371205000);
 	/* Or damages it: not a mark to start from. */
 	old_row[old_len - 1] ^= 1;
 	assert_int_equal(sqlite3_prepare_v2(s.db, "INSERT INTO clock (id, mark) VALUES (1, ?1)", -1, &st, NULL),
@@ -554,7 +564,25 @@ static void test_clock_mark(void **state)
 	sqlite3_bind_blob(st, 1, old_row, old_len, SQLITE_STATIC);
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
-	assert_int_equal(state_clock_mark(&s, &mark, &err), DCR_EINTEGRITY);
+	{
+		int64_t m, l;
+
+		assert_int_equal(state_clock_mark(&s, &m, &l, &err), DCR_EINTEGRITY);
+	}
+	/* A row from before the clock was sealed: a timestamp, and dcrd's clock at most 5 s behind it. */
+	{
+		const uint8_t be[8] = { 0, 0, 0x01, 0x97, 0xc5, 0xe4, 0xd4, 0xa0 }; /* 1751371797664 */
+		uint8_t *blob = NULL;
+		size_t len = 0;
+
+		assert_int_equal(dcr_seal(key, "clock-mark", be, sizeof(be), &blob, &len, NULL), 0);
+		assert_int_equal(sqlite3_prepare_v2(s.db, "UPDATE clock SET mark = ?1", -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_finalize(st);
+		free(blob);
+		expect_mark(&s, 1751371797664 - 5000, 1751371797664);
+	}
 	state_close(&s);
 }
 
