@@ -385,7 +385,7 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 	struct dcr_spec self = { 0 };
 	struct dcr_specs specs = { 1, &self };
 	struct bundle bundle = { cr };
-	struct dcr_room_files files = { bundle_read, &bundle };
+	struct dcr_room_files files = { .read = bundle_read, .ctx = &bundle, .program = sandbox_program };
 	const Dcr__V1__Participant *p;
 	struct dcr_room *room = NULL;
 	bool validating = false;

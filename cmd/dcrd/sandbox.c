@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +34,9 @@
 
 #define BWRAP "/usr/bin/bwrap"
 #define PYTHON "/usr/bin/python3"
+#define PYTHON_LINK "/usr/local/bin/python" /* "python" works as the usual name of python3 */
+#define SANDBOX_PATH "/usr/local/bin:/usr/bin:/bin"
+#define MATPLOTLIBRC "/usr/share/matplotlib/mpl-data/matplotlibrc"
 #define SANDBOX_ID "65534"              /* nobody and nogroup inside; no capabilities */
 #define SANDBOX_USER "dcr-sandbox"       /* the host user the sandbox runs as when dcrd is root */
 #define OPT_DIR "/opt/dcr"
@@ -534,11 +538,14 @@ static void args_build(struct args *a, const char *bwrap, const char *output, ui
 		"--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--as-pid-1",
 		"--seccomp", seccomp,
 		"--uid", SANDBOX_ID, "--gid", SANDBOX_ID, "--hostname", "dcr", "--cap-drop", "ALL",
-		"--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
+		"--clearenv", "--setenv", "PATH", SANDBOX_PATH, "--setenv", "HOME", "/tmp",
 		"--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-		"--setenv", "PYTHONPATH", OPT_DIR, "--setenv", "DCR_OUTPUT", output,
-		/* Debian's packages only: what the host installed in /usr/local stays out */
-		"--ro-bind", "/usr", "/usr", "--tmpfs", "/usr/local", "--remount-ro", "/usr/local",
+		"--setenv", "PYTHONPATH", OPT_DIR ":/code", "--setenv", "DCR_OUTPUT", output,
+		/* matplotlib: no display; Debian's own defaults, without /etc/matplotlibrc (not in the sandbox) */
+		"--setenv", "MPLBACKEND", "Agg", "--setenv", "MATPLOTLIBRC", MATPLOTLIBRC,
+		/* Debian's packages only: what the host installed in /usr/local stays out, dcr's python link in */
+		"--ro-bind", "/usr", "/usr", "--tmpfs", "/usr/local", "--dir", "/usr/local/bin",
+		"--symlink", PYTHON, PYTHON_LINK, "--remount-ro", "/usr/local",
 		"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
 		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
 		/* BLAS and LAPACK are found through these links */
@@ -1502,6 +1509,43 @@ out:
 	free(placed);
 	free(slot);
 	return ret;
+}
+
+int sandbox_program(const char *prog, struct dcr_err *err)
+{
+	/* The sandbox's /bin, /sbin, /lib and /lib64 are links into /usr, whatever the host's are. */
+	static const char *const links[][2] = {
+		{ "/bin/", "/usr/bin/" }, { "/sbin/", "/usr/sbin/" }, { "/lib/", "/usr/lib/" }, { "/lib64/", "/usr/lib64/" },
+	};
+	char path[PATH_LEN_MAX + 16], *real;
+	struct stat st;
+	bool ok;
+
+	if (strcmp(prog, "python") == 0 || strcmp(prog, PYTHON_LINK) == 0)
+		prog = PYTHON;
+	if (!strchr(prog, '/')) {
+		/* PATH: /usr/local/bin holds python alone, /bin is /usr/bin. */
+		snprintf(path, sizeof(path), "/usr/bin/%s", prog);
+	} else {
+		snprintf(path, sizeof(path), "%s", prog);
+		for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+			if (strncmp(prog, links[i][0], strlen(links[i][0])) == 0) {
+				snprintf(path, sizeof(path), "%s%s", links[i][1], prog + strlen(links[i][0]));
+				break;
+			}
+	}
+	if (strncmp(path, "/usr/local/", 11) == 0)
+		return dcr_err_set(err, DCR_EINVALID, "program '%s' is not in the python sandbox: its /usr/local holds "
+			"only %s", prog, PYTHON_LINK);
+	/* The host's file, if it is the sandbox's too: in /usr (but /usr/local) once links are followed. */
+	real = realpath(path, NULL);
+	ok = real && path_within(real, "/usr") && !path_within(real, "/usr/local") && stat(real, &st) == 0 &&
+	     S_ISREG(st.st_mode) && (st.st_mode & 0111);
+	free(real);
+	if (!ok)
+		return dcr_err_set(err, DCR_EINVALID, "program '%s' is not in this dcrd's python sandbox, whose PATH is "
+			"%s (python, python3 and what the host installed from Debian packages)", prog, SANDBOX_PATH);
+	return 0;
 }
 
 int sandbox_available(struct dcr_err *err)

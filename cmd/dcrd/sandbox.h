@@ -97,6 +97,15 @@ int sandbox_run(const struct sandbox_job *job, struct sandbox_result *out, struc
 /* Free out's buffers (wiping the logs, which may quote data); accepts a zeroed out. */
 void sandbox_result_release(struct sandbox_result *out);
 
+/*
+ * Whether prog, a python computation's program as its room names it (a
+ * name looked up in the sandbox's PATH, or an absolute path), is an
+ * executable of the sandbox's image: the host's /usr (but /usr/local),
+ * with python as another name of python3. 0, or DCR_EINVALID saying why.
+ * For dcr_room_files's program hook.
+ */
+int sandbox_program(const char *prog, struct dcr_err *err);
+
 /* Whether sandboxes can run here (bubblewrap, python3, a sandbox user); 0 or DCR_EFAIL with why. */
 int sandbox_available(struct dcr_err *err);
 
