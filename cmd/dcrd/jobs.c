@@ -1162,11 +1162,6 @@ static int run_one(void)
 
 static void *runner_main(void *arg)
 {
-	struct dcr_err why;
-
-	/* Said once at start, where an operator looks, rather than in every python job's failure. */
-	if (sandbox_available(&why) < 0)
-		fprintf(stderr, "dcrd: python computations cannot run here: %s\n", why.msg);
 	for (;;) {
 		pthread_mutex_lock(&runner.mu);
 		while (!runner.stop && !runner.kick)

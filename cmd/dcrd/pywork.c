@@ -151,6 +151,9 @@ int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struc
 		return dcr_err_set(err, code, "computation '%s' is python, which this dcrd refuses: it runs in an SGX "
 			"enclave (Gramine), which has no namespaces or process isolation, so the python sandbox's "
 			"guarantees cannot hold (see docs/sgx.md)", name);
+	if (!sandbox_report()->available)
+		return dcr_err_set(err, code, "computation '%s' is python, and this dcrd cannot run python: %s", name,
+			sandbox_report()->reason);
 	if (lim && time_ms > lim->time_ms) {
 		dcr_duration_format(time_ms, want);
 		dcr_duration_format(lim->time_ms, max);

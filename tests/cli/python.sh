@@ -78,7 +78,52 @@ expect 6 "a code node named like the script" "$DCR" create --dry-run bad/room.ya
 has "$err" "bad/room.yaml:8:59: code node 'run' is the module /code/run.py, which is also the path of the script" \
 	"the clash is named at the mount"
 
+# ---- a host where bubblewrap cannot mount /proc (a container): said once, shown, python rooms refused ----
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	printf '#!/bin/sh\necho "bwrap: Can'"'"'t mount proc on /newroot/proc: Operation not permitted" >&2\nexit 1\n' \
+		>fake-bwrap
+	chmod +x fake-bwrap
+	# dcrd in a mount namespace of its own where /usr/bin/bwrap is the fake.
+	printf '#!/bin/sh\nexec unshare -m sh -c '"'"'mount --bind "$0" /usr/bin/bwrap && exec "$@"'"'"' %s %s "$@"\n' \
+		"$TEST_TMP/fake-bwrap" "$DCRD" >nobwrap-dcrd
+	chmod +x nobwrap-dcrd
+	expect 1 "dcrd sandbox says the sandbox cannot work" ./nobwrap-dcrd sandbox
+	has "$err" "^dcrd: sandbox: python computations cannot run here: .*Can't mount proc" "and why"
+	real_dcrd=$DCRD
+	DCRD=$TEST_TMP/nobwrap-dcrd
+	start_dcrd nobwrap || finish
+	DCRD=$real_dcrd
+	checks=$((checks + 1))
+	[ "$(grep -c "cannot run here" "$TEST_TMP/dcrd.log")" = 1 ] || fail "dcrd's log should say it once: $(cat "$TEST_TMP/dcrd.log")"
+	has "$(cat "$TEST_TMP/dcrd.log")" "^dcrd: python computations cannot run here, rooms with them are refused: .*Can't mount proc" \
+		"dcrd says so at start"
+	expect 0 "attest" "$DCR" attest
+	has "$out" "^python +cannot run here: .*Can't mount proc" "dcr attest shows it"
+	expect 0 "attest --json" "$DCR" --json attest
+	has "$out" '"available": false' "and so does its JSON"
+	bad_room '[python, /code/run.py]'
+	expect 6 "a room with a python computation is refused" as carol create bad/room.yaml
+	has "$err" "computation 'c' is python, and this dcrd cannot run python: .*Can't mount proc" "with the reason"
+	sed -i '/^compute:/,$d' bad/room.yaml
+	sed -i 's/\[run c\]/[read-status]/' bad/room.yaml
+	expect 0 "a room without one is created" as carol create bad/room.yaml
+	stop_dcrd
+else
+	echo "NOTE: not root, or no unshare: the check of a host without a working sandbox is left out"
+fi
+
 need_sandbox
+expect 0 "dcrd sandbox" "$DCRD" sandbox
+has "$out" "^python 3\.[0-9]+" "dcrd sandbox lists python"
+has "$out" "^numpy [0-9]" "and the packages"
+start_dcrd data2 || finish
+expect 0 "attest" "$DCR" attest
+has "$out" "^python +3\.[0-9.]+ \(reported by dcrd, not attested\)$" "dcr attest shows python's version"
+has "$out" "^packages +numpy [0-9.]+, pandas [0-9.]+, scipy .*, matplotlib [0-9.]+, seaborn" "and the packages'"
+expect 0 "attest --json" "$DCR" --json attest
+has "$out" '"available": true' "JSON: the sandbox works"
+has "$out" '"matplotlib": "[0-9.]+"' "JSON: matplotlib's version"
+has "$out" '"attested": false' "JSON: not attested"
 
 # ---- inside the sandbox: python, the modules, the inputs, the libraries ----
 mkdir -p probe
