@@ -49,6 +49,8 @@ expect 6 "a path outside the image" "$DCR" create --dry-run bad/room.yaml
 has "$err" "bad/room.yaml:9:15: program '/opt/conda/bin/python' is not in the sandbox's image" \
 	"a path outside the image is named"
 
+sandbox=0
+sandbox_works && sandbox=1
 start_dcrd data || finish
 for prog in pyhton /usr/bin/pyhton3 /usr/local/bin/python3 /bin/nonexistent-$$; do
 	bad_room "[$prog, /code/run.py]"
@@ -59,8 +61,9 @@ done
 lacks "$(as carol rooms)" "bad" "no room was created"
 for prog in python python3 /usr/bin/python3 /bin/python3 /usr/local/bin/python /usr/bin/env; do
 	bad_room "[$prog, /code/run.py]"
-	expect 0 "dcrd accepts program $prog" "$DCR" -i "$TEST_TMP/carol" create --dry-run bad/room.yaml
-	expect 0 "dcrd accepts program $prog" as carol create bad/room.yaml
+	expect 0 "dcr accepts program $prog" "$DCR" -i "$TEST_TMP/carol" create --dry-run bad/room.yaml
+	# (Where the sandbox cannot work, dcrd refuses every python computation: see below.)
+	[ $sandbox = 1 ] && expect 0 "dcrd accepts program $prog" as carol create bad/room.yaml
 done
 
 # A code node's module may not be the script's path.
@@ -91,11 +94,13 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	has "$err" "^dcrd: sandbox: python computations cannot run here: .*Can't mount proc" "and why"
 	real_dcrd=$DCRD
 	DCRD=$TEST_TMP/nobwrap-dcrd
+	log_from=$(($(wc -l <"$TEST_TMP/dcrd.log") + 1))
 	start_dcrd nobwrap || finish
 	DCRD=$real_dcrd
+	log=$(tail -n "+$log_from" "$TEST_TMP/dcrd.log")
 	checks=$((checks + 1))
-	[ "$(grep -c "cannot run here" "$TEST_TMP/dcrd.log")" = 1 ] || fail "dcrd's log should say it once: $(cat "$TEST_TMP/dcrd.log")"
-	has "$(cat "$TEST_TMP/dcrd.log")" "^dcrd: python computations cannot run here, rooms with them are refused: .*Can't mount proc" \
+	[ "$(grep -c "cannot run here" <<<"$log")" = 1 ] || fail "dcrd's log should say it once: $log"
+	has "$log" "^dcrd: python computations cannot run here, rooms with them are refused: .*Can't mount proc" \
 		"dcrd says so at start"
 	expect 0 "attest" "$DCR" attest
 	has "$out" "^python +cannot run here: .*Can't mount proc" "dcr attest shows it"
