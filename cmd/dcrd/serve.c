@@ -1208,7 +1208,8 @@ int cmd_serve(int argc, char **argv)
 		goto stop;
 	}
 	fprintf(stderr, "dcrd: %s\n", sandbox_desc);
-	sandbox_log();
+	if (!opt.sgx) /* (which said why python is refused) */
+		sandbox_log();
 	{
 		char t[32], m[32];
 
