@@ -4,7 +4,11 @@
 # not have is refused at creation with its position, code nodes are
 # modules (no sys.path tricks) and never among dcr_enclave's inputs, the
 # usual data libraries import, and examples/secret-module runs end to end:
-# the secret module's summary and a matplotlib PNG come back.
+# the secret module's summary and a matplotlib PNG come back. A dcrd whose
+# sandbox cannot work (bwrap replaced, in a mount namespace of its own, by
+# one that fails as in a container) says so once, dcr attest shows it, and
+# rooms with python computations are refused; one whose sandbox works lists
+# python and its packages.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
