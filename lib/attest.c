@@ -392,3 +392,45 @@ void dcr_attest_result_release(struct dcr_attest_result *res)
 	res->keys.ohttp_key_config = NULL;
 	res->keys.ohttp_key_config_len = 0;
 }
+
+/* A string of the report into out (size bytes with its NUL): no control characters, and it fits. */
+static bool report_text(const char *s, char *out, size_t size)
+{
+	size_t n = strlen(s);
+
+	if (n >= size)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	memcpy(out, s, n + 1);
+	return true;
+}
+
+int dcr_attest_sandbox_parse(const uint8_t *buf, size_t len, struct dcr_sandbox_info *out, struct dcr_err *err)
+{
+	Dcr__V1__SandboxReport *rep;
+	bool ok;
+
+	memset(out, 0, sizeof(*out));
+	if (len > DCR_SANDBOX_REPORT_MAX)
+		return dcr_err_set(err, DCR_EINVALID, "malformed sandbox report: %zu bytes, at most %d", len,
+			DCR_SANDBOX_REPORT_MAX);
+	if (!(rep = dcr__v1__sandbox_report__unpack(NULL, len, buf)))
+		return dcr_err_set(err, DCR_EINVALID, "malformed sandbox report: not a SandboxReport message");
+	out->available = rep->available;
+	ok = rep->n_packages <= DCR_SANDBOX_PACKAGES_MAX && report_text(rep->reason, out->reason, sizeof(out->reason)) &&
+	     report_text(rep->python, out->python, sizeof(out->python));
+	for (size_t i = 0; ok && i < rep->n_packages; i++)
+		ok = report_text(rep->packages[i]->name, out->packages[i].name, sizeof(out->packages[i].name)) &&
+		     out->packages[i].name[0] &&
+		     report_text(rep->packages[i]->version, out->packages[i].version, sizeof(out->packages[i].version));
+	out->n_packages = ok ? rep->n_packages : 0;
+	dcr__v1__sandbox_report__free_unpacked(rep, NULL);
+	if (!ok) {
+		memset(out, 0, sizeof(*out));
+		return dcr_err_set(err, DCR_EINVALID, "malformed sandbox report: too many packages, or a text too long "
+			"or with control characters");
+	}
+	return 0;
+}

@@ -2,6 +2,7 @@
 #ifndef DCR_ATTEST_H
 #define DCR_ATTEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,5 +81,28 @@ void dcr_attest_result_release(struct dcr_attest_result *res);
  * protobuf layers to be canonical too, as DCR_EATTEST.
  */
 int dcr_attest_evidence_canonical(const uint8_t *evidence, size_t len, struct dcr_err *err);
+
+/*
+ * What a dcrd says of its python sandbox (GET /v1/sandbox, an encoded
+ * SandboxReport of at most DCR_SANDBOX_REPORT_MAX bytes). Not attested: it
+ * is the host's account of software outside the measurement, for people
+ * to read. Its strings are checked to be printable (UTF-8 allowed) and
+ * short: reason at most DCR_ERR_MSG_MAX - 1 bytes, the rest 63; at most
+ * DCR_SANDBOX_PACKAGES_MAX packages. DCR_EINVALID otherwise.
+ */
+#define DCR_SANDBOX_REPORT_MAX 65536
+#define DCR_SANDBOX_PACKAGES_MAX 64
+struct dcr_sandbox_info {
+	bool available;
+	char reason[DCR_ERR_MSG_MAX];
+	char python[64];
+	size_t n_packages;
+	struct {
+		char name[64];
+		char version[64];          /* "": not installed */
+	} packages[DCR_SANDBOX_PACKAGES_MAX];
+};
+
+int dcr_attest_sandbox_parse(const uint8_t *buf, size_t len, struct dcr_sandbox_info *out, struct dcr_err *err);
 
 #endif

@@ -909,7 +909,14 @@ static int parse_mounts(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c
 		if ((r = dcr_ydoc_string(&p->y, v, "a mounted node", MAX_NAME, &node)) < 0)
 			return r;
 		if (find_data(p, node)) {
-			/* Data nodes are always available. */
+			char module[MAX_NAME + 8];
+
+			/* Data nodes are always available; a code node is also a module in /code (dcr-room(5)). */
+			snprintf(module, sizeof(module), "%s.py", node);
+			if (find_data(p, node)->kind_case == DCR__V1__DATA_NODE__KIND_CODE && py->script_name &&
+			    strcmp(py->script_name, module) == 0)
+				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "code node '%s' is the module /code/%s.py, "
+					"which is also the path of the script '%s': rename one", node, node, py->script_name);
 		} else if (find_compute(p, node) >= 0) {
 			if (strcmp(node, c->name) == 0)
 				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "computation '%s' mounts its own output", node);
@@ -926,6 +933,38 @@ static int parse_mounts(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c
 			return oom(p);
 		py->mounts[py->n_mounts++] = mount;
 	}
+	return 0;
+}
+
+/* Directories of the sandbox's read-only image (dcr-room(5), THE SANDBOX) where a program may be. */
+static const char *const image_dirs[] = { "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc/alternatives" };
+
+/*
+ * Whether the command's program can run in the python sandbox: what no
+ * sandbox has is refused here, in dcr and dcrd alike; whether the image
+ * of this dcrd has it, by the files' program hook (dcrd's).
+ */
+static int check_program(struct parse *p, yaml_node_t *item, const char *prog)
+{
+	struct dcr_err why;
+	bool image = false;
+
+	if (prog[0] != '/' && strchr(prog, '/'))
+		return dcr_ydoc_fail(&p->y, item, DCR_EINVALID, "program '%s' is a relative path, but the command "
+			"starts in /tmp, which is empty: name a program (python3) or an absolute path", prog);
+	for (size_t i = 0; prog[0] == '/' && i < sizeof(image_dirs) / sizeof(image_dirs[0]); i++) {
+		size_t n = strlen(image_dirs[i]);
+
+		image |= strncmp(prog, image_dirs[i], n) == 0 && prog[n] == '/';
+	}
+	if (prog[0] == '/' && !image)
+		return dcr_ydoc_fail(&p->y, item, DCR_EINVALID, "program '%s' is not in the sandbox's image (/usr and "
+			"the links into it)%s", prog,
+			strncmp(prog, "/code/", 6) == 0 || strncmp(prog, "/input/", 7) == 0 ?
+				": scripts and inputs are not executable, run them with python3 (command: [python3, "
+				"PATH])" : "");
+	if (p->files->program && p->files->program(prog, &why) < 0)
+		return dcr_ydoc_fail(&p->y, item, DCR_EINVALID, "%s", why.msg);
 	return 0;
 }
 
@@ -950,6 +989,8 @@ static int parse_command(struct parse *p, yaml_node_t *v, Dcr__V1__PythonComputa
 			return r;
 		if (!printable(arg, false))
 			return dcr_ydoc_fail(&p->y, item, DCR_EINVALID, "a command argument contains control characters");
+		if (i == 0 && (r = check_program(p, item, arg)) < 0)
+			return r;
 		if (!(py->command[py->n_command++] = dup_str(p->room, arg)))
 			return oom(p);
 	}
@@ -1883,7 +1924,7 @@ int dcr_room_read_relative(void *base_dir, const char *rel, size_t max, uint8_t 
 int dcr_room_parse(const char *file, const uint8_t *buf, size_t len, const char *base_dir,
 	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err)
 {
-	struct dcr_room_files files = { dcr_room_read_relative, (void *)base_dir };
+	struct dcr_room_files files = { .read = dcr_room_read_relative, .ctx = (void *)base_dir };
 
 	return dcr_room_parse_files(file, buf, len, &files, specs, salt, out, err);
 }
@@ -1960,7 +2001,7 @@ int dcr_room_load(const char *path, const struct dcr_specs *specs, const char *s
 	struct dcr_room **out, struct dcr_err *err)
 {
 	char *copy = strdup(path);
-	struct dcr_room_files files = { dcr_room_read_relative, NULL };
+	struct dcr_room_files files = { .read = dcr_room_read_relative };
 	int r;
 
 	*out = NULL;

@@ -41,6 +41,15 @@ int dcr_room_load(const char *path, const struct dcr_specs *specs, const char *s
 struct dcr_room_files {
 	int (*read)(void *ctx, const char *rel, size_t max, uint8_t **buf, size_t *len, struct dcr_err *err);
 	void *ctx;
+	/*
+	 * Optional: whether a python computation's program (its command's
+	 * first argument, a name looked up in the sandbox's PATH or an absolute
+	 * path in its image) exists in the sandbox: 0, or a negative DCR_E*
+	 * code with err saying why, which the parse reports at the argument's
+	 * position. NULL (dcr, which cannot see dcrd's sandbox): only what no
+	 * sandbox has is refused.
+	 */
+	int (*program)(const char *program, struct dcr_err *err);
 };
 
 /* The disk reader: rel relative to the directory base_dir (a const char *), or absolute. */

@@ -10,6 +10,8 @@ packages="
 	libcmocka-dev scdoc openssl python3 python3-cryptography curl
 	libzip-dev libcsv-dev bubblewrap
 	python3-numpy python3-pandas python3-scipy python3-sklearn
+	python3-matplotlib python3-seaborn python3-nltk python3-requests python3-yaml python3-toml
+	python3-dateutil python3-protobuf
 "
 
 if [ "$(id -u)" -eq 0 ]; then

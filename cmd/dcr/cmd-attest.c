@@ -144,6 +144,57 @@ out:
 	return r < 0 ? report(cmd, &err) : 0;
 }
 
+/*
+ * What the dcrd says of its python sandbox (GET /v1/sandbox), after its
+ * evidence is verified: as JSON (null when it cannot be had) or as lines.
+ * Not attested: the host's own account, said so in the output.
+ */
+static json_t *sandbox_facts(const struct cli *cli, bool json)
+{
+	struct dcr_sandbox_info *info = malloc(sizeof(*info));
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct dcr_err err;
+	json_t *j = NULL, *pkgs;
+	int r = info ? 0 : dcr_err_set(&err, DCR_ENOMEM, "out of memory");
+
+	if (r == 0 && (r = dcr_http(cli->endpoint, "GET", "/v1/sandbox", NULL, NULL, 0, DCR_SANDBOX_REPORT_MAX, &buf,
+			       &len, &err)) == 0)
+		r = dcr_attest_sandbox_parse(buf, len, info, &err);
+	free(buf);
+	if (json) {
+		if (r == 0) {
+			pkgs = json_object();
+			for (size_t i = 0; i < info->n_packages; i++)
+				json_object_set_new(pkgs, info->packages[i].name, json_string(info->packages[i].version));
+			j = json_pack("{s:b, s:s, s:s, s:o, s:b}", "available", (int)info->available, "reason",
+				info->reason, "python", info->python, "packages", pkgs, "attested", 0);
+		}
+		free(info);
+		return j ? j : json_null();
+	}
+	printf("python       ");
+	if (r < 0) {
+		printf("unknown: ");
+		put_text(stdout, err.msg, false);
+	} else if (!info->available) {
+		printf("cannot run here: ");
+		put_text(stdout, info->reason, false);
+	} else {
+		put_text(stdout, info->python, false);
+		printf(" (reported by dcrd, not attested)\npackages     ");
+		for (size_t i = 0; i < info->n_packages; i++) {
+			printf("%s", i ? ", " : "");
+			put_text(stdout, info->packages[i].name, false);
+			putchar(' ');
+			put_text(stdout, info->packages[i].version[0] ? info->packages[i].version : "(absent)", false);
+		}
+	}
+	putchar('\n');
+	free(info);
+	return NULL;
+}
+
 int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	struct dcr_specs *specs = NULL;
@@ -189,6 +240,8 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 			sgx_facts(&res.sgx, sgx);
 			json_object_set_new(j, "sgx", sgx);
 		}
+		if (j)
+			json_object_set_new(j, "sandbox", sandbox_facts(cli, true));
 
 		if (!j || json_put(stdout, j) < 0) {
 			json_decref(j);
@@ -209,6 +262,7 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 		printf("hpke key     %s\n", hpke_fp);
 		printf("signing key  %s\n", sign_fp);
 		printf("verdict      accepted\n");
+		sandbox_facts(cli, false);
 	}
 	dcr_attest_result_release(&res);
 	return 0;

@@ -451,7 +451,7 @@ static int create_in_dcrd(const struct command *cmd, struct cli *cli, const char
 	Dcr__V1__CreateRoomResponse *resp = NULL;
 	char *dir_copy = strdup(path);
 	struct recorder rec = { 0 };
-	struct dcr_room_files files = { record_read, &rec };
+	struct dcr_room_files files = { .read = record_read, .ctx = &rec };
 	struct dcr_room *room = NULL;
 	struct session s;
 	struct dcr_err err;

@@ -932,23 +932,36 @@ static int take(struct work *w, struct held *h, int depth, const char *reader, u
 	return 0;
 }
 
+/* Whether a file is already placed at path. */
+static bool placed_at(const struct sandbox_file *files, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(files[i].path, path) == 0)
+			return true;
+	return false;
+}
+
+#define MODULE_PATH_MAX 80 /* "/code/" NODE ".py", a node name being at most 63 bytes */
+
 static int run_python(struct work *w, const char *name, const Dcr__V1__PythonComputation *pc, int depth,
 	struct result *res, struct dcr_err *err)
 {
-	size_t n = pc->n_mounts + 1, made = 0;
+	/* The entry, each mount, and the module of each code node mounted. */
+	size_t n = 2 * pc->n_mounts + 1, made = 0;
 	struct sandbox_file *files = calloc(n, sizeof(*files));
 	struct held **read = calloc(n, sizeof(*read));
+	char (*modules)[MODULE_PATH_MAX] = calloc(pc->n_mounts + 1, sizeof(*modules));
 	struct sandbox_result pr = { 0 };
 	uint64_t time_ms, memory, inputs = 0, left;
 	char entry[300];
 	int r = 0;
 
-	if (!files || !read) {
+	if (!files || !read || !modules) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
 	}
 	py_limits(pc, &time_ms, &memory);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < pc->n_mounts + 1; i++) {
 		const char *node = read_node(pc, i);
 		struct held *h;
 		bool again = false;
@@ -971,6 +984,20 @@ static int run_python(struct work *w, const char *name, const Dcr__V1__PythonCom
 			again |= read[k] == h;
 		if (!again && (r = take(w, h, depth, name, memory, &inputs, err)) < 0)
 			goto out;
+		/*
+		 * A code node mounted is also the module /code/NODE.py, placed
+		 * first so that its mounts under /input are links to it: code,
+		 * which dcr_enclave leaves out of the inputs. Not when that
+		 * path is taken: the entry script (the node itself, or a script
+		 * of that name in a room from before dcr-room(5) refused it).
+		 */
+		snprintf(modules[i], sizeof(modules[i]), "/code/%s.py", node);
+		if (i && !h->c && room_data_node(w->j->def, node)->kind_case == DCR__V1__DATA_NODE__KIND_CODE &&
+		    !placed_at(files, made, modules[i])) {
+			files[made + 1] = files[made];
+			files[made] = (struct sandbox_file){ modules[i], h->fd, NULL, 0 };
+			read[made++] = h;
+		}
 		read[made] = h;
 		files[made++].fd = h->fd;
 	}
@@ -1000,6 +1027,7 @@ static int run_python(struct work *w, const char *name, const Dcr__V1__PythonCom
 			release(w, read[i]);
 	}
 out:
+	free(modules);
 	free(read);
 	free(files);
 	return r;
@@ -1286,11 +1314,6 @@ static int run_one(void)
 
 static void *runner_main(void *arg)
 {
-	struct dcr_err why;
-
-	/* Said once at start, where an operator looks, rather than in every python job's failure. */
-	if (sandbox_available(&why) < 0)
-		fprintf(stderr, "dcrd: python computations cannot run here: %s\n", why.msg);
 	for (;;) {
 		pthread_mutex_lock(&runner.mu);
 		while (!runner.stop && !runner.kick)

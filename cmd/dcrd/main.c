@@ -1,16 +1,19 @@
 /* dcrd: the enclave service; command dispatch. */
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "dcrd.h"
+#include "sandbox.h"
 #include "util.h"
 #include "work.h"
 
 #include "banned.h"
 
 static int cmd_spec(int argc, char **argv);
+static int cmd_sandbox(int argc, char **argv);
 
 struct subcommand {
 	const char *name;
@@ -24,6 +27,8 @@ static const struct subcommand subcommands[] = {
 	{ "serve", cmd_serve, "--data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]",
 	  "run the enclave service", false },
 	{ "spec", cmd_spec, "", "print the trusted-spec entry for this binary", false },
+	{ "sandbox", cmd_sandbox, "[--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]",
+	  "check that python computations can run here, and list what the sandbox offers", false },
 	{ "token", cmd_token, "create --data-dir DIR --email E [--ttl DURATION]",
 	  "create a one-time API token for platform login", false },
 	{ "sql-worker", sql_worker_main, "PARENT-PID", "run one SQL job for dcrd serve", true },
@@ -60,6 +65,58 @@ static int cmd_spec(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The check dcrd serve makes at start, on its own: a probe in a real
+ * sandbox set up as serve would with these options. 0 if python
+ * computations can run, 1 if not (saying why), 2 for bad usage.
+ */
+static int cmd_sandbox(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "sandbox-user", required_argument, NULL, 'U' },
+		{ "cgroup", required_argument, NULL, 'G' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sandbox_options opt = { 0 };
+	const struct sandbox_report *rep;
+	char desc[8192];
+	struct dcr_err err;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if (c == 'U') {
+			opt.user = optarg;
+		} else if (c == 'G') {
+			opt.cgroup = optarg;
+		} else {
+			fprintf(stderr, "dcrd: sandbox: %s '%s'\nusage: dcrd sandbox [--sandbox-user USER|UID[:GID]] "
+					"[--cgroup auto|off|PATH]\n", c == ':' ? "missing value for" : "unknown option",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dcrd: sandbox: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (sandbox_configure(&opt, desc, sizeof(desc), &err) < 0) {
+		fprintf(stderr, "dcrd: sandbox: %s\n", err.msg);
+		return err.code == DCR_EFAIL ? 1 : 2;
+	}
+	c = sandbox_available(&err);
+	sandbox_shutdown();
+	if (c < 0) {
+		fprintf(stderr, "dcrd: sandbox: python computations cannot run here: %s\n", err.msg);
+		return 1;
+	}
+	rep = sandbox_report();
+	printf("python %s\n", rep->python);
+	for (size_t i = 0; i < SANDBOX_PACKAGES; i++)
+		printf("%s %s\n", rep->packages[i].name, rep->packages[i].version[0] ? rep->packages[i].version : "-");
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: dcrd [--help] [--version] COMMAND [ARGS...]\n");
@@ -71,7 +128,7 @@ static void help(void)
 	printf("\ndcrd is the dcr enclave service.\n\nCommands:\n");
 	for (const struct subcommand *s = subcommands; s->name; s++)
 		if (!s->internal)
-			printf("  %-6s %s%s\n         usage: dcrd %s %s\n", s->name, s->summary,
+			printf("  %-7s %s%s\n          usage: dcrd %s %s\n", s->name, s->summary,
 				s->run ? "" : " (not implemented yet)", s->name, s->args);
 	printf("\nSee dcrd(8).\n");
 }

@@ -385,7 +385,9 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 	struct dcr_spec self = { 0 };
 	struct dcr_specs specs = { 1, &self };
 	struct bundle bundle = { cr };
-	struct dcr_room_files files = { bundle_read, &bundle };
+	/* Programs are looked up in the sandbox's image only where there is one: else python is refused below. */
+	struct dcr_room_files files = { .read = bundle_read, .ctx = &bundle,
+		.program = sandbox_report()->available ? sandbox_program : NULL };
 	const Dcr__V1__Participant *p;
 	struct dcr_room *room = NULL;
 	bool validating = false;

@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +34,9 @@
 
 #define BWRAP "/usr/bin/bwrap"
 #define PYTHON "/usr/bin/python3"
+#define PYTHON_LINK "/usr/local/bin/python" /* "python" works as the usual name of python3 */
+#define SANDBOX_PATH "/usr/local/bin:/usr/bin:/bin"
+#define MATPLOTLIBRC "/usr/share/matplotlib/mpl-data/matplotlibrc"
 #define SANDBOX_ID "65534"              /* nobody and nogroup inside; no capabilities */
 #define SANDBOX_USER "dcr-sandbox"       /* the host user the sandbox runs as when dcrd is root */
 #define OPT_DIR "/opt/dcr"
@@ -534,11 +538,14 @@ static void args_build(struct args *a, const char *bwrap, const char *output, ui
 		"--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--as-pid-1",
 		"--seccomp", seccomp,
 		"--uid", SANDBOX_ID, "--gid", SANDBOX_ID, "--hostname", "dcr", "--cap-drop", "ALL",
-		"--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
+		"--clearenv", "--setenv", "PATH", SANDBOX_PATH, "--setenv", "HOME", "/tmp",
 		"--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-		"--setenv", "PYTHONPATH", OPT_DIR, "--setenv", "DCR_OUTPUT", output,
-		/* Debian's packages only: what the host installed in /usr/local stays out */
-		"--ro-bind", "/usr", "/usr", "--tmpfs", "/usr/local", "--remount-ro", "/usr/local",
+		"--setenv", "PYTHONPATH", OPT_DIR ":/code", "--setenv", "DCR_OUTPUT", output,
+		/* matplotlib: no display; Debian's own defaults, without /etc/matplotlibrc (not in the sandbox) */
+		"--setenv", "MPLBACKEND", "Agg", "--setenv", "MATPLOTLIBRC", MATPLOTLIBRC,
+		/* Debian's packages only: what the host installed in /usr/local stays out, dcr's python link in */
+		"--ro-bind", "/usr", "/usr", "--tmpfs", "/usr/local", "--dir", "/usr/local/bin",
+		"--symlink", PYTHON, PYTHON_LINK, "--remount-ro", "/usr/local",
 		"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
 		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
 		/* BLAS and LAPACK are found through these links */
@@ -1504,25 +1511,147 @@ out:
 	return ret;
 }
 
+int sandbox_program(const char *prog, struct dcr_err *err)
+{
+	/* The sandbox's /bin, /sbin, /lib and /lib64 are links into /usr, whatever the host's are. */
+	static const char *const links[][2] = {
+		{ "/bin/", "/usr/bin/" }, { "/sbin/", "/usr/sbin/" }, { "/lib/", "/usr/lib/" }, { "/lib64/", "/usr/lib64/" },
+	};
+	char path[PATH_LEN_MAX + 16], *real;
+	struct stat st;
+	bool ok;
+
+	if (strcmp(prog, "python") == 0 || strcmp(prog, PYTHON_LINK) == 0)
+		prog = PYTHON;
+	if (!strchr(prog, '/')) {
+		/* PATH: /usr/local/bin holds python alone, /bin is /usr/bin. */
+		snprintf(path, sizeof(path), "/usr/bin/%s", prog);
+	} else {
+		snprintf(path, sizeof(path), "%s", prog);
+		for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+			if (strncmp(prog, links[i][0], strlen(links[i][0])) == 0) {
+				snprintf(path, sizeof(path), "%s%s", links[i][1], prog + strlen(links[i][0]));
+				break;
+			}
+	}
+	if (strncmp(path, "/usr/local/", 11) == 0)
+		return dcr_err_set(err, DCR_EINVALID, "program '%s' is not in the python sandbox: its /usr/local holds "
+			"only %s", prog, PYTHON_LINK);
+	/* The host's file, if it is the sandbox's too: in /usr (but /usr/local) once links are followed. */
+	real = realpath(path, NULL);
+	ok = real && path_within(real, "/usr") && !path_within(real, "/usr/local") && stat(real, &st) == 0 &&
+	     S_ISREG(st.st_mode) && (st.st_mode & 0111);
+	free(real);
+	if (!ok)
+		return dcr_err_set(err, DCR_EINVALID, "program '%s' is not in this dcrd's python sandbox, whose PATH is "
+			"%s (python, python3 and what the host installed from Debian packages)", prog, SANDBOX_PATH);
+	return 0;
+}
+
+/* The distributions the sandbox reports, by their names on the Python package index (dcr-room(5)). */
+static const char *const report_packages[SANDBOX_PACKAGES] = {
+	"numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "seaborn", "nltk", "requests", "PyYAML", "toml",
+	"python-dateutil", "protobuf",
+};
+
+/* What the probe prints: the python version, then each distribution's version ("" if absent). */
+static const char probe_py[] =
+	"import importlib.metadata as m, platform, sys\n"
+	"print('python', platform.python_version())\n"
+	"for d in sys.argv[1:]:\n"
+	"    try:\n"
+	"        v = m.version(d)\n"
+	"    except m.PackageNotFoundError:\n"
+	"        v = ''\n"
+	"    print('package', d, v)\n";
+
+static struct sandbox_report report = { .reason = "the python sandbox was not checked (sandbox_available)" };
+
+/* Copy a word of the probe's output if it is printable ASCII that fits, else "?". */
+static void probe_word(const char *s, size_t n, char *out, size_t size)
+{
+	bool ok = n < size;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = s[i] > 0x20 && s[i] < 0x7f;
+	snprintf(out, size, "%.*s", ok ? (int)n : 1, ok ? s : "?");
+}
+
+/* The report's versions from the probe's logs: lines "python V" and "package NAME V". */
+static void probe_parse(const char *logs)
+{
+	for (const char *line = logs; line && *line; ) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		if (len > 7 && strncmp(line, "python ", 7) == 0)
+			probe_word(line + 7, len - 7, report.python, sizeof(report.python));
+		for (size_t i = 0; i < SANDBOX_PACKAGES && len > 8 && strncmp(line, "package ", 8) == 0; i++) {
+			size_t n = strlen(report_packages[i]);
+
+			if (len >= 8 + n + 1 && strncmp(line + 8, report_packages[i], n) == 0 && line[8 + n] == ' ') {
+				if (len > 8 + n + 1)
+					probe_word(line + 9 + n, len - 9 - n, report.packages[i].version,
+						sizeof(report.packages[i].version));
+				else
+					report.packages[i].version[0] = '\0';
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+}
+
 int sandbox_available(struct dcr_err *err)
 {
-	char *cmd[] = { "python3", "-c", "pass" };
-	struct sandbox_job job = { cmd, sizeof(cmd) / sizeof(cmd[0]), OUTPUT_TOP, NULL, 0, 30000, UINT64_C(256) << 20 };
-	struct sandbox_result res;
-	char bwrap[PATH_LEN_MAX + 1], why[DCR_ERR_MSG_MAX];
+	char *cmd[3 + SANDBOX_PACKAGES] = { "python3", "-c", (char *)probe_py };
+	struct sandbox_job job = { cmd, 3 + SANDBOX_PACKAGES, OUTPUT_TOP, NULL, 0, 30000, UINT64_C(256) << 20 };
+	struct sandbox_result res = { 0 };
+	char bwrap[PATH_LEN_MAX + 1];
+	struct dcr_err why;
 	int r;
 
+	memset(&report, 0, sizeof(report));
+	for (size_t i = 0; i < SANDBOX_PACKAGES; i++) {
+		cmd[3 + i] = (char *)report_packages[i];
+		report.packages[i].name = report_packages[i];
+	}
 	if (who.why[0])
-		return dcr_err_set(err, DCR_EFAIL, "%s", who.why);
-	if (!find_bwrap(bwrap, sizeof(bwrap)) || access(PYTHON, X_OK) < 0)
-		return dcr_err_set(err, DCR_EFAIL, "the python sandbox needs %s: install bubblewrap and python3",
+		r = dcr_err_set(&why, DCR_EFAIL, "%s", who.why);
+	else if (!find_bwrap(bwrap, sizeof(bwrap)) || access(PYTHON, X_OK) < 0)
+		r = dcr_err_set(&why, DCR_EFAIL, "the python sandbox needs %s: install bubblewrap and python3",
 			access(PYTHON, X_OK) < 0 ? PYTHON : "bwrap (in /usr/bin or $PATH)");
-	r = sandbox_run(&job, &res, err);
+	else if ((r = sandbox_run(&job, &res, &why)) < 0)
+		r = dcr_err_set(&why, DCR_EFAIL, "the python sandbox does not work here (%s): install bubblewrap and "
+			"python3, and allow user namespaces", why.msg);
+	else
+		probe_parse(res.logs);
 	sandbox_result_release(&res);
+	report.available = r == 0;
 	if (r < 0) {
-		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
-		return dcr_err_set(err, DCR_EFAIL, "the python sandbox does not work here (%s): install bubblewrap and "
-			"python3, and allow user namespaces", why);
+		snprintf(report.reason, sizeof(report.reason), "%s", why.msg);
+		return dcr_err_set(err, DCR_EFAIL, "%s", why.msg);
 	}
 	return 0;
+}
+
+const struct sandbox_report *sandbox_report(void)
+{
+	return &report;
+}
+
+void sandbox_log(void)
+{
+	char line[1024];
+	size_t n;
+
+	if (!report.available) {
+		fprintf(stderr, "dcrd: python computations cannot run here, rooms with them are refused: %s\n",
+			report.reason);
+		return;
+	}
+	n = (size_t)snprintf(line, sizeof(line), "python %s", report.python);
+	for (size_t i = 0; i < SANDBOX_PACKAGES && n < sizeof(line); i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s %s", i ? ", " : "; ", report.packages[i].name,
+			report.packages[i].version[0] ? report.packages[i].version : "(absent)");
+	fprintf(stderr, "dcrd: the python sandbox works: %s\n", line);
 }

@@ -9,6 +9,7 @@
 #ifndef DCRD_SANDBOX_H
 #define DCRD_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -97,7 +98,44 @@ int sandbox_run(const struct sandbox_job *job, struct sandbox_result *out, struc
 /* Free out's buffers (wiping the logs, which may quote data); accepts a zeroed out. */
 void sandbox_result_release(struct sandbox_result *out);
 
-/* Whether sandboxes can run here (bubblewrap, python3, a sandbox user); 0 or DCR_EFAIL with why. */
+/*
+ * Whether prog, a python computation's program as its room names it (a
+ * name looked up in the sandbox's PATH, or an absolute path), is an
+ * executable of the sandbox's image: the host's /usr (but /usr/local),
+ * with python as another name of python3. 0, or DCR_EINVALID saying why.
+ * For dcr_room_files's program hook.
+ */
+int sandbox_program(const char *prog, struct dcr_err *err);
+
+/*
+ * What sandbox_available found: whether python computations can run and
+ * why not, and what the sandbox offers, the python version and that of
+ * each distribution dcr-room(5) lists (empty: not installed). Versions are
+ * printable ASCII without spaces, "?" for anything else.
+ */
+#define SANDBOX_PACKAGES 12
+struct sandbox_report {
+	bool available;
+	char reason[DCR_ERR_MSG_MAX];
+	char python[32];
+	struct {
+		const char *name;          /* static */
+		char version[64];
+	} packages[SANDBOX_PACKAGES];
+};
+
+/*
+ * Whether sandboxes can run here (bubblewrap can make its namespaces,
+ * python3, a sandbox user): runs a probe in a real sandbox, after
+ * sandbox_configure and before the report is read by other threads; 0 or
+ * DCR_EFAIL with why. The report keeps what it found.
+ */
 int sandbox_available(struct dcr_err *err);
+
+/* The last sandbox_available's findings; "not checked" before the first. */
+const struct sandbox_report *sandbox_report(void);
+
+/* Say what the report holds, once, on dcrd's log. */
+void sandbox_log(void);
 
 #endif

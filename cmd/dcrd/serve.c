@@ -22,6 +22,7 @@
 
 #include "crypto.h"
 #include "dcrd.h"
+#include "evidence.pb-c.h"
 #include "sandbox.h"
 #include "sql.h"
 #include "util.h"
@@ -476,6 +477,36 @@ static enum MHD_Result evidence(struct MHD_Connection *conn)
 	return result;
 }
 
+/* What dcrd found of its python sandbox at start (dcr-protocol(7)): not attested, the host's account. */
+static enum MHD_Result sandbox_info(struct MHD_Connection *conn)
+{
+	const struct sandbox_report *rep = sandbox_report();
+	Dcr__V1__SandboxReport msg = DCR__V1__SANDBOX_REPORT__INIT;
+	Dcr__V1__SandboxPackage pkgs[SANDBOX_PACKAGES], *ptrs[SANDBOX_PACKAGES];
+	enum MHD_Result result;
+	uint8_t *buf;
+	size_t len;
+
+	msg.available = rep->available;
+	msg.reason = (char *)rep->reason;
+	msg.python = (char *)rep->python;
+	for (size_t i = 0; rep->available && i < SANDBOX_PACKAGES; i++) {
+		dcr__v1__sandbox_package__init(&pkgs[i]);
+		pkgs[i].name = (char *)rep->packages[i].name;
+		pkgs[i].version = (char *)rep->packages[i].version;
+		ptrs[i] = &pkgs[i];
+	}
+	msg.n_packages = rep->available ? SANDBOX_PACKAGES : 0;
+	msg.packages = ptrs;
+	len = dcr__v1__sandbox_report__get_packed_size(&msg);
+	if (!(buf = malloc(len ? len : 1)))
+		return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	dcr__v1__sandbox_report__pack(&msg, buf);
+	result = respond(conn, MHD_HTTP_OK, "application/x-protobuf", buf, len);
+	free(buf);
+	return result;
+}
+
 static const char *blob_in(const char *url)
 {
 	return strncmp(url, "/v1/blobs/", 10) == 0 ? url + 10 : NULL;
@@ -615,6 +646,8 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *method, co
 		return get ? metrics(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
 	if (strcmp(url, "/v1/evidence") == 0)
 		return get ? evidence(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
+	if (strcmp(url, "/v1/sandbox") == 0)
+		return get ? sandbox_info(conn) : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
 	if (strcmp(url, "/v1/call") == 0)
 		return strcmp(method, "POST") == 0 ? call(conn, req)
 						    : respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST\n");
@@ -1193,6 +1226,8 @@ int cmd_serve(int argc, char **argv)
 		creators_release(&srv.creators);
 		return err.code == DCR_EFAIL ? 1 : 2;
 	}
+	/* Before any thread reads its report: rooms with python computations are refused if it fails. */
+	(void)sandbox_available(NULL);
 	/* Everything dcrd creates (state.db and its WAL too) is for its owner only. */
 	umask(077);
 	/* The port first: a busy port must not leave a new data directory behind. */
@@ -1240,6 +1275,8 @@ int cmd_serve(int argc, char **argv)
 		goto stop;
 	}
 	fprintf(stderr, "dcrd: %s\n", sandbox_desc);
+	if (!opt.sgx) /* (which said why python is refused) */
+		sandbox_log();
 	{
 		char t[32], m[32];
 

@@ -84,6 +84,13 @@ EOF
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
 keystore=$XDG_DATA_HOME/dcr/datasets
 
+# Where dcrd's sandbox cannot work it refuses python computations: the room goes without them.
+sandbox=0
+sandbox_works && sandbox=1
+if [ $sandbox = 0 ]; then
+	sed -i -e '/^  slow:$/,$d' -e 's/run slow, fetch slow, run fail, fetch fail, //' room/room.yaml
+fi
+
 start_dcrd data || finish
 expect 0 "create" as create room/room.yaml || finish
 room=$out
@@ -144,8 +151,6 @@ expect 0 "fetch to stdout" as fetch "$big"
 has "$out" "^\"$marker, the second\",200" "a quoted field stays quoted"
 expect 7 "a min_group_size rule is refused, not ignored" as run "$room" grouped --wait
 has "$err" "min_group_size" "the refusal names the rule"
-sandbox=0
-sandbox_works && sandbox=1
 if [ $sandbox = 1 ]; then
 	expect 7 "a failing script" as run "$room" fail --wait
 	fail_job=$(as jobs "$room" | awk '$2 == "fail" {print $1}' | tail -1)

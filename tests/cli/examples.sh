@@ -71,20 +71,22 @@ example salary-sum "acme_pay beta_pay" "total"
 example uppercase "notes" "shout"
 example secret-code "secret_model applicants" "score"
 example overlap "acme_customers beta_customers" "overlap"
+example secret-module "secret_module sales" "chart summary"
 
 # The code node pins the SHA-256 of the provider's file, exactly.
-secret=$SRCDIR/examples/secret-code/provider/secret.py
-checks=$((checks + 1))
-if [ ! -f "$secret" ]; then
-	fail "examples/secret-code: no provider/secret.py"
-else
-	want=$(sha256sum "$secret" | cut -d' ' -f1)
-	pinned=$(sed -n 's/^ *sha256: *\([0-9a-fA-F]*\).*/\1/p' "$SRCDIR/examples/secret-code/room.yaml")
-	[ "$pinned" = "$want" ] || fail "secret-code pins sha256 '$pinned', but secret.py hashes to $want"
-	expect 0 "secret-code --json" "$DCR" --specs "$specs" --json create --dry-run \
-		"$SRCDIR/examples/secret-code/room.yaml"
-	has "$out" "\"sha256\": \"$want\"" "secret-code: the compiled room pins secret.py's hash"
-fi
+for secret in secret-code/provider/secret.py secret-module/provider/secret_module.py; do
+	name=${secret%%/*}
+	checks=$((checks + 1))
+	if [ ! -f "$SRCDIR/examples/$secret" ]; then
+		fail "examples/$secret is missing"
+		continue
+	fi
+	want=$(sha256sum "$SRCDIR/examples/$secret" | cut -d' ' -f1)
+	pinned=$(sed -n 's/^ *sha256: *\([0-9a-fA-F]*\).*/\1/p' "$SRCDIR/examples/$name/room.yaml")
+	[ "$pinned" = "$want" ] || fail "$name pins sha256 '$pinned', but $secret hashes to $want"
+	expect 0 "$name --json" "$DCR" --specs "$specs" --json create --dry-run "$SRCDIR/examples/$name/room.yaml"
+	has "$out" "\"sha256\": \"$want\"" "$name: the compiled room pins ${secret##*/}'s hash"
+done
 
 # Embedded scripts are the files next to room.yaml, whatever the current directory.
 script=$SRCDIR/examples/uppercase/uppercase.py
@@ -109,7 +111,8 @@ checks=$((checks + 1))
 
 # The python scripts at least compile (running them needs /input and /output).
 if $have_python; then
-	for f in uppercase/uppercase.py secret-code/main.py secret-code/provider/secret.py; do
+	for f in uppercase/uppercase.py secret-code/main.py secret-code/provider/secret.py secret-module/run.py \
+		secret-module/chart.py secret-module/provider/secret_module.py; do
 		expect 0 "$f compiles" python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' \
 			"$SRCDIR/examples/$f"
 	done

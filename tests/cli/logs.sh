@@ -55,6 +55,14 @@ assert not bad and b"\xc2\x9b" not in b and b"\xff" not in b, bad
 PY
 }
 
+# Where dcrd's sandbox cannot work it refuses python computations: noisy is SQL until the logs' checks, left out.
+sandbox=0
+sandbox_works && sandbox=1
+if [ $sandbox = 0 ]; then
+	sed -i -e '/^  noisy:$/,$d' room/room.yaml
+	echo '  noisy: {type: sql, query: SELECT 1 AS one}' >>room/room.yaml
+fi
+
 start_dcrd data || finish
 expect 0 "create" as -q create room/room.yaml || finish
 room=$out
@@ -116,7 +124,7 @@ for f in parse(open(sys.argv[2], "rb").read()):
                 kv[2].decode("utf-8", "strict")
 PY
 
-if ! sandbox_works; then
+if [ $sandbox = 0 ]; then
 	finish
 fi
 

@@ -85,8 +85,14 @@ compute:
 YAML
 }
 room_yaml '  bob@acme.example: [upload notes, run shout, fetch total, fetch shout]' >room/room.yaml
+# Where dcrd's sandbox cannot work it refuses python computations: the room goes without shout.
+sandbox=0
+sandbox_works && sandbox=1
+if [ $sandbox = 0 ]; then
+	room_yaml '  bob@acme.example: [upload notes, fetch total]' | sed '/^  shout:$/,$d' >room/room.yaml
+fi
 # The same room without bob: his certificate is still valid, but the room no longer names him.
-room_yaml '' >room/nobob.yaml
+room_yaml '' | { [ $sandbox = 1 ] && cat || sed '/^  shout:$/,$d'; } >room/nobob.yaml
 printf 'name,salary\nann,100.5\nben,200\n' >pay.csv
 printf 'quiet words\n' >notes.txt
 
@@ -153,8 +159,6 @@ has "$err" "has no computation 'totl' \(did you mean 'total'\?\)" "a typo gets a
 expect 0 "alice runs total and waits" as alice run "$room" total --wait
 job=$out
 has "$job" "^${room:0:12}-[0-9]+$" "a job ID"
-sandbox=0
-sandbox_works && sandbox=1
 if [ $sandbox = 1 ]; then
 	expect 0 "bob runs shout" as bob run "$room" shout --wait
 	shout=$out

@@ -44,6 +44,12 @@ compute:
     script: scripts/shout.py
     mounts: {/input/notes.txt: notes}
 YAML
+# Where dcrd's sandbox cannot work it refuses python computations: the room goes without shout.
+computations="shout total"
+if ! sandbox_works; then
+	sed -i '/^  shout:$/,$d' room/room.yaml
+	computations=total
+fi
 
 # Each person is on their own machine: their own identity and their own
 # memory of tree heads (an outsider on a machine that saw the room would
@@ -115,16 +121,16 @@ has "$out" '^status +active$' "status line"
 has "$out" '^owner +alice@acme.example$' "owner line"
 has "$out" "^room id +$id$" "the summary"
 has "$out" '^  total +sql$' "computations listed"
-has "$out" '^  shout +python, script shout.py' "script named"
+[ "$computations" = total ] || has "$out" '^  shout +python, script shout.py' "script named"
 expect 0 "rooms by prefix" as bob rooms "${id:0:10}"
 has "$out" "^room id +$id$" "a prefix finds the room"
 expect 0 "rooms ID --json" as bob --json rooms "$id"
 checks=$((checks + 1))
-JSON=$out python3 - "$id" <<'PY' || fail "rooms ID --json: $out"
+JSON=$out python3 - "$id" "$computations" <<'PY' || fail "rooms ID --json: $out"
 import json, os, re, sys
 d = json.loads(os.environ["JSON"])
 assert d["id"] == sys.argv[1] and d["status"] == "active" and d["owner"] == "alice@acme.example", d
-assert [c["name"] for c in d["compute"]] == ["shout", "total"], d
+assert [c["name"] for c in d["compute"]] == sys.argv[2].split(), d
 assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", d["created"]) and d["stopped"] is None, d
 PY
 expect 2 "short prefix" as bob rooms "${id:0:7}"

@@ -55,6 +55,10 @@ compute:
     type: python
     script: pair.py
 YAML
+# Where dcrd's sandbox cannot work it refuses python computations: the room goes without them.
+if [ $sandbox = 0 ]; then
+	sed -i -e '/^  copy:$/,$d' -e 's/, run copy, fetch copy, run pair, fetch pair//' room/room.yaml
+fi
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
 keystore=$XDG_DATA_HOME/dcr/datasets

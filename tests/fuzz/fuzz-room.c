@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dcr_room *room = NULL;
 	struct dcr_err err;
 
-	struct dcr_room_files files = { read_file, NULL };
+	struct dcr_room_files files = { .read = read_file };
 
 	if (!specs) {
 		/* As dcr and dcrd do: validating a room's SQL is held to its memory budget. */

@@ -410,6 +410,77 @@ static void test_sgx_verify(void **state)
 	sgx_synth_keys_release(&keys);
 }
 
+/* A SandboxReport encoded with the given strings and count of packages (each "pN" at "1.N"). */
+static uint8_t *sandbox_report(const char *reason, const char *python, size_t n, const char *bad_version, size_t *len)
+{
+	Dcr__V1__SandboxReport rep = DCR__V1__SANDBOX_REPORT__INIT;
+	Dcr__V1__SandboxPackage pkgs[80], *ptrs[80];
+	char names[80][8], versions[80][8];
+	uint8_t *buf;
+
+	assert_true(n <= 80);
+	rep.available = !*reason;
+	rep.reason = (char *)reason;
+	rep.python = (char *)python;
+	for (size_t i = 0; i < n; i++) {
+		dcr__v1__sandbox_package__init(&pkgs[i]);
+		snprintf(names[i], sizeof(names[i]), "p%zu", i);
+		snprintf(versions[i], sizeof(versions[i]), "1.%zu", i);
+		pkgs[i].name = names[i];
+		pkgs[i].version = i == 1 && bad_version ? (char *)bad_version : versions[i];
+		ptrs[i] = &pkgs[i];
+	}
+	rep.n_packages = n;
+	rep.packages = ptrs;
+	*len = dcr__v1__sandbox_report__get_packed_size(&rep);
+	buf = malloc(*len + 1);
+	assert_non_null(buf);
+	dcr__v1__sandbox_report__pack(&rep, buf);
+	return buf;
+}
+
+static void test_sandbox_report(void **state)
+{
+	static struct dcr_sandbox_info info;
+	struct dcr_err err;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	buf = sandbox_report("", "3.11.2", 12, NULL, &len);
+	assert_int_equal(dcr_attest_sandbox_parse(buf, len, &info, &err), 0);
+	assert_true(info.available);
+	assert_string_equal(info.python, "3.11.2");
+	assert_int_equal(info.n_packages, 12);
+	assert_string_equal(info.packages[11].name, "p11");
+	assert_string_equal(info.packages[11].version, "1.11");
+	free(buf);
+	buf = sandbox_report("bwrap: Can't mount proc", "", 0, NULL, &len);
+	assert_int_equal(dcr_attest_sandbox_parse(buf, len, &info, &err), 0);
+	assert_false(info.available);
+	assert_string_equal(info.reason, "bwrap: Can't mount proc");
+	free(buf);
+	/* A terminal escape in a version, too many packages, a reason too long, not a message: refused. */
+	buf = sandbox_report("", "3.11.2", 3, "1\x1b[2J", &len);
+	assert_int_equal(dcr_attest_sandbox_parse(buf, len, &info, &err), DCR_EINVALID);
+	assert_int_equal(info.n_packages, 0);
+	free(buf);
+	buf = sandbox_report("", "3.11.2", DCR_SANDBOX_PACKAGES_MAX + 1, NULL, &len);
+	assert_int_equal(dcr_attest_sandbox_parse(buf, len, &info, &err), DCR_EINVALID);
+	free(buf);
+	{
+		char reason[DCR_ERR_MSG_MAX + 1];
+
+		memset(reason, 'x', sizeof(reason) - 1);
+		reason[sizeof(reason) - 1] = '\0';
+		buf = sandbox_report(reason, "", 0, NULL, &len);
+		assert_int_equal(dcr_attest_sandbox_parse(buf, len, &info, &err), DCR_EINVALID);
+		free(buf);
+	}
+	assert_int_equal(dcr_attest_sandbox_parse((const uint8_t *)"\xff\xff", 2, &info, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "malformed sandbox report"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_sim_verify),
 		cmocka_unit_test(test_evidence_canonical),
 		cmocka_unit_test(test_sgx_verify),
+		cmocka_unit_test(test_sandbox_report),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -400,11 +400,13 @@ static void test_host_hidden(void **state)
 {
 	static const char script[] =
 		"import os\n"
-		"for p in ['/root', '/work', '/home', '/etc/shadow', '/var', '/srv', '/mnt', '/usr/local/bin',\n"
+		"for p in ['/root', '/work', '/home', '/etc/shadow', '/var', '/srv', '/mnt', '/usr/local/lib',\n"
 		"          '/etc/hostname', '/etc/ssh', '/run', '/sys/kernel']:\n"
 		"    if os.path.exists(p):\n"
 		"        print('VISIBLE', p)\n"
 		"print('etc', sorted(os.listdir('/etc')))\n"
+		"print('local', sorted(os.listdir('/usr/local')), os.listdir('/usr/local/bin'),\n"
+		"      os.readlink('/usr/local/bin/python'))\n"
 		"print('root', sorted(os.listdir('/')))\n"
 		"print('ids', os.getuid(), os.getgid(), os.uname().nodename)\n"
 		"print('env', sorted(os.environ))\n"
@@ -428,8 +430,10 @@ static void test_host_hidden(void **state)
 	assert_non_null(strstr(res.logs, "root ['bin', 'code', 'dev', 'etc', 'input', 'lib', 'lib64', 'opt', "
 		"'output', 'proc', 'sbin', 'tmp', 'usr']"));
 	assert_non_null(strstr(res.logs, "ids 65534 65534 dcr"));
-	assert_non_null(strstr(res.logs, "env ['DCR_OUTPUT', 'HOME', 'LANG', 'PATH', 'PWD', "
-		"'PYTHONDONTWRITEBYTECODE', 'PYTHONPATH']"));
+	/* What the host installed in /usr/local stays out; python, python3's usual name, is dcr's. */
+	assert_non_null(strstr(res.logs, "local ['bin'] ['python'] /usr/bin/python3"));
+	assert_non_null(strstr(res.logs, "env ['DCR_OUTPUT', 'HOME', 'LANG', 'MATPLOTLIBRC', 'MPLBACKEND', 'PATH', "
+		"'PWD', 'PYTHONDONTWRITEBYTECODE', 'PYTHONPATH']"));
 	assert_non_null(strstr(res.logs, "procs [1, 2]"));  /* bwrap's init, the supervisor: no host processes */
 	assert_non_null(strstr(res.logs, "extra fds []"));
 	result_free(&res);
