@@ -337,33 +337,7 @@ static int check_room_id(const char *id, struct dcr_err *err)
 
 static int heads_dir(char *buf, size_t size, bool create, struct dcr_err *err)
 {
-	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char base[4096];
-
-	if (state && state[0] == '/')
-		snprintf(base, sizeof(base), "%s/dcr", state);
-	else if (home && *home)
-		snprintf(base, sizeof(base), "%s/.local/state/dcr", home);
-	else
-		return dcr_err_set(err, DCR_EFAIL, "neither XDG_STATE_HOME nor HOME is set: nowhere to keep tree heads");
-	if ((size_t)snprintf(buf, size, "%s/heads", base) >= size)
-		return dcr_err_set(err, DCR_EFAIL, "state directory path too long");
-	if (create) {
-		/* mkdir -p: every missing level, private. */
-		char path[4096];
-
-		snprintf(path, sizeof(path), "%s", buf);
-		for (char *slash = strchr(path + 1, '/');; slash = strchr(slash + 1, '/')) {
-			if (slash)
-				*slash = '\0';
-			if (mkdir(path, 0700) < 0 && errno != EEXIST)
-				return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
-			if (!slash)
-				break;
-			*slash = '/';
-		}
-	}
-	return 0;
+	return dcr_state_dir("heads", create, buf, size, err);
 }
 
 /* Identity IDs name files here too: 64 lowercase hex digits, as room IDs. */

@@ -114,12 +114,13 @@ int cmd_completion(const struct command *cmd, struct cli *cli, struct parsed *ar
  * session_close releases it (also after a failed session_open).
  */
 struct session {
+	const struct command *cmd;
 	struct cli *cli;
 	struct dcr_specs *specs;
 	struct dcr_identity *identity;
 	struct dcr_client client;
 	char identity_dir[4096];
-	bool warned; /* the simulated-attestation warning is printed once */
+	bool warned; /* the simulated-attestation warning is considered once */
 };
 
 /*
