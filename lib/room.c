@@ -1790,8 +1790,9 @@ int dcr_room_parse_files(const char *file, const uint8_t *buf, size_t len, const
 	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err)
 {
 	static const char *const keys[] = { "version", "name", "description", "enclave", "authentication",
-		"participants", "default_permissions", "data", "compute", NULL };
+		"participants", "default_permissions", "owner_stops", "data", "compute", NULL };
 	struct parse p = { .err = err, .files = files, .specs = specs };
+	protobuf_c_boolean owner_stops = true;
 	Dcr__V1__RoomDefinition *def;
 	yaml_node_t *root, *v;
 	size_t *path = NULL;
@@ -1826,8 +1827,11 @@ int dcr_room_parse_files(const char *file, const uint8_t *buf, size_t len, const
 	    (r = parse_nodes(&p, root)) < 0 ||
 	    (r = parse_participants(&p, root)) < 0)
 		goto out;
-	if ((r = get_bool(&p, root, "default_permissions", &def->default_permissions)) < 0)
+	if ((r = get_bool(&p, root, "default_permissions", &def->default_permissions)) < 0 ||
+	    (r = get_bool(&p, root, "owner_stops", &owner_stops)) < 0)
 		goto out;
+	/* Inverted in the encoding, so that rooms without the key keep their ID. */
+	def->owner_may_not_stop = !owner_stops;
 	if ((r = check_sql(&p)) < 0)
 		goto out;
 	path = calloc(def->n_compute + 1, sizeof(*path));

@@ -150,6 +150,7 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 	json_object_set_new(auth, "platform", json_boolean(def->authentication->platform));
 	json_object_set_new(j, "authentication", auth);
 	json_object_set_new(j, "default_permissions", json_boolean(def->default_permissions));
+	json_object_set_new(j, "owner_stops", json_boolean(!def->owner_may_not_stop));
 	for (size_t i = 0; i < def->n_data; i++) {
 		const Dcr__V1__DataNode *d = def->data[i];
 		json_t *n = json_pack("{s:s, s:s}", "name", d->name, "type", data_kind(d));
@@ -367,6 +368,8 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 		}
 		printf("\n");
 	}
+	printf("  %s\n", def->owner_may_not_stop ? "(the room's owner, who creates it, may not stop it without 'stop')"
+					       : "(the room's owner, who creates it, may also stop it)");
 }
 
 /*

@@ -48,6 +48,23 @@ bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr_
 }
 
 /*
+ * The room's owner (its creator: the same address, certified by the same
+ * root) may stop it without the stop permission, unless the room says
+ * owner_stops: false. A record from before owners' roots were kept names
+ * no root, and so no owner this can match.
+ */
+static bool owner_stops(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomRecord *rec,
+	const struct caller_id *caller)
+{
+	struct caller_id owner;
+
+	if (def->owner_may_not_stop || !rec->owner || !rec->owner_ca || !*rec->owner_ca)
+		return false;
+	caller_id_set(&owner, rec->owner, rec->owner_ca);
+	return caller_id_equal(&owner, caller);
+}
+
+/*
  * The caller as this room knows them: a participant whose certificate
  * chains to the authority the room assigns to that participant: the
  * certificates of one of the room's CA files, or this dcrd's platform CA.
@@ -801,7 +818,7 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 		goto out;
 	}
 	if (strcmp(req->method, "room.stop") == 0) {
-		if (!may(def, p, DCR__V1__ACTION__ACTION_STOP, NULL)) {
+		if (!may(def, p, DCR__V1__ACTION__ACTION_STOP, NULL) && !owner_stops(def, rec, &rc.caller)) {
 			r = denied(req->email, "stop", ref->room_id, err);
 			goto out;
 		}
