@@ -34,6 +34,7 @@
 #define MAX_COMMAND_ARGS 64
 #define MAX_NAME 63
 #define MAX_TEXT 4096
+#define MAX_CSV_HEADER 256
 #define MAX_QUERY 65536
 #define MAX_SCRIPT (1u << 20)
 #define MAX_CA_FILE (256u << 10)
@@ -599,9 +600,33 @@ static int check_authorities_used(struct parse *p)
 
 static const char *const column_types[] = { "string", "int64", "float64", "bool", "date", NULL };
 
+/* A column's csv_header: what a spreadsheet calls it, which need not be an SQL name. */
+static int parse_csv_header(struct parse *p, yaml_node_t *c, const Dcr__V1__TableNode *t, Dcr__V1__Column *col)
+{
+	yaml_node_t *v = dcr_ydoc_get(&p->y, c, "csv_header");
+	const char *h;
+	int r;
+
+	if (!v)
+		return 0;
+	if (!t->header)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			"column '%s' has a csv_header, but the table has no header (header: false)", col->name);
+	if ((r = dcr_ydoc_string(&p->y, v, "a CSV header", MAX_CSV_HEADER, &h)) < 0)
+		return r;
+	if (!*h || !printable(h, false))
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			"the csv_header of column '%s' must be 1 to %d bytes without control characters", col->name,
+			MAX_CSV_HEADER);
+	/* Naming the column's own name changes nothing, not even the room ID. */
+	if (strcmp(h, col->name) != 0 && !(col->csv_header = dup_str(p->room, h)))
+		return oom(p);
+	return 0;
+}
+
 static int parse_columns(struct parse *p, yaml_node_t *list, Dcr__V1__TableNode *t)
 {
-	static const char *const keys[] = { "name", "type", "nullable", NULL };
+	static const char *const keys[] = { "name", "type", "nullable", "csv_header", NULL };
 	size_t n;
 	int r;
 
@@ -654,6 +679,14 @@ static int parse_columns(struct parse *p, yaml_node_t *list, Dcr__V1__TableNode 
 			return r;
 		if (!col->name)
 			return oom(p);
+		if ((r = parse_csv_header(p, c, t, col)) < 0)
+			return r;
+		/* A name another column reads as its header would make the header ambiguous. */
+		for (size_t j = 0; j < t->n_columns; j++)
+			if (strcmp(dcr_room_column_header(t->columns[j]), dcr_room_column_header(col)) == 0)
+				return dcr_ydoc_fail(&p->y, c, DCR_EINVALID,
+					"columns '%s' and '%s' both read the CSV header '%s'", t->columns[j]->name,
+					col->name, dcr_room_column_header(col));
 		t->columns[t->n_columns++] = col;
 	}
 	return 0;
@@ -673,11 +706,12 @@ static int parse_table(struct parse *p, yaml_node_t *m, Dcr__V1__DataNode *d)
 	dcr__v1__table_node__init(t);
 	t->header = true;
 	t->delimiter = ',';
+	/* The header first: the columns' csv_header needs one. */
+	if ((r = get_bool(p, m, "header", &t->header)) < 0)
+		return r;
 	if (!(v = dcr_ydoc_get(&p->y, m, "columns")))
 		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "table '%s' has no columns", d->name);
 	if ((r = parse_columns(p, v, t)) < 0)
-		return r;
-	if ((r = get_bool(p, m, "header", &t->header)) < 0)
 		return r;
 	if ((v = dcr_ydoc_get(&p->y, m, "delimiter"))) {
 		const char *s;
@@ -1185,6 +1219,11 @@ static const char *const permission_words[] = { "upload", "run", "fetch", "read-
 const char *dcr_room_action_name(Dcr__V1__Action action)
 {
 	return (size_t)action < N_ACTIONS && action_names[action] ? action_names[action] : "?";
+}
+
+const char *dcr_room_column_header(const Dcr__V1__Column *col)
+{
+	return col->csv_header && *col->csv_header ? col->csv_header : col->name;
 }
 
 const char *dcr_room_column_type_name(Dcr__V1__ColumnType type)

@@ -71,6 +71,9 @@ void dcr_room_free(struct dcr_room *room);
 const char *dcr_room_action_name(Dcr__V1__Action action);
 const char *dcr_room_column_type_name(Dcr__V1__ColumnType type);
 
+/* The header field a table column reads: its csv_header if it has one, else its name. */
+const char *dcr_room_column_header(const Dcr__V1__Column *col);
+
 /* The SQLite type of a table column, as queries are validated and run: TEXT, INTEGER or REAL. */
 const char *dcr_room_column_sql_type(Dcr__V1__ColumnType type);
 
