@@ -1817,6 +1817,52 @@ int dcr_room_read_relative(void *base_dir, const char *rel, size_t max, uint8_t 
 	return dcr_read_file(path, max, buf, len, err);
 }
 
+int dcr_room_read_memory(void *memfiles, const char *rel, size_t max, uint8_t **buf, size_t *len,
+	struct dcr_err *err)
+{
+	struct dcr_room_memfiles *m = memfiles;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct dcr_room_memfile *f = &m->files[i];
+
+		if (strcmp(f->path, rel) != 0)
+			continue;
+		f->used = true;
+		if (f->len > max)
+			return dcr_err_set(err, DCR_EINVALID, "'%s' is larger than %zu bytes", rel, max);
+		if (!(*buf = malloc(f->len + 1)))
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		if (f->len)
+			memcpy(*buf, f->data, f->len);
+		(*buf)[f->len] = '\0';
+		*len = f->len;
+		return 0;
+	}
+	return dcr_err_set(err, DCR_ENOTFOUND, "'%s' %s", rel, m->missing ? m->missing : "is missing");
+}
+
+int dcr_room_check_source(const Dcr__V1__RoomDefinition *def, const char *file_name, const char *yaml,
+	const struct dcr_room_files *files, const char *id, struct dcr_err *err)
+{
+	struct dcr_spec spec = { 0 };
+	struct dcr_specs specs = { 1, &spec };
+	struct dcr_room *room = NULL;
+	struct dcr_err why;
+	int r;
+
+	if (!def->enclave || dcr_room_spec_from_proto(def->enclave, &spec, &why) < 0 ||
+	    dcr_room_parse_files(file_name, (const uint8_t *)yaml, strlen(yaml), files, &specs,
+		    def->salt ? def->salt : "", &room, &why) < 0)
+		return dcr_err_set(err, DCR_EINTEGRITY,
+			"the source of room %s does not compile here, so it cannot be checked against the room ID (is "
+			"this dcr older than the room?): %s", id, def->enclave ? why.msg : "no enclave spec");
+	r = strcmp(dcr_room_id(room), id) == 0
+		? 0
+		: dcr_err_set(err, DCR_EINTEGRITY, "the source of room %s compiles to room %s", id, dcr_room_id(room));
+	dcr_room_free(room);
+	return r;
+}
+
 int dcr_room_parse(const char *file, const uint8_t *buf, size_t len, const char *base_dir,
 	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err)
 {

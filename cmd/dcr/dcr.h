@@ -97,6 +97,7 @@ int cmd_auth(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_create(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_rooms(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_show(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_status(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_stop(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_audit(const struct command *cmd, struct cli *cli, struct parsed *args);
