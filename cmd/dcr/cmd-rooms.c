@@ -148,6 +148,33 @@ static bool definition_complete(const Dcr__V1__RoomDefinition *def)
 	return true;
 }
 
+/*
+ * The definition dcrd sent for room id, decoded into *def
+ * (dcr__v1__room_definition__free_unpacked) once its SHA-256 is the ID: this
+ * is the room that was asked for, or it is a lie (exit 9). Returns 0 or the
+ * reported exit status.
+ */
+static int room_definition(const struct command *cmd, const ProtobufCBinaryData *enc, const char *id,
+	Dcr__V1__RoomDefinition **def)
+{
+	uint8_t digest[32];
+	struct dcr_err err;
+	char hex[65];
+
+	*def = NULL;
+	dcr_sha256(enc->data, enc->len, digest, NULL);
+	dcr_hex(digest, sizeof(digest), hex);
+	if (strcmp(hex, id) != 0) {
+		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd returned a definition that does not match room ID %s (its "
+						  "SHA-256 is %s)", id, hex);
+		return report(cmd, &err);
+	}
+	*def = dcr__v1__room_definition__unpack(NULL, enc->len, enc->data);
+	if (!*def || !definition_complete(*def))
+		return report_malformed(cmd, "room definition");
+	return 0;
+}
+
 /* Status line of a room, from its summary. */
 static void print_status_line(const Dcr__V1__RoomSummary *r)
 {
@@ -166,9 +193,8 @@ static int show_room(const struct command *cmd, struct cli *cli, struct session 
 {
 	Dcr__V1__GetRoomResponse *resp = NULL;
 	Dcr__V1__RoomDefinition *def = NULL;
-	uint8_t *body, digest[32];
-	char hex[65], created[32];
-	struct dcr_err err;
+	char created[32];
+	uint8_t *body;
 	size_t len;
 	int r;
 
@@ -180,20 +206,8 @@ static int show_room(const struct command *cmd, struct cli *cli, struct session 
 		r = report_malformed(cmd, "answer to room.get");
 		goto out;
 	}
-	/* The ID is the definition's hash: this is the room that was asked for, or it is a lie. */
-	dcr_sha256(resp->definition.data, resp->definition.len, digest, NULL);
-	dcr_hex(digest, sizeof(digest), hex);
-	if (strcmp(hex, id) != 0) {
-		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd returned a definition that does not match room ID %s (its "
-						  "SHA-256 is %s)", id, hex);
-		r = report(cmd, &err);
+	if ((r = room_definition(cmd, &resp->definition, id, &def)) != 0)
 		goto out;
-	}
-	def = dcr__v1__room_definition__unpack(NULL, resp->definition.len, resp->definition.data);
-	if (!def || !definition_complete(def)) {
-		r = report_malformed(cmd, "room definition");
-		goto out;
-	}
 	if (cli->json) {
 		json_t *j = room_definition_json(def, id), *sum = summary_json(resp->summary);
 
@@ -538,9 +552,9 @@ int cmd_show(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	Dcr__V1__GetRoomSourceResponse *resp = NULL;
 	Dcr__V1__RoomDefinition *def = NULL;
-	char id[DCR_ROOM_ID_HEX], hex[65];
-	uint8_t *body, digest[32];
+	char id[DCR_ROOM_ID_HEX];
 	struct dcr_err err;
+	uint8_t *body;
 	struct session s;
 	size_t len;
 	int r;
@@ -559,19 +573,8 @@ int cmd_show(const struct command *cmd, struct cli *cli, struct parsed *args)
 		goto out;
 	}
 	/* The definition is the room ID's preimage; the source must compile to it. */
-	dcr_sha256(resp->definition.data, resp->definition.len, digest, NULL);
-	dcr_hex(digest, sizeof(digest), hex);
-	if (strcmp(hex, id) != 0) {
-		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd returned a definition that does not match room ID %s (its "
-						  "SHA-256 is %s)", id, hex);
-		r = report(cmd, &err);
+	if ((r = room_definition(cmd, &resp->definition, id, &def)) != 0)
 		goto out;
-	}
-	def = dcr__v1__room_definition__unpack(NULL, resp->definition.len, resp->definition.data);
-	if (!def || !definition_complete(def)) {
-		r = report_malformed(cmd, "room definition");
-		goto out;
-	}
 	if (resp->source && check_source(def, resp->source, id, &err) < 0) {
 		r = report(cmd, &err);
 		goto out;
