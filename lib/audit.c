@@ -427,13 +427,19 @@ int dcr_audit_recall(const char *room_id, const char *who, struct dcr_room_memor
 	if ((r = dcr_audit_load_head(room_id, NULL, &out->head, &machine, err)) < 0 ||
 	    (who && (r = dcr_audit_load_head(room_id, who, &mine, &own, err)) < 0))
 		return r;
-	/* Normally the machine's head extends every identity's (each was accepted against it); a removed or older one does not. */
+	/*
+	 * Normally the machine's head extends every identity's (each was
+	 * accepted against it); a removed or lagging one does not.
+	 */
 	if (own && (!machine || mine.size > out->head.size))
 		out->head = mine;
 	out->known = machine || own;
 	out->seen = own;
 	if (machine && !own) {
-		/* A head kept by a dcr older than per-identity heads: seen by every identity until one is answered with a head. */
+		/*
+		 * A head kept by a dcr older than per-identity heads: seen by every
+		 * identity until one is answered with the room's log.
+		 */
 		if ((r = heads_dir(dir, sizeof(dir), false, err)) < 0)
 			return r;
 		snprintf(ids, sizeof(ids), "%s/%s.ids", dir, room_id);

@@ -88,7 +88,8 @@ static int check_head(struct dcr_client *c, const char *room_id, const char *who
 	if (strcmp(head.room_id, room_id) != 0)
 		return dcr_err_set(err, DCR_EINTEGRITY, "asked about room %s, got the tree head of room %s", room_id,
 			head.room_id);
-	if (mem->known && (r = dcr_audit_check_consistency(old_head, &head, res->consistency, res->n_consistency, err)) < 0)
+	if (mem->known &&
+	    (r = dcr_audit_check_consistency(old_head, &head, res->consistency, res->n_consistency, err)) < 0)
 		return r;
 	if ((r = dcr_audit_remember(&head, who, err)) < 0)
 		return r;

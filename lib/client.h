@@ -49,8 +49,8 @@ int dcr_client_call(struct dcr_client *c, const char *method, const uint8_t *bod
  * (dcr_audit_recall for this identity, kept in c->known_head) and checks the
  * answer's signed tree head (signature by the attested key, same room,
  * consistency with the stored head), then stores it for this identity and
- * the machine and keeps it in c->last_head. A rollback or fork is DCR_EINTEGRITY naming both heads,
- * whatever the call's own outcome.
+ * the machine and keeps it in c->last_head. A rollback or fork is
+ * DCR_EINTEGRITY naming both heads, whatever the call's own outcome.
  */
 int dcr_client_call_room(struct dcr_client *c, const char *room_id, const char *method, const uint8_t *body,
 	size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err);

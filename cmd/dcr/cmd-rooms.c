@@ -432,9 +432,11 @@ static int node_text(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomSour
 		if (strcmp(d->name, name) != 0)
 			continue;
 		if (d->kind_case == DCR__V1__DATA_NODE__KIND_CODE) {
-			dcr_hex(d->code->sha256.data, d->code->sha256.len == 32 ? 32 : 0, hex);
-			return dcr_err_set(err, DCR_EDENIED, "node '%s' is secret code: the room holds only its SHA-256 %.*s",
-				name, d->code->sha256.len == 32 ? 64 : 0, hex);
+			hex[0] = '\0';
+			if (d->code->sha256.len == 32)
+				dcr_hex(d->code->sha256.data, 32, hex);
+			return dcr_err_set(err, DCR_EDENIED, "node '%s' is secret code: the room holds only its SHA-256 %s",
+				name, hex);
 		}
 		return dcr_err_set(err, DCR_EUSAGE, "node '%s' is a data node: the room holds no text of it", name);
 	}
@@ -478,7 +480,7 @@ static int show_node(const struct command *cmd, struct cli *cli, const Dcr__V1__
 	return 0;
 }
 
-/* "==> NAME <==", as head(1) separates files; text ends with a line feed before the next. */
+/* "==> NAME (DETAIL) <==", as head(1) separates files; text ends with a line feed before the next. */
 static void put_section(const char *title, const char *detail, const void *text, size_t len, bool tty, bool first)
 {
 	printf("%s==> ", first ? "" : "\n");
@@ -492,7 +494,7 @@ static void put_section(const char *title, const char *detail, const void *text,
 static int show_all(const struct command *cmd, struct cli *cli, const Dcr__V1__RoomDefinition *def,
 	const Dcr__V1__RoomSource *src, const char *id)
 {
-	bool tty = isatty(STDOUT_FILENO), first = true;
+	bool tty = isatty(STDOUT_FILENO);
 	char detail[160], hex[65];
 
 	if (cli->json) {
@@ -521,13 +523,11 @@ static int show_all(const struct command *cmd, struct cli *cli, const Dcr__V1__R
 	if (src) {
 		snprintf(detail, sizeof(detail), " (room %.12s, as created)", id);
 		put_section(src->file_name, detail, src->yaml, strlen(src->yaml), tty, true);
-		first = false;
 	} else {
 		if (cli->verbosity >= 0)
 			fprintf(stderr, "dcr: %s: dcrd kept no source of room %s (created before it did): its canonical "
 					"definition follows\n", cmd->name, id);
 		room_print_summary(def, id);
-		first = false;
 	}
 	for (size_t i = 0; i < def->n_compute; i++) {
 		const Dcr__V1__Computation *c = def->compute[i];
@@ -535,7 +535,7 @@ static int show_all(const struct command *cmd, struct cli *cli, const Dcr__V1__R
 		if (c->kind_case != DCR__V1__COMPUTATION__KIND_PYTHON || !c->python->script.len)
 			continue;
 		snprintf(detail, sizeof(detail), " (the script of computation %s)", c->name);
-		put_section(c->python->script_name, detail, c->python->script.data, c->python->script.len, tty, first);
+		put_section(c->python->script_name, detail, c->python->script.data, c->python->script.len, tty, false);
 	}
 	for (size_t i = 0; i < def->n_data; i++) {
 		const Dcr__V1__DataNode *d = def->data[i];
