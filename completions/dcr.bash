@@ -16,11 +16,12 @@ _dcr() {
 	esac
 	local opts=" -e --endpoint -i --identity --specs --json -q --quiet -v --verbose -h --help --version" words=
 	case $cmd in
-	"") words="auth attest create rooms status stop upload publish datasets run fetch jobs audit version help completion" ;;
+	"") words="auth attest create rooms show status stop upload publish datasets run fetch jobs audit version help completion" ;;
 	auth) opts+=" --email --token --name --dir --days -o --output --force"; words="keygen ca import login whoami" ;;
 	attest) opts+=" --evidence --collateral --root-ca --at --spec"; ;;
 	create) opts+=" --dry-run --salt"; ;;
 	rooms) ;;
+	show) ;;
 	status) ;;
 	stop) ;;
 	upload) opts+=" --name --resume --limit-rate --delete"; ;;
@@ -31,7 +32,7 @@ _dcr() {
 	jobs) ;;
 	audit) opts+=" --export"; words="verify" ;;
 	version) ;;
-	help) words="auth attest create rooms status stop upload publish datasets run fetch jobs audit version help completion" ;;
+	help) words="auth attest create rooms show status stop upload publish datasets run fetch jobs audit version help completion" ;;
 	completion) words="bash zsh fish" ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -4,32 +4,11 @@
 # salary-sum room, each encrypts and publishes its payroll, Alice runs the
 # total and Bob fetches it, and Alice verifies and exports the audit log.
 # Run from the top of the source tree after building (README, Quick start).
+# Everything it makes lives in a scratch directory removed at exit (scratch.sh).
 set -euo pipefail
+. "$(dirname "$0")/scratch.sh"
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-dcr=${DCR:-$top/build/cmd/dcr/dcr}
-dcrd=${DCRD:-$top/build/cmd/dcrd/dcrd}
-work=$(mktemp -d "${TMPDIR:-/tmp}/dcr-demo.XXXXXX")
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-step() { printf '\n== %s\n' "$*"; }
-
-step "Pin this dcrd build (simulated attestation: for development only)"
-"$dcrd" spec | tee specs.yaml
-export DCR_SPECS=$work/specs.yaml
-
-step "Start dcrd on a free loopback port with a fresh data directory"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$dcrd" serve --data-dir data --listen "127.0.0.1:$port" 2>dcrd.log &
-pid=$!
-export DCR_ENDPOINT=http://127.0.0.1:$port
-for _ in $(seq 100); do curl -fs -o /dev/null "$DCR_ENDPOINT/healthz" && break; sleep 0.05; done
-"$dcr" attest
+start_dcrd
 
 step "Each organisation makes a CA; each person a key, signed by their CA"
 for org in acme beta; do
@@ -50,9 +29,10 @@ sed 's|  platform: true|  ca:\n    - {file: acme-ca/ca.pem, certifies: [acme.exa
 id=$("$dcr" -q -i alice create room.yaml)
 echo "created room $id"
 
-step "Both sides see the room"
+step "Both sides see the room; Bob reads it as Alice wrote it, checked against its ID"
 "$dcr" -i alice rooms
 "$dcr" -i bob status "$id"
+"$dcr" -i bob show "$id" room.yaml | sed -n 1,5p
 
 step "Each side encrypts its payroll locally, uploads the ciphertext and releases the key to the room"
 acme=$("$dcr" -q -i alice upload "$top/examples/salary-sum/acme_pay.csv")
@@ -69,8 +49,7 @@ cat total.csv
 
 step "Alice verifies the room's audit log and exports it; anyone can check the export offline"
 "$dcr" -i alice audit "$id" --export audit.dcr
-kill "$pid" && wait "$pid" 2>/dev/null || true
-pid=
+stop_dcrd
 "$dcr" audit verify audit.dcr
 
 step "Done: neither company saw the other's rows; both know the total."

@@ -323,47 +323,42 @@ void dcr_audit_export_release(struct dcr_audit_export *ex)
 }
 
 /* Room IDs name files here: only 64 lowercase hex digits may. */
-static int check_room_id(const char *id, struct dcr_err *err)
+static int check_id(const char *id, const char *what, struct dcr_err *err)
 {
 	if (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64)
-		return dcr_err_set(err, DCR_EINVALID, "'%.70s' is not a room ID", id);
+		return dcr_err_set(err, DCR_EINVALID, "'%.70s' is not %s", id, what);
 	return 0;
+}
+
+static int check_room_id(const char *id, struct dcr_err *err)
+{
+	return check_id(id, "a room ID", err);
 }
 
 static int heads_dir(char *buf, size_t size, bool create, struct dcr_err *err)
 {
-	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char base[4096];
+	return dcr_state_dir("heads", create, buf, size, err);
+}
 
-	if (state && state[0] == '/')
-		snprintf(base, sizeof(base), "%s/dcr", state);
-	else if (home && *home)
-		snprintf(base, sizeof(base), "%s/.local/state/dcr", home);
+/* Identity IDs name files here too: 64 lowercase hex digits, as room IDs. */
+static int head_path(char *buf, size_t size, const char *dir, const char *room_id, const char *who,
+	struct dcr_err *err)
+{
+	int r;
+
+	if ((r = check_room_id(room_id, err)) < 0 || (who && (r = check_id(who, "an identity ID", err)) < 0))
+		return r;
+	if (who)
+		snprintf(buf, size, "%s/%s.ids/%s", dir, room_id, who);
 	else
-		return dcr_err_set(err, DCR_EFAIL, "neither XDG_STATE_HOME nor HOME is set: nowhere to keep tree heads");
-	if ((size_t)snprintf(buf, size, "%s/heads", base) >= size)
-		return dcr_err_set(err, DCR_EFAIL, "state directory path too long");
-	if (create) {
-		/* mkdir -p: every missing level, private. */
-		char path[4096];
-
-		snprintf(path, sizeof(path), "%s", buf);
-		for (char *slash = strchr(path + 1, '/');; slash = strchr(slash + 1, '/')) {
-			if (slash)
-				*slash = '\0';
-			if (mkdir(path, 0700) < 0 && errno != EEXIST)
-				return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
-			if (!slash)
-				break;
-			*slash = '/';
-		}
-	}
+		snprintf(buf, size, "%s/%s", dir, room_id);
 	return 0;
 }
 
-int dcr_audit_load_head(const char *room_id, struct dcr_tree_head *out, bool *found, struct dcr_err *err)
+int dcr_audit_load_head(const char *room_id, const char *who, struct dcr_tree_head *out, bool *found,
+	struct dcr_err *err)
 {
-	char dir[4096], path[4200], root_hex[65];
+	char dir[4096], path[4300], root_hex[65];
 	unsigned long long size;
 	long long time_ms;
 	uint8_t *buf = NULL;
@@ -372,9 +367,9 @@ int dcr_audit_load_head(const char *room_id, struct dcr_tree_head *out, bool *fo
 	int r;
 
 	*found = false;
-	if ((r = check_room_id(room_id, err)) < 0 || (r = heads_dir(dir, sizeof(dir), false, err)) < 0)
+	if ((r = heads_dir(dir, sizeof(dir), false, err)) < 0 ||
+	    (r = head_path(path, sizeof(path), dir, room_id, who, err)) < 0)
 		return r;
-	snprintf(path, sizeof(path), "%s/%s", dir, room_id);
 	/* What dcr never writes there (a directory, a FIFO, a file of more than one line's length) is damage too. */
 	if (stat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > HEAD_FILE_MAX))
 		return dcr_err_set(err, DCR_EINTEGRITY, "'%s' is damaged (%s); remove it only if you trust the service",
@@ -397,15 +392,72 @@ int dcr_audit_load_head(const char *room_id, struct dcr_tree_head *out, bool *fo
 	return 0;
 }
 
-int dcr_audit_save_head(const struct dcr_tree_head *h, struct dcr_err *err)
+int dcr_audit_save_head(const struct dcr_tree_head *h, const char *who, struct dcr_err *err)
 {
-	char dir[4096], path[4200], root_hex[65], line[128];
+	char dir[4096], path[4300], root_hex[65], line[128];
 	int r, n;
 
-	if ((r = check_room_id(h->room_id, err)) < 0 || (r = heads_dir(dir, sizeof(dir), true, err)) < 0)
+	/* The IDs checked before anything is created. */
+	if ((r = head_path(path, sizeof(path), "", h->room_id, who, err)) < 0 ||
+	    (r = heads_dir(dir, sizeof(dir), true, err)) < 0 ||
+	    (r = head_path(path, sizeof(path), dir, h->room_id, who, err)) < 0)
 		return r;
-	snprintf(path, sizeof(path), "%s/%s", dir, h->room_id);
+	if (who) {
+		/* The room's folder of per-identity heads; its presence also ends a head's legacy state. */
+		char ids[4200];
+
+		snprintf(ids, sizeof(ids), "%s/%s.ids", dir, h->room_id);
+		if (mkdir(ids, 0700) < 0 && errno != EEXIST)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", ids);
+	}
 	dcr_hex(h->root, 32, root_hex);
 	n = snprintf(line, sizeof(line), "%" PRIu64 " %s %" PRId64 "\n", h->size, root_hex, h->time_ms);
 	return dcr_write_atomic(path, line, (size_t)n, err);
+}
+
+int dcr_audit_recall(const char *room_id, const char *who, struct dcr_room_memory *out, struct dcr_err *err)
+{
+	struct dcr_tree_head mine = { 0 };
+	bool machine = false, own = false;
+	char dir[4096], ids[4200];
+	struct stat st;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = dcr_audit_load_head(room_id, NULL, &out->head, &machine, err)) < 0 ||
+	    (who && (r = dcr_audit_load_head(room_id, who, &mine, &own, err)) < 0))
+		return r;
+	/*
+	 * Normally the machine's head extends every identity's (each was
+	 * accepted against it); a removed or lagging one does not.
+	 */
+	if (own && (!machine || mine.size > out->head.size))
+		out->head = mine;
+	out->known = machine || own;
+	out->seen = own;
+	if (machine && !own) {
+		/*
+		 * A head kept by a dcr older than per-identity heads: seen by every
+		 * identity until one is answered with the room's log.
+		 */
+		if ((r = heads_dir(dir, sizeof(dir), false, err)) < 0)
+			return r;
+		snprintf(ids, sizeof(ids), "%s/%s.ids", dir, room_id);
+		if (lstat(ids, &st) < 0) {
+			if (errno != ENOENT)
+				return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", ids);
+			out->seen = true;
+		}
+	}
+	return 0;
+}
+
+int dcr_audit_remember(const struct dcr_tree_head *h, const char *who, struct dcr_err *err)
+{
+	int r;
+
+	/* The identity's first: if the second write fails, recall takes the newer of the two. */
+	if (who && (r = dcr_audit_save_head(h, who, err)) < 0)
+		return r;
+	return dcr_audit_save_head(h, NULL, err);
 }

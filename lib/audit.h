@@ -95,11 +95,35 @@ int dcr_audit_check_consistency(const struct dcr_tree_head *old_head, const stru
 	const ProtobufCBinaryData *proof, size_t n, struct dcr_err *err);
 
 /*
- * The last head this client accepted for room_id, kept in
- * $XDG_STATE_HOME/dcr/heads/ (default ~/.local/state/dcr/heads/).
- * *found is false for a room never seen.
+ * The tree heads this client accepted, kept in $XDG_STATE_HOME/dcr/heads/
+ * (default ~/.local/state/dcr/heads/; see dcr-formats(5)): with who NULL,
+ * the machine's head of room_id, the newest any identity here accepted;
+ * else the newest the identity who (dcr_identity_id, 64 hex digits)
+ * accepted. *found is false for a room never seen. A damaged file is
+ * DCR_EINTEGRITY.
  */
-int dcr_audit_load_head(const char *room_id, struct dcr_tree_head *out, bool *found, struct dcr_err *err);
-int dcr_audit_save_head(const struct dcr_tree_head *h, struct dcr_err *err);
+int dcr_audit_load_head(const char *room_id, const char *who, struct dcr_tree_head *out, bool *found,
+	struct dcr_err *err);
+int dcr_audit_save_head(const struct dcr_tree_head *h, const char *who, struct dcr_err *err);
+
+/*
+ * What a call about a room is checked against. head (if known) is the
+ * newer of the machine's head and the identity's: rollback and fork checks
+ * run against it whoever asks, so one identity's view must extend what
+ * another accepted. seen: the identity who was answered about the room
+ * with its log before, or the machine's head was kept by a dcr that had no
+ * per-identity heads (a legacy head counts as seen by every identity until
+ * some identity is answered with the room's log).
+ */
+struct dcr_room_memory {
+	struct dcr_tree_head head;
+	bool known;
+	bool seen;
+};
+
+int dcr_audit_recall(const char *room_id, const char *who, struct dcr_room_memory *out, struct dcr_err *err);
+
+/* Store h as the identity who's head (if who) and the machine's. */
+int dcr_audit_remember(const struct dcr_tree_head *h, const char *who, struct dcr_err *err);
 
 #endif

@@ -76,6 +76,29 @@ void dcr_identity_free(struct dcr_identity *id)
 	free(id);
 }
 
+int dcr_identity_id(const struct dcr_identity *id, char out[static 65], struct dcr_err *err)
+{
+	X509 *leaf = id && id->chain && sk_X509_num(id->chain) > 0 ? sk_X509_value(id->chain, 0) : NULL;
+	uint8_t *issuer = NULL, md[DCR_SHA256_LEN];
+	struct dcr_sha256 *h;
+	int len, r = 0;
+
+	if (!leaf)
+		return dcr_err_set(err, DCR_EINVALID, "the identity has no certificate");
+	if ((len = i2d_X509_NAME(X509_get_issuer_name(leaf), &issuer)) <= 0) {
+		ERR_clear_error();
+		return dcr_err_set(err, DCR_EINVALID, "cannot encode the certificate's issuer");
+	}
+	if (!(h = dcr_sha256_new()))
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r == 0 && (r = dcr_sha256_update(h, id->email, strlen(id->email) + 1, err)) == 0 &&
+	    (r = dcr_sha256_update(h, issuer, (size_t)len, err)) == 0 && (r = dcr_sha256_final(h, md, err)) == 0)
+		dcr_hex(md, sizeof(md), out);
+	dcr_sha256_free(h);
+	OPENSSL_free(issuer);
+	return r;
+}
+
 int dcr_identity_login(const uint8_t *key_pem, size_t key_len, const uint8_t *csr_pem, size_t csr_len,
 	struct dcr_identity **out, struct dcr_err *err)
 {

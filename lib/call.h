@@ -55,6 +55,15 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 void dcr_identity_free(struct dcr_identity *id);
 
 /*
+ * The identity as rooms know it, for the tree heads dcr keeps per identity:
+ * SHA-256 of its e-mail address, a zero byte, and the DER of the leaf
+ * certificate's issuer name, in lowercase hex. Renewing a certificate from
+ * the same issuer (new key or not) keeps it. DCR_EINVALID without a
+ * certificate (a login identity).
+ */
+int dcr_identity_id(const struct dcr_identity *id, char out[static 65], struct dcr_err *err);
+
+/*
  * A login identity: the private key key_pem (PEM) and csr_pem, a
  * certificate request (PEM) signed by that key and naming an e-mail
  * address. It signs nothing but DCR_CALL_LOGIN calls. DCR_EINVALID when

@@ -48,15 +48,21 @@ int dcr_client_attest(struct dcr_client *c, struct dcr_err *err)
 }
 
 /* Check the head that came with a room-scoped answer against the one stored, then store it. */
-static int check_head(struct dcr_client *c, const char *room_id, const Dcr__V1__CallResult *res,
-	const struct dcr_tree_head *old_head, bool had_old, struct dcr_err *err)
+static int check_head(struct dcr_client *c, const char *room_id, const char *who, const Dcr__V1__CallResult *res,
+	const struct dcr_room_memory *mem, struct dcr_err *err)
 {
+	const struct dcr_tree_head *old_head = &mem->head;
 	struct dcr_tree_head head;
 	int r;
 
 	if (!res->tree_head) {
-		if (!had_old)
-			return 0; /* nothing logged: the room does not exist for this caller */
+		/*
+		 * Nothing logged: the room does not exist for this caller. Another
+		 * identity on this machine may have seen it; what matters is
+		 * whether this one did.
+		 */
+		if (!mem->seen)
+			return 0;
 		/*
 		 * The answer comes from the attested enclave, so its code can be
 		 * believed. A room this client saw is gone when the enclave says
@@ -84,9 +90,10 @@ static int check_head(struct dcr_client *c, const char *room_id, const Dcr__V1__
 	if (strcmp(head.room_id, room_id) != 0)
 		return dcr_err_set(err, DCR_EINTEGRITY, "asked about room %s, got the tree head of room %s", room_id,
 			head.room_id);
-	if (had_old && (r = dcr_audit_check_consistency(old_head, &head, res->consistency, res->n_consistency, err)) < 0)
+	if (mem->known &&
+	    (r = dcr_audit_check_consistency(old_head, &head, res->consistency, res->n_consistency, err)) < 0)
 		return r;
-	if ((r = dcr_audit_save_head(&head, err)) < 0)
+	if ((r = dcr_audit_remember(&head, who, err)) < 0)
 		return r;
 	c->last_head = head;
 	c->has_last_head = 1;
@@ -111,9 +118,9 @@ int dcr_client_call_room(struct dcr_client *c, const char *room_id, const char *
 static int call(struct dcr_client *c, const char *room_id, const char *method, const uint8_t *body, size_t len,
 	uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
-	struct dcr_tree_head old_head = { 0 };
+	struct dcr_room_memory mem = { 0 };
 	Dcr__V1__CallResult *raw = NULL;
-	bool had_old = false;
+	char who[65];
 	struct dcr_ohttp_ctx ctx = { 0 };
 	uint8_t *req = NULL, *resp = NULL;
 	size_t req_len = 0, resp_len = 0;
@@ -128,12 +135,16 @@ static int call(struct dcr_client *c, const char *room_id, const char *method, c
 		return dcr_err_set(err, DCR_EUSAGE, "no identity: calls are signed with your key and certificate");
 	if ((r = dcr_client_attest(c, err)) < 0)
 		return r;
-	if (room_id && (r = dcr_audit_load_head(room_id, &old_head, &had_old, err)) < 0)
+	if (room_id && ((r = dcr_identity_id(c->identity, who, err)) < 0 ||
+			       (r = dcr_audit_recall(room_id, who, &mem, err)) < 0))
 		return r;
+	c->has_known_head = room_id && mem.known;
+	if (c->has_known_head)
+		c->known_head = mem.head;
 again:
 	stamp = dcr_now_ms();
 	if ((r = dcr_call_seal_room(c->identity, &c->enclave.keys, method, body, len, stamp, room_id,
-		     had_old ? old_head.size : 0, &ctx, &req, &req_len, err)) < 0)
+		     mem.known ? mem.head.size : 0, &ctx, &req, &req_len, err)) < 0)
 		goto out;
 	if ((r = dcr_http(c->endpoint, "POST", "/v1/call", "message/ohttp-req", req, req_len, MAX_ANSWER, &resp,
 		     &resp_len, err)) < 0)
@@ -141,7 +152,7 @@ again:
 	if ((r = dcr_call_open_result_raw(&ctx, resp, resp_len, &code, &message, out, out_len, &raw, err)) < 0)
 		goto out;
 	/* A rolled-back or forked log outranks whatever the call itself says. */
-	if (room_id && (r = check_head(c, room_id, raw, &old_head, had_old, err)) < 0) {
+	if (room_id && (r = check_head(c, room_id, who, raw, &mem, err)) < 0) {
 		free(*out);
 		*out = NULL;
 		*out_len = 0;

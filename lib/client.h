@@ -23,8 +23,10 @@ struct dcr_client {
 	const char *spec_name;             /* the spec the enclave must match; NULL: any trusted spec */
 	int attested;
 	struct dcr_attest_result enclave;
-	int has_last_head;                 /* set by dcr_client_call_room */
+	int has_last_head;                 /* set by dcr_client_call_room: the head it accepted */
 	struct dcr_tree_head last_head;
+	int has_known_head;                /* set by dcr_client_call_room: the head it checked against */
+	struct dcr_tree_head known_head;
 };
 
 void dcr_client_init(struct dcr_client *c, const char *endpoint, const struct dcr_specs *specs,
@@ -44,10 +46,11 @@ int dcr_client_call(struct dcr_client *c, const char *method, const uint8_t *bod
 
 /*
  * A room-scoped call: sends the size of the room's log this client last saw
- * and checks the answer's signed tree head (signature by the attested key,
- * same room, consistency with the stored head), then stores it and keeps it
- * in c->last_head. A rollback or fork is DCR_EINTEGRITY naming both heads,
- * whatever the call's own outcome.
+ * (dcr_audit_recall for this identity, kept in c->known_head) and checks the
+ * answer's signed tree head (signature by the attested key, same room,
+ * consistency with the stored head), then stores it for this identity and
+ * the machine and keeps it in c->last_head. A rollback or fork is
+ * DCR_EINTEGRITY naming both heads, whatever the call's own outcome.
  */
 int dcr_client_call_room(struct dcr_client *c, const char *room_id, const char *method, const uint8_t *body,
 	size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err);

@@ -128,3 +128,36 @@ int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_
 	close(dfd);
 	return 0;
 }
+
+int dcr_state_dir(const char *sub, bool create, char *buf, size_t size, struct dcr_err *err)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (state && state[0] == '/')
+		n = snprintf(buf, size, "%s/dcr/%s", state, sub);
+	else if (home && *home)
+		n = snprintf(buf, size, "%s/.local/state/dcr/%s", home, sub);
+	else
+		return dcr_err_set(err, DCR_EFAIL, "neither XDG_STATE_HOME nor HOME is set: nowhere to keep dcr's state");
+	if (n < 0 || (size_t)n >= size)
+		return dcr_err_set(err, DCR_EFAIL, "state directory path too long");
+	if (create) {
+		/* mkdir -p: every missing level, private. */
+		for (char *slash = strchr(buf + 1, '/');; slash = strchr(slash + 1, '/')) {
+			if (slash)
+				*slash = '\0';
+			if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
+				int r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", buf);
+
+				if (slash)
+					*slash = '/';
+				return r;
+			}
+			if (!slash)
+				break;
+			*slash = '/';
+		}
+	}
+	return 0;
+}

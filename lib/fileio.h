@@ -2,6 +2,7 @@
 #ifndef DCR_FILEIO_H
 #define DCR_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,14 @@ int dcr_read_key_file(const char *path, size_t max, uint8_t **out, size_t *len, 
  * crash leaves either the old or the new contents, never a mix.
  */
 int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err);
+
+/*
+ * dcr's state folder for sub ("heads", ...): $XDG_STATE_HOME/dcr/sub if
+ * XDG_STATE_HOME is an absolute path, else $HOME/.local/state/dcr/sub, in
+ * buf. With create, every missing level is made, mode 0700. DCR_EFAIL when
+ * neither variable is set or the path does not fit.
+ */
+int dcr_state_dir(const char *sub, bool create, char *buf, size_t size, struct dcr_err *err);
 
 /* write(2) all len bytes, retrying after EINTR and short writes; -1 with errno set on failure. */
 int dcr_write_all(int fd, const void *data, size_t len);

@@ -34,6 +34,7 @@
 #define MAX_COMMAND_ARGS 64
 #define MAX_NAME 63
 #define MAX_TEXT 4096
+#define MAX_CSV_HEADER 256
 #define MAX_QUERY 65536
 #define MAX_SCRIPT (1u << 20)
 #define MAX_CA_FILE (256u << 10)
@@ -599,9 +600,33 @@ static int check_authorities_used(struct parse *p)
 
 static const char *const column_types[] = { "string", "int64", "float64", "bool", "date", NULL };
 
+/* A column's csv_header: what a spreadsheet calls it, which need not be an SQL name. */
+static int parse_csv_header(struct parse *p, yaml_node_t *c, const Dcr__V1__TableNode *t, Dcr__V1__Column *col)
+{
+	yaml_node_t *v = dcr_ydoc_get(&p->y, c, "csv_header");
+	const char *h;
+	int r;
+
+	if (!v)
+		return 0;
+	if (!t->header)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			"column '%s' has a csv_header, but the table has no header (header: false)", col->name);
+	if ((r = dcr_ydoc_string(&p->y, v, "a CSV header", MAX_CSV_HEADER, &h)) < 0)
+		return r;
+	if (!*h || !printable(h, false))
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			"the csv_header of column '%s' must be 1 to %d bytes without control characters", col->name,
+			MAX_CSV_HEADER);
+	/* Naming the column's own name changes nothing, not even the room ID. */
+	if (strcmp(h, col->name) != 0 && !(col->csv_header = dup_str(p->room, h)))
+		return oom(p);
+	return 0;
+}
+
 static int parse_columns(struct parse *p, yaml_node_t *list, Dcr__V1__TableNode *t)
 {
-	static const char *const keys[] = { "name", "type", "nullable", NULL };
+	static const char *const keys[] = { "name", "type", "nullable", "csv_header", NULL };
 	size_t n;
 	int r;
 
@@ -654,6 +679,14 @@ static int parse_columns(struct parse *p, yaml_node_t *list, Dcr__V1__TableNode 
 			return r;
 		if (!col->name)
 			return oom(p);
+		if ((r = parse_csv_header(p, c, t, col)) < 0)
+			return r;
+		/* A name another column reads as its header would make the header ambiguous. */
+		for (size_t j = 0; j < t->n_columns; j++)
+			if (strcmp(dcr_room_column_header(t->columns[j]), dcr_room_column_header(col)) == 0)
+				return dcr_ydoc_fail(&p->y, c, DCR_EINVALID,
+					"columns '%s' and '%s' both read the CSV header '%s'", t->columns[j]->name,
+					col->name, dcr_room_column_header(col));
 		t->columns[t->n_columns++] = col;
 	}
 	return 0;
@@ -673,11 +706,12 @@ static int parse_table(struct parse *p, yaml_node_t *m, Dcr__V1__DataNode *d)
 	dcr__v1__table_node__init(t);
 	t->header = true;
 	t->delimiter = ',';
+	/* The header first: the columns' csv_header needs one. */
+	if ((r = get_bool(p, m, "header", &t->header)) < 0)
+		return r;
 	if (!(v = dcr_ydoc_get(&p->y, m, "columns")))
 		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "table '%s' has no columns", d->name);
 	if ((r = parse_columns(p, v, t)) < 0)
-		return r;
-	if ((r = get_bool(p, m, "header", &t->header)) < 0)
 		return r;
 	if ((v = dcr_ydoc_get(&p->y, m, "delimiter"))) {
 		const char *s;
@@ -1226,6 +1260,11 @@ static const char *const permission_words[] = { "upload", "run", "fetch", "read-
 const char *dcr_room_action_name(Dcr__V1__Action action)
 {
 	return (size_t)action < N_ACTIONS && action_names[action] ? action_names[action] : "?";
+}
+
+const char *dcr_room_column_header(const Dcr__V1__Column *col)
+{
+	return col->csv_header && *col->csv_header ? col->csv_header : col->name;
 }
 
 const char *dcr_room_column_type_name(Dcr__V1__ColumnType type)
@@ -1921,6 +1960,52 @@ int dcr_room_read_relative(void *base_dir, const char *rel, size_t max, uint8_t 
 	return dcr_read_file(path, max, buf, len, err);
 }
 
+int dcr_room_read_memory(void *memfiles, const char *rel, size_t max, uint8_t **buf, size_t *len,
+	struct dcr_err *err)
+{
+	struct dcr_room_memfiles *m = memfiles;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct dcr_room_memfile *f = &m->files[i];
+
+		if (strcmp(f->path, rel) != 0)
+			continue;
+		f->used = true;
+		if (f->len > max)
+			return dcr_err_set(err, DCR_EINVALID, "'%s' is larger than %zu bytes", rel, max);
+		if (!(*buf = malloc(f->len + 1)))
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		if (f->len)
+			memcpy(*buf, f->data, f->len);
+		(*buf)[f->len] = '\0';
+		*len = f->len;
+		return 0;
+	}
+	return dcr_err_set(err, DCR_ENOTFOUND, "'%s' %s", rel, m->missing ? m->missing : "is missing");
+}
+
+int dcr_room_check_source(const Dcr__V1__RoomDefinition *def, const char *file_name, const char *yaml,
+	const struct dcr_room_files *files, const char *id, struct dcr_err *err)
+{
+	struct dcr_spec spec = { 0 };
+	struct dcr_specs specs = { 1, &spec };
+	struct dcr_room *room = NULL;
+	struct dcr_err why;
+	int r;
+
+	if (!def->enclave || dcr_room_spec_from_proto(def->enclave, &spec, &why) < 0 ||
+	    dcr_room_parse_files(file_name, (const uint8_t *)yaml, strlen(yaml), files, &specs,
+		    def->salt ? def->salt : "", &room, &why) < 0)
+		return dcr_err_set(err, DCR_EINTEGRITY,
+			"the source of room %s does not compile here, so it cannot be checked against the room ID (is "
+			"this dcr older than the room?): %s", id, def->enclave ? why.msg : "no enclave spec");
+	r = strcmp(dcr_room_id(room), id) == 0
+		? 0
+		: dcr_err_set(err, DCR_EINTEGRITY, "the source of room %s compiles to room %s", id, dcr_room_id(room));
+	dcr_room_free(room);
+	return r;
+}
+
 int dcr_room_parse(const char *file, const uint8_t *buf, size_t len, const char *base_dir,
 	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err)
 {
@@ -1933,8 +2018,9 @@ int dcr_room_parse_files(const char *file, const uint8_t *buf, size_t len, const
 	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err)
 {
 	static const char *const keys[] = { "version", "name", "description", "enclave", "authentication",
-		"participants", "default_permissions", "data", "compute", NULL };
+		"participants", "default_permissions", "owner_stops", "data", "compute", NULL };
 	struct parse p = { .err = err, .files = files, .specs = specs };
+	protobuf_c_boolean owner_stops = true;
 	Dcr__V1__RoomDefinition *def;
 	yaml_node_t *root, *v;
 	size_t *path = NULL;
@@ -1969,8 +2055,11 @@ int dcr_room_parse_files(const char *file, const uint8_t *buf, size_t len, const
 	    (r = parse_nodes(&p, root)) < 0 ||
 	    (r = parse_participants(&p, root)) < 0)
 		goto out;
-	if ((r = get_bool(&p, root, "default_permissions", &def->default_permissions)) < 0)
+	if ((r = get_bool(&p, root, "default_permissions", &def->default_permissions)) < 0 ||
+	    (r = get_bool(&p, root, "owner_stops", &owner_stops)) < 0)
 		goto out;
+	/* Inverted in the encoding, so that rooms without the key keep their ID. */
+	def->owner_may_not_stop = !owner_stops;
 	if ((r = check_sql(&p)) < 0)
 		goto out;
 	path = calloc(def->n_compute + 1, sizeof(*path));

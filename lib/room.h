@@ -56,6 +56,34 @@ struct dcr_room_files {
 int dcr_room_read_relative(void *base_dir, const char *rel, size_t max, uint8_t **buf, size_t *len,
 	struct dcr_err *err);
 
+/*
+ * Files held in memory (what a creator sent, what dcrd kept): a reader for
+ * struct dcr_room_files whose ctx is a struct dcr_room_memfiles. A path
+ * listed twice reads as its first; the file read is marked used.
+ */
+struct dcr_room_memfile {
+	const char *path;
+	const uint8_t *data;
+	size_t len;
+	bool used;
+};
+struct dcr_room_memfiles {
+	struct dcr_room_memfile *files;
+	size_t n;
+	const char *missing; /* the error's end: "'PATH' MISSING", e.g. "was not sent with the definition" */
+};
+int dcr_room_read_memory(void *memfiles, const char *rel, size_t max, uint8_t **buf, size_t *len,
+	struct dcr_err *err);
+
+/*
+ * Whether the YAML yaml (named file_name) and files, compiled with the
+ * enclave spec and the salt def embeds, give room id: the check that a
+ * room's source is what it was created from. DCR_EINTEGRITY, saying why,
+ * when it does not compile or gives another room.
+ */
+int dcr_room_check_source(const Dcr__V1__RoomDefinition *def, const char *file_name, const char *yaml,
+	const struct dcr_room_files *files, const char *id, struct dcr_err *err);
+
 int dcr_room_parse_files(const char *file, const uint8_t *buf, size_t len, const struct dcr_room_files *files,
 	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err);
 int dcr_room_load_files(const char *path, const struct dcr_room_files *files, const struct dcr_specs *specs,
@@ -79,6 +107,9 @@ void dcr_room_free(struct dcr_room *room);
 /* "upload", "run", ... as written in a definition. */
 const char *dcr_room_action_name(Dcr__V1__Action action);
 const char *dcr_room_column_type_name(Dcr__V1__ColumnType type);
+
+/* The header field a table column reads: its csv_header if it has one, else its name. */
+const char *dcr_room_column_header(const Dcr__V1__Column *col);
 
 /* The SQLite type of a table column, as queries are validated and run: TEXT, INTEGER or REAL. */
 const char *dcr_room_column_sql_type(Dcr__V1__ColumnType type);

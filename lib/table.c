@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "room.h"
 
 #include "banned.h"
 
@@ -94,14 +95,20 @@ static const char *column_name(const struct dcr_table_loader *l, size_t i)
 	return l->t->columns[i]->name;
 }
 
-/* "a,b,c", shortened with "..." to fit. */
+/* The header field column i reads: its csv_header (dcr-room(5)), else its name. */
+static const char *header_name(const struct dcr_table_loader *l, size_t i)
+{
+	return dcr_room_column_header(l->t->columns[i]);
+}
+
+/* The header the table expects, "a,b,c", shortened with "..." to fit. */
 static const char *column_list(const struct dcr_table_loader *l, char *buf, size_t size)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < l->t->n_columns; i++) {
-		int n = snprintf(buf + used, size - used, "%s%s", i ? "," : "", column_name(l, i));
+		int n = snprintf(buf + used, size - used, "%s%s", i ? "," : "", header_name(l, i));
 
 		if (n < 0 || (size_t)n >= size - used) {
 			snprintf(buf + (size > 4 ? size - 4 : 0), size > 4 ? 4 : size, "...");
@@ -380,7 +387,7 @@ static void data_field(struct dcr_table_loader *l, const char *s, size_t n)
 
 static void header_field(struct dcr_table_loader *l, const char *s, size_t n)
 {
-	const char *want = column_name(l, l->field);
+	const char *want = header_name(l, l->field);
 	char names[256];
 
 	if (!s || n != strlen(want) || memcmp(s, want, n) != 0)

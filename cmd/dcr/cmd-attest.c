@@ -226,7 +226,8 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 	dcr_hex(res.measurement, 32, measurement);
 	fingerprint(res.keys.hpke_pk, hpke_fp);
 	fingerprint(res.keys.sign_pk, sign_fp);
-	if (res.simulated)
+	/* Always, unlike other commands: this is where one looks. With --json, "attestation": "sim" says it. */
+	if (res.simulated && !cli->json)
 		fprintf(stderr, "dcr: attest: WARNING: simulated attestation: NO hardware protection; "
 				"the host can read everything\n");
 	if (cli->json) {
@@ -234,6 +235,8 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 			res.format, "spec", res.spec, "measurement", measurement, "hpke_key", hpke_fp, "signing_key",
 			sign_fp, "simulated", res.simulated);
 
+		if (j && res.simulated)
+			json_object_set_new(j, "attestation", json_string("sim"));
 		if (j && !res.simulated) {
 			json_t *sgx = json_object();
 

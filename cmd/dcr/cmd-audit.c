@@ -400,18 +400,13 @@ static int audit_room(const struct command *cmd, struct cli *cli, struct session
 	const char *export_path)
 {
 	Dcr__V1__AuditLog *log = NULL;
-	struct dcr_tree_head before;
 	struct view v = { 0 };
 	struct dcr_err err;
 	uint8_t *body;
 	size_t len;
-	bool seen = false;
 	char root[65];
 	int r;
 
-	/* What this client saw before the call replaces it: the log must extend that too. */
-	if (dcr_audit_load_head(id, &before, &seen, &err) < 0)
-		return report(cmd, &err);
 	s->client.has_last_head = 0;
 	if ((r = session_room_call(cmd, s, "audit.get", id, &body, &len)) != 0)
 		return r;
@@ -421,7 +416,8 @@ static int audit_room(const struct command *cmd, struct cli *cli, struct session
 		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed audit log");
 		goto fail;
 	}
-	if (check_log(s, id, log, seen ? &before : NULL, &v.head, &err) < 0 ||
+	/* What this client saw before the call replaced it: the log must extend that too. */
+	if (check_log(s, id, log, s->client.has_known_head ? &s->client.known_head : NULL, &v.head, &err) < 0 ||
 	    view_decode(&v, log->entries, log->n_entries, &err) < 0)
 		goto fail;
 	if (export_path && export_log(s, export_path, log, &v.head, &err) < 0) {

@@ -150,6 +150,7 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 	json_object_set_new(auth, "platform", json_boolean(def->authentication->platform));
 	json_object_set_new(j, "authentication", auth);
 	json_object_set_new(j, "default_permissions", json_boolean(def->default_permissions));
+	json_object_set_new(j, "owner_stops", json_boolean(!def->owner_may_not_stop));
 	for (size_t i = 0; i < def->n_data; i++) {
 		const Dcr__V1__DataNode *d = def->data[i];
 		json_t *n = json_pack("{s:s, s:s}", "name", d->name, "type", data_kind(d));
@@ -158,9 +159,10 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 			json_t *cols = json_array();
 
 			for (size_t c = 0; c < d->table->n_columns; c++)
-				json_array_append_new(cols, json_pack("{s:s, s:s, s:b}", "name", d->table->columns[c]->name,
+				json_array_append_new(cols, json_pack("{s:s, s:s, s:b, s:s}", "name", d->table->columns[c]->name,
 					"type", dcr_room_column_type_name(d->table->columns[c]->type),
-					"nullable", (int)d->table->columns[c]->nullable));
+					"nullable", (int)d->table->columns[c]->nullable, "csv_header",
+					dcr_room_column_header(d->table->columns[c])));
 			json_object_set_new(n, "columns", cols);
 			json_object_set_new(n, "header", json_boolean(d->table->header));
 			json_object_set_new(n, "delimiter", json_stringn((const char *)&(char){ (char)d->table->delimiter }, 1));
@@ -311,10 +313,18 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 		printf("  %-20s %s", d->name, data_kind(d));
 		if (d->kind_case == DCR__V1__DATA_NODE__KIND_TABLE) {
 			printf(" (");
-			for (size_t c = 0; c < d->table->n_columns; c++)
-				printf("%s%s %s%s", c ? ", " : "", d->table->columns[c]->name,
-					dcr_room_column_type_name(d->table->columns[c]->type),
-					d->table->columns[c]->nullable ? "?" : "");
+			for (size_t c = 0; c < d->table->n_columns; c++) {
+				const Dcr__V1__Column *col = d->table->columns[c];
+
+				printf("%s%s %s%s", c ? ", " : "", col->name, dcr_room_column_type_name(col->type),
+					col->nullable ? "?" : "");
+				/* The header a spreadsheet gave it, where that is not its SQL name. */
+				if (col->csv_header && *col->csv_header) {
+					printf(" from \"");
+					put_text(stdout, col->csv_header, false);
+					printf("\"");
+				}
+			}
 			printf(")");
 		} else if (d->kind_case == DCR__V1__DATA_NODE__KIND_CODE) {
 			hex_of(&d->code->sha256, hex);
@@ -367,6 +377,8 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 		}
 		printf("\n");
 	}
+	printf("  %s\n", def->owner_may_not_stop ? "(the room's owner, who creates it, may not stop it without 'stop')"
+					       : "(the room's owner, who creates it, may also stop it)");
 }
 
 /*

@@ -1,4 +1,4 @@
-/* dcr rooms, dcr status, dcr stop: the rooms you take part in, as dcrd's enclave reports them. */
+/* dcr rooms, dcr show, dcr status, dcr stop: the rooms you take part in, as dcrd's enclave reports them. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 
 #include "crypto.h"
 #include "dcr.h"
+#include "room.h"
 
 #include "util.h"
 
@@ -147,6 +148,33 @@ static bool definition_complete(const Dcr__V1__RoomDefinition *def)
 	return true;
 }
 
+/*
+ * The definition dcrd sent for room id, decoded into *def
+ * (dcr__v1__room_definition__free_unpacked) once its SHA-256 is the ID: this
+ * is the room that was asked for, or it is a lie (exit 9). Returns 0 or the
+ * reported exit status.
+ */
+static int room_definition(const struct command *cmd, const ProtobufCBinaryData *enc, const char *id,
+	Dcr__V1__RoomDefinition **def)
+{
+	uint8_t digest[32];
+	struct dcr_err err;
+	char hex[65];
+
+	*def = NULL;
+	dcr_sha256(enc->data, enc->len, digest, NULL);
+	dcr_hex(digest, sizeof(digest), hex);
+	if (strcmp(hex, id) != 0) {
+		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd returned a definition that does not match room ID %s (its "
+						  "SHA-256 is %s)", id, hex);
+		return report(cmd, &err);
+	}
+	*def = dcr__v1__room_definition__unpack(NULL, enc->len, enc->data);
+	if (!*def || !definition_complete(*def))
+		return report_malformed(cmd, "room definition");
+	return 0;
+}
+
 /* Status line of a room, from its summary. */
 static void print_status_line(const Dcr__V1__RoomSummary *r)
 {
@@ -165,9 +193,8 @@ static int show_room(const struct command *cmd, struct cli *cli, struct session 
 {
 	Dcr__V1__GetRoomResponse *resp = NULL;
 	Dcr__V1__RoomDefinition *def = NULL;
-	uint8_t *body, digest[32];
-	char hex[65], created[32];
-	struct dcr_err err;
+	char created[32];
+	uint8_t *body;
 	size_t len;
 	int r;
 
@@ -179,20 +206,8 @@ static int show_room(const struct command *cmd, struct cli *cli, struct session 
 		r = report_malformed(cmd, "answer to room.get");
 		goto out;
 	}
-	/* The ID is the definition's hash: this is the room that was asked for, or it is a lie. */
-	dcr_sha256(resp->definition.data, resp->definition.len, digest, NULL);
-	dcr_hex(digest, sizeof(digest), hex);
-	if (strcmp(hex, id) != 0) {
-		dcr_err_set(&err, DCR_EINTEGRITY, "dcrd returned a definition that does not match room ID %s (its "
-						  "SHA-256 is %s)", id, hex);
-		r = report(cmd, &err);
+	if ((r = room_definition(cmd, &resp->definition, id, &def)) != 0)
 		goto out;
-	}
-	def = dcr__v1__room_definition__unpack(NULL, resp->definition.len, resp->definition.data);
-	if (!def || !definition_complete(def)) {
-		r = report_malformed(cmd, "room definition");
-		goto out;
-	}
 	if (cli->json) {
 		json_t *j = room_definition_json(def, id), *sum = summary_json(resp->summary);
 
@@ -338,6 +353,237 @@ int cmd_stop(const struct command *cmd, struct cli *cli, struct parsed *args)
 		}
 	}
 	dcr__v1__status_response__free_unpacked(resp, NULL);
+	session_close(&s);
+	return r;
+}
+
+/* ---- dcr show ROOM [NODE] ---- */
+
+/*
+ * The source dcrd kept must be what the room was compiled from: compiled
+ * here with the enclave spec and salt the definition embeds, it gives the
+ * room ID. Anything else is an integrity violation.
+ */
+static int check_source(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomSource *src, const char *id,
+	struct dcr_err *err)
+{
+	struct dcr_room_memfiles kept = { NULL, 0, "is not in the source dcrd keeps" };
+	struct dcr_room_files files = { .read = dcr_room_read_memory, .ctx = &kept };
+	int r;
+
+	if (!src->file_name || !src->yaml)
+		return dcr_err_set(err, DCR_EINTEGRITY, "dcrd sent a malformed room source");
+	if (src->n_files && !(kept.files = calloc(src->n_files, sizeof(*kept.files))))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (size_t i = 0; i < src->n_files; i++)
+		kept.files[kept.n++] = (struct dcr_room_memfile){ src->files[i]->path, src->files[i]->content.data,
+			src->files[i]->content.len, false };
+	r = dcr_room_check_source(def, src->file_name, src->yaml, &files, id, err);
+	free(kept.files);
+	return r;
+}
+
+/* Text from another party: as it is into a file or a pipe, and nothing that drives a terminal. */
+static void put_source(const void *text, size_t len, bool tty)
+{
+	if (tty)
+		put_bytes(stdout, text, len, true);
+	else
+		fwrite(text, 1, len, stdout);
+}
+
+static const Dcr__V1__NamedFile *source_file(const Dcr__V1__RoomSource *src, const char *path)
+{
+	for (size_t i = 0; src && i < src->n_files; i++)
+		if (strcmp(src->files[i]->path, path) == 0)
+			return src->files[i];
+	return NULL;
+}
+
+/* The text of NODE (a script, a query) or of a file of the source; *what says what it is. */
+static int node_text(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomSource *src, const char *id,
+	const char *name, const void **text, size_t *len, const char **what, struct dcr_err *err)
+{
+	char hex[65];
+
+	for (size_t i = 0; i < def->n_compute; i++) {
+		const Dcr__V1__Computation *c = def->compute[i];
+
+		if (strcmp(c->name, name) != 0)
+			continue;
+		if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
+			*text = c->sql->query;
+			*len = strlen(c->sql->query);
+			*what = "query";
+			return 0;
+		}
+		if (!c->python->script.len)
+			return dcr_err_set(err, DCR_EDENIED,
+				"computation '%s' runs the secret code of node '%s': the room holds only its SHA-256", name,
+				c->python->code_node);
+		*text = c->python->script.data;
+		*len = c->python->script.len;
+		*what = "script";
+		return 0;
+	}
+	for (size_t i = 0; i < def->n_data; i++) {
+		const Dcr__V1__DataNode *d = def->data[i];
+
+		if (strcmp(d->name, name) != 0)
+			continue;
+		if (d->kind_case == DCR__V1__DATA_NODE__KIND_CODE) {
+			hex[0] = '\0';
+			if (d->code->sha256.len == 32)
+				dcr_hex(d->code->sha256.data, 32, hex);
+			return dcr_err_set(err, DCR_EDENIED, "node '%s' is secret code: the room holds only its SHA-256 %s",
+				name, hex);
+		}
+		return dcr_err_set(err, DCR_EUSAGE, "node '%s' is a data node: the room holds no text of it", name);
+	}
+	if (src && strcmp(src->file_name, name) == 0) {
+		*text = src->yaml;
+		*len = strlen(src->yaml);
+		*what = "definition";
+		return 0;
+	}
+	if (source_file(src, name)) {
+		*text = source_file(src, name)->content.data;
+		*len = source_file(src, name)->content.len;
+		*what = "file";
+		return 0;
+	}
+	return dcr_err_set(err, DCR_ENOTFOUND, "room %s has no computation, node or source file '%s'%s", id, name,
+		src ? "" : " (dcrd kept no source of this room)");
+}
+
+static json_t *text_json(const void *text, size_t len)
+{
+	json_t *j = json_stringn(text, len); /* NULL for text that is not UTF-8 */
+
+	return j ? j : json_null();
+}
+
+static int show_node(const struct command *cmd, struct cli *cli, const Dcr__V1__RoomDefinition *def,
+	const Dcr__V1__RoomSource *src, const char *id, const char *name)
+{
+	const char *what = NULL;
+	const void *text = NULL;
+	struct dcr_err err;
+	size_t len = 0;
+
+	if (node_text(def, src, id, name, &text, &len, &what, &err) < 0)
+		return report(cmd, &err);
+	if (cli->json)
+		return print_json(cmd, json_pack("{s:s, s:s, s:s, s:o}", "id", id, "name", name, "kind", what, "text",
+						text_json(text, len)));
+	put_source(text, len, isatty(STDOUT_FILENO));
+	return 0;
+}
+
+/* "==> NAME (DETAIL) <==", as head(1) separates files; text ends with a line feed before the next. */
+static void put_section(const char *title, const char *detail, const void *text, size_t len, bool tty, bool first)
+{
+	printf("%s==> ", first ? "" : "\n");
+	put_text(stdout, title, false);
+	printf("%s <==\n", detail);
+	put_source(text, len, tty);
+	if (len && ((const char *)text)[len - 1] != '\n')
+		putchar('\n');
+}
+
+static int show_all(const struct command *cmd, struct cli *cli, const Dcr__V1__RoomDefinition *def,
+	const Dcr__V1__RoomSource *src, const char *id)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	char detail[160], hex[65];
+
+	if (cli->json) {
+		json_t *j = json_object(), *scripts = json_array(), *secret = json_array();
+
+		json_object_set_new(j, "id", json_string(id));
+		json_object_set_new(j, "file_name", src ? json_string(src->file_name) : json_null());
+		json_object_set_new(j, "definition", src ? text_json(src->yaml, strlen(src->yaml)) : json_null());
+		for (size_t i = 0; i < def->n_compute; i++) {
+			const Dcr__V1__PythonComputation *py = def->compute[i]->python;
+
+			if (def->compute[i]->kind_case != DCR__V1__COMPUTATION__KIND_PYTHON || !py->script.len)
+				continue;
+			json_array_append_new(scripts, json_pack("{s:s, s:s, s:o}", "computation", def->compute[i]->name,
+							       "file", py->script_name, "text", text_json(py->script.data, py->script.len)));
+		}
+		for (size_t i = 0; i < def->n_data; i++)
+			if (def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_CODE && def->data[i]->code->sha256.len == 32) {
+				dcr_hex(def->data[i]->code->sha256.data, 32, hex);
+				json_array_append_new(secret, json_pack("{s:s, s:s}", "node", def->data[i]->name, "sha256", hex));
+			}
+		json_object_set_new(j, "scripts", scripts);
+		json_object_set_new(j, "secret_code", secret);
+		return print_json(cmd, j);
+	}
+	if (src) {
+		snprintf(detail, sizeof(detail), " (room %.12s, as created)", id);
+		put_section(src->file_name, detail, src->yaml, strlen(src->yaml), tty, true);
+	} else {
+		if (cli->verbosity >= 0)
+			fprintf(stderr, "dcr: %s: dcrd kept no source of room %s (created before it did): its canonical "
+					"definition follows\n", cmd->name, id);
+		room_print_summary(def, id);
+	}
+	for (size_t i = 0; i < def->n_compute; i++) {
+		const Dcr__V1__Computation *c = def->compute[i];
+
+		if (c->kind_case != DCR__V1__COMPUTATION__KIND_PYTHON || !c->python->script.len)
+			continue;
+		snprintf(detail, sizeof(detail), " (the script of computation %s)", c->name);
+		put_section(c->python->script_name, detail, c->python->script.data, c->python->script.len, tty, false);
+	}
+	for (size_t i = 0; i < def->n_data; i++) {
+		const Dcr__V1__DataNode *d = def->data[i];
+
+		if (d->kind_case != DCR__V1__DATA_NODE__KIND_CODE || d->code->sha256.len != 32)
+			continue;
+		dcr_hex(d->code->sha256.data, 32, hex);
+		printf("\n==> %s (secret code: the room holds only its SHA-256 %s) <==\n", d->name, hex);
+	}
+	return 0;
+}
+
+int cmd_show(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	Dcr__V1__GetRoomSourceResponse *resp = NULL;
+	Dcr__V1__RoomDefinition *def = NULL;
+	char id[DCR_ROOM_ID_HEX];
+	struct dcr_err err;
+	uint8_t *body;
+	struct session s;
+	size_t len;
+	int r;
+
+	if (args->argc < 1 || args->argc > 2)
+		return usage_error(cmd, args->argc ? "takes a room and at most one node" : "which room?");
+	if ((r = session_open(cmd, cli, &s)) != 0)
+		return r;
+	if ((r = session_resolve_room(cmd, &s, args->argv[0], id)) != 0 ||
+	    (r = session_room_call(cmd, &s, "room.source", id, &body, &len)) != 0)
+		goto out;
+	resp = dcr__v1__get_room_source_response__unpack(NULL, len, body);
+	free(body);
+	if (!resp) {
+		r = report_malformed(cmd, "answer to room.source");
+		goto out;
+	}
+	/* The definition is the room ID's preimage; the source must compile to it. */
+	if ((r = room_definition(cmd, &resp->definition, id, &def)) != 0)
+		goto out;
+	if (resp->source && check_source(def, resp->source, id, &err) < 0) {
+		r = report(cmd, &err);
+		goto out;
+	}
+	r = args->argc == 2 ? show_node(cmd, cli, def, resp->source, id, args->argv[1])
+			    : show_all(cmd, cli, def, resp->source, id);
+out:
+	dcr__v1__room_definition__free_unpacked(def, NULL);
+	dcr__v1__get_room_source_response__free_unpacked(resp, NULL);
 	session_close(&s);
 	return r;
 }

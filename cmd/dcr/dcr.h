@@ -97,6 +97,7 @@ int cmd_auth(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_create(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_rooms(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_show(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_status(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_stop(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_audit(const struct command *cmd, struct cli *cli, struct parsed *args);
@@ -114,12 +115,13 @@ int cmd_completion(const struct command *cmd, struct cli *cli, struct parsed *ar
  * session_close releases it (also after a failed session_open).
  */
 struct session {
+	const struct command *cmd;
 	struct cli *cli;
 	struct dcr_specs *specs;
 	struct dcr_identity *identity;
 	struct dcr_client client;
 	char identity_dir[4096];
-	bool warned; /* the simulated-attestation warning is printed once */
+	bool warned; /* the simulated-attestation warning is considered once */
 };
 
 /*

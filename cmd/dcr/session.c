@@ -3,14 +3,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.pb-c.h"
 #include "crypto.h"
 #include "dcr.h"
+#include "fileio.h"
 
 #include "banned.h"
 
 #define MAX_BODY (16u << 20)
+
+/* This process talked to a simulated enclave: print_json says so in every object it prints. */
+static bool simulated;
 
 /* -i DIR, else $XDG_CONFIG_HOME/dcr, else $HOME/.config/dcr. */
 int identity_dir(const struct cli *cli, char *buf, size_t size, struct dcr_err *err)
@@ -56,6 +61,7 @@ int session_open_login(const struct command *cmd, struct cli *cli, struct sessio
 		return r;
 	}
 	s->identity = id;
+	s->cmd = cmd;
 	dcr_client_init(&s->client, cli->endpoint, s->specs, s->identity);
 	return 0;
 }
@@ -75,6 +81,7 @@ int session_open(const struct command *cmd, struct cli *cli, struct session *s)
 		session_close(s);
 		return report(cmd, &err);
 	}
+	s->cmd = cmd;
 	dcr_client_init(&s->client, cli->endpoint, s->specs, s->identity);
 	return 0;
 }
@@ -87,6 +94,49 @@ void session_close(struct session *s)
 	dcr_identity_free(s->identity);
 	dcr_specs_free(s->specs);
 	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Whether the day's warning about endpoint is still due: a stamp file per
+ * endpoint, $XDG_STATE_HOME/dcr/sim-warned/SHA256(endpoint), holds the UTC
+ * date it was last printed. Any trouble with the stamp makes it due.
+ */
+static bool warning_due(const char *endpoint)
+{
+	char dir[4096], path[4200], today[16], hex[65];
+	uint8_t md[DCR_SHA256_LEN], *old = NULL;
+	time_t now = time(NULL);
+	struct dcr_err err;
+	struct tm tm;
+	size_t len;
+	bool due;
+
+	if (!gmtime_r(&now, &tm) || strftime(today, sizeof(today), "%Y-%m-%d\n", &tm) == 0 ||
+	    dcr_sha256(endpoint, strlen(endpoint), md, &err) < 0 ||
+	    dcr_state_dir("sim-warned", true, dir, sizeof(dir), &err) < 0)
+		return true;
+	dcr_hex(md, sizeof(md), hex);
+	snprintf(path, sizeof(path), "%s/%s", dir, hex);
+	due = dcr_read_file(path, sizeof(today), &old, &len, &err) < 0 || len != strlen(today) ||
+	      memcmp(old, today, len) != 0;
+	free(old);
+	if (due)
+		dcr_write_atomic(path, today, strlen(today), &err);
+	return due;
+}
+
+/*
+ * dcrd uses simulated attestation: said on standard error by create always,
+ * by other commands on the first call to the endpoint each day (UTC); with
+ * --json, by "attestation": "sim" in the output instead (print_json).
+ */
+static void warn_simulated(struct session *s)
+{
+	simulated = true;
+	if (s->cli->json || s->cli->verbosity < 0)
+		return;
+	if (warning_due(s->cli->endpoint) || strcmp(s->cmd->name, "create") == 0)
+		fprintf(stderr, "dcr: warning: dcrd uses simulated attestation: NO hardware protection\n");
 }
 
 /* The room_id field of a request, if it has one. */
@@ -111,8 +161,8 @@ int session_call_err(struct session *s, const char *method, const ProtobufCMessa
 	*out_len = 0;
 	if ((r = dcr_client_attest(&s->client, err)) < 0)
 		return r;
-	if (s->client.enclave.simulated && !s->warned && s->cli->verbosity >= 0)
-		fprintf(stderr, "dcr: warning: dcrd uses simulated attestation: NO hardware protection\n");
+	if (s->client.enclave.simulated && !s->warned)
+		warn_simulated(s);
 	s->warned = true;
 	if (req) {
 		len = protobuf_c_message_get_packed_size(req);
@@ -241,6 +291,17 @@ int print_json(const struct command *cmd, json_t *j)
 {
 	int r = 0;
 
+	if (j && simulated) {
+		json_t *v;
+		size_t i;
+
+		if (json_is_object(j))
+			json_object_set_new(j, "attestation", json_string("sim"));
+		json_array_foreach(j, i, v) {
+			if (json_is_object(v))
+				json_object_set_new(v, "attestation", json_string("sim"));
+		}
+	}
 	if (!j || json_put(stdout, j) < 0) {
 		fprintf(stderr, "dcr: %s: cannot write JSON\n", cmd->name);
 		r = 1;

@@ -361,6 +361,7 @@ struct publish_check {
 
 struct call_prep {
 	struct dcr_room *room;     /* room.create: the validated, compiled definition */
+	Dcr__V1__RoomSource *source; /* room.create: what it was compiled from, kept for room.source */
 	char issuer[65];           /* room.create: the root that certified the creator */
 	int known;                 /* dataset.create: whether caller_ca found a root; -1: not worked out */
 	struct verified_ca ca;     /* dataset.create: that root */

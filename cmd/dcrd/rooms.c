@@ -48,6 +48,23 @@ bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr_
 }
 
 /*
+ * The room's owner (its creator: the same address, certified by the same
+ * root) may stop it without the stop permission, unless the room says
+ * owner_stops: false. A record from before owners' roots were kept names
+ * no root, and so no owner this can match.
+ */
+static bool owner_stops(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomRecord *rec,
+	const struct caller_id *caller)
+{
+	struct caller_id owner;
+
+	if (def->owner_may_not_stop || !rec->owner || !rec->owner_ca || !*rec->owner_ca)
+		return false;
+	caller_id_set(&owner, rec->owner, rec->owner_ca);
+	return caller_id_equal(&owner, caller);
+}
+
+/*
  * The caller as this room knows them: a participant whose certificate
  * chains to the authority the room assigns to that participant: the
  * certificates of one of the room's CA files, or this dcrd's platform CA.
@@ -323,32 +340,39 @@ static void summarise(const char *id, const Dcr__V1__RoomDefinition *def, const 
 
 /* ---- room.create ---- */
 
-struct bundle {
-	const Dcr__V1__CreateRoomRequest *req;
-};
-
-/* Files the definition names come from what the creator sent, never from the host's disk. */
-static int bundle_read(void *ctx, const char *rel, size_t max, uint8_t **buf, size_t *len, struct dcr_err *err)
+static int by_path(const void *a, const void *b)
 {
-	const struct bundle *b = ctx;
+	return strcmp((*(Dcr__V1__NamedFile *const *)a)->path, (*(Dcr__V1__NamedFile *const *)b)->path);
+}
 
-	for (size_t i = 0; i < b->req->n_files; i++) {
-		const Dcr__V1__NamedFile *f = b->req->files[i];
+/*
+ * What room.source will show: the YAML and the files the definition read
+ * (for a path sent twice, the first, which is the one read), sorted by
+ * path. A copy, so it outlives the request.
+ */
+static int bundle_source(const Dcr__V1__CreateRoomRequest *cr, const struct dcr_room_memfiles *m,
+	Dcr__V1__RoomSource **out, struct dcr_err *err)
+{
+	Dcr__V1__RoomSource src = DCR__V1__ROOM_SOURCE__INIT;
+	Dcr__V1__NamedFile *files[MAX_FILES];
+	uint8_t *packed;
+	size_t len;
 
-		if (strcmp(f->path, rel) != 0)
-			continue;
-		if (f->content.len > max)
-			return dcr_err_set(err, DCR_EINVALID, "'%s' is larger than %zu bytes", rel, max);
-		*buf = malloc(f->content.len + 1);
-		if (!*buf)
-			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-		if (f->content.len)
-			memcpy(*buf, f->content.data, f->content.len);
-		(*buf)[f->content.len] = '\0';
-		*len = f->content.len;
-		return 0;
-	}
-	return dcr_err_set(err, DCR_ENOTFOUND, "'%s' was not sent with the definition", rel);
+	src.file_name = cr->file_name;
+	src.yaml = cr->yaml;
+	src.files = files;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->files[i].used)
+			files[src.n_files++] = cr->files[i];
+	qsort(files, src.n_files, sizeof(*files), by_path);
+	/* Packed and unpacked: one allocation tree that dcr__v1__room_source__free_unpacked frees. */
+	len = dcr__v1__room_source__get_packed_size(&src);
+	if (!(packed = malloc(len ? len : 1)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	dcr__v1__room_source__pack(&src, packed);
+	*out = dcr__v1__room_source__unpack(NULL, len, packed);
+	free(packed);
+	return *out ? 0 : dcr_err_set(err, DCR_ENOMEM, "out of memory");
 }
 
 /* Why participant p's certificate did not do: which authority the room assigns to p. */
@@ -384,9 +408,11 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 	Dcr__V1__CreateRoomRequest *cr = dcr__v1__create_room_request__unpack(NULL, req->body_len, req->body);
 	struct dcr_spec self = { 0 };
 	struct dcr_specs specs = { 1, &self };
-	struct bundle bundle = { cr };
+	struct dcr_room_memfile sent[MAX_FILES];
+	/* Files the definition names come from what the creator sent, never from the host's disk. */
+	struct dcr_room_memfiles bundle = { sent, 0, "was not sent with the definition" };
 	/* Programs are looked up in the sandbox's image only where there is one: else python is refused below. */
-	struct dcr_room_files files = { .read = bundle_read, .ctx = &bundle,
+	struct dcr_room_files files = { .read = dcr_room_read_memory, .ctx = &bundle,
 		.program = sandbox_report()->available ? sandbox_program : NULL };
 	const Dcr__V1__Participant *p;
 	struct dcr_room *room = NULL;
@@ -397,6 +423,9 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 		r = dcr_err_set(err, DCR_EINVALID, "malformed room.create request");
 		goto out;
 	}
+	for (size_t i = 0; i < cr->n_files; i++)
+		sent[bundle.n++] = (struct dcr_room_memfile){ cr->files[i]->path, cr->files[i]->content.data,
+			cr->files[i]->content.len, false };
 	/* Before any work the definition asks for: who may create, and how often. */
 	if (svc->creators && ((r = creators_admit(svc->creators, req, err)) < 0 ||
 				     (r = creators_begin_validation(svc->creators, err)) < 0))
@@ -434,6 +463,8 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 	/* Python computations this dcrd cannot run as they ask (SGX, the operator's limits). */
 	if ((r = py_check_room(dcr_room_definition(room), svc->job_bounds, svc->enclave->opt.sgx, DCR_EINVALID, err)) < 0)
 		goto out;
+	if ((r = bundle_source(cr, &bundle, &prep->source, err)) < 0)
+		goto out;
 	prep->room = room;
 	room = NULL;
 out:
@@ -464,8 +495,10 @@ static int room_create(struct service *svc, const struct dcr_call_request *req, 
 	enc = dcr_room_encoding(room, &enc_len);
 	/* A room takes state.db's space, which the floor is there to keep: not below it. */
 	if ((svc->creators && (r = creators_admit_room(svc->creators, &creator, err)) < 0) ||
-	    (r = storage_room_for(svc, "a room", enc_len, err)) < 0)
+	    (r = storage_room_for(svc, "a room",
+		     enc_len + (svc->prep->source ? dcr__v1__room_source__get_packed_size(svc->prep->source) : 0), err)) < 0)
 		return r;
+	rec.source = svc->prep->source;
 	rec.definition = (ProtobufCBinaryData){ enc_len, (uint8_t *)enc };
 	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
 	rec.owner = (char *)req->email;
@@ -736,6 +769,7 @@ void call_prep_release(struct call_prep *prep)
 	if (!prep)
 		return;
 	dcr_room_free(prep->room);
+	dcr__v1__room_source__free_unpacked(prep->source, NULL);
 	verified_ca_release(&prep->ca);
 	free(prep->answer);
 	memset(prep, 0, sizeof(*prep));
@@ -796,6 +830,18 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 		r = pack_answer(&resp.base, out, out_len, err);
 		goto out;
 	}
+	if (strcmp(req->method, "room.source") == 0) {
+		Dcr__V1__GetRoomSourceResponse resp = DCR__V1__GET_ROOM_SOURCE_RESPONSE__INIT;
+
+		if (!may(def, p, DCR__V1__ACTION__ACTION_READ_DEFINITION, NULL)) {
+			r = denied(req->email, "read-definition", ref->room_id, err);
+			goto out;
+		}
+		resp.definition = rec->definition;
+		resp.source = rec->source;
+		r = pack_answer(&resp.base, out, out_len, err);
+		goto out;
+	}
 	if (strcmp(req->method, "audit.get") == 0) {
 		if (!may(def, p, DCR__V1__ACTION__ACTION_READ_AUDIT, NULL)) {
 			r = denied(req->email, "read-audit", ref->room_id, err);
@@ -805,7 +851,7 @@ static int room_scoped(struct service *svc, const struct dcr_call_request *req, 
 		goto out;
 	}
 	if (strcmp(req->method, "room.stop") == 0) {
-		if (!may(def, p, DCR__V1__ACTION__ACTION_STOP, NULL)) {
+		if (!may(def, p, DCR__V1__ACTION__ACTION_STOP, NULL) && !owner_stops(def, rec, &rc.caller)) {
 			r = denied(req->email, "stop", ref->room_id, err);
 			goto out;
 		}
@@ -854,7 +900,8 @@ int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t 
 		return room_create(svc, req, out, out_len, room_id, err);
 	if (strcmp(req->method, "room.list") == 0)
 		return room_list_answer(svc, req, out, out_len, err);
-	if (strcmp(req->method, "room.get") == 0 || strcmp(req->method, "room.status") == 0 ||
+	if (strcmp(req->method, "room.get") == 0 || strcmp(req->method, "room.source") == 0 ||
+	    strcmp(req->method, "room.status") == 0 ||
 	    strcmp(req->method, "room.stop") == 0 || strcmp(req->method, "audit.get") == 0 ||
 	    strcmp(req->method, "dataset.list") == 0 || strcmp(req->method, "job.list") == 0)
 		return room_scoped(svc, req, out, out_len, room_id, err);

@@ -41,7 +41,7 @@ for n in d.get("data", []):
         continue
     with open(path, newline="") as f:
         header = next(csv.reader(f, delimiter=n["delimiter"]))
-    want = [c["name"] for c in n["columns"]]
+    want = [c.get("csv_header", c["name"]) for c in n["columns"]]
     if header != want:
         problems.append("%s: header %s, want %s" % (path, header, want))
 for p in problems:

@@ -72,6 +72,7 @@ version: 1
 name: protocol
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
+owner_stops: false     # alice creates it; only bob may stop it
 participants:
   alice@acme.example:
   bob@acme.example: [stop]

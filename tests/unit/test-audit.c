@@ -337,17 +337,17 @@ static void test_load_save(void **state)
 	snprintf(path, sizeof(path), "%s/%s", heads, ROOM);
 
 	/* Never seen: not an error, and nothing is created. */
-	assert_int_equal(dcr_audit_load_head(ROOM, &back, &found, &err), 0);
+	assert_int_equal(dcr_audit_load_head(ROOM, NULL, &back, &found, &err), 0);
 	assert_false(found);
 	assert_int_not_equal(stat(heads, &st), 0);
 
 	head_of(&l, 3, &h);
-	assert_int_equal(dcr_audit_save_head(&h, &err), 0);
+	assert_int_equal(dcr_audit_save_head(&h, NULL, &err), 0);
 	assert_int_equal(stat(heads, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
-	assert_int_equal(dcr_audit_load_head(ROOM, &back, &found, &err), 0);
+	assert_int_equal(dcr_audit_load_head(ROOM, NULL, &back, &found, &err), 0);
 	assert_true(found);
 	assert_string_equal(back.room_id, ROOM);
 	assert_int_equal(back.size, 3);
@@ -356,11 +356,11 @@ static void test_load_save(void **state)
 
 	/* A newer head replaces it; other rooms are apart. */
 	head_of(&l, N_ENTRIES, &h);
-	assert_int_equal(dcr_audit_save_head(&h, &err), 0);
-	assert_int_equal(dcr_audit_load_head(ROOM, &back, &found, &err), 0);
+	assert_int_equal(dcr_audit_save_head(&h, NULL, &err), 0);
+	assert_int_equal(dcr_audit_load_head(ROOM, NULL, &back, &found, &err), 0);
 	assert_int_equal(back.size, N_ENTRIES);
 	assert_memory_equal(back.root, h.root, 32);
-	assert_int_equal(dcr_audit_load_head(OTHER_ROOM, &back, &found, &err), 0);
+	assert_int_equal(dcr_audit_load_head(OTHER_ROOM, NULL, &back, &found, &err), 0);
 	assert_false(found);
 
 	/* A damaged file is not taken for "never seen". */
@@ -368,7 +368,7 @@ static void test_load_save(void **state)
 	assert_non_null(fp);
 	fputs("7 not-hex 0\n", fp);
 	fclose(fp);
-	assert_int_equal(dcr_audit_load_head(ROOM, &back, &found, &err), DCR_EINTEGRITY);
+	assert_int_equal(dcr_audit_load_head(ROOM, NULL, &back, &found, &err), DCR_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "damaged"));
 	assert_false(found);
 	unlink(path);
@@ -378,7 +378,7 @@ static void test_load_save(void **state)
 	assert_int_equal(setenv("HOME", dir, 1), 0);
 	snprintf(path, sizeof(path), "%s/.local", dir);
 	assert_int_equal(mkdir(path, 0700), 0); /* save_head creates only state/dcr/heads below it */
-	assert_int_equal(dcr_audit_save_head(&h, &err), 0);
+	assert_int_equal(dcr_audit_save_head(&h, NULL, &err), 0);
 	snprintf(path, sizeof(path), "%s/.local/state/dcr/heads/%s", dir, ROOM);
 	assert_int_equal(stat(path, &st), 0);
 	unlink(path);
@@ -392,8 +392,8 @@ static void test_load_save(void **state)
 	rmdir(path);
 	assert_int_equal(unsetenv("XDG_STATE_HOME"), 0);
 	assert_int_equal(unsetenv("HOME"), 0);
-	assert_int_equal(dcr_audit_save_head(&h, &err), DCR_EFAIL);
-	assert_int_equal(dcr_audit_load_head(ROOM, &back, &found, &err), DCR_EFAIL);
+	assert_int_equal(dcr_audit_save_head(&h, NULL, &err), DCR_EFAIL);
+	assert_int_equal(dcr_audit_load_head(ROOM, NULL, &back, &found, &err), DCR_EFAIL);
 
 	rmdir(heads);
 	snprintf(path, sizeof(path), "%s/dcr", dir);
@@ -426,7 +426,7 @@ static void test_documented_head_file(void **state)
 	fclose(fp);
 
 	/* The page: "For a log of 12 entries", one line ending in a line feed. */
-	assert_int_equal(dcr_audit_load_head(ROOM, &h, &found, &err), 0);
+	assert_int_equal(dcr_audit_load_head(ROOM, NULL, &h, &found, &err), 0);
 	assert_true(found);
 	assert_string_equal(h.room_id, ROOM);
 	assert_int_equal(h.size, 12);
@@ -437,7 +437,7 @@ static void test_documented_head_file(void **state)
 
 	/* dcr writes exactly those bytes for that head. */
 	unlink(path);
-	assert_int_equal(dcr_audit_save_head(&h, &err), 0);
+	assert_int_equal(dcr_audit_save_head(&h, NULL, &err), 0);
 	assert_int_equal(dcr_read_file(path, 1024, &written, &len, &err), 0);
 	assert_int_equal(len, strlen(line));
 	assert_memory_equal(written, line, len);
@@ -474,16 +474,106 @@ static void test_room_ids(void **state)
 	temp_dir(dir, sizeof(dir));
 	assert_int_equal(setenv("XDG_STATE_HOME", dir, 1), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		assert_int_equal(dcr_audit_load_head(bad[i], &back, &found, &err), DCR_EINVALID);
+		assert_int_equal(dcr_audit_load_head(bad[i], NULL, &back, &found, &err), DCR_EINVALID);
 		assert_false(found);
 		assert_non_null(strstr(err.msg, "is not a room ID"));
+		assert_int_equal(dcr_audit_load_head(ROOM, bad[i], &back, &found, &err), DCR_EINVALID);
+		assert_false(found);
+		assert_non_null(strstr(err.msg, "is not an identity ID"));
 		if (strlen(bad[i]) >= sizeof(h.room_id))
 			continue; /* a struct dcr_tree_head cannot hold it */
 		snprintf(h.room_id, sizeof(h.room_id), "%s", bad[i]);
-		assert_int_equal(dcr_audit_save_head(&h, &err), DCR_EINVALID);
+		assert_int_equal(dcr_audit_save_head(&h, NULL, &err), DCR_EINVALID);
+		snprintf(h.room_id, sizeof(h.room_id), "%s", ROOM);
+		assert_int_equal(dcr_audit_save_head(&h, bad[i], &err), DCR_EINVALID);
 	}
 	/* Nothing was written for any of them. */
 	assert_int_equal(rmdir(dir), 0);
+}
+
+/* Heads per identity beside the machine's: who saw a room, and what a call is checked against. */
+static void test_recall(void **state)
+{
+	static const char alice[] = "aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11";
+	static const char bob[] = "bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22";
+	char dir[256], path[1024];
+	struct dcr_room_memory m;
+	struct dcr_tree_head h3, h5;
+	struct dcr_err err;
+	struct log l;
+	struct stat st;
+
+	(void)state;
+	log_init(&l, "alice@acme.example");
+	head_of(&l, 3, &h3);
+	head_of(&l, 5, &h5);
+	temp_dir(dir, sizeof(dir));
+	assert_int_equal(setenv("XDG_STATE_HOME", dir, 1), 0);
+
+	/* Nothing kept. */
+	assert_int_equal(dcr_audit_recall(ROOM, alice, &m, &err), 0);
+	assert_false(m.known);
+	assert_false(m.seen);
+
+	/* A legacy head (no per-identity folder): known, and seen by everyone. */
+	assert_int_equal(dcr_audit_save_head(&h3, NULL, &err), 0);
+	assert_int_equal(dcr_audit_recall(ROOM, bob, &m, &err), 0);
+	assert_true(m.known && m.seen);
+	assert_int_equal(m.head.size, 3);
+
+	/* Alice is answered: her head and the machine's; bob still knows the head but never saw the room. */
+	assert_int_equal(dcr_audit_remember(&h5, alice, &err), 0);
+	snprintf(path, sizeof(path), "%s/dcr/heads/%s.ids", dir, ROOM);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	snprintf(path, sizeof(path), "%s/dcr/heads/%s.ids/%s", dir, ROOM, alice);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(dcr_audit_recall(ROOM, alice, &m, &err), 0);
+	assert_true(m.known && m.seen);
+	assert_int_equal(m.head.size, 5);
+	assert_memory_equal(m.head.root, h5.root, 32);
+	assert_int_equal(dcr_audit_recall(ROOM, bob, &m, &err), 0);
+	assert_true(m.known);
+	assert_false(m.seen);
+	assert_int_equal(m.head.size, 5);
+
+	/* Bob is answered at an older size (a machine head lagging): each check takes the newer head. */
+	assert_int_equal(dcr_audit_remember(&h3, bob, &err), 0);
+	assert_int_equal(dcr_audit_recall(ROOM, alice, &m, &err), 0);
+	assert_int_equal(m.head.size, 5);
+	assert_int_equal(dcr_audit_recall(ROOM, bob, &m, &err), 0);
+	assert_true(m.seen);
+	assert_int_equal(m.head.size, 3);
+
+	/* The machine's head removed: an identity's own still counts. */
+	snprintf(path, sizeof(path), "%s/dcr/heads/%s", dir, ROOM);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(dcr_audit_recall(ROOM, alice, &m, &err), 0);
+	assert_true(m.known && m.seen);
+	assert_int_equal(m.head.size, 5);
+
+	/* A damaged per-identity head is not "never seen". */
+	snprintf(path, sizeof(path), "%s/dcr/heads/%s.ids/%s", dir, ROOM, bob);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("garbage\n", fp);
+	fclose(fp);
+	assert_int_equal(dcr_audit_recall(ROOM, bob, &m, &err), DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "damaged"));
+
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/dcr/heads/%s.ids/%s", dir, ROOM, alice);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/dcr/heads/%s.ids", dir, ROOM);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/dcr/heads", dir);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/dcr", dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(unsetenv("XDG_STATE_HOME"), 0);
+	log_release(&l);
 }
 
 int main(void)
@@ -494,6 +584,7 @@ int main(void)
 		cmocka_unit_test(test_check_consistency),
 		cmocka_unit_test(test_load_save),
 		cmocka_unit_test(test_room_ids),
+		cmocka_unit_test(test_recall),
 		cmocka_unit_test(test_documented_head_file),
 	};
 
