@@ -4,7 +4,7 @@ _dcr() {
 	local cmd= pos=0 i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--endpoint|-e|--identity|-i|--specs|--email|--token|--name|--dir|--days|--output|-o|--evidence|--collateral|--root-ca|--at|--spec|--salt|--resume|--limit-rate|--delete|--extract|--export) ((i++)) ;;
+		--endpoint|-e|--identity|-i|--specs|--email|--token|--name|--dir|--days|--output|-o|--evidence|--collateral|--root-ca|--at|--spec|--salt|--resume|--limit-rate|--delete|--extract|--file|--export) ((i++)) ;;
 		-*) ;;
 		*) if [[ -z $cmd ]]; then cmd=${COMP_WORDS[i]}; else ((pos++)); fi ;;
 		esac
@@ -12,7 +12,7 @@ _dcr() {
 	case $prev in
 	--identity|-i|--dir|--extract) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--specs|--output|-o|--evidence|--collateral|--root-ca|--export) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--endpoint|-e|--email|--token|--name|--days|--at|--spec|--salt|--resume|--limit-rate|--delete) COMPREPLY=(); return ;;
+	--endpoint|-e|--email|--token|--name|--days|--at|--spec|--salt|--resume|--limit-rate|--delete|--file) COMPREPLY=(); return ;;
 	esac
 	local opts=" -e --endpoint -i --identity --specs --json -q --quiet -v --verbose -h --help --version" words=
 	case $cmd in
@@ -27,7 +27,7 @@ _dcr() {
 	publish) ;;
 	datasets) ;;
 	run) opts+=" --wait -o --output --raw-logs"; ;;
-	fetch) opts+=" -o --output --extract --raw-logs"; ;;
+	fetch) opts+=" -o --output --extract --file --raw-logs"; ;;
 	jobs) ;;
 	audit) opts+=" --export"; words="verify" ;;
 	version) ;;

@@ -53,11 +53,12 @@ complete -c dcr -n '__fish_seen_subcommand_from upload' -F
 complete -c dcr -n '__fish_seen_subcommand_from publish' -F
 complete -c dcr -n '__fish_seen_subcommand_from datasets' -F
 complete -c dcr -n '__fish_seen_subcommand_from run' -l wait -d 'wait for the job to finish'
-complete -c dcr -n '__fish_seen_subcommand_from run' -s o -l output -r -F -d 'wait, then write the result to FILE'
+complete -c dcr -n '__fish_seen_subcommand_from run' -s o -l output -r -F -d 'wait, then write the result to FILE ('\''-'\'': standard output)'
 complete -c dcr -n '__fish_seen_subcommand_from run' -l raw-logs -d 'with -o: show the job'\''s logs byte for byte, control characters included'
 complete -c dcr -n '__fish_seen_subcommand_from run' -F
-complete -c dcr -n '__fish_seen_subcommand_from fetch' -s o -l output -r -F -d 'write the result to FILE (default standard output)'
+complete -c dcr -n '__fish_seen_subcommand_from fetch' -s o -l output -r -F -d 'write the result to FILE ('\''-'\'' or default: standard output)'
 complete -c dcr -n '__fish_seen_subcommand_from fetch' -l extract -x -a '(__fish_complete_directories)' -d 'unpack a ZIP result into DIR'
+complete -c dcr -n '__fish_seen_subcommand_from fetch' -l file -x -d 'write only the file NAME of a ZIP result'
 complete -c dcr -n '__fish_seen_subcommand_from fetch' -l raw-logs -d 'show the job'\''s logs byte for byte, control characters included'
 complete -c dcr -n '__fish_seen_subcommand_from fetch' -F
 complete -c dcr -n '__fish_seen_subcommand_from jobs' -F

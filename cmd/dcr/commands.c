@@ -56,14 +56,15 @@ static const struct option_spec upload_options[] = {
 
 static const struct option_spec run_options[] = {
 	{ "wait", 0, ARG_NONE, NULL, "wait for the job to finish" },
-	{ "output", 'o', ARG_FILE, "FILE", "wait, then write the result to FILE" },
+	{ "output", 'o', ARG_FILE, "FILE", "wait, then write the result to FILE ('-': standard output)" },
 	{ "raw-logs", 0, ARG_NONE, NULL, "with -o: show the job's logs byte for byte, control characters included" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
 static const struct option_spec fetch_options[] = {
-	{ "output", 'o', ARG_FILE, "FILE", "write the result to FILE (default standard output)" },
+	{ "output", 'o', ARG_FILE, "FILE", "write the result to FILE ('-' or default: standard output)" },
 	{ "extract", 0, ARG_DIR, "DIR", "unpack a ZIP result into DIR" },
+	{ "file", 0, ARG_VALUE, "NAME", "write only the file NAME of a ZIP result" },
 	{ "raw-logs", 0, ARG_NONE, NULL, "show the job's logs byte for byte, control characters included" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
@@ -104,7 +105,7 @@ const struct command commands[] = {
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "run", cmd_run, "ROOM COMPUTATION [--wait] [-o FILE [--raw-logs]]",
 	  "run a computation", NULL, run_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "fetch", cmd_fetch, "JOB [-o FILE] [--extract DIR] [--raw-logs]",
+	{ "fetch", cmd_fetch, "JOB [-o FILE] [--file NAME] [--extract DIR] [--raw-logs]",
 	  "fetch and decrypt a job's result", NULL, fetch_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "jobs", cmd_jobs, "ROOM",
