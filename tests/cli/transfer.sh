@@ -32,6 +32,7 @@ data:
       - {name: name, type: string}
       - {name: salary, type: float64}
   blob: {type: file}
+  other: {type: file}
 compute:
   total:
     type: sql
@@ -138,6 +139,118 @@ fi
 mkdir adir
 expect 1 "-o a directory" as fetch "$job" -o adir
 has "$err" "cannot write 'adir'" "the directory is named"
+
+# ---- standard input: a stream of unknown length ----
+keystore=$XDG_DATA_HOME/dcr/datasets
+printf 'name,salary\ncat,5\n' | as upload - >stdin.id
+checks=$((checks + 1))
+sid=$(cat stdin.id)
+[ -f "$keystore/$sid.json" ] || fail "upload - made no dataset: '$sid'"
+expect 0 "uploads --json" as --json uploads
+has "$out" "\"name\": \"stdin\"" "a dataset from standard input is called stdin"
+printf 'x\n' | as upload - --name piped.txt >/dev/null
+expect 0 "uploads after --name" as uploads
+has "$out" "piped.txt" "--name names a stream"
+expect 0 "upload from a FIFO" as upload <(printf 'from a pipe\n') --name fifo.txt
+expect 0 "publish the FIFO's upload" as --json publish "$room" blob "$out"
+has "$out" "$(printf 'from a pipe\n' | sha256sum | cut -c1-64)" "the enclave saw exactly the stream"
+expect 2 "upload a directory" as upload adir
+has "$err" "'adir' is a directory" "a directory is refused"
+# Nothing is held whole in memory: 64 MiB through 60 MB of address space (dcr needs about 40) (not under ASan, which maps terabytes).
+if ! grep -q __asan_init "$DCR"; then
+	head -c $((64 << 20)) /dev/zero | tr '\0' 'a' >big.txt
+	rm -f big.err
+	(ulimit -v 60000 && head -c $((64 << 20)) /dev/zero | tr '\0' 'a' | "$DCR" -q -i alice upload - >big.id 2>big.err)
+	checks=$((checks + 1))
+	[ -s big.id ] || fail "a 64 MiB stream does not upload within 60 MB of address space: $(cat big.err)"
+	expect 0 "publish the big stream" as --json publish "$room" blob "$(cat big.id)"
+	has "$out" "$(sha256sum <big.txt | cut -c1-64)" "the big stream arrived whole"
+	rm -f big.txt
+fi
+
+# ---- upload and publish in one step ----
+printf 'name,salary\ndan,1000\n' >more.csv
+expect 0 "publish FILE" as --json publish "$room" pay more.csv
+has "$out" '"name": "more.csv"' "the file was uploaded and published"
+has "$out" '"rows": 1' "the node took it"
+expect 0 "total after publish FILE" as run "$room" total -o -
+has "$out" '^1,1000.0$' "the room reads the file published in one step"
+printf 'name,salary\neve,7\n' | as -q publish "$room" pay - --name eve.csv
+checks=$((checks + 1))
+[ $? = 0 ] || fail "publish - (standard input)"
+expect 0 "total after publish -" as run "$room" total -o -
+has "$out" '^1,7.0$' "publish - reads standard input"
+expect 0 "uploads lists the publications" as uploads
+has "$out" "eve.csv .* complete +${room:0:12}:pay" "where a dataset was published, from the keystore"
+sid8=${sid:0:8}
+: >"$sid8"
+expect 2 "a word that is both a dataset and a file" as publish "$room" pay "$sid8"
+has "$err" "both a dataset in the keystore and a file; write ./$sid8" "the ambiguity is explained"
+expect 6 "./WORD is the file" as publish "$room" pay "./$sid8"
+rm -f "$sid8"
+expect 0 "a prefix is a dataset" as publish "$room" pay "$sid8"
+expect 2 "--name with a dataset" as publish "$room" pay "$sid" --name x
+expect 4 "publish a file that does not exist" as publish "$room" pay nothing.csv
+has "$err" "cannot open 'nothing.csv'" "the missing file is named"
+expect 4 "publish FILE to a room that does not exist" as publish ffffffffffff pay more.csv
+n_before=$(ls "$keystore" | wc -l)
+expect 3 "publish FILE to a node one may not upload to" as publish "$room" other more.csv
+has "$err" "more.csv is uploaded as dataset [0-9a-f]{32}, but not published \(dcr publish" "how to try again"
+
+# ---- dcr uploads: the keystore ----
+expect 0 "uploads" as uploads
+has "$out" '^DATASET +NAME +BYTES +STATUS +PUBLISHED +SHA-256$' "the header"
+has "$out" "^$sid +stdin +[0-9]+ +complete +${room:0:12}:pay +[0-9a-f]{64}$" "a published upload"
+expect 0 "uploads --json" as --json uploads
+has "$out" "\"dataset\": \"$sid\"" "--json lists it"
+has "$out" '"complete": true' "--json says complete"
+partial=$(partial_upload "$TEST_TMP/alice" more.csv)
+expect 0 "uploads with a partial upload" as uploads
+has "$out" "^$partial +more.csv +[0-9]+ +partial +- " "an unfinished upload is partial"
+expect 2 "--forget without --yes, not on a terminal" as uploads --forget "$partial" </dev/null
+has "$err" "add --yes" "the refusal says how"
+checks=$((checks + 1))
+[ -f "$keystore/$partial.json" ] || fail "a refused --forget removed the key"
+# On a terminal: asked, and "n" keeps it, "y" removes it.
+pty() { python3 -c 'import os, pty, sys
+os.environ["ANSWER"] = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+out = b""
+sent = False
+while True:
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+    if not sent and b"[y/N]" in out:
+        os.write(fd, sys.argv[1].encode() + b"\n")
+        sent = True
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))' "$@"; }
+expect 1 "--forget answered no" pty n "$DCR" -i alice uploads --forget "$partial"
+has "$out" "forget the key of dataset $partial \(more.csv, never published\)" "the question names the dataset"
+checks=$((checks + 1))
+[ -f "$keystore/$partial.json" ] || fail "answering no removed the key"
+expect 0 "--forget answered yes" pty y "$DCR" -i alice uploads --forget "$partial"
+checks=$((checks + 1))
+[ ! -e "$keystore/$partial.json" ] && [ ! -e "$keystore/$partial.enc" ] || fail "--forget left the key or ciphertext"
+expect 0 "--forget --yes" as uploads --forget "$sid8" --yes
+checks=$((checks + 1))
+[ ! -e "$keystore/$sid.json" ] || fail "--forget --yes left the key"
+expect 4 "--forget of an unknown dataset" as uploads --forget 0123456789abcdef --yes
+expect 2 "--yes alone" as uploads --yes
+chmod 644 "$keystore/$(ls "$keystore" | grep json | head -1)"
+expect 6 "a key file others may read" as uploads
+has "$err" "accessible to other users" "the unsafe key file is named"
+has "$out" "complete" "the other uploads are still listed"
+chmod 600 "$keystore"/*.json
+XDG_DATA_HOME=$TEST_TMP/empty expect 0 "an empty keystore" as uploads
+has "$out" "no uploads" "an empty keystore says so"
 
 if sandbox_works; then
 	# ---- a ZIP result: one file of it, or all ----
