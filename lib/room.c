@@ -959,7 +959,7 @@ static int parse_command(struct parse *p, yaml_node_t *v, Dcr__V1__PythonComputa
 static int parse_python(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c)
 {
 	static const char *const keys[] = { "type", "script", "code", "command", "mounts", "output",
-		"limits", "logs", "depends", NULL };
+		"limits", "logs", "result", "depends", NULL };
 	static const char *const limit_keys[] = { "time", "memory", NULL };
 	Dcr__V1__PythonComputation *py;
 	yaml_node_t *script = dcr_ydoc_get(&p->y, m, "script"), *code = dcr_ydoc_get(&p->y, m, "code"), *v;
@@ -1059,6 +1059,17 @@ static int parse_python(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c
 			py->logs = DCR__V1__LOG_POLICY__LOG_POLICY_VISIBLE;
 		else if (strcmp(logs, "hidden") != 0)
 			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "logs must be 'hidden' or 'visible'");
+	}
+	py->result = DCR__V1__RESULT_FORMAT__RESULT_FORMAT_ZIP;
+	if ((v = dcr_ydoc_get(&p->y, m, "result"))) {
+		const char *result;
+
+		if ((r = dcr_ydoc_string(&p->y, v, "result", 16, &result)) < 0)
+			return r;
+		if (strcmp(result, "file") == 0)
+			py->result = DCR__V1__RESULT_FORMAT__RESULT_FORMAT_FILE;
+		else if (strcmp(result, "zip") != 0)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "result must be 'zip' or 'file'");
 	}
 	if (!py->output || !py->command[0] || !py->command[py->n_command - 1] || (script && !py->script_name) ||
 	    (code && !py->code_node))

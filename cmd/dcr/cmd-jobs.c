@@ -772,7 +772,8 @@ int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
 		printf("  %-20s  ", time_text(j->created_ms, when));
 		if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
 			printf("%llu bytes%s", (unsigned long long)j->result_size,
-				strcmp(j->result_type, "text/csv") == 0 ? "" : " (zip)");
+				strcmp(j->result_type, "application/zip") == 0 ? " (zip)" :
+				strcmp(j->result_type, "text/csv") == 0 ? "" : " (file)");
 		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED) {
 			printf("%s", job_error_code(j) == DCR_EINTEGRITY ? "integrity violation: " : "");
 			put_cell(j->error, 100, true);

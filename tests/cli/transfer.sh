@@ -18,13 +18,34 @@ os.makedirs("/output/sub", exist_ok=True)
 open("/output/report.txt", "w").write("the report\n")
 open("/output/sub/data.bin", "wb").write(bytes(range(256)))
 EOF
+cat >room/raw.py <<'EOF'
+from dcr_enclave import Enclave
+with Enclave() as e:
+    e.write(bytes(range(256)) * 3 + b"\x00\r\n")
+EOF
+cat >room/two.py <<'EOF'
+from dcr_enclave import Enclave
+with Enclave() as e:
+    e.write(b"a", "one.bin")
+    e.write(b"b", "sub/two.bin")
+EOF
+cat >room/nothing.py <<'EOF'
+import os
+os.makedirs("/output/empty")
+EOF
+cat >room/reads.py <<'EOF'
+data = open("/input/raw", "rb").read()
+assert data == bytes(range(256)) * 3 + b"\x00\r\n", data[:20]
+open("/output/ok.txt", "w").write("%d bytes\n" % len(data))
+EOF
 cat >room/room.yaml <<'YAML'
 version: 1
 name: transfer
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
-  alice@acme.example: [upload pay, upload blob, run total, fetch total, run files, fetch files]
+  alice@acme.example: [upload pay, upload blob, run total, fetch total, run files, fetch files, run raw, fetch raw,
+    run two, fetch two, run nothing, fetch nothing, run reads, fetch reads]
 data:
   pay:
     type: table
@@ -40,6 +61,23 @@ compute:
   files:
     type: python
     script: files.py
+  raw:
+    type: python
+    script: raw.py
+    result: file
+  two:
+    type: python
+    script: two.py
+    result: file
+    logs: visible
+  nothing:
+    type: python
+    script: nothing.py
+    result: file
+  reads:
+    type: python
+    script: reads.py
+    mounts: {/input/raw: raw}
 YAML
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
@@ -273,6 +311,39 @@ if sandbox_works; then
 	python3 -c 'import zipfile; assert zipfile.ZipFile("z.zip").read("report.txt") == b"the report\n"' ||
 		fail "-o - writes the ZIP"
 	checks=$((checks + 1))
+
+	# ---- result: file: the output's one file, its bytes exactly ----
+	as run "$room" raw -o raw.bin
+	checks=$((checks + 1))
+	python3 -c 'import sys; sys.exit(open("raw.bin", "rb").read() != bytes(range(256)) * 3 + b"\x00\r\n")' ||
+		fail "result: file gives back exactly what enclave.write wrote"
+	expect 0 "jobs" as --json jobs "$room"
+	has "$out" '"result_type": "application/octet-stream"' "a raw result's type"
+	expect 0 "jobs (text)" as jobs "$room"
+	has "$out" "raw .* 771 bytes \(file\)" "jobs shows a raw result as a file"
+	expect 7 "result: file with two files" as run "$room" two -o x.bin
+	has "$err" "result is one file \(result: file\), but its output directory holds 2 files" "two files are refused"
+	checks=$((checks + 1))
+	[ ! -e x.bin ] || fail "a refused result was written"
+	expect 7 "result: file with no file" as run "$room" nothing -o x.bin
+	has "$err" "holds 0 files" "no file is refused"
+	expect 0 "a raw result mounted in another computation" as run "$room" reads --wait
+	expect 0 "--file of the reader's result" as fetch "$out" --file ok.txt
+	has "$out" "^771 bytes$" "the reader got the raw bytes"
+	# The key changes the room; writing the default (zip) out does not.
+	sed 's/^    result: file$//' room/room.yaml >room/plain.yaml
+	sed 's/^    result: file$/    result: zip/' room/room.yaml >room/zip.yaml
+	expect 0 "dry-run without result" as create --dry-run room/plain.yaml
+	plain=$(head -1 <<<"$out")
+	expect 0 "dry-run with result: zip" as create --dry-run room/zip.yaml
+	[ "$(head -1 <<<"$out")" = "$plain" ] || fail "result: zip is the default and changes no room ID"
+	expect 0 "dry-run with result: file" as create --dry-run room/room.yaml
+	[ "$(head -1 <<<"$out")" != "$plain" ] || fail "result: file changes the room ID"
+	has "$out" "result: one file" "the summary shows result: file"
+	checks=$((checks + 2))
+	sed 's/^    result: file$/    result: raw/' room/room.yaml >room/bad.yaml
+	expect 6 "result: raw" as create --dry-run room/bad.yaml
+	has "$err" "bad.yaml:[0-9]+:[0-9]+: result must be 'zip' or 'file'" "a bad result is named with its position"
 fi
 
 finish
