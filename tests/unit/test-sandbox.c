@@ -2133,7 +2133,7 @@ static void test_zip_single(void **state)
 	assert_non_null(strstr(err.msg, "holds 0 files"));
 	free(zip);
 	/* An empty output directory: the end record alone. */
-	assert_int_equal(sandbox_zip_single((const uint8_t *)"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 22,
+	assert_int_equal(sandbox_zip_single((const uint8_t *)"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 22,
 		&out, &out_len, &err), DCR_ECOMPUTE);
 }
 
