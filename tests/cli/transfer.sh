@@ -137,6 +137,7 @@ mkfifo fifo
 cat fifo >from-fifo &
 catpid=$!
 expect 0 "fetch -o a FIFO" as fetch "$job" -o fifo
+[ "$rc" = 0 ] || : >fifo # a dcr that never opened it leaves cat waiting for a writer
 wait "$catpid"
 checks=$((checks + 1))
 [ -p fifo ] || fail "the FIFO was replaced"
@@ -250,7 +251,7 @@ has "$err" "add --yes" "the refusal says how"
 checks=$((checks + 1))
 [ -f "$keystore/$partial.json" ] || fail "a refused --forget removed the key"
 # On a terminal: asked, and "n" keeps it, "y" removes it.
-pty() { python3 -c 'import os, pty, sys
+pty() { timeout 120 python3 -c 'import os, pty, sys
 os.environ["ANSWER"] = sys.argv[1]
 pid, fd = pty.fork()
 if pid == 0:
