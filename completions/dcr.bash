@@ -4,7 +4,7 @@ _dcr() {
 	local cmd= pos=0 i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--endpoint|-e|--identity|-i|--specs|--email|--token|--name|--dir|--days|--output|-o|--evidence|--collateral|--root-ca|--at|--spec|--salt|--resume|--limit-rate|--delete|--extract|--export) ((i++)) ;;
+		--endpoint|-e|--identity|-i|--specs|--email|--token|--name|--dir|--days|--output|-o|--evidence|--collateral|--root-ca|--at|--spec|--salt|--resume|--limit-rate|--delete|--forget|--extract|--file|--export) ((i++)) ;;
 		-*) ;;
 		*) if [[ -z $cmd ]]; then cmd=${COMP_WORDS[i]}; else ((pos++)); fi ;;
 		esac
@@ -12,11 +12,11 @@ _dcr() {
 	case $prev in
 	--identity|-i|--dir|--extract) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--specs|--output|-o|--evidence|--collateral|--root-ca|--export) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--endpoint|-e|--email|--token|--name|--days|--at|--spec|--salt|--resume|--limit-rate|--delete) COMPREPLY=(); return ;;
+	--endpoint|-e|--email|--token|--name|--days|--at|--spec|--salt|--resume|--limit-rate|--delete|--forget|--file) COMPREPLY=(); return ;;
 	esac
 	local opts=" -e --endpoint -i --identity --specs --json -q --quiet -v --verbose -h --help --version" words=
 	case $cmd in
-	"") words="auth attest create rooms show status stop upload publish datasets run fetch jobs audit version help completion" ;;
+	"") words="auth attest create rooms show status stop upload publish uploads datasets run fetch jobs audit version help completion" ;;
 	auth) opts+=" --email --token --name --dir --days -o --output --force"; words="keygen ca import login whoami" ;;
 	attest) opts+=" --evidence --collateral --root-ca --at --spec"; ;;
 	create) opts+=" --dry-run --salt"; ;;
@@ -25,14 +25,15 @@ _dcr() {
 	status) ;;
 	stop) ;;
 	upload) opts+=" --name --resume --limit-rate --delete"; ;;
-	publish) ;;
+	publish) opts+=" --name --limit-rate"; ;;
+	uploads) opts+=" --forget -y --yes"; ;;
 	datasets) ;;
 	run) opts+=" --wait -o --output --raw-logs"; ;;
-	fetch) opts+=" -o --output --extract --raw-logs"; ;;
+	fetch) opts+=" -o --output --extract --file --raw-logs"; ;;
 	jobs) ;;
 	audit) opts+=" --export"; words="verify" ;;
 	version) ;;
-	help) words="auth attest create rooms show status stop upload publish datasets run fetch jobs audit version help completion" ;;
+	help) words="auth attest create rooms show status stop upload publish uploads datasets run fetch jobs audit version help completion" ;;
 	completion) words="bash zsh fish" ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -1031,14 +1031,34 @@ static int parse_command(struct parse *p, yaml_node_t *v, Dcr__V1__PythonComputa
 	return 0;
 }
 
+/* Key of mapping m, one of two words: *second is whether it is the second (absent: the first, the default). */
+static int parse_either(struct parse *p, yaml_node_t *m, const char *key, const char *first, const char *second_word,
+	bool *second)
+{
+	yaml_node_t *v = dcr_ydoc_get(&p->y, m, key);
+	const char *word;
+	int r;
+
+	*second = false;
+	if (!v)
+		return 0;
+	if ((r = dcr_ydoc_string(&p->y, v, key, 16, &word)) < 0)
+		return r;
+	*second = strcmp(word, second_word) == 0;
+	if (!*second && strcmp(word, first) != 0)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "%s must be '%s' or '%s'", key, first, second_word);
+	return 0;
+}
+
 static int parse_python(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c)
 {
 	static const char *const keys[] = { "type", "script", "code", "command", "mounts", "output",
-		"limits", "logs", "depends", NULL };
+		"limits", "logs", "result", "depends", NULL };
 	static const char *const limit_keys[] = { "time", "memory", NULL };
 	Dcr__V1__PythonComputation *py;
 	yaml_node_t *script = dcr_ydoc_get(&p->y, m, "script"), *code = dcr_ydoc_get(&p->y, m, "code"), *v;
 	char entry[512];
+	bool second;
 	int r;
 
 	if ((r = dcr_ydoc_mapping(&p->y, m, "a python computation", keys)) < 0)
@@ -1124,17 +1144,12 @@ static int parse_python(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c
 		if ((l = dcr_ydoc_get(&p->y, v, "memory")) && (r = parse_bytes(p, l, &py->memory_limit_bytes)) < 0)
 			return r;
 	}
-	py->logs = DCR__V1__LOG_POLICY__LOG_POLICY_HIDDEN;
-	if ((v = dcr_ydoc_get(&p->y, m, "logs"))) {
-		const char *logs;
-
-		if ((r = dcr_ydoc_string(&p->y, v, "logs", 16, &logs)) < 0)
-			return r;
-		if (strcmp(logs, "visible") == 0)
-			py->logs = DCR__V1__LOG_POLICY__LOG_POLICY_VISIBLE;
-		else if (strcmp(logs, "hidden") != 0)
-			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "logs must be 'hidden' or 'visible'");
-	}
+	if ((r = parse_either(p, m, "logs", "hidden", "visible", &second)) < 0)
+		return r;
+	py->logs = second ? DCR__V1__LOG_POLICY__LOG_POLICY_VISIBLE : DCR__V1__LOG_POLICY__LOG_POLICY_HIDDEN;
+	if ((r = parse_either(p, m, "result", "zip", "file", &second)) < 0)
+		return r;
+	py->result = second ? DCR__V1__RESULT_FORMAT__RESULT_FORMAT_FILE : DCR__V1__RESULT_FORMAT__RESULT_FORMAT_ZIP;
 	if (!py->output || !py->command[0] || !py->command[py->n_command - 1] || (script && !py->script_name) ||
 	    (code && !py->code_node))
 		return oom(p);

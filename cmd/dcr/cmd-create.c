@@ -210,6 +210,8 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 			json_object_set_new(n, "memory_limit_bytes", json_integer((json_int_t)py->memory_limit_bytes));
 			json_object_set_new(n, "logs",
 				json_string(py->logs == DCR__V1__LOG_POLICY__LOG_POLICY_VISIBLE ? "visible" : "hidden"));
+			json_object_set_new(n, "result",
+				json_string(py->result == DCR__V1__RESULT_FORMAT__RESULT_FORMAT_FILE ? "file" : "zip"));
 		}
 		json_array_append_new(compute, n);
 	}
@@ -256,6 +258,8 @@ static void print_limits(const Dcr__V1__PythonComputation *py)
 	else
 		printf(" %llu bytes", bytes);
 	printf(", logs %s", py->logs == DCR__V1__LOG_POLICY__LOG_POLICY_VISIBLE ? "visible" : "hidden");
+	if (py->result == DCR__V1__RESULT_FORMAT__RESULT_FORMAT_FILE)
+		printf(", result: one file");
 }
 
 void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -314,33 +315,39 @@ static int send_ciphertext(const struct cli *cli, struct dataset_key *k, int fd,
 	return r;
 }
 
-static int finish_upload(const struct command *cmd, struct cli *cli, const char *dir, struct dataset_key *k,
-	uint64_t max_rate)
+/* Send the rest of k's ciphertext from the keystore; once dcrd has it all, the key file says so. */
+static int complete_upload(const struct cli *cli, const char *dir, struct dataset_key *k, uint64_t max_rate,
+	struct dcr_err *err)
 {
-	char path[4200], hex[65];
-	struct dcr_err err;
+	char path[4200];
 	int fd, r;
 
-	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", &err)) < 0)
-		return report(cmd, &err);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		dcr_err_errno(&err, DCR_EIO, errno, "cannot read the ciphertext '%s'", path);
-		return report(cmd, &err);
-	}
-	r = send_ciphertext(cli, k, fd, max_rate, &err);
+	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0)
+		return r;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the ciphertext '%s'", path);
+	r = send_ciphertext(cli, k, fd, max_rate, err);
 	close(fd);
 	if (r == DCR_ENOTFOUND) {
-		dcr_err_prefix(&err, "dataset %s cannot be resumed: upload the file again", k->id);
-		return report(cmd, &err);
+		dcr_err_prefix(err, "dataset %s cannot be resumed: upload the file again", k->id);
+		return r;
 	}
 	if (r < 0) {
-		dcr_err_prefix(&err, "dataset %s is partly uploaded (dcr upload --resume %s continues)", k->id, k->id);
-		return report(cmd, &err);
+		dcr_err_prefix(err, "dataset %s is partly uploaded (dcr upload --resume %s continues)", k->id, k->id);
+		return r;
 	}
 	k->complete = true;
-	if ((r = key_save(dir, k, &err)) < 0)
-		return report(cmd, &err);
+	if ((r = key_save(dir, k, err)) < 0)
+		return r;
 	unlink(path);
+	return 0;
+}
+
+/* What dcr upload prints once an upload is complete. */
+static int print_uploaded(const struct command *cmd, const struct cli *cli, const struct dataset_key *k)
+{
+	char hex[65];
+
 	dcr_hex(k->sha256, 32, hex);
 	if (cli->json) {
 		json_t *j = json_object();
@@ -365,71 +372,81 @@ static const char *base_name(const char *path)
 	return slash && slash[1] ? slash + 1 : path;
 }
 
-static int new_upload(const struct command *cmd, struct cli *cli, struct session *s, const char *dir,
-	const char *file, const char *name, uint64_t max_rate)
+/* FILE as dcr upload reads it: "-" is standard input; anything but a directory is read as a stream. */
+static int open_input(const char *file, struct dcr_err *err)
+{
+	struct stat st;
+	int in;
+
+	if (strcmp(file, "-") == 0)
+		return STDIN_FILENO;
+	if ((in = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno, "cannot open '%s'", file);
+	if (fstat(in, &st) < 0 || S_ISDIR(st.st_mode)) {
+		close(in);
+		return dcr_err_set(err, DCR_EUSAGE, "'%s' is a directory", file);
+	}
+	return in;
+}
+
+/*
+ * Encrypt file ("-": standard input) into the keystore and have dcrd
+ * accept an upload of that size; k gets the new dataset's key, saved before
+ * a byte leaves, and complete_upload sends the ciphertext. A stream of
+ * unknown length (a pipe) is no different: dataset.create announces the
+ * ciphertext's size, so the plaintext is encrypted to a temporary file
+ * (mode 0600) first, in pieces of 1 MiB; it is never held whole in memory.
+ */
+static int start_upload(struct session *s, const char *dir, const char *file, const char *name,
+	struct dataset_key *k, struct dcr_err *err)
 {
 	Dcr__V1__CreateDatasetRequest req = DCR__V1__CREATE_DATASET_REQUEST__INIT;
 	Dcr__V1__CreateDatasetResponse *resp = NULL;
-	struct dataset_key k = { 0 };
 	char tmp[4200], path[4200];
-	struct stat st;
-	struct dcr_err err;
 	uint8_t *body = NULL;
-	size_t len;
+	size_t len = 0;
 	int in, out = -1, r;
 
-	if ((in = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
-		dcr_err_errno(&err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno, "cannot open '%s'", file);
-		return report(cmd, &err);
-	}
-	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(in);
-		dcr_err_set(&err, DCR_EUSAGE, "'%s' is not a regular file", file);
-		return report(cmd, &err);
-	}
-	snprintf(k.name, sizeof(k.name), "%s", name ? name : base_name(file));
-	snprintf(k.endpoint, sizeof(k.endpoint), "%s", cli->endpoint);
+	memset(k, 0, sizeof(*k));
+	if ((in = open_input(file, err)) < 0)
+		return in;
+	snprintf(k->name, sizeof(k->name), "%s", name ? name : strcmp(file, "-") == 0 ? "stdin" : base_name(file));
+	snprintf(k->endpoint, sizeof(k->endpoint), "%s", s->cli->endpoint);
 	/* Attest before anything else: no point encrypting for an enclave we would not trust. */
-	if ((r = dcr_client_attest(&s->client, &err)) < 0 || (r = dcr_random(k.key, sizeof(k.key), &err)) < 0 ||
-	    (r = entry_path(tmp, sizeof(tmp), dir, "upload-XXXXXX", "", &err)) < 0)
-		goto fail;
+	if ((r = dcr_client_attest(&s->client, err)) < 0 || (r = dcr_random(k->key, sizeof(k->key), err)) < 0 ||
+	    (r = entry_path(tmp, sizeof(tmp), dir, "upload-XXXXXX", "", err)) < 0)
+		goto out;
 	if ((out = mkstemp(tmp)) < 0) {
-		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot create a file in the keystore '%s'", dir);
-		goto fail;
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create a file in the keystore '%s'", dir);
+		goto out;
 	}
-	if ((r = encrypt_file(in, out, k.key, k.sha256, &k.size, &err)) < 0)
-		goto fail;
-	k.cipher_size = (uint64_t)lseek(out, 0, SEEK_END);
-	req.name = k.name;
-	req.size = k.cipher_size;
-	if ((r = session_call_err(s, "dataset.create", &req.base, &body, &len, &err)) < 0)
-		goto fail;
+	if ((r = encrypt_file(in, out, k->key, k->sha256, &k->size, err)) < 0)
+		goto out;
+	k->cipher_size = (uint64_t)lseek(out, 0, SEEK_END);
+	req.name = k->name;
+	req.size = k->cipher_size;
+	if ((r = session_call_err(s, "dataset.create", &req.base, &body, &len, err)) < 0)
+		goto out;
 	resp = dcr__v1__create_dataset_response__unpack(NULL, len, body);
 	if (!resp || strlen(resp->dataset_id) != 32 || strspn(resp->dataset_id, "0123456789abcdef") != 32 ||
-	    strlen(resp->upload_token) >= sizeof(k.token)) {
-		r = dcr_err_set(&err, DCR_EINTEGRITY, "dcrd sent a malformed dataset.create answer");
-		goto fail;
+	    strlen(resp->upload_token) >= sizeof(k->token)) {
+		r = dcr_err_set(err, DCR_EINTEGRITY, "dcrd sent a malformed dataset.create answer");
+		goto out;
 	}
-	memcpy(k.id, resp->dataset_id, 33);
-	snprintf(k.token, sizeof(k.token), "%s", resp->upload_token);
+	memcpy(k->id, resp->dataset_id, 33);
+	snprintf(k->token, sizeof(k->token), "%s", resp->upload_token);
 	/* The key is saved before a byte leaves: an interrupted upload can be resumed. */
-	if ((r = entry_path(path, sizeof(path), dir, k.id, ".enc", &err)) < 0 || (r = key_save(dir, &k, &err)) < 0)
-		goto fail;
+	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0 || (r = key_save(dir, k, err)) < 0)
+		goto out;
 	if (rename(tmp, path) < 0) {
-		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot rename '%s'", tmp);
-		goto fail;
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot rename '%s'", tmp);
+	} else {
+		close(out);
+		out = -1;
 	}
-	close(in);
-	close(out);
-	if (body)
-		dcr_wipe(body, len);
-	free(body);
-	dcr__v1__create_dataset_response__free_unpacked(resp, NULL);
-	r = finish_upload(cmd, cli, dir, &k, max_rate);
-	wipe_key(&k);
-	return r;
-fail:
-	close(in);
+out:
+	if (in != STDIN_FILENO)
+		close(in);
 	if (out >= 0) {
 		close(out);
 		unlink(tmp);
@@ -438,8 +455,24 @@ fail:
 		dcr_wipe(body, len);
 	free(body);
 	dcr__v1__create_dataset_response__free_unpacked(resp, NULL);
+	return r;
+}
+
+/* dcr upload FILE: a new dataset, uploaded whole. */
+static int new_upload(const struct command *cmd, struct cli *cli, struct session *s, const char *dir,
+	const char *file, const char *name, uint64_t max_rate)
+{
+	struct dataset_key k;
+	struct dcr_err err;
+	int r;
+
+	if ((r = start_upload(s, dir, file, name, &k, &err)) == 0 &&
+	    (r = complete_upload(cli, dir, &k, max_rate, &err)) == 0)
+		r = print_uploaded(cmd, cli, &k);
+	else
+		r = report(cmd, &err);
 	wipe_key(&k);
-	return report(cmd, &err);
+	return r;
 }
 
 /* Remove the keystore's files of dataset id: its key, and ciphertext not sent yet. */
@@ -544,7 +577,7 @@ int cmd_upload(const struct command *cmd, struct cli *cli, struct parsed *args)
 			dcr_err_set(&err, DCR_EEXIST, "dataset %s is uploaded completely already", resume);
 			return report(cmd, &err);
 		}
-		r = finish_upload(cmd, cli, dir, &k, max_rate);
+		r = complete_upload(cli, dir, &k, max_rate, &err) < 0 ? report(cmd, &err) : print_uploaded(cmd, cli, &k);
 		wipe_key(&k);
 		return r;
 	}
@@ -575,23 +608,115 @@ static json_t *dataset_json(const Dcr__V1__DatasetInfo *d)
 	return j;
 }
 
+/*
+ * Note in k's key file that it was published to node of room (see
+ * dcr-formats(5), "published"), for dcr uploads. The other members stay as
+ * they are; a second publication to the same node only updates its time.
+ */
+static int note_published(const char *dir, const struct dataset_key *k, const char *room, const char *node,
+	struct dcr_err *err)
+{
+	char path[4200], when[32];
+	uint8_t *buf = NULL;
+	size_t len = 0, i;
+	json_t *j = NULL, *list, *e = NULL;
+	char *text = NULL;
+	int r;
+
+	if ((r = entry_path(path, sizeof(path), dir, k->id, ".json", err)) < 0 ||
+	    (r = dcr_read_key_file(path, 64 << 10, &buf, &len, err)) < 0)
+		return r;
+	j = json_loadb((const char *)buf, len, 0, NULL);
+	dcr_wipe(buf, len);
+	free(buf);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		return dcr_err_set(err, DCR_EINVALID, "'%s' is not a dataset key file", path);
+	}
+	if (!json_is_array(list = json_object_get(j, "published"))) {
+		list = json_array();
+		json_object_set_new(j, "published", list);
+	}
+	json_array_foreach(list, i, e)
+		if (json_is_object(e) && json_is_string(json_object_get(e, "room")) &&
+		    strcmp(json_string_value(json_object_get(e, "room")), room) == 0 &&
+		    json_is_string(json_object_get(e, "node")) &&
+		    strcmp(json_string_value(json_object_get(e, "node")), node) == 0)
+			break;
+	if (i == json_array_size(list)) {
+		e = json_object();
+		json_object_set_new(e, "room", json_string(room));
+		json_object_set_new(e, "node", json_string(node));
+		json_array_append_new(list, e);
+	}
+	json_object_set_new(e, "time", json_string(time_text((int64_t)time(NULL) * 1000, when)));
+	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (!text)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	r = dcr_write_atomic(path, text, strlen(text), err);
+	dcr_wipe(text, strlen(text));
+	free(text);
+	return r;
+}
+
+/*
+ * The last argument of dcr publish: a dataset of the keystore (its ID or a
+ * unique prefix of at least 8 hex digits: *k), or else a file to upload
+ * first (*file; "-" is standard input). A word that is both, a dataset and
+ * a file that exists, is refused, as git refuses a word that is both a
+ * revision and a path: "./NAME" always means the file.
+ */
+static int dataset_or_file(const char *dir, const char *arg, struct dataset_key *k, bool *file, struct dcr_err *err)
+{
+	size_t n = strlen(arg);
+	struct stat st;
+	bool exists = strcmp(arg, "-") == 0 || stat(arg, &st) == 0;
+	int r;
+
+	*file = !(n >= 8 && n <= 32 && strspn(arg, "0123456789abcdef") == n);
+	if (*file)
+		return 0;
+	r = key_load(dir, arg, k, err);
+	if (r == 0 && exists) {
+		wipe_key(k);
+		return dcr_err_set(err, DCR_EUSAGE, "'%s' is both a dataset in the keystore and a file; write ./%s "
+			"for the file", arg, arg);
+	}
+	if (r == DCR_ENOTFOUND && exists) {
+		*file = true;
+		return 0;
+	}
+	return r;
+}
+
 int cmd_publish(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	Dcr__V1__PublishRequest req = DCR__V1__PUBLISH_REQUEST__INIT;
 	Dcr__V1__PublishResponse *resp = NULL;
+	const char *name = opt_value(cmd, args, "name"), *rate = opt_value(cmd, args, "limit-rate");
 	char room[DCR_ROOM_ID_HEX], dir[4096];
-	struct dataset_key k;
+	struct dataset_key k = { 0 };
 	struct session s;
 	struct dcr_err err;
+	uint64_t max_rate = 0;
 	uint8_t *body;
 	size_t len;
+	bool file;
 	int r;
 
 	if (args->argc != 3)
-		return usage_error(cmd, "expected ROOM NODE DATASET");
-	if (keystore_dir(dir, sizeof(dir), &err) < 0 || key_load(dir, args->argv[2], &k, &err) < 0)
+		return usage_error(cmd, "expected ROOM NODE DATASET or ROOM NODE FILE");
+	if (rate && (!dcr_parse_size(rate, &max_rate) || max_rate == 0))
+		return usage_error(cmd, "invalid --limit-rate '%s' (bytes a second, like 500K, 10M or 1G)", rate);
+	if (keystore_dir(dir, sizeof(dir), &err) < 0 || dataset_or_file(dir, args->argv[2], &k, &file, &err) < 0)
 		return report(cmd, &err);
-	if (!k.complete) {
+	if (!file && (name || rate)) {
+		wipe_key(&k);
+		return usage_error(cmd, "--name and --limit-rate are for a FILE to upload; '%s' is a dataset already",
+			args->argv[2]);
+	}
+	if (!file && !k.complete) {
 		wipe_key(&k);
 		dcr_err_set(&err, DCR_EINVALID, "dataset %s is not completely uploaded; dcr upload --resume %s first",
 			args->argv[2], args->argv[2]);
@@ -601,20 +726,36 @@ int cmd_publish(const struct command *cmd, struct cli *cli, struct parsed *args)
 		wipe_key(&k);
 		return r;
 	}
+	/* The room is checked before a file is uploaded for it. */
 	if ((r = session_resolve_room(cmd, &s, args->argv[0], room)) != 0)
 		goto out;
+	if (file && ((r = start_upload(&s, dir, args->argv[2], name, &k, &err)) < 0 ||
+		     (r = complete_upload(cli, dir, &k, max_rate, &err)) < 0)) {
+		r = report(cmd, &err);
+		goto out;
+	}
 	req.room_id = room;
 	req.node = args->argv[1];
 	req.dataset_id = k.id;
 	req.key = (ProtobufCBinaryData){ sizeof(k.key), k.key };
 	req.plaintext_sha256 = (ProtobufCBinaryData){ sizeof(k.sha256), k.sha256 };
-	if ((r = session_call(cmd, &s, "dataset.publish", &req.base, &body, &len)) != 0)
+	if ((r = session_call_err(&s, "dataset.publish", &req.base, &body, &len, &err)) < 0) {
+		if (file)
+			dcr_err_prefix(&err, "%s is uploaded as dataset %s, but not published (dcr publish %.16s %s %s "
+				"tries again)", k.name, k.id, room, req.node, k.id);
+		r = report(cmd, &err);
 		goto out;
+	}
 	resp = dcr__v1__publish_response__unpack(NULL, len, body);
 	free(body);
 	if (!resp || !resp->dataset) {
 		r = report_malformed(cmd, "dataset.publish answer");
-	} else if (cli->json) {
+		goto done;
+	}
+	/* The record is for dcr uploads only: failing to write it does not undo the publication. */
+	if (note_published(dir, &k, room, req.node, &err) < 0 && cli->verbosity >= 0)
+		fprintf(stderr, "dcr: publish: warning: cannot note the publication in the keystore: %s\n", err.msg);
+	if (cli->json) {
 		r = print_json(cmd, dataset_json(resp->dataset));
 	} else if (cli->verbosity >= 0) {
 		printf("published dataset %s (%s) to node '%s' of room %.16s: %llu bytes", k.id, k.name, req.node, room,
@@ -623,6 +764,7 @@ int cmd_publish(const struct command *cmd, struct cli *cli, struct parsed *args)
 			printf(", %llu rows", (unsigned long long)resp->dataset->rows);
 		printf("\n");
 	}
+done:
 	dcr__v1__publish_response__free_unpacked(resp, NULL);
 out:
 	session_close(&s);
@@ -696,4 +838,257 @@ out:
 	dcr__v1__list_datasets_response__free_unpacked(list, NULL);
 	session_close(&s);
 	return r;
+}
+
+/* ---- dcr uploads ---- */
+
+/* One entry of the keystore as dcr uploads shows it. */
+struct upload_entry {
+	struct dataset_key k;      /* its key wiped at once: a listing needs none */
+	json_t *published;         /* the key file's "published", or NULL */
+};
+
+static int compare_entries(const void *a, const void *b)
+{
+	const struct upload_entry *x = a, *y = b;
+	int c = strcmp(x->k.name, y->k.name);
+
+	return c ? c : strcmp(x->k.id, y->k.id);
+}
+
+/* The key file of dataset id, for a listing; a file dcr would refuse is reported as such. */
+static int entry_read(const char *dir, const char *id, struct upload_entry *e, struct dcr_err *err)
+{
+	char path[4200];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	json_t *j;
+	int r;
+
+	e->published = NULL;
+	if ((r = entry_path(path, sizeof(path), dir, id, ".json", err)) < 0 ||
+	    (r = dcr_read_key_file(path, 64 << 10, &buf, &len, err)) < 0)
+		return r;
+	r = key_parse(path, id, buf, len, &e->k, err);
+	dcr_wipe(e->k.key, sizeof(e->k.key));
+	if (r == 0 && (j = json_loadb((const char *)buf, len, 0, NULL))) {
+		json_t *p = json_object_get(j, "published");
+
+		if (json_is_array(p))
+			e->published = json_incref(p);
+		json_decref(j);
+	}
+	dcr_wipe(buf, len);
+	free(buf);
+	return r;
+}
+
+/* "3f2a9c1b7e4d:pay, 5f2c9a01b7e4:acme" into buf: the nodes a dataset was published to from here. */
+static const char *published_text(const json_t *list, char *buf, size_t size)
+{
+	size_t i, used = 0;
+	json_t *p;
+
+	*buf = '\0';
+	json_array_foreach(list, i, p) {
+		const char *room = json_string_value(json_object_get(p, "room"));
+		const char *node = json_string_value(json_object_get(p, "node"));
+
+		if (room && node && used < size)
+			used += (size_t)snprintf(buf + used, size - used, "%s%.12s:%s", used ? ", " : "", room, node);
+	}
+	return *buf ? buf : "-";
+}
+
+static json_t *entry_json(const struct upload_entry *e)
+{
+	char hex[65];
+	json_t *j = json_object(), *list = json_array();
+	size_t i;
+	json_t *p;
+
+	dcr_hex(e->k.sha256, 32, hex);
+	json_object_set_new(j, "dataset", json_string(e->k.id));
+	json_object_set_new(j, "name", json_string(e->k.name));
+	json_object_set_new(j, "size", json_integer((json_int_t)e->k.size));
+	json_object_set_new(j, "sha256", json_string(hex));
+	json_object_set_new(j, "complete", json_boolean(e->k.complete));
+	json_object_set_new(j, "endpoint", json_string(e->k.endpoint));
+	json_array_foreach(e->published, i, p) {
+		const char *room = json_string_value(json_object_get(p, "room"));
+		const char *node = json_string_value(json_object_get(p, "node"));
+		const char *when = json_string_value(json_object_get(p, "time"));
+		json_t *o;
+
+		if (!room || !node)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "room", json_string(room));
+		json_object_set_new(o, "node", json_string(node));
+		json_object_set_new(o, "time", when ? json_string(when) : json_null());
+		json_array_append_new(list, o);
+	}
+	json_object_set_new(j, "published", list);
+	return j;
+}
+
+static void print_entries(const struct upload_entry *e, size_t n)
+{
+	size_t w_name = 4, w_pub = 9, cols;
+	char pub[1024];
+
+	for (size_t i = 0; i < n; i++) {
+		if ((cols = columns_of(e[i].k.name)) > w_name)
+			w_name = cols < 32 ? cols : 32;
+		if ((cols = strlen(published_text(e[i].published, pub, sizeof(pub)))) > w_pub)
+			w_pub = cols < 48 ? cols : 48;
+	}
+	printf("%-32s  ", "DATASET");
+	put_cell("NAME", w_name, false);
+	printf("  %12s  %-8s  ", "BYTES", "STATUS");
+	put_cell("PUBLISHED", w_pub, false);
+	printf("  SHA-256\n");
+	for (size_t i = 0; i < n; i++) {
+		char hex[65];
+
+		dcr_hex(e[i].k.sha256, 32, hex);
+		printf("%-32s  ", e[i].k.id);
+		put_cell(e[i].k.name, w_name, false);
+		printf("  %12llu  %-8s  ", (unsigned long long)e[i].k.size, e[i].k.complete ? "complete" : "partial");
+		put_cell(published_text(e[i].published, pub, sizeof(pub)), w_pub, false);
+		printf("  %s\n", hex);
+	}
+}
+
+/* List the keystore: every dataset whose key is here, whatever the endpoint. */
+static int list_uploads(const struct command *cmd, const struct cli *cli, const char *dir)
+{
+	struct upload_entry *e = NULL;
+	size_t n = 0, cap = 0, bad = 0;
+	struct dirent *d;
+	struct dcr_err err;
+	DIR *dp = opendir(dir);
+	int r = 0;
+
+	if (!dp) {
+		dcr_err_errno(&err, DCR_EIO, errno, "cannot read the keystore '%s'", dir);
+		return report(cmd, &err);
+	}
+	while ((d = readdir(dp))) {
+		char id[33];
+
+		if (strlen(d->d_name) != 37 || strcmp(d->d_name + 32, ".json") != 0 ||
+		    strspn(d->d_name, "0123456789abcdef") != 32)
+			continue;
+		if (n == cap) {
+			void *grown = realloc(e, (cap = cap ? 2 * cap : 16) * sizeof(*e));
+
+			if (!grown) {
+				dcr_err_set(&err, DCR_ENOMEM, "out of memory");
+				r = report(cmd, &err);
+				goto out;
+			}
+			e = grown;
+		}
+		memcpy(id, d->d_name, 32);
+		id[32] = '\0';
+		/* A key file dcr would refuse is named, the others are listed, and the status says so. */
+		if (entry_read(dir, id, &e[n], &err) < 0) {
+			bad++;
+			r = report(cmd, &err);
+			continue;
+		}
+		n++;
+	}
+	if (n)
+		qsort(e, n, sizeof(*e), compare_entries);
+	if (cli->json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, entry_json(&e[i]));
+		if (print_json(cmd, a) && !r)
+			r = 1;
+	} else if (n) {
+		print_entries(e, n);
+	} else if (!bad) {
+		printf("(no uploads in %s)\n", dir);
+	}
+out:
+	closedir(dp);
+	for (size_t i = 0; i < n; i++)
+		json_decref(e[i].published);
+	free(e);
+	return r;
+}
+
+/* Ask on the terminal; true for "y" or "yes". */
+static bool confirmed(const char *question)
+{
+	char line[64];
+
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	line[strcspn(line, "\r\n")] = '\0';
+	return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
+}
+
+/* Remove one key from the keystore, after confirmation (or --yes). */
+static int forget_upload(const struct command *cmd, const struct cli *cli, const char *dir, const char *arg, bool yes)
+{
+	struct upload_entry e;
+	struct dcr_err err;
+	char question[1600], pub[1024];
+	const char *where;
+	char id[33];
+	int r;
+
+	if ((r = key_load(dir, arg, &e.k, &err)) < 0)
+		return report(cmd, &err);
+	memcpy(id, e.k.id, sizeof(id));
+	wipe_key(&e.k);
+	/* For the question: its name and where it went, as the listing shows them. */
+	if ((r = entry_read(dir, id, &e, &err)) < 0)
+		return report(cmd, &err);
+	where = published_text(e.published, pub, sizeof(pub));
+	json_decref(e.published);
+	if (!yes && !isatty(STDIN_FILENO))
+		return usage_error(cmd, "forgetting a key needs a confirmation, and standard input is not a terminal; "
+			"add --yes");
+	snprintf(question, sizeof(question), "dcr: uploads: forget the key of dataset %s (%s, %s)? Without it "
+		"nobody can publish it again, and dcrd keeps its ciphertext (dcr upload --delete %s removes both).",
+		e.k.id, e.k.name, strcmp(where, "-") ? where : "never published", e.k.id);
+	if (!yes && !confirmed(question)) {
+		dcr_err_set(&err, DCR_EFAIL, "not confirmed; the key of dataset %s stays", e.k.id);
+		return report(cmd, &err);
+	}
+	if ((r = forget_key(dir, e.k.id, &err)) < 0)
+		return report(cmd, &err);
+	if (cli->json) {
+		json_t *j = json_object();
+
+		json_object_set_new(j, "dataset", json_string(e.k.id));
+		json_object_set_new(j, "forgotten", json_true());
+		return print_json(cmd, j);
+	}
+	if (cli->verbosity >= 0)
+		fprintf(stderr, "dcr: uploads: forgot the key of dataset %s\n", e.k.id);
+	return 0;
+}
+
+int cmd_uploads(const struct command *cmd, struct cli *cli, struct parsed *args)
+{
+	const char *forget = opt_value(cmd, args, "forget");
+	struct dcr_err err;
+	char dir[4096];
+
+	if (args->argc != 0)
+		return usage_error(cmd, "expected no arguments");
+	if (opt_set(cmd, args, "yes") && !forget)
+		return usage_error(cmd, "--yes goes with --forget");
+	if (keystore_dir(dir, sizeof(dir), &err) < 0)
+		return report(cmd, &err);
+	return forget ? forget_upload(cmd, cli, dir, forget, opt_set(cmd, args, "yes")) : list_uploads(cmd, cli, dir);
 }

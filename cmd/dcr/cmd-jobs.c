@@ -362,58 +362,201 @@ static int extract(const char *zip_path, const char *dir, struct dcr_err *err)
 	return r;
 }
 
-static int copy_to_stdout(int fd, struct dcr_err *err)
+/* What -o writes: bytes made by a producer into fd. */
+typedef int producer(void *ctx, int fd, struct dcr_err *err);
+
+/* The whole of the descriptor *ctx, from its start. */
+static int copy_fd(void *ctx, int out, struct dcr_err *err)
 {
+	int in = *(const int *)ctx;
 	char buf[65536];
 	ssize_t n;
 
-	if (lseek(fd, 0, SEEK_SET) < 0)
+	if (lseek(in, 0, SEEK_SET) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the result");
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (dcr_write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
-			return dcr_err_errno(err, DCR_EIO, errno, "cannot write to standard output");
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (dcr_write_all(out, buf, (size_t)n) < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot write the result");
 	return n < 0 ? dcr_err_errno(err, DCR_EIO, errno, "cannot read the result") : 0;
 }
 
-/* Where a result goes: a file (atomically), a directory (unzipped) or standard output. */
+/*
+ * How -o PATH is written: standard output for none or "-"; a path that
+ * exists and is not a regular file (a symbolic link such as /dev/stdout, a
+ * device, a FIFO) is written through, never replaced; a regular file, or
+ * nothing yet, is replaced atomically (a temporary file renamed over it).
+ */
+enum dest { DEST_STDOUT, DEST_THROUGH, DEST_ATOMIC };
+
+static enum dest dest_of(const char *output)
+{
+	struct stat st, out;
+
+	if (!output || strcmp(output, "-") == 0)
+		return DEST_STDOUT;
+	if (lstat(output, &st) < 0 || S_ISREG(st.st_mode))
+		return DEST_ATOMIC;
+	/* /dev/stdout, or a link to whatever standard output is: its descriptor, as is (opened for appending, say). */
+	if (stat(output, &st) == 0 && fstat(STDOUT_FILENO, &out) == 0 && st.st_dev == out.st_dev &&
+	    st.st_ino == out.st_ino)
+		return DEST_STDOUT;
+	return DEST_THROUGH;
+}
+
+/* Write what produce makes to output, the way dest_of says. */
+static int write_dest(const char *output, producer *produce, void *ctx, struct dcr_err *err)
+{
+	char tmp[PATH_MAX];
+	int fd, r;
+
+	switch (dest_of(output)) {
+	case DEST_STDOUT:
+		return produce(ctx, STDOUT_FILENO, err);
+	case DEST_THROUGH:
+		/* Like a shell's '>': a link that points nowhere yet makes its target. */
+		if ((fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", output);
+		r = produce(ctx, fd, err);
+		if (close(fd) < 0 && r == 0)
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", output);
+		return r;
+	case DEST_ATOMIC:
+		break;
+	}
+	if ((fd = temp_near(output, tmp, sizeof(tmp), err)) < 0)
+		return fd;
+	r = produce(ctx, fd, err);
+	if (r == 0 && fsync(fd) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", tmp);
+	if (close(fd) < 0 && r == 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", tmp);
+	if (r == 0 && rename(tmp, output) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", output);
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* One file of a ZIP result. */
+struct zip_member {
+	zip_t *z;
+	zip_uint64_t index;
+	const char *name;
+};
+
+static int copy_member(void *ctx, int out, struct dcr_err *err)
+{
+	const struct zip_member *m = ctx;
+	char buf[65536];
+	zip_int64_t got;
+	zip_file_t *f;
+	int r = 0;
+
+	if (!(f = zip_fopen_index(m->z, m->index, 0)))
+		return dcr_err_set(err, DCR_EINTEGRITY, "cannot read '%s' in the result", m->name);
+	while (r == 0 && (got = zip_fread(f, buf, sizeof(buf))) > 0)
+		if (dcr_write_all(out, buf, (size_t)got) < 0)
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot write the result");
+	if (r == 0 && got < 0)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "cannot read '%s' in the result", m->name);
+	zip_fclose(f);
+	return r;
+}
+
+/* The files a ZIP holds, for a message: "a.csv, b/c.txt" (the first few). */
+static void member_names(zip_t *z, char *buf, size_t size)
+{
+	zip_int64_t n = zip_get_num_entries(z, 0);
+	size_t used = 0, listed = 0;
+
+	*buf = '\0';
+	for (zip_int64_t i = 0; i < n && used < size; i++) {
+		const char *name = zip_get_name(z, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+
+		if (!name || !*name || name[strlen(name) - 1] == '/')
+			continue;
+		if (listed++ == 8) {
+			used += (size_t)snprintf(buf + used, size - used, ", ...");
+			break;
+		}
+		used += (size_t)snprintf(buf + used, size - used, "%s%s", listed > 1 ? ", " : "", name);
+	}
+	if (!listed)
+		snprintf(buf, size, "no files");
+}
+
+/* The file called name in the ZIP at zip_path, written to output (see write_dest). */
+static int deliver_member(const char *zip_path, const char *name, const char *output, struct dcr_err *err)
+{
+	struct zip_member m = { NULL, 0, name };
+	zip_int64_t i;
+	char names[512];
+	int zerr = 0, r;
+
+	if (!(m.z = zip_open(zip_path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr)))
+		return dcr_err_set(err, DCR_EINTEGRITY, "the result is not a valid ZIP (libzip error %d)", zerr);
+	if ((i = zip_name_locate(m.z, name, ZIP_FL_ENC_RAW)) < 0 || !*name || name[strlen(name) - 1] == '/') {
+		member_names(m.z, names, sizeof(names));
+		r = dcr_err_set(err, DCR_ENOTFOUND, "the result has no file '%s' (it has %s)", name, names);
+	} else {
+		m.index = (zip_uint64_t)i;
+		r = write_dest(output, copy_member, &m, err);
+	}
+	zip_discard(m.z);
+	return r;
+}
+
+/*
+ * Where a result goes: a file, written as -o says (write_dest), a
+ * directory (unzipped), or one file of it (--file NAME). It is downloaded
+ * and checked against the enclave's record first, into a temporary file:
+ * nothing unchecked reaches the destination.
+ */
 static int deliver(const struct command *cmd, struct session *s, const Dcr__V1__FetchResponse *f,
-	const char *output, const char *extract_dir)
+	const char *output, const char *extract_dir, const char *member)
 {
 	bool zip = strcmp(f->job->result_type, "application/zip") == 0;
+	enum dest dest = dest_of(output);
+	bool direct = !extract_dir && !member && dest == DEST_ATOMIC;
 	char tmp[PATH_MAX];
 	struct dcr_err err;
 	int fd, r;
 
-	if (!output && !extract_dir && zip && isatty(STDOUT_FILENO)) {
-		dcr_err_set(&err, DCR_EUSAGE, "the result is a ZIP file; use -o FILE or --extract DIR");
+	if (!output && !extract_dir && !member && zip && isatty(STDOUT_FILENO)) {
+		dcr_err_set(&err, DCR_EUSAGE, "the result is a ZIP file; use -o FILE (-o - for this terminal), "
+			"--extract DIR or --file NAME");
 		return report(cmd, &err);
 	}
-	if (extract_dir && !zip) {
-		dcr_err_set(&err, DCR_EUSAGE, "--extract is for ZIP results; this one is %s (use -o FILE)",
-			f->job->result_type);
+	if ((extract_dir || member) && !zip) {
+		dcr_err_set(&err, DCR_EUSAGE, "%s is for ZIP results; this one is %s (use -o FILE)",
+			extract_dir ? "--extract" : "--file", f->job->result_type);
 		return report(cmd, &err);
 	}
-	if ((fd = temp_near(output, tmp, sizeof(tmp), &err)) < 0)
+	/* A file replaced atomically gets its temporary file beside it; anything else one in $TMPDIR. */
+	if ((fd = temp_near(direct ? output : NULL, tmp, sizeof(tmp), &err)) < 0)
 		return report(cmd, &err);
 	r = receive(s, f, fd, &err);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && direct && fsync(fd) < 0)
 		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot write '%s'", tmp);
-	if (r == 0 && output && rename(tmp, output) < 0)
+	if (r == 0 && direct && rename(tmp, output) < 0)
 		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot write '%s'", output);
 	else if (r == 0 && extract_dir)
 		r = extract(tmp, extract_dir, &err);
-	else if (r == 0 && !output)
-		r = copy_to_stdout(fd, &err);
+	else if (r == 0 && member)
+		r = deliver_member(tmp, member, output, &err);
+	else if (r == 0 && !direct)
+		r = write_dest(output, copy_fd, &fd, &err);
 	close(fd);
-	if (r < 0 || !output)
+	if (r < 0 || !direct)
 		unlink(tmp);
 	if (r < 0)
 		return report(cmd, &err);
-	if (s->cli->verbosity > 0 || ((output || extract_dir) && s->cli->verbosity >= 0))
-		fprintf(stderr, "dcr: %s: job %s: %llu bytes of %s, SHA-256 verified%s%s\n", cmd->name, f->job->job_id,
-			(unsigned long long)f->job->result_size, f->job->result_type,
-			output ? ", written to " : extract_dir ? ", extracted into " : "",
-			output ? output : extract_dir ? extract_dir : "");
+	if (s->cli->verbosity > 0 || ((dest != DEST_STDOUT || extract_dir) && s->cli->verbosity >= 0))
+		fprintf(stderr, "dcr: %s: job %s: %llu bytes of %s, SHA-256 verified%s%s%s%s\n", cmd->name,
+			f->job->job_id, (unsigned long long)f->job->result_size, f->job->result_type,
+			member ? ", its file " : "", member ? member : "",
+			extract_dir ? ", extracted into " : dest != DEST_STDOUT ? ", written to " : "",
+			extract_dir ? extract_dir : dest != DEST_STDOUT ? output : "");
 	return 0;
 }
 
@@ -449,7 +592,7 @@ static void show_logs(const struct session *s, const Dcr__V1__FetchResponse *f, 
 
 /* job.fetch once the job has finished; delivers the result or reports why there is none. */
 static int fetch_job(const struct command *cmd, struct session *s, const char *room, const char *job,
-	const char *output, const char *extract_dir, bool raw_logs)
+	const char *output, const char *extract_dir, const char *member, bool raw_logs)
 {
 	Dcr__V1__JobRef ref = DCR__V1__JOB_REF__INIT;
 	Dcr__V1__FetchResponse *f;
@@ -475,7 +618,7 @@ static int fetch_job(const struct command *cmd, struct session *s, const char *r
 	else if (f->job->status != DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
 		r = report_malformed(cmd, "job.fetch answer");
 	else
-		r = deliver(cmd, s, f, output, extract_dir);
+		r = deliver(cmd, s, f, output, extract_dir, member);
 	if (f && f->key.data)
 		dcr_wipe(f->key.data, f->key.len);
 	dcr__v1__fetch_response__free_unpacked(f, NULL);
@@ -516,7 +659,7 @@ int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args)
 	}
 	snprintf(job, sizeof(job), "%s", resp->job->job_id);
 	if (output) {
-		r = fetch_job(cmd, &s, room, job, output, NULL, opt_set(cmd, args, "raw-logs"));
+		r = fetch_job(cmd, &s, room, job, output, NULL, NULL, opt_set(cmd, args, "raw-logs"));
 		goto out;
 	}
 	if (wait) {
@@ -545,20 +688,22 @@ out:
 int cmd_fetch(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	const char *output = opt_value(cmd, args, "output"), *extract_dir = opt_value(cmd, args, "extract");
+	const char *member = opt_value(cmd, args, "file");
 	char room[DCR_ROOM_ID_HEX], prefix[13];
 	struct session s;
 	int r;
 
 	if (args->argc != 1)
 		return usage_error(cmd, "expected JOB");
-	if (output && extract_dir)
-		return usage_error(cmd, "-o and --extract exclude each other");
+	if (extract_dir && (output || member))
+		return usage_error(cmd, "--extract excludes -o and --file");
 	if (!split_job_id(args->argv[0], prefix))
 		return usage_error(cmd, "'%s' is not a job ID (like 3f2a9c1b7e4d-7, as dcr run prints)", args->argv[0]);
 	if ((r = session_open(cmd, cli, &s)) != 0)
 		return r;
 	if ((r = session_resolve_room(cmd, &s, prefix, room)) == 0)
-		r = fetch_job(cmd, &s, room, args->argv[0], output, extract_dir, opt_set(cmd, args, "raw-logs"));
+		r = fetch_job(cmd, &s, room, args->argv[0], output, extract_dir, member,
+			opt_set(cmd, args, "raw-logs"));
 	session_close(&s);
 	return r;
 }
@@ -627,7 +772,8 @@ int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
 		printf("  %-20s  ", time_text(j->created_ms, when));
 		if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED)
 			printf("%llu bytes%s", (unsigned long long)j->result_size,
-				strcmp(j->result_type, "text/csv") == 0 ? "" : " (zip)");
+				strcmp(j->result_type, "application/zip") == 0 ? " (zip)" :
+				strcmp(j->result_type, "text/csv") == 0 ? "" : " (file)");
 		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED) {
 			printf("%s", job_error_code(j) == DCR_EINTEGRITY ? "integrity violation: " : "");
 			put_cell(j->error, 100, true);

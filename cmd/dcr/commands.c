@@ -54,16 +54,29 @@ static const struct option_spec upload_options[] = {
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
+static const struct option_spec publish_options[] = {
+	{ "name", 0, ARG_VALUE, "NAME", "for a FILE: the name listings show (default: the file's name)" },
+	{ "limit-rate", 0, ARG_VALUE, "RATE", "for a FILE: send at most RATE bytes a second (like 500K, 10M, 1G)" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
+static const struct option_spec uploads_options[] = {
+	{ "forget", 0, ARG_VALUE, "DATASET", "remove a dataset's key from the keystore, after confirmation" },
+	{ "yes", 'y', ARG_NONE, NULL, "with --forget: do not ask" },
+	{ NULL, 0, ARG_NONE, NULL, NULL },
+};
+
 static const struct option_spec run_options[] = {
 	{ "wait", 0, ARG_NONE, NULL, "wait for the job to finish" },
-	{ "output", 'o', ARG_FILE, "FILE", "wait, then write the result to FILE" },
+	{ "output", 'o', ARG_FILE, "FILE", "wait, then write the result to FILE ('-': standard output)" },
 	{ "raw-logs", 0, ARG_NONE, NULL, "with -o: show the job's logs byte for byte, control characters included" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
 
 static const struct option_spec fetch_options[] = {
-	{ "output", 'o', ARG_FILE, "FILE", "write the result to FILE (default standard output)" },
+	{ "output", 'o', ARG_FILE, "FILE", "write the result to FILE ('-' or default: standard output)" },
 	{ "extract", 0, ARG_DIR, "DIR", "unpack a ZIP result into DIR" },
+	{ "file", 0, ARG_VALUE, "NAME", "write only the file NAME of a ZIP result" },
 	{ "raw-logs", 0, ARG_NONE, NULL, "show the job's logs byte for byte, control characters included" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
 };
@@ -96,18 +109,20 @@ const struct command commands[] = {
 	{ "stop", cmd_stop, "ROOM",
 	  "stop a room for good", NULL, no_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "upload", cmd_upload,
-	  "FILE [--name NAME] [--limit-rate RATE] | --resume DATASET [--limit-rate RATE] | --delete DATASET",
-	  "encrypt a file locally and upload the ciphertext", NULL, upload_options,
+	  "FILE|- [--name NAME] [--limit-rate RATE] | --resume DATASET [--limit-rate RATE] | --delete DATASET",
+	  "encrypt a file (or standard input) locally and upload the ciphertext", NULL, upload_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "publish", cmd_publish, "ROOM NODE DATASET",
-	  "release an uploaded dataset's key to a room's data node", NULL, no_options,
-	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "publish", cmd_publish, "ROOM NODE DATASET | ROOM NODE FILE|- [--name NAME] [--limit-rate RATE]",
+	  "release an uploaded dataset's key to a room's data node, or upload a file and do so", NULL,
+	  publish_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
+	{ "uploads", cmd_uploads, "[--json] | --forget DATASET [--yes]",
+	  "list your uploads from the local keystore, or forget one's key", NULL, uploads_options, 0 },
 	{ "datasets", cmd_datasets, "ROOM",
 	  "list the datasets published to a room", NULL, no_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "run", cmd_run, "ROOM COMPUTATION [--wait] [-o FILE [--raw-logs]]",
 	  "run a computation", NULL, run_options, CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
-	{ "fetch", cmd_fetch, "JOB [-o FILE] [--extract DIR] [--raw-logs]",
+	{ "fetch", cmd_fetch, "JOB [-o FILE] [--file NAME] [--extract DIR] [--raw-logs]",
 	  "fetch and decrypt a job's result", NULL, fetch_options,
 	  CMD_NEEDS_IDENTITY | CMD_NEEDS_ENCLAVE },
 	{ "jobs", cmd_jobs, "ROOM",

@@ -103,6 +103,7 @@ int cmd_stop(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_audit(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_upload(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_publish(const struct command *cmd, struct cli *cli, struct parsed *args);
+int cmd_uploads(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_datasets(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args);
 int cmd_fetch(const struct command *cmd, struct cli *cli, struct parsed *args);

@@ -1010,7 +1010,14 @@ static int run_python(struct work *w, const char *name, const Dcr__V1__PythonCom
 		r = out_of_time(w, err);
 	res->logs = pr.logs;
 	res->logs_len = pr.logs_len;
-	if (r == 0) {
+	if (r == 0 && pc->result == DCR__V1__RESULT_FORMAT__RESULT_FORMAT_FILE) {
+		/* The room says the result is the output's one file, as it is: no ZIP around it. */
+		if ((r = sandbox_zip_single(pr.zip, pr.zip_len, &res->data, &res->len, err)) < 0)
+			dcr_err_prefix(err, "computation '%s'", name);
+		res->type = "application/octet-stream";
+		dcr_wipe(pr.zip, pr.zip_len);
+		free(pr.zip);
+	} else if (r == 0) {
 		res->data = pr.zip;
 		res->len = pr.zip_len;
 		res->type = "application/zip";

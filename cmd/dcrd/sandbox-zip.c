@@ -5,8 +5,10 @@
 #include <string.h>
 #include <zip.h>
 
+#include "crypto.h"
 #include "outname.h"
 #include "sandbox-impl.h"
+#include "sandbox.h"
 
 #include "banned.h"
 
@@ -138,6 +140,69 @@ int sandbox_zip_check(const uint8_t *data, size_t len, uint64_t max_size, struct
 				"same name", (int64_t)i);
 	}
 	free(e);
+	zip_discard(za);
+out:
+	zip_error_fini(&ze);
+	return r;
+}
+
+int sandbox_zip_single(const uint8_t *zip, size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	zip_int64_t n, files = 0, found = -1, got;
+	zip_stat_t st;
+	zip_error_t ze;
+	zip_source_t *src;
+	zip_file_t *f;
+	zip_t *za;
+	uint8_t *buf = NULL;
+	int r = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	zip_error_init(&ze);
+	if (!(src = zip_source_buffer_create(zip, len, 0, &ze))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "cannot read the output's ZIP: %s", zip_error_strerror(&ze));
+		goto out;
+	}
+	if (!(za = zip_open_from_source(src, ZIP_RDONLY, &ze))) {
+		zip_source_free(src);
+		r = dcr_err_set(err, DCR_ECOMPUTE, "cannot read the output's ZIP: %s", zip_error_strerror(&ze));
+		goto out;
+	}
+	n = zip_get_num_entries(za, 0);
+	for (zip_int64_t i = 0; i < n; i++) {
+		const char *name = zip_get_name(za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+
+		if (name && *name && name[strlen(name) - 1] != '/') {
+			files++;
+			found = i;
+		}
+	}
+	zip_stat_init(&st);
+	if (files != 1)
+		r = dcr_err_set(err, DCR_ECOMPUTE, "the computation's result is one file (result: file), but its output "
+			"directory holds %" PRId64 " files", (int64_t)files);
+	else if (zip_stat_index(za, (zip_uint64_t)found, 0, &st) < 0 || !(st.valid & ZIP_STAT_SIZE) ||
+		 st.size > SIZE_MAX - 1)
+		r = dcr_err_set(err, DCR_ECOMPUTE, "cannot read the output's file");
+	else if (!(buf = malloc((size_t)st.size + 1)))
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory reading the output's file");
+	else if (!(f = zip_fopen_index(za, (zip_uint64_t)found, 0)))
+		r = dcr_err_set(err, DCR_ECOMPUTE, "cannot read the output's file");
+	else {
+		/* One byte more than announced: a file longer than its entry says is refused, not cut. */
+		got = zip_fread(f, buf, st.size + 1);
+		zip_fclose(f);
+		if (got < 0 || (zip_uint64_t)got != st.size)
+			r = dcr_err_set(err, DCR_ECOMPUTE, "cannot read the output's file");
+	}
+	if (r == 0) {
+		*out = buf;
+		*out_len = (size_t)st.size;
+	} else if (buf) {
+		dcr_wipe(buf, (size_t)st.size + 1);
+		free(buf);
+	}
 	zip_discard(za);
 out:
 	zip_error_fini(&ze);

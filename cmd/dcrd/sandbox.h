@@ -99,6 +99,15 @@ int sandbox_run(const struct sandbox_job *job, struct sandbox_result *out, struc
 void sandbox_result_release(struct sandbox_result *out);
 
 /*
+ * The bytes of the one file in a ZIP that sandbox_run returned (and so
+ * checked), for a computation whose result is that file (result: file in
+ * dcr-room(5)): *out (free(); a zero-length file gives a 1-byte buffer and
+ * *out_len 0). Directories do not count; no file or more than one is
+ * DCR_ECOMPUTE saying how many, never naming them (names are data).
+ */
+int sandbox_zip_single(const uint8_t *zip, size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
  * Whether prog, a python computation's program as its room names it (a
  * name looked up in the sandbox's PATH, or an absolute path), is an
  * executable of the sandbox's image: the host's /usr (but /usr/local),

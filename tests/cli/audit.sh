@@ -110,7 +110,7 @@ stop_dcrd
 # entry's real leaf hash is there, so the search would have found the guess
 # had dcrd stored unsalted leaves.
 checks=$((checks + 1))
-python3 - "$WIRE" log.dcra data <<'PY' || fail "the host confirms a guessed entry"
+python3 - "$WIRE" log.dcra data "$XDG_DATA_HOME/dcr" <<'PY' || fail "the host confirms a guessed entry"
 import hashlib, os, sys
 sys.path.insert(0, sys.argv[1])
 from wire import parse
@@ -118,7 +118,9 @@ from wire import parse
 export, datadir = sys.argv[2], sys.argv[3]
 entries = [v for f, _, v, _ in parse(open(export, "rb").read()) if f == 5]
 blob = b""
-for root, _, files in os.walk(datadir):
+for root, dirs, files in os.walk(datadir):
+    # dcr's keystore ($XDG_DATA_HOME/dcr) is the client's, not the host's: it lies in data/ only here.
+    dirs[:] = [d for d in dirs if os.path.realpath(os.path.join(root, d)) != os.path.realpath(sys.argv[4])]
     for name in files:
         blob += open(os.path.join(root, name), "rb").read()
 leaf = lambda e: hashlib.sha256(b"\0" + e).digest()

@@ -3,7 +3,8 @@
  * (cmd/dcrd/sandbox-zip.c) and the name rule under it (lib/outname.c):
  * any bytes must be refused or accepted without a crash, and an accepted
  * ZIP must hold only names the rule accepts, as dcr fetch --extract will
- * check them again.
+ * check them again. An accepted ZIP also goes through sandbox_zip_single
+ * (result: file), which may take a file out only when there is exactly one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "outname.h"
 #include "sandbox-impl.h"
+#include "sandbox.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,6 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	zip_error_t ze;
 	zip_source_t *src;
 	zip_t *za;
+	zip_int64_t files = 0;
+	uint8_t *one;
+	size_t one_len;
+	int r;
 
 	/* The name rule alone, on the raw bytes. */
 	(void)dcr_outname_check((const char *)data, size, &err);
@@ -35,8 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (!name || dcr_outname_check(name, strlen(name), &err) != 0)
 			abort();
+		files += name[strlen(name) - 1] != '/';
 	}
 	zip_discard(za);
+	/* One file or a refusal (its data may still be damaged: the check reads names, not data). */
+	r = sandbox_zip_single(data, size, &one, &one_len, &err);
+	if (r == 0)
+		free(one);
+	if (r == 0 && files != 1)
+		abort();
 	zip_error_fini(&ze);
 	return 0;
 }

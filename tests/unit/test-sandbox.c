@@ -2101,6 +2101,46 @@ static void test_zip_check(void **state)
 	assert_non_null(strstr(err.msg, "damaged ZIP"));
 }
 
+/* result: file: the one file's bytes, whatever directories lie around it; none or two refused. */
+static void test_zip_single(void **state)
+{
+	static const struct zentry one[] = { { "a/", U, DIR_, NULL }, { "a/b/", U, DIR_, NULL },
+		{ "a/b/result.bin", U, FILE_, "the bytes\r\n" }, { "c/", U, DIR_, NULL } };
+	static const struct zentry empty[] = { { "empty.bin", U, FILE_, "" } };
+	static const struct zentry two[] = { { "secret-name-1", U, FILE_, "1" }, { "secret-name-2", U, FILE_, "2" } };
+	static const struct zentry none[] = { { "d/", U, DIR_, NULL } };
+	struct dcr_err err = { 0 };
+	uint8_t *zip, *out;
+	size_t len, out_len;
+
+	zip = make_zip(one, 4, &len);
+	assert_int_equal(sandbox_zip_check(zip, len, 1 << 20, &err), 0);
+	assert_int_equal(sandbox_zip_single(zip, len, &out, &out_len, &err), 0);
+	assert_int_equal(out_len, 11);
+	assert_memory_equal(out, "the bytes\r\n", 11);
+	free(out);
+	free(zip);
+	zip = make_zip(empty, 1, &len);
+	assert_int_equal(sandbox_zip_single(zip, len, &out, &out_len, &err), 0);
+	assert_int_equal(out_len, 0);
+	assert_non_null(out);
+	free(out);
+	free(zip);
+	zip = make_zip(two, 2, &len);
+	assert_int_equal(sandbox_zip_single(zip, len, &out, &out_len, &err), DCR_ECOMPUTE);
+	assert_null(out);
+	assert_non_null(strstr(err.msg, "holds 2 files"));
+	assert_null(strstr(err.msg, "secret-name"));
+	free(zip);
+	zip = make_zip(none, 1, &len);
+	assert_int_equal(sandbox_zip_single(zip, len, &out, &out_len, &err), DCR_ECOMPUTE);
+	assert_non_null(strstr(err.msg, "holds 0 files"));
+	free(zip);
+	/* An empty output directory: the end record alone. */
+	assert_int_equal(sandbox_zip_single((const uint8_t *)"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 22,
+		&out, &out_len, &err), DCR_ECOMPUTE);
+}
+
 #undef U
 #undef DIR_
 #undef FILE_
@@ -2650,6 +2690,7 @@ int main(void)
 		cmocka_unit_test(test_symlink_not_followed),
 		cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_zip_check),
+		cmocka_unit_test(test_zip_single),
 		cmocka_unit_test(test_shared_input),
 		cmocka_unit_test(test_py_check),
 		cmocka_unit_test(test_numpy),
