@@ -25,7 +25,8 @@ python3 "$SRCDIR/tests/cli/sql-corpus.py" corpus "$SEED" "$count" >corpus.log 2>
 	finish
 }
 cp acme-ca.pem corpus/ca.pem
-start_dcrd data || finish
+# Every job is queued before any is fetched: the per-caller and per-room caps must not refuse them.
+start_dcrd data --max-caller-jobs 100000 --max-room-jobs 100000 || finish
 
 # Rooms of at most 150 queries (and the views they read), each with the same four tables.
 declare -A dataset room
