@@ -2,8 +2,10 @@
 #include "room.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -14,6 +16,7 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "aggregate.h"
 #include "crypto.h"
 #include "fileio.h"
 #include "pki.h"
@@ -98,6 +101,11 @@ struct parse {
 	struct certify *certifies; /* MAX_CERTIFIES */
 	size_t n_certifies;
 };
+
+static int parse_table_privacy(struct parse *p, yaml_node_t *m, Dcr__V1__DataNode *d);
+static const Dcr__V1__TablePrivacy *table_privacy(const Dcr__V1__DataNode *d);
+static int parse_aggregate(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c);
+static int cmp_string(const void *a, const void *b);
 
 /* ---- allocation: one arena per room, freed at once ---- */
 
@@ -694,7 +702,7 @@ static int parse_columns(struct parse *p, yaml_node_t *list, Dcr__V1__TableNode 
 
 static int parse_table(struct parse *p, yaml_node_t *m, Dcr__V1__DataNode *d)
 {
-	static const char *const keys[] = { "type", "columns", "header", "delimiter", NULL };
+	static const char *const keys[] = { "type", "columns", "header", "delimiter", "privacy", NULL };
 	Dcr__V1__TableNode *t;
 	yaml_node_t *v;
 	int r;
@@ -728,6 +736,8 @@ static int parse_table(struct parse *p, yaml_node_t *m, Dcr__V1__DataNode *d)
 	}
 	d->kind_case = DCR__V1__DATA_NODE__KIND_TABLE;
 	d->table = t;
+	if ((v = dcr_ydoc_get(&p->y, m, "privacy")))
+		return parse_table_privacy(p, v, d);
 	return 0;
 }
 
@@ -942,6 +952,9 @@ static int parse_mounts(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c
 		}
 		if ((r = dcr_ydoc_string(&p->y, v, "a mounted node", MAX_NAME, &node)) < 0)
 			return r;
+		if (table_privacy(find_data(p, node)))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "python computation '%s' mounts '%s', a table with "
+				"a privacy rule; only aggregate computations may read it", c->name, node);
 		if (find_data(p, node)) {
 			char module[MAX_NAME + 8];
 
@@ -1161,7 +1174,6 @@ static int parse_python(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c
 static int parse_sql(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, struct compute_src *src)
 {
 	static const char *const keys[] = { "type", "query", "privacy", "depends", NULL };
-	static const char *const privacy_keys[] = { "min_group_size", NULL };
 	Dcr__V1__SqlComputation *sql;
 	yaml_node_t *v;
 	const char *q;
@@ -1179,19 +1191,10 @@ static int parse_sql(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, s
 	dcr__v1__sql_computation__init(sql);
 	if (!(sql->query = dup_str(p->room, q)))
 		return oom(p);
-	if ((v = dcr_ydoc_get(&p->y, m, "privacy"))) {
-		yaml_node_t *g;
-		int64_t n;
-
-		if ((r = dcr_ydoc_mapping(&p->y, v, "privacy", privacy_keys)) < 0)
-			return r;
-		if ((g = dcr_ydoc_get(&p->y, v, "min_group_size"))) {
-			if ((r = dcr_ydoc_int(&p->y, g, "min_group_size", 1, 1000000, &n)) < 0)
-				return r;
-			/* Groups of at least one row is no rule at all: same room as none. */
-			sql->min_group_size = n > 1 ? (uint32_t)n : 0;
-		}
-	}
+	/* No rule can be enforced on arbitrary SQL: refused here rather than at run time. */
+	if ((v = dcr_ydoc_get(&p->y, m, "privacy")))
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "privacy rules apply to aggregate computations and table "
+			"nodes, not to SQL; write '%s' as type: aggregate (dcr-room(5), PRIVACY RULES)", c->name);
 	c->kind_case = DCR__V1__COMPUTATION__KIND_SQL;
 	c->sql = sql;
 	return 0;
@@ -1199,7 +1202,7 @@ static int parse_sql(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, s
 
 static int parse_computation(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, struct compute_src *src)
 {
-	static const char *const kinds[] = { "sql", "python", NULL };
+	static const char *const kinds[] = { "sql", "python", "aggregate", NULL };
 	yaml_node_t *v;
 	const char *type;
 	int r;
@@ -1208,7 +1211,7 @@ static int parse_computation(struct parse *p, yaml_node_t *m, Dcr__V1__Computati
 	if ((r = dcr_ydoc_mapping(&p->y, m, "a computation", NULL)) < 0)
 		return r;
 	if (!(v = dcr_ydoc_get(&p->y, m, "type")))
-		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "computation '%s' has no type (sql or python)", c->name);
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "computation '%s' has no type (sql, aggregate or python)", c->name);
 	if ((r = dcr_ydoc_string(&p->y, v, "type", 16, &type)) < 0)
 		return r;
 	if (!NEW_ARRAY(p, c->depends, p->room->def.n_compute))
@@ -1217,11 +1220,13 @@ static int parse_computation(struct parse *p, yaml_node_t *m, Dcr__V1__Computati
 		r = parse_sql(p, m, c, src);
 	else if (strcmp(type, "python") == 0)
 		r = parse_python(p, m, c);
+	else if (strcmp(type, "aggregate") == 0)
+		r = parse_aggregate(p, m, c);
 	else {
 		char hb[96];
 		const char *hint = dcr_suggest(type, kinds);
 
-		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "unknown computation type '%s'%s (sql or python)",
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "unknown computation type '%s'%s (sql, aggregate or python)",
 			type, dcr_hint_phrase(hint, hb, sizeof(hb)));
 	}
 	if (r < 0)
@@ -1254,6 +1259,517 @@ static int parse_computation(struct parse *p, yaml_node_t *m, Dcr__V1__Computati
 	return 0;
 }
 
+/* ---- privacy rules and aggregate computations (dcr-room(5), PRIVACY RULES) ---- */
+
+#define MAX_AGG_JOINS 16
+#define MAX_AGG_FILTERS 64
+#define MAX_AGG_GROUP_BY 16
+#define MAX_AGG_SELECT 64
+#define MAX_FILTER_VALUE 4096
+
+static const Dcr__V1__Column *table_column(const Dcr__V1__TableNode *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_columns; i++)
+		if (strcmp(t->columns[i]->name, name) == 0)
+			return t->columns[i];
+	return NULL;
+}
+
+static const Dcr__V1__TablePrivacy *table_privacy(const Dcr__V1__DataNode *d)
+{
+	return d && d->kind_case == DCR__V1__DATA_NODE__KIND_TABLE ? d->table->privacy : NULL;
+}
+
+/* One of a rule's column lists: columns of the table, each once, sorted. */
+static int parse_column_list(struct parse *p, yaml_node_t *v, const char *key, const Dcr__V1__DataNode *d,
+	char ***out, size_t *n_out)
+{
+	size_t n;
+	int r;
+
+	if ((r = dcr_ydoc_sequence(&p->y, v, key, MAX_COLUMNS)) < 0)
+		return r;
+	n = dcr_ydoc_count(v);
+	if (!NEW_ARRAY(p, *out, n))
+		return oom(p);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = dcr_ydoc_node(&p->y, v->data.sequence.items.start[i]);
+		const char *name;
+
+		if ((r = dcr_ydoc_string(&p->y, item, "a column name", MAX_NAME, &name)) < 0)
+			return r;
+		if (!table_column(d->table, name))
+			return dcr_ydoc_fail(&p->y, item, DCR_EINVALID, "table '%s' has no column '%s'", d->name, name);
+		for (size_t j = 0; j < *n_out; j++)
+			if (strcmp((*out)[j], name) == 0)
+				return dcr_ydoc_fail(&p->y, item, DCR_EINVALID, "column '%s' is listed twice in %s", name,
+					key);
+		if (!((*out)[(*n_out)++] = dup_str(p->room, name)))
+			return oom(p);
+	}
+	sort(*out, *n_out, sizeof(**out), cmp_string);
+	return 0;
+}
+
+static int parse_table_privacy(struct parse *p, yaml_node_t *m, Dcr__V1__DataNode *d)
+{
+	static const char *const keys[] = { "min_group_size", "identity", "group_by", "aggregate", "join", NULL };
+	Dcr__V1__TablePrivacy *t;
+	yaml_node_t *v;
+	int64_t n;
+	int r;
+
+	if ((r = dcr_ydoc_mapping(&p->y, m, "privacy", keys)) < 0)
+		return r;
+	if (!NEW(p, t))
+		return oom(p);
+	dcr__v1__table_privacy__init(t);
+	if (!(v = dcr_ydoc_get(&p->y, m, "min_group_size")))
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "the privacy rule of table '%s' needs min_group_size",
+			d->name);
+	if ((r = dcr_ydoc_int(&p->y, v, "min_group_size", 2, 1000000, &n)) < 0)
+		return r;
+	t->min_group_size = (uint32_t)n;
+	if ((v = dcr_ydoc_get(&p->y, m, "identity"))) {
+		const char *name;
+
+		if ((r = dcr_ydoc_string(&p->y, v, "a column name", MAX_NAME, &name)) < 0)
+			return r;
+		if (!table_column(d->table, name))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "table '%s' has no column '%s'", d->name, name);
+		if (!(t->identity = dup_str(p->room, name)))
+			return oom(p);
+	}
+	if ((v = dcr_ydoc_get(&p->y, m, "group_by")) &&
+	    (r = parse_column_list(p, v, "group_by", d, &t->group_by, &t->n_group_by)) < 0)
+		return r;
+	if ((v = dcr_ydoc_get(&p->y, m, "aggregate")) &&
+	    (r = parse_column_list(p, v, "aggregate", d, &t->aggregate, &t->n_aggregate)) < 0)
+		return r;
+	if ((v = dcr_ydoc_get(&p->y, m, "join")) &&
+	    (r = parse_column_list(p, v, "join", d, &t->join, &t->n_join)) < 0)
+		return r;
+	d->table->privacy = t;
+	return 0;
+}
+
+/* What an aggregate computation uses a column for, and so which list of a rule must hold it. */
+enum column_use { USE_GROUP_BY, USE_AGGREGATE, USE_JOIN, USE_FILTER };
+
+static bool listed(char *const *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+struct agg_parse {
+	struct parse *p;
+	Dcr__V1__Computation *c;
+	const Dcr__V1__DataNode *tables[1 + MAX_AGG_JOINS];
+	size_t n_tables;
+};
+
+/* The table node named by v, not named before in the computation. */
+static int agg_table(struct agg_parse *a, yaml_node_t *v, const Dcr__V1__DataNode **out)
+{
+	struct parse *p = a->p;
+	const Dcr__V1__DataNode *d;
+	const char *name;
+	int r;
+
+	if ((r = dcr_ydoc_string(&p->y, v, "a table node", MAX_NAME, &name)) < 0)
+		return r;
+	if (!(d = find_data(p, name))) {
+		if (find_compute(p, name) >= 0)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+				"'%s' is a computation; an aggregate computation reads table nodes", name);
+		return no_such_node(p, v, "table node", name);
+	}
+	if (d->kind_case != DCR__V1__DATA_NODE__KIND_TABLE)
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%s' is a %s node; an aggregate computation reads "
+			"table nodes", name, d->kind_case == DCR__V1__DATA_NODE__KIND_FILE ? "file" : "code");
+	for (size_t i = 0; i < a->n_tables; i++)
+		if (a->tables[i] == d)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+				"table '%s' is read twice by '%s'; a table may appear once in an aggregate computation",
+				name, a->c->name);
+	*out = d;
+	return 0;
+}
+
+static const char *const use_key[] = {
+	[USE_GROUP_BY] = "group_by", [USE_AGGREGATE] = "aggregate", [USE_JOIN] = "join", [USE_FILTER] = "filter",
+};
+
+/*
+ * The column v names ("TABLE.COLUMN", or "COLUMN" when one table of the
+ * computation has it), among the first n tables, for use: a protected
+ * table's rule must list it.
+ */
+static int agg_column(struct agg_parse *a, yaml_node_t *v, size_t n, enum column_use use, Dcr__V1__ColumnRef **out,
+	const Dcr__V1__Column **col_out)
+{
+	struct parse *p = a->p;
+	const Dcr__V1__DataNode *d = NULL;
+	const Dcr__V1__Column *col = NULL;
+	const Dcr__V1__TablePrivacy *rule;
+	Dcr__V1__ColumnRef *ref;
+	const char *text, *dot, *name;
+	int r;
+
+	if ((r = dcr_ydoc_string(&p->y, v, "a column", 2 * MAX_NAME + 1, &text)) < 0)
+		return r;
+	if ((dot = strchr(text, '.'))) {
+		name = dot + 1;
+		for (size_t i = 0; i < n; i++)
+			if (strlen(a->tables[i]->name) == (size_t)(dot - text) &&
+			    strncmp(a->tables[i]->name, text, (size_t)(dot - text)) == 0)
+				d = a->tables[i];
+		if (!d)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "'%.*s' is not a table that '%s' reads%s", (int)(dot - text),
+				text, a->c->name, n < a->n_tables ? " before this join" : "");
+		if (!(col = table_column(d->table, name)))
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "table '%s' has no column '%s'", d->name, name);
+	} else {
+		name = text;
+		for (size_t i = 0; i < n; i++) {
+			const Dcr__V1__Column *c = table_column(a->tables[i]->table, name);
+
+			if (c && col)
+				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+					"column '%s' is ambiguous: both '%s' and '%s' have it; write TABLE.COLUMN", name,
+					d->name, a->tables[i]->name);
+			if (c) {
+				col = c;
+				d = a->tables[i];
+			}
+		}
+		if (!col)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "no table that '%s' reads has a column '%s'", a->c->name,
+				name);
+	}
+	if ((rule = table_privacy(d))) {
+		bool ok = use == USE_FILTER ?
+			listed(rule->group_by, rule->n_group_by, name) || listed(rule->aggregate, rule->n_aggregate, name) ||
+				listed(rule->join, rule->n_join, name) :
+			use == USE_GROUP_BY ? listed(rule->group_by, rule->n_group_by, name) :
+			use == USE_AGGREGATE ? listed(rule->aggregate, rule->n_aggregate, name) :
+					       listed(rule->join, rule->n_join, name);
+
+		if (!ok)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+				use == USE_FILTER ? "column '%s.%s' may not be filtered on: the privacy rule of '%s' lists "
+						    "it in none of group_by, aggregate and join" :
+						    "column '%s.%s' may not be used in %s: the privacy rule of '%s' does not "
+						    "list it there",
+				d->name, name, use == USE_FILTER ? d->name : use_key[use], d->name);
+	}
+	if (!NEW(p, ref))
+		return oom(p);
+	dcr__v1__column_ref__init(ref);
+	ref->table = d->name;
+	if (!(ref->column = dup_str(p->room, name)))
+		return oom(p);
+	*out = ref;
+	if (col_out)
+		*col_out = col;
+	return 0;
+}
+
+static int agg_joins(struct agg_parse *a, yaml_node_t *v, Dcr__V1__AggregateComputation *ag)
+{
+	static const char *const keys[] = { "table", "on", NULL };
+	struct parse *p = a->p;
+	size_t n;
+	int r;
+
+	if ((r = dcr_ydoc_sequence(&p->y, v, "join", MAX_AGG_JOINS)) < 0)
+		return r;
+	n = dcr_ydoc_count(v);
+	if (!NEW_ARRAY(p, ag->joins, n))
+		return oom(p);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *m = dcr_ydoc_node(&p->y, v->data.sequence.items.start[i]), *t, *on, *l, *rt;
+		const Dcr__V1__Column *lc, *rc;
+		Dcr__V1__AggregateJoin *j;
+		size_t before = a->n_tables;
+
+		if ((r = dcr_ydoc_mapping(&p->y, m, "a join", keys)) < 0)
+			return r;
+		if (!(t = dcr_ydoc_get(&p->y, m, "table")) || !(on = dcr_ydoc_get(&p->y, m, "on")))
+			return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "a join needs table and on");
+		if (!NEW(p, j))
+			return oom(p);
+		dcr__v1__aggregate_join__init(j);
+		if ((r = agg_table(a, t, &a->tables[a->n_tables])) < 0)
+			return r;
+		j->table = a->tables[a->n_tables++]->name;
+		if ((r = dcr_ydoc_sequence(&p->y, on, "on", 2)) < 0)
+			return r;
+		if (dcr_ydoc_count(on) != 2)
+			return dcr_ydoc_fail(&p->y, on, DCR_EINVALID,
+				"on lists two columns that must be equal: one of a table before, one of '%s'", j->table);
+		l = dcr_ydoc_node(&p->y, on->data.sequence.items.start[0]);
+		rt = dcr_ydoc_node(&p->y, on->data.sequence.items.start[1]);
+		if ((r = agg_column(a, l, a->n_tables, USE_JOIN, &j->left, &lc)) < 0 ||
+		    (r = agg_column(a, rt, a->n_tables, USE_JOIN, &j->right, &rc)) < 0)
+			return r;
+		/* Either order in the file; the joined table's column on the right. */
+		if (strcmp(j->left->table, j->table) == 0) {
+			Dcr__V1__ColumnRef *tmp = j->left;
+
+			j->left = j->right;
+			j->right = tmp;
+		}
+		if (strcmp(j->right->table, j->table) != 0 || strcmp(j->left->table, j->table) == 0)
+			return dcr_ydoc_fail(&p->y, on, DCR_EINVALID,
+				"on lists two columns that must be equal: one of a table before, one of '%s'", j->table);
+		if (strcmp(dcr_room_column_sql_type(lc->type), dcr_room_column_sql_type(rc->type)) != 0)
+			return dcr_ydoc_fail(&p->y, on, DCR_EINVALID, "join columns '%s.%s' (%s) and '%s.%s' (%s) differ "
+				"in type", j->left->table, j->left->column, dcr_room_column_type_name(lc->type),
+				j->right->table, j->right->column, dcr_room_column_type_name(rc->type));
+		(void)before;
+		ag->joins[ag->n_joins++] = j;
+	}
+	return 0;
+}
+
+/* A filter's value, as SQL will compare it: the column's type, written as the YAML wrote it. */
+static bool filter_value_ok(Dcr__V1__ColumnType type, const char *s)
+{
+	char *end;
+
+	switch (type) {
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64:
+		if (!*s || isspace((unsigned char)*s))
+			return false;
+		errno = 0;
+		(void)strtoll(s, &end, 10);
+		return !*end && errno == 0;
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_FLOAT64: {
+		double d;
+
+		if (!*s || isspace((unsigned char)*s))
+			return false;
+		d = strtod(s, &end);
+		/* Digits, sign, point and exponent only: no "nan", "inf" or hex. */
+		return !*end && isfinite(d) && strspn(s, "0123456789+-.eE") == strlen(s);
+	}
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_BOOL:
+		return strcmp(s, "true") == 0 || strcmp(s, "false") == 0;
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_DATE:
+		return strlen(s) == 10 && strspn(s, "0123456789") == 4 && s[4] == '-' &&
+		       strspn(s + 5, "0123456789") == 2 && s[7] == '-' && strspn(s + 8, "0123456789") == 2;
+	default:
+		return true;
+	}
+}
+
+static const char *const filter_ops[] = { "=", "!=", "<", "<=", ">", ">=", NULL };
+
+static int agg_filters(struct agg_parse *a, yaml_node_t *v, Dcr__V1__AggregateComputation *ag)
+{
+	static const char *const keys[] = { "column", "op", "value", NULL };
+	struct parse *p = a->p;
+	size_t n;
+	int r;
+
+	if ((r = dcr_ydoc_sequence(&p->y, v, "where", MAX_AGG_FILTERS)) < 0)
+		return r;
+	n = dcr_ydoc_count(v);
+	if (!NEW_ARRAY(p, ag->filters, n))
+		return oom(p);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *m = dcr_ydoc_node(&p->y, v->data.sequence.items.start[i]), *c, *o, *val;
+		const Dcr__V1__Column *col;
+		Dcr__V1__AggregateFilter *f;
+		const char *s;
+
+		if ((r = dcr_ydoc_mapping(&p->y, m, "a filter", keys)) < 0)
+			return r;
+		if (!(c = dcr_ydoc_get(&p->y, m, "column")) || !(val = dcr_ydoc_get(&p->y, m, "value")))
+			return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "a filter needs column and value");
+		if (!NEW(p, f))
+			return oom(p);
+		dcr__v1__aggregate_filter__init(f);
+		if ((r = agg_column(a, c, a->n_tables, USE_FILTER, &f->column, &col)) < 0)
+			return r;
+		if ((o = dcr_ydoc_get(&p->y, m, "op"))) {
+			size_t k;
+
+			if ((r = dcr_ydoc_string(&p->y, o, "op", 2, &s)) < 0)
+				return r;
+			for (k = 0; filter_ops[k] && strcmp(filter_ops[k], s) != 0; k++)
+				;
+			if (!filter_ops[k])
+				return dcr_ydoc_fail(&p->y, o, DCR_EINVALID, "unknown op '%s' (=, !=, <, <=, >, >=)", s);
+			f->op = (Dcr__V1__FilterOp)k;
+		}
+		if ((r = dcr_ydoc_string(&p->y, val, "a value", MAX_FILTER_VALUE, &s)) < 0)
+			return r;
+		if (!filter_value_ok(col->type, s))
+			return dcr_ydoc_fail(&p->y, val, DCR_EINVALID, "'%.64s' is not a value of column '%s.%s' (%s)", s,
+				f->column->table, f->column->column, dcr_room_column_type_name(col->type));
+		if (!(f->value = dup_str(p->room, s)))
+			return oom(p);
+		ag->filters[ag->n_filters++] = f;
+	}
+	return 0;
+}
+
+/* The result's column names so far: none twice. */
+static int agg_output_name(struct agg_parse *a, yaml_node_t *v, const Dcr__V1__AggregateComputation *ag,
+	const char *name)
+{
+	for (size_t i = 0; i < ag->n_group_by; i++)
+		if (strcmp(ag->group_by[i]->column, name) == 0)
+			return dcr_ydoc_fail(&a->p->y, v, DCR_EINVALID, "the result of '%s' has two columns named '%s'",
+				a->c->name, name);
+	for (size_t i = 0; i < ag->n_select; i++)
+		if (strcmp(ag->select[i]->name, name) == 0)
+			return dcr_ydoc_fail(&a->p->y, v, DCR_EINVALID, "the result of '%s' has two columns named '%s'",
+				a->c->name, name);
+	return 0;
+}
+
+static const char *const agg_functions[] = { "count", "count_distinct", "sum", "avg", NULL };
+
+static int agg_select_one(struct agg_parse *a, yaml_node_t *m, Dcr__V1__AggregateComputation *ag)
+{
+	static const char *const keys[] = { "name", "count", "count_distinct", "sum", "avg", "round", NULL };
+	struct parse *p = a->p;
+	yaml_node_t *v, *fv = NULL;
+	const Dcr__V1__Column *col;
+	Dcr__V1__Aggregate *g;
+	const char *name, *s;
+	size_t fn = 0;
+	int r;
+
+	if ((r = dcr_ydoc_mapping(&p->y, m, "an aggregate", keys)) < 0)
+		return r;
+	if (!(v = dcr_ydoc_get(&p->y, m, "name")))
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "an aggregate needs a name");
+	if ((r = dcr_ydoc_string(&p->y, v, "a column name", MAX_NAME, &name)) < 0)
+		return r;
+	if (!valid_node_name(name))
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			"column name '%s' must start with a-z or '_' and use a-z, 0-9, '_'", name);
+	if ((r = agg_output_name(a, v, ag, name)) < 0)
+		return r;
+	for (size_t k = 0; agg_functions[k]; k++)
+		if ((v = dcr_ydoc_get(&p->y, m, agg_functions[k]))) {
+			if (fv)
+				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "aggregate '%s' has both %s and %s", name,
+					agg_functions[fn], agg_functions[k]);
+			fv = v;
+			fn = k;
+		}
+	if (!fv)
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID,
+			"aggregate '%s' needs one of count, count_distinct, sum and avg (min and max are not offered)",
+			name);
+	if (!NEW(p, g))
+		return oom(p);
+	dcr__v1__aggregate__init(g);
+	g->function = (Dcr__V1__AggregateFunction)fn;
+	if (!(g->name = dup_str(p->room, name)))
+		return oom(p);
+	if ((r = dcr_ydoc_string(&p->y, fv, "a column", 2 * MAX_NAME + 1, &s)) < 0)
+		return r;
+	if (!(fn == 0 && strcmp(s, "*") == 0)) {
+		if ((r = agg_column(a, fv, a->n_tables, USE_AGGREGATE, &g->column, &col)) < 0)
+			return r;
+		if (fn >= 2 && col->type != DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64 &&
+		    col->type != DCR__V1__COLUMN_TYPE__COLUMN_TYPE_FLOAT64)
+			return dcr_ydoc_fail(&p->y, fv, DCR_EINVALID, "%s of '%s.%s', a %s column; %s takes int64 or "
+				"float64", agg_functions[fn], g->column->table, g->column->column,
+				dcr_room_column_type_name(col->type), agg_functions[fn]);
+	}
+	if ((v = dcr_ydoc_get(&p->y, m, "round"))) {
+		int64_t places;
+
+		if (fn < 2)
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "round applies to sum and avg");
+		if ((r = dcr_ydoc_int(&p->y, v, "round", 0, 15, &places)) < 0)
+			return r;
+		g->round = (uint32_t)places + 1;
+	}
+	ag->select[ag->n_select++] = g;
+	return 0;
+}
+
+static int parse_aggregate(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c)
+{
+	static const char *const keys[] = { "type", "from", "join", "where", "group_by", "select", "privacy",
+		"depends", NULL };
+	static const char *const privacy_keys[] = { "min_group_size", NULL };
+	struct agg_parse a = { .p = p, .c = c };
+	Dcr__V1__AggregateComputation *ag;
+	yaml_node_t *v;
+	size_t n;
+	int r;
+
+	if ((r = dcr_ydoc_mapping(&p->y, m, "an aggregate computation", keys)) < 0)
+		return r;
+	if (!NEW(p, ag))
+		return oom(p);
+	dcr__v1__aggregate_computation__init(ag);
+	if (!(v = dcr_ydoc_get(&p->y, m, "from")))
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "aggregate computation '%s' has no from", c->name);
+	if ((r = agg_table(&a, v, &a.tables[0])) < 0)
+		return r;
+	ag->from = a.tables[a.n_tables++]->name;
+	if ((v = dcr_ydoc_get(&p->y, m, "join")) && (r = agg_joins(&a, v, ag)) < 0)
+		return r;
+	if ((v = dcr_ydoc_get(&p->y, m, "where")) && (r = agg_filters(&a, v, ag)) < 0)
+		return r;
+	if ((v = dcr_ydoc_get(&p->y, m, "group_by"))) {
+		if ((r = dcr_ydoc_sequence(&p->y, v, "group_by", MAX_AGG_GROUP_BY)) < 0)
+			return r;
+		n = dcr_ydoc_count(v);
+		if (!NEW_ARRAY(p, ag->group_by, n))
+			return oom(p);
+		for (size_t i = 0; i < n; i++) {
+			yaml_node_t *item = dcr_ydoc_node(&p->y, v->data.sequence.items.start[i]);
+			Dcr__V1__ColumnRef *ref;
+
+			if ((r = agg_column(&a, item, a.n_tables, USE_GROUP_BY, &ref, NULL)) < 0 ||
+			    (r = agg_output_name(&a, item, ag, ref->column)) < 0)
+				return r;
+			ag->group_by[ag->n_group_by++] = ref;
+		}
+	}
+	if (!(v = dcr_ydoc_get(&p->y, m, "select")))
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "aggregate computation '%s' has no select", c->name);
+	if ((r = dcr_ydoc_sequence(&p->y, v, "select", MAX_AGG_SELECT)) < 0)
+		return r;
+	if (!(n = dcr_ydoc_count(v)))
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "select lists at least one aggregate");
+	if (!NEW_ARRAY(p, ag->select, n))
+		return oom(p);
+	for (size_t i = 0; i < n; i++)
+		if ((r = agg_select_one(&a, dcr_ydoc_node(&p->y, v->data.sequence.items.start[i]), ag)) < 0)
+			return r;
+	if ((v = dcr_ydoc_get(&p->y, m, "privacy"))) {
+		yaml_node_t *g;
+		int64_t size;
+
+		if ((r = dcr_ydoc_mapping(&p->y, v, "privacy", privacy_keys)) < 0)
+			return r;
+		if ((g = dcr_ydoc_get(&p->y, v, "min_group_size"))) {
+			if ((r = dcr_ydoc_int(&p->y, g, "min_group_size", 1, 1000000, &size)) < 0)
+				return r;
+			/* Groups of at least one row is no rule at all: same room as none. */
+			ag->min_group_size = size > 1 ? (uint32_t)size : 0;
+		}
+	}
+	c->kind_case = DCR__V1__COMPUTATION__KIND_AGGREGATE;
+	c->aggregate = ag;
+	return 0;
+}
+
 /* ---- participants and permissions ---- */
 
 static const char *const action_names[] = {
@@ -1275,6 +1791,20 @@ static const char *const permission_words[] = { "upload", "run", "fetch", "read-
 const char *dcr_room_action_name(Dcr__V1__Action action)
 {
 	return (size_t)action < N_ACTIONS && action_names[action] ? action_names[action] : "?";
+}
+
+const char *dcr_room_computation_kind(const Dcr__V1__Computation *c)
+{
+	switch (c->kind_case) {
+	case DCR__V1__COMPUTATION__KIND_SQL:
+		return "sql";
+	case DCR__V1__COMPUTATION__KIND_PYTHON:
+		return "python";
+	case DCR__V1__COMPUTATION__KIND_AGGREGATE:
+		return "aggregate";
+	default:
+		return "unknown";
+	}
 }
 
 const char *dcr_room_column_header(const Dcr__V1__Column *col)
@@ -1450,10 +1980,11 @@ static int explain_missing_table(struct parse *p, yaml_node_t *at, const char *c
 			"query of '%s' reads '%s', a %s node; SQL reads table nodes and SQL computations", cname,
 			name, d->kind_case == DCR__V1__DATA_NODE__KIND_FILE ? "file" : "code");
 	if (name && (j = find_compute_sql(p, name)) >= 0 &&
-	    p->room->def.compute[j]->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON)
+	    p->room->def.compute[j]->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
 		return dcr_ydoc_fail(&p->y, at, DCR_EINVALID,
-			"query of '%s' reads '%s', a python computation; SQL reads table nodes and SQL computations",
-			cname, name);
+			"query of '%s' reads '%s', %s computation; SQL reads table nodes and SQL computations",
+			cname, name, p->room->def.compute[j]->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON ? "a python" :
+				"an aggregate");
 	if (name) {
 		char hb[96];
 		const char *hint = suggest_node(p, name);
@@ -1516,6 +2047,18 @@ static void count_expansion(void *ctx, const char *view)
 }
 
 static int sql_check_query(struct sql_check *k, size_t i);
+
+/*
+ * A table the compiled query opens: a protected one stops the compilation
+ * (DCR_EDENIED, its name the message). Views are stand-ins that read
+ * nothing, so a query reading one through a view is refused at the view.
+ */
+static int refuse_protected(void *ctx, const char *table, struct dcr_err *err)
+{
+	struct sql_check *k = ctx;
+
+	return table_privacy(find_data_sql(k->p, table)) ? dcr_err_set(err, DCR_EDENIED, "%s", table) : 0;
+}
 
 /* The SQL computation whose name is the n bytes at s (any case), or -1. */
 static ssize_t named(const struct sql_check *k, const char *s, size_t n)
@@ -1676,7 +2219,7 @@ static int sql_check_query(struct sql_check *k, size_t i)
 {
 	struct parse *p = k->p;
 	Dcr__V1__Computation *c = p->room->def.compute[i];
-	struct dcr_sql_reader reader = { .stand_in = count_expansion, .ctx = k };
+	struct dcr_sql_reader reader = { .table = refuse_protected, .stand_in = count_expansion, .ctx = k };
 	struct dcr_err why;
 	int r;
 
@@ -1693,6 +2236,10 @@ static int sql_check_query(struct sql_check *k, size_t i)
 			return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID,
 				"compiling the room's queries, up to the query of '%s', takes SQLite more than %llu MiB of "
 				"allocations in all", c->name, MAX_SQL_COMPILE_WORK >> 20);
+		if (r == DCR_EDENIED)
+			return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID, "query of '%s' reads '%s', a table "
+				"with a privacy rule; only aggregate computations may read it (dcr-room(5), PRIVACY RULES)",
+				c->name, why.msg);
 		if (r == DCR_EINVALID)
 			r = missing_table(k, i, why.msg);
 		else if (r == DCR_ENOMEM && dcr_sql_memory_exceeded(k->sql))
@@ -1713,6 +2260,28 @@ static int sql_check_query(struct sql_check *k, size_t i)
 	k->state[i].on_stack = false;
 	k->state[i].done = true;
 	k->depth--;
+	return 0;
+}
+
+/* The SQL dcrd will write for aggregate computation i compiles under the policy, as a query would. */
+static int check_aggregate_sql(struct parse *p, struct dcr_sql *sql, size_t i)
+{
+	const Dcr__V1__Computation *c = p->room->def.compute[i];
+	struct dcr_aggregate_sql a;
+	struct dcr_err why;
+	int r;
+
+	if ((r = dcr_aggregate_sql(&p->room->def, c, &a, &why)) < 0)
+		return r == DCR_ENOMEM ? oom(p) : dcr_ydoc_fail(&p->y, p->src[i].node, DCR_EINVALID, "'%s': %s",
+			c->name, why.msg);
+	if ((r = dcr_sql_prepare(sql, a.query, NULL, NULL, &why)) == 0 && a.suppressed)
+		r = dcr_sql_prepare(sql, a.suppressed, NULL, NULL, &why);
+	dcr_aggregate_sql_release(&a);
+	if (r == DCR_ENOMEM)
+		return oom(p);
+	if (r < 0)
+		return dcr_ydoc_fail(&p->y, p->src[i].node, DCR_EINVALID, "the SQL of '%s' does not compile: %s",
+			c->name, why.msg);
 	return 0;
 }
 
@@ -1772,6 +2341,10 @@ static int check_sql(struct parse *p)
 		for (size_t j = 0; j < k.n; j++)
 			if (k.reads[i * k.words + j / 64] & (1ull << (j % 64)))
 				add_depend(p, def->compute[i], def->compute[j]->name);
+	for (size_t i = 0; i < k.n; i++)
+		if (def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE &&
+		    (r = check_aggregate_sql(p, k.sql, i)) < 0)
+			goto out;
 out:
 	dcr_sql_free(k.sql);
 	free(k.by_name);

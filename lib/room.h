@@ -108,6 +108,9 @@ void dcr_room_free(struct dcr_room *room);
 const char *dcr_room_action_name(Dcr__V1__Action action);
 const char *dcr_room_column_type_name(Dcr__V1__ColumnType type);
 
+/* "sql", "python" or "aggregate", as the YAML's type. */
+const char *dcr_room_computation_kind(const Dcr__V1__Computation *c);
+
 /* The header field a table column reads: its csv_header if it has one, else its name. */
 const char *dcr_room_column_header(const Dcr__V1__Column *col);
 

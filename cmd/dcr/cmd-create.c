@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate.h"
 #include "crypto.h"
 #include "dcr.h"
 #include "fileio.h"
@@ -47,6 +48,45 @@ static const char *data_kind(const Dcr__V1__DataNode *d)
 	case DCR__V1__DATA_NODE__KIND_FILE: return "file";
 	default: return "code";
 	}
+}
+
+static json_t *names_json(char *const *names, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
+static json_t *privacy_json(const Dcr__V1__TablePrivacy *t)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "min_group_size", json_integer(t->min_group_size));
+	json_object_set_new(o, "identity", t->identity && *t->identity ? json_string(t->identity) : json_null());
+	json_object_set_new(o, "group_by", names_json(t->group_by, t->n_group_by));
+	json_object_set_new(o, "aggregate", names_json(t->aggregate, t->n_aggregate));
+	json_object_set_new(o, "join", names_json(t->join, t->n_join));
+	return o;
+}
+
+static void print_names(const char *what, char *const *names, size_t n)
+{
+	printf("; %s", what);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? ", " : " ", names[i]);
+	if (!n)
+		printf(" nothing");
+}
+
+/* "; groups of at least 5 email_hash; group by region; aggregate spend; join on email_hash" */
+static void print_privacy(const Dcr__V1__TablePrivacy *t)
+{
+	printf("; groups of at least %u %s", t->min_group_size, t->identity && *t->identity ? t->identity : "rows");
+	print_names("group by", t->group_by, t->n_group_by);
+	print_names("aggregate", t->aggregate, t->n_aggregate);
+	print_names("join on", t->join, t->n_join);
 }
 
 static void hex_of(const ProtobufCBinaryData *b, char *out)
@@ -166,6 +206,8 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 			json_object_set_new(n, "columns", cols);
 			json_object_set_new(n, "header", json_boolean(d->table->header));
 			json_object_set_new(n, "delimiter", json_stringn((const char *)&(char){ (char)d->table->delimiter }, 1));
+			if (d->table->privacy)
+				json_object_set_new(n, "privacy", privacy_json(d->table->privacy));
 		} else if (d->kind_case == DCR__V1__DATA_NODE__KIND_CODE) {
 			hex_of(&d->code->sha256, hex);
 			json_object_set_new(n, "sha256", json_string(hex));
@@ -175,8 +217,7 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 	json_object_set_new(j, "data", data);
 	for (size_t i = 0; i < def->n_compute; i++) {
 		const Dcr__V1__Computation *c = def->compute[i];
-		json_t *n = json_pack("{s:s, s:s}", "name", c->name,
-			"type", c->kind_case == DCR__V1__COMPUTATION__KIND_SQL ? "sql" : "python");
+		json_t *n = json_pack("{s:s, s:s}", "name", c->name, "type", dcr_room_computation_kind(c));
 		json_t *deps = json_array();
 
 		for (size_t d = 0; d < c->n_depends; d++)
@@ -185,6 +226,17 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 		if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
 			json_object_set_new(n, "query", json_string(c->sql->query));
 			json_object_set_new(n, "min_group_size", json_integer(c->sql->min_group_size));
+		} else if (c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE) {
+			struct dcr_aggregate_sql a;
+
+			/* The SQL dcrd will run, for review; the room holds the description it comes from. */
+			if (dcr_aggregate_sql(def, c, &a, NULL) == 0) {
+				json_object_set_new(n, "sql", json_string(a.query));
+				if (a.suppressed)
+					json_object_set_new(n, "suppressed_sql", json_string(a.suppressed));
+			}
+			dcr_aggregate_sql_release(&a);
+			json_object_set_new(n, "min_group_size", json_integer(c->aggregate->min_group_size));
 		} else {
 			const Dcr__V1__PythonComputation *py = c->python;
 			json_t *cmd = json_array(), *mounts = json_object();
@@ -330,6 +382,8 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 				}
 			}
 			printf(")");
+			if (d->table->privacy)
+				print_privacy(d->table->privacy);
 		} else if (d->kind_case == DCR__V1__DATA_NODE__KIND_CODE) {
 			hex_of(&d->code->sha256, hex);
 			printf(" sha256 %s", hex);
@@ -342,7 +396,14 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 	for (size_t i = 0; i < def->n_compute; i++) {
 		const Dcr__V1__Computation *c = def->compute[i];
 
-		printf("  %-20s %s", c->name, c->kind_case == DCR__V1__COMPUTATION__KIND_SQL ? "sql" : "python");
+		printf("  %-20s %s", c->name, dcr_room_computation_kind(c));
+		if (c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE) {
+			printf(" of %s", c->aggregate->from);
+			for (size_t k = 0; k < c->aggregate->n_joins; k++)
+				printf(" join %s", c->aggregate->joins[k]->table);
+			if (c->aggregate->min_group_size)
+				printf(", groups of at least %u", c->aggregate->min_group_size);
+		}
 		if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && c->sql->min_group_size)
 			printf(", groups of at least %u", c->sql->min_group_size);
 		if (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON) {

@@ -73,7 +73,17 @@ static json_t *job_json(const Dcr__V1__JobInfo *j)
 	json_object_set_new(o, "result_sha256", *hex ? json_string(hex) : json_null());
 	json_object_set_new(o, "result_size", json_integer((json_int_t)j->result_size));
 	json_object_set_new(o, "result_rows", json_integer((json_int_t)j->result_rows));
+	json_object_set_new(o, "groups_suppressed",
+		j->thresholded ? json_integer((json_int_t)j->groups_suppressed) : json_null());
 	return o;
+}
+
+/* "dcr: fetch: job ID: 2 groups suppressed", for a job whose privacy thresholds left groups out (or none). */
+static void note_suppressed(const struct command *cmd, const struct cli *cli, const Dcr__V1__JobInfo *j)
+{
+	if (j->thresholded && cli->verbosity >= 0)
+		fprintf(stderr, "dcr: %s: job %s: %llu group%s suppressed\n", cmd->name, j->job_id,
+			(unsigned long long)j->groups_suppressed, j->groups_suppressed == 1 ? "" : "s");
 }
 
 /* A failed job: its reason, with the exit status of its error class (7 for a computation). */
@@ -557,6 +567,7 @@ static int deliver(const struct command *cmd, struct session *s, const Dcr__V1__
 			member ? ", its file " : "", member ? member : "",
 			extract_dir ? ", extracted into " : dest != DEST_STDOUT ? ", written to " : "",
 			extract_dir ? extract_dir : dest != DEST_STDOUT ? output : "");
+	note_suppressed(cmd, s->cli, f->job);
 	return 0;
 }
 
@@ -674,6 +685,8 @@ int cmd_run(const struct command *cmd, struct cli *cli, struct parsed *args)
 		r = print_json(cmd, job_json(done ? done->job : resp->job));
 	else
 		printf("%s\n", job);
+	if (!cli->json && done)
+		note_suppressed(cmd, cli, done->job);
 	if (!cli->json && cli->verbosity >= 0 && !done)
 		fprintf(stderr, "dcr: run: job %s queued; dcr fetch %s gets its result\n", job, job);
 out:
@@ -774,6 +787,9 @@ int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
 			printf("%llu bytes%s", (unsigned long long)j->result_size,
 				strcmp(j->result_type, "application/zip") == 0 ? " (zip)" :
 				strcmp(j->result_type, "text/csv") == 0 ? "" : " (file)");
+		if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED && j->thresholded)
+			printf(", %llu group%s suppressed", (unsigned long long)j->groups_suppressed,
+				j->groups_suppressed == 1 ? "" : "s");
 		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED) {
 			printf("%s", job_error_code(j) == DCR_EINTEGRITY ? "integrity violation: " : "");
 			put_cell(j->error, 100, true);

@@ -142,7 +142,8 @@ static bool definition_complete(const Dcr__V1__RoomDefinition *def)
 		const Dcr__V1__Computation *c = def->compute[i];
 
 		if (!((c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && c->sql) ||
-			    (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON && c->python)))
+			    (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON && c->python) ||
+			    (c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE && c->aggregate)))
 			return false;
 	}
 	return true;
@@ -417,6 +418,10 @@ static int node_text(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomSour
 			*what = "query";
 			return 0;
 		}
+		if (c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE)
+			return dcr_err_set(err, DCR_EINVALID,
+				"computation '%s' is an aggregate computation, which has no text of its own: dcr show "
+				"ROOM prints the definition that describes it", name);
 		if (!c->python->script.len)
 			return dcr_err_set(err, DCR_EDENIED,
 				"computation '%s' runs the secret code of node '%s': the room holds only its SHA-256", name,

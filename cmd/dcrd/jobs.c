@@ -553,6 +553,8 @@ struct result {
 	size_t len;
 	const char *type;
 	uint64_t rows;
+	bool thresholded;          /* an aggregate computation with a threshold, */
+	uint64_t groups_suppressed; /* and how many groups it left out */
 	char *logs;
 	size_t logs_len;
 };
@@ -1052,7 +1054,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 		return dcr_err_set(err, DCR_ECOMPUTE, "computations feed each other more than %d deep", MAX_DEPTH);
 	if (!(left = time_left(w)))
 		return out_of_time(w, err);
-	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL) {
+	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL || c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE) {
 		struct work_inputs in = { read_input, w };
 		/* The job's time left, where it is below SQL's own limit (0: that limit). */
 		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory };
@@ -1065,6 +1067,8 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 			res->data = sr.csv;
 			res->len = sr.len;
 			res->rows = sr.rows;
+			res->thresholded = sr.thresholded;
+			res->groups_suppressed = sr.groups_suppressed;
 			res->type = "text/csv";
 		}
 		return r;
@@ -1214,6 +1218,11 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 		note_fact(&note, "bytes", "%zu", res->len);
 		if (strcmp(res->type, "text/csv") == 0)
 			note_fact(&note, "rows", "%" PRIu64, res->rows);
+		if (res->thresholded) {
+			info->thresholded = true;
+			info->groups_suppressed = res->groups_suppressed;
+			note_fact(&note, "groups_suppressed", "%" PRIu64, res->groups_suppressed);
+		}
 	} else {
 		info->status = DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;
 		info->error = (char *)why;

@@ -50,7 +50,7 @@ enum {
 	MSG_END = 'e',   /* dcrd: that was all of it */
 	MSG_STOP = 's',  /* worker: i32 DCR_E* code (little-endian): no more of it, loading it failed (dcrd then sends END) */
 	MSG_FAIL = 'x',  /* either: i32 DCR_E* code (little-endian) and a message */
-	MSG_DONE = 'o',  /* worker: u64 data rows; the result is the DATA it sent */
+	MSG_DONE = 'o',  /* worker: u64 data rows, u64 groups suppressed, u8 thresholded; the result is the DATA it sent */
 };
 
 /* One end of the socket; with a deadline (dcrd's end), no wait lasts past it. */
@@ -399,7 +399,7 @@ static int worker_lost(struct parent *p, int wstatus, struct dcr_err *err)
 
 /* The conversation, from the job to the worker's last word: 0 (result in p), < 0 (err set), or 1 (worker lost). */
 static int converse(struct parent *p, const Dcr__V1__RoomDefinition *def, const struct work_inputs *in,
-	const struct sql_limits *lim, uint64_t *rows, struct dcr_err *err)
+	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
 	size_t def_len = dcr__v1__room_definition__get_packed_size(def), name_len = strlen(p->name) + 1, n;
 	uint8_t *job;
@@ -431,9 +431,11 @@ static int converse(struct parent *p, const Dcr__V1__RoomDefinition *def, const 
 				return 1;
 			break;
 		case MSG_DONE:
-			if (n != 8)
+			if (n != 17 || p->frame[16] > 1)
 				return 1;
-			*rows = get_u64(p->frame);
+			out->rows = get_u64(p->frame);
+			out->groups_suppressed = get_u64(p->frame + 8);
+			out->thresholded = p->frame[16];
 			return 0;
 		case MSG_FAIL:
 			return parse_fail(p->frame, n, err);
@@ -452,7 +454,7 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 {
 	struct sql_limits l = lim ? *lim : (struct sql_limits){ 0 };
 	struct parent p = { .c = { .fd = -1 }, .name = name };
-	uint64_t rows = 0;
+	struct sql_result res = { 0 };
 	int wstatus, r;
 
 	memset(out, 0, sizeof(*out));
@@ -463,7 +465,7 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 	if (!(p.frame = malloc(FRAME_MAX)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if ((r = spawn_worker(&p, err)) == 0) {
-		r = converse(&p, def, in, &l, &rows, err);
+		r = converse(&p, def, in, &l, &res, err);
 		/* Done or not, it goes: it has nothing more to do, or no more time to do it. */
 		end_worker(&p, &wstatus);
 		if (r == 1)
@@ -478,9 +480,9 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 		free(p.csv);
 		return r;
 	}
+	*out = res;
 	out->csv = p.csv;
 	out->len = p.len;
-	out->rows = rows;
 	return 0;
 }
 
@@ -600,7 +602,7 @@ int sql_worker_main(int argc, char **argv)
 	struct sql_result res = { 0 };
 	struct sql_limits lim;
 	struct dcr_err err;
-	uint8_t rows[8];
+	uint8_t done[17];
 	char *name = NULL;
 	int r;
 
@@ -626,9 +628,11 @@ int sql_worker_main(int argc, char **argv)
 		for (size_t at = 0; r == 0 && at < res.len; at += FRAME_MAX)
 			r = send_frame(&c, MSG_DATA, res.csv + at, res.len - at < FRAME_MAX ? res.len - at : FRAME_MAX,
 				NULL, 0);
-		put_u64(rows, res.rows);
+		put_u64(done, res.rows);
+		put_u64(done + 8, res.groups_suppressed);
+		done[16] = res.thresholded;
 		if (r == 0)
-			send_frame(&c, MSG_DONE, rows, sizeof(rows), NULL, 0);
+			send_frame(&c, MSG_DONE, done, sizeof(done), NULL, 0);
 	}
 	if (res.csv)
 		dcr_wipe(res.csv, res.len);

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "aggregate.h"
 #include "crypto.h"
 #include "room.h"
 #include "sql.h"
@@ -35,6 +36,8 @@ struct csv_out {
 struct sql_job {
 	const Dcr__V1__RoomDefinition *def;
 	const Dcr__V1__Computation *c;
+	const char *query;         /* an SQL computation's, or what agg wrote for an aggregate one */
+	struct dcr_aggregate_sql agg;
 	const struct work_inputs *in;
 	struct dcr_sql *sql;
 	sqlite3 *db;               /* sql's */
@@ -157,10 +160,14 @@ static int refuse_group_size(struct sql_job *j, const Dcr__V1__Computation *c, s
 		c->sql->min_group_size);
 }
 
-/* A rule dcrd cannot apply must stop the run: the computation's own, or one of a view it reads. */
+/*
+ * A rule on free SQL, which dcr create refuses since aggregate computations
+ * exist but a room stored before may hold, must stop the run: the
+ * computation's own, or one of a view it reads.
+ */
 static int check_privacy(struct sql_job *j, struct dcr_err *err)
 {
-	if (j->c->sql->min_group_size > 1)
+	if (j->c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && j->c->sql->min_group_size > 1)
 		return refuse_group_size(j, j->c, err);
 	for (size_t i = 0; i < j->def->n_compute; i++)
 		if (j->view_needed[i] && j->def->compute[i]->sql->min_group_size > 1)
@@ -258,7 +265,7 @@ static int prepare_query(struct sql_job *j, sqlite3_stmt **st, struct dcr_err *e
 {
 	struct dcr_sql_reader reader = { .table = mark_table, .ctx = j };
 	struct dcr_err why;
-	int r = dcr_sql_prepare(j->sql, j->c->sql->query, st, &reader, &why);
+	int r = dcr_sql_prepare(j->sql, j->query, st, &reader, &why);
 
 	if (r == DCR_EINVALID)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': %s", j->c->name, why.msg);
@@ -549,22 +556,63 @@ static void set_deadline(struct sql_job *j, uint64_t time_ms)
 static int find_sql(struct sql_job *j, const char *name, struct dcr_err *err)
 {
 	ssize_t i = find_compute(j->def, name);
+	int r;
 
 	if (i < 0)
 		return dcr_err_set(err, DCR_ENOTFOUND, "the room has no computation '%s'", name);
 	j->c = j->def->compute[i];
-	if (j->c->kind_case != DCR__V1__COMPUTATION__KIND_SQL || !j->c->sql)
-		return dcr_err_set(err, DCR_EINVALID, "computation '%s' is not an SQL computation", name);
+	if (j->c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && j->c->sql) {
+		j->query = j->c->sql->query;
+		return 0;
+	}
+	if (j->c->kind_case != DCR__V1__COMPUTATION__KIND_AGGREGATE)
+		return dcr_err_set(err, DCR_EINVALID, "computation '%s' is not an SQL or aggregate computation", name);
+	{
+		struct dcr_err why;
+
+		if ((r = dcr_aggregate_sql(j->def, j->c, &j->agg, &why)) < 0)
+			return dcr_err_set(err, r == DCR_EINVALID ? DCR_ECOMPUTE : r, "computation '%s': %s", name,
+				why.msg);
+	}
+	j->query = j->agg.query;
 	return 0;
 }
 
-static int run(struct sql_job *j, struct csv_out *o, uint64_t *rows, struct dcr_err *err)
+/* How many groups the thresholds of an aggregate computation left out: its second statement, on the same tables. */
+static int count_suppressed(struct sql_job *j, struct sql_result *out, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	const char *query = j->query;
+	int r, rc;
+
+	if (!j->agg.suppressed)
+		return 0;
+	j->query = j->agg.suppressed;
+	r = prepare_query(j, &st, err);
+	j->query = query;
+	if (r < 0)
+		return r;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0) {
+		r = rc == SQLITE_ROW ? dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': no count of suppressed groups",
+			j->c->name) : run_error(j, err);
+		sqlite3_finalize(st);
+		return r;
+	}
+	out->thresholded = true;
+	out->groups_suppressed = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int run(struct sql_job *j, struct csv_out *o, struct sql_result *out, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	locale_t c_locale, old;
 	int r;
 
-	if ((r = mark_views(j, j->c, err)) < 0 || (r = check_privacy(j, err)) < 0 || (r = open_db(j, err)) < 0 ||
+	/* An aggregate computation reads table nodes only; its depends are for order, not views. */
+	if ((j->c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && (r = mark_views(j, j->c, err)) < 0) ||
+	    (r = check_privacy(j, err)) < 0 || (r = open_db(j, err)) < 0 ||
 	    (r = create_tables(j, err)) < 0)
 		return r;
 	for (size_t i = 0; i < j->def->n_compute; i++)
@@ -580,7 +628,9 @@ static int run(struct sql_job *j, struct csv_out *o, uint64_t *rows, struct dcr_
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
 	old = uselocale(c_locale);
-	r = write_result(j, st, o, rows, err);
+	r = write_result(j, st, o, &out->rows, err);
+	if (r == 0)
+		r = count_suppressed(j, out, err);
 	uselocale(old);
 	freelocale(c_locale);
 	sqlite3_finalize(st);
@@ -593,7 +643,7 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	struct sql_limits l = lim ? *lim : (struct sql_limits){ 0 };
 	struct sql_job j = { .def = def, .in = in };
 	struct csv_out o = { 0 };
-	uint64_t rows = 0;
+	struct sql_result res = { 0 };
 	size_t n = def->n_compute ? def->n_compute : 1;
 	int r;
 
@@ -602,27 +652,30 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	o.max = (size_t)l.max_result_bytes;
 	set_deadline(&j, l.time_ms);
 	j.max_memory = l.max_memory;
-	if ((r = find_sql(&j, name, err)) < 0)
+	if ((r = find_sql(&j, name, err)) < 0) {
+		dcr_aggregate_sql_release(&j.agg);
 		return r;
+	}
 	j.view_needed = calloc(n, sizeof(bool));
 	j.view_made = calloc(n, sizeof(bool));
 	j.table_read = calloc(def->n_data ? def->n_data : 1, sizeof(bool));
 	if (!j.view_needed || !j.view_made || !j.table_read)
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	else
-		r = run(&j, &o, &rows, err);
+		r = run(&j, &o, &res, err);
 	/* SQLite frees the plaintext it held; it cannot be made to wipe it. Close promptly. */
 	dcr_sql_free(j.sql);
 	free(j.view_needed);
 	free(j.view_made);
 	free(j.table_read);
+	dcr_aggregate_sql_release(&j.agg);
 	if (r < 0) {
 		dcr_wipe(o.p, o.cap);
 		free(o.p);
 		return r;
 	}
+	*out = res;
 	out->csv = o.p;
 	out->len = o.len;
-	out->rows = rows;
 	return 0;
 }

@@ -45,10 +45,13 @@ struct sql_result {
 	uint8_t *csv;              /* free(): the result, CSV with a header row */
 	size_t len;
 	uint64_t rows;             /* data rows, without the header */
+	bool thresholded;          /* an aggregate computation with a threshold: */
+	uint64_t groups_suppressed; /* how many groups it left out */
 };
 
 /*
- * Run SQL computation `name` of def: an in-memory database gets one table
+ * Run SQL or aggregate computation `name` of def (an aggregate one as the
+ * SQL lib/aggregate writes, then its count of suppressed groups): an in-memory database gets one table
  * per table node and one view per SQL computation it reads; the query is
  * compiled under the policy of lib/sql, and the tables its program opens
  * (directly or through views) are loaded through in and checked against

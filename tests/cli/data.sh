@@ -30,7 +30,7 @@ enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
   alice@acme.example: [upload pay, upload delay, upload blob, run total, fetch total, run big, fetch big,
-    run slow, fetch slow, run fail, fetch fail, run grouped, fetch grouped, run pinned, fetch pinned]
+    run slow, fetch slow, run fail, fetch fail, run pinned, fetch pinned]
 data:
   pay:
     type: table
@@ -47,10 +47,6 @@ compute:
   big:
     type: sql
     query: SELECT name, salary FROM pay ORDER BY salary DESC
-  grouped:
-    type: sql
-    query: SELECT name, COUNT(*) AS n FROM pay GROUP BY name
-    privacy: {min_group_size: 5}
   slow:
     type: python
     script: slow.py
@@ -141,7 +137,7 @@ EOF
 expect 9 "publishing tampered ciphertext" as publish "$room" pay "$tamper"
 has "$err" "does not decrypt with the key" "tampering is named"
 
-# ---- jobs: results, failures, the privacy rule ----
+# ---- jobs: results and failures ----
 expect 0 "run total" as run "$room" total -o total.csv
 has "$(cat total.csv)" '^n,total,last$' "the header"
 has "$(cat total.csv)" '^2,300.5,2024-02-29$' "count, sum and max date"
@@ -149,8 +145,6 @@ expect 0 "run big" as run "$room" big --wait
 big=$out
 expect 0 "fetch to stdout" as fetch "$big"
 has "$out" "^\"$marker, the second\",200" "a quoted field stays quoted"
-expect 7 "a min_group_size rule is refused, not ignored" as run "$room" grouped --wait
-has "$err" "min_group_size" "the refusal names the rule"
 if [ $sandbox = 1 ]; then
 	expect 7 "a failing script" as run "$room" fail --wait
 	fail_job=$(as jobs "$room" | awk '$2 == "fail" {print $1}' | tail -1)

@@ -206,7 +206,9 @@ static void test_id_changes(void **state)
 		  "      - {name: salary, type: float64}\n      - {name: name, type: string}\n  beta" },
 		{ "SELECT SUM(salary) AS total", "SELECT SUM(salary) AS total2" },
 		{ "fetch shout]", "fetch shout, run total]" },
-		{ "type: sql\n", "type: sql\n    privacy: {min_group_size: 5}\n" },
+		{ "compute:\n", "compute:\n  agg: {type: aggregate, from: acme, select: [{name: n, count: '*'}]}\n" },
+		{ "    type: file\n", "    type: file\n  gamma:\n    type: table\n    columns: [{name: id, type: string}]\n"
+				   "    privacy: {min_group_size: 5}\n" },
 		{ "enclave: dcrd:sim", "enclave: dcrd:v1" },
 		{ "platform: true", "platform: false\n  ca: []\n  platform: true" },
 		{ "    mounts: {/input/text.txt: notes}", "    mounts: {/input/t.txt: notes}" },
@@ -308,6 +310,174 @@ static void test_errors(void **state)
 		assert_null(room);
 		assert_true(err.code == DCR_EINVALID);
 		assert_memory_equal(err.msg, "room.yaml", 9);
+		free(bad);
+	}
+}
+
+/* ---- privacy rules and aggregate computations (dcr-room(5), PRIVACY RULES) ---- */
+
+static const char privacy_yaml[] =
+	"version: 1\n"
+	"name: privacy\n"
+	"enclave: dcrd:sim\n"
+	"authentication: {platform: true}\n"
+	"participants:\n"
+	"  alice@acme.example: [run overlap]\n"
+	"data:\n"
+	"  acme:\n"
+	"    type: table\n"
+	"    columns:\n"
+	"      - {name: email, type: string}\n"
+	"      - {name: region, type: string}\n"
+	"      - {name: spend, type: float64}\n"
+	"      - {name: age, type: int64}\n"
+	"    privacy: {min_group_size: 5, identity: email, group_by: [region], aggregate: [spend], join: [email]}\n"
+	"  beta:\n"
+	"    type: table\n"
+	"    columns:\n"
+	"      - {name: email, type: string}\n"
+	"      - {name: region, type: string}\n"
+	"      - {name: spend, type: float64}\n"
+	"      - {name: age, type: int64}\n"
+	"  notes: {type: file}\n"
+	"compute:\n"
+	"  overlap:\n"
+	"    type: aggregate\n"
+	"    from: acme\n"
+	"    join:\n"
+	"      - {table: beta, on: [acme.email, beta.email]}\n"
+	"    where:\n"
+	"      - {column: acme.region, op: \"!=\", value: test}\n"
+	"    group_by: [acme.region]\n"
+	"    select:\n"
+	"      - {name: n, count: \"*\"}\n"
+	"      - {name: spend, sum: acme.spend, round: 2}\n";
+
+static void test_privacy_valid(void **state)
+{
+	struct dcr_room *room;
+	struct dcr_err err = { 0 };
+	const Dcr__V1__RoomDefinition *def;
+	const Dcr__V1__AggregateComputation *ag;
+	const Dcr__V1__TablePrivacy *t;
+	char a[DCR_ROOM_ID_HEX], b[DCR_ROOM_ID_HEX];
+	char *other;
+
+	if (parse(privacy_yaml, "", &room, &err) != 0)
+		fail_msg("%s", err.msg);
+	def = dcr_room_definition(room);
+	t = def->data[0]->table->privacy;
+	assert_non_null(t);
+	assert_int_equal(t->min_group_size, 5);
+	assert_string_equal(t->identity, "email");
+	assert_int_equal(t->n_group_by, 1);
+	assert_null(def->data[1]->table->privacy);
+	assert_int_equal(def->compute[0]->kind_case, DCR__V1__COMPUTATION__KIND_AGGREGATE);
+	ag = def->compute[0]->aggregate;
+	assert_string_equal(ag->from, "acme");
+	assert_int_equal(ag->n_joins, 1);
+	assert_string_equal(ag->joins[0]->right->table, "beta");
+	assert_int_equal(ag->filters[0]->op, DCR__V1__FILTER_OP__FILTER_OP_NE);
+	assert_int_equal(ag->select[1]->round, 3);
+	dcr_room_free(room);
+
+	/* The join's columns in either order, and a bare column that one table has, give the same room. */
+	id_of(privacy_yaml, "", a);
+	other = edit(privacy_yaml, "on: [acme.email, beta.email]", "on: [beta.email, acme.email]");
+	id_of(other, "", b);
+	assert_string_equal(a, b);
+	free(other);
+	/* The rule's lists are sorted, and min_group_size 1 on a computation is none. */
+	other = edit(privacy_yaml, "    select:\n", "    privacy: {min_group_size: 1}\n    select:\n");
+	id_of(other, "", b);
+	assert_string_equal(a, b);
+	free(other);
+	other = edit(privacy_yaml, "group_by: [region], aggregate: [spend]", "group_by: [region], aggregate: [spend, age]");
+	id_of(other, "", b);
+	assert_string_not_equal(a, b);
+	free(other);
+}
+
+/* Every construct outside the form is refused when the room is validated, with its position. */
+static void test_privacy_errors(void **state)
+{
+	static const struct {
+		const char *from, *to, *want;
+	} cases[] = {
+		/* free SQL and python never read a protected table, not even through a view */
+		{ "compute:\n", "compute:\n  raw: {type: sql, query: SELECT email FROM acme}\n",
+		  "room.yaml:25:27: query of 'raw' reads 'acme', a table with a privacy rule; on" },
+		{ "compute:\n", "compute:\n  v: {type: sql, query: SELECT * FROM acme}\n"
+				"  r: {type: sql, query: SELECT count(*) AS n FROM v}\n",
+		  "room.yaml:25:25: query of 'v' reads 'acme', a table with a privacy rule; only" },
+		{ "compute:\n", "compute:\n  j: {type: sql, query: 'SELECT count(*) AS n FROM beta JOIN acme USING (email)'}\n",
+		  "room.yaml:25:25: query of 'j' reads 'acme', a table with a privacy rule; only" },
+		{ "compute:\n", "compute:\n  py: {type: python, script: up.py, mounts: {/input/a.csv: acme}}\n",
+		  "room.yaml:25:60: python computation 'py' mounts 'acme', a table with a privac" },
+		{ "compute:\n", "compute:\n  s: {type: sql, query: SELECT n FROM overlap}\n",
+		  "room.yaml:25:25: query of 's' reads 'overlap', an aggregate computation; SQL " },
+		{ "compute:\n", "compute:\n  s: {type: sql, query: 'SELECT 1 AS x', privacy: {min_group_size: 5}}\n",
+		  "room.yaml:25:51: privacy rules apply to aggregate computations and table node" },
+		/* self-joins, and tables that are not tables */
+		{ "{table: beta, on: [acme.email, beta.email]}", "{table: acme, on: [acme.email, acme.email]}",
+		  "room.yaml:29:17: table 'acme' is read twice by 'overlap'; a table may appear " },
+		{ "    from: acme\n", "    from: notes\n", "room.yaml:27:11: 'notes' is a file node; an aggregate computation reads table" },
+		{ "    from: acme\n", "    from: overlap\n", "room.yaml:27:11: 'overlap' is a computation; an aggregate computation reads t" },
+		{ "    from: acme\n", "    from: acm\n", "room.yaml:27:11: table node 'acm' does not exist (did you mean 'acme'?)" },
+		/* columns the rule does not list */
+		{ "group_by: [acme.region]", "group_by: [acme.email]",
+		  "room.yaml:32:16: column 'acme.email' may not be used in group_by: the privacy" },
+		{ "sum: acme.spend", "sum: acme.age", "room.yaml:35:28: column 'acme.age' may not be used in aggregate: the privacy " },
+		{ "count: \"*\"}", "count_distinct: acme.email}", "room.yaml:34:35: column 'acme.email' may not be used in aggregate: the privac" },
+		{ "on: [acme.email, beta.email]", "on: [acme.region, beta.region]",
+		  "room.yaml:29:28: column 'acme.region' may not be used in join: the privacy ru" },
+		{ "{column: acme.region, op", "{column: acme.age, op", "room.yaml:31:18: column 'acme.age' may not be filtered on: the privacy rule o" },
+		/* what the form does not have */
+		{ "{name: n, count: \"*\"}", "{name: n, max: acme.spend}", "room.yaml:34:19: unknown key 'max' in an aggregate" },
+		{ "{name: n, count: \"*\"}", "{name: n}", "room.yaml:34:9: aggregate 'n' needs one of count, count_distinct, sum and av" },
+		{ "{name: n, count: \"*\"}", "{name: n, count: \"*\", sum: acme.spend}", "room.yaml:34:36: aggregate 'n' has both count and sum" },
+		{ "    select:\n", "    query: SELECT 1\n    select:\n", "room.yaml:33:5: unknown key 'query' in an aggregate computation" },
+		{ "    select:\n", "    having: x\n    select:\n", "room.yaml:33:5: unknown key 'having' in an aggregate computation" },
+		{ "op: \"!=\"", "op: \"~\"", "room.yaml:31:35: unknown op '~' (=, !=, <, <=, >, >=)" },
+		{ "value: test}", "value: [test]}", "room.yaml:31:48: a value must be a string, not a list" },
+		{ "{column: acme.region, op: \"!=\", value: test}", "{column: beta.age, value: abc}",
+		  "room.yaml:31:35: 'abc' is not a value of column 'beta.age' (int64)" },
+		{ "{column: acme.region, op: \"!=\", value: test}", "{column: beta.spend, value: nan}",
+		  "room.yaml:31:37: 'nan' is not a value of column 'beta.spend' (float64)" },
+		{ "group_by: [acme.region]", "group_by: [region]", "room.yaml:32:16: column 'region' is ambiguous: both 'acme' and 'beta' have it" },
+		{ "group_by: [acme.region]", "group_by: [acme.region, beta.region]",
+		  "room.yaml:32:29: the result of 'overlap' has two columns named 'region'" },
+		{ "{name: n, count: \"*\"}", "{name: region, count: \"*\"}",
+		  "room.yaml:34:16: the result of 'overlap' has two columns named 'region'" },
+		{ "{name: spend, sum: acme.spend, round: 2}", "{name: spend, sum: beta.region}",
+		  "room.yaml:35:28: sum of 'beta.region', a string column; sum takes int64 or fl" },
+		{ "{name: n, count: \"*\"}", "{name: n, count: \"*\", round: 1}", "room.yaml:34:38: round applies to sum and avg" },
+		{ "on: [acme.email, beta.email]", "on: [acme.email, beta.age]", "room.yaml:29:27: join columns 'acme.email' (string) and 'beta.age' (int64) di" },
+		{ "on: [acme.email, beta.email]", "on: [acme.email]", "room.yaml:29:27: on lists two columns that must be equal: one of a table befo" },
+		{ "on: [acme.email, beta.email]", "on: [beta.email, beta.email]", "room.yaml:29:27: on lists two columns that must be equal: one of a table befo" },
+		{ "{table: beta, on: [acme.email, beta.email]}", "{table: beta, on: [acme.email, gamma.email]}",
+		  "room.yaml:29:40: 'gamma' is not a table that 'overlap' reads" },
+		{ "    select:\n      - {name: n, count: \"*\"}\n      - {name: spend, sum: acme.spend, round: 2}\n",
+		  "    select: []\n", "room.yaml:33:13: select lists at least one aggregate" },
+		/* the rule itself */
+		{ "privacy: {min_group_size: 5, ", "privacy: {min_group_size: 1, ",
+		  "room.yaml:15:31: min_group_size must be between 2 and 1000000, not 1" },
+		{ "privacy: {min_group_size: 5, ", "privacy: {", "room.yaml:15:14: the privacy rule of table 'acme' needs min_group_size" },
+		{ "identity: email,", "identity: mail,", "room.yaml:15:44: table 'acme' has no column 'mail'" },
+		{ "group_by: [region]", "group_by: [region, region]", "room.yaml:15:70: column 'region' is listed twice in group_by" },
+		{ "join: [email]}", "join: [email], dimensions: [region]}", "room.yaml:15:106: unknown key 'dimensions' in privacy" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *bad = edit(privacy_yaml, cases[i].from, cases[i].to);
+		struct dcr_room *room = NULL;
+		struct dcr_err err = { 0 };
+		int r = parse(bad, "", &room, &err);
+
+		if (r == 0 || !strstr(err.msg, cases[i].want))
+			fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.msg, cases[i].want);
+		assert_null(room);
+		assert_true(err.code == DCR_EINVALID);
 		free(bad);
 	}
 }
@@ -713,18 +883,24 @@ static void test_defaults_normalised(void **state)
 {
 	char a[DCR_ROOM_ID_HEX], b[DCR_ROOM_ID_HEX];
 	char *explicit_defaults = edit(base_yaml, "fetch shout]", "fetch shout, read-audit, list-datasets]");
-	char *group_one = edit(base_yaml, "type: sql\n", "type: sql\n    privacy: {min_group_size: 1}\n");
+	char *group_one = edit(base_yaml, "compute:\n",
+		"compute:\n  agg: {type: aggregate, from: acme, select: [{name: n, count: '*'}], privacy: {min_group_size: 1}}\n");
 	char *comment = edit(base_yaml, "FROM beta)\n", "FROM beta); -- the total\n");
+
+	char *no_group = edit(base_yaml, "compute:\n", "compute:\n  agg: {type: aggregate, from: acme, select: [{name: n, count: '*'}]}\n");
 
 	id_of(base_yaml, "", a);
 	id_of(explicit_defaults, "", b);
 	assert_string_equal(a, b);
+	id_of(no_group, "", a);
 	id_of(group_one, "", b);
 	assert_string_equal(a, b);
+	id_of(base_yaml, "", a);
 	id_of(comment, "", b);
 	assert_string_not_equal(a, b); /* the query text itself is part of the room */
 	free(explicit_defaults);
 	free(group_one);
+	free(no_group);
 	free(comment);
 }
 
@@ -958,6 +1134,8 @@ int main(void)
 		cmocka_unit_test(test_id_invariant),
 		cmocka_unit_test(test_id_changes),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_privacy_valid),
+		cmocka_unit_test(test_privacy_errors),
 		cmocka_unit_test(test_authorities),
 		cmocka_unit_test(test_cycles),
 		cmocka_unit_test(test_order_independent),
