@@ -1,0 +1,177 @@
+#!/bin/bash
+# Privacy rules (dcr-room(5), PRIVACY RULES) through the real dcr and dcrd:
+# the attacks on a minimum group size are refused at create (a view over a
+# protected table, a python mount of it, a self-join, a column the rule does
+# not list, privacy on free SQL), each with its position, or harmless when
+# they run (a filter isolating one person, a join with duplicated keys,
+# grouping by a unique column, one person's many rows): every group that
+# falls short is suppressed, counted in the job, its audit entry and dcr's
+# output, and never shown.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+use_sim_specs
+make_ca acme-ca
+make_user alice alice@acme.example acme-ca
+
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+cat >room/room.yaml <<'YAML'
+version: 1
+name: privacy
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [upload people, upload orders, run isolate, fetch isolate, run inflate, fetch inflate,
+    run unique, fetch unique, run by_region, fetch by_region]
+data:
+  people:
+    type: table
+    columns:
+      - {name: id, type: int64}
+      - {name: email, type: string}
+      - {name: region, type: string}
+      - {name: spend, type: float64}
+    privacy: {min_group_size: 5, identity: email, group_by: [region, id], aggregate: [spend, email], join: [email]}
+  orders:
+    type: table
+    columns: [{name: email, type: string}, {name: amount, type: float64}]
+compute:
+  isolate:                     # a filter that isolates one person
+    type: aggregate
+    from: people
+    where: [{column: email, value: p0@example.com}]
+    group_by: [region]
+    select: [{name: n, count: "*"}, {name: spend, sum: spend}]
+  inflate:                     # orders has each address 20 times: a join that multiplies rows
+    type: aggregate
+    from: people
+    join: [{table: orders, on: [people.email, orders.email]}]
+    group_by: [people.region]
+    select: [{name: n, count: "*"}, {name: amount, sum: orders.amount}]
+  unique:                      # every id is one group of one person
+    type: aggregate
+    from: people
+    group_by: [id]
+    select: [{name: n, count: "*"}]
+  by_region:
+    type: aggregate
+    from: people
+    group_by: [region]
+    select: [{name: n, count: "*"}, {name: people, count_distinct: email}]
+YAML
+
+as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
+
+# north: 6 people; south: 3 people; east: 1 person with 40 rows; west: 2 people.
+python3 - <<'PY'
+rows = []
+for i in range(6):
+    rows.append((f"p{i}@example.com", "north"))
+for i in range(6, 9):
+    rows.append((f"p{i}@example.com", "south"))
+rows += [("p9@example.com", "east")] * 40
+rows += [("p10@example.com", "west"), ("p11@example.com", "west")]
+with open("people.csv", "w") as f:
+    f.write("id,email,region,spend\n")
+    for n, (email, region) in enumerate(rows):
+        f.write(f"{n},{email},{region},{n + 0.5}\n")
+with open("orders.csv", "w") as f:
+    f.write("email,amount\n")
+    for i in range(12):
+        for k in range(20):
+            f.write(f"p{i}@example.com,{k}\n")
+PY
+
+start_dcrd data || finish
+expect 0 "create" as create room/room.yaml || finish
+room=$out
+expect 0 "upload people" as upload people.csv
+expect 0 "publish people" as publish "$room" people "$out"
+expect 0 "upload orders" as upload orders.csv
+expect 0 "publish orders" as publish "$room" orders "$out"
+
+# ---- attacks that run, and yield only groups that reach the threshold ----
+expect 0 "isolate one person with a filter" "$DCR" -i "$TEST_TMP/alice" run "$room" isolate --wait
+job=$out
+has "$err" "^dcr: run: job $job: 1 group suppressed$" "the person's group is suppressed, and counted"
+expect 0 "fetch it" "$DCR" -i "$TEST_TMP/alice" fetch "$job"
+checks=$((checks + 1))
+[ "$out" = "region,n,spend" ] || fail "isolate: the result holds more than the header: $out"
+has "$err" "^dcr: fetch: job $job: 1 group suppressed$" "fetch says so"
+
+# Joined with 20 orders each, north has 120 rows from 6 people: kept; south's 60 rows are 3 people, east's
+# 800 rows one person, west's 40 rows two: all suppressed.
+expect 0 "inflate a group with duplicated join keys" as run "$room" inflate -o inflate.csv
+checks=$((checks + 1))
+[ "$(cat inflate.csv)" = "$(printf 'region,n,amount\nnorth,120,1140.0')" ] ||
+	fail "inflate: want only north: $(cat inflate.csv)"
+
+expect 0 "group by a unique column" "$DCR" -i "$TEST_TMP/alice" run "$room" unique --wait
+has "$err" "^dcr: run: job [0-9a-f]{12}-[0-9]+: 51 groups suppressed$" "every one of the 51 rows is a group of one"
+expect 0 "fetch it" as fetch "${out}"
+checks=$((checks + 1))
+[ "$out" = "id,n" ] || fail "unique: the result holds more than the header: $out"
+
+# One person's 40 rows are one person: east is suppressed, whatever its count of rows.
+expect 0 "by region" as run "$room" by_region -o by_region.csv
+checks=$((checks + 1))
+[ "$(cat by_region.csv)" = "$(printf 'region,n,people\nnorth,6,6')" ] || fail "by_region: want only north: $(cat by_region.csv)"
+expect 0 "jobs" as jobs "$room"
+has "$out" "by_region +succeeded .* 3 groups suppressed" "dcr jobs shows the count"
+expect 0 "jobs --json" as --json jobs "$room"
+has "$out" '"groups_suppressed": 3' "and its JSON"
+expect 0 "audit" "$DCR" -i "$TEST_TMP/alice" --json audit "$room"
+has "$out" 'groups_suppressed' "the job's audit entry records the count"
+checks=$((checks + 1))
+printf '%s' "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+got = sorted((e["object"], f["value"]) for e in d["entries"] if e["action"] == "job.finished"
+    for f in e["facts"] if f["key"] == "groups_suppressed")
+want = [("by_region", "3"), ("inflate", "3"), ("isolate", "1"), ("unique", "51")]
+sys.exit(0 if got == want else "audit: groups_suppressed %s, want %s" % (got, want))
+' || fail "each job.finished entry holds its count of suppressed groups"
+
+# ---- attacks refused at create, each at its position ----
+bad() { # NAME EXPECTED-ERROR: room/room.yaml with its compute replaced by stdin
+	sed -e '/^compute:/q' -e '/^  alice@acme.example:/,/fetch by_region\]$/c\  alice@acme.example: [upload people]' \
+		room/room.yaml >room/bad.yaml
+	cat >>room/bad.yaml
+	expect 6 "$1" "$DCR" -i "$TEST_TMP/alice" create room/bad.yaml
+	has "$err" "$2" "$1: refused with its position"
+}
+bad "a view over the protected table" "^dcr: create: room/bad.yaml:20:32: query of 'everyone' reads 'people', a table with a privacy rule" <<'YAML'
+  everyone: {type: sql, query: SELECT * FROM people}
+  count_view: {type: sql, query: SELECT count(*) AS n FROM everyone}
+YAML
+echo 'print(1)' >room/x.py
+bad "a python mount" "^dcr: create: room/bad.yaml:20:59: python computation 'py' mounts 'people', a table with a privacy rule" <<'YAML'
+  py: {type: python, script: x.py, mounts: {/input/p.csv: people}}
+YAML
+bad "a self-join" "^dcr: create: room/bad.yaml:23:20: table 'people' is read twice by 'self'" <<'YAML'
+  self:
+    type: aggregate
+    from: people
+    join: [{table: people, on: [email, email]}]
+    select: [{name: n, count: "*"}]
+YAML
+bad "grouping by a column the rule does not list" \
+	"^dcr: create: room/bad.yaml:23:16: column 'people.email' may not be used in group_by" <<'YAML'
+  who:
+    type: aggregate
+    from: people
+    group_by: [email]
+    select: [{name: n, count: "*"}]
+YAML
+bad "max of a protected column" "^dcr: create: room/bad.yaml:23:26: unknown key 'max' in an aggregate" <<'YAML'
+  top:
+    type: aggregate
+    from: people
+    select: [{name: top, max: spend}]
+YAML
+bad "privacy on free SQL" "^dcr: create: room/bad.yaml:20:68: privacy rules apply to aggregate computations" <<'YAML'
+  q: {type: sql, query: SELECT count(*) AS n FROM orders, privacy: {min_group_size: 5}}
+YAML
+
+finish
