@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -526,6 +527,206 @@ static void test_result_limit(void **state)
 	dcr_room_free(room);
 }
 
+/* ---- aggregate computations: thresholds (dcr-room(5), PRIVACY RULES) ---- */
+
+/* The overlap example's shape: kept groups, the count of the others, through the worker too. */
+static void test_aggregate(void **state)
+{
+	struct dcr_room *room = room_with(
+		"  a:\n"
+		"    type: table\n"
+		"    columns: [{name: who, type: string}, {name: region, type: string}, {name: spend, type: float64}]\n"
+		"    privacy: {min_group_size: 2, identity: who, group_by: [region], aggregate: [spend], join: [who]}\n"
+		"  b:\n"
+		"    type: table\n"
+		"    columns: [{name: who, type: string}, {name: n, type: int64}]\n",
+		"  both:\n"
+		"    type: aggregate\n"
+		"    from: a\n"
+		"    join: [{table: b, on: [a.who, b.who]}]\n"
+		"    group_by: [region]\n"
+		"    select: [{name: shared, count: '*'}, {name: spend, sum: spend, round: 1}, {name: mean, avg: b.n}]\n"
+		"  plain: {type: aggregate, from: b, select: [{name: rows, count: '*'}]}\n");
+	const struct input items[] = {
+		{ "a", "who,region,spend\nx,n,1.25\ny,n,2\nz,s,3\nz,s,4\nw,e,1\n", 0 },
+		{ "b", "who,n\nx,1\ny,2\nz,3\nw,4\nw,5\n", 0 },
+	};
+	struct run run;
+
+	run_sql(&run, room, "both", items, 2);
+	/* n: two people; s: one person's two rows; e: one person joined twice. */
+	assert_string_equal(result(&run), "region,shared,spend,mean\nn,2,3.3,1.5\n");
+	assert_true(run.res.thresholded);
+	assert_int_equal(run.res.groups_suppressed, 2);
+	assert_int_equal(run.res.rows, 1);
+	run_sql(&run, room, "plain", items, 2);
+	assert_string_equal(result(&run), "rows\n5\n");
+	assert_false(run.res.thresholded);
+	assert_int_equal(run.res.groups_suppressed, 0);
+	dcr_room_free(room);
+}
+
+static uint64_t rnd_state;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return (unsigned)(rnd_state % n);
+}
+
+#define PROP_MAX_ROWS 60
+
+struct prop_table {
+	unsigned n, person[PROP_MAX_ROWS], grp[PROP_MAX_ROWS], val[PROP_MAX_ROWS];
+	bool protected, identity;
+	unsigned min;
+};
+
+static void prop_table_make(struct prop_table *t, char *csv, size_t size)
+{
+	unsigned people = 1 + rnd(15), groups = 1 + rnd(6);
+	size_t at;
+
+	t->n = rnd(PROP_MAX_ROWS + 1);
+
+	at = (size_t)snprintf(csv, size, "person,grp,val\n");
+	for (unsigned i = 0; i < t->n; i++) {
+		t->person[i] = rnd(people);
+		t->grp[i] = rnd(groups);
+		t->val[i] = rnd(101);
+		at += (size_t)snprintf(csv + at, size - at, "p%u,%u,%u\n", t->person[i], t->grp[i], t->val[i]);
+	}
+	assert_true(at < size);
+}
+
+static void prop_rule(const struct prop_table *t, char *yaml, size_t size)
+{
+	if (!t->protected)
+		snprintf(yaml, size, "%s", "");
+	else
+		snprintf(yaml, size, "    privacy: {min_group_size: %u,%s group_by: [grp], aggregate: [val], join: [person]}\n",
+			t->min, t->identity ? " identity: person," : "");
+}
+
+/* Distinct rows of t among the marked ones, or distinct people. */
+static unsigned prop_distinct(const struct prop_table *t, const bool *marked)
+{
+	bool seen[PROP_MAX_ROWS] = { false };
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < t->n; i++) {
+		unsigned key = t->identity ? t->person[i] : i;
+
+		if (marked[i] && !seen[key]) {
+			seen[key] = true;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * 200 random rooms and tables, each run and compared with the rule computed
+ * here the plain way: every (a, b) pair the join and filter keep, grouped,
+ * and a group kept only if each protected table's distinct rows (or people)
+ * in it reach the larger of its threshold and the computation's.
+ */
+static void test_aggregate_random(void **state)
+{
+	static char a_csv[4096], b_csv[4096], want[8192], data[2048], compute[1024], rule_a[256], rule_b[256];
+	unsigned all_kept = 0, all_suppressed = 0;
+
+	rnd_state = 0x9e3779b97f4a7c15ull;
+	for (unsigned trial = 0; trial < 200; trial++) {
+		struct prop_table a = { 0 }, b = { 0 };
+		bool join = rnd(2), filter = rnd(2), group = rnd(5) != 0;
+		unsigned floor_val = rnd(101), own = rnd(4) == 0 ? 2 + rnd(6) : 0, suppressed = 0, rows = 0;
+		struct input items[2] = { { "a", a_csv, 0 }, { "b", b_csv, 0 } };
+		struct dcr_room *room;
+		struct run run;
+		const char *got;
+		size_t at;
+
+		a.protected = true;
+		a.identity = rnd(2);
+		a.min = 2 + rnd(7);
+		b.protected = rnd(2);
+		b.identity = rnd(2) && b.protected; /* a table without a rule counts rows */
+		b.min = 2 + rnd(7);
+		prop_table_make(&a, a_csv, sizeof(a_csv));
+		prop_table_make(&b, b_csv, sizeof(b_csv));
+		prop_rule(&a, rule_a, sizeof(rule_a));
+		prop_rule(&b, rule_b, sizeof(rule_b));
+		snprintf(data, sizeof(data),
+			"  a:\n    type: table\n    columns: [{name: person, type: string}, {name: grp, type: int64}, "
+			"{name: val, type: int64}]\n%s"
+			"  b:\n    type: table\n    columns: [{name: person, type: string}, {name: grp, type: int64}, "
+			"{name: val, type: int64}]\n%s", rule_a, rule_b);
+		snprintf(compute, sizeof(compute),
+			"  q:\n    type: aggregate\n    from: a\n%s",
+			join ? "    join: [{table: b, on: [a.person, b.person]}]\n" : "");
+		if (filter)
+			snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute),
+				"    where: [{column: a.val, op: '>=', value: %u}]\n", floor_val);
+		snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute), "%s%s",
+			group ? "    group_by: [a.grp]\n" : "", "    select: [{name: n, count: '*'}, {name: s, sum: a.val}]\n");
+		if (own)
+			snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute),
+				"    privacy: {min_group_size: %u}\n", own);
+		room = room_with(data, compute);
+
+		/* The reference. */
+		at = (size_t)snprintf(want, sizeof(want), "%sn,s\n", group ? "grp," : "");
+		for (unsigned g = 0; g < (group ? 6u : 1u); g++) {
+			bool in_a[PROP_MAX_ROWS] = { false }, in_b[PROP_MAX_ROWS] = { false }, any = false;
+			unsigned count = 0, sum = 0, need_a = a.min > own ? a.min : own;
+			unsigned need_b = b.protected ? (b.min > own ? b.min : own) : own;
+
+			for (unsigned i = 0; i < a.n; i++) {
+				if ((group && a.grp[i] != g) || (filter && a.val[i] < floor_val))
+					continue;
+				for (unsigned k = 0; k < (join ? b.n : 1u); k++) {
+					if (join && b.person[k] != a.person[i])
+						continue;
+					in_a[i] = any = true;
+					if (join)
+						in_b[k] = true;
+					count++;
+					sum += a.val[i];
+				}
+			}
+			/* Without GROUP BY, SQL has one group even when no row makes it; with, a group needs a row. */
+			if (group && !any)
+				continue;
+			if (prop_distinct(&a, in_a) < need_a || (join && need_b > 1 && prop_distinct(&b, in_b) < need_b)) {
+				suppressed++;
+				continue;
+			}
+			rows++;
+			if (group)
+				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,", g);
+			if (any)
+				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,%u\n", count, sum);
+			else
+				at += (size_t)snprintf(want + at, sizeof(want) - at, "0,\n");
+		}
+		run_sql(&run, room, "q", items, 2);
+		got = result(&run);
+		if (run.r < 0 || strcmp(got, want) != 0 || !run.res.thresholded || run.res.groups_suppressed != suppressed ||
+		    run.res.rows != rows)
+			fail_msg("trial %u: %s\n%s\nA:\n%s\nB:\n%s\nwant (%u suppressed):\n%s\ngot (%" PRIu64 " suppressed):\n%s",
+				trial, data, compute, a_csv, b_csv, suppressed, want, run.res.groups_suppressed, got);
+		all_kept += rows;
+		all_suppressed += suppressed;
+		dcr_room_free(room);
+	}
+	/* Neither side of the rule is left untested. */
+	assert_true(all_kept >= 100);
+	assert_true(all_suppressed >= 100);
+}
+
 /*
  * dcr create refuses min_group_size on SQL computations; a room stored
  * before that (here: the rule set after parsing) is refused at run time,
@@ -813,6 +1014,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_result_limit),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_min_group_size),
+		cmocka_unit_test(test_aggregate),
+		cmocka_unit_test(test_aggregate),
+		cmocka_unit_test(test_aggregate_random),
 		cmocka_unit_test(test_authorizer),
 		cmocka_unit_test(test_load_stops),
 		cmocka_unit_test(test_no_temp_files),
@@ -830,6 +1034,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_result_limit),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_min_group_size),
+		cmocka_unit_test(test_aggregate),
+		cmocka_unit_test(test_aggregate),
+		cmocka_unit_test(test_aggregate_random),
 		cmocka_unit_test(test_authorizer),
 		cmocka_unit_test(test_load_stops),
 		cmocka_unit_test(test_slow_function),
