@@ -249,6 +249,10 @@ static int mark_table(void *ctx, const char *table, struct dcr_err *err)
 	for (size_t i = 0; i < j->def->n_data; i++)
 		if (j->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE &&
 		    strcmp(j->def->data[i]->name, table) == 0) {
+			/* dcr create refuses it; a definition is still never trusted to have been checked. */
+			if (j->def->data[i]->table->privacy && j->c->kind_case != DCR__V1__COMPUTATION__KIND_AGGREGATE)
+				return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' reads '%s', a table with a privacy "
+					"rule; only aggregate computations may read it", j->c->name, table);
 			j->table_read[i] = true;
 			return 0;
 		}

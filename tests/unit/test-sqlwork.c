@@ -566,6 +566,32 @@ static void test_aggregate(void **state)
 	dcr_room_free(room);
 }
 
+/* A rule that appears after validation (a definition is never trusted to be checked) still binds free SQL. */
+static void test_protected_at_run_time(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu, "  raw: {type: sql, query: 'SELECT b FROM t'}\n");
+	const Dcr__V1__RoomDefinition *def = dcr_room_definition(room);
+	const struct input items[] = { { "t", t_csv, 0 } };
+	Dcr__V1__TablePrivacy rule = DCR__V1__TABLE_PRIVACY__INIT;
+	struct run run;
+
+	Dcr__V1__TableNode *t = NULL;
+
+	for (size_t i = 0; i < def->n_data; i++)
+		if (strcmp(def->data[i]->name, "t") == 0)
+			t = def->data[i]->table;
+	assert_non_null(t);
+	rule.min_group_size = 5;
+	t->privacy = &rule;
+	run_sql(&run, room, "raw", items, 1);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg,
+		"computation 'raw' reads 't', a table with a privacy rule; only aggregate computations may read it");
+	assert_string_equal(run.in.read_log, "");
+	t->privacy = NULL; /* the room's arena does not own it */
+	dcr_room_free(room);
+}
+
 static uint64_t rnd_state;
 
 static unsigned rnd(unsigned n)
@@ -1017,6 +1043,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_aggregate),
 		cmocka_unit_test(test_aggregate),
 		cmocka_unit_test(test_aggregate_random),
+		cmocka_unit_test(test_protected_at_run_time),
 		cmocka_unit_test(test_authorizer),
 		cmocka_unit_test(test_load_stops),
 		cmocka_unit_test(test_no_temp_files),
