@@ -255,11 +255,32 @@ static void test_script_content_in_id(void **state)
 }
 
 /* Each mistake is caught with its position and a message a user can act on. */
+/* An edit of a valid definition (from replaced by to) that must be refused with a message holding want. */
+struct error_case {
+	const char *from, *to, *want;
+};
+
+/* Each case is refused as invalid, with a message that starts with the file's name and holds want. */
+static void expect_errors(const char *base, const struct error_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *bad = edit(base, cases[i].from, cases[i].to);
+		struct dcr_room *room = NULL;
+		struct dcr_err err = { 0 };
+		int r = parse(bad, "", &room, &err);
+
+		if (r == 0 || !strstr(err.msg, cases[i].want))
+			fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.msg, cases[i].want);
+		assert_null(room);
+		assert_true(err.code == DCR_EINVALID);
+		assert_memory_equal(err.msg, "room.yaml", 9);
+		free(bad);
+	}
+}
+
 static void test_errors(void **state)
 {
-	static const struct {
-		const char *from, *to, *want;
-	} cases[] = {
+	static const struct error_case cases[] = {
 		{ "name: pay", "name: [pay", "room.yaml:" },
 		{ "name: pay", "nmae: pay", "room.yaml:2:1: unknown key 'nmae' in a room definition (did you mean 'name'?)" },
 		{ "version: 1", "version: 2", "room.yaml:1:10: version must be between 1 and 1" },
@@ -299,19 +320,7 @@ static void test_errors(void **state)
 		{ "    script: up.py\n", "    script: up.py\n    command: [\"python3\\n\"]\n", "control characters" },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		char *bad = edit(base_yaml, cases[i].from, cases[i].to);
-		struct dcr_room *room = NULL;
-		struct dcr_err err = { 0 };
-		int r = parse(bad, "", &room, &err);
-
-		if (r == 0 || !strstr(err.msg, cases[i].want))
-			fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.msg, cases[i].want);
-		assert_null(room);
-		assert_true(err.code == DCR_EINVALID);
-		assert_memory_equal(err.msg, "room.yaml", 9);
-		free(bad);
-	}
+	expect_errors(base_yaml, cases, sizeof(cases) / sizeof(*cases));
 }
 
 /* ---- privacy rules and aggregate computations (dcr-room(5), PRIVACY RULES) ---- */
@@ -401,9 +410,7 @@ static void test_privacy_valid(void **state)
 /* Every construct outside the form is refused when the room is validated, with its position. */
 static void test_privacy_errors(void **state)
 {
-	static const struct {
-		const char *from, *to, *want;
-	} cases[] = {
+	static const struct error_case cases[] = {
 		/* free SQL and python never read a protected table, not even through a view */
 		{ "compute:\n", "compute:\n  raw: {type: sql, query: SELECT email FROM acme}\n",
 		  "room.yaml:25:27: query of 'raw' reads 'acme', a table with a privacy rule; on" },
@@ -468,18 +475,7 @@ static void test_privacy_errors(void **state)
 		{ "join: [email]}", "join: [email], dimensions: [region]}", "room.yaml:15:106: unknown key 'dimensions' in privacy" },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		char *bad = edit(privacy_yaml, cases[i].from, cases[i].to);
-		struct dcr_room *room = NULL;
-		struct dcr_err err = { 0 };
-		int r = parse(bad, "", &room, &err);
-
-		if (r == 0 || !strstr(err.msg, cases[i].want))
-			fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.msg, cases[i].want);
-		assert_null(room);
-		assert_true(err.code == DCR_EINVALID);
-		free(bad);
-	}
+	expect_errors(privacy_yaml, cases, sizeof(cases) / sizeof(*cases));
 }
 
 /* A new CA certificate in DIR/name; its DER SHA-256 in fp. */
