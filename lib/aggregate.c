@@ -145,7 +145,8 @@ static int check_ref(const Dcr__V1__RoomDefinition *def, const Dcr__V1__ColumnRe
 {
 	const Dcr__V1__DataNode *d;
 
-	if (!ref || !ref->table || !ref->column || !(d = table_node(def, ref->table)) || !(*col = column_of(d, ref->column)))
+	if (!ref || !ref->table || !ref->column || !(d = table_node(def, ref->table)) ||
+	    !(*col = column_of(d, ref->column)))
 		return dcr_err_set(err, DCR_EINVALID, "an aggregate computation names a column the room does not have");
 	return 0;
 }
@@ -166,7 +167,8 @@ static int write_body(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Aggrega
 
 		if (!j || !j->table || !table_node(def, j->table) || (r = check_ref(def, j->left, &col, err)) < 0 ||
 		    (r = check_ref(def, j->right, &col, err)) < 0)
-			return dcr_err_set(err, DCR_EINVALID, "an aggregate computation joins a table the room does not have");
+			return dcr_err_set(err, DCR_EINVALID,
+				"an aggregate computation joins a table the room does not have");
 		sb_str(b, " JOIN ");
 		sb_name(b, j->table);
 		sb_str(b, " ON ");
@@ -258,7 +260,8 @@ int dcr_aggregate_sql(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computa
 	if (!c || c->kind_case != DCR__V1__COMPUTATION__KIND_AGGREGATE || !(ag = c->aggregate) || !ag->from ||
 	    !ag->n_select || ag->n_joins > 64)
 		return dcr_err_set(err, DCR_EINVALID, "not an aggregate computation");
-	if ((r = write_body(def, ag, &body, err)) < 0 || (r = write_threshold(def, ag, &cond, &out->thresholded, err)) < 0)
+	if ((r = write_body(def, ag, &body, err)) < 0 ||
+	    (r = write_threshold(def, ag, &cond, &out->thresholded, err)) < 0)
 		goto out;
 	sb_str(&q, "SELECT ");
 	for (size_t i = 0; i < ag->n_group_by; i++) {

@@ -1211,7 +1211,8 @@ static int parse_computation(struct parse *p, yaml_node_t *m, Dcr__V1__Computati
 	if ((r = dcr_ydoc_mapping(&p->y, m, "a computation", NULL)) < 0)
 		return r;
 	if (!(v = dcr_ydoc_get(&p->y, m, "type")))
-		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "computation '%s' has no type (sql, aggregate or python)", c->name);
+		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "computation '%s' has no type (sql, aggregate or python)",
+			c->name);
 	if ((r = dcr_ydoc_string(&p->y, v, "type", 16, &type)) < 0)
 		return r;
 	if (!NEW_ARRAY(p, c->depends, p->room->def.n_compute))
@@ -1494,7 +1495,6 @@ static int agg_joins(struct agg_parse *a, yaml_node_t *v, Dcr__V1__AggregateComp
 		yaml_node_t *m = dcr_ydoc_node(&p->y, v->data.sequence.items.start[i]), *t, *on, *l, *rt;
 		const Dcr__V1__Column *lc, *rc;
 		Dcr__V1__AggregateJoin *j;
-		size_t before = a->n_tables;
 
 		if ((r = dcr_ydoc_mapping(&p->y, m, "a join", keys)) < 0)
 			return r;
@@ -1530,7 +1530,6 @@ static int agg_joins(struct agg_parse *a, yaml_node_t *v, Dcr__V1__AggregateComp
 			return dcr_ydoc_fail(&p->y, on, DCR_EINVALID, "join columns '%s.%s' (%s) and '%s.%s' (%s) differ "
 				"in type", j->left->table, j->left->column, dcr_room_column_type_name(lc->type),
 				j->right->table, j->right->column, dcr_room_column_type_name(rc->type));
-		(void)before;
 		ag->joins[ag->n_joins++] = j;
 	}
 	return 0;
