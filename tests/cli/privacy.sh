@@ -133,6 +133,16 @@ want = [("by_region", "3"), ("inflate", "3"), ("isolate", "1"), ("unique", "51")
 sys.exit(0 if got == want else "audit: groups_suppressed %s, want %s" % (got, want))
 ' || fail "each job.finished entry holds its count of suppressed groups"
 
+# ---- what participants review: the rule, the kind, and the SQL dcrd runs ----
+expect 0 "the summary" "$DCR" create --dry-run room/room.yaml
+has "$out" '^  people +table \(.*\); groups of at least 5 email; group by id, region; aggregate email, spend; join on email$' \
+	"the table's rule"
+has "$out" '^  inflate +aggregate of people join orders$' "the aggregate computation"
+expect 0 "the JSON" "$DCR" --json create --dry-run room/room.yaml
+has "$out" 'HAVING COUNT\(DISTINCT \\"people\\".\\"email\\"\) >= 5' "the SQL counts people in each group"
+expect 6 "show of an aggregate computation" as show "$room" isolate
+has "$err" "computation 'isolate' is an aggregate computation, which has no text of its own" "says why"
+
 # ---- attacks refused at create, each at its position ----
 bad() { # NAME EXPECTED-ERROR: room/room.yaml with its compute replaced by stdin
 	sed -e '/^compute:/q' -e '/^  alice@acme.example:/,/fetch by_region\]$/c\  alice@acme.example: [upload people]' \
