@@ -2571,23 +2571,44 @@ int dcr_room_read_memory(void *memfiles, const char *rel, size_t max, uint8_t **
 	return dcr_err_set(err, DCR_ENOTFOUND, "'%s' %s", rel, m->missing ? m->missing : "is missing");
 }
 
-int dcr_room_check_source(const Dcr__V1__RoomDefinition *def, const char *file_name, const char *yaml,
-	const struct dcr_room_files *files, const char *id, struct dcr_err *err)
+/* A file kept that the room does not read: DCR_EINTEGRITY, else 0. */
+static int check_kept_used(const struct dcr_room_memfiles *kept, const char *id, struct dcr_err *err)
 {
+	for (size_t i = 0; i < kept->n; i++) {
+		const char *path = kept->files[i].path;
+
+		if (kept->files[i].used)
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(kept->files[j].path, path) == 0)
+				return dcr_err_set(err, DCR_EINTEGRITY, "the source of room %s holds '%s' twice", id,
+					path);
+		return dcr_err_set(err, DCR_EINTEGRITY,
+			"the source of room %s holds '%s', which the room does not read", id, path);
+	}
+	return 0;
+}
+
+int dcr_room_check_source(const Dcr__V1__RoomDefinition *def, const char *file_name, const char *yaml,
+	struct dcr_room_memfiles *kept, const char *id, struct dcr_err *err)
+{
+	const struct dcr_room_files files = { .read = dcr_room_read_memory, .ctx = kept };
 	struct dcr_spec spec = { 0 };
 	struct dcr_specs specs = { 1, &spec };
 	struct dcr_room *room = NULL;
 	struct dcr_err why;
 	int r;
 
+	for (size_t i = 0; i < kept->n; i++)
+		kept->files[i].used = false;
 	if (!def->enclave || dcr_room_spec_from_proto(def->enclave, &spec, &why) < 0 ||
-	    dcr_room_parse_files(file_name, (const uint8_t *)yaml, strlen(yaml), files, &specs,
+	    dcr_room_parse_files(file_name, (const uint8_t *)yaml, strlen(yaml), &files, &specs,
 		    def->salt ? def->salt : "", &room, &why) < 0)
 		return dcr_err_set(err, DCR_EINTEGRITY,
 			"the source of room %s does not compile here, so it cannot be checked against the room ID (is "
 			"this dcr older than the room?): %s", id, def->enclave ? why.msg : "no enclave spec");
 	r = strcmp(dcr_room_id(room), id) == 0
-		? 0
+		? check_kept_used(kept, id, err)
 		: dcr_err_set(err, DCR_EINTEGRITY, "the source of room %s compiles to room %s", id, dcr_room_id(room));
 	dcr_room_free(room);
 	return r;

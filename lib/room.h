@@ -76,13 +76,15 @@ int dcr_room_read_memory(void *memfiles, const char *rel, size_t max, uint8_t **
 	struct dcr_err *err);
 
 /*
- * Whether the YAML yaml (named file_name) and files, compiled with the
- * enclave spec and the salt def embeds, give room id: the check that a
- * room's source is what it was created from. DCR_EINTEGRITY, saying why,
- * when it does not compile or gives another room.
+ * Whether the YAML yaml (named file_name) and the files kept, compiled with
+ * the enclave spec and the salt def embeds, give room id, and the room reads
+ * every file kept: the check that a room's source is what it was created
+ * from, and no more. DCR_EINTEGRITY, saying why, when it does not compile,
+ * gives another room, or a file kept is not read (a path no file reference
+ * names, or one listed twice). Sets each kept file's used.
  */
 int dcr_room_check_source(const Dcr__V1__RoomDefinition *def, const char *file_name, const char *yaml,
-	const struct dcr_room_files *files, const char *id, struct dcr_err *err);
+	struct dcr_room_memfiles *kept, const char *id, struct dcr_err *err);
 
 int dcr_room_parse_files(const char *file, const uint8_t *buf, size_t len, const struct dcr_room_files *files,
 	const struct dcr_specs *specs, const char *salt, struct dcr_room **out, struct dcr_err *err);

@@ -363,13 +363,13 @@ int cmd_stop(const struct command *cmd, struct cli *cli, struct parsed *args)
 /*
  * The source dcrd kept must be what the room was compiled from: compiled
  * here with the enclave spec and salt the definition embeds, it gives the
- * room ID. Anything else is an integrity violation.
+ * room ID, and it reads every file kept (else dcr show ROOM PATH would print
+ * one no room ID vouches for). Anything else is an integrity violation.
  */
 static int check_source(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomSource *src, const char *id,
 	struct dcr_err *err)
 {
 	struct dcr_room_memfiles kept = { NULL, 0, "is not in the source dcrd keeps" };
-	struct dcr_room_files files = { .read = dcr_room_read_memory, .ctx = &kept };
 	int r;
 
 	if (!src->file_name || !src->yaml)
@@ -379,7 +379,7 @@ static int check_source(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomS
 	for (size_t i = 0; i < src->n_files; i++)
 		kept.files[kept.n++] = (struct dcr_room_memfile){ src->files[i]->path, src->files[i]->content.data,
 			src->files[i]->content.len, false };
-	r = dcr_room_check_source(def, src->file_name, src->yaml, &files, id, err);
+	r = dcr_room_check_source(def, src->file_name, src->yaml, &kept, id, err);
 	free(kept.files);
 	return r;
 }

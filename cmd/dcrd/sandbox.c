@@ -41,6 +41,8 @@
 #define SANDBOX_USER "dcr-sandbox"       /* the host user the sandbox runs as when dcrd is root */
 #define OPT_DIR "/opt/dcr"
 #define RUN_PATH OPT_DIR "/run.py"
+#define CUSTOMIZE_PATH OPT_DIR "/usercustomize.py"
+#define CODE_DIR "/code"
 #define OUTPUT_TOP "/output"
 #define SHM_MAX (UINT64_C(64) << 20)     /* /dev/shm: semaphores, small shared arrays */
 #define NPROC_MAX 4096
@@ -540,7 +542,7 @@ static void args_build(struct args *a, const char *bwrap, const char *output, ui
 		"--uid", SANDBOX_ID, "--gid", SANDBOX_ID, "--hostname", "dcr", "--cap-drop", "ALL",
 		"--clearenv", "--setenv", "PATH", SANDBOX_PATH, "--setenv", "HOME", "/tmp",
 		"--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-		"--setenv", "PYTHONPATH", OPT_DIR ":/code", "--setenv", "DCR_OUTPUT", output,
+		"--setenv", "PYTHONPATH", OPT_DIR, "--setenv", "PYTHONSAFEPATH", "1", "--setenv", "DCR_OUTPUT", output,
 		/* matplotlib: no display; Debian's own defaults, without /etc/matplotlibrc (not in the sandbox) */
 		"--setenv", "MPLBACKEND", "Agg", "--setenv", "MATPLOTLIBRC", MATPLOTLIBRC,
 		/* Debian's packages only: what the host installed in /usr/local stays out, dcr's python link in */
@@ -573,6 +575,21 @@ static void args_build(struct args *a, const char *bwrap, const char *output, ui
 	for (size_t i = 0; i < n_cmd; i++)
 		args_add(a, cmd[i]);
 }
+
+/*
+ * The code nodes' modules come after the standard library and site-packages
+ * on sys.path, so that none can replace a module the entry script imports
+ * (json, numpy, dcr_enclave: dcr-room(5), THE SANDBOX). PYTHONSAFEPATH keeps
+ * the script's folder, /code, from the front of sys.path, and PYTHONPATH
+ * holds /opt/dcr alone; site imports this module from there once it has
+ * added site-packages, and it appends /code.
+ */
+static const char customize_py[] =
+	"'''dcr: the code nodes' modules (" CODE_DIR ") last on sys.path, after the\n"
+	"standard library and site-packages, so that none can replace them.'''\n"
+	"import sys\n"
+	"\n"
+	"sys.path[:] = [p for p in sys.path if p != '" CODE_DIR "'] + ['" CODE_DIR "']\n";
 
 /* ---- checks ---- */
 
@@ -1319,6 +1336,7 @@ static struct sandbox_file *placed_files(const struct sandbox_file *files, size_
 		{ "/etc/passwd", -1, (const uint8_t *)passwd, sizeof(passwd) - 1 },
 		{ "/etc/group", -1, (const uint8_t *)group, sizeof(group) - 1 },
 		{ RUN_PATH, -1, (const uint8_t *)run_py, sizeof(run_py) - 1 },
+		{ CUSTOMIZE_PATH, -1, (const uint8_t *)customize_py, sizeof(customize_py) - 1 },
 	};
 	size_t n = sizeof(own) / sizeof(own[0]);
 	struct sandbox_file *placed = calloc(n + n_files, sizeof(*placed));

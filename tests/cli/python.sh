@@ -2,8 +2,10 @@
 # Python computations as users from other clean rooms write them, through
 # the real dcr and dcrd: "python" is a command, a program the sandbox does
 # not have is refused at creation with its position, code nodes are
-# modules (no sys.path tricks) and never among dcr_enclave's inputs, the
-# usual data libraries import, and examples/secret-module runs end to end:
+# modules (no sys.path tricks) that cannot replace the standard library or
+# dcr_enclave (code nodes named json and dcr_enclave), never among
+# dcr_enclave's inputs, the usual data libraries import, and
+# examples/secret-module runs end to end:
 # the secret module's summary and a matplotlib PNG come back. A dcrd whose
 # sandbox cannot work (bwrap replaced, in a mount namespace of its own, by
 # one that fails as in a container) says so once, dcr attest shows it, and
@@ -140,8 +142,13 @@ mkdir -p probe
 cp org-ca.pem probe/ca.pem
 printf 'SECRET = "module text"\ndef answer():\n    return 42\n' >probe/mod.py
 printf 'a,b\n1,2\n' >probe/t.csv
+# Code nodes named like a standard module and like dcr's helper: neither
+# may replace what the public script imports.
+printf 'def dumps(*a, **k):\n    return "shadowed"\n' >probe/json.py
+printf 'class Enclave:\n    pass\n' >probe/dcr_enclave.py
 cat >probe/probe.py <<'EOF'
 import importlib, json, subprocess, sys
+import dcr_enclave
 from dcr_enclave import Enclave
 
 with Enclave() as e:
@@ -149,6 +156,10 @@ with Enclave() as e:
     report = {
         "answer": mod.answer(),
         "module_file": mod.__file__,
+        "json_file": json.__file__,
+        "enclave_file": dcr_enclave.__file__,
+        "code_on_path": [p for p in sys.path if p.startswith("/code")],
+        "code_after": sys.path.index("/code") > max(i for i, p in enumerate(sys.path) if "-packages" in p),
         "paths": e.paths(),
         "read": [d.decode() for d in e.read()],
         "read_one": e.read("t.csv").decode(),
@@ -171,16 +182,18 @@ version: 1
 name: probe
 enclave: dcrd:sim
 authentication: {ca: ca.pem}
-participants: {carol@model.example: [upload mod, upload t, run p, fetch p]}
+participants: {carol@model.example: [upload mod, upload json, upload dcr_enclave, upload t, run p, fetch p]}
 data:
   mod: {type: code, sha256: $(sha256sum probe/mod.py | cut -d' ' -f1)}
+  json: {type: code, sha256: $(sha256sum probe/json.py | cut -d' ' -f1)}
+  dcr_enclave: {type: code, sha256: $(sha256sum probe/dcr_enclave.py | cut -d' ' -f1)}
   t: {type: file}
 compute:
   p:
     type: python
     script: probe.py
     command: [python, /code/probe.py]
-    mounts: {/input/lib/mod.py: mod, /input/t.csv: t}
+    mounts: {/input/lib/mod.py: mod, /input/lib/json.py: json, /input/lib/dcr_enclave.py: dcr_enclave, /input/t.csv: t}
     limits: {time: 5m}
     logs: visible
 YAML
@@ -188,6 +201,10 @@ expect 0 "create the probe room" as carol create probe/room.yaml || finish
 probe=$out
 expect 0 "upload the module" as carol upload probe/mod.py
 expect 0 "publish the module" as carol publish "$probe" mod "$out"
+for shadow in json dcr_enclave; do
+	expect 0 "upload the module $shadow" as carol upload "probe/$shadow.py"
+	expect 0 "publish it" as carol publish "$probe" "$shadow" "$out"
+done
 expect 0 "upload the data" as carol upload probe/t.csv
 expect 0 "publish the data" as carol publish "$probe" t "$out"
 expect 0 "run the probe with 'python'" as carol run "$probe" p --wait -o probe.zip
@@ -198,6 +215,10 @@ r = json.loads(zipfile.ZipFile(sys.argv[1]).read("report.json"))
 want = {
     "answer": 42,
     "module_file": "/code/mod.py",
+    "json_file": "/usr/lib/python3.%d/json/__init__.py" % r["version"][1],
+    "enclave_file": "/opt/dcr/dcr_enclave.py",
+    "code_on_path": ["/code"],
+    "code_after": True,
     "paths": ["/input/t.csv"],
     "read": ["a,b\n1,2\n"],
     "read_one": "a,b\n1,2\n",

@@ -1066,10 +1066,9 @@ static void test_check_source(void **state)
 		{ "up.py", (const uint8_t *)"print(2)\n", 9, false },
 		{ "./up.py", NULL, 0, false },
 	};
-	struct dcr_room_memfiles m = { mem, 4, "is not in the source" };
-	struct dcr_room_files files = { .read = dcr_room_read_memory, .ctx = &m };
-	const Dcr__V1__RoomDefinition *def;
+	struct dcr_room_memfiles m = { mem + 1, 1, "is not in the source" };
 	struct dcr_room *room, *salted;
+	const Dcr__V1__RoomDefinition *def;
 	uint8_t *script = NULL;
 	char path[300], *changed;
 	struct dcr_err err;
@@ -1081,42 +1080,58 @@ static void test_check_source(void **state)
 	assert_int_equal(dcr_read_file(path, 4096, &script, &len, &err), 0);
 	mem[1].data = mem[3].data = script;
 	mem[1].len = mem[3].len = len;
-	/* The room from disk and the same from memory: one ID; the first of a path twice is read, others not. */
+	/* The room from disk and the same from memory: one ID. */
 	assert_int_equal(parse(base_yaml, "s1", &room, &err), 0);
 	def = dcr_room_definition(room);
-	assert_int_equal(dcr_room_check_source(def, "room.yaml", base_yaml, &files, dcr_room_id(room), &err), 0);
-	assert_false(mem[0].used);
+	assert_int_equal(dcr_room_check_source(def, "room.yaml", base_yaml, &m, dcr_room_id(room), &err), 0);
 	assert_true(mem[1].used);
-	assert_false(mem[2].used);
 	/* Written differently (the script as ./up.py), it is still the source of that room. */
-	assert_int_equal(dcr_room_check_source(def, "room.yaml", same_yaml, &files, dcr_room_id(room), &err), 0);
+	m.files = mem + 3;
+	assert_int_equal(dcr_room_check_source(def, "room.yaml", same_yaml, &m, dcr_room_id(room), &err), 0);
+
+	/*
+	 * A file the room does not read is not part of its source: one more
+	 * file, or a path twice (only the first is read), is an integrity error,
+	 * else dcr show would print what no room ID vouches for.
+	 */
+	m.files = mem;
+	m.n = 2;
+	assert_int_equal(dcr_room_check_source(def, "room.yaml", base_yaml, &m, dcr_room_id(room), &err),
+		DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "'other.txt'"));
+	m.files = mem + 1;
+	assert_int_equal(dcr_room_check_source(def, "room.yaml", base_yaml, &m, dcr_room_id(room), &err),
+		DCR_EINTEGRITY);
+	assert_non_null(strstr(err.msg, "'up.py' twice"));
+	m.n = 1;
+	assert_int_equal(dcr_room_check_source(def, "room.yaml", base_yaml, &m, dcr_room_id(room), &err), 0);
 
 	/* Another YAML, another script, another salt: another room, said with both IDs. */
 	changed = edit(base_yaml, "two payrolls", "three payrolls");
-	assert_int_equal(dcr_room_check_source(def, "room.yaml", changed, &files, dcr_room_id(room), &err),
+	assert_int_equal(dcr_room_check_source(def, "room.yaml", changed, &m, dcr_room_id(room), &err),
 		DCR_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "compiles to room"));
 	assert_non_null(strstr(err.msg, dcr_room_id(room)));
 	free(changed);
 	mem[1].data = (const uint8_t *)"print(3)\n";
 	mem[1].len = 9;
-	assert_int_equal(dcr_room_check_source(def, "room.yaml", base_yaml, &files, dcr_room_id(room), &err),
+	assert_int_equal(dcr_room_check_source(def, "room.yaml", base_yaml, &m, dcr_room_id(room), &err),
 		DCR_EINTEGRITY);
 	mem[1].data = script;
 	mem[1].len = len;
 	assert_int_equal(parse(base_yaml, "s2", &salted, &err), 0);
-	assert_int_equal(dcr_room_check_source(dcr_room_definition(salted), "room.yaml", base_yaml, &files,
+	assert_int_equal(dcr_room_check_source(dcr_room_definition(salted), "room.yaml", base_yaml, &m,
 				 dcr_room_id(room), &err), DCR_EINTEGRITY);
 	dcr_room_free(salted);
 
 	/* A missing file or a source that does not compile cannot be checked: an integrity error too. */
-	m.n = 1;
-	assert_int_equal(dcr_room_check_source(def, "room.yaml", base_yaml, &files, dcr_room_id(room), &err),
+	m.files = mem;
+	assert_int_equal(dcr_room_check_source(def, "room.yaml", base_yaml, &m, dcr_room_id(room), &err),
 		DCR_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "does not compile here"));
 	assert_non_null(strstr(err.msg, "'up.py' is not in the source"));
-	m.n = 4;
-	assert_int_equal(dcr_room_check_source(def, "room.yaml", "version: 2\n", &files, dcr_room_id(room), &err),
+	m.files = mem + 1;
+	assert_int_equal(dcr_room_check_source(def, "room.yaml", "version: 2\n", &m, dcr_room_id(room), &err),
 		DCR_EINTEGRITY);
 	assert_non_null(strstr(err.msg, "does not compile here"));
 	dcr_room_free(room);

@@ -433,7 +433,7 @@ static void test_host_hidden(void **state)
 	/* What the host installed in /usr/local stays out; python, python3's usual name, is dcr's. */
 	assert_non_null(strstr(res.logs, "local ['bin'] ['python'] /usr/bin/python3"));
 	assert_non_null(strstr(res.logs, "env ['DCR_OUTPUT', 'HOME', 'LANG', 'MATPLOTLIBRC', 'MPLBACKEND', 'PATH', "
-		"'PWD', 'PYTHONDONTWRITEBYTECODE', 'PYTHONPATH']"));
+		"'PWD', 'PYTHONDONTWRITEBYTECODE', 'PYTHONPATH', 'PYTHONSAFEPATH']"));
 	assert_non_null(strstr(res.logs, "procs [1, 2]"));  /* bwrap's init, the supervisor: no host processes */
 	assert_non_null(strstr(res.logs, "extra fds []"));
 	result_free(&res);
