@@ -14,6 +14,7 @@
 #include "dcr.h"
 #include "fileio.h"
 #include "merkle.h"
+#include "output.h"
 #include "specs.h"
 #include "transport.h"
 
@@ -383,7 +384,7 @@ static int export_log(struct session *s, const char *path, const Dcr__V1__AuditL
 		r = dcr_err_set(err, DCR_EFAIL, "the export made does not verify: %s", why.msg);
 		goto out;
 	}
-	r = dcr_write_atomic(path, buf, len, err);
+	r = out_write_buf(path, 0600, true, buf, len, err);
 out:
 	dcr_audit_export_release(&again);
 	dcr_attest_result_release(&res);

@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "dcr.h"
 #include "fileio.h"
+#include "output.h"
 #include "pki.h"
 #include "util.h"
 
@@ -299,7 +300,8 @@ static int ca_issue(const struct command *cmd, struct cli *cli, struct parsed *a
 		snprintf(out_path, sizeof(out_path), "%s", opt_value(cmd, args, "output"));
 	else if (default_cert_path(args->argv[2], out_path, &err) < 0)
 		return report(cmd, &err);
-	if (!force && exists(out_path)) {
+	/* Written as every output file is (output.h); only a file it would replace needs --force. */
+	if (!force && out_would_replace(out_path)) {
 		dcr_err_set(&err, DCR_EEXIST, "'%s' already exists; not replacing it (use -o FILE or --force)", out_path);
 		return report(cmd, &err);
 	}
@@ -312,10 +314,8 @@ static int ca_issue(const struct command *cmd, struct cli *cli, struct parsed *a
 		dcr_err_prefix(&err, "'%s'", r == DCR_EINVALID ? args->argv[2] : dir);
 		goto out;
 	}
-	r = force ? dcr_write_atomic(out_path, chain, chain_len, &err)
-		  : dcr_keyfile_write(out_path, chain, chain_len, &err);
-	if (r == 0)
-		r = make_public(out_path, &err);
+	if ((r = out_write_buf(out_path, 0644, force, chain, chain_len, &err)) == DCR_EEXIST)
+		dcr_err_set(&err, DCR_EEXIST, "'%s' already exists; not replacing it (use -o FILE or --force)", out_path);
 	if (r < 0)
 		goto out;
 	if ((bio = BIO_new_mem_buf(chain, (int)chain_len))) {

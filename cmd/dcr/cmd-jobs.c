@@ -21,6 +21,7 @@
 #include "dcr.h"
 #include "fileio.h"
 #include "outname.h"
+#include "output.h"
 #include "stream.h"
 #include "transport.h"
 #include "util.h"
@@ -202,16 +203,13 @@ static int receive(struct session *s, const Dcr__V1__FetchResponse *f, int fd, s
 	return r;
 }
 
-/* A temporary file next to path (or in $TMPDIR), mode 0600. */
-static int temp_near(const char *path, char *tmp, size_t size, struct dcr_err *err)
+/* A temporary file in $TMPDIR, mode 0600. */
+static int temp_file(char *tmp, size_t size, struct dcr_err *err)
 {
 	const char *dir = getenv("TMPDIR");
 	int fd;
 
-	if (path)
-		snprintf(tmp, size, "%s.part-XXXXXX", path);
-	else
-		snprintf(tmp, size, "%s/dcr-result-XXXXXX", dir && *dir ? dir : "/tmp");
+	snprintf(tmp, size, "%s/dcr-result-XXXXXX", dir && *dir ? dir : "/tmp");
 	if ((fd = mkstemp(tmp)) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", tmp);
 	return fd;
@@ -372,9 +370,6 @@ static int extract(const char *zip_path, const char *dir, struct dcr_err *err)
 	return r;
 }
 
-/* What -o writes: bytes made by a producer into fd. */
-typedef int producer(void *ctx, int fd, struct dcr_err *err);
-
 /* The whole of the descriptor *ctx, from its start. */
 static int copy_fd(void *ctx, int out, struct dcr_err *err)
 {
@@ -388,63 +383,6 @@ static int copy_fd(void *ctx, int out, struct dcr_err *err)
 		if (dcr_write_all(out, buf, (size_t)n) < 0)
 			return dcr_err_errno(err, DCR_EIO, errno, "cannot write the result");
 	return n < 0 ? dcr_err_errno(err, DCR_EIO, errno, "cannot read the result") : 0;
-}
-
-/*
- * How -o PATH is written: standard output for none or "-"; a path that
- * exists and is not a regular file (a symbolic link such as /dev/stdout, a
- * device, a FIFO) is written through, never replaced; a regular file, or
- * nothing yet, is replaced atomically (a temporary file renamed over it).
- */
-enum dest { DEST_STDOUT, DEST_THROUGH, DEST_ATOMIC };
-
-static enum dest dest_of(const char *output)
-{
-	struct stat st, out;
-
-	if (!output || strcmp(output, "-") == 0)
-		return DEST_STDOUT;
-	if (lstat(output, &st) < 0 || S_ISREG(st.st_mode))
-		return DEST_ATOMIC;
-	/* /dev/stdout, or a link to whatever standard output is: its descriptor, as is (opened for appending, say). */
-	if (stat(output, &st) == 0 && fstat(STDOUT_FILENO, &out) == 0 && st.st_dev == out.st_dev &&
-	    st.st_ino == out.st_ino)
-		return DEST_STDOUT;
-	return DEST_THROUGH;
-}
-
-/* Write what produce makes to output, the way dest_of says. */
-static int write_dest(const char *output, producer *produce, void *ctx, struct dcr_err *err)
-{
-	char tmp[PATH_MAX];
-	int fd, r;
-
-	switch (dest_of(output)) {
-	case DEST_STDOUT:
-		return produce(ctx, STDOUT_FILENO, err);
-	case DEST_THROUGH:
-		/* Like a shell's '>': a link that points nowhere yet makes its target. */
-		if ((fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-			return dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", output);
-		r = produce(ctx, fd, err);
-		if (close(fd) < 0 && r == 0)
-			r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", output);
-		return r;
-	case DEST_ATOMIC:
-		break;
-	}
-	if ((fd = temp_near(output, tmp, sizeof(tmp), err)) < 0)
-		return fd;
-	r = produce(ctx, fd, err);
-	if (r == 0 && fsync(fd) < 0)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", tmp);
-	if (close(fd) < 0 && r == 0)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", tmp);
-	if (r == 0 && rename(tmp, output) < 0)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", output);
-	if (r < 0)
-		unlink(tmp);
-	return r;
 }
 
 /* One file of a ZIP result. */
@@ -495,7 +433,7 @@ static void member_names(zip_t *z, char *buf, size_t size)
 		snprintf(buf, size, "no files");
 }
 
-/* The file called name in the ZIP at zip_path, written to output (see write_dest). */
+/* The file called name in the ZIP at zip_path, written to output (see output.h). */
 static int deliver_member(const char *zip_path, const char *name, const char *output, struct dcr_err *err)
 {
 	struct zip_member m = { NULL, 0, name };
@@ -510,14 +448,14 @@ static int deliver_member(const char *zip_path, const char *name, const char *ou
 		r = dcr_err_set(err, DCR_ENOTFOUND, "the result has no file '%s' (it has %s)", name, names);
 	} else {
 		m.index = (zip_uint64_t)i;
-		r = write_dest(output, copy_member, &m, err);
+		r = out_write(output, 0600, true, copy_member, &m, err);
 	}
 	zip_discard(m.z);
 	return r;
 }
 
 /*
- * Where a result goes: a file, written as -o says (write_dest), a
+ * Where a result goes: a file, written as -o says (output.h), a
  * directory (unzipped), or one file of it (--file NAME). It is downloaded
  * and checked against the enclave's record first, into a temporary file:
  * nothing unchecked reaches the destination.
@@ -526,8 +464,10 @@ static int deliver(const struct command *cmd, struct session *s, const Dcr__V1__
 	const char *output, const char *extract_dir, const char *member)
 {
 	bool zip = strcmp(f->job->result_type, "application/zip") == 0;
-	enum dest dest = dest_of(output);
-	bool direct = !extract_dir && !member && dest == DEST_ATOMIC;
+	/* Where the writer writes: NULL for the standard output (no -o, or -o -). */
+	const char *to = output && strcmp(output, "-") != 0 ? output : NULL;
+	enum out_kind dest = out_kind_of(to);
+	struct out_file o;
 	char tmp[PATH_MAX];
 	struct dcr_err err;
 	int fd, r;
@@ -542,31 +482,32 @@ static int deliver(const struct command *cmd, struct session *s, const Dcr__V1__
 			extract_dir ? "--extract" : "--file", f->job->result_type);
 		return report(cmd, &err);
 	}
-	/* A file replaced atomically gets its temporary file beside it; anything else one in $TMPDIR. */
-	if ((fd = temp_near(direct ? output : NULL, tmp, sizeof(tmp), &err)) < 0)
-		return report(cmd, &err);
-	r = receive(s, f, fd, &err);
-	if (r == 0 && direct && fsync(fd) < 0)
-		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot write '%s'", tmp);
-	if (r == 0 && direct && rename(tmp, output) < 0)
-		r = dcr_err_errno(&err, DCR_EIO, errno, "cannot write '%s'", output);
-	else if (r == 0 && extract_dir)
-		r = extract(tmp, extract_dir, &err);
-	else if (r == 0 && member)
-		r = deliver_member(tmp, member, output, &err);
-	else if (r == 0 && !direct)
-		r = write_dest(output, copy_fd, &fd, &err);
-	close(fd);
-	if (r < 0 || !direct)
+	if (!extract_dir && !member && dest == OUT_ATOMIC) {
+		/* A file replaced atomically: received straight into its temporary file beside it. */
+		if ((r = out_open(&o, to, 0600, true, &err)) == 0)
+			r = out_close(&o, receive(s, f, o.fd, &err), &err);
+	} else {
+		/* Anything else: received and checked in $TMPDIR first, so nothing unchecked reaches it. */
+		if ((fd = temp_file(tmp, sizeof(tmp), &err)) < 0)
+			return report(cmd, &err);
+		r = receive(s, f, fd, &err);
+		if (r == 0 && extract_dir)
+			r = extract(tmp, extract_dir, &err);
+		else if (r == 0 && member)
+			r = deliver_member(tmp, member, to, &err);
+		else if (r == 0)
+			r = out_write(to, 0600, true, copy_fd, &fd, &err);
+		close(fd);
 		unlink(tmp);
+	}
 	if (r < 0)
 		return report(cmd, &err);
-	if (s->cli->verbosity > 0 || ((dest != DEST_STDOUT || extract_dir) && s->cli->verbosity >= 0))
+	if (s->cli->verbosity > 0 || ((dest != OUT_STDOUT || extract_dir) && s->cli->verbosity >= 0))
 		fprintf(stderr, "dcr: %s: job %s: %llu bytes of %s, SHA-256 verified%s%s%s%s\n", cmd->name,
 			f->job->job_id, (unsigned long long)f->job->result_size, f->job->result_type,
 			member ? ", its file " : "", member ? member : "",
-			extract_dir ? ", extracted into " : dest != DEST_STDOUT ? ", written to " : "",
-			extract_dir ? extract_dir : dest != DEST_STDOUT ? output : "");
+			extract_dir ? ", extracted into " : dest != OUT_STDOUT ? ", written to " : "",
+			extract_dir ? extract_dir : dest != OUT_STDOUT ? to : "");
 	note_suppressed(cmd, s->cli, f->job);
 	return 0;
 }

@@ -55,6 +55,11 @@ PY
 head -c $((40 * MiB)) /dev/urandom >doc.bin
 head -c 1024 /dev/urandom >note.bin
 
+# Where dcrd's sandbox cannot work it refuses python computations: the room goes without them.
+sandbox=0
+sandbox_works && sandbox=1
+[ $sandbox = 1 ] || without_python room/room.yaml
+
 start_dcrd data --max-sql-memory 16MiB || finish
 expect 0 "create" as create room/room.yaml || finish
 room=$out
@@ -72,21 +77,23 @@ expect 7 "a table over --max-sql-memory" as run "$room" count --wait
 has "$err" "computation 'count' exceeded its memory limit" "the limit is named"
 read_less 32 "a 40 MiB table refused at 16 MiB of SQL memory"
 
-# ---- python: an input published larger than the reader's memory is refused unread ----
-before=$(read_bytes)
-expect 7 "a 40 MiB input of a computation with 16 MiB" as run "$room" small --wait
-has "$err" "the inputs of computation 'small' come to more than its memory limit of 16MiB" "the limit is named"
-read_less 4 "an input refused for its published size"
+if [ $sandbox = 1 ]; then
+	# ---- python: an input published larger than the reader's memory is refused unread ----
+	before=$(read_bytes)
+	expect 7 "a 40 MiB input of a computation with 16 MiB" as run "$room" small --wait
+	has "$err" "the inputs of computation 'small' come to more than its memory limit of 16MiB" "the limit is named"
+	read_less 4 "an input refused for its published size"
 
-# ---- an input longer than published is an integrity violation as soon as it is ----
-(umask 077 && python3 -c 'import json, sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["key"]))' \
-	"$XDG_DATA_HOME/dcr/datasets/$note_up.json" >note.key)
-"$STREAM_TOOL" enc note.key <doc.bin >"data/blobs/$note_up" || fail "re-encrypting note under its key"
-before=$(read_bytes)
-expect 9 "an input re-encrypted longer than published" as run "$room" copy --wait
-has "$err" "the data of node 'note' is not the blob that was published \(altered on the host\): it holds more than \
+	# ---- an input longer than published is an integrity violation as soon as it is ----
+	(umask 077 && python3 -c 'import json, sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))["key"]))' \
+		"$XDG_DATA_HOME/dcr/datasets/$note_up.json" >note.key)
+	"$STREAM_TOOL" enc note.key <doc.bin >"data/blobs/$note_up" || fail "re-encrypting note under its key"
+	before=$(read_bytes)
+	expect 9 "an input re-encrypted longer than published" as run "$room" copy --wait
+	has "$err" "the data of node 'note' is not the blob that was published \(altered on the host\): it holds more than \
 the 1024 bytes published" "the check is named"
-read_less 4 "a 1 KiB input re-encrypted to 40 MiB"
+	read_less 4 "a 1 KiB input re-encrypted to 40 MiB"
+fi
 
 stop_dcrd TERM
 checks=$((checks + 1))

@@ -82,8 +82,18 @@ YAML
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
 
+# Where dcrd's sandbox cannot work it refuses python computations: the room goes without them.
+sandbox=0
+sandbox_works && sandbox=1
+created=room/room.yaml
+if [ $sandbox = 0 ]; then
+	cp room/room.yaml room/sql.yaml
+	without_python room/sql.yaml
+	created=room/sql.yaml
+fi
+
 start_dcrd data || finish
-expect 0 "create" as create room/room.yaml || finish
+expect 0 "create" as create "$created" || finish
 room=$out
 printf 'name,salary\nann,100\nbob,200\n' >pay.csv
 expect 0 "upload" as upload pay.csv
@@ -291,7 +301,7 @@ chmod 600 "$keystore"/*.json
 XDG_DATA_HOME=$TEST_TMP/empty expect 0 "an empty keystore" as uploads
 has "$out" "no uploads" "an empty keystore says so"
 
-if sandbox_works; then
+if [ $sandbox = 1 ]; then
 	# ---- a ZIP result: one file of it, or all ----
 	expect 0 "run files" as run "$room" files --wait
 	zjob=$out
