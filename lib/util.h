@@ -40,6 +40,8 @@ void dcr_utf8_repair(char *s);
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t dcr_now_ms(void);
+/* Milliseconds on the monotonic clock (CLOCK_MONOTONIC): for deadlines, which setting the wall clock must not move. */
+int64_t dcr_monotonic_ms(void);
 /* Sleep ms milliseconds (none if ms <= 0), through signals. */
 void dcr_sleep_ms(int64_t ms);
 

@@ -33,14 +33,6 @@ struct creator_rooms {
 	unsigned n;
 };
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void creators_init(struct creators *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -166,7 +158,7 @@ static int caller_key(const struct dcr_call_request *req, const uint8_t *root, u
 static int take_token(struct creators *c, const struct dcr_call_request *req, const uint8_t key[static DCR_SHA256_LEN],
 	struct dcr_err *err)
 {
-	int64_t now = monotonic_ms();
+	int64_t now = dcr_monotonic_ms();
 	struct bucket *b = NULL;
 	char rate[64];
 	int r = 0;

@@ -599,18 +599,10 @@ struct work {
 	size_t n_nodes;
 };
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* What is left of the job's time; 0 once it is up. */
 static uint64_t time_left(const struct work *w)
 {
-	uint64_t now = monotonic_ms();
+	uint64_t now = (uint64_t)dcr_monotonic_ms();
 
 	return now < w->deadline ? w->deadline - now : 0;
 }
@@ -646,7 +638,7 @@ static int work_init(struct work *w, const struct job *j, struct dcr_err *err)
 	w->j = j;
 	w->time_ms = b ? b->time_ms : JOB_TIME_DEFAULT_MS;
 	w->budget = b ? b->memory : JOB_MEMORY_DEFAULT;
-	w->deadline = monotonic_ms() + w->time_ms;
+	w->deadline = (uint64_t)dcr_monotonic_ms() + w->time_ms;
 	if (!(w->nodes = calloc(def->n_data + def->n_compute + 1, sizeof(*w->nodes))))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	for (size_t i = 0; i < def->n_data; i++)

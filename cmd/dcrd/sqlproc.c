@@ -27,6 +27,7 @@
 
 #include "crypto.h"
 #include "sql.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -61,14 +62,6 @@ struct chan {
 	bool gone;         /* the other end closed, broke the protocol, or the socket failed */
 };
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void put_u64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
@@ -89,7 +82,7 @@ static int wait_ready(struct chan *c, short events)
 {
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = events };
-		int64_t left = c->deadline ? c->deadline - monotonic_ms() : -1;
+		int64_t left = c->deadline ? c->deadline - dcr_monotonic_ms() : -1;
 		int n;
 
 		if (c->deadline && left <= 0) {
@@ -461,7 +454,7 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 	sql_limits_resolve(&l);
 	p.time_ms = l.time_ms;
 	p.max = (size_t)l.max_result_bytes;
-	p.c.deadline = monotonic_ms() + (int64_t)p.time_ms;
+	p.c.deadline = dcr_monotonic_ms() + (int64_t)p.time_ms;
 	if (!(p.frame = malloc(FRAME_MAX)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if ((r = spawn_worker(&p, err)) == 0) {

@@ -92,14 +92,6 @@ static struct {
 	size_t next_tombstone;
 } ledger = { .results_tail = &ledger.results };
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* What upload up holds of the disk beyond what has arrived. */
 static uint64_t reservation(const struct upload *up)
 {
@@ -237,7 +229,7 @@ static int count_dataset(const char *id, const struct caller_id *owner, uint64_t
 		up->size = size;
 		up->received = received < size ? received : size;
 		up->created_ms = created_ms;
-		up->active_ms = monotonic_ms();
+		up->active_ms = dcr_monotonic_ms();
 		up->next = ledger.unfinished;
 		ledger.unfinished = up;
 		ledger.n_unfinished++;
@@ -522,7 +514,7 @@ void storage_progress(const char *id, uint64_t received, bool complete)
 		if (!up->lapsed)
 			ledger.reserved -= received - up->received;
 		up->received = received;
-		up->active_ms = monotonic_ms();
+		up->active_ms = dcr_monotonic_ms();
 		publish_counts();
 	}
 }
@@ -579,7 +571,7 @@ int storage_put(const struct service *svc, const char *id, struct caller_id *own
 		ledger.reserved += up->size - up->received;
 		publish_counts();
 	}
-	up->active_ms = monotonic_ms();
+	up->active_ms = dcr_monotonic_ms();
 	*owner = up->owner->who;
 	return 0;
 }
@@ -681,7 +673,7 @@ static void expire_results(struct service *svc, int64_t now_ms)
 /* Uploads that had no byte arrive for --upload-idle, and no PUT writing, give up their reservations. */
 static void lapse_idle(void)
 {
-	int64_t now = monotonic_ms();
+	int64_t now = dcr_monotonic_ms();
 
 	for (struct upload *up = ledger.unfinished; up; up = up->next) {
 		uint64_t held = reservation(up);
