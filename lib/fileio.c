@@ -92,16 +92,15 @@ int dcr_write_all(int fd, const void *data, size_t len)
 
 int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err)
 {
-	char tmp[4096], dir[4096];
+	char tmp[4096];
 	uint8_t rnd[8];
 	char hex[17];
-	int fd, dfd, e;
+	int fd, e;
 
 	if (dcr_random(rnd, sizeof(rnd), err) < 0)
 		return DCR_EFAIL;
 	dcr_hex(rnd, sizeof(rnd), hex);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >= sizeof(tmp) ||
-	    (size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >= sizeof(tmp))
 		return dcr_err_set(err, DCR_EINVALID, "path too long: '%.64s...'", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -118,12 +117,22 @@ int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_
 		return dcr_err_errno(err, DCR_EIO, e, "cannot replace '%s'", path);
 	}
 	/* The rename is durable only once the directory entry is on disk. */
+	return dcr_sync_parent_dir(path, path, err);
+}
+
+int dcr_sync_parent_dir(const char *path, const char *name, struct dcr_err *err)
+{
+	char dir[4096];
+	int dfd, e;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return dcr_err_set(err, DCR_EINVALID, "path too long: '%.64s...'", name);
 	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
 		e = errno;
 		if (dfd >= 0)
 			close(dfd);
-		return dcr_err_errno(err, DCR_EIO, e, "cannot sync the directory of '%s'", path);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot sync the directory of '%s'", name);
 	}
 	close(dfd);
 	return 0;

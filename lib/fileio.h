@@ -32,6 +32,12 @@ int dcr_read_key_file(const char *path, size_t max, uint8_t **out, size_t *len, 
 int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err);
 
 /*
+ * Sync the directory that holds path (".", for a bare name), so that a
+ * rename into it is durable; what names the file in messages is name.
+ */
+int dcr_sync_parent_dir(const char *path, const char *name, struct dcr_err *err);
+
+/*
  * dcr's state folder for sub ("heads", ...): $XDG_STATE_HOME/dcr/sub if
  * XDG_STATE_HOME is an absolute path, else $HOME/.local/state/dcr/sub, in
  * buf. With create, every missing level is made, mode 0700. DCR_EFAIL when

@@ -146,9 +146,7 @@ int out_open(struct out_file *o, const char *name, mode_t mode, bool replace, st
 /* Put the finished temporary file in place: over what is there, or only where nothing is. */
 static int put_in_place(struct out_file *o, struct dcr_err *err)
 {
-	char dir[PATH_MAX];
-	char *slash;
-	int dfd, e;
+	int e;
 
 	if (o->replace) {
 		if (rename(o->tmp, o->path) < 0)
@@ -164,22 +162,7 @@ static int put_in_place(struct out_file *o, struct dcr_err *err)
 			return dcr_err_errno(err, DCR_EIO, e == EINVAL ? errno : e, "cannot write '%s'", o->name);
 	}
 	/* The rename is durable only once the directory entry is on disk. */
-	snprintf(dir, sizeof(dir), "%s", o->path);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0) {
-		e = errno;
-		if (dfd >= 0)
-			close(dfd);
-		return dcr_err_errno(err, DCR_EIO, e, "cannot sync the directory of '%s'", o->name);
-	}
-	close(dfd);
-	return 0;
+	return dcr_sync_parent_dir(o->path, o->name, err);
 }
 
 int out_close(struct out_file *o, int r, struct dcr_err *err)
