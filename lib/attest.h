@@ -51,7 +51,9 @@ struct dcr_attest_result {
 	char spec[DCR_SPEC_NAME_MAX + 1]; /* the trusted spec that matched */
 	uint8_t measurement[32];          /* sim: SHA-256 of dcrd; sgx-dcap: MRENCLAVE */
 	int simulated;                    /* 1 for sim: no hardware protection */
-	struct dcr_sgx_result sgx;        /* sgx-dcap: what the quote and collateral established */
+	union {                           /* what the kind's evidence established (lib/attest-kind.h) */
+		struct dcr_sgx_result sgx; /* sgx-dcap: the quote and collateral */
+	};
 	struct dcr_enclave_public keys;   /* release with dcr_attest_result_release */
 };
 

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "aggregate.h"
+#include "attest-kind.h"
 #include "crypto.h"
 #include "fileio.h"
 #include "pki.h"
@@ -245,7 +246,7 @@ static int parse_enclave(struct parse *p, yaml_node_t *root)
 		return oom(p);
 	dcr__v1__enclave_spec__init(e);
 	e->name = dup_str(p->room, spec->name);
-	e->format = dup_str(p->room, spec->format == DCR_SPEC_SIM ? "sim" : "sgx-dcap");
+	e->format = dup_str(p->room, dcr_attest_kind_of(spec->format)->name);
 	if (spec->has_measurement)
 		e->measurement = (ProtobufCBinaryData){ 32, (uint8_t *)spec->measurement };
 	if (spec->has_signer)
@@ -2728,16 +2729,15 @@ int dcr_room_load_files(const char *path, const struct dcr_room_files *files, co
 
 int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out, struct dcr_err *err)
 {
-	bool sim;
+	const struct dcr_attest_kind *kind;
 
 	memset(out, 0, sizeof(*out));
 	if (!e || !dcr_spec_name_valid(e->name))
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec without a valid name");
 	snprintf(out->name, sizeof(out->name), "%s", e->name);
-	sim = strcmp(e->format, "sim") == 0;
-	if (!sim && strcmp(e->format, "sgx-dcap") != 0)
+	if (!(kind = dcr_attest_kind_find(e->format)))
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s': unknown format", out->name);
-	out->format = sim ? DCR_SPEC_SIM : DCR_SPEC_SGX_DCAP;
+	out->format = kind->format;
 	if ((e->measurement.len && e->measurement.len != 32) || (e->mrsigner.len && e->mrsigner.len != 32) ||
 	    e->isv_prod_id > 65535 || e->min_isv_svn > 65535 || e->n_tcb_statuses > DCR_SPEC_TCB_MAX)
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
@@ -2758,10 +2758,7 @@ int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out
 			return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' has a bad TCB status list", out->name);
 		out->tcb_statuses[out->n_tcb_statuses++] = t;
 	}
-	if (sim ? !out->has_measurement || out->has_signer || out->n_tcb_statuses || out->debug_allowed
-		: out->has_measurement == out->has_signer || out->n_tcb_statuses == 0)
-		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
-	return 0;
+	return kind->spec_check(out, err);
 }
 
 const Dcr__V1__RoomDefinition *dcr_room_definition(const struct dcr_room *room)
