@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "attest.h"
+#include "attest-kind.h"
 #include "crypto.h"
 #include "dcr.h"
 #include "fileio.h"
@@ -28,52 +28,52 @@ static void fingerprint(const uint8_t key[static 32], char out[static 72])
 	dcr_hex(digest, sizeof(digest), out + 7);
 }
 
-/* What an SGX quote established: as JSON members of obj, or as lines. */
-static void sgx_facts(const struct dcr_sgx_result *res, json_t *obj)
+/* What the kind's evidence established, as its lines (struct dcr_attest_fact) from its facts JSON. */
+static void print_facts(const struct dcr_attest_kind *kind, json_t *facts)
 {
-	char mrenclave[65], mrsigner[65], fmspc[13];
+	for (const struct dcr_attest_fact *f = kind->facts; f && f->label; f++) {
+		json_t *v = json_object_get(facts, f->member), *item;
+		size_t i;
 
-	dcr_hex(res->mrenclave, 32, mrenclave);
-	dcr_hex(res->mrsigner, 32, mrsigner);
-	dcr_hex(res->fmspc, 6, fmspc);
-	if (obj) {
-		json_t *adv = json_array(), *facts;
-
-		for (size_t i = 0; i < res->n_advisory_ids; i++)
-			json_array_append_new(adv, json_string(res->advisory_ids[i]));
-		facts = json_pack("{s:s, s:s, s:i, s:i, s:b, s:s, s:s, s:o}", "mrenclave", mrenclave, "mrsigner",
-			mrsigner, "isvprodid", (int)res->isv_prod_id, "isvsvn", (int)res->isv_svn, "debug", (int)res->debug,
-			"fmspc", fmspc, "tcb_status", res->tcb_status, "advisory_ids", adv);
-		json_object_update(obj, facts);
-		json_decref(facts);
-		return;
+		printf("%-12s ", f->label);
+		if (json_is_string(v)) {
+			put_text(stdout, json_string_value(v), false);
+		} else if (json_is_integer(v)) {
+			printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		} else if (json_is_boolean(v)) {
+			printf("%s", json_is_true(v) ? "yes" : "no");
+		} else if (json_is_array(v)) {
+			json_array_foreach(v, i, item) {
+				printf("%s", i ? ", " : "");
+				put_text(stdout, json_is_string(item) ? json_string_value(item) : "?", false);
+			}
+			printf("%s", json_array_size(v) ? "" : "(none)");
+		}
+		putchar('\n');
 	}
-	printf("mrenclave    %s\n", mrenclave);
-	printf("mrsigner     %s\n", mrsigner);
-	printf("product      %u\n", res->isv_prod_id);
-	printf("svn          %u\n", res->isv_svn);
-	printf("debug        %s\n", res->debug ? "yes" : "no");
-	printf("fmspc        %s\n", fmspc);
-	printf("tcb status   %s\n", res->tcb_status);
-	printf("advisories   ");
-	for (size_t i = 0; i < res->n_advisory_ids; i++) {
-		printf("%s", i ? ", " : "");
-		put_text(stdout, res->advisory_ids[i], false);
-	}
-	printf("%s\n", res->n_advisory_ids ? "" : "(none)");
 }
 
-static void print_sgx(const struct dcr_sgx_result *res, const char *verdict, json_t **json)
+/* Offline: the facts and the verdict, as JSON into *json or as lines. */
+static int print_offline(const struct dcr_attest_kind *kind, const struct dcr_attest_result *res,
+	const char *verdict, json_t **json, struct dcr_err *err)
 {
-	if (json) {
-		*json = json_pack("{s:s}", "format", "sgx-dcap");
-		sgx_facts(res, *json);
-		json_object_set_new(*json, "verdict", json_string(verdict));
-		return;
+	json_t *j = json_pack("{s:s}", "format", kind->name);
+	int r = j ? kind->facts_json(res, j, err) : dcr_err_set(err, DCR_ENOMEM, "out of memory");
+
+	if (r == 0 && json_object_set_new(j, "verdict", json_string(verdict)) < 0)
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r < 0 || json) {
+		if (r == 0)
+			*json = j;
+		else
+			json_decref(j);
+		return r;
 	}
-	printf("format       sgx-dcap\n");
-	sgx_facts(res, NULL);
+	printf("format       %s\n", kind->name);
+	print_facts(kind, j);
 	printf("verdict      %s\n", verdict);
+	json_decref(j);
+	return 0;
 }
 
 /*
@@ -90,7 +90,7 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	size_t quote_len = 0, coll_len = 0, root_len = 0;
 	struct dcr_sgx_collateral *collateral = NULL;
 	struct dcr_specs *specs = NULL;
-	struct dcr_sgx_result res;
+	struct dcr_attest_result res = { 0 };
 	struct dcr_err err, policy_err;
 	char verdict[DCR_ERR_MSG_MAX + 16];
 	time_t now = time(NULL);
@@ -107,7 +107,7 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	    (cli->specs && (r = dcr_specs_load(cli->specs, &specs, &err)) < 0))
 		goto out;
 	if ((r = dcr_sgx_collateral_parse(coll, coll_len, &collateral, &err)) < 0 ||
-	    (r = dcr_sgx_verify(quote, quote_len, collateral, root, root_len, now, &res, &err)) < 0)
+	    (r = dcr_sgx_verify(quote, quote_len, collateral, root, root_len, now, &res.sgx, &err)) < 0)
 		goto out;
 	/* The quote is genuine; now whether a trusted spec accepts this enclave. */
 	dcr_err_set(&policy_err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
@@ -118,7 +118,7 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 
 		if (s->format != DCR_SPEC_SGX_DCAP || (spec_name && strcmp(spec_name, s->name) != 0))
 			continue;
-		policy = dcr_sgx_check_policy(&res, s, &policy_err);
+		policy = dcr_sgx_check_policy(&res.sgx, s, &policy_err);
 		if (policy == 0)
 			snprintf(verdict, sizeof(verdict), "accepted by spec %s", s->name);
 	}
@@ -127,7 +127,8 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 			spec_name ? spec_name : "");
 	if (policy < 0)
 		snprintf(verdict, sizeof(verdict), "rejected: %s", policy_err.msg);
-	print_sgx(&res, verdict, cli->json ? &json : NULL);
+	if ((r = print_offline(&dcr_attest_kind_sgx_dcap, &res, verdict, cli->json ? &json : NULL, &err)) < 0)
+		goto out;
 	if (json) {
 		json_put(stdout, json);
 		putchar('\n');
@@ -198,6 +199,7 @@ static json_t *sandbox_facts(const struct cli *cli, bool json)
 int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	struct dcr_specs *specs = NULL;
+	const struct dcr_attest_kind *kind;
 	struct dcr_attest_result res;
 	uint8_t *evidence = NULL;
 	size_t len = 0;
@@ -223,6 +225,7 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 	dcr_specs_free(specs);
 	if (r < 0)
 		return report(cmd, &err);
+	kind = dcr_attest_kind_find(res.format);
 	dcr_hex(res.measurement, 32, measurement);
 	fingerprint(res.keys.hpke_pk, hpke_fp);
 	fingerprint(res.keys.sign_pk, sign_fp);
@@ -237,11 +240,14 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 
 		if (j && res.simulated)
 			json_object_set_new(j, "attestation", json_string("sim"));
-		if (j && !res.simulated) {
-			json_t *sgx = json_object();
+		if (j && kind->json_member) {
+			json_t *facts = json_object();
 
-			sgx_facts(&res.sgx, sgx);
-			json_object_set_new(j, "sgx", sgx);
+			if (!facts || json_object_set_new(j, kind->json_member, facts) < 0 ||
+			    kind->facts_json(&res, facts, &err) < 0) {
+				json_decref(j);
+				j = NULL;
+			}
 		}
 		if (j)
 			json_object_set_new(j, "sandbox", sandbox_facts(cli, true));
@@ -258,10 +264,19 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 		printf("endpoint     %s\n", cli->endpoint);
 		printf("format       %s%s\n", res.format, res.simulated ? " (simulated: no hardware protection)" : "");
 		printf("spec         %s\n", res.spec);
-		if (res.simulated)
+		if (!kind->facts) {
 			printf("measurement  %s\n", measurement);
-		else
-			sgx_facts(&res.sgx, NULL);
+		} else {
+			json_t *facts = json_object();
+
+			if (!facts || kind->facts_json(&res, facts, &err) < 0) {
+				json_decref(facts);
+				dcr_attest_result_release(&res);
+				return report(cmd, &err);
+			}
+			print_facts(kind, facts);
+			json_decref(facts);
+		}
 		printf("hpke key     %s\n", hpke_fp);
 		printf("signing key  %s\n", sign_fp);
 		printf("verdict      accepted\n");
