@@ -102,6 +102,26 @@ struct dcr_attest_kind {
 	const char *json_member;
 	const struct dcr_attest_fact *facts;
 	int (*facts_json)(const struct dcr_attest_result *res, json_t *obj, struct dcr_err *err);
+
+	/*
+	 * Offline verification (`dcr attest --evidence QUOTE --collateral FILE
+	 * --root-ca FILE [--at TIME]`); NULL for a kind without it. The files
+	 * are read with at most the largest quote_max and collateral_max of
+	 * the table. offline_claims: whether quote is this kind's, by its
+	 * header alone (a quote no kind claims goes to the first kind with
+	 * offline verification, whose parser says what is wrong with it).
+	 * offline_verify: whether ev (this kind's name, the files' bytes) is
+	 * genuine at `at` under root (DER), with no spec: fill res->measurement
+	 * and the kind's member of res; DCR_EATTEST with the reason, or the
+	 * error of a malformed collateral file. policy: whether spec s of this
+	 * kind accepts what offline_verify established; DCR_EATTEST saying why
+	 * not.
+	 */
+	size_t quote_max, collateral_max;
+	bool (*offline_claims)(const uint8_t *quote, size_t len);
+	int (*offline_verify)(const struct dcr_attest_evidence *ev, const uint8_t *root, size_t root_len, time_t at,
+		struct dcr_attest_result *res, struct dcr_err *err);
+	int (*policy)(const struct dcr_attest_result *res, const struct dcr_spec *s, struct dcr_err *err);
 };
 
 extern const struct dcr_attest_kind dcr_attest_kind_sim;

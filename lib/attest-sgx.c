@@ -284,6 +284,30 @@ static const struct dcr_attest_fact sgx_facts[] = {
 	{ NULL, NULL },
 };
 
+/* Version 3, TEE type 0 (SGX): the quotes lib/sgx.c verifies. */
+static bool sgx_offline_claims(const uint8_t *q, size_t len)
+{
+	return len >= 8 && q[0] == 3 && q[1] == 0 && q[4] == 0 && q[5] == 0 && q[6] == 0 && q[7] == 0;
+}
+
+static int sgx_offline_verify(const struct dcr_attest_evidence *ev, const uint8_t *root, size_t root_len, time_t at,
+	struct dcr_attest_result *res, struct dcr_err *err)
+{
+	struct dcr_sgx_collateral *collateral = NULL;
+	int r;
+
+	if ((r = dcr_sgx_collateral_parse(ev->collateral, ev->collateral_len, &collateral, err)) == 0 &&
+	    (r = dcr_sgx_verify(ev->quote, ev->quote_len, collateral, root, root_len, at, &res->sgx, err)) == 0)
+		memcpy(res->measurement, res->sgx.mrenclave, 32);
+	dcr_sgx_collateral_free(collateral);
+	return r;
+}
+
+static int sgx_policy(const struct dcr_attest_result *res, const struct dcr_spec *s, struct dcr_err *err)
+{
+	return dcr_sgx_check_policy(&res->sgx, s, err);
+}
+
 const struct dcr_attest_kind dcr_attest_kind_sgx_dcap = {
 	.name = "sgx-dcap",
 	.format = DCR_SPEC_SGX_DCAP,
@@ -297,4 +321,9 @@ const struct dcr_attest_kind dcr_attest_kind_sgx_dcap = {
 	.json_member = "sgx",
 	.facts = sgx_facts,
 	.facts_json = sgx_facts_json,
+	.quote_max = DCR_SGX_QUOTE_MAX,
+	.collateral_max = DCR_SGX_COLLATERAL_MAX,
+	.offline_claims = sgx_offline_claims,
+	.offline_verify = sgx_offline_verify,
+	.policy = sgx_policy,
 };

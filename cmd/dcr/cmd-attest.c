@@ -9,7 +9,6 @@
 #include "crypto.h"
 #include "dcr.h"
 #include "fileio.h"
-#include "sgx.h"
 #include "specs.h"
 #include "transport.h"
 #include "util.h"
@@ -76,19 +75,35 @@ static int print_offline(const struct dcr_attest_kind *kind, const struct dcr_at
 	return 0;
 }
 
+/* The kind that verifies quote offline: the one that claims it, else the first that verifies offline at all. */
+static const struct dcr_attest_kind *offline_kind(const uint8_t *quote, size_t len)
+{
+	const struct dcr_attest_kind *first = NULL;
+
+	for (const struct dcr_attest_kind *const *k = dcr_attest_kinds; *k; k++) {
+		if (!(*k)->offline_verify)
+			continue;
+		if ((*k)->offline_claims(quote, len))
+			return *k;
+		first = first ? first : *k;
+	}
+	return first;
+}
+
 /*
- * Offline: verify an SGX quote and its collateral at a time, then the
- * policy of the trusted specs. The facts are printed even when the policy
- * rejects the enclave, so a user can see why.
+ * Offline: verify a quote and its collateral at a time, then the policy
+ * of the trusted specs of its kind. The facts are printed even when the
+ * policy rejects the enclave, so a user can see why.
  */
 static int attest_offline(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	const char *quote_path = opt_value(cmd, args, "evidence"), *coll_path = opt_value(cmd, args, "collateral");
 	const char *root_path = opt_value(cmd, args, "root-ca"), *at = opt_value(cmd, args, "at");
 	const char *spec_name = opt_value(cmd, args, "spec");
+	const struct dcr_attest_kind *kind;
+	struct dcr_attest_evidence ev;
 	uint8_t *quote = NULL, *coll = NULL, *root = NULL;
-	size_t quote_len = 0, coll_len = 0, root_len = 0;
-	struct dcr_sgx_collateral *collateral = NULL;
+	size_t quote_len = 0, coll_len = 0, root_len = 0, quote_max = 0, coll_max = 0;
 	struct dcr_specs *specs = NULL;
 	struct dcr_attest_result res = { 0 };
 	struct dcr_err err, policy_err;
@@ -101,13 +116,18 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 		return usage_error(cmd, "offline verification needs --evidence, --collateral and --root-ca");
 	if (at && dcr_time_parse(at, &now) < 0)
 		return usage_error(cmd, "--at '%s' is not a UTC time like 2025-07-01T00:00:00Z", at);
-	if ((r = dcr_read_file(quote_path, DCR_SGX_QUOTE_MAX, &quote, &quote_len, &err)) < 0 ||
-	    (r = dcr_read_file(coll_path, DCR_SGX_COLLATERAL_MAX, &coll, &coll_len, &err)) < 0 ||
+	for (const struct dcr_attest_kind *const *k = dcr_attest_kinds; *k; k++) {
+		quote_max = (*k)->quote_max > quote_max ? (*k)->quote_max : quote_max;
+		coll_max = (*k)->collateral_max > coll_max ? (*k)->collateral_max : coll_max;
+	}
+	if ((r = dcr_read_file(quote_path, quote_max, &quote, &quote_len, &err)) < 0 ||
+	    (r = dcr_read_file(coll_path, coll_max, &coll, &coll_len, &err)) < 0 ||
 	    (r = dcr_cert_file_der(root_path, &root, &root_len, &err)) < 0 ||
 	    (cli->specs && (r = dcr_specs_load(cli->specs, &specs, &err)) < 0))
 		goto out;
-	if ((r = dcr_sgx_collateral_parse(coll, coll_len, &collateral, &err)) < 0 ||
-	    (r = dcr_sgx_verify(quote, quote_len, collateral, root, root_len, now, &res.sgx, &err)) < 0)
+	kind = offline_kind(quote, quote_len);
+	ev = (struct dcr_attest_evidence){ kind->name, quote, quote_len, coll, coll_len };
+	if ((r = kind->offline_verify(&ev, root, root_len, now, &res, &err)) < 0)
 		goto out;
 	/* The quote is genuine; now whether a trusted spec accepts this enclave. */
 	dcr_err_set(&policy_err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
@@ -116,18 +136,18 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	for (size_t i = 0; specs && i < specs->n && policy < 0; i++) {
 		const struct dcr_spec *s = &specs->items[i];
 
-		if (s->format != DCR_SPEC_SGX_DCAP || (spec_name && strcmp(spec_name, s->name) != 0))
+		if (s->format != kind->format || (spec_name && strcmp(spec_name, s->name) != 0))
 			continue;
-		policy = dcr_sgx_check_policy(&res.sgx, s, &policy_err);
+		policy = kind->policy(&res, s, &policy_err);
 		if (policy == 0)
 			snprintf(verdict, sizeof(verdict), "accepted by spec %s", s->name);
 	}
 	if (specs && policy < 0 && strstr(policy_err.msg, "no trusted specs"))
-		dcr_err_set(&policy_err, DCR_EATTEST, "no sgx-dcap spec in the trusted specs%s%s", spec_name ? " named " : "",
-			spec_name ? spec_name : "");
+		dcr_err_set(&policy_err, DCR_EATTEST, "no %s spec in the trusted specs%s%s", kind->name,
+			spec_name ? " named " : "", spec_name ? spec_name : "");
 	if (policy < 0)
 		snprintf(verdict, sizeof(verdict), "rejected: %s", policy_err.msg);
-	if ((r = print_offline(&dcr_attest_kind_sgx_dcap, &res, verdict, cli->json ? &json : NULL, &err)) < 0)
+	if ((r = print_offline(kind, &res, verdict, cli->json ? &json : NULL, &err)) < 0)
 		goto out;
 	if (json) {
 		json_put(stdout, json);
@@ -137,7 +157,6 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	r = policy;
 	err = policy_err;
 out:
-	dcr_sgx_collateral_free(collateral);
 	dcr_specs_free(specs);
 	free(quote);
 	free(coll);
