@@ -113,10 +113,17 @@ int enclave_matches_spec(const struct enclave *e, const struct dcr_spec *spec, s
 {
 	const struct dcr_attest_kind *ours = e->opt.kind->lib, *theirs = dcr_attest_kind_of(spec->format);
 
+	char hex[65];
+
 	if (spec->format != ours->format)
 		return dcr_err_set(err, DCR_EINTEGRITY, "enclave spec '%s' is for %s attestation, this dcrd uses %s",
 			spec->name, theirs ? theirs->title : "unknown", ours->title);
-	return e->opt.kind->matches_spec(e, spec, err);
+	if (spec->has_measurement && !dcr_ct_equal(spec->measurement, e->measurement, 32)) {
+		dcr_hex(e->measurement, 32, hex);
+		return dcr_err_set(err, DCR_EINTEGRITY, "enclave spec '%s' pins other code (this dcrd is %s)", spec->name,
+			hex);
+	}
+	return e->opt.kind->matches_spec ? e->opt.kind->matches_spec(e, spec, err) : 0;
 }
 
 void enclave_wipe_keys(struct enclave *e)

@@ -279,16 +279,12 @@ static void sgx_refresh(struct enclave *e)
 	free(json);
 }
 
-/* MRENCLAVE, or MRSIGNER + product + minimum SVN; debug only if allowed. The TCB status is for clients to judge. */
+/*
+ * MRENCLAVE (the measurement, checked before) or MRSIGNER + product +
+ * minimum SVN; debug only if allowed. The TCB status is for clients to judge.
+ */
 static int sgx_matches_spec(const struct enclave *e, const struct dcr_spec *spec, struct dcr_err *err)
 {
-	char hex[65];
-
-	if (spec->has_measurement && !dcr_ct_equal(spec->measurement, e->measurement, 32)) {
-		dcr_hex(e->measurement, 32, hex);
-		return dcr_err_set(err, DCR_EINTEGRITY, "enclave spec '%s' pins other code (this dcrd is %s)", spec->name,
-			hex);
-	}
 	if (spec->has_signer && (!dcr_ct_equal(spec->mrsigner, e->sgx.mrsigner, 32) ||
 				 spec->isv_prod_id != e->sgx.isv_prod_id || e->sgx.isv_svn < spec->min_isv_svn))
 		return dcr_err_set(err, DCR_EINTEGRITY, "enclave spec '%s' pins another signer, product or a higher SVN "

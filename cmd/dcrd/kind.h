@@ -76,9 +76,10 @@ struct dcrd_kind {
 	void (*refresh)(struct enclave *e);
 
 	/*
-	 * Whether spec (of any kind) describes this enclave, as a room's
-	 * enclave spec must: DCR_EINTEGRITY saying why not. The generic part
-	 * (the spec is of this kind) is checked before.
+	 * Whether spec describes this enclave, as a room's enclave spec must:
+	 * DCR_EINTEGRITY saying why not. enclave_matches_spec has checked
+	 * before that the spec is of this kind and that a pinned measurement
+	 * (spec->has_measurement) is e->measurement. NULL: nothing more to check.
 	 */
 	int (*matches_spec)(const struct enclave *e, const struct dcr_spec *spec, struct dcr_err *err);
 
