@@ -45,7 +45,7 @@ struct dcr_attest_fact {
 };
 
 struct dcr_attest_kind {
-	/* The format name: Evidence.format, a spec's `format:`, `dcrd serve --attestation NAME`. [a-z0-9-], at most 15. */
+	/* The format name: Evidence.format, a spec's `format:`, `--attestation NAME`; [a-z0-9-], at most 15 bytes. */
 	const char *name;
 	enum dcr_spec_format format;     /* struct dcr_spec.format of its specs */
 	const char *title;               /* in messages: "simulated", "SGX DCAP" */

@@ -72,7 +72,7 @@ struct enclave_options {
 struct enclave {
 	struct enclave_options opt;
 	char data_dir[4096];
-	uint8_t sealing_key[32];   /* the kind's (sim: a key file in the data directory; sgx: from the MRENCLAVE sealing key) */
+	uint8_t sealing_key[32];   /* the kind's: sim, a key file in the data directory; sgx, the MRENCLAVE sealing key */
 	uint8_t hpke_sk[32];
 	uint8_t sign_sk[32];
 	uint8_t sim_sk[32];        /* signs simulated quotes */

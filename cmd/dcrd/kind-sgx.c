@@ -297,7 +297,8 @@ static int sgx_matches_spec(const struct enclave *e, const struct dcr_spec *spec
 
 static void sgx_describe(const struct enclave *e, char *buf, size_t size)
 {
-	snprintf(buf, size, "sgx-dcap%s", e->sgx.attributes[0] & DCR_SGX_FLAG_DEBUG ? ": DEBUG enclave, NO protection" : "");
+	snprintf(buf, size, "sgx-dcap%s",
+		e->sgx.attributes[0] & DCR_SGX_FLAG_DEBUG ? ": DEBUG enclave, NO protection" : "");
 }
 
 static const char *const sgx_options[] = { "sgx-device", "pccs-url", "pccs-ca", "sgx-root-crl", NULL };

@@ -1090,7 +1090,10 @@ int cmd_serve(int argc, char **argv)
 		case 'a': attestation = optarg; break;
 		case 'D': opt.device = optarg; note_kind_option(kind_options, &n_kind_options, "sgx-device"); break;
 		case 'P': opt.pccs_url = optarg; note_kind_option(kind_options, &n_kind_options, "pccs-url"); break;
-		case 'R': opt.root_crl_url = optarg; note_kind_option(kind_options, &n_kind_options, "sgx-root-crl"); break;
+		case 'R':
+			opt.root_crl_url = optarg;
+			note_kind_option(kind_options, &n_kind_options, "sgx-root-crl");
+			break;
 		case 'C': opt.pccs_ca = optarg; note_kind_option(kind_options, &n_kind_options, "pccs-ca"); break;
 		case 'c':
 			if (n_creator_cas == sizeof(creator_cas) / sizeof(*creator_cas)) {
@@ -1336,7 +1339,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	opt.kind->describe(&srv.enclave, buf, sizeof(buf));
-	fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation %s)\n", listen_arg, data_dir, buf);
+	fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation %s)\n", listen_arg, data_dir,
+		buf);
 	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		handle, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
