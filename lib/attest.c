@@ -110,8 +110,8 @@ int dcr_attest_verify(const uint8_t *evidence, size_t len, const struct dcr_spec
 		return dcr_err_set(err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
 	if (spec_name && !dcr_specs_find(specs, spec_name))
 		return dcr_err_set(err, DCR_EATTEST, "spec '%s' is not in the trusted specs", spec_name);
-	if ((r = dcr_attest_unpack_part(&dcr__v1__evidence__descriptor, evidence, len, "the evidence", (ProtobufCMessage **)&ev,
-		     err)) < 0)
+	if ((r = dcr_attest_unpack_part(&dcr__v1__evidence__descriptor, evidence, len, "the evidence",
+		     (ProtobufCMessage **)&ev, err)) < 0)
 		return r;
 	if (ev->hpke_public_key.len != 32 || ev->signing_public_key.len != 32) {
 		r = dcr_err_set(err, DCR_EATTEST, "evidence without 32-byte enclave keys");

@@ -8,7 +8,6 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "attest-kind.h"
 #include "crypto.h"
