@@ -63,6 +63,28 @@ YAML
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
 
+# aggregate_zip FILE CSV N: FILE is, byte for byte, the result dcr-room(5) specifies for an aggregate
+# computation whose result.csv is CSV (a trailing newline added) and that suppressed N groups: built here
+# from the man page's layout, independently of dcrd.
+aggregate_zip() {
+	checks=$((checks + 1))
+	python3 - "$@" <<'PY' || fail "$1 is not the aggregate result the man page specifies"
+import struct, sys, zlib
+path, csv, n = sys.argv[1], sys.argv[2].encode() + b"\n", int(sys.argv[3])
+files = [(b"result.csv", csv), (b"suppressed.csv", b"groups_suppressed\n%d\n" % n)]
+def fields(name, data):
+    return struct.pack("<HHHHHIIIHH", 10, 0, 0, 0, 0x21, zlib.crc32(data), len(data), len(data), len(name), 0)
+local, central = b"", b""
+for name, data in files:
+    central += b"PK\x01\x02" + struct.pack("<H", 10) + fields(name, data) + struct.pack("<HHHII", 0, 0, 0, 0, len(local)) + name
+    local += b"PK\x03\x04" + fields(name, data) + name + data
+want = local + central + b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 2, 2, len(central), len(local), 0)
+got = open(path, "rb").read()
+if got != want:
+    sys.exit("%s: %d bytes, want %d: %r" % (path, len(got), len(want), got[:200]))
+PY
+}
+
 # north: 6 people; south: 3 people; east: 1 person with 40 rows; west: 2 people.
 python3 - <<'PY'
 rows = []
@@ -95,28 +117,37 @@ expect 0 "publish orders" as publish "$room" orders "$out"
 expect 0 "isolate one person with a filter" "$DCR" -i "$TEST_TMP/alice" run "$room" isolate --wait
 job=$out
 has "$err" "^dcr: run: job $job: 1 group suppressed$" "the person's group is suppressed, and counted"
-expect 0 "fetch it" "$DCR" -i "$TEST_TMP/alice" fetch "$job"
+expect 0 "fetch it" "$DCR" -i "$TEST_TMP/alice" fetch "$job" -o isolate.zip
+has "$err" "^dcr: fetch: job $job: [0-9]+ bytes of application/zip, SHA-256 verified, written to isolate.zip$" \
+	"the result is a ZIP"
+has "$err" "^dcr: fetch: job $job: 1 group suppressed$" "fetch says so"
+aggregate_zip isolate.zip "region,n,spend" 1
+expect 0 "fetch its CSV" "$DCR" -i "$TEST_TMP/alice" fetch "$job" --file result.csv
 checks=$((checks + 1))
 [ "$out" = "region,n,spend" ] || fail "isolate: the result holds more than the header: $out"
-has "$err" "^dcr: fetch: job $job: 1 group suppressed$" "fetch says so"
+has "$err" "^dcr: fetch: job $job: 1 group suppressed$" "fetch --file says so too"
+expect 0 "fetch its count" as fetch "$job" --file suppressed.csv
+checks=$((checks + 1))
+[ "$out" = "$(printf 'groups_suppressed\n1')" ] || fail "isolate: suppressed.csv: $out"
 
 # Joined with 20 orders each, north has 120 rows from 6 people: kept; south's 60 rows are 3 people, east's
 # 800 rows one person, west's 40 rows two: all suppressed.
-expect 0 "inflate a group with duplicated join keys" as run "$room" inflate -o inflate.csv
-checks=$((checks + 1))
-[ "$(cat inflate.csv)" = "$(printf 'region,n,amount\nnorth,120,1140.0')" ] ||
-	fail "inflate: want only north: $(cat inflate.csv)"
+expect 0 "inflate a group with duplicated join keys" as run "$room" inflate -o inflate.zip
+aggregate_zip inflate.zip "$(printf 'region,n,amount\nnorth,120,1140.0')" 3
 
 expect 0 "group by a unique column" "$DCR" -i "$TEST_TMP/alice" run "$room" unique --wait
 has "$err" "^dcr: run: job [0-9a-f]{12}-[0-9]+: 51 groups suppressed$" "every one of the 51 rows is a group of one"
-expect 0 "fetch it" as fetch "${out}"
-checks=$((checks + 1))
-[ "$out" = "id,n" ] || fail "unique: the result holds more than the header: $out"
+expect 0 "fetch it" as fetch "${out}" -o unique.zip
+aggregate_zip unique.zip "id,n" 51
 
 # One person's 40 rows are one person: east is suppressed, whatever its count of rows.
-expect 0 "by region" as run "$room" by_region -o by_region.csv
+expect 0 "by region" as run "$room" by_region -o by_region.zip
+aggregate_zip by_region.zip "$(printf 'region,n,people\nnorth,6,6')" 3
+expect 0 "extract it" as fetch "$(as jobs "$room" | awk '$2 == "by_region" {print $1}')" --extract by_region
 checks=$((checks + 1))
-[ "$(cat by_region.csv)" = "$(printf 'region,n,people\nnorth,6,6')" ] || fail "by_region: want only north: $(cat by_region.csv)"
+[ "$(cat by_region/result.csv)" = "$(printf 'region,n,people\nnorth,6,6')" ] &&
+	[ "$(cat by_region/suppressed.csv)" = "$(printf 'groups_suppressed\n3')" ] &&
+	[ "$(ls by_region)" = "$(printf 'result.csv\nsuppressed.csv')" ] || fail "by_region: --extract: $(ls -l by_region)"
 expect 0 "jobs" as jobs "$room"
 has "$out" "by_region +succeeded .* 3 groups suppressed" "dcr jobs shows the count"
 expect 0 "jobs --json" as --json jobs "$room"
@@ -132,6 +163,36 @@ got = sorted((e["object"], f["value"]) for e in d["entries"] if e["action"] == "
 want = [("by_region", "3"), ("inflate", "3"), ("isolate", "1"), ("unique", "51")]
 sys.exit(0 if got == want else "audit: groups_suppressed %s, want %s" % (got, want))
 ' || fail "each job.finished entry holds its count of suppressed groups"
+
+# ---- the SHA-256 the audit log records is that of the whole ZIP, and dcr fetch checks it ----
+expect 0 "by region again" as run "$room" by_region --wait
+job=$out
+blob=$(ls -t data/blobs | head -1) # its result, the newest blob
+expect 0 "fetch it whole" as fetch "$job" -o whole.zip
+aggregate_zip whole.zip "$(printf 'region,n,people\nnorth,6,6')" 3
+expect 0 "its audit entry" "$DCR" -i "$TEST_TMP/alice" --json audit "$room"
+checks=$((checks + 1))
+printf '%s' "$out" | python3 -c '
+import hashlib, json, sys
+d = json.load(sys.stdin)
+got = [f["value"] for e in d["entries"] if e["action"] == "job.finished"
+    and {"key": "job", "value": sys.argv[1]} in e["facts"] for f in e["facts"] if f["key"] == "result_sha256"]
+want = hashlib.sha256(open("whole.zip", "rb").read()).hexdigest()
+sys.exit(0 if got == [want] else "result_sha256 %s, want the ZIP'"'"'s %s" % (got, want))
+' "$job" || fail "the audit entry's result_sha256 is the SHA-256 of the ZIP as fetched"
+python3 - "data/blobs/$blob" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[-1] ^= 1
+open(sys.argv[1], "wb").write(b)
+PY
+expect 9 "a tampered aggregate result, -o" as fetch "$job" -o tampered.zip
+has "$err" "^dcr: fetch: result of job $job: " "the check is named"
+expect 9 "a tampered aggregate result, --file" as fetch "$job" --file result.csv -o tampered.csv
+expect 9 "a tampered aggregate result, --extract" as fetch "$job" --extract tampered
+checks=$((checks + 1))
+[ ! -e tampered.zip ] && [ ! -e tampered.csv ] && [ ! -e tampered ] && ! ls tampered.*.part-* >/dev/null 2>&1 ||
+	fail "a tampered result left something behind: $(ls -d tampered*)"
 
 # ---- what participants review: the rule, the kind, and the SQL dcrd runs ----
 expect 0 "the summary" "$DCR" create --dry-run room/room.yaml
