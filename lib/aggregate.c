@@ -282,12 +282,29 @@ int dcr_aggregate_sql(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computa
 		sb_str(&q, i ? ", " : "");
 		if (g->round)
 			sb_str(&q, "ROUND(");
-		sb_str(&q, functions[g->function]);
-		if (g->column)
+		if (g->function == DCR__V1__AGGREGATE_FUNCTION__AGGREGATE_FUNCTION_SUM && g->column &&
+		    col->type == DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64) {
+			/*
+			 * SQLite's SUM() of integers fails the statement on overflow,
+			 * in any group, suppressed or not: a failed job would tell
+			 * whether a group below the threshold sums past 2^63. The
+			 * high and low 32 bits are summed apart (neither can overflow
+			 * before 2^31 rows) and put together, where an overflow
+			 * gives a REAL, as SQLite's + does, never an error.
+			 */
+			sb_str(&q, "(SUM(");
 			sb_column(&q, g->column);
-		else
-			sb_str(&q, "*");
-		sb_str(&q, ")");
+			sb_str(&q, " >> 32) * 4294967296 + SUM(");
+			sb_column(&q, g->column);
+			sb_str(&q, " & 4294967295))");
+		} else {
+			sb_str(&q, functions[g->function]);
+			if (g->column)
+				sb_column(&q, g->column);
+			else
+				sb_str(&q, "*");
+			sb_str(&q, ")");
+		}
 		if (g->round)
 			sb_printf(&q, ", %u)", (unsigned)(g->round - 1));
 		sb_str(&q, " AS ");

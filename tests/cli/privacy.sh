@@ -23,7 +23,7 @@ enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
   alice@acme.example: [upload people, upload orders, run isolate, fetch isolate, run inflate, fetch inflate,
-    run unique, fetch unique, run by_region, fetch by_region]
+    run unique, fetch unique, run by_region, fetch by_region, upload wealth, run overflow, fetch overflow]
 data:
   people:
     type: table
@@ -36,6 +36,10 @@ data:
   orders:
     type: table
     columns: [{name: email, type: string}, {name: amount, type: float64}]
+  wealth:
+    type: table
+    columns: [{name: email, type: string}, {name: region, type: string}, {name: cents, type: int64}]
+    privacy: {min_group_size: 5, identity: email, group_by: [region], aggregate: [cents], join: [email]}
 compute:
   isolate:                     # a filter that isolates one person
     type: aggregate
@@ -59,6 +63,12 @@ compute:
     from: people
     group_by: [region]
     select: [{name: n, count: "*"}, {name: people, count_distinct: email}]
+  overflow:                    # whether one person's sum, times orders' 20 rows, passes 2^63: a suppressed
+    type: aggregate            # group must not make the job fail
+    from: wealth
+    join: [{table: orders, on: [wealth.email, orders.email]}]
+    group_by: [wealth.region]
+    select: [{name: cents, sum: wealth.cents}, {name: mean, avg: wealth.cents, round: 1}]
 YAML
 
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
@@ -98,6 +108,11 @@ with open("people.csv", "w") as f:
     f.write("id,email,region,spend\n")
     for n, (email, region) in enumerate(rows):
         f.write(f"{n},{email},{region},{n + 0.5}\n")
+with open("wealth.csv", "w") as f:
+    f.write("email,region,cents\n")
+    for i in range(6):
+        f.write(f"p{i}@example.com,north,{i - 2}\n")
+    f.write(f"p9@example.com,east,{1 << 62}\n")
 with open("orders.csv", "w") as f:
     f.write("email,amount\n")
     for i in range(12):
@@ -112,6 +127,8 @@ expect 0 "upload people" as upload people.csv
 expect 0 "publish people" as publish "$room" people "$out"
 expect 0 "upload orders" as upload orders.csv
 expect 0 "publish orders" as publish "$room" orders "$out"
+expect 0 "upload wealth" as upload wealth.csv
+expect 0 "publish wealth" as publish "$room" wealth "$out"
 
 # ---- attacks that run, and yield only groups that reach the threshold ----
 expect 0 "isolate one person with a filter" "$DCR" -i "$TEST_TMP/alice" run "$room" isolate --wait
@@ -164,6 +181,12 @@ want = [("by_region", "3"), ("inflate", "3"), ("isolate", "1"), ("unique", "51")
 sys.exit(0 if got == want else "audit: groups_suppressed %s, want %s" % (got, want))
 ' || fail "each job.finished entry holds its count of suppressed groups"
 
+# A suppressed group's values must not decide whether the job fails: east's one person, joined with 20
+# orders, sums to 20 * 2^62, past what SQLite's sum() of integers holds ("integer overflow" failed the
+# job, telling whoever ran it that the person's value is at least 2^63 / 20).
+expect 0 "an integer sum that overflows in a suppressed group" as run "$room" overflow -o overflow.zip
+aggregate_zip overflow.zip "$(printf 'region,cents,mean\nnorth,60,0.5')" 1
+
 # ---- the SHA-256 the audit log records is that of the whole ZIP, and dcr fetch checks it ----
 expect 0 "by region again" as run "$room" by_region --wait
 job=$out
@@ -206,21 +229,21 @@ has "$err" "computation 'isolate' is an aggregate computation, which has no text
 
 # ---- attacks refused at create, each at its position ----
 bad() { # NAME EXPECTED-ERROR: room/room.yaml with its compute replaced by stdin
-	sed -e '/^compute:/q' -e '/^  alice@acme.example:/,/fetch by_region\]$/c\  alice@acme.example: [upload people]' \
+	sed -e '/^compute:/q' -e '/^  alice@acme.example:/,/fetch overflow\]$/c\  alice@acme.example: [upload people]' \
 		room/room.yaml >room/bad.yaml
 	cat >>room/bad.yaml
 	expect 6 "$1" "$DCR" -i "$TEST_TMP/alice" create room/bad.yaml
 	has "$err" "$2" "$1: refused with its position"
 }
-bad "a view over the protected table" "^dcr: create: room/bad.yaml:20:32: query of 'everyone' reads 'people', a table with a privacy rule" <<'YAML'
+bad "a view over the protected table" "^dcr: create: room/bad.yaml:24:32: query of 'everyone' reads 'people', a table with a privacy rule" <<'YAML'
   everyone: {type: sql, query: SELECT * FROM people}
   count_view: {type: sql, query: SELECT count(*) AS n FROM everyone}
 YAML
 echo 'print(1)' >room/x.py
-bad "a python mount" "^dcr: create: room/bad.yaml:20:59: python computation 'py' mounts 'people', a table with a privacy rule" <<'YAML'
+bad "a python mount" "^dcr: create: room/bad.yaml:24:59: python computation 'py' mounts 'people', a table with a privacy rule" <<'YAML'
   py: {type: python, script: x.py, mounts: {/input/p.csv: people}}
 YAML
-bad "a self-join" "^dcr: create: room/bad.yaml:23:20: table 'people' is read twice by 'self'" <<'YAML'
+bad "a self-join" "^dcr: create: room/bad.yaml:27:20: table 'people' is read twice by 'self'" <<'YAML'
   self:
     type: aggregate
     from: people
@@ -228,20 +251,20 @@ bad "a self-join" "^dcr: create: room/bad.yaml:23:20: table 'people' is read twi
     select: [{name: n, count: "*"}]
 YAML
 bad "grouping by a column the rule does not list" \
-	"^dcr: create: room/bad.yaml:23:16: column 'people.email' may not be used in group_by" <<'YAML'
+	"^dcr: create: room/bad.yaml:27:16: column 'people.email' may not be used in group_by" <<'YAML'
   who:
     type: aggregate
     from: people
     group_by: [email]
     select: [{name: n, count: "*"}]
 YAML
-bad "max of a protected column" "^dcr: create: room/bad.yaml:23:26: unknown key 'max' in an aggregate" <<'YAML'
+bad "max of a protected column" "^dcr: create: room/bad.yaml:27:26: unknown key 'max' in an aggregate" <<'YAML'
   top:
     type: aggregate
     from: people
     select: [{name: top, max: spend}]
 YAML
-bad "privacy on free SQL" "^dcr: create: room/bad.yaml:20:68: privacy rules apply to aggregate computations" <<'YAML'
+bad "privacy on free SQL" "^dcr: create: room/bad.yaml:24:68: privacy rules apply to aggregate computations" <<'YAML'
   q: {type: sql, query: SELECT count(*) AS n FROM orders, privacy: {min_group_size: 5}}
 YAML
 
