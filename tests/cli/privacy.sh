@@ -268,4 +268,75 @@ bad "privacy on free SQL" "^dcr: create: room/bad.yaml:24:68: privacy rules appl
   q: {type: sql, query: SELECT count(*) AS n FROM orders, privacy: {min_group_size: 5}}
 YAML
 
+# ---- python and protected tables ----
+# A python computation may read an aggregate computation's result (the thresholded CSV), never a protected
+# table. At create the rule is checked link by link: a python mount of the table, and an SQL computation
+# (and so any view) that reads it, are refused where they are written, and every other node a python
+# computation can mount (a file or code node, an aggregate, a python computation held to the same rule)
+# holds nothing of the table below the threshold. So no chain reaches the table unthresholded. dcrd checks
+# again at run time, each computation a job computes, as it computes it (jobs.c, sqlwork.c), for a
+# definition that never went through this dcr create.
+if sandbox_works; then
+	cat >room/copy.py <<'PY'
+import shutil
+shutil.copy("/input/by_region.csv", "/output/by_region.csv")
+PY
+	cat >room/py.yaml <<'YAML'
+version: 1
+name: privacy-python
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [upload people, run copy, fetch copy]
+data:
+  people:
+    type: table
+    columns:
+      - {name: id, type: int64}
+      - {name: email, type: string}
+      - {name: region, type: string}
+      - {name: spend, type: float64}
+    privacy: {min_group_size: 5, identity: email, group_by: [region, id], aggregate: [spend, email], join: [email]}
+compute:
+  by_region:
+    type: aggregate
+    from: people
+    group_by: [region]
+    select: [{name: n, count: "*"}, {name: people, count_distinct: email}]
+  copy: {type: python, script: copy.py, mounts: {/input/by_region.csv: by_region}}
+YAML
+	expect 0 "a python computation that mounts an aggregate computation" as create room/py.yaml || finish
+	pyroom=$out
+	expect 0 "publish people there" as publish "$pyroom" people "$(as upload people.csv)"
+	expect 0 "run it" as run "$pyroom" copy -o copy.zip
+	checks=$((checks + 1))
+	[ "$(unzip -p copy.zip by_region.csv)" = "$(printf 'region,n,people\nnorth,6,6')" ] ||
+		fail "python read more than the groups that reach the threshold: $(unzip -p copy.zip by_region.csv)"
+	expect 0 "its audit log" "$DCR" -i "$TEST_TMP/alice" --json audit "$pyroom"
+	checks=$((checks + 1))
+	printf '%s' "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+facts = lambda e, k: [f["value"] for f in e["facts"] if f["key"] == k]
+published = [facts(e, "sha256") for e in d["entries"] if e["action"] == "dataset.publish" and e["object"] == "people"]
+copy = [e for e in d["entries"] if e["action"] == "job.finished" and e["object"] == "copy"]
+want = ["people " + published[0][0]] if len(published) == 1 and len(published[0]) == 1 else "?"
+got = [(e["outcome"], facts(e, "input"), facts(e, "groups_suppressed")) for e in copy]
+sys.exit(0 if got == [("succeeded", want, [])] else "job.finished of copy: %s, want %s" % (got, want))
+' || fail "the python job is logged as having read people, through the aggregate computation"
+
+	# Each chain from python to the protected table, refused where it is written.
+	for chain in "table:py: {type: python, script: x.py, mounts: {/input/p.csv: people}}" \
+		"sql:q: {type: sql, query: SELECT email FROM people}|py: {type: python, script: x.py, mounts: {/input/q.csv: q}}" \
+		"view:q: {type: sql, query: SELECT email FROM people}|v: {type: sql, query: SELECT * FROM q}|py: {type: python, script: x.py, mounts: {/input/v.csv: v}}" \
+		"python:inner: {type: python, script: x.py, mounts: {/input/p.csv: people}}|py: {type: python, script: x.py, mounts: {/input/i: inner}}"; do
+		name=${chain%%:*}
+		sed '/^compute:/q' room/py.yaml | sed 's/\[upload people, run copy, fetch copy\]/[upload people]/' >room/chain.yaml
+		printf '%s\n' "${chain#*:}" | tr '|' '\n' | sed 's/^/  /' >>room/chain.yaml
+		expect 6 "python reaching the table through $name" "$DCR" -i "$TEST_TMP/alice" create room/chain.yaml
+		has "$err" "^dcr: create: room/chain.yaml:[0-9]+:[0-9]+: .*'people', a table with a privacy rule" \
+			"python reaching the table through $name: refused with its position"
+	done
+fi
+
 finish
