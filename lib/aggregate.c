@@ -60,24 +60,31 @@ static void sb_printf(struct sb *b, const char *fmt, ...)
 		sb_add(b, buf, (size_t)n);
 }
 
-/* A name quoted for SQL. Node and column names are [a-z_][a-z0-9_]*, so quoting is for keywords only. */
-static void sb_name(struct sb *b, const char *name)
+/* s between quote characters q, each q in it doubled (SQL's quoting); the text has no NUL. */
+static void sb_quoted(struct sb *b, const char *s, char q)
 {
-	sb_str(b, "\"");
-	sb_str(b, name);
-	sb_str(b, "\"");
-}
-
-/* A string literal: quotes doubled; the text has no NUL. */
-static void sb_literal(struct sb *b, const char *s)
-{
-	sb_str(b, "'");
-	for (const char *q; (q = strchr(s, '\'')); s = q + 1) {
-		sb_add(b, s, (size_t)(q - s));
-		sb_str(b, "''");
+	sb_add(b, &q, 1);
+	for (const char *at; (at = strchr(s, q)); s = at + 1) {
+		sb_add(b, s, (size_t)(at - s + 1));
+		sb_add(b, &q, 1);
 	}
 	sb_str(b, s);
-	sb_str(b, "'");
+	sb_add(b, &q, 1);
+}
+
+/*
+ * A name quoted for SQL. dcr create allows only [a-z_][a-z0-9_]*, but the
+ * definition is not trusted to have been through it: quoted whatever it holds.
+ */
+static void sb_name(struct sb *b, const char *name)
+{
+	sb_quoted(b, name, '"');
+}
+
+/* A string literal. */
+static void sb_literal(struct sb *b, const char *s)
+{
+	sb_quoted(b, s, '\'');
 }
 
 /* The string, now the caller's (free()), or NULL if it could not be built; b is left empty. */
@@ -183,15 +190,16 @@ static int write_body(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Aggrega
 			return r < 0 ? r : dcr_err_set(err, DCR_EINVALID, "malformed filter");
 		if ((size_t)f->op >= sizeof(ops) / sizeof(*ops) || !f->value)
 			return dcr_err_set(err, DCR_EINVALID, "malformed filter");
+		/* The check dcr create made, again: a number goes into the SQL as written, so it must be one. */
+		if (!dcr_room_filter_value_ok(col->type, f->value))
+			return dcr_err_set(err, DCR_EINVALID, "malformed filter value");
 		sb_str(b, i ? " AND " : " WHERE ");
 		sb_column(b, f->column);
 		sb_printf(b, " %s ", ops[f->op]);
-		/* Numbers as written (room.c checked them); everything else as a string literal. */
+		/* Numbers as written; everything else as a string literal. */
 		switch (col->type) {
 		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64:
 		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_FLOAT64:
-			if (strspn(f->value, "0123456789+-.eE") != strlen(f->value) || !*f->value)
-				return dcr_err_set(err, DCR_EINVALID, "malformed filter value");
 			sb_str(b, f->value);
 			break;
 		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_BOOL:

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "aggregate.h"
 #include "fileio.h"
 #include "room.h"
 #include "specs.h"
@@ -754,6 +755,67 @@ static void test_aggregate_random(void **state)
 }
 
 /*
+ * dcr_aggregate_sql writes SQL from a definition, and a definition is never
+ * trusted to have been checked: a filter value that is not one SQL literal
+ * of the column's type is refused (before, "1--" passed as a number and
+ * its "--" made a comment of GROUP BY and HAVING: no threshold left), and a
+ * name is quoted whatever it holds (a '"' in it is doubled).
+ */
+static void test_aggregate_hostile_definition(void **state)
+{
+	struct dcr_room *room = room_with(
+		"  t:\n"
+		"    type: table\n"
+		"    columns: [{name: k, type: int64}, {name: x, type: float64}, {name: b, type: bool}, "
+		"{name: d, type: date}]\n",
+		"  q:\n"
+		"    type: aggregate\n"
+		"    from: t\n"
+		"    where: [{column: k, value: 1}, {column: x, value: 2}, {column: b, value: true}, "
+		"{column: d, value: '2024-01-01'}]\n"
+		"    group_by: [k]\n"
+		"    select: [{name: n, count: '*'}]\n"
+		"    privacy: {min_group_size: 5}\n");
+	const Dcr__V1__RoomDefinition *def = dcr_room_definition(room);
+	const Dcr__V1__Computation *c = NULL;
+	struct dcr_aggregate_sql sql;
+	struct dcr_err err;
+	static const struct {
+		size_t filter;
+		const char *value;
+	} bad[] = {
+		{ 0, "1--" }, { 0, "--1" }, { 0, "1-1" }, { 0, "" }, { 0, "1e5" }, { 0, "99999999999999999999" },
+		{ 1, "2--" }, { 1, "1e" }, { 1, "." }, { 1, "1e999" }, { 2, "yes" }, { 2, "1" }, { 3, "2024-01-01' --" },
+	};
+	char *value, *name;
+
+	(void)state;
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (strcmp(def->compute[i]->name, "q") == 0)
+			c = def->compute[i];
+	assert_non_null(c);
+	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), 0);
+	assert_non_null(strstr(sql.query, " HAVING COUNT(DISTINCT \"t\".\"rowid\") >= 5"));
+	dcr_aggregate_sql_release(&sql);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		Dcr__V1__AggregateFilter *f = c->aggregate->filters[bad[i].filter];
+
+		value = f->value;
+		f->value = (char *)bad[i].value;
+		if (dcr_aggregate_sql(def, c, &sql, &err) != DCR_EINVALID)
+			fail_msg("filter %zu, value '%s': %s", bad[i].filter, bad[i].value, sql.query);
+		f->value = value;
+	}
+	name = c->aggregate->select[0]->name;
+	c->aggregate->select[0]->name = "n\" FROM t --";
+	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), 0);
+	assert_non_null(strstr(sql.query, "COUNT(*) AS \"n\"\" FROM t --\" FROM \"t\" WHERE"));
+	dcr_aggregate_sql_release(&sql);
+	c->aggregate->select[0]->name = name;
+	dcr_room_free(room);
+}
+
+/*
  * dcr create refuses min_group_size on SQL computations; a room stored
  * before that (here: the rule set after parsing) is refused at run time,
  * before anything is read, and so is a computation that reads it.
@@ -1043,6 +1105,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_aggregate),
 		cmocka_unit_test(test_aggregate),
 		cmocka_unit_test(test_aggregate_random),
+		cmocka_unit_test(test_aggregate_hostile_definition),
 		cmocka_unit_test(test_protected_at_run_time),
 		cmocka_unit_test(test_authorizer),
 		cmocka_unit_test(test_load_stops),
