@@ -176,6 +176,11 @@ static int write_body(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Aggrega
 		    (r = check_ref(def, j->right, &col, err)) < 0)
 			return dcr_err_set(err, DCR_EINVALID,
 				"an aggregate computation joins a table the room does not have");
+		/* A table twice would count one row twice under one name (dcr create refuses it too). */
+		for (size_t k = 0; k <= i; k++)
+			if (strcmp(j->table, k ? ag->joins[k - 1]->table : ag->from) == 0)
+				return dcr_err_set(err, DCR_EINVALID, "an aggregate computation reads table '%s' twice",
+					j->table);
 		sb_str(b, " JOIN ");
 		sb_name(b, j->table);
 		sb_str(b, " ON ");

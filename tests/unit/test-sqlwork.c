@@ -813,6 +813,21 @@ static void test_aggregate_hostile_definition(void **state)
 	dcr_aggregate_sql_release(&sql);
 	c->aggregate->select[0]->name = name;
 	dcr_room_free(room);
+
+	/* A self-join, which dcr create refuses. */
+	room = room_with("  t:\n    type: table\n    columns: [{name: k, type: int64}]\n"
+			 "    privacy: {min_group_size: 5, join: [k]}\n"
+			 "  u:\n    type: table\n    columns: [{name: k, type: int64}]\n",
+		"  q:\n    type: aggregate\n    from: t\n    join: [{table: u, on: [t.k, u.k]}]\n"
+		"    select: [{name: n, count: '*'}]\n");
+	def = dcr_room_definition(room);
+	c = def->compute[0];
+	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), 0);
+	dcr_aggregate_sql_release(&sql);
+	c->aggregate->joins[0]->table = c->aggregate->joins[0]->right->table = c->aggregate->from;
+	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), DCR_EINVALID);
+	assert_string_equal(err.msg, "an aggregate computation reads table 't' twice");
+	dcr_room_free(room);
 }
 
 /*
