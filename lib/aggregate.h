@@ -45,7 +45,8 @@ void dcr_aggregate_sql_release(struct dcr_aggregate_sql *s);
  * suppressed.csv ("groups_suppressed\n", the decimal count, "\n"), with
  * fixed times and no extra fields, so that the same CSV and count always
  * give the same bytes. *zip is the caller's (free()). DCR_EINVALID when
- * csv is 4 GiB or more (no ZIP64), DCR_ENOMEM.
+ * len passes 2^32 - 1025, too large for the 32-bit sizes and offsets
+ * without ZIP64 (an SQL result is at most 256 MiB), DCR_ENOMEM.
  */
 int dcr_aggregate_result(const uint8_t *csv, size_t len, uint64_t suppressed, uint8_t **zip, size_t *zip_len,
 	struct dcr_err *err);
