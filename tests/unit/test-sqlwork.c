@@ -611,6 +611,16 @@ struct prop_table {
 	unsigned min;
 };
 
+/*
+ * The value a random draw u (0 to 100) stands for: -50 to 50, and every
+ * seventh one times 2^40, so that sums pass 2^32 and go negative, where
+ * dcrd sums the high and low 32 bits apart (lib/aggregate.c).
+ */
+static int64_t prop_value(unsigned u)
+{
+	return ((int64_t)u - 50) * (u % 7 == 0 ? (int64_t)1 << 40 : 1);
+}
+
 static void prop_table_make(struct prop_table *t, char *csv, size_t size)
 {
 	unsigned people = 1 + rnd(15), groups = 1 + rnd(6);
@@ -623,7 +633,8 @@ static void prop_table_make(struct prop_table *t, char *csv, size_t size)
 		t->person[i] = rnd(people);
 		t->grp[i] = rnd(groups);
 		t->val[i] = rnd(101);
-		at += (size_t)snprintf(csv + at, size - at, "p%u,%u,%u\n", t->person[i], t->grp[i], t->val[i]);
+		at += (size_t)snprintf(csv + at, size - at, "p%u,%u,%" PRId64 "\n", t->person[i], t->grp[i],
+			prop_value(t->val[i]));
 	}
 	assert_true(at < size);
 }
@@ -696,7 +707,7 @@ static void test_aggregate_random(void **state)
 			join ? "    join: [{table: b, on: [a.person, b.person]}]\n" : "");
 		if (filter)
 			snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute),
-				"    where: [{column: a.val, op: '>=', value: %u}]\n", floor_val);
+				"    where: [{column: a.val, op: '>=', value: %" PRId64 "}]\n", prop_value(floor_val));
 		snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute), "%s%s",
 			group ? "    group_by: [a.grp]\n" : "", "    select: [{name: n, count: '*'}, {name: s, sum: a.val}]\n");
 		if (own)
@@ -708,11 +719,12 @@ static void test_aggregate_random(void **state)
 		at = (size_t)snprintf(want, sizeof(want), "%sn,s\n", group ? "grp," : "");
 		for (unsigned g = 0; g < (group ? 6u : 1u); g++) {
 			bool in_a[PROP_MAX_ROWS] = { false }, in_b[PROP_MAX_ROWS] = { false }, any = false;
-			unsigned count = 0, sum = 0, need_a = a.min > own ? a.min : own;
+			unsigned count = 0, need_a = a.min > own ? a.min : own;
+			int64_t sum = 0;
 			unsigned need_b = b.protected ? (b.min > own ? b.min : own) : own;
 
 			for (unsigned i = 0; i < a.n; i++) {
-				if ((group && a.grp[i] != g) || (filter && a.val[i] < floor_val))
+				if ((group && a.grp[i] != g) || (filter && prop_value(a.val[i]) < prop_value(floor_val)))
 					continue;
 				for (unsigned k = 0; k < (join ? b.n : 1u); k++) {
 					if (join && b.person[k] != a.person[i])
@@ -721,7 +733,7 @@ static void test_aggregate_random(void **state)
 					if (join)
 						in_b[k] = true;
 					count++;
-					sum += a.val[i];
+					sum += prop_value(a.val[i]);
 				}
 			}
 			/* Without GROUP BY, SQL has one group even when no row makes it; with, a group needs a row. */
@@ -735,7 +747,7 @@ static void test_aggregate_random(void **state)
 			if (group)
 				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,", g);
 			if (any)
-				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,%u\n", count, sum);
+				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,%" PRId64 "\n", count, sum);
 			else
 				at += (size_t)snprintf(want + at, sizeof(want) - at, "0,\n");
 		}
