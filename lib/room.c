@@ -1537,7 +1537,7 @@ static int agg_joins(struct agg_parse *a, yaml_node_t *v, Dcr__V1__AggregateComp
 }
 
 /* A filter's value, as SQL will compare it: the column's type, written as the YAML wrote it. */
-static bool filter_value_ok(Dcr__V1__ColumnType type, const char *s)
+bool dcr_room_filter_value_ok(Dcr__V1__ColumnType type, const char *s)
 {
 	char *end;
 
@@ -1609,7 +1609,7 @@ static int agg_filters(struct agg_parse *a, yaml_node_t *v, Dcr__V1__AggregateCo
 		}
 		if ((r = dcr_ydoc_string(&p->y, val, "a value", MAX_FILTER_VALUE, &s)) < 0)
 			return r;
-		if (!filter_value_ok(col->type, s))
+		if (!dcr_room_filter_value_ok(col->type, s))
 			return dcr_ydoc_fail(&p->y, val, DCR_EINVALID, "'%.64s' is not a value of column '%s.%s' (%s)", s,
 				f->column->table, f->column->column, dcr_room_column_type_name(col->type));
 		if (!(f->value = dup_str(p->room, s)))

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "crypto.h"
 #include "dcrd.h"
 #include "fileio.h"
@@ -553,6 +554,7 @@ struct result {
 	size_t len;
 	const char *type;
 	uint64_t rows;
+	bool has_rows;             /* rows counts a CSV's rows: SQL, and the result.csv of an aggregate */
 	bool thresholded;          /* an aggregate computation with a threshold, */
 	uint64_t groups_suppressed; /* and how many groups it left out */
 	char *logs;
@@ -1059,6 +1061,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 			res->data = sr.csv;
 			res->len = sr.len;
 			res->rows = sr.rows;
+			res->has_rows = true;
 			res->thresholded = sr.thresholded;
 			res->groups_suppressed = sr.groups_suppressed;
 			res->type = "text/csv";
@@ -1086,6 +1089,31 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	return dcr_err_set(err, DCR_EINTEGRITY, "computation '%s' is of no known kind", name);
 }
 
+/*
+ * An aggregate computation's result, as its job keeps it: a ZIP of the CSV
+ * and the count of groups it suppressed (dcr-room(5), PRIVACY RULES). Only
+ * the job's: a computation that reads it reads the CSV.
+ */
+static int aggregate_result(const struct job *j, struct result *res, struct dcr_err *err)
+{
+	const Dcr__V1__Computation *c = room_computation(j->def, j->rec->info->computation);
+	uint8_t *zip;
+	size_t len;
+	int r;
+
+	if (!c || c->kind_case != DCR__V1__COMPUTATION__KIND_AGGREGATE)
+		return 0;
+	if ((r = dcr_aggregate_result(res->data, res->len, res->groups_suppressed, &zip, &len, err)) < 0)
+		return r;
+	if (res->data)
+		dcr_wipe(res->data, res->len);
+	free(res->data);
+	res->data = zip;
+	res->len = len;
+	res->type = "application/zip";
+	return 0;
+}
+
 /* Compute the job's computation into res, within the job's time and budget. */
 static int compute_job(const struct job *j, struct result *res, struct dcr_err *err)
 {
@@ -1100,7 +1128,7 @@ static int compute_job(const struct job *j, struct result *res, struct dcr_err *
 		count_readers(&w, top);
 	r = compute(&w, j->rec->info->computation, 0, res, err);
 	work_release(&w);
-	return r;
+	return r < 0 ? r : aggregate_result(j, res, err);
 }
 
 /* ---- storing results ---- */
@@ -1220,7 +1248,7 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 		dcr_hex(digest, 32, hex);
 		note_fact(&note, "result_sha256", "%s", hex);
 		note_fact(&note, "bytes", "%zu", res->len);
-		if (strcmp(res->type, "text/csv") == 0)
+		if (res->has_rows)
 			note_fact(&note, "rows", "%" PRIu64, res->rows);
 		if (res->thresholded) {
 			info->thresholded = true;
