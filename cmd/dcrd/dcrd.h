@@ -134,6 +134,7 @@ struct state {
 	atomic_bool full;          /* the last write failed for lack of disk space */
 	int64_t clock_mark;        /* dcrd's clock at the latest call accepted (state_use_nonce) */
 	int64_t last_call_ms;      /* the latest call timestamp accepted */
+	sqlite3_stmt *audit_st[6]; /* the audit log's statements, prepared once (state.c) */
 };
 
 /*
@@ -184,7 +185,12 @@ void state_rollback(struct state *s);
 /* Whether the last write failed because the disk is full (until a commit succeeds); no lock needed. */
 bool state_full(const struct state *s);
 
-/* A room's audit log: its frontier (size 0 when empty), appending, proofs, entries. */
+/*
+ * A room's audit log: its frontier (size 0 when empty), appending, proofs,
+ * entries. Next to each leaf the log keeps the sealed roots of the perfect
+ * subtrees it completes (audit_node), written in the leaf's transaction,
+ * so a proof reads O(log size) rows.
+ */
 int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err);
 int state_audit_append(struct state *s, const char *room_id, const uint8_t *entry, size_t len,
 	struct dcr_merkle_frontier *f, struct dcr_err *err);

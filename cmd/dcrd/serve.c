@@ -438,11 +438,17 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		    audit_head(&svc, room_id, &sth, sig, &f, &lerr) == 0) {
 			head = &sth;
 			if (creq.audit_known_size > 0 && creq.audit_known_size <= f.size &&
-			    state_audit_consistency(&srv.state, room_id, creq.audit_known_size, f.size, &proof, &lerr) == 0)
-				for (size_t i = 0; i < proof.len; i++)
-					hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
-			else
-				proof.len = 0;
+			    state_audit_consistency(&srv.state, room_id, creq.audit_known_size, f.size, &proof, &lerr) < 0 &&
+			    r == 0) {
+				/* No proof to give: the answer is the reason (what the call did is done and logged). */
+				free(answer);
+				answer = NULL;
+				answer_len = 0;
+				err = lerr;
+				r = lerr.code;
+			}
+			for (size_t i = 0; i < proof.len; i++)
+				hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
 		}
 		pthread_mutex_unlock(&srv.lock);
 	}
