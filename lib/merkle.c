@@ -269,6 +269,22 @@ int dcr_merkle_root(uint64_t size, dcr_merkle_leaf_reader *leaf, void *ctx,
 	return r;
 }
 
+int dcr_merkle_root_nodes(uint64_t size, dcr_merkle_node_reader *reader, void *ctx,
+	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err)
+{
+	struct hasher h;
+	int r;
+
+	if (size > DCR_MERKLE_SIZE_MAX)
+		return dcr_err_set(err, DCR_EINVALID, "tree size %" PRIu64 " is over the limit of 2^63",
+			size);
+	if ((r = hasher_init(&h, err)) < 0)
+		return r;
+	r = subtree(&h, 0, size, &(struct source){ .node = reader, .ctx = ctx }, root, err);
+	hasher_release(&h);
+	return r;
+}
+
 void dcr_merkle_frontier_init(struct dcr_merkle_frontier *f)
 {
 	memset(f, 0, sizeof(*f));

@@ -57,6 +57,13 @@ int dcr_merkle_root(uint64_t size, dcr_merkle_leaf_reader *leaf, void *ctx,
 	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err);
 
 /*
+ * MTH of the first size leaves from the roots of perfect subtrees: one
+ * read per set bit of size.
+ */
+int dcr_merkle_root_nodes(uint64_t size, dcr_merkle_node_reader *reader, void *ctx,
+	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err);
+
+/*
  * The log's growing edge: the roots of the perfect subtrees that make up
  * the tree so far (hash[i] is the root of 2^i leaves, for each bit i set
  * in size), so that appending and computing the new root cost O(log size)

@@ -438,9 +438,14 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		    audit_head(&svc, room_id, &sth, sig, &f, &lerr) == 0) {
 			head = &sth;
 			if (creq.audit_known_size > 0 && creq.audit_known_size <= f.size &&
-			    state_audit_consistency(&srv.state, room_id, creq.audit_known_size, f.size, &proof, &lerr) < 0 &&
-			    r == 0) {
-				/* No proof to give: the answer is the reason (what the call did is done and logged). */
+			    state_audit_consistency(&srv.state, room_id, creq.audit_known_size, f.size, &proof, &lerr) < 0) {
+				/*
+				 * No proof to give: no head either, and the reason is the
+				 * answer (what the call did is done and logged), which dcr
+				 * reports as it is rather than as a fork.
+				 */
+				free(sth.head.data);
+				head = NULL;
 				free(answer);
 				answer = NULL;
 				answer_len = 0;

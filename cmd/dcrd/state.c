@@ -888,14 +888,28 @@ int state_audit_consistency(struct state *s, const char *room_id, uint64_t old_s
 	struct dcr_merkle_proof *proof, struct dcr_err *err)
 {
 	struct node_ctx l = { s, room_id };
-	int r = dcr_merkle_consistency_proof_nodes(old_size, new_size, read_node, &l, proof, err);
+	struct dcr_merkle_frontier f;
+	uint8_t old_root[32], new_root[32];
+	int r;
 
+	/*
+	 * Checked before it leaves: leaves are stored in the clear, and a proof
+	 * that does not lead from the stored old tree to the sealed root is
+	 * the host's doing, which dcr would only call a fork.
+	 */
+	if ((r = dcr_merkle_consistency_proof_nodes(old_size, new_size, read_node, &l, proof, err)) == 0 &&
+	    (r = state_audit_frontier(s, room_id, &f, err)) == 0 && (r = dcr_merkle_frontier_root(&f, new_root, err)) == 0 &&
+	    (r = dcr_merkle_root_nodes(old_size, read_node, &l, old_root, err)) == 0 && f.size == new_size &&
+	    dcr_merkle_consistency_verify(old_size, new_size, old_root, new_root, proof, NULL) < 0)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "they do not lead to the sealed root");
+	if (r < 0)
+		proof->len = 0;
 	if (r == DCR_EINTEGRITY) {
 		char why[sizeof(err->msg)];
 
 		snprintf(why, sizeof(why), "%s", err->msg);
-		return dcr_err_set(err, r, "room %s: the audit log's stored subtrees are missing or damaged (%s; state.db "
-					   "was altered)", room_id, why);
+		return dcr_err_set(err, r, "room %s: the audit log's stored leaves or subtrees are missing or damaged (%s; "
+					   "state.db was altered)", room_id, why);
 	}
 	return r;
 }

@@ -753,6 +753,14 @@ static void test_append_nodes(void **state)
 		assert_memory_equal(root, want, 32);
 	}
 	kept = kept_nodes;
+	for (uint64_t n = 0; n <= APPEND_MAX; n++) {
+		struct reader r = { .size = n, .fail_at = UINT64_MAX };
+
+		assert_int_equal(dcr_merkle_root_nodes(n, read_node, &r, root, &err), 0);
+		assert_int_equal(r.reads, (uint64_t)__builtin_popcountll(n));
+		if (n < ROOTS_MAX)
+			assert_memory_equal(root, roots[n], 32);
+	}
 	for (uint64_t n = 1; n <= N_MAX; n++) {
 		for (uint64_t m = 0; m <= n; m += n <= 128 ? 1 : 7) {
 			ref.len = 0;
