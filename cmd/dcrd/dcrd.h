@@ -288,6 +288,24 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	const char *detail, const struct audit_note *note, struct dcr_err *err);
 
 /*
+ * Reads that tell the caller nothing new are logged once (reads.c,
+ * dcr-audit(1)): a job.get allowed with the same answer as the last one
+ * logged for the same room, caller and job (object and facts) is not
+ * logged again. read_key_of fills k and says whether the call is such a
+ * read; read_repeated: whether its entry would repeat one logged;
+ * read_logged: its entry was committed. Memory only, a fixed table.
+ */
+struct read_key {
+	uint8_t key[32];
+	uint8_t answer[32];
+	bool valid;
+};
+bool read_key_of(struct read_key *k, const char *room_id, const char *caller, const char *method,
+	const struct audit_note *note, const uint8_t *answer, size_t answer_len);
+bool read_repeated(const struct read_key *k);
+void read_logged(const struct read_key *k);
+
+/*
  * Who may create rooms, how often and how many (creators.c): dcrd serve's
  * --creator-ca, --creator-platform, --create-rate, --max-rooms and
  * --max-rooms-per-creator. Without the first two anyone may create;
