@@ -233,7 +233,7 @@ static int subtree_nodes(struct hasher *h, uint64_t lo, uint64_t hi, const struc
 	return 0;
 }
 
-/* MTH(D[lo:hi]) (lo < hi): from the leaves in O(log) memory, or from subtree roots. */
+/* MTH(D[lo:hi]): from the leaves in O(log) memory, or from subtree roots. */
 static int subtree(struct hasher *h, uint64_t lo, uint64_t hi, const struct source *src,
 	uint8_t out[static HLEN], struct dcr_err *err)
 {
@@ -250,8 +250,8 @@ static int subtree(struct hasher *h, uint64_t lo, uint64_t hi, const struct sour
 	return frontier_fold(h, &f, out, err);
 }
 
-int dcr_merkle_root(uint64_t size, dcr_merkle_leaf_reader *leaf, void *ctx,
-	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err)
+/* MTH(D[0:size]) from either source (subtree handles size 0 both ways). */
+static int root_of(uint64_t size, const struct source *src, uint8_t root[static HLEN], struct dcr_err *err)
 {
 	struct hasher h;
 	int r;
@@ -261,28 +261,21 @@ int dcr_merkle_root(uint64_t size, dcr_merkle_leaf_reader *leaf, void *ctx,
 			size);
 	if ((r = hasher_init(&h, err)) < 0)
 		return r;
-	if (size == 0)
-		r = dcr_sha256("", 0, root, err);
-	else
-		r = subtree(&h, 0, size, &(struct source){ .leaf = leaf, .ctx = ctx }, root, err);
+	r = subtree(&h, 0, size, src, root, err);
 	hasher_release(&h);
 	return r;
+}
+
+int dcr_merkle_root(uint64_t size, dcr_merkle_leaf_reader *leaf, void *ctx,
+	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err)
+{
+	return root_of(size, &(struct source){ .leaf = leaf, .ctx = ctx }, root, err);
 }
 
 int dcr_merkle_root_nodes(uint64_t size, dcr_merkle_node_reader *reader, void *ctx,
 	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err)
 {
-	struct hasher h;
-	int r;
-
-	if (size > DCR_MERKLE_SIZE_MAX)
-		return dcr_err_set(err, DCR_EINVALID, "tree size %" PRIu64 " is over the limit of 2^63",
-			size);
-	if ((r = hasher_init(&h, err)) < 0)
-		return r;
-	r = subtree(&h, 0, size, &(struct source){ .node = reader, .ctx = ctx }, root, err);
-	hasher_release(&h);
-	return r;
+	return root_of(size, &(struct source){ .node = reader, .ctx = ctx }, root, err);
 }
 
 void dcr_merkle_frontier_init(struct dcr_merkle_frontier *f)

@@ -989,6 +989,32 @@ static int entry_salted(struct state *s, const char *room_id, int64_t idx, const
 	return r;
 }
 
+/* The rooms that have an audit log, into *rooms (n of them; free it, also after a failure). */
+static int audit_rooms(struct state *s, char (**rooms)[65], size_t *n, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc = SQLITE_DONE;
+
+	*rooms = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT room_id FROM audit_frontier", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char (*grown)[65] = realloc(*rooms, (*n + 1) * sizeof(**rooms));
+
+		if (!grown) {
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+			break;
+		}
+		*rooms = grown;
+		snprintf((*rooms)[(*n)++], 65, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
 /*
  * A leaf in the clear hashes only its entry, and an entry without a salt
  * (written before salts) can be guessed: its leaf would confirm the guess.
@@ -1006,24 +1032,9 @@ static int seal_legacy_leaves(struct state *s, bool *changed, struct dcr_err *er
 	char (*rooms)[65] = NULL;
 	sqlite3_stmt *st = NULL;
 	size_t n_rooms = 0, n = 0, cap = 0;
-	int r = 0, rc = SQLITE_DONE;
-
 	/* The rooms first: the updates below are not made under a pending read of the same tables. */
-	if (sqlite3_prepare_v2(s->db, "SELECT room_id FROM audit_frontier", -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char (*grown)[65] = realloc(rooms, (n_rooms + 1) * sizeof(*rooms));
+	int r = audit_rooms(s, &rooms, &n_rooms, err);
 
-		if (!grown) {
-			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
-			break;
-		}
-		rooms = grown;
-		snprintf(rooms[n_rooms++], 65, "%s", (const char *)sqlite3_column_text(st, 0));
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-	sqlite3_finalize(st);
 	for (size_t k = 0; r == 0 && k < n_rooms; k++) {
 		n = 0;
 		if (sqlite3_prepare_v2(s->db, "SELECT idx, entry, leaf FROM audit WHERE room_id = ?1 AND length(leaf) = 32 "
@@ -1166,26 +1177,10 @@ static int rebuild_nodes(struct state *s, const char *room_id, const struct dcr_
 static int build_audit_nodes(struct state *s, struct dcr_err *err)
 {
 	char (*rooms)[65] = NULL;
-	sqlite3_stmt *st = NULL;
 	size_t n_rooms = 0;
-	int r = 0, rc;
-
 	/* The rooms first: rebuilding writes while this would still be reading. */
-	if (sqlite3_prepare_v2(s->db, "SELECT room_id FROM audit_frontier", -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char (*grown)[65] = realloc(rooms, (n_rooms + 1) * sizeof(*rooms));
+	int r = audit_rooms(s, &rooms, &n_rooms, err);
 
-		if (!grown) {
-			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
-			break;
-		}
-		rooms = grown;
-		snprintf(rooms[n_rooms++], 65, "%s", (const char *)sqlite3_column_text(st, 0));
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-	sqlite3_finalize(st);
 	for (size_t k = 0; r == 0 && k < n_rooms; k++) {
 		struct sealed_frontier sf;
 		bool present;
