@@ -140,6 +140,7 @@ struct state {
 	atomic_bool full;          /* the last write failed for lack of disk space */
 	int64_t clock_mark;        /* dcrd's clock at the latest call accepted (state_use_nonce) */
 	int64_t last_call_ms;      /* the latest call timestamp accepted */
+	sqlite3_stmt *audit_st[6]; /* the audit log's statements, prepared once (state.c) */
 };
 
 /*
@@ -190,7 +191,12 @@ void state_rollback(struct state *s);
 /* Whether the last write failed because the disk is full (until a commit succeeds); no lock needed. */
 bool state_full(const struct state *s);
 
-/* A room's audit log: its frontier (size 0 when empty), appending, proofs, entries. */
+/*
+ * A room's audit log: its frontier (size 0 when empty), appending, proofs,
+ * entries. Next to each leaf the log keeps the sealed roots of the perfect
+ * subtrees it completes (audit_node), written in the leaf's transaction,
+ * so a proof reads O(log size) rows.
+ */
 int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err);
 int state_audit_append(struct state *s, const char *room_id, const uint8_t *entry, size_t len,
 	struct dcr_merkle_frontier *f, struct dcr_err *err);
@@ -286,6 +292,24 @@ void note_fact(struct audit_note *n, const char *key, const char *fmt, ...) __at
 #define AUDIT_SALT_LEN 16
 int audit_record(struct state *s, const char *room_id, const char *caller, const char *action, const char *outcome,
 	const char *detail, const struct audit_note *note, struct dcr_err *err);
+
+/*
+ * Reads that tell the caller nothing new are logged once (reads.c,
+ * dcr-audit(1)): a job.get allowed with the same answer as the last one
+ * logged for the same room, caller and job (object and facts) is not
+ * logged again. read_key_of fills k and says whether the call is such a
+ * read; read_repeated: whether its entry would repeat one logged;
+ * read_logged: its entry was committed. Memory only, a fixed table.
+ */
+struct read_key {
+	uint8_t key[32];
+	uint8_t answer[32];
+	bool valid;
+};
+bool read_key_of(struct read_key *k, const char *room_id, const char *caller, const char *method,
+	const struct audit_note *note, const uint8_t *answer, size_t answer_len);
+bool read_repeated(const struct read_key *k);
+void read_logged(const struct read_key *k);
 
 /*
  * Who may create rooms, how often and how many (creators.c): dcrd serve's

@@ -376,6 +376,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	ProtobufCBinaryData hashes[DCR_MERKLE_PROOF_MAX];
 	enum MHD_Result result;
 	int64_t fresh_from = 0;
+	struct read_key rk = { .valid = false };
+	bool repeat = false;
 	int r, accepted;
 
 	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(), srv.replay,
@@ -411,7 +413,11 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				if (room_id[0] && state_begin(&srv.state, &lerr) < 0)
 					room_id[0] = '\0';
 			}
-			if (room_id[0] && audit_record(&srv.state, room_id, creq.email, creq.method, outcome_of(r),
+			/* A waiting client's repeated job.get: logged once per answer (reads.c). */
+			repeat = r == 0 && room_id[0] &&
+				 read_key_of(&rk, room_id, creq.email, creq.method, &note, answer, answer_len) &&
+				 read_repeated(&rk);
+			if (room_id[0] && !repeat && audit_record(&srv.state, room_id, creq.email, creq.method, outcome_of(r),
 						  r < 0 ? err.msg : "", &note, &lerr) < 0) {
 				if (r == 0) {
 					free(answer);
@@ -431,6 +437,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				err = lerr;
 				r = lerr.code;
 				room_id[0] = '\0';
+			} else if (r == 0 && !repeat) {
+				read_logged(&rk);
 			}
 		}
 		/* Outsiders were told there is no room (room_id is unset): no head for them either. */
@@ -438,11 +446,22 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		    audit_head(&svc, room_id, &sth, sig, &f, &lerr) == 0) {
 			head = &sth;
 			if (creq.audit_known_size > 0 && creq.audit_known_size <= f.size &&
-			    state_audit_consistency(&srv.state, room_id, creq.audit_known_size, f.size, &proof, &lerr) == 0)
-				for (size_t i = 0; i < proof.len; i++)
-					hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
-			else
-				proof.len = 0;
+			    state_audit_consistency(&srv.state, room_id, creq.audit_known_size, f.size, &proof, &lerr) < 0) {
+				/*
+				 * No proof to give: no head either, and the reason is the
+				 * answer (what the call did is done and logged), which dcr
+				 * reports as it is rather than as a fork.
+				 */
+				free(sth.head.data);
+				head = NULL;
+				free(answer);
+				answer = NULL;
+				answer_len = 0;
+				err = lerr;
+				r = lerr.code;
+			}
+			for (size_t i = 0; i < proof.len; i++)
+				hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
 		}
 		pthread_mutex_unlock(&srv.lock);
 	}
