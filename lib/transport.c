@@ -418,45 +418,49 @@ int dcr_blob_head(const char *endpoint, const char *id, const char *token, uint6
 }
 
 struct put_source {
-	int fd;
+	dcr_blob_source *read;
+	void *read_ctx;
 	uint64_t left;
 	int (*progress)(void *ctx, uint64_t sent);
 	void *ctx;
 	uint64_t sent;
+	struct dcr_err read_err;   /* the source's own error, kept from curl's "aborted by callback" */
+	int failed;                /* the source's code */
 };
 
 static size_t read_source(char *buf, size_t size, size_t n, void *ctx)
 {
 	struct put_source *s = ctx;
-	size_t want = size * n;
-	ssize_t got;
+	size_t want = size * n, got = 0;
+	int r;
 
 	if (want > s->left)
 		want = (size_t)s->left;
 	if (want == 0)
 		return 0;
-	do
-		got = read(s->fd, buf, want);
-	while (got < 0 && errno == EINTR);
-	if (got <= 0)
+	if ((r = s->read(s->read_ctx, (uint8_t *)buf, want, &got, &s->read_err)) == 0 && got == 0)
+		r = dcr_err_set(&s->read_err, DCR_EIO, "the upload's source ended %llu bytes early",
+			(unsigned long long)s->left);
+	if (r < 0) {
+		s->failed = r;
 		return CURL_READFUNC_ABORT;
+	}
 	s->left -= (uint64_t)got;
 	s->sent += (uint64_t)got;
 	if (s->progress)
 		s->progress(s->ctx, s->sent);
-	return (size_t)got;
+	return got;
 }
 
-int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd, uint64_t offset, uint64_t len,
-	uint64_t max_rate, int (*progress)(void *ctx, uint64_t sent), void *ctx, struct dcr_err *err)
+int dcr_blob_put_from(const char *endpoint, const char *id, const char *token, uint64_t offset, uint64_t len,
+	uint64_t max_rate, dcr_blob_source *source, void *source_ctx, int (*progress)(void *ctx, uint64_t sent),
+	void *ctx, struct dcr_err *err)
 {
-	struct put_source src = { fd, len, progress, ctx, 0 };
+	struct put_source src = { .read = source, .read_ctx = source_ctx, .left = len, .progress = progress, .ctx = ctx };
 	struct blob_xfer x;
 	char header[64];
 	int r;
 
-	if (lseek(fd, (off_t)offset, SEEK_SET) < 0)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot seek in the ciphertext");
 	/* No overall timeout for big uploads; a stalled connection still ends (low-speed limit). */
 	if ((r = blob_begin(&x, endpoint, id, token, 0L, err)) == 0) {
 		snprintf(header, sizeof(header), "Upload-Offset: %llu", (unsigned long long)offset);
@@ -475,12 +479,41 @@ int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd
 		curl_easy_setopt(x.curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+		/* Unlimited: fewer, larger sends (the default 64 KiB costs a callback and a syscall each). */
 		if (max_rate)
 			curl_easy_setopt(x.curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)max_rate);
+		else
+			curl_easy_setopt(x.curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
 		r = blob_finish(&x, 204, err);
+		if (src.failed) {
+			r = src.failed;
+			if (err)
+				*err = src.read_err;
+		}
 	}
 	blob_end(&x);
 	return r;
+}
+
+static int fd_source(void *ctx, uint8_t *buf, size_t want, size_t *got, struct dcr_err *err)
+{
+	ssize_t n;
+
+	do
+		n = read(*(int *)ctx, buf, want);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the ciphertext");
+	*got = (size_t)n;
+	return 0;
+}
+
+int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd, uint64_t offset, uint64_t len,
+	uint64_t max_rate, int (*progress)(void *ctx, uint64_t sent), void *ctx, struct dcr_err *err)
+{
+	if (lseek(fd, (off_t)offset, SEEK_SET) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot seek in the ciphertext");
+	return dcr_blob_put_from(endpoint, id, token, offset, len, max_rate, fd_source, &fd, progress, ctx, err);
 }
 
 struct get_sink {
