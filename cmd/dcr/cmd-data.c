@@ -1236,7 +1236,8 @@ static json_t *entry_json(const struct upload_entry *e)
 	json_object_set_new(j, "dataset", json_string(e->k.id));
 	json_object_set_new(j, "name", json_string(e->k.name));
 	json_object_set_new(j, "size", json_integer((json_int_t)e->k.size));
-	json_object_set_new(j, "sha256", json_string(hex));
+	/* A file still being sent has no digest yet. */
+	json_object_set_new(j, "sha256", e->k.streamed ? json_null() : json_string(hex));
 	json_object_set_new(j, "complete", json_boolean(e->k.complete));
 	json_object_set_new(j, "endpoint", json_string(e->k.endpoint));
 	json_array_foreach(e->published, i, p) {
@@ -1276,7 +1277,10 @@ static void print_entries(const struct upload_entry *e, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char hex[65];
 
-		dcr_hex(e[i].k.sha256, 32, hex);
+		if (e[i].k.streamed)
+			snprintf(hex, sizeof(hex), "-");
+		else
+			dcr_hex(e[i].k.sha256, 32, hex);
 		printf("%-32s  ", e[i].k.id);
 		put_cell(e[i].k.name, w_name, false);
 		printf("  %12llu  %-8s  ", (unsigned long long)e[i].k.size, e[i].k.complete ? "complete" : "partial");

@@ -147,6 +147,8 @@ expect 6 "resuming after the file grew" as upload --resume "$g"
 has "$err" "its size or modification time is not the same" "the size is named"
 # Back as it was, bytes and time: the upload goes on.
 cp -p g.orig g.bin
+expect 0 "uploads" as uploads
+has "$out" "^$g +g.bin +3145728 +partial +- +-$" "a partial upload of a file has no SHA-256 yet"
 expect 0 "resuming the file as it was" as upload --resume "$g"
 same_stream "$g" g.bin "resumed once the file was back"
 
