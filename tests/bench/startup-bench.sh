@@ -40,24 +40,10 @@ perf stat -e task-clock true >/dev/null 2>&1 && have_perf=1
 have_valgrind=0
 command -v valgrind >/dev/null && have_valgrind=1
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/startup-bench.XXXXXX")
-dcrd_pid=
-cleanup() {
-	if [ -n "$dcrd_pid" ]; then
-		kill -KILL "$dcrd_pid" 2>/dev/null || true
-		wait "$dcrd_pid" 2>/dev/null || true
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-cd "$dir"
-export HOME=$dir/home XDG_CONFIG_HOME=$dir/config XDG_DATA_HOME=$dir/data XDG_STATE_HOME=$dir/state
-unset DCR_ENDPOINT DCR_SPECS
-mkdir -p "$HOME"
+. "$(dirname "$0")/bench-lib.sh"
+bench_begin startup-bench
 
-echo "== machine"
-echo "nproc: $(nproc)"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+bench_machine
 echo "sqlite3: $(sqlite3 --version | cut -d' ' -f1)"
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -87,37 +73,7 @@ for v in "${variants[@]}" sqlite3; do
 done
 
 # ---- dcr status against a local dcrd ----
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-	-days 2 -subj "/CN=bench-ca" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
-mkdir -p owner room
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout owner/key.pem \
-	-out owner/req.csr -subj "/CN=owner@bench.example" >/dev/null 2>&1
-printf 'subjectAltName=email:owner@bench.example\nbasicConstraints=critical,CA:FALSE\n' >owner/ext.cnf
-openssl x509 -req -in owner/req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-	-out owner/cert.pem -extfile owner/ext.cnf >/dev/null 2>&1
-cp ca.pem room/ca.pem
-cat >room/room.yaml <<YAML
-version: 1
-name: startup-bench
-enclave: dcrd:sim
-authentication: {ca: ca.pem}
-participants:
-  owner@bench.example: [upload blob]
-data:
-  blob: {type: file}
-YAML
-"$dcrd" spec >specs.yaml
-export DCR_SPECS=$dir/specs.yaml
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$dcrd" serve --data-dir "$dir/dcrd" --listen "127.0.0.1:$port" 2>dcrd.log &
-dcrd_pid=$!
-export DCR_ENDPOINT=http://127.0.0.1:$port
-for _ in $(seq 200); do
-	curl -fsS -o /dev/null "$DCR_ENDPOINT/healthz" 2>/dev/null && break
-	kill -0 "$dcrd_pid" || { echo "startup-bench: dcrd died: $(tail -3 dcrd.log)" >&2; exit 1; }
-	sleep 0.05
-done
-room=$("${prog[dcr]}" -q -i owner create room/room.yaml)
+bench_dcrd "$dcrd" "${prog[dcr]}"
 
 echo
 echo "== dcr status ROOM: the client's side"
