@@ -368,20 +368,22 @@ static int put_spooled(void *ctx, const struct dataset_key *k, uint64_t received
  * An upload from a file, encrypted as it is sent. The stream is a function
  * of key, salt and file, so a resumed upload encrypts the file again from
  * the chunk dcrd's offset falls in. Whether the file is still the one dcrd
- * has the start of is checked three ways: its size and modification time
+ * has the start of is checked two ways: its size and modification time
  * (cheap, and they catch an edit), then, since both can be set back (cp -p,
- * rsync -t, touch -d), the SHA-256 of every prefix already sent: before a
- * chunk's ciphertext leaves, ID.sums gets the digest of the plaintext up to
- * the end of that chunk (32 bytes a chunk, appended), and resuming hashes
- * the file again and compares them all. The last one is the digest of the
- * whole file, which the key file keeps once dcrd has everything.
+ * rsync -t, touch -d), the SHA-256 of every prefix sealed before: before a
+ * chunk is sealed for the first time, ID.sums gets the digest of the
+ * plaintext up to the end of that chunk (32 bytes a chunk, appended), and
+ * every attempt hashes the file again from its start, holding each chunk's
+ * digest against its record before anything of it is sent again. The last
+ * one is the digest of the whole file, which the key file keeps once dcrd
+ * has everything.
  */
 struct file_stream {
 	const struct dataset_key *k;
 	int fd, sums;
 	uint64_t chunks;         /* of the whole stream */
 	uint64_t records;        /* digests in ID.sums */
-	struct dcr_sha256 *hash; /* of the plaintext of chunks [0, hashed) */
+	struct dcr_sha256 *hash; /* of the plaintext of chunks [0, hashed), read in this attempt */
 	uint64_t hashed;
 	struct dcr_stream_enc *enc;
 	uint64_t next;           /* the chunk to read next */
@@ -434,32 +436,40 @@ static int read_chunk(struct file_stream *fs, uint64_t i, size_t *len, struct dc
 	return 0;
 }
 
-/* Hash chunk i (just read) if it is the next to hash; record the digest so far before it is sent. */
+/*
+ * Hash chunk i (just read, the next in order) and hold the digest so far
+ * against ID.sums: a chunk recorded before must give its record again,
+ * else the file changed; a new one is recorded before it is sealed. So no
+ * chunk is ever sealed twice with other bytes (its nonce is its number).
+ */
 static int hash_chunk(struct file_stream *fs, uint64_t i, size_t len, struct dcr_err *err)
 {
-	uint8_t digest[DCR_SHA256_LEN];
+	uint8_t digest[DCR_SHA256_LEN], recorded[DCR_SHA256_LEN];
+	char how[128];
 	int r;
 
-	if (i != fs->hashed)
-		return 0;
 	if ((r = dcr_sha256_update(fs->hash, fs->plain, len, err)) < 0 || (r = dcr_sha256_peek(fs->hash, digest, err)) < 0)
 		return r;
-	fs->hashed++;
-	if (i < fs->records)
+	fs->hashed = i + 1;
+	if (i >= fs->records) {
+		if (dcr_write_all(fs->sums, digest, sizeof(digest)) < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
+		fs->records++;
 		return 0;
-	if (dcr_write_all(fs->sums, digest, sizeof(digest)) < 0)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
-	fs->records++;
-	return 0;
+	}
+	if (pread(fs->sums, recorded, sizeof(recorded), (off_t)(i * DCR_SHA256_LEN)) != (ssize_t)sizeof(recorded))
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the upload's digests in the keystore");
+	if (dcr_ct_equal(digest, recorded, sizeof(digest)))
+		return 0;
+	snprintf(how, sizeof(how), "since its upload began (bytes %llu to %llu are not what was sent)",
+		(unsigned long long)i * fs->k->source.chunk_size, (unsigned long long)(i * fs->k->source.chunk_size + len));
+	return source_changed(fs->k, how, err);
 }
 
-/* Hash the file again up to the end of the last chunk recorded in ID.sums, comparing every digest. */
-static int verify_sent(struct file_stream *fs, struct dcr_err *err)
+/* How many digests ID.sums holds; refuses more than the file has chunks. */
+static int load_records(struct file_stream *fs, struct dcr_err *err)
 {
-	uint8_t digest[DCR_SHA256_LEN], recorded[DCR_SHA256_LEN];
 	struct stat st;
-	size_t len;
-	int r;
 
 	if (fstat(fs->sums, &st) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the upload's digests in the keystore");
@@ -471,23 +481,23 @@ static int verify_sent(struct file_stream *fs, struct dcr_err *err)
 		return dcr_err_set(err, DCR_EINVALID, "the keystore's digests of dataset %s are damaged (%llu for %llu "
 						      "chunks); dcr upload --delete %s, then upload it again",
 			fs->k->id, (unsigned long long)fs->records, (unsigned long long)fs->chunks, fs->k->id);
-	for (uint64_t i = 0; i < fs->records; i++) {
-		if ((r = read_chunk(fs, i, &len, err)) < 0 || (r = dcr_sha256_update(fs->hash, fs->plain, len, err)) < 0 ||
-		    (r = dcr_sha256_peek(fs->hash, digest, err)) < 0)
-			return r;
-		if (pread(fs->sums, recorded, sizeof(recorded), (off_t)(i * DCR_SHA256_LEN)) != (ssize_t)sizeof(recorded))
-			return dcr_err_errno(err, DCR_EIO, errno, "cannot read the upload's digests in the keystore");
-		if (!dcr_ct_equal(digest, recorded, sizeof(digest))) {
-			char how[128];
-
-			snprintf(how, sizeof(how), "since its upload began (bytes %llu to %llu are not what was sent)",
-				(unsigned long long)i * fs->k->source.chunk_size,
-				(unsigned long long)(i * fs->k->source.chunk_size + len));
-			return source_changed(fs->k, how, err);
-		}
-		fs->hashed++;
-	}
 	return 0;
+}
+
+/* Hash the file from its start to the end of chunk n - 1 afresh, holding every digest against ID.sums. */
+static int hash_prefix(struct file_stream *fs, uint64_t n, struct dcr_err *err)
+{
+	size_t len;
+	int r = 0;
+
+	dcr_sha256_free(fs->hash);
+	if (!(fs->hash = dcr_sha256_new()))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	fs->hashed = 0;
+	for (uint64_t i = 0; r == 0 && i < n; i++)
+		if ((r = read_chunk(fs, i, &len, err)) == 0)
+			r = hash_chunk(fs, i, len, err);
+	return r;
 }
 
 /* The encoder's output: dropped while dcrd has it already, else kept for the transfer. */
@@ -542,8 +552,14 @@ static int put_streamed(void *ctx, const struct dataset_key *k, uint64_t receive
 		return dcr_err_set(err, DCR_EINVALID, "dcrd has %llu bytes of dataset %s, more than the keystore has "
 						      "digests for; dcr upload --delete %s, then upload it again",
 			(unsigned long long)received, k->id, k->id);
-	if (received == k->cipher_size)
-		return 0;
+	/*
+	 * Every attempt reads what dcrd has of the file again: also after a
+	 * dropped connection, since the file may have changed meanwhile. The
+	 * chunks from counter on are checked as they are read to be sealed.
+	 */
+	if ((r = hash_prefix(fs, received == k->cipher_size ? fs->chunks : counter, err)) < 0 ||
+	    received == k->cipher_size)
+		return r;
 	dcr_stream_enc_free(fs->enc);
 	fs->out_pos = fs->out_len = 0;
 	fs->next = counter;
@@ -580,16 +596,15 @@ static int stream_upload(const struct cli *cli, const char *dir, struct dataset_
 			: dcr_err_errno(err, DCR_EIO, errno, "cannot lock '%s'", path);
 		goto out;
 	}
-	fs.hash = dcr_sha256_new();
 	fs.plain = malloc(k->source.chunk_size);
 	fs.out = malloc((size_t)k->source.chunk_size + DCR_STREAM_TAG_LEN + DCR_STREAM_HEADER_LEN);
-	if (!fs.hash || !fs.plain || !fs.out) {
+	if (!fs.plain || !fs.out) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = verify_sent(&fs, err)) < 0 || (r = send_ciphertext(cli, k, put_streamed, &fs, max_rate, err)) < 0)
+	if ((r = load_records(&fs, err)) < 0 || (r = send_ciphertext(cli, k, put_streamed, &fs, max_rate, err)) < 0)
 		goto out;
-	/* Every chunk was hashed once, before its ciphertext left: the digest is the file's. */
+	/* The last attempt hashed every chunk in order, each before its ciphertext left: the digest is the file's. */
 	if (fs.hashed != fs.chunks)
 		r = dcr_err_set(err, DCR_EFAIL, "dataset %s: %llu of %llu chunks hashed", k->id,
 			(unsigned long long)fs.hashed, (unsigned long long)fs.chunks);

@@ -153,6 +153,23 @@ has "$out" "^$g +g.bin +3145728 +partial +- +-$" "a partial upload of a file has
 expect 0 "resuming the file as it was" as upload --resume "$g"
 same_stream "$g" g.bin "resumed once the file was back"
 
+# Changed while dcr waits to try again after dcrd went away: the retry reads the file again too.
+cp -p g.orig r.bin
+cp -p r.bin r.orig
+start_upload 1M r.bin
+r=$(new_id)
+for _ in $(seq 600); do [ "$(blob_size "$r")" -ge 300000 ] && break; sleep 0.05; done
+stop_dcrd KILL
+printf 'Z' | dd of=r.bin bs=1 seek=20 conv=notrunc 2>/dev/null
+touch -r r.orig r.bin
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+wait "$upid"
+urc=$?
+checks=$((checks + 1))
+[ "$urc" = 6 ] || fail "the retry after a change sent the changed file: exit $urc"
+has "$(cat upload.err)" "'$TEST_TMP/r.bin' changed since its upload began \(bytes 0 to 1048576 are not what was sent\)" \
+	"the retry names the change"
+
 # A change only in what dcrd has not received yet is the file as it is now, consistently.
 cp -p g.orig h.bin
 start_upload 1M h.bin
