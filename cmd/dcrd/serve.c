@@ -76,7 +76,7 @@ struct server {
 	struct enclave enclave;
 	struct state state;
 	pthread_mutex_t lock;      /* one call at a time: actions and their log entries */
-	struct state reader;       /* reads that need not wait for the lock (rooms_prepare) */
+	struct state reader;       /* reads that need not wait for the lock (calls_prepare) */
 	pthread_mutex_t reader_lock;
 	struct creators creators;
 	struct dcr_replay *replay;
@@ -338,7 +338,7 @@ static const char *outcome_of(int r)
  * One encrypted call. Whatever happens after the request decrypts is
  * answered inside the encryption, so the host sees neither the method,
  * the caller nor the outcome; only undecryptable requests get a 400.
- * What needs no lock comes first (rooms_prepare: validating a new room,
+ * What needs no lock comes first (calls_prepare: validating a new room,
  * reading every room); then calls run one at a time: each action commits
  * together with the audit entry that records it, and the answer carries
  * the room's signed tree head with a consistency proof from the size the
@@ -395,7 +395,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			"call made before dcrd (re)started: it is stamped %.1f s before the earliest time dcrd accepts "
 			"(a call made during the restart, or a slow clock); make it again",
 			(double)(srv.fresh_from_ms - creq.timestamp_ms) / 1000);
-	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
+	} else if (accepted && (r = calls_prepare(&svc, &creq, &prep, &err)) == 0) {
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
 		r = state_use_nonce(&srv.state, creq.nonce, clock_now_ms(), creq.timestamp_ms, &err);
@@ -404,7 +404,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			dcr_replay_keep(srv.replay, creq.nonce);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
 			svc.note = &note;
-			r = rooms_call(&svc, &creq, &answer, &answer_len, room_id, &err);
+			r = calls_run(&svc, &creq, &answer, &answer_len, room_id, &err);
 			if (r < 0) {
 				/* Undo what the action did; its refusal is still logged. */
 				state_rollback(&srv.state);
