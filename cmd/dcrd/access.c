@@ -1,4 +1,5 @@
 /* The access rules of calls: who is in a room, what they may do, refusals, and the audit entry a call leaves. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +194,238 @@ void room_leave(struct room_ctx *rc)
 	memset(rc, 0, sizeof(*rc));
 }
 
+/* ---- which rooms name an address ---- */
+
+/*
+ * For every participant of every room, the first 8 bytes of the SHA-256
+ * of its address with the room's ID, sorted: in memory, built at start
+ * (room_index_build) and grown by room.create (rooms are never deleted,
+ * and a room's participants never change). The calls that look for the
+ * rooms that accept a caller (dataset.create, room.list) unseal those
+ * rooms only, instead of every room. A room whose record did not unseal
+ * at start is kept aside and read by every such call, which finds its
+ * damage as before; so is every room if the rooms could not be listed at
+ * all (ready false). A hash that two addresses share costs a room read,
+ * whose membership check tells them apart. Nothing of this leaves the
+ * enclave.
+ */
+struct room_name {
+	uint64_t email;
+	uint8_t id[32];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct room_name *items;
+	size_t n, cap;
+	uint8_t (*damaged)[32];
+	size_t n_damaged, cap_damaged;
+	bool ready;
+} room_names = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t email_key(const char *email)
+{
+	uint8_t digest[DCR_SHA256_LEN];
+	uint64_t k = 0;
+
+	if (dcr_sha256(email, strlen(email), digest, NULL) == 0)
+		for (int i = 0; i < 8; i++)
+			k = k << 8 | digest[i];
+	return k;
+}
+
+static int name_cmp(const struct room_name *a, const struct room_name *b)
+{
+	if (a->email != b->email)
+		return a->email < b->email ? -1 : 1;
+	return memcmp(a->id, b->id, sizeof(a->id));
+}
+
+/* The first item not below key (under room_names.lock). */
+static size_t lower_bound(const struct room_name *key)
+{
+	size_t lo = 0, hi = room_names.n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (name_cmp(&room_names.items[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Under room_names.lock. */
+static int index_add(const char *id, const Dcr__V1__RoomDefinition *def)
+{
+	struct room_name key;
+
+	if (dcr_unhex(id, key.id, sizeof(key.id)) < 0)
+		return DCR_EINVALID;
+	for (size_t i = 0; i < def->n_participants; i++) {
+		size_t at;
+
+		key.email = email_key(def->participants[i]->email);
+		at = lower_bound(&key);
+		if (at < room_names.n && name_cmp(&room_names.items[at], &key) == 0)
+			continue;
+		if (room_names.n == room_names.cap) {
+			size_t cap = room_names.cap ? 2 * room_names.cap : 256;
+			void *grown = realloc(room_names.items, cap * sizeof(*room_names.items));
+
+			if (!grown)
+				return DCR_ENOMEM;
+			room_names.items = grown;
+			room_names.cap = cap;
+		}
+		memmove(&room_names.items[at + 1], &room_names.items[at], (room_names.n - at) * sizeof(*room_names.items));
+		room_names.items[at] = key;
+		room_names.n++;
+	}
+	return 0;
+}
+
+int room_index_add(const char *id, const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&room_names.lock);
+	if (room_names.ready)
+		r = index_add(id, def);
+	pthread_mutex_unlock(&room_names.lock);
+	return r == DCR_ENOMEM ? dcr_err_set(err, DCR_ENOMEM, "out of memory") : r;
+}
+
+struct build {
+	struct state *s;
+	unsigned long damaged;
+};
+
+/* Under room_names.lock. */
+static int damaged_add(const char *id)
+{
+	if (room_names.n_damaged == room_names.cap_damaged) {
+		size_t cap = room_names.cap_damaged ? 2 * room_names.cap_damaged : 16;
+		void *grown = realloc(room_names.damaged, cap * sizeof(*room_names.damaged));
+
+		if (!grown)
+			return DCR_ENOMEM;
+		room_names.damaged = grown;
+		room_names.cap_damaged = cap;
+	}
+	if (dcr_unhex(id, room_names.damaged[room_names.n_damaged], sizeof(room_names.damaged[0])) == 0)
+		room_names.n_damaged++;
+	return 0;
+}
+
+static int index_one(void *ctx, const char *id)
+{
+	struct build *b = ctx;
+	Dcr__V1__RoomRecord *rec = NULL;
+	Dcr__V1__RoomDefinition *def = NULL;
+	struct dcr_err ignored;
+	int r;
+
+	if (state_get_room(b->s, id, &rec, &ignored) == 0 &&
+	    (def = dcr__v1__room_definition__unpack(NULL, rec->definition.len, rec->definition.data))) {
+		r = index_add(id, def);
+	} else {
+		r = damaged_add(id);
+		b->damaged++;
+	}
+	dcr__v1__room_definition__free_unpacked(def, NULL);
+	dcr__v1__room_record__free_unpacked(rec, NULL);
+	return r;
+}
+
+int room_index_build(struct state *s, struct dcr_err *err)
+{
+	struct build b = { s, 0 };
+	struct dcr_err why;
+	int r;
+
+	pthread_mutex_lock(&room_names.lock);
+	r = state_each_room_id(s, index_one, &b, &why);
+	room_names.ready = r == 0;
+	pthread_mutex_unlock(&room_names.lock);
+	if (r == DCR_ENOMEM)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r < 0)
+		fprintf(stderr, "dcrd: cannot list the rooms (%s): uploads and room lists read every room\n", why.msg);
+	else if (b.damaged)
+		fprintf(stderr, "dcrd: %lu room(s) could not be read: every upload and room list reads them again\n",
+			b.damaged);
+	return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* The IDs of the rooms that may name email, and the damaged ones, sorted and distinct; false: not ready. */
+static bool rooms_naming(const char *email, uint8_t (**ids)[32], size_t *n)
+{
+	struct room_name key = { email_key(email), { 0 } };
+	size_t at, k = 0;
+	bool ready;
+
+	*ids = NULL;
+	*n = 0;
+	pthread_mutex_lock(&room_names.lock);
+	ready = room_names.ready;
+	at = lower_bound(&key);
+	while (at + k < room_names.n && room_names.items[at + k].email == key.email)
+		k++;
+	if (ready && k + room_names.n_damaged > 0 && (*ids = malloc((k + room_names.n_damaged) * sizeof(**ids)))) {
+		for (size_t i = 0; i < k; i++)
+			memcpy((*ids)[(*n)++], room_names.items[at + i].id, 32);
+		for (size_t i = 0; i < room_names.n_damaged; i++)
+			memcpy((*ids)[(*n)++], room_names.damaged[i], 32);
+	} else if (ready && k + room_names.n_damaged > 0) {
+		ready = false;     /* out of memory: read every room */
+	}
+	pthread_mutex_unlock(&room_names.lock);
+	if (*n > 1) {
+		size_t j = 1;
+
+		qsort(*ids, *n, sizeof(**ids), by_id);
+		for (size_t i = 1; i < *n; i++)
+			if (memcmp((*ids)[i], (*ids)[j - 1], 32) != 0)
+				memmove((*ids)[j++], (*ids)[i], 32);
+		*n = j;
+	}
+	return ready;
+}
+
+int caller_rooms(struct state *s, const char *email, bool stop_on_damage,
+	int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec), void *ctx, struct dcr_err *err)
+{
+	uint8_t (*ids)[32];
+	size_t n;
+	int r = 0;
+
+	if (!rooms_naming(email, &ids, &n))
+		return state_each_room(s, fn, ctx, err);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		Dcr__V1__RoomRecord *rec = NULL;
+		char id[65];
+
+		dcr_hex(ids[i], 32, id);
+		r = state_get_room(s, id, &rec, err);
+		/* Not found: a room.create that did not commit after all. */
+		if (r == DCR_ENOTFOUND || (r < 0 && !stop_on_damage))
+			r = 0;
+		else if (r == 0)
+			r = fn(ctx, id, rec);
+		dcr__v1__room_record__free_unpacked(rec, NULL);
+	}
+	free(ids);
+	return r;
+}
+
 /* The root that vouches for the caller: the platform CA, or a CA a room in s assigns to its address. */
 void caller_known(struct state *s, const struct dcr_call_request *req, struct verified_ca *ca)
 {
@@ -207,7 +440,8 @@ void caller_known(struct state *s, const struct dcr_call_request *req, struct ve
 		verified_ca_set(ca, platform, len, &ignored);
 		return;
 	}
-	state_each_room(s, known_in, &k, &ignored);
+	/* A damaged room vouches for nobody; the rooms after it still may. */
+	caller_rooms(s, req->email, false, known_in, &k, &ignored);
 }
 
 bool caller_ca(struct service *svc, const struct dcr_call_request *req, struct verified_ca *ca)

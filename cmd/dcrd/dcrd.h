@@ -219,6 +219,8 @@ int state_count_rooms(struct state *s, uint64_t *n, struct dcr_err *err);
 /* Call fn for every room in ID order until it returns non-zero. */
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
 	void *ctx, struct dcr_err *err);
+/* The same with the IDs alone, unsealing nothing (a damaged record does not stop it). */
+int state_each_room_id(struct state *s, int (*fn)(void *ctx, const char *id), void *ctx, struct dcr_err *err);
 
 /*
  * Sealed records of datasets ("dataset", scope "", name = ID), publications
@@ -477,6 +479,18 @@ int denied(const char *email, const char *what, const char *id, struct dcr_err *
 bool caller_ca(struct service *svc, const struct dcr_call_request *req, struct verified_ca *ca);
 /* The platform CA, or a root some room in s assigns to the caller's address, into *ca (none: ca->der NULL). */
 void caller_known(struct state *s, const struct dcr_call_request *req, struct verified_ca *ca);
+/*
+ * The rooms that name an address: built from s at start (before any call;
+ * DCR_ENOMEM only), added to by room.create under the call lock.
+ * caller_rooms calls fn, in ID order, for the rooms of s that name email
+ * (and rooms that could not be read at start) until fn returns non-zero;
+ * a room that cannot be read stops it with its error if stop_on_damage,
+ * else is passed over.
+ */
+int room_index_build(struct state *s, struct dcr_err *err);
+int room_index_add(const char *id, const Dcr__V1__RoomDefinition *def, struct dcr_err *err);
+int caller_rooms(struct state *s, const char *email, bool stop_on_damage,
+	int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec), void *ctx, struct dcr_err *err);
 bool valid_id(const char *id);
 /* The data node or computation called name, or NULL. */
 const Dcr__V1__DataNode *room_data_node(const Dcr__V1__RoomDefinition *def, const char *name);

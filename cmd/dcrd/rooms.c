@@ -192,6 +192,9 @@ int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t
 	/* Counted at once: should the call not commit after all, it counts until dcrd restarts. */
 	if (svc->creators)
 		creators_room_stored(svc->creators, &creator);
+	/* Before the commit: should it fail, the index names a room that is not there, which costs a lookup. */
+	if ((r = room_index_add(dcr_room_id(room), dcr_room_definition(room), err)) < 0)
+		return r;
 	resp.room_id = (char *)dcr_room_id(room);
 	return pack_answer(&resp.base, out, out_len, err);
 }
@@ -277,7 +280,7 @@ static int room_list(struct state *s, const struct dcr_call_request *req, uint8_
 	int r;
 
 	dcr__v1__list_rooms_response__init(&l.resp);
-	r = state_each_room(s, list_one, &l, err);
+	r = caller_rooms(s, req->email, true, list_one, &l, err);
 	if (r == DCR_ENOMEM)
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if (r == 0) {
