@@ -608,6 +608,7 @@ int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *
 void dataset_check_counts(unsigned long *decrypted, unsigned long *reused);
 int dataset_publish(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
+/* The list-datasets permission is checked by the dispatcher (calls.c). */
 int datasets_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
 /*
@@ -689,9 +690,11 @@ int room_audit(struct service *svc, const struct dcr_call_request *req, const st
  * does the part of an accepted call that needs no call lock, before it is
  * taken: for room.create, who may create, how often, and the validation
  * and compilation of the definition; for dataset.create and room.list, the
- * reads of every room (through svc->reader); for dataset.publish, the
- * decryption and check of the dataset. A refusal there is the call's
- * answer; nothing was changed. call_prep_release frees what prep holds.
+ * reads of the rooms that name the caller (through svc->reader); for
+ * dataset.publish, the decryption and check of the dataset. Bulk work
+ * (room.create, dataset.publish) runs in a thread of its own, 10 nicer
+ * than the calls. A refusal there is the call's answer; nothing was
+ * changed. call_prep_release frees what prep holds.
  */
 int calls_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
 	struct dcr_err *err);

@@ -339,10 +339,10 @@ static const char *outcome_of(int r)
  * answered inside the encryption, so the host sees neither the method,
  * the caller nor the outcome; only undecryptable requests get a 400.
  * What needs no lock comes first (calls_prepare: validating a new room,
- * reading every room); then calls run one at a time: each action commits
- * together with the audit entry that records it, and the answer carries
- * the room's signed tree head with a consistency proof from the size the
- * caller last saw.
+ * checking a dataset, reading the caller's rooms); then calls run one
+ * at a time: each action commits together with the audit entry that
+ * records it, and the answer carries the room's signed tree head with a
+ * consistency proof from the size the caller last saw.
  */
 static struct service service(void)
 {
