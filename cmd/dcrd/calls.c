@@ -1,7 +1,6 @@
 /* The methods of POST /v1/call: one table gives each its handlers and the permission it needs, and dispatches them. */
 #define _GNU_SOURCE /* gettid */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -22,8 +21,10 @@
  * needs is 0 where the permission depends on the object (a node, a
  * computation) or on more than one permission: the handler checks it.
  * bulk: prepare is CPU work proportional to what the caller sent or
- * stored (a definition validated, a dataset decrypted and checked), run
- * at a lower CPU priority than the calls (see bulk_run).
+ * stored (a definition validated, a dataset decrypted and checked): serve.c
+ * runs it in a thread of its own at a lower CPU priority, with the
+ * connection suspended, so that the HTTP thread serves other connections
+ * meanwhile.
  */
 struct method {
 	const char *name;
@@ -73,6 +74,13 @@ static const struct method *method(const char *name)
 	return NULL;
 }
 
+bool calls_bulk(const char *name)
+{
+	const struct method *m = method(name);
+
+	return m && m->bulk;
+}
+
 /*
  * How much nicer than the calls a bulk preparation runs. It holds no lock,
  * but it takes a core for as long as the data takes (a 256 MiB publish:
@@ -82,23 +90,8 @@ static const struct method *method(const char *name)
  */
 #define BULK_NICE 10
 
-struct bulk {
-	const struct method *m;
-	struct service *svc;
-	const struct dcr_call_request *req;
-	struct call_prep *prep;
-	struct dcr_err *err;
-	int r;
-};
-
-/*
- * A thread of its own, since on Linux the nice value is a thread's and
- * could not be lowered again without privilege. Where it cannot be raised
- * (Gramine), the work runs as it is.
- */
-static void *bulk_run(void *arg)
+void calls_bulk_priority(void)
 {
-	struct bulk *b = arg;
 	id_t self = (id_t)gettid();
 	int nice;
 
@@ -106,27 +99,17 @@ static void *bulk_run(void *arg)
 	nice = getpriority(PRIO_PROCESS, self);
 	if (errno == 0 && nice < 19)
 		setpriority(PRIO_PROCESS, self, nice + BULK_NICE < 19 ? nice + BULK_NICE : 19);
-	b->r = b->m->prepare(b->svc, b->req, b->prep, b->err);
-	return NULL;
 }
 
 int calls_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
 	struct dcr_err *err)
 {
 	const struct method *m = method(req->method);
-	struct bulk b = { m, svc, req, prep, err, 0 };
-	pthread_t t;
 
 	memset(prep, 0, sizeof(*prep));
 	prep->known = -1;
 	/* An unknown method is refused under the lock, as any call: its nonce is spent all the same. */
-	if (!m || !m->prepare)
-		return 0;
-	if (m->bulk && pthread_create(&t, NULL, bulk_run, &b) == 0) {
-		pthread_join(t, NULL);
-		return b.r;
-	}
-	return m->prepare(svc, req, prep, err);
+	return m && m->prepare ? m->prepare(svc, req, prep, err) : 0;
 }
 
 void call_prep_release(struct call_prep *prep)

@@ -691,14 +691,20 @@ int room_audit(struct service *svc, const struct dcr_call_request *req, const st
  * taken: for room.create, who may create, how often, and the validation
  * and compilation of the definition; for dataset.create and room.list, the
  * reads of the rooms that name the caller (through svc->reader); for
- * dataset.publish, the decryption and check of the dataset. Bulk work
- * (room.create, dataset.publish) runs in a thread of its own, 10 nicer
- * than the calls. A refusal there is the call's answer; nothing was
- * changed. call_prep_release frees what prep holds.
+ * dataset.publish, the decryption and check of the dataset. A refusal
+ * there is the call's answer; nothing was changed. call_prep_release
+ * frees what prep holds.
  */
 int calls_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
 	struct dcr_err *err);
 void call_prep_release(struct call_prep *prep);
+/*
+ * Whether method's preparation is bulk work (room.create, dataset.publish),
+ * to run outside the HTTP threads; calls_bulk_priority raises the calling
+ * thread's nice value by 10 (at most 19; nothing where it cannot).
+ */
+bool calls_bulk(const char *method);
+void calls_bulk_priority(void);
 
 /*
  * Run an accepted call, under the call lock, with svc->prep from

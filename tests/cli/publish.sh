@@ -119,6 +119,15 @@ opened "$f"
 base=$(awk '{print $19}' "/proc/$DCRD_PID/stat")
 want=$((base + 10 > 19 ? 19 : base + 10))
 has "$(awk '{print $19}' /proc/"$DCRD_PID"/task/*/stat)" "^$want$" "a thread of dcrd at nice $want while the check runs"
+# And no HTTP thread waits for it: the connection is suspended meanwhile, so every worker goes back to
+# taking connections (before, the one that took the publish was held, and so were connections it had
+# accepted with it).
+workers() { for t in /proc/"$DCRD_PID"/task/*; do [ "$(cat "$t/comm")" = MHD-worker ] && cat "$t/wchan" && echo; done; }
+for _ in $(seq 600); do
+	[ "$(workers | grep -c epoll_wait)" = 4 ] && break
+	sleep 0.05
+done
+has "$(workers | grep -c epoll_wait)" "^4$" "all 4 HTTP threads wait for connections while the check runs"
 expect 0 "another room's status while a publish is checked" timeout 60 env XDG_STATE_HOME="$TEST_TMP/bob-state" \
 	"$DCR" -q -i "$TEST_TMP/bob" status "$bobs"
 expect 0 "and its list of datasets" timeout 60 env XDG_STATE_HOME="$TEST_TMP/bob-state" \
