@@ -480,7 +480,7 @@ static void check_once(const struct service *svc, const Dcr__V1__DataNode *node,
 /*
  * Who is having a dataset checked now: one check at a time per caller, and
  * the checks share the slots room definitions are validated in (at most
- * 2 of the 4 HTTP threads), so callers cannot take every thread.
+ * 2, each in a thread of its own), so callers cannot take every core.
  */
 #define CHECKERS_MAX 8
 
