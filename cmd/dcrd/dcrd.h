@@ -35,7 +35,7 @@ int64_t clock_now_ms(void);
 time_t clock_now(void);
 
 /*
- * The file of a complete blob, open for reading (data.c): one that is
+ * The file of a complete blob, open for reading (blobs.c): one that is
  * missing, a symbolic link or not a regular file (a FIFO would block) is
  * DCR_EINTEGRITY.
  */
@@ -231,6 +231,8 @@ int state_count_rooms(struct state *s, uint64_t *n, struct dcr_err *err);
 /* Call fn for every room in ID order until it returns non-zero. */
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
 	void *ctx, struct dcr_err *err);
+/* The same with the IDs alone, unsealing nothing (a damaged record does not stop it). */
+int state_each_room_id(struct state *s, int (*fn)(void *ctx, const char *id), void *ctx, struct dcr_err *err);
 
 /*
  * Sealed records of datasets ("dataset", scope "", name = ID), publications
@@ -366,8 +368,8 @@ int creators_begin_validation(struct creators *c, struct dcr_err *err);
 void creators_end_validation(struct creators *c);
 
 /*
- * What a call worked out before taking the call lock (rooms_prepare), for
- * rooms_call to finish under it: work an outsider can ask for must not
+ * What a call worked out before taking the call lock (calls_prepare), for
+ * calls_run to finish under it: work an outsider can ask for must not
  * hold up everyone else's calls.
  */
 /* The root certificate a caller's chain verified to: who vouches for the caller. */
@@ -411,7 +413,7 @@ struct service {
 	/* A second connection to the state for reads without the call lock, under its own lock. */
 	struct state *reader;
 	pthread_mutex_t *reader_lock;
-	const struct call_prep *prep; /* in a call: what rooms_prepare worked out */
+	const struct call_prep *prep; /* in a call: what calls_prepare worked out */
 	const struct job_bounds *job_bounds; /* the operator's, for every job (work.h) */
 };
 
@@ -460,7 +462,11 @@ int blob_put_end(struct service *svc, struct blob_upload *u, uint64_t *received,
 int audit_head(struct service *svc, const char *room_id, Dcr__V1__SignedTreeHead *sth, uint8_t sig[static 64],
 	struct dcr_merkle_frontier *f, struct dcr_err *err);
 
-/* A room as a call sees it (rooms.c): its record, definition, and the caller in it. */
+/*
+ * The access rules of calls (access.c): a room as a call sees it (its
+ * record, definition, and the caller in it), who is a member, what
+ * members may do, refusals, and the audit entry a call leaves.
+ */
 struct room_ctx {
 	Dcr__V1__RoomRecord *rec;
 	Dcr__V1__RoomDefinition *def;
@@ -476,6 +482,21 @@ struct room_ctx {
 int room_enter(struct service *svc, const struct dcr_call_request *req, const char *id, struct room_ctx *rc,
 	char room_id[static 65], struct dcr_err *err);
 void room_leave(struct room_ctx *rc);
+/* The participant with this address, or NULL. */
+const Dcr__V1__Participant *room_participant(const Dcr__V1__RoomDefinition *def, const char *email);
+/*
+ * Whether the caller is a participant of def (room id) certified by the
+ * authority the room assigns to it; DCR_ENOTFOUND "no room ID for EMAIL"
+ * if not. *out: the participant; issuer: the hex SHA-256 of the root the
+ * chain verified to; ca (if not NULL): a copy of that root.
+ */
+int room_member(const Dcr__V1__RoomDefinition *def, const char *id, const struct dcr_call_request *req,
+	const Dcr__V1__Participant **out, char issuer[static 65], struct verified_ca *ca, struct dcr_err *err);
+/* DCR_EDENIED saying which authority the room assigns to p, whose certificate did not chain to it. */
+int not_certified(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, struct dcr_err *err);
+/* Whether the caller is the room's owner and may stop it without the stop permission. */
+bool owner_may_stop(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomRecord *rec,
+	const struct caller_id *caller);
 /* Whether participant p may do a (on object; NULL: any object), the room's defaults included. */
 bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr__V1__Action a, const char *object);
 /* DCR_EDENIED "EMAIL lacks permission 'WHAT' in room ID". */
@@ -483,9 +504,23 @@ int denied(const char *email, const char *what, const char *id, struct dcr_err *
 /*
  * Whether the platform CA issued the caller's certificate, or any room
  * accepts it for its address; *ca (verified_ca_release) is then the root
- * its chain verified to. As rooms_prepare worked it out, if it did.
+ * its chain verified to. As calls_prepare worked it out, if it did.
  */
 bool caller_ca(struct service *svc, const struct dcr_call_request *req, struct verified_ca *ca);
+/* The platform CA, or a root some room in s assigns to the caller's address, into *ca (none: ca->der NULL). */
+void caller_known(struct state *s, const struct dcr_call_request *req, struct verified_ca *ca);
+/*
+ * The rooms that name an address: built from s at start (before any call;
+ * DCR_ENOMEM only), added to by room.create under the call lock.
+ * caller_rooms calls fn, in ID order, for the rooms of s that name email
+ * (and rooms that could not be read at start) until fn returns non-zero;
+ * a room that cannot be read stops it with its error if stop_on_damage,
+ * else is passed over.
+ */
+int room_index_build(struct state *s, struct dcr_err *err);
+int room_index_add(const char *id, const Dcr__V1__RoomDefinition *def, struct dcr_err *err);
+int caller_rooms(struct state *s, const char *email, bool stop_on_damage,
+	int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec), void *ctx, struct dcr_err *err);
 bool valid_id(const char *id);
 /* The data node or computation called name, or NULL. */
 const Dcr__V1__DataNode *room_data_node(const Dcr__V1__RoomDefinition *def, const char *name);
@@ -494,7 +529,7 @@ const Dcr__V1__Computation *room_computation(const Dcr__V1__RoomDefinition *def,
 int room_no_such(const Dcr__V1__RoomDefinition *def, const char *room_id, bool data, const char *name,
 	struct dcr_err *err);
 
-/* Copies of messages that outlive the records they came from (msg_list_add copies with pack and unpack). */
+/* Answers (answer.c). Copies of messages that outlive the records they came from (msg_list_add copies with pack and unpack). */
 struct msg_list {
 	ProtobufCMessage **items;
 	size_t n, cap;
@@ -574,13 +609,15 @@ struct storage_status {
 };
 void storage_status(const char *data_dir, struct storage_status *st);
 
-/* Datasets (data.c): dataset.create, dataset.publish, dataset.list, dataset.delete. */
+/* Datasets (data.c): dataset.create, dataset.publish, dataset.list, dataset.delete; dispatched by calls.c. */
 /* Who uploaded ds, for the quotas: its owner and the fingerprint of its owner_ca. */
 void dataset_owner(const Dcr__V1__DatasetRecord *ds, struct caller_id *out);
+int dataset_create_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
 int dataset_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	struct dcr_err *err);
+	char room_id[static 65], struct dcr_err *err);
 int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	struct dcr_err *err);
+	char room_id[static 65], struct dcr_err *err);
 /*
  * Delete dataset id's record and blob row in the open transaction, and its
  * ciphertext; the caller tells the ledger (storage_forget).
@@ -588,24 +625,26 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 int dataset_erase(struct service *svc, const char *id, struct dcr_err *err);
 /*
  * dataset.publish is in two parts. dataset_publish_prepare, without the
- * call lock (from rooms_prepare), reads the room and the dataset through
+ * call lock, reads the room and the dataset through
  * svc->reader and, if the caller may publish it there, decrypts and checks
  * it against the node into prep->check; a (dataset, key, node) checked
  * before is not checked again. dataset_publish, under the lock, checks the
  * room and the dataset again and stores the publication with what
  * prep->check found; it never decrypts while it holds the lock.
  */
-int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep);
+int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
 /* Datasets decrypted and checked for a publish since start, and publishes that reused an earlier check (/metrics). */
 void dataset_check_counts(unsigned long *decrypted, unsigned long *reused);
 int dataset_publish(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
+/* The list-datasets permission is checked by the dispatcher (calls.c). */
 int datasets_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
 /*
  * Stream the plaintext of the dataset published to node of room_id to
- * sink, decrypting its blob (for the job runner, without the lock: the
- * record is read by the caller beforehand).
+ * sink, decrypting its blob (blobs.c; for the job runner, without the
+ * lock: the record is read by the caller beforehand).
  */
 int publication_read(const struct service *svc, const Dcr__V1__PublicationRecord *pub, dcr_stream_sink *sink,
 	void *ctx, struct dcr_err *err);
@@ -653,22 +692,57 @@ bool jobs_reading(const char *blob_id);
 int job_result_delete(struct service *svc, const char *room_id, const char *job_id, struct dcr_err *err);
 
 /*
- * The part of an accepted call that needs no call lock, run before it is
+ * Rooms (rooms.c): room.create, room.list (each in two parts, before and
+ * under the call lock), and the methods on a room that calls.c enters and
+ * permits: room.get, room.source, room.status, room.stop, audit.get.
+ */
+int room_create_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
+int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err);
+int room_list_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
+int room_list_answer(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err);
+int room_get(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+int room_source(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+int room_status(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+int room_stop(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+int room_audit(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
+ * The dispatch of calls (calls.c), from its table of methods. calls_prepare
+ * does the part of an accepted call that needs no call lock, before it is
  * taken: for room.create, who may create, how often, and the validation
  * and compilation of the definition; for dataset.create and room.list, the
- * reads of every room (through svc->reader). A refusal here is the call's
- * answer; nothing was changed. call_prep_release frees what prep holds.
+ * reads of the rooms that name the caller (through svc->reader); for
+ * dataset.publish, the decryption and check of the dataset. A refusal
+ * there is the call's answer; nothing was changed. call_prep_release
+ * frees what prep holds.
  */
-int rooms_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+int calls_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
 	struct dcr_err *err);
 void call_prep_release(struct call_prep *prep);
+/*
+ * Whether method's preparation is bulk work (room.create, dataset.publish),
+ * to run outside the HTTP threads; calls_bulk_priority raises the calling
+ * thread's nice value by 10 (at most 19; nothing where it cannot).
+ */
+bool calls_bulk(const char *method);
+void calls_bulk_priority(void);
 
 /*
  * Run an accepted call, under the call lock, with svc->prep from
- * rooms_prepare. On success *out (free()) is the method's answer; on
- * refusal err carries the code and message the caller sees.
+ * calls_prepare. On success *out (free()) is the method's answer; on
+ * refusal err carries the code and message the caller sees. room_id is
+ * set once the caller is known to be in a room: the call is logged there.
  */
-int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+int calls_run(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
 
 /*

@@ -76,7 +76,7 @@ struct server {
 	struct enclave enclave;
 	struct state state;
 	pthread_mutex_t lock;      /* one call at a time: actions and their log entries */
-	struct state reader;       /* reads that need not wait for the lock (rooms_prepare) */
+	struct state reader;       /* reads that need not wait for the lock (calls_prepare) */
 	pthread_mutex_t reader_lock;
 	struct creators creators;
 	struct dcr_replay *replay;
@@ -100,6 +100,8 @@ struct request {
 	int too_large;
 	/* PUT /v1/blobs/ID: written to disk as it arrives, never held whole. */
 	struct blob_upload *upload;
+	/* POST /v1/call: a bulk preparation under way, its connection suspended (call()). */
+	struct call_wait *wait;
 	unsigned blob_status;      /* a refusal to answer once the body is in */
 	char blob_msg[DCR_ERR_MSG_MAX];
 };
@@ -338,11 +340,11 @@ static const char *outcome_of(int r)
  * One encrypted call. Whatever happens after the request decrypts is
  * answered inside the encryption, so the host sees neither the method,
  * the caller nor the outcome; only undecryptable requests get a 400.
- * What needs no lock comes first (rooms_prepare: validating a new room,
- * reading every room); then calls run one at a time: each action commits
- * together with the audit entry that records it, and the answer carries
- * the room's signed tree head with a consistency proof from the size the
- * caller last saw.
+ * What needs no lock comes first (calls_prepare: validating a new room,
+ * checking a dataset, reading the caller's rooms); then calls run one
+ * at a time: each action commits together with the audit entry that
+ * records it, and the answer carries the room's signed tree head with a
+ * consistency proof from the size the caller last saw.
  */
 static struct service service(void)
 {
@@ -358,6 +360,73 @@ static struct service service(void)
 	};
 }
 
+
+/*
+ * A call whose preparation is bulk work (calls_bulk): it runs in a thread
+ * of its own, at a lower CPU priority, while the connection is suspended;
+ * the HTTP thread serves other connections meanwhile, and libmicrohttpd
+ * calls the handler again once the thread resumes the connection.
+ */
+struct call_wait {
+	struct MHD_Connection *conn;
+	struct service svc;
+	struct dcr_ohttp_ctx ctx;
+	struct dcr_call_request creq;
+	struct call_prep prep;
+	struct dcr_err err;
+	int r;
+	pthread_t thread;
+};
+/* Bulk threads not done yet: dcrd stops serving only once there are none. */
+static atomic_uint bulk_running;
+
+static void *bulk_prepare(void *arg)
+{
+	struct call_wait *w = arg;
+
+	calls_bulk_priority();
+	w->r = calls_prepare(&w->svc, &w->creq, &w->prep, &w->err);
+	MHD_resume_connection(w->conn);
+	atomic_fetch_sub(&bulk_running, 1);
+	return NULL;
+}
+
+/* Wait for w's thread and free what w holds (the connection closed before it was answered). */
+static void bulk_abandon(struct call_wait *w)
+{
+	if (!w)
+		return;
+	pthread_join(w->thread, NULL);
+	call_prep_release(&w->prep);
+	dcr_call_request_release(&w->creq);
+	dcr_ohttp_ctx_release(&w->ctx);
+	free(w);
+}
+
+/* Start the preparation of an accepted call in its own thread, taking ctx and creq; false: do it here. */
+static bool bulk_start(struct MHD_Connection *conn, struct request *req, const struct dcr_ohttp_ctx *ctx,
+	const struct dcr_call_request *creq)
+{
+	struct call_wait *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return false;
+	w->conn = conn;
+	w->svc = service();
+	w->svc.prep = &w->prep;
+	w->ctx = *ctx;
+	w->creq = *creq;
+	atomic_fetch_add(&bulk_running, 1);
+	MHD_suspend_connection(conn);
+	if (pthread_create(&w->thread, NULL, bulk_prepare, w) != 0) {
+		MHD_resume_connection(conn);
+		atomic_fetch_sub(&bulk_running, 1);
+		free(w);
+		return false;
+	}
+	req->wait = w;
+	return true;
+}
 
 static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 {
@@ -378,11 +447,27 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	int64_t fresh_from = 0;
 	struct read_key rk = { .valid = false };
 	bool repeat = false;
-	int r, accepted;
+	int r, accepted, prepared = 0;
 
-	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(), srv.replay,
-		&ctx, &creq, &err);
-	accepted = r == 0;
+	if (req->wait) {
+		/* Resumed: the bulk preparation is done. */
+		pthread_join(req->wait->thread, NULL);
+		ctx = req->wait->ctx;
+		creq = req->wait->creq;
+		prep = req->wait->prep;
+		err = req->wait->err;
+		r = req->wait->r;
+		accepted = prepared = 1;
+		free(req->wait);
+		req->wait = NULL;
+	} else {
+		r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(),
+			srv.replay, &ctx, &creq, &err);
+		accepted = r == 0;
+		if (accepted && creq.timestamp_ms >= srv.fresh_from_ms && calls_bulk(creq.method) &&
+		    bulk_start(conn, req, &ctx, &creq))
+			return MHD_YES;
+	}
 	svc.prep = &prep;
 	if (accepted && creq.timestamp_ms < srv.fresh_from_ms) {
 		/*
@@ -397,7 +482,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			"call made before dcrd (re)started: it is stamped %.1f s before the earliest time dcrd accepts "
 			"(a call made during the restart, or a slow clock); make it again",
 			(double)(srv.fresh_from_ms - creq.timestamp_ms) / 1000);
-	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
+	} else if (accepted && (prepared ? r : (r = calls_prepare(&svc, &creq, &prep, &err))) == 0) {
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
 		r = state_use_nonce(&srv.state, creq.nonce, clock_now_ms(), creq.timestamp_ms, &err);
@@ -406,7 +491,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			dcr_replay_keep(srv.replay, creq.nonce);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
 			svc.note = &note;
-			r = rooms_call(&svc, &creq, &answer, &answer_len, room_id, &err);
+			r = calls_run(&svc, &creq, &answer, &answer_len, room_id, &err);
 			if (r < 0) {
 				/* Undo what the action did; its refusal is still logged. */
 				state_rollback(&srv.state);
@@ -832,6 +917,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 	conn_idle(watched(conn));
 	if (!req)
 		return;
+	bulk_abandon(req->wait);
 	if (req->upload) {
 		/* The client went away mid-upload: keep what arrived, for it to resume. */
 		struct dcr_err ignored;
@@ -1338,7 +1424,8 @@ int cmd_serve(int argc, char **argv)
 	clock_start(mark);
 	srv.started_ms = clock_now_ms();
 	srv.fresh_from_ms = last_call >= srv.started_ms ? last_call + 1 : srv.started_ms;
-	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || blobs_sweep(&srv.svc, &err) < 0 ||
+	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || room_index_build(&srv.state, &err) < 0 ||
+	    blobs_sweep(&srv.svc, &err) < 0 ||
 	    storage_open(&srv.svc, &storage, &err) < 0 ||
 	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
@@ -1360,7 +1447,8 @@ int cmd_serve(int argc, char **argv)
 	opt.kind->describe(&srv.enclave, buf, sizeof(buf));
 	fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation %s)\n", listen_arg, data_dir,
 		buf);
-	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
 		handle, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
@@ -1379,6 +1467,9 @@ int cmd_serve(int argc, char **argv)
 	while (sigwait(&signals, &sig) != 0)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	/* A bulk preparation resumes its connection when it is done: the daemon must still be there then. */
+	while (atomic_load(&bulk_running) > 0)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	MHD_stop_daemon(daemon);
 	status = 0;
 stop:

@@ -1234,6 +1234,24 @@ int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const 
 	return r;
 }
 
+int state_each_room_id(struct state *s, int (*fn)(void *ctx, const char *id), void *ctx, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT id FROM rooms ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read rooms", err);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+
+		r = fn(ctx, id ? id : "");
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
 int state_token_add(struct state *s, const uint8_t hash[static DCR_SHA256_LEN], const char *email, int64_t created_ms,
 	int64_t expires_ms, struct dcr_err *err)
 {

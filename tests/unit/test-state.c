@@ -757,6 +757,47 @@ static void test_clock_mark(void **state)
 	state_close(&s);
 }
 
+static int collect_id(void *ctx, const char *id)
+{
+	char *ids = ctx;
+
+	strcat(ids, id);
+	strcat(ids, " ");
+	return 0;
+}
+
+static int count_room(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* The IDs of the rooms, in order, though a record no longer unseals; unsealing every room stops there. */
+static void test_room_ids(void **state)
+{
+	Dcr__V1__RoomRecord rec = DCR__V1__ROOM_RECORD__INIT;
+	char ids[2 * 66 + 1] = "";
+	struct state s;
+	struct dcr_err err;
+	int n = 0;
+
+	(void)state;
+	rec.owner = "alice@acme.example";
+	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	assert_int_equal(state_begin(&s, &err), 0);
+	assert_int_equal(state_put_room(&s, ROOM, &rec, 1, &err), 0);
+	assert_int_equal(state_put_room(&s, OTHER_ROOM, &rec, 1, &err), 0);
+	assert_int_equal(state_commit(&s, &err), 0);
+	assert_int_equal(sqlite3_exec(s.db, "UPDATE rooms SET record = x'00' WHERE id = '" OTHER_ROOM "'", NULL, NULL,
+				 NULL), SQLITE_OK);
+	assert_int_equal(state_each_room_id(&s, collect_id, ids, &err), 0);
+	assert_string_equal(ids, OTHER_ROOM " " ROOM " ");
+	assert_true(state_each_room(&s, count_room, &n, &err) < 0);
+	assert_int_equal(n, 0);
+	state_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +809,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_publication_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_never_replaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_mark, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_ids, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
