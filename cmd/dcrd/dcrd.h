@@ -32,6 +32,13 @@
 void clock_start(int64_t floor_ms);
 int64_t clock_now_ms(void);
 time_t clock_now(void);
+/*
+ * Waits that setting the wall clock must not stretch or cut short: cv made
+ * to time out on CLOCK_MONOTONIC (0, or an errno value), and the deadline
+ * ms from now to give pthread_cond_timedwait on it.
+ */
+int cond_init_monotonic(pthread_cond_t *cv);
+struct timespec monotonic_in(int64_t ms);
 
 /*
  * The file of a complete blob, open for reading (data.c): one that is

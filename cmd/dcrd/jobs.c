@@ -131,7 +131,6 @@ static void *waits_main(void *arg)
 	pthread_mutex_lock(&waits.mu);
 	while (!waits.stop) {
 		int64_t now = dcr_monotonic_ms(), next = INT64_MAX;
-		struct timespec ts;
 
 		for (struct job_waiter **p = &waits.head; *p;)
 			if ((*p)->deadline <= now) {
@@ -144,13 +143,8 @@ static void *waits_main(void *arg)
 			pthread_cond_wait(&waits.cv, &waits.mu);
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (next - now) / 1000;
-		ts.tv_nsec += (long)((next - now) % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = monotonic_in(next - now);
+
 		pthread_cond_timedwait(&waits.cv, &waits.mu, &ts);
 	}
 	while (waits.head)
@@ -161,16 +155,10 @@ static void *waits_main(void *arg)
 
 static int waits_start(struct dcr_err *err)
 {
-	pthread_condattr_t attr;
 	int r;
 
 	waits.stop = false;
-	if ((r = pthread_condattr_init(&attr)) != 0)
-		return dcr_err_errno(err, DCR_EIO, r, "cannot set up the waits for jobs");
-	if ((r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) == 0 && (r = pthread_cond_destroy(&waits.cv)) == 0)
-		r = pthread_cond_init(&waits.cv, &attr);
-	pthread_condattr_destroy(&attr);
-	if (r == 0)
+	if ((r = cond_init_monotonic(&waits.cv)) == 0)
 		r = pthread_create(&waits.thread, NULL, waits_main, NULL);
 	if (r != 0)
 		return dcr_err_errno(err, DCR_EIO, r, "cannot set up the waits for jobs");
