@@ -96,7 +96,7 @@ struct job_waiter {
 
 static struct {
 	pthread_mutex_t mu;        /* taken under the call lock, never the other way round */
-	pthread_cond_t cv;         /* on CLOCK_MONOTONIC (jobs_start) */
+	pthread_cond_t cv;         /* on CLOCK_MONOTONIC (waits_start) */
 	struct job_waiter *head;
 	unsigned n;                /* waiters handed out, waiting or about to */
 	bool started, stop;
@@ -141,11 +141,11 @@ static void *waits_main(void *arg)
 			}
 		if (next == INT64_MAX) {
 			pthread_cond_wait(&waits.cv, &waits.mu);
-			continue;
-		}
-		struct timespec ts = monotonic_in(next - now);
+		} else {
+			struct timespec ts = monotonic_in(next - now);
 
-		pthread_cond_timedwait(&waits.cv, &waits.mu, &ts);
+			pthread_cond_timedwait(&waits.cv, &waits.mu, &ts);
+		}
 	}
 	while (waits.head)
 		waiter_wake(&waits.head);
