@@ -96,7 +96,9 @@ tck=$(getconf CLK_TCK)
 dcrd_cpu() { awk -v t="$tck" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$dcrd_pid/stat"; }
 calls() { grep -c 'POST /v1/call' dcrd.log || true; }
 
+run=0
 for build in "${builds[@]}"; do
+	run=$((run + 1)) # new room IDs each time: dcr remembers the logs of the rooms it saw
 	dcr=$build/cmd/dcr/dcr
 	dcrd=$build/cmd/dcrd/dcrd
 	rm -rf dcrd-data dcrd.log
@@ -114,7 +116,7 @@ for build in "${builds[@]}"; do
 	done
 	rooms=()
 	for i in $(seq 0 9); do
-		room=$("$dcr" -q -i "$dir/alice" create room/room.yaml --salt "bench-$i")
+		room=$("$dcr" -q -i "$dir/alice" create room/room.yaml --salt "bench-$run-$i")
 		"$dcr" -q -i "$dir/alice" publish "$room" acme_pay "$("$dcr" -q -i "$dir/alice" upload acme_pay.csv)"
 		"$dcr" -q -i "$dir/bob" publish "$room" beta_pay "$("$dcr" -q -i "$dir/bob" upload beta_pay.csv)"
 		rooms+=("$room")
