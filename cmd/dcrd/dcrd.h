@@ -33,6 +33,13 @@
 void clock_start(int64_t floor_ms);
 int64_t clock_now_ms(void);
 time_t clock_now(void);
+/*
+ * Waits that setting the wall clock must not stretch or cut short: cv made
+ * to time out on CLOCK_MONOTONIC (0, or an errno value), and the deadline
+ * ms from now to give pthread_cond_timedwait on it.
+ */
+int cond_init_monotonic(pthread_cond_t *cv);
+struct timespec monotonic_in(int64_t ms);
 
 /*
  * The file of a complete blob, open for reading (blobs.c): one that is
@@ -415,6 +422,7 @@ struct service {
 	pthread_mutex_t *reader_lock;
 	const struct call_prep *prep; /* in a call: what calls_prepare worked out */
 	const struct job_bounds *job_bounds; /* the operator's, for every job (work.h) */
+	struct job_wait *wait;     /* in a call that may wait for a job to end (job.get's wait_ms) */
 };
 
 /*
@@ -651,7 +659,8 @@ int publication_read(const struct service *svc, const Dcr__V1__PublicationRecord
 
 /*
  * Jobs (jobs.c): job.run, job.get, job.fetch, job.list, and the runner
- * thread that executes queued jobs one at a time outside the call lock.
+ * threads that execute queued jobs outside the call lock, jobs of
+ * different rooms at once, a room's one at a time and in order.
  */
 int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
@@ -659,10 +668,16 @@ int job_get(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	char room_id[static 65], struct dcr_err *err);
 int jobs_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
-/* How many jobs may be queued or running at once (dcrd serve --max-room-jobs, --max-caller-jobs). */
+/*
+ * How many jobs may be queued or running at once (dcrd serve
+ * --max-room-jobs, --max-caller-jobs), and how many run at once, each in
+ * a runner thread of its own (--max-running-jobs, at most JOBS_RUNNING_MAX).
+ */
+#define JOBS_RUNNING_MAX 256
 struct job_limits {
 	unsigned per_room;
 	unsigned per_caller;       /* by struct caller_id, across rooms */
+	unsigned running;
 };
 /* What SQLite may allocate for one SQL job (serve --max-sql-memory); before jobs_start. */
 void jobs_sql_memory(uint64_t bytes);
@@ -678,10 +693,36 @@ void jobs_sql_memory(uint64_t bytes);
  */
 int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err *err);
 bool jobs_stop(void);
+/*
+ * job.get's wait (JobRef.wait_ms, at most JOB_WAIT_MAX_MS): job_get sets
+ * wanted when the caller asked to wait, may see the job, and it is queued
+ * or running. The call then waits outside the call lock: under it,
+ * jobs_waiter_new hands out a waiter (NULL: answer at once, for the job
+ * left the queue, or JOB_WAITERS_MAX calls wait already), the caller
+ * suspends the call and jobs_wait_start arms the waiter, which calls
+ * wake(arg) once, from another thread: when the job ends, when ms are up,
+ * or at jobs_wait_stop (which jobs_stop calls too). The call is then made
+ * again with may false, and logged once.
+ */
+#define JOB_WAIT_MAX_MS 20000
+#define JOB_WAITERS_MAX 128
+struct job_wait {
+	bool may;                  /* this call may wait: it has not waited yet */
+	bool wanted;
+	uint32_t ms;
+	char room_id[65];
+	char job_id[40];
+};
+struct job_waiter;
+struct job_waiter *jobs_waiter_new(const struct job_wait *w, void (*wake)(void *arg), void *arg);
+void jobs_wait_start(struct job_waiter *w);
+void jobs_wait_stop(void);
+/* Calls waiting for a job to end now (for /metrics). */
+unsigned jobs_waiting(void);
 /* Jobs queued and running now (for /metrics, without the lock). */
 void jobs_counts(unsigned *queued, unsigned *running);
 /*
- * Under the lock: whether the running job reads blob_id (the publications
+ * Under the lock: whether a running job reads blob_id (the publications
  * it took when it started), which must then stay until the job ends.
  */
 bool jobs_reading(const char *blob_id);

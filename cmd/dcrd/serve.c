@@ -104,6 +104,13 @@ struct request {
 	struct call_wait *wait;
 	unsigned blob_status;      /* a refusal to answer once the body is in */
 	char blob_msg[DCR_ERR_MSG_MAX];
+	/* A call suspended while it waits for a job to end, decrypted: made again when it resumes. */
+	struct waited_call *waited;
+};
+
+struct waited_call {
+	struct dcr_ohttp_ctx ctx;
+	struct dcr_call_request creq;
 };
 
 static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER, .reader_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -257,8 +264,10 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	emit(&m,
 		"# HELP dcrd_jobs_queued Jobs waiting for the runner, all rooms together.\n"
 		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
-		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
-		queued, running);
+		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n"
+		"# HELP dcrd_calls_waiting job.get calls waiting for their job to end.\n"
+		"# TYPE dcrd_calls_waiting gauge\ndcrd_calls_waiting %u\n",
+		queued, running, jobs_waiting());
 	dataset_check_counts(&checked, &reused);
 	emit(&m,
 		"# HELP dcrd_publish_checks_total Datasets decrypted and checked against a node for dataset.publish.\n"
@@ -360,7 +369,6 @@ static struct service service(void)
 	};
 }
 
-
 /*
  * A call whose preparation is bulk work (calls_bulk): it runs in a thread
  * of its own, at a lower CPU priority, while the connection is suspended;
@@ -428,9 +436,17 @@ static bool bulk_start(struct MHD_Connection *conn, struct request *req, const s
 	return true;
 }
 
+static void resume_call(void *conn)
+{
+	MHD_resume_connection(conn);
+}
+
 static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 {
 	struct service svc = service();
+	struct job_wait wait = { .may = !req->waited };
+	struct waited_call *waited = req->waited;
+	struct job_waiter *waiter;
 	struct audit_note note = { 0 };
 	struct dcr_ohttp_ctx ctx = { 0 };
 	struct dcr_call_request creq = { 0 };
@@ -460,6 +476,14 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		accepted = prepared = 1;
 		free(req->wait);
 		req->wait = NULL;
+	} else if (waited) {
+		/* Back from a wait for a job: accepted then, its nonce recorded. */
+		ctx = waited->ctx;
+		creq = waited->creq;
+		free(waited);
+		req->waited = waited = NULL;
+		r = 0;
+		accepted = 1;
 	} else {
 		r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(),
 			srv.replay, &ctx, &creq, &err);
@@ -469,6 +493,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			return MHD_YES;
 	}
 	svc.prep = &prep;
+	svc.wait = &wait;
 	if (accepted && creq.timestamp_ms < srv.fresh_from_ms) {
 		/*
 		 * Made before this dcrd started (or no later than a call accepted
@@ -485,13 +510,33 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	} else if (accepted && (prepared ? r : (r = calls_prepare(&svc, &creq, &prep, &err))) == 0) {
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
-		r = state_use_nonce(&srv.state, creq.nonce, clock_now_ms(), creq.timestamp_ms, &err);
+		if (wait.may)
+			r = state_use_nonce(&srv.state, creq.nonce, clock_now_ms(), creq.timestamp_ms, &err);
 		/* Recorded: from here its nonce is never forgotten early to make room for others. */
-		if (r == 0)
+		if (r == 0 && wait.may)
 			dcr_replay_keep(srv.replay, creq.nonce);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
 			svc.note = &note;
 			r = calls_run(&svc, &creq, &answer, &answer_len, room_id, &err);
+			/*
+			 * A job.get that waits for its job to end: nothing is done or
+			 * logged yet, the connection is suspended (no thread, no lock
+			 * held), and the call is made again, and logged, when it resumes.
+			 */
+			if (r == 0 && wait.wanted && (waited = malloc(sizeof(*waited))) &&
+			    (waiter = jobs_waiter_new(&wait, resume_call, conn))) {
+				state_rollback(&srv.state);
+				waited->ctx = ctx;
+				waited->creq = creq;
+				req->waited = waited;
+				MHD_suspend_connection(conn);
+				jobs_wait_start(waiter);
+				pthread_mutex_unlock(&srv.lock);
+				call_prep_release(&prep);
+				free(answer);
+				return MHD_YES;
+			}
+			free(waited);
 			if (r < 0) {
 				/* Undo what the action did; its refusal is still logged. */
 				state_rollback(&srv.state);
@@ -935,6 +980,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 		atomic_fetch_add(&srv.requests[status / 100], 1);
 	fprintf(stderr, "dcrd: %s %s %u in=%zu %ldms%s\n", req->method, req->path, status, req->len, ms,
 		code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	if (req->waited) {
+		dcr_call_request_release(&req->waited->creq);
+		dcr_ohttp_ctx_release(&req->waited->ctx);
+		free(req->waited);
+	}
 	free(req->body);
 	free(req);
 	*state = NULL;
@@ -948,7 +998,8 @@ static void usage(FILE *out)
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
 		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
 		     "                  [--max-rooms N] [--max-rooms-per-creator N]\n"
-		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--header-timeout DURATION]\n"
+		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--max-running-jobs N]\n"
+		     "                  [--header-timeout DURATION]\n"
 		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
 		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
 		     "                  [--max-unfinished-uploads N] [--upload-expiry DURATION]\n"
@@ -1122,6 +1173,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-rooms-per-creator", required_argument, NULL, OPT_COUNT },
 		{ "max-room-jobs", required_argument, NULL, OPT_COUNT },
 		{ "max-caller-jobs", required_argument, NULL, OPT_COUNT },
+		{ "max-running-jobs", required_argument, NULL, OPT_COUNT },
 		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
 		{ "min-body-rate", required_argument, NULL, OPT_MIN_BODY_RATE },
 		{ "max-connections-per-address", required_argument, NULL, OPT_COUNT },
@@ -1146,7 +1198,9 @@ int cmd_serve(int argc, char **argv)
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { NULL, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
-	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS,
+		cores < 1 ? 1 : cores > JOBS_RUNNING_MAX ? JOBS_RUNNING_MAX : (unsigned)cores };
 	struct conn_limits conns = { DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_MIN, DEFAULT_BODY_WINDOW };
 	struct storage_limits storage = { DEFAULT_MIN_FREE, DEFAULT_MIN_FREE_PERCENT, DEFAULT_MAX_UPLOAD_BYTES,
 		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY, DEFAULT_UPLOAD_IDLE,
@@ -1160,6 +1214,7 @@ int cmd_serve(int argc, char **argv)
 	} counts[] = {
 		{ "max-room-jobs", &jobs.per_room },
 		{ "max-caller-jobs", &jobs.per_caller },
+		{ "max-running-jobs", &jobs.running },
 		{ "max-connections-per-address", &per_address },
 		{ "max-uploads", &storage.max_datasets },
 		{ "max-unfinished-uploads", &storage.max_unfinished },
@@ -1321,6 +1376,11 @@ int cmd_serve(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (jobs.running > JOBS_RUNNING_MAX) {
+		fprintf(stderr, "dcrd: serve: invalid --max-running-jobs '%u' (a whole number from 1 to %d)\n",
+			jobs.running, JOBS_RUNNING_MAX);
+		return 2;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "dcrd: serve: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
@@ -1442,6 +1502,8 @@ int cmd_serve(int argc, char **argv)
 		dcr_size_format(srv.job_bounds.memory, m);
 		fprintf(stderr, "dcrd: every job may run for at most %s, python jobs use at most %s of memory "
 				"(--max-job-time, --max-job-memory)\n", t, m);
+		fprintf(stderr, "dcrd: up to %u jobs run at once, one of each room (--max-running-jobs)\n",
+			jobs.running);
 	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	opt.kind->describe(&srv.enclave, buf, sizeof(buf));
@@ -1467,6 +1529,8 @@ int cmd_serve(int argc, char **argv)
 	while (sigwait(&signals, &sig) != 0)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	/* Calls waiting for jobs are answered first: libmicrohttpd stops no suspended connection. */
+	jobs_wait_stop();
 	/* A bulk preparation resumes its connection when it is done: the daemon must still be there then. */
 	while (atomic_load(&bulk_running) > 0)
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);

@@ -142,6 +142,8 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		"  record BLOB NOT NULL,"
 		"  PRIMARY KEY (kind, scope, name)"
 		") STRICT;"
+		/* A room's next job number (state_max_seq) without reading all its jobs' rows. */
+		"CREATE INDEX IF NOT EXISTS records_seq ON records (kind, scope, seq);"
 		/* Ciphertext in DIR/blobs/ID: what the host may know of it anyway. */
 		"CREATE TABLE IF NOT EXISTS blobs ("
 		"  id TEXT PRIMARY KEY,"
@@ -1504,13 +1506,13 @@ int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t 
 	int rc;
 
 	*out = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(MAX(seq), 0) FROM records WHERE kind = ?1 AND scope = ?2", -1,
+	if (sqlite3_prepare_v2(s->db, "SELECT MAX(seq) FROM records WHERE kind = ?1 AND scope = ?2", -1,
 		    &st, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot read records", err);
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) /* NULL, none yet: 0 */
 		*out = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : sql_fail(s, DCR_EIO, "cannot read records", err);
