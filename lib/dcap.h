@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "sgx.h"
+#include "specs.h"
 
 /* Which TCB info and QE identity a collateral holds: id "SGX" and "QE", or "TDX" and "TD_QE". */
 enum dcr_dcap_kind {
@@ -68,5 +69,8 @@ struct dcr_dcap_outcome {
 int dcr_dcap_verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral *c, const uint8_t *root_der,
 	size_t root_len, time_t now, const struct dcr_dcap_tee *tee, struct dcr_dcap_outcome *out,
 	struct dcr_err *err);
+
+/* Whether spec accepts the TCB status status ("Revoked" never); DCR_EATTEST if not. */
+int dcr_dcap_check_tcb_status(const char *status, const struct dcr_spec *spec, struct dcr_err *err);
 
 #endif

@@ -1691,10 +1691,6 @@ static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral
 			a, e.pceid[0], e.pceid[1], b, c->pceid[0], c->pceid[1]);
 		goto out;
 	}
-	if (!(tl = match_tcb(c, &e, tee))) {
-		r = dcr_err_set(err, DCR_EATTEST, "platform TCB is below every TCB level in the TCB info (unsupported)");
-		goto out;
-	}
 	if ((r = ecdsa_verify(X509_get0_pubkey(sk_X509_value(pck, 0)), q->qe_report_raw, DCR_SGX_REPORT_LEN,
 	    q->qe_report_sig)) != 1) {
 		r = r < 0 ? dcr_err_set(err, DCR_EFAIL, "cannot verify the QE report signature")
@@ -1725,6 +1721,11 @@ static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral
 	}
 	if ((r = check_qe(q, c, &ql, err)) < 0 || (tee && (r = check_module(c, tee, &ml, err)) < 0))
 		goto out;
+	/* Last, once every signature holds: the verdict on a genuine quote from an unsupported platform. */
+	if (!(tl = match_tcb(c, &e, tee))) {
+		r = dcr_err_set(err, DCR_EATTEST, "platform TCB is below every TCB level in the TCB info (unsupported)");
+		goto out;
+	}
 
 	memcpy(res->fmspc, e.fmspc, 6);
 	memcpy(res->pceid, e.pceid, 2);
@@ -1810,7 +1811,6 @@ int dcr_sgx_verify(const uint8_t *quote, size_t quote_len, const struct dcr_sgx_
 int dcr_sgx_check_policy(const struct dcr_sgx_result *r, const struct dcr_spec *spec, struct dcr_err *err)
 {
 	char hex[65];
-	size_t i;
 
 	if (spec->format != DCR_SPEC_SGX_DCAP)
 		return dcr_err_set(err, DCR_EATTEST, "spec '%s' is not for sgx-dcap evidence", spec->name);
@@ -1835,12 +1835,17 @@ int dcr_sgx_check_policy(const struct dcr_sgx_result *r, const struct dcr_spec *
 	if (r->debug && !spec->debug_allowed)
 		return dcr_err_set(err, DCR_EATTEST, "enclave runs in debug mode, which spec '%s' does not allow",
 			spec->name);
-	if (strcmp(r->tcb_status, "Revoked") == 0)
+	return dcr_dcap_check_tcb_status(r->tcb_status, spec, err);
+}
+
+int dcr_dcap_check_tcb_status(const char *status, const struct dcr_spec *spec, struct dcr_err *err)
+{
+	if (strcmp(status, "Revoked") == 0)
 		return dcr_err_set(err, DCR_EATTEST, "TCB status is Revoked");
-	for (i = 0; i < spec->n_tcb_statuses; i++)
-		if (strcmp(spec->tcb_statuses[i], r->tcb_status) == 0)
+	for (size_t i = 0; i < spec->n_tcb_statuses; i++)
+		if (strcmp(spec->tcb_statuses[i], status) == 0)
 			return 0;
-	return dcr_err_set(err, DCR_EATTEST, "TCB status %s is not accepted by spec '%s'", r->tcb_status, spec->name);
+	return dcr_err_set(err, DCR_EATTEST, "TCB status %s is not accepted by spec '%s'", status, spec->name);
 }
 
 int dcr_sgx_check_report_data(const struct dcr_sgx_result *r,

@@ -44,14 +44,19 @@ bool dcr_spec_name_valid(const char *s)
 	return true;
 }
 
-static int hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
+static int hexn(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t *out, size_t len)
 {
 	const char *s;
-	int r = dcr_ydoc_string(y, n, what, 64, &s);
+	int r = dcr_ydoc_string(y, n, what, 2 * len, &s);
 
-	if (r == 0 && dcr_unhex(s, out, 32) < 0)
-		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "%s must be 64 hex digits", what);
+	if (r == 0 && dcr_unhex(s, out, len) < 0)
+		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "%s must be %zu hex digits", what, 2 * len);
 	return r;
+}
+
+static int hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
+{
+	return hexn(y, n, what, out, 32);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -163,10 +168,13 @@ static int parse_root(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 	return 0;
 }
 
+static int parse_tee_policy(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s);
+
 static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
 {
 	static const char *const keys[] = { "format", "measurement", "mrenclave", "mrsigner",
-		"isvprodid", "min_isvsvn", "debug", "tcb_statuses", "root_ca", NULL };
+		"isvprodid", "min_isvsvn", "debug", "tcb_statuses", "root_ca", "mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3",
+		NULL };
 	yaml_node_t *v;
 	const char *format;
 	int64_t num;
@@ -175,7 +183,7 @@ static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 	if ((r = dcr_ydoc_mapping(y, n, "a spec", keys)) < 0)
 		return r;
 	if (!(v = dcr_ydoc_get(y, n, "format")))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "spec '%s' has no format (sim or sgx-dcap)", s->name);
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "spec '%s' has no format (sim, sgx-dcap or tdx)", s->name);
 	if ((r = dcr_ydoc_string(y, v, "format", 16, &format)) < 0)
 		return r;
 	if (strcmp(format, "sim") == 0) {
@@ -189,9 +197,35 @@ static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 		s->has_measurement = true;
 		return hex32(y, v, "measurement", s->measurement);
 	}
+	if (strcmp(format, "tdx") == 0) {
+		static const char *const tdx_keys[] = { "format", "mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "debug",
+			"tcb_statuses", "root_ca", NULL };
+
+		s->format = DCR_SPEC_TDX;
+		if ((r = dcr_ydoc_mapping(y, n, "a tdx spec", tdx_keys)) < 0)
+			return r;
+		if (!(v = dcr_ydoc_get(y, n, "mrtd")))
+			return dcr_ydoc_fail(y, n, DCR_EINVALID, "tdx spec '%s' needs an mrtd", s->name);
+		if ((r = hexn(y, v, "mrtd", s->mrtd, sizeof(s->mrtd))) < 0)
+			return r;
+		for (int i = 0; i < 4; i++) {
+			char key[8];
+
+			snprintf(key, sizeof(key), "rtmr%d", i);
+			if (!(v = dcr_ydoc_get(y, n, key)))
+				continue;
+			if ((r = hexn(y, v, key, s->rtmr[i], sizeof(s->rtmr[i]))) < 0)
+				return r;
+			s->rtmr_pinned |= 1u << i;
+		}
+		return parse_tee_policy(y, n, file, s);
+	}
 	if (strcmp(format, "sgx-dcap") != 0)
-		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (sim or sgx-dcap)", format);
+		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (sim, sgx-dcap or tdx)", format);
 	s->format = DCR_SPEC_SGX_DCAP;
+	if (dcr_ydoc_get(y, n, "mrtd") || dcr_ydoc_get(y, n, "rtmr0") || dcr_ydoc_get(y, n, "rtmr1") ||
+	    dcr_ydoc_get(y, n, "rtmr2") || dcr_ydoc_get(y, n, "rtmr3"))
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "mrtd and rtmr0 to rtmr3 go with format tdx");
 	if (dcr_ydoc_get(y, n, "measurement"))
 		return dcr_ydoc_fail(y, dcr_ydoc_get(y, n, "measurement"), DCR_EINVALID,
 			"an sgx-dcap spec pins 'mrenclave' or 'mrsigner', not 'measurement'");
@@ -220,6 +254,15 @@ static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 			s->name);
 	if (!s->has_signer && (dcr_ydoc_get(y, n, "isvprodid") || dcr_ydoc_get(y, n, "min_isvsvn")))
 		return dcr_ydoc_fail(y, n, DCR_EINVALID, "isvprodid and min_isvsvn go with mrsigner");
+	return parse_tee_policy(y, n, file, s);
+}
+
+/* What sgx-dcap and tdx specs share: debug, root_ca, tcb_statuses (default UpToDate and SWHardeningNeeded). */
+static int parse_tee_policy(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
+{
+	yaml_node_t *v;
+	int r;
+
 	if ((v = dcr_ydoc_get(y, n, "debug")) && (r = dcr_ydoc_bool(y, v, "debug", &s->debug_allowed)) < 0)
 		return r;
 	if ((v = dcr_ydoc_get(y, n, "root_ca")) && (r = parse_root(y, v, file, s)) < 0)

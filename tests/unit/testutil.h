@@ -173,6 +173,26 @@ static inline bool sgx_sample_load(struct sgx_sample *r)
 	return true;
 }
 
+/* The real TDX quote and collateral in $SHARED_DIR/testdata, with the SGX sample's root; false when absent. */
+static inline bool tdx_sample_load(struct sgx_sample *r)
+{
+	const char *shared = getenv("SHARED_DIR");
+	char path[4096];
+	struct dcr_err err;
+
+	memset(r, 0, sizeof(*r));
+	if (!shared)
+		return false;
+	snprintf(path, sizeof(path), "%s/testdata/evidence/tdx/quote.bin", shared);
+	if (dcr_read_file(path, DCR_SGX_QUOTE_MAX, &r->quote, &r->quote_len, &err) < 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/testdata/evidence/tdx/collateral.json", shared);
+	assert_int_equal(dcr_read_file(path, DCR_SGX_COLLATERAL_MAX, &r->collateral, &r->collateral_len, &err), 0);
+	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/intel-sgx-root-ca.der", shared);
+	assert_int_equal(dcr_read_file(path, 65536, &r->root, &r->root_len, &err), 0);
+	return true;
+}
+
 static inline void sgx_sample_free(struct sgx_sample *r)
 {
 	free(r->quote);
