@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "sgx.h"
 #include "specs.h"
+#include "tdx.h"
 #include "transport.h"
 #include "util.h"
 
@@ -63,23 +64,122 @@ static void sgx_facts(const struct dcr_sgx_result *res, json_t *obj)
 	printf("%s\n", res->n_advisory_ids ? "" : "(none)");
 }
 
-static void print_sgx(const struct dcr_sgx_result *res, const char *verdict, json_t **json)
+/* What a TDX quote established: as JSON members of obj, or as lines. */
+static void tdx_facts(const struct dcr_tdx_result *res, json_t *obj)
 {
-	if (json) {
-		*json = json_pack("{s:s}", "format", "sgx-dcap");
-		sgx_facts(res, *json);
-		json_object_set_new(*json, "verdict", json_string(verdict));
+	static const char *const names[] = { "mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "mrconfigid", "mrowner",
+		"mrownerconfig", "mrseam" };
+	const uint8_t *mr[] = { res->td.mrtd, res->td.rtmr[0], res->td.rtmr[1], res->td.rtmr[2], res->td.rtmr[3],
+		res->td.mrconfigid, res->td.mrowner, res->td.mrownerconfig, res->td.mrseam };
+	char hex[2 * DCR_TDX_REPORT_DATA_LEN + 1], attrs[17], xfam[17], fmspc[13];
+
+	dcr_hex(res->td.td_attributes, 8, attrs);
+	dcr_hex(res->td.xfam, 8, xfam);
+	dcr_hex(res->tcb.fmspc, 6, fmspc);
+	if (obj) {
+		json_t *adv = json_array(), *facts;
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			dcr_hex(mr[i], DCR_TDX_MR_LEN, hex);
+			json_object_set_new(obj, names[i], json_string(hex));
+		}
+		dcr_hex(res->td.report_data, DCR_TDX_REPORT_DATA_LEN, hex);
+		for (size_t i = 0; i < res->tcb.n_advisory_ids; i++)
+			json_array_append_new(adv, json_string(res->tcb.advisory_ids[i]));
+		facts = json_pack("{s:i, s:s, s:b, s:s, s:s, s:s, s:s, s:o}", "quote_version", (int)res->version,
+			"td_attributes", attrs, "debug", (int)res->debug, "xfam", xfam, "report_data", hex, "fmspc", fmspc,
+			"tcb_status", res->tcb.tcb_status, "advisory_ids", adv);
+		json_object_update(obj, facts);
+		json_decref(facts);
 		return;
 	}
-	printf("format       sgx-dcap\n");
-	sgx_facts(res, NULL);
-	printf("verdict      %s\n", verdict);
+	printf("quote        version %u, %s TD report\n", res->version, res->td.tdx15 ? "TDX 1.5" : "TDX 1.0");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		dcr_hex(mr[i], DCR_TDX_MR_LEN, hex);
+		printf("%-12s %s\n", names[i], hex);
+	}
+	printf("attributes   %s\n", attrs);
+	printf("debug        %s\n", res->debug ? "yes" : "no");
+	printf("xfam         %s\n", xfam);
+	dcr_hex(res->td.report_data, DCR_TDX_REPORT_DATA_LEN, hex);
+	printf("report data  %s\n", hex);
+	printf("fmspc        %s\n", fmspc);
+	printf("tcb status   %s\n", res->tcb.tcb_status);
+	printf("advisories   ");
+	for (size_t i = 0; i < res->tcb.n_advisory_ids; i++) {
+		printf("%s", i ? ", " : "");
+		put_text(stdout, res->tcb.advisory_ids[i], false);
+	}
+	printf("%s\n", res->tcb.n_advisory_ids ? "" : "(none)");
+}
+
+/* One offline kind: how its evidence is verified, checked against a spec and printed. */
+struct offline_kind {
+	const char *name;                 /* the specs' format */
+	enum dcr_spec_format format;
+	int (*verify)(const uint8_t *quote, size_t len, const uint8_t *coll, size_t coll_len, const uint8_t *root,
+		size_t root_len, time_t now, void *res, struct dcr_err *err);
+	int (*check)(const void *res, const struct dcr_spec *spec, struct dcr_err *err);
+	void (*facts)(const void *res, json_t *obj);
+};
+
+static int sgx_verify_files(const uint8_t *quote, size_t len, const uint8_t *coll, size_t coll_len,
+	const uint8_t *root, size_t root_len, time_t now, void *res, struct dcr_err *err)
+{
+	struct dcr_sgx_collateral *c;
+	int r = dcr_sgx_collateral_parse(coll, coll_len, &c, err);
+
+	if (r == 0)
+		r = dcr_sgx_verify(quote, len, c, root, root_len, now, res, err);
+	dcr_sgx_collateral_free(c);
+	return r;
+}
+
+static int tdx_verify_files(const uint8_t *quote, size_t len, const uint8_t *coll, size_t coll_len,
+	const uint8_t *root, size_t root_len, time_t now, void *res, struct dcr_err *err)
+{
+	struct dcr_sgx_collateral *c;
+	int r = dcr_tdx_collateral_parse(coll, coll_len, &c, err);
+
+	if (r == 0)
+		r = dcr_tdx_verify(quote, len, c, root, root_len, now, res, err);
+	dcr_sgx_collateral_free(c);
+	return r;
+}
+
+static int sgx_check(const void *res, const struct dcr_spec *spec, struct dcr_err *err)
+{
+	return dcr_sgx_check_policy(res, spec, err);
+}
+
+static int tdx_check(const void *res, const struct dcr_spec *spec, struct dcr_err *err)
+{
+	return dcr_tdx_check_policy(res, spec, err);
+}
+
+static void sgx_facts_any(const void *res, json_t *obj)
+{
+	sgx_facts(res, obj);
+}
+
+static void tdx_facts_any(const void *res, json_t *obj)
+{
+	tdx_facts(res, obj);
+}
+
+static const struct offline_kind sgx_kind = { "sgx-dcap", DCR_SPEC_SGX_DCAP, sgx_verify_files, sgx_check, sgx_facts_any };
+static const struct offline_kind tdx_kind = { "tdx", DCR_SPEC_TDX, tdx_verify_files, tdx_check, tdx_facts_any };
+
+/* The kind of a quote, from its version: 3 is SGX, 4 and 5 TDX; others go to SGX, which names the version. */
+static const struct offline_kind *quote_kind(const uint8_t *quote, size_t len)
+{
+	return len >= 2 && (quote[0] == 4 || quote[0] == 5) && quote[1] == 0 ? &tdx_kind : &sgx_kind;
 }
 
 /*
- * Offline: verify an SGX quote and its collateral at a time, then the
- * policy of the trusted specs. The facts are printed even when the policy
- * rejects the enclave, so a user can see why.
+ * Offline: verify an SGX or TDX quote and its collateral at a time, then
+ * the policy of the trusted specs. The facts are printed even when the
+ * policy rejects the enclave, so a user can see why.
  */
 static int attest_offline(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
@@ -88,9 +188,12 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	const char *spec_name = opt_value(cmd, args, "spec");
 	uint8_t *quote = NULL, *coll = NULL, *root = NULL;
 	size_t quote_len = 0, coll_len = 0, root_len = 0;
-	struct dcr_sgx_collateral *collateral = NULL;
+	const struct offline_kind *kind;
 	struct dcr_specs *specs = NULL;
-	struct dcr_sgx_result res;
+	union {
+		struct dcr_sgx_result sgx;
+		struct dcr_tdx_result tdx;
+	} res;
 	struct dcr_err err, policy_err;
 	char verdict[DCR_ERR_MSG_MAX + 16];
 	time_t now = time(NULL);
@@ -106,8 +209,8 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	    (r = dcr_cert_file_der(root_path, &root, &root_len, &err)) < 0 ||
 	    (cli->specs && (r = dcr_specs_load(cli->specs, &specs, &err)) < 0))
 		goto out;
-	if ((r = dcr_sgx_collateral_parse(coll, coll_len, &collateral, &err)) < 0 ||
-	    (r = dcr_sgx_verify(quote, quote_len, collateral, root, root_len, now, &res, &err)) < 0)
+	kind = quote_kind(quote, quote_len);
+	if ((r = kind->verify(quote, quote_len, coll, coll_len, root, root_len, now, &res, &err)) < 0)
 		goto out;
 	/* The quote is genuine; now whether a trusted spec accepts this enclave. */
 	dcr_err_set(&policy_err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
@@ -116,27 +219,32 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	for (size_t i = 0; specs && i < specs->n && policy < 0; i++) {
 		const struct dcr_spec *s = &specs->items[i];
 
-		if (s->format != DCR_SPEC_SGX_DCAP || (spec_name && strcmp(spec_name, s->name) != 0))
+		if (s->format != kind->format || (spec_name && strcmp(spec_name, s->name) != 0))
 			continue;
-		policy = dcr_sgx_check_policy(&res, s, &policy_err);
+		policy = kind->check(&res, s, &policy_err);
 		if (policy == 0)
 			snprintf(verdict, sizeof(verdict), "accepted by spec %s", s->name);
 	}
 	if (specs && policy < 0 && strstr(policy_err.msg, "no trusted specs"))
-		dcr_err_set(&policy_err, DCR_EATTEST, "no sgx-dcap spec in the trusted specs%s%s", spec_name ? " named " : "",
-			spec_name ? spec_name : "");
+		dcr_err_set(&policy_err, DCR_EATTEST, "no %s spec in the trusted specs%s%s", kind->name,
+			spec_name ? " named " : "", spec_name ? spec_name : "");
 	if (policy < 0)
 		snprintf(verdict, sizeof(verdict), "rejected: %s", policy_err.msg);
-	print_sgx(&res, verdict, cli->json ? &json : NULL);
-	if (json) {
+	if (cli->json) {
+		json = json_pack("{s:s}", "format", kind->name);
+		kind->facts(&res, json);
+		json_object_set_new(json, "verdict", json_string(verdict));
 		json_put(stdout, json);
 		putchar('\n');
 		json_decref(json);
+	} else {
+		printf("format       %s\n", kind->name);
+		kind->facts(&res, NULL);
+		printf("verdict      %s\n", verdict);
 	}
 	r = policy;
 	err = policy_err;
 out:
-	dcr_sgx_collateral_free(collateral);
 	dcr_specs_free(specs);
 	free(quote);
 	free(coll);
