@@ -310,7 +310,8 @@ static int cmd_init(int argc, char **argv)
 	}
 	if (put(dir, "root-ca.der", s.root, s.root_len, 0644) < 0 || put_str(dir, "collateral.json", s.collateral) < 0)
 		goto out;
-	if (put(dir, "pccs/pckcrl.der", s.pck_crl, s.pck_crl_len, 0644) < 0 ||
+	if (put_str(dir, "pccs/tee", o.tdx_version ? "tdx" : "sgx") < 0 ||
+	    put(dir, "pccs/pckcrl.der", s.pck_crl, s.pck_crl_len, 0644) < 0 ||
 	    put_str(dir, "pccs/pckcrl-issuer-chain.pem", s.pck_crl_issuer_chain) < 0 ||
 	    put(dir, "pccs/rootcacrl.der", s.root_ca_crl, s.root_ca_crl_len, 0644) < 0)
 		goto out;

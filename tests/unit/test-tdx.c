@@ -16,6 +16,7 @@
 
 #include "crypto.h"
 #include "fileio.h"
+#include "pcs.h"
 #include "sgx-synth.h"
 #include "specs.h"
 #include "tdx.h"
@@ -176,6 +177,68 @@ static void test_real_sweep(void **state)
 	}
 	print_message("%zu flips of the real TDX quote refused\n", refused);
 	dcr_sgx_collateral_free(c);
+	sgx_sample_free(&r);
+}
+
+static const char *member(json_t *j, const char *key)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	assert_non_null(v);
+	return v;
+}
+
+/* The real sample's collateral as Intel's PCS serves its pieces, assembled again; the PCS facts of its quote. */
+static void test_real_pcs(void **state)
+{
+	struct dcr_pcs_responses in = { 0 };
+	struct dcr_sgx_collateral *c;
+	struct dcr_tdx_result res;
+	struct dcr_err err;
+	struct sgx_sample r;
+	uint8_t *out, *pck;
+	char tcb[16384], qe[4096], ca[16];
+	size_t len, pck_len;
+	uint8_t fmspc[6];
+	json_t *j, *again;
+
+	(void)state;
+	if (!tdx_sample_load(&r))
+		skip();
+	assert_int_equal(dcr_tdx_quote_pck_info(r.quote, r.quote_len, fmspc, ca, &err), 0);
+	assert_hex(fmspc, 6, "90c06f000000");
+	assert_string_equal(ca, "platform");
+	assert_non_null(j = json_loadb((const char *)r.collateral, r.collateral_len, 0, NULL));
+	snprintf(tcb, sizeof(tcb), "{\"tcbInfo\":%s,\"signature\":\"%s\"}", member(j, "tcb_info"),
+		member(j, "tcb_info_signature"));
+	snprintf(qe, sizeof(qe), "{\"enclaveIdentity\":%s,\"signature\":\"%s\"}", member(j, "qe_identity"),
+		member(j, "qe_identity_signature"));
+	pck_len = strlen(member(j, "pck_crl")) / 2;
+	assert_non_null(pck = malloc(pck_len));
+	assert_int_equal(dcr_unhex(member(j, "pck_crl"), pck, pck_len), 0);
+	in.pck_crl = (struct dcr_pcs_response){ pck, pck_len, member(j, "pck_crl_issuer_chain"), NULL };
+	in.tcb_info = (struct dcr_pcs_response){ (uint8_t *)tcb, strlen(tcb), member(j, "tcb_info_issuer_chain"), NULL };
+	in.qe_identity = (struct dcr_pcs_response){ (uint8_t *)qe, strlen(qe), member(j, "qe_identity_issuer_chain"),
+		NULL };
+	in.root_ca_crl = (struct dcr_pcs_response){ (const uint8_t *)member(j, "root_ca_crl"),
+		strlen(member(j, "root_ca_crl")), NULL, NULL };
+	/* Checked as SGX collateral, it is refused by its TCB info's id. */
+	assert_int_equal(dcr_pcs_assemble(&in, &out, &len, &err), DCR_EATTEST);
+	assert_non_null(strstr(err.msg, "id is \"TDX\", not \"SGX\""));
+	in.tdx = true;
+	if (dcr_pcs_assemble(&in, &out, &len, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_non_null(again = json_loadb((const char *)out, len, 0, NULL));
+	assert_true(json_equal(again, j));
+	assert_int_equal(dcr_tdx_collateral_parse(out, len, &c, &err), 0);
+	assert_int_equal(dcr_tdx_verify(r.quote, r.quote_len, c, r.root, r.root_len, REAL_INSIDE, &res, &err),
+		DCR_EATTEST);
+	assert_string_equal(err.msg, REAL_VERDICT);
+	dcr_sgx_collateral_free(c);
+	json_decref(again);
+	json_decref(j);
+	free(out);
+	free(pck);
 	sgx_sample_free(&r);
 }
 
@@ -657,12 +720,16 @@ static void test_spec_parse(void **state)
 	assert_non_null(strstr(err.msg, "mrtd and rtmr0 to rtmr3 go with format tdx"));
 }
 
-int main(void)
+/* "sweep" runs the byte sweep of the real quote alone, as its own meson test with a longer timeout. */
+int main(int argc, char **argv)
 {
+	const struct CMUnitTest sweep[] = {
+		cmocka_unit_test(test_real_sweep),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_quote),
 		cmocka_unit_test(test_real_wrong_root),
-		cmocka_unit_test(test_real_sweep),
+		cmocka_unit_test(test_real_pcs),
 		cmocka_unit_test(test_synthetic_ok),
 		cmocka_unit_test(test_module),
 		cmocka_unit_test(test_tcb_levels),
@@ -674,5 +741,7 @@ int main(void)
 		cmocka_unit_test(test_spec_parse),
 	};
 
+	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
+		return cmocka_run_group_tests(sweep, setup, teardown);
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
