@@ -30,6 +30,16 @@ enum dcr_dcap_kind {
 int dcr_dcap_parse_qe(const uint8_t *p, const uint8_t *end, struct dcr_sgx_quote *q, const char *what,
 	struct dcr_err *err);
 
+/*
+ * dcr_sgx_quote_canonical and dcr_sgx_quote_normalize for a parsed quote q
+ * of any version (what names it); outer_len_at, if not 0, is the offset
+ * of one more length that encloses the certification data (TDX: that of
+ * the QE report certification data), made one larger with the others.
+ */
+int dcr_dcap_quote_canonical(const struct dcr_sgx_quote *q, const char *what, struct dcr_err *err);
+int dcr_dcap_quote_normalize(const uint8_t *quote, size_t len, const struct dcr_sgx_quote *q, size_t outer_len_at,
+	const char *what, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
 /* Collateral of either kind (dcr_sgx_collateral_parse is the SGX one). */
 int dcr_dcap_collateral_parse(enum dcr_dcap_kind kind, const uint8_t *buf, size_t len,
 	struct dcr_sgx_collateral **out, struct dcr_err *err);

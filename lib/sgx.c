@@ -207,9 +207,14 @@ int dcr_sgx_quote_canonical(const uint8_t *quote, size_t len, struct dcr_err *er
 
 	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0)
 		return r;
-	if (q.cert_len < 2 || q.cert_data[q.cert_len - 1] != '\0' || q.cert_data[q.cert_len - 2] != '\n')
-		return dcr_err_set(err, DCR_EINTEGRITY, "the SGX quote is not as dcrd's evidence carries it: its PCK "
-							"certificate chain does not end with a line feed and one NUL byte");
+	return dcr_dcap_quote_canonical(&q, "SGX quote", err);
+}
+
+int dcr_dcap_quote_canonical(const struct dcr_sgx_quote *q, const char *what, struct dcr_err *err)
+{
+	if (q->cert_len < 2 || q->cert_data[q->cert_len - 1] != '\0' || q->cert_data[q->cert_len - 2] != '\n')
+		return dcr_err_set(err, DCR_EINTEGRITY, "the %s is not as dcrd's evidence carries it: its PCK "
+							"certificate chain does not end with a line feed and one NUL byte", what);
 	return 0;
 }
 
@@ -221,26 +226,34 @@ static void le32set(uint8_t *p, uint32_t v)
 int dcr_sgx_quote_normalize(const uint8_t *quote, size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
 	struct dcr_sgx_quote q;
-	bool add;
-	size_t cert_len_at;
 	int r;
 
 	*out = NULL;
 	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0)
 		return r;
-	add = q.cert_data[q.cert_len - 1] != '\0';
+	return dcr_dcap_quote_normalize(quote, len, &q, 0, "SGX quote", out, out_len, err);
+}
+
+int dcr_dcap_quote_normalize(const uint8_t *quote, size_t len, const struct dcr_sgx_quote *q, size_t outer_len_at,
+	const char *what, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	bool add = q->cert_data[q->cert_len - 1] != '\0';
+	size_t cert_len_at;
+
+	*out = NULL;
 	if (add && len == DCR_SGX_QUOTE_MAX)
-		return dcr_err_set(err, DCR_EATTEST, "SGX quote is %zu bytes: no room for the NUL after its PCK chain",
-			len);
+		return dcr_err_set(err, DCR_EATTEST, "%s is %zu bytes: no room for the NUL after its PCK chain", what, len);
 	if (!(*out = malloc(len + add)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	memcpy(*out, quote, len);
 	*out_len = len + add;
 	if (add) {
-		cert_len_at = (size_t)(q.cert_data - quote) - 4;
+		cert_len_at = (size_t)(q->cert_data - quote) - 4;
 		(*out)[len] = '\0';
-		le32set(*out + q.signed_len, le32(quote + q.signed_len) + 1);
-		le32set(*out + cert_len_at, (uint32_t)q.cert_len + 1);
+		le32set(*out + q->signed_len, le32(quote + q->signed_len) + 1);
+		le32set(*out + cert_len_at, (uint32_t)q->cert_len + 1);
+		if (outer_len_at)
+			le32set(*out + outer_len_at, le32(quote + outer_len_at) + 1);
 	}
 	return 0;
 }

@@ -117,6 +117,29 @@ int dcr_tdx_quote_parse(const uint8_t *buf, size_t len, struct dcr_tdx_quote *q,
 	return dcr_dcap_parse_qe(p, end, d, "TDX quote", err);
 }
 
+int dcr_tdx_quote_canonical(const uint8_t *quote, size_t len, struct dcr_err *err)
+{
+	struct dcr_tdx_quote q;
+	int r;
+
+	if ((r = dcr_tdx_quote_parse(quote, len, &q, err)) < 0)
+		return r;
+	return dcr_dcap_quote_canonical(&q.dcap, "TDX quote", err);
+}
+
+int dcr_tdx_quote_normalize(const uint8_t *quote, size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	struct dcr_tdx_quote q;
+	int r;
+
+	*out = NULL;
+	if ((r = dcr_tdx_quote_parse(quote, len, &q, err)) < 0)
+		return r;
+	/* The QE report certification data's size: after the signature data length, signature and key, type. */
+	return dcr_dcap_quote_normalize(quote, len, &q.dcap, q.dcap.signed_len + 4 + 128 + 2, "TDX quote", out, out_len,
+		err);
+}
+
 int dcr_tdx_collateral_parse(const uint8_t *json, size_t len, struct dcr_sgx_collateral **out, struct dcr_err *err)
 {
 	return dcr_dcap_collateral_parse(DCR_DCAP_TDX, json, len, out, err);

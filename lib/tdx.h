@@ -67,6 +67,16 @@ struct dcr_tdx_quote {
 int dcr_tdx_quote_parse(const uint8_t *buf, size_t len, struct dcr_tdx_quote *out, struct dcr_err *err);
 
 /*
+ * Whether quote is in the one form dcrd's evidence carries it, and that
+ * form of it (*out, free()): as dcr_sgx_quote_canonical and
+ * dcr_sgx_quote_normalize, the chain ending with one NUL; normalizing a
+ * quote without it also makes the QE report certification data's size
+ * one larger (three lengths in all, none of them signed).
+ */
+int dcr_tdx_quote_canonical(const uint8_t *quote, size_t len, struct dcr_err *err);
+int dcr_tdx_quote_normalize(const uint8_t *quote, size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
  * TDX collateral: the JSON layout of SGX collateral (docs/sgx-verification.md)
  * with a TDX TCB info (id "TDX", version 3) and the TD_QE identity. The
  * same type as SGX collateral (free with dcr_sgx_collateral_free, canonical

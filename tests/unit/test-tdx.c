@@ -472,6 +472,44 @@ static void test_kinds_and_signature(void **state)
 	sgx_synth_release(&sgx);
 }
 
+/* The form evidence carries: the chain ends with one NUL, added (with three lengths one larger) when missing. */
+static void test_canonical(void **state)
+{
+	struct dcr_sgx_collateral *c;
+	struct dcr_tdx_result res;
+	struct sgx_synth_opts o;
+	struct sgx_synth f;
+	struct sgx_sample r;
+	struct dcr_err err;
+	uint8_t *norm, *again;
+	size_t norm_len, again_len;
+
+	(void)state;
+	tdx_opts(&o, 4, 2);
+	sgx_synth_build(&K, &o, &f);
+	assert_int_equal(dcr_tdx_quote_canonical(f.quote, f.quote_len, &err), DCR_EINTEGRITY);
+	assert_string_equal(err.msg, "the TDX quote is not as dcrd's evidence carries it: its PCK certificate chain "
+		"does not end with a line feed and one NUL byte");
+	assert_int_equal(dcr_tdx_quote_normalize(f.quote, f.quote_len, &norm, &norm_len, &err), 0);
+	assert_int_equal(norm_len, f.quote_len + 1);
+	assert_int_equal(dcr_tdx_quote_canonical(norm, norm_len, &err), 0);
+	assert_int_equal(dcr_tdx_collateral_parse((const uint8_t *)f.collateral, f.collateral_len, &c, &err), 0);
+	if (dcr_tdx_verify(norm, norm_len, c, f.root, f.root_len, T_NOW, &res, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(dcr_tdx_quote_normalize(norm, norm_len, &again, &again_len, &err), 0);
+	assert_int_equal(again_len, norm_len);
+	assert_memory_equal(again, norm, norm_len);
+	dcr_sgx_collateral_free(c);
+	free(again);
+	free(norm);
+	sgx_synth_release(&f);
+	if (!tdx_sample_load(&r))
+		return;
+	/* Intel's quote library writes the NUL: the real quote is canonical as it is. */
+	assert_int_equal(dcr_tdx_quote_canonical(r.quote, r.quote_len, &err), 0);
+	sgx_sample_free(&r);
+}
+
 static void le16put(uint8_t *p, unsigned v)
 {
 	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
@@ -736,6 +774,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shared_checks),
 		cmocka_unit_test(test_kinds_and_signature),
 		cmocka_unit_test(test_parse_strict),
+		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_collateral_parse),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_spec_parse),
