@@ -1,4 +1,4 @@
-/* Intel SGX DCAP: ECDSA quote v3 parsing and offline verification against PCS collateral. */
+/* Intel SGX DCAP: quote v3 parsing and offline verification, and the DCAP checks TDX shares (dcap.h). */
 #include "sgx.h"
 
 #include <ctype.h>

@@ -749,8 +749,8 @@ static void test_spec_parse(void **state)
 	snprintf(text, sizeof(text), "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%.64s\"\n", mr);
 	assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err), DCR_EINVALID);
 	assert_non_null(strstr(err.msg, "mrtd must be 96 hex digits"));
-	snprintf(text, sizeof(text), "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%s\"\n    mrenclave: \"%.64s\"\n",
-		mr, mr);
+	snprintf(text, sizeof(text), "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%s\"\n"
+		"    mrenclave: \"%.64s\"\n", mr, mr);
 	assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err), DCR_EINVALID);
 	snprintf(text, sizeof(text), "version: 1\nspecs:\n  s:\n    format: sgx-dcap\n    mrenclave: \"%.64s\"\n"
 		"    rtmr0: \"%s\"\n", mr, mr);
