@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "aggregate.h"
+#include "attest-kind.h"
 #include "crypto.h"
 #include "fileio.h"
 #include "pki.h"
@@ -245,7 +246,7 @@ static int parse_enclave(struct parse *p, yaml_node_t *root)
 		return oom(p);
 	dcr__v1__enclave_spec__init(e);
 	e->name = dup_str(p->room, spec->name);
-	e->format = dup_str(p->room, spec->format == DCR_SPEC_SIM ? "sim" : "sgx-dcap");
+	e->format = dup_str(p->room, dcr_attest_kind_of(spec->format)->name);
 	if (spec->has_measurement)
 		e->measurement = (ProtobufCBinaryData){ 32, (uint8_t *)spec->measurement };
 	if (spec->has_signer)
@@ -270,6 +271,22 @@ static int parse_enclave(struct parse *p, yaml_node_t *root)
 		return oom(p);
 	for (size_t i = 0; i < e->n_tcb_statuses; i++)
 		e->tcb_statuses[i] = (char *)spec->tcb_statuses[i];
+	if (spec->has_mrtd && !(e->mrtd.data = alloc(p->room, 48)))
+		return oom(p);
+	if (spec->has_mrtd) {
+		e->mrtd.len = 48;
+		memcpy(e->mrtd.data, spec->mrtd, 48);
+	}
+	for (int i = 0; i < 4; i++) {
+		ProtobufCBinaryData *rtmr[] = { &e->rtmr0, &e->rtmr1, &e->rtmr2, &e->rtmr3 };
+
+		if (!(spec->rtmr_pinned & 1u << i))
+			continue;
+		if (!(rtmr[i]->data = alloc(p->room, 48)))
+			return oom(p);
+		rtmr[i]->len = 48;
+		memcpy(rtmr[i]->data, spec->rtmr[i], 48);
+	}
 	p->room->def.enclave = e;
 	return 0;
 }
@@ -2728,16 +2745,15 @@ int dcr_room_load_files(const char *path, const struct dcr_room_files *files, co
 
 int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out, struct dcr_err *err)
 {
-	bool sim;
+	const struct dcr_attest_kind *kind;
 
 	memset(out, 0, sizeof(*out));
 	if (!e || !dcr_spec_name_valid(e->name))
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec without a valid name");
 	snprintf(out->name, sizeof(out->name), "%s", e->name);
-	sim = strcmp(e->format, "sim") == 0;
-	if (!sim && strcmp(e->format, "sgx-dcap") != 0)
+	if (!(kind = dcr_attest_kind_find(e->format)))
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s': unknown format", out->name);
-	out->format = sim ? DCR_SPEC_SIM : DCR_SPEC_SGX_DCAP;
+	out->format = kind->format;
 	if ((e->measurement.len && e->measurement.len != 32) || (e->mrsigner.len && e->mrsigner.len != 32) ||
 	    e->isv_prod_id > 65535 || e->min_isv_svn > 65535 || e->n_tcb_statuses > DCR_SPEC_TCB_MAX)
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
@@ -2750,6 +2766,19 @@ int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out
 	out->isv_prod_id = e->isv_prod_id;
 	out->min_isv_svn = e->min_isv_svn;
 	out->debug_allowed = e->debug_allowed;
+	if (e->mrtd.len && e->mrtd.len != 48)
+		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+	out->has_mrtd = e->mrtd.len == 48;
+	if (out->has_mrtd)
+		memcpy(out->mrtd, e->mrtd.data, 48);
+	for (int i = 0; i < 4; i++) {
+		const ProtobufCBinaryData *rtmr[] = { &e->rtmr0, &e->rtmr1, &e->rtmr2, &e->rtmr3 };
+
+		if (rtmr[i]->len && rtmr[i]->len != 48)
+			return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+		if (rtmr[i]->len)
+			memcpy(out->rtmr[i], rtmr[i]->data, 48), out->rtmr_pinned |= 1u << i;
+	}
 	for (size_t i = 0; i < e->n_tcb_statuses; i++) {
 		const char *t = dcr_spec_tcb_status(e->tcb_statuses[i]);
 
@@ -2758,10 +2787,7 @@ int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out
 			return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' has a bad TCB status list", out->name);
 		out->tcb_statuses[out->n_tcb_statuses++] = t;
 	}
-	if (sim ? !out->has_measurement || out->has_signer || out->n_tcb_statuses || out->debug_allowed
-		: out->has_measurement == out->has_signer || out->n_tcb_statuses == 0)
-		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
-	return 0;
+	return kind->spec_check(out, err);
 }
 
 const Dcr__V1__RoomDefinition *dcr_room_definition(const struct dcr_room *room)

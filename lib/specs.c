@@ -8,8 +8,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
+#include "attest-kind.h"
 #include "crypto.h"
 #include "fileio.h"
 #include "ydoc.h"
@@ -44,47 +44,13 @@ bool dcr_spec_name_valid(const char *s)
 	return true;
 }
 
-static int hexn(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t *out, size_t len)
+int dcr_spec_hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
 {
 	const char *s;
-	int r = dcr_ydoc_string(y, n, what, 2 * len, &s);
+	int r = dcr_ydoc_string(y, n, what, 64, &s);
 
-	if (r == 0 && dcr_unhex(s, out, len) < 0)
-		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "%s must be %zu hex digits", what, 2 * len);
-	return r;
-}
-
-static int hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
-{
-	return hexn(y, n, what, out, 32);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int parse_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
-{
-	int r = dcr_ydoc_sequence(y, n, "tcb_statuses", DCR_SPEC_TCB_MAX);
-
-	for (yaml_node_item_t *i = n->data.sequence.items.start; r == 0 && i < n->data.sequence.items.top; i++) {
-		yaml_node_t *item = dcr_ydoc_node(y, *i);
-		const char *v, *known;
-
-		if ((r = dcr_ydoc_string(y, item, "a TCB status", 64, &v)) < 0)
-			break;
-		if (!(known = dcr_spec_tcb_status(v)))
-			return dcr_ydoc_fail(y, item, DCR_EINVALID, "unknown TCB status '%s'%s", v,
-				strcmp(v, "Revoked") == 0 ? " (a revoked TCB is never accepted)" : "");
-		for (size_t j = 0; j < s->n_tcb_statuses; j++)
-			if (s->tcb_statuses[j] == known)
-				return dcr_ydoc_fail(y, item, DCR_EINVALID, "TCB status '%s' is listed twice", v);
-		s->tcb_statuses[s->n_tcb_statuses++] = known;
-	}
-	if (r == 0 && s->n_tcb_statuses == 0)
-		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "tcb_statuses must not be empty");
-	qsort(s->tcb_statuses, s->n_tcb_statuses, sizeof(*s->tcb_statuses), cmp_str);
+	if (r == 0 && dcr_unhex(s, out, 32) < 0)
+		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "%s must be 64 hex digits", what);
 	return r;
 }
 
@@ -137,142 +103,48 @@ int dcr_cert_file_der(const char *path, uint8_t **der, size_t *len, struct dcr_e
 	return *der ? 0 : dcr_err_set(err, DCR_ENOMEM, "out of memory");
 }
 
-/* root_ca: a path relative to the specs file's folder, read now so a missing file shows where it was named. */
-static int parse_root(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
+/* The keys of any kind's spec, for the first check: a key no kind knows is misspelt. */
+static void all_spec_keys(const char **keys, size_t max)
 {
-	const char *rel, *slash = strrchr(file, '/');
-	char path[4096];
-	struct dcr_err sub;
-	int r = dcr_ydoc_string(y, n, "root_ca", 1024, &rel);
+	size_t n = 0;
 
-	if (r < 0)
-		return r;
-	if (rel[0] == '/' || !slash)
-		r = snprintf(path, sizeof(path), "%s", rel);
-	else
-		r = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - file), file, rel);
-	if (r < 0 || (size_t)r >= sizeof(path))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "root_ca path too long");
-	if (dcr_cert_file_der(path, &s->root_ca, &s->root_ca_len, &sub) < 0)
-		return dcr_ydoc_fail(y, n, sub.code == DCR_ENOMEM ? DCR_ENOMEM : DCR_EINVALID, "root_ca: %s", sub.msg);
-	{
-		const unsigned char *p = s->root_ca;
-		X509 *cert = d2i_X509(NULL, &p, (long)s->root_ca_len);
-		bool root = cert && X509_check_ca(cert) > 0 && X509_self_signed(cert, 1) == 1;
+	for (const struct dcr_attest_kind *const *k = dcr_attest_kinds; *k; k++)
+		for (const char *const *key = (*k)->spec_keys; *key; key++) {
+			size_t j = 0;
 
-		X509_free(cert);
-		ERR_clear_error();
-		if (!root)
-			return dcr_ydoc_fail(y, n, DCR_EINVALID, "root_ca: '%s' is not a self-signed CA certificate", path);
-	}
-	return 0;
+			while (j < n && strcmp(keys[j], *key) != 0)
+				j++;
+			if (j == n && n + 1 < max)
+				keys[n++] = *key;
+		}
+	keys[n] = NULL;
 }
 
-static int parse_tee_policy(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s);
-
+/* A spec: its format names a kind, which parses the rest. */
 static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
 {
-	static const char *const keys[] = { "format", "measurement", "mrenclave", "mrsigner",
-		"isvprodid", "min_isvsvn", "debug", "tcb_statuses", "root_ca", "mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3",
-		NULL };
+	const char *keys[64], *format;
+	const struct dcr_attest_kind *kind;
+	char names[DCR_ATTEST_KIND_NAMES_MAX], what[48];
 	yaml_node_t *v;
-	const char *format;
-	int64_t num;
 	int r;
 
+	all_spec_keys(keys, sizeof(keys) / sizeof(keys[0]));
 	if ((r = dcr_ydoc_mapping(y, n, "a spec", keys)) < 0)
 		return r;
+	dcr_attest_kind_names(names, sizeof(names));
 	if (!(v = dcr_ydoc_get(y, n, "format")))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "spec '%s' has no format (sim, sgx-dcap or tdx)", s->name);
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "spec '%s' has no format (%s)", s->name, names);
 	if ((r = dcr_ydoc_string(y, v, "format", 16, &format)) < 0)
 		return r;
-	if (strcmp(format, "sim") == 0) {
-		static const char *const sim_keys[] = { "format", "measurement", NULL };
-
-		s->format = DCR_SPEC_SIM;
-		if ((r = dcr_ydoc_mapping(y, n, "a sim spec", sim_keys)) < 0)
-			return r;
-		if (!(v = dcr_ydoc_get(y, n, "measurement")))
-			return dcr_ydoc_fail(y, n, DCR_EINVALID, "sim spec '%s' needs a measurement", s->name);
-		s->has_measurement = true;
-		return hex32(y, v, "measurement", s->measurement);
-	}
-	if (strcmp(format, "tdx") == 0) {
-		static const char *const tdx_keys[] = { "format", "mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "debug",
-			"tcb_statuses", "root_ca", NULL };
-
-		s->format = DCR_SPEC_TDX;
-		if ((r = dcr_ydoc_mapping(y, n, "a tdx spec", tdx_keys)) < 0)
-			return r;
-		if (!(v = dcr_ydoc_get(y, n, "mrtd")))
-			return dcr_ydoc_fail(y, n, DCR_EINVALID, "tdx spec '%s' needs an mrtd", s->name);
-		if ((r = hexn(y, v, "mrtd", s->mrtd, sizeof(s->mrtd))) < 0)
-			return r;
-		for (int i = 0; i < 4; i++) {
-			char key[8];
-
-			snprintf(key, sizeof(key), "rtmr%d", i);
-			if (!(v = dcr_ydoc_get(y, n, key)))
-				continue;
-			if ((r = hexn(y, v, key, s->rtmr[i], sizeof(s->rtmr[i]))) < 0)
-				return r;
-			s->rtmr_pinned |= 1u << i;
-		}
-		return parse_tee_policy(y, n, file, s);
-	}
-	if (strcmp(format, "sgx-dcap") != 0)
-		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (sim, sgx-dcap or tdx)", format);
-	s->format = DCR_SPEC_SGX_DCAP;
-	if (dcr_ydoc_get(y, n, "mrtd") || dcr_ydoc_get(y, n, "rtmr0") || dcr_ydoc_get(y, n, "rtmr1") ||
-	    dcr_ydoc_get(y, n, "rtmr2") || dcr_ydoc_get(y, n, "rtmr3"))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "mrtd and rtmr0 to rtmr3 go with format tdx");
-	if (dcr_ydoc_get(y, n, "measurement"))
-		return dcr_ydoc_fail(y, dcr_ydoc_get(y, n, "measurement"), DCR_EINVALID,
-			"an sgx-dcap spec pins 'mrenclave' or 'mrsigner', not 'measurement'");
-	if ((v = dcr_ydoc_get(y, n, "mrenclave"))) {
-		s->has_measurement = true;
-		if ((r = hex32(y, v, "mrenclave", s->measurement)) < 0)
-			return r;
-	}
-	if ((v = dcr_ydoc_get(y, n, "mrsigner"))) {
-		s->has_signer = true;
-		if ((r = hex32(y, v, "mrsigner", s->mrsigner)) < 0)
-			return r;
-		if (!(v = dcr_ydoc_get(y, n, "isvprodid")))
-			return dcr_ydoc_fail(y, n, DCR_EINVALID, "mrsigner needs isvprodid");
-		if ((r = dcr_ydoc_int(y, v, "isvprodid", 0, 65535, &num)) < 0)
-			return r;
-		s->isv_prod_id = (uint32_t)num;
-		if ((v = dcr_ydoc_get(y, n, "min_isvsvn"))) {
-			if ((r = dcr_ydoc_int(y, v, "min_isvsvn", 0, 65535, &num)) < 0)
-				return r;
-			s->min_isv_svn = (uint32_t)num;
-		}
-	}
-	if (s->has_measurement == s->has_signer)
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sgx-dcap spec '%s' must pin exactly one of mrenclave or mrsigner",
-			s->name);
-	if (!s->has_signer && (dcr_ydoc_get(y, n, "isvprodid") || dcr_ydoc_get(y, n, "min_isvsvn")))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "isvprodid and min_isvsvn go with mrsigner");
-	return parse_tee_policy(y, n, file, s);
-}
-
-/* What sgx-dcap and tdx specs share: debug, root_ca, tcb_statuses (default UpToDate and SWHardeningNeeded). */
-static int parse_tee_policy(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
-{
-	yaml_node_t *v;
-	int r;
-
-	if ((v = dcr_ydoc_get(y, n, "debug")) && (r = dcr_ydoc_bool(y, v, "debug", &s->debug_allowed)) < 0)
+	if (!(kind = dcr_attest_kind_find(format)))
+		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (%s)", format, names);
+	s->format = kind->format;
+	/* Only this kind's keys: another kind's pin (mrtd in an sgx-dcap spec, say) would be ignored. */
+	snprintf(what, sizeof(what), "a spec of format %s", kind->name);
+	if ((r = dcr_ydoc_mapping(y, n, what, kind->spec_keys)) < 0)
 		return r;
-	if ((v = dcr_ydoc_get(y, n, "root_ca")) && (r = parse_root(y, v, file, s)) < 0)
-		return r;
-	if ((v = dcr_ydoc_get(y, n, "tcb_statuses")))
-		return parse_tcb(y, v, s);
-	s->tcb_statuses[0] = "SWHardeningNeeded";
-	s->tcb_statuses[1] = "UpToDate";
-	s->n_tcb_statuses = 2;
-	return 0;
+	return kind->spec_parse(y, n, file, s);
 }
 
 int dcr_specs_parse(const char *file, const uint8_t *buf, size_t len, struct dcr_specs **out,

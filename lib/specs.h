@@ -27,7 +27,8 @@ struct dcr_spec {
 	uint32_t isv_prod_id;
 	uint32_t min_isv_svn;
 	bool debug_allowed;
-	uint8_t mrtd[48];             /* tdx: always pinned */
+	bool has_mrtd;                /* tdx: always, when well formed */
+	uint8_t mrtd[48];
 	unsigned rtmr_pinned;         /* tdx: bit i set when rtmr[i] is pinned */
 	uint8_t rtmr[4][48];
 	size_t n_tcb_statuses;        /* sgx-dcap, tdx; sorted */

@@ -5,13 +5,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "attest.h"
+#include "attest-kind.h"
 #include "crypto.h"
 #include "dcr.h"
 #include "fileio.h"
-#include "sgx.h"
 #include "specs.h"
-#include "tdx.h"
 #include "transport.h"
 #include "util.h"
 
@@ -29,156 +27,72 @@ static void fingerprint(const uint8_t key[static 32], char out[static 72])
 	dcr_hex(digest, sizeof(digest), out + 7);
 }
 
-/* What an SGX quote established: as JSON members of obj, or as lines. */
-static void sgx_facts(const struct dcr_sgx_result *res, json_t *obj)
+/* What the kind's evidence established, as its lines (struct dcr_attest_fact) from its facts JSON. */
+static void print_facts(const struct dcr_attest_kind *kind, json_t *facts)
 {
-	char mrenclave[65], mrsigner[65], fmspc[13];
+	for (const struct dcr_attest_fact *f = kind->facts; f && f->label; f++) {
+		json_t *v = json_object_get(facts, f->member), *item;
+		size_t i;
 
-	dcr_hex(res->mrenclave, 32, mrenclave);
-	dcr_hex(res->mrsigner, 32, mrsigner);
-	dcr_hex(res->fmspc, 6, fmspc);
-	if (obj) {
-		json_t *adv = json_array(), *facts;
-
-		for (size_t i = 0; i < res->n_advisory_ids; i++)
-			json_array_append_new(adv, json_string(res->advisory_ids[i]));
-		facts = json_pack("{s:s, s:s, s:i, s:i, s:b, s:s, s:s, s:o}", "mrenclave", mrenclave, "mrsigner",
-			mrsigner, "isvprodid", (int)res->isv_prod_id, "isvsvn", (int)res->isv_svn, "debug", (int)res->debug,
-			"fmspc", fmspc, "tcb_status", res->tcb_status, "advisory_ids", adv);
-		json_object_update(obj, facts);
-		json_decref(facts);
-		return;
-	}
-	printf("mrenclave    %s\n", mrenclave);
-	printf("mrsigner     %s\n", mrsigner);
-	printf("product      %u\n", res->isv_prod_id);
-	printf("svn          %u\n", res->isv_svn);
-	printf("debug        %s\n", res->debug ? "yes" : "no");
-	printf("fmspc        %s\n", fmspc);
-	printf("tcb status   %s\n", res->tcb_status);
-	printf("advisories   ");
-	for (size_t i = 0; i < res->n_advisory_ids; i++) {
-		printf("%s", i ? ", " : "");
-		put_text(stdout, res->advisory_ids[i], false);
-	}
-	printf("%s\n", res->n_advisory_ids ? "" : "(none)");
-}
-
-/* What a TDX quote established: as JSON members of obj, or as lines. */
-static void tdx_facts(const struct dcr_tdx_result *res, json_t *obj)
-{
-	static const char *const names[] = { "mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "mrconfigid", "mrowner",
-		"mrownerconfig", "mrseam" };
-	const uint8_t *mr[] = { res->td.mrtd, res->td.rtmr[0], res->td.rtmr[1], res->td.rtmr[2], res->td.rtmr[3],
-		res->td.mrconfigid, res->td.mrowner, res->td.mrownerconfig, res->td.mrseam };
-	char hex[2 * DCR_TDX_REPORT_DATA_LEN + 1], attrs[17], xfam[17], fmspc[13];
-
-	dcr_hex(res->td.td_attributes, 8, attrs);
-	dcr_hex(res->td.xfam, 8, xfam);
-	dcr_hex(res->tcb.fmspc, 6, fmspc);
-	if (obj) {
-		json_t *adv = json_array(), *facts;
-
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			dcr_hex(mr[i], DCR_TDX_MR_LEN, hex);
-			json_object_set_new(obj, names[i], json_string(hex));
+		printf("%-12s ", f->label);
+		if (json_is_string(v)) {
+			put_text(stdout, json_string_value(v), false);
+		} else if (json_is_integer(v)) {
+			printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		} else if (json_is_boolean(v)) {
+			printf("%s", json_is_true(v) ? "yes" : "no");
+		} else if (json_is_array(v)) {
+			json_array_foreach(v, i, item) {
+				printf("%s", i ? ", " : "");
+				put_text(stdout, json_is_string(item) ? json_string_value(item) : "?", false);
+			}
+			printf("%s", json_array_size(v) ? "" : "(none)");
 		}
-		dcr_hex(res->td.report_data, DCR_TDX_REPORT_DATA_LEN, hex);
-		for (size_t i = 0; i < res->tcb.n_advisory_ids; i++)
-			json_array_append_new(adv, json_string(res->tcb.advisory_ids[i]));
-		facts = json_pack("{s:i, s:s, s:b, s:s, s:s, s:s, s:s, s:o}", "quote_version", (int)res->version,
-			"td_attributes", attrs, "debug", (int)res->debug, "xfam", xfam, "report_data", hex, "fmspc", fmspc,
-			"tcb_status", res->tcb.tcb_status, "advisory_ids", adv);
-		json_object_update(obj, facts);
-		json_decref(facts);
-		return;
+		putchar('\n');
 	}
-	printf("quote        version %u, %s TD report\n", res->version, res->td.tdx15 ? "TDX 1.5" : "TDX 1.0");
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		dcr_hex(mr[i], DCR_TDX_MR_LEN, hex);
-		printf("%-12s %s\n", names[i], hex);
+}
+
+/* Offline: the facts and the verdict, as JSON into *json or as lines. */
+static int print_offline(const struct dcr_attest_kind *kind, const struct dcr_attest_result *res,
+	const char *verdict, json_t **json, struct dcr_err *err)
+{
+	json_t *j = json_pack("{s:s}", "format", kind->name);
+	int r = j ? kind->facts_json(res, j, err) : dcr_err_set(err, DCR_ENOMEM, "out of memory");
+
+	if (r == 0 && json_object_set_new(j, "verdict", json_string(verdict)) < 0)
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r < 0 || json) {
+		if (r == 0)
+			*json = j;
+		else
+			json_decref(j);
+		return r;
 	}
-	printf("attributes   %s\n", attrs);
-	printf("debug        %s\n", res->debug ? "yes" : "no");
-	printf("xfam         %s\n", xfam);
-	dcr_hex(res->td.report_data, DCR_TDX_REPORT_DATA_LEN, hex);
-	printf("report data  %s\n", hex);
-	printf("fmspc        %s\n", fmspc);
-	printf("tcb status   %s\n", res->tcb.tcb_status);
-	printf("advisories   ");
-	for (size_t i = 0; i < res->tcb.n_advisory_ids; i++) {
-		printf("%s", i ? ", " : "");
-		put_text(stdout, res->tcb.advisory_ids[i], false);
+	printf("format       %s\n", kind->name);
+	print_facts(kind, j);
+	printf("verdict      %s\n", verdict);
+	json_decref(j);
+	return 0;
+}
+
+/* The kind that verifies quote offline: the one that claims it, else the first that verifies offline at all. */
+static const struct dcr_attest_kind *offline_kind(const uint8_t *quote, size_t len)
+{
+	const struct dcr_attest_kind *first = NULL;
+
+	for (const struct dcr_attest_kind *const *k = dcr_attest_kinds; *k; k++) {
+		if (!(*k)->offline_verify)
+			continue;
+		if ((*k)->offline_claims(quote, len))
+			return *k;
+		first = first ? first : *k;
 	}
-	printf("%s\n", res->tcb.n_advisory_ids ? "" : "(none)");
-}
-
-/* One offline kind: how its evidence is verified, checked against a spec and printed. */
-struct offline_kind {
-	const char *name;                 /* the specs' format */
-	enum dcr_spec_format format;
-	int (*verify)(const uint8_t *quote, size_t len, const uint8_t *coll, size_t coll_len, const uint8_t *root,
-		size_t root_len, time_t now, void *res, struct dcr_err *err);
-	int (*check)(const void *res, const struct dcr_spec *spec, struct dcr_err *err);
-	void (*facts)(const void *res, json_t *obj);
-};
-
-static int sgx_verify_files(const uint8_t *quote, size_t len, const uint8_t *coll, size_t coll_len,
-	const uint8_t *root, size_t root_len, time_t now, void *res, struct dcr_err *err)
-{
-	struct dcr_sgx_collateral *c;
-	int r = dcr_sgx_collateral_parse(coll, coll_len, &c, err);
-
-	if (r == 0)
-		r = dcr_sgx_verify(quote, len, c, root, root_len, now, res, err);
-	dcr_sgx_collateral_free(c);
-	return r;
-}
-
-static int tdx_verify_files(const uint8_t *quote, size_t len, const uint8_t *coll, size_t coll_len,
-	const uint8_t *root, size_t root_len, time_t now, void *res, struct dcr_err *err)
-{
-	struct dcr_sgx_collateral *c;
-	int r = dcr_tdx_collateral_parse(coll, coll_len, &c, err);
-
-	if (r == 0)
-		r = dcr_tdx_verify(quote, len, c, root, root_len, now, res, err);
-	dcr_sgx_collateral_free(c);
-	return r;
-}
-
-static int sgx_check(const void *res, const struct dcr_spec *spec, struct dcr_err *err)
-{
-	return dcr_sgx_check_policy(res, spec, err);
-}
-
-static int tdx_check(const void *res, const struct dcr_spec *spec, struct dcr_err *err)
-{
-	return dcr_tdx_check_policy(res, spec, err);
-}
-
-static void sgx_facts_any(const void *res, json_t *obj)
-{
-	sgx_facts(res, obj);
-}
-
-static void tdx_facts_any(const void *res, json_t *obj)
-{
-	tdx_facts(res, obj);
-}
-
-static const struct offline_kind sgx_kind = { "sgx-dcap", DCR_SPEC_SGX_DCAP, sgx_verify_files, sgx_check, sgx_facts_any };
-static const struct offline_kind tdx_kind = { "tdx", DCR_SPEC_TDX, tdx_verify_files, tdx_check, tdx_facts_any };
-
-/* The kind of a quote, from its version: 3 is SGX, 4 and 5 TDX; others go to SGX, which names the version. */
-static const struct offline_kind *quote_kind(const uint8_t *quote, size_t len)
-{
-	return len >= 2 && (quote[0] == 4 || quote[0] == 5) && quote[1] == 0 ? &tdx_kind : &sgx_kind;
+	return first;
 }
 
 /*
- * Offline: verify an SGX or TDX quote and its collateral at a time, then
- * the policy of the trusted specs. The facts are printed even when the
+ * Offline: verify a quote and its collateral at a time, then the policy
+ * of the trusted specs of its kind. The facts are printed even when the
  * policy rejects the enclave, so a user can see why.
  */
 static int attest_offline(const struct command *cmd, struct cli *cli, struct parsed *args)
@@ -186,14 +100,12 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	const char *quote_path = opt_value(cmd, args, "evidence"), *coll_path = opt_value(cmd, args, "collateral");
 	const char *root_path = opt_value(cmd, args, "root-ca"), *at = opt_value(cmd, args, "at");
 	const char *spec_name = opt_value(cmd, args, "spec");
+	const struct dcr_attest_kind *kind;
+	struct dcr_attest_evidence ev;
 	uint8_t *quote = NULL, *coll = NULL, *root = NULL;
-	size_t quote_len = 0, coll_len = 0, root_len = 0;
-	const struct offline_kind *kind;
+	size_t quote_len = 0, coll_len = 0, root_len = 0, quote_max = 0, coll_max = 0;
 	struct dcr_specs *specs = NULL;
-	union {
-		struct dcr_sgx_result sgx;
-		struct dcr_tdx_result tdx;
-	} res;
+	struct dcr_attest_result res = { 0 };
 	struct dcr_err err, policy_err;
 	char verdict[DCR_ERR_MSG_MAX + 16];
 	time_t now = time(NULL);
@@ -204,13 +116,18 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 		return usage_error(cmd, "offline verification needs --evidence, --collateral and --root-ca");
 	if (at && dcr_time_parse(at, &now) < 0)
 		return usage_error(cmd, "--at '%s' is not a UTC time like 2025-07-01T00:00:00Z", at);
-	if ((r = dcr_read_file(quote_path, DCR_SGX_QUOTE_MAX, &quote, &quote_len, &err)) < 0 ||
-	    (r = dcr_read_file(coll_path, DCR_SGX_COLLATERAL_MAX, &coll, &coll_len, &err)) < 0 ||
+	for (const struct dcr_attest_kind *const *k = dcr_attest_kinds; *k; k++) {
+		quote_max = (*k)->quote_max > quote_max ? (*k)->quote_max : quote_max;
+		coll_max = (*k)->collateral_max > coll_max ? (*k)->collateral_max : coll_max;
+	}
+	if ((r = dcr_read_file(quote_path, quote_max, &quote, &quote_len, &err)) < 0 ||
+	    (r = dcr_read_file(coll_path, coll_max, &coll, &coll_len, &err)) < 0 ||
 	    (r = dcr_cert_file_der(root_path, &root, &root_len, &err)) < 0 ||
 	    (cli->specs && (r = dcr_specs_load(cli->specs, &specs, &err)) < 0))
 		goto out;
-	kind = quote_kind(quote, quote_len);
-	if ((r = kind->verify(quote, quote_len, coll, coll_len, root, root_len, now, &res, &err)) < 0)
+	kind = offline_kind(quote, quote_len);
+	ev = (struct dcr_attest_evidence){ kind->name, quote, quote_len, coll, coll_len };
+	if ((r = kind->offline_verify(&ev, root, root_len, now, &res, &err)) < 0)
 		goto out;
 	/* The quote is genuine; now whether a trusted spec accepts this enclave. */
 	dcr_err_set(&policy_err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
@@ -221,7 +138,7 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 
 		if (s->format != kind->format || (spec_name && strcmp(spec_name, s->name) != 0))
 			continue;
-		policy = kind->check(&res, s, &policy_err);
+		policy = kind->policy(&res, s, &policy_err);
 		if (policy == 0)
 			snprintf(verdict, sizeof(verdict), "accepted by spec %s", s->name);
 	}
@@ -230,17 +147,12 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 			spec_name ? " named " : "", spec_name ? spec_name : "");
 	if (policy < 0)
 		snprintf(verdict, sizeof(verdict), "rejected: %s", policy_err.msg);
-	if (cli->json) {
-		json = json_pack("{s:s}", "format", kind->name);
-		kind->facts(&res, json);
-		json_object_set_new(json, "verdict", json_string(verdict));
+	if ((r = print_offline(kind, &res, verdict, cli->json ? &json : NULL, &err)) < 0)
+		goto out;
+	if (json) {
 		json_put(stdout, json);
 		putchar('\n');
 		json_decref(json);
-	} else {
-		printf("format       %s\n", kind->name);
-		kind->facts(&res, NULL);
-		printf("verdict      %s\n", verdict);
 	}
 	r = policy;
 	err = policy_err;
@@ -306,6 +218,7 @@ static json_t *sandbox_facts(const struct cli *cli, bool json)
 int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	struct dcr_specs *specs = NULL;
+	const struct dcr_attest_kind *kind;
 	struct dcr_attest_result res;
 	uint8_t *evidence = NULL;
 	size_t len = 0;
@@ -331,6 +244,7 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 	dcr_specs_free(specs);
 	if (r < 0)
 		return report(cmd, &err);
+	kind = dcr_attest_kind_find(res.format);
 	dcr_hex(res.measurement, 32, measurement);
 	fingerprint(res.keys.hpke_pk, hpke_fp);
 	fingerprint(res.keys.sign_pk, sign_fp);
@@ -345,11 +259,14 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 
 		if (j && res.simulated)
 			json_object_set_new(j, "attestation", json_string("sim"));
-		if (j && !res.simulated) {
-			json_t *sgx = json_object();
+		if (j && kind->json_member) {
+			json_t *facts = json_object();
 
-			sgx_facts(&res.sgx, sgx);
-			json_object_set_new(j, "sgx", sgx);
+			if (!facts || json_object_set_new(j, kind->json_member, facts) < 0 ||
+			    kind->facts_json(&res, facts, &err) < 0) {
+				json_decref(j);
+				j = NULL;
+			}
 		}
 		if (j)
 			json_object_set_new(j, "sandbox", sandbox_facts(cli, true));
@@ -366,10 +283,19 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 		printf("endpoint     %s\n", cli->endpoint);
 		printf("format       %s%s\n", res.format, res.simulated ? " (simulated: no hardware protection)" : "");
 		printf("spec         %s\n", res.spec);
-		if (res.simulated)
+		if (!kind->facts) {
 			printf("measurement  %s\n", measurement);
-		else
-			sgx_facts(&res.sgx, NULL);
+		} else {
+			json_t *facts = json_object();
+
+			if (!facts || kind->facts_json(&res, facts, &err) < 0) {
+				json_decref(facts);
+				dcr_attest_result_release(&res);
+				return report(cmd, &err);
+			}
+			print_facts(kind, facts);
+			json_decref(facts);
+		}
 		printf("hpke key     %s\n", hpke_fp);
 		printf("signing key  %s\n", sign_fp);
 		printf("verdict      accepted\n");
