@@ -63,6 +63,9 @@ chmod 600 short.key
 expect 1 "a short sealing root" tdx --data-dir d3 --attestation tdx --tsm-dir "$TEST_TMP/td/tsm/report" \
 	--tdx-sealing-key short.key
 has "$err" "has 16 bytes, not 32" "the length is named"
+DCR_FAKE_TSM_PROVIDER=sev_guest expect 1 "configfs-tsm of another provider" tdx --data-dir d5 --attestation tdx \
+	--tsm-dir "$TEST_TMP/td/tsm/report" --tdx-sealing-key root.key
+has "$err" "configfs-tsm provider is 'sev_guest', not 'tdx_guest'" "the provider is named"
 expect 1 "no configfs-tsm" tdx --data-dir d4 --attestation tdx --tsm-dir "$TEST_TMP/none" --tdx-sealing-key root.key
 has "$err" "no configfs-tsm report interface at" "explained"
 
