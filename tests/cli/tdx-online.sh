@@ -109,6 +109,10 @@ as_alice() { env XDG_STATE_HOME="$TEST_TMP/alice-state" "$DCR" -i "$TEST_TMP/ali
 expect 0 "create a TDX room" as_alice -q create room/room.yaml
 id=$out
 has "$id" '^[0-9a-f]{64}$' "room ID"
+expect 0 "read it" as_alice rooms "${id:0:12}"
+has "$out" "^enclave +dcrd:tdx \(tdx, mrtd $mrtd\)" "the room pins this MRTD"
+expect 0 "read it as JSON" as_alice --json rooms "${id:0:12}"
+has "$out" "\"rtmr0\": \"$rtmr0\"" "and this RTMR0"
 expect 0 "run the SQL" as_alice -q run "$id" q --wait
 job=$out
 expect 0 "fetch the SQL result" as_alice fetch "$job" -o q.csv
