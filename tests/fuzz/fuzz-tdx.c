@@ -70,6 +70,31 @@ static void signature_data(const uint8_t *data, size_t size)
 	free(q);
 }
 
+/* A quote that parses normalizes to the form evidence carries, which parses, is canonical and stays as it is. */
+static void normalized(const uint8_t *data, size_t size)
+{
+	uint8_t *norm = NULL, *again = NULL;
+	size_t norm_len, again_len;
+	struct dcr_err err;
+	int r = dcr_tdx_quote_normalize(data, size, &norm, &norm_len, &err);
+
+	if (r < 0) {
+		/* Only a quote of the largest size, with no room for the NUL. */
+		if (r != DCR_EATTEST || size != DCR_TDX_QUOTE_MAX)
+			__builtin_trap();
+		return;
+	}
+	if (dcr_tdx_quote_canonical(norm, norm_len, &err) == 0) {
+		if (dcr_tdx_quote_normalize(norm, norm_len, &again, &again_len, &err) < 0 || again_len != norm_len ||
+		    memcmp(again, norm, norm_len) != 0)
+			__builtin_trap();
+	} else if (err.code != DCR_EINTEGRITY) {
+		__builtin_trap();
+	}
+	free(again);
+	free(norm);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dcr_sgx_collateral *c = NULL;
@@ -88,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (q.version != 4 && q.version != 5) || (q.body_type != 2 && q.body_type != 3) ||
 		    q.td.tdx15 != (q.body_type == 3))
 			__builtin_trap();
+		normalized(data, size);
 	} else {
 		refused(r, &err);
 	}
