@@ -490,14 +490,14 @@ static void serve_entry(const char *entry, const struct state *st, uint8_t *q, u
 {
 	char path[4096], tmp[4096], gen[32];
 	unsigned long long g;
-	uint8_t rd[64];
+	uint8_t rd[64 + 2]; /* room to see an inblob longer than 64 bytes, and read_small's NUL */
 	ssize_t n;
 	int fd, gfd;
 
 	if (!join(path, entry, "outblob") || (fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
 		return; /* no reader yet (ENXIO), or no such entry any more */
 	fcntl(fd, F_SETFL, 0);
-	n = read_small(entry, "inblob", (char *)rd, sizeof(rd) + 1);
+	n = read_small(entry, "inblob", (char *)rd, sizeof(rd));
 	if (n != 64 || set_report_data(st, q, rd) < 0 || read_small(entry, "generation", gen, sizeof(gen)) < 0) {
 		fprintf(stderr, PROG ": %s: no quote (inblob of %zd bytes)\n", entry, n);
 		hand_over(fd);
