@@ -50,7 +50,7 @@ has "$err" "need --attestation tdx" "explained"
 expect 2 "--sandbox-user with tdx is fine, --sgx-device is not" "$DCRD" serve --data-dir d0 "${tdx_args[@]}" \
 	--sgx-device td/device
 has "$err" "need --attestation sgx-dcap" "explained"
-tdx() { env LD_PRELOAD="$FAKE_TSM" "$DCRD" serve --listen 127.0.0.1:1 "$@"; }
+tdx() { env LD_PRELOAD="$FAKE_TSM" "$DCRD" serve --listen "127.0.0.1:$(free_port)" "$@"; }
 expect 1 "tdx without a sealing root" tdx --data-dir d1 --attestation tdx --tsm-dir "$TEST_TMP/td/tsm/report"
 has "$err" "needs --tdx-sealing-key FILE" "the missing root is named"
 cp root.key open.key
@@ -132,6 +132,6 @@ stop_dcrd
 head -c 32 /dev/urandom >other.key
 chmod 600 other.key
 expect 1 "another sealing root" env LD_PRELOAD="$FAKE_TSM" "$DCRD" serve --data-dir data \
-	"${tdx_args[@]/root.key/other.key}" --listen 127.0.0.1:1
+	"${tdx_args[@]/root.key/other.key}" --listen "127.0.0.1:$(free_port)"
 has "$err" "sealing key" "the sealing key is blamed"
 finish
