@@ -271,6 +271,22 @@ static int parse_enclave(struct parse *p, yaml_node_t *root)
 		return oom(p);
 	for (size_t i = 0; i < e->n_tcb_statuses; i++)
 		e->tcb_statuses[i] = (char *)spec->tcb_statuses[i];
+	if (spec->has_mrtd && !(e->mrtd.data = alloc(p->room, 48)))
+		return oom(p);
+	if (spec->has_mrtd) {
+		e->mrtd.len = 48;
+		memcpy(e->mrtd.data, spec->mrtd, 48);
+	}
+	for (int i = 0; i < 4; i++) {
+		ProtobufCBinaryData *rtmr[] = { &e->rtmr0, &e->rtmr1, &e->rtmr2, &e->rtmr3 };
+
+		if (!(spec->rtmr_pinned & 1u << i))
+			continue;
+		if (!(rtmr[i]->data = alloc(p->room, 48)))
+			return oom(p);
+		rtmr[i]->len = 48;
+		memcpy(rtmr[i]->data, spec->rtmr[i], 48);
+	}
 	p->room->def.enclave = e;
 	return 0;
 }
@@ -2750,6 +2766,19 @@ int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out
 	out->isv_prod_id = e->isv_prod_id;
 	out->min_isv_svn = e->min_isv_svn;
 	out->debug_allowed = e->debug_allowed;
+	if (e->mrtd.len && e->mrtd.len != 48)
+		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+	out->has_mrtd = e->mrtd.len == 48;
+	if (out->has_mrtd)
+		memcpy(out->mrtd, e->mrtd.data, 48);
+	for (int i = 0; i < 4; i++) {
+		const ProtobufCBinaryData *rtmr[] = { &e->rtmr0, &e->rtmr1, &e->rtmr2, &e->rtmr3 };
+
+		if (rtmr[i]->len && rtmr[i]->len != 48)
+			return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+		if (rtmr[i]->len)
+			memcpy(out->rtmr[i], rtmr[i]->data, 48), out->rtmr_pinned |= 1u << i;
+	}
 	for (size_t i = 0; i < e->n_tcb_statuses; i++) {
 		const char *t = dcr_spec_tcb_status(e->tcb_statuses[i]);
 

@@ -70,9 +70,11 @@ bool caller_id_equal(const struct caller_id *a, const struct caller_id *b);
 struct enclave_options {
 	const struct dcrd_kind *kind; /* cmd/dcrd/kind.h */
 	const char *device;        /* sgx: Gramine's attestation folder, /dev/attestation */
-	const char *pccs_url;      /* sgx: PCCS or Intel PCS base URL (API v4) */
-	const char *root_crl_url;  /* sgx: where the Intel SGX Root CA CRL is */
-	const char *pccs_ca;       /* sgx: CA file for the PCCS's TLS certificate; NULL: the system's */
+	const char *pccs_url;      /* sgx, tdx: PCCS or Intel PCS base URL (API v4) */
+	const char *root_crl_url;  /* sgx, tdx: where the Intel SGX Root CA CRL is */
+	const char *pccs_ca;       /* sgx, tdx: CA file for the PCCS's TLS certificate; NULL: the system's */
+	const char *tsm_dir;       /* tdx: configfs-tsm's report directory */
+	const char *sealing_root;  /* tdx: the file with the sealing root a key broker released */
 };
 
 /* The enclave's identity: its keys, sealed in the data directory, and its evidence. */
@@ -86,6 +88,7 @@ struct enclave {
 	uint8_t measurement[32];   /* sim: SHA-256 of this executable; sgx: MRENCLAVE */
 	union {                    /* the kind's own */
 		struct dcr_sgx_report sgx; /* sgx-dcap: this enclave's report body, from its own quote */
+		struct dcr_tdx_report tdx; /* tdx: this TD's report body, from its own quote */
 	};
 	struct dcr_ohttp_keyconfig ohttp;
 	struct dcr_enclave_public pub;

@@ -9,6 +9,7 @@
 const struct dcrd_kind *const dcrd_kinds[] = {
 	&dcrd_kind_sim,
 	&dcrd_kind_sgx_dcap,
+	&dcrd_kind_tdx,
 	NULL,
 };
 

@@ -96,6 +96,7 @@ struct dcrd_kind {
 
 extern const struct dcrd_kind dcrd_kind_sim;
 extern const struct dcrd_kind dcrd_kind_sgx_dcap;
+extern const struct dcrd_kind dcrd_kind_tdx;
 
 /* The table, NULL-terminated; the first is the default. */
 extern const struct dcrd_kind *const dcrd_kinds[];

@@ -25,6 +25,7 @@
 #include "evidence.pb-c.h"
 #include "sandbox.h"
 #include "sql.h"
+#include "tsm.h"
 #include "util.h"
 #include "work.h"
 
@@ -996,6 +997,7 @@ static void usage(FILE *out)
 
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation %s]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
+		     "                  [--tsm-dir DIR] [--tdx-sealing-key FILE]\n"
 		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
 		     "                  [--max-rooms N] [--max-rooms-per-creator N]\n"
 		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--max-running-jobs N]\n"
@@ -1154,6 +1156,8 @@ enum {
 	OPT_MAX_RESULT_BYTES,
 	OPT_MAX_ROOM_RESULT_BYTES,
 	OPT_RESULT_EXPIRY,
+	OPT_TSM_DIR,
+	OPT_TDX_SEALING_KEY,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -1166,6 +1170,8 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
+		{ "tsm-dir", required_argument, NULL, OPT_TSM_DIR },
+		{ "tdx-sealing-key", required_argument, NULL, OPT_TDX_SEALING_KEY },
 		{ "creator-ca", required_argument, NULL, 'c' },
 		{ "creator-platform", no_argument, NULL, 'p' },
 		{ "create-rate", required_argument, NULL, 'r' },
@@ -1197,7 +1203,8 @@ int cmd_serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
-	struct enclave_options opt = { NULL, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
+	struct enclave_options opt = { NULL, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL,
+		DCR_TSM_REPORT_DIR, NULL };
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS,
 		cores < 1 ? 1 : cores > JOBS_RUNNING_MAX ? JOBS_RUNNING_MAX : (unsigned)cores };
@@ -1255,6 +1262,11 @@ int cmd_serve(int argc, char **argv)
 			note_kind_option(kind_options, &n_kind_options, "sgx-root-crl");
 			break;
 		case 'C': opt.pccs_ca = optarg; note_kind_option(kind_options, &n_kind_options, "pccs-ca"); break;
+		case OPT_TSM_DIR: opt.tsm_dir = optarg; note_kind_option(kind_options, &n_kind_options, "tsm-dir"); break;
+		case OPT_TDX_SEALING_KEY:
+			opt.sealing_root = optarg;
+			note_kind_option(kind_options, &n_kind_options, "tdx-sealing-key");
+			break;
 		case 'c':
 			if (n_creator_cas == sizeof(creator_cas) / sizeof(*creator_cas)) {
 				fprintf(stderr, "dcrd: serve: more than %zu --creator-ca files\n", n_creator_cas);
