@@ -112,6 +112,8 @@ struct request {
 struct waited_call {
 	struct dcr_ohttp_ctx ctx;
 	struct dcr_call_request creq;
+	struct MHD_Connection *conn;
+	atomic_bool woken; /* resumed, and counted in resumed_waits until answered or closed */
 };
 
 static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER, .reader_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -386,8 +388,15 @@ struct call_wait {
 	int r;
 	pthread_t thread;
 };
-/* Bulk threads not done yet: dcrd stops serving only once there are none. */
-static atomic_uint bulk_running;
+/*
+ * Bulk preparations whose connection has not taken its result back yet,
+ * and waits for a job that were woken but not answered yet: dcrd stops
+ * serving only once both are none, since libmicrohttpd must not stop with
+ * a suspended connection (it aborts), and a resumed one it would close
+ * unanswered. Once stopping is set, no call is suspended any more.
+ */
+static atomic_uint bulk_running, resumed_waits;
+static atomic_bool stopping;
 
 static void *bulk_prepare(void *arg)
 {
@@ -396,7 +405,6 @@ static void *bulk_prepare(void *arg)
 	calls_bulk_priority();
 	w->r = calls_prepare(&w->svc, &w->creq, &w->prep, &w->err);
 	MHD_resume_connection(w->conn);
-	atomic_fetch_sub(&bulk_running, 1);
 	return NULL;
 }
 
@@ -406,6 +414,7 @@ static void bulk_abandon(struct call_wait *w)
 	if (!w)
 		return;
 	pthread_join(w->thread, NULL);
+	atomic_fetch_sub(&bulk_running, 1);
 	call_prep_release(&w->prep);
 	dcr_call_request_release(&w->creq);
 	dcr_ohttp_ctx_release(&w->ctx);
@@ -425,7 +434,13 @@ static bool bulk_start(struct MHD_Connection *conn, struct request *req, const s
 	w->svc.prep = &w->prep;
 	w->ctx = *ctx;
 	w->creq = *creq;
+	/* Counted before stopping is read: dcrd's stop then either waits for it or this sees the stop. */
 	atomic_fetch_add(&bulk_running, 1);
+	if (atomic_load(&stopping)) {
+		atomic_fetch_sub(&bulk_running, 1);
+		free(w);
+		return false;
+	}
 	MHD_suspend_connection(conn);
 	if (pthread_create(&w->thread, NULL, bulk_prepare, w) != 0) {
 		MHD_resume_connection(conn);
@@ -437,9 +452,13 @@ static bool bulk_start(struct MHD_Connection *conn, struct request *req, const s
 	return true;
 }
 
-static void resume_call(void *conn)
+static void resume_call(void *arg)
 {
-	MHD_resume_connection(conn);
+	struct waited_call *w = arg;
+
+	atomic_fetch_add(&resumed_waits, 1);
+	atomic_store(&w->woken, true);
+	MHD_resume_connection(w->conn);
 }
 
 static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
@@ -469,6 +488,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	if (req->wait) {
 		/* Resumed: the bulk preparation is done. */
 		pthread_join(req->wait->thread, NULL);
+		atomic_fetch_sub(&bulk_running, 1);
 		ctx = req->wait->ctx;
 		creq = req->wait->creq;
 		prep = req->wait->prep;
@@ -481,6 +501,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		/* Back from a wait for a job: accepted then, its nonce recorded. */
 		ctx = waited->ctx;
 		creq = waited->creq;
+		atomic_fetch_sub(&resumed_waits, 1);
 		free(waited);
 		req->waited = waited = NULL;
 		r = 0;
@@ -524,11 +545,12 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			 * logged yet, the connection is suspended (no thread, no lock
 			 * held), and the call is made again, and logged, when it resumes.
 			 */
-			if (r == 0 && wait.wanted && (waited = malloc(sizeof(*waited))) &&
-			    (waiter = jobs_waiter_new(&wait, resume_call, conn))) {
+			if (r == 0 && wait.wanted && !atomic_load(&stopping) && (waited = calloc(1, sizeof(*waited))) &&
+			    (waiter = jobs_waiter_new(&wait, resume_call, waited))) {
 				state_rollback(&srv.state);
 				waited->ctx = ctx;
 				waited->creq = creq;
+				waited->conn = conn;
 				req->waited = waited;
 				MHD_suspend_connection(conn);
 				jobs_wait_start(waiter);
@@ -982,6 +1004,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 	fprintf(stderr, "dcrd: %s %s %u in=%zu %ldms%s\n", req->method, req->path, status, req->len, ms,
 		code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
 	if (req->waited) {
+		if (atomic_load(&req->waited->woken))
+			atomic_fetch_sub(&resumed_waits, 1);
 		dcr_call_request_release(&req->waited->creq);
 		dcr_ohttp_ctx_release(&req->waited->ctx);
 		free(req->waited);
@@ -1541,10 +1565,16 @@ int cmd_serve(int argc, char **argv)
 	while (sigwait(&signals, &sig) != 0)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	/* Calls waiting for jobs are answered first: libmicrohttpd stops no suspended connection. */
+	/*
+	 * libmicrohttpd aborts if stopped with a suspended connection: no call
+	 * is suspended from here on, calls waiting for jobs are woken, and
+	 * dcrd waits until each bulk preparation's connection took its result
+	 * back (it must), and each woken call was answered (for up to 5 s: one
+	 * whose client went away is counted off when libmicrohttpd closes it).
+	 */
+	atomic_store(&stopping, true);
 	jobs_wait_stop();
-	/* A bulk preparation resumes its connection when it is done: the daemon must still be there then. */
-	while (atomic_load(&bulk_running) > 0)
+	for (int i = 0; atomic_load(&bulk_running) > 0 || (atomic_load(&resumed_waits) > 0 && i < 500); i++)
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	MHD_stop_daemon(daemon);
 	status = 0;
