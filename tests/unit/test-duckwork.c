@@ -359,6 +359,29 @@ static void test_version_pinned(void **state)
 	dcr_room_free(room);
 }
 
+/* What dcr checks of the key: its values, and that SQLite queries do not read duckdb computations. */
+static void test_room_rules(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "  d: {type: sql, engine: duckdbb, query: SELECT 1}\n", "unknown engine 'duckdbb' (did you mean 'duckdb'?)" },
+		{ "  d: {type: sql, engine: duckdb, query: SELECT a FROM t}\n  s: {type: sql, query: SELECT a FROM d}\n",
+			"query of 's' reads 'd', a duckdb computation" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char yaml[2048];
+		struct dcr_room *room = NULL;
+		struct dcr_err err;
+
+		snprintf(yaml, sizeof(yaml), "version: 1\nname: r\nenclave: dcrd:sim\nauthentication: {platform: true}\n"
+			"participants:\n  alice@acme.example:\ndata:\n%scompute:\n%s", tables, cases[i][0]);
+		assert_int_equal(dcr_room_parse("room.yaml", (const uint8_t *)yaml, strlen(yaml), ".", specs, "", &room,
+			&err), DCR_EINVALID);
+		if (!strstr(err.msg, cases[i][1]))
+			fail_msg("%s", err.msg);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +393,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_configuration),
 		cmocka_unit_test(test_no_spill),
 		cmocka_unit_test(test_version_pinned),
+		cmocka_unit_test(test_room_rules),
 	};
 	int failed;
 
