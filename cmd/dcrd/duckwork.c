@@ -362,10 +362,7 @@ int duck_check_room(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
 
 static bool past_deadline(struct duck *d)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > d->deadline.tv_sec || (now.tv_sec == d->deadline.tv_sec && now.tv_nsec >= d->deadline.tv_nsec);
+	return sql_deadline_passed(&d->deadline);
 }
 
 static int append_row(void *ctx, const struct dcr_table_value *v, size_t n, struct dcr_err *err)
@@ -576,13 +573,7 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 	o.max = (size_t)l.max_result_bytes;
 	o.name = c->name;
 	d.time_ms = l.time_ms;
-	clock_gettime(CLOCK_MONOTONIC, &d.deadline);
-	d.deadline.tv_sec += (time_t)(l.time_ms / 1000);
-	d.deadline.tv_nsec += (long)(l.time_ms % 1000) * 1000000L;
-	if (d.deadline.tv_nsec >= 1000000000L) {
-		d.deadline.tv_sec++;
-		d.deadline.tv_nsec -= 1000000000L;
-	}
+	sql_deadline_start(&d.deadline, l.time_ms);
 	if (!(d.present = calloc(def->n_data + 1, sizeof(bool))))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	r = run(&d, &l, &o, &res, err);

@@ -53,12 +53,28 @@ struct sql_job {
 
 /* ---- errors ---- */
 
-static bool past_deadline(struct sql_job *j)
+void sql_deadline_start(struct timespec *deadline, uint64_t time_ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += (time_t)(time_ms / 1000);
+	deadline->tv_nsec += (long)(time_ms % 1000) * 1000000L;
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000L;
+	}
+}
+
+bool sql_deadline_passed(const struct timespec *deadline)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec > j->deadline.tv_sec || (now.tv_sec == j->deadline.tv_sec && now.tv_nsec >= j->deadline.tv_nsec))
+	return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+static bool past_deadline(struct sql_job *j)
+{
+	if (sql_deadline_passed(&j->deadline))
 		j->late = true;
 	return j->late;
 }
@@ -560,13 +576,7 @@ void sql_limits_resolve(struct sql_limits *lim)
 static void set_deadline(struct sql_job *j, uint64_t time_ms)
 {
 	j->time_ms = time_ms;
-	clock_gettime(CLOCK_MONOTONIC, &j->deadline);
-	j->deadline.tv_sec += (time_t)(j->time_ms / 1000);
-	j->deadline.tv_nsec += (long)(j->time_ms % 1000) * 1000000L;
-	if (j->deadline.tv_nsec >= 1000000000L) {
-		j->deadline.tv_sec++;
-		j->deadline.tv_nsec -= 1000000000L;
-	}
+	sql_deadline_start(&j->deadline, time_ms);
 }
 
 static int find_sql(struct sql_job *j, const char *name, struct dcr_err *err)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "err.h"
 #include "room.pb-c.h"
@@ -63,6 +64,10 @@ struct sql_result {
  */
 int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+
+/* A job's deadline on CLOCK_MONOTONIC: time_ms from now; whether it has passed. */
+void sql_deadline_start(struct timespec *deadline, uint64_t time_ms);
+bool sql_deadline_passed(const struct timespec *deadline);
 
 /* The result CSV as a job writes it, at most max bytes (the message names computation `name`). */
 struct csv_out {

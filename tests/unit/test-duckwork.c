@@ -338,6 +338,24 @@ static void test_no_spill(void **state)
 	dcr_room_free(room);
 }
 
+/* A query that runs for hours: the worker is killed at the time limit (in this process nothing would stop it). */
+static void test_time_limit(void **state)
+{
+	struct dcr_room *room = room_for("duckdb", "SELECT sum(hash(i)) AS h FROM range(100000000000) r(i)");
+	struct work_inputs in;
+	struct sql_limits lim = { .time_ms = 1000 };
+	struct run run;
+
+	if (!isolated)
+		skip();
+	memset(&run, 0, sizeof(run));
+	in = (struct work_inputs){ read_input, &run.in };
+	run.r = sql_run_isolated(dcr_room_definition(room), "q", &in, &lim, &run.res, &run.err);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'q' ran out of time (the limit is 1000 ms)");
+	dcr_room_free(room);
+}
+
 /* A room written for another DuckDB release runs nowhere else. */
 static void test_version_pinned(void **state)
 {
@@ -394,6 +412,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_no_spill),
 		cmocka_unit_test(test_version_pinned),
 		cmocka_unit_test(test_room_rules),
+		cmocka_unit_test(test_time_limit),
 	};
 	int failed;
 
