@@ -266,6 +266,10 @@ static void test_no_files_or_network(void **state)
 	refused("SELECT * FROM read_parquet('https://example.com/x.parquet')", "disabled");
 	refused("SELECT * FROM read_csv('https://example.com/x.csv')", "disabled");
 	refused("SELECT * FROM query('SELECT * FROM read_csv(''/etc/passwd'')')", "disabled");
+	/* Functions of extensions not built in: never installed or loaded on the way. */
+	refused("SELECT * FROM sqlite_scan('/tmp/dcr-duck.db', 't')", "exists in the sqlite_scanner extension");
+	refused("SELECT * FROM postgres_scan('host=example.com', 'public', 't')", "exists in the postgres_scanner extension");
+	refused("SELECT ST_Point(1, 2) AS p", "exists in the spatial extension");
 }
 
 static void test_only_one_select(void **state)
