@@ -280,16 +280,10 @@ static int prepare_select(struct duck *d, const char *query, duckdb_prepared_sta
 	return r;
 }
 
-/*
- * Every table node the computation may read is created empty, the query
- * compiled, then each table dropped in turn and kept dropped when the query
- * still compiles without it. What is left is a database in which the query
- * compiles and no table it does not need: whatever DuckDB resolves a name
- * to, it can only read the tables loaded, so finding them is sound by
- * construction, not by reading the query.
- */
-static int prepare_needed(struct duck *d, duckdb_prepared_statement *st, struct dcr_err *err)
+/* Every table node without a privacy rule, empty; the query prepared against them. */
+static int prepare_on_all(struct duck *d, struct dcr_err *err)
 {
+	duckdb_prepared_statement st;
 	struct dcr_err why;
 	int r = 0;
 
@@ -298,25 +292,33 @@ static int prepare_needed(struct duck *d, duckdb_prepared_statement *st, struct 
 			r = create_table(d, i, err);
 	if (r < 0)
 		return r;
-	if (prepare_select(d, d->c->sql->query, st, &why) < 0)
+	if (prepare_select(d, d->c->sql->query, &st, &why) < 0)
 		return dcr_err_set(err, DCR_EINVALID, "query of '%s': %s", d->c->name, why.msg);
+	duckdb_destroy_prepare(&st);
+	return 0;
+}
+
+/*
+ * After prepare_on_all: each table dropped in turn, and kept dropped when
+ * the query still prepares without it. What is left is a database in which
+ * the query prepares and no table it does not need: whatever DuckDB
+ * resolves a name to, it can only read the tables that will be loaded, so
+ * finding them is sound by construction, not by reading the query.
+ */
+static int drop_unneeded(struct duck *d, struct dcr_err *err)
+{
+	struct dcr_err why;
+	int r = 0;
+
 	for (size_t i = 0; r == 0 && i < d->def->n_data; i++) {
 		duckdb_prepared_statement without;
 
 		if (!d->present[i] || (r = drop_table(d, i, err)) < 0)
 			continue;
-		if (prepare_select(d, d->c->sql->query, &without, &why) == 0) {
-			duckdb_destroy_prepare(st);
-			*st = without;
-		} else {
+		if (prepare_select(d, d->c->sql->query, &without, &why) == 0)
+			duckdb_destroy_prepare(&without);
+		else
 			r = create_table(d, i, err);
-		}
-	}
-	/* Prepared last in the database as it now is. */
-	if (r == 0) {
-		duckdb_destroy_prepare(st);
-		if (prepare_select(d, d->c->sql->query, st, &why) < 0)
-			r = dcr_err_set(err, DCR_EINVALID, "query of '%s': %s", d->c->name, why.msg);
 	}
 	return r;
 }
@@ -338,7 +340,6 @@ int duck_check_room(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
 
 	for (size_t i = 0; r == 0 && i < def->n_compute; i++) {
 		struct duck d = { .def = def, .c = def->compute[i] };
-		duckdb_prepared_statement st = NULL;
 
 		if (!duck_computation(d.c))
 			continue;
@@ -347,11 +348,9 @@ int duck_check_room(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
 		if (!(d.present = calloc(def->n_data + 1, sizeof(bool))))
 			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		if ((r = open_locked(&d, CHECK_MEMORY, err)) == 0)
-			r = prepare_needed(&d, &st, err);
+			r = prepare_on_all(&d, err);
 		if (r < 0 && r != DCR_ENOMEM)
 			r = err ? (err->code = DCR_EINVALID) : DCR_EINVALID;
-		if (st)
-			duckdb_destroy_prepare(&st);
 		close_db(&d);
 		free(d.present);
 	}
@@ -521,7 +520,7 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 
 	if ((r = check_version(d->c, DCR_ECOMPUTE, err)) < 0 || (r = open_locked(d, lim->max_memory, err)) < 0)
 		return r;
-	if ((r = prepare_needed(d, &st, err)) < 0) {
+	if ((r = prepare_on_all(d, err)) < 0 || (r = drop_unneeded(d, err)) < 0) {
 		if (r == DCR_EINVALID && err)
 			err->code = r = DCR_ECOMPUTE;
 		return r;
@@ -530,14 +529,13 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 		if (d->present[i])
 			r = load_table(d, d->def->data[i], err);
 	/*
-	 * Compiled again on the loaded tables: a plan made on empty ones
-	 * trusts their statistics (strings of length 0 "compressed" to one
-	 * byte by an ORDER BY) and returns garbage.
+	 * Prepared (again) on the loaded tables only: a plan made on empty
+	 * ones trusts their statistics (strings of length 0 "compressed" to
+	 * one byte by an ORDER BY) and returns garbage.
 	 */
 	if (r == 0) {
 		struct dcr_err why;
 
-		duckdb_destroy_prepare(&st);
 		if (prepare_select(d, d->c->sql->query, &st, &why) < 0)
 			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': %s", d->c->name, why.msg);
 	}
@@ -555,7 +553,8 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 		}
 		duckdb_destroy_result(&res);
 	}
-	duckdb_destroy_prepare(&st);
+	if (st)
+		duckdb_destroy_prepare(&st);
 	return r;
 }
 
