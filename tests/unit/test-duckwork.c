@@ -345,13 +345,14 @@ static void test_no_spill(void **state)
 /* A query that runs for hours: the worker is killed at the time limit (in this process nothing would stop it). */
 static void test_time_limit(void **state)
 {
-	struct dcr_room *room = room_for("duckdb", "SELECT sum(hash(i)) AS h FROM range(100000000000) r(i)");
+	struct dcr_room *room;
 	struct work_inputs in;
 	struct sql_limits lim = { .time_ms = 1000 };
 	struct run run;
 
 	if (!isolated)
 		skip();
+	room = room_for("duckdb", "SELECT sum(hash(i)) AS h FROM range(100000000000) r(i)");
 	memset(&run, 0, sizeof(run));
 	in = (struct work_inputs){ read_input, &run.in };
 	run.r = sql_run_isolated(dcr_room_definition(room), "q", &in, &lim, &run.res, &run.err);
