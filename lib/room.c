@@ -1190,7 +1190,8 @@ static int parse_python(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c
 
 static int parse_sql(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, struct compute_src *src)
 {
-	static const char *const keys[] = { "type", "query", "privacy", "depends", NULL };
+	static const char *const keys[] = { "type", "query", "engine", "privacy", "depends", NULL };
+	static const char *const engines[] = { "sqlite", "duckdb", NULL };
 	Dcr__V1__SqlComputation *sql;
 	yaml_node_t *v;
 	const char *q;
@@ -1212,6 +1213,26 @@ static int parse_sql(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, s
 	if ((v = dcr_ydoc_get(&p->y, m, "privacy")))
 		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "privacy rules apply to aggregate computations and table "
 			"nodes, not to SQL; write '%s' as type: aggregate (dcr-room(5), PRIVACY RULES)", c->name);
+	if ((v = dcr_ydoc_get(&p->y, m, "engine"))) {
+		const char *e, *hint;
+		char hb[96];
+
+		if ((r = dcr_ydoc_string(&p->y, v, "engine", 16, &e)) < 0)
+			return r;
+		if (strcmp(e, "duckdb") == 0) {
+			/* Its release is part of the room: the one this dcr was built against (dcrd runs only that one). */
+			if (!DCR_DUCKDB_VERSION[0])
+				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "computation '%s' uses engine duckdb, and "
+					"this build has no DuckDB (scripts/install-deps.sh installs it)", c->name);
+			sql->engine = DCR__V1__SQL_ENGINE__SQL_ENGINE_DUCKDB;
+			if (!(sql->engine_version = dup_str(p->room, DCR_DUCKDB_VERSION)))
+				return oom(p);
+		} else if (strcmp(e, "sqlite") != 0) {
+			hint = dcr_suggest(e, engines);
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "unknown engine '%s'%s (sqlite or duckdb)", e,
+				dcr_hint_phrase(hint, hb, sizeof(hb)));
+		}
+	}
 	c->kind_case = DCR__V1__COMPUTATION__KIND_SQL;
 	c->sql = sql;
 	return 0;
@@ -1984,6 +2005,12 @@ const char *dcr_room_column_sql_type(Dcr__V1__ColumnType t)
 	}
 }
 
+/* An SQL computation that SQLite runs: DuckDB's are checked and run by dcrd (duckwork.c), never read by these. */
+static bool sqlite_query(const Dcr__V1__Computation *c)
+{
+	return c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && c->sql->engine == DCR__V1__SQL_ENGINE__SQL_ENGINE_SQLITE;
+}
+
 static int explain_missing_table(struct parse *p, yaml_node_t *at, const char *cname, const char *msg)
 {
 	const char *prefix = "no such table: ";
@@ -1995,11 +2022,11 @@ static int explain_missing_table(struct parse *p, yaml_node_t *at, const char *c
 		return dcr_ydoc_fail(&p->y, at, DCR_EINVALID,
 			"query of '%s' reads '%s', a %s node; SQL reads table nodes and SQL computations", cname,
 			name, d->kind_case == DCR__V1__DATA_NODE__KIND_FILE ? "file" : "code");
-	if (name && (j = find_compute_sql(p, name)) >= 0 &&
-	    p->room->def.compute[j]->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
+	if (name && (j = find_compute_sql(p, name)) >= 0 && !sqlite_query(p->room->def.compute[j]))
 		return dcr_ydoc_fail(&p->y, at, DCR_EINVALID,
 			"query of '%s' reads '%s', %s computation; SQL reads table nodes and SQL computations",
 			cname, name, p->room->def.compute[j]->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON ? "a python" :
+				p->room->def.compute[j]->kind_case == DCR__V1__COMPUTATION__KIND_SQL ? "a duckdb" :
 				"an aggregate");
 	if (name) {
 		char hb[96];
@@ -2088,7 +2115,7 @@ static ssize_t named(const struct sql_check *k, const char *s, size_t n)
 	memcpy(name, s, n);
 	name[n] = '\0';
 	at = bsearch(&key, k->by_name, k->n, sizeof(key), cmp_named);
-	return at && k->p->room->def.compute[at->i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL ? (ssize_t)at->i : -1;
+	return at && sqlite_query(k->p->room->def.compute[at->i]) ? (ssize_t)at->i : -1;
 }
 
 /*
@@ -2172,8 +2199,7 @@ static int missing_table(struct sql_check *k, size_t i, const char *msg)
 	ssize_t j = strncmp(msg, prefix, strlen(prefix)) == 0 ? find_compute_sql(p, msg + strlen(prefix)) : -1;
 	int r;
 
-	if (j < 0 || p->room->def.compute[j]->kind_case != DCR__V1__COMPUTATION__KIND_SQL ||
-	    k->state[j].done)
+	if (j < 0 || !sqlite_query(p->room->def.compute[j]) || k->state[j].done)
 		return explain_missing_table(p, p->src[i].query, c->name, msg);
 	if ((size_t)j == i)
 		return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID, "query of '%s' reads its own result",
@@ -2315,7 +2341,7 @@ static int check_sql(struct parse *p)
 	int r = 0;
 
 	for (size_t i = 0; i < k.n; i++) {
-		if (def->compute[i]->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
+		if (!sqlite_query(def->compute[i]))
 			continue;
 		total += strlen(def->compute[i]->sql->query);
 		if (total > MAX_SQL_TOTAL)
@@ -2348,7 +2374,7 @@ static int check_sql(struct parse *p)
 			goto out;
 		}
 	for (size_t i = 0; i < k.n; i++)
-		if (def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL)
+		if (sqlite_query(def->compute[i]))
 			order_from(&k, i, k.order, &n_order);
 	for (size_t at = 0; at < n_order; at++)
 		if (!k.state[k.order[at]].done && (r = sql_check_query(&k, k.order[at])) < 0)
