@@ -103,6 +103,8 @@ struct request {
 	struct blob_upload *upload;
 	/* POST /v1/call: a bulk preparation under way, its connection suspended (call()). */
 	struct call_wait *wait;
+	/* Counted in bulk_running / resumed_waits until the connection is done with (completed()). */
+	bool counted_bulk, counted_wait;
 	unsigned blob_status;      /* a refusal to answer once the body is in */
 	char blob_msg[DCR_ERR_MSG_MAX];
 	/* A call suspended while it waits for a job to end, decrypted: made again when it resumes. */
@@ -414,7 +416,6 @@ static void bulk_abandon(struct call_wait *w)
 	if (!w)
 		return;
 	pthread_join(w->thread, NULL);
-	atomic_fetch_sub(&bulk_running, 1);
 	call_prep_release(&w->prep);
 	dcr_call_request_release(&w->creq);
 	dcr_ohttp_ctx_release(&w->ctx);
@@ -449,6 +450,7 @@ static bool bulk_start(struct MHD_Connection *conn, struct request *req, const s
 		return false;
 	}
 	req->wait = w;
+	req->counted_bulk = true;
 	return true;
 }
 
@@ -488,7 +490,6 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	if (req->wait) {
 		/* Resumed: the bulk preparation is done. */
 		pthread_join(req->wait->thread, NULL);
-		atomic_fetch_sub(&bulk_running, 1);
 		ctx = req->wait->ctx;
 		creq = req->wait->creq;
 		prep = req->wait->prep;
@@ -501,7 +502,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		/* Back from a wait for a job: accepted then, its nonce recorded. */
 		ctx = waited->ctx;
 		creq = waited->creq;
-		atomic_fetch_sub(&resumed_waits, 1);
+		req->counted_wait = atomic_load(&waited->woken);
 		free(waited);
 		req->waited = waited = NULL;
 		r = 0;
@@ -1003,9 +1004,12 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 		atomic_fetch_add(&srv.requests[status / 100], 1);
 	fprintf(stderr, "dcrd: %s %s %u in=%zu %ldms%s\n", req->method, req->path, status, req->len, ms,
 		code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	/* Answered (or closed): dcrd's stop need not wait for this connection any more. */
+	if (req->counted_bulk)
+		atomic_fetch_sub(&bulk_running, 1);
+	if (req->counted_wait || (req->waited && atomic_load(&req->waited->woken)))
+		atomic_fetch_sub(&resumed_waits, 1);
 	if (req->waited) {
-		if (atomic_load(&req->waited->woken))
-			atomic_fetch_sub(&resumed_waits, 1);
 		dcr_call_request_release(&req->waited->creq);
 		dcr_ohttp_ctx_release(&req->waited->ctx);
 		free(req->waited);
@@ -1568,9 +1572,9 @@ int cmd_serve(int argc, char **argv)
 	/*
 	 * libmicrohttpd aborts if stopped with a suspended connection: no call
 	 * is suspended from here on, calls waiting for jobs are woken, and
-	 * dcrd waits until each bulk preparation's connection took its result
-	 * back (it must), and each woken call was answered (for up to 5 s: one
-	 * whose client went away is counted off when libmicrohttpd closes it).
+	 * dcrd waits until each call that had a bulk preparation was answered
+	 * or closed (it must: its thread resumes the connection), and each
+	 * woken call too, for up to 5 s (completed() counts both off).
 	 */
 	atomic_store(&stopping, true);
 	jobs_wait_stop();
