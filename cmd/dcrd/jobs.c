@@ -556,7 +556,7 @@ struct result {
 	uint64_t rows;
 	bool has_rows;             /* rows counts a CSV's rows: SQL, and the result.csv of an aggregate */
 	bool thresholded;          /* an aggregate computation with a threshold, */
-	uint64_t groups_suppressed; /* and how many groups it left out */
+	uint64_t groups_suppressed; /* and how many groups it left out, or DCR_AGGREGATE_WITHHELD */
 	char *logs;
 	size_t logs_len;
 };
@@ -1252,8 +1252,13 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 			note_fact(&note, "rows", "%" PRIu64, res->rows);
 		if (res->thresholded) {
 			info->thresholded = true;
-			info->groups_suppressed = res->groups_suppressed;
-			note_fact(&note, "groups_suppressed", "%" PRIu64, res->groups_suppressed);
+			if (res->groups_suppressed == DCR_AGGREGATE_WITHHELD) {
+				info->groups_suppressed_withheld = true;
+				note_fact(&note, "groups_suppressed", "withheld");
+			} else {
+				info->groups_suppressed = res->groups_suppressed;
+				note_fact(&note, "groups_suppressed", "%" PRIu64, res->groups_suppressed);
+			}
 		}
 	} else {
 		info->status = DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;

@@ -582,7 +582,10 @@ static int find_sql(struct sql_job *j, const char *name, struct dcr_err *err)
 	return 0;
 }
 
-/* How many groups the thresholds of an aggregate computation left out: its second statement, on the same tables. */
+/*
+ * How many groups the thresholds of an aggregate computation left out, or
+ * DCR_AGGREGATE_WITHHELD: its second statement, on the same tables.
+ */
 static int count_suppressed(struct sql_job *j, struct sql_result *out, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -596,14 +599,17 @@ static int count_suppressed(struct sql_job *j, struct sql_result *out, struct dc
 	j->query = query;
 	if (r < 0)
 		return r;
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0) {
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0 ||
+	    sqlite3_column_int64(st, 0) == INT64_MAX) {
 		r = rc == SQLITE_ROW ? dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': no count of suppressed groups",
 			j->c->name) : run_error(j, err);
 		sqlite3_finalize(st);
 		return r;
 	}
 	out->thresholded = true;
-	out->groups_suppressed = (uint64_t)sqlite3_column_int64(st, 0);
+	/* A count of groups whose rows together fall short of a threshold would tell about those rows. */
+	out->groups_suppressed = sqlite3_column_int(st, 1) == 1 ? (uint64_t)sqlite3_column_int64(st, 0) :
+		DCR_AGGREGATE_WITHHELD;
 	sqlite3_finalize(st);
 	return 0;
 }
