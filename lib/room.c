@@ -2789,3 +2789,24 @@ void dcr_room_free(struct dcr_room *room)
 	}
 	free(room);
 }
+
+static bool is_protected(const Dcr__V1__RoomDefinition *def, const char *name)
+{
+	for (size_t d = 0; name && d < def->n_data; d++) {
+		const Dcr__V1__DataNode *dn = def->data[d];
+
+		if (dn->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && dn->table->privacy && strcmp(dn->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *dcr_room_python_protected(const Dcr__V1__RoomDefinition *def, const Dcr__V1__PythonComputation *pc)
+{
+	if (!pc->script.len && is_protected(def, pc->code_node))
+		return pc->code_node;
+	for (size_t m = 0; m < pc->n_mounts; m++)
+		if (is_protected(def, pc->mounts[m]->node))
+			return pc->mounts[m]->node;
+	return NULL;
+}

@@ -23,6 +23,7 @@
 #include "crypto.h"
 #include "dcrd.h"
 #include "fileio.h"
+#include "room.h"
 #include "util.h"
 #include "work.h"
 
@@ -1072,17 +1073,12 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 		/* The room was checked at creation; the operator may have lowered the limits since. */
 		int r = py_check(name, c->python, runner.svc.job_bounds, runner.svc.enclave->opt.kind->python_refused,
 			DCR_ECOMPUTE, err);
+		const char *protected;
 
 		/* dcr create refuses it; a definition is still never trusted to have been checked. */
-		for (size_t m = 0; r == 0 && m < c->python->n_mounts; m++)
-			for (size_t d = 0; d < w->j->def->n_data; d++) {
-				const Dcr__V1__DataNode *dn = w->j->def->data[d];
-
-				if (dn->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && dn->table->privacy &&
-				    strcmp(dn->name, c->python->mounts[m]->node) == 0)
-					r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' mounts '%s', a table with a "
-						"privacy rule", name, dn->name);
-			}
+		if (r == 0 && (protected = dcr_room_python_protected(w->j->def, c->python)))
+			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' reads '%s', a table with a privacy rule",
+				name, protected);
 
 		return r < 0 ? r : run_python(w, name, c->python, depth, res, err);
 	}
