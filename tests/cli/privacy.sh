@@ -312,6 +312,24 @@ bad "grouping by a column the rule does not list" \
     group_by: [email]
     select: [{name: n, count: "*"}]
 YAML
+bad "grouping by a column a join makes equal to a protected one" \
+	"^dcr: create: room/bad.yaml:31:16: column 'orders.email' may not be used in group_by: a join makes it equal to 'people.email'" <<'YAML'
+  who:
+    type: aggregate
+    from: people
+    join: [{table: orders, on: [people.email, orders.email]}]
+    group_by: [orders.email]
+    select: [{name: n, count: "*"}]
+YAML
+bad "grouping by such a column two joins away" \
+	"^dcr: create: room/bad.yaml:31:16: column 'probe.email' may not be used in group_by: a join makes it equal to 'people.email'" <<'YAML'
+  who:
+    type: aggregate
+    from: orders
+    join: [{table: people, on: [orders.email, people.email]}, {table: probe, on: [orders.email, probe.email]}]
+    group_by: [probe.email]
+    select: [{name: n, count: "*"}]
+YAML
 bad "max of a protected column" "^dcr: create: room/bad.yaml:30:26: unknown key 'max' in an aggregate" <<'YAML'
   top:
     type: aggregate

@@ -491,6 +491,10 @@ static void test_privacy_errors(void **state)
 		  "room.yaml:32:16: column 'acme.email' may not be used in group_by: the privacy" },
 		{ "sum: acme.spend", "sum: acme.age", "room.yaml:35:28: column 'acme.age' may not be used in aggregate: the privacy " },
 		{ "count: \"*\"}", "count_distinct: acme.email}", "room.yaml:34:35: column 'acme.email' may not be used in aggregate: the privac" },
+		/* nor through a column a join makes equal to it */
+		{ "group_by: [acme.region]", "group_by: [beta.email]",
+		  "room.yaml:32:16: column 'beta.email' may not be used in group_by: a join makes" },
+		{ "count: \"*\"}", "count_distinct: beta.email}", "room.yaml:34:35: column 'beta.email' may not be used in aggregate: a join mak" },
 		{ "on: [acme.email, beta.email]", "on: [acme.region, beta.region]",
 		  "room.yaml:29:28: column 'acme.region' may not be used in join: the privacy ru" },
 		{ "{column: acme.region, op", "{column: acme.age, op", "room.yaml:31:18: column 'acme.age' may not be filtered on: the privacy rule o" },
