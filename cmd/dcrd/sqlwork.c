@@ -599,8 +599,7 @@ static int count_suppressed(struct sql_job *j, struct sql_result *out, struct dc
 	j->query = query;
 	if (r < 0)
 		return r;
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0 ||
-	    sqlite3_column_int64(st, 0) == INT64_MAX) {
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0) {
 		r = rc == SQLITE_ROW ? dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': no count of suppressed groups",
 			j->c->name) : run_error(j, err);
 		sqlite3_finalize(st);
