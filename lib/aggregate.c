@@ -121,18 +121,6 @@ static void sb_column(struct sb *b, const Dcr__V1__ColumnRef *ref)
 	sb_name(b, ref->column);
 }
 
-/* The tables the computation reads, in order: from, then each join's. */
-static size_t tables_of(const Dcr__V1__AggregateComputation *ag, const char **names, size_t max)
-{
-	size_t n = 0;
-
-	if (max > 0)
-		names[n++] = ag->from;
-	for (size_t i = 0; i < ag->n_joins && n < max; i++)
-		names[n++] = ag->joins[i]->table;
-	return n;
-}
-
 /* A name SQLite gives a table's row number that no column of d takes, or NULL. */
 static const char *row_number(const Dcr__V1__DataNode *d)
 {
@@ -147,6 +135,23 @@ static const char *row_number(const Dcr__V1__DataNode *d)
 static const char *const ops[] = { "=", "<>", "<", "<=", ">", ">=" };
 static const char *const functions[] = { "COUNT(", "COUNT(DISTINCT ", "SUM(", "AVG(" };
 
+/*
+ * The tables a computation reads (from, then each join's) and what the
+ * statements call their columns: the common table expression "join rows"
+ * holds one row per row of the join, its columns "cT_K" (column K of table
+ * T), "rT" (table T's row number) and, for a table whose columns a SUM,
+ * AVG or COUNT reads, "nT": 1 on the first join row of each row of T in
+ * each group, so that those aggregates count each row of T once in a
+ * group, however many rows of the other tables it joins.
+ */
+struct agg_tables {
+	const char *names[1 + 64];
+	const Dcr__V1__DataNode *nodes[1 + 64];
+	const char *row[1 + 64]; /* the name of its row number, or NULL */
+	bool once[1 + 64];       /* "nT" needed */
+	size_t n;
+};
+
 static int check_ref(const Dcr__V1__RoomDefinition *def, const Dcr__V1__ColumnRef *ref, const Dcr__V1__Column **col,
 	struct dcr_err *err)
 {
@@ -158,29 +163,146 @@ static int check_ref(const Dcr__V1__RoomDefinition *def, const Dcr__V1__ColumnRe
 	return 0;
 }
 
-/* FROM, JOIN, WHERE and GROUP BY: what the result and the count of suppressed groups share. */
-static int write_body(const Dcr__V1__RoomDefinition *def, const Dcr__V1__AggregateComputation *ag, struct sb *b,
-	struct dcr_err *err)
+/* The index among t of the table ref names, or -1 (a table the computation does not read). */
+static int table_index(const struct agg_tables *t, const Dcr__V1__ColumnRef *ref)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->names[i], ref->table) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ref, a column of one of t's tables, as "join rows" calls it; check_ref and table_index have passed. */
+static void sb_alias(struct sb *b, const struct agg_tables *t, const Dcr__V1__ColumnRef *ref)
+{
+	int i = table_index(t, ref);
+	const Dcr__V1__TableNode *tb = t->nodes[i]->table;
+
+	for (size_t k = 0; k < tb->n_columns; k++)
+		if (strcmp(tb->columns[k]->name, ref->column) == 0)
+			sb_printf(b, "\"c%d_%zu\"", i, k);
+}
+
+/* A column the computation reads: of the room, and of one of its tables. */
+static int read_ref(const Dcr__V1__RoomDefinition *def, const struct agg_tables *t, const Dcr__V1__ColumnRef *ref,
+	const Dcr__V1__Column **col, struct dcr_err *err)
+{
+	int r;
+
+	if ((r = check_ref(def, ref, col, err)) < 0)
+		return r;
+	if (table_index(t, ref) < 0)
+		return dcr_err_set(err, DCR_EINVALID, "an aggregate computation names a column of table '%s', "
+			"which it does not read", ref->table);
+	return 0;
+}
+
+static bool counts_rows(const Dcr__V1__Aggregate *g)
+{
+	return g->column && g->function != DCR__V1__AGGREGATE_FUNCTION__AGGREGATE_FUNCTION_COUNT_DISTINCT;
+}
+
+/* The tables of ag and their row numbers; every column reference checked. */
+static int read_tables(const Dcr__V1__RoomDefinition *def, const Dcr__V1__AggregateComputation *ag,
+	struct agg_tables *t, struct dcr_err *err)
 {
 	const Dcr__V1__Column *col;
 	int r;
 
-	if (!table_node(def, ag->from))
+	memset(t, 0, sizeof(*t));
+	if (!(t->nodes[0] = table_node(def, ag->from)))
 		return dcr_err_set(err, DCR_EINVALID, "an aggregate computation reads a table the room does not have");
+	t->names[t->n++] = ag->from;
+	for (size_t i = 0; i < ag->n_joins; i++) {
+		const Dcr__V1__AggregateJoin *j = ag->joins[i];
+
+		if (!j || !j->table || !(t->nodes[t->n] = table_node(def, j->table)))
+			return dcr_err_set(err, DCR_EINVALID,
+				"an aggregate computation joins a table the room does not have");
+		/* A table twice would count one row twice under one name (dcr create refuses it too). */
+		for (size_t k = 0; k < t->n; k++)
+			if (strcmp(j->table, t->names[k]) == 0)
+				return dcr_err_set(err, DCR_EINVALID, "an aggregate computation reads table '%s' twice",
+					j->table);
+		t->names[t->n++] = j->table;
+	}
+	for (size_t i = 0; i < ag->n_joins; i++)
+		if ((r = read_ref(def, t, ag->joins[i]->left, &col, err)) < 0 ||
+		    (r = read_ref(def, t, ag->joins[i]->right, &col, err)) < 0)
+			return r;
+	for (size_t i = 0; i < ag->n_filters; i++)
+		if (!ag->filters[i] || (r = read_ref(def, t, ag->filters[i]->column, &col, err)) < 0)
+			return r < 0 ? r : dcr_err_set(err, DCR_EINVALID, "malformed filter");
+	for (size_t i = 0; i < ag->n_group_by; i++)
+		if ((r = read_ref(def, t, ag->group_by[i], &col, err)) < 0)
+			return r;
+	for (size_t i = 0; i < t->n; i++)
+		t->row[i] = row_number(t->nodes[i]);
+	for (size_t i = 0; i < ag->n_select; i++) {
+		const Dcr__V1__Aggregate *g = ag->select[i];
+
+		if (!g || !g->name || (size_t)g->function >= sizeof(functions) / sizeof(*functions) ||
+		    (!g->column && g->function != DCR__V1__AGGREGATE_FUNCTION__AGGREGATE_FUNCTION_COUNT) ||
+		    (g->column && read_ref(def, t, g->column, &col, err) < 0))
+			return dcr_err_set(err, DCR_EINVALID, "malformed aggregate");
+		if (counts_rows(g)) {
+			int k = table_index(t, g->column);
+
+			if (!t->row[k])
+				return dcr_err_set(err, DCR_EINVALID, "table '%s' has columns named rowid, _rowid_ and oid, "
+					"so its rows cannot be told apart", t->names[k]);
+			t->once[k] = true;
+		}
+	}
+	return 0;
+}
+
+/*
+ * WITH "join rows" AS (SELECT every column of every table, row numbers
+ * and "nT" FROM, JOIN, WHERE): what the result and the count of
+ * suppressed groups share.
+ */
+static int write_rows(const Dcr__V1__RoomDefinition *def, const Dcr__V1__AggregateComputation *ag,
+	const struct agg_tables *t, struct sb *b, struct dcr_err *err)
+{
+	const Dcr__V1__Column *col;
+	bool first = true;
+
+	sb_str(b, "WITH \"join rows\" AS (SELECT ");
+	for (size_t i = 0; i < t->n; i++) {
+		const Dcr__V1__TableNode *tb = t->nodes[i]->table;
+
+		for (size_t k = 0; k < tb->n_columns; k++) {
+			sb_str(b, first ? "" : ", ");
+			first = false;
+			sb_name(b, t->names[i]);
+			sb_str(b, ".");
+			sb_name(b, tb->columns[k]->name);
+			sb_printf(b, " AS \"c%zu_%zu\"", i, k);
+		}
+		if (t->row[i]) {
+			sb_str(b, first ? "" : ", ");
+			first = false;
+			sb_name(b, t->names[i]);
+			sb_printf(b, ".%s AS \"r%zu\"", t->row[i], i);
+		}
+		if (t->once[i]) {
+			sb_str(b, ", ROW_NUMBER() OVER (PARTITION BY ");
+			for (size_t g = 0; g < ag->n_group_by; g++) {
+				sb_column(b, ag->group_by[g]);
+				sb_str(b, ", ");
+			}
+			sb_name(b, t->names[i]);
+			sb_printf(b, ".%s) AS \"n%zu\"", t->row[i], i);
+		}
+	}
+	if (first)
+		return dcr_err_set(err, DCR_EINVALID, "an aggregate computation reads tables without columns");
 	sb_str(b, " FROM ");
 	sb_name(b, ag->from);
 	for (size_t i = 0; i < ag->n_joins; i++) {
 		const Dcr__V1__AggregateJoin *j = ag->joins[i];
 
-		if (!j || !j->table || !table_node(def, j->table) || (r = check_ref(def, j->left, &col, err)) < 0 ||
-		    (r = check_ref(def, j->right, &col, err)) < 0)
-			return dcr_err_set(err, DCR_EINVALID,
-				"an aggregate computation joins a table the room does not have");
-		/* A table twice would count one row twice under one name (dcr create refuses it too). */
-		for (size_t k = 0; k <= i; k++)
-			if (strcmp(j->table, k ? ag->joins[k - 1]->table : ag->from) == 0)
-				return dcr_err_set(err, DCR_EINVALID, "an aggregate computation reads table '%s' twice",
-					j->table);
 		sb_str(b, " JOIN ");
 		sb_name(b, j->table);
 		sb_str(b, " ON ");
@@ -191,8 +313,7 @@ static int write_body(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Aggrega
 	for (size_t i = 0; i < ag->n_filters; i++) {
 		const Dcr__V1__AggregateFilter *f = ag->filters[i];
 
-		if (!f || (r = check_ref(def, f->column, &col, err)) < 0)
-			return r < 0 ? r : dcr_err_set(err, DCR_EINVALID, "malformed filter");
+		check_ref(def, f->column, &col, err);
 		if ((size_t)f->op >= sizeof(ops) / sizeof(*ops) || !f->value)
 			return dcr_err_set(err, DCR_EINVALID, "malformed filter");
 		/* The check dcr create made, again: a number goes into the SQL as written, so it must be one. */
@@ -214,125 +335,160 @@ static int write_body(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Aggrega
 			sb_literal(b, f->value);
 		}
 	}
-	for (size_t i = 0; i < ag->n_group_by; i++) {
-		if ((r = check_ref(def, ag->group_by[i], &col, err)) < 0)
-			return r;
-		sb_str(b, i ? ", " : " GROUP BY ");
-		sb_column(b, ag->group_by[i]);
-	}
+	sb_str(b, ")");
 	return 0;
 }
 
-/* The condition a group must meet: each table's distinct rows, or people, at least its threshold. */
-static int write_threshold(const Dcr__V1__RoomDefinition *def, const Dcr__V1__AggregateComputation *ag, struct sb *b,
-	bool *any, struct dcr_err *err)
+/* " GROUP BY" and the group-by columns of "join rows", or nothing. */
+static void write_group_by(const Dcr__V1__AggregateComputation *ag, const struct agg_tables *t, struct sb *b)
 {
-	const char *names[1 + 64];
-	size_t n = tables_of(ag, names, sizeof(names) / sizeof(*names));
+	for (size_t i = 0; i < ag->n_group_by; i++) {
+		sb_str(b, i ? ", " : " GROUP BY ");
+		sb_alias(b, t, ag->group_by[i]);
+	}
+}
 
+/* The condition a group must meet: each table's distinct rows, or people, at least its threshold. */
+static int write_threshold(const Dcr__V1__RoomDefinition *def, const Dcr__V1__AggregateComputation *ag,
+	const struct agg_tables *t, struct sb *b, bool *any, struct dcr_err *err)
+{
+	(void)def;
 	*any = false;
-	for (size_t i = 0; i < n; i++) {
-		const Dcr__V1__DataNode *d = table_node(def, names[i]);
+	for (size_t i = 0; i < t->n; i++) {
+		const Dcr__V1__DataNode *d = t->nodes[i];
 		const Dcr__V1__TablePrivacy *rule = d->table->privacy;
 		uint32_t size = rule ? rule->min_group_size : 0;
-		const char *counted;
 
 		if (ag->min_group_size > size)
 			size = ag->min_group_size;
 		if (size <= 1)
 			continue;
+		sb_str(b, *any ? " AND " : "");
+		sb_str(b, "COUNT(DISTINCT ");
 		if (rule && rule->identity && *rule->identity) {
+			Dcr__V1__ColumnRef ref = { .table = (char *)t->names[i], .column = rule->identity };
+
 			if (!column_of(d, rule->identity))
 				return dcr_err_set(err, DCR_EINVALID, "the identity of table '%s' is not one of its columns",
 					d->name);
-			counted = rule->identity;
-		} else if (!(counted = row_number(d))) {
+			sb_alias(b, t, &ref);
+		} else if (t->row[i]) {
+			sb_printf(b, "\"r%zu\"", i);
+		} else {
 			return dcr_err_set(err, DCR_EINVALID, "table '%s' has columns named rowid, _rowid_ and oid, so "
 				"its rows cannot be counted; give its privacy rule an identity column", d->name);
 		}
-		sb_str(b, *any ? " AND " : "");
-		sb_str(b, "COUNT(DISTINCT ");
-		sb_name(b, d->name);
-		sb_str(b, ".");
-		sb_name(b, counted);
 		sb_printf(b, ") >= %u", (unsigned)size);
 		*any = true;
 	}
 	return 0;
 }
 
+/* Aggregate g over "join rows": a SUM, AVG or COUNT of a column over the rows where its table's "nT" is 1. */
+static void write_aggregate(const Dcr__V1__RoomDefinition *def, const struct agg_tables *t,
+	const Dcr__V1__Aggregate *g, struct sb *b)
+{
+	const Dcr__V1__Column *col = NULL;
+	int k = g->column ? table_index(t, g->column) : -1;
+	char once[32];
+
+	if (g->column)
+		check_ref(def, g->column, &col, NULL);
+	snprintf(once, sizeof(once), "CASE WHEN \"n%d\" = 1 THEN ", k);
+	if (g->round)
+		sb_str(b, "ROUND(");
+	if (g->function == DCR__V1__AGGREGATE_FUNCTION__AGGREGATE_FUNCTION_SUM &&
+	    col->type == DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64) {
+		/*
+		 * SQLite's SUM() of integers fails the statement on overflow,
+		 * in any group, suppressed or not: a failed job would tell
+		 * whether a group below the threshold sums past 2^63. The
+		 * high and low 32 bits are summed apart (neither can overflow
+		 * before 2^31 rows) and put together, where an overflow
+		 * gives a REAL, as SQLite's + does, never an error.
+		 */
+		sb_printf(b, "(SUM(%s", once);
+		sb_alias(b, t, g->column);
+		sb_printf(b, " >> 32 END) * 4294967296 + SUM(%s", once);
+		sb_alias(b, t, g->column);
+		sb_str(b, " & 4294967295 END))");
+	} else if (!g->column) {
+		sb_str(b, "COUNT(*)");
+	} else if (counts_rows(g)) {
+		sb_str(b, functions[g->function]);
+		sb_str(b, once);
+		sb_alias(b, t, g->column);
+		sb_str(b, " END)");
+	} else {
+		sb_str(b, functions[g->function]);
+		sb_alias(b, t, g->column);
+		sb_str(b, ")");
+	}
+	if (g->round)
+		sb_printf(b, ", %u)", (unsigned)(g->round - 1));
+	sb_str(b, " AS ");
+	sb_name(b, g->name);
+}
+
 int dcr_aggregate_sql(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c,
 	struct dcr_aggregate_sql *out, struct dcr_err *err)
 {
 	const Dcr__V1__AggregateComputation *ag;
-	struct sb q = { 0 }, body = { 0 }, cond = { 0 }, s = { 0 };
-	const Dcr__V1__Column *col;
+	struct sb q = { 0 }, rows = { 0 }, cond = { 0 }, s = { 0 };
+	struct agg_tables *t;
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!c || c->kind_case != DCR__V1__COMPUTATION__KIND_AGGREGATE || !(ag = c->aggregate) || !ag->from ||
 	    !ag->n_select || ag->n_joins > 64)
 		return dcr_err_set(err, DCR_EINVALID, "not an aggregate computation");
-	if ((r = write_body(def, ag, &body, err)) < 0 ||
-	    (r = write_threshold(def, ag, &cond, &out->thresholded, err)) < 0)
+	if (!(t = malloc(sizeof(*t))))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if ((r = read_tables(def, ag, t, err)) < 0 || (r = write_rows(def, ag, t, &rows, err)) < 0 ||
+	    (r = write_threshold(def, ag, t, &cond, &out->thresholded, err)) < 0)
 		goto out;
-	sb_str(&q, "SELECT ");
+	sb_add(&q, rows.p, rows.len);
+	sb_str(&q, " SELECT ");
 	for (size_t i = 0; i < ag->n_group_by; i++) {
-		sb_column(&q, ag->group_by[i]);
+		sb_alias(&q, t, ag->group_by[i]);
 		sb_str(&q, " AS ");
 		sb_name(&q, ag->group_by[i]->column);
 		sb_str(&q, ", ");
 	}
 	for (size_t i = 0; i < ag->n_select; i++) {
-		const Dcr__V1__Aggregate *g = ag->select[i];
-
-		if (!g || !g->name || (size_t)g->function >= sizeof(functions) / sizeof(*functions) ||
-		    (!g->column && g->function != DCR__V1__AGGREGATE_FUNCTION__AGGREGATE_FUNCTION_COUNT) ||
-		    (g->column && (r = check_ref(def, g->column, &col, err)) < 0)) {
-			r = dcr_err_set(err, DCR_EINVALID, "malformed aggregate");
-			goto out;
-		}
 		sb_str(&q, i ? ", " : "");
-		if (g->round)
-			sb_str(&q, "ROUND(");
-		if (g->function == DCR__V1__AGGREGATE_FUNCTION__AGGREGATE_FUNCTION_SUM && g->column &&
-		    col->type == DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64) {
-			/*
-			 * SQLite's SUM() of integers fails the statement on overflow,
-			 * in any group, suppressed or not: a failed job would tell
-			 * whether a group below the threshold sums past 2^63. The
-			 * high and low 32 bits are summed apart (neither can overflow
-			 * before 2^31 rows) and put together, where an overflow
-			 * gives a REAL, as SQLite's + does, never an error.
-			 */
-			sb_str(&q, "(SUM(");
-			sb_column(&q, g->column);
-			sb_str(&q, " >> 32) * 4294967296 + SUM(");
-			sb_column(&q, g->column);
-			sb_str(&q, " & 4294967295))");
-		} else {
-			sb_str(&q, functions[g->function]);
-			if (g->column)
-				sb_column(&q, g->column);
-			else
-				sb_str(&q, "*");
-			sb_str(&q, ")");
-		}
-		if (g->round)
-			sb_printf(&q, ", %u)", (unsigned)(g->round - 1));
-		sb_str(&q, " AS ");
-		sb_name(&q, g->name);
+		write_aggregate(def, t, ag->select[i], &q);
 	}
-	sb_add(&q, body.p ? body.p : "", body.len);
+	sb_str(&q, " FROM \"join rows\"");
+	write_group_by(ag, t, &q);
 	if (out->thresholded) {
 		sb_str(&q, " HAVING ");
 		sb_add(&q, cond.p, cond.len);
-		/* An aggregate with a HAVING is an aggregate query even without GROUP BY (count(*) makes sure). */
-		sb_str(&s, "SELECT COUNT(*) FROM (SELECT COUNT(*)");
-		sb_add(&s, body.p ? body.p : "", body.len);
+		/*
+		 * The suppressed groups' keys; then how many, and whether their
+		 * rows together meet every threshold (dcr-room(5), PRIVACY
+		 * RULES). An aggregate with a HAVING is an aggregate query even
+		 * without GROUP BY: its one group, keyed by nothing.
+		 */
+		sb_add(&s, rows.p, rows.len);
+		sb_str(&s, ", \"suppressed groups\" AS (SELECT ");
+		for (size_t i = 0; i < ag->n_group_by; i++) {
+			sb_alias(&s, t, ag->group_by[i]);
+			sb_printf(&s, " AS \"k%zu\", ", i);
+		}
+		sb_str(&s, "COUNT(*) AS \"rows\" FROM \"join rows\"");
+		write_group_by(ag, t, &s);
 		sb_str(&s, " HAVING NOT (");
 		sb_add(&s, cond.p, cond.len);
-		sb_str(&s, "))");
+		sb_str(&s, ")) SELECT (SELECT COUNT(*) FROM \"suppressed groups\"), (SELECT ");
+		sb_add(&s, cond.p, cond.len);
+		sb_str(&s, " FROM \"join rows\" JOIN \"suppressed groups\" ON 1");
+		for (size_t i = 0; i < ag->n_group_by; i++) {
+			sb_str(&s, " AND ");
+			sb_alias(&s, t, ag->group_by[i]);
+			sb_printf(&s, " IS \"k%zu\"", i);
+		}
+		sb_str(&s, ")");
 	}
 	for (size_t i = 0; i < ag->n_group_by; i++)
 		sb_printf(&q, "%s%zu", i ? ", " : " ORDER BY ", i + 1);
@@ -342,7 +498,8 @@ int dcr_aggregate_sql(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computa
 	if (!out->query || (out->thresholded && !out->suppressed))
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 out:
-	free(body.p);
+	free(t);
+	free(rows.p);
 	free(cond.p);
 	if (r < 0) {
 		free(q.p);
@@ -429,7 +586,10 @@ int dcr_aggregate_result(const uint8_t *csv, size_t len, uint64_t suppressed, ui
 	/* Headers, names and the count: well under 1 KiB. Offsets and sizes are 32-bit. */
 	if (len > UINT32_MAX - 1024)
 		return dcr_err_set(err, DCR_EINVALID, "a result of %zu bytes is too large for a ZIP without ZIP64", len);
-	snprintf(count, sizeof(count), "groups_suppressed\n%llu\n", (unsigned long long)suppressed);
+	if (suppressed == DCR_AGGREGATE_WITHHELD)
+		snprintf(count, sizeof(count), "groups_suppressed\nwithheld\n");
+	else
+		snprintf(count, sizeof(count), "groups_suppressed\n%llu\n", (unsigned long long)suppressed);
 	e[0] = (struct zip_entry){ DCR_AGGREGATE_RESULT_CSV, csv, len, crc32_zip(csv, len), 0 };
 	e[1] = (struct zip_entry){ DCR_AGGREGATE_SUPPRESSED_CSV, (const uint8_t *)count, strlen(count),
 		crc32_zip((const uint8_t *)count, strlen(count)), 0 };

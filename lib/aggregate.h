@@ -12,8 +12,10 @@
 /*
  * The statements of an aggregate computation. query yields the result:
  * the group-by columns and the aggregates of every group that meets each
- * threshold, ordered by the group-by columns. suppressed yields one row,
- * one integer: how many groups query leaves out; NULL when no threshold
+ * threshold, ordered by the group-by columns. suppressed yields one row
+ * of two integers: how many groups query leaves out, and 1 if the rows of
+ * those groups together meet every threshold (the count may be told),
+ * else 0 (it is withheld: DCR_AGGREGATE_WITHHELD); NULL when no threshold
  * applies (thresholded false). Caller-owned: dcr_aggregate_sql_release.
  */
 struct dcr_aggregate_sql {
@@ -28,12 +30,18 @@ struct dcr_aggregate_sql {
  * the computation's own min_group_size; a group meets it when the rows of
  * that table that went into the group hold at least that many distinct
  * values of the rule's identity column, or are that many distinct rows.
+ * SUM, AVG and COUNT of a column read each row of its table once per
+ * group, however many rows of the other tables it joins; COUNT(*) counts
+ * the join's rows.
  * DCR_EINVALID when c is not an aggregate computation of def whose tables
  * and columns exist, DCR_ENOMEM.
  */
 int dcr_aggregate_sql(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c,
 	struct dcr_aggregate_sql *out, struct dcr_err *err);
 void dcr_aggregate_sql_release(struct dcr_aggregate_sql *s);
+
+/* The count of suppressed groups when it is withheld: their rows together fall short of a threshold. */
+#define DCR_AGGREGATE_WITHHELD UINT64_MAX
 
 /* The names of the two files of an aggregate computation's result, in the order they are stored. */
 #define DCR_AGGREGATE_RESULT_CSV "result.csv"
@@ -42,7 +50,8 @@ void dcr_aggregate_sql_release(struct dcr_aggregate_sql *s);
 /*
  * The result of a job of an aggregate computation (dcr-room(5), PRIVACY
  * RULES): a ZIP of two stored files, result.csv (the len bytes of csv) and
- * suppressed.csv ("groups_suppressed\n", the decimal count, "\n"), with
+ * suppressed.csv ("groups_suppressed\n", the decimal count or "withheld"
+ * for DCR_AGGREGATE_WITHHELD, "\n"), with
  * fixed times and no extra fields, so that the same CSV and count always
  * give the same bytes. *zip is the caller's (free()). DCR_EINVALID when
  * len passes 2^32 - 1025, too large for the 32-bit sizes and offsets

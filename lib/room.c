@@ -1406,6 +1406,7 @@ static bool listed(char *const *list, size_t n, const char *name)
 struct agg_parse {
 	struct parse *p;
 	Dcr__V1__Computation *c;
+	const Dcr__V1__AggregateComputation *ag; /* its joins so far */
 	const Dcr__V1__DataNode *tables[1 + MAX_AGG_JOINS];
 	size_t n_tables;
 };
@@ -1447,13 +1448,78 @@ static const char *const use_key[] = {
  * computation has it), among the first n tables, for use: a protected
  * table's rule must list it.
  */
+/* Whether a rule (NULL: none) lets a column be used so. */
+static bool use_ok(const Dcr__V1__TablePrivacy *rule, enum column_use use, const char *name)
+{
+	if (!rule)
+		return true;
+	return use == USE_FILTER ?
+		listed(rule->group_by, rule->n_group_by, name) || listed(rule->aggregate, rule->n_aggregate, name) ||
+			listed(rule->join, rule->n_join, name) :
+		use == USE_GROUP_BY ? listed(rule->group_by, rule->n_group_by, name) :
+		use == USE_AGGREGATE ? listed(rule->aggregate, rule->n_aggregate, name) :
+				       listed(rule->join, rule->n_join, name);
+}
+
+static bool same_ref(const Dcr__V1__ColumnRef *ref, const char *table, const char *column)
+{
+	return strcmp(ref->table, table) == 0 && strcmp(ref->column, column) == 0;
+}
+
+/*
+ * A column that the joins' on make equal to a column of a protected table
+ * holds that column's values: grouping by it, or aggregating it, is using
+ * the protected column. Every column of the class that table.column is in
+ * (the columns the joins so far make equal, transitively) must allow the use.
+ */
+static int agg_equal_columns(struct agg_parse *a, yaml_node_t *v, enum column_use use, const char *table,
+	const char *column)
+{
+	const Dcr__V1__ColumnRef *class[2 * MAX_AGG_JOINS + 1];
+	Dcr__V1__ColumnRef self = DCR__V1__COLUMN_REF__INIT;
+	size_t n = 1;
+	bool grew = true;
+
+	self.table = (char *)table;
+	self.column = (char *)column;
+	class[0] = &self;
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < a->ag->n_joins; i++) {
+			const Dcr__V1__ColumnRef *side[2] = { a->ag->joins[i]->left, a->ag->joins[i]->right };
+
+			for (size_t s = 0; s < 2; s++) {
+				bool in = false, other = false;
+
+				for (size_t k = 0; k < n; k++) {
+					in = in || same_ref(class[k], side[s]->table, side[s]->column);
+					other = other || same_ref(class[k], side[1 - s]->table, side[1 - s]->column);
+				}
+				if (in && !other && n < sizeof(class) / sizeof(*class)) {
+					class[n++] = side[1 - s];
+					grew = true;
+				}
+			}
+		}
+	}
+	for (size_t k = 1; k < n; k++)
+		for (size_t i = 0; i < a->n_tables; i++)
+			if (strcmp(a->tables[i]->name, class[k]->table) == 0 &&
+			    !use_ok(table_privacy(a->tables[i]), use, class[k]->column))
+				return dcr_ydoc_fail(&a->p->y, v, DCR_EINVALID,
+					"column '%s.%s' may not be used in %s: a join makes it equal to '%s.%s', which "
+					"the privacy rule of '%s' does not list there", table, column,
+					use == USE_FILTER ? "a filter" : use_key[use], class[k]->table, class[k]->column,
+					class[k]->table);
+	return 0;
+}
+
 static int agg_column(struct agg_parse *a, yaml_node_t *v, size_t n, enum column_use use, Dcr__V1__ColumnRef **out,
 	const Dcr__V1__Column **col_out)
 {
 	struct parse *p = a->p;
 	const Dcr__V1__DataNode *d = NULL;
 	const Dcr__V1__Column *col = NULL;
-	const Dcr__V1__TablePrivacy *rule;
 	Dcr__V1__ColumnRef *ref;
 	const char *text, *dot, *name;
 	int r;
@@ -1489,22 +1555,15 @@ static int agg_column(struct agg_parse *a, yaml_node_t *v, size_t n, enum column
 			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "no table that '%s' reads has a column '%s'", a->c->name,
 				name);
 	}
-	if ((rule = table_privacy(d))) {
-		bool ok = use == USE_FILTER ?
-			listed(rule->group_by, rule->n_group_by, name) || listed(rule->aggregate, rule->n_aggregate, name) ||
-				listed(rule->join, rule->n_join, name) :
-			use == USE_GROUP_BY ? listed(rule->group_by, rule->n_group_by, name) :
-			use == USE_AGGREGATE ? listed(rule->aggregate, rule->n_aggregate, name) :
-					       listed(rule->join, rule->n_join, name);
-
-		if (!ok)
-			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
-				use == USE_FILTER ? "column '%s.%s' may not be filtered on: the privacy rule of '%s' lists "
-						    "it in none of group_by, aggregate and join" :
-						    "column '%s.%s' may not be used in %s: the privacy rule of '%s' does not "
-						    "list it there",
-				d->name, name, use == USE_FILTER ? d->name : use_key[use], d->name);
-	}
+	if (!use_ok(table_privacy(d), use, name))
+		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID,
+			use == USE_FILTER ? "column '%s.%s' may not be filtered on: the privacy rule of '%s' lists "
+					    "it in none of group_by, aggregate and join" :
+					    "column '%s.%s' may not be used in %s: the privacy rule of '%s' does not "
+					    "list it there",
+			d->name, name, use == USE_FILTER ? d->name : use_key[use], d->name);
+	if (use != USE_JOIN && (r = agg_equal_columns(a, v, use, d->name, name)) < 0)
+		return r;
 	if (!NEW(p, ref))
 		return oom(p);
 	dcr__v1__column_ref__init(ref);
@@ -1753,6 +1812,7 @@ static int parse_aggregate(struct parse *p, yaml_node_t *m, Dcr__V1__Computation
 	if (!NEW(p, ag))
 		return oom(p);
 	dcr__v1__aggregate_computation__init(ag);
+	a.ag = ag;
 	if (!(v = dcr_ydoc_get(&p->y, m, "from")))
 		return dcr_ydoc_fail(&p->y, m, DCR_EINVALID, "aggregate computation '%s' has no from", c->name);
 	if ((r = agg_table(&a, v, &a.tables[0])) < 0)
@@ -2843,4 +2903,25 @@ void dcr_room_free(struct dcr_room *room)
 		room->blocks = next;
 	}
 	free(room);
+}
+
+static bool is_protected(const Dcr__V1__RoomDefinition *def, const char *name)
+{
+	for (size_t d = 0; name && d < def->n_data; d++) {
+		const Dcr__V1__DataNode *dn = def->data[d];
+
+		if (dn->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && dn->table->privacy && strcmp(dn->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *dcr_room_python_protected(const Dcr__V1__RoomDefinition *def, const Dcr__V1__PythonComputation *pc)
+{
+	if (!pc->script.len && is_protected(def, pc->code_node))
+		return pc->code_node;
+	for (size_t m = 0; m < pc->n_mounts; m++)
+		if (is_protected(def, pc->mounts[m]->node))
+			return pc->mounts[m]->node;
+	return NULL;
 }

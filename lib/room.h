@@ -128,4 +128,13 @@ const char *dcr_room_column_sql_type(Dcr__V1__ColumnType type);
  */
 bool dcr_room_filter_value_ok(Dcr__V1__ColumnType type, const char *s);
 
+/*
+ * The first node python computation pc reads that is a table of def with a
+ * privacy rule (dcr-room(5), PRIVACY RULES), or NULL: its code node (when
+ * the script is not embedded, python runs /code/NODE.py), then each mount.
+ * dcr create refuses such a computation; dcrd asks again before it runs
+ * one, since a definition is never trusted to have been checked.
+ */
+const char *dcr_room_python_protected(const Dcr__V1__RoomDefinition *def, const Dcr__V1__PythonComputation *pc);
+
 #endif

@@ -74,15 +74,17 @@ static json_t *job_json(const Dcr__V1__JobInfo *j)
 	json_object_set_new(o, "result_sha256", *hex ? json_string(hex) : json_null());
 	json_object_set_new(o, "result_size", json_integer((json_int_t)j->result_size));
 	json_object_set_new(o, "result_rows", json_integer((json_int_t)j->result_rows));
-	json_object_set_new(o, "groups_suppressed",
-		j->thresholded ? json_integer((json_int_t)j->groups_suppressed) : json_null());
+	json_object_set_new(o, "groups_suppressed", !j->thresholded ? json_null() :
+		j->groups_suppressed_withheld ? json_string("withheld") : json_integer((json_int_t)j->groups_suppressed));
 	return o;
 }
 
 /* "dcr: fetch: job ID: 2 groups suppressed", for a job whose privacy thresholds left groups out (or none). */
 static void note_suppressed(const struct command *cmd, const struct cli *cli, const Dcr__V1__JobInfo *j)
 {
-	if (j->thresholded && cli->verbosity >= 0)
+	if (j->thresholded && j->groups_suppressed_withheld && cli->verbosity >= 0)
+		fprintf(stderr, "dcr: %s: job %s: count of suppressed groups withheld\n", cmd->name, j->job_id);
+	else if (j->thresholded && cli->verbosity >= 0)
 		fprintf(stderr, "dcr: %s: job %s: %llu group%s suppressed\n", cmd->name, j->job_id,
 			(unsigned long long)j->groups_suppressed, j->groups_suppressed == 1 ? "" : "s");
 }
@@ -741,7 +743,10 @@ int cmd_jobs(const struct command *cmd, struct cli *cli, struct parsed *args)
 			printf("%llu bytes%s", (unsigned long long)j->result_size,
 				strcmp(j->result_type, "application/zip") == 0 ? " (zip)" :
 				strcmp(j->result_type, "text/csv") == 0 ? "" : " (file)");
-		if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED && j->thresholded)
+		if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED && j->thresholded &&
+		    j->groups_suppressed_withheld)
+			printf(", count of suppressed groups withheld");
+		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_SUCCEEDED && j->thresholded)
 			printf(", %llu group%s suppressed", (unsigned long long)j->groups_suppressed,
 				j->groups_suppressed == 1 ? "" : "s");
 		else if (j->status == DCR__V1__JOB_STATUS__JOB_STATUS_FAILED) {

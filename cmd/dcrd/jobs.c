@@ -25,6 +25,7 @@
 #include "crypto.h"
 #include "dcrd.h"
 #include "fileio.h"
+#include "room.h"
 #include "util.h"
 #include "work.h"
 
@@ -743,7 +744,7 @@ struct result {
 	uint64_t rows;
 	bool has_rows;             /* rows counts a CSV's rows: SQL, and the result.csv of an aggregate */
 	bool thresholded;          /* an aggregate computation with a threshold, */
-	uint64_t groups_suppressed; /* and how many groups it left out */
+	uint64_t groups_suppressed; /* and how many groups it left out, or DCR_AGGREGATE_WITHHELD */
 	char *logs;
 	size_t logs_len;
 };
@@ -1259,17 +1260,12 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 		/* The room was checked at creation; the operator may have lowered the limits since. */
 		int r = py_check(name, c->python, runner.svc.job_bounds, runner.svc.enclave->opt.kind->python_refused,
 			DCR_ECOMPUTE, err);
+		const char *protected;
 
 		/* dcr create refuses it; a definition is still never trusted to have been checked. */
-		for (size_t m = 0; r == 0 && m < c->python->n_mounts; m++)
-			for (size_t d = 0; d < w->j->def->n_data; d++) {
-				const Dcr__V1__DataNode *dn = w->j->def->data[d];
-
-				if (dn->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && dn->table->privacy &&
-				    strcmp(dn->name, c->python->mounts[m]->node) == 0)
-					r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' mounts '%s', a table with a "
-						"privacy rule", name, dn->name);
-			}
+		if (r == 0 && (protected = dcr_room_python_protected(w->j->def, c->python)))
+			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' reads '%s', a table with a privacy rule",
+				name, protected);
 
 		return r < 0 ? r : run_python(w, name, c->python, depth, res, err);
 	}
@@ -1439,8 +1435,13 @@ static void finish_job(struct worker *me, struct job *j, int code, const char *w
 			note_fact(&note, "rows", "%" PRIu64, res->rows);
 		if (res->thresholded) {
 			info->thresholded = true;
-			info->groups_suppressed = res->groups_suppressed;
-			note_fact(&note, "groups_suppressed", "%" PRIu64, res->groups_suppressed);
+			if (res->groups_suppressed == DCR_AGGREGATE_WITHHELD) {
+				info->groups_suppressed_withheld = true;
+				note_fact(&note, "groups_suppressed", "withheld");
+			} else {
+				info->groups_suppressed = res->groups_suppressed;
+				note_fact(&note, "groups_suppressed", "%" PRIu64, res->groups_suppressed);
+			}
 		}
 	} else {
 		info->status = DCR__V1__JOB_STATUS__JOB_STATUS_FAILED;

@@ -604,7 +604,10 @@ static int find_sql(struct sql_job *j, const char *name, struct dcr_err *err)
 	return 0;
 }
 
-/* How many groups the thresholds of an aggregate computation left out: its second statement, on the same tables. */
+/*
+ * How many groups the thresholds of an aggregate computation left out, or
+ * DCR_AGGREGATE_WITHHELD: its second statement, on the same tables.
+ */
 static int count_suppressed(struct sql_job *j, struct sql_result *out, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -625,7 +628,9 @@ static int count_suppressed(struct sql_job *j, struct sql_result *out, struct dc
 		return r;
 	}
 	out->thresholded = true;
-	out->groups_suppressed = (uint64_t)sqlite3_column_int64(st, 0);
+	/* A count of groups whose rows together fall short of a threshold would tell about those rows. */
+	out->groups_suppressed = sqlite3_column_int(st, 1) == 1 ? (uint64_t)sqlite3_column_int64(st, 0) :
+		DCR_AGGREGATE_WITHHELD;
 	sqlite3_finalize(st);
 	return 0;
 }

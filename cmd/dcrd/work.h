@@ -47,7 +47,7 @@ struct sql_result {
 	size_t len;
 	uint64_t rows;             /* data rows, without the header */
 	bool thresholded;          /* an aggregate computation with a threshold: */
-	uint64_t groups_suppressed; /* how many groups it left out */
+	uint64_t groups_suppressed; /* how many groups it left out, or DCR_AGGREGATE_WITHHELD */
 };
 
 /*

@@ -6,7 +6,9 @@
 # they run (a filter isolating one person, a join with duplicated keys,
 # grouping by a unique column, one person's many rows): every group that
 # falls short is suppressed, counted in the job, its audit entry and dcr's
-# output, and never shown.
+# output, and never shown. The count is withheld when the suppressed groups
+# together fall short too (two runs that differ only in one such person give
+# the same bytes), and a key repeated in a join weighs nothing in a sum.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
@@ -23,6 +25,7 @@ enclave: dcrd:sim
 authentication: {ca: ca.pem}
 participants:
   alice@acme.example: [upload people, upload orders, run isolate, fetch isolate, run inflate, fetch inflate,
+    upload probe, run weigh, fetch weigh,
     run unique, fetch unique, run by_region, fetch by_region, upload wealth, run overflow, fetch overflow]
 data:
   people:
@@ -40,6 +43,9 @@ data:
     type: table
     columns: [{name: email, type: string}, {name: region, type: string}, {name: cents, type: int64}]
     privacy: {min_group_size: 5, identity: email, group_by: [region], aggregate: [cents], join: [email]}
+  probe:
+    type: table
+    columns: [{name: email, type: string}]
 compute:
   isolate:                     # a filter that isolates one person
     type: aggregate
@@ -63,7 +69,13 @@ compute:
     from: people
     group_by: [region]
     select: [{name: n, count: "*"}, {name: people, count_distinct: email}]
-  overflow:                    # whether one person's sum, times orders' 20 rows, passes 2^63: a suppressed
+  weigh:                       # probe holds p0 1000 times, p1 to p5 once: a sum weighted by the join
+    type: aggregate
+    from: people
+    join: [{table: probe, on: [people.email, probe.email]}]
+    group_by: [people.region]
+    select: [{name: n, count: "*"}, {name: spend, sum: spend}, {name: mean, avg: spend}, {name: rows, count: spend}]
+  overflow:                    # whether one person's 4 rows sum past 2^63: a suppressed
     type: aggregate            # group must not make the job fail
     from: wealth
     join: [{table: orders, on: [wealth.email, orders.email]}]
@@ -74,14 +86,14 @@ YAML
 as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
 
 # aggregate_zip FILE CSV N: FILE is, byte for byte, the result dcr-room(5) specifies for an aggregate
-# computation whose result.csv is CSV (a trailing newline added) and that suppressed N groups: built here
-# from the man page's layout, independently of dcrd.
+# computation whose result.csv is CSV (a trailing newline added) and that suppressed N groups (or whose
+# count is "withheld"): built here from the man page's layout, independently of dcrd.
 aggregate_zip() {
 	checks=$((checks + 1))
 	python3 - "$@" <<'PY' || fail "$1 is not the aggregate result the man page specifies"
 import struct, sys, zlib
-path, csv, n = sys.argv[1], sys.argv[2].encode() + b"\n", int(sys.argv[3])
-files = [(b"result.csv", csv), (b"suppressed.csv", b"groups_suppressed\n%d\n" % n)]
+path, csv, n = sys.argv[1], sys.argv[2].encode() + b"\n", sys.argv[3].encode()
+files = [(b"result.csv", csv), (b"suppressed.csv", b"groups_suppressed\n%s\n" % n)]
 def fields(name, data):
     return struct.pack("<HHHHHIIIHH", 10, 0, 0, 0, 0x21, zlib.crc32(data), len(data), len(data), len(name), 0)
 local, central = b"", b""
@@ -112,12 +124,18 @@ with open("wealth.csv", "w") as f:
     f.write("email,region,cents\n")
     for i in range(6):
         f.write(f"p{i}@example.com,north,{i - 2}\n")
-    f.write(f"p9@example.com,east,{1 << 62}\n")
+    for _ in range(4):
+        f.write(f"p9@example.com,east,{1 << 62}\n")
 with open("orders.csv", "w") as f:
     f.write("email,amount\n")
     for i in range(12):
         for k in range(20):
             f.write(f"p{i}@example.com,{k}\n")
+with open("probe.csv", "w") as f:
+    f.write("email\n" + "p0@example.com\n" * 1000 + "".join(f"p{i}@example.com\n" for i in range(1, 6)))
+# people without p0: the same tables, but for the person isolate looks for
+with open("people.csv") as f, open("absent.csv", "w") as g:
+    g.writelines(line for line in f if ",p0@example.com," not in line)
 PY
 
 start_dcrd data || finish
@@ -129,23 +147,58 @@ expect 0 "upload orders" as upload orders.csv
 expect 0 "publish orders" as publish "$room" orders "$out"
 expect 0 "upload wealth" as upload wealth.csv
 expect 0 "publish wealth" as publish "$room" wealth "$out"
+expect 0 "upload probe" as upload probe.csv
+expect 0 "publish probe" as publish "$room" probe "$out"
 
 # ---- attacks that run, and yield only groups that reach the threshold ----
 expect 0 "isolate one person with a filter" "$DCR" -i "$TEST_TMP/alice" run "$room" isolate --wait
 job=$out
-has "$err" "^dcr: run: job $job: 1 group suppressed$" "the person's group is suppressed, and counted"
+has "$err" "^dcr: run: job $job: count of suppressed groups withheld$" \
+	"the person's group is suppressed, and not counted: one person's group would count that person"
 expect 0 "fetch it" "$DCR" -i "$TEST_TMP/alice" fetch "$job" -o isolate.zip
 has "$err" "^dcr: fetch: job $job: [0-9]+ bytes of application/zip, SHA-256 verified, written to isolate.zip$" \
 	"the result is a ZIP"
-has "$err" "^dcr: fetch: job $job: 1 group suppressed$" "fetch says so"
-aggregate_zip isolate.zip "region,n,spend" 1
+has "$err" "^dcr: fetch: job $job: count of suppressed groups withheld$" "fetch says so"
+aggregate_zip isolate.zip "region,n,spend" withheld
 expect 0 "fetch its CSV" "$DCR" -i "$TEST_TMP/alice" fetch "$job" --file result.csv
 checks=$((checks + 1))
 [ "$out" = "region,n,spend" ] || fail "isolate: the result holds more than the header: $out"
-has "$err" "^dcr: fetch: job $job: 1 group suppressed$" "fetch --file says so too"
+has "$err" "^dcr: fetch: job $job: count of suppressed groups withheld$" "fetch --file says so too"
 expect 0 "fetch its count" as fetch "$job" --file suppressed.csv
 checks=$((checks + 1))
-[ "$out" = "$(printf 'groups_suppressed\n1')" ] || fail "isolate: suppressed.csv: $out"
+[ "$out" = "$(printf 'groups_suppressed\nwithheld')" ] || fail "isolate: suppressed.csv: $out"
+
+# The same room without p0: isolate's result, its SHA-256 and its audit facts are the same bytes, so
+# nothing that whoever runs or audits it sees tells whether p0 is a customer (with the count, 1 or 0 told).
+sed 's/^name: privacy$/name: privacy-absent/' room/room.yaml >room/absent.yaml
+expect 0 "create the room without p0" as create room/absent.yaml || finish
+absent=$out
+expect 0 "publish people without p0" as publish "$absent" people "$(as upload absent.csv)"
+expect 0 "isolate p0, who is not there" "$DCR" -i "$TEST_TMP/alice" run "$absent" isolate --wait
+has "$err" "^dcr: run: job $out: count of suppressed groups withheld$" "run says the same"
+expect 0 "fetch it" as fetch "$out" -o isolate-absent.zip
+checks=$((checks + 1))
+cmp -s isolate.zip isolate-absent.zip || fail "isolate: the result tells whether p0 is there"
+facts() { # ROOM: the facts of isolate's job.finished but its ID and inputs (the tables differ, and say so)
+	as --json audit "$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print([[(f["key"], f["value"]) for f in e["facts"] if f["key"] not in ("job", "input")] for e in d["entries"]
+    if e["action"] == "job.finished" and e["object"] == "isolate"])'
+}
+checks=$((checks + 1))
+present_facts=$(facts "$room")
+[ "$present_facts" = "$(facts "$absent")" ] && [[ $present_facts == *"('groups_suppressed', 'withheld')"* ]] ||
+	fail "isolate: the audit facts tell whether p0 is there: $present_facts / $(facts "$absent")"
+expect 0 "jobs" as jobs "$absent"
+has "$out" "isolate +succeeded .*, count of suppressed groups withheld" "dcr jobs says withheld"
+expect 0 "jobs --json" as --json jobs "$absent"
+has "$out" '"groups_suppressed": "withheld"' "and its JSON"
+
+# p0's key 1000 times in probe must not weigh p0's spend 1000 times: north's 6 people, each row once
+# (0.5 + 1.5 + ... + 5.5), whatever the join's multiplicity; count(*) counts the join's 1005 rows.
+expect 0 "weigh one person with a repeated join key" as run "$room" weigh -o weigh.zip
+aggregate_zip weigh.zip "$(printf 'region,n,spend,mean,rows\nnorth,1005,18.0,3.0,6')" withheld
 
 # Joined with 20 orders each, north has 120 rows from 6 people: kept; south's 60 rows are 3 people, east's
 # 800 rows one person, west's 40 rows two: all suppressed.
@@ -177,7 +230,7 @@ import json, sys
 d = json.load(sys.stdin)
 got = sorted((e["object"], f["value"]) for e in d["entries"] if e["action"] == "job.finished"
     for f in e["facts"] if f["key"] == "groups_suppressed")
-want = [("by_region", "3"), ("inflate", "3"), ("isolate", "1"), ("unique", "51")]
+want = [("by_region", "3"), ("inflate", "3"), ("isolate", "withheld"), ("unique", "51"), ("weigh", "withheld")]
 sys.exit(0 if got == want else "audit: groups_suppressed %s, want %s" % (got, want))
 ' || fail "each job.finished entry holds its count of suppressed groups"
 
@@ -185,7 +238,7 @@ sys.exit(0 if got == want else "audit: groups_suppressed %s, want %s" % (got, wa
 # orders, sums to 20 * 2^62, past what SQLite's sum() of integers holds ("integer overflow" failed the
 # job, telling whoever ran it that the person's value is at least 2^63 / 20).
 expect 0 "an integer sum that overflows in a suppressed group" as run "$room" overflow -o overflow.zip
-aggregate_zip overflow.zip "$(printf 'region,cents,mean\nnorth,60,0.5')" 1
+aggregate_zip overflow.zip "$(printf 'region,cents,mean\nnorth,3,0.5')" withheld
 
 # ---- the SHA-256 the audit log records is that of the whole ZIP, and dcr fetch checks it ----
 expect 0 "by region again" as run "$room" by_region --wait
@@ -223,7 +276,8 @@ has "$out" '^  people +table \(.*\); groups of at least 5 email; group by id, re
 	"the table's rule"
 has "$out" '^  inflate +aggregate of people join orders$' "the aggregate computation"
 expect 0 "the JSON" "$DCR" --json create --dry-run room/room.yaml
-has "$out" 'HAVING COUNT\(DISTINCT \\"people\\".\\"email\\"\) >= 5' "the SQL counts people in each group"
+has "$out" '\\"people\\".\\"email\\" AS \\"c0_1\\".* HAVING COUNT\(DISTINCT \\"c0_1\\"\) >= 5' \
+	"the SQL counts people in each group"
 expect 6 "show of an aggregate computation" as show "$room" isolate
 has "$err" "computation 'isolate' is an aggregate computation, which has no text of its own" "says why"
 
@@ -235,15 +289,15 @@ bad() { # NAME EXPECTED-ERROR: room/room.yaml with its compute replaced by stdin
 	expect 6 "$1" "$DCR" -i "$TEST_TMP/alice" create room/bad.yaml
 	has "$err" "$2" "$1: refused with its position"
 }
-bad "a view over the protected table" "^dcr: create: room/bad.yaml:24:32: query of 'everyone' reads 'people', a table with a privacy rule" <<'YAML'
+bad "a view over the protected table" "^dcr: create: room/bad.yaml:27:32: query of 'everyone' reads 'people', a table with a privacy rule" <<'YAML'
   everyone: {type: sql, query: SELECT * FROM people}
   count_view: {type: sql, query: SELECT count(*) AS n FROM everyone}
 YAML
 echo 'print(1)' >room/x.py
-bad "a python mount" "^dcr: create: room/bad.yaml:24:59: python computation 'py' mounts 'people', a table with a privacy rule" <<'YAML'
+bad "a python mount" "^dcr: create: room/bad.yaml:27:59: python computation 'py' mounts 'people', a table with a privacy rule" <<'YAML'
   py: {type: python, script: x.py, mounts: {/input/p.csv: people}}
 YAML
-bad "a self-join" "^dcr: create: room/bad.yaml:27:20: table 'people' is read twice by 'self'" <<'YAML'
+bad "a self-join" "^dcr: create: room/bad.yaml:30:20: table 'people' is read twice by 'self'" <<'YAML'
   self:
     type: aggregate
     from: people
@@ -251,20 +305,38 @@ bad "a self-join" "^dcr: create: room/bad.yaml:27:20: table 'people' is read twi
     select: [{name: n, count: "*"}]
 YAML
 bad "grouping by a column the rule does not list" \
-	"^dcr: create: room/bad.yaml:27:16: column 'people.email' may not be used in group_by" <<'YAML'
+	"^dcr: create: room/bad.yaml:30:16: column 'people.email' may not be used in group_by" <<'YAML'
   who:
     type: aggregate
     from: people
     group_by: [email]
     select: [{name: n, count: "*"}]
 YAML
-bad "max of a protected column" "^dcr: create: room/bad.yaml:27:26: unknown key 'max' in an aggregate" <<'YAML'
+bad "grouping by a column a join makes equal to a protected one" \
+	"^dcr: create: room/bad.yaml:31:16: column 'orders.email' may not be used in group_by: a join makes it equal to 'people.email'" <<'YAML'
+  who:
+    type: aggregate
+    from: people
+    join: [{table: orders, on: [people.email, orders.email]}]
+    group_by: [orders.email]
+    select: [{name: n, count: "*"}]
+YAML
+bad "grouping by such a column two joins away" \
+	"^dcr: create: room/bad.yaml:31:16: column 'probe.email' may not be used in group_by: a join makes it equal to 'people.email'" <<'YAML'
+  who:
+    type: aggregate
+    from: orders
+    join: [{table: people, on: [orders.email, people.email]}, {table: probe, on: [orders.email, probe.email]}]
+    group_by: [probe.email]
+    select: [{name: n, count: "*"}]
+YAML
+bad "max of a protected column" "^dcr: create: room/bad.yaml:30:26: unknown key 'max' in an aggregate" <<'YAML'
   top:
     type: aggregate
     from: people
     select: [{name: top, max: spend}]
 YAML
-bad "privacy on free SQL" "^dcr: create: room/bad.yaml:24:68: privacy rules apply to aggregate computations" <<'YAML'
+bad "privacy on free SQL" "^dcr: create: room/bad.yaml:27:68: privacy rules apply to aggregate computations" <<'YAML'
   q: {type: sql, query: SELECT count(*) AS n FROM orders, privacy: {min_group_size: 5}}
 YAML
 

@@ -155,6 +155,61 @@ static char *edit(const char *base, const char *from, const char *to)
 	return s;
 }
 
+/*
+ * dcrd's run-time guard (jobs.c) asks dcr_room_python_protected before it
+ * runs python: a definition that never went through dcr create may name a
+ * protected table as the code node, which python reads as /code/NODE.py,
+ * as well as mount it.
+ */
+static void test_python_protected(void **state)
+{
+	char *sql = edit(base_yaml, "FROM (SELECT salary FROM acme UNION ALL SELECT salary FROM beta)", "FROM beta");
+	char *yaml = edit(sql, "      - {name: salary, type: float64}\n  beta:",
+		"      - {name: salary, type: float64}\n    privacy: {min_group_size: 5, aggregate: [salary]}\n  beta:");
+	Dcr__V1__RoomDefinition *def;
+	Dcr__V1__PythonComputation *pc = NULL;
+	Dcr__V1__Mount *mount;
+	size_t script_len;
+	char *code_node;
+	struct dcr_room *room;
+	struct dcr_err err;
+	char *node;
+
+	(void)state;
+	assert_int_equal(parse(yaml, "", &room, &err), 0);
+	def = (Dcr__V1__RoomDefinition *)dcr_room_definition(room);
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON)
+			pc = def->compute[i]->python;
+	assert_non_null(pc);
+	assert_true(pc->script.len > 0 && pc->n_mounts == 1);
+	assert_null(dcr_room_python_protected(def, pc));
+	mount = pc->mounts[0];
+	node = mount->node;
+	code_node = pc->code_node;
+	script_len = pc->script.len;
+
+	/* A mount of the protected table. */
+	mount->node = "acme";
+	assert_string_equal(dcr_room_python_protected(def, pc), "acme");
+	mount->node = "beta";
+	assert_null(dcr_room_python_protected(def, pc));
+
+	/* The protected table as the code node: read when the script is not embedded, not otherwise. */
+	pc->code_node = "acme";
+	assert_null(dcr_room_python_protected(def, pc));
+	pc->script.len = 0;
+	assert_string_equal(dcr_room_python_protected(def, pc), "acme");
+	pc->code_node = "beta";
+	assert_null(dcr_room_python_protected(def, pc));
+	mount->node = node;
+	pc->code_node = code_node;
+	pc->script.len = script_len;
+	dcr_room_free(room);
+	free(yaml);
+	free(sql);
+}
+
 static void test_valid(void **state)
 {
 	const Dcr__V1__RoomDefinition *def;
@@ -436,6 +491,10 @@ static void test_privacy_errors(void **state)
 		  "room.yaml:32:16: column 'acme.email' may not be used in group_by: the privacy" },
 		{ "sum: acme.spend", "sum: acme.age", "room.yaml:35:28: column 'acme.age' may not be used in aggregate: the privacy " },
 		{ "count: \"*\"}", "count_distinct: acme.email}", "room.yaml:34:35: column 'acme.email' may not be used in aggregate: the privac" },
+		/* nor through a column a join makes equal to it */
+		{ "group_by: [acme.region]", "group_by: [beta.email]",
+		  "room.yaml:32:16: column 'beta.email' may not be used in group_by: a join makes" },
+		{ "count: \"*\"}", "count_distinct: beta.email}", "room.yaml:34:35: column 'beta.email' may not be used in aggregate: a join mak" },
 		{ "on: [acme.email, beta.email]", "on: [acme.region, beta.region]",
 		  "room.yaml:29:28: column 'acme.region' may not be used in join: the privacy ru" },
 		{ "{column: acme.region, op", "{column: acme.age, op", "room.yaml:31:18: column 'acme.age' may not be filtered on: the privacy rule o" },
@@ -1159,6 +1218,7 @@ int main(void)
 		cmocka_unit_test(test_spec_from_proto),
 		cmocka_unit_test(test_script_content_in_id),
 		cmocka_unit_test(test_check_source),
+		cmocka_unit_test(test_python_protected),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -604,12 +605,31 @@ static unsigned rnd(unsigned n)
 }
 
 #define PROP_MAX_ROWS 60
+#define PROP_NULL UINT_MAX /* a missing value */
 
+/* Each column holds an index (person pI, group I, value prop_value(I)) or PROP_NULL. */
 struct prop_table {
 	unsigned n, person[PROP_MAX_ROWS], grp[PROP_MAX_ROWS], val[PROP_MAX_ROWS];
 	bool protected, identity;
 	unsigned min;
 };
+
+/* The type of the group column, and a group index as a value of it, in the CSV and in a result. */
+enum prop_kind { PROP_INT, PROP_FLOAT, PROP_STRING };
+
+static const char *const prop_types[] = { "int64", "float64", "string" };
+
+static void prop_group_text(enum prop_kind kind, unsigned g, bool in_result, char *buf, size_t size)
+{
+	if (g == PROP_NULL)
+		snprintf(buf, size, "%s", "");
+	else if (kind == PROP_INT)
+		snprintf(buf, size, "%u", g);
+	else if (kind == PROP_FLOAT) /* -1.0 to 1.5: in a result, as dcrd writes a REAL */
+		snprintf(buf, size, in_result ? "%.1f" : "%g", (double)g * 0.5 - 1);
+	else
+		snprintf(buf, size, "g%u", g);
+}
 
 /*
  * The value a random draw u (0 to 100) stands for: -50 to 50, and every
@@ -621,20 +641,34 @@ static int64_t prop_value(unsigned u)
 	return ((int64_t)u - 50) * (u % 7 == 0 ? (int64_t)1 << 40 : 1);
 }
 
-static void prop_table_make(struct prop_table *t, char *csv, size_t size)
+/* A random index below n, or, one time in ten, PROP_NULL. */
+static unsigned prop_maybe(unsigned n)
+{
+	return rnd(10) == 0 ? PROP_NULL : rnd(n);
+}
+
+/* Few people, so that a join key repeats: within a table, and across the two. */
+static void prop_table_make(struct prop_table *t, enum prop_kind kind, char *csv, size_t size)
 {
 	unsigned people = 1 + rnd(15), groups = 1 + rnd(6);
+	char g[32];
 	size_t at;
 
 	t->n = rnd(PROP_MAX_ROWS + 1);
 
 	at = (size_t)snprintf(csv, size, "person,grp,val\n");
 	for (unsigned i = 0; i < t->n; i++) {
-		t->person[i] = rnd(people);
-		t->grp[i] = rnd(groups);
-		t->val[i] = rnd(101);
-		at += (size_t)snprintf(csv + at, size - at, "p%u,%u,%" PRId64 "\n", t->person[i], t->grp[i],
-			prop_value(t->val[i]));
+		t->person[i] = prop_maybe(people);
+		t->grp[i] = prop_maybe(groups);
+		t->val[i] = prop_maybe(101);
+		prop_group_text(kind, t->grp[i], false, g, sizeof(g));
+		if (t->person[i] == PROP_NULL)
+			at += (size_t)snprintf(csv + at, size - at, ",%s,", g);
+		else
+			at += (size_t)snprintf(csv + at, size - at, "p%u,%s,", t->person[i], g);
+		if (t->val[i] != PROP_NULL)
+			at += (size_t)snprintf(csv + at, size - at, "%" PRId64, prop_value(t->val[i]));
+		at += (size_t)snprintf(csv + at, size - at, "\n");
 	}
 	assert_true(at < size);
 }
@@ -648,7 +682,7 @@ static void prop_rule(const struct prop_table *t, char *yaml, size_t size)
 			t->min, t->identity ? " identity: person," : "");
 }
 
-/* Distinct rows of t among the marked ones, or distinct people. */
+/* Distinct rows of t among the marked ones, or distinct non-null people. */
 static unsigned prop_distinct(const struct prop_table *t, const bool *marked)
 {
 	bool seen[PROP_MAX_ROWS] = { false };
@@ -657,7 +691,7 @@ static unsigned prop_distinct(const struct prop_table *t, const bool *marked)
 	for (unsigned i = 0; i < t->n; i++) {
 		unsigned key = t->identity ? t->person[i] : i;
 
-		if (marked[i] && !seen[key]) {
+		if (marked[i] && key != PROP_NULL && !seen[key]) {
 			seen[key] = true;
 			n++;
 		}
@@ -665,22 +699,47 @@ static unsigned prop_distinct(const struct prop_table *t, const bool *marked)
 	return n;
 }
 
+/* The sum of the non-null values of t's marked rows, each row once, and how many there are. */
+static unsigned prop_sum(const struct prop_table *t, const bool *marked, int64_t *sum)
+{
+	unsigned n = 0;
+
+	*sum = 0;
+	for (unsigned i = 0; i < t->n; i++)
+		if (marked[i] && t->val[i] != PROP_NULL) {
+			*sum += prop_value(t->val[i]);
+			n++;
+		}
+	return n;
+}
+
 /*
- * 200 random rooms and tables, each run and compared with the rule computed
- * here the plain way: every (a, b) pair the join and filter keep, grouped,
- * and a group kept only if each protected table's distinct rows (or people)
- * in it reach the larger of its threshold and the computation's.
+ * 200 random rooms and tables, each run and compared with the rules
+ * computed here the plain way over the generated rows: every (a, b) pair
+ * the join (on a person; a missing one joins nothing; people repeat in
+ * both tables, so the join multiplies rows) and the filter keep, grouped
+ * by a column of either table (int64, float64 or string; a missing value
+ * is one group), a group kept only if each protected table's distinct
+ * rows (or non-null people) in it reach the larger of its threshold and
+ * the computation's; count(*) counts pairs, sum and count of a column
+ * each row of its table in the group once, however many rows of the other
+ * table it joins; and the count of suppressed groups is told only when the
+ * rows of all of them together meet every threshold.
  */
 static void test_aggregate_random(void **state)
 {
 	static char a_csv[4096], b_csv[4096], want[8192], data[2048], compute[1024], rule_a[256], rule_b[256];
-	unsigned all_kept = 0, all_suppressed = 0;
+	unsigned all_kept = 0, all_suppressed = 0, all_told = 0, all_withheld = 0, all_weighed = 0;
 
 	rnd_state = 0x9e3779b97f4a7c15ull;
 	for (unsigned trial = 0; trial < 200; trial++) {
 		struct prop_table a = { 0 }, b = { 0 };
-		bool join = rnd(2), filter = rnd(2), group = rnd(5) != 0;
+		bool join = rnd(2), filter = rnd(2), group = rnd(5) != 0, by_b = join && rnd(2);
+		enum prop_kind kind = (enum prop_kind)rnd(3);
 		unsigned floor_val = rnd(101), own = rnd(4) == 0 ? 2 + rnd(6) : 0, suppressed = 0, rows = 0;
+		unsigned need_a, need_b;
+		bool gone_a[PROP_MAX_ROWS] = { false }, gone_b[PROP_MAX_ROWS] = { false };
+		uint64_t told;
 		struct input items[2] = { { "a", a_csv, 0 }, { "b", b_csv, 0 } };
 		struct dcr_room *room;
 		struct run run;
@@ -693,47 +752,55 @@ static void test_aggregate_random(void **state)
 		b.protected = rnd(2);
 		b.identity = rnd(2) && b.protected; /* a table without a rule counts rows */
 		b.min = 2 + rnd(7);
-		prop_table_make(&a, a_csv, sizeof(a_csv));
-		prop_table_make(&b, b_csv, sizeof(b_csv));
+		need_a = a.min > own ? a.min : own;
+		need_b = b.protected ? (b.min > own ? b.min : own) : own;
+		prop_table_make(&a, kind, a_csv, sizeof(a_csv));
+		prop_table_make(&b, kind, b_csv, sizeof(b_csv));
 		prop_rule(&a, rule_a, sizeof(rule_a));
 		prop_rule(&b, rule_b, sizeof(rule_b));
 		snprintf(data, sizeof(data),
-			"  a:\n    type: table\n    columns: [{name: person, type: string}, {name: grp, type: int64}, "
-			"{name: val, type: int64}]\n%s"
-			"  b:\n    type: table\n    columns: [{name: person, type: string}, {name: grp, type: int64}, "
-			"{name: val, type: int64}]\n%s", rule_a, rule_b);
+			"  a:\n    type: table\n    columns: [{name: person, type: string, nullable: true}, "
+			"{name: grp, type: %s, nullable: true}, {name: val, type: int64, nullable: true}]\n%s"
+			"  b:\n    type: table\n    columns: [{name: person, type: string, nullable: true}, "
+			"{name: grp, type: %s, nullable: true}, {name: val, type: int64, nullable: true}]\n%s",
+			prop_types[kind], rule_a, prop_types[kind], rule_b);
 		snprintf(compute, sizeof(compute),
 			"  q:\n    type: aggregate\n    from: a\n%s",
 			join ? "    join: [{table: b, on: [a.person, b.person]}]\n" : "");
 		if (filter)
 			snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute),
 				"    where: [{column: a.val, op: '>=', value: %" PRId64 "}]\n", prop_value(floor_val));
-		snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute), "%s%s",
-			group ? "    group_by: [a.grp]\n" : "", "    select: [{name: n, count: '*'}, {name: s, sum: a.val}]\n");
+		snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute), "%s%s%s",
+			group ? (by_b ? "    group_by: [b.grp]\n" : "    group_by: [a.grp]\n") : "",
+			"    select: [{name: n, count: '*'}, {name: s, sum: a.val}, {name: c, count: a.val}",
+			join ? ", {name: t, sum: b.val}]\n" : "]\n");
 		if (own)
 			snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute),
 				"    privacy: {min_group_size: %u}\n", own);
 		room = room_with(data, compute);
 
-		/* The reference. */
-		at = (size_t)snprintf(want, sizeof(want), "%sn,s\n", group ? "grp," : "");
-		for (unsigned g = 0; g < (group ? 6u : 1u); g++) {
+		/* The reference: the groups in SQLite's order, a missing value first. */
+		at = (size_t)snprintf(want, sizeof(want), "%sn,s,c%s\n", group ? "grp," : "", join ? ",t" : "");
+		for (unsigned gi = 0; gi < (group ? 7u : 1u); gi++) {
+			unsigned g = gi == 0 ? PROP_NULL : gi - 1;
 			bool in_a[PROP_MAX_ROWS] = { false }, in_b[PROP_MAX_ROWS] = { false }, any = false;
-			unsigned count = 0, need_a = a.min > own ? a.min : own;
-			int64_t sum = 0;
-			unsigned need_b = b.protected ? (b.min > own ? b.min : own) : own;
+			unsigned count = 0, c, pairs_of_a = 0;
+			int64_t sum;
+			char key[32];
 
 			for (unsigned i = 0; i < a.n; i++) {
-				if ((group && a.grp[i] != g) || (filter && prop_value(a.val[i]) < prop_value(floor_val)))
+				if ((group && !by_b && a.grp[i] != g) ||
+				    (filter && (a.val[i] == PROP_NULL || prop_value(a.val[i]) < prop_value(floor_val))))
 					continue;
 				for (unsigned k = 0; k < (join ? b.n : 1u); k++) {
-					if (join && b.person[k] != a.person[i])
+					if (join && (a.person[i] == PROP_NULL || b.person[k] != a.person[i]))
+						continue;
+					if (group && by_b && b.grp[k] != g)
 						continue;
 					in_a[i] = any = true;
 					if (join)
 						in_b[k] = true;
 					count++;
-					sum += prop_value(a.val[i]);
 				}
 			}
 			/* Without GROUP BY, SQL has one group even when no row makes it; with, a group needs a row. */
@@ -741,29 +808,52 @@ static void test_aggregate_random(void **state)
 				continue;
 			if (prop_distinct(&a, in_a) < need_a || (join && need_b > 1 && prop_distinct(&b, in_b) < need_b)) {
 				suppressed++;
+				for (unsigned i = 0; i < PROP_MAX_ROWS; i++) {
+					gone_a[i] |= in_a[i];
+					gone_b[i] |= in_b[i];
+				}
 				continue;
 			}
 			rows++;
-			if (group)
-				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,", g);
-			if (any)
-				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,%" PRId64 "\n", count, sum);
-			else
-				at += (size_t)snprintf(want + at, sizeof(want) - at, "0,\n");
+			if (group) {
+				prop_group_text(kind, g, true, key, sizeof(key));
+				at += (size_t)snprintf(want + at, sizeof(want) - at, "%s,", key);
+			}
+			c = prop_sum(&a, in_a, &sum);
+			at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,", count);
+			if (c)
+				at += (size_t)snprintf(want + at, sizeof(want) - at, "%" PRId64, sum);
+			at += (size_t)snprintf(want + at, sizeof(want) - at, ",%u", c);
+			if (join && prop_sum(&b, in_b, &sum))
+				at += (size_t)snprintf(want + at, sizeof(want) - at, ",%" PRId64, sum);
+			else if (join)
+				at += (size_t)snprintf(want + at, sizeof(want) - at, ",");
+			at += (size_t)snprintf(want + at, sizeof(want) - at, "\n");
+			for (unsigned i = 0; i < a.n; i++)
+				pairs_of_a += in_a[i];
+			all_weighed += count > pairs_of_a; /* an a row joined more than one b row */
 		}
+		told = prop_distinct(&a, gone_a) >= need_a && (!join || need_b <= 1 || prop_distinct(&b, gone_b) >= need_b) ?
+			suppressed : DCR_AGGREGATE_WITHHELD;
 		run_sql(&run, room, "q", items, 2);
 		got = result(&run);
-		if (run.r < 0 || strcmp(got, want) != 0 || !run.res.thresholded || run.res.groups_suppressed != suppressed ||
+		if (run.r < 0 || strcmp(got, want) != 0 || !run.res.thresholded || run.res.groups_suppressed != told ||
 		    run.res.rows != rows)
-			fail_msg("trial %u: %s\n%s\nA:\n%s\nB:\n%s\nwant (%u suppressed):\n%s\ngot (%" PRIu64 " suppressed):\n%s",
-				trial, data, compute, a_csv, b_csv, suppressed, want, run.res.groups_suppressed, got);
+			fail_msg("trial %u: %s\n%s\nA:\n%s\nB:\n%s\nwant (%u suppressed, told %" PRIu64 "):\n%s\n"
+				"got (%" PRIu64 " suppressed):\n%s\n%s", trial, data, compute, a_csv, b_csv, suppressed, told,
+				want, run.res.groups_suppressed, got, run.r < 0 ? run.err.msg : "");
 		all_kept += rows;
 		all_suppressed += suppressed;
+		all_told += told != DCR_AGGREGATE_WITHHELD && told > 0;
+		all_withheld += told == DCR_AGGREGATE_WITHHELD && suppressed > 0;
 		dcr_room_free(room);
 	}
-	/* Neither side of the rule is left untested. */
+	/* Neither side of each rule is left untested. */
 	assert_true(all_kept >= 100);
 	assert_true(all_suppressed >= 100);
+	assert_true(all_told >= 10);
+	assert_true(all_withheld >= 10);
+	assert_true(all_weighed >= 20);
 }
 
 /*
@@ -807,7 +897,8 @@ static void test_aggregate_hostile_definition(void **state)
 			c = def->compute[i];
 	assert_non_null(c);
 	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), 0);
-	assert_non_null(strstr(sql.query, " HAVING COUNT(DISTINCT \"t\".\"rowid\") >= 5"));
+	assert_non_null(strstr(sql.query, "\"t\".rowid AS \"r0\""));
+	assert_non_null(strstr(sql.query, " HAVING COUNT(DISTINCT \"r0\") >= 5"));
 	dcr_aggregate_sql_release(&sql);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		Dcr__V1__AggregateFilter *f = c->aggregate->filters[bad[i].filter];
@@ -821,7 +912,7 @@ static void test_aggregate_hostile_definition(void **state)
 	name = c->aggregate->select[0]->name;
 	c->aggregate->select[0]->name = "n\" FROM t --";
 	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), 0);
-	assert_non_null(strstr(sql.query, "COUNT(*) AS \"n\"\" FROM t --\" FROM \"t\" WHERE"));
+	assert_non_null(strstr(sql.query, "COUNT(*) AS \"n\"\" FROM t --\" FROM \"join rows\" GROUP BY"));
 	dcr_aggregate_sql_release(&sql);
 	c->aggregate->select[0]->name = name;
 	dcr_room_free(room);
