@@ -30,6 +30,8 @@
 #include "banned.h"
 
 #define ATTEMPTS 5
+/* Plaintext read, hashed and recorded ahead of sealing: one fdatasync of ID.sums per this many bytes. */
+#define RECORD_AHEAD (8u << 20)
 
 /* ---- the keystore ---- */
 
@@ -386,8 +388,10 @@ struct file_stream {
 	struct dcr_sha256 *hash; /* of the plaintext of chunks [0, hashed), read in this attempt */
 	uint64_t hashed;
 	struct dcr_stream_enc *enc;
-	uint64_t next;           /* the chunk to read next */
-	uint8_t *plain;          /* one chunk of plaintext */
+	uint64_t next;           /* the chunk to seal next */
+	uint8_t *plain;          /* the plaintext of chunks [win_start, win_end) */
+	uint32_t window;         /* chunks read ahead */
+	uint64_t win_start, win_end;
 	uint8_t *out;            /* ciphertext not yet taken by the transfer */
 	size_t out_len, out_pos;
 	uint64_t skip;           /* bytes of the stream dcrd has already, still to drop */
@@ -413,8 +417,8 @@ static int source_same(const struct file_stream *fs, struct dcr_err *err)
 	return 0;
 }
 
-/* Chunk i of the plaintext into fs->plain; its length in *len. */
-static int read_chunk(struct file_stream *fs, uint64_t i, size_t *len, struct dcr_err *err)
+/* Chunk i of the plaintext into buf; its length in *len. */
+static int read_chunk(struct file_stream *fs, uint64_t i, uint8_t *buf, size_t *len, struct dcr_err *err)
 {
 	uint64_t off = i * fs->k->source.chunk_size;
 	size_t want = fs->k->size - off < fs->k->source.chunk_size ? (size_t)(fs->k->size - off)
@@ -422,7 +426,7 @@ static int read_chunk(struct file_stream *fs, uint64_t i, size_t *len, struct dc
 	size_t got = 0;
 
 	while (got < want) {
-		ssize_t n = pread(fs->fd, fs->plain + got, want - got, (off_t)(off + got));
+		ssize_t n = pread(fs->fd, buf + got, want - got, (off_t)(off + got));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -437,18 +441,19 @@ static int read_chunk(struct file_stream *fs, uint64_t i, size_t *len, struct dc
 }
 
 /*
- * Hash chunk i (just read, the next in order) and hold the digest so far
- * against ID.sums: a chunk recorded before must give its record again,
- * else the file changed; a new one is recorded before it is sealed. So no
- * chunk is ever sealed twice with other bytes (its nonce is its number).
+ * Hash chunk i (just read into plain, the next in order) and hold the
+ * digest so far against ID.sums: a chunk recorded before must give its
+ * record again, else the file changed; a new one is recorded (the caller
+ * makes the record durable before the chunk is sealed). So no chunk is
+ * ever sealed twice with other bytes (its nonce is its number).
  */
-static int hash_chunk(struct file_stream *fs, uint64_t i, size_t len, struct dcr_err *err)
+static int hash_chunk(struct file_stream *fs, uint64_t i, const uint8_t *plain, size_t len, struct dcr_err *err)
 {
 	uint8_t digest[DCR_SHA256_LEN], recorded[DCR_SHA256_LEN];
 	char how[128];
 	int r;
 
-	if ((r = dcr_sha256_update(fs->hash, fs->plain, len, err)) < 0 || (r = dcr_sha256_peek(fs->hash, digest, err)) < 0)
+	if ((r = dcr_sha256_update(fs->hash, plain, len, err)) < 0 || (r = dcr_sha256_peek(fs->hash, digest, err)) < 0)
 		return r;
 	fs->hashed = i + 1;
 	if (i >= fs->records) {
@@ -461,7 +466,7 @@ static int hash_chunk(struct file_stream *fs, uint64_t i, size_t len, struct dcr
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the upload's digests in the keystore");
 	if (dcr_ct_equal(digest, recorded, sizeof(digest)))
 		return 0;
-	snprintf(how, sizeof(how), "since its upload began (bytes %llu to %llu are not what was sent)",
+	snprintf(how, sizeof(how), "since its upload began (bytes %llu to %llu are not what was read to be sent)",
 		(unsigned long long)i * fs->k->source.chunk_size, (unsigned long long)(i * fs->k->source.chunk_size + len));
 	return source_changed(fs->k, how, err);
 }
@@ -494,10 +499,36 @@ static int hash_prefix(struct file_stream *fs, uint64_t n, struct dcr_err *err)
 	if (!(fs->hash = dcr_sha256_new()))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	fs->hashed = 0;
+	fs->win_start = fs->win_end = 0;
 	for (uint64_t i = 0; r == 0 && i < n; i++)
-		if ((r = read_chunk(fs, i, &len, err)) == 0)
-			r = hash_chunk(fs, i, len, err);
+		if ((r = read_chunk(fs, i, fs->plain, &len, err)) == 0)
+			r = hash_chunk(fs, i, fs->plain, len, err);
 	return r;
+}
+
+/*
+ * Read and hash the window of chunks from first on, recording those not
+ * recorded yet; the new records reach the disk (one fdatasync a window, not
+ * one a chunk) before any of their chunks is sealed, so that no record a
+ * sent chunk needs can be lost, not even by a power cut.
+ */
+static int fill_window(struct file_stream *fs, uint64_t first, struct dcr_err *err)
+{
+	uint64_t end = fs->chunks - first < fs->window ? fs->chunks : first + fs->window, records = fs->records;
+	size_t len;
+	int r;
+
+	fs->win_start = fs->win_end = first;
+	for (uint64_t i = first; i < end; i++) {
+		uint8_t *buf = fs->plain + (size_t)(i - first) * fs->k->source.chunk_size;
+
+		if ((r = read_chunk(fs, i, buf, &len, err)) < 0 || (r = hash_chunk(fs, i, buf, len, err)) < 0)
+			return r;
+	}
+	if (fs->records != records && fdatasync(fs->sums) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
+	fs->win_end = end;
+	return 0;
 }
 
 /* The encoder's output: dropped while dcrd has it already, else kept for the transfer. */
@@ -519,9 +550,14 @@ static int stream_read(void *ctx, uint8_t *buf, size_t want, size_t *got, struct
 	int r;
 
 	while (fs->out_pos == fs->out_len && fs->next < fs->chunks) {
+		uint64_t off = fs->next * fs->k->source.chunk_size;
+
 		fs->out_pos = fs->out_len = 0;
-		if ((r = read_chunk(fs, fs->next, &len, err)) < 0 || (r = hash_chunk(fs, fs->next, len, err)) < 0 ||
-		    (r = dcr_stream_enc_seal(fs->enc, fs->plain, len, fs->next + 1 == fs->chunks, err)) < 0)
+		if (fs->next >= fs->win_end && (r = fill_window(fs, fs->next, err)) < 0)
+			return r;
+		len = fs->k->size - off < fs->k->source.chunk_size ? (size_t)(fs->k->size - off) : fs->k->source.chunk_size;
+		if ((r = dcr_stream_enc_seal(fs->enc, fs->plain + (size_t)(fs->next - fs->win_start) * fs->k->source.chunk_size,
+			     len, fs->next + 1 == fs->chunks, err)) < 0)
 			return r;
 		fs->next++;
 	}
@@ -577,16 +613,29 @@ static int stream_upload(const struct cli *cli, const char *dir, struct dataset_
 	struct file_stream fs = { .k = k, .fd = fd, .sums = -1 };
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char path[4200];
+	size_t plain_len;
 	int r;
 
+	fs.window = k->source.chunk_size < RECORD_AHEAD ? RECORD_AHEAD / k->source.chunk_size : 1;
+	plain_len = (size_t)fs.window * k->source.chunk_size;
 	fs.chunks = k->size / k->source.chunk_size + (k->size % k->source.chunk_size != 0 || k->size == 0);
 	if (k->cipher_size != dcr_stream_encoded_size(k->size, k->source.chunk_size))
 		return dcr_err_set(err, DCR_EINVALID, "the key file of dataset %s gives a ciphertext size that does not "
 						      "fit its size", k->id);
 	if ((r = source_same(&fs, err)) < 0 || (r = entry_path(path, sizeof(path), dir, k->id, ".sums", err)) < 0)
 		goto out;
-	if ((fs.sums = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot open '%s'", path);
+	/*
+	 * start_upload made ID.sums before the key file. Without it nothing
+	 * says what the chunks dcrd (or the disk under it) may hold were
+	 * sealed from, and sealing other bytes under their nonces would give
+	 * the keystream away: never made afresh here.
+	 */
+	if ((fs.sums = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		r = errno == ENOENT ? dcr_err_set(err, DCR_EINVALID, "the digests of dataset %s ('%s') are missing, so "
+								     "what was sent of '%s' cannot be checked; dcr upload "
+								     "--delete %s, then upload it again",
+					      k->id, path, k->source.path, k->id)
+				    : dcr_err_errno(err, DCR_EIO, errno, "cannot open '%s'", path);
 		goto out;
 	}
 	/* Two dcr sending one upload would append to one list of digests. */
@@ -596,7 +645,7 @@ static int stream_upload(const struct cli *cli, const char *dir, struct dataset_
 			: dcr_err_errno(err, DCR_EIO, errno, "cannot lock '%s'", path);
 		goto out;
 	}
-	fs.plain = malloc(k->source.chunk_size);
+	fs.plain = malloc(plain_len);
 	fs.out = malloc((size_t)k->source.chunk_size + DCR_STREAM_TAG_LEN + DCR_STREAM_HEADER_LEN);
 	if (!fs.plain || !fs.out) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -612,7 +661,7 @@ static int stream_upload(const struct cli *cli, const char *dir, struct dataset_
 		r = dcr_sha256_final(fs.hash, k->sha256, err);
 out:
 	if (fs.plain)
-		dcr_wipe(fs.plain, k->source.chunk_size);
+		dcr_wipe(fs.plain, plain_len);
 	if (fs.out)
 		dcr_wipe(fs.out, (size_t)k->source.chunk_size + DCR_STREAM_TAG_LEN + DCR_STREAM_HEADER_LEN);
 	free(fs.plain);
@@ -656,6 +705,62 @@ static int complete_upload(const struct cli *cli, const char *dir, struct datase
 		return r;
 	unlink(enc);
 	unlink(sums);
+	return 0;
+}
+
+/* Remove the keystore's files of dataset id: its key, and ciphertext not sent yet. */
+static int forget_key(const char *dir, const char *id, struct dcr_err *err)
+{
+	static const char *const exts[] = { ".json", ".enc", ".sums" };
+	char path[4200];
+	int r;
+
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		if ((r = entry_path(path, sizeof(path), dir, id, exts[i], err)) < 0)
+			return r;
+		if (unlink(path) < 0 && errno != ENOENT)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot remove '%s'", path);
+	}
+	return 0;
+}
+
+/*
+ * Take the keystore's names for the new dataset k->id: its key file (for
+ * now empty; key_save fills it) and, for a file streamed, its ID.sums, both
+ * made here or refused, so a dcrd answering with the ID of a dataset the
+ * keystore holds cannot have that key overwritten, and a resume never finds
+ * ID.sums missing unless it was lost. key_save makes both names durable.
+ */
+static int claim_id(const char *dir, const struct dataset_key *k, struct dcr_err *err)
+{
+	char json[4200], sums[4200];
+	int fd, r;
+
+	if ((r = entry_path(json, sizeof(json), dir, k->id, ".json", err)) < 0 ||
+	    (r = entry_path(sums, sizeof(sums), dir, k->id, ".sums", err)) < 0)
+		return r;
+	if ((fd = open(json, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return errno == EEXIST ? dcr_err_set(err, DCR_EINTEGRITY, "dcrd named the new dataset %s, which the "
+									   "keystore holds already", k->id)
+				       : dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", json);
+	close(fd);
+	if (!k->streamed)
+		return 0;
+	if ((fd = open(sums, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		r = errno == EEXIST ? dcr_err_set(err, DCR_EINTEGRITY, "dcrd named the new dataset %s, which the "
+									  "keystore holds already", k->id)
+				    : dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", sums);
+		unlink(json);
+		return r;
+	}
+	if (fsync(fd) < 0) {
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", sums);
+		close(fd);
+		unlink(sums);
+		unlink(json);
+		return r;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -775,8 +880,13 @@ static int start_upload(struct session *s, const char *dir, const char *file, co
 	memcpy(k->id, resp->dataset_id, 33);
 	snprintf(k->token, sizeof(k->token), "%s", resp->upload_token);
 	/* The key is saved before a byte leaves: an interrupted upload can be resumed. */
-	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0 || (r = key_save(dir, k, err)) < 0 ||
-	    k->streamed)
+	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0 || (r = claim_id(dir, k, err)) < 0)
+		goto out;
+	if ((r = key_save(dir, k, err)) < 0) {
+		forget_key(dir, k->id, &(struct dcr_err){ 0 });
+		goto out;
+	}
+	if (k->streamed)
 		goto out;
 	if (rename(tmp, path) < 0) {
 		r = dcr_err_errno(err, DCR_EIO, errno, "cannot rename '%s'", tmp);
@@ -813,22 +923,6 @@ static int new_upload(const struct command *cmd, struct cli *cli, struct session
 		r = report(cmd, &err);
 	wipe_key(&k);
 	return r;
-}
-
-/* Remove the keystore's files of dataset id: its key, and ciphertext not sent yet. */
-static int forget_key(const char *dir, const char *id, struct dcr_err *err)
-{
-	static const char *const exts[] = { ".json", ".enc", ".sums" };
-	char path[4200];
-	int r;
-
-	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		if ((r = entry_path(path, sizeof(path), dir, id, exts[i], err)) < 0)
-			return r;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return dcr_err_errno(err, DCR_EIO, errno, "cannot remove '%s'", path);
-	}
-	return 0;
 }
 
 /* Remove an upload from dcrd, then its key (and ciphertext) from the keystore. */

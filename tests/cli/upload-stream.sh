@@ -138,7 +138,7 @@ remember "$g"
 printf 'X' | dd of=g.bin bs=1 seek=10 conv=notrunc 2>/dev/null
 touch -r g.orig g.bin
 expect 6 "resuming after a change dcrd had received" as upload --resume "$g"
-has "$err" "'$TEST_TMP/g.bin' changed since its upload began \(bytes 0 to 1048576 are not what was sent\); dcr upload --delete $g, then upload it again" \
+has "$err" "'$TEST_TMP/g.bin' changed since its upload began \(bytes 0 to 1048576 are not what was read to be sent\); dcr upload --delete $g, then upload it again" \
 	"the refusal names the file, the bytes and what to do"
 touch g.bin
 expect 6 "resuming after the modification time changed" as upload --resume "$g"
@@ -167,19 +167,26 @@ wait "$upid"
 urc=$?
 checks=$((checks + 1))
 [ "$urc" = 6 ] || fail "the retry after a change sent the changed file: exit $urc"
-has "$(cat upload.err)" "'$TEST_TMP/r.bin' changed since its upload began \(bytes 0 to 1048576 are not what was sent\)" \
+has "$(cat upload.err)" "'$TEST_TMP/r.bin' changed since its upload began \(bytes 0 to 1048576 are not what was read to be sent\)" \
 	"the retry names the change"
 
-# A change only in what dcrd has not received yet is the file as it is now, consistently.
-cp -p g.orig h.bin
+# dcr reads, hashes and records 8 MiB ahead of what it seals: a change there, sent or not, is refused...
+head -c $((12 << 20)) /dev/urandom >h.bin
 start_upload 1M h.bin
 h=$(new_id)
 kill_at "$h" 300000
 remember "$h"
 cp -p h.bin h.orig
-printf 'Y' | dd of=h.bin bs=1 seek=$(((3 << 20) - 5)) conv=notrunc 2>/dev/null
+printf 'Y' | dd of=h.bin bs=1 seek=$(((8 << 20) - 5)) conv=notrunc 2>/dev/null
 touch -r h.orig h.bin
-expect 0 "resuming after a change past what was sent" as upload --resume "$h"
+expect 6 "resuming after a change in what was read ahead" as upload --resume "$h"
+has "$err" "changed since its upload began \(bytes 7340032 to 8388608 are not what was read to be sent\)" \
+	"the refusal names the chunk read ahead"
+# ...and a change past it is the file as it is now, consistently.
+cp -p h.orig h.bin
+printf 'Y' | dd of=h.bin bs=1 seek=$(((12 << 20) - 5)) conv=notrunc 2>/dev/null
+touch -r h.orig h.bin
+expect 0 "resuming after a change past what was read" as upload --resume "$h"
 same_stream "$h" h.bin "the dataset is the file as it is now"
 has "$(cat "$keystore/$h.json")" "\"sha256\": \"$(sha256sum h.bin | cut -c1-64)\"" "and its SHA-256 is that file's"
 
@@ -192,6 +199,29 @@ rm gone.bin
 expect 4 "resuming a file that is gone" as upload --resume "$gone"
 has "$err" "cannot read the file of the upload, '$TEST_TMP/gone.bin'" "the file is named"
 expect 0 "and the upload can be deleted" as upload --delete "$gone"
+
+# ---- ID.sums lost: a resume refuses, never seals other bytes under nonces the host may hold ----
+# dcr and dcrd killed halfway: the host's disk keeps what was sent, dcrd's own offset lags
+# (it is saved every few MiB). Then the digests go and the file changes, at the same size and time.
+python3 -c "open('lost.bin', 'wb').write(b'A' * 3000000)"
+touch -d 2024-01-01 lost.bin
+start_upload 300K lost.bin
+lost=$(new_id)
+kill_at "$lost" 1200000
+stop_dcrd KILL
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+rm "$keystore/$lost.sums"
+python3 -c "open('lost.bin', 'r+b').write(b'B' * 3000000)"
+touch -d 2024-01-01 lost.bin
+before=$(blob_size "$lost")
+expect 6 "resuming after ID.sums was lost" as upload --resume "$lost"
+has "$err" "the digests of dataset $lost \('$keystore/$lost.sums'\) are missing, so what was sent of '$TEST_TMP/lost.bin' cannot be checked; dcr upload --delete $lost, then upload it again" \
+	"the refusal says what is missing and what to do"
+checks=$((checks + 1))
+[ "$(blob_size "$lost")" = "$before" ] || fail "bytes were sent without digests: dcrd has $(blob_size "$lost"), not $before"
+checks=$((checks + 1))
+[ ! -e "$keystore/$lost.sums" ] || fail "the resume made ID.sums afresh"
+expect 0 "and the upload can be deleted" as upload --delete "$lost"
 
 # ---- two dcr on one upload ----
 start_upload 64K f.bin
