@@ -584,10 +584,12 @@ static int put_streamed(void *ctx, const struct dataset_key *k, uint64_t receive
 	need = counter + (received > DCR_STREAM_HEADER_LEN + counter * wire);
 	if (received == k->cipher_size)
 		need = fs->chunks;
+	/* No chunk left without its durable record: dcrd claims bytes dcr never sent. */
 	if (fs->records < need)
-		return dcr_err_set(err, DCR_EINVALID, "dcrd has %llu bytes of dataset %s, more than the keystore has "
-						      "digests for; dcr upload --delete %s, then upload it again",
-			(unsigned long long)received, k->id, k->id);
+		return dcr_err_set(err, DCR_EINTEGRITY, "dcrd claims %llu bytes of dataset %s, more than dcr recorded "
+							"before sending (%llu chunks); dcr upload --delete %s, then "
+							"upload it again",
+			(unsigned long long)received, k->id, (unsigned long long)fs->records, k->id);
 	/*
 	 * Every attempt reads what dcrd has of the file again: also after a
 	 * dropped connection, since the file may have changed meanwhile. The
@@ -695,8 +697,8 @@ static int complete_upload(const struct cli *cli, const char *dir, struct datase
 		dcr_err_prefix(err, "dataset %s cannot be resumed: upload the file again", k->id);
 		return r;
 	}
-	/* A changed file cannot be resumed, and its message says what to do instead. */
-	if (r < 0 && r != DCR_EINVALID)
+	/* A changed file or a lying dcrd cannot be resumed, and the message says what to do instead. */
+	if (r < 0 && r != DCR_EINVALID && r != DCR_EINTEGRITY)
 		dcr_err_prefix(err, "dataset %s is partly uploaded (dcr upload --resume %s continues)", k->id, k->id);
 	if (r < 0)
 		return r;

@@ -223,6 +223,17 @@ checks=$((checks + 1))
 [ ! -e "$keystore/$lost.sums" ] || fail "the resume made ID.sums afresh"
 expect 0 "and the upload can be deleted" as upload --delete "$lost"
 
+# dcrd claiming more than dcr ever recorded (here: the records cut short by hand) is an integrity violation.
+cp g.orig short.bin
+start_upload 1M short.bin
+short=$(new_id)
+kill_at "$short" 1200000
+: >"$keystore/$short.sums"
+expect 9 "resuming when dcrd has more than the records cover" as upload --resume "$short"
+has "$err" "dcrd claims [0-9]+ bytes of dataset $short, more than dcr recorded before sending \(0 chunks\); dcr upload --delete $short, then upload it again" \
+	"the refusal says what dcrd claims"
+expect 0 "and the upload can be deleted" as upload --delete "$short"
+
 # ---- two dcr on one upload ----
 start_upload 64K f.bin
 two=$(new_id)
