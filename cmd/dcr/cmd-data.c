@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,9 @@
 #define ATTEMPTS 5
 /* Plaintext read, hashed and recorded ahead of sealing: one fdatasync of ID.sums per this many bytes. */
 #define RECORD_AHEAD (8u << 20)
+/* statfs(2) f_type of file systems whose files' st_size is not what a read gives */
+#define PROC_SUPER_MAGIC 0x9fa0
+#define SYSFS_MAGIC 0x62656572
 
 /* ---- the keystore ---- */
 
@@ -525,6 +529,18 @@ static int fill_window(struct file_stream *fs, uint64_t first, struct dcr_err *e
 		if ((r = read_chunk(fs, i, buf, &len, err)) < 0 || (r = hash_chunk(fs, i, buf, len, err)) < 0)
 			return r;
 	}
+	/* The file must end where its size said (procfs, sysfs or a file grown since): else it is not sent whole. */
+	if (end == fs->chunks) {
+		uint8_t more;
+		ssize_t n;
+
+		while ((n = pread(fs->fd, &more, 1, (off_t)fs->k->size)) < 0 && errno == EINTR)
+			;
+		if (n < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", fs->k->source.path);
+		if (n > 0)
+			return source_changed(fs->k, "while it was uploaded (it is longer now)", err);
+	}
 	if (fs->records != records && fdatasync(fs->sums) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
 	fs->win_end = end;
@@ -813,6 +829,20 @@ static int open_input(const char *file, struct dcr_err *err)
 }
 
 /*
+ * A regular file whose st_size is what a read gives: one that can be
+ * streamed. An empty one may be a file of a pseudo file system that reads
+ * as more (/proc/version), and sysfs gives 4096 for what reads as less:
+ * those go through the keystore like a pipe.
+ */
+static bool size_is_true(int fd, struct stat *st)
+{
+	struct statfs fs;
+
+	return fstat(fd, st) == 0 && S_ISREG(st->st_mode) && st->st_size > 0 && fstatfs(fd, &fs) == 0 &&
+	       fs.f_type != PROC_SUPER_MAGIC && fs.f_type != SYSFS_MAGIC;
+}
+
+/*
  * Have dcrd accept an upload of file ("-": standard input); k gets the new
  * dataset's key, saved before a byte leaves, and complete_upload sends the
  * ciphertext. dataset.create announces the ciphertext's size: a regular
@@ -837,7 +867,7 @@ static int start_upload(struct session *s, const char *dir, const char *file, co
 		return in;
 	snprintf(k->name, sizeof(k->name), "%s", name ? name : strcmp(file, "-") == 0 ? "stdin" : base_name(file));
 	snprintf(k->endpoint, sizeof(k->endpoint), "%s", s->cli->endpoint);
-	k->streamed = in != STDIN_FILENO && fstat(in, &st) == 0 && S_ISREG(st.st_mode);
+	k->streamed = in != STDIN_FILENO && size_is_true(in, &st);
 	/* Attest before anything else: no point encrypting for an enclave we would not trust. */
 	if ((r = dcr_client_attest(&s->client, err)) < 0 || (r = dcr_random(k->key, sizeof(k->key), err)) < 0)
 		goto out;
