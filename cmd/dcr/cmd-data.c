@@ -82,7 +82,7 @@ struct dataset_key {
 	bool streamed;
 	struct {
 		char path[4096];   /* absolute */
-		int64_t mtime_ns;
+		struct timespec mtime; /* any time_t: before 1970, after 2262 */
 		uint32_t chunk_size;
 		uint8_t salt[DCR_STREAM_SALT_LEN];
 	} source;
@@ -123,8 +123,9 @@ static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err
 		char salt_hex[2 * DCR_STREAM_SALT_LEN + 1];
 
 		dcr_hex(k->source.salt, sizeof(k->source.salt), salt_hex);
-		json_object_set_new(j, "source", json_pack("{s:s, s:I, s:I, s:s}", "path", k->source.path, "mtime_ns",
-							  (json_int_t)k->source.mtime_ns, "chunk_size",
+		json_object_set_new(j, "source", json_pack("{s:s, s:I, s:I, s:I, s:s}", "path", k->source.path, "mtime",
+							  (json_int_t)k->source.mtime.tv_sec, "mtime_nsec",
+							  (json_int_t)k->source.mtime.tv_nsec, "chunk_size",
 							  (json_int_t)k->source.chunk_size, "salt", salt_hex));
 	}
 	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -143,16 +144,24 @@ static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err
 static bool source_parse(const json_t *src, struct dataset_key *k)
 {
 	const char *file, *salt;
-	json_int_t mtime, chunk;
+	json_int_t sec = 0, nsec = -1, ns = -1, chunk;
 
-	if (json_unpack((json_t *)src, "{s:s, s:I, s:I, s:s}", "path", &file, "mtime_ns", &mtime, "chunk_size", &chunk,
-		    "salt", &salt) < 0 ||
-	    *file != '/' || strlen(file) >= sizeof(k->source.path) || mtime < 0 || chunk < DCR_STREAM_CHUNK_MIN ||
+	/* mtime_ns (nanoseconds, not negative) is what dcr wrote before mtime and mtime_nsec. */
+	if (json_unpack((json_t *)src, "{s:s, s?I, s?I, s?I, s:I, s:s}", "path", &file, "mtime", &sec, "mtime_nsec",
+		    &nsec, "mtime_ns", &ns, "chunk_size", &chunk, "salt", &salt) < 0)
+		return false;
+	if (nsec < 0 && ns >= 0) {
+		sec = ns / 1000000000;
+		nsec = ns % 1000000000;
+	}
+	if (nsec < 0 || nsec > 999999999 || (time_t)sec != sec ||
+	    *file != '/' || strlen(file) >= sizeof(k->source.path) || chunk < DCR_STREAM_CHUNK_MIN ||
 	    chunk > DCR_STREAM_CHUNK_MAX || strlen(salt) != 2 * DCR_STREAM_SALT_LEN ||
 	    dcr_unhex(salt, k->source.salt, sizeof(k->source.salt)) < 0)
 		return false;
 	snprintf(k->source.path, sizeof(k->source.path), "%s", file);
-	k->source.mtime_ns = mtime;
+	k->source.mtime.tv_sec = (time_t)sec;
+	k->source.mtime.tv_nsec = (long)nsec;
 	k->source.chunk_size = (uint32_t)chunk;
 	k->streamed = true;
 	return true;
@@ -415,7 +424,7 @@ static int source_same(const struct file_stream *fs, struct dcr_err *err)
 	if (fstat(fs->fd, &st) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", fs->k->source.path);
 	if ((uint64_t)st.st_size != fs->k->size ||
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != fs->k->source.mtime_ns)
+	    st.st_mtim.tv_sec != fs->k->source.mtime.tv_sec || st.st_mtim.tv_nsec != fs->k->source.mtime.tv_nsec)
 		return source_changed(fs->k, "since its upload began (its size or modification time is not the same)",
 			err);
 	return 0;
@@ -882,7 +891,7 @@ static int start_upload(struct session *s, const char *dir, const char *file, co
 			r = dcr_err_set(err, DCR_EUSAGE, "the path of '%s' is too long", file);
 			goto out;
 		}
-		k->source.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		k->source.mtime = st.st_mtim;
 		k->source.chunk_size = DCR_STREAM_CHUNK_DEFAULT;
 		k->size = (uint64_t)st.st_size;
 		k->cipher_size = dcr_stream_encoded_size(k->size, k->source.chunk_size);

@@ -247,6 +247,20 @@ expect 0 "upload an empty file" as --json upload empty.bin
 has "$out" '"size": 0,' "it is empty"
 ls "$keystore" | sed -n 's/\.json$//p' >>known.ids
 
+# ---- modification times before 1970 and after 2262 (past 64-bit nanoseconds) resume too ----
+for when in 1960-01-01 2300-01-01; do
+	cp g.orig "t$when.bin"
+	touch -d "$when" "t$when.bin" 2>/dev/null || continue
+	start_upload 1M "t$when.bin"
+	t=$(new_id)
+	kill_at "$t" 300000
+	remember "$t"
+	expect 0 "list an unfinished upload of a file from $when" as uploads
+	has "$out" "^$t +t$when.bin +3145728 +partial" "it is listed"
+	expect 0 "resume a file from $when" as upload --resume "$t"
+	same_stream "$t" "t$when.bin" "resumed with a modification time in $when"
+done
+
 # ---- two dcr on one upload ----
 start_upload 64K f.bin
 two=$(new_id)
