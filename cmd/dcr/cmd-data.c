@@ -633,12 +633,27 @@ static int put_streamed(void *ctx, const struct dataset_key *k, uint64_t receive
 		stream_read, fs, show_progress, p, err);
 }
 
-/* Send k's ciphertext, encrypting its file on the way; once dcrd has it all, k->sha256 is the file's. */
+/* Take the write lock on the open ID.sums fd: one dcr at a time sends, completes or removes an upload. */
+static int lock_sums(int fd, const char *id, const char *path, struct dcr_err *err)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, F_SETLK, &lock) == 0)
+		return 0;
+	return errno == EACCES || errno == EAGAIN ? dcr_err_set(err, DCR_EEXIST, "another dcr is uploading dataset %s now", id)
+						  : dcr_err_errno(err, DCR_EIO, errno, "cannot lock '%s'", path);
+}
+
+/*
+ * Send k's ciphertext, encrypting its file on the way; once dcrd has it
+ * all, k->sha256 is the file's, and *held is ID.sums, still locked, for the
+ * caller to close once the key file says the upload is complete.
+ */
 static int stream_upload(const struct cli *cli, const char *dir, struct dataset_key *k, int fd, uint64_t max_rate,
-	struct dcr_err *err)
+	int *held, struct dcr_err *err)
 {
 	struct file_stream fs = { .k = k, .fd = fd, .sums = -1 };
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct dataset_key now;
 	char path[4200];
 	size_t plain_len;
 	int r;
@@ -658,6 +673,16 @@ static int stream_upload(const struct cli *cli, const char *dir, struct dataset_
 	 * the keystream away: never made afresh here.
 	 */
 	if ((fs.sums = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		int e = errno;
+
+		/* Another dcr completing the upload removes it, after the key file says so. */
+		if (e == ENOENT && key_load(dir, k->id, &now, err) == 0 && now.complete) {
+			wipe_key(&now);
+			r = dcr_err_set(err, DCR_EEXIST, "dataset %s is uploaded completely already", k->id);
+			goto out;
+		}
+		wipe_key(&now);
+		errno = e;
 		r = errno == ENOENT ? dcr_err_set(err, DCR_EINVALID, "the digests of dataset %s ('%s') are missing, so "
 								     "what was sent of '%s' cannot be checked; dcr upload "
 								     "--delete %s, then upload it again",
@@ -665,13 +690,18 @@ static int stream_upload(const struct cli *cli, const char *dir, struct dataset_
 				    : dcr_err_errno(err, DCR_EIO, errno, "cannot open '%s'", path);
 		goto out;
 	}
-	/* Two dcr sending one upload would append to one list of digests. */
-	if (fcntl(fs.sums, F_SETLK, &lock) < 0) {
-		r = errno == EACCES || errno == EAGAIN
-			? dcr_err_set(err, DCR_EEXIST, "another dcr is uploading dataset %s now", k->id)
-			: dcr_err_errno(err, DCR_EIO, errno, "cannot lock '%s'", path);
+	/*
+	 * Two dcr sending one upload would append to one list of digests. The
+	 * key file read before the lock may be stale: another dcr may have
+	 * completed the upload (or it was deleted) since.
+	 */
+	if ((r = lock_sums(fs.sums, k->id, path, err)) < 0)
 		goto out;
-	}
+	if ((r = key_load(dir, k->id, &now, err)) == 0 && (now.complete || !now.streamed))
+		r = dcr_err_set(err, DCR_EEXIST, "dataset %s is uploaded completely already", k->id);
+	wipe_key(&now);
+	if (r < 0)
+		goto out;
 	fs.plain = malloc(plain_len);
 	fs.out = malloc((size_t)k->source.chunk_size + DCR_STREAM_TAG_LEN + DCR_STREAM_HEADER_LEN);
 	if (!fs.plain || !fs.out) {
@@ -695,7 +725,9 @@ out:
 	free(fs.out);
 	dcr_stream_enc_free(fs.enc);
 	dcr_sha256_free(fs.hash);
-	if (fs.sums >= 0)
+	if (r == 0)
+		*held = fs.sums;
+	else if (fs.sums >= 0)
 		close(fs.sums);
 	return r;
 }
@@ -705,7 +737,7 @@ static int complete_upload(const struct cli *cli, const char *dir, struct datase
 	struct dcr_err *err)
 {
 	char enc[4200], sums[4200];
-	int fd, r;
+	int fd, held = -1, r;
 
 	if ((r = entry_path(enc, sizeof(enc), dir, k->id, ".enc", err)) < 0 ||
 	    (r = entry_path(sums, sizeof(sums), dir, k->id, ".sums", err)) < 0)
@@ -714,7 +746,7 @@ static int complete_upload(const struct cli *cli, const char *dir, struct datase
 		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno, "cannot read %s '%s'",
 			k->streamed ? "the file of the upload," : "the ciphertext", k->streamed ? k->source.path : enc);
 	if (k->streamed)
-		r = stream_upload(cli, dir, k, fd, max_rate, err);
+		r = stream_upload(cli, dir, k, fd, max_rate, &held, err);
 	else
 		r = send_ciphertext(cli, k, put_spooled, &fd, max_rate, err);
 	close(fd);
@@ -727,12 +759,15 @@ static int complete_upload(const struct cli *cli, const char *dir, struct datase
 		dcr_err_prefix(err, "dataset %s is partly uploaded (dcr upload --resume %s continues)", k->id, k->id);
 	if (r < 0)
 		return r;
+	/* Under the lock on ID.sums until it is gone, so no other dcr takes the upload for unfinished. */
 	k->complete = true;
-	if ((r = key_save(dir, k, err)) < 0)
-		return r;
-	unlink(enc);
-	unlink(sums);
-	return 0;
+	if ((r = key_save(dir, k, err)) == 0) {
+		unlink(enc);
+		unlink(sums);
+	}
+	if (held >= 0)
+		close(held);
+	return r;
 }
 
 /* Remove the keystore's files of dataset id: its key, and ciphertext not sent yet. */
@@ -740,15 +775,26 @@ static int forget_key(const char *dir, const char *id, struct dcr_err *err)
 {
 	static const char *const exts[] = { ".json", ".enc", ".sums" };
 	char path[4200];
-	int r;
+	int fd, r;
 
+	/* Not while a dcr sends it (closing fd drops every lock this process has on it: only once all is gone). */
+	if ((r = entry_path(path, sizeof(path), dir, id, ".sums", err)) < 0)
+		return r;
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) >= 0 && (r = lock_sums(fd, id, path, err)) < 0) {
+		close(fd);
+		return r;
+	}
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		if ((r = entry_path(path, sizeof(path), dir, id, exts[i], err)) < 0)
 			return r;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return dcr_err_errno(err, DCR_EIO, errno, "cannot remove '%s'", path);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot remove '%s'", path);
+			break;
+		}
 	}
-	return 0;
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 /*

@@ -267,6 +267,10 @@ two=$(new_id)
 for _ in $(seq 600); do [ -e "$keystore/$two.sums" ] && break; sleep 0.05; done
 expect 1 "a second dcr resuming an upload that is under way" as upload --resume "$two"
 has "$err" "another dcr is uploading dataset $two now" "the refusal says why"
+expect 1 "forgetting the key of an upload that is under way" as uploads --forget "$two" --yes
+has "$err" "another dcr is uploading dataset $two now" "the refusal says why"
+checks=$((checks + 1))
+[ -e "$keystore/$two.json" ] && [ -e "$keystore/$two.sums" ] || fail "the key or digests went while dcr sent"
 kill -KILL "$upid"
 wait "$upid" 2>/dev/null
 remember "$two"
