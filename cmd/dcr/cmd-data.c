@@ -737,14 +737,21 @@ static int complete_upload(const struct cli *cli, const char *dir, struct datase
 	struct dcr_err *err)
 {
 	char enc[4200], sums[4200];
+	struct stat st;
 	int fd, held = -1, r;
 
 	if ((r = entry_path(enc, sizeof(enc), dir, k->id, ".enc", err)) < 0 ||
 	    (r = entry_path(sums, sizeof(sums), dir, k->id, ".sums", err)) < 0)
 		return r;
-	if ((fd = open(k->streamed ? k->source.path : enc, O_RDONLY | O_CLOEXEC)) < 0)
+	/* Not blocking in open: something else (a FIFO) may have taken the file's place. */
+	if ((fd = open(k->streamed ? k->source.path : enc, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno, "cannot read %s '%s'",
 			k->streamed ? "the file of the upload," : "the ciphertext", k->streamed ? k->source.path : enc);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0) < 0) {
+		close(fd);
+		return k->streamed ? source_changed(k, "since its upload began (it is not a regular file now)", err)
+				   : dcr_err_set(err, DCR_EINVALID, "'%s' is not a regular file", enc);
+	}
 	if (k->streamed)
 		r = stream_upload(cli, dir, k, fd, max_rate, &held, err);
 	else

@@ -190,6 +190,17 @@ expect 0 "resuming after a change past what was read" as upload --resume "$h"
 same_stream "$h" h.bin "the dataset is the file as it is now"
 has "$(cat "$keystore/$h.json")" "\"sha256\": \"$(sha256sum h.bin | cut -c1-64)\"" "and its SHA-256 is that file's"
 
+# Something else in its place (a FIFO would block a reader forever) is refused at once.
+cp g.orig fifo.bin
+start_upload 1M fifo.bin
+fifo=$(new_id)
+kill_at "$fifo" 0
+rm fifo.bin
+mkfifo fifo.bin
+expect 6 "resuming when a FIFO took the file's place" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" upload --resume "$fifo"
+has "$err" "'$TEST_TMP/fifo.bin' changed since its upload began \(it is not a regular file now\)" "the refusal says what"
+rm fifo.bin
+
 # A file gone is named.
 cp g.orig gone.bin
 start_upload 1M gone.bin
