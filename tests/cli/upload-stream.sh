@@ -272,6 +272,13 @@ for when in 1960-01-01 2300-01-01; do
 	same_stream "$t" "t$when.bin" "resumed with a modification time in $when"
 done
 
+# ---- a libcurl too old for the http/https-only rule is refused when it is loaded ----
+mkdir -p oldcurl
+ln -sf "$OLD_CURL" oldcurl/libcurl.so.4
+expect 1 "upload with libcurl 7.84.0" env LD_LIBRARY_PATH="$TEST_TMP/oldcurl${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+	"$DCR" -q -i "$TEST_TMP/alice" upload f.bin
+has "$err" "libcurl.so.4 is libcurl 7.84.0; dcr needs 7.85.0 or later" "the refusal names the version"
+
 # ---- two dcr on one upload ----
 start_upload 64K f.bin
 two=$(new_id)
