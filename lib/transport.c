@@ -38,6 +38,7 @@ struct buffer {
  * headers it is compiled against are the same package's.
  */
 #define LIBCURL_SONAME "libcurl.so.4"
+#define MIN_CURL_VERSION 0x075500 /* 7.85.0: CURLOPT_PROTOCOLS_STR */
 
 static struct curl_api {
 	CURLcode (*global_init)(long flags);
@@ -54,6 +55,7 @@ static struct curl_api {
 	CURLUcode (*url_get)(const CURLU *u, CURLUPart what, char **part, unsigned int flags);
 	void (*url_cleanup)(CURLU *u);
 	void (*free)(void *p);
+	curl_version_info_data *(*version_info)(CURLversion age);
 } libcurl;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -73,6 +75,7 @@ static void init_curl(void)
 		SYM(easy_strerror, "curl_easy_strerror"), SYM(slist_append, "curl_slist_append"),
 		SYM(slist_free_all, "curl_slist_free_all"), SYM(url, "curl_url"), SYM(url_set, "curl_url_set"),
 		SYM(url_get, "curl_url_get"), SYM(url_cleanup, "curl_url_cleanup"), SYM(free, "curl_free"),
+		SYM(version_info, "curl_version_info"),
 #undef SYM
 	};
 	/* Lazy: a third less of the loader's work, for the few of libcurl's functions a transfer calls. */
@@ -83,20 +86,67 @@ static void init_curl(void)
 		snprintf(curl_load_error, sizeof(curl_load_error), "cannot load %s: %s", LIBCURL_SONAME, dlerror());
 		return;
 	}
+	const curl_version_info_data *v;
+
 	for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {
 		void *fn = dlsym(lib, symbols[i].name);
 
 		if (!fn) {
 			snprintf(curl_load_error, sizeof(curl_load_error), "%s lacks %s", LIBCURL_SONAME, symbols[i].name);
+			dlclose(lib);
 			return;
 		}
 		memcpy((char *)&table + symbols[i].offset, &fn, sizeof(fn));
 	}
+	/* Older ones lack CURLOPT_PROTOCOLS_STR: the http/https-only rule would be lost (setopt fails too). */
+	if (!(v = table.version_info(CURLVERSION_NOW)) || v->version_num < MIN_CURL_VERSION) {
+		snprintf(curl_load_error, sizeof(curl_load_error), "%s is libcurl %s; dcr needs 7.85.0 or later",
+			LIBCURL_SONAME, v && v->version ? v->version : "of an unknown version");
+		dlclose(lib);
+		return;
+	}
 	if (table.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(curl_load_error, sizeof(curl_load_error), "cannot initialise libcurl");
+		dlclose(lib);
 		return;
 	}
 	libcurl = table;
+}
+
+/*
+ * Typed setopt: the library is called through a pointer, so curl's own
+ * type checks are off (CURL_DISABLE_TYPECHECK); each wrapper passes exactly
+ * the type its options take. The first failure is kept in *rc, and the
+ * transfer is not performed (transfer_error reports it).
+ */
+static void opt_long(CURL *curl, CURLoption option, long value, CURLcode *rc)
+{
+	if (*rc == CURLE_OK)
+		*rc = libcurl.easy_setopt(curl, option, value);
+}
+
+static void opt_off(CURL *curl, CURLoption option, curl_off_t value, CURLcode *rc)
+{
+	if (*rc == CURLE_OK)
+		*rc = libcurl.easy_setopt(curl, option, value);
+}
+
+static void opt_ptr(CURL *curl, CURLoption option, const void *value, CURLcode *rc)
+{
+	if (*rc == CURLE_OK)
+		*rc = libcurl.easy_setopt(curl, option, value);
+}
+
+static void opt_write(CURL *curl, CURLoption option, curl_write_callback fn, CURLcode *rc)
+{
+	if (*rc == CURLE_OK)
+		*rc = libcurl.easy_setopt(curl, option, fn);
+}
+
+static void opt_read(CURL *curl, CURLoption option, curl_read_callback fn, CURLcode *rc)
+{
+	if (*rc == CURLE_OK)
+		*rc = libcurl.easy_setopt(curl, option, fn);
 }
 
 static size_t collect(char *ptr, size_t size, size_t n, void *ctx)
@@ -139,21 +189,23 @@ static int curl_ready(struct dcr_err *err)
 }
 
 /* A handle with the options every transfer shares: bounded answer, timeouts, http(s) only, no redirects. */
-static CURL *new_handle(const char *url, char *errbuf, struct buffer *resp, long connect_s, long total_s)
+static CURL *new_handle(const char *url, char *errbuf, struct buffer *resp, long connect_s, long total_s,
+	CURLcode *rc)
 {
 	CURL *curl = libcurl.easy_init();
 
+	*rc = CURLE_OK;
 	if (!curl)
 		return NULL;
-	libcurl.easy_setopt(curl, CURLOPT_URL, url);
-	libcurl.easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	libcurl.easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	libcurl.easy_setopt(curl, CURLOPT_WRITEDATA, resp);
-	libcurl.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, connect_s);
-	libcurl.easy_setopt(curl, CURLOPT_TIMEOUT, total_s);
-	libcurl.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	libcurl.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	libcurl.easy_setopt(curl, CURLOPT_USERAGENT, "dcr/" DCR_VERSION);
+	opt_ptr(curl, CURLOPT_ERRORBUFFER, errbuf, rc);
+	opt_ptr(curl, CURLOPT_URL, url, rc);
+	opt_write(curl, CURLOPT_WRITEFUNCTION, collect, rc);
+	opt_ptr(curl, CURLOPT_WRITEDATA, resp, rc);
+	opt_long(curl, CURLOPT_CONNECTTIMEOUT, connect_s, rc);
+	opt_long(curl, CURLOPT_TIMEOUT, total_s, rc);
+	opt_long(curl, CURLOPT_NOSIGNAL, 1L, rc);
+	opt_ptr(curl, CURLOPT_PROTOCOLS_STR, "http,https", rc);
+	opt_ptr(curl, CURLOPT_USERAGENT, "dcr/" DCR_VERSION, rc);
 	return curl;
 }
 
@@ -192,13 +244,13 @@ int dcr_http(const char *endpoint, const char *method, const char *path, const c
 		return dcr_err_set(err, DCR_EUSAGE, "endpoint URL too long");
 	if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0)
 		return dcr_err_set(err, DCR_EUSAGE, "endpoint '%s' must start with http:// or https://", endpoint);
-	curl = new_handle(url, errbuf, &resp, 10L, 300L);
+	curl = new_handle(url, errbuf, &resp, 10L, 300L, &rc);
 	if (!curl)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if (strcmp(method, "POST") == 0) {
-		libcurl.easy_setopt(curl, CURLOPT_POST, 1L);
-		libcurl.easy_setopt(curl, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
-		libcurl.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		opt_long(curl, CURLOPT_POST, 1L, &rc);
+		opt_ptr(curl, CURLOPT_POSTFIELDS, body ? (const char *)body : "", &rc);
+		opt_off(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len, &rc);
 	}
 	if (content_type) {
 		snprintf(header, sizeof(header), "Content-Type: %s", content_type);
@@ -206,8 +258,9 @@ int dcr_http(const char *endpoint, const char *method, const char *path, const c
 	}
 	/* No "Expect: 100-continue" round trip for small calls. */
 	headers = libcurl.slist_append(headers, "Expect:");
-	libcurl.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	rc = libcurl.easy_perform(curl);
+	opt_ptr(curl, CURLOPT_HTTPHEADER, headers, &rc);
+	if (rc == CURLE_OK)
+		rc = libcurl.easy_perform(curl);
 	libcurl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	r = transfer_error(rc, &resp, url, "dcrd", errbuf, err);
 	if (r == 0 && status != 200) {
@@ -341,15 +394,16 @@ int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t ma
 		return r;
 	if (timeout_s <= 0)
 		return dcr_err_set(err, DCR_EUSAGE, "timeout %ld is not a positive number of seconds", timeout_s);
-	if (!(curl = new_handle(url, errbuf, &resp, timeout_s < 10 ? timeout_s : 10L, timeout_s)))
+	if (!(curl = new_handle(url, errbuf, &resp, timeout_s < 10 ? timeout_s : 10L, timeout_s, &rc)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	libcurl.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	libcurl.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	opt_long(curl, CURLOPT_SSL_VERIFYPEER, 1L, &rc);
+	opt_long(curl, CURLOPT_SSL_VERIFYHOST, 2L, &rc);
 	if (ca_file)
-		libcurl.easy_setopt(curl, CURLOPT_CAINFO, ca_file);
-	libcurl.easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	libcurl.easy_setopt(curl, CURLOPT_HEADERDATA, &cap);
-	rc = libcurl.easy_perform(curl);
+		opt_ptr(curl, CURLOPT_CAINFO, ca_file, &rc);
+	opt_write(curl, CURLOPT_HEADERFUNCTION, on_header, &rc);
+	opt_ptr(curl, CURLOPT_HEADERDATA, &cap, &rc);
+	if (rc == CURLE_OK)
+		rc = libcurl.easy_perform(curl);
 	libcurl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (cap.nomem)
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -398,7 +452,7 @@ static int blob_begin(struct blob_xfer *x, const char *endpoint, const char *id,
 	if ((size_t)snprintf(x->url, sizeof(x->url), "%s/v1/blobs/%s", endpoint, id) >= sizeof(x->url) ||
 	    (size_t)snprintf(header, sizeof(header), "Authorization: Bearer %s", token) >= sizeof(header))
 		return dcr_err_set(err, DCR_EUSAGE, "endpoint URL or token too long");
-	if (!(x->curl = new_handle(x->url, x->errbuf, &x->resp, 10L, total_s)))
+	if (!(x->curl = new_handle(x->url, x->errbuf, &x->resp, 10L, total_s, &x->rc)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	x->headers = libcurl.slist_append(NULL, header);
 	dcr_wipe(header, sizeof(header));
@@ -413,8 +467,10 @@ static int blob_finish(struct blob_xfer *x, long want, struct dcr_err *err)
 	CURLcode rc;
 	int r;
 
-	libcurl.easy_setopt(x->curl, CURLOPT_HTTPHEADER, x->headers);
-	rc = x->rc = libcurl.easy_perform(x->curl);
+	opt_ptr(x->curl, CURLOPT_HTTPHEADER, x->headers, &x->rc);
+	if (x->rc == CURLE_OK)
+		x->rc = libcurl.easy_perform(x->curl);
+	rc = x->rc;
 	libcurl.easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 	r = transfer_error(rc, &x->resp, x->url, "dcrd", x->errbuf, err);
 	if (r == 0 && status != want) {
@@ -473,9 +529,9 @@ int dcr_blob_head(const char *endpoint, const char *id, const char *token, uint6
 	int r;
 
 	if ((r = blob_begin(&x, endpoint, id, token, 60L, err)) == 0) {
-		libcurl.easy_setopt(x.curl, CURLOPT_NOBODY, 1L);
-		libcurl.easy_setopt(x.curl, CURLOPT_HEADERFUNCTION, number_header);
-		libcurl.easy_setopt(x.curl, CURLOPT_HEADERDATA, &h);
+		opt_long(x.curl, CURLOPT_NOBODY, 1L, &x.rc);
+		opt_write(x.curl, CURLOPT_HEADERFUNCTION, number_header, &x.rc);
+		opt_ptr(x.curl, CURLOPT_HEADERDATA, &h, &x.rc);
 		r = blob_finish(&x, 200, err);
 		if (r == 0 && !h.seen)
 			r = dcr_err_set(err, DCR_EFAIL, "%s: no Upload-Offset in the answer", x.url);
@@ -541,17 +597,17 @@ int dcr_blob_put_from(const char *endpoint, const char *id, const char *token, u
 		 * socket's buffers.
 		 */
 		x.headers = libcurl.slist_append(x.headers, "Expect: 100-continue");
-		libcurl.easy_setopt(x.curl, CURLOPT_UPLOAD, 1L);
-		libcurl.easy_setopt(x.curl, CURLOPT_READFUNCTION, read_source);
-		libcurl.easy_setopt(x.curl, CURLOPT_READDATA, &src);
-		libcurl.easy_setopt(x.curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-		libcurl.easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		libcurl.easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+		opt_long(x.curl, CURLOPT_UPLOAD, 1L, &x.rc);
+		opt_read(x.curl, CURLOPT_READFUNCTION, read_source, &x.rc);
+		opt_ptr(x.curl, CURLOPT_READDATA, &src, &x.rc);
+		opt_off(x.curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len, &x.rc);
+		opt_long(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L, &x.rc);
+		opt_long(x.curl, CURLOPT_LOW_SPEED_TIME, 60L, &x.rc);
 		/* Unlimited: fewer, larger sends (the default 64 KiB costs a callback and a syscall each). */
 		if (max_rate)
-			libcurl.easy_setopt(x.curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)max_rate);
+			opt_off(x.curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)max_rate, &x.rc);
 		else
-			libcurl.easy_setopt(x.curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
+			opt_long(x.curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10, &x.rc);
 		r = blob_finish(&x, 204, err);
 		if (src.failed) {
 			r = src.failed;
@@ -623,10 +679,10 @@ int dcr_blob_get(const char *endpoint, const char *id, const char *token,
 	if ((r = blob_begin(&x, endpoint, id, token, 0L, err)) == 0) {
 		g.curl = x.curl;
 		g.errors = &x.resp;
-		libcurl.easy_setopt(x.curl, CURLOPT_WRITEFUNCTION, write_sink);
-		libcurl.easy_setopt(x.curl, CURLOPT_WRITEDATA, &g);
-		libcurl.easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		libcurl.easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+		opt_write(x.curl, CURLOPT_WRITEFUNCTION, write_sink, &x.rc);
+		opt_ptr(x.curl, CURLOPT_WRITEDATA, &g, &x.rc);
+		opt_long(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L, &x.rc);
+		opt_long(x.curl, CURLOPT_LOW_SPEED_TIME, 60L, &x.rc);
 		r = blob_finish(&x, 200, err);
 		if (g.failed) {
 			r = g.failed;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,11 @@
 #include "banned.h"
 
 #define ATTEMPTS 5
+/* Plaintext read, hashed and recorded ahead of sealing: one fdatasync of ID.sums per this many bytes. */
+#define RECORD_AHEAD (8u << 20)
+/* statfs(2) f_type of file systems whose files' st_size is not what a read gives */
+#define PROC_SUPER_MAGIC 0x9fa0
+#define SYSFS_MAGIC 0x62656572
 
 /* ---- the keystore ---- */
 
@@ -76,7 +82,7 @@ struct dataset_key {
 	bool streamed;
 	struct {
 		char path[4096];   /* absolute */
-		int64_t mtime_ns;
+		struct timespec mtime; /* any time_t: before 1970, after 2262 */
 		uint32_t chunk_size;
 		uint8_t salt[DCR_STREAM_SALT_LEN];
 	} source;
@@ -117,8 +123,9 @@ static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err
 		char salt_hex[2 * DCR_STREAM_SALT_LEN + 1];
 
 		dcr_hex(k->source.salt, sizeof(k->source.salt), salt_hex);
-		json_object_set_new(j, "source", json_pack("{s:s, s:I, s:I, s:s}", "path", k->source.path, "mtime_ns",
-							  (json_int_t)k->source.mtime_ns, "chunk_size",
+		json_object_set_new(j, "source", json_pack("{s:s, s:I, s:I, s:I, s:s}", "path", k->source.path, "mtime",
+							  (json_int_t)k->source.mtime.tv_sec, "mtime_nsec",
+							  (json_int_t)k->source.mtime.tv_nsec, "chunk_size",
 							  (json_int_t)k->source.chunk_size, "salt", salt_hex));
 	}
 	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -137,16 +144,24 @@ static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err
 static bool source_parse(const json_t *src, struct dataset_key *k)
 {
 	const char *file, *salt;
-	json_int_t mtime, chunk;
+	json_int_t sec = 0, nsec = -1, ns = -1, chunk;
 
-	if (json_unpack((json_t *)src, "{s:s, s:I, s:I, s:s}", "path", &file, "mtime_ns", &mtime, "chunk_size", &chunk,
-		    "salt", &salt) < 0 ||
-	    *file != '/' || strlen(file) >= sizeof(k->source.path) || mtime < 0 || chunk < DCR_STREAM_CHUNK_MIN ||
+	/* mtime_ns (nanoseconds, not negative) is what dcr wrote before mtime and mtime_nsec. */
+	if (json_unpack((json_t *)src, "{s:s, s?I, s?I, s?I, s:I, s:s}", "path", &file, "mtime", &sec, "mtime_nsec",
+		    &nsec, "mtime_ns", &ns, "chunk_size", &chunk, "salt", &salt) < 0)
+		return false;
+	if (nsec < 0 && ns >= 0) {
+		sec = ns / 1000000000;
+		nsec = ns % 1000000000;
+	}
+	if (nsec < 0 || nsec > 999999999 || (time_t)sec != sec ||
+	    *file != '/' || strlen(file) >= sizeof(k->source.path) || chunk < DCR_STREAM_CHUNK_MIN ||
 	    chunk > DCR_STREAM_CHUNK_MAX || strlen(salt) != 2 * DCR_STREAM_SALT_LEN ||
 	    dcr_unhex(salt, k->source.salt, sizeof(k->source.salt)) < 0)
 		return false;
 	snprintf(k->source.path, sizeof(k->source.path), "%s", file);
-	k->source.mtime_ns = mtime;
+	k->source.mtime.tv_sec = (time_t)sec;
+	k->source.mtime.tv_nsec = (long)nsec;
 	k->source.chunk_size = (uint32_t)chunk;
 	k->streamed = true;
 	return true;
@@ -386,8 +401,10 @@ struct file_stream {
 	struct dcr_sha256 *hash; /* of the plaintext of chunks [0, hashed), read in this attempt */
 	uint64_t hashed;
 	struct dcr_stream_enc *enc;
-	uint64_t next;           /* the chunk to read next */
-	uint8_t *plain;          /* one chunk of plaintext */
+	uint64_t next;           /* the chunk to seal next */
+	uint8_t *plain;          /* the plaintext of chunks [win_start, win_end) */
+	uint32_t window;         /* chunks read ahead */
+	uint64_t win_start, win_end;
 	uint8_t *out;            /* ciphertext not yet taken by the transfer */
 	size_t out_len, out_pos;
 	uint64_t skip;           /* bytes of the stream dcrd has already, still to drop */
@@ -407,14 +424,14 @@ static int source_same(const struct file_stream *fs, struct dcr_err *err)
 	if (fstat(fs->fd, &st) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", fs->k->source.path);
 	if ((uint64_t)st.st_size != fs->k->size ||
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != fs->k->source.mtime_ns)
+	    st.st_mtim.tv_sec != fs->k->source.mtime.tv_sec || st.st_mtim.tv_nsec != fs->k->source.mtime.tv_nsec)
 		return source_changed(fs->k, "since its upload began (its size or modification time is not the same)",
 			err);
 	return 0;
 }
 
-/* Chunk i of the plaintext into fs->plain; its length in *len. */
-static int read_chunk(struct file_stream *fs, uint64_t i, size_t *len, struct dcr_err *err)
+/* Chunk i of the plaintext into buf; its length in *len. */
+static int read_chunk(struct file_stream *fs, uint64_t i, uint8_t *buf, size_t *len, struct dcr_err *err)
 {
 	uint64_t off = i * fs->k->source.chunk_size;
 	size_t want = fs->k->size - off < fs->k->source.chunk_size ? (size_t)(fs->k->size - off)
@@ -422,7 +439,7 @@ static int read_chunk(struct file_stream *fs, uint64_t i, size_t *len, struct dc
 	size_t got = 0;
 
 	while (got < want) {
-		ssize_t n = pread(fs->fd, fs->plain + got, want - got, (off_t)(off + got));
+		ssize_t n = pread(fs->fd, buf + got, want - got, (off_t)(off + got));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -437,18 +454,19 @@ static int read_chunk(struct file_stream *fs, uint64_t i, size_t *len, struct dc
 }
 
 /*
- * Hash chunk i (just read, the next in order) and hold the digest so far
- * against ID.sums: a chunk recorded before must give its record again,
- * else the file changed; a new one is recorded before it is sealed. So no
- * chunk is ever sealed twice with other bytes (its nonce is its number).
+ * Hash chunk i (just read into plain, the next in order) and hold the
+ * digest so far against ID.sums: a chunk recorded before must give its
+ * record again, else the file changed; a new one is recorded (the caller
+ * makes the record durable before the chunk is sealed). So no chunk is
+ * ever sealed twice with other bytes (its nonce is its number).
  */
-static int hash_chunk(struct file_stream *fs, uint64_t i, size_t len, struct dcr_err *err)
+static int hash_chunk(struct file_stream *fs, uint64_t i, const uint8_t *plain, size_t len, struct dcr_err *err)
 {
 	uint8_t digest[DCR_SHA256_LEN], recorded[DCR_SHA256_LEN];
 	char how[128];
 	int r;
 
-	if ((r = dcr_sha256_update(fs->hash, fs->plain, len, err)) < 0 || (r = dcr_sha256_peek(fs->hash, digest, err)) < 0)
+	if ((r = dcr_sha256_update(fs->hash, plain, len, err)) < 0 || (r = dcr_sha256_peek(fs->hash, digest, err)) < 0)
 		return r;
 	fs->hashed = i + 1;
 	if (i >= fs->records) {
@@ -461,7 +479,7 @@ static int hash_chunk(struct file_stream *fs, uint64_t i, size_t len, struct dcr
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the upload's digests in the keystore");
 	if (dcr_ct_equal(digest, recorded, sizeof(digest)))
 		return 0;
-	snprintf(how, sizeof(how), "since its upload began (bytes %llu to %llu are not what was sent)",
+	snprintf(how, sizeof(how), "since its upload began (bytes %llu to %llu are not what was read to be sent)",
 		(unsigned long long)i * fs->k->source.chunk_size, (unsigned long long)(i * fs->k->source.chunk_size + len));
 	return source_changed(fs->k, how, err);
 }
@@ -494,10 +512,48 @@ static int hash_prefix(struct file_stream *fs, uint64_t n, struct dcr_err *err)
 	if (!(fs->hash = dcr_sha256_new()))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	fs->hashed = 0;
+	fs->win_start = fs->win_end = 0;
 	for (uint64_t i = 0; r == 0 && i < n; i++)
-		if ((r = read_chunk(fs, i, &len, err)) == 0)
-			r = hash_chunk(fs, i, len, err);
+		if ((r = read_chunk(fs, i, fs->plain, &len, err)) == 0)
+			r = hash_chunk(fs, i, fs->plain, len, err);
 	return r;
+}
+
+/*
+ * Read and hash the window of chunks from first on, recording those not
+ * recorded yet; the new records reach the disk (one fdatasync a window, not
+ * one a chunk) before any of their chunks is sealed, so that no record a
+ * sent chunk needs can be lost, not even by a power cut.
+ */
+static int fill_window(struct file_stream *fs, uint64_t first, struct dcr_err *err)
+{
+	uint64_t end = fs->chunks - first < fs->window ? fs->chunks : first + fs->window, records = fs->records;
+	size_t len;
+	int r;
+
+	fs->win_start = fs->win_end = first;
+	for (uint64_t i = first; i < end; i++) {
+		uint8_t *buf = fs->plain + (size_t)(i - first) * fs->k->source.chunk_size;
+
+		if ((r = read_chunk(fs, i, buf, &len, err)) < 0 || (r = hash_chunk(fs, i, buf, len, err)) < 0)
+			return r;
+	}
+	/* The file must end where its size said (procfs, sysfs or a file grown since): else it is not sent whole. */
+	if (end == fs->chunks) {
+		uint8_t more;
+		ssize_t n;
+
+		while ((n = pread(fs->fd, &more, 1, (off_t)fs->k->size)) < 0 && errno == EINTR)
+			;
+		if (n < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", fs->k->source.path);
+		if (n > 0)
+			return source_changed(fs->k, "while it was uploaded (it is longer now)", err);
+	}
+	if (fs->records != records && fdatasync(fs->sums) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
+	fs->win_end = end;
+	return 0;
 }
 
 /* The encoder's output: dropped while dcrd has it already, else kept for the transfer. */
@@ -519,9 +575,14 @@ static int stream_read(void *ctx, uint8_t *buf, size_t want, size_t *got, struct
 	int r;
 
 	while (fs->out_pos == fs->out_len && fs->next < fs->chunks) {
+		uint64_t off = fs->next * fs->k->source.chunk_size;
+
 		fs->out_pos = fs->out_len = 0;
-		if ((r = read_chunk(fs, fs->next, &len, err)) < 0 || (r = hash_chunk(fs, fs->next, len, err)) < 0 ||
-		    (r = dcr_stream_enc_seal(fs->enc, fs->plain, len, fs->next + 1 == fs->chunks, err)) < 0)
+		if (fs->next >= fs->win_end && (r = fill_window(fs, fs->next, err)) < 0)
+			return r;
+		len = fs->k->size - off < fs->k->source.chunk_size ? (size_t)(fs->k->size - off) : fs->k->source.chunk_size;
+		if ((r = dcr_stream_enc_seal(fs->enc, fs->plain + (size_t)(fs->next - fs->win_start) * fs->k->source.chunk_size,
+			     len, fs->next + 1 == fs->chunks, err)) < 0)
 			return r;
 		fs->next++;
 	}
@@ -548,10 +609,12 @@ static int put_streamed(void *ctx, const struct dataset_key *k, uint64_t receive
 	need = counter + (received > DCR_STREAM_HEADER_LEN + counter * wire);
 	if (received == k->cipher_size)
 		need = fs->chunks;
+	/* No chunk left without its durable record: dcrd claims bytes dcr never sent. */
 	if (fs->records < need)
-		return dcr_err_set(err, DCR_EINVALID, "dcrd has %llu bytes of dataset %s, more than the keystore has "
-						      "digests for; dcr upload --delete %s, then upload it again",
-			(unsigned long long)received, k->id, k->id);
+		return dcr_err_set(err, DCR_EINTEGRITY, "dcrd claims %llu bytes of dataset %s, more than dcr recorded "
+							"before sending (%llu chunks); dcr upload --delete %s, then "
+							"upload it again",
+			(unsigned long long)received, k->id, (unsigned long long)fs->records, k->id);
 	/*
 	 * Every attempt reads what dcrd has of the file again: also after a
 	 * dropped connection, since the file may have changed meanwhile. The
@@ -570,33 +633,76 @@ static int put_streamed(void *ctx, const struct dataset_key *k, uint64_t receive
 		stream_read, fs, show_progress, p, err);
 }
 
-/* Send k's ciphertext, encrypting its file on the way; once dcrd has it all, k->sha256 is the file's. */
+/* Take the write lock on the open ID.sums fd: one dcr at a time sends, completes or removes an upload. */
+static int lock_sums(int fd, const char *id, const char *path, struct dcr_err *err)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, F_SETLK, &lock) == 0)
+		return 0;
+	return errno == EACCES || errno == EAGAIN ? dcr_err_set(err, DCR_EEXIST, "another dcr is uploading dataset %s now", id)
+						  : dcr_err_errno(err, DCR_EIO, errno, "cannot lock '%s'", path);
+}
+
+/*
+ * Send k's ciphertext, encrypting its file on the way; once dcrd has it
+ * all, k->sha256 is the file's, and *held is ID.sums, still locked, for the
+ * caller to close once the key file says the upload is complete.
+ */
 static int stream_upload(const struct cli *cli, const char *dir, struct dataset_key *k, int fd, uint64_t max_rate,
-	struct dcr_err *err)
+	int *held, struct dcr_err *err)
 {
 	struct file_stream fs = { .k = k, .fd = fd, .sums = -1 };
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct dataset_key now;
 	char path[4200];
+	size_t plain_len;
 	int r;
 
+	fs.window = k->source.chunk_size < RECORD_AHEAD ? RECORD_AHEAD / k->source.chunk_size : 1;
+	plain_len = (size_t)fs.window * k->source.chunk_size;
 	fs.chunks = k->size / k->source.chunk_size + (k->size % k->source.chunk_size != 0 || k->size == 0);
 	if (k->cipher_size != dcr_stream_encoded_size(k->size, k->source.chunk_size))
 		return dcr_err_set(err, DCR_EINVALID, "the key file of dataset %s gives a ciphertext size that does not "
 						      "fit its size", k->id);
 	if ((r = source_same(&fs, err)) < 0 || (r = entry_path(path, sizeof(path), dir, k->id, ".sums", err)) < 0)
 		goto out;
-	if ((fs.sums = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot open '%s'", path);
+	/*
+	 * start_upload made ID.sums before the key file. Without it nothing
+	 * says what the chunks dcrd (or the disk under it) may hold were
+	 * sealed from, and sealing other bytes under their nonces would give
+	 * the keystream away: never made afresh here.
+	 */
+	if ((fs.sums = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		int e = errno;
+
+		/* Another dcr completing the upload removes it, after the key file says so. */
+		if (e == ENOENT && key_load(dir, k->id, &now, err) == 0 && now.complete) {
+			wipe_key(&now);
+			r = dcr_err_set(err, DCR_EEXIST, "dataset %s is uploaded completely already", k->id);
+			goto out;
+		}
+		wipe_key(&now);
+		errno = e;
+		r = errno == ENOENT ? dcr_err_set(err, DCR_EINVALID, "the digests of dataset %s ('%s') are missing, so "
+								     "what was sent of '%s' cannot be checked; dcr upload "
+								     "--delete %s, then upload it again",
+					      k->id, path, k->source.path, k->id)
+				    : dcr_err_errno(err, DCR_EIO, errno, "cannot open '%s'", path);
 		goto out;
 	}
-	/* Two dcr sending one upload would append to one list of digests. */
-	if (fcntl(fs.sums, F_SETLK, &lock) < 0) {
-		r = errno == EACCES || errno == EAGAIN
-			? dcr_err_set(err, DCR_EEXIST, "another dcr is uploading dataset %s now", k->id)
-			: dcr_err_errno(err, DCR_EIO, errno, "cannot lock '%s'", path);
+	/*
+	 * Two dcr sending one upload would append to one list of digests. The
+	 * key file read before the lock may be stale: another dcr may have
+	 * completed the upload (or it was deleted) since.
+	 */
+	if ((r = lock_sums(fs.sums, k->id, path, err)) < 0)
 		goto out;
-	}
-	fs.plain = malloc(k->source.chunk_size);
+	if ((r = key_load(dir, k->id, &now, err)) == 0 && (now.complete || !now.streamed))
+		r = dcr_err_set(err, DCR_EEXIST, "dataset %s is uploaded completely already", k->id);
+	wipe_key(&now);
+	if (r < 0)
+		goto out;
+	fs.plain = malloc(plain_len);
 	fs.out = malloc((size_t)k->source.chunk_size + DCR_STREAM_TAG_LEN + DCR_STREAM_HEADER_LEN);
 	if (!fs.plain || !fs.out) {
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -612,14 +718,16 @@ static int stream_upload(const struct cli *cli, const char *dir, struct dataset_
 		r = dcr_sha256_final(fs.hash, k->sha256, err);
 out:
 	if (fs.plain)
-		dcr_wipe(fs.plain, k->source.chunk_size);
+		dcr_wipe(fs.plain, plain_len);
 	if (fs.out)
 		dcr_wipe(fs.out, (size_t)k->source.chunk_size + DCR_STREAM_TAG_LEN + DCR_STREAM_HEADER_LEN);
 	free(fs.plain);
 	free(fs.out);
 	dcr_stream_enc_free(fs.enc);
 	dcr_sha256_free(fs.hash);
-	if (fs.sums >= 0)
+	if (r == 0)
+		*held = fs.sums;
+	else if (fs.sums >= 0)
 		close(fs.sums);
 	return r;
 }
@@ -629,16 +737,23 @@ static int complete_upload(const struct cli *cli, const char *dir, struct datase
 	struct dcr_err *err)
 {
 	char enc[4200], sums[4200];
-	int fd, r;
+	struct stat st;
+	int fd, held = -1, r;
 
 	if ((r = entry_path(enc, sizeof(enc), dir, k->id, ".enc", err)) < 0 ||
 	    (r = entry_path(sums, sizeof(sums), dir, k->id, ".sums", err)) < 0)
 		return r;
-	if ((fd = open(k->streamed ? k->source.path : enc, O_RDONLY | O_CLOEXEC)) < 0)
+	/* Not blocking in open: something else (a FIFO) may have taken the file's place. */
+	if ((fd = open(k->streamed ? k->source.path : enc, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno, "cannot read %s '%s'",
 			k->streamed ? "the file of the upload," : "the ciphertext", k->streamed ? k->source.path : enc);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0) < 0) {
+		close(fd);
+		return k->streamed ? source_changed(k, "since its upload began (it is not a regular file now)", err)
+				   : dcr_err_set(err, DCR_EINVALID, "'%s' is not a regular file", enc);
+	}
 	if (k->streamed)
-		r = stream_upload(cli, dir, k, fd, max_rate, err);
+		r = stream_upload(cli, dir, k, fd, max_rate, &held, err);
 	else
 		r = send_ciphertext(cli, k, put_spooled, &fd, max_rate, err);
 	close(fd);
@@ -646,16 +761,86 @@ static int complete_upload(const struct cli *cli, const char *dir, struct datase
 		dcr_err_prefix(err, "dataset %s cannot be resumed: upload the file again", k->id);
 		return r;
 	}
-	/* A changed file cannot be resumed, and its message says what to do instead. */
-	if (r < 0 && r != DCR_EINVALID)
+	/* A changed file or a lying dcrd cannot be resumed, and the message says what to do instead. */
+	if (r < 0 && r != DCR_EINVALID && r != DCR_EINTEGRITY)
 		dcr_err_prefix(err, "dataset %s is partly uploaded (dcr upload --resume %s continues)", k->id, k->id);
 	if (r < 0)
 		return r;
+	/* Under the lock on ID.sums until it is gone, so no other dcr takes the upload for unfinished. */
 	k->complete = true;
-	if ((r = key_save(dir, k, err)) < 0)
+	if ((r = key_save(dir, k, err)) == 0) {
+		unlink(enc);
+		unlink(sums);
+	}
+	if (held >= 0)
+		close(held);
+	return r;
+}
+
+/* Remove the keystore's files of dataset id: its key, and ciphertext not sent yet. */
+static int forget_key(const char *dir, const char *id, struct dcr_err *err)
+{
+	static const char *const exts[] = { ".json", ".enc", ".sums" };
+	char path[4200];
+	int fd, r;
+
+	/* Not while a dcr sends it (closing fd drops every lock this process has on it: only once all is gone). */
+	if ((r = entry_path(path, sizeof(path), dir, id, ".sums", err)) < 0)
 		return r;
-	unlink(enc);
-	unlink(sums);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) >= 0 && (r = lock_sums(fd, id, path, err)) < 0) {
+		close(fd);
+		return r;
+	}
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		if ((r = entry_path(path, sizeof(path), dir, id, exts[i], err)) < 0)
+			return r;
+		if (unlink(path) < 0 && errno != ENOENT) {
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot remove '%s'", path);
+			break;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/*
+ * Take the keystore's names for the new dataset k->id: its key file (for
+ * now empty; key_save fills it) and, for a file streamed, its ID.sums, both
+ * made here or refused, so a dcrd answering with the ID of a dataset the
+ * keystore holds cannot have that key overwritten, and a resume never finds
+ * ID.sums missing unless it was lost. key_save makes both names durable.
+ */
+static int claim_id(const char *dir, const struct dataset_key *k, struct dcr_err *err)
+{
+	char json[4200], sums[4200];
+	int fd, r;
+
+	if ((r = entry_path(json, sizeof(json), dir, k->id, ".json", err)) < 0 ||
+	    (r = entry_path(sums, sizeof(sums), dir, k->id, ".sums", err)) < 0)
+		return r;
+	if ((fd = open(json, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return errno == EEXIST ? dcr_err_set(err, DCR_EINTEGRITY, "dcrd named the new dataset %s, which the "
+									   "keystore holds already", k->id)
+				       : dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", json);
+	close(fd);
+	if (!k->streamed)
+		return 0;
+	if ((fd = open(sums, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		r = errno == EEXIST ? dcr_err_set(err, DCR_EINTEGRITY, "dcrd named the new dataset %s, which the "
+									  "keystore holds already", k->id)
+				    : dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", sums);
+		unlink(json);
+		return r;
+	}
+	if (fsync(fd) < 0) {
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", sums);
+		close(fd);
+		unlink(sums);
+		unlink(json);
+		return r;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -706,6 +891,20 @@ static int open_input(const char *file, struct dcr_err *err)
 }
 
 /*
+ * A regular file whose st_size is what a read gives: one that can be
+ * streamed. An empty one may be a file of a pseudo file system that reads
+ * as more (/proc/version), and sysfs gives 4096 for what reads as less:
+ * those go through the keystore like a pipe.
+ */
+static bool size_is_true(int fd, struct stat *st)
+{
+	struct statfs fs;
+
+	return fstat(fd, st) == 0 && S_ISREG(st->st_mode) && st->st_size > 0 && fstatfs(fd, &fs) == 0 &&
+	       fs.f_type != PROC_SUPER_MAGIC && fs.f_type != SYSFS_MAGIC;
+}
+
+/*
  * Have dcrd accept an upload of file ("-": standard input); k gets the new
  * dataset's key, saved before a byte leaves, and complete_upload sends the
  * ciphertext. dataset.create announces the ciphertext's size: a regular
@@ -730,7 +929,7 @@ static int start_upload(struct session *s, const char *dir, const char *file, co
 		return in;
 	snprintf(k->name, sizeof(k->name), "%s", name ? name : strcmp(file, "-") == 0 ? "stdin" : base_name(file));
 	snprintf(k->endpoint, sizeof(k->endpoint), "%s", s->cli->endpoint);
-	k->streamed = in != STDIN_FILENO && fstat(in, &st) == 0 && S_ISREG(st.st_mode);
+	k->streamed = in != STDIN_FILENO && size_is_true(in, &st);
 	/* Attest before anything else: no point encrypting for an enclave we would not trust. */
 	if ((r = dcr_client_attest(&s->client, err)) < 0 || (r = dcr_random(k->key, sizeof(k->key), err)) < 0)
 		goto out;
@@ -745,7 +944,7 @@ static int start_upload(struct session *s, const char *dir, const char *file, co
 			r = dcr_err_set(err, DCR_EUSAGE, "the path of '%s' is too long", file);
 			goto out;
 		}
-		k->source.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		k->source.mtime = st.st_mtim;
 		k->source.chunk_size = DCR_STREAM_CHUNK_DEFAULT;
 		k->size = (uint64_t)st.st_size;
 		k->cipher_size = dcr_stream_encoded_size(k->size, k->source.chunk_size);
@@ -775,8 +974,13 @@ static int start_upload(struct session *s, const char *dir, const char *file, co
 	memcpy(k->id, resp->dataset_id, 33);
 	snprintf(k->token, sizeof(k->token), "%s", resp->upload_token);
 	/* The key is saved before a byte leaves: an interrupted upload can be resumed. */
-	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0 || (r = key_save(dir, k, err)) < 0 ||
-	    k->streamed)
+	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0 || (r = claim_id(dir, k, err)) < 0)
+		goto out;
+	if ((r = key_save(dir, k, err)) < 0) {
+		forget_key(dir, k->id, &(struct dcr_err){ 0 });
+		goto out;
+	}
+	if (k->streamed)
 		goto out;
 	if (rename(tmp, path) < 0) {
 		r = dcr_err_errno(err, DCR_EIO, errno, "cannot rename '%s'", tmp);
@@ -813,22 +1017,6 @@ static int new_upload(const struct command *cmd, struct cli *cli, struct session
 		r = report(cmd, &err);
 	wipe_key(&k);
 	return r;
-}
-
-/* Remove the keystore's files of dataset id: its key, and ciphertext not sent yet. */
-static int forget_key(const char *dir, const char *id, struct dcr_err *err)
-{
-	static const char *const exts[] = { ".json", ".enc", ".sums" };
-	char path[4200];
-	int r;
-
-	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		if ((r = entry_path(path, sizeof(path), dir, id, exts[i], err)) < 0)
-			return r;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return dcr_err_errno(err, DCR_EIO, errno, "cannot remove '%s'", path);
-	}
-	return 0;
 }
 
 /* Remove an upload from dcrd, then its key (and ciphertext) from the keystore. */

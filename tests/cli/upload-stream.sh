@@ -138,7 +138,7 @@ remember "$g"
 printf 'X' | dd of=g.bin bs=1 seek=10 conv=notrunc 2>/dev/null
 touch -r g.orig g.bin
 expect 6 "resuming after a change dcrd had received" as upload --resume "$g"
-has "$err" "'$TEST_TMP/g.bin' changed since its upload began \(bytes 0 to 1048576 are not what was sent\); dcr upload --delete $g, then upload it again" \
+has "$err" "'$TEST_TMP/g.bin' changed since its upload began \(bytes 0 to 1048576 are not what was read to be sent\); dcr upload --delete $g, then upload it again" \
 	"the refusal names the file, the bytes and what to do"
 touch g.bin
 expect 6 "resuming after the modification time changed" as upload --resume "$g"
@@ -167,21 +167,39 @@ wait "$upid"
 urc=$?
 checks=$((checks + 1))
 [ "$urc" = 6 ] || fail "the retry after a change sent the changed file: exit $urc"
-has "$(cat upload.err)" "'$TEST_TMP/r.bin' changed since its upload began \(bytes 0 to 1048576 are not what was sent\)" \
+has "$(cat upload.err)" "'$TEST_TMP/r.bin' changed since its upload began \(bytes 0 to 1048576 are not what was read to be sent\)" \
 	"the retry names the change"
 
-# A change only in what dcrd has not received yet is the file as it is now, consistently.
-cp -p g.orig h.bin
+# dcr reads, hashes and records 8 MiB ahead of what it seals: a change there, sent or not, is refused...
+head -c $((12 << 20)) /dev/urandom >h.bin
 start_upload 1M h.bin
 h=$(new_id)
 kill_at "$h" 300000
 remember "$h"
 cp -p h.bin h.orig
-printf 'Y' | dd of=h.bin bs=1 seek=$(((3 << 20) - 5)) conv=notrunc 2>/dev/null
+printf 'Y' | dd of=h.bin bs=1 seek=$(((8 << 20) - 5)) conv=notrunc 2>/dev/null
 touch -r h.orig h.bin
-expect 0 "resuming after a change past what was sent" as upload --resume "$h"
+expect 6 "resuming after a change in what was read ahead" as upload --resume "$h"
+has "$err" "changed since its upload began \(bytes 7340032 to 8388608 are not what was read to be sent\)" \
+	"the refusal names the chunk read ahead"
+# ...and a change past it is the file as it is now, consistently.
+cp -p h.orig h.bin
+printf 'Y' | dd of=h.bin bs=1 seek=$(((12 << 20) - 5)) conv=notrunc 2>/dev/null
+touch -r h.orig h.bin
+expect 0 "resuming after a change past what was read" as upload --resume "$h"
 same_stream "$h" h.bin "the dataset is the file as it is now"
 has "$(cat "$keystore/$h.json")" "\"sha256\": \"$(sha256sum h.bin | cut -c1-64)\"" "and its SHA-256 is that file's"
+
+# Something else in its place (a FIFO would block a reader forever) is refused at once.
+cp g.orig fifo.bin
+start_upload 1M fifo.bin
+fifo=$(new_id)
+kill_at "$fifo" 0
+rm fifo.bin
+mkfifo fifo.bin
+expect 6 "resuming when a FIFO took the file's place" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" upload --resume "$fifo"
+has "$err" "'$TEST_TMP/fifo.bin' changed since its upload began \(it is not a regular file now\)" "the refusal says what"
+rm fifo.bin
 
 # A file gone is named.
 cp g.orig gone.bin
@@ -193,12 +211,84 @@ expect 4 "resuming a file that is gone" as upload --resume "$gone"
 has "$err" "cannot read the file of the upload, '$TEST_TMP/gone.bin'" "the file is named"
 expect 0 "and the upload can be deleted" as upload --delete "$gone"
 
+# ---- ID.sums lost: a resume refuses, never seals other bytes under nonces the host may hold ----
+# dcr and dcrd killed halfway: the host's disk keeps what was sent, dcrd's own offset lags
+# (it is saved every few MiB). Then the digests go and the file changes, at the same size and time.
+python3 -c "open('lost.bin', 'wb').write(b'A' * 3000000)"
+touch -d 2024-01-01 lost.bin
+start_upload 300K lost.bin
+lost=$(new_id)
+kill_at "$lost" 1200000
+stop_dcrd KILL
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+rm "$keystore/$lost.sums"
+python3 -c "open('lost.bin', 'r+b').write(b'B' * 3000000)"
+touch -d 2024-01-01 lost.bin
+before=$(blob_size "$lost")
+expect 6 "resuming after ID.sums was lost" as upload --resume "$lost"
+has "$err" "the digests of dataset $lost \('$keystore/$lost.sums'\) are missing, so what was sent of '$TEST_TMP/lost.bin' cannot be checked; dcr upload --delete $lost, then upload it again" \
+	"the refusal says what is missing and what to do"
+checks=$((checks + 1))
+[ "$(blob_size "$lost")" = "$before" ] || fail "bytes were sent without digests: dcrd has $(blob_size "$lost"), not $before"
+checks=$((checks + 1))
+[ ! -e "$keystore/$lost.sums" ] || fail "the resume made ID.sums afresh"
+expect 0 "and the upload can be deleted" as upload --delete "$lost"
+
+# dcrd claiming more than dcr ever recorded (here: the records cut short by hand) is an integrity violation.
+cp g.orig short.bin
+start_upload 1M short.bin
+short=$(new_id)
+kill_at "$short" 1200000
+: >"$keystore/$short.sums"
+expect 9 "resuming when dcrd has more than the records cover" as upload --resume "$short"
+has "$err" "dcrd claims [0-9]+ bytes of dataset $short, more than dcr recorded before sending \(0 chunks\); dcr upload --delete $short, then upload it again" \
+	"the refusal says what dcrd claims"
+
+# ---- files whose size is not what a read gives are read to their end ----
+# procfs gives 0, sysfs 4096: both go through the keystore like a pipe, whole.
+for pseudo in /proc/version /sys/kernel/mm/transparent_hugepage/enabled; do
+	[ -r "$pseudo" ] || continue
+	expect 0 "upload $pseudo" as --json upload "$pseudo"
+	has "$out" "\"size\": $(wc -c <"$pseudo")," "all of $pseudo is uploaded"
+	has "$out" "\"sha256\": \"$(sha256sum "$pseudo" | cut -c1-64)\"" "and exactly it"
+done
+# An empty file is a dataset of no bytes.
+: >empty.bin
+expect 0 "upload an empty file" as --json upload empty.bin
+has "$out" '"size": 0,' "it is empty"
+ls "$keystore" | sed -n 's/\.json$//p' >>known.ids
+
+# ---- modification times before 1970 and after 2262 (past 64-bit nanoseconds) resume too ----
+for when in 1960-01-01 2300-01-01; do
+	cp g.orig "t$when.bin"
+	touch -d "$when" "t$when.bin" 2>/dev/null || continue
+	start_upload 1M "t$when.bin"
+	t=$(new_id)
+	kill_at "$t" 300000
+	remember "$t"
+	expect 0 "list an unfinished upload of a file from $when" as uploads
+	has "$out" "^$t +t$when.bin +3145728 +partial" "it is listed"
+	expect 0 "resume a file from $when" as upload --resume "$t"
+	same_stream "$t" "t$when.bin" "resumed with a modification time in $when"
+done
+
+# ---- a libcurl too old for the http/https-only rule is refused when it is loaded ----
+mkdir -p oldcurl
+ln -sf "$OLD_CURL" oldcurl/libcurl.so.4
+expect 1 "upload with libcurl 7.84.0" env LD_LIBRARY_PATH="$TEST_TMP/oldcurl${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+	"$DCR" -q -i "$TEST_TMP/alice" upload f.bin
+has "$err" "libcurl.so.4 is libcurl 7.84.0; dcr needs 7.85.0 or later" "the refusal names the version"
+
 # ---- two dcr on one upload ----
 start_upload 64K f.bin
 two=$(new_id)
 for _ in $(seq 600); do [ -e "$keystore/$two.sums" ] && break; sleep 0.05; done
 expect 1 "a second dcr resuming an upload that is under way" as upload --resume "$two"
 has "$err" "another dcr is uploading dataset $two now" "the refusal says why"
+expect 1 "forgetting the key of an upload that is under way" as uploads --forget "$two" --yes
+has "$err" "another dcr is uploading dataset $two now" "the refusal says why"
+checks=$((checks + 1))
+[ -e "$keystore/$two.json" ] && [ -e "$keystore/$two.sums" ] || fail "the key or digests went while dcr sent"
 kill -KILL "$upid"
 wait "$upid" 2>/dev/null
 remember "$two"
