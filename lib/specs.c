@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "fileio.h"
+#include "snp.h"
 #include "ydoc.h"
 
 #include "banned.h"
@@ -44,14 +45,19 @@ bool dcr_spec_name_valid(const char *s)
 	return true;
 }
 
-static int hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
+static int hexn(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t *out, size_t len)
 {
 	const char *s;
-	int r = dcr_ydoc_string(y, n, what, 64, &s);
+	int r = dcr_ydoc_string(y, n, what, 2 * len, &s);
 
-	if (r == 0 && dcr_unhex(s, out, 32) < 0)
-		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "%s must be 64 hex digits", what);
+	if (r == 0 && (strlen(s) != 2 * len || dcr_unhex(s, out, len) < 0))
+		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "%s must be %zu hex digits", what, 2 * len);
 	return r;
+}
+
+static int hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
+{
+	return hexn(y, n, what, out, 32);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -163,10 +169,100 @@ static int parse_root(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 	return 0;
 }
 
+/* policy_allow: the weakening guest policy bits a sev-snp spec accepts, each named once. */
+static int parse_policy_allow(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
+{
+	int r = dcr_ydoc_sequence(y, n, "policy_allow", 8);
+
+	s->snp_policy_allow = 0;
+	for (yaml_node_item_t *i = n->data.sequence.items.start; r == 0 && i < n->data.sequence.items.top; i++) {
+		yaml_node_t *item = dcr_ydoc_node(y, *i);
+		const char *v;
+		uint64_t bit;
+
+		if ((r = dcr_ydoc_string(y, item, "a policy bit", 32, &v)) < 0)
+			break;
+		if (!(bit = dcr_snp_policy_bit(v)))
+			return dcr_ydoc_fail(y, item, DCR_EINVALID, "unknown policy bit '%s' (smt, migrate_ma, debug, cxl_allow)",
+				v);
+		if (s->snp_policy_allow & bit)
+			return dcr_ydoc_fail(y, item, DCR_EINVALID, "policy bit '%s' is listed twice", v);
+		s->snp_policy_allow |= bit;
+	}
+	return r;
+}
+
+/* min_tcb: a mapping of SPL names to 0-255; those left out are 0. */
+static int parse_min_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
+{
+	static const char *const names[] = { "bootloader", "tee", "snp", "microcode", "fmc", NULL };
+	uint8_t *fields[] = { &s->snp_min_tcb.bootloader, &s->snp_min_tcb.tee, &s->snp_min_tcb.snp,
+		&s->snp_min_tcb.microcode, &s->snp_min_tcb.fmc };
+	yaml_node_t *v;
+	int64_t num;
+	int r;
+
+	if ((r = dcr_ydoc_mapping(y, n, "min_tcb", names)) < 0)
+		return r;
+	for (int i = 0; names[i]; i++) {
+		if (!(v = dcr_ydoc_get(y, n, names[i])))
+			continue;
+		if ((r = dcr_ydoc_int(y, v, names[i], 0, 255, &num)) < 0)
+			return r;
+		*fields[i] = (uint8_t)num;
+	}
+	return 0;
+}
+
+static int parse_snp(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
+{
+	static const char *const keys[] = { "format", "measurement", "host_data", "id_key_digest", "policy_allow",
+		"max_vmpl", "min_tcb", "root_ca", NULL };
+	yaml_node_t *v;
+	int64_t num;
+	int r;
+
+	s->format = DCR_SPEC_SEV_SNP;
+	if ((r = dcr_ydoc_mapping(y, n, "a sev-snp spec", keys)) < 0)
+		return r;
+	if (!(v = dcr_ydoc_get(y, n, "measurement")))
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sev-snp spec '%s' needs a measurement (MEASUREMENT, 96 hex digits)",
+			s->name);
+	s->has_measurement = true;
+	if ((r = hexn(y, v, "measurement", s->snp_measurement, 48)) < 0)
+		return r;
+	if ((v = dcr_ydoc_get(y, n, "host_data"))) {
+		s->snp_has_host_data = true;
+		if ((r = hexn(y, v, "host_data", s->snp_host_data, 32)) < 0)
+			return r;
+	}
+	if ((v = dcr_ydoc_get(y, n, "id_key_digest"))) {
+		s->snp_has_id_key = true;
+		if ((r = hexn(y, v, "id_key_digest", s->snp_id_key_digest, 48)) < 0)
+			return r;
+	}
+	s->snp_policy_allow = DCR_SNP_POLICY_SMT;
+	if ((v = dcr_ydoc_get(y, n, "policy_allow")) && (r = parse_policy_allow(y, v, s)) < 0)
+		return r;
+	s->debug_allowed = s->snp_policy_allow & DCR_SNP_POLICY_DEBUG;
+	if ((v = dcr_ydoc_get(y, n, "max_vmpl"))) {
+		if ((r = dcr_ydoc_int(y, v, "max_vmpl", 0, 3, &num)) < 0)
+			return r;
+		s->snp_max_vmpl = (uint32_t)num;
+	}
+	if ((v = dcr_ydoc_get(y, n, "min_tcb")) && (r = parse_min_tcb(y, v, s)) < 0)
+		return r;
+	if (!(v = dcr_ydoc_get(y, n, "root_ca")))
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sev-snp spec '%s' needs root_ca: the AMD root key (ARK) of its "
+			"processors", s->name);
+	return parse_root(y, v, file, s);
+}
+
 static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
 {
 	static const char *const keys[] = { "format", "measurement", "mrenclave", "mrsigner",
-		"isvprodid", "min_isvsvn", "debug", "tcb_statuses", "root_ca", NULL };
+		"isvprodid", "min_isvsvn", "debug", "tcb_statuses", "root_ca", "host_data", "id_key_digest",
+		"policy_allow", "max_vmpl", "min_tcb", NULL };
 	yaml_node_t *v;
 	const char *format;
 	int64_t num;
@@ -175,7 +271,7 @@ static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 	if ((r = dcr_ydoc_mapping(y, n, "a spec", keys)) < 0)
 		return r;
 	if (!(v = dcr_ydoc_get(y, n, "format")))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "spec '%s' has no format (sim or sgx-dcap)", s->name);
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "spec '%s' has no format (sim, sgx-dcap or sev-snp)", s->name);
 	if ((r = dcr_ydoc_string(y, v, "format", 16, &format)) < 0)
 		return r;
 	if (strcmp(format, "sim") == 0) {
@@ -189,8 +285,10 @@ static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 		s->has_measurement = true;
 		return hex32(y, v, "measurement", s->measurement);
 	}
+	if (strcmp(format, "sev-snp") == 0)
+		return parse_snp(y, n, file, s);
 	if (strcmp(format, "sgx-dcap") != 0)
-		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (sim or sgx-dcap)", format);
+		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (sim, sgx-dcap or sev-snp)", format);
 	s->format = DCR_SPEC_SGX_DCAP;
 	if (dcr_ydoc_get(y, n, "measurement"))
 		return dcr_ydoc_fail(y, dcr_ydoc_get(y, n, "measurement"), DCR_EINVALID,
