@@ -10,6 +10,7 @@
 #include "dcr.h"
 #include "fileio.h"
 #include "sgx.h"
+#include "snp.h"
 #include "specs.h"
 #include "transport.h"
 #include "util.h"
@@ -76,6 +77,151 @@ static void print_sgx(const struct dcr_sgx_result *res, const char *verdict, jso
 	printf("verdict      %s\n", verdict);
 }
 
+/* The weakening guest policy bits that are set, comma-separated ("none" when none). */
+static void snp_policy_names(uint64_t policy, char out[static 64])
+{
+	static const char *const names[] = { "smt", "migrate_ma", "debug", "cxl_allow" };
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (policy & dcr_snp_policy_bit(names[i]))
+			o += (size_t)snprintf(out + o, 64 - o, "%s%s", o ? ", " : "", names[i]);
+	if (!o)
+		snprintf(out, 64, "none");
+}
+
+static json_t *snp_tcb_json(uint64_t raw, enum dcr_snp_product product)
+{
+	struct dcr_snp_tcb t;
+	char hex[17];
+
+	dcr_snp_tcb_decode(raw, product, &t);
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)raw);
+	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:i}", "raw", hex, "bootloader", t.bootloader, "tee", t.tee, "snp",
+		t.snp, "microcode", t.microcode, "fmc", t.fmc);
+}
+
+static void snp_tcb_line(const char *label, uint64_t raw, enum dcr_snp_product product)
+{
+	struct dcr_snp_tcb t;
+
+	dcr_snp_tcb_decode(raw, product, &t);
+	printf("%-13s%016llx (boot loader %u, TEE %u, SNP %u, microcode %u", label, (unsigned long long)raw,
+		t.bootloader, t.tee, t.snp, t.microcode);
+	if (product == DCR_SNP_TURIN)
+		printf(", FMC %u", t.fmc);
+	printf(")\n");
+}
+
+/* What an SEV-SNP report established: as JSON members of obj, or as lines. */
+static void snp_facts(const struct dcr_snp_result *res, json_t *obj)
+{
+	char measurement[97], host_data[65], id_key[97], author_key[97], report_data[129], chip_id[129], policy[19];
+	char bits[64];
+
+	dcr_hex(res->measurement, 48, measurement);
+	dcr_hex(res->host_data, 32, host_data);
+	dcr_hex(res->id_key_digest, 48, id_key);
+	dcr_hex(res->author_key_digest, 48, author_key);
+	dcr_hex(res->report_data, 64, report_data);
+	dcr_hex(res->chip_id, 64, chip_id);
+	snprintf(policy, sizeof(policy), "0x%016llx", (unsigned long long)res->policy);
+	snp_policy_names(res->policy, bits);
+	if (obj) {
+		json_t *facts = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:o, s:o, s:s, s:s, s:b}",
+			"product", dcr_snp_product_name(res->product), "version", (int)res->version, "measurement",
+			measurement, "host_data", host_data, "id_key_digest", id_key, "author_key_digest", author_key,
+			"report_data", report_data, "policy", policy, "debug", (int)res->debug, "vmpl", (int)res->vmpl,
+			"reported_tcb", snp_tcb_json(res->reported_tcb, res->product), "committed_tcb",
+			snp_tcb_json(res->committed_tcb, res->product), "chip_id", res->mask_chip_id ? "" : chip_id,
+			"signing_key", res->vlek ? "VLEK" : "VCEK", "crl_checked", (int)res->crl_checked);
+
+		json_object_update(obj, facts);
+		json_decref(facts);
+		return;
+	}
+	printf("product      %s (report version %u, signed by its %s)\n", dcr_snp_product_name(res->product),
+		(unsigned)res->version, res->vlek ? "VLEK" : "VCEK");
+	printf("measurement  %s\n", measurement);
+	printf("host data    %s\n", host_data);
+	printf("id key       %s\n", id_key);
+	printf("author key   %s\n", author_key);
+	printf("report data  %s\n", report_data);
+	printf("policy       %s (allows: %s)\n", policy, bits);
+	printf("debug        %s\n", res->debug ? "yes" : "no");
+	printf("vmpl         %u\n", (unsigned)res->vmpl);
+	snp_tcb_line("tcb", res->reported_tcb, res->product);
+	snp_tcb_line("committed", res->committed_tcb, res->product);
+	printf("chip id      %s\n", res->mask_chip_id ? "(masked)" : chip_id);
+	printf("crl          %s\n", res->crl_checked ? "checked: nothing revoked" : "not given");
+}
+
+/*
+ * Offline SEV-SNP: verify a report and its certificate chain at a time under
+ * the given ARK, then the policy of the trusted sev-snp specs, which must
+ * pin that same ARK. Facts are printed even when the policy rejects.
+ */
+static int attest_offline_snp(const struct command *cmd, struct cli *cli, struct parsed *args, time_t now)
+{
+	const char *report_path = opt_value(cmd, args, "evidence"), *chain_path = opt_value(cmd, args, "cert-chain");
+	const char *root_path = opt_value(cmd, args, "root-ca"), *spec_name = opt_value(cmd, args, "spec");
+	uint8_t *rep = NULL, *chain = NULL, *root = NULL;
+	size_t rep_len = 0, chain_len = 0, root_len = 0;
+	struct dcr_specs *specs = NULL;
+	struct dcr_snp_result res;
+	struct dcr_err err, policy_err;
+	char verdict[DCR_ERR_MSG_MAX + 16];
+	json_t *json = NULL;
+	int r, policy = DCR_EATTEST;
+
+	if ((r = dcr_read_file(report_path, DCR_SNP_REPORT_LEN + 1, &rep, &rep_len, &err)) < 0 ||
+	    (r = dcr_read_file(chain_path, DCR_SNP_CHAIN_MAX, &chain, &chain_len, &err)) < 0 ||
+	    (r = dcr_cert_file_der(root_path, &root, &root_len, &err)) < 0 ||
+	    (cli->specs && (r = dcr_specs_load(cli->specs, &specs, &err)) < 0))
+		goto out;
+	if ((r = dcr_snp_verify(rep, rep_len, chain, chain_len, root, root_len, now, &res, &err)) < 0)
+		goto out;
+	dcr_err_set(&policy_err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
+	if (spec_name && specs && !dcr_specs_find(specs, spec_name))
+		dcr_err_set(&policy_err, DCR_EATTEST, "spec '%s' is not in the trusted specs", spec_name);
+	else if (specs)
+		dcr_err_set(&policy_err, DCR_EATTEST, "no sev-snp spec in the trusted specs%s%s", spec_name ? " named " : "",
+			spec_name ? spec_name : "");
+	for (size_t i = 0; specs && i < specs->n && policy < 0; i++) {
+		const struct dcr_spec *s = &specs->items[i];
+
+		if (s->format != DCR_SPEC_SEV_SNP || (spec_name && strcmp(spec_name, s->name) != 0))
+			continue;
+		if (s->root_ca_len != root_len || memcmp(s->root_ca, root, root_len) != 0)
+			dcr_err_set(&policy_err, DCR_EATTEST, "spec '%s' pins another ARK than --root-ca", s->name);
+		else if ((policy = dcr_snp_check_policy(&res, s, &policy_err)) == 0)
+			snprintf(verdict, sizeof(verdict), "accepted by spec %s", s->name);
+	}
+	if (policy < 0)
+		snprintf(verdict, sizeof(verdict), "rejected: %s", policy_err.msg);
+	if (cli->json) {
+		json = json_pack("{s:s}", "format", "sev-snp");
+		snp_facts(&res, json);
+		json_object_set_new(json, "verdict", json_string(verdict));
+		json_put(stdout, json);
+		putchar('\n');
+		json_decref(json);
+	} else {
+		printf("format       sev-snp\n");
+		snp_facts(&res, NULL);
+		printf("verdict      %s\n", verdict);
+	}
+	r = policy;
+	err = policy_err;
+out:
+	dcr_specs_free(specs);
+	free(rep);
+	free(chain);
+	free(root);
+	return r < 0 ? report(cmd, &err) : 0;
+}
+
 /*
  * Offline: verify an SGX quote and its collateral at a time, then the
  * policy of the trusted specs. The facts are printed even when the policy
@@ -97,10 +243,15 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	json_t *json = NULL;
 	int r, policy = DCR_EATTEST;
 
-	if (!quote_path || !coll_path || !root_path)
-		return usage_error(cmd, "offline verification needs --evidence, --collateral and --root-ca");
+	if (coll_path && opt_set(cmd, args, "cert-chain"))
+		return usage_error(cmd, "--collateral (SGX) and --cert-chain (SEV-SNP) do not go together");
+	if (!quote_path || !(coll_path || opt_set(cmd, args, "cert-chain")) || !root_path)
+		return usage_error(cmd, "offline verification needs --evidence, --collateral (SGX) or --cert-chain "
+			"(SEV-SNP), and --root-ca");
 	if (at && dcr_time_parse(at, &now) < 0)
 		return usage_error(cmd, "--at '%s' is not a UTC time like 2025-07-01T00:00:00Z", at);
+	if (opt_set(cmd, args, "cert-chain"))
+		return attest_offline_snp(cmd, cli, args, now);
 	if ((r = dcr_read_file(quote_path, DCR_SGX_QUOTE_MAX, &quote, &quote_len, &err)) < 0 ||
 	    (r = dcr_read_file(coll_path, DCR_SGX_COLLATERAL_MAX, &coll, &coll_len, &err)) < 0 ||
 	    (r = dcr_cert_file_der(root_path, &root, &root_len, &err)) < 0 ||
@@ -208,7 +359,7 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 	if (args->argc > 0)
 		return usage_error(cmd, "takes no arguments");
 	if (opt_set(cmd, args, "evidence") || opt_set(cmd, args, "collateral") || opt_set(cmd, args, "at") ||
-	    opt_set(cmd, args, "root-ca"))
+	    opt_set(cmd, args, "root-ca") || opt_set(cmd, args, "cert-chain"))
 		return attest_offline(cmd, cli, args);
 	if (!cli->specs) {
 		dcr_err_set(&err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
