@@ -781,3 +781,54 @@ int dcr_snp_check_report_data(const struct dcr_snp_result *r,
 		return dcr_err_set(err, DCR_EATTEST, "REPORT_DATA does not bind the expected enclave keys");
 	return 0;
 }
+
+/* The GUIDs of the certificate table (GHCB specification), in their binary form: the first three fields little-endian. */
+static const struct {
+	const char *name;
+	uint8_t guid[16];
+} cert_guids[] = {
+	/* 63da758d-e664-4564-adc5-f4b93be8accd */
+	{ "VCEK", { 0x8d, 0x75, 0xda, 0x63, 0x64, 0xe6, 0x64, 0x45, 0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd } },
+	/* a8074bc2-a25a-483e-aae6-39c045a0b8a1 */
+	{ "VLEK", { 0xc2, 0x4b, 0x07, 0xa8, 0x5a, 0xa2, 0x3e, 0x48, 0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1 } },
+	/* 4ab7b379-bbac-4fe4-a02f-05aef327c782 */
+	{ "ASK", { 0x79, 0xb3, 0xb7, 0x4a, 0xac, 0xbb, 0xe4, 0x4f, 0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27, 0xc7, 0x82 } },
+	/* c0b406a4-a803-4952-9743-3fb6014cd0ae */
+	{ "ARK", { 0xa4, 0x06, 0xb4, 0xc0, 0x03, 0xa8, 0x52, 0x49, 0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c, 0xd0, 0xae } },
+};
+
+int dcr_snp_certs_table(const uint8_t *buf, size_t len, struct dcr_snp_certs *out, struct dcr_err *err)
+{
+	static const uint8_t zero[24];
+	struct dcr_snp_cert *slot[] = { &out->vcek, &out->vlek, &out->ask, &out->ark }; /* as cert_guids[] */
+
+	memset(out, 0, sizeof(*out));
+	if (len > DCR_SNP_CERTS_MAX)
+		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP certificate table is %zu bytes, more than %d", len,
+			DCR_SNP_CERTS_MAX);
+	for (size_t i = 0;; i++) {
+		const uint8_t *e = buf + 24 * i;
+		uint32_t off, n;
+
+		if (24 * (i + 1) > len)
+			return dcr_err_set(err, DCR_EATTEST, "SEV-SNP certificate table has no end entry");
+		if (memcmp(e, zero, 24) == 0)
+			return 0;
+		if (i == DCR_SNP_CERTS_ENTRIES)
+			return dcr_err_set(err, DCR_EATTEST, "SEV-SNP certificate table has more than %d entries",
+				DCR_SNP_CERTS_ENTRIES);
+		off = le32(e + 16), n = le32(e + 20);
+		if (n == 0 || off > len || n > len - off)
+			return dcr_err_set(err, DCR_EATTEST, "SEV-SNP certificate table entry %zu (offset %u, length %u) is "
+				"not inside its %zu bytes", i + 1, (unsigned)off, (unsigned)n, len);
+		for (size_t k = 0; k < sizeof(cert_guids) / sizeof(cert_guids[0]); k++) {
+			if (memcmp(e, cert_guids[k].guid, 16) != 0)
+				continue;
+			if (slot[k]->der)
+				return dcr_err_set(err, DCR_EATTEST, "SEV-SNP certificate table has the %s twice",
+					cert_guids[k].name);
+			slot[k]->der = buf + off;
+			slot[k]->len = n;
+		}
+	}
+}

@@ -156,6 +156,27 @@ int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *
 /* The policy bit a spec's policy_allow names ("smt", "migrate_ma", "debug", "cxl_allow"), or 0. */
 uint64_t dcr_snp_policy_bit(const char *name);
 
+/*
+ * The certificate table a host gives with an extended report (configfs-tsm's
+ * auxblob, SNP_GET_EXT_REPORT's certificates; GHCB specification): entries
+ * of a 16-byte GUID (in its little-endian binary form), a 32-bit offset and
+ * a 32-bit length, little-endian, ended by an all-zero entry; each offset
+ * counts from the table's start and its bytes (DER) lie inside it. At most
+ * DCR_SNP_CERTS_ENTRIES entries, each known GUID at most once, unknown
+ * GUIDs ignored. The pointers point into buf. DCR_EATTEST naming what is
+ * wrong; found entries have len > 0.
+ */
+#define DCR_SNP_CERTS_MAX (256 * 1024)
+#define DCR_SNP_CERTS_ENTRIES 64
+struct dcr_snp_cert {
+	const uint8_t *der;           /* NULL: not in the table */
+	size_t len;
+};
+struct dcr_snp_certs {
+	struct dcr_snp_cert vcek, vlek, ask, ark;
+};
+int dcr_snp_certs_table(const uint8_t *buf, size_t len, struct dcr_snp_certs *out, struct dcr_err *err);
+
 /* Check in constant time that REPORT_DATA is exactly expected (the enclave's key binding). */
 int dcr_snp_check_report_data(const struct dcr_snp_result *r,
 	const uint8_t expected[static DCR_SNP_REPORT_DATA_LEN], struct dcr_err *err);

@@ -1,4 +1,4 @@
-/* libFuzzer target: AMD SEV-SNP reports and certificate chains (PEM, CRL), arbitrary or edited from genuine ones, verified under a test ARK. */
+/* libFuzzer target: AMD SEV-SNP reports, certificate chains (PEM, CRL) and hosts' certificate tables, arbitrary or edited from genuine ones. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -77,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dcr_snp_report rep;
 	struct dcr_snp_result res;
+	struct dcr_snp_certs certs;
 	struct dcr_err err;
 	int r;
 
@@ -96,6 +97,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err.msg[0] = '\0';
 	if ((r = dcr_snp_chain_check(data, size, &err)) < 0)
 		refused(r, &err);
+	err.msg[0] = '\0';
+	if ((r = dcr_snp_certs_table(data, size, &certs, &err)) < 0) {
+		refused(r, &err);
+	} else {
+		const struct dcr_snp_cert *all[] = { &certs.vcek, &certs.vlek, &certs.ask, &certs.ark };
+
+		for (size_t i = 0; i < 4; i++)
+			if (all[i]->der && (all[i]->len == 0 || all[i]->der < data || all[i]->der + all[i]->len > data + size))
+				__builtin_trap();
+	}
 	/* The input as the chain of a genuine report, and as a report under a genuine chain. */
 	err.msg[0] = '\0';
 	if ((r = dcr_snp_verify(T.report, sizeof(T.report), data, size, T.root, T.root_len, NOW, &res, &err)) < 0)

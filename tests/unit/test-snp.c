@@ -844,6 +844,45 @@ static void test_specs(void **state)
 	synth_release(&c);
 }
 
+static void put_entry(uint8_t *e, const char *guid_hex, uint32_t off, uint32_t len)
+{
+	unhex_exact(guid_hex, e, 16);
+	for (int i = 0; i < 4; i++)
+		e[16 + i] = (uint8_t)(off >> (8 * i)), e[20 + i] = (uint8_t)(len >> (8 * i));
+}
+
+/* The host's certificate table (auxblob): GUIDs in binary form, offsets from its start. */
+static void test_certs_table(void **state)
+{
+	static const char vcek[] = "8d75da6364e66445adc5f4b93be8accd", ask[] = "79b3b74aacbbe44fa02f05aef327c782";
+	static const char other[] = "00112233445566778899aabbccddeeff";
+	struct dcr_snp_certs c;
+	struct dcr_err err;
+	uint8_t t[24 * 70 + 64];
+
+	memset(t, 0, sizeof(t));
+	put_entry(t, vcek, 24 * 4, 10);
+	put_entry(t + 24, other, 24 * 4 + 10, 5);
+	put_entry(t + 48, ask, 24 * 4 + 15, 20);
+	assert_int_equal(dcr_snp_certs_table(t, 24 * 4 + 35, &c, &err), 0);
+	assert_ptr_equal(c.vcek.der, t + 96);
+	assert_int_equal(c.vcek.len, 10);
+	assert_ptr_equal(c.ask.der, t + 111);
+	assert_int_equal(c.ask.len, 20);
+	assert_null(c.ark.der);
+	assert_null(c.vlek.der);
+	/* Bytes past the end, no end entry, an entry twice, too many. */
+	expect_refused(dcr_snp_certs_table(t, 24 * 4 + 34, &c, &err), &err, "entry 3 (offset 111, length 20) is not inside");
+	put_entry(t + 24, vcek, 24 * 4 + 10, 5);
+	expect_refused(dcr_snp_certs_table(t, 24 * 4 + 35, &c, &err), &err, "has the VCEK twice");
+	for (int i = 0; i < 65; i++)
+		put_entry(t + 24 * i, other, 1, 1);
+	expect_refused(dcr_snp_certs_table(t, sizeof(t), &c, &err), &err, "more than 64 entries");
+	expect_refused(dcr_snp_certs_table(t, 24 * 2 + 23, &c, &err), &err, "no end entry");
+	put_entry(t, other, 1, 0);
+	expect_refused(dcr_snp_certs_table(t, sizeof(t), &c, &err), &err, "is not inside");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -861,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_crl),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_specs),
+		cmocka_unit_test(test_certs_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
