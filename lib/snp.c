@@ -484,19 +484,15 @@ static bool leaf_product_is(X509 *leaf, enum dcr_snp_product product)
 	return ok;
 }
 
-/* Whether a version 3 report's CPUID family and model belong to product (AMD's processor programming references). */
-static bool cpuid_is(const struct dcr_snp_report *rep, enum dcr_snp_product product)
+enum dcr_snp_product dcr_snp_product_of_cpuid(uint8_t family, uint8_t model)
 {
-	switch (product) {
-	case DCR_SNP_MILAN:
-		return rep->cpuid_fam_id == 0x19 && rep->cpuid_mod_id <= 0x0f;
-	case DCR_SNP_GENOA:
-		return rep->cpuid_fam_id == 0x19 && ((rep->cpuid_mod_id >= 0x10 && rep->cpuid_mod_id <= 0x1f) ||
-			(rep->cpuid_mod_id >= 0xa0 && rep->cpuid_mod_id <= 0xaf));
-	case DCR_SNP_TURIN:
-		return rep->cpuid_fam_id == 0x1a && rep->cpuid_mod_id <= 0x1f;
-	}
-	return false;
+	if (family == 0x19 && model <= 0x0f)
+		return DCR_SNP_MILAN;
+	if (family == 0x19 && ((model >= 0x10 && model <= 0x1f) || (model >= 0xa0 && model <= 0xaf)))
+		return DCR_SNP_GENOA;
+	if (family == 0x1a && model <= 0x1f)
+		return DCR_SNP_TURIN;
+	return 0;
 }
 
 static bool revoked(X509_CRL *crl, X509 *x)
@@ -636,7 +632,7 @@ static int verify(const uint8_t *report, const struct dcr_snp_report *rep, const
 	if (!leaf_product_is(c->leaf, product))
 		return dcr_err_set(err, DCR_EATTEST, "the %s's productName is not %s, the pinned ARK's product",
 			vlek ? "VLEK" : "VCEK", product_names[product]);
-	if (rep->version >= 3 && !cpuid_is(rep, product))
+	if (rep->version >= 3 && dcr_snp_product_of_cpuid(rep->cpuid_fam_id, rep->cpuid_mod_id) != product)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report CPUID family 0x%02x model 0x%02x is not a %s processor",
 			rep->cpuid_fam_id, rep->cpuid_mod_id, product_names[product]);
 	if ((r = leaf_tcb(c->leaf, product, &tcb, err)) < 0)

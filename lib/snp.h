@@ -91,6 +91,13 @@ int dcr_snp_report_parse(const uint8_t *buf, size_t len, struct dcr_snp_report *
 /* Decode a TCB_VERSION as the product lays it out. */
 void dcr_snp_tcb_decode(uint64_t tcb, enum dcr_snp_product product, struct dcr_snp_tcb *out);
 
+/*
+ * The product of a processor by CPUID family and model (AMD's processor
+ * programming references): Milan family 0x19 models 0x00-0x0F; Genoa 0x19,
+ * 0x10-0x1F and 0xA0-0xAF; Turin 0x1A, 0x00-0x1F. 0 for any other.
+ */
+enum dcr_snp_product dcr_snp_product_of_cpuid(uint8_t family, uint8_t model);
+
 /* "Milan", "Genoa", "Turin"; "?" for anything else. */
 const char *dcr_snp_product_name(enum dcr_snp_product product);
 
