@@ -702,6 +702,8 @@ int dcr_snp_verify(const uint8_t *report, size_t report_len, const uint8_t *chai
 		return dcr_err_set(err, DCR_EATTEST, "the pinned AMD root key (ARK) is not a DER certificate");
 	}
 	r = verify(report, &rep, &c, ark, now, &res, err);
+	if (r == 0)
+		r = dcr_sha256(root_der, root_len, res.ark_sha256, err);
 	if (r == 0 && out)
 		*out = res;
 	X509_free(ark);
@@ -735,6 +737,16 @@ int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *
 
 	if (spec->format != DCR_SPEC_SEV_SNP)
 		return dcr_err_set(err, DCR_EATTEST, "spec '%s' is not for sev-snp evidence", spec->name);
+	if (spec->root_ca) {
+		uint8_t pinned[32];
+		int rc;
+
+		if ((rc = dcr_sha256(spec->root_ca, spec->root_ca_len, pinned, err)) < 0)
+			return rc;
+		if (!dcr_ct_equal(pinned, r->ark_sha256, 32))
+			return dcr_err_set(err, DCR_EATTEST, "the report was verified under another ARK than spec '%s' pins",
+				spec->name);
+	}
 	if (!dcr_ct_equal(r->measurement, spec->snp_measurement, 48)) {
 		dcr_hex(r->measurement, 48, hex);
 		return dcr_err_set(err, DCR_EATTEST, "MEASUREMENT %s is not the one spec '%s' pins", hex, spec->name);

@@ -122,6 +122,7 @@ struct dcr_snp_result {
 	uint64_t platform_info;
 	uint64_t reported_tcb, committed_tcb, current_tcb, launch_tcb;
 	struct dcr_snp_tcb reported;  /* reported_tcb decoded */
+	uint8_t ark_sha256[32];       /* SHA-256 of the pinned ARK (DER) it was verified under */
 };
 
 /*
@@ -152,7 +153,8 @@ int dcr_snp_verify(const uint8_t *report, size_t report_len, const uint8_t *chai
 int dcr_snp_chain_check(const uint8_t *chain, size_t chain_len, struct dcr_err *err);
 
 /*
- * Check a verified result against a pinned sev-snp spec: MEASUREMENT, and
+ * Check a verified result against a pinned sev-snp spec: verified under the
+ * spec's root_ca (when it has one); MEASUREMENT, and
  * HOST_DATA and ID_KEY_DIGEST when the spec pins them; the policy has no
  * unknown bit and no weakening bit the spec does not allow; VMPL at most
  * the spec's; REPORTED_TCB at least the spec's minimum, component by

@@ -193,9 +193,7 @@ static int attest_offline_snp(const struct command *cmd, struct cli *cli, struct
 
 		if (s->format != DCR_SPEC_SEV_SNP || (spec_name && strcmp(spec_name, s->name) != 0))
 			continue;
-		if (s->root_ca_len != root_len || memcmp(s->root_ca, root, root_len) != 0)
-			dcr_err_set(&policy_err, DCR_EATTEST, "spec '%s' pins another ARK than --root-ca", s->name);
-		else if ((policy = dcr_snp_check_policy(&res, s, &policy_err)) == 0)
+		if ((policy = dcr_snp_check_policy(&res, s, &policy_err)) == 0)
 			snprintf(verdict, sizeof(verdict), "accepted by spec %s", s->name);
 	}
 	if (policy < 0)

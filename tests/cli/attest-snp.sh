@@ -61,6 +61,13 @@ has "$err" 'no trusted specs given' "no specs explained"
 expect 5 "--spec naming none" "$DCR" --specs accept.yaml "${offline[@]}" "${at[@]}" --spec nope
 has "$err" "spec 'nope' is not in the trusted specs" "unknown spec named"
 
+# A spec that pins another ARK does not accept what this one verified.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout k0.pem -out other-ark.pem -days 2 -subj /CN=ARK-Milan \
+	-sigopt rsa_padding_mode:pss -sha384 2>/dev/null || fail "openssl"
+sed 's/root_ca: ark.pem/root_ca: other-ark.pem/' accept.yaml >otherark.yaml
+expect 5 "spec with another ARK" "$DCR" --specs otherark.yaml "${offline[@]}" "${at[@]}"
+has "$err" "verified under another ARK than spec 'guest:v1' pins" "ARK named"
+
 # Outside the window, another root, a changed byte: rejected with the reason.
 expect 5 "expired VCEK" "$DCR" --specs accept.yaml "${offline[@]}" --at 2030-01-01T00:00:00Z
 has "$err" '^dcr: attest: expired certificate: VCEK notAfter 2029-09-24T00:55:28Z is before 2030-01-01T00:00:00Z$' \

@@ -759,6 +759,14 @@ static void test_policy(void **state)
 	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "FMC SPL 0 is below");
 	spec.snp_min_tcb.fmc = 0;
 
+	/* The spec's ARK: the one the report was verified under, or refused. */
+	spec.root_ca = c.root;
+	spec.root_ca_len = c.root_len;
+	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
+	spec.root_ca_len--;
+	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "verified under another ARK than spec 'snp' pins");
+	spec.root_ca = NULL;
+
 	spec.format = DCR_SPEC_SGX_DCAP;
 	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "not for sev-snp evidence");
 	synth_release(&c);
