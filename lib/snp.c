@@ -569,6 +569,33 @@ static bool is_p384(EVP_PKEY *k)
 		strcmp(group, "secp384r1") == 0;
 }
 
+void dcr_snp_result_of_report(const struct dcr_snp_report *rep, enum dcr_snp_product product,
+	struct dcr_snp_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->version = rep->version;
+	res->product = product;
+	res->policy = rep->policy;
+	res->debug = rep->policy & DCR_SNP_POLICY_DEBUG;
+	res->vmpl = rep->vmpl;
+	res->guest_svn = rep->guest_svn;
+	memcpy(res->measurement, rep->measurement, 48);
+	memcpy(res->host_data, rep->host_data, 32);
+	memcpy(res->id_key_digest, rep->id_key_digest, 48);
+	memcpy(res->author_key_digest, rep->author_key_digest, 48);
+	res->author_key_en = rep->author_key_en;
+	memcpy(res->report_data, rep->report_data, 64);
+	memcpy(res->chip_id, rep->chip_id, 64);
+	res->mask_chip_id = rep->mask_chip_id;
+	res->platform_info = rep->platform_info;
+	res->reported_tcb = rep->reported_tcb;
+	res->committed_tcb = rep->committed_tcb;
+	res->current_tcb = rep->current_tcb;
+	res->launch_tcb = rep->launch_tcb;
+	dcr_snp_tcb_decode(rep->reported_tcb, product, &res->reported);
+	res->vlek = rep->signing_key == SIGNING_KEY_VLEK;
+}
+
 static int verify(const uint8_t *report, const struct dcr_snp_report *rep, const struct chain *c, X509 *ark,
 	time_t now, struct dcr_snp_result *res, struct dcr_err *err)
 {
@@ -659,28 +686,9 @@ static int verify(const uint8_t *report, const struct dcr_snp_report *rep, const
 		return r < 0 ? dcr_err_set(err, DCR_ENOMEM, "cannot verify the SEV-SNP report signature")
 			: dcr_err_set(err, DCR_EATTEST, "SEV-SNP report signature invalid");
 
-	res->version = rep->version;
-	res->product = product;
+	dcr_snp_result_of_report(rep, product, res);
 	res->vlek = vlek;
 	res->crl_checked = c->crl != NULL;
-	res->policy = rep->policy;
-	res->debug = rep->policy & DCR_SNP_POLICY_DEBUG;
-	res->vmpl = rep->vmpl;
-	res->guest_svn = rep->guest_svn;
-	memcpy(res->measurement, rep->measurement, 48);
-	memcpy(res->host_data, rep->host_data, 32);
-	memcpy(res->id_key_digest, rep->id_key_digest, 48);
-	memcpy(res->author_key_digest, rep->author_key_digest, 48);
-	res->author_key_en = rep->author_key_en;
-	memcpy(res->report_data, rep->report_data, 64);
-	memcpy(res->chip_id, rep->chip_id, 64);
-	res->mask_chip_id = rep->mask_chip_id;
-	res->platform_info = rep->platform_info;
-	res->reported_tcb = rep->reported_tcb;
-	res->committed_tcb = rep->committed_tcb;
-	res->current_tcb = rep->current_tcb;
-	res->launch_tcb = rep->launch_tcb;
-	dcr_snp_tcb_decode(rep->reported_tcb, product, &res->reported);
 	return 0;
 }
 

@@ -126,6 +126,13 @@ struct dcr_snp_result {
 };
 
 /*
+ * The facts of a parsed report as a result, for a guest describing itself
+ * (nothing is verified: vlek from SIGNING_KEY, crl_checked false, no ARK).
+ */
+void dcr_snp_result_of_report(const struct dcr_snp_report *rep, enum dcr_snp_product product,
+	struct dcr_snp_result *out);
+
+/*
  * Verify report at time now with chain, trusting only root_der (DER; the
  * pinned AMD Root Key of one product, "ARK-Milan", "ARK-Genoa" or
  * "ARK-Turin"). chain is strict PEM as OpenSSL writes it
