@@ -10,9 +10,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "attest-kind.h"
 #include "crypto.h"
 #include "fileio.h"
-#include "snp.h"
 #include "ydoc.h"
 
 #include "banned.h"
@@ -45,7 +45,7 @@ bool dcr_spec_name_valid(const char *s)
 	return true;
 }
 
-static int hexn(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t *out, size_t len)
+int dcr_spec_hex(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t *out, size_t len)
 {
 	const char *s;
 	int r = dcr_ydoc_string(y, n, what, 2 * len, &s);
@@ -55,38 +55,9 @@ static int hexn(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t *o
 	return r;
 }
 
-static int hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
+int dcr_spec_hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
 {
-	return hexn(y, n, what, out, 32);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int parse_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
-{
-	int r = dcr_ydoc_sequence(y, n, "tcb_statuses", DCR_SPEC_TCB_MAX);
-
-	for (yaml_node_item_t *i = n->data.sequence.items.start; r == 0 && i < n->data.sequence.items.top; i++) {
-		yaml_node_t *item = dcr_ydoc_node(y, *i);
-		const char *v, *known;
-
-		if ((r = dcr_ydoc_string(y, item, "a TCB status", 64, &v)) < 0)
-			break;
-		if (!(known = dcr_spec_tcb_status(v)))
-			return dcr_ydoc_fail(y, item, DCR_EINVALID, "unknown TCB status '%s'%s", v,
-				strcmp(v, "Revoked") == 0 ? " (a revoked TCB is never accepted)" : "");
-		for (size_t j = 0; j < s->n_tcb_statuses; j++)
-			if (s->tcb_statuses[j] == known)
-				return dcr_ydoc_fail(y, item, DCR_EINVALID, "TCB status '%s' is listed twice", v);
-		s->tcb_statuses[s->n_tcb_statuses++] = known;
-	}
-	if (r == 0 && s->n_tcb_statuses == 0)
-		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "tcb_statuses must not be empty");
-	qsort(s->tcb_statuses, s->n_tcb_statuses, sizeof(*s->tcb_statuses), cmp_str);
-	return r;
+	return dcr_spec_hex(y, n, what, out, 32);
 }
 
 int dcr_cert_file_der(const char *path, uint8_t **der, size_t *len, struct dcr_err *err)
@@ -139,7 +110,7 @@ int dcr_cert_file_der(const char *path, uint8_t **der, size_t *len, struct dcr_e
 }
 
 /* root_ca: a path relative to the specs file's folder, read now so a missing file shows where it was named. */
-static int parse_root(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
+int dcr_spec_root_ca(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
 {
 	const char *rel, *slash = strrchr(file, '/');
 	char path[4096];
@@ -169,165 +140,44 @@ static int parse_root(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 	return 0;
 }
 
-/* policy_allow: the weakening guest policy bits a sev-snp spec accepts, each named once. */
-static int parse_policy_allow(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
+/* The keys of any kind's spec, for the first check: a key no kind knows is misspelt. */
+static void all_spec_keys(const char **keys, size_t max)
 {
-	int r = dcr_ydoc_sequence(y, n, "policy_allow", 8);
+	size_t n = 0;
 
-	s->snp_policy_allow = 0;
-	for (yaml_node_item_t *i = n->data.sequence.items.start; r == 0 && i < n->data.sequence.items.top; i++) {
-		yaml_node_t *item = dcr_ydoc_node(y, *i);
-		const char *v;
-		uint64_t bit;
+	for (const struct dcr_attest_kind *const *k = dcr_attest_kinds; *k; k++)
+		for (const char *const *key = (*k)->spec_keys; *key; key++) {
+			size_t j = 0;
 
-		if ((r = dcr_ydoc_string(y, item, "a policy bit", 32, &v)) < 0)
-			break;
-		if (!(bit = dcr_snp_policy_bit(v)))
-			return dcr_ydoc_fail(y, item, DCR_EINVALID, "unknown policy bit '%s' (smt, migrate_ma, debug, cxl_allow)",
-				v);
-		if (s->snp_policy_allow & bit)
-			return dcr_ydoc_fail(y, item, DCR_EINVALID, "policy bit '%s' is listed twice", v);
-		s->snp_policy_allow |= bit;
-	}
-	return r;
+			while (j < n && strcmp(keys[j], *key) != 0)
+				j++;
+			if (j == n && n + 1 < max)
+				keys[n++] = *key;
+		}
+	keys[n] = NULL;
 }
 
-/* min_tcb: a mapping of SPL names to 0-255; those left out are 0. */
-static int parse_min_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
-{
-	static const char *const names[] = { "bootloader", "tee", "snp", "microcode", "fmc", NULL };
-	uint8_t *fields[] = { &s->snp_min_tcb.bootloader, &s->snp_min_tcb.tee, &s->snp_min_tcb.snp,
-		&s->snp_min_tcb.microcode, &s->snp_min_tcb.fmc };
-	yaml_node_t *v;
-	int64_t num;
-	int r;
-
-	if ((r = dcr_ydoc_mapping(y, n, "min_tcb", names)) < 0)
-		return r;
-	for (int i = 0; names[i]; i++) {
-		if (!(v = dcr_ydoc_get(y, n, names[i])))
-			continue;
-		if ((r = dcr_ydoc_int(y, v, names[i], 0, 255, &num)) < 0)
-			return r;
-		*fields[i] = (uint8_t)num;
-	}
-	return 0;
-}
-
-static int parse_snp(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
-{
-	static const char *const keys[] = { "format", "measurement", "host_data", "id_key_digest", "policy_allow",
-		"max_vmpl", "min_tcb", "root_ca", NULL };
-	yaml_node_t *v;
-	int64_t num;
-	int r;
-
-	s->format = DCR_SPEC_SEV_SNP;
-	if ((r = dcr_ydoc_mapping(y, n, "a sev-snp spec", keys)) < 0)
-		return r;
-	if (!(v = dcr_ydoc_get(y, n, "measurement")))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sev-snp spec '%s' needs a measurement (MEASUREMENT, 96 hex digits)",
-			s->name);
-	s->has_measurement = true;
-	if ((r = hexn(y, v, "measurement", s->snp_measurement, 48)) < 0)
-		return r;
-	if ((v = dcr_ydoc_get(y, n, "host_data"))) {
-		s->snp_has_host_data = true;
-		if ((r = hexn(y, v, "host_data", s->snp_host_data, 32)) < 0)
-			return r;
-	}
-	if ((v = dcr_ydoc_get(y, n, "id_key_digest"))) {
-		s->snp_has_id_key = true;
-		if ((r = hexn(y, v, "id_key_digest", s->snp_id_key_digest, 48)) < 0)
-			return r;
-	}
-	s->snp_policy_allow = DCR_SNP_POLICY_SMT;
-	if ((v = dcr_ydoc_get(y, n, "policy_allow")) && (r = parse_policy_allow(y, v, s)) < 0)
-		return r;
-	s->debug_allowed = s->snp_policy_allow & DCR_SNP_POLICY_DEBUG;
-	if ((v = dcr_ydoc_get(y, n, "max_vmpl"))) {
-		if ((r = dcr_ydoc_int(y, v, "max_vmpl", 0, 3, &num)) < 0)
-			return r;
-		s->snp_max_vmpl = (uint32_t)num;
-	}
-	if ((v = dcr_ydoc_get(y, n, "min_tcb")) && (r = parse_min_tcb(y, v, s)) < 0)
-		return r;
-	if (!(v = dcr_ydoc_get(y, n, "root_ca")))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sev-snp spec '%s' needs root_ca: the AMD root key (ARK) of its "
-			"processors", s->name);
-	return parse_root(y, v, file, s);
-}
-
+/* A spec: its format names a kind, which parses the rest. */
 static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
 {
-	static const char *const keys[] = { "format", "measurement", "mrenclave", "mrsigner",
-		"isvprodid", "min_isvsvn", "debug", "tcb_statuses", "root_ca", "host_data", "id_key_digest",
-		"policy_allow", "max_vmpl", "min_tcb", NULL };
+	const char *keys[64], *format;
+	const struct dcr_attest_kind *kind;
+	char names[DCR_ATTEST_KIND_NAMES_MAX];
 	yaml_node_t *v;
-	const char *format;
-	int64_t num;
 	int r;
 
+	all_spec_keys(keys, sizeof(keys) / sizeof(keys[0]));
 	if ((r = dcr_ydoc_mapping(y, n, "a spec", keys)) < 0)
 		return r;
+	dcr_attest_kind_names(names, sizeof(names));
 	if (!(v = dcr_ydoc_get(y, n, "format")))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "spec '%s' has no format (sim, sgx-dcap or sev-snp)", s->name);
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "spec '%s' has no format (%s)", s->name, names);
 	if ((r = dcr_ydoc_string(y, v, "format", 16, &format)) < 0)
 		return r;
-	if (strcmp(format, "sim") == 0) {
-		static const char *const sim_keys[] = { "format", "measurement", NULL };
-
-		s->format = DCR_SPEC_SIM;
-		if ((r = dcr_ydoc_mapping(y, n, "a sim spec", sim_keys)) < 0)
-			return r;
-		if (!(v = dcr_ydoc_get(y, n, "measurement")))
-			return dcr_ydoc_fail(y, n, DCR_EINVALID, "sim spec '%s' needs a measurement", s->name);
-		s->has_measurement = true;
-		return hex32(y, v, "measurement", s->measurement);
-	}
-	if (strcmp(format, "sev-snp") == 0)
-		return parse_snp(y, n, file, s);
-	if (strcmp(format, "sgx-dcap") != 0)
-		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (sim, sgx-dcap or sev-snp)", format);
-	s->format = DCR_SPEC_SGX_DCAP;
-	if (dcr_ydoc_get(y, n, "measurement"))
-		return dcr_ydoc_fail(y, dcr_ydoc_get(y, n, "measurement"), DCR_EINVALID,
-			"an sgx-dcap spec pins 'mrenclave' or 'mrsigner', not 'measurement'");
-	if ((v = dcr_ydoc_get(y, n, "mrenclave"))) {
-		s->has_measurement = true;
-		if ((r = hex32(y, v, "mrenclave", s->measurement)) < 0)
-			return r;
-	}
-	if ((v = dcr_ydoc_get(y, n, "mrsigner"))) {
-		s->has_signer = true;
-		if ((r = hex32(y, v, "mrsigner", s->mrsigner)) < 0)
-			return r;
-		if (!(v = dcr_ydoc_get(y, n, "isvprodid")))
-			return dcr_ydoc_fail(y, n, DCR_EINVALID, "mrsigner needs isvprodid");
-		if ((r = dcr_ydoc_int(y, v, "isvprodid", 0, 65535, &num)) < 0)
-			return r;
-		s->isv_prod_id = (uint32_t)num;
-		if ((v = dcr_ydoc_get(y, n, "min_isvsvn"))) {
-			if ((r = dcr_ydoc_int(y, v, "min_isvsvn", 0, 65535, &num)) < 0)
-				return r;
-			s->min_isv_svn = (uint32_t)num;
-		}
-	}
-	if (s->has_measurement == s->has_signer)
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sgx-dcap spec '%s' must pin exactly one of mrenclave or mrsigner",
-			s->name);
-	if (!s->has_signer && (dcr_ydoc_get(y, n, "isvprodid") || dcr_ydoc_get(y, n, "min_isvsvn")))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "isvprodid and min_isvsvn go with mrsigner");
-	if ((v = dcr_ydoc_get(y, n, "debug")) && (r = dcr_ydoc_bool(y, v, "debug", &s->debug_allowed)) < 0)
-		return r;
-	if ((v = dcr_ydoc_get(y, n, "root_ca")) && (r = parse_root(y, v, file, s)) < 0)
-		return r;
-	if ((v = dcr_ydoc_get(y, n, "tcb_statuses")))
-		return parse_tcb(y, v, s);
-	s->tcb_statuses[0] = "SWHardeningNeeded";
-	s->tcb_statuses[1] = "UpToDate";
-	s->n_tcb_statuses = 2;
-	return 0;
+	if (!(kind = dcr_attest_kind_find(format)))
+		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (%s)", format, names);
+	s->format = kind->format;
+	return kind->spec_parse(y, n, file, s);
 }
 
 int dcr_specs_parse(const char *file, const uint8_t *buf, size_t len, struct dcr_specs **out,

@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "merkle.h"
 #include "err.h"
+#include "kind.h"
 #include "ohttp.h"
 #include "stream.h"
 
@@ -60,28 +61,38 @@ bool caller_id_equal(const struct caller_id *a, const struct caller_id *b);
 
 /* How the enclave attests itself. */
 struct enclave_options {
-	bool sgx;                  /* false: simulated */
+	const struct dcrd_kind *kind; /* cmd/dcrd/kind.h */
 	const char *device;        /* sgx: Gramine's attestation folder, /dev/attestation */
 	const char *pccs_url;      /* sgx: PCCS or Intel PCS base URL (API v4) */
 	const char *root_crl_url;  /* sgx: where the Intel SGX Root CA CRL is */
 	const char *pccs_ca;       /* sgx: CA file for the PCCS's TLS certificate; NULL: the system's */
+	const char *snp_tsm;       /* sev-snp: the configfs-tsm report folder, used when it exists */
+	const char *snp_device;    /* sev-snp: /dev/sev-guest, for the derived key (and reports without configfs-tsm) */
+	const char *kds_url;       /* sev-snp: AMD's KDS, for the VCEK when the host gives none */
+	int snp_product;           /* sev-snp: enum dcr_snp_product for version 2 reports; 0: from the report */
 };
 
 /* The enclave's identity: its keys, sealed in the data directory, and its evidence. */
 struct enclave {
 	struct enclave_options opt;
 	char data_dir[4096];
-	uint8_t sealing_key[32];   /* sim: a key file in the data directory; sgx: from the MRENCLAVE sealing key */
+	uint8_t sealing_key[32];   /* the kind's: sim, a key file in the data directory; sgx, the MRENCLAVE sealing key */
 	uint8_t hpke_sk[32];
 	uint8_t sign_sk[32];
 	uint8_t sim_sk[32];        /* signs simulated quotes */
-	uint8_t measurement[32];   /* sim: SHA-256 of this executable; sgx: MRENCLAVE */
-	struct dcr_sgx_report report; /* sgx: this enclave's report body, from its own quote */
+	uint8_t measurement[32];   /* sim: SHA-256 of this executable; sgx: MRENCLAVE; sev-snp: unused (snp.report) */
+	union {                    /* the kind's own */
+		struct dcr_sgx_report sgx; /* sgx-dcap: this enclave's report body, from its own quote */
+		struct {
+			struct dcr_snp_report report;     /* this guest's report, from the firmware */
+			enum dcr_snp_product product;
+		} snp;                     /* sev-snp */
+	};
 	struct dcr_ohttp_keyconfig ohttp;
 	struct dcr_enclave_public pub;
-	uint8_t *quote;            /* sgx */
+	uint8_t *quote;            /* the kind's raw evidence from the device (sgx: the quote), or NULL */
 	size_t quote_len;
-	/* The evidence and, for sgx, the collateral in it and when to renew it; under lock. */
+	/* The evidence and, for kinds with collateral, when it was fetched and must be renewed; under lock. */
 	pthread_mutex_t lock;
 	uint8_t *evidence;
 	size_t evidence_len;
@@ -91,8 +102,9 @@ struct enclave {
 
 /*
  * Load the enclave keys from data_dir, or create and seal them on first
- * start; then build the evidence (sgx: the quote from the device and the
- * collateral, cached in data_dir). enclave_close wipes the secrets.
+ * start, under the sealing key of opt->kind; then have the kind build the
+ * evidence (sgx: the quote from the device and the collateral, cached in
+ * data_dir). enclave_close wipes the secrets.
  */
 int enclave_open(struct enclave *e, const char *data_dir, const struct enclave_options *opt, struct dcr_err *err);
 void enclave_close(struct enclave *e);
@@ -100,16 +112,18 @@ void enclave_close(struct enclave *e);
 void enclave_wipe_keys(struct enclave *e);
 
 /*
- * The evidence to serve, copied into *out (free()). For sgx, collateral
- * near its nextUpdate (or a day old) is renewed first; if the PCCS cannot
- * be reached the old collateral is served and the failure logged.
+ * The evidence to serve, copied into *out (free()), after the kind's
+ * refresh: for sgx, collateral near its nextUpdate (or a day old) is
+ * renewed first; if the PCCS cannot be reached the old collateral is
+ * served and the failure logged.
  */
 int enclave_evidence(struct enclave *e, uint8_t **out, size_t *len, struct dcr_err *err);
 
 /*
- * Whether spec describes this enclave: sim, the same measurement; sgx-dcap,
- * MRENCLAVE or MRSIGNER + product + minimum SVN, and debug only if allowed.
- * The TCB status is for clients to judge. DCR_EINTEGRITY if not.
+ * Whether spec describes this enclave: of this dcrd's kind, and as the
+ * kind's matches_spec judges (sim, the same measurement; sgx-dcap,
+ * MRENCLAVE or MRSIGNER + product + minimum SVN, and debug only if
+ * allowed; the TCB status is for clients to judge). DCR_EINTEGRITY if not.
  */
 int enclave_matches_spec(const struct enclave *e, const struct dcr_spec *spec, struct dcr_err *err);
 

@@ -1067,7 +1067,8 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	}
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON) {
 		/* The room was checked at creation; the operator may have lowered the limits since. */
-		int r = py_check(name, c->python, runner.svc.job_bounds, runner.svc.enclave->opt.sgx, DCR_ECOMPUTE, err);
+		int r = py_check(name, c->python, runner.svc.job_bounds, runner.svc.enclave->opt.kind->python_refused,
+			DCR_ECOMPUTE, err);
 
 		/* dcr create refuses it; a definition is still never trusted to have been checked. */
 		for (size_t m = 0; r == 0 && m < c->python->n_mounts; m++)

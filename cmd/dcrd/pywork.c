@@ -140,17 +140,15 @@ int py_run(const Dcr__V1__PythonComputation *pc, const struct sandbox_file *file
 	return r;
 }
 
-int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_bounds *lim, bool sgx,
-	int code, struct dcr_err *err)
+int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_bounds *lim,
+	const char *refused, int code, struct dcr_err *err)
 {
 	uint64_t time_ms, memory;
 	char want[32], max[32];
 
 	py_limits(pc, &time_ms, &memory);
-	if (sgx)
-		return dcr_err_set(err, code, "computation '%s' is python, which this dcrd refuses: it runs in an SGX "
-			"enclave (Gramine), which has no namespaces or process isolation, so the python sandbox's "
-			"guarantees cannot hold (see docs/sgx.md)", name);
+	if (refused)
+		return dcr_err_set(err, code, "computation '%s' is python, which this dcrd refuses: %s", name, refused);
 	if (!sandbox_report()->available)
 		return dcr_err_set(err, code, "computation '%s' is python, and this dcrd cannot run python: %s", name,
 			sandbox_report()->reason);
@@ -169,14 +167,14 @@ int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struc
 	return 0;
 }
 
-int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_bounds *lim, bool sgx, int code,
+int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_bounds *lim, const char *refused, int code,
 	struct dcr_err *err)
 {
 	int r;
 
 	for (size_t i = 0; i < def->n_compute; i++)
 		if (def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON &&
-		    (r = py_check(def->compute[i]->name, def->compute[i]->python, lim, sgx, code, err)) < 0)
+		    (r = py_check(def->compute[i]->name, def->compute[i]->python, lim, refused, code, err)) < 0)
 			return r;
 	return 0;
 }

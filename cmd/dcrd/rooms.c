@@ -461,7 +461,8 @@ static int room_create_prepare(struct service *svc, const struct dcr_call_reques
 		goto out;
 	}
 	/* Python computations this dcrd cannot run as they ask (SGX, the operator's limits). */
-	if ((r = py_check_room(dcr_room_definition(room), svc->job_bounds, svc->enclave->opt.sgx, DCR_EINVALID, err)) < 0)
+	if ((r = py_check_room(dcr_room_definition(room), svc->job_bounds, svc->enclave->opt.kind->python_refused,
+		     DCR_EINVALID, err)) < 0)
 		goto out;
 	if ((r = bundle_source(cr, &bundle, &prep->source, err)) < 0)
 		goto out;

@@ -24,6 +24,7 @@
 #include "dcrd.h"
 #include "evidence.pb-c.h"
 #include "sandbox.h"
+#include "snp-guest.h"
 #include "sql.h"
 #include "util.h"
 #include "work.h"
@@ -240,7 +241,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# HELP dcrd_start_time_seconds Start time since the Unix epoch.\n# TYPE dcrd_start_time_seconds gauge\n"
 		"dcrd_start_time_seconds %lld\n"
 		"# HELP dcrd_http_requests_total Requests answered, by status class.\n"
-		"# TYPE dcrd_http_requests_total counter\n", DCR_VERSION, srv.enclave.opt.sgx ? "sgx-dcap" : "sim",
+		"# TYPE dcrd_http_requests_total counter\n", DCR_VERSION, srv.enclave.opt.kind->lib->name,
 		(long long)srv.started);
 	for (int c = 1; c <= 5; c++)
 		emit(&m, "dcrd_http_requests_total{code=\"%s\"} %lu\n",
@@ -837,8 +838,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]\n"
+	char kinds[DCR_ATTEST_KIND_NAMES_MAX];
+
+	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation %s]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
+		     "                  [--snp-tsm DIR] [--snp-device FILE] [--kds-url URL] [--snp-product NAME]\n"
 		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
 		     "                  [--max-rooms N] [--max-rooms-per-creator N]\n"
 		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--header-timeout DURATION]\n"
@@ -850,7 +854,56 @@ static void usage(FILE *out)
 		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
-		     "                  [--max-sql-memory SIZE]\n");
+		     "                  [--max-sql-memory SIZE]\n", dcrd_kind_names("|", kinds, sizeof(kinds)));
+}
+
+/* Note a kind-specific option given (each at most once: there are fewer than 8). */
+static void note_kind_option(const char **given, size_t *n, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(given[i], name) == 0)
+			return;
+	if (*n < 8)
+		given[(*n)++] = name;
+}
+
+/*
+ * Whether the kind-specific option name (without "--") goes with kind;
+ * if not, say so (listing the options of the first kind that takes it,
+ * and every kind that does) and return false.
+ */
+static bool kind_option_check(const struct dcrd_kind *kind, const char *name)
+{
+	const struct dcrd_kind *first = NULL;
+	char opts[256] = "", kinds[DCR_ATTEST_KIND_NAMES_MAX] = "";
+	size_t n = 0, used = 0, kinds_used = 0;
+	int w;
+
+	for (const char *const *o = kind->options; o && *o; o++)
+		if (strcmp(*o, name) == 0)
+			return true;
+	for (const struct dcrd_kind *const *k = dcrd_kinds; *k; k++)
+		for (const char *const *o = (*k)->options; o && *o; o++)
+			if (strcmp(*o, name) == 0) {
+				first = first ? first : *k;
+				w = snprintf(kinds + kinds_used, sizeof(kinds) - kinds_used, "%s%s", kinds_used ? " or " : "",
+					(*k)->lib->name);
+				if (w > 0 && (size_t)w < sizeof(kinds) - kinds_used)
+					kinds_used += (size_t)w;
+				break;
+			}
+	while (first && first->options[n])
+		n++;
+	for (size_t i = 0; i < n; i++) {
+		w = snprintf(opts + used, sizeof(opts) - used, "%s--%s", i == 0 ? "" : i + 1 == n ? " and " : ", ",
+			first->options[i]);
+		if (w < 0 || (size_t)w >= sizeof(opts) - used)
+			break;
+		used += (size_t)w;
+	}
+	fprintf(stderr, "dcrd: serve: %s need --attestation %s\n", opts, kinds);
+	usage(stderr);
+	return false;
 }
 
 /* A count for a limit: 1 to MAX_COUNT. */
@@ -947,6 +1000,10 @@ enum {
 	OPT_MAX_RESULT_BYTES,
 	OPT_MAX_ROOM_RESULT_BYTES,
 	OPT_RESULT_EXPIRY,
+	OPT_SNP_TSM,
+	OPT_SNP_DEVICE,
+	OPT_KDS_URL,
+	OPT_SNP_PRODUCT,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -959,6 +1016,10 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
+		{ "snp-tsm", required_argument, NULL, OPT_SNP_TSM },
+		{ "snp-device", required_argument, NULL, OPT_SNP_DEVICE },
+		{ "kds-url", required_argument, NULL, OPT_KDS_URL },
+		{ "snp-product", required_argument, NULL, OPT_SNP_PRODUCT },
 		{ "creator-ca", required_argument, NULL, 'c' },
 		{ "creator-platform", no_argument, NULL, 'p' },
 		{ "create-rate", required_argument, NULL, 'r' },
@@ -989,7 +1050,8 @@ int cmd_serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
-	struct enclave_options opt = { false, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL };
+	struct enclave_options opt = { NULL, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL,
+		SNP_DEFAULT_TSM, SNP_DEFAULT_DEVICE, SNP_DEFAULT_KDS, 0 };
 	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
 	struct conn_limits conns = { DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_MIN, DEFAULT_BODY_WINDOW };
 	struct storage_limits storage = { DEFAULT_MIN_FREE, DEFAULT_MIN_FREE_PERCENT, DEFAULT_MAX_UPLOAD_BYTES,
@@ -1015,7 +1077,9 @@ int cmd_serve(int argc, char **argv)
 	uint64_t secs;
 	struct sandbox_options sandbox = { NULL, NULL, NULL };
 	char sandbox_desc[3 * 4096];
-	bool sgx_option = false;
+	const char *kind_options[8]; /* the kind-specific options given, without "--" */
+	size_t n_kind_options = 0;
+	char buf[256];
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
 	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
@@ -1035,10 +1099,29 @@ int cmd_serve(int argc, char **argv)
 		case 'd': data_dir = optarg; break;
 		case 'l': listen_arg = optarg; break;
 		case 'a': attestation = optarg; break;
-		case 'D': opt.device = optarg; sgx_option = true; break;
-		case 'P': opt.pccs_url = optarg; sgx_option = true; break;
-		case 'R': opt.root_crl_url = optarg; sgx_option = true; break;
-		case 'C': opt.pccs_ca = optarg; sgx_option = true; break;
+		case 'D': opt.device = optarg; note_kind_option(kind_options, &n_kind_options, "sgx-device"); break;
+		case 'P': opt.pccs_url = optarg; note_kind_option(kind_options, &n_kind_options, "pccs-url"); break;
+		case 'R':
+			opt.root_crl_url = optarg;
+			note_kind_option(kind_options, &n_kind_options, "sgx-root-crl");
+			break;
+		case 'C': opt.pccs_ca = optarg; note_kind_option(kind_options, &n_kind_options, "pccs-ca"); break;
+		case OPT_SNP_TSM: opt.snp_tsm = optarg; note_kind_option(kind_options, &n_kind_options, "snp-tsm"); break;
+		case OPT_SNP_DEVICE:
+			opt.snp_device = optarg;
+			note_kind_option(kind_options, &n_kind_options, "snp-device");
+			break;
+		case OPT_KDS_URL: opt.kds_url = optarg; note_kind_option(kind_options, &n_kind_options, "kds-url"); break;
+		case OPT_SNP_PRODUCT:
+			for (opt.snp_product = DCR_SNP_MILAN; opt.snp_product <= DCR_SNP_TURIN; opt.snp_product++)
+				if (strcmp(optarg, dcr_snp_product_name(opt.snp_product)) == 0)
+					break;
+			if (opt.snp_product > DCR_SNP_TURIN) {
+				fprintf(stderr, "dcrd: serve: --snp-product '%s' is not Milan, Genoa or Turin\n", optarg);
+				return 2;
+			}
+			note_kind_option(kind_options, &n_kind_options, "snp-product");
+			break;
 		case 'c':
 			if (n_creator_cas == sizeof(creator_cas) / sizeof(*creator_cas)) {
 				fprintf(stderr, "dcrd: serve: more than %zu --creator-ca files\n", n_creator_cas);
@@ -1174,25 +1257,21 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "dcrd: serve: invalid --listen '%s' (want IPV4:PORT, like 127.0.0.1:7443)\n", listen_arg);
 		return 2;
 	}
-	opt.sgx = strcmp(attestation, "sgx-dcap") == 0;
-	if (!opt.sgx && strcmp(attestation, "sim") != 0) {
-		fprintf(stderr, "dcrd: serve: unknown attestation '%s' (sim or sgx-dcap)\n", attestation);
+	if (!(opt.kind = dcrd_kind_find(attestation))) {
+		fprintf(stderr, "dcrd: serve: unknown attestation '%s' (%s)\n", attestation,
+			dcrd_kind_names(NULL, buf, sizeof(buf)));
 		return 2;
 	}
-	if (opt.sgx && (sandbox.user || sandbox.cgroup)) {
+	if (opt.kind->sandbox_refused && (sandbox.user || sandbox.cgroup)) {
 		fprintf(stderr, "dcrd: serve: --sandbox-user and --cgroup are for python computations, which "
-				"--attestation sgx-dcap refuses\n");
+				"--attestation %s refuses\n", attestation);
 		usage(stderr);
 		return 2;
 	}
-	if (opt.sgx)
-		sandbox.refuse = "dcrd runs in an SGX enclave (Gramine), which has no namespaces or process "
-				 "isolation for the python sandbox (see docs/sgx.md)";
-	if (!opt.sgx && sgx_option) {
-		fprintf(stderr, "dcrd: serve: --sgx-device, --pccs-url, --pccs-ca and --sgx-root-crl need --attestation sgx-dcap\n");
-		usage(stderr);
-		return 2;
-	}
+	sandbox.refuse = opt.kind->sandbox_refused;
+	for (size_t i = 0; i < n_kind_options; i++)
+		if (!kind_option_check(opt.kind, kind_options[i]))
+			return 2;
 	for (size_t i = 0; i < n_creator_cas; i++)
 		if (creators_add_ca_file(&srv.creators, creator_cas[i], &err) < 0) {
 			fprintf(stderr, "dcrd: serve: --creator-ca: %s\n", err.msg);
@@ -1275,7 +1354,7 @@ int cmd_serve(int argc, char **argv)
 		goto stop;
 	}
 	fprintf(stderr, "dcrd: %s\n", sandbox_desc);
-	if (!opt.sgx) /* (which said why python is refused) */
+	if (!opt.kind->sandbox_refused) /* (which said why python is refused) */
 		sandbox_log();
 	{
 		char t[32], m[32];
@@ -1286,12 +1365,9 @@ int cmd_serve(int argc, char **argv)
 				"(--max-job-time, --max-job-memory)\n", t, m);
 	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
-	if (opt.sgx)
-		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sgx-dcap%s)\n", listen_arg,
-			data_dir, srv.enclave.report.attributes[0] & DCR_SGX_FLAG_DEBUG ? ": DEBUG enclave, NO protection" : "");
-	else
-		fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation sim: NO hardware "
-				"protection)\n", listen_arg, data_dir);
+	opt.kind->describe(&srv.enclave, buf, sizeof(buf));
+	fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation %s)\n", listen_arg, data_dir,
+		buf);
 	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		handle, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,

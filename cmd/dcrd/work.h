@@ -97,16 +97,17 @@ struct job_bounds {
 /* ---- python (pywork.c) ---- */
 
 /*
- * Whether this dcrd runs python computation name (pc): not in an SGX
- * enclave (sgx: Gramine has no namespaces or process isolation, so the
+ * Whether this dcrd runs python computation name (pc): not where its
+ * attestation kind refuses python (refused: the kind's python_refused,
+ * kind.h; sgx: Gramine has no namespaces or process isolation, so the
  * sandbox's guarantees cannot hold), and only within lim. code (the
  * caller's: DCR_EINVALID at room.create, DCR_ECOMPUTE at run time) with a
  * message that names the computation, its limit and the service's.
  * py_check_room checks every python computation of def.
  */
-int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_bounds *lim, bool sgx,
-	int code, struct dcr_err *err);
-int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_bounds *lim, bool sgx, int code,
+int py_check(const char *name, const Dcr__V1__PythonComputation *pc, const struct job_bounds *lim,
+	const char *refused, int code, struct dcr_err *err);
+int py_check_room(const Dcr__V1__RoomDefinition *def, const struct job_bounds *lim, const char *refused, int code,
 	struct dcr_err *err);
 
 /* The time and memory limits of python computation pc: its room's, or the defaults (60 s, 1 GiB). */

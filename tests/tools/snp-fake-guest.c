@@ -222,7 +222,7 @@ static int fifo_io(const char *dir, const char *name, bool write_it, uint8_t *bu
 /* One report: read inblob, sign a report over it, bump generation, answer outblob and auxblob. */
 static int serve_one(const char *dir)
 {
-	char mhex[97], phex[17], thex[17], certs[16], gen[32], path[4096];
+	char mhex[128], phex[32], thex[32], certs[16], gen[32], path[4096];
 	uint8_t rd[64], m[48], report[SNP_SYNTH_REPORT_LEN], table[24 * 3 + 8192];
 	struct snp_synth_opts o;
 	unsigned long long g;

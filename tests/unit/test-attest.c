@@ -17,7 +17,7 @@
 
 #include "testutil.h"
 
-#include "attest.h"
+#include "attest-kind.h"
 #include "evidence.pb-c.h"
 #include "seal.h"
 #include "sgx-synth.h"
@@ -481,6 +481,47 @@ static void test_sandbox_report(void **state)
 	assert_non_null(strstr(err.msg, "malformed sandbox report"));
 }
 
+/*
+ * The table of kinds: what a new row must satisfy for the rest of the
+ * code, which only looks kinds up, to work with it (lib/attest-kind.h).
+ */
+static void test_kind_table(void **state)
+{
+	char names[DCR_ATTEST_KIND_NAMES_MAX];
+	size_t n = 0;
+
+	(void)state;
+	for (const struct dcr_attest_kind *const *k = dcr_attest_kinds; *k; k++, n++) {
+		const struct dcr_attest_kind *kind = *k;
+		bool has_format = false;
+
+		assert_true(strlen(kind->name) > 0 && strlen(kind->name) <= 15);
+		assert_int_equal(strspn(kind->name, "abcdefghijklmnopqrstuvwxyz0123456789-"), strlen(kind->name));
+		assert_ptr_equal(dcr_attest_kind_find(kind->name), kind);
+		assert_ptr_equal(dcr_attest_kind_of(kind->format), kind);
+		assert_non_null(kind->title);
+		assert_non_null(kind->verify);
+		assert_non_null(kind->canonical);
+		assert_non_null(kind->spec_parse);
+		assert_non_null(kind->spec_check);
+		for (const char *const *key = kind->spec_keys; *key; key++)
+			has_format |= strcmp(*key, "format") == 0;
+		assert_true(has_format);
+		/* Facts come with their JSON; offline verification comes whole. */
+		assert_true(!kind->facts || kind->facts_json);
+		assert_true(!kind->json_member || kind->facts_json);
+		assert_true(!kind->offline_verify == !kind->offline_claims && !kind->offline_verify == !kind->policy);
+		assert_true(!kind->offline_verify || (kind->quote_max && kind->collateral_max));
+	}
+	assert_true(n >= 2);
+	assert_null(dcr_attest_kind_find("tpm"));
+	assert_null(dcr_attest_kind_find(""));
+	/* The list messages show, in table order. */
+	dcr_attest_kind_names(names, sizeof(names));
+	assert_true(strncmp(names, "sim, ", 5) == 0 || strcmp(names, "sim or sgx-dcap") == 0);
+	assert_non_null(strstr(names, "sgx-dcap"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_evidence_canonical),
 		cmocka_unit_test(test_sgx_verify),
 		cmocka_unit_test(test_sandbox_report),
+		cmocka_unit_test(test_kind_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2206,16 +2206,16 @@ static void test_py_check(void **state)
 	struct dcr_err err = { 0 };
 
 	/* Unset limits are the room's defaults, 60s and 1GiB. */
-	assert_int_equal(py_check("c", &pc, &lim, false, DCR_EINVALID, &err), DCR_EINVALID);
+	assert_int_equal(py_check("c", &pc, &lim, NULL, DCR_EINVALID, &err), DCR_EINVALID);
 	assert_string_equal(err.msg, "computation 'c' asks for a time limit of 60s; this dcrd allows at most 2s "
 		"(dcrd serve --max-job-time)");
 	pc.time_limit_ms = 2000;
-	assert_int_equal(py_check("c", &pc, &lim, false, DCR_ECOMPUTE, &err), DCR_ECOMPUTE);
+	assert_int_equal(py_check("c", &pc, &lim, NULL, DCR_ECOMPUTE, &err), DCR_ECOMPUTE);
 	assert_string_equal(err.msg, "computation 'c' asks for a memory limit of 1GiB; this dcrd allows at most 64MiB "
 		"(dcrd serve --max-job-memory)");
 	pc.memory_limit_bytes = 64 * MiB;
-	assert_int_equal(py_check("c", &pc, &lim, false, DCR_EINVALID, &err), 0);
-	assert_int_equal(py_check("c", &pc, &lim, true, DCR_EINVALID, &err), DCR_EINVALID);
+	assert_int_equal(py_check("c", &pc, &lim, NULL, DCR_EINVALID, &err), 0);
+	assert_int_equal(py_check("c", &pc, &lim, "it runs in an SGX enclave (Gramine)", DCR_EINVALID, &err), DCR_EINVALID);
 	assert_non_null(strstr(err.msg, "computation 'c' is python, which this dcrd refuses: it runs in an SGX enclave"));
 }
 

@@ -846,6 +846,11 @@ static void test_specs(void **state)
 		if (!strstr(err.msg, bad[i][1]))
 			fail_msg("'%s' not in: %s", bad[i][1], err.msg);
 	}
+	/* Each kind takes only its own keys: a sev-snp key in an sgx-dcap spec is refused. */
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  sgx:\n    format: sgx-dcap\n    mrenclave: %0*d\n"
+		"    max_vmpl: 1\n", 64, 0);
+	assert_int_equal(dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "max_vmpl"));
 	snprintf(path, sizeof(path), "%s/ark.der", dir);
 	unlink(path);
 	rmdir(dir);

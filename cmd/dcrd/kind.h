@@ -1,0 +1,109 @@
+/*
+ * Attestation kinds, dcrd's side: one row per kind in dcrd_kinds[]
+ * (cmd/dcrd/kind.c), next to the library's row of the same name
+ * (lib/attest-kind.h), which verifies what this side makes. Everything
+ * `dcrd serve --attestation NAME` does differently per kind is an
+ * operation here; enclave.c and serve.c only call them.
+ *
+ * Adding a kind: one file cmd/dcrd/kind-KIND.c defining
+ * `const struct dcrd_kind dcrd_kind_KIND`, its declaration below, one row
+ * in dcrd_kinds[]; its state in struct enclave's union (dcrd.h) and its
+ * options in struct enclave_options and serve.c. See docs/attestation.md.
+ *
+ * Errors: 0 or a negative DCR_E* code with the message in err, as lib/.
+ * The device or kernel interface failing is DCR_EFAIL; evidence the
+ * device made that is not for our report data, or collateral that does
+ * not do, DCR_EATTEST.
+ */
+#ifndef DCRD_KIND_H
+#define DCRD_KIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "attest-kind.h"
+#include "err.h"
+#include "specs.h"
+
+struct enclave;
+
+struct dcrd_kind {
+	const struct dcr_attest_kind *lib; /* its name, spec format, title, and whether it is simulated */
+
+	/*
+	 * The python sandbox: NULL if it may run on this kind (a confidential
+	 * VM has namespaces and process isolation). Else why not, twice: as
+	 * the sandbox's refusal (sandbox_options.refuse: "dcrd runs in ...")
+	 * and as the end of a refused computation's message ("it runs in ...").
+	 */
+	const char *sandbox_refused;
+	const char *python_refused;
+
+	/* The `dcrd serve` options of this kind, without "--" (NULL-terminated; NULL: none). */
+	const char *const *options;
+
+	/*
+	 * Derive the 32-byte sealing key into e->sealing_key, from what only
+	 * this enclave can obtain (sim: a key file in e->data_dir, created
+	 * once). Called first by enclave_open, with e->opt and e->data_dir set.
+	 * unseal_hint, if not NULL, is added to a failure to unseal the
+	 * sealed keys: what changes the key.
+	 */
+	int (*sealing_key)(struct enclave *e, struct dcr_err *err);
+	const char *unseal_hint;
+
+	/*
+	 * Make the evidence for e->pub: the report data is
+	 * dcr_attest_report_data of e->pub. Called once by enclave_open with
+	 * the keys loaded, before any thread. Must set e->measurement (what
+	 * the library's verify reports as measurement), e->evidence and
+	 * e->evidence_len (an Evidence message the library's row verifies;
+	 * malloc()), and the kind's own state; fetch and cache (in
+	 * e->data_dir) whatever collateral or certificates the evidence needs.
+	 * The evidence from the device must be checked to be for exactly our
+	 * report data (DCR_EATTEST).
+	 */
+	int (*open)(struct enclave *e, struct dcr_err *err);
+
+	/*
+	 * Called by enclave_evidence before it copies e->evidence out, from
+	 * any thread, without e->lock: renew collateral that is due and swap
+	 * in new evidence under e->lock; never block other threads on the
+	 * network. A failure to renew is logged and the old evidence served;
+	 * returns nothing. NULL: the evidence never changes.
+	 */
+	void (*refresh)(struct enclave *e);
+
+	/*
+	 * Whether spec describes this enclave, as a room's enclave spec must:
+	 * DCR_EINTEGRITY saying why not. enclave_matches_spec has checked
+	 * before that the spec is of this kind and that a pinned measurement
+	 * (spec->has_measurement) is e->measurement. NULL: nothing more to check.
+	 */
+	int (*matches_spec)(const struct enclave *e, const struct dcr_spec *spec, struct dcr_err *err);
+
+	/* What dcrd says of its attestation when it listens, after "attestation ": its name and any warning. */
+	void (*describe)(const struct enclave *e, char *buf, size_t size);
+
+	/*
+	 * `dcrd spec`: print the trusted-spec entry for this binary (a specs
+	 * file, dcr-specs(5)) to out. NULL: this kind's spec comes from
+	 * elsewhere (sgx-dcap: the signed enclave, docs/sgx.md).
+	 */
+	int (*spec)(FILE *out, struct dcr_err *err);
+};
+
+extern const struct dcrd_kind dcrd_kind_sim;
+extern const struct dcrd_kind dcrd_kind_sgx_dcap;
+extern const struct dcrd_kind dcrd_kind_sev_snp;
+
+/* The table, NULL-terminated; the first is the default. */
+extern const struct dcrd_kind *const dcrd_kinds[];
+
+/* The kind named name, or NULL. */
+const struct dcrd_kind *dcrd_kind_find(const char *name);
+/* The names for usage: "sim|sgx-dcap" (sep "|") or a list (dcr_attest_kind_names style, sep NULL). */
+const char *dcrd_kind_names(const char *sep, char *buf, size_t size);
+
+#endif
