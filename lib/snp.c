@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "pki.h"
 #include "util.h"
 
 #include "banned.h"
@@ -304,22 +305,12 @@ static enum dcr_snp_product product_of(const char *name)
 	return 0;
 }
 
-static int asn1_time(const ASN1_TIME *a, time_t *out)
-{
-	struct tm tm;
-
-	if (!a || ASN1_TIME_to_tm(a, &tm) != 1)
-		return -1;
-	*out = dcr_time_from_tm(&tm);
-	return 0;
-}
-
 static int check_validity(X509 *x, const char *what, time_t now, struct dcr_err *err)
 {
 	time_t nb, na;
 	char a[32], b[32];
 
-	if (asn1_time(X509_get0_notBefore(x), &nb) < 0 || asn1_time(X509_get0_notAfter(x), &na) < 0)
+	if (dcr_pki_asn1_time(X509_get0_notBefore(x), &nb) < 0 || dcr_pki_asn1_time(X509_get0_notAfter(x), &na) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "%s certificate has a malformed validity period", what);
 	dcr_time_format(now, b);
 	if (now < nb) {
@@ -515,13 +506,13 @@ static int check_crl(X509_CRL *crl, X509 *ark, const struct chain *c, time_t now
 		ERR_clear_error();
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP CRL signature does not verify with the ARK's key");
 	}
-	if (asn1_time(X509_CRL_get0_lastUpdate(crl), &t) < 0)
+	if (dcr_pki_asn1_time(X509_CRL_get0_lastUpdate(crl), &t) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP CRL has a malformed thisUpdate");
 	if (now < t) {
 		dcr_time_format(t, a);
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP CRL not yet valid: thisUpdate %s is after %s", a, b);
 	}
-	if (asn1_time(X509_CRL_get0_nextUpdate(crl), &t) < 0)
+	if (dcr_pki_asn1_time(X509_CRL_get0_nextUpdate(crl), &t) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP CRL has no nextUpdate");
 	if (now >= t) {
 		dcr_time_format(t, a);

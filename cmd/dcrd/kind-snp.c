@@ -13,7 +13,6 @@
 #include "banned.h"
 
 #define SEALING_TCB_FILE "snp-sealing-tcb"
-#define SEALING_INFO "dcr-sealing-key-v1"
 
 /*
  * The TCB the sealing key is derived for: the guest's COMMITTED_TCB at the
@@ -53,17 +52,14 @@ static int sealing_tcb(struct enclave *e, uint64_t *tcb, struct dcr_err *err)
 /* HKDF of the firmware's derived key: bound to this chip, the launch measurement and policy, and the sealing TCB. */
 static int snp_sealing_key(struct enclave *e, struct dcr_err *err)
 {
-	uint8_t key[32], prk[DCR_SHA256_LEN];
+	uint8_t key[32];
 	uint64_t tcb;
 	int r;
 
 	if ((r = sealing_tcb(e, &tcb, err)) < 0 || (r = snp_guest_derived_key(e->opt.snp_device, tcb, key, err)) < 0)
 		return r;
-	if ((r = dcr_hkdf_extract(NULL, 0, key, sizeof(key), prk, err)) == 0)
-		r = dcr_hkdf_expand(prk, (const uint8_t *)SEALING_INFO, strlen(SEALING_INFO), e->sealing_key,
-			sizeof(e->sealing_key), err);
+	r = kind_sealing_key(e, key, sizeof(key), err);
 	dcr_wipe(key, sizeof(key));
-	dcr_wipe(prk, sizeof(prk));
 	return r;
 }
 

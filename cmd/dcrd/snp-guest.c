@@ -18,6 +18,7 @@
 
 #include "crypto.h"
 #include "fileio.h"
+#include "kind.h"
 #include "transport.h"
 
 #include "banned.h"
@@ -40,37 +41,14 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* Read a configfs attribute of at most max bytes (more is an error). */
+/* A configfs attribute of the entry dir, read whole (at most max bytes). */
 static int read_attr(const char *dir, const char *name, uint8_t *buf, size_t max, size_t *len, struct dcr_err *err)
 {
 	char path[4096];
-	uint8_t extra;
-	size_t used = 0;
-	ssize_t n;
-	int fd, e;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return dcr_err_set(err, DCR_EFAIL, "configfs-tsm path '%s' is too long", dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot open '%s'", path);
-	for (;;) {
-		n = used < max ? read(fd, buf + used, max - used) : read(fd, &extra, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (used == max) {
-			close(fd);
-			return dcr_err_set(err, DCR_EFAIL, "'%s' holds more than %zu bytes", path, max);
-		}
-		used += (size_t)n;
-	}
-	e = errno;
-	close(fd);
-	if (n < 0)
-		return dcr_err_errno(err, DCR_EFAIL, e, "cannot read '%s'", path);
-	*len = used;
-	return 0;
+	return kind_file_read("the configfs-tsm file", path, buf, max, len, err);
 }
 
 static int read_generation(const char *dir, unsigned long long *out, struct dcr_err *err)
@@ -97,7 +75,7 @@ static int tsm_report(const char *tsm_dir, const uint8_t rd[static 64], uint8_t 
 	uint8_t provider[64];
 	unsigned long long g0, g1;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
 	if (snprintf(entry, sizeof(entry), "%s/%s", tsm_dir, TSM_ENTRY) >= (int)sizeof(entry))
 		return dcr_err_set(err, DCR_EFAIL, "configfs-tsm path '%s' is too long", tsm_dir);
@@ -112,13 +90,8 @@ static int tsm_report(const char *tsm_dir, const uint8_t rd[static 64], uint8_t 
 	if ((r = read_generation(entry, &g0, err)) < 0)
 		return r;
 	snprintf(path, sizeof(path), "%s/inblob", entry);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot open '%s'", path);
-	r = dcr_write_all(fd, rd, 64);
-	if (close(fd) < 0 && r == 0)
-		r = -1;
-	if (r < 0)
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot write '%s'", path);
+	if ((r = kind_file_write("the configfs-tsm file", path, rd, 64, err)) < 0)
+		return r;
 	if ((r = read_attr(entry, "outblob", report, DCR_SNP_REPORT_LEN, &len, err)) < 0)
 		return r;
 	if (len != DCR_SNP_REPORT_LEN)
