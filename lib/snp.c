@@ -789,7 +789,7 @@ int dcr_snp_check_report_data(const struct dcr_snp_result *r,
 	return 0;
 }
 
-/* The GUIDs of the certificate table (GHCB specification), in their binary form: the first three fields little-endian. */
+/* The certificate table's GUIDs (GHCB specification) in binary form: the first three fields little-endian. */
 static const struct {
 	const char *name;
 	uint8_t guid[16];

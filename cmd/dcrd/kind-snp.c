@@ -1,5 +1,4 @@
-/* dcrd's sev-snp kind: the guest's configfs-tsm or /dev/sev-guest for the report and the derived sealing key, the VCEK chain from the host or AMD's KDS. */
-#include <errno.h>
+/* dcrd's sev-snp kind: reports and the derived sealing key from the guest, the VCEK chain from the host or KDS. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +22,7 @@ static int sealing_tcb(struct enclave *e, uint64_t *tcb, struct dcr_err *err)
 	static const uint8_t zero[64];
 	uint8_t report[DCR_SNP_REPORT_LEN], *buf = NULL, *aux = NULL;
 	struct dcr_snp_report rep;
-	char path[4096], text[18], *end;
+	char path[4096], text[18];
 	size_t len = 0, aux_len = 0;
 	int r;
 
@@ -31,11 +30,13 @@ static int sealing_tcb(struct enclave *e, uint64_t *tcb, struct dcr_err *err)
 		return r;
 	r = dcr_read_file(path, 32, &buf, &len, err);
 	if (r == 0) {
-		*tcb = strtoull((char *)buf, &end, 16);
-		r = len == 17 && end == (char *)buf + 16 && *end == '\n' ? 0
-			: dcr_err_set(err, DCR_EINVALID, "'%s' is not 16 hex digits and a line feed", path);
+		bool hex = len == 17 && buf[16] == '\n';
+
+		for (size_t i = 0; hex && i < 16; i++)
+			hex = dcr_hex_digit(buf[i]) >= 0;
+		*tcb = hex ? strtoull((char *)buf, NULL, 16) : 0;
 		free(buf);
-		return r;
+		return hex ? 0 : dcr_err_set(err, DCR_EINVALID, "'%s' is not 16 hex digits and a line feed", path);
 	}
 	if (r != DCR_ENOTFOUND)
 		return r;

@@ -1,4 +1,4 @@
-/* libFuzzer target: AMD SEV-SNP reports, certificate chains (PEM, CRL) and hosts' certificate tables, arbitrary or edited from genuine ones. */
+/* libFuzzer target: SEV-SNP reports, certificate chains and hosts' certificate tables, arbitrary or edited from genuine ones. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Test helper: plays an SEV-SNP guest's configfs-tsm report entry (reports signed by a test VCEK) and lays out a fake KDS. */
+/* Test helper: plays an SEV-SNP guest's configfs-tsm entry (reports signed by a test VCEK) and lays out a fake KDS. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -235,7 +235,8 @@ static int serve_one(const char *dir)
 		return -1;
 	if (got != sizeof(rd))
 		return 0; /* opened and closed without the 64 bytes: not a request */
-	if (get_str(dir, "state/measurement", mhex, sizeof(mhex)) < 0 || get_str(dir, "state/policy", phex, sizeof(phex)) < 0 ||
+	if (get_str(dir, "state/measurement", mhex, sizeof(mhex)) < 0 ||
+	    get_str(dir, "state/policy", phex, sizeof(phex)) < 0 ||
 	    get_str(dir, "state/tcb", thex, sizeof(thex)) < 0 || get_str(dir, "state/certs", certs, sizeof(certs)) < 0 ||
 	    get_str(dir, "tsm/dcrd/generation", gen, sizeof(gen)) < 0 || dcr_unhex(mhex, m, 48) < 0)
 		return -1;
