@@ -56,8 +56,11 @@ overlap)
 	upload_publish bob "$id" beta_customers "$ex/beta_customers.csv"
 	step "Bob runs the overlap; only regions with at least 5 shared customers may come back"
 	job=$("$dcr" -q -i bob run "$id" overlap --wait)
-	"$dcr" -i alice fetch "$job" -o overlap.csv
-	cat overlap.csv
+	"$dcr" -i alice fetch "$job" --extract overlap
+	for f in result.csv suppressed.csv; do
+		echo "--- overlap/$f"
+		cat "overlap/$f"
+	done
 	;;
 salary-sum)
 	step "Each company uploads its payroll and releases the key to its node"

@@ -60,24 +60,31 @@ static void sb_printf(struct sb *b, const char *fmt, ...)
 		sb_add(b, buf, (size_t)n);
 }
 
-/* A name quoted for SQL. Node and column names are [a-z_][a-z0-9_]*, so quoting is for keywords only. */
-static void sb_name(struct sb *b, const char *name)
+/* s between quote characters q, each q in it doubled (SQL's quoting); the text has no NUL. */
+static void sb_quoted(struct sb *b, const char *s, char q)
 {
-	sb_str(b, "\"");
-	sb_str(b, name);
-	sb_str(b, "\"");
-}
-
-/* A string literal: quotes doubled; the text has no NUL. */
-static void sb_literal(struct sb *b, const char *s)
-{
-	sb_str(b, "'");
-	for (const char *q; (q = strchr(s, '\'')); s = q + 1) {
-		sb_add(b, s, (size_t)(q - s));
-		sb_str(b, "''");
+	sb_add(b, &q, 1);
+	for (const char *at; (at = strchr(s, q)); s = at + 1) {
+		sb_add(b, s, (size_t)(at - s + 1));
+		sb_add(b, &q, 1);
 	}
 	sb_str(b, s);
-	sb_str(b, "'");
+	sb_add(b, &q, 1);
+}
+
+/*
+ * A name quoted for SQL. dcr create allows only [a-z_][a-z0-9_]*, but the
+ * definition is not trusted to have been through it: quoted whatever it holds.
+ */
+static void sb_name(struct sb *b, const char *name)
+{
+	sb_quoted(b, name, '"');
+}
+
+/* A string literal. */
+static void sb_literal(struct sb *b, const char *s)
+{
+	sb_quoted(b, s, '\'');
 }
 
 /* The string, now the caller's (free()), or NULL if it could not be built; b is left empty. */
@@ -169,6 +176,11 @@ static int write_body(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Aggrega
 		    (r = check_ref(def, j->right, &col, err)) < 0)
 			return dcr_err_set(err, DCR_EINVALID,
 				"an aggregate computation joins a table the room does not have");
+		/* A table twice would count one row twice under one name (dcr create refuses it too). */
+		for (size_t k = 0; k <= i; k++)
+			if (strcmp(j->table, k ? ag->joins[k - 1]->table : ag->from) == 0)
+				return dcr_err_set(err, DCR_EINVALID, "an aggregate computation reads table '%s' twice",
+					j->table);
 		sb_str(b, " JOIN ");
 		sb_name(b, j->table);
 		sb_str(b, " ON ");
@@ -183,15 +195,16 @@ static int write_body(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Aggrega
 			return r < 0 ? r : dcr_err_set(err, DCR_EINVALID, "malformed filter");
 		if ((size_t)f->op >= sizeof(ops) / sizeof(*ops) || !f->value)
 			return dcr_err_set(err, DCR_EINVALID, "malformed filter");
+		/* The check dcr create made, again: a number goes into the SQL as written, so it must be one. */
+		if (!dcr_room_filter_value_ok(col->type, f->value))
+			return dcr_err_set(err, DCR_EINVALID, "malformed filter value");
 		sb_str(b, i ? " AND " : " WHERE ");
 		sb_column(b, f->column);
 		sb_printf(b, " %s ", ops[f->op]);
-		/* Numbers as written (room.c checked them); everything else as a string literal. */
+		/* Numbers as written; everything else as a string literal. */
 		switch (col->type) {
 		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64:
 		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_FLOAT64:
-			if (strspn(f->value, "0123456789+-.eE") != strlen(f->value) || !*f->value)
-				return dcr_err_set(err, DCR_EINVALID, "malformed filter value");
 			sb_str(b, f->value);
 			break;
 		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_BOOL:
@@ -282,12 +295,29 @@ int dcr_aggregate_sql(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computa
 		sb_str(&q, i ? ", " : "");
 		if (g->round)
 			sb_str(&q, "ROUND(");
-		sb_str(&q, functions[g->function]);
-		if (g->column)
+		if (g->function == DCR__V1__AGGREGATE_FUNCTION__AGGREGATE_FUNCTION_SUM && g->column &&
+		    col->type == DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64) {
+			/*
+			 * SQLite's SUM() of integers fails the statement on overflow,
+			 * in any group, suppressed or not: a failed job would tell
+			 * whether a group below the threshold sums past 2^63. The
+			 * high and low 32 bits are summed apart (neither can overflow
+			 * before 2^31 rows) and put together, where an overflow
+			 * gives a REAL, as SQLite's + does, never an error.
+			 */
+			sb_str(&q, "(SUM(");
 			sb_column(&q, g->column);
-		else
-			sb_str(&q, "*");
-		sb_str(&q, ")");
+			sb_str(&q, " >> 32) * 4294967296 + SUM(");
+			sb_column(&q, g->column);
+			sb_str(&q, " & 4294967295))");
+		} else {
+			sb_str(&q, functions[g->function]);
+			if (g->column)
+				sb_column(&q, g->column);
+			else
+				sb_str(&q, "*");
+			sb_str(&q, ")");
+		}
 		if (g->round)
 			sb_printf(&q, ", %u)", (unsigned)(g->round - 1));
 		sb_str(&q, " AS ");
@@ -329,4 +359,117 @@ void dcr_aggregate_sql_release(struct dcr_aggregate_sql *s)
 	free(s->query);
 	free(s->suppressed);
 	s->query = s->suppressed = NULL;
+}
+
+/* ---- the result: a ZIP of result.csv and suppressed.csv ---- */
+
+/* CRC-32 as ZIP computes it (ISO 3309, reflected, polynomial 0xEDB88320). */
+static uint32_t crc32_zip(const uint8_t *p, size_t len)
+{
+	uint32_t table[256], crc = 0xFFFFFFFFu;
+
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+		table[i] = c;
+	}
+	for (size_t i = 0; i < len; i++)
+		crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+	return crc ^ 0xFFFFFFFFu;
+}
+
+static void sb_le(struct sb *b, uint32_t v, size_t bytes)
+{
+	char le[4];
+
+	for (size_t i = 0; i < bytes; i++)
+		le[i] = (char)(v >> (8 * i) & 0xFF);
+	sb_add(b, le, bytes);
+}
+
+struct zip_entry {
+	const char *name;
+	const uint8_t *data;
+	size_t len;
+	uint32_t crc, offset;
+};
+
+/*
+ * The fields a local header and a central directory header share, from
+ * "version needed" on: version 1.0, no flags, stored, 00:00:00 of
+ * 1980-01-01 (DOS time 0, date 0x0021), CRC-32, both sizes, name length,
+ * no extra field.
+ */
+static void sb_zip_fields(struct sb *b, const struct zip_entry *e)
+{
+	sb_le(b, 10, 2);
+	sb_le(b, 0, 2);
+	sb_le(b, 0, 2);
+	sb_le(b, 0x0000, 2);
+	sb_le(b, 0x0021, 2);
+	sb_le(b, e->crc, 4);
+	sb_le(b, (uint32_t)e->len, 4);
+	sb_le(b, (uint32_t)e->len, 4);
+	sb_le(b, (uint32_t)strlen(e->name), 2);
+	sb_le(b, 0, 2);
+}
+
+int dcr_aggregate_result(const uint8_t *csv, size_t len, uint64_t suppressed, uint8_t **zip, size_t *zip_len,
+	struct dcr_err *err)
+{
+	char count[48];
+	struct zip_entry e[2];
+	struct sb b = { 0 };
+	size_t cd;
+
+	*zip = NULL;
+	*zip_len = 0;
+	/* Headers, names and the count: well under 1 KiB. Offsets and sizes are 32-bit. */
+	if (len > UINT32_MAX - 1024)
+		return dcr_err_set(err, DCR_EINVALID, "a result of %zu bytes is too large for a ZIP without ZIP64", len);
+	snprintf(count, sizeof(count), "groups_suppressed\n%llu\n", (unsigned long long)suppressed);
+	e[0] = (struct zip_entry){ DCR_AGGREGATE_RESULT_CSV, csv, len, crc32_zip(csv, len), 0 };
+	e[1] = (struct zip_entry){ DCR_AGGREGATE_SUPPRESSED_CSV, (const uint8_t *)count, strlen(count),
+		crc32_zip((const uint8_t *)count, strlen(count)), 0 };
+	/* Sized once: the CSV is plaintext, and a realloc would leave copies of it behind, unwiped. */
+	b.cap = 22 + 1;
+	for (size_t i = 0; i < 2; i++)
+		b.cap += 30 + 46 + 2 * strlen(e[i].name) + e[i].len;
+	if (!(b.p = malloc(b.cap)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (size_t i = 0; i < 2; i++) {
+		e[i].offset = (uint32_t)b.len;
+		sb_le(&b, 0x04034b50u, 4);
+		sb_zip_fields(&b, &e[i]);
+		sb_str(&b, e[i].name);
+		sb_add(&b, (const char *)e[i].data, e[i].len);
+	}
+	cd = b.len;
+	for (size_t i = 0; i < 2; i++) {
+		sb_le(&b, 0x02014b50u, 4);
+		sb_le(&b, 10, 2); /* made by: MS-DOS, version 1.0 */
+		sb_zip_fields(&b, &e[i]);
+		sb_le(&b, 0, 2); /* comment length */
+		sb_le(&b, 0, 2); /* disk */
+		sb_le(&b, 0, 2); /* internal attributes */
+		sb_le(&b, 0, 4); /* external attributes */
+		sb_le(&b, e[i].offset, 4);
+		sb_str(&b, e[i].name);
+	}
+	sb_le(&b, 0x06054b50u, 4);
+	sb_le(&b, 0, 2);
+	sb_le(&b, 0, 2);
+	sb_le(&b, 2, 2);
+	sb_le(&b, 2, 2);
+	sb_le(&b, (uint32_t)(b.len - cd - 12), 4);
+	sb_le(&b, (uint32_t)cd, 4);
+	sb_le(&b, 0, 2);
+	*zip_len = b.len;
+	if (!(*zip = (uint8_t *)sb_take(&b))) {
+		*zip_len = 0;
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	return 0;
 }

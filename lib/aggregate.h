@@ -3,6 +3,8 @@
 #define DCR_AGGREGATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "room.pb-c.h"
@@ -32,5 +34,21 @@ struct dcr_aggregate_sql {
 int dcr_aggregate_sql(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c,
 	struct dcr_aggregate_sql *out, struct dcr_err *err);
 void dcr_aggregate_sql_release(struct dcr_aggregate_sql *s);
+
+/* The names of the two files of an aggregate computation's result, in the order they are stored. */
+#define DCR_AGGREGATE_RESULT_CSV "result.csv"
+#define DCR_AGGREGATE_SUPPRESSED_CSV "suppressed.csv"
+
+/*
+ * The result of a job of an aggregate computation (dcr-room(5), PRIVACY
+ * RULES): a ZIP of two stored files, result.csv (the len bytes of csv) and
+ * suppressed.csv ("groups_suppressed\n", the decimal count, "\n"), with
+ * fixed times and no extra fields, so that the same CSV and count always
+ * give the same bytes. *zip is the caller's (free()). DCR_EINVALID when
+ * len passes 2^32 - 1025, too large for the 32-bit sizes and offsets
+ * without ZIP64 (an SQL result is at most 256 MiB), DCR_ENOMEM.
+ */
+int dcr_aggregate_result(const uint8_t *csv, size_t len, uint64_t suppressed, uint8_t **zip, size_t *zip_len,
+	struct dcr_err *err);
 
 #endif

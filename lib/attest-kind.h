@@ -126,6 +126,7 @@ struct dcr_attest_kind {
 
 extern const struct dcr_attest_kind dcr_attest_kind_sim;
 extern const struct dcr_attest_kind dcr_attest_kind_sgx_dcap;
+extern const struct dcr_attest_kind dcr_attest_kind_tdx;
 extern const struct dcr_attest_kind dcr_attest_kind_sev_snp;
 
 /* The table, NULL-terminated, in the order names are listed. */
@@ -155,5 +156,33 @@ int dcr_spec_hex(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t *
  * self-signed CA certificate.
  */
 int dcr_spec_root_ca(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s);
+
+/*
+ * For the Intel DCAP kinds (sgx-dcap, tdx; lib/attest-sgx.c): what differs
+ * between their verifications, around one quote and collateral checked
+ * under each candidate spec's pinned root, then the spec's policy.
+ */
+struct dcr_attest_dcap {
+	enum dcr_spec_format format;
+	const char *name, *title;      /* the kind's */
+	int (*collateral_parse)(const uint8_t *json, size_t len, struct dcr_sgx_collateral **out, struct dcr_err *err);
+	/* The quote genuine under root at `at`: fill the kind's member of res and res->measurement. */
+	int (*quote_verify)(const uint8_t *quote, size_t len, const struct dcr_sgx_collateral *c, const uint8_t *root,
+		size_t root_len, time_t at, struct dcr_attest_result *res, struct dcr_err *err);
+	int (*policy)(const struct dcr_attest_result *res, const struct dcr_spec *s, struct dcr_err *err);
+	/* How telling spec s's refusal is: 2 when it pins this enclave (a policy refusal), else 0. */
+	int (*rank)(const struct dcr_spec *s, const struct dcr_attest_result *res);
+	const uint8_t *(*report_data)(const struct dcr_attest_result *res);
+};
+
+/* A DCAP kind's verify: the first spec of its format that accepts wins, else the most telling refusal. */
+int dcr_attest_dcap_verify(const struct dcr_attest_dcap *k, const struct dcr_attest_evidence *ev,
+	const struct dcr_specs *specs, const char *spec_name, time_t at, struct dcr_attest_result *res,
+	uint8_t report_data[static DCR_REPORT_DATA_LEN], struct dcr_err *err);
+/* A DCAP kind's offline_verify: its collateral parsed, its quote verified. */
+int dcr_attest_dcap_offline_verify(const struct dcr_attest_dcap *k, const struct dcr_attest_evidence *ev,
+	const uint8_t *root, size_t root_len, time_t at, struct dcr_attest_result *res, struct dcr_err *err);
+/* The spec keys DCAP kinds share: debug (default false), root_ca, tcb_statuses (default SWHardeningNeeded, UpToDate). */
+int dcr_attest_dcap_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s);
 
 #endif

@@ -29,23 +29,58 @@ int dcr_attest_sgx_evidence(const uint8_t *quote, size_t quote_len, const uint8_
 
 /*
  * How telling a refusal is: 2, a spec that pins this enclave but refuses it
- * (debug, TCB status, SVN); 1, the quote did not verify under its root;
- * 0, a spec for other code.
+ * (debug, TCB status, SVN); 0, a spec for other code.
  */
-static int refusal_rank(const struct dcr_spec *s, const struct dcr_sgx_result *q)
+static int sgx_rank(const struct dcr_spec *s, const struct dcr_attest_result *res)
 {
+	const struct dcr_sgx_result *q = &res->sgx;
+
 	if (s->has_measurement)
 		return memcmp(s->measurement, q->mrenclave, 32) == 0 ? 2 : 0;
 	return memcmp(s->mrsigner, q->mrsigner, 32) == 0 && s->isv_prod_id == q->isv_prod_id ? 2 : 0;
 }
+
+static int sgx_quote_verify(const uint8_t *quote, size_t len, const struct dcr_sgx_collateral *c, const uint8_t *root,
+	size_t root_len, time_t at, struct dcr_attest_result *res, struct dcr_err *err)
+{
+	int r = dcr_sgx_verify(quote, len, c, root, root_len, at, &res->sgx, err);
+
+	if (r == 0) {
+		memcpy(res->measurement, res->sgx.mrenclave, 32);
+		res->measurement_len = 32;
+	}
+	return r;
+}
+
+static int sgx_policy(const struct dcr_attest_result *res, const struct dcr_spec *s, struct dcr_err *err)
+{
+	return dcr_sgx_check_policy(&res->sgx, s, err);
+}
+
+static const uint8_t *sgx_report_data(const struct dcr_attest_result *res)
+{
+	return res->sgx.report_data;
+}
+
+static const struct dcr_attest_dcap sgx_dcap = {
+	.format = DCR_SPEC_SGX_DCAP,
+	.name = "sgx-dcap",
+	.title = "SGX DCAP",
+	.collateral_parse = dcr_sgx_collateral_parse,
+	.quote_verify = sgx_quote_verify,
+	.policy = sgx_policy,
+	.rank = sgx_rank,
+	.report_data = sgx_report_data,
+};
 
 /*
  * Verify the quote against the collateral that came with it under each
  * candidate spec's pinned root, then that spec's policy. The first spec
  * that accepts wins; otherwise the most telling refusal is reported.
  */
-static int sgx_verify(const struct dcr_attest_evidence *ev, const struct dcr_specs *specs, const char *spec_name,
-	time_t at, struct dcr_attest_result *res, uint8_t report_data[static DCR_REPORT_DATA_LEN], struct dcr_err *err)
+int dcr_attest_dcap_verify(const struct dcr_attest_dcap *k, const struct dcr_attest_evidence *ev,
+	const struct dcr_specs *specs, const char *spec_name, time_t at, struct dcr_attest_result *res,
+	uint8_t report_data[static DCR_REPORT_DATA_LEN], struct dcr_err *err)
 {
 	struct dcr_sgx_collateral *collateral = NULL;
 	const uint8_t *verified_root = NULL;
@@ -54,26 +89,26 @@ static int sgx_verify(const struct dcr_attest_evidence *ev, const struct dcr_spe
 	int r, best = -1;
 
 	if (ev->collateral_len == 0)
-		return dcr_err_set(err, DCR_EATTEST, "sgx-dcap evidence without collateral");
-	if ((r = dcr_sgx_collateral_parse(ev->collateral, ev->collateral_len, &collateral, err)) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "%s evidence without collateral", k->name);
+	if ((r = k->collateral_parse(ev->collateral, ev->collateral_len, &collateral, err)) < 0)
 		return dcr_err_prefix(err, "the enclave's evidence");
 	for (size_t i = 0; specs && i < specs->n; i++) {
 		const struct dcr_spec *s = &specs->items[i];
 		int rank;
 
-		if (s->format != DCR_SPEC_SGX_DCAP || (spec_name && strcmp(spec_name, s->name) != 0))
+		if (s->format != k->format || (spec_name && strcmp(spec_name, s->name) != 0))
 			continue;
 		if (!s->root_ca) {
-			dcr_err_set(&why, DCR_EATTEST, "spec '%s' has no root_ca: verifying SGX evidence needs the "
-						       "pinned Intel SGX Root CA (see dcr-specs(5))", s->name);
+			dcr_err_set(&why, DCR_EATTEST, "spec '%s' has no root_ca: verifying %s evidence needs the "
+						       "pinned Intel SGX Root CA (see dcr-specs(5))", s->name, k->title);
 			rank = 1;
 		} else {
 			/* One verification per distinct root; a local failure ends it all. */
 			if (!verified_root || verified_len != s->root_ca_len ||
 			    memcmp(verified_root, s->root_ca, verified_len) != 0) {
 				verified_root = NULL;
-				r = dcr_sgx_verify(ev->quote, ev->quote_len, collateral, s->root_ca, s->root_ca_len, at,
-					&res->sgx, &why);
+				r = k->quote_verify(ev->quote, ev->quote_len, collateral, s->root_ca, s->root_ca_len, at,
+					res, &why);
 				if (r < 0 && r != DCR_EATTEST) {
 					*err = why;
 					goto out;
@@ -85,17 +120,14 @@ static int sgx_verify(const struct dcr_attest_evidence *ev, const struct dcr_spe
 			}
 			if (!verified_root) {
 				rank = 1;
-			} else if (dcr_sgx_check_policy(&res->sgx, s, &why) == 0) {
+			} else if (k->policy(res, s, &why) == 0) {
 				snprintf(res->spec, sizeof(res->spec), "%s", s->name);
-				memcpy(res->measurement, res->sgx.mrenclave, 32);
-		res->measurement_len = 32;
-				res->measurement_len = 32;
-				memcpy(report_data, res->sgx.report_data, DCR_REPORT_DATA_LEN);
+				memcpy(report_data, k->report_data(res), DCR_REPORT_DATA_LEN);
 				r = 0;
 				goto out;
 			} else {
 				dcr_err_prefix(&why, "spec '%s'", s->name);
-				rank = refusal_rank(s, &res->sgx);
+				rank = k->rank(s, res);
 			}
 		}
 		if (rank > best) {
@@ -105,14 +137,20 @@ static int sgx_verify(const struct dcr_attest_evidence *ev, const struct dcr_spe
 	}
 	r = DCR_EATTEST;
 	if (best < 0 && spec_name)
-		dcr_err_set(err, DCR_EATTEST, "the enclave uses SGX DCAP attestation, but spec '%s' is not an "
-					      "sgx-dcap spec", spec_name);
+		dcr_err_set(err, DCR_EATTEST, "the enclave uses %s attestation, but spec '%s' is not of format %s",
+			k->title, spec_name, k->name);
 	else if (best < 0)
-		dcr_err_set(err, DCR_EATTEST, "the enclave uses SGX DCAP attestation, which no sgx-dcap spec in "
-					      "the trusted specs pins");
+		dcr_err_set(err, DCR_EATTEST, "the enclave uses %s attestation, which no %s spec in the trusted specs pins",
+			k->title, k->name);
 out:
 	dcr_sgx_collateral_free(collateral);
 	return r;
+}
+
+static int sgx_verify(const struct dcr_attest_evidence *ev, const struct dcr_specs *specs, const char *spec_name,
+	time_t at, struct dcr_attest_result *res, uint8_t report_data[static DCR_REPORT_DATA_LEN], struct dcr_err *err)
+{
+	return dcr_attest_dcap_verify(&sgx_dcap, ev, specs, spec_name, at, res, report_data, err);
 }
 
 /* Canonical: the collateral as dcr_pcs_assemble writes it, the quote with its one NUL after the PCK chain. */
@@ -168,9 +206,6 @@ static int sgx_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, 
 	int64_t num;
 	int r;
 
-	/* Only its own keys: the first check let through the keys of every kind. */
-	if ((r = dcr_ydoc_mapping(y, n, "an sgx-dcap spec", sgx_keys)) < 0)
-		return r;
 	if (dcr_ydoc_get(y, n, "measurement"))
 		return dcr_ydoc_fail(y, dcr_ydoc_get(y, n, "measurement"), DCR_EINVALID,
 			"an sgx-dcap spec pins 'mrenclave' or 'mrsigner', not 'measurement'");
@@ -199,6 +234,14 @@ static int sgx_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, 
 			s->name);
 	if (!s->has_signer && (dcr_ydoc_get(y, n, "isvprodid") || dcr_ydoc_get(y, n, "min_isvsvn")))
 		return dcr_ydoc_fail(y, n, DCR_EINVALID, "isvprodid and min_isvsvn go with mrsigner");
+	return dcr_attest_dcap_spec_parse(y, n, file, s);
+}
+
+int dcr_attest_dcap_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
+{
+	yaml_node_t *v;
+	int r;
+
 	if ((v = dcr_ydoc_get(y, n, "debug")) && (r = dcr_ydoc_bool(y, v, "debug", &s->debug_allowed)) < 0)
 		return r;
 	if ((v = dcr_ydoc_get(y, n, "root_ca")) && (r = dcr_spec_root_ca(y, v, file, s)) < 0)
@@ -213,7 +256,7 @@ static int sgx_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, 
 
 static int sgx_spec_check(const struct dcr_spec *s, struct dcr_err *err)
 {
-	if (s->has_measurement == s->has_signer || s->n_tcb_statuses == 0)
+	if (s->has_measurement == s->has_signer || s->n_tcb_statuses == 0 || s->has_mrtd || s->rtmr_pinned)
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", s->name);
 	return 0;
 }
@@ -261,22 +304,22 @@ static bool sgx_offline_claims(const uint8_t *q, size_t len)
 		q[7] == 0;
 }
 
-static int sgx_offline_verify(const struct dcr_attest_evidence *ev, const uint8_t *root, size_t root_len, time_t at,
-	struct dcr_attest_result *res, struct dcr_err *err)
+int dcr_attest_dcap_offline_verify(const struct dcr_attest_dcap *k, const struct dcr_attest_evidence *ev,
+	const uint8_t *root, size_t root_len, time_t at, struct dcr_attest_result *res, struct dcr_err *err)
 {
 	struct dcr_sgx_collateral *collateral = NULL;
 	int r;
 
-	if ((r = dcr_sgx_collateral_parse(ev->collateral, ev->collateral_len, &collateral, err)) == 0 &&
-	    (r = dcr_sgx_verify(ev->quote, ev->quote_len, collateral, root, root_len, at, &res->sgx, err)) == 0)
-		memcpy(res->measurement, res->sgx.mrenclave, 32);
+	if ((r = k->collateral_parse(ev->collateral, ev->collateral_len, &collateral, err)) == 0)
+		r = k->quote_verify(ev->quote, ev->quote_len, collateral, root, root_len, at, res, err);
 	dcr_sgx_collateral_free(collateral);
 	return r;
 }
 
-static int sgx_policy(const struct dcr_attest_result *res, const struct dcr_spec *s, struct dcr_err *err)
+static int sgx_offline_verify(const struct dcr_attest_evidence *ev, const uint8_t *root, size_t root_len, time_t at,
+	struct dcr_attest_result *res, struct dcr_err *err)
 {
-	return dcr_sgx_check_policy(&res->sgx, s, err);
+	return dcr_attest_dcap_offline_verify(&sgx_dcap, ev, root, root_len, at, res, err);
 }
 
 const struct dcr_attest_kind dcr_attest_kind_sgx_dcap = {

@@ -163,11 +163,8 @@ static const char *const sim_keys[] = { "format", "measurement", NULL };
 static int sim_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
 {
 	yaml_node_t *v;
-	int r;
 
 	(void)file;
-	if ((r = dcr_ydoc_mapping(y, n, "a sim spec", sim_keys)) < 0)
-		return r;
 	if (!(v = dcr_ydoc_get(y, n, "measurement")))
 		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sim spec '%s' needs a measurement", s->name);
 	s->has_measurement = true;
@@ -176,7 +173,8 @@ static int sim_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, 
 
 static int sim_spec_check(const struct dcr_spec *s, struct dcr_err *err)
 {
-	if (!s->has_measurement || s->has_signer || s->n_tcb_statuses || s->debug_allowed)
+	if (!s->has_measurement || s->has_signer || s->n_tcb_statuses || s->debug_allowed || s->has_mrtd ||
+	    s->rtmr_pinned)
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", s->name);
 	return 0;
 }

@@ -161,8 +161,6 @@ static int snp_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, 
 	int64_t num;
 	int r;
 
-	if ((r = dcr_ydoc_mapping(y, n, "a sev-snp spec", snp_keys)) < 0)
-		return r;
 	if (!(v = dcr_ydoc_get(y, n, "measurement")))
 		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sev-snp spec '%s' needs a measurement (MEASUREMENT, 96 hex digits)",
 			s->name);

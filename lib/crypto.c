@@ -144,6 +144,15 @@ int dcr_sha256_final(struct dcr_sha256 *h, uint8_t out[static DCR_SHA256_LEN], s
 	return 0;
 }
 
+int dcr_sha256_peek(const struct dcr_sha256 *h, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err)
+{
+	EVP_MD_CTX *copy = EVP_MD_CTX_new();
+	int ok = copy && EVP_MD_CTX_copy_ex(copy, h->md) == 1 && EVP_DigestFinal_ex(copy, out, NULL) == 1;
+
+	EVP_MD_CTX_free(copy);
+	return ok ? 0 : dcr_err_openssl(err, DCR_EFAIL, "SHA-256 failed");
+}
+
 void dcr_sha256_free(struct dcr_sha256 *h)
 {
 	if (!h)

@@ -47,6 +47,8 @@ struct dcr_sha256;
 struct dcr_sha256 *dcr_sha256_new(void);
 int dcr_sha256_update(struct dcr_sha256 *h, const void *data, size_t len, struct dcr_err *err);
 int dcr_sha256_final(struct dcr_sha256 *h, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err);
+/* The digest of what h has taken so far; h goes on as if not asked. */
+int dcr_sha256_peek(const struct dcr_sha256 *h, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err);
 void dcr_sha256_free(struct dcr_sha256 *h);
 
 /*

@@ -127,9 +127,13 @@ static int read_leaf(dcr_merkle_leaf_reader *leaf, void *ctx, uint64_t index,
 	return 0;
 }
 
-/* f->size < DCR_MERKLE_SIZE_MAX, so the carry stops at level 63 at the latest. */
+/*
+ * f->size < DCR_MERKLE_SIZE_MAX, so the carry stops at level 63 at the
+ * latest. The subtrees completed on the way go to nodes (if not NULL).
+ */
 static int frontier_push(struct hasher *h, struct dcr_merkle_frontier *f,
-	const uint8_t leaf_hash[static HLEN], struct dcr_err *err)
+	const uint8_t leaf_hash[static HLEN], uint8_t (*nodes)[HLEN], unsigned *n_nodes,
+	struct dcr_err *err)
 {
 	uint8_t cur[HLEN];
 	uint64_t s = f->size;
@@ -137,9 +141,14 @@ static int frontier_push(struct hasher *h, struct dcr_merkle_frontier *f,
 	int r;
 
 	memcpy(cur, leaf_hash, HLEN);
-	for (level = 0; s & 1; level++, s >>= 1)
+	for (level = 0; s & 1; level++, s >>= 1) {
 		if ((r = node(h, f->hash[level], cur, cur, err)) < 0)
 			return r;
+		if (nodes)
+			memcpy(nodes[level], cur, HLEN);
+	}
+	if (n_nodes)
+		*n_nodes = level;
 	memcpy(f->hash[level], cur, HLEN);
 	f->size++;
 	return 0;
@@ -167,23 +176,82 @@ static int frontier_fold(struct hasher *h, const struct dcr_merkle_frontier *f,
 	return 0;
 }
 
-/* MTH(D[lo:hi]) from the leaves, in O(log) memory. */
-static int subtree(struct hasher *h, uint64_t lo, uint64_t hi, dcr_merkle_leaf_reader *leaf,
-	void *ctx, uint8_t out[static HLEN], struct dcr_err *err)
+/* Where a proof's hashes come from: every leaf, or the roots of perfect subtrees. */
+struct source {
+	dcr_merkle_leaf_reader *leaf;
+	dcr_merkle_node_reader *node;
+	void *ctx;
+};
+
+static int read_node(const struct source *src, unsigned level, uint64_t index, uint8_t out[static HLEN],
+	struct dcr_err *err)
+{
+	int r = src->node(src->ctx, level, index, out);
+
+	if (r < 0)
+		return dcr_err_set(err, r, "cannot read node %" PRIu64 " of level %u of the log", index, level);
+	if (r > 0)
+		return dcr_err_set(err, DCR_EFAIL, "cannot read node %" PRIu64 " of level %u of the log", index,
+			level);
+	return 0;
+}
+
+/*
+ * MTH(D[lo:hi]) from the roots of perfect subtrees. The proofs only ask
+ * for ranges of the RFC's recursion, where lo is a multiple of the
+ * smallest power of two not below hi - lo: the range is then the perfect
+ * subtrees of the set bits of hi - lo, largest first, which fold right to
+ * left as MTH's recursion does.
+ */
+static int subtree_nodes(struct hasher *h, uint64_t lo, uint64_t hi, const struct source *src,
+	uint8_t out[static HLEN], struct dcr_err *err)
+{
+	uint64_t n = hi - lo;
+	unsigned top = bit_len(n - 1);
+	uint8_t piece[64][HLEN];
+	unsigned k = 0;
+	int r;
+
+	if (n == 0)
+		return dcr_sha256("", 0, out, err);
+	if (top < 64 && (lo & (((uint64_t)1 << top) - 1)) != 0)
+		return dcr_err_set(err, DCR_EINVALID, "leaves %" PRIu64 "..%" PRIu64 " are not a subtree of the log",
+			lo, hi);
+	for (unsigned b = 64; b-- > 0;)
+		if (n >> b & 1) {
+			if ((r = read_node(src, b, lo >> b, piece[k], err)) < 0)
+				return r;
+			k++;
+			lo += (uint64_t)1 << b;
+		}
+	while (k > 1) {
+		if ((r = node(h, piece[k - 2], piece[k - 1], piece[k - 2], err)) < 0)
+			return r;
+		k--;
+	}
+	memcpy(out, piece[0], HLEN);
+	return 0;
+}
+
+/* MTH(D[lo:hi]): from the leaves in O(log) memory, or from subtree roots. */
+static int subtree(struct hasher *h, uint64_t lo, uint64_t hi, const struct source *src,
+	uint8_t out[static HLEN], struct dcr_err *err)
 {
 	struct dcr_merkle_frontier f = { .size = 0 };
 	uint8_t lh[HLEN];
 	int r;
 
+	if (src->node)
+		return subtree_nodes(h, lo, hi, src, out, err);
 	for (uint64_t i = lo; i < hi; i++)
-		if ((r = read_leaf(leaf, ctx, i, lh, err)) < 0 ||
-		    (r = frontier_push(h, &f, lh, err)) < 0)
+		if ((r = read_leaf(src->leaf, src->ctx, i, lh, err)) < 0 ||
+		    (r = frontier_push(h, &f, lh, NULL, NULL, err)) < 0)
 			return r;
 	return frontier_fold(h, &f, out, err);
 }
 
-int dcr_merkle_root(uint64_t size, dcr_merkle_leaf_reader *leaf, void *ctx,
-	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err)
+/* MTH(D[0:size]) from either source (subtree handles size 0 both ways). */
+static int root_of(uint64_t size, const struct source *src, uint8_t root[static HLEN], struct dcr_err *err)
 {
 	struct hasher h;
 	int r;
@@ -193,9 +261,21 @@ int dcr_merkle_root(uint64_t size, dcr_merkle_leaf_reader *leaf, void *ctx,
 			size);
 	if ((r = hasher_init(&h, err)) < 0)
 		return r;
-	r = subtree(&h, 0, size, leaf, ctx, root, err);
+	r = subtree(&h, 0, size, src, root, err);
 	hasher_release(&h);
 	return r;
+}
+
+int dcr_merkle_root(uint64_t size, dcr_merkle_leaf_reader *leaf, void *ctx,
+	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err)
+{
+	return root_of(size, &(struct source){ .leaf = leaf, .ctx = ctx }, root, err);
+}
+
+int dcr_merkle_root_nodes(uint64_t size, dcr_merkle_node_reader *reader, void *ctx,
+	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err)
+{
+	return root_of(size, &(struct source){ .node = reader, .ctx = ctx }, root, err);
 }
 
 void dcr_merkle_frontier_init(struct dcr_merkle_frontier *f)
@@ -203,19 +283,29 @@ void dcr_merkle_frontier_init(struct dcr_merkle_frontier *f)
 	memset(f, 0, sizeof(*f));
 }
 
-int dcr_merkle_frontier_append(struct dcr_merkle_frontier *f,
-	const uint8_t leaf_hash[static DCR_MERKLE_HASH_LEN], struct dcr_err *err)
+int dcr_merkle_frontier_append_nodes(struct dcr_merkle_frontier *f,
+	const uint8_t leaf_hash[static DCR_MERKLE_HASH_LEN],
+	uint8_t nodes[DCR_MERKLE_PROOF_MAX][DCR_MERKLE_HASH_LEN], unsigned *n_nodes,
+	struct dcr_err *err)
 {
 	struct hasher h;
 	int r;
 
+	if (n_nodes)
+		*n_nodes = 0;
 	if (f->size >= DCR_MERKLE_SIZE_MAX)
 		return dcr_err_set(err, DCR_EINVALID, "the log is full (2^63 entries)");
 	if ((r = hasher_init(&h, err)) < 0)
 		return r;
-	r = frontier_push(&h, f, leaf_hash, err);
+	r = frontier_push(&h, f, leaf_hash, nodes, n_nodes, err);
 	hasher_release(&h);
 	return r;
+}
+
+int dcr_merkle_frontier_append(struct dcr_merkle_frontier *f,
+	const uint8_t leaf_hash[static DCR_MERKLE_HASH_LEN], struct dcr_err *err)
+{
+	return dcr_merkle_frontier_append_nodes(f, leaf_hash, NULL, NULL, err);
 }
 
 int dcr_merkle_frontier_root(const struct dcr_merkle_frontier *f,
@@ -246,8 +336,8 @@ static void reverse(struct dcr_merkle_proof *proof, size_t from)
 	}
 }
 
-int dcr_merkle_inclusion_proof(uint64_t index, uint64_t size, dcr_merkle_leaf_reader *leaf,
-	void *ctx, struct dcr_merkle_proof *proof, struct dcr_err *err)
+static int inclusion_proof(uint64_t index, uint64_t size, const struct source *src,
+	struct dcr_merkle_proof *proof, struct dcr_err *err)
 {
 	struct hasher h;
 	uint64_t lo = 0, hi = size;
@@ -268,10 +358,10 @@ int dcr_merkle_inclusion_proof(uint64_t index, uint64_t size, dcr_merkle_leaf_re
 		uint64_t k = split(hi - lo);
 
 		if (index < lo + k) {
-			r = subtree(&h, lo + k, hi, leaf, ctx, proof->hash[proof->len], err);
+			r = subtree(&h, lo + k, hi, src, proof->hash[proof->len], err);
 			hi = lo + k;
 		} else {
-			r = subtree(&h, lo, lo + k, leaf, ctx, proof->hash[proof->len], err);
+			r = subtree(&h, lo, lo + k, src, proof->hash[proof->len], err);
 			lo += k;
 		}
 		proof->len++;
@@ -285,9 +375,20 @@ int dcr_merkle_inclusion_proof(uint64_t index, uint64_t size, dcr_merkle_leaf_re
 	return 0;
 }
 
-int dcr_merkle_consistency_proof(uint64_t old_size, uint64_t new_size,
-	dcr_merkle_leaf_reader *leaf, void *ctx, struct dcr_merkle_proof *proof,
-	struct dcr_err *err)
+int dcr_merkle_inclusion_proof(uint64_t index, uint64_t size, dcr_merkle_leaf_reader *leaf,
+	void *ctx, struct dcr_merkle_proof *proof, struct dcr_err *err)
+{
+	return inclusion_proof(index, size, &(struct source){ .leaf = leaf, .ctx = ctx }, proof, err);
+}
+
+int dcr_merkle_inclusion_proof_nodes(uint64_t index, uint64_t size, dcr_merkle_node_reader *reader,
+	void *ctx, struct dcr_merkle_proof *proof, struct dcr_err *err)
+{
+	return inclusion_proof(index, size, &(struct source){ .node = reader, .ctx = ctx }, proof, err);
+}
+
+static int consistency_proof(uint64_t old_size, uint64_t new_size, const struct source *src,
+	struct dcr_merkle_proof *proof, struct dcr_err *err)
 {
 	struct hasher h;
 	uint64_t lo = 0, hi = new_size;
@@ -315,10 +416,10 @@ int dcr_merkle_consistency_proof(uint64_t old_size, uint64_t new_size,
 		uint64_t k = split(hi - lo);
 
 		if (old_size - lo <= k) {
-			r = subtree(&h, lo + k, hi, leaf, ctx, proof->hash[proof->len], err);
+			r = subtree(&h, lo + k, hi, src, proof->hash[proof->len], err);
 			hi = lo + k;
 		} else {
-			r = subtree(&h, lo, lo + k, leaf, ctx, proof->hash[proof->len], err);
+			r = subtree(&h, lo, lo + k, src, proof->hash[proof->len], err);
 			lo += k;
 			whole_old_tree = false;
 		}
@@ -326,7 +427,7 @@ int dcr_merkle_consistency_proof(uint64_t old_size, uint64_t new_size,
 	}
 	/* The verifier already has the old root; any other subtree it must be given. */
 	if (r == 0 && !whole_old_tree)
-		r = subtree(&h, lo, hi, leaf, ctx, proof->hash[0], err);
+		r = subtree(&h, lo, hi, src, proof->hash[0], err);
 	hasher_release(&h);
 	if (r < 0) {
 		proof->len = 0;
@@ -338,6 +439,22 @@ int dcr_merkle_consistency_proof(uint64_t old_size, uint64_t new_size,
 		proof->len--;
 	}
 	return 0;
+}
+
+int dcr_merkle_consistency_proof(uint64_t old_size, uint64_t new_size,
+	dcr_merkle_leaf_reader *leaf, void *ctx, struct dcr_merkle_proof *proof,
+	struct dcr_err *err)
+{
+	return consistency_proof(old_size, new_size, &(struct source){ .leaf = leaf, .ctx = ctx }, proof,
+		err);
+}
+
+int dcr_merkle_consistency_proof_nodes(uint64_t old_size, uint64_t new_size,
+	dcr_merkle_node_reader *reader, void *ctx, struct dcr_merkle_proof *proof,
+	struct dcr_err *err)
+{
+	return consistency_proof(old_size, new_size, &(struct source){ .node = reader, .ctx = ctx }, proof,
+		err);
 }
 
 int dcr_merkle_inclusion_verify(uint64_t index, uint64_t size,

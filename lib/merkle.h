@@ -29,6 +29,17 @@ int dcr_merkle_leaf_hash(const void *entry, size_t len, uint8_t out[static DCR_M
 typedef int dcr_merkle_leaf_reader(void *ctx, uint64_t index, uint8_t out[static DCR_MERKLE_HASH_LEN]);
 
 /*
+ * Reads the root of the perfect subtree of 2^level leaves that starts at
+ * leaf index << level (level 0: the hash of leaf index) into out; the
+ * proof builders only ask for subtrees that lie wholly below the tree
+ * size the caller asked about. Returns 0 or a negative DCR_E* code, as
+ * the leaf reader does. A log that keeps these roots as it grows (see
+ * dcr_merkle_frontier_append_nodes) serves a proof in O(log size) reads.
+ */
+typedef int dcr_merkle_node_reader(void *ctx, unsigned level, uint64_t index,
+	uint8_t out[static DCR_MERKLE_HASH_LEN]);
+
+/*
  * A proof: len hashes (at most DCR_MERKLE_PROOF_MAX), in RFC 9162 order,
  * the one nearest the leaves first. Caller-owned; nothing to free.
  */
@@ -43,6 +54,13 @@ struct dcr_merkle_proof {
  * in O(log size) memory.
  */
 int dcr_merkle_root(uint64_t size, dcr_merkle_leaf_reader *leaf, void *ctx,
+	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err);
+
+/*
+ * MTH of the first size leaves from the roots of perfect subtrees: one
+ * read per set bit of size.
+ */
+int dcr_merkle_root_nodes(uint64_t size, dcr_merkle_node_reader *reader, void *ctx,
 	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err);
 
 /*
@@ -62,6 +80,18 @@ void dcr_merkle_frontier_init(struct dcr_merkle_frontier *f);
 /* DCR_EINVALID when the tree already holds DCR_MERKLE_SIZE_MAX leaves. */
 int dcr_merkle_frontier_append(struct dcr_merkle_frontier *f,
 	const uint8_t leaf_hash[static DCR_MERKLE_HASH_LEN], struct dcr_err *err);
+/*
+ * dcr_merkle_frontier_append that also gives the perfect subtrees the new
+ * leaf completes, so that a log can keep them for
+ * dcr_merkle_consistency_proof_nodes: *n_nodes (the number of trailing one
+ * bits of the old size) roots, nodes[i] the one of 2^(i+1) leaves, whose
+ * node index (as the node reader takes it) is (f->size >> (i+1)) - 1
+ * with the new size.
+ */
+int dcr_merkle_frontier_append_nodes(struct dcr_merkle_frontier *f,
+	const uint8_t leaf_hash[static DCR_MERKLE_HASH_LEN],
+	uint8_t nodes[DCR_MERKLE_PROOF_MAX][DCR_MERKLE_HASH_LEN], unsigned *n_nodes,
+	struct dcr_err *err);
 int dcr_merkle_frontier_root(const struct dcr_merkle_frontier *f,
 	uint8_t root[static DCR_MERKLE_HASH_LEN], struct dcr_err *err);
 
@@ -71,6 +101,14 @@ int dcr_merkle_frontier_root(const struct dcr_merkle_frontier *f,
  * DCR_EINVALID unless index < size <= DCR_MERKLE_SIZE_MAX.
  */
 int dcr_merkle_inclusion_proof(uint64_t index, uint64_t size, dcr_merkle_leaf_reader *leaf,
+	void *ctx, struct dcr_merkle_proof *proof, struct dcr_err *err);
+
+/*
+ * The same proof from the roots of perfect subtrees: at most
+ * 2 * ceil(log2(size)) node reads and no hashing beyond folding the
+ * pieces of one subtree that is not perfect.
+ */
+int dcr_merkle_inclusion_proof_nodes(uint64_t index, uint64_t size, dcr_merkle_node_reader *node,
 	void *ctx, struct dcr_merkle_proof *proof, struct dcr_err *err);
 
 /*
@@ -93,6 +131,14 @@ int dcr_merkle_inclusion_verify(uint64_t index, uint64_t size,
  */
 int dcr_merkle_consistency_proof(uint64_t old_size, uint64_t new_size,
 	dcr_merkle_leaf_reader *leaf, void *ctx, struct dcr_merkle_proof *proof,
+	struct dcr_err *err);
+
+/*
+ * The same proof from the roots of perfect subtrees, in at most
+ * 2 * ceil(log2(new_size)) + 1 node reads.
+ */
+int dcr_merkle_consistency_proof_nodes(uint64_t old_size, uint64_t new_size,
+	dcr_merkle_node_reader *node, void *ctx, struct dcr_merkle_proof *proof,
 	struct dcr_err *err);
 
 /*

@@ -14,6 +14,7 @@
 
 #include "crypto.h"
 #include "sgx.h"
+#include "tdx.h"
 #include "transport.h"
 
 #include "banned.h"
@@ -511,7 +512,8 @@ int dcr_pcs_assemble(const struct dcr_pcs_responses *in, uint8_t **json, size_t 
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = dcr_sgx_collateral_parse((const uint8_t *)text, strlen(text), &c, err)) < 0) {
+	if ((r = (in->tdx ? dcr_tdx_collateral_parse : dcr_sgx_collateral_parse)((const uint8_t *)text, strlen(text), &c,
+	    err)) < 0) {
 		dcr_err_prefix(err, "the collateral service's answers");
 		goto out;
 	}
@@ -532,9 +534,10 @@ out:
 
 /* Fetching. */
 
-int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote,
+static int fetch(bool tdx, const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote,
 	size_t quote_len, long timeout_s, uint8_t **json, size_t *json_len, struct dcr_err *err)
 {
+	const char *tee = tdx ? "tdx" : "sgx";
 	struct dcr_http_header pck_h[] = { { .name = "SGX-PCK-CRL-Issuer-Chain" } };
 	struct dcr_http_header tcb_h[] = { { .name = "TCB-Info-Issuer-Chain" }, { .name = "SGX-TCB-Info-Issuer-Chain" } };
 	struct dcr_http_header qe_h[] = { { .name = "SGX-Enclave-Identity-Issuer-Chain" } };
@@ -547,7 +550,8 @@ int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca
 
 	*json = NULL;
 	*json_len = 0;
-	if ((r = dcr_sgx_quote_pck_info(quote, quote_len, fmspc, ca, err)) < 0)
+	if ((r = tdx ? dcr_tdx_quote_pck_info(quote, quote_len, fmspc, ca, err)
+		     : dcr_sgx_quote_pck_info(quote, quote_len, fmspc, ca, err)) < 0)
 		return r;
 	for (base_len = strlen(base_url); base_len > 0 && base_url[base_len - 1] == '/'; base_len--)
 		;
@@ -555,9 +559,10 @@ int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca
 		return dcr_err_set(err, DCR_EUSAGE, "collateral service URL too long");
 	snprintf(url[0], URL_MAX, "%.*s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", (int)base_len, base_url, ca);
 	/* Intel writes FMSPCs in upper case; a PCCS may look them up as written. */
-	snprintf(url[1], URL_MAX, "%.*s/sgx/certification/v4/tcb?fmspc=%02X%02X%02X%02X%02X%02X", (int)base_len,
-		base_url, fmspc[0], fmspc[1], fmspc[2], fmspc[3], fmspc[4], fmspc[5]);
-	snprintf(url[2], URL_MAX, "%.*s/sgx/certification/v4/qe/identity", (int)base_len, base_url);
+	/* The PCK CRL is the same for both; TDX has its own TCB info and (TD_)QE identity. */
+	snprintf(url[1], URL_MAX, "%.*s/%s/certification/v4/tcb?fmspc=%02X%02X%02X%02X%02X%02X", (int)base_len,
+		base_url, tee, fmspc[0], fmspc[1], fmspc[2], fmspc[3], fmspc[4], fmspc[5]);
+	snprintf(url[2], URL_MAX, "%.*s/%s/certification/v4/qe/identity", (int)base_len, base_url, tee);
 	snprintf(url[3], URL_MAX, "%s", root_crl_url);
 	if ((r = dcr_http_get(url[0], ca_file, timeout_s, DCR_SGX_COLLATERAL_MAX, pck_h, 1, &body[0], &len[0], err)) < 0 ||
 	    (r = dcr_http_get(url[1], ca_file, timeout_s, DCR_SGX_COLLATERAL_MAX, tcb_h, 2, &body[1], &len[1], err)) < 0 ||
@@ -576,6 +581,7 @@ int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca
 		.tcb_info = { body[1], len[1], tcb_chain, url[1] },
 		.qe_identity = { body[2], len[2], qe_h[0].value, url[2] },
 		.root_ca_crl = { body[3], len[3], NULL, url[3] },
+		.tdx = tdx,
 	};
 	r = dcr_pcs_assemble(&in, json, json_len, err);
 out:
@@ -586,4 +592,16 @@ out:
 	free(tcb_h[1].value);
 	free(qe_h[0].value);
 	return r;
+}
+
+int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote,
+	size_t quote_len, long timeout_s, uint8_t **json, size_t *json_len, struct dcr_err *err)
+{
+	return fetch(false, base_url, root_crl_url, ca_file, quote, quote_len, timeout_s, json, json_len, err);
+}
+
+int dcr_pcs_fetch_tdx(const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote,
+	size_t quote_len, long timeout_s, uint8_t **json, size_t *json_len, struct dcr_err *err)
+{
+	return fetch(true, base_url, root_crl_url, ca_file, quote, quote_len, timeout_s, json, json_len, err);
 }

@@ -2,6 +2,7 @@
 #ifndef DCR_PCS_H
 #define DCR_PCS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct dcr_pcs_response {
  */
 struct dcr_pcs_responses {
 	struct dcr_pcs_response pck_crl, tcb_info, qe_identity, root_ca_crl;
+	bool tdx;                  /* TDX TCB info and TD_QE identity (/tdx/certification/v4/...) */
 };
 
 /*
@@ -50,6 +52,15 @@ int dcr_pcs_assemble(const struct dcr_pcs_responses *in, uint8_t **json, size_t 
  * other than 200: DCR_EFAIL "HTTP 404 from URL"; bad answers: DCR_EATTEST.
  */
 int dcr_pcs_fetch(const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote,
+	size_t quote_len, long timeout_s, uint8_t **json, size_t *json_len, struct dcr_err *err);
+
+/*
+ * The same for a TDX quote (dcr_tdx_quote_pck_info): the PCK CRL from
+ * /sgx/certification/v4/pckcrl, the TCB info and TD_QE identity from
+ * /tdx/certification/v4/tcb and /tdx/certification/v4/qe/identity, checked
+ * with dcr_tdx_collateral_parse.
+ */
+int dcr_pcs_fetch_tdx(const char *base_url, const char *root_crl_url, const char *ca_file, const uint8_t *quote,
 	size_t quote_len, long timeout_s, uint8_t **json, size_t *json_len, struct dcr_err *err);
 
 /* A top-level member of a JSON object, and where its value's text lies in the input. */

@@ -291,6 +291,22 @@ static int parse_enclave(struct parse *p, yaml_node_t *root)
 		e->snp_min_microcode = spec->snp_min_tcb.microcode;
 		e->snp_min_fmc = spec->snp_min_tcb.fmc;
 	}
+	if (spec->has_mrtd && !(e->mrtd.data = alloc(p->room, 48)))
+		return oom(p);
+	if (spec->has_mrtd) {
+		e->mrtd.len = 48;
+		memcpy(e->mrtd.data, spec->mrtd, 48);
+	}
+	for (int i = 0; i < 4; i++) {
+		ProtobufCBinaryData *rtmr[] = { &e->rtmr0, &e->rtmr1, &e->rtmr2, &e->rtmr3 };
+
+		if (!(spec->rtmr_pinned & 1u << i))
+			continue;
+		if (!(rtmr[i]->data = alloc(p->room, 48)))
+			return oom(p);
+		rtmr[i]->len = 48;
+		memcpy(rtmr[i]->data, spec->rtmr[i], 48);
+	}
 	p->room->def.enclave = e;
 	return 0;
 }
@@ -1194,7 +1210,8 @@ static int parse_python(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c
 
 static int parse_sql(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, struct compute_src *src)
 {
-	static const char *const keys[] = { "type", "query", "privacy", "depends", NULL };
+	static const char *const keys[] = { "type", "query", "engine", "privacy", "depends", NULL };
+	static const char *const engines[] = { "sqlite", "duckdb", NULL };
 	Dcr__V1__SqlComputation *sql;
 	yaml_node_t *v;
 	const char *q;
@@ -1216,6 +1233,26 @@ static int parse_sql(struct parse *p, yaml_node_t *m, Dcr__V1__Computation *c, s
 	if ((v = dcr_ydoc_get(&p->y, m, "privacy")))
 		return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "privacy rules apply to aggregate computations and table "
 			"nodes, not to SQL; write '%s' as type: aggregate (dcr-room(5), PRIVACY RULES)", c->name);
+	if ((v = dcr_ydoc_get(&p->y, m, "engine"))) {
+		const char *e, *hint;
+		char hb[96];
+
+		if ((r = dcr_ydoc_string(&p->y, v, "engine", 16, &e)) < 0)
+			return r;
+		if (strcmp(e, "duckdb") == 0) {
+			/* Its release is part of the room: the one this dcr was built against (dcrd runs only that one). */
+			if (!DCR_DUCKDB_VERSION[0])
+				return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "computation '%s' uses engine duckdb, and "
+					"this build has no DuckDB (scripts/install-deps.sh installs it)", c->name);
+			sql->engine = DCR__V1__SQL_ENGINE__SQL_ENGINE_DUCKDB;
+			if (!(sql->engine_version = dup_str(p->room, DCR_DUCKDB_VERSION)))
+				return oom(p);
+		} else if (strcmp(e, "sqlite") != 0) {
+			hint = dcr_suggest(e, engines);
+			return dcr_ydoc_fail(&p->y, v, DCR_EINVALID, "unknown engine '%s'%s (sqlite or duckdb)", e,
+				dcr_hint_phrase(hint, hb, sizeof(hb)));
+		}
+	}
 	c->kind_case = DCR__V1__COMPUTATION__KIND_SQL;
 	c->sql = sql;
 	return 0;
@@ -1557,7 +1594,7 @@ static int agg_joins(struct agg_parse *a, yaml_node_t *v, Dcr__V1__AggregateComp
 }
 
 /* A filter's value, as SQL will compare it: the column's type, written as the YAML wrote it. */
-static bool filter_value_ok(Dcr__V1__ColumnType type, const char *s)
+bool dcr_room_filter_value_ok(Dcr__V1__ColumnType type, const char *s)
 {
 	char *end;
 
@@ -1629,7 +1666,7 @@ static int agg_filters(struct agg_parse *a, yaml_node_t *v, Dcr__V1__AggregateCo
 		}
 		if ((r = dcr_ydoc_string(&p->y, val, "a value", MAX_FILTER_VALUE, &s)) < 0)
 			return r;
-		if (!filter_value_ok(col->type, s))
+		if (!dcr_room_filter_value_ok(col->type, s))
 			return dcr_ydoc_fail(&p->y, val, DCR_EINVALID, "'%.64s' is not a value of column '%s.%s' (%s)", s,
 				f->column->table, f->column->column, dcr_room_column_type_name(col->type));
 		if (!(f->value = dup_str(p->room, s)))
@@ -1988,6 +2025,12 @@ const char *dcr_room_column_sql_type(Dcr__V1__ColumnType t)
 	}
 }
 
+/* An SQL computation that SQLite runs: DuckDB's are checked and run by dcrd (duckwork.c), never read by these. */
+static bool sqlite_query(const Dcr__V1__Computation *c)
+{
+	return c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && c->sql->engine == DCR__V1__SQL_ENGINE__SQL_ENGINE_SQLITE;
+}
+
 static int explain_missing_table(struct parse *p, yaml_node_t *at, const char *cname, const char *msg)
 {
 	const char *prefix = "no such table: ";
@@ -1999,11 +2042,11 @@ static int explain_missing_table(struct parse *p, yaml_node_t *at, const char *c
 		return dcr_ydoc_fail(&p->y, at, DCR_EINVALID,
 			"query of '%s' reads '%s', a %s node; SQL reads table nodes and SQL computations", cname,
 			name, d->kind_case == DCR__V1__DATA_NODE__KIND_FILE ? "file" : "code");
-	if (name && (j = find_compute_sql(p, name)) >= 0 &&
-	    p->room->def.compute[j]->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
+	if (name && (j = find_compute_sql(p, name)) >= 0 && !sqlite_query(p->room->def.compute[j]))
 		return dcr_ydoc_fail(&p->y, at, DCR_EINVALID,
 			"query of '%s' reads '%s', %s computation; SQL reads table nodes and SQL computations",
 			cname, name, p->room->def.compute[j]->kind_case == DCR__V1__COMPUTATION__KIND_PYTHON ? "a python" :
+				p->room->def.compute[j]->kind_case == DCR__V1__COMPUTATION__KIND_SQL ? "a duckdb" :
 				"an aggregate");
 	if (name) {
 		char hb[96];
@@ -2092,7 +2135,7 @@ static ssize_t named(const struct sql_check *k, const char *s, size_t n)
 	memcpy(name, s, n);
 	name[n] = '\0';
 	at = bsearch(&key, k->by_name, k->n, sizeof(key), cmp_named);
-	return at && k->p->room->def.compute[at->i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL ? (ssize_t)at->i : -1;
+	return at && sqlite_query(k->p->room->def.compute[at->i]) ? (ssize_t)at->i : -1;
 }
 
 /*
@@ -2176,8 +2219,7 @@ static int missing_table(struct sql_check *k, size_t i, const char *msg)
 	ssize_t j = strncmp(msg, prefix, strlen(prefix)) == 0 ? find_compute_sql(p, msg + strlen(prefix)) : -1;
 	int r;
 
-	if (j < 0 || p->room->def.compute[j]->kind_case != DCR__V1__COMPUTATION__KIND_SQL ||
-	    k->state[j].done)
+	if (j < 0 || !sqlite_query(p->room->def.compute[j]) || k->state[j].done)
 		return explain_missing_table(p, p->src[i].query, c->name, msg);
 	if ((size_t)j == i)
 		return dcr_ydoc_fail(&p->y, p->src[i].query, DCR_EINVALID, "query of '%s' reads its own result",
@@ -2319,7 +2361,7 @@ static int check_sql(struct parse *p)
 	int r = 0;
 
 	for (size_t i = 0; i < k.n; i++) {
-		if (def->compute[i]->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
+		if (!sqlite_query(def->compute[i]))
 			continue;
 		total += strlen(def->compute[i]->sql->query);
 		if (total > MAX_SQL_TOTAL)
@@ -2352,7 +2394,7 @@ static int check_sql(struct parse *p)
 			goto out;
 		}
 	for (size_t i = 0; i < k.n; i++)
-		if (def->compute[i]->kind_case == DCR__V1__COMPUTATION__KIND_SQL)
+		if (sqlite_query(def->compute[i]))
 			order_from(&k, i, k.order, &n_order);
 	for (size_t at = 0; at < n_order; at++)
 		if (!k.state[k.order[at]].done && (r = sql_check_query(&k, k.order[at])) < 0)
@@ -2809,6 +2851,19 @@ int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out
 	out->isv_prod_id = e->isv_prod_id;
 	out->min_isv_svn = e->min_isv_svn;
 	out->debug_allowed = e->debug_allowed;
+	if (e->mrtd.len && e->mrtd.len != 48)
+		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+	out->has_mrtd = e->mrtd.len == 48;
+	if (out->has_mrtd)
+		memcpy(out->mrtd, e->mrtd.data, 48);
+	for (int i = 0; i < 4; i++) {
+		const ProtobufCBinaryData *rtmr[] = { &e->rtmr0, &e->rtmr1, &e->rtmr2, &e->rtmr3 };
+
+		if (rtmr[i]->len && rtmr[i]->len != 48)
+			return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+		if (rtmr[i]->len)
+			memcpy(out->rtmr[i], rtmr[i]->data, 48), out->rtmr_pinned |= 1u << i;
+	}
 	for (size_t i = 0; i < e->n_tcb_statuses; i++) {
 		const char *t = dcr_spec_tcb_status(e->tcb_statuses[i]);
 

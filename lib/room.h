@@ -2,6 +2,7 @@
 #ifndef DCR_ROOM_H
 #define DCR_ROOM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -118,5 +119,13 @@ const char *dcr_room_column_header(const Dcr__V1__Column *col);
 
 /* The SQLite type of a table column, as queries are validated and run: TEXT, INTEGER or REAL. */
 const char *dcr_room_column_sql_type(Dcr__V1__ColumnType type);
+
+/*
+ * Whether s is a value an aggregate computation's filter may compare a
+ * column of this type with (dcr-room(5), PRIVACY RULES): for int64 and
+ * float64 one number as written there, for bool "true" or "false", for
+ * date YYYY-MM-DD; any text for string.
+ */
+bool dcr_room_filter_value_ok(Dcr__V1__ColumnType type, const char *s);
 
 #endif

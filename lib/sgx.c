@@ -1,6 +1,7 @@
-/* Intel SGX DCAP: ECDSA quote v3 parsing and offline verification against PCS collateral. */
+/* Intel SGX DCAP: quote v3 parsing and offline verification, and the DCAP checks TDX shares (dcap.h). */
 #include "sgx.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -19,6 +20,7 @@
 
 #include "crypto.h"
 #include "pki.h"
+#include "dcap.h"
 #include "util.h"
 
 #include "banned.h"
@@ -27,7 +29,6 @@
 #define ATT_KEY_ECDSA_P256 2
 #define TEE_SGX 0
 #define CERT_PCK_CHAIN 5
-#define SIG_DATA_FIXED (64 + 64 + DCR_SGX_REPORT_LEN + 64)
 
 #define MAX_CHAIN 8
 #define MAX_TCB_LEVELS 256
@@ -49,8 +50,9 @@ static const char *const tcb_statuses[] = {
 
 struct level {
 	uint8_t comp[16];      /* TCB info: sgxtcbcomponents */
+	uint8_t tdxcomp[16];   /* TDX TCB info: tdxtcbcomponents */
 	uint16_t pcesvn;
-	uint16_t isvsvn;       /* QE identity */
+	uint16_t isvsvn;       /* QE identity, TDX module identity */
 	const char *status;    /* the strings belong to the collateral's json_t */
 	const char *date;
 	json_t *advisories;    /* borrowed; NULL when absent */
@@ -68,7 +70,17 @@ struct signed_doc {
 	struct level *levels;
 };
 
+/* A TDX module identity of the TDX TCB info: one major version of the module. */
+struct module_identity {
+	char id[8];            /* "TDX_" and the major version in two hex digits */
+	uint8_t mrsigner[48];
+	uint8_t attributes[8], attributes_mask[8];
+	size_t n_levels;
+	struct level *levels;
+};
+
 struct dcr_sgx_collateral {
+	enum dcr_dcap_kind kind;
 	STACK_OF(X509) *pck_crl_chain;
 	X509_CRL *root_crl;
 	X509_CRL *pck_crl;
@@ -80,6 +92,11 @@ struct dcr_sgx_collateral {
 	uint8_t attributes[16], attributes_mask[16];
 	uint8_t qe_mrsigner[32];
 	uint16_t qe_isvprodid;
+	/* TDX: tdxModule (the module with major version 0) and tdxModuleIdentities. */
+	uint8_t module_mrsigner[48];
+	uint8_t module_attributes[8], module_attributes_mask[8];
+	size_t n_modules;
+	struct module_identity *modules;
 };
 
 static uint16_t le16(const uint8_t *p)
@@ -141,37 +158,45 @@ int dcr_sgx_quote_parse(const uint8_t *buf, size_t len, struct dcr_sgx_quote *q,
 		return dcr_err_set(err, DCR_EATTEST,
 			"SGX quote signature data length %u does not match the %zu bytes that follow",
 			(unsigned)sig_len, (size_t)(end - p));
-	if ((size_t)(end - p) < SIG_DATA_FIXED + 2)
+	if ((size_t)(end - p) < 128)
 		return dcr_err_set(err, DCR_EATTEST, "SGX quote signature data is truncated");
 	memcpy(q->signature, p, 64);
 	memcpy(q->attest_key, p + 64, 64);
-	q->qe_report_raw = p + 128;
+	return dcr_dcap_parse_qe(p + 128, end, q, "SGX quote", err);
+}
+
+int dcr_dcap_parse_qe(const uint8_t *p, const uint8_t *end, struct dcr_sgx_quote *q, const char *what,
+	struct dcr_err *err)
+{
+	if ((size_t)(end - p) < DCR_SGX_REPORT_LEN + 64 + 2)
+		return dcr_err_set(err, DCR_EATTEST, "%s QE report is truncated", what);
+	q->qe_report_raw = p;
 	parse_report(q->qe_report_raw, &q->qe_report);
-	memcpy(q->qe_report_sig, p + 128 + DCR_SGX_REPORT_LEN, 64);
-	p += SIG_DATA_FIXED;
+	memcpy(q->qe_report_sig, p + DCR_SGX_REPORT_LEN, 64);
+	p += DCR_SGX_REPORT_LEN + 64;
 
 	q->qe_auth_len = le16(p);
 	p += 2;
 	if (q->qe_auth_len > (size_t)(end - p))
-		return dcr_err_set(err, DCR_EATTEST, "SGX quote QE authentication data is truncated");
+		return dcr_err_set(err, DCR_EATTEST, "%s QE authentication data is truncated", what);
 	q->qe_auth = p;
 	p += q->qe_auth_len;
 
 	if ((size_t)(end - p) < 6)
-		return dcr_err_set(err, DCR_EATTEST, "SGX quote certification data header is truncated");
+		return dcr_err_set(err, DCR_EATTEST, "%s certification data header is truncated", what);
 	q->cert_type = le16(p);
 	q->cert_len = le32(p + 2);
 	p += 6;
 	if (q->cert_type != CERT_PCK_CHAIN)
 		return dcr_err_set(err, DCR_EATTEST,
-			"SGX quote certification data type %u is not supported (only 5, PCK certificate chain)",
+			"%s certification data type %u is not supported (only 5, PCK certificate chain)", what,
 			q->cert_type);
 	if (q->cert_len != (size_t)(end - p))
 		return dcr_err_set(err, DCR_EATTEST,
-			"SGX quote certification data size %zu does not match the %zu bytes that remain",
+			"%s certification data size %zu does not match the %zu bytes that remain", what,
 			q->cert_len, (size_t)(end - p));
 	if (q->cert_len == 0)
-		return dcr_err_set(err, DCR_EATTEST, "SGX quote has no PCK certificate chain");
+		return dcr_err_set(err, DCR_EATTEST, "%s has no PCK certificate chain", what);
 	q->cert_data = p;
 	return 0;
 }
@@ -183,9 +208,14 @@ int dcr_sgx_quote_canonical(const uint8_t *quote, size_t len, struct dcr_err *er
 
 	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0)
 		return r;
-	if (q.cert_len < 2 || q.cert_data[q.cert_len - 1] != '\0' || q.cert_data[q.cert_len - 2] != '\n')
-		return dcr_err_set(err, DCR_EINTEGRITY, "the SGX quote is not as dcrd's evidence carries it: its PCK "
-							"certificate chain does not end with a line feed and one NUL byte");
+	return dcr_dcap_quote_canonical(&q, "SGX quote", err);
+}
+
+int dcr_dcap_quote_canonical(const struct dcr_sgx_quote *q, const char *what, struct dcr_err *err)
+{
+	if (q->cert_len < 2 || q->cert_data[q->cert_len - 1] != '\0' || q->cert_data[q->cert_len - 2] != '\n')
+		return dcr_err_set(err, DCR_EINTEGRITY, "the %s is not as dcrd's evidence carries it: its PCK "
+							"certificate chain does not end with a line feed and one NUL byte", what);
 	return 0;
 }
 
@@ -197,26 +227,34 @@ static void le32set(uint8_t *p, uint32_t v)
 int dcr_sgx_quote_normalize(const uint8_t *quote, size_t len, uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
 	struct dcr_sgx_quote q;
-	bool add;
-	size_t cert_len_at;
 	int r;
 
 	*out = NULL;
 	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0)
 		return r;
-	add = q.cert_data[q.cert_len - 1] != '\0';
+	return dcr_dcap_quote_normalize(quote, len, &q, 0, "SGX quote", out, out_len, err);
+}
+
+int dcr_dcap_quote_normalize(const uint8_t *quote, size_t len, const struct dcr_sgx_quote *q, size_t outer_len_at,
+	const char *what, uint8_t **out, size_t *out_len, struct dcr_err *err)
+{
+	bool add = q->cert_data[q->cert_len - 1] != '\0';
+	size_t cert_len_at;
+
+	*out = NULL;
 	if (add && len == DCR_SGX_QUOTE_MAX)
-		return dcr_err_set(err, DCR_EATTEST, "SGX quote is %zu bytes: no room for the NUL after its PCK chain",
-			len);
+		return dcr_err_set(err, DCR_EATTEST, "%s is %zu bytes: no room for the NUL after its PCK chain", what, len);
 	if (!(*out = malloc(len + add)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	memcpy(*out, quote, len);
 	*out_len = len + add;
 	if (add) {
-		cert_len_at = (size_t)(q.cert_data - quote) - 4;
+		cert_len_at = (size_t)(q->cert_data - quote) - 4;
 		(*out)[len] = '\0';
-		le32set(*out + q.signed_len, le32(quote + q.signed_len) + 1);
-		le32set(*out + cert_len_at, (uint32_t)q.cert_len + 1);
+		le32set(*out + q->signed_len, le32(quote + q->signed_len) + 1);
+		le32set(*out + cert_len_at, (uint32_t)q->cert_len + 1);
+		if (outer_len_at)
+			le32set(*out + outer_len_at, le32(quote + outer_len_at) + 1);
 	}
 	return 0;
 }
@@ -648,14 +686,95 @@ static int parse_signed(json_t *root, const char *text_key, const char *sig_key,
 	return 0;
 }
 
+/* n TCB components (sgxtcbcomponents or tdxtcbcomponents) of level i into out. */
+static int parse_components(json_t *tcb, const char *key, size_t i, uint8_t out[static 16], struct dcr_err *err)
+{
+	json_t *comps = json_object_get(tcb, key), *comp;
+	long long v;
+	size_t j;
+
+	if (!json_is_array(comps) || json_array_size(comps) != 16)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info level %zu does not have 16 %s", i, key);
+	json_array_foreach(comps, j, comp) {
+		if (get_int(comp, "svn", 255, &v) < 0)
+			return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info level %zu has a malformed svn in %s", i,
+				key);
+		out[j] = (uint8_t)v;
+	}
+	return 0;
+}
+
+/* mrsigner, attributes and attributesMask of tdxModule or of one of tdxModuleIdentities. */
+static int parse_module(json_t *m, uint8_t mrsigner[static 48], uint8_t attributes[static 8], uint8_t mask[static 8])
+{
+	return get_hex(m, "mrsigner", mrsigner, 48) < 0 || get_hex(m, "attributes", attributes, 8) < 0 ||
+		get_hex(m, "attributesMask", mask, 8) < 0 ? -1 : 0;
+}
+
+#define MAX_MODULES 16
+
+/* tdxModule and tdxModuleIdentities of a TDX TCB info. */
+static int parse_tdx_modules(json_t *body, struct dcr_sgx_collateral *c, struct dcr_err *err)
+{
+	json_t *ids = json_object_get(body, "tdxModuleIdentities"), *m, *lv;
+	long long v;
+	size_t i, j;
+	int r;
+
+	if (parse_module(json_object_get(body, "tdxModule"), c->module_mrsigner, c->module_attributes,
+	    c->module_attributes_mask) < 0)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info tdxModule is missing or malformed");
+	/* Without identities, only the modules of major version 0 (tdxModule) can be recognised. */
+	if (!ids)
+		return 0;
+	if (!json_is_array(ids) || json_array_size(ids) > MAX_MODULES)
+		return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info tdxModuleIdentities is not an array of at "
+			"most %d", MAX_MODULES);
+	if (!(c->modules = calloc(json_array_size(ids) + 1, sizeof(*c->modules))))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	json_array_foreach(ids, i, m) {
+		struct module_identity *mi = &c->modules[i];
+		const char *id = get_string(m, "id", NULL);
+		json_t *levels = json_object_get(m, "tcbLevels");
+
+		c->n_modules = i + 1;
+		if (!id || strlen(id) != 6 || strncmp(id, "TDX_", 4) != 0 || !isxdigit((unsigned char)id[4]) ||
+		    !isxdigit((unsigned char)id[5]))
+			return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info TDX module identity %zu has an id that is "
+				"not TDX_ and two hex digits", i);
+		/* Intel writes the digits in upper case; the quote's byte is matched whichever case. */
+		for (int k = 0; k < 6; k++)
+			mi->id[k] = (char)toupper((unsigned char)id[k]);
+		if (parse_module(m, mi->mrsigner, mi->attributes, mi->attributes_mask) < 0)
+			return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info TDX module identity %s is malformed",
+				mi->id);
+		if (!json_is_array(levels) || json_array_size(levels) == 0 || json_array_size(levels) > MAX_TCB_LEVELS)
+			return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info TDX module identity %s tcbLevels is not "
+				"a non-empty array", mi->id);
+		if (!(mi->levels = calloc(json_array_size(levels), sizeof(*mi->levels))))
+			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		mi->n_levels = json_array_size(levels);
+		json_array_foreach(levels, j, lv) {
+			if (get_int(json_object_get(lv, "tcb"), "isvsvn", 255, &v) < 0)
+				return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info TDX module identity %s level %zu has "
+					"a malformed isvsvn", mi->id, j);
+			mi->levels[j].isvsvn = (uint16_t)v;
+			if ((r = parse_level_common(lv, &mi->levels[j], "collateral: tcb_info TDX module identity", err)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 static int parse_tcb_info(json_t *root, struct dcr_sgx_collateral *c, struct dcr_err *err)
 {
+	bool tdx = c->kind == DCR_DCAP_TDX;
 	json_t *body, *lv;
 	long long v;
 	size_t i;
 	int r;
 
-	if ((r = parse_signed(root, "tcb_info", "tcb_info_signature", "tcb_info_issuer_chain", "SGX",
+	if ((r = parse_signed(root, "tcb_info", "tcb_info_signature", "tcb_info_issuer_chain", tdx ? "TDX" : "SGX",
 	    &c->tcb, &body, err)) < 0)
 		return r;
 	if (get_int(body, "version", 100, &v) < 0 || v != 3)
@@ -664,20 +783,15 @@ static int parse_tcb_info(json_t *root, struct dcr_sgx_collateral *c, struct dcr
 		return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info tcbType is not 0");
 	if (get_hex(body, "fmspc", c->fmspc, 6) < 0 || get_hex(body, "pceId", c->pceid, 2) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info fmspc or pceId is malformed");
+	if (tdx && (r = parse_tdx_modules(body, c, err)) < 0)
+		return r;
 	json_array_foreach(json_object_get(body, "tcbLevels"), i, lv) {
 		struct level *l = &c->tcb.levels[i];
 		json_t *tcb = json_object_get(lv, "tcb");
-		json_t *comps = json_object_get(tcb, "sgxtcbcomponents");
-		json_t *comp;
-		size_t j;
 
-		if (!json_is_array(comps) || json_array_size(comps) != 16)
-			return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info level %zu does not have 16 sgxtcbcomponents", i);
-		json_array_foreach(comps, j, comp) {
-			if (get_int(comp, "svn", 255, &v) < 0)
-				return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info level %zu has a malformed svn", i);
-			l->comp[j] = (uint8_t)v;
-		}
+		if ((r = parse_components(tcb, "sgxtcbcomponents", i, l->comp, err)) < 0 ||
+		    (tdx && (r = parse_components(tcb, "tdxtcbcomponents", i, l->tdxcomp, err)) < 0))
+			return r;
 		if (get_int(tcb, "pcesvn", 65535, &v) < 0)
 			return dcr_err_set(err, DCR_EATTEST, "collateral: tcb_info level %zu has a malformed pcesvn", i);
 		l->pcesvn = (uint16_t)v;
@@ -695,8 +809,8 @@ static int parse_qe_identity(json_t *root, struct dcr_sgx_collateral *c, struct 
 	size_t i;
 	int r;
 
-	if ((r = parse_signed(root, "qe_identity", "qe_identity_signature", "qe_identity_issuer_chain", "QE",
-	    &c->qe, &body, err)) < 0)
+	if ((r = parse_signed(root, "qe_identity", "qe_identity_signature", "qe_identity_issuer_chain",
+	    c->kind == DCR_DCAP_TDX ? "TD_QE" : "QE", &c->qe, &body, err)) < 0)
 		return r;
 	if (get_int(body, "version", 100, &v) < 0 || v != 2)
 		return dcr_err_set(err, DCR_EATTEST, "collateral: qe_identity version is not 2");
@@ -734,6 +848,12 @@ static const char *const collateral_keys[] = {
 
 int dcr_sgx_collateral_parse(const uint8_t *buf, size_t len, struct dcr_sgx_collateral **out,
 	struct dcr_err *err)
+{
+	return dcr_dcap_collateral_parse(DCR_DCAP_SGX, buf, len, out, err);
+}
+
+int dcr_dcap_collateral_parse(enum dcr_dcap_kind kind, const uint8_t *buf, size_t len,
+	struct dcr_sgx_collateral **out, struct dcr_err *err)
 {
 	char missing[DCR_ERR_MSG_MAX];
 	struct dcr_sgx_collateral *c;
@@ -782,6 +902,7 @@ int dcr_sgx_collateral_parse(const uint8_t *buf, size_t len, struct dcr_sgx_coll
 		json_decref(root);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
+	c->kind = kind;
 	if ((r = parse_chain(root, "pck_crl_issuer_chain", &c->pck_crl_chain, err)) == 0 &&
 	    (r = parse_hex_crl(root, "root_ca_crl", &c->root_crl, err)) == 0 &&
 	    (r = parse_hex_crl(root, "pck_crl", &c->pck_crl, err)) == 0 &&
@@ -850,6 +971,9 @@ void dcr_sgx_collateral_free(struct dcr_sgx_collateral *c)
 	X509_CRL_free(c->pck_crl);
 	signed_doc_release(&c->tcb);
 	signed_doc_release(&c->qe);
+	for (size_t i = 0; i < c->n_modules; i++)
+		free(c->modules[i].levels);
+	free(c->modules);
 	free(c);
 }
 
@@ -1300,15 +1424,24 @@ static int parse_pck_ext(X509 *leaf, struct pck_ext *e)
 int dcr_sgx_quote_pck_info(const uint8_t *quote, size_t len, uint8_t fmspc[static 6], char ca[static 16],
 	struct dcr_err *err)
 {
-	STACK_OF(X509) *chain;
 	struct dcr_sgx_quote q;
+	int r;
+
+	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0)
+		return r;
+	return dcr_dcap_pck_info(&q, fmspc, ca, err);
+}
+
+int dcr_dcap_pck_info(const struct dcr_sgx_quote *q, uint8_t fmspc[static 6], char ca[static 16], struct dcr_err *err)
+{
+	STACK_OF(X509) *chain;
 	const char *which;
 	struct pck_ext e;
 	X509_NAME *issuer;
 	char cn[128];
 	int r;
 
-	if ((r = dcr_sgx_quote_parse(quote, len, &q, err)) < 0 || (r = pck_chain(&q, NULL, &chain, err)) < 0)
+	if ((r = pck_chain(q, NULL, &chain, err)) < 0)
 		return r;
 	issuer = X509_get_issuer_name(sk_X509_value(chain, 0));
 	which = name_is(issuer, pck_ca_cn[0]) ? "processor" : name_is(issuer, pck_ca_cn[1]) ? "platform" : NULL;
@@ -1342,7 +1475,7 @@ static const char *converge(const char *platform, const char *qe)
 	return platform;
 }
 
-static int add_advisories(struct dcr_sgx_result *res, json_t *adv, struct dcr_err *err)
+static int add_advisories(struct dcr_dcap_outcome *res, json_t *adv, struct dcr_err *err)
 {
 	size_t i, j;
 	json_t *a;
@@ -1386,7 +1519,14 @@ static int check_qe(const struct dcr_sgx_quote *q, const struct dcr_sgx_collater
 		qr->isv_svn);
 }
 
-static const struct level *match_tcb(const struct dcr_sgx_collateral *c, const struct pck_ext *e)
+/*
+ * The first TCB level the platform reaches: its SGX components and PCESVN
+ * (from the PCK certificate) and, for TDX, its TEE_TCB_SVN; bytes 0 and 1
+ * of that (the TDX module's SVN and major version) only for modules of
+ * major version 0, the others having their own identities.
+ */
+static const struct level *match_tcb(const struct dcr_sgx_collateral *c, const struct pck_ext *e,
+	const struct dcr_dcap_tee *tee)
 {
 	for (size_t i = 0; i < c->tcb.n_levels; i++) {
 		const struct level *l = &c->tcb.levels[i];
@@ -1394,10 +1534,58 @@ static const struct level *match_tcb(const struct dcr_sgx_collateral *c, const s
 
 		for (j = 0; j < 16 && l->comp[j] <= e->comp[j]; j++)
 			;
-		if (j == 16 && l->pcesvn <= e->pcesvn)
+		if (j < 16 || l->pcesvn > e->pcesvn)
+			continue;
+		if (!tee)
+			return l;
+		for (j = tee->tee_tcb_svn[1] > 0 ? 2 : 0; j < 16 && l->tdxcomp[j] <= tee->tee_tcb_svn[j]; j++)
+			;
+		if (j == 16)
 			return l;
 	}
 	return NULL;
+}
+
+/*
+ * The TDX module that signed the TD report is Intel's: MRSIGNERSEAM and
+ * SEAMATTRIBUTES (under its mask) those of tdxModule for major version 0,
+ * else of the identity "TDX_<major>", whose first level at or below the
+ * module's SVN gives the module's TCB level (*out; NULL for version 0).
+ */
+static int check_module(const struct dcr_sgx_collateral *c, const struct dcr_dcap_tee *tee, const struct level **out,
+	struct dcr_err *err)
+{
+	const uint8_t *mrsigner = c->module_mrsigner, *attr = c->module_attributes, *mask = c->module_attributes_mask;
+	const struct module_identity *mi = NULL;
+	uint8_t svn = tee->tee_tcb_svn[0], major = tee->tee_tcb_svn[1];
+	char id[8];
+
+	*out = NULL;
+	if (major > 0) {
+		snprintf(id, sizeof(id), "TDX_%02X", major);
+		for (size_t i = 0; i < c->n_modules && !mi; i++)
+			if (strcmp(c->modules[i].id, id) == 0)
+				mi = &c->modules[i];
+		if (!mi)
+			return dcr_err_set(err, DCR_EATTEST, "TDX module major version %u has no identity (%s) in the TCB info",
+				major, id);
+		mrsigner = mi->mrsigner, attr = mi->attributes, mask = mi->attributes_mask;
+	}
+	if (memcmp(tee->mrsignerseam, mrsigner, 48) != 0)
+		return dcr_err_set(err, DCR_EATTEST, "MRSIGNERSEAM is not the TDX module signer of the TCB info");
+	for (int i = 0; i < 8; i++)
+		if ((tee->seam_attributes[i] & mask[i]) != (attr[i] & mask[i]))
+			return dcr_err_set(err, DCR_EATTEST, "SEAMATTRIBUTES do not match the TDX module of the TCB info");
+	if (!mi)
+		return 0;
+	for (size_t i = 0; i < mi->n_levels; i++) {
+		if (mi->levels[i].isvsvn <= svn) {
+			*out = &mi->levels[i];
+			return 0;
+		}
+	}
+	return dcr_err_set(err, DCR_EATTEST, "TDX module SVN %u is below every level of identity %s (unsupported)", svn,
+		mi->id);
 }
 
 /* The PCK chain from the quote, its shape checked, verified against both CRLs. */
@@ -1452,18 +1640,24 @@ static X509 *parse_root(const uint8_t *der, size_t len)
 }
 
 static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral *c, X509 *root,
-	STACK_OF(X509_CRL) *crls, time_t now, struct dcr_sgx_result *res, struct dcr_err *err)
+	STACK_OF(X509_CRL) *crls, time_t now, const struct dcr_dcap_tee *tee, struct dcr_dcap_outcome *res,
+	struct dcr_err *err)
 {
+	const char *what = tee ? "TDX quote" : "SGX quote";
 	STACK_OF(X509) *pck = NULL;
-	const struct level *tl, *ql = NULL;
+	const struct level *tl, *ql = NULL, *ml = NULL;
+	const char *status;
 	EVP_PKEY *ak = NULL;
 	struct pck_ext e;
 	uint8_t h[32], zero[32] = { 0 };
 	struct dcr_sha256 *sh = NULL;
 	int r;
 
+	if ((c->kind == DCR_DCAP_TDX) != (tee != NULL))
+		return dcr_err_set(err, DCR_EATTEST, "the collateral is for %s, not for this %s",
+			c->kind == DCR_DCAP_TDX ? "TDX" : "SGX", what);
 	if (memcmp(q->qe_vendor_id, intel_qe_vendor, 16) != 0)
-		return dcr_err_set(err, DCR_EATTEST, "SGX quote QE vendor ID is not Intel's");
+		return dcr_err_set(err, DCR_EATTEST, "%s QE vendor ID is not Intel's", what);
 	if ((r = pck_chain(q, root, &pck, err)) < 0 || (r = check_shapes(c, root, pck, err)) < 0)
 		goto out;
 	/* Dates first, so stale collateral is reported as such and not as a chain failure. */
@@ -1500,10 +1694,6 @@ static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral
 			a, e.pceid[0], e.pceid[1], b, c->pceid[0], c->pceid[1]);
 		goto out;
 	}
-	if (!(tl = match_tcb(c, &e))) {
-		r = dcr_err_set(err, DCR_EATTEST, "platform TCB is below every TCB level in the TCB info (unsupported)");
-		goto out;
-	}
 	if ((r = ecdsa_verify(X509_get0_pubkey(sk_X509_value(pck, 0)), q->qe_report_raw, DCR_SGX_REPORT_LEN,
 	    q->qe_report_sig)) != 1) {
 		r = r < 0 ? dcr_err_set(err, DCR_EFAIL, "cannot verify the QE report signature")
@@ -1524,7 +1714,7 @@ static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral
 		goto out;
 	}
 	if (!(ak = raw_p256(q->attest_key))) {
-		r = dcr_err_set(err, DCR_EATTEST, "SGX quote attestation key is not a P-256 point");
+		r = dcr_err_set(err, DCR_EATTEST, "%s attestation key is not a P-256 point", what);
 		goto out;
 	}
 	if ((r = ecdsa_verify(ak, q->signed_data, q->signed_len, q->signature)) != 1) {
@@ -1532,25 +1722,30 @@ static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral
 			: dcr_err_set(err, DCR_EATTEST, "quote signature invalid");
 		goto out;
 	}
-	if ((r = check_qe(q, c, &ql, err)) < 0)
+	if ((r = check_qe(q, c, &ql, err)) < 0 || (tee && (r = check_module(c, tee, &ml, err)) < 0))
 		goto out;
+	/* Last, once every signature holds: the verdict on a genuine quote from an unsupported platform. */
+	if (!(tl = match_tcb(c, &e, tee))) {
+		r = dcr_err_set(err, DCR_EATTEST, "platform TCB is below every TCB level in the TCB info (unsupported)");
+		goto out;
+	}
 
-	memcpy(res->mrenclave, q->report.mrenclave, 32);
-	memcpy(res->mrsigner, q->report.mrsigner, 32);
-	res->isv_prod_id = q->report.isv_prod_id;
-	res->isv_svn = q->report.isv_svn;
-	res->miscselect = q->report.miscselect;
-	memcpy(res->attributes, q->report.attributes, 16);
-	res->debug = q->report.attributes[0] & DCR_SGX_FLAG_DEBUG;
-	memcpy(res->cpusvn, q->report.cpusvn, 16);
-	memcpy(res->report_data, q->report.report_data, 64);
 	memcpy(res->fmspc, e.fmspc, 6);
 	memcpy(res->pceid, e.pceid, 2);
+	memcpy(res->cpusvn, e.cpusvn, 16);
+	res->pcesvn = e.pcesvn;
+	status = tl->status;
 	snprintf(res->platform_tcb_status, sizeof(res->platform_tcb_status), "%s", tl->status);
+	if (ml) {
+		snprintf(res->module_tcb_status, sizeof(res->module_tcb_status), "%s", ml->status);
+		status = converge(status, ml->status);
+	}
 	snprintf(res->qe_tcb_status, sizeof(res->qe_tcb_status), "%s", ql->status);
-	snprintf(res->tcb_status, sizeof(res->tcb_status), "%s", converge(tl->status, ql->status));
+	snprintf(res->tcb_status, sizeof(res->tcb_status), "%s", converge(status, ql->status));
 	snprintf(res->tcb_date, sizeof(res->tcb_date), "%s", tl->date);
-	if ((r = add_advisories(res, tl->advisories, err)) < 0 || (r = add_advisories(res, ql->advisories, err)) < 0)
+	if ((r = add_advisories(res, tl->advisories, err)) < 0 ||
+	    (ml && (r = add_advisories(res, ml->advisories, err)) < 0) ||
+	    (r = add_advisories(res, ql->advisories, err)) < 0)
 		goto out;
 	r = 0;
 out:
@@ -1560,39 +1755,65 @@ out:
 	return r;
 }
 
-int dcr_sgx_verify(const uint8_t *quote, size_t quote_len, const struct dcr_sgx_collateral *c,
-	const uint8_t *root_der, size_t root_len, time_t now, struct dcr_sgx_result *out,
-	struct dcr_err *err)
+int dcr_dcap_verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral *c, const uint8_t *root_der,
+	size_t root_len, time_t now, const struct dcr_dcap_tee *tee, struct dcr_dcap_outcome *out, struct dcr_err *err)
 {
-	struct dcr_sgx_result res;
-	struct dcr_sgx_quote q;
 	STACK_OF(X509_CRL) *crls = NULL;
 	X509 *root;
 	int r;
 
-	memset(&res, 0, sizeof(res));
-	if ((r = dcr_sgx_quote_parse(quote, quote_len, &q, err)) < 0)
-		return r;
+	memset(out, 0, sizeof(*out));
 	if (!(root = parse_root(root_der, root_len)))
 		return dcr_err_set(err, DCR_EATTEST, "the pinned Intel SGX Root CA is not a DER certificate");
 	if (!(crls = sk_X509_CRL_new_null()) || !sk_X509_CRL_push(crls, c->root_crl) ||
-	    !sk_X509_CRL_push(crls, c->pck_crl)) {
+	    !sk_X509_CRL_push(crls, c->pck_crl))
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
-		goto out;
-	}
-	r = verify(&q, c, root, crls, now, &res, err);
-	if (r == 0 && out)
-		*out = res;
-out:
+	else
+		r = verify(q, c, root, crls, now, tee, out, err);
 	sk_X509_CRL_free(crls);
 	X509_free(root);
 	return r;
 }
 
+int dcr_sgx_verify(const uint8_t *quote, size_t quote_len, const struct dcr_sgx_collateral *c,
+	const uint8_t *root_der, size_t root_len, time_t now, struct dcr_sgx_result *out,
+	struct dcr_err *err)
+{
+	struct dcr_dcap_outcome o;
+	struct dcr_sgx_result res;
+	struct dcr_sgx_quote q;
+	int r;
+
+	if ((r = dcr_sgx_quote_parse(quote, quote_len, &q, err)) < 0 ||
+	    (r = dcr_dcap_verify(&q, c, root_der, root_len, now, NULL, &o, err)) < 0)
+		return r;
+	if (!out)
+		return 0;
+	memset(&res, 0, sizeof(res));
+	memcpy(res.mrenclave, q.report.mrenclave, 32);
+	memcpy(res.mrsigner, q.report.mrsigner, 32);
+	res.isv_prod_id = q.report.isv_prod_id;
+	res.isv_svn = q.report.isv_svn;
+	res.miscselect = q.report.miscselect;
+	memcpy(res.attributes, q.report.attributes, 16);
+	res.debug = q.report.attributes[0] & DCR_SGX_FLAG_DEBUG;
+	memcpy(res.cpusvn, q.report.cpusvn, 16);
+	memcpy(res.report_data, q.report.report_data, 64);
+	memcpy(res.fmspc, o.fmspc, 6);
+	memcpy(res.pceid, o.pceid, 2);
+	memcpy(res.tcb_status, o.tcb_status, sizeof(res.tcb_status));
+	memcpy(res.platform_tcb_status, o.platform_tcb_status, sizeof(res.platform_tcb_status));
+	memcpy(res.qe_tcb_status, o.qe_tcb_status, sizeof(res.qe_tcb_status));
+	memcpy(res.tcb_date, o.tcb_date, sizeof(res.tcb_date));
+	res.n_advisory_ids = o.n_advisory_ids;
+	memcpy(res.advisory_ids, o.advisory_ids, sizeof(res.advisory_ids));
+	*out = res;
+	return 0;
+}
+
 int dcr_sgx_check_policy(const struct dcr_sgx_result *r, const struct dcr_spec *spec, struct dcr_err *err)
 {
 	char hex[65];
-	size_t i;
 
 	if (spec->format != DCR_SPEC_SGX_DCAP)
 		return dcr_err_set(err, DCR_EATTEST, "spec '%s' is not for sgx-dcap evidence", spec->name);
@@ -1617,12 +1838,17 @@ int dcr_sgx_check_policy(const struct dcr_sgx_result *r, const struct dcr_spec *
 	if (r->debug && !spec->debug_allowed)
 		return dcr_err_set(err, DCR_EATTEST, "enclave runs in debug mode, which spec '%s' does not allow",
 			spec->name);
-	if (strcmp(r->tcb_status, "Revoked") == 0)
+	return dcr_dcap_check_tcb_status(r->tcb_status, spec, err);
+}
+
+int dcr_dcap_check_tcb_status(const char *status, const struct dcr_spec *spec, struct dcr_err *err)
+{
+	if (strcmp(status, "Revoked") == 0)
 		return dcr_err_set(err, DCR_EATTEST, "TCB status is Revoked");
-	for (i = 0; i < spec->n_tcb_statuses; i++)
-		if (strcmp(spec->tcb_statuses[i], r->tcb_status) == 0)
+	for (size_t i = 0; i < spec->n_tcb_statuses; i++)
+		if (strcmp(spec->tcb_statuses[i], status) == 0)
 			return 0;
-	return dcr_err_set(err, DCR_EATTEST, "TCB status %s is not accepted by spec '%s'", r->tcb_status, spec->name);
+	return dcr_err_set(err, DCR_EATTEST, "TCB status %s is not accepted by spec '%s'", status, spec->name);
 }
 
 int dcr_sgx_check_report_data(const struct dcr_sgx_result *r,

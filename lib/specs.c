@@ -162,7 +162,7 @@ static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 {
 	const char *keys[64], *format;
 	const struct dcr_attest_kind *kind;
-	char names[DCR_ATTEST_KIND_NAMES_MAX];
+	char names[DCR_ATTEST_KIND_NAMES_MAX], what[48];
 	yaml_node_t *v;
 	int r;
 
@@ -177,6 +177,10 @@ static int parse_spec(struct dcr_ydoc *y, yaml_node_t *n, const char *file, stru
 	if (!(kind = dcr_attest_kind_find(format)))
 		return dcr_ydoc_fail(y, v, DCR_EINVALID, "unknown format '%s' (%s)", format, names);
 	s->format = kind->format;
+	/* Only this kind's keys: another kind's pin (mrtd in an sgx-dcap spec, say) would be ignored. */
+	snprintf(what, sizeof(what), "a spec of format %s", kind->name);
+	if ((r = dcr_ydoc_mapping(y, n, what, kind->spec_keys)) < 0)
+		return r;
 	return kind->spec_parse(y, n, file, s);
 }
 

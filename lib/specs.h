@@ -14,6 +14,7 @@
 enum dcr_spec_format {
 	DCR_SPEC_SIM = 1,      /* simulated attestation: no hardware protection */
 	DCR_SPEC_SGX_DCAP = 2, /* Intel SGX DCAP ECDSA quote */
+	DCR_SPEC_TDX = 3,      /* Intel TDX DCAP quote (version 4 or 5) */
 	DCR_SPEC_SEV_SNP = 4,  /* AMD SEV-SNP attestation report */
 };
 
@@ -27,9 +28,13 @@ struct dcr_spec {
 	uint32_t isv_prod_id;
 	uint32_t min_isv_svn;
 	bool debug_allowed;
-	size_t n_tcb_statuses;        /* sgx-dcap; sorted */
+	bool has_mrtd;                /* tdx: always, when well formed */
+	uint8_t mrtd[48];
+	unsigned rtmr_pinned;         /* tdx: bit i set when rtmr[i] is pinned */
+	uint8_t rtmr[4][48];
+	size_t n_tcb_statuses;        /* sgx-dcap, tdx; sorted */
 	const char *tcb_statuses[DCR_SPEC_TCB_MAX]; /* static strings */
-	uint8_t *root_ca;             /* sgx-dcap: the pinned Intel SGX Root CA; sev-snp: the ARK; DER; owned */
+	uint8_t *root_ca;             /* sgx-dcap, tdx: the pinned Intel SGX Root CA; sev-snp: the ARK; DER; owned */
 	/* sev-snp (see dcr-specs(5)) */
 	uint8_t snp_measurement[48];
 	bool snp_has_host_data, snp_has_id_key;

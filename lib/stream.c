@@ -152,8 +152,8 @@ struct dcr_stream_enc {
 	uint8_t *out; /* chunk_size + tag + SLACK: one sealed chunk */
 };
 
-struct dcr_stream_enc *dcr_stream_enc_new_with_salt(const uint8_t key[static DCR_STREAM_KEY_LEN],
-	uint32_t chunk_size, const uint8_t salt[static DCR_STREAM_SALT_LEN],
+struct dcr_stream_enc *dcr_stream_enc_new_at(const uint8_t key[static DCR_STREAM_KEY_LEN],
+	uint32_t chunk_size, const uint8_t salt[static DCR_STREAM_SALT_LEN], uint64_t counter,
 	dcr_stream_sink *sink, void *ctx, struct dcr_err *err)
 {
 	uint8_t mac_key[32], payload_key[32];
@@ -175,6 +175,8 @@ struct dcr_stream_enc *dcr_stream_enc_new_with_salt(const uint8_t key[static DCR
 	enc->sink = sink;
 	enc->sink_ctx = ctx;
 	enc->chunk_size = chunk_size;
+	enc->counter = counter;
+	enc->header_sent = counter > 0;
 	enc->in = buf_alloc(chunk_size);
 	enc->out = buf_alloc((size_t)chunk_size + DCR_STREAM_TAG_LEN + SLACK);
 	enc->cipher = EVP_CIPHER_CTX_new();
@@ -200,6 +202,13 @@ struct dcr_stream_enc *dcr_stream_enc_new_with_salt(const uint8_t key[static DCR
 fail:
 	dcr_stream_enc_free(enc);
 	return NULL;
+}
+
+struct dcr_stream_enc *dcr_stream_enc_new_with_salt(const uint8_t key[static DCR_STREAM_KEY_LEN],
+	uint32_t chunk_size, const uint8_t salt[static DCR_STREAM_SALT_LEN],
+	dcr_stream_sink *sink, void *ctx, struct dcr_err *err)
+{
+	return dcr_stream_enc_new_at(key, chunk_size, salt, 0, sink, ctx, err);
 }
 
 struct dcr_stream_enc *dcr_stream_enc_new(const uint8_t key[static DCR_STREAM_KEY_LEN],
@@ -330,6 +339,40 @@ int dcr_stream_enc_finish(struct dcr_stream_enc *enc, struct dcr_err *err)
 	else if (!enc->failed)
 		enc->failed = r;
 	return r;
+}
+
+int dcr_stream_enc_seal(struct dcr_stream_enc *enc, const void *buf, size_t len, bool last,
+	struct dcr_err *err)
+{
+	int r = enc_check(enc, err);
+
+	if (r == 0 && enc->in_len != 0)
+		r = dcr_err_set(err, DCR_EFAIL, "stream encoder: sealing a chunk after unsealed input");
+	else if (r == 0 && (last ? len > enc->chunk_size || (len == 0 && enc->counter > 0) : len != enc->chunk_size))
+		r = dcr_err_set(err, DCR_EINVALID, "chunk %" PRIu64 ": %zu bytes, not a %s chunk of a %zu-byte stream",
+			enc->counter, len, last ? "final" : "whole", enc->chunk_size);
+	if (r == 0)
+		r = send_header(enc, err);
+	if (r == 0)
+		r = seal(enc, buf, len, last, err);
+	if (r == 0 && last)
+		enc->finished = true;
+	else if (r < 0 && !enc->failed)
+		enc->failed = r;
+	return r;
+}
+
+uint64_t dcr_stream_encoded_size(uint64_t size, uint32_t chunk_size)
+{
+	uint64_t chunks;
+
+	if (chunk_size == 0)
+		chunk_size = DCR_STREAM_CHUNK_DEFAULT;
+	chunks = size / chunk_size + (size % chunk_size != 0 || size == 0);
+	if (size > UINT64_MAX - DCR_STREAM_HEADER_LEN ||
+	    chunks > (UINT64_MAX - DCR_STREAM_HEADER_LEN - size) / DCR_STREAM_TAG_LEN)
+		return UINT64_MAX;
+	return DCR_STREAM_HEADER_LEN + chunks * DCR_STREAM_TAG_LEN + size;
 }
 
 /*

@@ -2,6 +2,7 @@
 #ifndef DCR_STREAM_H
 #define DCR_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,10 +38,36 @@ typedef int dcr_stream_sink(void *ctx, const uint8_t *buf, size_t len, struct dc
 struct dcr_stream_enc;
 struct dcr_stream_enc *dcr_stream_enc_new(const uint8_t key[static DCR_STREAM_KEY_LEN],
 	uint32_t chunk_size, dcr_stream_sink *sink, void *ctx, struct dcr_err *err);
-/* For known-answer tests only: a caller-chosen salt makes the output deterministic. */
+/*
+ * With a caller-chosen salt the output is a function of key, chunk size,
+ * salt and plaintext: known-answer tests, and uploads that resume by
+ * encrypting the same file again. The caller draws the salt from
+ * dcr_random for anything but a test; a salt is never reused with another
+ * plaintext under the same key.
+ */
 struct dcr_stream_enc *dcr_stream_enc_new_with_salt(const uint8_t key[static DCR_STREAM_KEY_LEN],
 	uint32_t chunk_size, const uint8_t salt[static DCR_STREAM_SALT_LEN],
 	dcr_stream_sink *sink, void *ctx, struct dcr_err *err);
+/*
+ * The same stream from chunk number counter on (0: from the header): the
+ * bytes it emits are those of an encoder from _new_with_salt from stream
+ * offset 76 + counter * (chunk_size + 16) on, given the same plaintext
+ * from offset counter * chunk_size.
+ */
+struct dcr_stream_enc *dcr_stream_enc_new_at(const uint8_t key[static DCR_STREAM_KEY_LEN],
+	uint32_t chunk_size, const uint8_t salt[static DCR_STREAM_SALT_LEN], uint64_t counter,
+	dcr_stream_sink *sink, void *ctx, struct dcr_err *err);
+/*
+ * For a caller that knows where its input ends: seal len bytes as the next
+ * chunk, the final one if last. len is the chunk size except for the final
+ * chunk, which may be shorter (and empty only as the only chunk). The
+ * header goes first if it has not been sent. After a last chunk the
+ * encoder is finished. Mixing this with _write on one encoder is refused.
+ */
+int dcr_stream_enc_seal(struct dcr_stream_enc *enc, const void *buf, size_t len, bool last,
+	struct dcr_err *err);
+/* The length of the stream of a plaintext of size bytes (chunk_size 0: the default). */
+uint64_t dcr_stream_encoded_size(uint64_t size, uint32_t chunk_size);
 int dcr_stream_enc_write(struct dcr_stream_enc *enc, const void *buf, size_t len,
 	struct dcr_err *err);
 int dcr_stream_enc_finish(struct dcr_stream_enc *enc, struct dcr_err *err);

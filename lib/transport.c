@@ -2,7 +2,10 @@
 #include "transport.h"
 
 #include <arpa/inet.h>
+/* The calls go through pointers (below), which gcc's type-checking macros cannot wrap. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -26,12 +29,74 @@ struct buffer {
 	int overflow;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
+/*
+ * libcurl is loaded when the first transfer begins, not when the program
+ * starts: with the 30 libraries it pulls in (TLS, Kerberos, LDAP, SSH, IDN)
+ * it was about two thirds of the dynamic loader's work at every start of
+ * dcr, also for commands that never touch the network (see
+ * docs/performance.md). Its ABI has been libcurl.so.4 since 2006; the
+ * headers it is compiled against are the same package's.
+ */
+#define LIBCURL_SONAME "libcurl.so.4"
 
+static struct curl_api {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
+	CURLcode (*easy_perform)(CURL *curl);
+	CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
+	void (*easy_cleanup)(CURL *curl);
+	const char *(*easy_strerror)(CURLcode code);
+	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *string);
+	void (*slist_free_all)(struct curl_slist *list);
+	CURLU *(*url)(void);
+	CURLUcode (*url_set)(CURLU *u, CURLUPart what, const char *part, unsigned int flags);
+	CURLUcode (*url_get)(const CURLU *u, CURLUPart what, char **part, unsigned int flags);
+	void (*url_cleanup)(CURLU *u);
+	void (*free)(void *p);
+} libcurl;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static char curl_load_error[256];
+
+/* Every symbol or none: a missing one leaves the table unusable and says which. */
 static void init_curl(void)
 {
-	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+	static const struct {
+		const char *name;
+		size_t offset;
+	} symbols[] = {
+#define SYM(field, name) { name, offsetof(struct curl_api, field) }
+		SYM(global_init, "curl_global_init"), SYM(easy_init, "curl_easy_init"),
+		SYM(easy_setopt, "curl_easy_setopt"), SYM(easy_perform, "curl_easy_perform"),
+		SYM(easy_getinfo, "curl_easy_getinfo"), SYM(easy_cleanup, "curl_easy_cleanup"),
+		SYM(easy_strerror, "curl_easy_strerror"), SYM(slist_append, "curl_slist_append"),
+		SYM(slist_free_all, "curl_slist_free_all"), SYM(url, "curl_url"), SYM(url_set, "curl_url_set"),
+		SYM(url_get, "curl_url_get"), SYM(url_cleanup, "curl_url_cleanup"), SYM(free, "curl_free"),
+#undef SYM
+	};
+	/* Lazy: a third less of the loader's work, for the few of libcurl's functions a transfer calls. */
+	void *lib = dlopen(LIBCURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
+	struct curl_api table;
+
+	if (!lib) {
+		snprintf(curl_load_error, sizeof(curl_load_error), "cannot load %s: %s", LIBCURL_SONAME, dlerror());
+		return;
+	}
+	for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {
+		void *fn = dlsym(lib, symbols[i].name);
+
+		if (!fn) {
+			snprintf(curl_load_error, sizeof(curl_load_error), "%s lacks %s", LIBCURL_SONAME, symbols[i].name);
+			return;
+		}
+		memcpy((char *)&table + symbols[i].offset, &fn, sizeof(fn));
+	}
+	if (table.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(curl_load_error, sizeof(curl_load_error), "cannot initialise libcurl");
+		return;
+	}
+	libcurl = table;
 }
 
 static size_t collect(char *ptr, size_t size, size_t n, void *ctx)
@@ -64,30 +129,31 @@ static void first_line(const struct buffer *b, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/* Before any other use of libcurl. */
 static int curl_ready(struct dcr_err *err)
 {
 	pthread_once(&curl_once, init_curl);
-	if (curl_init_result != CURLE_OK)
-		return dcr_err_set(err, DCR_EFAIL, "cannot initialise libcurl");
+	if (!libcurl.easy_init)
+		return dcr_err_set(err, DCR_EFAIL, "%s", curl_load_error);
 	return 0;
 }
 
 /* A handle with the options every transfer shares: bounded answer, timeouts, http(s) only, no redirects. */
 static CURL *new_handle(const char *url, char *errbuf, struct buffer *resp, long connect_s, long total_s)
 {
-	CURL *curl = curl_easy_init();
+	CURL *curl = libcurl.easy_init();
 
 	if (!curl)
 		return NULL;
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, connect_s);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, total_s);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "dcr/" DCR_VERSION);
+	libcurl.easy_setopt(curl, CURLOPT_URL, url);
+	libcurl.easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	libcurl.easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	libcurl.easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+	libcurl.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, connect_s);
+	libcurl.easy_setopt(curl, CURLOPT_TIMEOUT, total_s);
+	libcurl.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	libcurl.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	libcurl.easy_setopt(curl, CURLOPT_USERAGENT, "dcr/" DCR_VERSION);
 	return curl;
 }
 
@@ -100,9 +166,9 @@ static int transfer_error(CURLcode rc, const struct buffer *resp, const char *ur
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_OPERATION_TIMEDOUT ||
 	    rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING)
 		return dcr_err_set(err, DCR_EUNREACHABLE, "cannot reach %s%s%s: %s", service ? service : "",
-			service ? " at " : "", url, *errbuf ? errbuf : curl_easy_strerror(rc));
+			service ? " at " : "", url, *errbuf ? errbuf : libcurl.easy_strerror(rc));
 	if (rc != CURLE_OK)
-		return dcr_err_set(err, DCR_EFAIL, "%s: %s", url, *errbuf ? errbuf : curl_easy_strerror(rc));
+		return dcr_err_set(err, DCR_EFAIL, "%s: %s", url, *errbuf ? errbuf : libcurl.easy_strerror(rc));
 	return 0;
 }
 
@@ -130,19 +196,19 @@ int dcr_http(const char *endpoint, const char *method, const char *path, const c
 	if (!curl)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+		libcurl.easy_setopt(curl, CURLOPT_POST, 1L);
+		libcurl.easy_setopt(curl, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
+		libcurl.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 	}
 	if (content_type) {
 		snprintf(header, sizeof(header), "Content-Type: %s", content_type);
-		headers = curl_slist_append(headers, header);
+		headers = libcurl.slist_append(headers, header);
 	}
 	/* No "Expect: 100-continue" round trip for small calls. */
-	headers = curl_slist_append(headers, "Expect:");
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	headers = libcurl.slist_append(headers, "Expect:");
+	libcurl.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	rc = libcurl.easy_perform(curl);
+	libcurl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	r = transfer_error(rc, &resp, url, "dcrd", errbuf, err);
 	if (r == 0 && status != 200) {
 		first_line(&resp, line, sizeof(line));
@@ -150,8 +216,8 @@ int dcr_http(const char *endpoint, const char *method, const char *path, const c
 		r = dcr_err_set(err, status == 404 ? DCR_ENOTFOUND : status == 400 ? DCR_EINVALID : DCR_EFAIL,
 			"%s: HTTP %ld%s%s", url, status, *line ? ": " : "", line);
 	}
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
+	libcurl.slist_free_all(headers);
+	libcurl.easy_cleanup(curl);
 	if (r < 0) {
 		free(resp.data);
 		return r;
@@ -236,22 +302,22 @@ static bool is_loopback(const char *host)
 /* Collateral is signed, but TLS still keeps a network attacker from choosing what we cache. */
 static int check_get_url(const char *url, struct dcr_err *err)
 {
-	CURLU *u = curl_url();
+	CURLU *u = libcurl.url();
 	char *scheme = NULL, *host = NULL;
 	int r = 0;
 
 	if (!u)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+	if (libcurl.url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    libcurl.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    libcurl.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		r = dcr_err_set(err, DCR_EUSAGE, "'%s' is not a URL", url);
 	else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && is_loopback(host)))
 		r = dcr_err_set(err, DCR_EUSAGE, "URL '%s' must start with https:// (http:// only to a loopback address)",
 			url);
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	libcurl.free(scheme);
+	libcurl.free(host);
+	libcurl.url_cleanup(u);
 	return r;
 }
 
@@ -277,14 +343,14 @@ int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t ma
 		return dcr_err_set(err, DCR_EUSAGE, "timeout %ld is not a positive number of seconds", timeout_s);
 	if (!(curl = new_handle(url, errbuf, &resp, timeout_s < 10 ? timeout_s : 10L, timeout_s)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	libcurl.easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	libcurl.easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (ca_file)
-		curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &cap);
-	rc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+		libcurl.easy_setopt(curl, CURLOPT_CAINFO, ca_file);
+	libcurl.easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	libcurl.easy_setopt(curl, CURLOPT_HEADERDATA, &cap);
+	rc = libcurl.easy_perform(curl);
+	libcurl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (cap.nomem)
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	else if (cap.twice || cap.bad)
@@ -296,7 +362,7 @@ int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t ma
 		first_line(&resp, line, sizeof(line));
 		r = dcr_err_set(err, DCR_EFAIL, "HTTP %ld from %s%s%s", status, url, *line ? ": " : "", line);
 	}
-	curl_easy_cleanup(curl);
+	libcurl.easy_cleanup(curl);
 	if (r < 0) {
 		free(resp.data);
 		drop_headers(headers, n_headers);
@@ -334,7 +400,7 @@ static int blob_begin(struct blob_xfer *x, const char *endpoint, const char *id,
 		return dcr_err_set(err, DCR_EUSAGE, "endpoint URL or token too long");
 	if (!(x->curl = new_handle(x->url, x->errbuf, &x->resp, 10L, total_s)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	x->headers = curl_slist_append(NULL, header);
+	x->headers = libcurl.slist_append(NULL, header);
 	dcr_wipe(header, sizeof(header));
 	return x->headers ? 0 : dcr_err_set(err, DCR_ENOMEM, "out of memory");
 }
@@ -347,9 +413,9 @@ static int blob_finish(struct blob_xfer *x, long want, struct dcr_err *err)
 	CURLcode rc;
 	int r;
 
-	curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, x->headers);
-	rc = x->rc = curl_easy_perform(x->curl);
-	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+	libcurl.easy_setopt(x->curl, CURLOPT_HTTPHEADER, x->headers);
+	rc = x->rc = libcurl.easy_perform(x->curl);
+	libcurl.easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 	r = transfer_error(rc, &x->resp, x->url, "dcrd", x->errbuf, err);
 	if (r == 0 && status != want) {
 		first_line(&x->resp, line, sizeof(line));
@@ -364,9 +430,11 @@ static int blob_finish(struct blob_xfer *x, long want, struct dcr_err *err)
 
 static void blob_end(struct blob_xfer *x)
 {
-	curl_slist_free_all(x->headers);
+	/* Both are set only once libcurl is loaded. */
+	if (x->headers)
+		libcurl.slist_free_all(x->headers);
 	if (x->curl)
-		curl_easy_cleanup(x->curl);
+		libcurl.easy_cleanup(x->curl);
 	free(x->resp.data);
 }
 
@@ -405,9 +473,9 @@ int dcr_blob_head(const char *endpoint, const char *id, const char *token, uint6
 	int r;
 
 	if ((r = blob_begin(&x, endpoint, id, token, 60L, err)) == 0) {
-		curl_easy_setopt(x.curl, CURLOPT_NOBODY, 1L);
-		curl_easy_setopt(x.curl, CURLOPT_HEADERFUNCTION, number_header);
-		curl_easy_setopt(x.curl, CURLOPT_HEADERDATA, &h);
+		libcurl.easy_setopt(x.curl, CURLOPT_NOBODY, 1L);
+		libcurl.easy_setopt(x.curl, CURLOPT_HEADERFUNCTION, number_header);
+		libcurl.easy_setopt(x.curl, CURLOPT_HEADERDATA, &h);
 		r = blob_finish(&x, 200, err);
 		if (r == 0 && !h.seen)
 			r = dcr_err_set(err, DCR_EFAIL, "%s: no Upload-Offset in the answer", x.url);
@@ -418,69 +486,102 @@ int dcr_blob_head(const char *endpoint, const char *id, const char *token, uint6
 }
 
 struct put_source {
-	int fd;
+	dcr_blob_source *read;
+	void *read_ctx;
 	uint64_t left;
 	int (*progress)(void *ctx, uint64_t sent);
 	void *ctx;
 	uint64_t sent;
+	struct dcr_err read_err;   /* the source's own error, kept from curl's "aborted by callback" */
+	int failed;                /* the source's code */
 };
 
 static size_t read_source(char *buf, size_t size, size_t n, void *ctx)
 {
 	struct put_source *s = ctx;
-	size_t want = size * n;
-	ssize_t got;
+	size_t want = size * n, got = 0;
+	int r;
 
 	if (want > s->left)
 		want = (size_t)s->left;
 	if (want == 0)
 		return 0;
-	do
-		got = read(s->fd, buf, want);
-	while (got < 0 && errno == EINTR);
-	if (got <= 0)
+	if ((r = s->read(s->read_ctx, (uint8_t *)buf, want, &got, &s->read_err)) == 0 && got == 0)
+		r = dcr_err_set(&s->read_err, DCR_EIO, "the upload's source ended %llu bytes early",
+			(unsigned long long)s->left);
+	if (r < 0) {
+		s->failed = r;
 		return CURL_READFUNC_ABORT;
+	}
 	s->left -= (uint64_t)got;
 	s->sent += (uint64_t)got;
 	if (s->progress)
 		s->progress(s->ctx, s->sent);
-	return (size_t)got;
+	return got;
 }
 
-int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd, uint64_t offset, uint64_t len,
-	uint64_t max_rate, int (*progress)(void *ctx, uint64_t sent), void *ctx, struct dcr_err *err)
+int dcr_blob_put_from(const char *endpoint, const char *id, const char *token, uint64_t offset, uint64_t len,
+	uint64_t max_rate, dcr_blob_source *source, void *source_ctx, int (*progress)(void *ctx, uint64_t sent),
+	void *ctx, struct dcr_err *err)
 {
-	struct put_source src = { fd, len, progress, ctx, 0 };
+	struct put_source src = { .read = source, .read_ctx = source_ctx, .left = len, .progress = progress, .ctx = ctx };
 	struct blob_xfer x;
 	char header[64];
 	int r;
 
-	if (lseek(fd, (off_t)offset, SEEK_SET) < 0)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot seek in the ciphertext");
 	/* No overall timeout for big uploads; a stalled connection still ends (low-speed limit). */
 	if ((r = blob_begin(&x, endpoint, id, token, 0L, err)) == 0) {
 		snprintf(header, sizeof(header), "Upload-Offset: %llu", (unsigned long long)offset);
-		x.headers = curl_slist_append(x.headers, header);
-		x.headers = curl_slist_append(x.headers, "Content-Type: application/octet-stream");
+		x.headers = libcurl.slist_append(x.headers, header);
+		x.headers = libcurl.slist_append(x.headers, "Content-Type: application/octet-stream");
 		/*
 		 * dcrd refuses a PUT (expired, no room, too many at once) before
 		 * reading its body, and then closes: without 100-continue the
 		 * refusal is lost in a broken pipe once the body outgrows the
 		 * socket's buffers.
 		 */
-		x.headers = curl_slist_append(x.headers, "Expect: 100-continue");
-		curl_easy_setopt(x.curl, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(x.curl, CURLOPT_READFUNCTION, read_source);
-		curl_easy_setopt(x.curl, CURLOPT_READDATA, &src);
-		curl_easy_setopt(x.curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+		x.headers = libcurl.slist_append(x.headers, "Expect: 100-continue");
+		libcurl.easy_setopt(x.curl, CURLOPT_UPLOAD, 1L);
+		libcurl.easy_setopt(x.curl, CURLOPT_READFUNCTION, read_source);
+		libcurl.easy_setopt(x.curl, CURLOPT_READDATA, &src);
+		libcurl.easy_setopt(x.curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+		libcurl.easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		libcurl.easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+		/* Unlimited: fewer, larger sends (the default 64 KiB costs a callback and a syscall each). */
 		if (max_rate)
-			curl_easy_setopt(x.curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)max_rate);
+			libcurl.easy_setopt(x.curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)max_rate);
+		else
+			libcurl.easy_setopt(x.curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
 		r = blob_finish(&x, 204, err);
+		if (src.failed) {
+			r = src.failed;
+			if (err)
+				*err = src.read_err;
+		}
 	}
 	blob_end(&x);
 	return r;
+}
+
+static int fd_source(void *ctx, uint8_t *buf, size_t want, size_t *got, struct dcr_err *err)
+{
+	ssize_t n;
+
+	do
+		n = read(*(int *)ctx, buf, want);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the ciphertext");
+	*got = (size_t)n;
+	return 0;
+}
+
+int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd, uint64_t offset, uint64_t len,
+	uint64_t max_rate, int (*progress)(void *ctx, uint64_t sent), void *ctx, struct dcr_err *err)
+{
+	if (lseek(fd, (off_t)offset, SEEK_SET) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot seek in the ciphertext");
+	return dcr_blob_put_from(endpoint, id, token, offset, len, max_rate, fd_source, &fd, progress, ctx, err);
 }
 
 struct get_sink {
@@ -500,7 +601,7 @@ static size_t write_sink(char *ptr, size_t size, size_t n, void *ctx)
 	int r;
 
 	if (g->status == 0)
-		curl_easy_getinfo(g->curl, CURLINFO_RESPONSE_CODE, &g->status);
+		libcurl.easy_getinfo(g->curl, CURLINFO_RESPONSE_CODE, &g->status);
 	/* An error answer is a line of text for the message, not data. */
 	if (g->status != 200)
 		return collect(ptr, size, n, g->errors);
@@ -522,10 +623,10 @@ int dcr_blob_get(const char *endpoint, const char *id, const char *token,
 	if ((r = blob_begin(&x, endpoint, id, token, 0L, err)) == 0) {
 		g.curl = x.curl;
 		g.errors = &x.resp;
-		curl_easy_setopt(x.curl, CURLOPT_WRITEFUNCTION, write_sink);
-		curl_easy_setopt(x.curl, CURLOPT_WRITEDATA, &g);
-		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
+		libcurl.easy_setopt(x.curl, CURLOPT_WRITEFUNCTION, write_sink);
+		libcurl.easy_setopt(x.curl, CURLOPT_WRITEDATA, &g);
+		libcurl.easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		libcurl.easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, 60L);
 		r = blob_finish(&x, 200, err);
 		if (g.failed) {
 			r = g.failed;
@@ -533,8 +634,8 @@ int dcr_blob_get(const char *endpoint, const char *id, const char *token,
 				*err = g.sink_err;
 		} else if (x.rc == CURLE_PARTIAL_FILE && g.status == 200) {
 			/* The connection closed cleanly before the announced length: bytes were withheld. */
-			curl_easy_getinfo(x.curl, CURLINFO_SIZE_DOWNLOAD_T, &got);
-			curl_easy_getinfo(x.curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+			libcurl.easy_getinfo(x.curl, CURLINFO_SIZE_DOWNLOAD_T, &got);
+			libcurl.easy_getinfo(x.curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
 			r = dcr_err_set(err, DCR_EINTEGRITY, "%s: the answer ended after %lld of the %lld bytes it announced "
 							     "(withheld on the way)", x.url, (long long)got, (long long)announced);
 		}

@@ -53,6 +53,16 @@ int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t ma
 int dcr_blob_head(const char *endpoint, const char *id, const char *token, uint64_t *received, struct dcr_err *err);
 int dcr_blob_put(const char *endpoint, const char *id, const char *token, int fd, uint64_t offset, uint64_t len,
 	uint64_t max_rate, int (*progress)(void *ctx, uint64_t sent), void *ctx, struct dcr_err *err);
+/*
+ * dcr_blob_put_from: the same with the body from source, which puts up to
+ * want bytes into buf and their count into *got (0 only at the end, which
+ * is an error before len bytes). An error the source returns ends the
+ * transfer and is returned with the source's code and message.
+ */
+typedef int dcr_blob_source(void *ctx, uint8_t *buf, size_t want, size_t *got, struct dcr_err *err);
+int dcr_blob_put_from(const char *endpoint, const char *id, const char *token, uint64_t offset, uint64_t len,
+	uint64_t max_rate, dcr_blob_source *source, void *source_ctx, int (*progress)(void *ctx, uint64_t sent),
+	void *ctx, struct dcr_err *err);
 int dcr_blob_get(const char *endpoint, const char *id, const char *token,
 	int (*sink)(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err), void *ctx, struct dcr_err *err);
 

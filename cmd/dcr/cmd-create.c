@@ -182,6 +182,20 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 		hex_of(&def->enclave->mrsigner, hex);
 		json_object_set_new(enclave, "mrsigner", json_string(hex));
 	}
+	if (def->enclave->mrtd.len) {
+		const ProtobufCBinaryData *rtmr[] = { &def->enclave->rtmr0, &def->enclave->rtmr1, &def->enclave->rtmr2,
+			&def->enclave->rtmr3 };
+		static const char *const names[] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
+
+		hex_of(&def->enclave->mrtd, hex);
+		json_object_set_new(enclave, "mrtd", json_string(hex));
+		for (int i = 0; i < 4; i++) {
+			if (!rtmr[i]->len)
+				continue;
+			hex_of(rtmr[i], hex);
+			json_object_set_new(enclave, names[i], json_string(hex));
+		}
+	}
 	json_object_set_new(j, "enclave", enclave);
 	for (size_t i = 0; i < def->authentication->n_ca_certificates; i++) {
 		uint8_t fp[32];
@@ -322,6 +336,7 @@ static void print_limits(const Dcr__V1__PythonComputation *py)
 void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 {
 	const Dcr__V1__EnclaveSpec *e = def->enclave;
+	const ProtobufCBinaryData *pin = e->measurement.len ? &e->measurement : e->mrtd.len ? &e->mrtd : &e->mrsigner;
 	char hex[2 * HEX_OF_MAX + 1];
 
 	/* The definition's free text is its creator's: shown as put_text shows other people's text. */
@@ -336,14 +351,11 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 		put_text(stdout, def->salt, false);
 	}
 	printf("\n");
-	if (e->measurement.len)
-		hex_of(&e->measurement, hex);
-	else
-		hex_of(&e->mrsigner, hex);
+	hex_of(pin, hex);
 	printf("enclave      ");
 	put_text(stdout, e->name, false);
 	printf(" (%s, %s %s)%s\n", e->format,
-		e->measurement.len ? "measurement" : "signer", hex,
+		e->measurement.len ? "measurement" : e->mrtd.len ? "mrtd" : "signer", hex,
 		strcmp(e->format, "sim") == 0 ? " -- simulated: no hardware protection" : "");
 	printf("auth         %zu organisation CA%s%s\n", def->authentication->n_ca_certificates,
 		def->authentication->n_ca_certificates == 1 ? "" : "s",

@@ -2,7 +2,10 @@
  * dcr upload, dcr publish, dcr datasets: data leaves the machine only as
  * ciphertext, and its key only inside an encrypted call to the attested
  * enclave. Keys live in the keystore, $XDG_DATA_HOME/dcr/datasets/ID.json
- * (0600), next to the ciphertext of an upload that has not finished.
+ * (0600). An upload from a file is encrypted as it is sent, and resumed by
+ * encrypting the same file again (the key file keeps the salt), once the
+ * digests in ID.sums show that what dcrd has is still the file's; only a
+ * stream of unknown length (a pipe) is encrypted to ID.enc first.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -69,6 +72,14 @@ struct dataset_key {
 	char token[96];            /* the upload token, until the upload completes */
 	char endpoint[1024];
 	bool complete;
+	/* An upload streamed from a file, until it completes: what resuming it needs. */
+	bool streamed;
+	struct {
+		char path[4096];   /* absolute */
+		int64_t mtime_ns;
+		uint32_t chunk_size;
+		uint8_t salt[DCR_STREAM_SALT_LEN];
+	} source;
 };
 
 static void wipe_key(struct dataset_key *k)
@@ -102,6 +113,14 @@ static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err
 	json_object_set_new(j, "complete", json_boolean(k->complete));
 	if (!k->complete)
 		json_object_set_new(j, "upload_token", json_string(k->token));
+	if (!k->complete && k->streamed) {
+		char salt_hex[2 * DCR_STREAM_SALT_LEN + 1];
+
+		dcr_hex(k->source.salt, sizeof(k->source.salt), salt_hex);
+		json_object_set_new(j, "source", json_pack("{s:s, s:I, s:I, s:s}", "path", k->source.path, "mtime_ns",
+							  (json_int_t)k->source.mtime_ns, "chunk_size",
+							  (json_int_t)k->source.chunk_size, "salt", salt_hex));
+	}
 	text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	dcr_wipe(key_hex, sizeof(key_hex));
@@ -114,23 +133,42 @@ static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err
 	return r;
 }
 
+/* The source member of an unfinished upload from a file; false if malformed. */
+static bool source_parse(const json_t *src, struct dataset_key *k)
+{
+	const char *file, *salt;
+	json_int_t mtime, chunk;
+
+	if (json_unpack((json_t *)src, "{s:s, s:I, s:I, s:s}", "path", &file, "mtime_ns", &mtime, "chunk_size", &chunk,
+		    "salt", &salt) < 0 ||
+	    *file != '/' || strlen(file) >= sizeof(k->source.path) || mtime < 0 || chunk < DCR_STREAM_CHUNK_MIN ||
+	    chunk > DCR_STREAM_CHUNK_MAX || strlen(salt) != 2 * DCR_STREAM_SALT_LEN ||
+	    dcr_unhex(salt, k->source.salt, sizeof(k->source.salt)) < 0)
+		return false;
+	snprintf(k->source.path, sizeof(k->source.path), "%s", file);
+	k->source.mtime_ns = mtime;
+	k->source.chunk_size = (uint32_t)chunk;
+	k->streamed = true;
+	return true;
+}
+
 /* The key file of dataset want_id (see dcr-formats(5)). */
 static int key_parse(const char *path, const char *want_id, const uint8_t *buf, size_t len, struct dataset_key *k,
 	struct dcr_err *err)
 {
-	json_t *j = json_loadb((const char *)buf, len, 0, NULL);
+	json_t *j = json_loadb((const char *)buf, len, 0, NULL), *src = NULL;
 	const char *id, *key, *sha, *name, *endpoint, *token;
 	json_int_t size, csize;
 	int complete, r = 0;
 
 	memset(k, 0, sizeof(*k));
 	token = "";
-	if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s?s}", "dataset", &id, "key", &key, "sha256",
-		      &sha, "name", &name, "size", &size, "ciphertext_size", &csize, "endpoint", &endpoint, "complete",
-		      &complete, "upload_token", &token) < 0 ||
+	if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s?s, s?o}", "dataset", &id, "key", &key,
+		      "sha256", &sha, "name", &name, "size", &size, "ciphertext_size", &csize, "endpoint", &endpoint,
+		      "complete", &complete, "upload_token", &token, "source", &src) < 0 ||
 	    strcmp(id, want_id) != 0 || dcr_unhex(key, k->key, sizeof(k->key)) < 0 || dcr_unhex(sha, k->sha256, 32) < 0 ||
 	    size < 0 || csize < 0 || strlen(name) >= sizeof(k->name) || strlen(endpoint) >= sizeof(k->endpoint) ||
-	    strlen(token) >= sizeof(k->token))
+	    strlen(token) >= sizeof(k->token) || (src && !complete && !source_parse(src, k)))
 		r = dcr_err_set(err, DCR_EINVALID, "'%s' is not a dataset key file", path);
 	else {
 		memcpy(k->id, id, 33);
@@ -281,9 +319,13 @@ static int show_progress(void *ctx, uint64_t sent)
 	return 0;
 }
 
-/* Send what dcrd lacks of the ciphertext in fd, resuming after a broken connection. */
-static int send_ciphertext(const struct cli *cli, struct dataset_key *k, int fd, uint64_t max_rate,
-	struct dcr_err *err)
+/* Send ciphertext from offset received on: one PUT. */
+typedef int send_fn(void *ctx, const struct dataset_key *k, uint64_t received, uint64_t max_rate,
+	struct progress *p, struct dcr_err *err);
+
+/* Send what dcrd lacks of k's ciphertext with put, resuming after a broken connection. */
+static int send_ciphertext(const struct cli *cli, const struct dataset_key *k, send_fn *put, void *ctx,
+	uint64_t max_rate, struct dcr_err *err)
 {
 	struct progress p = { cli->verbosity >= 0 && isatty(STDERR_FILENO), 0, k->cipher_size, 0 };
 	uint64_t received = 0;
@@ -294,11 +336,8 @@ static int send_ciphertext(const struct cli *cli, struct dataset_key *k, int fd,
 			if (received > k->cipher_size)
 				return dcr_err_set(err, DCR_EINTEGRITY, "dcrd claims %llu bytes of a %llu-byte upload",
 					(unsigned long long)received, (unsigned long long)k->cipher_size);
-			if (received == k->cipher_size)
-				break;
 			p.base = received;
-			r = dcr_blob_put(k->endpoint, k->id, k->token, fd, received, k->cipher_size - received,
-				max_rate, show_progress, &p, err);
+			r = put(ctx, k, received, max_rate, &p, err);
 			if (r == 0)
 				break;
 		}
@@ -315,31 +354,308 @@ static int send_ciphertext(const struct cli *cli, struct dataset_key *k, int fd,
 	return r;
 }
 
-/* Send the rest of k's ciphertext from the keystore; once dcrd has it all, the key file says so. */
+/* The spooled ciphertext of a stream of unknown length, from the keystore's ID.enc. */
+static int put_spooled(void *ctx, const struct dataset_key *k, uint64_t received, uint64_t max_rate,
+	struct progress *p, struct dcr_err *err)
+{
+	if (received == k->cipher_size)
+		return 0;
+	return dcr_blob_put(k->endpoint, k->id, k->token, *(int *)ctx, received, k->cipher_size - received, max_rate,
+		show_progress, p, err);
+}
+
+/*
+ * An upload from a file, encrypted as it is sent. The stream is a function
+ * of key, salt and file, so a resumed upload encrypts the file again from
+ * the chunk dcrd's offset falls in. Whether the file is still the one dcrd
+ * has the start of is checked two ways: its size and modification time
+ * (cheap, and they catch an edit), then, since both can be set back (cp -p,
+ * rsync -t, touch -d), the SHA-256 of every prefix sealed before: before a
+ * chunk is sealed for the first time, ID.sums gets the digest of the
+ * plaintext up to the end of that chunk (32 bytes a chunk, appended), and
+ * every attempt hashes the file again from its start, holding each chunk's
+ * digest against its record before anything of it is sent again. The last
+ * one is the digest of the whole file, which the key file keeps once dcrd
+ * has everything.
+ */
+struct file_stream {
+	const struct dataset_key *k;
+	int fd, sums;
+	uint64_t chunks;         /* of the whole stream */
+	uint64_t records;        /* digests in ID.sums */
+	struct dcr_sha256 *hash; /* of the plaintext of chunks [0, hashed), read in this attempt */
+	uint64_t hashed;
+	struct dcr_stream_enc *enc;
+	uint64_t next;           /* the chunk to read next */
+	uint8_t *plain;          /* one chunk of plaintext */
+	uint8_t *out;            /* ciphertext not yet taken by the transfer */
+	size_t out_len, out_pos;
+	uint64_t skip;           /* bytes of the stream dcrd has already, still to drop */
+};
+
+static int source_changed(const struct dataset_key *k, const char *how, struct dcr_err *err)
+{
+	return dcr_err_set(err, DCR_EINVALID, "'%s' changed %s; dcr upload --delete %s, then upload it again",
+		k->source.path, how, k->id);
+}
+
+/* The file is the size it was, with the modification time it had, when its upload began. */
+static int source_same(const struct file_stream *fs, struct dcr_err *err)
+{
+	struct stat st;
+
+	if (fstat(fs->fd, &st) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", fs->k->source.path);
+	if ((uint64_t)st.st_size != fs->k->size ||
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != fs->k->source.mtime_ns)
+		return source_changed(fs->k, "since its upload began (its size or modification time is not the same)",
+			err);
+	return 0;
+}
+
+/* Chunk i of the plaintext into fs->plain; its length in *len. */
+static int read_chunk(struct file_stream *fs, uint64_t i, size_t *len, struct dcr_err *err)
+{
+	uint64_t off = i * fs->k->source.chunk_size;
+	size_t want = fs->k->size - off < fs->k->source.chunk_size ? (size_t)(fs->k->size - off)
+								 : fs->k->source.chunk_size;
+	size_t got = 0;
+
+	while (got < want) {
+		ssize_t n = pread(fs->fd, fs->plain + got, want - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", fs->k->source.path);
+		if (n == 0)
+			return source_changed(fs->k, "while it was uploaded (it is shorter now)", err);
+		got += (size_t)n;
+	}
+	*len = want;
+	return 0;
+}
+
+/*
+ * Hash chunk i (just read, the next in order) and hold the digest so far
+ * against ID.sums: a chunk recorded before must give its record again,
+ * else the file changed; a new one is recorded before it is sealed. So no
+ * chunk is ever sealed twice with other bytes (its nonce is its number).
+ */
+static int hash_chunk(struct file_stream *fs, uint64_t i, size_t len, struct dcr_err *err)
+{
+	uint8_t digest[DCR_SHA256_LEN], recorded[DCR_SHA256_LEN];
+	char how[128];
+	int r;
+
+	if ((r = dcr_sha256_update(fs->hash, fs->plain, len, err)) < 0 || (r = dcr_sha256_peek(fs->hash, digest, err)) < 0)
+		return r;
+	fs->hashed = i + 1;
+	if (i >= fs->records) {
+		if (dcr_write_all(fs->sums, digest, sizeof(digest)) < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
+		fs->records++;
+		return 0;
+	}
+	if (pread(fs->sums, recorded, sizeof(recorded), (off_t)(i * DCR_SHA256_LEN)) != (ssize_t)sizeof(recorded))
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the upload's digests in the keystore");
+	if (dcr_ct_equal(digest, recorded, sizeof(digest)))
+		return 0;
+	snprintf(how, sizeof(how), "since its upload began (bytes %llu to %llu are not what was sent)",
+		(unsigned long long)i * fs->k->source.chunk_size, (unsigned long long)(i * fs->k->source.chunk_size + len));
+	return source_changed(fs->k, how, err);
+}
+
+/* How many digests ID.sums holds; refuses more than the file has chunks. */
+static int load_records(struct file_stream *fs, struct dcr_err *err)
+{
+	struct stat st;
+
+	if (fstat(fs->sums, &st) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the upload's digests in the keystore");
+	/* A record cut short (dcr killed inside its write) was not followed by its chunk. */
+	fs->records = (uint64_t)st.st_size / DCR_SHA256_LEN;
+	if ((uint64_t)st.st_size % DCR_SHA256_LEN && ftruncate(fs->sums, (off_t)(fs->records * DCR_SHA256_LEN)) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot repair the upload's digests in the keystore");
+	if (fs->records > fs->chunks)
+		return dcr_err_set(err, DCR_EINVALID, "the keystore's digests of dataset %s are damaged (%llu for %llu "
+						      "chunks); dcr upload --delete %s, then upload it again",
+			fs->k->id, (unsigned long long)fs->records, (unsigned long long)fs->chunks, fs->k->id);
+	return 0;
+}
+
+/* Hash the file from its start to the end of chunk n - 1 afresh, holding every digest against ID.sums. */
+static int hash_prefix(struct file_stream *fs, uint64_t n, struct dcr_err *err)
+{
+	size_t len;
+	int r = 0;
+
+	dcr_sha256_free(fs->hash);
+	if (!(fs->hash = dcr_sha256_new()))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	fs->hashed = 0;
+	for (uint64_t i = 0; r == 0 && i < n; i++)
+		if ((r = read_chunk(fs, i, &len, err)) == 0)
+			r = hash_chunk(fs, i, len, err);
+	return r;
+}
+
+/* The encoder's output: dropped while dcrd has it already, else kept for the transfer. */
+static int stream_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+{
+	struct file_stream *fs = ctx;
+	size_t drop = fs->skip < len ? (size_t)fs->skip : len;
+
+	fs->skip -= drop;
+	memcpy(fs->out + fs->out_len, buf + drop, len - drop);
+	fs->out_len += len - drop;
+	return 0;
+}
+
+static int stream_read(void *ctx, uint8_t *buf, size_t want, size_t *got, struct dcr_err *err)
+{
+	struct file_stream *fs = ctx;
+	size_t len;
+	int r;
+
+	while (fs->out_pos == fs->out_len && fs->next < fs->chunks) {
+		fs->out_pos = fs->out_len = 0;
+		if ((r = read_chunk(fs, fs->next, &len, err)) < 0 || (r = hash_chunk(fs, fs->next, len, err)) < 0 ||
+		    (r = dcr_stream_enc_seal(fs->enc, fs->plain, len, fs->next + 1 == fs->chunks, err)) < 0)
+			return r;
+		fs->next++;
+	}
+	*got = fs->out_len - fs->out_pos < want ? fs->out_len - fs->out_pos : want;
+	memcpy(buf, fs->out + fs->out_pos, *got);
+	fs->out_pos += *got;
+	return 0;
+}
+
+static int put_streamed(void *ctx, const struct dataset_key *k, uint64_t received, uint64_t max_rate,
+	struct progress *p, struct dcr_err *err)
+{
+	struct file_stream *fs = ctx;
+	uint64_t wire = (uint64_t)k->source.chunk_size + DCR_STREAM_TAG_LEN, counter = 0, need;
+	int r;
+
+	if ((r = source_same(fs, err)) < 0)
+		return r;
+	/* The encoder starts at the chunk dcrd's offset falls in (from the header, at chunk 0). */
+	if (received >= DCR_STREAM_HEADER_LEN)
+		counter = (received - DCR_STREAM_HEADER_LEN) / wire;
+	fs->skip = received - (counter ? DCR_STREAM_HEADER_LEN + counter * wire : 0);
+	/* Chunks dcrd has, whole or in part, must be the file's as it is now: ID.sums vouches for them. */
+	need = counter + (received > DCR_STREAM_HEADER_LEN + counter * wire);
+	if (received == k->cipher_size)
+		need = fs->chunks;
+	if (fs->records < need)
+		return dcr_err_set(err, DCR_EINVALID, "dcrd has %llu bytes of dataset %s, more than the keystore has "
+						      "digests for; dcr upload --delete %s, then upload it again",
+			(unsigned long long)received, k->id, k->id);
+	/*
+	 * Every attempt reads what dcrd has of the file again: also after a
+	 * dropped connection, since the file may have changed meanwhile. The
+	 * chunks from counter on are checked as they are read to be sealed.
+	 */
+	if ((r = hash_prefix(fs, received == k->cipher_size ? fs->chunks : counter, err)) < 0 ||
+	    received == k->cipher_size)
+		return r;
+	dcr_stream_enc_free(fs->enc);
+	fs->out_pos = fs->out_len = 0;
+	fs->next = counter;
+	if (!(fs->enc = dcr_stream_enc_new_at(k->key, k->source.chunk_size, k->source.salt, counter, stream_sink, fs,
+		      err)))
+		return err->code;
+	return dcr_blob_put_from(k->endpoint, k->id, k->token, received, k->cipher_size - received, max_rate,
+		stream_read, fs, show_progress, p, err);
+}
+
+/* Send k's ciphertext, encrypting its file on the way; once dcrd has it all, k->sha256 is the file's. */
+static int stream_upload(const struct cli *cli, const char *dir, struct dataset_key *k, int fd, uint64_t max_rate,
+	struct dcr_err *err)
+{
+	struct file_stream fs = { .k = k, .fd = fd, .sums = -1 };
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char path[4200];
+	int r;
+
+	fs.chunks = k->size / k->source.chunk_size + (k->size % k->source.chunk_size != 0 || k->size == 0);
+	if (k->cipher_size != dcr_stream_encoded_size(k->size, k->source.chunk_size))
+		return dcr_err_set(err, DCR_EINVALID, "the key file of dataset %s gives a ciphertext size that does not "
+						      "fit its size", k->id);
+	if ((r = source_same(&fs, err)) < 0 || (r = entry_path(path, sizeof(path), dir, k->id, ".sums", err)) < 0)
+		goto out;
+	if ((fs.sums = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot open '%s'", path);
+		goto out;
+	}
+	/* Two dcr sending one upload would append to one list of digests. */
+	if (fcntl(fs.sums, F_SETLK, &lock) < 0) {
+		r = errno == EACCES || errno == EAGAIN
+			? dcr_err_set(err, DCR_EEXIST, "another dcr is uploading dataset %s now", k->id)
+			: dcr_err_errno(err, DCR_EIO, errno, "cannot lock '%s'", path);
+		goto out;
+	}
+	fs.plain = malloc(k->source.chunk_size);
+	fs.out = malloc((size_t)k->source.chunk_size + DCR_STREAM_TAG_LEN + DCR_STREAM_HEADER_LEN);
+	if (!fs.plain || !fs.out) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = load_records(&fs, err)) < 0 || (r = send_ciphertext(cli, k, put_streamed, &fs, max_rate, err)) < 0)
+		goto out;
+	/* The last attempt hashed every chunk in order, each before its ciphertext left: the digest is the file's. */
+	if (fs.hashed != fs.chunks)
+		r = dcr_err_set(err, DCR_EFAIL, "dataset %s: %llu of %llu chunks hashed", k->id,
+			(unsigned long long)fs.hashed, (unsigned long long)fs.chunks);
+	else if ((r = source_same(&fs, err)) == 0)
+		r = dcr_sha256_final(fs.hash, k->sha256, err);
+out:
+	if (fs.plain)
+		dcr_wipe(fs.plain, k->source.chunk_size);
+	if (fs.out)
+		dcr_wipe(fs.out, (size_t)k->source.chunk_size + DCR_STREAM_TAG_LEN + DCR_STREAM_HEADER_LEN);
+	free(fs.plain);
+	free(fs.out);
+	dcr_stream_enc_free(fs.enc);
+	dcr_sha256_free(fs.hash);
+	if (fs.sums >= 0)
+		close(fs.sums);
+	return r;
+}
+
+/* Send the rest of k's ciphertext; once dcrd has it all, the key file says so. */
 static int complete_upload(const struct cli *cli, const char *dir, struct dataset_key *k, uint64_t max_rate,
 	struct dcr_err *err)
 {
-	char path[4200];
+	char enc[4200], sums[4200];
 	int fd, r;
 
-	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0)
+	if ((r = entry_path(enc, sizeof(enc), dir, k->id, ".enc", err)) < 0 ||
+	    (r = entry_path(sums, sizeof(sums), dir, k->id, ".sums", err)) < 0)
 		return r;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot read the ciphertext '%s'", path);
-	r = send_ciphertext(cli, k, fd, max_rate, err);
+	if ((fd = open(k->streamed ? k->source.path : enc, O_RDONLY | O_CLOEXEC)) < 0)
+		return dcr_err_errno(err, errno == ENOENT ? DCR_ENOTFOUND : DCR_EIO, errno, "cannot read %s '%s'",
+			k->streamed ? "the file of the upload," : "the ciphertext", k->streamed ? k->source.path : enc);
+	if (k->streamed)
+		r = stream_upload(cli, dir, k, fd, max_rate, err);
+	else
+		r = send_ciphertext(cli, k, put_spooled, &fd, max_rate, err);
 	close(fd);
 	if (r == DCR_ENOTFOUND) {
 		dcr_err_prefix(err, "dataset %s cannot be resumed: upload the file again", k->id);
 		return r;
 	}
-	if (r < 0) {
+	/* A changed file cannot be resumed, and its message says what to do instead. */
+	if (r < 0 && r != DCR_EINVALID)
 		dcr_err_prefix(err, "dataset %s is partly uploaded (dcr upload --resume %s continues)", k->id, k->id);
+	if (r < 0)
 		return r;
-	}
 	k->complete = true;
 	if ((r = key_save(dir, k, err)) < 0)
 		return r;
-	unlink(path);
+	unlink(enc);
+	unlink(sums);
 	return 0;
 }
 
@@ -390,20 +706,22 @@ static int open_input(const char *file, struct dcr_err *err)
 }
 
 /*
- * Encrypt file ("-": standard input) into the keystore and have dcrd
- * accept an upload of that size; k gets the new dataset's key, saved before
- * a byte leaves, and complete_upload sends the ciphertext. A stream of
- * unknown length (a pipe) is no different: dataset.create announces the
- * ciphertext's size, so the plaintext is encrypted to a temporary file
- * (mode 0600) first, in pieces of 1 MiB; it is never held whole in memory.
+ * Have dcrd accept an upload of file ("-": standard input); k gets the new
+ * dataset's key, saved before a byte leaves, and complete_upload sends the
+ * ciphertext. dataset.create announces the ciphertext's size: a regular
+ * file's follows from its own, and it is encrypted as it is sent. A stream
+ * of unknown length (a pipe, or standard input) is encrypted to a
+ * temporary file (mode 0600) first, in pieces of 1 MiB; it is never held
+ * whole in memory.
  */
 static int start_upload(struct session *s, const char *dir, const char *file, const char *name,
 	struct dataset_key *k, struct dcr_err *err)
 {
 	Dcr__V1__CreateDatasetRequest req = DCR__V1__CREATE_DATASET_REQUEST__INIT;
 	Dcr__V1__CreateDatasetResponse *resp = NULL;
-	char tmp[4200], path[4200];
+	char tmp[4200], path[4200], cwd[4096];
 	uint8_t *body = NULL;
+	struct stat st;
 	size_t len = 0;
 	int in, out = -1, r;
 
@@ -412,17 +730,38 @@ static int start_upload(struct session *s, const char *dir, const char *file, co
 		return in;
 	snprintf(k->name, sizeof(k->name), "%s", name ? name : strcmp(file, "-") == 0 ? "stdin" : base_name(file));
 	snprintf(k->endpoint, sizeof(k->endpoint), "%s", s->cli->endpoint);
+	k->streamed = in != STDIN_FILENO && fstat(in, &st) == 0 && S_ISREG(st.st_mode);
 	/* Attest before anything else: no point encrypting for an enclave we would not trust. */
-	if ((r = dcr_client_attest(&s->client, err)) < 0 || (r = dcr_random(k->key, sizeof(k->key), err)) < 0 ||
-	    (r = entry_path(tmp, sizeof(tmp), dir, "upload-XXXXXX", "", err)) < 0)
+	if ((r = dcr_client_attest(&s->client, err)) < 0 || (r = dcr_random(k->key, sizeof(k->key), err)) < 0)
 		goto out;
-	if ((out = mkstemp(tmp)) < 0) {
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create a file in the keystore '%s'", dir);
-		goto out;
+	if (k->streamed) {
+		/* --resume finds the file by this name, from any working directory. */
+		if (*file != '/' && !getcwd(cwd, sizeof(cwd))) {
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot name '%s' from the root", file);
+			goto out;
+		}
+		if ((size_t)snprintf(k->source.path, sizeof(k->source.path), "%s%s%s", *file == '/' ? "" : cwd,
+			    *file == '/' ? "" : "/", file) >= sizeof(k->source.path)) {
+			r = dcr_err_set(err, DCR_EUSAGE, "the path of '%s' is too long", file);
+			goto out;
+		}
+		k->source.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		k->source.chunk_size = DCR_STREAM_CHUNK_DEFAULT;
+		k->size = (uint64_t)st.st_size;
+		k->cipher_size = dcr_stream_encoded_size(k->size, k->source.chunk_size);
+		if ((r = dcr_random(k->source.salt, sizeof(k->source.salt), err)) < 0)
+			goto out;
+	} else {
+		if ((r = entry_path(tmp, sizeof(tmp), dir, "upload-XXXXXX", "", err)) < 0)
+			goto out;
+		if ((out = mkstemp(tmp)) < 0) {
+			r = dcr_err_errno(err, DCR_EIO, errno, "cannot create a file in the keystore '%s'", dir);
+			goto out;
+		}
+		if ((r = encrypt_file(in, out, k->key, k->sha256, &k->size, err)) < 0)
+			goto out;
+		k->cipher_size = (uint64_t)lseek(out, 0, SEEK_END);
 	}
-	if ((r = encrypt_file(in, out, k->key, k->sha256, &k->size, err)) < 0)
-		goto out;
-	k->cipher_size = (uint64_t)lseek(out, 0, SEEK_END);
 	req.name = k->name;
 	req.size = k->cipher_size;
 	if ((r = session_call_err(s, "dataset.create", &req.base, &body, &len, err)) < 0)
@@ -436,7 +775,8 @@ static int start_upload(struct session *s, const char *dir, const char *file, co
 	memcpy(k->id, resp->dataset_id, 33);
 	snprintf(k->token, sizeof(k->token), "%s", resp->upload_token);
 	/* The key is saved before a byte leaves: an interrupted upload can be resumed. */
-	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0 || (r = key_save(dir, k, err)) < 0)
+	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0 || (r = key_save(dir, k, err)) < 0 ||
+	    k->streamed)
 		goto out;
 	if (rename(tmp, path) < 0) {
 		r = dcr_err_errno(err, DCR_EIO, errno, "cannot rename '%s'", tmp);
@@ -478,7 +818,7 @@ static int new_upload(const struct command *cmd, struct cli *cli, struct session
 /* Remove the keystore's files of dataset id: its key, and ciphertext not sent yet. */
 static int forget_key(const char *dir, const char *id, struct dcr_err *err)
 {
-	static const char *const exts[] = { ".json", ".enc" };
+	static const char *const exts[] = { ".json", ".enc", ".sums" };
 	char path[4200];
 	int r;
 
@@ -911,7 +1251,8 @@ static json_t *entry_json(const struct upload_entry *e)
 	json_object_set_new(j, "dataset", json_string(e->k.id));
 	json_object_set_new(j, "name", json_string(e->k.name));
 	json_object_set_new(j, "size", json_integer((json_int_t)e->k.size));
-	json_object_set_new(j, "sha256", json_string(hex));
+	/* A file still being sent has no digest yet. */
+	json_object_set_new(j, "sha256", e->k.streamed ? json_null() : json_string(hex));
 	json_object_set_new(j, "complete", json_boolean(e->k.complete));
 	json_object_set_new(j, "endpoint", json_string(e->k.endpoint));
 	json_array_foreach(e->published, i, p) {
@@ -951,7 +1292,10 @@ static void print_entries(const struct upload_entry *e, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char hex[65];
 
-		dcr_hex(e[i].k.sha256, 32, hex);
+		if (e[i].k.streamed)
+			snprintf(hex, sizeof(hex), "-");
+		else
+			dcr_hex(e[i].k.sha256, 32, hex);
 		printf("%-32s  ", e[i].k.id);
 		put_cell(e[i].k.name, w_name, false);
 		printf("  %12llu  %-8s  ", (unsigned long long)e[i].k.size, e[i].k.complete ? "complete" : "partial");

@@ -110,7 +110,14 @@ static bool split_job_id(const char *job, char prefix[static 13])
 	return true;
 }
 
-/* job.get until the job finishes, backing off from 100 ms to 2 s. *out: the last answer. */
+/*
+ * job.get until the job finishes. Each call asks dcrd to wait up to
+ * WAIT_MS for the job to end (dcr-protocol(7)); an answer that comes back
+ * unfinished well before that (a dcrd that does not wait, or has too many
+ * calls waiting) is followed by a pause, from 100 ms doubling to 2 s.
+ * *out: the last answer.
+ */
+#define WAIT_MS 20000
 static int wait_job(const struct command *cmd, struct session *s, const char *room, const char *job,
 	Dcr__V1__RunResponse **out)
 {
@@ -122,8 +129,10 @@ static int wait_job(const struct command *cmd, struct session *s, const char *ro
 
 	ref.room_id = (char *)room;
 	ref.job_id = (char *)job;
+	ref.wait_ms = WAIT_MS;
 	*out = NULL;
 	for (;;) {
+		int64_t asked = dcr_monotonic_ms();
 		struct timespec ts;
 
 		if ((r = session_call(cmd, s, "job.get", &ref.base, &body, &len)) != 0)
@@ -136,6 +145,10 @@ static int wait_job(const struct command *cmd, struct session *s, const char *ro
 			return 0;
 		dcr__v1__run_response__free_unpacked(*out, NULL);
 		*out = NULL;
+		if (dcr_monotonic_ms() - asked >= WAIT_MS / 2) {
+			delay_ms = 100;
+			continue;
+		}
 		ts.tv_sec = delay_ms / 1000;
 		ts.tv_nsec = (long)(delay_ms % 1000) * 1000000L;
 		nanosleep(&ts, NULL);

@@ -2,8 +2,10 @@
  * Blobs: ciphertext on the host's disk, in DIR/blobs/ID. Uploads arrive
  * with PUT /v1/blobs/ID in as many pieces as the client needs (HEAD tells
  * how much arrived), results leave with GET; each blob has a bearer token
- * that a call handed out, and only its SHA-256 is kept. Nothing here sees
- * plaintext: the keys travel only inside encrypted calls.
+ * that a call handed out, and only its SHA-256 is kept. The transfers
+ * never see plaintext: the keys travel only inside encrypted calls. At
+ * the end, reading a complete blob back: publish checks and jobs decrypt
+ * one with the key of its sealed record.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -412,4 +414,57 @@ int blob_put_end(struct service *svc, struct blob_upload *u, uint64_t *received,
 		*received = u->recorded;
 	free(u);
 	return r;
+}
+
+/* ---- reading a blob's plaintext ---- */
+
+/*
+ * The file of a blob its record says is complete, open for reading. The
+ * file is the host's to delete or replace: one that is not there, or not a
+ * regular file (a symbolic link, a directory, a FIFO that would block the
+ * open), is an integrity violation like one whose bytes were changed.
+ */
+int open_blob(const struct service *svc, const char *blob_id, struct dcr_err *err)
+{
+	char path[4096];
+	struct stat st;
+	int fd, r;
+
+	if ((r = blob_path(svc, blob_id, path, sizeof(path), err)) < 0)
+		return r;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) {
+		if (errno == ENOENT || errno == ELOOP)
+			return dcr_err_set(err, DCR_EINTEGRITY, "blob %s is missing from the data directory (deleted or "
+							     "replaced on the host)", blob_id);
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read blob %s", blob_id);
+	}
+	if (fstat(fd, &st) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot read blob %s", blob_id);
+	else if (!S_ISREG(st.st_mode))
+		r = dcr_err_set(err, DCR_EINTEGRITY, "blob %s in the data directory is not a regular file (replaced on "
+						     "the host)", blob_id);
+	else
+		return fd;
+	close(fd);
+	return r;
+}
+
+static int read_blob(const struct service *svc, const char *blob_id, const uint8_t *key, dcr_stream_sink *sink,
+	void *ctx, struct dcr_err *err)
+{
+	int fd = open_blob(svc, blob_id, err), r;
+
+	if (fd < 0)
+		return fd;
+	r = dcr_stream_decrypt_fd_sink(fd, key, sink, ctx, err);
+	close(fd);
+	return r;
+}
+
+int publication_read(const struct service *svc, const Dcr__V1__PublicationRecord *pub, dcr_stream_sink *sink,
+	void *ctx, struct dcr_err *err)
+{
+	if (pub->key.len != DCR_STREAM_KEY_LEN)
+		return dcr_err_set(err, DCR_EINTEGRITY, "a publication record has no key");
+	return read_blob(svc, pub->blob_id, pub->key.data, sink, ctx, err);
 }

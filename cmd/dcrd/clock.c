@@ -5,8 +5,10 @@
  * its latest call before (sealed in state.db), so setting the host's clock
  * back cannot make a call or certificate of the past current again.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "dcrd.h"
 #include "util.h"
@@ -47,4 +49,31 @@ int64_t clock_now_ms(void)
 time_t clock_now(void)
 {
 	return (time_t)(clock_now_ms() / 1000);
+}
+
+int cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t attr;
+	int r;
+
+	if ((r = pthread_condattr_init(&attr)) != 0)
+		return r;
+	if ((r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) == 0 && (r = pthread_cond_destroy(cv)) == 0)
+		r = pthread_cond_init(cv, &attr);
+	pthread_condattr_destroy(&attr);
+	return r;
+}
+
+struct timespec monotonic_in(int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
 }

@@ -18,7 +18,7 @@
 
 #define MAX_CA_FILE (256u << 10)
 #define MAX_BUCKETS 10000          /* callers remembered; more evict the longest idle */
-#define MAX_VALIDATING 2           /* definitions and datasets, of the 4 HTTP threads: the others keep answering */
+#define MAX_VALIDATING 2           /* definitions and datasets at once, each in a thread of its own (calls_bulk) */
 
 /* One caller's token bucket. */
 struct bucket {

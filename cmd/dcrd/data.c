@@ -41,8 +41,21 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-int dataset_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+/* Without the call lock: who vouches for the caller, read through the second connection. */
+int dataset_create_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
 	struct dcr_err *err)
+{
+	if (!svc->reader)
+		return 0;
+	pthread_mutex_lock(svc->reader_lock);
+	caller_known(svc->reader, req, &prep->ca);
+	prep->known = prep->ca.der != NULL;
+	pthread_mutex_unlock(svc->reader_lock);
+	return 0;
+}
+
+int dataset_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err)
 {
 	Dcr__V1__CreateDatasetRequest *cr = dcr__v1__create_dataset_request__unpack(NULL, req->body_len, req->body);
 	Dcr__V1__CreateDatasetResponse resp = DCR__V1__CREATE_DATASET_RESPONSE__INIT;
@@ -199,7 +212,7 @@ static int find_use(void *ctx, const char *scope, const char *name, ProtobufCMes
 }
 
 int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	struct dcr_err *err)
+	char room_id[static 65], struct dcr_err *err)
 {
 	Dcr__V1__DatasetRef *ref = dcr__v1__dataset_ref__unpack(NULL, req->body_len, req->body);
 	Dcr__V1__DeleteDatasetResponse resp = DCR__V1__DELETE_DATASET_RESPONSE__INIT;
@@ -248,59 +261,6 @@ out:
 		protobuf_c_message_free_unpacked(&ds->base, NULL);
 	dcr__v1__dataset_ref__free_unpacked(ref, NULL);
 	return r;
-}
-
-/* ---- reading a blob's plaintext ---- */
-
-/*
- * The file of a blob its record says is complete, open for reading. The
- * file is the host's to delete or replace: one that is not there, or not a
- * regular file (a symbolic link, a directory, a FIFO that would block the
- * open), is an integrity violation like one whose bytes were changed.
- */
-int open_blob(const struct service *svc, const char *blob_id, struct dcr_err *err)
-{
-	char path[4096];
-	struct stat st;
-	int fd, r;
-
-	if ((r = blob_path(svc, blob_id, path, sizeof(path), err)) < 0)
-		return r;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) {
-		if (errno == ENOENT || errno == ELOOP)
-			return dcr_err_set(err, DCR_EINTEGRITY, "blob %s is missing from the data directory (deleted or "
-							     "replaced on the host)", blob_id);
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot read blob %s", blob_id);
-	}
-	if (fstat(fd, &st) < 0)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot read blob %s", blob_id);
-	else if (!S_ISREG(st.st_mode))
-		r = dcr_err_set(err, DCR_EINTEGRITY, "blob %s in the data directory is not a regular file (replaced on "
-						     "the host)", blob_id);
-	else
-		return fd;
-	close(fd);
-	return r;
-}
-
-static int read_blob(const struct service *svc, const char *blob_id, const uint8_t *key, dcr_stream_sink *sink,
-	void *ctx, struct dcr_err *err)
-{
-	int fd = open_blob(svc, blob_id, err), r;
-
-	if (fd < 0)
-		return fd;
-	r = dcr_stream_decrypt_fd_sink(fd, key, sink, ctx, err);
-	close(fd);
-	return r;
-}
-
-int publication_read(const struct service *svc, const Dcr__V1__PublicationRecord *pub, dcr_stream_sink *sink,
-	void *ctx, struct dcr_err *err)
-{
-	if (pub->key.len != DCR_STREAM_KEY_LEN)
-		return dcr_err_set(err, DCR_EINTEGRITY, "a publication record has no key");
-	return read_blob(svc, pub->blob_id, pub->key.data, sink, ctx, err);
 }
 
 /* ---- dataset.publish ---- */
@@ -520,7 +480,7 @@ static void check_once(const struct service *svc, const Dcr__V1__DataNode *node,
 /*
  * Who is having a dataset checked now: one check at a time per caller, and
  * the checks share the slots room definitions are validated in (at most
- * 2 of the 4 HTTP threads), so callers cannot take every thread.
+ * 2, each in a thread of its own), so callers cannot take every core.
  */
 #define CHECKERS_MAX 8
 
@@ -595,7 +555,8 @@ static int may_publish(struct service *svc, const struct dcr_call_request *req, 
 	return 0;
 }
 
-int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep)
+int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *unused)
 {
 	Dcr__V1__PublishRequest *pr = dcr__v1__publish_request__unpack(NULL, req->body_len, req->body);
 	struct service reader = *svc;
@@ -755,8 +716,6 @@ int datasets_list(struct service *svc, const struct dcr_call_request *req, const
 	struct msg_list l = { 0 };
 	int r;
 
-	if (!may(rc->def, rc->p, DCR__V1__ACTION__ACTION_LIST_DATASETS, NULL))
-		return denied(req->email, "list-datasets", room_id, err);
 	r = state_each_record(svc->state, "publication", room_id, &dcr__v1__publication_record__descriptor, list_one, &l,
 		err);
 	if (r == DCR_ENOMEM)

@@ -33,9 +33,16 @@
 void clock_start(int64_t floor_ms);
 int64_t clock_now_ms(void);
 time_t clock_now(void);
+/*
+ * Waits that setting the wall clock must not stretch or cut short: cv made
+ * to time out on CLOCK_MONOTONIC (0, or an errno value), and the deadline
+ * ms from now to give pthread_cond_timedwait on it.
+ */
+int cond_init_monotonic(pthread_cond_t *cv);
+struct timespec monotonic_in(int64_t ms);
 
 /*
- * The file of a complete blob, open for reading (data.c): one that is
+ * The file of a complete blob, open for reading (blobs.c): one that is
  * missing, a symbolic link or not a regular file (a FIFO would block) is
  * DCR_EINTEGRITY.
  */
@@ -63,9 +70,11 @@ bool caller_id_equal(const struct caller_id *a, const struct caller_id *b);
 struct enclave_options {
 	const struct dcrd_kind *kind; /* cmd/dcrd/kind.h */
 	const char *device;        /* sgx: Gramine's attestation folder, /dev/attestation */
-	const char *pccs_url;      /* sgx: PCCS or Intel PCS base URL (API v4) */
-	const char *root_crl_url;  /* sgx: where the Intel SGX Root CA CRL is */
-	const char *pccs_ca;       /* sgx: CA file for the PCCS's TLS certificate; NULL: the system's */
+	const char *pccs_url;      /* sgx, tdx: PCCS or Intel PCS base URL (API v4) */
+	const char *root_crl_url;  /* sgx, tdx: where the Intel SGX Root CA CRL is */
+	const char *pccs_ca;       /* sgx, tdx: CA file for the PCCS's TLS certificate; NULL: the system's */
+	const char *tsm_dir;       /* tdx: configfs-tsm's report directory */
+	const char *sealing_root;  /* tdx: the file with the sealing root a key broker released */
 	const char *snp_tsm;       /* sev-snp: the configfs-tsm report folder, used when it exists */
 	const char *snp_device;    /* sev-snp: /dev/sev-guest, for the derived key (and reports without configfs-tsm) */
 	const char *kds_url;       /* sev-snp: AMD's KDS, for the VCEK when the host gives none */
@@ -83,6 +92,7 @@ struct enclave {
 	uint8_t measurement[32];   /* sim: SHA-256 of this executable; sgx: MRENCLAVE; sev-snp: unused (snp.report) */
 	union {                    /* the kind's own */
 		struct dcr_sgx_report sgx; /* sgx-dcap: this enclave's report body, from its own quote */
+		struct dcr_tdx_report tdx; /* tdx: this TD's report body, from its own quote */
 		struct {
 			struct dcr_snp_report report;     /* this guest's report, from the firmware */
 			enum dcr_snp_product product;
@@ -148,6 +158,7 @@ struct state {
 	atomic_bool full;          /* the last write failed for lack of disk space */
 	int64_t clock_mark;        /* dcrd's clock at the latest call accepted (state_use_nonce) */
 	int64_t last_call_ms;      /* the latest call timestamp accepted */
+	sqlite3_stmt *audit_st[6]; /* the audit log's statements, prepared once (state.c) */
 };
 
 /*
@@ -198,7 +209,12 @@ void state_rollback(struct state *s);
 /* Whether the last write failed because the disk is full (until a commit succeeds); no lock needed. */
 bool state_full(const struct state *s);
 
-/* A room's audit log: its frontier (size 0 when empty), appending, proofs, entries. */
+/*
+ * A room's audit log: its frontier (size 0 when empty), appending, proofs,
+ * entries. Next to each leaf the log keeps the sealed roots of the perfect
+ * subtrees it completes (audit_node), written in the leaf's transaction,
+ * so a proof reads O(log size) rows.
+ */
 int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle_frontier *f, struct dcr_err *err);
 int state_audit_append(struct state *s, const char *room_id, const uint8_t *entry, size_t len,
 	struct dcr_merkle_frontier *f, struct dcr_err *err);
@@ -233,6 +249,8 @@ int state_count_rooms(struct state *s, uint64_t *n, struct dcr_err *err);
 /* Call fn for every room in ID order until it returns non-zero. */
 int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec),
 	void *ctx, struct dcr_err *err);
+/* The same with the IDs alone, unsealing nothing (a damaged record does not stop it). */
+int state_each_room_id(struct state *s, int (*fn)(void *ctx, const char *id), void *ctx, struct dcr_err *err);
 
 /*
  * Sealed records of datasets ("dataset", scope "", name = ID), publications
@@ -296,6 +314,24 @@ int audit_record(struct state *s, const char *room_id, const char *caller, const
 	const char *detail, const struct audit_note *note, struct dcr_err *err);
 
 /*
+ * Reads that tell the caller nothing new are logged once (reads.c,
+ * dcr-audit(1)): a job.get allowed with the same answer as the last one
+ * logged for the same room, caller and job (object and facts) is not
+ * logged again. read_key_of fills k and says whether the call is such a
+ * read; read_repeated: whether its entry would repeat one logged;
+ * read_logged: its entry was committed. Memory only, a fixed table.
+ */
+struct read_key {
+	uint8_t key[32];
+	uint8_t answer[32];
+	bool valid;
+};
+bool read_key_of(struct read_key *k, const char *room_id, const char *caller, const char *method,
+	const struct audit_note *note, const uint8_t *answer, size_t answer_len);
+bool read_repeated(const struct read_key *k);
+void read_logged(const struct read_key *k);
+
+/*
  * Who may create rooms, how often and how many (creators.c): dcrd serve's
  * --creator-ca, --creator-platform, --create-rate, --max-rooms and
  * --max-rooms-per-creator. Without the first two anyone may create;
@@ -350,8 +386,8 @@ int creators_begin_validation(struct creators *c, struct dcr_err *err);
 void creators_end_validation(struct creators *c);
 
 /*
- * What a call worked out before taking the call lock (rooms_prepare), for
- * rooms_call to finish under it: work an outsider can ask for must not
+ * What a call worked out before taking the call lock (calls_prepare), for
+ * calls_run to finish under it: work an outsider can ask for must not
  * hold up everyone else's calls.
  */
 /* The root certificate a caller's chain verified to: who vouches for the caller. */
@@ -395,8 +431,9 @@ struct service {
 	/* A second connection to the state for reads without the call lock, under its own lock. */
 	struct state *reader;
 	pthread_mutex_t *reader_lock;
-	const struct call_prep *prep; /* in a call: what rooms_prepare worked out */
+	const struct call_prep *prep; /* in a call: what calls_prepare worked out */
 	const struct job_bounds *job_bounds; /* the operator's, for every job (work.h) */
+	struct job_wait *wait;     /* in a call that may wait for a job to end (job.get's wait_ms) */
 };
 
 /*
@@ -444,7 +481,11 @@ int blob_put_end(struct service *svc, struct blob_upload *u, uint64_t *received,
 int audit_head(struct service *svc, const char *room_id, Dcr__V1__SignedTreeHead *sth, uint8_t sig[static 64],
 	struct dcr_merkle_frontier *f, struct dcr_err *err);
 
-/* A room as a call sees it (rooms.c): its record, definition, and the caller in it. */
+/*
+ * The access rules of calls (access.c): a room as a call sees it (its
+ * record, definition, and the caller in it), who is a member, what
+ * members may do, refusals, and the audit entry a call leaves.
+ */
 struct room_ctx {
 	Dcr__V1__RoomRecord *rec;
 	Dcr__V1__RoomDefinition *def;
@@ -460,6 +501,21 @@ struct room_ctx {
 int room_enter(struct service *svc, const struct dcr_call_request *req, const char *id, struct room_ctx *rc,
 	char room_id[static 65], struct dcr_err *err);
 void room_leave(struct room_ctx *rc);
+/* The participant with this address, or NULL. */
+const Dcr__V1__Participant *room_participant(const Dcr__V1__RoomDefinition *def, const char *email);
+/*
+ * Whether the caller is a participant of def (room id) certified by the
+ * authority the room assigns to it; DCR_ENOTFOUND "no room ID for EMAIL"
+ * if not. *out: the participant; issuer: the hex SHA-256 of the root the
+ * chain verified to; ca (if not NULL): a copy of that root.
+ */
+int room_member(const Dcr__V1__RoomDefinition *def, const char *id, const struct dcr_call_request *req,
+	const Dcr__V1__Participant **out, char issuer[static 65], struct verified_ca *ca, struct dcr_err *err);
+/* DCR_EDENIED saying which authority the room assigns to p, whose certificate did not chain to it. */
+int not_certified(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, struct dcr_err *err);
+/* Whether the caller is the room's owner and may stop it without the stop permission. */
+bool owner_may_stop(const Dcr__V1__RoomDefinition *def, const Dcr__V1__RoomRecord *rec,
+	const struct caller_id *caller);
 /* Whether participant p may do a (on object; NULL: any object), the room's defaults included. */
 bool may(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Participant *p, Dcr__V1__Action a, const char *object);
 /* DCR_EDENIED "EMAIL lacks permission 'WHAT' in room ID". */
@@ -467,9 +523,23 @@ int denied(const char *email, const char *what, const char *id, struct dcr_err *
 /*
  * Whether the platform CA issued the caller's certificate, or any room
  * accepts it for its address; *ca (verified_ca_release) is then the root
- * its chain verified to. As rooms_prepare worked it out, if it did.
+ * its chain verified to. As calls_prepare worked it out, if it did.
  */
 bool caller_ca(struct service *svc, const struct dcr_call_request *req, struct verified_ca *ca);
+/* The platform CA, or a root some room in s assigns to the caller's address, into *ca (none: ca->der NULL). */
+void caller_known(struct state *s, const struct dcr_call_request *req, struct verified_ca *ca);
+/*
+ * The rooms that name an address: built from s at start (before any call;
+ * DCR_ENOMEM only), added to by room.create under the call lock.
+ * caller_rooms calls fn, in ID order, for the rooms of s that name email
+ * (and rooms that could not be read at start) until fn returns non-zero;
+ * a room that cannot be read stops it with its error if stop_on_damage,
+ * else is passed over.
+ */
+int room_index_build(struct state *s, struct dcr_err *err);
+int room_index_add(const char *id, const Dcr__V1__RoomDefinition *def, struct dcr_err *err);
+int caller_rooms(struct state *s, const char *email, bool stop_on_damage,
+	int (*fn)(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec), void *ctx, struct dcr_err *err);
 bool valid_id(const char *id);
 /* The data node or computation called name, or NULL. */
 const Dcr__V1__DataNode *room_data_node(const Dcr__V1__RoomDefinition *def, const char *name);
@@ -478,7 +548,7 @@ const Dcr__V1__Computation *room_computation(const Dcr__V1__RoomDefinition *def,
 int room_no_such(const Dcr__V1__RoomDefinition *def, const char *room_id, bool data, const char *name,
 	struct dcr_err *err);
 
-/* Copies of messages that outlive the records they came from (msg_list_add copies with pack and unpack). */
+/* Answers (answer.c). Copies of messages that outlive the records they came from (msg_list_add copies with pack and unpack). */
 struct msg_list {
 	ProtobufCMessage **items;
 	size_t n, cap;
@@ -558,13 +628,15 @@ struct storage_status {
 };
 void storage_status(const char *data_dir, struct storage_status *st);
 
-/* Datasets (data.c): dataset.create, dataset.publish, dataset.list, dataset.delete. */
+/* Datasets (data.c): dataset.create, dataset.publish, dataset.list, dataset.delete; dispatched by calls.c. */
 /* Who uploaded ds, for the quotas: its owner and the fingerprint of its owner_ca. */
 void dataset_owner(const Dcr__V1__DatasetRecord *ds, struct caller_id *out);
+int dataset_create_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
 int dataset_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	struct dcr_err *err);
+	char room_id[static 65], struct dcr_err *err);
 int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
-	struct dcr_err *err);
+	char room_id[static 65], struct dcr_err *err);
 /*
  * Delete dataset id's record and blob row in the open transaction, and its
  * ciphertext; the caller tells the ledger (storage_forget).
@@ -572,31 +644,34 @@ int dataset_delete(struct service *svc, const struct dcr_call_request *req, uint
 int dataset_erase(struct service *svc, const char *id, struct dcr_err *err);
 /*
  * dataset.publish is in two parts. dataset_publish_prepare, without the
- * call lock (from rooms_prepare), reads the room and the dataset through
+ * call lock, reads the room and the dataset through
  * svc->reader and, if the caller may publish it there, decrypts and checks
  * it against the node into prep->check; a (dataset, key, node) checked
  * before is not checked again. dataset_publish, under the lock, checks the
  * room and the dataset again and stores the publication with what
  * prep->check found; it never decrypts while it holds the lock.
  */
-int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep);
+int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
 /* Datasets decrypted and checked for a publish since start, and publishes that reused an earlier check (/metrics). */
 void dataset_check_counts(unsigned long *decrypted, unsigned long *reused);
 int dataset_publish(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
+/* The list-datasets permission is checked by the dispatcher (calls.c). */
 int datasets_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
 /*
  * Stream the plaintext of the dataset published to node of room_id to
- * sink, decrypting its blob (for the job runner, without the lock: the
- * record is read by the caller beforehand).
+ * sink, decrypting its blob (blobs.c; for the job runner, without the
+ * lock: the record is read by the caller beforehand).
  */
 int publication_read(const struct service *svc, const Dcr__V1__PublicationRecord *pub, dcr_stream_sink *sink,
 	void *ctx, struct dcr_err *err);
 
 /*
  * Jobs (jobs.c): job.run, job.get, job.fetch, job.list, and the runner
- * thread that executes queued jobs one at a time outside the call lock.
+ * threads that execute queued jobs outside the call lock, jobs of
+ * different rooms at once, a room's one at a time and in order.
  */
 int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
@@ -604,10 +679,16 @@ int job_get(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	char room_id[static 65], struct dcr_err *err);
 int jobs_list(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
-/* How many jobs may be queued or running at once (dcrd serve --max-room-jobs, --max-caller-jobs). */
+/*
+ * How many jobs may be queued or running at once (dcrd serve
+ * --max-room-jobs, --max-caller-jobs), and how many run at once, each in
+ * a runner thread of its own (--max-running-jobs, at most JOBS_RUNNING_MAX).
+ */
+#define JOBS_RUNNING_MAX 256
 struct job_limits {
 	unsigned per_room;
 	unsigned per_caller;       /* by struct caller_id, across rooms */
+	unsigned running;
 };
 /* What SQLite may allocate for one SQL job (serve --max-sql-memory); before jobs_start. */
 void jobs_sql_memory(uint64_t bytes);
@@ -623,10 +704,36 @@ void jobs_sql_memory(uint64_t bytes);
  */
 int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err *err);
 bool jobs_stop(void);
+/*
+ * job.get's wait (JobRef.wait_ms, at most JOB_WAIT_MAX_MS): job_get sets
+ * wanted when the caller asked to wait, may see the job, and it is queued
+ * or running. The call then waits outside the call lock: under it,
+ * jobs_waiter_new hands out a waiter (NULL: answer at once, for the job
+ * left the queue, or JOB_WAITERS_MAX calls wait already), the caller
+ * suspends the call and jobs_wait_start arms the waiter, which calls
+ * wake(arg) once, from another thread: when the job ends, when ms are up,
+ * or at jobs_wait_stop (which jobs_stop calls too). The call is then made
+ * again with may false, and logged once.
+ */
+#define JOB_WAIT_MAX_MS 20000
+#define JOB_WAITERS_MAX 128
+struct job_wait {
+	bool may;                  /* this call may wait: it has not waited yet */
+	bool wanted;
+	uint32_t ms;
+	char room_id[65];
+	char job_id[40];
+};
+struct job_waiter;
+struct job_waiter *jobs_waiter_new(const struct job_wait *w, void (*wake)(void *arg), void *arg);
+void jobs_wait_start(struct job_waiter *w);
+void jobs_wait_stop(void);
+/* Calls waiting for a job to end now (for /metrics). */
+unsigned jobs_waiting(void);
 /* Jobs queued and running now (for /metrics, without the lock). */
 void jobs_counts(unsigned *queued, unsigned *running);
 /*
- * Under the lock: whether the running job reads blob_id (the publications
+ * Under the lock: whether a running job reads blob_id (the publications
  * it took when it started), which must then stay until the job ends.
  */
 bool jobs_reading(const char *blob_id);
@@ -637,22 +744,57 @@ bool jobs_reading(const char *blob_id);
 int job_result_delete(struct service *svc, const char *room_id, const char *job_id, struct dcr_err *err);
 
 /*
- * The part of an accepted call that needs no call lock, run before it is
+ * Rooms (rooms.c): room.create, room.list (each in two parts, before and
+ * under the call lock), and the methods on a room that calls.c enters and
+ * permits: room.get, room.source, room.status, room.stop, audit.get.
+ */
+int room_create_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
+int room_create(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err);
+int room_list_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
+int room_list_answer(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+	char room_id[static 65], struct dcr_err *err);
+int room_get(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+int room_source(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+int room_status(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+int room_stop(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+int room_audit(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
+	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+
+/*
+ * The dispatch of calls (calls.c), from its table of methods. calls_prepare
+ * does the part of an accepted call that needs no call lock, before it is
  * taken: for room.create, who may create, how often, and the validation
  * and compilation of the definition; for dataset.create and room.list, the
- * reads of every room (through svc->reader). A refusal here is the call's
- * answer; nothing was changed. call_prep_release frees what prep holds.
+ * reads of the rooms that name the caller (through svc->reader); for
+ * dataset.publish, the decryption and check of the dataset. A refusal
+ * there is the call's answer; nothing was changed. call_prep_release
+ * frees what prep holds.
  */
-int rooms_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+int calls_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
 	struct dcr_err *err);
 void call_prep_release(struct call_prep *prep);
+/*
+ * Whether method's preparation is bulk work (room.create, dataset.publish),
+ * to run outside the HTTP threads; calls_bulk_priority raises the calling
+ * thread's nice value by 10 (at most 19; nothing where it cannot).
+ */
+bool calls_bulk(const char *method);
+void calls_bulk_priority(void);
 
 /*
  * Run an accepted call, under the call lock, with svc->prep from
- * rooms_prepare. On success *out (free()) is the method's answer; on
- * refusal err carries the code and message the caller sees.
+ * calls_prepare. On success *out (free()) is the method's answer; on
+ * refusal err carries the code and message the caller sees. room_id is
+ * set once the caller is known to be in a room: the call is logged there.
  */
-int rooms_call(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
+int calls_run(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err);
 
 /*

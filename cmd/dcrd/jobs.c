@@ -1,8 +1,10 @@
 /*
- * Jobs: job.run queues a computation, one runner thread executes queued
- * jobs first in, first out across rooms, outside the call lock (SQL in
- * SQLite, python in the sandbox), seals the result into a blob and records
- * the outcome in the room's log; job.get, job.list and job.fetch report on
+ * Jobs: job.run queues a computation; runner threads (--max-running-jobs)
+ * execute queued jobs outside the call lock (SQL in SQLite, python in the
+ * sandbox), one job of a room at a time, each room's in the order job.run
+ * accepted them, the rooms' taken first in, first out; each seals its
+ * result into a blob and records the outcome in the room's log; job.get
+ * (which may wait for the job to end), job.list and job.fetch report on
  * them. A job that a stopped or crashed dcrd left running is run again on
  * the next start, in its place: computations read only published data, so
  * a rerun computes the same. Once: a job that was running at two stops
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "crypto.h"
 #include "dcrd.h"
 #include "fileio.h"
@@ -35,14 +38,24 @@
 #define INTERRUPTED_TWICE "the job was running when dcrd stopped, and again when it stopped after " \
 	"running it anew; it is not run a third time"
 
-static struct {
+/* One runner thread. */
+struct worker {
 	pthread_t thread;
+	bool started;
+	bool busy;                 /* under runner.mu: running a job (from its claim to its record) */
+	const struct msg_list *reading; /* under the service lock: its job's publications */
+	char room_id[65];          /* under the service lock: the room of its job, "" when it runs none */
+};
+
+static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool started, stop, kick, busy;
+	bool stop;
+	uint64_t kicks;            /* under mu: one more each time a job may have become claimable */
+	struct worker *workers;
+	unsigned n_workers;
 	struct service svc;
 	uint64_t sql_memory;       /* 0: sqlwork's default */
-	const struct msg_list *reading; /* under the service lock: the running job's publications */
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /*
@@ -66,6 +79,151 @@ static struct {
 	struct job_limits lim;
 	atomic_uint queued, running; /* for /metrics, which does not take the lock */
 } queue = { .tail = &queue.head };
+
+/*
+ * Calls waiting for a job to end (job.get with wait_ms): the connection is
+ * suspended, holding neither the call lock nor a thread; wake resumes it,
+ * once, when the job leaves the queue (it ended, or could not start), when
+ * its time is up (the timer thread), or when dcrd stops.
+ */
+struct job_waiter {
+	char room_id[65];
+	char job_id[JOB_ID_MAX];
+	int64_t deadline;          /* dcr_monotonic_ms */
+	void (*wake)(void *arg);
+	void *arg;
+	struct job_waiter *next;
+};
+
+static struct {
+	pthread_mutex_t mu;        /* taken under the call lock, never the other way round */
+	pthread_cond_t cv;         /* on CLOCK_MONOTONIC (waits_start) */
+	struct job_waiter *head;
+	unsigned n;                /* waiters handed out, waiting or about to */
+	bool started, stop;
+	pthread_t thread;
+} waits = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* Under waits.mu: wake *p's waiter and take it off the list. */
+static void waiter_wake(struct job_waiter **p)
+{
+	struct job_waiter *w = *p;
+
+	*p = w->next;
+	waits.n--;
+	w->wake(w->arg);
+	free(w);
+}
+
+/* The job left the queue: wake whoever waits for it. */
+static void waits_end(const char *room_id, const char *job_id)
+{
+	pthread_mutex_lock(&waits.mu);
+	for (struct job_waiter **p = &waits.head; *p;)
+		if (strcmp((*p)->room_id, room_id) == 0 && strcmp((*p)->job_id, job_id) == 0)
+			waiter_wake(p);
+		else
+			p = &(*p)->next;
+	pthread_mutex_unlock(&waits.mu);
+}
+
+static void *waits_main(void *arg)
+{
+	pthread_mutex_lock(&waits.mu);
+	while (!waits.stop) {
+		int64_t now = dcr_monotonic_ms(), next = INT64_MAX;
+
+		for (struct job_waiter **p = &waits.head; *p;)
+			if ((*p)->deadline <= now) {
+				waiter_wake(p);
+			} else {
+				next = (*p)->deadline < next ? (*p)->deadline : next;
+				p = &(*p)->next;
+			}
+		if (next == INT64_MAX) {
+			pthread_cond_wait(&waits.cv, &waits.mu);
+		} else {
+			struct timespec ts = monotonic_in(next - now);
+
+			pthread_cond_timedwait(&waits.cv, &waits.mu, &ts);
+		}
+	}
+	while (waits.head)
+		waiter_wake(&waits.head);
+	pthread_mutex_unlock(&waits.mu);
+	return NULL;
+}
+
+static int waits_start(struct dcr_err *err)
+{
+	int r;
+
+	waits.stop = false;
+	if ((r = cond_init_monotonic(&waits.cv)) == 0)
+		r = pthread_create(&waits.thread, NULL, waits_main, NULL);
+	if (r != 0)
+		return dcr_err_errno(err, DCR_EIO, r, "cannot set up the waits for jobs");
+	waits.started = true;
+	return 0;
+}
+
+unsigned jobs_waiting(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&waits.mu);
+	n = waits.n;
+	pthread_mutex_unlock(&waits.mu);
+	return n;
+}
+
+void jobs_wait_stop(void)
+{
+	if (!waits.started)
+		return;
+	pthread_mutex_lock(&waits.mu);
+	waits.stop = true;
+	pthread_cond_signal(&waits.cv);
+	pthread_mutex_unlock(&waits.mu);
+	pthread_join(waits.thread, NULL);
+	waits.started = false;
+}
+
+static bool queue_has(const char *room_id, const char *job_id);
+
+struct job_waiter *jobs_waiter_new(const struct job_wait *jw, void (*wake)(void *arg), void *arg)
+{
+	struct job_waiter *w;
+
+	if (!jw->wanted || !queue_has(jw->room_id, jw->job_id))
+		return NULL;
+	pthread_mutex_lock(&waits.mu);
+	if (waits.stop || !waits.started || waits.n >= JOB_WAITERS_MAX || !(w = calloc(1, sizeof(*w)))) {
+		pthread_mutex_unlock(&waits.mu);
+		return NULL;
+	}
+	waits.n++;
+	pthread_mutex_unlock(&waits.mu);
+	snprintf(w->room_id, sizeof(w->room_id), "%s", jw->room_id);
+	snprintf(w->job_id, sizeof(w->job_id), "%s", jw->job_id);
+	w->deadline = dcr_monotonic_ms() + jw->ms;
+	w->wake = wake;
+	w->arg = arg;
+	return w;
+}
+
+void jobs_wait_start(struct job_waiter *w)
+{
+	pthread_mutex_lock(&waits.mu);
+	w->next = waits.head;
+	waits.head = w;
+	/* Stopped meanwhile: no wait after all. */
+	if (waits.stop)
+		waiter_wake(&waits.head);
+	else
+		pthread_cond_signal(&waits.cv);
+	pthread_mutex_unlock(&waits.mu);
+}
 
 static int queue_add(const char *room_id, const char *job_id, const struct caller_id *caller, uint64_t position)
 {
@@ -95,8 +253,17 @@ static void queue_remove(const char *room_id, const char *job_id)
 		queue.n--;
 		atomic_fetch_sub(q->running ? &queue.running : &queue.queued, 1);
 		free(q);
+		waits_end(room_id, job_id);
 		return;
 	}
+}
+
+static bool queue_has(const char *room_id, const char *job_id)
+{
+	for (const struct queued *q = queue.head; q; q = q->next)
+		if (strcmp(q->room_id, room_id) == 0 && strcmp(q->job_id, job_id) == 0)
+			return true;
+	return false;
 }
 
 static void queue_clear(void)
@@ -133,11 +300,12 @@ void jobs_counts(unsigned *queued, unsigned *running)
 	*running = atomic_load(&queue.running);
 }
 
-static void wake_runner(void)
+/* Every idle runner looks at the queue again: a job was queued, or a room's job ended. */
+static void wake_runners(void)
 {
 	pthread_mutex_lock(&runner.mu);
-	runner.kick = true;
-	pthread_cond_signal(&runner.cv);
+	runner.kicks++;
+	pthread_cond_broadcast(&runner.cv);
 	pthread_mutex_unlock(&runner.mu);
 }
 
@@ -217,7 +385,7 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 		goto out;
 	}
 	queue.last_position = rec.queue_position;
-	wake_runner(); /* it waits for the lock, so it sees the job once this call commits */
+	wake_runners(); /* they wait for the lock, so they see the job once this call commits */
 out:
 	room_leave(&rc);
 	dcr__v1__run_request__free_unpacked(rr, NULL);
@@ -295,6 +463,15 @@ int job_get(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 		if (!may_see(&rc, rec->info->computation)) {
 			r = denied(req->email, "read-status", ref->room_id, err);
 			goto out;
+		}
+		/* Not over yet, and the caller would rather wait: the call says so to its caller (serve.c). */
+		if (svc->wait && svc->wait->may && ref->wait_ms &&
+		    (rec->info->status == DCR__V1__JOB_STATUS__JOB_STATUS_QUEUED ||
+		     rec->info->status == DCR__V1__JOB_STATUS__JOB_STATUS_RUNNING)) {
+			svc->wait->wanted = true;
+			svc->wait->ms = ref->wait_ms < JOB_WAIT_MAX_MS ? ref->wait_ms : JOB_WAIT_MAX_MS;
+			snprintf(svc->wait->room_id, sizeof(svc->wait->room_id), "%s", ref->room_id);
+			snprintf(svc->wait->job_id, sizeof(svc->wait->job_id), "%s", ref->job_id);
 		}
 		resp.job = rec->info;
 		r = pack_answer(&resp.base, out, out_len, err);
@@ -459,11 +636,21 @@ static int save_job(struct job *j, const char *outcome, const char *detail, cons
 	return save_job_blob(j, NULL, outcome, detail, note, err);
 }
 
+/* Under the lock: whether a runner runs a job of room_id now. */
+static bool room_running(const char *room_id)
+{
+	for (unsigned i = 0; i < runner.n_workers; i++)
+		if (strcmp(runner.workers[i].room_id, room_id) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Under the lock: the first job of the queue that is not running yet,
+ * Under the lock: the first job of the queue that is not running yet and
+ * whose room runs none (so a room's jobs run one at a time, in order),
  * marked running, with its room and the room's data. 0: none.
  */
-static int claim_job(struct job *j, struct dcr_err *err)
+static int claim_job(struct worker *me, struct job *j, struct dcr_err *err)
 {
 	struct state *s = runner.svc.state;
 	struct queued *q;
@@ -471,7 +658,7 @@ static int claim_job(struct job *j, struct dcr_err *err)
 
 	memset(j, 0, sizeof(*j));
 	for (;;) {
-		for (q = queue.head; q && q->running; q = q->next)
+		for (q = queue.head; q && (q->running || room_running(q->room_id)); q = q->next)
 			;
 		if (!q)
 			return 0;
@@ -496,6 +683,7 @@ static int claim_job(struct job *j, struct dcr_err *err)
 	q->running = true;
 	atomic_fetch_sub(&queue.queued, 1);
 	atomic_fetch_add(&queue.running, 1);
+	memcpy(me->room_id, j->room_id, sizeof(me->room_id));
 	if ((r = state_get_room(s, j->room_id, &j->room, err)) < 0)
 		return r;
 	if (!(j->def = dcr__v1__room_definition__unpack(NULL, j->room->definition.len, j->room->definition.data)))
@@ -553,6 +741,7 @@ struct result {
 	size_t len;
 	const char *type;
 	uint64_t rows;
+	bool has_rows;             /* rows counts a CSV's rows: SQL, and the result.csv of an aggregate */
 	bool thresholded;          /* an aggregate computation with a threshold, */
 	uint64_t groups_suppressed; /* and how many groups it left out */
 	char *logs;
@@ -1059,6 +1248,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 			res->data = sr.csv;
 			res->len = sr.len;
 			res->rows = sr.rows;
+			res->has_rows = true;
 			res->thresholded = sr.thresholded;
 			res->groups_suppressed = sr.groups_suppressed;
 			res->type = "text/csv";
@@ -1086,6 +1276,31 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	return dcr_err_set(err, DCR_EINTEGRITY, "computation '%s' is of no known kind", name);
 }
 
+/*
+ * An aggregate computation's result, as its job keeps it: a ZIP of the CSV
+ * and the count of groups it suppressed (dcr-room(5), PRIVACY RULES). Only
+ * the job's: a computation that reads it reads the CSV.
+ */
+static int aggregate_result(const struct job *j, struct result *res, struct dcr_err *err)
+{
+	const Dcr__V1__Computation *c = room_computation(j->def, j->rec->info->computation);
+	uint8_t *zip;
+	size_t len;
+	int r;
+
+	if (!c || c->kind_case != DCR__V1__COMPUTATION__KIND_AGGREGATE)
+		return 0;
+	if ((r = dcr_aggregate_result(res->data, res->len, res->groups_suppressed, &zip, &len, err)) < 0)
+		return r;
+	if (res->data)
+		dcr_wipe(res->data, res->len);
+	free(res->data);
+	res->data = zip;
+	res->len = len;
+	res->type = "application/zip";
+	return 0;
+}
+
 /* Compute the job's computation into res, within the job's time and budget. */
 static int compute_job(const struct job *j, struct result *res, struct dcr_err *err)
 {
@@ -1100,7 +1315,7 @@ static int compute_job(const struct job *j, struct result *res, struct dcr_err *
 		count_readers(&w, top);
 	r = compute(&w, j->rec->info->computation, 0, res, err);
 	work_release(&w);
-	return r;
+	return r < 0 ? r : aggregate_result(j, res, err);
 }
 
 /* ---- storing results ---- */
@@ -1180,7 +1395,7 @@ static bool logs_visible(const struct job *j)
 }
 
 /* Record how the job ended, under the lock; the result blob (if any) is on disk already. */
-static void finish_job(struct job *j, int code, const char *why, struct result *res)
+static void finish_job(struct worker *me, struct job *j, int code, const char *why, struct result *res)
 {
 	struct audit_note note = { 0 };
 	uint8_t key[32] = { 0 }, token_hash[32], digest[32];
@@ -1220,7 +1435,7 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 		dcr_hex(digest, 32, hex);
 		note_fact(&note, "result_sha256", "%s", hex);
 		note_fact(&note, "bytes", "%zu", res->len);
-		if (strcmp(res->type, "text/csv") == 0)
+		if (res->has_rows)
 			note_fact(&note, "rows", "%" PRIu64, res->rows);
 		if (res->thresholded) {
 			info->thresholded = true;
@@ -1258,8 +1473,11 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 		fprintf(stderr, "dcrd: job %s: its result cannot be counted (out of memory); it will not expire\n",
 			j->job_id);
 	queue_remove(j->room_id, j->job_id);
-	runner.reading = NULL;
+	me->reading = NULL;
+	me->room_id[0] = '\0';
 	pthread_mutex_unlock(runner.svc.lock);
+	/* The room's next job may start. */
+	wake_runners();
 	/* The record borrowed these; the caller frees the record. */
 	info->result_type = info->error = NULL;
 	info->result_sha256 = (ProtobufCBinaryData){ 0, NULL };
@@ -1269,8 +1487,15 @@ static void finish_job(struct job *j, int code, const char *why, struct result *
 	dcr_wipe(token, sizeof(token));
 }
 
-/* One queued job, start to end. 1: ran one; 0: none queued; < 0: the state failed. */
-static int run_one(void)
+static void set_busy(struct worker *me, bool busy)
+{
+	pthread_mutex_lock(&runner.mu);
+	me->busy = busy;
+	pthread_mutex_unlock(&runner.mu);
+}
+
+/* One queued job, start to end. 1: ran one; 0: none to run now; < 0: the state failed. */
+static int run_one(struct worker *me)
 {
 	bool failed_start;
 	struct result res = { 0 };
@@ -1280,12 +1505,12 @@ static int run_one(void)
 	int r;
 
 	pthread_mutex_lock(&runner.mu);
-	runner.busy = !runner.stop;
+	me->busy = !runner.stop;
 	pthread_mutex_unlock(&runner.mu);
-	if (!runner.busy)
+	if (!me->busy)
 		return 0;
 	pthread_mutex_lock(runner.svc.lock);
-	r = claim_job(&j, &err);
+	r = claim_job(me, &j, &err);
 	failed_start = r < 0;
 	if (r < 0 && j.rec && j.rec->info) {
 		/* A job that cannot start (its room is damaged, say) must not block the queue. */
@@ -1299,16 +1524,16 @@ static int run_one(void)
 		j.rec->info->error = NULL;
 	}
 	/* Failed to start: it leaves the queue (unless recorded as failed, the state keeps it for the next start). */
-	if (failed_start && j.job_id[0])
+	if (failed_start && j.job_id[0]) {
 		queue_remove(j.room_id, j.job_id);
+		me->room_id[0] = '\0';
+	}
 	/* Its data stays until it ends: a dataset it reads may be replaced meanwhile, not deleted (jobs_reading). */
 	if (r > 0 && !failed_start)
-		runner.reading = &j.pubs;
+		me->reading = &j.pubs;
 	pthread_mutex_unlock(runner.svc.lock);
 	if (r <= 0 || failed_start) {
-		pthread_mutex_lock(&runner.mu);
-		runner.busy = false;
-		pthread_mutex_unlock(&runner.mu);
+		set_busy(me, false);
 		if (failed_start)
 			fprintf(stderr, "dcrd: jobs: %s\n", err.msg);
 		job_free(&j);
@@ -1320,31 +1545,36 @@ static int run_one(void)
 		r = dcr_err_set(&err, DCR_ECOMPUTE, "the room was stopped before the job ran");
 	else if ((r = room_for_result(&j, 0, &err)) == 0) /* no use computing what cannot be kept */
 		r = compute_job(&j, &res, &err);
-	finish_job(&j, r, r < 0 ? err.msg : "", &res);
+	finish_job(me, &j, r, r < 0 ? err.msg : "", &res);
 	/* Job outcomes go to the room's log, not to dcrd's: messages may name data. */
 	fprintf(stderr, "dcrd: job %s %s\n", j.job_id, r == 0 ? "succeeded" : "failed");
 	result_free(&res);
 	job_free(&j);
 	free(inputs.items);
-	pthread_mutex_lock(&runner.mu);
-	runner.busy = false;
-	pthread_mutex_unlock(&runner.mu);
+	set_busy(me, false);
 	return 1;
 }
 
+/*
+ * A runner: whenever the queue may have a job for it (runner.kicks moved),
+ * it runs jobs until none is left that it may start, then waits again.
+ */
 static void *runner_main(void *arg)
 {
+	struct worker *me = arg;
+	uint64_t seen = 0;
+
 	for (;;) {
 		pthread_mutex_lock(&runner.mu);
-		while (!runner.stop && !runner.kick)
+		while (!runner.stop && runner.kicks == seen)
 			pthread_cond_wait(&runner.cv, &runner.mu);
-		runner.kick = false;
+		seen = runner.kicks;
 		if (runner.stop) {
 			pthread_mutex_unlock(&runner.mu);
 			return NULL;
 		}
 		pthread_mutex_unlock(&runner.mu);
-		while (run_one() > 0) {
+		while (run_one(me) > 0) {
 			bool stop;
 
 			pthread_mutex_lock(&runner.mu);
@@ -1358,11 +1588,15 @@ static void *runner_main(void *arg)
 
 bool jobs_reading(const char *blob_id)
 {
-	for (size_t i = 0; runner.reading && i < runner.reading->n; i++) {
-		const Dcr__V1__PublicationRecord *pub = (const Dcr__V1__PublicationRecord *)runner.reading->items[i];
+	for (unsigned w = 0; w < runner.n_workers; w++) {
+		const struct msg_list *reading = runner.workers[w].reading;
 
-		if (pub->blob_id && strcmp(pub->blob_id, blob_id) == 0)
-			return true;
+		for (size_t i = 0; reading && i < reading->n; i++) {
+			const Dcr__V1__PublicationRecord *pub = (const Dcr__V1__PublicationRecord *)reading->items[i];
+
+			if (pub->blob_id && strcmp(pub->blob_id, blob_id) == 0)
+				return true;
+		}
 	}
 	return false;
 }
@@ -1494,51 +1728,86 @@ static int load_queue(struct service *svc, struct dcr_err *err)
 	return r;
 }
 
+/* Stop and join the runners that started; none may be running a job. */
+static void join_runners(void)
+{
+	pthread_mutex_lock(&runner.mu);
+	runner.stop = true;
+	pthread_cond_broadcast(&runner.cv);
+	pthread_mutex_unlock(&runner.mu);
+	for (unsigned i = 0; i < runner.n_workers; i++)
+		if (runner.workers[i].started)
+			pthread_join(runner.workers[i].thread, NULL);
+	free(runner.workers);
+	runner.workers = NULL;
+	runner.n_workers = 0;
+}
+
 int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err *err)
 {
+	unsigned n = lim->running ? lim->running : 1;
 	int r;
 
 	runner.svc = *svc;
 	runner.svc.note = NULL;
 	queue.lim = *lim;
+	if (!(runner.workers = calloc(n, sizeof(*runner.workers))))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	runner.n_workers = n;
 	pthread_mutex_lock(svc->lock);
 	r = load_queue(svc, err);
 	pthread_mutex_unlock(svc->lock);
-	if (r < 0)
+	if (r < 0) {
+		free(runner.workers);
+		runner.workers = NULL;
+		runner.n_workers = 0;
 		return r;
-	runner.kick = true;
-	if ((r = pthread_create(&runner.thread, NULL, runner_main, NULL)) != 0) {
-		queue_clear();
-		return dcr_err_errno(err, DCR_EIO, r, "cannot start the job runner");
 	}
-	runner.started = true;
+	if ((r = waits_start(err)) < 0) {
+		free(runner.workers);
+		runner.workers = NULL;
+		runner.n_workers = 0;
+		queue_clear();
+		return r;
+	}
+	runner.stop = false;
+	runner.kicks = 1;
+	for (unsigned i = 0; i < n; i++) {
+		if ((r = pthread_create(&runner.workers[i].thread, NULL, runner_main, &runner.workers[i])) != 0) {
+			join_runners();
+			queue_clear();
+			return dcr_err_errno(err, DCR_EIO, r, "cannot start the job runners");
+		}
+		runner.workers[i].started = true;
+	}
 	return 0;
 }
 
 bool jobs_stop(void)
 {
-	bool busy;
+	bool busy = false;
 
-	if (!runner.started)
+	if (!runner.workers)
 		return false;
+	jobs_wait_stop();
 	pthread_mutex_lock(&runner.mu);
 	runner.stop = true;
-	busy = runner.busy;
-	pthread_cond_signal(&runner.cv);
+	for (unsigned i = 0; i < runner.n_workers; i++)
+		busy |= runner.workers[i].busy;
+	pthread_cond_broadcast(&runner.cv);
 	pthread_mutex_unlock(&runner.mu);
 	if (busy) {
 		/*
-		 * Do not wait for a job that may run for hours: take the state
-		 * lock for good, so the job can record nothing half-way, and let
-		 * the process end. The job is still "running" in the state and
-		 * runs again on the next start; its sandbox or SQL worker dies
+		 * Do not wait for jobs that may run for hours: take the state
+		 * lock for good, so no job can record anything half-way, and let
+		 * the process end. The jobs are still "running" in the state and
+		 * run again on the next start; their sandboxes or SQL workers die
 		 * with dcrd.
 		 */
 		pthread_mutex_lock(runner.svc.lock);
 		return true;
 	}
-	pthread_join(runner.thread, NULL);
-	runner.started = false;
+	join_runners();
 	queue_clear();
 	return false;
 }

@@ -59,7 +59,8 @@ static int snp_sealing_key(struct enclave *e, struct dcr_err *err)
 
 	if ((r = sealing_tcb(e, &tcb, err)) < 0 || (r = snp_guest_derived_key(e->opt.snp_device, tcb, key, err)) < 0)
 		return r;
-	r = kind_sealing_key(e, key, sizeof(key), err);
+	r = kind_sealing_key(e, key, sizeof(key), (const uint8_t *)KIND_SEALING_INFO, sizeof(KIND_SEALING_INFO) - 1,
+		err);
 	dcr_wipe(key, sizeof(key));
 	return r;
 }

@@ -13,8 +13,6 @@
 
 #include "banned.h"
 
-#define SEALING_INFO "dcr-sealing-key-v1"
-
 int kind_file_read(const char *what, const char *path, uint8_t *buf, size_t max, size_t *len, struct dcr_err *err)
 {
 	uint8_t extra;
@@ -58,14 +56,14 @@ int kind_file_write(const char *what, const char *path, const uint8_t *buf, size
 	return 0;
 }
 
-int kind_sealing_key(struct enclave *e, const uint8_t *secret, size_t len, struct dcr_err *err)
+int kind_sealing_key(struct enclave *e, const uint8_t *secret, size_t len, const uint8_t *info, size_t info_len,
+	struct dcr_err *err)
 {
 	uint8_t prk[DCR_SHA256_LEN];
 	int r;
 
 	if ((r = dcr_hkdf_extract(NULL, 0, secret, len, prk, err)) == 0)
-		r = dcr_hkdf_expand(prk, (const uint8_t *)SEALING_INFO, strlen(SEALING_INFO), e->sealing_key,
-			sizeof(e->sealing_key), err);
+		r = dcr_hkdf_expand(prk, info, info_len, e->sealing_key, sizeof(e->sealing_key), err);
 	dcr_wipe(prk, sizeof(prk));
 	return r;
 }
@@ -73,6 +71,7 @@ int kind_sealing_key(struct enclave *e, const uint8_t *secret, size_t len, struc
 const struct dcrd_kind *const dcrd_kinds[] = {
 	&dcrd_kind_sim,
 	&dcrd_kind_sgx_dcap,
+	&dcrd_kind_tdx,
 	&dcrd_kind_sev_snp,
 	NULL,
 };

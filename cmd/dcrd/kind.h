@@ -97,6 +97,7 @@ struct dcrd_kind {
 
 extern const struct dcrd_kind dcrd_kind_sim;
 extern const struct dcrd_kind dcrd_kind_sgx_dcap;
+extern const struct dcrd_kind dcrd_kind_tdx;
 extern const struct dcrd_kind dcrd_kind_sev_snp;
 
 /*
@@ -106,8 +107,14 @@ extern const struct dcrd_kind dcrd_kind_sev_snp;
  */
 int kind_file_read(const char *what, const char *path, uint8_t *buf, size_t max, size_t *len, struct dcr_err *err);
 int kind_file_write(const char *what, const char *path, const uint8_t *buf, size_t len, struct dcr_err *err);
-/* For kinds: e->sealing_key, HKDF-SHA256 (no salt, info "dcr-sealing-key-v1") of the device's secret. */
-int kind_sealing_key(struct enclave *e, const uint8_t *secret, size_t len, struct dcr_err *err);
+/*
+ * For kinds: e->sealing_key, HKDF-SHA256 (no salt) of the device's secret
+ * with info; sgx-dcap and sev-snp use KIND_SEALING_INFO, tdx its own info
+ * with its measurements appended.
+ */
+#define KIND_SEALING_INFO "dcr-sealing-key-v1"
+int kind_sealing_key(struct enclave *e, const uint8_t *secret, size_t len, const uint8_t *info, size_t info_len,
+	struct dcr_err *err);
 
 /* The table, NULL-terminated; the first is the default. */
 extern const struct dcrd_kind *const dcrd_kinds[];

@@ -26,6 +26,7 @@
 #include "sandbox.h"
 #include "snp-guest.h"
 #include "sql.h"
+#include "tsm.h"
 #include "util.h"
 #include "work.h"
 
@@ -77,7 +78,7 @@ struct server {
 	struct enclave enclave;
 	struct state state;
 	pthread_mutex_t lock;      /* one call at a time: actions and their log entries */
-	struct state reader;       /* reads that need not wait for the lock (rooms_prepare) */
+	struct state reader;       /* reads that need not wait for the lock (calls_prepare) */
 	pthread_mutex_t reader_lock;
 	struct creators creators;
 	struct dcr_replay *replay;
@@ -101,8 +102,21 @@ struct request {
 	int too_large;
 	/* PUT /v1/blobs/ID: written to disk as it arrives, never held whole. */
 	struct blob_upload *upload;
+	/* POST /v1/call: a bulk preparation under way, its connection suspended (call()). */
+	struct call_wait *wait;
+	/* Counted in bulk_running / resumed_waits until the connection is done with (completed()). */
+	bool counted_bulk, counted_wait;
 	unsigned blob_status;      /* a refusal to answer once the body is in */
 	char blob_msg[DCR_ERR_MSG_MAX];
+	/* A call suspended while it waits for a job to end, decrypted: made again when it resumes. */
+	struct waited_call *waited;
+};
+
+struct waited_call {
+	struct dcr_ohttp_ctx ctx;
+	struct dcr_call_request creq;
+	struct MHD_Connection *conn;
+	atomic_bool woken; /* resumed, and counted in resumed_waits until answered or closed */
 };
 
 static struct server srv = { .lock = PTHREAD_MUTEX_INITIALIZER, .reader_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -256,8 +270,10 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	emit(&m,
 		"# HELP dcrd_jobs_queued Jobs waiting for the runner, all rooms together.\n"
 		"# TYPE dcrd_jobs_queued gauge\ndcrd_jobs_queued %u\n"
-		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n",
-		queued, running);
+		"# HELP dcrd_jobs_running Jobs running now.\n# TYPE dcrd_jobs_running gauge\ndcrd_jobs_running %u\n"
+		"# HELP dcrd_calls_waiting job.get calls waiting for their job to end.\n"
+		"# TYPE dcrd_calls_waiting gauge\ndcrd_calls_waiting %u\n",
+		queued, running, jobs_waiting());
 	dataset_check_counts(&checked, &reused);
 	emit(&m,
 		"# HELP dcrd_publish_checks_total Datasets decrypted and checked against a node for dataset.publish.\n"
@@ -339,11 +355,11 @@ static const char *outcome_of(int r)
  * One encrypted call. Whatever happens after the request decrypts is
  * answered inside the encryption, so the host sees neither the method,
  * the caller nor the outcome; only undecryptable requests get a 400.
- * What needs no lock comes first (rooms_prepare: validating a new room,
- * reading every room); then calls run one at a time: each action commits
- * together with the audit entry that records it, and the answer carries
- * the room's signed tree head with a consistency proof from the size the
- * caller last saw.
+ * What needs no lock comes first (calls_prepare: validating a new room,
+ * checking a dataset, reading the caller's rooms); then calls run one
+ * at a time: each action commits together with the audit entry that
+ * records it, and the answer carries the room's signed tree head with a
+ * consistency proof from the size the caller last saw.
  */
 static struct service service(void)
 {
@@ -359,10 +375,101 @@ static struct service service(void)
 	};
 }
 
+/*
+ * A call whose preparation is bulk work (calls_bulk): it runs in a thread
+ * of its own, at a lower CPU priority, while the connection is suspended;
+ * the HTTP thread serves other connections meanwhile, and libmicrohttpd
+ * calls the handler again once the thread resumes the connection.
+ */
+struct call_wait {
+	struct MHD_Connection *conn;
+	struct service svc;
+	struct dcr_ohttp_ctx ctx;
+	struct dcr_call_request creq;
+	struct call_prep prep;
+	struct dcr_err err;
+	int r;
+	pthread_t thread;
+};
+/*
+ * Bulk preparations whose connection has not taken its result back yet,
+ * and waits for a job that were woken but not answered yet: dcrd stops
+ * serving only once both are none, since libmicrohttpd must not stop with
+ * a suspended connection (it aborts), and a resumed one it would close
+ * unanswered. Once stopping is set, no call is suspended any more.
+ */
+static atomic_uint bulk_running, resumed_waits;
+static atomic_bool stopping;
+
+static void *bulk_prepare(void *arg)
+{
+	struct call_wait *w = arg;
+
+	calls_bulk_priority();
+	w->r = calls_prepare(&w->svc, &w->creq, &w->prep, &w->err);
+	MHD_resume_connection(w->conn);
+	return NULL;
+}
+
+/* Wait for w's thread and free what w holds (the connection closed before it was answered). */
+static void bulk_abandon(struct call_wait *w)
+{
+	if (!w)
+		return;
+	pthread_join(w->thread, NULL);
+	call_prep_release(&w->prep);
+	dcr_call_request_release(&w->creq);
+	dcr_ohttp_ctx_release(&w->ctx);
+	free(w);
+}
+
+/* Start the preparation of an accepted call in its own thread, taking ctx and creq; false: do it here. */
+static bool bulk_start(struct MHD_Connection *conn, struct request *req, const struct dcr_ohttp_ctx *ctx,
+	const struct dcr_call_request *creq)
+{
+	struct call_wait *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return false;
+	w->conn = conn;
+	w->svc = service();
+	w->svc.prep = &w->prep;
+	w->ctx = *ctx;
+	w->creq = *creq;
+	/* Counted before stopping is read: dcrd's stop then either waits for it or this sees the stop. */
+	atomic_fetch_add(&bulk_running, 1);
+	if (atomic_load(&stopping)) {
+		atomic_fetch_sub(&bulk_running, 1);
+		free(w);
+		return false;
+	}
+	MHD_suspend_connection(conn);
+	if (pthread_create(&w->thread, NULL, bulk_prepare, w) != 0) {
+		MHD_resume_connection(conn);
+		atomic_fetch_sub(&bulk_running, 1);
+		free(w);
+		return false;
+	}
+	req->wait = w;
+	req->counted_bulk = true;
+	return true;
+}
+
+static void resume_call(void *arg)
+{
+	struct waited_call *w = arg;
+
+	atomic_fetch_add(&resumed_waits, 1);
+	atomic_store(&w->woken, true);
+	MHD_resume_connection(w->conn);
+}
 
 static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 {
 	struct service svc = service();
+	struct job_wait wait = { .may = !req->waited };
+	struct waited_call *waited = req->waited;
+	struct job_waiter *waiter;
 	struct audit_note note = { 0 };
 	struct dcr_ohttp_ctx ctx = { 0 };
 	struct dcr_call_request creq = { 0 };
@@ -377,12 +484,40 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 	ProtobufCBinaryData hashes[DCR_MERKLE_PROOF_MAX];
 	enum MHD_Result result;
 	int64_t fresh_from = 0;
-	int r, accepted;
+	struct read_key rk = { .valid = false };
+	bool repeat = false;
+	int r, accepted, prepared = 0;
 
-	r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(), srv.replay,
-		&ctx, &creq, &err);
-	accepted = r == 0;
+	if (req->wait) {
+		/* Resumed: the bulk preparation is done. */
+		pthread_join(req->wait->thread, NULL);
+		ctx = req->wait->ctx;
+		creq = req->wait->creq;
+		prep = req->wait->prep;
+		err = req->wait->err;
+		r = req->wait->r;
+		accepted = prepared = 1;
+		free(req->wait);
+		req->wait = NULL;
+	} else if (waited) {
+		/* Back from a wait for a job: accepted then, its nonce recorded. */
+		ctx = waited->ctx;
+		creq = waited->creq;
+		req->counted_wait = atomic_load(&waited->woken);
+		free(waited);
+		req->waited = waited = NULL;
+		r = 0;
+		accepted = 1;
+	} else {
+		r = dcr_call_accept(srv.enclave.hpke_sk, &srv.enclave.ohttp, req->body, req->len, clock_now_ms(),
+			srv.replay, &ctx, &creq, &err);
+		accepted = r == 0;
+		if (accepted && creq.timestamp_ms >= srv.fresh_from_ms && calls_bulk(creq.method) &&
+		    bulk_start(conn, req, &ctx, &creq))
+			return MHD_YES;
+	}
 	svc.prep = &prep;
+	svc.wait = &wait;
 	if (accepted && creq.timestamp_ms < srv.fresh_from_ms) {
 		/*
 		 * Made before this dcrd started (or no later than a call accepted
@@ -396,23 +531,48 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			"call made before dcrd (re)started: it is stamped %.1f s before the earliest time dcrd accepts "
 			"(a call made during the restart, or a slow clock); make it again",
 			(double)(srv.fresh_from_ms - creq.timestamp_ms) / 1000);
-	} else if (accepted && (r = rooms_prepare(&svc, &creq, &prep, &err)) == 0) {
+	} else if (accepted && (prepared ? r : (r = calls_prepare(&svc, &creq, &prep, &err))) == 0) {
 		pthread_mutex_lock(&srv.lock);
 		/* The in-memory check is fast; this one survives restarts. */
-		r = state_use_nonce(&srv.state, creq.nonce, clock_now_ms(), creq.timestamp_ms, &err);
+		if (wait.may)
+			r = state_use_nonce(&srv.state, creq.nonce, clock_now_ms(), creq.timestamp_ms, &err);
 		/* Recorded: from here its nonce is never forgotten early to make room for others. */
-		if (r == 0)
+		if (r == 0 && wait.may)
 			dcr_replay_keep(srv.replay, creq.nonce);
 		if (r == 0 && (r = state_begin(&srv.state, &err)) == 0) {
 			svc.note = &note;
-			r = rooms_call(&svc, &creq, &answer, &answer_len, room_id, &err);
+			r = calls_run(&svc, &creq, &answer, &answer_len, room_id, &err);
+			/*
+			 * A job.get that waits for its job to end: nothing is done or
+			 * logged yet, the connection is suspended (no thread, no lock
+			 * held), and the call is made again, and logged, when it resumes.
+			 */
+			if (r == 0 && wait.wanted && !atomic_load(&stopping) && (waited = calloc(1, sizeof(*waited))) &&
+			    (waiter = jobs_waiter_new(&wait, resume_call, waited))) {
+				state_rollback(&srv.state);
+				waited->ctx = ctx;
+				waited->creq = creq;
+				waited->conn = conn;
+				req->waited = waited;
+				MHD_suspend_connection(conn);
+				jobs_wait_start(waiter);
+				pthread_mutex_unlock(&srv.lock);
+				call_prep_release(&prep);
+				free(answer);
+				return MHD_YES;
+			}
+			free(waited);
 			if (r < 0) {
 				/* Undo what the action did; its refusal is still logged. */
 				state_rollback(&srv.state);
 				if (room_id[0] && state_begin(&srv.state, &lerr) < 0)
 					room_id[0] = '\0';
 			}
-			if (room_id[0] && audit_record(&srv.state, room_id, creq.email, creq.method, outcome_of(r),
+			/* A waiting client's repeated job.get: logged once per answer (reads.c). */
+			repeat = r == 0 && room_id[0] &&
+				 read_key_of(&rk, room_id, creq.email, creq.method, &note, answer, answer_len) &&
+				 read_repeated(&rk);
+			if (room_id[0] && !repeat && audit_record(&srv.state, room_id, creq.email, creq.method, outcome_of(r),
 						  r < 0 ? err.msg : "", &note, &lerr) < 0) {
 				if (r == 0) {
 					free(answer);
@@ -432,6 +592,8 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				err = lerr;
 				r = lerr.code;
 				room_id[0] = '\0';
+			} else if (r == 0 && !repeat) {
+				read_logged(&rk);
 			}
 		}
 		/* Outsiders were told there is no room (room_id is unset): no head for them either. */
@@ -439,11 +601,22 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 		    audit_head(&svc, room_id, &sth, sig, &f, &lerr) == 0) {
 			head = &sth;
 			if (creq.audit_known_size > 0 && creq.audit_known_size <= f.size &&
-			    state_audit_consistency(&srv.state, room_id, creq.audit_known_size, f.size, &proof, &lerr) == 0)
-				for (size_t i = 0; i < proof.len; i++)
-					hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
-			else
-				proof.len = 0;
+			    state_audit_consistency(&srv.state, room_id, creq.audit_known_size, f.size, &proof, &lerr) < 0) {
+				/*
+				 * No proof to give: no head either, and the reason is the
+				 * answer (what the call did is done and logged), which dcr
+				 * reports as it is rather than as a fork.
+				 */
+				free(sth.head.data);
+				head = NULL;
+				free(answer);
+				answer = NULL;
+				answer_len = 0;
+				err = lerr;
+				r = lerr.code;
+			}
+			for (size_t i = 0; i < proof.len; i++)
+				hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
 		}
 		pthread_mutex_unlock(&srv.lock);
 	}
@@ -814,6 +987,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 	conn_idle(watched(conn));
 	if (!req)
 		return;
+	bulk_abandon(req->wait);
 	if (req->upload) {
 		/* The client went away mid-upload: keep what arrived, for it to resume. */
 		struct dcr_err ignored;
@@ -831,6 +1005,16 @@ static void completed(void *cls, struct MHD_Connection *conn, void **state, enum
 		atomic_fetch_add(&srv.requests[status / 100], 1);
 	fprintf(stderr, "dcrd: %s %s %u in=%zu %ldms%s\n", req->method, req->path, status, req->len, ms,
 		code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+	/* Answered (or closed): dcrd's stop need not wait for this connection any more. */
+	if (req->counted_bulk)
+		atomic_fetch_sub(&bulk_running, 1);
+	if (req->counted_wait || (req->waited && atomic_load(&req->waited->woken)))
+		atomic_fetch_sub(&resumed_waits, 1);
+	if (req->waited) {
+		dcr_call_request_release(&req->waited->creq);
+		dcr_ohttp_ctx_release(&req->waited->ctx);
+		free(req->waited);
+	}
 	free(req->body);
 	free(req);
 	*state = NULL;
@@ -842,10 +1026,12 @@ static void usage(FILE *out)
 
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation %s]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
+		     "                  [--tsm-dir DIR] [--tdx-sealing-key FILE]\n"
 		     "                  [--snp-tsm DIR] [--snp-device FILE] [--kds-url URL] [--snp-product NAME]\n"
 		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
 		     "                  [--max-rooms N] [--max-rooms-per-creator N]\n"
-		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--header-timeout DURATION]\n"
+		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--max-running-jobs N]\n"
+		     "                  [--header-timeout DURATION]\n"
 		     "                  [--min-body-rate SIZE/DURATION] [--max-connections-per-address N]\n"
 		     "                  [--min-free SIZE|PERCENT%%] [--max-upload-bytes SIZE] [--max-uploads N]\n"
 		     "                  [--max-unfinished-uploads N] [--upload-expiry DURATION]\n"
@@ -857,13 +1043,16 @@ static void usage(FILE *out)
 		     "                  [--max-sql-memory SIZE]\n", dcrd_kind_names("|", kinds, sizeof(kinds)));
 }
 
-/* Note a kind-specific option given (each at most once: there are fewer than 8). */
+/* Room for every kind-specific option of every kind (ten today). */
+#define KIND_OPTIONS_MAX 16
+
+/* Note a kind-specific option given (each at most once: there are fewer than KIND_OPTIONS_MAX). */
 static void note_kind_option(const char **given, size_t *n, const char *name)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp(given[i], name) == 0)
 			return;
-	if (*n < 8)
+	if (*n < KIND_OPTIONS_MAX)
 		given[(*n)++] = name;
 }
 
@@ -1000,6 +1189,8 @@ enum {
 	OPT_MAX_RESULT_BYTES,
 	OPT_MAX_ROOM_RESULT_BYTES,
 	OPT_RESULT_EXPIRY,
+	OPT_TSM_DIR,
+	OPT_TDX_SEALING_KEY,
 	OPT_SNP_TSM,
 	OPT_SNP_DEVICE,
 	OPT_KDS_URL,
@@ -1016,6 +1207,8 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-url", required_argument, NULL, 'P' },
 		{ "sgx-root-crl", required_argument, NULL, 'R' },
 		{ "pccs-ca", required_argument, NULL, 'C' },
+		{ "tsm-dir", required_argument, NULL, OPT_TSM_DIR },
+		{ "tdx-sealing-key", required_argument, NULL, OPT_TDX_SEALING_KEY },
 		{ "snp-tsm", required_argument, NULL, OPT_SNP_TSM },
 		{ "snp-device", required_argument, NULL, OPT_SNP_DEVICE },
 		{ "kds-url", required_argument, NULL, OPT_KDS_URL },
@@ -1027,6 +1220,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-rooms-per-creator", required_argument, NULL, OPT_COUNT },
 		{ "max-room-jobs", required_argument, NULL, OPT_COUNT },
 		{ "max-caller-jobs", required_argument, NULL, OPT_COUNT },
+		{ "max-running-jobs", required_argument, NULL, OPT_COUNT },
 		{ "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
 		{ "min-body-rate", required_argument, NULL, OPT_MIN_BODY_RATE },
 		{ "max-connections-per-address", required_argument, NULL, OPT_COUNT },
@@ -1051,8 +1245,10 @@ int cmd_serve(int argc, char **argv)
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { NULL, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL,
-		SNP_DEFAULT_TSM, SNP_DEFAULT_DEVICE, SNP_DEFAULT_KDS, 0 };
-	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS };
+		DCR_TSM_REPORT_DIR, NULL, SNP_DEFAULT_TSM, SNP_DEFAULT_DEVICE, SNP_DEFAULT_KDS, 0 };
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS,
+		cores < 1 ? 1 : cores > JOBS_RUNNING_MAX ? JOBS_RUNNING_MAX : (unsigned)cores };
 	struct conn_limits conns = { DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_MIN, DEFAULT_BODY_WINDOW };
 	struct storage_limits storage = { DEFAULT_MIN_FREE, DEFAULT_MIN_FREE_PERCENT, DEFAULT_MAX_UPLOAD_BYTES,
 		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY, DEFAULT_UPLOAD_IDLE,
@@ -1066,6 +1262,7 @@ int cmd_serve(int argc, char **argv)
 	} counts[] = {
 		{ "max-room-jobs", &jobs.per_room },
 		{ "max-caller-jobs", &jobs.per_caller },
+		{ "max-running-jobs", &jobs.running },
 		{ "max-connections-per-address", &per_address },
 		{ "max-uploads", &storage.max_datasets },
 		{ "max-unfinished-uploads", &storage.max_unfinished },
@@ -1077,7 +1274,7 @@ int cmd_serve(int argc, char **argv)
 	uint64_t secs;
 	struct sandbox_options sandbox = { NULL, NULL, NULL };
 	char sandbox_desc[3 * 4096];
-	const char *kind_options[8]; /* the kind-specific options given, without "--" */
+	const char *kind_options[KIND_OPTIONS_MAX]; /* the kind-specific options given, without "--" */
 	size_t n_kind_options = 0;
 	char buf[256];
 	const char *creator_cas[64];
@@ -1121,6 +1318,11 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			note_kind_option(kind_options, &n_kind_options, "snp-product");
+			break;
+		case OPT_TSM_DIR: opt.tsm_dir = optarg; note_kind_option(kind_options, &n_kind_options, "tsm-dir"); break;
+		case OPT_TDX_SEALING_KEY:
+			opt.sealing_root = optarg;
+			note_kind_option(kind_options, &n_kind_options, "tdx-sealing-key");
 			break;
 		case 'c':
 			if (n_creator_cas == sizeof(creator_cas) / sizeof(*creator_cas)) {
@@ -1243,6 +1445,11 @@ int cmd_serve(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (jobs.running > JOBS_RUNNING_MAX) {
+		fprintf(stderr, "dcrd: serve: invalid --max-running-jobs '%u' (a whole number from 1 to %d)\n",
+			jobs.running, JOBS_RUNNING_MAX);
+		return 2;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "dcrd: serve: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
@@ -1346,7 +1553,8 @@ int cmd_serve(int argc, char **argv)
 	clock_start(mark);
 	srv.started_ms = clock_now_ms();
 	srv.fresh_from_ms = last_call >= srv.started_ms ? last_call + 1 : srv.started_ms;
-	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || blobs_sweep(&srv.svc, &err) < 0 ||
+	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || room_index_build(&srv.state, &err) < 0 ||
+	    blobs_sweep(&srv.svc, &err) < 0 ||
 	    storage_open(&srv.svc, &storage, &err) < 0 ||
 	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
@@ -1363,12 +1571,15 @@ int cmd_serve(int argc, char **argv)
 		dcr_size_format(srv.job_bounds.memory, m);
 		fprintf(stderr, "dcrd: every job may run for at most %s, python jobs use at most %s of memory "
 				"(--max-job-time, --max-job-memory)\n", t, m);
+		fprintf(stderr, "dcrd: up to %u jobs run at once, one of each room (--max-running-jobs)\n",
+			jobs.running);
 	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	opt.kind->describe(&srv.enclave, buf, sizeof(buf));
 	fprintf(stderr, "dcrd: listening on http://%s (data directory %s, attestation %s)\n", listen_arg, data_dir,
 		buf);
-	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
 		handle, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
@@ -1387,6 +1598,17 @@ int cmd_serve(int argc, char **argv)
 	while (sigwait(&signals, &sig) != 0)
 		;
 	fprintf(stderr, "dcrd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	/*
+	 * libmicrohttpd aborts if stopped with a suspended connection: no call
+	 * is suspended from here on, calls waiting for jobs are woken, and
+	 * dcrd waits until each call that had a bulk preparation was answered
+	 * or closed (it must: its thread resumes the connection), and each
+	 * woken call too, for up to 5 s (completed() counts both off).
+	 */
+	atomic_store(&stopping, true);
+	jobs_wait_stop();
+	for (int i = 0; atomic_load(&bulk_running) > 0 || (atomic_load(&resumed_waits) > 0 && i < 500); i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	MHD_stop_daemon(daemon);
 	status = 0;
 stop:

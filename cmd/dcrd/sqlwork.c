@@ -28,11 +28,6 @@
 #define PROGRESS_OPS 10000 /* SQLite VM instructions between looks at the clock */
 #define DEADLINE_ROWS 1024 /* inserted rows between looks at the clock */
 
-struct csv_out {
-	uint8_t *p;
-	size_t len, cap, max;
-};
-
 struct sql_job {
 	const Dcr__V1__RoomDefinition *def;
 	const Dcr__V1__Computation *c;
@@ -58,12 +53,28 @@ struct sql_job {
 
 /* ---- errors ---- */
 
-static bool past_deadline(struct sql_job *j)
+void sql_deadline_start(struct timespec *deadline, uint64_t time_ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += (time_t)(time_ms / 1000);
+	deadline->tv_nsec += (long)(time_ms % 1000) * 1000000L;
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000L;
+	}
+}
+
+bool sql_deadline_passed(const struct timespec *deadline)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec > j->deadline.tv_sec || (now.tv_sec == j->deadline.tv_sec && now.tv_nsec >= j->deadline.tv_nsec))
+	return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+static bool past_deadline(struct sql_job *j)
+{
+	if (sql_deadline_passed(&j->deadline))
 		j->late = true;
 	return j->late;
 }
@@ -377,16 +388,28 @@ static int load_tables(struct sql_job *j, struct dcr_err *err)
 
 /* ---- the result as CSV ---- */
 
-static int put(struct sql_job *j, struct csv_out *o, const void *p, size_t n, struct dcr_err *err)
+int csv_put(struct csv_out *o, const void *p, size_t n, struct dcr_err *err)
 {
 	if (n > o->max - o->len)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the result is larger than %zu bytes",
-			j->c->name, o->max);
+			o->name, o->max);
 	if (dcr_secure_reserve(&o->p, &o->cap, o->len, o->len + n, o->max) < 0)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	memcpy(o->p + o->len, p, n);
 	o->len += n;
 	return 0;
+}
+
+void csv_out_free(struct csv_out *o)
+{
+	dcr_wipe(o->p, o->cap);
+	free(o->p);
+	o->p = NULL;
+}
+
+static int put(struct sql_job *j, struct csv_out *o, const void *p, size_t n, struct dcr_err *err)
+{
+	return csv_put(o, p, n, err);
 }
 
 /* Quoted when it could be misread: empty (unquoted empty is NULL), or holding a ',', '"', CR, LF, or edge space. */
@@ -400,30 +423,35 @@ static bool needs_quotes(const uint8_t *s, size_t n)
 	return false;
 }
 
-static int put_text(struct sql_job *j, struct csv_out *o, const uint8_t *s, size_t n, struct dcr_err *err)
+int csv_put_text(struct csv_out *o, const uint8_t *s, size_t n, struct dcr_err *err)
 {
 	const uint8_t *q;
 	int r;
 
 	if (!needs_quotes(s, n))
-		return put(j, o, s, n, err);
-	if ((r = put(j, o, "\"", 1, err)) < 0)
+		return csv_put(o, s, n, err);
+	if ((r = csv_put(o, "\"", 1, err)) < 0)
 		return r;
 	while (n > 0 && (q = memchr(s, '"', n))) {
 		size_t run = (size_t)(q - s) + 1;
 
-		if ((r = put(j, o, s, run, err)) < 0 || (r = put(j, o, "\"", 1, err)) < 0)
+		if ((r = csv_put(o, s, run, err)) < 0 || (r = csv_put(o, "\"", 1, err)) < 0)
 			return r;
 		s += run;
 		n -= run;
 	}
-	if (n > 0 && (r = put(j, o, s, n, err)) < 0)
+	if (n > 0 && (r = csv_put(o, s, n, err)) < 0)
 		return r;
-	return put(j, o, "\"", 1, err);
+	return csv_put(o, "\"", 1, err);
+}
+
+static int put_text(struct sql_job *j, struct csv_out *o, const uint8_t *s, size_t n, struct dcr_err *err)
+{
+	return csv_put_text(o, s, n, err);
 }
 
 /* The shortest of %.15g, %.16g and %.17g that reads back as d; ".0" when it would look like an integer. */
-static void format_real(double d, char buf[static 40])
+void csv_format_real(double d, char buf[static 40])
 {
 	if (isnan(d)) {
 		snprintf(buf, 40, "nan");
@@ -473,7 +501,7 @@ static int put_value(struct sql_job *j, struct csv_out *o, sqlite3_stmt *st, int
 		snprintf(num, sizeof(num), "%" PRId64, (int64_t)sqlite3_column_int64(st, i));
 		return put(j, o, num, strlen(num), err);
 	case SQLITE_FLOAT:
-		format_real(sqlite3_column_double(st, i), num);
+		csv_format_real(sqlite3_column_double(st, i), num);
 		return put(j, o, num, strlen(num), err);
 	case SQLITE_BLOB: {
 		const void *b = sqlite3_column_blob(st, i);
@@ -548,13 +576,7 @@ void sql_limits_resolve(struct sql_limits *lim)
 static void set_deadline(struct sql_job *j, uint64_t time_ms)
 {
 	j->time_ms = time_ms;
-	clock_gettime(CLOCK_MONOTONIC, &j->deadline);
-	j->deadline.tv_sec += (time_t)(j->time_ms / 1000);
-	j->deadline.tv_nsec += (long)(j->time_ms % 1000) * 1000000L;
-	if (j->deadline.tv_nsec >= 1000000000L) {
-		j->deadline.tv_sec++;
-		j->deadline.tv_nsec -= 1000000000L;
-	}
+	sql_deadline_start(&j->deadline, time_ms);
 }
 
 static int find_sql(struct sql_job *j, const char *name, struct dcr_err *err)
@@ -660,6 +682,9 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 		dcr_aggregate_sql_release(&j.agg);
 		return r;
 	}
+	if (duck_computation(j.c))
+		return duck_run(def, j.c, in, lim, out, err);
+	o.name = j.c->name;
 	j.view_needed = calloc(n, sizeof(bool));
 	j.view_made = calloc(n, sizeof(bool));
 	j.table_read = calloc(def->n_data ? def->n_data : 1, sizeof(bool));
@@ -674,8 +699,7 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	free(j.table_read);
 	dcr_aggregate_sql_release(&j.agg);
 	if (r < 0) {
-		dcr_wipe(o.p, o.cap);
-		free(o.p);
+		csv_out_free(&o);
 		return r;
 	}
 	*out = res;

@@ -84,6 +84,7 @@ bool state_full(const struct state *s)
 
 static int migrate_names(struct state *s, bool *changed, struct dcr_err *err);
 static int seal_legacy_leaves(struct state *s, bool *changed, struct dcr_err *err);
+static int build_audit_nodes(struct state *s, struct dcr_err *err);
 
 int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_err *err)
 {
@@ -107,6 +108,14 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		"  room_id TEXT PRIMARY KEY,"
 		"  frontier BLOB NOT NULL"
 		") STRICT;"
+		/* The sealed root of each perfect subtree of 2^level leaves (level >= 1) at idx (state_audit_append). */
+		"CREATE TABLE IF NOT EXISTS audit_node ("
+		"  room_id TEXT NOT NULL,"
+		"  level INTEGER NOT NULL,"
+		"  idx INTEGER NOT NULL,"
+		"  hash BLOB NOT NULL,"
+		"  PRIMARY KEY (room_id, level, idx)"
+		") STRICT, WITHOUT ROWID;"
 		"CREATE TABLE IF NOT EXISTS nonces ("
 		"  nonce BLOB PRIMARY KEY,"
 		"  expires_ms INTEGER NOT NULL"
@@ -133,6 +142,8 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		"  record BLOB NOT NULL,"
 		"  PRIMARY KEY (kind, scope, name)"
 		") STRICT;"
+		/* A room's next job number (state_max_seq) without reading all its jobs' rows. */
+		"CREATE INDEX IF NOT EXISTS records_seq ON records (kind, scope, seq);"
 		/* Ciphertext in DIR/blobs/ID: what the host may know of it anyway. */
 		"CREATE TABLE IF NOT EXISTS blobs ("
 		"  id TEXT PRIMARY KEY,"
@@ -176,7 +187,8 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 		state_close(s);
 		return r;
 	}
-	if (key && ((r = migrate_names(s, &changed, err)) < 0 || (r = seal_legacy_leaves(s, &changed, err)) < 0)) {
+	if (key && ((r = migrate_names(s, &changed, err)) < 0 || (r = seal_legacy_leaves(s, &changed, err)) < 0 ||
+		    (r = build_audit_nodes(s, err)) < 0)) {
 		state_close(s);
 		return r;
 	}
@@ -197,6 +209,10 @@ void state_close(struct state *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < sizeof(s->audit_st) / sizeof(*s->audit_st); i++) {
+		sqlite3_finalize(s->audit_st[i]);
+		s->audit_st[i] = NULL;
+	}
 	sqlite3_close(s->db);
 	s->db = NULL;
 	dcr_wipe(s->key, sizeof(s->key));
@@ -581,6 +597,42 @@ void state_rollback(struct state *s)
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/*
+ * The audit log's statements: every room-scoped call runs some, so they
+ * are prepared once. A statement is reset once its rows are read
+ * (audit_done), which also ends its read of the database.
+ */
+enum audit_stmt { FRONTIER_GET, FRONTIER_PUT, LEAF_GET, LEAF_PUT, NODE_GET, NODE_PUT };
+static const char *const audit_sql[] = {
+	[FRONTIER_GET] = "SELECT frontier FROM audit_frontier WHERE room_id = ?1",
+	[FRONTIER_PUT] = "INSERT OR REPLACE INTO audit_frontier (room_id, frontier) VALUES (?1, ?2)",
+	[LEAF_GET] = "SELECT leaf FROM audit WHERE room_id = ?1 AND idx = ?2",
+	[LEAF_PUT] = "INSERT INTO audit (room_id, idx, leaf, entry) VALUES (?1, ?2, ?3, ?4)",
+	[NODE_GET] = "SELECT hash FROM audit_node WHERE room_id = ?1 AND level = ?2 AND idx = ?3",
+	/* A row left where a leaf now completes a subtree is not this log's (its room was deleted): replaced. */
+	[NODE_PUT] = "INSERT OR REPLACE INTO audit_node (room_id, level, idx, hash) VALUES (?1, ?2, ?3, ?4)",
+};
+_Static_assert(sizeof(audit_sql) / sizeof(*audit_sql) == sizeof(((struct state *)0)->audit_st) /
+	sizeof(*((struct state *)0)->audit_st), "one cached statement per audit query");
+
+/* The statement, prepared if need be; NULL (sqlite3_errcode tells why) if it cannot be. */
+static sqlite3_stmt *audit_stmt(struct state *s, enum audit_stmt which)
+{
+	if (!s->audit_st[which] &&
+	    sqlite3_prepare_v3(s->db, audit_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->audit_st[which], NULL) !=
+		    SQLITE_OK)
+		return NULL;
+	return s->audit_st[which];
+}
+
+static void audit_done(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
 /* Unseal room_id's frontier from its row. */
 static int unseal_frontier(struct state *s, const char *room_id, const void *blob, int len, struct sealed_frontier *sf,
 	struct dcr_err *err)
@@ -618,7 +670,7 @@ static int read_frontier(struct state *s, const char *room_id, struct sealed_fro
 	dcr_merkle_frontier_init(&sf->f);
 	if (present)
 		*present = false;
-	if (sqlite3_prepare_v2(s->db, "SELECT frontier FROM audit_frontier WHERE room_id = ?1", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = audit_stmt(s, FRONTIER_GET)))
 		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -629,7 +681,7 @@ static int read_frontier(struct state *s, const char *room_id, struct sealed_fro
 	} else if (rc != SQLITE_DONE) {
 		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	}
-	sqlite3_finalize(st);
+	audit_done(st);
 	return r;
 }
 
@@ -642,15 +694,65 @@ int state_audit_frontier(struct state *s, const char *room_id, struct dcr_merkle
 	return r;
 }
 
+/* "audit-node:ROOM:LEVEL:IDX": a node's seal is bound to its room and place. */
+static void node_label(char *buf, size_t size, const char *room_id, unsigned level, uint64_t idx)
+{
+	snprintf(buf, size, "audit-node:%s:%u:%llu", room_id, level, (unsigned long long)idx);
+}
+
+/* Seal and store the root of the perfect subtree of 2^level leaves at idx. */
+static int put_node(struct state *s, const char *room_id, unsigned level, uint64_t idx,
+	const uint8_t hash[static 32], struct dcr_err *err)
+{
+	uint8_t *blob = NULL;
+	size_t blob_len = 0;
+	sqlite3_stmt *st;
+	char label[128];
+	int r, rc;
+
+	node_label(label, sizeof(label), room_id, level, idx);
+	if ((r = dcr_seal(s->key, label, hash, 32, &blob, &blob_len, err)) < 0)
+		return r;
+	if (!(st = audit_stmt(s, NODE_PUT))) {
+		free(blob);
+		return sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
+	}
+	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)level);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)idx);
+	sqlite3_bind_blob(st, 4, blob, (int)blob_len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	r = rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
+	audit_done(st);
+	free(blob);
+	return r;
+}
+
+/* Append a leaf to f and store the subtrees it completes. */
+static int push_leaf(struct state *s, const char *room_id, struct dcr_merkle_frontier *f,
+	const uint8_t leaf[static 32], struct dcr_err *err)
+{
+	uint8_t nodes[DCR_MERKLE_PROOF_MAX][32];
+	unsigned n_nodes = 0;
+	int r;
+
+	if ((r = dcr_merkle_frontier_append_nodes(f, leaf, nodes, &n_nodes, err)) < 0)
+		return r;
+	for (unsigned i = 0; i < n_nodes; i++)
+		if ((r = put_node(s, room_id, i + 1, (f->size >> (i + 1)) - 1, nodes[i], err)) < 0)
+			return r;
+	return 0;
+}
+
 int state_audit_append(struct state *s, const char *room_id, const uint8_t *entry, size_t len,
 	struct dcr_merkle_frontier *f, struct dcr_err *err)
 {
 	uint8_t leaf[32], *blob = NULL, *fblob = NULL;
 	size_t blob_len = 0, fblob_len = 0;
 	struct sealed_frontier sf;
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	char label[128];
-	int r, rc;
+	int r, rc = SQLITE_ERROR;
 
 	if ((r = read_frontier(s, room_id, &sf, NULL, err)) < 0 || (r = dcr_merkle_leaf_hash(entry, len, leaf, err)) < 0)
 		return r;
@@ -659,24 +761,22 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 	label_for(label, sizeof(label), "audit-entry", room_id, (int64_t)f->size);
 	if ((r = dcr_seal(s->key, label, entry, len, &blob, &blob_len, err)) < 0)
 		return r;
-	rc = sqlite3_prepare_v2(s->db, "INSERT INTO audit (room_id, idx, leaf, entry) VALUES (?1, ?2, ?3, ?4)", -1, &st,
-		NULL);
-	if (rc == SQLITE_OK) {
+	if ((st = audit_stmt(s, LEAF_PUT))) {
 		sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)f->size);
 		sqlite3_bind_blob(st, 3, leaf, sizeof(leaf), SQLITE_STATIC);
 		sqlite3_bind_blob(st, 4, blob, (int)blob_len, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
-	free(blob);
 	/* An entry where the frontier ends: the frontier was put back from an older copy (or dropped). */
 	if (rc == SQLITE_CONSTRAINT)
-		return dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is older than the log (state.db was "
-							  "altered)", room_id);
-	if (rc != SQLITE_DONE)
-		return sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
-	if ((r = dcr_merkle_frontier_append(f, leaf, err)) < 0)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit frontier is older than the log (state.db was "
+						     "altered)", room_id);
+	else if (rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
+	audit_done(st);
+	free(blob);
+	if (r < 0 || (r = push_leaf(s, room_id, f, leaf, err)) < 0)
 		return r;
 	sf.f = *f;
 	/* The entry logging a record's write binds that record. */
@@ -697,72 +797,123 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 	label_for(label, sizeof(label), "audit-frontier", room_id, -1);
 	if ((r = dcr_seal(s->key, label, (const uint8_t *)&sf, sizeof(sf), &fblob, &fblob_len, err)) < 0)
 		return r;
-	st = NULL;
-	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO audit_frontier (room_id, frontier) VALUES (?1, ?2)", -1,
-		&st, NULL);
-	if (rc == SQLITE_OK) {
+	rc = SQLITE_ERROR;
+	if ((st = audit_stmt(s, FRONTIER_PUT))) {
 		sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, fblob, (int)fblob_len, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
+	r = rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
+	audit_done(st);
 	free(fblob);
-	if (rc != SQLITE_DONE)
-		return sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
-	return 0;
+	return r;
 }
 
-struct leaf_ctx {
+/*
+ * The hash of leaf idx from its row's leaf column: in the clear, or sealed
+ * for an entry from before salts (seal_legacy_leaves). DCR_EINTEGRITY if
+ * it is neither.
+ */
+static int leaf_of_row(struct state *s, const char *room_id, uint64_t idx, sqlite3_stmt *st, int col,
+	uint8_t out[static 32])
+{
+	char label[128];
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	int r = DCR_EINTEGRITY;
+
+	if (sqlite3_column_bytes(st, col) == 32) {
+		memcpy(out, sqlite3_column_blob(st, col), 32);
+		return 0;
+	}
+	if (sqlite3_column_type(st, col) != SQLITE_BLOB)
+		return DCR_EINTEGRITY;
+	label_for(label, sizeof(label), "audit-leaf", room_id, (int64_t)idx);
+	if (dcr_unseal(s->key, label, sqlite3_column_blob(st, col), (size_t)sqlite3_column_bytes(st, col), &pt, &n,
+		    NULL) == 0 && n == 32) {
+		memcpy(out, pt, 32);
+		r = 0;
+	}
+	free(pt);
+	return r;
+}
+
+struct node_ctx {
 	struct state *s;
 	const char *room_id;
 };
 
-static int read_leaf(void *ctx, uint64_t index, uint8_t out[static 32])
+/*
+ * A leaf (level 0) or the sealed root of a perfect subtree. Below the
+ * frontier's size every one is there: a missing or damaged row is
+ * DCR_EINTEGRITY.
+ */
+static int read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[static 32])
 {
-	struct leaf_ctx *l = ctx;
-	sqlite3_stmt *st = NULL;
+	struct node_ctx *l = ctx;
+	sqlite3_stmt *st = audit_stmt(l->s, level == 0 ? LEAF_GET : NODE_GET);
 	int r, rc;
 
-	if (sqlite3_prepare_v2(l->s->db, "SELECT leaf FROM audit WHERE room_id = ?1 AND idx = ?2", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (!st)
 		return sql_code(l->s->db);
 	sqlite3_bind_text(st, 1, l->room_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	if (level == 0) {
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	} else {
+		sqlite3_bind_int(st, 2, (int)level);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)index);
+	}
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
-		memcpy(out, sqlite3_column_blob(st, 0), 32);
-		r = 0;
-	} else if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
-		/* The leaf of an entry from before salts, sealed (seal_legacy_leaves). */
+	if (rc == SQLITE_ROW && level == 0) {
+		r = leaf_of_row(l->s, l->room_id, index, st, 0, out);
+	} else if (rc == SQLITE_ROW) {
 		char label[128];
 		uint8_t *pt = NULL;
 		size_t n = 0;
 
-		label_for(label, sizeof(label), "audit-leaf", l->room_id, (int64_t)index);
-		if (dcr_unseal(l->s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &pt, &n,
-			    NULL) == 0 && n == 32) {
+		node_label(label, sizeof(label), l->room_id, level, index);
+		r = dcr_unseal(l->s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &pt,
+			    &n, NULL) == 0 && n == 32 ? 0 : DCR_EINTEGRITY;
+		if (r == 0)
 			memcpy(out, pt, 32);
-			r = 0;
-		} else {
-			r = DCR_EINTEGRITY;
-		}
 		free(pt);
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-		/* Below the frontier's size, every leaf is there. */
+	} else if (rc == SQLITE_DONE) {
 		r = DCR_EINTEGRITY;
 	} else {
 		r = sql_code(l->s->db);
 	}
-	sqlite3_finalize(st);
+	audit_done(st);
 	return r;
 }
 
 int state_audit_consistency(struct state *s, const char *room_id, uint64_t old_size, uint64_t new_size,
 	struct dcr_merkle_proof *proof, struct dcr_err *err)
 {
-	struct leaf_ctx l = { s, room_id };
+	struct node_ctx l = { s, room_id };
+	struct dcr_merkle_frontier f;
+	uint8_t old_root[32], new_root[32];
+	int r;
 
-	return dcr_merkle_consistency_proof(old_size, new_size, read_leaf, &l, proof, err);
+	/*
+	 * Checked before it leaves: leaves are stored in the clear, and a proof
+	 * that does not lead from the stored old tree to the sealed root is
+	 * the host's doing, which dcr would only call a fork.
+	 */
+	if ((r = dcr_merkle_consistency_proof_nodes(old_size, new_size, read_node, &l, proof, err)) == 0 &&
+	    (r = state_audit_frontier(s, room_id, &f, err)) == 0 && (r = dcr_merkle_frontier_root(&f, new_root, err)) == 0 &&
+	    (r = dcr_merkle_root_nodes(old_size, read_node, &l, old_root, err)) == 0 && f.size == new_size &&
+	    dcr_merkle_consistency_verify(old_size, new_size, old_root, new_root, proof, NULL) < 0)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "they do not lead to the sealed root");
+	if (r < 0)
+		proof->len = 0;
+	if (r == DCR_EINTEGRITY) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return dcr_err_set(err, r, "room %s: the audit log's stored leaves or subtrees are missing or damaged (%s; "
+					   "state.db was altered)", room_id, why);
+	}
+	return r;
 }
 
 int state_audit_entries(struct state *s, const char *room_id, uint64_t size, ProtobufCBinaryData **out,
@@ -840,6 +991,32 @@ static int entry_salted(struct state *s, const char *room_id, int64_t idx, const
 	return r;
 }
 
+/* The rooms that have an audit log, into *rooms (n of them; free it, also after a failure). */
+static int audit_rooms(struct state *s, char (**rooms)[65], size_t *n, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc = SQLITE_DONE;
+
+	*rooms = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT room_id FROM audit_frontier", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char (*grown)[65] = realloc(*rooms, (*n + 1) * sizeof(**rooms));
+
+		if (!grown) {
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+			break;
+		}
+		*rooms = grown;
+		snprintf((*rooms)[(*n)++], 65, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
 /*
  * A leaf in the clear hashes only its entry, and an entry without a salt
  * (written before salts) can be guessed: its leaf would confirm the guess.
@@ -857,24 +1034,9 @@ static int seal_legacy_leaves(struct state *s, bool *changed, struct dcr_err *er
 	char (*rooms)[65] = NULL;
 	sqlite3_stmt *st = NULL;
 	size_t n_rooms = 0, n = 0, cap = 0;
-	int r = 0, rc = SQLITE_DONE;
-
 	/* The rooms first: the updates below are not made under a pending read of the same tables. */
-	if (sqlite3_prepare_v2(s->db, "SELECT room_id FROM audit_frontier", -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char (*grown)[65] = realloc(rooms, (n_rooms + 1) * sizeof(*rooms));
+	int r = audit_rooms(s, &rooms, &n_rooms, err);
 
-		if (!grown) {
-			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
-			break;
-		}
-		rooms = grown;
-		snprintf(rooms[n_rooms++], 65, "%s", (const char *)sqlite3_column_text(st, 0));
-	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-	sqlite3_finalize(st);
 	for (size_t k = 0; r == 0 && k < n_rooms; k++) {
 		n = 0;
 		if (sqlite3_prepare_v2(s->db, "SELECT idx, entry, leaf FROM audit WHERE room_id = ?1 AND length(leaf) = 32 "
@@ -939,6 +1101,102 @@ static int seal_legacy_leaves(struct state *s, bool *changed, struct dcr_err *er
 	return r;
 }
 
+/*
+ * Whether the log of f's size has every subtree root it should: those of
+ * the frontier (one per set bit of the size above bit 0). Any other was
+ * completed before the frontier's and is there if they are (the log only
+ * grows); a dcrd before audit_node, or one run on the same state in
+ * between, left them out.
+ */
+static int nodes_present(struct state *s, const char *room_id, uint64_t size, bool *present, struct dcr_err *err)
+{
+	sqlite3_stmt *st = audit_stmt(s, NODE_GET);
+	int r = 0, rc;
+
+	*present = true;
+	if (!st)
+		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	for (unsigned b = 1; b < 64 && r == 0 && *present; b++) {
+		if (!(size >> b & 1))
+			continue;
+		sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, (int)b);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)((size >> b) - 1));
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			*present = false;
+		else if (rc != SQLITE_ROW)
+			r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+		audit_done(st);
+	}
+	return r;
+}
+
+/*
+ * Rebuild room_id's subtree roots from its leaves, in one transaction, and
+ * keep them only if they lead to the root of its sealed frontier. A log
+ * whose leaves do not (a leaf missing or altered) is left as it is: its
+ * room's next call that needs a proof reports it.
+ */
+static int rebuild_nodes(struct state *s, const char *room_id, const struct dcr_merkle_frontier *want,
+	struct dcr_err *err)
+{
+	struct dcr_merkle_frontier f;
+	uint8_t leaf[32], root[32], want_root[32];
+	sqlite3_stmt *st = NULL;
+	int r, rc = SQLITE_DONE;
+	bool ok = true;
+
+	dcr_merkle_frontier_init(&f);
+	if ((r = state_begin(s, err)) < 0)
+		return r;
+	if (sqlite3_prepare_v2(s->db, "SELECT idx, leaf FROM audit WHERE room_id = ?1 AND idx < ?2 ORDER BY idx", -1,
+		    &st, NULL) != SQLITE_OK) {
+		state_rollback(s);
+		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	}
+	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)want->size);
+	while (r == 0 && ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 0);
+
+		if (idx != f.size || leaf_of_row(s, room_id, idx, st, 1, leaf) < 0)
+			ok = false;
+		else
+			r = push_leaf(s, room_id, &f, leaf, err);
+	}
+	if (r == 0 && ok && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
+	sqlite3_finalize(st);
+	if (r == 0 && ok && f.size == want->size && (r = dcr_merkle_frontier_root(&f, root, err)) == 0 &&
+	    (r = dcr_merkle_frontier_root(want, want_root, err)) == 0 && dcr_ct_equal(root, want_root, 32))
+		return state_commit(s, err);
+	state_rollback(s);
+	return r;
+}
+
+/* Give every room's log the subtree roots a dcrd before audit_node did not keep (state_open). */
+static int build_audit_nodes(struct state *s, struct dcr_err *err)
+{
+	char (*rooms)[65] = NULL;
+	size_t n_rooms = 0;
+	/* The rooms first: rebuilding writes while this would still be reading. */
+	int r = audit_rooms(s, &rooms, &n_rooms, err);
+
+	for (size_t k = 0; r == 0 && k < n_rooms; k++) {
+		struct sealed_frontier sf;
+		bool present;
+
+		/* A frontier that does not open is its room's to report, at its next call. */
+		if (read_frontier(s, rooms[k], &sf, NULL, NULL) < 0)
+			continue;
+		if ((r = nodes_present(s, rooms[k], sf.f.size, &present, err)) == 0 && !present)
+			r = rebuild_nodes(s, rooms[k], &sf.f, err);
+	}
+	free(rooms);
+	return r;
+}
+
 int state_count_rooms(struct state *s, uint64_t *n, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -971,6 +1229,24 @@ int state_each_room(struct state *s, int (*fn)(void *ctx, const char *id, const 
 			break;
 		r = fn(ctx, (const char *)sqlite3_column_text(st, 0), rec);
 		dcr__v1__room_record__free_unpacked(rec, NULL);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int state_each_room_id(struct state *s, int (*fn)(void *ctx, const char *id), void *ctx, struct dcr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0, rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT id FROM rooms ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return sql_fail(s, DCR_EIO, "cannot read rooms", err);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+
+		r = fn(ctx, id ? id : "");
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
@@ -1230,13 +1506,13 @@ int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t 
 	int rc;
 
 	*out = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(MAX(seq), 0) FROM records WHERE kind = ?1 AND scope = ?2", -1,
+	if (sqlite3_prepare_v2(s->db, "SELECT MAX(seq) FROM records WHERE kind = ?1 AND scope = ?2", -1,
 		    &st, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot read records", err);
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) /* NULL, none yet: 0 */
 		*out = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : sql_fail(s, DCR_EIO, "cannot read records", err);

@@ -384,12 +384,7 @@ static void *watchdog_main(void *arg)
 			wd.chores();
 		pthread_mutex_lock(&wd.mu);
 		/* The condition variable waits on the monotonic clock: setting the wall clock back must not stall it. */
-		clock_gettime(CLOCK_MONOTONIC, &next);
-		next.tv_nsec += TICK_MS * 1000000L;
-		if (next.tv_nsec >= 1000000000L) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000L;
-		}
+		next = monotonic_in(TICK_MS);
 		if (!wd.stop)
 			pthread_cond_timedwait(&wd.cv, &wd.mu, &next);
 	}
@@ -399,18 +394,12 @@ static void *watchdog_main(void *arg)
 
 int watchdog_start(const struct conn_limits *lim, void (*chores)(void), struct dcr_err *err)
 {
-	pthread_condattr_t attr;
 	int r;
 
 	wd.lim = *lim;
 	wd.chores = chores;
 	wd.stop = false;
-	if ((r = pthread_condattr_init(&attr)) != 0)
-		return dcr_err_errno(err, DCR_EIO, r, "cannot set up the connection watchdog");
-	if ((r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) == 0 && (r = pthread_cond_destroy(&wd.cv)) == 0)
-		r = pthread_cond_init(&wd.cv, &attr);
-	pthread_condattr_destroy(&attr);
-	if (r != 0)
+	if ((r = cond_init_monotonic(&wd.cv)) != 0)
 		return dcr_err_errno(err, DCR_EIO, r, "cannot set up the connection watchdog");
 	if ((r = pthread_create(&wd.thread, NULL, watchdog_main, NULL)) != 0)
 		return dcr_err_errno(err, DCR_EIO, r, "cannot start the connection watchdog");

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "err.h"
 #include "room.pb-c.h"
@@ -62,6 +63,42 @@ struct sql_result {
  * returned (DCR_ENOTFOUND when nothing is published to a table it reads).
  */
 int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
+	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+
+/* A job's deadline on CLOCK_MONOTONIC: time_ms from now; whether it has passed. */
+void sql_deadline_start(struct timespec *deadline, uint64_t time_ms);
+bool sql_deadline_passed(const struct timespec *deadline);
+
+/* The result CSV as a job writes it, at most max bytes (the message names computation `name`). */
+struct csv_out {
+	uint8_t *p;
+	size_t len, cap, max;
+	const char *name;
+};
+int csv_put(struct csv_out *o, const void *p, size_t n, struct dcr_err *err);
+/* s as a field, quoted when it could be misread (empty, or holding ',', '"', CR, LF, or edge blanks). */
+int csv_put_text(struct csv_out *o, const uint8_t *s, size_t n, struct dcr_err *err);
+/* The shortest of %.15g, %.16g and %.17g that reads back as d; ".0" when it would look like an integer. */
+void csv_format_real(double d, char buf[static 40]);
+/* Wipe and free what o holds. */
+void csv_out_free(struct csv_out *o);
+
+/* ---- DuckDB (duckwork.c) ---- */
+
+/* Whether c is an SQL computation with engine duckdb. */
+bool duck_computation(const Dcr__V1__Computation *c);
+/* The DuckDB release this dcrd runs ("1.5.6"), NULL when it was built without DuckDB. */
+const char *duck_version(void);
+/*
+ * At room.create: every duckdb computation of def is for this dcrd's DuckDB
+ * release and its query is exactly one read-only SELECT that compiles, in
+ * the locked-down database of duck_run, against the room's table nodes
+ * without a privacy rule. DCR_EINVALID naming the computation otherwise
+ * (and always, for a dcrd built without DuckDB).
+ */
+int duck_check_room(const Dcr__V1__RoomDefinition *def, struct dcr_err *err);
+/* sql_run for a duckdb computation c of def (sql_run dispatches to it). */
+int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 
 /* lim with its defaults filled in and its bounds applied, as sql_run applies them. */

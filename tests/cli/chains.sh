@@ -116,7 +116,9 @@ expect 0 "create the budgets room" as create room/budgets.yaml || finish
 room=$out
 expect 0 "one computation of 2 s fits in 5 s" as run "$room" s2 --wait
 expect 7 "three in a chain do not" as run "$room" s0 --wait
-has "$err" "failed: the job exceeded its time limit of 5s, which all its computations share \(dcrd serve --max-job-time\)$" \
+# Which of the three the limit cuts short depends on the machine's load
+# (python starts slowly under ASan): only the limit and its name matter.
+has "$err" "the job exceeded its time limit of 5s, which all its computations share \(dcrd serve --max-job-time\)$" \
 	"the job's limit is named"
 expect 7 "SQL gets what is left of the job's time" as run "$room" q0 --wait
 has "$err" "computing 'count', which this one reads: the job exceeded its time limit of 5s" "the job's limit, not SQL's"

@@ -157,7 +157,7 @@ e2=$(partial_upload eve file.bin)
 # takes it and waits for the rest) or the status of an immediate refusal.
 # Then holds the connections for SECONDS and reports what it saw.
 cat >put.py <<'PY'
-import json, os, socket, sys, time, urllib.request
+import json, os, socket, subprocess, sys, time, urllib.request
 port, hold = int(sys.argv[1]), float(sys.argv[2])
 keystore = os.path.join(os.environ["XDG_DATA_HOME"], "dcr", "datasets")
 base = "http://127.0.0.1:%d" % port
@@ -170,8 +170,17 @@ def writing():
 held = []
 for arg in sys.argv[3:]:
     addr, ds, want = arg.split(":")
-    token = json.load(open(os.path.join(keystore, ds + ".json")))["upload_token"]
-    data = open(os.path.join(keystore, ds + ".enc"), "rb").read()
+    entry = json.load(open(os.path.join(keystore, ds + ".json")))
+    token = entry["upload_token"]
+    # The file's stream, as dcr encrypts it while sending (the same key and salt).
+    keyfile = os.path.join(keystore, ds + ".key")
+    fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, bytes.fromhex(entry["key"]))
+    os.close(fd)
+    src = entry["source"]
+    data = subprocess.run([os.environ["STREAM_TOOL"], "enc", keyfile, str(src["chunk_size"]), src["salt"]],
+                          stdin=open(src["path"], "rb"), capture_output=True, check=True).stdout
+    os.unlink(keyfile)
     req = urllib.request.Request(base + "/v1/blobs/" + ds, method="HEAD", headers={"Authorization": "Bearer " + token})
     offset = int(urllib.request.urlopen(req).headers["Upload-Offset"])
     before = writing()

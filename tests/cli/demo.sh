@@ -32,11 +32,17 @@ has "$out" '^verified [0-9]+ entries, tree size [0-9]+, root [0-9a-f]{64}$' "sal
 untouched "run.sh salary-sum"
 
 expect 0 "examples/run.sh overlap" bash "$SRCDIR/examples/run.sh" overlap
-# The exact result: the header and the two regions with at least 5 shared customers, nothing else.
+# The exact result: the header and the two regions with at least 5 shared customers, nothing else; and
+# beside it, the count of the groups left out (east and west).
 checks=$((checks + 1))
-csv=$(printf '%s\n' "$out" | sed -n '/^region,/,/^$/p' | sed '/^$/d')
-[ "$csv" = "$(printf '%s\n' region,shared_customers,acme_spend,beta_spend north,8,1588.94,2242.61 south,6,1536.99,1467.84)" ] ||
-	fail "overlap: the result is not the two regions at the threshold: $csv"
+csv=$(printf '%s\n' "$out" | sed -n '/^--- overlap\/result.csv$/,/^--- overlap\/suppressed.csv$/p')
+[ "$csv" = "$(printf '%s\n' '--- overlap/result.csv' region,shared_customers,acme_spend,beta_spend \
+	north,8,1588.94,2242.61 south,6,1536.99,1467.84 '--- overlap/suppressed.csv')" ] ||
+	fail "overlap: result.csv is not the two regions at the threshold: $csv"
+checks=$((checks + 1))
+csv=$(printf '%s\n' "$out" | sed -n '/^--- overlap\/suppressed.csv$/,/^$/p' | sed '/^$/d')
+[ "$csv" = "$(printf '%s\n' '--- overlap/suppressed.csv' groups_suppressed 2)" ] ||
+	fail "overlap: suppressed.csv does not count east and west: $csv"
 has "$err" '^dcr: fetch: job [0-9a-f]{12}-1: 2 groups suppressed$' "overlap: east and west are suppressed, and counted"
 has "$out" 'job.finished +overlap +succeeded' "overlap: the job succeeded"
 untouched "run.sh overlap"

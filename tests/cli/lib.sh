@@ -152,6 +152,12 @@ partial_upload() {
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	[ -n "$id" ] || fail "the upload of $2 never began"
+	# dcr sends as soon as the key is saved: let dcrd finish with what reached it, so that
+	# what HEAD answers next stays true.
+	for _ in $(seq 200); do
+		curl -fsS "$DCR_ENDPOINT/metrics" 2>/dev/null | grep -qx 'dcrd_uploads_writing 0' && break
+		sleep 0.05
+	done
 	echo "$id"
 }
 

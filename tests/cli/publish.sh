@@ -115,6 +115,19 @@ hold "$f" || finish
 as alice publish "$room" f "$f" >pub-f.out 2>pub-f.err &
 pub_f=$!
 opened "$f"
+# The check runs in a thread of its own, 10 nicer than the calls (calls.c): on a busy machine they come first.
+base=$(awk '{print $19}' "/proc/$DCRD_PID/stat")
+want=$((base + 10 > 19 ? 19 : base + 10))
+has "$(awk '{print $19}' /proc/"$DCRD_PID"/task/*/stat)" "^$want$" "a thread of dcrd at nice $want while the check runs"
+# And no HTTP thread waits for it: the connection is suspended meanwhile, so every worker goes back to
+# taking connections (before, the one that took the publish was held, and so were connections it had
+# accepted with it).
+workers() { for t in /proc/"$DCRD_PID"/task/*; do [ "$(cat "$t/comm")" = MHD-worker ] && cat "$t/wchan" && echo; done; }
+for _ in $(seq 600); do
+	[ "$(workers | grep -c epoll_wait)" = 4 ] && break
+	sleep 0.05
+done
+has "$(workers | grep -c epoll_wait)" "^4$" "all 4 HTTP threads wait for connections while the check runs"
 expect 0 "another room's status while a publish is checked" timeout 60 env XDG_STATE_HOME="$TEST_TMP/bob-state" \
 	"$DCR" -q -i "$TEST_TMP/bob" status "$bobs"
 expect 0 "and its list of datasets" timeout 60 env XDG_STATE_HOME="$TEST_TMP/bob-state" \
@@ -168,5 +181,45 @@ printf 'x' | dd of="data/blobs/$f" bs=1 seek=100 conv=notrunc status=none
 expect 9 "a blob altered on the host" as alice publish "$room" f "$f"
 cp f.good "data/blobs/$f"
 expect 0 "restored" as alice publish "$room" f "$f"
+
+
+# ---- what changes while a dataset is checked is seen when the publish commits ----
+# Under the lock dcrd reads the room and the dataset again: the same
+# room's calls and another publish to it are answered meanwhile, and a
+# dataset deleted or a room stopped during the check refuses the publish.
+# within WHO CMD...: as WHO, but given up after 60 s (a call that waited for the check would wait for ever).
+within() { local who=$1; shift; timeout 60 env XDG_STATE_HOME="$TEST_TMP/$who-state" "$DCR" -q -i "$TEST_TMP/$who" "$@"; }
+head -c 5000 /dev/urandom >h1.bin
+head -c 6000 /dev/urandom >h2.bin
+expect 0 "alice uploads h1" as alice upload h1.bin || finish
+h1=$out
+expect 0 "alice uploads h2" as alice upload h2.bin || finish
+h2=$out
+hold "$h1" || finish
+as alice publish "$room" g "$h1" >pub-h1.out 2>pub-h1.err &
+pub_h1=$!
+opened "$h1"
+expect 0 "the same room's status while its publish is checked" within bob status "$room"
+expect 0 "another publish to the same room meanwhile" within carol publish "$room" f "$c"
+expect 0 "alice deletes the upload being checked" within alice upload --delete "$h1"
+release "$h1"
+checks=$((checks + 2))
+wait "$pub_h1" && fail "a publish of a dataset deleted during its check succeeded"
+grep -q "no dataset $h1 uploaded by alice@acme.example" pub-h1.err || \
+	fail "the publish does not say the dataset is gone: $(cat pub-h1.err)"
+hold "$h2" || finish
+as alice publish "$room" g "$h2" >pub-h2.out 2>pub-h2.err &
+pub_h2=$!
+opened "$h2"
+expect 0 "alice stops the room while h2 is checked" within alice stop "$room"
+release "$h2"
+checks=$((checks + 2))
+wait "$pub_h2" && fail "a publish to a room stopped during its check succeeded"
+grep -q "room $room is stopped: it takes no more data" pub-h2.err || \
+	fail "the publish does not say the room stopped: $(cat pub-h2.err)"
+expect 0 "the room's log" as alice --json audit "$room"
+has "$out" "room $room is stopped: it takes no more data" "the refused publish is in the room's log"
+expect 0 "the datasets of the room" as alice datasets "$room"
+lacks "$out" "$h2" "h2 was not published"
 
 finish

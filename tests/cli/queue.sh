@@ -1,5 +1,6 @@
 #!/bin/bash
-# The job queue: first in, first out across rooms, whatever the room IDs;
+# The job queue, with one runner (--max-running-jobs 1; jobs-parallel.sh
+# has several): first in, first out across rooms, whatever the room IDs;
 # caps on the jobs one room and one caller may have queued or running; the
 # order survives a restart, with the interrupted job first; a job running
 # at two stops of dcrd fails rather than come back first again.
@@ -58,7 +59,7 @@ started_order() {
 	tail -n +"${1:-1}" dcrd.log | sed -n 's/^dcrd: job \([0-9a-f]*-[0-9]*\) started$/\1/p' | tr '\n' ' '
 }
 
-start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 --max-running-jobs 1 || finish
 expect 0 "create room one" as_alice create room/room.yaml --salt one || finish
 r1=$out
 expect 0 "create room two" as_alice create room/room.yaml --salt two || finish
@@ -112,7 +113,7 @@ has "$out" "\"detail\": \"room $flood has 4 jobs queued or running" "the room's 
 expect 0 "stop the blocking room" as_alice stop "$blocker"
 stop_dcrd KILL
 from=$(($(wc -l <dcrd.log) + 1))
-DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 --max-running-jobs 1 || finish
 wait_log "^dcrd: job ${queued[5]} (succeeded|failed)$"
 has "$(started_order "$from")" "^$forever ${queued[*]} $" \
 	"after a restart the interrupted job comes first, then the queue in its order"
@@ -139,12 +140,12 @@ again=$out
 wait_log "^dcrd: job $again started$"
 stop_dcrd KILL
 from=$(($(wc -l <dcrd.log) + 1))
-DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 --max-running-jobs 1 || finish
 wait_log_from "$from" "^dcrd: job $again started$"
 expect 0 "it runs again after the first death" as_alice --json jobs "$other"
 stop_dcrd KILL
 from=$(($(wc -l <dcrd.log) + 1))
-DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 --max-running-jobs 1 || finish
 expect 7 "after the second death it has failed" as_alice fetch "$again"
 has "$err" "the job was running when dcrd stopped, and again when it stopped after running it anew; it is not run a third time" \
 	"why it failed"
@@ -165,7 +166,7 @@ stop_dcrd TERM
 checks=$((checks + 1))
 [ "$rc" = 0 ] || fail "dcrd exit status $rc after SIGTERM with a job running"
 has "$(cat dcrd.log)" '^dcrd: stopped; the job that was running runs again at the next start$' "it says so"
-DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 || finish
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 --max-running-jobs 1 || finish
 for _ in $(seq 1200); do
 	[ "$(grep -c "^dcrd: job $again started$" dcrd.log)" = 2 ] && break
 	sleep 0.05

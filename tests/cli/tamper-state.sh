@@ -140,6 +140,22 @@ expect 9 "the room whose frontier is damaged" as status "$room"
 altered
 expect 0 "the state put back as it was" as status "$room"
 
+# ---- the log's stored subtrees (audit_node) altered or dropped: a proof from
+# them is refused by dcrd itself; dropped altogether they are rebuilt from
+# the leaves at start, but only from leaves that lead to the sealed root ----
+stop_dcrd
+cp data/state.db current.db
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+altered "UPDATE audit_node SET hash = zeroblob(length(hash)) WHERE room_id = '$room'"
+expect 9 "the stored subtrees altered" as status "$room"
+has "$err" "^dcr: status: room $room: the audit log's stored leaves or subtrees are missing or damaged \(cannot read node .*; state.db was altered\)$" \
+	"dcr names the damaged subtrees"
+altered "UPDATE audit SET leaf = zeroblob(32) WHERE room_id = '$room'" "DELETE FROM audit_node WHERE room_id = '$room'"
+expect 9 "the leaves altered, the subtrees dropped" as status "$room"
+has "$err" "stored leaves or subtrees are missing or damaged" "not rebuilt from altered leaves"
+altered "DELETE FROM audit_node WHERE room_id = '$room'"
+expect 0 "the subtrees dropped: rebuilt from the leaves" as status "$room"
+
 # ---- a publication put back: the host keeps the sealed row and ciphertext of
 # a withdrawn dataset and restores them after alice replaced and deleted it ----
 old_pub=$(dump "SELECT hex(record) FROM records WHERE kind = 'publication' AND scope = '$room'")

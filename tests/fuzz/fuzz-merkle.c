@@ -1,4 +1,7 @@
-/* libFuzzer target for the Merkle proof verifiers: no crash, and no proof of a false statement. */
+/*
+ * libFuzzer target for the Merkle proof verifiers: no crash, and no proof
+ * of a false statement; proofs built from leaves and from subtree roots agree.
+ */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -106,6 +109,23 @@ static int read_leaf(void *ctx, uint64_t index, uint8_t out[32])
 	return 0;
 }
 
+/* The roots of perfect subtrees, from the reference. */
+static int read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
+{
+	uint64_t n = *(const uint64_t *)ctx;
+
+	if (level >= 64 || index >= (n >> level))
+		abort();
+	ref_mth(index << level, (index + 1) << level, out);
+	return 0;
+}
+
+static void same_proof(const struct dcr_merkle_proof *a, const struct dcr_merkle_proof *b)
+{
+	if (a->len != b->len || memcmp(a->hash, b->hash, a->len * 32) != 0)
+		abort();
+}
+
 static void check_code(int r)
 {
 	if (r != 0 && r != DCR_EINVALID && r != DCR_EINTEGRITY)
@@ -137,8 +157,12 @@ static void inclusion(struct input *in, uint64_t n)
 	int r;
 
 	if (genuine) {
-		if (dcr_merkle_inclusion_proof(index, size, read_leaf, &n, &p, NULL) < 0)
+		struct dcr_merkle_proof q;
+
+		if (dcr_merkle_inclusion_proof(index, size, read_leaf, &n, &p, NULL) < 0 ||
+		    dcr_merkle_inclusion_proof_nodes(index, size, read_node, &size, &q, NULL) < 0)
 			abort();
+		same_proof(&p, &q);
 		memcpy(leaf, leaves[index], 32);
 		ref_mth(0, size, root);
 	}
@@ -171,8 +195,12 @@ static void consistency(struct input *in, uint64_t n)
 	int r;
 
 	if (genuine) {
-		if (dcr_merkle_consistency_proof(old_size, new_size, read_leaf, &n, &p, NULL) < 0)
+		struct dcr_merkle_proof q;
+
+		if (dcr_merkle_consistency_proof(old_size, new_size, read_leaf, &n, &p, NULL) < 0 ||
+		    dcr_merkle_consistency_proof_nodes(old_size, new_size, read_node, &new_size, &q, NULL) < 0)
 			abort();
+		same_proof(&p, &q);
 		ref_mth(0, old_size, old_root);
 		ref_mth(0, new_size, new_root);
 	}
@@ -199,16 +227,25 @@ static void consistency(struct input *in, uint64_t n)
 	}
 }
 
-/* The appender must agree with the reference on the whole tree. */
+/* The appender, and the subtrees it completes, must agree with the reference on the whole tree. */
 static void frontier(uint64_t n)
 {
 	struct dcr_merkle_frontier f;
-	uint8_t got[32], want[32];
+	uint8_t got[32], want[32], nodes[DCR_MERKLE_PROOF_MAX][32];
+	unsigned n_nodes;
 
 	dcr_merkle_frontier_init(&f);
-	for (uint64_t i = 0; i < n; i++)
-		if (dcr_merkle_frontier_append(&f, leaves[i], NULL) < 0)
+	for (uint64_t i = 0; i < n; i++) {
+		if (dcr_merkle_frontier_append_nodes(&f, leaves[i], nodes, &n_nodes, NULL) < 0)
 			abort();
+		for (unsigned l = 0; l < n_nodes; l++) {
+			uint64_t index = (f.size >> (l + 1)) - 1;
+
+			ref_mth(index << (l + 1), (index + 1) << (l + 1), want);
+			if (memcmp(nodes[l], want, 32) != 0)
+				abort();
+		}
+	}
 	if (dcr_merkle_frontier_root(&f, got, NULL) < 0)
 		abort();
 	ref_mth(0, n, want);

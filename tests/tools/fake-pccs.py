@@ -17,6 +17,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PREFIX = "/sgx/certification/v4/"
+# A TDX platform's TCB info and TD_QE identity; its PCK CRL and the root CA CRL stay under PREFIX.
+TDX_PREFIX = "/tdx/certification/v4/"
 
 
 def load(pccs, name):
@@ -46,9 +48,18 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return 404, b"", {}
         one = {k: v[0] for k, v in query.items() if len(v) == 1}
-        if not url.path.startswith(PREFIX):
+        # sgx-fake-device init says whose TCB info and QE identity it wrote (pccs/tee: sgx or tdx).
+        tee = load(pccs, "tee").decode("ascii").strip() if os.path.exists(os.path.join(pccs, "tee")) else "sgx"
+        if url.path.startswith(PREFIX):
+            what = url.path[len(PREFIX):]
+            if tee == "tdx" and what in ("tcb", "qe/identity"):
+                return 404, b"", {}
+        elif url.path.startswith(TDX_PREFIX) and tee == "tdx":
+            what = url.path[len(TDX_PREFIX):]
+            if what not in ("tcb", "qe/identity"):
+                return 404, b"", {}
+        else:
             return 404, b"", {}
-        what = url.path[len(PREFIX):]
         crl = {"Content-Type": "application/pkix-crl"}
         if what == "pckcrl":
             if one.get("ca") not in ("processor", "platform") or one.get("encoding", "der") != "der":

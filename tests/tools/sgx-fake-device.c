@@ -1,4 +1,8 @@
-/* Test helper: plays Gramine-SGX's /dev/attestation with synthetic DCAP quotes, and lays out the fake PCCS's files. */
+/*
+ * Test helper: plays Gramine-SGX's /dev/attestation, or for TDX the kernel's
+ * configfs-tsm, with synthetic DCAP quotes, and lays out the fake PCCS's files.
+ */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -146,13 +150,18 @@ static int parse_u16(const char *opt, const char *s, uint16_t *out)
 	return 0;
 }
 
-static int parse_measurement(const char *opt, const char *s, uint8_t out[static 32])
+static int parse_hex(const char *opt, const char *s, uint8_t *out, size_t len)
 {
-	if (strlen(s) != 64 || dcr_unhex(s, out, 32) < 0) {
-		fprintf(stderr, PROG ": init: %s '%s' is not 64 hex digits\n", opt, s);
+	if (strlen(s) != 2 * len || dcr_unhex(s, out, len) < 0) {
+		fprintf(stderr, PROG ": init: %s '%s' is not %zu hex digits\n", opt, s, 2 * len);
 		return -1;
 	}
 	return 0;
+}
+
+static int parse_measurement(const char *opt, const char *s, uint8_t out[static 32])
+{
+	return parse_hex(opt, s, out, 32);
 }
 
 /* The value after option argv[*i], or a message and NULL. */
@@ -168,7 +177,7 @@ static const char *value(int argc, char **argv, int *i)
 static int parse_init(int argc, char **argv, const char **dir, struct sgx_synth_opts *o, long *days)
 {
 	const char *v;
-	bool enclave = false, signer = false;
+	bool enclave = false, signer = false, mrtd = false;
 	struct dcr_err err;
 
 	*dir = NULL;
@@ -191,7 +200,8 @@ static int parse_init(int argc, char **argv, const char **dir, struct sgx_synth_
 			continue;
 		}
 		if (strcmp(a, "--mrenclave") && strcmp(a, "--mrsigner") && strcmp(a, "--isvprodid") &&
-		    strcmp(a, "--isvsvn") && strcmp(a, "--tcb-status") && strcmp(a, "--days")) {
+		    strcmp(a, "--isvsvn") && strcmp(a, "--tcb-status") && strcmp(a, "--days") && strcmp(a, "--tdx") &&
+		    strcmp(a, "--mrtd") && strcmp(a, "--rtmr0")) {
 			fprintf(stderr, PROG ": init: unknown option '%s'\n", a);
 			return -1;
 		}
@@ -205,6 +215,19 @@ static int parse_init(int argc, char **argv, const char **dir, struct sgx_synth_
 			if (parse_measurement(a, v, o->mrsigner) < 0)
 				return -1;
 			signer = true;
+		} else if (!strcmp(a, "--tdx")) {
+			if (strcmp(v, "4") && strcmp(v, "5")) {
+				fprintf(stderr, PROG ": init: --tdx '%s' is not a TDX quote version (4 or 5)\n", v);
+				return -1;
+			}
+			o->tdx_version = v[0] - '0';
+		} else if (!strcmp(a, "--mrtd")) {
+			if (parse_hex(a, v, o->mrtd, 48) < 0)
+				return -1;
+			mrtd = true;
+		} else if (!strcmp(a, "--rtmr0")) {
+			if (parse_hex(a, v, o->rtmr[0], 48) < 0)
+				return -1;
 		} else if (!strcmp(a, "--isvprodid")) {
 			if (parse_u16(a, v, &o->isv_prod_id) < 0)
 				return -1;
@@ -234,7 +257,7 @@ static int parse_init(int argc, char **argv, const char **dir, struct sgx_synth_
 	}
 	/* Like a freshly built enclave: measurements nobody has seen before. */
 	if ((!enclave && dcr_random(o->mrenclave, 32, &err) < 0) ||
-	    (!signer && dcr_random(o->mrsigner, 32, &err) < 0)) {
+	    (!signer && dcr_random(o->mrsigner, 32, &err) < 0) || (!mrtd && dcr_random(o->mrtd, 48, &err) < 0)) {
 		fprintf(stderr, PROG ": init: %s\n", err.msg);
 		return -1;
 	}
@@ -247,7 +270,7 @@ static int cmd_init(int argc, char **argv)
 	struct sgx_synth_opts o;
 	struct sgx_synth s;
 	const char *dir;
-	char path[4096], hex[65], fmspc[13], tcb_name[64];
+	char path[4096], hex[97], fmspc[13], tcb_name[64];
 	time_t now = time(NULL);
 	long days;
 	int r = -1;
@@ -272,6 +295,9 @@ static int cmd_init(int argc, char **argv)
 	if (make_dir(dir, "device") < 0 || make_dir(dir, "device/keys") < 0 || make_dir(dir, "pccs") < 0 ||
 	    make_dir(dir, "state") < 0)
 		goto out;
+	/* TDX: configfs-tsm's report directory, where dcrd makes its entry (see serve). */
+	if (o.tdx_version && (make_dir(dir, "tsm") < 0 || make_dir(dir, "tsm/report") < 0))
+		goto out;
 	if (put_str(dir, "device/attestation_type", "dcap") < 0 ||
 	    put(dir, "device/user_report_data", "", 0, 0600) < 0 ||
 	    put_random(dir, "device/keys/_sgx_mrenclave", 16) < 0 ||
@@ -285,7 +311,8 @@ static int cmd_init(int argc, char **argv)
 	}
 	if (put(dir, "root-ca.der", s.root, s.root_len, 0644) < 0 || put_str(dir, "collateral.json", s.collateral) < 0)
 		goto out;
-	if (put(dir, "pccs/pckcrl.der", s.pck_crl, s.pck_crl_len, 0644) < 0 ||
+	if (put_str(dir, "pccs/tee", o.tdx_version ? "tdx" : "sgx") < 0 ||
+	    put(dir, "pccs/pckcrl.der", s.pck_crl, s.pck_crl_len, 0644) < 0 ||
 	    put_str(dir, "pccs/pckcrl-issuer-chain.pem", s.pck_crl_issuer_chain) < 0 ||
 	    put(dir, "pccs/rootcacrl.der", s.root_ca_crl, s.root_ca_crl_len, 0644) < 0)
 		goto out;
@@ -296,10 +323,17 @@ static int cmd_init(int argc, char **argv)
 		goto out;
 	if (put(dir, QUOTE_TEMPLATE, s.quote, s.quote_len, 0600) < 0 || put_key(dir, ATTESTATION_KEY, keys.ak) < 0)
 		goto out;
-	dcr_hex(o.mrenclave, 32, hex);
-	printf("mrenclave %s\n", hex);
-	dcr_hex(o.mrsigner, 32, hex);
-	printf("mrsigner %s\n", hex);
+	if (put(dir, "quote.bin", s.quote, s.quote_len, 0644) < 0)
+		goto out;
+	if (o.tdx_version) {
+		dcr_hex(o.mrtd, 48, hex);
+		printf("mrtd %s\n", hex);
+	} else {
+		dcr_hex(o.mrenclave, 32, hex);
+		printf("mrenclave %s\n", hex);
+		dcr_hex(o.mrsigner, 32, hex);
+		printf("mrsigner %s\n", hex);
+	}
 	r = fflush(stdout) == 0 ? 0 : -1;
 out:
 	sgx_synth_release(&s);
@@ -313,6 +347,20 @@ struct state {
 	size_t quote_len;
 	EVP_PKEY *ak;
 };
+
+static bool is_tdx(const struct state *st)
+{
+	return st->quote_len > 2 && (st->quote[0] == 4 || st->quote[0] == 5);
+}
+
+/* A quote q (room for st's) for report data rd: SGX or TD, as init made the template. */
+static int set_report_data(const struct state *st, uint8_t *q, const uint8_t rd[static 64])
+{
+	if (q != st->quote)
+		memcpy(q, st->quote, st->quote_len);
+	return is_tdx(st) ? sgx_synth_tdx_set_report_data(q, st->quote_len, st->ak, rd)
+		: sgx_synth_set_report_data(q, st->quote_len, st->ak, rd);
+}
 
 static int load_state(const char *dir, struct state *st)
 {
@@ -338,7 +386,7 @@ static int load_state(const char *dir, struct state *st)
 		return -1;
 	}
 	/* A state directory put together from two inits would serve quotes that never verify. */
-	if (sgx_synth_set_report_data(st->quote, st->quote_len, st->ak, zero) < 0) {
+	if (set_report_data(st, st->quote, zero) < 0) {
 		fprintf(stderr, PROG ": '%s/" QUOTE_TEMPLATE "' is not a quote for the key in '%s'\n", dir, path);
 		return -1;
 	}
@@ -412,10 +460,86 @@ static int next_quote(const char *dir, const struct state *st, uint8_t *q)
 		free(rd);
 		return -1;
 	}
-	memcpy(q, st->quote, st->quote_len);
-	r = sgx_synth_set_report_data(q, st->quote_len, st->ak, rd);
+	r = set_report_data(st, q, rd);
 	free(rd);
 	return r;
+}
+
+/* entry/name read whole into buf (at most size - 1 bytes, NUL-terminated); -1 on failure. */
+static ssize_t read_small(const char *entry, const char *name, char *buf, size_t size)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+
+	if (!join(path, entry, name) || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/*
+ * One configfs-tsm entry (made with tests/tools/fake-tsm.c preloaded): if a
+ * reader waits on its outblob FIFO, answer it with a quote for its inblob,
+ * having counted the inblob write in generation first, as the kernel does.
+ */
+static void serve_entry(const char *entry, const struct state *st, uint8_t *q, unsigned long *served)
+{
+	char path[4096], tmp[4096], gen[32];
+	unsigned long long g;
+	uint8_t rd[64 + 2]; /* room to see an inblob longer than 64 bytes, and read_small's NUL */
+	ssize_t n;
+	int fd, gfd;
+
+	if (!join(path, entry, "outblob") || (fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return; /* no reader yet (ENXIO), or no such entry any more */
+	fcntl(fd, F_SETFL, 0);
+	n = read_small(entry, "inblob", (char *)rd, sizeof(rd));
+	if (n != 64 || set_report_data(st, q, rd) < 0 || read_small(entry, "generation", gen, sizeof(gen)) < 0) {
+		fprintf(stderr, PROG ": %s: no quote (inblob of %zd bytes)\n", entry, n);
+		hand_over(fd);
+		return;
+	}
+	g = strtoull(gen, NULL, 10) + 1;
+	snprintf(gen, sizeof(gen), "%llu\n", g);
+	if (join(tmp, entry, "generation.new") && join(path, entry, "generation") &&
+	    (gfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0) {
+		if (dcr_write_all(gfd, gen, strlen(gen)) < 0 || close(gfd) < 0 || rename(tmp, path) < 0)
+			fprintf(stderr, PROG ": %s: cannot update generation: %s\n", entry, strerror(errno));
+	}
+	if (dcr_write_all(fd, q, st->quote_len) < 0)
+		fprintf(stderr, PROG ": quote %lu not delivered: %s\n", *served + 1, strerror(errno));
+	else
+		fprintf(stderr, PROG ": served TD quote %lu (%zu bytes) on %s\n", ++*served, st->quote_len, entry);
+	hand_over(fd);
+}
+
+/* TDX: configfs-tsm in DIR/tsm/report, its entries polled every 10 ms. */
+static int serve_tsm(const char *dir, const struct state *st)
+{
+	uint8_t q[SGX_SYNTH_QUOTE_MAX];
+	char report[4096], entry[4096];
+	unsigned long served = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (!join(report, dir, "tsm/report"))
+		return 1;
+	fprintf(stderr, PROG ": serving TD quotes on '%s'\n", report);
+	for (;;) {
+		if (!(d = opendir(report))) {
+			fprintf(stderr, PROG ": cannot open '%s': %s\n", report, strerror(errno));
+			return 1;
+		}
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' && join(entry, report, de->d_name))
+				serve_entry(entry, st, q, &served);
+		closedir(d);
+		nap(10);
+	}
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -440,6 +564,8 @@ static int cmd_serve(int argc, char **argv)
 	sigaction(SIGPIPE, &ignore, NULL);
 	sigaction(SIGTERM, &stop, NULL);
 	sigaction(SIGINT, &stop, NULL);
+	if (is_tdx(&st))
+		return serve_tsm(dir, &st);
 	fprintf(stderr, PROG ": serving quotes on '%s'\n", path);
 	for (;;) {
 		/* Blocks until a reader opens the quote file, as Gramine's read would start. */
@@ -478,7 +604,7 @@ static int cmd_quote(int argc, char **argv)
 		fprintf(stderr, PROG ": quote: report data '%s' is not 128 hex digits\n", argv[3]);
 		return 2;
 	}
-	if (load_state(argv[2], &st) == 0 && sgx_synth_set_report_data(st.quote, st.quote_len, st.ak, rd) == 0) {
+	if (load_state(argv[2], &st) == 0 && set_report_data(&st, st.quote, rd) == 0) {
 		if (fwrite(st.quote, 1, st.quote_len, stdout) == st.quote_len && fflush(stdout) == 0)
 			r = 0;
 		else
@@ -495,7 +621,7 @@ static const struct {
 } commands[] = {
 	{ "init", cmd_init,
 	  "init DIR [--mrenclave HEX64] [--mrsigner HEX64] [--isvprodid N] [--isvsvn N] [--debug]\n"
-	  "\t\t[--tcb-status STATUS] [--days N]" },
+	  "\t\t[--tcb-status STATUS] [--days N] [--tdx 4|5 [--mrtd HEX96] [--rtmr0 HEX96]]" },
 	{ "serve", cmd_serve, "serve DIR" },
 	{ "quote", cmd_quote, "quote DIR REPORTDATA_HEX > FILE" },
 };

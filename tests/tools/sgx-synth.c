@@ -97,6 +97,12 @@ void sgx_synth_opts_default(struct sgx_synth_opts *o, time_t issue, time_t next)
 	o->isv_svn = 3;
 	o->attr_flags = 0x05; /* INIT | MODE64BIT */
 	memcpy(o->report_data, "dcr test enclave keys", 21);
+	o->tdx_body_type = 3;
+	o->tee_tcb_svn[0] = 5, o->tee_tcb_svn[1] = 1, o->tee_tcb_svn[2] = 3;
+	memset(o->mrtd, 0x1d, 48);
+	for (int i = 0; i < 4; i++)
+		memset(o->rtmr[i], 0x30 + i, 48);
+	o->module_id = "TDX_01";
 }
 
 /* ECDSA P-256 over SHA-256 of msg, as the raw r || s SGX uses. */
@@ -392,6 +398,59 @@ static char *tcb_info_text(const struct sgx_synth_opts *o)
 	return xstrdup(text);
 }
 
+static void components(char *buf, size_t size, const uint8_t svn[static 16])
+{
+	size_t o = 0;
+
+	for (int i = 0; i < 16; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%s{\"svn\":%u}", i ? "," : "", svn[i]);
+	NEED(o < size);
+}
+
+/*
+ * The signed TDX tcbInfo (version 3): levels as for SGX with TDX components
+ * (the first needs 3 at index 2, the second 1), tdxModule with a zero
+ * signer, and one module identity.
+ */
+static char *tdx_tcb_info_text(const struct sgx_synth_opts *o)
+{
+	char d1[32], d2[32], fm[13], pce[5], text[8192], s5[512], s1[512], t1[512], t2[512];
+	uint8_t v[16] = { 0 };
+	int n;
+
+	fmt_date(o->col_issue, d1), fmt_date(o->col_next, d2);
+	dcr_hex(o->tcb_fmspc, 6, fm);
+	dcr_hex(o->tcb_pceid, 2, pce);
+	memset(v, 5, 16);
+	components(s5, sizeof(s5), v);
+	memset(v, 1, 16);
+	components(s1, sizeof(s1), v);
+	memset(v, 0, 16);
+	v[2] = 3;
+	components(t1, sizeof(t1), v);
+	v[2] = 1;
+	components(t2, sizeof(t2), v);
+	n = snprintf(text, sizeof(text),
+		"{\"id\":\"TDX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\",\"fmspc\":\"%s\","
+		"\"pceId\":\"%s\",\"tcbType\":0,\"tcbEvaluationDataNumber\":17,"
+		"\"tdxModule\":{\"mrsigner\":\"%096d\",\"attributes\":\"0000000000000000\","
+		"\"attributesMask\":\"FFFFFFFFFFFFFFFF\"},"
+		"\"tdxModuleIdentities\":[{\"id\":\"%s\",\"mrsigner\":\"%096d\",\"attributes\":\"0000000000000000\","
+		"\"attributesMask\":\"FFFFFFFFFFFFFFFF\",\"tcbLevels\":["
+		"{\"tcb\":{\"isvsvn\":4},\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
+		"{\"tcb\":{\"isvsvn\":2},\"tcbDate\":\"2023-08-09T00:00:00Z\",\"tcbStatus\":\"OutOfDate\","
+		"\"advisoryIDs\":[\"INTEL-SA-01036\"]}]}],"
+		"\"tcbLevels\":["
+		"{\"tcb\":{\"sgxtcbcomponents\":[%s],\"pcesvn\":13,\"tdxtcbcomponents\":[%s]},"
+		"\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"%s\",\"advisoryIDs\":[\"INTEL-SA-00615\"]},"
+		"{\"tcb\":{\"sgxtcbcomponents\":[%s],\"pcesvn\":5,\"tdxtcbcomponents\":[%s]},"
+		"\"tcbDate\":\"2020-11-11T00:00:00Z\",\"tcbStatus\":\"OutOfDate\","
+		"\"advisoryIDs\":[\"INTEL-SA-00289\",\"INTEL-SA-00615\"]}]}",
+		d1, d2, fm, pce, 0, o->module_id, 0, s5, t1, o->tcb_status, s1, t2);
+	NEED(n > 0 && (size_t)n < sizeof(text));
+	return xstrdup(text);
+}
+
 /* The signed enclaveIdentity (version 2) of the quoting enclave. */
 static char *qe_identity_text(const struct sgx_synth_opts *o)
 {
@@ -401,14 +460,14 @@ static char *qe_identity_text(const struct sgx_synth_opts *o)
 	fmt_date(o->col_issue, d1), fmt_date(o->qe_next, d3);
 	dcr_hex(o->qe_mrsigner, 32, mrs);
 	n = snprintf(text, sizeof(text),
-		"{\"id\":\"QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+		"{\"id\":\"%s\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
 		"\"tcbEvaluationDataNumber\":17,\"miscselect\":\"00000000\",\"miscselectMask\":\"FFFFFFFF\","
 		"\"attributes\":\"11000000000000000000000000000000\","
 		"\"attributesMask\":\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%s\",\"isvprodid\":1,"
 		"\"tcbLevels\":[{\"tcb\":{\"isvsvn\":8},\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
 		"{\"tcb\":{\"isvsvn\":2},\"tcbDate\":\"2019-05-15T00:00:00Z\",\"tcbStatus\":\"OutOfDate\","
 		"\"advisoryIDs\":[\"INTEL-SA-00219\",\"INTEL-SA-00615\"]}]}",
-		d1, d3, mrs);
+		o->tdx_version ? "TD_QE" : "QE", d1, d3, mrs);
 	NEED(n > 0 && (size_t)n < sizeof(text));
 	return xstrdup(text);
 }
@@ -430,13 +489,97 @@ static void build_collateral(struct sgx_synth *s)
 	free(pck_crl);
 }
 
+/* The QE report at r, binding the attestation key at ak with the authentication data at auth, signed into sig. */
+static void qe_report(const struct sgx_synth_keys *k, const struct sgx_synth_opts *o, uint8_t *r, const uint8_t *ak,
+	const uint8_t *auth, uint8_t *sig)
+{
+	EVP_MD_CTX *md;
+	uint8_t h[32];
+
+	memset(r, 0, REPORT_LEN);
+	memcpy(r, o->pck_comp, 16);
+	le32put(r + 16, o->qe_misc);
+	r[48] = o->qe_flags;
+	r[56] = 0xe7;
+	memset(r + 64, 0x77, 32);
+	memset(r + 128, 0x5a, 32);
+	le16put(r + 256, o->qe_prodid);
+	le16put(r + 258, o->qe_isvsvn);
+	NEED((md = EVP_MD_CTX_new()) != NULL);
+	NEED(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1);
+	NEED(EVP_DigestUpdate(md, ak, 64) == 1);
+	NEED(EVP_DigestUpdate(md, auth, AUTH_LEN) == 1);
+	NEED(EVP_DigestFinal_ex(md, h, NULL) == 1);
+	EVP_MD_CTX_free(md);
+	if (o->bad_binding)
+		h[0] ^= 1;
+	memcpy(r + 320, h, 32);
+	sign_raw(k->pck, r, REPORT_LEN, sig);
+}
+
+/*
+ * A TD quote: header, (version 5: body type and size,) TD report, then the
+ * signature data: signature, attestation key, certification data type 6
+ * holding the QE report, its signature, authentication data and type 5.
+ */
+static void build_tdx_quote(const struct sgx_synth_keys *k, const struct sgx_synth_opts *o, const char *chain_pck,
+	struct sgx_synth *s)
+{
+	uint8_t *q = s->quote, *b, *p;
+	size_t certlen = strlen(chain_pck), body = o->tdx_body_type == 3 ? 648 : 584, signed_len;
+
+	memset(q, 0, sizeof(s->quote));
+	le16put(q, (unsigned)o->tdx_version);
+	le16put(q + 2, 2);
+	le32put(q + 4, 0x81);
+	memcpy(q + OFF_VENDOR, intel_vendor, 16);
+	b = q + TDX_OFF_BODY4;
+	if (o->tdx_version == 5) {
+		le16put(q + 48, o->tdx_body_type);
+		le32put(q + 50, (uint32_t)body);
+		b = q + TDX_OFF_BODY5;
+	} else {
+		body = 584;
+	}
+	memcpy(b + TDX_BODY_TEE_TCB_SVN, o->tee_tcb_svn, 16);
+	memset(b + 16, 0x5e, 48); /* MRSEAM */
+	memcpy(b + TDX_BODY_MRSIGNERSEAM, o->mrsignerseam, 48);
+	memcpy(b + TDX_BODY_SEAM_ATTRIBUTES, o->seam_attributes, 8);
+	le64put(b + TDX_BODY_TD_ATTRIBUTES, (uint64_t)1 << 28 | (o->debug ? 1 : 0));
+	le64put(b + 128, 0x61ee7); /* XFAM */
+	memcpy(b + TDX_BODY_MRTD, o->mrtd, 48);
+	memset(b + 184, 0xc0, 48); /* MRCONFIGID */
+	memset(b + 232, 0x0a, 48); /* MROWNER */
+	memset(b + 280, 0x0c, 48); /* MROWNERCONFIG */
+	for (int i = 0; i < 4; i++)
+		memcpy(b + TDX_BODY_RTMR0 + 48 * i, o->rtmr[i], 48);
+	memcpy(b + TDX_BODY_REPORTDATA, o->report_data, 64);
+	signed_len = (size_t)(b - q) + body;
+	p = q + signed_len + 4;
+	sign_raw(k->ak, q, signed_len, p);
+	NEED(public_xy(k->ak, p + 64));
+	le16put(p + 128, 6);
+	p += 134;
+	for (int i = 0; i < AUTH_LEN; i++)
+		p[REPORT_LEN + 64 + 2 + i] = (uint8_t)i;
+	qe_report(k, o, p, q + signed_len + 4 + 64, p + REPORT_LEN + 64 + 2, p + REPORT_LEN);
+	le16put(p + REPORT_LEN + 64, AUTH_LEN);
+	p += REPORT_LEN + 64 + 2 + AUTH_LEN;
+	le16put(p, 5);
+	NEED((size_t)(p + 6 - q) + certlen <= sizeof(s->quote));
+	le32put(p + 2, (uint32_t)certlen);
+	memcpy(p + 6, chain_pck, certlen);
+	s->quote_len = (size_t)(p + 6 - q) + certlen;
+	le32put(q + signed_len + 4 + 130, (uint32_t)(s->quote_len - (signed_len + 4 + 134)));
+	le32put(q + signed_len, (uint32_t)(s->quote_len - signed_len - 4));
+}
+
 /* The quote: header, ISV report, then the signature data with the PCK chain. */
 static void build_quote(const struct sgx_synth_keys *k, const struct sgx_synth_opts *o, const char *chain_pck,
 	struct sgx_synth *s)
 {
-	uint8_t *q = s->quote, *r = q + OFF_QE_REPORT, h[32];
+	uint8_t *q = s->quote;
 	size_t certlen = strlen(chain_pck);
-	EVP_MD_CTX *md;
 
 	memset(q, 0, sizeof(s->quote));
 	le16put(q, 3);
@@ -456,26 +599,9 @@ static void build_quote(const struct sgx_synth_keys *k, const struct sgx_synth_o
 	NEED(public_xy(k->ak, q + OFF_AK));
 
 	/* The QE report: Intel's QE identity values, with REPORTDATA binding the attestation key. */
-	memcpy(r, o->pck_comp, 16);
-	le32put(r + 16, o->qe_misc);
-	r[48] = o->qe_flags;
-	r[56] = 0xe7;
-	memset(r + 64, 0x77, 32);
-	memset(r + 128, 0x5a, 32);
-	le16put(r + 256, o->qe_prodid);
-	le16put(r + 258, o->qe_isvsvn);
 	for (int i = 0; i < AUTH_LEN; i++)
 		q[OFF_AUTH + i] = (uint8_t)i;
-	NEED((md = EVP_MD_CTX_new()) != NULL);
-	NEED(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1);
-	NEED(EVP_DigestUpdate(md, q + OFF_AK, 64) == 1);
-	NEED(EVP_DigestUpdate(md, q + OFF_AUTH, AUTH_LEN) == 1);
-	NEED(EVP_DigestFinal_ex(md, h, NULL) == 1);
-	EVP_MD_CTX_free(md);
-	if (o->bad_binding)
-		h[0] ^= 1;
-	memcpy(r + 320, h, 32);
-	sign_raw(k->pck, r, REPORT_LEN, q + OFF_QE_SIG);
+	qe_report(k, o, q + OFF_QE_REPORT, q + OFF_AK, q + OFF_AUTH, q + OFF_QE_SIG);
 
 	le16put(q + OFF_AUTH_LEN, AUTH_LEN);
 	le16put(q + OFF_CERT_TYPE, 5);
@@ -517,7 +643,7 @@ void sgx_synth_build(const struct sgx_synth_keys *k, const struct sgx_synth_opts
 	s->pck_crl = make_crl(ca, o->pck_crl_wrong_key ? k->other : k->ca, o->col_issue, o->crl_next,
 		o->revoke_pck ? 100 : 0, &s->pck_crl_len);
 
-	s->tcb_info = tcb_info_text(o);
+	s->tcb_info = o->tdx_version ? tdx_tcb_info_text(o) : tcb_info_text(o);
 	s->qe_identity = qe_identity_text(o);
 	s->tcb_info_signature = sig_hex(k->tcb, s->tcb_info);
 	s->qe_identity_signature = sig_hex(k->tcb, s->qe_identity);
@@ -526,7 +652,10 @@ void sgx_synth_build(const struct sgx_synth_keys *k, const struct sgx_synth_opts
 	if (o->tamper_qe_text)
 		tamper_text(s->qe_identity);
 	build_collateral(s);
-	build_quote(k, o, chain_pck, s);
+	if (o->tdx_version)
+		build_tdx_quote(k, o, chain_pck, s);
+	else
+		build_quote(k, o, chain_pck, s);
 
 	free(chain_pck);
 	X509_free(root), X509_free(other_root), X509_free(ca), X509_free(pck), X509_free(tcb);
@@ -553,6 +682,22 @@ int sgx_synth_set_report_data(uint8_t *quote, size_t quote_len, EVP_PKEY *ak, co
 		return -1;
 	memcpy(quote + OFF_REPORTDATA, report_data, 64);
 	sign_raw(ak, quote, OFF_SIGLEN, quote + OFF_SIG);
+	return 0;
+}
+
+int sgx_synth_tdx_set_report_data(uint8_t *quote, size_t quote_len, EVP_PKEY *ak,
+	const uint8_t report_data[static 64])
+{
+	size_t body = quote_len > 50 && quote[0] == 5 ? 54 : 48, len;
+	uint8_t xy[64];
+
+	if (quote_len < body + 648 || (quote[0] != 4 && quote[0] != 5))
+		return -1;
+	len = body + (quote[0] == 5 && quote[48] == 3 ? 648 : 584);
+	if (quote_len < len + 4 + 128 || !public_xy(ak, xy) || memcmp(xy, quote + len + 4 + 64, 64) != 0)
+		return -1;
+	memcpy(quote + body + TDX_BODY_REPORTDATA, report_data, 64);
+	sign_raw(ak, quote, len, quote + len + 4);
 	return 0;
 }
 

@@ -82,6 +82,20 @@ struct sgx_synth_opts {
 	uint64_t attr_flags; /* ATTRIBUTES.FLAGS; debug adds the DEBUG bit */
 	bool debug;
 	uint8_t report_data[64];
+	/*
+	 * TDX: tdx_version 4 or 5 builds a TD quote of that version (body type
+	 * tdx_body_type for 5) with TDX collateral (TCB info id "TDX" whose
+	 * first level needs TDX components 2.. at 3 and whose second is
+	 * OutOfDate, tdxModule, identity module_id with levels at SVN 4
+	 * (UpToDate) and 2 (OutOfDate), TD_QE identity). debug sets
+	 * TD_ATTRIBUTES.DEBUG; report_data is the TD's.
+	 */
+	int tdx_version;
+	uint16_t tdx_body_type;
+	uint8_t tee_tcb_svn[16];
+	uint8_t mrsignerseam[48], seam_attributes[8];
+	uint8_t mrtd[48], rtmr[4][48];
+	const char *module_id;
 };
 
 void sgx_synth_opts_default(struct sgx_synth_opts *o, time_t issue, time_t next);
@@ -109,6 +123,17 @@ struct sgx_synth {
 void sgx_synth_build(const struct sgx_synth_keys *k, const struct sgx_synth_opts *o, struct sgx_synth *out);
 void sgx_synth_release(struct sgx_synth *s);
 
+/* Offsets in a TD quote built here: version 4, or 5 (6 bytes more before the body). */
+#define TDX_OFF_BODY4 48
+#define TDX_OFF_BODY5 54
+#define TDX_BODY_TEE_TCB_SVN 0
+#define TDX_BODY_MRSIGNERSEAM 64
+#define TDX_BODY_SEAM_ATTRIBUTES 112
+#define TDX_BODY_TD_ATTRIBUTES 120
+#define TDX_BODY_MRTD 136
+#define TDX_BODY_RTMR0 328
+#define TDX_BODY_REPORTDATA 520
+
 /*
  * Put report_data into a quote built here (at offset 368) and sign bytes
  * 0..431 again with ak, as a quoting enclave does for each report. Returns
@@ -116,6 +141,10 @@ void sgx_synth_release(struct sgx_synth *s);
  * ours or ak is not the attestation key the quote carries; 0 otherwise.
  */
 int sgx_synth_set_report_data(uint8_t *quote, size_t quote_len, EVP_PKEY *ak, const uint8_t report_data[static 64]);
+
+/* The same for a TD quote built here: REPORTDATA in the TD report, and the header and body signed again. */
+int sgx_synth_tdx_set_report_data(uint8_t *quote, size_t quote_len, EVP_PKEY *ak,
+	const uint8_t report_data[static 64]);
 
 /*
  * An impostor of the DER certificate cert (Intel's root, say): the same

@@ -409,6 +409,13 @@ static void test_identity_load(void **state)
 	write_pem(key, other, NULL);
 	assert_int_equal(dcr_identity_load(dir, &id, &err), DCR_EINVALID);
 	assert_non_null(strstr(err.msg, "is not for the key"));
+	/* A key of another type than P-256 is read too (and here is not the certificate's). */
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(ed);
+	write_pem(key, ed, NULL);
+	assert_int_equal(dcr_identity_load(dir, &id, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "is not for the key"));
+	EVP_PKEY_free(ed);
 	unlink(key);
 	unlink(cert);
 	rmdir(dir);

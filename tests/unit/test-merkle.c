@@ -1,4 +1,8 @@
-/* Unit tests for lib/merkle.c: RFC 6962 vectors, and a cross-check against the RFC's recursion. */
+/*
+ * Unit tests for lib/merkle.c: RFC 6962 vectors, and a cross-check against
+ * the RFC's recursion, for proofs built from every leaf and from the roots
+ * of perfect subtrees.
+ */
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -293,6 +297,57 @@ static void lib_consistency(uint64_t old_size, uint64_t new_size, struct dcr_mer
 	assert_true(r.reads <= new_size);
 }
 
+/*
+ * The roots of perfect subtrees, from the reference (or from what the
+ * frontier's appends gave, in test_append_nodes), with every read checked
+ * to lie below the size the library was asked about.
+ */
+static uint8_t (*kept)[APPEND_MAX][32]; /* kept[level][index], when set */
+
+static int read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[32])
+{
+	struct reader *r = ctx;
+
+	assert_true(level < 64);
+	assert_true(index < (r->size >> level));
+	if (r->reads++ == r->fail_at)
+		return DCR_EIO;
+	if (r->uniform)
+		memcpy(out, uni_pow[level], 32);
+	else if (kept)
+		memcpy(out, kept[level][index], 32);
+	else
+		ref_mth(index << level, (index + 1) << level, out);
+	return 0;
+}
+
+static unsigned ceil_log2(uint64_t n)
+{
+	unsigned b = 0;
+
+	while (b < 64 && ((uint64_t)1 << b) < n)
+		b++;
+	return b;
+}
+
+static void nodes_inclusion(uint64_t index, uint64_t size, struct dcr_merkle_proof *p)
+{
+	struct reader r = { .size = size, .fail_at = UINT64_MAX };
+	struct dcr_err err;
+
+	assert_int_equal(dcr_merkle_inclusion_proof_nodes(index, size, read_node, &r, p, &err), 0);
+	assert_true(r.reads <= 2 * ceil_log2(size));
+}
+
+static void nodes_consistency(uint64_t old_size, uint64_t new_size, struct dcr_merkle_proof *p)
+{
+	struct reader r = { .size = new_size, .fail_at = UINT64_MAX };
+	struct dcr_err err;
+
+	assert_int_equal(dcr_merkle_consistency_proof_nodes(old_size, new_size, read_node, &r, p, &err), 0);
+	assert_true(r.reads <= 2 * ceil_log2(new_size) + 1);
+}
+
 static void assert_same_proof(const struct dcr_merkle_proof *a, const struct dcr_merkle_proof *b)
 {
 	assert_int_equal(a->len, b->len);
@@ -377,6 +432,8 @@ static void test_vectors(void **state)
 		}
 		lib_inclusion(i, n, &p);
 		assert_same_proof(&p, &want);
+		nodes_inclusion(i, n, &p);
+		assert_same_proof(&p, &want);
 		assert_int_equal(dcr_merkle_inclusion_verify(i, n, leaves[i], &want, roots[n], &err), 0);
 	}
 
@@ -389,6 +446,8 @@ static void test_vectors(void **state)
 			want.len++;
 		}
 		lib_consistency(m, n, &p);
+		assert_same_proof(&p, &want);
+		nodes_consistency(m, n, &p);
 		assert_same_proof(&p, &want);
 		assert_int_equal(dcr_merkle_consistency_verify(m, n, roots[m], roots[n], &want, &err), 0);
 	}
@@ -492,6 +551,8 @@ static void test_inclusion_all(void **state)
 			ref_path(i, 0, n, &want);
 			lib_inclusion(i, n, &p);
 			assert_same_proof(&p, &want);
+			nodes_inclusion(i, n, &p);
+			assert_same_proof(&p, &want);
 			assert_int_equal(dcr_merkle_inclusion_verify(i, n, leaves[i], &p, roots[n], &err), 0);
 			inclusion_corruptions(i, n, &p, n <= 20);
 		}
@@ -593,6 +654,8 @@ static void test_consistency_all(void **state)
 			ref_subproof(m, 0, n, true, &want);
 			lib_consistency(m, n, &p);
 			assert_same_proof(&p, &want);
+			nodes_consistency(m, n, &p);
+			assert_same_proof(&p, &want);
 			assert_int_equal(dcr_merkle_consistency_verify(m, n, roots[m], roots[n], &p, &err), 0);
 			consistency_corruptions(m, n, &p, n <= 16);
 		}
@@ -606,6 +669,10 @@ static void test_consistency_trivial(void **state)
 	struct dcr_err err;
 
 	for (uint64_t n = 0; n <= 20; n++) {
+		nodes_consistency(0, n, &p);
+		assert_int_equal(p.len, 0);
+		nodes_consistency(n, n, &p);
+		assert_int_equal(p.len, 0);
 		lib_consistency(0, n, &p);
 		assert_int_equal(p.len, 0);
 		assert_int_equal(dcr_merkle_consistency_verify(0, n, empty_root, roots[n], &p, &err), 0);
@@ -651,6 +718,71 @@ static void test_append(void **state)
 	}
 }
 
+/*
+ * The subtrees each append completes are the reference's, at the place the
+ * header gives; kept, they serve every proof the reference gives, for
+ * every pair of sizes up to 128 and a sweep of old sizes against each
+ * size up to N_MAX (where the reference keeps what it computed).
+ */
+static uint8_t kept_nodes[11][APPEND_MAX][32];
+
+static void test_append_nodes(void **state)
+{
+	struct dcr_merkle_frontier f;
+	uint8_t nodes[DCR_MERKLE_PROOF_MAX][32], want[32], root[32];
+	struct dcr_merkle_proof p, ref;
+	struct dcr_err err;
+	unsigned n_nodes;
+
+	assert_true(APPEND_MAX < 1 << 11);
+	dcr_merkle_frontier_init(&f);
+	for (uint64_t n = 0; n < APPEND_MAX; n++) {
+		assert_int_equal(dcr_merkle_frontier_append_nodes(&f, leaves[n], nodes, &n_nodes, &err), 0);
+		assert_int_equal(f.size, n + 1);
+		assert_int_equal(n_nodes, (unsigned)__builtin_ctzll(n + 1));
+		memcpy(kept_nodes[0][n], leaves[n], 32);
+		for (unsigned i = 0; i < n_nodes; i++) {
+			uint64_t index = (f.size >> (i + 1)) - 1;
+
+			ref_mth(index << (i + 1), (index + 1) << (i + 1), want);
+			assert_memory_equal(nodes[i], want, 32);
+			memcpy(kept_nodes[i + 1][index], nodes[i], 32);
+		}
+		assert_int_equal(dcr_merkle_frontier_root(&f, root, &err), 0);
+		ref_mth(0, n + 1, want);
+		assert_memory_equal(root, want, 32);
+	}
+	kept = kept_nodes;
+	for (uint64_t n = 0; n <= APPEND_MAX; n++) {
+		struct reader r = { .size = n, .fail_at = UINT64_MAX };
+
+		assert_int_equal(dcr_merkle_root_nodes(n, read_node, &r, root, &err), 0);
+		assert_int_equal(r.reads, (uint64_t)__builtin_popcountll(n));
+		if (n < ROOTS_MAX)
+			assert_memory_equal(root, roots[n], 32);
+	}
+	for (uint64_t n = 1; n <= N_MAX; n++) {
+		for (uint64_t m = 0; m <= n; m += n <= 128 ? 1 : 7) {
+			ref.len = 0;
+			if (m > 0 && m < n)
+				ref_subproof(m, 0, n, true, &ref);
+			nodes_consistency(m, n, &p);
+			assert_same_proof(&p, &ref);
+			if (m < n) {
+				ref_path(m, 0, n, &ref);
+				nodes_inclusion(m, n, &p);
+				assert_same_proof(&p, &ref);
+			}
+		}
+	}
+	kept = NULL;
+	/* Without a place for them, the same append and no nodes. */
+	dcr_merkle_frontier_init(&f);
+	f.size = 3;
+	assert_int_equal(dcr_merkle_frontier_append_nodes(&f, leaves[3], NULL, &n_nodes, &err), 0);
+	assert_int_equal(n_nodes, 2);
+}
+
 /* The top of the size range, on trees of identical leaves. */
 static void test_huge(void **state)
 {
@@ -674,6 +806,13 @@ static void test_huge(void **state)
 
 			uni_path(i, n, &p);
 			assert_true(p.len <= 63);
+			{
+				struct reader r = { .size = n, .fail_at = UINT64_MAX, .uniform = true };
+
+				assert_int_equal(dcr_merkle_inclusion_proof_nodes(i, n, read_node, &r, &q, &err), 0);
+				assert_same_proof(&q, &p);
+				assert_true(r.reads <= 2 * ceil_log2(n));
+			}
 			assert_int_equal(dcr_merkle_inclusion_verify(i, n, uni_leaf, &p, root, &err), 0);
 			for (size_t j = 0; j < p.len; j++) {
 				q = p;
@@ -691,6 +830,14 @@ static void test_huge(void **state)
 				uni_mth(m - d, old_root);
 				uni_subproof(m - d, n, true, &p);
 				assert_true(p.len <= DCR_MERKLE_PROOF_MAX);
+				{
+					struct reader r = { .size = n, .fail_at = UINT64_MAX, .uniform = true };
+
+					assert_int_equal(dcr_merkle_consistency_proof_nodes(m - d, n, read_node, &r,
+						&q, &err), 0);
+					assert_same_proof(&q, &p);
+					assert_true(r.reads <= 2 * ceil_log2(n) + 1);
+				}
 				assert_int_equal(dcr_merkle_consistency_verify(m - d, n, old_root, root, &p,
 					&err), 0);
 				for (size_t j = 0; j < p.len; j++) {
@@ -796,6 +943,23 @@ static void test_reader_failure(void **state)
 			assert_non_null(strstr(err.msg, want));
 		}
 	}
+	/* The same for node reads: each read in turn fails, and the failure is passed on. */
+	for (uint64_t bad = 0; bad < 7; bad++) {
+		struct reader r = { .size = 13, .fail_at = bad };
+
+		if (dcr_merkle_consistency_proof_nodes(5, 13, read_node, &r, &p, &err) == 0) {
+			assert_true(r.reads <= bad);
+			continue;
+		}
+		assert_int_equal(err.code, DCR_EIO);
+		assert_int_equal(p.len, 0);
+		assert_non_null(strstr(err.msg, "cannot read node"));
+		r = (struct reader){ .size = 13, .fail_at = bad };
+		if (dcr_merkle_inclusion_proof_nodes(6, 13, read_node, &r, &p, &err) < 0) {
+			assert_int_equal(p.len, 0);
+			assert_non_null(strstr(err.msg, "cannot read node"));
+		}
+	}
 }
 
 int main(void)
@@ -806,6 +970,7 @@ int main(void)
 		cmocka_unit_test(test_consistency_all),
 		cmocka_unit_test(test_consistency_trivial),
 		cmocka_unit_test(test_append),
+		cmocka_unit_test(test_append_nodes),
 		cmocka_unit_test(test_huge),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_reader_failure),

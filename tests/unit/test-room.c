@@ -933,7 +933,7 @@ static void test_specs_errors(void **state)
 	} cases[] = {
 		{ "version: 1\nspecs:\n  x:\n    format: sim\n", "needs a measurement" },
 		{ "version: 1\nspecs:\n  x:\n    format: sim\n    measurement: 12\n", "64 hex digits" },
-		{ "version: 1\nspecs:\n  x:\n    format: tdx\n", "unknown format 'tdx'" },
+		{ "version: 1\nspecs:\n  x:\n    format: tpm\n", "unknown format 'tpm'" },
 		{ "version: 1\nspecs:\n  X!:\n    format: sim\n", "spec name 'X!'" },
 		{ "version: 1\nspecs:\n  x:\n    format: sgx-dcap\n", "exactly one of mrenclave or mrsigner" },
 		{ "version: 1\nspecs:\n  x:\n    format: sgx-dcap\n    mrsigner: "
@@ -1048,7 +1048,7 @@ static void test_spec_from_proto(void **state)
 			e->tcb_statuses[0] = e->tcb_statuses[1];
 			assert_int_equal(dcr_room_spec_from_proto(e, &back, &err), DCR_EINVALID); /* duplicate */
 			e->tcb_statuses[0] = saved;
-			e->format = "tdx";
+			e->format = "tpm";
 			assert_int_equal(dcr_room_spec_from_proto(e, &back, &err), DCR_EINVALID);
 		}
 		dcr_room_free(room);

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "aggregate.h"
 #include "fileio.h"
 #include "room.h"
 #include "specs.h"
@@ -610,6 +611,16 @@ struct prop_table {
 	unsigned min;
 };
 
+/*
+ * The value a random draw u (0 to 100) stands for: -50 to 50, and every
+ * seventh one times 2^40, so that sums pass 2^32 and go negative, where
+ * dcrd sums the high and low 32 bits apart (lib/aggregate.c).
+ */
+static int64_t prop_value(unsigned u)
+{
+	return ((int64_t)u - 50) * (u % 7 == 0 ? (int64_t)1 << 40 : 1);
+}
+
 static void prop_table_make(struct prop_table *t, char *csv, size_t size)
 {
 	unsigned people = 1 + rnd(15), groups = 1 + rnd(6);
@@ -622,7 +633,8 @@ static void prop_table_make(struct prop_table *t, char *csv, size_t size)
 		t->person[i] = rnd(people);
 		t->grp[i] = rnd(groups);
 		t->val[i] = rnd(101);
-		at += (size_t)snprintf(csv + at, size - at, "p%u,%u,%u\n", t->person[i], t->grp[i], t->val[i]);
+		at += (size_t)snprintf(csv + at, size - at, "p%u,%u,%" PRId64 "\n", t->person[i], t->grp[i],
+			prop_value(t->val[i]));
 	}
 	assert_true(at < size);
 }
@@ -695,7 +707,7 @@ static void test_aggregate_random(void **state)
 			join ? "    join: [{table: b, on: [a.person, b.person]}]\n" : "");
 		if (filter)
 			snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute),
-				"    where: [{column: a.val, op: '>=', value: %u}]\n", floor_val);
+				"    where: [{column: a.val, op: '>=', value: %" PRId64 "}]\n", prop_value(floor_val));
 		snprintf(compute + strlen(compute), sizeof(compute) - strlen(compute), "%s%s",
 			group ? "    group_by: [a.grp]\n" : "", "    select: [{name: n, count: '*'}, {name: s, sum: a.val}]\n");
 		if (own)
@@ -707,11 +719,12 @@ static void test_aggregate_random(void **state)
 		at = (size_t)snprintf(want, sizeof(want), "%sn,s\n", group ? "grp," : "");
 		for (unsigned g = 0; g < (group ? 6u : 1u); g++) {
 			bool in_a[PROP_MAX_ROWS] = { false }, in_b[PROP_MAX_ROWS] = { false }, any = false;
-			unsigned count = 0, sum = 0, need_a = a.min > own ? a.min : own;
+			unsigned count = 0, need_a = a.min > own ? a.min : own;
+			int64_t sum = 0;
 			unsigned need_b = b.protected ? (b.min > own ? b.min : own) : own;
 
 			for (unsigned i = 0; i < a.n; i++) {
-				if ((group && a.grp[i] != g) || (filter && a.val[i] < floor_val))
+				if ((group && a.grp[i] != g) || (filter && prop_value(a.val[i]) < prop_value(floor_val)))
 					continue;
 				for (unsigned k = 0; k < (join ? b.n : 1u); k++) {
 					if (join && b.person[k] != a.person[i])
@@ -720,7 +733,7 @@ static void test_aggregate_random(void **state)
 					if (join)
 						in_b[k] = true;
 					count++;
-					sum += a.val[i];
+					sum += prop_value(a.val[i]);
 				}
 			}
 			/* Without GROUP BY, SQL has one group even when no row makes it; with, a group needs a row. */
@@ -734,7 +747,7 @@ static void test_aggregate_random(void **state)
 			if (group)
 				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,", g);
 			if (any)
-				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,%u\n", count, sum);
+				at += (size_t)snprintf(want + at, sizeof(want) - at, "%u,%" PRId64 "\n", count, sum);
 			else
 				at += (size_t)snprintf(want + at, sizeof(want) - at, "0,\n");
 		}
@@ -751,6 +764,82 @@ static void test_aggregate_random(void **state)
 	/* Neither side of the rule is left untested. */
 	assert_true(all_kept >= 100);
 	assert_true(all_suppressed >= 100);
+}
+
+/*
+ * dcr_aggregate_sql writes SQL from a definition, and a definition is never
+ * trusted to have been checked: a filter value that is not one SQL literal
+ * of the column's type is refused (before, "1--" passed as a number and
+ * its "--" made a comment of GROUP BY and HAVING: no threshold left), and a
+ * name is quoted whatever it holds (a '"' in it is doubled).
+ */
+static void test_aggregate_hostile_definition(void **state)
+{
+	struct dcr_room *room = room_with(
+		"  t:\n"
+		"    type: table\n"
+		"    columns: [{name: k, type: int64}, {name: x, type: float64}, {name: b, type: bool}, "
+		"{name: d, type: date}]\n",
+		"  q:\n"
+		"    type: aggregate\n"
+		"    from: t\n"
+		"    where: [{column: k, value: 1}, {column: x, value: 2}, {column: b, value: true}, "
+		"{column: d, value: '2024-01-01'}]\n"
+		"    group_by: [k]\n"
+		"    select: [{name: n, count: '*'}]\n"
+		"    privacy: {min_group_size: 5}\n");
+	const Dcr__V1__RoomDefinition *def = dcr_room_definition(room);
+	const Dcr__V1__Computation *c = NULL;
+	struct dcr_aggregate_sql sql;
+	struct dcr_err err;
+	static const struct {
+		size_t filter;
+		const char *value;
+	} bad[] = {
+		{ 0, "1--" }, { 0, "--1" }, { 0, "1-1" }, { 0, "" }, { 0, "1e5" }, { 0, "99999999999999999999" },
+		{ 1, "2--" }, { 1, "1e" }, { 1, "." }, { 1, "1e999" }, { 2, "yes" }, { 2, "1" }, { 3, "2024-01-01' --" },
+	};
+	char *value, *name;
+
+	(void)state;
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (strcmp(def->compute[i]->name, "q") == 0)
+			c = def->compute[i];
+	assert_non_null(c);
+	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), 0);
+	assert_non_null(strstr(sql.query, " HAVING COUNT(DISTINCT \"t\".\"rowid\") >= 5"));
+	dcr_aggregate_sql_release(&sql);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		Dcr__V1__AggregateFilter *f = c->aggregate->filters[bad[i].filter];
+
+		value = f->value;
+		f->value = (char *)bad[i].value;
+		if (dcr_aggregate_sql(def, c, &sql, &err) != DCR_EINVALID)
+			fail_msg("filter %zu, value '%s': %s", bad[i].filter, bad[i].value, sql.query);
+		f->value = value;
+	}
+	name = c->aggregate->select[0]->name;
+	c->aggregate->select[0]->name = "n\" FROM t --";
+	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), 0);
+	assert_non_null(strstr(sql.query, "COUNT(*) AS \"n\"\" FROM t --\" FROM \"t\" WHERE"));
+	dcr_aggregate_sql_release(&sql);
+	c->aggregate->select[0]->name = name;
+	dcr_room_free(room);
+
+	/* A self-join, which dcr create refuses. */
+	room = room_with("  t:\n    type: table\n    columns: [{name: k, type: int64}]\n"
+			 "    privacy: {min_group_size: 5, join: [k]}\n"
+			 "  u:\n    type: table\n    columns: [{name: k, type: int64}]\n",
+		"  q:\n    type: aggregate\n    from: t\n    join: [{table: u, on: [t.k, u.k]}]\n"
+		"    select: [{name: n, count: '*'}]\n");
+	def = dcr_room_definition(room);
+	c = def->compute[0];
+	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), 0);
+	dcr_aggregate_sql_release(&sql);
+	c->aggregate->joins[0]->table = c->aggregate->joins[0]->right->table = c->aggregate->from;
+	assert_int_equal(dcr_aggregate_sql(def, c, &sql, &err), DCR_EINVALID);
+	assert_string_equal(err.msg, "an aggregate computation reads table 't' twice");
+	dcr_room_free(room);
 }
 
 /*
@@ -1043,6 +1132,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_aggregate),
 		cmocka_unit_test(test_aggregate),
 		cmocka_unit_test(test_aggregate_random),
+		cmocka_unit_test(test_aggregate_hostile_definition),
 		cmocka_unit_test(test_protected_at_run_time),
 		cmocka_unit_test(test_authorizer),
 		cmocka_unit_test(test_load_stops),

@@ -1,4 +1,7 @@
-/* Unit tests for cmd/dcrd/state.c: what a real state.db shows the host of record names and audit leaves. */
+/*
+ * Unit tests for cmd/dcrd/state.c: what a real state.db shows the host of
+ * record names and audit leaves, and the audit log's stored subtrees.
+ */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -478,7 +481,175 @@ static void test_legacy_leaves(void **state)
 			assert_false(in_data_dir_bytes(leaf, 32));
 			assert_false(in_data_dir(hex));
 		}
+		/* Nor the stored root of the two: subtree roots are sealed too. */
+		assert_int_equal(dcr_merkle_root(2, entry_leaf, NULL, root2, NULL), 0);
+		assert_false(in_data_dir_bytes(root2, 32));
 	}
+}
+
+/* ---- The audit log's stored subtrees. ---- */
+
+#define LOG_N 100
+
+static struct {
+	uint8_t buf[LOG_N][256];
+	size_t len[LOG_N];
+} logn;
+
+static int logn_leaf(void *ctx, uint64_t index, uint8_t out[static 32])
+{
+	return dcr_merkle_leaf_hash(logn.buf[index], logn.len[index], out, NULL);
+}
+
+static unsigned ceil_log2(uint64_t n)
+{
+	unsigned b = 0;
+
+	while (((uint64_t)1 << b) < n)
+		b++;
+	return b;
+}
+
+/* The rows the audit statements have read or written since the last call. */
+static int64_t audit_runs(struct state *s)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < sizeof(s->audit_st) / sizeof(*s->audit_st); i++)
+		if (s->audit_st[i])
+			n += sqlite3_stmt_status(s->audit_st[i], SQLITE_STMTSTATUS_RUN, 1);
+	return n;
+}
+
+/*
+ * Every consistency proof the state gives for a log of n entries (every
+ * old size) is the one computed from the entries alone, and reads at most
+ * 3 ceil(log2 n) + 3 rows: 2 ceil(log2 n) + 1 for the proof, and for the
+ * check that it leads from the old tree's stored pieces to the sealed
+ * root, the frontier and one piece per set bit of the old size.
+ */
+static void check_proofs(struct state *s, uint64_t n)
+{
+	struct dcr_merkle_proof got, want;
+	struct dcr_err err;
+
+	for (uint64_t m = 0; m <= n; m++) {
+		assert_int_equal(dcr_merkle_consistency_proof(m, n, logn_leaf, NULL, &want, NULL), 0);
+		audit_runs(s);
+		if (state_audit_consistency(s, ROOM, m, n, &got, &err) < 0)
+			fail_msg("proof %llu..%llu: %s", (unsigned long long)m, (unsigned long long)n, err.msg);
+		assert_true(audit_runs(s) <= 3 * ceil_log2(n) + 3);
+		assert_int_equal(got.len, want.len);
+		assert_memory_equal(got.hash, want.hash, want.len * 32);
+	}
+}
+
+static int64_t count_of(struct state *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t n;
+
+	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static void exec_sql(const char *sql)
+{
+	char path[4200];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/state.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+static void open_state(struct state *s)
+{
+	struct dcr_err err;
+
+	if (state_open(s, dir, key, &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+static void test_audit_nodes(void **state)
+{
+	struct dcr_merkle_frontier f;
+	struct dcr_merkle_proof p;
+	struct state s;
+	struct dcr_err err;
+
+	(void)state;
+	for (int i = 0; i < LOG_N; i++)
+		logn.len[i] = make_entry(i, true, logn.buf[i]);
+	open_state(&s);
+	/* Appended one by one, every proof of every size on the way. */
+	for (uint64_t n = 1; n <= LOG_N; n++) {
+		assert_int_equal(state_begin(&s, &err), 0);
+		if (state_audit_append(&s, ROOM, logn.buf[n - 1], logn.len[n - 1], &f, &err) < 0)
+			fail_msg("%s", err.msg);
+		assert_int_equal(state_commit(&s, &err), 0);
+		assert_int_equal(f.size, n);
+		check_proofs(&s, n);
+	}
+	/* A node for each perfect subtree above the leaves: n minus the frontier's pieces. */
+	assert_int_equal(count_of(&s, "SELECT count(*) FROM audit_node"), LOG_N - __builtin_popcount(LOG_N));
+	state_close(&s);
+
+	/* A state.db from a dcrd that kept no subtrees: built from the leaves at open. */
+	exec_sql("DROP TABLE audit_node");
+	open_state(&s);
+	assert_int_equal(count_of(&s, "SELECT count(*) FROM audit_node"), LOG_N - __builtin_popcount(LOG_N));
+	check_proofs(&s, LOG_N);
+	state_close(&s);
+	/* Or one run on it for a while (the subtrees of the newest entries missing): the same. */
+	exec_sql("DELETE FROM audit_node WHERE idx * (1 << level) >= 64");
+	open_state(&s);
+	assert_int_equal(count_of(&s, "SELECT count(*) FROM audit_node"), LOG_N - __builtin_popcount(LOG_N));
+	check_proofs(&s, LOG_N);
+	state_close(&s);
+
+	/* A stored subtree altered, or dropped, while dcrd runs: no proof, an integrity violation. */
+	open_state(&s);
+	/* The proof from 20 to 100 reads the subtrees of leaves 16..19 (level 2, index 4) and 20..23. */
+	exec_sql("UPDATE audit_node SET hash = zeroblob(61) WHERE level = 2 AND idx = 4");
+	assert_int_equal(state_audit_consistency(&s, ROOM, 20, LOG_N, &p, &err), DCR_EINTEGRITY);
+	assert_int_equal(p.len, 0);
+	assert_non_null(strstr(err.msg, "stored leaves or subtrees are missing or damaged"));
+	exec_sql("DELETE FROM audit_node WHERE level = 2 AND idx = 4");
+	assert_int_equal(state_audit_consistency(&s, ROOM, 20, LOG_N, &p, &err), DCR_EINTEGRITY);
+	/* Moved to another place, the seal does not open there. */
+	exec_sql("UPDATE audit_node SET idx = 4 WHERE level = 2 AND idx = 5");
+	assert_int_equal(state_audit_consistency(&s, ROOM, 20, LOG_N, &p, &err), DCR_EINTEGRITY);
+	state_close(&s);
+
+	/* Damaged, they stay an integrity violation after a restart. */
+	open_state(&s);
+	assert_int_equal(state_audit_consistency(&s, ROOM, 20, LOG_N, &p, &err), DCR_EINTEGRITY);
+	state_close(&s);
+	/* Dropped altogether (as a dcrd that kept none leaves them), rebuilt at the next start. */
+	exec_sql("DELETE FROM audit_node");
+	open_state(&s);
+	check_proofs(&s, LOG_N);
+	state_close(&s);
+
+	/* A leaf in the clear altered: a proof that reads it is refused (from 19, it reads leaf 19). */
+	exec_sql("UPDATE audit SET leaf = zeroblob(32) WHERE idx = 19");
+	open_state(&s);
+	assert_int_equal(state_audit_consistency(&s, ROOM, 19, LOG_N, &p, &err), DCR_EINTEGRITY);
+	assert_int_equal(p.len, 0);
+	assert_non_null(strstr(err.msg, "do not lead to the sealed root"));
+	state_close(&s);
+	/* Nor are subtrees built from it: with them dropped, nothing is rebuilt. */
+	exec_sql("DELETE FROM audit_node");
+	open_state(&s);
+	assert_int_equal(count_of(&s, "SELECT count(*) FROM audit_node"), 0);
+	assert_int_equal(state_audit_consistency(&s, ROOM, 20, LOG_N, &p, &err), DCR_EINTEGRITY);
+	state_close(&s);
 }
 
 /* The sealed clock mark row's blob, into buf; its length, 0 if there is none. */
@@ -586,6 +757,47 @@ static void test_clock_mark(void **state)
 	state_close(&s);
 }
 
+static int collect_id(void *ctx, const char *id)
+{
+	char *ids = ctx;
+
+	strcat(ids, id);
+	strcat(ids, " ");
+	return 0;
+}
+
+static int count_room(void *ctx, const char *id, const Dcr__V1__RoomRecord *rec)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* The IDs of the rooms, in order, though a record no longer unseals; unsealing every room stops there. */
+static void test_room_ids(void **state)
+{
+	Dcr__V1__RoomRecord rec = DCR__V1__ROOM_RECORD__INIT;
+	char ids[2 * 66 + 1] = "";
+	struct state s;
+	struct dcr_err err;
+	int n = 0;
+
+	(void)state;
+	rec.owner = "alice@acme.example";
+	rec.status = DCR__V1__ROOM_STATUS__ROOM_STATUS_ACTIVE;
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	assert_int_equal(state_begin(&s, &err), 0);
+	assert_int_equal(state_put_room(&s, ROOM, &rec, 1, &err), 0);
+	assert_int_equal(state_put_room(&s, OTHER_ROOM, &rec, 1, &err), 0);
+	assert_int_equal(state_commit(&s, &err), 0);
+	assert_int_equal(sqlite3_exec(s.db, "UPDATE rooms SET record = x'00' WHERE id = '" OTHER_ROOM "'", NULL, NULL,
+				 NULL), SQLITE_OK);
+	assert_int_equal(state_each_room_id(&s, collect_id, ids, &err), 0);
+	assert_string_equal(ids, OTHER_ROOM " " ROOM " ");
+	assert_true(state_each_room(&s, count_room, &n, &err) < 0);
+	assert_int_equal(n, 0);
+	state_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,9 +805,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_legacy_leaves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_publication_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_never_replaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_mark, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_ids, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -891,6 +891,65 @@ static void test_documented_layout(void **state)
 	free(table);
 }
 
+/*
+ * Resuming an upload re-encrypts from a chunk in the middle: an encoder
+ * started at chunk c with the same salt emits exactly the tail of the whole
+ * stream, sealing whole chunks gives the bytes _write and _finish give, and
+ * the length formula matches the stream.
+ */
+static void test_resume_at_chunk(void **state)
+{
+	static const size_t lens[] = { 0, 1, 16, 17, 64, 100 };
+	uint8_t salt[32];
+	struct dcr_err err = { 0 };
+
+	(void)state;
+	memset(salt, 0x5a, sizeof(salt));
+	for (size_t t = 0; t < sizeof(lens) / sizeof(lens[0]); t++) {
+		size_t len = lens[t], chunks = len == 0 ? 1 : (len + 15) / 16;
+		uint8_t *pt = pattern(len, (uint32_t)t);
+		struct buf whole = { 0 };
+
+		encrypt(key_a, 16, salt, pt, len, 0, &whole);
+		assert_int_equal(whole.len, dcr_stream_encoded_size(len, 16));
+		for (size_t c = 0; c < chunks; c++) {
+			struct buf tail = { 0 };
+			struct dcr_stream_enc *enc = dcr_stream_enc_new_at(key_a, 16, salt, c, buf_sink, &tail, &err);
+
+			assert_non_null(enc);
+			for (size_t i = c; i < chunks; i++) {
+				size_t n = len - i * 16 < 16 ? len - i * 16 : 16;
+
+				assert_int_equal(dcr_stream_enc_seal(enc, pt + i * 16, n, i + 1 == chunks, &err), 0);
+			}
+			/* Finished: nothing more is taken. */
+			assert_int_not_equal(dcr_stream_enc_seal(enc, pt, 0, true, &err), 0);
+			dcr_stream_enc_free(enc);
+			size_t from = c == 0 ? 0 : H + c * (16 + T);
+			assert_int_equal(tail.len, whole.len - from);
+			assert_memory_equal(tail.p, whole.p + from, tail.len);
+			buf_free(&tail);
+		}
+		buf_free(&whole);
+		free(pt);
+	}
+	/* A short chunk that is not the last, or an empty one after others, is refused. */
+	struct buf out = { 0 };
+	uint8_t pt[16] = { 0 };
+	struct dcr_stream_enc *enc = dcr_stream_enc_new_at(key_a, 16, salt, 0, buf_sink, &out, &err);
+
+	assert_int_equal(dcr_stream_enc_seal(enc, pt, 15, false, &err), DCR_EINVALID);
+	dcr_stream_enc_free(enc);
+	enc = dcr_stream_enc_new_at(key_a, 16, salt, 1, buf_sink, &out, &err);
+	assert_int_equal(dcr_stream_enc_seal(enc, pt, 0, true, &err), DCR_EINVALID);
+	dcr_stream_enc_free(enc);
+	buf_free(&out);
+	assert_int_equal(dcr_stream_encoded_size(0, 0), H + T);
+	assert_int_equal(dcr_stream_encoded_size(1u << 20, 0), H + T + (1u << 20));
+	assert_int_equal(dcr_stream_encoded_size((1u << 20) + 1, 0), H + 2 * T + (1u << 20) + 1);
+	assert_int_equal(dcr_stream_encoded_size(UINT64_MAX - 10, 0), UINT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -913,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_fd),
 		cmocka_unit_test(test_documented_vector),
 		cmocka_unit_test(test_documented_layout),
+		cmocka_unit_test(test_resume_at_chunk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -148,13 +148,13 @@ static inline char *page_lines(const char *page, const char *label)
 	return copy;
 }
 
-/* The real SGX quote, collateral and root in $SHARED_DIR/testdata (see its README); false when absent. */
+/* A real DCAP quote and collateral in $SHARED_DIR/testdata/evidence/KIND (see its README); false when absent. */
 struct sgx_sample {
 	uint8_t *quote, *collateral, *root;
 	size_t quote_len, collateral_len, root_len;
 };
 
-static inline bool sgx_sample_load(struct sgx_sample *r)
+static inline bool dcap_sample_load(struct sgx_sample *r, const char *kind)
 {
 	const char *shared = getenv("SHARED_DIR");
 	char path[4096];
@@ -163,14 +163,25 @@ static inline bool sgx_sample_load(struct sgx_sample *r)
 	memset(r, 0, sizeof(*r));
 	if (!shared)
 		return false;
-	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/quote.bin", shared);
+	snprintf(path, sizeof(path), "%s/testdata/evidence/%s/quote.bin", shared, kind);
 	if (dcr_read_file(path, DCR_SGX_QUOTE_MAX, &r->quote, &r->quote_len, &err) < 0)
 		return false;
-	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/collateral.json", shared);
+	snprintf(path, sizeof(path), "%s/testdata/evidence/%s/collateral.json", shared, kind);
 	assert_int_equal(dcr_read_file(path, DCR_SGX_COLLATERAL_MAX, &r->collateral, &r->collateral_len, &err), 0);
+	/* TDX has no root of its own: Intel's SGX Root CA is the anchor of both. */
 	snprintf(path, sizeof(path), "%s/testdata/evidence/sgx-dcap/intel-sgx-root-ca.der", shared);
 	assert_int_equal(dcr_read_file(path, 65536, &r->root, &r->root_len, &err), 0);
 	return true;
+}
+
+static inline bool sgx_sample_load(struct sgx_sample *r)
+{
+	return dcap_sample_load(r, "sgx-dcap");
+}
+
+static inline bool tdx_sample_load(struct sgx_sample *r)
+{
+	return dcap_sample_load(r, "tdx");
 }
 
 static inline void sgx_sample_free(struct sgx_sample *r)

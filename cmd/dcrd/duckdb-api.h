@@ -1,0 +1,108 @@
+/*
+ * The part of DuckDB's C API that dcrd uses, declared by this project: the
+ * library dcrd links (libduckdb.so from the npm package
+ * @duckdb/node-bindings-linux-x64, see scripts/install-deps.sh) ships no
+ * header. Written from DuckDB's documented C API (duckdb.org/docs/api/c:
+ * overview, configuration, query, prepared statements, appender, data
+ * chunks) and checked against DuckDB 1.5.6, whose library exports every
+ * function below. The struct layouts are the ones that header gives for
+ * 1.x; dcrd only ever passes pointers to them back to the library, except
+ * duckdb_result, which the caller allocates (its size must match).
+ */
+#ifndef DCRD_DUCKDB_API_H
+#define DCRD_DUCKDB_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef uint64_t idx_t;
+
+typedef enum { DuckDBSuccess = 0, DuckDBError = 1 } duckdb_state;
+
+/* The logical types of a result column dcrd tells apart (DUCKDB_TYPE in duckdb.h). */
+typedef enum {
+	DUCKDB_TYPE_INVALID = 0,
+	DUCKDB_TYPE_BOOLEAN = 1,
+	DUCKDB_TYPE_TINYINT = 2,
+	DUCKDB_TYPE_SMALLINT = 3,
+	DUCKDB_TYPE_INTEGER = 4,
+	DUCKDB_TYPE_BIGINT = 5,
+	DUCKDB_TYPE_UTINYINT = 6,
+	DUCKDB_TYPE_USMALLINT = 7,
+	DUCKDB_TYPE_UINTEGER = 8,
+	DUCKDB_TYPE_UBIGINT = 9,
+	DUCKDB_TYPE_FLOAT = 10,
+	DUCKDB_TYPE_DOUBLE = 11,
+	DUCKDB_TYPE_BLOB = 18,
+	DUCKDB_TYPE_DECIMAL = 19,
+	DUCKDB_TYPE_HUGEINT = 16,
+	DUCKDB_TYPE_VARCHAR = 17,
+} duckdb_type;
+
+/* duckdb_statement_type: only SELECT matters here. */
+typedef enum { DUCKDB_STATEMENT_TYPE_INVALID = 0, DUCKDB_STATEMENT_TYPE_SELECT = 1 } duckdb_statement_type;
+
+typedef struct _duckdb_database { void *internal_ptr; } *duckdb_database;
+typedef struct _duckdb_connection { void *internal_ptr; } *duckdb_connection;
+typedef struct _duckdb_config { void *internal_ptr; } *duckdb_config;
+typedef struct _duckdb_prepared_statement { void *internal_ptr; } *duckdb_prepared_statement;
+typedef struct _duckdb_extracted_statements { void *internal_ptr; } *duckdb_extracted_statements;
+typedef struct _duckdb_appender { void *internal_ptr; } *duckdb_appender;
+
+typedef struct {
+	idx_t deprecated_column_count;
+	idx_t deprecated_row_count;
+	idx_t deprecated_rows_changed;
+	void *deprecated_columns;
+	char *deprecated_error_message;
+	void *internal_data;
+} duckdb_result;
+
+const char *duckdb_library_version(void);
+void duckdb_free(void *ptr);
+
+duckdb_state duckdb_create_config(duckdb_config *out_config);
+duckdb_state duckdb_set_config(duckdb_config config, const char *name, const char *option);
+void duckdb_destroy_config(duckdb_config *config);
+duckdb_state duckdb_open_ext(const char *path, duckdb_database *out_database, duckdb_config config, char **out_error);
+void duckdb_close(duckdb_database *database);
+duckdb_state duckdb_connect(duckdb_database database, duckdb_connection *out_connection);
+void duckdb_disconnect(duckdb_connection *connection);
+
+duckdb_state duckdb_query(duckdb_connection connection, const char *query, duckdb_result *out_result);
+void duckdb_destroy_result(duckdb_result *result);
+const char *duckdb_result_error(duckdb_result *result);
+
+idx_t duckdb_extract_statements(duckdb_connection connection, const char *query,
+	duckdb_extracted_statements *out_extracted_statements);
+duckdb_state duckdb_prepare_extracted_statement(duckdb_connection connection,
+	duckdb_extracted_statements extracted_statements, idx_t index, duckdb_prepared_statement *out_prepared_statement);
+const char *duckdb_extract_statements_error(duckdb_extracted_statements extracted_statements);
+void duckdb_destroy_extracted(duckdb_extracted_statements *extracted_statements);
+
+const char *duckdb_prepare_error(duckdb_prepared_statement prepared_statement);
+duckdb_statement_type duckdb_prepared_statement_type(duckdb_prepared_statement statement);
+duckdb_state duckdb_execute_prepared(duckdb_prepared_statement prepared_statement, duckdb_result *out_result);
+void duckdb_destroy_prepare(duckdb_prepared_statement *prepared_statement);
+
+idx_t duckdb_column_count(duckdb_result *result);
+const char *duckdb_column_name(duckdb_result *result, idx_t col);
+duckdb_type duckdb_column_type(duckdb_result *result, idx_t col);
+idx_t duckdb_row_count(duckdb_result *result);
+bool duckdb_value_is_null(duckdb_result *result, idx_t col, idx_t row);
+double duckdb_value_double(duckdb_result *result, idx_t col, idx_t row);
+char *duckdb_value_varchar(duckdb_result *result, idx_t col, idx_t row); /* duckdb_free */
+
+duckdb_state duckdb_appender_create(duckdb_connection connection, const char *schema, const char *table,
+	duckdb_appender *out_appender);
+const char *duckdb_appender_error(duckdb_appender appender);
+duckdb_state duckdb_appender_end_row(duckdb_appender appender);
+duckdb_state duckdb_appender_close(duckdb_appender appender);
+duckdb_state duckdb_appender_destroy(duckdb_appender *appender);
+duckdb_state duckdb_append_bool(duckdb_appender appender, bool value);
+duckdb_state duckdb_append_int64(duckdb_appender appender, int64_t value);
+duckdb_state duckdb_append_double(duckdb_appender appender, double value);
+duckdb_state duckdb_append_varchar_length(duckdb_appender appender, const char *val, idx_t length);
+duckdb_state duckdb_append_null(duckdb_appender appender);
+
+#endif

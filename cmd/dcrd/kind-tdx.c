@@ -1,0 +1,148 @@
+/*
+ * dcrd's tdx kind: in an Intel TDX trust domain, quotes through the
+ * kernel's configfs-tsm, a sealing key from a root released to this
+ * measurement, TDX collateral from a PCCS (docs/tdx.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "dcrd.h"
+#include "fileio.h"
+#include "kind-dcap.h"
+#include "pcs.h"
+#include "tdx.h"
+#include "tsm.h"
+
+#include "banned.h"
+
+#define TSM_PROVIDER "tdx_guest"
+#define TDX_SEALING_INFO "dcr-tdx-sealing-key-v1"
+#define SEALING_ROOT_LEN 32
+
+/* What dcrd asks for when it only wants its own measurements: no keys of its own yet. */
+static const uint8_t self_report_data[DCR_TSM_INBLOB_LEN] = "dcr-tdx-self-report-v1";
+
+/* A quote for rd through configfs-tsm: *quote (free()) and its parse q, for exactly rd. */
+static int tdx_report(const struct enclave *e, const uint8_t rd[static DCR_TSM_INBLOB_LEN], uint8_t **quote,
+	size_t *len, struct dcr_tdx_quote *q, struct dcr_err *err)
+{
+	int r;
+
+	if ((r = dcr_tsm_report(e->opt.tsm_dir, TSM_PROVIDER, rd, DCR_TDX_QUOTE_MAX, quote, len, err)) < 0)
+		return r;
+	if ((r = dcr_tdx_quote_parse(*quote, *len, q, err)) < 0)
+		dcr_err_prefix(err, "the quote from configfs-tsm");
+	else if (!dcr_ct_equal(q->td.report_data, rd, DCR_TSM_INBLOB_LEN))
+		r = dcr_err_set(err, DCR_EATTEST, "the quote from configfs-tsm is not for the report data dcrd wrote");
+	if (r < 0) {
+		free(*quote);
+		*quote = NULL;
+	}
+	return r;
+}
+
+/*
+ * HKDF-SHA256 of the sealing root (released by a key broker to this
+ * measurement only), with this TD's MRTD and RTMR0-2 in the info: the
+ * host never sees the root, and another image derives another key.
+ */
+static int tdx_sealing_key(struct enclave *e, struct dcr_err *err)
+{
+	uint8_t info[sizeof(TDX_SEALING_INFO) - 1 + 4 * DCR_TDX_MR_LEN], *root = NULL, *quote = NULL;
+	size_t root_len = 0, quote_len, o = sizeof(TDX_SEALING_INFO) - 1;
+	struct dcr_tdx_quote q;
+	int r;
+
+	if (!e->opt.sealing_root)
+		return dcr_err_set(err, DCR_EUSAGE, "--attestation tdx needs --tdx-sealing-key FILE: the sealing root a "
+			"key broker released to this TD (see docs/tdx.md)");
+	if ((r = dcr_read_key_file(e->opt.sealing_root, SEALING_ROOT_LEN, &root, &root_len, err)) < 0)
+		return dcr_err_prefix(err, "the TDX sealing root (--tdx-sealing-key)");
+	if (root_len != SEALING_ROOT_LEN) {
+		r = dcr_err_set(err, DCR_EINVALID, "the TDX sealing root '%s' has %zu bytes, not %d", e->opt.sealing_root,
+			root_len, SEALING_ROOT_LEN);
+		goto out;
+	}
+	if ((r = tdx_report(e, self_report_data, &quote, &quote_len, &q, err)) < 0)
+		goto out;
+	memcpy(info, TDX_SEALING_INFO, o);
+	memcpy(info + o, q.td.mrtd, DCR_TDX_MR_LEN);
+	for (int i = 0; i < 3; i++)
+		memcpy(info + o + DCR_TDX_MR_LEN * (size_t)(i + 1), q.td.rtmr[i], DCR_TDX_MR_LEN);
+	r = kind_sealing_key(e, root, root_len, info, sizeof(info), err);
+out:
+	free(quote);
+	if (root) {
+		dcr_wipe(root, root_len);
+		free(root);
+	}
+	return r;
+}
+
+static const struct dcap_collateral tdx_collateral = {
+	.title = "TDX",
+	.cache_file = "tdx-collateral.json",
+	.parse = dcr_tdx_collateral_parse,
+	.fetch = dcr_pcs_fetch_tdx,
+	.evidence = dcr_attest_tdx_evidence,
+};
+
+/* The quote for our keys through configfs-tsm, then collateral for it. */
+static int tdx_open(struct enclave *e, struct dcr_err *err)
+{
+	uint8_t rd[DCR_REPORT_DATA_LEN];
+	struct dcr_tdx_quote q;
+	int r;
+
+	if ((r = dcr_attest_report_data(e->pub.hpke_pk, e->pub.sign_pk, e->pub.ohttp_key_config,
+		     e->pub.ohttp_key_config_len, rd, err)) < 0 ||
+	    (r = tdx_report(e, rd, &e->quote, &e->quote_len, &q, err)) < 0)
+		return r;
+	e->tdx = q.td;
+	if ((r = dcr_sha256(q.td.mrtd, DCR_TDX_MR_LEN, e->measurement, err)) < 0)
+		return r;
+	return dcap_collateral_open(&tdx_collateral, e, err);
+}
+
+static void tdx_refresh(struct enclave *e)
+{
+	dcap_collateral_refresh(&tdx_collateral, e);
+}
+
+/* MRTD and each RTMR the spec pins; debug only if allowed. The TCB status is for clients to judge. */
+static int tdx_matches_spec(const struct enclave *e, const struct dcr_spec *spec, struct dcr_err *err)
+{
+	if (!dcr_ct_equal(spec->mrtd, e->tdx.mrtd, DCR_TDX_MR_LEN))
+		return dcr_err_set(err, DCR_EINTEGRITY, "enclave spec '%s' pins another MRTD than this TD's", spec->name);
+	for (int i = 0; i < 4; i++)
+		if ((spec->rtmr_pinned & 1u << i) && !dcr_ct_equal(spec->rtmr[i], e->tdx.rtmr[i], DCR_TDX_MR_LEN))
+			return dcr_err_set(err, DCR_EINTEGRITY, "enclave spec '%s' pins another RTMR%d than this TD's",
+				spec->name, i);
+	if ((e->tdx.td_attributes[0] & DCR_TDX_ATTR_DEBUG) && !spec->debug_allowed)
+		return dcr_err_set(err, DCR_EINTEGRITY, "this dcrd runs in a debug TD, which enclave spec '%s' refuses",
+			spec->name);
+	return 0;
+}
+
+static void tdx_describe(const struct enclave *e, char *buf, size_t size)
+{
+	snprintf(buf, size, "tdx%s", e->tdx.td_attributes[0] & DCR_TDX_ATTR_DEBUG ? ": DEBUG TD, NO protection" : "");
+}
+
+static const char *const tdx_options[] = { "tsm-dir", "tdx-sealing-key", "pccs-url", "pccs-ca", "sgx-root-crl", NULL };
+
+const struct dcrd_kind dcrd_kind_tdx = {
+	.lib = &dcr_attest_kind_tdx,
+	/* The whole guest is in the TEE: its namespaces, seccomp and cgroups are the TD's own. */
+	.sandbox_refused = NULL,
+	.python_refused = NULL,
+	.options = tdx_options,
+	.sealing_key = tdx_sealing_key,
+	.unseal_hint = " (under TDX the sealing key changes with the sealing root and the TD's MRTD and RTMR0-2)",
+	.open = tdx_open,
+	.refresh = tdx_refresh,
+	.matches_spec = tdx_matches_spec,
+	.describe = tdx_describe,
+};

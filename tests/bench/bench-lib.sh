@@ -1,0 +1,66 @@
+# Shared by upload-bench.sh and startup-bench.sh; source it. A private
+# temporary directory, a machine summary, and a simulated dcrd with a room
+# in which one uploader may upload to a file node.
+
+# bench_begin NAME: a temporary directory to work in ($dir, the current
+# one from now on), with its own HOME, keystore and configuration; it is
+# removed at exit, and the dcrd bench_dcrd started is killed.
+bench_begin() {
+	bench_name=$1
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	dcrd_pid=
+	trap bench_cleanup EXIT
+	cd "$dir"
+	export HOME=$dir/home XDG_CONFIG_HOME=$dir/config XDG_DATA_HOME=$dir/data XDG_STATE_HOME=$dir/state
+	unset DCR_ENDPOINT DCR_SPECS
+	mkdir -p "$HOME"
+}
+
+bench_cleanup() {
+	if [ -n "$dcrd_pid" ]; then
+		kill -KILL "$dcrd_pid" 2>/dev/null || true
+		wait "$dcrd_pid" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+}
+
+bench_machine() {
+	echo "== machine"
+	echo "nproc: $(nproc)"
+	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "kernel: $(uname -r)"
+	echo "file system of the data: $(df -T . | awk 'NR == 2 { print $2 }')"
+	echo "openssl: $(openssl version)"
+}
+
+# bench_dcrd DCRD DCR [DCRD ARGS...]: a CA, an uploader (owner/, owner@bench.example),
+# DCRD serving its data from $dir/dcrd on a free loopback port ($dcrd_pid,
+# $DCR_ENDPOINT, $DCR_SPECS), and a room created by DCR in which the
+# uploader may upload to the file node blob; its ID in $room.
+bench_dcrd() {
+	local dcrd=$1 dcr=$2 port
+	shift 2
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+		-days 2 -subj "/CN=bench-ca" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
+	mkdir -p owner room
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout owner/key.pem \
+		-out owner/req.csr -subj "/CN=owner@bench.example" >/dev/null 2>&1
+	printf 'subjectAltName=email:owner@bench.example\nbasicConstraints=critical,CA:FALSE\n' >owner/ext.cnf
+	openssl x509 -req -in owner/req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+		-out owner/cert.pem -extfile owner/ext.cnf >/dev/null 2>&1
+	cp ca.pem room/ca.pem
+	printf '%s\n' 'version: 1' "name: $bench_name" 'enclave: dcrd:sim' 'authentication: {ca: ca.pem}' \
+		'participants:' '  owner@bench.example: [upload blob]' 'data:' '  blob: {type: file}' >room/room.yaml
+	"$dcrd" spec >specs.yaml
+	export DCR_SPECS=$dir/specs.yaml
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$dcrd" serve --data-dir "$dir/dcrd" --listen "127.0.0.1:$port" "$@" 2>dcrd.log &
+	dcrd_pid=$!
+	export DCR_ENDPOINT=http://127.0.0.1:$port
+	for _ in $(seq 200); do
+		curl -fsS -o /dev/null "$DCR_ENDPOINT/healthz" 2>/dev/null && break
+		kill -0 "$dcrd_pid" || { echo "$bench_name: dcrd died: $(tail -3 dcrd.log)" >&2; exit 1; }
+		sleep 0.05
+	done
+	room=$("$dcr" -q -i owner create room/room.yaml)
+}

@@ -1,0 +1,254 @@
+#!/bin/bash
+# dcr upload of a file encrypts it as it sends it: no copy of the
+# ciphertext in the keystore, memory that does not grow with the file, and
+# an upload resumed after dcr or dcrd was killed re-encrypts the file into
+# exactly the bytes one uninterrupted upload would have sent, unless the
+# file changed, which is refused.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+use_sim_specs
+make_ca acme-ca
+make_user alice alice@acme.example acme-ca
+mkdir -p room
+cp acme-ca.pem room/ca.pem
+cat >room/room.yaml <<'YAML'
+version: 1
+name: upload-stream
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [upload blob]
+data:
+  blob: {type: file}
+YAML
+start_dcrd data || finish
+as() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
+keystore=$XDG_DATA_HOME/dcr/datasets
+expect 0 "create the room" as create room/room.yaml || finish
+room=$out
+
+blob_size() { stat -c %s "data/blobs/$1" 2>/dev/null || echo 0; }
+
+# start_upload RATE ARGS...: dcr upload ARGS at RATE bytes a second, in the background; sets upid, the pid of dcr itself.
+start_upload() {
+	local rate=$1
+	shift
+	"$DCR" -q -i "$TEST_TMP/alice" upload --limit-rate "$rate" "$@" >/dev/null 2>>upload.err &
+	upid=$!
+}
+
+# kill_at ID BYTES: kill -9 the upload once dcrd holds at least BYTES of dataset ID (0: at once).
+kill_at() {
+	local i
+	for i in $(seq 1200); do
+		[ "$(blob_size "$1")" -ge "$2" ] && break
+		kill -0 "$upid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$upid" 2>/dev/null
+	wait "$upid" 2>/dev/null
+}
+
+# new_id: the dataset whose key file appeared since the last call (waits for it).
+: >known.ids
+new_id() {
+	local id i
+	for i in $(seq 600); do
+		id=$(ls "$keystore" 2>/dev/null | sed -n 's/\.json$//p' | grep -vxFf known.ids | head -1)
+		[ -n "$id" ] && break
+		sleep 0.05
+	done
+	echo "$id" >>known.ids
+	echo "$id"
+}
+
+# remember ID: the key and salt of an unfinished upload (the key file drops the salt once it completes).
+remember() {
+	python3 - "$keystore/$1.json" "$1" <<'EOF' || fail "the key file of $1 lacks its key or salt"
+import json, os, sys
+j = json.load(open(sys.argv[1]))
+fd = os.open(sys.argv[2] + ".key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, bytes.fromhex(j["key"]))
+open(sys.argv[2] + ".salt", "w").write(j["source"]["salt"])
+assert j["source"]["chunk_size"] == 1048576
+EOF
+}
+
+# same_stream ID FILE WHAT: dcrd holds the bytes an uninterrupted encryption of FILE under ID's key and salt gives.
+same_stream() {
+	local want got
+	want=$("$STREAM_TOOL" enc "$1.key" 1048576 "$(cat "$1.salt")" <"$2" | sha256sum | cut -c1-64)
+	got=$(sha256sum "data/blobs/$1" | cut -c1-64)
+	checks=$((checks + 1))
+	[ -n "$want" ] && [ "$want" = "$got" ] || fail "$3: dcrd holds $got, one uninterrupted upload gives $want"
+}
+
+# ---- killed at several points, resumed each time: the very bytes of one uninterrupted upload ----
+head -c $(((3 << 20) + 1234)) /dev/urandom >f.bin
+start_upload 512K f.bin
+f=$(new_id)
+kill_at "$f" 0
+remember "$f"
+checks=$((checks + 1))
+[ -f "$keystore/$f.sums" ] || [ "$(blob_size "$f")" = 0 ] || fail "bytes left before their digests were kept"
+ls "$keystore" | grep -qvE '^[0-9a-f]{32}\.(json|sums)$' && fail "the keystore holds more than keys and digests: $(ls "$keystore")"
+# Twice more, 100 kB and then 1.5 MB further on (inside a chunk, most likely the first and
+# the third): each resume goes on from where dcrd is, whatever the machine's load let through.
+for delta in 100000 1500000; do
+	before=$(blob_size "$f")
+	start_upload 512K --resume "$f"
+	kill_at "$f" $((before + delta))
+	checks=$((checks + 1))
+	[ "$(blob_size "$f")" -gt "$before" ] || fail "the resume killed after $delta more bytes sent nothing"
+	[ "$(blob_size "$f")" -lt $((3 << 20)) ] || fail "the upload ended before the kill after $delta more bytes"
+done
+expect 0 "the last resume" as upload --resume "$f"
+has "$out" "^$f$" "it prints the dataset"
+same_stream "$f" f.bin "killed three times"
+checks=$((checks + 1))
+[ ! -e "$keystore/$f.sums" ] && [ ! -e "$keystore/$f.enc" ] || fail "the digests stay after the upload completed"
+lacks "$(cat "$keystore/$f.json")" '"source"|"upload_token"' "the completed key file keeps no resume state"
+has "$(cat "$keystore/$f.json")" "\"sha256\": \"$(sha256sum f.bin | cut -c1-64)\"" "the key file has the file's SHA-256"
+expect 0 "publish it" as publish "$room" blob "$f"
+expect 0 "the enclave's view" as --json datasets "$room"
+has "$out" "$(sha256sum f.bin | cut -c1-64)" "the enclave decrypted exactly the file"
+
+# ---- dcrd killed during the upload: dcr resumes by itself ----
+head -c $((2 << 20)) /dev/urandom >d.bin
+start_upload 1M d.bin
+d=$(new_id)
+remember "$d"
+for _ in $(seq 600); do [ "$(blob_size "$d")" -ge 300000 ] && break; sleep 0.05; done
+stop_dcrd KILL
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+wait "$upid"
+checks=$((checks + 1))
+[ $? = 0 ] || fail "the upload did not go on after dcrd came back: $(tail -2 upload.err)"
+same_stream "$d" d.bin "resumed by dcr itself after dcrd was killed"
+
+# ---- a file that changed between attempts is refused, never sent as a mix ----
+head -c $((3 << 20)) /dev/urandom >g.bin
+cp -p g.bin g.orig
+start_upload 1M g.bin
+g=$(new_id)
+kill_at "$g" 1200000
+remember "$g"
+# The same size and modification time, other bytes in what dcrd has: only the digests tell.
+printf 'X' | dd of=g.bin bs=1 seek=10 conv=notrunc 2>/dev/null
+touch -r g.orig g.bin
+expect 6 "resuming after a change dcrd had received" as upload --resume "$g"
+has "$err" "'$TEST_TMP/g.bin' changed since its upload began \(bytes 0 to 1048576 are not what was sent\); dcr upload --delete $g, then upload it again" \
+	"the refusal names the file, the bytes and what to do"
+touch g.bin
+expect 6 "resuming after the modification time changed" as upload --resume "$g"
+has "$err" "changed since its upload began \(its size or modification time is not the same\)" "the time is named"
+printf 'more' >>g.bin
+expect 6 "resuming after the file grew" as upload --resume "$g"
+has "$err" "its size or modification time is not the same" "the size is named"
+# Back as it was, bytes and time: the upload goes on.
+cp -p g.orig g.bin
+expect 0 "uploads" as uploads
+has "$out" "^$g +g.bin +3145728 +partial +- +-$" "a partial upload of a file has no SHA-256 yet"
+expect 0 "resuming the file as it was" as upload --resume "$g"
+same_stream "$g" g.bin "resumed once the file was back"
+
+# Changed while dcr waits to try again after dcrd went away: the retry reads the file again too.
+cp -p g.orig r.bin
+cp -p r.bin r.orig
+start_upload 1M r.bin
+r=$(new_id)
+for _ in $(seq 600); do [ "$(blob_size "$r")" -ge 300000 ] && break; sleep 0.05; done
+stop_dcrd KILL
+printf 'Z' | dd of=r.bin bs=1 seek=20 conv=notrunc 2>/dev/null
+touch -r r.orig r.bin
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
+wait "$upid"
+urc=$?
+checks=$((checks + 1))
+[ "$urc" = 6 ] || fail "the retry after a change sent the changed file: exit $urc"
+has "$(cat upload.err)" "'$TEST_TMP/r.bin' changed since its upload began \(bytes 0 to 1048576 are not what was sent\)" \
+	"the retry names the change"
+
+# A change only in what dcrd has not received yet is the file as it is now, consistently.
+cp -p g.orig h.bin
+start_upload 1M h.bin
+h=$(new_id)
+kill_at "$h" 300000
+remember "$h"
+cp -p h.bin h.orig
+printf 'Y' | dd of=h.bin bs=1 seek=$(((3 << 20) - 5)) conv=notrunc 2>/dev/null
+touch -r h.orig h.bin
+expect 0 "resuming after a change past what was sent" as upload --resume "$h"
+same_stream "$h" h.bin "the dataset is the file as it is now"
+has "$(cat "$keystore/$h.json")" "\"sha256\": \"$(sha256sum h.bin | cut -c1-64)\"" "and its SHA-256 is that file's"
+
+# A file gone is named.
+cp g.orig gone.bin
+start_upload 1M gone.bin
+gone=$(new_id)
+kill_at "$gone" 0
+rm gone.bin
+expect 4 "resuming a file that is gone" as upload --resume "$gone"
+has "$err" "cannot read the file of the upload, '$TEST_TMP/gone.bin'" "the file is named"
+expect 0 "and the upload can be deleted" as upload --delete "$gone"
+
+# ---- two dcr on one upload ----
+start_upload 64K f.bin
+two=$(new_id)
+for _ in $(seq 600); do [ -e "$keystore/$two.sums" ] && break; sleep 0.05; done
+expect 1 "a second dcr resuming an upload that is under way" as upload --resume "$two"
+has "$err" "another dcr is uploading dataset $two now" "the refusal says why"
+kill -KILL "$upid"
+wait "$upid" 2>/dev/null
+remember "$two"
+expect 0 "resumed once the first is gone" as upload --resume "$two"
+same_stream "$two" f.bin "after the refused second dcr"
+
+# ---- standard input still goes through the keystore, and resumes from there ----
+"$DCR" -q -i "$TEST_TMP/alice" upload - --limit-rate 256K <d.bin >/dev/null 2>&1 &
+upid=$!
+p=$(new_id)
+kill_at "$p" 0
+checks=$((checks + 1))
+[ -f "$keystore/$p.enc" ] || fail "a pipe's upload keeps its ciphertext for --resume"
+expect 0 "resume standard input" as upload --resume "$p"
+expect 0 "publish it" as publish "$room" blob "$p"
+expect 0 "the enclave's view" as --json datasets "$room"
+has "$out" "$(sha256sum d.bin | cut -c1-64)" "the enclave decrypted exactly what came in"
+
+# ---- a big file: no copy in the keystore, and memory that does not grow with it ----
+# Sanitizers multiply memory; there the keystore check alone is made, on a smaller file.
+mib=256
+sanitized=0
+if nm -D "$DCR" 2>/dev/null | grep -q __asan_init || ldd "$DCR" | grep -q libasan; then
+	mib=48
+	sanitized=1
+fi
+head -c $((mib << 20)) /dev/zero | tr '\0' 'a' >big.bin
+touch known.ids
+# The largest file in the keystore while dcr uploads.
+(
+	max=0
+	while [ ! -e watch.stop ]; do
+		n=$(find "$keystore" -type f -newer known.ids -printf '%s\n' | sort -n | tail -1)
+		[ "${n:-0}" -gt "$max" ] && max=$n
+		echo "$max" >keystore.max
+		sleep 0.05
+	done
+) &
+watcher=$!
+expect 0 "upload $mib MiB" /usr/bin/time -o time.out -f '%M' "$DCR" -q -i "$TEST_TMP/alice" upload big.bin
+big=$out
+touch watch.stop
+wait "$watcher"
+checks=$((checks + 1))
+[ "$(cat keystore.max)" -lt $((64 << 10)) ] || fail "the keystore had a file of $(cat keystore.max) bytes during the upload"
+checks=$((checks + 1))
+[ "$(blob_size "$big")" = $(((mib << 20) + 76 + 16 * mib)) ] || fail "dcrd holds $(blob_size "$big") bytes"
+if [ $sanitized = 0 ]; then
+	checks=$((checks + 1))
+	[ "$(tail -1 time.out)" -lt 32768 ] || fail "dcr's peak RSS for $mib MiB was $(tail -1 time.out) KiB, not under 32 MiB"
+fi
+
+finish
