@@ -4,21 +4,21 @@ _dcr() {
 	local cmd= pos=0 i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--endpoint|-e|--identity|-i|--specs|--email|--token|--name|--dir|--days|--output|-o|--evidence|--collateral|--root-ca|--at|--spec|--salt|--resume|--limit-rate|--delete|--forget|--extract|--file|--export) ((i++)) ;;
+		--endpoint|-e|--identity|-i|--specs|--email|--token|--name|--dir|--days|--output|-o|--evidence|--collateral|--cert-chain|--root-ca|--at|--spec|--salt|--resume|--limit-rate|--delete|--forget|--extract|--file|--export) ((i++)) ;;
 		-*) ;;
 		*) if [[ -z $cmd ]]; then cmd=${COMP_WORDS[i]}; else ((pos++)); fi ;;
 		esac
 	done
 	case $prev in
 	--identity|-i|--dir|--extract) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-	--specs|--output|-o|--evidence|--collateral|--root-ca|--export) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--specs|--output|-o|--evidence|--collateral|--cert-chain|--root-ca|--export) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--endpoint|-e|--email|--token|--name|--days|--at|--spec|--salt|--resume|--limit-rate|--delete|--forget|--file) COMPREPLY=(); return ;;
 	esac
 	local opts=" -e --endpoint -i --identity --specs --json -q --quiet -v --verbose -h --help --version" words=
 	case $cmd in
 	"") words="auth attest create rooms show status stop upload publish uploads datasets run fetch jobs audit version help completion" ;;
 	auth) opts+=" --email --token --name --dir --days -o --output --force"; words="keygen ca import login whoami" ;;
-	attest) opts+=" --evidence --collateral --root-ca --at --spec"; ;;
+	attest) opts+=" --evidence --collateral --cert-chain --root-ca --at --spec"; ;;
 	create) opts+=" --dry-run --salt"; ;;
 	rooms) ;;
 	show) ;;

@@ -35,9 +35,10 @@ complete -c dcr -n '__fish_seen_subcommand_from auth' -l days -x -d 'validity of
 complete -c dcr -n '__fish_seen_subcommand_from auth' -s o -l output -r -F -d 'where to write the issued certificate'
 complete -c dcr -n '__fish_seen_subcommand_from auth' -l force -d 'replace an existing key or certificate'
 complete -c dcr -n '__fish_seen_subcommand_from auth' -a 'keygen ca import login whoami'
-complete -c dcr -n '__fish_seen_subcommand_from attest' -l evidence -r -F -d 'verify this SGX quote offline instead of asking dcrd'
+complete -c dcr -n '__fish_seen_subcommand_from attest' -l evidence -r -F -d 'verify this SGX quote or SEV-SNP report offline instead of asking dcrd'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l collateral -r -F -d 'the quote'\''s collateral (JSON) for offline verification'
-complete -c dcr -n '__fish_seen_subcommand_from attest' -l root-ca -r -F -d 'the pinned Intel SGX Root CA certificate (DER or PEM)'
+complete -c dcr -n '__fish_seen_subcommand_from attest' -l cert-chain -r -F -d 'the SEV-SNP report'\''s VCEK and ASK (PEM) for offline verification'
+complete -c dcr -n '__fish_seen_subcommand_from attest' -l root-ca -r -F -d 'the pinned root: Intel SGX Root CA or AMD ARK (DER or PEM)'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l at -x -d 'verification time, UTC, like 2025-07-01T00:00:00Z (default now)'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -l spec -x -d 'accept only this trusted spec (default: any that matches)'
 complete -c dcr -n '__fish_seen_subcommand_from attest' -F

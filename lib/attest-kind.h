@@ -127,6 +127,7 @@ struct dcr_attest_kind {
 extern const struct dcr_attest_kind dcr_attest_kind_sim;
 extern const struct dcr_attest_kind dcr_attest_kind_sgx_dcap;
 extern const struct dcr_attest_kind dcr_attest_kind_tdx;
+extern const struct dcr_attest_kind dcr_attest_kind_sev_snp;
 
 /* The table, NULL-terminated, in the order names are listed. */
 extern const struct dcr_attest_kind *const dcr_attest_kinds[];
@@ -146,8 +147,15 @@ int dcr_attest_pack_evidence(const char *format, const uint8_t *quote, size_t qu
 /* For kinds: a message of the evidence, accepted only canonical; else DCR_EATTEST "malformed evidence: ...". */
 int dcr_attest_unpack_part(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len, const char *what,
 	ProtobufCMessage **out, struct dcr_err *err);
-/* For kinds' spec_parse: 64 hex digits into out. */
+/* For kinds' spec_parse: 64 hex digits into out; 2 * len hex digits into out. */
 int dcr_spec_hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32]);
+int dcr_spec_hex(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t *out, size_t len);
+/*
+ * For kinds' spec_parse: root_ca, a certificate file (DER or PEM) relative
+ * to the specs file's folder, read now into s->root_ca; it must be a
+ * self-signed CA certificate.
+ */
+int dcr_spec_root_ca(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s);
 
 /*
  * For the Intel DCAP kinds (sgx-dcap, tdx; lib/attest-sgx.c): what differs

@@ -10,6 +10,7 @@ const struct dcr_attest_kind *const dcr_attest_kinds[] = {
 	&dcr_attest_kind_sim,
 	&dcr_attest_kind_sgx_dcap,
 	&dcr_attest_kind_tdx,
+	&dcr_attest_kind_sev_snp,
 	NULL,
 };
 

@@ -5,10 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
 #include "crypto.h"
 #include "sgx.h"
 
@@ -49,8 +45,10 @@ static int sgx_quote_verify(const uint8_t *quote, size_t len, const struct dcr_s
 {
 	int r = dcr_sgx_verify(quote, len, c, root, root_len, at, &res->sgx, err);
 
-	if (r == 0)
+	if (r == 0) {
 		memcpy(res->measurement, res->sgx.mrenclave, 32);
+		res->measurement_len = 32;
+	}
 	return r;
 }
 
@@ -199,37 +197,6 @@ static int parse_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
 	return r;
 }
 
-/* root_ca: a path relative to the specs file's folder, read now so a missing file shows where it was named. */
-static int parse_root(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
-{
-	const char *rel, *slash = strrchr(file, '/');
-	char path[4096];
-	struct dcr_err sub;
-	int r = dcr_ydoc_string(y, n, "root_ca", 1024, &rel);
-
-	if (r < 0)
-		return r;
-	if (rel[0] == '/' || !slash)
-		r = snprintf(path, sizeof(path), "%s", rel);
-	else
-		r = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - file), file, rel);
-	if (r < 0 || (size_t)r >= sizeof(path))
-		return dcr_ydoc_fail(y, n, DCR_EINVALID, "root_ca path too long");
-	if (dcr_cert_file_der(path, &s->root_ca, &s->root_ca_len, &sub) < 0)
-		return dcr_ydoc_fail(y, n, sub.code == DCR_ENOMEM ? DCR_ENOMEM : DCR_EINVALID, "root_ca: %s", sub.msg);
-	{
-		const unsigned char *p = s->root_ca;
-		X509 *cert = d2i_X509(NULL, &p, (long)s->root_ca_len);
-		bool root = cert && X509_check_ca(cert) > 0 && X509_self_signed(cert, 1) == 1;
-
-		X509_free(cert);
-		ERR_clear_error();
-		if (!root)
-			return dcr_ydoc_fail(y, n, DCR_EINVALID, "root_ca: '%s' is not a self-signed CA certificate", path);
-	}
-	return 0;
-}
-
 static const char *const sgx_keys[] = { "format", "measurement", "mrenclave", "mrsigner", "isvprodid", "min_isvsvn",
 	"debug", "tcb_statuses", "root_ca", NULL };
 
@@ -277,7 +244,7 @@ int dcr_attest_dcap_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *f
 
 	if ((v = dcr_ydoc_get(y, n, "debug")) && (r = dcr_ydoc_bool(y, v, "debug", &s->debug_allowed)) < 0)
 		return r;
-	if ((v = dcr_ydoc_get(y, n, "root_ca")) && (r = parse_root(y, v, file, s)) < 0)
+	if ((v = dcr_ydoc_get(y, n, "root_ca")) && (r = dcr_spec_root_ca(y, v, file, s)) < 0)
 		return r;
 	if ((v = dcr_ydoc_get(y, n, "tcb_statuses")))
 		return parse_tcb(y, v, s);
@@ -330,10 +297,11 @@ static const struct dcr_attest_fact sgx_facts[] = {
 	{ NULL, NULL },
 };
 
-/* Version 3, TEE type 0 (SGX): the quotes lib/sgx.c verifies. */
+/* Version 3, attestation key type 2, TEE type 0 (SGX): the quotes lib/sgx.c verifies. */
 static bool sgx_offline_claims(const uint8_t *q, size_t len)
 {
-	return len >= 8 && q[0] == 3 && q[1] == 0 && q[4] == 0 && q[5] == 0 && q[6] == 0 && q[7] == 0;
+	return len >= 8 && q[0] == 3 && q[1] == 0 && q[2] == 2 && q[3] == 0 && q[4] == 0 && q[5] == 0 && q[6] == 0 &&
+		q[7] == 0;
 }
 
 int dcr_attest_dcap_offline_verify(const struct dcr_attest_dcap *k, const struct dcr_attest_evidence *ev,

@@ -106,6 +106,7 @@ static int sim_verify(const struct dcr_attest_evidence *ev, const struct dcr_spe
 		goto out;
 	}
 	memcpy(res->measurement, report->measurement.data, 32);
+	res->measurement_len = 32;
 	memcpy(report_data, report->report_data.data, DCR_REPORT_DATA_LEN);
 	dcr_hex(res->measurement, 32, hex);
 	for (size_t i = 0; specs && i < specs->n && !match; i++) {

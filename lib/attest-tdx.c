@@ -32,8 +32,10 @@ static int tdx_quote_verify(const uint8_t *quote, size_t len, const struct dcr_s
 	int r = dcr_tdx_verify(quote, len, c, root, root_len, at, &res->tdx, err);
 
 	/* What `measurement` shows for a TD: the SHA-256 of its MRTD (the 48 bytes are among the facts). */
-	if (r == 0)
+	if (r == 0) {
 		r = dcr_sha256(res->tdx.td.mrtd, DCR_TDX_MR_LEN, res->measurement, err);
+		res->measurement_len = 32;
+	}
 	return r;
 }
 

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "sgx.h"
 #include "tdx.h"
+#include "snp.h"
 #include "specs.h"
 
 #define DCR_REPORT_DATA_LEN 64
@@ -50,16 +51,26 @@ int dcr_attest_sgx_evidence(const uint8_t *quote, size_t quote_len, const uint8_
 int dcr_attest_tdx_evidence(const uint8_t *quote, size_t quote_len, const uint8_t *collateral,
 	size_t collateral_len, const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len,
 	struct dcr_err *err);
+/*
+ * Wrap an SEV-SNP report and its certificate chain (PEM, VCEK then ASK,
+ * as dcr_snp_chain_check wants it) with the keys in an Evidence message.
+ * *out: free().
+ */
+int dcr_attest_snp_evidence(const uint8_t report[static DCR_SNP_REPORT_LEN], const uint8_t *chain, size_t chain_len,
+	const struct dcr_enclave_public *keys, uint8_t **out, size_t *out_len, struct dcr_err *err);
 
 /* What verification established. */
 struct dcr_attest_result {
 	char format[16];
 	char spec[DCR_SPEC_NAME_MAX + 1]; /* the trusted spec that matched */
-	uint8_t measurement[32];          /* sim: SHA-256 of dcrd; sgx-dcap: MRENCLAVE; tdx: SHA-256 of MRTD */
+	uint8_t measurement[48];          /* sim: SHA-256 of dcrd; sgx-dcap: MRENCLAVE; tdx: SHA-256 of MRTD;
+	                                     sev-snp: MEASUREMENT */
+	size_t measurement_len;           /* 32, or 48 for sev-snp */
 	int simulated;                    /* 1 for sim: no hardware protection */
 	union {                           /* what the kind's evidence established (lib/attest-kind.h) */
 		struct dcr_sgx_result sgx; /* sgx-dcap: the quote and collateral */
 		struct dcr_tdx_result tdx; /* tdx: the quote and collateral */
+		struct dcr_snp_result snp; /* sev-snp: the report and its chain */
 	};
 	struct dcr_enclave_public keys;   /* release with dcr_attest_result_release */
 };

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -715,5 +716,15 @@ int dcr_pki_cert_info(X509 *cert, struct dcr_pki_info *out, struct dcr_err *err)
 	OPENSSL_free(der);
 	memcpy(out->fingerprint, "sha256:", 7);
 	dcr_hex(md, sizeof(md), out->fingerprint + 7);
+	return 0;
+}
+
+int dcr_pki_asn1_time(const ASN1_TIME *a, time_t *out)
+{
+	struct tm tm;
+
+	if (!a || ASN1_TIME_to_tm(a, &tm) != 1)
+		return -1;
+	*out = dcr_time_from_tm(&tm);
 	return 0;
 }

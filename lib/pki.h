@@ -89,6 +89,9 @@ int dcr_pki_check_chain(const uint8_t *cert_pem, size_t cert_len, const uint8_t 
 int dcr_pki_der_to_pem(const uint8_t *const *der, const size_t *lens, size_t n, uint8_t **out, size_t *out_len,
 	struct dcr_err *err);
 
+/* An ASN.1 time (a certificate's or CRL's) as a time_t; -1 when a is NULL or malformed. */
+int dcr_pki_asn1_time(const ASN1_TIME *a, time_t *out);
+
 /* What a certificate says about its holder. */
 struct dcr_pki_info {
 	char email[DCR_EMAIL_MAX + 1];

@@ -271,6 +271,26 @@ static int parse_enclave(struct parse *p, yaml_node_t *root)
 		return oom(p);
 	for (size_t i = 0; i < e->n_tcb_statuses; i++)
 		e->tcb_statuses[i] = (char *)spec->tcb_statuses[i];
+	if (spec->format == DCR_SPEC_SEV_SNP) {
+		/* Copied into the room's arena like the rest; empty fields are not pinned. */
+		if (!(e->measurement.data = alloc(p->room, 48)) ||
+		    (spec->snp_has_host_data && !(e->snp_host_data.data = alloc(p->room, 32))) ||
+		    (spec->snp_has_id_key && !(e->snp_id_key_digest.data = alloc(p->room, 48))))
+			return oom(p);
+		e->measurement.len = 48;
+		memcpy(e->measurement.data, spec->snp_measurement, 48);
+		if (spec->snp_has_host_data)
+			memcpy(e->snp_host_data.data, spec->snp_host_data, e->snp_host_data.len = 32);
+		if (spec->snp_has_id_key)
+			memcpy(e->snp_id_key_digest.data, spec->snp_id_key_digest, e->snp_id_key_digest.len = 48);
+		e->snp_policy_allow = spec->snp_policy_allow;
+		e->snp_max_vmpl = spec->snp_max_vmpl;
+		e->snp_min_bootloader = spec->snp_min_tcb.bootloader;
+		e->snp_min_tee = spec->snp_min_tcb.tee;
+		e->snp_min_snp = spec->snp_min_tcb.snp;
+		e->snp_min_microcode = spec->snp_min_tcb.microcode;
+		e->snp_min_fmc = spec->snp_min_tcb.fmc;
+	}
 	if (spec->has_mrtd && !(e->mrtd.data = alloc(p->room, 48)))
 		return oom(p);
 	if (spec->has_mrtd) {
@@ -2829,9 +2849,45 @@ int dcr_room_load_files(const char *path, const struct dcr_room_files *files, co
 	return r;
 }
 
+/* The sev-snp fields of a room's spec (room.proto), only on a sev-snp spec, each within its bounds. */
+static int snp_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out, struct dcr_err *err)
+{
+	bool snp = out->format == DCR_SPEC_SEV_SNP;
+	uint32_t mins[] = { e->snp_min_bootloader, e->snp_min_tee, e->snp_min_snp, e->snp_min_microcode, e->snp_min_fmc };
+
+	if (!snp) {
+		if (e->snp_host_data.len || e->snp_id_key_digest.len || e->snp_policy_allow || e->snp_max_vmpl ||
+		    e->snp_min_bootloader || e->snp_min_tee || e->snp_min_snp || e->snp_min_microcode || e->snp_min_fmc)
+			return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+		return 0;
+	}
+	if (e->measurement.len != 48 || (e->snp_host_data.len && e->snp_host_data.len != 32) ||
+	    (e->snp_id_key_digest.len && e->snp_id_key_digest.len != 48))
+		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+	for (size_t i = 0; i < sizeof(mins) / sizeof(mins[0]); i++)
+		if (mins[i] > 255)
+			return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
+	memcpy(out->snp_measurement, e->measurement.data, 48);
+	out->snp_has_host_data = e->snp_host_data.len == 32;
+	if (out->snp_has_host_data)
+		memcpy(out->snp_host_data, e->snp_host_data.data, 32);
+	out->snp_has_id_key = e->snp_id_key_digest.len == 48;
+	if (out->snp_has_id_key)
+		memcpy(out->snp_id_key_digest, e->snp_id_key_digest.data, 48);
+	out->snp_policy_allow = e->snp_policy_allow;
+	out->snp_max_vmpl = e->snp_max_vmpl;
+	out->snp_min_tcb.bootloader = (uint8_t)mins[0];
+	out->snp_min_tcb.tee = (uint8_t)mins[1];
+	out->snp_min_tcb.snp = (uint8_t)mins[2];
+	out->snp_min_tcb.microcode = (uint8_t)mins[3];
+	out->snp_min_tcb.fmc = (uint8_t)mins[4];
+	return 0;
+}
+
 int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out, struct dcr_err *err)
 {
 	const struct dcr_attest_kind *kind;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	if (!e || !dcr_spec_name_valid(e->name))
@@ -2840,7 +2896,10 @@ int dcr_room_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *out
 	if (!(kind = dcr_attest_kind_find(e->format)))
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s': unknown format", out->name);
 	out->format = kind->format;
-	if ((e->measurement.len && e->measurement.len != 32) || (e->mrsigner.len && e->mrsigner.len != 32) ||
+	if ((r = snp_spec_from_proto(e, out, err)) < 0)
+		return r;
+	if ((e->measurement.len && e->measurement.len != (out->format == DCR_SPEC_SEV_SNP ? 48 : 32)) ||
+	    (e->mrsigner.len && e->mrsigner.len != 32) ||
 	    e->isv_prod_id > 65535 || e->min_isv_svn > 65535 || e->n_tcb_statuses > DCR_SPEC_TCB_MAX)
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
 	out->has_measurement = e->measurement.len == 32;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "pki.h"
 #include "dcap.h"
 #include "util.h"
 
@@ -255,17 +256,6 @@ int dcr_dcap_quote_normalize(const uint8_t *quote, size_t len, const struct dcr_
 		if (outer_len_at)
 			le32set(*out + outer_len_at, le32(quote + outer_len_at) + 1);
 	}
-	return 0;
-}
-
-/* ASN.1 times (Intel's JSON dates go through dcr_time_parse). */
-static int asn1_time(const ASN1_TIME *a, time_t *out)
-{
-	struct tm tm;
-
-	if (!a || ASN1_TIME_to_tm(a, &tm) != 1)
-		return -1;
-	*out = dcr_time_from_tm(&tm);
 	return 0;
 }
 
@@ -578,9 +568,9 @@ static int parse_hex_crl(json_t *obj, const char *key, X509_CRL **out, struct dc
 	} else if (!crl_is_der(*out, der, len)) {
 		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s is not in DER (it encodes otherwise: a length in more "
 			"bytes than it needs?)", key);
-	} else if (asn1_time(X509_CRL_get0_lastUpdate(*out), &t) < 0) {
+	} else if (dcr_pki_asn1_time(X509_CRL_get0_lastUpdate(*out), &t) < 0) {
 		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s has a malformed thisUpdate", key);
-	} else if (asn1_time(X509_CRL_get0_nextUpdate(*out), &t) < 0) {
+	} else if (dcr_pki_asn1_time(X509_CRL_get0_nextUpdate(*out), &t) < 0) {
 		/* Optional in X.509, but without it nothing says when the CRL goes stale. */
 		r = dcr_err_set(err, DCR_EATTEST, "collateral: %s has no nextUpdate", key);
 	}
@@ -1158,13 +1148,13 @@ static int check_crl_time(X509_CRL *crl, const char *what, time_t now, struct dc
 	char a[32], b[32];
 	time_t t;
 
-	if (asn1_time(X509_CRL_get0_lastUpdate(crl), &t) < 0)
+	if (dcr_pki_asn1_time(X509_CRL_get0_lastUpdate(crl), &t) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "%s has a malformed thisUpdate", what);
 	if (now < t) {
 		dcr_time_format(t, a), dcr_time_format(now, b);
 		return dcr_err_set(err, DCR_EATTEST, "collateral not yet valid: %s thisUpdate %s is after %s", what, a, b);
 	}
-	if (asn1_time(X509_CRL_get0_nextUpdate(crl), &t) < 0)
+	if (dcr_pki_asn1_time(X509_CRL_get0_nextUpdate(crl), &t) < 0)
 		return dcr_err_set(err, DCR_EATTEST, "%s has no nextUpdate", what);
 	if (now >= t) {
 		dcr_time_format(t, a), dcr_time_format(now, b);
@@ -1192,10 +1182,10 @@ int dcr_sgx_collateral_next_update(const struct dcr_sgx_collateral *c, time_t *o
 {
 	time_t t, next = c->tcb.next < c->qe.next ? c->tcb.next : c->qe.next;
 
-	if (asn1_time(X509_CRL_get0_nextUpdate(c->pck_crl), &t) < 0)
+	if (dcr_pki_asn1_time(X509_CRL_get0_nextUpdate(c->pck_crl), &t) < 0)
 		return DCR_EATTEST;
 	next = t < next ? t : next;
-	if (asn1_time(X509_CRL_get0_nextUpdate(c->root_crl), &t) < 0)
+	if (dcr_pki_asn1_time(X509_CRL_get0_nextUpdate(c->root_crl), &t) < 0)
 		return DCR_EATTEST;
 	*out = t < next ? t : next;
 	return 0;

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "attest-kind.h"
 #include "crypto.h"
@@ -44,14 +45,19 @@ bool dcr_spec_name_valid(const char *s)
 	return true;
 }
 
-int dcr_spec_hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
+int dcr_spec_hex(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t *out, size_t len)
 {
 	const char *s;
-	int r = dcr_ydoc_string(y, n, what, 64, &s);
+	int r = dcr_ydoc_string(y, n, what, 2 * len, &s);
 
-	if (r == 0 && dcr_unhex(s, out, 32) < 0)
-		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "%s must be 64 hex digits", what);
+	if (r == 0 && (strlen(s) != 2 * len || dcr_unhex(s, out, len) < 0))
+		r = dcr_ydoc_fail(y, n, DCR_EINVALID, "%s must be %zu hex digits", what, 2 * len);
 	return r;
+}
+
+int dcr_spec_hex32(struct dcr_ydoc *y, yaml_node_t *n, const char *what, uint8_t out[static 32])
+{
+	return dcr_spec_hex(y, n, what, out, 32);
 }
 
 int dcr_cert_file_der(const char *path, uint8_t **der, size_t *len, struct dcr_err *err)
@@ -101,6 +107,37 @@ int dcr_cert_file_der(const char *path, uint8_t **der, size_t *len, struct dcr_e
 	}
 	OPENSSL_free(out);
 	return *der ? 0 : dcr_err_set(err, DCR_ENOMEM, "out of memory");
+}
+
+/* root_ca: a path relative to the specs file's folder, read now so a missing file shows where it was named. */
+int dcr_spec_root_ca(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
+{
+	const char *rel, *slash = strrchr(file, '/');
+	char path[4096];
+	struct dcr_err sub;
+	int r = dcr_ydoc_string(y, n, "root_ca", 1024, &rel);
+
+	if (r < 0)
+		return r;
+	if (rel[0] == '/' || !slash)
+		r = snprintf(path, sizeof(path), "%s", rel);
+	else
+		r = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - file), file, rel);
+	if (r < 0 || (size_t)r >= sizeof(path))
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "root_ca path too long");
+	if (dcr_cert_file_der(path, &s->root_ca, &s->root_ca_len, &sub) < 0)
+		return dcr_ydoc_fail(y, n, sub.code == DCR_ENOMEM ? DCR_ENOMEM : DCR_EINVALID, "root_ca: %s", sub.msg);
+	{
+		const unsigned char *p = s->root_ca;
+		X509 *cert = d2i_X509(NULL, &p, (long)s->root_ca_len);
+		bool root = cert && X509_check_ca(cert) > 0 && X509_self_signed(cert, 1) == 1;
+
+		X509_free(cert);
+		ERR_clear_error();
+		if (!root)
+			return dcr_ydoc_fail(y, n, DCR_EINVALID, "root_ca: '%s' is not a self-signed CA certificate", path);
+	}
+	return 0;
 }
 
 /* The keys of any kind's spec, for the first check: a key no kind knows is misspelt. */

@@ -15,6 +15,7 @@ enum dcr_spec_format {
 	DCR_SPEC_SIM = 1,      /* simulated attestation: no hardware protection */
 	DCR_SPEC_SGX_DCAP = 2, /* Intel SGX DCAP ECDSA quote */
 	DCR_SPEC_TDX = 3,      /* Intel TDX DCAP quote (version 4 or 5) */
+	DCR_SPEC_SEV_SNP = 4,  /* AMD SEV-SNP attestation report */
 };
 
 struct dcr_spec {
@@ -33,7 +34,17 @@ struct dcr_spec {
 	uint8_t rtmr[4][48];
 	size_t n_tcb_statuses;        /* sgx-dcap, tdx; sorted */
 	const char *tcb_statuses[DCR_SPEC_TCB_MAX]; /* static strings */
-	uint8_t *root_ca;             /* sgx-dcap, tdx: the pinned Intel SGX Root CA, DER; owned */
+	uint8_t *root_ca;             /* sgx-dcap, tdx: the pinned Intel SGX Root CA; sev-snp: the ARK; DER; owned */
+	/* sev-snp (see dcr-specs(5)) */
+	uint8_t snp_measurement[48];
+	bool snp_has_host_data, snp_has_id_key;
+	uint8_t snp_host_data[32];
+	uint8_t snp_id_key_digest[48];
+	uint64_t snp_policy_allow;    /* the weakening policy bits accepted */
+	uint32_t snp_max_vmpl;
+	struct {
+		uint8_t fmc, bootloader, tee, snp, microcode;
+	} snp_min_tcb;
 	size_t root_ca_len;
 };
 

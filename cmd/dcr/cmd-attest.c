@@ -47,6 +47,19 @@ static void print_facts(const struct dcr_attest_kind *kind, json_t *facts)
 				put_text(stdout, json_is_string(item) ? json_string_value(item) : "?", false);
 			}
 			printf("%s", json_array_size(v) ? "" : "(none)");
+		} else if (json_is_object(v)) {
+			const char *key;
+			bool first = true;
+
+			/* Named numbers, like a TCB's components: "raw 44050000, bootloader 2, ...". */
+			json_object_foreach(v, key, item) {
+				printf("%s%s ", first ? "" : ", ", key);
+				if (json_is_integer(item))
+					printf("%" JSON_INTEGER_FORMAT, json_integer_value(item));
+				else
+					put_text(stdout, json_is_string(item) ? json_string_value(item) : "?", false);
+				first = false;
+			}
 		}
 		putchar('\n');
 	}
@@ -98,6 +111,7 @@ static const struct dcr_attest_kind *offline_kind(const uint8_t *quote, size_t l
 static int attest_offline(const struct command *cmd, struct cli *cli, struct parsed *args)
 {
 	const char *quote_path = opt_value(cmd, args, "evidence"), *coll_path = opt_value(cmd, args, "collateral");
+	const char *chain_path = opt_value(cmd, args, "cert-chain");
 	const char *root_path = opt_value(cmd, args, "root-ca"), *at = opt_value(cmd, args, "at");
 	const char *spec_name = opt_value(cmd, args, "spec");
 	const struct dcr_attest_kind *kind;
@@ -112,8 +126,13 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 	json_t *json = NULL;
 	int r, policy = DCR_EATTEST;
 
+	/* --cert-chain names what an SEV-SNP report comes with; to the kinds it is the collateral all the same. */
+	if (coll_path && chain_path)
+		return usage_error(cmd, "--collateral (SGX) and --cert-chain (SEV-SNP) do not go together");
+	coll_path = coll_path ? coll_path : chain_path;
 	if (!quote_path || !coll_path || !root_path)
-		return usage_error(cmd, "offline verification needs --evidence, --collateral and --root-ca");
+		return usage_error(cmd, "offline verification needs --evidence, --collateral (SGX) or --cert-chain "
+			"(SEV-SNP), and --root-ca");
 	if (at && dcr_time_parse(at, &now) < 0)
 		return usage_error(cmd, "--at '%s' is not a UTC time like 2025-07-01T00:00:00Z", at);
 	for (const struct dcr_attest_kind *const *k = dcr_attest_kinds; *k; k++) {
@@ -223,13 +242,13 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 	uint8_t *evidence = NULL;
 	size_t len = 0;
 	struct dcr_err err;
-	char measurement[65], hpke_fp[72], sign_fp[72];
+	char measurement[97], hpke_fp[72], sign_fp[72];
 	int r;
 
 	if (args->argc > 0)
 		return usage_error(cmd, "takes no arguments");
 	if (opt_set(cmd, args, "evidence") || opt_set(cmd, args, "collateral") || opt_set(cmd, args, "at") ||
-	    opt_set(cmd, args, "root-ca"))
+	    opt_set(cmd, args, "root-ca") || opt_set(cmd, args, "cert-chain"))
 		return attest_offline(cmd, cli, args);
 	if (!cli->specs) {
 		dcr_err_set(&err, DCR_EATTEST, "no trusted specs given (use --specs FILE or set DCR_SPECS)");
@@ -245,7 +264,7 @@ int cmd_attest(const struct command *cmd, struct cli *cli, struct parsed *args)
 	if (r < 0)
 		return report(cmd, &err);
 	kind = dcr_attest_kind_find(res.format);
-	dcr_hex(res.measurement, 32, measurement);
+	dcr_hex(res.measurement, res.measurement_len, measurement);
 	fingerprint(res.keys.hpke_pk, hpke_fp);
 	fingerprint(res.keys.sign_pk, sign_fp);
 	/* Always, unlike other commands: this is where one looks. With --json, "attestation": "sim" says it. */

@@ -458,7 +458,7 @@ static int verify_export(const struct command *cmd, struct cli *cli, const char 
 	struct view v;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	char root[65], measurement[65];
+	char root[65], measurement[97];
 	int r;
 
 	if (!cli->specs) {
@@ -475,7 +475,7 @@ static int verify_export(const struct command *cmd, struct cli *cli, const char 
 		fprintf(stderr, "dcr: warning: the export's evidence is simulated attestation: NO hardware protection\n");
 	v = (struct view){ ex.head, ex.entries, ex.n };
 	dcr_hex(v.head.root, 32, root);
-	dcr_hex(ex.enclave.measurement, 32, measurement);
+	dcr_hex(ex.enclave.measurement, ex.enclave.measurement_len, measurement);
 	if (cli->json) {
 		json_t *j = view_json(&v);
 

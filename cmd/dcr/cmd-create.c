@@ -89,9 +89,14 @@ static void print_privacy(const Dcr__V1__TablePrivacy *t)
 	print_names("join on", t->join, t->n_join);
 }
 
-static void hex_of(const ProtobufCBinaryData *b, char *out)
+/* A digest of a definition (at most 48 bytes: a sev-snp MEASUREMENT) in hex; longer ones show as "". */
+#define HEX_OF_MAX 48
+static void hex_of(const ProtobufCBinaryData *b, char out[static 2 * HEX_OF_MAX + 1])
 {
-	dcr_hex(b->data, b->len, out);
+	if (b->len > HEX_OF_MAX)
+		out[0] = '\0';
+	else
+		dcr_hex(b->data, b->len, out);
 }
 
 /* Certificate i of the room's CAs, or NULL if the definition has no such index. */
@@ -161,7 +166,7 @@ json_t *room_definition_json(const Dcr__V1__RoomDefinition *def, const char *id)
 {
 	json_t *j = json_object(), *auth = json_object(), *cas = json_array(), *data = json_array(),
 	       *compute = json_array(), *parts = json_array(), *enclave = json_object();
-	char hex[97];
+	char hex[2 * HEX_OF_MAX + 1];
 
 	json_object_set_new(j, "id", json_string(id));
 	json_object_set_new(j, "name", json_string(def->name));
@@ -332,7 +337,7 @@ void room_print_summary(const Dcr__V1__RoomDefinition *def, const char *id)
 {
 	const Dcr__V1__EnclaveSpec *e = def->enclave;
 	const ProtobufCBinaryData *pin = e->measurement.len ? &e->measurement : e->mrtd.len ? &e->mrtd : &e->mrsigner;
-	char hex[97];
+	char hex[2 * HEX_OF_MAX + 1];
 
 	/* The definition's free text is its creator's: shown as put_text shows other people's text. */
 	printf("room id      %s\nname         ", id);

@@ -29,22 +29,23 @@ static const char *status_name(Dcr__V1__RoomStatus s)
 /* "dcrd:sim 1a2b3c4d5e6f": the spec name and the start of the measurement it pins. */
 static void enclave_text(const Dcr__V1__RoomSummary *r, char *buf, size_t size)
 {
-	char hex[65] = "";
+	char hex[97] = "";
 
-	if (r->measurement.len == 32)
-		dcr_hex(r->measurement.data, 32, hex);
+	/* 32 bytes (sim, sgx-dcap) or 48 (sev-snp). */
+	if (r->measurement.len == 32 || r->measurement.len == 48)
+		dcr_hex(r->measurement.data, r->measurement.len, hex);
 	snprintf(buf, size, "%s%s%.12s", r->enclave_spec, *hex ? " " : "", hex);
 }
 
 static json_t *summary_json(const Dcr__V1__RoomSummary *r)
 {
-	char created[32], stopped[32], hex[65] = "";
+	char created[32], stopped[32], hex[97] = "";
 	json_t *j;
 
 	time_text(r->created_ms, created);
 	time_text(r->stopped_ms, stopped);
-	if (r->measurement.len == 32)
-		dcr_hex(r->measurement.data, 32, hex);
+	if (r->measurement.len == 32 || r->measurement.len == 48)
+		dcr_hex(r->measurement.data, r->measurement.len, hex);
 	j = json_object();
 	json_object_set_new(j, "id", json_string(r->room_id));
 	json_object_set_new(j, "name", json_string(r->name));

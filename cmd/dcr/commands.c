@@ -32,9 +32,10 @@ static const struct option_spec auth_options[] = {
 };
 
 static const struct option_spec attest_options[] = {
-	{ "evidence", 0, ARG_FILE, "FILE", "verify this SGX quote offline instead of asking dcrd" },
+	{ "evidence", 0, ARG_FILE, "FILE", "verify this SGX quote or SEV-SNP report offline instead of asking dcrd" },
 	{ "collateral", 0, ARG_FILE, "FILE", "the quote's collateral (JSON) for offline verification" },
-	{ "root-ca", 0, ARG_FILE, "FILE", "the pinned Intel SGX Root CA certificate (DER or PEM)" },
+	{ "cert-chain", 0, ARG_FILE, "FILE", "the SEV-SNP report's VCEK and ASK (PEM) for offline verification" },
+	{ "root-ca", 0, ARG_FILE, "FILE", "the pinned root: Intel SGX Root CA or AMD ARK (DER or PEM)" },
 	{ "at", 0, ARG_VALUE, "TIME", "verification time, UTC, like 2025-07-01T00:00:00Z (default now)" },
 	{ "spec", 0, ARG_VALUE, "NAME", "accept only this trusted spec (default: any that matches)" },
 	{ NULL, 0, ARG_NONE, NULL, NULL },
@@ -93,7 +94,7 @@ const struct command commands[] = {
 	{ "auth", cmd_auth,
 	  "keygen --email E [--force] | ca init --name N [--dir D] | ca issue CSR [--dir D] [-o CERT] [--days N] | import CERT | login --email E --token T [--force] | whoami",
 	  "manage your identity: keys, certificates, organisation CA, platform login", auth_subcommands, auth_options, 0 },
-	{ "attest", cmd_attest, "[--spec NAME] | --evidence FILE --collateral FILE --root-ca FILE [--at TIME] [--spec NAME]",
+	{ "attest", cmd_attest, "[--spec NAME] | --evidence FILE {--collateral FILE | --cert-chain FILE} --root-ca FILE [--at TIME] [--spec NAME]",
 	  "fetch and verify the enclave's attestation evidence", NULL, attest_options, CMD_NEEDS_ENCLAVE },
 	{ "create", cmd_create, "ROOM.yaml [--dry-run] [--salt TEXT]",
 	  "validate a room definition and create the room", NULL, create_options,

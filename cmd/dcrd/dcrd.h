@@ -75,6 +75,10 @@ struct enclave_options {
 	const char *pccs_ca;       /* sgx, tdx: CA file for the PCCS's TLS certificate; NULL: the system's */
 	const char *tsm_dir;       /* tdx: configfs-tsm's report directory */
 	const char *sealing_root;  /* tdx: the file with the sealing root a key broker released */
+	const char *snp_tsm;       /* sev-snp: the configfs-tsm report folder, used when it exists */
+	const char *snp_device;    /* sev-snp: /dev/sev-guest, for the derived key (and reports without configfs-tsm) */
+	const char *kds_url;       /* sev-snp: AMD's KDS, for the VCEK when the host gives none */
+	int snp_product;           /* sev-snp: enum dcr_snp_product for version 2 reports; 0: from the report */
 };
 
 /* The enclave's identity: its keys, sealed in the data directory, and its evidence. */
@@ -85,10 +89,14 @@ struct enclave {
 	uint8_t hpke_sk[32];
 	uint8_t sign_sk[32];
 	uint8_t sim_sk[32];        /* signs simulated quotes */
-	uint8_t measurement[32];   /* sim: SHA-256 of this executable; sgx: MRENCLAVE */
+	uint8_t measurement[32];   /* sim: SHA-256 of this executable; sgx: MRENCLAVE; sev-snp: unused (snp.report) */
 	union {                    /* the kind's own */
 		struct dcr_sgx_report sgx; /* sgx-dcap: this enclave's report body, from its own quote */
 		struct dcr_tdx_report tdx; /* tdx: this TD's report body, from its own quote */
+		struct {
+			struct dcr_snp_report report;     /* this guest's report, from the firmware */
+			enum dcr_snp_product product;
+		} snp;                     /* sev-snp */
 	};
 	struct dcr_ohttp_keyconfig ohttp;
 	struct dcr_enclave_public pub;

@@ -17,76 +17,45 @@
 
 /* Gramine's SGX sealing key bound to MRENCLAVE: only this exact enclave build can derive it. */
 #define SGX_SEALING_KEY "keys/_sgx_mrenclave"
-#define SGX_SEALING_INFO "dcr-sealing-key-v1"
 
-/* Read at most max bytes of a device file, blocking (the device may make us wait); more is an error. */
+#define DEVICE "the SGX attestation device file"
+
+/* A file of the attestation device folder, read whole (at most max bytes) or written. */
 static int device_read(const char *dir, const char *name, uint8_t *buf, size_t max, size_t *len,
 	struct dcr_err *err)
 {
 	char path[4096];
-	uint8_t extra;
-	size_t used = 0;
-	ssize_t n;
-	int fd, r;
+	int r;
 
 	if ((r = data_path(path, sizeof(path), dir, name, err)) < 0)
 		return r;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return dcr_err_set(err, DCR_EFAIL, "cannot open the SGX attestation device file '%s': %s", path,
-			strerror(errno));
-	for (;;) {
-		n = used < max ? read(fd, buf + used, max - used) : read(fd, &extra, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (used == max) {
-			close(fd);
-			return dcr_err_set(err, DCR_EFAIL, "'%s' holds more than %zu bytes", path, max);
-		}
-		used += (size_t)n;
-	}
-	r = errno;
-	close(fd);
-	if (n < 0)
-		return dcr_err_set(err, DCR_EFAIL, "cannot read '%s': %s", path, strerror(r));
-	*len = used;
-	return 0;
+	return kind_file_read(DEVICE, path, buf, max, len, err);
 }
 
 static int device_write(const char *dir, const char *name, const uint8_t *buf, size_t len, struct dcr_err *err)
 {
 	char path[4096];
-	int fd, r;
+	int r;
 
 	if ((r = data_path(path, sizeof(path), dir, name, err)) < 0)
 		return r;
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return dcr_err_set(err, DCR_EFAIL, "cannot open the SGX attestation device file '%s': %s", path,
-			strerror(errno));
-	r = dcr_write_all(fd, buf, len);
-	if (close(fd) < 0 && r == 0)
-		r = -1;
-	if (r < 0)
-		return dcr_err_set(err, DCR_EFAIL, "cannot write '%s': %s", path, strerror(errno));
-	return 0;
+	return kind_file_write(DEVICE, path, buf, len, err);
 }
 
 /* HKDF of Gramine's MRENCLAVE sealing key, so state moves with the enclave build, not the host. */
 static int sgx_sealing_key(struct enclave *e, struct dcr_err *err)
 {
-	uint8_t key[16], prk[DCR_SHA256_LEN];
+	uint8_t key[16];
 	size_t len = 0;
 	int r = device_read(e->opt.device, SGX_SEALING_KEY, key, sizeof(key), &len, err);
 
 	if (r == 0 && len != sizeof(key))
 		r = dcr_err_set(err, DCR_EFAIL, "the SGX sealing key '%s/%s' has %zu bytes, not 16", e->opt.device,
 			SGX_SEALING_KEY, len);
-	if (r == 0 && (r = dcr_hkdf_extract(NULL, 0, key, sizeof(key), prk, err)) == 0)
-		r = dcr_hkdf_expand(prk, (const uint8_t *)SGX_SEALING_INFO, strlen(SGX_SEALING_INFO), e->sealing_key,
-			sizeof(e->sealing_key), err);
+	if (r == 0)
+		r = kind_sealing_key(e, key, sizeof(key), (const uint8_t *)KIND_SEALING_INFO,
+			sizeof(KIND_SEALING_INFO) - 1, err);
 	dcr_wipe(key, sizeof(key));
-	dcr_wipe(prk, sizeof(prk));
 	return r;
 }
 

@@ -50,7 +50,7 @@ static int tdx_report(const struct enclave *e, const uint8_t rd[static DCR_TSM_I
  */
 static int tdx_sealing_key(struct enclave *e, struct dcr_err *err)
 {
-	uint8_t info[sizeof(TDX_SEALING_INFO) - 1 + 4 * DCR_TDX_MR_LEN], prk[DCR_SHA256_LEN], *root = NULL, *quote = NULL;
+	uint8_t info[sizeof(TDX_SEALING_INFO) - 1 + 4 * DCR_TDX_MR_LEN], *root = NULL, *quote = NULL;
 	size_t root_len = 0, quote_len, o = sizeof(TDX_SEALING_INFO) - 1;
 	struct dcr_tdx_quote q;
 	int r;
@@ -71,15 +71,13 @@ static int tdx_sealing_key(struct enclave *e, struct dcr_err *err)
 	memcpy(info + o, q.td.mrtd, DCR_TDX_MR_LEN);
 	for (int i = 0; i < 3; i++)
 		memcpy(info + o + DCR_TDX_MR_LEN * (size_t)(i + 1), q.td.rtmr[i], DCR_TDX_MR_LEN);
-	if ((r = dcr_hkdf_extract(NULL, 0, root, root_len, prk, err)) == 0)
-		r = dcr_hkdf_expand(prk, info, sizeof(info), e->sealing_key, sizeof(e->sealing_key), err);
+	r = kind_sealing_key(e, root, root_len, info, sizeof(info), err);
 out:
 	free(quote);
 	if (root) {
 		dcr_wipe(root, root_len);
 		free(root);
 	}
-	dcr_wipe(prk, sizeof(prk));
 	return r;
 }
 

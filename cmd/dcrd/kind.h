@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "attest-kind.h"
@@ -97,6 +98,23 @@ struct dcrd_kind {
 extern const struct dcrd_kind dcrd_kind_sim;
 extern const struct dcrd_kind dcrd_kind_sgx_dcap;
 extern const struct dcrd_kind dcrd_kind_tdx;
+extern const struct dcrd_kind dcrd_kind_sev_snp;
+
+/*
+ * For kinds: read the device or kernel interface file path whole, at most
+ * max bytes (more is an error), blocking while the device makes us wait;
+ * write len bytes to one. DCR_EFAIL naming what and path.
+ */
+int kind_file_read(const char *what, const char *path, uint8_t *buf, size_t max, size_t *len, struct dcr_err *err);
+int kind_file_write(const char *what, const char *path, const uint8_t *buf, size_t len, struct dcr_err *err);
+/*
+ * For kinds: e->sealing_key, HKDF-SHA256 (no salt) of the device's secret
+ * with info; sgx-dcap and sev-snp use KIND_SEALING_INFO, tdx its own info
+ * with its measurements appended.
+ */
+#define KIND_SEALING_INFO "dcr-sealing-key-v1"
+int kind_sealing_key(struct enclave *e, const uint8_t *secret, size_t len, const uint8_t *info, size_t info_len,
+	struct dcr_err *err);
 
 /* The table, NULL-terminated; the first is the default. */
 extern const struct dcrd_kind *const dcrd_kinds[];

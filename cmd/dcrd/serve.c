@@ -24,6 +24,7 @@
 #include "dcrd.h"
 #include "evidence.pb-c.h"
 #include "sandbox.h"
+#include "snp-guest.h"
 #include "sql.h"
 #include "tsm.h"
 #include "util.h"
@@ -1026,6 +1027,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation %s]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
 		     "                  [--tsm-dir DIR] [--tdx-sealing-key FILE]\n"
+		     "                  [--snp-tsm DIR] [--snp-device FILE] [--kds-url URL] [--snp-product NAME]\n"
 		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
 		     "                  [--max-rooms N] [--max-rooms-per-creator N]\n"
 		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--max-running-jobs N]\n"
@@ -1041,13 +1043,16 @@ static void usage(FILE *out)
 		     "                  [--max-sql-memory SIZE]\n", dcrd_kind_names("|", kinds, sizeof(kinds)));
 }
 
-/* Note a kind-specific option given (each at most once: there are fewer than 8). */
+/* Room for every kind-specific option of every kind (ten today). */
+#define KIND_OPTIONS_MAX 16
+
+/* Note a kind-specific option given (each at most once: there are fewer than KIND_OPTIONS_MAX). */
 static void note_kind_option(const char **given, size_t *n, const char *name)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp(given[i], name) == 0)
 			return;
-	if (*n < 8)
+	if (*n < KIND_OPTIONS_MAX)
 		given[(*n)++] = name;
 }
 
@@ -1186,6 +1191,10 @@ enum {
 	OPT_RESULT_EXPIRY,
 	OPT_TSM_DIR,
 	OPT_TDX_SEALING_KEY,
+	OPT_SNP_TSM,
+	OPT_SNP_DEVICE,
+	OPT_KDS_URL,
+	OPT_SNP_PRODUCT,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -1200,6 +1209,10 @@ int cmd_serve(int argc, char **argv)
 		{ "pccs-ca", required_argument, NULL, 'C' },
 		{ "tsm-dir", required_argument, NULL, OPT_TSM_DIR },
 		{ "tdx-sealing-key", required_argument, NULL, OPT_TDX_SEALING_KEY },
+		{ "snp-tsm", required_argument, NULL, OPT_SNP_TSM },
+		{ "snp-device", required_argument, NULL, OPT_SNP_DEVICE },
+		{ "kds-url", required_argument, NULL, OPT_KDS_URL },
+		{ "snp-product", required_argument, NULL, OPT_SNP_PRODUCT },
 		{ "creator-ca", required_argument, NULL, 'c' },
 		{ "creator-platform", no_argument, NULL, 'p' },
 		{ "create-rate", required_argument, NULL, 'r' },
@@ -1232,7 +1245,7 @@ int cmd_serve(int argc, char **argv)
 	};
 	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
 	struct enclave_options opt = { NULL, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL,
-		DCR_TSM_REPORT_DIR, NULL };
+		DCR_TSM_REPORT_DIR, NULL, SNP_DEFAULT_TSM, SNP_DEFAULT_DEVICE, SNP_DEFAULT_KDS, 0 };
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS,
 		cores < 1 ? 1 : cores > JOBS_RUNNING_MAX ? JOBS_RUNNING_MAX : (unsigned)cores };
@@ -1261,7 +1274,7 @@ int cmd_serve(int argc, char **argv)
 	uint64_t secs;
 	struct sandbox_options sandbox = { NULL, NULL, NULL };
 	char sandbox_desc[3 * 4096];
-	const char *kind_options[8]; /* the kind-specific options given, without "--" */
+	const char *kind_options[KIND_OPTIONS_MAX]; /* the kind-specific options given, without "--" */
 	size_t n_kind_options = 0;
 	char buf[256];
 	const char *creator_cas[64];
@@ -1290,6 +1303,22 @@ int cmd_serve(int argc, char **argv)
 			note_kind_option(kind_options, &n_kind_options, "sgx-root-crl");
 			break;
 		case 'C': opt.pccs_ca = optarg; note_kind_option(kind_options, &n_kind_options, "pccs-ca"); break;
+		case OPT_SNP_TSM: opt.snp_tsm = optarg; note_kind_option(kind_options, &n_kind_options, "snp-tsm"); break;
+		case OPT_SNP_DEVICE:
+			opt.snp_device = optarg;
+			note_kind_option(kind_options, &n_kind_options, "snp-device");
+			break;
+		case OPT_KDS_URL: opt.kds_url = optarg; note_kind_option(kind_options, &n_kind_options, "kds-url"); break;
+		case OPT_SNP_PRODUCT:
+			for (opt.snp_product = DCR_SNP_MILAN; opt.snp_product <= DCR_SNP_TURIN; opt.snp_product++)
+				if (strcmp(optarg, dcr_snp_product_name(opt.snp_product)) == 0)
+					break;
+			if (opt.snp_product > DCR_SNP_TURIN) {
+				fprintf(stderr, "dcrd: serve: --snp-product '%s' is not Milan, Genoa or Turin\n", optarg);
+				return 2;
+			}
+			note_kind_option(kind_options, &n_kind_options, "snp-product");
+			break;
 		case OPT_TSM_DIR: opt.tsm_dir = optarg; note_kind_option(kind_options, &n_kind_options, "tsm-dir"); break;
 		case OPT_TDX_SEALING_KEY:
 			opt.sealing_root = optarg;

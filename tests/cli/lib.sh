@@ -12,6 +12,9 @@ SGX_FAKE_DEVICE=${SGX_FAKE_DEVICE:-}
 FAKE_PCCS=${FAKE_PCCS:-}
 # tests/tools/fake-clock.so: DCRD_PRELOAD it (start_dcrd), with DCR_TEST_CLOCK_FILE naming a file of milliseconds, to shift dcrd's wall clock.
 FAKE_CLOCK=${FAKE_CLOCK:-}
+# tests/tools/snp-fake-guest and snp-fake-ioctl.so: an SEV-SNP guest's configfs-tsm entry and derived key.
+SNP_FAKE_GUEST=${SNP_FAKE_GUEST:-}
+SNP_FAKE_IOCTL=${SNP_FAKE_IOCTL:-}
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dcr-cli.XXXXXX")
 DCRD_PIDS=()

@@ -1,0 +1,138 @@
+/* dcrd's sev-snp kind: reports and the derived sealing key from the guest, the VCEK chain from the host or KDS. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "dcrd.h"
+#include "fileio.h"
+#include "snp-guest.h"
+
+#include "banned.h"
+
+#define SEALING_TCB_FILE "snp-sealing-tcb"
+
+/*
+ * The TCB the sealing key is derived for: the guest's COMMITTED_TCB at the
+ * first start, kept in the data directory (docs/sev-snp.md, Sealing key).
+ */
+static int sealing_tcb(struct enclave *e, uint64_t *tcb, struct dcr_err *err)
+{
+	static const uint8_t zero[64];
+	uint8_t report[DCR_SNP_REPORT_LEN], *buf = NULL, *aux = NULL;
+	struct dcr_snp_report rep;
+	char path[4096], text[18];
+	size_t len = 0, aux_len = 0;
+	int r;
+
+	if ((r = data_path(path, sizeof(path), e->data_dir, SEALING_TCB_FILE, err)) < 0)
+		return r;
+	r = dcr_read_file(path, 32, &buf, &len, err);
+	if (r == 0) {
+		bool hex = len == 17 && buf[16] == '\n';
+
+		for (size_t i = 0; hex && i < 16; i++)
+			hex = dcr_hex_digit(buf[i]) >= 0;
+		*tcb = hex ? strtoull((char *)buf, NULL, 16) : 0;
+		free(buf);
+		return hex ? 0 : dcr_err_set(err, DCR_EINVALID, "'%s' is not 16 hex digits and a line feed", path);
+	}
+	if (r != DCR_ENOTFOUND)
+		return r;
+	if ((r = snp_guest_report(e->opt.snp_tsm, e->opt.snp_device, zero, report, &aux, &aux_len, err)) < 0)
+		return r;
+	free(aux);
+	if ((r = dcr_snp_report_parse(report, sizeof(report), &rep, err)) < 0)
+		return r;
+	*tcb = rep.committed_tcb;
+	snprintf(text, sizeof(text), "%016" PRIx64 "\n", *tcb);
+	return dcr_write_atomic(path, text, 17, err);
+}
+
+/* HKDF of the firmware's derived key: bound to this chip, the launch measurement and policy, and the sealing TCB. */
+static int snp_sealing_key(struct enclave *e, struct dcr_err *err)
+{
+	uint8_t key[32];
+	uint64_t tcb;
+	int r;
+
+	if ((r = sealing_tcb(e, &tcb, err)) < 0 || (r = snp_guest_derived_key(e->opt.snp_device, tcb, key, err)) < 0)
+		return r;
+	r = kind_sealing_key(e, key, sizeof(key), (const uint8_t *)KIND_SEALING_INFO, sizeof(KIND_SEALING_INFO) - 1,
+		err);
+	dcr_wipe(key, sizeof(key));
+	return r;
+}
+
+/* The report for our keys, and the chain that verifies it. */
+static int snp_open(struct enclave *e, struct dcr_err *err)
+{
+	uint8_t rd[DCR_REPORT_DATA_LEN], report[DCR_SNP_REPORT_LEN], *aux = NULL, *chain = NULL;
+	size_t aux_len = 0, chain_len = 0;
+	enum dcr_snp_product product;
+	struct dcr_snp_report rep;
+	int r;
+
+	if ((r = dcr_attest_report_data(e->pub.hpke_pk, e->pub.sign_pk, e->pub.ohttp_key_config,
+		     e->pub.ohttp_key_config_len, rd, err)) < 0 ||
+	    (r = snp_guest_report(e->opt.snp_tsm, e->opt.snp_device, rd, report, &aux, &aux_len, err)) < 0 ||
+	    (r = dcr_snp_report_parse(report, sizeof(report), &rep, err)) < 0)
+		goto out;
+	product = rep.version >= 3 ? dcr_snp_product_of_cpuid(rep.cpuid_fam_id, rep.cpuid_mod_id)
+				  : (enum dcr_snp_product)e->opt.snp_product;
+	if (!product) {
+		r = dcr_err_set(err, DCR_EFAIL, rep.version >= 3 ? "the report's CPUID (family 0x%02x model 0x%02x) is not a "
+			"Milan, Genoa or Turin processor" : "a version 2 report does not name the processor (%u, %u): give "
+			"--snp-product", rep.cpuid_fam_id, rep.cpuid_mod_id);
+		goto out;
+	}
+	if ((r = snp_guest_chain(e->opt.kds_url, e->data_dir, &rep, product, aux, aux_len, &chain, &chain_len, err)) < 0) {
+		dcr_err_prefix(err, "cannot obtain the VCEK chain");
+		goto out;
+	}
+	if ((r = dcr_attest_snp_evidence(report, chain, chain_len, &e->pub, &e->evidence, &e->evidence_len, err)) < 0)
+		goto out;
+	e->snp.report = rep;
+	e->snp.product = product;
+out:
+	free(aux);
+	free(chain);
+	return r;
+}
+
+/*
+ * What a room's spec pins against this guest's own report: MEASUREMENT,
+ * HOST_DATA and ID_KEY_DIGEST when pinned, the policy bits the spec allows,
+ * VMPL and minimum TCB (dcr_snp_check_policy; the ARK is the clients' own).
+ */
+static int snp_matches_spec(const struct enclave *e, const struct dcr_spec *spec, struct dcr_err *err)
+{
+	struct dcr_snp_result self;
+	struct dcr_err why;
+
+	dcr_snp_result_of_report(&e->snp.report, e->snp.product, &self);
+	if (dcr_snp_check_policy(&self, spec, &why) < 0)
+		return dcr_err_set(err, DCR_EINTEGRITY, "enclave spec '%s' does not describe this dcrd: %s", spec->name,
+			why.msg);
+	return 0;
+}
+
+static void snp_describe(const struct enclave *e, char *buf, size_t size)
+{
+	snprintf(buf, size, "sev-snp (%s)%s", dcr_snp_product_name(e->snp.product),
+		e->snp.report.policy & DCR_SNP_POLICY_DEBUG ? ": the guest policy allows DEBUG, NO protection" : "");
+}
+
+static const char *const snp_options[] = { "snp-tsm", "snp-device", "kds-url", "snp-product", NULL };
+
+const struct dcrd_kind dcrd_kind_sev_snp = {
+	.lib = &dcr_attest_kind_sev_snp,
+	.options = snp_options,
+	.sealing_key = snp_sealing_key,
+	.unseal_hint = " (under SEV-SNP the sealing key changes with the launch measurement, the guest policy, the chip, "
+		       "and the TCB in snp-sealing-tcb)",
+	.open = snp_open,
+	.matches_spec = snp_matches_spec,
+	.describe = snp_describe,
+};

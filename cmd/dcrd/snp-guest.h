@@ -1,0 +1,49 @@
+/* dcrd on an AMD SEV-SNP guest: reports through configfs-tsm or /dev/sev-guest, the derived sealing key, AMD's KDS. */
+#ifndef DCRD_SNP_GUEST_H
+#define DCRD_SNP_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "snp.h"
+
+#define SNP_DEFAULT_TSM "/sys/kernel/config/tsm/report"
+#define SNP_DEFAULT_DEVICE "/dev/sev-guest"
+#define SNP_DEFAULT_KDS "https://kdsintf.amd.com"
+
+/*
+ * A report over report_data, with the host's certificate table when it
+ * gives one (*aux: free(); NULL and 0 when not). Through configfs-tsm when
+ * tsm_dir is a directory: the entry tsm_dir/dcrd (made if absent; the
+ * kernel makes its files), provider "sev_guest", generation read before
+ * writing inblob and after reading outblob and auxblob, one apart, or
+ * another writer raced us (DCR_EFAIL). Else through device with
+ * SNP_GET_EXT_REPORT. The report must parse and carry report_data
+ * (DCR_EATTEST otherwise); other failures of the interface are DCR_EFAIL.
+ */
+int snp_guest_report(const char *tsm_dir, const char *device, const uint8_t report_data[static 64],
+	uint8_t report[static DCR_SNP_REPORT_LEN], uint8_t **aux, size_t *aux_len, struct dcr_err *err);
+
+/*
+ * The sealing key: SNP_GET_DERIVED_KEY from device (docs/sev-snp.md, "Sealing
+ * key"): root key VCEK, guest fields POLICY, MEASUREMENT and TCB_VERSION,
+ * VMPL 0, guest SVN 0, tcb_version as given. DCR_EFAIL when the device
+ * refuses (its firmware error in the message).
+ */
+int snp_guest_derived_key(const char *device, uint64_t tcb_version, uint8_t key[static 32], struct dcr_err *err);
+
+/*
+ * The certificate chain the evidence carries for rep (docs/sev-snp-verification.md):
+ * the VCEK (VLEK) and ASK (ASVK) from the host's table aux when it has
+ * them, else from AMD's KDS at kds_url (VCEK by product, hwID and
+ * REPORTED_TCB; the ASK from the product's cert_chain), each cached in
+ * cache_dir ("snp-vcek-<hwid prefix>-<tcb>.der", "snp-ask-<product>.pem")
+ * so a restart needs no network. *pem (free()) in the one PEM form.
+ * DCR_EUNREACHABLE when the KDS cannot be reached and nothing is cached.
+ */
+int snp_guest_chain(const char *kds_url, const char *cache_dir, const struct dcr_snp_report *rep,
+	enum dcr_snp_product product, const uint8_t *aux, size_t aux_len, uint8_t **pem, size_t *pem_len,
+	struct dcr_err *err);
+
+#endif

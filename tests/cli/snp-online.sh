@@ -1,0 +1,184 @@
+#!/bin/bash
+# dcrd --attestation sev-snp against a folder that plays the guest's
+# configfs-tsm entry (reports over whatever report data dcrd writes, signed
+# by a test VCEK under a test ARK), a preloaded library that answers the
+# derived-key ioctl as the firmware would, and a stand-in for AMD's KDS:
+# dcrd seals with the derived key, serves the report with the VCEK chain
+# (from the host's table, or fetched from the KDS and cached), dcr verifies
+# online, creates a room and runs a SQL and a python job in it; another
+# measurement or policy cannot unseal the state.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TEST_TMP" || exit 1
+[ -x "$SNP_FAKE_GUEST" ] && [ -f "$SNP_FAKE_IOCTL" ] || skip "the SEV-SNP test tools were not built"
+
+measurement=$(printf 'dcr sev-snp online test' | sha384sum | cut -c1-96)
+expect 0 "guest folder" "$SNP_FAKE_GUEST" init g --measurement "$measurement"
+has "$out" "^measurement $measurement" "init reports the measurement"
+"$SNP_FAKE_GUEST" serve g 2>guest.log &
+DCRD_PIDS+=("$!")
+# The KDS: the files init laid out, over HTTP on a free loopback port.
+python3 - g/kds kds.port 2>kds.log <<'PY' &
+import functools, http.server, os, sys
+root, port_file = sys.argv[1], sys.argv[2]
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        with open(os.path.join(root, "requests.log"), "a") as f:
+            f.write(self.path + "\n")
+        if os.path.exists(os.path.join(root, "fail")):
+            self.send_error(503)
+            return
+        super().do_GET()
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(H, directory=root))
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(s.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+s.serve_forever()
+PY
+DCRD_PIDS+=("$!")
+for _ in $(seq 100); do [ -s kds.port ] && break; sleep 0.05; done
+kds=http://127.0.0.1:$(cat kds.port)
+snp_args=(--attestation sev-snp --snp-tsm "$TEST_TMP/g/tsm" --snp-device "$TEST_TMP/g/device" --kds-url "$kds")
+export DCR_TEST_SNP_DIR=$TEST_TMP/g
+export DCRD_PRELOAD=$SNP_FAKE_IOCTL
+
+cat >specs.yaml <<YAML
+version: 1
+specs:
+  dcrd:snp:
+    format: sev-snp
+    measurement: $measurement
+    min_tcb: {bootloader: 3, snp: 8, microcode: 115}
+    root_ca: g/ark.pem
+  dcrd:other:
+    format: sev-snp
+    measurement: $(printf '%096d' 1)
+    root_ca: g/ark.pem
+  dcrd:newer:
+    format: sev-snp
+    measurement: $measurement
+    min_tcb: {snp: 9}
+    root_ca: g/ark.pem
+YAML
+export DCR_SPECS=$TEST_TMP/specs.yaml
+
+# The sev-snp options need sev-snp.
+expect 2 "--kds-url without sev-snp" "$DCRD" serve --data-dir d0 --kds-url "$kds"
+has "$err" "sev-snp" "explained"
+
+start_dcrd data "${snp_args[@]}" || finish
+has "$(cat "$TEST_TMP/dcrd.log")" "attestation sev-snp" "dcrd says it runs sev-snp"
+lacks "$(cat "$TEST_TMP/dcrd.log")" "python computations" "and does not refuse python"
+[ -s data/snp-sealing-tcb ] || fail "the sealing TCB is recorded"
+checks=$((checks + 1))
+[ ! -e data/sim-sealing.key ] || fail "no sim sealing key under sev-snp"
+checks=$((checks + 1))
+
+# Online verification: the report, the chain from the host's table, the policy, the key binding.
+expect 0 "attest" "$DCR" attest
+has "$out" "^spec +dcrd:snp" "accepted by the spec"
+has "$out" "$measurement" "MEASUREMENT shown"
+lacks "$err" "simulated" "no sim warning"
+expect 0 "attest --json" "$DCR" --json attest
+has "$out" '"simulated": false' "JSON: not simulated"
+has "$out" '"product": "Milan"' "JSON: the product"
+expect 5 "attest for other code" "$DCR" attest --spec dcrd:other
+has "$err" "MEASUREMENT" "the mismatch is named"
+expect 5 "a TCB below the spec's minimum" "$DCR" attest --spec dcrd:newer
+has "$err" "SNP firmware SPL 8 is below" "the TCB is named"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout evil.key -out evil.pem -days 2 -subj /CN=ARK-Milan \
+	-sigopt rsa_padding_mode:pss -sha384 >/dev/null 2>&1 || fail "evil root"
+sed "s#g/ark.pem#evil.pem#" specs.yaml >evil-specs.yaml
+expect 5 "another ARK" "$DCR" --specs evil-specs.yaml attest --spec dcrd:snp
+has "$err" "ARK" "the ARK is named"
+
+# Rooms work over the SEV-SNP channel, python computations too: the sandbox runs inside the guest.
+make_ca acme-ca
+make_user alice alice@acme.example acme-ca
+mkdir room && cp acme-ca.pem room/ca.pem
+printf 'import json\njson.dump({"answer": 6 * 7}, open("/output/answer.json", "w"))\n' >room/p.py
+cat >room/room.yaml <<YAML
+version: 1
+name: snp room
+enclave: dcrd:snp
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [run q, fetch q, run p, fetch p, stop]
+compute:
+  q: {type: sql, query: SELECT 6 * 7 AS answer}
+  p: {type: python, script: p.py}
+YAML
+sandbox_works || without_python room/room.yaml
+as_alice() { env XDG_STATE_HOME="$TEST_TMP/alice-state" "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
+expect 0 "create an SEV-SNP room" as_alice create room/room.yaml || finish
+id=$out
+has "$id" '^[0-9a-f]{64}$' "room ID"
+expect 0 "read it" as_alice --json rooms "${id:0:12}"
+has "$out" "$measurement" "the room pins this MEASUREMENT"
+expect 0 "run the SQL job" as_alice run "$id" q --wait -o q.csv
+has "$(cat q.csv)" "^42" "the SQL answer"
+if sandbox_works; then
+	expect 0 "run the python job" as_alice run "$id" p --wait -o p.zip
+	has "$(unzip -p p.zip answer.json 2>&1)" '"answer": 42' "the python answer, computed in the guest"
+fi
+sed 's/^enclave: .*/enclave: dcrd:other/' room/room.yaml >room/other.yaml
+expect 5 "no room for other code" as_alice create room/other.yaml
+has "$err" "is not the one spec 'dcrd:other' pins" "other code explained"
+
+# A restart: same keys (sealed with the derived key).
+keys() { "$DCR" --json attest | grep -E '"(hpke|signing)_key"'; }
+before=$(keys)
+port=$DCRD_PORT
+stop_dcrd
+DCRD_PORT_WANTED=$port start_dcrd data "${snp_args[@]}" || finish
+[ -n "$before" ] && [ "$(keys)" = "$before" ] || fail "same enclave keys after a restart"
+checks=$((checks + 1))
+expect 0 "the room survives the restart" as_alice rooms "${id:0:12}"
+stop_dcrd
+
+# Another measurement, or the same image with debugging allowed: another derived key, the state stays shut.
+cp g/state/measurement measurement.bak
+printf '%096d' 2 >g/state/measurement
+expect 1 "another measurement's key" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+has "$err" "enclave-keys" "the sealed file is named"
+cp measurement.bak g/state/measurement
+echo 00000000000b0000 >g/state/policy
+expect 1 "a debuggable launch's key" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+has "$err" "enclave-keys" "the sealed file is named"
+echo 0000000000030000 >g/state/policy
+# A sealing TCB below the recorded one derives another key; one above the committed TCB the firmware refuses.
+cp data/snp-sealing-tcb tcb.bak
+echo 7307000000000003 >data/snp-sealing-tcb
+expect 1 "a lower sealing TCB" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+has "$err" "enclave-keys" "the sealed file is named"
+echo 7409000000000003 >data/snp-sealing-tcb
+expect 1 "a TCB above the committed one" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+has "$err" "SNP_GET_DERIVED_KEY" "the refused request is named"
+cp tcb.bak data/snp-sealing-tcb
+
+# No certificates from the host: the VCEK and ASK come from the KDS, once, then from the cache.
+echo kds >g/state/certs
+start_dcrd kdsdata "${snp_args[@]}" || finish
+expect 0 "attest with the KDS's VCEK" "$DCR" attest
+[ "$(grep -c '^/vcek/v1/Milan/c0c1' g/kds/requests.log)" = 1 ] || fail "the VCEK was fetched once"
+checks=$((checks + 1))
+has "$(cat g/kds/requests.log)" 'blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115' "asked for the report's TCB"
+ls kdsdata/snp-vcek-*.der >/dev/null 2>&1 || fail "the VCEK is cached"
+checks=$((checks + 1))
+port=$DCRD_PORT
+stop_dcrd
+touch g/kds/fail
+DCRD_PORT_WANTED=$port start_dcrd kdsdata "${snp_args[@]}" || finish
+expect 0 "attest with the cached VCEK, KDS down" "$DCR" attest
+stop_dcrd
+expect 1 "no cache, KDS down" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir fresh --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+has "$err" "AMD KDS" "the KDS is named"
+rm g/kds/fail
+echo host >g/state/certs
+
+# No guest interface: a clear error.
+expect 1 "no device" env LD_PRELOAD= "$DCRD" serve --data-dir fresh2 --listen "127.0.0.1:$(free_port)" \
+	--attestation sev-snp --snp-tsm "$TEST_TMP/nowhere" --snp-device "$TEST_TMP/nowhere/sev-guest"
+has "$err" "nowhere" "the device path is named"
+
+finish
