@@ -99,26 +99,16 @@ struct dcr_sgx_collateral {
 	struct module_identity *modules;
 };
 
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Offsets from the SGX report body layout (sgx_report_body_t). */
 static void parse_report(const uint8_t *p, struct dcr_sgx_report *r)
 {
 	memcpy(r->cpusvn, p, 16);
-	r->miscselect = le32(p + 16);
+	r->miscselect = dcr_le32(p + 16);
 	memcpy(r->attributes, p + 48, 16);
 	memcpy(r->mrenclave, p + 64, 32);
 	memcpy(r->mrsigner, p + 128, 32);
-	r->isv_prod_id = le16(p + 256);
-	r->isv_svn = le16(p + 258);
+	r->isv_prod_id = dcr_le16(p + 256);
+	r->isv_svn = dcr_le16(p + 258);
 	memcpy(r->report_data, p + 320, 64);
 }
 
@@ -132,11 +122,11 @@ int dcr_sgx_quote_parse(const uint8_t *buf, size_t len, struct dcr_sgx_quote *q,
 		return dcr_err_set(err, DCR_EATTEST, "SGX quote is %zu bytes, more than %d", len, DCR_SGX_QUOTE_MAX);
 	if (len < DCR_SGX_HEADER_LEN + DCR_SGX_REPORT_LEN + 4)
 		return dcr_err_set(err, DCR_EATTEST, "SGX quote is truncated: %zu bytes", len);
-	q->version = le16(buf);
-	q->att_key_type = le16(buf + 2);
-	q->tee_type = le32(buf + 4);
-	q->qe_svn = le16(buf + 8);
-	q->pce_svn = le16(buf + 10);
+	q->version = dcr_le16(buf);
+	q->att_key_type = dcr_le16(buf + 2);
+	q->tee_type = dcr_le32(buf + 4);
+	q->qe_svn = dcr_le16(buf + 8);
+	q->pce_svn = dcr_le16(buf + 10);
 	memcpy(q->qe_vendor_id, buf + 12, 16);
 	if (q->version != QUOTE_VERSION)
 		return dcr_err_set(err, DCR_EATTEST, "SGX quote version %u is not supported (only %d)",
@@ -151,7 +141,7 @@ int dcr_sgx_quote_parse(const uint8_t *buf, size_t len, struct dcr_sgx_quote *q,
 	q->signed_len = DCR_SGX_HEADER_LEN + DCR_SGX_REPORT_LEN;
 
 	p = buf + q->signed_len;
-	sig_len = le32(p);
+	sig_len = dcr_le32(p);
 	p += 4;
 	end = buf + len;
 	if (sig_len != (size_t)(end - p))
@@ -175,7 +165,7 @@ int dcr_dcap_parse_qe(const uint8_t *p, const uint8_t *end, struct dcr_sgx_quote
 	memcpy(q->qe_report_sig, p + DCR_SGX_REPORT_LEN, 64);
 	p += DCR_SGX_REPORT_LEN + 64;
 
-	q->qe_auth_len = le16(p);
+	q->qe_auth_len = dcr_le16(p);
 	p += 2;
 	if (q->qe_auth_len > (size_t)(end - p))
 		return dcr_err_set(err, DCR_EATTEST, "%s QE authentication data is truncated", what);
@@ -184,8 +174,8 @@ int dcr_dcap_parse_qe(const uint8_t *p, const uint8_t *end, struct dcr_sgx_quote
 
 	if ((size_t)(end - p) < 6)
 		return dcr_err_set(err, DCR_EATTEST, "%s certification data header is truncated", what);
-	q->cert_type = le16(p);
-	q->cert_len = le32(p + 2);
+	q->cert_type = dcr_le16(p);
+	q->cert_len = dcr_le32(p + 2);
 	p += 6;
 	if (q->cert_type != CERT_PCK_CHAIN)
 		return dcr_err_set(err, DCR_EATTEST,
@@ -251,10 +241,10 @@ int dcr_dcap_quote_normalize(const uint8_t *quote, size_t len, const struct dcr_
 	if (add) {
 		cert_len_at = (size_t)(q->cert_data - quote) - 4;
 		(*out)[len] = '\0';
-		le32set(*out + q->signed_len, le32(quote + q->signed_len) + 1);
+		le32set(*out + q->signed_len, dcr_le32(quote + q->signed_len) + 1);
 		le32set(*out + cert_len_at, (uint32_t)q->cert_len + 1);
 		if (outer_len_at)
-			le32set(*out + outer_len_at, le32(quote + outer_len_at) + 1);
+			le32set(*out + outer_len_at, dcr_le32(quote + outer_len_at) + 1);
 	}
 	return 0;
 }

@@ -32,16 +32,6 @@
 #define OFF_SIGNATURE 0x2a0
 #define SIG_COMPONENT 72 /* R and S: little-endian, zero-extended from 48 bytes */
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 /* The first non-zero byte in [from, to), or -1. */
 static long nonzero(const uint8_t *buf, size_t from, size_t to)
 {
@@ -74,7 +64,7 @@ int dcr_snp_report_parse(const uint8_t *b, size_t len, struct dcr_snp_report *r,
 	memset(r, 0, sizeof(*r));
 	if (len != DCR_SNP_REPORT_LEN)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report is %zu bytes, not %d", len, DCR_SNP_REPORT_LEN);
-	r->version = le32(b);
+	r->version = dcr_le32(b);
 	if (r->version != 2 && r->version != 3)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report version %u is not supported (only 2 and 3)",
 			(unsigned)r->version);
@@ -84,17 +74,17 @@ int dcr_snp_report_parse(const uint8_t *b, size_t len, struct dcr_snp_report *r,
 	if (r->version == 2 && (at = nonzero(b, 0x188, 0x18b)) >= 0)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report byte 0x%03lx is reserved in version 2 and must be zero",
 			at);
-	r->guest_svn = le32(b + 0x04);
-	r->policy = le64(b + 0x08);
+	r->guest_svn = dcr_le32(b + 0x04);
+	r->policy = dcr_le64(b + 0x08);
 	if (!(r->policy & DCR_SNP_POLICY_RESERVED_ONE))
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report guest policy bit 17 is 0; the ABI has it always 1");
 	memcpy(r->family_id, b + 0x10, 16);
 	memcpy(r->image_id, b + 0x20, 16);
-	r->vmpl = le32(b + 0x30);
-	r->signature_algo = le32(b + 0x34);
-	r->current_tcb = le64(b + 0x38);
-	r->platform_info = le64(b + 0x40);
-	bits = le32(b + OFF_KEY_BITS);
+	r->vmpl = dcr_le32(b + 0x30);
+	r->signature_algo = dcr_le32(b + 0x34);
+	r->current_tcb = dcr_le64(b + 0x38);
+	r->platform_info = dcr_le64(b + 0x40);
+	bits = dcr_le32(b + OFF_KEY_BITS);
 	if (bits >> 5)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report has reserved bits set in its key fields (0x%08x)",
 			(unsigned)bits);
@@ -108,15 +98,15 @@ int dcr_snp_report_parse(const uint8_t *b, size_t len, struct dcr_snp_report *r,
 	memcpy(r->author_key_digest, b + 0x110, 48);
 	memcpy(r->report_id, b + 0x140, 32);
 	memcpy(r->report_id_ma, b + 0x160, 32);
-	r->reported_tcb = le64(b + 0x180);
+	r->reported_tcb = dcr_le64(b + 0x180);
 	r->cpuid_fam_id = b[0x188];
 	r->cpuid_mod_id = b[0x189];
 	r->cpuid_step = b[0x18a];
 	memcpy(r->chip_id, b + 0x1a0, 64);
-	r->committed_tcb = le64(b + 0x1e0);
+	r->committed_tcb = dcr_le64(b + 0x1e0);
 	r->current_build = b[0x1e8], r->current_minor = b[0x1e9], r->current_major = b[0x1ea];
 	r->committed_build = b[0x1ec], r->committed_minor = b[0x1ed], r->committed_major = b[0x1ee];
-	r->launch_tcb = le64(b + 0x1f0);
+	r->launch_tcb = dcr_le64(b + 0x1f0);
 	if (!sig_component(b + OFF_SIGNATURE, r->sig_r) || !sig_component(b + OFF_SIGNATURE + SIG_COMPONENT, r->sig_s))
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report signature R or S is longer than 48 bytes");
 	return 0;
@@ -824,7 +814,7 @@ int dcr_snp_certs_table(const uint8_t *buf, size_t len, struct dcr_snp_certs *ou
 		if (i == DCR_SNP_CERTS_ENTRIES)
 			return dcr_err_set(err, DCR_EATTEST, "SEV-SNP certificate table has more than %d entries",
 				DCR_SNP_CERTS_ENTRIES);
-		off = le32(e + 16), n = le32(e + 20);
+		off = dcr_le32(e + 16), n = dcr_le32(e + 20);
 		if (n == 0 || off > len || n > len - off)
 			return dcr_err_set(err, DCR_EATTEST, "SEV-SNP certificate table entry %zu (offset %u, length %u) is "
 				"not inside its %zu bytes", i + 1, (unsigned)off, (unsigned)n, len);

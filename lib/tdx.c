@@ -15,16 +15,6 @@
 #define BODY_TD15 3
 #define CERT_QE_REPORT 6
 
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Offsets from the TD report body layout (TDX DCAP Quoting Library API, appendix A.3). */
 static void parse_td_report(const uint8_t *p, bool tdx15, struct dcr_tdx_report *r)
 {
@@ -60,11 +50,11 @@ int dcr_tdx_quote_parse(const uint8_t *buf, size_t len, struct dcr_tdx_quote *q,
 		return dcr_err_set(err, DCR_EATTEST, "TDX quote is %zu bytes, more than %d", len, DCR_TDX_QUOTE_MAX);
 	if (len < HEADER_LEN + 6)
 		return dcr_err_set(err, DCR_EATTEST, "TDX quote is truncated: %zu bytes", len);
-	q->version = d->version = le16(buf);
-	d->att_key_type = le16(buf + 2);
-	d->tee_type = le32(buf + 4);
-	d->qe_svn = le16(buf + 8);
-	d->pce_svn = le16(buf + 10);
+	q->version = d->version = dcr_le16(buf);
+	d->att_key_type = dcr_le16(buf + 2);
+	d->tee_type = dcr_le32(buf + 4);
+	d->qe_svn = dcr_le16(buf + 8);
+	d->pce_svn = dcr_le16(buf + 10);
 	memcpy(d->qe_vendor_id, buf + 12, 16);
 	if (q->version != 4 && q->version != 5)
 		return dcr_err_set(err, DCR_EATTEST, "TDX quote version %u is not supported (only 4 and 5)", q->version);
@@ -75,8 +65,8 @@ int dcr_tdx_quote_parse(const uint8_t *buf, size_t len, struct dcr_tdx_quote *q,
 		return dcr_err_set(err, DCR_EATTEST, "TDX quote TEE type 0x%x is not TDX (0x81)", (unsigned)d->tee_type);
 	q->body_type = BODY_TD10;
 	if (q->version == 5) {
-		q->body_type = le16(buf + HEADER_LEN);
-		n = le32(buf + HEADER_LEN + 2);
+		q->body_type = dcr_le16(buf + HEADER_LEN);
+		n = dcr_le32(buf + HEADER_LEN + 2);
 		if (q->body_type != BODY_TD10 && q->body_type != BODY_TD15)
 			return dcr_err_set(err, DCR_EATTEST, "TDX quote body type %u is not a TD report (2: TDX 1.0, 3: TDX 1.5)",
 				q->body_type);
@@ -93,7 +83,7 @@ int dcr_tdx_quote_parse(const uint8_t *buf, size_t len, struct dcr_tdx_quote *q,
 	d->signed_len = off + body_len;
 
 	p = buf + d->signed_len;
-	n = le32(p);
+	n = dcr_le32(p);
 	p += 4;
 	if (n != (size_t)(end - p))
 		return dcr_err_set(err, DCR_EATTEST,
@@ -105,10 +95,10 @@ int dcr_tdx_quote_parse(const uint8_t *buf, size_t len, struct dcr_tdx_quote *q,
 	memcpy(d->attest_key, p + 64, 64);
 	p += 128;
 	/* Version 4 and 5 wrap the QE's part in certification data of type 6. */
-	if (le16(p) != CERT_QE_REPORT)
+	if (dcr_le16(p) != CERT_QE_REPORT)
 		return dcr_err_set(err, DCR_EATTEST,
-			"TDX quote certification data type %u is not supported (only 6, QE report)", le16(p));
-	n = le32(p + 2);
+			"TDX quote certification data type %u is not supported (only 6, QE report)", dcr_le16(p));
+	n = dcr_le32(p + 2);
 	p += 6;
 	if (n != (size_t)(end - p))
 		return dcr_err_set(err, DCR_EATTEST,

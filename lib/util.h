@@ -86,4 +86,20 @@ int dcr_size_parse(const char *s, uint64_t *bytes);
 void dcr_duration_format(uint64_t ms, char out[static 32]);
 void dcr_size_format(uint64_t bytes, char out[static 32]);
 
+/* Little-endian integers in bytes of untrusted formats (SGX/TDX quotes, SEV-SNP reports): no alignment assumed. */
+static inline uint16_t dcr_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t dcr_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t dcr_le64(const uint8_t *p)
+{
+	return (uint64_t)dcr_le32(p) | (uint64_t)dcr_le32(p + 4) << 32;
+}
+
 #endif

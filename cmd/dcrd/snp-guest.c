@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "kind.h"
 #include "transport.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -35,11 +36,6 @@
 
 /* MSG_REPORT_RSP and MSG_KEY_RSP: a status, then the payload at byte 32. */
 #define RSP_PAYLOAD 32
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* A configfs attribute of the entry dir, read whole (at most max bytes). */
 static int read_attr(const char *dir, const char *name, uint8_t *buf, size_t max, size_t *len, struct dcr_err *err)
@@ -170,9 +166,9 @@ static int device_report(const char *device, const uint8_t rd[static 64], uint8_
 			"0x%x)", device, strerror(e), (unsigned)g.fw_error, (unsigned)g.vmm_error);
 		goto out;
 	}
-	if (le32(resp.data) != 0 || le32(resp.data + 4) != DCR_SNP_REPORT_LEN) {
+	if (dcr_le32(resp.data) != 0 || dcr_le32(resp.data + 4) != DCR_SNP_REPORT_LEN) {
 		r = dcr_err_set(err, DCR_EATTEST, "SEV-SNP firmware answered status 0x%x with a %u-byte report",
-			(unsigned)le32(resp.data), (unsigned)le32(resp.data + 4));
+			(unsigned)dcr_le32(resp.data), (unsigned)dcr_le32(resp.data + 4));
 		goto out;
 	}
 	memcpy(report, resp.data + RSP_PAYLOAD, DCR_SNP_REPORT_LEN);
@@ -229,9 +225,9 @@ int snp_guest_derived_key(const char *device, uint64_t tcb_version, uint8_t key[
 	if (guest_request(fd, SNP_GET_DERIVED_KEY, &req, &resp, &g) < 0)
 		r = dcr_err_set(err, DCR_EFAIL, "SNP_GET_DERIVED_KEY on '%s' failed: %s (firmware error 0x%x, VMM error "
 			"0x%x)", device, strerror(errno), (unsigned)g.fw_error, (unsigned)g.vmm_error);
-	else if (le32(resp.data) != 0)
+	else if (dcr_le32(resp.data) != 0)
 		r = dcr_err_set(err, DCR_EFAIL, "SEV-SNP firmware refused the derived key: status 0x%x",
-			(unsigned)le32(resp.data));
+			(unsigned)dcr_le32(resp.data));
 	else
 		memcpy(key, resp.data + RSP_PAYLOAD, 32);
 	close(fd);
