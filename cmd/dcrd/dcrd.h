@@ -73,9 +73,8 @@ struct enclave_options {
 	const char *pccs_url;      /* sgx, tdx: PCCS or Intel PCS base URL (API v4) */
 	const char *root_crl_url;  /* sgx, tdx: where the Intel SGX Root CA CRL is */
 	const char *pccs_ca;       /* sgx, tdx: CA file for the PCCS's TLS certificate; NULL: the system's */
-	const char *tsm_dir;       /* tdx: configfs-tsm's report directory */
+	const char *tsm_dir;       /* tdx, sev-snp: configfs-tsm's report directory (sev-snp: used when it exists) */
 	const char *sealing_root;  /* tdx: the file with the sealing root a key broker released */
-	const char *snp_tsm;       /* sev-snp: the configfs-tsm report folder, used when it exists */
 	const char *snp_device;    /* sev-snp: /dev/sev-guest, for the derived key (and reports without configfs-tsm) */
 	const char *kds_url;       /* sev-snp: AMD's KDS, for the VCEK when the host gives none */
 	int snp_product;           /* sev-snp: enum dcr_snp_product for version 2 reports; 0: from the report */

@@ -25,13 +25,16 @@
 static const uint8_t self_report_data[DCR_TSM_INBLOB_LEN] = "dcr-tdx-self-report-v1";
 
 /* A quote for rd through configfs-tsm: *quote (free()) and its parse q, for exactly rd. */
-static int tdx_report(const struct enclave *e, const uint8_t rd[static DCR_TSM_INBLOB_LEN], uint8_t **quote,
+static int tdx_report(const struct enclave_options *opt, const uint8_t rd[static DCR_TSM_INBLOB_LEN], uint8_t **quote,
 	size_t *len, struct dcr_tdx_quote *q, struct dcr_err *err)
 {
+	struct dcr_tsm_blobs b;
 	int r;
 
-	if ((r = dcr_tsm_report(e->opt.tsm_dir, TSM_PROVIDER, rd, DCR_TDX_QUOTE_MAX, quote, len, err)) < 0)
+	if ((r = dcr_tsm_report(opt->tsm_dir, TSM_PROVIDER, rd, DCR_TDX_QUOTE_MAX, 0, &b, err)) < 0)
 		return r;
+	*quote = b.out;
+	*len = b.out_len;
 	if ((r = dcr_tdx_quote_parse(*quote, *len, q, err)) < 0)
 		dcr_err_prefix(err, "the quote from configfs-tsm");
 	else if (!dcr_ct_equal(q->td.report_data, rd, DCR_TSM_INBLOB_LEN))
@@ -65,7 +68,7 @@ static int tdx_sealing_key(struct enclave *e, struct dcr_err *err)
 			root_len, SEALING_ROOT_LEN);
 		goto out;
 	}
-	if ((r = tdx_report(e, self_report_data, &quote, &quote_len, &q, err)) < 0)
+	if ((r = tdx_report(&e->opt, self_report_data, &quote, &quote_len, &q, err)) < 0)
 		goto out;
 	memcpy(info, TDX_SEALING_INFO, o);
 	memcpy(info + o, q.td.mrtd, DCR_TDX_MR_LEN);
@@ -98,7 +101,7 @@ static int tdx_open(struct enclave *e, struct dcr_err *err)
 
 	if ((r = dcr_attest_report_data(e->pub.hpke_pk, e->pub.sign_pk, e->pub.ohttp_key_config,
 		     e->pub.ohttp_key_config_len, rd, err)) < 0 ||
-	    (r = tdx_report(e, rd, &e->quote, &e->quote_len, &q, err)) < 0)
+	    (r = tdx_report(&e->opt, rd, &e->quote, &e->quote_len, &q, err)) < 0)
 		return r;
 	e->tdx = q.td;
 	if ((r = dcr_sha256(q.td.mrtd, DCR_TDX_MR_LEN, e->measurement, err)) < 0)
@@ -131,6 +134,42 @@ static void tdx_describe(const struct enclave *e, char *buf, size_t size)
 	snprintf(buf, size, "tdx%s", e->tdx.td_attributes[0] & DCR_TDX_ATTR_DEBUG ? ": DEBUG TD, NO protection" : "");
 }
 
+/*
+ * `dcrd spec`: MRTD and RTMR0-2 of a fresh quote (RTMR3 is the guest's to
+ * extend at run time, so not pinned); debug only for a debug TD, loudly.
+ */
+static int tdx_spec(const struct enclave_options *opt, FILE *out, struct dcr_err *err)
+{
+	char hex[2 * DCR_TDX_MR_LEN + 1];
+	struct dcr_tdx_quote q;
+	uint8_t *quote;
+	size_t len;
+	bool debug;
+	int r;
+
+	if ((r = tdx_report(opt, self_report_data, &quote, &len, &q, err)) < 0)
+		return r;
+	free(quote);
+	debug = q.td.td_attributes[0] & DCR_TDX_ATTR_DEBUG;
+	fprintf(out, "# Trusted spec for dcrd %s in this Intel TDX trust domain, from a fresh quote.\n"
+		     "# Add 'root_ca: FILE' to the entry: the Intel SGX Root CA you checked against\n"
+		     "# Intel's fingerprint (docs/tdx.md). RTMR3 is not pinned: the guest extends it.\n%s"
+		     "version: 1\n"
+		     "specs:\n"
+		     "  dcrd:tdx:\n"
+		     "    format: tdx\n", DCR_VERSION, debug ? "# WARNING: this is a DEBUG TD: the host can read and change it. Pin it only\n"
+							    "# for development and tests.\n" : "");
+	dcr_hex(q.td.mrtd, DCR_TDX_MR_LEN, hex);
+	fprintf(out, "    mrtd: %s\n", hex);
+	for (int i = 0; i < 3; i++) {
+		dcr_hex(q.td.rtmr[i], DCR_TDX_MR_LEN, hex);
+		fprintf(out, "    rtmr%d: %s\n", i, hex);
+	}
+	if (debug)
+		fprintf(out, "    debug: true\n");
+	return 0;
+}
+
 static const char *const tdx_options[] = { "tsm-dir", "tdx-sealing-key", "pccs-url", "pccs-ca", "sgx-root-crl", NULL };
 
 const struct dcrd_kind dcrd_kind_tdx = {
@@ -145,4 +184,5 @@ const struct dcrd_kind dcrd_kind_tdx = {
 	.refresh = tdx_refresh,
 	.matches_spec = tdx_matches_spec,
 	.describe = tdx_describe,
+	.spec = tdx_spec,
 };

@@ -3,10 +3,12 @@
  * $DCR_FAKE_TSM behave like configfs-tsm's report directory for mkdir and
  * rmdir, as the kernel's does. A directory made in it gets, at once, the
  * attributes configfs gives a report entry: inblob (empty), generation
- * ("0"), provider ($DCR_FAKE_TSM_PROVIDER, default "tdx_guest") and outblob,
- * a FIFO that `sgx-fake-device serve` answers with a quote for the inblob
- * (bumping generation as the kernel does for the write). rmdir removes them
- * with the entry. Everything else passes through.
+ * ("0"), provider ($DCR_FAKE_TSM_PROVIDER, default "tdx_guest"), auxblob
+ * (empty) and outblob, a FIFO that `sgx-fake-device serve` (TDX) or
+ * `snp-fake-guest serve` (SEV-SNP) answers with a report for the inblob,
+ * replacing auxblob and bumping generation as the kernel does for the
+ * write (tests/tools/tsm-serve.c). rmdir removes them with the entry.
+ * Everything else passes through.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -20,7 +22,7 @@
 int mkdir(const char *path, mode_t mode);
 int rmdir(const char *path);
 
-static const char *const attrs[] = { "inblob", "generation", "provider", "outblob" };
+static const char *const attrs[] = { "inblob", "generation", "provider", "auxblob", "outblob" };
 
 /* Whether path is an entry right under $DCR_FAKE_TSM. */
 static int in_fake(const char *path)
@@ -57,6 +59,7 @@ int mkdir(const char *path, mode_t mode)
 	put(path, "inblob", "");
 	put(path, "generation", "0\n");
 	put(path, "provider", provider ? provider : "tdx_guest\n");
+	put(path, "auxblob", "");
 	if (snprintf(fifo, sizeof(fifo), "%s/outblob", path) < (int)sizeof(fifo))
 		mkfifo(fifo, 0600);
 	return 0;
