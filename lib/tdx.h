@@ -19,6 +19,8 @@
 #define DCR_TDX_REPORT10_LEN 584      /* TD report body, TDX 1.0 (quote v4; v5 body type 2) */
 #define DCR_TDX_REPORT15_LEN 648      /* TD report body, TDX 1.5 (quote v5 body type 3) */
 #define DCR_TDX_MR_LEN 48             /* SHA-384 measurements */
+/* The RTMRs every tdx spec pins (bit i: RTMR i): MRTD measures only the firmware, RTMR0-2 the rest of the boot. */
+#define DCR_TDX_RTMRS_REQUIRED 0x7u
 #define DCR_TDX_REPORT_DATA_LEN 64
 
 /* TD_ATTRIBUTES bit 0 (TUD.DEBUG): the host can read and change the TD, so it protects nothing. */

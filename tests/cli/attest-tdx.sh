@@ -19,6 +19,8 @@ specs:
     format: tdx
     mrtd: "$mrtd"
     rtmr0: "$rtmr0"
+    rtmr1: "$(printf '31%.0s' $(seq 48))"
+    rtmr2: "$(printf '32%.0s' $(seq 48))"
 YAML
 expect 0 "synthetic TD quote" "$DCR" --specs accept.yaml "${offline[@]}" --at "$now"
 has "$out" '^format       tdx$' "format"
@@ -87,6 +89,9 @@ specs:
   real:
     format: tdx
     mrtd: 273828c46252fcbdd8ad2dd907130222b03466d52a2911d70c1a5950895d6bd1ae451d382d5a9b1b4c0ed0e5ae9a3dbd
+    rtmr0: "$(printf '%096d' 0)"
+    rtmr1: "$(printf '%096d' 0)"
+    rtmr2: "$(printf '%096d' 0)"
     tcb_statuses: [UpToDate, OutOfDate]
 YAML
 expect 5 "real TDX quote in its window" "$DCR" --specs real.yaml "${real[@]}" --at 2026-03-01T00:00:00Z

@@ -36,10 +36,15 @@ specs:
     format: tdx
     mrtd: $mrtd
     rtmr0: $rtmr0
+    rtmr1: $(printf '31%.0s' $(seq 48))
+    rtmr2: $(printf '32%.0s' $(seq 48))
     root_ca: td/root-ca.der
   dcrd:other:
     format: tdx
     mrtd: $(printf '%096d' 0)
+    rtmr0: $rtmr0
+    rtmr1: $(printf '31%.0s' $(seq 48))
+    rtmr2: $(printf '32%.0s' $(seq 48))
     root_ca: td/root-ca.der
 YAML
 export DCR_SPECS=$TEST_TMP/specs.yaml

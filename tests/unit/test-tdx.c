@@ -14,6 +14,7 @@
 
 #include "testutil.h"
 
+#include "attest-kind.h"
 #include "crypto.h"
 #include "fileio.h"
 #include "pcs.h"
@@ -721,7 +722,8 @@ static void test_policy(void **state)
 static void test_spec_parse(void **state)
 {
 	static const char good[] = "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%s\"\n"
-		"    rtmr1: \"%s\"\n    debug: true\n    tcb_statuses: [OutOfDate, UpToDate]\n";
+		"    rtmr0: \"%s\"\n    rtmr1: \"%s\"\n    rtmr2: \"%s\"\n    debug: true\n"
+		"    tcb_statuses: [OutOfDate, UpToDate]\n";
 	char text[1024], mr[97], r1[97];
 	struct dcr_specs *specs;
 	struct dcr_err err;
@@ -732,11 +734,11 @@ static void test_spec_parse(void **state)
 	dcr_hex(v, 48, mr);
 	memset(v, 0x01, 48);
 	dcr_hex(v, 48, r1);
-	snprintf(text, sizeof(text), good, mr, r1);
+	snprintf(text, sizeof(text), good, mr, mr, r1, mr);
 	if (dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err) < 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(specs->items[0].format, DCR_SPEC_TDX);
-	assert_int_equal(specs->items[0].rtmr_pinned, 2);
+	assert_int_equal(specs->items[0].rtmr_pinned, 7);
 	assert_int_equal(specs->items[0].mrtd[0], 0xab);
 	assert_int_equal(specs->items[0].rtmr[1][47], 0x01);
 	assert_true(specs->items[0].debug_allowed);
@@ -749,13 +751,43 @@ static void test_spec_parse(void **state)
 	snprintf(text, sizeof(text), "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%.64s\"\n", mr);
 	assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err), DCR_EINVALID);
 	assert_non_null(strstr(err.msg, "mrtd must be 96 hex digits"));
+	/* MRTD alone, or without any one of RTMR0-2, would accept any kernel the firmware boots. */
+	for (int skip = -1; skip < 3; skip++) {
+		int used = snprintf(text, sizeof(text), "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%s\"\n", mr);
+
+		for (int i = 0; skip >= 0 && i < 4; i++)
+			if (i != skip)
+				used += snprintf(text + used, sizeof(text) - (size_t)used, "    rtmr%d: \"%s\"\n", i, mr);
+		assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err),
+			DCR_EINVALID);
+		assert_non_null(strstr(err.msg, "tdx spec 'td' needs rtmr0, rtmr1 and rtmr2"));
+	}
 	snprintf(text, sizeof(text), "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%s\"\n"
-		"    mrenclave: \"%.64s\"\n", mr, mr);
+		"    rtmr0: \"%s\"\n    rtmr1: \"%s\"\n    rtmr2: \"%s\"\n    mrenclave: \"%.64s\"\n", mr, mr, mr, mr,
+		mr);
 	assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err), DCR_EINVALID);
 	snprintf(text, sizeof(text), "version: 1\nspecs:\n  s:\n    format: sgx-dcap\n    mrenclave: \"%.64s\"\n"
 		"    rtmr0: \"%s\"\n", mr, mr);
 	assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err), DCR_EINVALID);
 	assert_non_null(strstr(err.msg, "unknown key 'rtmr0' in a spec of format sgx-dcap"));
+}
+
+/* A room's EnclaveSpec, as decoded: the same RTMRs are required as in a specs file. */
+static void test_spec_check(void **state)
+{
+	struct sgx_synth_opts o;
+	struct dcr_spec s;
+	struct dcr_err err;
+
+	(void)state;
+	tdx_opts(&o, 5, 3);
+	tdx_spec(&s, &o);
+	s.has_mrtd = true;
+	for (unsigned pinned = 0; pinned < 16; pinned++) {
+		s.rtmr_pinned = pinned;
+		assert_int_equal(dcr_attest_kind_tdx.spec_check(&s, &err),
+			(pinned & 7) == 7 ? 0 : DCR_EINVALID);
+	}
 }
 
 /* "sweep" runs the byte sweep of the real quote alone, as its own meson test with a longer timeout. */
@@ -778,6 +810,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_collateral_parse),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_spec_parse),
+		cmocka_unit_test(test_spec_check),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
