@@ -75,6 +75,7 @@ struct enclave_options {
 	const char *pccs_ca;       /* sgx, tdx: CA file for the PCCS's TLS certificate; NULL: the system's */
 	const char *tsm_dir;       /* tdx, sev-snp: configfs-tsm's report directory (sev-snp: used when it exists) */
 	const char *sealing_root;  /* tdx: the file with the sealing root a key broker released */
+	const char *tdx_device;    /* tdx: the guest device for the TD's own report, /dev/tdx_guest */
 	const char *snp_device;    /* sev-snp: /dev/sev-guest, for the derived key (and reports without configfs-tsm) */
 	const char *kds_url;       /* sev-snp: AMD's KDS, for the VCEK when the host gives none */
 	int snp_product;           /* sev-snp: enum dcr_snp_product for version 2 reports; 0: from the report */

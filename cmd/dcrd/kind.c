@@ -16,6 +16,7 @@
 #include "banned.h"
 
 #define DEFAULT_SGX_DEVICE "/dev/attestation"
+#define DEFAULT_TDX_DEVICE "/dev/tdx_guest"
 #define DEFAULT_PCCS_URL "https://api.trustedservices.intel.com"
 /* The CRL distribution point named in the Intel SGX Root CA certificate. */
 #define DEFAULT_ROOT_CRL_URL "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
@@ -120,6 +121,7 @@ void kind_args_init(struct kind_args *a, struct enclave_options *opt)
 	opt->pccs_ca = NULL;
 	opt->tsm_dir = DCR_TSM_REPORT_DIR;
 	opt->sealing_root = NULL;
+	opt->tdx_device = DEFAULT_TDX_DEVICE;
 	opt->snp_device = SNP_DEFAULT_DEVICE;
 	opt->kds_url = SNP_DEFAULT_KDS;
 	opt->snp_product = 0;
@@ -145,6 +147,7 @@ static const char **string_option(struct enclave_options *opt, int c, const char
 	case KIND_OPT_PCCS_CA: *name = "pccs-ca"; return &opt->pccs_ca;
 	case KIND_OPT_TSM_DIR: *name = "tsm-dir"; return &opt->tsm_dir;
 	case KIND_OPT_TDX_SEALING_KEY: *name = "tdx-sealing-key"; return &opt->sealing_root;
+	case KIND_OPT_TDX_DEVICE: *name = "tdx-device"; return &opt->tdx_device;
 	case KIND_OPT_SNP_DEVICE: *name = "snp-device"; return &opt->snp_device;
 	case KIND_OPT_KDS_URL: *name = "kds-url"; return &opt->kds_url;
 	default: return NULL;

@@ -135,6 +135,7 @@ enum {
 	KIND_OPT_PCCS_CA,
 	KIND_OPT_TSM_DIR,
 	KIND_OPT_TDX_SEALING_KEY,
+	KIND_OPT_TDX_DEVICE,
 	KIND_OPT_SNP_DEVICE,
 	KIND_OPT_KDS_URL,
 	KIND_OPT_SNP_PRODUCT,
@@ -147,10 +148,11 @@ enum {
 	{ "pccs-ca", required_argument, NULL, KIND_OPT_PCCS_CA }, \
 	{ "tsm-dir", required_argument, NULL, KIND_OPT_TSM_DIR }, \
 	{ "tdx-sealing-key", required_argument, NULL, KIND_OPT_TDX_SEALING_KEY }, \
+	{ "tdx-device", required_argument, NULL, KIND_OPT_TDX_DEVICE }, \
 	{ "snp-device", required_argument, NULL, KIND_OPT_SNP_DEVICE }, \
 	{ "kds-url", required_argument, NULL, KIND_OPT_KDS_URL }, \
 	{ "snp-product", required_argument, NULL, KIND_OPT_SNP_PRODUCT }
-#define KIND_OPTIONS_MAX 16 /* room for every kind-specific option of every kind (nine today) */
+#define KIND_OPTIONS_MAX 16 /* room for every kind-specific option of every kind (ten today) */
 
 struct kind_args {
 	const char *attestation;          /* --attestation; "sim" by default */

@@ -1020,7 +1020,7 @@ static void usage(FILE *out)
 
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation %s]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
-		     "                  [--tsm-dir DIR] [--tdx-sealing-key FILE]\n"
+		     "                  [--tsm-dir DIR] [--tdx-sealing-key FILE] [--tdx-device FILE]\n"
 		     "                  [--snp-device FILE] [--kds-url URL] [--snp-product NAME]\n"
 		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
 		     "                  [--max-rooms N] [--max-rooms-per-creator N]\n"

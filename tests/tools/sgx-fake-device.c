@@ -293,8 +293,9 @@ static int cmd_init(int argc, char **argv)
 	if (make_dir(dir, "device") < 0 || make_dir(dir, "device/keys") < 0 || make_dir(dir, "pccs") < 0 ||
 	    make_dir(dir, "state") < 0)
 		goto out;
-	/* TDX: configfs-tsm's report directory, where dcrd makes its entry (see serve). */
-	if (o.tdx_version && (make_dir(dir, "tsm") < 0 || make_dir(dir, "tsm/report") < 0))
+	/* TDX: configfs-tsm's report directory, where dcrd makes its entry (see serve); /dev/tdx_guest (fake-tsm.c). */
+	if (o.tdx_version && (make_dir(dir, "tsm") < 0 || make_dir(dir, "tsm/report") < 0 ||
+	    put(dir, "tdx-guest", "", 0, 0600) < 0))
 		goto out;
 	if (put_str(dir, "device/attestation_type", "dcap") < 0 ||
 	    put(dir, "device/user_report_data", "", 0, 0600) < 0 ||
