@@ -545,7 +545,7 @@ static void build_tdx_quote(const struct sgx_synth_keys *k, const struct sgx_syn
 	memset(b + 16, 0x5e, 48); /* MRSEAM */
 	memcpy(b + TDX_BODY_MRSIGNERSEAM, o->mrsignerseam, 48);
 	memcpy(b + TDX_BODY_SEAM_ATTRIBUTES, o->seam_attributes, 8);
-	le64put(b + TDX_BODY_TD_ATTRIBUTES, (uint64_t)1 << 28 | (o->debug ? 1 : 0));
+	le64put(b + TDX_BODY_TD_ATTRIBUTES, (uint64_t)1 << 28 | o->td_attributes | (o->debug ? 1 : 0));
 	le64put(b + 128, 0x61ee7); /* XFAM */
 	memcpy(b + TDX_BODY_MRTD, o->mrtd, 48);
 	memset(b + 184, 0xc0, 48); /* MRCONFIGID */

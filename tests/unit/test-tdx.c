@@ -703,8 +703,24 @@ static void test_policy(void **state)
 	s.debug_allowed = true;
 	expect_policy(&res, &s, NULL);
 
-	/* TCB statuses: those the spec lists; Revoked never. */
+	/* TD_ATTRIBUTES: the bits that restrict the host pass; migration, host profiling and unknown bits do not. */
 	o.debug = false;
+	s.debug_allowed = false;
+	o.td_attributes = 1ull << 30 | 1ull << 31 | 1ull << 27;
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	expect_policy(&res, &s, NULL);
+	o.td_attributes = 1ull << 29;
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	expect_policy(&res, &s, "the TD is MIGRATABLE");
+	o.td_attributes = 1ull << 5;
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	expect_policy(&res, &s, "lets the host profile it");
+	o.td_attributes = 1ull << 40;
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	expect_policy(&res, &s, "has bits dcr does not know (0x0000010000000000)");
+	o.td_attributes = 0;
+
+	/* TCB statuses: those the spec lists; Revoked never. */
 	o.tee_tcb_svn[2] = 2;
 	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
 	expect_policy(&res, &s, "TCB status OutOfDate is not accepted by spec 'td'");
