@@ -330,6 +330,8 @@ static void test_synthetic_ok(void **state)
 static void test_module(void **state)
 {
 	struct sgx_synth_opts o;
+	struct dcr_tdx_result res;
+	struct dcr_err err;
 
 	(void)state;
 	tdx_opts(&o, 5, 3);
@@ -351,9 +353,20 @@ static void test_module(void **state)
 	o.module_id = "TDX_0a";
 	o.tee_tcb_svn[1] = 10; /* written in lower case, found all the same */
 	expect_status(&o, "UpToDate", "UpToDate");
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	assert_string_equal(res.tcb.tcb_date, "2024-03-13T00:00:00Z");
+	/* Advisory IDs: the union of the platform's and the module's levels, more than 64 of them together. */
+	o.extra_advisories = 40;
+	if (run(&o, T_NOW, &res, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(res.tcb.n_advisory_ids, 81);
+	assert_string_equal(res.tcb.advisory_ids[80], "TEST-SA-M039");
 	tdx_opts(&o, 4, 2);
 	o.tee_tcb_svn[0] = 3; /* the module's OutOfDate level makes the platform OutOfDate */
 	expect_status(&o, "OutOfDate", "OutOfDate");
+	/* The TCB date is the oldest of the levels converged: the module's here, not the platform's. */
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	assert_string_equal(res.tcb.tcb_date, "2023-08-09T00:00:00Z");
 	o.tee_tcb_svn[0] = 1;
 	expect_fail(&o, "TDX module SVN 1 is below every level of identity TDX_01 (unsupported)");
 }
