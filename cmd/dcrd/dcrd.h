@@ -138,6 +138,7 @@ int enclave_evidence(struct enclave *e, uint8_t **out, size_t *len, struct dcr_e
 int enclave_matches_spec(const struct enclave *e, const struct dcr_spec *spec, struct dcr_err *err);
 
 /* The durable state: state.db in the data directory, rows sealed under key. */
+#define STATE_HOOKS_MAX 8
 struct state {
 	sqlite3 *db;
 	uint8_t key[32];
@@ -159,6 +160,11 @@ struct state {
 	int64_t clock_mark;        /* dcrd's clock at the latest call accepted (state_use_nonce) */
 	int64_t last_call_ms;      /* the latest call timestamp accepted */
 	sqlite3_stmt *audit_st[6]; /* the audit log's statements, prepared once (state.c) */
+	struct state_hook {        /* what the open transaction's end must settle (state_on_end) */
+		void (*fn)(void *arg, bool committed);
+		void *arg;
+	} hooks[STATE_HOOKS_MAX];
+	size_t n_hooks;
 };
 
 /*
@@ -206,6 +212,14 @@ int state_clock_mark(struct state *s, int64_t *mark, int64_t *last_call_ms, stru
 int state_begin(struct state *s, struct dcr_err *err);
 int state_commit(struct state *s, struct dcr_err *err);
 void state_rollback(struct state *s);
+/*
+ * Memory that must follow the open transaction (a job queued, a file to
+ * delete once its records are gone): fn(arg, committed) is called once,
+ * when the transaction commits (true) or is rolled back or fails to
+ * commit (false), under the lock the transaction is made under.
+ * DCR_EFAIL when STATE_HOOKS_MAX are set already (fn is not called).
+ */
+int state_on_end(struct state *s, void (*fn)(void *arg, bool committed), void *arg, struct dcr_err *err);
 /* Whether the last write failed because the disk is full (until a commit succeeds); no lock needed. */
 bool state_full(const struct state *s);
 

@@ -205,10 +205,21 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 	return 0;
 }
 
+/* The open transaction ended: settle what it carried. */
+static void end_hooks(struct state *s, bool committed)
+{
+	size_t n = s->n_hooks;
+
+	s->n_hooks = 0;
+	for (size_t i = 0; i < n; i++)
+		s->hooks[i].fn(s->hooks[i].arg, committed);
+}
+
 void state_close(struct state *s)
 {
 	if (!s)
 		return;
+	end_hooks(s, false);
 	for (size_t i = 0; i < sizeof(s->audit_st) / sizeof(*s->audit_st); i++) {
 		sqlite3_finalize(s->audit_st[i]);
 		s->audit_st[i] = NULL;
@@ -569,8 +580,17 @@ int state_clock_mark(struct state *s, int64_t *mark, int64_t *last_call_ms, stru
 	return r;
 }
 
+int state_on_end(struct state *s, void (*fn)(void *arg, bool committed), void *arg, struct dcr_err *err)
+{
+	if (s->n_hooks >= STATE_HOOKS_MAX)
+		return dcr_err_set(err, DCR_EFAIL, "a transaction carries at most %d in-memory changes", STATE_HOOKS_MAX);
+	s->hooks[s->n_hooks++] = (struct state_hook){ fn, arg };
+	return 0;
+}
+
 int state_begin(struct state *s, struct dcr_err *err)
 {
+	end_hooks(s, false); /* none are left over, but none may leak into this one */
 	s->pending_room[0] = s->pending_pubs[0] = '\0';
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot begin a transaction", err);
@@ -584,8 +604,10 @@ int state_commit(struct state *s, struct dcr_err *err)
 		int r = sql_fail(s, DCR_EIO, "cannot commit", err);
 
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		end_hooks(s, false);
 		return r;
 	}
+	end_hooks(s, true);
 	if (atomic_exchange(&s->full, false))
 		fprintf(stderr, "dcrd: the state database writes again\n");
 	return 0;
@@ -595,6 +617,7 @@ void state_rollback(struct state *s)
 {
 	s->pending_room[0] = s->pending_pubs[0] = '\0';
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	end_hooks(s, false);
 }
 
 /*
