@@ -166,20 +166,13 @@ static int own_dataset(struct service *svc, const char *id, const struct dcr_cal
 
 int dataset_erase(struct service *svc, const char *id, struct dcr_err *err)
 {
-	char path[4096];
 	int r;
 
 	if ((r = state_delete_record(svc->state, "dataset", "", id, err)) < 0 ||
-	    (r = state_blob_delete(svc->state, id, err)) < 0 || (r = blob_path(svc, id, path, sizeof(path), err)) < 0)
+	    (r = state_blob_delete(svc->state, id, err)) < 0)
 		return r;
-	/*
-	 * Before the commit: should it fail, the records remain without their
-	 * ciphertext and deleting again finishes the job, rather than
-	 * ciphertext remaining that no record accounts for.
-	 */
-	if (unlink(path) < 0 && errno != ENOENT)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot delete blob %s", id);
-	return 0;
+	/* The file goes once the deletion commits, outside the call lock: a failed commit leaves it all. */
+	return blob_delete_on_commit(svc, id, err);
 }
 
 /* Whether an active room has dataset id published to a node: such a dataset stays. */

@@ -476,6 +476,14 @@ bool blob_id_valid(const char *id);
 bool blob_writing(const char *id);
 unsigned blob_writers(void);
 int blob_path(const struct service *svc, const char *id, char *buf, size_t size, struct dcr_err *err);
+/*
+ * Delete blob id's file once the open transaction (which deletes its
+ * records) commits: blobs_reap unlinks the files of committed deletions,
+ * to be called once the call lock is released. A stop in between leaves
+ * a file no record names, for blobs_sweep.
+ */
+int blob_delete_on_commit(const struct service *svc, const char *id, struct dcr_err *err);
+void blobs_reap(void);
 /* A fresh ID and token, and the token's SHA-256 (for state_blob_add). */
 int blob_mint(char id[static DCR_BLOB_ID_LEN + 1], char token[static DCR_BLOB_TOKEN_MAX], uint8_t hash[static 32],
 	struct dcr_err *err);

@@ -519,18 +519,15 @@ out:
 int job_result_delete(struct service *svc, const char *room_id, const char *job_id, struct dcr_err *err)
 {
 	Dcr__V1__JobRecord *rec = NULL;
-	char path[4096];
 	int r;
 
 	if ((r = state_begin(svc->state, err)) < 0)
 		return r;
 	if ((r = state_get_record(svc->state, "job", room_id, job_id, &dcr__v1__job_record__descriptor,
 		     (ProtobufCMessage **)&rec, err)) == 0 && rec->blob_id && *rec->blob_id &&
-	    (r = state_blob_delete(svc->state, rec->blob_id, err)) == 0 &&
-	    (r = blob_path(svc, rec->blob_id, path, sizeof(path), err)) == 0) {
-		/* Before the commit, as dataset_erase: a failed commit leaves records to delete again, not ciphertext. */
-		if (unlink(path) < 0 && errno != ENOENT)
-			r = dcr_err_errno(err, DCR_EIO, errno, "cannot delete blob %s", rec->blob_id);
+	    (r = state_blob_delete(svc->state, rec->blob_id, err)) == 0) {
+		/* As dataset_erase: the file goes once the deletion commits, outside the call lock. */
+		r = blob_delete_on_commit(svc, rec->blob_id, err);
 		if (rec->key.data)
 			dcr_wipe(rec->key.data, rec->key.len);
 		rec->key = (ProtobufCBinaryData){ 0, NULL };

@@ -619,6 +619,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
 		}
 		pthread_mutex_unlock(&srv.lock);
+		blobs_reap(); /* the files of blobs this call deleted */
 	}
 	call_prep_release(&prep);
 	if (ctx.aead_id == 0 ||
@@ -841,6 +842,7 @@ static void chores(void)
 		return;
 	storage_expire(&srv.svc);
 	pthread_mutex_unlock(&srv.lock);
+	blobs_reap(); /* the files of expired uploads and results */
 }
 
 /* The client's IP address in text, or "" if unknown. */
@@ -1619,6 +1621,7 @@ stop:
 	close(fd);
 	state_close(&srv.state);
 	state_close(&srv.reader);
+	blobs_reap();
 	creators_release(&srv.creators);
 	dcr_replay_free(srv.replay);
 	if (job_left) {
