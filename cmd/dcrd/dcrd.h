@@ -234,9 +234,14 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 	struct dcr_merkle_frontier *f, struct dcr_err *err);
 int state_audit_consistency(struct state *s, const char *room_id, uint64_t old_size, uint64_t new_size,
 	struct dcr_merkle_proof *proof, struct dcr_err *err);
-/* The first size entries, unsealed; free with state_audit_entries_free. */
-int state_audit_entries(struct state *s, const char *room_id, uint64_t size, ProtobufCBinaryData **out,
-	struct dcr_err *err);
+/*
+ * Entries from to to - 1, unsealed, into items[0 .. to - from - 1] (freed
+ * again on failure). One statement, so one read of the database: a page
+ * of a log read without the call lock sees the entries as they were.
+ * state_audit_entries_free frees the first n of items, and items.
+ */
+int state_audit_entries_range(struct state *s, const char *room_id, uint64_t from, uint64_t to,
+	ProtobufCBinaryData *items, struct dcr_err *err);
 void state_audit_entries_free(ProtobufCBinaryData *items, uint64_t n);
 
 /*
@@ -432,6 +437,9 @@ struct call_prep {
 	uint8_t *answer;           /* room.list: the whole answer */
 	size_t answer_len;
 	struct publish_check check; /* dataset.publish: the dataset against the node */
+	ProtobufCBinaryData *audit; /* audit.get: the first audit_n entries of audit_room's log, read without the lock */
+	uint64_t audit_n;
+	char audit_room[65];
 };
 
 /* Everything a call handler may use. */
@@ -786,6 +794,14 @@ int room_status(struct service *svc, const struct dcr_call_request *req, const s
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
 int room_stop(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+/*
+ * audit.get: audit_get_prepare reads the log of a room the caller may
+ * read, without the call lock, through the second connection, a page at
+ * a time; room_audit, under the lock, adds what was appended since and
+ * signs the head.
+ */
+int audit_get_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
 int room_audit(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
 
