@@ -327,6 +327,22 @@ static int64_t job_seq(const char *job_id)
 
 /* ---- job.run ---- */
 
+/* A job queued by a job.run whose transaction is open. */
+struct queued_by_call {
+	char room_id[65];
+	char job_id[JOB_ID_MAX];
+};
+
+/* Under the lock, at the end of job.run's transaction: its job leaves the queue unless its record was committed. */
+static void unqueue_unless_committed(void *arg, bool committed)
+{
+	struct queued_by_call *q = arg;
+
+	if (!committed)
+		queue_remove(q->room_id, q->job_id);
+	free(q);
+}
+
 int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err)
 {
@@ -334,6 +350,7 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	Dcr__V1__RunResponse resp = DCR__V1__RUN_RESPONSE__INIT;
 	Dcr__V1__JobRecord rec = DCR__V1__JOB_RECORD__INIT;
 	Dcr__V1__JobInfo info = DCR__V1__JOB_INFO__INIT;
+	struct queued_by_call *undo = NULL;
 	struct room_ctx rc = { 0 };
 	char id[JOB_ID_MAX], what[160];
 	int64_t seq;
@@ -376,13 +393,27 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	if ((r = pack_answer(&resp.base, out, out_len, err)) < 0)
 		goto out;
 	/*
-	 * Should the call not commit after all, the runner finds no record
-	 * for this entry and drops it; the position is simply not used.
+	 * Queued in memory now, and taken off again should the call not
+	 * commit after all (its audit entry cannot be written, say): an entry
+	 * without a record would count against the caps, and the next job.run
+	 * would queue the same job ID a second time. The position is simply
+	 * not used then.
 	 */
-	if (queue_add(rr->room_id, id, &rc.caller, rec.queue_position) < 0) {
+	if (!(undo = malloc(sizeof(*undo))) ||
+	    queue_add(rr->room_id, id, &rc.caller, rec.queue_position) < 0) {
+		free(undo);
 		free(*out);
 		*out = NULL;
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(undo->room_id, sizeof(undo->room_id), "%s", rr->room_id);
+	snprintf(undo->job_id, sizeof(undo->job_id), "%s", id);
+	if ((r = state_on_end(svc->state, unqueue_unless_committed, undo, err)) < 0) {
+		queue_remove(undo->room_id, undo->job_id);
+		free(undo);
+		free(*out);
+		*out = NULL;
 		goto out;
 	}
 	queue.last_position = rec.queue_position;
@@ -488,18 +519,15 @@ out:
 int job_result_delete(struct service *svc, const char *room_id, const char *job_id, struct dcr_err *err)
 {
 	Dcr__V1__JobRecord *rec = NULL;
-	char path[4096];
 	int r;
 
 	if ((r = state_begin(svc->state, err)) < 0)
 		return r;
 	if ((r = state_get_record(svc->state, "job", room_id, job_id, &dcr__v1__job_record__descriptor,
 		     (ProtobufCMessage **)&rec, err)) == 0 && rec->blob_id && *rec->blob_id &&
-	    (r = state_blob_delete(svc->state, rec->blob_id, err)) == 0 &&
-	    (r = blob_path(svc, rec->blob_id, path, sizeof(path), err)) == 0) {
-		/* Before the commit, as dataset_erase: a failed commit leaves records to delete again, not ciphertext. */
-		if (unlink(path) < 0 && errno != ENOENT)
-			r = dcr_err_errno(err, DCR_EIO, errno, "cannot delete blob %s", rec->blob_id);
+	    (r = state_blob_delete(svc->state, rec->blob_id, err)) == 0) {
+		/* As dataset_erase: the file goes once the deletion commits, outside the call lock. */
+		r = blob_delete_on_commit(svc, rec->blob_id, err);
 		if (rec->key.data)
 			dcr_wipe(rec->key.data, rec->key.len);
 		rec->key = (ProtobufCBinaryData){ 0, NULL };

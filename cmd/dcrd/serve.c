@@ -195,8 +195,9 @@ static int listen_socket(const struct sockaddr_in *sa, const char *listen_arg, s
 	return fd;
 }
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
-	const void *body, size_t len)
+/* The answer; result (may be NULL): the Dcr-Result header, a result code of dcr-protocol(7) for an HTTP answer. */
+static enum MHD_Result respond_result(struct MHD_Connection *conn, unsigned status, const char *type,
+	const void *body, size_t len, const char *result)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result r;
@@ -205,10 +206,18 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, con
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (result)
+		MHD_add_response_header(resp, "Dcr-Result", result);
 	r = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	atomic_fetch_add(&srv.bytes_out, len);
 	return r;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
+	const void *body, size_t len)
+{
+	return respond_result(conn, status, type, body, len, NULL);
 }
 
 static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, const char *text)
@@ -613,6 +622,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
 		}
 		pthread_mutex_unlock(&srv.lock);
+		blobs_reap(); /* the files of blobs this call deleted */
 	}
 	call_prep_release(&prep);
 	if (ctx.aead_id == 0 ||
@@ -751,13 +761,23 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	/* Deleted since it was authorized (a result that expired): as if it never was. */
 	if (fd < 0 && blob_authorize(&srv.svc, id, auth, &b, &status, &gone) < 0)
 		return respond_status(conn, MHD_HTTP_NOT_FOUND, "no such blob, or the token is not for it");
+	/*
+	 * The file is not the one dcrd wrote (gone, or a directory, FIFO or
+	 * link in its place): said as an integrity violation, which dcr
+	 * reports as one, not as a server that failed.
+	 */
+	if (fd < 0 && err.code == DCR_EINTEGRITY) {
+		char text[DCR_ERR_MSG_MAX + 2];
+
+		fprintf(stderr, "dcrd: %s\n", err.msg);
+		snprintf(text, sizeof(text), "%s\n", err.msg);
+		return respond_result(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", text,
+			strlen(text), "-9");
+	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
-		else if (err.code == DCR_EINTEGRITY)
-			fprintf(stderr, "dcrd: %s\n", err.msg);
-		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			fd < 0 && err.code == DCR_EINTEGRITY ? err.msg : "cannot read the blob");
+		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the blob");
 	}
 	/*
 	 * What is on disk, not what was recorded: the client's decoder then
@@ -835,6 +855,7 @@ static void chores(void)
 		return;
 	storage_expire(&srv.svc);
 	pthread_mutex_unlock(&srv.lock);
+	blobs_reap(); /* the files of expired uploads and results */
 }
 
 /* The client's IP address in text, or "" if unknown. */
@@ -1516,6 +1537,7 @@ stop:
 	close(fd);
 	state_close(&srv.state);
 	state_close(&srv.reader);
+	blobs_reap();
 	creators_release(&srv.creators);
 	dcr_replay_free(srv.replay);
 	if (job_left) {
