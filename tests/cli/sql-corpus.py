@@ -986,7 +986,8 @@ RULES = {r.name: r for r in [
     Rule("like-case", "LIKE ignores ASCII case in SQLite ('ann' LIKE 'A%' is true) and is case-sensitive in "
          "DuckDB (ILIKE ignores case)", rewrites=[(r"\bLIKE\b", "ILIKE")]),
     Rule("int-division", "/ of two integers truncates to an integer in SQLite (7 / 2 = 3, x / 0 is NULL) and gives "
-         "a DOUBLE in DuckDB (3.5; x / 0 is inf; // divides integers)", settings=["SET integer_division = true"]),
+         "a DOUBLE in DuckDB (3.5; x / 0 is inf, -inf or nan; // divides integers)",
+         settings=["SET integer_division = true"]),
     Rule("float-order", "sums of doubles (SUM, AVG, windowed sums) add in another order, so the last digits may "
          "differ (1800.3999999999994 and 1800.3999999999999)", same=near_real),
     Rule("float-libm", "math functions are other implementations: the last digit may differ "
