@@ -435,18 +435,23 @@ static int load_table(struct duck *d, const Dcr__V1__DataNode *node, struct dcr_
 
 /* ---- the result ---- */
 
-/* A message from running the query may quote data ("Could not convert string 'x'"): cut at the first quote. */
+/*
+ * A message from running the query may quote data, in quotes ("Could not
+ * convert string 'x'") or not ("Overflow in multiplication of INT64 (183 *
+ * 92233720368547758)", "Type DOUBLE with value 1e+300 can't be cast"), and
+ * it reaches the audit log that every participant reads: only DuckDB's
+ * class of error ("Conversion Error", "Out of Range Error", "Out of Memory
+ * Error"...) is kept.
+ */
 static int run_error(struct duck *d, duckdb_result *res, struct dcr_err *err)
 {
 	const char *msg = duckdb_result_error(res);
-	size_t keep;
+	size_t keep = msg ? strspn(msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ") : 0;
 
-	if (!msg)
-		msg = "the query failed";
-	keep = strcspn(msg, "'\"");
-	if (msg[keep] == '\0')
-		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: %s", d->c->name, msg);
-	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: %.*s[withheld: it may quote data]",
+	if (keep < 5 || msg[keep] != ':' || strncmp(msg + keep - 5, "Error", 5) != 0)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: the query failed [withheld: the "
+			"message may quote data]", d->c->name);
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: %.*s: [withheld: it may quote data]",
 		d->c->name, (int)keep, msg);
 }
 
