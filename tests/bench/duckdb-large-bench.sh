@@ -75,15 +75,7 @@ bytes=$(stat -c %s sales.csv)
 rows=$(($(wc -l <sales.csv) - 1))
 
 # ---- a CA, the owner, a room, dcrd ----
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-	-days 2 -subj "/CN=bench-ca" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
-mkdir -p owner room
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout owner/key.pem \
-	-out owner/req.csr -subj "/CN=owner@bench.example" >/dev/null 2>&1
-printf 'subjectAltName=email:owner@bench.example\nbasicConstraints=critical,CA:FALSE\n' >owner/ext.cnf
-openssl x509 -req -in owner/req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-	-out owner/cert.pem -extfile owner/ext.cnf >/dev/null 2>&1
-cp ca.pem room/ca.pem
+bench_owner
 cat >room/room.yaml <<'YAML'
 version: 1
 name: duckdb-large-bench

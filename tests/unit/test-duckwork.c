@@ -483,6 +483,16 @@ static void the_file(const struct table_store *ts, char *path, size_t cap)
 	assert_non_null(strstr(path, ".duckdb"));
 }
 
+/* The data directory dir, which must be empty once its rooms' stores are removed, removed. */
+static void data_dir_done(const char *dir)
+{
+	char path[2048];
+
+	snprintf(path, sizeof(path), "%s/duckdb", dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static const char sum_query[] = "SELECT count(*) AS n, sum(a) AS s, string_agg(b, '|' ORDER BY a) AS bs FROM t";
 
 /*
@@ -525,9 +535,7 @@ static void test_store_keeps_tables(void **state)
 	assert_int_equal(access(again, F_OK), 0);
 	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
 	assert_int_equal(access(again, F_OK), -1);
-	snprintf(path, sizeof(path), "%s/duckdb", dir);
-	assert_int_equal(rmdir(path), 0);
-	assert_int_equal(rmdir(dir), 0);
+	data_dir_done(dir);
 	dcr_room_free(room);
 }
 
@@ -596,9 +604,7 @@ static void test_store_distrusts(void **state)
 	table_store_close(&ts);
 	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
 	assert_int_equal(table_store_remove_room(dir, room_b, &err), 0);
-	snprintf(path, sizeof(path), "%s/duckdb", dir);
-	assert_int_equal(rmdir(path), 0);
-	assert_int_equal(rmdir(dir), 0);
+	data_dir_done(dir);
 	dcr_room_free(room);
 }
 
@@ -609,7 +615,7 @@ static void test_store_distrusts(void **state)
  */
 static void test_store_no_spill(void **state)
 {
-	char dir[] = "/tmp/dcr-duck-store-XXXXXX", path[2048], names[1024];
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX", names[1024];
 	struct dcr_room *room = room_for("duckdb",
 		"SELECT count(*) AS n FROM (SELECT i, md5(i::VARCHAR) AS h FROM range(3000000) r(i) ORDER BY h)");
 	struct table_store ts;
@@ -627,9 +633,7 @@ static void test_store_no_spill(void **state)
 	store = NULL;
 	table_store_close(&ts);
 	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	snprintf(path, sizeof(path), "%s/duckdb", dir);
-	assert_int_equal(rmdir(path), 0);
-	assert_int_equal(rmdir(dir), 0);
+	data_dir_done(dir);
 	dcr_room_free(room);
 }
 
