@@ -77,6 +77,7 @@ struct duck {
 	const char *app_catalog;   /* where load_table appends: a store file's table, or (NULL) the node's in memory */
 	int *memfds;               /* the table store's databases and logs in memory (three per table at most), closed with the job */
 	size_t n_memfds, cap_memfds;
+	char links[TABLE_STORE_LINKS_MAX]; /* the job's directory of links into memory (table_store_links) */
 	/* loading one table */
 	duckdb_appender app;
 	struct dcr_table_loader *loader;
@@ -578,20 +579,32 @@ static int new_memfd(struct duck *d, struct stored *st, struct dcr_err *err)
 	return fd;
 }
 
+/* Where DuckDB finds a table's database and log in memory: links to /proc/self/fd in table_store_links. */
+static int link_dir(struct duck *d, struct dcr_err *err)
+{
+	table_store_links(d->in->store, d->links);
+	if (!d->links[0])
+		return dcr_err_set(err, DCR_EIO, "computation '%s': the table store has no directory of links",
+			d->c->name);
+	return 0;
+}
+
 /*
  * An empty DuckDB database in memfd: DuckDB makes a new database only
- * where no file is, and refuses an empty one, so it makes one in the job's
- * directory (headers only: no data is in it yet) that is copied into
- * memory and deleted.
+ * where no file is, and refuses an empty one, so it makes one in the
+ * links' directory (headers only: no data is in it yet) that is copied
+ * into the memfd and deleted.
  */
 static int blank_db(struct duck *d, int memfd, struct dcr_err *err)
 {
-	char path[TABLE_STORE_PATH_MAX + 32], buf[16384];
+	char path[64], buf[16384];
 	struct text t;
 	ssize_t n = 0;
 	int fd, r;
 
-	snprintf(path, sizeof(path), "%s/blank", d->in->store->job);
+	if ((r = link_dir(d, err)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/blank", d->links);
 	(void)unlink(path);
 	if (!text_new(&t, 64 + 2 * strlen(path)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -625,12 +638,11 @@ static int attach(struct duck *d, const struct stored *st, struct dcr_err *err)
 /*
  * The database in memfd attached for loading as catalog st->alias, and
  * its write-ahead log in another memfd: DuckDB names the log after the
- * database's path, so it opens both through symbolic links in the job's
- * directory (links[0], links[1]) to /proc/self/fd. Nothing of either
- * reaches the disk.
+ * database's path, so it opens both through symbolic links (links[0],
+ * links[1]) to /proc/self/fd in the links' directory (link_dir). Nothing
+ * of either reaches the disk.
  */
-static int attach_for_load(struct duck *d, struct stored *st, char links[2][TABLE_STORE_PATH_MAX + 48],
-	struct dcr_err *err)
+static int attach_for_load(struct duck *d, struct stored *st, char links[2][96], struct dcr_err *err)
 {
 	char target[40], mem[sizeof(st->mem)];
 	struct text t;
@@ -641,8 +653,8 @@ static int attach_for_load(struct duck *d, struct stored *st, char links[2][TABL
 		return wal;
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", wal);
 	snprintf(st->mem, sizeof(st->mem), "%s", mem);
-	snprintf(links[0], sizeof(links[0]), "%s/%s.duckdb", d->in->store->job, st->tag);
-	snprintf(links[1], sizeof(links[1]), "%s/%s.duckdb.wal", d->in->store->job, st->tag);
+	snprintf(links[0], sizeof(links[0]), "%s/%s.duckdb", d->links, st->tag);
+	snprintf(links[1], sizeof(links[1]), "%s/%s.duckdb.wal", d->links, st->tag);
 	if (symlink(mem, links[0]) < 0 || symlink(target, links[1]) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", links[0]);
 	if (!text_new(&t, 64 + 2 * strlen(links[0]) + 2 * strlen(st->alias)))
@@ -723,7 +735,7 @@ static int keep(struct duck *d, int memfd, const struct stored *st, struct dcr_e
  */
 static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_err *err)
 {
-	char links[2][TABLE_STORE_PATH_MAX + 48] = { "", "" };
+	char links[2][96] = { "", "" };
 	int memfd, r, detached;
 	bool links_held;
 

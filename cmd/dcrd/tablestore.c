@@ -19,6 +19,7 @@
 
 #define STORE_DIR "duckdb"
 #define JOB_PREFIX "job-"
+#define LINKS_PREFIX "/dev/shm/dcrd-duckdb-"
 #define TREE_DEPTH 3 /* below DIR/duckdb/ROOM: job-X/spill/FILE, what dcrd and DuckDB make there goes no deeper */
 
 /* A room ID as dcrd makes them: 64 lowercase hex digits, so never a path of its own. */
@@ -60,6 +61,24 @@ static void remove_at(int at, const char *name, int depth)
 	(void)unlinkat(at, name, AT_REMOVEDIR);
 }
 
+/* The links' directory of job directory name "job-X" (X: 16 hex digits), or "" for another name. */
+static void links_of(const char *job_name, char out[static TABLE_STORE_LINKS_MAX])
+{
+	const char *x = job_name + sizeof(JOB_PREFIX) - 1;
+
+	out[0] = '\0';
+	if (strncmp(job_name, JOB_PREFIX, sizeof(JOB_PREFIX) - 1) == 0 && strlen(x) == 16 &&
+	    strspn(x, "0123456789abcdef") == 16)
+		snprintf(out, TABLE_STORE_LINKS_MAX, "%s%s", LINKS_PREFIX, x);
+}
+
+void table_store_links(const struct table_store *ts, char out[static TABLE_STORE_LINKS_MAX])
+{
+	const char *slash = strrchr(ts->job, '/');
+
+	links_of(slash ? slash + 1 : ts->job, out);
+}
+
 static int path_of(char *buf, size_t size, const char *a, const char *b, const char *c, struct dcr_err *err)
 {
 	int n = snprintf(buf, size, "%s/%s%s%s", a, b, c ? "/" : "", c ? c : "");
@@ -76,7 +95,7 @@ int table_store_open(struct table_store *ts, const char *data_dir, const uint8_t
 {
 	static const char salt[] = "dcr-duckdb-tables-v1";
 	uint8_t prk[DCR_SHA256_LEN], rnd[8];
-	char top[TABLE_STORE_PATH_MAX], name[sizeof(JOB_PREFIX) + 16];
+	char top[TABLE_STORE_PATH_MAX], name[sizeof(JOB_PREFIX) + 16], links[TABLE_STORE_LINKS_MAX];
 	int r;
 
 	memset(ts, 0, sizeof(*ts));
@@ -95,6 +114,12 @@ int table_store_open(struct table_store *ts, const char *data_dir, const uint8_t
 		ts->job[0] = '\0';
 		return r;
 	}
+	table_store_links(ts, links);
+	if (mkdir(links, 0700) < 0) {
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", links);
+		table_store_close(ts);
+		return r;
+	}
 	/* The room's key: nothing but the sealing key and the room make it, so it is never stored. */
 	r = dcr_hkdf_extract((const uint8_t *)salt, sizeof(salt) - 1, sealing_key, 32, prk, err);
 	if (r == 0)
@@ -107,8 +132,13 @@ int table_store_open(struct table_store *ts, const char *data_dir, const uint8_t
 
 void table_store_close(struct table_store *ts)
 {
+	char links[TABLE_STORE_LINKS_MAX];
+
 	if (!ts)
 		return;
+	table_store_links(ts, links);
+	if (links[0])
+		remove_at(AT_FDCWD, links, 1);
 	if (ts->job[0])
 		remove_at(AT_FDCWD, ts->job, TREE_DEPTH - 1);
 	dcr_wipe(ts->key, sizeof(ts->key));
@@ -164,6 +194,11 @@ int table_store_sweep(const char *data_dir, struct dcr_err *err)
 		}
 		while ((j = readdir(room)))
 			if (strncmp(j->d_name, JOB_PREFIX, sizeof(JOB_PREFIX) - 1) == 0) {
+				char links[TABLE_STORE_LINKS_MAX];
+
+				links_of(j->d_name, links);
+				if (links[0])
+					remove_at(AT_FDCWD, links, 1);
 				remove_at(fd, j->d_name, TREE_DEPTH - 1);
 				removed++;
 			}

@@ -71,6 +71,15 @@ int table_store_remove_room(const char *data_dir, const char *room_id, struct dc
 bool table_store_exists(const char *data_dir, const char *room_id);
 /* At start: the job directories a killed dcrd left (logged when there were any). */
 int table_store_sweep(const char *data_dir, struct dcr_err *err);
+/*
+ * The job's directory of links into memory (duckwork.c), made and removed
+ * with its job directory: /dev/shm/dcrd-duckdb- and the job directory's 16
+ * hex digits, in memory rather than in the data directory, so that no one
+ * who can change the data directory can point a link elsewhere while
+ * DuckDB writes through it. out holds TABLE_STORE_LINKS_MAX bytes.
+ */
+#define TABLE_STORE_LINKS_MAX 48
+void table_store_links(const struct table_store *ts, char out[static TABLE_STORE_LINKS_MAX]);
 
 /* ---- SQL (sqlwork.c) ---- */
 

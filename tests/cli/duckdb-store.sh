@@ -145,23 +145,25 @@ expect 0 "publish big" as publish "$room" sales "$big" || finish
 kept=$(ls "$store")
 expect 0 "start by_region on big" as run "$room" by_region || finish
 job=$out
-# While a table loads, the job's directory holds the links through which DuckDB writes it into memory.
+# While a table loads, the SQL worker holds it in a memfd; it is stopped there, and dcrd killed.
 loading=
 for i in $(seq 3000); do
-	loading=$(compgen -G "$store/job-*/*.duckdb" | head -1)
+	for worker in $(pgrep -P "$DCRD_PID"); do
+		ls -l "/proc/$worker/fd" 2>/dev/null | grep -q 'memfd:dcr-table' && loading=$worker && break
+	done
 	[ -n "$loading" ] && break
 	sleep 0.01
 done
 checks=$((checks + 1))
 if [ -z "$loading" ]; then
-	fail "no table was loading in a job directory"
+	fail "no table was loading into memory"
 	finish
 fi
-worker=$(pgrep -P "$DCRD_PID" | head -1)
-[ -n "$worker" ] && kill -STOP "$worker"
+kill -STOP "$loading"
+jobdir=$(compgen -G "$store/job-*" | head -1)
 checks=$((checks + 1))
-[ -L "$loading" ] || fail "the table being loaded is not a link into memory: $(ls -l "$loading")"
-jobdir=$(dirname "$loading")
+[ -n "$jobdir" ] && [ -d "/dev/shm/dcrd-duckdb-${jobdir##*/job-}" ] ||
+	fail "no job directory and links while a table loads: $jobdir"
 no_plaintext "during a load"
 stop_dcrd KILL
 checks=$((checks + 1))
@@ -169,6 +171,9 @@ checks=$((checks + 1))
 start_dcrd data --max-sql-memory 24MiB || finish
 checks=$((checks + 1))
 [ -e "$jobdir" ] && fail "the job directory of the killed dcrd stayed: $jobdir"
+links=/dev/shm/dcrd-duckdb-${jobdir##*/job-}
+checks=$((checks + 1))
+[ -e "$links" ] && fail "its links into memory stayed: $links"
 has "$(cat "$TEST_TMP/dcrd.log")" "removed 1 job directory of the table store" "dcrd says it removed it"
 # The interrupted job runs again and loads the table; the next job reads it from the store.
 expect 0 "fetch the job that kill -9 interrupted" as fetch "$job" -o got.csv
