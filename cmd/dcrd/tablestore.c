@@ -20,7 +20,7 @@
 #define STORE_DIR "duckdb"
 #define JOB_PREFIX "job-"
 #define LINKS_PREFIX "/dev/shm/dcrd-duckdb-"
-#define TREE_DEPTH 3 /* below DIR/duckdb/ROOM: job-X/spill/FILE, what dcrd and DuckDB make there goes no deeper */
+#define TREE_DEPTH 2 /* below DIR/duckdb/ROOM: job-X/FILE, what dcrd makes there goes no deeper */
 
 /* A room ID as dcrd makes them: 64 lowercase hex digits, so never a path of its own. */
 static bool room_id_valid(const char *id)
@@ -64,11 +64,13 @@ static void remove_at(int at, const char *name, int depth)
 /* The links' directory of job directory name "job-X" (X: 16 hex digits), or "" for another name. */
 static void links_of(const char *job_name, char out[static TABLE_STORE_LINKS_MAX])
 {
-	const char *x = job_name + sizeof(JOB_PREFIX) - 1;
+	const char *x;
 
 	out[0] = '\0';
-	if (strncmp(job_name, JOB_PREFIX, sizeof(JOB_PREFIX) - 1) == 0 && strlen(x) == 16 &&
-	    strspn(x, "0123456789abcdef") == 16)
+	if (strncmp(job_name, JOB_PREFIX, sizeof(JOB_PREFIX) - 1) != 0)
+		return;
+	x = job_name + sizeof(JOB_PREFIX) - 1;
+	if (strlen(x) == 16 && strspn(x, "0123456789abcdef") == 16)
 		snprintf(out, TABLE_STORE_LINKS_MAX, "%s%s", LINKS_PREFIX, x);
 }
 
