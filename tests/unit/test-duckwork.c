@@ -637,6 +637,86 @@ static void test_store_no_spill(void **state)
 	dcr_room_free(room);
 }
 
+/* The names and SHA-256s of the table files in dir, one line each, sorted, into out. */
+static void store_files(const char *dir, char *out, size_t cap)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		char file[2048], hex[65];
+		uint8_t sha[32];
+		struct dcr_err err;
+
+		if (strstr(names[i]->d_name, ".enc")) {
+			snprintf(file, sizeof(file), "%s/%s", dir, names[i]->d_name);
+			assert_int_equal(dcr_sha256_file(file, sha, &err), 0);
+			dcr_hex(sha, sizeof(sha), hex);
+			snprintf(out + strlen(out), cap - strlen(out), "%s %s\n", names[i]->d_name, hex);
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+/*
+ * What a query sees of the store: only the catalogs of the tables it
+ * reads (u, loaded by an earlier job, is not there), no path or key of the
+ * store; and nothing it does persists (the review's R5: profiling switched
+ * on by a SELECT, checkpoints): the stored files are the same bytes after
+ * it, and the next job reads them without loading.
+ */
+static void test_store_sees_only_its_inputs(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX", key_hex[65], files[1024], again[1024];
+	const struct input inputs[] = { { "t", marked_csv }, { "u", "7\n8\n" } };
+	const char *want = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n";
+	struct dcr_room *reads_u = room_for("duckdb", "SELECT sum(v) AS s FROM u");
+	struct dcr_room *looks = room_for("duckdb",
+		"SELECT (SELECT string_agg(database_name || ':' || coalesce(path, ''), ',' ORDER BY database_name) "
+		"FROM duckdb_databases() WHERE NOT internal) AS dbs, current_query() AS q, (SELECT count(*) FROM t) AS n");
+	struct dcr_room *meddles = room_for("duckdb",
+		"SELECT (SELECT count(*) FROM enable_profiling()) + (SELECT count(*) FROM force_checkpoint()) + "
+		"count(*) AS n FROM t");
+	struct dcr_room *sum = room_for("duckdb", sum_query);
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	dcr_hex(ts.key, sizeof(ts.key), key_hex);
+	store = &ts;
+	assert_string_equal(run_room(&run, reads_u, inputs, 2, 0), "s\n15\n");
+	run_room(&run, looks, inputs, 2, 0);
+	assert_int_equal(run.r, 0);
+	/* One catalog besides memory (the nodes are sorted: t is node 1), at a path in /proc. */
+	if (!strstr(run.text, "\"memory:,store-1:/proc/") || strstr(strstr(run.text, "store-") + 1, "store-") ||
+	    strstr(run.text, dir) || strstr(run.text, key_hex) || strstr(run.text, ".duckdb"))
+		fail_msg("the query sees more than its input: %s", run.text);
+	assert_string_equal(run_room(&run, sum, inputs, 2, 0), want);
+	assert_string_equal(run.in.read_log, "");
+	store_files(ts.dir, files, sizeof(files));
+	assert_non_null(strchr(strchr(files, '\n') + 1, '\n')); /* t's and u's */
+	run_room(&run, meddles, inputs, 2, 0);
+	if (run.r < 0 && !strstr(run.text, "force_checkpoint") && !strstr(run.text, "enable_profiling"))
+		fail_msg("%s", run.text);
+	store_files(ts.dir, again, sizeof(again));
+	assert_string_equal(files, again);
+	assert_string_equal(run_room(&run, sum, inputs, 2, 0), want);
+	assert_string_equal(run.in.read_log, "");
+	store = NULL;
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(reads_u);
+	dcr_room_free(looks);
+	dcr_room_free(meddles);
+	dcr_room_free(sum);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +733,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_keeps_tables),
 		cmocka_unit_test(test_store_distrusts),
 		cmocka_unit_test(test_store_no_spill),
+		cmocka_unit_test(test_store_sees_only_its_inputs),
 	};
 	int failed;
 
