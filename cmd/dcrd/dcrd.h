@@ -768,6 +768,12 @@ void jobs_counts(unsigned *queued, unsigned *running);
  */
 bool jobs_reading(const char *blob_id);
 /*
+ * Under the lock, when room_id has just been stopped: its table store
+ * (work.h) goes now, or, while a job of the room runs (its spill files are
+ * there), when that job ends.
+ */
+int jobs_room_stopped(const char *room_id, struct dcr_err *err);
+/*
  * Delete the result of job_id in room_id, in a transaction of its own:
  * its blob (row and ciphertext) and its key go, and job.fetch says when.
  */

@@ -674,6 +674,26 @@ static bool room_running(const char *room_id)
 	return false;
 }
 
+int jobs_room_stopped(const char *room_id, struct dcr_err *err)
+{
+	return room_running(room_id) ? 0 : table_store_remove_room(runner.svc.data_dir, room_id, err);
+}
+
+/* Under the lock, as a job ends: its room's table store, if the room was stopped while it ran. */
+static void forget_tables_if_stopped(const char *room_id)
+{
+	Dcr__V1__RoomRecord *rec = NULL;
+	struct dcr_err err;
+
+	if (!table_store_exists(runner.svc.data_dir, room_id) || state_get_room(runner.svc.state, room_id, &rec,
+		&err) < 0)
+		return;
+	if (rec->status == DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED &&
+	    table_store_remove_room(runner.svc.data_dir, room_id, &err) < 0)
+		fprintf(stderr, "dcrd: room %s stopped: %s\n", room_id, err.msg);
+	dcr__v1__room_record__free_unpacked(rec, NULL);
+}
+
 /*
  * Under the lock: the first job of the queue that is not running yet and
  * whose room runs none (so a room's jobs run one at a time, in order),
@@ -740,14 +760,9 @@ static const Dcr__V1__PublicationRecord *publication(const struct job *j, const 
 	return NULL;
 }
 
-static int note_input(struct job_inputs *in, const char *node, const uint8_t digest[static DCR_SHA256_LEN],
-	struct dcr_err *err)
+/* Room for one more fact in in. */
+static int grow_inputs(struct job_inputs *in, struct dcr_err *err)
 {
-	char hex[65];
-
-	for (size_t i = 0; i < in->n; i++)
-		if (strncmp(in->items[i].value, node, strlen(node)) == 0 && in->items[i].value[strlen(node)] == ' ')
-			return 0;
 	if (in->n == in->cap) {
 		size_t cap = in->cap ? 2 * in->cap : 8;
 		struct audit_fact *grown = realloc(in->items, cap * sizeof(*grown));
@@ -757,9 +772,48 @@ static int note_input(struct job_inputs *in, const char *node, const uint8_t dig
 		in->items = grown;
 		in->cap = cap;
 	}
+	return 0;
+}
+
+static int note_input(struct job_inputs *in, const char *node, const uint8_t digest[static DCR_SHA256_LEN],
+	struct dcr_err *err)
+{
+	char hex[65];
+	int r;
+
+	for (size_t i = 0; i < in->n; i++)
+		if (strcmp(in->items[i].key, "input") == 0 && strncmp(in->items[i].value, node, strlen(node)) == 0 &&
+		    in->items[i].value[strlen(node)] == ' ')
+			return 0;
+	if ((r = grow_inputs(in, err)) < 0)
+		return r;
 	dcr_hex(digest, DCR_SHA256_LEN, hex);
 	snprintf(in->items[in->n].key, sizeof(in->items[0].key), "input");
 	snprintf(in->items[in->n].value, sizeof(in->items[0].value), "%s %s", node, hex);
+	in->n++;
+	return 0;
+}
+
+/*
+ * A table a duckdb computation found in the table store (work.h) instead
+ * of reading node: "cached" NODE beside the node's "input" fact, until it
+ * reads the node after all (to load it again).
+ */
+static int note_cached(struct job_inputs *in, const char *node, bool cached, struct dcr_err *err)
+{
+	size_t i = 0;
+	int r;
+
+	while (i < in->n && (strcmp(in->items[i].key, "cached") != 0 || strcmp(in->items[i].value, node) != 0))
+		i++;
+	if (!cached && i < in->n)
+		memmove(&in->items[i], &in->items[i + 1], (in->n-- - i - 1) * sizeof(in->items[0]));
+	if (!cached || i < in->n)
+		return 0;
+	if ((r = grow_inputs(in, err)) < 0)
+		return r;
+	snprintf(in->items[in->n].key, sizeof(in->items[0].key), "cached");
+	snprintf(in->items[in->n].value, sizeof(in->items[0].value), "%s", node);
 	in->n++;
 	return 0;
 }
@@ -911,20 +965,52 @@ static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_er
 	return 0;
 }
 
+/* What is published to node, or why nothing can be read from it (err set, code in *r). */
+static const Dcr__V1__PublicationRecord *published(const struct job *j, const char *node, int *r,
+	struct dcr_err *err)
+{
+	const Dcr__V1__PublicationRecord *pub = publication(j, node);
+
+	*r = 0;
+	if (!pub)
+		*r = dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
+	else if (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN)
+		*r = dcr_err_set(err, DCR_EINTEGRITY, "the publication record of node '%s' is malformed", node);
+	return *r < 0 ? NULL : pub;
+}
+
+/*
+ * work_inputs' identify: the SHA-256 recorded when the dataset was
+ * published to node, which read_input checks what it reads against. The
+ * job counts node as read from the table store (note_cached) unless it
+ * reads it after all.
+ */
+static int identify_input(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err)
+{
+	const struct work *w = ctx;
+	const Dcr__V1__PublicationRecord *pub;
+	int r;
+
+	if (!(pub = published(w->j, node, &r, err)))
+		return r;
+	memcpy(sha256, pub->info->plaintext_sha256.data, DCR_SHA256_LEN);
+	if (w->j->inputs && (r = note_input(w->j->inputs, node, sha256, err)) == 0)
+		r = note_cached(w->j->inputs, node, true, err);
+	return r;
+}
+
 /* Stream the plaintext published to node through sink, as work_inputs' read (w: the struct work of the job). */
 static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
 {
 	const struct work *w = ctx;
 	const struct job *j = w->j;
-	const Dcr__V1__PublicationRecord *pub = publication(j, node);
+	const Dcr__V1__PublicationRecord *pub;
 	struct hashing h = { w, NULL, 0, 0, sink, sink_ctx, 0, { 0 } };
 	uint8_t digest[DCR_SHA256_LEN];
 	int r;
 
-	if (!pub)
-		return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
-	if (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN)
-		return dcr_err_set(err, DCR_EINTEGRITY, "the publication record of node '%s' is malformed", node);
+	if (!(pub = published(j, node, &r, err)))
+		return r;
 	if (!(h.hash = dcr_sha256_new()))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	h.size = pub->info->size;
@@ -953,8 +1039,8 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 			*err = h.sink_err;
 		r = h.sink_code;
 	}
-	if (r == 0 && j->inputs)
-		r = note_input(j->inputs, node, digest, err);
+	if (r == 0 && j->inputs && (r = note_input(j->inputs, node, digest, err)) == 0)
+		r = note_cached(j->inputs, node, false, err);
 	dcr_sha256_free(h.hash);
 	return r;
 }
@@ -1265,11 +1351,19 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	if (!(left = time_left(w)))
 		return out_of_time(w, err);
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL || c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE) {
-		struct work_inputs in = { read_input, w };
+		bool duck = duck_computation(c);
+		struct table_store store;
+		struct work_inputs in = { read_input, w, duck ? identify_input : NULL, duck ? &store : NULL };
 		/* The job's time left, where it is below SQL's own limit (0: that limit). */
 		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory };
 		struct sql_result sr = { 0 };
-		int r = sql_run_isolated(w->j->def, name, &in, &lim, &sr, err);
+		int r = duck ? table_store_open(&store, runner.svc.data_dir, runner.svc.enclave->sealing_key,
+			w->j->room_id, err) : 0;
+
+		if (r == 0)
+			r = sql_run_isolated(w->j->def, name, &in, &lim, &sr, err);
+		if (duck)
+			table_store_close(&store);
 
 		if (r == DCR_ECOMPUTE && lim.time_ms && !time_left(w))
 			r = out_of_time(w, err);
@@ -1504,6 +1598,7 @@ static void finish_job(struct worker *me, struct job *j, int code, const char *w
 	queue_remove(j->room_id, j->job_id);
 	me->reading = NULL;
 	me->room_id[0] = '\0';
+	forget_tables_if_stopped(j->room_id);
 	pthread_mutex_unlock(runner.svc.lock);
 	/* The room's next job may start. */
 	wake_runners();

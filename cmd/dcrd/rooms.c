@@ -490,6 +490,7 @@ int room_stop(struct service *svc, const struct dcr_call_request *req, const str
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
 	Dcr__V1__RoomRecord *rec = rc->rec, *stored = NULL;
+	struct dcr_err gone;
 	int r;
 
 	if (!may(rc->def, rc->p, DCR__V1__ACTION__ACTION_STOP, NULL) && !owner_may_stop(rc->def, rec, &rc->caller))
@@ -502,6 +503,9 @@ int room_stop(struct service *svc, const struct dcr_call_request *req, const str
 	rec->stopped_by = (char *)req->email;
 	r = state_put_room(svc->state, room_id, rec, 0, err);
 	rec->stopped_by = NULL;
+	/* It runs nothing more: the tables its duckdb computations kept go. */
+	if (r == 0 && jobs_room_stopped(room_id, &gone) < 0)
+		fprintf(stderr, "dcrd: room %s stopped: %s\n", room_id, gone.msg);
 	/* Re-read so the answer shows what is stored. */
 	if (r == 0 && (r = state_get_room(svc->state, room_id, &stored, err)) == 0)
 		r = answer_status(room_id, rc->def, stored, out, out_len, err);

@@ -1472,7 +1472,7 @@ int cmd_serve(int argc, char **argv)
 	srv.started_ms = clock_now_ms();
 	srv.fresh_from_ms = last_call >= srv.started_ms ? last_call + 1 : srv.started_ms;
 	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || room_index_build(&srv.state, &err) < 0 ||
-	    blobs_sweep(&srv.svc, &err) < 0 ||
+	    blobs_sweep(&srv.svc, &err) < 0 || table_store_sweep(data_dir, &err) < 0 ||
 	    storage_open(&srv.svc, &storage, &err) < 0 ||
 	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
