@@ -307,6 +307,20 @@ expect 0 "publish it" as publish "$room" blob "$p"
 expect 0 "the enclave's view" as --json datasets "$room"
 has "$out" "$(sha256sum d.bin | cut -c1-64)" "the enclave decrypted exactly what came in"
 
+# ---- a slow upload: dcrd records what arrived every 8 MiB once a second has passed, not only every 64 MiB ----
+# What is not recorded stays reserved (dcrd_uploads_reserved_bytes): 12 MiB at 2 MB/s takes 6 s.
+head -c $((12 << 20)) /dev/urandom >slow.bin
+reserved() { curl -fsS "$DCR_ENDPOINT/metrics" | sed -n 's/^dcrd_uploads_reserved_bytes //p'; }
+before=$(reserved)
+start_upload 2M slow.bin
+slow=$(new_id)
+for _ in $(seq 1200); do [ "$(blob_size "$slow")" -ge $((10 << 20)) ] && break; sleep 0.05; done
+now=$(reserved)
+wait "$upid"
+checks=$((checks + 1))
+[ $((now - before)) -le $(((12 << 20) + 76 + 12 * 16 - (8 << 20))) ] ||
+	fail "with 10 MiB of a slow upload on disk, dcrd still reserved $((now - before)) bytes for it: nothing recorded"
+
 # ---- a big file: no copy in the keystore, and memory that does not grow with it ----
 # Sanitizers multiply memory; there the keystore check alone is made, on a smaller file.
 mib=256
