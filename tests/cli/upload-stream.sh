@@ -48,6 +48,17 @@ kill_at() {
 	done
 	kill -KILL "$upid" 2>/dev/null
 	wait "$upid" 2>/dev/null
+	writers_done
+}
+
+# writers_done: until dcrd has seen a dead client's connection close, it holds the blob's writer
+# slot and a resume gets 409 (retried for 10 s, which a machine under heavy load can exceed).
+writers_done() {
+	local i
+	for i in $(seq 600); do
+		curl -fsS "$DCR_ENDPOINT/metrics" 2>/dev/null | grep -qx 'dcrd_uploads_writing 0' && break
+		sleep 0.05
+	done
 }
 
 # new_id: the dataset whose key file appeared since the last call (waits for it).
@@ -180,6 +191,7 @@ cp -p h.bin h.orig
 printf 'Y' | dd of=h.bin bs=1 seek=$(((8 << 20) - 5)) conv=notrunc 2>/dev/null
 touch -r h.orig h.bin
 expect 6 "resuming after a change in what was read ahead" as upload --resume "$h"
+writers_done
 has "$err" "changed since its upload began \(bytes 7340032 to 8388608 are not what was read to be sent\)" \
 	"the refusal names the chunk read ahead"
 # ...and a change past it is the file as it is now, consistently.
