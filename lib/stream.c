@@ -257,11 +257,10 @@ static int send_header(struct dcr_stream_enc *enc, struct dcr_err *err)
 	return r;
 }
 
-/* Seal len bytes at src (the caller's buffer or enc->in) as the next chunk and emit it. */
-static int seal(struct dcr_stream_enc *enc, const uint8_t *src, size_t len, bool last,
+/* Seal len bytes at src as the next chunk into out (len + tag bytes). */
+static int seal_into(struct dcr_stream_enc *enc, const uint8_t *src, size_t len, bool last, uint8_t *out,
 	struct dcr_err *err)
 {
-	uint8_t *out = enc->out + SKEW(enc->counter, enc->chunk_size + DCR_STREAM_TAG_LEN);
 	uint8_t nonce[NONCE_LEN];
 	int n = 0, m = 0;
 
@@ -278,7 +277,17 @@ static int seal(struct dcr_stream_enc *enc, const uint8_t *src, size_t len, bool
 		return dcr_err_openssl(err, DCR_EFAIL, "chunk %" PRIu64 ": encryption failed",
 			enc->counter);
 	enc->counter++;
-	return enc->sink(enc->sink_ctx, out, len + DCR_STREAM_TAG_LEN, err);
+	return 0;
+}
+
+/* Seal len bytes at src (the caller's buffer or enc->in) as the next chunk and emit it. */
+static int seal(struct dcr_stream_enc *enc, const uint8_t *src, size_t len, bool last,
+	struct dcr_err *err)
+{
+	uint8_t *out = enc->out + SKEW(enc->counter, enc->chunk_size + DCR_STREAM_TAG_LEN);
+	int r = seal_into(enc, src, len, last, out, err);
+
+	return r < 0 ? r : enc->sink(enc->sink_ctx, out, len + DCR_STREAM_TAG_LEN, err);
 }
 
 /*
@@ -341,8 +350,8 @@ int dcr_stream_enc_finish(struct dcr_stream_enc *enc, struct dcr_err *err)
 	return r;
 }
 
-int dcr_stream_enc_seal(struct dcr_stream_enc *enc, const void *buf, size_t len, bool last,
-	struct dcr_err *err)
+/* The checks of dcr_stream_enc_seal and _seal_into: len fits the chunk it would be. */
+static int seal_check(struct dcr_stream_enc *enc, size_t len, bool last, struct dcr_err *err)
 {
 	int r = enc_check(enc, err);
 
@@ -351,15 +360,50 @@ int dcr_stream_enc_seal(struct dcr_stream_enc *enc, const void *buf, size_t len,
 	else if (r == 0 && (last ? len > enc->chunk_size || (len == 0 && enc->counter > 0) : len != enc->chunk_size))
 		r = dcr_err_set(err, DCR_EINVALID, "chunk %" PRIu64 ": %zu bytes, not a %s chunk of a %zu-byte stream",
 			enc->counter, len, last ? "final" : "whole", enc->chunk_size);
-	if (r == 0)
-		r = send_header(enc, err);
-	if (r == 0)
-		r = seal(enc, buf, len, last, err);
+	return r;
+}
+
+static int sealed(struct dcr_stream_enc *enc, bool last, int r)
+{
 	if (r == 0 && last)
 		enc->finished = true;
 	else if (r < 0 && !enc->failed)
 		enc->failed = r;
 	return r;
+}
+
+int dcr_stream_enc_seal(struct dcr_stream_enc *enc, const void *buf, size_t len, bool last,
+	struct dcr_err *err)
+{
+	int r = seal_check(enc, len, last, err);
+
+	if (r == 0)
+		r = send_header(enc, err);
+	if (r == 0)
+		r = seal(enc, buf, len, last, err);
+	return sealed(enc, last, r);
+}
+
+int dcr_stream_enc_seal_into(struct dcr_stream_enc *enc, const void *buf, size_t len, bool last, uint8_t *out,
+	size_t out_size, size_t *out_len, struct dcr_err *err)
+{
+	size_t head = enc->header_sent ? 0 : sizeof(enc->header);
+	int r = seal_check(enc, len, last, err);
+
+	*out_len = 0;
+	/* Refused before anything changes: the caller may offer a larger buffer. */
+	if (r == 0 && out_size < head + len + DCR_STREAM_TAG_LEN)
+		return dcr_err_set(err, DCR_EINVALID, "chunk %" PRIu64 ": %zu bytes of room for %zu bytes of output",
+			enc->counter, out_size, head + len + DCR_STREAM_TAG_LEN);
+	if (r == 0) {
+		memcpy(out, enc->header, head);
+		r = seal_into(enc, buf, len, last, out + head, err);
+	}
+	if (r == 0) {
+		enc->header_sent = true;
+		*out_len = head + len + DCR_STREAM_TAG_LEN;
+	}
+	return sealed(enc, last, r);
 }
 
 uint64_t dcr_stream_encoded_size(uint64_t size, uint32_t chunk_size)

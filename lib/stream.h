@@ -66,6 +66,16 @@ struct dcr_stream_enc *dcr_stream_enc_new_at(const uint8_t key[static DCR_STREAM
  */
 int dcr_stream_enc_seal(struct dcr_stream_enc *enc, const void *buf, size_t len, bool last,
 	struct dcr_err *err);
+/*
+ * The same, with the output written to out instead of passed to the sink
+ * (which may then be NULL): the header first if it has not been emitted,
+ * then the sealed chunk; *out_len is the number of bytes written. A buffer
+ * of fewer than len + DCR_STREAM_TAG_LEN bytes (plus DCR_STREAM_HEADER_LEN
+ * while the header is due) is refused with DCR_EINVALID and changes
+ * nothing. Saves a copy for a caller that has somewhere to put a chunk.
+ */
+int dcr_stream_enc_seal_into(struct dcr_stream_enc *enc, const void *buf, size_t len, bool last, uint8_t *out,
+	size_t out_size, size_t *out_len, struct dcr_err *err);
 /* The length of the stream of a plaintext of size bytes (chunk_size 0: the default). */
 uint64_t dcr_stream_encoded_size(uint64_t size, uint32_t chunk_size);
 int dcr_stream_enc_write(struct dcr_stream_enc *enc, const void *buf, size_t len,

@@ -603,11 +603,16 @@ int dcr_blob_put_from(const char *endpoint, const char *id, const char *token, u
 		opt_off(x.curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len, &x.rc);
 		opt_long(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L, &x.rc);
 		opt_long(x.curl, CURLOPT_LOW_SPEED_TIME, 60L, &x.rc);
-		/* Unlimited: fewer, larger sends (the default 64 KiB costs a callback and a syscall each). */
+		/*
+		 * Unlimited: fewer, larger sends (the default 64 KiB costs a
+		 * callback and a syscall each), and room for a whole sealed chunk
+		 * of the default size (1 MiB and 92 bytes at most), which a
+		 * source can then encrypt in place (2 MiB: libcurl's largest).
+		 */
 		if (max_rate)
 			opt_off(x.curl, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)max_rate, &x.rc);
 		else
-			opt_long(x.curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10, &x.rc);
+			opt_long(x.curl, CURLOPT_UPLOAD_BUFFERSIZE, 2L << 20, &x.rc);
 		r = blob_finish(&x, 204, err);
 		if (src.failed) {
 			r = src.failed;

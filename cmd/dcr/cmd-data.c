@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,11 @@
 #include "banned.h"
 
 #define ATTEMPTS 5
-/* Plaintext read, hashed and recorded ahead of sealing: one fdatasync of ID.sums per this many bytes. */
+/*
+ * Plaintext read, hashed and recorded ahead of sealing, at most: the ring
+ * of chunk buffers the reading thread fills. It syncs ID.sums once per
+ * half of it.
+ */
 #define RECORD_AHEAD (8u << 20)
 /* statfs(2) f_type of file systems whose files' st_size is not what a read gives */
 #define PROC_SUPER_MAGIC 0x9fa0
@@ -392,6 +397,13 @@ static int put_spooled(void *ctx, const struct dataset_key *k, uint64_t received
  * digest against its record before anything of it is sent again. The last
  * one is the digest of the whole file, which the key file keeps once dcrd
  * has everything.
+ *
+ * Two threads share the work, as two stages of a pipeline: a reader reads
+ * chunks into a ring of buffers, hashes and records them, and makes each
+ * batch of records durable; the sender (libcurl's read callback) seals the
+ * chunks whose records are durable, straight into libcurl's buffer, and
+ * gives their buffers back. The reader owns hash, hashed, records and sums
+ * while it runs; next, ready, released, stop and failed are under lock.
  */
 struct file_stream {
 	const struct dataset_key *k;
@@ -401,13 +413,22 @@ struct file_stream {
 	struct dcr_sha256 *hash; /* of the plaintext of chunks [0, hashed), read in this attempt */
 	uint64_t hashed;
 	struct dcr_stream_enc *enc;
-	uint64_t next;           /* the chunk to seal next */
-	uint8_t *plain;          /* the plaintext of chunks [win_start, win_end) */
-	uint32_t window;         /* chunks read ahead */
-	uint64_t win_start, win_end;
-	uint8_t *out;            /* ciphertext not yet taken by the transfer */
+	uint8_t *plain;          /* the ring: chunk i is read into slot i % slots */
+	uint32_t slots, batch;   /* chunks in the ring; chunks a record sync covers */
+	uint8_t *out;            /* sealed bytes libcurl had no room for at once */
 	size_t out_len, out_pos;
 	uint64_t skip;           /* bytes of the stream dcrd has already, still to drop */
+
+	pthread_t reader;
+	bool reading;            /* the reader thread was started and not joined */
+	pthread_mutex_t lock;
+	pthread_cond_t moved;    /* ready, released, stop or failed changed */
+	uint64_t next;           /* the chunk to seal next */
+	uint64_t ready;          /* chunks before it are read, hashed and durably recorded */
+	uint64_t released;       /* chunks before it are sealed: their slots are free */
+	bool stop;               /* the transfer ended: the reader stops */
+	int failed;              /* the reader's error, in read_err */
+	struct dcr_err read_err;
 };
 
 static int source_changed(const struct dataset_key *k, const char *how, struct dcr_err *err)
@@ -430,13 +451,24 @@ static int source_same(const struct file_stream *fs, struct dcr_err *err)
 	return 0;
 }
 
-/* Chunk i of the plaintext into buf; its length in *len. */
-static int read_chunk(struct file_stream *fs, uint64_t i, uint8_t *buf, size_t *len, struct dcr_err *err)
+/* The plaintext length of chunk i. */
+static size_t chunk_len(const struct file_stream *fs, uint64_t i)
 {
 	uint64_t off = i * fs->k->source.chunk_size;
-	size_t want = fs->k->size - off < fs->k->source.chunk_size ? (size_t)(fs->k->size - off)
-								 : fs->k->source.chunk_size;
-	size_t got = 0;
+
+	return fs->k->size - off < fs->k->source.chunk_size ? (size_t)(fs->k->size - off) : fs->k->source.chunk_size;
+}
+
+static uint8_t *slot(const struct file_stream *fs, uint64_t i)
+{
+	return fs->plain + (size_t)(i % fs->slots) * fs->k->source.chunk_size;
+}
+
+/* Chunk i of the plaintext into buf. */
+static int read_chunk(struct file_stream *fs, uint64_t i, uint8_t *buf, struct dcr_err *err)
+{
+	uint64_t off = i * fs->k->source.chunk_size;
+	size_t want = chunk_len(fs, i), got = 0;
 
 	while (got < want) {
 		ssize_t n = pread(fs->fd, buf + got, want - got, (off_t)(off + got));
@@ -449,7 +481,6 @@ static int read_chunk(struct file_stream *fs, uint64_t i, uint8_t *buf, size_t *
 			return source_changed(fs->k, "while it was uploaded (it is shorter now)", err);
 		got += (size_t)n;
 	}
-	*len = want;
 	return 0;
 }
 
@@ -460,9 +491,10 @@ static int read_chunk(struct file_stream *fs, uint64_t i, uint8_t *buf, size_t *
  * makes the record durable before the chunk is sealed). So no chunk is
  * ever sealed twice with other bytes (its nonce is its number).
  */
-static int hash_chunk(struct file_stream *fs, uint64_t i, const uint8_t *plain, size_t len, struct dcr_err *err)
+static int hash_chunk(struct file_stream *fs, uint64_t i, const uint8_t *plain, struct dcr_err *err)
 {
 	uint8_t digest[DCR_SHA256_LEN], recorded[DCR_SHA256_LEN];
+	size_t len = chunk_len(fs, i);
 	char how[128];
 	int r;
 
@@ -505,86 +537,157 @@ static int load_records(struct file_stream *fs, struct dcr_err *err)
 /* Hash the file from its start to the end of chunk n - 1 afresh, holding every digest against ID.sums. */
 static int hash_prefix(struct file_stream *fs, uint64_t n, struct dcr_err *err)
 {
-	size_t len;
 	int r = 0;
 
 	dcr_sha256_free(fs->hash);
 	if (!(fs->hash = dcr_sha256_new()))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	fs->hashed = 0;
-	fs->win_start = fs->win_end = 0;
 	for (uint64_t i = 0; r == 0 && i < n; i++)
-		if ((r = read_chunk(fs, i, fs->plain, &len, err)) == 0)
-			r = hash_chunk(fs, i, fs->plain, len, err);
+		if ((r = read_chunk(fs, i, fs->plain, err)) == 0)
+			r = hash_chunk(fs, i, fs->plain, err);
 	return r;
 }
 
-/*
- * Read and hash the window of chunks from first on, recording those not
- * recorded yet; the new records reach the disk (one fdatasync a window, not
- * one a chunk) before any of their chunks is sealed, so that no record a
- * sent chunk needs can be lost, not even by a power cut.
- */
-static int fill_window(struct file_stream *fs, uint64_t first, struct dcr_err *err)
+/* The file must end where its size said (procfs, sysfs or a file grown since): else it is not sent whole. */
+static int source_ends(struct file_stream *fs, struct dcr_err *err)
 {
-	uint64_t end = fs->chunks - first < fs->window ? fs->chunks : first + fs->window, records = fs->records;
-	size_t len;
+	uint8_t more;
+	ssize_t n;
+
+	while ((n = pread(fs->fd, &more, 1, (off_t)fs->k->size)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", fs->k->source.path);
+	return n > 0 ? source_changed(fs->k, "while it was uploaded (it is longer now)", err) : 0;
+}
+
+/*
+ * Read and hash chunks i to end - 1 into their slots as these come free,
+ * recording those not recorded yet; the new records reach the disk (one
+ * fdatasync a batch, not one a chunk) before any of their chunks is sealed,
+ * so that no record a sent chunk needs can be lost, not even by a power cut.
+ * 1 if the sender stopped the reader meanwhile.
+ */
+static int read_batch(struct file_stream *fs, uint64_t i, uint64_t end, struct dcr_err *err)
+{
+	uint64_t records = fs->records;
+	bool stop;
 	int r;
 
-	fs->win_start = fs->win_end = first;
-	for (uint64_t i = first; i < end; i++) {
-		uint8_t *buf = fs->plain + (size_t)(i - first) * fs->k->source.chunk_size;
-
-		if ((r = read_chunk(fs, i, buf, &len, err)) < 0 || (r = hash_chunk(fs, i, buf, len, err)) < 0)
+	for (; i < end; i++) {
+		pthread_mutex_lock(&fs->lock);
+		while (!fs->stop && i >= fs->released + fs->slots)
+			pthread_cond_wait(&fs->moved, &fs->lock);
+		stop = fs->stop;
+		pthread_mutex_unlock(&fs->lock);
+		if (stop)
+			return 1;
+		if ((r = read_chunk(fs, i, slot(fs, i), err)) < 0 || (r = hash_chunk(fs, i, slot(fs, i), err)) < 0)
 			return r;
 	}
-	/* The file must end where its size said (procfs, sysfs or a file grown since): else it is not sent whole. */
-	if (end == fs->chunks) {
-		uint8_t more;
-		ssize_t n;
-
-		while ((n = pread(fs->fd, &more, 1, (off_t)fs->k->size)) < 0 && errno == EINTR)
-			;
-		if (n < 0)
-			return dcr_err_errno(err, DCR_EIO, errno, "cannot read '%s'", fs->k->source.path);
-		if (n > 0)
-			return source_changed(fs->k, "while it was uploaded (it is longer now)", err);
-	}
+	if (end == fs->chunks && (r = source_ends(fs, err)) < 0)
+		return r;
 	if (fs->records != records && fdatasync(fs->sums) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
-	fs->win_end = end;
 	return 0;
 }
 
-/* The encoder's output: dropped while dcrd has it already, else kept for the transfer. */
-static int stream_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+/* The reader thread: from chunk next to the end, a batch at a time, or until stopped. */
+static void *read_ahead(void *arg)
 {
-	struct file_stream *fs = ctx;
-	size_t drop = fs->skip < len ? (size_t)fs->skip : len;
+	struct file_stream *fs = arg;
+	struct dcr_err err = { 0 };
+	uint64_t i = fs->next;
+	int r = 0;
 
-	fs->skip -= drop;
-	memcpy(fs->out + fs->out_len, buf + drop, len - drop);
-	fs->out_len += len - drop;
+	while (r == 0 && i < fs->chunks) {
+		uint64_t end = fs->chunks - i < fs->batch ? fs->chunks : i + fs->batch;
+
+		if ((r = read_batch(fs, i, end, &err)) != 0)
+			break;
+		pthread_mutex_lock(&fs->lock);
+		fs->ready = i = end;
+		pthread_cond_broadcast(&fs->moved);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	if (r < 0) {
+		pthread_mutex_lock(&fs->lock);
+		fs->failed = r;
+		fs->read_err = err;
+		pthread_cond_broadcast(&fs->moved);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return NULL;
+}
+
+/* Start the reader at chunk next, with all slots free. */
+static int reader_start(struct file_stream *fs, uint64_t next, struct dcr_err *err)
+{
+	int e;
+
+	fs->next = fs->ready = fs->released = next;
+	fs->stop = false;
+	fs->failed = 0;
+	if ((e = pthread_create(&fs->reader, NULL, read_ahead, fs)) != 0)
+		return dcr_err_errno(err, DCR_EFAIL, e, "cannot start a thread");
+	fs->reading = true;
 	return 0;
 }
 
+static void reader_stop(struct file_stream *fs)
+{
+	if (!fs->reading)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	fs->stop = true;
+	pthread_cond_broadcast(&fs->moved);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_join(fs->reader, NULL);
+	fs->reading = false;
+}
+
+/*
+ * libcurl's read callback: sealed chunks, each sealed once its record is
+ * durable, straight into libcurl's buffer when it has room for a whole
+ * one, else through out (and so too the first chunk of a resume, of which
+ * dcrd has the skip bytes already).
+ */
 static int stream_read(void *ctx, uint8_t *buf, size_t want, size_t *got, struct dcr_err *err)
 {
 	struct file_stream *fs = ctx;
-	size_t len;
+	size_t room = (size_t)fs->k->source.chunk_size + DCR_STREAM_TAG_LEN + DCR_STREAM_HEADER_LEN, len;
+	bool direct;
 	int r;
 
 	while (fs->out_pos == fs->out_len && fs->next < fs->chunks) {
-		uint64_t off = fs->next * fs->k->source.chunk_size;
-
+		pthread_mutex_lock(&fs->lock);
+		while (fs->next >= fs->ready && !fs->failed)
+			pthread_cond_wait(&fs->moved, &fs->lock);
+		r = fs->failed;
+		pthread_mutex_unlock(&fs->lock);
+		if (r < 0) {
+			*err = fs->read_err;
+			return r;
+		}
+		/* The header goes with chunk 0. */
+		len = chunk_len(fs, fs->next);
+		direct = fs->skip == 0 && want >= (fs->next ? 0 : DCR_STREAM_HEADER_LEN) + len + DCR_STREAM_TAG_LEN;
 		fs->out_pos = fs->out_len = 0;
-		if (fs->next >= fs->win_end && (r = fill_window(fs, fs->next, err)) < 0)
+		if ((r = dcr_stream_enc_seal_into(fs->enc, slot(fs, fs->next), len, fs->next + 1 == fs->chunks,
+			     direct ? buf : fs->out, direct ? want : room, &len, err)) < 0)
 			return r;
-		len = fs->k->size - off < fs->k->source.chunk_size ? (size_t)(fs->k->size - off) : fs->k->source.chunk_size;
-		if ((r = dcr_stream_enc_seal(fs->enc, fs->plain + (size_t)(fs->next - fs->win_start) * fs->k->source.chunk_size,
-			     len, fs->next + 1 == fs->chunks, err)) < 0)
-			return r;
-		fs->next++;
+		pthread_mutex_lock(&fs->lock);
+		fs->released = ++fs->next;
+		pthread_cond_broadcast(&fs->moved);
+		pthread_mutex_unlock(&fs->lock);
+		if (direct) {
+			*got = len;
+			return 0;
+		}
+		fs->out_len = len;
+		fs->out_pos = fs->skip < len ? (size_t)fs->skip : len;
+		fs->skip -= fs->out_pos;
 	}
 	*got = fs->out_len - fs->out_pos < want ? fs->out_len - fs->out_pos : want;
 	memcpy(buf, fs->out + fs->out_pos, *got);
@@ -625,12 +728,14 @@ static int put_streamed(void *ctx, const struct dataset_key *k, uint64_t receive
 		return r;
 	dcr_stream_enc_free(fs->enc);
 	fs->out_pos = fs->out_len = 0;
-	fs->next = counter;
-	if (!(fs->enc = dcr_stream_enc_new_at(k->key, k->source.chunk_size, k->source.salt, counter, stream_sink, fs,
-		      err)))
+	if (!(fs->enc = dcr_stream_enc_new_at(k->key, k->source.chunk_size, k->source.salt, counter, NULL, NULL, err)))
 		return err->code;
-	return dcr_blob_put_from(k->endpoint, k->id, k->token, received, k->cipher_size - received, max_rate,
+	if ((r = reader_start(fs, counter, err)) < 0)
+		return r;
+	r = dcr_blob_put_from(k->endpoint, k->id, k->token, received, k->cipher_size - received, max_rate,
 		stream_read, fs, show_progress, p, err);
+	reader_stop(fs);
+	return r;
 }
 
 /* Take the write lock on the open ID.sums fd: one dcr at a time sends, completes or removes an upload. */
@@ -652,14 +757,17 @@ static int lock_sums(int fd, const char *id, const char *path, struct dcr_err *e
 static int stream_upload(const struct cli *cli, const char *dir, struct dataset_key *k, int fd, uint64_t max_rate,
 	int *held, struct dcr_err *err)
 {
-	struct file_stream fs = { .k = k, .fd = fd, .sums = -1 };
+	struct file_stream fs = { .k = k, .fd = fd, .sums = -1, .lock = PTHREAD_MUTEX_INITIALIZER,
+		.moved = PTHREAD_COND_INITIALIZER };
 	struct dataset_key now;
 	char path[4200];
 	size_t plain_len;
 	int r;
 
-	fs.window = k->source.chunk_size < RECORD_AHEAD ? RECORD_AHEAD / k->source.chunk_size : 1;
-	plain_len = (size_t)fs.window * k->source.chunk_size;
+	/* Two slots at least: one sealed from while the reader fills the other. */
+	fs.slots = k->source.chunk_size < RECORD_AHEAD / 2 ? RECORD_AHEAD / k->source.chunk_size : 2;
+	fs.batch = fs.slots / 2;
+	plain_len = (size_t)fs.slots * k->source.chunk_size;
 	fs.chunks = k->size / k->source.chunk_size + (k->size % k->source.chunk_size != 0 || k->size == 0);
 	if (k->cipher_size != dcr_stream_encoded_size(k->size, k->source.chunk_size))
 		return dcr_err_set(err, DCR_EINVALID, "the key file of dataset %s gives a ciphertext size that does not "
@@ -725,6 +833,8 @@ out:
 	free(fs.out);
 	dcr_stream_enc_free(fs.enc);
 	dcr_sha256_free(fs.hash);
+	pthread_mutex_destroy(&fs.lock);
+	pthread_cond_destroy(&fs.moved);
 	if (r == 0)
 		*held = fs.sums;
 	else if (fs.sums >= 0)

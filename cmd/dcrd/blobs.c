@@ -7,6 +7,7 @@
  * the end, reading a complete blob back: publish checks and jobs decrypt
  * one with the key of its sealed record.
  */
+#define _GNU_SOURCE /* sync_file_range */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 
 #include "crypto.h"
 #include "dcrd.h"
+#include "util.h"
 
 #include "banned.h"
 
@@ -331,10 +333,20 @@ struct blob_upload {
 	int fd;
 	uint64_t size, offset;
 	uint64_t recorded;         /* what the state says has arrived */
+	uint64_t started;          /* writeback started up to here */
+	int64_t recorded_ms;       /* when it was last recorded (monotonic) */
 	bool failed;
 };
 
-#define PROGRESS_EVERY (8u << 20)
+/*
+ * What arrived is recorded (fsync, then the state) once 64 MiB are
+ * unrecorded, or 8 MiB and a second since the last record: a fast upload
+ * waits for few fsyncs, a slow one loses little to a crash.
+ */
+#define PROGRESS_EVERY (64u << 20)
+#define PROGRESS_SOON (8u << 20)
+#define PROGRESS_MS 1000
+#define WRITEBACK_EVERY (1u << 20)
 
 static void blob_release(struct service *svc, const char *id)
 {
@@ -422,7 +434,8 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 	memcpy(u->id, id, sizeof(u->id));
 	u->svc = svc;
 	u->size = b.size;
-	u->offset = u->recorded = offset;
+	u->offset = u->recorded = u->started = offset;
+	u->recorded_ms = dcr_monotonic_ms();
 	*out = u;
 	return 0;
 }
@@ -438,8 +451,10 @@ static int record_progress(struct blob_upload *u, int complete, struct dcr_err *
 	if ((r = state_blob_progress(u->svc->state, u->id, u->offset, complete, err)) == 0)
 		storage_progress(u->id, u->offset, complete);
 	pthread_mutex_unlock(u->svc->lock);
-	if (r == 0)
+	if (r == 0) {
 		u->recorded = u->offset;
+		u->recorded_ms = dcr_monotonic_ms();
+	}
 	return r;
 }
 
@@ -466,7 +481,19 @@ int blob_put_write(struct blob_upload *u, const uint8_t *buf, size_t len, unsign
 		len -= (size_t)n;
 		u->offset += (uint64_t)n;
 	}
-	if (u->offset - u->recorded >= PROGRESS_EVERY && record_progress(u, 0, err) < 0) {
+	/*
+	 * Writeback of each MiB starts as soon as it is in, not at the fsync
+	 * of record_progress: the disk writes while more arrives, and that
+	 * fsync, which holds up this connection, finds little left to write.
+	 * Advisory: an error shows at the fsync.
+	 */
+	if (u->offset - u->started >= WRITEBACK_EVERY) {
+		(void)sync_file_range(u->fd, (off_t)u->started, (off_t)(u->offset - u->started), SYNC_FILE_RANGE_WRITE);
+		u->started = u->offset;
+	}
+	if ((u->offset - u->recorded >= PROGRESS_EVERY ||
+		    (u->offset - u->recorded >= PROGRESS_SOON && dcr_monotonic_ms() - u->recorded_ms >= PROGRESS_MS)) &&
+	    record_progress(u, 0, err) < 0) {
 		u->failed = true;
 		*status = 500;
 		return err->code;

@@ -38,7 +38,7 @@
 #define MAX_BODY ((1u << 20) + (64u << 10))
 #define THREADS 4
 #define CONNECTION_TIMEOUT 30      /* seconds */
-#define CONNECTION_MEMORY (64u << 10)
+#define CONNECTION_MEMORY (256u << 10)
 #define DEFAULT_MAX_ROOM_JOBS 16
 #define DEFAULT_MAX_CALLER_JOBS 8
 #define DEFAULT_HEADER_TIMEOUT 10  /* seconds */

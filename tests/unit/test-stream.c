@@ -950,6 +950,54 @@ static void test_resume_at_chunk(void **state)
 	assert_int_equal(dcr_stream_encoded_size(UINT64_MAX - 10, 0), UINT64_MAX);
 }
 
+/* Sealed into the caller's buffer: the very bytes the sink would get, from the header or from any chunk on. */
+static void test_seal_into(void **state)
+{
+	static const size_t lens[] = { 0, 1, 16, 17, 64, 100 };
+	uint8_t salt[32], room[H + 16 + T + 1];
+	struct dcr_err err = { 0 };
+	size_t got;
+
+	(void)state;
+	memset(salt, 0xa5, sizeof(salt));
+	for (size_t t = 0; t < sizeof(lens) / sizeof(lens[0]); t++) {
+		size_t len = lens[t], chunks = len == 0 ? 1 : (len + 15) / 16;
+		uint8_t *pt = pattern(len, (uint32_t)t + 7);
+		struct buf whole = { 0 };
+
+		encrypt(key_a, 16, salt, pt, len, 0, &whole);
+		for (size_t c = 0; c < chunks; c++) {
+			struct dcr_stream_enc *enc = dcr_stream_enc_new_at(key_a, 16, salt, c, NULL, NULL, &err);
+			size_t at = c == 0 ? 0 : H + c * (16 + T);
+
+			assert_non_null(enc);
+			for (size_t i = c; i < chunks; i++) {
+				size_t n = len - i * 16 < 16 ? len - i * 16 : 16, need = (i == 0 ? H : 0) + n + T;
+				bool last = i + 1 == chunks;
+
+				/* One byte short is refused, and the encoder goes on as if it had not been asked. */
+				assert_int_equal(dcr_stream_enc_seal_into(enc, pt + i * 16, n, last, room, need - 1, &got,
+							 &err),
+					DCR_EINVALID);
+				assert_int_equal(got, 0);
+				assert_int_equal(dcr_stream_enc_seal_into(enc, pt + i * 16, n, last, room, sizeof(room), &got,
+							 &err),
+					0);
+				assert_int_equal(got, need);
+				assert_true(at + got <= whole.len);
+				assert_memory_equal(room, whole.p + at, got);
+				at += got;
+			}
+			assert_int_equal(at, whole.len);
+			/* Finished: nothing more is taken. */
+			assert_int_not_equal(dcr_stream_enc_seal_into(enc, pt, 0, true, room, sizeof(room), &got, &err), 0);
+			dcr_stream_enc_free(enc);
+		}
+		buf_free(&whole);
+		free(pt);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -973,6 +1021,7 @@ int main(void)
 		cmocka_unit_test(test_documented_vector),
 		cmocka_unit_test(test_documented_layout),
 		cmocka_unit_test(test_resume_at_chunk),
+		cmocka_unit_test(test_seal_into),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
