@@ -120,6 +120,20 @@ int sql_out_of_time(const char *name, uint64_t time_ms, struct dcr_err *err);
  */
 int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+/*
+ * duck_check_room in a worker process as sql_run_isolated's, within 30 s
+ * and 512 MiB (room.create's check; DuckDB constant-folds, so compiling
+ * can compute): 0 at once for a room without duckdb computations,
+ * DCR_EINVALID saying why the queries are refused, also when the check
+ * runs out of time or memory, DCR_EIO when the worker cannot be started.
+ */
+int sql_check_isolated(const Dcr__V1__RoomDefinition *def, struct dcr_err *err);
+/*
+ * Confine the calling process as the SQL worker is before it reads its job
+ * (sandbox_confine_worker): calls it may not make fail with EACCES. For
+ * the tests; DCR_EFAIL when it cannot.
+ */
+int sql_worker_confine(struct dcr_err *err);
 /* "dcrd sql-worker PARENT-PID": the worker's side; the socket to dcrd is descriptor 3. Exit status. */
 int sql_worker_main(int argc, char **argv);
 
