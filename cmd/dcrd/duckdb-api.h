@@ -72,16 +72,6 @@ void duckdb_disconnect(duckdb_connection *connection);
 duckdb_state duckdb_query(duckdb_connection connection, const char *query, duckdb_result *out_result);
 void duckdb_destroy_result(duckdb_result *result);
 const char *duckdb_result_error(duckdb_result *result);
-/* The class of a failed result's error (duckdb_error_type, DuckDB 1.1+): the few dcrd names. */
-enum {
-	DUCKDB_ERROR_OUT_OF_RANGE = 1,
-	DUCKDB_ERROR_CONVERSION = 2,
-	DUCKDB_ERROR_DIVIDE_BY_ZERO = 6,
-	DUCKDB_ERROR_INTERRUPT = 29,
-	DUCKDB_ERROR_INVALID_INPUT = 32,
-	DUCKDB_ERROR_OUT_OF_MEMORY = 33,
-};
-int duckdb_result_error_type(duckdb_result *result);
 
 idx_t duckdb_extract_statements(duckdb_connection connection, const char *query,
 	duckdb_extracted_statements *out_extracted_statements);

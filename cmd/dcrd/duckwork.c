@@ -126,7 +126,8 @@ static int open_locked(struct duck *d, uint64_t max_memory, struct dcr_err *err)
 	 * only while external access is on; then it goes off, then the lock.
 	 */
 	/* ICU's settings exist once the database does; their defaults come from the environment (TZ). */
-	if (r == 0 && (r = exec(d, "SET TimeZone = 'UTC'", err)) == 0 && (r = exec(d, "SET Calendar = 'gregorian'", err)) == 0 &&
+	if (r == 0 && (r = exec(d, "SET TimeZone = 'UTC'", err)) == 0 &&
+	    (r = exec(d, "SET Calendar = 'gregorian'", err)) == 0 &&
 	    (r = exec(d, "SET temp_directory = ''", err)) == 0 &&
 	    (r = exec(d, "SET enable_external_access = false", err)) == 0)
 		r = exec(d, "SET lock_configuration = true", err);
@@ -438,40 +439,23 @@ static int load_table(struct duck *d, const Dcr__V1__DataNode *node, struct dcr_
 /* ---- the result ---- */
 
 /*
- * DuckDB's messages from running a query quote values, with quotes or
- * without ("Type INT64 with value 3141592653 can't be cast", "Overflow in
- * multiplication of INT64 (3000000000 * 9000000000)!", error(x)'s x): only
- * the class of the error leaves the worker, never its text.
+ * A message from running the query may quote data, in quotes ("Could not
+ * convert string 'x'") or not ("Overflow in multiplication of INT64 (183 *
+ * 92233720368547758)", "Type DOUBLE with value 1e+300 can't be cast"), and
+ * it reaches the audit log that every participant reads: only DuckDB's
+ * class of error ("Conversion Error", "Out of Range Error", "Out of Memory
+ * Error"...) is kept.
  */
-static int run_error(struct duck *d, duckdb_result *res, uint64_t max_memory, struct dcr_err *err)
+static int run_error(struct duck *d, duckdb_result *res, struct dcr_err *err)
 {
-	const char *what;
-	int type = duckdb_result_error_type(res);
+	const char *msg = duckdb_result_error(res);
+	size_t keep = msg ? strspn(msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ") : 0;
 
-	switch (type) {
-	case DUCKDB_ERROR_OUT_OF_MEMORY:
-		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' exceeded its memory limit (%" PRIu64 " bytes)",
-			d->c->name, max_memory);
-	case DUCKDB_ERROR_INTERRUPT:
-		return sql_out_of_time(d->c->name, d->time_ms, err);
-	case DUCKDB_ERROR_OUT_OF_RANGE:
-		what = "a value out of range";
-		break;
-	case DUCKDB_ERROR_CONVERSION:
-		what = "a conversion error";
-		break;
-	case DUCKDB_ERROR_DIVIDE_BY_ZERO:
-		what = "a division by zero";
-		break;
-	case DUCKDB_ERROR_INVALID_INPUT:
-		what = "invalid input";
-		break;
-	default:
-		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: an error of class %d (the message is "
-			"withheld: it may quote data)", d->c->name, type);
-	}
-	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: %s (the message is withheld: it may quote "
-		"data)", d->c->name, what);
+	if (keep < 5 || msg[keep] != ':' || strncmp(msg + keep - 5, "Error", 5) != 0)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: the query failed [withheld: the "
+			"message may quote data]", d->c->name);
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: %.*s: [withheld: it may quote data]",
+		d->c->name, (int)keep, msg);
 }
 
 static bool integer_type(duckdb_type t)
@@ -560,13 +544,13 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 	if (r == 0) {
 		struct dcr_err why;
 
-		/* Compiling can compute (constant folding): its message is withheld as run_error's. */
+		/* Compiling can compute (constant folding) on the loaded data: its message is withheld as run_error's. */
 		if (prepare_select(d, d->c->sql->query, &st, &why) < 0)
-			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB could not prepare the query on the "
-				"loaded tables (the message is withheld: it may quote data)", d->c->name);
+			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: the query does not prepare on the "
+				"loaded tables [withheld: the message may quote data]", d->c->name);
 	}
 	if (r == 0 && duckdb_execute_prepared(st, &res) != DuckDBSuccess) {
-		r = run_error(d, &res, lim->max_memory, err);
+		r = run_error(d, &res, err);
 		duckdb_destroy_result(&res);
 	} else if (r == 0) {
 		if (!(c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0))) {

@@ -131,8 +131,8 @@ static int run_error(struct sql_job *j, struct dcr_err *err)
 	for (size_t i = 0; i < sizeof(data_free) / sizeof(data_free[0]); i++)
 		if (strcmp(msg, data_free[i]) == 0)
 			return sql_error(j, err);
-	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite: %s (the message is withheld: it may quote "
-		"data)", j->c->name, sqlite3_errstr(sqlite3_errcode(j->db) & 0xff));
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite: %s: [withheld: it may quote data]", j->c->name,
+		sqlite3_errstr(sqlite3_errcode(j->db) & 0xff));
 }
 
 /* ---- what the computation needs ---- */

@@ -332,7 +332,7 @@ static void test_no_spill(void **state)
 	unsetenv("TMPDIR");
 	assert_int_equal(chdir(cwd), 0);
 	assert_int_equal(run.r, DCR_ECOMPUTE);
-	if (!strstr(run.text, "computation 'q' exceeded its memory limit (33554432 bytes)"))
+	if (!strstr(run.text, "Out of Memory"))
 		fail_msg("%s", run.text);
 	assert_non_null(d = opendir(dir));
 	while ((e = readdir(d)))
@@ -394,13 +394,13 @@ static void test_errors_withheld(void **state)
 	static const char leak_csv[] = "a,b,x,ok\n3141592653,alice@secret.example,1.5,true\n";
 	static const struct input leak[] = { { "t", leak_csv }, { "u", "7\n" } };
 	static const char *const cases[][2] = {
-		{ "SELECT sum(a::INTEGER) AS s FROM t", "a conversion error" },
-		{ "SELECT sum(a * 9000000000) AS s FROM t", "a value out of range" },
-		{ "SELECT a::DECIMAL(4,1) AS d FROM t", "a conversion error" },
-		{ "SELECT error(b) AS e FROM t", "" },
-		{ "SELECT * FROM range((SELECT error(max(b)) FROM t))", "" },
-		{ "SELECT hash(b)::INTEGER AS h FROM t", "a conversion error" },
-		{ "SELECT CAST(x * 1e308 AS BIGINT) AS c FROM t", "a conversion error" },
+		{ "SELECT sum(a::INTEGER) AS s FROM t", ": Conversion Error: [" },
+		{ "SELECT sum(a * 9000000000) AS s FROM t", ": Out of Range Error: [" },
+		{ "SELECT a::DECIMAL(4,1) AS d FROM t", ": Conversion Error: [" },
+		{ "SELECT error(b) AS e FROM t", ": Invalid Input Error: [" },
+		{ "SELECT * FROM range((SELECT error(max(b)) FROM t))", ": Invalid Input Error: [" },
+		{ "SELECT hash(b)::INTEGER AS h FROM t", ": Conversion Error: [" },
+		{ "SELECT CAST(x * 1e308 AS BIGINT) AS c FROM t", ": Conversion Error: [" },
 		{ "SELECT from_hex(b) AS h FROM t", "" },
 		{ "SELECT a // (a - 3141592653) AS z FROM t", "" },
 	};
@@ -417,7 +417,7 @@ static void test_errors_withheld(void **state)
 			continue;
 		}
 		assert_int_equal(run.r, DCR_ECOMPUTE);
-		if (!strstr(run.err.msg, "(the message is withheld: it may quote data)") || !strstr(run.err.msg, cases[i][1]))
+		if (!strstr(run.err.msg, "[withheld: ") || !strstr(run.err.msg, cases[i][1]))
 			fail_msg("%s: %s", cases[i][0], run.err.msg);
 		for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++)
 			if (strstr(run.err.msg, markers[m]))
@@ -474,7 +474,7 @@ static void test_worker_memory(void **state)
 	room = room_for("duckdb", "SELECT i, i + 1 AS j FROM range(100000000) r(i)");
 	run_room(&run, room, both, 2, 64 << 20);
 	assert_int_equal(run.r, DCR_ECOMPUTE);
-	if (!SANITIZED && !strstr(run.err.msg, "computation 'q' exceeded its memory limit (67108864 bytes)"))
+	if (!SANITIZED && !strstr(run.err.msg, "computation 'q': DuckDB: Out of Memory Error: [withheld"))
 		fail_msg("%s", run.err.msg);
 	assert_int_equal(getrusage(RUSAGE_CHILDREN, &ru), 0);
 	/* ru_maxrss is in KiB: the limit, the headroom, and what the program itself maps. */
@@ -505,7 +505,7 @@ static void test_check_bounded(void **state)
 		fail_msg("%s", err.msg);
 	run_room(&run, room, both, 2, 64 << 20);
 	assert_int_equal(run.r, DCR_ECOMPUTE);
-	if (!SANITIZED && !strstr(run.err.msg, "computation 'q' exceeded its memory limit (67108864 bytes)"))
+	if (!SANITIZED && !strstr(run.err.msg, "computation 'q': DuckDB: Out of Memory Error: [withheld"))
 		fail_msg("%s", run.err.msg);
 	dcr_room_free(room);
 	room = room_for("duckdb", "SELECT count(*) AS n FROM t");
