@@ -353,7 +353,8 @@ int sandbox_confine_worker(int deny_errno, struct dcr_err *err)
 			SANDBOX_SECCOMP_MAX);
 	fp = (struct sock_fprog){ .len = (unsigned short)b.n, .filter = prog };
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp) < 0)
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot confine the SQL worker (seccomp)");
+		return dcr_err_errno(err, errno == EINVAL || errno == ENOSYS ? DCR_EIO : DCR_EFAIL, errno,
+			"cannot confine the SQL worker (seccomp)");
 	return 0;
 #else
 	(void)deny_errno;

@@ -155,8 +155,9 @@ void sandbox_log(void);
  * counts...) and more: no file reached by name (open, create, remove,
  * rename, link, chmod, exec), no socket made, connected, bound or
  * accepted, no signal to another process. Denied calls fail with
- * deny_errno, but access() and faccessat(), which say ENOENT. DCR_EFAIL when the kernel refuses or the architecture has
- * no filter.
+ * deny_errno, but access() and faccessat(), which say ENOENT. DCR_EIO
+ * when the kernel interface has no seccomp or no_new_privs (Gramine's),
+ * DCR_EFAIL when it refuses otherwise or the architecture has no filter.
  */
 int sandbox_confine_worker(int deny_errno, struct dcr_err *err);
 

@@ -260,8 +260,9 @@ static void worker_env(char asan[static 128], uint64_t max_memory, char *env[sta
 	env[n++] = "LC_ALL=C";
 	env[n++] = "HOME=/nonexistent";
 	if (SANITIZED) {
-		snprintf(asan, 128, "ASAN_OPTIONS=detect_leaks=0:hard_rss_limit_mb=%" PRIu64,
-			(max_memory + PROCESS_HEADROOM) >> 20);
+		/* Twice the budget and 512 MiB: redzones, and a quarantine of freed memory cut to 64 MiB. */
+		snprintf(asan, 128, "ASAN_OPTIONS=detect_leaks=0:quarantine_size_mb=64:hard_rss_limit_mb=%" PRIu64,
+			(2 * max_memory + (UINT64_C(512) << 20)) >> 20);
 		env[n++] = asan;
 	}
 	env[n] = NULL;
@@ -647,6 +648,22 @@ int sql_worker_confine(struct dcr_err *err)
 }
 
 /*
+ * Where the kernel interface has no seccomp (Gramine: SGX), the worker
+ * runs unconfined: SQLite jobs as before (its function allow-list), but no
+ * DuckDB query, which nothing would then hold (review R1).
+ */
+static bool unconfined;
+
+static int refuse_unconfined(const Dcr__V1__RoomDefinition *def, const char *name, int code, struct dcr_err *err)
+{
+	for (size_t i = 0; unconfined && i < def->n_compute; i++)
+		if (duck_computation(def->compute[i]) && (!name[0] || strcmp(def->compute[i]->name, name) == 0))
+			return dcr_err_set(err, code, "computation '%s' uses engine duckdb, which needs the SQL worker's "
+				"seccomp confinement, and this platform has none", def->compute[i]->name);
+	return 0;
+}
+
+/*
  * At most max_memory and the headroom of writable private memory
  * (RLIMIT_DATA: the heap, every allocator's mappings, thread stacks; what
  * seccomp leaves of shared memory is none): past it allocations fail, and
@@ -692,7 +709,11 @@ static int worker_setup(const char *parent, struct dcr_err *err)
 		return dcr_err_set(err, DCR_EUSAGE, "run by dcrd serve, not by hand");
 	if ((r = dcr_sql_init(err)) < 0)
 		return r;
-	return sql_worker_confine(err);
+	if ((r = sql_worker_confine(err)) == DCR_EIO) {
+		unconfined = true;
+		r = 0;
+	}
+	return r;
 }
 
 int sql_worker_main(int argc, char **argv)
@@ -720,9 +741,10 @@ int sql_worker_main(int argc, char **argv)
 		return 1;
 	}
 	if (type == MSG_CHECK)
-		r = duck_check_room(def, &err);
+		r = refuse_unconfined(def, "", DCR_EINVALID, &err) < 0 ? DCR_EINVALID : duck_check_room(def, &err);
 	else
-		r = sql_run(def, name, &in, &lim, &res, &err);
+		r = refuse_unconfined(def, name, DCR_ECOMPUTE, &err) < 0 ? DCR_ECOMPUTE :
+			sql_run(def, name, &in, &lim, &res, &err);
 	if (r < 0) {
 		send_fail(&c, r, err.msg);
 	} else {
