@@ -32,18 +32,6 @@
 
 #include "banned.h"
 
-/* A build with AddressSanitizer (tests): its shadow memory defeats RLIMIT_DATA, its own RSS limit stands in. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 #define WORKER_FD 3                 /* the worker's end of the socket */
 #define FRAME_MAX (64u << 10)       /* a frame's payload, but for the job's */
 #define JOB_MAX (64u << 20)         /* the job's: its limits, name and room definition */

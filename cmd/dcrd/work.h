@@ -83,6 +83,21 @@ void csv_format_real(double d, char buf[static 40]);
 /* Wipe and free what o holds. */
 void csv_out_free(struct csv_out *o);
 
+/*
+ * SANITIZED: a build with AddressSanitizer (tests), whose shadow memory
+ * defeats RLIMIT_DATA: the SQL worker gets ASan's RSS limit instead.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 /* ---- DuckDB (duckwork.c) ---- */
 
 /* Whether c is an SQL computation with engine duckdb. */

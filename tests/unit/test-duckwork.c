@@ -446,18 +446,6 @@ static void test_time_zone(void **state)
 	assert_string_equal(run.text, "tz,day,h\nUTC,2024-01-01,3\n");
 }
 
-/* AddressSanitizer's shadow memory defeats RLIMIT_DATA: the worker has its RSS limit instead. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 /*
  * DuckDB's memory_limit does not cover the result it materializes: the
  * worker's own limit (the job's memory and 256 MiB) stops it, and the job
