@@ -35,6 +35,10 @@
 #define __NR_open_tree_attr 467
 #endif
 
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
 		  CLONE_NEWCGROUP | 0x80u /* CLONE_NEWTIME */)
 #define PER_QUERY 0xffffffffu        /* personality(0xffffffff) reads the persona without changing it */
@@ -295,7 +299,8 @@ static const int worker_denied[] = {
 	__NR_chmod, __NR_chown, __NR_lchown, __NR_mknod, __NR_utime, __NR_utimes, __NR_futimesat,
 #endif
 	__NR_openat, __NR_openat2, __NR_mkdirat, __NR_unlinkat, __NR_renameat, __NR_renameat2, __NR_linkat,
-	__NR_symlinkat, __NR_truncate, __NR_fchmodat, __NR_fchownat, __NR_mknodat, __NR_utimensat, __NR_chdir,
+	__NR_symlinkat, __NR_truncate, __NR_fchmodat, __NR_fchmodat2, __NR_fchownat, __NR_mknodat, __NR_utimensat,
+	__NR_chdir, __NR_setxattr, __NR_lsetxattr, __NR_removexattr, __NR_lremovexattr, __NR_inotify_add_watch,
 	__NR_execve, __NR_execveat,
 	__NR_socket, __NR_socketpair, __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4,
 	__NR_tkill, __NR_pidfd_open, __NR_pidfd_send_signal, __NR_rt_sigqueueinfo,

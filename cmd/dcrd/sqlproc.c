@@ -37,10 +37,10 @@
 #define JOB_MAX (64u << 20)         /* the job's: its limits, name and room definition */
 #define NODE_NAME_MAX 255
 #define HEAP_HEADROOM (64ull << 20) /* the worker's SQLite heap beyond the job's budget */
-#define PROCESS_HEADROOM (UINT64_C(256) << 20) /* the worker's writable memory beyond the job's budget: code's data, stacks, engine */
-#define CHECK_TIME_MS 30000           /* room.create's check of all the room's duckdb queries */
-#define CHECK_MEMORY (UINT64_C(256) << 20)   /* and the memory it may use (plus the headroom) */
-#define DENY_ERRNO EACCES             /* what the worker's denied system calls fail with */
+#define PROCESS_HEADROOM (UINT64_C(256) << 20) /* the worker's writable memory beyond the job's budget */
+#define CHECK_TIME_MS 30000         /* room.create's check of all the room's duckdb queries */
+#define CHECK_MEMORY (UINT64_C(256) << 20) /* and the memory it may use (plus the headroom) */
+#define DENY_ERRNO EACCES           /* what the worker's denied system calls fail with */
 
 /*
  * The frames on the socket: a type (one byte), the payload's length (4
@@ -260,9 +260,8 @@ static void worker_env(char asan[static 128], uint64_t max_memory, char *env[sta
  * The worker, on a socket of its own as descriptor WORKER_FD, with
  * standard input, output and error on /dev/null (what a crash or DuckDB's
  * profiler would print is not for the host's log; a sanitizer build keeps
- * dcrd's, for its reports), no other descriptor,
- * default signals, in a process group of its own, with worker_env's
- * environment. It is this executable, whatever replaced it on disk since:
+ * dcrd's, for its reports), no other descriptor, default signals, in a
+ * process group of its own, with worker_env's environment. It is this executable, whatever replaced it on disk since:
  * a new program, so nothing of dcrd's memory (keys) is in it.
  */
 static int spawn_worker(struct parent *p, uint64_t max_memory, struct dcr_err *err)
@@ -538,7 +537,7 @@ int sql_check_isolated(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
 		if (r == 1 && p.c.late)
 			r = dcr_err_set(err, DCR_EINVALID, "the room's duckdb queries are refused: compiling them took "
 				"more than %d s", CHECK_TIME_MS / 1000);
-		else if (r == 1)
+		else if (r == 1 || r == DCR_ENOMEM)
 			r = dcr_err_set(err, DCR_EINVALID, "the room's duckdb queries are refused: compiling them took "
 				"more than %" PRIu64 " MiB of memory, or failed", (CHECK_MEMORY + PROCESS_HEADROOM) >> 20);
 	}

@@ -21,6 +21,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1211,6 +1212,8 @@ static int confined_child(void)
 	EXPECT(open(proc, O_RDONLY) < 0 && errno == EACCES);
 	EXPECT(open("/tmp/dcr-confined", O_WRONLY | O_CREAT, 0600) < 0 && errno == EACCES);
 	EXPECT(access("/etc/passwd", F_OK) < 0 && errno == ENOENT);
+	EXPECT(chmod(".", 0777) < 0 && errno == EACCES);
+	EXPECT(unlink("/tmp/dcr-confined") < 0 && errno == EACCES);
 	EXPECT(socket(AF_INET, SOCK_STREAM, 0) < 0 && errno == EACCES);
 	EXPECT(socket(AF_UNIX, SOCK_STREAM, 0) < 0 && errno == EACCES);
 	EXPECT(socket(AF_NETLINK, SOCK_RAW, 0) < 0 && errno == EACCES);
