@@ -48,9 +48,12 @@
  * query's program names them, so it reads nothing it does not need.
  */
 enum {
-	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory (little-endian), the name, NUL, the definition */
-	MSG_CHECK = 'c', /* dcrd: as JOB, name empty: check the room's duckdb queries (DONE or FAIL, no READ) */
+	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory (little-endian), the name, NUL, the table
+			    store's directory, NUL, the job's directory in it, NUL (both empty: no store), its key (32
+			    bytes), the definition */
+	MSG_CHECK = 'c', /* dcrd: as JOB, name and store empty: check the room's duckdb queries (DONE or FAIL, no READ) */
 	MSG_READ = 'r',  /* worker: the name of a data node whose plaintext it wants */
+	MSG_IDENT = 'i', /* worker: the name of a data node; dcrd: the SHA-256 of its plaintext (work_inputs' identify) */
 	MSG_DATA = 'd',  /* dcrd: a piece of that plaintext; worker: a piece of the result */
 	MSG_END = 'e',   /* dcrd: that was all of it */
 	MSG_STOP = 's',  /* worker: i32 DCR_E* code (little-endian): no more of it, loading it failed (dcrd then sends END) */
@@ -398,6 +401,25 @@ static int serve_read(struct parent *p, const struct work_inputs *in, const uint
 	return send_fail(&p->c, r, rerr.msg);
 }
 
+/* The worker wants to know which dataset is published to node: its SHA-256, or why not. */
+static int serve_ident(struct parent *p, const struct work_inputs *in, const uint8_t *name, size_t len)
+{
+	char node[NODE_NAME_MAX + 1];
+	uint8_t sha[DCR_SHA256_LEN];
+	struct dcr_err ierr;
+	int r;
+
+	if (len == 0 || len > NODE_NAME_MAX || memchr(name, '\0', len) || !in->identify) {
+		p->c.gone = true;
+		return -1;
+	}
+	memcpy(node, name, len);
+	node[len] = '\0';
+	if ((r = in->identify(in->ctx, node, sha, &ierr)) < 0)
+		return send_fail(&p->c, r, ierr.msg);
+	return send_frame(&p->c, MSG_IDENT, sha, sizeof(sha), NULL, 0);
+}
+
 static int add_result(struct parent *p, const uint8_t *buf, size_t len)
 {
 	if (len > p->max - p->len || dcr_secure_reserve(&p->csv, &p->cap, p->len, p->len + len, p->max) < 0) {
@@ -431,20 +453,33 @@ static int worker_lost(struct parent *p, int wstatus, struct dcr_err *err)
 static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinition *def, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
-	size_t def_len = dcr__v1__room_definition__get_packed_size(def), name_len = strlen(p->name) + 1, n;
+	const struct table_store *ts = in && in->identify ? in->store : NULL;
+	const char *dir = ts ? ts->dir : "", *jobdir = ts ? ts->job : "";
+	size_t def_len = dcr__v1__room_definition__get_packed_size(def), n;
+	size_t head = 24 + strlen(p->name) + 1 + strlen(dir) + 1 + strlen(jobdir) + 1 + 32, at = 24;
 	uint8_t *job;
 	int type, r;
 
-	if (def_len > JOB_MAX - 24 - name_len)
+	if (def_len > JOB_MAX - head)
 		return dcr_err_set(err, DCR_ECOMPUTE, "the room's definition is too large for the SQL worker");
-	if (!(job = malloc(24 + name_len + def_len)))
+	if (!(job = malloc(head + def_len)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	put_u64(job, p->time_ms);
 	put_u64(job + 8, lim->max_result_bytes);
 	put_u64(job + 16, lim->max_memory);
-	memcpy(job + 24, p->name, name_len);
-	dcr__v1__room_definition__pack(def, job + 24 + name_len);
-	r = send_frame(&p->c, job_type, job, 24 + name_len + def_len, NULL, 0);
+	for (size_t i = 0; i < 3; i++) {
+		const char *s = i == 0 ? p->name : i == 1 ? dir : jobdir;
+
+		memcpy(job + at, s, strlen(s) + 1);
+		at += strlen(s) + 1;
+	}
+	if (ts)
+		memcpy(job + at, ts->key, 32);
+	else
+		memset(job + at, 0, 32);
+	dcr__v1__room_definition__pack(def, job + head);
+	r = send_frame(&p->c, job_type, job, head + def_len, NULL, 0);
+	dcr_wipe(job, head);
 	free(job);
 	if (r < 0)
 		return 1;
@@ -454,6 +489,10 @@ static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinitio
 		switch (type) {
 		case MSG_READ:
 			if (!in || serve_read(p, in, p->frame, n) < 0)
+				return 1;
+			break;
+		case MSG_IDENT:
+			if (!in || serve_ident(p, in, p->frame, n) < 0)
 				return 1;
 			break;
 		case MSG_DATA:
@@ -598,13 +637,44 @@ lost:
 	return dcr_err_set(err, DCR_EIO, "lost dcrd");
 }
 
-/* The job dcrd sent (*type JOB or CHECK): its limits, the computation's name and the room (free def). */
-static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **name, Dcr__V1__RoomDefinition **def,
-	struct dcr_err *err)
+/* identify for sql_run: ask dcrd. */
+static int ident_from_dcrd(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err)
 {
+	struct chan *c = ctx;
+	uint8_t buf[DCR_ERR_MSG_MAX + 4];
+	size_t n;
+	int type;
+
+	if (send_frame(c, MSG_IDENT, node, strlen(node), NULL, 0) < 0 || recv_frame(c, &type, buf, sizeof(buf), &n) < 0)
+		return dcr_err_set(err, DCR_EIO, "lost dcrd");
+	if (type == MSG_FAIL)
+		return parse_fail(buf, n, err);
+	if (type != MSG_IDENT || n != DCR_SHA256_LEN)
+		return dcr_err_set(err, DCR_EIO, "lost dcrd");
+	memcpy(sha256, buf, DCR_SHA256_LEN);
+	return 0;
+}
+
+/* The next NUL-terminated string of the job at *at (below len), or NULL. */
+static const char *job_string(const uint8_t *job, size_t len, size_t *at)
+{
+	const char *s = (const char *)job + *at;
+	size_t n = strnlen(s, len - *at);
+
+	if (n == len - *at)
+		return NULL;
+	*at += n + 1;
+	return s;
+}
+
+/* The job dcrd sent (*type JOB or CHECK): its limits, the computation's name, the table store and the room (free def). */
+static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **name, struct table_store *ts,
+	Dcr__V1__RoomDefinition **def, struct dcr_err *err)
+{
+	const char *n, *dir, *jobdir;
 	uint8_t *job;
 	uint32_t len;
-	size_t name_len;
+	size_t at = 24;
 
 	if (recv_head(c, type, &len) < 0 || (*type != MSG_JOB && *type != MSG_CHECK) || len < 25 || len > JOB_MAX)
 		return dcr_err_set(err, DCR_EIO, "no job from dcrd");
@@ -617,9 +687,18 @@ static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **na
 	lim->time_ms = get_u64(job);
 	lim->max_result_bytes = get_u64(job + 8);
 	lim->max_memory = get_u64(job + 16);
-	name_len = strnlen((const char *)job + 24, len - 24);
-	*name = name_len < len - 24 ? strdup((const char *)job + 24) : NULL;
-	*def = *name ? dcr__v1__room_definition__unpack(NULL, len - 24 - name_len - 1, job + 24 + name_len + 1) : NULL;
+	*name = NULL;
+	*def = NULL;
+	if ((n = job_string(job, len, &at)) && (dir = job_string(job, len, &at)) &&
+	    (jobdir = job_string(job, len, &at)) && len - at >= 32 && strlen(dir) < sizeof(ts->dir) &&
+	    strlen(jobdir) < sizeof(ts->job) && (*name = strdup(n))) {
+		memcpy(ts->dir, dir, strlen(dir) + 1);
+		memcpy(ts->job, jobdir, strlen(jobdir) + 1);
+		memcpy(ts->key, job + at, 32);
+		at += 32;
+		*def = dcr__v1__room_definition__unpack(NULL, len - at, job + at);
+	}
+	dcr_wipe(job, len);
 	free(job);
 	if (!*def) {
 		free(*name);
@@ -672,15 +751,14 @@ static int worker_limit(uint64_t max_memory, struct dcr_err *err)
 /*
  * Set the worker up: it dies with dcrd (the signal comes when the thread
  * that spawned it ends, which waits for it), leaves no core dump, nothing
- * of its user may read its memory, and it is confined (sql_worker_confine)
- * before it reads a byte of the job.
+ * of its user may read its memory. It is confined (confine_now) once it
+ * has its job (from dcrd), before any query is compiled or run on it.
  */
 static int worker_setup(const char *parent, struct dcr_err *err)
 {
 	struct rlimit none = { 0, 0 };
 	char *end;
 	long ppid;
-	int r;
 
 	errno = 0;
 	ppid = strtol(parent, &end, 10);
@@ -694,19 +772,49 @@ static int worker_setup(const char *parent, struct dcr_err *err)
 		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot protect the SQL worker's memory");
 	if (fcntl(WORKER_FD, F_GETFD) < 0)
 		return dcr_err_set(err, DCR_EUSAGE, "run by dcrd serve, not by hand");
-	if ((r = dcr_sql_init(err)) < 0)
-		return r;
-	if ((r = sql_worker_confine(err)) == DCR_EIO) {
+	return dcr_sql_init(err);
+}
+
+/* sql_worker_confine; where the kernel has no seccomp, the worker goes on unconfined (refuse_unconfined). */
+static int confine_now(struct dcr_err *err)
+{
+	int r = sql_worker_confine(err);
+
+	if (r == DCR_EIO) {
 		unconfined = true;
 		r = 0;
 	}
 	return r;
 }
 
+/* Whether computation name of def is a duckdb one. */
+static bool duck_named(const Dcr__V1__RoomDefinition *def, const char *name)
+{
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (strcmp(def->compute[i]->name, name) == 0)
+			return duck_computation(def->compute[i]);
+	return false;
+}
+
+/*
+ * work_inputs' confine for a job of a duckdb computation with the table
+ * store, which duck_run calls once its tables are loaded, kept and
+ * attached (files opened by path), before the query is compiled on them.
+ * Unconfined it does not go on.
+ */
+static int confine_for_store(struct dcr_err *err)
+{
+	int r = sql_worker_confine(err);
+
+	return r == DCR_EIO ? dcr_err_set(err, DCR_ECOMPUTE, "engine duckdb needs the SQL worker's seccomp "
+		"confinement, and this platform has none") : r;
+}
+
 int sql_worker_main(int argc, char **argv)
 {
 	struct chan c = { .fd = WORKER_FD };
-	struct work_inputs in = { from_dcrd, &c };
+	struct table_store ts = { 0 };
+	struct work_inputs in = { .read = from_dcrd, .ctx = &c };
 	Dcr__V1__RoomDefinition *def = NULL;
 	struct sql_result res = { 0 };
 	struct sql_limits lim;
@@ -723,7 +831,16 @@ int sql_worker_main(int argc, char **argv)
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return r == DCR_EUSAGE ? 2 : 1;
 	}
-	if ((r = read_job(&c, &type, &lim, &name, &def, &err)) < 0 || (r = worker_limit(lim.max_memory, &err)) < 0) {
+	if ((r = read_job(&c, &type, &lim, &name, &ts, &def, &err)) < 0 || (r = worker_limit(lim.max_memory, &err)) < 0) {
+		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
+		return 1;
+	}
+	/* The store's files are opened by path: a duckdb job with it confines itself in duck_run. */
+	if (type == MSG_JOB && ts.dir[0] && ts.job[0] && duck_named(def, name)) {
+		in.identify = ident_from_dcrd;
+		in.store = &ts;
+		in.confine = confine_for_store;
+	} else if ((r = confine_now(&err)) < 0) {
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return 1;
 	}
@@ -749,6 +866,7 @@ int sql_worker_main(int argc, char **argv)
 		dcr_wipe(res.csv, res.len);
 	free(res.csv);
 	free(name);
+	dcr_wipe(&ts, sizeof(ts));
 	dcr__v1__room_definition__free_unpacked(def, NULL);
 	return 0;
 }
