@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <setjmp.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -847,6 +849,98 @@ static void test_store_sees_only_its_inputs(void **state)
 	dcr_room_free(sum);
 }
 
+/* What watch_worker saw of this process's children (the SQL worker) until stop. */
+struct watch {
+	volatile bool stop;
+	bool confined;        /* a child with a seccomp filter */
+	bool stored_first;    /* ... when the store already had the table's file */
+	const struct table_store *ts;
+};
+
+static bool store_has_table(const struct table_store *ts)
+{
+	char names[1024];
+
+	return list_dir(ts->dir, names, sizeof(names)) == 2 && strstr(names, ".duckdb.enc");
+}
+
+static void *watch_worker(void *arg)
+{
+	struct watch *w = arg;
+	char parent[32];
+
+	snprintf(parent, sizeof(parent), "\nPPid:\t%ld\n", (long)getpid());
+	while (!w->stop && !w->confined) {
+		DIR *proc = opendir("/proc");
+		struct dirent *e;
+
+		while (proc && (e = readdir(proc)) && !w->confined) {
+			char path[300], status[8192];
+			FILE *f;
+			size_t n;
+
+			if (e->d_name[0] < '1' || e->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+			if (!(f = fopen(path, "r")))
+				continue;
+			n = fread(status, 1, sizeof(status) - 1, f);
+			fclose(f);
+			status[n] = '\0';
+			if (strstr(status, parent) && strstr(status, "\nSeccomp:\t2\n")) {
+				w->stored_first = store_has_table(w->ts);
+				w->confined = true;
+			}
+		}
+		if (proc)
+			closedir(proc);
+		nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * A query-time probe: while a query on a stored table runs (until its
+ * time limit), the worker has its seccomp filter, and the table was kept
+ * in the store (files opened by path) before the filter came.
+ */
+static void test_store_confined_query(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const struct input first[] = { { "t", marked_csv } };
+	struct dcr_room *room;
+	struct sql_limits lim = { .time_ms = 20000 };
+	struct table_store ts;
+	struct work_inputs in;
+	struct watch w = { 0 };
+	struct dcr_err err;
+	struct run run;
+	pthread_t watcher;
+
+	if (!isolated)
+		skip();
+	room = room_for("duckdb", "SELECT sum(hash(i + a)) AS h FROM t, range(100000000000) r(i)");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	memset(&run, 0, sizeof(run));
+	run.in.items = first;
+	run.in.n = 1;
+	in = (struct work_inputs){ read_input, &run.in, identify_input, &ts, NULL };
+	w.ts = &ts;
+	assert_int_equal(pthread_create(&watcher, NULL, watch_worker, &w), 0);
+	run.r = sql_run_isolated(dcr_room_definition(room), "q", &in, &lim, &run.res, &run.err);
+	w.stop = true;
+	assert_int_equal(pthread_join(watcher, NULL), 0);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'q' ran out of time (the limit is 20000 ms)");
+	assert_true(w.confined);
+	assert_true(w.stored_first);
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -868,6 +962,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_distrusts),
 		cmocka_unit_test(test_store_no_spill),
 		cmocka_unit_test(test_store_sees_only_its_inputs),
+		cmocka_unit_test(test_store_confined_query),
 	};
 	int failed;
 
