@@ -201,9 +201,10 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
  */
 int sql_check_isolated(const Dcr__V1__RoomDefinition *def, struct dcr_err *err);
 /*
- * Confine the calling process as the SQL worker is before it reads its job
- * (sandbox_confine_worker): calls it may not make fail with EACCES. For
- * the tests; DCR_EFAIL when it cannot.
+ * Confine the calling process as the SQL worker is before any query is
+ * compiled or run in it (sandbox_confine_worker): calls it may not make
+ * fail with EACCES. DCR_EIO where the kernel has no seccomp, DCR_EFAIL
+ * when it cannot otherwise.
  */
 int sql_worker_confine(struct dcr_err *err);
 /* "dcrd sql-worker PARENT-PID": the worker's side; the socket to dcrd is descriptor 3. Exit status. */
