@@ -333,6 +333,12 @@ static int prepare_select(struct duck *d, const char *query, duckdb_prepared_sta
 }
 
 /* Every table node without a privacy rule, empty; the query prepared against them. */
+/* Whether a query may read node: a table without a privacy rule. */
+static bool readable(const Dcr__V1__DataNode *node)
+{
+	return node->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && !node->table->privacy;
+}
+
 static int prepare_on_all(struct duck *d, struct dcr_err *err)
 {
 	duckdb_prepared_statement st;
@@ -340,7 +346,7 @@ static int prepare_on_all(struct duck *d, struct dcr_err *err)
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < d->def->n_data; i++)
-		if (d->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && !d->def->data[i]->table->privacy)
+		if (readable(d->def->data[i]))
 			r = create_table(d, i, err);
 	if (r < 0)
 		return r;
@@ -953,21 +959,29 @@ static int find_needed(struct duck *d, struct dcr_err *err)
 /*
  * find_needed in a child process that confines itself first (the worker
  * itself is confined only once the store's tables are attached): it
- * writes back its struct dcr_err (code 0: found) and d->present.
+ * writes back its struct dcr_err (code 0: found) and a byte per node, 1
+ * for present. What it says is believed only as far as the query could
+ * have chosen it anyway: a table it may read, a failure of the job.
  */
 static int find_needed_confined(struct duck *d, struct dcr_err *err)
 {
 	struct dcr_err found = { 0 };
 	size_t n = d->def->n_data;
+	uint8_t *flags = calloc(n + 1, 1);
 	int fds[2], status;
 	ssize_t got = 0;
 	pid_t child;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
+	if (!flags)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		free(flags);
 		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
+	}
 	if ((child = fork()) < 0) {
 		close(fds[0]);
 		close(fds[1]);
+		free(flags);
 		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
 	}
 	if (child == 0) {
@@ -975,19 +989,24 @@ static int find_needed_confined(struct duck *d, struct dcr_err *err)
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if ((found.code = d->in->confine(&found)) == 0)
 			found.code = find_needed(d, &found);
-		_exit(dcr_write_all(fds[1], &found, sizeof(found)) < 0 || dcr_write_all(fds[1], d->present, n) < 0);
+		for (size_t i = 0; i < n; i++)
+			flags[i] = d->present[i];
+		_exit(dcr_write_all(fds[1], &found, sizeof(found)) < 0 || dcr_write_all(fds[1], flags, n) < 0);
 	}
 	close(fds[1]);
 	if ((got = read_full(fds[0], &found, sizeof(found))) == (ssize_t)sizeof(found))
-		got += read_full(fds[0], d->present, n);
+		got += read_full(fds[0], flags, n);
 	close(fds[0]);
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
+	for (size_t i = 0; i < n; i++)
+		d->present[i] = flags[i] == 1 && readable(d->def->data[i]);
+	free(flags);
 	if ((size_t)got != sizeof(found) + n || found.code > 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker's check broke off", d->c->name);
 	if (found.code < 0) {
 		found.msg[sizeof(found.msg) - 1] = '\0';
-		return dcr_err_set(err, found.code, "%s", found.msg);
+		return dcr_err_set(err, found.code == DCR_ENOMEM ? DCR_ENOMEM : DCR_ECOMPUTE, "%s", found.msg);
 	}
 	return 0;
 }

@@ -1192,8 +1192,8 @@ static void test_worker_dies_with_dcrd(void **state)
 /*
  * The worker as it is once confined (sql_worker_confine, before any query
  * is compiled or run in it): whatever a memory bug in an engine lets a
- * query run, it opens no file (dcrd's data directory, /proc/<dcrd>/mem, the sealing key or
- * device), makes no socket, execs nothing, neither signals nor traces
+ * query run, it opens no file (dcrd's data directory, /proc/<dcrd>/mem,
+ * the sealing key or device), makes no socket, execs nothing, neither signals nor traces
  * dcrd, and makes no namespace; it still signals itself and computes.
  * The checks run in a child; its exit status is the first that failed.
  */
