@@ -2420,8 +2420,9 @@ static int check_sql(struct parse *p)
 	size_t total = 0, n_order = 0;
 	int r = 0;
 
+	/* Queries of both engines: dcrd compiles the duckdb ones too, and sends every job the definition. */
 	for (size_t i = 0; i < k.n; i++) {
-		if (!sqlite_query(def->compute[i]))
+		if (def->compute[i]->kind_case != DCR__V1__COMPUTATION__KIND_SQL)
 			continue;
 		total += strlen(def->compute[i]->sql->query);
 		if (total > MAX_SQL_TOTAL)

@@ -37,18 +37,24 @@ fi
 # DuckDB, the second SQL engine (dcr-room(5), engine): Debian 12 has no package, so its
 # shared library comes from the npm package of DuckDB's node bindings, pinned and checked,
 # with a pkg-config file for meson. Skipped with DCR_NO_DUCKDB=1; dcr builds without it.
+# Installed again unless both the pkg-config file and the library itself (its SHA-256, the
+# libduckdb.so of the checked package) are the pinned ones: a library put there otherwise
+# is never taken on its pkg-config file's word.
 duckdb_version=1.5.6
 duckdb_npm="@duckdb/node-bindings-linux-x64@${duckdb_version}-r.1"
 duckdb_sha256=1b9f82478539bb9a1d1df44bd103121a12ae52142c07158dc52b97d2ec1d69ff
+duckdb_so_sha256=3f4962cdd266eab2b479a5b5a4a6d063d279b2954ae814ed00385d553b747633
 duckdb_dir=/usr/local/lib/dcr-duckdb
 if [ "${DCR_NO_DUCKDB:-0}" != 1 ] && [ "$(uname -m)" = x86_64 ] &&
-	! pkg-config --exact-version="$duckdb_version" duckdb 2>/dev/null; then
+	! { pkg-config --exact-version="$duckdb_version" duckdb 2>/dev/null &&
+		echo "$duckdb_so_sha256  $duckdb_dir/libduckdb.so" | sha256sum -c --quiet - >/dev/null 2>&1; }; then
 	$as_root apt-get install -y -q --no-install-recommends npm libstdc++6
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && npm pack --silent "$duckdb_npm" >/dev/null)
 	echo "$duckdb_sha256  $tmp/duckdb-node-bindings-linux-x64-${duckdb_version}-r.1.tgz" | sha256sum -c --quiet -
 	tar -xzf "$tmp"/*.tgz -C "$tmp" package/libduckdb.so package/LICENSE
+	echo "$duckdb_so_sha256  $tmp/package/libduckdb.so" | sha256sum -c --quiet -
 	$as_root install -d -m 0755 "$duckdb_dir" /usr/local/lib/pkgconfig
 	$as_root install -m 0644 "$tmp/package/libduckdb.so" "$tmp/package/LICENSE" "$duckdb_dir/"
 	printf '%s\n' "libdir=$duckdb_dir" '' 'Name: duckdb' \

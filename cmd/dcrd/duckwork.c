@@ -10,10 +10,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "fileio.h"
 #include "room.h"
 #include "stream.h"
 #include "table.h"
@@ -102,10 +106,11 @@ static int exec(struct duck *d, const char *sql, struct dcr_err *err);
  * or loaded, automatically or not, no spilling to disk (the temporary
  * directory is none: a query that needs more than its memory fails; DuckDB
  * 1.5.6 cannot encrypt temporary files with a key it draws securely, see
- * docs/decisions.md), one thread. lock_db then takes file and network
- * access away (read_csv, COPY, ATTACH of a file, httpfs URLs) and locks the
- * configuration so no statement can change any of it; between the two,
- * dcrd attaches the tables it keeps (the table store).
+ * docs/decisions.md), one thread, the time zone UTC whatever the host's
+ * TZ. lock_db then takes file and network access away (read_csv, COPY,
+ * ATTACH of a file, httpfs URLs) and locks the configuration so no
+ * statement can change any of it; between the two, dcrd attaches the
+ * tables it keeps (the table store).
  */
 static int open_db(struct duck *d, uint64_t max_memory, struct dcr_err *err)
 {
@@ -136,8 +141,13 @@ static int open_db(struct duck *d, uint64_t max_memory, struct dcr_err *err)
 	duckdb_destroy_config(&cfg);
 	if (r == 0 && duckdb_connect(d->db, &d->con) != DuckDBSuccess)
 		r = dcr_err_set(err, DCR_ECOMPUTE, "DuckDB: cannot connect");
-	/* The configuration cannot say "no temporary directory", SET can, and only while external access is on. */
-	if (r == 0)
+	/*
+	 * ICU's settings exist once the database does; their defaults come from
+	 * the environment (TZ). The configuration cannot say "no temporary
+	 * directory", SET can, and only while external access is on.
+	 */
+	if (r == 0 && (r = exec(d, "SET TimeZone = 'UTC'", err)) == 0 &&
+	    (r = exec(d, "SET Calendar = 'gregorian'", err)) == 0)
 		r = exec(d, "SET temp_directory = ''", err);
 	return r;
 }
@@ -323,6 +333,12 @@ static int prepare_select(struct duck *d, const char *query, duckdb_prepared_sta
 }
 
 /* Every table node without a privacy rule, empty; the query prepared against them. */
+/* Whether a query may read node: a table without a privacy rule. */
+static bool readable(const Dcr__V1__DataNode *node)
+{
+	return node->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && !node->table->privacy;
+}
+
 static int prepare_on_all(struct duck *d, struct dcr_err *err)
 {
 	duckdb_prepared_statement st;
@@ -330,7 +346,7 @@ static int prepare_on_all(struct duck *d, struct dcr_err *err)
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < d->def->n_data; i++)
-		if (d->def->data[i]->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && !d->def->data[i]->table->privacy)
+		if (readable(d->def->data[i]))
 			r = create_table(d, i, err);
 	if (r < 0)
 		return r;
@@ -917,6 +933,84 @@ static int write_result(struct duck *d, duckdb_result *res, struct csv_out *o, u
 	return r;
 }
 
+/* Up to len bytes from fd, fewer at its end or error. */
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t k;
+
+	while (got < len && ((k = read(fd, (char *)buf + got, len - got)) > 0 || (k < 0 && errno == EINTR)))
+		got += k > 0 ? (size_t)k : 0;
+	return (ssize_t)got;
+}
+
+/* Which tables the query reads (d->present), found in a database of its own, locked and closed again. */
+static int find_needed(struct duck *d, struct dcr_err *err)
+{
+	int r;
+
+	if ((r = open_locked(d, CHECK_MEMORY, err)) == 0 &&
+	    ((r = prepare_on_all(d, err)) < 0 || (r = drop_unneeded(d, err)) < 0) && r == DCR_EINVALID && err)
+		err->code = r = DCR_ECOMPUTE;
+	close_db(d);
+	return r;
+}
+
+/*
+ * find_needed in a child process that confines itself first (the worker
+ * itself is confined only once the store's tables are attached): it
+ * writes back its struct dcr_err (code 0: found) and a byte per node, 1
+ * for present. What it says is believed only as far as the query could
+ * have chosen it anyway: a table it may read, a failure of the job.
+ */
+static int find_needed_confined(struct duck *d, struct dcr_err *err)
+{
+	struct dcr_err found = { 0 };
+	size_t n = d->def->n_data;
+	uint8_t *flags = calloc(n + 1, 1);
+	int fds[2], status;
+	ssize_t got = 0;
+	pid_t child;
+
+	if (!flags)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		free(flags);
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
+	}
+	if ((child = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		free(flags);
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
+	}
+	if (child == 0) {
+		close(fds[0]);
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if ((found.code = d->in->confine(&found)) == 0)
+			found.code = find_needed(d, &found);
+		for (size_t i = 0; i < n; i++)
+			flags[i] = d->present[i];
+		_exit(dcr_write_all(fds[1], &found, sizeof(found)) < 0 || dcr_write_all(fds[1], flags, n) < 0);
+	}
+	close(fds[1]);
+	if ((got = read_full(fds[0], &found, sizeof(found))) == (ssize_t)sizeof(found))
+		got += read_full(fds[0], flags, n);
+	close(fds[0]);
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; i < n; i++)
+		d->present[i] = flags[i] == 1 && readable(d->def->data[i]);
+	free(flags);
+	if ((size_t)got != sizeof(found) + n || found.code > 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker's check broke off", d->c->name);
+	if (found.code < 0) {
+		found.msg[sizeof(found.msg) - 1] = '\0';
+		return dcr_err_set(err, found.code == DCR_ENOMEM ? DCR_ENOMEM : DCR_ECOMPUTE, "%s", found.msg);
+	}
+	return 0;
+}
+
 static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, struct sql_result *out,
 	struct dcr_err *err)
 {
@@ -926,19 +1020,14 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 	locale_t c_locale, old;
 	int r;
 
-	if ((r = check_version(d->c, DCR_ECOMPUTE, err)) < 0)
-		return r;
-	/* Which tables the query reads, found in a database of its own, locked and closed again. */
-	if ((r = open_locked(d, CHECK_MEMORY, err)) == 0 &&
-	    ((r = prepare_on_all(d, err)) < 0 || (r = drop_unneeded(d, err)) < 0) && r == DCR_EINVALID && err)
-		err->code = r = DCR_ECOMPUTE;
-	close_db(d);
-	if (r < 0)
+	if ((r = check_version(d->c, DCR_ECOMPUTE, err)) < 0 ||
+	    (r = d->in->confine ? find_needed_confined(d, err) : find_needed(d, err)) < 0)
 		return r;
 	/*
 	 * The job's database: the tables read from the store (attached while
-	 * file access is still on) or loaded in memory, and only then locked.
-	 * The query never runs before.
+	 * file access is still on) or loaded in memory, and only then locked,
+	 * and the worker confined (work_inputs' confine). The query is compiled
+	 * and run on it only then.
 	 */
 	if ((r = open_db(d, lim->max_memory, err)) < 0)
 		return r;
@@ -949,6 +1038,8 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 			r = load_table(d, d->def->data[i], err);
 	if (r == 0)
 		r = lock_db(d, err);
+	if (r == 0 && d->in->confine)
+		r = d->in->confine(err);
 	/*
 	 * Prepared (again) on the loaded tables only: a plan made on empty
 	 * ones trusts their statistics (strings of length 0 "compressed" to
@@ -957,8 +1048,10 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 	if (r == 0) {
 		struct dcr_err why;
 
+		/* Compiling can compute (constant folding) on the loaded data: its message is withheld as run_error's. */
 		if (prepare_select(d, d->c->sql->query, &st, &why) < 0)
-			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': %s", d->c->name, why.msg);
+			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: the query does not prepare on the "
+				"loaded tables [withheld: the message may quote data]", d->c->name);
 	}
 	if (r == 0 && duckdb_execute_prepared(st, &res) != DuckDBSuccess) {
 		r = run_error(d, &res, err);

@@ -1353,7 +1353,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL || c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE) {
 		bool duck = duck_computation(c);
 		struct table_store store;
-		struct work_inputs in = { read_input, w, duck ? identify_input : NULL, duck ? &store : NULL };
+		struct work_inputs in = { read_input, w, duck ? identify_input : NULL, duck ? &store : NULL, NULL };
 		/* The job's time left, where it is below SQL's own limit (0: that limit). */
 		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory };
 		struct sql_result sr = { 0 };

@@ -143,8 +143,8 @@ int room_create_prepare(struct service *svc, const struct dcr_call_request *req,
 	if ((r = py_check_room(dcr_room_definition(room), svc->job_bounds, svc->enclave->opt.kind->python_refused,
 		     DCR_EINVALID, err)) < 0)
 		goto out;
-	/* DuckDB queries: checked here, where the engine is (dcr only knows its release). */
-	if ((r = duck_check_room(dcr_room_definition(room), err)) < 0)
+	/* DuckDB queries: checked here, where the engine is (dcr only knows its release), in a bounded worker. */
+	if ((r = sql_check_isolated(dcr_room_definition(room), err)) < 0)
 		goto out;
 	if ((r = bundle_source(cr, &bundle, &prep->source, err)) < 0)
 		goto out;

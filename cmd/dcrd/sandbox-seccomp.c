@@ -9,7 +9,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <linux/audit.h>
 #include <linux/netlink.h>
@@ -17,6 +19,7 @@
 #include <linux/seccomp.h>
 
 #include "sandbox-impl.h"
+#include "sandbox.h"
 
 #include "banned.h"
 
@@ -30,6 +33,10 @@
 /* Since Linux 5.1 new system calls have one number on every architecture but alpha. */
 #ifndef __NR_open_tree_attr
 #define __NR_open_tree_attr 467
+#endif
+
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
 #endif
 
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
@@ -188,26 +195,29 @@ static void allow_sockets(struct bpf *b, const struct socket_rule *rules, size_t
 }
 #endif
 
-int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filter *prog, size_t cap,
-	struct dcr_err *err)
-{
 #ifdef ARCH
-	const uint32_t deny = SECCOMP_RET_ERRNO | ((uint32_t)deny_errno & SECCOMP_RET_DATA);
+/* Another ABI (i386 through int 0x80, x32) numbers system calls otherwise: kill, whatever it asked. Then the number. */
+static void prologue(struct bpf *b)
+{
+	load(b, offsetof(struct seccomp_data, arch));
+	emit(b, BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0);
+	ret(b, SECCOMP_RET_KILL_PROCESS);
+	load(b, offsetof(struct seccomp_data, nr));
+#ifdef X32_BIT
+	emit(b, BPF_JMP | BPF_JGE | BPF_K, X32_BIT, 0, 1);
+	ret(b, SECCOMP_RET_KILL_PROCESS);
+#endif
+}
+
+/* The sandbox's rules, the system call number loaded; ends allowing what they do not deny. */
+static void body(struct bpf *bp, bool bounded_memory, uint32_t deny)
+{
 	const uint32_t no_family = SECCOMP_RET_ERRNO | EAFNOSUPPORT;
 	const uint32_t ttys[] = { TIOCSTI, TIOCLINUX };
 	const uint32_t personas[] = { 0 /* PER_LINUX */, PER_QUERY };
-	struct bpf b = { prog, 0, cap };
+	struct bpf b = *bp;
 	size_t at;
 
-	/* Another ABI (i386 through int 0x80, x32) numbers system calls otherwise: kill, whatever it asked. */
-	load(&b, offsetof(struct seccomp_data, arch));
-	emit(&b, BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0);
-	ret(&b, SECCOMP_RET_KILL_PROCESS);
-	load(&b, offsetof(struct seccomp_data, nr));
-#ifdef X32_BIT
-	emit(&b, BPF_JMP | BPF_JGE | BPF_K, X32_BIT, 0, 1);
-	ret(&b, SECCOMP_RET_KILL_PROCESS);
-#endif
 	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
 		emit(&b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)denied[i], 0, 1);
 		ret(&b, deny);
@@ -250,6 +260,18 @@ int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filte
 		block_end(&b, at);
 	}
 	ret(&b, SECCOMP_RET_ALLOW);
+	*bp = b;
+}
+#endif
+
+int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filter *prog, size_t cap,
+	struct dcr_err *err)
+{
+#ifdef ARCH
+	struct bpf b = { prog, 0, cap };
+
+	prologue(&b);
+	body(&b, bounded_memory, SECCOMP_RET_ERRNO | ((uint32_t)deny_errno & SECCOMP_RET_DATA));
 	if (b.n > cap)
 		return dcr_err_set(err, DCR_EFAIL, "the sandbox's seccomp filter does not fit in %zu instructions", cap);
 	return (int)b.n;
@@ -259,6 +281,89 @@ int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filte
 	(void)prog;
 	(void)cap;
 	return dcr_err_set(err, DCR_EFAIL, "the python sandbox has no seccomp filter for this architecture "
+		"(x86_64 and aarch64 only)");
+#endif
+}
+
+#ifdef ARCH
+/*
+ * What the SQL worker may not do beyond the sandbox's denials: reach a
+ * file by its name (open, create, remove, rename, link, change), run a
+ * program, make a socket or use one to reach anything (it talks to dcrd on
+ * a socket it inherits, connected already), or signal any process but its
+ * own.
+ */
+static const int worker_denied[] = {
+#ifdef __x86_64__
+	__NR_open, __NR_creat, __NR_mkdir, __NR_rmdir, __NR_unlink, __NR_rename, __NR_link, __NR_symlink,
+	__NR_chmod, __NR_chown, __NR_lchown, __NR_mknod, __NR_utime, __NR_utimes, __NR_futimesat,
+#endif
+	__NR_openat, __NR_openat2, __NR_mkdirat, __NR_unlinkat, __NR_renameat, __NR_renameat2, __NR_linkat,
+	__NR_symlinkat, __NR_truncate, __NR_fchmodat, __NR_fchmodat2, __NR_fchownat, __NR_mknodat, __NR_utimensat,
+	__NR_chdir, __NR_setxattr, __NR_lsetxattr, __NR_removexattr, __NR_lremovexattr, __NR_inotify_add_watch,
+	__NR_execve, __NR_execveat,
+	__NR_socket, __NR_socketpair, __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4,
+	__NR_tkill, __NR_pidfd_open, __NR_pidfd_send_signal, __NR_rt_sigqueueinfo,
+};
+
+/*
+ * Whether a file exists, asked by name: "no" (ENOENT), so that code which
+ * looks before it opens (DuckDB reads /proc/self/cgroup if it is there,
+ * and aborts when it cannot) takes it for absent.
+ */
+static const int worker_absent[] = {
+#ifdef __x86_64__
+	__NR_access,
+#endif
+	__NR_faccessat, __NR_faccessat2,
+};
+
+/* The system call number is loaded; if it is nr, allow it only when argument 0 is one of values. */
+static void self_only(struct bpf *b, int nr, const uint32_t *values, size_t n, uint32_t deny)
+{
+	size_t at = block_start(b, nr);
+
+	allow_values(b, 0, values, n, deny);
+	block_end(b, at);
+	load(b, offsetof(struct seccomp_data, nr));
+}
+#endif
+
+int sandbox_confine_worker(int deny_errno, struct dcr_err *err)
+{
+#ifdef ARCH
+	const uint32_t deny = SECCOMP_RET_ERRNO | ((uint32_t)deny_errno & SECCOMP_RET_DATA);
+	const uint32_t self[] = { 0 /* its own process group, which is the worker alone */, (uint32_t)getpid() };
+	struct sock_filter prog[SANDBOX_SECCOMP_MAX];
+	struct sock_fprog fp;
+	struct bpf b = { prog, 0, SANDBOX_SECCOMP_MAX };
+
+	/* The worker's own denials first (the sandbox's rules allow some sockets), then the sandbox's. */
+	prologue(&b);
+	for (size_t i = 0; i < sizeof(worker_denied) / sizeof(worker_denied[0]); i++) {
+		emit(&b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)worker_denied[i], 0, 1);
+		ret(&b, deny);
+	}
+	for (size_t i = 0; i < sizeof(worker_absent) / sizeof(worker_absent[0]); i++) {
+		emit(&b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)worker_absent[i], 0, 1);
+		ret(&b, SECCOMP_RET_ERRNO | ENOENT);
+	}
+	self_only(&b, __NR_kill, self, 2, deny);
+	self_only(&b, __NR_tgkill, self + 1, 1, deny);
+	self_only(&b, __NR_rt_tgsigqueueinfo, self + 1, 1, deny);
+	/* Without a memory cgroup: shared memory is denied, as RLIMIT_DATA does not count it. */
+	body(&b, false, deny);
+	if (b.n > SANDBOX_SECCOMP_MAX)
+		return dcr_err_set(err, DCR_EFAIL, "the SQL worker's seccomp filter does not fit in %d instructions",
+			SANDBOX_SECCOMP_MAX);
+	fp = (struct sock_fprog){ .len = (unsigned short)b.n, .filter = prog };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp) < 0)
+		return dcr_err_errno(err, errno == EINVAL || errno == ENOSYS ? DCR_EIO : DCR_EFAIL, errno,
+			"cannot confine the SQL worker (seccomp)");
+	return 0;
+#else
+	(void)deny_errno;
+	return dcr_err_set(err, DCR_EFAIL, "the SQL worker has no seccomp filter for this architecture "
 		"(x86_64 and aarch64 only)");
 #endif
 }

@@ -147,4 +147,18 @@ const struct sandbox_report *sandbox_report(void);
 /* Say what the report holds, once, on dcrd's log. */
 void sandbox_log(void);
 
+/*
+ * Confine the calling process, the SQL worker, for good: no new
+ * privileges, and a seccomp filter with the python sandbox's denials
+ * (sandbox-seccomp.c: mounts, namespaces, ptrace and other processes'
+ * memory, keyrings, BPF, io_uring, modules, clocks, shared memory no rlimit
+ * counts...) and more: no file reached by name (open, create, remove,
+ * rename, link, chmod, exec), no socket made, connected, bound or
+ * accepted, no signal to another process. Denied calls fail with
+ * deny_errno, but access() and faccessat(), which say ENOENT. DCR_EIO
+ * when the kernel interface has no seccomp or no_new_privs (Gramine's),
+ * DCR_EFAIL when it refuses otherwise or the architecture has no filter.
+ */
+int sandbox_confine_worker(int deny_errno, struct dcr_err *err);
+
 #endif

@@ -26,18 +26,21 @@
 #include <sqlite3.h>
 
 #include "crypto.h"
+#include "sandbox.h"
 #include "sql.h"
 #include "util.h"
 
 #include "banned.h"
-
-extern char **environ;
 
 #define WORKER_FD 3                 /* the worker's end of the socket */
 #define FRAME_MAX (64u << 10)       /* a frame's payload, but for the job's */
 #define JOB_MAX (64u << 20)         /* the job's: its limits, name and room definition */
 #define NODE_NAME_MAX 255
 #define HEAP_HEADROOM (64ull << 20) /* the worker's SQLite heap beyond the job's budget */
+#define PROCESS_HEADROOM (UINT64_C(256) << 20) /* the worker's writable memory beyond the job's budget */
+#define CHECK_TIME_MS 30000         /* room.create's check of all the room's duckdb queries */
+#define CHECK_MEMORY (UINT64_C(256) << 20) /* and the memory it may use (plus the headroom) */
+#define DENY_ERRNO EACCES           /* what the worker's denied system calls fail with */
 
 /*
  * The frames on the socket: a type (one byte), the payload's length (4
@@ -48,6 +51,7 @@ enum {
 	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory (little-endian), the name, NUL, the table
 			    store's directory, NUL, the job's directory in it, NUL (both empty: no store), its key (32
 			    bytes), the definition */
+	MSG_CHECK = 'c', /* dcrd: as JOB, name and store empty: check the room's duckdb queries (DONE or FAIL, no READ) */
 	MSG_READ = 'r',  /* worker: the name of a data node whose plaintext it wants */
 	MSG_IDENT = 'i', /* worker: the name of a data node; dcrd: the SHA-256 of its plaintext (work_inputs' identify) */
 	MSG_DATA = 'd',  /* dcrd: a piece of that plaintext; worker: a piece of the result */
@@ -231,17 +235,44 @@ struct parent {
 };
 
 /*
- * The worker, on a socket of its own as descriptor WORKER_FD, with standard
- * input and output on /dev/null, standard error dcrd's (for what a crash
- * says), no other descriptor, default signals, in a process group of its
- * own. It is this executable, whatever replaced it on disk since.
+ * The worker's whole environment, nothing of dcrd's: results must not
+ * depend on the host's TZ or locale, and DuckDB reads HOME (its secret
+ * directory), DUCKDB_* and ICU_DATA. A sanitizer build also gets its RSS
+ * limit, for RLIMIT_DATA cannot work there (worker_limit), and no leak
+ * check at exit (seccomp denies LeakSanitizer's ptrace; the same code runs
+ * in the tests' own process, leak-checked).
  */
-static int spawn_worker(struct parent *p, struct dcr_err *err)
+static void worker_env(char asan[static 128], uint64_t max_memory, char *env[static 6])
+{
+	size_t n = 0;
+
+	env[n++] = "TZ=UTC";
+	env[n++] = "LANG=C";
+	env[n++] = "LC_ALL=C";
+	env[n++] = "HOME=/nonexistent";
+	if (SANITIZED) {
+		/* Twice the budget and 512 MiB: redzones, and a quarantine of freed memory cut to 64 MiB. */
+		snprintf(asan, 128, "ASAN_OPTIONS=detect_leaks=0:quarantine_size_mb=64:hard_rss_limit_mb=%" PRIu64,
+			(2 * max_memory + (UINT64_C(512) << 20)) >> 20);
+		env[n++] = asan;
+	}
+	env[n] = NULL;
+}
+
+/*
+ * The worker, on a socket of its own as descriptor WORKER_FD, with
+ * standard input, output and error on /dev/null (what a crash or DuckDB's
+ * profiler would print is not for the host's log; a sanitizer build keeps
+ * dcrd's, for its reports), no other descriptor, default signals, in a
+ * process group of its own, with worker_env's environment. It is this executable, whatever replaced it on disk since:
+ * a new program, so nothing of dcrd's memory (keys) is in it.
+ */
+static int spawn_worker(struct parent *p, uint64_t max_memory, struct dcr_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
-	char parent[24];
+	char parent[24], asan[128], *env[6];
 	char *argv[] = { "dcrd", "sql-worker", parent, NULL };
 	int sv[2], r;
 
@@ -258,6 +289,7 @@ static int spawn_worker(struct parent *p, struct dcr_err *err)
 		}
 	}
 	snprintf(parent, sizeof(parent), "%ld", (long)getpid());
+	worker_env(asan, max_memory, env);
 	sigemptyset(&none);
 	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
@@ -265,11 +297,12 @@ static int spawn_worker(struct parent *p, struct dcr_err *err)
 	if ((r = posix_spawn_file_actions_adddup2(&fa, sv[1], WORKER_FD)) == 0 &&
 	    (r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
 	    (r = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0)) == 0 &&
+	    (SANITIZED || (r = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)) == 0) &&
 	    (r = posix_spawn_file_actions_addclosefrom_np(&fa, WORKER_FD + 1)) == 0 &&
 	    (r = posix_spawnattr_setsigmask(&at, &none)) == 0 && (r = posix_spawnattr_setsigdefault(&at, &all)) == 0 &&
 	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 		     POSIX_SPAWN_SETPGROUP)) == 0)
-		r = posix_spawn(&p->pid, "/proc/self/exe", &fa, &at, argv, environ);
+		r = posix_spawn(&p->pid, "/proc/self/exe", &fa, &at, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(sv[1]);
@@ -412,11 +445,15 @@ static int worker_lost(struct parent *p, int wstatus, struct dcr_err *err)
 	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke off", p->name);
 }
 
-/* The conversation, from the job to the worker's last word: 0 (result in p), < 0 (err set), or 1 (worker lost). */
-static int converse(struct parent *p, const Dcr__V1__RoomDefinition *def, const struct work_inputs *in,
+/*
+ * The conversation, from the job (type JOB, or CHECK with p->name "") to
+ * the worker's last word: 0 (result in p), < 0 (err set), or 1 (worker
+ * lost).
+ */
+static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinition *def, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
-	const struct table_store *ts = in->identify ? in->store : NULL;
+	const struct table_store *ts = in && in->identify ? in->store : NULL;
 	const char *dir = ts ? ts->dir : "", *jobdir = ts ? ts->job : "";
 	size_t def_len = dcr__v1__room_definition__get_packed_size(def), n;
 	size_t head = 24 + strlen(p->name) + 1 + strlen(dir) + 1 + strlen(jobdir) + 1 + 32, at = 24;
@@ -441,7 +478,7 @@ static int converse(struct parent *p, const Dcr__V1__RoomDefinition *def, const 
 	else
 		memset(job + at, 0, 32);
 	dcr__v1__room_definition__pack(def, job + head);
-	r = send_frame(&p->c, MSG_JOB, job, head + def_len, NULL, 0);
+	r = send_frame(&p->c, job_type, job, head + def_len, NULL, 0);
 	dcr_wipe(job, head);
 	free(job);
 	if (r < 0)
@@ -451,11 +488,11 @@ static int converse(struct parent *p, const Dcr__V1__RoomDefinition *def, const 
 			return 1;
 		switch (type) {
 		case MSG_READ:
-			if (serve_read(p, in, p->frame, n) < 0)
+			if (!in || serve_read(p, in, p->frame, n) < 0)
 				return 1;
 			break;
 		case MSG_IDENT:
-			if (serve_ident(p, in, p->frame, n) < 0)
+			if (!in || serve_ident(p, in, p->frame, n) < 0)
 				return 1;
 			break;
 		case MSG_DATA:
@@ -496,8 +533,8 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 	p.c.deadline = dcr_monotonic_ms() + (int64_t)p.time_ms;
 	if (!(p.frame = malloc(FRAME_MAX)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if ((r = spawn_worker(&p, err)) == 0) {
-		r = converse(&p, def, in, &l, &res, err);
+	if ((r = spawn_worker(&p, l.max_memory, err)) == 0) {
+		r = converse(&p, MSG_JOB, def, in, &l, &res, err);
 		/* Done or not, it goes: it has nothing more to do, or no more time to do it. */
 		end_worker(&p, &wstatus);
 		if (r == 1)
@@ -516,6 +553,38 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 	out->csv = p.csv;
 	out->len = p.len;
 	return 0;
+}
+
+int sql_check_isolated(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
+{
+	struct sql_limits l = { .time_ms = CHECK_TIME_MS, .max_result_bytes = 1, .max_memory = CHECK_MEMORY };
+	struct parent p = { .c = { .fd = -1 }, .name = "", .time_ms = CHECK_TIME_MS };
+	struct sql_result res = { 0 };
+	bool any = false;
+	int wstatus, r;
+
+	for (size_t i = 0; i < def->n_compute; i++)
+		any = any || duck_computation(def->compute[i]);
+	if (!any)
+		return 0;
+	p.c.deadline = dcr_monotonic_ms() + CHECK_TIME_MS;
+	if (!(p.frame = malloc(FRAME_MAX)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if ((r = spawn_worker(&p, l.max_memory, err)) == 0) {
+		r = converse(&p, MSG_CHECK, def, NULL, &l, &res, err);
+		end_worker(&p, &wstatus);
+		if (r == 1 && p.c.late)
+			r = dcr_err_set(err, DCR_EINVALID, "the room's duckdb queries are refused: compiling them took "
+				"more than %d s", CHECK_TIME_MS / 1000);
+		else if (r == 1 || r == DCR_ENOMEM)
+			r = dcr_err_set(err, DCR_EINVALID, "the room's duckdb queries are refused: compiling them took "
+				"more than %" PRIu64 " MiB of memory, or failed", (CHECK_MEMORY + PROCESS_HEADROOM) >> 20);
+	}
+	if (p.c.fd >= 0)
+		close(p.c.fd);
+	free(p.frame);
+	free(p.csv);
+	return r;
 }
 
 /* ---- the worker's side ---- */
@@ -598,17 +667,16 @@ static const char *job_string(const uint8_t *job, size_t len, size_t *at)
 	return s;
 }
 
-/* The job dcrd sent: its limits, the computation's name, the table store and the room (free def). */
-static int read_job(struct chan *c, struct sql_limits *lim, char **name, struct table_store *ts,
+/* The job dcrd sent (*type JOB or CHECK): its limits, the computation's name, the table store and the room (free def). */
+static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **name, struct table_store *ts,
 	Dcr__V1__RoomDefinition **def, struct dcr_err *err)
 {
 	const char *n, *dir, *jobdir;
 	uint8_t *job;
 	uint32_t len;
 	size_t at = 24;
-	int type;
 
-	if (recv_head(c, &type, &len) < 0 || type != MSG_JOB || len < 25 || len > JOB_MAX)
+	if (recv_head(c, type, &len) < 0 || (*type != MSG_JOB && *type != MSG_CHECK) || len < 25 || len > JOB_MAX)
 		return dcr_err_set(err, DCR_EIO, "no job from dcrd");
 	if (!(job = malloc(len)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -640,10 +708,51 @@ static int read_job(struct chan *c, struct sql_limits *lim, char **name, struct 
 	return 0;
 }
 
+int sql_worker_confine(struct dcr_err *err)
+{
+	return sandbox_confine_worker(DENY_ERRNO, err);
+}
+
+/*
+ * Where the kernel interface has no seccomp (Gramine: SGX), the worker
+ * runs unconfined: SQLite jobs as before (its function allow-list), but no
+ * DuckDB query, which nothing would then hold (review R1).
+ */
+static bool unconfined;
+
+static int refuse_unconfined(const Dcr__V1__RoomDefinition *def, const char *name, int code, struct dcr_err *err)
+{
+	for (size_t i = 0; unconfined && i < def->n_compute; i++)
+		if (duck_computation(def->compute[i]) && (!name[0] || strcmp(def->compute[i]->name, name) == 0))
+			return dcr_err_set(err, code, "computation '%s' uses engine duckdb, which needs the SQL worker's "
+				"seccomp confinement, and this platform has none", def->compute[i]->name);
+	return 0;
+}
+
+/*
+ * At most max_memory and the headroom of writable private memory
+ * (RLIMIT_DATA: the heap, every allocator's mappings, thread stacks; what
+ * seccomp leaves of shared memory is none): past it allocations fail, and
+ * DuckDB reports running out of memory. Not in a sanitizer build, whose
+ * shadow memory alone is terabytes: worker_env gives it a RSS limit.
+ */
+static int worker_limit(uint64_t max_memory, struct dcr_err *err)
+{
+	uint64_t cap = max_memory < UINT64_MAX - PROCESS_HEADROOM ? max_memory + PROCESS_HEADROOM : UINT64_MAX;
+	struct rlimit rl = { (rlim_t)cap, (rlim_t)cap };
+
+	sqlite3_hard_heap_limit64((sqlite3_int64)(max_memory < INT64_MAX - HEAP_HEADROOM ?
+		max_memory + HEAP_HEADROOM : INT64_MAX));
+	if (!SANITIZED && setrlimit(RLIMIT_DATA, &rl) < 0)
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot limit the SQL worker's memory");
+	return 0;
+}
+
 /*
  * Set the worker up: it dies with dcrd (the signal comes when the thread
- * that spawned it ends, which waits for it), leaves no core dump, and
- * nothing of its user may read its memory.
+ * that spawned it ends, which waits for it), leaves no core dump, nothing
+ * of its user may read its memory. It is confined (confine_now) once it
+ * has its job (from dcrd), before any query is compiled or run on it.
  */
 static int worker_setup(const char *parent, struct dcr_err *err)
 {
@@ -666,6 +775,41 @@ static int worker_setup(const char *parent, struct dcr_err *err)
 	return dcr_sql_init(err);
 }
 
+/* sql_worker_confine; where the kernel has no seccomp, the worker goes on unconfined (refuse_unconfined). */
+static int confine_now(struct dcr_err *err)
+{
+	int r = sql_worker_confine(err);
+
+	if (r == DCR_EIO) {
+		unconfined = true;
+		r = 0;
+	}
+	return r;
+}
+
+/* Whether computation name of def is a duckdb one. */
+static bool duck_named(const Dcr__V1__RoomDefinition *def, const char *name)
+{
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (strcmp(def->compute[i]->name, name) == 0)
+			return duck_computation(def->compute[i]);
+	return false;
+}
+
+/*
+ * work_inputs' confine for a job of a duckdb computation with the table
+ * store, which duck_run calls once its tables are loaded, kept and
+ * attached (files opened by path), before the query is compiled on them.
+ * Unconfined it does not go on.
+ */
+static int confine_for_store(struct dcr_err *err)
+{
+	int r = sql_worker_confine(err);
+
+	return r == DCR_EIO ? dcr_err_set(err, DCR_ECOMPUTE, "engine duckdb needs the SQL worker's seccomp "
+		"confinement, and this platform has none") : r;
+}
+
 int sql_worker_main(int argc, char **argv)
 {
 	struct chan c = { .fd = WORKER_FD };
@@ -677,7 +821,7 @@ int sql_worker_main(int argc, char **argv)
 	struct dcr_err err;
 	uint8_t done[17];
 	char *name = NULL;
-	int r;
+	int r, type = 0;
 
 	if (argc != 2) {
 		fprintf(stderr, "dcrd: sql-worker: run by dcrd serve, not by hand\n");
@@ -687,17 +831,24 @@ int sql_worker_main(int argc, char **argv)
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return r == DCR_EUSAGE ? 2 : 1;
 	}
-	if ((r = read_job(&c, &lim, &name, &ts, &def, &err)) < 0) {
+	if ((r = read_job(&c, &type, &lim, &name, &ts, &def, &err)) < 0 || (r = worker_limit(lim.max_memory, &err)) < 0) {
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return 1;
 	}
-	if (ts.dir[0] && ts.job[0]) {
+	/* The store's files are opened by path: a duckdb job with it confines itself in duck_run. */
+	if (type == MSG_JOB && ts.dir[0] && ts.job[0] && duck_named(def, name)) {
 		in.identify = ident_from_dcrd;
 		in.store = &ts;
+		in.confine = confine_for_store;
+	} else if ((r = confine_now(&err)) < 0) {
+		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
+		return 1;
 	}
-	sqlite3_hard_heap_limit64((sqlite3_int64)(lim.max_memory < INT64_MAX - HEAP_HEADROOM ?
-		lim.max_memory + HEAP_HEADROOM : INT64_MAX));
-	r = sql_run(def, name, &in, &lim, &res, &err);
+	if (type == MSG_CHECK)
+		r = refuse_unconfined(def, "", DCR_EINVALID, &err) < 0 ? DCR_EINVALID : duck_check_room(def, &err);
+	else
+		r = refuse_unconfined(def, name, DCR_ECOMPUTE, &err) < 0 ? DCR_ECOMPUTE :
+			sql_run(def, name, &in, &lim, &res, &err);
 	if (r < 0) {
 		send_fail(&c, r, err.msg);
 	} else {

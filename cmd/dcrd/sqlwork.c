@@ -116,18 +116,23 @@ static int sql_error(struct sql_job *j, struct dcr_err *err)
 
 /*
  * While a query runs, some messages quote a value it computed ("JSON path
- * error near 'x'"), which may be data: cut them at the first quote, since
- * error messages reach the audit log that every participant reads.
+ * error near 'x'"), which may be data, and error messages reach the audit
+ * log that every participant reads: only the messages below, which quote
+ * nothing, pass; any other is its result code's fixed text.
  */
 static int run_error(struct sql_job *j, struct dcr_err *err)
 {
+	static const char *const data_free[] = { "integer overflow", "malformed JSON", "string or blob too big",
+		"JSON cannot hold BLOB values", "too many levels of trigger recursion" };
 	const char *msg = sqlite3_errmsg(j->db);
-	size_t keep = strcspn(msg, "'\"");
 
-	if (j->late || msg[keep] == '\0' || sqlite3_errcode(j->db) == SQLITE_NOMEM)
+	if (j->late || sqlite3_errcode(j->db) == SQLITE_NOMEM)
 		return sql_error(j, err);
-	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite: %.*s[withheld: it may quote data]",
-		j->c->name, (int)keep, msg);
+	for (size_t i = 0; i < sizeof(data_free) / sizeof(data_free[0]); i++)
+		if (strcmp(msg, data_free[i]) == 0)
+			return sql_error(j, err);
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': SQLite: %s: [withheld: it may quote data]", j->c->name,
+		sqlite3_errstr(sqlite3_errcode(j->db) & 0xff));
 }
 
 /* ---- what the computation needs ---- */

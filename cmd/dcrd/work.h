@@ -41,6 +41,15 @@ struct work_inputs {
 	 */
 	int (*identify)(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err);
 	const struct table_store *store;
+	/*
+	 * The SQL worker's confinement (sql_worker_confine) when the caller has
+	 * left it to duck_run (a job with the store, whose files are opened by
+	 * path): duck_run compiles the query on empty tables in a child process
+	 * that confines itself first, and calls confine once the tables are
+	 * loaded, kept and attached, before the query is compiled on them and
+	 * run. NULL: nothing to do.
+	 */
+	int (*confine)(struct dcr_err *err);
 };
 
 /*
@@ -130,6 +139,21 @@ void csv_format_real(double d, char buf[static 40]);
 /* Wipe and free what o holds. */
 void csv_out_free(struct csv_out *o);
 
+/*
+ * SANITIZED: a build with AddressSanitizer (tests), whose shadow memory
+ * defeats RLIMIT_DATA: the SQL worker gets ASan's RSS limit instead.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 /* ---- DuckDB (duckwork.c) ---- */
 
 /* Whether c is an SQL computation with engine duckdb. */
@@ -168,6 +192,21 @@ int sql_out_of_time(const char *name, uint64_t time_ms, struct dcr_err *err);
  */
 int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+/*
+ * duck_check_room in a worker process as sql_run_isolated's, within 30 s
+ * and 512 MiB (room.create's check; DuckDB constant-folds, so compiling
+ * can compute): 0 at once for a room without duckdb computations,
+ * DCR_EINVALID saying why the queries are refused, also when the check
+ * runs out of time or memory, DCR_EIO when the worker cannot be started.
+ */
+int sql_check_isolated(const Dcr__V1__RoomDefinition *def, struct dcr_err *err);
+/*
+ * Confine the calling process as the SQL worker is before any query is
+ * compiled or run in it (sandbox_confine_worker): calls it may not make
+ * fail with EACCES. DCR_EIO where the kernel has no seccomp, DCR_EFAIL
+ * when it cannot otherwise.
+ */
+int sql_worker_confine(struct dcr_err *err);
 /* "dcrd sql-worker PARENT-PID": the worker's side; the socket to dcrd is descriptor 3. Exit status. */
 int sql_worker_main(int argc, char **argv);
 

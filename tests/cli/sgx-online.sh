@@ -241,6 +241,10 @@ assert m["sgx"]["debug"] is False, "not a debug enclave"
 argv = m["loader"]["argv"]
 assert argv[:2] == ["dcrd", "serve"] and "sgx-dcap" in argv and "/dev/attestation" in argv, argv
 assert "file:/usr/bin/dcrd" in m["sgx"]["trusted_files"], "dcrd is measured"
+# DuckDB, which dcrd loads by its RUNPATH: measured, mounted, and never an allowed (unmeasured) file.
+assert "file:/usr/local/lib/dcr-duckdb/libduckdb.so" in m["sgx"]["trusted_files"], "libduckdb is measured"
+assert any(x["path"] == "/usr/local/lib/dcr-duckdb" for x in m["fs"]["mounts"]), "libduckdb mount"
+assert not any("duckdb" in f for f in m["sgx"].get("allowed_files", [])), "libduckdb is not an allowed file"
 assert any(x["path"] == "/data" for x in m["fs"]["mounts"]), "data mount"
 PY
 checks=$((checks + 1))

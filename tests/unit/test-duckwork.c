@@ -6,6 +6,8 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <setjmp.h>
 #include <sys/stat.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -153,7 +156,7 @@ struct run {
 static const char *run_room(struct run *run, struct dcr_room *room, const struct input *items, size_t n,
 	uint64_t max_memory)
 {
-	struct work_inputs in = { read_input, &run->in, store ? identify_input : NULL, store };
+	struct work_inputs in = { read_input, &run->in, store ? identify_input : NULL, store, NULL };
 	struct sql_limits lim = { .max_memory = max_memory };
 
 	memset(run, 0, sizeof(*run));
@@ -264,7 +267,8 @@ static void refused(const char *query, const char *why)
 	struct dcr_err err;
 	struct run run;
 
-	assert_int_equal(duck_check_room(dcr_room_definition(room), &err), DCR_EINVALID);
+	assert_int_equal((isolated ? sql_check_isolated : duck_check_room)(dcr_room_definition(room), &err),
+		DCR_EINVALID);
 	if (!strstr(err.msg, why))
 		fail_msg("%s\nat create: %s\nexpected: %s", query, err.msg, why);
 	run_room(&run, room, both, 2, 0);
@@ -303,7 +307,7 @@ static void test_only_one_select(void **state)
 	refused("INSERT INTO t VALUES (9, 'x', 1, true)", "one read-only SELECT");
 	refused("SELECT 1; SELECT 2", "exactly one statement");
 	refused("SELECT * FROM secret", "does not exist");
-	refused("SELECT * FROM query('SET threads = 8')", "");
+	refused("SELECT * FROM query('SET threads = 8')", "Expected a single SELECT statement");
 	assert_int_equal(access("/tmp/dcr-duck-leak.csv", F_OK), -1);
 	assert_int_equal(access("/tmp/dcr-duck-leak.db", F_OK), -1);
 }
@@ -397,6 +401,134 @@ static void test_version_pinned(void **state)
 	sql->engine_version = was;
 	assert_string_equal(run_room(&run, room, both, 2, 0), "one\n1\n");
 	dcr_room_free(room);
+}
+
+/*
+ * DuckDB's messages from running a query quote the values that failed, with
+ * quotes or without: none of this row's values, whole or in part, may be in
+ * what the job says, only the class of the error.
+ */
+static void test_errors_withheld(void **state)
+{
+	static const char leak_csv[] = "a,b,x,ok\n3141592653,alice@secret.example,1.5,true\n";
+	static const struct input leak[] = { { "t", leak_csv }, { "u", "7\n" } };
+	static const char *const cases[][2] = {
+		{ "SELECT sum(a::INTEGER) AS s FROM t", ": Conversion Error: [" },
+		{ "SELECT sum(a * 9000000000) AS s FROM t", ": Out of Range Error: [" },
+		{ "SELECT a::DECIMAL(4,1) AS d FROM t", ": Conversion Error: [" },
+		{ "SELECT error(b) AS e FROM t", ": Invalid Input Error: [" },
+		{ "SELECT * FROM range((SELECT error(max(b)) FROM t))", ": Invalid Input Error: [" },
+		{ "SELECT hash(b)::INTEGER AS h FROM t", ": Conversion Error: [" },
+		{ "SELECT CAST(x * 1e308 AS BIGINT) AS c FROM t", ": Conversion Error: [" },
+		{ "SELECT from_hex(b) AS h FROM t", "" },
+		{ "SELECT a // (a - 3141592653) AS z FROM t", "" },
+	};
+	static const char *const markers[] = { "3141592653", "314159", "alice", "secret", "1.5e", "e+308", "hex digit" };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dcr_room *room = room_for("duckdb", cases[i][0]);
+		struct run run;
+
+		run_room(&run, room, leak, 2, 0);
+		if (run.r == 0 && i == sizeof(cases) / sizeof(cases[0]) - 1) {
+			/* Integer division by zero is NULL in DuckDB: nothing to withhold. */
+			dcr_room_free(room);
+			continue;
+		}
+		assert_int_equal(run.r, DCR_ECOMPUTE);
+		if (!strstr(run.err.msg, "[withheld: ") || !strstr(run.err.msg, cases[i][1]))
+			fail_msg("%s: %s", cases[i][0], run.err.msg);
+		for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++)
+			if (strstr(run.err.msg, markers[m]))
+				fail_msg("%s: '%s' in %s", cases[i][0], markers[m], run.err.msg);
+		dcr_room_free(room);
+	}
+}
+
+/* Results do not depend on the host's time zone: dcrd's TZ is neither the worker's nor DuckDB's. */
+static void test_time_zone(void **state)
+{
+	const char *was = getenv("TZ");
+	char *keep = was ? strdup(was) : NULL;
+	struct run run;
+
+	setenv("TZ", "America/New_York", 1);
+	tzset();
+	run_on(&run, "duckdb", "SELECT current_setting('TimeZone') AS tz, "
+		"(TIMESTAMPTZ '2024-01-01 03:00:00+00')::DATE AS day, hour(TIMESTAMPTZ '2024-01-01 03:00:00+00') AS h");
+	if (keep)
+		setenv("TZ", keep, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(keep);
+	assert_string_equal(run.text, "tz,day,h\nUTC,2024-01-01,3\n");
+}
+
+/*
+ * DuckDB's memory_limit does not cover the result it materializes: the
+ * worker's own limit (the job's memory and 256 MiB) stops it, and the job
+ * fails, not the process that asked.
+ */
+static void test_worker_memory(void **state)
+{
+	struct dcr_room *room;
+	struct rusage ru;
+	struct run run;
+
+	if (!isolated)
+		skip();
+	room = room_for("duckdb", "SELECT i, i + 1 AS j FROM range(100000000) r(i)");
+	run_room(&run, room, both, 2, 64 << 20);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	if (!SANITIZED && !strstr(run.err.msg, "computation 'q': DuckDB: Out of Memory Error: [withheld"))
+		fail_msg("%s", run.err.msg);
+	assert_int_equal(getrusage(RUSAGE_CHILDREN, &ru), 0);
+	/* ru_maxrss is in KiB: the limit, the headroom, and what the program itself maps. */
+	if (!SANITIZED && ru.ru_maxrss > (64 + 256 + 64) << 10)
+		fail_msg("the worker's peak RSS was %ld KiB", ru.ru_maxrss);
+	dcr_room_free(room);
+}
+
+/*
+ * room.create's check compiles, and DuckDB computes constants while it
+ * compiles (repeat() of 800 MB here): in the worker, bounded in memory and
+ * time. DuckDB gives up folding what runs out of memory, so the check
+ * passes (or is refused past a bound), and the job fails at run time on
+ * the worker's limit; the process asking stays small.
+ */
+static void test_check_bounded(void **state)
+{
+	struct dcr_room *room;
+	struct rusage ru;
+	struct dcr_err err;
+	struct run run;
+	int r;
+
+	if (!isolated)
+		skip();
+	room = room_for("duckdb", "SELECT length(repeat('ab', 400000000)) AS n FROM t");
+	/* Under AddressSanitizer DuckDB may fold it, slowly: then the 30 s bound refuses it. */
+	r = sql_check_isolated(dcr_room_definition(room), &err);
+	if (r < 0 && (r != DCR_EINVALID || !strstr(err.msg, "the room's duckdb queries are refused: compiling them "
+		"took more than ")))
+		fail_msg("%s", err.msg);
+	run_room(&run, room, both, 2, 64 << 20);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	if (!SANITIZED && !strstr(run.err.msg, "computation 'q': DuckDB: Out of Memory Error: [withheld"))
+		fail_msg("%s", run.err.msg);
+	dcr_room_free(room);
+	room = room_for("duckdb", "SELECT count(*) AS n FROM t");
+	assert_int_equal(sql_check_isolated(dcr_room_definition(room), &err), 0);
+	dcr_room_free(room);
+	room = room_for("duckdb", "SELECT count(*) AS n FROM nowhere");
+	assert_int_equal(sql_check_isolated(dcr_room_definition(room), &err), DCR_EINVALID);
+	if (!strstr(err.msg, "query of 'q': DuckDB: Catalog Error: Table with name nowhere does not exist"))
+		fail_msg("%s", err.msg);
+	dcr_room_free(room);
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	if (!SANITIZED && ru.ru_maxrss > 200 << 10)
+		fail_msg("this process's peak RSS was %ld KiB", ru.ru_maxrss);
 }
 
 /* What dcr checks of the key: its values, and that SQLite queries do not read duckdb computations. */
@@ -717,6 +849,98 @@ static void test_store_sees_only_its_inputs(void **state)
 	dcr_room_free(sum);
 }
 
+/* What watch_worker saw of this process's children (the SQL worker) until stop. */
+struct watch {
+	volatile bool stop;
+	bool confined;        /* a child with a seccomp filter */
+	bool stored_first;    /* ... when the store already had the table's file */
+	const struct table_store *ts;
+};
+
+static bool store_has_table(const struct table_store *ts)
+{
+	char names[1024];
+
+	return list_dir(ts->dir, names, sizeof(names)) == 2 && strstr(names, ".duckdb.enc");
+}
+
+static void *watch_worker(void *arg)
+{
+	struct watch *w = arg;
+	char parent[32];
+
+	snprintf(parent, sizeof(parent), "\nPPid:\t%ld\n", (long)getpid());
+	while (!w->stop && !w->confined) {
+		DIR *proc = opendir("/proc");
+		struct dirent *e;
+
+		while (proc && (e = readdir(proc)) && !w->confined) {
+			char path[300], status[8192];
+			FILE *f;
+			size_t n;
+
+			if (e->d_name[0] < '1' || e->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+			if (!(f = fopen(path, "r")))
+				continue;
+			n = fread(status, 1, sizeof(status) - 1, f);
+			fclose(f);
+			status[n] = '\0';
+			if (strstr(status, parent) && strstr(status, "\nSeccomp:\t2\n")) {
+				w->stored_first = store_has_table(w->ts);
+				w->confined = true;
+			}
+		}
+		if (proc)
+			closedir(proc);
+		nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * A query-time probe: while a query on a stored table runs (until its
+ * time limit), the worker has its seccomp filter, and the table was kept
+ * in the store (files opened by path) before the filter came.
+ */
+static void test_store_confined_query(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const struct input first[] = { { "t", marked_csv } };
+	struct dcr_room *room;
+	struct sql_limits lim = { .time_ms = 20000 };
+	struct table_store ts;
+	struct work_inputs in;
+	struct watch w = { 0 };
+	struct dcr_err err;
+	struct run run;
+	pthread_t watcher;
+
+	if (!isolated)
+		skip();
+	room = room_for("duckdb", "SELECT sum(hash(i + a)) AS h FROM t, range(100000000000) r(i)");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	memset(&run, 0, sizeof(run));
+	run.in.items = first;
+	run.in.n = 1;
+	in = (struct work_inputs){ read_input, &run.in, identify_input, &ts, NULL };
+	w.ts = &ts;
+	assert_int_equal(pthread_create(&watcher, NULL, watch_worker, &w), 0);
+	run.r = sql_run_isolated(dcr_room_definition(room), "q", &in, &lim, &run.res, &run.err);
+	w.stop = true;
+	assert_int_equal(pthread_join(watcher, NULL), 0);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	assert_string_equal(run.err.msg, "computation 'q' ran out of time (the limit is 20000 ms)");
+	assert_true(w.confined);
+	assert_true(w.stored_first);
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,10 +954,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_version_pinned),
 		cmocka_unit_test(test_room_rules),
 		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test(test_errors_withheld),
+		cmocka_unit_test(test_time_zone),
+		cmocka_unit_test(test_worker_memory),
+		cmocka_unit_test(test_check_bounded),
 		cmocka_unit_test(test_store_keeps_tables),
 		cmocka_unit_test(test_store_distrusts),
 		cmocka_unit_test(test_store_no_spill),
 		cmocka_unit_test(test_store_sees_only_its_inputs),
+		cmocka_unit_test(test_store_confined_query),
 	};
 	int failed;
 

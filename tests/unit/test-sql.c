@@ -395,6 +395,16 @@ static char *big_query(size_t n)
 	return q;
 }
 
+/* Whether lib/room takes engine duckdb (a build with DuckDB). */
+static bool built_with_duckdb(void)
+{
+	struct dcr_err err;
+	struct dcr_room *room = parse_compute("  c1: {type: sql, engine: duckdb, query: 'SELECT x FROM t'}\n", &err);
+
+	dcr_room_free(room);
+	return room != NULL;
+}
+
 /* YAML aliases repeat a query without making the file larger: the queries are bounded together. */
 static void test_total_bound(void **state)
 {
@@ -409,6 +419,21 @@ static void test_total_bound(void **state)
 	snprintf(want, sizeof(want), "room.yaml:14:26: query of 'c18' brings the room's queries to more than "
 		"1048576 bytes in all");
 	expect_refused(compute, want);
+	/* DuckDB queries count too (dcrd compiles them, every job carries them), alone or with SQLite's. */
+	if (built_with_duckdb()) {
+		used = (size_t)snprintf(compute, 80000, "  c1: {type: sql, query: &q '%s'}\n", q);
+		for (int i = 2; i <= 20; i++)
+			used += (size_t)snprintf(compute + used, 80000 - used, "  c%d: {type: sql, engine: %s, query: *q}\n",
+				i, i % 2 ? "sqlite" : "duckdb");
+		expect_refused(compute, want);
+		used = (size_t)snprintf(compute, 80000, "  c1: {type: sql, engine: duckdb, query: &q '%s'}\n", q);
+		for (int i = 2; i <= 20; i++)
+			used += (size_t)snprintf(compute + used, 80000 - used, "  c%d: {type: sql, engine: duckdb, "
+				"query: *q}\n", i);
+		snprintf(want, sizeof(want), "room.yaml:14:42: query of 'c18' brings the room's queries to more than "
+			"1048576 bytes in all");
+		expect_refused(compute, want);
+	}
 	free(compute);
 	free(q);
 }

@@ -3,6 +3,7 @@
  * memory, the result CSV and every limit, each run in this process and
  * again in a worker process (this program, run as "sql-worker").
  */
+#define _GNU_SOURCE /* unshare, CLONE_NEW* */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -16,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1003,7 +1008,7 @@ static void test_authorizer(void **state)
 	/* Messages that quote a computed value are cut before it. */
 	run_sql(&run, room, "leak", items, 1);
 	assert_int_equal(run.r, DCR_ECOMPUTE);
-	assert_string_equal(run.err.msg, "computation 'leak': SQLite: JSON path error near [withheld: it may quote data]");
+	assert_string_equal(run.err.msg, "computation 'leak': SQLite: SQL logic error: [withheld: it may quote data]");
 	for (size_t i = 0; i < def->n_compute; i++)
 		if (strcmp(def->compute[i]->name, "tampered") == 0)
 			sql = def->compute[i]->sql;
@@ -1185,6 +1190,59 @@ static void test_worker_dies_with_dcrd(void **state)
 }
 
 /*
+ * The worker as it is once confined (sql_worker_confine, before any query
+ * is compiled or run in it): whatever a memory bug in an engine lets a
+ * query run, it opens no file (dcrd's data directory, /proc/<dcrd>/mem,
+ * the sealing key or device), makes no socket, execs nothing, neither signals nor traces
+ * dcrd, and makes no namespace; it still signals itself and computes.
+ * The checks run in a child; its exit status is the first that failed.
+ */
+static int confined_child(void)
+{
+	char proc[64];
+	struct dcr_err err;
+	int fds[2], step = 0;
+
+	if (pipe(fds) < 0 || sql_worker_confine(&err) < 0)
+		return 100;
+	snprintf(proc, sizeof(proc), "/proc/%ld/mem", (long)getppid());
+#define EXPECT(cond) do { step++; if (!(cond)) return step; } while (0)
+	EXPECT(open("/etc/passwd", O_RDONLY) < 0 && errno == EACCES);
+	EXPECT(openat(AT_FDCWD, ".", O_RDONLY | O_DIRECTORY) < 0 && errno == EACCES);
+	EXPECT(open(proc, O_RDONLY) < 0 && errno == EACCES);
+	EXPECT(open("/tmp/dcr-confined", O_WRONLY | O_CREAT, 0600) < 0 && errno == EACCES);
+	EXPECT(access("/etc/passwd", F_OK) < 0 && errno == ENOENT);
+	EXPECT(chmod(".", 0777) < 0 && errno == EACCES);
+	EXPECT(unlink("/tmp/dcr-confined") < 0 && errno == EACCES);
+	EXPECT(socket(AF_INET, SOCK_STREAM, 0) < 0 && errno == EACCES);
+	EXPECT(socket(AF_UNIX, SOCK_STREAM, 0) < 0 && errno == EACCES);
+	EXPECT(socket(AF_NETLINK, SOCK_RAW, 0) < 0 && errno == EACCES);
+	EXPECT(kill(getppid(), 0) < 0 && errno == EACCES);
+	EXPECT(kill(1, 0) < 0 && errno == EACCES);
+	EXPECT(ptrace(PTRACE_ATTACH, getppid(), NULL, NULL) < 0 && errno == EACCES);
+	EXPECT(unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 && errno == EACCES);
+	EXPECT(execve("/bin/true", (char *[]){ "true", NULL }, (char *[]){ NULL }) < 0 && errno == EACCES);
+	EXPECT(kill(getpid(), 0) == 0);
+	EXPECT(write(fds[1], "x", 1) == 1);
+#undef EXPECT
+	return 0;
+}
+
+static void test_worker_confined(void **state)
+{
+	int status;
+	pid_t child = fork();
+
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(confined_child());
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("check %d of the confined worker failed", WEXITSTATUS(status));
+}
+
+/*
  * A table that fails to load stops its input at once: the rest of a large
  * input is neither decrypted nor sent.
  */
@@ -1250,6 +1308,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_slow_function),
 		cmocka_unit_test(test_worker_dies),
 		cmocka_unit_test(test_worker_dies_with_dcrd),
+		cmocka_unit_test(test_worker_confined),
 	};
 	int failed;
 
