@@ -1,4 +1,4 @@
-/* AMD SEV-SNP: parsing ATTESTATION_REPORT (versions 2 and 3) and verifying it offline against AMD's certificates. */
+/* AMD SEV-SNP: parsing ATTESTATION_REPORT (versions 2 to 5) and verifying it offline against AMD's certificates. */
 #ifndef DCR_SNP_H
 #define DCR_SNP_H
 
@@ -49,7 +49,7 @@ struct dcr_snp_tcb {
 	uint8_t fmc, bootloader, tee, snp, microcode;
 };
 
-/* A parsed report: every field of versions 2 and 3, as the ABI names them. */
+/* A parsed report: every field of versions 2 to 5, as the ABI names them. */
 struct dcr_snp_report {
 	uint32_t version;
 	uint32_t guest_svn;
@@ -60,8 +60,7 @@ struct dcr_snp_report {
 	uint32_t signature_algo;
 	uint64_t current_tcb;
 	uint64_t platform_info;
-	bool author_key_en;
-	bool mask_chip_id;
+	bool author_key_en;           /* (MASK_CHIP_KEY, bit 1, must be 0: the report is unsigned otherwise) */
 	uint8_t signing_key;          /* 0: VCEK, 1: VLEK, 7: none */
 	uint8_t report_data[DCR_SNP_REPORT_DATA_LEN];
 	uint8_t measurement[48];
@@ -73,18 +72,21 @@ struct dcr_snp_report {
 	uint64_t reported_tcb;
 	uint8_t cpuid_fam_id, cpuid_mod_id, cpuid_step; /* version 3; 0 in version 2 */
 	uint8_t chip_id[64];
+	bool chip_id_masked;          /* CHIP_ID is all zero: the platform runs with MASK_CHIP_ID */
 	uint64_t committed_tcb;
 	uint8_t current_build, current_minor, current_major;
 	uint8_t committed_build, committed_minor, committed_major;
 	uint64_t launch_tcb;
+	uint64_t launch_mit_vector, current_mit_vector; /* version 5; 0 before */
 	uint8_t sig_r[48], sig_s[48]; /* big-endian, from the report's 72-byte little-endian fields */
 };
 
 /*
- * Parse a report of exactly DCR_SNP_REPORT_LEN bytes, version 2 or 3 (any
+ * Parse a report of exactly DCR_SNP_REPORT_LEN bytes, version 2 to 5 (any
  * other is refused with its number). Reserved fields must be zero, in the
  * signed part as in the signature, and so must the upper 24 bytes of R and S;
- * bit 17 of the policy must be 1. Errors are DCR_EATTEST. Proves nothing.
+ * bit 17 of the policy must be 1; MASK_CHIP_KEY must be 0 (with it the
+ * report is not signed). Errors are DCR_EATTEST. Proves nothing.
  */
 int dcr_snp_report_parse(const uint8_t *buf, size_t len, struct dcr_snp_report *out, struct dcr_err *err);
 
@@ -118,8 +120,9 @@ struct dcr_snp_result {
 	bool author_key_en;
 	uint8_t report_data[DCR_SNP_REPORT_DATA_LEN];
 	uint8_t chip_id[64];
-	bool mask_chip_id;
+	bool mask_chip_id;            /* CHIP_ID is all zero (MASK_CHIP_ID): the hwID was not compared */
 	uint64_t platform_info;
+	uint64_t launch_mit_vector, current_mit_vector;
 	uint64_t reported_tcb, committed_tcb, current_tcb, launch_tcb;
 	struct dcr_snp_tcb reported;  /* reported_tcb decoded */
 	uint8_t ark_sha256[32];       /* SHA-256 of the pinned ARK (DER) it was verified under */
@@ -140,11 +143,11 @@ void dcr_snp_result_of_report(const struct dcr_snp_report *rep, enum dcr_snp_pro
  * (or ASVK), optionally a byte-for-byte copy of the root, optionally one
  * CRL issued by the root. Checks: the root is self-signed; each
  * certificate's name, issuer, RSASSA-PSS SHA-384 signature and validity at
- * now; the CRL's signature, dates and that neither the ASK nor the leaf is
- * revoked; the leaf's kind against the report's SIGNING_KEY; its product
+ * now; the CRL's signature, dates and that the ASK (ASVK) is not revoked
+ * (the CRL is the ARK's: it lists what the ARK issued); the leaf's kind against the report's SIGNING_KEY; its product
  * against the root's and, in version 3, the report's CPUID; its TCB
  * extensions equal REPORTED_TCB; its hwID equals CHIP_ID (VCEK, unless
- * MASK_CHIP_ID); VMPL 0 to 3; signature algorithm 1 and the ECDSA P-384
+ * CHIP_ID is all zero: MASK_CHIP_ID); VMPL 0 to 3; signature algorithm 1 and the ECDSA P-384
  * signature. On success fills out (which may be NULL). Every rejection is
  * DCR_EATTEST with its own message; DCR_ENOMEM for local failures. Policy
  * is separate: see below.

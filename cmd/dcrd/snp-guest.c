@@ -312,7 +312,7 @@ int snp_guest_chain(const char *kds_url, const char *cache_dir, const struct dcr
 		else
 			snprintf(url, sizeof(url), "%s/vcek/v1/%s/%s?blSPL=%u&teeSPL=%u&snpSPL=%u&ucodeSPL=%u", kds_url, pname,
 				hwid, t.bootloader, t.tee, t.snp, t.microcode);
-		if (rep->mask_chip_id) {
+		if (rep->chip_id_masked) {
 			r = dcr_err_set(err, DCR_EATTEST, "the guest masks its chip ID, so its VCEK cannot be fetched: the host "
 				"must give it");
 			goto out;

@@ -344,13 +344,28 @@ static void test_parse_strict(void **state)
 	assert_int_equal(dcr_snp_report_parse(c.report, sizeof(c.report), &rep, &err), 0);
 	expect_refused(dcr_snp_report_parse(c.report, sizeof(c.report) - 1, &rep, &err), &err, "1183 bytes, not 1184");
 	for (uint32_t v = 0; v < 8; v++) {
-		if (v == 2 || v == 3)
+		if (v >= 2 && v <= 5)
 			continue;
 		memcpy(copy, c.report, sizeof(copy));
 		copy[0] = (uint8_t)v;
-		expect_refused(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), &err, "not supported (only 2 and 3)");
-		assert_non_null(strstr(err.msg, v == 5 ? "version 5 " : "version "));
+		expect_refused(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), &err, "not supported (only 2 to 5)");
+		assert_non_null(strstr(err.msg, v == 6 ? "version 6 " : "version "));
 	}
+	/* Version 4 has version 3's layout; version 5 adds the mitigation vectors at 0x1F8 and 0x200. */
+	memcpy(copy, c.report, sizeof(copy));
+	copy[0] = 4;
+	assert_int_equal(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), 0);
+	assert_int_equal(rep.cpuid_fam_id, 0x19);
+	copy[0x1f8] = 1;
+	expect_refused(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), &err, "0x1f8 is reserved before version 5");
+	copy[0] = 5;
+	snp_synth_le64(copy + 0x1f8, 0x0102030405060708ull);
+	snp_synth_le64(copy + 0x200, 0x1112131415161718ull);
+	assert_int_equal(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), 0);
+	assert_int_equal(rep.launch_mit_vector, 0x0102030405060708ull);
+	assert_int_equal(rep.current_mit_vector, 0x1112131415161718ull);
+	copy[0x208] = 1;
+	expect_refused(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), &err, "0x208 is reserved");
 	/* Reserved bytes, signed and unsigned, and the version 2 bytes that version 3 uses for the CPUID. */
 	{
 		static const size_t reserved[] = { 0x4c, 0x18b, 0x19f, 0x1eb, 0x1ef, 0x1f8, 0x29f, 0x330, 0x49f };
@@ -434,13 +449,85 @@ static void test_report_checks(void **state)
 	c.report[SNP_OFF_CHIP_ID + 63] ^= 1;
 	resign(&c);
 	expect_refused(synth_verify(&c, NULL, &err), &err, "another chip");
-	/* MASK_CHIP_ID: the chip ID is not shown, so not compared. */
+	/* MASK_CHIP_ID (a platform setting): CHIP_ID is all zero, so not compared; the signature binds the chip. */
 	memset(c.report + SNP_OFF_CHIP_ID, 0, 64);
-	c.report[SNP_OFF_KEY_BITS] = 2;
 	resign(&c);
 	assert_int_equal(synth_verify(&c, &res, &err), 0);
 	assert_true(res.mask_chip_id);
+	/* Bit 1 is MASK_CHIP_KEY: the firmware signs nothing then. Even with a signature, refused. */
+	c.report[SNP_OFF_CHIP_ID + 63] ^= 1;
+	c.report[SNP_OFF_KEY_BITS] = 2;
+	resign(&c);
+	expect_refused(synth_verify(&c, NULL, &err), &err, "MASK_CHIP_KEY");
 	synth_release(&c);
+	/* Versions 4 and 5 verify like 3. */
+	for (uint32_t v = 4; v <= 5; v++) {
+		synth_default(&c, 3);
+		c.report[SNP_OFF_VERSION] = (uint8_t)v;
+		resign(&c);
+		if (synth_verify(&c, &res, &err) < 0)
+			fail_msg("version %u: %s", v, err.msg);
+		assert_int_equal(res.version, v);
+		synth_release(&c);
+	}
+}
+
+#define TURIN_TCB (1ull | 2ull << 8 | 3ull << 16 | 4ull << 24 | 5ull << 56)
+
+/* The hwID extension: the bare bytes (VCEKs before 2023) or a DER OCTET STRING of them (the KDS since). */
+static void test_hwid_forms(void **state)
+{
+	static const char *const products[] = { "Milan", "Turin" };
+	struct dcr_snp_result res;
+	struct dcr_err err;
+	struct synth c;
+
+	for (size_t p = 0; p < 2; p++) {
+		size_t n = p ? 8 : 64;
+		uint8_t bad[2 + 64 + 1];
+
+		for (int der = 0; der <= 1; der++) {
+			memset(&c, 0, sizeof(c));
+			snp_synth_opts_default(&c.o, T_NB, T_NA);
+			c.o.product = products[p];
+			if (p == 1)
+				c.o.tcb = TURIN_TCB;
+			c.o.hwid_der = der;
+			synth_make(&c, 2);
+			if (synth_verify(&c, &res, &err) < 0)
+				fail_msg("%s %s hwID: %s", products[p], der ? "DER" : "raw", err.msg);
+			/* Another chip, in either form. */
+			c.report[SNP_OFF_CHIP_ID] ^= 1;
+			resign(&c);
+			expect_refused(synth_verify(&c, NULL, &err), &err, "another chip");
+			synth_release(&c);
+		}
+		/* Wrong length byte, another tag, a trailing byte, one byte short: refused. */
+		for (int k = 0; k < 4; k++) {
+			size_t len = 2 + n;
+
+			memset(&c, 0, sizeof(c));
+			snp_synth_opts_default(&c.o, T_NB, T_NA);
+			c.o.product = products[p];
+			if (p == 1)
+				c.o.tcb = TURIN_TCB;
+			bad[0] = 0x04, bad[1] = (uint8_t)n;
+			memcpy(bad + 2, c.o.chip_id, n);
+			if (k == 0)
+				bad[1] = (uint8_t)(n + 1), bad[2 + n] = 0, len++;
+			else if (k == 1)
+				bad[0] = 0x0c;
+			else if (k == 2)
+				bad[2 + n] = 0, len++;
+			else
+				len--;
+			c.o.hwid_raw = bad;
+			c.o.hwid_raw_len = len;
+			synth_make(&c, 2);
+			expect_refused(synth_verify(&c, NULL, &err), &err, "hwID extension is neither");
+			synth_release(&c);
+		}
+	}
 }
 
 /* Options that break one check of the chain; the report is built for the default ones. */
@@ -473,7 +560,7 @@ static void test_chain_checks(void **state)
 		{ "ARK name", "'ARK-Naples' is not an AMD Root Key", set_ark_cn },
 		{ "ASK not a CA", "the ASK is not a CA certificate", set_ask_not_ca },
 		{ "leaf SHA-256", "VCEK certificate is not signed with RSASSA-PSS and SHA-384", set_sha256 },
-		{ "no hwID", "hwID extension is missing", set_no_hwid },
+		{ "no hwID", "has no hwID extension", set_no_hwid },
 		{ "product name", "productName is not Milan", set_product_ext },
 		{ "product prefix", "productName is not Milan", set_product_prefix },
 		{ "no SNP SPL", "lacks TCB extension 1.3.6.1.4.1.3704.1.3.3", set_no_snp },
@@ -650,12 +737,17 @@ static void test_crl(void **state)
 	X509_CRL_free(crl);
 	expect_refused(synth_verify(&c, NULL, &err), &err, "the ASK is revoked");
 
+	/*
+	 * The ARK's CRL lists serial numbers of what the ARK issued; the VCEK is
+	 * the ASK's, so the same serial in the ARK's CRL is another certificate.
+	 */
 	rev[0] = c.s.leaf;
 	c.chain_len = base;
 	crl = snp_synth_crl(c.s.ark, c.s.ark_key, T_NB, T_NA, rev);
 	snp_synth_pem_crl(crl, &c.chain, &c.chain_len);
 	X509_CRL_free(crl);
-	expect_refused(synth_verify(&c, NULL, &err), &err, "the signing certificate is revoked");
+	assert_int_equal(synth_verify(&c, &res, &err), 0);
+	assert_true(res.crl_checked);
 
 	c.chain_len = base;
 	crl = snp_synth_crl(c.s.ark, c.s.ark_key, T_NB, T_NOW, NULL);
@@ -906,6 +998,7 @@ int main(void)
 		cmocka_unit_test(test_synthetic_ok),
 		cmocka_unit_test(test_parse_strict),
 		cmocka_unit_test(test_report_checks),
+		cmocka_unit_test(test_hwid_forms),
 		cmocka_unit_test(test_chain_checks),
 		cmocka_unit_test(test_leaf_key),
 		cmocka_unit_test(test_chain_links),
