@@ -741,6 +741,25 @@ uint64_t dcr_snp_policy_bit(const char *name)
 	return 0;
 }
 
+/* The PLATFORM_INFO bits specs can require, by name. */
+static const struct {
+	const char *name;
+	uint64_t bit;
+} platform_bits[] = {
+	{ "tsme", DCR_SNP_PLATFORM_TSME },
+	{ "ecc", DCR_SNP_PLATFORM_ECC },
+	{ "ciphertext_hiding", DCR_SNP_PLATFORM_CIPHERTEXT_HIDING },
+	{ "alias_check", DCR_SNP_PLATFORM_ALIAS_CHECK },
+};
+
+uint64_t dcr_snp_platform_bit(const char *name)
+{
+	for (size_t i = 0; i < sizeof(platform_bits) / sizeof(platform_bits[0]); i++)
+		if (strcmp(platform_bits[i].name, name) == 0)
+			return platform_bits[i].bit;
+	return 0;
+}
+
 int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *spec, struct dcr_err *err)
 {
 	const struct dcr_snp_tcb *got = &r->reported;
@@ -790,6 +809,16 @@ int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *
 	TCB_MIN(microcode, "microcode")
 	TCB_MIN(fmc, "FMC")
 #undef TCB_MIN
+	if (!r->crl_checked && !spec->snp_crl_optional)
+		return dcr_err_set(err, DCR_EATTEST, "the certificate chain carries no AMD CRL, so the ASK's revocation was "
+			"not checked, and spec '%s' requires it (require_crl)", spec->name);
+	if (r->vlek && spec->snp_vcek_only)
+		return dcr_err_set(err, DCR_EATTEST, "the report is signed by a VLEK (a cloud provider's key), and spec '%s' "
+			"accepts only the chip's VCEK (signing_keys)", spec->name);
+	for (size_t i = 0; i < sizeof(platform_bits) / sizeof(platform_bits[0]); i++)
+		if ((spec->snp_platform_require & platform_bits[i].bit) && !(r->platform_info & platform_bits[i].bit))
+			return dcr_err_set(err, DCR_EATTEST, "PLATFORM_INFO 0x%016llx lacks %s, which spec '%s' requires "
+				"(platform_require)", (unsigned long long)r->platform_info, platform_bits[i].name, spec->name);
 	return 0;
 }
 

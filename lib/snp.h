@@ -31,6 +31,11 @@
 /* The bits that weaken the guest's protection; a spec must allow each one it accepts. */
 #define DCR_SNP_POLICY_WEAKENING \
 	(DCR_SNP_POLICY_SMT | DCR_SNP_POLICY_MIGRATE_MA | DCR_SNP_POLICY_DEBUG | DCR_SNP_POLICY_CXL_ALLOW)
+/* PLATFORM_INFO bits a spec can require (SEV-SNP ABI, ATTESTATION_REPORT PLATFORM_INFO). */
+#define DCR_SNP_PLATFORM_TSME (1ull << 1)
+#define DCR_SNP_PLATFORM_ECC (1ull << 2)
+#define DCR_SNP_PLATFORM_CIPHERTEXT_HIDING (1ull << 4)
+#define DCR_SNP_PLATFORM_ALIAS_CHECK (1ull << 5)
 /* Every bit dcr knows: ABI_MINOR, ABI_MAJOR (bits 0-15) and bits 16-25. */
 #define DCR_SNP_POLICY_KNOWN ((1ull << 26) - 1)
 
@@ -168,12 +173,18 @@ int dcr_snp_chain_check(const uint8_t *chain, size_t chain_len, struct dcr_err *
  * HOST_DATA and ID_KEY_DIGEST when the spec pins them; the policy has no
  * unknown bit and no weakening bit the spec does not allow; VMPL at most
  * the spec's; REPORTED_TCB at least the spec's minimum, component by
- * component. DCR_EATTEST on mismatch.
+ * component; the chain carried AMD's CRL (unless the spec has require_crl:
+ * false); a VCEK signed it (when the spec says signing_keys: [vcek]); every
+ * PLATFORM_INFO bit the spec's platform_require names is set. DCR_EATTEST on
+ * mismatch.
  */
 int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *spec, struct dcr_err *err);
 
 /* The policy bit a spec's policy_allow names ("smt", "migrate_ma", "debug", "cxl_allow"), or 0. */
 uint64_t dcr_snp_policy_bit(const char *name);
+
+/* The PLATFORM_INFO bit a spec's platform_require names ("tsme", "ecc", "ciphertext_hiding", "alias_check"), or 0. */
+uint64_t dcr_snp_platform_bit(const char *name);
 
 /*
  * The certificate table a host gives with an extended report (configfs-tsm's

@@ -798,6 +798,10 @@ static void test_policy(void **state)
 	spec.format = DCR_SPEC_SEV_SNP;
 	memcpy(spec.snp_measurement, measurement, 48);
 	spec.snp_policy_allow = DCR_SNP_POLICY_SMT;
+	/* Revocation is not the evidence's choice: a chain without AMD's CRL only when the spec says so. */
+	assert_false(res.crl_checked);
+	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "carries no AMD CRL");
+	spec.snp_crl_optional = true;
 	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
 
 	spec.snp_measurement[47] ^= 1;
@@ -859,8 +863,40 @@ static void test_policy(void **state)
 	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "verified under another ARK than spec 'snp' pins");
 	spec.root_ca = NULL;
 
+	/* Signing keys: a VLEK report when the spec takes the VCEK only. */
+	res.vlek = true;
+	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
+	spec.snp_vcek_only = true;
+	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "signed by a VLEK");
+	res.vlek = false;
+	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
+
+	/* PLATFORM_INFO bits the spec requires (the BadRAM alias check, AMD-SB-3015). */
+	spec.snp_platform_require = DCR_SNP_PLATFORM_ALIAS_CHECK;
+	res.platform_info = DCR_SNP_PLATFORM_TSME;
+	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "lacks alias_check");
+	res.platform_info |= DCR_SNP_PLATFORM_ALIAS_CHECK;
+	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
+	spec.snp_platform_require |= DCR_SNP_PLATFORM_CIPHERTEXT_HIDING;
+	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "lacks ciphertext_hiding");
+	spec.snp_platform_require = 0;
+
 	spec.format = DCR_SPEC_SGX_DCAP;
 	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "not for sev-snp evidence");
+	synth_release(&c);
+
+	/* A chain with a current CRL is what a spec requires by default. */
+	synth_default(&c, 3);
+	{
+		X509_CRL *crl = snp_synth_crl(c.s.ark, c.s.ark_key, T_NB, T_NA, NULL);
+
+		snp_synth_pem_crl(crl, &c.chain, &c.chain_len);
+		X509_CRL_free(crl);
+	}
+	assert_int_equal(synth_verify(&c, &res, &err), 0);
+	spec.format = DCR_SPEC_SEV_SNP;
+	spec.snp_crl_optional = false;
+	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
 	synth_release(&c);
 }
 
@@ -878,8 +914,16 @@ static void test_specs(void **state)
 		{ "    policy_allow: [smt, turbo]\n", "unknown policy bit 'turbo'" },
 		{ "    policy_allow: [smt, smt]\n", "listed twice" },
 		{ "    max_vmpl: 4\n", "max_vmpl" },
-		{ "    min_tcb: {snp: 256}\n", "snp" },
-		{ "    min_tcb: {cpu: 1}\n", "cpu" },
+		{ "    min_tcb: {bootloader: 0, tee: 0, snp: 256, microcode: 0}\n", "snp" },
+		{ "    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0, cpu: 1}\n", "cpu" },
+		{ "    min_tcb: {bootloader: 0, tee: 0, snp: 0}\n", "min_tcb needs microcode" },
+		{ "    min_tcb: {tee: 0, snp: 0, microcode: 0}\n", "min_tcb needs bootloader" },
+		{ "    require_crl: maybe\n", "require_crl" },
+		{ "    signing_keys: [vlek]\n", "must list vcek" },
+		{ "    signing_keys: [vcek, ask]\n", "unknown signing key 'ask'" },
+		{ "    signing_keys: [vcek, vcek]\n", "listed twice" },
+		{ "    platform_require: [alias_check, smt]\n", "unknown platform bit 'smt'" },
+		{ "    platform_require: [ecc, ecc]\n", "listed twice" },
 		{ "    mrenclave: 00\n", "mrenclave" },
 		{ "    host_data: 0011\n", "host_data must be 64 hex digits" },
 	};
@@ -893,7 +937,7 @@ static void test_specs(void **state)
 	fclose(f);
 	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %s\n"
 		"    host_data: %s\n    policy_allow: [smt, debug]\n    max_vmpl: 2\n"
-		"    min_tcb: {bootloader: 3, snp: 8, microcode: 115, fmc: 0}\n    root_ca: ark.der\n",
+		"    min_tcb: {bootloader: 3, tee: 0, snp: 8, microcode: 115, fmc: 0}\n    root_ca: ark.der\n",
 		mhex,
 		"00000000000000000000000000000000000000000000000000000000000000ff");
 	snprintf(path, sizeof(path), "%s/specs.yaml", dir);
@@ -912,17 +956,36 @@ static void test_specs(void **state)
 	assert_int_equal(s->root_ca_len, c.root_len);
 	dcr_specs_free(specs);
 
-	/* Defaults: SMT allowed, nothing else; VMPL 0; no minimum TCB. */
+	/* Defaults: SMT allowed, nothing else; VMPL 0; the CRL required; VCEK and VLEK; no PLATFORM_INFO bit. */
 	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n"
-		"    root_ca: ark.der\n", 96, 0);
+		"    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0}\n    root_ca: ark.der\n", 96, 0);
 	assert_int_equal(dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err), 0);
 	s = dcr_specs_find(specs, "snp");
 	assert_true(s->snp_policy_allow == DCR_SNP_POLICY_SMT);
 	assert_int_equal(s->snp_max_vmpl, 0);
 	assert_int_equal(s->snp_min_tcb.snp, 0);
+	assert_false(s->snp_crl_optional);
+	assert_false(s->snp_vcek_only);
+	assert_true(s->snp_platform_require == 0);
 	dcr_specs_free(specs);
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n"
+		"    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0}\n    root_ca: ark.der\n    require_crl: false\n"
+		"    signing_keys: [vcek]\n    platform_require: [alias_check, tsme]\n", 96, 0);
+	if (dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err) < 0)
+		fail_msg("%s", err.msg);
+	s = dcr_specs_find(specs, "snp");
+	assert_true(s->snp_crl_optional);
+	assert_true(s->snp_vcek_only);
+	assert_true(s->snp_platform_require == (DCR_SNP_PLATFORM_ALIAS_CHECK | DCR_SNP_PLATFORM_TSME));
+	dcr_specs_free(specs);
+	/* No minimum TCB: refused, not "any firmware". */
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n"
+		"    root_ca: ark.der\n", 96, 0);
+	assert_int_equal(dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "needs min_tcb"));
 
-	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n", 96, 0);
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n"
+		"    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0}\n", 96, 0);
 	assert_int_equal(dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err), DCR_EINVALID);
 	assert_non_null(strstr(err.msg, "needs root_ca"));
 	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    root_ca: ark.der\n");
@@ -932,6 +995,9 @@ static void test_specs(void **state)
 		snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    root_ca: ark.der\n%s%s",
 			strstr(bad[i][0], "measurement:") ? "" : "    measurement: ", strstr(bad[i][0], "measurement:") ? "" :
 			"000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000\n");
+		if (!strstr(bad[i][0], "min_tcb:"))
+			snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s",
+				"    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0}\n");
 		snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s", bad[i][0]);
 		if (dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err) != DCR_EINVALID)
 			fail_msg("accepted: %s", bad[i][0]);
