@@ -226,8 +226,7 @@ static int snp_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, 
 	}
 	if (!(v = dcr_ydoc_get(y, n, "min_tcb")))
 		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sev-snp spec '%s' needs min_tcb: the lowest bootloader, tee, snp "
-			"and microcode levels it trusts (AMD's security bulletins say which levels fix what; `dcrd spec` prints "
-			"the platform's)", s->name);
+			"and microcode levels it trusts (AMD's security bulletins say which levels fix what)", s->name);
 	if ((r = parse_min_tcb(y, v, s)) < 0)
 		return r;
 	if ((v = dcr_ydoc_get(y, n, "require_crl"))) {
@@ -293,6 +292,7 @@ static int snp_facts_json(const struct dcr_attest_result *res, json_t *obj, stru
 {
 	const struct dcr_snp_result *q = &res->snp;
 	char measurement[97], host_data[65], id_key[97], author_key[97], report_data[129], chip_id[129], policy[19];
+	char platform[19], launch_mit[19], current_mit[19];
 	json_t *facts;
 
 	dcr_hex(q->measurement, 48, measurement);
@@ -302,6 +302,9 @@ static int snp_facts_json(const struct dcr_attest_result *res, json_t *obj, stru
 	dcr_hex(q->report_data, 64, report_data);
 	dcr_hex(q->chip_id, 64, chip_id);
 	snprintf(policy, sizeof(policy), "0x%016llx", (unsigned long long)q->policy);
+	snprintf(platform, sizeof(platform), "0x%016llx", (unsigned long long)q->platform_info);
+	snprintf(launch_mit, sizeof(launch_mit), "0x%016llx", (unsigned long long)q->launch_mit_vector);
+	snprintf(current_mit, sizeof(current_mit), "0x%016llx", (unsigned long long)q->current_mit_vector);
 	facts = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:b, s:i, s:o*, s:o*, s:s, s:s, s:b}",
 		"product", dcr_snp_product_name(q->product), "version", (int)q->version, "measurement", measurement,
 		"host_data", host_data, "id_key_digest", id_key, "author_key_digest", author_key, "report_data",
@@ -309,6 +312,13 @@ static int snp_facts_json(const struct dcr_attest_result *res, json_t *obj, stru
 		(int)q->vmpl, "reported_tcb", tcb_json(q->reported_tcb, q->product), "committed_tcb",
 		tcb_json(q->committed_tcb, q->product), "chip_id", q->mask_chip_id ? "" : chip_id, "signing_key",
 		q->vlek ? "VLEK" : "VCEK", "crl_checked", (int)q->crl_checked);
+	/* The mitigation vectors are version 5's; 0 before. */
+	if (facts && (json_object_set_new(facts, "platform_info", json_string(platform)) < 0 ||
+		json_object_set_new(facts, "launch_mit_vector", json_string(launch_mit)) < 0 ||
+		json_object_set_new(facts, "current_mit_vector", json_string(current_mit)) < 0)) {
+		json_decref(facts);
+		facts = NULL;
+	}
 	if (!facts || json_object_update(obj, facts) < 0) {
 		json_decref(facts);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -334,6 +344,9 @@ static const struct dcr_attest_fact snp_facts[] = {
 	{ "committed", "committed_tcb" },
 	{ "chip id", "chip_id" },
 	{ "crl checked", "crl_checked" },
+	{ "platform", "platform_info" },
+	{ "launch mit", "launch_mit_vector" },
+	{ "current mit", "current_mit_vector" },
 	{ NULL, NULL },
 };
 

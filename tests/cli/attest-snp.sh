@@ -43,6 +43,8 @@ has "$out" '^tcb          raw 4405000000000002, bootloader 2, tee 0, snp 5, micr
 has "$out" '^committed    raw 4405000000000002, bootloader 2' "committed TCB"
 has "$out" '^chip id      3ac3fe21e13fb099' "chip ID"
 has "$out" '^crl checked  no$' "no CRL"
+has "$out" '^platform     0x0000000000000001$' "PLATFORM_INFO: SMT enabled"
+has "$out" '^launch mit   0x0000000000000000$' "no mitigation vectors before version 5"
 has "$out" '^verdict      accepted by spec guest:v1$' "verdict"
 expect 0 "--json" "$DCR" --specs accept.yaml --json "${offline[@]}" "${at[@]}"
 has "$out" '"verdict": "accepted by spec guest:v1"' "JSON verdict"
@@ -55,6 +57,10 @@ checks=$((checks + 1))
 grep -v require_crl accept.yaml >crl.yaml
 expect 5 "no CRL, spec requires it" "$DCR" --specs crl.yaml "${offline[@]}" "${at[@]}"
 has "$err" "carries no AMD CRL" "the missing CRL is named"
+# PLATFORM_INFO bits a spec requires: this 2022 Milan firmware did no alias check (BadRAM).
+sed 's/    require_crl: false/&\n    platform_require: [alias_check]/' accept.yaml >alias.yaml
+expect 5 "alias check required" "$DCR" --specs alias.yaml "${offline[@]}" "${at[@]}"
+has "$err" "PLATFORM_INFO 0x0000000000000001 lacks alias_check" "the missing bit is named"
 # Nor is the minimum TCB optional.
 grep -v min_tcb accept.yaml >nomin.yaml
 expect 6 "spec without min_tcb" "$DCR" --specs nomin.yaml "${offline[@]}" "${at[@]}"
