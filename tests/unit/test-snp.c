@@ -17,6 +17,7 @@
 #include "testutil.h"
 
 #include "snp-synth.h"
+#include "room.h"
 #include "snp.h"
 #include "specs.h"
 
@@ -1015,6 +1016,41 @@ static void test_specs(void **state)
 	synth_release(&c);
 }
 
+/* A room's EnclaveSpec carries require_crl, signing_keys and platform_require (fields 40-42), sev-snp only. */
+static void test_room_spec_fields(void **state)
+{
+	Dcr__V1__EnclaveSpec e = DCR__V1__ENCLAVE_SPEC__INIT;
+	uint8_t m[48] = { 1 };
+	struct dcr_spec out;
+	struct dcr_err err;
+
+	e.name = "snp";
+	e.format = "sev-snp";
+	e.measurement.data = m;
+	e.measurement.len = 48;
+	assert_int_equal(dcr_room_spec_from_proto(&e, &out, &err), 0);
+	assert_false(out.snp_crl_optional);
+	assert_false(out.snp_vcek_only);
+	assert_true(out.snp_platform_require == 0);
+	e.snp_crl_optional = true;
+	e.snp_vcek_only = true;
+	e.snp_platform_require = DCR_SNP_PLATFORM_ALIAS_CHECK;
+	if (dcr_room_spec_from_proto(&e, &out, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(out.snp_crl_optional);
+	assert_true(out.snp_vcek_only);
+	assert_true(out.snp_platform_require == DCR_SNP_PLATFORM_ALIAS_CHECK);
+	/* A bit that platform_require cannot name. */
+	e.snp_platform_require = 1;
+	assert_int_equal(dcr_room_spec_from_proto(&e, &out, &err), DCR_EINVALID);
+	/* On another kind's spec, the sev-snp fields are malformed. */
+	e.snp_platform_require = 0;
+	e.snp_crl_optional = false;
+	e.format = "sgx-dcap";
+	e.measurement.len = 32;
+	assert_int_equal(dcr_room_spec_from_proto(&e, &out, &err), DCR_EINVALID);
+}
+
 static void put_entry(uint8_t *e, const char *guid_hex, uint32_t off, uint32_t len)
 {
 	unhex_exact(guid_hex, e, 16);
@@ -1073,6 +1109,7 @@ int main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_specs),
 		cmocka_unit_test(test_certs_table),
+		cmocka_unit_test(test_room_spec_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
