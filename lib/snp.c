@@ -455,22 +455,32 @@ static int leaf_tcb(X509 *leaf, enum dcr_snp_product product, uint64_t *out, str
 	return 0;
 }
 
-/* The leaf's productName (1.3.6.1.4.1.3704.1.2, an IA5String like "Milan-B0") names product. */
+/* s is name, alone or followed by '-' and a stepping. */
+static bool names_product(const ASN1_IA5STRING *s, const char *name)
+{
+	size_t n = strlen(name), len = (size_t)ASN1_STRING_length(s);
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+
+	return len >= n && memcmp(d, name, n) == 0 && (len == n || d[n] == '-');
+}
+
+/*
+ * The leaf's productName (1.3.6.1.4.1.3704.1.2, an IA5String like
+ * "Milan-B0") names product. Siena (EPYC 8004) shares Genoa's ARK and ASK
+ * (AMD's VCEK specification, 57230), so "Siena" is taken for Genoa.
+ */
 static bool leaf_product_is(X509 *leaf, enum dcr_snp_product product)
 {
 	const unsigned char *v, *p;
 	ASN1_IA5STRING *s;
-	const char *want = product_names[product];
-	size_t n = strlen(want);
 	bool ok = false;
 	int len;
 
 	if (amd_ext(leaf, "1.3.6.1.4.1.3704.1.2", &v, &len) <= 0)
 		return false;
 	p = v;
-	if ((s = d2i_ASN1_IA5STRING(NULL, &p, len)) && p == v + len && (size_t)ASN1_STRING_length(s) >= n &&
-	    memcmp(ASN1_STRING_get0_data(s), want, n) == 0 &&
-	    ((size_t)ASN1_STRING_length(s) == n || ASN1_STRING_get0_data(s)[n] == '-'))
+	if ((s = d2i_ASN1_IA5STRING(NULL, &p, len)) && p == v + len &&
+	    (names_product(s, product_names[product]) || (product == DCR_SNP_GENOA && names_product(s, "Siena"))))
 		ok = true;
 	ASN1_IA5STRING_free(s);
 	ERR_clear_error();

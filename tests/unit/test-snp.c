@@ -475,6 +475,34 @@ static void test_report_checks(void **state)
 
 #define TURIN_TCB (1ull | 2ull << 8 | 3ull << 16 | 4ull << 24 | 5ull << 56)
 
+/* Siena (EPYC 8004) VCEKs chain to Genoa's ARK: their productName may say Siena; never under another ARK. */
+static void test_siena(void **state)
+{
+	struct dcr_snp_result res;
+	struct dcr_err err;
+	struct synth c;
+
+	for (int genoa = 0; genoa <= 1; genoa++) {
+		memset(&c, 0, sizeof(c));
+		snp_synth_opts_default(&c.o, T_NB, T_NA);
+		c.o.product = genoa ? "Genoa" : "Milan";
+		c.o.product_ext = "Siena-A0";
+		synth_make(&c, 2);
+		if (genoa)
+			assert_int_equal(synth_verify(&c, &res, &err), 0);
+		else
+			expect_refused(synth_verify(&c, NULL, &err), &err, "productName is not Milan");
+		synth_release(&c);
+	}
+	memset(&c, 0, sizeof(c));
+	snp_synth_opts_default(&c.o, T_NB, T_NA);
+	c.o.product = "Genoa";
+	c.o.product_ext = "SienaX";
+	synth_make(&c, 2);
+	expect_refused(synth_verify(&c, NULL, &err), &err, "productName is not Genoa");
+	synth_release(&c);
+}
+
 /* The hwID extension: the bare bytes (VCEKs before 2023) or a DER OCTET STRING of them (the KDS since). */
 static void test_hwid_forms(void **state)
 {
@@ -1101,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_parse_strict),
 		cmocka_unit_test(test_report_checks),
 		cmocka_unit_test(test_hwid_forms),
+		cmocka_unit_test(test_siena),
 		cmocka_unit_test(test_chain_checks),
 		cmocka_unit_test(test_leaf_key),
 		cmocka_unit_test(test_chain_links),
