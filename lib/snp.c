@@ -732,42 +732,44 @@ int dcr_snp_verify(const uint8_t *report, size_t report_len, const uint8_t *chai
 	return r;
 }
 
-/* The names of the weakening policy bits, as specs write them. */
-static const struct {
+/* A bit and the name specs give it. */
+struct named_bit {
 	const char *name;
 	uint64_t bit;
-} weakening[] = {
+};
+
+#define N_BITS 4
+
+/* The weakening policy bits, and the PLATFORM_INFO bits specs can require. */
+static const struct named_bit weakening[N_BITS] = {
 	{ "smt", DCR_SNP_POLICY_SMT },
 	{ "migrate_ma", DCR_SNP_POLICY_MIGRATE_MA },
 	{ "debug", DCR_SNP_POLICY_DEBUG },
 	{ "cxl_allow", DCR_SNP_POLICY_CXL_ALLOW },
 };
-
-uint64_t dcr_snp_policy_bit(const char *name)
-{
-	for (size_t i = 0; i < sizeof(weakening) / sizeof(weakening[0]); i++)
-		if (strcmp(weakening[i].name, name) == 0)
-			return weakening[i].bit;
-	return 0;
-}
-
-/* The PLATFORM_INFO bits specs can require, by name. */
-static const struct {
-	const char *name;
-	uint64_t bit;
-} platform_bits[] = {
+static const struct named_bit platform_bits[N_BITS] = {
 	{ "tsme", DCR_SNP_PLATFORM_TSME },
 	{ "ecc", DCR_SNP_PLATFORM_ECC },
 	{ "ciphertext_hiding", DCR_SNP_PLATFORM_CIPHERTEXT_HIDING },
 	{ "alias_check", DCR_SNP_PLATFORM_ALIAS_CHECK },
 };
 
+static uint64_t bit_named(const struct named_bit t[static N_BITS], const char *name)
+{
+	for (size_t i = 0; i < N_BITS; i++)
+		if (strcmp(t[i].name, name) == 0)
+			return t[i].bit;
+	return 0;
+}
+
+uint64_t dcr_snp_policy_bit(const char *name)
+{
+	return bit_named(weakening, name);
+}
+
 uint64_t dcr_snp_platform_bit(const char *name)
 {
-	for (size_t i = 0; i < sizeof(platform_bits) / sizeof(platform_bits[0]); i++)
-		if (strcmp(platform_bits[i].name, name) == 0)
-			return platform_bits[i].bit;
-	return 0;
+	return bit_named(platform_bits, name);
 }
 
 int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *spec, struct dcr_err *err)
@@ -802,7 +804,7 @@ int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *
 	if (r->policy & ~DCR_SNP_POLICY_KNOWN)
 		return dcr_err_set(err, DCR_EATTEST, "guest policy 0x%016llx has bits dcr does not know (above bit 25)",
 			(unsigned long long)r->policy);
-	for (size_t i = 0; i < sizeof(weakening) / sizeof(weakening[0]); i++)
+	for (size_t i = 0; i < N_BITS; i++)
 		if ((r->policy & weakening[i].bit) && !(spec->snp_policy_allow & weakening[i].bit))
 			return dcr_err_set(err, DCR_EATTEST, "guest policy allows %s, which spec '%s' does not allow "
 				"(policy_allow)", weakening[i].name, spec->name);
@@ -825,7 +827,7 @@ int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *
 	if (r->vlek && spec->snp_vcek_only)
 		return dcr_err_set(err, DCR_EATTEST, "the report is signed by a VLEK (a cloud provider's key), and spec '%s' "
 			"accepts only the chip's VCEK (signing_keys)", spec->name);
-	for (size_t i = 0; i < sizeof(platform_bits) / sizeof(platform_bits[0]); i++)
+	for (size_t i = 0; i < N_BITS; i++)
 		if ((spec->snp_platform_require & platform_bits[i].bit) && !(r->platform_info & platform_bits[i].bit))
 			return dcr_err_set(err, DCR_EATTEST, "PLATFORM_INFO 0x%016llx lacks %s, which spec '%s' requires "
 				"(platform_require)", (unsigned long long)r->platform_info, platform_bits[i].name, spec->name);
