@@ -253,8 +253,7 @@ static int snp_spec_check(const struct dcr_spec *s, struct dcr_err *err)
 {
 	if (s->has_measurement || s->has_signer || s->n_tcb_statuses || s->snp_max_vmpl > 3 ||
 	    (s->snp_policy_allow & ~DCR_SNP_POLICY_WEAKENING) ||
-	    (s->snp_platform_require & ~(DCR_SNP_PLATFORM_TSME | DCR_SNP_PLATFORM_ECC | DCR_SNP_PLATFORM_CIPHERTEXT_HIDING |
-					    DCR_SNP_PLATFORM_ALIAS_CHECK)) ||
+	    (s->snp_platform_require & ~DCR_SNP_PLATFORM_NAMED) ||
 	    s->debug_allowed != !!(s->snp_policy_allow & DCR_SNP_POLICY_DEBUG))
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", s->name);
 	return 0;

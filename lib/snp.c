@@ -505,7 +505,10 @@ static bool revoked(X509_CRL *crl, X509 *x)
 	return X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(x)) == 1;
 }
 
-/* AMD's CRL (KDS /vcek/v1/<product>/crl, /vlek/v1/<product>/crl): issued and signed by the ARK, current, not revoking the ASK. */
+/*
+ * AMD's CRL (KDS /vcek/v1/<product>/crl, /vlek/v1/<product>/crl): issued and
+ * signed by the ARK, current, not revoking the ASK (ASVK).
+ */
 static int check_crl(X509_CRL *crl, X509 *ark, const struct chain *c, bool vlek, time_t now, struct dcr_err *err)
 {
 	time_t t;
