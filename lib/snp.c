@@ -765,6 +765,14 @@ static uint64_t bit_named(const struct named_bit t[static N_BITS], const char *n
 	return 0;
 }
 
+const char *dcr_snp_policy_weakening(size_t i, uint64_t *bit)
+{
+	if (i >= sizeof(weakening) / sizeof(weakening[0]))
+		return NULL;
+	*bit = weakening[i].bit;
+	return weakening[i].name;
+}
+
 uint64_t dcr_snp_policy_bit(const char *name)
 {
 	return bit_named(weakening, name);
