@@ -107,30 +107,37 @@ static int snp_canonical(const struct dcr_attest_evidence *ev, struct dcr_err *e
 	return 0;
 }
 
-/* policy_allow: the weakening guest policy bits a sev-snp spec accepts, each named once. */
-static int parse_policy_allow(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
+/*
+ * A list of names, each once, as the bits they name (policy_allow,
+ * platform_require); list names the accepted ones for the message.
+ */
+static int parse_bits(struct dcr_ydoc *y, yaml_node_t *n, const char *key, const char *what, const char *list,
+	uint64_t (*bit_of)(const char *), uint64_t *out)
 {
-	int r = dcr_ydoc_sequence(y, n, "policy_allow", 8);
+	int r = dcr_ydoc_sequence(y, n, key, 8);
 
-	s->snp_policy_allow = 0;
+	*out = 0;
 	for (yaml_node_item_t *i = n->data.sequence.items.start; r == 0 && i < n->data.sequence.items.top; i++) {
 		yaml_node_t *item = dcr_ydoc_node(y, *i);
 		const char *v;
 		uint64_t bit;
 
-		if ((r = dcr_ydoc_string(y, item, "a policy bit", 32, &v)) < 0)
+		if ((r = dcr_ydoc_string(y, item, what, 32, &v)) < 0)
 			break;
-		if (!(bit = dcr_snp_policy_bit(v)))
-			return dcr_ydoc_fail(y, item, DCR_EINVALID, "unknown policy bit '%s' (smt, migrate_ma, debug, cxl_allow)",
-				v);
-		if (s->snp_policy_allow & bit)
-			return dcr_ydoc_fail(y, item, DCR_EINVALID, "policy bit '%s' is listed twice", v);
-		s->snp_policy_allow |= bit;
+		if (!(bit = bit_of(v)))
+			return dcr_ydoc_fail(y, item, DCR_EINVALID, "unknown %s '%s' (%s)", what, v, list);
+		if (*out & bit)
+			return dcr_ydoc_fail(y, item, DCR_EINVALID, "%s '%s' is listed twice", what, v);
+		*out |= bit;
 	}
 	return r;
 }
 
-/* min_tcb: a mapping of SPL names to 0-255; those left out are 0. */
+/*
+ * min_tcb: a mapping of SPL names to 0-255. bootloader, tee, snp and
+ * microcode are required: no default can know which levels fix what (AMD's
+ * security bulletins do); fmc (Turin) left out is 0.
+ */
 static int parse_min_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
 {
 	static const char *const names[] = { "bootloader", "tee", "snp", "microcode", "fmc", NULL };
@@ -143,8 +150,12 @@ static int parse_min_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
 	if ((r = dcr_ydoc_mapping(y, n, "min_tcb", names)) < 0)
 		return r;
 	for (int i = 0; names[i]; i++) {
-		if (!(v = dcr_ydoc_get(y, n, names[i])))
-			continue;
+		if (!(v = dcr_ydoc_get(y, n, names[i]))) {
+			if (strcmp(names[i], "fmc") == 0)
+				continue;
+			return dcr_ydoc_fail(y, n, DCR_EINVALID, "sev-snp spec '%s' min_tcb needs %s (bootloader, tee, snp and "
+				"microcode: the lowest levels it trusts, from AMD's security bulletins)", s->name, names[i]);
+		}
 		if ((r = dcr_ydoc_int(y, v, names[i], 0, 255, &num)) < 0)
 			return r;
 		*fields[i] = (uint8_t)num;
@@ -152,8 +163,33 @@ static int parse_min_tcb(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
 	return 0;
 }
 
+/* signing_keys: [vcek] or [vcek, vlek] (the default). */
+static int parse_signing_keys(struct dcr_ydoc *y, yaml_node_t *n, struct dcr_spec *s)
+{
+	int r = dcr_ydoc_sequence(y, n, "signing_keys", 2);
+	bool vcek = false, vlek = false;
+
+	for (yaml_node_item_t *i = n->data.sequence.items.start; r == 0 && i < n->data.sequence.items.top; i++) {
+		yaml_node_t *item = dcr_ydoc_node(y, *i);
+		const char *v;
+		bool *seen;
+
+		if ((r = dcr_ydoc_string(y, item, "a signing key", 8, &v)) < 0)
+			return r;
+		if (!(seen = strcmp(v, "vcek") == 0 ? &vcek : strcmp(v, "vlek") == 0 ? &vlek : NULL))
+			return dcr_ydoc_fail(y, item, DCR_EINVALID, "unknown signing key '%s' (vcek, vlek)", v);
+		if (*seen)
+			return dcr_ydoc_fail(y, item, DCR_EINVALID, "signing key '%s' is listed twice", v);
+		*seen = true;
+	}
+	if (r == 0 && !vcek)
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "signing_keys must list vcek");
+	s->snp_vcek_only = !vlek;
+	return r;
+}
+
 static const char *const snp_keys[] = { "format", "measurement", "host_data", "id_key_digest", "policy_allow",
-	"max_vmpl", "min_tcb", "root_ca", NULL };
+	"max_vmpl", "min_tcb", "root_ca", "require_crl", "signing_keys", "platform_require", NULL };
 
 static int snp_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, struct dcr_spec *s)
 {
@@ -178,7 +214,9 @@ static int snp_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, 
 			return r;
 	}
 	s->snp_policy_allow = DCR_SNP_POLICY_SMT;
-	if ((v = dcr_ydoc_get(y, n, "policy_allow")) && (r = parse_policy_allow(y, v, s)) < 0)
+	if ((v = dcr_ydoc_get(y, n, "policy_allow")) &&
+	    (r = parse_bits(y, v, "policy_allow", "policy bit", "smt, migrate_ma, debug, cxl_allow", dcr_snp_policy_bit,
+		     &s->snp_policy_allow)) < 0)
 		return r;
 	s->debug_allowed = s->snp_policy_allow & DCR_SNP_POLICY_DEBUG;
 	if ((v = dcr_ydoc_get(y, n, "max_vmpl"))) {
@@ -186,7 +224,23 @@ static int snp_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, 
 			return r;
 		s->snp_max_vmpl = (uint32_t)num;
 	}
-	if ((v = dcr_ydoc_get(y, n, "min_tcb")) && (r = parse_min_tcb(y, v, s)) < 0)
+	if (!(v = dcr_ydoc_get(y, n, "min_tcb")))
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sev-snp spec '%s' needs min_tcb: the lowest bootloader, tee, snp "
+			"and microcode levels it trusts (AMD's security bulletins say which levels fix what)", s->name);
+	if ((r = parse_min_tcb(y, v, s)) < 0)
+		return r;
+	if ((v = dcr_ydoc_get(y, n, "require_crl"))) {
+		bool require;
+
+		if ((r = dcr_ydoc_bool(y, v, "require_crl", &require)) < 0)
+			return r;
+		s->snp_crl_optional = !require;
+	}
+	if ((v = dcr_ydoc_get(y, n, "signing_keys")) && (r = parse_signing_keys(y, v, s)) < 0)
+		return r;
+	if ((v = dcr_ydoc_get(y, n, "platform_require")) &&
+	    (r = parse_bits(y, v, "platform_require", "platform bit", "tsme, ecc, ciphertext_hiding, alias_check",
+		     dcr_snp_platform_bit, &s->snp_platform_require)) < 0)
 		return r;
 	if (!(v = dcr_ydoc_get(y, n, "root_ca")))
 		return dcr_ydoc_fail(y, n, DCR_EINVALID, "sev-snp spec '%s' needs root_ca: the AMD root key (ARK) of its "
@@ -199,6 +253,7 @@ static int snp_spec_check(const struct dcr_spec *s, struct dcr_err *err)
 {
 	if (s->has_measurement || s->has_signer || s->n_tcb_statuses || s->snp_max_vmpl > 3 ||
 	    (s->snp_policy_allow & ~DCR_SNP_POLICY_WEAKENING) ||
+	    (s->snp_platform_require & ~DCR_SNP_PLATFORM_NAMED) ||
 	    s->debug_allowed != !!(s->snp_policy_allow & DCR_SNP_POLICY_DEBUG))
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", s->name);
 	return 0;
@@ -236,6 +291,7 @@ static int snp_facts_json(const struct dcr_attest_result *res, json_t *obj, stru
 {
 	const struct dcr_snp_result *q = &res->snp;
 	char measurement[97], host_data[65], id_key[97], author_key[97], report_data[129], chip_id[129], policy[19];
+	char platform[19], launch_mit[19], current_mit[19];
 	json_t *facts;
 
 	dcr_hex(q->measurement, 48, measurement);
@@ -245,6 +301,9 @@ static int snp_facts_json(const struct dcr_attest_result *res, json_t *obj, stru
 	dcr_hex(q->report_data, 64, report_data);
 	dcr_hex(q->chip_id, 64, chip_id);
 	snprintf(policy, sizeof(policy), "0x%016llx", (unsigned long long)q->policy);
+	snprintf(platform, sizeof(platform), "0x%016llx", (unsigned long long)q->platform_info);
+	snprintf(launch_mit, sizeof(launch_mit), "0x%016llx", (unsigned long long)q->launch_mit_vector);
+	snprintf(current_mit, sizeof(current_mit), "0x%016llx", (unsigned long long)q->current_mit_vector);
 	facts = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:b, s:i, s:o*, s:o*, s:s, s:s, s:b}",
 		"product", dcr_snp_product_name(q->product), "version", (int)q->version, "measurement", measurement,
 		"host_data", host_data, "id_key_digest", id_key, "author_key_digest", author_key, "report_data",
@@ -252,6 +311,13 @@ static int snp_facts_json(const struct dcr_attest_result *res, json_t *obj, stru
 		(int)q->vmpl, "reported_tcb", tcb_json(q->reported_tcb, q->product), "committed_tcb",
 		tcb_json(q->committed_tcb, q->product), "chip_id", q->mask_chip_id ? "" : chip_id, "signing_key",
 		q->vlek ? "VLEK" : "VCEK", "crl_checked", (int)q->crl_checked);
+	/* The mitigation vectors are version 5's; 0 before. */
+	if (facts && (json_object_set_new(facts, "platform_info", json_string(platform)) < 0 ||
+		json_object_set_new(facts, "launch_mit_vector", json_string(launch_mit)) < 0 ||
+		json_object_set_new(facts, "current_mit_vector", json_string(current_mit)) < 0)) {
+		json_decref(facts);
+		facts = NULL;
+	}
 	if (!facts || json_object_update(obj, facts) < 0) {
 		json_decref(facts);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -277,6 +343,9 @@ static const struct dcr_attest_fact snp_facts[] = {
 	{ "committed", "committed_tcb" },
 	{ "chip id", "chip_id" },
 	{ "crl checked", "crl_checked" },
+	{ "platform", "platform_info" },
+	{ "launch mit", "launch_mit_vector" },
+	{ "current mit", "current_mit_vector" },
 	{ NULL, NULL },
 };
 

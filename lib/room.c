@@ -290,6 +290,9 @@ static int parse_enclave(struct parse *p, yaml_node_t *root)
 		e->snp_min_snp = spec->snp_min_tcb.snp;
 		e->snp_min_microcode = spec->snp_min_tcb.microcode;
 		e->snp_min_fmc = spec->snp_min_tcb.fmc;
+		e->snp_crl_optional = spec->snp_crl_optional;
+		e->snp_vcek_only = spec->snp_vcek_only;
+		e->snp_platform_require = spec->snp_platform_require;
 	}
 	if (spec->has_mrtd && !(e->mrtd.data = alloc(p->room, 48)))
 		return oom(p);
@@ -2858,7 +2861,8 @@ static int snp_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *o
 
 	if (!snp) {
 		if (e->snp_host_data.len || e->snp_id_key_digest.len || e->snp_policy_allow || e->snp_max_vmpl ||
-		    e->snp_min_bootloader || e->snp_min_tee || e->snp_min_snp || e->snp_min_microcode || e->snp_min_fmc)
+		    e->snp_min_bootloader || e->snp_min_tee || e->snp_min_snp || e->snp_min_microcode || e->snp_min_fmc ||
+		    e->snp_crl_optional || e->snp_vcek_only || e->snp_platform_require)
 			return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", out->name);
 		return 0;
 	}
@@ -2882,6 +2886,9 @@ static int snp_spec_from_proto(const Dcr__V1__EnclaveSpec *e, struct dcr_spec *o
 	out->snp_min_tcb.snp = (uint8_t)mins[2];
 	out->snp_min_tcb.microcode = (uint8_t)mins[3];
 	out->snp_min_tcb.fmc = (uint8_t)mins[4];
+	out->snp_crl_optional = e->snp_crl_optional;
+	out->snp_vcek_only = e->snp_vcek_only;
+	out->snp_platform_require = e->snp_platform_require;
 	return 0;
 }
 

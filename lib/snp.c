@@ -51,11 +51,15 @@ static bool sig_component(const uint8_t *p, uint8_t out[static 48])
 
 int dcr_snp_report_parse(const uint8_t *b, size_t len, struct dcr_snp_report *r, struct dcr_err *err)
 {
-	/* Reserved ranges of versions 2 and 3 (version 3 uses 0x188-0x18A for the CPUID). */
+	/*
+	 * Reserved ranges of versions 2 to 5. Version 3 uses 0x188-0x18A for the
+	 * CPUID (so does 4, whose layout is 3's); version 5 uses 0x1F8-0x207 for
+	 * the mitigation vectors.
+	 */
 	static const struct {
 		size_t from, to;
 	} reserved[] = {
-		{ 0x4c, 0x50 }, { 0x18b, 0x1a0 }, { 0x1eb, 0x1ec }, { 0x1ef, 0x1f0 }, { 0x1f8, 0x2a0 },
+		{ 0x4c, 0x50 }, { 0x18b, 0x1a0 }, { 0x1eb, 0x1ec }, { 0x1ef, 0x1f0 }, { 0x208, 0x2a0 },
 		{ OFF_SIGNATURE + 2 * SIG_COMPONENT, DCR_SNP_REPORT_LEN },
 	};
 	uint32_t bits;
@@ -65,8 +69,8 @@ int dcr_snp_report_parse(const uint8_t *b, size_t len, struct dcr_snp_report *r,
 	if (len != DCR_SNP_REPORT_LEN)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report is %zu bytes, not %d", len, DCR_SNP_REPORT_LEN);
 	r->version = dcr_le32(b);
-	if (r->version != 2 && r->version != 3)
-		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report version %u is not supported (only 2 and 3)",
+	if (r->version < 2 || r->version > 5)
+		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report version %u is not supported (only 2 to 5)",
 			(unsigned)r->version);
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		if ((at = nonzero(b, reserved[i].from, reserved[i].to)) >= 0)
@@ -74,6 +78,9 @@ int dcr_snp_report_parse(const uint8_t *b, size_t len, struct dcr_snp_report *r,
 	if (r->version == 2 && (at = nonzero(b, 0x188, 0x18b)) >= 0)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report byte 0x%03lx is reserved in version 2 and must be zero",
 			at);
+	if (r->version < 5 && (at = nonzero(b, 0x1f8, 0x208)) >= 0)
+		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report byte 0x%03lx is reserved before version 5 and must be "
+			"zero", at);
 	r->guest_svn = dcr_le32(b + 0x04);
 	r->policy = dcr_le64(b + 0x08);
 	if (!(r->policy & DCR_SNP_POLICY_RESERVED_ONE))
@@ -88,8 +95,10 @@ int dcr_snp_report_parse(const uint8_t *b, size_t len, struct dcr_snp_report *r,
 	if (bits >> 5)
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report has reserved bits set in its key fields (0x%08x)",
 			(unsigned)bits);
+	/* Bit 0 AUTHOR_KEY_EN, bit 1 MASK_CHIP_KEY, bits 4:2 SIGNING_KEY. */
+	if (bits >> 1 & 1)
+		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report has MASK_CHIP_KEY set: the firmware did not sign it");
 	r->author_key_en = bits & 1;
-	r->mask_chip_id = bits >> 1 & 1;
 	r->signing_key = (uint8_t)(bits >> 2 & 7);
 	memcpy(r->report_data, b + 0x50, 64);
 	memcpy(r->measurement, b + 0x90, 48);
@@ -103,10 +112,13 @@ int dcr_snp_report_parse(const uint8_t *b, size_t len, struct dcr_snp_report *r,
 	r->cpuid_mod_id = b[0x189];
 	r->cpuid_step = b[0x18a];
 	memcpy(r->chip_id, b + 0x1a0, 64);
+	r->chip_id_masked = nonzero(b, 0x1a0, 0x1e0) < 0;
 	r->committed_tcb = dcr_le64(b + 0x1e0);
 	r->current_build = b[0x1e8], r->current_minor = b[0x1e9], r->current_major = b[0x1ea];
 	r->committed_build = b[0x1ec], r->committed_minor = b[0x1ed], r->committed_major = b[0x1ee];
 	r->launch_tcb = dcr_le64(b + 0x1f0);
+	r->launch_mit_vector = dcr_le64(b + 0x1f8);
+	r->current_mit_vector = dcr_le64(b + 0x200);
 	if (!sig_component(b + OFF_SIGNATURE, r->sig_r) || !sig_component(b + OFF_SIGNATURE + SIG_COMPONENT, r->sig_s))
 		return dcr_err_set(err, DCR_EATTEST, "SEV-SNP report signature R or S is longer than 48 bytes");
 	return 0;
@@ -443,22 +455,32 @@ static int leaf_tcb(X509 *leaf, enum dcr_snp_product product, uint64_t *out, str
 	return 0;
 }
 
-/* The leaf's productName (1.3.6.1.4.1.3704.1.2, an IA5String like "Milan-B0") names product. */
+/* s is name, alone or followed by '-' and a stepping. */
+static bool names_product(const ASN1_IA5STRING *s, const char *name)
+{
+	size_t n = strlen(name), len = (size_t)ASN1_STRING_length(s);
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+
+	return len >= n && memcmp(d, name, n) == 0 && (len == n || d[n] == '-');
+}
+
+/*
+ * The leaf's productName (1.3.6.1.4.1.3704.1.2, an IA5String like
+ * "Milan-B0") names product. Siena (EPYC 8004) shares Genoa's ARK and ASK
+ * (AMD's VCEK specification, 57230), so "Siena" is taken for Genoa.
+ */
 static bool leaf_product_is(X509 *leaf, enum dcr_snp_product product)
 {
 	const unsigned char *v, *p;
 	ASN1_IA5STRING *s;
-	const char *want = product_names[product];
-	size_t n = strlen(want);
 	bool ok = false;
 	int len;
 
 	if (amd_ext(leaf, "1.3.6.1.4.1.3704.1.2", &v, &len) <= 0)
 		return false;
 	p = v;
-	if ((s = d2i_ASN1_IA5STRING(NULL, &p, len)) && p == v + len && (size_t)ASN1_STRING_length(s) >= n &&
-	    memcmp(ASN1_STRING_get0_data(s), want, n) == 0 &&
-	    ((size_t)ASN1_STRING_length(s) == n || ASN1_STRING_get0_data(s)[n] == '-'))
+	if ((s = d2i_ASN1_IA5STRING(NULL, &p, len)) && p == v + len &&
+	    (names_product(s, product_names[product]) || (product == DCR_SNP_GENOA && names_product(s, "Siena"))))
 		ok = true;
 	ASN1_IA5STRING_free(s);
 	ERR_clear_error();
@@ -483,8 +505,11 @@ static bool revoked(X509_CRL *crl, X509 *x)
 	return X509_CRL_get0_by_serial(crl, &rev, X509_get0_serialNumber(x)) == 1;
 }
 
-/* AMD's CRL (KDS /vcek/v1/<product>/crl): issued and signed by the ARK, current, revoking neither certificate. */
-static int check_crl(X509_CRL *crl, X509 *ark, const struct chain *c, time_t now, struct dcr_err *err)
+/*
+ * AMD's CRL (KDS /vcek/v1/<product>/crl, /vlek/v1/<product>/crl): issued and
+ * signed by the ARK, current, not revoking the ASK (ASVK).
+ */
+static int check_crl(X509_CRL *crl, X509 *ark, const struct chain *c, bool vlek, time_t now, struct dcr_err *err)
 {
 	time_t t;
 	char a[32], b[32];
@@ -508,10 +533,9 @@ static int check_crl(X509_CRL *crl, X509 *ark, const struct chain *c, time_t now
 		dcr_time_format(t, a);
 		return dcr_err_set(err, DCR_EATTEST, "expired CRL: SEV-SNP CRL nextUpdate %s is not after %s", a, b);
 	}
+	/* The ARK's CRL lists what the ARK issued: the ASK or ASVK. VCEKs are not revoked one by one. */
 	if (revoked(crl, c->ask))
-		return dcr_err_set(err, DCR_EATTEST, "the ASK is revoked by AMD's CRL");
-	if (revoked(crl, c->leaf))
-		return dcr_err_set(err, DCR_EATTEST, "the %s is revoked by AMD's CRL", "signing certificate");
+		return dcr_err_set(err, DCR_EATTEST, "the %s is revoked by AMD's CRL", vlek ? "ASVK" : "ASK");
 	return 0;
 }
 
@@ -567,7 +591,9 @@ void dcr_snp_result_of_report(const struct dcr_snp_report *rep, enum dcr_snp_pro
 	res->author_key_en = rep->author_key_en;
 	memcpy(res->report_data, rep->report_data, 64);
 	memcpy(res->chip_id, rep->chip_id, 64);
-	res->mask_chip_id = rep->mask_chip_id;
+	res->mask_chip_id = rep->chip_id_masked;
+	res->launch_mit_vector = rep->launch_mit_vector;
+	res->current_mit_vector = rep->current_mit_vector;
 	res->platform_info = rep->platform_info;
 	res->reported_tcb = rep->reported_tcb;
 	res->committed_tcb = rep->committed_tcb;
@@ -628,7 +654,7 @@ static int verify(const uint8_t *report, const struct dcr_snp_report *rep, const
 		return r;
 	if (!is_p384(X509_get0_pubkey(c->leaf)))
 		return dcr_err_set(err, DCR_EATTEST, "the %s key is not ECDSA P-384", vlek ? "VLEK" : "VCEK");
-	if (c->crl && (r = check_crl(c->crl, ark, c, now, err)) < 0)
+	if (c->crl && (r = check_crl(c->crl, ark, c, vlek, now, err)) < 0)
 		return r;
 
 	/* The report against its certificate. */
@@ -648,12 +674,21 @@ static int verify(const uint8_t *report, const struct dcr_snp_report *rep, const
 	if (tcb != rep->reported_tcb)
 		return dcr_err_set(err, DCR_EATTEST, "the %s is for TCB %016llx, but the report's REPORTED_TCB is %016llx",
 			vlek ? "VLEK" : "VCEK", (unsigned long long)tcb, (unsigned long long)rep->reported_tcb);
-	if (!vlek && !rep->mask_chip_id) {
-		/* hwID: the whole 64-byte CHIP_ID before Turin, its first 8 bytes on Turin. */
+	if (!vlek && !rep->chip_id_masked) {
+		/*
+		 * hwID: the whole 64-byte CHIP_ID before Turin, its first 8 bytes on
+		 * Turin; as a DER OCTET STRING (04 40 or 04 08, then the bytes: what
+		 * the KDS issues since 2023) or, in older VCEKs, the bare bytes.
+		 */
 		size_t want_len = product == DCR_SNP_TURIN ? 8 : 64;
 
-		if (amd_ext(c->leaf, "1.3.6.1.4.1.3704.1.4", &hwid, &hwid_len) <= 0 || (size_t)hwid_len != want_len)
-			return dcr_err_set(err, DCR_EATTEST, "the VCEK's hwID extension is missing or not %zu bytes", want_len);
+		if (amd_ext(c->leaf, "1.3.6.1.4.1.3704.1.4", &hwid, &hwid_len) <= 0)
+			return dcr_err_set(err, DCR_EATTEST, "the VCEK has no hwID extension");
+		if ((size_t)hwid_len == want_len + 2 && hwid[0] == 0x04 && hwid[1] == want_len)
+			hwid += 2, hwid_len -= 2;
+		if ((size_t)hwid_len != want_len)
+			return dcr_err_set(err, DCR_EATTEST, "the VCEK's hwID extension is neither %zu bytes nor a DER OCTET "
+				"STRING of %zu bytes", want_len, want_len);
 		if (memcmp(hwid, rep->chip_id, want_len) != 0)
 			return dcr_err_set(err, DCR_EATTEST, "the VCEK is for another chip: its hwID is not the report's CHIP_ID");
 	}
@@ -700,16 +735,35 @@ int dcr_snp_verify(const uint8_t *report, size_t report_len, const uint8_t *chai
 	return r;
 }
 
-/* The names of the weakening policy bits, as specs write them. */
-static const struct {
+/* A bit and the name specs give it. */
+struct named_bit {
 	const char *name;
 	uint64_t bit;
-} weakening[] = {
+};
+
+#define N_BITS 4
+
+/* The weakening policy bits, and the PLATFORM_INFO bits specs can require. */
+static const struct named_bit weakening[N_BITS] = {
 	{ "smt", DCR_SNP_POLICY_SMT },
 	{ "migrate_ma", DCR_SNP_POLICY_MIGRATE_MA },
 	{ "debug", DCR_SNP_POLICY_DEBUG },
 	{ "cxl_allow", DCR_SNP_POLICY_CXL_ALLOW },
 };
+static const struct named_bit platform_bits[N_BITS] = {
+	{ "tsme", DCR_SNP_PLATFORM_TSME },
+	{ "ecc", DCR_SNP_PLATFORM_ECC },
+	{ "ciphertext_hiding", DCR_SNP_PLATFORM_CIPHERTEXT_HIDING },
+	{ "alias_check", DCR_SNP_PLATFORM_ALIAS_CHECK },
+};
+
+static uint64_t bit_named(const struct named_bit t[static N_BITS], const char *name)
+{
+	for (size_t i = 0; i < N_BITS; i++)
+		if (strcmp(t[i].name, name) == 0)
+			return t[i].bit;
+	return 0;
+}
 
 const char *dcr_snp_policy_weakening(size_t i, uint64_t *bit)
 {
@@ -721,10 +775,12 @@ const char *dcr_snp_policy_weakening(size_t i, uint64_t *bit)
 
 uint64_t dcr_snp_policy_bit(const char *name)
 {
-	for (size_t i = 0; i < sizeof(weakening) / sizeof(weakening[0]); i++)
-		if (strcmp(weakening[i].name, name) == 0)
-			return weakening[i].bit;
-	return 0;
+	return bit_named(weakening, name);
+}
+
+uint64_t dcr_snp_platform_bit(const char *name)
+{
+	return bit_named(platform_bits, name);
 }
 
 int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *spec, struct dcr_err *err)
@@ -759,7 +815,7 @@ int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *
 	if (r->policy & ~DCR_SNP_POLICY_KNOWN)
 		return dcr_err_set(err, DCR_EATTEST, "guest policy 0x%016llx has bits dcr does not know (above bit 25)",
 			(unsigned long long)r->policy);
-	for (size_t i = 0; i < sizeof(weakening) / sizeof(weakening[0]); i++)
+	for (size_t i = 0; i < N_BITS; i++)
 		if ((r->policy & weakening[i].bit) && !(spec->snp_policy_allow & weakening[i].bit))
 			return dcr_err_set(err, DCR_EATTEST, "guest policy allows %s, which spec '%s' does not allow "
 				"(policy_allow)", weakening[i].name, spec->name);
@@ -776,6 +832,16 @@ int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *
 	TCB_MIN(microcode, "microcode")
 	TCB_MIN(fmc, "FMC")
 #undef TCB_MIN
+	if (!r->crl_checked && !spec->snp_crl_optional)
+		return dcr_err_set(err, DCR_EATTEST, "the certificate chain carries no AMD CRL, so the ASK's revocation was "
+			"not checked, and spec '%s' requires it (require_crl)", spec->name);
+	if (r->vlek && spec->snp_vcek_only)
+		return dcr_err_set(err, DCR_EATTEST, "the report is signed by a VLEK (a cloud provider's key), and spec '%s' "
+			"accepts only the chip's VCEK (signing_keys)", spec->name);
+	for (size_t i = 0; i < N_BITS; i++)
+		if ((spec->snp_platform_require & platform_bits[i].bit) && !(r->platform_info & platform_bits[i].bit))
+			return dcr_err_set(err, DCR_EATTEST, "PLATFORM_INFO 0x%016llx lacks %s, which spec '%s' requires "
+				"(platform_require)", (unsigned long long)r->platform_info, platform_bits[i].name, spec->name);
 	return 0;
 }
 

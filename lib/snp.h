@@ -1,4 +1,4 @@
-/* AMD SEV-SNP: parsing ATTESTATION_REPORT (versions 2 and 3) and verifying it offline against AMD's certificates. */
+/* AMD SEV-SNP: parsing ATTESTATION_REPORT (versions 2 to 5) and verifying it offline against AMD's certificates. */
 #ifndef DCR_SNP_H
 #define DCR_SNP_H
 
@@ -31,6 +31,13 @@
 /* The bits that weaken the guest's protection; a spec must allow each one it accepts. */
 #define DCR_SNP_POLICY_WEAKENING \
 	(DCR_SNP_POLICY_SMT | DCR_SNP_POLICY_MIGRATE_MA | DCR_SNP_POLICY_DEBUG | DCR_SNP_POLICY_CXL_ALLOW)
+/* PLATFORM_INFO bits a spec can require (SEV-SNP ABI, ATTESTATION_REPORT PLATFORM_INFO). */
+#define DCR_SNP_PLATFORM_TSME (1ull << 1)
+#define DCR_SNP_PLATFORM_ECC (1ull << 2)
+#define DCR_SNP_PLATFORM_CIPHERTEXT_HIDING (1ull << 4)
+#define DCR_SNP_PLATFORM_ALIAS_CHECK (1ull << 5)
+#define DCR_SNP_PLATFORM_NAMED \
+	(DCR_SNP_PLATFORM_TSME | DCR_SNP_PLATFORM_ECC | DCR_SNP_PLATFORM_CIPHERTEXT_HIDING | DCR_SNP_PLATFORM_ALIAS_CHECK)
 /* Every bit dcr knows: ABI_MINOR, ABI_MAJOR (bits 0-15) and bits 16-25. */
 #define DCR_SNP_POLICY_KNOWN ((1ull << 26) - 1)
 
@@ -49,7 +56,7 @@ struct dcr_snp_tcb {
 	uint8_t fmc, bootloader, tee, snp, microcode;
 };
 
-/* A parsed report: every field of versions 2 and 3, as the ABI names them. */
+/* A parsed report: every field of versions 2 to 5, as the ABI names them. */
 struct dcr_snp_report {
 	uint32_t version;
 	uint32_t guest_svn;
@@ -60,8 +67,7 @@ struct dcr_snp_report {
 	uint32_t signature_algo;
 	uint64_t current_tcb;
 	uint64_t platform_info;
-	bool author_key_en;
-	bool mask_chip_id;
+	bool author_key_en;           /* (MASK_CHIP_KEY, bit 1, must be 0: the report is unsigned otherwise) */
 	uint8_t signing_key;          /* 0: VCEK, 1: VLEK, 7: none */
 	uint8_t report_data[DCR_SNP_REPORT_DATA_LEN];
 	uint8_t measurement[48];
@@ -73,18 +79,21 @@ struct dcr_snp_report {
 	uint64_t reported_tcb;
 	uint8_t cpuid_fam_id, cpuid_mod_id, cpuid_step; /* version 3; 0 in version 2 */
 	uint8_t chip_id[64];
+	bool chip_id_masked;          /* CHIP_ID is all zero: the platform runs with MASK_CHIP_ID */
 	uint64_t committed_tcb;
 	uint8_t current_build, current_minor, current_major;
 	uint8_t committed_build, committed_minor, committed_major;
 	uint64_t launch_tcb;
+	uint64_t launch_mit_vector, current_mit_vector; /* version 5; 0 before */
 	uint8_t sig_r[48], sig_s[48]; /* big-endian, from the report's 72-byte little-endian fields */
 };
 
 /*
- * Parse a report of exactly DCR_SNP_REPORT_LEN bytes, version 2 or 3 (any
+ * Parse a report of exactly DCR_SNP_REPORT_LEN bytes, version 2 to 5 (any
  * other is refused with its number). Reserved fields must be zero, in the
  * signed part as in the signature, and so must the upper 24 bytes of R and S;
- * bit 17 of the policy must be 1. Errors are DCR_EATTEST. Proves nothing.
+ * bit 17 of the policy must be 1; MASK_CHIP_KEY must be 0 (with it the
+ * report is not signed). Errors are DCR_EATTEST. Proves nothing.
  */
 int dcr_snp_report_parse(const uint8_t *buf, size_t len, struct dcr_snp_report *out, struct dcr_err *err);
 
@@ -118,8 +127,9 @@ struct dcr_snp_result {
 	bool author_key_en;
 	uint8_t report_data[DCR_SNP_REPORT_DATA_LEN];
 	uint8_t chip_id[64];
-	bool mask_chip_id;
+	bool mask_chip_id;            /* CHIP_ID is all zero (MASK_CHIP_ID): the hwID was not compared */
 	uint64_t platform_info;
+	uint64_t launch_mit_vector, current_mit_vector;
 	uint64_t reported_tcb, committed_tcb, current_tcb, launch_tcb;
 	struct dcr_snp_tcb reported;  /* reported_tcb decoded */
 	uint8_t ark_sha256[32];       /* SHA-256 of the pinned ARK (DER) it was verified under */
@@ -140,11 +150,11 @@ void dcr_snp_result_of_report(const struct dcr_snp_report *rep, enum dcr_snp_pro
  * (or ASVK), optionally a byte-for-byte copy of the root, optionally one
  * CRL issued by the root. Checks: the root is self-signed; each
  * certificate's name, issuer, RSASSA-PSS SHA-384 signature and validity at
- * now; the CRL's signature, dates and that neither the ASK nor the leaf is
- * revoked; the leaf's kind against the report's SIGNING_KEY; its product
+ * now; the CRL's signature, dates and that the ASK (ASVK) is not revoked
+ * (the CRL is the ARK's: it lists what the ARK issued); the leaf's kind against the report's SIGNING_KEY; its product
  * against the root's and, in version 3, the report's CPUID; its TCB
  * extensions equal REPORTED_TCB; its hwID equals CHIP_ID (VCEK, unless
- * MASK_CHIP_ID); VMPL 0 to 3; signature algorithm 1 and the ECDSA P-384
+ * CHIP_ID is all zero: MASK_CHIP_ID); VMPL 0 to 3; signature algorithm 1 and the ECDSA P-384
  * signature. On success fills out (which may be NULL). Every rejection is
  * DCR_EATTEST with its own message; DCR_ENOMEM for local failures. Policy
  * is separate: see below.
@@ -165,7 +175,10 @@ int dcr_snp_chain_check(const uint8_t *chain, size_t chain_len, struct dcr_err *
  * HOST_DATA and ID_KEY_DIGEST when the spec pins them; the policy has no
  * unknown bit and no weakening bit the spec does not allow; VMPL at most
  * the spec's; REPORTED_TCB at least the spec's minimum, component by
- * component. DCR_EATTEST on mismatch.
+ * component; the chain carried AMD's CRL (unless the spec has require_crl:
+ * false); a VCEK signed it (when the spec says signing_keys: [vcek]); every
+ * PLATFORM_INFO bit the spec's platform_require names is set. DCR_EATTEST on
+ * mismatch.
  */
 int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *spec, struct dcr_err *err);
 
@@ -173,6 +186,9 @@ int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *
 uint64_t dcr_snp_policy_bit(const char *name);
 /* The i-th weakening bit's name (in bit order) and *bit; NULL after the last. */
 const char *dcr_snp_policy_weakening(size_t i, uint64_t *bit);
+
+/* The PLATFORM_INFO bit a spec's platform_require names ("tsme", "ecc", "ciphertext_hiding", "alias_check"), or 0. */
+uint64_t dcr_snp_platform_bit(const char *name);
 
 /*
  * The certificate table a host gives with an extended report (configfs-tsm's

@@ -45,6 +45,9 @@ struct dcr_spec {
 	struct {
 		uint8_t fmc, bootloader, tee, snp, microcode;
 	} snp_min_tcb;
+	bool snp_crl_optional;        /* require_crl: false (default: a chain without AMD's CRL is refused) */
+	bool snp_vcek_only;           /* signing_keys: [vcek] */
+	uint64_t snp_platform_require; /* PLATFORM_INFO bits that must be set */
 	size_t root_ca_len;
 };
 

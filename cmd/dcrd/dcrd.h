@@ -49,6 +49,9 @@ struct timespec monotonic_in(int64_t ms);
 struct service;
 int open_blob(const struct service *svc, const char *blob_id, struct dcr_err *err);
 
+/* The enclave's sealed keys in the data directory (enclave.c); the first start makes it. */
+#define ENCLAVE_KEYS_FILE "enclave-keys.sealed"
+
 /* DIR/NAME into buf; DCR_EINVALID when it does not fit. */
 int data_path(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err);
 

@@ -11,7 +11,6 @@
 
 #include "banned.h"
 
-#define KEYS_FILE "enclave-keys.sealed"
 #define KEYS_LABEL "enclave-keys"
 
 int data_path(char *buf, size_t size, const char *dir, const char *name, struct dcr_err *err)
@@ -28,7 +27,7 @@ static int load_keys(struct enclave *e, const char *dir, struct dcr_err *err)
 	char path[4096];
 	int r;
 
-	if ((r = data_path(path, sizeof(path), dir, KEYS_FILE, err)) < 0)
+	if ((r = data_path(path, sizeof(path), dir, ENCLAVE_KEYS_FILE, err)) < 0)
 		return r;
 	r = dcr_read_file(path, 4096, &blob, &blob_len, err);
 	if (r == DCR_ENOTFOUND) {

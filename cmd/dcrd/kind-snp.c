@@ -1,8 +1,10 @@
 /* dcrd's sev-snp kind: reports and the derived sealing key from the guest, the VCEK chain from the host or KDS. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "crypto.h"
 #include "dcrd.h"
@@ -37,18 +39,28 @@ static enum dcr_snp_product product_of(const struct dcr_snp_report *rep, const s
 /*
  * The TCB the sealing key is derived for: the guest's COMMITTED_TCB at the
  * first start, kept in the data directory (docs/sev-snp.md, Sealing key).
+ * Before the first start has sealed anything (no enclave keys yet), a file
+ * already there is the host's, not dcrd's: it is replaced, or a host could
+ * have everything sealed under TCB 0, which any old firmware derives.
  */
 static int sealing_tcb(struct enclave *e, uint64_t *tcb, struct dcr_err *err)
 {
 	uint8_t *buf = NULL;
 	struct dcr_snp_report rep;
-	char path[4096], text[18];
+	char path[4096], keys[4096], text[18];
 	size_t len = 0;
+	struct stat st;
 	int r;
 
-	if ((r = data_path(path, sizeof(path), e->data_dir, SEALING_TCB_FILE, err)) < 0)
+	if ((r = data_path(path, sizeof(path), e->data_dir, SEALING_TCB_FILE, err)) < 0 ||
+	    (r = data_path(keys, sizeof(keys), e->data_dir, ENCLAVE_KEYS_FILE, err)) < 0)
 		return r;
-	r = dcr_read_file(path, 32, &buf, &len, err);
+	if (lstat(keys, &st) == 0)
+		r = dcr_read_file(path, 32, &buf, &len, err);
+	else if (errno == ENOENT)
+		r = DCR_ENOTFOUND;
+	else
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot stat '%s'", keys);
 	if (r == 0) {
 		bool hex = len == 17 && buf[16] == '\n';
 
@@ -127,6 +139,7 @@ static int snp_matches_spec(const struct enclave *e, const struct dcr_spec *spec
 	struct dcr_err why;
 
 	dcr_snp_result_of_report(&e->snp.report, e->snp.product, &self);
+	self.crl_checked = true; /* the evidence carries AMD's CRL: snp_guest_chain puts it there */
 	if (dcr_snp_check_policy(&self, spec, &why) < 0)
 		return dcr_err_set(err, DCR_EINTEGRITY, "enclave spec '%s' does not describe this dcrd: %s", spec->name,
 			why.msg);

@@ -18,6 +18,7 @@
 
 #include "crypto.h"
 #include "fileio.h"
+#include "pki.h"
 #include "transport.h"
 #include "tsm.h"
 #include "util.h"
@@ -28,6 +29,8 @@
 #define KDS_TIMEOUT 30                /* seconds per KDS request */
 #define CERT_MAX (16 * 1024)          /* a VCEK is about 1.4 KiB, a cert_chain about 4.5 KiB */
 #define EXT_CERTS_MAX (4 * 4096)      /* the certificate buffer of SNP_GET_EXT_REPORT: the kernel's SEV_FW_BLOB_MAX_SIZE */
+#define CRL_MAX (64 * 1024)           /* AMD's CRLs are about 1 KiB */
+#define CRL_MARGIN 3600               /* fetch a cached CRL again an hour before its nextUpdate */
 
 /* Derived-key request fields (SEV-SNP ABI, MSG_KEY_REQ GUEST_FIELD_SELECT). */
 #define FIELD_POLICY (1u << 0)
@@ -205,6 +208,73 @@ static int put_pem(BIO *b, const uint8_t *der, size_t len, const char *what, str
 	return ok ? 0 : dcr_err_set(err, DCR_EATTEST, "the %s is not a DER certificate", what);
 }
 
+/* A DER CRL, whole, and its nextUpdate; NULL when it is not one or has none. */
+static X509_CRL *crl_parse(const uint8_t *der, size_t len, time_t *next)
+{
+	const unsigned char *p = der;
+	X509_CRL *crl = len <= CRL_MAX ? d2i_X509_CRL(NULL, &p, (long)len) : NULL;
+
+	if (crl && (p != der + len || dcr_pki_asn1_time(X509_CRL_get0_nextUpdate(crl), next) < 0)) {
+		X509_CRL_free(crl);
+		crl = NULL;
+	}
+	ERR_clear_error();
+	return crl;
+}
+
+/*
+ * AMD's CRL for the product's ARK, appended to b as PEM: the one cached in
+ * cache_dir while it is current (until CRL_MARGIN before its nextUpdate),
+ * else fetched from the KDS and cached; when the KDS cannot be reached, the
+ * cached one while it is still current at all. The clients verify it.
+ */
+static int kds_crl(const char *kds_url, const char *cache_dir, const char *pname, bool vlek, BIO *b,
+	struct dcr_err *err)
+{
+	char path[4096], url[1024];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	time_t now = time(NULL), next = 0, cached_next = 0;
+	X509_CRL *cached = NULL, *crl = NULL;
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s/snp-crl-%s-%s.der", cache_dir, vlek ? "vlek" : "vcek", pname) >=
+	    (int)sizeof(path))
+		return dcr_err_set(err, DCR_EFAIL, "data directory path too long");
+	if ((r = dcr_read_file(path, CRL_MAX, &buf, &len, err)) < 0 && r != DCR_ENOTFOUND)
+		return r;
+	if (r == 0 && (cached = crl_parse(buf, len, &cached_next)) && cached_next - CRL_MARGIN > now) {
+		crl = cached;
+		cached = NULL;
+	}
+	free(buf);
+	buf = NULL;
+	if (!crl) {
+		snprintf(url, sizeof(url), "%s/%s/v1/%s/crl", kds_url, vlek ? "vlek" : "vcek", pname);
+		r = dcr_http_get(url, NULL, KDS_TIMEOUT, CRL_MAX, NULL, 0, &buf, &len, err);
+		if (r == 0 && (!(crl = crl_parse(buf, len, &next)) || next <= now))
+			r = dcr_err_set(err, DCR_EATTEST, "the CRL from %s is not a current DER CRL", url);
+		else if (r < 0)
+			dcr_err_prefix(err, "AMD KDS");
+		if (r == 0)
+			r = dcr_write_atomic(path, buf, len, err);
+		if (r < 0 && cached && cached_next > now) {
+			fprintf(stderr, "dcrd: cannot renew AMD's CRL, serving the cached one: %s\n", err->msg);
+			X509_CRL_free(crl);
+			crl = cached;
+			cached = NULL;
+			r = 0;
+		}
+		free(buf);
+	}
+	if (r == 0 && PEM_write_bio_X509_CRL(b, crl) != 1)
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	X509_CRL_free(crl);
+	X509_CRL_free(cached);
+	ERR_clear_error();
+	return r;
+}
+
 int snp_guest_chain(const char *kds_url, const char *cache_dir, const struct dcr_snp_report *rep,
 	enum dcr_snp_product product, const uint8_t *aux, size_t aux_len, uint8_t **pem, size_t *pem_len,
 	struct dcr_err *err)
@@ -250,7 +320,7 @@ int snp_guest_chain(const char *kds_url, const char *cache_dir, const struct dcr
 		else
 			snprintf(url, sizeof(url), "%s/vcek/v1/%s/%s?blSPL=%u&teeSPL=%u&snpSPL=%u&ucodeSPL=%u", kds_url, pname,
 				hwid, t.bootloader, t.tee, t.snp, t.microcode);
-		if (rep->mask_chip_id) {
+		if (rep->chip_id_masked) {
 			r = dcr_err_set(err, DCR_EATTEST, "the guest masks its chip ID, so its VCEK cannot be fetched: the host "
 				"must give it");
 			goto out;
@@ -269,6 +339,10 @@ int snp_guest_chain(const char *kds_url, const char *cache_dir, const struct dcr
 			r = dcr_err_set(err, DCR_EATTEST, "AMD KDS cert_chain for %s has no certificate", pname);
 			goto out;
 		}
+	}
+	if ((r = kds_crl(kds_url, cache_dir, pname, vlek, b, err)) < 0) {
+		dcr_err_prefix(err, "AMD's CRL");
+		goto out;
 	}
 	n = BIO_get_mem_data(b, &data);
 	if (n <= 0 || !(*pem = malloc((size_t)n))) {

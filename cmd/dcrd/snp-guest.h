@@ -38,7 +38,11 @@ int snp_guest_derived_key(const char *device, uint64_t tcb_version, uint8_t key[
  * them, else from AMD's KDS at kds_url (VCEK by product, hwID and
  * REPORTED_TCB; the ASK from the product's cert_chain), each cached in
  * cache_dir ("snp-vcek-<hwid prefix>-<tcb>.der", "snp-ask-<product>.pem")
- * so a restart needs no network. *pem (free()) in the one PEM form.
+ * so a restart needs no network; then AMD's CRL for the product's ARK
+ * (KDS /vcek/v1/<product>/crl, VLEK: /vlek/v1/<product>/crl, DER), cached
+ * as "snp-crl-vcek-<product>.der" and fetched again from an hour before its
+ * nextUpdate (the cached one is kept while current if the KDS is down).
+ * *pem (free()) in the one PEM form.
  * DCR_EUNREACHABLE when the KDS cannot be reached and nothing is cached.
  */
 int snp_guest_chain(const char *kds_url, const char *cache_dir, const struct dcr_snp_report *rep,

@@ -24,8 +24,9 @@ specs:
     format: sev-snp
     measurement: $measurement
     policy_allow: [smt, debug]
-    min_tcb: {bootloader: 2, snp: 5, microcode: 68}
+    min_tcb: {bootloader: 2, tee: 0, snp: 5, microcode: 68}
     root_ca: ark.pem
+    require_crl: false
 YAML
 expect 0 "real report in its window" "$DCR" --specs accept.yaml "${offline[@]}" "${at[@]}"
 has "$out" '^format       sev-snp$' "format"
@@ -42,6 +43,8 @@ has "$out" '^tcb          raw 4405000000000002, bootloader 2, tee 0, snp 5, micr
 has "$out" '^committed    raw 4405000000000002, bootloader 2' "committed TCB"
 has "$out" '^chip id      3ac3fe21e13fb099' "chip ID"
 has "$out" '^crl checked  no$' "no CRL"
+has "$out" '^platform     0x0000000000000001$' "PLATFORM_INFO: SMT enabled"
+has "$out" '^launch mit   0x0000000000000000$' "no mitigation vectors before version 5"
 has "$out" '^verdict      accepted by spec guest:v1$' "verdict"
 expect 0 "--json" "$DCR" --specs accept.yaml --json "${offline[@]}" "${at[@]}"
 has "$out" '"verdict": "accepted by spec guest:v1"' "JSON verdict"
@@ -49,6 +52,19 @@ has "$out" '"product": "Milan"' "JSON product"
 python3 -c 'import json, sys; t = json.load(sys.stdin)["reported_tcb"]; sys.exit(t != {"raw": "4405000000000002",
     "bootloader": 2, "tee": 0, "snp": 5, "microcode": 68})' <<<"$out" || fail "JSON reported_tcb"
 checks=$((checks + 1))
+
+# Revocation is the spec's choice, not the evidence's: without require_crl: false, a chain without AMD's CRL is refused.
+grep -v require_crl accept.yaml >crl.yaml
+expect 5 "no CRL, spec requires it" "$DCR" --specs crl.yaml "${offline[@]}" "${at[@]}"
+has "$err" "carries no AMD CRL" "the missing CRL is named"
+# PLATFORM_INFO bits a spec requires: this 2022 Milan firmware did no alias check (BadRAM).
+sed 's/    require_crl: false/&\n    platform_require: [alias_check]/' accept.yaml >alias.yaml
+expect 5 "alias check required" "$DCR" --specs alias.yaml "${offline[@]}" "${at[@]}"
+has "$err" "PLATFORM_INFO 0x0000000000000001 lacks alias_check" "the missing bit is named"
+# Nor is the minimum TCB optional.
+grep -v min_tcb accept.yaml >nomin.yaml
+expect 6 "spec without min_tcb" "$DCR" --specs nomin.yaml "${offline[@]}" "${at[@]}"
+has "$err" "needs min_tcb" "min_tcb required"
 
 # The policy: debug not allowed, a TCB minimum above it, another measurement, another ARK pinned.
 sed 's/policy_allow: \[smt, debug\]/policy_allow: [smt]/' accept.yaml >nodebug.yaml
@@ -88,13 +104,17 @@ r = open(sys.argv[1], "rb").read()
 for name, at in (("measurement", 0x90), ("report-data", 0x50), ("tcb", 0x180), ("sig", 0x2a0)):
     open(f"flip-{name}.bin", "wb").write(r[:at] + bytes([r[at] ^ 1]) + r[at + 1:])
 open("v4.bin", "wb").write(bytes([4]) + r[1:])
+open("v6.bin", "wb").write(bytes([6]) + r[1:])
 PY
 for f in flip-*.bin; do
 	expect 5 "$f" "$DCR" --specs accept.yaml attest --evidence "$f" --cert-chain chain.pem --root-ca ark.pem "${at[@]}"
 	has "$err" "^dcr: attest: (SEV-SNP report signature invalid|the VCEK is for TCB)" "$f: a reason"
 done
+expect 5 "version 6" "$DCR" --specs accept.yaml attest --evidence v6.bin --cert-chain chain.pem --root-ca ark.pem "${at[@]}"
+has "$err" '^dcr: attest: SEV-SNP report version 6 is not supported \(only 2 to 5\)$' "version named"
+# Version 4 has version 3's layout: this version 2 report's zero CPUID is then not a Milan's.
 expect 5 "version 4" "$DCR" --specs accept.yaml attest --evidence v4.bin --cert-chain chain.pem --root-ca ark.pem "${at[@]}"
-has "$err" '^dcr: attest: SEV-SNP report version 4 is not supported \(only 2 and 3\)$' "version named"
+has "$err" 'CPUID family 0x00 model 0x00 is not a Milan processor' "version 4 read as 3"
 sed 's/^MII/MIJ/' chain.pem >bad-chain.pem
 expect 5 "changed chain" "$DCR" --specs accept.yaml attest --evidence "$T/report.bin" --cert-chain bad-chain.pem \
 	--root-ca ark.pem "${at[@]}"

@@ -54,16 +54,17 @@ specs:
   dcrd:snp:
     format: sev-snp
     measurement: $measurement
-    min_tcb: {bootloader: 3, snp: 8, microcode: 115}
+    min_tcb: {bootloader: 3, tee: 0, snp: 8, microcode: 115}
     root_ca: g/ark.pem
   dcrd:other:
     format: sev-snp
     measurement: $(printf '%096d' 1)
+    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0}
     root_ca: g/ark.pem
   dcrd:newer:
     format: sev-snp
     measurement: $measurement
-    min_tcb: {snp: 9}
+    min_tcb: {bootloader: 0, tee: 0, snp: 9, microcode: 0}
     root_ca: g/ark.pem
 YAML
 export DCR_SPECS=$TEST_TMP/specs.yaml
@@ -82,7 +83,11 @@ DCR_FAKE_TSM_PROVIDER=tdx_guest expect 1 "configfs-tsm of another provider" time
 	serve --data-dir other --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
 has "$err" "configfs-tsm provider is 'tdx_guest', not 'sev_guest'" "the provider is named"
 
+# A host that writes snp-sealing-tcb before the first start does not choose the sealing TCB.
+mkdir -m 700 data && printf '0000000000000000\n' >data/snp-sealing-tcb
 start_dcrd data "${snp_args[@]}" || finish
+[ "$(cat data/snp-sealing-tcb)" = "$(cat g/state/tcb)" ] || fail "the sealing TCB is the committed one, not the host's"
+checks=$((checks + 1))
 has "$(cat "$TEST_TMP/dcrd.log")" "attestation sev-snp" "dcrd says it runs sev-snp"
 has "$(cat guest.log)" "served report" "the report came through configfs-tsm"
 checks=$((checks + 1))
@@ -100,6 +105,11 @@ has "$out" "$measurement" "MEASUREMENT shown"
 lacks "$err" "simulated" "no sim warning"
 expect 0 "attest --json" "$DCR" --json attest
 has "$out" '"simulated": false' "JSON: not simulated"
+has "$out" '"crl_checked": true' "JSON: AMD's CRL, fetched by dcrd, was checked"
+[ "$(grep -c '^/vcek/v1/Milan/crl$' g/kds/requests.log)" = 1 ] || fail "the CRL was fetched once"
+checks=$((checks + 1))
+ls data/snp-crl-vcek-Milan.der >/dev/null 2>&1 || fail "the CRL is cached"
+checks=$((checks + 1))
 has "$out" '"product": "Milan"' "JSON: the product"
 expect 5 "attest for other code" "$DCR" attest --spec dcrd:other
 has "$err" "MEASUREMENT" "the mismatch is named"
@@ -194,6 +204,15 @@ expect 1 "no cache, KDS down" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD"
 has "$err" "AMD KDS" "the KDS is named"
 rm g/kds/fail
 echo host >g/state/certs
+
+# AMD revokes the ASK: the CRL dcrd serves says so and clients refuse.
+cp g/kds/vcek/v1/Milan/crl crl.bak
+cp g/kds/vcek/v1/Milan/crl-revoked g/kds/vcek/v1/Milan/crl
+start_dcrd revdata "${snp_args[@]}" || finish
+expect 5 "attest with the ASK revoked" "$DCR" attest
+has "$err" "the ASK is revoked by AMD's CRL" "the revocation is named"
+stop_dcrd
+cp crl.bak g/kds/vcek/v1/Milan/crl
 
 # Without configfs-tsm: reports through /dev/sev-guest (SNP_GET_EXT_REPORT), the host's table with them.
 dev_args=(--attestation sev-snp --tsm-dir "$TEST_TMP/no-tsm" --snp-device "$TEST_TMP/g/device" --kds-url "$kds")

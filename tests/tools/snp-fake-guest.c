@@ -125,6 +125,24 @@ static int cmd_init(int argc, char **argv)
 		r = -1;
 		goto out;
 	}
+	/* AMD's CRL (DER): crl revokes nothing, crl-revoked the ASK (tests swap it in). */
+	{
+		X509 *revoke[2] = { s.ask, NULL };
+		time_t now = time(NULL);
+		X509_CRL *crl = snp_synth_crl(s.ark, s.ark_key, now - DAY, now + 30 * DAY, NULL);
+		X509_CRL *bad = snp_synth_crl(s.ark, s.ark_key, now - DAY, now + 30 * DAY, revoke);
+		unsigned char *d1 = NULL, *d2 = NULL;
+		int l1 = i2d_X509_CRL(crl, &d1), l2 = i2d_X509_CRL(bad, &d2);
+
+		r = l1 > 0 && l2 > 0 && put(dir, "kds/vcek/v1/Milan/crl", d1, (size_t)l1) == 0 &&
+			put(dir, "kds/vcek/v1/Milan/crl-revoked", d2, (size_t)l2) == 0 ? 0 : -1;
+		OPENSSL_free(d1);
+		OPENSSL_free(d2);
+		X509_CRL_free(crl);
+		X509_CRL_free(bad);
+		if (r < 0)
+			goto out;
+	}
 	r = -1;
 	dcr_hex(m, 48, hex);
 	snprintf(tcb, sizeof(tcb), "%016llx", (unsigned long long)o.tcb);

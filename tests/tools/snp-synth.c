@@ -201,8 +201,18 @@ void snp_synth_init(struct snp_synth *s, const struct snp_synth_opts *o)
 		snprintf(oid, sizeof(oid), "1.3.6.1.4.1.3704.1.3.%d", arcs[i]);
 		add_int_ext(s->leaf, oid, v);
 	}
-	if (!o->vlek && !o->no_hwid)
+	if (o->hwid_raw) {
+		add_ext(s->leaf, "1.3.6.1.4.1.3704.1.4", o->hwid_raw, o->hwid_raw_len);
+	} else if (!o->vlek && !o->no_hwid && o->hwid_der) {
+		uint8_t wrapped[2 + 64];
+		size_t hw = turin ? 8 : 64;
+
+		wrapped[0] = 0x04, wrapped[1] = (uint8_t)hw;
+		memcpy(wrapped + 2, o->chip_id, hw);
+		add_ext(s->leaf, "1.3.6.1.4.1.3704.1.4", wrapped, 2 + hw);
+	} else if (!o->vlek && !o->no_hwid) {
 		add_ext(s->leaf, "1.3.6.1.4.1.3704.1.4", o->chip_id, turin ? 8 : 64);
+	}
 	sign_pss(s->leaf, s->ask_key, o->leaf_sha256_pss ? EVP_sha256() : EVP_sha384());
 }
 

@@ -42,6 +42,9 @@ struct snp_synth_opts {
 	uint8_t chip_id[64];          /* its hwID (8 bytes of it on Turin) */
 	const char *leaf_cn, *ask_cn, *ark_cn, *product_ext; /* NULL: the right ones */
 	bool no_hwid, ask_not_ca, leaf_sha256_pss, leaf_rsa;
+	bool hwid_der;                /* hwID as AMD's KDS writes it since 2023: a DER OCTET STRING (04 40 || 64 bytes) */
+	const uint8_t *hwid_raw;      /* non-NULL: the hwID extension's value is exactly these bytes */
+	size_t hwid_raw_len;
 	int drop_spl;                 /* leave out SPL arc drop_spl (0: none) */
 	int spl_value;                /* -1: leave SPL arc drop_spl out; else give it this value */
 	long leaf_serial, ask_serial;

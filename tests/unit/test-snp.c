@@ -17,6 +17,7 @@
 #include "testutil.h"
 
 #include "snp-synth.h"
+#include "room.h"
 #include "snp.h"
 #include "specs.h"
 
@@ -344,13 +345,28 @@ static void test_parse_strict(void **state)
 	assert_int_equal(dcr_snp_report_parse(c.report, sizeof(c.report), &rep, &err), 0);
 	expect_refused(dcr_snp_report_parse(c.report, sizeof(c.report) - 1, &rep, &err), &err, "1183 bytes, not 1184");
 	for (uint32_t v = 0; v < 8; v++) {
-		if (v == 2 || v == 3)
+		if (v >= 2 && v <= 5)
 			continue;
 		memcpy(copy, c.report, sizeof(copy));
 		copy[0] = (uint8_t)v;
-		expect_refused(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), &err, "not supported (only 2 and 3)");
-		assert_non_null(strstr(err.msg, v == 5 ? "version 5 " : "version "));
+		expect_refused(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), &err, "not supported (only 2 to 5)");
+		assert_non_null(strstr(err.msg, v == 6 ? "version 6 " : "version "));
 	}
+	/* Version 4 has version 3's layout; version 5 adds the mitigation vectors at 0x1F8 and 0x200. */
+	memcpy(copy, c.report, sizeof(copy));
+	copy[0] = 4;
+	assert_int_equal(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), 0);
+	assert_int_equal(rep.cpuid_fam_id, 0x19);
+	copy[0x1f8] = 1;
+	expect_refused(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), &err, "0x1f8 is reserved before version 5");
+	copy[0] = 5;
+	snp_synth_le64(copy + 0x1f8, 0x0102030405060708ull);
+	snp_synth_le64(copy + 0x200, 0x1112131415161718ull);
+	assert_int_equal(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), 0);
+	assert_int_equal(rep.launch_mit_vector, 0x0102030405060708ull);
+	assert_int_equal(rep.current_mit_vector, 0x1112131415161718ull);
+	copy[0x208] = 1;
+	expect_refused(dcr_snp_report_parse(copy, sizeof(copy), &rep, &err), &err, "0x208 is reserved");
 	/* Reserved bytes, signed and unsigned, and the version 2 bytes that version 3 uses for the CPUID. */
 	{
 		static const size_t reserved[] = { 0x4c, 0x18b, 0x19f, 0x1eb, 0x1ef, 0x1f8, 0x29f, 0x330, 0x49f };
@@ -434,13 +450,113 @@ static void test_report_checks(void **state)
 	c.report[SNP_OFF_CHIP_ID + 63] ^= 1;
 	resign(&c);
 	expect_refused(synth_verify(&c, NULL, &err), &err, "another chip");
-	/* MASK_CHIP_ID: the chip ID is not shown, so not compared. */
+	/* MASK_CHIP_ID (a platform setting): CHIP_ID is all zero, so not compared; the signature binds the chip. */
 	memset(c.report + SNP_OFF_CHIP_ID, 0, 64);
-	c.report[SNP_OFF_KEY_BITS] = 2;
 	resign(&c);
 	assert_int_equal(synth_verify(&c, &res, &err), 0);
 	assert_true(res.mask_chip_id);
+	/* Bit 1 is MASK_CHIP_KEY: the firmware signs nothing then. Even with a signature, refused. */
+	c.report[SNP_OFF_CHIP_ID + 63] ^= 1;
+	c.report[SNP_OFF_KEY_BITS] = 2;
+	resign(&c);
+	expect_refused(synth_verify(&c, NULL, &err), &err, "MASK_CHIP_KEY");
 	synth_release(&c);
+	/* Versions 4 and 5 verify like 3. */
+	for (uint32_t v = 4; v <= 5; v++) {
+		synth_default(&c, 3);
+		c.report[SNP_OFF_VERSION] = (uint8_t)v;
+		resign(&c);
+		if (synth_verify(&c, &res, &err) < 0)
+			fail_msg("version %u: %s", v, err.msg);
+		assert_int_equal(res.version, v);
+		synth_release(&c);
+	}
+}
+
+#define TURIN_TCB (1ull | 2ull << 8 | 3ull << 16 | 4ull << 24 | 5ull << 56)
+
+/* Siena (EPYC 8004) VCEKs chain to Genoa's ARK: their productName may say Siena; never under another ARK. */
+static void test_siena(void **state)
+{
+	struct dcr_snp_result res;
+	struct dcr_err err;
+	struct synth c;
+
+	for (int genoa = 0; genoa <= 1; genoa++) {
+		memset(&c, 0, sizeof(c));
+		snp_synth_opts_default(&c.o, T_NB, T_NA);
+		c.o.product = genoa ? "Genoa" : "Milan";
+		c.o.product_ext = "Siena-A0";
+		synth_make(&c, 2);
+		if (genoa)
+			assert_int_equal(synth_verify(&c, &res, &err), 0);
+		else
+			expect_refused(synth_verify(&c, NULL, &err), &err, "productName is not Milan");
+		synth_release(&c);
+	}
+	memset(&c, 0, sizeof(c));
+	snp_synth_opts_default(&c.o, T_NB, T_NA);
+	c.o.product = "Genoa";
+	c.o.product_ext = "SienaX";
+	synth_make(&c, 2);
+	expect_refused(synth_verify(&c, NULL, &err), &err, "productName is not Genoa");
+	synth_release(&c);
+}
+
+/* The hwID extension: the bare bytes (VCEKs before 2023) or a DER OCTET STRING of them (the KDS since). */
+static void test_hwid_forms(void **state)
+{
+	static const char *const products[] = { "Milan", "Turin" };
+	struct dcr_snp_result res;
+	struct dcr_err err;
+	struct synth c;
+
+	for (size_t p = 0; p < 2; p++) {
+		size_t n = p ? 8 : 64;
+		uint8_t bad[2 + 64 + 1];
+
+		for (int der = 0; der <= 1; der++) {
+			memset(&c, 0, sizeof(c));
+			snp_synth_opts_default(&c.o, T_NB, T_NA);
+			c.o.product = products[p];
+			if (p == 1)
+				c.o.tcb = TURIN_TCB;
+			c.o.hwid_der = der;
+			synth_make(&c, 2);
+			if (synth_verify(&c, &res, &err) < 0)
+				fail_msg("%s %s hwID: %s", products[p], der ? "DER" : "raw", err.msg);
+			/* Another chip, in either form. */
+			c.report[SNP_OFF_CHIP_ID] ^= 1;
+			resign(&c);
+			expect_refused(synth_verify(&c, NULL, &err), &err, "another chip");
+			synth_release(&c);
+		}
+		/* Wrong length byte, another tag, a trailing byte, one byte short: refused. */
+		for (int k = 0; k < 4; k++) {
+			size_t len = 2 + n;
+
+			memset(&c, 0, sizeof(c));
+			snp_synth_opts_default(&c.o, T_NB, T_NA);
+			c.o.product = products[p];
+			if (p == 1)
+				c.o.tcb = TURIN_TCB;
+			bad[0] = 0x04, bad[1] = (uint8_t)n;
+			memcpy(bad + 2, c.o.chip_id, n);
+			if (k == 0)
+				bad[1] = (uint8_t)(n + 1), bad[2 + n] = 0, len++;
+			else if (k == 1)
+				bad[0] = 0x0c;
+			else if (k == 2)
+				bad[2 + n] = 0, len++;
+			else
+				len--;
+			c.o.hwid_raw = bad;
+			c.o.hwid_raw_len = len;
+			synth_make(&c, 2);
+			expect_refused(synth_verify(&c, NULL, &err), &err, "hwID extension is neither");
+			synth_release(&c);
+		}
+	}
 }
 
 /* Options that break one check of the chain; the report is built for the default ones. */
@@ -473,7 +589,7 @@ static void test_chain_checks(void **state)
 		{ "ARK name", "'ARK-Naples' is not an AMD Root Key", set_ark_cn },
 		{ "ASK not a CA", "the ASK is not a CA certificate", set_ask_not_ca },
 		{ "leaf SHA-256", "VCEK certificate is not signed with RSASSA-PSS and SHA-384", set_sha256 },
-		{ "no hwID", "hwID extension is missing", set_no_hwid },
+		{ "no hwID", "has no hwID extension", set_no_hwid },
 		{ "product name", "productName is not Milan", set_product_ext },
 		{ "product prefix", "productName is not Milan", set_product_prefix },
 		{ "no SNP SPL", "lacks TCB extension 1.3.6.1.4.1.3704.1.3.3", set_no_snp },
@@ -650,12 +766,17 @@ static void test_crl(void **state)
 	X509_CRL_free(crl);
 	expect_refused(synth_verify(&c, NULL, &err), &err, "the ASK is revoked");
 
+	/*
+	 * The ARK's CRL lists serial numbers of what the ARK issued; the VCEK is
+	 * the ASK's, so the same serial in the ARK's CRL is another certificate.
+	 */
 	rev[0] = c.s.leaf;
 	c.chain_len = base;
 	crl = snp_synth_crl(c.s.ark, c.s.ark_key, T_NB, T_NA, rev);
 	snp_synth_pem_crl(crl, &c.chain, &c.chain_len);
 	X509_CRL_free(crl);
-	expect_refused(synth_verify(&c, NULL, &err), &err, "the signing certificate is revoked");
+	assert_int_equal(synth_verify(&c, &res, &err), 0);
+	assert_true(res.crl_checked);
 
 	c.chain_len = base;
 	crl = snp_synth_crl(c.s.ark, c.s.ark_key, T_NB, T_NOW, NULL);
@@ -706,6 +827,10 @@ static void test_policy(void **state)
 	spec.format = DCR_SPEC_SEV_SNP;
 	memcpy(spec.snp_measurement, measurement, 48);
 	spec.snp_policy_allow = DCR_SNP_POLICY_SMT;
+	/* Revocation is not the evidence's choice: a chain without AMD's CRL only when the spec says so. */
+	assert_false(res.crl_checked);
+	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "carries no AMD CRL");
+	spec.snp_crl_optional = true;
 	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
 
 	spec.snp_measurement[47] ^= 1;
@@ -767,8 +892,40 @@ static void test_policy(void **state)
 	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "verified under another ARK than spec 'snp' pins");
 	spec.root_ca = NULL;
 
+	/* Signing keys: a VLEK report when the spec takes the VCEK only. */
+	res.vlek = true;
+	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
+	spec.snp_vcek_only = true;
+	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "signed by a VLEK");
+	res.vlek = false;
+	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
+
+	/* PLATFORM_INFO bits the spec requires (the BadRAM alias check, AMD-SB-3015). */
+	spec.snp_platform_require = DCR_SNP_PLATFORM_ALIAS_CHECK;
+	res.platform_info = DCR_SNP_PLATFORM_TSME;
+	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "lacks alias_check");
+	res.platform_info |= DCR_SNP_PLATFORM_ALIAS_CHECK;
+	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
+	spec.snp_platform_require |= DCR_SNP_PLATFORM_CIPHERTEXT_HIDING;
+	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "lacks ciphertext_hiding");
+	spec.snp_platform_require = 0;
+
 	spec.format = DCR_SPEC_SGX_DCAP;
 	expect_refused(dcr_snp_check_policy(&res, &spec, &err), &err, "not for sev-snp evidence");
+	synth_release(&c);
+
+	/* A chain with a current CRL is what a spec requires by default. */
+	synth_default(&c, 3);
+	{
+		X509_CRL *crl = snp_synth_crl(c.s.ark, c.s.ark_key, T_NB, T_NA, NULL);
+
+		snp_synth_pem_crl(crl, &c.chain, &c.chain_len);
+		X509_CRL_free(crl);
+	}
+	assert_int_equal(synth_verify(&c, &res, &err), 0);
+	spec.format = DCR_SPEC_SEV_SNP;
+	spec.snp_crl_optional = false;
+	assert_int_equal(dcr_snp_check_policy(&res, &spec, &err), 0);
 	synth_release(&c);
 }
 
@@ -786,8 +943,16 @@ static void test_specs(void **state)
 		{ "    policy_allow: [smt, turbo]\n", "unknown policy bit 'turbo'" },
 		{ "    policy_allow: [smt, smt]\n", "listed twice" },
 		{ "    max_vmpl: 4\n", "max_vmpl" },
-		{ "    min_tcb: {snp: 256}\n", "snp" },
-		{ "    min_tcb: {cpu: 1}\n", "cpu" },
+		{ "    min_tcb: {bootloader: 0, tee: 0, snp: 256, microcode: 0}\n", "snp" },
+		{ "    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0, cpu: 1}\n", "cpu" },
+		{ "    min_tcb: {bootloader: 0, tee: 0, snp: 0}\n", "min_tcb needs microcode" },
+		{ "    min_tcb: {tee: 0, snp: 0, microcode: 0}\n", "min_tcb needs bootloader" },
+		{ "    require_crl: maybe\n", "require_crl" },
+		{ "    signing_keys: [vlek]\n", "must list vcek" },
+		{ "    signing_keys: [vcek, ask]\n", "unknown signing key 'ask'" },
+		{ "    signing_keys: [vcek, vcek]\n", "listed twice" },
+		{ "    platform_require: [alias_check, smt]\n", "unknown platform bit 'smt'" },
+		{ "    platform_require: [ecc, ecc]\n", "listed twice" },
 		{ "    mrenclave: 00\n", "mrenclave" },
 		{ "    host_data: 0011\n", "host_data must be 64 hex digits" },
 	};
@@ -801,7 +966,7 @@ static void test_specs(void **state)
 	fclose(f);
 	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %s\n"
 		"    host_data: %s\n    policy_allow: [smt, debug]\n    max_vmpl: 2\n"
-		"    min_tcb: {bootloader: 3, snp: 8, microcode: 115, fmc: 0}\n    root_ca: ark.der\n",
+		"    min_tcb: {bootloader: 3, tee: 0, snp: 8, microcode: 115, fmc: 0}\n    root_ca: ark.der\n",
 		mhex,
 		"00000000000000000000000000000000000000000000000000000000000000ff");
 	snprintf(path, sizeof(path), "%s/specs.yaml", dir);
@@ -820,17 +985,36 @@ static void test_specs(void **state)
 	assert_int_equal(s->root_ca_len, c.root_len);
 	dcr_specs_free(specs);
 
-	/* Defaults: SMT allowed, nothing else; VMPL 0; no minimum TCB. */
+	/* Defaults: SMT allowed, nothing else; VMPL 0; the CRL required; VCEK and VLEK; no PLATFORM_INFO bit. */
 	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n"
-		"    root_ca: ark.der\n", 96, 0);
+		"    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0}\n    root_ca: ark.der\n", 96, 0);
 	assert_int_equal(dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err), 0);
 	s = dcr_specs_find(specs, "snp");
 	assert_true(s->snp_policy_allow == DCR_SNP_POLICY_SMT);
 	assert_int_equal(s->snp_max_vmpl, 0);
 	assert_int_equal(s->snp_min_tcb.snp, 0);
+	assert_false(s->snp_crl_optional);
+	assert_false(s->snp_vcek_only);
+	assert_true(s->snp_platform_require == 0);
 	dcr_specs_free(specs);
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n"
+		"    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0}\n    root_ca: ark.der\n    require_crl: false\n"
+		"    signing_keys: [vcek]\n    platform_require: [alias_check, tsme]\n", 96, 0);
+	if (dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err) < 0)
+		fail_msg("%s", err.msg);
+	s = dcr_specs_find(specs, "snp");
+	assert_true(s->snp_crl_optional);
+	assert_true(s->snp_vcek_only);
+	assert_true(s->snp_platform_require == (DCR_SNP_PLATFORM_ALIAS_CHECK | DCR_SNP_PLATFORM_TSME));
+	dcr_specs_free(specs);
+	/* No minimum TCB: refused, not "any firmware". */
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n"
+		"    root_ca: ark.der\n", 96, 0);
+	assert_int_equal(dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err), DCR_EINVALID);
+	assert_non_null(strstr(err.msg, "needs min_tcb"));
 
-	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n", 96, 0);
+	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    measurement: %0*d\n"
+		"    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0}\n", 96, 0);
 	assert_int_equal(dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err), DCR_EINVALID);
 	assert_non_null(strstr(err.msg, "needs root_ca"));
 	snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    root_ca: ark.der\n");
@@ -840,6 +1024,9 @@ static void test_specs(void **state)
 		snprintf(yaml, sizeof(yaml), "version: 1\nspecs:\n  snp:\n    format: sev-snp\n    root_ca: ark.der\n%s%s",
 			strstr(bad[i][0], "measurement:") ? "" : "    measurement: ", strstr(bad[i][0], "measurement:") ? "" :
 			"000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000\n");
+		if (!strstr(bad[i][0], "min_tcb:"))
+			snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s",
+				"    min_tcb: {bootloader: 0, tee: 0, snp: 0, microcode: 0}\n");
 		snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml), "%s", bad[i][0]);
 		if (dcr_specs_parse(path, (uint8_t *)yaml, strlen(yaml), &specs, &err) != DCR_EINVALID)
 			fail_msg("accepted: %s", bad[i][0]);
@@ -855,6 +1042,41 @@ static void test_specs(void **state)
 	unlink(path);
 	rmdir(dir);
 	synth_release(&c);
+}
+
+/* A room's EnclaveSpec carries require_crl, signing_keys and platform_require (fields 40-42), sev-snp only. */
+static void test_room_spec_fields(void **state)
+{
+	Dcr__V1__EnclaveSpec e = DCR__V1__ENCLAVE_SPEC__INIT;
+	uint8_t m[48] = { 1 };
+	struct dcr_spec out;
+	struct dcr_err err;
+
+	e.name = "snp";
+	e.format = "sev-snp";
+	e.measurement.data = m;
+	e.measurement.len = 48;
+	assert_int_equal(dcr_room_spec_from_proto(&e, &out, &err), 0);
+	assert_false(out.snp_crl_optional);
+	assert_false(out.snp_vcek_only);
+	assert_true(out.snp_platform_require == 0);
+	e.snp_crl_optional = true;
+	e.snp_vcek_only = true;
+	e.snp_platform_require = DCR_SNP_PLATFORM_ALIAS_CHECK;
+	if (dcr_room_spec_from_proto(&e, &out, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(out.snp_crl_optional);
+	assert_true(out.snp_vcek_only);
+	assert_true(out.snp_platform_require == DCR_SNP_PLATFORM_ALIAS_CHECK);
+	/* A bit that platform_require cannot name. */
+	e.snp_platform_require = 1;
+	assert_int_equal(dcr_room_spec_from_proto(&e, &out, &err), DCR_EINVALID);
+	/* On another kind's spec, the sev-snp fields are malformed. */
+	e.snp_platform_require = 0;
+	e.snp_crl_optional = false;
+	e.format = "sgx-dcap";
+	e.measurement.len = 32;
+	assert_int_equal(dcr_room_spec_from_proto(&e, &out, &err), DCR_EINVALID);
 }
 
 static void put_entry(uint8_t *e, const char *guid_hex, uint32_t off, uint32_t len)
@@ -906,6 +1128,8 @@ int main(void)
 		cmocka_unit_test(test_synthetic_ok),
 		cmocka_unit_test(test_parse_strict),
 		cmocka_unit_test(test_report_checks),
+		cmocka_unit_test(test_hwid_forms),
+		cmocka_unit_test(test_siena),
 		cmocka_unit_test(test_chain_checks),
 		cmocka_unit_test(test_leaf_key),
 		cmocka_unit_test(test_chain_links),
@@ -914,6 +1138,7 @@ int main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_specs),
 		cmocka_unit_test(test_certs_table),
+		cmocka_unit_test(test_room_spec_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
