@@ -57,6 +57,7 @@ static struct {
 	unsigned n_workers;
 	struct service svc;
 	uint64_t sql_memory;       /* 0: sqlwork's default */
+	unsigned sql_threads;      /* 0: one */
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /*
@@ -1239,7 +1240,8 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL || c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE) {
 		struct work_inputs in = { read_input, w };
 		/* The job's time left, where it is below SQL's own limit (0: that limit). */
-		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory };
+		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory,
+			.threads = runner.sql_threads };
 		struct sql_result sr = { 0 };
 		int r = sql_run_isolated(w->j->def, name, &in, &lim, &sr, err);
 
@@ -1605,6 +1607,11 @@ bool jobs_reading(const char *blob_id)
 void jobs_sql_memory(uint64_t bytes)
 {
 	runner.sql_memory = bytes;
+}
+
+void jobs_sql_threads(unsigned threads)
+{
+	runner.sql_threads = threads;
 }
 
 /* What the start finds in the state: every queued job, and those a previous dcrd was running. */

@@ -37,6 +37,7 @@ extern char **environ;
 #define FRAME_MAX (64u << 10)       /* a frame's payload, but for the job's */
 #define JOB_MAX (64u << 20)         /* the job's: its limits, name and room definition */
 #define NODE_NAME_MAX 255
+#define JOB_LIMITS 32               /* the job's limits, before its name */
 #define HEAP_HEADROOM (64ull << 20) /* the worker's SQLite heap beyond the job's budget */
 
 /*
@@ -45,7 +46,7 @@ extern char **environ;
  * query's program names them, so it reads nothing it does not need.
  */
 enum {
-	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory (little-endian), the name, NUL, the definition */
+	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory, threads (LE), the name, NUL, the definition */
 	MSG_READ = 'r',  /* worker: the name of a data node whose plaintext it wants */
 	MSG_DATA = 'd',  /* dcrd: a piece of that plaintext; worker: a piece of the result */
 	MSG_END = 'e',   /* dcrd: that was all of it */
@@ -398,16 +399,17 @@ static int converse(struct parent *p, const Dcr__V1__RoomDefinition *def, const 
 	uint8_t *job;
 	int type, r;
 
-	if (def_len > JOB_MAX - 24 - name_len)
+	if (def_len > JOB_MAX - JOB_LIMITS - name_len)
 		return dcr_err_set(err, DCR_ECOMPUTE, "the room's definition is too large for the SQL worker");
-	if (!(job = malloc(24 + name_len + def_len)))
+	if (!(job = malloc(JOB_LIMITS + name_len + def_len)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	put_u64(job, p->time_ms);
 	put_u64(job + 8, lim->max_result_bytes);
 	put_u64(job + 16, lim->max_memory);
-	memcpy(job + 24, p->name, name_len);
-	dcr__v1__room_definition__pack(def, job + 24 + name_len);
-	r = send_frame(&p->c, MSG_JOB, job, 24 + name_len + def_len, NULL, 0);
+	put_u64(job + 24, lim->threads);
+	memcpy(job + JOB_LIMITS, p->name, name_len);
+	dcr__v1__room_definition__pack(def, job + JOB_LIMITS + name_len);
+	r = send_frame(&p->c, MSG_JOB, job, JOB_LIMITS + name_len + def_len, NULL, 0);
 	free(job);
 	if (r < 0)
 		return 1;
@@ -538,7 +540,7 @@ static int read_job(struct chan *c, struct sql_limits *lim, char **name, Dcr__V1
 	size_t name_len;
 	int type;
 
-	if (recv_head(c, &type, &len) < 0 || type != MSG_JOB || len < 25 || len > JOB_MAX)
+	if (recv_head(c, &type, &len) < 0 || type != MSG_JOB || len < JOB_LIMITS + 1 || len > JOB_MAX)
 		return dcr_err_set(err, DCR_EIO, "no job from dcrd");
 	if (!(job = malloc(len)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -549,9 +551,11 @@ static int read_job(struct chan *c, struct sql_limits *lim, char **name, Dcr__V1
 	lim->time_ms = get_u64(job);
 	lim->max_result_bytes = get_u64(job + 8);
 	lim->max_memory = get_u64(job + 16);
-	name_len = strnlen((const char *)job + 24, len - 24);
-	*name = name_len < len - 24 ? strdup((const char *)job + 24) : NULL;
-	*def = *name ? dcr__v1__room_definition__unpack(NULL, len - 24 - name_len - 1, job + 24 + name_len + 1) : NULL;
+	lim->threads = get_u64(job + 24);
+	name_len = strnlen((const char *)job + JOB_LIMITS, len - JOB_LIMITS);
+	*name = name_len < len - JOB_LIMITS ? strdup((const char *)job + JOB_LIMITS) : NULL;
+	*def = *name ? dcr__v1__room_definition__unpack(NULL, len - JOB_LIMITS - name_len - 1,
+		job + JOB_LIMITS + name_len + 1) : NULL;
 	free(job);
 	if (!*def) {
 		free(*name);
