@@ -141,7 +141,9 @@ duckdb_vector duckdb_data_chunk_get_vector(duckdb_data_chunk chunk, idx_t col_id
 void *duckdb_vector_get_data(duckdb_vector vector);
 uint64_t *duckdb_vector_get_validity(duckdb_vector vector); /* NULL: every row valid */
 void duckdb_vector_ensure_validity_writable(duckdb_vector vector);
-void duckdb_vector_assign_string_element_len(duckdb_vector vector, idx_t index, const char *str, idx_t str_len);
+/* Without the UTF-8 check of duckdb_vector_assign_string_element_len: str must be valid UTF-8. */
+void duckdb_unsafe_vector_assign_string_element_len(duckdb_vector vector, idx_t index, const char *str,
+	idx_t str_len);
 bool duckdb_validity_row_is_valid(uint64_t *validity, idx_t row);
 void duckdb_validity_set_row_invalid(uint64_t *validity, idx_t row);
 uint32_t duckdb_string_t_length(duckdb_string_t string);
