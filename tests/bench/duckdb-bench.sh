@@ -14,7 +14,7 @@
 #   RUNS=N     runs (default 5); each uploads and publishes a fresh dataset,
 #              runs by_region twice, then the baseline
 #   THREADS=N  DuckDB's threads, in dcrd (serve --duckdb-threads) and in the
-#              baseline (default: nproc)
+#              baseline (default: nproc; a dcrd without the option: 1 only)
 #   MEMORY=S   DuckDB's memory limit, in dcrd (serve --max-sql-memory) and in
 #              the baseline (default 1GiB, dcrd's default)
 #
@@ -73,7 +73,15 @@ compute:
     engine: duckdb
     query: $query
 YAML
-bench_dcrd "$dcrd" "$dcr" --duckdb-threads "$threads" --max-sql-memory "$memory"
+# A dcrd from before --duckdb-threads runs DuckDB on one thread: it can be measured with THREADS=1.
+if "$dcrd" serve --help 2>&1 | grep -q -- --duckdb-threads; then
+	bench_dcrd "$dcrd" "$dcr" --duckdb-threads "$threads" --max-sql-memory "$memory"
+elif [ "$threads" = 1 ]; then
+	bench_dcrd "$dcrd" "$dcr" --max-sql-memory "$memory"
+else
+	echo "duckdb-bench: this dcrd has no --duckdb-threads: measure it with THREADS=1" >&2
+	exit 1
+fi
 as() { "$dcr" -q -i "$dir/owner" "$@"; }
 
 bench_machine
