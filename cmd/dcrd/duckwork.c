@@ -1070,14 +1070,7 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 	r = run(&d, &l, &o, &res, err);
 	close_db(&d);
 	free(d.present);
-	if (r < 0) {
-		csv_out_free(&o);
-		return r;
-	}
-	*out = res;
-	out->csv = o.p;
-	out->len = o.len;
-	return 0;
+	return csv_out_finish(&o, r, &res, out);
 }
 
 int duck_query_locked(const char *query, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
@@ -1086,6 +1079,7 @@ int duck_query_locked(const char *query, const struct sql_limits *lim, struct sq
 	Dcr__V1__Computation c = DCR__V1__COMPUTATION__INIT;
 	struct duck d = { .c = &c };
 	struct csv_out o = { .name = "-" };
+	struct sql_result rows = { 0 };
 	duckdb_result res;
 	int r;
 
@@ -1097,17 +1091,11 @@ int duck_query_locked(const char *query, const struct sql_limits *lim, struct sq
 		if (duckdb_query(d.con, query, &res) != DuckDBSuccess)
 			r = run_error(&d, &res, err);
 		else
-			r = write_result(&d, &res, &o, &out->rows, err);
+			r = write_result(&d, &res, &o, &rows.rows, err);
 		duckdb_destroy_result(&res);
 	}
 	close_db(&d);
-	if (r < 0) {
-		csv_out_free(&o);
-		return r;
-	}
-	out->csv = o.p;
-	out->len = o.len;
-	return 0;
+	return csv_out_finish(&o, r, &rows, out);
 }
 
 #endif

@@ -336,6 +336,18 @@ void csv_out_free(struct csv_out *o)
 	o->p = NULL;
 }
 
+int csv_out_finish(struct csv_out *o, int r, const struct sql_result *res, struct sql_result *out)
+{
+	if (r < 0) {
+		csv_out_free(o);
+		return r;
+	}
+	*out = *res;
+	out->csv = o->p;
+	out->len = o->len;
+	return 0;
+}
+
 static int put(struct sql_job *j, struct csv_out *o, const void *p, size_t n, struct dcr_err *err)
 {
 	return csv_put(o, p, n, err);
@@ -627,12 +639,5 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	free(j.view_made);
 	free(j.table_read);
 	dcr_aggregate_sql_release(&j.agg);
-	if (r < 0) {
-		csv_out_free(&o);
-		return r;
-	}
-	*out = res;
-	out->csv = o.p;
-	out->len = o.len;
-	return 0;
+	return csv_out_finish(&o, r, &res, out);
 }

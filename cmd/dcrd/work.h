@@ -107,6 +107,8 @@ int csv_put_text(struct csv_out *o, const uint8_t *s, size_t n, struct dcr_err *
 void csv_format_real(double d, char buf[static 40]);
 /* Wipe and free what o holds. */
 void csv_out_free(struct csv_out *o);
+/* How a run ends: r < 0, o freed and r returned; otherwise *out is res with o's CSV in it, and 0. */
+int csv_out_finish(struct csv_out *o, int r, const struct sql_result *res, struct sql_result *out);
 
 /* ---- DuckDB (duckwork.c) ---- */
 
