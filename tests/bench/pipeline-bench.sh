@@ -187,7 +187,7 @@ hwm_reset() { echo 5 >"/proc/$dcrd_pid/clear_refs"; }
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$dcrd_pid/status"; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$dcrd_pid/status"; }
 tck=$(getconf CLK_TCK)
-cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$dcrd_pid/stat"; } # dcrd's user + system
+cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15 + $16 + $17) / t }' "/proc/$dcrd_pid/stat"; } # with the SQL worker it waited for
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 job_time() { # JOB: seconds between dcrd's "started" and "succeeded" lines
