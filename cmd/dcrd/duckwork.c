@@ -1,8 +1,10 @@
 /*
  * SQL computations with engine duckdb: an in-memory DuckDB database locked
- * down before any query sees it, the tables the query reads loaded through
- * lib/table (the same verdicts as the SQLite engine), the result as the
- * same CSV. Run inside the SQL worker process (sqlproc.c) like SQLite.
+ * down before any query sees it, the query's syntax tree checked against
+ * an allow-list of functions (duckdb-functions.h), the tables it reads
+ * loaded through lib/table (the same verdicts as the SQLite engine) into
+ * data chunks, the result read from chunks as the same CSV. Run inside the
+ * SQL worker process (sqlproc.c) like SQLite.
  */
 #include "work.h"
 

@@ -1040,7 +1040,8 @@ static void usage(FILE *out)
 		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
-		     "                  [--max-sql-memory SIZE] [--duckdb-threads N]\n", dcrd_kind_names("|", kinds, sizeof(kinds)));
+		     "                  [--max-sql-memory SIZE] [--duckdb-threads N]\n",
+		dcrd_kind_names("|", kinds, sizeof(kinds)));
 }
 
 /* Room for every kind-specific option of every kind (ten today). */
