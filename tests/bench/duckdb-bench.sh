@@ -45,6 +45,7 @@ done
 pkg-config --exists duckdb || { echo "duckdb-bench: no DuckDB (pkg-config duckdb)" >&2; exit 1; }
 
 bench_begin duckdb-bench
+# shellcheck disable=SC2046 # pkg-config's flags are words
 "${CC:-cc}" -O2 -o duckdb-base "$src/duckdb-base.c" -I"$src/../../cmd/dcrd" $(pkg-config --cflags --libs duckdb)
 bench_sales_csv "$size_mib" sales.csv
 bytes=$(stat -c %s sales.csv)
