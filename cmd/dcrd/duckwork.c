@@ -429,6 +429,9 @@ static int walk(struct calls *k, json_t *v, int depth)
 		if (column && listed(value_functions, sizeof(value_functions) / sizeof(value_functions[0]), column))
 			return refuse_call(k, "function", column);
 	}
+	/* SHOW, DESCRIBE, SUMMARIZE: listings of the catalog and its settings' world, not of data. */
+	if (type && strcmp(type, "SHOW_REF") == 0)
+		return refuse_call(k, "a listing", "SHOW, DESCRIBE or SUMMARIZE");
 	if (type && strcmp(type, "BASE_TABLE") == 0) {
 		const char *table = json_string_value(json_object_get(v, "table_name"));
 
