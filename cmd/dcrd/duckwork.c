@@ -644,24 +644,10 @@ static int chunk_new(struct duck *d, const Dcr__V1__TableNode *t, struct dcr_err
 	return 0;
 }
 
-/*
- * A message of DuckDB's that may hold data: cut before the first quote or
- * parenthesis ("Could not convert string 'x'", "Overflow in multiplication
- * of INT64 (3 * 9)") or number that is not part of a word ("with value
- * 300"; INT64 stays).
- */
+/* A message of DuckDB's that may quote data (a value it could not convert): cut at the first quote. */
 static int duck_error(struct duck *d, const char *msg, struct dcr_err *err)
 {
-	size_t keep = 0;
-
-	for (; msg[keep]; keep++) {
-		char c = msg[keep], before = keep ? msg[keep - 1] : ' ';
-		bool word = (before >= 'A' && before <= 'Z') || (before >= 'a' && before <= 'z') ||
-			(before >= '0' && before <= '9');
-
-		if (c == '\'' || c == '"' || c == '(' || (c >= '0' && c <= '9' && !word))
-			break;
-	}
+	size_t keep = strcspn(msg, "'\"");
 
 	if (msg[keep] == '\0')
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: %s", d->c->name, msg);
