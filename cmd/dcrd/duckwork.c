@@ -765,8 +765,10 @@ static int put_cell(struct csv_out *o, duckdb_result *res, duckdb_type t, idx_t 
 		csv_format_real(duckdb_value_double(res, col, row), num);
 		return csv_put(o, num, strlen(num), err);
 	}
+	/* NULL for a type it does not convert (lists, structs, UUID...), not only when memory runs out. */
 	if (!(s = duckdb_value_varchar(res, col, row)))
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB cannot write column %" PRIu64 " of the "
+			"result (type %d) as text; cast it to VARCHAR in the query", o->name, (uint64_t)col + 1, (int)t);
 	/* BOOLEAN as SQLite stores it: 1 or 0. */
 	if (t == DUCKDB_TYPE_BOOLEAN)
 		r = csv_put(o, strcmp(s, "true") == 0 ? "1" : "0", 1, err);
@@ -920,8 +922,14 @@ static int put_value(struct csv_out *o, const struct out_col *col, idx_t row, st
 		return put_date(o, ((const duckdb_date *)data)[row].days, err);
 	default: {
 		duckdb_string_t *s = &((duckdb_string_t *)data)[row];
+		const char *text = duckdb_string_t_data(s);
+		uint32_t len = duckdb_string_t_length(*s);
 
-		return csv_put_text(o, (const uint8_t *)duckdb_string_t_data(s), duckdb_string_t_length(*s), err);
+		/* A CSV field cannot carry one, and text after it must not be lost silently. */
+		if (memchr(text, '\0', len))
+			return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': a text value of the result holds a NUL "
+				"byte, which a CSV result cannot carry", o->name);
+		return csv_put_text(o, (const uint8_t *)text, len, err);
 	}
 	}
 }

@@ -485,6 +485,27 @@ static void test_chunk_types(void **state)
 	}
 }
 
+/* Text with a NUL byte, and a type DuckDB does not write as text: a clear failure, never a cut or "out of memory". */
+static void test_unwritable_results(void **state)
+{
+	static const char *const queries[][2] = {
+		{ "SELECT chr(0) || 'tail' AS s", "holds a NUL byte" },
+		{ "SELECT [a, a] AS l FROM t", "cannot write column 1 of the result" },
+		{ "SELECT a, {'k': a} AS s FROM t", "cannot write column 2 of the result" },
+	};
+
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		struct dcr_room *room = room_for("duckdb", queries[i][0]);
+		struct run run;
+
+		run_room(&run, room, both, 2, 0);
+		assert_int_equal(run.r, DCR_ECOMPUTE);
+		if (!strstr(run.text, queries[i][1]))
+			fail_msg("%s: %s", queries[i][0], run.text);
+		dcr_room_free(room);
+	}
+}
+
 /* The same results with one thread and with several, for queries whose order is defined. */
 static void test_threads(void **state)
 {
@@ -815,6 +836,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_chunks_same_as_sqlite),
 		cmocka_unit_test(test_chunk_types),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_unwritable_results),
 		cmocka_unit_test(test_allow_list),
 		cmocka_unit_test(test_allowed),
 		cmocka_unit_test(test_function_lists),
