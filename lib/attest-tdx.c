@@ -119,13 +119,18 @@ static int tdx_spec_parse(struct dcr_ydoc *y, yaml_node_t *n, const char *file, 
 			return r;
 		s->rtmr_pinned |= 1u << i;
 	}
+	/* MRTD measures the firmware alone: without RTMR0-2 any kernel, initrd and program it boots would pass. */
+	if ((s->rtmr_pinned & DCR_TDX_RTMRS_REQUIRED) != DCR_TDX_RTMRS_REQUIRED)
+		return dcr_ydoc_fail(y, n, DCR_EINVALID, "tdx spec '%s' needs rtmr0, rtmr1 and rtmr2 (MRTD measures only "
+			"the firmware; the RTMRs the kernel, its command line and initrd)", s->name);
 	return dcr_attest_dcap_spec_parse(y, n, file, s);
 }
 
-/* As decoded from a room's EnclaveSpec: an MRTD, RTMRs at will, TCB statuses; no SGX pins. */
+/* As decoded from a room's EnclaveSpec: an MRTD, RTMR0-2 (RTMR3 at will), TCB statuses; no SGX pins. */
 static int tdx_spec_check(const struct dcr_spec *s, struct dcr_err *err)
 {
-	if (!s->has_mrtd || s->has_measurement || s->has_signer || s->n_tcb_statuses == 0)
+	if (!s->has_mrtd || (s->rtmr_pinned & DCR_TDX_RTMRS_REQUIRED) != DCR_TDX_RTMRS_REQUIRED || s->has_measurement ||
+	    s->has_signer || s->n_tcb_statuses == 0)
 		return dcr_err_set(err, DCR_EINVALID, "enclave spec '%s' is malformed", s->name);
 	return 0;
 }

@@ -1636,7 +1636,7 @@ static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral
 	const char *what = tee ? "TDX quote" : "SGX quote";
 	STACK_OF(X509) *pck = NULL;
 	const struct level *tl, *ql = NULL, *ml = NULL;
-	const char *status;
+	const char *status, *date;
 	EVP_PKEY *ak = NULL;
 	struct pck_ext e;
 	uint8_t h[32], zero[32] = { 0 };
@@ -1732,7 +1732,13 @@ static int verify(const struct dcr_sgx_quote *q, const struct dcr_sgx_collateral
 	}
 	snprintf(res->qe_tcb_status, sizeof(res->qe_tcb_status), "%s", ql->status);
 	snprintf(res->tcb_status, sizeof(res->tcb_status), "%s", converge(status, ql->status));
-	snprintf(res->tcb_date, sizeof(res->tcb_date), "%s", tl->date);
+	/* The date of the oldest level it converged (platform, module, QE), as Intel's QVL reports it. */
+	date = tl->date;
+	if (ml && strcmp(ml->date, date) < 0)
+		date = ml->date;
+	if (strcmp(ql->date, date) < 0)
+		date = ql->date;
+	snprintf(res->tcb_date, sizeof(res->tcb_date), "%s", date);
 	if ((r = add_advisories(res, tl->advisories, err)) < 0 ||
 	    (ml && (r = add_advisories(res, ml->advisories, err)) < 0) ||
 	    (r = add_advisories(res, ql->advisories, err)) < 0)

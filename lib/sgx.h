@@ -17,7 +17,8 @@
 #define DCR_SGX_HEADER_LEN 48
 #define DCR_SGX_REPORT_LEN 384
 #define DCR_SGX_REPORT_DATA_LEN 64
-#define DCR_SGX_ADVISORY_MAX 64
+/* The union of the platform, TDX module and QE levels, each at most 64 (MAX_ADVISORIES_PER_LEVEL). */
+#define DCR_SGX_ADVISORY_MAX (3 * 64)
 #define DCR_SGX_ADVISORY_LEN 32
 #define DCR_SGX_STATUS_LEN 40
 
@@ -143,7 +144,7 @@ struct dcr_sgx_result {
 	char tcb_status[DCR_SGX_STATUS_LEN];
 	char platform_tcb_status[DCR_SGX_STATUS_LEN];
 	char qe_tcb_status[DCR_SGX_STATUS_LEN];
-	char tcb_date[32];            /* the matched platform TCB level's tcbDate */
+	char tcb_date[32];            /* the oldest tcbDate of the levels converged (platform, TDX module, QE) */
 	size_t n_advisory_ids;        /* platform's and QE's, without duplicates */
 	char advisory_ids[DCR_SGX_ADVISORY_MAX][DCR_SGX_ADVISORY_LEN];
 };

@@ -711,6 +711,14 @@ static const struct {
 	{ "cxl_allow", DCR_SNP_POLICY_CXL_ALLOW },
 };
 
+const char *dcr_snp_policy_weakening(size_t i, uint64_t *bit)
+{
+	if (i >= sizeof(weakening) / sizeof(weakening[0]))
+		return NULL;
+	*bit = weakening[i].bit;
+	return weakening[i].name;
+}
+
 uint64_t dcr_snp_policy_bit(const char *name)
 {
 	for (size_t i = 0; i < sizeof(weakening) / sizeof(weakening[0]); i++)

@@ -171,6 +171,8 @@ int dcr_snp_check_policy(const struct dcr_snp_result *r, const struct dcr_spec *
 
 /* The policy bit a spec's policy_allow names ("smt", "migrate_ma", "debug", "cxl_allow"), or 0. */
 uint64_t dcr_snp_policy_bit(const char *name);
+/* The i-th weakening bit's name (in bit order) and *bit; NULL after the last. */
+const char *dcr_snp_policy_weakening(size_t i, uint64_t *bit);
 
 /*
  * The certificate table a host gives with an extended report (configfs-tsm's

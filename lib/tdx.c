@@ -175,6 +175,7 @@ int dcr_tdx_verify(const uint8_t *quote, size_t quote_len, const struct dcr_sgx_
 int dcr_tdx_check_policy(const struct dcr_tdx_result *r, const struct dcr_spec *spec, struct dcr_err *err)
 {
 	char hex[2 * DCR_TDX_MR_LEN + 1];
+	uint64_t attrs;
 
 	if (spec->format != DCR_SPEC_TDX)
 		return dcr_err_set(err, DCR_EATTEST, "spec '%s' is not for tdx evidence", spec->name);
@@ -190,6 +191,15 @@ int dcr_tdx_check_policy(const struct dcr_tdx_result *r, const struct dcr_spec *
 	}
 	if (r->debug && !spec->debug_allowed)
 		return dcr_err_set(err, DCR_EATTEST, "the TD runs in debug mode, which spec '%s' does not allow", spec->name);
+	if ((attrs = dcr_le64(r->td.td_attributes)) & ~DCR_TDX_ATTR_KNOWN)
+		return dcr_err_set(err, DCR_EATTEST, "TD_ATTRIBUTES 0x%016llx has bits dcr does not know (0x%016llx)",
+			(unsigned long long)attrs, (unsigned long long)(attrs & ~DCR_TDX_ATTR_KNOWN));
+	if (attrs & DCR_TDX_ATTR_MIGRATABLE)
+		return dcr_err_set(err, DCR_EATTEST, "the TD is MIGRATABLE (TD_ATTRIBUTES bit 29): a migration TD no spec "
+			"pins could export its memory");
+	if (attrs & DCR_TDX_ATTR_PROFILING)
+		return dcr_err_set(err, DCR_EATTEST, "the TD lets the host profile it (TD_ATTRIBUTES bits 4-6: 0x%016llx)",
+			(unsigned long long)attrs);
 	return dcr_dcap_check_tcb_status(r->tcb.tcb_status, spec, err);
 }
 

@@ -19,10 +19,19 @@
 #define DCR_TDX_REPORT10_LEN 584      /* TD report body, TDX 1.0 (quote v4; v5 body type 2) */
 #define DCR_TDX_REPORT15_LEN 648      /* TD report body, TDX 1.5 (quote v5 body type 3) */
 #define DCR_TDX_MR_LEN 48             /* SHA-384 measurements */
+/* The RTMRs every tdx spec pins (bit i: RTMR i): MRTD measures only the firmware, RTMR0-2 the rest of the boot. */
+#define DCR_TDX_RTMRS_REQUIRED 0x7u
 #define DCR_TDX_REPORT_DATA_LEN 64
 
 /* TD_ATTRIBUTES bit 0 (TUD.DEBUG): the host can read and change the TD, so it protects nothing. */
 #define DCR_TDX_ATTR_DEBUG 0x1u
+/* Bits 4-6 (HGS_PLUS_PROF, PERF_PROF, PMT_PROF): the host may profile the TD. */
+#define DCR_TDX_ATTR_PROFILING 0x70ull
+/* Bit 29: a migration TD, which no spec pins, could export the TD's memory to another platform. */
+#define DCR_TDX_ATTR_MIGRATABLE (1ull << 29)
+/* Every bit the TDX module ABI defines: those above, ICSSD 16, LASS 27, SEPT_VE_DISABLE 28, PKS 30, KL 31, TPA 62, PERFMON 63. */
+#define DCR_TDX_ATTR_KNOWN (0x1ull | DCR_TDX_ATTR_PROFILING | 1ull << 16 | 1ull << 27 | 1ull << 28 | \
+	DCR_TDX_ATTR_MIGRATABLE | 1ull << 30 | 1ull << 31 | 1ull << 62 | 1ull << 63)
 
 /* A TD report body (TDREPORT's TDINFO and TEE_TCB_INFO parts that a quote carries). */
 struct dcr_tdx_report {

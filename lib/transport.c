@@ -668,12 +668,29 @@ static size_t write_sink(char *ptr, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* Whether a header line is "Dcr-Result: -9": dcrd found the blob's file altered on the host. */
+static size_t integrity_header(char *line, size_t size, size_t n, void *ctx)
+{
+	static const char name[] = "Dcr-Result:";
+	bool *violated = ctx;
+	size_t len = size * n, i = sizeof(name) - 1;
+
+	if (len > i && strncasecmp(line, name, i) == 0) {
+		while (i < len && is_blank(line[i]))
+			i++;
+		*violated = len - i >= 2 && memcmp(line + i, "-9", 2) == 0 &&
+			    (len - i == 2 || line[i + 2] == '\r' || line[i + 2] == '\n' || is_blank(line[i + 2]));
+	}
+	return len;
+}
+
 int dcr_blob_get(const char *endpoint, const char *id, const char *token,
 	int (*sink)(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err), void *ctx, struct dcr_err *err)
 {
 	struct blob_xfer x;
 	struct get_sink g = { .sink = sink, .ctx = ctx };
 	curl_off_t got = 0, announced = -1;
+	bool violated = false;
 	int r;
 
 	if ((r = blob_begin(&x, endpoint, id, token, 0L, err)) == 0) {
@@ -681,10 +698,17 @@ int dcr_blob_get(const char *endpoint, const char *id, const char *token,
 		g.errors = &x.resp;
 		opt_write(x.curl, CURLOPT_WRITEFUNCTION, write_sink, &x.rc);
 		opt_ptr(x.curl, CURLOPT_WRITEDATA, &g, &x.rc);
+		opt_write(x.curl, CURLOPT_HEADERFUNCTION, integrity_header, &x.rc);
+		opt_ptr(x.curl, CURLOPT_HEADERDATA, &violated, &x.rc);
 		opt_long(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L, &x.rc);
 		opt_long(x.curl, CURLOPT_LOW_SPEED_TIME, 60L, &x.rc);
 		r = blob_finish(&x, 200, err);
-		if (g.failed) {
+		if (r == DCR_EFAIL && violated) {
+			/* A refusal that says the stored blob was tampered with: as any altered result. */
+			r = DCR_EINTEGRITY;
+			if (err)
+				err->code = r;
+		} else if (g.failed) {
 			r = g.failed;
 			if (err)
 				*err = g.sink_err;

@@ -47,7 +47,8 @@ int dcr_http_get(const char *url, const char *ca_file, long timeout_s, size_t ma
  * blob's bytes to sink, in pieces; an error the sink returns ends the
  * transfer and is returned with the sink's code and message, and a body
  * that ends before the length its answer announced is DCR_EINTEGRITY (the
- * bytes were withheld). Refusals quote dcrd's one-line reason (404:
+ * bytes were withheld), as is a refusal with the header Dcr-Result: -9
+ * (dcrd found the blob's file altered). Refusals quote dcrd's one-line reason (404:
  * DCR_ENOTFOUND); unreachable is DCR_EUNREACHABLE.
  */
 int dcr_blob_head(const char *endpoint, const char *id, const char *token, uint64_t *received, struct dcr_err *err);

@@ -108,56 +108,67 @@ static int write_inblob(const char *entry, const uint8_t inblob[static DCR_TSM_I
 	return 0;
 }
 
-static int report(const char *entry, const char *want_provider, const uint8_t inblob[static DCR_TSM_INBLOB_LEN],
-	size_t max, uint8_t **out, size_t *out_len, struct dcr_err *err)
+/* provider, without its line feed, must be want; DCR_EATTEST naming what it is otherwise. */
+static int check_provider(const char *entry, const char *want, struct dcr_err *err)
 {
-	unsigned long long before, after;
-	uint8_t *provider = NULL;
+	uint8_t *provider;
 	size_t plen;
 	int r;
 
-	if ((r = read_generation(entry, &before, err)) < 0 || (r = write_inblob(entry, inblob, err)) < 0 ||
-	    (r = read_attr(entry, "outblob", max, out, out_len, err)) < 0 ||
-	    (r = read_generation(entry, &after, err)) < 0)
-		goto out;
-	if (after != before + 1) {
-		r = dcr_err_set(err, DCR_EFAIL, "configfs-tsm entry '%s' was written by someone else meanwhile "
-			"(generation %llu, then %llu)", entry, before, after);
-		goto out;
-	}
 	if ((r = read_attr(entry, "provider", DCR_TSM_PROVIDER_MAX, &provider, &plen, err)) < 0)
-		goto out;
+		return r;
 	if (plen && provider[plen - 1] == '\n')
 		provider[--plen] = '\0';
-	if (strlen((const char *)provider) != plen || strcmp((const char *)provider, want_provider) != 0) {
+	if (strlen((const char *)provider) != plen || strcmp((const char *)provider, want) != 0) {
 		for (size_t i = 0; i < plen; i++)
 			if (provider[i] < 0x20 || provider[i] >= 0x7f || provider[i] == '\'')
 				provider[i] = '?';
-		r = dcr_err_set(err, DCR_EATTEST, "configfs-tsm provider is '%s', not '%s'", (const char *)provider,
-			want_provider);
-		goto out;
+		r = dcr_err_set(err, DCR_EATTEST, "configfs-tsm provider is '%s', not '%s'", (const char *)provider, want);
 	}
-	if (*out_len == 0)
-		r = dcr_err_set(err, DCR_EFAIL, "configfs-tsm entry '%s' gave an empty report", entry);
-out:
 	free(provider);
-	if (r < 0) {
-		free(*out);
-		*out = NULL;
-	}
 	return r;
 }
 
+static int report(const char *entry, const char *want_provider, const uint8_t inblob[static DCR_TSM_INBLOB_LEN],
+	size_t out_max, size_t aux_max, struct dcr_tsm_blobs *b, struct dcr_err *err)
+{
+	unsigned long long before, after;
+	int r;
+
+	if ((r = check_provider(entry, want_provider, err)) < 0 || (r = read_generation(entry, &before, err)) < 0 ||
+	    (r = write_inblob(entry, inblob, err)) < 0 || (r = read_attr(entry, "outblob", out_max, &b->out, &b->out_len,
+		    err)) < 0 || (aux_max && (r = read_attr(entry, "auxblob", aux_max, &b->aux, &b->aux_len, err)) < 0) ||
+	    (r = read_generation(entry, &after, err)) < 0)
+		return r;
+	/* The kernel counts each write of inblob; ours is one, so anything else is another writer's. */
+	if (after != before + 1)
+		return dcr_err_set(err, DCR_EFAIL, "configfs-tsm entry '%s' was written by someone else meanwhile "
+			"(generation %llu, then %llu)", entry, before, after);
+	if (b->out_len == 0)
+		return dcr_err_set(err, DCR_EFAIL, "configfs-tsm entry '%s' gave an empty report", entry);
+	if (b->aux && b->aux_len == 0) {
+		free(b->aux);
+		b->aux = NULL;
+	}
+	return 0;
+}
+
+void dcr_tsm_blobs_free(struct dcr_tsm_blobs *b)
+{
+	free(b->out);
+	free(b->aux);
+	memset(b, 0, sizeof(*b));
+}
+
 int dcr_tsm_report(const char *report_dir, const char *want_provider, const uint8_t inblob[static DCR_TSM_INBLOB_LEN],
-	size_t max, uint8_t **out, size_t *out_len, struct dcr_err *err)
+	size_t out_max, size_t aux_max, struct dcr_tsm_blobs *out, struct dcr_err *err)
 {
 	char entry[PATH_MAX_LEN], hex[17];
 	uint8_t nonce[8];
 	struct stat st;
 	int n, r;
 
-	*out = NULL;
-	*out_len = 0;
+	memset(out, 0, sizeof(*out));
 	if (stat(report_dir, &st) < 0 && errno == ENOENT)
 		return dcr_err_set(err, DCR_ENOTFOUND, "no configfs-tsm report interface at '%s' (not a confidential VM, "
 			"or configfs not mounted)", report_dir);
@@ -174,7 +185,8 @@ int dcr_tsm_report(const char *report_dir, const char *want_provider, const uint
 		return dcr_err_set(err, DCR_EUSAGE, "configfs-tsm path '%s' too long", report_dir);
 	if (mkdir(entry, 0700) < 0)
 		return dcr_err_set(err, DCR_EFAIL, "cannot create the configfs-tsm entry '%s': %s", entry, strerror(errno));
-	r = report(entry, want_provider, inblob, max, out, out_len, err);
+	if ((r = report(entry, want_provider, inblob, out_max, aux_max, out, err)) < 0)
+		dcr_tsm_blobs_free(out);
 	/* configfs removes an entry with its attributes; the report is public, so a failure only leaves clutter. */
 	(void)rmdir(entry);
 	return r;

@@ -158,6 +158,10 @@ static int attest_offline(const struct command *cmd, struct cli *cli, struct par
 		if (s->format != kind->format || (spec_name && strcmp(spec_name, s->name) != 0))
 			continue;
 		policy = kind->policy(&res, s, &policy_err);
+		/* The evidence is genuine under --root-ca; a spec that pins another root does not vouch for it. */
+		if (policy == 0 && s->root_ca && (s->root_ca_len != root_len || !dcr_ct_equal(s->root_ca, root, root_len)))
+			policy = dcr_err_set(&policy_err, DCR_EATTEST, "spec '%s' pins another root_ca than --root-ca",
+				s->name);
 		if (policy == 0)
 			snprintf(verdict, sizeof(verdict), "accepted by spec %s", s->name);
 	}

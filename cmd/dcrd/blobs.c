@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,75 @@ int blob_path(const struct service *svc, const char *id, char *buf, size_t size,
 		return dcr_err_set(err, DCR_EINVALID, "a blob ID is %d lowercase hex digits", DCR_BLOB_ID_LEN);
 	snprintf(rel, sizeof(rel), "blobs/%s", id);
 	return data_path(buf, size, svc->data_dir, rel, err);
+}
+
+/*
+ * Blob files whose records a committed transaction deleted: unlinked by
+ * blobs_reap once the call lock is released, since freeing a file of
+ * gigabytes takes the file system a while. Should dcrd stop before, the
+ * file is one no record names, which blobs_sweep deletes at the next start.
+ */
+struct doomed {
+	struct doomed *next;
+	char id[DCR_BLOB_ID_LEN + 1];
+	char path[];
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct doomed *head;
+} doomed = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void doom_on_commit(void *arg, bool committed)
+{
+	struct doomed *d = arg;
+
+	if (!committed) {
+		free(d);
+		return;
+	}
+	pthread_mutex_lock(&doomed.mu);
+	d->next = doomed.head;
+	doomed.head = d;
+	pthread_mutex_unlock(&doomed.mu);
+}
+
+int blob_delete_on_commit(const struct service *svc, const char *id, struct dcr_err *err)
+{
+	char path[4096];
+	struct doomed *d;
+	size_t len;
+	int r;
+
+	if ((r = blob_path(svc, id, path, sizeof(path), err)) < 0)
+		return r;
+	len = strlen(path) + 1;
+	if (!(d = malloc(sizeof(*d) + len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	snprintf(d->id, sizeof(d->id), "%s", id);
+	memcpy(d->path, path, len);
+	if ((r = state_on_end(svc->state, doom_on_commit, d, err)) < 0)
+		free(d);
+	return r;
+}
+
+void blobs_reap(void)
+{
+	struct doomed *d;
+
+	pthread_mutex_lock(&doomed.mu);
+	d = doomed.head;
+	doomed.head = NULL;
+	pthread_mutex_unlock(&doomed.mu);
+	while (d) {
+		struct doomed *next = d->next;
+
+		if (unlink(d->path) < 0 && errno != ENOENT)
+			fprintf(stderr, "dcrd: cannot delete the file of blob %s, whose records are deleted: %s; it is "
+					"deleted at the next start\n", d->id, strerror(errno));
+		free(d);
+		d = next;
+	}
 }
 
 /* Blobs being written now (under the service lock): one writer per blob, so many per uploader and address. */
@@ -114,7 +184,8 @@ int blobs_sweep(struct service *svc, struct dcr_err *err)
 	closedir(d);
 	if (files)
 		fprintf(stderr, "dcrd: deleted %" PRIu64 " blob file%s that no record names (%" PRIu64 " bytes), "
-				"left by a stop between writing and recording\n", files, files == 1 ? "" : "s", bytes);
+				"left by a stop between writing a file and its record, or deleting them\n",
+			files, files == 1 ? "" : "s", bytes);
 	return r;
 }
 

@@ -55,7 +55,7 @@ static const struct method methods[] = {
 	{ "room.source", .in_room = room_source, NEEDS(READ_DEFINITION, "read-definition") },
 	{ "room.status", .in_room = room_status, NEEDS(READ_STATUS, "read-status") },
 	{ "room.stop", .in_room = room_stop },                 /* stop, or the owner's right */
-	{ "audit.get", .in_room = room_audit, NEEDS(READ_AUDIT, "read-audit") },
+	{ "audit.get", .prepare = audit_get_prepare, .in_room = room_audit, NEEDS(READ_AUDIT, "read-audit") },
 	{ "dataset.create", .prepare = dataset_create_prepare, .run = dataset_create },
 	{ "dataset.delete", .run = dataset_delete },           /* its uploader only */
 	{ "dataset.publish", .prepare = dataset_publish_prepare, .run = dataset_publish, .bulk = true }, /* upload NODE */
@@ -120,6 +120,7 @@ void call_prep_release(struct call_prep *prep)
 	dcr__v1__room_source__free_unpacked(prep->source, NULL);
 	verified_ca_release(&prep->ca);
 	free(prep->answer);
+	state_audit_entries_free(prep->audit, prep->audit_n);
 	memset(prep, 0, sizeof(*prep));
 }
 

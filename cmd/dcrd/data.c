@@ -166,20 +166,13 @@ static int own_dataset(struct service *svc, const char *id, const struct dcr_cal
 
 int dataset_erase(struct service *svc, const char *id, struct dcr_err *err)
 {
-	char path[4096];
 	int r;
 
 	if ((r = state_delete_record(svc->state, "dataset", "", id, err)) < 0 ||
-	    (r = state_blob_delete(svc->state, id, err)) < 0 || (r = blob_path(svc, id, path, sizeof(path), err)) < 0)
+	    (r = state_blob_delete(svc->state, id, err)) < 0)
 		return r;
-	/*
-	 * Before the commit: should it fail, the records remain without their
-	 * ciphertext and deleting again finishes the job, rather than
-	 * ciphertext remaining that no record accounts for.
-	 */
-	if (unlink(path) < 0 && errno != ENOENT)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot delete blob %s", id);
-	return 0;
+	/* The file goes once the deletion commits, outside the call lock: a failed commit leaves it all. */
+	return blob_delete_on_commit(svc, id, err);
 }
 
 /* Whether an active room has dataset id published to a node: such a dataset stays. */
@@ -478,44 +471,50 @@ static void check_once(const struct service *svc, const Dcr__V1__DataNode *node,
 }
 
 /*
- * Who is having a dataset checked now: one check at a time per caller, and
- * the checks share the slots room definitions are validated in (at most
- * 2, each in a thread of its own), so callers cannot take every core.
+ * Who is having a dataset checked now: one check at a time per caller (an
+ * address with the root its chain verified to, as every per-caller limit:
+ * the same address certified by another CA is someone else, whose checks
+ * are neither refused nor told about because of this one's), and the
+ * checks share the slots room definitions are validated in (at most 2,
+ * each in a thread of its own), so callers cannot take every core.
  */
 #define CHECKERS_MAX 8
 
 static struct {
 	pthread_mutex_t lock;
-	char callers[CHECKERS_MAX][DCR_EMAIL_MAX + 1];
+	struct caller_id callers[CHECKERS_MAX];
+	bool busy[CHECKERS_MAX];
 } checking = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static int begin_check(struct service *svc, const char *caller, struct dcr_err *err)
+static int begin_check(struct service *svc, const struct caller_id *caller, struct dcr_err *err)
 {
 	size_t free_slot = CHECKERS_MAX;
 	int r = 0;
 
 	pthread_mutex_lock(&checking.lock);
 	for (size_t i = 0; i < CHECKERS_MAX && r == 0; i++) {
-		if (!checking.callers[i][0] && free_slot == CHECKERS_MAX)
+		if (!checking.busy[i] && free_slot == CHECKERS_MAX)
 			free_slot = i;
-		else if (strcmp(checking.callers[i], caller) == 0)
+		else if (checking.busy[i] && caller_id_equal(&checking.callers[i], caller))
 			r = dcr_err_set(err, DCR_EFAIL, "%s is publishing another dataset right now; publish this one "
-							"when that is done", caller);
+							"when that is done", caller->email);
 	}
 	if (r == 0 && free_slot == CHECKERS_MAX)
 		r = dcr_err_set(err, DCR_EFAIL, "dcrd is busy checking other datasets; try again in a moment");
-	if (r == 0 && svc->creators && (r = creators_begin_validation(svc->creators, err)) == 0)
-		snprintf(checking.callers[free_slot], sizeof(checking.callers[0]), "%s", caller);
+	if (r == 0 && svc->creators && (r = creators_begin_validation(svc->creators, err)) == 0) {
+		checking.callers[free_slot] = *caller;
+		checking.busy[free_slot] = true;
+	}
 	pthread_mutex_unlock(&checking.lock);
 	return r;
 }
 
-static void end_check(struct service *svc, const char *caller)
+static void end_check(struct service *svc, const struct caller_id *caller)
 {
 	pthread_mutex_lock(&checking.lock);
 	for (size_t i = 0; i < CHECKERS_MAX; i++)
-		if (strcmp(checking.callers[i], caller) == 0)
-			checking.callers[i][0] = '\0';
+		if (checking.busy[i] && caller_id_equal(&checking.callers[i], caller))
+			checking.busy[i] = false;
 	if (svc->creators)
 		creators_end_validation(svc->creators);
 	pthread_mutex_unlock(&checking.lock);
@@ -578,13 +577,13 @@ int dataset_publish_prepare(struct service *svc, const struct dcr_call_request *
 	pthread_mutex_unlock(svc->reader_lock);
 	if (r < 0)
 		goto out;
-	if (begin_check(svc, req->email, &err) < 0) {
+	if (begin_check(svc, &rc.caller, &err) < 0) {
 		prep->check = (struct publish_check){ .done = true, .code = err.code };
 		snprintf(prep->check.msg, sizeof(prep->check.msg), "%s", err.msg);
 		goto out;
 	}
 	check_once(svc, node, pr->dataset_id, pr->key.data, &prep->check);
-	end_check(svc, req->email);
+	end_check(svc, &rc.caller);
 out:
 	if (ds)
 		protobuf_c_message_free_unpacked(&ds->base, NULL);

@@ -73,9 +73,9 @@ struct enclave_options {
 	const char *pccs_url;      /* sgx, tdx: PCCS or Intel PCS base URL (API v4) */
 	const char *root_crl_url;  /* sgx, tdx: where the Intel SGX Root CA CRL is */
 	const char *pccs_ca;       /* sgx, tdx: CA file for the PCCS's TLS certificate; NULL: the system's */
-	const char *tsm_dir;       /* tdx: configfs-tsm's report directory */
+	const char *tsm_dir;       /* tdx, sev-snp: configfs-tsm's report directory (sev-snp: used when it exists) */
 	const char *sealing_root;  /* tdx: the file with the sealing root a key broker released */
-	const char *snp_tsm;       /* sev-snp: the configfs-tsm report folder, used when it exists */
+	const char *tdx_device;    /* tdx: the guest device for the TD's own report, /dev/tdx_guest */
 	const char *snp_device;    /* sev-snp: /dev/sev-guest, for the derived key (and reports without configfs-tsm) */
 	const char *kds_url;       /* sev-snp: AMD's KDS, for the VCEK when the host gives none */
 	int snp_product;           /* sev-snp: enum dcr_snp_product for version 2 reports; 0: from the report */
@@ -138,6 +138,7 @@ int enclave_evidence(struct enclave *e, uint8_t **out, size_t *len, struct dcr_e
 int enclave_matches_spec(const struct enclave *e, const struct dcr_spec *spec, struct dcr_err *err);
 
 /* The durable state: state.db in the data directory, rows sealed under key. */
+#define STATE_HOOKS_MAX 8
 struct state {
 	sqlite3 *db;
 	uint8_t key[32];
@@ -159,6 +160,11 @@ struct state {
 	int64_t clock_mark;        /* dcrd's clock at the latest call accepted (state_use_nonce) */
 	int64_t last_call_ms;      /* the latest call timestamp accepted */
 	sqlite3_stmt *audit_st[6]; /* the audit log's statements, prepared once (state.c) */
+	struct state_hook {        /* what the open transaction's end must settle (state_on_end) */
+		void (*fn)(void *arg, bool committed);
+		void *arg;
+	} hooks[STATE_HOOKS_MAX];
+	size_t n_hooks;
 };
 
 /*
@@ -206,6 +212,14 @@ int state_clock_mark(struct state *s, int64_t *mark, int64_t *last_call_ms, stru
 int state_begin(struct state *s, struct dcr_err *err);
 int state_commit(struct state *s, struct dcr_err *err);
 void state_rollback(struct state *s);
+/*
+ * Memory that must follow the open transaction (a job queued, a file to
+ * delete once its records are gone): fn(arg, committed) is called once,
+ * when the transaction commits (true) or is rolled back or fails to
+ * commit (false), under the lock the transaction is made under.
+ * DCR_EFAIL when STATE_HOOKS_MAX are set already (fn is not called).
+ */
+int state_on_end(struct state *s, void (*fn)(void *arg, bool committed), void *arg, struct dcr_err *err);
 /* Whether the last write failed because the disk is full (until a commit succeeds); no lock needed. */
 bool state_full(const struct state *s);
 
@@ -220,9 +234,14 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 	struct dcr_merkle_frontier *f, struct dcr_err *err);
 int state_audit_consistency(struct state *s, const char *room_id, uint64_t old_size, uint64_t new_size,
 	struct dcr_merkle_proof *proof, struct dcr_err *err);
-/* The first size entries, unsealed; free with state_audit_entries_free. */
-int state_audit_entries(struct state *s, const char *room_id, uint64_t size, ProtobufCBinaryData **out,
-	struct dcr_err *err);
+/*
+ * Entries from to to - 1, unsealed, into items[0 .. to - from - 1] (freed
+ * again on failure). One statement, so one read of the database: a page
+ * of a log read without the call lock sees the entries as they were.
+ * state_audit_entries_free frees the first n of items, and items.
+ */
+int state_audit_entries_range(struct state *s, const char *room_id, uint64_t from, uint64_t to,
+	ProtobufCBinaryData *items, struct dcr_err *err);
 void state_audit_entries_free(ProtobufCBinaryData *items, uint64_t n);
 
 /*
@@ -418,6 +437,9 @@ struct call_prep {
 	uint8_t *answer;           /* room.list: the whole answer */
 	size_t answer_len;
 	struct publish_check check; /* dataset.publish: the dataset against the node */
+	ProtobufCBinaryData *audit; /* audit.get: the first audit_n entries of audit_room's log, read without the lock */
+	uint64_t audit_n;
+	char audit_room[65];
 };
 
 /* Everything a call handler may use. */
@@ -462,6 +484,14 @@ bool blob_id_valid(const char *id);
 bool blob_writing(const char *id);
 unsigned blob_writers(void);
 int blob_path(const struct service *svc, const char *id, char *buf, size_t size, struct dcr_err *err);
+/*
+ * Delete blob id's file once the open transaction (which deletes its
+ * records) commits: blobs_reap unlinks the files of committed deletions,
+ * to be called once the call lock is released. A stop in between leaves
+ * a file no record names, for blobs_sweep.
+ */
+int blob_delete_on_commit(const struct service *svc, const char *id, struct dcr_err *err);
+void blobs_reap(void);
 /* A fresh ID and token, and the token's SHA-256 (for state_blob_add). */
 int blob_mint(char id[static DCR_BLOB_ID_LEN + 1], char token[static DCR_BLOB_TOKEN_MAX], uint8_t hash[static 32],
 	struct dcr_err *err);
@@ -740,6 +770,12 @@ void jobs_counts(unsigned *queued, unsigned *running);
  */
 bool jobs_reading(const char *blob_id);
 /*
+ * Under the lock, when room_id has just been stopped: its table store
+ * (work.h) goes now, or, while a job of the room runs (its spill files are
+ * there), when that job ends.
+ */
+int jobs_room_stopped(const char *room_id, struct dcr_err *err);
+/*
  * Delete the result of job_id in room_id, in a transaction of its own:
  * its blob (row and ciphertext) and its key go, and job.fetch says when.
  */
@@ -766,6 +802,14 @@ int room_status(struct service *svc, const struct dcr_call_request *req, const s
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
 int room_stop(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
+/*
+ * audit.get: audit_get_prepare reads the log of a room the caller may
+ * read, without the call lock, through the second connection, a page at
+ * a time; room_audit, under the lock, adds what was appended since and
+ * signs the head.
+ */
+int audit_get_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *err);
 int room_audit(struct service *svc, const struct dcr_call_request *req, const struct room_ctx *rc,
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err);
 

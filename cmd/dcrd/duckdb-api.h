@@ -111,9 +111,12 @@ idx_t duckdb_row_count(duckdb_result *result);
 bool duckdb_value_is_null(duckdb_result *result, idx_t col, idx_t row);
 double duckdb_value_double(duckdb_result *result, idx_t col, idx_t row);
 char *duckdb_value_varchar(duckdb_result *result, idx_t col, idx_t row); /* duckdb_free */
+int64_t duckdb_value_int64(duckdb_result *result, idx_t col, idx_t row);
 
 duckdb_state duckdb_appender_create(duckdb_connection connection, const char *schema, const char *table,
 	duckdb_appender *out_appender);
+duckdb_state duckdb_appender_create_ext(duckdb_connection connection, const char *catalog, const char *schema,
+	const char *table, duckdb_appender *out_appender);
 const char *duckdb_appender_error(duckdb_appender appender);
 duckdb_state duckdb_appender_end_row(duckdb_appender appender);
 duckdb_state duckdb_appender_close(duckdb_appender appender);

@@ -328,6 +328,22 @@ static int64_t job_seq(const char *job_id)
 
 /* ---- job.run ---- */
 
+/* A job queued by a job.run whose transaction is open. */
+struct queued_by_call {
+	char room_id[65];
+	char job_id[JOB_ID_MAX];
+};
+
+/* Under the lock, at the end of job.run's transaction: its job leaves the queue unless its record was committed. */
+static void unqueue_unless_committed(void *arg, bool committed)
+{
+	struct queued_by_call *q = arg;
+
+	if (!committed)
+		queue_remove(q->room_id, q->job_id);
+	free(q);
+}
+
 int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **out, size_t *out_len,
 	char room_id[static 65], struct dcr_err *err)
 {
@@ -335,6 +351,7 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	Dcr__V1__RunResponse resp = DCR__V1__RUN_RESPONSE__INIT;
 	Dcr__V1__JobRecord rec = DCR__V1__JOB_RECORD__INIT;
 	Dcr__V1__JobInfo info = DCR__V1__JOB_INFO__INIT;
+	struct queued_by_call *undo = NULL;
 	struct room_ctx rc = { 0 };
 	char id[JOB_ID_MAX], what[160];
 	int64_t seq;
@@ -377,13 +394,27 @@ int job_run(struct service *svc, const struct dcr_call_request *req, uint8_t **o
 	if ((r = pack_answer(&resp.base, out, out_len, err)) < 0)
 		goto out;
 	/*
-	 * Should the call not commit after all, the runner finds no record
-	 * for this entry and drops it; the position is simply not used.
+	 * Queued in memory now, and taken off again should the call not
+	 * commit after all (its audit entry cannot be written, say): an entry
+	 * without a record would count against the caps, and the next job.run
+	 * would queue the same job ID a second time. The position is simply
+	 * not used then.
 	 */
-	if (queue_add(rr->room_id, id, &rc.caller, rec.queue_position) < 0) {
+	if (!(undo = malloc(sizeof(*undo))) ||
+	    queue_add(rr->room_id, id, &rc.caller, rec.queue_position) < 0) {
+		free(undo);
 		free(*out);
 		*out = NULL;
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(undo->room_id, sizeof(undo->room_id), "%s", rr->room_id);
+	snprintf(undo->job_id, sizeof(undo->job_id), "%s", id);
+	if ((r = state_on_end(svc->state, unqueue_unless_committed, undo, err)) < 0) {
+		queue_remove(undo->room_id, undo->job_id);
+		free(undo);
+		free(*out);
+		*out = NULL;
 		goto out;
 	}
 	queue.last_position = rec.queue_position;
@@ -489,18 +520,15 @@ out:
 int job_result_delete(struct service *svc, const char *room_id, const char *job_id, struct dcr_err *err)
 {
 	Dcr__V1__JobRecord *rec = NULL;
-	char path[4096];
 	int r;
 
 	if ((r = state_begin(svc->state, err)) < 0)
 		return r;
 	if ((r = state_get_record(svc->state, "job", room_id, job_id, &dcr__v1__job_record__descriptor,
 		     (ProtobufCMessage **)&rec, err)) == 0 && rec->blob_id && *rec->blob_id &&
-	    (r = state_blob_delete(svc->state, rec->blob_id, err)) == 0 &&
-	    (r = blob_path(svc, rec->blob_id, path, sizeof(path), err)) == 0) {
-		/* Before the commit, as dataset_erase: a failed commit leaves records to delete again, not ciphertext. */
-		if (unlink(path) < 0 && errno != ENOENT)
-			r = dcr_err_errno(err, DCR_EIO, errno, "cannot delete blob %s", rec->blob_id);
+	    (r = state_blob_delete(svc->state, rec->blob_id, err)) == 0) {
+		/* As dataset_erase: the file goes once the deletion commits, outside the call lock. */
+		r = blob_delete_on_commit(svc, rec->blob_id, err);
 		if (rec->key.data)
 			dcr_wipe(rec->key.data, rec->key.len);
 		rec->key = (ProtobufCBinaryData){ 0, NULL };
@@ -647,6 +675,26 @@ static bool room_running(const char *room_id)
 	return false;
 }
 
+int jobs_room_stopped(const char *room_id, struct dcr_err *err)
+{
+	return room_running(room_id) ? 0 : table_store_remove_room(runner.svc.data_dir, room_id, err);
+}
+
+/* Under the lock, as a job ends: its room's table store, if the room was stopped while it ran. */
+static void forget_tables_if_stopped(const char *room_id)
+{
+	Dcr__V1__RoomRecord *rec = NULL;
+	struct dcr_err err;
+
+	if (!table_store_exists(runner.svc.data_dir, room_id) || state_get_room(runner.svc.state, room_id, &rec,
+		&err) < 0)
+		return;
+	if (rec->status == DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED &&
+	    table_store_remove_room(runner.svc.data_dir, room_id, &err) < 0)
+		fprintf(stderr, "dcrd: room %s stopped: %s\n", room_id, err.msg);
+	dcr__v1__room_record__free_unpacked(rec, NULL);
+}
+
 /*
  * Under the lock: the first job of the queue that is not running yet and
  * whose room runs none (so a room's jobs run one at a time, in order),
@@ -713,14 +761,9 @@ static const Dcr__V1__PublicationRecord *publication(const struct job *j, const 
 	return NULL;
 }
 
-static int note_input(struct job_inputs *in, const char *node, const uint8_t digest[static DCR_SHA256_LEN],
-	struct dcr_err *err)
+/* Room for one more fact in in. */
+static int grow_inputs(struct job_inputs *in, struct dcr_err *err)
 {
-	char hex[65];
-
-	for (size_t i = 0; i < in->n; i++)
-		if (strncmp(in->items[i].value, node, strlen(node)) == 0 && in->items[i].value[strlen(node)] == ' ')
-			return 0;
 	if (in->n == in->cap) {
 		size_t cap = in->cap ? 2 * in->cap : 8;
 		struct audit_fact *grown = realloc(in->items, cap * sizeof(*grown));
@@ -730,9 +773,48 @@ static int note_input(struct job_inputs *in, const char *node, const uint8_t dig
 		in->items = grown;
 		in->cap = cap;
 	}
+	return 0;
+}
+
+static int note_input(struct job_inputs *in, const char *node, const uint8_t digest[static DCR_SHA256_LEN],
+	struct dcr_err *err)
+{
+	char hex[65];
+	int r;
+
+	for (size_t i = 0; i < in->n; i++)
+		if (strcmp(in->items[i].key, "input") == 0 && strncmp(in->items[i].value, node, strlen(node)) == 0 &&
+		    in->items[i].value[strlen(node)] == ' ')
+			return 0;
+	if ((r = grow_inputs(in, err)) < 0)
+		return r;
 	dcr_hex(digest, DCR_SHA256_LEN, hex);
 	snprintf(in->items[in->n].key, sizeof(in->items[0].key), "input");
 	snprintf(in->items[in->n].value, sizeof(in->items[0].value), "%s %s", node, hex);
+	in->n++;
+	return 0;
+}
+
+/*
+ * A table a duckdb computation found in the table store (work.h) instead
+ * of reading node: "cached" NODE beside the node's "input" fact, until it
+ * reads the node after all (to load it again).
+ */
+static int note_cached(struct job_inputs *in, const char *node, bool cached, struct dcr_err *err)
+{
+	size_t i = 0;
+	int r;
+
+	while (i < in->n && (strcmp(in->items[i].key, "cached") != 0 || strcmp(in->items[i].value, node) != 0))
+		i++;
+	if (!cached && i < in->n)
+		memmove(&in->items[i], &in->items[i + 1], (in->n-- - i - 1) * sizeof(in->items[0]));
+	if (!cached || i < in->n)
+		return 0;
+	if ((r = grow_inputs(in, err)) < 0)
+		return r;
+	snprintf(in->items[in->n].key, sizeof(in->items[0].key), "cached");
+	snprintf(in->items[in->n].value, sizeof(in->items[0].value), "%s", node);
 	in->n++;
 	return 0;
 }
@@ -884,20 +966,52 @@ static int hashing_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_er
 	return 0;
 }
 
+/* What is published to node, or why nothing can be read from it (err set, code in *r). */
+static const Dcr__V1__PublicationRecord *published(const struct job *j, const char *node, int *r,
+	struct dcr_err *err)
+{
+	const Dcr__V1__PublicationRecord *pub = publication(j, node);
+
+	*r = 0;
+	if (!pub)
+		*r = dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
+	else if (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN)
+		*r = dcr_err_set(err, DCR_EINTEGRITY, "the publication record of node '%s' is malformed", node);
+	return *r < 0 ? NULL : pub;
+}
+
+/*
+ * work_inputs' identify: the SHA-256 recorded when the dataset was
+ * published to node, which read_input checks what it reads against. The
+ * job counts node as read from the table store (note_cached) unless it
+ * reads it after all.
+ */
+static int identify_input(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err)
+{
+	const struct work *w = ctx;
+	const Dcr__V1__PublicationRecord *pub;
+	int r;
+
+	if (!(pub = published(w->j, node, &r, err)))
+		return r;
+	memcpy(sha256, pub->info->plaintext_sha256.data, DCR_SHA256_LEN);
+	if (w->j->inputs && (r = note_input(w->j->inputs, node, sha256, err)) == 0)
+		r = note_cached(w->j->inputs, node, true, err);
+	return r;
+}
+
 /* Stream the plaintext published to node through sink, as work_inputs' read (w: the struct work of the job). */
 static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
 {
 	const struct work *w = ctx;
 	const struct job *j = w->j;
-	const Dcr__V1__PublicationRecord *pub = publication(j, node);
+	const Dcr__V1__PublicationRecord *pub;
 	struct hashing h = { w, NULL, 0, 0, sink, sink_ctx, 0, { 0 } };
 	uint8_t digest[DCR_SHA256_LEN];
 	int r;
 
-	if (!pub)
-		return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s' yet", node);
-	if (!pub->info || pub->info->plaintext_sha256.len != DCR_SHA256_LEN)
-		return dcr_err_set(err, DCR_EINTEGRITY, "the publication record of node '%s' is malformed", node);
+	if (!(pub = published(j, node, &r, err)))
+		return r;
 	if (!(h.hash = dcr_sha256_new()))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	h.size = pub->info->size;
@@ -926,8 +1040,8 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 			*err = h.sink_err;
 		r = h.sink_code;
 	}
-	if (r == 0 && j->inputs)
-		r = note_input(j->inputs, node, digest, err);
+	if (r == 0 && j->inputs && (r = note_input(j->inputs, node, digest, err)) == 0)
+		r = note_cached(j->inputs, node, false, err);
 	dcr_sha256_free(h.hash);
 	return r;
 }
@@ -1238,12 +1352,20 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	if (!(left = time_left(w)))
 		return out_of_time(w, err);
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL || c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE) {
-		struct work_inputs in = { read_input, w };
+		bool duck = duck_computation(c);
+		struct table_store store;
+		struct work_inputs in = { read_input, w, duck ? identify_input : NULL, duck ? &store : NULL };
 		/* The job's time left, where it is below SQL's own limit (0: that limit). */
 		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory,
 			.threads = runner.sql_threads };
 		struct sql_result sr = { 0 };
-		int r = sql_run_isolated(w->j->def, name, &in, &lim, &sr, err);
+		int r = duck ? table_store_open(&store, runner.svc.data_dir, runner.svc.enclave->sealing_key,
+			w->j->room_id, err) : 0;
+
+		if (r == 0)
+			r = sql_run_isolated(w->j->def, name, &in, &lim, &sr, err);
+		if (duck)
+			table_store_close(&store);
 
 		if (r == DCR_ECOMPUTE && lim.time_ms && !time_left(w))
 			r = out_of_time(w, err);
@@ -1478,6 +1600,7 @@ static void finish_job(struct worker *me, struct job *j, int code, const char *w
 	queue_remove(j->room_id, j->job_id);
 	me->reading = NULL;
 	me->room_id[0] = '\0';
+	forget_tables_if_stopped(j->room_id);
 	pthread_mutex_unlock(runner.svc.lock);
 	/* The room's next job may start. */
 	wake_runners();

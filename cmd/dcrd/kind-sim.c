@@ -46,12 +46,13 @@ static void sim_describe(const struct enclave *e, char *buf, size_t size)
  * The simulated measurement is the SHA-256 of the running executable: the
  * entry a client pins to accept exactly this build (see dcr-specs(5)).
  */
-static int sim_spec(FILE *out, struct dcr_err *err)
+static int sim_spec(const struct enclave_options *opt, FILE *out, struct dcr_err *err)
 {
 	uint8_t digest[DCR_SHA256_LEN];
 	char hex[2 * DCR_SHA256_LEN + 1];
 	int r;
 
+	(void)opt;
 	if ((r = dcr_sha256_file("/proc/self/exe", digest, err)) < 0)
 		return r;
 	dcr_hex(digest, sizeof(digest), hex);

@@ -13,17 +13,37 @@
 
 #define SEALING_TCB_FILE "snp-sealing-tcb"
 
+/* A report over 64 zero bytes, when dcrd only wants to know what it is. */
+static int self_report(const struct enclave_options *opt, struct dcr_snp_report *rep, struct dcr_err *err)
+{
+	static const uint8_t zero[64];
+	uint8_t report[DCR_SNP_REPORT_LEN], *aux = NULL;
+	size_t aux_len = 0;
+	int r;
+
+	if ((r = snp_guest_report(opt->tsm_dir, opt->snp_device, zero, report, &aux, &aux_len, err)) < 0)
+		return r;
+	free(aux);
+	return dcr_snp_report_parse(report, sizeof(report), rep, err);
+}
+
+/* The processor: from a version 3 report's CPUID, else --snp-product; 0 if neither says. */
+static enum dcr_snp_product product_of(const struct dcr_snp_report *rep, const struct enclave_options *opt)
+{
+	return rep->version >= 3 ? dcr_snp_product_of_cpuid(rep->cpuid_fam_id, rep->cpuid_mod_id)
+				 : (enum dcr_snp_product)opt->snp_product;
+}
+
 /*
  * The TCB the sealing key is derived for: the guest's COMMITTED_TCB at the
  * first start, kept in the data directory (docs/sev-snp.md, Sealing key).
  */
 static int sealing_tcb(struct enclave *e, uint64_t *tcb, struct dcr_err *err)
 {
-	static const uint8_t zero[64];
-	uint8_t report[DCR_SNP_REPORT_LEN], *buf = NULL, *aux = NULL;
+	uint8_t *buf = NULL;
 	struct dcr_snp_report rep;
 	char path[4096], text[18];
-	size_t len = 0, aux_len = 0;
+	size_t len = 0;
 	int r;
 
 	if ((r = data_path(path, sizeof(path), e->data_dir, SEALING_TCB_FILE, err)) < 0)
@@ -40,10 +60,7 @@ static int sealing_tcb(struct enclave *e, uint64_t *tcb, struct dcr_err *err)
 	}
 	if (r != DCR_ENOTFOUND)
 		return r;
-	if ((r = snp_guest_report(e->opt.snp_tsm, e->opt.snp_device, zero, report, &aux, &aux_len, err)) < 0)
-		return r;
-	free(aux);
-	if ((r = dcr_snp_report_parse(report, sizeof(report), &rep, err)) < 0)
+	if ((r = self_report(&e->opt, &rep, err)) < 0)
 		return r;
 	*tcb = rep.committed_tcb;
 	snprintf(text, sizeof(text), "%016" PRIx64 "\n", *tcb);
@@ -76,12 +93,10 @@ static int snp_open(struct enclave *e, struct dcr_err *err)
 
 	if ((r = dcr_attest_report_data(e->pub.hpke_pk, e->pub.sign_pk, e->pub.ohttp_key_config,
 		     e->pub.ohttp_key_config_len, rd, err)) < 0 ||
-	    (r = snp_guest_report(e->opt.snp_tsm, e->opt.snp_device, rd, report, &aux, &aux_len, err)) < 0 ||
+	    (r = snp_guest_report(e->opt.tsm_dir, e->opt.snp_device, rd, report, &aux, &aux_len, err)) < 0 ||
 	    (r = dcr_snp_report_parse(report, sizeof(report), &rep, err)) < 0)
 		goto out;
-	product = rep.version >= 3 ? dcr_snp_product_of_cpuid(rep.cpuid_fam_id, rep.cpuid_mod_id)
-				  : (enum dcr_snp_product)e->opt.snp_product;
-	if (!product) {
+	if (!(product = product_of(&rep, &e->opt))) {
 		r = dcr_err_set(err, DCR_EFAIL, rep.version >= 3 ? "the report's CPUID (family 0x%02x model 0x%02x) is not a "
 			"Milan, Genoa or Turin processor" : "a version 2 report does not name the processor (%u, %u): give "
 			"--snp-product", rep.cpuid_fam_id, rep.cpuid_mod_id);
@@ -124,7 +139,64 @@ static void snp_describe(const struct enclave *e, char *buf, size_t size)
 		e->snp.report.policy & DCR_SNP_POLICY_DEBUG ? ": the guest policy allows DEBUG, NO protection" : "");
 }
 
-static const char *const snp_options[] = { "snp-tsm", "snp-device", "kds-url", "snp-product", NULL };
+/*
+ * `dcrd spec`: this guest as a fresh report shows it. MEASUREMENT;
+ * HOST_DATA and ID_KEY_DIGEST when not zero; the weakening policy bits it
+ * runs with (debug loudly); VMPL when not 0; REPORTED_TCB as the minimum.
+ */
+static int snp_spec(const struct enclave_options *opt, FILE *out, struct dcr_err *err)
+{
+	static const uint8_t zero[48];
+	struct dcr_snp_report rep;
+	enum dcr_snp_product product;
+	struct dcr_snp_tcb t;
+	char hex[97];
+	const char *sep = "", *name;
+	uint64_t bit;
+	int r;
+
+	if ((r = self_report(opt, &rep, err)) < 0)
+		return dcr_err_prefix(err, "the report from the guest");
+	product = product_of(&rep, opt);
+	fprintf(out, "# Trusted spec for dcrd %s in this AMD SEV-SNP guest (%s), from a fresh report.\n"
+		     "# Add 'root_ca: FILE' to the entry: AMD's ARK for this processor (docs/sev-snp.md).\n"
+		     "# min_tcb is this platform's REPORTED_TCB: a platform with an older TCB is refused.\n%s"
+		     "version: 1\n"
+		     "specs:\n"
+		     "  dcrd:snp:\n"
+		     "    format: sev-snp\n", DCR_VERSION,
+		product ? dcr_snp_product_name(product) : "Milan or Genoa: a version 2 report does not say",
+		rep.policy & DCR_SNP_POLICY_DEBUG ? "# WARNING: this guest's policy allows DEBUG: the host can read and change "
+						     "it.\n# Pin it only for development and tests.\n" : "");
+	dcr_hex(rep.measurement, sizeof(rep.measurement), hex);
+	fprintf(out, "    measurement: %s\n", hex);
+	if (memcmp(rep.host_data, zero, sizeof(rep.host_data)) != 0) {
+		dcr_hex(rep.host_data, sizeof(rep.host_data), hex);
+		fprintf(out, "    host_data: %s\n", hex);
+	}
+	if (memcmp(rep.id_key_digest, zero, sizeof(rep.id_key_digest)) != 0) {
+		dcr_hex(rep.id_key_digest, sizeof(rep.id_key_digest), hex);
+		fprintf(out, "    id_key_digest: %s\n", hex);
+	}
+	fprintf(out, "    policy_allow: [");
+	for (size_t i = 0; (name = dcr_snp_policy_weakening(i, &bit)); i++)
+		if (rep.policy & bit) {
+			fprintf(out, "%s%s", sep, name);
+			sep = ", ";
+		}
+	fprintf(out, "]\n");
+	if (rep.vmpl)
+		fprintf(out, "    max_vmpl: %u\n", (unsigned)rep.vmpl);
+	dcr_snp_tcb_decode(rep.reported_tcb, product ? product : DCR_SNP_MILAN, &t);
+	fprintf(out, "    min_tcb: {bootloader: %u, tee: %u, snp: %u, microcode: %u", t.bootloader, t.tee, t.snp,
+		t.microcode);
+	if (product == DCR_SNP_TURIN)
+		fprintf(out, ", fmc: %u", t.fmc);
+	fprintf(out, "}\n");
+	return 0;
+}
+
+static const char *const snp_options[] = { "tsm-dir", "snp-device", "kds-url", "snp-product", NULL };
 
 const struct dcrd_kind dcrd_kind_sev_snp = {
 	.lib = &dcr_attest_kind_sev_snp,
@@ -135,4 +207,5 @@ const struct dcrd_kind dcrd_kind_sev_snp = {
 	.open = snp_open,
 	.matches_spec = snp_matches_spec,
 	.describe = snp_describe,
+	.spec = snp_spec,
 };

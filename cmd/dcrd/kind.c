@@ -10,8 +10,16 @@
 #include "crypto.h"
 #include "dcrd.h"
 #include "fileio.h"
+#include "snp-guest.h"
+#include "tsm.h"
 
 #include "banned.h"
+
+#define DEFAULT_SGX_DEVICE "/dev/attestation"
+#define DEFAULT_TDX_DEVICE "/dev/tdx_guest"
+#define DEFAULT_PCCS_URL "https://api.trustedservices.intel.com"
+/* The CRL distribution point named in the Intel SGX Root CA certificate. */
+#define DEFAULT_ROOT_CRL_URL "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
 
 int kind_file_read(const char *what, const char *path, uint8_t *buf, size_t max, size_t *len, struct dcr_err *err)
 {
@@ -100,4 +108,127 @@ const char *dcrd_kind_names(const char *sep, char *buf, size_t size)
 		used += (size_t)w;
 	}
 	return buf;
+}
+
+void kind_args_init(struct kind_args *a, struct enclave_options *opt)
+{
+	memset(a, 0, sizeof(*a));
+	a->attestation = dcrd_kinds[0]->lib->name;
+	opt->kind = NULL;
+	opt->device = DEFAULT_SGX_DEVICE;
+	opt->pccs_url = DEFAULT_PCCS_URL;
+	opt->root_crl_url = DEFAULT_ROOT_CRL_URL;
+	opt->pccs_ca = NULL;
+	opt->tsm_dir = DCR_TSM_REPORT_DIR;
+	opt->sealing_root = NULL;
+	opt->tdx_device = DEFAULT_TDX_DEVICE;
+	opt->snp_device = SNP_DEFAULT_DEVICE;
+	opt->kds_url = SNP_DEFAULT_KDS;
+	opt->snp_product = 0;
+}
+
+/* Note a kind-specific option given (each at most once: there are fewer than KIND_OPTIONS_MAX). */
+static void note(struct kind_args *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_given; i++)
+		if (strcmp(a->given[i], name) == 0)
+			return;
+	if (a->n_given < KIND_OPTIONS_MAX)
+		a->given[a->n_given++] = name;
+}
+
+/* The field of opt that the kind option c (not --snp-product) sets, and its name; NULL if c is none. */
+static const char **string_option(struct enclave_options *opt, int c, const char **name)
+{
+	switch (c) {
+	case KIND_OPT_SGX_DEVICE: *name = "sgx-device"; return &opt->device;
+	case KIND_OPT_PCCS_URL: *name = "pccs-url"; return &opt->pccs_url;
+	case KIND_OPT_ROOT_CRL: *name = "sgx-root-crl"; return &opt->root_crl_url;
+	case KIND_OPT_PCCS_CA: *name = "pccs-ca"; return &opt->pccs_ca;
+	case KIND_OPT_TSM_DIR: *name = "tsm-dir"; return &opt->tsm_dir;
+	case KIND_OPT_TDX_SEALING_KEY: *name = "tdx-sealing-key"; return &opt->sealing_root;
+	case KIND_OPT_TDX_DEVICE: *name = "tdx-device"; return &opt->tdx_device;
+	case KIND_OPT_SNP_DEVICE: *name = "snp-device"; return &opt->snp_device;
+	case KIND_OPT_KDS_URL: *name = "kds-url"; return &opt->kds_url;
+	default: return NULL;
+	}
+}
+
+int kind_args_take(struct kind_args *a, struct enclave_options *opt, int c, const char *arg, const char *cmd)
+{
+	const char **field, *name;
+
+	if (c == KIND_OPT_ATTESTATION) {
+		a->attestation = arg;
+		return 1;
+	}
+	if ((field = string_option(opt, c, &name))) {
+		*field = arg;
+		note(a, name);
+		return 1;
+	}
+	if (c != KIND_OPT_SNP_PRODUCT)
+		return 0;
+	for (opt->snp_product = DCR_SNP_MILAN; opt->snp_product <= DCR_SNP_TURIN; opt->snp_product++)
+		if (strcmp(arg, dcr_snp_product_name(opt->snp_product)) == 0)
+			break;
+	if (opt->snp_product > DCR_SNP_TURIN) {
+		fprintf(stderr, "dcrd: %s: --snp-product '%s' is not Milan, Genoa or Turin\n", cmd, arg);
+		return -1;
+	}
+	note(a, "snp-product");
+	return 1;
+}
+
+/*
+ * Whether the kind-specific option name (without "--") goes with kind;
+ * if not, say so (listing the options of the first kind that takes it,
+ * and every kind that does) and return false.
+ */
+static bool option_fits(const struct dcrd_kind *kind, const char *name, const char *cmd)
+{
+	const struct dcrd_kind *first = NULL;
+	char opts[256] = "", kinds[DCR_ATTEST_KIND_NAMES_MAX] = "";
+	size_t n = 0, used = 0, kinds_used = 0;
+	int w;
+
+	for (const char *const *o = kind->options; o && *o; o++)
+		if (strcmp(*o, name) == 0)
+			return true;
+	for (const struct dcrd_kind *const *k = dcrd_kinds; *k; k++)
+		for (const char *const *o = (*k)->options; o && *o; o++)
+			if (strcmp(*o, name) == 0) {
+				first = first ? first : *k;
+				w = snprintf(kinds + kinds_used, sizeof(kinds) - kinds_used, "%s%s", kinds_used ? " or " : "",
+					(*k)->lib->name);
+				if (w > 0 && (size_t)w < sizeof(kinds) - kinds_used)
+					kinds_used += (size_t)w;
+				break;
+			}
+	while (first && first->options[n])
+		n++;
+	for (size_t i = 0; i < n; i++) {
+		w = snprintf(opts + used, sizeof(opts) - used, "%s--%s", i == 0 ? "" : i + 1 == n ? " and " : ", ",
+			first->options[i]);
+		if (w < 0 || (size_t)w >= sizeof(opts) - used)
+			break;
+		used += (size_t)w;
+	}
+	fprintf(stderr, "dcrd: %s: %s need --attestation %s\n", cmd, opts, kinds);
+	return false;
+}
+
+int kind_args_finish(const struct kind_args *a, struct enclave_options *opt, const char *cmd)
+{
+	char names[DCR_ATTEST_KIND_NAMES_MAX];
+
+	if (!(opt->kind = dcrd_kind_find(a->attestation))) {
+		fprintf(stderr, "dcrd: %s: unknown attestation '%s' (%s)\n", cmd, a->attestation,
+			dcrd_kind_names(NULL, names, sizeof(names)));
+		return -1;
+	}
+	for (size_t i = 0; i < a->n_given; i++)
+		if (!option_fits(opt->kind, a->given[i], cmd))
+			return -1;
+	return 0;
 }

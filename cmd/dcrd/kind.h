@@ -28,6 +28,7 @@
 #include "specs.h"
 
 struct enclave;
+struct enclave_options;
 
 struct dcrd_kind {
 	const struct dcr_attest_kind *lib; /* its name, spec format, title, and whether it is simulated */
@@ -88,11 +89,13 @@ struct dcrd_kind {
 	void (*describe)(const struct enclave *e, char *buf, size_t size);
 
 	/*
-	 * `dcrd spec`: print the trusted-spec entry for this binary (a specs
-	 * file, dcr-specs(5)) to out. NULL: this kind's spec comes from
-	 * elsewhere (sgx-dcap: the signed enclave, docs/sgx.md).
+	 * `dcrd spec`: print the trusted-spec entry of this dcrd (a specs file,
+	 * dcr-specs(5)) to out, asking the device as opt says where it is (sim:
+	 * the SHA-256 of this binary; tdx, sev-snp: the measurements of a
+	 * fresh report). NULL: this kind's spec comes from elsewhere
+	 * (sgx-dcap: the signed enclave, docs/sgx.md).
 	 */
-	int (*spec)(FILE *out, struct dcr_err *err);
+	int (*spec)(const struct enclave_options *opt, FILE *out, struct dcr_err *err);
 };
 
 extern const struct dcrd_kind dcrd_kind_sim;
@@ -115,6 +118,61 @@ int kind_file_write(const char *what, const char *path, const uint8_t *buf, size
 #define KIND_SEALING_INFO "dcr-sealing-key-v1"
 int kind_sealing_key(struct enclave *e, const uint8_t *secret, size_t len, const uint8_t *info, size_t info_len,
 	struct dcr_err *err);
+
+/*
+ * The options that choose the kind and where its devices are, the same
+ * for `dcrd serve` and `dcrd spec` (dcrd(8)): --attestation and every
+ * kind's own (struct dcrd_kind.options). KIND_LONGOPTS goes into the
+ * command's getopt_long table; their values are from KIND_OPT_FIRST on,
+ * clear of letters and of the command's own.
+ */
+enum {
+	KIND_OPT_FIRST = 1024,
+	KIND_OPT_ATTESTATION = KIND_OPT_FIRST,
+	KIND_OPT_SGX_DEVICE,
+	KIND_OPT_PCCS_URL,
+	KIND_OPT_ROOT_CRL,
+	KIND_OPT_PCCS_CA,
+	KIND_OPT_TSM_DIR,
+	KIND_OPT_TDX_SEALING_KEY,
+	KIND_OPT_TDX_DEVICE,
+	KIND_OPT_SNP_DEVICE,
+	KIND_OPT_KDS_URL,
+	KIND_OPT_SNP_PRODUCT,
+};
+#define KIND_LONGOPTS \
+	{ "attestation", required_argument, NULL, KIND_OPT_ATTESTATION }, \
+	{ "sgx-device", required_argument, NULL, KIND_OPT_SGX_DEVICE }, \
+	{ "pccs-url", required_argument, NULL, KIND_OPT_PCCS_URL }, \
+	{ "sgx-root-crl", required_argument, NULL, KIND_OPT_ROOT_CRL }, \
+	{ "pccs-ca", required_argument, NULL, KIND_OPT_PCCS_CA }, \
+	{ "tsm-dir", required_argument, NULL, KIND_OPT_TSM_DIR }, \
+	{ "tdx-sealing-key", required_argument, NULL, KIND_OPT_TDX_SEALING_KEY }, \
+	{ "tdx-device", required_argument, NULL, KIND_OPT_TDX_DEVICE }, \
+	{ "snp-device", required_argument, NULL, KIND_OPT_SNP_DEVICE }, \
+	{ "kds-url", required_argument, NULL, KIND_OPT_KDS_URL }, \
+	{ "snp-product", required_argument, NULL, KIND_OPT_SNP_PRODUCT }
+#define KIND_OPTIONS_MAX 16 /* room for every kind-specific option of every kind (ten today) */
+
+struct kind_args {
+	const char *attestation;          /* --attestation; "sim" by default */
+	const char *given[KIND_OPTIONS_MAX]; /* the kind-specific options given, without "--" */
+	size_t n_given;
+};
+
+/* Defaults into *a and *opt (whose other fields are left as they are). */
+void kind_args_init(struct kind_args *a, struct enclave_options *opt);
+/*
+ * If c is a KIND_OPT_* value: take arg into *a or *opt and return 1, or
+ * say why arg is wrong ("dcrd: CMD: ...") and return -1. 0 if c is not one.
+ */
+int kind_args_take(struct kind_args *a, struct enclave_options *opt, int c, const char *arg, const char *cmd);
+/*
+ * After the options: opt->kind from --attestation, and every kind-specific
+ * option given must be one of that kind's. Else say why on stderr
+ * ("dcrd: CMD: ...") and return -1; the caller prints its usage.
+ */
+int kind_args_finish(const struct kind_args *a, struct enclave_options *opt, const char *cmd);
 
 /* The table, NULL-terminated; the first is the default. */
 extern const struct dcrd_kind *const dcrd_kinds[];

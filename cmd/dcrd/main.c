@@ -1,4 +1,5 @@
 /* dcrd: the enclave service; command dispatch. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,9 +24,10 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{ "serve", cmd_serve, "--data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap]",
+	{ "serve", cmd_serve, "--data-dir DIR [--listen ADDR:PORT] [--attestation sim|sgx-dcap|tdx|sev-snp]",
 	  "run the enclave service", false },
-	{ "spec", cmd_spec, "", "print the trusted-spec entry for this binary", false },
+	{ "spec", cmd_spec, "[--attestation sim|tdx|sev-snp] [DEVICE OPTIONS]",
+	  "print the trusted-spec entry of this dcrd (its binary, or its TD or guest)", false },
 	{ "sandbox", cmd_sandbox, "[--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]",
 	  "check that python computations can run here, and list what the sandbox offers", false },
 	{ "token", cmd_token, "create --data-dir DIR --email E [--ttl DURATION]",
@@ -34,17 +36,54 @@ static const struct subcommand subcommands[] = {
 	{ NULL, NULL, NULL, NULL, false },
 };
 
-/* The trusted-spec entry of the default kind (sim: the SHA-256 of this executable), kind.h's spec. */
+#define SPEC_USAGE "usage: dcrd spec [--attestation sim|tdx|sev-snp] [the device options of dcrd serve]\n"
+
+/*
+ * The trusted-spec entry of this dcrd (kind.h's spec): for sim the SHA-256
+ * of this executable; for tdx and sev-snp the measurements of a fresh
+ * report from the device the same options as serve's name.
+ */
 static int cmd_spec(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		KIND_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct enclave_options opt = { 0 };
+	struct kind_args args;
 	struct dcr_err err;
+	int c, r;
 
-	if (argc > 1) {
-		fprintf(stderr, "dcrd: spec: takes no arguments\nusage: dcrd spec\n");
+	opterr = 0;
+	kind_args_init(&args, &opt);
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if ((r = kind_args_take(&args, &opt, c, optarg, "spec")) < 0)
+			return 2;
+		if (r == 0) {
+			fprintf(stderr, "dcrd: spec: %s '%s'\n" SPEC_USAGE, c == ':' ? "missing value for" : "unknown option",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dcrd: spec: unexpected argument '%s'\n" SPEC_USAGE, argv[optind]);
 		return 2;
 	}
-	if (dcrd_kinds[0]->spec(stdout, &err) < 0) {
+	if (kind_args_finish(&args, &opt, "spec") < 0) {
+		fputs(SPEC_USAGE, stderr);
+		return 2;
+	}
+	if (!opt.kind->spec) {
+		fprintf(stderr, "dcrd: spec: an %s spec comes from the signed enclave, not from dcrd (see docs/sgx.md)\n",
+			opt.kind->lib->name);
+		return 1;
+	}
+	if (opt.kind->spec(&opt, stdout, &err) < 0) {
 		fprintf(stderr, "dcrd: spec: %s\n", err.msg);
+		return 1;
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "dcrd: spec: cannot write the spec: %s\n", strerror(errno));
 		return 1;
 	}
 	return 0;

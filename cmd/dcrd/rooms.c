@@ -321,25 +321,95 @@ int audit_head(struct service *svc, const char *room_id, Dcr__V1__SignedTreeHead
 	return dcr_audit_sign_head(svc->enclave->sign_sk, &head, sth, sig, err);
 }
 
-/* audit.get: the log as it stands before this call's own entry, with its signed head. */
+/*
+ * Entries read per page without the call lock: the second connection is
+ * held for one page at a time, so the other calls that read through it
+ * (room.list, a publish's checks) wait for a page, not for a whole log.
+ */
+#define AUDIT_PAGE 1024
+
+int audit_get_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
+	struct dcr_err *unused)
+{
+	Dcr__V1__RoomRef *ref = dcr__v1__room_ref__unpack(NULL, req->body_len, req->body);
+	struct service reader = *svc;
+	struct dcr_merkle_frontier f = { 0 };
+	struct room_ctx rc = { 0 };
+	ProtobufCBinaryData *items = NULL;
+	struct dcr_err err;
+	char room_id[65];
+	int r = -1;
+
+	/* Whatever is wrong is found again under the lock, and answered there: nothing is read for outsiders. */
+	if (!ref || !svc->reader)
+		goto out;
+	reader.state = svc->reader;
+	reader.note = NULL;
+	pthread_mutex_lock(svc->reader_lock);
+	if ((r = room_enter(&reader, req, ref->room_id, &rc, room_id, &err)) == 0) {
+		if (!may(rc.def, rc.p, DCR__V1__ACTION__ACTION_READ_AUDIT, NULL))
+			r = -1;
+		else
+			r = state_audit_frontier(svc->reader, room_id, &f, &err);
+		room_leave(&rc);
+	}
+	pthread_mutex_unlock(svc->reader_lock);
+	if (r < 0 || !(items = calloc(f.size ? f.size : 1, sizeof(*items))))
+		goto out;
+	for (uint64_t from = 0; from < f.size && r == 0; from += AUDIT_PAGE) {
+		uint64_t to = f.size - from > AUDIT_PAGE ? from + AUDIT_PAGE : f.size;
+
+		pthread_mutex_lock(svc->reader_lock);
+		r = state_audit_entries_range(svc->reader, room_id, from, to, items + from, &err);
+		pthread_mutex_unlock(svc->reader_lock);
+		if (r < 0)
+			state_audit_entries_free(items, from); /* the call reads it all under the lock instead */
+	}
+	if (r == 0) {
+		prep->audit = items;
+		prep->audit_n = f.size;
+		memcpy(prep->audit_room, room_id, sizeof(prep->audit_room));
+	}
+out:
+	dcr__v1__room_ref__free_unpacked(ref, NULL);
+	return 0;
+}
+
+/*
+ * audit.get: the log as it stands before this call's own entry, with its
+ * signed head. Under the lock it reads only the entries appended since
+ * audit_get_prepare read the others (the log only grows; should it be
+ * shorter now, it is read again whole, and the client judges it).
+ */
 static int audit_get(struct service *svc, const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
 	Dcr__V1__AuditLog log = DCR__V1__AUDIT_LOG__INIT;
 	Dcr__V1__SignedTreeHead sth;
 	struct dcr_merkle_frontier f;
 	ProtobufCBinaryData *entries = NULL;
+	const struct call_prep *prep = svc->prep;
+	uint64_t have = 0;
 	uint8_t sig[64];
 	int r;
 
 	if ((r = audit_head(svc, room_id, &sth, sig, &f, err)) < 0)
 		return r;
-	if ((r = state_audit_entries(svc->state, room_id, f.size, &entries, err)) == 0) {
+	if (prep && prep->audit && strcmp(prep->audit_room, room_id) == 0 && prep->audit_n <= f.size)
+		have = prep->audit_n;
+	if (!(entries = calloc(f.size ? f.size : 1, sizeof(*entries)))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	} else if ((r = state_audit_entries_range(svc->state, room_id, have, f.size, entries + have, err)) == 0) {
+		/* Borrowed from the preparation, which frees them. */
+		if (have)
+			memcpy(entries, prep->audit, have * sizeof(*entries));
 		log.head = &sth;
 		log.entries = entries;
 		log.n_entries = f.size;
 		r = pack_answer(&log.base, out, out_len, err);
-		state_audit_entries_free(entries, f.size);
+		for (uint64_t i = have; i < f.size; i++)
+			free(entries[i].data);
 	}
+	free(entries);
 	free(sth.head.data);
 	return r;
 }
@@ -420,6 +490,7 @@ int room_stop(struct service *svc, const struct dcr_call_request *req, const str
 	const char *room_id, uint8_t **out, size_t *out_len, struct dcr_err *err)
 {
 	Dcr__V1__RoomRecord *rec = rc->rec, *stored = NULL;
+	struct dcr_err gone;
 	int r;
 
 	if (!may(rc->def, rc->p, DCR__V1__ACTION__ACTION_STOP, NULL) && !owner_may_stop(rc->def, rec, &rc->caller))
@@ -432,6 +503,9 @@ int room_stop(struct service *svc, const struct dcr_call_request *req, const str
 	rec->stopped_by = (char *)req->email;
 	r = state_put_room(svc->state, room_id, rec, 0, err);
 	rec->stopped_by = NULL;
+	/* It runs nothing more: the tables its duckdb computations kept go. */
+	if (r == 0 && jobs_room_stopped(room_id, &gone) < 0)
+		fprintf(stderr, "dcrd: room %s stopped: %s\n", room_id, gone.msg);
 	/* Re-read so the answer shows what is stored. */
 	if (r == 0 && (r = state_get_room(svc->state, room_id, &stored, err)) == 0)
 		r = answer_status(room_id, rc->def, stored, out, out_len, err);

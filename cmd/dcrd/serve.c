@@ -24,19 +24,13 @@
 #include "dcrd.h"
 #include "evidence.pb-c.h"
 #include "sandbox.h"
-#include "snp-guest.h"
 #include "sql.h"
-#include "tsm.h"
 #include "util.h"
 #include "work.h"
 
 #include "banned.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:7443"
-#define DEFAULT_SGX_DEVICE "/dev/attestation"
-#define DEFAULT_PCCS_URL "https://api.trustedservices.intel.com"
-/* The CRL distribution point named in the Intel SGX Root CA certificate. */
-#define DEFAULT_ROOT_CRL_URL "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
 /* The media types of request bodies (RFC 9458 for calls); anything else is answered 415. */
 #define CALL_TYPE "message/ohttp-req"
 #define BLOB_TYPE "application/octet-stream"
@@ -201,8 +195,9 @@ static int listen_socket(const struct sockaddr_in *sa, const char *listen_arg, s
 	return fd;
 }
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
-	const void *body, size_t len)
+/* The answer; result (may be NULL): the Dcr-Result header, a result code of dcr-protocol(7) for an HTTP answer. */
+static enum MHD_Result respond_result(struct MHD_Connection *conn, unsigned status, const char *type,
+	const void *body, size_t len, const char *result)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result r;
@@ -211,10 +206,18 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, con
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (result)
+		MHD_add_response_header(resp, "Dcr-Result", result);
 	r = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	atomic_fetch_add(&srv.bytes_out, len);
 	return r;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
+	const void *body, size_t len)
+{
+	return respond_result(conn, status, type, body, len, NULL);
 }
 
 static enum MHD_Result respond_text(struct MHD_Connection *conn, unsigned status, const char *text)
@@ -619,6 +622,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
 		}
 		pthread_mutex_unlock(&srv.lock);
+		blobs_reap(); /* the files of blobs this call deleted */
 	}
 	call_prep_release(&prep);
 	if (ctx.aead_id == 0 ||
@@ -757,13 +761,23 @@ static enum MHD_Result blob_read(struct MHD_Connection *conn, const char *method
 	/* Deleted since it was authorized (a result that expired): as if it never was. */
 	if (fd < 0 && blob_authorize(&srv.svc, id, auth, &b, &status, &gone) < 0)
 		return respond_status(conn, MHD_HTTP_NOT_FOUND, "no such blob, or the token is not for it");
+	/*
+	 * The file is not the one dcrd wrote (gone, or a directory, FIFO or
+	 * link in its place): said as an integrity violation, which dcr
+	 * reports as one, not as a server that failed.
+	 */
+	if (fd < 0 && err.code == DCR_EINTEGRITY) {
+		char text[DCR_ERR_MSG_MAX + 2];
+
+		fprintf(stderr, "dcrd: %s\n", err.msg);
+		snprintf(text, sizeof(text), "%s\n", err.msg);
+		return respond_result(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", text,
+			strlen(text), "-9");
+	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
-		else if (err.code == DCR_EINTEGRITY)
-			fprintf(stderr, "dcrd: %s\n", err.msg);
-		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			fd < 0 && err.code == DCR_EINTEGRITY ? err.msg : "cannot read the blob");
+		return respond_status(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the blob");
 	}
 	/*
 	 * What is on disk, not what was recorded: the client's decoder then
@@ -841,6 +855,7 @@ static void chores(void)
 		return;
 	storage_expire(&srv.svc);
 	pthread_mutex_unlock(&srv.lock);
+	blobs_reap(); /* the files of expired uploads and results */
 }
 
 /* The client's IP address in text, or "" if unknown. */
@@ -1026,8 +1041,8 @@ static void usage(FILE *out)
 
 	fprintf(out, "usage: dcrd serve --data-dir DIR [--listen ADDR:PORT] [--attestation %s]\n"
 		     "                  [--sgx-device DIR] [--pccs-url URL] [--pccs-ca FILE] [--sgx-root-crl URL]\n"
-		     "                  [--tsm-dir DIR] [--tdx-sealing-key FILE]\n"
-		     "                  [--snp-tsm DIR] [--snp-device FILE] [--kds-url URL] [--snp-product NAME]\n"
+		     "                  [--tsm-dir DIR] [--tdx-sealing-key FILE] [--tdx-device FILE]\n"
+		     "                  [--snp-device FILE] [--kds-url URL] [--snp-product NAME]\n"
 		     "                  [--creator-ca FILE]... [--creator-platform] [--create-rate N/PERIOD]\n"
 		     "                  [--max-rooms N] [--max-rooms-per-creator N]\n"
 		     "                  [--max-room-jobs N] [--max-caller-jobs N] [--max-running-jobs N]\n"
@@ -1042,58 +1057,6 @@ static void usage(FILE *out)
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
 		     "                  [--max-sql-memory SIZE] [--duckdb-threads N]\n",
 		dcrd_kind_names("|", kinds, sizeof(kinds)));
-}
-
-/* Room for every kind-specific option of every kind (ten today). */
-#define KIND_OPTIONS_MAX 16
-
-/* Note a kind-specific option given (each at most once: there are fewer than KIND_OPTIONS_MAX). */
-static void note_kind_option(const char **given, size_t *n, const char *name)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp(given[i], name) == 0)
-			return;
-	if (*n < KIND_OPTIONS_MAX)
-		given[(*n)++] = name;
-}
-
-/*
- * Whether the kind-specific option name (without "--") goes with kind;
- * if not, say so (listing the options of the first kind that takes it,
- * and every kind that does) and return false.
- */
-static bool kind_option_check(const struct dcrd_kind *kind, const char *name)
-{
-	const struct dcrd_kind *first = NULL;
-	char opts[256] = "", kinds[DCR_ATTEST_KIND_NAMES_MAX] = "";
-	size_t n = 0, used = 0, kinds_used = 0;
-	int w;
-
-	for (const char *const *o = kind->options; o && *o; o++)
-		if (strcmp(*o, name) == 0)
-			return true;
-	for (const struct dcrd_kind *const *k = dcrd_kinds; *k; k++)
-		for (const char *const *o = (*k)->options; o && *o; o++)
-			if (strcmp(*o, name) == 0) {
-				first = first ? first : *k;
-				w = snprintf(kinds + kinds_used, sizeof(kinds) - kinds_used, "%s%s", kinds_used ? " or " : "",
-					(*k)->lib->name);
-				if (w > 0 && (size_t)w < sizeof(kinds) - kinds_used)
-					kinds_used += (size_t)w;
-				break;
-			}
-	while (first && first->options[n])
-		n++;
-	for (size_t i = 0; i < n; i++) {
-		w = snprintf(opts + used, sizeof(opts) - used, "%s--%s", i == 0 ? "" : i + 1 == n ? " and " : ", ",
-			first->options[i]);
-		if (w < 0 || (size_t)w >= sizeof(opts) - used)
-			break;
-		used += (size_t)w;
-	}
-	fprintf(stderr, "dcrd: serve: %s need --attestation %s\n", opts, kinds);
-	usage(stderr);
-	return false;
 }
 
 /* A count for a limit: 1 to MAX_COUNT. */
@@ -1190,12 +1153,6 @@ enum {
 	OPT_MAX_RESULT_BYTES,
 	OPT_MAX_ROOM_RESULT_BYTES,
 	OPT_RESULT_EXPIRY,
-	OPT_TSM_DIR,
-	OPT_TDX_SEALING_KEY,
-	OPT_SNP_TSM,
-	OPT_SNP_DEVICE,
-	OPT_KDS_URL,
-	OPT_SNP_PRODUCT,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -1203,17 +1160,7 @@ int cmd_serve(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
-		{ "attestation", required_argument, NULL, 'a' },
-		{ "sgx-device", required_argument, NULL, 'D' },
-		{ "pccs-url", required_argument, NULL, 'P' },
-		{ "sgx-root-crl", required_argument, NULL, 'R' },
-		{ "pccs-ca", required_argument, NULL, 'C' },
-		{ "tsm-dir", required_argument, NULL, OPT_TSM_DIR },
-		{ "tdx-sealing-key", required_argument, NULL, OPT_TDX_SEALING_KEY },
-		{ "snp-tsm", required_argument, NULL, OPT_SNP_TSM },
-		{ "snp-device", required_argument, NULL, OPT_SNP_DEVICE },
-		{ "kds-url", required_argument, NULL, OPT_KDS_URL },
-		{ "snp-product", required_argument, NULL, OPT_SNP_PRODUCT },
+		KIND_LONGOPTS,
 		{ "creator-ca", required_argument, NULL, 'c' },
 		{ "creator-platform", no_argument, NULL, 'p' },
 		{ "create-rate", required_argument, NULL, 'r' },
@@ -1245,9 +1192,9 @@ int cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN, *attestation = "sim";
-	struct enclave_options opt = { NULL, DEFAULT_SGX_DEVICE, DEFAULT_PCCS_URL, DEFAULT_ROOT_CRL_URL, NULL,
-		DCR_TSM_REPORT_DIR, NULL, SNP_DEFAULT_TSM, SNP_DEFAULT_DEVICE, SNP_DEFAULT_KDS, 0 };
+	const char *data_dir = NULL, *listen_arg = DEFAULT_LISTEN;
+	struct enclave_options opt = { 0 };
+	struct kind_args kind_args;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	struct job_limits jobs = { DEFAULT_MAX_ROOM_JOBS, DEFAULT_MAX_CALLER_JOBS,
 		cores < 1 ? 1 : cores > JOBS_RUNNING_MAX ? JOBS_RUNNING_MAX : (unsigned)cores };
@@ -1278,8 +1225,6 @@ int cmd_serve(int argc, char **argv)
 	uint64_t secs;
 	struct sandbox_options sandbox = { NULL, NULL, NULL };
 	char sandbox_desc[3 * 4096];
-	const char *kind_options[KIND_OPTIONS_MAX]; /* the kind-specific options given, without "--" */
-	size_t n_kind_options = 0;
 	char buf[256];
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
@@ -1290,44 +1235,21 @@ int cmd_serve(int argc, char **argv)
 	struct sockaddr_in sa;
 	struct dcr_err err;
 	sigset_t signals;
-	int c, index = 0, fd, lock, sig = 0, status = 1;
+	int c, r, index = 0, fd, lock, sig = 0, status = 1;
 
 	optind = 0;
 	opterr = 0;
 	creators_init(&srv.creators);
+	kind_args_init(&kind_args, &opt);
 	while ((c = getopt_long(argc, argv, ":h", longopts, &index)) != -1) {
+		if ((r = kind_args_take(&kind_args, &opt, c, optarg, "serve")) != 0) {
+			if (r < 0)
+				return 2;
+			continue;
+		}
 		switch (c) {
 		case 'd': data_dir = optarg; break;
 		case 'l': listen_arg = optarg; break;
-		case 'a': attestation = optarg; break;
-		case 'D': opt.device = optarg; note_kind_option(kind_options, &n_kind_options, "sgx-device"); break;
-		case 'P': opt.pccs_url = optarg; note_kind_option(kind_options, &n_kind_options, "pccs-url"); break;
-		case 'R':
-			opt.root_crl_url = optarg;
-			note_kind_option(kind_options, &n_kind_options, "sgx-root-crl");
-			break;
-		case 'C': opt.pccs_ca = optarg; note_kind_option(kind_options, &n_kind_options, "pccs-ca"); break;
-		case OPT_SNP_TSM: opt.snp_tsm = optarg; note_kind_option(kind_options, &n_kind_options, "snp-tsm"); break;
-		case OPT_SNP_DEVICE:
-			opt.snp_device = optarg;
-			note_kind_option(kind_options, &n_kind_options, "snp-device");
-			break;
-		case OPT_KDS_URL: opt.kds_url = optarg; note_kind_option(kind_options, &n_kind_options, "kds-url"); break;
-		case OPT_SNP_PRODUCT:
-			for (opt.snp_product = DCR_SNP_MILAN; opt.snp_product <= DCR_SNP_TURIN; opt.snp_product++)
-				if (strcmp(optarg, dcr_snp_product_name(opt.snp_product)) == 0)
-					break;
-			if (opt.snp_product > DCR_SNP_TURIN) {
-				fprintf(stderr, "dcrd: serve: --snp-product '%s' is not Milan, Genoa or Turin\n", optarg);
-				return 2;
-			}
-			note_kind_option(kind_options, &n_kind_options, "snp-product");
-			break;
-		case OPT_TSM_DIR: opt.tsm_dir = optarg; note_kind_option(kind_options, &n_kind_options, "tsm-dir"); break;
-		case OPT_TDX_SEALING_KEY:
-			opt.sealing_root = optarg;
-			note_kind_option(kind_options, &n_kind_options, "tdx-sealing-key");
-			break;
 		case 'c':
 			if (n_creator_cas == sizeof(creator_cas) / sizeof(*creator_cas)) {
 				fprintf(stderr, "dcrd: serve: more than %zu --creator-ca files\n", n_creator_cas);
@@ -1473,21 +1395,17 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "dcrd: serve: invalid --listen '%s' (want IPV4:PORT, like 127.0.0.1:7443)\n", listen_arg);
 		return 2;
 	}
-	if (!(opt.kind = dcrd_kind_find(attestation))) {
-		fprintf(stderr, "dcrd: serve: unknown attestation '%s' (%s)\n", attestation,
-			dcrd_kind_names(NULL, buf, sizeof(buf)));
+	if (kind_args_finish(&kind_args, &opt, "serve") < 0) {
+		usage(stderr);
 		return 2;
 	}
 	if (opt.kind->sandbox_refused && (sandbox.user || sandbox.cgroup)) {
 		fprintf(stderr, "dcrd: serve: --sandbox-user and --cgroup are for python computations, which "
-				"--attestation %s refuses\n", attestation);
+				"--attestation %s refuses\n", kind_args.attestation);
 		usage(stderr);
 		return 2;
 	}
 	sandbox.refuse = opt.kind->sandbox_refused;
-	for (size_t i = 0; i < n_kind_options; i++)
-		if (!kind_option_check(opt.kind, kind_options[i]))
-			return 2;
 	for (size_t i = 0; i < n_creator_cas; i++)
 		if (creators_add_ca_file(&srv.creators, creator_cas[i], &err) < 0) {
 			fprintf(stderr, "dcrd: serve: --creator-ca: %s\n", err.msg);
@@ -1564,7 +1482,7 @@ int cmd_serve(int argc, char **argv)
 	srv.started_ms = clock_now_ms();
 	srv.fresh_from_ms = last_call >= srv.started_ms ? last_call + 1 : srv.started_ms;
 	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || room_index_build(&srv.state, &err) < 0 ||
-	    blobs_sweep(&srv.svc, &err) < 0 ||
+	    blobs_sweep(&srv.svc, &err) < 0 || table_store_sweep(data_dir, &err) < 0 ||
 	    storage_open(&srv.svc, &storage, &err) < 0 ||
 	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
@@ -1631,6 +1549,7 @@ stop:
 	close(fd);
 	state_close(&srv.state);
 	state_close(&srv.reader);
+	blobs_reap();
 	creators_release(&srv.creators);
 	dcr_replay_free(srv.replay);
 	if (job_left) {

@@ -18,16 +18,16 @@
 
 #include "crypto.h"
 #include "fileio.h"
-#include "kind.h"
 #include "transport.h"
+#include "tsm.h"
 #include "util.h"
 
 #include "banned.h"
 
-#define TSM_ENTRY "dcrd"
+#define TSM_PROVIDER "sev_guest"
 #define KDS_TIMEOUT 30                /* seconds per KDS request */
 #define CERT_MAX (16 * 1024)          /* a VCEK is about 1.4 KiB, a cert_chain about 4.5 KiB */
-#define EXT_CERTS_START (4 * 4096)    /* the certificate buffer of SNP_GET_EXT_REPORT: pages */
+#define EXT_CERTS_MAX (4 * 4096)      /* the certificate buffer of SNP_GET_EXT_REPORT: the kernel's SEV_FW_BLOB_MAX_SIZE */
 
 /* Derived-key request fields (SEV-SNP ABI, MSG_KEY_REQ GUEST_FIELD_SELECT). */
 #define FIELD_POLICY (1u << 0)
@@ -37,82 +37,26 @@
 /* MSG_REPORT_RSP and MSG_KEY_RSP: a status, then the payload at byte 32. */
 #define RSP_PAYLOAD 32
 
-/* A configfs attribute of the entry dir, read whole (at most max bytes). */
-static int read_attr(const char *dir, const char *name, uint8_t *buf, size_t max, size_t *len, struct dcr_err *err)
-{
-	char path[4096];
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-		return dcr_err_set(err, DCR_EFAIL, "configfs-tsm path '%s' is too long", dir);
-	return kind_file_read("the configfs-tsm file", path, buf, max, len, err);
-}
-
-static int read_generation(const char *dir, unsigned long long *out, struct dcr_err *err)
-{
-	uint8_t buf[32];
-	size_t len = 0;
-	char *end;
-	int r = read_attr(dir, "generation", buf, sizeof(buf) - 1, &len, err);
-
-	if (r < 0)
-		return r;
-	buf[len] = '\0';
-	errno = 0;
-	*out = strtoull((char *)buf, &end, 10);
-	if (errno || end == (char *)buf || (*end && strcmp(end, "\n") != 0))
-		return dcr_err_set(err, DCR_EFAIL, "configfs-tsm '%s/generation' is not a number", dir);
-	return 0;
-}
-
+/* Through configfs-tsm (lib/tsm.c): the report and the host's certificate table, if any. */
 static int tsm_report(const char *tsm_dir, const uint8_t rd[static 64], uint8_t report[static DCR_SNP_REPORT_LEN],
 	uint8_t **aux, size_t *aux_len, struct dcr_err *err)
 {
-	char entry[4096], path[4096 + 16];
-	uint8_t provider[64];
-	unsigned long long g0, g1;
-	size_t len = 0;
+	struct dcr_tsm_blobs b;
 	int r;
 
-	if (snprintf(entry, sizeof(entry), "%s/%s", tsm_dir, TSM_ENTRY) >= (int)sizeof(entry))
-		return dcr_err_set(err, DCR_EFAIL, "configfs-tsm path '%s' is too long", tsm_dir);
-	if (mkdir(entry, 0700) < 0 && errno != EEXIST)
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot make the configfs-tsm entry '%s'", entry);
-	if ((r = read_attr(entry, "provider", provider, sizeof(provider) - 1, &len, err)) < 0)
+	if ((r = dcr_tsm_report(tsm_dir, TSM_PROVIDER, rd, DCR_SNP_REPORT_LEN, DCR_SNP_CERTS_MAX, &b, err)) < 0)
 		return r;
-	provider[len] = '\0';
-	if (strcmp((char *)provider, "sev_guest\n") != 0 && strcmp((char *)provider, "sev_guest") != 0)
-		return dcr_err_set(err, DCR_EFAIL, "configfs-tsm provider of '%s' is not sev_guest: this is not an SEV-SNP "
-			"guest", entry);
-	if ((r = read_generation(entry, &g0, err)) < 0)
+	if (b.out_len != DCR_SNP_REPORT_LEN) {
+		r = dcr_err_set(err, DCR_EATTEST, "configfs-tsm gave a %zu-byte outblob, not a %d-byte report", b.out_len,
+			DCR_SNP_REPORT_LEN);
+		dcr_tsm_blobs_free(&b);
 		return r;
-	snprintf(path, sizeof(path), "%s/inblob", entry);
-	if ((r = kind_file_write("the configfs-tsm file", path, rd, 64, err)) < 0)
-		return r;
-	if ((r = read_attr(entry, "outblob", report, DCR_SNP_REPORT_LEN, &len, err)) < 0)
-		return r;
-	if (len != DCR_SNP_REPORT_LEN)
-		return dcr_err_set(err, DCR_EATTEST, "configfs-tsm '%s/outblob' is %zu bytes, not a %d-byte report", entry,
-			len, DCR_SNP_REPORT_LEN);
-	if (!(*aux = malloc(DCR_SNP_CERTS_MAX)))
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if ((r = read_attr(entry, "auxblob", *aux, DCR_SNP_CERTS_MAX, aux_len, err)) < 0 ||
-	    (r = read_generation(entry, &g1, err)) < 0)
-		goto fail;
-	if (g1 != g0 + 1) {
-		r = dcr_err_set(err, DCR_EFAIL, "configfs-tsm entry '%s' changed generation from %llu to %llu: another "
-			"process used it at the same time", entry, g0, g1);
-		goto fail;
 	}
-	if (*aux_len == 0) {
-		free(*aux);
-		*aux = NULL;
-	}
+	memcpy(report, b.out, DCR_SNP_REPORT_LEN);
+	free(b.out);
+	*aux = b.aux;
+	*aux_len = b.aux_len;
 	return 0;
-fail:
-	free(*aux);
-	*aux = NULL;
-	*aux_len = 0;
-	return r;
 }
 
 static int guest_request(int fd, unsigned long op, void *req, void *resp, struct snp_guest_request_ioctl *g)
@@ -129,56 +73,50 @@ static int guest_request(int fd, unsigned long op, void *req, void *resp, struct
 	return r;
 }
 
+/*
+ * Through the guest device: SNP_GET_EXT_REPORT with a buffer of
+ * EXT_CERTS_MAX for the host's certificate table (the guest driver
+ * refuses more, and a table that does not fit is an error: it says how
+ * much the host wanted).
+ */
 static int device_report(const char *device, const uint8_t rd[static 64], uint8_t report[static DCR_SNP_REPORT_LEN],
 	uint8_t **aux, size_t *aux_len, struct dcr_err *err)
 {
 	struct snp_ext_report_req req;
 	struct snp_report_resp resp;
 	struct snp_guest_request_ioctl g;
-	size_t cap = EXT_CERTS_START;
-	int fd, r = 0, e;
+	int fd, r = 0;
 
-	*aux = NULL;
 	*aux_len = 0;
 	if ((fd = open(device, O_RDWR | O_CLOEXEC)) < 0)
 		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot open the SEV-SNP guest device '%s'", device);
-	for (;;) {
-		free(*aux);
-		if (!(*aux = calloc(1, cap))) {
-			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
-			goto out;
-		}
-		memset(&req, 0, sizeof(req));
-		memcpy(req.data.user_data, rd, 64);
-		req.certs_address = (uint64_t)(uintptr_t)*aux;
-		req.certs_len = (uint32_t)cap;
-		memset(&resp, 0, sizeof(resp));
-		if (guest_request(fd, SNP_GET_EXT_REPORT, &req, &resp, &g) == 0)
-			break;
-		e = errno;
-		/* The host's certificates need more room: it says how much. */
-		if (g.vmm_error == SNP_GUEST_VMM_ERR_INVALID_LEN && req.certs_len > cap && req.certs_len <= DCR_SNP_CERTS_MAX &&
-		    cap < req.certs_len) {
-			cap = req.certs_len;
-			continue;
-		}
-		r = dcr_err_set(err, DCR_EFAIL, "SNP_GET_EXT_REPORT on '%s' failed: %s (firmware error 0x%x, VMM error "
-			"0x%x)", device, strerror(e), (unsigned)g.fw_error, (unsigned)g.vmm_error);
-		goto out;
+	if (!(*aux = calloc(1, EXT_CERTS_MAX))) {
+		close(fd);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
-	if (dcr_le32(resp.data) != 0 || dcr_le32(resp.data + 4) != DCR_SNP_REPORT_LEN) {
+	memset(&req, 0, sizeof(req));
+	memcpy(req.data.user_data, rd, 64);
+	req.certs_address = (uint64_t)(uintptr_t)*aux;
+	req.certs_len = EXT_CERTS_MAX;
+	memset(&resp, 0, sizeof(resp));
+	if (guest_request(fd, SNP_GET_EXT_REPORT, &req, &resp, &g) < 0) {
+		if (g.vmm_error == SNP_GUEST_VMM_ERR_INVALID_LEN)
+			r = dcr_err_set(err, DCR_EFAIL, "SNP_GET_EXT_REPORT on '%s': the host's certificate table needs %u "
+				"bytes, more than the %d the guest driver takes", device, (unsigned)req.certs_len, EXT_CERTS_MAX);
+		else
+			r = dcr_err_set(err, DCR_EFAIL, "SNP_GET_EXT_REPORT on '%s' failed: %s (firmware error 0x%x, VMM "
+				"error 0x%x)", device, strerror(errno), (unsigned)g.fw_error, (unsigned)g.vmm_error);
+	} else if (dcr_le32(resp.data) != 0 || dcr_le32(resp.data + 4) != DCR_SNP_REPORT_LEN) {
 		r = dcr_err_set(err, DCR_EATTEST, "SEV-SNP firmware answered status 0x%x with a %u-byte report",
 			(unsigned)dcr_le32(resp.data), (unsigned)dcr_le32(resp.data + 4));
-		goto out;
+	} else {
+		memcpy(report, resp.data + RSP_PAYLOAD, DCR_SNP_REPORT_LEN);
+		*aux_len = EXT_CERTS_MAX;
 	}
-	memcpy(report, resp.data + RSP_PAYLOAD, DCR_SNP_REPORT_LEN);
-	*aux_len = cap;
-out:
 	close(fd);
 	if (r < 0) {
 		free(*aux);
 		*aux = NULL;
-		*aux_len = 0;
 	}
 	return r;
 }

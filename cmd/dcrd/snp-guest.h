@@ -8,19 +8,18 @@
 #include "err.h"
 #include "snp.h"
 
-#define SNP_DEFAULT_TSM "/sys/kernel/config/tsm/report"
 #define SNP_DEFAULT_DEVICE "/dev/sev-guest"
 #define SNP_DEFAULT_KDS "https://kdsintf.amd.com"
 
 /*
  * A report over report_data, with the host's certificate table when it
  * gives one (*aux: free(); NULL and 0 when not). Through configfs-tsm when
- * tsm_dir is a directory: the entry tsm_dir/dcrd (made if absent; the
- * kernel makes its files), provider "sev_guest", generation read before
- * writing inblob and after reading outblob and auxblob, one apart, or
- * another writer raced us (DCR_EFAIL). Else through device with
- * SNP_GET_EXT_REPORT. The report must parse and carry report_data
- * (DCR_EATTEST otherwise); other failures of the interface are DCR_EFAIL.
+ * tsm_dir is a directory (dcr_tsm_report, provider "sev_guest", outblob
+ * the 1184-byte report, auxblob the table). Else through device with
+ * SNP_GET_EXT_REPORT, the table in a buffer of 16 KiB, or of the size the
+ * kernel asks for up to DCR_SNP_CERTS_MAX. The report must parse and
+ * carry report_data (DCR_EATTEST otherwise); other failures of the
+ * interface are DCR_EFAIL.
  */
 int snp_guest_report(const char *tsm_dir, const char *device, const uint8_t report_data[static 64],
 	uint8_t report[static DCR_SNP_REPORT_LEN], uint8_t **aux, size_t *aux_len, struct dcr_err *err);

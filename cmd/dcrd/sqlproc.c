@@ -46,8 +46,11 @@ extern char **environ;
  * query's program names them, so it reads nothing it does not need.
  */
 enum {
-	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory, threads (LE), the name, NUL, the definition */
+	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory, threads (little-endian, offsets 0, 8, 16,
+			    24), then from offset 32 (JOB_LIMITS) the name, NUL, the table store's directory, NUL, the
+			    job's directory in it, NUL (both empty: no store), its key (32 bytes), the definition */
 	MSG_READ = 'r',  /* worker: the name of a data node whose plaintext it wants */
+	MSG_IDENT = 'i', /* worker: the name of a data node; dcrd: the SHA-256 of its plaintext (work_inputs' identify) */
 	MSG_DATA = 'd',  /* dcrd: a piece of that plaintext; worker: a piece of the result */
 	MSG_END = 'e',   /* dcrd: that was all of it */
 	MSG_STOP = 's',  /* worker: i32 DCR_E* code (little-endian): no more of it, loading it failed (dcrd then sends END) */
@@ -366,6 +369,25 @@ static int serve_read(struct parent *p, const struct work_inputs *in, const uint
 	return send_fail(&p->c, r, rerr.msg);
 }
 
+/* The worker wants to know which dataset is published to node: its SHA-256, or why not. */
+static int serve_ident(struct parent *p, const struct work_inputs *in, const uint8_t *name, size_t len)
+{
+	char node[NODE_NAME_MAX + 1];
+	uint8_t sha[DCR_SHA256_LEN];
+	struct dcr_err ierr;
+	int r;
+
+	if (len == 0 || len > NODE_NAME_MAX || memchr(name, '\0', len) || !in->identify) {
+		p->c.gone = true;
+		return -1;
+	}
+	memcpy(node, name, len);
+	node[len] = '\0';
+	if ((r = in->identify(in->ctx, node, sha, &ierr)) < 0)
+		return send_fail(&p->c, r, ierr.msg);
+	return send_frame(&p->c, MSG_IDENT, sha, sizeof(sha), NULL, 0);
+}
+
 static int add_result(struct parent *p, const uint8_t *buf, size_t len)
 {
 	if (len > p->max - p->len || dcr_secure_reserve(&p->csv, &p->cap, p->len, p->len + len, p->max) < 0) {
@@ -395,21 +417,34 @@ static int worker_lost(struct parent *p, int wstatus, struct dcr_err *err)
 static int converse(struct parent *p, const Dcr__V1__RoomDefinition *def, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
-	size_t def_len = dcr__v1__room_definition__get_packed_size(def), name_len = strlen(p->name) + 1, n;
+	const struct table_store *ts = in->identify ? in->store : NULL;
+	const char *dir = ts ? ts->dir : "", *jobdir = ts ? ts->job : "";
+	size_t def_len = dcr__v1__room_definition__get_packed_size(def), n;
+	size_t head = JOB_LIMITS + strlen(p->name) + 1 + strlen(dir) + 1 + strlen(jobdir) + 1 + 32, at = JOB_LIMITS;
 	uint8_t *job;
 	int type, r;
 
-	if (def_len > JOB_MAX - JOB_LIMITS - name_len)
+	if (def_len > JOB_MAX - head)
 		return dcr_err_set(err, DCR_ECOMPUTE, "the room's definition is too large for the SQL worker");
-	if (!(job = malloc(JOB_LIMITS + name_len + def_len)))
+	if (!(job = malloc(head + def_len)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	put_u64(job, p->time_ms);
 	put_u64(job + 8, lim->max_result_bytes);
 	put_u64(job + 16, lim->max_memory);
 	put_u64(job + 24, lim->threads);
-	memcpy(job + JOB_LIMITS, p->name, name_len);
-	dcr__v1__room_definition__pack(def, job + JOB_LIMITS + name_len);
-	r = send_frame(&p->c, MSG_JOB, job, JOB_LIMITS + name_len + def_len, NULL, 0);
+	for (size_t i = 0; i < 3; i++) {
+		const char *s = i == 0 ? p->name : i == 1 ? dir : jobdir;
+
+		memcpy(job + at, s, strlen(s) + 1);
+		at += strlen(s) + 1;
+	}
+	if (ts)
+		memcpy(job + at, ts->key, 32);
+	else
+		memset(job + at, 0, 32);
+	dcr__v1__room_definition__pack(def, job + head);
+	r = send_frame(&p->c, MSG_JOB, job, head + def_len, NULL, 0);
+	dcr_wipe(job, head);
 	free(job);
 	if (r < 0)
 		return 1;
@@ -419,6 +454,10 @@ static int converse(struct parent *p, const Dcr__V1__RoomDefinition *def, const 
 		switch (type) {
 		case MSG_READ:
 			if (serve_read(p, in, p->frame, n) < 0)
+				return 1;
+			break;
+		case MSG_IDENT:
+			if (serve_ident(p, in, p->frame, n) < 0)
 				return 1;
 			break;
 		case MSG_DATA:
@@ -531,13 +570,44 @@ lost:
 	return dcr_err_set(err, DCR_EIO, "lost dcrd");
 }
 
-/* The job dcrd sent: its limits, the computation's name and the room (free def). */
-static int read_job(struct chan *c, struct sql_limits *lim, char **name, Dcr__V1__RoomDefinition **def,
-	struct dcr_err *err)
+/* identify for sql_run: ask dcrd. */
+static int ident_from_dcrd(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err)
 {
+	struct chan *c = ctx;
+	uint8_t buf[DCR_ERR_MSG_MAX + 4];
+	size_t n;
+	int type;
+
+	if (send_frame(c, MSG_IDENT, node, strlen(node), NULL, 0) < 0 || recv_frame(c, &type, buf, sizeof(buf), &n) < 0)
+		return dcr_err_set(err, DCR_EIO, "lost dcrd");
+	if (type == MSG_FAIL)
+		return parse_fail(buf, n, err);
+	if (type != MSG_IDENT || n != DCR_SHA256_LEN)
+		return dcr_err_set(err, DCR_EIO, "lost dcrd");
+	memcpy(sha256, buf, DCR_SHA256_LEN);
+	return 0;
+}
+
+/* The next NUL-terminated string of the job at *at (below len), or NULL. */
+static const char *job_string(const uint8_t *job, size_t len, size_t *at)
+{
+	const char *s = (const char *)job + *at;
+	size_t n = strnlen(s, len - *at);
+
+	if (n == len - *at)
+		return NULL;
+	*at += n + 1;
+	return s;
+}
+
+/* The job dcrd sent: its limits, the computation's name, the table store and the room (free def). */
+static int read_job(struct chan *c, struct sql_limits *lim, char **name, struct table_store *ts,
+	Dcr__V1__RoomDefinition **def, struct dcr_err *err)
+{
+	const char *n, *dir, *jobdir;
 	uint8_t *job;
 	uint32_t len;
-	size_t name_len;
+	size_t at = JOB_LIMITS;
 	int type;
 
 	if (recv_head(c, &type, &len) < 0 || type != MSG_JOB || len < JOB_LIMITS + 1 || len > JOB_MAX)
@@ -552,10 +622,18 @@ static int read_job(struct chan *c, struct sql_limits *lim, char **name, Dcr__V1
 	lim->max_result_bytes = get_u64(job + 8);
 	lim->max_memory = get_u64(job + 16);
 	lim->threads = get_u64(job + 24);
-	name_len = strnlen((const char *)job + JOB_LIMITS, len - JOB_LIMITS);
-	*name = name_len < len - JOB_LIMITS ? strdup((const char *)job + JOB_LIMITS) : NULL;
-	*def = *name ? dcr__v1__room_definition__unpack(NULL, len - JOB_LIMITS - name_len - 1,
-		job + JOB_LIMITS + name_len + 1) : NULL;
+	*name = NULL;
+	*def = NULL;
+	if ((n = job_string(job, len, &at)) && (dir = job_string(job, len, &at)) &&
+	    (jobdir = job_string(job, len, &at)) && len - at >= 32 && strlen(dir) < sizeof(ts->dir) &&
+	    strlen(jobdir) < sizeof(ts->job) && (*name = strdup(n))) {
+		memcpy(ts->dir, dir, strlen(dir) + 1);
+		memcpy(ts->job, jobdir, strlen(jobdir) + 1);
+		memcpy(ts->key, job + at, 32);
+		at += 32;
+		*def = dcr__v1__room_definition__unpack(NULL, len - at, job + at);
+	}
+	dcr_wipe(job, len);
 	free(job);
 	if (!*def) {
 		free(*name);
@@ -594,7 +672,8 @@ static int worker_setup(const char *parent, struct dcr_err *err)
 int sql_worker_main(int argc, char **argv)
 {
 	struct chan c = { .fd = WORKER_FD };
-	struct work_inputs in = { from_dcrd, &c };
+	struct table_store ts = { 0 };
+	struct work_inputs in = { .read = from_dcrd, .ctx = &c };
 	Dcr__V1__RoomDefinition *def = NULL;
 	struct sql_result res = { 0 };
 	struct sql_limits lim;
@@ -611,9 +690,13 @@ int sql_worker_main(int argc, char **argv)
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return r == DCR_EUSAGE ? 2 : 1;
 	}
-	if ((r = read_job(&c, &lim, &name, &def, &err)) < 0) {
+	if ((r = read_job(&c, &lim, &name, &ts, &def, &err)) < 0) {
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return 1;
+	}
+	if (ts.dir[0] && ts.job[0]) {
+		in.identify = ident_from_dcrd;
+		in.store = &ts;
 	}
 	sqlite3_hard_heap_limit64((sqlite3_int64)(lim.max_memory < INT64_MAX - HEAP_HEADROOM ?
 		lim.max_memory + HEAP_HEADROOM : INT64_MAX));
@@ -635,6 +718,7 @@ int sql_worker_main(int argc, char **argv)
 		dcr_wipe(res.csv, res.len);
 	free(res.csv);
 	free(name);
+	dcr_wipe(&ts, sizeof(ts));
 	dcr__v1__room_definition__free_unpacked(def, NULL);
 	return 0;
 }

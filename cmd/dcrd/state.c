@@ -205,10 +205,21 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 	return 0;
 }
 
+/* The open transaction ended: settle what it carried. */
+static void end_hooks(struct state *s, bool committed)
+{
+	size_t n = s->n_hooks;
+
+	s->n_hooks = 0;
+	for (size_t i = 0; i < n; i++)
+		s->hooks[i].fn(s->hooks[i].arg, committed);
+}
+
 void state_close(struct state *s)
 {
 	if (!s)
 		return;
+	end_hooks(s, false);
 	for (size_t i = 0; i < sizeof(s->audit_st) / sizeof(*s->audit_st); i++) {
 		sqlite3_finalize(s->audit_st[i]);
 		s->audit_st[i] = NULL;
@@ -569,8 +580,17 @@ int state_clock_mark(struct state *s, int64_t *mark, int64_t *last_call_ms, stru
 	return r;
 }
 
+int state_on_end(struct state *s, void (*fn)(void *arg, bool committed), void *arg, struct dcr_err *err)
+{
+	if (s->n_hooks >= STATE_HOOKS_MAX)
+		return dcr_err_set(err, DCR_EFAIL, "a transaction carries at most %d in-memory changes", STATE_HOOKS_MAX);
+	s->hooks[s->n_hooks++] = (struct state_hook){ fn, arg };
+	return 0;
+}
+
 int state_begin(struct state *s, struct dcr_err *err)
 {
+	end_hooks(s, false); /* none are left over, but none may leak into this one */
 	s->pending_room[0] = s->pending_pubs[0] = '\0';
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot begin a transaction", err);
@@ -584,8 +604,10 @@ int state_commit(struct state *s, struct dcr_err *err)
 		int r = sql_fail(s, DCR_EIO, "cannot commit", err);
 
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		end_hooks(s, false);
 		return r;
 	}
+	end_hooks(s, true);
 	if (atomic_exchange(&s->full, false))
 		fprintf(stderr, "dcrd: the state database writes again\n");
 	return 0;
@@ -595,6 +617,7 @@ void state_rollback(struct state *s)
 {
 	s->pending_room[0] = s->pending_pubs[0] = '\0';
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	end_hooks(s, false);
 }
 
 /*
@@ -916,25 +939,22 @@ int state_audit_consistency(struct state *s, const char *room_id, uint64_t old_s
 	return r;
 }
 
-int state_audit_entries(struct state *s, const char *room_id, uint64_t size, ProtobufCBinaryData **out,
-	struct dcr_err *err)
+int state_audit_entries_range(struct state *s, const char *room_id, uint64_t from, uint64_t to,
+	ProtobufCBinaryData *items, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	ProtobufCBinaryData *items = calloc(size ? size : 1, sizeof(*items));
-	uint64_t n = 0;
+	uint64_t n = from;
 	int r = 0, rc;
 
-	*out = NULL;
-	if (!items)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if (sqlite3_prepare_v2(s->db, "SELECT entry, idx FROM audit WHERE room_id = ?1 AND idx < ?2 ORDER BY idx", -1,
-		    &st, NULL) != SQLITE_OK) {
-		free(items);
+	if (from >= to)
+		return 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT entry, idx FROM audit WHERE room_id = ?1 AND idx >= ?2 AND idx < ?3 "
+				      "ORDER BY idx", -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-	}
 	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
-	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW && n < size) {
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)to);
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW && n < to) {
 		char label[128];
 
 		if (sqlite3_column_int64(st, 1) != (sqlite3_int64)n) {
@@ -944,22 +964,23 @@ int state_audit_entries(struct state *s, const char *room_id, uint64_t size, Pro
 		}
 		label_for(label, sizeof(label), "audit-entry", room_id, (int64_t)n);
 		r = dcr_unseal(s->key, label, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
-			&items[n].data, &items[n].len, err);
+			&items[n - from].data, &items[n - from].len, err);
 		if (r == 0)
 			n++;
 	}
 	if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	sqlite3_finalize(st);
-	if (r == 0 && n != size)
+	if (r == 0 && n != to)
 		r = dcr_err_set(err, DCR_EINTEGRITY, "room %s: the audit log has %llu entries, its frontier %llu", room_id,
-			(unsigned long long)n, (unsigned long long)size);
+			(unsigned long long)n, (unsigned long long)to);
 	if (r < 0) {
-		state_audit_entries_free(items, n);
-		return r;
+		for (uint64_t i = from; i < n; i++) {
+			free(items[i - from].data);
+			items[i - from] = (ProtobufCBinaryData){ 0, NULL };
+		}
 	}
-	*out = items;
-	return 0;
+	return r;
 }
 
 void state_audit_entries_free(ProtobufCBinaryData *items, uint64_t n)

@@ -33,7 +33,54 @@
 struct work_inputs {
 	int (*read)(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err);
 	void *ctx;
+	/*
+	 * Where there is a table store (duckdb computations run by dcrd): the
+	 * SHA-256 of the plaintext published to node, the one read would check
+	 * it against, so that a table loaded from it before can be used
+	 * without reading it again (the job then counts node as read). Errors
+	 * as read's. NULL with store.
+	 */
+	int (*identify)(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err);
+	const struct table_store *store;
 };
+
+/*
+ * A room's DuckDB tables kept between jobs, and one job's scratch space
+ * (tablestore.c makes them, duckwork.c uses them; dcrd(8), FILES): each
+ * table an encrypted DuckDB file in dir named and keyed after the room's
+ * table key, the data node and the SHA-256 of the plaintext it was loaded
+ * from; job holds tables while they load and the job's spill files, and
+ * goes with the job.
+ */
+#define TABLE_STORE_PATH_MAX 1024
+struct table_store {
+	char dir[TABLE_STORE_PATH_MAX];  /* DIR/duckdb/ROOM */
+	char job[TABLE_STORE_PATH_MAX];  /* DIR/duckdb/ROOM/job-RANDOM, empty: none */
+	uint8_t key[32];                 /* the room's table key: HKDF of the sealing key; wiped by table_store_close */
+};
+/*
+ * ts for a job of room_id: DIR/duckdb/ROOM made if need be, a fresh job
+ * directory in it, the room's key derived from sealing_key.
+ * table_store_close removes the job directory and wipes the key (NULL
+ * and a failed open are fine).
+ */
+int table_store_open(struct table_store *ts, const char *data_dir, const uint8_t sealing_key[static 32],
+	const char *room_id, struct dcr_err *err);
+void table_store_close(struct table_store *ts);
+/* DIR/duckdb/ROOM and all in it: the room stopped (jobs_room_stopped, dcrd.h, decides when). Whether it exists. */
+int table_store_remove_room(const char *data_dir, const char *room_id, struct dcr_err *err);
+bool table_store_exists(const char *data_dir, const char *room_id);
+/* At start: the job directories a killed dcrd left (logged when there were any). */
+int table_store_sweep(const char *data_dir, struct dcr_err *err);
+/*
+ * The job's directory of links into memory (duckwork.c), made and removed
+ * with its job directory: /dev/shm/dcrd-duckdb- and the job directory's 16
+ * hex digits, in memory rather than in the data directory, so that no one
+ * who can change the data directory can point a link elsewhere while
+ * DuckDB writes through it. out holds TABLE_STORE_LINKS_MAX bytes.
+ */
+#define TABLE_STORE_LINKS_MAX 48
+void table_store_links(const struct table_store *ts, char out[static TABLE_STORE_LINKS_MAX]);
 
 /* ---- SQL (sqlwork.c) ---- */
 
@@ -145,8 +192,9 @@ int sql_out_of_time(const char *name, uint64_t time_ms, struct dcr_err *err);
  * run for days, so the process is killed when lim's time is up, whatever
  * it is doing, and the job fails as having run out of time. It is this
  * executable run as "sql-worker" (sql_worker_main, which the program's
- * main must dispatch to): in->read runs here, in the caller, and the
- * worker receives plaintext over a socket and never a key. Results and
+ * main must dispatch to): in->read and in->identify run here, in the
+ * caller, and the worker receives plaintext over a socket and no key but
+ * the room's table key when in has a store. Results and
  * failures are as sql_run's, plus DCR_ECOMPUTE when the worker dies
  * (naming the signal) and DCR_EIO when it cannot be started.
  */

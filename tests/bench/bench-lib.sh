@@ -71,15 +71,9 @@ bench_stamp() {
 	while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done
 }
 
-# bench_dcrd DCRD DCR [DCRD ARGS...]: a CA, an uploader (owner/, owner@bench.example),
-# DCRD serving its data from $dir/dcrd on a free loopback port ($dcrd_pid,
-# $DCR_ENDPOINT, $DCR_SPECS; its stderr in dcrd.log, each line time-stamped
-# by bench_stamp), and a room created by DCR in which the uploader may
-# upload to the file node blob, or the one in room/room.yaml if the caller
-# wrote it (with authentication: {ca: ca.pem}); its ID in $room.
-bench_dcrd() {
-	local dcrd=$1 dcr=$2 port
-	shift 2
+# bench_owner: a CA (ca.pem, ca.key), an uploader it certifies (owner/,
+# owner@bench.example), and room/ca.pem for the room to name it.
+bench_owner() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
 		-days 2 -subj "/CN=bench-ca" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
 	mkdir -p owner room
@@ -89,6 +83,18 @@ bench_dcrd() {
 	openssl x509 -req -in owner/req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
 		-out owner/cert.pem -extfile owner/ext.cnf >/dev/null 2>&1
 	cp ca.pem room/ca.pem
+}
+
+# bench_dcrd DCRD DCR [DCRD ARGS...]: a CA, an uploader (owner/, owner@bench.example),
+# DCRD serving its data from $dir/dcrd on a free loopback port ($dcrd_pid,
+# $DCR_ENDPOINT, $DCR_SPECS; its stderr in dcrd.log, each line time-stamped
+# by bench_stamp), and a room created by DCR in which the uploader may
+# upload to the file node blob, or the one in room/room.yaml if the caller
+# wrote it (with authentication: {ca: ca.pem}); its ID in $room.
+bench_dcrd() {
+	local dcrd=$1 dcr=$2 port
+	shift 2
+	bench_owner
 	[ -e room/room.yaml ] ||
 		printf '%s\n' 'version: 1' "name: $bench_name" 'enclave: dcrd:sim' 'authentication: {ca: ca.pem}' \
 			'participants:' '  owner@bench.example: [upload blob]' 'data:' '  blob: {type: file}' >room/room.yaml

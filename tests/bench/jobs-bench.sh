@@ -24,7 +24,11 @@
 #    `dcr run --wait` in a loop, all in one room, then spread over 10 rooms
 #    (client i in room i mod 10): jobs per second over the whole test,
 #    p50/p99 of one run --wait, failed runs, calls per job, and dcrd's CPU
-#    per job (/proc/PID/stat). dcrd gets --max-room-jobs 64
+#    per job (/proc/PID/stat); then the CPU per job of the dcr processes
+#    (getrusage of the driver's children), of dcrd, of the SQL workers it
+#    reaped (cutime + cstime), and how busy the whole machine was
+#    (/proc/stat: other users' work included), to tell whether the CPU is
+#    what bounds the throughput. dcrd gets --max-room-jobs 64
 #    --max-caller-jobs 64 --max-connections-per-address 128, so that 50
 #    clients of one identity on one address are not refused by design.
 #
@@ -94,6 +98,10 @@ stamp() { # prefix each line with the wall clock, in seconds
 }
 tck=$(getconf CLK_TCK)
 dcrd_cpu() { awk -v t="$tck" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$dcrd_pid/stat"; }
+# The CPU of the SQL workers dcrd spawned and reaped (cutime + cstime), in seconds.
+worker_cpu() { awk -v t="$tck" '{ printf "%.3f", ($16 + $17) / t }' "/proc/$dcrd_pid/stat"; }
+# The whole machine's busy CPU (all but idle and iowait), in seconds: other users' too.
+machine_cpu() { awk -v t="$tck" '/^cpu / { printf "%.3f", ($2 + $3 + $4 + $7 + $8 + $9) / t }' /proc/stat; }
 calls() { grep -c 'POST /v1/call' dcrd.log || true; }
 
 run=0
@@ -161,8 +169,10 @@ EOF
 		for clients in 5 50; do
 			before_calls=$(calls)
 			before_cpu=$(dcrd_cpu)
+			before_workers=$(worker_cpu)
+			before_machine=$(machine_cpu)
 			python3 - "$dcr" "$dir/alice" "$clients" "$((jobs / clients))" "$spread" "${rooms[@]}" >conc.txt <<'EOF'
-import subprocess, sys, threading, time
+import resource, subprocess, sys, threading, time
 dcr, ident, clients, each, spread = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 rooms = sys.argv[6:]
 times, failed, lock = [], [0], threading.Lock()
@@ -183,12 +193,17 @@ for th in threads:
     th.start()
 for th in threads:
     th.join()
-print(time.monotonic() - start, failed[0], " ".join(str(x) for x in times))
+# The dcr processes' CPU, all of them (their parent is this process).
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.monotonic() - start, failed[0], ru.ru_utime + ru.ru_stime, " ".join(str(x) for x in times))
 EOF
-			python3 - conc.txt "$clients" "$spread" "$(($(calls) - before_calls))" "$before_cpu" "$(dcrd_cpu)" <<'EOF'
+			python3 - conc.txt "$clients" "$spread" "$(($(calls) - before_calls))" "$before_cpu" "$(dcrd_cpu)" \
+				"$before_workers" "$(worker_cpu)" "$before_machine" "$(machine_cpu)" "$(nproc)" <<'EOF'
 import sys
-wall, failed, *ts = open(sys.argv[1]).read().split()
-wall, failed = float(wall), int(failed)
+wall, failed, client_cpu, *ts = open(sys.argv[1]).read().split()
+wall, failed, client_cpu = float(wall), int(failed), float(client_cpu) * 1000
+workers = (float(sys.argv[8]) - float(sys.argv[7])) * 1000
+machine = (float(sys.argv[10]) - float(sys.argv[9])) * 1000
 t = sorted(float(x) * 1000 for x in ts)
 clients, spread, calls = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 cpu = (float(sys.argv[6]) - float(sys.argv[5])) * 1000
@@ -197,6 +212,10 @@ print("%2d clients, %2d room%s: %d jobs in %.1f s = %.1f jobs/s, %d failed; run 
       "%.2f calls/job; dcrd CPU %.1f ms/job"
       % (clients, spread, "s" if spread > 1 else " ", len(t), wall, len(t) / wall, failed, q(50), q(99),
          calls / len(t), cpu / len(t)))
+print("    CPU per job: dcr %.1f ms, dcrd %.1f ms, SQL workers %.1f ms, together %.1f ms; the machine was busy "
+      "%.0f%% of its %d cores (%.1f ms per job, other users included)"
+      % (client_cpu / len(t), cpu / len(t), workers / len(t), (client_cpu + cpu + workers) / len(t),
+         100 * machine / 1000 / wall / int(sys.argv[11]), int(sys.argv[11]), machine / len(t)))
 EOF
 		done
 	done

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 	struct dcr_specs *specs;
 	struct dcr_room *room;
 	struct dcr_err err;
-	struct work_inputs in = { read_file, NULL };
+	struct work_inputs in = { .read = read_file };
 	struct sql_limits lim = { .time_ms = 3600 * 1000, .max_memory = 4ull << 30 };
 	struct sql_result res;
 

@@ -19,6 +19,8 @@ specs:
     format: tdx
     mrtd: "$mrtd"
     rtmr0: "$rtmr0"
+    rtmr1: "$(printf '31%.0s' $(seq 48))"
+    rtmr2: "$(printf '32%.0s' $(seq 48))"
 YAML
 expect 0 "synthetic TD quote" "$DCR" --specs accept.yaml "${offline[@]}" --at "$now"
 has "$out" '^format       tdx$' "format"
@@ -77,6 +79,14 @@ expect 5 "truncated TD quote" "$DCR" --specs accept.yaml attest --evidence short
 	--root-ca td/root-ca.der --at "$now"
 has "$err" 'TDX quote is truncated' "truncation named"
 
+# Offline, a spec that pins another root than --root-ca does not accept: the quote is genuine under a root it does not trust.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other-root.key -out other-root.pem \
+	-days 2 -subj "/CN=Another Root CA" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1 || fail "another root"
+{ cat accept.yaml; echo "    root_ca: other-root.pem"; } >other-root.yaml
+expect 5 "a spec pinning another root" "$DCR" --specs other-root.yaml "${offline[@]}" --at "$now"
+has "$err" "spec 'td:v1' pins another root_ca than --root-ca" "the root named"
+{ cat accept.yaml; echo "    root_ca: td/root-ca.der"; } >same-root.yaml
+expect 0 "a spec pinning that root" "$DCR" --specs same-root.yaml "${offline[@]}" --at "$now"
 # The real quote: every signature holds, and Intel's rules refuse its platform.
 T=$SRCDIR/../shared/testdata/evidence
 [ -f "$T/tdx/quote.bin" ] || skip "$T/tdx is absent: the real TDX quote test needs ../shared/testdata"
@@ -87,6 +97,9 @@ specs:
   real:
     format: tdx
     mrtd: 273828c46252fcbdd8ad2dd907130222b03466d52a2911d70c1a5950895d6bd1ae451d382d5a9b1b4c0ed0e5ae9a3dbd
+    rtmr0: "$(printf '%096d' 0)"
+    rtmr1: "$(printf '%096d' 0)"
+    rtmr2: "$(printf '%096d' 0)"
     tcb_statuses: [UpToDate, OutOfDate]
 YAML
 expect 5 "real TDX quote in its window" "$DCR" --specs real.yaml "${real[@]}" --at 2026-03-01T00:00:00Z

@@ -7,6 +7,8 @@ set -u
 REPLAY_CALL=${REPLAY_CALL:-}
 # tests/tools/hold-create.so: DCRD_PRELOAD it, with DCR_TEST_HOLD_FILE naming a file, to hold a room.create in validation.
 HOLD_CREATE=${HOLD_CREATE:-}
+# tests/tools/hold-audit.so: the same for dcrd's reading of audit entries (audit.get).
+HOLD_AUDIT=${HOLD_AUDIT:-}
 # tests/tools/sgx-fake-device and tests/tools/fake-pccs.py: a fake /dev/attestation and a fake Intel PCS.
 SGX_FAKE_DEVICE=${SGX_FAKE_DEVICE:-}
 FAKE_PCCS=${FAKE_PCCS:-}

@@ -19,6 +19,9 @@ make_ca acme-ca
 for who in alice bob carol dave; do
 	make_user "$who" "$who@acme.example" acme-ca
 done
+# Alice's address, certified by another CA: someone else, in a room of their own.
+make_ca other-ca
+make_user eve alice@acme.example other-ca
 as() { local who=$1; shift; env XDG_STATE_HOME="$TEST_TMP/$who-state" "$DCR" -q -i "$TEST_TMP/$who" "$@"; }
 
 mkdir -p room
@@ -35,6 +38,18 @@ participants:
 data:
   f: {type: file}
   g: {type: file}
+YAML
+mkdir -p eve-room
+cp other-ca.pem eve-room/ca.pem
+cat >eve-room/room.yaml <<'YAML'
+version: 1
+name: eve
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  alice@acme.example: [upload f]
+data:
+  f: {type: file}
 YAML
 cat >room/small.yaml <<'YAML'
 version: 1
@@ -109,6 +124,10 @@ expect 0 "alice uploads another" as alice upload g.bin || finish
 g=$out
 expect 0 "carol uploads" as carol upload c.bin || finish
 c=$out
+expect 0 "eve creates her room" as eve create eve-room/room.yaml || finish
+eves=$out
+expect 0 "eve uploads" as eve upload g.bin || finish
+e=$out
 
 # ---- while alice's dataset is being checked, other calls are answered ----
 hold "$f" || finish
@@ -137,6 +156,10 @@ expect 0 "and its list of datasets" timeout 60 env XDG_STATE_HOME="$TEST_TMP/bob
 expect 1 "alice's second publish meanwhile" as alice publish "$room" g "$g"
 has "$err" "alice@acme.example is publishing another dataset right now; publish this one when that is done" \
 	"the refusal says why"
+# The same address under another CA is another caller: neither held up by alice's check, nor told of it
+# (the checks were keyed by the address alone).
+expect 0 "alice's address certified by another CA publishes meanwhile" as eve publish "$eves" f "$e"
+lacks "$err" "publishing another dataset" "nothing is said of alice's check"
 hold "$c" || finish
 as carol publish "$room" f "$c" >pub-c.out 2>pub-c.err &
 pub_c=$!

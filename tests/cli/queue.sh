@@ -175,6 +175,40 @@ checks=$((checks + 1))
 [ "$(grep -c "^dcrd: job $again started$" dcrd.log)" = 2 ] || fail "the job did not run again after the restart"
 expect 0 "stop its room" as_alice stop "$other"
 
+# ---- a job.run that does not commit leaves nothing queued ----
+# (last session's review, finding 5: its queue entry stayed until a runner
+# reached it, counting against the caps meanwhile, and the next job.run
+# queued the same job ID a second time.) The host makes the room's audit
+# entries fail to write (a trigger in state.db): job.run's record and its
+# entry are rolled back together, and so must be its place in the queue.
+# A job runs in the room, so no runner looks at the room's queue meanwhile.
+stop_dcrd KILL # the job of the stopped room runs on until its time is up: not in the way here
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-room-jobs 4 --max-caller-jobs 5 --max-running-jobs 2 || finish
+expect 0 "a job that runs until dcrd stops, in the flooding room" as_alice run "$flood" forever
+held=$out
+wait_log "^dcrd: job $held started$"
+sql() { python3 -c 'import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute(sys.argv[2]); db.commit()' data/state.db "$1"; }
+sql "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'the host refuses'); END" ||
+	fail "cannot add the trigger"
+for i in 1 2 3; do
+	expect 9 "a job.run whose audit entry cannot be written ($i)" as_alice run "$flood" quick
+	has "$err" "state.db was altered" "the refusal says why ($i)"
+done
+sql "DROP TRIGGER refuse_audit" || fail "cannot drop the trigger"
+expect 0 "metrics" curl -fsS "$DCR_ENDPOINT/metrics"
+has "$out" '^dcrd_jobs_queued 0$' "the rolled-back jobs are not queued"
+has "$out" '^dcrd_jobs_running 1$' "the running job is"
+after=()
+for i in 1 2 3; do
+	# --max-room-jobs 4: with the three rolled-back entries left, the first of these was refused.
+	expect 0 "the room queues jobs again ($i)" as_alice run "$flood" quick
+	after+=("$out")
+done
+checks=$((checks + 1))
+[ "$(printf '%s\n' "$held" "${after[@]}" | sort -u | wc -l)" = 4 ] || fail "job IDs repeat: $held ${after[*]}"
+expect 0 "metrics" curl -fsS "$DCR_ENDPOINT/metrics"
+has "$out" '^dcrd_jobs_queued 3$' "each of them is queued once"
+
 # ---- limits are checked ----
 for bad in 0 -1 x 1000001 1K; do
 	expect 2 "--max-room-jobs $bad" "$DCRD" serve --data-dir data2 --max-room-jobs "$bad"

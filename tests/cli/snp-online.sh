@@ -1,16 +1,20 @@
 #!/bin/bash
 # dcrd --attestation sev-snp against a folder that plays the guest's
-# configfs-tsm entry (reports over whatever report data dcrd writes, signed
-# by a test VCEK under a test ARK), a preloaded library that answers the
-# derived-key ioctl as the firmware would, and a stand-in for AMD's KDS:
+# configfs-tsm (the fake-tsm preload gives each entry dcrd makes its
+# attributes; snp-fake-guest serve answers with reports over whatever report
+# data dcrd writes, signed by a test VCEK under a test ARK), a preloaded
+# library that answers /dev/sev-guest's report and derived-key ioctls as
+# the driver and firmware would, and a stand-in for AMD's KDS:
 # dcrd seals with the derived key, serves the report with the VCEK chain
 # (from the host's table, or fetched from the KDS and cached), dcr verifies
 # online, creates a room and runs a SQL and a python job in it; another
-# measurement or policy cannot unseal the state.
+# measurement or policy cannot unseal the state. The same through
+# /dev/sev-guest alone; host certificate tables that do not fit or do not
+# parse; a concurrent writer of the configfs-tsm entry; `dcrd spec`.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
-[ -x "$SNP_FAKE_GUEST" ] && [ -f "$SNP_FAKE_IOCTL" ] || skip "the SEV-SNP test tools were not built"
+[ -x "$SNP_FAKE_GUEST" ] && [ -f "$SNP_FAKE_IOCTL" ] && [ -f "$FAKE_TSM" ] || skip "the SEV-SNP test tools were not built"
 
 measurement=$(printf 'dcr sev-snp online test' | sha384sum | cut -c1-96)
 expect 0 "guest folder" "$SNP_FAKE_GUEST" init g --measurement "$measurement"
@@ -38,9 +42,11 @@ PY
 DCRD_PIDS+=("$!")
 for _ in $(seq 100); do [ -s kds.port ] && break; sleep 0.05; done
 kds=http://127.0.0.1:$(cat kds.port)
-snp_args=(--attestation sev-snp --snp-tsm "$TEST_TMP/g/tsm" --snp-device "$TEST_TMP/g/device" --kds-url "$kds")
+snp_args=(--attestation sev-snp --tsm-dir "$TEST_TMP/g/tsm" --snp-device "$TEST_TMP/g/device" --kds-url "$kds")
 export DCR_TEST_SNP_DIR=$TEST_TMP/g
-export DCRD_PRELOAD=$SNP_FAKE_IOCTL
+export DCR_FAKE_TSM=$TEST_TMP/g/tsm
+export DCR_FAKE_TSM_PROVIDER=sev_guest
+export DCRD_PRELOAD="$SNP_FAKE_IOCTL $FAKE_TSM"
 
 cat >specs.yaml <<YAML
 version: 1
@@ -66,8 +72,21 @@ export DCR_SPECS=$TEST_TMP/specs.yaml
 expect 2 "--kds-url without sev-snp" "$DCRD" serve --data-dir d0 --kds-url "$kds"
 has "$err" "sev-snp" "explained"
 
+# configfs-tsm checks its entry's generation: a second writer meanwhile is refused.
+touch g/race
+expect 1 "a concurrent writer of the configfs-tsm entry" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" serve \
+	--data-dir raced --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+has "$err" "was written by someone else meanwhile \(generation 0, then 2\)" "the race is named"
+rm g/race
+DCR_FAKE_TSM_PROVIDER=tdx_guest expect 1 "configfs-tsm of another provider" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" \
+	serve --data-dir other --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+has "$err" "configfs-tsm provider is 'tdx_guest', not 'sev_guest'" "the provider is named"
+
 start_dcrd data "${snp_args[@]}" || finish
 has "$(cat "$TEST_TMP/dcrd.log")" "attestation sev-snp" "dcrd says it runs sev-snp"
+has "$(cat guest.log)" "served report" "the report came through configfs-tsm"
+checks=$((checks + 1))
+[ -z "$(ls g/tsm)" ] || fail "dcrd removed its configfs-tsm entries ($(ls g/tsm))"
 lacks "$(cat "$TEST_TMP/dcrd.log")" "python computations" "and does not refuse python"
 [ -s data/snp-sealing-tcb ] || fail "the sealing TCB is recorded"
 checks=$((checks + 1))
@@ -139,20 +158,20 @@ stop_dcrd
 # Another measurement, or the same image with debugging allowed: another derived key, the state stays shut.
 cp g/state/measurement measurement.bak
 printf '%096d' 2 >g/state/measurement
-expect 1 "another measurement's key" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+expect 1 "another measurement's key" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
 has "$err" "enclave-keys" "the sealed file is named"
 cp measurement.bak g/state/measurement
 echo 00000000000b0000 >g/state/policy
-expect 1 "a debuggable launch's key" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+expect 1 "a debuggable launch's key" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
 has "$err" "enclave-keys" "the sealed file is named"
 echo 0000000000030000 >g/state/policy
 # A sealing TCB below the recorded one derives another key; one above the committed TCB the firmware refuses.
 cp data/snp-sealing-tcb tcb.bak
 echo 7307000000000003 >data/snp-sealing-tcb
-expect 1 "a lower sealing TCB" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+expect 1 "a lower sealing TCB" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
 has "$err" "enclave-keys" "the sealed file is named"
 echo 7409000000000003 >data/snp-sealing-tcb
-expect 1 "a TCB above the committed one" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+expect 1 "a TCB above the committed one" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" serve --data-dir data --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
 has "$err" "SNP_GET_DERIVED_KEY" "the refused request is named"
 cp tcb.bak data/snp-sealing-tcb
 
@@ -171,14 +190,71 @@ touch g/kds/fail
 DCRD_PORT_WANTED=$port start_dcrd kdsdata "${snp_args[@]}" || finish
 expect 0 "attest with the cached VCEK, KDS down" "$DCR" attest
 stop_dcrd
-expect 1 "no cache, KDS down" env LD_PRELOAD="$SNP_FAKE_IOCTL" "$DCRD" serve --data-dir fresh --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+expect 1 "no cache, KDS down" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" serve --data-dir fresh --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
 has "$err" "AMD KDS" "the KDS is named"
 rm g/kds/fail
 echo host >g/state/certs
 
+# Without configfs-tsm: reports through /dev/sev-guest (SNP_GET_EXT_REPORT), the host's table with them.
+dev_args=(--attestation sev-snp --tsm-dir "$TEST_TMP/no-tsm" --snp-device "$TEST_TMP/g/device" --kds-url "$kds")
+served=$(grep -c "served report" guest.log)
+start_dcrd devdata "${dev_args[@]}" || finish
+expect 0 "attest, the report from /dev/sev-guest" "$DCR" attest
+has "$out" "^spec +dcrd:snp" "accepted by the spec"
+checks=$((checks + 1))
+[ "$(grep -c "served report" guest.log)" = "$served" ] || fail "no report came through configfs-tsm"
+stop_dcrd
+# No table from the host through the device: the VCEK from the KDS.
+echo kds >g/state/certs
+start_dcrd devkds "${dev_args[@]}" || finish
+expect 0 "attest, /dev/sev-guest without the host's certificates" "$DCR" attest
+ls devkds/snp-vcek-*.der >/dev/null 2>&1 || fail "the VCEK came from the KDS"
+checks=$((checks + 1))
+stop_dcrd
+# A table more than the driver's 16 KiB: the size is named. A table that does not parse: refused, on both paths.
+echo big >g/state/certs
+expect 1 "a host table too big for /dev/sev-guest" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" serve --data-dir devbig \
+	--listen "127.0.0.1:$(free_port)" "${dev_args[@]}"
+has "$err" "the host's certificate table needs 20480 bytes, more than the 16384 the guest driver takes" "the sizes named"
+echo malformed >g/state/certs
+expect 1 "a malformed host table from /dev/sev-guest" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" serve \
+	--data-dir devbad --listen "127.0.0.1:$(free_port)" "${dev_args[@]}"
+has "$err" "the host's certificates: " "the table is blamed"
+expect 1 "a malformed host table from configfs-tsm" timeout 120 env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" serve \
+	--data-dir tsmbad --listen "127.0.0.1:$(free_port)" "${snp_args[@]}"
+has "$err" "the host's certificates: " "the table is blamed"
+echo host >g/state/certs
+
+# dcrd spec: this guest's entry from a fresh report, through either path; with the ARK added, dcr accepts dcrd by it.
+expect 0 "dcrd spec through configfs-tsm" env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" spec "${snp_args[@]}"
+spec=$out
+has "$spec" "^    format: sev-snp$" "the format"
+has "$spec" "^    measurement: $measurement$" "this MEASUREMENT"
+has "$spec" "^    policy_allow: \[smt\]$" "the weakening policy bits it runs with"
+has "$spec" "^    min_tcb: \{bootloader: 3, tee: 0, snp: 8, microcode: 115\}$" "its REPORTED_TCB as the minimum"
+lacks "$spec" "WARNING" "no debug warning"
+expect 0 "dcrd spec through /dev/sev-guest" env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" spec "${dev_args[@]}"
+[ "$out" = "$spec" ] || fail "the same spec through /dev/sev-guest"
+checks=$((checks + 1))
+{ printf '%s\n' "$spec"; echo "    root_ca: g/ark.pem"; } >own-specs.yaml
+start_dcrd specdata "${snp_args[@]}" || finish
+expect 0 "attest by the spec dcrd printed" "$DCR" --specs own-specs.yaml attest --spec dcrd:snp
+has "$out" "^spec +dcrd:snp" "accepted"
+stop_dcrd
+echo 00000000000b0000 >g/state/policy
+expect 0 "dcrd spec of a debuggable guest" env LD_PRELOAD="$DCRD_PRELOAD" "$DCRD" spec "${snp_args[@]}"
+has "$out" "^    policy_allow: \[smt, debug\]$" "debug allowed"
+has "$out" "WARNING: this guest's policy allows DEBUG" "loudly"
+echo 0000000000030000 >g/state/policy
+expect 2 "dcrd spec with another kind's option" "$DCRD" spec --attestation sev-snp --tdx-sealing-key x
+has "$err" "need --attestation tdx" "explained"
+expect 1 "dcrd spec without a guest" env LD_PRELOAD= "$DCRD" spec --attestation sev-snp --tsm-dir "$TEST_TMP/nowhere" \
+	--snp-device "$TEST_TMP/nowhere/sev-guest"
+has "$err" "^dcrd: spec: .*nowhere/sev-guest" "the device is named"
+
 # No guest interface: a clear error.
 expect 1 "no device" env LD_PRELOAD= "$DCRD" serve --data-dir fresh2 --listen "127.0.0.1:$(free_port)" \
-	--attestation sev-snp --snp-tsm "$TEST_TMP/nowhere" --snp-device "$TEST_TMP/nowhere/sev-guest"
+	--attestation sev-snp --tsm-dir "$TEST_TMP/nowhere" --snp-device "$TEST_TMP/nowhere/sev-guest"
 has "$err" "nowhere" "the device path is named"
 
 finish

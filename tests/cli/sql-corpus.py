@@ -4,7 +4,7 @@ what the sqlite3 shell says each query returns, written in dcr's result
 format (dcr-formats(5), SQL RESULTS), for tests/cli/sql-corpus.sh to
 compare byte for byte with what `dcr run` returns.
 
-usage: sql-corpus.py DIR SEED COUNT
+usage: sql-corpus.py DIR SEED COUNT [LIBDUCKDB]
 
 Writes into DIR:
   people.csv orders.csv tags.csv empty_t.csv   the tables, as dcr reads them
@@ -24,9 +24,16 @@ is turned into dcr's format by the rules of SQL RESULTS (see
 to_dcr_csv). Only the header of a result without rows does not come from
 the shell, which prints none: it comes from SQLite's column names through
 python's sqlite3 module (the same library).
+
+With LIBDUCKDB (the libduckdb.so dcrd links), the same queries are also
+written for the duckdb engine, with DuckDB itself as the oracle (see
+DuckOracle) and every answer that is not the shell's explained by a rule
+of the dialect differences (see Rule and DIALECT; duck_corpus lists the
+files). The counts per template are printed, one line each.
 """
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -267,6 +274,150 @@ def oracle(db, sql):
         header = [d[0] for d in con.execute(sql).description]
         con.close()
     return to_dcr_csv(shell.stdout, header)
+
+
+# ---- the DuckDB oracle ----
+
+class DuckOracle:
+    """
+    DuckDB itself (the libduckdb.so dcrd links, through ctypes: no dcr code)
+    on the same CSV files, read by DuckDB's own CSV reader into tables of
+    the types dcr-room(5) gives the duckdb engine (string VARCHAR, int64
+    BIGINT, float64 DOUBLE, bool BOOLEAN, date DATE), strict, no type
+    detection, an unquoted empty field NULL and "" the empty string. Its
+    answers are written in dcr's format by the rules of dcr-room(5), "The
+    duckdb engine": BOOLEAN as 1 or 0, DOUBLE and FLOAT as dcr_real writes
+    a REAL, everything else as the text DuckDB casts it to
+    (duckdb_value_varchar), quoted by the rules of SQL RESULTS. One thread,
+    as dcrd's engine runs, so sums of doubles add in the same order.
+    """
+
+    TYPES = {"string": "VARCHAR", "date": "DATE", "int64": "BIGINT", "bool": "BOOLEAN", "float64": "DOUBLE"}
+    BOOLEAN, FLOAT, DOUBLE = 1, 10, 11
+
+    def __init__(self, lib, out, tables):
+        import ctypes
+
+        class Result(ctypes.Structure):     # duckdb_result of DuckDB 1.x's C API
+            _fields_ = [("column_count", ctypes.c_uint64), ("row_count", ctypes.c_uint64),
+                        ("rows_changed", ctypes.c_uint64), ("columns", ctypes.c_void_p),
+                        ("error_message", ctypes.c_char_p), ("internal_data", ctypes.c_void_p)]
+
+        self.ct, self.Result = ctypes, Result
+        d = self.lib = ctypes.CDLL(lib)
+        P, U64 = ctypes.c_void_p, ctypes.c_uint64
+        for name, res, args in [
+                ("duckdb_library_version", ctypes.c_char_p, []),
+                ("duckdb_create_config", ctypes.c_int, [ctypes.POINTER(P)]),
+                ("duckdb_set_config", ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_char_p]),
+                ("duckdb_destroy_config", None, [ctypes.POINTER(P)]),
+                ("duckdb_open_ext", ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(P), P, ctypes.POINTER(P)]),
+                ("duckdb_connect", ctypes.c_int, [P, ctypes.POINTER(P)]),
+                ("duckdb_query", ctypes.c_int, [P, ctypes.c_char_p, ctypes.POINTER(Result)]),
+                ("duckdb_result_error", ctypes.c_char_p, [ctypes.POINTER(Result)]),
+                ("duckdb_destroy_result", None, [ctypes.POINTER(Result)]),
+                ("duckdb_prepare", ctypes.c_int, [P, ctypes.c_char_p, ctypes.POINTER(P)]),
+                ("duckdb_prepare_error", ctypes.c_char_p, [P]),
+                ("duckdb_destroy_prepare", None, [ctypes.POINTER(P)]),
+                ("duckdb_column_count", U64, [ctypes.POINTER(Result)]),
+                ("duckdb_row_count", U64, [ctypes.POINTER(Result)]),
+                ("duckdb_column_name", ctypes.c_char_p, [ctypes.POINTER(Result), U64]),
+                ("duckdb_column_type", ctypes.c_int, [ctypes.POINTER(Result), U64]),
+                ("duckdb_value_is_null", ctypes.c_bool, [ctypes.POINTER(Result), U64, U64]),
+                ("duckdb_value_double", ctypes.c_double, [ctypes.POINTER(Result), U64, U64]),
+                ("duckdb_value_varchar", P, [ctypes.POINTER(Result), U64, U64]),
+                ("duckdb_free", None, [P])]:
+            f = getattr(d, name)
+            f.restype, f.argtypes = res, args
+        self.version = d.duckdb_library_version().decode().lstrip("v")
+        cfg, self.db, self.con, why = P(), P(), P(), P()
+        if d.duckdb_create_config(ctypes.byref(cfg)) != 0:
+            raise SystemExit("sql-corpus: DuckDB: no configuration")
+        # Nothing fetched or loaded from outside; one thread.
+        for k, v in [("autoinstall_known_extensions", "false"), ("autoload_known_extensions", "false"),
+                     ("threads", "1")]:
+            if d.duckdb_set_config(cfg, k.encode(), v.encode()) != 0:
+                raise SystemExit("sql-corpus: DuckDB refused setting %s" % k)
+        if d.duckdb_open_ext(None, ctypes.byref(self.db), cfg, ctypes.byref(why)) != 0:
+            raise SystemExit("sql-corpus: DuckDB: cannot open a database")
+        d.duckdb_destroy_config(ctypes.byref(cfg))
+        if d.duckdb_connect(self.db, ctypes.byref(self.con)) != 0:
+            raise SystemExit("sql-corpus: DuckDB: cannot connect")
+        for name, (cols, _) in tables.items():
+            spec = ", ".join("'%s': '%s'" % (c, self.TYPES[typ]) for c, typ, _ in cols)
+            self.must("CREATE TABLE %s AS SELECT * FROM read_csv('%s', columns = {%s}, header = true, "
+                      "auto_detect = false, strict_mode = true, delim = ',', quote = '\"', escape = '\"', "
+                      "nullstr = '', allow_quoted_nulls = false)"
+                      % (name, os.path.join(out, name + ".csv"), spec))
+            # DuckDB's reader may not drop what lib/table would refuse: the row counts must be the data's.
+            n = self.must("SELECT COUNT(*) FROM %s" % name)
+            if n != [[str(len(tables[name][1])).encode()]]:
+                raise SystemExit("sql-corpus: DuckDB read %s rows of %s" % (n, name))
+
+    def must(self, sql):
+        kind, value = self.run(sql)
+        if kind != "rows":
+            raise SystemExit("sql-corpus: DuckDB: %s\n%s" % (value, sql))
+        return [[c for _, c in row] for row in value[1]]
+
+    def run(self, sql):
+        """("refused", message): DuckDB does not prepare it; ("fails", message): it fails running;
+        ("rows", (names, rows of (type, bytes or None))) otherwise."""
+        ct, d = self.ct, self.lib
+        st = ct.c_void_p()
+        if d.duckdb_prepare(self.con, sql.encode(), ct.byref(st)) != 0:
+            why = d.duckdb_prepare_error(st).decode()
+            d.duckdb_destroy_prepare(ct.byref(st))
+            return ("refused", why)
+        d.duckdb_destroy_prepare(ct.byref(st))
+        res = self.Result()
+        if d.duckdb_query(self.con, sql.encode(), ct.byref(res)) != 0:
+            why = d.duckdb_result_error(ct.byref(res)).decode()
+            d.duckdb_destroy_result(ct.byref(res))
+            return ("fails", why)
+        ncol, nrow = d.duckdb_column_count(ct.byref(res)), d.duckdb_row_count(ct.byref(res))
+        names = [d.duckdb_column_name(ct.byref(res), c) for c in range(ncol)]
+        types = [d.duckdb_column_type(ct.byref(res), c) for c in range(ncol)]
+        rows = []
+        for r in range(nrow):
+            row = []
+            for c in range(ncol):
+                if d.duckdb_value_is_null(ct.byref(res), c, r):
+                    row.append((types[c], None))
+                elif types[c] in (self.FLOAT, self.DOUBLE):
+                    row.append((types[c], d.duckdb_value_double(ct.byref(res), c, r)))
+                else:
+                    p = d.duckdb_value_varchar(ct.byref(res), c, r)
+                    row.append((types[c], ct.string_at(p)))
+                    d.duckdb_free(p)
+            rows.append(row)
+        d.duckdb_destroy_result(ct.byref(res))
+        return ("rows", (names, rows))
+
+    def answer(self, sql, settings=()):
+        """("refused"|"fails", message) or ("rows", the result in dcr's format); settings: SET statements for it."""
+        for setting in settings:
+            self.must(setting)
+        kind, value = self.run(sql)
+        for setting in settings:
+            self.must("RESET %s" % setting.split()[1])
+        if kind != "rows":
+            return kind, value
+        names, rows = value
+        out = [b",".join(dcr_field(n) for n in names)]
+        for row in rows:
+            cells = []
+            for typ, v in row:
+                if v is None:
+                    cells.append(b"")
+                elif typ == self.BOOLEAN:
+                    cells.append(b"1" if v == b"true" else b"0")
+                elif typ in (self.FLOAT, self.DOUBLE):
+                    cells.append(dcr_real(v).encode())
+                else:
+                    cells.append(dcr_field(v))
+            out.append(b",".join(cells))
+        return "rows", b"\n".join(out) + b"\n"
 
 
 # ---- queries ----
@@ -655,6 +806,41 @@ def t_orders_by_date(r):
             "SUM(qty * amount) AS v FROM orders GROUP BY y ORDER BY y" % r.randint(0, 4))
 
 
+# Queries written for the dialect differences a room author meets between SQLite and DuckDB. They draw
+# from a random source of their own, so adding them left every query of TEMPLATES as it was.
+
+def t_literals(r):
+    return ("SELECT id, 0.1 + 0.2 AS dec, %d / %d AS q, 2.5 * %d AS prod, score * 1.5 AS f FROM people "
+            "WHERE score IS NOT NULL ORDER BY id" % (r.randint(1, 9), r.randint(2, 9), r.randint(1, 4)))
+
+
+def t_overflow(r):
+    return ("SELECT id, id * %d AS big FROM people ORDER BY id"
+            % r.choice([92233720368547758, 46116860184273879, 4611686018427387904, 9223372036854775807]))
+
+
+def t_affinity(r):
+    return "SELECT id FROM people WHERE %s ORDER BY id" % r.choice([
+        "active = 'true'", "active = '1'", "age = '25'", "age > '3'", "joined = '2024-02-29'", "score = '0.1'",
+        "id = '017'", "age < '100'"])
+
+
+def t_collation(r):
+    return r.choice([
+        "SELECT id, name FROM people WHERE name %s '%s' ORDER BY name, id" % (r.choice(["<", ">=", "<="]),
+                                                                          r.choice(["a", "Z", "é", "Ann", "Ω"])),
+        "SELECT MIN(name) AS mn, MAX(name) AS mx, MIN(city) AS mc, MAX(city) AS xc FROM people",
+        "SELECT name, city FROM people WHERE name = %s ORDER BY 1, 2" % r.choice(["'ann'", "'Chloé'", "upper(name)"]),
+    ])
+
+
+def t_bare_column(r):
+    return ("SELECT city, name, %s(%s) AS v FROM people GROUP BY city ORDER BY 1"
+            % (r.choice(["MAX", "MIN"]), r.choice(["id", "score"])))
+
+
+DIALECT_TEMPLATES = [t_literals, t_overflow, t_affinity, t_collation, t_bare_column]
+
 TEMPLATES = [t_join_count, t_filter_int, t_strings, t_floats, t_bools, t_dates, t_inner, t_left, t_outer, t_cross, t_natural,
              t_using, t_self, t_comma, t_aggregate, t_distinct_count, t_scalar_sub, t_in, t_exists, t_cte,
              t_recursive, t_recursive_days, t_window_rank, t_window_sum, t_window_lag, t_window_misc, t_setops,
@@ -665,13 +851,14 @@ TEMPLATES = [t_join_count, t_filter_int, t_strings, t_floats, t_bools, t_dates, 
 ROUNDS = 12
 
 
-def make_queries(rng):
+def make_queries(rng, seed):
     """Every query of the corpus: a round through the templates at a time, no query twice."""
     seen, queries = set(), []
+    dialect_rng = random.Random("%d dialect" % seed)
     for _ in range(ROUNDS):
-        for t in TEMPLATES:
+        for t in TEMPLATES + DIALECT_TEMPLATES:
             for _attempt in range(20):
-                sql = t(rng)
+                sql = t(dialect_rng if t in DIALECT_TEMPLATES else rng)
                 if sql not in seen:
                     break
             else:
@@ -683,11 +870,12 @@ def make_queries(rng):
 
 # ---- rooms ----
 
-def room_yaml(n, queries, tables):
+def room_yaml(room, queries, tables, engine=None):
+    """A room of these queries; with engine duckdb, each is a computation of that engine and there are no views."""
     perms = ["upload %s" % t for t in tables]
     for name, _ in queries:
         perms += ["run %s" % name, "fetch %s" % name]
-    lines = ["version: 1", "name: sql-corpus-%d" % n, "enclave: dcrd:sim", "authentication: {ca: ca.pem}",
+    lines = ["version: 1", "name: %s" % room, "enclave: dcrd:sim", "authentication: {ca: ca.pem}",
              "participants:", "  alice@acme.example:"]
     lines += ["    - %s" % p for p in perms]
     lines.append("data:")
@@ -698,37 +886,383 @@ def room_yaml(n, queries, tables):
         for c, typ, nullable in cols:
             lines.append("      - {name: %s, type: %s, nullable: %s}" % (c, typ, "true" if nullable else "false"))
     lines.append("compute:")
-    for name, sql in VIEWS + queries:
+    for name, sql in (queries if engine else VIEWS + queries):
         lines.append("  %s:" % name)
         lines.append("    type: sql")
+        if engine:
+            lines.append("    engine: %s" % engine)
         lines.append("    query: |")
         lines += ["      " + line for line in sql.split("\n")]
     return "\n".join(lines) + "\n"
 
 
+# ---- dialect differences ----
+
+class Rule:
+    """
+    A difference between SQLite's dialect and DuckDB's that the corpus
+    meets. A query whose DuckDB answer is not the sqlite3 shell's must be
+    of a template that names the rules explaining it (DIALECT), and the
+    generator checks the explanation where it can: `settings` (DuckDB SET
+    statements) and `rewrites` (regular expression, replacement) on the
+    query undo the rule in DuckDB, `same` compares two cells the rule
+    allows to differ; if DuckDB's answer with every undo of the template's
+    rules is the shell's, the difference is "checked". A rule without an
+    undo can only be "declared" (the count is reported). `refusal` is a
+    pattern of DuckDB's message for a query it does not prepare or fails
+    running, and such a query must match a rule of its template. `names`:
+    the rule lets the column names differ (not their number). `port`:
+    rewrites of a query DuckDB refuses into DuckDB's dialect, so the rest of
+    it is still compared (the port is one more query of the corpus, NAME_port).
+    """
+
+    def __init__(self, name, text, settings=(), rewrites=(), same=None, refusal=None, names=False, port=()):
+        self.name, self.text, self.settings, self.rewrites = name, text, settings, rewrites
+        self.same, self.refusal, self.names, self.port = same, refusal, names, port
+
+
+def is_real(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return any(ch in cell for ch in ".eIn")
+
+
+def near_real(a, b):
+    """Doubles that differ in their last digits only (relative difference at most 1e-12)."""
+    return is_real(a) and is_real(b) and abs(float(a) - float(b)) <= 1e-12 * max(abs(float(a)), abs(float(b)))
+
+
+def int_as_real(a, b):
+    """The same number, an integer in one and a real in the other."""
+    if is_real(a) == is_real(b):
+        return False
+    try:
+        return int(b if is_real(a) else a) == float(a if is_real(a) else b)
+    except ValueError:
+        return False
+
+
+def other_case(a, b):
+    """The same text but for non-ASCII letters in another case (each still one code point)."""
+    def alike(x, y):
+        return x == y or (not (x.isascii() and y.isascii()) and
+                          (x.lower()[:1] == y.lower()[:1] or x.upper()[:1] == y.upper()[:1]))
+    return len(a) == len(b) and all(alike(x, y) for x, y in zip(a, b))
+
+
+def json_alike(a, b):
+    """JSON texts of the same values, numbers within 15 significant digits."""
+    import json
+
+    def alike(x, y):
+        if isinstance(x, dict) and isinstance(y, dict):
+            return list(x) == list(y) and all(alike(x[k], y[k]) for k in x)
+        if isinstance(x, list) and isinstance(y, list):
+            return len(x) == len(y) and all(alike(p, q) for p, q in zip(x, y))
+        if isinstance(x, float) or isinstance(y, float):
+            return (isinstance(x, (int, float)) and isinstance(y, (int, float)) and
+                    abs(x - y) <= 1e-14 * max(abs(x), abs(y)))
+        return x == y and type(x) is type(y)
+    try:
+        return alike(json.loads(a), json.loads(b))
+    except ValueError:
+        return False
+
+
+def one_place(a, b):
+    """Decimals that differ by at most one unit in the last place the shorter of them shows."""
+    if not (is_real(a) and is_real(b)) or "e" in a + b:
+        return False
+    places = min(len(x.split(".")[1]) if "." in x else 0 for x in (a, b))
+    return abs(float(a) - float(b)) <= 10 ** -places * (1 + 1e-9)
+
+
+RULES = {r.name: r for r in [
+    Rule("null-order", "NULL sorts first in ascending order in SQLite (it is the smallest value) and last in "
+         "DuckDB (ORDER BY, window ORDER BY, and so LIMIT after ORDER BY, rank and frame positions)",
+         settings=["SET default_null_order = 'nulls_first_on_asc_last_on_desc'"]),
+    Rule("like-case", "LIKE ignores ASCII case in SQLite ('ann' LIKE 'A%' is true) and is case-sensitive in "
+         "DuckDB (ILIKE ignores case)", rewrites=[(r"\bLIKE\b", "ILIKE")]),
+    Rule("int-division", "/ of two integers truncates to an integer in SQLite (7 / 2 = 3, x / 0 is NULL) and gives "
+         "a DOUBLE in DuckDB (3.5; x / 0 is inf, -inf or nan; // divides integers)",
+         settings=["SET integer_division = true"]),
+    Rule("float-order", "sums of doubles (SUM, AVG, windowed sums) add in another order, so the last digits may "
+         "differ (1800.3999999999994 and 1800.3999999999999)", same=near_real),
+    Rule("float-libm", "math functions are other implementations: the last digit may differ "
+         "(log10: 0.5440680443502756 and 0.5440680443502757)", same=near_real),
+    Rule("round-half", "ROUND(x, n) of a double just below a half: SQLite 3.40 rounds through its own decimal "
+         "conversion, which takes 9.466249999999999 up to 9.4663, DuckDB the binary value, down to 9.4662",
+         same=one_place),
+    Rule("unicode-case", "upper() and lower() change ASCII letters only in SQLite and every letter with a case in "
+         "DuckDB (upper('straße') is STRAßE and STRAẞE)", same=other_case),
+    Rule("unicode-empty", "unicode('') is NULL in SQLite and -1 in DuckDB",
+         rewrites=[(r"\bunicode\((\w+)\)", r"nullif(unicode(\1), -1)")]),
+    Rule("printf", "printf() in DuckDB is NULL when an argument is NULL and pads %-6s to characters, not bytes; "
+         "format() takes {} placeholders ('%d items' stays as written)"),
+    Rule("json-extract", "json_extract() returns JSON in DuckDB (\"São Paulo\" quoted, null as null) and an SQL "
+         "value in SQLite (json_extract_string() returns text)",
+         rewrites=[(r"\bjson_extract\(", "json_extract_string(")]),
+    Rule("json-doubles", "a double in a JSON text is written in its shortest form in DuckDB (1.5e-7, "
+         "123456789.12345679) and with 15 significant digits in SQLite (1.5e-07, 123456789.123457)",
+         same=json_alike),
+    Rule("one-type", "a result column has one type in DuckDB, and each value its own in SQLite: lead(amount, 2, 0) "
+         "is the integer 0 in SQLite and 0.0 in DuckDB", same=int_as_real),
+    Rule("values-names", "the columns of VALUES are column1, column2... in SQLite and col0, col1... in DuckDB, "
+         "whose VALUES columns also have one type (-1 beside 2.5 is -1.0)",
+         refusal=r'Referenced column "column1" not found', names=True,
+         port=[(r"\bcolumn(\d)\b", lambda m: "col%d" % (int(m.group(1)) - 1))]),
+    Rule("sqlite-functions", "SQLite functions DuckDB does not have: total(), iif(), quote(), zeroblob(), "
+         "julianday(), date() with modifiers",
+         refusal=r"Scalar Function with name (total|iif|quote|zeroblob|julianday) does not exist|"
+                 r"Wrong number of arguments provided to DATE function",
+         port=[(r"\btotal\((\w+)\)", r"CAST(COALESCE(SUM(\1), 0) AS DOUBLE)"), (r"\biif\(", "if("),
+               (r"\bzeroblob\((\d+)\)", lambda m: "CAST(repeat('\\x00', %s) AS BLOB)" % m.group(1)),
+               (r"\bquote\((\w+)\)", r"('''' || replace(\1, '''', '''''') || '''')"),
+               (r"\bdate\((\w+), '\+(\d+) days?'\)", r"CAST(\1 + INTERVAL \2 DAY AS DATE)"),
+               (r"\bjulianday\((\w+)\) - julianday\('([\d-]+)'\)", r"(\1 - DATE '\2')")]),
+    Rule("blobs", "x'00ff10' is a blob in SQLite and the text 'x00ff10' in DuckDB; CAST(text AS BLOB) is the "
+         "text's bytes in SQLite and fails in DuckDB for a text that is not ASCII; dcr writes a SQLite blob in "
+         "hex (00ff10) and a DuckDB BLOB as DuckDB's text of it (\\x00\\xFF\\x10)",
+         refusal=r"Invalid byte encountered in STRING -> BLOB conversion"),
+    Rule("decimal-literals", "a literal with a decimal point is DECIMAL in DuckDB and a double in SQLite: 0.1 + 0.2 "
+         "is exactly 0.3 in DuckDB and 0.30000000000000004 in SQLite",
+         rewrites=[(r"(?<![\w.])(\d+\.\d+)(?![\w.])", r"CAST(\1 AS DOUBLE)")]),
+    Rule("int-overflow", "integer arithmetic that overflows 64 bits gives a double in SQLite "
+         "(183 * 92233720368547758 is 1.687877082744424e+19) and fails the query in DuckDB (\"Out of Range Error\")",
+         refusal=r"Overflow in multiplication of INT64"),
+    Rule("text-literals", "a text compared with a column of another type is cast to the column's type in DuckDB "
+         "(active = 'true' holds for every active row) and compared by SQLite's type affinity, which turns a text "
+         "into a number only if it reads as one (active = 'true' is never true, active = '1' is)"),
+    Rule("bare-columns", "a column neither grouped nor aggregated is allowed in SQLite (with MAX or MIN, it comes "
+         "from the row holding the extreme) and refused by DuckDB (arg_max() and arg_min() say it)",
+         refusal=r'column "name" must appear in the GROUP BY clause',
+         port=[(r"\bSELECT city, name, (MAX|MIN)\((\w+)\) AS v\b",
+                lambda m: "SELECT city, arg_%s(name, %s) AS name, %s(%s) AS v" % (m.group(1).lower(), m.group(2),
+                                                                               m.group(1), m.group(2)))]),
+    Rule("is-values", "IS and IS NOT compare any two values in SQLite (NULL-safe =); DuckDB has only IS [NOT] NULL "
+         "and IS [NOT] DISTINCT FROM", refusal=r"syntax error at or near",
+         port=[(r"\bIS NOT (?!NULL\b)([\w.]+)", r"IS DISTINCT FROM \1"),
+               (r"\bIS (?!NOT\b|NULL\b|DISTINCT\b)([\w.]+)", r"IS NOT DISTINCT FROM \1")]),
+    Rule("natural-none", "NATURAL JOIN of tables without a common column is a cross join in SQLite and refused by "
+         "DuckDB", refusal=r"No columns found to join on in NATURAL JOIN",
+         port=[(r"\bNATURAL JOIN\b", "CROSS JOIN")]),
+    Rule("bool-numbers", "a bool is the integer 0 or 1 in SQLite and a BOOLEAN in DuckDB, where active + 1 is "
+         "refused", refusal=r"No function matches the given name and argument types '\+\(BOOLEAN",
+         port=[(r"\b(active) \+", r"CAST(\1 AS INTEGER) +")]),
+    Rule("cast-range", "CAST to INTEGER saturates or takes a prefix in SQLite (CAST(1e20 AS INTEGER) is "
+         "9223372036854775807, '12abc' is 12) and fails the query in DuckDB, whose INTEGER is 32 bits (as its REAL "
+         "is a 32-bit FLOAT and NUMERIC a DECIMAL(18,3))",
+         refusal=r"can't be cast because the value is out of range"),
+]}
+
+# The rules that may explain a template's differences.
+DIALECT = {
+    "strings": ["unicode-case"],
+    "bools": ["bool-numbers"],
+    "dates": ["sqlite-functions", "one-type"],
+    "natural": ["float-order"],
+    "aggregate": ["sqlite-functions", "null-order"],
+    "recursive_days": ["sqlite-functions"],
+    "window_rank": ["null-order"],
+    "window_sum": ["float-order"],
+    "window_lag": ["one-type"],
+    "window_misc": ["null-order"],
+    "distinct": ["null-order"],
+    "nulls": ["is-values", "one-type"],
+    "unicode": ["unicode-empty"],
+    "like": ["like-case"],
+    "cast": ["cast-range"],
+    "printf": ["printf"],
+    "json": ["json-extract", "json-doubles"],
+    "empty": ["sqlite-functions"],
+    "derived": ["null-order"],
+    "case": ["sqlite-functions", "one-type"],
+    "int_math": ["int-division"],
+    "math": ["float-libm"],
+    "setops": ["null-order"],
+    "setops_limit": ["null-order"],
+    "text_funcs": ["sqlite-functions"],
+    "values": ["values-names", "one-type", "null-order"],
+    "blob": ["sqlite-functions", "blobs"],
+    "group_multi": ["null-order"],
+    "orders_by_date": ["round-half"],
+    "nested": ["is-values"],
+    "outer": ["null-order"],
+    "cte_two": ["null-order"],
+    "join_count": ["natural-none"],
+    "views": ["float-order", "null-order"],
+    "literals": ["decimal-literals", "int-division"],
+    "overflow": ["int-overflow"],
+    "affinity": ["text-literals"],
+    "bare_column": ["bare-columns", "null-order"],
+}
+
+
+def with_views(sql):
+    """
+    sql reading the views as common table expressions of the same queries:
+    a duckdb computation cannot read another computation (dcr-room(5)).
+    Each view the query reads, and each view those read, comes first, in
+    the order of VIEWS (which lists a view after those it reads).
+    """
+    need = set()
+
+    def reads(text):
+        for name, view in VIEWS:
+            if name not in need and re.search(r"\b%s\b" % name, text):
+                need.add(name)
+                reads(view)
+    reads(sql)
+    if not need:
+        return sql
+    ctes = ", ".join("%s AS (%s)" % (name, view) for name, view in VIEWS if name in need)
+    for head in ("WITH RECURSIVE ", "WITH "):
+        if sql.startswith(head):
+            return "%s%s, %s" % (head, ctes, sql[len(head):])
+    return "WITH %s %s" % (ctes, sql)
+
+
+def same_results(a, b, rules):
+    """Two results in dcr's format, the same but for cells one of the rules lets differ."""
+    import csv
+    import io
+
+    ra = list(csv.reader(io.StringIO(a.decode(), newline="")))
+    rb = list(csv.reader(io.StringIO(b.decode(), newline="")))
+    sames = [r.same for r in rules if r.same]
+    names = any(r.names for r in rules)
+    return len(ra) == len(rb) and (ra[:1] == rb[:1] or names and len(ra[0]) == len(rb[0])) and all(
+        len(x) == len(y) and all(p == q or any(f(p, q) for f in sames) for p, q in zip(x, y))
+        for x, y in zip(ra[1:], rb[1:]))
+
+
+def template(name):
+    """q005_bools, q005_bools_port: bools."""
+    cls = name.split("_", 1)[1]
+    return cls[:-len("_port")] if cls.endswith("_port") else cls
+
+
+def explain(duck, name, sql, kind, value, expected):
+    """How the rules of name's template explain DuckDB's other answer: "checked" or "declared"."""
+    rules = [RULES[n] for n in DIALECT.get(template(name), [])]
+    if kind != "rows":
+        if any(r.refusal and re.search(r.refusal, value) for r in rules):
+            return "checked"
+        raise SystemExit("sql-corpus: no rule explains why DuckDB says %s\n%s\n%s" % (kind, value, sql))
+    settings = [x for r in rules for x in r.settings]
+    for r in rules:
+        for pattern, replacement in r.rewrites:
+            sql = re.sub(pattern, replacement, sql)
+    undone = duck.answer(sql, settings)
+    if undone[0] == "rows" and same_results(undone[1], expected, rules):
+        return "checked"
+    if any(not (r.settings or r.rewrites or r.same or r.refusal) for r in rules):
+        return "declared"
+    raise SystemExit("sql-corpus: no rule explains DuckDB's answer to %s\n%s\n%s\nSQLite:\n%s" %
+                     (name, sql, value.decode(), expected.decode()))
+
+
+def duck_corpus(out, lib, tables, queries, db, expected):
+    """
+    The same queries for the duckdb engine: duck-room-N.yaml (the queries
+    DuckDB prepares), duck-queries.tsv (room, name, verdict, the SQL as run;
+    room 0: DuckDB refuses it, and duck-refused/NAME.yaml is a room of it
+    alone, which dcr create must refuse) and duck-expected/NAME
+    (the result for "same" and "differs", DuckDB's message for "refused"
+    and "fails"). Verdicts: same (DuckDB's answer is the sqlite3 shell's, byte
+    for byte), differs (it is not: the expected result is DuckDB's, and a
+    rule of DIALECT must name the template), fails (DuckDB prepares the
+    query and fails running it), refused (DuckDB does not prepare it).
+    """
+    duck = DuckOracle(lib, out, tables)
+    os.makedirs(os.path.join(out, "duck-expected"), exist_ok=True)
+    verdicts, runnable, todo = [], [], []
+    for name, sql in queries:
+        dsql = with_views(sql)
+        if dsql != sql and oracle(db, dsql) != expected[name]:
+            raise SystemExit("sql-corpus: %s gives another result in SQLite with its views as CTEs" % name)
+        todo.append((name, dsql))
+    while todo:
+        name, dsql = todo.pop(0)
+        if name.endswith("_port"):
+            expected[name] = expected[name[:-len("_port")]]
+        kind, value = duck.answer(dsql)
+        if name.endswith("_port") and kind == "refused":
+            raise SystemExit("sql-corpus: DuckDB refuses the port %s: %s\n%s" % (name, value, dsql))
+        verdict, check = ("same", "") if kind == "rows" and value == expected[name] else \
+            (kind if kind != "rows" else "differs", explain(duck, name, dsql, kind, value, expected[name]))
+        if kind != "rows":
+            value = value.encode()
+        verdicts.append((name, verdict, check, dsql))
+        if verdict != "refused":
+            runnable.append((name, dsql))
+        else:
+            ported = dsql
+            for r in DIALECT.get(template(name), []):
+                for pattern, replacement in RULES[r].port:
+                    ported = re.sub(pattern, replacement, ported, flags=re.I)
+            if ported != dsql:
+                todo.insert(0, (name + "_port", ported))
+            os.makedirs(os.path.join(out, "duck-refused"), exist_ok=True)
+            with open(os.path.join(out, "duck-refused", name + ".yaml"), "w", encoding="utf-8") as f:
+                f.write(room_yaml("sql-corpus-duckdb-" + name, [(name, dsql)], tables, "duckdb"))
+        with open(os.path.join(out, "duck-expected", name), "wb") as f:
+            f.write(value)
+    room_of = {}
+    for k in range(0, len(runnable), ROOM_SIZE):
+        n = k // ROOM_SIZE + 1
+        part = runnable[k:k + ROOM_SIZE]
+        with open(os.path.join(out, "duck-room-%d.yaml" % n), "w", encoding="utf-8") as f:
+            f.write(room_yaml("sql-corpus-duckdb-%d" % n, part, tables, "duckdb"))
+        room_of.update((name, n) for name, _ in part)
+    counts = {}
+    with open(os.path.join(out, "duck-queries.tsv"), "w", encoding="utf-8") as listing:
+        for name, verdict, check, dsql in verdicts:
+            listing.write("%d\t%s\t%s\t%s\n" % (room_of.get(name, 0), name, verdict, dsql.replace("\n", " ")))
+            cls = template(name)
+            if check == "declared":
+                verdict += " (declared)"
+            if name.endswith("_port"):
+                verdict = "port " + verdict
+            counts.setdefault(cls, {}).setdefault(verdict, 0)
+            counts[cls][verdict] += 1
+    for cls in sorted(counts):
+        print("duckdb %-16s %s" % (cls, " ".join("%s %d" % kv for kv in sorted(counts[cls].items()))))
+    print("duckdb %s: %s" % (duck.version, ", ".join("%s %d" % (v, sum(c.get(v, 0) for c in counts.values()))
+                                                   for v in ("same", "differs", "differs (declared)", "fails",
+                                                             "refused", "port same", "port differs",
+                                                             "port differs (declared)", "port fails"))))
+
+
 def main():
-    if len(sys.argv) != 4:
-        raise SystemExit("usage: sql-corpus.py DIR SEED COUNT|ALL")
+    if len(sys.argv) not in (4, 5):
+        raise SystemExit("usage: sql-corpus.py DIR SEED COUNT|ALL [LIBDUCKDB]")
     out, seed, count = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     rng = random.Random(seed)
     tables = make_tables(rng)
-    queries = make_queries(rng)
+    queries = make_queries(rng, seed)
     if count != "ALL":
         queries = queries[:int(count)]
     os.makedirs(os.path.join(out, "expected"), exist_ok=True)
     write_tables(out, tables, rng)
     db = load_oracle(out, tables, VIEWS)
+    expected = {}
     with open(os.path.join(out, "queries.tsv"), "w", encoding="utf-8") as listing:
         for k in range(0, len(queries), ROOM_SIZE):
             n = k // ROOM_SIZE + 1
             part = queries[k:k + ROOM_SIZE]
             with open(os.path.join(out, "room-%d.yaml" % n), "w", encoding="utf-8") as f:
-                f.write(room_yaml(n, part, tables))
+                f.write(room_yaml("sql-corpus-%d" % n, part, tables))
             for name, sql in part:
                 listing.write("%d\t%s\t%s\n" % (n, name, sql.replace("\n", " ")))
+                expected[name] = oracle(db, sql)
                 with open(os.path.join(out, "expected", name + ".csv"), "wb") as f:
-                    f.write(oracle(db, sql))
+                    f.write(expected[name])
     print("%d queries, seed %d" % (len(queries), seed))
+    if len(sys.argv) == 5:
+        duck_corpus(out, sys.argv[4], tables, queries, db, expected)
 
 
 if __name__ == "__main__":

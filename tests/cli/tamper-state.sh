@@ -43,17 +43,18 @@ expect 0 "run" as run "$room" count -o count.csv || finish
 has "$(cat count.csv)" '^3$' "the job counts the rows"
 
 # ---- a result's file replaced on the host: by a FIFO (which used to hold a
-# connection thread forever) or a link (which was followed); refused at once ----
+# connection thread forever) or a link (which was followed); refused at once, as the
+# integrity violation it is (exit 9) ----
 expect 0 "a job to fetch" as run "$room" count --wait || finish
 job=$out
 result=$(ls -t data/blobs/* | head -1) # its result, the newest blob
 mv "$result" result.blob
 mkfifo "$result"
-expect 1 "the result's file a FIFO" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job"
+expect 9 "the result's file a FIFO" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job"
 has "$err" "not a regular file \(replaced on the host\)" "dcr names the replaced file"
 rm "$result"
 ln -s "$TEST_TMP/result.blob" "$result"
-expect 1 "the result's file a link" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job"
+expect 9 "the result's file a link" timeout 60 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job"
 has "$err" "is missing from the data directory" "a link is not followed"
 rm "$result"
 mv result.blob "$result"

@@ -138,6 +138,30 @@ done
 expect 0 "the restored result" as fetch "$job" -o again.csv
 has "$(sha256sum again.csv)" "^$want " "the restored result is intact"
 
+# ---- dcr fetch: the result's file gone or replaced by something that is not a file ----
+# (dcrd answered 500 and dcr exited 1, as for a failing server: it is the host's tampering, exit 9)
+cp -n "data/blobs/$blob" "pristine/$blob"
+for kind in missing directory fifo symlink; do
+	rm -f "data/blobs/$blob"
+	case $kind in
+	directory) mkdir "data/blobs/$blob" ;;
+	fifo) mkfifo "data/blobs/$blob" ;;
+	symlink) ln -s "$TEST_TMP/pristine/$blob" "data/blobs/$blob" ;;
+	esac
+	if [ $kind = missing ] || [ $kind = symlink ]; then name="blob $blob is missing from the data directory"
+	else name="blob $blob in the data directory is not a regular file"
+	fi
+	rm -f out.csv
+	expect 9 "fetch -o, the result $kind" timeout 120 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job" -o out.csv
+	has "$err" "^dcr: fetch: result of job $job: .*$name" "fetch -o, the result $kind: named"
+	checks=$((checks + 1))
+	[ ! -e out.csv ] && ! ls out.csv.part-* >/dev/null 2>&1 || fail "fetch -o, the result $kind: a file was left behind"
+	expect 9 "fetch to stdout, the result $kind" timeout 120 "$DCR" -q -i "$TEST_TMP/alice" fetch "$job"
+	rm -rf "data/blobs/$blob"
+	restore "$blob"
+done
+expect 0 "the result restored once more" as fetch "$job" -o again.csv
+
 if [ $sandbox = 1 ]; then
 	expect 0 "run copy" as run "$room" copy --wait || finish
 	zjob=$out

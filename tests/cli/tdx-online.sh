@@ -24,9 +24,10 @@ for i in $(seq 100); do [ -s pccs.port ] && break; sleep 0.05; done
 pccs=http://127.0.0.1:$(cat pccs.port)
 head -c 32 /dev/urandom >root.key
 chmod 600 root.key
-tdx_args=(--attestation tdx --tsm-dir "$TEST_TMP/td/tsm/report" --tdx-sealing-key "$TEST_TMP/root.key"
+tdx_args=(--attestation tdx --tsm-dir "$TEST_TMP/td/tsm/report" --tdx-device "$TEST_TMP/td/tdx-guest"
+	--tdx-sealing-key "$TEST_TMP/root.key"
 	--pccs-url "$pccs" --sgx-root-crl "$pccs/sgx/certification/v4/rootcacrl")
-export DCR_FAKE_TSM=$TEST_TMP/td/tsm/report
+export DCR_FAKE_TSM=$TEST_TMP/td/tsm/report DCR_FAKE_TDX=$TEST_TMP/td
 fetches() { grep -c '/tdx/certification/v4/tcb?fmspc=' td/pccs/requests.log 2>/dev/null || echo 0; }
 
 cat >specs.yaml <<YAML
@@ -36,10 +37,15 @@ specs:
     format: tdx
     mrtd: $mrtd
     rtmr0: $rtmr0
+    rtmr1: $(printf '31%.0s' $(seq 48))
+    rtmr2: $(printf '32%.0s' $(seq 48))
     root_ca: td/root-ca.der
   dcrd:other:
     format: tdx
     mrtd: $(printf '%096d' 0)
+    rtmr0: $rtmr0
+    rtmr1: $(printf '31%.0s' $(seq 48))
+    rtmr2: $(printf '32%.0s' $(seq 48))
     root_ca: td/root-ca.der
 YAML
 export DCR_SPECS=$TEST_TMP/specs.yaml
@@ -50,7 +56,7 @@ has "$err" "need --attestation tdx" "explained"
 expect 2 "--sandbox-user with tdx is fine, --sgx-device is not" "$DCRD" serve --data-dir d0 "${tdx_args[@]}" \
 	--sgx-device td/device
 has "$err" "need --attestation sgx-dcap" "explained"
-tdx() { env LD_PRELOAD="$FAKE_TSM" "$DCRD" serve --listen "127.0.0.1:$(free_port)" "$@"; }
+tdx() { timeout 120 env LD_PRELOAD="$FAKE_TSM" "$DCRD" serve --listen "127.0.0.1:$(free_port)" "$@"; }
 expect 1 "tdx without a sealing root" tdx --data-dir d1 --attestation tdx --tsm-dir "$TEST_TMP/td/tsm/report"
 has "$err" "needs --tdx-sealing-key FILE" "the missing root is named"
 cp root.key open.key
@@ -64,10 +70,41 @@ expect 1 "a short sealing root" tdx --data-dir d3 --attestation tdx --tsm-dir "$
 	--tdx-sealing-key short.key
 has "$err" "has 16 bytes, not 32" "the length is named"
 DCR_FAKE_TSM_PROVIDER=sev_guest expect 1 "configfs-tsm of another provider" tdx --data-dir d5 --attestation tdx \
-	--tsm-dir "$TEST_TMP/td/tsm/report" --tdx-sealing-key root.key
+	--tsm-dir "$TEST_TMP/td/tsm/report" --tdx-device td/tdx-guest --tdx-sealing-key root.key
 has "$err" "configfs-tsm provider is 'sev_guest', not 'tdx_guest'" "the provider is named"
-expect 1 "no configfs-tsm" tdx --data-dir d4 --attestation tdx --tsm-dir "$TEST_TMP/none" --tdx-sealing-key root.key
+expect 1 "no configfs-tsm" tdx --data-dir d4 --attestation tdx --tsm-dir "$TEST_TMP/none" --tdx-device td/tdx-guest \
+	--tdx-sealing-key root.key
 has "$err" "no configfs-tsm report interface at" "explained"
+# Another writer of dcrd's configfs-tsm entry between its inblob and the outblob: refused, not used.
+touch td/tsm/race
+expect 1 "a concurrent writer of the configfs-tsm entry" tdx --data-dir d6 "${tdx_args[@]}"
+has "$err" "was written by someone else meanwhile \(generation 0, then 2\)" "the race is named"
+rm td/tsm/race
+
+# A quote of another TD than the TDX module reports (the host's quoting service answers configfs-tsm): refused.
+printf '%096d' 7 >td/state/tdreport-mrtd
+expect 1 "a quote of another TD" tdx --data-dir d7 "${tdx_args[@]}"
+has "$err" "the quote from configfs-tsm is not of this TD: its MRTD is not the one the TDX module reports" "explained"
+rm td/state/tdreport-mrtd
+expect 1 "no TDX guest device" tdx --data-dir d8 "${tdx_args[@]}" --tdx-device "$TEST_TMP/none"
+has "$err" "cannot open the TDX guest device" "explained"
+
+# dcrd spec: this TD's entry from the TDX module's report (no configfs-tsm, sealing root or collateral needed).
+expect 0 "dcrd spec" env LD_PRELOAD="$FAKE_TSM" "$DCRD" spec --attestation tdx --tdx-device td/tdx-guest
+has "$out" "^  dcrd:tdx:$" "the entry"
+has "$out" "^    format: tdx$" "the format"
+has "$out" "^    mrtd: $mrtd$" "this MRTD"
+has "$out" "^    rtmr0: $rtmr0$" "this RTMR0"
+has "$out" "^    rtmr2: [0-9a-f]{96}$" "and RTMR2"
+lacks "$out" "rtmr3|debug" "neither RTMR3 nor debug"
+{ printf '%s\n' "$out"; echo "    root_ca: td/root-ca.der"; } >own-specs.yaml
+expect 0 "dcrd spec takes serve's options" env LD_PRELOAD="$FAKE_TSM" "$DCRD" spec "${tdx_args[@]}"
+expect 2 "dcrd spec with another kind's option" "$DCRD" spec --attestation tdx --snp-device x
+has "$err" "need --attestation sev-snp" "explained"
+expect 1 "dcrd spec without the TDX guest device" "$DCRD" spec --attestation tdx --tdx-device "$TEST_TMP/none"
+has "$err" "^dcrd: spec: cannot open the TDX guest device" "explained"
+expect 1 "dcrd spec for sgx-dcap" "$DCRD" spec --attestation sgx-dcap
+has "$err" "comes from the signed enclave" "explained"
 
 DCRD_PRELOAD=$FAKE_TSM start_dcrd data "${tdx_args[@]}" || finish
 has "$(cat "$TEST_TMP/dcrd.log")" "attestation tdx" "dcrd says it runs tdx"
@@ -76,7 +113,7 @@ checks=$((checks + 1))
 [ "$(fetches)" = 1 ] || fail "dcrd fetched TDX collateral once at start (got $(fetches))"
 [ -f data/tdx-collateral.json ] || fail "collateral cached in the data directory"
 [ ! -e data/sim-sealing.key ] || fail "no sim sealing key under tdx"
-has "$(cat tsm.log)" "served TD quote" "the quote came through configfs-tsm"
+has "$(cat tsm.log)" "served report" "the quote came through configfs-tsm"
 checks=$((checks + 1))
 [ -z "$(ls td/tsm/report)" ] || fail "dcrd removed its configfs-tsm entries ($(ls td/tsm/report))"
 
@@ -88,6 +125,8 @@ has "$out" "^tcb status +UpToDate" "TCB status shown"
 lacks "$err" "simulated" "no sim warning"
 expect 5 "attest for another TD" "$DCR" attest --spec dcrd:other
 has "$err" "MRTD" "the mismatch is named"
+expect 0 "attest by the spec dcrd printed" "$DCR" --specs own-specs.yaml attest --spec dcrd:tdx
+has "$out" "^spec +dcrd:tdx" "accepted"
 
 # A room with SQL and python: python runs in the TD's sandbox.
 make_ca acme-ca

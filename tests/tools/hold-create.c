@@ -9,11 +9,9 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "hold.h"
 
 /* libyaml's, declared without its header: only the pointer is passed on. */
 struct yaml_parser_s;
@@ -23,18 +21,7 @@ int yaml_parser_initialize(struct yaml_parser_s *parser)
 {
 	int (*real)(struct yaml_parser_s *) = (int (*)(struct yaml_parser_s *))dlsym(RTLD_NEXT,
 		"yaml_parser_initialize");
-	const char *hold = getenv("DCR_TEST_HOLD_FILE");
-	char held[4096];
-	int fd;
 
-	if (hold && access(hold, F_OK) == 0 && snprintf(held, sizeof(held), "%s.held", hold) < (int)sizeof(held)) {
-		struct timespec pause = { 0, 10 * 1000 * 1000 };
-
-		if ((fd = open(held, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
-			close(fd);
-		while (access(hold, F_OK) == 0)
-			nanosleep(&pause, NULL);
-		unlink(held);
-	}
+	hold_while(getenv("DCR_TEST_HOLD_FILE"));
 	return real ? real(parser) : 0;
 }

@@ -2,15 +2,12 @@
  * Test helper: plays Gramine-SGX's /dev/attestation, or for TDX the kernel's
  * configfs-tsm, with synthetic DCAP quotes, and lays out the fake PCCS's files.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +18,7 @@
 #include "crypto.h"
 #include "fileio.h"
 #include "sgx-synth.h"
+#include "tsm-serve.h"
 
 #include "banned.h"
 
@@ -295,8 +293,9 @@ static int cmd_init(int argc, char **argv)
 	if (make_dir(dir, "device") < 0 || make_dir(dir, "device/keys") < 0 || make_dir(dir, "pccs") < 0 ||
 	    make_dir(dir, "state") < 0)
 		goto out;
-	/* TDX: configfs-tsm's report directory, where dcrd makes its entry (see serve). */
-	if (o.tdx_version && (make_dir(dir, "tsm") < 0 || make_dir(dir, "tsm/report") < 0))
+	/* TDX: configfs-tsm's report directory, where dcrd makes its entry (see serve); /dev/tdx_guest (fake-tsm.c). */
+	if (o.tdx_version && (make_dir(dir, "tsm") < 0 || make_dir(dir, "tsm/report") < 0 ||
+	    put(dir, "tdx-guest", "", 0, 0600) < 0))
 		goto out;
 	if (put_str(dir, "device/attestation_type", "dcap") < 0 ||
 	    put(dir, "device/user_report_data", "", 0, 0600) < 0 ||
@@ -399,41 +398,6 @@ static void release_state(struct state *st)
 	EVP_PKEY_free(st->ak);
 }
 
-static void nap(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/*
- * A FIFO has no "one open, one quote" boundary as Gramine's file has: were
- * it reopened before the reader of this quote saw end-of-file, that reader
- * would stay connected and read the next quote too. So wait until it has
- * taken every byte (or gone), close, and give it time to see EOF and close
- * before the next open. A new reader meanwhile just waits in its open().
- */
-static void hand_over(int fd)
-{
-	for (int i = 0; i < 10000; i++) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		int pending = 0;
-
-		if (poll(&p, 1, 0) < 0 || (p.revents & POLLERR))
-			break;
-#ifdef FIONREAD
-		if (ioctl(fd, FIONREAD, &pending) < 0)
-			break;
-#endif
-		if (pending == 0)
-			break;
-		nap(1);
-	}
-	close(fd);
-	nap(50);
-}
-
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -465,81 +429,36 @@ static int next_quote(const char *dir, const struct state *st, uint8_t *q)
 	return r;
 }
 
-/* entry/name read whole into buf (at most size - 1 bytes, NUL-terminated); -1 on failure. */
-static ssize_t read_small(const char *entry, const char *name, char *buf, size_t size)
-{
-	char path[4096];
-	ssize_t n;
-	int fd;
-
-	if (!join(path, entry, name) || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n >= 0)
-		buf[n] = '\0';
-	return n;
-}
-
-/*
- * One configfs-tsm entry (made with tests/tools/fake-tsm.c preloaded): if a
- * reader waits on its outblob FIFO, answer it with a quote for its inblob,
- * having counted the inblob write in generation first, as the kernel does.
- */
-static void serve_entry(const char *entry, const struct state *st, uint8_t *q, unsigned long *served)
-{
-	char path[4096], tmp[4096], gen[32];
-	unsigned long long g;
-	uint8_t rd[64 + 2]; /* room to see an inblob longer than 64 bytes, and read_small's NUL */
-	ssize_t n;
-	int fd, gfd;
-
-	if (!join(path, entry, "outblob") || (fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
-		return; /* no reader yet (ENXIO), or no such entry any more */
-	fcntl(fd, F_SETFL, 0);
-	n = read_small(entry, "inblob", (char *)rd, sizeof(rd));
-	if (n != 64 || set_report_data(st, q, rd) < 0 || read_small(entry, "generation", gen, sizeof(gen)) < 0) {
-		fprintf(stderr, PROG ": %s: no quote (inblob of %zd bytes)\n", entry, n);
-		hand_over(fd);
-		return;
-	}
-	g = strtoull(gen, NULL, 10) + 1;
-	snprintf(gen, sizeof(gen), "%llu\n", g);
-	if (join(tmp, entry, "generation.new") && join(path, entry, "generation") &&
-	    (gfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0) {
-		if (dcr_write_all(gfd, gen, strlen(gen)) < 0 || close(gfd) < 0 || rename(tmp, path) < 0)
-			fprintf(stderr, PROG ": %s: cannot update generation: %s\n", entry, strerror(errno));
-	}
-	if (dcr_write_all(fd, q, st->quote_len) < 0)
-		fprintf(stderr, PROG ": quote %lu not delivered: %s\n", *served + 1, strerror(errno));
-	else
-		fprintf(stderr, PROG ": served TD quote %lu (%zu bytes) on %s\n", ++*served, st->quote_len, entry);
-	hand_over(fd);
-}
-
-/* TDX: configfs-tsm in DIR/tsm/report, its entries polled every 10 ms. */
-static int serve_tsm(const char *dir, const struct state *st)
-{
+/* TDX: the quote for a configfs-tsm entry's inblob (tsm-serve.h). */
+struct tsm_ctx {
+	const struct state *st;
 	uint8_t q[SGX_SYNTH_QUOTE_MAX];
-	char report[4096], entry[4096];
-	unsigned long served = 0;
-	struct dirent *de;
-	DIR *d;
+};
 
-	if (!join(report, dir, "tsm/report"))
-		return 1;
-	fprintf(stderr, PROG ": serving TD quotes on '%s'\n", report);
-	for (;;) {
-		if (!(d = opendir(report))) {
-			fprintf(stderr, PROG ": cannot open '%s': %s\n", report, strerror(errno));
-			return 1;
-		}
-		while ((de = readdir(d)))
-			if (de->d_name[0] != '.' && join(entry, report, de->d_name))
-				serve_entry(entry, st, q, &served);
-		closedir(d);
-		nap(10);
-	}
+static int tsm_answer(void *ctx, const uint8_t inblob[static 64], const uint8_t **out, size_t *out_len,
+	const uint8_t **aux, size_t *aux_len)
+{
+	struct tsm_ctx *c = ctx;
+
+	if (set_report_data(c->st, c->q, inblob) < 0)
+		return -1;
+	*out = c->q;
+	*out_len = c->st->quote_len;
+	*aux = NULL;
+	*aux_len = 0;
+	return 0;
+}
+
+/* TDX: configfs-tsm in DIR/tsm/report; while DIR/tsm/race exists, another writer races each report. */
+static _Noreturn void serve_tsm(const char *dir, const struct state *st)
+{
+	static struct tsm_ctx ctx;
+	char report[4096], race[4096];
+
+	if (!join(report, dir, "tsm/report") || !join(race, dir, "tsm/race"))
+		exit(1);
+	ctx.st = st;
+	tsm_serve(PROG, report, race, tsm_answer, &ctx);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -565,7 +484,7 @@ static int cmd_serve(int argc, char **argv)
 	sigaction(SIGTERM, &stop, NULL);
 	sigaction(SIGINT, &stop, NULL);
 	if (is_tdx(&st))
-		return serve_tsm(dir, &st);
+		serve_tsm(dir, &st);
 	fprintf(stderr, PROG ": serving quotes on '%s'\n", path);
 	for (;;) {
 		/* Blocks until a reader opens the quote file, as Gramine's read would start. */
@@ -579,14 +498,14 @@ static int cmd_serve(int argc, char **argv)
 			return 1;
 		}
 		if (next_quote(dir, &st, q) < 0) {
-			hand_over(fd);
+			fifo_hand_over(fd);
 			continue;
 		}
 		if (dcr_write_all(fd, q, st.quote_len) < 0)
 			fprintf(stderr, PROG ": quote %lu not delivered: %s\n", served + 1, strerror(errno));
 		else
 			fprintf(stderr, PROG ": served quote %lu (%zu bytes)\n", ++served, st.quote_len);
-		hand_over(fd);
+		fifo_hand_over(fd);
 	}
 }
 

@@ -414,10 +414,19 @@ static void components(char *buf, size_t size, const uint8_t svn[static 16])
  */
 static char *tdx_tcb_info_text(const struct sgx_synth_opts *o)
 {
-	char d1[32], d2[32], fm[13], pce[5], text[8192], s5[512], s1[512], t1[512], t2[512];
+	char d1[32], d2[32], fm[13], pce[5], text[8192], s5[512], s1[512], t1[512], t2[512], pa[1024], ma[1024];
 	uint8_t v[16] = { 0 };
+	size_t pn = 0, mn = 0;
 	int n;
 
+	/* Extra advisory IDs: on the platform's first level, and (as a list of its own) on the module's. */
+	pa[0] = ma[0] = '\0';
+	for (int i = 0; i < o->extra_advisories && i < 50; i++) {
+		pn += (size_t)snprintf(pa + pn, sizeof(pa) - pn, ",\"TEST-SA-P%03d\"", i);
+		mn += (size_t)snprintf(ma + mn, sizeof(ma) - mn, "%s\"TEST-SA-M%03d\"", i ? "," : ",\"advisoryIDs\":[", i);
+	}
+	if (mn)
+		snprintf(ma + mn, sizeof(ma) - mn, "]");
 	fmt_date(o->col_issue, d1), fmt_date(o->col_next, d2);
 	dcr_hex(o->tcb_fmspc, 6, fm);
 	dcr_hex(o->tcb_pceid, 2, pce);
@@ -437,16 +446,16 @@ static char *tdx_tcb_info_text(const struct sgx_synth_opts *o)
 		"\"attributesMask\":\"FFFFFFFFFFFFFFFF\"},"
 		"\"tdxModuleIdentities\":[{\"id\":\"%s\",\"mrsigner\":\"%096d\",\"attributes\":\"0000000000000000\","
 		"\"attributesMask\":\"FFFFFFFFFFFFFFFF\",\"tcbLevels\":["
-		"{\"tcb\":{\"isvsvn\":4},\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},"
+		"{\"tcb\":{\"isvsvn\":4},\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"UpToDate\"%s},"
 		"{\"tcb\":{\"isvsvn\":2},\"tcbDate\":\"2023-08-09T00:00:00Z\",\"tcbStatus\":\"OutOfDate\","
 		"\"advisoryIDs\":[\"INTEL-SA-01036\"]}]}],"
 		"\"tcbLevels\":["
 		"{\"tcb\":{\"sgxtcbcomponents\":[%s],\"pcesvn\":13,\"tdxtcbcomponents\":[%s]},"
-		"\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"%s\",\"advisoryIDs\":[\"INTEL-SA-00615\"]},"
+		"\"tcbDate\":\"2024-03-13T00:00:00Z\",\"tcbStatus\":\"%s\",\"advisoryIDs\":[\"INTEL-SA-00615\"%s]},"
 		"{\"tcb\":{\"sgxtcbcomponents\":[%s],\"pcesvn\":5,\"tdxtcbcomponents\":[%s]},"
 		"\"tcbDate\":\"2020-11-11T00:00:00Z\",\"tcbStatus\":\"OutOfDate\","
 		"\"advisoryIDs\":[\"INTEL-SA-00289\",\"INTEL-SA-00615\"]}]}",
-		d1, d2, fm, pce, 0, o->module_id, 0, s5, t1, o->tcb_status, s1, t2);
+		d1, d2, fm, pce, 0, o->module_id, 0, ma, s5, t1, o->tcb_status, pa, s1, t2);
 	NEED(n > 0 && (size_t)n < sizeof(text));
 	return xstrdup(text);
 }
@@ -545,7 +554,7 @@ static void build_tdx_quote(const struct sgx_synth_keys *k, const struct sgx_syn
 	memset(b + 16, 0x5e, 48); /* MRSEAM */
 	memcpy(b + TDX_BODY_MRSIGNERSEAM, o->mrsignerseam, 48);
 	memcpy(b + TDX_BODY_SEAM_ATTRIBUTES, o->seam_attributes, 8);
-	le64put(b + TDX_BODY_TD_ATTRIBUTES, (uint64_t)1 << 28 | (o->debug ? 1 : 0));
+	le64put(b + TDX_BODY_TD_ATTRIBUTES, (uint64_t)1 << 28 | o->td_attributes | (o->debug ? 1 : 0));
 	le64put(b + 128, 0x61ee7); /* XFAM */
 	memcpy(b + TDX_BODY_MRTD, o->mrtd, 48);
 	memset(b + 184, 0xc0, 48); /* MRCONFIGID */

@@ -81,6 +81,8 @@ struct sgx_synth_opts {
 	uint16_t isv_prod_id, isv_svn;
 	uint64_t attr_flags; /* ATTRIBUTES.FLAGS; debug adds the DEBUG bit */
 	bool debug;
+	uint64_t td_attributes;       /* TDX: TD_ATTRIBUTES bits besides SEPT_VE_DISABLE and DEBUG */
+	int extra_advisories;         /* TDX: this many more advisory IDs on the platform's and the module's first level */
 	uint8_t report_data[64];
 	/*
 	 * TDX: tdx_version 4 or 5 builds a TD quote of that version (body type

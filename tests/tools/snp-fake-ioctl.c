@@ -1,7 +1,12 @@
 /*
- * Test helper, loaded with LD_PRELOAD into dcrd: the SEV-SNP firmware's
- * SNP_GET_DERIVED_KEY on the file $DCR_TEST_SNP_DIR/device, as
- * tests/tools/snp-fake-guest.c lays it out. The key is SHA-256 of a
+ * Test helper, loaded with LD_PRELOAD into dcrd: the SEV-SNP guest
+ * driver's SNP_GET_EXT_REPORT and SNP_GET_DERIVED_KEY on the file
+ * $DCR_TEST_SNP_DIR/device, as tests/tools/snp-fake-guest.c lays it out.
+ * A report is what snp-fake.c makes for the guest, with the host's
+ * certificate table copied to certs_address as the driver does: a
+ * certs_len that is not whole pages or more than the driver's 16 KiB is
+ * EINVAL; a table longer than certs_len is EIO with VMM error
+ * INVALID_LEN and certs_len set to the pages it needs. The key is SHA-256 of a
  * secret (DIR/state/secret) and of exactly what the firmware mixes in: the
  * request's fields and, as GUEST_FIELD_SELECT asks, the guest's policy
  * and measurement (DIR/state/policy, DIR/state/measurement); a TCB_VERSION
@@ -26,7 +31,11 @@
 
 #include <openssl/evp.h>
 
+#include "snp-fake.h"
+
 #define FW_INVALID_PARAM 0x16
+#define PAGE 4096
+#define CERTS_MAX (4 * PAGE) /* the guest driver's SEV_FW_BLOB_MAX_SIZE */
 
 int ioctl(int fd, unsigned long op, ...);
 
@@ -99,6 +108,41 @@ static int derived_key(const char *dir, struct snp_guest_request_ioctl *g)
 	return 0;
 }
 
+static int ext_report(const char *dir, struct snp_guest_request_ioctl *g)
+{
+	struct snp_ext_report_req *req = (void *)(uintptr_t)g->req_data;
+	struct snp_report_resp *resp = (void *)(uintptr_t)g->resp_data;
+	static uint8_t table[SNP_FAKE_TABLE_MAX];
+	uint8_t report[SNP_SYNTH_REPORT_LEN];
+	size_t len;
+
+	g->exitinfo2 = 0;
+	if (req->certs_len > CERTS_MAX || req->certs_len % PAGE || req->data.vmpl > 3) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (snp_fake_report(dir, req->data.user_data, report, table, &len) < 0) {
+		errno = EIO;
+		return -1;
+	}
+	if (req->certs_len && len > req->certs_len) {
+		req->certs_len = (uint32_t)((len + PAGE - 1) / PAGE * PAGE);
+		g->vmm_error = SNP_GUEST_VMM_ERR_INVALID_LEN;
+		errno = EIO;
+		return -1;
+	}
+	if (req->certs_len) {
+		memset((void *)(uintptr_t)req->certs_address, 0, req->certs_len);
+		memcpy((void *)(uintptr_t)req->certs_address, table, len);
+	}
+	/* MSG_REPORT_RSP: status 0, the report's size, 24 reserved bytes, the report. */
+	memset(resp, 0, sizeof(*resp));
+	resp->data[4] = SNP_SYNTH_REPORT_LEN & 0xff;
+	resp->data[5] = SNP_SYNTH_REPORT_LEN >> 8;
+	memcpy(resp->data + 32, report, sizeof(report));
+	return 0;
+}
+
 int ioctl(int fd, unsigned long op, ...)
 {
 	static int (*real)(int, unsigned long, void *);
@@ -111,6 +155,8 @@ int ioctl(int fd, unsigned long op, ...)
 	va_end(ap);
 	if (dir && op == SNP_GET_DERIVED_KEY && is_device(fd, dir))
 		return derived_key(dir, arg);
+	if (dir && op == SNP_GET_EXT_REPORT && is_device(fd, dir))
+		return ext_report(dir, arg);
 	if (!real)
 		real = (int (*)(int, unsigned long, void *))dlsym(RTLD_NEXT, "ioctl");
 	return real(fd, op, arg);

@@ -5,7 +5,9 @@
  * (duck_check_room) and at run time. Skipped (77) in a build without DuckDB.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "crypto.h"
 #include "room.h"
 #include "specs.h"
 #include "sql.h"
@@ -73,6 +76,20 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 	}
 	return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s'", node);
 }
+
+/* identify for the table store: the SHA-256 of the node's CSV. */
+static int identify_input(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err)
+{
+	struct inputs *in = ctx;
+
+	for (size_t i = 0; i < in->n; i++)
+		if (strcmp(in->items[i].node, node) == 0)
+			return dcr_sha256(in->items[i].csv, strlen(in->items[i].csv), sha256, err);
+	return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s'", node);
+}
+
+/* The table store the runs use, when a test sets one. */
+static const struct table_store *store;
 
 static int setup(void **state)
 {
@@ -154,7 +171,7 @@ struct run {
 static const char *run_room_on(struct run *run, struct dcr_room *room, const struct input *items, size_t n,
 	uint64_t max_memory, uint64_t threads)
 {
-	struct work_inputs in = { read_input, &run->in };
+	struct work_inputs in = { read_input, &run->in, store ? identify_input : NULL, store };
 	struct sql_limits lim = { .max_memory = max_memory, .threads = threads };
 
 	memset(run, 0, sizeof(*run));
@@ -579,7 +596,7 @@ static void test_time_limit(void **state)
 		skip();
 	room = room_for("duckdb", "SELECT sum(hash(i)) AS h FROM range(100000000000) r(i)");
 	memset(&run, 0, sizeof(run));
-	in = (struct work_inputs){ read_input, &run.in };
+	in = (struct work_inputs){ .read = read_input, .ctx = &run.in };
 	run.r = sql_run_isolated(dcr_room_definition(room), "q", &in, &lim, &run.res, &run.err);
 	assert_int_equal(run.r, DCR_ECOMPUTE);
 	assert_string_equal(run.err.msg, "computation 'q' ran out of time (the limit is 1000 ms)");
@@ -708,6 +725,123 @@ static void test_allowed(void **state)
 	dcr_room_free(room);
 }
 
+/* ---- the table store ---- */
+
+static const uint8_t sealing_key[32] = { 1, 2, 3 };
+static const char room_a[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char room_b[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+static const char marked_csv[] = "a,b,x,ok\n1,PLAINMARK-one,1.5,true\n2,PLAINMARK-two,,\n3,\"thr,ee\",-2,false\n";
+static const char other_csv[] = "a,b,x,ok\n10,PLAINMARK-ten,0.5,true\n";
+
+/* The names of the files in dir (not . or ..), one line each, sorted; how many. */
+static size_t list_dir(const char *dir, char *out, size_t cap)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+	size_t count = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (strcmp(names[i]->d_name, ".") != 0 && strcmp(names[i]->d_name, "..") != 0) {
+			snprintf(out + strlen(out), cap - strlen(out), "%s\n", names[i]->d_name);
+			count++;
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+	return count;
+}
+
+/* Whether the file at path holds needle. */
+static bool file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = strlen(needle), len = 0;
+	char *buf = NULL;
+	bool found = false;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	len = (size_t)ftell(f);
+	rewind(f);
+	assert_non_null(buf = malloc(len + 1));
+	assert_int_equal(fread(buf, 1, len, f), len);
+	fclose(f);
+	for (size_t i = 0; !found && i + n <= len; i++)
+		found = memcmp(buf + i, needle, n) == 0;
+	free(buf);
+	return found;
+}
+
+/* The one table file in ts's room directory (its path in path); fails when there is not exactly one. */
+static void the_file(const struct table_store *ts, char *path, size_t cap)
+{
+	char names[1024];
+
+	assert_int_equal(list_dir(ts->dir, names, sizeof(names)), 2); /* the file and the job's directory */
+	for (char *line = strtok(names, "\n"); line; line = strtok(NULL, "\n"))
+		if (strncmp(line, "job-", 4) != 0)
+			snprintf(path, cap, "%s/%s", ts->dir, line);
+	assert_non_null(strstr(path, ".duckdb"));
+}
+
+/* The data directory dir, which must be empty once its rooms' stores are removed, removed. */
+static void data_dir_done(const char *dir)
+{
+	char path[2048];
+
+	snprintf(path, sizeof(path), "%s/duckdb", dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static const char sum_query[] = "SELECT count(*) AS n, sum(a) AS s, string_agg(b, '|' ORDER BY a) AS bs FROM t";
+
+/*
+ * A second run reads the table from the store, not the input; a new
+ * dataset on the node is read again and replaces the old file; the file
+ * holds no plaintext; the job's directory goes with close, the room's with
+ * table_store_remove_room.
+ */
+static void test_store_keeps_tables(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX", path[2048], again[2048], job[2048];
+	const struct input first[] = { { "t", marked_csv } }, second[] = { { "t", other_csv } };
+	struct dcr_room *room = room_for("duckdb", sum_query);
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store = &ts;
+	assert_string_equal(run_room(&run, room, first, 1, 0), "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n");
+	assert_string_equal(run.in.read_log, "t ");
+	the_file(&ts, path, sizeof(path));
+	assert_false(file_has(path, "PLAINMARK"));
+	assert_false(file_has(path, "thr,ee"));
+	assert_string_equal(run_room(&run, room, first, 1, 0), "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n");
+	assert_string_equal(run.in.read_log, "");
+	/* Republished: read again, the old file replaced. */
+	assert_string_equal(run_room(&run, room, second, 1, 0), "n,s,bs\n1,10,PLAINMARK-ten\n");
+	assert_string_equal(run.in.read_log, "t ");
+	the_file(&ts, again, sizeof(again));
+	assert_string_not_equal(path, again);
+	assert_false(file_has(again, "PLAINMARK"));
+	assert_string_equal(run_room(&run, room, second, 1, 0), "n,s,bs\n1,10,PLAINMARK-ten\n");
+	assert_string_equal(run.in.read_log, "");
+	store = NULL;
+	snprintf(job, sizeof(job), "%s", ts.job);
+	table_store_close(&ts);
+	assert_int_equal(access(job, F_OK), -1);
+	assert_int_equal(access(again, F_OK), 0);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	assert_int_equal(access(again, F_OK), -1);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
 /*
  * The rule of dcr-room(5) that makes the list of functions a query may
  * call, and the internal views it may not name, from DuckDB's catalog;
@@ -824,6 +958,184 @@ static void test_function_lists(void **state)
 	}
 }
 
+/*
+ * A file that is not the whole table the name says is loaded again: bytes
+ * changed on the host, another room's file under this room's name, a load
+ * cut short (no dcr_meta row).
+ */
+static void test_store_distrusts(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX", path[2048], other[2048];
+	const struct input first[] = { { "t", marked_csv } };
+	const char *want = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n";
+	struct dcr_room *room = room_for("duckdb", sum_query);
+	struct table_store ts, tb;
+	struct dcr_err err;
+	struct run run;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store = &ts;
+	assert_string_equal(run_room(&run, room, first, 1, 0), want);
+	the_file(&ts, path, sizeof(path));
+	/* A bit flipped in every 4 KiB after DuckDB's plaintext main header. */
+	assert_true((fd = open(path, O_RDWR)) >= 0);
+	{
+		off_t size = lseek(fd, 0, SEEK_END);
+		uint8_t b;
+
+		assert_true(size > 8192);
+		for (off_t at = 4096 + 100; at < size; at += 4096) {
+			assert_int_equal(pread(fd, &b, 1, at), 1);
+			b ^= 0x40;
+			assert_int_equal(pwrite(fd, &b, 1, at), 1);
+		}
+	}
+	close(fd);
+	assert_string_equal(run_room(&run, room, first, 1, 0), want);
+	assert_string_equal(run.in.read_log, "t ");
+	assert_string_equal(run_room(&run, room, first, 1, 0), want);
+	assert_string_equal(run.in.read_log, "");
+
+	/* Room b's own file, then room a's moved over it: b reads it again. */
+	assert_int_equal(table_store_open(&tb, dir, sealing_key, room_b, &err), 0);
+	store = &tb;
+	assert_string_equal(run_room(&run, room, first, 1, 0), want);
+	the_file(&tb, other, sizeof(other));
+	assert_int_equal(rename(path, other), 0);
+	assert_string_equal(run_room(&run, room, first, 1, 0), want);
+	assert_string_equal(run.in.read_log, "t ");
+
+	/* Cut short: the file's first half, as a write that a crash stopped would leave it. */
+	{
+		struct stat sb;
+
+		assert_int_equal(stat(other, &sb), 0);
+		assert_int_equal(truncate(other, sb.st_size / 2), 0);
+	}
+	assert_string_equal(run_room(&run, room, first, 1, 0), want);
+	assert_string_equal(run.in.read_log, "t ");
+	assert_string_equal(run_room(&run, room, first, 1, 0), want);
+	assert_string_equal(run.in.read_log, "");
+	store = NULL;
+	table_store_close(&tb);
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	assert_int_equal(table_store_remove_room(dir, room_b, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
+/*
+ * With a store the query that test_no_spill cannot run still cannot
+ * spill (DuckDB 1.5.6 has no secure key for its temporary files): it fails,
+ * and the job's directory stays empty.
+ */
+static void test_store_no_spill(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX", names[1024];
+	struct dcr_room *room = room_for("duckdb",
+		"SELECT count(*) AS n FROM (SELECT i, md5(i::VARCHAR) AS h FROM range(3000000) r(i) ORDER BY h)");
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store = &ts;
+	run_room(&run, room, both, 2, 32 << 20);
+	assert_int_equal(run.r, DCR_ECOMPUTE);
+	if (!strstr(run.text, "Out of Memory"))
+		fail_msg("%s", run.text);
+	assert_int_equal(list_dir(ts.job, names, sizeof(names)), 0);
+	store = NULL;
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
+/* The names and SHA-256s of the table files in dir, one line each, sorted, into out. */
+static void store_files(const char *dir, char *out, size_t cap)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		char file[2048], hex[65];
+		uint8_t sha[32];
+		struct dcr_err err;
+
+		if (strstr(names[i]->d_name, ".enc")) {
+			snprintf(file, sizeof(file), "%s/%s", dir, names[i]->d_name);
+			assert_int_equal(dcr_sha256_file(file, sha, &err), 0);
+			dcr_hex(sha, sizeof(sha), hex);
+			snprintf(out + strlen(out), cap - strlen(out), "%s %s\n", names[i]->d_name, hex);
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+/*
+ * What a query sees of the store: only the catalogs of the tables it
+ * reads (u, loaded by an earlier job, is not there), no path or key of the
+ * store; and nothing it does persists (the review's R5: profiling switched
+ * on by a SELECT, checkpoints): the stored files are the same bytes after
+ * it, and the next job reads them without loading.
+ */
+static void test_store_sees_only_its_inputs(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX", key_hex[65], files[1024], again[1024];
+	const struct input inputs[] = { { "t", marked_csv }, { "u", "7\n8\n" } };
+	const char *want = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n";
+	struct dcr_room *reads_u = room_for("duckdb", "SELECT sum(v) AS s FROM u");
+	struct dcr_room *looks = room_for("duckdb",
+		"SELECT (SELECT string_agg(database_name || ':' || coalesce(path, ''), ',' ORDER BY database_name) "
+		"FROM duckdb_databases() WHERE NOT internal) AS dbs, current_query() AS q, (SELECT count(*) FROM t) AS n");
+	struct dcr_room *meddles = room_for("duckdb",
+		"SELECT (SELECT count(*) FROM enable_profiling()) + (SELECT count(*) FROM force_checkpoint()) + "
+		"count(*) AS n FROM t");
+	struct dcr_room *sum = room_for("duckdb", sum_query);
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	dcr_hex(ts.key, sizeof(ts.key), key_hex);
+	store = &ts;
+	assert_string_equal(run_room(&run, reads_u, inputs, 2, 0), "s\n15\n");
+	run_room(&run, looks, inputs, 2, 0);
+	assert_int_equal(run.r, 0);
+	/* One catalog besides memory (the nodes are sorted: t is node 1), at a path in /proc. */
+	if (!strstr(run.text, "\"memory:,store-1:/proc/") || strstr(strstr(run.text, "store-") + 1, "store-") ||
+	    strstr(run.text, dir) || strstr(run.text, key_hex) || strstr(run.text, ".duckdb"))
+		fail_msg("the query sees more than its input: %s", run.text);
+	assert_string_equal(run_room(&run, sum, inputs, 2, 0), want);
+	assert_string_equal(run.in.read_log, "");
+	store_files(ts.dir, files, sizeof(files));
+	assert_non_null(strchr(strchr(files, '\n') + 1, '\n')); /* t's and u's */
+	run_room(&run, meddles, inputs, 2, 0);
+	if (run.r < 0 && !strstr(run.text, "force_checkpoint") && !strstr(run.text, "enable_profiling"))
+		fail_msg("%s", run.text);
+	store_files(ts.dir, again, sizeof(again));
+	assert_string_equal(files, again);
+	assert_string_equal(run_room(&run, sum, inputs, 2, 0), want);
+	assert_string_equal(run.in.read_log, "");
+	store = NULL;
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(reads_u);
+	dcr_room_free(looks);
+	dcr_room_free(meddles);
+	dcr_room_free(sum);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -844,6 +1156,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_version_pinned),
 		cmocka_unit_test(test_room_rules),
 		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test(test_store_keeps_tables),
+		cmocka_unit_test(test_store_distrusts),
+		cmocka_unit_test(test_store_no_spill),
+		cmocka_unit_test(test_store_sees_only_its_inputs),
 	};
 	int failed;
 

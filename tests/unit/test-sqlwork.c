@@ -155,7 +155,7 @@ struct run {
 static void run_lim(struct run *run, struct dcr_room *room, const char *name, const struct input *items, size_t n,
 	uint64_t time_ms, uint64_t max_bytes, uint64_t max_memory)
 {
-	struct work_inputs in = { read_input, &run->in };
+	struct work_inputs in = { .read = read_input, .ctx = &run->in };
 	struct sql_limits lim = { .time_ms = time_ms, .max_result_bytes = max_bytes, .max_memory = max_memory };
 
 	memset(run, 0, sizeof(*run));
@@ -1126,7 +1126,7 @@ static void test_worker_dies(void **state)
 	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)getpid(), (long)getpid());
 	if (access(path, R_OK) < 0)
 		skip();
-	in = (struct work_inputs){ read_input, &feed };
+	in = (struct work_inputs){ .read = read_input, .ctx = &feed };
 	assert_int_equal(sql_run_isolated(dcr_room_definition(room), "only_t", &in, NULL, &res, &err), DCR_ECOMPUTE);
 	assert_string_equal(err.msg, "computation 'only_t': the SQL worker was killed by signal 6");
 	assert_null(res.csv);
@@ -1162,7 +1162,7 @@ static void test_worker_dies_with_dcrd(void **state)
 	assert_true(dcrd >= 0);
 	if (dcrd == 0) {
 		struct sql_limits lim = { .time_ms = 3600 * 1000 };
-		struct work_inputs in = { read_input, NULL };
+		struct work_inputs in = { .read = read_input };
 		struct sql_result res;
 		struct dcr_err err;
 

@@ -798,6 +798,73 @@ static void test_room_ids(void **state)
 	state_close(&s);
 }
 
+/* What follows a transaction's end: each hook once, true on commit, false on rollback or a failed commit. */
+struct ended {
+	int calls;
+	bool committed;
+};
+
+static void on_end(void *arg, bool committed)
+{
+	struct ended *e = arg;
+
+	e->calls++;
+	e->committed = committed;
+}
+
+static void test_end_hooks(void **state)
+{
+	struct ended a = { 0 }, b = { 0 }, many[STATE_HOOKS_MAX + 1];
+	struct state s;
+	struct dcr_err err;
+
+	(void)state;
+	memset(many, 0, sizeof(many));
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	assert_int_equal(state_begin(&s, &err), 0);
+	assert_int_equal(state_on_end(&s, on_end, &a, &err), 0);
+	assert_int_equal(state_on_end(&s, on_end, &b, &err), 0);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(state_commit(&s, &err), 0);
+	assert_int_equal(a.calls, 1);
+	assert_true(a.committed);
+	assert_int_equal(b.calls, 1);
+	assert_true(b.committed);
+
+	assert_int_equal(state_begin(&s, &err), 0);
+	assert_int_equal(state_on_end(&s, on_end, &a, &err), 0);
+	state_rollback(&s);
+	assert_int_equal(a.calls, 2);
+	assert_false(a.committed);
+	/* Settled once: the next transaction does not see it. */
+	assert_int_equal(state_begin(&s, &err), 0);
+	assert_int_equal(state_commit(&s, &err), 0);
+	assert_int_equal(a.calls, 2);
+
+	/* A commit that fails (here: no transaction is open) ends the hooks as not committed. */
+	assert_int_equal(state_on_end(&s, on_end, &b, &err), 0);
+	assert_true(state_commit(&s, &err) < 0);
+	assert_int_equal(b.calls, 2);
+	assert_false(b.committed);
+
+	/* At most STATE_HOOKS_MAX; the one refused is never called. */
+	assert_int_equal(state_begin(&s, &err), 0);
+	for (int i = 0; i < STATE_HOOKS_MAX; i++)
+		assert_int_equal(state_on_end(&s, on_end, &many[i], &err), 0);
+	assert_int_equal(state_on_end(&s, on_end, &many[STATE_HOOKS_MAX], &err), DCR_EFAIL);
+	assert_int_equal(state_commit(&s, &err), 0);
+	for (int i = 0; i < STATE_HOOKS_MAX; i++)
+		assert_int_equal(many[i].calls, 1);
+	assert_int_equal(many[STATE_HOOKS_MAX].calls, 0);
+
+	/* Closing with a transaction open rolls it back: its hooks hear so. */
+	assert_int_equal(state_begin(&s, &err), 0);
+	assert_int_equal(state_on_end(&s, on_end, &a, &err), 0);
+	state_close(&s);
+	assert_int_equal(a.calls, 3);
+	assert_false(a.committed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -810,6 +877,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_never_replaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_hooks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

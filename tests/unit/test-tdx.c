@@ -14,6 +14,7 @@
 
 #include "testutil.h"
 
+#include "attest-kind.h"
 #include "crypto.h"
 #include "fileio.h"
 #include "pcs.h"
@@ -329,6 +330,8 @@ static void test_synthetic_ok(void **state)
 static void test_module(void **state)
 {
 	struct sgx_synth_opts o;
+	struct dcr_tdx_result res;
+	struct dcr_err err;
 
 	(void)state;
 	tdx_opts(&o, 5, 3);
@@ -350,9 +353,20 @@ static void test_module(void **state)
 	o.module_id = "TDX_0a";
 	o.tee_tcb_svn[1] = 10; /* written in lower case, found all the same */
 	expect_status(&o, "UpToDate", "UpToDate");
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	assert_string_equal(res.tcb.tcb_date, "2024-03-13T00:00:00Z");
+	/* Advisory IDs: the union of the platform's and the module's levels, more than 64 of them together. */
+	o.extra_advisories = 40;
+	if (run(&o, T_NOW, &res, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(res.tcb.n_advisory_ids, 81);
+	assert_string_equal(res.tcb.advisory_ids[80], "TEST-SA-M039");
 	tdx_opts(&o, 4, 2);
 	o.tee_tcb_svn[0] = 3; /* the module's OutOfDate level makes the platform OutOfDate */
 	expect_status(&o, "OutOfDate", "OutOfDate");
+	/* The TCB date is the oldest of the levels converged: the module's here, not the platform's. */
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	assert_string_equal(res.tcb.tcb_date, "2023-08-09T00:00:00Z");
 	o.tee_tcb_svn[0] = 1;
 	expect_fail(&o, "TDX module SVN 1 is below every level of identity TDX_01 (unsupported)");
 }
@@ -702,8 +716,24 @@ static void test_policy(void **state)
 	s.debug_allowed = true;
 	expect_policy(&res, &s, NULL);
 
-	/* TCB statuses: those the spec lists; Revoked never. */
+	/* TD_ATTRIBUTES: the bits that restrict the host pass; migration, host profiling and unknown bits do not. */
 	o.debug = false;
+	s.debug_allowed = false;
+	o.td_attributes = 1ull << 30 | 1ull << 31 | 1ull << 27;
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	expect_policy(&res, &s, NULL);
+	o.td_attributes = 1ull << 29;
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	expect_policy(&res, &s, "the TD is MIGRATABLE");
+	o.td_attributes = 1ull << 5;
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	expect_policy(&res, &s, "lets the host profile it");
+	o.td_attributes = 1ull << 40;
+	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
+	expect_policy(&res, &s, "has bits dcr does not know (0x0000010000000000)");
+	o.td_attributes = 0;
+
+	/* TCB statuses: those the spec lists; Revoked never. */
 	o.tee_tcb_svn[2] = 2;
 	assert_int_equal(run(&o, T_NOW, &res, &err), 0);
 	expect_policy(&res, &s, "TCB status OutOfDate is not accepted by spec 'td'");
@@ -721,7 +751,8 @@ static void test_policy(void **state)
 static void test_spec_parse(void **state)
 {
 	static const char good[] = "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%s\"\n"
-		"    rtmr1: \"%s\"\n    debug: true\n    tcb_statuses: [OutOfDate, UpToDate]\n";
+		"    rtmr0: \"%s\"\n    rtmr1: \"%s\"\n    rtmr2: \"%s\"\n    debug: true\n"
+		"    tcb_statuses: [OutOfDate, UpToDate]\n";
 	char text[1024], mr[97], r1[97];
 	struct dcr_specs *specs;
 	struct dcr_err err;
@@ -732,11 +763,11 @@ static void test_spec_parse(void **state)
 	dcr_hex(v, 48, mr);
 	memset(v, 0x01, 48);
 	dcr_hex(v, 48, r1);
-	snprintf(text, sizeof(text), good, mr, r1);
+	snprintf(text, sizeof(text), good, mr, mr, r1, mr);
 	if (dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err) < 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(specs->items[0].format, DCR_SPEC_TDX);
-	assert_int_equal(specs->items[0].rtmr_pinned, 2);
+	assert_int_equal(specs->items[0].rtmr_pinned, 7);
 	assert_int_equal(specs->items[0].mrtd[0], 0xab);
 	assert_int_equal(specs->items[0].rtmr[1][47], 0x01);
 	assert_true(specs->items[0].debug_allowed);
@@ -749,13 +780,43 @@ static void test_spec_parse(void **state)
 	snprintf(text, sizeof(text), "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%.64s\"\n", mr);
 	assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err), DCR_EINVALID);
 	assert_non_null(strstr(err.msg, "mrtd must be 96 hex digits"));
+	/* MRTD alone, or without any one of RTMR0-2, would accept any kernel the firmware boots. */
+	for (int skip = -1; skip < 3; skip++) {
+		int used = snprintf(text, sizeof(text), "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%s\"\n", mr);
+
+		for (int i = 0; skip >= 0 && i < 4; i++)
+			if (i != skip)
+				used += snprintf(text + used, sizeof(text) - (size_t)used, "    rtmr%d: \"%s\"\n", i, mr);
+		assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err),
+			DCR_EINVALID);
+		assert_non_null(strstr(err.msg, "tdx spec 'td' needs rtmr0, rtmr1 and rtmr2"));
+	}
 	snprintf(text, sizeof(text), "version: 1\nspecs:\n  td:\n    format: tdx\n    mrtd: \"%s\"\n"
-		"    mrenclave: \"%.64s\"\n", mr, mr);
+		"    rtmr0: \"%s\"\n    rtmr1: \"%s\"\n    rtmr2: \"%s\"\n    mrenclave: \"%.64s\"\n", mr, mr, mr, mr,
+		mr);
 	assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err), DCR_EINVALID);
 	snprintf(text, sizeof(text), "version: 1\nspecs:\n  s:\n    format: sgx-dcap\n    mrenclave: \"%.64s\"\n"
 		"    rtmr0: \"%s\"\n", mr, mr);
 	assert_int_equal(dcr_specs_parse("s.yaml", (const uint8_t *)text, strlen(text), &specs, &err), DCR_EINVALID);
 	assert_non_null(strstr(err.msg, "unknown key 'rtmr0' in a spec of format sgx-dcap"));
+}
+
+/* A room's EnclaveSpec, as decoded: the same RTMRs are required as in a specs file. */
+static void test_spec_check(void **state)
+{
+	struct sgx_synth_opts o;
+	struct dcr_spec s;
+	struct dcr_err err;
+
+	(void)state;
+	tdx_opts(&o, 5, 3);
+	tdx_spec(&s, &o);
+	s.has_mrtd = true;
+	for (unsigned pinned = 0; pinned < 16; pinned++) {
+		s.rtmr_pinned = pinned;
+		assert_int_equal(dcr_attest_kind_tdx.spec_check(&s, &err),
+			(pinned & 7) == 7 ? 0 : DCR_EINVALID);
+	}
 }
 
 /* "sweep" runs the byte sweep of the real quote alone, as its own meson test with a longer timeout. */
@@ -778,6 +839,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_collateral_parse),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_spec_parse),
+		cmocka_unit_test(test_spec_check),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "sweep") == 0)
