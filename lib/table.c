@@ -252,6 +252,49 @@ static bool float_syntax(const char *s, size_t n)
 	return i == n;
 }
 
+/*
+ * The exact fast path (Clinger's): when the digits of s, the point left
+ * out, make an integer m of at most 2^53 and its power of ten e is within
+ * 22 either way, m and 10^|e| are exact doubles and IEEE arithmetic rounds
+ * the one multiplication or division correctly, which is strtod's answer.
+ * false when s is not such a number (strtod decides). s has float_syntax.
+ */
+static bool float_fast(const char *s, size_t n, double *out)
+{
+	static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+		1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	bool neg = s[0] == '-', point = false;
+	size_t i = s[0] == '-' || s[0] == '+';
+	uint64_t m = 0;
+	long e = 0;
+	double d;
+
+	for (; i < n && (is_digit(s[i]) || (s[i] == '.' && !point)); i++) {
+		if (s[i] == '.') {
+			point = true;
+			continue;
+		}
+		if (m > ((UINT64_C(1) << 53) - 9) / 10)
+			return false;
+		m = m * 10 + (uint64_t)(s[i] - '0');
+		e -= point;
+	}
+	if (i < n) {
+		bool eneg = s[++i] == '-';
+		long x = 0;
+
+		for (i += s[i] == '-' || s[i] == '+'; i < n; i++)
+			if ((x = x * 10 + (s[i] - '0')) > 1000)
+				return false;
+		e += eneg ? -x : x;
+	}
+	if (e < -22 || e > 22)
+		return false;
+	d = e < 0 ? (double)m / pow10[-e] : (double)m * pow10[e];
+	*out = neg ? -d : d;
+	return true;
+}
+
 /* s is NUL-terminated (CSV_APPEND_NULL): 0, or -1 for the syntax, -2 out of range. */
 static int parse_float64(struct dcr_table_loader *l, const char *s, size_t n, double *out)
 {
@@ -261,6 +304,8 @@ static int parse_float64(struct dcr_table_loader *l, const char *s, size_t n, do
 
 	if (!float_syntax(s, n))
 		return -1;
+	if (float_fast(s, n, out))
+		return 0;
 	old = uselocale(l->c_locale);
 	errno = 0;
 	d = strtod(s, &end);

@@ -725,6 +725,8 @@ struct job_limits {
 };
 /* What SQLite may allocate for one SQL job (serve --max-sql-memory); before jobs_start. */
 void jobs_sql_memory(uint64_t bytes);
+/* How many threads DuckDB runs one SQL job on (serve --duckdb-threads); before jobs_start. */
+void jobs_sql_threads(unsigned threads);
 
 /*
  * Fill the queue from the state (jobs a previous dcrd left running go back

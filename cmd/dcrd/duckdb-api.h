@@ -4,10 +4,12 @@
  * @duckdb/node-bindings-linux-x64, see scripts/install-deps.sh) ships no
  * header. Written from DuckDB's documented C API (duckdb.org/docs/api/c:
  * overview, configuration, query, prepared statements, appender, data
- * chunks) and checked against DuckDB 1.5.6, whose library exports every
+ * chunks, vectors, types) and checked against DuckDB 1.5.6, whose library exports every
  * function below. The struct layouts are the ones that header gives for
  * 1.x; dcrd only ever passes pointers to them back to the library, except
- * duckdb_result, which the caller allocates (its size must match).
+ * duckdb_result, which the caller allocates (its size must match), and the
+ * values in vectors, which it reads and writes in place (duckdb_date,
+ * duckdb_hugeint, duckdb_string_t: their layouts must match).
  */
 #ifndef DCRD_DUCKDB_API_H
 #define DCRD_DUCKDB_API_H
@@ -33,6 +35,7 @@ typedef enum {
 	DUCKDB_TYPE_UBIGINT = 9,
 	DUCKDB_TYPE_FLOAT = 10,
 	DUCKDB_TYPE_DOUBLE = 11,
+	DUCKDB_TYPE_DATE = 13,
 	DUCKDB_TYPE_BLOB = 18,
 	DUCKDB_TYPE_DECIMAL = 19,
 	DUCKDB_TYPE_HUGEINT = 16,
@@ -48,6 +51,19 @@ typedef struct _duckdb_config { void *internal_ptr; } *duckdb_config;
 typedef struct _duckdb_prepared_statement { void *internal_ptr; } *duckdb_prepared_statement;
 typedef struct _duckdb_extracted_statements { void *internal_ptr; } *duckdb_extracted_statements;
 typedef struct _duckdb_appender { void *internal_ptr; } *duckdb_appender;
+typedef struct _duckdb_logical_type { void *internal_ptr; } *duckdb_logical_type;
+typedef struct _duckdb_data_chunk { void *internal_ptr; } *duckdb_data_chunk;
+typedef struct _duckdb_vector { void *internal_ptr; } *duckdb_vector;
+
+/* A vector's values: DATE (days since 1970-01-01), HUGEINT, VARCHAR (16 bytes, read through the functions). */
+typedef struct { int32_t days; } duckdb_date;
+typedef struct { uint64_t lower; int64_t upper; } duckdb_hugeint;
+typedef struct {
+	union {
+		struct { uint32_t length; char prefix[4]; char *ptr; } pointer;
+		struct { uint32_t length; char inlined[12]; } inlined;
+	} value;
+} duckdb_string_t;
 
 typedef struct {
 	idx_t deprecated_column_count;
@@ -84,6 +100,9 @@ const char *duckdb_prepare_error(duckdb_prepared_statement prepared_statement);
 duckdb_statement_type duckdb_prepared_statement_type(duckdb_prepared_statement statement);
 duckdb_state duckdb_execute_prepared(duckdb_prepared_statement prepared_statement, duckdb_result *out_result);
 void duckdb_destroy_prepare(duckdb_prepared_statement *prepared_statement);
+duckdb_state duckdb_prepare(duckdb_connection connection, const char *query,
+	duckdb_prepared_statement *out_prepared_statement);
+duckdb_state duckdb_bind_varchar(duckdb_prepared_statement prepared_statement, idx_t param_idx, const char *val);
 
 idx_t duckdb_column_count(duckdb_result *result);
 const char *duckdb_column_name(duckdb_result *result, idx_t col);
@@ -107,5 +126,34 @@ duckdb_state duckdb_append_int64(duckdb_appender appender, int64_t value);
 duckdb_state duckdb_append_double(duckdb_appender appender, double value);
 duckdb_state duckdb_append_varchar_length(duckdb_appender appender, const char *val, idx_t length);
 duckdb_state duckdb_append_null(duckdb_appender appender);
+duckdb_state duckdb_append_data_chunk(duckdb_appender appender, duckdb_data_chunk chunk);
+
+/* Data chunks and vectors: STANDARD_VECTOR_SIZE (duckdb_vector_size) rows at most. */
+idx_t duckdb_vector_size(void);
+duckdb_logical_type duckdb_create_logical_type(duckdb_type type);
+void duckdb_destroy_logical_type(duckdb_logical_type *type);
+duckdb_type duckdb_decimal_internal_type(duckdb_logical_type type);
+uint8_t duckdb_decimal_width(duckdb_logical_type type);
+uint8_t duckdb_decimal_scale(duckdb_logical_type type);
+duckdb_data_chunk duckdb_create_data_chunk(duckdb_logical_type *types, idx_t column_count);
+void duckdb_destroy_data_chunk(duckdb_data_chunk *chunk);
+void duckdb_data_chunk_reset(duckdb_data_chunk chunk);
+idx_t duckdb_data_chunk_get_size(duckdb_data_chunk chunk);
+void duckdb_data_chunk_set_size(duckdb_data_chunk chunk, idx_t size);
+duckdb_vector duckdb_data_chunk_get_vector(duckdb_data_chunk chunk, idx_t col_idx);
+void *duckdb_vector_get_data(duckdb_vector vector);
+uint64_t *duckdb_vector_get_validity(duckdb_vector vector); /* NULL: every row valid */
+void duckdb_vector_ensure_validity_writable(duckdb_vector vector);
+/* Without the UTF-8 check of duckdb_vector_assign_string_element_len: str must be valid UTF-8. */
+void duckdb_unsafe_vector_assign_string_element_len(duckdb_vector vector, idx_t index, const char *str,
+	idx_t str_len);
+bool duckdb_validity_row_is_valid(uint64_t *validity, idx_t row);
+void duckdb_validity_set_row_invalid(uint64_t *validity, idx_t row);
+uint32_t duckdb_string_t_length(duckdb_string_t string);
+const char *duckdb_string_t_data(duckdb_string_t *string);
+
+/* A result read chunk by chunk (never together with the duckdb_value_* functions): NULL after the last. */
+duckdb_data_chunk duckdb_fetch_chunk(duckdb_result result);
+duckdb_logical_type duckdb_column_logical_type(duckdb_result *result, idx_t col);
 
 #endif

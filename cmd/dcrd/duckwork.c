@@ -1,8 +1,10 @@
 /*
  * SQL computations with engine duckdb: an in-memory DuckDB database locked
- * down before any query sees it, the tables the query reads loaded through
- * lib/table (the same verdicts as the SQLite engine), the result as the
- * same CSV. Run inside the SQL worker process (sqlproc.c) like SQLite.
+ * down before any query sees it, the query's syntax tree checked against
+ * an allow-list of functions (duckdb-functions.h), the tables it reads
+ * loaded through lib/table (the same verdicts as the SQLite engine) into
+ * data chunks, the result read from chunks as the same CSV. Run inside the
+ * SQL worker process (sqlproc.c) like SQLite.
  */
 #define _GNU_SOURCE /* memfd_create */
 #include "work.h"
@@ -30,7 +32,10 @@
 #include "table.h"
 
 #ifdef DCR_HAVE_DUCKDB
+#include <jansson.h>
+
 #include "duckdb-api.h"
+#include "duckdb-functions.h"
 #endif
 
 #include "banned.h"
@@ -68,9 +73,20 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 	return no_duckdb(c->name, DCR_ECOMPUTE, err);
 }
 
+int duck_query_locked(const char *query, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
+{
+	return no_duckdb("-", DCR_ECOMPUTE, err);
+}
+
 #else
 
-#define DEADLINE_ROWS 1024
+/* A column of the chunk being loaded: where its values go, as its table node declares it. */
+struct chunk_col {
+	Dcr__V1__ColumnType type;
+	duckdb_vector vec;
+	void *data;
+	uint64_t *validity;        /* NULL until a null needs it */
+};
 
 struct duck {
 	const Dcr__V1__RoomDefinition *def;
@@ -82,14 +98,13 @@ struct duck {
 	int *memfds;               /* the table store's databases and logs in memory (three per table at most), closed with the job */
 	size_t n_memfds, cap_memfds;
 	char links[TABLE_STORE_LINKS_MAX]; /* the job's directory of links into memory (table_store_links) */
-	/* loading one table */
-	duckdb_appender app;
-	struct dcr_table_loader *loader;
 	const struct work_inputs *in;
-	struct timespec deadline;
-	uint64_t time_ms, appended;
-	struct dcr_err sink_err;
-	bool sink_failed;
+	struct work_clock clock;
+	/* loading one table: records go into chunk, which goes to app when full */
+	duckdb_appender app;
+	duckdb_data_chunk chunk;
+	struct chunk_col *cols;
+	idx_t fill, chunk_cap;
 };
 
 const char *duck_version(void)
@@ -106,15 +121,16 @@ static int exec(struct duck *d, const char *sql, struct dcr_err *err);
  * or loaded, automatically or not, no spilling to disk (the temporary
  * directory is none: a query that needs more than its memory fails; DuckDB
  * 1.5.6 cannot encrypt temporary files with a key it draws securely, see
- * docs/decisions.md), one thread, the time zone UTC whatever the host's
- * TZ. lock_db then takes file and network access away (read_csv, COPY,
- * ATTACH of a file, httpfs URLs) and locks the configuration so no
- * statement can change any of it; between the two, dcrd attaches the
- * tables it keeps (the table store).
+ * docs/decisions.md), the time zone UTC whatever the host's, the threads
+ * dcrd gives it (serve --duckdb-threads), rows kept in the order they were
+ * loaded where the query does not reorder them. lock_db then takes file
+ * and network access away (read_csv, COPY, ATTACH of a file, httpfs URLs)
+ * and locks the configuration so no statement can change any of it;
+ * between the two, dcrd attaches the tables it keeps (the table store).
  */
-static int open_db(struct duck *d, uint64_t max_memory, struct dcr_err *err)
+static int open_db(struct duck *d, uint64_t max_memory, uint64_t threads, struct dcr_err *err)
 {
-	char mem[32];
+	char mem[32], n_threads[32];
 	const char *const settings[][2] = {
 		{ "autoinstall_known_extensions", "false" },
 		{ "autoload_known_extensions", "false" },
@@ -122,7 +138,8 @@ static int open_db(struct duck *d, uint64_t max_memory, struct dcr_err *err)
 		{ "allow_unsigned_extensions", "false" },
 		{ "allow_persistent_secrets", "false" },
 		{ "max_temp_directory_size", "0B" },
-		{ "threads", "1" },
+		{ "threads", n_threads },
+		{ "preserve_insertion_order", "true" },
 		{ "memory_limit", mem },
 	};
 	duckdb_config cfg = NULL;
@@ -130,6 +147,7 @@ static int open_db(struct duck *d, uint64_t max_memory, struct dcr_err *err)
 	int r = 0;
 
 	snprintf(mem, sizeof(mem), "%" PRIu64 "B", max_memory);
+	snprintf(n_threads, sizeof(n_threads), "%" PRIu64, threads);
 	if (duckdb_create_config(&cfg) != DuckDBSuccess)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	for (size_t i = 0; r == 0 && i < sizeof(settings) / sizeof(settings[0]); i++)
@@ -142,9 +160,11 @@ static int open_db(struct duck *d, uint64_t max_memory, struct dcr_err *err)
 	if (r == 0 && duckdb_connect(d->db, &d->con) != DuckDBSuccess)
 		r = dcr_err_set(err, DCR_ECOMPUTE, "DuckDB: cannot connect");
 	/*
-	 * ICU's settings exist once the database does; their defaults come from
-	 * the environment (TZ). The configuration cannot say "no temporary
-	 * directory", SET can, and only while external access is on.
+	 * The configuration cannot say "no temporary directory", SET can, and
+	 * only while external access is on (lock_db turns it off). The time
+	 * zone (ICU's, which casts TIMESTAMPTZ to text) is UTC, not the host's;
+	 * ICU's settings exist once the database does, their defaults come from
+	 * the environment (TZ).
 	 */
 	if (r == 0 && (r = exec(d, "SET TimeZone = 'UTC'", err)) == 0 &&
 	    (r = exec(d, "SET Calendar = 'gregorian'", err)) == 0)
@@ -159,9 +179,9 @@ static int lock_db(struct duck *d, struct dcr_err *err)
 	return r < 0 ? r : exec(d, "SET lock_configuration = true", err);
 }
 
-static int open_locked(struct duck *d, uint64_t max_memory, struct dcr_err *err)
+static int open_locked(struct duck *d, uint64_t max_memory, uint64_t threads, struct dcr_err *err)
 {
-	int r = open_db(d, max_memory, err);
+	int r = open_db(d, max_memory, threads, err);
 
 	return r < 0 ? r : lock_db(d, err);
 }
@@ -332,13 +352,205 @@ static int prepare_select(struct duck *d, const char *query, duckdb_prepared_sta
 	return r;
 }
 
-/* Every table node without a privacy rule, empty; the query prepared against them. */
 /* Whether a query may read node: a table without a privacy rule. */
 static bool readable(const Dcr__V1__DataNode *node)
 {
 	return node->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && !node->table->privacy;
 }
 
+/* ---- what a query may call and name ---- */
+
+/*
+ * The query's syntax tree, as DuckDB's json_serialize_sql writes it at the
+ * pinned release, walked for what it calls and names: every function
+ * (scalar, aggregate, window, and table function) must be on the lists of
+ * duckdb-functions.h, unqualified; a table name must be unqualified and
+ * not one of DuckDB's internal views (information_schema, pg_catalog,
+ * duckdb_*); no sample (random rows). The first refusal is kept in why.
+ */
+struct calls {
+	struct dcr_err *why;
+	int r;
+};
+
+static int refuse_call(struct calls *k, const char *what, const char *name)
+{
+	if (k->r == 0)
+		k->r = dcr_err_set(k->why, DCR_EINVALID, "%s '%.100s' is not allowed in a DuckDB query (dcr-room(5) lists "
+			"what is)", what, name);
+	return k->r;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(a, *(const char *const *)b);
+}
+
+static bool listed(const char *const *list, size_t n, const char *name)
+{
+	char low[128];
+	size_t i = 0;
+
+	for (; name[i] && i < sizeof(low) - 1; i++)
+		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+	low[i] = '\0';
+	return !name[i] && bsearch(low, list, n, sizeof(*list), by_name) != NULL;
+}
+
+static bool empty_or_absent(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return !json_object_get(o, key) || json_is_null(json_object_get(o, key)) || (s && !*s);
+}
+
+/* Empty, absent, or the one value that names what the lists were made from (system.main). */
+static bool member_is(json_t *o, const char *key, const char *allowed)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return empty_or_absent(o, key) || (s && strcmp(s, allowed) == 0);
+}
+
+/*
+ * A call: unqualified or qualified by system.main (the parser itself
+ * writes [a, b] as system.main.list_value), and on the list. unnest is
+ * also an operator of the SELECT list, so the table functions are
+ * accepted there too (range and generate_series return lists).
+ */
+static int check_function(struct calls *k, json_t *fn, bool table)
+{
+	const char *name = json_string_value(json_object_get(fn, "function_name"));
+
+	if (!name)
+		return refuse_call(k, "a function", "?");
+	if (!member_is(fn, "schema", "main") || !member_is(fn, "catalog", "system"))
+		return refuse_call(k, "a function with a schema,", name);
+	if (!listed(duck_table_functions, DUCK_TABLE_FUNCTIONS, name) &&
+	    (table || !listed(duck_functions, DUCK_FUNCTIONS, name)))
+		return refuse_call(k, table ? "table function" : "function", name);
+	return 0;
+}
+
+static int walk(struct calls *k, json_t *v, int depth);
+
+/*
+ * The names DuckDB 1.5.6's binder turns into function calls when no column
+ * has them (SQL's value functions): none may be called, so none may be a
+ * column written without its table (t.user is fine).
+ */
+static const char *const value_functions[] = {
+	"current_catalog", "current_date", "current_role", "current_schema", "current_time", "current_timestamp",
+	"current_user", "localtime", "localtimestamp", "session_user", "user",
+};
+
+static int walk_members(struct calls *k, json_t *o, const char *skip, int depth)
+{
+	const char *key;
+	json_t *member;
+
+	json_object_foreach(o, key, member)
+		if ((!skip || strcmp(key, skip) != 0) && walk(k, member, depth + 1) < 0)
+			return k->r;
+	return 0;
+}
+
+static int walk(struct calls *k, json_t *v, int depth)
+{
+	const char *class, *type;
+
+	if (depth > 4000)
+		return refuse_call(k, "a query", "nested this deeply");
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *item;
+
+		json_array_foreach(v, i, item)
+			if (walk(k, item, depth + 1) < 0)
+				return k->r;
+		return 0;
+	}
+	if (!json_is_object(v))
+		return 0;
+	class = json_string_value(json_object_get(v, "class"));
+	type = json_string_value(json_object_get(v, "type"));
+	if (class && (strcmp(class, "FUNCTION") == 0 || strcmp(class, "WINDOW") == 0) && check_function(k, v, false) < 0)
+		return k->r;
+	if (!empty_or_absent(v, "sample"))
+		return refuse_call(k, "sampling", "USING SAMPLE");
+	if (class && strcmp(class, "COLUMN_REF") == 0 && json_array_size(json_object_get(v, "column_names")) == 1) {
+		const char *column = json_string_value(json_array_get(json_object_get(v, "column_names"), 0));
+
+		/* A bare name that no column has is a call for DuckDB's binder: CURRENT_TIMESTAMP, USER... */
+		if (column && listed(value_functions, sizeof(value_functions) / sizeof(value_functions[0]), column))
+			return refuse_call(k, "function", column);
+	}
+	/* SHOW, DESCRIBE, SUMMARIZE: listings of the catalog and its settings' world, not of data. */
+	if (type && strcmp(type, "SHOW_REF") == 0)
+		return refuse_call(k, "a listing", "SHOW, DESCRIBE or SUMMARIZE");
+	if (type && strcmp(type, "BASE_TABLE") == 0) {
+		const char *table = json_string_value(json_object_get(v, "table_name"));
+
+		if (!table)
+			return refuse_call(k, "a table", "?");
+		if (!empty_or_absent(v, "schema_name") || !empty_or_absent(v, "catalog_name"))
+			return refuse_call(k, "a table with a schema,", table);
+		if (listed(duck_internal_views, DUCK_INTERNAL_VIEWS, table))
+			return refuse_call(k, "DuckDB's view", table);
+	}
+	if (type && strcmp(type, "TABLE_FUNCTION") == 0) {
+		json_t *fn = json_object_get(v, "function");
+
+		if (!json_is_object(fn) || check_function(k, fn, true) < 0 || walk_members(k, fn, NULL, depth) < 0)
+			return k->r ? k->r : refuse_call(k, "a table function", "?");
+		return walk_members(k, v, "function", depth);
+	}
+	return walk_members(k, v, NULL, depth);
+}
+
+/*
+ * 0 when the query calls and names only what it may; DCR_EINVALID with why
+ * set when it does not, DCR_ECOMPUTE when its tree cannot be had (not a
+ * SELECT: prepare_select says why).
+ */
+static int check_calls(struct duck *d, const char *query, struct dcr_err *why)
+{
+	duckdb_prepared_statement st = NULL;
+	duckdb_result res;
+	struct calls k = { .why = why };
+	json_error_t jerr;
+	json_t *tree = NULL;
+	char *text = NULL;
+
+	/* Empty and null members left out: a smaller tree for the same walk (absent is empty to it). */
+	if (duckdb_prepare(d->con, "SELECT json_serialize_sql($1::VARCHAR, skip_empty := true, skip_null := true)",
+		&st) != DuckDBSuccess ||
+	    duckdb_bind_varchar(st, 1, query) != DuckDBSuccess) {
+		k.r = dcr_err_set(why, DCR_ECOMPUTE, "DuckDB: %s", duckdb_prepare_error(st) ? duckdb_prepare_error(st) :
+			"cannot serialize the query");
+	} else if (duckdb_execute_prepared(st, &res) != DuckDBSuccess) {
+		k.r = dcr_err_set(why, DCR_ECOMPUTE, "DuckDB: %s", duckdb_result_error(&res));
+		duckdb_destroy_result(&res);
+	} else {
+		text = duckdb_value_varchar(&res, 0, 0);
+		duckdb_destroy_result(&res);
+		if (!text || !(tree = json_loads(text, JSON_DECODE_INT_AS_REAL, &jerr)))
+			k.r = dcr_err_set(why, DCR_ECOMPUTE, "DuckDB's syntax tree of the query cannot be read");
+		else if (json_is_true(json_object_get(tree, "error")))
+			k.r = dcr_err_set(why, DCR_ECOMPUTE, "DuckDB cannot serialize the query: %s",
+				json_string_value(json_object_get(tree, "error_message")) ?
+				json_string_value(json_object_get(tree, "error_message")) : "no reason given");
+		else
+			walk(&k, json_object_get(tree, "statements"), 0);
+	}
+	json_decref(tree);
+	duckdb_free(text);
+	if (st)
+		duckdb_destroy_prepare(&st);
+	return k.r;
+}
+
+/* Every table node without a privacy rule, empty; the query prepared against them, and its calls checked. */
 static int prepare_on_all(struct duck *d, struct dcr_err *err)
 {
 	duckdb_prepared_statement st;
@@ -350,9 +562,17 @@ static int prepare_on_all(struct duck *d, struct dcr_err *err)
 			r = create_table(d, i, err);
 	if (r < 0)
 		return r;
-	if (prepare_select(d, d->c->sql->query, &st, &why) < 0)
+	if (prepare_select(d, d->c->sql->query, &st, &why) < 0) {
+		struct dcr_err calls;
+
+		/* What the query may not call is the better reason (nextval of no sequence fails to bind). */
+		if (check_calls(d, d->c->sql->query, &calls) == DCR_EINVALID)
+			why = calls;
 		return dcr_err_set(err, DCR_EINVALID, "query of '%s': %s", d->c->name, why.msg);
+	}
 	duckdb_destroy_prepare(&st);
+	if ((r = check_calls(d, d->c->sql->query, &why)) < 0)
+		return dcr_err_set(err, r, "query of '%s': %s", d->c->name, why.msg);
 	return 0;
 }
 
@@ -405,7 +625,7 @@ int duck_check_room(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
 			break;
 		if (!(d.present = calloc(def->n_data + 1, sizeof(bool))))
 			return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-		if ((r = open_locked(&d, CHECK_MEMORY, err)) == 0)
+		if ((r = open_locked(&d, CHECK_MEMORY, 1, err)) == 0)
 			r = prepare_on_all(&d, err);
 		if (r < 0 && r != DCR_ENOMEM)
 			r = err ? (err->code = DCR_EINVALID) : DCR_EINVALID;
@@ -417,77 +637,156 @@ int duck_check_room(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
 
 /* ---- loading ---- */
 
-static bool past_deadline(struct duck *d)
+static duckdb_type vector_type(Dcr__V1__ColumnType t)
 {
-	return sql_deadline_passed(&d->deadline);
+	switch (t) {
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64:
+		return DUCKDB_TYPE_BIGINT;
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_FLOAT64:
+		return DUCKDB_TYPE_DOUBLE;
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_BOOL:
+		return DUCKDB_TYPE_BOOLEAN;
+	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_DATE:
+		return DUCKDB_TYPE_DATE;
+	default:
+		return DUCKDB_TYPE_VARCHAR;
+	}
 }
 
-static int append_row(void *ctx, const struct dcr_table_value *v, size_t n, struct dcr_err *err)
+/* Days since 1970-01-01 of a YYYY-MM-DD that lib/table checked (years 0001 to 9999), proleptic Gregorian. */
+static int32_t date_days(const char *s)
 {
-	struct duck *d = ctx;
-	duckdb_state s = DuckDBSuccess;
+	int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	int m = (s[5] - '0') * 10 + (s[6] - '0'), d = (s[8] - '0') * 10 + (s[9] - '0');
+	int era, yoe, doy;
 
-	for (size_t i = 0; s == DuckDBSuccess && i < n; i++) {
-		if (v[i].kind == DCR_TABLE_INT)
-			s = duckdb_append_int64(d->app, v[i].i);
-		else if (v[i].kind == DCR_TABLE_REAL)
-			s = duckdb_append_double(d->app, v[i].d);
-		else if (v[i].kind == DCR_TABLE_TEXT)
-			s = duckdb_append_varchar_length(d->app, v[i].s, v[i].len);
-		else
-			s = duckdb_append_null(d->app);
+	y -= m <= 2;
+	era = y / 400;             /* y >= 0 */
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* Where the chunk's columns are, after it was made or reset. */
+static void chunk_bind(struct duck *d, size_t n)
+{
+	for (size_t c = 0; c < n; c++) {
+		d->cols[c].vec = duckdb_data_chunk_get_vector(d->chunk, c);
+		d->cols[c].data = duckdb_vector_get_data(d->cols[c].vec);
+		d->cols[c].validity = NULL;
 	}
-	if (s == DuckDBSuccess)
-		s = duckdb_appender_end_row(d->app);
-	if (s != DuckDBSuccess)
-		/* The appender's message may quote the value: the values passed lib/table's checks already. */
-		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB could not load a row", d->c->name);
-	if (++d->appended % DEADLINE_ROWS == 0 && past_deadline(d))
-		return sql_out_of_time(d->c->name, d->time_ms, err);
+}
+
+static int chunk_new(struct duck *d, const Dcr__V1__TableNode *t, struct dcr_err *err)
+{
+	duckdb_logical_type *types = calloc(t->n_columns, sizeof(*types));
+	bool ok = types && (d->cols = calloc(t->n_columns, sizeof(*d->cols)));
+
+	for (size_t c = 0; ok && c < t->n_columns; c++) {
+		d->cols[c].type = t->columns[c]->type;
+		ok = (types[c] = duckdb_create_logical_type(vector_type(t->columns[c]->type))) != NULL;
+	}
+	if (ok)
+		ok = (d->chunk = duckdb_create_data_chunk(types, t->n_columns)) != NULL;
+	for (size_t c = 0; types && c < t->n_columns; c++)
+		if (types[c])
+			duckdb_destroy_logical_type(&types[c]);
+	free(types);
+	if (!ok)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	d->fill = 0;
+	d->chunk_cap = duckdb_vector_size();
+	chunk_bind(d, t->n_columns);
 	return 0;
 }
 
-static int load_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
+/* A message of DuckDB's that may quote data (a value it could not convert): cut at the first quote. */
+static int duck_error(struct duck *d, const char *msg, struct dcr_err *err)
+{
+	size_t keep = strcspn(msg, "'\"");
+
+	if (msg[keep] == '\0')
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: %s", d->c->name, msg);
+	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: %.*s[withheld: it may quote data]",
+		d->c->name, (int)keep, msg);
+}
+
+/* The chunk's records to the appender, and the chunk emptied. */
+static int chunk_flush(struct duck *d, size_t n, struct dcr_err *err)
+{
+	if (d->fill == 0)
+		return 0;
+	duckdb_data_chunk_set_size(d->chunk, d->fill);
+	if (duckdb_append_data_chunk(d->app, d->chunk) != DuckDBSuccess) {
+		const char *why = duckdb_appender_error(d->app);
+
+		return duck_error(d, why ? why : "cannot load a table", err);
+	}
+	duckdb_data_chunk_reset(d->chunk);
+	d->fill = 0;
+	chunk_bind(d, n);
+	return 0;
+}
+
+/* One record into the chunk's next row: the values passed lib/table's checks, and have the vectors' types. */
+static int append_row(void *ctx, const struct dcr_table_value *v, size_t n, struct dcr_err *err)
 {
 	struct duck *d = ctx;
-	int r;
+	idx_t at = d->fill;
 
-	if (past_deadline(d))
-		r = sql_out_of_time(d->c->name, d->time_ms, &d->sink_err);
-	else
-		r = dcr_table_loader_write(d->loader, buf, len, &d->sink_err);
-	if (r < 0) {
-		d->sink_failed = true;
-		if (err)
-			*err = d->sink_err;
+	for (size_t i = 0; i < n; i++) {
+		struct chunk_col *col = &d->cols[i];
+
+		if (v[i].kind == DCR_TABLE_NULL) {
+			if (!col->validity) {
+				duckdb_vector_ensure_validity_writable(col->vec);
+				col->validity = duckdb_vector_get_validity(col->vec);
+			}
+			duckdb_validity_set_row_invalid(col->validity, at);
+			continue;
+		}
+		switch (col->type) {
+		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64:
+			((int64_t *)col->data)[at] = v[i].i;
+			break;
+		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_BOOL:
+			((bool *)col->data)[at] = v[i].i != 0;
+			break;
+		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_FLOAT64:
+			((double *)col->data)[at] = v[i].d;
+			break;
+		case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_DATE:
+			((duckdb_date *)col->data)[at].days = date_days(v[i].s);
+			break;
+		default:
+			/* lib/table let through valid UTF-8 only: DuckDB need not check it again. */
+			duckdb_unsafe_vector_assign_string_element_len(col->vec, at, v[i].s, v[i].len);
+		}
 	}
-	return r;
+	return ++d->fill == d->chunk_cap ? chunk_flush(d, n, err) : 0;
 }
 
 static int load_table(struct duck *d, const Dcr__V1__DataNode *node, struct dcr_err *err)
 {
-	uint64_t rows;
 	int r = 0;
 
 	if (duckdb_appender_create_ext(d->con, d->app_catalog, d->app_catalog ? "main" : NULL,
 		d->app_catalog ? "data" : node->name, &d->app) != DuckDBSuccess)
 		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: %s", d->c->name,
 			duckdb_appender_error(d->app));
-	if (r == 0 && !(d->loader = dcr_table_loader_new(node->table, node->name, append_row, d, err)))
-		r = err ? err->code : DCR_ENOMEM;
-	if (r == 0) {
-		d->sink_failed = false;
-		r = d->in->read(d->in->ctx, node->name, load_sink, d, err);
-		if (r < 0 && d->sink_failed && err && r == d->sink_err.code)
-			*err = d->sink_err;
-	}
 	if (r == 0)
-		r = dcr_table_loader_finish(d->loader, &rows, err);
+		r = chunk_new(d, node->table, err);
+	if (r == 0)
+		r = work_load_table(d->in, node, d->c->name, &d->clock, append_row, d, err);
+	if (r == 0)
+		r = chunk_flush(d, node->table->n_columns, err);
 	if (r == 0 && duckdb_appender_close(d->app) != DuckDBSuccess)
-		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB could not load table '%s'", d->c->name,
-			node->name);
-	dcr_table_loader_free(d->loader);
-	d->loader = NULL;
+		r = duck_error(d, duckdb_appender_error(d->app) ? duckdb_appender_error(d->app) : "cannot load a table",
+			err);
+	if (d->chunk)
+		duckdb_destroy_data_chunk(&d->chunk);
+	free(d->cols);
+	d->cols = NULL;
 	duckdb_appender_destroy(&d->app);
 	return r;
 }
@@ -879,8 +1178,12 @@ static bool integer_type(duckdb_type t)
 		t == DUCKDB_TYPE_DECIMAL;
 }
 
-static int put_cell(struct duck *d, struct csv_out *o, duckdb_result *res, duckdb_type t, idx_t col, idx_t row,
-	struct dcr_err *err)
+/*
+ * A value of a column whose type the chunk path below does not read, as
+ * DuckDB writes it as text (duckdb_value_varchar), on a result read value
+ * by value.
+ */
+static int put_cell(struct csv_out *o, duckdb_result *res, duckdb_type t, idx_t col, idx_t row, struct dcr_err *err)
 {
 	char num[40], *s;
 	int r;
@@ -891,8 +1194,10 @@ static int put_cell(struct duck *d, struct csv_out *o, duckdb_result *res, duckd
 		csv_format_real(duckdb_value_double(res, col, row), num);
 		return csv_put(o, num, strlen(num), err);
 	}
+	/* NULL for a type it does not convert (lists, structs, UUID...), not only when memory runs out. */
 	if (!(s = duckdb_value_varchar(res, col, row)))
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB cannot write column %" PRIu64 " of the "
+			"result (type %d) as text; cast it to VARCHAR in the query", o->name, (uint64_t)col + 1, (int)t);
 	/* BOOLEAN as SQLite stores it: 1 or 0. */
 	if (t == DUCKDB_TYPE_BOOLEAN)
 		r = csv_put(o, strcmp(s, "true") == 0 ? "1" : "0", 1, err);
@@ -904,9 +1209,224 @@ static int put_cell(struct duck *d, struct csv_out *o, duckdb_result *res, duckd
 	return r;
 }
 
-static int write_result(struct duck *d, duckdb_result *res, struct csv_out *o, uint64_t *rows, struct dcr_err *err)
+static int put_rows_by_value(duckdb_result *res, struct csv_out *o, uint64_t *rows, struct dcr_err *err)
 {
 	idx_t cols = duckdb_column_count(res), n = duckdb_row_count(res);
+	int r = 0;
+
+	for (idx_t row = 0; r == 0 && row < n; row++) {
+		for (idx_t c = 0; r == 0 && c < cols; c++) {
+			if (c > 0)
+				r = csv_put(o, ",", 1, err);
+			if (r == 0)
+				r = put_cell(o, res, duckdb_column_type(res, c), c, row, err);
+		}
+		if (r == 0)
+			r = csv_put(o, "\n", 1, err);
+		(*rows)++;
+	}
+	return r;
+}
+
+/* A result column read from chunks: its type, a DECIMAL's storage and scale, and where the chunk's values are. */
+struct out_col {
+	duckdb_type type, storage;
+	uint8_t width, scale;
+	void *data;
+	uint64_t *valid;           /* NULL: none is NULL */
+};
+
+/* The types read from chunks, written as DuckDB writes them (the chunk tests compare with its casts). */
+static bool chunk_type(duckdb_type t)
+{
+	return t == DUCKDB_TYPE_BOOLEAN || (t >= DUCKDB_TYPE_TINYINT && t <= DUCKDB_TYPE_DOUBLE) ||
+		t == DUCKDB_TYPE_HUGEINT || t == DUCKDB_TYPE_VARCHAR || t == DUCKDB_TYPE_DECIMAL || t == DUCKDB_TYPE_DATE;
+}
+
+typedef unsigned __int128 u128;
+
+/*
+ * v in decimal, with a '.' before its last `scale` digits, as DuckDB writes
+ * integers and DECIMALs: "-0.05", but ".05" for a DECIMAL whose digits are
+ * all after the point (bare).
+ */
+static int put_int(struct csv_out *o, bool negative, u128 v, uint8_t scale, bool bare, struct dcr_err *err)
+{
+	char buf[48], *p = buf + sizeof(buf);
+	int digits = 0;
+
+	do {
+		*--p = (char)('0' + (int)(v % 10));
+		v /= 10;
+		if (++digits == scale)
+			*--p = '.';
+	} while (v > 0 || digits < scale);
+	if (scale > 0 && *p == '.' && !bare)
+		*--p = '0';
+	if (negative)
+		*--p = '-';
+	return csv_put(o, p, (size_t)(buf + sizeof(buf) - p), err);
+}
+
+static int put_signed(struct csv_out *o, __int128 v, uint8_t scale, bool bare, struct dcr_err *err)
+{
+	return put_int(o, v < 0, v < 0 ? (u128)0 - (u128)v : (u128)v, scale, bare, err);
+}
+
+/* A DATE as DuckDB writes it: YYYY-MM-DD (at least four digits of year), " (BC)" before year 1, or (-)infinity. */
+static int put_date(struct csv_out *o, int32_t days, struct dcr_err *err)
+{
+	int64_t z = (int64_t)days + 719468, era, doe, yoe, y, doy, mp, d, m;
+	char buf[40];
+
+	if (days == INT32_MAX || days == -INT32_MAX)
+		return csv_put_text(o, (const uint8_t *)(days > 0 ? "infinity" : "-infinity"), days > 0 ? 8 : 9, err);
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	snprintf(buf, sizeof(buf), "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "%s", y > 0 ? y : 1 - y, m, d,
+		y > 0 ? "" : " (BC)");
+	return csv_put_text(o, (const uint8_t *)buf, strlen(buf), err);
+}
+
+static __int128 hugeint(const duckdb_hugeint *h)
+{
+	return (__int128)(((u128)(uint64_t)h->upper << 64) | h->lower);
+}
+
+static __int128 decimal_value(const struct out_col *col, const void *data, idx_t row)
+{
+	switch (col->storage) {
+	case DUCKDB_TYPE_SMALLINT:
+		return ((const int16_t *)data)[row];
+	case DUCKDB_TYPE_INTEGER:
+		return ((const int32_t *)data)[row];
+	case DUCKDB_TYPE_BIGINT:
+		return ((const int64_t *)data)[row];
+	default:
+		return hugeint(&((const duckdb_hugeint *)data)[row]);
+	}
+}
+
+static int put_value(struct csv_out *o, const struct out_col *col, idx_t row, struct dcr_err *err)
+{
+	void *data = col->data;
+	char num[40];
+
+	switch (col->type) {
+	case DUCKDB_TYPE_BOOLEAN:
+		return csv_put(o, ((const bool *)data)[row] ? "1" : "0", 1, err);
+	case DUCKDB_TYPE_TINYINT:
+		return put_signed(o, ((const int8_t *)data)[row], 0, false, err);
+	case DUCKDB_TYPE_SMALLINT:
+		return put_signed(o, ((const int16_t *)data)[row], 0, false, err);
+	case DUCKDB_TYPE_INTEGER:
+		return put_signed(o, ((const int32_t *)data)[row], 0, false, err);
+	case DUCKDB_TYPE_BIGINT:
+		return put_signed(o, ((const int64_t *)data)[row], 0, false, err);
+	case DUCKDB_TYPE_UTINYINT:
+		return put_int(o, false, ((const uint8_t *)data)[row], 0, false, err);
+	case DUCKDB_TYPE_USMALLINT:
+		return put_int(o, false, ((const uint16_t *)data)[row], 0, false, err);
+	case DUCKDB_TYPE_UINTEGER:
+		return put_int(o, false, ((const uint32_t *)data)[row], 0, false, err);
+	case DUCKDB_TYPE_UBIGINT:
+		return put_int(o, false, ((const uint64_t *)data)[row], 0, false, err);
+	case DUCKDB_TYPE_HUGEINT:
+		return put_signed(o, hugeint(&((const duckdb_hugeint *)data)[row]), 0, false, err);
+	case DUCKDB_TYPE_DECIMAL:
+		return put_signed(o, decimal_value(col, data, row), col->scale, col->scale == col->width, err);
+	case DUCKDB_TYPE_FLOAT:
+		csv_format_real(((const float *)data)[row], num);
+		return csv_put(o, num, strlen(num), err);
+	case DUCKDB_TYPE_DOUBLE:
+		csv_format_real(((const double *)data)[row], num);
+		return csv_put(o, num, strlen(num), err);
+	case DUCKDB_TYPE_DATE:
+		return put_date(o, ((const duckdb_date *)data)[row].days, err);
+	default: {
+		duckdb_string_t *s = &((duckdb_string_t *)data)[row];
+		const char *text = duckdb_string_t_data(s);
+		uint32_t len = duckdb_string_t_length(*s);
+
+		/* A CSV field cannot carry one, and text after it must not be lost silently. */
+		if (memchr(text, '\0', len))
+			return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': a text value of the result holds a NUL "
+				"byte, which a CSV result cannot carry", o->name);
+		return csv_put_text(o, (const uint8_t *)text, len, err);
+	}
+	}
+}
+
+static int put_chunk(duckdb_data_chunk chunk, struct out_col *cols, idx_t n_cols, struct csv_out *o,
+	uint64_t *rows, struct dcr_err *err)
+{
+	idx_t n = duckdb_data_chunk_get_size(chunk);
+	int r = 0;
+
+	for (idx_t c = 0; c < n_cols; c++) {
+		duckdb_vector v = duckdb_data_chunk_get_vector(chunk, c);
+
+		cols[c].data = duckdb_vector_get_data(v);
+		cols[c].valid = duckdb_vector_get_validity(v);
+	}
+	for (idx_t row = 0; r == 0 && row < n; row++) {
+		for (idx_t c = 0; r == 0 && c < n_cols; c++) {
+			if (c > 0)
+				r = csv_put(o, ",", 1, err);
+			if (r == 0 && (!cols[c].valid || duckdb_validity_row_is_valid(cols[c].valid, row)))
+				r = put_value(o, &cols[c], row, err);
+		}
+		if (r == 0)
+			r = csv_put(o, "\n", 1, err);
+		(*rows)++;
+	}
+	return r;
+}
+
+/* The rows chunk by chunk, when every column has a type chunk_type reads; 1 when one has not. */
+static int put_rows_by_chunk(duckdb_result *res, struct csv_out *o, uint64_t *rows, struct dcr_err *err)
+{
+	idx_t n_cols = duckdb_column_count(res);
+	struct out_col *cols = calloc(n_cols ? n_cols : 1, sizeof(*cols));
+	duckdb_data_chunk chunk;
+	int r = 0;
+
+	if (!cols)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (idx_t c = 0; r == 0 && c < n_cols; c++) {
+		cols[c].type = duckdb_column_type(res, c);
+		if (!chunk_type(cols[c].type)) {
+			r = 1;
+		} else if (cols[c].type == DUCKDB_TYPE_DECIMAL) {
+			duckdb_logical_type t = duckdb_column_logical_type(res, c);
+
+			if (!t) {
+				r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+				break;
+			}
+			cols[c].storage = duckdb_decimal_internal_type(t);
+			cols[c].width = duckdb_decimal_width(t);
+			cols[c].scale = duckdb_decimal_scale(t);
+			duckdb_destroy_logical_type(&t);
+		}
+	}
+	while (r == 0 && (chunk = duckdb_fetch_chunk(*res))) {
+		r = put_chunk(chunk, cols, n_cols, o, rows, err);
+		duckdb_destroy_data_chunk(&chunk);
+	}
+	free(cols);
+	return r;
+}
+
+static int write_result(struct duck *d, duckdb_result *res, struct csv_out *o, uint64_t *rows, struct dcr_err *err)
+{
+	idx_t cols = duckdb_column_count(res);
 	int r = 0;
 
 	for (idx_t c = 0; r == 0 && c < cols; c++) {
@@ -919,17 +1439,8 @@ static int write_result(struct duck *d, duckdb_result *res, struct csv_out *o, u
 	}
 	if (r == 0)
 		r = csv_put(o, "\n", 1, err);
-	for (idx_t row = 0; r == 0 && row < n; row++) {
-		for (idx_t c = 0; r == 0 && c < cols; c++) {
-			if (c > 0)
-				r = csv_put(o, ",", 1, err);
-			if (r == 0)
-				r = put_cell(d, o, res, duckdb_column_type(res, c), c, row, err);
-		}
-		if (r == 0)
-			r = csv_put(o, "\n", 1, err);
-		(*rows)++;
-	}
+	if (r == 0 && (r = put_rows_by_chunk(res, o, rows, err)) == 1)
+		r = put_rows_by_value(res, o, rows, err);
 	return r;
 }
 
@@ -949,7 +1460,7 @@ static int find_needed(struct duck *d, struct dcr_err *err)
 {
 	int r;
 
-	if ((r = open_locked(d, CHECK_MEMORY, err)) == 0 &&
+	if ((r = open_locked(d, CHECK_MEMORY, 1, err)) == 0 &&
 	    ((r = prepare_on_all(d, err)) < 0 || (r = drop_unneeded(d, err)) < 0) && r == DCR_EINVALID && err)
 		err->code = r = DCR_ECOMPUTE;
 	close_db(d);
@@ -1029,7 +1540,7 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 	 * and the worker confined (work_inputs' confine). The query is compiled
 	 * and run on it only then.
 	 */
-	if ((r = open_db(d, lim->max_memory, err)) < 0)
+	if ((r = open_db(d, lim->max_memory, lim->threads, err)) < 0)
 		return r;
 	for (size_t i = 0; r == 0 && i < d->def->n_data; i++)
 		if (d->present[i] && store)
@@ -1085,8 +1596,7 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 	sql_limits_resolve(&l);
 	o.max = (size_t)l.max_result_bytes;
 	o.name = c->name;
-	d.time_ms = l.time_ms;
-	sql_deadline_start(&d.deadline, l.time_ms);
+	work_clock_start(&d.clock, l.time_ms);
 	d.cap_memfds = 3 * def->n_data;
 	if (!(d.present = calloc(def->n_data + 1, sizeof(bool))) || !(d.memfds = calloc(d.cap_memfds + 1, sizeof(int)))) {
 		free(d.present);
@@ -1096,14 +1606,34 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 	close_db(&d);
 	free(d.memfds);
 	free(d.present);
-	if (r < 0) {
-		csv_out_free(&o);
-		return r;
+	return csv_out_finish(&o, r, &res, out);
+}
+
+int duck_query_locked(const char *query, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
+{
+	struct sql_limits l = lim ? *lim : (struct sql_limits){ 0 };
+	Dcr__V1__Computation c = DCR__V1__COMPUTATION__INIT;
+	struct duck d = { .c = &c };
+	struct csv_out o = { .name = "-" };
+	struct sql_result rows = { 0 };
+	duckdb_result res;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	c.name = "-";
+	sql_limits_resolve(&l);
+	o.max = (size_t)l.max_result_bytes;
+	if ((r = open_locked(&d, l.max_memory, l.threads, err)) == 0) {
+		/* No room's query and no room's data here (tests, the function lists): DuckDB's whole message. */
+		if (duckdb_query(d.con, query, &res) != DuckDBSuccess)
+			r = dcr_err_set(err, DCR_ECOMPUTE, "DuckDB: %s", duckdb_result_error(&res) ?
+				duckdb_result_error(&res) : "the query failed");
+		else
+			r = write_result(&d, &res, &o, &rows.rows, err);
+		duckdb_destroy_result(&res);
 	}
-	*out = res;
-	out->csv = o.p;
-	out->len = o.len;
-	return 0;
+	close_db(&d);
+	return csv_out_finish(&o, r, &rows, out);
 }
 
 #endif

@@ -57,6 +57,7 @@ static struct {
 	unsigned n_workers;
 	struct service svc;
 	uint64_t sql_memory;       /* 0: sqlwork's default */
+	unsigned sql_threads;      /* 0: one */
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /*
@@ -1355,7 +1356,8 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 		struct table_store store;
 		struct work_inputs in = { read_input, w, duck ? identify_input : NULL, duck ? &store : NULL, NULL };
 		/* The job's time left, where it is below SQL's own limit (0: that limit). */
-		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory };
+		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory,
+			.threads = runner.sql_threads };
 		struct sql_result sr = { 0 };
 		int r = duck ? table_store_open(&store, runner.svc.data_dir, runner.svc.enclave->sealing_key,
 			w->j->room_id, err) : 0;
@@ -1728,6 +1730,11 @@ bool jobs_reading(const char *blob_id)
 void jobs_sql_memory(uint64_t bytes)
 {
 	runner.sql_memory = bytes;
+}
+
+void jobs_sql_threads(unsigned threads)
+{
+	runner.sql_threads = threads;
 }
 
 /* What the start finds in the state: every queued job, and those a previous dcrd was running. */

@@ -1055,7 +1055,8 @@ static void usage(FILE *out)
 		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
-		     "                  [--max-sql-memory SIZE]\n", dcrd_kind_names("|", kinds, sizeof(kinds)));
+		     "                  [--max-sql-memory SIZE] [--duckdb-threads N]\n",
+		dcrd_kind_names("|", kinds, sizeof(kinds)));
 }
 
 /* A count for a limit: 1 to MAX_COUNT. */
@@ -1187,6 +1188,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-job-time", required_argument, NULL, 'T' },
 		{ "max-job-memory", required_argument, NULL, 'M' },
 		{ "max-sql-memory", required_argument, NULL, 'Q' },
+		{ "duckdb-threads", required_argument, NULL, OPT_COUNT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1201,6 +1203,7 @@ int cmd_serve(int argc, char **argv)
 		DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UNFINISHED, DEFAULT_UPLOAD_EXPIRY, DEFAULT_UPLOAD_IDLE,
 		DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROOM_RESULT_BYTES, DEFAULT_RESULT_EXPIRY };
 	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
+	unsigned duck_threads = cores < 1 ? 1 : cores > SQL_THREADS_MAX ? SQL_THREADS_MAX : (unsigned)cores;
 	unsigned per_address = DEFAULT_PER_ADDRESS;
 	/* The options that take a count, OPT_COUNT in longopts. */
 	const struct {
@@ -1217,6 +1220,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-puts-per-address", &puts.per_address },
 		{ "max-rooms", &srv.creators.max_rooms },
 		{ "max-rooms-per-creator", &srv.creators.max_per_creator },
+		{ "duckdb-threads", &duck_threads },
 	};
 	uint64_t secs;
 	struct sandbox_options sandbox = { NULL, NULL, NULL };
@@ -1372,6 +1376,11 @@ int cmd_serve(int argc, char **argv)
 			jobs.running, JOBS_RUNNING_MAX);
 		return 2;
 	}
+	if (duck_threads > SQL_THREADS_MAX) {
+		fprintf(stderr, "dcrd: serve: invalid --duckdb-threads '%u' (a whole number from 1 to %d)\n",
+			duck_threads, SQL_THREADS_MAX);
+		return 2;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "dcrd: serve: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
@@ -1415,6 +1424,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	sqlite3_hard_heap_limit64((sqlite3_int64)(sql_memory + SQL_HEAP_HEADROOM));
 	jobs_sql_memory(sql_memory);
+	jobs_sql_threads(duck_threads);
 	/*
 	 * dcrd holds the sealing key: no process of its user (a python
 	 * sandbox, when dcrd is not root) may read its memory or descriptors
@@ -1491,6 +1501,8 @@ int cmd_serve(int argc, char **argv)
 				"(--max-job-time, --max-job-memory)\n", t, m);
 		fprintf(stderr, "dcrd: up to %u jobs run at once, one of each room (--max-running-jobs)\n",
 			jobs.running);
+		if (duck_version())
+			fprintf(stderr, "dcrd: each DuckDB job uses %u threads (--duckdb-threads)\n", duck_threads);
 	}
 	/* Said before the daemon answers /healthz, so whoever waits for it finds the line in the log. */
 	opt.kind->describe(&srv.enclave, buf, sizeof(buf));

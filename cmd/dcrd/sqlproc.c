@@ -36,6 +36,7 @@
 #define FRAME_MAX (64u << 10)       /* a frame's payload, but for the job's */
 #define JOB_MAX (64u << 20)         /* the job's: its limits, name and room definition */
 #define NODE_NAME_MAX 255
+#define JOB_LIMITS 32               /* the job's limits, before its name */
 #define HEAP_HEADROOM (64ull << 20) /* the worker's SQLite heap beyond the job's budget */
 #define PROCESS_HEADROOM (UINT64_C(256) << 20) /* the worker's writable memory beyond the job's budget */
 #define CHECK_TIME_MS 30000         /* room.create's check of all the room's duckdb queries */
@@ -48,9 +49,9 @@
  * query's program names them, so it reads nothing it does not need.
  */
 enum {
-	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory (little-endian), the name, NUL, the table
-			    store's directory, NUL, the job's directory in it, NUL (both empty: no store), its key (32
-			    bytes), the definition */
+	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory, threads (little-endian, offsets 0, 8, 16,
+			    24), then from offset 32 (JOB_LIMITS) the name, NUL, the table store's directory, NUL, the
+			    job's directory in it, NUL (both empty: no store), its key (32 bytes), the definition */
 	MSG_CHECK = 'c', /* dcrd: as JOB, name and store empty: check the room's duckdb queries (DONE or FAIL, no READ) */
 	MSG_READ = 'r',  /* worker: the name of a data node whose plaintext it wants */
 	MSG_IDENT = 'i', /* worker: the name of a data node; dcrd: the SHA-256 of its plaintext (work_inputs' identify) */
@@ -456,7 +457,7 @@ static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinitio
 	const struct table_store *ts = in && in->identify ? in->store : NULL;
 	const char *dir = ts ? ts->dir : "", *jobdir = ts ? ts->job : "";
 	size_t def_len = dcr__v1__room_definition__get_packed_size(def), n;
-	size_t head = 24 + strlen(p->name) + 1 + strlen(dir) + 1 + strlen(jobdir) + 1 + 32, at = 24;
+	size_t head = JOB_LIMITS + strlen(p->name) + 1 + strlen(dir) + 1 + strlen(jobdir) + 1 + 32, at = JOB_LIMITS;
 	uint8_t *job;
 	int type, r;
 
@@ -467,6 +468,7 @@ static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinitio
 	put_u64(job, p->time_ms);
 	put_u64(job + 8, lim->max_result_bytes);
 	put_u64(job + 16, lim->max_memory);
+	put_u64(job + 24, lim->threads);
 	for (size_t i = 0; i < 3; i++) {
 		const char *s = i == 0 ? p->name : i == 1 ? dir : jobdir;
 
@@ -674,9 +676,10 @@ static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **na
 	const char *n, *dir, *jobdir;
 	uint8_t *job;
 	uint32_t len;
-	size_t at = 24;
+	size_t at = JOB_LIMITS;
 
-	if (recv_head(c, type, &len) < 0 || (*type != MSG_JOB && *type != MSG_CHECK) || len < 25 || len > JOB_MAX)
+	if (recv_head(c, type, &len) < 0 || (*type != MSG_JOB && *type != MSG_CHECK) || len < JOB_LIMITS + 1 ||
+	    len > JOB_MAX)
 		return dcr_err_set(err, DCR_EIO, "no job from dcrd");
 	if (!(job = malloc(len)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -687,6 +690,7 @@ static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **na
 	lim->time_ms = get_u64(job);
 	lim->max_result_bytes = get_u64(job + 8);
 	lim->max_memory = get_u64(job + 16);
+	lim->threads = get_u64(job + 24);
 	*name = NULL;
 	*def = NULL;
 	if ((n = job_string(job, len, &at)) && (dir = job_string(job, len, &at)) &&

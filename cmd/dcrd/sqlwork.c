@@ -26,7 +26,6 @@
 #define DEFAULT_MAX_RESULT (256ULL << 20)
 #define DEFAULT_MAX_MEMORY (1ULL << 30)
 #define PROGRESS_OPS 10000 /* SQLite VM instructions between looks at the clock */
-#define DEADLINE_ROWS 1024 /* inserted rows between looks at the clock */
 
 struct sql_job {
 	const Dcr__V1__RoomDefinition *def;
@@ -39,60 +38,23 @@ struct sql_job {
 	bool *view_needed;         /* parallel to def->compute */
 	bool *view_made;
 	bool *table_read;          /* parallel to def->data: the query's program opens it */
-	uint64_t time_ms;
 	uint64_t max_memory;
-	struct timespec deadline;  /* CLOCK_MONOTONIC */
-	bool late;
-	/* loading one table */
-	sqlite3_stmt *insert;
-	struct dcr_table_loader *loader;
-	uint64_t inserted;
-	struct dcr_err sink_err;   /* what the sink said, whatever err in->read passed it */
-	bool sink_failed;
+	struct work_clock clock;
+	sqlite3_stmt *insert;      /* loading one table */
 };
 
 /* ---- errors ---- */
 
-void sql_deadline_start(struct timespec *deadline, uint64_t time_ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, deadline);
-	deadline->tv_sec += (time_t)(time_ms / 1000);
-	deadline->tv_nsec += (long)(time_ms % 1000) * 1000000L;
-	if (deadline->tv_nsec >= 1000000000L) {
-		deadline->tv_sec++;
-		deadline->tv_nsec -= 1000000000L;
-	}
-}
-
-bool sql_deadline_passed(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
-}
-
-static bool past_deadline(struct sql_job *j)
-{
-	if (sql_deadline_passed(&j->deadline))
-		j->late = true;
-	return j->late;
-}
-
 static int progress(void *ctx)
 {
-	return past_deadline(ctx);
-}
+	struct sql_job *j = ctx;
 
-int sql_out_of_time(const char *name, uint64_t time_ms, struct dcr_err *err)
-{
-	return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s' ran out of time (the limit is %" PRIu64 " ms)", name,
-		time_ms);
+	return work_clock_late(&j->clock);
 }
 
 static int out_of_time(struct sql_job *j, struct dcr_err *err)
 {
-	return sql_out_of_time(j->c->name, j->time_ms, err);
+	return sql_out_of_time(j->c->name, j->clock.time_ms, err);
 }
 
 static int out_of_memory(struct sql_job *j, struct dcr_err *err)
@@ -107,7 +69,7 @@ static int out_of_memory(struct sql_job *j, struct dcr_err *err)
 /* SQLite's message about setting up or compiling: it names only what the room's queries name. */
 static int sql_error(struct sql_job *j, struct dcr_err *err)
 {
-	if (j->late)
+	if (j->clock.late)
 		return out_of_time(j, err);
 	if (!j->db || sqlite3_errcode(j->db) == SQLITE_NOMEM)
 		return out_of_memory(j, err);
@@ -126,7 +88,7 @@ static int run_error(struct sql_job *j, struct dcr_err *err)
 		"JSON cannot hold BLOB values", "too many levels of trigger recursion" };
 	const char *msg = sqlite3_errmsg(j->db);
 
-	if (j->late || sqlite3_errcode(j->db) == SQLITE_NOMEM)
+	if (j->clock.late || sqlite3_errcode(j->db) == SQLITE_NOMEM)
 		return sql_error(j, err);
 	for (size_t i = 0; i < sizeof(data_free) / sizeof(data_free[0]); i++)
 		if (strcmp(msg, data_free[i]) == 0)
@@ -320,35 +282,13 @@ static int insert_row(void *ctx, const struct dcr_table_value *v, size_t n, stru
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return sql_error(j, err);
-	if (++j->inserted % DEADLINE_ROWS == 0 && past_deadline(j))
-		return out_of_time(j, err);
-	return 0;
-}
-
-static int load_sink(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *err)
-{
-	struct sql_job *j = ctx;
-	int r;
-
-	if (past_deadline(j))
-		r = out_of_time(j, &j->sink_err);
-	else
-		r = dcr_table_loader_write(j->loader, buf, len, &j->sink_err);
-	if (r < 0) {
-		j->sink_failed = true;
-		if (err)
-			*err = j->sink_err;
-	}
-	return r;
+	return rc == SQLITE_DONE ? 0 : sql_error(j, err);
 }
 
 static int load_table(struct sql_job *j, const Dcr__V1__DataNode *d, struct dcr_err *err)
 {
 	sqlite3_str *sql = sqlite3_str_new(j->db);
 	char *insert;
-	uint64_t rows;
 	int r;
 
 	sqlite3_str_appendf(sql, "INSERT INTO \"%w\" VALUES (", d->name);
@@ -360,19 +300,8 @@ static int load_table(struct sql_job *j, const Dcr__V1__DataNode *d, struct dcr_
 	if ((r = dcr_sql_prepare_setup(j->sql, insert, &j->insert, err)) < 0)
 		r = setup_failed(j, r, err);
 	sqlite3_free(insert);
-	if (r == 0 && !(j->loader = dcr_table_loader_new(d->table, d->name, insert_row, j, err)))
-		r = err ? err->code : DCR_ENOMEM;
-	if (r == 0) {
-		j->sink_failed = false;
-		r = j->in->read(j->in->ctx, d->name, load_sink, j, err);
-		/* The sink's own refusal, not one the reader found after it (its data was not what was published). */
-		if (r < 0 && j->sink_failed && err && r == j->sink_err.code)
-			*err = j->sink_err;
-	}
 	if (r == 0)
-		r = dcr_table_loader_finish(j->loader, &rows, err);
-	dcr_table_loader_free(j->loader);
-	j->loader = NULL;
+		r = work_load_table(j->in, d, j->c->name, &j->clock, insert_row, j, err);
 	sqlite3_finalize(j->insert);
 	j->insert = NULL;
 	return r;
@@ -410,6 +339,18 @@ void csv_out_free(struct csv_out *o)
 	dcr_wipe(o->p, o->cap);
 	free(o->p);
 	o->p = NULL;
+}
+
+int csv_out_finish(struct csv_out *o, int r, const struct sql_result *res, struct sql_result *out)
+{
+	if (r < 0) {
+		csv_out_free(o);
+		return r;
+	}
+	*out = *res;
+	out->csv = o->p;
+	out->len = o->len;
+	return 0;
 }
 
 static int put(struct sql_job *j, struct csv_out *o, const void *p, size_t n, struct dcr_err *err)
@@ -576,12 +517,7 @@ void sql_limits_resolve(struct sql_limits *lim)
 		lim->max_result_bytes = SIZE_MAX;
 	if (!lim->max_memory)
 		lim->max_memory = DEFAULT_MAX_MEMORY;
-}
-
-static void set_deadline(struct sql_job *j, uint64_t time_ms)
-{
-	j->time_ms = time_ms;
-	sql_deadline_start(&j->deadline, time_ms);
+	lim->threads = lim->threads ? (lim->threads < SQL_THREADS_MAX ? lim->threads : SQL_THREADS_MAX) : 1;
 }
 
 static int find_sql(struct sql_job *j, const char *name, struct dcr_err *err)
@@ -686,7 +622,7 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	memset(out, 0, sizeof(*out));
 	sql_limits_resolve(&l);
 	o.max = (size_t)l.max_result_bytes;
-	set_deadline(&j, l.time_ms);
+	work_clock_start(&j.clock, l.time_ms);
 	j.max_memory = l.max_memory;
 	if ((r = find_sql(&j, name, err)) < 0) {
 		dcr_aggregate_sql_release(&j.agg);
@@ -708,12 +644,5 @@ int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct w
 	free(j.view_made);
 	free(j.table_read);
 	dcr_aggregate_sql_release(&j.agg);
-	if (r < 0) {
-		csv_out_free(&o);
-		return r;
-	}
-	*out = res;
-	out->csv = o.p;
-	out->len = o.len;
-	return 0;
+	return csv_out_finish(&o, r, &res, out);
 }

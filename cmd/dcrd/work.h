@@ -17,6 +17,7 @@
 #include "room.pb-c.h"
 #include "sandbox.h"
 #include "stream.h"
+#include "table.h"
 
 /*
  * Where a job's inputs come from: read streams the plaintext of the data
@@ -96,7 +97,9 @@ struct sql_limits {
 	uint64_t time_ms;          /* wall clock for loading and querying; 0: 60 s */
 	uint64_t max_result_bytes; /* CSV size; 0: 256 MiB */
 	uint64_t max_memory;       /* what SQLite may allocate for the job (tables, query); 0: 1 GiB */
+	uint64_t threads;          /* DuckDB's threads for the job; 0: 1, at most SQL_THREADS_MAX */
 };
+#define SQL_THREADS_MAX 256
 
 struct sql_result {
 	uint8_t *csv;              /* free(): the result, CSV with a header row */
@@ -121,9 +124,31 @@ struct sql_result {
 int sql_run(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 
-/* A job's deadline on CLOCK_MONOTONIC: time_ms from now; whether it has passed. */
-void sql_deadline_start(struct timespec *deadline, uint64_t time_ms);
-bool sql_deadline_passed(const struct timespec *deadline);
+/* ---- what both SQL engines share (work.c) ---- */
+
+/* A job's clock: its deadline on CLOCK_MONOTONIC, time_ms from its start; late once it was seen passed. */
+struct work_clock {
+	struct timespec deadline;
+	uint64_t time_ms;
+	bool late;
+};
+void work_clock_start(struct work_clock *c, uint64_t time_ms);
+/* Whether the deadline has passed (and c->late from then on). */
+bool work_clock_late(struct work_clock *c);
+
+/*
+ * Load table node `node` for computation `computation`: its plaintext read
+ * from in and checked by lib/table (dcr-formats(5), TABLE DATA), each
+ * record passed to row(ctx, ...) in order. The clock is looked at before
+ * each piece of plaintext and every 1024 records; past it, DCR_ECOMPUTE
+ * "computation 'NAME' ran out of time". Returns 0 once every record went
+ * through row and the CSV ended well, or the first refusal: the loader's
+ * (DCR_EINVALID naming node, record and column), row's, the clock's, or
+ * in->read's own (DCR_ENOTFOUND, DCR_EINTEGRITY, which wins over a
+ * refusal found before the data turned out not to be what was published).
+ */
+int work_load_table(const struct work_inputs *in, const Dcr__V1__DataNode *node, const char *computation,
+	struct work_clock *clock, dcr_table_row_fn *row, void *ctx, struct dcr_err *err);
 
 /* The result CSV as a job writes it, at most max bytes (the message names computation `name`). */
 struct csv_out {
@@ -138,6 +163,8 @@ int csv_put_text(struct csv_out *o, const uint8_t *s, size_t n, struct dcr_err *
 void csv_format_real(double d, char buf[static 40]);
 /* Wipe and free what o holds. */
 void csv_out_free(struct csv_out *o);
+/* How a run ends: r < 0, o freed and r returned; otherwise *out is res with o's CSV in it, and 0. */
+int csv_out_finish(struct csv_out *o, int r, const struct sql_result *res, struct sql_result *out);
 
 /*
  * SANITIZED: a build with AddressSanitizer (tests), whose shadow memory
@@ -171,6 +198,11 @@ int duck_check_room(const Dcr__V1__RoomDefinition *def, struct dcr_err *err);
 /* sql_run for a duckdb computation c of def (sql_run dispatches to it). */
 int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+/*
+ * For tests: query, unchecked, in the locked-down database that a job with
+ * lim's memory and threads gets, without tables; its result as duck_run's.
+ */
+int duck_query_locked(const char *query, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 
 /* lim with its defaults filled in and its bounds applied, as sql_run applies them. */
 void sql_limits_resolve(struct sql_limits *lim);

@@ -1,6 +1,8 @@
-# Shared by upload-bench.sh and startup-bench.sh; source it. A private
-# temporary directory, a machine summary, and a simulated dcrd with a room
-# in which one uploader may upload to a file node.
+# Shared by upload-bench.sh, startup-bench.sh, pipeline-bench.sh and
+# duckdb-bench.sh; source it. A private temporary directory, a machine
+# summary, the benchmark's sales table, and a simulated dcrd with a room
+# in which one uploader may upload to a file node (or the room the caller
+# wrote to room/room.yaml).
 
 # bench_begin NAME: a temporary directory to work in ($dir, the current
 # one from now on), with its own HOME, keystore and configuration; it is
@@ -24,6 +26,36 @@ bench_cleanup() {
 	rm -rf "$dir"
 }
 
+# bench_sales_csv SIZE_MIB FILE: the benchmark's sales table (id int64,
+# region string, amount float64, day date), deterministic (fixed seed),
+# about SIZE_MIB MiB, written in large blocks.
+bench_sales_csv() {
+	python3 - "$1" "$2" <<'EOF'
+import datetime, random, sys
+target = int(sys.argv[1]) << 20
+rng = random.Random(20240501)
+regions = ["north", "south", "east", "west", "centre", "alps", "coast", "islands",
+           "lakes", "plains", "delta", "valley", "highlands", "metro", "border", "forest"]
+start = datetime.date(2020, 1, 1)
+days = [(start + datetime.timedelta(d)).isoformat() for d in range(1827)]
+with open(sys.argv[2], "w", newline="") as f:
+    head = "id,region,amount,day\n"
+    f.write(head)
+    size, i = len(head), 0
+    while size < target:
+        rows = []
+        for _ in range(20000):
+            i += 1
+            rows.append("%d,%s,%d.%02d,%s\n" % (i, rng.choice(regions), rng.randrange(1000000),
+                                                  rng.randrange(100), rng.choice(days)))
+        block = "".join(rows)
+        if size + len(block) > target:  # stop at the first row that reaches the size
+            block = block[:block.index("\n", target - size - 1) + 1]
+        f.write(block)
+        size += len(block)
+EOF
+}
+
 bench_machine() {
 	echo "== machine"
 	echo "nproc: $(nproc)"
@@ -31,6 +63,12 @@ bench_machine() {
 	echo "kernel: $(uname -r)"
 	echo "file system of the data: $(df -T . | awk 'NR == 2 { print $2 }')"
 	echo "openssl: $(openssl version)"
+}
+
+# bench_stamp: each line of stdin prefixed with the wall clock, in seconds.
+bench_stamp() {
+	local line
+	while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done
 }
 
 # bench_owner: a CA (ca.pem, ca.key), an uploader it certifies (owner/,
@@ -49,18 +87,21 @@ bench_owner() {
 
 # bench_dcrd DCRD DCR [DCRD ARGS...]: a CA, an uploader (owner/, owner@bench.example),
 # DCRD serving its data from $dir/dcrd on a free loopback port ($dcrd_pid,
-# $DCR_ENDPOINT, $DCR_SPECS), and a room created by DCR in which the
-# uploader may upload to the file node blob; its ID in $room.
+# $DCR_ENDPOINT, $DCR_SPECS; its stderr in dcrd.log, each line time-stamped
+# by bench_stamp), and a room created by DCR in which the uploader may
+# upload to the file node blob, or the one in room/room.yaml if the caller
+# wrote it (with authentication: {ca: ca.pem}); its ID in $room.
 bench_dcrd() {
 	local dcrd=$1 dcr=$2 port
 	shift 2
 	bench_owner
-	printf '%s\n' 'version: 1' "name: $bench_name" 'enclave: dcrd:sim' 'authentication: {ca: ca.pem}' \
-		'participants:' '  owner@bench.example: [upload blob]' 'data:' '  blob: {type: file}' >room/room.yaml
+	[ -e room/room.yaml ] ||
+		printf '%s\n' 'version: 1' "name: $bench_name" 'enclave: dcrd:sim' 'authentication: {ca: ca.pem}' \
+			'participants:' '  owner@bench.example: [upload blob]' 'data:' '  blob: {type: file}' >room/room.yaml
 	"$dcrd" spec >specs.yaml
 	export DCR_SPECS=$dir/specs.yaml
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	"$dcrd" serve --data-dir "$dir/dcrd" --listen "127.0.0.1:$port" "$@" 2>dcrd.log &
+	"$dcrd" serve --data-dir "$dir/dcrd" --listen "127.0.0.1:$port" "$@" 2> >(bench_stamp >>dcrd.log) &
 	dcrd_pid=$!
 	export DCR_ENDPOINT=http://127.0.0.1:$port
 	for _ in $(seq 200); do

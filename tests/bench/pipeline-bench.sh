@@ -33,6 +33,7 @@
 # Temporary files go under ${TMPDIR:-/tmp} (about RUNS + 3 times SIZE_MIB)
 # and are removed on exit, and dcrd is killed.
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 
 build=${1:?usage: pipeline-bench.sh BUILD_DIR [SIZE_MIB]}
 size_mib=${2:-256}
@@ -66,31 +67,7 @@ unset DCR_ENDPOINT DCR_SPECS
 mkdir -p "$HOME"
 
 # ---- the table: id int64, region string, amount float64, day date ----
-# Deterministic (fixed seed), about SIZE_MIB MiB, written in large blocks.
-python3 - "$size_mib" sales.csv <<'EOF'
-import datetime, random, sys
-target = int(sys.argv[1]) << 20
-rng = random.Random(20240501)
-regions = ["north", "south", "east", "west", "centre", "alps", "coast", "islands",
-           "lakes", "plains", "delta", "valley", "highlands", "metro", "border", "forest"]
-start = datetime.date(2020, 1, 1)
-days = [(start + datetime.timedelta(d)).isoformat() for d in range(1827)]
-with open(sys.argv[2], "w", newline="") as f:
-    head = "id,region,amount,day\n"
-    f.write(head)
-    size, i = len(head), 0
-    while size < target:
-        rows = []
-        for _ in range(20000):
-            i += 1
-            rows.append("%d,%s,%d.%02d,%s\n" % (i, rng.choice(regions), rng.randrange(1000000),
-                                                  rng.randrange(100), rng.choice(days)))
-        block = "".join(rows)
-        if size + len(block) > target:  # stop at the first row that reaches the size
-            block = block[:block.index("\n", target - size - 1) + 1]
-        f.write(block)
-        size += len(block)
-EOF
+bench_sales_csv "$size_mib" sales.csv
 bytes=$(stat -c %s sales.csv)
 rows=$(($(wc -l <sales.csv) - 1))
 query='SELECT region, COUNT(*) AS n, SUM(amount) AS total FROM sales GROUP BY region ORDER BY region'
@@ -134,11 +111,7 @@ YAML
 "$dcrd" spec >specs.yaml
 export DCR_SPECS=$dir/specs.yaml
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-stamp() { # prefix each line with the wall clock, in seconds
-	local line
-	while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done
-}
-"$dcrd" serve --data-dir "$dir/dcrd" --listen "127.0.0.1:$port" 2> >(stamp >>dcrd.log) &
+"$dcrd" serve --data-dir "$dir/dcrd" --listen "127.0.0.1:$port" 2> >(bench_stamp >>dcrd.log) &
 dcrd_pid=$!
 export DCR_ENDPOINT=http://127.0.0.1:$port
 for _ in $(seq 200); do
@@ -214,7 +187,7 @@ hwm_reset() { echo 5 >"/proc/$dcrd_pid/clear_refs"; }
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$dcrd_pid/status"; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$dcrd_pid/status"; }
 tck=$(getconf CLK_TCK)
-cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$dcrd_pid/stat"; } # dcrd's user + system
+cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15 + $16 + $17) / t }' "/proc/$dcrd_pid/stat"; } # with the SQL worker it waited for
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 job_time() { # JOB: seconds between dcrd's "started" and "succeeded" lines

@@ -54,7 +54,13 @@ with open("sales.csv", "w") as f:
         f.write(f"r{random.randrange(7)},{random.randrange(-1000, 100000)},{random.randrange(1, 10**6) / 64}\n")
 PY
 
-start_dcrd data || finish
+# DuckDB's threads (dcrd(8)): a count from 1 to 256.
+for bad in 0 257 x; do
+	expect 2 "--duckdb-threads $bad" "$DCRD" serve --data-dir bad --duckdb-threads "$bad"
+	has "$err" "invalid --duckdb-threads '$bad'" "the bad value is named"
+done
+
+start_dcrd data --duckdb-threads 2 || finish
 run as create room/room.yaml
 checks=$((checks + 1))
 if [ "$rc" = 6 ] && grep -q "has no DuckDB" <<<"$err"; then
@@ -63,6 +69,7 @@ if [ "$rc" = 6 ] && grep -q "has no DuckDB" <<<"$err"; then
 fi
 [ "$rc" = 0 ] || { fail "create: exit $rc: $err"; finish; }
 room=$out
+has "$(cat dcrd.log)" "each DuckDB job uses 2 threads \(--duckdb-threads\)" "the thread count is said at start"
 
 # The engine is part of the room: the same room on SQLite is another room.
 room_yaml sqlite "" >room/sqlite.yaml
@@ -114,7 +121,12 @@ checks=$((checks + 1))
 room_yaml duckdb "  peek: {type: sql, engine: duckdb, query: \"SELECT * FROM read_csv('/etc/passwd')\"}" >room/peek.yaml
 expect 6 "create a room that reads /etc/passwd" as create room/peek.yaml
 has "$err" "peek" "the refusal names the computation"
-has "$err" "disabled" "the refusal says file access is off"
+has "$err" "table function 'read_csv' is not allowed in a DuckDB query" "the refusal says why"
 lacks "$err" "root:" "the refusal shows nothing of the file"
+
+# Nor one that calls a function off the allow-list (dcr-room(5)): here, one that differs on every run.
+room_yaml duckdb "  dice: {type: sql, engine: duckdb, query: \"SELECT region, random() AS r FROM sales\"}" >room/dice.yaml
+expect 6 "create a room whose query calls random()" as create room/dice.yaml
+has "$err" "query of 'dice': function 'random' is not allowed in a DuckDB query" "the refusal names the function"
 
 finish

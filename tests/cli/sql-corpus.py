@@ -289,7 +289,7 @@ class DuckOracle:
     duckdb engine": BOOLEAN as 1 or 0, DOUBLE and FLOAT as dcr_real writes
     a REAL, everything else as the text DuckDB casts it to
     (duckdb_value_varchar), quoted by the rules of SQL RESULTS. One thread,
-    as dcrd's engine runs, so sums of doubles add in the same order.
+    as sql-corpus.sh runs dcrd's engine, so sums of doubles add in the same order.
     """
 
     TYPES = {"string": "VARCHAR", "date": "DATE", "int64": "BIGINT", "bool": "BOOLEAN", "float64": "DOUBLE"}
@@ -353,6 +353,76 @@ class DuckOracle:
             n = self.must("SELECT COUNT(*) FROM %s" % name)
             if n != [[str(len(tables[name][1])).encode()]]:
                 raise SystemExit("sql-corpus: DuckDB read %s rows of %s" % (n, name))
+
+        # What dcr lets a duckdb query call and name, by the rule of dcr-room(5) ("The duckdb engine"), applied
+        # to this DuckDB's catalog: not read from dcr's sources.
+        self.functions = {r[0].decode() for r in self.must(
+            "SELECT lower(function_name) AS name FROM duckdb_functions() WHERE database_name = 'system' AND "
+            "schema_name = 'main' AND function_type IN ('scalar', 'aggregate', 'macro') GROUP BY name "
+            "HAVING bool_and(CASE function_type WHEN 'macro' THEN NOT regexp_matches(lower(macro_definition), "
+            "'current_|pragma_|duckdb_|random|uuid|now|setting|version') "
+            "ELSE stability = 'CONSISTENT' AND NOT has_side_effects END) "
+            "AND NOT regexp_matches(name, '^(duckdb_|pragma_|pg_|current_|has_|txid_|__internal_)') "
+            "AND name NOT IN ('version', 'getvariable', 'vector_type', 'user', 'session_user', 'in_search_path', "
+            "'which_secret', 'getenv', 'json_serialize_plan')")}
+        self.views = {r[0].decode() for r in self.must(
+            "SELECT DISTINCT lower(view_name) FROM duckdb_views() WHERE internal AND "
+            "schema_name IN ('main', 'pg_catalog')")}
+
+    TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
+    VALUE_FUNCTIONS = {"current_catalog", "current_date", "current_role", "current_schema", "current_time",
+                       "current_timestamp", "current_user", "localtime", "localtimestamp", "session_user", "user"}
+
+    def not_allowed(self, sql):
+        """
+        dcr's message when its allow-list refuses sql (dcr-room(5), "The duckdb engine", (1) to (6)), read from
+        DuckDB's syntax tree of it (json_serialize_sql with skip_empty and skip_null); None when it does not.
+        """
+        import json
+
+        tree = json.loads(self.must("SELECT json_serialize_sql('%s', skip_empty := true, skip_null := true)" %
+                                    sql.replace("'", "''"))[0][0].decode())
+        if tree.get("error"):
+            return None
+
+        def absent(o, key, allowed=None):
+            return o.get(key) in (None, "", allowed)
+
+        def function(fn, table):
+            name = fn.get("function_name")
+            if not (absent(fn, "schema", "main") and absent(fn, "catalog", "system")):
+                return "a function with a schema,", name
+            if name.lower() not in self.TABLE_FUNCTIONS and (table or name.lower() not in self.functions):
+                return ("table function" if table else "function"), name
+            return None
+
+        def walk(v):
+            if isinstance(v, list):
+                return next((w for w in map(walk, v) if w), None)
+            if not isinstance(v, dict):
+                return None
+            cls, typ = v.get("class"), v.get("type")
+            if cls in ("FUNCTION", "WINDOW") and function(v, False):
+                return function(v, False)
+            if not absent(v, "sample"):
+                return "sampling", "USING SAMPLE"
+            if cls == "COLUMN_REF" and len(v.get("column_names", [])) == 1 and \
+                    v["column_names"][0].lower() in self.VALUE_FUNCTIONS:
+                return "function", v["column_names"][0]
+            if typ == "SHOW_REF":
+                return "a listing", "SHOW, DESCRIBE or SUMMARIZE"
+            if typ == "BASE_TABLE":
+                if not (absent(v, "schema_name") and absent(v, "catalog_name")):
+                    return "a table with a schema,", v.get("table_name")
+                if v.get("table_name", "").lower() in self.views:
+                    return "DuckDB's view", v["table_name"]
+            if typ == "TABLE_FUNCTION":
+                return function(v["function"], True) or walk(list(v["function"].values())) or \
+                    walk({k: x for k, x in v.items() if k != "function"})
+            return walk(list(v.values()))
+
+        why = walk(tree.get("statements"))
+        return "%s '%s' is not allowed in a DuckDB query" % why if why else None
 
     def must(self, sql):
         kind, value = self.run(sql)
@@ -1055,6 +1125,11 @@ RULES = {r.name: r for r in [
          "9223372036854775807, '12abc' is 12) and fails the query in DuckDB, whose INTEGER is 32 bits (as its REAL "
          "is a 32-bit FLOAT and NUMERIC a DECIMAL(18,3))",
          refusal=r"can't be cast because the value is out of range"),
+    Rule("allow-list", "a DuckDB query may call only the functions on dcr's allow-list and may not sample "
+         "rows or list the catalog (dcr-room(5), \"The duckdb engine\"): what is not the same for the same "
+         "data (random(), now(), current_date, a bare user, USING SAMPLE), what is about the environment "
+         "(version(), current_setting()) and SHOW, DESCRIBE, SUMMARIZE are refused at create (exit 6), "
+         "though DuckDB itself runs them", refusal=r"is not allowed in a DuckDB query"),
 ]}
 
 # The rules that may explain a template's differences.
@@ -1189,10 +1264,18 @@ def duck_corpus(out, lib, tables, queries, db, expected):
         if name.endswith("_port"):
             expected[name] = expected[name[:-len("_port")]]
         kind, value = duck.answer(dsql)
+        # dcr refuses at create what its allow-list does not let through: a query DuckDB would run (the
+        # template must name the rule allow-list), or one DuckDB refuses too (a rule must explain DuckDB's
+        # reason, as for any refusal), and then says the allow-list's reason, not DuckDB's.
+        refusal = duck.not_allowed(dsql)
+        if refusal and kind != "refused":
+            kind, value = "refused", refusal
         if name.endswith("_port") and kind == "refused":
             raise SystemExit("sql-corpus: DuckDB refuses the port %s: %s\n%s" % (name, value, dsql))
         verdict, check = ("same", "") if kind == "rows" and value == expected[name] else \
             (kind if kind != "rows" else "differs", explain(duck, name, dsql, kind, value, expected[name]))
+        if refusal:
+            value = refusal
         if kind != "rows":
             value = value.encode()
         verdicts.append((name, verdict, check, dsql))

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,6 +373,79 @@ static void test_float64(void **state)
 	}
 }
 
+struct doubles {
+	double *v;
+	size_t n;
+};
+
+static int keep_double(void *ctx, const struct dcr_table_value *v, size_t n, struct dcr_err *err)
+{
+	struct doubles *d = ctx;
+
+	assert_int_equal(v[0].kind, DCR_TABLE_REAL);
+	d->v[d->n++] = v[0].d;
+	return 0;
+}
+
+/*
+ * Every float64 reads as strtod reads it, to the bit, whichever way the
+ * loader takes (its exact fast path or strtod): 200000 numbers of every
+ * shape, short and long, with and without exponents, around the edges of
+ * the fast path (2^53, 10^22).
+ */
+static void test_float64_exact(void **state)
+{
+	enum { N = 200000 };
+	Dcr__V1__TableNode *t = schema(false, ',', "f:float64");
+	static const char *const edges[] = { "9007199254740992", "9007199254740993", "9007199254740991e22",
+		"9007199254740993e-22", "1e22", "1e23", "1e-22", "1e-23", "0.1", "-0.0", "+5", "123456789012345678",
+		"4.35", "0.000001", "1.7976931348623157e308", "2.2250738585072014e-308", "4.9e-324", "00000.5e1" };
+	char *csv = malloc((size_t)N * 48), **text = malloc(N * sizeof(char *));
+	struct doubles got = { malloc(N * sizeof(double)), 0 };
+	struct dcr_table_loader *l;
+	struct dcr_err err;
+	uint64_t rows, seed = 18;
+	size_t len = 0;
+
+	assert_non_null(csv);
+	assert_non_null(text);
+	assert_non_null(got.v);
+	for (size_t i = 0; i < N; i++) {
+		char *at = csv + len;
+
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		if (i < sizeof(edges) / sizeof(*edges)) {
+			len += (size_t)sprintf(at, "%s\n", edges[i]);
+		} else {
+			uint64_t r = seed >> 11;
+			int digits = 1 + (int)(r % 19), frac = (int)((r >> 5) % (unsigned)(digits + 1));
+			char num[32];
+
+			snprintf(num, sizeof(num), "%019" PRIu64, (seed >> 1) % 10000000000000000000u);
+			len += (size_t)sprintf(at, "%s%.*s%s%.*s", r & (1u << 12) ? "-" : "", digits - frac, num + 19 - digits,
+				frac ? "." : "", frac, num + 19 - frac);
+			if (r & (1u << 13))
+				len += (size_t)sprintf(csv + len, "e%d", (int)((r >> 14) % 61) - 30);
+			len += (size_t)sprintf(csv + len, "\n");
+		}
+		text[i] = at;
+	}
+	assert_non_null(l = dcr_table_loader_new(t, "t", keep_double, &got, &err));
+	assert_int_equal(dcr_table_loader_write(l, csv, len, &err), 0);
+	assert_int_equal(dcr_table_loader_finish(l, &rows, &err), 0);
+	dcr_table_loader_free(l);
+	assert_int_equal(rows, N);
+	for (size_t i = 0; i < N; i++) {
+		double want = strtod(text[i], NULL);
+
+		if (memcmp(&want, &got.v[i], sizeof(want)) != 0)
+			fail_msg("%.*s: loaded %.17g, strtod %.17g", (int)strcspn(text[i], "\n"), text[i], got.v[i], want);
+	}
+	free(csv);
+	free(text);
+	free(got.v);
+}
+
 static void test_bool(void **state)
 {
 	Dcr__V1__TableNode *t = schema(false, ',', "b:bool");
@@ -568,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_int64),
 		cmocka_unit_test(test_float64),
+		cmocka_unit_test(test_float64_exact),
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_date),
 		cmocka_unit_test(test_no_echo),
