@@ -401,58 +401,80 @@ static int keep_text(struct dcr_table_loader *l, struct dcr_table_value *v, cons
 	return 0;
 }
 
-static void typed_value(struct dcr_table_loader *l, const Dcr__V1__Column *col, struct dcr_table_value *v,
+/*
+ * The value of a column of type int64, float64, bool or date: NULL, or the
+ * problem with it. Every value these accept is ASCII without NUL bytes.
+ */
+static const char *typed_value(struct dcr_table_loader *l, const Dcr__V1__Column *col, struct dcr_table_value *v,
 	const char *s, size_t n)
 {
 	int r;
 
 	switch (col->type) {
-	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_STRING:
-		keep_text(l, v, s, n);
-		return;
 	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64:
-		if ((r = parse_int64(s, n, &v->i)) == -1)
-			fail(l, true, "the value is not an int64 (expected decimal digits with an optional sign)");
-		else if (r < 0)
-			fail(l, true, "the value is out of the int64 range");
 		v->kind = DCR_TABLE_INT;
-		return;
+		if ((r = parse_int64(s, n, &v->i)) == -1)
+			return "the value is not an int64 (expected decimal digits with an optional sign)";
+		return r < 0 ? "the value is out of the int64 range" : NULL;
 	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_FLOAT64:
-		if ((r = parse_float64(l, s, n, &v->d)) == -1)
-			fail(l, true, "the value is not a float64 (expected a decimal number such as 12.5, -3 or 1e6)");
-		else if (r == -3 && !l->err.code)
-			dcr_err_set(&l->err, DCR_ENOMEM, "out of memory");
-		else if (r < 0)
-			fail(l, true, "the value is out of the float64 range");
 		v->kind = DCR_TABLE_REAL;
-		return;
+		if ((r = parse_float64(l, s, n, &v->d)) == -1)
+			return "the value is not a float64 (expected a decimal number such as 12.5, -3 or 1e6)";
+		if (r == -3 && !l->err.code)
+			dcr_err_set(&l->err, DCR_ENOMEM, "out of memory");
+		return r == -2 ? "the value is out of the float64 range" : NULL;
 	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_BOOL:
+		v->kind = DCR_TABLE_INT;
 		if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 1 && s[0] == '1'))
 			v->i = 1;
 		else if ((n == 5 && memcmp(s, "false", 5) == 0) || (n == 1 && s[0] == '0'))
 			v->i = 0;
 		else
-			fail(l, true, "the value is not a bool (expected true, false, 1 or 0)");
-		v->kind = DCR_TABLE_INT;
-		return;
+			return "the value is not a bool (expected true, false, 1 or 0)";
+		return NULL;
 	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_DATE:
 		if ((r = check_date(s, n)) == -1)
-			fail(l, true, "the value is not a date (expected YYYY-MM-DD)");
-		else if (r < 0)
-			fail(l, true, "the value is not a calendar date (YYYY-MM-DD, years 0001 to 9999)");
-		else
-			keep_text(l, v, s, n);
-		return;
+			return "the value is not a date (expected YYYY-MM-DD)";
+		if (r < 0)
+			return "the value is not a calendar date (YYYY-MM-DD, years 0001 to 9999)";
+		keep_text(l, v, s, n);
+		return NULL;
 	default:
-		fail(l, true, "the column has no type");
+		return "the column has no type";
 	}
 }
 
+/* Whether s holds bytes 0x01 to 0x7f only: valid UTF-8 without NUL, eight bytes at a time. */
+static bool plain_ascii(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+
+		memcpy(&x, s + i, sizeof(x));
+		/* A byte of 0 borrows into its high bit; a byte of 0x80 or more has it set. */
+		if (((x - UINT64_C(0x0101010101010101)) | x) & UINT64_C(0x8080808080808080))
+			return false;
+	}
+	for (; i < n; i++)
+		if (s[i] == '\0' || (unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/*
+ * A data field's value. The checks and their order are: NUL bytes, then
+ * UTF-8, then the type's syntax; since every typed value accepted is
+ * ASCII without NUL, the type is tried first and the first two only looked
+ * at when it fails, which gives the same first problem.
+ */
 static void data_field(struct dcr_table_loader *l, const char *s, size_t n)
 {
 	const Dcr__V1__Column *col = l->t->columns[l->field];
 	struct dcr_table_value *v = &l->values[l->field];
 	bool string = col->type == DCR__V1__COLUMN_TYPE__COLUMN_TYPE_STRING;
+	const char *problem;
 
 	memset(v, 0, sizeof(*v));
 	v->kind = DCR_TABLE_NULL;
@@ -463,12 +485,21 @@ static void data_field(struct dcr_table_loader *l, const char *s, size_t n)
 				string ? " (write \"\" for an empty string)" : "");
 		return;
 	}
+	if (string && plain_ascii(s, n)) {
+		keep_text(l, v, s, n);
+		return;
+	}
+	problem = string ? NULL : typed_value(l, col, v, s, n);
+	if (!string && !problem)
+		return;
 	if (memchr(s, '\0', n))
 		fail(l, true, "the value contains a NUL byte");
 	else if (!utf8_valid((const uint8_t *)s, n))
 		fail(l, true, "the value is not valid UTF-8");
+	else if (problem)
+		fail(l, true, "%s", problem);
 	else
-		typed_value(l, col, v, s, n);
+		keep_text(l, v, s, n);
 }
 
 static void header_field(struct dcr_table_loader *l, const char *s, size_t n)
