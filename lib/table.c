@@ -69,7 +69,8 @@ struct dcr_table_loader {
 	size_t fb_len, fb_cap;
 	locale_t c_locale;          /* strtod must read '.' whatever the program's locale */
 	struct dcr_table_value *values;
-	size_t *text_at;            /* where each TEXT value of the record starts in text */
+	size_t *text_at;            /* where each TEXT value of the record starts in text; IN_INPUT: not there */
+	bool in_input;              /* the field being passed on lies in the data of the write call */
 	uint8_t *text;              /* the record's TEXT values, each NUL-terminated */
 	size_t text_len, text_cap;
 	size_t field;               /* fields of the current record accepted so far */
@@ -385,20 +386,45 @@ static int check_date(const char *s, size_t n)
 	return 0;
 }
 
-/* Keep a TEXT value until the record ends: libcsv reuses its buffer for the next field. */
-static int keep_text(struct dcr_table_loader *l, struct dcr_table_value *v, const char *s, size_t n)
-{
-	size_t need = l->text_len + n + 1;
+#define IN_INPUT SIZE_MAX
 
-	if (dcr_secure_reserve(&l->text, &l->text_cap, l->text_len, need, 0) < 0)
+/* A copy of TEXT value i of the record in text, kept until the record ends. */
+static int copy_text(struct dcr_table_loader *l, size_t i, const char *s, size_t n)
+{
+	/* NUL-terminated still, so that text is never NULL, not even for empty strings. */
+	if (n >= l->text_cap - l->text_len &&
+	    dcr_secure_reserve(&l->text, &l->text_cap, l->text_len, l->text_len + n + 1, 0) < 0)
 		return dcr_err_set(&l->err, DCR_ENOMEM, "out of memory");
-	l->text_at[l->field] = l->text_len;
+	l->text_at[i] = l->text_len;
 	memcpy(l->text + l->text_len, s, n);
 	l->text[l->text_len + n] = '\0';
 	l->text_len += n + 1;
+	return 0;
+}
+
+/*
+ * Keep a TEXT value until the record ends: where the write call's data
+ * holds it, as it is there (pin_text copies it if the record goes on in
+ * the next call); else a copy, since the field buffer is reused.
+ */
+static int keep_text(struct dcr_table_loader *l, struct dcr_table_value *v, const char *s, size_t n)
+{
 	v->kind = DCR_TABLE_TEXT;
 	v->len = n;
-	return 0;
+	if (l->in_input) {
+		v->s = s;
+		l->text_at[l->field] = IN_INPUT;
+		return 0;
+	}
+	return copy_text(l, l->field, s, n);
+}
+
+/* The write call ends within a record: the TEXT values that point into its data are copied. */
+static void pin_text(struct dcr_table_loader *l)
+{
+	for (size_t i = 0; i < l->field && !l->err.code; i++)
+		if (l->values[i].kind == DCR_TABLE_TEXT && l->text_at[i] == IN_INPUT)
+			copy_text(l, i, l->values[i].s, l->values[i].len);
 }
 
 /*
@@ -548,7 +574,7 @@ static void emit_row(struct dcr_table_loader *l)
 	int r;
 
 	for (size_t i = 0; i < l->t->n_columns; i++)
-		if (l->values[i].kind == DCR_TABLE_TEXT)
+		if (l->values[i].kind == DCR_TABLE_TEXT && l->text_at[i] != IN_INPUT)
 			l->values[i].s = (const char *)l->text + l->text_at[i];
 	r = l->row(l->ctx, l->values, l->t->n_columns, &l->err);
 	if (r < 0) {
@@ -789,7 +815,9 @@ static const uint8_t *unquoted(struct dcr_table_loader *l, const uint8_t *p, con
 		return end;
 	}
 	if (l->fb_len == 0) {
+		l->in_input = true;
 		field(l, (const char *)p, n);
+		l->in_input = false;
 	} else {
 		if (!fb_add(l, p, (size_t)(e - p)))
 			return end;
@@ -818,10 +846,8 @@ static const uint8_t *quoted(struct dcr_table_loader *l, const uint8_t *p, const
 	return q + 1;
 }
 
-static void tokenize(struct dcr_table_loader *l, const uint8_t *p, size_t len)
+static void tokenize_run(struct dcr_table_loader *l, const uint8_t *p, const uint8_t *end)
 {
-	const uint8_t *end = p + len;
-
 	while (p < end && !l->err.code) {
 		uint8_t c = *p;
 
@@ -873,6 +899,13 @@ static void tokenize(struct dcr_table_loader *l, const uint8_t *p, size_t len)
 			}
 		}
 	}
+}
+
+static void tokenize(struct dcr_table_loader *l, const uint8_t *p, size_t len)
+{
+	tokenize_run(l, p, p + len);
+	if (l->field > 0)
+		pin_text(l);
 }
 
 /* The end of the data, as csv_fini ends it: 0, or -1 for a quoted field left open. */

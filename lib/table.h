@@ -23,8 +23,8 @@ struct dcr_table_value {
 	enum dcr_table_kind kind;
 	int64_t i;       /* INT */
 	double d;        /* REAL */
-	const char *s;   /* TEXT: NUL-terminated; valid only during the row callback */
-	size_t len;      /* TEXT: bytes before the NUL */
+	const char *s;   /* TEXT: len bytes, not NUL-terminated; valid only during the row callback */
+	size_t len;      /* TEXT */
 };
 
 /*

@@ -59,7 +59,7 @@ static void check_value(const Dcr__V1__Column *col, const struct dcr_table_value
 			abort();
 		return;
 	case DCR_TABLE_TEXT:
-		if (!v->s || v->s[v->len] != '\0' || strlen(v->s) != v->len || !utf8_ok((const uint8_t *)v->s, v->len))
+		if (!v->s || !utf8_ok((const uint8_t *)v->s, v->len))
 			abort();
 		if (col->type == DCR__V1__COLUMN_TYPE__COLUMN_TYPE_DATE
 			? v->len != 10 || v->s[4] != '-' || v->s[7] != '-'
@@ -85,7 +85,7 @@ static int row(void *ctx, const struct dcr_table_value *v, size_t n, struct dcr_
 		else if (v[i].kind == DCR_TABLE_REAL)
 			mix(c, &v[i].d, sizeof(v[i].d));
 		else if (v[i].kind == DCR_TABLE_TEXT)
-			mix(c, v[i].s, v[i].len + 1);
+			mix(c, v[i].s, v[i].len);
 	}
 	c->rows++;
 	return 0;
