@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-table-schema.h"
 #include "table.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -97,7 +98,6 @@ static void load(struct dcr_table_loader *l, const uint8_t *data, size_t size, u
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = { "s", "i", "f", "b", "d" };
 	static const char delimiters[] = { ',', ';', '\t', ' ', '|', 'x', '0', '\\' };
 	Dcr__V1__Column cols[5], *colp[5];
 	Dcr__V1__TableNode t;
@@ -113,19 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	seed = 0x9e3779b9u * (data[1] + 1u);
 	own.refuse_at = ref.refuse_at = data[2];
 	data += 3, size -= 3;
-	dcr__v1__table_node__init(&t);
-	t.header = flags & 1;
-	t.delimiter = (uint32_t)delimiters[(flags >> 3) & 7];
-	t.n_columns = flags & 4 ? 1 : 5;
-	t.columns = colp;
-	for (size_t i = 0; i < 5; i++) {
-		dcr__v1__column__init(&cols[i]);
-		cols[i].name = (char *)names[i];
-		cols[i].type = (Dcr__V1__ColumnType)(i + 1);
-		cols[i].nullable = flags & 2;
-		colp[i] = &cols[i];
-	}
-	cols[2].csv_header = "F \"net\", total";
+	fuzz_table_schema(&t, cols, colp, flags, delimiters[(flags >> 3) & 7]);
 	load(dcr_table_loader_new(&t, "fuzz", row, &own, &err), data, size, flags & 0x40 ? 0 : seed, &o1);
 	load(dcr_table_loader_new_reference(&t, "fuzz", row, &ref, &err), data, size,
 		flags & 0x80 ? 0 : seed * 31u + 7u, &o2);
