@@ -29,8 +29,12 @@
 #define CSV_OPTIONS (CSV_STRICT | CSV_REPALL_NL | CSV_STRICT_FINI | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL)
 /* Input goes to libcsv in pieces this big, so that it stops soon after an error in a callback. */
 #define PIECE (64u << 10)
-/* libcsv's field buffer: the longest field, one byte more to see it is too long, and the NUL. */
-#define FIELD_BUF_MAX (DCR_TABLE_FIELD_MAX + 2)
+/*
+ * libcsv's field buffer: the longest field, one byte more to see it is too
+ * long, the closing quote of a quoted field (libcsv holds it until it sees
+ * what follows), and the NUL.
+ */
+#define FIELD_BUF_MAX (DCR_TABLE_FIELD_MAX + 3)
 #define FIELD_BUF_STEP (64u << 10)
 
 /*

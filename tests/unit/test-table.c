@@ -565,6 +565,22 @@ static void test_field_limit(void **state)
 	memset(data + 2, 'x', max);
 	assert_int_equal(load_pieces(t, data, max + 2, 4096, rows, &count, &err), 0);
 	assert_int_equal(count, 1);
+	/* Quoted, the limit counts what is between the quotes (a closing quote at the limit was refused). */
+	t = schema(false, ',', "s:string n:int64");
+	data[0] = '"';
+	memset(data + 1, 'x', max);
+	memcpy(data + 1 + max, "\",1\n", 4);
+	assert_int_equal(load_pieces(t, data, max + 5, 0, rows, &count, &err), 0);
+	assert_int_equal(count, 1);
+	memset(data + 1, 'x', max + 1);
+	memcpy(data + max, "\"\"\",1\n", 6); /* the limit with a "" in it */
+	assert_int_equal(load_pieces(t, data, max + 6, 4096, rows, &count, &err), 0);
+	memset(data + 1, 'x', max + 1);
+	memcpy(data + 2 + max, "\",1\n", 4);
+	assert_int_equal(load_pieces(t, data, max + 6, 0, rows, &count, &err), DCR_EINVALID);
+	assert_string_equal(err.msg, "table 't', record 1, column 's': a field is longer than 1 MiB (1048576 bytes)");
+	t = schema(false, ',', "n:int64 s:string");
+	memcpy(data, "1,", 2);
 	/* One byte more, whether more data follows or not. */
 	memset(data + 2, 'x', max + 1);
 	assert_int_equal(load_pieces(t, data, max + 3, 0, rows, &count, &err), DCR_EINVALID);
