@@ -1,4 +1,7 @@
-/* Table data: strict CSV over libcsv, checked field by field against a table node's schema. */
+/*
+ * Table data: strict CSV, checked field by field against a table node's schema. The tokenizer is our
+ * own (whole runs of bytes at a time); libcsv's, which it replaced, stays as the reference.
+ */
 #include "table.h"
 
 #include <csv.h>
@@ -18,7 +21,7 @@
 #include "banned.h"
 
 /*
- * Strict quoting; every unquoted line end reported, even on an empty line,
+ * The reference tokenizer, libcsv: strict quoting; every unquoted line end reported, even on an empty line,
  * so that blank lines and lone CRs are seen rather than skipped; fields
  * NUL-terminated (for strtod); an empty unquoted field passed as NULL, so
  * that it can mean SQL NULL while "" stays an empty string.
@@ -26,21 +29,52 @@
 #define CSV_OPTIONS (CSV_STRICT | CSV_REPALL_NL | CSV_STRICT_FINI | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL)
 /* Input goes to libcsv in pieces this big, so that it stops soon after an error in a callback. */
 #define PIECE (64u << 10)
-/* libcsv's field buffer: the longest field, one byte more to see it is too long, and the NUL. */
-#define FIELD_BUF_MAX (DCR_TABLE_FIELD_MAX + 2)
+/*
+ * libcsv's field buffer: the longest field, one byte more to see it is too
+ * long, the closing quote of a quoted field (libcsv holds it until it sees
+ * what follows), and the NUL.
+ */
+#define FIELD_BUF_MAX (DCR_TABLE_FIELD_MAX + 3)
 #define FIELD_BUF_STEP (64u << 10)
 
+/*
+ * The most a field may hold while more bytes come: libcsv, with the field
+ * buffer above, fails to take any byte (a field's, a delimiter, a line end
+ * or a closing quote) once it holds this many, counting the closing quote
+ * it keeps until it sees what follows. The own tokenizer stops at the same
+ * byte, so that both give the same verdict on every input.
+ */
+#define ENTRY_MAX (FIELD_BUF_MAX - 1)
+
 static const uint8_t bom[3] = { 0xef, 0xbb, 0xbf };
+
+/* The own tokenizer's states, libcsv's as it runs with CSV_OPTIONS (names in the comments). */
+enum tok_state {
+	ROW_START,      /* ROW_NOT_BEGUN: no byte of the record yet */
+	FIELD_START,    /* FIELD_NOT_BEGUN: after a delimiter */
+	UNQUOTED,       /* FIELD_BEGUN, not quoted: the field so far in fb */
+	QUOTED,         /* FIELD_BEGUN, quoted: the content so far in fb */
+	QUOTE_SEEN,     /* FIELD_MIGHT_HAVE_ENDED: a '"' in a quoted field, the end or the first of "" */
+};
+
+/* Byte classes of the own tokenizer: 0 for a byte that is part of an unquoted field. */
+enum { C_DATA, C_DELIM, C_QUOTE, C_CR, C_LF };
 
 struct dcr_table_loader {
 	const Dcr__V1__TableNode *t;
 	const char *node;
 	dcr_table_row_fn *row;
 	void *ctx;
+	bool reference;             /* libcsv tokenizes, not the own tokenizer */
 	struct csv_parser csv;
+	enum tok_state state;
+	uint8_t cls[256];           /* each byte's class (C_*) under this table's delimiter */
+	uint8_t *fb;                /* a field that spans writes or is quoted, as libcsv's buffer holds it */
+	size_t fb_len, fb_cap;
 	locale_t c_locale;          /* strtod must read '.' whatever the program's locale */
 	struct dcr_table_value *values;
-	size_t *text_at;            /* where each TEXT value of the record starts in text */
+	size_t *text_at;            /* where each TEXT value of the record starts in text; IN_INPUT: not there */
+	bool in_input;              /* the field being passed on lies in the data of the write call */
 	uint8_t *text;              /* the record's TEXT values, each NUL-terminated */
 	size_t text_len, text_cap;
 	size_t field;               /* fields of the current record accepted so far */
@@ -295,22 +329,32 @@ static bool float_fast(const char *s, size_t n, double *out)
 	return true;
 }
 
-/* s is NUL-terminated (CSV_APPEND_NULL): 0, or -1 for the syntax, -2 out of range. */
+/* 0, or -1 for the syntax, -2 out of range; ENOMEM when a long value has no room for strtod's copy. */
 static int parse_float64(struct dcr_table_loader *l, const char *s, size_t n, double *out)
 {
+	char small[128], *z = small, *end;
 	locale_t old;
-	char *end;
+	bool whole;
 	double d;
 
 	if (!float_syntax(s, n))
 		return -1;
 	if (float_fast(s, n, out))
 		return 0;
+	/* strtod wants a NUL-terminated string; a field is n bytes, maybe in the middle of the input. */
+	if (n >= sizeof(small) && !(z = malloc(n + 1)))
+		return -3;
+	memcpy(z, s, n);
+	z[n] = '\0';
 	old = uselocale(l->c_locale);
 	errno = 0;
-	d = strtod(s, &end);
+	d = strtod(z, &end);
 	uselocale(old);
-	if (end != s + n)
+	whole = end == z + n;
+	dcr_wipe(z, n);
+	if (z != small)
+		free(z);
+	if (!whole)
 		return -1;
 	/* Underflow rounds towards zero, as the nearest double; overflow has no finite answer. */
 	if (!isfinite(d))
@@ -346,72 +390,121 @@ static int check_date(const char *s, size_t n)
 	return 0;
 }
 
-/* Keep a TEXT value until the record ends: libcsv reuses its buffer for the next field. */
-static int keep_text(struct dcr_table_loader *l, struct dcr_table_value *v, const char *s, size_t n)
-{
-	size_t need = l->text_len + n + 1;
+#define IN_INPUT SIZE_MAX
 
-	if (dcr_secure_reserve(&l->text, &l->text_cap, l->text_len, need, 0) < 0)
+/* A copy of TEXT value i of the record in text, kept until the record ends. */
+static int copy_text(struct dcr_table_loader *l, size_t i, const char *s, size_t n)
+{
+	/* NUL-terminated still, so that text is never NULL, not even for empty strings. */
+	if (n >= l->text_cap - l->text_len &&
+	    dcr_secure_reserve(&l->text, &l->text_cap, l->text_len, l->text_len + n + 1, 0) < 0)
 		return dcr_err_set(&l->err, DCR_ENOMEM, "out of memory");
-	l->text_at[l->field] = l->text_len;
+	l->text_at[i] = l->text_len;
 	memcpy(l->text + l->text_len, s, n);
 	l->text[l->text_len + n] = '\0';
 	l->text_len += n + 1;
-	v->kind = DCR_TABLE_TEXT;
-	v->len = n;
 	return 0;
 }
 
-static void typed_value(struct dcr_table_loader *l, const Dcr__V1__Column *col, struct dcr_table_value *v,
+/*
+ * Keep a TEXT value until the record ends: where the write call's data
+ * holds it, as it is there (pin_text copies it if the record goes on in
+ * the next call); else a copy, since the field buffer is reused.
+ */
+static int keep_text(struct dcr_table_loader *l, struct dcr_table_value *v, const char *s, size_t n)
+{
+	v->kind = DCR_TABLE_TEXT;
+	v->len = n;
+	if (l->in_input) {
+		v->s = s;
+		l->text_at[l->field] = IN_INPUT;
+		return 0;
+	}
+	return copy_text(l, l->field, s, n);
+}
+
+/* The write call ends within a record: the TEXT values that point into its data are copied. */
+static void pin_text(struct dcr_table_loader *l)
+{
+	for (size_t i = 0; i < l->field && !l->err.code; i++)
+		if (l->values[i].kind == DCR_TABLE_TEXT && l->text_at[i] == IN_INPUT)
+			copy_text(l, i, l->values[i].s, l->values[i].len);
+}
+
+/*
+ * The value of a column of type int64, float64, bool or date: NULL, or the
+ * problem with it. Every value these accept is ASCII without NUL bytes.
+ */
+static const char *typed_value(struct dcr_table_loader *l, const Dcr__V1__Column *col, struct dcr_table_value *v,
 	const char *s, size_t n)
 {
 	int r;
 
 	switch (col->type) {
-	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_STRING:
-		keep_text(l, v, s, n);
-		return;
 	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_INT64:
-		if ((r = parse_int64(s, n, &v->i)) == -1)
-			fail(l, true, "the value is not an int64 (expected decimal digits with an optional sign)");
-		else if (r < 0)
-			fail(l, true, "the value is out of the int64 range");
 		v->kind = DCR_TABLE_INT;
-		return;
+		if ((r = parse_int64(s, n, &v->i)) == -1)
+			return "the value is not an int64 (expected decimal digits with an optional sign)";
+		return r < 0 ? "the value is out of the int64 range" : NULL;
 	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_FLOAT64:
-		if ((r = parse_float64(l, s, n, &v->d)) == -1)
-			fail(l, true, "the value is not a float64 (expected a decimal number such as 12.5, -3 or 1e6)");
-		else if (r < 0)
-			fail(l, true, "the value is out of the float64 range");
 		v->kind = DCR_TABLE_REAL;
-		return;
+		if ((r = parse_float64(l, s, n, &v->d)) == -1)
+			return "the value is not a float64 (expected a decimal number such as 12.5, -3 or 1e6)";
+		if (r == -3 && !l->err.code)
+			dcr_err_set(&l->err, DCR_ENOMEM, "out of memory");
+		return r == -2 ? "the value is out of the float64 range" : NULL;
 	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_BOOL:
+		v->kind = DCR_TABLE_INT;
 		if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 1 && s[0] == '1'))
 			v->i = 1;
 		else if ((n == 5 && memcmp(s, "false", 5) == 0) || (n == 1 && s[0] == '0'))
 			v->i = 0;
 		else
-			fail(l, true, "the value is not a bool (expected true, false, 1 or 0)");
-		v->kind = DCR_TABLE_INT;
-		return;
+			return "the value is not a bool (expected true, false, 1 or 0)";
+		return NULL;
 	case DCR__V1__COLUMN_TYPE__COLUMN_TYPE_DATE:
 		if ((r = check_date(s, n)) == -1)
-			fail(l, true, "the value is not a date (expected YYYY-MM-DD)");
-		else if (r < 0)
-			fail(l, true, "the value is not a calendar date (YYYY-MM-DD, years 0001 to 9999)");
-		else
-			keep_text(l, v, s, n);
-		return;
+			return "the value is not a date (expected YYYY-MM-DD)";
+		if (r < 0)
+			return "the value is not a calendar date (YYYY-MM-DD, years 0001 to 9999)";
+		keep_text(l, v, s, n);
+		return NULL;
 	default:
-		fail(l, true, "the column has no type");
+		return "the column has no type";
 	}
 }
 
+/* Whether s holds bytes 0x01 to 0x7f only: valid UTF-8 without NUL, eight bytes at a time. */
+static bool plain_ascii(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+
+		memcpy(&x, s + i, sizeof(x));
+		/* A byte of 0 borrows into its high bit; a byte of 0x80 or more has it set. */
+		if (((x - UINT64_C(0x0101010101010101)) | x) & UINT64_C(0x8080808080808080))
+			return false;
+	}
+	for (; i < n; i++)
+		if (s[i] == '\0' || (unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/*
+ * A data field's value. The checks and their order are: NUL bytes, then
+ * UTF-8, then the type's syntax; since every typed value accepted is
+ * ASCII without NUL, the type is tried first and the first two only looked
+ * at when it fails, which gives the same first problem.
+ */
 static void data_field(struct dcr_table_loader *l, const char *s, size_t n)
 {
 	const Dcr__V1__Column *col = l->t->columns[l->field];
 	struct dcr_table_value *v = &l->values[l->field];
 	bool string = col->type == DCR__V1__COLUMN_TYPE__COLUMN_TYPE_STRING;
+	const char *problem;
 
 	memset(v, 0, sizeof(*v));
 	v->kind = DCR_TABLE_NULL;
@@ -422,12 +515,21 @@ static void data_field(struct dcr_table_loader *l, const char *s, size_t n)
 				string ? " (write \"\" for an empty string)" : "");
 		return;
 	}
+	if (string && plain_ascii(s, n)) {
+		keep_text(l, v, s, n);
+		return;
+	}
+	problem = string ? NULL : typed_value(l, col, v, s, n);
+	if (!string && !problem)
+		return;
 	if (memchr(s, '\0', n))
 		fail(l, true, "the value contains a NUL byte");
 	else if (!utf8_valid((const uint8_t *)s, n))
 		fail(l, true, "the value is not valid UTF-8");
+	else if (problem)
+		fail(l, true, "%s", problem);
 	else
-		typed_value(l, col, v, s, n);
+		keep_text(l, v, s, n);
 }
 
 static void header_field(struct dcr_table_loader *l, const char *s, size_t n)
@@ -440,10 +542,9 @@ static void header_field(struct dcr_table_loader *l, const char *s, size_t n)
 			l->field + 1, want, column_list(l, names, sizeof(names)));
 }
 
-/* libcsv's field callback: buf is NULL for an empty unquoted field. */
-static void on_field(void *buf, size_t n, void *data)
+/* A field of n bytes at s, which is NULL for an empty unquoted field and not NUL-terminated. */
+static void field(struct dcr_table_loader *l, const char *s, size_t n)
 {
-	struct dcr_table_loader *l = data;
 	size_t columns = l->t->n_columns;
 
 	if (l->err.code)
@@ -459,11 +560,17 @@ static void on_field(void *buf, size_t n, void *data)
 	if (n > DCR_TABLE_FIELD_MAX)
 		fail(l, true, "a field is longer than 1 MiB (%u bytes)", DCR_TABLE_FIELD_MAX);
 	else if (l->in_header)
-		header_field(l, buf, n);
+		header_field(l, s, n);
 	else
-		data_field(l, buf, n);
+		data_field(l, s, n);
 	if (!l->err.code)
 		l->field++;
+}
+
+/* libcsv's field callback. */
+static void on_field(void *buf, size_t n, void *data)
+{
+	field(data, buf, n);
 }
 
 static void emit_row(struct dcr_table_loader *l)
@@ -471,7 +578,7 @@ static void emit_row(struct dcr_table_loader *l)
 	int r;
 
 	for (size_t i = 0; i < l->t->n_columns; i++)
-		if (l->values[i].kind == DCR_TABLE_TEXT)
+		if (l->values[i].kind == DCR_TABLE_TEXT && l->text_at[i] != IN_INPUT)
 			l->values[i].s = (const char *)l->text + l->text_at[i];
 	r = l->row(l->ctx, l->values, l->t->n_columns, &l->err);
 	if (r < 0) {
@@ -484,10 +591,9 @@ static void emit_row(struct dcr_table_loader *l)
 	l->rows++;
 }
 
-/* libcsv's record callback: c is the line end that ended it, or -1 at the end of the data. */
-static void on_record(int c, void *data)
+/* The end of a record: c is the line end that ended it, or -1 at the end of the data. */
+static void record(struct dcr_table_loader *l, int c)
 {
-	struct dcr_table_loader *l = data;
 	size_t columns = l->t->n_columns;
 	char names[256];
 
@@ -504,7 +610,7 @@ static void on_record(int c, void *data)
 	if (l->field == 0) {
 		l->blank = true;
 		if (columns == 1)
-			on_field(NULL, 0, l);
+			field(l, NULL, 0);
 		else
 			l->field = 1;
 	}
@@ -528,6 +634,12 @@ static void on_record(int c, void *data)
 	l->field = 0;
 	l->text_len = 0;
 	l->cr = c == '\r';
+}
+
+/* libcsv's record callback. */
+static void on_record(int c, void *data)
+{
+	record(data, c);
 }
 
 /* ---- the loader ---- */
@@ -555,8 +667,8 @@ static int no_space(unsigned char c)
 	return 0;
 }
 
-struct dcr_table_loader *dcr_table_loader_new(const Dcr__V1__TableNode *t, const char *node,
-	dcr_table_row_fn *row, void *ctx, struct dcr_err *err)
+static struct dcr_table_loader *loader_new(const Dcr__V1__TableNode *t, const char *node,
+	dcr_table_row_fn *row, void *ctx, bool reference, struct dcr_err *err)
 {
 	struct dcr_table_loader *l;
 
@@ -571,6 +683,7 @@ struct dcr_table_loader *dcr_table_loader_new(const Dcr__V1__TableNode *t, const
 	l->row = row;
 	l->ctx = ctx;
 	l->in_header = t->header;
+	l->reference = reference;
 	l->values = calloc(t->n_columns, sizeof(*l->values));
 	l->text_at = calloc(t->n_columns, sizeof(*l->text_at));
 	l->c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
@@ -584,7 +697,34 @@ struct dcr_table_loader *dcr_table_loader_new(const Dcr__V1__TableNode *t, const
 	csv_set_realloc_func(&l->csv, field_realloc);
 	csv_set_free_func(&l->csv, field_free);
 	csv_set_blk_size(&l->csv, FIELD_BUF_STEP);
+	l->cls[(unsigned char)t->delimiter] = C_DELIM;
+	l->cls['"'] = C_QUOTE;
+	l->cls['\r'] = C_CR;
+	l->cls['\n'] = C_LF;
 	return l;
+}
+
+struct dcr_table_loader *dcr_table_loader_new(const Dcr__V1__TableNode *t, const char *node,
+	dcr_table_row_fn *row, void *ctx, struct dcr_err *err)
+{
+	return loader_new(t, node, row, ctx, false, err);
+}
+
+struct dcr_table_loader *dcr_table_loader_new_reference(const Dcr__V1__TableNode *t, const char *node,
+	dcr_table_row_fn *row, void *ctx, struct dcr_err *err)
+{
+	return loader_new(t, node, row, ctx, true, err);
+}
+
+static void too_long(struct dcr_table_loader *l)
+{
+	fail(l, true, "a field is longer than 1 MiB (%u bytes)", DCR_TABLE_FIELD_MAX);
+}
+
+static void bad_quote(struct dcr_table_loader *l)
+{
+	fail(l, true, "malformed quoting (a '\"' inside an unquoted field, or a closing '\"' "
+		"followed by something other than the delimiter or a line end)");
 }
 
 static void csv_failed(struct dcr_table_loader *l)
@@ -592,18 +732,212 @@ static void csv_failed(struct dcr_table_loader *l)
 	int status = csv_error(&l->csv);
 
 	if (status == CSV_EPARSE)
-		fail(l, true, "malformed quoting (a '\"' inside an unquoted field, or a closing '\"' "
-			"followed by something other than the delimiter or a line end)");
+		bad_quote(l);
 	else if (status == CSV_ENOMEM && csv_get_buffer_size(&l->csv) > DCR_TABLE_FIELD_MAX)
-		fail(l, true, "a field is longer than 1 MiB (%u bytes)", DCR_TABLE_FIELD_MAX);
+		too_long(l);
 	else if (status == CSV_ENOMEM)
 		dcr_err_set(&l->err, DCR_ENOMEM, "out of memory");
 	else
 		dcr_err_set(&l->err, DCR_EFAIL, "table '%s': CSV parser: %s", l->node, csv_strerror(status));
 }
 
+/* ---- the own tokenizer: libcsv's state machine with CSV_OPTIONS, a run of bytes at a time ---- */
+
+/* The first byte from p on that is not part of an unquoted field, or end. */
+static const uint8_t *plain_end(const uint8_t cls[static 256], const uint8_t *p, const uint8_t *end)
+{
+	while (end - p >= 4) {
+		if (cls[p[0]])
+			return p;
+		if (cls[p[1]])
+			return p + 1;
+		if (cls[p[2]])
+			return p + 2;
+		if (cls[p[3]])
+			return p + 3;
+		p += 4;
+	}
+	while (p < end && !cls[*p])
+		p++;
+	return p;
+}
+
+/* n more bytes of the field into fb, which holds the field's plaintext: wiped whenever it moves or goes. */
+static bool fb_add(struct dcr_table_loader *l, const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return true;
+	if (dcr_secure_reserve(&l->fb, &l->fb_cap, l->fb_len, l->fb_len + n, FIELD_BUF_MAX) < 0) {
+		dcr_err_set(&l->err, DCR_ENOMEM, "out of memory");
+		return false;
+	}
+	memcpy(l->fb + l->fb_len, p, n);
+	l->fb_len += n;
+	return true;
+}
+
+/* The field in fb ends; "" for a quoted empty field, which must not look like an empty unquoted one. */
+static void fb_field(struct dcr_table_loader *l)
+{
+	field(l, l->fb ? (const char *)l->fb : "", l->fb_len);
+	l->fb_len = 0;
+}
+
+/* After a field: the delimiter, CR or LF at c ends it, and maybe the record. */
+static void field_end(struct dcr_table_loader *l, uint8_t c)
+{
+	if (l->cls[c] == C_DELIM) {
+		l->state = FIELD_START;
+	} else {
+		record(l, c);
+		l->state = ROW_START;
+	}
+}
+
+/*
+ * An unquoted field's bytes from p on, fb_len of them already in fb: the
+ * field, then what ends it, is taken whole when the input holds it (the
+ * field straight from the input when fb is empty); what is left when the
+ * input ends goes into fb. libcsv's limit (ENTRY_MAX) holds byte for byte.
+ */
+static const uint8_t *unquoted(struct dcr_table_loader *l, const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t *e = plain_end(l->cls, p, end);
+	size_t n = l->fb_len + (size_t)(e - p);
+
+	if (n > ENTRY_MAX || (n == ENTRY_MAX && e < end)) {
+		too_long(l);
+		return end;
+	}
+	if (e == end) {
+		fb_add(l, p, (size_t)(e - p));
+		l->state = UNQUOTED;
+		return end;
+	}
+	if (l->cls[*e] == C_QUOTE) {
+		bad_quote(l);
+		return end;
+	}
+	if (l->fb_len == 0) {
+		l->in_input = true;
+		field(l, (const char *)p, n);
+		l->in_input = false;
+	} else {
+		if (!fb_add(l, p, (size_t)(e - p)))
+			return end;
+		fb_field(l);
+	}
+	field_end(l, *e);
+	return e + 1;
+}
+
+/* A quoted field's content from p on, up to and with the next '"'. */
+static const uint8_t *quoted(struct dcr_table_loader *l, const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t *q = memchr(p, '"', (size_t)(end - p));
+	size_t n = (size_t)((q ? q : end) - p);
+
+	/* Each byte, the quote too, is taken only while fewer than ENTRY_MAX are held. */
+	if (l->fb_len + n + (q != NULL) > ENTRY_MAX) {
+		too_long(l);
+		return end;
+	}
+	if (!fb_add(l, p, n))
+		return end;
+	if (!q)
+		return end;
+	l->state = QUOTE_SEEN;
+	return q + 1;
+}
+
+static void tokenize_run(struct dcr_table_loader *l, const uint8_t *p, const uint8_t *end)
+{
+	while (p < end && !l->err.code) {
+		uint8_t c = *p;
+
+		switch (l->state) {
+		case ROW_START:
+		case FIELD_START:
+			switch (l->cls[c]) {
+			case C_DATA:
+				p = unquoted(l, p, end);
+				break;
+			case C_DELIM:
+				field(l, NULL, 0);
+				l->state = FIELD_START;
+				p++;
+				break;
+			case C_QUOTE:
+				l->state = QUOTED;
+				p++;
+				break;
+			default: /* a line end */
+				if (l->state == FIELD_START)
+					field(l, NULL, 0);
+				record(l, c);
+				l->state = ROW_START;
+				p++;
+			}
+			break;
+		case UNQUOTED:
+			p = unquoted(l, p, end);
+			break;
+		case QUOTED:
+			p = quoted(l, p, end);
+			break;
+		case QUOTE_SEEN:
+			/* libcsv still holds the quote: one byte fewer fits. */
+			if (l->fb_len + 1 >= ENTRY_MAX) {
+				too_long(l);
+				return;
+			}
+			p++;
+			if (l->cls[c] == C_QUOTE) {
+				if (fb_add(l, p - 1, 1))
+					l->state = QUOTED;
+			} else if (l->cls[c] == C_DATA) {
+				bad_quote(l);
+			} else {
+				fb_field(l);
+				field_end(l, c);
+			}
+		}
+	}
+}
+
+static void tokenize(struct dcr_table_loader *l, const uint8_t *p, size_t len)
+{
+	tokenize_run(l, p, p + len);
+	if (l->field > 0)
+		pin_text(l);
+}
+
+/* The end of the data, as csv_fini ends it: 0, or -1 for a quoted field left open. */
+static int tokenize_end(struct dcr_table_loader *l)
+{
+	switch (l->state) {
+	case ROW_START:
+		return 0;
+	case QUOTED:
+		return -1;
+	case FIELD_START:
+		field(l, NULL, 0);
+		break;
+	case UNQUOTED:
+	case QUOTE_SEEN:
+		fb_field(l);
+	}
+	record(l, -1);
+	l->state = ROW_START;
+	return 0;
+}
+
 static void feed(struct dcr_table_loader *l, const uint8_t *p, size_t len)
 {
+	if (!l->reference) {
+		tokenize(l, p, len);
+		return;
+	}
 	while (len > 0 && !l->err.code) {
 		size_t n = len < PIECE ? len : PIECE;
 
@@ -658,7 +992,8 @@ int dcr_table_loader_finish(struct dcr_table_loader *l, uint64_t *rows, struct d
 		l->bom_decided = true;
 		feed(l, bom, l->bom_matched);
 	}
-	if (!l->err.code && !l->finished && csv_fini(&l->csv, on_field, on_record, l) != 0)
+	if (!l->err.code && !l->finished &&
+	    (l->reference ? csv_fini(&l->csv, on_field, on_record, l) : tokenize_end(l)) != 0)
 		fail(l, true, "a quoted field is not closed before the end of the data");
 	l->finished = true;
 	if (!l->err.code && l->cr)
@@ -680,6 +1015,8 @@ void dcr_table_loader_free(struct dcr_table_loader *l)
 	csv_free(&l->csv);
 	if (l->c_locale)
 		freelocale(l->c_locale);
+	dcr_wipe(l->fb, l->fb_cap);
+	free(l->fb);
 	dcr_wipe(l->text, l->text_cap);
 	free(l->text);
 	dcr_wipe(l->values, l->t->n_columns * sizeof(*l->values));

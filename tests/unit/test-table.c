@@ -78,7 +78,7 @@ static int collect(void *ctx, const struct dcr_table_value *v, size_t n, struct 
 	if ((int)++r->seen == r->refuse_at)
 		return dcr_err_set(err, DCR_ECOMPUTE, "refused row %zu", r->seen);
 	for (size_t i = 0; r->count_only && i < n; i++)
-		assert_true(v[i].kind != DCR_TABLE_TEXT || strlen(v[i].s) == v[i].len);
+		assert_true(v[i].kind != DCR_TABLE_TEXT || !memchr(v[i].s, '\0', v[i].len));
 	for (size_t i = 0; !r->count_only && i < n; i++) {
 		add(r, "%s", i ? "|" : "");
 		switch (v[i].kind) {
@@ -92,9 +92,8 @@ static int collect(void *ctx, const struct dcr_table_value *v, size_t n, struct 
 			add(r, "r:%.17g", v[i].d);
 			break;
 		case DCR_TABLE_TEXT:
-			assert_int_equal(v[i].s[v[i].len], '\0');
-			assert_int_equal(strlen(v[i].s), v[i].len);
-			add(r, "'%s'", v[i].s);
+			assert_null(memchr(v[i].s, '\0', v[i].len));
+			add(r, "'%.*s'", (int)v[i].len, v[i].s);
 			break;
 		}
 	}
@@ -103,46 +102,73 @@ static int collect(void *ctx, const struct dcr_table_value *v, size_t n, struct 
 	return 0;
 }
 
-/* Load data in pieces of piece bytes (0: all at once); returns the code, rows into *out. */
-static int load_pieces(const Dcr__V1__TableNode *t, const char *data, size_t len, size_t piece, struct rows *out,
-	uint64_t *count, struct dcr_err *err)
+typedef struct dcr_table_loader *loader_new_fn(const Dcr__V1__TableNode *t, const char *node,
+	dcr_table_row_fn *row, void *ctx, struct dcr_err *err);
+
+/* Load data in pieces of piece bytes (0: all at once) with the loader new makes; the code, rows into *out. */
+static int load_with(loader_new_fn *new, const Dcr__V1__TableNode *t, const char *data, size_t len, size_t piece,
+	struct rows *out, uint64_t *count, struct dcr_err *err)
 {
-	struct dcr_table_loader *l = dcr_table_loader_new(t, "t", collect, out, err);
+	struct dcr_table_loader *l = new(t, "t", collect, out, err);
 	int r = 0;
 
 	assert_non_null(l);
 	if (piece == 0)
 		piece = len ? len : 1;
-	for (size_t at = 0; r == 0 && at < len; at += piece)
-		r = dcr_table_loader_write(l, data + at, len - at < piece ? len - at : piece, err);
+	/* Each piece from a buffer of its own, spoilt and freed once written, as a stream's would be. */
+	for (size_t at = 0, n; r == 0 && at < len; at += n) {
+		char *copy;
+
+		n = len - at < piece ? len - at : piece;
+		assert_non_null(copy = malloc(n));
+		memcpy(copy, data + at, n);
+		r = dcr_table_loader_write(l, copy, n, err);
+		memset(copy, 'Z', n);
+		free(copy);
+	}
 	if (r == 0)
 		r = dcr_table_loader_finish(l, count, err);
 	dcr_table_loader_free(l);
 	return r;
 }
 
+static int load_pieces(const Dcr__V1__TableNode *t, const char *data, size_t len, size_t piece, struct rows *out,
+	uint64_t *count, struct dcr_err *err)
+{
+	return load_with(dcr_table_loader_new, t, data, len, piece, out, count, err);
+}
+
 /*
- * Load data whole, one byte at a time and in pieces of 7: all three must
- * agree. Returns the rows (or "ERROR: message").
+ * Load data whole, one byte at a time and in pieces of 7, and whole and in
+ * pieces of 7 through libcsv's tokenizer (the reference): all must agree.
+ * Returns the rows (or "ERROR: message").
  */
 static const char *load(const Dcr__V1__TableNode *t, const char *data, size_t len)
 {
 	static struct rows whole;
 	static char result[sizeof(whole.text) + DCR_ERR_MSG_MAX];
-	static const size_t pieces[] = { 1, 7 };
+	static const struct {
+		loader_new_fn *new;
+		size_t piece;
+	} others[] = {
+		{ dcr_table_loader_new, 1 },
+		{ dcr_table_loader_new, 7 },
+		{ dcr_table_loader_new_reference, 0 },
+		{ dcr_table_loader_new_reference, 7 },
+	};
 	struct dcr_err err = { 0 }, err2;
 	uint64_t count = 0, count2;
 	int r;
 
 	memset(&whole, 0, sizeof(whole));
 	r = load_pieces(t, data, len, 0, &whole, &count, &err);
-	for (size_t i = 0; i < sizeof(pieces) / sizeof(*pieces); i++) {
+	for (size_t i = 0; i < sizeof(others) / sizeof(*others); i++) {
 		struct rows *other = calloc(1, sizeof(*other));
 
 		assert_non_null(other);
 		memset(&err2, 0, sizeof(err2));
 		count2 = 0;
-		assert_int_equal(load_pieces(t, data, len, pieces[i], other, &count2, &err2), r);
+		assert_int_equal(load_with(others[i].new, t, data, len, others[i].piece, other, &count2, &err2), r);
 		assert_int_equal(count2, count);
 		assert_string_equal(other->text, whole.text);
 		if (r < 0)
@@ -539,6 +565,22 @@ static void test_field_limit(void **state)
 	memset(data + 2, 'x', max);
 	assert_int_equal(load_pieces(t, data, max + 2, 4096, rows, &count, &err), 0);
 	assert_int_equal(count, 1);
+	/* Quoted, the limit counts what is between the quotes (a closing quote at the limit was refused). */
+	t = schema(false, ',', "s:string n:int64");
+	data[0] = '"';
+	memset(data + 1, 'x', max);
+	memcpy(data + 1 + max, "\",1\n", 4);
+	assert_int_equal(load_pieces(t, data, max + 5, 0, rows, &count, &err), 0);
+	assert_int_equal(count, 1);
+	memset(data + 1, 'x', max + 1);
+	memcpy(data + max, "\"\"\",1\n", 6); /* the limit with a "" in it */
+	assert_int_equal(load_pieces(t, data, max + 6, 4096, rows, &count, &err), 0);
+	memset(data + 1, 'x', max + 1);
+	memcpy(data + 2 + max, "\",1\n", 4);
+	assert_int_equal(load_pieces(t, data, max + 6, 0, rows, &count, &err), DCR_EINVALID);
+	assert_string_equal(err.msg, "table 't', record 1, column 's': a field is longer than 1 MiB (1048576 bytes)");
+	t = schema(false, ',', "n:int64 s:string");
+	memcpy(data, "1,", 2);
 	/* One byte more, whether more data follows or not. */
 	memset(data + 2, 'x', max + 1);
 	assert_int_equal(load_pieces(t, data, max + 3, 0, rows, &count, &err), DCR_EINVALID);
@@ -550,6 +592,80 @@ static void test_field_limit(void **state)
 	assert_int_equal(load_pieces(t, data, 2 * max + 2, 0, rows, &count, &err), DCR_EINVALID);
 	assert_string_equal(err.msg, "table 't', record 1, column 's': a field is longer than 1 MiB (1048576 bytes)");
 	free(rows);
+	free(data);
+}
+
+/* Load data in two writes, split at `at`, with the loader new makes: the code, the message into msg. */
+static int load_split(loader_new_fn *new, const Dcr__V1__TableNode *t, const char *data, size_t len, size_t at,
+	uint64_t *count, char msg[static DCR_ERR_MSG_MAX])
+{
+	struct rows *rows = calloc(1, sizeof(*rows));
+	struct dcr_err err = { 0 };
+	struct dcr_table_loader *l;
+	int r;
+
+	assert_non_null(rows);
+	rows->count_only = true;
+	assert_non_null(l = new(t, "t", collect, rows, &err));
+	*count = 0;
+	r = dcr_table_loader_write(l, data, at, &err);
+	if (r == 0)
+		r = dcr_table_loader_write(l, data + at, len - at, &err);
+	if (r == 0)
+		r = dcr_table_loader_finish(l, count, &err);
+	dcr_table_loader_free(l);
+	free(rows);
+	snprintf(msg, DCR_ERR_MSG_MAX, "%s", r < 0 ? err.msg : "");
+	return r;
+}
+
+/*
+ * Fields around the 1 MiB limit, quoted or not, with a "" as their last
+ * bytes or not, then what may or may not follow a field, after a lone CR
+ * or not, split where the limit falls: the own tokenizer gives the
+ * reference's verdict and message on each.
+ */
+static void test_field_limit_reference(void **state)
+{
+	static const char *const befores[] = { "", "1,x\r" };
+	static const char *const afters[] = { "", ",1\n", "\r\n", "x", "\"x\n" };
+	size_t max = DCR_TABLE_FIELD_MAX, cap = max + 64;
+	char *data = malloc(cap), want[DCR_ERR_MSG_MAX], got[DCR_ERR_MSG_MAX];
+	size_t cases = 0, refused = 0;
+
+	assert_non_null(data);
+	for (size_t b = 0; b < sizeof(befores) / sizeof(*befores); b++)
+	for (size_t q = 0; q < 3; q++)          /* unquoted, quoted, quoted ending in "" */
+	for (size_t k = max - 1; k <= max + 2; k++)
+	for (size_t a = 0; a < sizeof(afters) / sizeof(*afters); a++) {
+		Dcr__V1__TableNode *t = schema(false, ',', b ? "n:int64 s:string" : "s:string n:int64");
+		size_t len = 0, field_end;
+		uint64_t count, count2;
+
+		len += (size_t)snprintf(data, cap, "%s%s", befores[b], q ? "\"" : "");
+		memset(data + len, 'x', k);
+		len += k;
+		if (q == 2)
+			memcpy(data + len - 2, "\"\"", 2); /* one '"' of content: k - 1 bytes in the field */
+		len += (size_t)snprintf(data + len, cap - len, "%s", q ? "\"" : "");
+		field_end = len;
+		len += (size_t)snprintf(data + len, cap - len, "%s", afters[a]);
+		for (size_t i = 0; i < 4; i++) {
+			size_t at = i == 0 ? 0 : field_end - 2 + i;
+			int r;
+
+			if (at > len)
+				break;
+			r = load_split(dcr_table_loader_new_reference, t, data, len, at, &count, want);
+			assert_int_equal(load_split(dcr_table_loader_new, t, data, len, at, &count2, got), r);
+			assert_string_equal(got, want);
+			assert_int_equal(count2, count);
+			cases++;
+			refused += r < 0;
+		}
+	}
+	/* Both verdicts were met: the limit was reached and not. */
+	assert_true(refused > 0 && refused < cases);
 	free(data);
 }
 
@@ -647,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_date),
 		cmocka_unit_test(test_no_echo),
 		cmocka_unit_test(test_field_limit),
+		cmocka_unit_test(test_field_limit_reference),
 		cmocka_unit_test(test_schema),
 		cmocka_unit_test(test_callback_error),
 		cmocka_unit_test(test_pieces),
