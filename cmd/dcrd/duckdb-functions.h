@@ -8,7 +8,7 @@
 #define DCRD_DUCKDB_FUNCTIONS_H
 
 /* Scalar, aggregate and window functions and macros. */
-#define DUCK_FUNCTIONS 709
+#define DUCK_FUNCTIONS 705
 static const char *const duck_functions[DUCK_FUNCTIONS] = {
 	"!__postfix",
 	"!~~",
@@ -122,7 +122,6 @@ static const char *const duck_functions[DUCK_FUNCTIONS] = {
 	"bool_or",
 	"can_cast_implicitly",
 	"cardinality",
-	"cast_to_type",
 	"cbrt",
 	"ceil",
 	"ceiling",
@@ -130,7 +129,6 @@ static const char *const duck_functions[DUCK_FUNCTIONS] = {
 	"char_length",
 	"character_length",
 	"chr",
-	"combine",
 	"concat",
 	"concat_ws",
 	"constant_or_null",
@@ -191,7 +189,6 @@ static const char *const duck_functions[DUCK_FUNCTIONS] = {
 	"fdiv",
 	"fill",
 	"filter",
-	"finalize",
 	"first",
 	"first_value",
 	"flatten",
@@ -583,7 +580,6 @@ static const char *const duck_functions[DUCK_FUNCTIONS] = {
 	"remap_struct",
 	"repeat",
 	"replace",
-	"replace_type",
 	"reservoir_quantile",
 	"reverse",
 	"right",

@@ -476,6 +476,13 @@ static int walk(struct calls *k, json_t *v, int depth)
 	type = json_string_value(json_object_get(v, "type"));
 	if (class && (strcmp(class, "FUNCTION") == 0 || strcmp(class, "WINDOW") == 0) && check_function(k, v, false) < 0)
 		return k->r;
+	/*
+	 * agg(x) EXPORT_STATE is an aggregate's raw in-memory state, and DuckDB
+	 * casts a BLOB back into one byte for byte: a state the query forges
+	 * (pointers, lengths) that finalize or combine would then follow.
+	 */
+	if (json_is_true(json_object_get(v, "export_state")))
+		return refuse_call(k, "an aggregate's", "EXPORT_STATE");
 	if (!empty_or_absent(v, "sample"))
 		return refuse_call(k, "sampling", "USING SAMPLE");
 	if (class && strcmp(class, "COLUMN_REF") == 0 && json_array_size(json_object_get(v, "column_names")) == 1) {
@@ -550,29 +557,30 @@ static int check_calls(struct duck *d, const char *query, struct dcr_err *why)
 	return k.r;
 }
 
-/* Every table node without a privacy rule, empty; the query prepared against them, and its calls checked. */
+/*
+ * The query's calls checked, then every table node without a privacy
+ * rule created empty and the query prepared against them. The check comes
+ * first: preparing folds constant expressions, which runs what they call.
+ */
 static int prepare_on_all(struct duck *d, struct dcr_err *err)
 {
 	duckdb_prepared_statement st;
-	struct dcr_err why;
-	int r = 0;
+	struct dcr_err why, calls;
+	int checked, r = 0;
 
+	/* DCR_ECOMPUTE when DuckDB gives no tree (not one SELECT): preparing then says why. */
+	if ((checked = check_calls(d, d->c->sql->query, &calls)) == DCR_EINVALID)
+		return dcr_err_set(err, DCR_EINVALID, "query of '%s': %s", d->c->name, calls.msg);
 	for (size_t i = 0; r == 0 && i < d->def->n_data; i++)
 		if (readable(d->def->data[i]))
 			r = create_table(d, i, err);
 	if (r < 0)
 		return r;
-	if (prepare_select(d, d->c->sql->query, &st, &why) < 0) {
-		struct dcr_err calls;
-
-		/* What the query may not call is the better reason (nextval of no sequence fails to bind). */
-		if (check_calls(d, d->c->sql->query, &calls) == DCR_EINVALID)
-			why = calls;
+	if (prepare_select(d, d->c->sql->query, &st, &why) < 0)
 		return dcr_err_set(err, DCR_EINVALID, "query of '%s': %s", d->c->name, why.msg);
-	}
 	duckdb_destroy_prepare(&st);
-	if ((r = check_calls(d, d->c->sql->query, &why)) < 0)
-		return dcr_err_set(err, r, "query of '%s': %s", d->c->name, why.msg);
+	if (checked < 0)
+		return dcr_err_set(err, checked, "query of '%s': %s", d->c->name, calls.msg);
 	return 0;
 }
 

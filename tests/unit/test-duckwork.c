@@ -832,6 +832,24 @@ static void test_allow_list(void **state)
 		{ "SELECT * FROM query_table('t')", "table function 'query_table'" },
 		{ "SELECT nextval('s') AS n", "function 'nextval'" },
 		{ "SELECT setseed(0.5) AS s", "function 'setseed'" },
+		/*
+		 * An aggregate's raw state: exported, its bytes shown as a BLOB,
+		 * a forged one cast back (length and pointer of the query's
+		 * choosing) and finalized, which read and crashed the worker
+		 * before the walk refused them (review R5-5).
+		 */
+		{ "SELECT hex(finalize(cast_to_type(unhex('40000000') || s.st[5:24], s.ex))) AS h FROM (SELECT "
+			"CAST(first(b) EXPORT_STATE AS BLOB) AS st, first(b) EXPORT_STATE AS ex FROM t) s", "function 'finalize'" },
+		{ "SELECT strlen(finalize(cast_to_type(unhex('0010000041414141414141414141414101000000000000000000000000000000'), "
+			"first(b) EXPORT_STATE))) AS n FROM t", "function 'finalize'" },
+		{ "SELECT CAST(first(b) EXPORT_STATE AS BLOB) AS st FROM t", "'EXPORT_STATE'" },
+		{ "SELECT hex(CAST(bit_and(a) EXPORT_STATE AS BLOB)) AS st FROM t", "'EXPORT_STATE'" },
+		{ "SELECT cast_to_type('1', a) AS c FROM t", "function 'cast_to_type'" },
+		{ "SELECT replace_type(a, NULL::INTEGER, NULL::VARCHAR) AS c FROM t", "function 'replace_type'" },
+		{ "SELECT combine(NULL, 1) AS c", "function 'combine'" },
+		/* Refused before DuckDB prepares: folding this constant crashed the check (review R5-8). */
+		{ "SELECT strlen(finalize(cast_to_type(unhex('00100000414141414141414141414141010000000000000000000000000"
+			"00000'), first('x') EXPORT_STATE))) AS n", "function 'finalize'" },
 	};
 
 	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++)
@@ -988,7 +1006,7 @@ static const char function_rule[] =
 	"ELSE stability = 'CONSISTENT' AND NOT has_side_effects END) "
 	"AND NOT regexp_matches(name, '^(duckdb_|pragma_|pg_|current_|has_|txid_|__internal_)') "
 	"AND name NOT IN ('version', 'getvariable', 'vector_type', 'user', 'session_user', 'in_search_path', "
-	"'which_secret', 'getenv', 'json_serialize_plan')";
+	"'which_secret', 'getenv', 'json_serialize_plan', 'finalize', 'combine', 'cast_to_type', 'replace_type')";
 static const char view_rule[] = "SELECT DISTINCT lower(view_name) AS name FROM duckdb_views() "
 	"WHERE internal AND schema_name IN ('main', 'pg_catalog')";
 
@@ -1083,7 +1101,7 @@ static void test_function_lists(void **state)
 	for (size_t i = 0; i < DUCK_FUNCTIONS; i++) {
 		static const char *const never[] = { "random", "uuid", "now", "current_setting", "version", "nextval",
 			"setseed", "get_current_timestamp", "current_date", "getvariable", "json_serialize_plan", "error",
-			"today", "ago", "user", "get_block_size" };
+			"today", "ago", "user", "get_block_size", "finalize", "combine", "cast_to_type", "replace_type" };
 
 		for (size_t k = 0; k < sizeof(never) / sizeof(never[0]); k++)
 			assert_string_not_equal(duck_functions[i], never[k]);
