@@ -90,9 +90,9 @@ int dcr_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err)
+/* data in a new file of mode 0600 beside path, synced; its name in tmp. */
+static int write_temp(const char *path, const void *data, size_t len, char tmp[static 4096], struct dcr_err *err)
 {
-	char tmp[4096];
 	uint8_t rnd[8];
 	char hex[17];
 	int fd, e;
@@ -100,7 +100,7 @@ int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_
 	if (dcr_random(rnd, sizeof(rnd), err) < 0)
 		return DCR_EFAIL;
 	dcr_hex(rnd, sizeof(rnd), hex);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, 4096, "%s.%s.tmp", path, hex) >= 4096)
 		return dcr_err_set(err, DCR_EINVALID, "path too long: '%.64s...'", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -111,12 +111,46 @@ int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_
 		unlink(tmp);
 		return dcr_err_errno(err, DCR_EIO, e, "cannot write '%s'", tmp);
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	if (close(fd) < 0) {
+		e = errno;
+		unlink(tmp);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot write '%s'", tmp);
+	}
+	return 0;
+}
+
+int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err)
+{
+	char tmp[4096];
+	int r, e;
+
+	if ((r = write_temp(path, data, len, tmp, err)) < 0)
+		return r;
+	if (rename(tmp, path) < 0) {
 		e = errno;
 		unlink(tmp);
 		return dcr_err_errno(err, DCR_EIO, e, "cannot replace '%s'", path);
 	}
 	/* The rename is durable only once the directory entry is on disk. */
+	return dcr_sync_parent_dir(path, path, err);
+}
+
+int dcr_write_new(const char *path, const void *data, size_t len, struct dcr_err *err)
+{
+	char tmp[4096];
+	int r, e;
+
+	if ((r = write_temp(path, data, len, tmp, err)) < 0)
+		return r;
+	/* link(2), unlike rename(2), refuses a name that exists: the file appears whole, or not at all. */
+	if (link(tmp, path) < 0) {
+		e = errno;
+		unlink(tmp);
+		if (e == EEXIST)
+			return dcr_err_set(err, DCR_EEXIST, "'%s' exists already", path);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot create '%s'", path);
+	}
+	unlink(tmp);
 	return dcr_sync_parent_dir(path, path, err);
 }
 
