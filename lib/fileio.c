@@ -1,4 +1,5 @@
 /* Whole-file reads with a size bound, and atomic, durable replacement of files. */
+#define _GNU_SOURCE /* renameat2 */
 #include "fileio.h"
 
 #include <errno.h>
@@ -135,6 +136,19 @@ int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_
 	return dcr_sync_parent_dir(path, path, err);
 }
 
+int dcr_rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	/* A file system without RENAME_NOREPLACE (NFS): a hard link fails the same way on an existing name. */
+	if (link(from, to) < 0)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
 int dcr_write_new(const char *path, const void *data, size_t len, struct dcr_err *err)
 {
 	char tmp[4096];
@@ -142,15 +156,13 @@ int dcr_write_new(const char *path, const void *data, size_t len, struct dcr_err
 
 	if ((r = write_temp(path, data, len, tmp, err)) < 0)
 		return r;
-	/* link(2), unlike rename(2), refuses a name that exists: the file appears whole, or not at all. */
-	if (link(tmp, path) < 0) {
+	if (dcr_rename_noreplace(tmp, path) < 0) {
 		e = errno;
 		unlink(tmp);
 		if (e == EEXIST)
 			return dcr_err_set(err, DCR_EEXIST, "'%s' exists already", path);
 		return dcr_err_errno(err, DCR_EIO, e, "cannot create '%s'", path);
 	}
-	unlink(tmp);
 	return dcr_sync_parent_dir(path, path, err);
 }
 

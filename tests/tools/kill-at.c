@@ -4,9 +4,11 @@
  * files of one folder, so a test can stop a program at every such step in
  * turn and check what each leaves behind. $DCR_KILL_DIR is the folder (an
  * absolute path, as the program names it); $DCR_KILL_AT is N (from 1). The
- * changes counted are the calls that create, open for writing, write,
- * truncate, sync, rename, link or unlink a file in the folder (or sync the
- * folder itself), through libc's exported functions.
+ * changes counted are the calls, through libc's exported functions, that
+ * create, open for writing, write, truncate, sync, rename (also
+ * renameat2), link or unlink a file in the folder, or sync the folder
+ * itself; with $DCR_KILL_CALL (a function's name, like "fdatasync") only
+ * the calls of that function.
  */
 #define _GNU_SOURCE
 /* open and open64, ftruncate and ftruncate64 are each their own symbol here (meson sets 64 for the programs). */
@@ -45,15 +47,16 @@ static int fd_in_dir(int fd)
 	return in_dir(path);
 }
 
-/* One change to the folder is about to be made: the Nth is not. */
-static void step(int counts)
+/* A change to the folder (counts) by function name is about to be made: the Nth is not. */
+static void step(const char *name, int counts)
 {
-	const char *at = getenv("DCR_KILL_AT");
+	const char *at = getenv("DCR_KILL_AT"), *only = getenv("DCR_KILL_CALL");
 
-	if (counts && at && __atomic_add_fetch(&counted, 1, __ATOMIC_SEQ_CST) == strtoul(at, NULL, 10))
+	if (counts && at && (!only || strcmp(only, name) == 0) && __atomic_add_fetch(&counted, 1, __ATOMIC_SEQ_CST) == strtoul(at, NULL, 10))
 		raise(SIGKILL);
 }
 
+#define STEP(counts) step(__func__, counts)
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 
 static int writes(int flags)
@@ -71,7 +74,7 @@ static int writes(int flags)
 		va_start(ap, flags); \
 		mode = flags & (O_CREAT | __O_TMPFILE) ? (mode_t)va_arg(ap, int) : 0; \
 		va_end(ap); \
-		step(writes(flags) && in_dir(path)); \
+		STEP(writes(flags) && in_dir(path)); \
 		return REAL(name) args; \
 	}
 
@@ -82,48 +85,54 @@ OPENER(openat64, (int dirfd, const char *path, int flags, ...), (dirfd, path, fl
 
 ssize_t write(int fd, const void *buf, size_t len)
 {
-	step(fd_in_dir(fd));
+	STEP(fd_in_dir(fd));
 	return REAL(write)(fd, buf, len);
 }
 
 int ftruncate(int fd, off_t len)
 {
-	step(fd_in_dir(fd));
+	STEP(fd_in_dir(fd));
 	return REAL(ftruncate)(fd, len);
 }
 
 int ftruncate64(int fd, off64_t len)
 {
-	step(fd_in_dir(fd));
+	STEP(fd_in_dir(fd));
 	return REAL(ftruncate64)(fd, len);
 }
 
 int fsync(int fd)
 {
-	step(fd_in_dir(fd));
+	STEP(fd_in_dir(fd));
 	return REAL(fsync)(fd);
 }
 
 int fdatasync(int fd)
 {
-	step(fd_in_dir(fd));
+	STEP(fd_in_dir(fd));
 	return REAL(fdatasync)(fd);
 }
 
 int rename(const char *from, const char *to)
 {
-	step(in_dir(from) || in_dir(to));
+	STEP(in_dir(from) || in_dir(to));
 	return REAL(rename)(from, to);
+}
+
+int renameat2(int fromfd, const char *from, int tofd, const char *to, unsigned int flags)
+{
+	STEP(in_dir(from) || in_dir(to));
+	return REAL(renameat2)(fromfd, from, tofd, to, flags);
 }
 
 int link(const char *from, const char *to)
 {
-	step(in_dir(to));
+	STEP(in_dir(to));
 	return REAL(link)(from, to);
 }
 
 int unlink(const char *path)
 {
-	step(in_dir(path));
+	STEP(in_dir(path));
 	return REAL(unlink)(path);
 }
