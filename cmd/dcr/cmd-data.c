@@ -411,6 +411,7 @@ struct file_stream {
 	int fd, sums;
 	uint64_t chunks;         /* of the whole stream */
 	uint64_t records;        /* digests in ID.sums */
+	uint64_t synced;         /* of them, known durable: fdatasync'd by this dcr */
 	struct dcr_sha256 *hash; /* of the plaintext of chunks [0, hashed), read in this attempt */
 	uint64_t hashed;
 	struct dcr_stream_enc *enc;
@@ -565,14 +566,16 @@ static int source_ends(struct file_stream *fs, struct dcr_err *err)
 
 /*
  * Read and hash chunks i to end - 1 into their slots as these come free,
- * recording those not recorded yet; the new records reach the disk (one
+ * recording those not recorded yet; the records reach the disk (one
  * fdatasync a batch, not one a chunk) before any of their chunks is sealed,
  * so that no record a sent chunk needs can be lost, not even by a power cut.
+ * That holds too for records this dcr did not sync: those an earlier dcr
+ * wrote (still in the page cache after it was killed), and those of a batch
+ * or of hash_prefix that stopped before its sync.
  * 1 if the sender stopped the reader meanwhile.
  */
 static int read_batch(struct file_stream *fs, uint64_t i, uint64_t end, struct dcr_err *err)
 {
-	uint64_t records = fs->records;
 	bool stop;
 	int r;
 
@@ -589,8 +592,11 @@ static int read_batch(struct file_stream *fs, uint64_t i, uint64_t end, struct d
 	}
 	if (end == fs->chunks && (r = source_ends(fs, err)) < 0)
 		return r;
-	if (fs->records != records && fdatasync(fs->sums) < 0)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
+	if (fs->records > fs->synced) {
+		if (fdatasync(fs->sums) < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
+		fs->synced = fs->records;
+	}
 	return 0;
 }
 
