@@ -46,6 +46,20 @@ bool duck_computation(const Dcr__V1__Computation *c)
 		c->sql->engine == DCR__V1__SQL_ENGINE__SQL_ENGINE_DUCKDB;
 }
 
+/* Whether a query may read node: a table without a privacy rule. */
+static bool readable(const Dcr__V1__DataNode *node)
+{
+	return node->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && !node->table->privacy;
+}
+
+bool duck_may_read(const Dcr__V1__RoomDefinition *def, const char *node)
+{
+	for (size_t i = 0; i < def->n_data; i++)
+		if (strcmp(def->data[i]->name, node) == 0)
+			return readable(def->data[i]);
+	return false;
+}
+
 #ifndef DCR_HAVE_DUCKDB
 
 const char *duck_version(void)
@@ -350,12 +364,6 @@ static int prepare_select(struct duck *d, const char *query, duckdb_prepared_sta
 	if (r < 0 && *st)
 		duckdb_destroy_prepare(st);
 	return r;
-}
-
-/* Whether a query may read node: a table without a privacy rule. */
-static bool readable(const Dcr__V1__DataNode *node)
-{
-	return node->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && !node->table->privacy;
 }
 
 /* ---- what a query may call and name ---- */
