@@ -122,9 +122,7 @@ expect 5 "another ARK" "$DCR" --specs evil-specs.yaml attest --spec dcrd:snp
 has "$err" "ARK" "the ARK is named"
 
 # Rooms work over the SEV-SNP channel, python computations too: the sandbox runs inside the guest.
-make_ca acme-ca
-make_user alice alice@acme.example acme-ca
-mkdir room && cp acme-ca.pem room/ca.pem
+acme_room alice
 printf 'import json\njson.dump({"answer": 6 * 7}, open("/output/answer.json", "w"))\n' >room/p.py
 cat >room/room.yaml <<YAML
 version: 1
