@@ -826,15 +826,24 @@ static int confine_now(struct dcr_err *err)
 	return r;
 }
 
+/* The table store of this worker's job, whose key confine_for_store wipes. */
+static struct table_store *job_store;
+
 /*
  * work_inputs' confine for a job of a duckdb computation with the table
  * store, which duck_run calls once its tables are loaded, kept and
  * attached (files opened by path), before the query is compiled on them.
- * Unconfined it does not go on.
+ * The room's table key goes first: it opens every table file of the room,
+ * of other nodes and of datasets published later, and the query needs none
+ * (review R5-3). Unconfined it does not go on.
  */
 static int confine_for_store(struct dcr_err *err)
 {
-	int r = sql_worker_confine(err);
+	int r;
+
+	if (job_store)
+		dcr_wipe(job_store->key, sizeof(job_store->key));
+	r = sql_worker_confine(err);
 
 	return r == DCR_EIO ? dcr_err_set(err, DCR_ECOMPUTE, "engine duckdb needs the SQL worker's seccomp "
 		"confinement, and this platform has none") : r;
@@ -868,7 +877,7 @@ int sql_worker_main(int argc, char **argv)
 	/* The store's files are opened by path: a duckdb job with it confines itself in duck_run. */
 	if (type == MSG_JOB && ts.dir[0] && ts.job[0] && duck_named(def, name)) {
 		in.identify = ident_from_dcrd;
-		in.store = &ts;
+		in.store = job_store = &ts;
 		in.confine = confine_for_store;
 	} else if ((r = confine_now(&err)) < 0) {
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
