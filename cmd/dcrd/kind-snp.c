@@ -164,6 +164,11 @@ out:
 	return r;
 }
 
+static bool crl_due(const struct enclave *e, time_t now)
+{
+	return now >= e->collateral_next_update - SNP_CRL_MARGIN;
+}
+
 /*
  * AMD's CRL, renewed from SNP_CRL_MARGIN before its nextUpdate: fetched
  * without the lock (at most one thread, at most one failed attempt per
@@ -176,18 +181,9 @@ static void snp_refresh(struct enclave *e)
 	struct dcr_err crl_err;
 	uint8_t *crl = NULL, *ev = NULL;
 	size_t crl_len = 0, ev_len = 0;
-	bool due;
 	int r;
 
-	pthread_mutex_lock(&e->lock);
-	due = !e->fetching && now >= e->collateral_next_update - SNP_CRL_MARGIN &&
-	      now - e->last_fetch_attempt >= CRL_RETRY;
-	if (due) {
-		e->fetching = true;
-		e->last_fetch_attempt = now;
-	}
-	pthread_mutex_unlock(&e->lock);
-	if (!due)
+	if (!kind_renew_begin(e, crl_due, now, CRL_RETRY))
 		return;
 	if ((r = snp_guest_crl(e->opt.kds_url, e->data_dir, e->snp.product, e->snp.report.signing_key == 1, &crl,
 		     &crl_len, &next, &crl_err)) == 0)
