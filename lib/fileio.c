@@ -1,4 +1,5 @@
 /* Whole-file reads with a size bound, and atomic, durable replacement of files. */
+#define _GNU_SOURCE /* renameat2 */
 #include "fileio.h"
 
 #include <errno.h>
@@ -90,9 +91,9 @@ int dcr_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err)
+/* data in a new file of mode 0600 beside path, synced; its name in tmp. */
+static int write_temp(const char *path, const void *data, size_t len, char tmp[static 4096], struct dcr_err *err)
 {
-	char tmp[4096];
 	uint8_t rnd[8];
 	char hex[17];
 	int fd, e;
@@ -100,7 +101,7 @@ int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_
 	if (dcr_random(rnd, sizeof(rnd), err) < 0)
 		return DCR_EFAIL;
 	dcr_hex(rnd, sizeof(rnd), hex);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.tmp", path, hex) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, 4096, "%s.%s.tmp", path, hex) >= 4096)
 		return dcr_err_set(err, DCR_EINVALID, "path too long: '%.64s...'", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -111,12 +112,57 @@ int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_
 		unlink(tmp);
 		return dcr_err_errno(err, DCR_EIO, e, "cannot write '%s'", tmp);
 	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	if (close(fd) < 0) {
+		e = errno;
+		unlink(tmp);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot write '%s'", tmp);
+	}
+	return 0;
+}
+
+int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err)
+{
+	char tmp[4096];
+	int r, e;
+
+	if ((r = write_temp(path, data, len, tmp, err)) < 0)
+		return r;
+	if (rename(tmp, path) < 0) {
 		e = errno;
 		unlink(tmp);
 		return dcr_err_errno(err, DCR_EIO, e, "cannot replace '%s'", path);
 	}
 	/* The rename is durable only once the directory entry is on disk. */
+	return dcr_sync_parent_dir(path, path, err);
+}
+
+int dcr_rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	/* A file system without RENAME_NOREPLACE (NFS): a hard link fails the same way on an existing name. */
+	if (link(from, to) < 0)
+		return -1;
+	unlink(from);
+	return 0;
+}
+
+int dcr_write_new(const char *path, const void *data, size_t len, struct dcr_err *err)
+{
+	char tmp[4096];
+	int r, e;
+
+	if ((r = write_temp(path, data, len, tmp, err)) < 0)
+		return r;
+	if (dcr_rename_noreplace(tmp, path) < 0) {
+		e = errno;
+		unlink(tmp);
+		if (e == EEXIST)
+			return dcr_err_set(err, DCR_EEXIST, "'%s' exists already", path);
+		return dcr_err_errno(err, DCR_EIO, e, "cannot create '%s'", path);
+	}
 	return dcr_sync_parent_dir(path, path, err);
 }
 

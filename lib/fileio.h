@@ -32,6 +32,24 @@ int dcr_read_key_file(const char *path, size_t max, uint8_t **out, size_t *len, 
 int dcr_write_atomic(const char *path, const void *data, size_t len, struct dcr_err *err);
 
 /*
+ * Create path with data, mode 0600, refusing (DCR_EEXIST) a name that
+ * exists: written to a new temporary file in the same directory, synced,
+ * renamed to path by dcr_rename_noreplace, and the directory synced.
+ * Whoever sees path sees all of data, even after a crash; a crash before
+ * the rename leaves no path (and, at worst, the temporary file,
+ * path.XXXXXXXXXXXXXXXX.tmp).
+ */
+int dcr_write_new(const char *path, const void *data, size_t len, struct dcr_err *err);
+
+/*
+ * rename(2) from to to, failing with EEXIST if to exists (RENAME_NOREPLACE;
+ * where the file system lacks it, link(2) then unlink(2) of from, which
+ * refuses an existing name the same way). -1 with errno set on failure,
+ * from left in place.
+ */
+int dcr_rename_noreplace(const char *from, const char *to);
+
+/*
  * Sync the directory that holds path (".", for a bare name), so that a
  * rename into it is durable; what names the file in messages is name.
  */

@@ -105,7 +105,8 @@ static int entry_path(char *buf, size_t size, const char *dir, const char *id, c
 	return 0;
 }
 
-static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err *err)
+/* Write k's key file: over the one there, or (fresh) as a new one, DCR_EEXIST if the name is taken. */
+static int key_save(const char *dir, const struct dataset_key *k, bool fresh, struct dcr_err *err)
 {
 	char path[4200], key_hex[65], sha_hex[65];
 	json_t *j = json_object();
@@ -139,7 +140,7 @@ static int key_save(const char *dir, const struct dataset_key *k, struct dcr_err
 	if (!text)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if ((r = entry_path(path, sizeof(path), dir, k->id, ".json", err)) == 0)
-		r = dcr_write_atomic(path, text, strlen(text), err);
+		r = fresh ? dcr_write_new(path, text, strlen(text), err) : dcr_write_atomic(path, text, strlen(text), err);
 	dcr_wipe(text, strlen(text));
 	free(text);
 	return r;
@@ -410,6 +411,7 @@ struct file_stream {
 	int fd, sums;
 	uint64_t chunks;         /* of the whole stream */
 	uint64_t records;        /* digests in ID.sums */
+	uint64_t synced;         /* of them, known durable: fdatasync'd by this dcr */
 	struct dcr_sha256 *hash; /* of the plaintext of chunks [0, hashed), read in this attempt */
 	uint64_t hashed;
 	struct dcr_stream_enc *enc;
@@ -564,14 +566,16 @@ static int source_ends(struct file_stream *fs, struct dcr_err *err)
 
 /*
  * Read and hash chunks i to end - 1 into their slots as these come free,
- * recording those not recorded yet; the new records reach the disk (one
+ * recording those not recorded yet; the records reach the disk (one
  * fdatasync a batch, not one a chunk) before any of their chunks is sealed,
  * so that no record a sent chunk needs can be lost, not even by a power cut.
+ * That holds too for records this dcr did not sync: those an earlier dcr
+ * wrote (still in the page cache after it was killed), and those of a batch
+ * or of hash_prefix that stopped before its sync.
  * 1 if the sender stopped the reader meanwhile.
  */
 static int read_batch(struct file_stream *fs, uint64_t i, uint64_t end, struct dcr_err *err)
 {
-	uint64_t records = fs->records;
 	bool stop;
 	int r;
 
@@ -588,8 +592,11 @@ static int read_batch(struct file_stream *fs, uint64_t i, uint64_t end, struct d
 	}
 	if (end == fs->chunks && (r = source_ends(fs, err)) < 0)
 		return r;
-	if (fs->records != records && fdatasync(fs->sums) < 0)
-		return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
+	if (fs->records > fs->synced) {
+		if (fdatasync(fs->sums) < 0)
+			return dcr_err_errno(err, DCR_EIO, errno, "cannot write the upload's digests in the keystore");
+		fs->synced = fs->records;
+	}
 	return 0;
 }
 
@@ -842,6 +849,27 @@ out:
 	return r;
 }
 
+/*
+ * Remove the temporary copies of id's key file a dcr stopped inside
+ * dcr_write_atomic or dcr_write_new left (ID.json.XXXXXXXXXXXXXXXX.tmp):
+ * they hold the key.
+ */
+static void forget_temporaries(const char *dir, const char *id)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4200];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strlen(e->d_name) == 58 && strncmp(e->d_name, id, 32) == 0 &&
+		    strncmp(e->d_name + 32, ".json.", 6) == 0 && strcmp(e->d_name + 54, ".tmp") == 0 &&
+		    entry_path(path, sizeof(path), dir, e->d_name, "", &(struct dcr_err){ 0 }) == 0)
+			unlink(path);
+	closedir(d);
+}
+
 /* Send the rest of k's ciphertext; once dcrd has it all, the key file says so. */
 static int complete_upload(const struct cli *cli, const char *dir, struct dataset_key *k, uint64_t max_rate,
 	struct dcr_err *err)
@@ -878,9 +906,10 @@ static int complete_upload(const struct cli *cli, const char *dir, struct datase
 		return r;
 	/* Under the lock on ID.sums until it is gone, so no other dcr takes the upload for unfinished. */
 	k->complete = true;
-	if ((r = key_save(dir, k, err)) == 0) {
+	if ((r = key_save(dir, k, false, err)) == 0) {
 		unlink(enc);
 		unlink(sums);
+		forget_temporaries(dir, k->id);
 	}
 	if (held >= 0)
 		close(held);
@@ -909,49 +938,43 @@ static int forget_key(const char *dir, const char *id, struct dcr_err *err)
 			break;
 		}
 	}
+	if (r == 0)
+		forget_temporaries(dir, id);
 	if (fd >= 0)
 		close(fd);
 	return r;
 }
 
 /*
- * Take the keystore's names for the new dataset k->id: its key file (for
- * now empty; key_save fills it) and, for a file streamed, its ID.sums, both
- * made here or refused, so a dcrd answering with the ID of a dataset the
- * keystore holds cannot have that key overwritten, and a resume never finds
- * ID.sums missing unless it was lost. key_save makes both names durable.
+ * Save the key of the new dataset k->id, before a byte of it leaves, under
+ * names made here or refused, so that a dcrd answering with the ID of a
+ * dataset the keystore holds cannot have that key overwritten. For a file
+ * streamed, ID.sums comes first, so a resume never finds it missing unless
+ * it was lost. The key file appears whole (dcr_write_new): dcr stopped at
+ * any point leaves no ID.json, or one that resumes.
  */
 static int claim_id(const char *dir, const struct dataset_key *k, struct dcr_err *err)
 {
-	char json[4200], sums[4200];
-	int fd, r;
+	char sums[4200];
+	int fd = -1, r;
 
-	if ((r = entry_path(json, sizeof(json), dir, k->id, ".json", err)) < 0 ||
-	    (r = entry_path(sums, sizeof(sums), dir, k->id, ".sums", err)) < 0)
+	if ((r = entry_path(sums, sizeof(sums), dir, k->id, ".sums", err)) < 0)
 		return r;
-	if ((fd = open(json, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+	if (k->streamed && (fd = open(sums, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 		return errno == EEXIST ? dcr_err_set(err, DCR_EINTEGRITY, "dcrd named the new dataset %s, which the "
 									   "keystore holds already", k->id)
-				       : dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", json);
-	close(fd);
-	if (!k->streamed)
-		return 0;
-	if ((fd = open(sums, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		r = errno == EEXIST ? dcr_err_set(err, DCR_EINTEGRITY, "dcrd named the new dataset %s, which the "
-									  "keystore holds already", k->id)
-				    : dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", sums);
-		unlink(json);
-		return r;
-	}
-	if (fsync(fd) < 0) {
+				       : dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", sums);
+	if (fd >= 0 && fsync(fd) < 0)
 		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", sums);
+	if (r == 0 && (r = key_save(dir, k, true, err)) == DCR_EEXIST)
+		r = dcr_err_set(err, DCR_EINTEGRITY, "dcrd named the new dataset %s, which the keystore holds already",
+			k->id);
+	if (fd >= 0) {
 		close(fd);
-		unlink(sums);
-		unlink(json);
-		return r;
+		if (r < 0)
+			unlink(sums);
 	}
-	close(fd);
-	return 0;
+	return r;
 }
 
 /* What dcr upload prints once an upload is complete. */
@@ -1086,10 +1109,6 @@ static int start_upload(struct session *s, const char *dir, const char *file, co
 	/* The key is saved before a byte leaves: an interrupted upload can be resumed. */
 	if ((r = entry_path(path, sizeof(path), dir, k->id, ".enc", err)) < 0 || (r = claim_id(dir, k, err)) < 0)
 		goto out;
-	if ((r = key_save(dir, k, err)) < 0) {
-		forget_key(dir, k->id, &(struct dcr_err){ 0 });
-		goto out;
-	}
 	if (k->streamed)
 		goto out;
 	if (rename(tmp, path) < 0) {
@@ -1142,11 +1161,16 @@ static int delete_upload(const struct command *cmd, struct cli *cli, const char 
 	size_t len, n = strlen(arg);
 	int r;
 
-	/* The keystore names it (a prefix will do); a dataset uploaded from elsewhere needs its whole ID. */
+	/*
+	 * The keystore names it (a prefix will do); a dataset uploaded from
+	 * elsewhere, or whose key file dcr refuses (such as the empty one that
+	 * earlier versions left when stopped as an upload began), needs its
+	 * whole ID.
+	 */
 	if ((r = key_load(dir, arg, &k, &err)) == 0) {
 		memcpy(id, k.id, sizeof(id));
 		wipe_key(&k);
-	} else if (r == DCR_ENOTFOUND && n == 32 && strspn(arg, "0123456789abcdef") == n) {
+	} else if ((r == DCR_ENOTFOUND || r == DCR_EINVALID) && n == 32 && strspn(arg, "0123456789abcdef") == n) {
 		memcpy(id, arg, sizeof(id));
 	} else {
 		return report(cmd, &err);

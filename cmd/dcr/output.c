@@ -1,5 +1,4 @@
 /* The writer of every file the user names for output: see output.h. */
-#define _GNU_SOURCE /* renameat2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -146,20 +145,13 @@ int out_open(struct out_file *o, const char *name, mode_t mode, bool replace, st
 /* Put the finished temporary file in place: over what is there, or only where nothing is. */
 static int put_in_place(struct out_file *o, struct dcr_err *err)
 {
-	int e;
-
 	if (o->replace) {
 		if (rename(o->tmp, o->path) < 0)
 			return dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", o->name);
-	} else if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->path, RENAME_NOREPLACE) < 0) {
-		e = errno;
-		/* A file system without RENAME_NOREPLACE: a hard link fails the same way on an existing name. */
-		if (e == EINVAL && link(o->tmp, o->path) == 0)
-			unlink(o->tmp);
-		else if ((e == EINVAL ? errno : e) == EEXIST)
+	} else if (dcr_rename_noreplace(o->tmp, o->path) < 0) {
+		if (errno == EEXIST)
 			return dcr_err_set(err, DCR_EEXIST, "'%s' already exists", o->name);
-		else
-			return dcr_err_errno(err, DCR_EIO, e == EINVAL ? errno : e, "cannot write '%s'", o->name);
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", o->name);
 	}
 	/* The rename is durable only once the directory entry is on disk. */
 	return dcr_sync_parent_dir(o->path, o->name, err);

@@ -103,7 +103,8 @@ struct enclave {
 	};
 	struct dcr_ohttp_keyconfig ohttp;
 	struct dcr_enclave_public pub;
-	uint8_t *quote;            /* the kind's raw evidence from the device (sgx: the quote), or NULL */
+	uint8_t *quote;            /* the kind's raw evidence from the device (sgx: the quote; sev-snp: the report,
+	                              then the PEM of its VCEK and ASK, to which a renewed CRL is added), or NULL */
 	size_t quote_len;
 	/* The evidence and, for kinds with collateral, when it was fetched and must be renewed; under lock. */
 	pthread_mutex_t lock;

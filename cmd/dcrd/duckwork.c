@@ -6,7 +6,7 @@
  * data chunks, the result read from chunks as the same CSV. Run inside the
  * SQL worker process (sqlproc.c) like SQLite.
  */
-#define _GNU_SOURCE /* memfd_create */
+#define _GNU_SOURCE /* memfd_create, close_range */
 #include "work.h"
 
 #include <dirent.h>
@@ -44,6 +44,20 @@ bool duck_computation(const Dcr__V1__Computation *c)
 {
 	return c->kind_case == DCR__V1__COMPUTATION__KIND_SQL && c->sql &&
 		c->sql->engine == DCR__V1__SQL_ENGINE__SQL_ENGINE_DUCKDB;
+}
+
+/* Whether a query may read node: a table without a privacy rule. */
+static bool readable(const Dcr__V1__DataNode *node)
+{
+	return node->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && !node->table->privacy;
+}
+
+bool duck_may_read(const Dcr__V1__RoomDefinition *def, const char *node)
+{
+	for (size_t i = 0; i < def->n_data; i++)
+		if (strcmp(def->data[i]->name, node) == 0)
+			return readable(def->data[i]);
+	return false;
 }
 
 #ifndef DCR_HAVE_DUCKDB
@@ -350,12 +364,6 @@ static int prepare_select(struct duck *d, const char *query, duckdb_prepared_sta
 	if (r < 0 && *st)
 		duckdb_destroy_prepare(st);
 	return r;
-}
-
-/* Whether a query may read node: a table without a privacy rule. */
-static bool readable(const Dcr__V1__DataNode *node)
-{
-	return node->kind_case == DCR__V1__DATA_NODE__KIND_TABLE && !node->table->privacy;
 }
 
 /* ---- what a query may call and name ---- */
@@ -1511,13 +1519,22 @@ static int find_needed_confined(struct duck *d, struct dcr_err *err)
 		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
 	}
 	if (child == 0) {
-		close(fds[0]);
+		/*
+		 * Nothing of the worker's but the pipe back, on fd 3, where the
+		 * worker's socket to dcrd was: through it the query's process
+		 * could have asked dcrd for tables or answered for the worker.
+		 */
+		if (dup2(fds[1], 3) != 3)
+			_exit(1);
+		if (close_range(4, ~0u, 0) < 0)
+			for (int fd = 4; fd < 65536; fd++)
+				close(fd);
 		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if ((found.code = d->in->confine(&found)) == 0)
 			found.code = find_needed(d, &found);
 		for (size_t i = 0; i < n; i++)
 			flags[i] = d->present[i];
-		_exit(dcr_write_all(fds[1], &found, sizeof(found)) < 0 || dcr_write_all(fds[1], flags, n) < 0);
+		_exit(dcr_write_all(3, &found, sizeof(found)) < 0 || dcr_write_all(3, flags, n) < 0);
 	}
 	close(fds[1]);
 	if ((got = read_full(fds[0], &found, sizeof(found))) == (ssize_t)sizeof(found))

@@ -130,17 +130,9 @@ void dcap_collateral_refresh(const struct dcap_collateral *k, struct enclave *e)
 	struct dcr_err fetch_err;
 	uint8_t *json = NULL;
 	size_t json_len = 0;
-	bool due;
 	int r;
 
-	pthread_mutex_lock(&e->lock);
-	due = !e->fetching && collateral_due(e, now) && now - e->last_fetch_attempt >= COLLATERAL_RETRY;
-	if (due) {
-		e->fetching = true;
-		e->last_fetch_attempt = now;
-	}
-	pthread_mutex_unlock(&e->lock);
-	if (!due)
+	if (!kind_renew_begin(e, collateral_due, now, COLLATERAL_RETRY))
 		return;
 	r = fetch(k, e, &json, &json_len, &fetch_err);
 	pthread_mutex_lock(&e->lock);

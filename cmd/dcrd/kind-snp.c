@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "crypto.h"
 #include "dcrd.h"
@@ -14,6 +15,7 @@
 #include "banned.h"
 
 #define SEALING_TCB_FILE "snp-sealing-tcb"
+#define CRL_RETRY 300 /* at most one failed attempt to renew AMD's CRL per five minutes */
 
 /* A report over 64 zero bytes, when dcrd only wants to know what it is. */
 static int self_report(const struct enclave_options *opt, struct dcr_snp_report *rep, struct dcr_err *err)
@@ -94,13 +96,34 @@ static int snp_sealing_key(struct enclave *e, struct dcr_err *err)
 	return r;
 }
 
+/*
+ * New evidence: the report and its certificates (e->quote) with AMD's CRL
+ * crl, for the enclave's keys. Reads only what is fixed after start.
+ */
+static int evidence_with(const struct enclave *e, const uint8_t *crl, size_t crl_len, uint8_t **ev, size_t *ev_len,
+	struct dcr_err *err)
+{
+	size_t certs_len = e->quote_len - DCR_SNP_REPORT_LEN;
+	uint8_t *chain = malloc(certs_len + crl_len);
+	int r;
+
+	if (!chain)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	memcpy(chain, e->quote + DCR_SNP_REPORT_LEN, certs_len);
+	memcpy(chain + certs_len, crl, crl_len);
+	r = dcr_attest_snp_evidence(e->quote, chain, certs_len + crl_len, &e->pub, ev, ev_len, err);
+	free(chain);
+	return r;
+}
+
 /* The report for our keys, and the chain that verifies it. */
 static int snp_open(struct enclave *e, struct dcr_err *err)
 {
-	uint8_t rd[DCR_REPORT_DATA_LEN], report[DCR_SNP_REPORT_LEN], *aux = NULL, *chain = NULL;
-	size_t aux_len = 0, chain_len = 0;
+	uint8_t rd[DCR_REPORT_DATA_LEN], report[DCR_SNP_REPORT_LEN], *aux = NULL, *certs = NULL, *crl = NULL;
+	size_t aux_len = 0, certs_len = 0, crl_len = 0;
 	enum dcr_snp_product product;
 	struct dcr_snp_report rep;
+	time_t next = 0;
 	int r;
 
 	if ((r = dcr_attest_report_data(e->pub.hpke_pk, e->pub.sign_pk, e->pub.ohttp_key_config,
@@ -114,18 +137,80 @@ static int snp_open(struct enclave *e, struct dcr_err *err)
 			"--snp-product", rep.cpuid_fam_id, rep.cpuid_mod_id);
 		goto out;
 	}
-	if ((r = snp_guest_chain(e->opt.kds_url, e->data_dir, &rep, product, aux, aux_len, &chain, &chain_len, err)) < 0) {
+	e->snp.report = rep;
+	e->snp.product = product;
+	if ((r = snp_guest_certs(e->opt.kds_url, e->data_dir, &rep, product, aux, aux_len, &certs, &certs_len, err)) < 0 ||
+	    (r = snp_guest_crl(e->opt.kds_url, e->data_dir, product, rep.signing_key == 1, &crl, &crl_len, &next,
+		     err)) < 0) {
 		dcr_err_prefix(err, "cannot obtain the VCEK chain");
 		goto out;
 	}
-	if ((r = dcr_attest_snp_evidence(report, chain, chain_len, &e->pub, &e->evidence, &e->evidence_len, err)) < 0)
+	/* Kept for snp_refresh: the report, then its certificates; the CRL is what is renewed. */
+	if (!(e->quote = malloc(DCR_SNP_REPORT_LEN + certs_len))) {
+		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 		goto out;
-	e->snp.report = rep;
-	e->snp.product = product;
+	}
+	memcpy(e->quote, report, DCR_SNP_REPORT_LEN);
+	memcpy(e->quote + DCR_SNP_REPORT_LEN, certs, certs_len);
+	e->quote_len = DCR_SNP_REPORT_LEN + certs_len;
+	if ((r = evidence_with(e, crl, crl_len, &e->evidence, &e->evidence_len, err)) < 0)
+		goto out;
+	e->collateral_fetched = e->last_fetch_attempt = time(NULL);
+	e->collateral_next_update = next;
 out:
 	free(aux);
-	free(chain);
+	free(certs);
+	free(crl);
 	return r;
+}
+
+static bool crl_due(const struct enclave *e, time_t now)
+{
+	return now >= e->collateral_next_update - SNP_CRL_MARGIN;
+}
+
+/*
+ * AMD's CRL, renewed from SNP_CRL_MARGIN before its nextUpdate: fetched
+ * without the lock (at most one thread, at most one failed attempt per
+ * CRL_RETRY), the new evidence swapped in under it. A CRL that revokes
+ * this platform's ASK is served like any other: the clients refuse it.
+ */
+static void snp_refresh(struct enclave *e)
+{
+	time_t now = time(NULL), next = 0;
+	struct dcr_err crl_err;
+	uint8_t *crl = NULL, *ev = NULL;
+	size_t crl_len = 0, ev_len = 0;
+	int r;
+
+	if (!kind_renew_begin(e, crl_due, now, CRL_RETRY))
+		return;
+	if ((r = snp_guest_crl(e->opt.kds_url, e->data_dir, e->snp.product, e->snp.report.signing_key == 1, &crl,
+		     &crl_len, &next, &crl_err)) == 0)
+		r = evidence_with(e, crl, crl_len, &ev, &ev_len, &crl_err);
+	pthread_mutex_lock(&e->lock);
+	/*
+	 * Only a later CRL replaces the one served. The same one comes back
+	 * when AMD has not published another yet, or when the KDS is down
+	 * (snp_guest_crl logs that) and the cache is what is served.
+	 */
+	if (r == 0 && next > e->collateral_next_update) {
+		free(e->evidence);
+		e->evidence = ev;
+		e->evidence_len = ev_len;
+		e->collateral_fetched = now;
+		e->collateral_next_update = next;
+		ev = NULL;
+	} else if (r == 0 && next < e->collateral_next_update) {
+		r = dcr_err_set(&crl_err, DCR_EATTEST, "the KDS answered with an older CRL than the one served");
+	}
+	e->fetching = false;
+	pthread_mutex_unlock(&e->lock);
+	if (r < 0)
+		fprintf(stderr, "dcrd: cannot renew AMD's CRL, serving the old one until its nextUpdate: %s\n",
+			crl_err.msg);
+	free(ev);
+	free(crl);
 }
 
 /*
@@ -139,7 +224,7 @@ static int snp_matches_spec(const struct enclave *e, const struct dcr_spec *spec
 	struct dcr_err why;
 
 	dcr_snp_result_of_report(&e->snp.report, e->snp.product, &self);
-	self.crl_checked = true; /* the evidence carries AMD's CRL: snp_guest_chain puts it there */
+	self.crl_checked = true; /* the evidence carries AMD's CRL: snp_open puts it there */
 	if (dcr_snp_check_policy(&self, spec, &why) < 0)
 		return dcr_err_set(err, DCR_EINTEGRITY, "enclave spec '%s' does not describe this dcrd: %s", spec->name,
 			why.msg);
@@ -218,6 +303,7 @@ const struct dcrd_kind dcrd_kind_sev_snp = {
 	.unseal_hint = " (under SEV-SNP the sealing key changes with the launch measurement, the guest policy, the chip, "
 		       "and the TCB in snp-sealing-tcb)",
 	.open = snp_open,
+	.refresh = snp_refresh,
 	.matches_spec = snp_matches_spec,
 	.describe = snp_describe,
 	.spec = snp_spec,

@@ -64,6 +64,20 @@ int kind_file_write(const char *what, const char *path, const uint8_t *buf, size
 	return 0;
 }
 
+bool kind_renew_begin(struct enclave *e, bool (*due)(const struct enclave *e, time_t now), time_t now, time_t retry)
+{
+	bool go;
+
+	pthread_mutex_lock(&e->lock);
+	go = !e->fetching && due(e, now) && now - e->last_fetch_attempt >= retry;
+	if (go) {
+		e->fetching = true;
+		e->last_fetch_attempt = now;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return go;
+}
+
 int kind_sealing_key(struct enclave *e, const uint8_t *secret, size_t len, const uint8_t *info, size_t info_len,
 	struct dcr_err *err)
 {

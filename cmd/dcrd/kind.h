@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "attest-kind.h"
 #include "err.h"
@@ -110,6 +111,15 @@ extern const struct dcrd_kind dcrd_kind_sev_snp;
  */
 int kind_file_read(const char *what, const char *path, uint8_t *buf, size_t max, size_t *len, struct dcr_err *err);
 int kind_file_write(const char *what, const char *path, const uint8_t *buf, size_t len, struct dcr_err *err);
+/*
+ * For kinds' refresh: whether this thread renews the collateral now, that
+ * is, due(e, now) (read under e->lock), no other thread is renewing it, and
+ * the last attempt is at least retry seconds old. If so, e->fetching and
+ * e->last_fetch_attempt are set; the caller fetches without the lock, then
+ * installs what it got and clears e->fetching under it.
+ */
+bool kind_renew_begin(struct enclave *e, bool (*due)(const struct enclave *e, time_t now), time_t now, time_t retry);
+
 /*
  * For kinds: e->sealing_key, HKDF-SHA256 (no salt) of the device's secret
  * with info; sgx-dcap and sev-snp use KIND_SEALING_INFO, tdx its own info

@@ -30,7 +30,6 @@
 #define CERT_MAX (16 * 1024)          /* a VCEK is about 1.4 KiB, a cert_chain about 4.5 KiB */
 #define EXT_CERTS_MAX (4 * 4096)      /* the certificate buffer of SNP_GET_EXT_REPORT: the kernel's SEV_FW_BLOB_MAX_SIZE */
 #define CRL_MAX (64 * 1024)           /* AMD's CRLs are about 1 KiB */
-#define CRL_MARGIN 3600               /* fetch a cached CRL again an hour before its nextUpdate */
 
 /* Derived-key request fields (SEV-SNP ABI, MSG_KEY_REQ GUEST_FIELD_SELECT). */
 #define FIELD_POLICY (1u << 0)
@@ -222,30 +221,41 @@ static X509_CRL *crl_parse(const uint8_t *der, size_t len, time_t *next)
 	return crl;
 }
 
-/*
- * AMD's CRL for the product's ARK, appended to b as PEM: the one cached in
- * cache_dir while it is current (until CRL_MARGIN before its nextUpdate),
- * else fetched from the KDS and cached; when the KDS cannot be reached, the
- * cached one while it is still current at all. The clients verify it.
- */
-static int kds_crl(const char *kds_url, const char *cache_dir, const char *pname, bool vlek, BIO *b,
-	struct dcr_err *err)
+/* What BIO b holds, in a new buffer (free()). */
+static int bio_take(BIO *b, uint8_t **out, size_t *len, struct dcr_err *err)
 {
+	const char *data;
+	long n = BIO_get_mem_data(b, &data);
+
+	if (n <= 0 || !(*out = malloc((size_t)n)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	memcpy(*out, data, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+int snp_guest_crl(const char *kds_url, const char *cache_dir, enum dcr_snp_product product, bool vlek, uint8_t **pem,
+	size_t *pem_len, time_t *next_update, struct dcr_err *err)
+{
+	const char *pname = dcr_snp_product_name(product);
 	char path[4096], url[1024];
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	time_t now = time(NULL), next = 0, cached_next = 0;
 	X509_CRL *cached = NULL, *crl = NULL;
+	BIO *b = NULL;
 	int r;
 
+	*pem = NULL;
 	if (snprintf(path, sizeof(path), "%s/snp-crl-%s-%s.der", cache_dir, vlek ? "vlek" : "vcek", pname) >=
 	    (int)sizeof(path))
 		return dcr_err_set(err, DCR_EFAIL, "data directory path too long");
 	if ((r = dcr_read_file(path, CRL_MAX, &buf, &len, err)) < 0 && r != DCR_ENOTFOUND)
 		return r;
-	if (r == 0 && (cached = crl_parse(buf, len, &cached_next)) && cached_next - CRL_MARGIN > now) {
+	if (r == 0 && (cached = crl_parse(buf, len, &cached_next)) && cached_next - SNP_CRL_MARGIN > now) {
 		crl = cached;
 		cached = NULL;
+		next = cached_next;
 	}
 	free(buf);
 	buf = NULL;
@@ -256,6 +266,8 @@ static int kds_crl(const char *kds_url, const char *cache_dir, const char *pname
 			r = dcr_err_set(err, DCR_EATTEST, "the CRL from %s is not a current DER CRL", url);
 		else if (r < 0)
 			dcr_err_prefix(err, "AMD KDS");
+		else if (cached && next < cached_next)
+			r = dcr_err_set(err, DCR_EATTEST, "the CRL from %s is older than the cached one", url);
 		if (r == 0)
 			r = dcr_write_atomic(path, buf, len, err);
 		if (r < 0 && cached && cached_next > now) {
@@ -263,19 +275,25 @@ static int kds_crl(const char *kds_url, const char *cache_dir, const char *pname
 			X509_CRL_free(crl);
 			crl = cached;
 			cached = NULL;
+			next = cached_next;
 			r = 0;
 		}
 		free(buf);
 	}
-	if (r == 0 && PEM_write_bio_X509_CRL(b, crl) != 1)
+	if (r == 0 && (!(b = BIO_new(BIO_s_mem())) || PEM_write_bio_X509_CRL(b, crl) != 1))
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (r == 0 && (r = bio_take(b, pem, pem_len, err)) == 0)
+		*next_update = next;
+	if (r < 0)
+		dcr_err_prefix(err, "AMD's CRL");
+	BIO_free(b);
 	X509_CRL_free(crl);
 	X509_CRL_free(cached);
 	ERR_clear_error();
 	return r;
 }
 
-int snp_guest_chain(const char *kds_url, const char *cache_dir, const struct dcr_snp_report *rep,
+int snp_guest_certs(const char *kds_url, const char *cache_dir, const struct dcr_snp_report *rep,
 	enum dcr_snp_product product, const uint8_t *aux, size_t aux_len, uint8_t **pem, size_t *pem_len,
 	struct dcr_err *err)
 {
@@ -288,8 +306,6 @@ int snp_guest_chain(const char *kds_url, const char *cache_dir, const struct dcr
 	char hwid[129], name[128], url[1024];
 	BIO *b = BIO_new(BIO_s_mem()), *cb = NULL;
 	X509 *ask = NULL;
-	const char *data;
-	long n;
 	int r;
 
 	*pem = NULL;
@@ -340,21 +356,7 @@ int snp_guest_chain(const char *kds_url, const char *cache_dir, const struct dcr
 			goto out;
 		}
 	}
-	if ((r = kds_crl(kds_url, cache_dir, pname, vlek, b, err)) < 0) {
-		dcr_err_prefix(err, "AMD's CRL");
-		goto out;
-	}
-	n = BIO_get_mem_data(b, &data);
-	if (n <= 0 || !(*pem = malloc((size_t)n))) {
-		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
-		goto out;
-	}
-	memcpy(*pem, data, (size_t)n);
-	*pem_len = (size_t)n;
-	if ((r = dcr_snp_chain_check(*pem, *pem_len, err)) < 0) {
-		free(*pem);
-		*pem = NULL;
-	}
+	r = bio_take(b, pem, pem_len, err);
 out:
 	X509_free(ask);
 	BIO_free(cb);

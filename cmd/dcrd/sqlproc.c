@@ -233,6 +233,7 @@ struct parent {
 	uint8_t *csv;              /* the result so far */
 	size_t len, cap, max;
 	uint8_t *frame;            /* FRAME_MAX bytes */
+	char refused[NODE_NAME_MAX + 1]; /* a node the worker asked for and may not have */
 };
 
 /*
@@ -374,19 +375,49 @@ static int to_worker(void *ctx, const uint8_t *buf, size_t len, struct dcr_err *
 	return 0;
 }
 
+/* Whether computation name of def is a duckdb one. */
+static bool duck_named(const Dcr__V1__RoomDefinition *def, const char *name)
+{
+	for (size_t i = 0; i < def->n_compute; i++)
+		if (strcmp(def->compute[i]->name, name) == 0)
+			return duck_computation(def->compute[i]);
+	return false;
+}
+
+/*
+ * Whether the worker of p's computation may have node (a NUL-terminated
+ * name of len bytes, into node): for a duckdb computation only a table
+ * without a privacy rule, the only nodes its query can read, so that a
+ * worker taken over through DuckDB gets no other (an SQLite worker applies
+ * the privacy rules itself). A worker that asks for another is done with.
+ */
+static bool worker_may_read(struct parent *p, const Dcr__V1__RoomDefinition *def, const uint8_t *name, size_t len,
+	char node[static NODE_NAME_MAX + 1])
+{
+	if (len == 0 || len > NODE_NAME_MAX || memchr(name, '\0', len)) {
+		p->c.gone = true;
+		return false;
+	}
+	memcpy(node, name, len);
+	node[len] = '\0';
+	if (duck_named(def, p->name) && !duck_may_read(def, node)) {
+		memcpy(p->refused, node, len + 1);
+		p->c.gone = true;
+		return false;
+	}
+	return true;
+}
+
 /* The worker wants node: its plaintext, or why it cannot have it. */
-static int serve_read(struct parent *p, const struct work_inputs *in, const uint8_t *name, size_t len)
+static int serve_read(struct parent *p, const Dcr__V1__RoomDefinition *def, const struct work_inputs *in,
+	const uint8_t *name, size_t len)
 {
 	char node[NODE_NAME_MAX + 1];
 	struct dcr_err rerr;
 	int r;
 
-	if (len == 0 || len > NODE_NAME_MAX || memchr(name, '\0', len)) {
-		p->c.gone = true;
+	if (!worker_may_read(p, def, name, len, node))
 		return -1;
-	}
-	memcpy(node, name, len);
-	node[len] = '\0';
 	p->stopped = false;
 	r = in->read(in->ctx, node, to_worker, p, &rerr);
 	if (p->c.late || p->c.gone)
@@ -403,19 +434,20 @@ static int serve_read(struct parent *p, const struct work_inputs *in, const uint
 }
 
 /* The worker wants to know which dataset is published to node: its SHA-256, or why not. */
-static int serve_ident(struct parent *p, const struct work_inputs *in, const uint8_t *name, size_t len)
+static int serve_ident(struct parent *p, const Dcr__V1__RoomDefinition *def, const struct work_inputs *in,
+	const uint8_t *name, size_t len)
 {
 	char node[NODE_NAME_MAX + 1];
 	uint8_t sha[DCR_SHA256_LEN];
 	struct dcr_err ierr;
 	int r;
 
-	if (len == 0 || len > NODE_NAME_MAX || memchr(name, '\0', len) || !in->identify) {
+	if (!in->identify) {
 		p->c.gone = true;
 		return -1;
 	}
-	memcpy(node, name, len);
-	node[len] = '\0';
+	if (!worker_may_read(p, def, name, len, node))
+		return -1;
 	if ((r = in->identify(in->ctx, node, sha, &ierr)) < 0)
 		return send_fail(&p->c, r, ierr.msg);
 	return send_frame(&p->c, MSG_IDENT, sha, sizeof(sha), NULL, 0);
@@ -490,11 +522,11 @@ static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinitio
 			return 1;
 		switch (type) {
 		case MSG_READ:
-			if (!in || serve_read(p, in, p->frame, n) < 0)
+			if (!in || serve_read(p, def, in, p->frame, n) < 0)
 				return 1;
 			break;
 		case MSG_IDENT:
-			if (!in || serve_ident(p, in, p->frame, n) < 0)
+			if (!in || serve_ident(p, def, in, p->frame, n) < 0)
 				return 1;
 			break;
 		case MSG_DATA:
@@ -539,7 +571,10 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 		r = converse(&p, MSG_JOB, def, in, &l, &res, err);
 		/* Done or not, it goes: it has nothing more to do, or no more time to do it. */
 		end_worker(&p, &wstatus);
-		if (r == 1)
+		if (r == 1 && p.refused[0])
+			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker asked for node '%s', which a "
+							   "duckdb computation cannot read", name, p.refused);
+		else if (r == 1)
 			r = worker_lost(&p, wstatus, err);
 	}
 	if (p.c.fd >= 0)
@@ -791,24 +826,24 @@ static int confine_now(struct dcr_err *err)
 	return r;
 }
 
-/* Whether computation name of def is a duckdb one. */
-static bool duck_named(const Dcr__V1__RoomDefinition *def, const char *name)
-{
-	for (size_t i = 0; i < def->n_compute; i++)
-		if (strcmp(def->compute[i]->name, name) == 0)
-			return duck_computation(def->compute[i]);
-	return false;
-}
+/* The table store of this worker's job, whose key confine_for_store wipes. */
+static struct table_store *job_store;
 
 /*
  * work_inputs' confine for a job of a duckdb computation with the table
  * store, which duck_run calls once its tables are loaded, kept and
  * attached (files opened by path), before the query is compiled on them.
- * Unconfined it does not go on.
+ * The room's table key goes first: it opens every table file of the room,
+ * of other nodes and of datasets published later, and the query needs none
+ * (review R5-3). Unconfined it does not go on.
  */
 static int confine_for_store(struct dcr_err *err)
 {
-	int r = sql_worker_confine(err);
+	int r;
+
+	if (job_store)
+		dcr_wipe(job_store->key, sizeof(job_store->key));
+	r = sql_worker_confine(err);
 
 	return r == DCR_EIO ? dcr_err_set(err, DCR_ECOMPUTE, "engine duckdb needs the SQL worker's seccomp "
 		"confinement, and this platform has none") : r;
@@ -842,7 +877,7 @@ int sql_worker_main(int argc, char **argv)
 	/* The store's files are opened by path: a duckdb job with it confines itself in duck_run. */
 	if (type == MSG_JOB && ts.dir[0] && ts.job[0] && duck_named(def, name)) {
 		in.identify = ident_from_dcrd;
-		in.store = &ts;
+		in.store = job_store = &ts;
 		in.confine = confine_for_store;
 	} else if ((r = confine_now(&err)) < 0) {
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);

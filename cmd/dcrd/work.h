@@ -185,6 +185,8 @@ int csv_out_finish(struct csv_out *o, int r, const struct sql_result *res, struc
 
 /* Whether c is an SQL computation with engine duckdb. */
 bool duck_computation(const Dcr__V1__Computation *c);
+/* Whether a duckdb computation of def may read node: a table node without a privacy rule. */
+bool duck_may_read(const Dcr__V1__RoomDefinition *def, const char *node);
 /* The DuckDB release this dcrd runs ("1.5.6"), NULL when it was built without DuckDB. */
 const char *duck_version(void);
 /*

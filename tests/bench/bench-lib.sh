@@ -1,5 +1,5 @@
-# Shared by upload-bench.sh, startup-bench.sh, pipeline-bench.sh and
-# duckdb-bench.sh; source it. A private temporary directory, a machine
+# Shared by upload-bench.sh, startup-bench.sh, pipeline-bench.sh,
+# duckdb-bench.sh and duckdb-large-bench.sh; source it. A private temporary directory, a machine
 # summary, the benchmark's sales table, and a simulated dcrd with a room
 # in which one uploader may upload to a file node (or the room the caller
 # wrote to room/room.yaml).
@@ -26,34 +26,69 @@ bench_cleanup() {
 	rm -rf "$dir"
 }
 
-# bench_sales_csv SIZE_MIB FILE: the benchmark's sales table (id int64,
-# region string, amount float64, day date), deterministic (fixed seed),
-# about SIZE_MIB MiB, written in large blocks.
+# bench_sales_csv SIZE_MIB FILE [MARKER]: the benchmark's sales table (id
+# int64, region string, amount float64, day date), deterministic (fixed
+# seed), about SIZE_MIB MiB, written in large blocks. With MARKER, the
+# large benchmark's table instead: id int64, region string, customer string
+# (about one distinct value per two rows), amount float64, note string
+# (MARKER, "-" and the row's number: a string every row holds).
 bench_sales_csv() {
-	python3 - "$1" "$2" <<'EOF'
+	python3 - "$@" <<'EOF'
 import datetime, random, sys
 target = int(sys.argv[1]) << 20
-rng = random.Random(20240501)
 regions = ["north", "south", "east", "west", "centre", "alps", "coast", "islands",
            "lakes", "plains", "delta", "valley", "highlands", "metro", "border", "forest"]
-start = datetime.date(2020, 1, 1)
-days = [(start + datetime.timedelta(d)).isoformat() for d in range(1827)]
-with open(sys.argv[2], "w", newline="") as f:
+if len(sys.argv) > 3:
+    marker, rng = sys.argv[3], random.Random(18)
+    customers = target // 130
+    head = "id,region,customer,amount,note\n"
+    row = lambda i: "%d,%s,cust%09d,%d.%02d,%s-%d\n" % (i, rng.choice(regions), rng.randrange(customers),
+                                                        rng.randrange(1000000), rng.randrange(100), marker, i)
+else:
+    rng = random.Random(20240501)
+    start = datetime.date(2020, 1, 1)
+    days = [(start + datetime.timedelta(d)).isoformat() for d in range(1827)]
     head = "id,region,amount,day\n"
+    row = lambda i: "%d,%s,%d.%02d,%s\n" % (i, rng.choice(regions), rng.randrange(1000000), rng.randrange(100),
+                                            rng.choice(days))
+with open(sys.argv[2], "w", newline="") as f:
     f.write(head)
     size, i = len(head), 0
     while size < target:
         rows = []
         for _ in range(20000):
             i += 1
-            rows.append("%d,%s,%d.%02d,%s\n" % (i, rng.choice(regions), rng.randrange(1000000),
-                                                  rng.randrange(100), rng.choice(days)))
+            rows.append(row(i))
         block = "".join(rows)
         if size + len(block) > target:  # stop at the first row that reaches the size
             block = block[:block.index("\n", target - size - 1) + 1]
         f.write(block)
         size += len(block)
 EOF
+}
+
+# bench_sales_room NAME PERMISSIONS: room/room.yaml, a room NAME in which
+# owner@bench.example has PERMISSIONS (a YAML list) and whose table node
+# sales has the columns of bench_sales_csv's table; the caller appends its
+# compute section.
+bench_sales_room() {
+	mkdir -p room
+	cat >room/room.yaml <<YAML
+version: 1
+name: $1
+enclave: dcrd:sim
+authentication: {ca: ca.pem}
+participants:
+  owner@bench.example: $2
+data:
+  sales:
+    type: table
+    columns:
+      - {name: id, type: int64}
+      - {name: region, type: string}
+      - {name: amount, type: float64}
+      - {name: day, type: date}
+YAML
 }
 
 bench_machine() {
@@ -110,4 +145,23 @@ bench_dcrd() {
 		sleep 0.05
 	done
 	room=$("$dcr" -q -i owner create room/room.yaml)
+}
+
+# bench_dcrd_cpu: CPU seconds of bench_dcrd's dcrd so far, with the children
+# it has waited for (the SQL worker): utime + stime + cutime + cstime.
+bench_dcrd_cpu() {
+	awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15 + $16 + $17) / t }' "/proc/$dcrd_pid/stat"
+}
+
+# bench_job_time JOB: seconds between dcrd's "job JOB started" and
+# "succeeded" lines in dcrd.log; FAILED (and status 1, the log's end on
+# stderr) when it did not succeed.
+bench_job_time() {
+	awk -v j="$1" '$3 == "job" && $4 == j && $5 == "started" { s = $1 }
+		$3 == "job" && $4 == j && $5 == "succeeded" { e = $1 } END { if (s && e) printf "%.3f\n", e - s; else exit 1 }' \
+		dcrd.log && return 0
+	echo "$bench_name: job $1 did not succeed" >&2
+	tail -5 dcrd.log >&2
+	echo FAILED
+	return 1
 }

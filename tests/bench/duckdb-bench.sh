@@ -53,22 +53,8 @@ bytes=$(stat -c %s sales.csv)
 rows=$(($(wc -l <sales.csv) - 1))
 query='SELECT region, COUNT(*) AS n, SUM(amount) AS total FROM sales GROUP BY region ORDER BY region'
 
-mkdir -p room
-cat >room/room.yaml <<YAML
-version: 1
-name: duckdb-bench
-enclave: dcrd:sim
-authentication: {ca: ca.pem}
-participants:
-  owner@bench.example: [upload sales, run by_region, fetch by_region]
-data:
-  sales:
-    type: table
-    columns:
-      - {name: id, type: int64}
-      - {name: region, type: string}
-      - {name: amount, type: float64}
-      - {name: day, type: date}
+bench_sales_room duckdb-bench "[upload sales, run by_region, fetch by_region]"
+cat >>room/room.yaml <<YAML
 compute:
   by_region:
     type: sql
@@ -92,21 +78,12 @@ echo "input: $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') MiB of 
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 cat sales.csv >/dev/null
 
-tck=$(getconf CLK_TCK)
-cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15 + $16 + $17) / t }' "/proc/$dcrd_pid/stat"; }
-job_time() { # JOB: seconds between dcrd's "started" and "succeeded" lines
-	local t
-	t=$(awk -v j="$1" '$3 == "job" && $4 == j && $5 == "started" { s = $1 }
-		$3 == "job" && $4 == j && $5 == "succeeded" { e = $1 } END { if (s && e) printf "%.3f", e - s }' dcrd.log)
-	[ -n "$t" ] || { echo "duckdb-bench: job $1 did not succeed" >&2; tail -5 dcrd.log >&2; exit 1; }
-	echo "$t"
-}
 job() { # VAR: runs by_region; sets VAR (job seconds) and VAR_cpu
 	local c id
-	c=$(cpu)
+	c=$(bench_dcrd_cpu)
 	id=$(as run "$room" by_region --wait)
-	printf -v "$1_cpu" %s "$(awk -v a="$c" -v b="$(cpu)" 'BEGIN { printf "%.2f", b - a }')"
-	printf -v "$1" %s "$(job_time "$id")"
+	printf -v "$1_cpu" %s "$(awk -v a="$c" -v b="$(bench_dcrd_cpu)" 'BEGIN { printf "%.2f", b - a }')"
+	printf -v "$1" %s "$(bench_job_time "$id")"
 	as fetch "$id" -o "$1.csv"
 }
 

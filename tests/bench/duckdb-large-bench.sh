@@ -47,35 +47,12 @@ bench_begin duckdb-large-bench
 marker=DCRMARK$(openssl rand -hex 8)
 
 # ---- the table ----
-python3 - "$size_mib" sales.csv "$marker" <<'EOF'
-import random, sys
-target = int(sys.argv[1]) << 20
-marker = sys.argv[3]
-rng = random.Random(18)
-regions = ["north", "south", "east", "west", "centre", "alps", "coast", "islands",
-           "lakes", "plains", "delta", "valley", "highlands", "metro", "border", "forest"]
-customers = target // 130  # about one distinct customer per two rows
-with open(sys.argv[2], "w", newline="") as f:
-    head = "id,region,customer,amount,note\n"
-    f.write(head)
-    size, i = len(head), 0
-    while size < target:
-        rows = []
-        for _ in range(20000):
-            i += 1
-            rows.append("%d,%s,cust%09d,%d.%02d,%s-%d\n" % (i, rng.choice(regions), rng.randrange(customers),
-                                                          rng.randrange(1000000), rng.randrange(100), marker, i))
-        block = "".join(rows)
-        if size + len(block) > target:
-            block = block[:block.index("\n", target - size - 1) + 1]
-        f.write(block)
-        size += len(block)
-EOF
+bench_sales_csv "$size_mib" sales.csv "$marker"
 bytes=$(stat -c %s sales.csv)
 rows=$(($(wc -l <sales.csv) - 1))
 
 # ---- a CA, the owner, a room, dcrd ----
-bench_owner
+mkdir -p room
 cat >room/room.yaml <<'YAML'
 version: 1
 name: duckdb-large-bench
@@ -104,23 +81,8 @@ compute:
     engine: duckdb
     query: SELECT region, count(*) AS n, round(sum(amount), 2) AS total FROM sales GROUP BY region ORDER BY region
 YAML
-"$dcrd" spec >specs.yaml
-export DCR_SPECS=$dir/specs.yaml
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-stamp() {
-	local line
-	while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done
-}
-"$dcrd" serve --data-dir "$dir/dcrd" --listen "127.0.0.1:$port" --max-sql-memory "$memory" 2> >(stamp >>dcrd.log) &
-dcrd_pid=$!
-export DCR_ENDPOINT=http://127.0.0.1:$port
-for _ in $(seq 200); do
-	curl -fsS -o /dev/null "$DCR_ENDPOINT/healthz" 2>/dev/null && break
-	kill -0 "$dcrd_pid" || { echo "duckdb-large-bench: dcrd died: $(tail -3 dcrd.log)" >&2; exit 1; }
-	sleep 0.05
-done
+bench_dcrd "$dcrd" "$dcr" --max-sql-memory "$memory"
 as() { "$dcr" -q -i "$dir/owner" "$@"; }
-room=$(as create room/room.yaml)
 store=$dir/dcrd/duckdb/$room
 
 bench_machine
@@ -140,19 +102,13 @@ leaks() {
 	} | sort -u
 }
 
-tck=$(getconf CLK_TCK)
-cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15 + $16 + $17) / t }' "/proc/$dcrd_pid/stat"; }
 hwm() { awk '/^VmHWM/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-job_time() {
-	awk -v j="$1" '$3 == "job" && $4 == j && $5 == "started" { s = $1 }
-		$3 == "job" && $4 == j && $5 == "succeeded" { e = $1 } END { if (s && e) printf "%.2f", e - s; else print "FAILED" }' dcrd.log
-}
 
 # run_job COMPUTATION: runs it (fetch waits for it), watching; prints one line of results.
 run_job() {
 	local c=$1 job before fetch w w_hwm=0 spill=0 s n=0 found= status=0
 	echo 5 >"/proc/$dcrd_pid/clear_refs"
-	before=$(cpu)
+	before=$(bench_dcrd_cpu)
 	job=$(as run "$room" "$c")
 	as fetch "$job" -o "$c.csv" 2>"$c.err" &
 	fetch=$!
@@ -170,7 +126,7 @@ run_job() {
 	wait "$fetch" || status=$?
 	found+=$(leaks)
 	printf '  %-12s job %8s s  dcrd cpu %7s s  dcrd peak %7d KiB  worker peak %7d KiB  job-dir files max %d B  plaintext: %s\n' \
-		"$c" "$(job_time "$job")" "$(awk -v a="$(cpu)" -v b="$before" 'BEGIN { printf "%.2f", a - b }')" \
+		"$c" "$(bench_job_time "$job" 2>/dev/null)" "$(awk -v a="$(bench_dcrd_cpu)" -v b="$before" 'BEGIN { printf "%.2f", a - b }')" \
 		"$(hwm "$dcrd_pid")" "$w_hwm" "$spill" "${found:-none found}"
 	[ "$status" = 0 ] || echo "  $c: fetch failed: $(cat "$c.err")"
 }

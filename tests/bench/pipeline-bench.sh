@@ -50,21 +50,7 @@ for prog in python3 hyperfine /usr/bin/time sqlite3 openssl curl; do
 	command -v "$prog" >/dev/null || { echo "pipeline-bench: $prog not found" >&2; exit 1; }
 done
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/pipeline-bench.XXXXXX")
-dcrd_pid=
-cleanup() {
-	if [ -n "$dcrd_pid" ]; then
-		kill -KILL "$dcrd_pid" 2>/dev/null || true
-		wait "$dcrd_pid" 2>/dev/null || true
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-cd "$dir"
-# A private keystore and configuration, as tests/cli/lib.sh sets them up.
-export HOME=$dir/home XDG_CONFIG_HOME=$dir/config XDG_DATA_HOME=$dir/data XDG_STATE_HOME=$dir/state
-unset DCR_ENDPOINT DCR_SPECS
-mkdir -p "$HOME"
+bench_begin pipeline-bench
 
 # ---- the table: id int64, region string, amount float64, day date ----
 bench_sales_csv "$size_mib" sales.csv
@@ -73,31 +59,9 @@ rows=$(($(wc -l <sales.csv) - 1))
 query='SELECT region, COUNT(*) AS n, SUM(amount) AS total FROM sales GROUP BY region ORDER BY region'
 total_query='SELECT COUNT(*) AS n, SUM(amount) AS total FROM sales'
 
-# ---- a CA, the owner, a room ----
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-	-days 2 -subj "/CN=bench-ca" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
-mkdir -p owner room
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout owner/key.pem \
-	-out owner/req.csr -subj "/CN=owner@bench.example" >/dev/null 2>&1
-printf 'subjectAltName=email:owner@bench.example\nbasicConstraints=critical,CA:FALSE\n' >owner/ext.cnf
-openssl x509 -req -in owner/req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-	-out owner/cert.pem -extfile owner/ext.cnf >/dev/null 2>&1
-cp ca.pem room/ca.pem
-cat >room/room.yaml <<YAML
-version: 1
-name: bench
-enclave: dcrd:sim
-authentication: {ca: ca.pem}
-participants:
-  owner@bench.example: [upload sales, run by_region, fetch by_region, run total, fetch total]
-data:
-  sales:
-    type: table
-    columns:
-      - {name: id, type: int64}
-      - {name: region, type: string}
-      - {name: amount, type: float64}
-      - {name: day, type: date}
+# ---- a room, a CA and the owner, dcrd on a free loopback port (its stderr time-stamped: job start and end) ----
+bench_sales_room bench "[upload sales, run by_region, fetch by_region, run total, fetch total]"
+cat >>room/room.yaml <<YAML
 compute:
   by_region:
     type: sql
@@ -107,26 +71,10 @@ compute:
     query: $total_query
 YAML
 
-# ---- dcrd on a free loopback port; its stderr time-stamped (job start and end) ----
-"$dcrd" spec >specs.yaml
-export DCR_SPECS=$dir/specs.yaml
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$dcrd" serve --data-dir "$dir/dcrd" --listen "127.0.0.1:$port" 2> >(bench_stamp >>dcrd.log) &
-dcrd_pid=$!
-export DCR_ENDPOINT=http://127.0.0.1:$port
-for _ in $(seq 200); do
-	curl -fsS -o /dev/null "$DCR_ENDPOINT/healthz" 2>/dev/null && break
-	kill -0 "$dcrd_pid" || { echo "pipeline-bench: dcrd died: $(tail -3 dcrd.log)" >&2; exit 1; }
-	sleep 0.05
-done
+bench_dcrd "$dcrd" "$dcr"
 as() { "$dcr" -q -i "$dir/owner" "$@"; }
-room=$(as create room/room.yaml)
 
-echo "== machine"
-echo "nproc: $(nproc)"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-echo "kernel: $(uname -r)"
-echo "openssl: $(openssl version)"
+bench_machine
 echo "sqlite3: $(sqlite3 --version | cut -d' ' -f1)"
 echo "input: $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') MiB of CSV, $rows rows, $runs runs"
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -186,17 +134,8 @@ sqlite_script sq-total.sql "PRAGMA temp_store = MEMORY;" "$total_query"
 hwm_reset() { echo 5 >"/proc/$dcrd_pid/clear_refs"; }
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$dcrd_pid/status"; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$dcrd_pid/status"; }
-tck=$(getconf CLK_TCK)
-cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15 + $16 + $17) / t }' "/proc/$dcrd_pid/stat"; } # with the SQL worker it waited for
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
-job_time() { # JOB: seconds between dcrd's "started" and "succeeded" lines
-	local t
-	t=$(awk -v j="$1" '$3 == "job" && $4 == j && $5 == "started" { s = $1 }
-		$3 == "job" && $4 == j && $5 == "succeeded" { e = $1 } END { if (s && e) printf "%.3f", e - s }' dcrd.log)
-	[ -n "$t" ] || { echo "pipeline-bench: job $1 did not succeed" >&2; tail -5 dcrd.log >&2; exit 1; }
-	echo "$t"
-}
 timed() { # NAME CMD...: runs CMD under GNU time; sets NAME (wall seconds), NAME_cpu, NAME_rss
 	local t=$EPOCHREALTIME
 	/usr/bin/time -f '%U %S %M' -o timed.out "${@:2}"
@@ -221,34 +160,34 @@ for i in $(seq "$runs"); do
 
 	hwm_reset
 	publish_before=$(rss)
-	c=$(cpu)
+	c=$(bench_dcrd_cpu)
 	t=$EPOCHREALTIME
 	as publish "$room" sales "$(cat ds)" >/dev/null
 	publish=$(since "$t")
-	publish_cpu=$(minus "$(cpu)" "$c")
+	publish_cpu=$(minus "$(bench_dcrd_cpu)" "$c")
 	publish_rss=$(hwm)
 
 	hwm_reset
 	job_before=$(rss)
-	c=$(cpu)
+	c=$(bench_dcrd_cpu)
 	t=$EPOCHREALTIME
 	job_id=$(as run "$room" by_region --wait)
 	run=$(since "$t")
-	job_cpu=$(minus "$(cpu)" "$c")
+	job_cpu=$(minus "$(bench_dcrd_cpu)" "$c")
 	job_rss=$(hwm)
-	job=$(job_time "$job_id")
+	job=$(bench_job_time "$job_id")
 
 	timed fetch "$dcr" -q -i "$dir/owner" fetch "$job_id" -o result.csv
 
 	hwm_reset
 	total_before=$(rss)
-	c=$(cpu)
+	c=$(bench_dcrd_cpu)
 	t=$EPOCHREALTIME
 	total_id=$(as run "$room" total --wait)
 	total_run=$(since "$t")
-	total_cpu=$(minus "$(cpu)" "$c")
+	total_cpu=$(minus "$(bench_dcrd_cpu)" "$c")
 	total_rss=$(hwm)
-	total_job=$(job_time "$total_id")
+	total_job=$(bench_job_time "$total_id")
 	as fetch "$total_id" -o total.csv
 	dcrd_after=$(rss)
 

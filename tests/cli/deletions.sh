@@ -11,10 +11,7 @@
 
 cd "$TEST_TMP" || exit 1
 use_sim_specs
-make_ca acme-ca
-make_user alice alice@acme.example acme-ca
-mkdir -p room
-cp acme-ca.pem room/ca.pem
+acme_room alice
 cat >room/room.yaml <<'YAML'
 version: 1
 name: deletions

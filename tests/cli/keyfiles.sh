@@ -6,10 +6,7 @@
 
 cd "$TEST_TMP" || exit 1
 use_sim_specs
-make_ca acme-ca
-make_user alice alice@acme.example acme-ca
-mkdir -p room
-cp acme-ca.pem room/ca.pem
+acme_room alice
 cat >room/room.yaml <<'YAML'
 version: 1
 name: key files
@@ -116,6 +113,60 @@ EOF
 expect 6 "a key file of more than 64 KiB" as upload --resume "$other"
 has "$err" "'$keystore/$other.json' is larger than 65536 bytes" "the size is named"
 rm -f "$keystore/$ex.json" "$keystore/$other.json"
+
+# ---- dcr stopped before each change it makes to the keystore: what it leaves resumes ----
+# dcr upload used to take a new dataset's ID.json by creating it empty (O_EXCL) and to fill it
+# afterwards: stopped in between (kill -9, a crash, or a loaded machine where the fsyncs between
+# the two took long enough for a test to kill it there), it left a key file nothing could read,
+# "is not a dataset key file". Stopped before every change in turn (tests/tools/kill-at.c), it
+# leaves no key file, or one that --resume finishes; ID.sums without a key file (dcr stopped
+# before the key was saved) names an upload that --delete with the whole ID removes, from dcrd too.
+head -c 3000 /dev/urandom >steps.bin
+kills=0 resumed=0 orphans=0
+for n in $(seq 1 100); do
+	before=$(ls "$keystore")
+	run env DCR_KILL_DIR="$keystore" DCR_KILL_AT="$n" LD_PRELOAD="$KILL_AT" "$DCR" -q -i "$TEST_TMP/alice" upload steps.bin
+	[ "$rc" = 137 ] || break
+	kills=$((kills + 1))
+	for f in $(ls "$keystore" | grep -vxF -- "$before"); do
+		case $f in
+		*.json)
+			if grep -q '"complete": true' "$keystore/$f"; then
+				expect 1 "the upload stopped before change $n, once complete, is complete" \
+					as upload --resume "${f%.json}"
+				has "$err" "is uploaded completely already" "said so"
+			else
+				expect 0 "the upload stopped before change $n resumes" as upload --resume "${f%.json}" ||
+					echo "its key file has $(wc -c <"$keystore/$f") bytes"
+				resumed=$((resumed + 1))
+			fi
+			;;
+		*.sums)
+			[ -e "$keystore/${f%.sums}.json" ] && continue
+			expect 0 "the upload stopped before change $n, whose key was not saved, is deleted" \
+				as upload --delete "${f%.sums}"
+			checks=$((checks + 1))
+			[ -z "$(ls "$keystore" | grep -F "${f%.sums}")" ] || fail "--delete left $(ls "$keystore" | grep -F "${f%.sums}")"
+			orphans=$((orphans + 1))
+			;;
+		esac
+	done
+done
+checks=$((checks + 1))
+[ -z "$(ls "$keystore" | grep '\.tmp$')" ] || fail "temporary key files are left: $(ls "$keystore" | grep '\.tmp$')"
+checks=$((checks + 1))
+[ "$rc" = 0 ] && [ "$kills" -ge 8 ] && [ "$resumed" -ge 3 ] && [ "$orphans" -ge 1 ] ||
+	fail "the upload was stopped $kills times ($resumed resumed, $orphans without a key), then exit $rc: $err"
+
+# The empty key file earlier versions left that way: refused, and --delete with the whole ID clears it.
+p=$(partial_upload "$TEST_TMP/alice" steps.bin)
+: >"$keystore/$p.json"
+expect 6 "an empty key file" as upload --resume "$p"
+has "$err" "'$keystore/$p.json' is not a dataset key file" "the empty key file is refused"
+expect 0 "--delete of the upload with the empty key file" as upload --delete "$p"
+checks=$((checks + 1))
+[ ! -e "$keystore/$p.json" ] && [ ! -e "$keystore/$p.sums" ] || fail "--delete left the upload's files"
+expect 4 "it is gone from dcrd too" as upload --delete "$p"
 
 # ---- the identity's key.pem, on every command that reads it ----
 checks=$((checks + 1))

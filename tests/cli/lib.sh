@@ -138,6 +138,18 @@ make_user() {
 		-out "$1/cert.pem" -extfile "$1/ext.cnf" >/dev/null 2>&1 || fail "make_user $1: certificate"
 }
 
+# acme_room USER...: the room header most tests begin with: a CA acme-ca
+# (acme-ca.pem, acme-ca.key), each USER an identity in ./USER for
+# USER@acme.example that it certifies, and room/ca.pem, the CA for a
+# room/room.yaml that says authentication: {ca: ca.pem}.
+acme_room() {
+	local u
+	make_ca acme-ca
+	for u in "$@"; do make_user "$u" "$u@acme.example" acme-ca; done
+	mkdir -p room
+	cp acme-ca.pem room/ca.pem
+}
+
 # partial_upload IDENTITY_DIR FILE: start dcr upload of FILE, kill dcr once
 # dcrd has accepted the upload (its key is in the keystore before a byte
 # leaves) and print the dataset ID: an upload left unfinished.

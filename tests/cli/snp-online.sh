@@ -122,9 +122,7 @@ expect 5 "another ARK" "$DCR" --specs evil-specs.yaml attest --spec dcrd:snp
 has "$err" "ARK" "the ARK is named"
 
 # Rooms work over the SEV-SNP channel, python computations too: the sandbox runs inside the guest.
-make_ca acme-ca
-make_user alice alice@acme.example acme-ca
-mkdir room && cp acme-ca.pem room/ca.pem
+acme_room alice
 printf 'import json\njson.dump({"answer": 6 * 7}, open("/output/answer.json", "w"))\n' >room/p.py
 cat >room/room.yaml <<YAML
 version: 1
@@ -213,6 +211,57 @@ expect 5 "attest with the ASK revoked" "$DCR" attest
 has "$err" "the ASK is revoked by AMD's CRL" "the revocation is named"
 stop_dcrd
 cp crl.bak g/kds/vcek/v1/Milan/crl
+
+# AMD's CRL is renewed while dcrd runs, from an hour before its nextUpdate: dcrd's clock (fake-clock.c)
+# is moved on instead of waiting. A KDS that is down leaves the old one served, with one attempt per five
+# minutes; a later CRL replaces it; a renewed CRL that revokes the ASK makes clients refuse dcrd.
+crl_fetches() { grep -c '^/vcek/v1/Milan/crl$' g/kds/requests.log; }
+# clock_before FILE SECONDS: dcrd's clock to SECONDS before the nextUpdate of the CRL in FILE.
+clock_before() {
+	local next
+	next=$(date -d "$(openssl crl -inform DER -in "$1" -noout -nextupdate | cut -d= -f2)" +%s) ||
+		fail "no nextUpdate in $1"
+	echo $(((next - $2 - $(date +%s)) * 1000)) >clock.tmp && mv clock.tmp clock
+}
+echo 0 >clock
+fetched=$(crl_fetches)
+DCR_TEST_CLOCK_FILE=$TEST_TMP/clock DCRD_PRELOAD="$DCRD_PRELOAD $FAKE_CLOCK" start_dcrd renewdata "${snp_args[@]}" || finish
+expect 0 "attest with the CRL fetched at start" "$DCR" attest
+expect 0 "attest again" "$DCR" attest
+[ "$(crl_fetches)" = $((fetched + 1)) ] || fail "the CRL was fetched once while current, not $(($(crl_fetches) - fetched)) times"
+checks=$((checks + 1))
+"$SNP_FAKE_GUEST" crl g 60 later.crl || fail "a later CRL"
+cp later.crl g/kds/vcek/v1/Milan/crl
+clock_before renewdata/snp-crl-vcek-Milan.der 1800
+touch g/kds/fail
+logged=$(grep -c "cannot renew AMD's CRL, serving the cached one: AMD KDS" dcrd.log)
+expect 0 "attest half an hour before the CRL's nextUpdate, the KDS down" "$DCR" attest
+checks=$((checks + 1))
+[ "$(grep -c "cannot renew AMD's CRL, serving the cached one: AMD KDS" dcrd.log)" = $((logged + 1)) ] ||
+	fail "the failure to renew is logged once: $(tail -3 dcrd.log)"
+checks=$((checks + 1))
+cmp -s renewdata/snp-crl-vcek-Milan.der crl.bak || fail "the cached CRL stays while the KDS is down"
+rm g/kds/fail
+expect 0 "attest right after the failed attempt" "$DCR" attest
+checks=$((checks + 1))
+[ "$(crl_fetches)" = $((fetched + 2)) ] ||
+	fail "the KDS was asked $(($(crl_fetches) - fetched)) times, not once at start and once half an hour before"
+clock_before renewdata/snp-crl-vcek-Milan.der 1200
+expect 0 "attest ten minutes later" "$DCR" attest
+checks=$((checks + 1))
+[ "$(crl_fetches)" = $((fetched + 3)) ] || fail "the CRL was not fetched again ($(($(crl_fetches) - fetched)) fetches)"
+checks=$((checks + 1))
+cmp -s renewdata/snp-crl-vcek-Milan.der later.crl || fail "the later CRL is not the one cached"
+expect 0 "attest with the later CRL" "$DCR" attest
+checks=$((checks + 1))
+[ "$(crl_fetches)" = $((fetched + 3)) ] || fail "the KDS was asked $(($(crl_fetches) - fetched)) times, not 3"
+"$SNP_FAKE_GUEST" crl g 90 --revoke-ask g/kds/vcek/v1/Milan/crl || fail "a later CRL revoking the ASK"
+clock_before later.crl 1800
+expect 5 "attest once the renewed CRL revokes the ASK" "$DCR" attest
+has "$err" "the ASK is revoked by AMD's CRL" "the revocation is named"
+stop_dcrd
+cp crl.bak g/kds/vcek/v1/Milan/crl
+rm clock
 
 # Without configfs-tsm: reports through /dev/sev-guest (SNP_GET_EXT_REPORT), the host's table with them.
 dev_args=(--attestation sev-snp --tsm-dir "$TEST_TMP/no-tsm" --snp-device "$TEST_TMP/g/device" --kds-url "$kds")

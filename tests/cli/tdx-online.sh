@@ -129,9 +129,7 @@ expect 0 "attest by the spec dcrd printed" "$DCR" --specs own-specs.yaml attest 
 has "$out" "^spec +dcrd:tdx" "accepted"
 
 # A room with SQL and python: python runs in the TD's sandbox.
-make_ca acme-ca
-make_user alice alice@acme.example acme-ca
-mkdir room && cp acme-ca.pem room/ca.pem
+acme_room alice
 printf 'import os\nos.makedirs("/output", exist_ok=True)\nopen("/output/r.txt", "w").write("tdx %%d\\n" %% (6 * 7))\n' >room/p.py
 cat >room/room.yaml <<YAML
 version: 1

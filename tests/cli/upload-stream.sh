@@ -125,6 +125,29 @@ expect 0 "publish it" as publish "$room" blob "$f"
 expect 0 "the enclave's view" as --json datasets "$room"
 has "$out" "$(sha256sum f.bin | cut -c1-64)" "the enclave decrypted exactly the file"
 
+# ---- a resume syncs the digests it finds before it sends a chunk again ----
+# They may be an earlier dcr's, not on the disk yet when it was killed (or from a batch stopped before
+# its sync): a resume that found all of its chunks recorded appended none, so it synced none, and sent
+# chunks whose records a power cut could still take, after which their numbers could seal other bytes.
+# Stopped before its first fdatasync (tests/tools/kill-at.c), the resume has sent nothing.
+head -c $((3 << 20)) /dev/urandom >s.bin
+start_upload 1K s.bin
+s=$(new_id)
+for _ in $(seq 600); do [ "$(stat -c %s "$keystore/$s.sums" 2>/dev/null || echo 0)" -ge 96 ] && break; sleep 0.05; done
+kill_at "$s" 0
+sent=$(blob_size "$s")
+checks=$((checks + 1))
+[ "$(stat -c %s "$keystore/$s.sums")" = 96 ] && [ "$sent" -lt $((3 << 20)) ] ||
+	fail "the upload was not stopped with its three chunks recorded and unsent"
+run env DCR_KILL_DIR="$keystore" DCR_KILL_CALL=fdatasync DCR_KILL_AT=1 LD_PRELOAD="$KILL_AT" \
+	"$DCR" -q -i "$TEST_TMP/alice" upload --resume "$s"
+writers_done
+checks=$((checks + 1))
+[ "$rc" = 137 ] || fail "the resume never synced the digests it found (exit $rc)"
+checks=$((checks + 1))
+[ "$(blob_size "$s")" = "$sent" ] || fail "the resume sent $(($(blob_size "$s") - sent)) bytes before syncing the digests"
+expect 0 "then the resume" as upload --resume "$s"
+
 # ---- dcrd killed during the upload: dcr resumes by itself ----
 head -c $((2 << 20)) /dev/urandom >d.bin
 start_upload 1M d.bin
@@ -185,6 +208,8 @@ has "$(cat upload.err)" "'$TEST_TMP/r.bin' changed since its upload began \(byte
 head -c $((12 << 20)) /dev/urandom >h.bin
 start_upload 1M h.bin
 h=$(new_id)
+# Once it has: the reader races the sender, and a loaded machine can let 300000 bytes go first.
+for _ in $(seq 600); do [ "$(stat -c %s "$keystore/$h.sums" 2>/dev/null || echo 0)" -ge 256 ] && break; sleep 0.05; done
 kill_at "$h" 300000
 remember "$h"
 cp -p h.bin h.orig

@@ -28,8 +28,9 @@
  * into dcrd), device (the file tests/tools/snp-fake-ioctl.c answers
  * ioctls on, with the reports snp-fake.c makes too), kds/
  * (what AMD's KDS serves: vcek/v1/Milan/HWID and .../cert_chain), and
- * state/ (the VCEK's key and certificates; measurement, policy and tcb in
- * hex, certs "host" or "kds", and secret, which tests may change).
+ * state/ (the VCEK's and the ARK's keys, the VCEK's and ASK's certificates;
+ * measurement, policy and tcb in hex, certs "host" or "kds", and secret,
+ * which tests may change).
  */
 
 static int put(const char *dir, const char *name, const void *data, size_t len)
@@ -64,6 +65,20 @@ static int make(const char *dir, const char *name)
 	return 0;
 }
 
+/* key as PEM in DIR/name. */
+static int put_key(const char *dir, const char *name, EVP_PKEY *key)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int r = -1;
+
+	if (b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) == 1 && (n = BIO_get_mem_data(b, &data)) > 0)
+		r = put(dir, name, data, (size_t)n);
+	BIO_free(b);
+	return r;
+}
+
 static void opts(struct snp_synth_opts *o)
 {
 	time_t now = time(NULL);
@@ -81,7 +96,6 @@ static int cmd_init(int argc, char **argv)
 	char *pem = NULL;
 	size_t pem_len = 0, len;
 	uint8_t *der;
-	BIO *b;
 	int r = -1;
 
 	for (int i = 1; i < argc; i++) {
@@ -158,17 +172,8 @@ static int cmd_init(int argc, char **argv)
 			goto out;
 		r = -1;
 	}
-	if (!(b = BIO_new(BIO_s_mem())) || PEM_write_bio_PrivateKey(b, s.leaf_key, NULL, NULL, 0, NULL, NULL) != 1)
+	if (put_key(dir, "state/vcek-key.pem", s.leaf_key) < 0 || put_key(dir, "state/ark-key.pem", s.ark_key) < 0)
 		goto out;
-	{
-		char *data;
-		long n = BIO_get_mem_data(b, &data);
-
-		r = put(dir, "state/vcek-key.pem", data, (size_t)n);
-		BIO_free(b);
-		if (r < 0)
-			goto out;
-	}
 	printf("measurement %s\n", hex);
 	r = fflush(stdout) == 0 ? 0 : -1;
 out:
@@ -202,12 +207,65 @@ static _Noreturn void cmd_serve(const char *dir)
 	tsm_serve(PROG, report, race, tsm_answer, (void *)dir);
 }
 
+/*
+ * crl DIR DAYS [--revoke-ask] OUT: AMD's CRL as the KDS would serve a
+ * later one (DER, in OUT, replaced whole): by DIR's ARK, from a day ago to
+ * DAYS days from now, revoking nothing or DIR's ASK.
+ */
+static int cmd_crl(const char *dir, const char *days, bool revoke_ask, const char *out)
+{
+	char path[4096];
+	X509 *ark = NULL, *ask = NULL, *revoke[2] = { NULL, NULL };
+	EVP_PKEY *key = NULL;
+	X509_CRL *crl = NULL;
+	uint8_t *der = NULL;
+	unsigned char *d = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	struct dcr_err err;
+	time_t now = time(NULL);
+	BIO *b = NULL;
+	int l, r = 1;
+
+	if (!snp_fake_join(path, dir, "ark.pem") || !(b = BIO_new_file(path, "r")) ||
+	    !(ark = PEM_read_bio_X509(b, NULL, NULL, NULL)))
+		goto out;
+	BIO_free(b);
+	if (!snp_fake_join(path, dir, "state/ark-key.pem") || !(b = BIO_new_file(path, "r")) ||
+	    !(key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)))
+		goto out;
+	if (revoke_ask) {
+		if (!snp_fake_join(path, dir, "state/ask.der") || dcr_read_file(path, 1 << 16, &der, &len, &err) < 0)
+			goto out;
+		p = der;
+		if (!(ask = revoke[0] = d2i_X509(NULL, &p, (long)len)))
+			goto out;
+	}
+	crl = snp_synth_crl(ark, key, now - DAY, now + (time_t)strtol(days, NULL, 10) * DAY, revoke);
+	if ((l = i2d_X509_CRL(crl, &d)) > 0 && dcr_write_atomic(out, d, (size_t)l, &err) == 0)
+		r = 0;
+out:
+	if (r)
+		fprintf(stderr, PROG ": crl: cannot make a CRL from '%s'\n", dir);
+	OPENSSL_free(d);
+	X509_CRL_free(crl);
+	X509_free(ask);
+	X509_free(ark);
+	EVP_PKEY_free(key);
+	BIO_free(b);
+	free(der);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 2, argv + 2);
 	if (argc == 3 && strcmp(argv[1], "serve") == 0)
 		cmd_serve(argv[2]);
-	fprintf(stderr, "usage: " PROG " init DIR [--measurement HEX] [--certs host|kds] | serve DIR\n");
+	if ((argc == 5 || (argc == 6 && strcmp(argv[4], "--revoke-ask") == 0)) && strcmp(argv[1], "crl") == 0)
+		return cmd_crl(argv[2], argv[3], argc == 6, argv[argc - 1]);
+	fprintf(stderr, "usage: " PROG " init DIR [--measurement HEX] [--certs host|kds] | serve DIR | "
+			"crl DIR DAYS [--revoke-ask] OUT\n");
 	return 2;
 }

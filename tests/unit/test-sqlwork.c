@@ -1264,6 +1264,94 @@ static void test_load_stops(void **state)
 	dcr_room_free(room);
 }
 
+/*
+ * A worker taken over (through a DuckDB bug, say), played by this program
+ * when /tmp/dcr-hostile-worker-PARENT names a node: instead of its job it
+ * asks dcrd for that node, on the worker's socket (fd 3, frames of a type
+ * byte, a little-endian u32 length and the payload, cmd/dcrd/sqlproc.c),
+ * and sends what it gets back as its result.
+ */
+static int hostile_worker(const char *node)
+{
+	static uint8_t got[1 << 16], skip[1 << 12];
+	uint8_t head[5], ask[5] = { 'r', (uint8_t)strlen(node) }, done[5 + 17] = { 'o', 17 };
+	size_t n = 0;
+
+	/* The job, dropped; then the answer to the ask, kept. */
+	for (int frame = 0;; frame++) {
+		uint32_t len;
+
+		if (read(3, head, 5) != 5)
+			return 1;
+		len = (uint32_t)head[1] | (uint32_t)head[2] << 8 | (uint32_t)head[3] << 16 | (uint32_t)head[4] << 24;
+		if (frame > 0 && head[0] == 'e')
+			break;
+		if (frame > 0 && (head[0] != 'd' || len > sizeof(got) - n))
+			return 1;
+		while (len > 0) {
+			uint8_t *to = frame > 0 ? got + n : skip;
+			ssize_t k = read(3, to, frame > 0 || len < sizeof(skip) ? len : sizeof(skip));
+
+			if (k <= 0)
+				return 1;
+			len -= (uint32_t)k;
+			n += frame > 0 ? (size_t)k : 0;
+		}
+		if (frame == 0 && (write(3, ask, 5) != 5 || write(3, node, strlen(node)) != (ssize_t)strlen(node)))
+			return 1;
+	}
+	head[0] = 'd';
+	for (int i = 0; i < 4; i++)
+		head[1 + i] = (uint8_t)(n >> (8 * i));
+	return write(3, head, 5) != 5 || write(3, got, n) != (ssize_t)n || write(3, done, sizeof(done)) != sizeof(done);
+}
+
+/*
+ * dcrd gives the worker of a duckdb computation the tables without a
+ * privacy rule only, the only ones its query can read: a worker taken over
+ * that asks for another node gets nothing, and its job fails (review R5-2).
+ */
+static void test_hostile_worker(void **state)
+{
+	struct dcr_room *room = room_with(
+		"  t:\n"
+		"    type: table\n"
+		"    columns: [{name: a, type: int64}, {name: b, type: string}]\n"
+		"  secret:\n"
+		"    type: table\n"
+		"    columns: [{name: who, type: string}, {name: pay, type: int64}]\n"
+		"    privacy: {min_group_size: 5}\n"
+		"  notes: {type: file}\n",
+		"  q: {type: sql, engine: duckdb, query: 'SELECT a FROM t'}\n");
+	const struct input items[] = { { "t", "a,b\n1,open\n", 0 }, { "secret", "who,pay\nann,98765\n", 0 },
+		{ "notes", "a note\n", 0 } };
+	static const char *const asks[] = { "t", "secret", "notes", "nowhere" };
+	char path[64];
+	struct run run;
+
+	snprintf(path, sizeof(path), "/tmp/dcr-hostile-worker-%ld", (long)getpid());
+	for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+		FILE *f = fopen(path, "w");
+		char want[256];
+
+		assert_non_null(f);
+		fputs(asks[i], f);
+		fclose(f);
+		run_sql(&run, room, "q", items, 3);
+		unlink(path);
+		if (i == 0) {
+			/* The harness works: the table the query may read comes back. */
+			assert_string_equal(result(&run), "a,b\n1,open\n");
+			continue;
+		}
+		snprintf(want, sizeof(want), "ERROR: computation 'q': the SQL worker asked for node '%s', which a duckdb "
+			"computation cannot read", asks[i]);
+		assert_string_equal(result(&run), want);
+		assert_string_equal(run.in.read_log, "");
+	}
+	dcr_room_free(room);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1309,12 +1397,24 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_worker_dies),
 		cmocka_unit_test(test_worker_dies_with_dcrd),
 		cmocka_unit_test(test_worker_confined),
+		cmocka_unit_test(test_hostile_worker),
 	};
 	int failed;
 
 	/* sql_run_isolated runs this program again as its worker. */
-	if (argc > 1 && strcmp(argv[1], "sql-worker") == 0)
+	if (argc > 2 && strcmp(argv[1], "sql-worker") == 0) {
+		char path[64], node[256];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/tmp/dcr-hostile-worker-%.20s", argv[2]);
+		if ((f = fopen(path, "r")) && fgets(node, sizeof(node), f)) {
+			fclose(f);
+			return hostile_worker(node);
+		}
+		if (f)
+			fclose(f);
 		return sql_worker_main(argc - 1, argv + 1);
+	}
 	failed = cmocka_run_group_tests_name("in this process", tests, setup, teardown);
 	isolated = true;
 	return failed + cmocka_run_group_tests_name("in a worker process", worker_tests, setup, teardown);
