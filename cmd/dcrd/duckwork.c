@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -971,7 +972,12 @@ static int attach(struct duck *d, const struct stored *st, struct dcr_err *err)
  * its write-ahead log in another memfd: DuckDB names the log after the
  * database's path, so it opens both through symbolic links (links[0],
  * links[1]) to /proc/self/fd in the links' directory (link_dir). Nothing
- * of either reaches the disk.
+ * of either reaches the disk. The log's link is made only after the
+ * ATTACH: DuckDB deletes a log it finds empty there, and would then make
+ * a file of its own by that name, in tmpfs, with rows in the clear (review
+ * R5-6); with none there, its first commit opens the name and follows the
+ * link. It deletes the log again at a checkpoint, so none comes before
+ * the load's last (checkpoint_threshold), and only_links_made checks.
  */
 static int attach_for_load(struct duck *d, struct stored *st, char links[2][96], struct dcr_err *err)
 {
@@ -986,7 +992,7 @@ static int attach_for_load(struct duck *d, struct stored *st, char links[2][96],
 	snprintf(st->mem, sizeof(st->mem), "%s", mem);
 	snprintf(links[0], sizeof(links[0]), "%s/%s.duckdb", d->links, st->tag);
 	snprintf(links[1], sizeof(links[1]), "%s/%s.duckdb.wal", d->links, st->tag);
-	if (symlink(mem, links[0]) < 0 || symlink(target, links[1]) < 0)
+	if (symlink(mem, links[0]) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", links[0]);
 	if (!text_new(&t, 64 + 2 * strlen(links[0]) + 2 * strlen(st->alias)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
@@ -995,8 +1001,61 @@ static int attach_for_load(struct duck *d, struct stored *st, char links[2][96],
 		add(&t, *c == '\'' ? "''" : (char[]){ *c, '\0' });
 	add(&t, "' AS ");
 	add_ident(&t, st->alias);
-	r = run_text(d, &t, err);
+	if ((r = run_text(d, &t, err)) == 0 && symlink(target, links[1]) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", links[1]);
 	return r;
+}
+
+/* A watch of what is made in the links' directory (only_links_made reads it), or a negative DCR_E*. */
+static int watch_links(struct duck *d, struct dcr_err *err)
+{
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), e;
+
+	/* Deletions too: inotify merges a name's creation with the one before unless another event is between. */
+	if (fd >= 0 && inotify_add_watch(fd, d->links, IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) >= 0)
+		return fd;
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	return dcr_err_errno(err, DCR_EIO, e, "computation '%s': cannot watch the table store's links", d->c->name);
+}
+
+/*
+ * Whether nothing but the two links was made in the links' directory
+ * since watch_links, each once: a name made twice, or another name, is a
+ * file DuckDB made of its own (rows in the clear). Closes fd.
+ */
+static bool only_links_made(int fd, const char links[2][96])
+{
+	union {
+		struct inotify_event ev;
+		char bytes[4096];
+	} buf;
+	unsigned made[2] = { 0, 0 };
+	bool ok = true;
+	ssize_t n;
+
+	while ((n = read(fd, buf.bytes, sizeof(buf.bytes))) > 0)
+		for (size_t at = 0; at + sizeof(struct inotify_event) <= (size_t)n;) {
+			struct inotify_event ev;
+			const char *name = buf.bytes + at + sizeof(ev);
+			size_t k = 0;
+
+			memcpy(&ev, buf.bytes + at, sizeof(ev));
+			at += sizeof(ev) + ev.len;
+			if (!(ev.mask & (IN_CREATE | IN_MOVED_TO | IN_Q_OVERFLOW)))
+				continue;
+			for (; k < 2 && !(ev.len && strcmp(name, strrchr(links[k], '/') + 1) == 0); k++)
+				;
+			if (k == 2 || (ev.mask & IN_Q_OVERFLOW))
+				ok = false;
+			else
+				made[k]++;
+		}
+	if (n < 0 && errno != EAGAIN)
+		ok = false;
+	close(fd);
+	return ok && made[0] <= 1 && made[1] <= 1;
 }
 
 /* Whether path is a symbolic link still (DuckDB did not put a file of its own in its place). */
@@ -1067,14 +1126,18 @@ static int keep(struct duck *d, int memfd, const struct stored *st, struct dcr_e
 static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_err *err)
 {
 	char links[2][96] = { "", "" };
-	int memfd, r, detached;
+	int memfd, watch, r, detached;
 	bool links_held;
 
-	if ((memfd = r = new_memfd(d, st, err)) < 0 || (r = blank_db(d, memfd, err)) < 0)
+	if ((memfd = r = new_memfd(d, st, err)) < 0 || (r = blank_db(d, memfd, err)) < 0 ||
+	    (watch = r = watch_links(d, err)) < 0)
 		return r;
-	if ((r = attach_for_load(d, st, links, err)) < 0) {
+	/* No checkpoint before the load's own: each deletes the log's link (attach_for_load). */
+	if ((r = exec(d, "SET checkpoint_threshold = '1000TB'", err)) < 0 ||
+	    (r = attach_for_load(d, st, links, err)) < 0) {
 		(void)unlink(links[0]);
 		(void)unlink(links[1]);
+		close(watch);
 		return r;
 	}
 	/*
@@ -1104,6 +1167,7 @@ static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_e
 		r = detached;
 	/* A file DuckDB made in place of a link would hold plaintext: it goes, and the job fails. */
 	links_held = still_link(links[0]) && (access(links[1], F_OK) != 0 || still_link(links[1]));
+	links_held = only_links_made(watch, links) && links_held;
 	(void)unlink(links[0]);
 	(void)unlink(links[1]);
 	if (r == 0 && !links_held)

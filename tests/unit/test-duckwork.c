@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <setjmp.h>
 #include <sys/stat.h>
@@ -993,6 +994,71 @@ static void test_store_keeps_tables(void **state)
 }
 
 /*
+ * A store load makes nothing in the links' directory but its links and
+ * the blank database, each name once: DuckDB used to delete the log's link
+ * when it found it empty and make a file of its own by that name, in
+ * tmpfs, with the rows in the clear (review R5-6); the job did not notice,
+ * since DuckDB deleted that file again at its checkpoint.
+ */
+static void test_store_only_links(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX", links[TABLE_STORE_LINKS_MAX];
+	const struct input first[] = { { "t", marked_csv } };
+	struct dcr_room *room = room_for("duckdb", sum_query);
+	union {
+		struct inotify_event ev;
+		char bytes[8192];
+	} buf;
+	char names[64][NAME_MAX + 1];
+	unsigned made[64] = { 0 }, n_names = 0, logs = 0;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+	ssize_t n;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	table_store_links(&ts, links);
+	assert_true((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) >= 0);
+	/* Deletions watched too: inotify merges two creations of a name with nothing between. */
+	assert_true(inotify_add_watch(fd, links, IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) >= 0);
+	store = &ts;
+	assert_string_equal(run_room(&run, room, first, 1, 0), "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n");
+	store = NULL;
+	assert_string_equal(run.in.read_log, "t ");
+	while ((n = read(fd, buf.bytes, sizeof(buf.bytes))) > 0)
+		for (size_t at = 0; at + sizeof(struct inotify_event) <= (size_t)n;) {
+			struct inotify_event ev;
+			const char *name = buf.bytes + at + sizeof(ev);
+			unsigned k = 0;
+
+			memcpy(&ev, buf.bytes + at, sizeof(ev));
+			at += sizeof(ev) + ev.len;
+			assert_false(ev.mask & IN_Q_OVERFLOW);
+			assert_true(ev.len > 0);
+			if (!(ev.mask & (IN_CREATE | IN_MOVED_TO)))
+				continue;
+			while (k < n_names && strcmp(names[k], name) != 0)
+				k++;
+			if (k == n_names) {
+				assert_true(n_names < 64);
+				snprintf(names[n_names++], sizeof(names[0]), "%s", name);
+			}
+			if (++made[k] > 1)
+				fail_msg("'%s' was made %u times in the links' directory", name, made[k]);
+			if (strstr(name, ".duckdb.wal"))
+				logs++;
+		}
+	close(fd);
+	assert_int_equal(logs, 1);
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
+/*
  * The rule of dcr-room(5) that makes the list of functions a query may
  * call, and the internal views it may not name, from DuckDB's catalog;
  * cmd/dcrd/duckdb-functions.h holds what they gave for the pinned release.
@@ -1449,6 +1515,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_worker_memory),
 		cmocka_unit_test(test_check_bounded),
 		cmocka_unit_test(test_store_keeps_tables),
+		cmocka_unit_test(test_store_only_links),
 		cmocka_unit_test(test_store_distrusts),
 		cmocka_unit_test(test_store_no_spill),
 		cmocka_unit_test(test_store_sees_only_its_inputs),
