@@ -243,7 +243,7 @@ struct parent {
  * check at exit (seccomp denies LeakSanitizer's ptrace; the same code runs
  * in the tests' own process, leak-checked).
  */
-static void worker_env(char asan[static 128], uint64_t max_memory, char *env[static 6])
+static void worker_env(char asan[static 128], uint64_t max_memory, char *env[static 7])
 {
 	size_t n = 0;
 
@@ -251,6 +251,13 @@ static void worker_env(char asan[static 128], uint64_t max_memory, char *env[sta
 	env[n++] = "LANG=C";
 	env[n++] = "LC_ALL=C";
 	env[n++] = "HOME=/nonexistent";
+	/*
+	 * DuckDB's jemalloc (its MALLOC_CONF under DuckDB's prefix) gives freed
+	 * memory back to the kernel rather than keeping it mapped: kept, it
+	 * counts against RLIMIT_DATA, and a 2 GiB load at 512 MiB outgrew the
+	 * limit by that alone (docs/decisions.md).
+	 */
+	env[n++] = "DUCKDB_JE_MALLOC_CONF=retain:false";
 	if (SANITIZED) {
 		/* Twice the budget and 512 MiB: redzones, and a quarantine of freed memory cut to 64 MiB. */
 		snprintf(asan, 128, "ASAN_OPTIONS=detect_leaks=0:quarantine_size_mb=64:hard_rss_limit_mb=%" PRIu64,
@@ -273,7 +280,7 @@ static int spawn_worker(struct parent *p, uint64_t max_memory, struct dcr_err *e
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
-	char parent[24], asan[128], *env[6];
+	char parent[24], asan[128], *env[7];
 	char *argv[] = { "dcrd", "sql-worker", parent, NULL };
 	int sv[2], r;
 
