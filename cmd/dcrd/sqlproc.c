@@ -721,7 +721,7 @@ static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **na
 
 int sql_worker_confine(struct dcr_err *err)
 {
-	return sandbox_confine_worker(DENY_ERRNO, err);
+	return sandbox_confine_worker(DENY_ERRNO, false, err);
 }
 
 /*
@@ -786,10 +786,14 @@ static int worker_setup(const char *parent, struct dcr_err *err)
 	return dcr_sql_init(err);
 }
 
-/* sql_worker_confine; where the kernel has no seccomp, the worker goes on unconfined (refuse_unconfined). */
-static int confine_now(struct dcr_err *err)
+/*
+ * sql_worker_confine, or its first stage for a worker that loads tables
+ * (sandbox_confine_worker's loading); where the kernel has no seccomp, the
+ * worker goes on unconfined (refuse_unconfined).
+ */
+static int confine_now(bool loading, struct dcr_err *err)
 {
-	int r = sql_worker_confine(err);
+	int r = sandbox_confine_worker(DENY_ERRNO, loading, err);
 
 	if (r == DCR_EIO) {
 		unconfined = true;
@@ -846,12 +850,18 @@ int sql_worker_main(int argc, char **argv)
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return 1;
 	}
-	/* The store's files are opened by path: a duckdb job with it confines itself in duck_run. */
+	/*
+	 * The store's files are opened by path: a duckdb job with it confines
+	 * itself fully in duck_run, once its tables are in place, and loads
+	 * them under the first stage (no program, socket or signal; review
+	 * R5-1): the CSV it parses and appends is the parties'.
+	 */
 	if (type == MSG_JOB && ts.dir[0] && ts.job[0] && duck_named(def, name)) {
 		in.identify = ident_from_dcrd;
 		in.store = &ts;
 		in.confine = confine_for_store;
-	} else if ((r = confine_now(&err)) < 0) {
+	}
+	if ((r = confine_now(in.confine != NULL, &err)) < 0) {
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return 1;
 	}

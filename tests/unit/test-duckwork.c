@@ -58,10 +58,46 @@ struct inputs {
 	char read_log[256];
 };
 
+/* When set, read_input records here the seccomp filters (/proc/PID/status) of the worker asking, -1 if none is found. */
+static int *asker_seccomp;
+
+/* The Seccomp_filters field of this process's child, the SQL worker (how many it has); -1 when there is none. */
+static int child_seccomp(void)
+{
+	char parent[32];
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	int mode = -1;
+
+	snprintf(parent, sizeof(parent), "\nPPid:\t%ld\n", (long)getpid());
+	while (proc && mode < 0 && (e = readdir(proc))) {
+		char path[300], status[8192], *at;
+		FILE *f;
+		size_t n;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/status", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		n = fread(status, 1, sizeof(status) - 1, f);
+		fclose(f);
+		status[n] = '\0';
+		if (strstr(status, parent) && (at = strstr(status, "\nSeccomp_filters:\t")))
+			mode = atoi(at + 18);
+	}
+	if (proc)
+		closedir(proc);
+	return mode;
+}
+
 /* Feeds each input in pieces of 7 bytes. */
 static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *sink_ctx, struct dcr_err *err)
 {
 	struct inputs *in = ctx;
+
+	if (asker_seccomp)
+		*asker_seccomp = child_seccomp();
 
 	snprintf(in->read_log + strlen(in->read_log), sizeof(in->read_log) - strlen(in->read_log), "%s ", node);
 	for (size_t i = 0; i < in->n; i++) {
@@ -1310,7 +1346,8 @@ static void *watch_worker(void *arg)
 			n = fread(status, 1, sizeof(status) - 1, f);
 			fclose(f);
 			status[n] = '\0';
-			if (strstr(status, parent) && strstr(status, "\nSeccomp:\t2\n")) {
+			/* Both filters: the loading stage's and the full one. */
+			if (strstr(status, parent) && strstr(status, "\nSeccomp_filters:\t2\n")) {
 				w->stored_first = store_has_table(w->ts);
 				w->confined = true;
 				snprintf(path, sizeof(path), "/proc/%s/environ", e->d_name);
@@ -1328,6 +1365,43 @@ static void *watch_worker(void *arg)
 		nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
 	}
 	return NULL;
+}
+
+/*
+ * A load-time probe (review R5-1): when the worker of a job with the
+ * store asks for a table's CSV, which it parses and appends before its
+ * full confinement, it already has one seccomp filter (the first stage:
+ * no program, socket or signal; the full one comes second), and the load
+ * still works.
+ */
+static void test_store_load_confined(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const struct input first[] = { { "t", marked_csv } };
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+	int mode = -1;
+
+	if (!isolated)
+		skip();
+	room = room_for("duckdb", sum_query);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store = &ts;
+	asker_seccomp = &mode;
+	run_room(&run, room, first, 1, 0);
+	asker_seccomp = NULL;
+	store = NULL;
+	if (run.r < 0)
+		fail_msg("%s", run.text);
+	assert_string_equal(run.in.read_log, "t ");
+	assert_int_equal(mode, 1);
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
 }
 
 /*
@@ -1404,6 +1478,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_distrusts),
 		cmocka_unit_test(test_store_no_spill),
 		cmocka_unit_test(test_store_sees_only_its_inputs),
+		cmocka_unit_test(test_store_load_confined),
 		cmocka_unit_test(test_store_confined_query),
 	};
 	int failed;
