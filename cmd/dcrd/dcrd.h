@@ -726,6 +726,8 @@ struct job_limits {
 };
 /* What SQLite may allocate for one SQL job (serve --max-sql-memory); before jobs_start. */
 void jobs_sql_memory(uint64_t bytes);
+/* How long one SQL job may run (serve --max-sql-time), in ms; before jobs_start. */
+void jobs_sql_time(uint64_t ms);
 /* How many threads DuckDB runs one SQL job on (serve --duckdb-threads); before jobs_start. */
 void jobs_sql_threads(unsigned threads);
 

@@ -40,6 +40,13 @@ typedef enum {
 	DUCKDB_TYPE_DECIMAL = 19,
 	DUCKDB_TYPE_HUGEINT = 16,
 	DUCKDB_TYPE_VARCHAR = 17,
+	DUCKDB_TYPE_LIST = 24,
+	DUCKDB_TYPE_STRUCT = 25,
+	DUCKDB_TYPE_MAP = 26,
+	DUCKDB_TYPE_UUID = 27,
+	DUCKDB_TYPE_UNION = 28,
+	DUCKDB_TYPE_UHUGEINT = 32,
+	DUCKDB_TYPE_ARRAY = 33,
 } duckdb_type;
 
 /* duckdb_statement_type: only SELECT matters here. */
@@ -55,9 +62,13 @@ typedef struct _duckdb_logical_type { void *internal_ptr; } *duckdb_logical_type
 typedef struct _duckdb_data_chunk { void *internal_ptr; } *duckdb_data_chunk;
 typedef struct _duckdb_vector { void *internal_ptr; } *duckdb_vector;
 
-/* A vector's values: DATE (days since 1970-01-01), HUGEINT, VARCHAR (16 bytes, read through the functions). */
+/*
+ * A vector's values: DATE (days since 1970-01-01), HUGEINT (also UUID's storage: its 128 bits, big-endian,
+ * with the top bit flipped), UHUGEINT, VARCHAR (16 bytes, read through the functions).
+ */
 typedef struct { int32_t days; } duckdb_date;
 typedef struct { uint64_t lower; int64_t upper; } duckdb_hugeint;
+typedef struct { uint64_t lower; uint64_t upper; } duckdb_uhugeint;
 typedef struct {
 	union {
 		struct { uint32_t length; char prefix[4]; char *ptr; } pointer;
@@ -102,6 +113,15 @@ duckdb_state duckdb_execute_prepared(duckdb_prepared_statement prepared_statemen
 void duckdb_destroy_prepare(duckdb_prepared_statement *prepared_statement);
 duckdb_state duckdb_prepare(duckdb_connection connection, const char *query,
 	duckdb_prepared_statement *out_prepared_statement);
+/* The result's columns as prepared, before it runs. */
+idx_t duckdb_prepared_statement_column_count(duckdb_prepared_statement prepared_statement);
+duckdb_type duckdb_prepared_statement_column_type(duckdb_prepared_statement prepared_statement, idx_t col_idx);
+/*
+ * Run, the result produced as it is read (duckdb_fetch_chunk only): NULL from
+ * duckdb_fetch_chunk is the end, or a failure that duckdb_result_error then gives.
+ */
+duckdb_state duckdb_execute_prepared_streaming(duckdb_prepared_statement prepared_statement,
+	duckdb_result *out_result);
 duckdb_state duckdb_bind_varchar(duckdb_prepared_statement prepared_statement, idx_t param_idx, const char *val);
 
 idx_t duckdb_column_count(duckdb_result *result);

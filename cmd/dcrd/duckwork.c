@@ -566,6 +566,45 @@ static int check_calls(struct duck *d, const char *query, struct dcr_err *why)
 	return k.r;
 }
 
+/* DuckDB's name of a type that has no one text form in a CSV field (its values hold values), or NULL. */
+static const char *nested_type(duckdb_type t)
+{
+	switch (t) {
+	case DUCKDB_TYPE_LIST:
+		return "LIST";
+	case DUCKDB_TYPE_STRUCT:
+		return "STRUCT";
+	case DUCKDB_TYPE_MAP:
+		return "MAP";
+	case DUCKDB_TYPE_ARRAY:
+		return "ARRAY";
+	case DUCKDB_TYPE_UNION:
+		return "UNION";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * DCR_EINVALID with why set when a column of st's result has a nested
+ * type. The column is named by its number: a name can come from the data
+ * (PIVOT), and the message reaches the audit log.
+ */
+static int check_result_types(duckdb_prepared_statement st, struct dcr_err *why)
+{
+	idx_t n = duckdb_prepared_statement_column_count(st);
+
+	for (idx_t c = 0; c < n; c++) {
+		const char *nested = nested_type(duckdb_prepared_statement_column_type(st, c));
+
+		if (nested)
+			return dcr_err_set(why, DCR_EINVALID, "column %" PRIu64 " of the result has type %s, which has no one "
+				"form as a CSV field; cast it to VARCHAR (DuckDB's text of it) or unnest it in the query",
+				(uint64_t)c + 1, nested);
+	}
+	return 0;
+}
+
 /*
  * The query's calls checked, then every table node without a privacy
  * rule created empty and the query prepared against them. The check comes
@@ -587,9 +626,13 @@ static int prepare_on_all(struct duck *d, struct dcr_err *err)
 		return r;
 	if (prepare_select(d, d->c->sql->query, &st, &why) < 0)
 		return dcr_err_set(err, DCR_EINVALID, "query of '%s': %s", d->c->name, why.msg);
-	duckdb_destroy_prepare(&st);
+	/* What it returns (its calls were checked first). */
+	r = checked < 0 ? checked : check_result_types(st, &why);
 	if (checked < 0)
-		return dcr_err_set(err, checked, "query of '%s': %s", d->c->name, calls.msg);
+		why = calls;
+	duckdb_destroy_prepare(&st);
+	if (r < 0)
+		return dcr_err_set(err, r, "query of '%s': %s", d->c->name, why.msg);
 	return 0;
 }
 
@@ -1281,7 +1324,7 @@ static int put_cell(struct csv_out *o, duckdb_result *res, duckdb_type t, idx_t 
 		csv_format_real(duckdb_value_double(res, col, row), num);
 		return csv_put(o, num, strlen(num), err);
 	}
-	/* NULL for a type it does not convert (lists, structs, UUID...), not only when memory runs out. */
+	/* NULL for a type it does not convert (check_result_types refused the known ones), or out of memory. */
 	if (!(s = duckdb_value_varchar(res, col, row)))
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB cannot write column %" PRIu64 " of the "
 			"result (type %d) as text; cast it to VARCHAR in the query", o->name, (uint64_t)col + 1, (int)t);
@@ -1327,7 +1370,8 @@ struct out_col {
 static bool chunk_type(duckdb_type t)
 {
 	return t == DUCKDB_TYPE_BOOLEAN || (t >= DUCKDB_TYPE_TINYINT && t <= DUCKDB_TYPE_DOUBLE) ||
-		t == DUCKDB_TYPE_HUGEINT || t == DUCKDB_TYPE_VARCHAR || t == DUCKDB_TYPE_DECIMAL || t == DUCKDB_TYPE_DATE;
+		t == DUCKDB_TYPE_HUGEINT || t == DUCKDB_TYPE_UHUGEINT || t == DUCKDB_TYPE_VARCHAR ||
+		t == DUCKDB_TYPE_DECIMAL || t == DUCKDB_TYPE_DATE || t == DUCKDB_TYPE_UUID;
 }
 
 typedef unsigned __int128 u128;
@@ -1386,6 +1430,23 @@ static __int128 hugeint(const duckdb_hugeint *h)
 	return (__int128)(((u128)(uint64_t)h->upper << 64) | h->lower);
 }
 
+/* A UUID in its canonical form (RFC 9562): 32 lower-case hex digits in groups of 8-4-4-4-12. */
+static int put_uuid(struct csv_out *o, const duckdb_hugeint *h, struct dcr_err *err)
+{
+	/* DuckDB stores the 128 bits with the top one flipped, so that UUIDs sort as their text does. */
+	u128 v = ((u128)((uint64_t)h->upper ^ (UINT64_C(1) << 63)) << 64) | h->lower;
+	char buf[36];
+
+	for (int i = 35, nibble = 0; i >= 0; i--) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			buf[i] = '-';
+			continue;
+		}
+		buf[i] = "0123456789abcdef"[(v >> (4 * nibble++)) & 15];
+	}
+	return csv_put(o, buf, sizeof(buf), err);
+}
+
 static __int128 decimal_value(const struct out_col *col, const void *data, idx_t row)
 {
 	switch (col->storage) {
@@ -1426,6 +1487,13 @@ static int put_value(struct csv_out *o, const struct out_col *col, idx_t row, st
 		return put_int(o, false, ((const uint64_t *)data)[row], 0, false, err);
 	case DUCKDB_TYPE_HUGEINT:
 		return put_signed(o, hugeint(&((const duckdb_hugeint *)data)[row]), 0, false, err);
+	case DUCKDB_TYPE_UHUGEINT: {
+		const duckdb_uhugeint *u = &((const duckdb_uhugeint *)data)[row];
+
+		return put_int(o, false, ((u128)u->upper << 64) | u->lower, 0, false, err);
+	}
+	case DUCKDB_TYPE_UUID:
+		return put_uuid(o, &((const duckdb_hugeint *)data)[row], err);
 	case DUCKDB_TYPE_DECIMAL:
 		return put_signed(o, decimal_value(col, data, row), col->scale, col->scale == col->width, err);
 	case DUCKDB_TYPE_FLOAT:
@@ -1476,7 +1544,10 @@ static int put_chunk(duckdb_data_chunk chunk, struct out_col *cols, idx_t n_cols
 	return r;
 }
 
-/* The rows chunk by chunk, when every column has a type chunk_type reads; 1 when one has not. */
+/*
+ * The rows chunk by chunk, when every column has a type chunk_type reads;
+ * 1 when one has not, 2 when the query failed while its result streamed.
+ */
 static int put_rows_by_chunk(duckdb_result *res, struct csv_out *o, uint64_t *rows, struct dcr_err *err)
 {
 	idx_t n_cols = duckdb_column_count(res);
@@ -1508,7 +1579,19 @@ static int put_rows_by_chunk(duckdb_result *res, struct csv_out *o, uint64_t *ro
 		duckdb_destroy_data_chunk(&chunk);
 	}
 	free(cols);
-	return r;
+	/* A streamed result's last NULL may be a failure of the query, which ran while it was read. */
+	return r == 0 && duckdb_result_error(res) ? 2 : r;
+}
+
+/* Whether every column of st's result is of a type put_value writes, so that it can be streamed. */
+static bool streamable(duckdb_prepared_statement st)
+{
+	idx_t n = duckdb_prepared_statement_column_count(st);
+
+	for (idx_t c = 0; c < n; c++)
+		if (!chunk_type(duckdb_prepared_statement_column_type(st, c)))
+			return false;
+	return true;
 }
 
 static int write_result(struct duck *d, duckdb_result *res, struct csv_out *o, uint64_t *rows, struct dcr_err *err)
@@ -1528,7 +1611,7 @@ static int write_result(struct duck *d, duckdb_result *res, struct csv_out *o, u
 		r = csv_put(o, "\n", 1, err);
 	if (r == 0 && (r = put_rows_by_chunk(res, o, rows, err)) == 1)
 		r = put_rows_by_value(res, o, rows, err);
-	return r;
+	return r == 2 ? run_error(d, res, err) : r;
 }
 
 /* Up to len bytes from fd, fewer at its end or error. */
@@ -1660,7 +1743,14 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: the query does not prepare on the "
 				"loaded tables [withheld: the message may quote data]", d->c->name);
 	}
-	if (r == 0 && duckdb_execute_prepared(st, &res) != DuckDBSuccess) {
+	/*
+	 * Streamed (computed as it is written) where put_value writes every
+	 * column: the result is never held whole, besides its CSV (review R4).
+	 * A column of another type is read value by value, which needs DuckDB
+	 * to hold the whole result first.
+	 */
+	if (r == 0 && (streamable(st) ? duckdb_execute_prepared_streaming(st, &res) :
+	    duckdb_execute_prepared(st, &res)) != DuckDBSuccess) {
 		r = run_error(d, &res, err);
 		duckdb_destroy_result(&res);
 	} else if (r == 0) {

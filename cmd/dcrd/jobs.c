@@ -35,7 +35,6 @@
 #define MAX_INPUT_FILE (2ull << 30) /* a python input held in memory */
 #define MAX_DEPTH 32               /* computations feeding computations */
 #define MAX_QUEUED 65536           /* jobs queued or running on this dcrd, whatever the caps */
-#define SQL_TIME_MS 60000          /* SQL's own limit on a job (struct sql_limits) */
 #define INTERRUPTED_TWICE "the job was running when dcrd stopped, and again when it stopped after " \
 	"running it anew; it is not run a third time"
 
@@ -57,6 +56,7 @@ static struct {
 	unsigned n_workers;
 	struct service svc;
 	uint64_t sql_memory;       /* 0: sqlwork's default */
+	uint64_t sql_time;         /* ms, SQL's own limit on a job (--max-sql-time); 0: sqlwork's default */
 	unsigned sql_threads;      /* 0: one */
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
@@ -1355,8 +1355,9 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 		bool duck = duck_computation(c);
 		struct table_store store;
 		struct work_inputs in = { read_input, w, duck ? identify_input : NULL, duck ? &store : NULL, NULL };
-		/* The job's time left, where it is below SQL's own limit (0: that limit). */
-		struct sql_limits lim = { .time_ms = left < SQL_TIME_MS ? left : 0, .max_memory = runner.sql_memory,
+		/* The job's time left, where it is below SQL's own limit. */
+		struct sql_limits lim = { .time_ms = runner.sql_time && runner.sql_time < left ? runner.sql_time : left,
+			.max_memory = runner.sql_memory,
 			.threads = runner.sql_threads };
 		struct sql_result sr = { 0 };
 		int r = duck ? table_store_open(&store, runner.svc.data_dir, runner.svc.enclave->sealing_key,
@@ -1730,6 +1731,11 @@ bool jobs_reading(const char *blob_id)
 void jobs_sql_memory(uint64_t bytes)
 {
 	runner.sql_memory = bytes;
+}
+
+void jobs_sql_time(uint64_t ms)
+{
+	runner.sql_time = ms;
 }
 
 void jobs_sql_threads(unsigned threads)

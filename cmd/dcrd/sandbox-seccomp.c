@@ -287,13 +287,19 @@ int sandbox_seccomp_build(bool bounded_memory, int deny_errno, struct sock_filte
 
 #ifdef ARCH
 /*
- * What the SQL worker may not do beyond the sandbox's denials: reach a
- * file by its name (open, create, remove, rename, link, change), run a
+ * What the SQL worker may not do beyond the sandbox's denials: run a
  * program, make a socket or use one to reach anything (it talks to dcrd on
  * a socket it inherits, connected already), or signal any process but its
- * own.
+ * own; and, once it no longer loads tables (worker_files), reach a file by
+ * its name (open, create, remove, rename, link, change).
  */
 static const int worker_denied[] = {
+	__NR_execve, __NR_execveat,
+	__NR_socket, __NR_socketpair, __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4,
+	__NR_tkill, __NR_pidfd_open, __NR_pidfd_send_signal, __NR_rt_sigqueueinfo,
+};
+
+static const int worker_files[] = {
 #ifdef __x86_64__
 	__NR_open, __NR_creat, __NR_mkdir, __NR_rmdir, __NR_unlink, __NR_rename, __NR_link, __NR_symlink,
 	__NR_chmod, __NR_chown, __NR_lchown, __NR_mknod, __NR_utime, __NR_utimes, __NR_futimesat,
@@ -301,9 +307,6 @@ static const int worker_denied[] = {
 	__NR_openat, __NR_openat2, __NR_mkdirat, __NR_unlinkat, __NR_renameat, __NR_renameat2, __NR_linkat,
 	__NR_symlinkat, __NR_truncate, __NR_fchmodat, __NR_fchmodat2, __NR_fchownat, __NR_mknodat, __NR_utimensat,
 	__NR_chdir, __NR_setxattr, __NR_lsetxattr, __NR_removexattr, __NR_lremovexattr, __NR_inotify_add_watch,
-	__NR_execve, __NR_execveat,
-	__NR_socket, __NR_socketpair, __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4,
-	__NR_tkill, __NR_pidfd_open, __NR_pidfd_send_signal, __NR_rt_sigqueueinfo,
 };
 
 /*
@@ -329,7 +332,7 @@ static void self_only(struct bpf *b, int nr, const uint32_t *values, size_t n, u
 }
 #endif
 
-int sandbox_confine_worker(int deny_errno, struct dcr_err *err)
+int sandbox_confine_worker(int deny_errno, bool loading, struct dcr_err *err)
 {
 #ifdef ARCH
 	const uint32_t deny = SECCOMP_RET_ERRNO | ((uint32_t)deny_errno & SECCOMP_RET_DATA);
@@ -344,9 +347,18 @@ int sandbox_confine_worker(int deny_errno, struct dcr_err *err)
 		emit(&b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)worker_denied[i], 0, 1);
 		ret(&b, deny);
 	}
-	for (size_t i = 0; i < sizeof(worker_absent) / sizeof(worker_absent[0]); i++) {
+	for (size_t i = 0; !loading && i < sizeof(worker_files) / sizeof(worker_files[0]); i++) {
+		emit(&b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)worker_files[i], 0, 1);
+		ret(&b, deny);
+	}
+	for (size_t i = 0; !loading && i < sizeof(worker_absent) / sizeof(worker_absent[0]); i++) {
 		emit(&b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)worker_absent[i], 0, 1);
 		ret(&b, SECCOMP_RET_ERRNO | ENOENT);
+	}
+	/* The tables a job loads are databases in memfds (duckwork.c), made before the second filter. */
+	if (loading) {
+		emit(&b, BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)__NR_memfd_create, 0, 1);
+		ret(&b, SECCOMP_RET_ALLOW);
 	}
 	self_only(&b, __NR_kill, self, 2, deny);
 	self_only(&b, __NR_tgkill, self + 1, 1, deny);
@@ -363,6 +375,7 @@ int sandbox_confine_worker(int deny_errno, struct dcr_err *err)
 	return 0;
 #else
 	(void)deny_errno;
+	(void)loading;
 	return dcr_err_set(err, DCR_EFAIL, "the SQL worker has no seccomp filter for this architecture "
 		"(x86_64 and aarch64 only)");
 #endif

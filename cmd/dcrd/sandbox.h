@@ -158,7 +158,11 @@ void sandbox_log(void);
  * deny_errno, but access() and faccessat(), which say ENOENT. DCR_EIO
  * when the kernel interface has no seccomp or no_new_privs (Gramine's),
  * DCR_EFAIL when it refuses otherwise or the architecture has no filter.
+ * loading: the first of two filters for a worker that loads tables into
+ * the table store (files by path, memfds): all of the above but the calls
+ * on files by name and access(); memfd_create is allowed. The second,
+ * stacked on it once the tables are in place, is the full filter.
  */
-int sandbox_confine_worker(int deny_errno, struct dcr_err *err);
+int sandbox_confine_worker(int deny_errno, bool loading, struct dcr_err *err);
 
 #endif

@@ -65,6 +65,7 @@
 #define JOB_MEMORY_MIN (UINT64_C(16) << 20)
 #define JOB_MEMORY_MAX (UINT64_C(64) << 30)
 #define DEFAULT_SQL_MEMORY (1ull << 30)
+#define DEFAULT_SQL_TIME_MS 60000 /* an SQL job's own time (--max-sql-time) */
 /* Above an SQL job's budget, for state.db and for validating rooms (64 MiB each, one per thread). */
 #define SQL_HEAP_HEADROOM (512ull << 20)
 
@@ -1055,7 +1056,7 @@ static void usage(FILE *out)
 		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
-		     "                  [--max-sql-memory SIZE] [--duckdb-threads N]\n",
+		     "                  [--max-sql-memory SIZE] [--max-sql-time DURATION] [--duckdb-threads N]\n",
 		dcrd_kind_names("|", kinds, sizeof(kinds)));
 }
 
@@ -1153,6 +1154,7 @@ enum {
 	OPT_MAX_RESULT_BYTES,
 	OPT_MAX_ROOM_RESULT_BYTES,
 	OPT_RESULT_EXPIRY,
+	OPT_MAX_SQL_TIME,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -1188,6 +1190,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-job-time", required_argument, NULL, 'T' },
 		{ "max-job-memory", required_argument, NULL, 'M' },
 		{ "max-sql-memory", required_argument, NULL, 'Q' },
+		{ "max-sql-time", required_argument, NULL, OPT_MAX_SQL_TIME },
 		{ "duckdb-threads", required_argument, NULL, OPT_COUNT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1229,6 +1232,7 @@ int cmd_serve(int argc, char **argv)
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
 	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
+	uint64_t sql_time = DEFAULT_SQL_TIME_MS;
 	int64_t mark = 0, last_call = 0;
 	bool job_left;
 	struct MHD_Daemon *daemon;
@@ -1349,6 +1353,13 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_MAX_SQL_TIME:
+			if (dcr_duration_parse(optarg, &sql_time) < 0 || sql_time == 0 || sql_time > JOB_TIME_MAX_MS) {
+				fprintf(stderr, "dcrd: serve: invalid --max-sql-time '%s' (a number and ms, s, m or h, "
+					"like 10m; above 0 and at most 24h)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'Q':
 			if (!dcr_parse_size(optarg, &sql_memory) || sql_memory < (16u << 20) ||
 			    sql_memory > INT64_MAX - SQL_HEAP_HEADROOM) {
@@ -1424,6 +1435,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	sqlite3_hard_heap_limit64((sqlite3_int64)(sql_memory + SQL_HEAP_HEADROOM));
 	jobs_sql_memory(sql_memory);
+	jobs_sql_time(sql_time);
 	jobs_sql_threads(duck_threads);
 	/*
 	 * dcrd holds the sealing key: no process of its user (a python
@@ -1501,6 +1513,8 @@ int cmd_serve(int argc, char **argv)
 				"(--max-job-time, --max-job-memory)\n", t, m);
 		fprintf(stderr, "dcrd: up to %u jobs run at once, one of each room (--max-running-jobs)\n",
 			jobs.running);
+		dcr_duration_format(sql_time, t);
+		fprintf(stderr, "dcrd: every SQL job may run for at most %s (--max-sql-time)\n", t);
 		if (duck_version())
 			fprintf(stderr, "dcrd: each DuckDB job uses %u threads (--duckdb-threads)\n", duck_threads);
 	}

@@ -244,7 +244,7 @@ struct parent {
  * check at exit (seccomp denies LeakSanitizer's ptrace; the same code runs
  * in the tests' own process, leak-checked).
  */
-static void worker_env(char asan[static 128], uint64_t max_memory, char *env[static 6])
+static void worker_env(char asan[static 128], uint64_t max_memory, char *env[static 7])
 {
 	size_t n = 0;
 
@@ -252,6 +252,13 @@ static void worker_env(char asan[static 128], uint64_t max_memory, char *env[sta
 	env[n++] = "LANG=C";
 	env[n++] = "LC_ALL=C";
 	env[n++] = "HOME=/nonexistent";
+	/*
+	 * DuckDB's jemalloc (its MALLOC_CONF under DuckDB's prefix) gives freed
+	 * memory back to the kernel rather than keeping it mapped: kept, it
+	 * counts against RLIMIT_DATA, and a 2 GiB load at 512 MiB outgrew the
+	 * limit by that alone (docs/decisions.md).
+	 */
+	env[n++] = "DUCKDB_JE_MALLOC_CONF=retain:false";
 	if (SANITIZED) {
 		/* Twice the budget and 512 MiB: redzones, and a quarantine of freed memory cut to 64 MiB. */
 		snprintf(asan, 128, "ASAN_OPTIONS=detect_leaks=0:quarantine_size_mb=64:hard_rss_limit_mb=%" PRIu64,
@@ -274,7 +281,7 @@ static int spawn_worker(struct parent *p, uint64_t max_memory, struct dcr_err *e
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
-	char parent[24], asan[128], *env[6];
+	char parent[24], asan[128], *env[7];
 	char *argv[] = { "dcrd", "sql-worker", parent, NULL };
 	int sv[2], r;
 
@@ -749,7 +756,7 @@ static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **na
 
 int sql_worker_confine(struct dcr_err *err)
 {
-	return sandbox_confine_worker(DENY_ERRNO, err);
+	return sandbox_confine_worker(DENY_ERRNO, false, err);
 }
 
 /*
@@ -814,10 +821,14 @@ static int worker_setup(const char *parent, struct dcr_err *err)
 	return dcr_sql_init(err);
 }
 
-/* sql_worker_confine; where the kernel has no seccomp, the worker goes on unconfined (refuse_unconfined). */
-static int confine_now(struct dcr_err *err)
+/*
+ * sql_worker_confine, or its first stage for a worker that loads tables
+ * (sandbox_confine_worker's loading); where the kernel has no seccomp, the
+ * worker goes on unconfined (refuse_unconfined).
+ */
+static int confine_now(bool loading, struct dcr_err *err)
 {
-	int r = sql_worker_confine(err);
+	int r = sandbox_confine_worker(DENY_ERRNO, loading, err);
 
 	if (r == DCR_EIO) {
 		unconfined = true;
@@ -874,12 +885,18 @@ int sql_worker_main(int argc, char **argv)
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return 1;
 	}
-	/* The store's files are opened by path: a duckdb job with it confines itself in duck_run. */
+	/*
+	 * The store's files are opened by path: a duckdb job with it confines
+	 * itself fully in duck_run, once its tables are in place, and loads
+	 * them under the first stage (no program, socket or signal; review
+	 * R5-1): the CSV it parses and appends is the parties'.
+	 */
 	if (type == MSG_JOB && ts.dir[0] && ts.job[0] && duck_named(def, name)) {
 		in.identify = ident_from_dcrd;
 		in.store = job_store = &ts;
 		in.confine = confine_for_store;
-	} else if ((r = confine_now(&err)) < 0) {
+	}
+	if ((r = confine_now(in.confine != NULL, &err)) < 0) {
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return 1;
 	}

@@ -133,8 +133,21 @@ has "$err" "the job exceeded its time limit of 1s, which all its computations sh
 	"it ran out of time"
 expect 0 "the next job runs" as run "$room" using_n -o after-slow.csv
 has "$(cat after-slow.csv 2>/dev/null)" '^2000$' "with the right result"
+
+# ---- --max-sql-time: the SQL job's own limit, below the job's (the worker is killed at it) ----
+stop_dcrd
+DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data --max-sql-time 1s || finish
+has "$(cat dcrd.log)" "every SQL job may run for at most 1s \(--max-sql-time\)" "the limit is said at start"
+expect 7 "a query stuck in one call of trim(), under --max-sql-time 1s" as run "$room" trimmed --wait
+has "$err" "computation 'trimmed' ran out of time \(the limit is 1000 ms\)" "it ran out of SQL's time, not the job's"
+expect 0 "the next job runs" as run "$room" using_n -o after-sql-time.csv
+has "$(cat after-sql-time.csv 2>/dev/null)" '^2000$' "with the right result"
 stop_dcrd
 expect 2 "a bad --max-sql-memory" "$DCRD" serve --data-dir data2 --max-sql-memory 1TB2
 has "$err" "invalid --max-sql-memory '1TB2'" "the value is quoted"
+for bad in 0s 25h 5x 10; do
+	expect 2 "a bad --max-sql-time $bad" "$DCRD" serve --data-dir data2 --max-sql-time "$bad"
+	has "$err" "invalid --max-sql-time '$bad'" "the value is quoted"
+done
 
 finish
