@@ -58,6 +58,8 @@ static struct {
 	struct service svc;
 	uint64_t sql_memory;       /* 0: sqlwork's default */
 	unsigned sql_threads;      /* 0: one */
+	uint64_t warm_idle_ms;     /* sql_pool_start's */
+	unsigned warm_jobs;
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /*
@@ -1363,7 +1365,7 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 			w->j->room_id, err) : 0;
 
 		if (r == 0)
-			r = sql_run_isolated(w->j->def, name, &in, &lim, &sr, err);
+			r = sql_run_warm(w->j->room_id, w->j->def, name, &in, &lim, &sr, err);
 		if (duck)
 			table_store_close(&store);
 
@@ -1737,6 +1739,12 @@ void jobs_sql_threads(unsigned threads)
 	runner.sql_threads = threads;
 }
 
+void jobs_sql_warm(uint64_t idle_ms, unsigned max_jobs)
+{
+	runner.warm_idle_ms = idle_ms;
+	runner.warm_jobs = max_jobs;
+}
+
 /* What the start finds in the state: every queued job, and those a previous dcrd was running. */
 struct found_job {
 	char room_id[65];
@@ -1894,7 +1902,8 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 		runner.n_workers = 0;
 		return r;
 	}
-	if ((r = waits_start(err)) < 0) {
+	if ((r = waits_start(err)) < 0 || (r = sql_pool_start(runner.warm_idle_ms, runner.warm_jobs, err)) < 0) {
+		jobs_wait_stop();
 		free(runner.workers);
 		runner.workers = NULL;
 		runner.n_workers = 0;
@@ -1906,6 +1915,7 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 	for (unsigned i = 0; i < n; i++) {
 		if ((r = pthread_create(&runner.workers[i].thread, NULL, runner_main, &runner.workers[i])) != 0) {
 			join_runners();
+			sql_pool_stop();
 			queue_clear();
 			return dcr_err_errno(err, DCR_EIO, r, "cannot start the job runners");
 		}
@@ -1939,6 +1949,8 @@ bool jobs_stop(void)
 		return true;
 	}
 	join_runners();
+	/* No runner holds a worker now: the idle ones go. */
+	sql_pool_stop();
 	queue_clear();
 	return false;
 }
