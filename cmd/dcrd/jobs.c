@@ -874,6 +874,44 @@ struct work {
 	size_t n_nodes;
 };
 
+static void job_caller(const struct job *j, struct caller_id *caller);
+
+/*
+ * Which kept SQL worker job j's computation name may use (sql_run_warm):
+ * one of the same room, computation and caller (review W-1: a worker
+ * taken over through one party's data must not serve another party's
+ * jobs), named by the SHA-256 of the room ID, the name, the caller's
+ * e-mail and CA fingerprint, each ended by a NUL, in hex.
+ */
+static int warm_key(const struct job *j, const char *name, char key[static 2 * DCR_SHA256_LEN + 1],
+	struct dcr_err *err)
+{
+	struct caller_id caller;
+	uint8_t md[DCR_SHA256_LEN];
+	const char *parts[4];
+	size_t len = 0, at = 0;
+	char *buf;
+	int r;
+
+	job_caller(j, &caller);
+	parts[0] = j->room_id;
+	parts[1] = name;
+	parts[2] = caller.email;
+	parts[3] = caller.ca;
+	for (size_t k = 0; k < 4; k++)
+		len += strlen(parts[k]) + 1;
+	if (!(buf = malloc(len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (size_t k = 0; k < 4; k++) {
+		memcpy(buf + at, parts[k], strlen(parts[k]) + 1);
+		at += strlen(parts[k]) + 1;
+	}
+	if ((r = dcr_sha256(buf, len, md, err)) == 0)
+		dcr_hex(md, sizeof(md), key);
+	free(buf);
+	return r;
+}
+
 /* What is left of the job's time; 0 once it is up. */
 static uint64_t time_left(const struct work *w)
 {
@@ -1364,8 +1402,10 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 		int r = duck ? table_store_open(&store, runner.svc.data_dir, runner.svc.enclave->sealing_key,
 			w->j->room_id, err) : 0;
 
-		if (r == 0)
-			r = sql_run_warm(w->j->room_id, w->j->def, name, &in, &lim, &sr, err);
+		char key[2 * DCR_SHA256_LEN + 1];
+
+		if (r == 0 && (r = warm_key(w->j, name, key, err)) == 0)
+			r = sql_run_warm(key, w->j->def, name, &in, &lim, &sr, err);
 		if (duck)
 			table_store_close(&store);
 
