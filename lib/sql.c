@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crypto.h"
 #include "room.h"
 
 #include "banned.h"
@@ -55,6 +56,7 @@ struct header {
 };
 
 static sqlite3_mem_methods system_mem;
+static atomic_bool wipe_freed;             /* dcr_sql_wipe_freed */
 static _Thread_local struct budget *thread_budget;
 static atomic_uint_fast64_t generations;
 
@@ -103,6 +105,8 @@ static void acct_free(void *p)
 		return;
 	if ((b = owner(h)))
 		b->used -= h->size;
+	if (atomic_load_explicit(&wipe_freed, memory_order_relaxed))
+		dcr_wipe(h + 1, h->size);
 	system_mem.xFree(h);
 }
 
@@ -112,8 +116,21 @@ static void *acct_realloc(void *p, int n)
 	struct budget *o = owner(h), *b = o ? o : thread_budget;
 	uint64_t base = b ? b->used - (o ? h->size : 0) : 0, grown = (uint64_t)n > h->size ? (uint64_t)n - h->size : 0;
 
-	if (over(b, base, n) || !(h = system_mem.xRealloc(h, n + (int)sizeof(*h))))
+	if (over(b, base, n))
 		return NULL;
+	if (atomic_load_explicit(&wipe_freed, memory_order_relaxed)) {
+		/* What a moving realloc would leave behind, wiped. */
+		struct header *moved = system_mem.xMalloc(n + (int)sizeof(*h));
+
+		if (!moved)
+			return NULL;
+		memcpy(moved, h, sizeof(*h) + ((uint64_t)n < h->size ? (size_t)n : (size_t)h->size));
+		dcr_wipe(h + 1, h->size);
+		system_mem.xFree(h);
+		h = moved;
+	} else if (!(h = system_mem.xRealloc(h, n + (int)sizeof(*h)))) {
+		return NULL;
+	}
 	if (b) {
 		b->used = base + (uint64_t)n;
 		b->allocated += o ? grown : (uint64_t)n;
@@ -156,6 +173,11 @@ int dcr_sql_init(struct dcr_err *err)
 		return dcr_err_set(err, DCR_EFAIL, "cannot account for SQLite's memory: SQLite is in use already");
 	done = true;
 	return 0;
+}
+
+void dcr_sql_wipe_freed(void)
+{
+	atomic_store(&wipe_freed, true);
 }
 
 static void budget_begin(struct budget *b, uint64_t cap)

@@ -28,6 +28,13 @@ struct dcr_sql;
  * (DCR_EFAIL otherwise); without it, budgets limit nothing.
  */
 int dcr_sql_init(struct dcr_err *err);
+/*
+ * From now on, in this process, what SQLite frees (through dcr_sql_init's
+ * layer) is wiped first, and what it grows is moved rather than grown in
+ * place: a process that runs one job after another (dcrd's SQL worker)
+ * keeps no plaintext of a job in memory it has freed.
+ */
+void dcr_sql_wipe_freed(void);
 
 /*
  * A new database, which may allocate at most max_memory bytes (0: no

@@ -58,6 +58,8 @@ static struct {
 	uint64_t sql_memory;       /* 0: sqlwork's default */
 	uint64_t sql_time;         /* ms, SQL's own limit on a job (--max-sql-time); 0: sqlwork's default */
 	unsigned sql_threads;      /* 0: one */
+	uint64_t warm_idle_ms;     /* sql_pool_start's */
+	unsigned warm_jobs;
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 /*
@@ -872,6 +874,44 @@ struct work {
 	size_t n_nodes;
 };
 
+static void job_caller(const struct job *j, struct caller_id *caller);
+
+/*
+ * Which kept SQL worker job j's computation name may use (sql_run_warm):
+ * one of the same room, computation and caller (review W-1: a worker
+ * taken over through one party's data must not serve another party's
+ * jobs), named by the SHA-256 of the room ID, the name, the caller's
+ * e-mail and CA fingerprint, each ended by a NUL, in hex.
+ */
+static int warm_key(const struct job *j, const char *name, char key[static 2 * DCR_SHA256_LEN + 1],
+	struct dcr_err *err)
+{
+	struct caller_id caller;
+	uint8_t md[DCR_SHA256_LEN];
+	const char *parts[4];
+	size_t len = 0, at = 0;
+	char *buf;
+	int r;
+
+	job_caller(j, &caller);
+	parts[0] = j->room_id;
+	parts[1] = name;
+	parts[2] = caller.email;
+	parts[3] = caller.ca;
+	for (size_t k = 0; k < 4; k++)
+		len += strlen(parts[k]) + 1;
+	if (!(buf = malloc(len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	for (size_t k = 0; k < 4; k++) {
+		memcpy(buf + at, parts[k], strlen(parts[k]) + 1);
+		at += strlen(parts[k]) + 1;
+	}
+	if ((r = dcr_sha256(buf, len, md, err)) == 0)
+		dcr_hex(md, sizeof(md), key);
+	free(buf);
+	return r;
+}
+
 /* What is left of the job's time; 0 once it is up. */
 static uint64_t time_left(const struct work *w)
 {
@@ -1363,8 +1403,10 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 		int r = duck ? table_store_open(&store, runner.svc.data_dir, runner.svc.enclave->sealing_key,
 			w->j->room_id, err) : 0;
 
-		if (r == 0)
-			r = sql_run_isolated(w->j->def, name, &in, &lim, &sr, err);
+		char key[2 * DCR_SHA256_LEN + 1];
+
+		if (r == 0 && (r = warm_key(w->j, name, key, err)) == 0)
+			r = sql_run_warm(key, w->j->def, name, &in, &lim, &sr, err);
 		if (duck)
 			table_store_close(&store);
 
@@ -1743,6 +1785,12 @@ void jobs_sql_threads(unsigned threads)
 	runner.sql_threads = threads;
 }
 
+void jobs_sql_warm(uint64_t idle_ms, unsigned max_jobs)
+{
+	runner.warm_idle_ms = idle_ms;
+	runner.warm_jobs = max_jobs;
+}
+
 /* What the start finds in the state: every queued job, and those a previous dcrd was running. */
 struct found_job {
 	char room_id[65];
@@ -1900,7 +1948,8 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 		runner.n_workers = 0;
 		return r;
 	}
-	if ((r = waits_start(err)) < 0) {
+	if ((r = waits_start(err)) < 0 || (r = sql_pool_start(runner.warm_idle_ms, runner.warm_jobs, err)) < 0) {
+		jobs_wait_stop();
 		free(runner.workers);
 		runner.workers = NULL;
 		runner.n_workers = 0;
@@ -1912,6 +1961,7 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 	for (unsigned i = 0; i < n; i++) {
 		if ((r = pthread_create(&runner.workers[i].thread, NULL, runner_main, &runner.workers[i])) != 0) {
 			join_runners();
+			sql_pool_stop();
 			queue_clear();
 			return dcr_err_errno(err, DCR_EIO, r, "cannot start the job runners");
 		}
@@ -1945,6 +1995,8 @@ bool jobs_stop(void)
 		return true;
 	}
 	join_runners();
+	/* No runner holds a worker now: the idle ones go. */
+	sql_pool_stop();
 	queue_clear();
 	return false;
 }

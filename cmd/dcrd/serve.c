@@ -66,6 +66,9 @@
 #define JOB_MEMORY_MAX (UINT64_C(64) << 30)
 #define DEFAULT_SQL_MEMORY (1ull << 30)
 #define DEFAULT_SQL_TIME_MS 60000 /* an SQL job's own time (--max-sql-time) */
+#define DEFAULT_SQL_WORKER_IDLE_MS 2000 /* a room's SQL worker kept between its jobs (sql_run_warm) */
+#define DEFAULT_SQL_WORKER_JOBS 100
+#define MAX_SQL_WORKER_IDLE_MS (3600 * 1000)
 /* Above an SQL job's budget, for state.db and for validating rooms (64 MiB each, one per thread). */
 #define SQL_HEAP_HEADROOM (512ull << 20)
 
@@ -1056,7 +1059,8 @@ static void usage(FILE *out)
 		     "                  [--max-puts-per-uploader N] [--max-puts-per-address N]\n"
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
-		     "                  [--max-sql-memory SIZE] [--max-sql-time DURATION] [--duckdb-threads N]\n",
+		     "                  [--max-sql-memory SIZE] [--max-sql-time DURATION] [--duckdb-threads N]\n"
+		     "                  [--sql-worker-idle DURATION] [--sql-worker-jobs N]\n",
 		dcrd_kind_names("|", kinds, sizeof(kinds)));
 }
 
@@ -1155,6 +1159,7 @@ enum {
 	OPT_MAX_ROOM_RESULT_BYTES,
 	OPT_RESULT_EXPIRY,
 	OPT_MAX_SQL_TIME,
+	OPT_SQL_WORKER_IDLE,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -1192,6 +1197,8 @@ int cmd_serve(int argc, char **argv)
 		{ "max-sql-memory", required_argument, NULL, 'Q' },
 		{ "max-sql-time", required_argument, NULL, OPT_MAX_SQL_TIME },
 		{ "duckdb-threads", required_argument, NULL, OPT_COUNT },
+		{ "sql-worker-idle", required_argument, NULL, OPT_SQL_WORKER_IDLE },
+		{ "sql-worker-jobs", required_argument, NULL, OPT_COUNT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1207,6 +1214,8 @@ int cmd_serve(int argc, char **argv)
 		DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_ROOM_RESULT_BYTES, DEFAULT_RESULT_EXPIRY };
 	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
 	unsigned duck_threads = cores < 1 ? 1 : cores > SQL_THREADS_MAX ? SQL_THREADS_MAX : (unsigned)cores;
+	unsigned warm_jobs = DEFAULT_SQL_WORKER_JOBS;
+	uint64_t warm_idle_ms = DEFAULT_SQL_WORKER_IDLE_MS;
 	unsigned per_address = DEFAULT_PER_ADDRESS;
 	/* The options that take a count, OPT_COUNT in longopts. */
 	const struct {
@@ -1224,6 +1233,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-rooms", &srv.creators.max_rooms },
 		{ "max-rooms-per-creator", &srv.creators.max_per_creator },
 		{ "duckdb-threads", &duck_threads },
+		{ "sql-worker-jobs", &warm_jobs },
 	};
 	uint64_t secs;
 	struct sandbox_options sandbox = { NULL, NULL, NULL };
@@ -1368,6 +1378,15 @@ int cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case OPT_SQL_WORKER_IDLE:
+			if (strcmp(optarg, "0") == 0)
+				warm_idle_ms = 0;
+			else if (dcr_duration_parse(optarg, &warm_idle_ms) < 0 || warm_idle_ms > MAX_SQL_WORKER_IDLE_MS) {
+				fprintf(stderr, "dcrd: serve: invalid --sql-worker-idle '%s' (0, or a number and ms, s, m "
+					"or h, like 2s; at most 1h)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -1437,6 +1456,7 @@ int cmd_serve(int argc, char **argv)
 	jobs_sql_memory(sql_memory);
 	jobs_sql_time(sql_time);
 	jobs_sql_threads(duck_threads);
+	jobs_sql_warm(warm_idle_ms, warm_jobs);
 	/*
 	 * dcrd holds the sealing key: no process of its user (a python
 	 * sandbox, when dcrd is not root) may read its memory or descriptors

@@ -1,7 +1,8 @@
 /*
- * SQL jobs in a process of their own: dcrd spawns "dcrd sql-worker" for
- * each, hands it the room, streams it the plaintext it asks for, and kills
- * it when the job's time is up, whatever it is doing.
+ * SQL jobs in a process of their own: dcrd spawns "dcrd sql-worker", hands
+ * it the room, streams it the plaintext it asks for, and kills it when the
+ * job's time is up, whatever it is doing. A worker that ended a SQLite job
+ * well may be kept warm for its room's next job (sql_run_warm).
  */
 #define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np */
 #include "work.h"
@@ -9,8 +10,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/seccomp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -559,13 +564,218 @@ static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinitio
 	}
 }
 
-int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
-	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
+/* ---- warm workers ---- */
+
+/*
+ * The workers kept between jobs, at most one per room (a room runs one job
+ * at a time) and WARM_MAX in all: each ended its last job well (DONE) and
+ * waits, confined, for the next job of the same room with the same memory
+ * limit; it holds nothing of the jobs it ran (sql_worker_main). The reaper
+ * thread ends those idle for longer than idle_ms; sql_pool_stop ends all.
+ */
+#define WARM_MAX 64
+
+struct warm {
+	char room_id[65];
+	uint64_t max_memory;
+	pid_t pid;
+	int fd;
+	unsigned jobs;             /* jobs it ran */
+	int64_t idle_since;        /* dcr_monotonic_ms */
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;         /* on CLOCK_MONOTONIC: the reaper's */
+	struct warm idle[WARM_MAX];
+	unsigned n;
+	uint64_t idle_ms;
+	unsigned max_jobs;
+	bool started, stop;
+	pthread_t reaper;
+} pool = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* Kill and reap a worker that is no job's. */
+static void warm_end(pid_t pid, int fd)
+{
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(fd);
+}
+
+static void *reaper_main(void *arg)
+{
+	pthread_mutex_lock(&pool.mu);
+	while (!pool.stop) {
+		int64_t now = dcr_monotonic_ms(), next = INT64_MAX;
+		struct warm gone[WARM_MAX];
+		unsigned n_gone = 0;
+
+		for (unsigned i = 0; i < pool.n;) {
+			if (now - pool.idle[i].idle_since >= (int64_t)pool.idle_ms) {
+				gone[n_gone++] = pool.idle[i];
+				pool.idle[i] = pool.idle[--pool.n];
+				continue;
+			}
+			if (pool.idle[i].idle_since + (int64_t)pool.idle_ms < next)
+				next = pool.idle[i].idle_since + (int64_t)pool.idle_ms;
+			i++;
+		}
+		if (n_gone) {
+			pthread_mutex_unlock(&pool.mu);
+			for (unsigned i = 0; i < n_gone; i++)
+				warm_end(gone[i].pid, gone[i].fd);
+			pthread_mutex_lock(&pool.mu);
+			continue;
+		}
+		if (next == INT64_MAX) {
+			pthread_cond_wait(&pool.cv, &pool.mu);
+		} else {
+			struct timespec at = { .tv_sec = (time_t)(next / 1000), .tv_nsec = (long)(next % 1000) * 1000000L };
+
+			pthread_cond_timedwait(&pool.cv, &pool.mu, &at);
+		}
+	}
+	pthread_mutex_unlock(&pool.mu);
+	return NULL;
+}
+
+/*
+ * Whether this kernel interface has seccomp, asked without changing
+ * anything. Where it has none (Gramine: SGX) a worker runs unconfined,
+ * and an unconfined worker is never kept (review W-1).
+ */
+static bool seccomp_available(void)
+{
+	uint32_t action = SECCOMP_RET_KILL_PROCESS;
+
+	return syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
+}
+
+int sql_pool_start(uint64_t idle_ms, unsigned max_jobs, struct dcr_err *err)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	if (pool.started || idle_ms == 0 || max_jobs <= 1 || !seccomp_available())
+		return 0;
+	pool.idle_ms = idle_ms;
+	pool.max_jobs = max_jobs;
+	pool.stop = false;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	r = pthread_cond_init(&pool.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (r != 0)
+		return dcr_err_errno(err, DCR_EIO, r, "cannot keep SQL workers");
+	if ((r = pthread_create(&pool.reaper, NULL, reaper_main, NULL)) != 0) {
+		pthread_cond_destroy(&pool.cv);
+		return dcr_err_errno(err, DCR_EIO, r, "cannot keep SQL workers");
+	}
+	pool.started = true;
+	return 0;
+}
+
+void sql_pool_stop(void)
+{
+	if (!pool.started)
+		return;
+	pthread_mutex_lock(&pool.mu);
+	pool.stop = true;
+	pthread_cond_signal(&pool.cv);
+	pthread_mutex_unlock(&pool.mu);
+	pthread_join(pool.reaper, NULL);
+	for (unsigned i = 0; i < pool.n; i++)
+		warm_end(pool.idle[i].pid, pool.idle[i].fd);
+	pool.n = 0;
+	pthread_cond_destroy(&pool.cv);
+	pool.started = false;
+}
+
+unsigned sql_pool_idle(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&pool.mu);
+	n = pool.n;
+	pthread_mutex_unlock(&pool.mu);
+	return n;
+}
+
+/* The room's idle worker for max_memory, taken out of the pool into p (*jobs: what it ran); false: none. */
+static bool warm_take(const char *room_id, uint64_t max_memory, struct parent *p, unsigned *jobs)
+{
+	struct warm w = { .pid = 0 };
+
+	pthread_mutex_lock(&pool.mu);
+	for (unsigned i = 0; i < pool.n; i++)
+		if (strcmp(pool.idle[i].room_id, room_id) == 0 && pool.idle[i].max_memory == max_memory) {
+			w = pool.idle[i];
+			pool.idle[i] = pool.idle[--pool.n];
+			break;
+		}
+	pthread_mutex_unlock(&pool.mu);
+	if (w.pid <= 0)
+		return false;
+	/* Ended while idle (killed from outside): reaped here, and the job gets a new one. */
+	if (waitpid(w.pid, NULL, WNOHANG) != 0) {
+		close(w.fd);
+		return false;
+	}
+	p->pid = w.pid;
+	p->c.fd = w.fd;
+	*jobs = w.jobs;
+	return true;
+}
+
+/* Keep p's worker, which ran jobs jobs and the last well, for the room's next; false: it is not (p unchanged). */
+static bool warm_keep(const char *room_id, uint64_t max_memory, struct parent *p, unsigned jobs)
+{
+	struct warm evicted = { .pid = 0 };
+	unsigned at;
+
+	if (!pool.started || jobs >= pool.max_jobs || strlen(room_id) >= sizeof(evicted.room_id))
+		return false;
+	pthread_mutex_lock(&pool.mu);
+	if (pool.stop) {
+		pthread_mutex_unlock(&pool.mu);
+		return false;
+	}
+	/* One per room: another the room's (which dcrd does not make) goes; or, when full, the one idle longest. */
+	for (at = 0; at < pool.n && strcmp(pool.idle[at].room_id, room_id) != 0; at++)
+		;
+	if (at == pool.n && pool.n == WARM_MAX) {
+		at = 0;
+		for (unsigned i = 1; i < pool.n; i++)
+			if (pool.idle[i].idle_since < pool.idle[at].idle_since)
+				at = i;
+	}
+	if (at < pool.n)
+		evicted = pool.idle[at];
+	else
+		pool.n++;
+	pool.idle[at] = (struct warm){ .max_memory = max_memory, .pid = p->pid, .fd = p->c.fd, .jobs = jobs,
+		.idle_since = dcr_monotonic_ms() };
+	memcpy(pool.idle[at].room_id, room_id, strlen(room_id) + 1);
+	pthread_cond_signal(&pool.cv);
+	pthread_mutex_unlock(&pool.mu);
+	if (evicted.pid > 0)
+		warm_end(evicted.pid, evicted.fd);
+	p->pid = 0;
+	p->c.fd = -1;
+	return true;
+}
+
+/* A job in a worker: a new one, or with room_id (not NULL) the room's warm one, kept afterwards if it can be. */
+static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, const char *name,
+	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
 	struct sql_limits l = lim ? *lim : (struct sql_limits){ 0 };
 	struct parent p = { .c = { .fd = -1 }, .name = name };
 	struct sql_result res = { 0 };
-	int wstatus, r;
+	unsigned jobs = 0;
+	int wstatus, r = 0;
 
 	memset(out, 0, sizeof(*out));
 	sql_limits_resolve(&l);
@@ -574,15 +784,17 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 	p.c.deadline = dcr_monotonic_ms() + (int64_t)p.time_ms;
 	if (!(p.frame = malloc(FRAME_MAX)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if ((r = spawn_worker(&p, l.max_memory, err)) == 0) {
+	if ((room_id && warm_take(room_id, l.max_memory, &p, &jobs)) || (r = spawn_worker(&p, l.max_memory, err)) == 0) {
 		r = converse(&p, MSG_JOB, def, in, &l, &res, err);
-		/* Done or not, it goes: it has nothing more to do, or no more time to do it. */
-		end_worker(&p, &wstatus);
-		if (r == 1 && p.refused[0])
-			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker asked for node '%s', which a "
-							   "duckdb computation cannot read", name, p.refused);
-		else if (r == 1)
-			r = worker_lost(&p, wstatus, err);
+		/* Done or not, it goes, unless it ended well and is kept: it has nothing more to do, or no more time. */
+		if (!(r == 0 && room_id && warm_keep(room_id, l.max_memory, &p, jobs + 1))) {
+			end_worker(&p, &wstatus);
+			if (r == 1 && p.refused[0])
+				r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker asked for node '%s', "
+					"which a duckdb computation cannot read", name, p.refused);
+			else if (r == 1)
+				r = worker_lost(&p, wstatus, err);
+		}
 	}
 	if (p.c.fd >= 0)
 		close(p.c.fd);
@@ -597,6 +809,19 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 	out->csv = p.csv;
 	out->len = p.len;
 	return 0;
+}
+
+int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
+	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
+{
+	return run_job(NULL, def, name, in, lim, out, err);
+}
+
+int sql_run_warm(const char *room_id, const Dcr__V1__RoomDefinition *def, const char *name,
+	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
+{
+	/* DuckDB jobs as before: one worker each (a store job confines itself only once its files are open). */
+	return run_job(pool.started && !duck_named(def, name) ? room_id : NULL, def, name, in, lim, out, err);
 }
 
 int sql_check_isolated(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
@@ -860,18 +1085,88 @@ static int confine_for_store(struct dcr_err *err)
 		"confinement, and this platform has none") : r;
 }
 
+/*
+ * One job of the worker's, from read_job on: its result (DATA, DONE) or
+ * why not (FAIL) sent back. 0 when it ended well and the worker may take
+ * another; 1 when it failed (and said so); < 0 when the worker cannot go
+ * on (exit status 1). The first job sets the worker's limits and
+ * confinement (*memory); later ones must be SQLite jobs of that same
+ * memory limit, for the worker is confined and limited already.
+ */
+static int worker_job(struct chan *c, int type, const struct sql_limits *lim, const char *name,
+	struct table_store *ts, const Dcr__V1__RoomDefinition *def, unsigned served, uint64_t *memory)
+{
+	struct work_inputs in = { .read = from_dcrd, .ctx = c };
+	struct sql_result res = { 0 };
+	struct dcr_err err;
+	uint8_t done[17];
+	int r;
+
+	if (served == 0) {
+		*memory = lim->max_memory;
+		if ((r = worker_limit(lim->max_memory, &err)) < 0) {
+			fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
+			return r;
+		}
+		/*
+		 * The store's files are opened by path: a duckdb job with it confines
+		 * itself fully in duck_run, once its tables are in place, and loads
+		 * them under the first stage (no program, socket or signal; review
+		 * R5-1): the CSV it parses and appends is the parties'.
+		 */
+		if (type == MSG_JOB && ts->dir[0] && ts->job[0] && duck_named(def, name)) {
+			in.identify = ident_from_dcrd;
+			in.store = job_store = ts;
+			in.confine = confine_for_store;
+		}
+		if ((r = confine_now(in.confine != NULL, &err)) < 0) {
+			fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
+			return r;
+		}
+	} else if (type != MSG_JOB || lim->max_memory != *memory || duck_named(def, name)) {
+		send_fail(c, DCR_EFAIL, "a SQL worker runs more than one job only if they are SQLite jobs with the same "
+			"memory limit");
+		return 1;
+	}
+	if (type == MSG_CHECK)
+		r = refuse_unconfined(def, "", DCR_EINVALID, &err) < 0 ? DCR_EINVALID : duck_check_room(def, &err);
+	else
+		r = refuse_unconfined(def, name, DCR_ECOMPUTE, &err) < 0 ? DCR_ECOMPUTE :
+			sql_run(def, name, &in, lim, &res, &err);
+	if (r < 0) {
+		send_fail(c, r, err.msg);
+		r = 1;
+	} else {
+		r = 0;
+		for (size_t at = 0; r == 0 && at < res.len; at += FRAME_MAX)
+			if (send_frame(c, MSG_DATA, res.csv + at, res.len - at < FRAME_MAX ? res.len - at : FRAME_MAX,
+				NULL, 0) < 0)
+				r = 1;
+		put_u64(done, res.rows);
+		put_u64(done + 8, res.groups_suppressed);
+		done[16] = res.thresholded;
+		if (r == 0 && send_frame(c, MSG_DONE, done, sizeof(done), NULL, 0) < 0)
+			r = 1;
+	}
+	if (res.csv)
+		dcr_wipe(res.csv, res.len);
+	free(res.csv);
+	return r;
+}
+
+/*
+ * The worker: its jobs one after the other, until one fails, dcrd closes
+ * the socket (it keeps no worker, or ends a warm one), or kills it. Between
+ * jobs it holds nothing of them: each had a database of its own, closed
+ * (SQLite's freed memory wiped, dcr_sql_wipe_freed), and its result, name,
+ * key and definition are wiped or freed here.
+ */
 int sql_worker_main(int argc, char **argv)
 {
 	struct chan c = { .fd = WORKER_FD };
-	struct table_store ts = { 0 };
-	struct work_inputs in = { .read = from_dcrd, .ctx = &c };
-	Dcr__V1__RoomDefinition *def = NULL;
-	struct sql_result res = { 0 };
-	struct sql_limits lim;
+	uint64_t memory = 0;
 	struct dcr_err err;
-	uint8_t done[17];
-	char *name = NULL;
-	int r, type = 0;
+	int r = 0;
 
 	if (argc != 2) {
 		fprintf(stderr, "dcrd: sql-worker: run by dcrd serve, not by hand\n");
@@ -881,48 +1176,29 @@ int sql_worker_main(int argc, char **argv)
 		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 		return r == DCR_EUSAGE ? 2 : 1;
 	}
-	if ((r = read_job(&c, &type, &lim, &name, &ts, &def, &err)) < 0 || (r = worker_limit(lim.max_memory, &err)) < 0) {
-		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
-		return 1;
+	dcr_sql_wipe_freed();
+	for (unsigned served = 0; r == 0; served++) {
+		struct table_store ts = { 0 };
+		Dcr__V1__RoomDefinition *def = NULL;
+		struct sql_limits lim;
+		char *name = NULL;
+		int type = 0;
+
+		if ((r = read_job(&c, &type, &lim, &name, &ts, &def, &err)) < 0) {
+			/* After a job, dcrd closing the socket is the end of a warm worker. */
+			if (served == 0 || !c.gone) {
+				fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
+				return 1;
+			}
+			return 0;
+		}
+		r = worker_job(&c, type, &lim, name, &ts, def, served, &memory);
+		job_store = NULL;
+		free(name);
+		dcr_wipe(&ts, sizeof(ts));
+		dcr__v1__room_definition__free_unpacked(def, NULL);
+		/* An idle worker holds no more than it needs (review W-3): the job's freed heap goes back. */
+		malloc_trim(0);
 	}
-	/*
-	 * The store's files are opened by path: a duckdb job with it confines
-	 * itself fully in duck_run, once its tables are in place, and loads
-	 * them under the first stage (no program, socket or signal; review
-	 * R5-1): the CSV it parses and appends is the parties'.
-	 */
-	if (type == MSG_JOB && ts.dir[0] && ts.job[0] && duck_named(def, name)) {
-		in.identify = ident_from_dcrd;
-		in.store = job_store = &ts;
-		in.confine = confine_for_store;
-	}
-	if ((r = confine_now(in.confine != NULL, &err)) < 0) {
-		fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
-		return 1;
-	}
-	if (type == MSG_CHECK)
-		r = refuse_unconfined(def, "", DCR_EINVALID, &err) < 0 ? DCR_EINVALID : duck_check_room(def, &err);
-	else
-		r = refuse_unconfined(def, name, DCR_ECOMPUTE, &err) < 0 ? DCR_ECOMPUTE :
-			sql_run(def, name, &in, &lim, &res, &err);
-	if (r < 0) {
-		send_fail(&c, r, err.msg);
-	} else {
-		r = 0;
-		for (size_t at = 0; r == 0 && at < res.len; at += FRAME_MAX)
-			r = send_frame(&c, MSG_DATA, res.csv + at, res.len - at < FRAME_MAX ? res.len - at : FRAME_MAX,
-				NULL, 0);
-		put_u64(done, res.rows);
-		put_u64(done + 8, res.groups_suppressed);
-		done[16] = res.thresholded;
-		if (r == 0)
-			send_frame(&c, MSG_DONE, done, sizeof(done), NULL, 0);
-	}
-	if (res.csv)
-		dcr_wipe(res.csv, res.len);
-	free(res.csv);
-	free(name);
-	dcr_wipe(&ts, sizeof(ts));
-	dcr__v1__room_definition__free_unpacked(def, NULL);
-	return 0;
+	return r < 0 ? 1 : 0;
 }

@@ -227,6 +227,30 @@ int sql_out_of_time(const char *name, uint64_t time_ms, struct dcr_err *err);
 int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 /*
+ * sql_run_isolated for a job of room room_id, in the room's warm worker
+ * when the pool has one: a worker whose last job, of the same room and
+ * with the same memory limit, ended well is kept (sql_pool_start) rather
+ * than killed, and runs the room's next SQLite job without a new exec and
+ * set-up, in a database of its own as every job. It is killed, and the
+ * next job gets a new one, when a job fails in any way (its time or memory
+ * limit included), after max_jobs jobs, after idle_ms without a job, and
+ * at sql_pool_stop. DuckDB jobs, and every job while the pool is not
+ * started, get a worker of their own as with sql_run_isolated.
+ */
+int sql_run_warm(const char *room_id, const Dcr__V1__RoomDefinition *def, const char *name,
+	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+/*
+ * Keep workers (sql_run_warm) from now on: each at most idle_ms idle and
+ * for max_jobs jobs, at most 64 idle at once (the one idle longest goes
+ * for a new one). idle_ms 0 or max_jobs 1: keep none (0, nothing done).
+ * DCR_EIO when the thread that ends idle workers cannot start.
+ */
+int sql_pool_start(uint64_t idle_ms, unsigned max_jobs, struct dcr_err *err);
+/* Kill and reap every idle worker and keep none from now on; the caller runs no job at the time. */
+void sql_pool_stop(void);
+/* How many workers wait idle (for tests and metrics). */
+unsigned sql_pool_idle(void);
+/*
  * duck_check_room in a worker process as sql_run_isolated's, within 30 s
  * and 512 MiB (room.create's check; DuckDB constant-folds, so compiling
  * can compute): 0 at once for a room without duckdb computations,

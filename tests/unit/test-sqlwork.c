@@ -47,6 +47,10 @@ static const char specs_yaml[] =
 static struct dcr_specs *specs;
 /* Whether the tests run SQL through sql_run_isolated (a worker process) rather than sql_run. */
 static bool isolated;
+/* With isolated: through sql_run_warm (workers kept between jobs) rather than sql_run_isolated. */
+static bool warm;
+static int run_warm(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
+	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 
 /* ---- inputs from memory ---- */
 
@@ -168,8 +172,8 @@ static void run_lim(struct run *run, struct dcr_room *room, const char *name, co
 	memset(run, 0, sizeof(*run));
 	run->in.items = items;
 	run->in.n = n;
-	run->r = (isolated ? sql_run_isolated : sql_run)(dcr_room_definition(room), name, &in, &lim, &run->res,
-		&run->err);
+	run->r = (warm ? run_warm : isolated ? sql_run_isolated : sql_run)(dcr_room_definition(room), name, &in, &lim,
+		&run->res, &run->err);
 	if (run->r < 0) {
 		assert_int_equal(run->r, run->err.code);
 		assert_null(run->res.csv);
@@ -1134,7 +1138,9 @@ static void test_worker_dies(void **state)
 	if (access(path, R_OK) < 0)
 		skip();
 	in = (struct work_inputs){ .read = read_input, .ctx = &feed };
-	assert_int_equal(sql_run_isolated(dcr_room_definition(room), "only_t", &in, NULL, &res, &err), DCR_ECOMPUTE);
+	/* With warm workers, in the kept one: this thread's only child. */
+	assert_int_equal((warm ? run_warm : sql_run_isolated)(dcr_room_definition(room), "only_t", &in, NULL, &res, &err),
+		DCR_ECOMPUTE);
 	assert_string_equal(err.msg, "computation 'only_t': the SQL worker was killed by signal 6");
 	assert_null(res.csv);
 	dcr_room_free(room);
@@ -1388,6 +1394,246 @@ static void test_hostile_worker(void **state)
 	dcr_room_free(room);
 }
 
+/* ---- warm workers (sql_run_warm) ---- */
+
+/* Through the pool, as dcrd runs SQLite jobs: every job of the tests is one room's. */
+static int run_warm(const Dcr__V1__RoomDefinition *def, const char *name, const struct work_inputs *in,
+	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
+{
+	return sql_run_warm("warm-room", def, name, in, lim, out, err);
+}
+
+static int setup_warm(void **state)
+{
+	struct dcr_err err;
+
+	assert_int_equal(sql_pool_start(60000, 1000, &err), 0);
+	return setup(state);
+}
+
+static int teardown_warm(void **state)
+{
+	sql_pool_stop();
+	return teardown(state);
+}
+
+/* A pool of its own for a test: no worker kept from before. */
+static void restart_pool(uint64_t idle_ms, unsigned max_jobs)
+{
+	struct dcr_err err;
+
+	sql_pool_stop();
+	assert_int_equal(sql_pool_idle(), 0);
+	assert_int_equal(sql_pool_start(idle_ms, max_jobs, &err), 0);
+}
+
+static const char quick_compute[] =
+	"  one: {type: sql, query: 'SELECT 1 AS one'}\n"
+	"  sum_t: {type: sql, query: 'SELECT sum(a) AS s FROM t'}\n"
+	"  trimmed: {type: sql, query: \"SELECT length(trim(printf('%.*c', 200000, 'b'),\n"
+	"    printf('%.*c', 200000, 'a') || 'b')) AS n\"}\n"
+	"  huge: {type: sql, query: \"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c\n"
+	"    WHERE i < 2000000) SELECT COUNT(*) AS n FROM (SELECT DISTINCT printf('%.40d', i) FROM c)\"}\n";
+
+/* The idle worker, which is this thread's only child: it ran the last job. */
+static pid_t kept_worker(void)
+{
+	assert_int_equal(sql_pool_idle(), 1);
+	return worker_of(getpid(), getpid());
+}
+
+/* A worker that ended a job well runs the room's next ones, up to max_jobs; then a new one. */
+static void test_warm_kept(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu, quick_compute);
+	const struct input items[] = { { "t", t_csv, 0 } };
+	struct run run;
+	pid_t first;
+
+	restart_pool(60000, 3);
+	run_sql(&run, room, "one", NULL, 0);
+	assert_string_equal(result(&run), "one\n1\n");
+	first = kept_worker();
+	assert_true(first > 0);
+	run_sql(&run, room, "sum_t", items, 1);
+	assert_string_equal(result(&run), "s\n6\n");
+	assert_int_equal(kept_worker(), first);
+	/* Its third job is its last. */
+	run_sql(&run, room, "one", NULL, 0);
+	assert_string_equal(result(&run), "one\n1\n");
+	assert_int_equal(sql_pool_idle(), 0);
+	assert_true(ended(first));
+	run_sql(&run, room, "one", NULL, 0);
+	assert_string_equal(result(&run), "one\n1\n");
+	assert_true(kept_worker() != first);
+	dcr_room_free(room);
+}
+
+/* Any failure, a limit's included, ends the worker: the next job gets a new one. */
+static void test_warm_failure_ends(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu, quick_compute);
+	struct run run;
+	struct {
+		const char *name;
+		uint64_t time_ms, max_memory;
+		const char *error;
+	} fails[] = {
+		{ "sum_t", 0, 0, "nothing is published to node 't' yet" },
+		{ "trimmed", 1000, 0, "computation 'trimmed' ran out of time (the limit is 1000 ms)" },
+		{ "huge", 0, 32 << 20, "computation 'huge' exceeded its memory limit (33554432 bytes)" },
+	};
+
+	restart_pool(60000, 1000);
+	for (size_t i = 0; i < sizeof(fails) / sizeof(*fails); i++) {
+		pid_t w;
+
+		/* A kept worker for the memory limit of the failing job. */
+		run_lim(&run, room, "one", NULL, 0, 0, 0, fails[i].max_memory);
+		assert_string_equal(result(&run), "one\n1\n");
+		w = kept_worker();
+		run_lim(&run, room, fails[i].name, NULL, 0, fails[i].time_ms, 0, fails[i].max_memory);
+		assert_true(run.r < 0);
+		assert_string_equal(run.err.msg, fails[i].error);
+		assert_int_equal(sql_pool_idle(), 0);
+		assert_true(ended(w));
+	}
+	dcr_room_free(room);
+}
+
+/* Idle for idle_ms, a worker ends (the machine may be slow: a minute's grace). */
+static void test_warm_idle_exit(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu, quick_compute);
+	struct run run;
+	pid_t w;
+
+	restart_pool(500, 1000);
+	run_sql(&run, room, "one", NULL, 0);
+	assert_string_equal(result(&run), "one\n1\n");
+	w = worker_of(getpid(), getpid());
+	for (int i = 0; i < 6000 && sql_pool_idle() > 0; i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	assert_int_equal(sql_pool_idle(), 0);
+	/* The reaper ends it just after taking it out of the pool: reaped then, not only killed (no zombie). */
+	for (int i = 0; i < 6000 && w > 0 && (!ended(w) || worker_of(getpid(), getpid()) != 0); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	assert_true(w <= 0 || ended(w));
+	assert_int_equal(worker_of(getpid(), getpid()), 0);
+	restart_pool(60000, 1000);
+	dcr_room_free(room);
+}
+
+/*
+ * Nothing of a job reaches the next in the same worker: its tables and
+ * data are in a database of its own, gone with it; a definition that tries
+ * to leave something behind (a temporary table, a pragma, an attached
+ * database, an extension) fails, and so ends its worker; the next job,
+ * looking for it, finds nothing.
+ */
+static void test_warm_no_leftovers(void **state)
+{
+	struct dcr_room *first = room_with(
+		"  secret:\n"
+		"    type: table\n"
+		"    columns: [{name: s, type: string}]\n",
+		"  all: {type: sql, query: 'SELECT s FROM secret'}\n");
+	struct dcr_room *next = room_with(tables_tu, "  q: {type: sql, query: 'SELECT count(*) AS n FROM t'}\n");
+	const struct input secrets[] = { { "secret", "s\nthe first job's secret\n", 0 } };
+	const struct input empty[] = { { "t", "a,b,x\n", 0 } };
+	Dcr__V1__Computation *q = dcr_room_definition(next)->compute[0];
+	char *query = q->sql->query;
+	static char *const leave[] = {
+		"CREATE TEMP TABLE secret AS SELECT 'left' AS s", "PRAGMA temp_store = 2",
+		"ATTACH 'file:secret?mode=memory&cache=shared' AS secret", "SELECT load_extension('secret')",
+		"SELECT * FROM sqlite_temp_master",
+	};
+	static char *const look[] = { "SELECT * FROM secret", "SELECT * FROM temp.secret", "SELECT * FROM main.secret" };
+	struct run run;
+	pid_t w;
+
+	restart_pool(60000, 1000);
+	run_sql(&run, first, "all", secrets, 1);
+	assert_string_equal(result(&run), "s\nthe first job's secret\n");
+	w = kept_worker();
+	/* The same worker, another room's definition: its own tables only, and empty. */
+	run_sql(&run, next, "q", empty, 1);
+	assert_string_equal(result(&run), "n\n0\n");
+	assert_int_equal(kept_worker(), w);
+	for (size_t i = 0; i < sizeof(look) / sizeof(*look); i++) {
+		w = kept_worker();
+		q->sql->query = look[i];
+		run_sql(&run, next, "q", empty, 1);
+		assert_true(run.r < 0);
+		assert_non_null(strstr(run.err.msg, "no such table"));
+		assert_true(ended(w));
+		q->sql->query = query;
+		run_sql(&run, next, "q", empty, 1);
+		assert_string_equal(result(&run), "n\n0\n");
+	}
+	for (size_t i = 0; i < sizeof(leave) / sizeof(*leave); i++) {
+		w = kept_worker();
+		q->sql->query = leave[i];
+		run_sql(&run, next, "q", empty, 1);
+		assert_true(run.r < 0);
+		assert_int_equal(sql_pool_idle(), 0);
+		assert_true(ended(w));
+		for (size_t k = 0; k < sizeof(look) / sizeof(*look); k++) {
+			q->sql->query = look[k];
+			run_sql(&run, next, "q", empty, 1);
+			assert_true(run.r < 0);
+			assert_non_null(strstr(run.err.msg, "no such table"));
+		}
+		q->sql->query = query;
+		run_sql(&run, next, "q", empty, 1);
+		assert_string_equal(result(&run), "n\n0\n");
+	}
+	q->sql->query = query;
+	dcr_room_free(first);
+	dcr_room_free(next);
+}
+
+/* A dcrd killed with a worker kept idle takes it along. */
+static void test_warm_dies_with_dcrd(void **state)
+{
+	struct dcr_room *room = room_with(tables_tu, quick_compute);
+	int fds[2], status;
+	pid_t dcrd, w = 0;
+
+	assert_int_equal(pipe(fds), 0);
+	sql_pool_stop();
+	dcrd = fork();
+	assert_true(dcrd >= 0);
+	if (dcrd == 0) {
+		struct work_inputs in = { .read = read_input };
+		struct sql_result res;
+		struct dcr_err err;
+		pid_t kept;
+
+		close(fds[0]);
+		if (sql_pool_start(3600 * 1000, 1000, &err) < 0 ||
+		    sql_run_warm("warm-room", dcr_room_definition(room), "one", &in, NULL, &res, &err) < 0)
+			_exit(1);
+		kept = worker_of(getpid(), getpid());
+		if (write(fds[1], &kept, sizeof(kept)) != sizeof(kept))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &w, sizeof(w)), sizeof(w));
+	close(fds[0]);
+	assert_true(w > 0);
+	assert_false(ended(w));
+	kill(dcrd, SIGKILL);
+	assert_int_equal(waitpid(dcrd, &status, 0), dcrd);
+	for (int i = 0; i < 6000 && !ended(w); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	assert_true(ended(w));
+	restart_pool(60000, 1000);
+	dcr_room_free(room);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1435,6 +1681,32 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_worker_confined),
 		cmocka_unit_test(test_hostile_worker),
 	};
+	/* The same through workers kept between jobs, and what only those do. */
+	const struct CMUnitTest warm_tests[] = {
+		cmocka_unit_test(test_salary_sum),
+		cmocka_unit_test(test_view_chain),
+		cmocka_unit_test(test_unpublished),
+		cmocka_unit_test(test_join_using),
+		cmocka_unit_test(test_schema_violation),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_output_format),
+		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test(test_result_limit),
+		cmocka_unit_test(test_memory_limit),
+		cmocka_unit_test(test_min_group_size),
+		cmocka_unit_test(test_aggregate),
+		cmocka_unit_test(test_aggregate),
+		cmocka_unit_test(test_aggregate_random),
+		cmocka_unit_test(test_authorizer),
+		cmocka_unit_test(test_load_stops),
+		cmocka_unit_test(test_slow_function),
+		cmocka_unit_test(test_worker_dies),
+		cmocka_unit_test(test_warm_kept),
+		cmocka_unit_test(test_warm_failure_ends),
+		cmocka_unit_test(test_warm_idle_exit),
+		cmocka_unit_test(test_warm_no_leftovers),
+		cmocka_unit_test(test_warm_dies_with_dcrd),
+	};
 	int failed;
 
 	/* sql_run_isolated runs this program again as its worker. */
@@ -1453,5 +1725,7 @@ int main(int argc, char **argv)
 	}
 	failed = cmocka_run_group_tests_name("in this process", tests, setup, teardown);
 	isolated = true;
-	return failed + cmocka_run_group_tests_name("in a worker process", worker_tests, setup, teardown);
+	failed += cmocka_run_group_tests_name("in a worker process", worker_tests, setup, teardown);
+	warm = true;
+	return failed + cmocka_run_group_tests_name("in a warm worker", warm_tests, setup_warm, teardown_warm);
 }
