@@ -1183,14 +1183,8 @@ static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_e
 		close(watch);
 		return r;
 	}
-	/*
-	 * Writing the table compressed costs the first run more than loading
-	 * it (docs/performance.md); FSST's analysis of every string column is
-	 * the dearest part of that and rarely wins over dictionaries (zstd,
-	 * chimp and patas neither): left out (docs/decisions.md).
-	 */
-	r = exec(d, "SET disabled_compression_methods = 'fsst,zstd,chimp,patas'", err);
-	if (r == 0 && (r = create_table_in(d, i, st->alias, err)) == 0)
+	/* Compressed as DuckDB chooses, FSST included: jobs hold kept tables in memory (docs/decisions.md). */
+	if ((r = create_table_in(d, i, st->alias, err)) == 0)
 		r = exec_on(d, "CREATE TABLE ", st->alias, ".main.dcr_meta (\"rows\" BIGINT)", err);
 	if (r == 0) {
 		d->app_catalog = st->alias;

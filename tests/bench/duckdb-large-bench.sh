@@ -119,14 +119,14 @@ leaks() {
 hwm() { awk '/^VmHWM/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # The bytes the worker PID holds in memfds (the tables it loads or reads, their logs): memory its RSS does not show.
+# Each memfd once: DuckDB opens them again through /proc/self/fd, so one memfd has several descriptors.
 memfd_bytes() {
-	local f total=0 size
+	local f
 	for f in /proc/"$1"/fd/*; do
 		case $(readlink "$f" 2>/dev/null) in
-		/memfd:*) size=$(stat -L -c %s "$f" 2>/dev/null || echo 0); total=$((total + size)) ;;
+		/memfd:*) stat -L -c '%i %s' "$f" 2>/dev/null ;;
 		esac
-	done
-	echo "$total"
+	done | sort -u | awk '{ total += $2 } END { print total + 0 }'
 }
 
 # run_job COMPUTATION: runs it (fetch waits for it), watching; prints one line of results.
@@ -154,7 +154,7 @@ run_job() {
 	found+=$(leaks)
 	local d_hwm t
 	d_hwm=$(hwm "$dcrd_pid")
-	t=$(bench_job_time "$job" 2>/dev/null)
+	t=$(bench_job_time "$job" 2>/dev/null) || t=FAILED
 	printf '  %-12s job %8s s  dcrd cpu %7s s  dcrd peak %7d KiB  worker peak %7d KiB  worker memfds max %7d KiB  job-dir files max %d B  plaintext: %s\n' \
 		"$c" "$t" "$(awk -v a="$(bench_dcrd_cpu)" -v b="$before" 'BEGIN { printf "%.2f", a - b }')" \
 		"$d_hwm" "$w_hwm" "$((memfd / 1024))" "$spill" "${found:-none found}"
