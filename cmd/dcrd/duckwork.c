@@ -93,6 +93,12 @@ int duck_query_locked(const char *query, const struct sql_limits *lim, struct sq
 	return no_duckdb("-", DCR_ECOMPUTE, err);
 }
 
+int duck_keep(char *names, size_t cap, size_t *len, struct dcr_err *err)
+{
+	*len = 0;
+	return no_duckdb("-", DCR_ECOMPUTE, err);
+}
+
 #else
 
 /* A column of the chunk being loaded: where its values go, as its table node declares it. */
@@ -113,6 +119,9 @@ struct duck {
 	int *memfds;               /* the table store's databases and logs in memory (three per table at most), closed with the job */
 	size_t n_memfds, cap_memfds;
 	char links[TABLE_STORE_LINKS_MAX]; /* the job's directory of links into memory (table_store_links) */
+	struct later *later;       /* tables loaded in memory, for the store after the answer (duck_keep) */
+	size_t n_later;
+	uint64_t later_bytes, max_memory;
 	const struct work_inputs *in;
 	struct work_clock clock;
 	/* loading one table: records go into chunk, which goes to app when full */
@@ -1035,6 +1044,9 @@ static int attach_for_load(struct duck *d, struct stored *st, char links[2][96],
 	snprintf(st->mem, sizeof(st->mem), "%s", mem);
 	snprintf(links[0], sizeof(links[0]), "%s/%s.duckdb", d->links, st->tag);
 	snprintf(links[1], sizeof(links[1]), "%s/%s.duckdb.wal", d->links, st->tag);
+	/* A confined worker cannot remove its links (store_end): an earlier job's may be here still. */
+	(void)unlink(links[0]);
+	(void)unlink(links[1]);
 	if (symlink(mem, links[0]) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", links[0]);
 	if (!text_new(&t, 64 + 2 * strlen(links[0]) + 2 * strlen(st->alias)))
@@ -1124,20 +1136,24 @@ static bool stored_complete(struct duck *d, const struct stored *st)
 	return ok;
 }
 
-/* The other files of st's node: tables of datasets published to it before. */
-static void forget_others(const struct table_store *ts, const struct stored *st)
+/* The database in memfd, encrypted under st's key into fd (st->tmp, opened already) and synced. */
+static int seal(int memfd, int fd, const struct stored *st, struct dcr_err *err)
 {
-	char mine[96];
-	struct dirent *e;
-	DIR *dir = opendir(ts->dir);
+	int r;
 
-	if (!dir)
-		return;
-	snprintf(mine, sizeof(mine), "%s-%s.duckdb.enc", st->tag, st->file);
-	while ((e = readdir(dir)))
-		if (strncmp(e->d_name, st->tag, 32) == 0 && e->d_name[32] == '-' && strcmp(e->d_name, mine) != 0)
-			(void)unlinkat(dirfd(dir), e->d_name, 0);
-	closedir(dir);
+	if (lseek(memfd, 0, SEEK_SET) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot read a table back");
+	else
+		r = dcr_stream_encrypt_fd(memfd, fd, st->key, 0, err);
+	if (r == 0 && fsync(fd) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", st->tmp);
+	return r;
+}
+
+/* The name of st's file in the store (table_store_adopt's). */
+static const char *stored_file(const struct stored *st)
+{
+	return strrchr(st->path, '/') + 1;
 }
 
 /* The database in memfd, encrypted into st->tmp, then moved to st->path: a file there is always whole. */
@@ -1147,50 +1163,68 @@ static int keep(struct duck *d, int memfd, const struct stored *st, struct dcr_e
 
 	if (fd < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", st->tmp);
-	if (lseek(memfd, 0, SEEK_SET) < 0)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot read a table back");
-	else
-		r = dcr_stream_encrypt_fd(memfd, fd, st->key, 0, err);
-	if (r == 0 && fsync(fd) < 0)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", st->tmp);
+	r = seal(memfd, fd, st, err);
 	close(fd);
 	/* The room stopped meanwhile (its directory is gone): the job goes on with the table in memory. */
-	if (r == 0 && rename(st->tmp, st->path) == 0)
-		forget_others(d->in->store, st);
+	if (r == 0)
+		(void)table_store_adopt(d->in->store, stored_file(st), NULL);
 	(void)unlink(st->tmp);
 	return r;
 }
 
-/*
- * Node i loaded into a new database in memory, completed (dcr_meta
- * last) and checkpointed, kept encrypted in the store, and attached
- * read-only.
- */
-static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_err *err)
+/* Whether path is a symbolic link, or nothing (lstat: access() is "absent" for a confined worker). */
+static bool link_or_none(const char *path)
 {
-	char links[2][96] = { "", "" };
-	int memfd, watch, r, detached;
-	bool links_held;
+	struct stat sb;
 
+	return lstat(path, &sb) == 0 ? S_ISLNK(sb.st_mode) : errno == ENOENT;
+}
+
+/*
+ * Node i's table as the store keeps it, begun: a new database in a memfd
+ * (its descriptor returned), attached as st->alias for loading, with the
+ * node's empty table and dcr_meta, and *watch on the links' directory; a
+ * failure after *watch is made (>= 0) still needs store_end.
+ */
+static int store_begin(struct duck *d, size_t i, struct stored *st, char links[2][96], int *watch,
+	struct dcr_err *err)
+{
+	int memfd, r;
+
+	*watch = -1;
 	if ((memfd = r = new_memfd(d, st, err)) < 0 || (r = blank_db(d, memfd, err)) < 0 ||
-	    (watch = r = watch_links(d, err)) < 0)
+	    (*watch = r = watch_links(d, err)) < 0) {
+		*watch = -1;
 		return r;
+	}
 	/* No checkpoint before the load's own: each deletes the log's link (attach_for_load). */
 	if ((r = exec(d, "SET checkpoint_threshold = '1000TB'", err)) < 0 ||
 	    (r = attach_for_load(d, st, links, err)) < 0) {
 		(void)unlink(links[0]);
 		(void)unlink(links[1]);
-		close(watch);
+		close(*watch);
+		*watch = -1;
 		return r;
 	}
 	/* Compressed as DuckDB chooses, FSST included: jobs hold kept tables in memory (docs/decisions.md). */
 	if ((r = create_table_in(d, i, st->alias, err)) == 0)
 		r = exec_on(d, "CREATE TABLE ", st->alias, ".main.dcr_meta (\"rows\" BIGINT)", err);
-	if (r == 0) {
-		d->app_catalog = st->alias;
-		r = load_table(d, d->def->data[i], err);
-		d->app_catalog = NULL;
-	}
+	return r < 0 ? r : memfd;
+}
+
+/*
+ * The loading of st->alias ended with r: if well, its row count in
+ * dcr_meta and a checkpoint; detached either way, and its links removed
+ * (where the worker may still remove files). A file DuckDB made in place
+ * of a link, or of another name, would hold plaintext: the job fails.
+ * Closes watch.
+ */
+static int store_end(struct duck *d, const struct stored *st, char links[2][96], int watch, int r,
+	struct dcr_err *err)
+{
+	bool links_held;
+	int detached;
+
 	if (r == 0) {
 		char sql[160];
 
@@ -1202,16 +1236,159 @@ static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_e
 		r = exec_on(d, "CHECKPOINT ", st->alias, "", err);
 	if ((detached = exec_on(d, "DETACH ", st->alias, "", r < 0 ? NULL : err)) < 0 && r == 0)
 		r = detached;
-	/* A file DuckDB made in place of a link would hold plaintext: it goes, and the job fails. */
-	links_held = still_link(links[0]) && (access(links[1], F_OK) != 0 || still_link(links[1]));
+	links_held = still_link(links[0]) && link_or_none(links[1]);
 	links_held = only_links_made(watch, links) && links_held;
 	(void)unlink(links[0]);
 	(void)unlink(links[1]);
 	if (r == 0 && !links_held)
-		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB wrote a table outside memory", d->c->name);
-	if (r == 0)
+		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB wrote a table outside memory (a fault of "
+			"DuckDB's or dcrd's: please report it)", d->c->name);
+	return r;
+}
+
+/*
+ * Node i loaded into a new database in memory, completed (dcr_meta
+ * last) and checkpointed, kept encrypted in the store, and attached
+ * read-only.
+ */
+static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_err *err)
+{
+	char links[2][96] = { "", "" };
+	int memfd, watch, r;
+
+	if ((memfd = r = store_begin(d, i, st, links, &watch, err)) >= 0) {
+		d->app_catalog = st->alias;
+		r = load_table(d, d->def->data[i], err);
+		d->app_catalog = NULL;
+	}
+	if (watch < 0)
+		return r;
+	if ((r = store_end(d, st, links, watch, r < 0 ? r : 0, err)) == 0)
 		r = keep(d, memfd, st, err);
 	return r < 0 ? r : attach(d, st, err);
+}
+
+/* ---- writing the store after the answer ---- */
+
+/*
+ * A table the job loads in memory (node's, under its name, as without a
+ * store) and writes into the store only once its answer is sent: the
+ * store's database begun (store_begin) and the file it goes to opened
+ * while the worker still may, for it is confined by then. Writing the
+ * compressed table is most of a first run's cost (docs/performance.md),
+ * and the answer does not wait for it.
+ */
+struct later {
+	struct stored st;
+	size_t node;
+	int memfd, tmp, watch;
+	char links[2][96];
+};
+
+/* Whether a table of size bytes, with those loaded in memory already, fits: a third of the memory limit. */
+static bool later_fits(const struct duck *d, uint64_t size)
+{
+	return d->in->keep_after && d->later && d->max_memory && size <= d->max_memory / 3 - d->later_bytes &&
+		d->later_bytes <= d->max_memory / 3;
+}
+
+/* Undo the last later table: its store database detached, its files gone, its table dropped (when dropped). */
+static void later_undo(struct duck *d, bool dropped)
+{
+	struct later *l = &d->later[--d->n_later];
+
+	if (dropped)
+		(void)drop_table(d, l->node, NULL);
+	d->present[l->node] = true;
+	if (l->watch >= 0)
+		(void)store_end(d, &l->st, l->links, l->watch, DCR_EFAIL, NULL);
+	if (l->tmp >= 0) {
+		close(l->tmp);
+		(void)unlink(l->st.tmp);
+	}
+	if (ftruncate(l->memfd, 0) < 0)
+		(void)0; /* it goes with the job */
+	dcr_wipe(l, sizeof(*l));
+}
+
+/*
+ * Whether the load failed for DuckDB's memory limit (a later table did not
+ * fit after all): "Out of Memory Error", or the appender's "could not
+ * allocate block of size".
+ */
+static bool out_of_memory(const struct dcr_err *why)
+{
+	return why->code == DCR_ECOMPUTE && (strstr(why->msg, "Out of Memory") || strstr(why->msg, "could not allocate"));
+}
+
+/* Node i loaded in memory, its store database begun; DCR_ENOMEM-like failures let use_stored load it the other way. */
+static int load_later(struct duck *d, size_t i, const struct stored *st, uint64_t size, struct dcr_err *err)
+{
+	struct later *l = &d->later[d->n_later];
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	l->st = *st;
+	l->node = i;
+	l->tmp = -1;
+	if ((l->memfd = r = store_begin(d, i, &l->st, l->links, &l->watch, err)) < 0) {
+		if (l->watch >= 0)
+			(void)store_end(d, &l->st, l->links, l->watch, r, NULL);
+		dcr_wipe(l, sizeof(*l));
+		return r;
+	}
+	d->n_later++;
+	if ((l->tmp = open(l->st.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", l->st.tmp);
+		later_undo(d, false);
+		return r;
+	}
+	if ((r = create_table(d, i, err)) < 0) {
+		later_undo(d, false);
+		return r;
+	}
+	if ((r = load_table(d, d->def->data[i], err)) < 0) {
+		later_undo(d, true);
+		return r;
+	}
+	d->later_bytes += size;
+	return 0;
+}
+
+/* Later table l written into its store database, checked, and sealed into its file (after the answer). */
+static int write_later(struct duck *d, struct later *l, struct dcr_err *err)
+{
+	struct text t;
+	int r;
+
+	if (!text_new(&t, 64 + 2 * strlen(l->st.alias) + 2 * strlen(d->def->data[l->node]->name)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	add(&t, "INSERT INTO ");
+	add_ident(&t, l->st.alias);
+	add(&t, ".main.data SELECT * FROM ");
+	add_ident(&t, d->def->data[l->node]->name);
+	/* The rows in the order they were loaded (preserve_insertion_order), as a later job reads them. */
+	if ((r = run_text(d, &t, err)) == 0)
+		r = drop_table(d, l->node, err);
+	r = store_end(d, &l->st, l->links, l->watch, r, err);
+	l->watch = -1;
+	return r < 0 ? r : seal(l->memfd, l->tmp, &l->st, err);
+}
+
+/* The later tables' files, where nothing was written into them: closed (and removed where the worker may). */
+static void later_drop(struct duck *d)
+{
+	for (size_t k = 0; k < d->n_later; k++) {
+		struct later *l = &d->later[k];
+
+		if (l->watch >= 0)
+			close(l->watch);
+		if (l->tmp >= 0)
+			close(l->tmp);
+		(void)unlink(l->st.tmp);
+		dcr_wipe(l, sizeof(*l));
+	}
+	d->n_later = 0;
 }
 
 /* The stored file of st, decrypted into memory and attached; false when there is none or it does not do. */
@@ -1235,28 +1412,45 @@ static bool open_stored(struct duck *d, struct stored *st)
 /*
  * Node i as the query reads it: a view of its table from the store,
  * loaded there first unless the dataset now published to the node was
- * loaded before. A file that does not decrypt or is not whole is deleted
- * and the table loaded again.
+ * loaded before; or, when the job keeps after its answer and the table
+ * fits (later_fits), the table loaded in memory and written into the
+ * store after the answer (duck_keep). A file that does not decrypt or is
+ * not whole is deleted and the table loaded again.
  */
 static int use_stored(struct duck *d, size_t i, struct dcr_err *err)
 {
 	const Dcr__V1__DataNode *node = d->def->data[i];
 	struct stored st;
 	uint8_t sha[DCR_SHA256_LEN];
+	uint64_t size = 0;
 	int r;
 
 	memset(&st, 0, sizeof(st));
-	if ((r = d->in->identify(d->in->ctx, node->name, sha, err)) < 0 ||
+	if ((r = d->in->identify(d->in->ctx, node->name, sha, &size, err)) < 0 ||
 	    (r = stored_names(d->in->store, i, node->name, sha, &st, err)) < 0)
 		goto out;
 	if (!open_stored(d, &st)) {
+		struct dcr_err why;
+
 		(void)unlink(st.path);
+		/* In memory, and into the store after the answer; where DuckDB's memory did not hold it, as below. */
+		if (later_fits(d, size)) {
+			if ((r = load_later(d, i, &st, size, &why)) == 0 || !out_of_memory(&why)) {
+				if (r < 0 && err)
+					*err = why;
+				goto out;
+			}
+			fprintf(stderr, "dcrd: sql-worker: a table did not fit in memory; it is loaded into the store "
+				"first\n");
+		}
 		if ((r = load_stored(d, i, &st, err)) < 0)
 			goto out;
 	}
 	{
 		struct text t;
 
+		if (d->n_later && d->later[d->n_later - 1].node == i)
+			goto out;
 		if (!text_new(&t, 64 + 2 * strlen(node->name) + 2 * strlen(st.alias))) {
 			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 			goto out;
@@ -1715,6 +1909,7 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 	 */
 	if ((r = open_db(d, lim->max_memory, lim->threads, err)) < 0)
 		return r;
+	d->max_memory = lim->max_memory;
 	for (size_t i = 0; r == 0 && i < d->def->n_data; i++)
 		if (d->present[i] && store)
 			r = use_stored(d, i, err);
@@ -1763,6 +1958,9 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 	return r;
 }
 
+/* The one job of this worker's that has tables to write after its answer (duck_run with keep_after). */
+static struct duck kept_job;
+
 int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
@@ -1777,16 +1975,52 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 	o.max = (size_t)l.max_result_bytes;
 	o.name = c->name;
 	work_clock_start(&d.clock, l.time_ms);
-	d.cap_memfds = 3 * def->n_data;
-	if (!(d.present = calloc(def->n_data + 1, sizeof(bool))) || !(d.memfds = calloc(d.cap_memfds + 1, sizeof(int)))) {
+	/* A table's database and log, twice when a load in memory fell back (use_stored), and a stored one's. */
+	d.cap_memfds = 5 * def->n_data;
+	if (!(d.present = calloc(def->n_data + 1, sizeof(bool))) || !(d.memfds = calloc(d.cap_memfds + 1, sizeof(int))) ||
+	    (in && in->keep_after && !(d.later = calloc(def->n_data + 1, sizeof(struct later))))) {
 		free(d.present);
+		free(d.memfds);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
 	r = run(&d, &l, &o, &res, err);
+	if ((r = csv_out_finish(&o, r, &res, out)) == 0 && d.n_later) {
+		/* The answer goes first; the worker's caller sends it, then calls duck_keep. */
+		kept_job = d;
+		out->keeping = true;
+		return 0;
+	}
+	later_drop(&d);
 	close_db(&d);
+	free(d.later);
 	free(d.memfds);
 	free(d.present);
-	return csv_out_finish(&o, r, &res, out);
+	return r;
+}
+
+int duck_keep(char *names, size_t cap, size_t *len, struct dcr_err *err)
+{
+	struct duck *d = &kept_job;
+	int r = 0;
+
+	*len = 0;
+	for (size_t k = 0; r == 0 && k < d->n_later; k++) {
+		const char *name = stored_file(&d->later[k].st);
+
+		if ((r = write_later(d, &d->later[k], err)) == 0 && *len + strlen(name) + 1 > cap)
+			r = dcr_err_set(err, DCR_EFAIL, "too many tables to keep");
+		if (r == 0) {
+			memcpy(names + *len, name, strlen(name) + 1);
+			*len += strlen(name) + 1;
+		}
+	}
+	later_drop(d);
+	close_db(d);
+	free(d->later);
+	free(d->memfds);
+	free(d->present);
+	memset(d, 0, sizeof(*d));
+	return r;
 }
 
 int duck_query_locked(const char *query, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)

@@ -59,13 +59,19 @@ enum {
 			    job's directory in it, NUL (both empty: no store), its key (32 bytes), the definition */
 	MSG_CHECK = 'c', /* dcrd: as JOB, name and store empty: check the room's duckdb queries (DONE or FAIL, no READ) */
 	MSG_READ = 'r',  /* worker: the name of a data node whose plaintext it wants */
-	MSG_IDENT = 'i', /* worker: the name of a data node; dcrd: the SHA-256 of its plaintext (work_inputs' identify) */
+	MSG_IDENT = 'i', /* worker: the name of a data node; dcrd: the SHA-256 of its plaintext and u64 its size
+			    (work_inputs' identify) */
 	MSG_DATA = 'd',  /* dcrd: a piece of that plaintext; worker: a piece of the result */
 	MSG_END = 'e',   /* dcrd: that was all of it */
 	MSG_STOP = 's',  /* worker: i32 DCR_E* code (little-endian): no more of it, loading it failed (dcrd then sends END) */
 	MSG_FAIL = 'x',  /* either: i32 DCR_E* code (little-endian) and a message */
-	MSG_DONE = 'o',  /* worker: u64 data rows, u64 groups suppressed, u8 thresholded; the result is the DATA it sent */
+	MSG_DONE = 'o',  /* worker: u64 data rows, u64 groups suppressed, u8 thresholded, u8 keeping (1: KEPT or
+			    FAIL follows); the result is the DATA it sent */
+	MSG_KEPT = 'k',  /* worker, after DONE with keeping: the names of the files it wrote into the job's directory
+			    of the table store (NUL after each), for dcrd to move into the store (table_store_adopt) */
 };
+#define DONE_LEN 18
+#define KEPT_MAX FRAME_MAX
 
 /* One end of the socket; with a deadline (dcrd's end), no wait lasts past it. */
 struct chan {
@@ -450,8 +456,9 @@ static int serve_ident(struct parent *p, const Dcr__V1__RoomDefinition *def, con
 	const uint8_t *name, size_t len)
 {
 	char node[NODE_NAME_MAX + 1];
-	uint8_t sha[DCR_SHA256_LEN];
+	uint8_t sha[DCR_SHA256_LEN + 8];
 	struct dcr_err ierr;
+	uint64_t size = 0;
 	int r;
 
 	if (!in->identify) {
@@ -460,8 +467,9 @@ static int serve_ident(struct parent *p, const Dcr__V1__RoomDefinition *def, con
 	}
 	if (!worker_may_read(p, def, name, len, node))
 		return -1;
-	if ((r = in->identify(in->ctx, node, sha, &ierr)) < 0)
+	if ((r = in->identify(in->ctx, node, sha, &size, &ierr)) < 0)
 		return send_fail(&p->c, r, ierr.msg);
+	put_u64(sha + DCR_SHA256_LEN, size);
 	return send_frame(&p->c, MSG_IDENT, sha, sizeof(sha), NULL, 0);
 }
 
@@ -546,11 +554,13 @@ static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinitio
 				return 1;
 			break;
 		case MSG_DONE:
-			if (n != 17 || p->frame[16] > 1)
+			/* Keeping only where there is a store to keep in. */
+			if (n != DONE_LEN || p->frame[16] > 1 || p->frame[17] > (ts && ts->job[0] ? 1 : 0))
 				return 1;
 			out->rows = get_u64(p->frame);
 			out->groups_suppressed = get_u64(p->frame + 8);
 			out->thresholded = p->frame[16];
+			out->keeping = p->frame[17];
 			return 0;
 		case MSG_FAIL:
 			return parse_fail(p->frame, n, err);
@@ -767,6 +777,50 @@ static bool warm_keep(const char *room_id, uint64_t max_memory, struct parent *p
 	return true;
 }
 
+/* ---- the table store written after the answer ---- */
+
+struct sql_keeping {
+	struct parent p;           /* the worker: pid, socket and the job's deadline */
+	struct table_store ts;     /* a copy of the job's, which this closes */
+};
+
+/* p's worker, which answered with keeping: its KEPT (or FAIL) within the job's time, the files moved into ts. */
+static int keep_wait(struct parent *p, const struct table_store *ts, struct dcr_err *err)
+{
+	uint8_t *names = malloc(KEPT_MAX + 1);
+	size_t n = 0;
+	int type, r = 0;
+
+	if (!names)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	if (recv_frame(&p->c, &type, names, KEPT_MAX, &n) < 0)
+		r = p->c.late ? sql_out_of_time(p->name, p->time_ms, err) :
+			dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke off", p->name);
+	else if (type == MSG_FAIL)
+		r = parse_fail(names, n, err);
+	else if (type != MSG_KEPT || (n && names[n - 1] != '\0'))
+		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke the protocol", p->name);
+	/* Each name is checked (table_store_adopt): the worker chose them, and ran the parties' query before. */
+	for (size_t at = 0; r == 0 && at < n; at += strlen((char *)names + at) + 1)
+		r = table_store_adopt(ts, (char *)names + at, err);
+	free(names);
+	return r;
+}
+
+int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
+{
+	int wstatus, r;
+
+	if (!k)
+		return 0;
+	r = keep_wait(&k->p, &k->ts, err);
+	end_worker(&k->p, &wstatus);
+	close(k->p.c.fd);
+	table_store_close(&k->ts);
+	free(k);
+	return r;
+}
+
 /* A job in a worker: a new one, or with room_id (not NULL) the room's warm one, kept afterwards if it can be. */
 static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, const char *name,
 	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
@@ -786,6 +840,23 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if ((room_id && warm_take(room_id, l.max_memory, &p, &jobs)) || (r = spawn_worker(&p, l.max_memory, err)) == 0) {
 		r = converse(&p, MSG_JOB, def, in, &l, &res, err);
+		/* The answer is here; the worker writes the store: the caller waits for it later, or this now. */
+		if (r == 0 && res.keeping) {
+			struct sql_keeping *k = in->keeping ? calloc(1, sizeof(*k)) : NULL;
+			struct dcr_err kerr;
+
+			res.keeping = k != NULL;
+			if (k) {
+				k->p = (struct parent){ .c = p.c, .name = name, .time_ms = p.time_ms, .pid = p.pid };
+				k->ts = *in->store;
+				*in->keeping = k;
+				p.pid = 0;
+				p.c.fd = -1;
+			} else if (keep_wait(&p, in->store, &kerr) < 0) {
+				fprintf(stderr, "dcrd: computation's tables not kept in the table store (%s)\n",
+					dcr_err_name(kerr.code));
+			}
+		}
 		/* Done or not, it goes, unless it ended well and is kept: it has nothing more to do, or no more time. */
 		if (!(r == 0 && room_id && warm_keep(room_id, l.max_memory, &p, jobs + 1))) {
 			end_worker(&p, &wstatus);
@@ -907,7 +978,8 @@ lost:
 }
 
 /* identify for sql_run: ask dcrd. */
-static int ident_from_dcrd(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err)
+static int ident_from_dcrd(void *ctx, const char *node, uint8_t sha256[static 32], uint64_t *size,
+	struct dcr_err *err)
 {
 	struct chan *c = ctx;
 	uint8_t buf[DCR_ERR_MSG_MAX + 4];
@@ -918,9 +990,10 @@ static int ident_from_dcrd(void *ctx, const char *node, uint8_t sha256[static 32
 		return dcr_err_set(err, DCR_EIO, "lost dcrd");
 	if (type == MSG_FAIL)
 		return parse_fail(buf, n, err);
-	if (type != MSG_IDENT || n != DCR_SHA256_LEN)
+	if (type != MSG_IDENT || n != DCR_SHA256_LEN + 8)
 		return dcr_err_set(err, DCR_EIO, "lost dcrd");
 	memcpy(sha256, buf, DCR_SHA256_LEN);
+	*size = get_u64(buf + DCR_SHA256_LEN);
 	return 0;
 }
 
@@ -1099,7 +1172,7 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, co
 	struct work_inputs in = { .read = from_dcrd, .ctx = c };
 	struct sql_result res = { 0 };
 	struct dcr_err err;
-	uint8_t done[17];
+	uint8_t done[DONE_LEN];
 	int r;
 
 	if (served == 0) {
@@ -1118,6 +1191,7 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, co
 			in.identify = ident_from_dcrd;
 			in.store = job_store = ts;
 			in.confine = confine_for_store;
+			in.keep_after = true;
 		}
 		if ((r = confine_now(in.confine != NULL, &err)) < 0) {
 			fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
@@ -1145,8 +1219,22 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, co
 		put_u64(done, res.rows);
 		put_u64(done + 8, res.groups_suppressed);
 		done[16] = res.thresholded;
+		done[17] = res.keeping;
 		if (r == 0 && send_frame(c, MSG_DONE, done, sizeof(done), NULL, 0) < 0)
 			r = 1;
+	}
+	/* The answer is on its way: the tables loaded in memory go into the store now, and the worker ends. */
+	if (res.keeping && r == 0) {
+		char *names = malloc(KEPT_MAX);
+		size_t len = 0;
+
+		if (!names)
+			r = dcr_err_set(&err, DCR_ENOMEM, "out of memory");
+		else
+			r = duck_keep(names, KEPT_MAX, &len, &err);
+		(void)(r < 0 ? send_fail(c, r, err.msg) : send_frame(c, MSG_KEPT, names, len, NULL, 0));
+		free(names);
+		r = 1;
 	}
 	if (res.csv)
 		dcr_wipe(res.csv, res.len);

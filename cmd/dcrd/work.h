@@ -40,7 +40,7 @@ struct work_inputs {
 	 * without reading it again (the job then counts node as read). Errors
 	 * as read's. NULL with store.
 	 */
-	int (*identify)(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err);
+	int (*identify)(void *ctx, const char *node, uint8_t sha256[static 32], uint64_t *size, struct dcr_err *err);
 	const struct table_store *store;
 	/*
 	 * The SQL worker's confinement (sql_worker_confine) when the caller has
@@ -51,6 +51,16 @@ struct work_inputs {
 	 * run. NULL: nothing to do.
 	 */
 	int (*confine)(struct dcr_err *err);
+	/*
+	 * Where tables are loaded into the store (a duckdb job's first run):
+	 * false, they are written there before the query runs on them; true,
+	 * a table small enough to be held in memory (duckwork.c, "Writing the
+	 * store after the answer") is loaded in memory, the query answered,
+	 * and duck_keep writes it afterwards: sql_result's keeping says so.
+	 */
+	bool keep_after;
+	/* sql_run_warm's caller, where it takes the store's writing after the answer upon itself (sql_keep_finish). */
+	struct sql_keeping **keeping;
 };
 
 /*
@@ -90,6 +100,13 @@ int table_store_sweep(const char *data_dir, struct dcr_err *err);
  */
 #define TABLE_STORE_LINKS_MAX 48
 void table_store_links(const struct table_store *ts, char out[static TABLE_STORE_LINKS_MAX]);
+/*
+ * File name (TAG-FILE.duckdb.enc, each 32 hex digits), written whole in
+ * ts's job directory, moved into the store, and the node's other files
+ * (TAG-*: tables of datasets published to it before) deleted. DCR_EINVALID
+ * for another name, DCR_EIO when it cannot be moved (the room stopped).
+ */
+int table_store_adopt(const struct table_store *ts, const char *name, struct dcr_err *err);
 
 /* ---- SQL (sqlwork.c) ---- */
 
@@ -107,6 +124,7 @@ struct sql_result {
 	uint64_t rows;             /* data rows, without the header */
 	bool thresholded;          /* an aggregate computation with a threshold: */
 	uint64_t groups_suppressed; /* how many groups it left out, or DCR_AGGREGATE_WITHHELD */
+	bool keeping;              /* duck_run with keep_after: tables are left to write (duck_keep) */
 };
 
 /*
@@ -205,6 +223,15 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
  * lim's memory and threads gets, without tables; its result as duck_run's.
  */
 int duck_query_locked(const char *query, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+/*
+ * After duck_run ended with out->keeping (its result already sent): the
+ * tables it loaded in memory written into the store, each an encrypted
+ * file in the job directory, whose names (NUL after each) go to names (cap
+ * bytes, *len used) for dcrd to move into the store (table_store_adopt).
+ * The job's database is closed either way. Runs confined: it opens,
+ * creates and renames nothing.
+ */
+int duck_keep(char *names, size_t cap, size_t *len, struct dcr_err *err);
 
 /* lim with its defaults filled in and its bounds applied, as sql_run applies them. */
 void sql_limits_resolve(struct sql_limits *lim);
@@ -239,6 +266,17 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
  */
 int sql_run_warm(const char *room_id, const Dcr__V1__RoomDefinition *def, const char *name,
 	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+/*
+ * A duckdb job answered (sql_run_warm returned its result) whose worker
+ * still writes the tables it loaded into the table store: made where
+ * in->keeping is not NULL, and then it owns a copy of in->store (the caller
+ * no longer closes its own). sql_keep_finish waits for the worker within
+ * the job's time, moves what it wrote into the store, ends the worker,
+ * closes the store and frees k; a failure (err set) means only that the
+ * next job loads the table again.
+ */
+struct sql_keeping;
+int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err);
 /*
  * Keep workers (sql_run_warm) from now on: each at most idle_ms idle and
  * for max_jobs jobs, at most 64 idle at once (the one idle longest goes
