@@ -1825,41 +1825,43 @@ static int find_needed(struct duck *d, struct dcr_err *err)
 	return r;
 }
 
+/* The confined check of find_needed_confined, under way: its process and the read end of its pipe. */
+struct check {
+	pid_t child;
+	int fd;
+};
+
 /*
  * find_needed in a child process that confines itself first (the worker
  * itself is confined only once the store's tables are attached): it
  * writes back its struct dcr_err (code 0: found) and a byte per node, 1
  * for present. What it says is believed only as far as the query could
  * have chosen it anyway: a table it may read, a failure of the job.
+ * check_start starts it (the worker opens its own database meanwhile),
+ * check_end reads its answer.
  */
-static int find_needed_confined(struct duck *d, struct dcr_err *err)
+static int check_start(struct duck *d, struct check *k, struct dcr_err *err)
 {
 	struct dcr_err found = { 0 };
 	size_t n = d->def->n_data;
-	uint8_t *flags = calloc(n + 1, 1);
-	int fds[2], status;
-	ssize_t got = 0;
-	pid_t child;
+	int fds[2];
 
-	if (!flags)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		free(flags);
+	if (pipe2(fds, O_CLOEXEC) < 0)
 		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
-	}
-	if ((child = fork()) < 0) {
+	if ((k->child = fork()) < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		free(flags);
 		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
 	}
-	if (child == 0) {
+	if (k->child == 0) {
+		uint8_t *flags = calloc(n + 1, 1);
+
 		/*
 		 * Nothing of the worker's but the pipe back, on fd 3, where the
 		 * worker's socket to dcrd was: through it the query's process
 		 * could have asked dcrd for tables or answered for the worker.
 		 */
-		if (dup2(fds[1], 3) != 3)
+		if (!flags || dup2(fds[1], 3) != 3)
 			_exit(1);
 		if (close_range(4, ~0u, 0) < 0)
 			for (int fd = 4; fd < 65536; fd++)
@@ -1872,11 +1874,25 @@ static int find_needed_confined(struct duck *d, struct dcr_err *err)
 		_exit(dcr_write_all(3, &found, sizeof(found)) < 0 || dcr_write_all(3, flags, n) < 0);
 	}
 	close(fds[1]);
-	if ((got = read_full(fds[0], &found, sizeof(found))) == (ssize_t)sizeof(found))
-		got += read_full(fds[0], flags, n);
-	close(fds[0]);
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+	k->fd = fds[0];
+	return 0;
+}
+
+static int check_end(struct duck *d, struct check *k, struct dcr_err *err)
+{
+	struct dcr_err found = { 0 };
+	size_t n = d->def->n_data;
+	uint8_t *flags = calloc(n + 1, 1);
+	ssize_t got = 0;
+	int status = 0;
+
+	if (flags && (got = read_full(k->fd, &found, sizeof(found))) == (ssize_t)sizeof(found))
+		got += read_full(k->fd, flags, n);
+	close(k->fd);
+	while (waitpid(k->child, &status, 0) < 0 && errno == EINTR)
 		;
+	if (!flags)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		d->present[i] = flags[i] == 1 && readable(d->def->data[i]);
 	free(flags);
@@ -1898,16 +1914,25 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 	locale_t c_locale, old;
 	int r;
 
+	struct check k = { .child = -1, .fd = -1 };
+
 	if ((r = check_version(d->c, DCR_ECOMPUTE, err)) < 0 ||
-	    (r = d->in->confine ? find_needed_confined(d, err) : find_needed(d, err)) < 0)
+	    (r = d->in->confine ? check_start(d, &k, err) : find_needed(d, err)) < 0)
 		return r;
 	/*
-	 * The job's database: the tables read from the store (attached while
-	 * file access is still on) or loaded in memory, and only then locked,
-	 * and the worker confined (work_inputs' confine). The query is compiled
-	 * and run on it only then.
+	 * The job's database (opened while the check runs): the tables read
+	 * from the store (attached while file access is still on) or loaded in
+	 * memory, and only then locked, and the worker confined (work_inputs'
+	 * confine). The query is compiled and run on it only then.
 	 */
-	if ((r = open_db(d, lim->max_memory, lim->threads, err)) < 0)
+	r = open_db(d, lim->max_memory, lim->threads, err);
+	if (k.child > 0) {
+		int checked = check_end(d, &k, r < 0 ? NULL : err);
+
+		if (r == 0)
+			r = checked;
+	}
+	if (r < 0)
 		return r;
 	d->max_memory = lim->max_memory;
 	for (size_t i = 0; r == 0 && i < d->def->n_data; i++)
