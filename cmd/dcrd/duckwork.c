@@ -93,9 +93,8 @@ int duck_query_locked(const char *query, const struct sql_limits *lim, struct sq
 	return no_duckdb("-", DCR_ECOMPUTE, err);
 }
 
-int duck_keep(char *names, size_t cap, size_t *len, struct dcr_err *err)
+int duck_keep(struct dcr_err *err)
 {
-	*len = 0;
 	return no_duckdb("-", DCR_ECOMPUTE, err);
 }
 
@@ -119,9 +118,11 @@ struct duck {
 	int *memfds;               /* the table store's databases and logs in memory (three per table at most), closed with the job */
 	size_t n_memfds, cap_memfds;
 	char links[TABLE_STORE_LINKS_MAX]; /* the job's directory of links into memory (table_store_links) */
-	struct later *later;       /* tables loaded in memory, for the store after the answer (duck_keep) */
+	struct later *later;       /* tables loaded in memory, for the keeper to write into the store */
 	size_t n_later;
 	uint64_t later_bytes, max_memory;
+	pid_t keeper;              /* the process writing them (keeper_start), 0: none */
+	int keeper_fd;
 	const struct work_inputs *in;
 	struct work_clock clock;
 	/* loading one table: records go into chunk, which goes to app when full */
@@ -1044,7 +1045,7 @@ static int attach_for_load(struct duck *d, struct stored *st, char links[2][96],
 	snprintf(st->mem, sizeof(st->mem), "%s", mem);
 	snprintf(links[0], sizeof(links[0]), "%s/%s.duckdb", d->links, st->tag);
 	snprintf(links[1], sizeof(links[1]), "%s/%s.duckdb.wal", d->links, st->tag);
-	/* A confined worker cannot remove its links (store_end): an earlier job's may be here still. */
+	/* Links a killed keeper left (tests reuse a job directory): ours, in our directory. */
 	(void)unlink(links[0]);
 	(void)unlink(links[1]);
 	if (symlink(mem, links[0]) < 0)
@@ -1268,47 +1269,40 @@ static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_e
 	return r < 0 ? r : attach(d, st, err);
 }
 
-/* ---- writing the store after the answer ---- */
+/* Up to len bytes from fd, fewer at its end or error. */
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t k;
+
+	while (got < len && ((k = read(fd, (char *)buf + got, len - got)) > 0 || (k < 0 && errno == EINTR)))
+		got += k > 0 ? (size_t)k : 0;
+	return (ssize_t)got;
+}
+
+/* ---- writing the store while the query runs ---- */
 
 /*
  * A table the job loads in memory (node's, under its name, as without a
- * store) and writes into the store only once its answer is sent: the
- * store's database begun (store_begin) and the file it goes to opened
- * while the worker still may, for it is confined by then. Writing the
- * compressed table is most of a first run's cost (docs/performance.md),
- * and the answer does not wait for it.
+ * store) rather than into the store's database first: writing the
+ * compressed copy is most of a first run's cost (docs/performance.md),
+ * and the answer does not need it. Once the job's tables are loaded, a
+ * child process forked before the query is compiled (keeper_start) writes
+ * the copy into the store as load_stored does, while the worker answers;
+ * the child never runs the query, so what it keeps is what was loaded
+ * whatever the query does, and the worker holds no table key when it
+ * runs it.
  */
 struct later {
 	struct stored st;
 	size_t node;
-	int memfd, tmp, watch;
-	char links[2][96];
 };
 
 /* Whether a table of size bytes, with those loaded in memory already, fits: a third of the memory limit. */
 static bool later_fits(const struct duck *d, uint64_t size)
 {
-	return d->in->keep_after && d->later && d->max_memory && size <= d->max_memory / 3 - d->later_bytes &&
-		d->later_bytes <= d->max_memory / 3;
-}
-
-/* Undo the last later table: its store database detached, its files gone, its table dropped (when dropped). */
-static void later_undo(struct duck *d, bool dropped)
-{
-	struct later *l = &d->later[--d->n_later];
-
-	if (dropped)
-		(void)drop_table(d, l->node, NULL);
-	d->present[l->node] = true;
-	if (l->watch >= 0)
-		(void)store_end(d, &l->st, l->links, l->watch, DCR_EFAIL, NULL);
-	if (l->tmp >= 0) {
-		close(l->tmp);
-		(void)unlink(l->st.tmp);
-	}
-	if (ftruncate(l->memfd, 0) < 0)
-		(void)0; /* it goes with the job */
-	dcr_wipe(l, sizeof(*l));
+	return d->in->keep_after && d->later && d->max_memory && d->later_bytes <= d->max_memory / 3 &&
+		size <= d->max_memory / 3 - d->later_bytes;
 }
 
 /*
@@ -1321,74 +1315,111 @@ static bool out_of_memory(const struct dcr_err *why)
 	return why->code == DCR_ECOMPUTE && (strstr(why->msg, "Out of Memory") || strstr(why->msg, "could not allocate"));
 }
 
-/* Node i loaded in memory, its store database begun; DCR_ENOMEM-like failures let use_stored load it the other way. */
+/* Node i loaded in memory, to be kept by the keeper; on failure nothing of it is left (its table dropped). */
 static int load_later(struct duck *d, size_t i, const struct stored *st, uint64_t size, struct dcr_err *err)
 {
-	struct later *l = &d->later[d->n_later];
 	int r;
 
-	memset(l, 0, sizeof(*l));
-	l->st = *st;
-	l->node = i;
-	l->tmp = -1;
-	if ((l->memfd = r = store_begin(d, i, &l->st, l->links, &l->watch, err)) < 0) {
-		if (l->watch >= 0)
-			(void)store_end(d, &l->st, l->links, l->watch, r, NULL);
-		dcr_wipe(l, sizeof(*l));
+	if ((r = create_table(d, i, err)) < 0)
 		return r;
-	}
-	d->n_later++;
-	if ((l->tmp = open(l->st.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", l->st.tmp);
-		later_undo(d, false);
-		return r;
-	}
-	if ((r = create_table(d, i, err)) < 0) {
-		later_undo(d, false);
-		return r;
-	}
 	if ((r = load_table(d, d->def->data[i], err)) < 0) {
-		later_undo(d, true);
+		(void)drop_table(d, i, NULL);
+		d->present[i] = true;
 		return r;
 	}
+	d->later[d->n_later].st = *st;
+	d->later[d->n_later++].node = i;
 	d->later_bytes += size;
 	return 0;
 }
 
-/* Later table l written into its store database, checked, and sealed into its file (after the answer). */
+/* Later table l copied into a new database of the store's, written, and kept (in the keeper). */
 static int write_later(struct duck *d, struct later *l, struct dcr_err *err)
 {
+	char links[2][96] = { "", "" };
 	struct text t;
-	int r;
+	int memfd, watch, r;
 
-	if (!text_new(&t, 64 + 2 * strlen(l->st.alias) + 2 * strlen(d->def->data[l->node]->name)))
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	add(&t, "INSERT INTO ");
-	add_ident(&t, l->st.alias);
-	add(&t, ".main.data SELECT * FROM ");
-	add_ident(&t, d->def->data[l->node]->name);
-	/* The rows in the order they were loaded (preserve_insertion_order), as a later job reads them. */
-	if ((r = run_text(d, &t, err)) == 0)
-		r = drop_table(d, l->node, err);
-	r = store_end(d, &l->st, l->links, l->watch, r, err);
-	l->watch = -1;
-	return r < 0 ? r : seal(l->memfd, l->tmp, &l->st, err);
+	if ((memfd = r = store_begin(d, l->node, &l->st, links, &watch, err)) >= 0) {
+		if (!text_new(&t, 64 + 2 * strlen(l->st.alias) + 2 * strlen(d->def->data[l->node]->name))) {
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		} else {
+			add(&t, "INSERT INTO ");
+			add_ident(&t, l->st.alias);
+			add(&t, ".main.data SELECT * FROM ");
+			add_ident(&t, d->def->data[l->node]->name);
+			/* The rows in the order they were loaded (preserve_insertion_order), as a later job reads them. */
+			r = run_text(d, &t, err);
+		}
+	}
+	if (watch < 0)
+		return r;
+	if ((r = store_end(d, &l->st, links, watch, r < 0 ? r : 0, err)) == 0)
+		r = keep(d, memfd, &l->st, err);
+	return r;
 }
 
-/* The later tables' files, where nothing was written into them: closed (and removed where the worker may). */
-static void later_drop(struct duck *d)
+/*
+ * The keeper: a child of the worker, forked with DuckDB on one thread (so
+ * nothing but this thread holds a lock of its), under the worker's first
+ * filter only (it opens the store's files by name); it writes every later
+ * table and reports on fd 3 (struct dcr_err, code 0: kept). The worker
+ * wipes the tables' keys and gives DuckDB its threads back.
+ */
+static int keeper_start(struct duck *d, uint64_t threads, struct dcr_err *err)
 {
-	for (size_t k = 0; k < d->n_later; k++) {
-		struct later *l = &d->later[k];
+	char sql[64];
+	int fds[2], r;
 
-		if (l->watch >= 0)
-			close(l->watch);
-		if (l->tmp >= 0)
-			close(l->tmp);
-		(void)unlink(l->st.tmp);
-		dcr_wipe(l, sizeof(*l));
+	if ((r = exec(d, "SET threads = 1", err)) < 0)
+		return r;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the table store's keeper");
+	if ((d->keeper = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the table store's keeper");
 	}
-	d->n_later = 0;
+	if (d->keeper == 0) {
+		struct dcr_err kept = { 0 };
+
+		/* Nothing to say to dcrd: its pipe back takes the worker's socket's place. */
+		if (dup2(fds[1], 3) != 3)
+			_exit(1);
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (size_t k = 0; kept.code == 0 && k < d->n_later; k++)
+			kept.code = write_later(d, &d->later[k], &kept);
+		_exit(dcr_write_all(3, &kept, sizeof(kept)) < 0);
+	}
+	close(fds[1]);
+	d->keeper_fd = fds[0];
+	for (size_t k = 0; k < d->n_later; k++)
+		dcr_wipe(&d->later[k].st, sizeof(d->later[k].st));
+	snprintf(sql, sizeof(sql), "SET threads = %" PRIu64, threads ? threads : 1);
+	return exec(d, sql, err);
+}
+
+/* The keeper's end: what it says (its tables are in the store when 0), or that it broke off; or killed (abandon). */
+static int keeper_end(struct duck *d, bool abandon, struct dcr_err *err)
+{
+	struct dcr_err kept = { 0 };
+	int status = 0, r;
+
+	if (d->keeper <= 0)
+		return 0;
+	if (abandon)
+		(void)kill(d->keeper, SIGKILL);
+	r = read_full(d->keeper_fd, &kept, sizeof(kept)) == (ssize_t)sizeof(kept) ? 0 : -1;
+	close(d->keeper_fd);
+	while (waitpid(d->keeper, &status, 0) < 0 && errno == EINTR)
+		;
+	d->keeper = 0;
+	if (abandon)
+		return 0;
+	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || kept.code > 0)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the table store's keeper broke off", d->c->name);
+	kept.msg[sizeof(kept.msg) - 1] = '\0';
+	return kept.code < 0 ? dcr_err_set(err, kept.code, "%s", kept.msg) : 0;
 }
 
 /* The stored file of st, decrypted into memory and attached; false when there is none or it does not do. */
@@ -1802,16 +1833,6 @@ static int write_result(struct duck *d, duckdb_result *res, struct csv_out *o, u
 	return r == 2 ? run_error(d, res, err) : r;
 }
 
-/* Up to len bytes from fd, fewer at its end or error. */
-static ssize_t read_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t k;
-
-	while (got < len && ((k = read(fd, (char *)buf + got, len - got)) > 0 || (k < 0 && errno == EINTR)))
-		got += k > 0 ? (size_t)k : 0;
-	return (ssize_t)got;
-}
 
 /* Which tables the query reads (d->present), found in a database of its own, locked and closed again. */
 static int find_needed(struct duck *d, struct dcr_err *err)
@@ -1940,6 +1961,8 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 			r = use_stored(d, i, err);
 		else if (d->present[i] && (r = create_table(d, i, err)) == 0)
 			r = load_table(d, d->def->data[i], err);
+	if (r == 0 && d->n_later)
+		r = keeper_start(d, lim->threads, err);
 	if (r == 0)
 		r = lock_db(d, err);
 	if (r == 0 && d->in->confine)
@@ -2009,13 +2032,13 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
 	r = run(&d, &l, &o, &res, err);
-	if ((r = csv_out_finish(&o, r, &res, out)) == 0 && d.n_later) {
+	if ((r = csv_out_finish(&o, r, &res, out)) == 0 && d.keeper > 0) {
 		/* The answer goes first; the worker's caller sends it, then calls duck_keep. */
 		kept_job = d;
 		out->keeping = true;
 		return 0;
 	}
-	later_drop(&d);
+	(void)keeper_end(&d, true, NULL);
 	close_db(&d);
 	free(d.later);
 	free(d.memfds);
@@ -2023,23 +2046,11 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 	return r;
 }
 
-int duck_keep(char *names, size_t cap, size_t *len, struct dcr_err *err)
+int duck_keep(struct dcr_err *err)
 {
 	struct duck *d = &kept_job;
-	int r = 0;
+	int r = keeper_end(d, false, err);
 
-	*len = 0;
-	for (size_t k = 0; r == 0 && k < d->n_later; k++) {
-		const char *name = stored_file(&d->later[k].st);
-
-		if ((r = write_later(d, &d->later[k], err)) == 0 && *len + strlen(name) + 1 > cap)
-			r = dcr_err_set(err, DCR_EFAIL, "too many tables to keep");
-		if (r == 0) {
-			memcpy(names + *len, name, strlen(name) + 1);
-			*len += strlen(name) + 1;
-		}
-	}
-	later_drop(d);
 	close_db(d);
 	free(d->later);
 	free(d->memfds);

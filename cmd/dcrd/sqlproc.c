@@ -66,12 +66,10 @@ enum {
 	MSG_STOP = 's',  /* worker: i32 DCR_E* code (little-endian): no more of it, loading it failed (dcrd then sends END) */
 	MSG_FAIL = 'x',  /* either: i32 DCR_E* code (little-endian) and a message */
 	MSG_DONE = 'o',  /* worker: u64 data rows, u64 groups suppressed, u8 thresholded, u8 keeping (1: KEPT or
-			    FAIL follows); the result is the DATA it sent */
-	MSG_KEPT = 'k',  /* worker, after DONE with keeping: the names of the files it wrote into the job's directory
-			    of the table store (NUL after each), for dcrd to move into the store (table_store_adopt) */
+			    FAIL follows, once its keeper wrote the table store); the result is the DATA it sent */
+	MSG_KEPT = 'k',  /* worker, after DONE with keeping, nothing in it: the tables are in the table store */
 };
 #define DONE_LEN 18
-#define KEPT_MAX FRAME_MAX
 
 /* One end of the socket; with a deadline (dcrd's end), no wait lasts past it. */
 struct chan {
@@ -784,27 +782,21 @@ struct sql_keeping {
 	struct table_store ts;     /* a copy of the job's, which this closes */
 };
 
-/* p's worker, which answered with keeping: its KEPT (or FAIL) within the job's time, the files moved into ts. */
-static int keep_wait(struct parent *p, const struct table_store *ts, struct dcr_err *err)
+/* p's worker, which answered with keeping: its KEPT (or FAIL) within the job's time. */
+static int keep_wait(struct parent *p, struct dcr_err *err)
 {
-	uint8_t *names = malloc(KEPT_MAX + 1);
+	uint8_t frame[DCR_ERR_MSG_MAX + 8];
 	size_t n = 0;
-	int type, r = 0;
+	int type;
 
-	if (!names)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if (recv_frame(&p->c, &type, names, KEPT_MAX, &n) < 0)
-		r = p->c.late ? sql_out_of_time(p->name, p->time_ms, err) :
+	if (recv_frame(&p->c, &type, frame, sizeof(frame), &n) < 0)
+		return p->c.late ? sql_out_of_time(p->name, p->time_ms, err) :
 			dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke off", p->name);
-	else if (type == MSG_FAIL)
-		r = parse_fail(names, n, err);
-	else if (type != MSG_KEPT || (n && names[n - 1] != '\0'))
-		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke the protocol", p->name);
-	/* Each name is checked (table_store_adopt): the worker chose them, and ran the parties' query before. */
-	for (size_t at = 0; r == 0 && at < n; at += strlen((char *)names + at) + 1)
-		r = table_store_adopt(ts, (char *)names + at, err);
-	free(names);
-	return r;
+	if (type == MSG_FAIL)
+		return parse_fail(frame, n, err);
+	if (type != MSG_KEPT || n != 0)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke the protocol", p->name);
+	return 0;
 }
 
 int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
@@ -813,7 +805,7 @@ int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
 
 	if (!k)
 		return 0;
-	r = keep_wait(&k->p, &k->ts, err);
+	r = keep_wait(&k->p, err);
 	end_worker(&k->p, &wstatus);
 	close(k->p.c.fd);
 	table_store_close(&k->ts);
@@ -852,7 +844,7 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 				*in->keeping = k;
 				p.pid = 0;
 				p.c.fd = -1;
-			} else if (keep_wait(&p, in->store, &kerr) < 0) {
+			} else if (keep_wait(&p, &kerr) < 0) {
 				fprintf(stderr, "dcrd: computation's tables not kept in the table store (%s)\n",
 					dcr_err_name(kerr.code));
 			}
@@ -1223,17 +1215,9 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, co
 		if (r == 0 && send_frame(c, MSG_DONE, done, sizeof(done), NULL, 0) < 0)
 			r = 1;
 	}
-	/* The answer is on its way: the tables loaded in memory go into the store now, and the worker ends. */
+	/* The answer is on its way: once the keeper has written the store (duck_keep), dcrd hears it; the worker ends. */
 	if (res.keeping && r == 0) {
-		char *names = malloc(KEPT_MAX);
-		size_t len = 0;
-
-		if (!names)
-			r = dcr_err_set(&err, DCR_ENOMEM, "out of memory");
-		else
-			r = duck_keep(names, KEPT_MAX, &len, &err);
-		(void)(r < 0 ? send_fail(c, r, err.msg) : send_frame(c, MSG_KEPT, names, len, NULL, 0));
-		free(names);
+		(void)(duck_keep(&err) < 0 ? send_fail(c, err.code, err.msg) : send_frame(c, MSG_KEPT, NULL, 0, NULL, 0));
 		r = 1;
 	}
 	if (res.csv)

@@ -54,9 +54,10 @@ struct work_inputs {
 	/*
 	 * Where tables are loaded into the store (a duckdb job's first run):
 	 * false, they are written there before the query runs on them; true,
-	 * a table small enough to be held in memory (duckwork.c, "Writing the
-	 * store after the answer") is loaded in memory, the query answered,
-	 * and duck_keep writes it afterwards: sql_result's keeping says so.
+	 * a table small enough to be held in memory (duckwork.c, "writing the
+	 * store while the query runs") is loaded in memory and a child process
+	 * writes it into the store while the query runs; sql_result's keeping
+	 * says the caller must call duck_keep after sending the answer.
 	 */
 	bool keep_after;
 	/* sql_run_warm's caller, where it takes the store's writing after the answer upon itself (sql_keep_finish). */
@@ -101,10 +102,11 @@ int table_store_sweep(const char *data_dir, struct dcr_err *err);
 #define TABLE_STORE_LINKS_MAX 48
 void table_store_links(const struct table_store *ts, char out[static TABLE_STORE_LINKS_MAX]);
 /*
- * File name (TAG-FILE.duckdb.enc, each 32 hex digits), written whole in
- * ts's job directory, moved into the store, and the node's other files
- * (TAG-*: tables of datasets published to it before) deleted. DCR_EINVALID
- * for another name, DCR_EIO when it cannot be moved (the room stopped).
+ * File name (TAG-FILE.duckdb.enc, each 32 hex digits; duckwork.c), written
+ * whole in ts's job directory, moved into the store, and the node's other
+ * files (TAG-*: tables of datasets published to it before) deleted.
+ * DCR_EINVALID for another name, DCR_EIO when it cannot be moved (the room
+ * stopped meanwhile).
  */
 int table_store_adopt(const struct table_store *ts, const char *name, struct dcr_err *err);
 
@@ -124,7 +126,7 @@ struct sql_result {
 	uint64_t rows;             /* data rows, without the header */
 	bool thresholded;          /* an aggregate computation with a threshold: */
 	uint64_t groups_suppressed; /* how many groups it left out, or DCR_AGGREGATE_WITHHELD */
-	bool keeping;              /* duck_run with keep_after: tables are left to write (duck_keep) */
+	bool keeping;              /* duck_run with keep_after: its keeper may still write (duck_keep) */
 };
 
 /*
@@ -224,14 +226,12 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
  */
 int duck_query_locked(const char *query, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 /*
- * After duck_run ended with out->keeping (its result already sent): the
- * tables it loaded in memory written into the store, each an encrypted
- * file in the job directory, whose names (NUL after each) go to names (cap
- * bytes, *len used) for dcrd to move into the store (table_store_adopt).
- * The job's database is closed either way. Runs confined: it opens,
- * creates and renames nothing.
+ * After duck_run ended with out->keeping (its result already sent): wait
+ * for the keeper process that writes the tables it loaded in memory into
+ * the store (duckwork.c), and close the job's database. 0 when they are
+ * kept; a failure means only that the room's next job loads them again.
  */
-int duck_keep(char *names, size_t cap, size_t *len, struct dcr_err *err);
+int duck_keep(struct dcr_err *err);
 
 /* lim with its defaults filled in and its bounds applied, as sql_run applies them. */
 void sql_limits_resolve(struct sql_limits *lim);
@@ -268,12 +268,12 @@ int sql_run_warm(const char *room_id, const Dcr__V1__RoomDefinition *def, const 
 	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
 /*
  * A duckdb job answered (sql_run_warm returned its result) whose worker
- * still writes the tables it loaded into the table store: made where
- * in->keeping is not NULL, and then it owns a copy of in->store (the caller
- * no longer closes its own). sql_keep_finish waits for the worker within
- * the job's time, moves what it wrote into the store, ends the worker,
- * closes the store and frees k; a failure (err set) means only that the
- * next job loads the table again.
+ * still waits for its keeper to write the tables it loaded into the table
+ * store: made where in->keeping is not NULL, and then it owns a copy of
+ * in->store (the caller no longer closes its own). sql_keep_finish waits
+ * for the worker's word within the job's time, ends the worker, closes the
+ * store (its job directory goes) and frees k; a failure (err set) means
+ * only that the room's next job loads the tables again.
  */
 struct sql_keeping;
 int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err);
