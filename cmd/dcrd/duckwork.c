@@ -1269,6 +1269,34 @@ static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_e
 	return r < 0 ? r : attach(d, st, err);
 }
 
+/*
+ * A child process whose fd 3 is a pipe back to this one (in the place of
+ * the worker's socket to dcrd), killed when the worker dies: 0 in the
+ * worker (*child, and *fd the pipe's end to read), 1 in the child, < 0
+ * (err set; what names the child) when it cannot start.
+ */
+static int fork_child(pid_t *child, int *fd, const char *what, struct dcr_err *err)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start %s", what);
+	if ((*child = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start %s", what);
+	}
+	if (*child == 0) {
+		if (dup2(fds[1], 3) != 3)
+			_exit(1);
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		return 1;
+	}
+	close(fds[1]);
+	*fd = fds[0];
+	return 0;
+}
+
 /* Up to len bytes from fd, fewer at its end or error. */
 static ssize_t read_full(int fd, void *buf, size_t len)
 {
@@ -1369,30 +1397,18 @@ static int write_later(struct duck *d, struct later *l, struct dcr_err *err)
 static int keeper_start(struct duck *d, uint64_t threads, struct dcr_err *err)
 {
 	char sql[64];
-	int fds[2], r;
+	int r;
 
-	if ((r = exec(d, "SET threads = 1", err)) < 0)
+	if ((r = exec(d, "SET threads = 1", err)) < 0 ||
+	    (r = fork_child(&d->keeper, &d->keeper_fd, "the table store's keeper", err)) < 0)
 		return r;
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the table store's keeper");
-	if ((d->keeper = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the table store's keeper");
-	}
-	if (d->keeper == 0) {
+	if (r == 1) {
 		struct dcr_err kept = { 0 };
 
-		/* Nothing to say to dcrd: its pipe back takes the worker's socket's place. */
-		if (dup2(fds[1], 3) != 3)
-			_exit(1);
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		for (size_t k = 0; kept.code == 0 && k < d->n_later; k++)
 			kept.code = write_later(d, &d->later[k], &kept);
 		_exit(dcr_write_all(3, &kept, sizeof(kept)) < 0);
 	}
-	close(fds[1]);
-	d->keeper_fd = fds[0];
 	for (size_t k = 0; k < d->n_later; k++)
 		dcr_wipe(&d->later[k].st, sizeof(d->later[k].st));
 	snprintf(sql, sizeof(sql), "SET threads = %" PRIu64, threads ? threads : 1);
@@ -1865,16 +1881,9 @@ static int check_start(struct duck *d, struct check *k, struct dcr_err *err)
 {
 	struct dcr_err found = { 0 };
 	size_t n = d->def->n_data;
-	int fds[2];
+	int r = fork_child(&k->child, &k->fd, "the SQL worker's check", err);
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
-	if ((k->child = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
-	}
-	if (k->child == 0) {
+	if (r == 1) {
 		uint8_t *flags = calloc(n + 1, 1);
 
 		/*
@@ -1882,21 +1891,18 @@ static int check_start(struct duck *d, struct check *k, struct dcr_err *err)
 		 * worker's socket to dcrd was: through it the query's process
 		 * could have asked dcrd for tables or answered for the worker.
 		 */
-		if (!flags || dup2(fds[1], 3) != 3)
+		if (!flags)
 			_exit(1);
 		if (close_range(4, ~0u, 0) < 0)
 			for (int fd = 4; fd < 65536; fd++)
 				close(fd);
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if ((found.code = d->in->confine(&found)) == 0)
 			found.code = find_needed(d, &found);
 		for (size_t i = 0; i < n; i++)
 			flags[i] = d->present[i];
 		_exit(dcr_write_all(3, &found, sizeof(found)) < 0 || dcr_write_all(3, flags, n) < 0);
 	}
-	close(fds[1]);
-	k->fd = fds[0];
-	return 0;
+	return r;
 }
 
 static int check_end(struct duck *d, struct check *k, struct dcr_err *err)
