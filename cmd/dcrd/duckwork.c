@@ -1277,6 +1277,7 @@ static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_e
  */
 static int fork_child(pid_t *child, int *fd, const char *what, struct dcr_err *err)
 {
+	pid_t parent = getpid();
 	int fds[2];
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -1287,9 +1288,9 @@ static int fork_child(pid_t *child, int *fd, const char *what, struct dcr_err *e
 		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start %s", what);
 	}
 	if (*child == 0) {
-		if (dup2(fds[1], 3) != 3)
+		/* The worker may have died before the death signal was asked for (review D6-7). */
+		if (dup2(fds[1], 3) != 3 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 			_exit(1);
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		return 1;
 	}
 	close(fds[1]);
@@ -1387,6 +1388,19 @@ static int write_later(struct duck *d, struct later *l, struct dcr_err *err)
 	return r;
 }
 
+/* The bytes DuckDB's buffer manager holds now (the tables loaded in memory), or 0. */
+static uint64_t duck_memory_used(struct duck *d)
+{
+	duckdb_result res;
+	uint64_t used = 0;
+
+	if (duckdb_query(d->con, "SELECT sum(memory_usage_bytes)::BIGINT FROM duckdb_memory()", &res) == DuckDBSuccess &&
+	    duckdb_row_count(&res) == 1)
+		used = (uint64_t)duckdb_value_int64(&res, 0, 0);
+	duckdb_destroy_result(&res);
+	return used;
+}
+
 /*
  * The keeper: a child of the worker, forked with DuckDB on one thread (so
  * nothing but this thread holds a lock of its), under the worker's first
@@ -1405,12 +1419,22 @@ static int keeper_start(struct duck *d, uint64_t threads, struct dcr_err *err)
 	if (r == 1) {
 		struct dcr_err kept = { 0 };
 
+		/* The job's memory shared (review D6-3): the tables it holds already, and a quarter of the limit. */
+		snprintf(sql, sizeof(sql), "SET memory_limit = '%" PRIu64 "B'", duck_memory_used(d) + d->max_memory / 4);
+		kept.code = exec(d, sql, &kept);
 		for (size_t k = 0; kept.code == 0 && k < d->n_later; k++)
 			kept.code = write_later(d, &d->later[k], &kept);
+		/* R5-6's alarm is a fault to report, not a failure like any other (dcrd logs it so). */
+		if (kept.code == DCR_ECOMPUTE && strstr(kept.msg, "outside memory"))
+			kept.code = DCR_EINTEGRITY;
 		_exit(dcr_write_all(3, &kept, sizeof(kept)) < 0);
 	}
 	for (size_t k = 0; k < d->n_later; k++)
 		dcr_wipe(&d->later[k].st, sizeof(d->later[k].st));
+	/* The query gets the rest: three quarters of the limit, the tables in memory included. */
+	snprintf(sql, sizeof(sql), "SET memory_limit = '%" PRIu64 "B'", d->max_memory - d->max_memory / 4);
+	if ((r = exec(d, sql, err)) < 0)
+		return r;
 	snprintf(sql, sizeof(sql), "SET threads = %" PRIu64, threads ? threads : 1);
 	return exec(d, sql, err);
 }
@@ -2038,6 +2062,11 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
 	r = run(&d, &l, &o, &res, err);
+	/* Out of memory beside tables in memory: the keeper finishes (the next try reads them), and it may succeed. */
+	if (r < 0 && d.n_later && in->again && err && out_of_memory(err)) {
+		(void)keeper_end(&d, false, NULL);
+		*in->again = true;
+	}
 	if ((r = csv_out_finish(&o, r, &res, out)) == 0 && d.keeper > 0) {
 		/* The answer goes first; the worker's caller sends it, then calls duck_keep. */
 		kept_job = d;

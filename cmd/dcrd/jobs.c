@@ -1399,8 +1399,8 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 		struct table_store store;
 		struct sql_keeping *keeping = NULL;
 		/* The job's own computation may keep its tables after the answer; one that feeds another, before. */
-		struct work_inputs in = { read_input, w, duck ? identify_input : NULL, duck ? &store : NULL, NULL, false,
-			duck && depth == 0 ? &keeping : NULL };
+		struct work_inputs in = { .read = read_input, .ctx = w, .identify = duck ? identify_input : NULL,
+			.store = duck ? &store : NULL, .keeping = duck && depth == 0 ? &keeping : NULL };
 		/* The job's time left, where it is below SQL's own limit. */
 		struct sql_limits lim = { .time_ms = runner.sql_time && runner.sql_time < left ? runner.sql_time : left,
 			.max_memory = runner.sql_memory,
@@ -1731,7 +1731,11 @@ static int run_one(struct worker *me)
 	fprintf(stderr, "dcrd: job %s %s\n", j.job_id, r == 0 ? "succeeded" : "failed");
 	if (res.keeping) {
 		/* Answered: what its worker loaded goes into the table store, and then the room's next job may start. */
-		if (sql_keep_finish(res.keeping, &err) < 0)
+		if (sql_keep_finish(res.keeping, &err) < 0 && err.code == DCR_EINTEGRITY)
+			fprintf(stderr, "dcrd: job %s kept no tables in the table store: DuckDB wrote a file of its own "
+				"beside the store's links in /dev/shm (rows in the clear; removed with the job): a fault of "
+				"DuckDB's or dcrd's, please report it\n", j.job_id);
+		else if (err.code < 0)
 			fprintf(stderr, "dcrd: job %s kept no tables in the table store (%s): the room's next job loads "
 				"them again\n", j.job_id, dcr_err_name(err.code));
 		else
@@ -1967,6 +1971,9 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 	runner.n_workers = n;
 	pthread_mutex_lock(svc->lock);
 	r = load_queue(svc, err);
+	/* A room stopped while a job kept its tables, then dcrd stopped: its store goes now (review D6-4). */
+	if (r == 0)
+		table_store_each_room(svc->data_dir, forget_tables_if_stopped);
 	pthread_mutex_unlock(svc->lock);
 	if (r < 0) {
 		free(runner.workers);

@@ -163,6 +163,27 @@ int table_store_adopt(const struct table_store *ts, const char *name, struct dcr
 	return 0;
 }
 
+void table_store_each_room(const char *data_dir, void (*fn)(const char *room_id))
+{
+	char path[TABLE_STORE_PATH_MAX], ids[64][65];
+	struct dirent *e;
+	size_t n;
+	DIR *top;
+
+	if (path_of(path, sizeof(path), data_dir, STORE_DIR, NULL, NULL) < 0 || !(top = opendir(path)))
+		return;
+	/* In batches: fn may remove the directory being read. */
+	do {
+		n = 0;
+		while (n < 64 && (e = readdir(top)))
+			if (room_id_valid(e->d_name))
+				memcpy(ids[n++], e->d_name, 65);
+		for (size_t i = 0; i < n; i++)
+			fn(ids[i]);
+	} while (n == 64);
+	closedir(top);
+}
+
 void table_store_close(struct table_store *ts)
 {
 	char links[TABLE_STORE_LINKS_MAX];

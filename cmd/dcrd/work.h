@@ -62,6 +62,12 @@ struct work_inputs {
 	bool keep_after;
 	/* sql_run_warm's caller, where it takes the store's writing after the answer upon itself (sql_keep_finish). */
 	struct sql_keeping **keeping;
+	/*
+	 * Set by duck_run (where not NULL) when the query ran out of memory
+	 * beside tables loaded in memory: the job may succeed with every table
+	 * loaded into the store first (keep_after false), as dcrd then runs it.
+	 */
+	bool *again;
 };
 
 /*
@@ -90,6 +96,8 @@ void table_store_close(struct table_store *ts);
 /* DIR/duckdb/ROOM and all in it: the room stopped (jobs_room_stopped, dcrd.h, decides when). Whether it exists. */
 int table_store_remove_room(const char *data_dir, const char *room_id, struct dcr_err *err);
 bool table_store_exists(const char *data_dir, const char *room_id);
+/* fn for the rooms that have a table store (64 hex digits; a room removed meanwhile may come twice). */
+void table_store_each_room(const char *data_dir, void (*fn)(const char *room_id));
 /* At start: the job directories a killed dcrd left (logged when there were any). */
 int table_store_sweep(const char *data_dir, struct dcr_err *err);
 /*

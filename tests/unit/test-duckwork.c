@@ -1759,6 +1759,91 @@ static void test_store_falls_back(void **state)
 	free(csv);
 }
 
+/*
+ * A first run whose query needs the memory that its table, loaded in
+ * memory, holds (review D6-1: main's store-first load left it to the
+ * query): the worker says so (MSG_AGAIN) and dcrd runs the job again with
+ * every table in the store first, so it succeeds as it did before; the
+ * table is kept, and the next run reads it from there.
+ */
+static void test_store_query_needs_memory(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+	uint64_t sum;
+	char *csv;
+
+	if (!isolated)
+		skip();
+	csv = t_csv_large(90000, &sum);
+	{
+		const struct input in[] = { { "t", csv } };
+
+		room = room_for("duckdb", "SELECT count(*) AS n FROM t t1 JOIN t t2 ON t1.b = t2.b");
+		assert_non_null(mkdtemp(dir));
+		assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+		store = &ts;
+		assert_string_equal(run_room(&run, room, in, 1, 16 << 20), "n\n90000\n");
+		assert_true(store_has_table(&ts));
+		assert_string_equal(run_room(&run, room, in, 1, 16 << 20), "n\n90000\n");
+		assert_string_equal(run.in.read_log, "");
+		store = NULL;
+	}
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+	free(csv);
+}
+
+/*
+ * A table that loads in memory but leaves its keeper (and the query) too
+ * little of the job's memory, shared between them (review D6-2, D6-3):
+ * every run answers, and the table ends up kept all the same (dcrd then
+ * loads this room's tables into the store first).
+ */
+static void test_store_keeper_memory(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const size_t rows = 3000000;
+	char *csv = malloc(2 * rows + 1);
+	struct input items[1] = { { "u", NULL } };
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	if (!isolated) {
+		free(csv);
+		skip();
+	}
+	assert_non_null(csv);
+	for (size_t i = 0; i < rows; i++) {
+		csv[2 * i] = (char)('0' + i * 7919 % 10);
+		csv[2 * i + 1] = '\n';
+	}
+	csv[2 * rows] = '\0';
+	items[0].csv = csv;
+	room = room_for("duckdb", "SELECT sum(v) AS s, count(*) AS n FROM u");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store = &ts;
+	for (int k = 0; k < 2; k++)
+		assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n13500000,3000000\n");
+	assert_true(store_has_table(&ts));
+	assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n13500000,3000000\n");
+	assert_string_equal(run.in.read_log, "");
+	store = NULL;
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+	free(csv);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1793,6 +1878,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_load_confined),
 		cmocka_unit_test(test_store_confined_query),
 		cmocka_unit_test(test_store_falls_back),
+		cmocka_unit_test(test_store_query_needs_memory),
+		cmocka_unit_test(test_store_keeper_memory),
 	};
 	int failed;
 
