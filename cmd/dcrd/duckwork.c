@@ -1431,15 +1431,23 @@ static int keeper_start(struct duck *d, uint64_t threads, struct dcr_err *err)
 	}
 	for (size_t k = 0; k < d->n_later; k++)
 		dcr_wipe(&d->later[k].st, sizeof(d->later[k].st));
-	/* The query gets the rest: three quarters of the limit, the tables in memory included. */
+	/*
+	 * The query gets the rest: three quarters of the limit, the tables in
+	 * memory included (DuckDB refuses less than it holds: the query then
+	 * runs short, and the job runs again with the store first).
+	 */
 	snprintf(sql, sizeof(sql), "SET memory_limit = '%" PRIu64 "B'", d->max_memory - d->max_memory / 4);
-	if ((r = exec(d, sql, err)) < 0)
-		return r;
+	(void)exec(d, sql, NULL);
 	snprintf(sql, sizeof(sql), "SET threads = %" PRIu64, threads ? threads : 1);
 	return exec(d, sql, err);
 }
 
-/* The keeper's end: what it says (its tables are in the store when 0), or that it broke off; or killed (abandon). */
+/*
+ * The keeper's end: what it says (its tables are in the store when 0), or
+ * that it broke off. Abandoned (a failed job), it is not waited for: the
+ * confined worker may not signal it, and it dies with the worker, which
+ * dcrd ends (the death signal).
+ */
 static int keeper_end(struct duck *d, bool abandon, struct dcr_err *err)
 {
 	struct dcr_err kept = { 0 };
@@ -1447,15 +1455,16 @@ static int keeper_end(struct duck *d, bool abandon, struct dcr_err *err)
 
 	if (d->keeper <= 0)
 		return 0;
-	if (abandon)
-		(void)kill(d->keeper, SIGKILL);
+	if (abandon) {
+		close(d->keeper_fd);
+		d->keeper = 0;
+		return 0;
+	}
 	r = read_full(d->keeper_fd, &kept, sizeof(kept)) == (ssize_t)sizeof(kept) ? 0 : -1;
 	close(d->keeper_fd);
 	while (waitpid(d->keeper, &status, 0) < 0 && errno == EINTR)
 		;
 	d->keeper = 0;
-	if (abandon)
-		return 0;
 	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || kept.code > 0)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the table store's keeper broke off", d->c->name);
 	kept.msg[sizeof(kept.msg) - 1] = '\0';
