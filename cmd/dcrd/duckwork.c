@@ -93,6 +93,11 @@ int duck_query_locked(const char *query, const struct sql_limits *lim, struct sq
 	return no_duckdb("-", DCR_ECOMPUTE, err);
 }
 
+int duck_keep(struct dcr_err *err)
+{
+	return no_duckdb("-", DCR_ECOMPUTE, err);
+}
+
 #else
 
 /* A column of the chunk being loaded: where its values go, as its table node declares it. */
@@ -113,6 +118,11 @@ struct duck {
 	int *memfds;               /* the table store's databases and logs in memory (three per table at most), closed with the job */
 	size_t n_memfds, cap_memfds;
 	char links[TABLE_STORE_LINKS_MAX]; /* the job's directory of links into memory (table_store_links) */
+	struct later *later;       /* tables loaded in memory, for the keeper to write into the store */
+	size_t n_later;
+	uint64_t later_bytes, max_memory;
+	pid_t keeper;              /* the process writing them (keeper_start), 0: none */
+	int keeper_fd;
 	const struct work_inputs *in;
 	struct work_clock clock;
 	/* loading one table: records go into chunk, which goes to app when full */
@@ -1035,6 +1045,9 @@ static int attach_for_load(struct duck *d, struct stored *st, char links[2][96],
 	snprintf(st->mem, sizeof(st->mem), "%s", mem);
 	snprintf(links[0], sizeof(links[0]), "%s/%s.duckdb", d->links, st->tag);
 	snprintf(links[1], sizeof(links[1]), "%s/%s.duckdb.wal", d->links, st->tag);
+	/* Links a killed keeper left (tests reuse a job directory): ours, in our directory. */
+	(void)unlink(links[0]);
+	(void)unlink(links[1]);
 	if (symlink(mem, links[0]) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", links[0]);
 	if (!text_new(&t, 64 + 2 * strlen(links[0]) + 2 * strlen(st->alias)))
@@ -1124,20 +1137,24 @@ static bool stored_complete(struct duck *d, const struct stored *st)
 	return ok;
 }
 
-/* The other files of st's node: tables of datasets published to it before. */
-static void forget_others(const struct table_store *ts, const struct stored *st)
+/* The database in memfd, encrypted under st's key into fd (st->tmp, opened already) and synced. */
+static int seal(int memfd, int fd, const struct stored *st, struct dcr_err *err)
 {
-	char mine[96];
-	struct dirent *e;
-	DIR *dir = opendir(ts->dir);
+	int r;
 
-	if (!dir)
-		return;
-	snprintf(mine, sizeof(mine), "%s-%s.duckdb.enc", st->tag, st->file);
-	while ((e = readdir(dir)))
-		if (strncmp(e->d_name, st->tag, 32) == 0 && e->d_name[32] == '-' && strcmp(e->d_name, mine) != 0)
-			(void)unlinkat(dirfd(dir), e->d_name, 0);
-	closedir(dir);
+	if (lseek(memfd, 0, SEEK_SET) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot read a table back");
+	else
+		r = dcr_stream_encrypt_fd(memfd, fd, st->key, 0, err);
+	if (r == 0 && fsync(fd) < 0)
+		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", st->tmp);
+	return r;
+}
+
+/* The name of st's file in the store (table_store_adopt's). */
+static const char *stored_file(const struct stored *st)
+{
+	return strrchr(st->path, '/') + 1;
 }
 
 /* The database in memfd, encrypted into st->tmp, then moved to st->path: a file there is always whole. */
@@ -1147,50 +1164,68 @@ static int keep(struct duck *d, int memfd, const struct stored *st, struct dcr_e
 
 	if (fd < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", st->tmp);
-	if (lseek(memfd, 0, SEEK_SET) < 0)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot read a table back");
-	else
-		r = dcr_stream_encrypt_fd(memfd, fd, st->key, 0, err);
-	if (r == 0 && fsync(fd) < 0)
-		r = dcr_err_errno(err, DCR_EIO, errno, "cannot write '%s'", st->tmp);
+	r = seal(memfd, fd, st, err);
 	close(fd);
 	/* The room stopped meanwhile (its directory is gone): the job goes on with the table in memory. */
-	if (r == 0 && rename(st->tmp, st->path) == 0)
-		forget_others(d->in->store, st);
+	if (r == 0)
+		(void)table_store_adopt(d->in->store, stored_file(st), NULL);
 	(void)unlink(st->tmp);
 	return r;
 }
 
-/*
- * Node i loaded into a new database in memory, completed (dcr_meta
- * last) and checkpointed, kept encrypted in the store, and attached
- * read-only.
- */
-static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_err *err)
+/* Whether path is a symbolic link, or nothing (lstat: access() is "absent" for a confined worker). */
+static bool link_or_none(const char *path)
 {
-	char links[2][96] = { "", "" };
-	int memfd, watch, r, detached;
-	bool links_held;
+	struct stat sb;
 
+	return lstat(path, &sb) == 0 ? S_ISLNK(sb.st_mode) : errno == ENOENT;
+}
+
+/*
+ * Node i's table as the store keeps it, begun: a new database in a memfd
+ * (its descriptor returned), attached as st->alias for loading, with the
+ * node's empty table and dcr_meta, and *watch on the links' directory; a
+ * failure after *watch is made (>= 0) still needs store_end.
+ */
+static int store_begin(struct duck *d, size_t i, struct stored *st, char links[2][96], int *watch,
+	struct dcr_err *err)
+{
+	int memfd, r;
+
+	*watch = -1;
 	if ((memfd = r = new_memfd(d, st, err)) < 0 || (r = blank_db(d, memfd, err)) < 0 ||
-	    (watch = r = watch_links(d, err)) < 0)
+	    (*watch = r = watch_links(d, err)) < 0) {
+		*watch = -1;
 		return r;
+	}
 	/* No checkpoint before the load's own: each deletes the log's link (attach_for_load). */
 	if ((r = exec(d, "SET checkpoint_threshold = '1000TB'", err)) < 0 ||
 	    (r = attach_for_load(d, st, links, err)) < 0) {
 		(void)unlink(links[0]);
 		(void)unlink(links[1]);
-		close(watch);
+		close(*watch);
+		*watch = -1;
 		return r;
 	}
 	/* Compressed as DuckDB chooses, FSST included: jobs hold kept tables in memory (docs/decisions.md). */
 	if ((r = create_table_in(d, i, st->alias, err)) == 0)
 		r = exec_on(d, "CREATE TABLE ", st->alias, ".main.dcr_meta (\"rows\" BIGINT)", err);
-	if (r == 0) {
-		d->app_catalog = st->alias;
-		r = load_table(d, d->def->data[i], err);
-		d->app_catalog = NULL;
-	}
+	return r < 0 ? r : memfd;
+}
+
+/*
+ * The loading of st->alias ended with r: if well, its row count in
+ * dcr_meta and a checkpoint; detached either way, and its links removed
+ * (where the worker may still remove files). A file DuckDB made in place
+ * of a link, or of another name, would hold plaintext: the job fails.
+ * Closes watch.
+ */
+static int store_end(struct duck *d, const struct stored *st, char links[2][96], int watch, int r,
+	struct dcr_err *err)
+{
+	bool links_held;
+	int detached;
+
 	if (r == 0) {
 		char sql[160];
 
@@ -1202,16 +1237,238 @@ static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_e
 		r = exec_on(d, "CHECKPOINT ", st->alias, "", err);
 	if ((detached = exec_on(d, "DETACH ", st->alias, "", r < 0 ? NULL : err)) < 0 && r == 0)
 		r = detached;
-	/* A file DuckDB made in place of a link would hold plaintext: it goes, and the job fails. */
-	links_held = still_link(links[0]) && (access(links[1], F_OK) != 0 || still_link(links[1]));
+	links_held = still_link(links[0]) && link_or_none(links[1]);
 	links_held = only_links_made(watch, links) && links_held;
 	(void)unlink(links[0]);
 	(void)unlink(links[1]);
 	if (r == 0 && !links_held)
-		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB wrote a table outside memory", d->c->name);
-	if (r == 0)
+		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB wrote a table outside memory (a fault of "
+			"DuckDB's or dcrd's: please report it)", d->c->name);
+	return r;
+}
+
+/*
+ * Node i loaded into a new database in memory, completed (dcr_meta
+ * last) and checkpointed, kept encrypted in the store, and attached
+ * read-only.
+ */
+static int load_stored(struct duck *d, size_t i, struct stored *st, struct dcr_err *err)
+{
+	char links[2][96] = { "", "" };
+	int memfd, watch, r;
+
+	if ((memfd = r = store_begin(d, i, st, links, &watch, err)) >= 0) {
+		d->app_catalog = st->alias;
+		r = load_table(d, d->def->data[i], err);
+		d->app_catalog = NULL;
+	}
+	if (watch < 0)
+		return r;
+	if ((r = store_end(d, st, links, watch, r < 0 ? r : 0, err)) == 0)
 		r = keep(d, memfd, st, err);
 	return r < 0 ? r : attach(d, st, err);
+}
+
+/*
+ * A child process whose fd 3 is a pipe back to this one (in the place of
+ * the worker's socket to dcrd), killed when the worker dies: 0 in the
+ * worker (*child, and *fd the pipe's end to read), 1 in the child, < 0
+ * (err set; what names the child) when it cannot start.
+ */
+static int fork_child(pid_t *child, int *fd, const char *what, struct dcr_err *err)
+{
+	pid_t parent = getpid();
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start %s", what);
+	if ((*child = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start %s", what);
+	}
+	if (*child == 0) {
+		/* The worker may have died before the death signal was asked for (review D6-7). */
+		if (dup2(fds[1], 3) != 3 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
+		return 1;
+	}
+	close(fds[1]);
+	*fd = fds[0];
+	return 0;
+}
+
+/* Up to len bytes from fd, fewer at its end or error. */
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t k;
+
+	while (got < len && ((k = read(fd, (char *)buf + got, len - got)) > 0 || (k < 0 && errno == EINTR)))
+		got += k > 0 ? (size_t)k : 0;
+	return (ssize_t)got;
+}
+
+/* ---- writing the store while the query runs ---- */
+
+/*
+ * A table the job loads in memory (node's, under its name, as without a
+ * store) rather than into the store's database first: writing the
+ * compressed copy is most of a first run's cost (docs/performance.md),
+ * and the answer does not need it. Once the job's tables are loaded, a
+ * child process forked before the query is compiled (keeper_start) writes
+ * the copy into the store as load_stored does, while the worker answers;
+ * the child never runs the query, so what it keeps is what was loaded
+ * whatever the query does, and the worker holds no table key when it
+ * runs it.
+ */
+struct later {
+	struct stored st;
+	size_t node;
+};
+
+/* Whether a table of size bytes, with those loaded in memory already, fits: a third of the memory limit. */
+static bool later_fits(const struct duck *d, uint64_t size)
+{
+	return d->in->keep_after && d->later && d->max_memory && d->later_bytes <= d->max_memory / 3 &&
+		size <= d->max_memory / 3 - d->later_bytes;
+}
+
+/*
+ * Whether the load failed for DuckDB's memory limit (a later table did not
+ * fit after all): "Out of Memory Error", or the appender's "could not
+ * allocate block of size".
+ */
+static bool out_of_memory(const struct dcr_err *why)
+{
+	return why->code == DCR_ECOMPUTE && (strstr(why->msg, "Out of Memory") || strstr(why->msg, "could not allocate"));
+}
+
+/* Node i loaded in memory, to be kept by the keeper; on failure nothing of it is left (its table dropped). */
+static int load_later(struct duck *d, size_t i, const struct stored *st, uint64_t size, struct dcr_err *err)
+{
+	int r;
+
+	if ((r = create_table(d, i, err)) < 0)
+		return r;
+	if ((r = load_table(d, d->def->data[i], err)) < 0) {
+		(void)drop_table(d, i, NULL);
+		d->present[i] = true;
+		return r;
+	}
+	d->later[d->n_later].st = *st;
+	d->later[d->n_later++].node = i;
+	d->later_bytes += size;
+	return 0;
+}
+
+/* Later table l copied into a new database of the store's, written, and kept (in the keeper). */
+static int write_later(struct duck *d, struct later *l, struct dcr_err *err)
+{
+	char links[2][96] = { "", "" };
+	struct text t;
+	int memfd, watch, r;
+
+	if ((memfd = r = store_begin(d, l->node, &l->st, links, &watch, err)) >= 0) {
+		if (!text_new(&t, 64 + 2 * strlen(l->st.alias) + 2 * strlen(d->def->data[l->node]->name))) {
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+		} else {
+			add(&t, "INSERT INTO ");
+			add_ident(&t, l->st.alias);
+			add(&t, ".main.data SELECT * FROM ");
+			add_ident(&t, d->def->data[l->node]->name);
+			/* The rows in the order they were loaded (preserve_insertion_order), as a later job reads them. */
+			r = run_text(d, &t, err);
+		}
+	}
+	if (watch < 0)
+		return r;
+	if ((r = store_end(d, &l->st, links, watch, r < 0 ? r : 0, err)) == 0)
+		r = keep(d, memfd, &l->st, err);
+	return r;
+}
+
+/* The bytes DuckDB's buffer manager holds now (the tables loaded in memory), or 0. */
+static uint64_t duck_memory_used(struct duck *d)
+{
+	duckdb_result res;
+	uint64_t used = 0;
+
+	if (duckdb_query(d->con, "SELECT sum(memory_usage_bytes)::BIGINT FROM duckdb_memory()", &res) == DuckDBSuccess &&
+	    duckdb_row_count(&res) == 1)
+		used = (uint64_t)duckdb_value_int64(&res, 0, 0);
+	duckdb_destroy_result(&res);
+	return used;
+}
+
+/*
+ * The keeper: a child of the worker, forked with DuckDB on one thread (so
+ * nothing but this thread holds a lock of its), under the worker's first
+ * filter only (it opens the store's files by name); it writes every later
+ * table and reports on fd 3 (struct dcr_err, code 0: kept). The worker
+ * wipes the tables' keys and gives DuckDB its threads back.
+ */
+static int keeper_start(struct duck *d, uint64_t threads, struct dcr_err *err)
+{
+	char sql[64];
+	int r;
+
+	if ((r = exec(d, "SET threads = 1", err)) < 0 ||
+	    (r = fork_child(&d->keeper, &d->keeper_fd, "the table store's keeper", err)) < 0)
+		return r;
+	if (r == 1) {
+		struct dcr_err kept = { 0 };
+
+		/* The job's memory shared (review D6-3): the tables it holds already, and a quarter of the limit. */
+		snprintf(sql, sizeof(sql), "SET memory_limit = '%" PRIu64 "B'", duck_memory_used(d) + d->max_memory / 4);
+		kept.code = exec(d, sql, &kept);
+		for (size_t k = 0; kept.code == 0 && k < d->n_later; k++)
+			kept.code = write_later(d, &d->later[k], &kept);
+		/* R5-6's alarm is a fault to report, not a failure like any other (dcrd logs it so). */
+		if (kept.code == DCR_ECOMPUTE && strstr(kept.msg, "outside memory"))
+			kept.code = DCR_EINTEGRITY;
+		_exit(dcr_write_all(3, &kept, sizeof(kept)) < 0);
+	}
+	for (size_t k = 0; k < d->n_later; k++)
+		dcr_wipe(&d->later[k].st, sizeof(d->later[k].st));
+	/*
+	 * The query gets the rest: three quarters of the limit, the tables in
+	 * memory included (DuckDB refuses less than it holds: the query then
+	 * runs short, and the job runs again with the store first).
+	 */
+	snprintf(sql, sizeof(sql), "SET memory_limit = '%" PRIu64 "B'", d->max_memory - d->max_memory / 4);
+	(void)exec(d, sql, NULL);
+	snprintf(sql, sizeof(sql), "SET threads = %" PRIu64, threads ? threads : 1);
+	return exec(d, sql, err);
+}
+
+/*
+ * The keeper's end: what it says (its tables are in the store when 0), or
+ * that it broke off. Abandoned (a failed job), it is not waited for: the
+ * confined worker may not signal it, and it dies with the worker, which
+ * dcrd ends (the death signal).
+ */
+static int keeper_end(struct duck *d, bool abandon, struct dcr_err *err)
+{
+	struct dcr_err kept = { 0 };
+	int status = 0, r;
+
+	if (d->keeper <= 0)
+		return 0;
+	if (abandon) {
+		close(d->keeper_fd);
+		d->keeper = 0;
+		return 0;
+	}
+	r = read_full(d->keeper_fd, &kept, sizeof(kept)) == (ssize_t)sizeof(kept) ? 0 : -1;
+	close(d->keeper_fd);
+	while (waitpid(d->keeper, &status, 0) < 0 && errno == EINTR)
+		;
+	d->keeper = 0;
+	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || kept.code > 0)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the table store's keeper broke off", d->c->name);
+	kept.msg[sizeof(kept.msg) - 1] = '\0';
+	return kept.code < 0 ? dcr_err_set(err, kept.code, "%s", kept.msg) : 0;
 }
 
 /* The stored file of st, decrypted into memory and attached; false when there is none or it does not do. */
@@ -1235,28 +1492,45 @@ static bool open_stored(struct duck *d, struct stored *st)
 /*
  * Node i as the query reads it: a view of its table from the store,
  * loaded there first unless the dataset now published to the node was
- * loaded before. A file that does not decrypt or is not whole is deleted
- * and the table loaded again.
+ * loaded before; or, when the job keeps after its answer and the table
+ * fits (later_fits), the table loaded in memory and written into the
+ * store after the answer (duck_keep). A file that does not decrypt or is
+ * not whole is deleted and the table loaded again.
  */
 static int use_stored(struct duck *d, size_t i, struct dcr_err *err)
 {
 	const Dcr__V1__DataNode *node = d->def->data[i];
 	struct stored st;
 	uint8_t sha[DCR_SHA256_LEN];
+	uint64_t size = 0;
 	int r;
 
 	memset(&st, 0, sizeof(st));
-	if ((r = d->in->identify(d->in->ctx, node->name, sha, err)) < 0 ||
+	if ((r = d->in->identify(d->in->ctx, node->name, sha, &size, err)) < 0 ||
 	    (r = stored_names(d->in->store, i, node->name, sha, &st, err)) < 0)
 		goto out;
 	if (!open_stored(d, &st)) {
+		struct dcr_err why;
+
 		(void)unlink(st.path);
+		/* In memory, and into the store after the answer; where DuckDB's memory did not hold it, as below. */
+		if (later_fits(d, size)) {
+			if ((r = load_later(d, i, &st, size, &why)) == 0 || !out_of_memory(&why)) {
+				if (r < 0 && err)
+					*err = why;
+				goto out;
+			}
+			fprintf(stderr, "dcrd: sql-worker: a table did not fit in memory; it is loaded into the store "
+				"first\n");
+		}
 		if ((r = load_stored(d, i, &st, err)) < 0)
 			goto out;
 	}
 	{
 		struct text t;
 
+		if (d->n_later && d->later[d->n_later - 1].node == i)
+			goto out;
 		if (!text_new(&t, 64 + 2 * strlen(node->name) + 2 * strlen(st.alias))) {
 			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 			goto out;
@@ -1608,16 +1882,6 @@ static int write_result(struct duck *d, duckdb_result *res, struct csv_out *o, u
 	return r == 2 ? run_error(d, res, err) : r;
 }
 
-/* Up to len bytes from fd, fewer at its end or error. */
-static ssize_t read_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t k;
-
-	while (got < len && ((k = read(fd, (char *)buf + got, len - got)) > 0 || (k < 0 && errno == EINTR)))
-		got += k > 0 ? (size_t)k : 0;
-	return (ssize_t)got;
-}
 
 /* Which tables the query reads (d->present), found in a database of its own, locked and closed again. */
 static int find_needed(struct duck *d, struct dcr_err *err)
@@ -1631,58 +1895,64 @@ static int find_needed(struct duck *d, struct dcr_err *err)
 	return r;
 }
 
+/* The confined check of find_needed_confined, under way: its process and the read end of its pipe. */
+struct check {
+	pid_t child;
+	int fd;
+};
+
 /*
  * find_needed in a child process that confines itself first (the worker
  * itself is confined only once the store's tables are attached): it
  * writes back its struct dcr_err (code 0: found) and a byte per node, 1
  * for present. What it says is believed only as far as the query could
  * have chosen it anyway: a table it may read, a failure of the job.
+ * check_start starts it (the worker opens its own database meanwhile),
+ * check_end reads its answer.
  */
-static int find_needed_confined(struct duck *d, struct dcr_err *err)
+static int check_start(struct duck *d, struct check *k, struct dcr_err *err)
 {
 	struct dcr_err found = { 0 };
 	size_t n = d->def->n_data;
-	uint8_t *flags = calloc(n + 1, 1);
-	int fds[2], status;
-	ssize_t got = 0;
-	pid_t child;
+	int r = fork_child(&k->child, &k->fd, "the SQL worker's check", err);
 
-	if (!flags)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		free(flags);
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
-	}
-	if ((child = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		free(flags);
-		return dcr_err_errno(err, DCR_EFAIL, errno, "cannot start the SQL worker's check");
-	}
-	if (child == 0) {
+	if (r == 1) {
+		uint8_t *flags = calloc(n + 1, 1);
+
 		/*
 		 * Nothing of the worker's but the pipe back, on fd 3, where the
 		 * worker's socket to dcrd was: through it the query's process
 		 * could have asked dcrd for tables or answered for the worker.
 		 */
-		if (dup2(fds[1], 3) != 3)
+		if (!flags)
 			_exit(1);
 		if (close_range(4, ~0u, 0) < 0)
 			for (int fd = 4; fd < 65536; fd++)
 				close(fd);
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if ((found.code = d->in->confine(&found)) == 0)
 			found.code = find_needed(d, &found);
 		for (size_t i = 0; i < n; i++)
 			flags[i] = d->present[i];
 		_exit(dcr_write_all(3, &found, sizeof(found)) < 0 || dcr_write_all(3, flags, n) < 0);
 	}
-	close(fds[1]);
-	if ((got = read_full(fds[0], &found, sizeof(found))) == (ssize_t)sizeof(found))
-		got += read_full(fds[0], flags, n);
-	close(fds[0]);
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+	return r;
+}
+
+static int check_end(struct duck *d, struct check *k, struct dcr_err *err)
+{
+	struct dcr_err found = { 0 };
+	size_t n = d->def->n_data;
+	uint8_t *flags = calloc(n + 1, 1);
+	ssize_t got = 0;
+	int status = 0;
+
+	if (flags && (got = read_full(k->fd, &found, sizeof(found))) == (ssize_t)sizeof(found))
+		got += read_full(k->fd, flags, n);
+	close(k->fd);
+	while (waitpid(k->child, &status, 0) < 0 && errno == EINTR)
 		;
+	if (!flags)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		d->present[i] = flags[i] == 1 && readable(d->def->data[i]);
 	free(flags);
@@ -1704,22 +1974,34 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 	locale_t c_locale, old;
 	int r;
 
+	struct check k = { .child = -1, .fd = -1 };
+
 	if ((r = check_version(d->c, DCR_ECOMPUTE, err)) < 0 ||
-	    (r = d->in->confine ? find_needed_confined(d, err) : find_needed(d, err)) < 0)
+	    (r = d->in->confine ? check_start(d, &k, err) : find_needed(d, err)) < 0)
 		return r;
 	/*
-	 * The job's database: the tables read from the store (attached while
-	 * file access is still on) or loaded in memory, and only then locked,
-	 * and the worker confined (work_inputs' confine). The query is compiled
-	 * and run on it only then.
+	 * The job's database (opened while the check runs): the tables read
+	 * from the store (attached while file access is still on) or loaded in
+	 * memory, and only then locked, and the worker confined (work_inputs'
+	 * confine). The query is compiled and run on it only then.
 	 */
-	if ((r = open_db(d, lim->max_memory, lim->threads, err)) < 0)
+	r = open_db(d, lim->max_memory, lim->threads, err);
+	if (k.child > 0) {
+		int checked = check_end(d, &k, r < 0 ? NULL : err);
+
+		if (r == 0)
+			r = checked;
+	}
+	if (r < 0)
 		return r;
+	d->max_memory = lim->max_memory;
 	for (size_t i = 0; r == 0 && i < d->def->n_data; i++)
 		if (d->present[i] && store)
 			r = use_stored(d, i, err);
 		else if (d->present[i] && (r = create_table(d, i, err)) == 0)
 			r = load_table(d, d->def->data[i], err);
+	if (r == 0 && d->n_later)
+		r = keeper_start(d, lim->threads, err);
 	if (r == 0)
 		r = lock_db(d, err);
 	if (r == 0 && d->in->confine)
@@ -1763,6 +2045,9 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 	return r;
 }
 
+/* The one job of this worker's that has tables to write after its answer (duck_run with keep_after). */
+static struct duck kept_job;
+
 int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
@@ -1777,16 +2062,45 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 	o.max = (size_t)l.max_result_bytes;
 	o.name = c->name;
 	work_clock_start(&d.clock, l.time_ms);
-	d.cap_memfds = 3 * def->n_data;
-	if (!(d.present = calloc(def->n_data + 1, sizeof(bool))) || !(d.memfds = calloc(d.cap_memfds + 1, sizeof(int)))) {
+	/* A table's database and log, twice when a load in memory fell back (use_stored), and a stored one's. */
+	d.cap_memfds = 5 * def->n_data;
+	if (!(d.present = calloc(def->n_data + 1, sizeof(bool))) || !(d.memfds = calloc(d.cap_memfds + 1, sizeof(int))) ||
+	    (in && in->keep_after && !(d.later = calloc(def->n_data + 1, sizeof(struct later))))) {
 		free(d.present);
+		free(d.memfds);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
 	r = run(&d, &l, &o, &res, err);
+	/* Out of memory beside tables in memory: the keeper finishes (the next try reads them), and it may succeed. */
+	if (r < 0 && d.n_later && in->again && err && out_of_memory(err)) {
+		(void)keeper_end(&d, false, NULL);
+		*in->again = true;
+	}
+	if ((r = csv_out_finish(&o, r, &res, out)) == 0 && d.keeper > 0) {
+		/* The answer goes first; the worker's caller sends it, then calls duck_keep. */
+		kept_job = d;
+		out->keeping = true;
+		return 0;
+	}
+	(void)keeper_end(&d, true, NULL);
 	close_db(&d);
+	free(d.later);
 	free(d.memfds);
 	free(d.present);
-	return csv_out_finish(&o, r, &res, out);
+	return r;
+}
+
+int duck_keep(struct dcr_err *err)
+{
+	struct duck *d = &kept_job;
+	int r = keeper_end(d, false, err);
+
+	close_db(d);
+	free(d->later);
+	free(d->memfds);
+	free(d->present);
+	memset(d, 0, sizeof(*d));
+	return r;
 }
 
 int duck_query_locked(const char *query, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)

@@ -832,6 +832,7 @@ struct result {
 	uint64_t groups_suppressed; /* and how many groups it left out, or DCR_AGGREGATE_WITHHELD */
 	char *logs;
 	size_t logs_len;
+	struct sql_keeping *keeping; /* a duckdb job's worker still writing its tables into the store */
 };
 
 /* Free res's buffers, wiped: the data is plaintext, and the logs may quote it. */
@@ -1026,7 +1027,8 @@ static const Dcr__V1__PublicationRecord *published(const struct job *j, const ch
  * job counts node as read from the table store (note_cached) unless it
  * reads it after all.
  */
-static int identify_input(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err)
+static int identify_input(void *ctx, const char *node, uint8_t sha256[static 32], uint64_t *size,
+	struct dcr_err *err)
 {
 	const struct work *w = ctx;
 	const Dcr__V1__PublicationRecord *pub;
@@ -1035,6 +1037,7 @@ static int identify_input(void *ctx, const char *node, uint8_t sha256[static 32]
 	if (!(pub = published(w->j, node, &r, err)))
 		return r;
 	memcpy(sha256, pub->info->plaintext_sha256.data, DCR_SHA256_LEN);
+	*size = pub->info->size;
 	if (w->j->inputs && (r = note_input(w->j->inputs, node, sha256, err)) == 0)
 		r = note_cached(w->j->inputs, node, true, err);
 	return r;
@@ -1394,7 +1397,10 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 	if (c->kind_case == DCR__V1__COMPUTATION__KIND_SQL || c->kind_case == DCR__V1__COMPUTATION__KIND_AGGREGATE) {
 		bool duck = duck_computation(c);
 		struct table_store store;
-		struct work_inputs in = { read_input, w, duck ? identify_input : NULL, duck ? &store : NULL, NULL };
+		struct sql_keeping *keeping = NULL;
+		/* The job's own computation may keep its tables after the answer; one that feeds another, before. */
+		struct work_inputs in = { .read = read_input, .ctx = w, .identify = duck ? identify_input : NULL,
+			.store = duck ? &store : NULL, .keeping = duck && depth == 0 ? &keeping : NULL };
 		/* The job's time left, where it is below SQL's own limit. */
 		struct sql_limits lim = { .time_ms = runner.sql_time && runner.sql_time < left ? runner.sql_time : left,
 			.max_memory = runner.sql_memory,
@@ -1407,8 +1413,11 @@ static int compute(struct work *w, const char *name, int depth, struct result *r
 
 		if (r == 0 && (r = warm_key(w->j, name, key, err)) == 0)
 			r = sql_run_warm(key, w->j->def, name, &in, &lim, &sr, err);
-		if (duck)
+		/* A worker still keeping owns a copy of the store (sql_keep_finish closes it). */
+		if (duck && !keeping)
 			table_store_close(&store);
+		dcr_wipe(&store, sizeof(store));
+		res->keeping = keeping;
 
 		if (r == DCR_ECOMPUTE && lim.time_ms && !time_left(w))
 			r = out_of_time(w, err);
@@ -1642,8 +1651,11 @@ static void finish_job(struct worker *me, struct job *j, int code, const char *w
 			j->job_id);
 	queue_remove(j->room_id, j->job_id);
 	me->reading = NULL;
-	me->room_id[0] = '\0';
-	forget_tables_if_stopped(j->room_id);
+	/* Until its worker has written the table store, the room's next job waits (it would load again). */
+	if (!res->keeping) {
+		me->room_id[0] = '\0';
+		forget_tables_if_stopped(j->room_id);
+	}
 	pthread_mutex_unlock(runner.svc.lock);
 	/* The room's next job may start. */
 	wake_runners();
@@ -1717,6 +1729,24 @@ static int run_one(struct worker *me)
 	finish_job(me, &j, r, r < 0 ? err.msg : "", &res);
 	/* Job outcomes go to the room's log, not to dcrd's: messages may name data. */
 	fprintf(stderr, "dcrd: job %s %s\n", j.job_id, r == 0 ? "succeeded" : "failed");
+	if (res.keeping) {
+		/* Answered: what its worker loaded goes into the table store, and then the room's next job may start. */
+		if (sql_keep_finish(res.keeping, &err) < 0 && err.code == DCR_EINTEGRITY)
+			fprintf(stderr, "dcrd: job %s kept no tables in the table store: DuckDB wrote a file of its own "
+				"beside the store's links in /dev/shm (rows in the clear; removed with the job): a fault of "
+				"DuckDB's or dcrd's, please report it\n", j.job_id);
+		else if (err.code < 0)
+			fprintf(stderr, "dcrd: job %s kept no tables in the table store (%s): the room's next job loads "
+				"them again\n", j.job_id, dcr_err_name(err.code));
+		else
+			fprintf(stderr, "dcrd: job %s kept its tables in the table store\n", j.job_id);
+		res.keeping = NULL;
+		pthread_mutex_lock(runner.svc.lock);
+		me->room_id[0] = '\0';
+		forget_tables_if_stopped(j.room_id);
+		pthread_mutex_unlock(runner.svc.lock);
+		wake_runners();
+	}
 	result_free(&res);
 	job_free(&j);
 	free(inputs.items);
@@ -1941,6 +1971,9 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 	runner.n_workers = n;
 	pthread_mutex_lock(svc->lock);
 	r = load_queue(svc, err);
+	/* A room stopped while a job kept its tables, then dcrd stopped: its store goes now (review D6-4). */
+	if (r == 0)
+		table_store_each_room(svc->data_dir, forget_tables_if_stopped);
 	pthread_mutex_unlock(svc->lock);
 	if (r < 0) {
 		free(runner.workers);

@@ -41,7 +41,8 @@
 #define FRAME_MAX (64u << 10)       /* a frame's payload, but for the job's */
 #define JOB_MAX (64u << 20)         /* the job's: its limits, name and room definition */
 #define NODE_NAME_MAX 255
-#define JOB_LIMITS 32               /* the job's limits, before its name */
+#define JOB_LIMITS 40               /* the job's limits and flags, before its name */
+#define JOB_STORE_FIRST 1           /* flag: load every table into the table store first (no keeper) */
 #define HEAP_HEADROOM (64ull << 20) /* the worker's SQLite heap beyond the job's budget */
 #define PROCESS_HEADROOM (UINT64_C(256) << 20) /* the worker's writable memory beyond the job's budget */
 #define CHECK_TIME_MS 30000         /* room.create's check of all the room's duckdb queries */
@@ -55,17 +56,24 @@
  */
 enum {
 	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory, threads (little-endian, offsets 0, 8, 16,
-			    24), then from offset 32 (JOB_LIMITS) the name, NUL, the table store's directory, NUL, the
+			    24), u64 flags (JOB_STORE_FIRST) at 32, then from offset 40 (JOB_LIMITS) the name, NUL, the
+			    table store's directory, NUL, the
 			    job's directory in it, NUL (both empty: no store), its key (32 bytes), the definition */
 	MSG_CHECK = 'c', /* dcrd: as JOB, name and store empty: check the room's duckdb queries (DONE or FAIL, no READ) */
 	MSG_READ = 'r',  /* worker: the name of a data node whose plaintext it wants */
-	MSG_IDENT = 'i', /* worker: the name of a data node; dcrd: the SHA-256 of its plaintext (work_inputs' identify) */
+	MSG_IDENT = 'i', /* worker: the name of a data node; dcrd: the SHA-256 of its plaintext and u64 its size
+			    (work_inputs' identify) */
 	MSG_DATA = 'd',  /* dcrd: a piece of that plaintext; worker: a piece of the result */
 	MSG_END = 'e',   /* dcrd: that was all of it */
 	MSG_STOP = 's',  /* worker: i32 DCR_E* code (little-endian): no more of it, loading it failed (dcrd then sends END) */
 	MSG_FAIL = 'x',  /* either: i32 DCR_E* code (little-endian) and a message */
-	MSG_DONE = 'o',  /* worker: u64 data rows, u64 groups suppressed, u8 thresholded; the result is the DATA it sent */
+	MSG_DONE = 'o',  /* worker: u64 data rows, u64 groups suppressed, u8 thresholded, u8 keeping (1: KEPT or
+			    FAIL follows, once its keeper wrote the table store); the result is the DATA it sent */
+	MSG_KEPT = 'k',  /* worker, after DONE with keeping, nothing in it: the tables are in the table store */
+	MSG_AGAIN = 'a', /* worker: as FAIL, for a query that ran out of memory beside tables loaded in memory: run
+			    the job again with JOB_STORE_FIRST (once) */
 };
+#define DONE_LEN 18
 
 /* One end of the socket; with a deadline (dcrd's end), no wait lasts past it. */
 struct chan {
@@ -184,11 +192,16 @@ static int get_i32(const uint8_t p[static 4])
 	return code > DCR_EFAIL || code < DCR_EEXIST ? DCR_ECOMPUTE : code;
 }
 
-static int send_fail(struct chan *c, int code, const char *msg)
+static int send_fail_as(struct chan *c, int type, int code, const char *msg)
 {
 	uint8_t head[4];
 
-	return send_frame(c, MSG_FAIL, put_i32(head, code), sizeof(head), msg, strlen(msg));
+	return send_frame(c, type, put_i32(head, code), sizeof(head), msg, strlen(msg));
+}
+
+static int send_fail(struct chan *c, int code, const char *msg)
+{
+	return send_fail_as(c, MSG_FAIL, code, msg);
 }
 
 static int recv_head(struct chan *c, int *type, uint32_t *len)
@@ -450,8 +463,9 @@ static int serve_ident(struct parent *p, const Dcr__V1__RoomDefinition *def, con
 	const uint8_t *name, size_t len)
 {
 	char node[NODE_NAME_MAX + 1];
-	uint8_t sha[DCR_SHA256_LEN];
+	uint8_t sha[DCR_SHA256_LEN + 8];
 	struct dcr_err ierr;
+	uint64_t size = 0;
 	int r;
 
 	if (!in->identify) {
@@ -460,8 +474,9 @@ static int serve_ident(struct parent *p, const Dcr__V1__RoomDefinition *def, con
 	}
 	if (!worker_may_read(p, def, name, len, node))
 		return -1;
-	if ((r = in->identify(in->ctx, node, sha, &ierr)) < 0)
+	if ((r = in->identify(in->ctx, node, sha, &size, &ierr)) < 0)
 		return send_fail(&p->c, r, ierr.msg);
+	put_u64(sha + DCR_SHA256_LEN, size);
 	return send_frame(&p->c, MSG_IDENT, sha, sizeof(sha), NULL, 0);
 }
 
@@ -495,7 +510,8 @@ static int worker_lost(struct parent *p, int wstatus, struct dcr_err *err)
  * the worker's last word: 0 (result in p), < 0 (err set), or 1 (worker
  * lost).
  */
-static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinition *def, const struct work_inputs *in,
+static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V1__RoomDefinition *def,
+	const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
 	const struct table_store *ts = in && in->identify ? in->store : NULL;
@@ -513,6 +529,7 @@ static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinitio
 	put_u64(job + 8, lim->max_result_bytes);
 	put_u64(job + 16, lim->max_memory);
 	put_u64(job + 24, lim->threads);
+	put_u64(job + 32, flags);
 	for (size_t i = 0; i < 3; i++) {
 		const char *s = i == 0 ? p->name : i == 1 ? dir : jobdir;
 
@@ -546,14 +563,19 @@ static int converse(struct parent *p, int job_type, const Dcr__V1__RoomDefinitio
 				return 1;
 			break;
 		case MSG_DONE:
-			if (n != 17 || p->frame[16] > 1)
+			/* Keeping only where there is a store to keep in. */
+			if (n != DONE_LEN || p->frame[16] > 1 || p->frame[17] > (ts && ts->job[0] ? 1 : 0))
 				return 1;
 			out->rows = get_u64(p->frame);
 			out->groups_suppressed = get_u64(p->frame + 8);
 			out->thresholded = p->frame[16];
+			out->keeping = p->frame[17];
 			return 0;
 		case MSG_FAIL:
 			return parse_fail(p->frame, n, err);
+		case MSG_AGAIN:
+			(void)parse_fail(p->frame, n, err);
+			return 2;
 		case MSG_STOP:
 			/* For a table that was all sent before the worker found it could not load it. */
 			break;
@@ -767,6 +789,85 @@ static bool warm_keep(const char *room_id, uint64_t max_memory, struct parent *p
 	return true;
 }
 
+/* ---- the table store written beside the answer ---- */
+
+/*
+ * The table stores (their directories) whose tables this dcrd loads into
+ * the store first (JOB_STORE_FIRST), for a keeper or a query ran out of
+ * memory beside a table loaded in memory: the next job would again. The
+ * last STORE_FIRST_MAX, until dcrd stops.
+ */
+#define STORE_FIRST_MAX 16
+static struct {
+	pthread_mutex_t mu;
+	char dir[STORE_FIRST_MAX][TABLE_STORE_PATH_MAX];
+	unsigned next;
+} store_first = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static bool is_store_first(const char *dir)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&store_first.mu);
+	for (unsigned i = 0; i < STORE_FIRST_MAX && !found; i++)
+		found = strcmp(store_first.dir[i], dir) == 0;
+	pthread_mutex_unlock(&store_first.mu);
+	return found;
+}
+
+static void remember_store_first(const char *dir)
+{
+	if (!dir[0] || strlen(dir) >= TABLE_STORE_PATH_MAX || is_store_first(dir))
+		return;
+	pthread_mutex_lock(&store_first.mu);
+	memcpy(store_first.dir[store_first.next++ % STORE_FIRST_MAX], dir, strlen(dir) + 1);
+	pthread_mutex_unlock(&store_first.mu);
+}
+
+/* Whether err is DuckDB's memory limit reached (its message, as duckwork.c's out_of_memory reads it). */
+static bool duck_out_of_memory(const struct dcr_err *err)
+{
+	return err->code == DCR_ENOMEM || strstr(err->msg, "Out of Memory") || strstr(err->msg, "could not allocate");
+}
+
+
+struct sql_keeping {
+	struct parent p;           /* the worker: pid, socket and the job's deadline */
+	struct table_store ts;     /* a copy of the job's, which this closes */
+};
+
+/* p's worker, which answered with keeping: its KEPT (or FAIL) within the job's time. */
+static int keep_wait(struct parent *p, struct dcr_err *err)
+{
+	uint8_t frame[DCR_ERR_MSG_MAX + 8];
+	size_t n = 0;
+	int type;
+
+	if (recv_frame(&p->c, &type, frame, sizeof(frame), &n) < 0)
+		return p->c.late ? sql_out_of_time(p->name, p->time_ms, err) :
+			dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke off", p->name);
+	if (type == MSG_FAIL)
+		return parse_fail(frame, n, err);
+	if (type != MSG_KEPT || n != 0)
+		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke the protocol", p->name);
+	return 0;
+}
+
+int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
+{
+	int wstatus, r;
+
+	if (!k)
+		return 0;
+	if ((r = keep_wait(&k->p, err)) < 0 && err && duck_out_of_memory(err))
+		remember_store_first(k->ts.dir);
+	end_worker(&k->p, &wstatus);
+	close(k->p.c.fd);
+	table_store_close(&k->ts);
+	free(k);
+	return r;
+}
+
 /* A job in a worker: a new one, or with room_id (not NULL) the room's warm one, kept afterwards if it can be. */
 static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, const char *name,
 	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
@@ -784,8 +885,41 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 	p.c.deadline = dcr_monotonic_ms() + (int64_t)p.time_ms;
 	if (!(p.frame = malloc(FRAME_MAX)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	const struct table_store *ts = in && in->identify && in->store ? in->store : NULL;
+	uint64_t flags = ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0;
+
 	if ((room_id && warm_take(room_id, l.max_memory, &p, &jobs)) || (r = spawn_worker(&p, l.max_memory, err)) == 0) {
-		r = converse(&p, MSG_JOB, def, in, &l, &res, err);
+		r = converse(&p, MSG_JOB, flags, def, in, &l, &res, err);
+		/* Out of memory beside a table loaded in memory: once more, every table in the store first (as before). */
+		if (r == 2 && ts && !(flags & JOB_STORE_FIRST)) {
+			remember_store_first(ts->dir);
+			end_worker(&p, &wstatus);
+			close(p.c.fd);
+			p = (struct parent){ .c = { .fd = -1, .deadline = p.c.deadline }, .name = name, .time_ms = p.time_ms,
+				.max = p.max, .frame = p.frame, .csv = p.csv, .cap = p.cap };
+			memset(&res, 0, sizeof(res));
+			if ((r = spawn_worker(&p, l.max_memory, err)) == 0)
+				r = converse(&p, MSG_JOB, JOB_STORE_FIRST, def, in, &l, &res, err);
+		}
+		if (r == 2)
+			r = err && err->code < 0 ? err->code : DCR_ECOMPUTE;
+		/* The answer is here; the worker writes the store: the caller waits for it later, or this now. */
+		if (r == 0 && res.keeping) {
+			struct sql_keeping *k = in->keeping ? calloc(1, sizeof(*k)) : NULL;
+			struct dcr_err kerr;
+
+			res.keeping = k != NULL;
+			if (k) {
+				k->p = (struct parent){ .c = p.c, .name = name, .time_ms = p.time_ms, .pid = p.pid };
+				k->ts = *in->store;
+				*in->keeping = k;
+				p.pid = 0;
+				p.c.fd = -1;
+			} else if (keep_wait(&p, &kerr) < 0) {
+				fprintf(stderr, "dcrd: computation's tables not kept in the table store (%s)\n",
+					dcr_err_name(kerr.code));
+			}
+		}
 		/* Done or not, it goes, unless it ended well and is kept: it has nothing more to do, or no more time. */
 		if (!(r == 0 && room_id && warm_keep(room_id, l.max_memory, &p, jobs + 1))) {
 			end_worker(&p, &wstatus);
@@ -840,7 +974,7 @@ int sql_check_isolated(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
 	if (!(p.frame = malloc(FRAME_MAX)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if ((r = spawn_worker(&p, l.max_memory, err)) == 0) {
-		r = converse(&p, MSG_CHECK, def, NULL, &l, &res, err);
+		r = converse(&p, MSG_CHECK, 0, def, NULL, &l, &res, err);
 		end_worker(&p, &wstatus);
 		if (r == 1 && p.c.late)
 			r = dcr_err_set(err, DCR_EINVALID, "the room's duckdb queries are refused: compiling them took "
@@ -907,7 +1041,8 @@ lost:
 }
 
 /* identify for sql_run: ask dcrd. */
-static int ident_from_dcrd(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err)
+static int ident_from_dcrd(void *ctx, const char *node, uint8_t sha256[static 32], uint64_t *size,
+	struct dcr_err *err)
 {
 	struct chan *c = ctx;
 	uint8_t buf[DCR_ERR_MSG_MAX + 4];
@@ -918,9 +1053,10 @@ static int ident_from_dcrd(void *ctx, const char *node, uint8_t sha256[static 32
 		return dcr_err_set(err, DCR_EIO, "lost dcrd");
 	if (type == MSG_FAIL)
 		return parse_fail(buf, n, err);
-	if (type != MSG_IDENT || n != DCR_SHA256_LEN)
+	if (type != MSG_IDENT || n != DCR_SHA256_LEN + 8)
 		return dcr_err_set(err, DCR_EIO, "lost dcrd");
 	memcpy(sha256, buf, DCR_SHA256_LEN);
+	*size = get_u64(buf + DCR_SHA256_LEN);
 	return 0;
 }
 
@@ -937,8 +1073,8 @@ static const char *job_string(const uint8_t *job, size_t len, size_t *at)
 }
 
 /* The job dcrd sent (*type JOB or CHECK): its limits, the computation's name, the table store and the room (free def). */
-static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **name, struct table_store *ts,
-	Dcr__V1__RoomDefinition **def, struct dcr_err *err)
+static int read_job(struct chan *c, int *type, struct sql_limits *lim, uint64_t *flags, char **name,
+	struct table_store *ts, Dcr__V1__RoomDefinition **def, struct dcr_err *err)
 {
 	const char *n, *dir, *jobdir;
 	uint8_t *job;
@@ -958,6 +1094,7 @@ static int read_job(struct chan *c, int *type, struct sql_limits *lim, char **na
 	lim->max_result_bytes = get_u64(job + 8);
 	lim->max_memory = get_u64(job + 16);
 	lim->threads = get_u64(job + 24);
+	*flags = get_u64(job + 32);
 	*name = NULL;
 	*def = NULL;
 	if ((n = job_string(job, len, &at)) && (dir = job_string(job, len, &at)) &&
@@ -1093,13 +1230,14 @@ static int confine_for_store(struct dcr_err *err)
  * confinement (*memory); later ones must be SQLite jobs of that same
  * memory limit, for the worker is confined and limited already.
  */
-static int worker_job(struct chan *c, int type, const struct sql_limits *lim, const char *name,
+static int worker_job(struct chan *c, int type, const struct sql_limits *lim, uint64_t flags, const char *name,
 	struct table_store *ts, const Dcr__V1__RoomDefinition *def, unsigned served, uint64_t *memory)
 {
-	struct work_inputs in = { .read = from_dcrd, .ctx = c };
+	bool again = false;
+	struct work_inputs in = { .read = from_dcrd, .ctx = c, .again = &again };
 	struct sql_result res = { 0 };
 	struct dcr_err err;
-	uint8_t done[17];
+	uint8_t done[DONE_LEN];
 	int r;
 
 	if (served == 0) {
@@ -1118,6 +1256,7 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, co
 			in.identify = ident_from_dcrd;
 			in.store = job_store = ts;
 			in.confine = confine_for_store;
+			in.keep_after = !(flags & JOB_STORE_FIRST);
 		}
 		if ((r = confine_now(in.confine != NULL, &err)) < 0) {
 			fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
@@ -1134,7 +1273,7 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, co
 		r = refuse_unconfined(def, name, DCR_ECOMPUTE, &err) < 0 ? DCR_ECOMPUTE :
 			sql_run(def, name, &in, lim, &res, &err);
 	if (r < 0) {
-		send_fail(c, r, err.msg);
+		send_fail_as(c, again ? MSG_AGAIN : MSG_FAIL, r, err.msg);
 		r = 1;
 	} else {
 		r = 0;
@@ -1145,8 +1284,14 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, co
 		put_u64(done, res.rows);
 		put_u64(done + 8, res.groups_suppressed);
 		done[16] = res.thresholded;
+		done[17] = res.keeping;
 		if (r == 0 && send_frame(c, MSG_DONE, done, sizeof(done), NULL, 0) < 0)
 			r = 1;
+	}
+	/* The answer is on its way: once the keeper has written the store (duck_keep), dcrd hears it; the worker ends. */
+	if (res.keeping && r == 0) {
+		(void)(duck_keep(&err) < 0 ? send_fail(c, err.code, err.msg) : send_frame(c, MSG_KEPT, NULL, 0, NULL, 0));
+		r = 1;
 	}
 	if (res.csv)
 		dcr_wipe(res.csv, res.len);
@@ -1181,10 +1326,11 @@ int sql_worker_main(int argc, char **argv)
 		struct table_store ts = { 0 };
 		Dcr__V1__RoomDefinition *def = NULL;
 		struct sql_limits lim;
+		uint64_t flags = 0;
 		char *name = NULL;
 		int type = 0;
 
-		if ((r = read_job(&c, &type, &lim, &name, &ts, &def, &err)) < 0) {
+		if ((r = read_job(&c, &type, &lim, &flags, &name, &ts, &def, &err)) < 0) {
 			/* After a job, dcrd closing the socket is the end of a warm worker. */
 			if (served == 0 || !c.gone) {
 				fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
@@ -1192,7 +1338,7 @@ int sql_worker_main(int argc, char **argv)
 			}
 			return 0;
 		}
-		r = worker_job(&c, type, &lim, name, &ts, def, served, &memory);
+		r = worker_job(&c, type, &lim, flags, name, &ts, def, served, &memory);
 		job_store = NULL;
 		free(name);
 		dcr_wipe(&ts, sizeof(ts));

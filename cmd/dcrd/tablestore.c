@@ -132,6 +132,58 @@ int table_store_open(struct table_store *ts, const char *data_dir, const uint8_t
 	return r;
 }
 
+/* Whether name is TAG-FILE.duckdb.enc, TAG and FILE 32 lowercase hex digits each (duckwork.c's stored_names). */
+static bool stored_name(const char *name)
+{
+	static const char hex[] = "0123456789abcdef", ext[] = ".duckdb.enc";
+
+	return strlen(name) == 65 + sizeof(ext) - 1 && strspn(name, hex) == 32 && name[32] == '-' &&
+		strspn(name + 33, hex) == 32 && strcmp(name + 65, ext) == 0;
+}
+
+int table_store_adopt(const struct table_store *ts, const char *name, struct dcr_err *err)
+{
+	char from[TABLE_STORE_PATH_MAX + 80], to[TABLE_STORE_PATH_MAX + 80];
+	struct dirent *e;
+	DIR *dir;
+
+	if (!stored_name(name))
+		return dcr_err_set(err, DCR_EINVALID, "the table store has no file called that");
+	snprintf(from, sizeof(from), "%s/%s", ts->job, name);
+	snprintf(to, sizeof(to), "%s/%s", ts->dir, name);
+	/* The room stopped meanwhile (its directory is gone): the table is not kept. */
+	if (!ts->job[0] || rename(from, to) < 0)
+		return dcr_err_errno(err, DCR_EIO, errno, "cannot keep a table in '%s'", ts->dir);
+	if (!(dir = opendir(ts->dir)))
+		return 0;
+	while ((e = readdir(dir)))
+		if (strncmp(e->d_name, name, 33) == 0 && strcmp(e->d_name, name) != 0)
+			(void)unlinkat(dirfd(dir), e->d_name, 0);
+	closedir(dir);
+	return 0;
+}
+
+void table_store_each_room(const char *data_dir, void (*fn)(const char *room_id))
+{
+	char path[TABLE_STORE_PATH_MAX], ids[64][65];
+	struct dirent *e;
+	size_t n;
+	DIR *top;
+
+	if (path_of(path, sizeof(path), data_dir, STORE_DIR, NULL, NULL) < 0 || !(top = opendir(path)))
+		return;
+	/* In batches: fn may remove the directory being read. */
+	do {
+		n = 0;
+		while (n < 64 && (e = readdir(top)))
+			if (room_id_valid(e->d_name))
+				memcpy(ids[n++], e->d_name, 65);
+		for (size_t i = 0; i < n; i++)
+			fn(ids[i]);
+	} while (n == 64);
+	closedir(top);
+}
+
 void table_store_close(struct table_store *ts)
 {
 	char links[TABLE_STORE_LINKS_MAX];

@@ -40,7 +40,7 @@ struct work_inputs {
 	 * without reading it again (the job then counts node as read). Errors
 	 * as read's. NULL with store.
 	 */
-	int (*identify)(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err);
+	int (*identify)(void *ctx, const char *node, uint8_t sha256[static 32], uint64_t *size, struct dcr_err *err);
 	const struct table_store *store;
 	/*
 	 * The SQL worker's confinement (sql_worker_confine) when the caller has
@@ -51,6 +51,23 @@ struct work_inputs {
 	 * run. NULL: nothing to do.
 	 */
 	int (*confine)(struct dcr_err *err);
+	/*
+	 * Where tables are loaded into the store (a duckdb job's first run):
+	 * false, they are written there before the query runs on them; true,
+	 * a table small enough to be held in memory (duckwork.c, "writing the
+	 * store while the query runs") is loaded in memory and a child process
+	 * writes it into the store while the query runs; sql_result's keeping
+	 * says the caller must call duck_keep after sending the answer.
+	 */
+	bool keep_after;
+	/* sql_run_warm's caller, where it takes the store's writing after the answer upon itself (sql_keep_finish). */
+	struct sql_keeping **keeping;
+	/*
+	 * Set by duck_run (where not NULL) when the query ran out of memory
+	 * beside tables loaded in memory: the job may succeed with every table
+	 * loaded into the store first (keep_after false), as dcrd then runs it.
+	 */
+	bool *again;
 };
 
 /*
@@ -79,6 +96,8 @@ void table_store_close(struct table_store *ts);
 /* DIR/duckdb/ROOM and all in it: the room stopped (jobs_room_stopped, dcrd.h, decides when). Whether it exists. */
 int table_store_remove_room(const char *data_dir, const char *room_id, struct dcr_err *err);
 bool table_store_exists(const char *data_dir, const char *room_id);
+/* fn for the rooms that have a table store (64 hex digits; a room removed meanwhile may come twice). */
+void table_store_each_room(const char *data_dir, void (*fn)(const char *room_id));
 /* At start: the job directories a killed dcrd left (logged when there were any). */
 int table_store_sweep(const char *data_dir, struct dcr_err *err);
 /*
@@ -90,6 +109,14 @@ int table_store_sweep(const char *data_dir, struct dcr_err *err);
  */
 #define TABLE_STORE_LINKS_MAX 48
 void table_store_links(const struct table_store *ts, char out[static TABLE_STORE_LINKS_MAX]);
+/*
+ * File name (TAG-FILE.duckdb.enc, each 32 hex digits; duckwork.c), written
+ * whole in ts's job directory, moved into the store, and the node's other
+ * files (TAG-*: tables of datasets published to it before) deleted.
+ * DCR_EINVALID for another name, DCR_EIO when it cannot be moved (the room
+ * stopped meanwhile).
+ */
+int table_store_adopt(const struct table_store *ts, const char *name, struct dcr_err *err);
 
 /* ---- SQL (sqlwork.c) ---- */
 
@@ -107,6 +134,7 @@ struct sql_result {
 	uint64_t rows;             /* data rows, without the header */
 	bool thresholded;          /* an aggregate computation with a threshold: */
 	uint64_t groups_suppressed; /* how many groups it left out, or DCR_AGGREGATE_WITHHELD */
+	bool keeping;              /* duck_run with keep_after: its keeper may still write (duck_keep) */
 };
 
 /*
@@ -205,6 +233,13 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
  * lim's memory and threads gets, without tables; its result as duck_run's.
  */
 int duck_query_locked(const char *query, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+/*
+ * After duck_run ended with out->keeping (its result already sent): wait
+ * for the keeper process that writes the tables it loaded in memory into
+ * the store (duckwork.c), and close the job's database. 0 when they are
+ * kept; a failure means only that the room's next job loads them again.
+ */
+int duck_keep(struct dcr_err *err);
 
 /* lim with its defaults filled in and its bounds applied, as sql_run applies them. */
 void sql_limits_resolve(struct sql_limits *lim);
@@ -239,6 +274,17 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
  */
 int sql_run_warm(const char *room_id, const Dcr__V1__RoomDefinition *def, const char *name,
 	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
+/*
+ * A duckdb job answered (sql_run_warm returned its result) whose worker
+ * still waits for its keeper to write the tables it loaded into the table
+ * store: made where in->keeping is not NULL, and then it owns a copy of
+ * in->store (the caller no longer closes its own). sql_keep_finish waits
+ * for the worker's word within the job's time, ends the worker, closes the
+ * store (its job directory goes) and frees k; a failure (err set) means
+ * only that the room's next job loads the tables again.
+ */
+struct sql_keeping;
+int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err);
 /*
  * Keep workers (sql_run_warm) from now on: each at most idle_ms idle and
  * for max_jobs jobs, at most 64 idle at once (the one idle longest goes

@@ -153,6 +153,28 @@ bench_dcrd_cpu() {
 	awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15 + $16 + $17) / t }' "/proc/$dcrd_pid/stat"
 }
 
+# bench_dcrd_settle: wait until bench_dcrd's dcrd has no SQL worker (a
+# duckdb job's SQL worker writes the table store after the answer, and its
+# CPU is counted once dcrd has waited for it), at most 10 minutes.
+bench_dcrd_settle() {
+	local i
+	for i in $(seq 6000); do
+		pgrep -P "$dcrd_pid" -f sql-worker >/dev/null || return 0
+		sleep 0.1
+	done
+	echo "$bench_name: dcrd still has a child after 10 minutes" >&2
+	return 1
+}
+
+# bench_job_kept JOB: seconds between dcrd's "job JOB started" and "kept"
+# lines (its SQL worker wrote the table store after the answer), or the
+# same as bench_job_time when the job kept nothing after its answer.
+bench_job_kept() {
+	awk -v j="$1" '$3 == "job" && $4 == j && $5 == "started" { s = $1 }
+		$3 == "job" && $4 == j && ($5 == "succeeded" || $5 == "kept") { e = $1 }
+		END { if (s && e) printf "%.3f\n", e - s; else exit 1 }' dcrd.log
+}
+
 # bench_job_time JOB: seconds between dcrd's "job JOB started" and
 # "succeeded" lines in dcrd.log; FAILED (and status 1, the log's end on
 # stderr) when it did not succeed.

@@ -20,9 +20,11 @@
 #              the baseline (default 1GiB, dcrd's default)
 #
 # Reported, as medians: the job's wall time (between dcrd's "job N
-# started" and "succeeded" lines), the CPU time of dcrd and its SQL worker
-# during the job (dcrd's utime + stime + cutime + cstime: the worker is a
-# child it waits for), the baseline's wall and CPU time and peak RSS (GNU
+# started" and "succeeded" lines: the answer), the time until its table
+# is in the store ("kept": a first run writes it after the answer), the
+# CPU time of dcrd and its SQL worker for the whole job, the store's
+# writing included (dcrd's utime + stime + cutime + cstime once dcrd has
+# no child left: the worker is a child it waits for), the baseline's wall and CPU time and peak RSS (GNU
 # time), and the ratios. Needs python3, GNU time (/usr/bin/time), a C
 # compiler, pkg-config, openssl, curl.
 set -euo pipefail
@@ -78,19 +80,24 @@ echo "input: $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') MiB of 
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 cat sales.csv >/dev/null
 
-job() { # VAR: runs by_region; sets VAR (job seconds) and VAR_cpu
+# VAR: runs by_region; sets VAR (seconds to the answer), VAR_kept (to the table written into the store, which a
+# first run does after its answer) and VAR_cpu (dcrd's and its worker's CPU, the writing of the store included)
+job() {
 	local c id
+	bench_dcrd_settle
 	c=$(bench_dcrd_cpu)
 	id=$(as run "$room" by_region --wait)
+	bench_dcrd_settle
 	printf -v "$1_cpu" %s "$(awk -v a="$c" -v b="$(bench_dcrd_cpu)" 'BEGIN { printf "%.2f", b - a }')"
 	printf -v "$1" %s "$(bench_job_time "$id")"
+	printf -v "$1_kept" %s "$(bench_job_kept "$id")"
 	as fetch "$id" -o "$1.csv"
 }
 
 echo
 echo "== runs (seconds; CPU of dcrd and its worker; the baseline's peak RSS in KiB)"
-printf '  %-3s %8s %8s %8s %8s %8s %8s %9s\n' run first cpu second cpu base cpu "base RSS"
-echo "first first_cpu second second_cpu base base_cpu base_rss" >runs.txt
+printf '  %-3s %8s %8s %8s %8s %8s %8s %8s %9s\n' run first kept cpu second cpu base cpu "base RSS"
+echo "first first_kept first_cpu second second_cpu base base_cpu base_rss" >runs.txt
 # shellcheck disable=SC2154 # first, second and their _cpu are set by job
 for i in $(seq "$runs"); do
 	# A dataset of its own per run (the last row's id, which the query does not read, is -RUN): the store
@@ -102,9 +109,9 @@ for i in $(seq "$runs"); do
 	/usr/bin/time -f '%e %U %S %M' -o base.time ./duckdb-base sales.csv "$threads" "$memory" "$query" >base.csv
 	read -r base base_user base_sys base_rss <base.time
 	base_cpu=$(awk -v a="$base_user" -v b="$base_sys" 'BEGIN { printf "%.2f", a + b }')
-	printf '  %-3s %8s %8s %8s %8s %8s %8s %9s\n' "$i" "$first" "$first_cpu" "$second" "$second_cpu" "$base" \
-		"$base_cpu" "$base_rss"
-	echo "$first $first_cpu $second $second_cpu $base $base_cpu $base_rss" >>runs.txt
+	printf '  %-3s %8s %8s %8s %8s %8s %8s %8s %9s\n' "$i" "$first" "$first_kept" "$first_cpu" "$second" \
+		"$second_cpu" "$base" "$base_cpu" "$base_rss"
+	echo "$first $first_kept $first_cpu $second $second_cpu $base $base_cpu $base_rss" >>runs.txt
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -145,10 +152,12 @@ print("\n== summary: medians of %d runs" % len(runs))
 print("  %-40s %8s %8s" % ("", "wall s", "cpu s"))
 print("  %-40s %8.3f %8.2f   peak RSS %d KiB" % ("baseline: DuckDB read_csv + query", med("base"), med("base_cpu"),
       max(r["base_rss"] for r in runs)))
-print("  %-40s %8.3f %8.2f" % ("by_region job, first run", med("first"), med("first_cpu")))
+print("  %-40s %8.3f %8.2f" % ("by_region job, first run (to the answer)", med("first"), med("first_cpu")))
+print("  %-40s %8.3f" % ("  ... until its table is in the store", med("first_kept")))
 print("  %-40s %8.3f %8.2f" % ("by_region job, second run", med("second"), med("second_cpu")))
-print("  first run / baseline:  wall %.2fx  cpu %.2fx   (target: at most 1.3x)" % (
+print("  first run / baseline:  wall %.2fx  cpu %.2fx   (target: at most 1.3x; the cpu includes writing the store)" % (
       med("first") / med("base"), med("first_cpu") / med("base_cpu")))
+print("  first run until kept / baseline: wall %.2fx" % (med("first_kept") / med("base")))
 print("  second run / first:    wall %.2fx  cpu %.2fx   (target: at most 0.1x)" % (
       med("second") / med("first"), med("second_cpu") / max(med("first_cpu"), 0.01)))
 EOF

@@ -202,4 +202,12 @@ expect 0 "stop the room" as stop "$room"
 checks=$((checks + 1))
 [ -e "$store" ] && fail "the room's store stayed after stop: $(ls "$store")"
 
+# A stopped room's store that a stop of dcrd left (the room stopped while a job's keeper wrote, then dcrd
+# stopped before the job ended: review D6-4) goes at the next start.
+stop_dcrd
+mkdir -p "$store" && echo left >"$store/$(printf 'a%.0s' {1..32})-$(printf 'b%.0s' {1..32}).duckdb.enc"
+start_dcrd data --max-sql-memory 24MiB || finish
+checks=$((checks + 1))
+[ -e "$store" ] && fail "a stopped room's store stayed after a restart: $(ls "$store")"
+
 finish

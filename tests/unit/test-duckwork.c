@@ -107,8 +107,12 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 
 		if (strcmp(in->items[i].node, node) != 0)
 			continue;
-		for (size_t at = 0; at < len; at += 7) {
-			int r = sink(sink_ctx, (const uint8_t *)in->items[i].csv + at, len - at < 7 ? len - at : 7, err);
+		/* Small inputs 7 bytes at a time (records cut anywhere), large ones (test_store_falls_back) faster. */
+		size_t step = len > (1u << 20) ? 60000 : 7;
+
+		for (size_t at = 0; at < len; at += step) {
+			int r = sink(sink_ctx, (const uint8_t *)in->items[i].csv + at, len - at < step ? len - at : step,
+				err);
 
 			if (r < 0)
 				return r;
@@ -118,14 +122,17 @@ static int read_input(void *ctx, const char *node, dcr_stream_sink *sink, void *
 	return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s'", node);
 }
 
-/* identify for the table store: the SHA-256 of the node's CSV. */
-static int identify_input(void *ctx, const char *node, uint8_t sha256[static 32], struct dcr_err *err)
+/* identify for the table store: the SHA-256 of the node's CSV, and its size. */
+static int identify_input(void *ctx, const char *node, uint8_t sha256[static 32], uint64_t *size,
+	struct dcr_err *err)
 {
 	struct inputs *in = ctx;
 
 	for (size_t i = 0; i < in->n; i++)
-		if (strcmp(in->items[i].node, node) == 0)
+		if (strcmp(in->items[i].node, node) == 0) {
+			*size = strlen(in->items[i].csv);
 			return dcr_sha256(in->items[i].csv, strlen(in->items[i].csv), sha256, err);
+		}
 	return dcr_err_set(err, DCR_ENOTFOUND, "nothing is published to node '%s'", node);
 }
 
@@ -212,7 +219,8 @@ struct run {
 static const char *run_room_on(struct run *run, struct dcr_room *room, const struct input *items, size_t n,
 	uint64_t max_memory, uint64_t threads)
 {
-	struct work_inputs in = { read_input, &run->in, store ? identify_input : NULL, store, NULL };
+	struct work_inputs in = { .read = read_input, .ctx = &run->in, .identify = store ? identify_input : NULL,
+		.store = store };
 	struct sql_limits lim = { .max_memory = max_memory, .threads = threads };
 
 	memset(run, 0, sizeof(*run));
@@ -1518,7 +1526,6 @@ static void test_store_sees_only_its_inputs(void **state)
 struct watch {
 	volatile bool stop;
 	bool confined;        /* a child with a seccomp filter */
-	bool stored_first;    /* ... when the store already had the table's file */
 	int key_found;        /* ... whose writable memory holds ts's key: 1, 0, or -1 (cannot be read) */
 	bool allocator;       /* ... and DuckDB's jemalloc told to give freed memory back (its environment) */
 	const struct table_store *ts;
@@ -1592,7 +1599,6 @@ static void *watch_worker(void *arg)
 			status[n] = '\0';
 			/* Both filters: the loading stage's and the full one. */
 			if (strstr(status, parent) && strstr(status, "\nSeccomp_filters:\t2\n")) {
-				w->stored_first = store_has_table(w->ts);
 				w->key_found = memory_holds(e->d_name, w->ts->key);
 				w->confined = true;
 				snprintf(path, sizeof(path), "/proc/%s/environ", e->d_name);
@@ -1651,8 +1657,10 @@ static void test_store_load_confined(void **state)
 
 /*
  * A query-time probe: while a query on a stored table runs (until its
- * time limit), the worker has its seccomp filter, the table was kept in
- * the store (files opened by path) before the filter came, the room's
+ * time limit), the worker has its seccomp filter (the table, small, is
+ * in its memory; a keeper process that never runs the query writes the
+ * store's copy meanwhile: duckwork.c, "writing the store while the query
+ * runs"); the room's
  * table key is no longer in the worker's memory (review R5-3: it opens
  * every table file of the room), and its environment tells DuckDB's
  * allocator to unmap what it frees (retained, it counts against
@@ -1680,7 +1688,7 @@ static void test_store_confined_query(void **state)
 	memset(&run, 0, sizeof(run));
 	run.in.items = first;
 	run.in.n = 1;
-	in = (struct work_inputs){ read_input, &run.in, identify_input, &ts, NULL };
+	in = (struct work_inputs){ .read = read_input, .ctx = &run.in, .identify = identify_input, .store = &ts };
 	w.ts = &ts;
 	assert_int_equal(pthread_create(&watcher, NULL, watch_worker, &w), 0);
 	run.r = sql_run_isolated(dcr_room_definition(room), "q", &in, &lim, &run.res, &run.err);
@@ -1689,7 +1697,6 @@ static void test_store_confined_query(void **state)
 	assert_int_equal(run.r, DCR_ECOMPUTE);
 	assert_string_equal(run.err.msg, "computation 'q' ran out of time (the limit is 20000 ms)");
 	assert_true(w.confined);
-	assert_true(w.stored_first);
 	if (w.key_found < 0)
 		fprintf(stderr, "NOTE: the worker's memory cannot be read here: not checked for the table key\n");
 	assert_int_not_equal(w.key_found, 1);
@@ -1698,6 +1705,143 @@ static void test_store_confined_query(void **state)
 	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
 	data_dir_done(dir);
 	dcr_room_free(room);
+}
+
+/*
+ * A table small enough to be loaded in memory first (a third of the
+ * memory limit: duckwork.c, later_fits) that DuckDB cannot hold there
+ * after all (one-digit values: 2 bytes of CSV, 8 of BIGINT): the worker
+ * loads it into the store instead, as it does a larger one, and the job
+ * succeeds. In this process (no store) the same load runs out of memory,
+ * which shows that the job went the other way.
+ */
+static void test_store_falls_back(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const size_t rows = 5000000;
+	char *csv = malloc(2 * rows + 1);
+	struct input items[1] = { { "u", NULL } };
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	if (!isolated) {
+		free(csv);
+		skip();
+	}
+	assert_non_null(csv);
+	for (size_t i = 0; i < rows; i++) {
+		csv[2 * i] = (char)('0' + i % 10);
+		csv[2 * i + 1] = '\n';
+	}
+	csv[2 * rows] = '\0';
+	items[0].csv = csv;
+	room = room_for("duckdb", "SELECT sum(v) AS s, count(*) AS n FROM u");
+	assert_true(2 * rows <= (UINT64_C(32) << 20) / 3);
+	isolated = false;
+	run_room(&run, room, items, 1, 32 << 20);
+	isolated = true;
+	if (run.r != DCR_ECOMPUTE || !strstr(run.text, "could not allocate"))
+		fail_msg("in memory: %s", run.text);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store = &ts;
+	assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n22500000,5000000\n");
+	assert_true(store_has_table(&ts));
+	assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n22500000,5000000\n");
+	assert_string_equal(run.in.read_log, "");
+	store = NULL;
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+	free(csv);
+}
+
+/*
+ * A first run whose query needs the memory that its table, loaded in
+ * memory, holds (review D6-1: main's store-first load left it to the
+ * query): the worker says so (MSG_AGAIN) and dcrd runs the job again with
+ * every table in the store first, so it succeeds as it did before; the
+ * table is kept, and the next run reads it from there.
+ */
+static void test_store_query_needs_memory(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+	uint64_t sum;
+	char *csv;
+
+	if (!isolated)
+		skip();
+	csv = t_csv_large(90000, &sum);
+	{
+		const struct input in[] = { { "t", csv } };
+
+		room = room_for("duckdb", "SELECT count(*) AS n FROM t t1 JOIN t t2 ON t1.b = t2.b");
+		assert_non_null(mkdtemp(dir));
+		assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+		store = &ts;
+		assert_string_equal(run_room(&run, room, in, 1, 16 << 20), "n\n90000\n");
+		assert_true(store_has_table(&ts));
+		assert_string_equal(run_room(&run, room, in, 1, 16 << 20), "n\n90000\n");
+		assert_string_equal(run.in.read_log, "");
+		store = NULL;
+	}
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+	free(csv);
+}
+
+/*
+ * A table that loads in memory but leaves its keeper (and the query) too
+ * little of the job's memory, shared between them (review D6-2, D6-3):
+ * every run answers, and the table ends up kept all the same (dcrd then
+ * loads this room's tables into the store first).
+ */
+static void test_store_keeper_memory(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const size_t rows = 3000000;
+	char *csv = malloc(2 * rows + 1);
+	struct input items[1] = { { "u", NULL } };
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	if (!isolated) {
+		free(csv);
+		skip();
+	}
+	assert_non_null(csv);
+	for (size_t i = 0; i < rows; i++) {
+		csv[2 * i] = (char)('0' + i * 7919 % 10);
+		csv[2 * i + 1] = '\n';
+	}
+	csv[2 * rows] = '\0';
+	items[0].csv = csv;
+	room = room_for("duckdb", "SELECT sum(v) AS s, count(*) AS n FROM u");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store = &ts;
+	for (int k = 0; k < 2; k++)
+		assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n13500000,3000000\n");
+	assert_true(store_has_table(&ts));
+	assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n13500000,3000000\n");
+	assert_string_equal(run.in.read_log, "");
+	store = NULL;
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+	free(csv);
 }
 
 int main(int argc, char **argv)
@@ -1733,6 +1877,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_sees_only_its_inputs),
 		cmocka_unit_test(test_store_load_confined),
 		cmocka_unit_test(test_store_confined_query),
+		cmocka_unit_test(test_store_falls_back),
+		cmocka_unit_test(test_store_query_needs_memory),
+		cmocka_unit_test(test_store_keeper_memory),
 	};
 	int failed;
 

@@ -1316,7 +1316,7 @@ static void test_load_stops(void **state)
 static int hostile_worker(const char *node)
 {
 	static uint8_t got[1 << 16], skip[1 << 12];
-	uint8_t head[5], ask[5] = { 'r', (uint8_t)strlen(node) }, done[5 + 17] = { 'o', 17 };
+	uint8_t head[5], ask[5] = { 'r', (uint8_t)strlen(node) }, done[5 + 18] = { 'o', 18 };
 	size_t n = 0;
 
 	/* The job, dropped; then the answer to the ask, kept. */
