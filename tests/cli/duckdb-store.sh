@@ -55,6 +55,7 @@ PY
 make_csv small.csv 3000
 make_csv big.csv 400000
 make_csv other.csv 3001
+make_csv mid.csv 50000
 
 # The SQL worker may use 24 MiB: by_note's groups over big.csv take more.
 start_dcrd data --max-sql-memory 24MiB || finish
@@ -196,6 +197,46 @@ has "$err" "Out of Memory" "it says why"
 checks=$((checks + 1))
 compgen -G "$store/job-*" >/dev/null && fail "a job directory stayed: $(ls "$store")"
 no_plaintext "after by_note"
+
+# ---- kill -9 while a keeper writes ----
+# mid.csv (about 2 MiB) is at most a third of the 24 MiB limit: loaded in memory, a keeper (a child of the SQL
+# worker) writes it into the store while the query runs. The keeper is stopped while it writes, and dcrd killed:
+# nothing of it is in the store or on disk, the job's answer comes (now or when it runs again), and the table is
+# loaded again, then read from the store.
+expect 0 "upload mid" as upload mid.csv || finish
+expect 0 "publish mid" as publish "$room" sales "$out" || finish
+kept=$(ls "$store" | grep -v '^job-')
+expect 0 "start by_region on mid" as run "$room" by_region || finish
+job=$out
+keeper=
+for i in $(seq 3000); do
+	for worker in $(pgrep -P "$DCRD_PID"); do
+		for child in $(pgrep -P "$worker"); do
+			ls -l "/proc/$child/fd" 2>/dev/null | grep -q 'memfd:dcr-table' && keeper=$child && break 2
+		done
+	done
+	[ -n "$keeper" ] && break
+	sleep 0.005
+done
+checks=$((checks + 1))
+if [ -z "$keeper" ]; then
+	fail "no keeper was writing a table"
+	finish
+fi
+kill -STOP "$keeper"
+no_plaintext "while a keeper writes"
+stop_dcrd KILL
+checks=$((checks + 1))
+[ "$(ls "$store" | grep -v '^job-')" = "$kept" ] || fail "kill -9 during a keeper's write changed the store: $(ls "$store")"
+kill -KILL "$keeper" 2>/dev/null
+start_dcrd data --max-sql-memory 24MiB || finish
+expect 0 "fetch the job whose keeper was stopped" as fetch "$job" -o got.csv
+checks=$((checks + 1))
+cmp -s got.csv <(want mid.csv) || fail "that job's result is wrong: $(diff got.csv <(want mid.csv) | head -5)"
+run_by_region mid.csv "after kill -9 during a keeper's write"
+run_by_region mid.csv "and again"
+has "$(cached_facts | tail -1)" '^sales$' "the table is kept again, then read from the store"
+no_plaintext "after the keeper's kill"
 
 # ---- stop ----
 expect 0 "stop the room" as stop "$room"
