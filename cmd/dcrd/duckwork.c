@@ -1336,12 +1336,13 @@ static bool later_fits(const struct duck *d, uint64_t size)
 
 /*
  * Whether the load failed for DuckDB's memory limit (a later table did not
- * fit after all): "Out of Memory Error", or the appender's "could not
- * allocate block of size".
+ * fit after all): "Out of Memory Error", the appender's "could not
+ * allocate block of size", or std::bad_alloc (RLIMIT_DATA reached first).
  */
 static bool out_of_memory(const struct dcr_err *why)
 {
-	return why->code == DCR_ECOMPUTE && (strstr(why->msg, "Out of Memory") || strstr(why->msg, "could not allocate"));
+	return why->code == DCR_ECOMPUTE && (strstr(why->msg, "Out of Memory") || strstr(why->msg, "could not allocate") ||
+		strstr(why->msg, "bad_alloc"));
 }
 
 /* Node i loaded in memory, to be kept by the keeper; on failure nothing of it is left (its table dropped). */

@@ -827,7 +827,8 @@ static void remember_store_first(const char *dir)
 /* Whether err is DuckDB's memory limit reached (its message, as duckwork.c's out_of_memory reads it). */
 static bool duck_out_of_memory(const struct dcr_err *err)
 {
-	return err->code == DCR_ENOMEM || strstr(err->msg, "Out of Memory") || strstr(err->msg, "could not allocate");
+	return err->code == DCR_ENOMEM || strstr(err->msg, "Out of Memory") || strstr(err->msg, "could not allocate") ||
+		strstr(err->msg, "bad_alloc");
 }
 
 
