@@ -224,6 +224,10 @@ void state_close(struct state *s)
 		sqlite3_finalize(s->audit_st[i]);
 		s->audit_st[i] = NULL;
 	}
+	for (size_t i = 0; i < sizeof(s->call_st) / sizeof(*s->call_st); i++) {
+		sqlite3_finalize(s->call_st[i]);
+		s->call_st[i] = NULL;
+	}
 	sqlite3_close(s->db);
 	s->db = NULL;
 	dcr_wipe(s->key, sizeof(s->key));
@@ -415,14 +419,50 @@ static int unseal_record(struct state *s, const char *id, const void *blob, int 
 	return 0;
 }
 
+/*
+ * The statements every call or job runs, prepared once per connection like
+ * the audit log's: preparing them on every use was 5 % of dcrd's CPU per
+ * job (docs/performance.md). call_done() resets one after its use.
+ */
+enum call_stmt { ROOM_GET, CLOCK_PUT, NONCE_EXPIRE, NONCE_PUT, RECORD_PUT, RECORD_GET, RECORD_DELETE, RECORD_SEQ };
+static const char *const call_sql[] = {
+	[ROOM_GET] = "SELECT record FROM rooms WHERE id = ?1",
+	[CLOCK_PUT] = "INSERT OR REPLACE INTO clock (id, mark) VALUES (1, ?1)",
+	[NONCE_EXPIRE] = "DELETE FROM nonces WHERE expires_ms < ?1",
+	[NONCE_PUT] = "INSERT INTO nonces (nonce, expires_ms) VALUES (?1, ?2)",
+	[RECORD_PUT] = "INSERT OR REPLACE INTO records (kind, scope, name, seq, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[RECORD_GET] = "SELECT record FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3",
+	[RECORD_DELETE] = "DELETE FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3",
+	[RECORD_SEQ] = "SELECT MAX(seq) FROM records WHERE kind = ?1 AND scope = ?2",
+};
+_Static_assert(sizeof(call_sql) / sizeof(*call_sql) == sizeof(((struct state *)0)->call_st) /
+	sizeof(*((struct state *)0)->call_st), "one cached statement per call query");
+
+/* The statement, prepared if need be; NULL (sqlite3_errcode tells why) if it cannot be. */
+static sqlite3_stmt *call_stmt(struct state *s, enum call_stmt which)
+{
+	if (!s->call_st[which] &&
+	    sqlite3_prepare_v3(s->db, call_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->call_st[which], NULL) !=
+		    SQLITE_OK)
+		return NULL;
+	return s->call_st[which];
+}
+
+static void call_done(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
 int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, struct dcr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int r, rc;
 
 	*rec = NULL;
-	rc = sqlite3_prepare_v2(s->db, "SELECT record FROM rooms WHERE id = ?1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
+	if (!(st = call_stmt(s, ROOM_GET)))
 		return sql_fail(s, DCR_EIO, "cannot read rooms", err);
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -436,7 +476,7 @@ int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, s
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no room %s", id);
 	else
 		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
-	sqlite3_finalize(st);
+	call_done(st);
 	return r;
 }
 
@@ -454,12 +494,12 @@ static int write_clock_mark(struct state *s, int64_t mark, int64_t last_call_ms,
 	}
 	if ((r = dcr_seal(s->key, CLOCK_LABEL, be, sizeof(be), &blob, &len, err)) < 0)
 		return r;
-	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO clock (id, mark) VALUES (1, ?1)", -1, &st, NULL);
+	rc = (st = call_stmt(s, CLOCK_PUT)) ? SQLITE_OK : SQLITE_ERROR;
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
+	call_done(st);
 	free(blob);
 	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot record the call", err);
 }
@@ -475,14 +515,13 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 	if ((r = state_begin(s, err)) < 0)
 		return r;
 	/* Forget nonces whose calls can no longer pass as fresh, now and then. */
-	if (nonce[0] == 0 && sqlite3_prepare_v2(s->db, "DELETE FROM nonces WHERE expires_ms < ?1", -1, &st, NULL) == SQLITE_OK) {
+	if (nonce[0] == 0 && (st = call_stmt(s, NONCE_EXPIRE))) {
 		sqlite3_bind_int64(st, 1, now_ms);
 		sqlite3_step(st);
-		sqlite3_finalize(st);
+		call_done(st);
 		st = NULL;
 	}
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO nonces (nonce, expires_ms) VALUES (?1, ?2)", -1, &st, NULL) !=
-	    SQLITE_OK) {
+	if (!(st = call_stmt(s, NONCE_PUT))) {
 		r = sql_fail(s, DCR_EIO, "cannot record the call", err);
 	} else {
 		sqlite3_bind_blob(st, 1, nonce, DCR_CALL_NONCE_LEN, SQLITE_STATIC);
@@ -493,7 +532,7 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 		else if (rc != SQLITE_DONE)
 			r = sql_fail(s, DCR_EIO, "cannot record the call", err);
 	}
-	sqlite3_finalize(st);
+	call_done(st);
 	mark = now_ms > s->clock_mark ? now_ms : s->clock_mark;
 	last = timestamp_ms > s->last_call_ms ? timestamp_ms : s->last_call_ms;
 	if (r == 0 && (mark != s->clock_mark || last != s->last_call_ms))
@@ -1369,8 +1408,7 @@ static int put_record(struct state *s, const char *kind, const char *scope, cons
 	free(pt);
 	if (r < 0)
 		return r;
-	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO records (kind, scope, name, seq, record) "
-				       "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st, NULL);
+	rc = (st = call_stmt(s, RECORD_PUT)) ? SQLITE_OK : SQLITE_ERROR;
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
@@ -1379,10 +1417,12 @@ static int put_record(struct state *s, const char *kind, const char *scope, cons
 		sqlite3_bind_blob(st, 5, blob, (int)len, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot store a record", err);
+	call_done(st);
 	free(blob);
 	if (rc != SQLITE_DONE)
-		return sql_fail(s, DCR_EIO, "cannot store a record", err);
+		return r;
 	return 0;
 }
 
@@ -1427,8 +1467,7 @@ static int get_record(struct state *s, const char *kind, const char *scope, cons
 	int r, rc;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT record FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3", -1, &st,
-		    NULL) != SQLITE_OK)
+	if (!(st = call_stmt(s, RECORD_GET)))
 		return sql_fail(s, DCR_EIO, "cannot read records", err);
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
@@ -1440,7 +1479,7 @@ static int get_record(struct state *s, const char *kind, const char *scope, cons
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no %s %s", kind, name);
 	else
 		r = sql_fail(s, DCR_EIO, "cannot read records", err);
-	sqlite3_finalize(st);
+	call_done(st);
 	return r;
 }
 
@@ -1458,17 +1497,18 @@ int state_get_record(struct state *s, const char *kind, const char *scope, const
 int state_delete_record(struct state *s, const char *kind, const char *scope, const char *name, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc;
+	int r, rc;
 
-	rc = sqlite3_prepare_v2(s->db, "DELETE FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3", -1, &st, NULL);
+	rc = (st = call_stmt(s, RECORD_DELETE)) ? SQLITE_OK : SQLITE_ERROR;
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot delete a record", err);
+	r = rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot delete a record", err);
+	call_done(st);
+	return r;
 }
 
 static int each_record(struct state *s, const char *kind, const char *scope, const ProtobufCMessageDescriptor *d,
@@ -1524,19 +1564,19 @@ int state_each_record(struct state *s, const char *kind, const char *scope, cons
 int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t *out, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc;
+	int r, rc;
 
 	*out = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT MAX(seq) FROM records WHERE kind = ?1 AND scope = ?2", -1,
-		    &st, NULL) != SQLITE_OK)
+	if (!(st = call_stmt(s, RECORD_SEQ)))
 		return sql_fail(s, DCR_EIO, "cannot read records", err);
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) /* NULL, none yet: 0 */
 		*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : sql_fail(s, DCR_EIO, "cannot read records", err);
+	r = rc == SQLITE_ROW ? 0 : sql_fail(s, DCR_EIO, "cannot read records", err);
+	call_done(st);
+	return r;
 }
 
 /* A publication record still stored under its node's name, and the private name it gets. */
