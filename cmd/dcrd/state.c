@@ -422,7 +422,7 @@ static int unseal_record(struct state *s, const char *id, const void *blob, int 
 /*
  * The statements every call or job runs, prepared once per connection like
  * the audit log's: preparing them on every use was 5 % of dcrd's CPU per
- * job (docs/performance.md). call_done() resets one after its use.
+ * job (docs/performance.md). stmt_done() resets one after its use.
  */
 enum call_stmt { ROOM_GET, CLOCK_PUT, NONCE_EXPIRE, NONCE_PUT, RECORD_PUT, RECORD_GET, RECORD_DELETE, RECORD_SEQ };
 static const char *const call_sql[] = {
@@ -438,22 +438,26 @@ static const char *const call_sql[] = {
 _Static_assert(sizeof(call_sql) / sizeof(*call_sql) == sizeof(((struct state *)0)->call_st) /
 	sizeof(*((struct state *)0)->call_st), "one cached statement per call query");
 
-/* The statement, prepared if need be; NULL (sqlite3_errcode tells why) if it cannot be. */
-static sqlite3_stmt *call_stmt(struct state *s, enum call_stmt which)
+/* The statement kept in *slot, prepared if need be; NULL (sqlite3_errcode tells why) if it cannot be. */
+static sqlite3_stmt *kept_stmt(struct state *s, sqlite3_stmt **slot, const char *sql)
 {
-	if (!s->call_st[which] &&
-	    sqlite3_prepare_v3(s->db, call_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->call_st[which], NULL) !=
-		    SQLITE_OK)
+	if (!*slot && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
 		return NULL;
-	return s->call_st[which];
+	return *slot;
 }
 
-static void call_done(sqlite3_stmt *st)
+/* A kept statement, ready for its next use. */
+static void stmt_done(sqlite3_stmt *st)
 {
 	if (st) {
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 	}
+}
+
+static sqlite3_stmt *call_stmt(struct state *s, enum call_stmt which)
+{
+	return kept_stmt(s, &s->call_st[which], call_sql[which]);
 }
 
 int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, struct dcr_err *err)
@@ -476,7 +480,7 @@ int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, s
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no room %s", id);
 	else
 		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
-	call_done(st);
+	stmt_done(st);
 	return r;
 }
 
@@ -499,7 +503,7 @@ static int write_clock_mark(struct state *s, int64_t mark, int64_t last_call_ms,
 		sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	call_done(st);
+	stmt_done(st);
 	free(blob);
 	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot record the call", err);
 }
@@ -518,7 +522,7 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 	if (nonce[0] == 0 && (st = call_stmt(s, NONCE_EXPIRE))) {
 		sqlite3_bind_int64(st, 1, now_ms);
 		sqlite3_step(st);
-		call_done(st);
+		stmt_done(st);
 		st = NULL;
 	}
 	if (!(st = call_stmt(s, NONCE_PUT))) {
@@ -532,7 +536,7 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 		else if (rc != SQLITE_DONE)
 			r = sql_fail(s, DCR_EIO, "cannot record the call", err);
 	}
-	call_done(st);
+	stmt_done(st);
 	mark = now_ms > s->clock_mark ? now_ms : s->clock_mark;
 	last = timestamp_ms > s->last_call_ms ? timestamp_ms : s->last_call_ms;
 	if (r == 0 && (mark != s->clock_mark || last != s->last_call_ms))
@@ -662,7 +666,7 @@ void state_rollback(struct state *s)
 /*
  * The audit log's statements: every room-scoped call runs some, so they
  * are prepared once. A statement is reset once its rows are read
- * (audit_done), which also ends its read of the database.
+ * (stmt_done), which also ends its read of the database.
  */
 enum audit_stmt { FRONTIER_GET, FRONTIER_PUT, LEAF_GET, LEAF_PUT, NODE_GET, NODE_PUT };
 static const char *const audit_sql[] = {
@@ -677,22 +681,9 @@ static const char *const audit_sql[] = {
 _Static_assert(sizeof(audit_sql) / sizeof(*audit_sql) == sizeof(((struct state *)0)->audit_st) /
 	sizeof(*((struct state *)0)->audit_st), "one cached statement per audit query");
 
-/* The statement, prepared if need be; NULL (sqlite3_errcode tells why) if it cannot be. */
 static sqlite3_stmt *audit_stmt(struct state *s, enum audit_stmt which)
 {
-	if (!s->audit_st[which] &&
-	    sqlite3_prepare_v3(s->db, audit_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->audit_st[which], NULL) !=
-		    SQLITE_OK)
-		return NULL;
-	return s->audit_st[which];
-}
-
-static void audit_done(sqlite3_stmt *st)
-{
-	if (st) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
+	return kept_stmt(s, &s->audit_st[which], audit_sql[which]);
 }
 
 /* Unseal room_id's frontier from its row. */
@@ -743,7 +734,7 @@ static int read_frontier(struct state *s, const char *room_id, struct sealed_fro
 	} else if (rc != SQLITE_DONE) {
 		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	}
-	audit_done(st);
+	stmt_done(st);
 	return r;
 }
 
@@ -785,7 +776,7 @@ static int put_node(struct state *s, const char *room_id, unsigned level, uint64
 	sqlite3_bind_blob(st, 4, blob, (int)blob_len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	r = rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
-	audit_done(st);
+	stmt_done(st);
 	free(blob);
 	return r;
 }
@@ -836,7 +827,7 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 						     "altered)", room_id);
 	else if (rc != SQLITE_DONE)
 		r = sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
-	audit_done(st);
+	stmt_done(st);
 	free(blob);
 	if (r < 0 || (r = push_leaf(s, room_id, f, leaf, err)) < 0)
 		return r;
@@ -866,7 +857,7 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 		rc = sqlite3_step(st);
 	}
 	r = rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
-	audit_done(st);
+	stmt_done(st);
 	free(fblob);
 	return r;
 }
@@ -944,7 +935,7 @@ static int read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[stat
 	} else {
 		r = sql_code(l->s->db);
 	}
-	audit_done(st);
+	stmt_done(st);
 	return r;
 }
 
@@ -1187,7 +1178,7 @@ static int nodes_present(struct state *s, const char *room_id, uint64_t size, bo
 			*present = false;
 		else if (rc != SQLITE_ROW)
 			r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-		audit_done(st);
+		stmt_done(st);
 	}
 	return r;
 }
@@ -1419,7 +1410,7 @@ static int put_record(struct state *s, const char *kind, const char *scope, cons
 	}
 	if (rc != SQLITE_DONE)
 		r = sql_fail(s, DCR_EIO, "cannot store a record", err);
-	call_done(st);
+	stmt_done(st);
 	free(blob);
 	if (rc != SQLITE_DONE)
 		return r;
@@ -1479,7 +1470,7 @@ static int get_record(struct state *s, const char *kind, const char *scope, cons
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no %s %s", kind, name);
 	else
 		r = sql_fail(s, DCR_EIO, "cannot read records", err);
-	call_done(st);
+	stmt_done(st);
 	return r;
 }
 
@@ -1507,7 +1498,7 @@ int state_delete_record(struct state *s, const char *kind, const char *scope, co
 		rc = sqlite3_step(st);
 	}
 	r = rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot delete a record", err);
-	call_done(st);
+	stmt_done(st);
 	return r;
 }
 
@@ -1575,7 +1566,7 @@ int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t 
 	if (rc == SQLITE_ROW) /* NULL, none yet: 0 */
 		*out = sqlite3_column_int64(st, 0);
 	r = rc == SQLITE_ROW ? 0 : sql_fail(s, DCR_EIO, "cannot read records", err);
-	call_done(st);
+	stmt_done(st);
 	return r;
 }
 
