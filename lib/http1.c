@@ -496,14 +496,14 @@ int dcr_http1_request(const char *endpoint, const char *path, const char *method
 	raw_max = max_response + max_response / 4 + 2 * DCR_HTTP1_HEAD_MAX;
 	deadline = start + (uint64_t)total_s * 1000;
 	connect_deadline = start + (uint64_t)(connect_s < total_s ? connect_s : total_s) * 1000;
-	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: */*\r\n", method,
-		u.target, u.authority, user_agent);
-	if (content_type)
-		n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Type: %s\r\n", content_type);
-	if (strcmp(method, "GET") != 0)
+	n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nAccept: */*\r\n%s%s%s",
+		method, u.target, u.authority, user_agent, content_type ? "Content-Type: " : "",
+		content_type ? content_type : "", content_type ? "\r\n" : "");
+	if (n >= 0 && (size_t)n < sizeof(head) && strcmp(method, "GET") != 0)
 		n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %zu\r\n", body_len);
-	n += snprintf(head + n, sizeof(head) - (size_t)n, "Connection: close\r\n\r\n");
-	if ((size_t)n >= sizeof(head))
+	if (n >= 0 && (size_t)n < sizeof(head))
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "Connection: close\r\n\r\n");
+	if (n < 0 || (size_t)n >= sizeof(head))
 		return dcr_err_set(err, DCR_EUSAGE, "request headers too long");
 
 	if ((e = getaddrinfo(u.host, u.port, &hints, &res)) != 0) {
