@@ -661,6 +661,69 @@ void dcr_call_request_release(struct dcr_call_request *req)
 	memset(req, 0, sizeof(*req));
 }
 
+/*
+ * Parsed certificates, by their DER bytes. dcrd parses the same few on
+ * every call, the callers' chains and their rooms' CAs, and with OpenSSL 3
+ * a parse (its public key goes through a decoder) cost more than the
+ * chain's verification: 12 % of dcrd's CPU per job (docs/performance.md).
+ * Only the parse is kept: the same bytes give the same certificate, and
+ * every call's chain is still verified against its roots at its time. A
+ * bounded table, the oldest entry replaced: other bytes only churn it.
+ */
+#define X509_CACHE 64
+
+static struct {
+	uint8_t *der;
+	size_t len, used;
+	X509 *cert;
+} x509_cache[X509_CACHE];
+static size_t x509_cache_next;
+static pthread_mutex_t x509_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+X509 *dcr_x509_parse_cached(const uint8_t *der, size_t len, size_t *used)
+{
+	const unsigned char *p = der;
+	uint8_t *copy;
+	X509 *cert;
+
+	*used = 0;
+	if (len == 0 || len > LONG_MAX)
+		return NULL;
+	pthread_mutex_lock(&x509_cache_lock);
+	for (size_t i = 0; i < X509_CACHE; i++) {
+		if (x509_cache[i].cert && x509_cache[i].len == len && memcmp(x509_cache[i].der, der, len) == 0 &&
+		    X509_up_ref(x509_cache[i].cert) == 1) {
+			*used = x509_cache[i].used;
+			cert = x509_cache[i].cert;
+			pthread_mutex_unlock(&x509_cache_lock);
+			return cert;
+		}
+	}
+	pthread_mutex_unlock(&x509_cache_lock);
+	if (!(cert = d2i_X509(NULL, &p, (long)len)))
+		return NULL;
+	*used = (size_t)(p - der);
+	/* Not kept when there is no memory for it, or its reference cannot be taken. */
+	if (!(copy = malloc(len)))
+		return cert;
+	memcpy(copy, der, len);
+	if (X509_up_ref(cert) != 1) {
+		free(copy);
+		return cert;
+	}
+	pthread_mutex_lock(&x509_cache_lock);
+	size_t i = x509_cache_next++ % X509_CACHE;
+
+	free(x509_cache[i].der);
+	X509_free(x509_cache[i].cert);
+	x509_cache[i].der = copy;
+	x509_cache[i].len = len;
+	x509_cache[i].used = *used;
+	x509_cache[i].cert = cert;
+	pthread_mutex_unlock(&x509_cache_lock);
+	return cert;
+}
+
 static int parse_chain(const Dcr__V1__Call *call, struct dcr_call_request *out, struct dcr_err *err)
 {
 	if (call->n_certificate_chain == 0 || call->n_certificate_chain > DCR_CALL_MAX_CHAIN)
@@ -669,10 +732,11 @@ static int parse_chain(const Dcr__V1__Call *call, struct dcr_call_request *out, 
 	if (!(out->chain = sk_X509_new_null()))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	for (size_t i = 0; i < call->n_certificate_chain; i++) {
-		const unsigned char *p = call->certificate_chain[i].data;
-		X509 *cert = d2i_X509(NULL, &p, (long)call->certificate_chain[i].len);
+		const unsigned char *p;
+		size_t used;
+		X509 *cert = dcr_x509_parse_cached(call->certificate_chain[i].data, call->certificate_chain[i].len, &used);
 
-		if (!cert || p != call->certificate_chain[i].data + call->certificate_chain[i].len) {
+		if (!cert || used != call->certificate_chain[i].len) {
 			X509_REQ *req;
 
 			X509_free(cert);
@@ -841,8 +905,8 @@ int dcr_call_verify_chain(const struct dcr_call_request *req, const uint8_t *con
 		goto out;
 	}
 	for (size_t i = 0; i < n_roots; i++) {
-		const unsigned char *p = roots[i];
-		X509 *root = d2i_X509(NULL, &p, (long)root_lens[i]);
+		size_t used;
+		X509 *root = dcr_x509_parse_cached(roots[i], root_lens[i], &used);
 
 		if (root)
 			X509_STORE_add_cert(store, root);

@@ -174,6 +174,15 @@ int dcr_call_accept(const uint8_t hpke_sk[static 32], const struct dcr_ohttp_key
 void dcr_call_request_release(struct dcr_call_request *req);
 
 /*
+ * d2i_X509 of der (len bytes), with the bytes it used in *used, from a
+ * bounded table of the certificates parsed before (the same bytes give
+ * the same certificate); a reference the caller frees. NULL if they are
+ * no certificate. For dcrd, which parses the same chains and CAs on every
+ * call; any thread.
+ */
+X509 *dcr_x509_parse_cached(const uint8_t *der, size_t len, size_t *used);
+
+/*
  * Server: DCR_EDENIED unless the request's chain leads, at time now, to one
  * of the n_roots DER root certificates (never for a login request, which
  * has no chain). On success, issuer (if not NULL) is the SHA-256 of the DER

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "http1.h"
 
 #include "banned.h"
 
@@ -224,6 +225,33 @@ static int transfer_error(CURLcode rc, const struct buffer *resp, const char *ur
 	return 0;
 }
 
+/* dcr_http over dcr's own HTTP/1.1 client (lib/http1.c): plain http, no proxy; the same answers and errors. */
+static int http1(const char *endpoint, const char *method, const char *path, const char *content_type,
+	const uint8_t *body, size_t body_len, size_t max_response, uint8_t **out, size_t *out_len,
+	struct dcr_err *err)
+{
+	struct buffer resp = { .max = max_response };
+	char line[160];
+	long status = 0;
+	int r;
+
+	r = dcr_http1_request(endpoint, path, method, content_type, "dcr/" DCR_VERSION, body, body_len, max_response,
+		10L, 300L, "dcrd", &status, &resp.data, &resp.len, err);
+	if (r == 0 && status != 200) {
+		first_line(&resp, line, sizeof(line));
+		/* dcrd answers 400 only to a call it cannot decrypt or parse. */
+		r = dcr_err_set(err, status == 404 ? DCR_ENOTFOUND : status == 400 ? DCR_EINVALID : DCR_EFAIL,
+			"%s%s: HTTP %ld%s%s", endpoint, path, status, *line ? ": " : "", line);
+	}
+	if (r < 0) {
+		free(resp.data);
+		return r;
+	}
+	*out = resp.data;
+	*out_len = resp.len;
+	return 0;
+}
+
 int dcr_http(const char *endpoint, const char *method, const char *path, const char *content_type,
 	const uint8_t *body, size_t body_len, size_t max_response, uint8_t **out, size_t *out_len,
 	struct dcr_err *err)
@@ -238,6 +266,8 @@ int dcr_http(const char *endpoint, const char *method, const char *path, const c
 
 	*out = NULL;
 	*out_len = 0;
+	if (dcr_http1_usable(endpoint, path))
+		return http1(endpoint, method, path, content_type, body, body_len, max_response, out, out_len, err);
 	if ((r = curl_ready(err)) < 0)
 		return r;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", endpoint, path) >= sizeof(url))

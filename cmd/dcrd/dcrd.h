@@ -164,6 +164,7 @@ struct state {
 	int64_t clock_mark;        /* dcrd's clock at the latest call accepted (state_use_nonce) */
 	int64_t last_call_ms;      /* the latest call timestamp accepted */
 	sqlite3_stmt *audit_st[6]; /* the audit log's statements, prepared once (state.c) */
+	sqlite3_stmt *call_st[8];  /* the call and job paths' statements, prepared once (state.c) */
 	struct state_hook {        /* what the open transaction's end must settle (state_on_end) */
 		void (*fn)(void *arg, bool committed);
 		void *arg;

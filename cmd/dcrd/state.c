@@ -224,6 +224,10 @@ void state_close(struct state *s)
 		sqlite3_finalize(s->audit_st[i]);
 		s->audit_st[i] = NULL;
 	}
+	for (size_t i = 0; i < sizeof(s->call_st) / sizeof(*s->call_st); i++) {
+		sqlite3_finalize(s->call_st[i]);
+		s->call_st[i] = NULL;
+	}
 	sqlite3_close(s->db);
 	s->db = NULL;
 	dcr_wipe(s->key, sizeof(s->key));
@@ -415,14 +419,54 @@ static int unseal_record(struct state *s, const char *id, const void *blob, int 
 	return 0;
 }
 
+/*
+ * The statements every call or job runs, prepared once per connection like
+ * the audit log's: preparing them on every use was 5 % of dcrd's CPU per
+ * job (docs/performance.md). stmt_done() resets one after its use.
+ */
+enum call_stmt { ROOM_GET, CLOCK_PUT, NONCE_EXPIRE, NONCE_PUT, RECORD_PUT, RECORD_GET, RECORD_DELETE, RECORD_SEQ };
+static const char *const call_sql[] = {
+	[ROOM_GET] = "SELECT record FROM rooms WHERE id = ?1",
+	[CLOCK_PUT] = "INSERT OR REPLACE INTO clock (id, mark) VALUES (1, ?1)",
+	[NONCE_EXPIRE] = "DELETE FROM nonces WHERE expires_ms < ?1",
+	[NONCE_PUT] = "INSERT INTO nonces (nonce, expires_ms) VALUES (?1, ?2)",
+	[RECORD_PUT] = "INSERT OR REPLACE INTO records (kind, scope, name, seq, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[RECORD_GET] = "SELECT record FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3",
+	[RECORD_DELETE] = "DELETE FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3",
+	[RECORD_SEQ] = "SELECT MAX(seq) FROM records WHERE kind = ?1 AND scope = ?2",
+};
+_Static_assert(sizeof(call_sql) / sizeof(*call_sql) == sizeof(((struct state *)0)->call_st) /
+	sizeof(*((struct state *)0)->call_st), "one cached statement per call query");
+
+/* The statement kept in *slot, prepared if need be; NULL (sqlite3_errcode tells why) if it cannot be. */
+static sqlite3_stmt *kept_stmt(struct state *s, sqlite3_stmt **slot, const char *sql)
+{
+	if (!*slot && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+		return NULL;
+	return *slot;
+}
+
+/* A kept statement, ready for its next use. */
+static void stmt_done(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+static sqlite3_stmt *call_stmt(struct state *s, enum call_stmt which)
+{
+	return kept_stmt(s, &s->call_st[which], call_sql[which]);
+}
+
 int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, struct dcr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int r, rc;
 
 	*rec = NULL;
-	rc = sqlite3_prepare_v2(s->db, "SELECT record FROM rooms WHERE id = ?1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
+	if (!(st = call_stmt(s, ROOM_GET)))
 		return sql_fail(s, DCR_EIO, "cannot read rooms", err);
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -436,7 +480,7 @@ int state_get_room(struct state *s, const char *id, Dcr__V1__RoomRecord **rec, s
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no room %s", id);
 	else
 		r = sql_fail(s, DCR_EIO, "cannot read rooms", err);
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return r;
 }
 
@@ -454,12 +498,12 @@ static int write_clock_mark(struct state *s, int64_t mark, int64_t last_call_ms,
 	}
 	if ((r = dcr_seal(s->key, CLOCK_LABEL, be, sizeof(be), &blob, &len, err)) < 0)
 		return r;
-	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO clock (id, mark) VALUES (1, ?1)", -1, &st, NULL);
+	rc = (st = call_stmt(s, CLOCK_PUT)) ? SQLITE_OK : SQLITE_ERROR;
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
+	stmt_done(st);
 	free(blob);
 	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot record the call", err);
 }
@@ -475,14 +519,13 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 	if ((r = state_begin(s, err)) < 0)
 		return r;
 	/* Forget nonces whose calls can no longer pass as fresh, now and then. */
-	if (nonce[0] == 0 && sqlite3_prepare_v2(s->db, "DELETE FROM nonces WHERE expires_ms < ?1", -1, &st, NULL) == SQLITE_OK) {
+	if (nonce[0] == 0 && (st = call_stmt(s, NONCE_EXPIRE))) {
 		sqlite3_bind_int64(st, 1, now_ms);
 		sqlite3_step(st);
-		sqlite3_finalize(st);
+		stmt_done(st);
 		st = NULL;
 	}
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO nonces (nonce, expires_ms) VALUES (?1, ?2)", -1, &st, NULL) !=
-	    SQLITE_OK) {
+	if (!(st = call_stmt(s, NONCE_PUT))) {
 		r = sql_fail(s, DCR_EIO, "cannot record the call", err);
 	} else {
 		sqlite3_bind_blob(st, 1, nonce, DCR_CALL_NONCE_LEN, SQLITE_STATIC);
@@ -493,7 +536,7 @@ int state_use_nonce(struct state *s, const uint8_t nonce[static DCR_CALL_NONCE_L
 		else if (rc != SQLITE_DONE)
 			r = sql_fail(s, DCR_EIO, "cannot record the call", err);
 	}
-	sqlite3_finalize(st);
+	stmt_done(st);
 	mark = now_ms > s->clock_mark ? now_ms : s->clock_mark;
 	last = timestamp_ms > s->last_call_ms ? timestamp_ms : s->last_call_ms;
 	if (r == 0 && (mark != s->clock_mark || last != s->last_call_ms))
@@ -623,7 +666,7 @@ void state_rollback(struct state *s)
 /*
  * The audit log's statements: every room-scoped call runs some, so they
  * are prepared once. A statement is reset once its rows are read
- * (audit_done), which also ends its read of the database.
+ * (stmt_done), which also ends its read of the database.
  */
 enum audit_stmt { FRONTIER_GET, FRONTIER_PUT, LEAF_GET, LEAF_PUT, NODE_GET, NODE_PUT };
 static const char *const audit_sql[] = {
@@ -638,22 +681,9 @@ static const char *const audit_sql[] = {
 _Static_assert(sizeof(audit_sql) / sizeof(*audit_sql) == sizeof(((struct state *)0)->audit_st) /
 	sizeof(*((struct state *)0)->audit_st), "one cached statement per audit query");
 
-/* The statement, prepared if need be; NULL (sqlite3_errcode tells why) if it cannot be. */
 static sqlite3_stmt *audit_stmt(struct state *s, enum audit_stmt which)
 {
-	if (!s->audit_st[which] &&
-	    sqlite3_prepare_v3(s->db, audit_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->audit_st[which], NULL) !=
-		    SQLITE_OK)
-		return NULL;
-	return s->audit_st[which];
-}
-
-static void audit_done(sqlite3_stmt *st)
-{
-	if (st) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
+	return kept_stmt(s, &s->audit_st[which], audit_sql[which]);
 }
 
 /* Unseal room_id's frontier from its row. */
@@ -704,7 +734,7 @@ static int read_frontier(struct state *s, const char *room_id, struct sealed_fro
 	} else if (rc != SQLITE_DONE) {
 		r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
 	}
-	audit_done(st);
+	stmt_done(st);
 	return r;
 }
 
@@ -746,7 +776,7 @@ static int put_node(struct state *s, const char *room_id, unsigned level, uint64
 	sqlite3_bind_blob(st, 4, blob, (int)blob_len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	r = rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
-	audit_done(st);
+	stmt_done(st);
 	free(blob);
 	return r;
 }
@@ -797,7 +827,7 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 						     "altered)", room_id);
 	else if (rc != SQLITE_DONE)
 		r = sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
-	audit_done(st);
+	stmt_done(st);
 	free(blob);
 	if (r < 0 || (r = push_leaf(s, room_id, f, leaf, err)) < 0)
 		return r;
@@ -827,7 +857,7 @@ int state_audit_append(struct state *s, const char *room_id, const uint8_t *entr
 		rc = sqlite3_step(st);
 	}
 	r = rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot append to the audit log", err);
-	audit_done(st);
+	stmt_done(st);
 	free(fblob);
 	return r;
 }
@@ -905,7 +935,7 @@ static int read_node(void *ctx, unsigned level, uint64_t index, uint8_t out[stat
 	} else {
 		r = sql_code(l->s->db);
 	}
-	audit_done(st);
+	stmt_done(st);
 	return r;
 }
 
@@ -1148,7 +1178,7 @@ static int nodes_present(struct state *s, const char *room_id, uint64_t size, bo
 			*present = false;
 		else if (rc != SQLITE_ROW)
 			r = sql_fail(s, DCR_EIO, "cannot read the audit log", err);
-		audit_done(st);
+		stmt_done(st);
 	}
 	return r;
 }
@@ -1369,8 +1399,7 @@ static int put_record(struct state *s, const char *kind, const char *scope, cons
 	free(pt);
 	if (r < 0)
 		return r;
-	rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO records (kind, scope, name, seq, record) "
-				       "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st, NULL);
+	rc = (st = call_stmt(s, RECORD_PUT)) ? SQLITE_OK : SQLITE_ERROR;
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
@@ -1379,10 +1408,12 @@ static int put_record(struct state *s, const char *kind, const char *scope, cons
 		sqlite3_bind_blob(st, 5, blob, (int)len, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		r = sql_fail(s, DCR_EIO, "cannot store a record", err);
+	stmt_done(st);
 	free(blob);
 	if (rc != SQLITE_DONE)
-		return sql_fail(s, DCR_EIO, "cannot store a record", err);
+		return r;
 	return 0;
 }
 
@@ -1427,8 +1458,7 @@ static int get_record(struct state *s, const char *kind, const char *scope, cons
 	int r, rc;
 
 	*out = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT record FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3", -1, &st,
-		    NULL) != SQLITE_OK)
+	if (!(st = call_stmt(s, RECORD_GET)))
 		return sql_fail(s, DCR_EIO, "cannot read records", err);
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
@@ -1440,7 +1470,7 @@ static int get_record(struct state *s, const char *kind, const char *scope, cons
 		r = dcr_err_set(err, DCR_ENOTFOUND, "no %s %s", kind, name);
 	else
 		r = sql_fail(s, DCR_EIO, "cannot read records", err);
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return r;
 }
 
@@ -1458,17 +1488,18 @@ int state_get_record(struct state *s, const char *kind, const char *scope, const
 int state_delete_record(struct state *s, const char *kind, const char *scope, const char *name, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc;
+	int r, rc;
 
-	rc = sqlite3_prepare_v2(s->db, "DELETE FROM records WHERE kind = ?1 AND scope = ?2 AND name = ?3", -1, &st, NULL);
+	rc = (st = call_stmt(s, RECORD_DELETE)) ? SQLITE_OK : SQLITE_ERROR;
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot delete a record", err);
+	r = rc == SQLITE_DONE ? 0 : sql_fail(s, DCR_EIO, "cannot delete a record", err);
+	stmt_done(st);
+	return r;
 }
 
 static int each_record(struct state *s, const char *kind, const char *scope, const ProtobufCMessageDescriptor *d,
@@ -1524,19 +1555,19 @@ int state_each_record(struct state *s, const char *kind, const char *scope, cons
 int state_max_seq(struct state *s, const char *kind, const char *scope, int64_t *out, struct dcr_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc;
+	int r, rc;
 
 	*out = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT MAX(seq) FROM records WHERE kind = ?1 AND scope = ?2", -1,
-		    &st, NULL) != SQLITE_OK)
+	if (!(st = call_stmt(s, RECORD_SEQ)))
 		return sql_fail(s, DCR_EIO, "cannot read records", err);
 	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) /* NULL, none yet: 0 */
 		*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : sql_fail(s, DCR_EIO, "cannot read records", err);
+	r = rc == SQLITE_ROW ? 0 : sql_fail(s, DCR_EIO, "cannot read records", err);
+	stmt_done(st);
+	return r;
 }
 
 /* A publication record still stored under its node's name, and the private name it gets. */

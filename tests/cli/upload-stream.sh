@@ -315,6 +315,8 @@ ln -sf "$OLD_CURL" oldcurl/libcurl.so.4
 expect 1 "upload with libcurl 7.84.0" env LD_LIBRARY_PATH="$TEST_TMP/oldcurl${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
 	"$DCR" -q -i "$TEST_TMP/alice" upload f.bin
 has "$err" "libcurl.so.4 is libcurl 7.84.0; dcr needs 7.85.0 or later" "the refusal names the version"
+# Its calls to dcrd need no libcurl (lib/http1.c): the dataset was made, and stays resumable.
+ls "$keystore" | sed -n 's/\.json$//p' >>known.ids
 
 # ---- two dcr on one upload ----
 start_upload 64K f.bin

@@ -996,9 +996,83 @@ static void test_replay_full(void **state)
 	dcr_replay_free(replay);
 }
 
+/* dcr_x509_parse_cached: the same bytes give the same certificate; other bytes never a kept one. */
+static void test_x509_cache(void **state)
+{
+	struct world *w = *state;
+	uint8_t *der = NULL, *bad, *longer;
+	X509 *a, *b, *c, *kept[70];
+	size_t used, len;
+	int n;
+
+	assert_true((n = i2d_X509(sk_X509_value(w->alice->chain, 0), &der)) > 0);
+	len = (size_t)n;
+	assert_non_null(a = dcr_x509_parse_cached(der, len, &used));
+	assert_int_equal(used, len);
+	assert_non_null(b = dcr_x509_parse_cached(der, len, &used));
+	assert_ptr_equal(a, b);
+	assert_int_equal(used, len);
+	assert_int_equal(X509_cmp(a, sk_X509_value(w->alice->chain, 0)), 0);
+	X509_free(b);
+	/* One byte changed in the signature: another certificate, which the CA's key does not verify. */
+	assert_non_null(bad = malloc(len));
+	memcpy(bad, der, len);
+	bad[len - 2] ^= 0x01;
+	assert_non_null(c = dcr_x509_parse_cached(bad, len, &used));
+	assert_ptr_not_equal(c, a);
+	assert_int_equal(X509_verify(a, w->ca_key), 1);
+	assert_int_not_equal(X509_verify(c, w->ca_key), 1);
+	ERR_clear_error();
+	X509_free(c);
+	/* The verified original is still what its own bytes give. */
+	assert_non_null(c = dcr_x509_parse_cached(der, len, &used));
+	assert_ptr_equal(c, a);
+	X509_free(c);
+	/* Trailing bytes: the certificate, and how much of the input it took, every time. */
+	assert_non_null(longer = malloc(len + 1));
+	memcpy(longer, der, len);
+	longer[len] = 0;
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(c = dcr_x509_parse_cached(longer, len + 1, &used));
+		assert_int_equal(used, len);
+		X509_free(c);
+	}
+	/* No certificate: NULL every time. */
+	for (int i = 0; i < 2; i++) {
+		assert_null(dcr_x509_parse_cached(der + 1, len - 1, &used));
+		assert_null(dcr_x509_parse_cached(der, 0, &used));
+		ERR_clear_error();
+	}
+	/* More than the table holds: the oldest go, what callers hold stays valid, and parses again. */
+	for (size_t i = 0; i < sizeof(kept) / sizeof(*kept); i++) {
+		char name[32];
+		X509 *x;
+		uint8_t *d = NULL;
+		int dl;
+
+		snprintf(name, sizeof(name), "cert-%zu", i);
+		x = make_cert(w->ca_key, w->ca, w->ca_key, name, NULL, -1, 30);
+		assert_true((dl = i2d_X509(x, &d)) > 0);
+		assert_non_null(kept[i] = dcr_x509_parse_cached(d, (size_t)dl, &used));
+		X509_free(x);
+		OPENSSL_free(d);
+	}
+	assert_non_null(c = dcr_x509_parse_cached(der, len, &used));
+	assert_int_equal(X509_cmp(c, a), 0);
+	assert_int_equal(X509_verify(a, w->ca_key), 1);
+	X509_free(c);
+	for (size_t i = 0; i < sizeof(kept) / sizeof(*kept); i++)
+		X509_free(kept[i]);
+	X509_free(a);
+	free(bad);
+	free(longer);
+	OPENSSL_free(der);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_x509_cache),
 		cmocka_unit_test(test_freshness_window),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_refusals),
