@@ -671,6 +671,13 @@ void dcr_call_request_release(struct dcr_call_request *req)
  * bounded table, the oldest entry replaced: other bytes only churn it.
  */
 #define X509_CACHE 64
+/*
+ * Larger ones are parsed as before, each time: anyone may send a chain
+ * before it is checked, and what is kept stays (review C6-1). Real
+ * certificates are 0.5 to 2 KiB; at most 64 of 8 KiB, with their parses,
+ * is about 2 MiB.
+ */
+#define X509_CACHE_DER_MAX 8192
 
 static struct {
 	uint8_t *der;
@@ -689,6 +696,11 @@ X509 *dcr_x509_parse_cached(const uint8_t *der, size_t len, size_t *used)
 	*used = 0;
 	if (len == 0 || len > LONG_MAX)
 		return NULL;
+	if (len > X509_CACHE_DER_MAX) {
+		cert = d2i_X509(NULL, &p, (long)len);
+		*used = cert ? (size_t)(p - der) : 0;
+		return cert;
+	}
 	pthread_mutex_lock(&x509_cache_lock);
 	for (size_t i = 0; i < X509_CACHE; i++) {
 		if (x509_cache[i].cert && x509_cache[i].len == len && memcmp(x509_cache[i].der, der, len) == 0 &&

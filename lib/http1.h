@@ -24,8 +24,9 @@ bool dcr_http1_usable(const char *endpoint, const char *path);
  * path, on a connection of its own, closed after the answer: at most
  * connect_s seconds to connect, total_s for everything. The answer's body
  * (at most max_response bytes, NUL-terminated beyond its length; free with
- * free()) and status. Not reaching the service, or its closing or timing
- * out before a complete answer, is DCR_EUNREACHABLE "cannot reach SERVICE
+ * free()) and status; reading ends at the server's close, or at the end
+ * of an answer framed by Content-Length. Not reaching the service, or its
+ * closing or timing out before a complete answer, is DCR_EUNREACHABLE "cannot reach SERVICE
  * at URL: REASON"; a malformed answer is DCR_EFAIL; a body larger than
  * max_response is DCR_EFAIL "URL: the answer is larger than N bytes".
  */

@@ -1000,7 +1000,7 @@ static void test_replay_full(void **state)
 static void test_x509_cache(void **state)
 {
 	struct world *w = *state;
-	uint8_t *der = NULL, *bad, *longer;
+	uint8_t *der = NULL, *bad, *longer, *huge;
 	X509 *a, *b, *c, *kept[70];
 	size_t used, len;
 	int n;
@@ -1037,6 +1037,16 @@ static void test_x509_cache(void **state)
 		assert_int_equal(used, len);
 		X509_free(c);
 	}
+	/* More than 8 KiB (trailing bytes here): parsed every time, never kept, so never pinned (review C6-1). */
+	assert_non_null(huge = calloc(1, len + 9000));
+	memcpy(huge, der, len);
+	assert_non_null(c = dcr_x509_parse_cached(huge, len + 9000, &used));
+	assert_int_equal(used, len);
+	assert_non_null(b = dcr_x509_parse_cached(huge, len + 9000, &used));
+	assert_ptr_not_equal(b, c);
+	X509_free(b);
+	X509_free(c);
+	free(huge);
 	/* No certificate: NULL every time. */
 	for (int i = 0; i < 2; i++) {
 		assert_null(dcr_x509_parse_cached(der + 1, len - 1, &used));

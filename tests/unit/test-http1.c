@@ -82,6 +82,9 @@ static void test_parse_refusals(void **state)
 		&status, body, sizeof(body)), -2);
 	assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nx", 5, &status,
 		body, sizeof(body)), -2);
+	/* A chunk size near 2^64 with no limit to stop it first: refused, not read around (review C6-3). */
+	assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffe\r\nx", SIZE_MAX,
+		&status, body, sizeof(body)), -1);
 	/* Incomplete or malformed. */
 	const char *bad[] = {
 		"",
@@ -162,6 +165,7 @@ struct server {
 	const char *answer;
 	char request[4096];
 	size_t request_len;
+	bool hold;                 /* after the answer, wait for the client to close first */
 };
 
 static void *serve(void *arg)
@@ -190,6 +194,8 @@ static void *serve(void *arg)
 	}
 	if (s->answer && write(fd, s->answer, strlen(s->answer)) < 0)
 		fail_msg("cannot answer");
+	while (s->hold && read(fd, s->request, 1) > 0)
+		;
 	close(fd);
 	return NULL;
 }
@@ -240,6 +246,16 @@ static void test_requests(void **state)
 	assert_non_null(strstr(s.request, "\r\nConnection: close\r\n"));
 	assert_null(strstr(s.request, "Expect:"));
 	assert_string_equal(s.request + s.request_len - 7, "\r\n\r\nabc");
+
+	/* A whole answer (Content-Length) on a connection the server keeps open: taken at once (review C6-5). */
+	start(&s, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", endpoint, sizeof(endpoint), &t);
+	s.hold = true;
+	assert_int_equal(dcr_http(endpoint, "POST", "/v1/call", NULL, (const uint8_t *)"abc", 3, 100, &out, &len, &err),
+		0);
+	stop(&s, t);
+	assert_int_equal(len, 5);
+	assert_string_equal((char *)out, "hello");
+	free(out);
 
 	/* A refusal: the status and the answer's first line, as with libcurl. */
 	start(&s, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 15\r\n\r\nbusy, try again", endpoint,
