@@ -99,6 +99,17 @@ for e in json.load(sys.stdin)["entries"]:
         print(" ".join(f["value"] for f in e["facts"] if f["key"] == "cached") or "-")'
 }
 
+# table_holder 1|2: a SQL worker of dcrd's (1) or a child of one (2: a keeper) that holds a table in a memfd.
+table_holder() {
+	local worker child
+	for worker in $(pgrep -P "$DCRD_PID"); do
+		for child in $([ "$1" = 1 ] && echo "$worker" || pgrep -P "$worker"); do
+			ls -l "/proc/$child/fd" 2>/dev/null | grep -q 'memfd:dcr-table' && echo "$child" && return 0
+		done
+	done
+	return 1
+}
+
 # No file under the data directory holds a marker.
 no_plaintext() {
 	checks=$((checks + 1))
@@ -149,10 +160,7 @@ job=$out
 # While a table loads, the SQL worker holds it in a memfd; it is stopped there, and dcrd killed.
 loading=
 for i in $(seq 3000); do
-	for worker in $(pgrep -P "$DCRD_PID"); do
-		ls -l "/proc/$worker/fd" 2>/dev/null | grep -q 'memfd:dcr-table' && loading=$worker && break
-	done
-	[ -n "$loading" ] && break
+	loading=$(table_holder 1) && break
 	sleep 0.01
 done
 checks=$((checks + 1))
@@ -210,12 +218,7 @@ expect 0 "start by_region on mid" as run "$room" by_region || finish
 job=$out
 keeper=
 for i in $(seq 3000); do
-	for worker in $(pgrep -P "$DCRD_PID"); do
-		for child in $(pgrep -P "$worker"); do
-			ls -l "/proc/$child/fd" 2>/dev/null | grep -q 'memfd:dcr-table' && keeper=$child && break 2
-		done
-	done
-	[ -n "$keeper" ] && break
+	keeper=$(table_holder 2) && break
 	sleep 0.005
 done
 checks=$((checks + 1))

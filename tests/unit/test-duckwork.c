@@ -1707,6 +1707,47 @@ static void test_store_confined_query(void **state)
 	dcr_room_free(room);
 }
 
+/* rows one-digit values (row i: i * stride mod 10), a line each: 2 bytes of CSV, 8 of a BIGINT in memory. */
+static char *digits_csv(size_t rows, size_t stride)
+{
+	char *csv = malloc(2 * rows + 1);
+
+	assert_non_null(csv);
+	for (size_t i = 0; i < rows; i++) {
+		csv[2 * i] = (char)('0' + i * stride % 10);
+		csv[2 * i + 1] = '\n';
+	}
+	csv[2 * rows] = '\0';
+	return csv;
+}
+
+/*
+ * The job run in a worker with a new table store, as many times as it
+ * takes (runs) until want comes back and the table is in the store, then
+ * once more, which reads it from there rather than the input.
+ */
+static void kept_after(struct dcr_room *room, const struct input *items, size_t n, uint64_t max_memory, int runs,
+	const char *want)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store = &ts;
+	for (int k = 0; k < runs; k++)
+		assert_string_equal(run_room(&run, room, items, n, max_memory), want);
+	assert_true(store_has_table(&ts));
+	assert_string_equal(run_room(&run, room, items, n, max_memory), want);
+	assert_string_equal(run.in.read_log, "");
+	store = NULL;
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+}
+
 /*
  * A table small enough to be loaded in memory first (a third of the
  * memory limit: duckwork.c, later_fits) that DuckDB cannot hold there
@@ -1717,44 +1758,26 @@ static void test_store_confined_query(void **state)
  */
 static void test_store_falls_back(void **state)
 {
-	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
 	const size_t rows = 5000000;
-	char *csv = malloc(2 * rows + 1);
-	struct input items[1] = { { "u", NULL } };
+	char *csv;
 	struct dcr_room *room;
-	struct table_store ts;
-	struct dcr_err err;
 	struct run run;
 
-	if (!isolated) {
-		free(csv);
+	if (!isolated)
 		skip();
+	csv = digits_csv(rows, 1);
+	{
+		const struct input items[] = { { "u", csv } };
+
+		room = room_for("duckdb", "SELECT sum(v) AS s, count(*) AS n FROM u");
+		assert_true(2 * rows <= (UINT64_C(32) << 20) / 3);
+		isolated = false;
+		run_room(&run, room, items, 1, 32 << 20);
+		isolated = true;
+		if (run.r != DCR_ECOMPUTE || !strstr(run.text, "could not allocate"))
+			fail_msg("in memory: %s", run.text);
+		kept_after(room, items, 1, 32 << 20, 1, "s,n\n22500000,5000000\n");
 	}
-	assert_non_null(csv);
-	for (size_t i = 0; i < rows; i++) {
-		csv[2 * i] = (char)('0' + i % 10);
-		csv[2 * i + 1] = '\n';
-	}
-	csv[2 * rows] = '\0';
-	items[0].csv = csv;
-	room = room_for("duckdb", "SELECT sum(v) AS s, count(*) AS n FROM u");
-	assert_true(2 * rows <= (UINT64_C(32) << 20) / 3);
-	isolated = false;
-	run_room(&run, room, items, 1, 32 << 20);
-	isolated = true;
-	if (run.r != DCR_ECOMPUTE || !strstr(run.text, "could not allocate"))
-		fail_msg("in memory: %s", run.text);
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
-	store = &ts;
-	assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n22500000,5000000\n");
-	assert_true(store_has_table(&ts));
-	assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n22500000,5000000\n");
-	assert_string_equal(run.in.read_log, "");
-	store = NULL;
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
 	dcr_room_free(room);
 	free(csv);
 }
@@ -1768,11 +1791,7 @@ static void test_store_falls_back(void **state)
  */
 static void test_store_query_needs_memory(void **state)
 {
-	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
 	struct dcr_room *room;
-	struct table_store ts;
-	struct dcr_err err;
-	struct run run;
 	uint64_t sum;
 	char *csv;
 
@@ -1783,18 +1802,8 @@ static void test_store_query_needs_memory(void **state)
 		const struct input in[] = { { "t", csv } };
 
 		room = room_for("duckdb", "SELECT count(*) AS n FROM t t1 JOIN t t2 ON t1.b = t2.b");
-		assert_non_null(mkdtemp(dir));
-		assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
-		store = &ts;
-		assert_string_equal(run_room(&run, room, in, 1, 16 << 20), "n\n90000\n");
-		assert_true(store_has_table(&ts));
-		assert_string_equal(run_room(&run, room, in, 1, 16 << 20), "n\n90000\n");
-		assert_string_equal(run.in.read_log, "");
-		store = NULL;
+		kept_after(room, in, 1, 16 << 20, 1, "n\n90000\n");
 	}
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
 	dcr_room_free(room);
 	free(csv);
 }
@@ -1807,39 +1816,18 @@ static void test_store_query_needs_memory(void **state)
  */
 static void test_store_keeper_memory(void **state)
 {
-	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
-	const size_t rows = 3000000;
-	char *csv = malloc(2 * rows + 1);
-	struct input items[1] = { { "u", NULL } };
+	char *csv;
 	struct dcr_room *room;
-	struct table_store ts;
-	struct dcr_err err;
-	struct run run;
 
-	if (!isolated) {
-		free(csv);
+	if (!isolated)
 		skip();
+	csv = digits_csv(3000000, 7919);
+	{
+		const struct input items[] = { { "u", csv } };
+
+		room = room_for("duckdb", "SELECT sum(v) AS s, count(*) AS n FROM u");
+		kept_after(room, items, 1, 32 << 20, 2, "s,n\n13500000,3000000\n");
 	}
-	assert_non_null(csv);
-	for (size_t i = 0; i < rows; i++) {
-		csv[2 * i] = (char)('0' + i * 7919 % 10);
-		csv[2 * i + 1] = '\n';
-	}
-	csv[2 * rows] = '\0';
-	items[0].csv = csv;
-	room = room_for("duckdb", "SELECT sum(v) AS s, count(*) AS n FROM u");
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
-	store = &ts;
-	for (int k = 0; k < 2; k++)
-		assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n13500000,3000000\n");
-	assert_true(store_has_table(&ts));
-	assert_string_equal(run_room(&run, room, items, 1, 32 << 20), "s,n\n13500000,3000000\n");
-	assert_string_equal(run.in.read_log, "");
-	store = NULL;
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
 	dcr_room_free(room);
 	free(csv);
 }
