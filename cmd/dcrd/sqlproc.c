@@ -831,7 +831,6 @@ static bool duck_out_of_memory(const struct dcr_err *err)
 		strstr(err->msg, "bad_alloc");
 }
 
-
 struct sql_keeping {
 	struct parent p;           /* the worker: pid, socket and the job's deadline */
 	struct table_store ts;     /* a copy of the job's, which this closes */
@@ -875,6 +874,8 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 {
 	struct sql_limits l = lim ? *lim : (struct sql_limits){ 0 };
 	struct parent p = { .c = { .fd = -1 }, .name = name };
+	const struct table_store *ts = in && in->identify && in->store ? in->store : NULL;
+	uint64_t flags = ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0;
 	struct sql_result res = { 0 };
 	unsigned jobs = 0;
 	int wstatus, r = 0;
@@ -886,9 +887,6 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 	p.c.deadline = dcr_monotonic_ms() + (int64_t)p.time_ms;
 	if (!(p.frame = malloc(FRAME_MAX)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	const struct table_store *ts = in && in->identify && in->store ? in->store : NULL;
-	uint64_t flags = ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0;
-
 	if ((room_id && warm_take(room_id, l.max_memory, &p, &jobs)) || (r = spawn_worker(&p, l.max_memory, err)) == 0) {
 		r = converse(&p, MSG_JOB, flags, def, in, &l, &res, err);
 		/* Out of memory beside a table loaded in memory: once more, every table in the store first (as before). */
