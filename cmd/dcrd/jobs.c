@@ -1731,13 +1731,15 @@ static int run_one(struct worker *me)
 	fprintf(stderr, "dcrd: job %s %s\n", j.job_id, r == 0 ? "succeeded" : "failed");
 	if (res.keeping) {
 		/* Answered: what its worker loaded goes into the table store, and then the room's next job may start. */
-		if (sql_keep_finish(res.keeping, &err) < 0 && err.code == DCR_EINTEGRITY)
+		int kept = sql_keep_finish(res.keeping, &err);
+
+		if (kept == DCR_EINTEGRITY)
 			fprintf(stderr, "dcrd: job %s kept no tables in the table store: DuckDB wrote a file of its own "
 				"beside the store's links in /dev/shm (rows in the clear; removed with the job): a fault of "
 				"DuckDB's or dcrd's, please report it\n", j.job_id);
-		else if (err.code < 0)
+		else if (kept < 0)
 			fprintf(stderr, "dcrd: job %s kept no tables in the table store (%s): the room's next job loads "
-				"them again\n", j.job_id, dcr_err_name(err.code));
+				"them again\n", j.job_id, dcr_err_name(kept));
 		else
 			fprintf(stderr, "dcrd: job %s kept its tables in the table store\n", j.job_id);
 		res.keeping = NULL;
