@@ -510,6 +510,9 @@ int dcr_http1_request(const char *endpoint, const char *path, const char *method
 	*status = 0;
 	if (!parse_url(endpoint, path, &u))
 		return dcr_err_set(err, DCR_EUSAGE, "endpoint '%s' is not an http URL this client serves", endpoint);
+	/* The method goes into the request line as it is, and only POST says how long its body is (review C6-7). */
+	if (strcmp(method, "POST") != 0 && (strcmp(method, "GET") != 0 || body_len > 0))
+		return dcr_err_set(err, DCR_EUSAGE, "this client sends a GET without a body or a POST only");
 	snprintf(url, sizeof(url), "%s%s", endpoint, path);
 	if (max_response > SIZE_MAX / 4)
 		max_response = SIZE_MAX / 4;

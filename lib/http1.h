@@ -20,7 +20,8 @@
 bool dcr_http1_usable(const char *endpoint, const char *path);
 
 /*
- * One request (method "GET" or "POST"; body may be NULL) to endpoint +
+ * One request (method "GET" without a body, or "POST"; anything else is
+ * DCR_EUSAGE, never sent; body may be NULL) to endpoint +
  * path, on a connection of its own, closed after the answer: at most
  * connect_s seconds to connect, total_s for everything. The answer's body
  * (at most max_response bytes, NUL-terminated beyond its length; free with

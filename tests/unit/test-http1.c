@@ -293,6 +293,16 @@ static void test_requests(void **state)
 	stop(&s, t);
 	assert_non_null(strstr(err.msg, "a malformed HTTP answer"));
 
+	/* A method other than GET or POST, or a GET with a body, is never sent (review C6-7). */
+	{
+		long status;
+
+		assert_int_equal(dcr_http1_request(endpoint, "/v1/x", "GET\r\nX-A: b", NULL, "t", NULL, 0, 100, 1, 1, "dcrd",
+			&status, &out, &len, &err), DCR_EUSAGE);
+		assert_int_equal(dcr_http1_request(endpoint, "/v1/x", "GET", NULL, "t", (const uint8_t *)"x", 1, 100, 1, 1,
+			"dcrd", &status, &out, &len, &err), DCR_EUSAGE);
+	}
+
 	/* Nobody listening. */
 	start(&s, "", endpoint, sizeof(endpoint), &t);
 	close(s.listener);
