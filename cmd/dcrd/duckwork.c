@@ -1521,8 +1521,6 @@ static int use_stored(struct duck *d, size_t i, struct dcr_err *err)
 					*err = why;
 				goto out;
 			}
-			fprintf(stderr, "dcrd: sql-worker: a table did not fit in memory; it is loaded into the store "
-				"first\n");
 		}
 		if ((r = load_stored(d, i, &st, err)) < 0)
 			goto out;

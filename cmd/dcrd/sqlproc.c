@@ -817,10 +817,15 @@ static bool is_store_first(const char *dir)
 
 static void remember_store_first(const char *dir)
 {
-	if (!dir[0] || strlen(dir) >= TABLE_STORE_PATH_MAX || is_store_first(dir))
+	bool found = false;
+
+	if (!dir[0] || strlen(dir) >= TABLE_STORE_PATH_MAX)
 		return;
 	pthread_mutex_lock(&store_first.mu);
-	memcpy(store_first.dir[store_first.next++ % STORE_FIRST_MAX], dir, strlen(dir) + 1);
+	for (unsigned i = 0; i < STORE_FIRST_MAX && !found; i++)
+		found = strcmp(store_first.dir[i], dir) == 0;
+	if (!found)
+		memcpy(store_first.dir[store_first.next++ % STORE_FIRST_MAX], dir, strlen(dir) + 1);
 	pthread_mutex_unlock(&store_first.mu);
 }
 
