@@ -98,6 +98,11 @@ int duck_keep(struct dcr_err *err)
 	return no_duckdb("-", DCR_ECOMPUTE, err);
 }
 
+bool duck_held(void)
+{
+	return false;
+}
+
 #else
 
 /* A column of the chunk being loaded: where its values go, as its table node declares it. */
@@ -106,6 +111,12 @@ struct chunk_col {
 	duckdb_vector vec;
 	void *data;
 	uint64_t *validity;        /* NULL until a null needs it */
+};
+
+/* The plaintext a table was loaded from (work_inputs' identify). */
+struct ident {
+	uint8_t sha[DCR_SHA256_LEN];
+	uint64_t size;
 };
 
 struct duck {
@@ -123,6 +134,9 @@ struct duck {
 	uint64_t later_bytes, max_memory;
 	pid_t keeper;              /* the process writing them (keeper_start), 0: none */
 	int keeper_fd;
+	struct ident *ident;       /* parallel to def->data: the dataset each present table holds (use_stored) */
+	uint8_t def_sha[DCR_SHA256_LEN]; /* a held database's (duck_run): its room definition's and */
+	char *name;                /* computation's, which a later job must have to use it */
 	const struct work_inputs *in;
 	struct work_clock clock;
 	/* loading one table: records go into chunk, which goes to app when full */
@@ -1510,6 +1524,8 @@ static int use_stored(struct duck *d, size_t i, struct dcr_err *err)
 	if ((r = d->in->identify(d->in->ctx, node->name, sha, &size, err)) < 0 ||
 	    (r = stored_names(d->in->store, i, node->name, sha, &st, err)) < 0)
 		goto out;
+	memcpy(d->ident[i].sha, sha, sizeof(sha));
+	d->ident[i].size = size;
 	if (!open_stored(d, &st)) {
 		struct dcr_err why;
 
@@ -1964,13 +1980,12 @@ static int check_end(struct duck *d, struct check *k, struct dcr_err *err)
 	return 0;
 }
 
+static int answer(struct duck *d, struct csv_out *o, struct sql_result *out, struct dcr_err *err);
+
 static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, struct sql_result *out,
 	struct dcr_err *err)
 {
 	const struct table_store *store = d->in->identify && d->in->store && d->in->store->job[0] ? d->in->store : NULL;
-	duckdb_prepared_statement st = NULL;
-	duckdb_result res;
-	locale_t c_locale, old;
 	int r;
 
 	struct check k = { .child = -1, .fd = -1 };
@@ -2005,19 +2020,28 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 		r = lock_db(d, err);
 	if (r == 0 && d->in->confine)
 		r = d->in->confine(err);
+	return r < 0 ? r : answer(d, o, out, err);
+}
+
+/* The query compiled and run on d's tables, loaded and locked, and its result written to o. */
+static int answer(struct duck *d, struct csv_out *o, struct sql_result *out, struct dcr_err *err)
+{
+	duckdb_prepared_statement st = NULL;
+	duckdb_result res;
+	locale_t c_locale, old;
+	struct dcr_err why;
+	int r = 0;
+
 	/*
 	 * Prepared (again) on the loaded tables only: a plan made on empty
 	 * ones trusts their statistics (strings of length 0 "compressed" to
-	 * one byte by an ORDER BY) and returns garbage.
+	 * one byte by an ORDER BY) and returns garbage. Compiling can compute
+	 * (constant folding) on the loaded data: its message is withheld as
+	 * run_error's.
 	 */
-	if (r == 0) {
-		struct dcr_err why;
-
-		/* Compiling can compute (constant folding) on the loaded data: its message is withheld as run_error's. */
-		if (prepare_select(d, d->c->sql->query, &st, &why) < 0)
-			r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: the query does not prepare on the "
-				"loaded tables [withheld: the message may quote data]", d->c->name);
-	}
+	if (prepare_select(d, d->c->sql->query, &st, &why) < 0)
+		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': DuckDB: the query does not prepare on the loaded "
+			"tables [withheld: the message may quote data]", d->c->name);
 	/*
 	 * Streamed (computed as it is written) where put_value writes every
 	 * column: the result is never held whole, besides its CSV (review R4).
@@ -2047,6 +2071,103 @@ static int run(struct duck *d, const struct sql_limits *lim, struct csv_out *o, 
 /* The one job of this worker's that has tables to write after its answer (duck_run with keep_after). */
 static struct duck kept_job;
 
+/*
+ * The database this worker holds between jobs (duck_held): its last job's,
+ * with the tables loaded and attached, locked, the worker confined. It
+ * serves a later job of the same computation of the same room definition
+ * while every table it holds is still what is published to its node
+ * (run_held); dcrd gives a worker kept idle (sqlproc.c) only jobs of the
+ * room, computation and caller of its last.
+ */
+static struct duck held;
+
+/* The SHA-256 of def's protobuf encoding (protobuf-c writes the same message the same way each time). */
+static int def_digest(const Dcr__V1__RoomDefinition *def, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err)
+{
+	size_t len = dcr__v1__room_definition__get_packed_size(def);
+	uint8_t *buf = malloc(len ? len : 1);
+	int r;
+
+	if (!buf)
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	dcr__v1__room_definition__pack(def, buf);
+	r = dcr_sha256(buf, len, out, err);
+	free(buf);
+	return r;
+}
+
+static void free_duck(struct duck *d)
+{
+	close_db(d);
+	free(d->later);
+	free(d->memfds);
+	free(d->present);
+	free(d->ident);
+	free(d->name);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * d, which answered and has no keeper, held for the worker's next job
+ * (held) when it can serve one: a job with the table store (every table it
+ * holds was identified), confined. Otherwise closed.
+ */
+static void hold_or_free(struct duck *d)
+{
+	bool can = d->in && d->in->identify && d->in->store && d->in->store->job[0] && d->in->confine && !held.db &&
+		d->keeper <= 0;
+
+	if (can && (d->name = strdup(d->c->name)) && def_digest(d->def, d->def_sha, NULL) == 0) {
+		d->n_later = 0;
+		d->later_bytes = 0;
+		held = *d;
+		/* What it points to is the job's, freed after it. */
+		held.def = NULL;
+		held.c = NULL;
+		held.in = NULL;
+		return;
+	}
+	free_duck(d);
+}
+
+bool duck_held(void)
+{
+	return held.db != NULL;
+}
+
+/*
+ * A job on the held database: the same computation of the same room
+ * definition, and each table it holds identified again (the job counts it
+ * as read, "cached") and still the dataset published to its node. Where
+ * one is not, nothing runs: *in->anew says the job must run in a new
+ * worker (this one is confined, and cannot open the table store again).
+ */
+static int run_held(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, const struct work_inputs *in,
+	const struct sql_limits *l, struct csv_out *o, struct sql_result *res, struct dcr_err *err)
+{
+	struct duck *d = &held;
+	uint8_t digest[DCR_SHA256_LEN], sha[DCR_SHA256_LEN];
+	bool same = in && in->identify && strcmp(d->name, c->name) == 0 && def_digest(def, digest, NULL) == 0 &&
+		memcmp(digest, d->def_sha, sizeof(digest)) == 0;
+	uint64_t size;
+	int r = 0;
+
+	d->def = def;
+	d->c = c;
+	d->in = in;
+	work_clock_start(&d->clock, l->time_ms);
+	for (size_t i = 0; same && r == 0 && i < def->n_data; i++)
+		if (d->present[i] && (r = in->identify(in->ctx, def->data[i]->name, sha, &size, err)) == 0)
+			same = memcmp(sha, d->ident[i].sha, sizeof(sha)) == 0 && size == d->ident[i].size;
+	if (r == 0 && !same) {
+		if (in && in->anew)
+			*in->anew = true;
+		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker's tables are not the job's",
+			c->name);
+	}
+	return r < 0 ? r : answer(d, o, res, err);
+}
+
 int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, const struct work_inputs *in,
 	const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
@@ -2060,13 +2181,21 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 	sql_limits_resolve(&l);
 	o.max = (size_t)l.max_result_bytes;
 	o.name = c->name;
+	if (held.db) {
+		/* Held again for the next job if it answered; on a failure the worker ends (sqlproc.c). */
+		r = csv_out_finish(&o, run_held(def, c, in, &l, &o, &res, err), &res, out);
+		held.def = NULL;
+		held.c = NULL;
+		held.in = NULL;
+		return r;
+	}
 	work_clock_start(&d.clock, l.time_ms);
 	/* A table's database and log, twice when a load in memory fell back (use_stored), and a stored one's. */
 	d.cap_memfds = 5 * def->n_data;
 	if (!(d.present = calloc(def->n_data + 1, sizeof(bool))) || !(d.memfds = calloc(d.cap_memfds + 1, sizeof(int))) ||
+	    !(d.ident = calloc(def->n_data + 1, sizeof(struct ident))) ||
 	    (in && in->keep_after && !(d.later = calloc(def->n_data + 1, sizeof(struct later))))) {
-		free(d.present);
-		free(d.memfds);
+		free_duck(&d);
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	}
 	r = run(&d, &l, &o, &res, err);
@@ -2082,10 +2211,10 @@ int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, 
 		return 0;
 	}
 	(void)keeper_end(&d, true, NULL);
-	close_db(&d);
-	free(d.later);
-	free(d.memfds);
-	free(d.present);
+	if (r == 0)
+		hold_or_free(&d);
+	else
+		free_duck(&d);
 	return r;
 }
 
@@ -2094,10 +2223,10 @@ int duck_keep(struct dcr_err *err)
 	struct duck *d = &kept_job;
 	int r = keeper_end(d, false, err);
 
-	close_db(d);
-	free(d->later);
-	free(d->memfds);
-	free(d->present);
+	if (r == 0)
+		hold_or_free(d);
+	else
+		free_duck(d);
 	memset(d, 0, sizeof(*d));
 	return r;
 }

@@ -72,6 +72,8 @@ enum {
 	MSG_KEPT = 'k',  /* worker, after DONE with keeping, nothing in it: the tables are in the table store */
 	MSG_AGAIN = 'a', /* worker: as FAIL, for a query that ran out of memory beside tables loaded in memory: run
 			    the job again with JOB_STORE_FIRST (once) */
+	MSG_ANEW = 'n',  /* worker, kept idle: as FAIL, nothing ran: the tables it holds are not the job's (or it holds
+			    none); run the job in a new worker */
 };
 #define DONE_LEN 18
 
@@ -252,6 +254,7 @@ struct parent {
 	size_t len, cap, max;
 	uint8_t *frame;            /* FRAME_MAX bytes */
 	char refused[NODE_NAME_MAX + 1]; /* a node the worker asked for and may not have */
+	bool warm;                 /* it ran a job before (warm_take): it gets no table key */
 };
 
 /*
@@ -536,7 +539,7 @@ static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V
 		memcpy(job + at, s, strlen(s) + 1);
 		at += strlen(s) + 1;
 	}
-	if (ts)
+	if (ts && !p->warm)
 		memcpy(job + at, ts->key, 32);
 	else
 		memset(job + at, 0, 32);
@@ -576,6 +579,9 @@ static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V
 		case MSG_AGAIN:
 			(void)parse_fail(p->frame, n, err);
 			return 2;
+		case MSG_ANEW:
+			(void)parse_fail(p->frame, n, err);
+			return p->warm ? 3 : 1;
 		case MSG_STOP:
 			/* For a table that was all sent before the worker found it could not load it. */
 			break;
@@ -592,13 +598,16 @@ static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V
  * The workers kept between jobs, at most one per room (a room runs one job
  * at a time) and WARM_MAX in all: each ended its last job well (DONE) and
  * waits, confined, for the next job of the same room with the same memory
- * limit; it holds nothing of the jobs it ran (sql_worker_main). The reaper
+ * limit; it holds nothing of the jobs it ran (sql_worker_main), but a
+ * DuckDB one its last job's database (duck_held; DUCK_WARM_MAX). The reaper
  * thread ends those idle for longer than idle_ms; sql_pool_stop ends all.
  */
 #define WARM_MAX 64
+#define DUCK_WARM_MAX 2            /* of which hold a DuckDB database (up to the job's memory each) */
 
 struct warm {
 	char room_id[65];
+	bool duck;                 /* it holds the database of its last job, a duckdb one */
 	uint64_t max_memory;
 	pid_t pid;
 	int fd;
@@ -747,12 +756,50 @@ static bool warm_take(const char *room_id, uint64_t max_memory, struct parent *p
 	}
 	p->pid = w.pid;
 	p->c.fd = w.fd;
+	p->warm = true;
 	*jobs = w.jobs;
 	return true;
 }
 
-/* Keep p's worker, which ran jobs jobs and the last well, for the room's next; false: it is not (p unchanged). */
-static bool warm_keep(const char *room_id, uint64_t max_memory, struct parent *p, unsigned jobs)
+/* The slot of pool.idle that the worker kept for room_id takes: its own, or one freed (*evicted: its worker). */
+static unsigned warm_slot(const char *room_id, bool duck, struct warm *evicted)
+{
+	unsigned at, ducks = 0, oldest_duck = WARM_MAX;
+
+	/* One per room: another the room's (which dcrd does not make) goes. */
+	for (at = 0; at < pool.n && strcmp(pool.idle[at].room_id, room_id) != 0; at++)
+		;
+	if (at < pool.n) {
+		*evicted = pool.idle[at];
+		return at;
+	}
+	for (unsigned i = 0; i < pool.n; i++)
+		if (pool.idle[i].duck && (ducks++, oldest_duck == WARM_MAX ||
+		    pool.idle[i].idle_since < pool.idle[oldest_duck].idle_since))
+			oldest_duck = i;
+	/* At most DUCK_WARM_MAX holding DuckDB databases: the one idle longest goes. */
+	if (duck && ducks >= DUCK_WARM_MAX) {
+		*evicted = pool.idle[oldest_duck];
+		return oldest_duck;
+	}
+	/* When full, the one idle longest. */
+	if (pool.n == WARM_MAX) {
+		at = 0;
+		for (unsigned i = 1; i < pool.n; i++)
+			if (pool.idle[i].idle_since < pool.idle[at].idle_since)
+				at = i;
+		*evicted = pool.idle[at];
+		return at;
+	}
+	return pool.n++;
+}
+
+/*
+ * Keep p's worker, which ran jobs jobs and the last well (duck: a duckdb
+ * job, whose database it holds), for the room's next; false: it is not
+ * (p unchanged).
+ */
+static bool warm_keep(const char *room_id, bool duck, uint64_t max_memory, struct parent *p, unsigned jobs)
 {
 	struct warm evicted = { .pid = 0 };
 	unsigned at;
@@ -764,21 +811,9 @@ static bool warm_keep(const char *room_id, uint64_t max_memory, struct parent *p
 		pthread_mutex_unlock(&pool.mu);
 		return false;
 	}
-	/* One per room: another the room's (which dcrd does not make) goes; or, when full, the one idle longest. */
-	for (at = 0; at < pool.n && strcmp(pool.idle[at].room_id, room_id) != 0; at++)
-		;
-	if (at == pool.n && pool.n == WARM_MAX) {
-		at = 0;
-		for (unsigned i = 1; i < pool.n; i++)
-			if (pool.idle[i].idle_since < pool.idle[at].idle_since)
-				at = i;
-	}
-	if (at < pool.n)
-		evicted = pool.idle[at];
-	else
-		pool.n++;
-	pool.idle[at] = (struct warm){ .max_memory = max_memory, .pid = p->pid, .fd = p->c.fd, .jobs = jobs,
-		.idle_since = dcr_monotonic_ms() };
+	at = warm_slot(room_id, duck, &evicted);
+	pool.idle[at] = (struct warm){ .duck = duck, .max_memory = max_memory, .pid = p->pid, .fd = p->c.fd,
+		.jobs = jobs, .idle_since = dcr_monotonic_ms() };
 	memcpy(pool.idle[at].room_id, room_id, strlen(room_id) + 1);
 	pthread_cond_signal(&pool.cv);
 	pthread_mutex_unlock(&pool.mu);
@@ -839,6 +874,9 @@ static bool duck_out_of_memory(const struct dcr_err *err)
 struct sql_keeping {
 	struct parent p;           /* the worker: pid, socket and the job's deadline */
 	struct table_store ts;     /* a copy of the job's, which this closes */
+	char room_id[65];          /* its warm key (sql_run_warm), "": it is not kept afterwards */
+	uint64_t max_memory;
+	unsigned jobs;             /* the jobs it ran, this one included */
 };
 
 /* p's worker, which answered with keeping: its KEPT (or FAIL) within the job's time. */
@@ -866,11 +904,26 @@ int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
 		return 0;
 	if ((r = keep_wait(&k->p, err)) < 0 && err && duck_out_of_memory(err))
 		remember_store_first(k->ts.dir);
-	end_worker(&k->p, &wstatus);
-	close(k->p.c.fd);
+	/* Kept, it holds the job's database with the tables in memory, for the next job of its key. */
+	if (!(r == 0 && k->room_id[0] && warm_keep(k->room_id, true, k->max_memory, &k->p, k->jobs))) {
+		end_worker(&k->p, &wstatus);
+		close(k->p.c.fd);
+	}
 	table_store_close(&k->ts);
 	free(k);
 	return r;
+}
+
+/* p's worker ended, and a new one in p for the rest of the same job (its deadline, name, limits and buffers). */
+static int respawn(struct parent *p, uint64_t max_memory, struct dcr_err *err)
+{
+	int wstatus;
+
+	end_worker(p, &wstatus);
+	close(p->c.fd);
+	*p = (struct parent){ .c = { .fd = -1, .deadline = p->c.deadline }, .name = p->name, .time_ms = p->time_ms,
+		.max = p->max, .frame = p->frame, .csv = p->csv, .cap = p->cap };
+	return spawn_worker(p, max_memory, err);
 }
 
 /* A job in a worker: a new one, or with room_id (not NULL) the room's warm one, kept afterwards if it can be. */
@@ -894,15 +947,18 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if ((room_id && warm_take(room_id, l.max_memory, &p, &jobs)) || (r = spawn_worker(&p, l.max_memory, err)) == 0) {
 		r = converse(&p, MSG_JOB, flags, def, in, &l, &res, err);
+		/* A kept worker whose tables are no longer the job's (a dataset was published again): a new one. */
+		if (r == 3 && (r = respawn(&p, l.max_memory, err)) == 0) {
+			jobs = 0;
+			memset(&res, 0, sizeof(res));
+			r = converse(&p, MSG_JOB, flags, def, in, &l, &res, err);
+		}
 		/* Out of memory beside a table loaded in memory: once more, every table in the store first (as before). */
 		if (r == 2 && ts && !(flags & JOB_STORE_FIRST)) {
 			remember_store_first(ts->dir);
-			end_worker(&p, &wstatus);
-			close(p.c.fd);
-			p = (struct parent){ .c = { .fd = -1, .deadline = p.c.deadline }, .name = name, .time_ms = p.time_ms,
-				.max = p.max, .frame = p.frame, .csv = p.csv, .cap = p.cap };
+			jobs = 0;
 			memset(&res, 0, sizeof(res));
-			if ((r = spawn_worker(&p, l.max_memory, err)) == 0)
+			if ((r = respawn(&p, l.max_memory, err)) == 0)
 				r = converse(&p, MSG_JOB, JOB_STORE_FIRST, def, in, &l, &res, err);
 		}
 		if (r == 2)
@@ -916,6 +972,10 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 			if (k) {
 				k->p = (struct parent){ .c = p.c, .name = name, .time_ms = p.time_ms, .pid = p.pid };
 				k->ts = *in->store;
+				if (room_id && strlen(room_id) < sizeof(k->room_id))
+					memcpy(k->room_id, room_id, strlen(room_id) + 1);
+				k->max_memory = l.max_memory;
+				k->jobs = jobs + 1;
 				*in->keeping = k;
 				p.pid = 0;
 				p.c.fd = -1;
@@ -925,7 +985,7 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 			}
 		}
 		/* Done or not, it goes, unless it ended well and is kept: it has nothing more to do, or no more time. */
-		if (!(r == 0 && room_id && warm_keep(room_id, l.max_memory, &p, jobs + 1))) {
+		if (!(r == 0 && room_id && warm_keep(room_id, duck_named(def, name), l.max_memory, &p, jobs + 1))) {
 			end_worker(&p, &wstatus);
 			if (r == 1 && p.refused[0])
 				r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker asked for node '%s', "
@@ -958,8 +1018,9 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
 int sql_run_warm(const char *room_id, const Dcr__V1__RoomDefinition *def, const char *name,
 	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err)
 {
-	/* DuckDB jobs as before: one worker each (a store job confines itself only once its files are open). */
-	return run_job(pool.started && !duck_named(def, name) ? room_id : NULL, def, name, in, lim, out, err);
+	/* A DuckDB job's kept worker serves only with the table store: it holds its database (duck_held). */
+	return run_job(pool.started && (!duck_named(def, name) || (in && in->identify && in->store)) ? room_id : NULL,
+		def, name, in, lim, out, err);
 }
 
 int sql_check_isolated(const Dcr__V1__RoomDefinition *def, struct dcr_err *err)
@@ -1237,8 +1298,8 @@ static int confine_for_store(struct dcr_err *err)
 static int worker_job(struct chan *c, int type, const struct sql_limits *lim, uint64_t flags, const char *name,
 	struct table_store *ts, const Dcr__V1__RoomDefinition *def, unsigned served, uint64_t *memory)
 {
-	bool again = false;
-	struct work_inputs in = { .read = from_dcrd, .ctx = c, .again = &again };
+	bool again = false, anew = false;
+	struct work_inputs in = { .read = from_dcrd, .ctx = c, .again = &again, .anew = &anew };
 	struct sql_result res = { 0 };
 	struct dcr_err err;
 	uint8_t done[DONE_LEN];
@@ -1266,9 +1327,17 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, ui
 			fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);
 			return r;
 		}
-	} else if (type != MSG_JOB || lim->max_memory != *memory || duck_named(def, name)) {
-		send_fail(c, DCR_EFAIL, "a SQL worker runs more than one job only if they are SQLite jobs with the same "
-			"memory limit");
+	} else if (type == MSG_JOB && lim->max_memory == *memory && duck_named(def, name)) {
+		/* A duckdb job again: on the database this worker holds, whose tables it needs no key for. */
+		dcr_wipe(ts->key, sizeof(ts->key));
+		if (!duck_held()) {
+			send_fail_as(c, MSG_ANEW, DCR_ECOMPUTE, "this SQL worker holds no DuckDB database");
+			return 1;
+		}
+		in.identify = ident_from_dcrd;
+		in.store = ts;
+	} else if (type != MSG_JOB || lim->max_memory != *memory) {
+		send_fail(c, DCR_EFAIL, "a SQL worker runs more than one job only if they have the same memory limit");
 		return 1;
 	}
 	if (type == MSG_CHECK)
@@ -1277,7 +1346,7 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, ui
 		r = refuse_unconfined(def, name, DCR_ECOMPUTE, &err) < 0 ? DCR_ECOMPUTE :
 			sql_run(def, name, &in, lim, &res, &err);
 	if (r < 0) {
-		send_fail_as(c, again ? MSG_AGAIN : MSG_FAIL, r, err.msg);
+		send_fail_as(c, again ? MSG_AGAIN : anew ? MSG_ANEW : MSG_FAIL, r, err.msg);
 		r = 1;
 	} else {
 		r = 0;
@@ -1292,10 +1361,18 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, ui
 		if (r == 0 && send_frame(c, MSG_DONE, done, sizeof(done), NULL, 0) < 0)
 			r = 1;
 	}
-	/* The answer is on its way: once the keeper has written the store (duck_keep), dcrd hears it; the worker ends. */
+	/*
+	 * The answer is on its way: once the keeper has written the store
+	 * (duck_keep), dcrd hears it, and may keep the worker, which holds the
+	 * job's database (duck_held), for the next job; if not, it ends.
+	 */
 	if (res.keeping && r == 0) {
-		(void)(duck_keep(&err) < 0 ? send_fail(c, err.code, err.msg) : send_frame(c, MSG_KEPT, NULL, 0, NULL, 0));
-		r = 1;
+		if (duck_keep(&err) < 0) {
+			send_fail(c, err.code, err.msg);
+			r = 1;
+		} else if (send_frame(c, MSG_KEPT, NULL, 0, NULL, 0) < 0) {
+			r = 1;
+		}
 	}
 	if (res.csv)
 		dcr_wipe(res.csv, res.len);
@@ -1306,7 +1383,8 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, ui
 /*
  * The worker: its jobs one after the other, until one fails, dcrd closes
  * the socket (it keeps no worker, or ends a warm one), or kills it. Between
- * jobs it holds nothing of them: each had a database of its own, closed
+ * jobs it holds nothing of them but a DuckDB job's database (duck_held,
+ * for the next job of the same computation): each had a database of its own, closed
  * (SQLite's freed memory wiped, dcr_sql_wipe_freed), and its result, name,
  * key and definition are wiped or freed here.
  */

@@ -68,6 +68,11 @@ struct work_inputs {
 	 * loaded into the store first (keep_after false), as dcrd then runs it.
 	 */
 	bool *again;
+	/*
+	 * Set by duck_run (where not NULL) when the worker's held database
+	 * (duck_held) does not serve the job: the job must run in a new worker.
+	 */
+	bool *anew;
 };
 
 /*
@@ -236,10 +241,20 @@ int duck_query_locked(const char *query, const struct sql_limits *lim, struct sq
 /*
  * After duck_run ended with out->keeping (its result already sent): wait
  * for the keeper process that writes the tables it loaded in memory into
- * the store (duckwork.c), and close the job's database. 0 when they are
- * kept; a failure means only that the room's next job loads them again.
+ * the store (duckwork.c); then the job's database is held (duck_held) or
+ * closed. 0 when they are kept; a failure means only that the room's next
+ * job loads them again.
  */
 int duck_keep(struct dcr_err *err);
+/*
+ * Whether this process holds the database of its last duckdb job, which
+ * answered: a worker that was confined for a job with the table store
+ * keeps it, its tables loaded and attached, for its next job. duck_run
+ * then runs a job of the same computation of the same room definition on
+ * it, once each table it holds is identified again (in->identify) as the
+ * same dataset; otherwise it sets *in->anew and fails, running nothing.
+ */
+bool duck_held(void);
 
 /* lim with its defaults filled in and its bounds applied, as sql_run applies them. */
 void sql_limits_resolve(struct sql_limits *lim);
@@ -269,8 +284,12 @@ int sql_run_isolated(const Dcr__V1__RoomDefinition *def, const char *name, const
  * set-up, in a database of its own as every job. It is killed, and the
  * next job gets a new one, when a job fails in any way (its time or memory
  * limit included), after max_jobs jobs, after idle_ms without a job, and
- * at sql_pool_stop. DuckDB jobs, and every job while the pool is not
- * started, get a worker of their own as with sql_run_isolated.
+ * at sql_pool_stop. A DuckDB job's worker (with in->store) is kept the
+ * same way and holds its database for the next job (duck_held), which runs
+ * in a new worker when the worker's tables are no longer the datasets
+ * published; at most two such workers are idle at once. Every job while
+ * the pool is not started gets a worker of its own as with
+ * sql_run_isolated.
  */
 int sql_run_warm(const char *room_id, const Dcr__V1__RoomDefinition *def, const char *name,
 	const struct work_inputs *in, const struct sql_limits *lim, struct sql_result *out, struct dcr_err *err);
@@ -279,8 +298,9 @@ int sql_run_warm(const char *room_id, const Dcr__V1__RoomDefinition *def, const 
  * still waits for its keeper to write the tables it loaded into the table
  * store: made where in->keeping is not NULL, and then it owns a copy of
  * in->store (the caller no longer closes its own). sql_keep_finish waits
- * for the worker's word within the job's time, ends the worker, closes the
- * store (its job directory goes) and frees k; a failure (err set) means
+ * for the worker's word within the job's time, keeps the worker as
+ * sql_run_warm would (or ends it), closes the store (its job directory
+ * goes) and frees k; a failure (err set) means
  * only that the room's next job loads the tables again.
  */
 struct sql_keeping;

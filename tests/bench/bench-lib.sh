@@ -147,22 +147,34 @@ bench_dcrd() {
 	room=$("$dcr" -q -i owner create room/room.yaml)
 }
 
-# bench_dcrd_cpu: CPU seconds of bench_dcrd's dcrd so far, with the children
-# it has waited for (the SQL worker): utime + stime + cutime + cstime.
+# bench_dcrd_cpu: CPU seconds of bench_dcrd's dcrd so far, with its
+# children, those it has waited for and those still running (a SQL worker
+# kept idle), each with the children it waited for (a keeper): utime +
+# stime + cutime + cstime.
 bench_dcrd_cpu() {
-	awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15 + $16 + $17) / t }' "/proc/$dcrd_pid/stat"
+	local p stats=("/proc/$dcrd_pid/stat")
+	for p in $(pgrep -P "$dcrd_pid"); do
+		stats+=("/proc/$p/stat")
+	done
+	cat "${stats[@]}" 2>/dev/null |
+		awk -v t="$(getconf CLK_TCK)" '{ s += $14 + $15 + $16 + $17 } END { printf "%.2f", s / t }'
 }
 
-# bench_dcrd_settle: wait until bench_dcrd's dcrd has no SQL worker (a
-# duckdb job's SQL worker writes the table store after the answer, and its
-# CPU is counted once dcrd has waited for it), at most 10 minutes.
+# bench_dcrd_settle: wait until no SQL worker of bench_dcrd's dcrd has a
+# child (a duckdb job's worker forks a keeper that writes the table store
+# after the answer, and waits for it), at most 10 minutes. A worker kept
+# idle (--sql-worker-idle) may stay.
 bench_dcrd_settle() {
-	local i
+	local i w busy
 	for i in $(seq 6000); do
-		pgrep -P "$dcrd_pid" -f sql-worker >/dev/null || return 0
+		busy=
+		for w in $(pgrep -P "$dcrd_pid" -f sql-worker); do
+			pgrep -P "$w" >/dev/null && busy=1
+		done
+		[ -z "$busy" ] && return 0
 		sleep 0.1
 	done
-	echo "$bench_name: dcrd still has a child after 10 minutes" >&2
+	echo "$bench_name: a SQL worker of dcrd still has a child after 10 minutes" >&2
 	return 1
 }
 

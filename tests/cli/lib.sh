@@ -115,6 +115,30 @@ start_dcrd() {
 	return 1
 }
 
+# sql_workers: the SQL workers of start_dcrd's dcrd (its children running
+# "sql-worker"), one PID a line.
+sql_workers() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(cut -d' ' -f4 "$p/stat" 2>/dev/null)" = "$DCRD_PID" ] || continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q ' sql-worker ' && echo "${p#/proc/}"
+	done
+}
+
+# until_gone PID...: wait up to a minute for those processes to be gone.
+until_gone() {
+	local pid left
+	for _ in $(seq 1200); do
+		left=0
+		for pid in "$@"; do
+			[ -e "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && left=1
+		done
+		[ "$left" = 0 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # stop_dcrd [SIGNAL]: stop it and wait; sets $rc to its exit status.
 stop_dcrd() {
 	kill "-${1:-TERM}" "$DCRD_PID"

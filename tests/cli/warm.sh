@@ -55,33 +55,10 @@ YAML
 as_alice() { "$DCR" -q -i "$TEST_TMP/alice" "$@"; }
 as_bob() { "$DCR" -q -i "$TEST_TMP/bob" "$@"; }
 
-# The SQL workers of dcrd (its children running "sql-worker"), one PID a line.
-workers() {
-	local p
-	for p in /proc/[0-9]*; do
-		[ "$(cut -d' ' -f4 "$p/stat" 2>/dev/null)" = "$DCRD_PID" ] || continue
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q ' sql-worker ' && echo "${p#/proc/}"
-	done
-}
-
 # same_total DESCRIPTION: $out is the first job's result, byte for byte.
 same_total() {
 	checks=$((checks + 1))
 	[ "$out" = "$total" ] || fail "$1: '$out', not '$total'"
-}
-
-# until_gone PID...: wait up to a minute for those processes to be gone.
-until_gone() {
-	local pid left
-	for _ in $(seq 1200); do
-		left=0
-		for pid in "$@"; do
-			[ -e "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && left=1
-		done
-		[ "$left" = 0 ] && return 0
-		sleep 0.05
-	done
-	return 1
 }
 
 # ---- the options ----
@@ -103,23 +80,23 @@ expect 0 "publish" as_alice publish "$room" acme_pay "$out" || finish
 expect 0 "first job" as_alice run "$room" total -o -
 total=$out
 has "$total" "^5,[0-9.]+,Grace Hopper$" "the result"
-w1=$(workers)
+w1=$(sql_workers)
 checks=$((checks + 1))
 [ "$(wc -w <<<"$w1")" = 1 ] || fail "one worker kept after the job, not '$w1'"
 expect 0 "second job" as_alice run "$room" total --wait
 checks=$((checks + 1))
-[ "$(workers)" = "$w1" ] || fail "the second job did not run in the kept worker ($w1 -> $(workers))"
+[ "$(sql_workers)" = "$w1" ] || fail "the second job did not run in the kept worker ($w1 -> $(sql_workers))"
 # Another computation, or another caller, never gets that worker (review W-1): a new one each.
 expect 0 "another computation" as_alice run "$room" one --wait
 checks=$((checks + 1))
-[ "$(workers | wc -l)" = 2 ] && workers | grep -qx "$w1" || fail "another computation's job ran in total's worker: $(workers)"
+[ "$(sql_workers | wc -l)" = 2 ] && sql_workers | grep -qx "$w1" || fail "another computation's job ran in total's worker: $(sql_workers)"
 expect 0 "another caller" as_bob run "$room" total --wait
 checks=$((checks + 1))
-[ "$(workers | wc -l)" = 3 ] && workers | grep -qx "$w1" || fail "bob's job ran in alice's worker: $(workers)"
+[ "$(sql_workers | wc -l)" = 3 ] && sql_workers | grep -qx "$w1" || fail "bob's job ran in alice's worker: $(sql_workers)"
 expect 0 "third job" as_alice run "$room" total -o -
 same_total "the same result in a kept worker as in a new one"
 checks=$((checks + 1))
-! workers | grep -qx "$w1" || fail "a worker that ran --sql-worker-jobs jobs is kept: $(workers)"
+! sql_workers | grep -qx "$w1" || fail "a worker that ran --sql-worker-jobs jobs is kept: $(sql_workers)"
 until_gone $w1 || fail "the worker $w1 still runs after its last job"
 stop_dcrd
 start_dcrd data --sql-worker-idle 1h --sql-worker-jobs 3 --max-job-time 3s || finish
@@ -129,27 +106,27 @@ for failing in unread:4 forever:7; do
 	status=${failing#*:}
 	failing=${failing%:*}
 	expect 0 "a job to warm a worker" as_alice run "$room" one --wait
-	w=$(workers)
+	w=$(sql_workers)
 	checks=$((checks + 1))
 	[ -n "$w" ] || fail "no worker kept before $failing"
 	# It runs in a worker of its own (another computation), which its failure ends; one's is left alone.
 	expect "$status" "$failing fails" as_alice run "$room" "$failing" --wait
 	checks=$((checks + 1))
-	[ "$(workers)" = "$w" ] || fail "a worker is kept after $failing failed: $(workers), not $w"
+	[ "$(sql_workers)" = "$w" ] || fail "a worker is kept after $failing failed: $(sql_workers), not $w"
 done
 expect 0 "a job after the failures" as_alice run "$room" total -o -
 same_total "its result"
 checks=$((checks + 1))
-[ "$(workers | wc -l)" = 2 ] || fail "the job after a failure did not get a new worker: $(workers)"
+[ "$(sql_workers | wc -l)" = 2 ] || fail "the job after a failure did not get a new worker: $(sql_workers)"
 
 # ---- kill -9 of dcrd: with a worker kept idle, and with one running a job ----
-w=$(workers)
+w=$(sql_workers)
 kill -KILL "$DCRD_PID"
 wait "$DCRD_PID" 2>/dev/null
 until_gone $w || fail "the idle worker $w outlived dcrd's kill -9"
 start_dcrd data --sql-worker-idle 1h --max-job-time 1h || finish
 expect 0 "after the restart" as_alice run "$room" one --wait
-w=$(workers)
+w=$(sql_workers)
 expect 0 "a job that runs on, beside the kept worker" as_alice run "$room" forever
 job=$out
 for _ in $(seq 1200); do
@@ -157,8 +134,8 @@ for _ in $(seq 1200); do
 	sleep 0.05
 done
 checks=$((checks + 1))
-[ "$(workers | wc -l)" = 2 ] && workers | grep -qx "$w" || fail "no worker runs the job beside the kept one ($w -> $(workers))"
-w=$(workers)
+[ "$(sql_workers | wc -l)" = 2 ] && sql_workers | grep -qx "$w" || fail "no worker runs the job beside the kept one ($w -> $(sql_workers))"
+w=$(sql_workers)
 kill -KILL "$DCRD_PID"
 wait "$DCRD_PID" 2>/dev/null
 until_gone $w || fail "the workers $w (one kept, one running a job) outlived dcrd's kill -9"
@@ -176,7 +153,7 @@ expect 0 "the room's log verifies" "$DCR" -i "$TEST_TMP/alice" audit "$room"
 has "$out" "job.finished" "the log has the jobs"
 
 # ---- dcrd's stop ends the kept worker ----
-w=$(workers)
+w=$(sql_workers)
 checks=$((checks + 1))
 [ -n "$w" ] || fail "no worker kept before the stop"
 stop_dcrd
@@ -185,10 +162,10 @@ until_gone $w || fail "the kept worker $w outlived dcrd's stop"
 # ---- idle: the worker ends after --sql-worker-idle without a job ----
 start_dcrd data --sql-worker-idle 300ms || finish
 expect 0 "a job" as_alice run "$room" one --wait
-w=$(workers)
+w=$(sql_workers)
 until_gone $w || fail "the worker $w did not end when idle"
 checks=$((checks + 1))
-[ -z "$(workers)" ] || fail "a worker runs after the idle time: $(workers)"
+[ -z "$(sql_workers)" ] || fail "a worker runs after the idle time: $(sql_workers)"
 
 # ---- none kept with --sql-worker-idle 0: each job a new worker, the same results ----
 stop_dcrd
@@ -196,6 +173,6 @@ start_dcrd data --sql-worker-idle 0 || finish
 expect 0 "a job with no worker kept" as_alice run "$room" total -o -
 same_total "the same result in a new worker"
 checks=$((checks + 1))
-[ -z "$(workers)" ] || fail "a worker is kept with --sql-worker-idle 0: $(workers)"
+[ -z "$(sql_workers)" ] || fail "a worker is kept with --sql-worker-idle 0: $(sql_workers)"
 stop_dcrd
 finish
