@@ -732,7 +732,7 @@ void jobs_sql_time(uint64_t ms);
 /* How many threads DuckDB runs one SQL job on (serve --duckdb-threads); before jobs_start. */
 void jobs_sql_threads(unsigned threads);
 /* How long a room's SQL worker is kept idle and for how many jobs (serve --sql-worker-idle, --sql-worker-jobs). */
-void jobs_sql_warm(uint64_t idle_ms, unsigned max_jobs);
+void jobs_sql_warm(uint64_t idle_ms, uint64_t duck_idle_ms, unsigned max_jobs);
 
 /*
  * Fill the queue from the state (jobs a previous dcrd left running go back

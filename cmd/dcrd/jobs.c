@@ -58,7 +58,7 @@ static struct {
 	uint64_t sql_memory;       /* 0: sqlwork's default */
 	uint64_t sql_time;         /* ms, SQL's own limit on a job (--max-sql-time); 0: sqlwork's default */
 	unsigned sql_threads;      /* 0: one */
-	uint64_t warm_idle_ms;     /* sql_pool_start's */
+	uint64_t warm_idle_ms, duck_idle_ms; /* sql_pool_start's */
 	unsigned warm_jobs;
 } runner = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
@@ -1817,9 +1817,10 @@ void jobs_sql_threads(unsigned threads)
 	runner.sql_threads = threads;
 }
 
-void jobs_sql_warm(uint64_t idle_ms, unsigned max_jobs)
+void jobs_sql_warm(uint64_t idle_ms, uint64_t duck_idle_ms, unsigned max_jobs)
 {
 	runner.warm_idle_ms = idle_ms;
+	runner.duck_idle_ms = duck_idle_ms;
 	runner.warm_jobs = max_jobs;
 }
 
@@ -1983,7 +1984,7 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 		runner.n_workers = 0;
 		return r;
 	}
-	if ((r = waits_start(err)) < 0 || (r = sql_pool_start(runner.warm_idle_ms, runner.warm_jobs, err)) < 0) {
+	if ((r = waits_start(err)) < 0 || (r = sql_pool_start(runner.warm_idle_ms, runner.duck_idle_ms, runner.warm_jobs, err)) < 0) {
 		jobs_wait_stop();
 		free(runner.workers);
 		runner.workers = NULL;

@@ -67,6 +67,7 @@
 #define DEFAULT_SQL_MEMORY (1ull << 30)
 #define DEFAULT_SQL_TIME_MS 60000 /* an SQL job's own time (--max-sql-time) */
 #define DEFAULT_SQL_WORKER_IDLE_MS 2000 /* a room's SQL worker kept between its jobs (sql_run_warm) */
+#define DEFAULT_DUCKDB_WORKER_IDLE_MS 60000 /* and one holding a DuckDB job's tables */
 #define DEFAULT_SQL_WORKER_JOBS 100
 #define MAX_SQL_WORKER_IDLE_MS (3600 * 1000)
 /* Above an SQL job's budget, for state.db and for validating rooms (64 MiB each, one per thread). */
@@ -1060,7 +1061,8 @@ static void usage(FILE *out)
 		     "                  [--sandbox-user USER|UID[:GID]] [--cgroup auto|off|PATH]\n"
 		     "                  [--max-job-time DURATION] [--max-job-memory SIZE]\n"
 		     "                  [--max-sql-memory SIZE] [--max-sql-time DURATION] [--duckdb-threads N]\n"
-		     "                  [--sql-worker-idle DURATION] [--sql-worker-jobs N]\n",
+		     "                  [--sql-worker-idle DURATION] [--duckdb-worker-idle DURATION]\n"
+		     "                  [--sql-worker-jobs N]\n",
 		dcrd_kind_names("|", kinds, sizeof(kinds)));
 }
 
@@ -1160,6 +1162,7 @@ enum {
 	OPT_RESULT_EXPIRY,
 	OPT_MAX_SQL_TIME,
 	OPT_SQL_WORKER_IDLE,
+	OPT_DUCKDB_WORKER_IDLE,
 };
 
 int cmd_serve(int argc, char **argv)
@@ -1198,6 +1201,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-sql-time", required_argument, NULL, OPT_MAX_SQL_TIME },
 		{ "duckdb-threads", required_argument, NULL, OPT_COUNT },
 		{ "sql-worker-idle", required_argument, NULL, OPT_SQL_WORKER_IDLE },
+		{ "duckdb-worker-idle", required_argument, NULL, OPT_DUCKDB_WORKER_IDLE },
 		{ "sql-worker-jobs", required_argument, NULL, OPT_COUNT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1215,7 +1219,7 @@ int cmd_serve(int argc, char **argv)
 	struct put_limits puts = { DEFAULT_PUTS_PER_UPLOADER, DEFAULT_PUTS_PER_ADDRESS };
 	unsigned duck_threads = cores < 1 ? 1 : cores > SQL_THREADS_MAX ? SQL_THREADS_MAX : (unsigned)cores;
 	unsigned warm_jobs = DEFAULT_SQL_WORKER_JOBS;
-	uint64_t warm_idle_ms = DEFAULT_SQL_WORKER_IDLE_MS;
+	uint64_t warm_idle_ms = DEFAULT_SQL_WORKER_IDLE_MS, duck_idle_ms = DEFAULT_DUCKDB_WORKER_IDLE_MS;
 	unsigned per_address = DEFAULT_PER_ADDRESS;
 	/* The options that take a count, OPT_COUNT in longopts. */
 	const struct {
@@ -1379,14 +1383,19 @@ int cmd_serve(int argc, char **argv)
 			}
 			break;
 		case OPT_SQL_WORKER_IDLE:
-			if (strcmp(optarg, "0") == 0)
-				warm_idle_ms = 0;
-			else if (dcr_duration_parse(optarg, &warm_idle_ms) < 0 || warm_idle_ms > MAX_SQL_WORKER_IDLE_MS) {
-				fprintf(stderr, "dcrd: serve: invalid --sql-worker-idle '%s' (0, or a number and ms, s, m "
-					"or h, like 2s; at most 1h)\n", optarg);
+		case OPT_DUCKDB_WORKER_IDLE: {
+			uint64_t *idle = c == OPT_SQL_WORKER_IDLE ? &warm_idle_ms : &duck_idle_ms;
+
+			if (strcmp(optarg, "0") == 0) {
+				*idle = 0;
+			} else if (dcr_duration_parse(optarg, idle) < 0 || *idle > MAX_SQL_WORKER_IDLE_MS) {
+				fprintf(stderr, "dcrd: serve: invalid --%s '%s' (0, or a number and ms, s, m or h, like "
+					"2s; at most 1h)\n", c == OPT_SQL_WORKER_IDLE ? "sql-worker-idle" :
+					"duckdb-worker-idle", optarg);
 				return 2;
 			}
 			break;
+		}
 		case 'h':
 			usage(stdout);
 			printf("See dcrd(8).\n");
@@ -1456,7 +1465,7 @@ int cmd_serve(int argc, char **argv)
 	jobs_sql_memory(sql_memory);
 	jobs_sql_time(sql_time);
 	jobs_sql_threads(duck_threads);
-	jobs_sql_warm(warm_idle_ms, warm_jobs);
+	jobs_sql_warm(warm_idle_ms, duck_idle_ms, warm_jobs);
 	/*
 	 * dcrd holds the sealing key: no process of its user (a python
 	 * sandbox, when dcrd is not root) may read its memory or descriptors

@@ -43,6 +43,7 @@
 #define NODE_NAME_MAX 255
 #define JOB_LIMITS 40               /* the job's limits and flags, before its name */
 #define JOB_STORE_FIRST 1           /* flag: load every table into the table store first (no keeper) */
+#define JOB_MAY_KEEP 2              /* flag: dcrd may keep the worker for the next job of the room (sql_run_warm) */
 #define HEAP_HEADROOM (64ull << 20) /* the worker's SQLite heap beyond the job's budget */
 #define PROCESS_HEADROOM (UINT64_C(256) << 20) /* the worker's writable memory beyond the job's budget */
 #define CHECK_TIME_MS 30000         /* room.create's check of all the room's duckdb queries */
@@ -56,7 +57,7 @@
  */
 enum {
 	MSG_JOB = 'j',   /* dcrd: u64 time_ms, max_result, max_memory, threads (little-endian, offsets 0, 8, 16,
-			    24), u64 flags (JOB_STORE_FIRST) at 32, then from offset 40 (JOB_LIMITS) the name, NUL, the
+			    24), u64 flags (JOB_STORE_FIRST, JOB_MAY_KEEP) at 32, then from offset 40 (JOB_LIMITS) the name, NUL, the
 			    table store's directory, NUL, the
 			    job's directory in it, NUL (both empty: no store), its key (32 bytes), the definition */
 	MSG_CHECK = 'c', /* dcrd: as JOB, name and store empty: check the room's duckdb queries (DONE or FAIL, no READ) */
@@ -620,7 +621,7 @@ static struct {
 	pthread_cond_t cv;         /* on CLOCK_MONOTONIC: the reaper's */
 	struct warm idle[WARM_MAX];
 	unsigned n;
-	uint64_t idle_ms;
+	uint64_t idle_ms, duck_idle_ms; /* how long a worker waits idle: a SQLite job's, one holding a DuckDB database */
 	unsigned max_jobs;
 	bool started, stop;
 	pthread_t reaper;
@@ -644,13 +645,15 @@ static void *reaper_main(void *arg)
 		unsigned n_gone = 0;
 
 		for (unsigned i = 0; i < pool.n;) {
-			if (now - pool.idle[i].idle_since >= (int64_t)pool.idle_ms) {
+			int64_t until = pool.idle[i].idle_since + (int64_t)(pool.idle[i].duck ? pool.duck_idle_ms :
+				pool.idle_ms);
+
+			if (now >= until) {
 				gone[n_gone++] = pool.idle[i];
 				pool.idle[i] = pool.idle[--pool.n];
 				continue;
 			}
-			if (pool.idle[i].idle_since + (int64_t)pool.idle_ms < next)
-				next = pool.idle[i].idle_since + (int64_t)pool.idle_ms;
+			next = until < next ? until : next;
 			i++;
 		}
 		if (n_gone) {
@@ -684,14 +687,15 @@ static bool seccomp_available(void)
 	return syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
 }
 
-int sql_pool_start(uint64_t idle_ms, unsigned max_jobs, struct dcr_err *err)
+int sql_pool_start(uint64_t idle_ms, uint64_t duck_idle_ms, unsigned max_jobs, struct dcr_err *err)
 {
 	pthread_condattr_t ca;
 	int r;
 
-	if (pool.started || idle_ms == 0 || max_jobs <= 1 || !seccomp_available())
+	if (pool.started || (idle_ms == 0 && duck_idle_ms == 0) || max_jobs <= 1 || !seccomp_available())
 		return 0;
 	pool.idle_ms = idle_ms;
+	pool.duck_idle_ms = duck_idle_ms;
 	pool.max_jobs = max_jobs;
 	pool.stop = false;
 	pthread_condattr_init(&ca);
@@ -804,7 +808,8 @@ static bool warm_keep(const char *room_id, bool duck, uint64_t max_memory, struc
 	struct warm evicted = { .pid = 0 };
 	unsigned at;
 
-	if (!pool.started || jobs >= pool.max_jobs || strlen(room_id) >= sizeof(evicted.room_id))
+	if (!pool.started || jobs >= pool.max_jobs || strlen(room_id) >= sizeof(evicted.room_id) ||
+	    (duck ? pool.duck_idle_ms : pool.idle_ms) == 0)
 		return false;
 	pthread_mutex_lock(&pool.mu);
 	if (pool.stop) {
@@ -933,7 +938,7 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 	struct sql_limits l = lim ? *lim : (struct sql_limits){ 0 };
 	struct parent p = { .c = { .fd = -1 }, .name = name };
 	const struct table_store *ts = in && in->identify && in->store ? in->store : NULL;
-	uint64_t flags = ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0;
+	uint64_t flags = (ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0) | (room_id && pool.duck_idle_ms ? JOB_MAY_KEEP : 0);
 	struct sql_result res = { 0 };
 	unsigned jobs = 0;
 	int wstatus, r = 0;
@@ -959,7 +964,7 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 			jobs = 0;
 			memset(&res, 0, sizeof(res));
 			if ((r = respawn(&p, l.max_memory, err)) == 0)
-				r = converse(&p, MSG_JOB, JOB_STORE_FIRST, def, in, &l, &res, err);
+				r = converse(&p, MSG_JOB, flags | JOB_STORE_FIRST, def, in, &l, &res, err);
 		}
 		if (r == 2)
 			r = err && err->code < 0 ? err->code : DCR_ECOMPUTE;
@@ -1322,6 +1327,7 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, ui
 			in.store = job_store = ts;
 			in.confine = confine_for_store;
 			in.keep_after = !(flags & JOB_STORE_FIRST);
+			in.may_hold = flags & JOB_MAY_KEEP;
 		}
 		if ((r = confine_now(in.confine != NULL, &err)) < 0) {
 			fprintf(stderr, "dcrd: sql-worker: %s\n", err.msg);

@@ -73,6 +73,8 @@ struct work_inputs {
 	 * (duck_held) does not serve the job: the job must run in a new worker.
 	 */
 	bool *anew;
+	/* The worker may be kept for the room's next job (duck_keep then compresses the tables it loaded in memory). */
+	bool may_hold;
 };
 
 /*
@@ -306,12 +308,14 @@ int sql_run_warm(const char *room_id, const Dcr__V1__RoomDefinition *def, const 
 struct sql_keeping;
 int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err);
 /*
- * Keep workers (sql_run_warm) from now on: each at most idle_ms idle and
- * for max_jobs jobs, at most 64 idle at once (the one idle longest goes
- * for a new one). idle_ms 0 or max_jobs 1: keep none (0, nothing done).
- * DCR_EIO when the thread that ends idle workers cannot start.
+ * Keep workers (sql_run_warm) from now on: each at most idle_ms idle (one
+ * holding a DuckDB database: duck_idle_ms) and for max_jobs jobs, at most
+ * 64 idle at once (the one idle longest goes for a new one). An idle time
+ * of 0 keeps none of that kind; both 0 or max_jobs 1: keep none (0,
+ * nothing done). DCR_EIO when the thread that ends idle workers cannot
+ * start.
  */
-int sql_pool_start(uint64_t idle_ms, unsigned max_jobs, struct dcr_err *err);
+int sql_pool_start(uint64_t idle_ms, uint64_t duck_idle_ms, unsigned max_jobs, struct dcr_err *err);
 /* Kill and reap every idle worker and keep none from now on; the caller runs no job at the time. */
 void sql_pool_stop(void);
 /* How many workers wait idle (for tests and metrics). */

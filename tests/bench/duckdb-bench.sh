@@ -67,13 +67,11 @@ compute:
     query: $query
 YAML
 # A dcrd from before --duckdb-threads runs DuckDB on one thread: it can be measured with THREADS=1.
-# A kept worker waits a minute, so the second run does not depend on how soon it comes.
-idle=()
-"$dcrd" serve --help 2>&1 | grep -q -- --sql-worker-idle && idle=(--sql-worker-idle 1m)
+# (A kept worker holding a DuckDB database waits a minute for the next job by default: --duckdb-worker-idle.)
 if "$dcrd" serve --help 2>&1 | grep -q -- --duckdb-threads; then
-	bench_dcrd "$dcrd" "$dcr" --duckdb-threads "$threads" --max-sql-memory "$memory" "${idle[@]}"
+	bench_dcrd "$dcrd" "$dcr" --duckdb-threads "$threads" --max-sql-memory "$memory"
 elif [ "$threads" = 1 ]; then
-	bench_dcrd "$dcrd" "$dcr" --max-sql-memory "$memory" "${idle[@]}"
+	bench_dcrd "$dcrd" "$dcr" --max-sql-memory "$memory"
 else
 	echo "duckdb-bench: this dcrd has no --duckdb-threads: measure it with THREADS=1" >&2
 	exit 1

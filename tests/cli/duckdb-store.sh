@@ -8,7 +8,7 @@
 # file cut short), a query that needs more than the memory limit fails
 # rather than spill, the job's directory goes with the job, and the room's
 # tables go when it stops. No SQL worker is kept between jobs here
-# (--sql-worker-idle 0): each job reads the store (duckdb-warm.sh tests a
+# (--duckdb-worker-idle 0): each job reads the store (duckdb-warm.sh tests a
 # kept worker). Skipped without DuckDB.
 . "$(dirname "$0")/lib.sh"
 
@@ -60,7 +60,7 @@ make_csv other.csv 3001
 make_csv mid.csv 50000
 
 # The SQL worker may use 24 MiB: by_note's groups over big.csv take more.
-start_dcrd data --max-sql-memory 24MiB --sql-worker-idle 0 || finish
+start_dcrd data --max-sql-memory 24MiB --duckdb-worker-idle 0 || finish
 run as create room/room.yaml
 checks=$((checks + 1))
 if [ "$rc" = 6 ] && grep -q "has no DuckDB" <<<"$err"; then
@@ -179,7 +179,7 @@ no_plaintext "during a load"
 stop_dcrd KILL
 checks=$((checks + 1))
 [ "$(ls "$store" | grep -v '^job-')" = "$kept" ] || fail "kill -9 during a load changed the store: $(ls "$store")"
-start_dcrd data --max-sql-memory 24MiB --sql-worker-idle 0 || finish
+start_dcrd data --max-sql-memory 24MiB --duckdb-worker-idle 0 || finish
 checks=$((checks + 1))
 [ -e "$jobdir" ] && fail "the job directory of the killed dcrd stayed: $jobdir"
 links=/dev/shm/dcrd-duckdb-${jobdir##*/job-}
@@ -234,7 +234,7 @@ stop_dcrd KILL
 checks=$((checks + 1))
 [ "$(ls "$store" | grep -v '^job-')" = "$kept" ] || fail "kill -9 during a keeper's write changed the store: $(ls "$store")"
 kill -KILL "$keeper" 2>/dev/null
-start_dcrd data --max-sql-memory 24MiB --sql-worker-idle 0 || finish
+start_dcrd data --max-sql-memory 24MiB --duckdb-worker-idle 0 || finish
 expect 0 "fetch the job whose keeper was stopped" as fetch "$job" -o got.csv
 checks=$((checks + 1))
 cmp -s got.csv <(want mid.csv) || fail "that job's result is wrong: $(diff got.csv <(want mid.csv) | head -5)"
@@ -252,7 +252,7 @@ checks=$((checks + 1))
 # stopped before the job ended: review D6-4) goes at the next start.
 stop_dcrd
 mkdir -p "$store" && echo left >"$store/$(printf 'a%.0s' {1..32})-$(printf 'b%.0s' {1..32}).duckdb.enc"
-start_dcrd data --max-sql-memory 24MiB --sql-worker-idle 0 || finish
+start_dcrd data --max-sql-memory 24MiB --duckdb-worker-idle 0 || finish
 checks=$((checks + 1))
 [ -e "$store" ] && fail "a stopped room's store stayed after a restart: $(ls "$store")"
 

@@ -8,7 +8,8 @@
 # caller or computation gets a worker of its own; at most two idle workers
 # hold a DuckDB database; a kept worker dies with dcrd's kill -9. Workers
 # are found as dcrd's children in /proc; nothing here depends on timing but
-# for upper bounds of a minute. Skipped without DuckDB.
+# for upper bounds of a minute. --duckdb-worker-idle: bad values, the idle
+# end, 0. Skipped without DuckDB.
 . "$(dirname "$0")/lib.sh"
 
 cd "$TEST_TMP" || exit 1
@@ -94,7 +95,14 @@ e = [e for e in json.load(sys.stdin)["entries"] if e["action"] == "job.finished"
 print(" ".join(f["value"] for f in e["facts"] if f["key"] == "cached") or "-")'
 }
 
-start_dcrd data --sql-worker-idle 1h --sql-worker-jobs 5 || finish
+# ---- the option ----
+for bad in x 5 -1s 2h; do
+	expect 2 "--duckdb-worker-idle $bad" "$DCRD" serve --data-dir bad --duckdb-worker-idle "$bad"
+	has "$err" "invalid --duckdb-worker-idle '$bad'" "the bad value is named"
+done
+
+# A SQLite job's worker kept no longer than 0 (none): what is kept here is DuckDB's, for --duckdb-worker-idle.
+start_dcrd data --sql-worker-idle 0 --duckdb-worker-idle 1h --sql-worker-jobs 5 || finish
 run as_alice create room/room.yaml
 checks=$((checks + 1))
 if [ "$rc" = 6 ] && grep -q "has no DuckDB" <<<"$err"; then
@@ -161,9 +169,23 @@ w=$(sql_workers)
 kill -KILL "$DCRD_PID"
 wait "$DCRD_PID" 2>/dev/null
 until_gone $w || fail "the kept workers $w outlived dcrd's kill -9"
-start_dcrd data --sql-worker-idle 1h || finish
+# --sql-worker-idle does not bound a worker that holds a DuckDB database; --duckdb-worker-idle does.
+start_dcrd data --sql-worker-idle 1ms --duckdb-worker-idle 3s || finish
 by_region as_alice two.csv "after the restart"
 has "$(last_cached)" '^sales$' "the restarted dcrd read the store"
+w=$(sql_workers)
+checks=$((checks + 1))
+[ "$(wc -w <<<"$w")" = 1 ] || fail "no worker kept past --sql-worker-idle 1ms: '$w'"
+until_gone $w || fail "the worker $w did not end after --duckdb-worker-idle"
 expect 0 "the room's log verifies" "$DCR" -i "$TEST_TMP/alice" audit "$room"
+stop_dcrd
+
+# ---- none kept with --duckdb-worker-idle 0, even with SQLite's kept: each job a new worker ----
+start_dcrd data --sql-worker-idle 1h --duckdb-worker-idle 0 || finish
+by_region as_alice two.csv "with --duckdb-worker-idle 0"
+checks=$((checks + 1))
+[ -z "$(sql_workers)" ] || fail "a worker is kept with --duckdb-worker-idle 0: $(sql_workers)"
+by_region as_alice two.csv "again, from the store"
+has "$(last_cached)" '^sales$' "it read the store"
 stop_dcrd
 finish

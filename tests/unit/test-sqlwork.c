@@ -1407,7 +1407,7 @@ static int setup_warm(void **state)
 {
 	struct dcr_err err;
 
-	assert_int_equal(sql_pool_start(60000, 1000, &err), 0);
+	assert_int_equal(sql_pool_start(60000, 60000, 1000, &err), 0);
 	return setup(state);
 }
 
@@ -1424,7 +1424,7 @@ static void restart_pool(uint64_t idle_ms, unsigned max_jobs)
 
 	sql_pool_stop();
 	assert_int_equal(sql_pool_idle(), 0);
-	assert_int_equal(sql_pool_start(idle_ms, max_jobs, &err), 0);
+	assert_int_equal(sql_pool_start(idle_ms, idle_ms, max_jobs, &err), 0);
 }
 
 static const char quick_compute[] =
@@ -1611,7 +1611,7 @@ static void test_warm_dies_with_dcrd(void **state)
 		pid_t kept;
 
 		close(fds[0]);
-		if (sql_pool_start(3600 * 1000, 1000, &err) < 0 ||
+		if (sql_pool_start(3600 * 1000, 3600 * 1000, 1000, &err) < 0 ||
 		    sql_run_warm("warm-room", dcr_room_definition(room), "one", &in, NULL, &res, &err) < 0)
 			_exit(1);
 		kept = worker_of(getpid(), getpid());
