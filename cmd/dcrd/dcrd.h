@@ -731,7 +731,10 @@ void jobs_sql_memory(uint64_t bytes);
 void jobs_sql_time(uint64_t ms);
 /* How many threads DuckDB runs one SQL job on (serve --duckdb-threads); before jobs_start. */
 void jobs_sql_threads(unsigned threads);
-/* How long a room's SQL worker is kept idle and for how many jobs (serve --sql-worker-idle, --sql-worker-jobs). */
+/*
+ * How long a room's SQL worker is kept idle (one holding a DuckDB database: duck_idle_ms) and for how many jobs
+ * (serve --sql-worker-idle, --duckdb-worker-idle, --sql-worker-jobs).
+ */
 void jobs_sql_warm(uint64_t idle_ms, uint64_t duck_idle_ms, unsigned max_jobs);
 
 /*

@@ -1984,7 +1984,8 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 		runner.n_workers = 0;
 		return r;
 	}
-	if ((r = waits_start(err)) < 0 || (r = sql_pool_start(runner.warm_idle_ms, runner.duck_idle_ms, runner.warm_jobs, err)) < 0) {
+	if ((r = waits_start(err)) < 0 ||
+	    (r = sql_pool_start(runner.warm_idle_ms, runner.duck_idle_ms, runner.warm_jobs, err)) < 0) {
 		jobs_wait_stop();
 		free(runner.workers);
 		runner.workers = NULL;

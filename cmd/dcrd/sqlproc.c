@@ -938,7 +938,8 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 	struct sql_limits l = lim ? *lim : (struct sql_limits){ 0 };
 	struct parent p = { .c = { .fd = -1 }, .name = name };
 	const struct table_store *ts = in && in->identify && in->store ? in->store : NULL;
-	uint64_t flags = (ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0) | (room_id && pool.duck_idle_ms ? JOB_MAY_KEEP : 0);
+	uint64_t flags = (ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0) |
+		(room_id && pool.duck_idle_ms ? JOB_MAY_KEEP : 0);
 	struct sql_result res = { 0 };
 	unsigned jobs = 0;
 	int wstatus, r = 0;
