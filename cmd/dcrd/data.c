@@ -689,6 +689,8 @@ int dataset_publish(struct service *svc, const struct dcr_call_request *req, uin
 		note_fact(svc->note, "dataset", "%.64s", pr->dataset_id);
 		r = publish(svc, req, pr, &rc, out, out_len, err);
 		room_leave(&rc);
+		if (r == 0)
+			jobs_room_published(pr->room_id);
 	}
 	if (pr->key.data)
 		dcr_wipe(pr->key.data, pr->key.len);

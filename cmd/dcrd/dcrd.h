@@ -787,6 +787,8 @@ bool jobs_reading(const char *blob_id);
  * there), when that job ends.
  */
 int jobs_room_stopped(const char *room_id, struct dcr_err *err);
+/* A dataset was published to room_id: idle SQL workers holding its tables (as they were) end. */
+void jobs_room_published(const char *room_id);
 /*
  * Delete the result of job_id in room_id, in a transaction of its own:
  * its blob (row and ciphertext) and its key go, and job.fetch says when.

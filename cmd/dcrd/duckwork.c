@@ -2178,7 +2178,10 @@ static int run_held(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computati
 		r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker's tables are not the job's",
 			c->name);
 	}
-	return r < 0 ? r : answer(d, o, res, err);
+	if (r == 0 && (r = answer(d, o, res, err)) < 0 && in->anew && err && out_of_memory(err))
+		/* Its memory limit may be the first job's share (keeper_start): a new worker has all of it (R7-3). */
+		*in->anew = true;
+	return r;
 }
 
 int duck_run(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, const struct work_inputs *in,

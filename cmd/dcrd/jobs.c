@@ -679,7 +679,13 @@ static bool room_running(const char *room_id)
 
 int jobs_room_stopped(const char *room_id, struct dcr_err *err)
 {
+	sql_pool_end_room(room_id);
 	return room_running(room_id) ? 0 : table_store_remove_room(runner.svc.data_dir, room_id, err);
+}
+
+void jobs_room_published(const char *room_id)
+{
+	sql_pool_end_room(room_id);
 }
 
 /* Under the lock, as a job ends: its room's table store, if the room was stopped while it ran. */
@@ -691,6 +697,9 @@ static void forget_tables_if_stopped(const char *room_id)
 	if (!table_store_exists(runner.svc.data_dir, room_id) || state_get_room(runner.svc.state, room_id, &rec,
 		&err) < 0)
 		return;
+	/* A worker the job left holding its tables goes too. */
+	if (rec->status == DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED)
+		sql_pool_end_room(room_id);
 	if (rec->status == DCR__V1__ROOM_STATUS__ROOM_STATUS_STOPPED &&
 	    table_store_remove_room(runner.svc.data_dir, room_id, &err) < 0)
 		fprintf(stderr, "dcrd: room %s stopped: %s\n", room_id, err.msg);

@@ -607,8 +607,9 @@ static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V
 #define DUCK_WARM_MAX 2            /* of which hold a DuckDB database (up to the job's memory each) */
 
 struct warm {
-	char room_id[65];
+	char room_id[65];          /* its key (sql_run_warm's room_id) */
 	bool duck;                 /* it holds the database of its last job, a duckdb one */
+	char room[65];             /* and then that job's room ID (sql_pool_end_room) */
 	uint64_t max_memory;
 	pid_t pid;
 	int fd;
@@ -728,6 +729,24 @@ void sql_pool_stop(void)
 	pool.started = false;
 }
 
+void sql_pool_end_room(const char *room_id)
+{
+	struct warm gone[WARM_MAX];
+	unsigned n_gone = 0;
+
+	pthread_mutex_lock(&pool.mu);
+	for (unsigned i = 0; i < pool.n;)
+		if (pool.idle[i].duck && strcmp(pool.idle[i].room, room_id) == 0) {
+			gone[n_gone++] = pool.idle[i];
+			pool.idle[i] = pool.idle[--pool.n];
+		} else {
+			i++;
+		}
+	pthread_mutex_unlock(&pool.mu);
+	for (unsigned i = 0; i < n_gone; i++)
+		warm_end(gone[i].pid, gone[i].fd);
+}
+
 unsigned sql_pool_idle(void)
 {
 	unsigned n;
@@ -799,27 +818,29 @@ static unsigned warm_slot(const char *room_id, bool duck, struct warm *evicted)
 }
 
 /*
- * Keep p's worker, which ran jobs jobs and the last well (duck: a duckdb
- * job, whose database it holds), for the room's next; false: it is not
- * (p unchanged).
+ * Keep p's worker, which ran jobs jobs and the last well (duck, not NULL:
+ * a duckdb job of that room ID, whose database it holds), for the room's
+ * next; false: it is not (p unchanged).
  */
-static bool warm_keep(const char *room_id, bool duck, uint64_t max_memory, struct parent *p, unsigned jobs)
+static bool warm_keep(const char *room_id, const char *duck, uint64_t max_memory, struct parent *p, unsigned jobs)
 {
 	struct warm evicted = { .pid = 0 };
 	unsigned at;
 
 	if (!pool.started || jobs >= pool.max_jobs || strlen(room_id) >= sizeof(evicted.room_id) ||
-	    (duck ? pool.duck_idle_ms : pool.idle_ms) == 0)
+	    (duck && strlen(duck) >= sizeof(evicted.room)) || (duck ? pool.duck_idle_ms : pool.idle_ms) == 0)
 		return false;
 	pthread_mutex_lock(&pool.mu);
 	if (pool.stop) {
 		pthread_mutex_unlock(&pool.mu);
 		return false;
 	}
-	at = warm_slot(room_id, duck, &evicted);
-	pool.idle[at] = (struct warm){ .duck = duck, .max_memory = max_memory, .pid = p->pid, .fd = p->c.fd,
+	at = warm_slot(room_id, duck != NULL, &evicted);
+	pool.idle[at] = (struct warm){ .duck = duck != NULL, .max_memory = max_memory, .pid = p->pid, .fd = p->c.fd,
 		.jobs = jobs, .idle_since = dcr_monotonic_ms() };
 	memcpy(pool.idle[at].room_id, room_id, strlen(room_id) + 1);
+	if (duck)
+		memcpy(pool.idle[at].room, duck, strlen(duck) + 1);
 	pthread_cond_signal(&pool.cv);
 	pthread_mutex_unlock(&pool.mu);
 	if (evicted.pid > 0)
@@ -880,6 +901,7 @@ struct sql_keeping {
 	struct parent p;           /* the worker: pid, socket and the job's deadline */
 	struct table_store ts;     /* a copy of the job's, which this closes */
 	char room_id[65];          /* its warm key (sql_run_warm), "": it is not kept afterwards */
+	char room[65];             /* the job's room ID */
 	uint64_t max_memory;
 	unsigned jobs;             /* the jobs it ran, this one included */
 };
@@ -910,7 +932,7 @@ int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
 	if ((r = keep_wait(&k->p, err)) < 0 && err && duck_out_of_memory(err))
 		remember_store_first(k->ts.dir);
 	/* Kept, it holds the job's database with the tables in memory, for the next job of its key. */
-	if (!(r == 0 && k->room_id[0] && warm_keep(k->room_id, true, k->max_memory, &k->p, k->jobs))) {
+	if (!(r == 0 && k->room_id[0] && warm_keep(k->room_id, k->room, k->max_memory, &k->p, k->jobs))) {
 		end_worker(&k->p, &wstatus);
 		close(k->p.c.fd);
 	}
@@ -940,6 +962,8 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 	const struct table_store *ts = in && in->identify && in->store ? in->store : NULL;
 	uint64_t flags = (ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0) |
 		(room_id && pool.duck_idle_ms ? JOB_MAY_KEEP : 0);
+	/* The room of a duckdb job: its table store's directory's last name (DIR/duckdb/ROOM). */
+	const char *room = ts && strrchr(ts->dir, '/') ? strrchr(ts->dir, '/') + 1 : "";
 	struct sql_result res = { 0 };
 	unsigned jobs = 0;
 	int wstatus, r = 0;
@@ -978,8 +1002,10 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 			if (k) {
 				k->p = (struct parent){ .c = p.c, .name = name, .time_ms = p.time_ms, .pid = p.pid };
 				k->ts = *in->store;
-				if (room_id && strlen(room_id) < sizeof(k->room_id))
+				if (room_id && strlen(room_id) < sizeof(k->room_id) && strlen(room) < sizeof(k->room)) {
 					memcpy(k->room_id, room_id, strlen(room_id) + 1);
+					memcpy(k->room, room, strlen(room) + 1);
+				}
 				k->max_memory = l.max_memory;
 				k->jobs = jobs + 1;
 				*in->keeping = k;
@@ -988,10 +1014,13 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 			} else if (keep_wait(&p, &kerr) < 0) {
 				fprintf(stderr, "dcrd: computation's tables not kept in the table store (%s)\n",
 					dcr_err_name(kerr.code));
+				/* Its word is not the one the next job would expect: not kept (review R7-1). */
+				room_id = NULL;
 			}
 		}
 		/* Done or not, it goes, unless it ended well and is kept: it has nothing more to do, or no more time. */
-		if (!(r == 0 && room_id && warm_keep(room_id, duck_named(def, name), l.max_memory, &p, jobs + 1))) {
+		if (!(r == 0 && room_id && warm_keep(room_id, duck_named(def, name) ? room : NULL, l.max_memory, &p,
+			jobs + 1))) {
 			end_worker(&p, &wstatus);
 			if (r == 1 && p.refused[0])
 				r = dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker asked for node '%s', "
@@ -1345,6 +1374,10 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, ui
 		in.store = ts;
 	} else if (type != MSG_JOB || lim->max_memory != *memory) {
 		send_fail(c, DCR_EFAIL, "a SQL worker runs more than one job only if they have the same memory limit");
+		return 1;
+	} else if (duck_held()) {
+		/* A SQLite job where a DuckDB job's tables are held: not here (review R7-5). */
+		send_fail_as(c, MSG_ANEW, DCR_ECOMPUTE, "this SQL worker holds a DuckDB database");
 		return 1;
 	}
 	if (type == MSG_CHECK)

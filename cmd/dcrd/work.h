@@ -318,6 +318,12 @@ int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err);
 int sql_pool_start(uint64_t idle_ms, uint64_t duck_idle_ms, unsigned max_jobs, struct dcr_err *err);
 /* Kill and reap every idle worker and keep none from now on; the caller runs no job at the time. */
 void sql_pool_stop(void);
+/*
+ * End every idle worker that holds a DuckDB database of room_id's: the
+ * room stopped, or a dataset was published to it (what they hold would
+ * no longer serve, and is plaintext).
+ */
+void sql_pool_end_room(const char *room_id);
 /* How many workers wait idle (for tests and metrics). */
 unsigned sql_pool_idle(void);
 /*

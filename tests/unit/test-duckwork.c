@@ -1707,6 +1707,73 @@ static void test_store_confined_query(void **state)
 	dcr_room_free(room);
 }
 
+/* sum_query through sql_run_warm (key "kept") on items with the table store ts: its result's text. */
+static const char *run_kept(struct run *run, struct dcr_room *room, struct table_store *ts, const struct input *items)
+{
+	struct work_inputs in = { .read = read_input, .ctx = &run->in, .identify = identify_input, .store = ts };
+	struct sql_limits lim = { .time_ms = 60000 };
+
+	memset(run, 0, sizeof(*run));
+	run->in.items = items;
+	run->in.n = 1;
+	run->r = sql_run_warm("kept", dcr_room_definition(room), "q", &in, &lim, &run->res, &run->err);
+	if (run->r < 0)
+		snprintf(run->text, sizeof(run->text), "ERROR: %s", run->err.msg);
+	else
+		snprintf(run->text, sizeof(run->text), "%.*s", (int)run->res.len, (const char *)run->res.csv);
+	free(run->res.csv);
+	return run->text;
+}
+
+/*
+ * A worker kept after a duckdb job holds its tables (duck_held): the next
+ * job of its key reads nothing, neither the input nor the store (the
+ * store's file removed meanwhile); when the dataset identified for a table
+ * it holds differs, the job runs in a new worker on the new data (MSG_ANEW)
+ * and that one is kept; sql_pool_end_room ends it.
+ */
+static void test_store_kept_worker(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX", path[2048], aside[2100];
+	const struct input first[] = { { "t", marked_csv } }, second[] = { { "t", other_csv } };
+	const char *want1 = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n", *want2 = "n,s,bs\n1,10,PLAINMARK-ten\n";
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	if (!isolated)
+		skip();
+	room = room_for("duckdb", sum_query);
+	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	assert_string_equal(run_kept(&run, room, &ts, first), want1);
+	assert_string_equal(run.in.read_log, "t ");
+	assert_int_equal(sql_pool_idle(), 1);
+	/* The store's file gone: the kept worker still answers, from what it holds. */
+	the_file(&ts, path, sizeof(path));
+	snprintf(aside, sizeof(aside), "%s.aside", path);
+	assert_int_equal(rename(path, aside), 0);
+	assert_string_equal(run_kept(&run, room, &ts, first), want1);
+	assert_string_equal(run.in.read_log, "");
+	assert_int_equal(sql_pool_idle(), 1);
+	assert_int_equal(rename(aside, path), 0);
+	/* Another dataset identified for t: a new worker loads it (the old one's answer would be want1). */
+	assert_string_equal(run_kept(&run, room, &ts, second), want2);
+	assert_string_equal(run.in.read_log, "t ");
+	assert_int_equal(sql_pool_idle(), 1);
+	assert_string_equal(run_kept(&run, room, &ts, second), want2);
+	assert_string_equal(run.in.read_log, "");
+	sql_pool_end_room(room_a);
+	assert_int_equal(sql_pool_idle(), 0);
+	sql_pool_stop();
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
 /* rows one-digit values (row i: i * stride mod 10), a line each: 2 bytes of CSV, 8 of a BIGINT in memory. */
 static char *digits_csv(size_t rows, size_t stride)
 {
@@ -1868,6 +1935,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_falls_back),
 		cmocka_unit_test(test_store_query_needs_memory),
 		cmocka_unit_test(test_store_keeper_memory),
+		cmocka_unit_test(test_store_kept_worker),
 	};
 	int failed;
 
