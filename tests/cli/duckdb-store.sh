@@ -70,26 +70,12 @@ fi
 room=$out
 store=data/duckdb/$room
 
-# by_region as python computes it from FILE.
-want() {
-	python3 - "$1" <<'PY'
-import csv, sys
-agg = {}
-for r in csv.DictReader(open(sys.argv[1])):
-    n, t = agg.get(r["region"], (0, 0))
-    agg[r["region"]] = (n + 1, t + int(r["amount"]))
-print("region,n,total")
-for k in sorted(agg):
-    print(f"{k},{agg[k][0]},{agg[k][1]}")
-PY
-}
-
 # Run by_region and check its result against FILE.
 run_by_region() {
 	expect 0 "run by_region ($2)" as run "$room" by_region --wait || return 1
 	expect 0 "fetch by_region ($2)" as fetch "$out" -o got.csv || return 1
 	checks=$((checks + 1))
-	cmp -s got.csv <(want "$1") || fail "by_region ($2) is wrong: $(diff got.csv <(want "$1") | head -5)"
+	cmp -s got.csv <(region_totals "$1") || fail "by_region ($2) is wrong: $(diff got.csv <(region_totals "$1") | head -5)"
 }
 
 # The "cached" facts of each job.finished entry, one line per job.
@@ -189,7 +175,7 @@ has "$(cat "$TEST_TMP/dcrd.log")" "removed 1 job directory of the table store" "
 # The interrupted job runs again and loads the table; the next job reads it from the store.
 expect 0 "fetch the job that kill -9 interrupted" as fetch "$job" -o got.csv
 checks=$((checks + 1))
-cmp -s got.csv <(want big.csv) || fail "the interrupted job's result is wrong: $(diff got.csv <(want big.csv) | head -5)"
+cmp -s got.csv <(region_totals big.csv) || fail "the interrupted job's result is wrong: $(diff got.csv <(region_totals big.csv) | head -5)"
 run_by_region big.csv "after kill -9 during a load"
 has "$(cached_facts | tail -2)" $'^-\nsales$' "the table cut short is loaded again, then read from the store"
 
@@ -237,7 +223,7 @@ kill -KILL "$keeper" 2>/dev/null
 start_dcrd data --max-sql-memory 24MiB --duckdb-worker-idle 0 || finish
 expect 0 "fetch the job whose keeper was stopped" as fetch "$job" -o got.csv
 checks=$((checks + 1))
-cmp -s got.csv <(want mid.csv) || fail "that job's result is wrong: $(diff got.csv <(want mid.csv) | head -5)"
+cmp -s got.csv <(region_totals mid.csv) || fail "that job's result is wrong: $(diff got.csv <(region_totals mid.csv) | head -5)"
 run_by_region mid.csv "after kill -9 during a keeper's write"
 run_by_region mid.csv "and again"
 has "$(cached_facts | tail -1)" '^sales$' "the table is kept again, then read from the store"

@@ -15,12 +15,7 @@
 
 cd "$TEST_TMP" || exit 1
 use_sim_specs
-make_ca acme-ca
-make_user alice alice@acme.example acme-ca
-make_user bob bob@acme.example acme-ca
-
-mkdir -p room
-cp acme-ca.pem room/ca.pem
+acme_room alice bob
 cat >room/room.yaml <<'YAML'
 version: 1
 name: duckdb-warm
@@ -65,27 +60,13 @@ PY
 make_csv one.csv 20000 1
 make_csv two.csv 20001 2
 
-# by_region as python computes it from FILE.
-want() {
-	python3 - "$1" <<'PY'
-import csv, sys
-agg = {}
-for r in csv.DictReader(open(sys.argv[1])):
-    n, t = agg.get(r["region"], (0, 0))
-    agg[r["region"]] = (n + 1, t + int(r["amount"]))
-print("region,n,total")
-for k in sorted(agg):
-    print(f"{k},{agg[k][0]},{agg[k][1]}")
-PY
-}
-
 # by_region AS FILE DESCRIPTION: run by_region as alice or bob and check the result against FILE. (A first run's
 # worker writes the store after the answer; the room's next job waits for it.)
 by_region() {
 	local who=$1 file=$2 what=$3
 	expect 0 "run by_region ($what)" "$who" run "$room" by_region -o got.csv || return 1
 	checks=$((checks + 1))
-	cmp -s got.csv <(want "$file") || fail "by_region ($what) is wrong: $(diff got.csv <(want "$file") | head -5)"
+	cmp -s got.csv <(region_totals "$file") || fail "by_region ($what) is wrong: $(diff got.csv <(region_totals "$file") | head -5)"
 }
 
 # The "cached" fact of the last job.finished entry ("-": none).

@@ -174,6 +174,23 @@ acme_room() {
 	cp acme-ca.pem room/ca.pem
 }
 
+# region_totals FILE: "region,n,total" and a line per region (sorted) of
+# FILE's CSV (columns region and amount, an integer), as the duckdb tests'
+# by_region computes it: python's count and sum, an oracle apart from
+# DuckDB.
+region_totals() {
+	python3 - "$1" <<'PY'
+import csv, sys
+agg = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    n, t = agg.get(r["region"], (0, 0))
+    agg[r["region"]] = (n + 1, t + int(r["amount"]))
+print("region,n,total")
+for k in sorted(agg):
+    print(f"{k},{agg[k][0]},{agg[k][1]}")
+PY
+}
+
 # partial_upload IDENTITY_DIR FILE: start dcr upload of FILE, kill dcr once
 # dcrd has accepted the upload (its key is in the keystore before a byte
 # leaves) and print the dataset ID: an upload left unfinished.
