@@ -2,6 +2,7 @@
 #ifndef DCR_CRYPTO_H
 #define DCR_CRYPTO_H
 
+#include <openssl/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,14 @@
 #define DCR_ED25519_SK_LEN 32
 #define DCR_ED25519_PK_LEN 32
 #define DCR_ED25519_SIG_LEN 64
+
+/*
+ * SHA-256, and AES-GCM with a key of key_len bytes (16 or 32), fetched once
+ * for the whole process (never freed); NULL if OpenSSL has none, or for
+ * another key length.
+ */
+const EVP_MD *dcr_md_sha256(void);
+const EVP_CIPHER *dcr_cipher_aes_gcm(size_t key_len);
 
 /* Fill buf with len bytes from the operating system's CSPRNG (via OpenSSL). */
 int dcr_random(void *buf, size_t len, struct dcr_err *err);

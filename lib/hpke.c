@@ -378,8 +378,9 @@ int dcr_hpke_setup_base_r(struct dcr_hpke_ctx *ctx, const uint8_t enc[static DCR
 
 static const EVP_CIPHER *aead_cipher(uint16_t aead_id)
 {
-	return aead_id == DCR_HPKE_AEAD_AES128GCM ? EVP_aes_128_gcm() :
-		aead_id == DCR_HPKE_AEAD_AES256GCM ? EVP_aes_256_gcm() : NULL;
+	size_t nk = dcr_hpke_aead_nk(aead_id);
+
+	return nk ? dcr_cipher_aes_gcm(nk) : NULL;
 }
 
 static int check_aead(uint16_t aead_id, size_t aad_len, size_t msg_len, struct dcr_err *err)

@@ -1,6 +1,7 @@
 /* Unit tests for lib/crypto.c and lib/util.c against published vectors. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,6 +63,42 @@ static void test_hkdf(void **state)
 	assert_hex(prk, 32, "19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04");
 	assert_int_equal(dcr_hkdf_expand(prk, NULL, 0, okm, sizeof(okm), NULL), 0);
 	assert_hex(okm, 42, "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
+}
+
+/*
+ * SHA-256 and HMAC are fetched once and shared by every thread (lib/crypto.c):
+ * four threads at once still give the vectors, every time.
+ */
+static void *hkdf_thread(void *arg)
+{
+	uint8_t ikm[22], prk[32], okm[42], want_okm[42], md[32];
+	size_t bad = 0;
+
+	(void)arg;
+	memset(ikm, 0x0b, sizeof(ikm));
+	unhex_any("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8", want_okm,
+		sizeof(want_okm));
+	for (int i = 0; i < 300; i++) {
+		if (dcr_hkdf_extract(NULL, 0, ikm, sizeof(ikm), prk, NULL) < 0 ||
+		    dcr_hkdf_expand(prk, NULL, 0, okm, sizeof(okm), NULL) < 0 || memcmp(okm, want_okm, sizeof(okm)) != 0)
+			bad++;
+		if (dcr_sha256("abc", 3, md, NULL) < 0 || md[0] != 0xba || md[31] != 0xad)
+			bad++;
+	}
+	return (void *)(uintptr_t)bad;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t t[4];
+	void *bad;
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hkdf_thread, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_int_equal((uintptr_t)bad, 0);
+	}
 }
 
 static void test_hkdf_limit(void **state)
@@ -269,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_hkdf),
 		cmocka_unit_test(test_hkdf_limit),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_ed25519_vectors),
 		cmocka_unit_test(test_ed25519_reject),
 		cmocka_unit_test(test_random_wipe_compare),
