@@ -64,6 +64,36 @@ const EVP_CIPHER *dcr_cipher_aes_gcm(size_t key_len)
 	return key_len == 16 ? algs.aes128_gcm : key_len == 32 ? algs.aes256_gcm : NULL;
 }
 
+EVP_PKEY *dcr_kept_key_get(struct dcr_kept_key *k, int type, const uint8_t sk[static 32])
+{
+	EVP_PKEY *key = NULL;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->key && EVP_PKEY_get_id(k->key) == type && CRYPTO_memcmp(k->sk, sk, sizeof(k->sk)) == 0 &&
+	    EVP_PKEY_up_ref(k->key) == 1)
+		key = k->key;
+	pthread_mutex_unlock(&k->lock);
+	if (key || !(key = EVP_PKEY_new_raw_private_key(type, NULL, sk, sizeof(k->sk))))
+		return key;
+	pthread_mutex_lock(&k->lock);
+	if (EVP_PKEY_up_ref(key) == 1) {
+		EVP_PKEY_free(k->key);
+		k->key = key;
+		memcpy(k->sk, sk, sizeof(k->sk));
+	}
+	pthread_mutex_unlock(&k->lock);
+	return key;
+}
+
+void dcr_kept_key_forget(struct dcr_kept_key *k)
+{
+	pthread_mutex_lock(&k->lock);
+	EVP_PKEY_free(k->key);
+	k->key = NULL;
+	dcr_wipe(k->sk, sizeof(k->sk));
+	pthread_mutex_unlock(&k->lock);
+}
+
 int dcr_random(void *buf, size_t len, struct dcr_err *err)
 {
 	/* RAND_bytes takes an int: draw in pieces so any size_t works. */
@@ -358,17 +388,26 @@ int dcr_ed25519_keygen(uint8_t sk[static DCR_ED25519_SK_LEN], uint8_t pk[static 
 	return r;
 }
 
+static struct dcr_kept_key signer = DCR_KEPT_KEY_INIT;
+
+void dcr_ed25519_forget(void)
+{
+	dcr_kept_key_forget(&signer);
+}
+
 int dcr_ed25519_sign(const uint8_t sk[static DCR_ED25519_SK_LEN], const void *msg, size_t len,
 	uint8_t sig[static DCR_ED25519_SIG_LEN], struct dcr_err *err)
 {
-	EVP_PKEY *pkey = ed25519_private(sk, err);
+	EVP_PKEY *pkey = dcr_kept_key_get(&signer, EVP_PKEY_ED25519, sk);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	size_t sig_len = DCR_ED25519_SIG_LEN;
 	int r = 0;
 
-	if (!pkey || !md || EVP_DigestSignInit(md, NULL, NULL, NULL, pkey) != 1 ||
-	    EVP_DigestSign(md, sig, &sig_len, msg, len) != 1 || sig_len != DCR_ED25519_SIG_LEN)
-		r = pkey ? dcr_err_openssl(err, DCR_EFAIL, "Ed25519 signing failed") : DCR_EFAIL;
+	if (!pkey)
+		r = dcr_err_openssl(err, DCR_EFAIL, "cannot load Ed25519 private key");
+	else if (!md || EVP_DigestSignInit(md, NULL, NULL, NULL, pkey) != 1 ||
+		 EVP_DigestSign(md, sig, &sig_len, msg, len) != 1 || sig_len != DCR_ED25519_SIG_LEN)
+		r = dcr_err_openssl(err, DCR_EFAIL, "Ed25519 signing failed");
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(pkey);
 	return r;

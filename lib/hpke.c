@@ -1,10 +1,8 @@
 /* RFC 9180 HPKE base mode built from OpenSSL 3.0's X25519, HMAC and AES-GCM (it has no HPKE API). */
 #include "hpke.h"
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -128,50 +126,27 @@ static EVP_PKEY *x25519_key(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[st
 	return key;
 }
 
-/*
- * The receiver's key, as last imported: dcrd opens every call with the
- * same one. Only the import is kept, under the key's own bytes (compared
- * in constant time); the Diffie-Hellman with each message's key is done
- * for each message.
- */
-static struct {
-	pthread_mutex_t lock;
-	EVP_PKEY *key;
-	uint8_t sk[DCR_HPKE_NSK], pk[DCR_HPKE_NPK];
-} receiver = { .lock = PTHREAD_MUTEX_INITIALIZER };
+/* The receiver's key: dcrd opens every call with the same one. */
+static struct dcr_kept_key receiver = DCR_KEPT_KEY_INIT;
 
 /* x25519_key, through the kept receiver key. */
 static EVP_PKEY *receiver_key(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],
 	struct dcr_err *err)
 {
-	EVP_PKEY *key = NULL;
+	EVP_PKEY *key = dcr_kept_key_get(&receiver, EVP_PKEY_X25519, sk);
+	size_t len = DCR_HPKE_NPK;
 
-	pthread_mutex_lock(&receiver.lock);
-	if (receiver.key && CRYPTO_memcmp(receiver.sk, sk, DCR_HPKE_NSK) == 0 && EVP_PKEY_up_ref(receiver.key) == 1) {
-		key = receiver.key;
-		memcpy(pk, receiver.pk, DCR_HPKE_NPK);
+	if (!key || EVP_PKEY_get_raw_public_key(key, pk, &len) != 1 || len != DCR_HPKE_NPK) {
+		EVP_PKEY_free(key);
+		dcr_err_openssl(err, DCR_EFAIL, "HPKE: cannot compute X25519 public key");
+		return NULL;
 	}
-	pthread_mutex_unlock(&receiver.lock);
-	if (key || !(key = x25519_key(sk, pk, err)))
-		return key;
-	pthread_mutex_lock(&receiver.lock);
-	if (EVP_PKEY_up_ref(key) == 1) {
-		EVP_PKEY_free(receiver.key);
-		receiver.key = key;
-		memcpy(receiver.sk, sk, DCR_HPKE_NSK);
-		memcpy(receiver.pk, pk, DCR_HPKE_NPK);
-	}
-	pthread_mutex_unlock(&receiver.lock);
 	return key;
 }
 
 void dcr_hpke_forget(void)
 {
-	pthread_mutex_lock(&receiver.lock);
-	EVP_PKEY_free(receiver.key);
-	receiver.key = NULL;
-	dcr_wipe(receiver.sk, sizeof(receiver.sk));
-	pthread_mutex_unlock(&receiver.lock);
+	dcr_kept_key_forget(&receiver);
 }
 
 int dcr_hpke_public(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],

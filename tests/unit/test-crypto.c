@@ -142,6 +142,36 @@ static void test_ed25519_vectors(void **state)
 	}
 }
 
+/*
+ * dcr_ed25519_sign keeps the last key imported: with two keys signing in
+ * turn, and the kept one forgotten in between, each signature is the one
+ * its own key makes (Ed25519 is deterministic) and only its key verifies it.
+ */
+static void test_ed25519_kept(void **state)
+{
+	static const int order[] = { 0, 0, 1, 0, -1, 1, 1, 0 };
+	uint8_t sk[2][32], pk[2][32], first[2][64], sig[64];
+	struct dcr_err err;
+
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(dcr_ed25519_keygen(sk[k], pk[k], &err), 0);
+		assert_int_equal(dcr_ed25519_sign(sk[k], "head", 4, first[k], &err), 0);
+	}
+	for (size_t i = 0; i < sizeof(order) / sizeof(*order); i++) {
+		int k = order[i];
+
+		if (k < 0) {
+			dcr_ed25519_forget();
+			continue;
+		}
+		assert_int_equal(dcr_ed25519_sign(sk[k], "head", 4, sig, &err), 0);
+		assert_memory_equal(sig, first[k], 64);
+		assert_int_equal(dcr_ed25519_verify(pk[k], "head", 4, sig, &err), 0);
+		assert_int_equal(dcr_ed25519_verify(pk[1 - k], "head", 4, sig, &err), DCR_EINTEGRITY);
+	}
+	dcr_ed25519_forget();
+}
+
 static void test_ed25519_reject(void **state)
 {
 	uint8_t sk[32], pk[32], other_sk[32], other_pk[32], sig[64];
@@ -309,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_ed25519_vectors),
 		cmocka_unit_test(test_ed25519_reject),
+		cmocka_unit_test(test_ed25519_kept),
 		cmocka_unit_test(test_random_wipe_compare),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_keyfile),
