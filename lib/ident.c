@@ -219,8 +219,7 @@ out:
 	return key;
 }
 
-/* An EC key on a named curve, with its public point, in PKCS#8 or SEC1 PEM; NULL for anything else. */
-static EVP_PKEY *read_ec_key(const uint8_t *pem, size_t len)
+EVP_PKEY *dcr_ident_read_ec_key(const uint8_t *pem, size_t len)
 {
 	char *name = NULL, *header = NULL;
 	unsigned char *der = NULL;
@@ -228,7 +227,9 @@ static EVP_PKEY *read_ec_key(const uint8_t *pem, size_t len)
 	EVP_PKEY *key = NULL;
 	BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
 
-	if (!bio || PEM_read_bio(bio, &name, &header, &der, &der_len) != 1 || der_len <= 0 || *header)
+	/* Secure: OpenSSL's buffers for the text and the bytes are wiped when freed. */
+	if (!bio || PEM_read_bio_ex(bio, &name, &header, &der, &der_len, PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE) != 1 ||
+	    der_len <= 0 || *header)
 		goto out;
 	if (strcmp(name, "PRIVATE KEY") == 0) {
 		const unsigned char *p = der;
@@ -251,9 +252,9 @@ static EVP_PKEY *read_ec_key(const uint8_t *pem, size_t len)
 	}
 out:
 	if (der)
-		OPENSSL_clear_free(der, (size_t)der_len);
-	OPENSSL_free(name);
-	OPENSSL_free(header);
+		OPENSSL_secure_clear_free(der, (size_t)der_len);
+	OPENSSL_secure_free(name);
+	OPENSSL_secure_free(header);
 	BIO_free(bio);
 	ERR_clear_error();
 	return key;
@@ -289,7 +290,7 @@ static EVP_PKEY *decode_key(const uint8_t *pem, size_t len)
 
 EVP_PKEY *dcr_ident_read_key(const uint8_t *pem, size_t len)
 {
-	EVP_PKEY *key = read_ec_key(pem, len);
+	EVP_PKEY *key = dcr_ident_read_ec_key(pem, len);
 
 	return key ? key : decode_key(pem, len);
 }

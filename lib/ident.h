@@ -24,6 +24,13 @@
  */
 EVP_PKEY *dcr_ident_read_key(const uint8_t *pem, size_t len);
 
+/*
+ * The way dcr_ident_read_key tries first: an EC key on a named curve with
+ * its public point, unencrypted, in PKCS#8 or SEC1 PEM, read without a
+ * decoder. NULL for anything else (then the decoders read it, or not).
+ */
+EVP_PKEY *dcr_ident_read_ec_key(const uint8_t *pem, size_t len);
+
 /* What a certificate says that its holder needs, from its DER, its public key left undecoded. */
 struct dcr_ident_cert {
 	void *parsed;                         /* the whole certificate, as the template read it */
