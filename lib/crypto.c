@@ -19,21 +19,27 @@
 #include "banned.h"
 
 /*
- * The algorithms of every call, fetched once per process. With OpenSSL 3,
- * EVP_sha256() and EVP_aes_256_gcm() are looked up again in the method
- * store at each use, HMAC again by name at each HKDF step and its digest
- * again by name at each key; an HMAC-SHA256 without a key is set up once
- * and copied for each key. Nothing here holds a secret. NULL where a fetch
- * failed: the functions that use them then fail as they would have.
+ * The algorithms of every call, each fetched once per process, at its
+ * first use (the first of a kind sets up OpenSSL's table of all of that
+ * kind). With OpenSSL 3, EVP_sha256() and EVP_aes_256_gcm() are looked up
+ * again in the method store at each use, HMAC again by name at each HKDF
+ * step and its digest again by name at each key; an HMAC-SHA256 without a
+ * key is set up once and copied for each key. Nothing here holds a secret.
+ * NULL where a fetch failed: the functions that use them then fail as
+ * they would have.
  */
-static struct {
-	EVP_MD *sha256;
-	EVP_MAC_CTX *hmac_sha256;
-	EVP_CIPHER *aes128_gcm, *aes256_gcm;
-} algs;
-static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256;
+static EVP_MAC_CTX *hmac_sha256;
+static EVP_CIPHER *aes128_gcm, *aes256_gcm;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT, hmac_once = PTHREAD_ONCE_INIT, gcm_once = PTHREAD_ONCE_INIT;
 
-static void fetch_algs(void)
+static void fetch_sha256(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ERR_clear_error();
+}
+
+static void fetch_hmac(void)
 {
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
@@ -41,27 +47,31 @@ static void fetch_algs(void)
 	};
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 
-	algs.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	algs.aes128_gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
-	algs.aes256_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-	if (mac && (algs.hmac_sha256 = EVP_MAC_CTX_new(mac)) && EVP_MAC_CTX_set_params(algs.hmac_sha256, params) != 1) {
-		EVP_MAC_CTX_free(algs.hmac_sha256);
-		algs.hmac_sha256 = NULL;
+	if (mac && (hmac_sha256 = EVP_MAC_CTX_new(mac)) && EVP_MAC_CTX_set_params(hmac_sha256, params) != 1) {
+		EVP_MAC_CTX_free(hmac_sha256);
+		hmac_sha256 = NULL;
 	}
 	EVP_MAC_free(mac); /* the context holds its own reference */
 	ERR_clear_error();
 }
 
+static void fetch_gcm(void)
+{
+	aes128_gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+	aes256_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	ERR_clear_error();
+}
+
 const EVP_MD *dcr_md_sha256(void)
 {
-	pthread_once(&algs_once, fetch_algs);
-	return algs.sha256;
+	pthread_once(&sha256_once, fetch_sha256);
+	return sha256;
 }
 
 const EVP_CIPHER *dcr_cipher_aes_gcm(size_t key_len)
 {
-	pthread_once(&algs_once, fetch_algs);
-	return key_len == 16 ? algs.aes128_gcm : key_len == 32 ? algs.aes256_gcm : NULL;
+	pthread_once(&gcm_once, fetch_gcm);
+	return key_len == 16 ? aes128_gcm : key_len == 32 ? aes256_gcm : NULL;
 }
 
 EVP_PKEY *dcr_kept_key_get(struct dcr_kept_key *k, int type, const uint8_t sk[static 32])
@@ -296,8 +306,8 @@ static int hmac3(const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_
 	size_t out_len = 0;
 	int ok;
 
-	pthread_once(&algs_once, fetch_algs);
-	ctx = algs.hmac_sha256 ? EVP_MAC_CTX_dup(algs.hmac_sha256) : NULL;
+	pthread_once(&hmac_once, fetch_hmac);
+	ctx = hmac_sha256 ? EVP_MAC_CTX_dup(hmac_sha256) : NULL;
 	/* An HMAC key of length zero is valid; OpenSSL just wants a pointer. */
 	if (key_len == 0)
 		key = zero_key;
