@@ -99,7 +99,7 @@ void dcr_ident_cert_release(struct dcr_ident_cert *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* The certificate's key is key's, by their encodings: 1 the same, 0 not, -1 not comparable so. */
+/* 1 when the certificate's key is key, by their encodings; -1 when these cannot tell (OpenSSL then decides). */
 static int same_ec_key(const struct dcr_ident_cert *c, EVP_PKEY *key)
 {
 	const ASN1_OBJECT *alg;
@@ -114,7 +114,7 @@ static int same_ec_key(const struct dcr_ident_cert *c, EVP_PKEY *key)
 	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) != 1 ||
 	    EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
 		    &point_len) != 1 ||
-	    point_len == 0 || point[0] != 0x04 || (c->key->flags & ASN1_STRING_FLAG_BITS_LEFT && c->key->flags & 0x07)) {
+	    point_len == 0 || point[0] != 0x04 || ((c->key->flags & ASN1_STRING_FLAG_BITS_LEFT) && (c->key->flags & 0x07))) {
 		ERR_clear_error();
 		return -1;
 	}
@@ -182,7 +182,8 @@ static EVP_PKEY *ec_key_import(const uint8_t *der, long len, int curve)
 	size_t n;
 
 	if (!k || p != der + len || ASN1_INTEGER_get(k->version) != 1 || k->scalar->length <= 0 ||
-	    k->scalar->length > SCALAR_MAX || !k->pub || (k->pub->flags & ASN1_STRING_FLAG_BITS_LEFT && k->pub->flags & 0x07))
+	    k->scalar->length > SCALAR_MAX || !k->pub ||
+	    ((k->pub->flags & ASN1_STRING_FLAG_BITS_LEFT) && (k->pub->flags & 0x07)))
 		goto out;
 	if (k->curve) {
 		int named = OBJ_obj2nid(k->curve);
