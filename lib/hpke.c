@@ -153,9 +153,10 @@ int dcr_hpke_public(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR
 	struct dcr_err *err)
 {
 	EVP_PKEY *key = x25519_key(sk, pk, err);
+	int r = key ? 0 : DCR_EFAIL;
 
 	EVP_PKEY_free(key);
-	return key ? 0 : DCR_EFAIL;
+	return r;
 }
 
 int dcr_hpke_keygen(uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],
