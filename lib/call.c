@@ -102,6 +102,8 @@ int dcr_identity_add_cert(struct dcr_identity *id, const uint8_t *der, size_t le
 		ERR_clear_error();
 		return dcr_err_set(err, DCR_EINVALID, "cannot encode the certificate's issuer");
 	}
+	/* What the certificate spans, as d2i_X509 read it: bytes after it were never sent. */
+	len = c.used;
 	dcr_ident_cert_release(&c);
 	if (!(id->chain[id->n_chain] = malloc(len)) ||
 	    (issuer && !(id->issuer = malloc((size_t)issuer_len)))) {
@@ -240,7 +242,11 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 	}
 	if ((r = dcr_read_file(cert_path, 256 << 10, &pem, &len, err)) < 0)
 		goto out;
-	/* As before: the chain ends at the first block that is no certificate. */
+	/*
+	 * As PEM_read_bio_X509 reads it: blocks of other types are skipped; the
+	 * chain ends at the first certificate block that does not parse, or
+	 * that needs a pass phrase.
+	 */
 	bio = BIO_new_mem_buf(pem, (int)len);
 	while (bio && id->n_chain < DCR_CALL_MAX_CHAIN && next_cert(bio, &der, &der_len)) {
 		r = dcr_identity_add_cert(id, der, (size_t)der_len, &why);

@@ -61,7 +61,8 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 void dcr_identity_free(struct dcr_identity *id);
 
 /*
- * Append the certificate of len bytes at der (a copy) to id's chain; the
+ * Append the certificate at the start of the len bytes at der (a copy of
+ * its bytes, as d2i_X509 spans them: not what follows) to id's chain; the
  * first is the leaf, whose issuer is kept. DCR_EINVALID when it is no
  * certificate or the chain is full (DCR_CALL_MAX_CHAIN).
  */

@@ -78,11 +78,11 @@ int dcr_ident_cert_peek(const uint8_t *der, size_t len, struct dcr_ident_cert *o
 	if (len == 0 || len > LONG_MAX)
 		return -1;
 	c = (PEEK_CERT *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(PEEK_CERT));
-	if (!c || p != der + len) {
-		ASN1_item_free((ASN1_VALUE *)c, ASN1_ITEM_rptr(PEEK_CERT));
+	if (!c) {
 		ERR_clear_error();
 		return -1;
 	}
+	out->used = (size_t)(p - der);
 	out->parsed = c;
 	out->issuer = c->tbs->issuer;
 	out->exts = c->tbs->exts;

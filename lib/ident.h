@@ -39,12 +39,14 @@ struct dcr_ident_cert {
 	const STACK_OF(X509_EXTENSION) *exts; /* in parsed; NULL when it has none */
 	const X509_ALGOR *key_alg;            /* the subject public key's algorithm, in parsed */
 	const ASN1_BIT_STRING *key;           /* the subject public key, in parsed */
+	size_t used;                          /* the bytes of der the certificate spans */
 };
 
 /*
- * Parse the certificate of exactly len bytes at der. 0, or -1 when it is
- * no certificate. Release with dcr_ident_cert_release (accepts a cleared
- * or released one).
+ * Parse the certificate at the start of the len bytes at der, as d2i_X509
+ * does: bytes after it are not read (out->used says where it ends). 0, or
+ * -1 when it is no certificate. Release with dcr_ident_cert_release
+ * (accepts a cleared or released one).
  */
 int dcr_ident_cert_peek(const uint8_t *der, size_t len, struct dcr_ident_cert *out);
 void dcr_ident_cert_release(struct dcr_ident_cert *c);

@@ -61,6 +61,16 @@ static void key_case(const uint8_t *der, size_t len, const char *label)
 	BIO_free(mem);
 }
 
+/* A P-256 key, the same for every input, that certificates are checked against. */
+static EVP_PKEY *fixed_key(void)
+{
+	static EVP_PKEY *key;
+
+	if (!key && !(key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")))
+		abort();
+	return key;
+}
+
 static void cert_case(const uint8_t *der, size_t len)
 {
 	const unsigned char *p = der;
@@ -68,20 +78,20 @@ static void cert_case(const uint8_t *der, size_t len)
 	struct dcr_ident_cert c;
 	int peeked = dcr_ident_cert_peek(der, len, &c);
 
-	if (ref && p != der + len) {
-		X509_free(ref);
-		ref = NULL;
-	}
-	/* Read exactly when OpenSSL reads it, with the same issuer and public key. */
+	/* Read exactly when OpenSSL reads it, as far, with the same issuer and public key. */
 	if ((peeked == 0) != (ref != NULL))
 		abort();
 	if (ref) {
 		unsigned char *a = NULL, *b = NULL;
 		int na = i2d_X509_NAME(c.issuer, &a), nb = i2d_X509_NAME(X509_get_issuer_name(ref), &b);
 
-		if (na <= 0 || na != nb || memcmp(a, b, (size_t)na) != 0 ||
+		if (c.used != (size_t)(p - der) || na <= 0 || na != nb || memcmp(a, b, (size_t)na) != 0 ||
 		    ASN1_STRING_cmp(c.key, X509_get0_pubkey_bitstr(ref)) != 0)
 			abort();
+		/* The key check agrees with OpenSSL's. */
+		if (dcr_ident_cert_for_key(der, len, &c, fixed_key()) != (X509_check_private_key(ref, fixed_key()) == 1))
+			abort();
+		ERR_clear_error();
 		OPENSSL_free(a);
 		OPENSSL_free(b);
 	}

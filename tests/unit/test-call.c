@@ -488,6 +488,28 @@ static void test_identity_forms(void **state)
 	assert_string_equal(got, want);
 	dcr_identity_free(id);
 
+	/* Bytes after the certificate inside its PEM block are ignored, as d2i_X509 ignores them, and never sent. */
+	{
+		unsigned char *der = NULL, *padded;
+		int n = i2d_X509(w->alice_cert, &der);
+		BIO *out = BIO_new_file(cert, "w");
+
+		assert_true(n > 0 && out);
+		assert_non_null(padded = malloc((size_t)n + 2));
+		memcpy(padded, der, (size_t)n);
+		padded[n] = 0x05;
+		padded[n + 1] = 0x00;
+		assert_true(PEM_write_bio(out, "CERTIFICATE", "", padded, n + 2) > 0);
+		BIO_free(out);
+		assert_int_equal(dcr_identity_load(dir, &id, &err), 0);
+		assert_int_equal(id->n_chain, 1);
+		assert_int_equal(id->chain_len[0], (size_t)n);
+		assert_memory_equal(id->chain[0], der, (size_t)n);
+		dcr_identity_free(id);
+		free(padded);
+		OPENSSL_free(der);
+	}
+
 	/* SEC1 ("EC PRIVATE KEY"). */
 	{
 		BIO *out = BIO_new_file(key, "w");

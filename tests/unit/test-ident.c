@@ -264,13 +264,10 @@ static void check_cert(const uint8_t *der, size_t len, EVP_PKEY *key, size_t *bo
 	struct dcr_ident_cert c;
 	int peeked = dcr_ident_cert_peek(der, len, &c);
 
-	if (ref && p != der + len) {
-		X509_free(ref);
-		ref = NULL;
-	}
 	ERR_clear_error();
 	assert_int_equal(peeked == 0, ref != NULL);
 	if (ref) {
+		assert_int_equal(c.used, (size_t)(p - der));
 		unsigned char *a = NULL, *b = NULL;
 		int na = i2d_X509_NAME(c.issuer, &a), nb = i2d_X509_NAME(X509_get_issuer_name(ref), &b);
 		char *sa = san_of(c.exts), *sb = san_of(X509_get0_extensions(ref));
@@ -306,6 +303,12 @@ static void test_certs(void **state)
 	check_cert(der, (size_t)n, key, &both);
 	assert_int_equal(both, 1);
 	check_cert(der, (size_t)n, other, &both);
+	/* Bytes after the certificate are not read, as d2i_X509 leaves them. */
+	assert_non_null(v = malloc((size_t)n + 3));
+	memcpy(v, der, (size_t)n);
+	memcpy(v + n, "\x05\x00\xff", 3);
+	check_cert(v, (size_t)n + 3, key, &both);
+	free(v);
 	assert_non_null(v = malloc((size_t)n));
 	for (int i = 0; i < n; i++) {
 		for (int bit = 0; bit < 8; bit += 7) {
