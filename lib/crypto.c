@@ -77,16 +77,19 @@ const EVP_CIPHER *dcr_cipher_aes_gcm(size_t key_len)
 EVP_PKEY *dcr_kept_key_get(struct dcr_kept_key *k, int type, const uint8_t sk[static 32])
 {
 	EVP_PKEY *key = NULL;
+	uint64_t generation;
 
 	pthread_mutex_lock(&k->lock);
 	if (k->key && EVP_PKEY_get_id(k->key) == type && CRYPTO_memcmp(k->sk, sk, sizeof(k->sk)) == 0 &&
 	    EVP_PKEY_up_ref(k->key) == 1)
 		key = k->key;
+	generation = k->generation;
 	pthread_mutex_unlock(&k->lock);
 	if (key || !(key = EVP_PKEY_new_raw_private_key(type, NULL, sk, sizeof(k->sk))))
 		return key;
 	pthread_mutex_lock(&k->lock);
-	if (EVP_PKEY_up_ref(key) == 1) {
+	/* Imported outside the lock: a forget meanwhile stays a forget (review S7-3). */
+	if (k->generation == generation && EVP_PKEY_up_ref(key) == 1) {
 		EVP_PKEY_free(k->key);
 		k->key = key;
 		memcpy(k->sk, sk, sizeof(k->sk));
@@ -101,6 +104,7 @@ void dcr_kept_key_forget(struct dcr_kept_key *k)
 	EVP_PKEY_free(k->key);
 	k->key = NULL;
 	dcr_wipe(k->sk, sizeof(k->sk));
+	k->generation++;
 	pthread_mutex_unlock(&k->lock);
 }
 

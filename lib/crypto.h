@@ -34,6 +34,7 @@ struct dcr_kept_key {
 	pthread_mutex_t lock;
 	EVP_PKEY *key;
 	uint8_t sk[32];
+	uint64_t generation; /* one more at each forget: an import begun before one is not kept */
 };
 #define DCR_KEPT_KEY_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
 

@@ -1,6 +1,7 @@
 /* Unit tests for lib/crypto.c and lib/util.c against published vectors. */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -153,10 +154,14 @@ static void test_ed25519_kept(void **state)
 	uint8_t sk[2][32], pk[2][32], first[2][64], sig[64];
 	struct dcr_err err;
 
-	for (int k = 0; k < 2; k++) {
-		assert_int_equal(dcr_ed25519_keygen(sk[k], pk[k], &err), 0);
+	/* The second key is the first with its last byte's bit 0 flipped: keys differing in one bit are told apart. */
+	assert_int_equal(dcr_ed25519_keygen(sk[0], pk[0], &err), 0);
+	memcpy(sk[1], sk[0], 32);
+	sk[1][31] ^= 0x01;
+	assert_int_equal(dcr_ed25519_public(sk[1], pk[1], &err), 0);
+	for (int k = 0; k < 2; k++)
 		assert_int_equal(dcr_ed25519_sign(sk[k], "head", 4, first[k], &err), 0);
-	}
+	assert_memory_not_equal(first[0], first[1], 64);
 	for (size_t i = 0; i < sizeof(order) / sizeof(*order); i++) {
 		int k = order[i];
 
@@ -170,6 +175,34 @@ static void test_ed25519_kept(void **state)
 		assert_int_equal(dcr_ed25519_verify(pk[1 - k], "head", 4, sig, &err), DCR_EINTEGRITY);
 	}
 	dcr_ed25519_forget();
+}
+
+/* A kept key is the import of its bytes, kept under them; forgetting drops it and wipes them. */
+static void test_kept_key(void **state)
+{
+	static struct dcr_kept_key kept = DCR_KEPT_KEY_INIT;
+	static const uint8_t zero[32];
+	uint8_t sk[32];
+	EVP_PKEY *a, *b;
+
+	assert_int_equal(dcr_random(sk, sizeof(sk), NULL), 0);
+	assert_non_null(a = dcr_kept_key_get(&kept, EVP_PKEY_ED25519, sk));
+	assert_non_null(b = dcr_kept_key_get(&kept, EVP_PKEY_ED25519, sk));
+	assert_ptr_equal(a, b);
+	assert_memory_equal(kept.sk, sk, 32);
+	EVP_PKEY_free(b);
+	/* Of another type, the same bytes are another key. */
+	assert_non_null(b = dcr_kept_key_get(&kept, EVP_PKEY_X25519, sk));
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(EVP_PKEY_get_id(b), EVP_PKEY_X25519);
+	EVP_PKEY_free(b);
+	dcr_kept_key_forget(&kept);
+	assert_null(kept.key);
+	assert_memory_equal(kept.sk, zero, 32);
+	assert_int_equal(kept.generation, 1);
+	/* The caller's reference outlives the forget. */
+	assert_int_equal(EVP_PKEY_get_id(a), EVP_PKEY_ED25519);
+	EVP_PKEY_free(a);
 }
 
 static void test_ed25519_reject(void **state)
@@ -340,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_ed25519_vectors),
 		cmocka_unit_test(test_ed25519_reject),
 		cmocka_unit_test(test_ed25519_kept),
+		cmocka_unit_test(test_kept_key),
 		cmocka_unit_test(test_random_wipe_compare),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_keyfile),

@@ -652,8 +652,13 @@ static void test_receiver_kept(void **state)
 	struct dcr_hpke_ctx s, r;
 	struct dcr_err err = { 0 };
 
+	/* The second key is the first with bit 0 of its last byte flipped (not a clamped bit): another key. */
+	assert_int_equal(dcr_hpke_keygen(sk[0], pk[0], &err), 0);
+	memcpy(sk[1], sk[0], 32);
+	sk[1][31] ^= 0x01;
+	assert_int_equal(dcr_hpke_public(sk[1], pk[1], &err), 0);
+	assert_memory_not_equal(pk[0], pk[1], 32);
 	for (int k = 0; k < 2; k++) {
-		assert_int_equal(dcr_hpke_keygen(sk[k], pk[k], &err), 0);
 		assert_int_equal(dcr_hpke_setup_base_s(&s, enc[k], pk[k], DCR_HPKE_AEAD_AES256GCM, info, sizeof(info),
 					 &err), 0);
 		assert_int_equal(dcr_hpke_seal(&s, NULL, 0, (const uint8_t *)"hello", 5, ct[k], &err), 0);
