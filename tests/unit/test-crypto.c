@@ -177,6 +177,48 @@ static void test_ed25519_kept(void **state)
 	dcr_ed25519_forget();
 }
 
+/* Two keys one bit apart, signing in turn from four threads while one of them forgets: every signature its key's. */
+static uint8_t kept_sk[2][32], kept_pk[2][32], kept_sig[2][64];
+
+static void *kept_thread(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg, bad = 0;
+	uint8_t sig[64];
+
+	for (int i = 0; i < 200; i++) {
+		int k = (int)((i + id) & 1);
+
+		if (id == 0 && i % 16 == 0)
+			dcr_ed25519_forget();
+		if (dcr_ed25519_sign(kept_sk[k], "head", 4, sig, NULL) < 0 || memcmp(sig, kept_sig[k], 64) != 0 ||
+		    dcr_ed25519_verify(kept_pk[k], "head", 4, sig, NULL) < 0)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void test_kept_threads(void **state)
+{
+	pthread_t t[4];
+	void *bad;
+
+	assert_int_equal(dcr_ed25519_keygen(kept_sk[0], kept_pk[0], NULL), 0);
+	memcpy(kept_sk[1], kept_sk[0], 32);
+	kept_sk[1][31] ^= 0x01;
+	assert_int_equal(dcr_ed25519_public(kept_sk[1], kept_pk[1], NULL), 0);
+	for (int k = 0; k < 2; k++) {
+		dcr_ed25519_forget();
+		assert_int_equal(dcr_ed25519_sign(kept_sk[k], "head", 4, kept_sig[k], NULL), 0);
+	}
+	for (uintptr_t i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, kept_thread, (void *)i), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_int_equal((uintptr_t)bad, 0);
+	}
+	dcr_ed25519_forget();
+}
+
 /* A kept key is the import of its bytes, kept under them; forgetting drops it and wipes them. */
 static void test_kept_key(void **state)
 {
@@ -374,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_ed25519_reject),
 		cmocka_unit_test(test_ed25519_kept),
 		cmocka_unit_test(test_kept_key),
+		cmocka_unit_test(test_kept_threads),
 		cmocka_unit_test(test_random_wipe_compare),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_keyfile),
