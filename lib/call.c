@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <limits.h>
-#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -16,6 +15,7 @@
 #include "call.pb-c.h"
 #include "crypto.h"
 #include "fileio.h"
+#include "ident.h"
 
 #include "banned.h"
 
@@ -57,13 +57,21 @@ int dcr_cert_email(X509 *cert, char out[static DCR_EMAIL_MAX + 1])
 	return names_email(X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL), out);
 }
 
+/* The e-mail address of the first usable rfc822Name in the subject alternative names among exts, or -1. */
+static int exts_email(const STACK_OF(X509_EXTENSION) *exts, char out[static DCR_EMAIL_MAX + 1])
+{
+	int r = names_email(exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) : NULL, out);
+
+	ERR_clear_error();
+	return r;
+}
+
 int dcr_request_email(X509_REQ *req, char out[static DCR_EMAIL_MAX + 1])
 {
 	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
-	int r = names_email(exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) : NULL, out);
+	int r = exts_email(exts, out);
 
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	ERR_clear_error();
 	return r;
 }
 
@@ -72,61 +80,63 @@ void dcr_identity_free(struct dcr_identity *id)
 	if (!id)
 		return;
 	EVP_PKEY_free(id->key);
-	sk_X509_pop_free(id->chain, X509_free);
+	for (size_t i = 0; i < id->n_chain && i < DCR_CALL_MAX_CHAIN; i++)
+		free(id->chain[i]);
+	free(id->issuer);
 	X509_REQ_free(id->request);
 	free(id);
 }
 
-int dcr_identity_id(const struct dcr_identity *id, char out[static 65], struct dcr_err *err)
+int dcr_identity_add_cert(struct dcr_identity *id, const uint8_t *der, size_t len, struct dcr_err *err)
 {
-	X509 *leaf = id && id->chain && sk_X509_num(id->chain) > 0 ? sk_X509_value(id->chain, 0) : NULL;
-	uint8_t *issuer = NULL, md[DCR_SHA256_LEN];
-	struct dcr_sha256 *h;
-	int len, r = 0;
+	struct dcr_ident_cert c;
+	unsigned char *issuer = NULL;
+	int issuer_len = 0;
 
-	if (!leaf)
-		return dcr_err_set(err, DCR_EINVALID, "the identity has no certificate");
-	if ((len = i2d_X509_NAME(X509_get_issuer_name(leaf), &issuer)) <= 0) {
+	if (id->n_chain >= DCR_CALL_MAX_CHAIN)
+		return dcr_err_set(err, DCR_EINVALID, "a chain of more than %d certificates", DCR_CALL_MAX_CHAIN);
+	if (dcr_ident_cert_peek(der, len, &c) < 0)
+		return dcr_err_set(err, DCR_EINVALID, "not a certificate");
+	if (id->n_chain == 0 && (issuer_len = i2d_X509_NAME(c.issuer, &issuer)) <= 0) {
+		dcr_ident_cert_release(&c);
 		ERR_clear_error();
 		return dcr_err_set(err, DCR_EINVALID, "cannot encode the certificate's issuer");
 	}
+	/* What the certificate spans, as d2i_X509 read it: bytes after it were never sent. */
+	len = c.used;
+	dcr_ident_cert_release(&c);
+	if (!(id->chain[id->n_chain] = malloc(len)) ||
+	    (issuer && !(id->issuer = malloc((size_t)issuer_len)))) {
+		free(id->chain[id->n_chain]);
+		id->chain[id->n_chain] = NULL;
+		OPENSSL_free(issuer);
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	}
+	memcpy(id->chain[id->n_chain], der, len);
+	id->chain_len[id->n_chain++] = len;
+	if (issuer) {
+		memcpy(id->issuer, issuer, (size_t)issuer_len);
+		id->issuer_len = (size_t)issuer_len;
+	}
+	OPENSSL_free(issuer);
+	return 0;
+}
+
+int dcr_identity_id(const struct dcr_identity *id, char out[static 65], struct dcr_err *err)
+{
+	uint8_t md[DCR_SHA256_LEN];
+	struct dcr_sha256 *h;
+	int r = 0;
+
+	if (!id || id->n_chain == 0 || !id->issuer)
+		return dcr_err_set(err, DCR_EINVALID, "the identity has no certificate");
 	if (!(h = dcr_sha256_new()))
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if (r == 0 && (r = dcr_sha256_update(h, id->email, strlen(id->email) + 1, err)) == 0 &&
-	    (r = dcr_sha256_update(h, issuer, (size_t)len, err)) == 0 && (r = dcr_sha256_final(h, md, err)) == 0)
+	    (r = dcr_sha256_update(h, id->issuer, id->issuer_len, err)) == 0 && (r = dcr_sha256_final(h, md, err)) == 0)
 		dcr_hex(md, sizeof(md), out);
 	dcr_sha256_free(h);
-	OPENSSL_free(issuer);
 	return r;
-}
-
-/*
- * An unencrypted private key in PEM. Asked for any key type, OpenSSL 3 sets
- * up a decoder for every type it knows, which was a quarter of the client
- * CPU of a dcr call (docs/performance.md); keys dcr makes are ECDSA P-256,
- * so that type is tried first and the others only for another key.
- */
-static EVP_PKEY *read_private_key(const uint8_t *pem, size_t len)
-{
-	OSSL_DECODER_CTX *ctx;
-	EVP_PKEY *key = NULL;
-	const unsigned char *p = pem;
-	size_t left = len;
-	BIO *bio;
-
-	ctx = OSSL_DECODER_CTX_new_for_pkey(&key, "PEM", NULL, "EC", EVP_PKEY_KEYPAIR, NULL, NULL);
-	if (ctx && OSSL_DECODER_from_data(ctx, &p, &left) == 1 && key) {
-		OSSL_DECODER_CTX_free(ctx);
-		return key;
-	}
-	OSSL_DECODER_CTX_free(ctx);
-	EVP_PKEY_free(key);
-	ERR_clear_error();
-	if (len > INT_MAX || !(bio = BIO_new_mem_buf(pem, (int)len)))
-		return NULL;
-	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	return key;
 }
 
 int dcr_identity_login(const uint8_t *key_pem, size_t key_len, const uint8_t *csr_pem, size_t csr_len,
@@ -138,15 +148,13 @@ int dcr_identity_login(const uint8_t *key_pem, size_t key_len, const uint8_t *cs
 	int r = 0;
 
 	*out = NULL;
-	if (!id || !(id->chain = sk_X509_new_null())) {
-		dcr_identity_free(id);
+	if (!id)
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	}
 	if (key_len > INT_MAX || csr_len > INT_MAX) {
 		r = dcr_err_set(err, DCR_EINVALID, "key or certificate request too large");
 		goto out;
 	}
-	id->key = read_private_key(key_pem, key_len);
+	id->key = dcr_ident_read_key(key_pem, key_len);
 	if (!id->key) {
 		r = dcr_err_openssl(err, DCR_EINVALID, "not an unencrypted private key in PEM");
 		goto out;
@@ -175,30 +183,56 @@ out:
 	return r;
 }
 
+/*
+ * The next certificate's DER in the PEM at bio (*der: OPENSSL_free), as
+ * PEM_read_bio_X509 finds it: blocks of other types are skipped. 0 at the
+ * end, or at a block that needs a pass phrase.
+ */
+static int next_cert(BIO *bio, unsigned char **der, long *len)
+{
+	char *name = NULL, *header = NULL;
+
+	while (PEM_read_bio(bio, &name, &header, der, len) == 1) {
+		bool cert = strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0;
+		bool plain = !*header;
+
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		if (cert && plain && *len > 0)
+			return 1;
+		OPENSSL_free(*der);
+		*der = NULL;
+		if (cert)
+			break;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
 int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err *err)
 {
 	char key_path[4096], cert_path[4096];
+	struct dcr_ident_cert leaf = { 0 };
 	struct dcr_identity *id;
+	struct dcr_err why;
+	unsigned char *der = NULL;
 	uint8_t *pem = NULL;
+	long der_len;
 	size_t len;
 	BIO *bio = NULL;
-	X509 *cert;
 	int r;
 
 	*out = NULL;
 	snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
 	snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", dir);
-	id = calloc(1, sizeof(*id));
-	if (!id || !(id->chain = sk_X509_new_null())) {
-		dcr_identity_free(id);
+	if (!(id = calloc(1, sizeof(*id))))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	}
 	if ((r = dcr_read_key_file(key_path, 64 << 10, &pem, &len, err)) < 0) {
 		if (r == DCR_ENOTFOUND)
 			dcr_err_set(err, DCR_ENOTFOUND, "no identity in '%s' (key.pem is missing)", dir);
 		goto out;
 	}
-	id->key = read_private_key(pem, len);
+	id->key = dcr_ident_read_key(pem, len);
 	dcr_wipe(pem, len);
 	free(pem);
 	pem = NULL;
@@ -208,28 +242,43 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 	}
 	if ((r = dcr_read_file(cert_path, 256 << 10, &pem, &len, err)) < 0)
 		goto out;
+	/*
+	 * As PEM_read_bio_X509 reads it: blocks of other types are skipped; the
+	 * chain ends at the first certificate block that does not parse, or
+	 * that needs a pass phrase.
+	 */
 	bio = BIO_new_mem_buf(pem, (int)len);
-	while (bio && sk_X509_num(id->chain) < DCR_CALL_MAX_CHAIN && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
-		sk_X509_push(id->chain, cert);
-	ERR_clear_error();
-	BIO_free(bio);
-	if (sk_X509_num(id->chain) == 0) {
+	while (bio && id->n_chain < DCR_CALL_MAX_CHAIN && next_cert(bio, &der, &der_len)) {
+		r = dcr_identity_add_cert(id, der, (size_t)der_len, &why);
+		OPENSSL_free(der);
+		der = NULL;
+		if (r == DCR_ENOMEM) {
+			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (r < 0)
+			break;
+	}
+	r = 0;
+	if (id->n_chain == 0) {
 		r = dcr_err_set(err, DCR_EINVALID, "'%s' holds no certificate", cert_path);
 		goto out;
 	}
-	if (X509_check_private_key(sk_X509_value(id->chain, 0), id->key) != 1) {
-		ERR_clear_error();
+	if (dcr_ident_cert_peek(id->chain[0], id->chain_len[0], &leaf) < 0 ||
+	    !dcr_ident_cert_for_key(id->chain[0], id->chain_len[0], &leaf, id->key)) {
 		r = dcr_err_set(err, DCR_EINVALID, "the certificate in '%s' is not for the key in '%s'", cert_path,
 			key_path);
 		goto out;
 	}
-	if (dcr_cert_email(sk_X509_value(id->chain, 0), id->email) < 0) {
+	if (exts_email(leaf.exts, id->email) < 0) {
 		r = dcr_err_set(err, DCR_EINVALID, "the certificate in '%s' names no e-mail address", cert_path);
 		goto out;
 	}
 	*out = id;
 	id = NULL;
 out:
+	dcr_ident_cert_release(&leaf);
+	BIO_free(bio);
 	free(pem);
 	dcr_identity_free(id);
 	return r;
@@ -295,9 +344,9 @@ static int seal(const struct dcr_identity *id, const struct dcr_enclave_public *
 	Dcr__V1__Call call = DCR__V1__CALL__INIT;
 	Dcr__V1__SignedCall sc = DCR__V1__SIGNED_CALL__INIT;
 	ProtobufCBinaryData chain[DCR_CALL_MAX_CHAIN];
-	uint8_t key_id[32], *der[DCR_CALL_MAX_CHAIN] = { 0 };
+	uint8_t key_id[32], *req_der = NULL;
 	uint8_t *call_buf = NULL, *to_sign = NULL, *sig = NULL, *sc_buf = NULL, *req = NULL;
-	size_t n = id->chain ? (size_t)sk_X509_num(id->chain) : 0, call_len = 0, sign_len = 0, sig_len = 0, sc_len = 0;
+	size_t n = id->n_chain, call_len = 0, sign_len = 0, sig_len = 0, sc_len = 0;
 	size_t req_len = 0;
 	struct dcr_ohttp_keyconfig cfg;
 	struct dcr_ohttp_alg alg;
@@ -316,24 +365,17 @@ static int seal(const struct dcr_identity *id, const struct dcr_enclave_public *
 		return r;
 	if (id->request) {
 		/* A login: the request stands where the certificate would. */
-		int len = i2d_X509_REQ(id->request, &der[0]);
+		int len = i2d_X509_REQ(id->request, &req_der);
 
 		if (len <= 0) {
 			r = dcr_err_openssl(err, DCR_EFAIL, "cannot encode the certificate request");
 			goto out;
 		}
-		chain[0] = (ProtobufCBinaryData){ (size_t)len, der[0] };
+		chain[0] = (ProtobufCBinaryData){ (size_t)len, req_der };
 		n = 1;
 	}
-	for (size_t i = 0; !id->request && i < n && i < DCR_CALL_MAX_CHAIN; i++) {
-		int len = i2d_X509(sk_X509_value(id->chain, (int)i), &der[i]);
-
-		if (len <= 0) {
-			r = dcr_err_openssl(err, DCR_EFAIL, "cannot encode certificate %zu", i + 1);
-			goto out;
-		}
-		chain[i] = (ProtobufCBinaryData){ (size_t)len, der[i] };
-	}
+	for (size_t i = 0; !id->request && i < n && i < DCR_CALL_MAX_CHAIN; i++)
+		chain[i] = (ProtobufCBinaryData){ id->chain_len[i], id->chain[i] };
 	call.n_certificate_chain = n;
 	call.certificate_chain = chain;
 	call.enclave_key_id = (ProtobufCBinaryData){ 32, key_id };
@@ -379,8 +421,7 @@ static int seal(const struct dcr_identity *id, const struct dcr_enclave_public *
 	*out_len = req_len;
 	req = NULL;
 out:
-	for (size_t i = 0; i < DCR_CALL_MAX_CHAIN; i++)
-		OPENSSL_free(der[i]);
+	OPENSSL_free(req_der);
 	/* The body may hold secrets (a login token, a dataset key). */
 	if (call_buf)
 		dcr_wipe(call_buf, call_len);

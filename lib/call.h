@@ -37,11 +37,17 @@
 /*
  * A user's identity: a private key and the certificate chain for it, leaf
  * first; or, only to log in (DCR_CALL_LOGIN), the key and a certificate
- * request for it, with an empty chain.
+ * request for it, with an empty chain. The certificates are kept as their
+ * DER, as they are sent: dcr reads from them only the leaf's issuer and
+ * e-mail address (parsing one in full costs OpenSSL 3.0 a decoder set-up).
  */
 struct dcr_identity {
 	EVP_PKEY *key;
-	STACK_OF(X509) *chain;
+	size_t n_chain;
+	uint8_t *chain[DCR_CALL_MAX_CHAIN]; /* each certificate's DER (malloc) */
+	size_t chain_len[DCR_CALL_MAX_CHAIN];
+	uint8_t *issuer; /* the DER of the leaf's issuer name (malloc) */
+	size_t issuer_len;
 	X509_REQ *request;             /* NULL unless a login identity */
 	char email[DCR_EMAIL_MAX + 1]; /* from the leaf's (or request's) subject alternative name */
 };
@@ -53,6 +59,14 @@ struct dcr_identity {
  */
 int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err *err);
 void dcr_identity_free(struct dcr_identity *id);
+
+/*
+ * Append the certificate at the start of the len bytes at der (a copy of
+ * its bytes, as d2i_X509 spans them: not what follows) to id's chain; the
+ * first is the leaf, whose issuer is kept. DCR_EINVALID when it is no
+ * certificate or the chain is full (DCR_CALL_MAX_CHAIN).
+ */
+int dcr_identity_add_cert(struct dcr_identity *id, const uint8_t *der, size_t len, struct dcr_err *err);
 
 /*
  * The identity as rooms know it, for the tree heads dcr keeps per identity:

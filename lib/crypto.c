@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +17,96 @@
 #include "fileio.h"
 
 #include "banned.h"
+
+/*
+ * The algorithms of every call, each fetched once per process, at its
+ * first use (the first of a kind sets up OpenSSL's table of all of that
+ * kind). With OpenSSL 3, EVP_sha256() and EVP_aes_256_gcm() are looked up
+ * again in the method store at each use, HMAC again by name at each HKDF
+ * step and its digest again by name at each key; an HMAC-SHA256 without a
+ * key is set up once and copied for each key. Nothing here holds a secret.
+ * NULL where a fetch failed: the functions that use them then fail as
+ * they would have.
+ */
+static EVP_MD *sha256;
+static EVP_MAC_CTX *hmac_sha256;
+static EVP_CIPHER *aes128_gcm, *aes256_gcm;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT, hmac_once = PTHREAD_ONCE_INIT, gcm_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	ERR_clear_error();
+}
+
+static void fetch_hmac(void)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		OSSL_PARAM_END,
+	};
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+
+	if (mac && (hmac_sha256 = EVP_MAC_CTX_new(mac)) && EVP_MAC_CTX_set_params(hmac_sha256, params) != 1) {
+		EVP_MAC_CTX_free(hmac_sha256);
+		hmac_sha256 = NULL;
+	}
+	EVP_MAC_free(mac); /* the context holds its own reference */
+	ERR_clear_error();
+}
+
+static void fetch_gcm(void)
+{
+	aes128_gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+	aes256_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	ERR_clear_error();
+}
+
+const EVP_MD *dcr_md_sha256(void)
+{
+	pthread_once(&sha256_once, fetch_sha256);
+	return sha256;
+}
+
+const EVP_CIPHER *dcr_cipher_aes_gcm(size_t key_len)
+{
+	pthread_once(&gcm_once, fetch_gcm);
+	return key_len == 16 ? aes128_gcm : key_len == 32 ? aes256_gcm : NULL;
+}
+
+EVP_PKEY *dcr_kept_key_get(struct dcr_kept_key *k, int type, const uint8_t sk[static 32])
+{
+	EVP_PKEY *key = NULL;
+	uint64_t generation;
+
+	pthread_mutex_lock(&k->lock);
+	if (k->key && EVP_PKEY_get_id(k->key) == type && CRYPTO_memcmp(k->sk, sk, sizeof(k->sk)) == 0 &&
+	    EVP_PKEY_up_ref(k->key) == 1)
+		key = k->key;
+	generation = k->generation;
+	pthread_mutex_unlock(&k->lock);
+	if (key || !(key = EVP_PKEY_new_raw_private_key(type, NULL, sk, sizeof(k->sk))))
+		return key;
+	pthread_mutex_lock(&k->lock);
+	/* Imported outside the lock: a forget meanwhile stays a forget (review S7-3). */
+	if (k->generation == generation && EVP_PKEY_up_ref(key) == 1) {
+		EVP_PKEY_free(k->key);
+		k->key = key;
+		memcpy(k->sk, sk, sizeof(k->sk));
+	}
+	pthread_mutex_unlock(&k->lock);
+	return key;
+}
+
+void dcr_kept_key_forget(struct dcr_kept_key *k)
+{
+	pthread_mutex_lock(&k->lock);
+	EVP_PKEY_free(k->key);
+	k->key = NULL;
+	dcr_wipe(k->sk, sizeof(k->sk));
+	k->generation++;
+	pthread_mutex_unlock(&k->lock);
+}
 
 int dcr_random(void *buf, size_t len, struct dcr_err *err)
 {
@@ -107,7 +199,9 @@ int dcr_unhex(const char *hex, void *out, size_t len)
 int dcr_sha256(const void *data, size_t len, uint8_t out[static DCR_SHA256_LEN],
 	struct dcr_err *err)
 {
-	if (EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) != 1)
+	const EVP_MD *md = dcr_md_sha256();
+
+	if (!md || EVP_Digest(data, len, out, NULL, md, NULL) != 1)
 		return dcr_err_openssl(err, DCR_EFAIL, "SHA-256 failed");
 	return 0;
 }
@@ -123,7 +217,7 @@ struct dcr_sha256 *dcr_sha256_new(void)
 	if (!h)
 		return NULL;
 	h->md = EVP_MD_CTX_new();
-	if (!h->md || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+	if (!h->md || !dcr_md_sha256() || EVP_DigestInit_ex2(h->md, dcr_md_sha256(), NULL) != 1) {
 		dcr_sha256_free(h);
 		return NULL;
 	}
@@ -208,23 +302,20 @@ int dcr_sha256_file(const char *path, uint8_t out[static DCR_SHA256_LEN], struct
 }
 
 /* HMAC-SHA256 over the concatenation of up to three pieces. */
-static int hmac3(EVP_MAC *mac, const uint8_t *key, size_t key_len,
-	const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
+static int hmac3(const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
 	const uint8_t *c, size_t c_len, uint8_t out[static DCR_SHA256_LEN])
 {
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-		OSSL_PARAM_END,
-	};
 	static const uint8_t zero_key[1];
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+	EVP_MAC_CTX *ctx;
 	size_t out_len = 0;
 	int ok;
 
+	pthread_once(&hmac_once, fetch_hmac);
+	ctx = hmac_sha256 ? EVP_MAC_CTX_dup(hmac_sha256) : NULL;
 	/* An HMAC key of length zero is valid; OpenSSL just wants a pointer. */
 	if (key_len == 0)
 		key = zero_key;
-	ok = ctx && EVP_MAC_init(ctx, key, key_len, params) == 1 &&
+	ok = ctx && EVP_MAC_init(ctx, key, key_len, NULL) == 1 &&
 		(a_len == 0 || EVP_MAC_update(ctx, a, a_len) == 1) &&
 		(b_len == 0 || EVP_MAC_update(ctx, b, b_len) == 1) &&
 		(c_len == 0 || EVP_MAC_update(ctx, c, c_len) == 1) &&
@@ -238,17 +329,13 @@ int dcr_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, s
 	uint8_t prk[static DCR_SHA256_LEN], struct dcr_err *err)
 {
 	static const uint8_t zeros[DCR_SHA256_LEN];
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	int r;
 
 	/* RFC 5869: an absent salt is HashLen zero bytes. */
 	if (salt_len == 0) {
 		salt = zeros;
 		salt_len = sizeof(zeros);
 	}
-	r = mac ? hmac3(mac, salt, salt_len, ikm, ikm_len, NULL, 0, NULL, 0, prk) : -1;
-	EVP_MAC_free(mac);
-	if (r < 0)
+	if (hmac3(salt, salt_len, ikm, ikm_len, NULL, 0, NULL, 0, prk) < 0)
 		return dcr_err_openssl(err, DCR_EFAIL, "HKDF-Extract failed");
 	return 0;
 }
@@ -258,20 +345,16 @@ int dcr_hkdf_expand(const uint8_t prk[static DCR_SHA256_LEN], const uint8_t *inf
 {
 	uint8_t t[DCR_SHA256_LEN];
 	size_t t_len = 0, done = 0;
-	EVP_MAC *mac;
 	int r = 0;
 
 	if (out_len > 255 * DCR_SHA256_LEN)
 		return dcr_err_set(err, DCR_EFAIL, "HKDF-Expand: %zu bytes requested, at most %d possible",
 			out_len, 255 * DCR_SHA256_LEN);
-	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (!mac)
-		return dcr_err_openssl(err, DCR_EFAIL, "HKDF-Expand failed");
 	for (uint8_t i = 1; done < out_len; i++) {
 		size_t n = out_len - done < sizeof(t) ? out_len - done : sizeof(t);
 
 		/* T(i) = HMAC(PRK, T(i-1) || info || i) */
-		if (hmac3(mac, prk, DCR_SHA256_LEN, t, t_len, info, info_len, &i, 1, t) < 0) {
+		if (hmac3(prk, DCR_SHA256_LEN, t, t_len, info, info_len, &i, 1, t) < 0) {
 			r = dcr_err_openssl(err, DCR_EFAIL, "HKDF-Expand failed");
 			break;
 		}
@@ -279,7 +362,6 @@ int dcr_hkdf_expand(const uint8_t prk[static DCR_SHA256_LEN], const uint8_t *inf
 		memcpy(out + done, t, n);
 		done += n;
 	}
-	EVP_MAC_free(mac);
 	dcr_wipe(t, sizeof(t));
 	return r;
 }
@@ -320,17 +402,26 @@ int dcr_ed25519_keygen(uint8_t sk[static DCR_ED25519_SK_LEN], uint8_t pk[static 
 	return r;
 }
 
+static struct dcr_kept_key signer = DCR_KEPT_KEY_INIT;
+
+void dcr_ed25519_forget(void)
+{
+	dcr_kept_key_forget(&signer);
+}
+
 int dcr_ed25519_sign(const uint8_t sk[static DCR_ED25519_SK_LEN], const void *msg, size_t len,
 	uint8_t sig[static DCR_ED25519_SIG_LEN], struct dcr_err *err)
 {
-	EVP_PKEY *pkey = ed25519_private(sk, err);
+	EVP_PKEY *pkey = dcr_kept_key_get(&signer, EVP_PKEY_ED25519, sk);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	size_t sig_len = DCR_ED25519_SIG_LEN;
 	int r = 0;
 
-	if (!pkey || !md || EVP_DigestSignInit(md, NULL, NULL, NULL, pkey) != 1 ||
-	    EVP_DigestSign(md, sig, &sig_len, msg, len) != 1 || sig_len != DCR_ED25519_SIG_LEN)
-		r = pkey ? dcr_err_openssl(err, DCR_EFAIL, "Ed25519 signing failed") : DCR_EFAIL;
+	if (!pkey)
+		r = dcr_err_openssl(err, DCR_EFAIL, "cannot load Ed25519 private key");
+	else if (!md || EVP_DigestSignInit(md, NULL, NULL, NULL, pkey) != 1 ||
+		 EVP_DigestSign(md, sig, &sig_len, msg, len) != 1 || sig_len != DCR_ED25519_SIG_LEN)
+		r = dcr_err_openssl(err, DCR_EFAIL, "Ed25519 signing failed");
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(pkey);
 	return r;

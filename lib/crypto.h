@@ -2,6 +2,8 @@
 #ifndef DCR_CRYPTO_H
 #define DCR_CRYPTO_H
 
+#include <openssl/types.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +14,38 @@
 #define DCR_ED25519_SK_LEN 32
 #define DCR_ED25519_PK_LEN 32
 #define DCR_ED25519_SIG_LEN 64
+
+/*
+ * SHA-256, and AES-GCM with a key of key_len bytes (16 or 32), fetched once
+ * for the whole process (never freed); NULL if OpenSSL has none, or for
+ * another key length.
+ */
+const EVP_MD *dcr_md_sha256(void);
+const EVP_CIPHER *dcr_cipher_aes_gcm(size_t key_len);
+
+/*
+ * A 32-byte private key (X25519, Ed25519) kept imported under its own
+ * bytes: a service signs, or opens, every call with the same key, and at
+ * each import OpenSSL computes the public half, a scalar multiplication
+ * as costly as the signature. Only the import is kept; the bytes are
+ * compared in constant time. A static object, set to DCR_KEPT_KEY_INIT.
+ */
+struct dcr_kept_key {
+	pthread_mutex_t lock;
+	EVP_PKEY *key;
+	uint8_t sk[32];
+	uint64_t generation; /* one more at each forget: an import begun before one is not kept */
+};
+#define DCR_KEPT_KEY_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
+
+/*
+ * sk as a key of type (EVP_PKEY_X25519 or EVP_PKEY_ED25519), with a
+ * reference for the caller (EVP_PKEY_free): the kept one when it is sk's,
+ * else sk imported, and kept instead. NULL when OpenSSL fails.
+ */
+EVP_PKEY *dcr_kept_key_get(struct dcr_kept_key *k, int type, const uint8_t sk[static 32]);
+/* Drop the kept key and wipe its bytes. */
+void dcr_kept_key_forget(struct dcr_kept_key *k);
 
 /* Fill buf with len bytes from the operating system's CSPRNG (via OpenSSL). */
 int dcr_random(void *buf, size_t len, struct dcr_err *err);
@@ -73,8 +107,11 @@ int dcr_ed25519_keygen(uint8_t sk[static DCR_ED25519_SK_LEN], uint8_t pk[static 
 	struct dcr_err *err);
 int dcr_ed25519_public(const uint8_t sk[static DCR_ED25519_SK_LEN],
 	uint8_t pk[static DCR_ED25519_PK_LEN], struct dcr_err *err);
+/* The last sk is kept imported (see struct dcr_kept_key): dcrd signs every tree head with one key. */
 int dcr_ed25519_sign(const uint8_t sk[static DCR_ED25519_SK_LEN], const void *msg, size_t len,
 	uint8_t sig[static DCR_ED25519_SIG_LEN], struct dcr_err *err);
+/* Drop the key dcr_ed25519_sign keeps, wiping its copy: when the caller wipes its own. */
+void dcr_ed25519_forget(void);
 /* 0 when sig is valid; DCR_EINTEGRITY when it is not. */
 int dcr_ed25519_verify(const uint8_t pk[static DCR_ED25519_PK_LEN], const void *msg, size_t len,
 	const uint8_t sig[static DCR_ED25519_SIG_LEN], struct dcr_err *err);

@@ -106,15 +106,55 @@ static int labeled_expand(const uint8_t prk[static DCR_HPKE_NH], const uint8_t *
 	return r;
 }
 
-int dcr_hpke_public(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],
+/*
+ * sk as an X25519 key, and its public half into pk. OpenSSL computes the
+ * public half when it imports the key (a scalar multiplication, as costly
+ * as the Diffie-Hellman itself), so each private key is imported once and
+ * used for both.
+ */
+static EVP_PKEY *x25519_key(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],
 	struct dcr_err *err)
 {
 	EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, DCR_HPKE_NSK);
 	size_t len = DCR_HPKE_NPK;
-	int r = 0;
 
-	if (!key || EVP_PKEY_get_raw_public_key(key, pk, &len) != 1 || len != DCR_HPKE_NPK)
-		r = dcr_err_openssl(err, DCR_EFAIL, "HPKE: cannot compute X25519 public key");
+	if (!key || EVP_PKEY_get_raw_public_key(key, pk, &len) != 1 || len != DCR_HPKE_NPK) {
+		EVP_PKEY_free(key);
+		dcr_err_openssl(err, DCR_EFAIL, "HPKE: cannot compute X25519 public key");
+		return NULL;
+	}
+	return key;
+}
+
+/* The receiver's key: dcrd opens every call with the same one. */
+static struct dcr_kept_key receiver = DCR_KEPT_KEY_INIT;
+
+/* x25519_key, through the kept receiver key. */
+static EVP_PKEY *receiver_key(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],
+	struct dcr_err *err)
+{
+	EVP_PKEY *key = dcr_kept_key_get(&receiver, EVP_PKEY_X25519, sk);
+	size_t len = DCR_HPKE_NPK;
+
+	if (!key || EVP_PKEY_get_raw_public_key(key, pk, &len) != 1 || len != DCR_HPKE_NPK) {
+		EVP_PKEY_free(key);
+		dcr_err_openssl(err, DCR_EFAIL, "HPKE: cannot compute X25519 public key");
+		return NULL;
+	}
+	return key;
+}
+
+void dcr_hpke_forget(void)
+{
+	dcr_kept_key_forget(&receiver);
+}
+
+int dcr_hpke_public(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],
+	struct dcr_err *err)
+{
+	EVP_PKEY *key = x25519_key(sk, pk, err);
+	int r = key ? 0 : DCR_EFAIL;
+
 	EVP_PKEY_free(key);
 	return r;
 }
@@ -154,18 +194,16 @@ int dcr_hpke_derive_keypair(const uint8_t *ikm, size_t ikm_len, uint8_t sk[stati
 	return r;
 }
 
-/* X25519(sk, pk), refusing the all-zero output of a small-order pk (RFC 9180 section 7.1.4). */
-static int x25519(const uint8_t sk[static DCR_HPKE_NSK], const uint8_t pk[static DCR_HPKE_NPK],
-	uint8_t dh[static 32], struct dcr_err *err)
+/* X25519(priv, pk), refusing the all-zero output of a small-order pk (RFC 9180 section 7.1.4). */
+static int x25519(EVP_PKEY *priv, const uint8_t pk[static DCR_HPKE_NPK], uint8_t dh[static 32], struct dcr_err *err)
 {
 	static const uint8_t zero[32];
-	EVP_PKEY *priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, DCR_HPKE_NSK);
 	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pk, DCR_HPKE_NPK);
-	EVP_PKEY_CTX *ctx = priv ? EVP_PKEY_CTX_new(priv, NULL) : NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(priv, NULL);
 	size_t len = 32;
 	int r = 0;
 
-	if (!priv || !peer || !ctx || EVP_PKEY_derive_init(ctx) != 1) {
+	if (!peer || !ctx || EVP_PKEY_derive_init(ctx) != 1) {
 		r = dcr_err_openssl(err, DCR_EFAIL, "HPKE: cannot set up X25519");
 		goto out;
 	}
@@ -180,7 +218,6 @@ static int x25519(const uint8_t sk[static DCR_HPKE_NSK], const uint8_t pk[static
 out:
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(peer);
-	EVP_PKEY_free(priv);
 	return r;
 }
 
@@ -257,18 +294,20 @@ int dcr_hpke_setup_base_s_fixed(struct dcr_hpke_ctx *ctx, uint8_t enc[static DCR
 	uint16_t aead_id, const uint8_t *info, size_t info_len, struct dcr_err *err)
 {
 	uint8_t dh[32], shared[DCR_HPKE_NH];
+	EVP_PKEY *key = NULL;
 	int r;
 
 	dcr_hpke_ctx_release(ctx);
 	r = check_params(aead_id, info_len, err);
+	if (r == 0 && !(key = x25519_key(sk_e, enc, err)))
+		r = DCR_EFAIL;
 	if (r == 0)
-		r = dcr_hpke_public(sk_e, enc, err);
-	if (r == 0)
-		r = x25519(sk_e, pk_r, dh, err);
+		r = x25519(key, pk_r, dh, err);
 	if (r == 0)
 		r = kem_shared_secret(dh, enc, pk_r, shared, err);
 	if (r == 0)
 		r = key_schedule(ctx, DCR_HPKE_SENDER, aead_id, shared, info, info_len, err);
+	EVP_PKEY_free(key);
 	dcr_wipe(dh, sizeof(dh));
 	dcr_wipe(shared, sizeof(shared));
 	return r;
@@ -294,18 +333,20 @@ int dcr_hpke_setup_base_r(struct dcr_hpke_ctx *ctx, const uint8_t enc[static DCR
 	const uint8_t *info, size_t info_len, struct dcr_err *err)
 {
 	uint8_t dh[32], shared[DCR_HPKE_NH], pk_r[DCR_HPKE_NPK];
+	EVP_PKEY *key = NULL;
 	int r;
 
 	dcr_hpke_ctx_release(ctx);
 	r = check_params(aead_id, info_len, err);
+	if (r == 0 && !(key = receiver_key(sk_r, pk_r, err)))
+		r = DCR_EFAIL;
 	if (r == 0)
-		r = x25519(sk_r, enc, dh, err);
-	if (r == 0)
-		r = dcr_hpke_public(sk_r, pk_r, err);
+		r = x25519(key, enc, dh, err);
 	if (r == 0)
 		r = kem_shared_secret(dh, enc, pk_r, shared, err);
 	if (r == 0)
 		r = key_schedule(ctx, DCR_HPKE_RECEIVER, aead_id, shared, info, info_len, err);
+	EVP_PKEY_free(key);
 	dcr_wipe(dh, sizeof(dh));
 	dcr_wipe(shared, sizeof(shared));
 	return r;
@@ -313,8 +354,9 @@ int dcr_hpke_setup_base_r(struct dcr_hpke_ctx *ctx, const uint8_t enc[static DCR
 
 static const EVP_CIPHER *aead_cipher(uint16_t aead_id)
 {
-	return aead_id == DCR_HPKE_AEAD_AES128GCM ? EVP_aes_128_gcm() :
-		aead_id == DCR_HPKE_AEAD_AES256GCM ? EVP_aes_256_gcm() : NULL;
+	size_t nk = dcr_hpke_aead_nk(aead_id);
+
+	return nk ? dcr_cipher_aes_gcm(nk) : NULL;
 }
 
 static int check_aead(uint16_t aead_id, size_t aad_len, size_t msg_len, struct dcr_err *err)

@@ -83,10 +83,18 @@ int dcr_hpke_setup_base_s_fixed(struct dcr_hpke_ctx *ctx, uint8_t enc[static DCR
 	const uint8_t pk_r[static DCR_HPKE_NPK], const uint8_t sk_e[static DCR_HPKE_NSK],
 	uint16_t aead_id, const uint8_t *info, size_t info_len, struct dcr_err *err);
 
-/* SetupBaseR: the recipient's context for enc, using its private key sk_r. */
+/*
+ * SetupBaseR: the recipient's context for enc, using its private key sk_r.
+ * The last sk_r is kept imported (a service opens every message with the
+ * same key, and an import costs a scalar multiplication); another sk_r
+ * replaces it.
+ */
 int dcr_hpke_setup_base_r(struct dcr_hpke_ctx *ctx, const uint8_t enc[static DCR_HPKE_NENC],
 	const uint8_t sk_r[static DCR_HPKE_NSK], uint16_t aead_id,
 	const uint8_t *info, size_t info_len, struct dcr_err *err);
+
+/* Drop the receiver key dcr_hpke_setup_base_r keeps, wiping its copy: when the caller wipes its own. */
+void dcr_hpke_forget(void);
 
 /*
  * Seal the next message of a sender context: ct receives pt_len +

@@ -212,7 +212,7 @@ struct dcr_stream_enc *dcr_stream_enc_new_at(const uint8_t key[static DCR_STREAM
 	r = derive(key, salt, mac_key, payload_key, err);
 	if (r == 0)
 		r = header_mac(mac_key, enc->header, enc->header + MAC_OFFSET, err);
-	if (r == 0 && EVP_EncryptInit_ex(enc->cipher, EVP_aes_256_gcm(), NULL, payload_key, NULL) != 1)
+	if (r == 0 && EVP_EncryptInit_ex(enc->cipher, dcr_cipher_aes_gcm(32), NULL, payload_key, NULL) != 1)
 		r = dcr_err_openssl(err, DCR_EFAIL, "cannot set up AES-256-GCM");
 	dcr_wipe(mac_key, sizeof(mac_key));
 	dcr_wipe(payload_key, sizeof(payload_key));
@@ -592,7 +592,7 @@ static int parse_header(struct dcr_stream_dec *dec, struct dcr_err *err)
 		r = header_mac(mac_key, dec->header, mac, err);
 	if (r == 0 && !dcr_ct_equal(mac, dec->header + MAC_OFFSET, sizeof(mac)))
 		r = dcr_err_set(err, DCR_EINTEGRITY, "wrong key or corrupted header");
-	if (r == 0 && EVP_DecryptInit_ex(dec->cipher, EVP_aes_256_gcm(), NULL, payload_key, NULL) != 1)
+	if (r == 0 && EVP_DecryptInit_ex(dec->cipher, dcr_cipher_aes_gcm(32), NULL, payload_key, NULL) != 1)
 		r = dcr_err_openssl(err, DCR_EFAIL, "cannot set up AES-256-GCM");
 	dcr_wipe(mac_key, sizeof(mac_key));
 	dcr_wipe(payload_key, sizeof(payload_key));

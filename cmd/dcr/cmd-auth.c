@@ -650,7 +650,13 @@ static int auth_whoami(const struct command *cmd, struct cli *cli, struct parsed
 				dir);
 		return report(cmd, &err);
 	}
-	r = dcr_pki_cert_info(sk_X509_value(id->chain, 0), &info, &err);
+	{
+		const unsigned char *p = id->chain[0];
+		X509 *leaf = d2i_X509(NULL, &p, (long)id->chain_len[0]);
+
+		r = leaf ? dcr_pki_cert_info(leaf, &info, &err) : dcr_err_set(&err, DCR_EINVALID, "cannot parse the certificate");
+		X509_free(leaf);
+	}
 	dcr_identity_free(id);
 	if (r < 0)
 		return report(cmd, &err);

@@ -129,7 +129,9 @@ void enclave_wipe_keys(struct enclave *e)
 {
 	dcr_wipe(e->sealing_key, sizeof(e->sealing_key));
 	dcr_wipe(e->hpke_sk, sizeof(e->hpke_sk));
+	dcr_hpke_forget();
 	dcr_wipe(e->sign_sk, sizeof(e->sign_sk));
+	dcr_ed25519_forget();
 	dcr_wipe(e->sim_sk, sizeof(e->sim_sk));
 }
 
@@ -140,5 +142,7 @@ void enclave_close(struct enclave *e)
 	free(e->evidence);
 	free(e->quote);
 	pthread_mutex_destroy(&e->lock);
+	dcr_hpke_forget();
+	dcr_ed25519_forget();
 	dcr_wipe(e, sizeof(*e));
 }

@@ -230,15 +230,18 @@ static void item_cert(int i, X509 *cert, int key, const char *email, bool by_ca)
 static struct dcr_identity *cert_identity(EVP_PKEY *key, X509 *leaf, X509 *ca, const char *email)
 {
 	struct dcr_identity *id = calloc(1, sizeof(*id));
+	X509 *chain[] = { leaf, ca };
 
-	if (!id || !(id->chain = sk_X509_new_null()) || EVP_PKEY_up_ref(key) != 1)
+	if (!id || EVP_PKEY_up_ref(key) != 1)
 		die("certificate identity", NULL);
 	id->key = key;
-	X509_up_ref(leaf);
-	sk_X509_push(id->chain, leaf);
-	if (ca) {
-		X509_up_ref(ca);
-		sk_X509_push(id->chain, ca);
+	for (size_t i = 0; i < 2 && chain[i]; i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(chain[i], &der);
+
+		if (len <= 0 || dcr_identity_add_cert(id, der, (size_t)len, NULL) < 0)
+			die("certificate identity", NULL);
+		OPENSSL_free(der);
 	}
 	snprintf(id->email, sizeof(id->email), "%s", email);
 	return id;

@@ -80,7 +80,7 @@ static X509 *make_cert(EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, const 
 
 struct world {
 	EVP_PKEY *ca_key, *other_ca_key;
-	X509 *ca, *other_ca;
+	X509 *ca, *other_ca, *alice_cert;
 	struct dcr_identity *alice;
 	uint8_t hpke_sk[32];
 	struct dcr_ohttp_keyconfig cfg;
@@ -91,15 +91,20 @@ struct world {
 	size_t ca_der_len;
 };
 
+/* An identity of key and the certificate leaf (both taken). */
 static struct dcr_identity *identity(EVP_PKEY *key, X509 *leaf, const char *email)
 {
 	struct dcr_identity *id = calloc(1, sizeof(*id));
+	unsigned char *der = NULL;
+	int len = i2d_X509(leaf, &der);
 
 	assert_non_null(id);
+	assert_true(len > 0);
 	id->key = key;
-	id->chain = sk_X509_new_null();
-	sk_X509_push(id->chain, leaf);
+	assert_int_equal(dcr_identity_add_cert(id, der, (size_t)len, NULL), 0);
 	snprintf(id->email, sizeof(id->email), "%s", email);
+	OPENSSL_free(der);
+	X509_free(leaf);
 	return id;
 }
 
@@ -114,8 +119,9 @@ static int setup(void **state)
 	w->other_ca_key = ec_key();
 	w->ca = make_cert(w->ca_key, NULL, w->ca_key, "acme-ca", NULL, -1, 365);
 	w->other_ca = make_cert(w->other_ca_key, NULL, w->other_ca_key, "other-ca", NULL, -1, 365);
-	w->alice = identity(alice_key, make_cert(alice_key, w->ca, w->ca_key, "alice", "Alice@Acme.example", -1, 30),
-		"alice@acme.example");
+	w->alice_cert = make_cert(alice_key, w->ca, w->ca_key, "alice", "Alice@Acme.example", -1, 30);
+	assert_int_equal(X509_up_ref(w->alice_cert), 1);
+	w->alice = identity(alice_key, w->alice_cert, "alice@acme.example");
 	assert_int_equal(dcr_hpke_keygen(w->hpke_sk, w->pub.hpke_pk, NULL), 0);
 	w->cfg.key_id = 1;
 	w->cfg.kem_id = DCR_HPKE_KEM_X25519_SHA256;
@@ -137,6 +143,7 @@ static int teardown(void **state)
 	struct world *w = *state;
 
 	dcr_identity_free(w->alice);
+	X509_free(w->alice_cert);
 	X509_free(w->ca);
 	X509_free(w->other_ca);
 	EVP_PKEY_free(w->ca_key);
@@ -389,7 +396,7 @@ static void test_identity_load(void **state)
 	assert_int_equal(dcr_identity_load(dir, &id, &err), DCR_ENOTFOUND);
 	assert_non_null(strstr(err.msg, "no identity"));
 	write_pem(key, w->alice->key, NULL);
-	write_pem(cert, NULL, sk_X509_value(w->alice->chain, 0));
+	write_pem(cert, NULL, w->alice_cert);
 	/* A private key that others may read, or write, is not used (dcr-formats(5)). */
 	for (mode_t m = 01; m <= 040; m <<= 1) {
 		assert_int_equal(chmod(key, 0600 | m), 0);
@@ -425,6 +432,163 @@ static void test_identity_load(void **state)
 /* ---- login calls: signed by a certificate request's key ---- */
 
 /* A login identity for email: a new key and its request, as dcr auth login makes them. */
+/* SHA-256 of email, a zero byte and the DER of cert's issuer, in hex: the identity ID as OpenSSL parses cert. */
+static void identity_id_of(X509 *cert, const char *email, char out[static 65])
+{
+	unsigned char *issuer = NULL;
+	int n = i2d_X509_NAME(X509_get_issuer_name(cert), &issuer);
+	size_t e = strlen(email) + 1;
+	uint8_t *buf = malloc(e + (size_t)n), md[32];
+
+	assert_true(n > 0 && buf);
+	memcpy(buf, email, e);
+	memcpy(buf + e, issuer, (size_t)n);
+	assert_int_equal(dcr_sha256(buf, e + (size_t)n, md, NULL), 0);
+	dcr_hex(md, sizeof(md), out);
+	OPENSSL_free(issuer);
+	free(buf);
+}
+
+/*
+ * dcr reads its own key and certificates without OpenSSL's decoders
+ * (lib/ident.c): what it reads is what OpenSSL reads, in every form a key
+ * or certificate comes in; and a key file with an altered secret still
+ * signs calls that the enclave refuses.
+ */
+static void test_identity_forms(void **state)
+{
+	struct world *w = *state;
+	char dir[256], key[300], cert[300], want[65], got[65];
+	unsigned char *ca_der = NULL;
+	int ca_len = i2d_X509(w->ca, &ca_der);
+	struct dcr_identity *id;
+	struct dcr_err err;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/dcr-id-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	identity_id_of(w->alice_cert, "alice@acme.example", want);
+
+	/* PKCS#8, and a chain of two: the leaf, then its CA, each as its own DER. */
+	write_pem(key, w->alice->key, NULL);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_non_null(f = fopen(cert, "w"));
+	assert_int_equal(PEM_write_X509(f, w->alice_cert), 1);
+	fputs("-----BEGIN UNRELATED-----\nAAAA\n-----END UNRELATED-----\n", f);
+	assert_int_equal(PEM_write_X509(f, w->ca), 1);
+	fclose(f);
+	assert_int_equal(dcr_identity_load(dir, &id, &err), 0);
+	assert_int_equal(EVP_PKEY_eq(id->key, w->alice->key), 1);
+	assert_int_equal(id->n_chain, 2);
+	assert_int_equal(id->chain_len[1], (size_t)ca_len);
+	assert_memory_equal(id->chain[1], ca_der, (size_t)ca_len);
+	assert_int_equal(dcr_identity_id(id, got, &err), 0);
+	assert_string_equal(got, want);
+	dcr_identity_free(id);
+
+	/* Bytes after the certificate inside its PEM block are ignored, as d2i_X509 ignores them, and never sent. */
+	{
+		unsigned char *der = NULL, *padded;
+		int n = i2d_X509(w->alice_cert, &der);
+		BIO *out = BIO_new_file(cert, "w");
+
+		assert_true(n > 0 && out);
+		assert_non_null(padded = malloc((size_t)n + 2));
+		memcpy(padded, der, (size_t)n);
+		padded[n] = 0x05;
+		padded[n + 1] = 0x00;
+		assert_true(PEM_write_bio(out, "CERTIFICATE", "", padded, n + 2) > 0);
+		BIO_free(out);
+		assert_int_equal(dcr_identity_load(dir, &id, &err), 0);
+		assert_int_equal(id->n_chain, 1);
+		assert_int_equal(id->chain_len[0], (size_t)n);
+		assert_memory_equal(id->chain[0], der, (size_t)n);
+		dcr_identity_free(id);
+		free(padded);
+		OPENSSL_free(der);
+	}
+
+	/* SEC1 ("EC PRIVATE KEY"). */
+	{
+		BIO *out = BIO_new_file(key, "w");
+
+		assert_non_null(out);
+		assert_int_equal(PEM_write_bio_PrivateKey_traditional(out, w->alice->key, NULL, NULL, 0, NULL, NULL), 1);
+		BIO_free(out);
+	}
+	assert_int_equal(dcr_identity_load(dir, &id, &err), 0);
+	assert_int_equal(EVP_PKEY_eq(id->key, w->alice->key), 1);
+	assert_int_equal(dcr_identity_id(id, got, &err), 0);
+	assert_string_equal(got, want);
+	dcr_identity_free(id);
+
+	/* A certificate whose point is compressed is compared by OpenSSL, and is the key's. */
+	{
+		EVP_PKEY *k = ec_key();
+		X509 *c;
+
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+					 "compressed"), 1);
+		c = make_cert(k, w->ca, w->ca_key, "carol", "carol@acme.example", -1, 30);
+		write_pem(key, k, NULL);
+		write_pem(cert, NULL, c);
+		assert_int_equal(dcr_identity_load(dir, &id, &err), 0);
+		assert_string_equal(id->email, "carol@acme.example");
+		assert_int_equal(EVP_PKEY_eq(id->key, k), 1);
+		dcr_identity_free(id);
+		write_pem(key, w->alice->key, NULL);
+		assert_int_equal(dcr_identity_load(dir, &id, &err), DCR_EINVALID);
+		assert_non_null(strstr(err.msg, "is not for the key"));
+		X509_free(c);
+		EVP_PKEY_free(k);
+	}
+
+	/*
+	 * A SEC1 key whose secret was altered, its public half left: it loads,
+	 * as OpenSSL read it too, and the enclave refuses what it signs.
+	 */
+	{
+		BIO *mem = BIO_new(BIO_s_mem());
+		unsigned char *der = NULL;
+		int n = i2d_PrivateKey(w->alice->key, &der);
+		struct dcr_ohttp_ctx cctx, sctx = { 0 };
+		struct dcr_call_request req;
+		uint8_t *wire;
+		size_t len;
+		char *text;
+		long text_len;
+
+		/* ECPrivateKey: SEQUENCE, INTEGER 1, OCTET STRING of the 32-byte scalar. */
+		assert_true(n > 40 && mem);
+		assert_memory_equal(der + 2, "\x02\x01\x01\x04\x20", 5);
+		der[20] ^= 0x01;
+		assert_true(PEM_write_bio(mem, "EC PRIVATE KEY", "", der, n) > 0);
+		text_len = BIO_get_mem_data(mem, &text);
+		assert_non_null(f = fopen(key, "w"));
+		assert_int_equal(fwrite(text, 1, (size_t)text_len, f), (size_t)text_len);
+		fclose(f);
+		write_pem(cert, NULL, w->alice_cert);
+		assert_int_equal(dcr_identity_load(dir, &id, &err), 0);
+		assert_int_equal(EVP_PKEY_eq(id->key, w->alice->key), 1); /* the public halves */
+		seal(w, id, "hello", &cctx, &wire, &len);
+		assert_int_equal(dcr_call_accept(w->hpke_sk, &w->cfg, wire, len, now_ms, w->replay, &sctx, &req, &err),
+			DCR_EDENIED);
+		assert_non_null(strstr(err.msg, "signature does not match"));
+		free(wire);
+		dcr_ohttp_ctx_release(&cctx);
+		dcr_ohttp_ctx_release(&sctx);
+		dcr_identity_free(id);
+		OPENSSL_clear_free(der, (size_t)n);
+		BIO_free(mem);
+	}
+	unlink(key);
+	unlink(cert);
+	rmdir(dir);
+	OPENSSL_free(ca_der);
+}
+
 static struct dcr_identity *login_identity(const char *email)
 {
 	uint8_t *key, *csr;
@@ -470,7 +634,7 @@ static void test_login(void **state)
 	EVP_PKEY *other;
 
 	assert_string_equal(bob->email, "bob@acme.example");
-	assert_int_equal(sk_X509_num(bob->chain), 0);
+	assert_int_equal(bob->n_chain, 0);
 
 	/* Accepted: signed by the request's key, which the request itself proves. */
 	assert_int_equal(login_call(w, bob, DCR_CALL_LOGIN, now_ms + 1000, &req, &err), 0);
@@ -1005,14 +1169,14 @@ static void test_x509_cache(void **state)
 	size_t used, len;
 	int n;
 
-	assert_true((n = i2d_X509(sk_X509_value(w->alice->chain, 0), &der)) > 0);
+	assert_true((n = i2d_X509(w->alice_cert, &der)) > 0);
 	len = (size_t)n;
 	assert_non_null(a = dcr_x509_parse_cached(der, len, &used));
 	assert_int_equal(used, len);
 	assert_non_null(b = dcr_x509_parse_cached(der, len, &used));
 	assert_ptr_equal(a, b);
 	assert_int_equal(used, len);
-	assert_int_equal(X509_cmp(a, sk_X509_value(w->alice->chain, 0)), 0);
+	assert_int_equal(X509_cmp(a, w->alice_cert), 0);
 	X509_free(b);
 	/* One byte changed in the signature: another certificate, which the CA's key does not verify. */
 	assert_non_null(bad = malloc(len));
@@ -1087,6 +1251,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_identity_load),
+		cmocka_unit_test(test_identity_forms),
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_identity_login),
 		cmocka_unit_test(test_example_evidence),

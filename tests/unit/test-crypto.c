@@ -1,6 +1,8 @@
 /* Unit tests for lib/crypto.c and lib/util.c against published vectors. */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +66,42 @@ static void test_hkdf(void **state)
 	assert_hex(okm, 42, "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
 }
 
+/*
+ * SHA-256 and HMAC are fetched once and shared by every thread (lib/crypto.c):
+ * four threads at once still give the vectors, every time.
+ */
+static void *hkdf_thread(void *arg)
+{
+	uint8_t ikm[22], prk[32], okm[42], want_okm[42], md[32];
+	size_t bad = 0;
+
+	(void)arg;
+	memset(ikm, 0x0b, sizeof(ikm));
+	unhex_any("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8", want_okm,
+		sizeof(want_okm));
+	for (int i = 0; i < 300; i++) {
+		if (dcr_hkdf_extract(NULL, 0, ikm, sizeof(ikm), prk, NULL) < 0 ||
+		    dcr_hkdf_expand(prk, NULL, 0, okm, sizeof(okm), NULL) < 0 || memcmp(okm, want_okm, sizeof(okm)) != 0)
+			bad++;
+		if (dcr_sha256("abc", 3, md, NULL) < 0 || md[0] != 0xba || md[31] != 0xad)
+			bad++;
+	}
+	return (void *)(uintptr_t)bad;
+}
+
+static void test_threads(void **state)
+{
+	pthread_t t[4];
+	void *bad;
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hkdf_thread, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_int_equal((uintptr_t)bad, 0);
+	}
+}
+
 static void test_hkdf_limit(void **state)
 {
 	static uint8_t out[255 * 32 + 1];
@@ -103,6 +141,110 @@ static void test_ed25519_vectors(void **state)
 		assert_memory_equal(sig, want, 64);
 		assert_int_equal(dcr_ed25519_verify(pk, msg, mlen, sig, NULL), 0);
 	}
+}
+
+/*
+ * dcr_ed25519_sign keeps the last key imported: with two keys signing in
+ * turn, and the kept one forgotten in between, each signature is the one
+ * its own key makes (Ed25519 is deterministic) and only its key verifies it.
+ */
+static void test_ed25519_kept(void **state)
+{
+	static const int order[] = { 0, 0, 1, 0, -1, 1, 1, 0 };
+	uint8_t sk[2][32], pk[2][32], first[2][64], sig[64];
+	struct dcr_err err;
+
+	/* The second key is the first with its last byte's bit 0 flipped: keys differing in one bit are told apart. */
+	assert_int_equal(dcr_ed25519_keygen(sk[0], pk[0], &err), 0);
+	memcpy(sk[1], sk[0], 32);
+	sk[1][31] ^= 0x01;
+	assert_int_equal(dcr_ed25519_public(sk[1], pk[1], &err), 0);
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(dcr_ed25519_sign(sk[k], "head", 4, first[k], &err), 0);
+	assert_memory_not_equal(first[0], first[1], 64);
+	for (size_t i = 0; i < sizeof(order) / sizeof(*order); i++) {
+		int k = order[i];
+
+		if (k < 0) {
+			dcr_ed25519_forget();
+			continue;
+		}
+		assert_int_equal(dcr_ed25519_sign(sk[k], "head", 4, sig, &err), 0);
+		assert_memory_equal(sig, first[k], 64);
+		assert_int_equal(dcr_ed25519_verify(pk[k], "head", 4, sig, &err), 0);
+		assert_int_equal(dcr_ed25519_verify(pk[1 - k], "head", 4, sig, &err), DCR_EINTEGRITY);
+	}
+	dcr_ed25519_forget();
+}
+
+/* Two keys one bit apart, signing in turn from four threads while one of them forgets: every signature its key's. */
+static uint8_t kept_sk[2][32], kept_pk[2][32], kept_sig[2][64];
+
+static void *kept_thread(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg, bad = 0;
+	uint8_t sig[64];
+
+	for (int i = 0; i < 200; i++) {
+		int k = (int)((i + id) & 1);
+
+		if (id == 0 && i % 16 == 0)
+			dcr_ed25519_forget();
+		if (dcr_ed25519_sign(kept_sk[k], "head", 4, sig, NULL) < 0 || memcmp(sig, kept_sig[k], 64) != 0 ||
+		    dcr_ed25519_verify(kept_pk[k], "head", 4, sig, NULL) < 0)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void test_kept_threads(void **state)
+{
+	pthread_t t[4];
+	void *bad;
+
+	assert_int_equal(dcr_ed25519_keygen(kept_sk[0], kept_pk[0], NULL), 0);
+	memcpy(kept_sk[1], kept_sk[0], 32);
+	kept_sk[1][31] ^= 0x01;
+	assert_int_equal(dcr_ed25519_public(kept_sk[1], kept_pk[1], NULL), 0);
+	for (int k = 0; k < 2; k++) {
+		dcr_ed25519_forget();
+		assert_int_equal(dcr_ed25519_sign(kept_sk[k], "head", 4, kept_sig[k], NULL), 0);
+	}
+	for (uintptr_t i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, kept_thread, (void *)i), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], &bad), 0);
+		assert_int_equal((uintptr_t)bad, 0);
+	}
+	dcr_ed25519_forget();
+}
+
+/* A kept key is the import of its bytes, kept under them; forgetting drops it and wipes them. */
+static void test_kept_key(void **state)
+{
+	static struct dcr_kept_key kept = DCR_KEPT_KEY_INIT;
+	static const uint8_t zero[32];
+	uint8_t sk[32];
+	EVP_PKEY *a, *b;
+
+	assert_int_equal(dcr_random(sk, sizeof(sk), NULL), 0);
+	assert_non_null(a = dcr_kept_key_get(&kept, EVP_PKEY_ED25519, sk));
+	assert_non_null(b = dcr_kept_key_get(&kept, EVP_PKEY_ED25519, sk));
+	assert_ptr_equal(a, b);
+	assert_memory_equal(kept.sk, sk, 32);
+	EVP_PKEY_free(b);
+	/* Of another type, the same bytes are another key. */
+	assert_non_null(b = dcr_kept_key_get(&kept, EVP_PKEY_X25519, sk));
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(EVP_PKEY_get_id(b), EVP_PKEY_X25519);
+	EVP_PKEY_free(b);
+	dcr_kept_key_forget(&kept);
+	assert_null(kept.key);
+	assert_memory_equal(kept.sk, zero, 32);
+	assert_int_equal(kept.generation, 1);
+	/* The caller's reference outlives the forget. */
+	assert_int_equal(EVP_PKEY_get_id(a), EVP_PKEY_ED25519);
+	EVP_PKEY_free(a);
 }
 
 static void test_ed25519_reject(void **state)
@@ -269,8 +411,12 @@ int main(void)
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_hkdf),
 		cmocka_unit_test(test_hkdf_limit),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_ed25519_vectors),
 		cmocka_unit_test(test_ed25519_reject),
+		cmocka_unit_test(test_ed25519_kept),
+		cmocka_unit_test(test_kept_key),
+		cmocka_unit_test(test_kept_threads),
 		cmocka_unit_test(test_random_wipe_compare),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_keyfile),

@@ -639,6 +639,52 @@ static void test_round_trip(void **state)
 	dcr_hpke_ctx_release(&r);
 }
 
+/*
+ * The receiver key dcr_hpke_setup_base_r keeps is only ever the key it is
+ * given: a message to one of two keys opens with its own, every time and
+ * in any order, and never with the other; forgetting changes nothing.
+ */
+static void test_receiver_kept(void **state)
+{
+	static const uint8_t info[] = "dcr test";
+	uint8_t sk[2][32], pk[2][32], enc[2][32], ct[2][5 + DCR_HPKE_NT], pt[5];
+	static const int order[] = { 0, 0, 1, 0, 1, 1, -1, 1, 0 };
+	struct dcr_hpke_ctx s, r;
+	struct dcr_err err = { 0 };
+
+	/* The second key is the first with bit 0 of its last byte flipped (not a clamped bit): another key. */
+	assert_int_equal(dcr_hpke_keygen(sk[0], pk[0], &err), 0);
+	memcpy(sk[1], sk[0], 32);
+	sk[1][31] ^= 0x01;
+	assert_int_equal(dcr_hpke_public(sk[1], pk[1], &err), 0);
+	assert_memory_not_equal(pk[0], pk[1], 32);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(dcr_hpke_setup_base_s(&s, enc[k], pk[k], DCR_HPKE_AEAD_AES256GCM, info, sizeof(info),
+					 &err), 0);
+		assert_int_equal(dcr_hpke_seal(&s, NULL, 0, (const uint8_t *)"hello", 5, ct[k], &err), 0);
+		dcr_hpke_ctx_release(&s);
+	}
+	for (size_t i = 0; i < sizeof(order) / sizeof(*order); i++) {
+		int k = order[i];
+
+		if (k < 0) {
+			dcr_hpke_forget();
+			continue;
+		}
+		/* Its own key opens it; the other key, used just after, does not. */
+		assert_int_equal(dcr_hpke_setup_base_r(&r, enc[k], sk[k], DCR_HPKE_AEAD_AES256GCM, info, sizeof(info),
+					 &err), 0);
+		assert_int_equal(dcr_hpke_open(&r, NULL, 0, ct[k], sizeof(ct[k]), pt, &err), 0);
+		assert_memory_equal(pt, "hello", 5);
+		dcr_hpke_ctx_release(&r);
+		assert_int_equal(dcr_hpke_setup_base_r(&r, enc[k], sk[1 - k], DCR_HPKE_AEAD_AES256GCM, info,
+					 sizeof(info), &err), 0);
+		assert_int_equal(dcr_hpke_open(&r, NULL, 0, ct[k], sizeof(ct[k]), pt, &err), DCR_EINTEGRITY);
+		dcr_hpke_ctx_release(&r);
+	}
+	dcr_hpke_forget();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -649,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_misuse),
 		cmocka_unit_test(test_small_order),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_receiver_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
