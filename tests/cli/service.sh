@@ -132,10 +132,12 @@ make_ca ca
 make_user alice alice@acme.example ca
 coproc REPLAY { "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 3; }
 replay_pid=$REPLAY_PID
-read -r first <&"${REPLAY[0]}"
+# Copies of its pipes: bash drops REPLAY once the tool exits, which it may do before its last answer is read.
+exec {replay_out}<&"${REPLAY[0]}" {replay_in}>&"${REPLAY[1]}"
+read -r first <&"$replay_out"
 has "$first" '^ok$' "the first call is served"
-echo >&"${REPLAY[1]}"
-read -r second <&"${REPLAY[0]}"
+echo >&"$replay_in"
+read -r second <&"$replay_out"
 has "$second" '^refused 9: replayed call' "a replay is refused"
 
 
@@ -148,8 +150,9 @@ lacks "$(cat dcrd.log)" "$(od -An -tx1 data/sim-sealing.key | tr -d ' \n')" "no 
 expect 8 "service down" "$DCR" --specs specs.yaml attest
 has "$err" "cannot reach dcrd at $DCR_ENDPOINT/v1/evidence" "the URL it tried"
 DCRD_PORT_WANTED=$DCRD_PORT start_dcrd data || finish
-echo >&"${REPLAY[1]}"
-read -r third <&"${REPLAY[0]}"
+echo >&"$replay_in"
+read -r third <&"$replay_out"
+exec {replay_out}<&- {replay_in}>&-
 has "$third" '^refused (9: replayed call|1: call made before dcrd)' "a replay after a restart is refused"
 wait "$replay_pid" 2>/dev/null
 expect 0 "stale call" "$REPLAY_CALL" "$DCR_ENDPOINT" specs.yaml alice 1 -360
