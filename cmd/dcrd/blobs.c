@@ -182,7 +182,7 @@ int blobs_sweep(struct service *svc, struct dcr_err *err)
 		files++;
 		bytes += (uint64_t)st.st_size;
 	}
-	pthread_mutex_unlock(svc->lock);
+	state_unlock(svc->state, svc->lock);
 	closedir(d);
 	if (files)
 		fprintf(stderr, "dcrd: deleted %" PRIu64 " blob file%s that no record names (%" PRIu64 " bytes), "
@@ -265,7 +265,7 @@ int blob_authorize(struct service *svc, const char *id, const char *authorizatio
 
 	pthread_mutex_lock(svc->lock);
 	r = authorize_locked(svc, id, authorization, out, status, err);
-	pthread_mutex_unlock(svc->lock);
+	state_unlock(svc->state, svc->lock);
 	return r;
 }
 
@@ -352,7 +352,7 @@ static void blob_release(struct service *svc, const char *id)
 {
 	pthread_mutex_lock(svc->lock);
 	release(id);
-	pthread_mutex_unlock(svc->lock);
+	state_unlock(svc->state, svc->lock);
 }
 
 /* Upload-Offset must be what has arrived. */
@@ -405,7 +405,7 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 		   (*status = claim(id, &owner, peer ? peer : "", err)) != 0) {
 		r = err->code;
 	}
-	pthread_mutex_unlock(svc->lock);
+	state_unlock(svc->state, svc->lock);
 	if (r < 0)
 		return r;
 	if ((r = check_put(offset_header, &b, &offset, status, err)) < 0 ||
@@ -450,7 +450,7 @@ static int record_progress(struct blob_upload *u, int complete, struct dcr_err *
 	pthread_mutex_lock(u->svc->lock);
 	if ((r = state_blob_progress(u->svc->state, u->id, u->offset, complete, err)) == 0)
 		storage_progress(u->id, u->offset, complete);
-	pthread_mutex_unlock(u->svc->lock);
+	state_unlock(u->svc->state, u->svc->lock);
 	if (r == 0) {
 		u->recorded = u->offset;
 		u->recorded_ms = dcr_monotonic_ms();

@@ -170,6 +170,16 @@ struct state {
 		void *arg;
 	} hooks[STATE_HOOKS_MAX];
 	size_t n_hooks;
+	/* Group commit (state_group_commit); all zero without it, when each commit waits for the disk. */
+	bool group;
+	int wal_fd;                /* state.db-wal, for fdatasync */
+	int64_t seen_changes;      /* sqlite3_total_changes64 at the last state_unlock */
+	atomic_uint_least64_t written; /* releases of the lock after changes: state_unlock's tickets */
+	atomic_uint_least64_t syncs;   /* fdatasyncs of the log made for them */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	uint64_t synced;           /* every ticket up to this one is on disk (under sync_mu) */
+	bool syncing;              /* a thread is in fdatasync for the others (under sync_mu) */
 };
 
 /*
@@ -189,6 +199,25 @@ int state_open(struct state *s, const char *dir, const uint8_t *key, struct dcr_
 int state_private_name(const struct state *s, const char *scope, const char *name,
 	char out[static STATE_PRIVATE_NAME_LEN + 1], struct dcr_err *err);
 void state_close(struct state *s);
+/*
+ * Group commit, for dcrd serve: from now on a commit does not wait for the
+ * disk (synchronous=NORMAL); whoever used s under a lock releases it with
+ * state_unlock, which returns once every change made before the release,
+ * by any thread, is on disk, one fdatasync of the log serving every thread
+ * waiting for it. An answer is sent only after that, so nothing answered
+ * can be lost (docs/decisions.md, "Group commit"). Without it (dcrd token
+ * create), each commit is synchronous.
+ */
+int state_group_commit(struct state *s, const char *dir, struct dcr_err *err);
+/*
+ * Release lock (NULL: none held, at start-up) and wait until the changes
+ * made to s before that are on disk. The log failing to sync stops dcrd at
+ * once (exit status 1): what was written may not be on disk, and a second
+ * fdatasync that succeeds does not say it is.
+ */
+void state_unlock(struct state *s, pthread_mutex_t *lock);
+/* For /metrics: lock releases after changes, and the fdatasyncs that made them durable. */
+void state_sync_counts(struct state *s, uint64_t *writes, uint64_t *syncs);
 /* Store a room; create: insert (DCR_EEXIST if present), else replace (DCR_ENOTFOUND if absent). */
 int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *rec, int create,
 	struct dcr_err *err);

@@ -1563,7 +1563,7 @@ static int room_for_result(const struct job *j, uint64_t sealed, struct dcr_err 
 	job_caller(j, &caller);
 	pthread_mutex_lock(runner.svc.lock);
 	r = storage_result_begin(&runner.svc, &caller, j->room_id, sealed, err);
-	pthread_mutex_unlock(runner.svc.lock);
+	state_unlock(runner.svc.state, runner.svc.lock);
 	return r;
 }
 
@@ -1665,7 +1665,7 @@ static void finish_job(struct worker *me, struct job *j, int code, const char *w
 		me->room_id[0] = '\0';
 		forget_tables_if_stopped(j->room_id);
 	}
-	pthread_mutex_unlock(runner.svc.lock);
+	state_unlock(runner.svc.state, runner.svc.lock);
 	/* The room's next job may start. */
 	wake_runners();
 	/* The record borrowed these; the caller frees the record. */
@@ -1721,7 +1721,7 @@ static int run_one(struct worker *me)
 	/* Its data stays until it ends: a dataset it reads may be replaced meanwhile, not deleted (jobs_reading). */
 	if (r > 0 && !failed_start)
 		me->reading = &j.pubs;
-	pthread_mutex_unlock(runner.svc.lock);
+	state_unlock(runner.svc.state, runner.svc.lock);
 	if (r <= 0 || failed_start) {
 		set_busy(me, false);
 		if (failed_start)
@@ -1755,7 +1755,7 @@ static int run_one(struct worker *me)
 		pthread_mutex_lock(runner.svc.lock);
 		me->room_id[0] = '\0';
 		forget_tables_if_stopped(j.room_id);
-		pthread_mutex_unlock(runner.svc.lock);
+		state_unlock(runner.svc.state, runner.svc.lock);
 		wake_runners();
 	}
 	result_free(&res);
@@ -1986,7 +1986,7 @@ int jobs_start(struct service *svc, const struct job_limits *lim, struct dcr_err
 	/* A room stopped while a job kept its tables, then dcrd stopped: its store goes now (review D6-4). */
 	if (r == 0)
 		table_store_each_room(svc->data_dir, forget_tables_if_stopped);
-	pthread_mutex_unlock(svc->lock);
+	state_unlock(svc->state, svc->lock);
 	if (r < 0) {
 		free(runner.workers);
 		runner.workers = NULL;

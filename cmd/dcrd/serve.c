@@ -255,6 +255,7 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 	struct metrics_text m = { .used = 0 };
 	unsigned queued, running;
 	unsigned long dropped_headers, dropped_bodies, dropped_answers, checked, reused;
+	uint64_t writes, syncs;
 	struct storage_status st;
 
 	emit(&m,
@@ -326,6 +327,13 @@ static enum MHD_Result metrics(struct MHD_Connection *conn)
 		"# TYPE dcrd_results_expired_total counter\ndcrd_results_expired_total %lu\n",
 		st.below_floor, state_full(&srv.state), blob_writers(), st.unfinished, (unsigned long long)st.reserved, st.expired,
 		st.lapsed, (unsigned long long)st.result_bytes, st.results_expired);
+	state_sync_counts(&srv.state, &writes, &syncs);
+	emit(&m,
+		"# HELP dcrd_state_writes_total Releases of the state lock after changes, each on disk before its answer.\n"
+		"# TYPE dcrd_state_writes_total counter\ndcrd_state_writes_total %llu\n"
+		"# HELP dcrd_state_syncs_total fdatasyncs of the state's log that put them on disk (group commit).\n"
+		"# TYPE dcrd_state_syncs_total counter\ndcrd_state_syncs_total %llu\n",
+		(unsigned long long)writes, (unsigned long long)syncs);
 	return respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", m.buf, m.used);
 }
 
@@ -564,7 +572,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 				req->waited = waited;
 				MHD_suspend_connection(conn);
 				jobs_wait_start(waiter);
-				pthread_mutex_unlock(&srv.lock);
+				state_unlock(&srv.state, &srv.lock);
 				call_prep_release(&prep);
 				free(answer);
 				return MHD_YES;
@@ -626,7 +634,7 @@ static enum MHD_Result call(struct MHD_Connection *conn, struct request *req)
 			for (size_t i = 0; i < proof.len; i++)
 				hashes[i] = (ProtobufCBinaryData){ 32, proof.hash[i] };
 		}
-		pthread_mutex_unlock(&srv.lock);
+		state_unlock(&srv.state, &srv.lock);
 		blobs_reap(); /* the files of blobs this call deleted */
 	}
 	call_prep_release(&prep);
@@ -1525,6 +1533,8 @@ int cmd_serve(int argc, char **argv)
 	if (creators_count_rooms(&srv.creators, &srv.state, &err) < 0 || room_index_build(&srv.state, &err) < 0 ||
 	    blobs_sweep(&srv.svc, &err) < 0 || table_store_sweep(data_dir, &err) < 0 ||
 	    storage_open(&srv.svc, &storage, &err) < 0 ||
+	    /* Before any other thread uses the state: what start-up wrote is on disk already. */
+	    state_group_commit(&srv.state, data_dir, &err) < 0 ||
 	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);

@@ -1,9 +1,12 @@
 /* dcrd's durable state: a SQLite database whose rows are sealed under the sealing key. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "dcrd.h"
@@ -228,10 +231,115 @@ void state_close(struct state *s)
 		sqlite3_finalize(s->call_st[i]);
 		s->call_st[i] = NULL;
 	}
+	/* SQLite's checkpoint on closing syncs what no state_unlock did. */
 	sqlite3_close(s->db);
 	s->db = NULL;
+	if (s->group) {
+		close(s->wal_fd);
+		pthread_cond_destroy(&s->sync_cv);
+		pthread_mutex_destroy(&s->sync_mu);
+		s->group = false;
+	}
 	dcr_wipe(s->key, sizeof(s->key));
 	dcr_wipe(s->names_key, sizeof(s->names_key));
+}
+
+/*
+ * Group commit. In WAL mode a commit is durable once the log file holds
+ * its frames on disk; synchronous=FULL makes every commit fdatasync the
+ * log while holding dcrd's one call lock. Here a commit only writes its
+ * frames, and state_unlock, after the lock is released, fdatasyncs the
+ * log once for every thread that released it since the last fdatasync
+ * began. SQLite still syncs the log before a checkpoint copies it into
+ * the database, and the database after.
+ */
+int state_group_commit(struct state *s, const char *dir, struct dcr_err *err)
+{
+	char path[4096];
+	int fd = -1, dfd = -1, r;
+
+	if ((r = data_path(path, sizeof(path), dir, "state.db-wal", err)) < 0)
+		return r;
+	/* Open by state_open's reads in WAL mode, which make the file; it stays until the last connection closes. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return dcr_err_set(err, DCR_EIO, "cannot open '%s': %s", path, strerror(errno));
+	/* Before commits stop waiting: the log's name in the directory, and what it holds, are on disk. */
+	if (fdatasync(fd) < 0 || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0) {
+		r = dcr_err_set(err, DCR_EIO, "cannot sync '%s' to disk: %s", path, strerror(errno));
+		goto fail;
+	}
+	close(dfd);
+	dfd = -1;
+	if (sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+		r = sql_fail(s, DCR_EIO, "cannot set up group commit", err);
+		goto fail;
+	}
+	s->wal_fd = fd;
+	s->seen_changes = sqlite3_total_changes64(s->db);
+	pthread_mutex_init(&s->sync_mu, NULL);
+	pthread_cond_init(&s->sync_cv, NULL);
+	s->group = true;
+	return 0;
+fail:
+	if (dfd >= 0)
+		close(dfd);
+	close(fd);
+	return r;
+}
+
+/* Wait until every change counted up to ticket is on disk, syncing the log for the others if no one is. */
+static void sync_to(struct state *s, uint64_t ticket)
+{
+	pthread_mutex_lock(&s->sync_mu);
+	while (s->synced < ticket) {
+		uint64_t target;
+
+		if (s->syncing) {
+			pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+			continue;
+		}
+		/* Counted after its frames were written: the fdatasync below covers them all. */
+		target = atomic_load(&s->written);
+		s->syncing = true;
+		pthread_mutex_unlock(&s->sync_mu);
+		if (fdatasync(s->wal_fd) < 0) {
+			fprintf(stderr, "dcrd: the state database's log cannot be written to disk (%s): stopping now, "
+				"before answering for what may not be on disk\n", strerror(errno));
+			_exit(1);
+		}
+		atomic_fetch_add(&s->syncs, 1);
+		pthread_mutex_lock(&s->sync_mu);
+		s->syncing = false;
+		s->synced = target;
+		pthread_cond_broadcast(&s->sync_cv);
+	}
+	pthread_mutex_unlock(&s->sync_mu);
+}
+
+void state_unlock(struct state *s, pthread_mutex_t *lock)
+{
+	uint64_t ticket = 0;
+
+	/* Under the lock: whatever changed since the last release has been written, by this thread or another. */
+	if (s->group) {
+		int64_t n = sqlite3_total_changes64(s->db);
+
+		if (n != s->seen_changes) {
+			s->seen_changes = n;
+			atomic_fetch_add(&s->written, 1);
+		}
+		ticket = atomic_load(&s->written);
+	}
+	if (lock)
+		pthread_mutex_unlock(lock);
+	if (ticket)
+		sync_to(s, ticket);
+}
+
+void state_sync_counts(struct state *s, uint64_t *writes, uint64_t *syncs)
+{
+	*writes = atomic_load(&s->written);
+	*syncs = atomic_load(&s->syncs);
 }
 
 int state_private_name(const struct state *s, const char *scope, const char *name,

@@ -432,7 +432,7 @@ int storage_open(struct service *svc, const struct storage_limits *lim, struct d
 	r = state_each_record(svc->state, "dataset", "", &dcr__v1__dataset_record__descriptor, load_one, svc, err);
 	if (r == 0)
 		r = load_results(svc, err);
-	pthread_mutex_unlock(svc->lock);
+	state_unlock(svc->state, svc->lock);
 	if (r == DCR_ENOMEM)
 		r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	if (r < 0)

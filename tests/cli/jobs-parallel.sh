@@ -116,6 +116,14 @@ expect 0 "another" as_alice --json jobs "$room_a"
 checks=$((checks + 1))
 [ "$(status "$room_b" "$b_forever")" = running ] || fail "the running job ended before the checks: they prove nothing"
 
+# Group commit: the calls' changes were synced, never more often than they were made.
+expect 0 "metrics" curl -fsS "$DCR_ENDPOINT/metrics"
+writes=$(sed -n 's/^dcrd_state_writes_total //p' <<<"$out")
+syncs=$(sed -n 's/^dcrd_state_syncs_total //p' <<<"$out")
+checks=$((checks + 1))
+[ -n "$writes" ] && [ -n "$syncs" ] && [ "$syncs" -ge 1 ] && [ "$syncs" -le "$writes" ] ||
+	fail "state writes '$writes' and syncs '$syncs': want 1 <= syncs <= writes"
+
 # ---- kill -9 with two jobs running: both run again ----
 stop_dcrd KILL
 for p in "${pids[@]}"; do wait "$p"; done

@@ -3,6 +3,7 @@
  * record names and audit leaves, and the audit log's stored subtrees.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -11,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -865,6 +869,188 @@ static void test_end_hooks(void **state)
 	assert_false(a.committed);
 }
 
+/* A token row: one change to the state. */
+static void add_token(struct state *s, unsigned i)
+{
+	uint8_t hash[DCR_SHA256_LEN] = { 0 };
+	struct dcr_err err;
+
+	memcpy(hash, &i, sizeof(i));
+	assert_int_equal(state_token_add(s, hash, "a@example.org", 1, 2, &err), 0);
+}
+
+static int synchronous(struct state *s)
+{
+	sqlite3_stmt *st;
+	int v;
+
+	assert_int_equal(sqlite3_prepare_v2(s->db, "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void assert_counts(struct state *s, uint64_t writes, uint64_t syncs)
+{
+	uint64_t w, n;
+
+	state_sync_counts(s, &w, &n);
+	assert_int_equal(w, writes);
+	assert_int_equal(n, syncs);
+}
+
+struct committer {
+	struct state *s;
+	pthread_mutex_t *lock;
+	unsigned first, n;
+};
+
+static void *commit_some(void *arg)
+{
+	struct committer *c = arg;
+
+	for (unsigned i = 0; i < c->n; i++) {
+		pthread_mutex_lock(c->lock);
+		add_token(c->s, c->first + i);
+		state_unlock(c->s, c->lock);
+	}
+	return NULL;
+}
+
+static void test_group_commit(void **state)
+{
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct committer c[8];
+	pthread_t t[8];
+	struct state s;
+	struct state_token tok;
+	struct stat a, b;
+	struct dcr_err err;
+	uint8_t hash[DCR_SHA256_LEN] = { 0 };
+	char path[4200];
+	uint64_t w, n;
+
+	(void)state;
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	/* Without it (dcrd token create), every commit waits for the disk. */
+	assert_int_equal(synchronous(&s), 2);
+	state_unlock(&s, NULL);
+	assert_counts(&s, 0, 0);
+	assert_int_equal(state_group_commit(&s, dir, &err), 0);
+	assert_int_equal(synchronous(&s), 1);
+	/* What it syncs is the log SQLite writes. */
+	snprintf(path, sizeof(path), "%s/state.db-wal", dir);
+	assert_int_equal(stat(path, &a), 0);
+	assert_int_equal(fstat(s.wal_fd, &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+
+	/* A release after a change syncs once; after none, or only reads, not at all. */
+	pthread_mutex_lock(&lock);
+	add_token(&s, 1);
+	state_unlock(&s, &lock);
+	assert_counts(&s, 1, 1);
+	pthread_mutex_lock(&lock);
+	assert_int_equal(state_token_get(&s, hash, &tok, &err), DCR_ENOTFOUND);
+	state_unlock(&s, &lock);
+	state_unlock(&s, NULL);
+	assert_counts(&s, 1, 1);
+	/* Many changes under one hold: one write, one sync. */
+	pthread_mutex_lock(&lock);
+	assert_int_equal(state_begin(&s, &err), 0);
+	add_token(&s, 2);
+	add_token(&s, 3);
+	assert_int_equal(state_commit(&s, &err), 0);
+	add_token(&s, 4);
+	state_unlock(&s, &lock);
+	assert_counts(&s, 2, 2);
+
+	/*
+	 * While one fdatasync is under way (here: pretended), every thread that
+	 * releases the lock waits; then one fdatasync serves them all.
+	 */
+	pthread_mutex_lock(&s.sync_mu);
+	s.syncing = true;
+	pthread_mutex_unlock(&s.sync_mu);
+	for (unsigned i = 0; i < 8; i++) {
+		c[i] = (struct committer){ &s, &lock, 100 + 10 * i, 1 };
+		assert_int_equal(pthread_create(&t[i], NULL, commit_some, &c[i]), 0);
+	}
+	do {
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		state_sync_counts(&s, &w, &n);
+	} while (w < 10);
+	assert_counts(&s, 10, 2);
+	pthread_mutex_lock(&s.sync_mu);
+	s.syncing = false;
+	pthread_cond_broadcast(&s.sync_cv);
+	pthread_mutex_unlock(&s.sync_mu);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_counts(&s, 10, 3);
+
+	/* Threads at once: every release counted, never more syncs than writes, all on disk at the end. */
+	for (unsigned i = 0; i < 8; i++) {
+		c[i] = (struct committer){ &s, &lock, 1000 + 100 * i, 25 };
+		assert_int_equal(pthread_create(&t[i], NULL, commit_some, &c[i]), 0);
+	}
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	state_sync_counts(&s, &w, &n);
+	assert_int_equal(w, 10 + 8 * 25);
+	assert_true(n > 3 && n <= w);
+	assert_int_equal(s.synced, w);
+	state_close(&s);
+
+	/* Everything is there after a reopen. */
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	for (unsigned i = 0; i < 8; i++) {
+		memset(hash, 0, sizeof(hash));
+		unsigned k = 1000 + 100 * i + 24;
+
+		memcpy(hash, &k, sizeof(k));
+		assert_int_equal(state_token_get(&s, hash, &tok, &err), 0);
+	}
+	state_close(&s);
+}
+
+/* The log failing to sync stops dcrd before it answers: status 1, and why, on standard error. */
+static void test_group_commit_sync_fails(void **state)
+{
+	int out[2], p[2], status;
+	char msg[512] = "";
+	ssize_t got;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(out), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+		struct state s;
+		struct dcr_err err;
+
+		dup2(out[1], 2);
+		if (state_open(&s, dir, key, &err) < 0 || state_group_commit(&s, dir, &err) < 0 || pipe(p) < 0)
+			_exit(3);
+		/* A pipe where the log was: fdatasync fails (EINVAL) as a failing disk would (EIO). */
+		dup2(p[0], s.wal_fd);
+		pthread_mutex_lock(&lock);
+		add_token(&s, 7);
+		state_unlock(&s, &lock);
+		_exit(0); /* answered without the disk: what must not happen */
+	}
+	close(out[1]);
+	got = read(out[0], msg, sizeof(msg) - 1);
+	close(out[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	assert_true(got > 0);
+	assert_non_null(strstr(msg, "log cannot be written to disk"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -878,6 +1064,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clock_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_hooks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_sync_fails, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
