@@ -46,11 +46,15 @@ int blob_path(const struct service *svc, const char *id, char *buf, size_t size,
 /*
  * Blob files whose records a committed transaction deleted: unlinked by
  * blobs_reap once the call lock is released, since freeing a file of
- * gigabytes takes the file system a while. Should dcrd stop before, the
+ * gigabytes takes the file system a while, and once the deletion is on
+ * disk (its ticket synced: group commit), since a row that comes back
+ * after a power cut must find its file. Should dcrd stop before, the
  * file is one no record names, which blobs_sweep deletes at the next start.
  */
 struct doomed {
 	struct doomed *next;
+	struct state *state;
+	uint64_t ticket;           /* state_ticket of the deletion's commit */
 	char id[DCR_BLOB_ID_LEN + 1];
 	char path[];
 };
@@ -68,6 +72,7 @@ static void doom_on_commit(void *arg, bool committed)
 		free(d);
 		return;
 	}
+	d->ticket = state_ticket(d->state); /* under the lock the transaction committed under */
 	pthread_mutex_lock(&doomed.mu);
 	d->next = doomed.head;
 	doomed.head = d;
@@ -88,6 +93,7 @@ int blob_delete_on_commit(const struct service *svc, const char *id, struct dcr_
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	memcpy(d->path, path, len);
+	d->state = svc->state;
 	if ((r = state_on_end(svc->state, doom_on_commit, d, err)) < 0)
 		free(d);
 	return r;
@@ -95,13 +101,21 @@ int blob_delete_on_commit(const struct service *svc, const char *id, struct dcr_
 
 void blobs_reap(void)
 {
-	struct doomed *d;
+	struct doomed *d, *ready = NULL, **at;
 
+	/* Those whose deletion is on disk; the others wait for a later reap. */
 	pthread_mutex_lock(&doomed.mu);
-	d = doomed.head;
-	doomed.head = NULL;
+	for (at = &doomed.head; (d = *at);) {
+		if (state_synced(d->state, d->ticket)) {
+			*at = d->next;
+			d->next = ready;
+			ready = d;
+		} else {
+			at = &d->next;
+		}
+	}
 	pthread_mutex_unlock(&doomed.mu);
-	while (d) {
+	for (d = ready; d;) {
 		struct doomed *next = d->next;
 
 		if (unlink(d->path) < 0 && errno != ENOENT)
@@ -431,6 +445,7 @@ int blob_put_begin(struct service *svc, const char *id, const char *authorizatio
 		*status = 500;
 		return r;
 	}
+	state_files_changed(svc->state); /* a new file's name on disk with the progress that names it */
 	memcpy(u->id, id, sizeof(u->id));
 	u->svc = svc;
 	u->size = b.size;

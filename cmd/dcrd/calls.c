@@ -101,6 +101,12 @@ void calls_bulk_priority(void)
 		setpriority(PRIO_PROCESS, self, nice + BULK_NICE < 19 ? nice + BULK_NICE : 19);
 }
 
+/*
+ * What a preparation reads through svc->reader may be committed and not
+ * yet on disk (group commit): it is answered only by the call, which then
+ * takes the lock and releases it with state_unlock. Never answer from it
+ * directly.
+ */
 int calls_prepare(struct service *svc, const struct dcr_call_request *req, struct call_prep *prep,
 	struct dcr_err *err)
 {

@@ -173,13 +173,16 @@ struct state {
 	/* Group commit (state_group_commit); all zero without it, when each commit waits for the disk. */
 	bool group;
 	int wal_fd;                /* state.db-wal, for fdatasync */
-	int64_t seen_changes;      /* sqlite3_total_changes64 at the last state_unlock */
-	atomic_uint_least64_t written; /* releases of the lock after changes: state_unlock's tickets */
+	bool committed;            /* a transaction committed since the last state_unlock (SQLite's commit hook) */
+	atomic_uint_least64_t written; /* releases of the lock after commits: state_unlock's tickets */
 	atomic_uint_least64_t syncs;   /* fdatasyncs of the log made for them */
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
-	uint64_t synced;           /* every ticket up to this one is on disk (under sync_mu) */
+	atomic_uint_least64_t synced;  /* every ticket up to this one is on disk (written under sync_mu) */
 	bool syncing;              /* a thread is in fdatasync for the others (under sync_mu) */
+	bool closed;               /* state_close synced for the last time: no more fdatasyncs (under sync_mu) */
+	int files_fd;              /* the directory of the files rows name (blobs/), synced with the log */
+	atomic_bool files_changed; /* a file was made there since the last sync (state_files_changed) */
 };
 
 /*
@@ -208,7 +211,13 @@ void state_close(struct state *s);
  * can be lost (docs/decisions.md, "Group commit"). Without it (dcrd token
  * create), each commit is synchronous.
  */
-int state_group_commit(struct state *s, const char *dir, struct dcr_err *err);
+int state_group_commit(struct state *s, const char *dir, const char *files_dir, struct dcr_err *err);
+/*
+ * A file was created in files_dir, which a row is about to name: the
+ * next fdatasync of the log syncs the directory first, so the row never
+ * reaches the disk without the file's name.
+ */
+void state_files_changed(struct state *s);
 /*
  * Release lock (NULL: none held, at start-up) and wait until the changes
  * made to s before that are on disk. The log failing to sync stops dcrd at
@@ -218,6 +227,16 @@ int state_group_commit(struct state *s, const char *dir, struct dcr_err *err);
 void state_unlock(struct state *s, pthread_mutex_t *lock);
 /* For /metrics: lock releases after changes, and the fdatasyncs that made them durable. */
 void state_sync_counts(struct state *s, uint64_t *writes, uint64_t *syncs);
+/*
+ * Under the lock, in a transaction: the ticket its commit will be on disk
+ * under, for what must wait until then (a file to delete once the rows
+ * naming it are gone for good); 0 without group commit, where a commit is
+ * on disk when it returns. state_synced(s, ticket): whether it is.
+ */
+uint64_t state_ticket(struct state *s);
+bool state_synced(struct state *s, uint64_t ticket);
+/* Tests: what state_unlock calls for fdatasync (fdatasync when NULL). */
+extern int (*state_fdatasync_fn)(int fd);
 /* Store a room; create: insert (DCR_EEXIST if present), else replace (DCR_ENOTFOUND if absent). */
 int state_put_room(struct state *s, const char *id, const Dcr__V1__RoomRecord *rec, int create,
 	struct dcr_err *err);
@@ -520,9 +539,10 @@ unsigned blob_writers(void);
 int blob_path(const struct service *svc, const char *id, char *buf, size_t size, struct dcr_err *err);
 /*
  * Delete blob id's file once the open transaction (which deletes its
- * records) commits: blobs_reap unlinks the files of committed deletions,
- * to be called once the call lock is released. A stop in between leaves
- * a file no record names, for blobs_sweep.
+ * records) commits: blobs_reap unlinks the files of committed deletions
+ * that are on disk (state_synced), to be called once the call lock is
+ * released (state_unlock). A stop in between leaves a file no record
+ * names, for blobs_sweep.
  */
 int blob_delete_on_commit(const struct service *svc, const char *id, struct dcr_err *err);
 void blobs_reap(void);

@@ -1522,6 +1522,7 @@ static int seal_result(const struct result *res, uint8_t key[static 32], char id
 		return r;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
 		return dcr_err_errno(err, DCR_EIO, errno, "cannot create '%s'", path);
+	state_files_changed(runner.svc.state); /* its name on disk with the row that will name it */
 	if (!(enc = dcr_stream_enc_new(key, 0, fd_sink, &fd, err)))
 		r = err->code;
 	else if ((r = dcr_stream_enc_write(enc, res->data, res->len, err)) == 0 &&

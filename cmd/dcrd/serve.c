@@ -867,7 +867,7 @@ static void chores(void)
 	if (pthread_mutex_trylock(&srv.lock) != 0)
 		return;
 	storage_expire(&srv.svc);
-	pthread_mutex_unlock(&srv.lock);
+	state_unlock(&srv.state, &srv.lock);
 	blobs_reap(); /* the files of expired uploads and results */
 }
 
@@ -1250,7 +1250,7 @@ int cmd_serve(int argc, char **argv)
 	uint64_t secs;
 	struct sandbox_options sandbox = { NULL, NULL, NULL };
 	char sandbox_desc[3 * 4096];
-	char buf[256];
+	char buf[256], blobs_dir[4096];
 	const char *creator_cas[64];
 	size_t n_creator_cas = 0;
 	uint64_t sql_memory = DEFAULT_SQL_MEMORY;
@@ -1534,7 +1534,8 @@ int cmd_serve(int argc, char **argv)
 	    blobs_sweep(&srv.svc, &err) < 0 || table_store_sweep(data_dir, &err) < 0 ||
 	    storage_open(&srv.svc, &storage, &err) < 0 ||
 	    /* Before any other thread uses the state: what start-up wrote is on disk already. */
-	    state_group_commit(&srv.state, data_dir, &err) < 0 ||
+	    data_path(blobs_dir, sizeof(blobs_dir), data_dir, "blobs", &err) < 0 ||
+	    state_group_commit(&srv.state, data_dir, blobs_dir, &err) < 0 ||
 	    jobs_start(&srv.svc, &jobs, &err) < 0 ||
 	    watchdog_start(&conns, chores, &err) < 0) {
 		fprintf(stderr, "dcrd: serve: %s\n", err.msg);

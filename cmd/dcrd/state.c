@@ -85,6 +85,19 @@ bool state_full(const struct state *s)
 	return atomic_load(&s->full);
 }
 
+int (*state_fdatasync_fn)(int fd);
+
+/* One fdatasync of the log (group commit), counted; first the files' directory, if a file was made there. */
+static int log_sync(struct state *s)
+{
+	if (atomic_exchange(&s->files_changed, false) && fsync(s->files_fd) < 0)
+		return -1;
+	if ((state_fdatasync_fn ? state_fdatasync_fn : fdatasync)(s->wal_fd) < 0)
+		return -1;
+	atomic_fetch_add(&s->syncs, 1);
+	return 0;
+}
+
 static int migrate_names(struct state *s, bool *changed, struct dcr_err *err);
 static int seal_legacy_leaves(struct state *s, bool *changed, struct dcr_err *err);
 static int build_audit_nodes(struct state *s, struct dcr_err *err);
@@ -231,15 +244,31 @@ void state_close(struct state *s)
 		sqlite3_finalize(s->call_st[i]);
 		s->call_st[i] = NULL;
 	}
-	/* SQLite's checkpoint on closing syncs what no state_unlock did. */
+	if (s->group) {
+		/*
+		 * What no state_unlock synced goes to disk now (closing a connection
+		 * that is not the last does not checkpoint). A runner may still be
+		 * waiting in sync_to at a stop that leaves a job running: it finds
+		 * the state closed and returns, so the mutex and condition stay.
+		 */
+		pthread_mutex_lock(&s->sync_mu);
+		while (s->syncing)
+			pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+		if (!s->closed) {
+			if (log_sync(s) < 0)
+				fprintf(stderr, "dcrd: the state database's log, or the blobs directory, cannot be written "
+						"to disk (%s): what the last calls changed may be lost\n", strerror(errno));
+			else
+				atomic_store(&s->synced, atomic_load(&s->written));
+			close(s->wal_fd);
+			close(s->files_fd);
+			s->closed = true;
+		}
+		pthread_cond_broadcast(&s->sync_cv);
+		pthread_mutex_unlock(&s->sync_mu);
+	}
 	sqlite3_close(s->db);
 	s->db = NULL;
-	if (s->group) {
-		close(s->wal_fd);
-		pthread_cond_destroy(&s->sync_cv);
-		pthread_mutex_destroy(&s->sync_mu);
-		s->group = false;
-	}
 	dcr_wipe(s->key, sizeof(s->key));
 	dcr_wipe(s->names_key, sizeof(s->names_key));
 }
@@ -253,16 +282,27 @@ void state_close(struct state *s)
  * began. SQLite still syncs the log before a checkpoint copies it into
  * the database, and the database after.
  */
-int state_group_commit(struct state *s, const char *dir, struct dcr_err *err)
+/* SQLite's commit hook: called as a transaction commits (0: let it). */
+static int on_commit(void *arg)
+{
+	((struct state *)arg)->committed = true;
+	return 0;
+}
+
+int state_group_commit(struct state *s, const char *dir, const char *files_dir, struct dcr_err *err)
 {
 	char path[4096];
-	int fd = -1, dfd = -1, r;
+	int fd = -1, dfd = -1, ffd = -1, r;
 
 	if ((r = data_path(path, sizeof(path), dir, "state.db-wal", err)) < 0)
 		return r;
 	/* Open by state_open's reads in WAL mode, which make the file; it stays until the last connection closes. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return dcr_err_set(err, DCR_EIO, "cannot open '%s': %s", path, strerror(errno));
+	if ((ffd = open(files_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = dcr_err_set(err, DCR_EIO, "cannot open '%s': %s", files_dir, strerror(errno));
+		goto fail;
+	}
 	/* Before commits stop waiting: the log's name in the directory, and what it holds, are on disk. */
 	if (fdatasync(fd) < 0 || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0) {
 		r = dcr_err_set(err, DCR_EIO, "cannot sync '%s' to disk: %s", path, strerror(errno));
@@ -275,65 +315,94 @@ int state_group_commit(struct state *s, const char *dir, struct dcr_err *err)
 		goto fail;
 	}
 	s->wal_fd = fd;
-	s->seen_changes = sqlite3_total_changes64(s->db);
+	s->files_fd = ffd;
 	pthread_mutex_init(&s->sync_mu, NULL);
 	pthread_cond_init(&s->sync_cv, NULL);
+	/* Every commit, whatever it writes (rows, schema, pragmas), in the thread holding the lock. */
+	sqlite3_commit_hook(s->db, on_commit, s);
 	s->group = true;
 	return 0;
 fail:
 	if (dfd >= 0)
 		close(dfd);
+	if (ffd >= 0)
+		close(ffd);
 	close(fd);
 	return r;
+}
+
+void state_files_changed(struct state *s)
+{
+	if (s->group)
+		atomic_store(&s->files_changed, true);
 }
 
 /* Wait until every change counted up to ticket is on disk, syncing the log for the others if no one is. */
 static void sync_to(struct state *s, uint64_t ticket)
 {
 	pthread_mutex_lock(&s->sync_mu);
-	while (s->synced < ticket) {
+	while (atomic_load(&s->synced) < ticket && !s->closed) {
 		uint64_t target;
 
 		if (s->syncing) {
 			pthread_cond_wait(&s->sync_cv, &s->sync_mu);
 			continue;
 		}
-		/* Counted after its frames were written: the fdatasync below covers them all. */
+		/*
+		 * Read before the fdatasync starts: every ticket up to here was
+		 * counted after its frames were written, so it covers them all. A
+		 * ticket counted during it may have frames written after it began.
+		 */
 		target = atomic_load(&s->written);
 		s->syncing = true;
 		pthread_mutex_unlock(&s->sync_mu);
-		if (fdatasync(s->wal_fd) < 0) {
-			fprintf(stderr, "dcrd: the state database's log cannot be written to disk (%s): stopping now, "
-				"before answering for what may not be on disk\n", strerror(errno));
+		if (log_sync(s) < 0) {
+			fprintf(stderr, "dcrd: the state database's log, or the blobs directory, cannot be written to "
+				"disk (%s): stopping now, before answering for what may not be on disk\n", strerror(errno));
 			_exit(1);
 		}
-		atomic_fetch_add(&s->syncs, 1);
 		pthread_mutex_lock(&s->sync_mu);
 		s->syncing = false;
-		s->synced = target;
+		atomic_store(&s->synced, target);
 		pthread_cond_broadcast(&s->sync_cv);
 	}
 	pthread_mutex_unlock(&s->sync_mu);
 }
 
+/* Under the lock: count a release after commits, and return the ticket covering every commit so far. */
+static uint64_t count_release(struct state *s)
+{
+	if (s->committed) {
+		s->committed = false;
+		atomic_fetch_add(&s->written, 1);
+	}
+	return atomic_load(&s->written);
+}
+
 void state_unlock(struct state *s, pthread_mutex_t *lock)
 {
-	uint64_t ticket = 0;
+	/*
+	 * Whatever was committed before this release, by this thread or
+	 * another, is waited for: a call that only reads may answer with what
+	 * another committed a moment ago.
+	 */
+	uint64_t ticket = s->group ? count_release(s) : 0;
 
-	/* Under the lock: whatever changed since the last release has been written, by this thread or another. */
-	if (s->group) {
-		int64_t n = sqlite3_total_changes64(s->db);
-
-		if (n != s->seen_changes) {
-			s->seen_changes = n;
-			atomic_fetch_add(&s->written, 1);
-		}
-		ticket = atomic_load(&s->written);
-	}
 	if (lock)
 		pthread_mutex_unlock(lock);
 	if (ticket)
 		sync_to(s, ticket);
+}
+
+uint64_t state_ticket(struct state *s)
+{
+	/* This release will count the commit: one more than the releases counted so far. */
+	return s->group ? atomic_load(&s->written) + 1 : 0;
+}
+
+bool state_synced(struct state *s, uint64_t ticket)
+{
+	return atomic_load(&s->synced) >= ticket;
 }
 
 void state_sync_counts(struct state *s, uint64_t *writes, uint64_t *syncs)

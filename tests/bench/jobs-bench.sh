@@ -36,7 +36,8 @@
 #    run --wait, failed runs, calls per job; the CPU per job of the dcr
 #    processes (getrusage of the driver's children), of dcrd
 #    (/proc/PID/stat), of its SQL workers (those it reaped, cutime +
-#    cstime, and those alive, kept warm); how busy the whole machine was
+#    cstime, and those alive, kept warm); the fdatasyncs of its state log
+#    per job (dcrd_state_syncs_total, group commit); how busy the whole machine was
 #    (/proc/stat: other users' work included), to tell whether the CPU is
 #    what bounds the throughput. Alternating 5 and 50 clients, and the
 #    builds, within each round spreads the machine's changing load over
@@ -135,6 +136,8 @@ worker_cpu() {
 # The whole machine's busy CPU (all but idle and iowait), in seconds: other users' too.
 machine_cpu() { awk -v t="$tck" '/^cpu / { printf "%.3f", ($2 + $3 + $4 + $7 + $8 + $9) / t }' /proc/stat; }
 calls() { grep -c 'POST /v1/call' "$1/dcrd.log" || true; }
+# The fdatasyncs of dcrd's state log so far (group commit, /metrics); -1 for a dcrd without the count.
+syncs() { curl -fsS "$DCR_ENDPOINT/metrics" | awk '/^dcrd_state_syncs_total / { n = $2 } END { print n == "" ? -1 : n }'; }
 
 # ---- each build's dcrd, in a session of its own, with ten rooms; all run to the end ----
 declare -A endpoint pid_of rooms_of bdir_of
@@ -234,6 +237,7 @@ for round in $(seq "$rounds"); do
 				before_cpu=$(dcrd_cpu "$pid")
 				before_workers=$(worker_cpu "$pid")
 				before_machine=$(machine_cpu)
+				before_syncs=$(syncs)
 				python3 - "$dcr" "$dir/alice" "$clients" "$((jobs / clients))" "$spread" "${rooms[@]}" \
 					>conc.txt <<'PY'
 import resource, subprocess, sys, threading, time
@@ -263,7 +267,7 @@ print(time.monotonic() - start, failed[0], ru.ru_utime + ru.ru_stime, " ".join(s
 PY
 				python3 - conc.txt "$clients" "$spread" "$(($(calls "$bdir") - before_calls))" "$before_cpu" \
 					"$(dcrd_cpu "$pid")" "$before_workers" "$(worker_cpu "$pid")" "$before_machine" \
-					"$(machine_cpu)" "$(nproc)" "$build" "$round" >>results.txt <<'PY'
+					"$(machine_cpu)" "$(nproc)" "$build" "$round" "$before_syncs" "$(syncs)" >>results.txt <<'PY'
 import sys
 wall, failed, client_cpu, *ts = open(sys.argv[1]).read().split()
 wall, failed, client_cpu = float(wall), int(failed), float(client_cpu) * 1000
@@ -274,20 +278,23 @@ clients, spread, calls, n = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 cpu = (float(sys.argv[6]) - float(sys.argv[5])) * 1000
 q = lambda p: t[min(len(t) - 1, int(round(p / 100 * (len(t) - 1))))]
 busy = 100 * machine / 1000 / wall / int(sys.argv[11])
+syncs = (int(sys.argv[15]) - int(sys.argv[14])) / n if int(sys.argv[14]) >= 0 else -1
 # build, round, clients, rooms, jobs/s, p50 ms, p99 ms, failed, calls/job, CPU ms/job of dcr, dcrd, the SQL
-# workers, % of the machine busy
+# workers, % of the machine busy, state log fdatasyncs per job (-1: not counted)
 print("\t".join(str(x) for x in (sys.argv[12], sys.argv[13], clients, spread, n / wall, q(50), q(99), failed,
-      calls / n, client_cpu / n, cpu / n, workers / n, busy)))
+      calls / n, client_cpu / n, cpu / n, workers / n, busy, syncs)))
 PY
 				python3 - "$(tail -1 results.txt)" "$(nproc)" <<'PY'
 import sys
-b, r, clients, spread, jobs, p50, p99, failed, calls, dcr, dcrd, workers, busy = sys.argv[1].split("\t")
+b, r, clients, spread, jobs, p50, p99, failed, calls, dcr, dcrd, workers, busy, syncs = sys.argv[1].split("\t")
 clients, spread = int(clients), int(spread)
 print("%2d clients, %2d room%s: %.1f jobs/s, %s failed; run --wait p50 %.0f ms p99 %.0f ms; %.2f calls/job"
       % (clients, spread, "s" if spread > 1 else " ", float(jobs), failed, float(p50), float(p99), float(calls)))
 print("    CPU per job: dcr %.1f ms, dcrd %.1f ms, SQL workers %.1f ms, together %.1f ms; the machine was busy "
       "%.0f%% of its %s cores (other users included)"
       % (float(dcr), float(dcrd), float(workers), float(dcr) + float(dcrd) + float(workers), float(busy), sys.argv[2]))
+if float(syncs) >= 0:
+    print("    state log fdatasyncs per job: %.2f" % float(syncs))
 PY
 			done
 		done
@@ -309,7 +316,7 @@ for b in builds:
             col = lambda i: statistics.median(float(x[i]) for x in r)
             med[b, spread, clients] = {"jobs": col(4), "p50": col(5), "p99": max(float(x[6]) for x in r),
                                       "failed": sum(int(x[7]) for x in r), "dcr": col(9), "dcrd": col(10),
-                                      "workers": col(11), "busy": col(12), "n": len(r),
+                                      "workers": col(11), "busy": col(12), "syncs": col(13), "n": len(r),
                                       "all": " ".join("%.1f" % float(x[4]) for x in r)}
 rooms = lambda s: "%2d room%s" % (s, "s" if s > 1 else " ")
 for b in builds:
@@ -318,9 +325,10 @@ for b in builds:
         for clients in (5, 50):
             m = med[b, spread, clients]
             print("%2d clients, %s: %.1f jobs/s (rounds: %s), p50 %.0f ms, worst p99 %.0f ms, %d failed; CPU per "
-                  "job: dcr %.1f, dcrd %.1f, SQL workers %.1f, together %.1f ms; machine busy %.0f%%"
+                  "job: dcr %.1f, dcrd %.1f, SQL workers %.1f, together %.1f ms; machine busy %.0f%%%s"
                   % (clients, rooms(spread), m["jobs"], m["all"], m["p50"], m["p99"], m["failed"], m["dcr"],
-                     m["dcrd"], m["workers"], m["dcr"] + m["dcrd"] + m["workers"], m["busy"]))
+                     m["dcrd"], m["workers"], m["dcr"] + m["dcrd"] + m["workers"], m["busy"],
+                     "; fdatasyncs per job %.2f" % m["syncs"] if m["syncs"] >= 0 else ""))
     for spread in (1, 10):
         five, fifty = med[b, spread, 5], med[b, spread, 50]
         ratio = fifty["jobs"] / five["jobs"]

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -937,7 +938,7 @@ static void test_group_commit(void **state)
 	assert_int_equal(synchronous(&s), 2);
 	state_unlock(&s, NULL);
 	assert_counts(&s, 0, 0);
-	assert_int_equal(state_group_commit(&s, dir, &err), 0);
+	assert_int_equal(state_group_commit(&s, dir, dir, &err), 0);
 	assert_int_equal(synchronous(&s), 1);
 	/* What it syncs is the log SQLite writes. */
 	snprintf(path, sizeof(path), "%s/state.db-wal", dir);
@@ -1002,7 +1003,7 @@ static void test_group_commit(void **state)
 	assert_int_equal(s.synced, w);
 	state_close(&s);
 
-	/* Everything is there after a reopen. */
+	/* Everything is there after a reopen (a sanity check: closing syncs anyway). */
 	assert_int_equal(state_open(&s, dir, key, &err), 0);
 	for (unsigned i = 0; i < 8; i++) {
 		memset(hash, 0, sizeof(hash));
@@ -1014,15 +1015,191 @@ static void test_group_commit(void **state)
 	state_close(&s);
 }
 
-/* The log failing to sync stops dcrd before it answers: status 1, and why, on standard error. */
-static void test_group_commit_sync_fails(void **state)
+/* An fdatasync that waits while told to hold, counting its calls. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int calls;
+	bool hold;
+} held = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false };
+
+static int held_fdatasync(int fd)
+{
+	pthread_mutex_lock(&held.mu);
+	held.calls++;
+	pthread_cond_broadcast(&held.cv);
+	while (held.hold)
+		pthread_cond_wait(&held.cv, &held.mu);
+	pthread_mutex_unlock(&held.mu);
+	return fdatasync(fd);
+}
+
+static void hold_syncs(bool hold)
+{
+	pthread_mutex_lock(&held.mu);
+	held.hold = hold;
+	if (hold)
+		held.calls = 0;
+	pthread_cond_broadcast(&held.cv);
+	pthread_mutex_unlock(&held.mu);
+}
+
+static int held_calls(void)
+{
+	int n;
+
+	pthread_mutex_lock(&held.mu);
+	n = held.calls;
+	pthread_mutex_unlock(&held.mu);
+	return n;
+}
+
+static void until_held_calls(int n)
+{
+	pthread_mutex_lock(&held.mu);
+	while (held.calls < n)
+		pthread_cond_wait(&held.cv, &held.mu);
+	pthread_mutex_unlock(&held.mu);
+}
+
+static void until_writes(struct state *s, uint64_t n)
+{
+	uint64_t w, x;
+
+	for (state_sync_counts(s, &w, &x); w < n; state_sync_counts(s, &w, &x))
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+}
+
+struct reader {
+	struct state *s;
+	pthread_mutex_t *lock;
+	atomic_bool done;
+};
+
+/* A release after reads only: it waits for what others committed before it. */
+static void *read_and_release(void *arg)
+{
+	struct reader *rd = arg;
+	uint8_t hash[DCR_SHA256_LEN] = { 0 };
+	struct state_token tok;
+	struct dcr_err err;
+
+	pthread_mutex_lock(rd->lock);
+	assert_int_equal(state_token_get(rd->s, hash, &tok, &err), DCR_ENOTFOUND);
+	state_unlock(rd->s, rd->lock);
+	atomic_store(&rd->done, true);
+	return NULL;
+}
+
+static void *close_state(void *arg)
+{
+	struct reader *rd = arg;
+
+	state_close(rd->s);
+	atomic_store(&rd->done, true);
+	return NULL;
+}
+
+static void test_group_commit_waits(void **state)
+{
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct committer a, c;
+	struct reader rd;
+	pthread_t ta, tc, tr;
+	struct state s;
+	struct dcr_err err;
+	uint64_t ticket, w, n;
+
+	(void)state;
+	assert_int_equal(state_open(&s, dir, key, &err), 0);
+	/* Without group commit a commit is on disk when it returns: ticket 0, synced. */
+	pthread_mutex_lock(&lock);
+	add_token(&s, 1);
+	assert_int_equal(state_ticket(&s), 0);
+	assert_true(state_synced(&s, state_ticket(&s)));
+	state_unlock(&s, &lock);
+	assert_int_equal(state_group_commit(&s, dir, dir, &err), 0);
+	state_fdatasync_fn = held_fdatasync;
+
+	/* A commit's ticket is synced once its release returns, not before. */
+	hold_syncs(false);
+	pthread_mutex_lock(&lock);
+	assert_int_equal(state_begin(&s, &err), 0);
+	add_token(&s, 2);
+	assert_int_equal(state_commit(&s, &err), 0);
+	ticket = state_ticket(&s);
+	assert_int_equal(ticket, 1);
+	assert_false(state_synced(&s, ticket));
+	state_unlock(&s, &lock);
+	assert_true(state_synced(&s, ticket));
+
+	/* A reader's release waits for the fdatasync of what another committed before it. */
+	hold_syncs(true);
+	a = (struct committer){ &s, &lock, 10, 1 };
+	assert_int_equal(pthread_create(&ta, NULL, commit_some, &a), 0);
+	until_held_calls(1);
+	rd = (struct reader){ .s = &s, .lock = &lock };
+	atomic_init(&rd.done, false);
+	assert_int_equal(pthread_create(&tr, NULL, read_and_release, &rd), 0);
+	nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	assert_false(atomic_load(&rd.done));
+	hold_syncs(false);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tr, NULL), 0);
+	assert_true(atomic_load(&rd.done));
+	assert_int_equal(held_calls(), 1);
+
+	/*
+	 * A commit counted while an fdatasync is under way is not covered by
+	 * it (its frames may have been written after it began): a second one.
+	 */
+	hold_syncs(true);
+	state_sync_counts(&s, &w, &n);
+	a = (struct committer){ &s, &lock, 20, 1 };
+	assert_int_equal(pthread_create(&ta, NULL, commit_some, &a), 0);
+	until_held_calls(1);
+	c = (struct committer){ &s, &lock, 30, 1 };
+	assert_int_equal(pthread_create(&tc, NULL, commit_some, &c), 0);
+	until_writes(&s, w + 2);
+	hold_syncs(false);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_int_equal(held_calls(), 2);
+	assert_counts(&s, w + 2, n + 2);
+
+	/* Closing waits for an fdatasync under way, syncs once more, and a thread still waiting returns. */
+	hold_syncs(true);
+	a = (struct committer){ &s, &lock, 40, 1 };
+	assert_int_equal(pthread_create(&ta, NULL, commit_some, &a), 0);
+	until_held_calls(1);
+	rd = (struct reader){ .s = &s, .lock = &lock };
+	atomic_init(&rd.done, false);
+	assert_int_equal(pthread_create(&tr, NULL, close_state, &rd), 0);
+	nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	assert_false(atomic_load(&rd.done));
+	hold_syncs(false);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tr, NULL), 0);
+	assert_int_equal(held_calls(), 2);
+	s.committed = true; /* as a runner's commit that the stop caught */
+	state_unlock(&s, NULL);
+	assert_int_equal(held_calls(), 2);
+	state_fdatasync_fn = NULL;
+}
+
+enum broken { BROKEN_LOG, BROKEN_FILES_DIR, BROKEN_FILES_DIR_UNUSED };
+
+/*
+ * A child commits and releases with a pipe in place of the log or of the
+ * files' directory: fsync of a pipe fails (EINVAL) as a failing disk
+ * would (EIO). Its exit status, and what it said in msg.
+ */
+static int sync_with(enum broken what, char *msg, size_t size)
 {
 	int out[2], p[2], status;
-	char msg[512] = "";
 	ssize_t got;
 	pid_t pid;
 
-	(void)state;
 	assert_int_equal(pipe(out), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -1032,23 +1209,41 @@ static void test_group_commit_sync_fails(void **state)
 		struct dcr_err err;
 
 		dup2(out[1], 2);
-		if (state_open(&s, dir, key, &err) < 0 || state_group_commit(&s, dir, &err) < 0 || pipe(p) < 0)
+		if (state_open(&s, dir, key, &err) < 0 || state_group_commit(&s, dir, dir, &err) < 0 || pipe(p) < 0)
 			_exit(3);
-		/* A pipe where the log was: fdatasync fails (EINVAL) as a failing disk would (EIO). */
-		dup2(p[0], s.wal_fd);
+		dup2(p[0], what == BROKEN_LOG ? s.wal_fd : s.files_fd);
 		pthread_mutex_lock(&lock);
-		add_token(&s, 7);
+		if (what == BROKEN_FILES_DIR)
+			state_files_changed(&s); /* a file made there, about to be named */
+		add_token(&s, 7 + what);
 		state_unlock(&s, &lock);
-		_exit(0); /* answered without the disk: what must not happen */
+		_exit(0); /* answered */
 	}
 	close(out[1]);
-	got = read(out[0], msg, sizeof(msg) - 1);
+	got = read(out[0], msg, size - 1);
+	msg[got > 0 ? got : 0] = '\0';
 	close(out[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 1);
-	assert_true(got > 0);
-	assert_non_null(strstr(msg, "log cannot be written to disk"));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * The log failing to sync stops dcrd before it answers: status 1, and why,
+ * on standard error; so does the files' directory, synced first when a
+ * file was made there, and only then.
+ */
+static void test_group_commit_sync_fails(void **state)
+{
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(sync_with(BROKEN_LOG, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "cannot be written to disk"));
+	assert_int_equal(sync_with(BROKEN_FILES_DIR, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "cannot be written to disk"));
+	assert_int_equal(sync_with(BROKEN_FILES_DIR_UNUSED, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
 }
 
 int main(void)
@@ -1066,6 +1261,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_end_hooks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_sync_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_waits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
