@@ -225,6 +225,13 @@ void state_files_changed(struct state *s);
  * fdatasync that succeeds does not say it is.
  */
 void state_unlock(struct state *s, pthread_mutex_t *lock);
+/*
+ * Release lock without waiting for the disk: for the job runner, which
+ * answers no one (a job.get that reports what it recorded waits in its
+ * own state_unlock). The next state_unlock of any thread, at most a
+ * watchdog tick later (its chores), syncs it.
+ */
+void state_release(struct state *s, pthread_mutex_t *lock);
 /* For /metrics: lock releases after changes, and the fdatasyncs that made them durable. */
 void state_sync_counts(struct state *s, uint64_t *writes, uint64_t *syncs);
 /*

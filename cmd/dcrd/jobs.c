@@ -1564,7 +1564,7 @@ static int room_for_result(const struct job *j, uint64_t sealed, struct dcr_err 
 	job_caller(j, &caller);
 	pthread_mutex_lock(runner.svc.lock);
 	r = storage_result_begin(&runner.svc, &caller, j->room_id, sealed, err);
-	state_unlock(runner.svc.state, runner.svc.lock);
+	state_release(runner.svc.state, runner.svc.lock);
 	return r;
 }
 
@@ -1666,7 +1666,7 @@ static void finish_job(struct worker *me, struct job *j, int code, const char *w
 		me->room_id[0] = '\0';
 		forget_tables_if_stopped(j->room_id);
 	}
-	state_unlock(runner.svc.state, runner.svc.lock);
+	state_release(runner.svc.state, runner.svc.lock);
 	/* The room's next job may start. */
 	wake_runners();
 	/* The record borrowed these; the caller frees the record. */
@@ -1722,7 +1722,7 @@ static int run_one(struct worker *me)
 	/* Its data stays until it ends: a dataset it reads may be replaced meanwhile, not deleted (jobs_reading). */
 	if (r > 0 && !failed_start)
 		me->reading = &j.pubs;
-	state_unlock(runner.svc.state, runner.svc.lock);
+	state_release(runner.svc.state, runner.svc.lock);
 	if (r <= 0 || failed_start) {
 		set_busy(me, false);
 		if (failed_start)
@@ -1756,7 +1756,7 @@ static int run_one(struct worker *me)
 		pthread_mutex_lock(runner.svc.lock);
 		me->room_id[0] = '\0';
 		forget_tables_if_stopped(j.room_id);
-		state_unlock(runner.svc.state, runner.svc.lock);
+		state_release(runner.svc.state, runner.svc.lock);
 		wake_runners();
 	}
 	result_free(&res);

@@ -394,6 +394,13 @@ void state_unlock(struct state *s, pthread_mutex_t *lock)
 		sync_to(s, ticket);
 }
 
+void state_release(struct state *s, pthread_mutex_t *lock)
+{
+	if (s->group)
+		count_release(s);
+	pthread_mutex_unlock(lock);
+}
+
 uint64_t state_ticket(struct state *s)
 {
 	/* This release will count the commit: one more than the releases counted so far. */

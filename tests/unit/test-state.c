@@ -1133,6 +1133,19 @@ static void test_group_commit_waits(void **state)
 	state_unlock(&s, &lock);
 	assert_true(state_synced(&s, ticket));
 
+	/* The runner's release counts its commit and does not sync it; the next release, a reader's, does. */
+	state_sync_counts(&s, &w, &n);
+	pthread_mutex_lock(&lock);
+	add_token(&s, 3);
+	ticket = state_ticket(&s);
+	state_release(&s, &lock);
+	assert_counts(&s, w + 1, n);
+	assert_false(state_synced(&s, ticket));
+	pthread_mutex_lock(&lock);
+	state_unlock(&s, &lock);
+	assert_counts(&s, w + 1, n + 1);
+	assert_true(state_synced(&s, ticket));
+
 	/* A reader's release waits for the fdatasync of what another committed before it. */
 	hold_syncs(true);
 	a = (struct committer){ &s, &lock, 10, 1 };
