@@ -2242,6 +2242,18 @@ int duck_keep(struct dcr_err *err)
 	/* While the keeper writes: the tables in memory compressed, for the jobs a kept worker runs on them. */
 	for (size_t k = 0; compressed && k < d->n_later; k++)
 		compressed = exec_on(d, "CHECKPOINT ", d->later[k].alias, "", NULL) == 0;
+#ifdef DCR_DUCK_TEST_FAULTS
+	/* test-duckwork only: a query naming checkpoint_fails has its compression fail. */
+	if (compressed && strstr(d->c->sql->query, "checkpoint_fails"))
+		compressed = false;
+#endif
+	/*
+	 * Not compressed, the database is not held: its tables would take
+	 * about 5x the memory and be slower to query than the store's
+	 * (docs/performance.md, issue 18, session 7). A worker holding none
+	 * is ended by dcrd (its KEPT says so) rather than kept idle to answer
+	 * ANEW to its next job.
+	 */
 	if ((r = keeper_end(d, false, err)) == 0 && compressed)
 		hold_or_free(d);
 	else

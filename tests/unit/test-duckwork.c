@@ -1787,6 +1787,40 @@ static void test_store_kept_worker(void **state)
 	dcr_room_free(room);
 }
 
+/*
+ * A worker whose tables in memory could not be compressed after its answer
+ * (duck_keep's CHECKPOINT, failed by a fault of this test's build: the
+ * query names checkpoint_fails) holds no database: its KEPT says so and
+ * dcrd ends it rather than keeping it idle to answer ANEW. The tables are
+ * in the store all the same: the next job reads them there.
+ */
+static void test_store_not_compressed(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const struct input first[] = { { "t", marked_csv } };
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	if (!isolated)
+		skip();
+	room = room_for("duckdb", "SELECT count(*) AS checkpoint_fails FROM t");
+	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	assert_string_equal(run_kept(&run, room, &ts, first), "checkpoint_fails\n3\n");
+	assert_string_equal(run.in.read_log, "t ");
+	assert_int_equal(sql_pool_idle(), 0);
+	assert_string_equal(run_kept(&run, room, &ts, first), "checkpoint_fails\n3\n");
+	assert_string_equal(run.in.read_log, "");
+	sql_pool_stop();
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
 /* rows one-digit values (row i: i * stride mod 10), a line each: 2 bytes of CSV, 8 of a BIGINT in memory. */
 static char *digits_csv(size_t rows, size_t stride)
 {
@@ -1949,6 +1983,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_query_needs_memory),
 		cmocka_unit_test(test_store_keeper_memory),
 		cmocka_unit_test(test_store_kept_worker),
+		cmocka_unit_test(test_store_not_compressed),
 	};
 	int failed;
 
