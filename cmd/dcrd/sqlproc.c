@@ -256,7 +256,7 @@ struct parent {
 	size_t len, cap, max;
 	uint8_t *frame;            /* FRAME_MAX bytes */
 	char refused[NODE_NAME_MAX + 1]; /* a node the worker asked for and may not have */
-	bool warm;                 /* it ran a job before (warm_take): it gets no table key */
+	bool fresh;                /* a worker that ran no job yet (spawn_worker): only it gets the table key */
 };
 
 /*
@@ -344,6 +344,7 @@ static int spawn_worker(struct parent *p, uint64_t max_memory, struct dcr_err *e
 		return dcr_err_errno(err, DCR_EIO, r, "cannot start the SQL worker");
 	}
 	p->c.fd = sv[0];
+	p->fresh = true;
 	return 0;
 }
 
@@ -512,8 +513,9 @@ static int worker_lost(struct parent *p, int wstatus, struct dcr_err *err)
 
 /*
  * The conversation, from the job (type JOB, or CHECK with p->name "") to
- * the worker's last word: 0 (result in p), < 0 (err set), or 1 (worker
- * lost).
+ * the worker's last word: 0 (result in p), < 0 (err set), 1 (worker
+ * lost), 2 (AGAIN: run it again, every table in the store first) or 3
+ * (ANEW from a worker that ran a job before: run it in a new one).
  */
 static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V1__RoomDefinition *def,
 	const struct work_inputs *in,
@@ -541,7 +543,7 @@ static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V
 		memcpy(job + at, s, strlen(s) + 1);
 		at += strlen(s) + 1;
 	}
-	if (ts && !p->warm)
+	if (ts && p->fresh)
 		memcpy(job + at, ts->key, 32);
 	else
 		memset(job + at, 0, 32);
@@ -583,7 +585,8 @@ static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V
 			return 2;
 		case MSG_ANEW:
 			(void)parse_fail(p->frame, n, err);
-			return p->warm ? 3 : 1;
+			/* From a new worker, which holds nothing, it breaks the protocol. */
+			return p->fresh ? 1 : 3;
 		case MSG_STOP:
 			/* For a table that was all sent before the worker found it could not load it. */
 			break;
@@ -780,7 +783,7 @@ static bool warm_take(const char *room_id, uint64_t max_memory, struct parent *p
 	}
 	p->pid = w.pid;
 	p->c.fd = w.fd;
-	p->warm = true;
+	p->fresh = false;
 	*jobs = w.jobs;
 	return true;
 }
