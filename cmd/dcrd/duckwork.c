@@ -2127,9 +2127,10 @@ static void hold_or_free(struct duck *d)
 {
 	bool can = d->in && d->in->identify && d->in->store && d->in->store->job[0] && d->in->confine && !held.db &&
 		d->keeper <= 0;
+	const char *room = can ? store_room(d->in->store) : "";
 
-	if (can && strlen(store_room(d->in->store)) < sizeof(d->room) && (d->name = strdup(d->c->name))) {
-		memcpy(d->room, store_room(d->in->store), strlen(store_room(d->in->store)) + 1);
+	if (can && strlen(room) < sizeof(d->room) && (d->name = strdup(d->c->name))) {
+		memcpy(d->room, room, strlen(room) + 1);
 		d->n_later = 0;
 		d->later_bytes = 0;
 		held = *d;
