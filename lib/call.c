@@ -209,17 +209,35 @@ static int next_cert(BIO *bio, unsigned char **der, long *len)
 	return 0;
 }
 
+int dcr_identity_add_chain(struct dcr_identity *id, const uint8_t *pem, size_t len, struct dcr_err *err)
+{
+	unsigned char *der = NULL;
+	long der_len;
+	int r = 0;
+	BIO *bio;
+
+	if (len > INT_MAX)
+		return dcr_err_set(err, DCR_EINVALID, "a certificate chain of more than %d bytes", INT_MAX);
+	if (!(bio = BIO_new_mem_buf(pem, (int)len)))
+		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
+	while (id->n_chain < DCR_CALL_MAX_CHAIN && next_cert(bio, &der, &der_len)) {
+		r = dcr_identity_add_cert(id, der, (size_t)der_len, NULL);
+		OPENSSL_free(der);
+		der = NULL;
+		if (r < 0)
+			break;
+	}
+	BIO_free(bio);
+	return r == DCR_ENOMEM ? dcr_err_set(err, DCR_ENOMEM, "out of memory") : 0;
+}
+
 int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err *err)
 {
 	char key_path[4096], cert_path[4096];
 	struct dcr_ident_cert leaf = { 0 };
 	struct dcr_identity *id;
-	struct dcr_err why;
-	unsigned char *der = NULL;
 	uint8_t *pem = NULL;
-	long der_len;
 	size_t len;
-	BIO *bio = NULL;
 	int r;
 
 	*out = NULL;
@@ -240,26 +258,9 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 		r = dcr_err_openssl(err, DCR_EINVALID, "'%s' holds no unencrypted private key", key_path);
 		goto out;
 	}
-	if ((r = dcr_read_file(cert_path, 256 << 10, &pem, &len, err)) < 0)
+	if ((r = dcr_read_file(cert_path, 256 << 10, &pem, &len, err)) < 0 ||
+	    (r = dcr_identity_add_chain(id, pem, len, err)) < 0)
 		goto out;
-	/*
-	 * As PEM_read_bio_X509 reads it: blocks of other types are skipped; the
-	 * chain ends at the first certificate block that does not parse, or
-	 * that needs a pass phrase.
-	 */
-	bio = BIO_new_mem_buf(pem, (int)len);
-	while (bio && id->n_chain < DCR_CALL_MAX_CHAIN && next_cert(bio, &der, &der_len)) {
-		r = dcr_identity_add_cert(id, der, (size_t)der_len, &why);
-		OPENSSL_free(der);
-		der = NULL;
-		if (r == DCR_ENOMEM) {
-			r = dcr_err_set(err, DCR_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (r < 0)
-			break;
-	}
-	r = 0;
 	if (id->n_chain == 0) {
 		r = dcr_err_set(err, DCR_EINVALID, "'%s' holds no certificate", cert_path);
 		goto out;
@@ -278,7 +279,6 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 	id = NULL;
 out:
 	dcr_ident_cert_release(&leaf);
-	BIO_free(bio);
 	free(pem);
 	dcr_identity_free(id);
 	return r;

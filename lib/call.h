@@ -69,6 +69,16 @@ void dcr_identity_free(struct dcr_identity *id);
 int dcr_identity_add_cert(struct dcr_identity *id, const uint8_t *der, size_t len, struct dcr_err *err);
 
 /*
+ * Append the certificates of the PEM text of len bytes at pem to id's
+ * chain (dcr_identity_load's cert.pem), as PEM_read_bio_X509 reads them
+ * one after the other: blocks of other types are skipped; the chain ends
+ * at the first certificate block that does not parse or needs a pass
+ * phrase, or once it is full. 0 however many were read (id->n_chain);
+ * DCR_ENOMEM, or DCR_EINVALID for more than INT_MAX bytes.
+ */
+int dcr_identity_add_chain(struct dcr_identity *id, const uint8_t *pem, size_t len, struct dcr_err *err);
+
+/*
  * The identity as rooms know it, for the tree heads dcr keeps per identity:
  * SHA-256 of its e-mail address, a zero byte, and the DER of the leaf
  * certificate's issuer name, in lowercase hex. Renewing a certificate from

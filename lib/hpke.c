@@ -106,34 +106,20 @@ static int labeled_expand(const uint8_t prk[static DCR_HPKE_NH], const uint8_t *
 	return r;
 }
 
-/*
- * sk as an X25519 key, and its public half into pk. OpenSSL computes the
- * public half when it imports the key (a scalar multiplication, as costly
- * as the Diffie-Hellman itself), so each private key is imported once and
- * used for both.
- */
-static EVP_PKEY *x25519_key(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],
-	struct dcr_err *err)
-{
-	EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, DCR_HPKE_NSK);
-	size_t len = DCR_HPKE_NPK;
-
-	if (!key || EVP_PKEY_get_raw_public_key(key, pk, &len) != 1 || len != DCR_HPKE_NPK) {
-		EVP_PKEY_free(key);
-		dcr_err_openssl(err, DCR_EFAIL, "HPKE: cannot compute X25519 public key");
-		return NULL;
-	}
-	return key;
-}
-
 /* The receiver's key: dcrd opens every call with the same one. */
 static struct dcr_kept_key receiver = DCR_KEPT_KEY_INIT;
 
-/* x25519_key, through the kept receiver key. */
-static EVP_PKEY *receiver_key(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],
-	struct dcr_err *err)
+/*
+ * sk as an X25519 key, imported anew (kept NULL) or through kept, and its
+ * public half into pk. OpenSSL computes the public half when it imports
+ * the key (a scalar multiplication, as costly as the Diffie-Hellman
+ * itself), so each private key is imported once and used for both.
+ */
+static EVP_PKEY *x25519_key(struct dcr_kept_key *kept, const uint8_t sk[static DCR_HPKE_NSK],
+	uint8_t pk[static DCR_HPKE_NPK], struct dcr_err *err)
 {
-	EVP_PKEY *key = dcr_kept_key_get(&receiver, EVP_PKEY_X25519, sk);
+	EVP_PKEY *key = kept ? dcr_kept_key_get(kept, EVP_PKEY_X25519, sk) :
+		EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, DCR_HPKE_NSK);
 	size_t len = DCR_HPKE_NPK;
 
 	if (!key || EVP_PKEY_get_raw_public_key(key, pk, &len) != 1 || len != DCR_HPKE_NPK) {
@@ -152,7 +138,7 @@ void dcr_hpke_forget(void)
 int dcr_hpke_public(const uint8_t sk[static DCR_HPKE_NSK], uint8_t pk[static DCR_HPKE_NPK],
 	struct dcr_err *err)
 {
-	EVP_PKEY *key = x25519_key(sk, pk, err);
+	EVP_PKEY *key = x25519_key(NULL, sk, pk, err);
 	int r = key ? 0 : DCR_EFAIL;
 
 	EVP_PKEY_free(key);
@@ -299,7 +285,7 @@ int dcr_hpke_setup_base_s_fixed(struct dcr_hpke_ctx *ctx, uint8_t enc[static DCR
 
 	dcr_hpke_ctx_release(ctx);
 	r = check_params(aead_id, info_len, err);
-	if (r == 0 && !(key = x25519_key(sk_e, enc, err)))
+	if (r == 0 && !(key = x25519_key(NULL, sk_e, enc, err)))
 		r = DCR_EFAIL;
 	if (r == 0)
 		r = x25519(key, pk_r, dh, err);
@@ -338,7 +324,7 @@ int dcr_hpke_setup_base_r(struct dcr_hpke_ctx *ctx, const uint8_t enc[static DCR
 
 	dcr_hpke_ctx_release(ctx);
 	r = check_params(aead_id, info_len, err);
-	if (r == 0 && !(key = receiver_key(sk_r, pk_r, err)))
+	if (r == 0 && !(key = x25519_key(&receiver, sk_r, pk_r, err)))
 		r = DCR_EFAIL;
 	if (r == 0)
 		r = x25519(key, enc, dh, err);

@@ -99,26 +99,43 @@ void dcr_ident_cert_release(struct dcr_ident_cert *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* 1 when the certificate's key is key, by their encodings; -1 when these cannot tell (OpenSSL then decides). */
-static int same_ec_key(const struct dcr_ident_cert *c, EVP_PKEY *key)
+/*
+ * The curve of an EC public key's algorithm (id-ecPublicKey, RFC 5480) that
+ * names one, as certificates and PKCS#8 keys name it; NID_undef otherwise.
+ */
+static int named_curve(const X509_ALGOR *algor)
 {
 	const ASN1_OBJECT *alg;
 	const void *param;
+	int type;
+
+	X509_ALGOR_get0(&alg, &type, &param, algor);
+	return OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey && type == V_ASN1_OBJECT ? OBJ_obj2nid(param) : NID_undef;
+}
+
+/* Whether a BIT STRING (an encoded point) is whole bytes. */
+static bool whole_bytes(const ASN1_BIT_STRING *s)
+{
+	return !(s->flags & ASN1_STRING_FLAG_BITS_LEFT) || !(s->flags & 0x07);
+}
+
+/* 1 when the certificate's key is key, by their encodings; -1 when these cannot tell (OpenSSL then decides). */
+static int same_ec_key(const struct dcr_ident_cert *c, EVP_PKEY *key)
+{
+	int curve = named_curve(c->key_alg);
 	char group[64];
 	uint8_t point[POINT_MAX];
 	size_t point_len;
-	int type;
 
-	X509_ALGOR_get0(&alg, &type, &param, c->key_alg);
-	if (!EVP_PKEY_is_a(key, "EC") || OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey || type != V_ASN1_OBJECT ||
+	if (!EVP_PKEY_is_a(key, "EC") || curve == NID_undef || !whole_bytes(c->key) ||
 	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL) != 1 ||
 	    EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
 		    &point_len) != 1 ||
-	    point_len == 0 || point[0] != 0x04 || ((c->key->flags & ASN1_STRING_FLAG_BITS_LEFT) && (c->key->flags & 0x07))) {
+	    point_len == 0 || point[0] != 0x04) {
 		ERR_clear_error();
 		return -1;
 	}
-	if (OBJ_sn2nid(group) != OBJ_obj2nid(param) || OBJ_obj2nid(param) == NID_undef)
+	if (OBJ_sn2nid(group) != curve)
 		return -1;
 	return (size_t)c->key->length == point_len && memcmp(c->key->data, point, point_len) == 0 ? 1 : -1;
 }
@@ -182,8 +199,7 @@ static EVP_PKEY *ec_key_import(const uint8_t *der, long len, int curve)
 	size_t n;
 
 	if (!k || p != der + len || ASN1_INTEGER_get(k->version) != 1 || k->scalar->length <= 0 ||
-	    k->scalar->length > SCALAR_MAX || !k->pub ||
-	    ((k->pub->flags & ASN1_STRING_FLAG_BITS_LEFT) && (k->pub->flags & 0x07)))
+	    k->scalar->length > SCALAR_MAX || !k->pub || !whole_bytes(k->pub))
 		goto out;
 	if (k->curve) {
 		int named = OBJ_obj2nid(k->curve);
@@ -235,18 +251,13 @@ EVP_PKEY *dcr_ident_read_ec_key(const uint8_t *pem, size_t len)
 	if (strcmp(name, "PRIVATE KEY") == 0) {
 		const unsigned char *p = der;
 		PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, der_len);
-		const ASN1_OBJECT *alg, *curve;
 		const X509_ALGOR *algor;
 		const unsigned char *inner;
-		const void *param;
-		int inner_len, type;
+		int inner_len, curve;
 
-		if (p8 && p == der + der_len && PKCS8_pkey_get0(&alg, &inner, &inner_len, &algor, p8) == 1 &&
-		    OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey) {
-			X509_ALGOR_get0(&curve, &type, &param, algor);
-			if (type == V_ASN1_OBJECT && (curve = param) && OBJ_obj2nid(curve) != NID_undef)
-				key = ec_key_import(inner, inner_len, OBJ_obj2nid(curve));
-		}
+		if (p8 && p == der + der_len && PKCS8_pkey_get0(NULL, &inner, &inner_len, &algor, p8) == 1 &&
+		    (curve = named_curve(algor)) != NID_undef)
+			key = ec_key_import(inner, inner_len, curve);
 		PKCS8_PRIV_KEY_INFO_free(p8); /* wipes the key it holds */
 	} else if (strcmp(name, "EC PRIVATE KEY") == 0) {
 		key = ec_key_import(der, der_len, NID_undef);

@@ -135,7 +135,7 @@ struct duck {
 	pid_t keeper;              /* the process writing them (keeper_start), 0: none */
 	int keeper_fd;
 	struct ident *ident;       /* parallel to def->data: the dataset each present table holds (use_stored) */
-	uint8_t def_sha[DCR_SHA256_LEN]; /* a held database's (duck_run): its room definition's and */
+	char room[65];             /* a held database's (hold_or_free): its room ID and */
 	char *name;                /* computation's, which a later job must have to use it */
 	const struct work_inputs *in;
 	struct work_clock clock;
@@ -2087,26 +2087,24 @@ static struct duck kept_job;
 /*
  * The database this worker holds between jobs (duck_held): its last job's,
  * with the tables loaded and attached, locked, the worker confined. It
- * serves a later job of the same computation of the same room definition
+ * serves a later job of the same computation of the same room (room ID)
  * while every table it holds is still what is published to its node
  * (run_held); dcrd gives a worker kept idle (sqlproc.c) only jobs of the
  * room, computation and caller of its last.
  */
 static struct duck held;
 
-/* The SHA-256 of def's protobuf encoding (protobuf-c writes the same message the same way each time). */
-static int def_digest(const Dcr__V1__RoomDefinition *def, uint8_t out[static DCR_SHA256_LEN], struct dcr_err *err)
+/*
+ * The room ID of the table store's room: its directory's last name
+ * (DIR/duckdb/ROOM, table_store_open). The room ID is the SHA-256 of the
+ * room's canonical definition (lib/room.c), so the same ID is the same
+ * definition: a held database needs no digest of its own.
+ */
+static const char *store_room(const struct table_store *ts)
 {
-	size_t len = dcr__v1__room_definition__get_packed_size(def);
-	uint8_t *buf = malloc(len ? len : 1);
-	int r;
+	const char *slash = strrchr(ts->dir, '/');
 
-	if (!buf)
-		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
-	dcr__v1__room_definition__pack(def, buf);
-	r = dcr_sha256(buf, len, out, err);
-	free(buf);
-	return r;
+	return slash ? slash + 1 : ts->dir;
 }
 
 static void free_duck(struct duck *d)
@@ -2129,8 +2127,10 @@ static void hold_or_free(struct duck *d)
 {
 	bool can = d->in && d->in->identify && d->in->store && d->in->store->job[0] && d->in->confine && !held.db &&
 		d->keeper <= 0;
+	const char *room = can ? store_room(d->in->store) : "";
 
-	if (can && (d->name = strdup(d->c->name)) && def_digest(d->def, d->def_sha, NULL) == 0) {
+	if (can && strlen(room) < sizeof(d->room) && (d->name = strdup(d->c->name))) {
+		memcpy(d->room, room, strlen(room) + 1);
 		d->n_later = 0;
 		d->later_bytes = 0;
 		held = *d;
@@ -2150,7 +2150,7 @@ bool duck_held(void)
 
 /*
  * A job on the held database: the same computation of the same room
- * definition, and each table it holds identified again (the job counts it
+ * (store_room), and each table it holds identified again (the job counts it
  * as read, "cached") and still the dataset published to its node. Where
  * one is not, nothing runs: *in->anew says the job must run in a new
  * worker (this one is confined, and cannot open the table store again).
@@ -2159,9 +2159,9 @@ static int run_held(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computati
 	const struct sql_limits *l, struct csv_out *o, struct sql_result *res, struct dcr_err *err)
 {
 	struct duck *d = &held;
-	uint8_t digest[DCR_SHA256_LEN], sha[DCR_SHA256_LEN];
-	bool same = in && in->identify && strcmp(d->name, c->name) == 0 && def_digest(def, digest, NULL) == 0 &&
-		memcmp(digest, d->def_sha, sizeof(digest)) == 0;
+	uint8_t sha[DCR_SHA256_LEN];
+	bool same = in && in->identify && in->store && strcmp(d->room, store_room(in->store)) == 0 &&
+		strcmp(d->name, c->name) == 0;
 	uint64_t size;
 	int r = 0;
 
@@ -2243,6 +2243,18 @@ int duck_keep(struct dcr_err *err)
 	/* While the keeper writes: the tables in memory compressed, for the jobs a kept worker runs on them. */
 	for (size_t k = 0; compressed && k < d->n_later; k++)
 		compressed = exec_on(d, "CHECKPOINT ", d->later[k].alias, "", NULL) == 0;
+#ifdef DCR_DUCK_TEST_FAULTS
+	/* test-duckwork only: a query naming checkpoint_fails has its compression fail. */
+	if (compressed && strstr(d->c->sql->query, "checkpoint_fails"))
+		compressed = false;
+#endif
+	/*
+	 * Not compressed, the database is not held: its tables would take
+	 * about 5x the memory and be slower to query than the store's
+	 * (docs/performance.md, issue 18, session 7). A worker holding none
+	 * is ended by dcrd (its KEPT says so) rather than kept idle to answer
+	 * ANEW to its next job.
+	 */
 	if ((r = keeper_end(d, false, err)) == 0 && compressed)
 		hold_or_free(d);
 	else

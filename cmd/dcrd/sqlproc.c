@@ -70,7 +70,8 @@ enum {
 	MSG_FAIL = 'x',  /* either: i32 DCR_E* code (little-endian) and a message */
 	MSG_DONE = 'o',  /* worker: u64 data rows, u64 groups suppressed, u8 thresholded, u8 keeping (1: KEPT or
 			    FAIL follows, once its keeper wrote the table store); the result is the DATA it sent */
-	MSG_KEPT = 'k',  /* worker, after DONE with keeping, nothing in it: the tables are in the table store */
+	MSG_KEPT = 'k',  /* worker, after DONE with keeping: the tables are in the table store; u8 1 if it holds the
+			    job's database (duck_held) for the next job, 0 if not (dcrd then ends it) */
 	MSG_AGAIN = 'a', /* worker: as FAIL, for a query that ran out of memory beside tables loaded in memory: run
 			    the job again with JOB_STORE_FIRST (once) */
 	MSG_ANEW = 'n',  /* worker, kept idle: as FAIL, nothing ran: the tables it holds are not the job's (or it holds
@@ -255,7 +256,7 @@ struct parent {
 	size_t len, cap, max;
 	uint8_t *frame;            /* FRAME_MAX bytes */
 	char refused[NODE_NAME_MAX + 1]; /* a node the worker asked for and may not have */
-	bool warm;                 /* it ran a job before (warm_take): it gets no table key */
+	bool fresh;                /* a worker that ran no job yet (spawn_worker): only it gets the table key */
 };
 
 /*
@@ -343,6 +344,7 @@ static int spawn_worker(struct parent *p, uint64_t max_memory, struct dcr_err *e
 		return dcr_err_errno(err, DCR_EIO, r, "cannot start the SQL worker");
 	}
 	p->c.fd = sv[0];
+	p->fresh = true;
 	return 0;
 }
 
@@ -511,8 +513,9 @@ static int worker_lost(struct parent *p, int wstatus, struct dcr_err *err)
 
 /*
  * The conversation, from the job (type JOB, or CHECK with p->name "") to
- * the worker's last word: 0 (result in p), < 0 (err set), or 1 (worker
- * lost).
+ * the worker's last word: 0 (result in p), < 0 (err set), 1 (worker
+ * lost), 2 (AGAIN: run it again, every table in the store first) or 3
+ * (ANEW from a worker that ran a job before: run it in a new one).
  */
 static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V1__RoomDefinition *def,
 	const struct work_inputs *in,
@@ -540,7 +543,7 @@ static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V
 		memcpy(job + at, s, strlen(s) + 1);
 		at += strlen(s) + 1;
 	}
-	if (ts && !p->warm)
+	if (ts && p->fresh)
 		memcpy(job + at, ts->key, 32);
 	else
 		memset(job + at, 0, 32);
@@ -582,7 +585,8 @@ static int converse(struct parent *p, int job_type, uint64_t flags, const Dcr__V
 			return 2;
 		case MSG_ANEW:
 			(void)parse_fail(p->frame, n, err);
-			return p->warm ? 3 : 1;
+			/* From a new worker, which holds nothing, it breaks the protocol. */
+			return p->fresh ? 1 : 3;
 		case MSG_STOP:
 			/* For a table that was all sent before the worker found it could not load it. */
 			break;
@@ -779,7 +783,7 @@ static bool warm_take(const char *room_id, uint64_t max_memory, struct parent *p
 	}
 	p->pid = w.pid;
 	p->c.fd = w.fd;
-	p->warm = true;
+	p->fresh = false;
 	*jobs = w.jobs;
 	return true;
 }
@@ -906,8 +910,8 @@ struct sql_keeping {
 	unsigned jobs;             /* the jobs it ran, this one included */
 };
 
-/* p's worker, which answered with keeping: its KEPT (or FAIL) within the job's time. */
-static int keep_wait(struct parent *p, struct dcr_err *err)
+/* p's worker, which answered with keeping: its KEPT (*held: whether it holds the job's database) or FAIL. */
+static int keep_wait(struct parent *p, bool *held, struct dcr_err *err)
 {
 	uint8_t frame[DCR_ERR_MSG_MAX + 8];
 	size_t n = 0;
@@ -918,21 +922,23 @@ static int keep_wait(struct parent *p, struct dcr_err *err)
 			dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke off", p->name);
 	if (type == MSG_FAIL)
 		return parse_fail(frame, n, err);
-	if (type != MSG_KEPT || n != 0)
+	if (type != MSG_KEPT || n != 1 || frame[0] > 1)
 		return dcr_err_set(err, DCR_ECOMPUTE, "computation '%s': the SQL worker broke the protocol", p->name);
+	*held = frame[0];
 	return 0;
 }
 
 int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
 {
+	bool held = false;
 	int wstatus, r;
 
 	if (!k)
 		return 0;
-	if ((r = keep_wait(&k->p, err)) < 0 && err && duck_out_of_memory(err))
+	if ((r = keep_wait(&k->p, &held, err)) < 0 && err && duck_out_of_memory(err))
 		remember_store_first(k->ts.dir);
 	/* Kept, it holds the job's database with the tables in memory, for the next job of its key. */
-	if (!(r == 0 && k->room_id[0] && warm_keep(k->room_id, k->room, k->max_memory, &k->p, k->jobs))) {
+	if (!(r == 0 && held && k->room_id[0] && warm_keep(k->room_id, k->room, k->max_memory, &k->p, k->jobs))) {
 		end_worker(&k->p, &wstatus);
 		close(k->p.c.fd);
 	}
@@ -997,6 +1003,7 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 		if (r == 0 && res.keeping) {
 			struct sql_keeping *k = in->keeping ? calloc(1, sizeof(*k)) : NULL;
 			struct dcr_err kerr;
+			bool held = false;
 
 			res.keeping = k != NULL;
 			if (k) {
@@ -1011,10 +1018,13 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 				*in->keeping = k;
 				p.pid = 0;
 				p.c.fd = -1;
-			} else if (keep_wait(&p, &kerr) < 0) {
+			} else if (keep_wait(&p, &held, &kerr) < 0) {
 				fprintf(stderr, "dcrd: computation's tables not kept in the table store (%s)\n",
 					dcr_err_name(kerr.code));
 				/* Its word is not the one the next job would expect: not kept (review R7-1). */
+				room_id = NULL;
+			} else if (!held) {
+				/* It holds no database: its next job would only answer ANEW. */
 				room_id = NULL;
 			}
 		}
@@ -1403,15 +1413,20 @@ static int worker_job(struct chan *c, int type, const struct sql_limits *lim, ui
 	}
 	/*
 	 * The answer is on its way: once the keeper has written the store
-	 * (duck_keep), dcrd hears it, and may keep the worker, which holds the
-	 * job's database (duck_held), for the next job; if not, it ends.
+	 * (duck_keep), dcrd hears it, and whether the worker holds the job's
+	 * database (duck_held): then dcrd may keep it for the next job; if
+	 * not, it ends.
 	 */
 	if (res.keeping && r == 0) {
+		uint8_t held;
+
 		if (duck_keep(&err) < 0) {
 			send_fail(c, err.code, err.msg);
 			r = 1;
-		} else if (send_frame(c, MSG_KEPT, NULL, 0, NULL, 0) < 0) {
-			r = 1;
+		} else {
+			held = duck_held();
+			if (send_frame(c, MSG_KEPT, &held, 1, NULL, 0) < 0)
+				r = 1;
 		}
 	}
 	if (res.csv)

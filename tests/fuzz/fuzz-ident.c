@@ -1,64 +1,29 @@
 /*
  * libFuzzer target for lib/ident.c, dcr's reading of its own key and
- * certificates without OpenSSL's decoders: what it reads must be what
- * OpenSSL reads. The first byte picks the input: a private key's DER
- * under the PEM label "PRIVATE KEY" (even) or "EC PRIVATE KEY" (odd), or
- * with bit 1 set a certificate's DER.
+ * certificates without OpenSSL's decoders, and for the reading of its
+ * certificate chain (lib/call.c, dcr_identity_add_chain): what it reads
+ * must be what OpenSSL reads. The first byte picks the input: with bit 2
+ * set the PEM text of a chain (cert.pem); else with bit 1 set a
+ * certificate's DER; else a private key's DER under the PEM label
+ * "PRIVATE KEY" (even) or "EC PRIVATE KEY" (odd). Seeds: seeds/ident.
  */
-#include <openssl/core_names.h>
-#include <openssl/decoder.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "ident.h"
+#include "call.h"
+#include "ident-fixture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static EVP_PKEY *decoded(const uint8_t *pem, size_t len)
-{
-	EVP_PKEY *key = NULL;
-	OSSL_DECODER_CTX *ctx = OSSL_DECODER_CTX_new_for_pkey(&key, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
-	const unsigned char *p = pem;
-	size_t left = len;
-
-	if (!ctx || OSSL_DECODER_from_data(ctx, &p, &left) != 1) {
-		EVP_PKEY_free(key);
-		key = NULL;
-	}
-	OSSL_DECODER_CTX_free(ctx);
-	return key;
-}
-
+/* Read exactly as OpenSSL reads it, the private scalar included. */
 static void key_case(const uint8_t *der, size_t len, const char *label)
 {
-	BIO *mem = BIO_new(BIO_s_mem());
-	EVP_PKEY *mine, *theirs;
-	BIGNUM *x = NULL, *y = NULL;
-	char *text;
-	long n;
+	size_t n;
+	uint8_t *pem = len > 0 && len <= 4096 ? pem_of(label, der, (long)len, &n) : NULL;
 
-	if (!mem || len == 0 || len > 4096 || PEM_write_bio(mem, label, "", der, (long)len) <= 0) {
-		BIO_free(mem);
-		return;
-	}
-	n = BIO_get_mem_data(mem, &text);
-	if ((mine = dcr_ident_read_ec_key((const uint8_t *)text, (size_t)n))) {
-		/* Read: OpenSSL reads the same key, its private scalar included. */
-		theirs = decoded((const uint8_t *)text, (size_t)n);
-		if (!theirs || EVP_PKEY_eq(mine, theirs) != 1 ||
-		    EVP_PKEY_get_bn_param(mine, OSSL_PKEY_PARAM_PRIV_KEY, &x) != 1 ||
-		    EVP_PKEY_get_bn_param(theirs, OSSL_PKEY_PARAM_PRIV_KEY, &y) != 1 || BN_cmp(x, y) != 0)
-			abort();
-		BN_clear_free(x);
-		BN_clear_free(y);
-		EVP_PKEY_free(theirs);
-	}
-	EVP_PKEY_free(mine);
-	BIO_free(mem);
+	if (pem && ec_key_agrees(pem, n) < 0)
+		abort();
+	free(pem);
 }
 
 /* A P-256 key, the same for every input, that certificates are checked against. */
@@ -71,39 +36,62 @@ static EVP_PKEY *fixed_key(void)
 	return key;
 }
 
+/* Read exactly when OpenSSL reads it, as far, the same; the key check agrees with OpenSSL's. */
 static void cert_case(const uint8_t *der, size_t len)
 {
-	const unsigned char *p = der;
-	X509 *ref = len <= 65536 ? d2i_X509(NULL, &p, (long)len) : NULL;
-	struct dcr_ident_cert c;
-	int peeked = dcr_ident_cert_peek(der, len, &c);
+	bool read;
 
-	/* Read exactly when OpenSSL reads it, as far, with the same issuer and public key. */
-	if ((peeked == 0) != (ref != NULL))
+	if (!cert_agrees(der, len, fixed_key(), &read))
 		abort();
-	if (ref) {
-		unsigned char *a = NULL, *b = NULL;
-		int na = i2d_X509_NAME(c.issuer, &a), nb = i2d_X509_NAME(X509_get_issuer_name(ref), &b);
+}
 
-		if (c.used != (size_t)(p - der) || na <= 0 || na != nb || memcmp(a, b, (size_t)na) != 0 ||
-		    ASN1_STRING_cmp(c.key, X509_get0_pubkey_bitstr(ref)) != 0)
-			abort();
-		/* The key check agrees with OpenSSL's. */
-		if (dcr_ident_cert_for_key(der, len, &c, fixed_key()) != (X509_check_private_key(ref, fixed_key()) == 1))
-			abort();
-		ERR_clear_error();
-		OPENSSL_free(a);
-		OPENSSL_free(b);
+/* A pass phrase asked for: none (PEM_read_bio_X509 would otherwise prompt on the terminal). */
+static int no_pass(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* The chain read is the certificates PEM_read_bio_X509 reads one after the other, as many, each as far. */
+static void chain_case(const uint8_t *pem, size_t len)
+{
+	struct dcr_identity *id = calloc(1, sizeof(*id));
+	BIO *bio = len <= 65536 ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	X509 *ref;
+	size_t n = 0;
+
+	if (!bio) {
+		free(id);
+		return;
 	}
-	dcr_ident_cert_release(&c);
-	X509_free(ref);
+	if (!id || dcr_identity_add_chain(id, pem, len, NULL) < 0)
+		abort();
+	while (n < DCR_CALL_MAX_CHAIN && (ref = PEM_read_bio_X509(bio, NULL, no_pass, NULL))) {
+		const unsigned char *p = n < id->n_chain ? id->chain[n] : NULL;
+		X509 *mine = p ? d2i_X509(NULL, &p, (long)id->chain_len[n]) : NULL;
+
+		if (!mine || p != id->chain[n] + id->chain_len[n] || X509_cmp(mine, ref) != 0)
+			abort();
+		X509_free(mine);
+		X509_free(ref);
+		n++;
+	}
+	if (n != id->n_chain)
+		abort();
+	dcr_identity_free(id);
+	BIO_free(bio);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	if (data[0] & 2)
+	if (data[0] & 4)
+		chain_case(data + 1, size - 1);
+	else if (data[0] & 2)
 		cert_case(data + 1, size - 1);
 	else
 		key_case(data + 1, size - 1, data[0] & 1 ? "EC PRIVATE KEY" : "PRIVATE KEY");
