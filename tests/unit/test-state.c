@@ -1100,12 +1100,34 @@ static void *close_state(void *arg)
 	return NULL;
 }
 
+/*
+ * With a commit's fdatasync held, fn (in a thread of its own) does not
+ * return; once it is let go, both end.
+ */
+static void behind_held_sync(struct state *s, pthread_mutex_t *lock, unsigned first, void *(*fn)(void *))
+{
+	struct committer a = { s, lock, first, 1 };
+	struct reader rd = { .s = s, .lock = lock };
+	pthread_t ta, tr;
+
+	hold_syncs(true);
+	assert_int_equal(pthread_create(&ta, NULL, commit_some, &a), 0);
+	until_held_calls(1);
+	atomic_init(&rd.done, false);
+	assert_int_equal(pthread_create(&tr, NULL, fn, &rd), 0);
+	nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	assert_false(atomic_load(&rd.done));
+	hold_syncs(false);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tr, NULL), 0);
+	assert_true(atomic_load(&rd.done));
+}
+
 static void test_group_commit_waits(void **state)
 {
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	struct committer a, c;
-	struct reader rd;
-	pthread_t ta, tc, tr;
+	pthread_t ta, tc;
 	struct state s;
 	struct dcr_err err;
 	uint64_t ticket, w, n;
@@ -1147,19 +1169,7 @@ static void test_group_commit_waits(void **state)
 	assert_true(state_synced(&s, ticket));
 
 	/* A reader's release waits for the fdatasync of what another committed before it. */
-	hold_syncs(true);
-	a = (struct committer){ &s, &lock, 10, 1 };
-	assert_int_equal(pthread_create(&ta, NULL, commit_some, &a), 0);
-	until_held_calls(1);
-	rd = (struct reader){ .s = &s, .lock = &lock };
-	atomic_init(&rd.done, false);
-	assert_int_equal(pthread_create(&tr, NULL, read_and_release, &rd), 0);
-	nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
-	assert_false(atomic_load(&rd.done));
-	hold_syncs(false);
-	assert_int_equal(pthread_join(ta, NULL), 0);
-	assert_int_equal(pthread_join(tr, NULL), 0);
-	assert_true(atomic_load(&rd.done));
+	behind_held_sync(&s, &lock, 10, read_and_release);
 	assert_int_equal(held_calls(), 1);
 
 	/*
@@ -1181,18 +1191,7 @@ static void test_group_commit_waits(void **state)
 	assert_counts(&s, w + 2, n + 2);
 
 	/* Closing waits for an fdatasync under way, syncs once more, and a thread still waiting returns. */
-	hold_syncs(true);
-	a = (struct committer){ &s, &lock, 40, 1 };
-	assert_int_equal(pthread_create(&ta, NULL, commit_some, &a), 0);
-	until_held_calls(1);
-	rd = (struct reader){ .s = &s, .lock = &lock };
-	atomic_init(&rd.done, false);
-	assert_int_equal(pthread_create(&tr, NULL, close_state, &rd), 0);
-	nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
-	assert_false(atomic_load(&rd.done));
-	hold_syncs(false);
-	assert_int_equal(pthread_join(ta, NULL), 0);
-	assert_int_equal(pthread_join(tr, NULL), 0);
+	behind_held_sync(&s, &lock, 40, close_state);
 	assert_int_equal(held_calls(), 2);
 	s.committed = true; /* as a runner's commit that the stop caught */
 	state_unlock(&s, NULL);
