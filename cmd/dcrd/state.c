@@ -247,9 +247,10 @@ void state_close(struct state *s)
 	if (s->group) {
 		/*
 		 * What no state_unlock synced goes to disk now (closing a connection
-		 * that is not the last does not checkpoint). A runner may still be
-		 * waiting in sync_to at a stop that leaves a job running: it finds
-		 * the state closed and returns, so the mutex and condition stay.
+		 * that is not the last does not checkpoint). dcrd stops its HTTP
+		 * threads and the watchdog first, and its runners never wait; should
+		 * a thread still be in sync_to, it finds the state closed and
+		 * returns, so the mutex and condition variable stay.
 		 */
 		pthread_mutex_lock(&s->sync_mu);
 		while (s->syncing)
@@ -273,6 +274,13 @@ void state_close(struct state *s)
 	dcr_wipe(s->names_key, sizeof(s->names_key));
 }
 
+/* SQLite's commit hook: called as a transaction commits (0: let it). */
+static int on_commit(void *arg)
+{
+	((struct state *)arg)->committed = true;
+	return 0;
+}
+
 /*
  * Group commit. In WAL mode a commit is durable once the log file holds
  * its frames on disk; synchronous=FULL makes every commit fdatasync the
@@ -282,12 +290,6 @@ void state_close(struct state *s)
  * began. SQLite still syncs the log before a checkpoint copies it into
  * the database, and the database after.
  */
-/* SQLite's commit hook: called as a transaction commits (0: let it). */
-static int on_commit(void *arg)
-{
-	((struct state *)arg)->committed = true;
-	return 0;
-}
 
 int state_group_commit(struct state *s, const char *dir, const char *files_dir, struct dcr_err *err)
 {
