@@ -635,10 +635,13 @@ static struct {
 /* Kill and reap a worker that is no job's. */
 static void warm_end(pid_t pid, int fd)
 {
-	(void)kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	/* Never kill(0): that is dcrd's own process group. */
+	if (pid > 0)
+		(void)kill(pid, SIGKILL);
+	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void *reaper_main(void *arg)
@@ -1018,6 +1021,8 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 				*in->keeping = k;
 				p.pid = 0;
 				p.c.fd = -1;
+				/* Whether it is kept is sql_keep_finish's word: no slot here for a worker it owns (M-1). */
+				room_id = NULL;
 			} else if (keep_wait(&p, &held, &kerr) < 0) {
 				fprintf(stderr, "dcrd: computation's tables not kept in the table store (%s)\n",
 					dcr_err_name(kerr.code));

@@ -1729,6 +1729,32 @@ static const char *run_kept(struct run *run, struct dcr_room *room, struct table
 }
 
 /*
+ * run_kept as dcrd runs its jobs: with in.keeping, the answer first and
+ * the worker's KEPT later, in sql_keep_finish (which must return 0).
+ */
+static const char *run_kept_async(struct run *run, struct dcr_room *room, struct table_store *ts,
+	const struct input *items)
+{
+	struct sql_keeping *k = NULL;
+	struct work_inputs in = { .read = read_input, .ctx = &run->in, .identify = identify_input, .store = ts,
+		.keeping = &k };
+	struct sql_limits lim = { .time_ms = 60000 };
+	struct dcr_err err;
+
+	memset(run, 0, sizeof(*run));
+	run->in.items = items;
+	run->in.n = 1;
+	run->r = sql_run_warm("kept", dcr_room_definition(room), "q", &in, &lim, &run->res, &run->err);
+	if (run->r < 0)
+		snprintf(run->text, sizeof(run->text), "ERROR: %s", run->err.msg);
+	else
+		snprintf(run->text, sizeof(run->text), "%.*s", (int)run->res.len, (const char *)run->res.csv);
+	free(run->res.csv);
+	assert_int_equal(sql_keep_finish(k, &err), 0);
+	return run->text;
+}
+
+/*
  * A worker kept after a duckdb job holds its tables (duck_held): the next
  * job of its key reads nothing, neither the input nor the store (the
  * store's file removed meanwhile); when the dataset identified for a table
@@ -1792,14 +1818,17 @@ static void test_store_kept_worker(void **state)
  * (duck_keep's CHECKPOINT, failed by a fault of this test's build: the
  * query names checkpoint_fails) holds no database: its KEPT says so and
  * dcrd ends it rather than keeping it idle to answer ANEW. The tables are
- * in the store all the same: the next job reads them there.
+ * in the store all the same: the next job reads them there. So on dcrd's
+ * own path (in.keeping, sql_keep_finish), where a worker that holds them
+ * is kept.
  */
 static void test_store_not_compressed(void **state)
 {
 	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
 	const struct input first[] = { { "t", marked_csv } };
+	const char *want = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n";
 	struct dcr_room *room;
-	struct table_store ts;
+	struct table_store ts, tb;
 	struct dcr_err err;
 	struct run run;
 
@@ -1815,6 +1844,23 @@ static void test_store_not_compressed(void **state)
 	assert_string_equal(run_kept(&run, room, &ts, first), "checkpoint_fails\n3\n");
 	assert_string_equal(run.in.read_log, "");
 	sql_pool_stop();
+	/* dcrd's own path (sql_keep_finish), its tables loaded in memory (a new store): not held, not kept; held, kept. */
+	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
+	assert_int_equal(table_store_open(&tb, dir, sealing_key, room_b, &err), 0);
+	assert_string_equal(run_kept_async(&run, room, &tb, first), "checkpoint_fails\n3\n");
+	assert_string_equal(run.in.read_log, "t ");
+	assert_int_equal(sql_pool_idle(), 0);
+	table_store_close(&tb);
+	assert_int_equal(table_store_remove_room(dir, room_b, &err), 0);
+	dcr_room_free(room);
+	room = room_for("duckdb", sum_query);
+	assert_int_equal(table_store_open(&tb, dir, sealing_key, room_b, &err), 0);
+	assert_string_equal(run_kept_async(&run, room, &tb, first), want);
+	assert_string_equal(run.in.read_log, "t ");
+	assert_int_equal(sql_pool_idle(), 1);
+	sql_pool_stop();
+	table_store_close(&tb);
+	assert_int_equal(table_store_remove_room(dir, room_b, &err), 0);
 	table_store_close(&ts);
 	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
 	data_dir_done(dir);
