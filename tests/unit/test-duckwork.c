@@ -181,8 +181,8 @@ static const char tables[] =
 
 static const char t_csv[] = "a,b,x,ok\n1,one,1.5,true\n2,,,\n3,\"thr,ee\",-2,false\n";
 
-/* A room whose computation q runs query on engine (duckdb or sqlite). */
-static struct dcr_room *room_for(const char *engine, const char *query)
+/* A room with the data nodes data whose computation q runs query on engine (duckdb or sqlite). */
+static struct dcr_room *room_with(const char *data, const char *engine, const char *query)
 {
 	char yaml[8192];
 	struct dcr_room *room = NULL;
@@ -201,10 +201,16 @@ static struct dcr_room *room_for(const char *engine, const char *query)
 		"    type: sql\n"
 		"    engine: %s\n"
 		"    query: |\n"
-		"      %s\n", tables, engine, query);
+		"      %s\n", data, engine, query);
 	if (dcr_room_parse("room.yaml", (const uint8_t *)yaml, strlen(yaml), ".", specs, "", &room, &err) < 0)
 		fail_msg("room does not parse: %s", err.msg);
 	return room;
+}
+
+/* A room whose computation q runs query on engine (duckdb or sqlite). */
+static struct dcr_room *room_for(const char *engine, const char *query)
+{
+	return room_with(tables, engine, query);
 }
 
 struct run {
@@ -1814,6 +1820,47 @@ static void test_store_kept_worker(void **state)
 }
 
 /*
+ * A held database serves only a definition with its data nodes where it
+ * holds a table (review M-2): a job of the same room ID (as this test
+ * makes them, not as dcrd does), key and computation whose definition
+ * names u s0 runs in a new worker. Its nodes sorted (s0, secret, t, w),
+ * the held one would identify secret for the table it holds as t (index
+ * 1), and fail; with more nodes, it would read past its arrays.
+ */
+static void test_store_held_other_nodes(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const struct input first[] = { { "t", marked_csv } };
+	const char *want = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n";
+	const char *u = strstr(tables, "  u:\n");
+	char data[sizeof(tables) + 8];
+	struct dcr_room *room, *other;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	if (!isolated)
+		skip();
+	assert_non_null(u);
+	snprintf(data, sizeof(data), "%.*s  s0:\n%s", (int)(u - tables), tables, u + strlen("  u:\n"));
+	room = room_for("duckdb", sum_query);
+	other = room_with(data, "duckdb", sum_query);
+	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	assert_string_equal(run_kept(&run, room, &ts, first), want);
+	assert_int_equal(sql_pool_idle(), 1);
+	assert_string_equal(run_kept(&run, other, &ts, first), want);
+	assert_int_equal(sql_pool_idle(), 1);
+	sql_pool_stop();
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+	dcr_room_free(other);
+}
+
+/*
  * A worker whose tables in memory could not be compressed after its answer
  * (duck_keep's CHECKPOINT, failed by a fault of this test's build: the
  * query names checkpoint_fails) holds no database: its KEPT says so and
@@ -2029,6 +2076,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_query_needs_memory),
 		cmocka_unit_test(test_store_keeper_memory),
 		cmocka_unit_test(test_store_kept_worker),
+		cmocka_unit_test(test_store_held_other_nodes),
 		cmocka_unit_test(test_store_not_compressed),
 	};
 	int failed;
