@@ -931,6 +931,13 @@ static int keep_wait(struct parent *p, bool *held, struct dcr_err *err)
 	return 0;
 }
 
+/* A worker that was allowed to hold its job's database (JOB_MAY_KEEP) said it did not: one line, no user data (M-9). */
+static void log_not_held(void)
+{
+	fprintf(stderr, "dcrd: a SQL worker allowed to hold its computation's tables did not (their compression "
+		"failed, or it could not hold them); the room's next job loads them from the table store\n");
+}
+
 int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
 {
 	bool held = false;
@@ -940,6 +947,8 @@ int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
 		return 0;
 	if ((r = keep_wait(&k->p, &held, err)) < 0 && err && duck_out_of_memory(err))
 		remember_store_first(k->ts.dir);
+	if (r == 0 && !held && k->room_id[0] && pool.duck_idle_ms)
+		log_not_held();
 	/* Kept, it holds the job's database with the tables in memory, for the next job of its key. */
 	if (!(r == 0 && held && k->room_id[0] && warm_keep(k->room_id, k->room, k->max_memory, &k->p, k->jobs))) {
 		end_worker(&k->p, &wstatus);
@@ -1030,6 +1039,8 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 				room_id = NULL;
 			} else if (!held) {
 				/* It holds no database: its next job would only answer ANEW. */
+				if (flags & JOB_MAY_KEEP)
+					log_not_held();
 				room_id = NULL;
 			}
 		}
