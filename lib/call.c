@@ -200,7 +200,8 @@ static int next_cert(BIO *bio, unsigned char **der, long *len)
 		OPENSSL_free(header);
 		if (cert && plain && *len > 0)
 			return 1;
-		OPENSSL_free(*der);
+		/* A skipped block may be a private key (a combined key and cert file): wiped (M-5). */
+		OPENSSL_clear_free(*der, *len > 0 ? (size_t)*len : 0);
 		*der = NULL;
 		if (cert)
 			break;
@@ -279,6 +280,9 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 	id = NULL;
 out:
 	dcr_ident_cert_release(&leaf);
+	/* cert.pem's text: it may hold a private key beside the certificates (M-5). */
+	if (pem)
+		dcr_wipe(pem, len);
 	free(pem);
 	dcr_identity_free(id);
 	return r;
