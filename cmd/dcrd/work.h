@@ -253,8 +253,10 @@ int duck_keep(struct dcr_err *err);
  * answered: a worker that was confined for a job with the table store
  * keeps it, its tables loaded and attached, for its next job. duck_run
  * then runs a job of the same computation of the same room (the room ID
- * ending in->store's directory) on it, once each table it holds is identified again (in->identify) as the
- * same dataset; otherwise it sets *in->anew and fails, running nothing.
+ * ending in->store's directory), whose definition has the same data
+ * nodes where it holds a table, on it, once each table it holds is
+ * identified again (in->identify) as the same dataset; otherwise it sets
+ * *in->anew and fails, running nothing.
  */
 bool duck_held(void);
 
