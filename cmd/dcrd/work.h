@@ -245,7 +245,9 @@ int duck_query_locked(const char *query, const struct sql_limits *lim, struct sq
  * for the keeper process that writes the tables it loaded in memory into
  * the store (duckwork.c); then the job's database is held (duck_held) or
  * closed. 0 when they are kept; a failure means only that the room's next
- * job loads them again.
+ * job loads them again. Built with DCR_DUCK_TEST_FAULTS (test-duckwork
+ * only: cmd/dcrd/meson.build refuses it in c_args), a query naming
+ * checkpoint_fails has its compression fail.
  */
 int duck_keep(struct dcr_err *err);
 /*
