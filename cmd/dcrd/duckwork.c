@@ -2096,19 +2096,6 @@ static struct duck kept_job;
  */
 static struct duck held;
 
-/*
- * The room ID of the table store's room: its directory's last name
- * (DIR/duckdb/ROOM, table_store_open). The room ID is the SHA-256 of the
- * room's canonical definition (lib/room.c), so the same ID is the same
- * definition: a held database needs no digest of its own.
- */
-static const char *store_room(const struct table_store *ts)
-{
-	const char *slash = strrchr(ts->dir, '/');
-
-	return slash ? slash + 1 : ts->dir;
-}
-
 static void free_duck(struct duck *d)
 {
 	close_db(d);
@@ -2144,9 +2131,10 @@ static void hold_or_free(struct duck *d)
 {
 	bool can = d->in && d->in->identify && d->in->store && d->in->store->job[0] && d->in->confine && !held.db &&
 		d->keeper <= 0;
-	const char *room = can ? store_room(d->in->store) : "";
+	/* The room ID (table_store_room) is the SHA-256 of the room's canonical definition (lib/room.c). */
+	const char *room = can ? table_store_room(d->in->store) : NULL;
 
-	if (can && strlen(room) < sizeof(d->room) && (d->name = strdup(d->c->name)) && name_nodes(d) == 0) {
+	if (room && strlen(room) < sizeof(d->room) && (d->name = strdup(d->c->name)) && name_nodes(d) == 0) {
 		memcpy(d->room, room, strlen(room) + 1);
 		d->n_later = 0;
 		d->later_bytes = 0;
@@ -2167,7 +2155,7 @@ bool duck_held(void)
 
 /*
  * A job on the held database: the same computation of the same room
- * (store_room), whose definition has the same data nodes where it holds a
+ * (table_store_room, never NULL), whose definition has the same data nodes where it holds a
  * table (checked here, so that no index of its arrays rests on dcrd's
  * pairing of the room ID and the definition: review M-2), and each table
  * it holds identified again (the job counts it as read, "cached") and
@@ -2180,7 +2168,8 @@ static int run_held(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computati
 {
 	struct duck *d = &held;
 	uint8_t sha[DCR_SHA256_LEN];
-	bool same = in && in->identify && in->store && strcmp(d->room, store_room(in->store)) == 0 &&
+	const char *room = in && in->store ? table_store_room(in->store) : NULL;
+	bool same = in && in->identify && room && strcmp(d->room, room) == 0 &&
 		strcmp(d->name, c->name) == 0 && def->n_data == d->n_data;
 	uint64_t size;
 	int r = 0;

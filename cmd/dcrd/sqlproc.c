@@ -980,8 +980,8 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 	const struct table_store *ts = in && in->identify && in->store ? in->store : NULL;
 	uint64_t flags = (ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0) |
 		(room_id && pool.duck_idle_ms ? JOB_MAY_KEEP : 0);
-	/* The room of a duckdb job: its table store's directory's last name (DIR/duckdb/ROOM). */
-	const char *room = ts && strrchr(ts->dir, '/') ? strrchr(ts->dir, '/') + 1 : "";
+	/* The room of a duckdb job: its table store's (table_store_room), "": none. */
+	const char *room = ts && table_store_room(ts) ? table_store_room(ts) : "";
 	struct sql_result res = { 0 };
 	unsigned jobs = 0;
 	int wstatus, r = 0;

@@ -100,6 +100,8 @@ struct table_store {
 int table_store_open(struct table_store *ts, const char *data_dir, const uint8_t sealing_key[static 32],
 	const char *room_id, struct dcr_err *err);
 void table_store_close(struct table_store *ts);
+/* ts's room ID: its directory's last name (DIR/duckdb/ROOM), if that is a room ID; else NULL (review M-3). */
+const char *table_store_room(const struct table_store *ts);
 /* DIR/duckdb/ROOM and all in it: the room stopped (jobs_room_stopped, dcrd.h, decides when). Whether it exists. */
 int table_store_remove_room(const char *data_dir, const char *room_id, struct dcr_err *err);
 bool table_store_exists(const char *data_dir, const char *room_id);

@@ -1861,6 +1861,41 @@ static void kept_job(void *arg)
 }
 
 /*
+ * A table store whose directory does not end in a room ID (here "ROOM/")
+ * names no room (table_store_room, review M-3): its worker holds nothing
+ * and is not kept, where "" on both sides once compared equal.
+ */
+static void test_store_not_a_room(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const struct input first[] = { { "t", marked_csv } };
+	const char *want = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n";
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	if (!isolated)
+		skip();
+	room = room_for("duckdb", sum_query);
+	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	assert_non_null(table_store_room(&ts));
+	assert_string_equal(table_store_room(&ts), room_a);
+	assert_true(strlen(ts.dir) + 1 < sizeof(ts.dir));
+	strcat(ts.dir, "/");
+	assert_null(table_store_room(&ts));
+	assert_string_equal(run_kept(&run, room, &ts, first), want);
+	assert_int_equal(sql_pool_idle(), 0);
+	sql_pool_stop();
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
+/*
  * A held database serves only a definition with its data nodes where it
  * holds a table (review M-2): a job of the same room ID (as this test
  * makes them, not as dcrd does), key and computation whose definition
@@ -2121,6 +2156,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_query_needs_memory),
 		cmocka_unit_test(test_store_keeper_memory),
 		cmocka_unit_test(test_store_kept_worker),
+		cmocka_unit_test(test_store_not_a_room),
 		cmocka_unit_test(test_store_held_other_nodes),
 		cmocka_unit_test(test_store_not_compressed),
 	};
