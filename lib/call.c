@@ -220,7 +220,8 @@ int dcr_identity_add_chain(struct dcr_identity *id, const uint8_t *pem, size_t l
 	if (len == 0)
 		return 0;
 	if (len > DCR_CALL_MAX_CHAIN_PEM)
-		return dcr_err_set(err, DCR_EINVALID, "a certificate chain of more than %d bytes", DCR_CALL_MAX_CHAIN_PEM);
+		return dcr_err_set(err, DCR_EINVALID, "a certificate chain of more than %d bytes",
+			DCR_CALL_MAX_CHAIN_PEM);
 	if (!(bio = BIO_new_mem_buf(pem, (int)len)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	while (id->n_chain < DCR_CALL_MAX_CHAIN && next_cert(bio, &der, &der_len)) {

@@ -1030,7 +1030,7 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 				*in->keeping = k;
 				p.pid = 0;
 				p.c.fd = -1;
-				/* Whether it is kept is sql_keep_finish's word: no slot here for a worker it owns (M-1). */
+				/* Whether it is kept is sql_keep_finish's word: no slot here for its worker (M-1). */
 				room_id = NULL;
 			} else if (keep_wait(&p, &held, &kerr) < 0) {
 				fprintf(stderr, "dcrd: computation's tables not kept in the table store (%s)\n",

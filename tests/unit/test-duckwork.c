@@ -1969,7 +1969,7 @@ static void test_store_not_compressed(void **state)
 	assert_string_equal(run_kept(&run, room, &ts, first), "checkpoint_fails\n3\n");
 	assert_string_equal(run.in.read_log, "");
 	sql_pool_stop();
-	/* dcrd's own path (sql_keep_finish), its tables loaded in memory (a new store): not held, not kept; held, kept. */
+	/* dcrd's own path (sql_keep_finish), its tables in memory (a new store): not held, not kept; held, kept. */
 	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
 	assert_int_equal(table_store_open(&tb, dir, sealing_key, room_b, &err), 0);
 	assert_true(logs(kept_job, &(struct kept_job){ &run, room, &tb, first, true }, not_held));
