@@ -200,7 +200,8 @@ static int next_cert(BIO *bio, unsigned char **der, long *len)
 		OPENSSL_free(header);
 		if (cert && plain && *len > 0)
 			return 1;
-		OPENSSL_free(*der);
+		/* A skipped block may be a private key (a combined key and cert file): wiped (M-5). */
+		OPENSSL_clear_free(*der, *len > 0 ? (size_t)*len : 0);
 		*der = NULL;
 		if (cert)
 			break;
@@ -216,8 +217,11 @@ int dcr_identity_add_chain(struct dcr_identity *id, const uint8_t *pem, size_t l
 	int r = 0;
 	BIO *bio;
 
-	if (len > INT_MAX)
-		return dcr_err_set(err, DCR_EINVALID, "a certificate chain of more than %d bytes", INT_MAX);
+	if (len == 0)
+		return 0;
+	if (len > DCR_CALL_MAX_CHAIN_PEM)
+		return dcr_err_set(err, DCR_EINVALID, "a certificate chain of more than %d bytes",
+			DCR_CALL_MAX_CHAIN_PEM);
 	if (!(bio = BIO_new_mem_buf(pem, (int)len)))
 		return dcr_err_set(err, DCR_ENOMEM, "out of memory");
 	while (id->n_chain < DCR_CALL_MAX_CHAIN && next_cert(bio, &der, &der_len)) {
@@ -258,7 +262,7 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 		r = dcr_err_openssl(err, DCR_EINVALID, "'%s' holds no unencrypted private key", key_path);
 		goto out;
 	}
-	if ((r = dcr_read_file(cert_path, 256 << 10, &pem, &len, err)) < 0 ||
+	if ((r = dcr_read_file(cert_path, DCR_CALL_MAX_CHAIN_PEM, &pem, &len, err)) < 0 ||
 	    (r = dcr_identity_add_chain(id, pem, len, err)) < 0)
 		goto out;
 	if (id->n_chain == 0) {
@@ -279,6 +283,9 @@ int dcr_identity_load(const char *dir, struct dcr_identity **out, struct dcr_err
 	id = NULL;
 out:
 	dcr_ident_cert_release(&leaf);
+	/* cert.pem's text: it may hold a private key beside the certificates (M-5). */
+	if (pem)
+		dcr_wipe(pem, len);
 	free(pem);
 	dcr_identity_free(id);
 	return r;

@@ -25,6 +25,8 @@
 /* How long an accepted call's nonce must be remembered: while the call could still pass as fresh. */
 #define DCR_CALL_NONCE_KEEP_MS (DCR_CALL_MAX_AGE_MS + DCR_CALL_MAX_AHEAD_MS)
 #define DCR_CALL_MAX_CHAIN 8
+/* The most PEM text dcr_identity_add_chain reads (cert.pem). */
+#define DCR_CALL_MAX_CHAIN_PEM (256 << 10)
 #define DCR_EMAIL_MAX 254
 
 /*
@@ -73,8 +75,10 @@ int dcr_identity_add_cert(struct dcr_identity *id, const uint8_t *der, size_t le
  * chain (dcr_identity_load's cert.pem), as PEM_read_bio_X509 reads them
  * one after the other: blocks of other types are skipped; the chain ends
  * at the first certificate block that does not parse or needs a pass
- * phrase, or once it is full. 0 however many were read (id->n_chain);
- * DCR_ENOMEM, or DCR_EINVALID for more than INT_MAX bytes.
+ * phrase, or once it is full. 0 however many were read (id->n_chain),
+ * none for len 0 (pem may then be NULL); DCR_EINVALID for more than
+ * DCR_CALL_MAX_CHAIN_PEM bytes (nothing read); DCR_ENOMEM, and then the
+ * certificates read before it stay appended (id is the caller's to free).
  */
 int dcr_identity_add_chain(struct dcr_identity *id, const uint8_t *pem, size_t len, struct dcr_err *err);
 

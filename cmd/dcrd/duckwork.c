@@ -135,8 +135,10 @@ struct duck {
 	pid_t keeper;              /* the process writing them (keeper_start), 0: none */
 	int keeper_fd;
 	struct ident *ident;       /* parallel to def->data: the dataset each present table holds (use_stored) */
-	char room[65];             /* a held database's (hold_or_free): its room ID and */
-	char *name;                /* computation's, which a later job must have to use it */
+	char room[65];             /* a held database's (hold_or_free): its room ID, */
+	char *name;                /* computation's, which a later job must have to use it, */
+	size_t n_data;             /* and its definition's count of data nodes and */
+	char **nodes;              /* their names, parallel to present (NULL where it is not) */
 	const struct work_inputs *in;
 	struct work_clock clock;
 	/* loading one table: records go into chunk, which goes to app when full */
@@ -2094,19 +2096,6 @@ static struct duck kept_job;
  */
 static struct duck held;
 
-/*
- * The room ID of the table store's room: its directory's last name
- * (DIR/duckdb/ROOM, table_store_open). The room ID is the SHA-256 of the
- * room's canonical definition (lib/room.c), so the same ID is the same
- * definition: a held database needs no digest of its own.
- */
-static const char *store_room(const struct table_store *ts)
-{
-	const char *slash = strrchr(ts->dir, '/');
-
-	return slash ? slash + 1 : ts->dir;
-}
-
 static void free_duck(struct duck *d)
 {
 	close_db(d);
@@ -2115,7 +2104,22 @@ static void free_duck(struct duck *d)
 	free(d->present);
 	free(d->ident);
 	free(d->name);
+	for (size_t i = 0; d->nodes && i < d->n_data; i++)
+		free(d->nodes[i]);
+	free(d->nodes);
 	memset(d, 0, sizeof(*d));
+}
+
+/* d's present nodes' names (d->nodes), for run_held to check a later job's definition: 0, or -1 (out of memory). */
+static int name_nodes(struct duck *d)
+{
+	if (!(d->nodes = calloc(d->def->n_data + 1, sizeof(char *))))
+		return -1;
+	d->n_data = d->def->n_data;
+	for (size_t i = 0; i < d->n_data; i++)
+		if (d->present[i] && !(d->nodes[i] = strdup(d->def->data[i]->name)))
+			return -1;
+	return 0;
 }
 
 /*
@@ -2127,9 +2131,10 @@ static void hold_or_free(struct duck *d)
 {
 	bool can = d->in && d->in->identify && d->in->store && d->in->store->job[0] && d->in->confine && !held.db &&
 		d->keeper <= 0;
-	const char *room = can ? store_room(d->in->store) : "";
+	/* The room ID (table_store_room) is the SHA-256 of the room's canonical definition (lib/room.c). */
+	const char *room = can ? table_store_room(d->in->store) : NULL;
 
-	if (can && strlen(room) < sizeof(d->room) && (d->name = strdup(d->c->name))) {
+	if (room && strlen(room) < sizeof(d->room) && (d->name = strdup(d->c->name)) && name_nodes(d) == 0) {
 		memcpy(d->room, room, strlen(room) + 1);
 		d->n_later = 0;
 		d->later_bytes = 0;
@@ -2150,18 +2155,22 @@ bool duck_held(void)
 
 /*
  * A job on the held database: the same computation of the same room
- * (store_room), and each table it holds identified again (the job counts it
- * as read, "cached") and still the dataset published to its node. Where
- * one is not, nothing runs: *in->anew says the job must run in a new
- * worker (this one is confined, and cannot open the table store again).
+ * (table_store_room, never NULL), whose definition has the same data nodes where it holds a
+ * table (checked here, so that no index of its arrays rests on dcrd's
+ * pairing of the room ID and the definition: review M-2), and each table
+ * it holds identified again (the job counts it as read, "cached") and
+ * still the dataset published to its node. Where one is not, nothing runs:
+ * *in->anew says the job must run in a new worker (this one is confined,
+ * and cannot open the table store again).
  */
 static int run_held(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computation *c, const struct work_inputs *in,
 	const struct sql_limits *l, struct csv_out *o, struct sql_result *res, struct dcr_err *err)
 {
 	struct duck *d = &held;
 	uint8_t sha[DCR_SHA256_LEN];
-	bool same = in && in->identify && in->store && strcmp(d->room, store_room(in->store)) == 0 &&
-		strcmp(d->name, c->name) == 0;
+	const char *room = in && in->store ? table_store_room(in->store) : NULL;
+	bool same = in && in->identify && room && strcmp(d->room, room) == 0 &&
+		strcmp(d->name, c->name) == 0 && def->n_data == d->n_data;
 	uint64_t size;
 	int r = 0;
 
@@ -2169,6 +2178,8 @@ static int run_held(const Dcr__V1__RoomDefinition *def, const Dcr__V1__Computati
 	d->c = c;
 	d->in = in;
 	work_clock_start(&d->clock, l->time_ms);
+	for (size_t i = 0; same && i < def->n_data; i++)
+		same = !d->present[i] || strcmp(d->nodes[i], def->data[i]->name) == 0;
 	for (size_t i = 0; same && r == 0 && i < def->n_data; i++)
 		if (d->present[i] && (r = in->identify(in->ctx, def->data[i]->name, sha, &size, err)) == 0)
 			same = memcmp(sha, d->ident[i].sha, sizeof(sha)) == 0 && size == d->ident[i].size;

@@ -635,10 +635,13 @@ static struct {
 /* Kill and reap a worker that is no job's. */
 static void warm_end(pid_t pid, int fd)
 {
-	(void)kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	/* Never kill(0): that is dcrd's own process group. */
+	if (pid > 0)
+		(void)kill(pid, SIGKILL);
+	while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void *reaper_main(void *arg)
@@ -928,6 +931,13 @@ static int keep_wait(struct parent *p, bool *held, struct dcr_err *err)
 	return 0;
 }
 
+/* A worker that was allowed to hold its job's database (JOB_MAY_KEEP) said it did not: one line, no user data (M-9). */
+static void log_not_held(void)
+{
+	fprintf(stderr, "dcrd: a SQL worker allowed to hold its computation's tables did not (their compression "
+		"failed, or it could not hold them); the room's next job loads them from the table store\n");
+}
+
 int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
 {
 	bool held = false;
@@ -937,6 +947,8 @@ int sql_keep_finish(struct sql_keeping *k, struct dcr_err *err)
 		return 0;
 	if ((r = keep_wait(&k->p, &held, err)) < 0 && err && duck_out_of_memory(err))
 		remember_store_first(k->ts.dir);
+	if (r == 0 && !held && k->room_id[0] && pool.duck_idle_ms)
+		log_not_held();
 	/* Kept, it holds the job's database with the tables in memory, for the next job of its key. */
 	if (!(r == 0 && held && k->room_id[0] && warm_keep(k->room_id, k->room, k->max_memory, &k->p, k->jobs))) {
 		end_worker(&k->p, &wstatus);
@@ -968,8 +980,8 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 	const struct table_store *ts = in && in->identify && in->store ? in->store : NULL;
 	uint64_t flags = (ts && is_store_first(ts->dir) ? JOB_STORE_FIRST : 0) |
 		(room_id && pool.duck_idle_ms ? JOB_MAY_KEEP : 0);
-	/* The room of a duckdb job: its table store's directory's last name (DIR/duckdb/ROOM). */
-	const char *room = ts && strrchr(ts->dir, '/') ? strrchr(ts->dir, '/') + 1 : "";
+	/* The room of a duckdb job: its table store's (table_store_room), "": none. */
+	const char *room = ts && table_store_room(ts) ? table_store_room(ts) : "";
 	struct sql_result res = { 0 };
 	unsigned jobs = 0;
 	int wstatus, r = 0;
@@ -1018,6 +1030,8 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 				*in->keeping = k;
 				p.pid = 0;
 				p.c.fd = -1;
+				/* Whether it is kept is sql_keep_finish's word: no slot here for its worker (M-1). */
+				room_id = NULL;
 			} else if (keep_wait(&p, &held, &kerr) < 0) {
 				fprintf(stderr, "dcrd: computation's tables not kept in the table store (%s)\n",
 					dcr_err_name(kerr.code));
@@ -1025,6 +1039,8 @@ static int run_job(const char *room_id, const Dcr__V1__RoomDefinition *def, cons
 				room_id = NULL;
 			} else if (!held) {
 				/* It holds no database: its next job would only answer ANEW. */
+				if (flags & JOB_MAY_KEEP)
+					log_not_held();
 				room_id = NULL;
 			}
 		}

@@ -184,6 +184,13 @@ void table_store_each_room(const char *data_dir, void (*fn)(const char *room_id)
 	closedir(top);
 }
 
+const char *table_store_room(const struct table_store *ts)
+{
+	const char *slash = strrchr(ts->dir, '/');
+
+	return slash && room_id_valid(slash + 1) ? slash + 1 : NULL;
+}
+
 void table_store_close(struct table_store *ts)
 {
 	char links[TABLE_STORE_LINKS_MAX];

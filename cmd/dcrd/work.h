@@ -100,6 +100,8 @@ struct table_store {
 int table_store_open(struct table_store *ts, const char *data_dir, const uint8_t sealing_key[static 32],
 	const char *room_id, struct dcr_err *err);
 void table_store_close(struct table_store *ts);
+/* ts's room ID: its directory's last name (DIR/duckdb/ROOM), if that is a room ID; else NULL (review M-3). */
+const char *table_store_room(const struct table_store *ts);
 /* DIR/duckdb/ROOM and all in it: the room stopped (jobs_room_stopped, dcrd.h, decides when). Whether it exists. */
 int table_store_remove_room(const char *data_dir, const char *room_id, struct dcr_err *err);
 bool table_store_exists(const char *data_dir, const char *room_id);
@@ -245,7 +247,9 @@ int duck_query_locked(const char *query, const struct sql_limits *lim, struct sq
  * for the keeper process that writes the tables it loaded in memory into
  * the store (duckwork.c); then the job's database is held (duck_held) or
  * closed. 0 when they are kept; a failure means only that the room's next
- * job loads them again.
+ * job loads them again. Built with DCR_DUCK_TEST_FAULTS (test-duckwork
+ * only: cmd/dcrd/meson.build refuses it in c_args), a query naming
+ * checkpoint_fails has its compression fail.
  */
 int duck_keep(struct dcr_err *err);
 /*
@@ -253,8 +257,10 @@ int duck_keep(struct dcr_err *err);
  * answered: a worker that was confined for a job with the table store
  * keeps it, its tables loaded and attached, for its next job. duck_run
  * then runs a job of the same computation of the same room (the room ID
- * ending in->store's directory) on it, once each table it holds is identified again (in->identify) as the
- * same dataset; otherwise it sets *in->anew and fails, running nothing.
+ * ending in->store's directory), whose definition has the same data
+ * nodes where it holds a table, on it, once each table it holds is
+ * identified again (in->identify) as the same dataset; otherwise it sets
+ * *in->anew and fails, running nothing.
  */
 bool duck_held(void);
 

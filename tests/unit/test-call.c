@@ -455,6 +455,25 @@ static void identity_id_of(X509 *cert, const char *email, char out[static 65])
  * or certificate comes in; and a key file with an altered secret still
  * signs calls that the enclave refuses.
  */
+/* dcr_identity_add_chain's edges: nothing to read is no certificate; more than its bound is refused (M-6). */
+static void test_identity_add_chain(void **state)
+{
+	struct dcr_identity *id = calloc(1, sizeof(*id));
+	uint8_t *text = malloc(DCR_CALL_MAX_CHAIN_PEM + 1);
+	struct dcr_err err;
+
+	assert_non_null(id);
+	assert_non_null(text);
+	memset(text, 'x', DCR_CALL_MAX_CHAIN_PEM + 1);
+	assert_int_equal(dcr_identity_add_chain(id, NULL, 0, &err), 0);
+	assert_int_equal(dcr_identity_add_chain(id, text, DCR_CALL_MAX_CHAIN_PEM, &err), 0);
+	assert_int_equal(dcr_identity_add_chain(id, text, DCR_CALL_MAX_CHAIN_PEM + 1, &err), DCR_EINVALID);
+	assert_string_equal(err.msg, "a certificate chain of more than 262144 bytes");
+	assert_int_equal(id->n_chain, 0);
+	free(text);
+	dcr_identity_free(id);
+}
+
 static void test_identity_forms(void **state)
 {
 	struct world *w = *state;
@@ -1251,6 +1270,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_identity_load),
+		cmocka_unit_test(test_identity_add_chain),
 		cmocka_unit_test(test_identity_forms),
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_identity_login),

@@ -181,8 +181,8 @@ static const char tables[] =
 
 static const char t_csv[] = "a,b,x,ok\n1,one,1.5,true\n2,,,\n3,\"thr,ee\",-2,false\n";
 
-/* A room whose computation q runs query on engine (duckdb or sqlite). */
-static struct dcr_room *room_for(const char *engine, const char *query)
+/* A room with the data nodes data whose computation q runs query on engine (duckdb or sqlite). */
+static struct dcr_room *room_with(const char *data, const char *engine, const char *query)
 {
 	char yaml[8192];
 	struct dcr_room *room = NULL;
@@ -201,10 +201,16 @@ static struct dcr_room *room_for(const char *engine, const char *query)
 		"    type: sql\n"
 		"    engine: %s\n"
 		"    query: |\n"
-		"      %s\n", tables, engine, query);
+		"      %s\n", data, engine, query);
 	if (dcr_room_parse("room.yaml", (const uint8_t *)yaml, strlen(yaml), ".", specs, "", &room, &err) < 0)
 		fail_msg("room does not parse: %s", err.msg);
 	return room;
+}
+
+/* A room whose computation q runs query on engine (duckdb or sqlite). */
+static struct dcr_room *room_for(const char *engine, const char *query)
+{
+	return room_with(tables, engine, query);
 }
 
 struct run {
@@ -1729,6 +1735,32 @@ static const char *run_kept(struct run *run, struct dcr_room *room, struct table
 }
 
 /*
+ * run_kept as dcrd runs its jobs: with in.keeping, the answer first and
+ * the worker's KEPT later, in sql_keep_finish (which must return 0).
+ */
+static const char *run_kept_async(struct run *run, struct dcr_room *room, struct table_store *ts,
+	const struct input *items)
+{
+	struct sql_keeping *k = NULL;
+	struct work_inputs in = { .read = read_input, .ctx = &run->in, .identify = identify_input, .store = ts,
+		.keeping = &k };
+	struct sql_limits lim = { .time_ms = 60000 };
+	struct dcr_err err;
+
+	memset(run, 0, sizeof(*run));
+	run->in.items = items;
+	run->in.n = 1;
+	run->r = sql_run_warm("kept", dcr_room_definition(room), "q", &in, &lim, &run->res, &run->err);
+	if (run->r < 0)
+		snprintf(run->text, sizeof(run->text), "ERROR: %s", run->err.msg);
+	else
+		snprintf(run->text, sizeof(run->text), "%.*s", (int)run->res.len, (const char *)run->res.csv);
+	free(run->res.csv);
+	assert_int_equal(sql_keep_finish(k, &err), 0);
+	return run->text;
+}
+
+/*
  * A worker kept after a duckdb job holds its tables (duck_held): the next
  * job of its key reads nothing, neither the input nor the store (the
  * store's file removed meanwhile); when the dataset identified for a table
@@ -1787,19 +1819,140 @@ static void test_store_kept_worker(void **state)
 	dcr_room_free(room);
 }
 
+/* Whether what this process writes to stderr while job runs includes line (which also goes to stderr). */
+static bool logs(void (*job)(void *), void *arg, const char *line)
+{
+	char path[] = "/tmp/dcr-duck-log-XXXXXX", buf[8192];
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	assert_int_equal(unlink(path), 0);
+	fflush(stderr);
+	assert_int_equal(dup2(fd, 2), 2);
+	job(arg);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	fputs(buf, stderr);
+	return strstr(buf, line) != NULL;
+}
+
+struct kept_job {
+	struct run *run;
+	struct dcr_room *room;
+	struct table_store *ts;
+	const struct input *items;
+	bool async;
+};
+
+static void kept_job(void *arg)
+{
+	struct kept_job *j = arg;
+
+	if (j->async)
+		run_kept_async(j->run, j->room, j->ts, j->items);
+	else
+		run_kept(j->run, j->room, j->ts, j->items);
+}
+
+/*
+ * A table store whose directory does not end in a room ID (here "ROOM/")
+ * names no room (table_store_room, review M-3): its worker holds nothing
+ * and is not kept, where "" on both sides once compared equal.
+ */
+static void test_store_not_a_room(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const struct input first[] = { { "t", marked_csv } };
+	const char *want = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n";
+	struct dcr_room *room;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	if (!isolated)
+		skip();
+	room = room_for("duckdb", sum_query);
+	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	assert_non_null(table_store_room(&ts));
+	assert_string_equal(table_store_room(&ts), room_a);
+	assert_true(strlen(ts.dir) + 1 < sizeof(ts.dir));
+	strcat(ts.dir, "/");
+	assert_null(table_store_room(&ts));
+	assert_string_equal(run_kept(&run, room, &ts, first), want);
+	assert_int_equal(sql_pool_idle(), 0);
+	sql_pool_stop();
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+}
+
+/*
+ * A held database serves only a definition with its data nodes where it
+ * holds a table (review M-2): a job of the same room ID (as this test
+ * makes them, not as dcrd does), key and computation whose definition
+ * names u s0 runs in a new worker. Its nodes sorted (s0, secret, t, w),
+ * the held one would identify secret for the table it holds as t (index
+ * 1), and fail; with more nodes, it would read past its arrays.
+ */
+static void test_store_held_other_nodes(void **state)
+{
+	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
+	const struct input first[] = { { "t", marked_csv } };
+	const char *want = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n";
+	const char *u = strstr(tables, "  u:\n");
+	char data[sizeof(tables) + 8];
+	struct dcr_room *room, *other;
+	struct table_store ts;
+	struct dcr_err err;
+	struct run run;
+
+	if (!isolated)
+		skip();
+	assert_non_null(u);
+	snprintf(data, sizeof(data), "%.*s  s0:\n%s", (int)(u - tables), tables, u + strlen("  u:\n"));
+	room = room_for("duckdb", sum_query);
+	other = room_with(data, "duckdb", sum_query);
+	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	assert_string_equal(run_kept(&run, room, &ts, first), want);
+	assert_int_equal(sql_pool_idle(), 1);
+	assert_string_equal(run_kept(&run, other, &ts, first), want);
+	assert_int_equal(sql_pool_idle(), 1);
+	sql_pool_stop();
+	table_store_close(&ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+	dcr_room_free(room);
+	dcr_room_free(other);
+}
+
 /*
  * A worker whose tables in memory could not be compressed after its answer
  * (duck_keep's CHECKPOINT, failed by a fault of this test's build: the
  * query names checkpoint_fails) holds no database: its KEPT says so and
  * dcrd ends it rather than keeping it idle to answer ANEW. The tables are
- * in the store all the same: the next job reads them there.
+ * in the store all the same: the next job reads them there. So on dcrd's
+ * own path (in.keeping, sql_keep_finish), where a worker that holds them
+ * is kept.
  */
 static void test_store_not_compressed(void **state)
 {
 	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
 	const struct input first[] = { { "t", marked_csv } };
+	const char *want = "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n";
+	const char *not_held = "dcrd: a SQL worker allowed to hold its computation's tables did not";
 	struct dcr_room *room;
-	struct table_store ts;
+	struct table_store ts, tb;
 	struct dcr_err err;
 	struct run run;
 
@@ -1809,12 +1962,32 @@ static void test_store_not_compressed(void **state)
 	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
-	assert_string_equal(run_kept(&run, room, &ts, first), "checkpoint_fails\n3\n");
+	assert_true(logs(kept_job, &(struct kept_job){ &run, room, &ts, first, false }, not_held));
+	assert_string_equal(run.text, "checkpoint_fails\n3\n");
 	assert_string_equal(run.in.read_log, "t ");
 	assert_int_equal(sql_pool_idle(), 0);
 	assert_string_equal(run_kept(&run, room, &ts, first), "checkpoint_fails\n3\n");
 	assert_string_equal(run.in.read_log, "");
 	sql_pool_stop();
+	/* dcrd's own path (sql_keep_finish), its tables in memory (a new store): not held, not kept; held, kept. */
+	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
+	assert_int_equal(table_store_open(&tb, dir, sealing_key, room_b, &err), 0);
+	assert_true(logs(kept_job, &(struct kept_job){ &run, room, &tb, first, true }, not_held));
+	assert_string_equal(run.text, "checkpoint_fails\n3\n");
+	assert_string_equal(run.in.read_log, "t ");
+	assert_int_equal(sql_pool_idle(), 0);
+	table_store_close(&tb);
+	assert_int_equal(table_store_remove_room(dir, room_b, &err), 0);
+	dcr_room_free(room);
+	room = room_for("duckdb", sum_query);
+	assert_int_equal(table_store_open(&tb, dir, sealing_key, room_b, &err), 0);
+	assert_false(logs(kept_job, &(struct kept_job){ &run, room, &tb, first, true }, not_held));
+	assert_string_equal(run.text, want);
+	assert_string_equal(run.in.read_log, "t ");
+	assert_int_equal(sql_pool_idle(), 1);
+	sql_pool_stop();
+	table_store_close(&tb);
+	assert_int_equal(table_store_remove_room(dir, room_b, &err), 0);
 	table_store_close(&ts);
 	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
 	data_dir_done(dir);
@@ -1983,6 +2156,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_store_query_needs_memory),
 		cmocka_unit_test(test_store_keeper_memory),
 		cmocka_unit_test(test_store_kept_worker),
+		cmocka_unit_test(test_store_not_a_room),
+		cmocka_unit_test(test_store_held_other_nodes),
 		cmocka_unit_test(test_store_not_compressed),
 	};
 	int failed;
