@@ -1061,6 +1061,25 @@ static void data_dir_done(const char *dir)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* A new data directory (dir, a mkdtemp template) with room_a's table store open in ts. */
+static void store_begin(char *dir, struct table_store *ts)
+{
+	struct dcr_err err;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(table_store_open(ts, dir, sealing_key, room_a, &err), 0);
+}
+
+/* ts closed, and room_a's store and the data directory removed. */
+static void store_end(const char *dir, struct table_store *ts)
+{
+	struct dcr_err err;
+
+	table_store_close(ts);
+	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
+	data_dir_done(dir);
+}
+
 static const char sum_query[] = "SELECT count(*) AS n, sum(a) AS s, string_agg(b, '|' ORDER BY a) AS bs FROM t";
 
 /*
@@ -1078,8 +1097,7 @@ static void test_store_keeps_tables(void **state)
 	struct dcr_err err;
 	struct run run;
 
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	store = &ts;
 	assert_string_equal(run_room(&run, room, first, 1, 0), "n,s,bs\n3,6,\"PLAINMARK-one|PLAINMARK-two|thr,ee\"\n");
 	assert_string_equal(run.in.read_log, "t ");
@@ -1126,13 +1144,11 @@ static void test_store_only_links(void **state)
 	char names[64][NAME_MAX + 1];
 	unsigned made[64] = { 0 }, n_names = 0, logs = 0;
 	struct table_store ts;
-	struct dcr_err err;
 	struct run run;
 	ssize_t n;
 	int fd;
 
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	table_store_links(&ts, links);
 	assert_true((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) >= 0);
 	/* Deletions watched too: inotify merges two creations of a name with nothing between. */
@@ -1166,9 +1182,7 @@ static void test_store_only_links(void **state)
 		}
 	close(fd);
 	assert_int_equal(logs, 1);
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 	dcr_room_free(room);
 }
 
@@ -1307,8 +1321,7 @@ static void test_store_distrusts(void **state)
 	struct run run;
 	int fd;
 
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	store = &ts;
 	assert_string_equal(run_room(&run, room, first, 1, 0), want);
 	the_file(&ts, path, sizeof(path));
@@ -1371,11 +1384,9 @@ static void test_store_no_spill(void **state)
 	struct dcr_room *room = room_for("duckdb",
 		"SELECT count(*) AS n FROM (SELECT i, md5(i::VARCHAR) AS h FROM range(3000000) r(i) ORDER BY h)");
 	struct table_store ts;
-	struct dcr_err err;
 	struct run run;
 
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	store = &ts;
 	run_room(&run, room, both, 2, 32 << 20);
 	assert_int_equal(run.r, DCR_ECOMPUTE);
@@ -1383,9 +1394,7 @@ static void test_store_no_spill(void **state)
 		fail_msg("%s", run.text);
 	assert_int_equal(list_dir(ts.job, names, sizeof(names)), 0);
 	store = NULL;
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 	dcr_room_free(room);
 }
 
@@ -1426,11 +1435,9 @@ static void test_store_loads_beyond_memory(void **state)
 	char *csv = t_csv_large(400000, &sum);
 	const struct input in[] = { { "t", csv } };
 	struct table_store ts;
-	struct dcr_err err;
 	struct run run;
 
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	store = &ts;
 	snprintf(want, sizeof(want), "n,s,k,l\n400000,%" PRIu64 ",2,32\n", sum);
 	/* About 22 MB of CSV, against 16 MiB of memory: twice, the second time from the store. */
@@ -1441,9 +1448,7 @@ static void test_store_loads_beyond_memory(void **state)
 		assert_int_equal(run.in.read_log[0] == '\0', i == 1);
 	}
 	store = NULL;
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 	dcr_room_free(room);
 	free(csv);
 }
@@ -1494,11 +1499,9 @@ static void test_store_sees_only_its_inputs(void **state)
 		"count(*) AS n FROM t");
 	struct dcr_room *sum = room_for("duckdb", sum_query);
 	struct table_store ts;
-	struct dcr_err err;
 	struct run run;
 
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	dcr_hex(ts.key, sizeof(ts.key), key_hex);
 	store = &ts;
 	assert_string_equal(run_room(&run, reads_u, inputs, 2, 0), "s\n15\n");
@@ -1522,9 +1525,7 @@ static void test_store_sees_only_its_inputs(void **state)
 	assert_string_equal(run_room(&run, sum, inputs, 2, 0), want);
 	assert_string_equal(run.in.read_log, "");
 	store = NULL;
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 	dcr_room_free(reads_u);
 	dcr_room_free(looks);
 	dcr_room_free(meddles);
@@ -1640,15 +1641,13 @@ static void test_store_load_confined(void **state)
 	const struct input first[] = { { "t", marked_csv } };
 	struct dcr_room *room;
 	struct table_store ts;
-	struct dcr_err err;
 	struct run run;
 	int mode = -1;
 
 	if (!isolated)
 		skip();
 	room = room_for("duckdb", sum_query);
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	store = &ts;
 	asker_seccomp = &mode;
 	run_room(&run, room, first, 1, 0);
@@ -1658,9 +1657,7 @@ static void test_store_load_confined(void **state)
 		fail_msg("%s", run.text);
 	assert_string_equal(run.in.read_log, "t ");
 	assert_int_equal(mode, 1);
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 	dcr_room_free(room);
 }
 
@@ -1685,15 +1682,13 @@ static void test_store_confined_query(void **state)
 	struct table_store ts;
 	struct work_inputs in;
 	struct watch w = { 0 };
-	struct dcr_err err;
 	struct run run;
 	pthread_t watcher;
 
 	if (!isolated)
 		skip();
 	room = room_for("duckdb", "SELECT sum(hash(i + a)) AS h FROM t, range(100000000000) r(i)");
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	memset(&run, 0, sizeof(run));
 	run.in.items = first;
 	run.in.n = 1;
@@ -1710,40 +1705,22 @@ static void test_store_confined_query(void **state)
 		fprintf(stderr, "NOTE: the worker's memory cannot be read here: not checked for the table key\n");
 	assert_int_not_equal(w.key_found, 1);
 	assert_true(w.allocator);
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 	dcr_room_free(room);
 }
 
-/* sum_query through sql_run_warm (key "kept") on items with the table store ts: its result's text. */
-static const char *run_kept(struct run *run, struct dcr_room *room, struct table_store *ts, const struct input *items)
-{
-	struct work_inputs in = { .read = read_input, .ctx = &run->in, .identify = identify_input, .store = ts };
-	struct sql_limits lim = { .time_ms = 60000 };
-
-	memset(run, 0, sizeof(*run));
-	run->in.items = items;
-	run->in.n = 1;
-	run->r = sql_run_warm("kept", dcr_room_definition(room), "q", &in, &lim, &run->res, &run->err);
-	if (run->r < 0)
-		snprintf(run->text, sizeof(run->text), "ERROR: %s", run->err.msg);
-	else
-		snprintf(run->text, sizeof(run->text), "%.*s", (int)run->res.len, (const char *)run->res.csv);
-	free(run->res.csv);
-	return run->text;
-}
-
 /*
- * run_kept as dcrd runs its jobs: with in.keeping, the answer first and
- * the worker's KEPT later, in sql_keep_finish (which must return 0).
+ * sum_query through sql_run_warm (key "kept") on items with the table
+ * store ts: its result's text. With async, as dcrd runs its jobs: with
+ * in.keeping, the answer first and the worker's KEPT later, in
+ * sql_keep_finish (which must return 0).
  */
-static const char *run_kept_async(struct run *run, struct dcr_room *room, struct table_store *ts,
-	const struct input *items)
+static const char *run_kept_as(struct run *run, struct dcr_room *room, struct table_store *ts,
+	const struct input *items, bool async)
 {
 	struct sql_keeping *k = NULL;
 	struct work_inputs in = { .read = read_input, .ctx = &run->in, .identify = identify_input, .store = ts,
-		.keeping = &k };
+		.keeping = async ? &k : NULL };
 	struct sql_limits lim = { .time_ms = 60000 };
 	struct dcr_err err;
 
@@ -1756,8 +1733,14 @@ static const char *run_kept_async(struct run *run, struct dcr_room *room, struct
 	else
 		snprintf(run->text, sizeof(run->text), "%.*s", (int)run->res.len, (const char *)run->res.csv);
 	free(run->res.csv);
-	assert_int_equal(sql_keep_finish(k, &err), 0);
+	if (async)
+		assert_int_equal(sql_keep_finish(k, &err), 0);
 	return run->text;
+}
+
+static const char *run_kept(struct run *run, struct dcr_room *room, struct table_store *ts, const struct input *items)
+{
+	return run_kept_as(run, room, ts, items, false);
 }
 
 /*
@@ -1782,8 +1765,7 @@ static void test_store_kept_worker(void **state)
 		skip();
 	room = room_for("duckdb", sum_query);
 	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	assert_string_equal(run_kept(&run, room, &ts, first), want1);
 	assert_string_equal(run.in.read_log, "t ");
 	assert_int_equal(sql_pool_idle(), 1);
@@ -1854,10 +1836,7 @@ static void kept_job(void *arg)
 {
 	struct kept_job *j = arg;
 
-	if (j->async)
-		run_kept_async(j->run, j->room, j->ts, j->items);
-	else
-		run_kept(j->run, j->room, j->ts, j->items);
+	run_kept_as(j->run, j->room, j->ts, j->items, j->async);
 }
 
 /*
@@ -1879,8 +1858,7 @@ static void test_store_not_a_room(void **state)
 		skip();
 	room = room_for("duckdb", sum_query);
 	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	assert_non_null(table_store_room(&ts));
 	assert_string_equal(table_store_room(&ts), room_a);
 	assert_true(strlen(ts.dir) + 1 < sizeof(ts.dir));
@@ -1889,9 +1867,7 @@ static void test_store_not_a_room(void **state)
 	assert_string_equal(run_kept(&run, room, &ts, first), want);
 	assert_int_equal(sql_pool_idle(), 0);
 	sql_pool_stop();
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 	dcr_room_free(room);
 }
 
@@ -1922,16 +1898,13 @@ static void test_store_held_other_nodes(void **state)
 	room = room_for("duckdb", sum_query);
 	other = room_with(data, "duckdb", sum_query);
 	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	assert_string_equal(run_kept(&run, room, &ts, first), want);
 	assert_int_equal(sql_pool_idle(), 1);
 	assert_string_equal(run_kept(&run, other, &ts, first), want);
 	assert_int_equal(sql_pool_idle(), 1);
 	sql_pool_stop();
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 	dcr_room_free(room);
 	dcr_room_free(other);
 }
@@ -1960,8 +1933,7 @@ static void test_store_not_compressed(void **state)
 		skip();
 	room = room_for("duckdb", "SELECT count(*) AS checkpoint_fails FROM t");
 	assert_int_equal(sql_pool_start(60000, 60000, 100, &err), 0);
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	assert_true(logs(kept_job, &(struct kept_job){ &run, room, &ts, first, false }, not_held));
 	assert_string_equal(run.text, "checkpoint_fails\n3\n");
 	assert_string_equal(run.in.read_log, "t ");
@@ -1988,9 +1960,7 @@ static void test_store_not_compressed(void **state)
 	sql_pool_stop();
 	table_store_close(&tb);
 	assert_int_equal(table_store_remove_room(dir, room_b, &err), 0);
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 	dcr_room_free(room);
 }
 
@@ -2018,11 +1988,9 @@ static void kept_after(struct dcr_room *room, const struct input *items, size_t 
 {
 	char dir[] = "/tmp/dcr-duck-store-XXXXXX";
 	struct table_store ts;
-	struct dcr_err err;
 	struct run run;
 
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(table_store_open(&ts, dir, sealing_key, room_a, &err), 0);
+	store_begin(dir, &ts);
 	store = &ts;
 	for (int k = 0; k < runs; k++)
 		assert_string_equal(run_room(&run, room, items, n, max_memory), want);
@@ -2030,9 +1998,7 @@ static void kept_after(struct dcr_room *room, const struct input *items, size_t 
 	assert_string_equal(run_room(&run, room, items, n, max_memory), want);
 	assert_string_equal(run.in.read_log, "");
 	store = NULL;
-	table_store_close(&ts);
-	assert_int_equal(table_store_remove_room(dir, room_a, &err), 0);
-	data_dir_done(dir);
+	store_end(dir, &ts);
 }
 
 /*
