@@ -10,6 +10,7 @@
 
 #include "crypto.h"
 #include "dcrd.h"
+#include "fileio.h"
 #include "seal.h"
 
 #include "banned.h"
@@ -294,7 +295,7 @@ static int on_commit(void *arg)
 int state_group_commit(struct state *s, const char *dir, const char *files_dir, struct dcr_err *err)
 {
 	char path[4096];
-	int fd = -1, dfd = -1, ffd = -1, r;
+	int fd = -1, ffd = -1, r;
 
 	if ((r = data_path(path, sizeof(path), dir, "state.db-wal", err)) < 0)
 		return r;
@@ -305,13 +306,13 @@ int state_group_commit(struct state *s, const char *dir, const char *files_dir, 
 		r = dcr_err_set(err, DCR_EIO, "cannot open '%s': %s", files_dir, strerror(errno));
 		goto fail;
 	}
-	/* Before commits stop waiting: the log's name in the directory, and what it holds, are on disk. */
-	if (fdatasync(fd) < 0 || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0) {
+	/* Before commits stop waiting: what the log holds, and its name in the directory, are on disk. */
+	if (fdatasync(fd) < 0) {
 		r = dcr_err_set(err, DCR_EIO, "cannot sync '%s' to disk: %s", path, strerror(errno));
 		goto fail;
 	}
-	close(dfd);
-	dfd = -1;
+	if ((r = dcr_sync_parent_dir(path, path, err)) < 0)
+		goto fail;
 	if (sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
 		r = sql_fail(s, DCR_EIO, "cannot set up group commit", err);
 		goto fail;
@@ -325,8 +326,6 @@ int state_group_commit(struct state *s, const char *dir, const char *files_dir, 
 	s->group = true;
 	return 0;
 fail:
-	if (dfd >= 0)
-		close(dfd);
 	if (ffd >= 0)
 		close(ffd);
 	close(fd);
@@ -342,6 +341,9 @@ void state_files_changed(struct state *s)
 /* Wait until every change counted up to ticket is on disk, syncing the log for the others if no one is. */
 static void sync_to(struct state *s, uint64_t ticket)
 {
+	/* Most often another thread's fdatasync covered it already. */
+	if (atomic_load(&s->synced) >= ticket)
+		return;
 	pthread_mutex_lock(&s->sync_mu);
 	while (atomic_load(&s->synced) < ticket && !s->closed) {
 		uint64_t target;
